@@ -1,0 +1,35 @@
+# Accord: `make demo` and `make test` are all a newcomer needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-full lint vectors bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/accord demo
+
+test: $(STAMP)
+	bash scripts/test.sh
+
+test-full: $(STAMP)
+	ACCORD_TEST_FULL=1 bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+vectors: $(STAMP)
+	$(BIN)/accord vectors tests/vectors/mls/*.json
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,56 @@
+"""The one error hierarchy of Accord.
+
+Every failure the code reports is one of these. The server maps each class to
+one HTTP status in one place (``accord.server.errors``).
+"""
+
+from __future__ import annotations
+
+
+class AccordError(Exception):
+    """Root of every error Accord raises on purpose."""
+
+    code = "error"
+
+
+class DecodeError(AccordError):
+    """Bytes that do not decode as the structure they claim to be."""
+
+    code = "decode_error"
+
+
+class ValidationError(AccordError):
+    """A decoded value that breaks a protocol rule.
+
+    ``rule`` names the rule, usually an RFC section (``"RFC 9420 12.2"``).
+    """
+
+    code = "validation_error"
+
+    def __init__(self, message: str, rule: str = "") -> None:
+        super().__init__(f"{message} ({rule})" if rule else message)
+        self.rule = rule
+
+
+class CryptoError(AccordError):
+    """A signature, MAC, AEAD tag or KEM check that failed."""
+
+    code = "crypto_error"
+
+
+class AuthError(AccordError):
+    """The caller is not who it says, or may not do this."""
+
+    code = "auth_error"
+
+
+class NotFound(AccordError):
+    code = "not_found"
+
+
+class Conflict(AccordError):
+    code = "conflict"
+
+
+class RateLimited(AccordError):
+    code = "rate_limited"

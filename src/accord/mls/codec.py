@@ -1,0 +1,512 @@
+"""The TLS presentation language of RFC 9420 section 2.1, as one declarative codec.
+
+A wire structure is declared once, as a frozen dataclass whose type hints say
+how each field goes on the wire; the same declaration drives encoding and
+decoding::
+
+    @wire
+    class HPKECiphertext:
+        kem_output: bytes        # opaque kem_output<V>
+        ciphertext: bytes        # opaque ciphertext<V>
+
+How a hint maps to the wire:
+
+- ``bytes``: ``opaque x<V>`` (variable-size length header, section 2.1.2);
+  ``Annotated[bytes, Fixed(n)]``: ``opaque x[n]``.
+- ``U8``, ``U16``, ``U32``, ``U64``: big-endian unsigned integers.
+- a ``@wire`` class: the nested struct.
+- ``tuple[T, ...]``: ``T x<V>`` (the length counts bytes, not elements).
+- ``T | None``: ``optional<T>`` (section 2.1.1).
+- ``Annotated[A | B | ..., Variant(U16, {1: A, 2: B})]``: a tag followed by
+  the body chosen by it; the Python type of the value chooses the tag.
+- ``Annotated[T | None, When("path.to.field", (v1, v2), T)]``: a field that
+  exists only when an earlier field (a dotted path for nested structs) has
+  one of the given values: the ``select`` of the presentation language.
+
+Decoding is strict: every length is checked against the bytes left, a
+varint must use its minimal form, optional presence octets are 0 or 1, and
+trailing bytes are rejected. Every failure raises ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import sys
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+
+from accord.errors import DecodeError, ValidationError
+
+__all__ = [
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "Codec",
+    "Fixed",
+    "Variant",
+    "When",
+    "codec_for",
+    "decode",
+    "decode_varint",
+    "encode",
+    "encode_varint",
+    "opaque",
+    "wire",
+]
+
+T = TypeVar("T")
+Encoder = Callable[[Any, bytearray], None]
+Decoder = Callable[[bytes, int], tuple[Any, int]]
+
+MAX_VARINT = (1 << 30) - 1
+
+
+# --------------------------------------------------------------------------
+# Variable-length integers (RFC 9420 2.1.2)
+
+
+def encode_varint(n: int, out: bytearray) -> None:
+    if n < 0x40:
+        out.append(n)
+    elif n < 0x4000:
+        out += (n | 0x4000).to_bytes(2, "big")
+    elif n <= MAX_VARINT:
+        out += (n | 0x80000000).to_bytes(4, "big")
+    else:
+        raise ValidationError(f"length {n} exceeds 2^30 - 1", "RFC 9420 2.1.2")
+
+
+def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    if pos >= len(buf):
+        raise DecodeError("truncated: expected a length header")
+    first = buf[pos]
+    prefix = first >> 6
+    if prefix == 0:
+        return first, pos + 1
+    if prefix == 3:
+        raise DecodeError("invalid variable-length integer prefix 0b11")
+    size = 1 << prefix
+    end = pos + size
+    if end > len(buf):
+        raise DecodeError("truncated length header")
+    value = int.from_bytes(buf[pos:end], "big") & ((1 << (8 * size - 2)) - 1)
+    if value < (1 << (8 * (size // 2) - 2)):
+        raise DecodeError("length header does not use the minimum encoding")
+    return value, end
+
+
+def opaque(data: bytes) -> bytes:
+    """``opaque x<V>`` of ``data``: its varint length, then the bytes."""
+    out = bytearray()
+    encode_varint(len(data), out)
+    out += data
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------
+# Codec objects: a pair of functions plus the Python types the codec accepts
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Codec:
+    enc: Encoder
+    dec: Decoder
+    py_types: tuple[type, ...]
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Uint:
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fixed:
+    """``opaque x[n]``: exactly ``n`` bytes, no length header."""
+
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Variant:
+    """A tag of type ``tag`` then the body the tag selects.
+
+    ``cases`` maps each tag value to a type hint (a ``@wire`` class, ``bytes``,
+    or an alias that is itself a ``Variant``). An empty body is ``None``.
+    """
+
+    tag: Any
+    cases: Mapping[int, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class When:
+    """A field present only when the field at ``path`` has a value in ``values``."""
+
+    path: str
+    values: tuple[int, ...]
+    hint: Any
+
+
+U8 = Annotated[int, Uint(1)]
+U16 = Annotated[int, Uint(2)]
+U32 = Annotated[int, Uint(4)]
+U64 = Annotated[int, Uint(8)]
+
+
+def _uint_codec(size: int) -> Codec:
+    fmt = {1: ">B", 2: ">H", 4: ">I", 8: ">Q"}[size]
+    packer = struct.Struct(fmt)
+    pack, unpack_from = packer.pack, packer.unpack_from
+    limit = 1 << (8 * size)
+
+    def enc(v: int, out: bytearray) -> None:
+        if not 0 <= v < limit:
+            raise ValidationError(f"{v} does not fit in uint{8 * size}", "RFC 9420 2.1")
+        out += pack(v)
+
+    def dec(buf: bytes, pos: int) -> tuple[int, int]:
+        end = pos + size
+        if end > len(buf):
+            raise DecodeError(f"truncated: expected uint{8 * size}")
+        return unpack_from(buf, pos)[0], end
+
+    return Codec(enc, dec, (int,), f"uint{8 * size}")
+
+
+def _fixed_codec(size: int) -> Codec:
+    def enc(v: bytes, out: bytearray) -> None:
+        if len(v) != size:
+            raise ValidationError(f"expected {size} bytes, got {len(v)}", "RFC 9420 2.1")
+        out += v
+
+    def dec(buf: bytes, pos: int) -> tuple[bytes, int]:
+        end = pos + size
+        if end > len(buf):
+            raise DecodeError(f"truncated: expected {size} bytes")
+        return buf[pos:end], end
+
+    return Codec(enc, dec, (bytes,), f"opaque[{size}]")
+
+
+def _enc_opaque(v: bytes, out: bytearray) -> None:
+    n = len(v)
+    if n < 0x40:
+        out.append(n)
+    else:
+        encode_varint(n, out)
+    out += v
+
+
+def _dec_opaque(buf: bytes, pos: int) -> tuple[bytes, int]:
+    n, pos = decode_varint(buf, pos)
+    end = pos + n
+    if end > len(buf):
+        raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
+    return buf[pos:end], end
+
+
+OPAQUE = Codec(_enc_opaque, _dec_opaque, (bytes, bytearray), "opaque<V>")
+
+
+def _vector_codec(item: Codec) -> Codec:
+    ienc, idec = item.enc, item.dec
+
+    def enc(v: tuple[Any, ...], out: bytearray) -> None:
+        body = bytearray()
+        for x in v:
+            ienc(x, body)
+        encode_varint(len(body), out)
+        out += body
+
+    def dec(buf: bytes, pos: int) -> tuple[tuple[Any, ...], int]:
+        n, pos = decode_varint(buf, pos)
+        end = pos + n
+        if end > len(buf):
+            raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
+        items = []
+        while pos < end:
+            x, pos = idec(buf, pos)
+            items.append(x)
+        # An element that runs past the vector's own length is malformed.
+        if pos != end:
+            raise DecodeError("a vector element runs past the end of its vector")
+        return tuple(items), pos
+
+    return Codec(enc, dec, (tuple, list), f"{item.name}<V>")
+
+
+def _optional_codec(item: Codec) -> Codec:
+    ienc, idec = item.enc, item.dec
+
+    def enc(v: Any, out: bytearray) -> None:
+        if v is None:
+            out.append(0)
+        else:
+            out.append(1)
+            ienc(v, out)
+
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
+        if pos >= len(buf):
+            raise DecodeError("truncated: expected an optional presence octet")
+        present = buf[pos]
+        if present == 0:
+            return None, pos + 1
+        if present != 1:
+            raise DecodeError(f"optional presence octet is {present}, not 0 or 1")
+        return idec(buf, pos + 1)
+
+    return Codec(enc, dec, item.py_types + (type(None),), f"optional<{item.name}>")
+
+
+def _variant_codec(spec: Variant, owner: Any) -> Codec:
+    tag = codec_for(spec.tag, owner)
+    tenc, tdec = tag.enc, tag.dec
+    by_tag: dict[int, Codec | None] = {}
+    by_type: dict[type, tuple[int, Codec | None]] = {}
+    for value, hint in spec.cases.items():
+        c = None if hint is None else codec_for(hint, owner)
+        by_tag[value] = c
+        for t in (type(None),) if c is None else c.py_types:
+            if t in by_type:
+                raise TypeError(f"variant cases {by_type[t][0]} and {value} share type {t}")
+            by_type[t] = (value, c)
+
+    def enc(v: Any, out: bytearray) -> None:
+        try:
+            value, c = by_type[type(v)]
+        except KeyError:
+            raise ValidationError(f"{type(v).__name__} is not a case of this variant") from None
+        tenc(value, out)
+        if c is not None:
+            c.enc(v, out)
+
+    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
+        value, pos = tdec(buf, pos)
+        try:
+            c = by_tag[value]
+        except KeyError:
+            raise DecodeError(f"unknown variant tag {value}") from None
+        if c is None:
+            return None, pos
+        return c.dec(buf, pos)
+
+    return Codec(enc, dec, tuple(by_type), "variant")
+
+
+# --------------------------------------------------------------------------
+# Resolving type hints to codecs
+
+_CODEC_CACHE: dict[Any, Codec] = {}
+
+
+def codec_for(hint: Any, owner: Any = None) -> Codec:
+    """The codec for a type hint (see the module docstring)."""
+    try:
+        return _CODEC_CACHE[hint]
+    except (KeyError, TypeError):
+        pass
+    c = _build_codec(hint, owner)
+    try:
+        _CODEC_CACHE[hint] = c
+    except TypeError:
+        pass
+    return c
+
+
+def _build_codec(hint: Any, owner: Any) -> Codec:
+    if isinstance(hint, Codec):
+        return hint
+    if isinstance(hint, str):
+        hint = _resolve_str(hint, owner)
+    if hint is bytes:
+        return OPAQUE
+    if isinstance(hint, type) and hasattr(hint, "__wire_fields__"):
+        return _struct_codec(hint)
+    origin = get_origin(hint)
+    if origin is Annotated:
+        base, *meta = get_args(hint)
+        for m in meta:
+            if isinstance(m, Uint):
+                return _uint_codec(m.size)
+            if isinstance(m, Fixed):
+                return _fixed_codec(m.size)
+            if isinstance(m, Variant):
+                return _variant_codec(m, owner)
+            if isinstance(m, Codec):
+                return m
+        return codec_for(base, owner)
+    if origin is tuple:
+        args = get_args(hint)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise TypeError(f"only tuple[T, ...] is a wire vector, not {hint}")
+        return _vector_codec(codec_for(args[0], owner))
+    if origin in (Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return _optional_codec(codec_for(args[0], owner))
+    raise TypeError(f"no wire codec for type hint {hint!r}")
+
+
+def _resolve_str(hint: str, owner: Any) -> Any:
+    module = sys.modules[owner.__module__] if owner is not None else None
+    ns = dict(vars(module)) if module else {}
+    return eval(hint, ns)  # noqa: S307 - evaluates our own annotations only
+
+
+# --------------------------------------------------------------------------
+# Structs
+
+
+def _field_getter(path: str) -> Callable[[Any], Any]:
+    parts = path.split(".")
+
+    def get(obj: Any) -> Any:
+        for p in parts:
+            obj = obj[p] if isinstance(obj, dict) else getattr(obj, p)
+        return obj
+
+    return get
+
+
+def _struct_codec(cls: type) -> Codec:
+    fields = _compile_fields(cls)
+
+    def enc(v: Any, out: bytearray) -> None:
+        if type(v) is not cls:
+            raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
+        for name, cond, c in fields:
+            x = getattr(v, name)
+            if cond is not None:
+                present = cond(v)
+                if not present:
+                    if x is not None:
+                        raise ValidationError(f"{cls.__name__}.{name} must be absent here")
+                    continue
+                if x is None:
+                    raise ValidationError(f"{cls.__name__}.{name} is required here")
+            c.enc(x, out)
+
+    if all(cond is None for _, cond, _ in fields):
+        decs = [c.dec for _, _, c in fields]
+
+        def dec(buf: bytes, pos: int) -> tuple[Any, int]:
+            vals = []
+            for d in decs:
+                x, pos = d(buf, pos)
+                vals.append(x)
+            return cls(*vals), pos
+
+    else:
+
+        def dec(buf: bytes, pos: int) -> tuple[Any, int]:
+            got: dict[str, Any] = {}
+            for name, cond, c in fields:
+                if cond is not None and not cond(got):
+                    got[name] = None
+                    continue
+                got[name], pos = c.dec(buf, pos)
+            return cls(**got), pos
+
+    return Codec(enc, dec, (cls,), cls.__name__)
+
+
+def _compile_fields(
+    cls: type,
+) -> list[tuple[str, Callable[[Any], bool] | None, Codec]]:
+    module = sys.modules[cls.__module__]
+    hints = typing.get_type_hints(cls, globalns=vars(module), include_extras=True)
+    out: list[tuple[str, Callable[[Any], bool] | None, Codec]] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        hint = hints[f.name]
+        cond = None
+        if get_origin(hint) is Annotated:
+            whens = [m for m in get_args(hint)[1:] if isinstance(m, When)]
+            if whens:
+                w = whens[0]
+                get, allowed = _field_getter(w.path), frozenset(w.values)
+
+                def cond(obj: Any, get: Any = get, allowed: Any = allowed) -> bool:
+                    return get(obj) in allowed
+
+                hint = w.hint
+        out.append((f.name, cond, codec_for(hint, cls)))
+    return out
+
+
+C = TypeVar("C", bound=type)
+
+
+def wire(cls: C) -> C:
+    """Make ``cls`` a frozen, slotted dataclass with ``to_bytes``/``from_bytes``."""
+    dc = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    dc.__wire_fields__ = True  # type: ignore[attr-defined]
+    codec_cell: list[Codec] = []
+
+    def _codec() -> Codec:
+        if not codec_cell:
+            codec_cell.append(codec_for(dc))
+        return codec_cell[0]
+
+    def to_bytes(self: Any) -> bytes:
+        out = bytearray()
+        _codec().enc(self, out)
+        return bytes(out)
+
+    @classmethod  # type: ignore[misc]
+    def from_bytes(klass: Any, data: bytes) -> Any:
+        return decode(dc, data)
+
+    @classmethod  # type: ignore[misc]
+    def decode_from(klass: Any, buf: bytes, pos: int) -> tuple[Any, int]:
+        return _guarded(_codec().dec, bytes(buf), pos)
+
+    dc.to_bytes = to_bytes  # type: ignore[attr-defined]
+    dc.from_bytes = from_bytes  # type: ignore[attr-defined]
+    dc.decode_from = decode_from  # type: ignore[attr-defined]
+    return dc
+
+
+# --------------------------------------------------------------------------
+# Top-level entry points
+
+
+def encode(hint: Any, value: Any) -> bytes:
+    """Encode ``value`` as the wire type ``hint``."""
+    out = bytearray()
+    codec_for(hint).enc(value, out)
+    return bytes(out)
+
+
+def _guarded(dec: Decoder, buf: bytes, pos: int) -> tuple[Any, int]:
+    try:
+        return dec(buf, pos)
+    except DecodeError:
+        raise
+    except (IndexError, ValueError, struct.error, TypeError, RecursionError) as exc:
+        raise DecodeError(f"malformed input: {exc}") from None
+
+
+def decode(hint: Any, data: bytes) -> Any:
+    """Decode all of ``data`` as the wire type ``hint``; trailing bytes are an error."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    value, pos = _guarded(codec_for(hint).dec, data, 0)
+    if pos != len(data):
+        raise DecodeError(f"{len(data) - pos} trailing bytes after the structure")
+    return value
+
+
+def variant_tag(hint: Any, value: Any) -> int:
+    """The tag a ``Variant`` alias writes for ``value``."""
+    for m in get_args(hint)[1:]:
+        if isinstance(m, Variant):
+            for tag, case in m.cases.items():
+                types = (type(None),) if case is None else codec_for(case).py_types
+                if type(value) in types:
+                    return tag
+            raise ValidationError(f"{type(value).__name__} is not a case of this variant")
+    raise TypeError(f"{hint!r} is not a Variant alias")
