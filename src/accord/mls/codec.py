@@ -130,7 +130,7 @@ class Fixed:
     size: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Variant:
     """A tag of type ``tag`` then the body the tag selects.
 
@@ -372,23 +372,51 @@ def _field_getter(path: str) -> Callable[[Any], Any]:
     return get
 
 
-def _struct_codec(cls: type) -> Codec:
-    fields = _compile_fields(cls)
+Field = tuple[str, "Callable[[Any], bool] | None", Codec]
+_FIELDS: dict[type, list[Field]] = {}
 
-    def enc(v: Any, out: bytearray) -> None:
-        if type(v) is not cls:
-            raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
-        for name, cond, c in fields:
-            x = getattr(v, name)
-            if cond is not None:
-                present = cond(v)
-                if not present:
-                    if x is not None:
-                        raise ValidationError(f"{cls.__name__}.{name} must be absent here")
-                    continue
-                if x is None:
-                    raise ValidationError(f"{cls.__name__}.{name} is required here")
-            c.enc(x, out)
+
+def _compiled(cls: type) -> list[Field]:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        fields = _FIELDS[cls] = _compile_fields(cls)
+        return fields
+
+
+def _encode_fields(v: Any, fields: list[Field], out: bytearray, stop: str | None = None) -> None:
+    for name, cond, c in fields:
+        if name == stop:
+            return
+        x = getattr(v, name)
+        if cond is not None:
+            if not cond(v):
+                if x is not None:
+                    raise ValidationError(f"{type(v).__name__}.{name} must be absent here")
+                continue
+            if x is None:
+                raise ValidationError(f"{type(v).__name__}.{name} is required here")
+        c.enc(x, out)
+
+
+def _struct_codec(cls: type) -> Codec:
+    fields = _compiled(cls)
+
+    if all(cond is None for _, cond, _ in fields):
+        encs = [(name, c.enc) for name, _, c in fields]
+
+        def enc(v: Any, out: bytearray) -> None:
+            if type(v) is not cls:
+                raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
+            for name, e in encs:
+                e(getattr(v, name), out)
+
+    else:
+
+        def enc(v: Any, out: bytearray) -> None:
+            if type(v) is not cls:
+                raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
+            _encode_fields(v, fields, out)
 
     if all(cond is None for _, cond, _ in fields):
         decs = [c.dec for _, _, c in fields]
@@ -414,12 +442,10 @@ def _struct_codec(cls: type) -> Codec:
     return Codec(enc, dec, (cls,), cls.__name__)
 
 
-def _compile_fields(
-    cls: type,
-) -> list[tuple[str, Callable[[Any], bool] | None, Codec]]:
+def _compile_fields(cls: type) -> list[Field]:
     module = sys.modules[cls.__module__]
     hints = typing.get_type_hints(cls, globalns=vars(module), include_extras=True)
-    out: list[tuple[str, Callable[[Any], bool] | None, Codec]] = []
+    out: list[Field] = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         hint = hints[f.name]
         cond = None
@@ -464,6 +490,15 @@ def wire(cls: C) -> C:
     def decode_from(klass: Any, buf: bytes, pos: int) -> tuple[Any, int]:
         return _guarded(_codec().dec, bytes(buf), pos)
 
+    def encode_before(self: Any, stop: str) -> bytes:
+        """The encoding of the fields before ``stop``: the to-be-signed prefix
+        of structs whose signature is their last field (KeyPackageTBS,
+        GroupInfoTBS, the start of LeafNodeTBS)."""
+        out = bytearray()
+        _encode_fields(self, _compiled(dc), out, stop)
+        return bytes(out)
+
+    dc.encode_before = encode_before  # type: ignore[attr-defined]
     dc.to_bytes = to_bytes  # type: ignore[attr-defined]
     dc.from_bytes = from_bytes  # type: ignore[attr-defined]
     dc.decode_from = decode_from  # type: ignore[attr-defined]

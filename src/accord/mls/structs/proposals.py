@@ -1,0 +1,95 @@
+"""Proposals, PSK identifiers and commits (RFC 9420 8.4, 12.1, 12.4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from accord.mls.codec import U8, U16, U32, U64, Variant, When, wire
+from accord.mls.structs.credential import Extension
+from accord.mls.structs.group_context import KeyPackage
+from accord.mls.structs.tree_nodes import LeafNode, UpdatePath
+
+
+@wire
+class PreSharedKeyID:
+    psktype: U8
+    psk_id: Annotated[bytes | None, When("psktype", (1,), bytes)]
+    usage: Annotated[int | None, When("psktype", (2,), U8)]
+    psk_group_id: Annotated[bytes | None, When("psktype", (2,), bytes)]
+    psk_epoch: Annotated[int | None, When("psktype", (2,), U64)]
+    psk_nonce: bytes
+
+    @classmethod
+    def external(cls, psk_id: bytes, nonce: bytes) -> PreSharedKeyID:
+        return cls(1, psk_id, None, None, None, nonce)
+
+    @classmethod
+    def resumption(cls, usage: int, group_id: bytes, epoch: int, nonce: bytes) -> PreSharedKeyID:
+        return cls(2, None, usage, group_id, epoch, nonce)
+
+
+@wire
+class Add:
+    key_package: KeyPackage
+
+
+@wire
+class Update:
+    leaf_node: LeafNode
+
+
+@wire
+class Remove:
+    removed: U32
+
+
+@wire
+class PreSharedKey:
+    psk: PreSharedKeyID
+
+
+@wire
+class ReInit:
+    group_id: bytes
+    version: U16
+    cipher_suite: U16
+    extensions: tuple[Extension, ...]
+
+
+@wire
+class ExternalInit:
+    kem_output: bytes
+
+
+@wire
+class GroupContextExtensions:
+    extensions: tuple[Extension, ...]
+
+
+PROPOSAL_CLASSES: dict[int, type] = {
+    1: Add,
+    2: Update,
+    3: Remove,
+    4: PreSharedKey,
+    5: ReInit,
+    6: ExternalInit,
+    7: GroupContextExtensions,
+}
+PROPOSAL_TYPE: dict[type, int] = {cls: t for t, cls in PROPOSAL_CLASSES.items()}
+
+Proposal = Annotated[
+    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions,
+    Variant(U16, PROPOSAL_CLASSES),
+]
+
+# A ProposalOrRef is a Proposal value, or the ProposalRef bytes of one sent before.
+ProposalOrRef = Annotated[
+    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions | bytes,
+    Variant(U8, {1: Proposal, 2: bytes}),
+]
+
+
+@wire
+class Commit:
+    proposals: tuple[ProposalOrRef, ...]
+    path: UpdatePath | None
