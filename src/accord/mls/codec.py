@@ -30,6 +30,7 @@ trailing bytes are rejected. Every failure raises ``DecodeError``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import struct
 import sys
@@ -46,6 +47,8 @@ __all__ = [
     "U64",
     "Codec",
     "Fixed",
+    "OneOf",
+    "Uint",
     "Variant",
     "When",
     "codec_for",
@@ -151,6 +154,17 @@ class When:
     hint: Any
 
 
+class OneOf:
+    """Restricts an integer field to known values: a ``select`` tag whose
+    unknown values would leave the body's layout unknown. Use it beside a
+    ``Uint``: ``Annotated[int, Uint(1), OneOf(1, 2, 3)]``."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, *values: int) -> None:
+        self.values = frozenset(values)
+
+
 U8 = Annotated[int, Uint(1)]
 U16 = Annotated[int, Uint(2)]
 U32 = Annotated[int, Uint(4)]
@@ -175,6 +189,23 @@ def _uint_codec(size: int) -> Codec:
         return unpack_from(buf, pos)[0], end
 
     return Codec(enc, dec, (int,), f"uint{8 * size}")
+
+
+def _one_of_codec(inner: Codec, allowed: frozenset[int]) -> Codec:
+    idec, ienc = inner.dec, inner.enc
+
+    def enc(v: int, out: bytearray) -> None:
+        if v not in allowed:
+            raise ValidationError(f"{v} is not one of {sorted(allowed)}", "RFC 9420 2.1")
+        ienc(v, out)
+
+    def dec(buf: bytes, pos: int) -> tuple[int, int]:
+        v, pos = idec(buf, pos)
+        if v not in allowed:
+            raise DecodeError(f"unknown value {v}; expected one of {sorted(allowed)}")
+        return v, pos
+
+    return Codec(enc, dec, inner.py_types, f"{inner.name} in {sorted(allowed)}")
 
 
 def _fixed_codec(size: int) -> Codec:
@@ -310,10 +341,8 @@ def codec_for(hint: Any, owner: Any = None) -> Codec:
     except (KeyError, TypeError):
         pass
     c = _build_codec(hint, owner)
-    try:
+    with contextlib.suppress(TypeError):  # unhashable hints are simply not cached
         _CODEC_CACHE[hint] = c
-    except TypeError:
-        pass
     return c
 
 
@@ -329,6 +358,10 @@ def _build_codec(hint: Any, owner: Any) -> Codec:
     origin = get_origin(hint)
     if origin is Annotated:
         base, *meta = get_args(hint)
+        allowed = [m.values for m in meta if isinstance(m, OneOf)]
+        sizes = [m.size for m in meta if isinstance(m, Uint)]
+        if allowed and sizes:
+            return _one_of_codec(_uint_codec(sizes[0]), allowed[0])
         for m in meta:
             if isinstance(m, Uint):
                 return _uint_codec(m.size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U16, When, wire
+from accord.mls.codec import U16, OneOf, Uint, When, wire
 
 
 @wire
@@ -14,7 +14,7 @@ class Certificate:
 
 @wire
 class Credential:
-    credential_type: U16
+    credential_type: Annotated[int, Uint(2), OneOf(1, 2)]
     # basic (1): the identity; x509 (2): the certificate chain, leaf first.
     identity: Annotated[bytes | None, When("credential_type", (1,), bytes)] = None
     certificates: Annotated[

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U16, U32, U64, Fixed, Variant, When, wire
+from accord.mls.codec import U8, U16, U32, U64, Fixed, OneOf, Uint, Variant, When, wire
 from accord.mls.structs.group_context import GroupContext, KeyPackage
 from accord.mls.structs.proposals import (
     Add,
@@ -25,11 +25,12 @@ from accord.mls.structs.proposals import (
 from accord.mls.structs.welcome import GroupInfo, Welcome
 
 COMMIT = (3,)
+ContentTypeField = Annotated[int, Uint(1), OneOf(1, 2, 3)]
 
 
 @wire
 class Sender:
-    sender_type: U8
+    sender_type: Annotated[int, Uint(1), OneOf(1, 2, 3, 4)]
     # leaf_index for a member, sender_index (into external_senders) for external.
     index: Annotated[int | None, When("sender_type", (1, 2), U32)] = None
 
@@ -97,7 +98,7 @@ class PublicMessage:
 class PrivateMessage:
     group_id: bytes
     epoch: U64
-    content_type: U8
+    content_type: ContentTypeField
     authenticated_data: bytes
     encrypted_sender_data: bytes
     ciphertext: bytes
@@ -107,7 +108,7 @@ class PrivateMessage:
 class PrivateContentAAD:
     group_id: bytes
     epoch: U64
-    content_type: U8
+    content_type: ContentTypeField
     authenticated_data: bytes
 
 
@@ -122,7 +123,7 @@ class SenderData:
 class SenderDataAAD:
     group_id: bytes
     epoch: U64
-    content_type: U8
+    content_type: ContentTypeField
 
 
 @wire

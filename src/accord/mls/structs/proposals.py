@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U16, U32, U64, Variant, When, wire
+from accord.mls.codec import U8, U16, U32, U64, OneOf, Uint, Variant, When, wire
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.group_context import KeyPackage
 from accord.mls.structs.tree_nodes import LeafNode, UpdatePath
@@ -12,9 +12,9 @@ from accord.mls.structs.tree_nodes import LeafNode, UpdatePath
 
 @wire
 class PreSharedKeyID:
-    psktype: U8
+    psktype: Annotated[int, Uint(1), OneOf(1, 2)]
     psk_id: Annotated[bytes | None, When("psktype", (1,), bytes)]
-    usage: Annotated[int | None, When("psktype", (2,), U8)]
+    usage: Annotated[int | None, When("psktype", (2,), Annotated[int, Uint(1), OneOf(1, 2, 3)])]
     psk_group_id: Annotated[bytes | None, When("psktype", (2,), bytes)]
     psk_epoch: Annotated[int | None, When("psktype", (2,), U64)]
     psk_nonce: bytes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U32, U64, Variant, When, wire
+from accord.mls.codec import U8, U32, U64, OneOf, Uint, Variant, When, wire
 from accord.mls.structs.credential import Capabilities, Credential, Extension
 
 
@@ -20,7 +20,7 @@ class LeafNode:
     signature_key: bytes
     credential: Credential
     capabilities: Capabilities
-    leaf_node_source: U8
+    leaf_node_source: Annotated[int, Uint(1), OneOf(1, 2, 3)]
     lifetime: Annotated[Lifetime | None, When("leaf_node_source", (1,), Lifetime)]
     parent_hash: Annotated[bytes | None, When("leaf_node_source", (3,), bytes)]
     extensions: tuple[Extension, ...]
