@@ -53,6 +53,7 @@ __all__ = [
     "When",
     "codec_for",
     "decode",
+    "decode_prefix",
     "decode_varint",
     "encode",
     "encode_varint",
@@ -566,6 +567,17 @@ def decode(hint: Any, data: bytes) -> Any:
     if pos != len(data):
         raise DecodeError(f"{len(data) - pos} trailing bytes after the structure")
     return value
+
+
+def decode_prefix(hint: Any, data: bytes, pos: int = 0) -> tuple[Any, int]:
+    """Decode one ``hint`` value at ``pos``; return it and the position after it.
+
+    For formats whose tail is not a structure, such as the zero padding of
+    RFC 9420 6.3.1's PrivateMessageContent: the caller checks the rest.
+    """
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    return _guarded(codec_for(hint).dec, data, pos)
 
 
 def variant_tag(hint: Any, value: Any) -> int:
