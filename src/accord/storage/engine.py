@@ -1,0 +1,206 @@
+"""The SQL engines under the provider store: one dialect layer, two drivers.
+
+Every statement in ``accord.storage`` is written once, with ``?`` placeholders
+and a few ``{TOKEN}`` slots; a :class:`Dialect` turns it into what the driver
+speaks. Nothing outside this package sees SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    tokens: tuple[tuple[str, str], ...]
+    numbered_params: bool
+
+    def render(self, sql: str) -> str:
+        return _render(self, sql)
+
+
+@lru_cache(maxsize=512)
+def _render(dialect: Dialect, sql: str) -> str:
+    for key, value in dialect.tokens:
+        sql = sql.replace("{" + key + "}", value)
+    if dialect.numbered_params:
+        counter = iter(range(1, 10_000))
+        sql = re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+    return sql
+
+
+SQLITE = Dialect(
+    "sqlite",
+    (
+        ("BLOB", "BLOB"),
+        ("BIGINT", "INTEGER"),
+        ("AUTO_PK", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        ("FOR_UPDATE", ""),
+        ("SKIP_LOCKED", ""),
+    ),
+    numbered_params=False,
+)
+POSTGRES = Dialect(
+    "postgresql",
+    (
+        ("BLOB", "BYTEA"),
+        ("BIGINT", "BIGINT"),
+        ("AUTO_PK", "BIGSERIAL PRIMARY KEY"),
+        ("FOR_UPDATE", "FOR UPDATE"),
+        # SKIP LOCKED lets concurrent claims each take a different row instead of
+        # all waiting for, and then missing, the same one.
+        ("SKIP_LOCKED", "FOR UPDATE SKIP LOCKED"),
+    ),
+    numbered_params=True,
+)
+
+
+class Tx(ABC):
+    """One open transaction. Statements use ``?`` placeholders."""
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetchall(sql, *args)
+        return rows[0] if rows else None
+
+
+class Engine(ABC):
+    dialect: Dialect
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """An async context manager yielding a :class:`Tx`; commits on clean exit."""
+
+
+class _SqliteTx(Tx):
+    def __init__(self, engine: SqliteEngine) -> None:
+        self._e = engine
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self._e.run(lambda c: c.execute(SQLITE.render(sql), args).rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._e.run(lambda c: c.executemany(SQLITE.render(sql), rows))
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return await self._e.run(lambda c: c.execute(SQLITE.render(sql), args).fetchall())
+
+
+class SqliteEngine(Engine):
+    """One connection on one worker thread; an asyncio lock serializes transactions.
+
+    WAL with ``synchronous=FULL`` makes every acknowledged commit survive a
+    SIGKILL or power loss (the WAL is fsynced at each commit).
+    """
+
+    dialect = SQLITE
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-sqlite")
+        self._lock = asyncio.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    async def run(self, fn: Any) -> Any:
+        conn = self._conn
+        assert conn is not None, "engine not open"
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, conn)
+
+    async def open(self) -> None:
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            return conn
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
+        self._pool.shutdown(wait=True)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._lock:
+            await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+            try:
+                yield _SqliteTx(self)
+            except BaseException:
+                await self.run(lambda c: c.execute("ROLLBACK"))
+                raise
+            await self.run(lambda c: c.execute("COMMIT"))
+
+
+class _PgTx(Tx):
+    def __init__(self, conn: Any) -> None:
+        self._c = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status: str = await self._c.execute(POSTGRES.render(sql), *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._c.executemany(POSTGRES.render(sql), rows)
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return [tuple(r) for r in await self._c.fetch(POSTGRES.render(sql), *args)]
+
+
+class PostgresEngine(Engine):
+    dialect = POSTGRES
+
+    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self._sizes = (min_size, max_size)
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=self._sizes[0], max_size=self._sizes[1]
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PgTx(conn)

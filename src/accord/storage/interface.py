@@ -1,0 +1,127 @@
+"""The narrow interface of the provider store, and the records it hands out.
+
+The server's services speak only this; the engines behind it (SQLite,
+PostgreSQL) are chosen at start-up by :func:`accord.storage.open_store`.
+Failures are typed: :class:`~accord.errors.NotFound`,
+:class:`~accord.errors.Conflict` (and :class:`EpochConflict`),
+:class:`~accord.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from accord.errors import Conflict
+
+
+class EpochConflict(Conflict):
+    """Another commit already took this epoch: the caller must catch up and retry."""
+
+    def __init__(self, group_epoch: int) -> None:
+        super().__init__(f"epoch already committed; the group is at epoch {group_epoch}")
+        self.current_epoch = group_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    device_id: str
+    account: str
+    signature_key: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    group_id: bytes
+    hub: str
+    epoch: int
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message to fan out. ``sender`` is None for application messages (T11)."""
+
+    msg_id: str
+    kind: str
+    group_id: bytes | None
+    epoch: int | None
+    sender: str | None
+    body: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    seq: int
+    msg_id: str
+    kind: str
+    group_id: bytes | None
+    epoch: int | None
+    sender: str | None
+    body: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedKeyPackage:
+    device_id: str
+    data: bytes
+    last_resort: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommitChange:
+    """What a commit does to a group's roster, as the hub checks and applies it."""
+
+    group_id: bytes
+    epoch: int
+    sender: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    next_posting_key: bytes
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # accounts and devices
+    async def create_account(self, device: DeviceRecord) -> None: ...
+    async def add_device(self, device: DeviceRecord) -> None: ...
+    async def get_device(self, device_id: str) -> DeviceRecord: ...
+    async def list_devices(self, account: str) -> list[DeviceRecord]: ...
+    async def remove_device(self, device_id: str) -> None: ...
+    async def put_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None: ...
+    async def take_challenge(self, nonce: bytes) -> tuple[str, int]: ...
+    async def put_session(self, token_hash: bytes, device_id: str, expires_at: int) -> None: ...
+    async def get_session(self, token_hash: bytes) -> tuple[str, int]: ...
+
+    # key packages
+    async def add_key_packages(
+        self, device_id: str, items: Sequence[bytes], last_resort: bytes | None
+    ) -> int: ...
+    async def count_key_packages(self, device_id: str) -> tuple[int, bool]: ...
+    async def claim_key_packages(self, account: str) -> list[ClaimedKeyPackage]: ...
+
+    # groups and delivery
+    async def create_group(
+        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int
+    ) -> GroupRecord: ...
+    async def get_group(self, group_id: bytes) -> GroupRecord: ...
+    async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes: ...
+    async def apply_commit(
+        self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None
+    ) -> tuple[GroupRecord, list[str]]: ...
+    async def post_handshake(self, sender: str, message: NewMessage) -> list[str]: ...
+    async def post_application(
+        self, message: NewMessage, nonce: bytes, nonce_expires_at: int
+    ) -> list[str]: ...
+    async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]: ...
+    async def ack_queue(self, device_id: str, up_to: int) -> int: ...
+    async def purge(self, now: int, message_cutoff: int, blob_cutoff: int) -> dict[str, int]: ...
+
+    # blobs
+    async def put_blob(self, cap_hash: bytes, sha256: bytes, data: bytes, now: int) -> None: ...
+    async def get_blob(self, cap_hash: bytes) -> bytes: ...

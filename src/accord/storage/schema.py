@@ -1,0 +1,132 @@
+"""Versioned schema of the provider store, written once for both dialects.
+
+A migration is applied at most once, in order, inside one transaction; its
+number is recorded in ``schema_migrations``. Add a migration, never edit one.
+
+Privacy by construction (THREATS.md T11): ``messages`` has a ``sender`` column
+that is set for handshake messages only (the hub must know who commits);
+application messages are stored with ``sender`` NULL, and no table links a
+posting key or nonce to a device or an account.
+"""
+
+from __future__ import annotations
+
+from accord.storage.engine import Engine
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+CREATE TABLE accounts (
+    account TEXT PRIMARY KEY,
+    created_at {BIGINT} NOT NULL
+);
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL REFERENCES accounts(account) ON DELETE CASCADE,
+    signature_key {BLOB} NOT NULL UNIQUE,
+    created_at {BIGINT} NOT NULL,
+    next_seq {BIGINT} NOT NULL DEFAULT 0
+);
+CREATE INDEX devices_by_account ON devices(account);
+CREATE TABLE challenges (
+    nonce {BLOB} PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    expires_at {BIGINT} NOT NULL
+);
+CREATE TABLE sessions (
+    token_hash {BLOB} PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    expires_at {BIGINT} NOT NULL
+);
+CREATE TABLE key_packages (
+    id {AUTO_PK},
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    data {BLOB} NOT NULL,
+    kp_ref {BLOB}
+);
+CREATE INDEX key_packages_by_device ON key_packages(device_id, id);
+CREATE TABLE last_resort_key_packages (
+    device_id TEXT PRIMARY KEY REFERENCES devices(device_id) ON DELETE CASCADE,
+    data {BLOB} NOT NULL
+);
+CREATE TABLE mls_groups (
+    group_id {BLOB} PRIMARY KEY,
+    hub TEXT NOT NULL,
+    epoch {BIGINT} NOT NULL,
+    created_at {BIGINT} NOT NULL,
+    updated_at {BIGINT} NOT NULL
+);
+CREATE TABLE group_members (
+    group_id {BLOB} NOT NULL REFERENCES mls_groups(group_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, device_id)
+);
+CREATE TABLE posting_keys (
+    group_id {BLOB} NOT NULL REFERENCES mls_groups(group_id) ON DELETE CASCADE,
+    epoch {BIGINT} NOT NULL,
+    public_key {BLOB} NOT NULL,
+    PRIMARY KEY (group_id, epoch)
+);
+CREATE TABLE post_nonces (
+    group_id {BLOB} NOT NULL,
+    nonce {BLOB} NOT NULL,
+    expires_at {BIGINT} NOT NULL,
+    PRIMARY KEY (group_id, nonce)
+);
+CREATE TABLE messages (
+    msg_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    group_id {BLOB},
+    epoch {BIGINT},
+    sender TEXT,
+    body {BLOB} NOT NULL,
+    created_at {BIGINT} NOT NULL
+);
+CREATE INDEX messages_by_time ON messages(created_at);
+CREATE TABLE queue (
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    seq {BIGINT} NOT NULL,
+    msg_id TEXT NOT NULL REFERENCES messages(msg_id) ON DELETE CASCADE,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX queue_by_msg ON queue(msg_id);
+CREATE TABLE blobs (
+    cap_hash {BLOB} PRIMARY KEY,
+    sha256 {BLOB} NOT NULL,
+    size {BIGINT} NOT NULL,
+    created_at {BIGINT} NOT NULL
+);
+CREATE INDEX blobs_by_sha ON blobs(sha256);
+CREATE TABLE blob_data (
+    sha256 {BLOB} PRIMARY KEY,
+    data {BLOB} NOT NULL
+);
+""",
+    ),
+)
+
+
+async def migrate(engine: Engine) -> int:
+    """Bring the schema up to date; return the version now in force."""
+    async with engine.transaction() as tx:
+        if engine.dialect.name == "postgresql":
+            # Several nodes may start together on one database: one migrates.
+            await tx.execute("SELECT pg_advisory_xact_lock(7305019)")
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version {BIGINT} PRIMARY KEY, applied_at {BIGINT} NOT NULL)"
+        )
+        row = await tx.fetchone("SELECT MAX(version) FROM schema_migrations")
+        current = int(row[0]) if row and row[0] is not None else 0
+        for version, script in MIGRATIONS:
+            if version <= current:
+                continue
+            for statement in script.split(";"):
+                if statement.strip():
+                    await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", version
+            )
+            current = version
+    return current

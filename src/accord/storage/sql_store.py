@@ -1,0 +1,497 @@
+"""The provider store over a SQL :class:`~accord.storage.engine.Engine`.
+
+All of the provider's SQL is here and in ``schema.py``; both engines run the
+same statements through the dialect layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from accord.errors import Conflict, NotFound, ValidationError
+from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
+from accord.storage.engine import Engine, Tx
+from accord.storage.interface import (
+    ClaimedKeyPackage,
+    CommitChange,
+    DeviceRecord,
+    EpochConflict,
+    GroupRecord,
+    NewMessage,
+    QueueItem,
+)
+from accord.storage.schema import migrate
+
+_DEVICE_COLS = "device_id, account, signature_key, created_at"
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class SqlStore:
+    """Implements :class:`accord.storage.interface.Store`.
+
+    ``blob_dir`` keeps blob bytes as files (the embedded default); without it
+    they go to the ``blob_data`` table (PostgreSQL, shared by several nodes).
+    """
+
+    def __init__(self, engine: Engine, blob_dir: Path | None = None) -> None:
+        self.engine = engine
+        self.blob_dir = blob_dir
+
+    async def open(self) -> SqlStore:
+        await self.engine.open()
+        await migrate(self.engine)
+        return self
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+    # accounts and devices -------------------------------------------------
+
+    async def create_account(self, device: DeviceRecord) -> None:
+        async with self.engine.transaction() as tx:
+            n = await tx.execute(
+                "INSERT INTO accounts (account, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                device.account,
+                device.created_at,
+            )
+            if n == 0:
+                raise Conflict(f"account {device.account} already exists")
+            await self._insert_device(tx, device)
+
+    async def add_device(self, device: DeviceRecord) -> None:
+        async with self.engine.transaction() as tx:
+            if not await tx.fetchone(
+                "SELECT 1 FROM accounts WHERE account = ?", device.account
+            ):
+                raise NotFound(f"no account {device.account}")
+            await self._insert_device(tx, device)
+
+    @staticmethod
+    async def _insert_device(tx: Tx, device: DeviceRecord) -> None:
+        n = await tx.execute(
+            f"INSERT INTO devices ({_DEVICE_COLS}) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            device.device_id,
+            device.account,
+            device.signature_key,
+            device.created_at,
+        )
+        if n == 0:
+            raise Conflict("this device signature key (or device id) is already registered")
+
+    async def get_device(self, device_id: str) -> DeviceRecord:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                f"SELECT {_DEVICE_COLS} FROM devices WHERE device_id = ?", device_id
+            )
+        if row is None:
+            raise NotFound("no such device")
+        return DeviceRecord(row[0], row[1], bytes(row[2]), int(row[3]))
+
+    async def list_devices(self, account: str) -> list[DeviceRecord]:
+        async with self.engine.transaction() as tx:
+            if not await tx.fetchone("SELECT 1 FROM accounts WHERE account = ?", account):
+                raise NotFound(f"no account {account}")
+            rows = await tx.fetchall(
+                f"SELECT {_DEVICE_COLS} FROM devices WHERE account = ? ORDER BY created_at,"
+                " device_id",
+                account,
+            )
+        return [DeviceRecord(r[0], r[1], bytes(r[2]), int(r[3])) for r in rows]
+
+    async def remove_device(self, device_id: str) -> None:
+        async with self.engine.transaction() as tx:
+            # Cascades remove its sessions, challenges, key packages and queue.
+            if await tx.execute("DELETE FROM devices WHERE device_id = ?", device_id) == 0:
+                raise NotFound("no such device")
+
+    async def put_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None:
+        async with self.engine.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO challenges (nonce, device_id, expires_at) VALUES (?, ?, ?)",
+                nonce,
+                device_id,
+                expires_at,
+            )
+
+    async def take_challenge(self, nonce: bytes) -> tuple[str, int]:
+        # Deleting while reading makes every challenge single-use.
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "DELETE FROM challenges WHERE nonce = ? RETURNING device_id, expires_at", nonce
+            )
+        if row is None:
+            raise NotFound("unknown or already used challenge")
+        return row[0], int(row[1])
+
+    async def put_session(self, token_hash: bytes, device_id: str, expires_at: int) -> None:
+        async with self.engine.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)",
+                token_hash,
+                device_id,
+                expires_at,
+            )
+
+    async def get_session(self, token_hash: bytes) -> tuple[str, int]:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT device_id, expires_at FROM sessions WHERE token_hash = ?", token_hash
+            )
+        if row is None:
+            raise NotFound("unknown session")
+        return row[0], int(row[1])
+
+    # key packages -----------------------------------------------------------
+
+    async def add_key_packages(
+        self, device_id: str, items: Sequence[bytes], last_resort: bytes | None
+    ) -> int:
+        async with self.engine.transaction() as tx:
+            if items:
+                await tx.executemany(
+                    "INSERT INTO key_packages (device_id, data) VALUES (?, ?)",
+                    [(device_id, item) for item in items],
+                )
+            if last_resort is not None:
+                await tx.execute(
+                    "INSERT INTO last_resort_key_packages (device_id, data) VALUES (?, ?)"
+                    " ON CONFLICT (device_id) DO UPDATE SET data = excluded.data",
+                    device_id,
+                    last_resort,
+                )
+            row = await tx.fetchone(
+                "SELECT COUNT(*) FROM key_packages WHERE device_id = ?", device_id
+            )
+        return int(row[0]) if row else 0
+
+    async def count_key_packages(self, device_id: str) -> tuple[int, bool]:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT COUNT(*) FROM key_packages WHERE device_id = ?", device_id
+            )
+            lr = await tx.fetchone(
+                "SELECT 1 FROM last_resort_key_packages WHERE device_id = ?", device_id
+            )
+        return (int(row[0]) if row else 0), lr is not None
+
+    async def claim_key_packages(self, account: str) -> list[ClaimedKeyPackage]:
+        claimed: list[ClaimedKeyPackage] = []
+        async with self.engine.transaction() as tx:
+            devices = await tx.fetchall(
+                "SELECT device_id FROM devices WHERE account = ? ORDER BY device_id", account
+            )
+            if not devices:
+                raise NotFound(f"no account {account}")
+            for (device_id,) in devices:
+                row = await tx.fetchone(
+                    "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
+                    " WHERE device_id = ? ORDER BY id LIMIT 1 {SKIP_LOCKED}) RETURNING data",
+                    device_id,
+                )
+                if row is not None:
+                    claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), False))
+                    continue
+                row = await tx.fetchone(
+                    "SELECT data FROM last_resort_key_packages WHERE device_id = ?", device_id
+                )
+                if row is not None:
+                    claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), True))
+        return claimed
+
+    # groups and delivery -------------------------------------------------------
+
+    async def create_group(
+        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int
+    ) -> GroupRecord:
+        async with self.engine.transaction() as tx:
+            n = await tx.execute(
+                "INSERT INTO mls_groups (group_id, hub, epoch, created_at, updated_at)"
+                " VALUES (?, ?, 0, ?, ?) ON CONFLICT DO NOTHING",
+                group_id,
+                hub,
+                now,
+                now,
+            )
+            if n == 0:
+                raise Conflict("a group with this id already exists")
+            await tx.execute(
+                "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)", group_id, creator
+            )
+            await tx.execute(
+                "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, 0, ?)",
+                group_id,
+                posting_key,
+            )
+        return GroupRecord(group_id, hub, 0, (creator,))
+
+    async def get_group(self, group_id: bytes) -> GroupRecord:
+        async with self.engine.transaction() as tx:
+            return await self._group(tx, group_id, lock=False)
+
+    @staticmethod
+    async def _group(tx: Tx, group_id: bytes, lock: bool) -> GroupRecord:
+        row = await tx.fetchone(
+            "SELECT hub, epoch FROM mls_groups WHERE group_id = ?"
+            + (" {FOR_UPDATE}" if lock else ""),
+            group_id,
+        )
+        if row is None:
+            raise NotFound("no such group")
+        members = await tx.fetchall(
+            "SELECT device_id FROM group_members WHERE group_id = ? ORDER BY device_id", group_id
+        )
+        return GroupRecord(group_id, row[0], int(row[1]), tuple(m[0] for m in members))
+
+    async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
+                group_id,
+                epoch,
+            )
+        if row is None:
+            raise NotFound("no posting key for this group and epoch")
+        return bytes(row[0])
+
+    async def apply_commit(
+        self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None
+    ) -> tuple[GroupRecord, list[str]]:
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, change.group_id, lock=True)
+            if change.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            _check_roster(group, change)
+            if change.added:
+                found = await tx.fetchall(
+                    f"SELECT device_id FROM devices WHERE device_id IN ({_marks(len(change.added))})",
+                    *change.added,
+                )
+                if len(found) != len(set(change.added)):
+                    raise NotFound("an added device does not exist")
+            new_epoch = group.epoch + 1
+            await tx.execute(
+                "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
+                new_epoch,
+                commit.created_at,
+                change.group_id,
+            )
+            if change.removed:
+                await tx.execute(
+                    "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
+                    f" ({_marks(len(change.removed))})",
+                    change.group_id,
+                    *change.removed,
+                )
+            await tx.executemany(
+                "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",
+                [(change.group_id, d) for d in change.added],
+            )
+            await tx.execute(
+                "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
+                change.group_id,
+                new_epoch,
+                change.next_posting_key,
+            )
+            # Epochs older than the previous one can never be posted to again.
+            await tx.execute(
+                "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
+                change.group_id,
+                new_epoch - 1,
+            )
+            # Everyone of the old roster but the committer learns the commit,
+            # removed devices included (that is how they learn they are out).
+            notified = await _enqueue(
+                tx, commit, [d for d in group.members if d != change.sender]
+            )
+            if welcome is not None and change.added:
+                notified += await _enqueue(tx, welcome, change.added)
+        members = tuple(sorted((set(group.members) - set(change.removed)) | set(change.added)))
+        return GroupRecord(group.group_id, group.hub, new_epoch, members), notified
+
+    async def post_handshake(self, sender: str, message: NewMessage) -> list[str]:
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)
+            if sender not in group.members:
+                raise ValidationError("the sender is not a member of this group")
+            if message.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            return await _enqueue(tx, message, [d for d in group.members if d != sender])
+
+    async def post_application(
+        self, message: NewMessage, nonce: bytes, nonce_expires_at: int
+    ) -> list[str]:
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)
+            if message.epoch not in (group.epoch, group.epoch - 1):
+                raise EpochConflict(group.epoch)
+            n = await tx.execute(
+                "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                message.group_id,
+                nonce,
+                nonce_expires_at,
+            )
+            if n == 0:
+                raise Conflict("this nonce was already used in this group (replay)")
+            # The hub cannot tell which member sent it (T11): every member,
+            # the sender's own devices included, gets a copy.
+            return await _enqueue(tx, message, group.members)
+
+    async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]:
+        async with self.engine.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT q.seq, m.msg_id, m.kind, m.group_id, m.epoch, m.sender, m.body,"
+                " m.created_at FROM queue q JOIN messages m ON m.msg_id = q.msg_id"
+                " WHERE q.device_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?",
+                device_id,
+                after,
+                limit,
+            )
+        return [
+            QueueItem(
+                int(r[0]),
+                r[1],
+                r[2],
+                None if r[3] is None else bytes(r[3]),
+                None if r[4] is None else int(r[4]),
+                r[5],
+                bytes(r[6]),
+                int(r[7]),
+            )
+            for r in rows
+        ]
+
+    async def ack_queue(self, device_id: str, up_to: int) -> int:
+        async with self.engine.transaction() as tx:
+            return await tx.execute(
+                "DELETE FROM queue WHERE device_id = ? AND seq <= ?", device_id, up_to
+            )
+
+    async def purge(self, now: int, message_cutoff: int, blob_cutoff: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async with self.engine.transaction() as tx:
+            counts["queue"] = await tx.execute(
+                "DELETE FROM queue WHERE msg_id IN"
+                " (SELECT msg_id FROM messages WHERE created_at < ?)",
+                message_cutoff,
+            )
+            # A message nobody still has to fetch is gone for good.
+            counts["messages"] = await tx.execute(
+                "DELETE FROM messages WHERE created_at < ? OR NOT EXISTS"
+                " (SELECT 1 FROM queue q WHERE q.msg_id = messages.msg_id)",
+                message_cutoff,
+            )
+            counts["nonces"] = await tx.execute(
+                "DELETE FROM post_nonces WHERE expires_at < ?", now
+            )
+            counts["sessions"] = await tx.execute("DELETE FROM sessions WHERE expires_at < ?", now)
+            counts["challenges"] = await tx.execute(
+                "DELETE FROM challenges WHERE expires_at < ?", now
+            )
+            counts["blobs"] = await tx.execute(
+                "DELETE FROM blobs WHERE created_at < ?", blob_cutoff
+            )
+            orphans = await tx.fetchall(
+                "SELECT sha256 FROM blob_data WHERE NOT EXISTS"
+                " (SELECT 1 FROM blobs b WHERE b.sha256 = blob_data.sha256)"
+            )
+            await tx.execute(
+                "DELETE FROM blob_data WHERE NOT EXISTS"
+                " (SELECT 1 FROM blobs b WHERE b.sha256 = blob_data.sha256)"
+            )
+        if self.blob_dir is not None:
+            await asyncio.to_thread(unlink_blobs, self.blob_dir, [bytes(r[0]) for r in orphans])
+        return counts
+
+    # blobs ---------------------------------------------------------------------
+
+    async def put_blob(self, cap_hash: bytes, sha256: bytes, data: bytes, now: int) -> None:
+        if self.blob_dir is not None:
+            await asyncio.to_thread(write_blob, self.blob_dir, sha256, data)
+        async with self.engine.transaction() as tx:
+            # The blob_data row marks the content as present in both modes, so
+            # purge can find orphans the same way; in file mode it holds no bytes.
+            await tx.execute(
+                "INSERT INTO blob_data (sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                sha256,
+                b"" if self.blob_dir is not None else data,
+            )
+            await tx.execute(
+                "INSERT INTO blobs (cap_hash, sha256, size, created_at) VALUES (?, ?, ?, ?)",
+                cap_hash,
+                sha256,
+                len(data),
+                now,
+            )
+
+    async def get_blob(self, cap_hash: bytes) -> bytes:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT b.sha256, d.data FROM blobs b JOIN blob_data d ON d.sha256 = b.sha256"
+                " WHERE b.cap_hash = ?",
+                cap_hash,
+            )
+        if row is None:
+            raise NotFound("no such blob")
+        if self.blob_dir is None:
+            return bytes(row[1])
+        return await asyncio.to_thread(blob_path(self.blob_dir, bytes(row[0])).read_bytes)
+
+
+def _check_roster(group: GroupRecord, change: CommitChange) -> None:
+    members = set(group.members)
+    if change.sender not in members:
+        raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
+    if members & set(change.added):
+        raise ValidationError("an added device is already a member", "RFC 9420 12.1.1")
+    if not set(change.removed) <= members:
+        raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
+    if set(change.added) & set(change.removed):
+        raise ValidationError("a device is both added and removed", "RFC 9420 12.2")
+    if len(set(change.added)) != len(change.added) or len(set(change.removed)) != len(
+        change.removed
+    ):
+        raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
+
+
+async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:
+    """Store one message and put it on each device's queue, in the caller's transaction."""
+    await tx.execute(
+        "INSERT INTO messages (msg_id, kind, group_id, epoch, sender, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        message.msg_id,
+        message.kind,
+        message.group_id,
+        message.epoch,
+        message.sender,
+        message.body,
+        message.created_at,
+    )
+    ids = sorted(set(device_ids))
+    if not ids:
+        return []
+    marks = _marks(len(ids))
+    # Lock the devices in one fixed order so concurrent fan-outs cannot deadlock;
+    # the per-device counter then hands out gap-free, commit-ordered sequence numbers.
+    await tx.fetchall(
+        f"SELECT device_id FROM devices WHERE device_id IN ({marks}) ORDER BY device_id"
+        " {FOR_UPDATE}",
+        *ids,
+    )
+    rows = await tx.fetchall(
+        f"UPDATE devices SET next_seq = next_seq + 1 WHERE device_id IN ({marks})"
+        " RETURNING device_id, next_seq",
+        *ids,
+    )
+    await tx.executemany(
+        "INSERT INTO queue (device_id, seq, msg_id) VALUES (?, ?, ?)",
+        [(r[0], int(r[1]), message.msg_id) for r in rows],
+    )
+    return [r[0] for r in rows]

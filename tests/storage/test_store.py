@@ -1,0 +1,222 @@
+"""One suite, run on SQLite and on PostgreSQL (see conftest.store)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from accord.errors import Conflict, NotFound, ValidationError
+from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
+from accord.storage.schema import MIGRATIONS, migrate
+
+GID = b"group-1"
+
+
+def dev(device_id: str, account: str = "alice@alpha.test") -> DeviceRecord:
+    return DeviceRecord(device_id, account, hashlib.sha256(device_id.encode()).digest(), 1)
+
+
+def msg(msg_id: str, kind: str = "application", epoch: int = 0, sender: str | None = None):
+    return NewMessage(msg_id, kind, GID, epoch, sender, b"ct-" + msg_id.encode(), 1000)
+
+
+async def accounts(store: SqlStore) -> None:
+    await store.create_account(dev("a1"))
+    await store.add_device(dev("a2"))
+    await store.create_account(dev("b1", "bob@alpha.test"))
+    await store.create_account(dev("c1", "carol@alpha.test"))
+
+
+async def test_migrations_are_applied_once(store: SqlStore) -> None:
+    assert await migrate(store.engine) == MIGRATIONS[-1][0]
+    assert await migrate(store.engine) == MIGRATIONS[-1][0]
+
+
+async def test_accounts_and_devices(store: SqlStore) -> None:
+    await accounts(store)
+    with pytest.raises(Conflict):
+        await store.create_account(dev("x9"))  # alice exists
+    with pytest.raises(Conflict):
+        await store.add_device(DeviceRecord("a3", "alice@alpha.test", dev("a1").signature_key, 1))
+    with pytest.raises(NotFound):
+        await store.add_device(dev("z1", "nobody@alpha.test"))
+    assert [d.device_id for d in await store.list_devices("alice@alpha.test")] == ["a1", "a2"]
+    assert (await store.get_device("b1")).account == "bob@alpha.test"
+    await store.put_session(b"h" * 32, "a2", 99)
+    await store.remove_device("a2")
+    with pytest.raises(NotFound):
+        await store.get_device("a2")
+    with pytest.raises(NotFound):
+        await store.get_session(b"h" * 32)  # removed with its device
+    with pytest.raises(NotFound):
+        await store.list_devices("nobody@alpha.test")
+
+
+async def test_challenge_is_single_use(store: SqlStore) -> None:
+    await accounts(store)
+    await store.put_challenge(b"n" * 32, "a1", 50)
+    assert await store.take_challenge(b"n" * 32) == ("a1", 50)
+    with pytest.raises(NotFound):
+        await store.take_challenge(b"n" * 32)
+
+
+async def test_key_packages_claim_and_last_resort(store: SqlStore) -> None:
+    await accounts(store)
+    assert await store.add_key_packages("a1", [b"k1", b"k2"], b"lr1") == 2
+    assert await store.add_key_packages("a2", [b"m1"], None) == 1
+    assert await store.count_key_packages("a1") == (2, True)
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [
+        ("a1", b"k1", False),
+        ("a2", b"m1", False),
+    ]
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"k2", False)]
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"lr1", True)]
+    assert await store.count_key_packages("a1") == (0, True)
+    with pytest.raises(NotFound):
+        await store.claim_key_packages("nobody@alpha.test")
+
+
+async def test_concurrent_claims_never_hand_out_a_key_package_twice(store: SqlStore) -> None:
+    await accounts(store)
+    batch = [f"kp{i}".encode() for i in range(40)]
+    await store.add_key_packages("b1", batch, b"last")
+    results = await asyncio.gather(*(store.claim_key_packages("bob@alpha.test") for _ in range(60)))
+    handed = [c.data for r in results for c in r if not c.last_resort]
+    assert sorted(handed) == sorted(batch)  # each exactly once, none lost
+    assert sum(1 for r in results for c in r if c.last_resort) == 20
+    assert await store.count_key_packages("b1") == (0, True)
+
+
+async def make_group(store: SqlStore) -> None:
+    await accounts(store)
+    await store.create_group(GID, "alpha.test", "a1", b"pk0", 10)
+    change = CommitChange(GID, 0, "a1", ("a2", "b1"), (), b"pk1")
+    group, notified = await store.apply_commit(
+        change, msg("c0", "commit", 0, "a1"), msg("w0", "welcome", 1, "a1")
+    )
+    assert group.epoch == 1 and group.members == ("a1", "a2", "b1")
+    assert sorted(notified) == ["a2", "b1"]
+
+
+async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
+    await make_group(store)
+    with pytest.raises(Conflict):
+        await store.create_group(GID, "alpha.test", "c1", b"x", 10)
+    a = CommitChange(GID, 1, "a2", (), ("b1",), b"pk2")
+    b = CommitChange(GID, 1, "b1", ("c1",), (), b"pk2b")
+    results = await asyncio.gather(
+        store.apply_commit(a, msg("ca", "commit", 1, "a2"), None),
+        store.apply_commit(b, msg("cb", "commit", 1, "b1"), msg("wb", "welcome", 2, "b1")),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, EpochConflict)]
+    assert len(wins) == 1 and len(losses) == 1
+    assert losses[0].current_epoch == 2
+    assert (await store.get_group(GID)).epoch == 2
+    assert await store.get_posting_key(GID, 2) in (b"pk2", b"pk2b")
+    assert await store.get_posting_key(GID, 1) == b"pk1"
+    with pytest.raises(NotFound):
+        await store.get_posting_key(GID, 0)  # older than the previous epoch
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        CommitChange(GID, 1, "c1", (), (), b"k"),  # committer not a member
+        CommitChange(GID, 1, "a1", ("b1",), (), b"k"),  # already a member
+        CommitChange(GID, 1, "a1", (), ("c1",), b"k"),  # removing a non-member
+        CommitChange(GID, 1, "a1", ("c1",), ("c1",), b"k"),
+    ],
+)
+async def test_inconsistent_commits_are_refused(store: SqlStore, change: CommitChange) -> None:
+    await make_group(store)
+    with pytest.raises(ValidationError):
+        await store.apply_commit(change, msg("bad", "commit", 1, change.sender), None)
+    with pytest.raises(NotFound):
+        await store.apply_commit(
+            CommitChange(GID, 1, "a1", ("ghost",), (), b"k"), msg("g", "commit", 1, "a1"), None
+        )
+    group = await store.get_group(GID)
+    assert group.epoch == 1 and group.members == ("a1", "a2", "b1")
+    assert [i.msg_id for i in await store.fetch_queue("a2", 0, 10)] == ["w0"]
+
+
+async def test_application_fan_out_queue_and_ack(store: SqlStore) -> None:
+    await make_group(store)
+    assert sorted(await store.post_application(msg("m1", epoch=1), b"n1", 500)) == [
+        "a1",
+        "a2",
+        "b1",
+    ]
+    await store.post_application(msg("m2", epoch=0), b"n2", 500)  # previous epoch is fine
+    with pytest.raises(Conflict):
+        await store.post_application(msg("m3", epoch=1), b"n1", 500)  # replayed nonce
+    with pytest.raises(EpochConflict):
+        await store.post_application(msg("m4", epoch=5), b"n4", 500)
+    items = await store.fetch_queue("b1", 0, 100)
+    assert [(i.seq, i.msg_id, i.kind) for i in items] == [
+        (1, "w0", "welcome"),
+        (2, "m1", "application"),
+        (3, "m2", "application"),
+    ]
+    assert items[0].sender == "a1" and items[1].sender is None
+    assert [i.msg_id for i in await store.fetch_queue("b1", 1, 1)] == ["m1"]
+    assert await store.ack_queue("b1", 2) == 2
+    assert [i.msg_id for i in await store.fetch_queue("b1", 0, 100)] == ["m2"]
+    assert [i.msg_id for i in await store.fetch_queue("c1", 0, 100)] == []
+
+
+async def test_handshake_post_needs_member_and_current_epoch(store: SqlStore) -> None:
+    await make_group(store)
+    with pytest.raises(ValidationError):
+        await store.post_handshake("c1", msg("p0", "proposal", 1, "c1"))
+    with pytest.raises(EpochConflict):
+        await store.post_handshake("a1", msg("p1", "proposal", 0, "a1"))
+    assert sorted(await store.post_handshake("a1", msg("p2", "proposal", 1, "a1"))) == [
+        "a2",
+        "b1",
+    ]
+
+
+async def test_retention_purges_old_items_and_acked_messages(store: SqlStore) -> None:
+    await make_group(store)
+    await store.post_application(msg("m1", epoch=1), b"n1", 2000)
+    late = NewMessage("m2", "application", GID, 1, None, b"x", 5000)
+    await store.post_application(late, b"n2", 9000)
+    await store.put_blob(b"cap-old", hashlib.sha256(b"old").digest(), b"old", 100)
+    await store.put_blob(b"cap-new", hashlib.sha256(b"new").digest(), b"new", 9000)
+    counts = await store.purge(now=3000, message_cutoff=4000, blob_cutoff=4000)
+    assert counts["nonces"] == 1 and counts["blobs"] == 1
+    assert [i.msg_id for i in await store.fetch_queue("a1", 0, 100)] == ["m2"]
+    with pytest.raises(Conflict):
+        await store.post_application(msg("m3", epoch=1), b"n2", 9000)  # nonce still kept
+    await store.post_application(msg("m4", epoch=1), b"n1", 9000)  # expired nonce forgotten
+    with pytest.raises(NotFound):
+        await store.get_blob(b"cap-old")
+    assert await store.get_blob(b"cap-new") == b"new"
+
+
+async def test_blobs_share_content_by_hash(store: SqlStore) -> None:
+    sha = hashlib.sha256(b"data").digest()
+    await store.put_blob(b"c1", sha, b"data", 1)
+    await store.put_blob(b"c2", sha, b"data", 2)
+    assert await store.get_blob(b"c1") == await store.get_blob(b"c2") == b"data"
+    with pytest.raises(NotFound):
+        await store.get_blob(b"c3")
+    await store.purge(now=0, message_cutoff=0, blob_cutoff=2)
+    assert await store.get_blob(b"c2") == b"data"  # still referenced by c2
+
+
+async def test_sqlite_is_durable_by_configuration(store: SqlStore) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    engine = store.engine
+    mode = await engine.run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])  # type: ignore[attr-defined]
+    sync = await engine.run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])  # type: ignore[attr-defined]
+    assert (mode, sync) == ("wal", 2)  # 2 = FULL
