@@ -36,7 +36,7 @@ import struct
 import sys
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, dataclass_transform, get_args, get_origin
 
 from accord.errors import DecodeError, ValidationError
 
@@ -500,6 +500,9 @@ def _compile_fields(cls: type) -> list[Field]:
 C = TypeVar("C", bound=type)
 
 
+# dataclass_transform tells type checkers that a @wire class has the
+# dataclass constructor of its fields.
+@dataclass_transform(frozen_default=True)
 def wire(cls: C) -> C:
     """Make ``cls`` a frozen, slotted dataclass with ``to_bytes``/``from_bytes``."""
     dc = dataclasses.dataclass(frozen=True, slots=True)(cls)
