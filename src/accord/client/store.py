@@ -1,0 +1,461 @@
+"""The device's own encrypted database (SQLCipher), under its profile folder.
+
+A profile folder holds two files:
+
+- ``profile.json``: the format version and the Argon2id parameters and salt
+  used to turn the passphrase into the database key. Nothing secret.
+- ``profile.db``: a SQLCipher database (AES-256 pages with HMAC) holding the
+  device keys, MLS group states, messages with a full-text index (FTS5 lives
+  inside the encrypted file, so the index is encrypted too), contacts,
+  conversation events and settings.
+
+The key is derived with Argon2id (RFC 9106) and handed to SQLCipher as a raw
+key, so SQLCipher's own PBKDF2 step is skipped. A wrong passphrase fails on
+the first page's HMAC and is reported as ``WrongPassphrase``. ``lock()``
+closes the database and drops the key; ``unlock()`` derives it again.
+
+This module is the only place that writes the client's SQL; the provider's
+storage is a different package (``accord.storage``) and shares nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+from argon2.low_level import Type, hash_secret_raw
+
+from accord.errors import AccordError, AuthError, NotFound
+
+FORMAT_VERSION = 1
+DB_NAME = "profile.db"
+META_NAME = "profile.json"
+
+
+class WrongPassphrase(AuthError):
+    code = "wrong_passphrase"
+
+
+class ProfileLocked(AccordError):
+    code = "profile_locked"
+
+
+@dataclass(frozen=True, slots=True)
+class KdfParams:
+    """Argon2id cost. The default follows RFC 9106's second recommended
+    option (64 MiB, 3 passes); tests use a cheaper one."""
+
+    time_cost: int = 3
+    memory_kib: int = 64 * 1024
+    parallelism: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    msg_id: bytes
+    conv_id: str
+    sender: str
+    sender_device: str
+    sent_at: int
+    received_at: int
+    kind: str
+    body: str
+    reply_to: bytes | None
+    edited: bool
+    deleted: bool
+    expires_at: int | None
+    meta: dict[str, Any]
+
+
+MIGRATIONS: list[str] = [
+    # v1
+    """
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE groups (
+        group_id BLOB PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL);
+    CREATE TABLE conversations (
+        conv_id TEXT PRIMARY KEY, group_id BLOB UNIQUE, name TEXT NOT NULL,
+        kind TEXT NOT NULL, created_at INTEGER NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+    CREATE TABLE messages (
+        rowid INTEGER PRIMARY KEY,
+        msg_id BLOB NOT NULL UNIQUE, conv_id TEXT NOT NULL, sender TEXT NOT NULL,
+        sender_device TEXT NOT NULL, sent_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
+        kind TEXT NOT NULL, body TEXT NOT NULL, reply_to BLOB, edited INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER, meta TEXT NOT NULL DEFAULT '{}');
+    CREATE INDEX messages_conv ON messages (conv_id, sent_at);
+    CREATE INDEX messages_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        body, content='messages', content_rowid='rowid', tokenize='unicode61');
+    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body); END;
+    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+    END;
+    CREATE TRIGGER messages_au AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+        INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
+    END;
+    CREATE TABLE contacts (
+        identity TEXT PRIMARY KEY, display_name TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'known', verified_fingerprint BLOB,
+        meta TEXT NOT NULL DEFAULT '{}');
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY, conv_id TEXT NOT NULL, at INTEGER NOT NULL,
+        kind TEXT NOT NULL, detail TEXT NOT NULL);
+    CREATE INDEX events_conv ON events (conv_id, at);
+    """,
+]
+
+
+def derive_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
+    return hash_secret_raw(
+        passphrase.encode(),
+        salt,
+        time_cost=params.time_cost,
+        memory_cost=params.memory_kib,
+        parallelism=params.parallelism,
+        hash_len=32,
+        type=Type.ID,
+    )
+
+
+class ProfileStore:
+    """An open (or locked) device profile. Not thread-safe; one per process."""
+
+    def __init__(self, folder: Path, params: KdfParams, salt: bytes) -> None:
+        self.folder = folder
+        self._params = params
+        self._salt = salt
+        self._db: Any = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def create(cls, folder: Path, passphrase: str, params: KdfParams | None = None) -> ProfileStore:
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / META_NAME).exists():
+            raise AccordError(f"a profile already exists in {folder}")
+        params = params or KdfParams()
+        salt = secrets.token_bytes(16)
+        meta = {
+            "format": FORMAT_VERSION,
+            "kdf": "argon2id",
+            "salt": salt.hex(),
+            "time_cost": params.time_cost,
+            "memory_kib": params.memory_kib,
+            "parallelism": params.parallelism,
+        }
+        tmp = folder / (META_NAME + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, folder / META_NAME)
+        store = cls(folder, params, salt)
+        store.unlock(passphrase)
+        return store
+
+    @classmethod
+    def open(cls, folder: Path, passphrase: str) -> ProfileStore:
+        store = cls.load(folder)
+        store.unlock(passphrase)
+        return store
+
+    @classmethod
+    def load(cls, folder: Path) -> ProfileStore:
+        """The profile at ``folder``, still locked."""
+        try:
+            meta = json.loads((folder / META_NAME).read_text())
+        except FileNotFoundError:
+            raise NotFound(f"no profile in {folder}; run `accord init` first") from None
+        except ValueError as exc:
+            raise AccordError(f"profile metadata in {folder} is corrupt: {exc}") from None
+        if meta.get("format") != FORMAT_VERSION or meta.get("kdf") != "argon2id":
+            raise AccordError(f"unsupported profile format in {folder}")
+        params = KdfParams(meta["time_cost"], meta["memory_kib"], meta["parallelism"])
+        return cls(folder, params, bytes.fromhex(meta["salt"]))
+
+    @property
+    def locked(self) -> bool:
+        return self._db is None
+
+    def unlock(self, passphrase: str) -> None:
+        key = derive_key(passphrase, self._salt, self._params)
+        db = sqlcipher3.connect(str(self.folder / DB_NAME), isolation_level=None)
+        try:
+            db.execute("PRAGMA cipher_log_level = NONE")
+            db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            db.close()
+            raise WrongPassphrase("wrong passphrase for this profile") from None
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        self._db = db
+        self._migrate()
+
+    def lock(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """Re-key the database in place (SQLCipher ``PRAGMA rekey``)."""
+        if self.locked:
+            self.unlock(old)
+        new_salt = secrets.token_bytes(16)
+        key = derive_key(new, new_salt, self._params)
+        self._conn().execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
+        meta = json.loads((self.folder / META_NAME).read_text())
+        meta["salt"] = new_salt.hex()
+        tmp = self.folder / (META_NAME + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, self.folder / META_NAME)
+        self._salt = new_salt
+
+    def _conn(self) -> Any:
+        if self._db is None:
+            raise ProfileLocked("the profile is locked; unlock it with its passphrase")
+        return self._db
+
+    def _migrate(self) -> None:
+        db = self._conn()
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                _run_script(db, script)
+                db.execute(f"PRAGMA user_version = {i}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        db = self._conn()
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- key/value (device identity, settings, cursors) --------------------
+
+    def put(self, key: str, value: bytes) -> None:
+        self._conn().execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def get(self, key: str) -> bytes | None:
+        row = self._conn().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def delete(self, key: str) -> None:
+        self._conn().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put(key, json.dumps(value).encode())
+
+    def get_json(self, key: str, default: Any = None) -> Any:
+        raw = self.get(key)
+        return default if raw is None else json.loads(raw)
+
+    # -- MLS group states ----------------------------------------------------
+
+    def save_group(self, group_id: bytes, state: bytes, now: int) -> None:
+        self._conn().execute(
+            "INSERT INTO groups (group_id, state, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_id) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at",
+            (group_id, state, now),
+        )
+
+    def load_group(self, group_id: bytes) -> bytes:
+        row = self._conn().execute(
+            "SELECT state FROM groups WHERE group_id = ?", (group_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no group state for {group_id.hex()}")
+        return bytes(row[0])
+
+    def drop_group(self, group_id: bytes) -> None:
+        self._conn().execute("DELETE FROM groups WHERE group_id = ?", (group_id,))
+
+    # -- conversations -------------------------------------------------------
+
+    def add_conversation(
+        self, conv_id: str, group_id: bytes, name: str, kind: str, now: int, meta: dict[str, Any]
+    ) -> None:
+        self._conn().execute(
+            "INSERT INTO conversations (conv_id, group_id, name, kind, created_at, meta) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (conv_id, group_id, name, kind, now, json.dumps(meta)),
+        )
+
+    def update_conversation(self, conv_id: str, *, name: str | None = None,
+                            meta: dict[str, Any] | None = None) -> None:
+        if name is not None:
+            self._conn().execute(
+                "UPDATE conversations SET name = ? WHERE conv_id = ?", (name, conv_id))
+        if meta is not None:
+            self._conn().execute(
+                "UPDATE conversations SET meta = ? WHERE conv_id = ?", (json.dumps(meta), conv_id))
+
+    def conversations(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT conv_id, group_id, name, kind, created_at, meta FROM conversations "
+            "ORDER BY created_at"
+        ).fetchall()
+        return [
+            {"conv_id": r[0], "group_id": bytes(r[1]), "name": r[2], "kind": r[3],
+             "created_at": r[4], "meta": json.loads(r[5])}
+            for r in rows
+        ]
+
+    def conversation(self, conv_id: str) -> dict[str, Any]:
+        for c in self.conversations():
+            if c["conv_id"] == conv_id or c["name"] == conv_id:
+                return c
+        raise NotFound(f"no conversation {conv_id!r}")
+
+    def drop_conversation(self, conv_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM messages WHERE conv_id = ?", (conv_id,))
+            db.execute("DELETE FROM events WHERE conv_id = ?", (conv_id,))
+            db.execute("DELETE FROM conversations WHERE conv_id = ?", (conv_id,))
+
+    # -- messages ------------------------------------------------------------
+
+    def add_message(self, m: StoredMessage) -> bool:
+        """Store ``m``; False when a message with that id is already stored
+        (duplicates are dropped, not errors: the network may redeliver)."""
+        cur = self._conn().execute(
+            "INSERT INTO messages (msg_id, conv_id, sender, sender_device, sent_at, received_at, "
+            "kind, body, reply_to, edited, deleted, expires_at, meta) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
+            (m.msg_id, m.conv_id, m.sender, m.sender_device, m.sent_at, m.received_at, m.kind,
+             m.body, m.reply_to, int(m.edited), int(m.deleted), m.expires_at, json.dumps(m.meta)),
+        )
+        return bool(cur.rowcount == 1)
+
+    def edit_message(self, msg_id: bytes, body: str) -> None:
+        self._conn().execute(
+            "UPDATE messages SET body = ?, edited = 1 WHERE msg_id = ? AND deleted = 0",
+            (body, msg_id))
+
+    def delete_message(self, msg_id: bytes) -> None:
+        """Erase the text (and so its index entry) but keep a tombstone row."""
+        self._conn().execute(
+            "UPDATE messages SET body = '', deleted = 1, meta = '{}' WHERE msg_id = ?", (msg_id,))
+
+    def update_message_meta(self, msg_id: bytes, meta: dict[str, Any]) -> None:
+        self._conn().execute(
+            "UPDATE messages SET meta = ? WHERE msg_id = ?", (json.dumps(meta), msg_id))
+
+    def message(self, msg_id: bytes) -> StoredMessage:
+        row = self._conn().execute(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no message {msg_id.hex()}")
+        return _message(row)
+
+    def messages(self, conv_id: str, limit: int = 1000) -> list[StoredMessage]:
+        rows = self._conn().execute(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE conv_id = ? "
+            "ORDER BY sent_at, rowid LIMIT ?", (conv_id, limit)).fetchall()
+        return [_message(r) for r in rows]
+
+    def search(self, query: str, *, sender: str | None = None, conv_id: str | None = None,
+               since: int | None = None, until: int | None = None,
+               limit: int = 100) -> list[StoredMessage]:
+        """Full-text search (FTS5 syntax is neutralised: words are matched as
+        quoted terms, so user input cannot form FTS5 operators)."""
+        terms = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+        columns = ", ".join("m." + c.strip() for c in _MSG_COLUMNS.split(","))
+        sql = (f"SELECT {columns} FROM messages_fts f "
+               "JOIN messages m ON m.rowid = f.rowid WHERE m.deleted = 0")
+        args: list[Any] = []
+        if terms:
+            sql += " AND messages_fts MATCH ?"
+            args.append(terms)
+        for cond, value in (("m.sender = ?", sender), ("m.conv_id = ?", conv_id),
+                            ("m.sent_at >= ?", since), ("m.sent_at <= ?", until)):
+            if value is not None:
+                sql += f" AND {cond}"
+                args.append(value)
+        sql += " ORDER BY m.sent_at LIMIT ?"
+        args.append(limit)
+        return [_message(r) for r in self._conn().execute(sql, args).fetchall()]
+
+    def expire_messages(self, now: int) -> int:
+        """Remove every message whose disappearing timer has ended."""
+        cur = self._conn().execute(
+            "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+        return int(cur.rowcount)
+
+    # -- contacts and events -------------------------------------------------
+
+    def upsert_contact(self, identity: str, **fields: Any) -> None:
+        db = self._conn()
+        db.execute("INSERT INTO contacts (identity) VALUES (?) ON CONFLICT DO NOTHING", (identity,))
+        for name, value in fields.items():
+            if name not in ("display_name", "state", "verified_fingerprint"):
+                raise ValueError(f"unknown contact field {name}")
+            db.execute(f"UPDATE contacts SET {name} = ? WHERE identity = ?", (value, identity))
+
+    def contacts(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT identity, display_name, state, verified_fingerprint FROM contacts "
+            "ORDER BY identity").fetchall()
+        return [{"identity": r[0], "display_name": r[1], "state": r[2],
+                 "verified_fingerprint": None if r[3] is None else bytes(r[3])} for r in rows]
+
+    def contact(self, identity: str) -> dict[str, Any] | None:
+        for c in self.contacts():
+            if c["identity"] == identity:
+                return c
+        return None
+
+    def add_event(self, conv_id: str, at: int, kind: str, detail: dict[str, Any]) -> None:
+        self._conn().execute(
+            "INSERT INTO events (conv_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (conv_id, at, kind, json.dumps(detail)))
+
+    def events(self, conv_id: str) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT at, kind, detail FROM events WHERE conv_id = ? ORDER BY at, id",
+            (conv_id,)).fetchall()
+        return [{"at": r[0], "kind": r[1], "detail": json.loads(r[2])} for r in rows]
+
+
+_MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "
+                "reply_to, edited, deleted, expires_at, meta")
+
+
+def _message(r: Any) -> StoredMessage:
+    return StoredMessage(bytes(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                         None if r[8] is None else bytes(r[8]), bool(r[9]), bool(r[10]),
+                         r[11], json.loads(r[12]))
+
+
+def _run_script(db: Any, script: str) -> None:
+    # executescript would COMMIT the open transaction; run statement by statement
+    # so a failed migration rolls back whole. Triggers contain ';' inside
+    # BEGIN ... END, so split with sqlite's own completeness check.
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlcipher3.complete_statement(buf):
+            if buf.strip():
+                db.execute(buf)
+            buf = ""
+    if buf.strip():
+        db.execute(buf)
