@@ -49,8 +49,9 @@ def vectors(files: tuple[str, ...], kind: str | None, verbose: bool, max_failure
         path = Path(name)
         try:
             passed, failed, messages = run_file(path, kind, verbose)
-        except AccordError as exc:
-            click.echo(f"{path.name}: error: {exc}")
+        except (AccordError, ImportError, ValueError) as exc:
+            # A file we cannot read or a kind we cannot check counts as a failure.
+            click.echo(f"{path.name}: error: {type(exc).__name__}: {exc}")
             total_fail += 1
             continue
         total_pass += passed
