@@ -1,0 +1,272 @@
+"""Every JSON message between a device and its provider, declared once.
+
+The server decodes requests and encodes responses with these classes, the
+client does the reverse; ``/openapi.json`` is generated from them.
+Times are integers in milliseconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accord.wire.codec import f
+
+ACCOUNT_RE = r"[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9][a-z0-9.-]{0,252}"
+DEVICE_ID_RE = r"[A-Za-z0-9_-]{22}"
+KEY_LEN = 32  # Ed25519 public key (MLS cipher suite 0x0001 signature key)
+SIG_LEN = 64  # Ed25519 signature
+MAX_GROUP_ID = 64
+MAX_KEY_PACKAGE = 16 * 1024
+MAX_KEY_PACKAGE_BATCH = 100
+MAX_MESSAGE = 256 * 1024  # one MLS message, ciphertext included
+MAX_ROSTER_CHANGE = 1000
+EPOCH_MAX = 2**62
+
+
+def _key() -> object:
+    return f(min_len=KEY_LEN, max_len=KEY_LEN)
+
+
+def _sig() -> object:
+    return f(min_len=SIG_LEN, max_len=SIG_LEN)
+
+
+def _epoch() -> object:
+    return f(minimum=0, maximum=EPOCH_MAX)
+
+
+# accounts and devices ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRequest:
+    """Create ``account`` with its first device; ``signature`` proves the key's possession."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    signature_key: bytes = _key()
+    signature: bytes = _sig()
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResponse:
+    account: str
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRequest:
+    device_id: str = f(pattern=DEVICE_ID_RE)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeResponse:
+    nonce: bytes
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRequest:
+    device_id: str = f(pattern=DEVICE_ID_RE)
+    nonce: bytes = f(min_len=32, max_len=32)
+    signature: bytes = _sig()
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResponse:
+    token: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddDeviceRequest:
+    """Sent by an existing device of the account (its session), certifying the new key.
+
+    ``certification`` is the existing device's signature, ``possession`` the
+    new key's own signature, both over the add-device input of
+    :mod:`accord.wire.signing`.
+    """
+
+    signature_key: bytes = _key()
+    certification: bytes = _sig()
+    possession: bytes = _sig()
+
+
+@dataclass(frozen=True, slots=True)
+class AddDeviceResponse:
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    device_id: str
+    signature_key: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceList:
+    account: str
+    devices: list[DeviceInfo]
+
+
+# key packages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadKeyPackagesRequest:
+    key_packages: list[bytes] = f(
+        max_items=MAX_KEY_PACKAGE_BATCH, item_max_len=MAX_KEY_PACKAGE
+    )
+    last_resort: bytes | None = f(min_len=1, max_len=MAX_KEY_PACKAGE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPackageCount:
+    count: int
+    last_resort: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedKeyPackage:
+    device_id: str
+    key_package: bytes
+    last_resort: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResponse:
+    account: str
+    key_packages: list[ClaimedKeyPackage]
+
+
+# groups and delivery ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGroupRequest:
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    posting_key: bytes = _key()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    group_id: bytes
+    hub: str
+    epoch: int
+    members: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRequest:
+    """A commit for ``epoch`` (the group's current one) from an authenticated member.
+
+    ``added``/``removed`` are the device ids the commit adds and removes,
+    ``welcome`` goes to the added devices, ``posting_key`` is the public
+    posting key of the epoch the commit creates (issue 11).
+    """
+
+    epoch: int = _epoch()
+    commit: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+    posting_key: bytes = _key()
+    added: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
+    removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
+    welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResponse:
+    msg_id: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRequest:
+    epoch: int = _epoch()
+    proposal: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationPost:
+    """A hidden-sender post (issue 11): no session, no device id.
+
+    ``signature`` is by the group's posting key of ``epoch`` over the post
+    input of :mod:`accord.wire.signing`; ``nonce`` is never accepted twice.
+    """
+
+    epoch: int = _epoch()
+    nonce: bytes = f(min_len=16, max_len=32)
+    ciphertext: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+    signature: bytes = _sig()
+
+
+@dataclass(frozen=True, slots=True)
+class PostResponse:
+    msg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """``sender`` is set for handshake messages only."""
+
+    seq: int
+    msg_id: str
+    kind: str
+    body: bytes
+    created_at: int
+    group_id: bytes | None = None
+    epoch: int | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    items: list[QueueItem]
+    next_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckRequest:
+    up_to: int = f(minimum=0, maximum=2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class AckResponse:
+    removed: int
+
+
+# blobs, errors, push ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BlobCreated:
+    blob_id: str
+    sha256: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    error: str
+    message: str
+    current_epoch: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class WsAuth:
+    """First frame a device sends on ``/v1/ws`` (the token never goes in a URL)."""
+
+    type: str = f(pattern="auth")
+    token: str = f(max_len=128)
+    after: int = f(minimum=0, maximum=2**62, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class WsItems:
+    type: str
+    items: list[QueueItem]
