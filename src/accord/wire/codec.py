@@ -68,7 +68,7 @@ def b64d(text: str) -> bytes:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -96,13 +96,14 @@ def decode(cls: type[T], obj: Any, where: str = "") -> T:
     if unknown:
         raise ValidationError(f"{where or cls.__name__}: unknown field(s) {sorted(unknown)}")
     values: dict[str, Any] = {}
+    hints = _hints(typing.cast(Any, cls))
     for name, fl in fields.items():
         path = f"{where}.{name}" if where else name
         if name not in obj:
             if fl.default is dataclasses.MISSING:
                 raise ValidationError(f"{path}: required")
             continue
-        values[name] = _decode_value(_hints(cls)[name], obj[name], dict(fl.metadata), path)
+        values[name] = _decode_value(hints[name], obj[name], dict(fl.metadata), path)
     return cls(**values)
 
 
@@ -121,7 +122,7 @@ def _decode_value(tp: Any, value: Any, meta: dict[str, Any], path: str) -> Any:
         item_meta = {"max_len": meta.get("item_max_len"), "pattern": meta.get("pattern")}
         return [_decode_value(item_tp, v, item_meta, f"{path}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
-        return decode(tp, value, path)  # type: ignore[type-var]
+        return decode(typing.cast(type, tp), value, path)
     if tp is bool:
         if not isinstance(value, bool):
             raise ValidationError(f"{path}: expected true or false")
@@ -152,7 +153,7 @@ def _decode_int(value: Any, meta: dict[str, Any], path: str) -> int:
     hi = MAX_INT if hi is None else hi
     if not lo <= value <= hi:
         raise ValidationError(f"{path}: must be between {lo} and {hi}")
-    return value
+    return int(value)
 
 
 def _check_len(n: int, meta: dict[str, Any], path: str, unit: str) -> None:
@@ -210,7 +211,7 @@ def _schema_of(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
         if meta.get("max_items") is not None:
             s["maxItems"] = meta["max_items"]
     elif dataclasses.is_dataclass(tp):
-        s = {"$ref": f"#/components/schemas/{tp.__name__}"}
+        s = {"$ref": f"#/components/schemas/{typing.cast(type, tp).__name__}"}
     elif tp is bool:
         s = {"type": "boolean"}
     elif tp is int:

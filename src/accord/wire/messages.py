@@ -8,6 +8,7 @@ Times are integers in milliseconds since the Unix epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from accord.wire.codec import f
 
@@ -23,15 +24,15 @@ MAX_ROSTER_CHANGE = 1000
 EPOCH_MAX = 2**62
 
 
-def _key() -> object:
+def _key() -> Any:
     return f(min_len=KEY_LEN, max_len=KEY_LEN)
 
 
-def _sig() -> object:
+def _sig() -> Any:
     return f(min_len=SIG_LEN, max_len=SIG_LEN)
 
 
-def _epoch() -> object:
+def _epoch() -> Any:
     return f(minimum=0, maximum=EPOCH_MAX)
 
 
