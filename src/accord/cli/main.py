@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from accord.cli.bench_cmd import bench
 from accord.cli.vectors_cmd import vectors
 
 
@@ -14,6 +15,7 @@ def cli() -> None:
 
 
 cli.add_command(vectors)
+cli.add_command(bench)
 
 
 @cli.command()
