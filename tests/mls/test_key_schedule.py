@@ -9,6 +9,9 @@ from accord.mls.key_schedule import (
     EpochSecrets,
     derive_epoch,
     epoch_from_joiner,
+    external_init_receive,
+    external_init_send,
+    external_key_pair,
     joiner_secret,
     mls_exporter,
     welcome_key_nonce,
@@ -109,3 +112,15 @@ def test_confirmation_tag() -> None:
     verify_confirmation_tag(SUITE, key, confirmed, tag)
     with pytest.raises(CryptoError):
         verify_confirmation_tag(SUITE, key, confirmed, bytes([tag[0] ^ 1]) + tag[1:])
+
+
+@pytest.mark.parametrize("cs", [1, 2, 3, 4, 5, 6, 7])
+def test_external_init_round_trip(cs: int) -> None:
+    suite = get_suite(cs)
+    nh = suite.kdf_len
+    gc = GroupContext(1, cs, b"g", 0, b"", b"", ()).to_bytes()
+    secrets = derive_epoch(suite, b"\x01" * nh, b"\x02" * nh, None, gc)
+    priv, pub = external_key_pair(suite, secrets.external_secret)
+    kem_output, init_secret = external_init_send(suite, pub)
+    assert len(init_secret) == nh
+    assert external_init_receive(suite, priv, kem_output) == init_secret

@@ -20,6 +20,8 @@ __all__ = [
     "EpochSecrets",
     "derive_epoch",
     "epoch_from_joiner",
+    "external_init_receive",
+    "external_init_send",
     "external_key_pair",
     "joiner_secret",
     "mls_exporter",
@@ -140,6 +142,21 @@ def mls_exporter(
 def external_key_pair(suite: CipherSuite, external_secret: bytes) -> tuple[bytes, bytes]:
     """(external_priv, external_pub) = KEM.DeriveKeyPair(external_secret) (8)."""
     return suite.derive_hpke_key_pair(external_secret)
+
+
+_EXTERNAL_INIT_LABEL = b"MLS 1.0 external init secret"
+
+
+def external_init_send(suite: CipherSuite, external_pub: bytes) -> tuple[bytes, bytes]:
+    """A joiner's ``(kem_output, init_secret)`` for an external commit (8.3)."""
+    return suite.hpke_setup_base_s_export(external_pub, b"", _EXTERNAL_INIT_LABEL, suite.kdf_len)
+
+
+def external_init_receive(suite: CipherSuite, external_priv: bytes, kem_output: bytes) -> bytes:
+    """The group's ``init_secret`` from an ExternalInit proposal's ``kem_output`` (8.3)."""
+    return suite.hpke_setup_base_r_export(
+        external_priv, kem_output, b"", _EXTERNAL_INIT_LABEL, suite.kdf_len
+    )
 
 
 def welcome_key_nonce(suite: CipherSuite, welcome_secret: bytes) -> tuple[bytes, bytes]:

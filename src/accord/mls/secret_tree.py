@@ -155,11 +155,13 @@ _NO_SKIPPED: Mapping[int, tuple[bytes, bytes]] = {}
 
 def _step(suite: CipherSuite, secret: bytes, g: int) -> tuple[bytes, bytes, bytes]:
     """(key, nonce, next secret) of ratchet_secret_[g] (9.1)."""
-    dts = suite.derive_tree_secret
+    # DeriveTreeSecret(s, label, g, n) is ExpandWithLabel(s, label, uint32(g), n):
+    # encode the generation once for the three derivations.
+    ewl, ctx = suite.expand_with_label, g.to_bytes(4, "big")
     return (
-        dts(secret, "key", g, suite.aead_key_len),
-        dts(secret, "nonce", g, suite.aead_nonce_len),
-        dts(secret, "secret", g, suite.kdf_len),
+        ewl(secret, "key", ctx, suite.aead_key_len),
+        ewl(secret, "nonce", ctx, suite.aead_nonce_len),
+        ewl(secret, "secret", ctx, suite.kdf_len),
     )
 
 
@@ -267,7 +269,15 @@ class SecretTree:
         ratchets: PMap[tuple[_Ratchet, _Ratchet]],
     ) -> SecretTree:
         new_pair = (ratchet, pair[1]) if kind == RatchetType.HANDSHAKE else (pair[0], ratchet)
-        return dataclasses.replace(self, _nodes=nodes, _ratchets=_pm_set(ratchets, leaf, new_pair))
+        return SecretTree(
+            self.cipher_suite,
+            self.n_leaves,
+            self.max_forward_distance,
+            self.max_skipped_keys,
+            nodes,
+            _pm_set(ratchets, leaf, new_pair),
+            self._suite,
+        )
 
     # ---- public operations
 
@@ -350,7 +360,7 @@ class SecretTree:
             _LeafState(leaf, _ratchet_state(pair[0]), _ratchet_state(pair[1]))
             for leaf, pair in _pm_items(self._ratchets)
         )
-        return _TreeState(
+        state = _TreeState(
             _STATE_VERSION,
             self.cipher_suite,
             self.n_leaves,
@@ -358,7 +368,9 @@ class SecretTree:
             self.max_skipped_keys,
             nodes,
             leaves,
-        ).to_bytes()
+        )
+        data: bytes = state.to_bytes()
+        return data
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SecretTree:
@@ -380,7 +392,7 @@ class SecretTree:
                 raise DecodeError("bad leaf in secret tree state")
             last = ls.leaf
             for rs in (ls.handshake, ls.application):
-                _check_ratchet_state(rs, suite)
+                _check_ratchet_state(rs, suite, st.max_skipped_keys)
         return cls(
             st.cipher_suite,
             st.n_leaves,
@@ -463,9 +475,11 @@ def _ratchet_from(rs: _RatchetState) -> _Ratchet:
     return _Ratchet(rs.generation, rs.secret, skipped or _NO_SKIPPED)
 
 
-def _check_ratchet_state(rs: _RatchetState, suite: CipherSuite) -> None:
+def _check_ratchet_state(rs: _RatchetState, suite: CipherSuite, max_skipped: int) -> None:
     if len(rs.secret) != suite.kdf_len:
         raise DecodeError("bad ratchet secret length in secret tree state")
+    if len(rs.skipped) > max_skipped:
+        raise DecodeError("more skipped keys than the state allows")
     last = -1
     for s in rs.skipped:
         if not last < s.generation < rs.generation:

@@ -140,11 +140,17 @@ def copath(x: int, n_leaves: int) -> list[int]:
     if x == root(n_leaves):
         _check(x, n_leaves)
         return []
-    path = direct_path(x, n_leaves)
+    width = 2 * n_leaves - 1
     out = []
     child = x
-    for p in path:
-        out.append(right(p, n_leaves) if child < p else left(p))
+    for p in direct_path(x, n_leaves):
+        if child > p:
+            out.append(left(p))
+        else:
+            # A left child is never clipped, so its unbounded sibling mirrors it
+            # around the parent; only a sibling past the array's edge needs the walk.
+            other = 2 * p - child
+            out.append(other if other < width else right(p, n_leaves))
         child = p
     return out
 
