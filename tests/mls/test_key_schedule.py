@@ -9,6 +9,7 @@ from accord.mls.key_schedule import (
     EpochSecrets,
     derive_epoch,
     epoch_from_joiner,
+    epoch_secret,
     external_init_receive,
     external_init_send,
     external_key_pair,
@@ -60,6 +61,10 @@ def test_absent_psk_is_zero_vector() -> None:
 def test_joiner_path_matches_member_path() -> None:
     gc = context()
     joiner = joiner_secret(SUITE, INIT, COMMIT, gc)
+    epoch = epoch_secret(SUITE, joiner, None, gc)
+    assert epoch_from_joiner(SUITE, joiner, None, gc).init_secret == SUITE.derive_secret(
+        epoch, "init"
+    )
     assert epoch_from_joiner(SUITE, joiner, None, gc) == derive_epoch(SUITE, INIT, COMMIT, None, gc)
 
 
@@ -79,12 +84,12 @@ def test_lengths_are_checked() -> None:
 
 def test_exporter_and_welcome_keys() -> None:
     a = derive_epoch(SUITE, INIT, COMMIT, None, context())
-    assert len(a.exporter(SUITE, "label", b"ctx", 7)) == 7
-    assert a.exporter(SUITE, "label", b"ctx", 32) != a.exporter(SUITE, "other", b"ctx", 32)
-    assert a.exporter(SUITE, "l", b"a", 32) == mls_exporter(SUITE, a.exporter_secret, "l", b"a", 32)
+    assert len(a.exporter("label", b"ctx", 7)) == 7
+    assert a.exporter("label", b"ctx", 32) != a.exporter("other", b"ctx", 32)
+    assert a.exporter("l", b"a", 32) == mls_exporter(SUITE, a.exporter_secret, "l", b"a", 32)
     key, nonce = welcome_key_nonce(SUITE, a.welcome_secret)
     assert (len(key), len(nonce)) == (SUITE.aead_key_len, SUITE.aead_nonce_len)
-    assert len(a.external_pub(SUITE)) == 32
+    assert len(a.external_pub()) == 32
 
 
 def test_psk_chaining() -> None:
@@ -121,6 +126,7 @@ def test_external_init_round_trip(cs: int) -> None:
     gc = GroupContext(1, cs, b"g", 0, b"", b"", ()).to_bytes()
     secrets = derive_epoch(suite, b"\x01" * nh, b"\x02" * nh, None, gc)
     priv, pub = external_key_pair(suite, secrets.external_secret)
+    assert secrets.external_key_pair() == (priv, pub)
     kem_output, init_secret = external_init_send(suite, pub)
     assert len(init_secret) == nh
     assert external_init_receive(suite, priv, kem_output) == init_secret

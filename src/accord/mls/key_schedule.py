@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from accord.errors import ValidationError
 from accord.mls.codec import U16, wire
-from accord.mls.suites import CipherSuite
+from accord.mls.suites import CipherSuite, get_suite
 
 __all__ = [
     "EpochSecrets",
     "derive_epoch",
     "epoch_from_joiner",
+    "epoch_secret",
     "external_init_receive",
     "external_init_send",
     "external_key_pair",
@@ -53,13 +54,19 @@ class EpochSecrets:
     def __repr__(self) -> str:
         return f"EpochSecrets(cipher_suite={self.cipher_suite}, <secrets hidden>)"
 
-    def exporter(self, suite: CipherSuite, label: str, context: bytes, length: int) -> bytes:
+    def exporter(self, label: str, context: bytes, length: int) -> bytes:
         """MLS-Exporter(label, context, length) of this epoch (8.5)."""
-        return mls_exporter(suite, self.exporter_secret, label, context, length)
+        return mls_exporter(
+            get_suite(self.cipher_suite), self.exporter_secret, label, context, length
+        )
 
-    def external_pub(self, suite: CipherSuite) -> bytes:
-        """The public half of KEM.DeriveKeyPair(external_secret) (8)."""
-        return external_key_pair(suite, self.external_secret)[1]
+    def external_key_pair(self) -> tuple[bytes, bytes]:
+        """(external_priv, external_pub) = KEM.DeriveKeyPair(external_secret) (8)."""
+        return external_key_pair(get_suite(self.cipher_suite), self.external_secret)
+
+    def external_pub(self) -> bytes:
+        """The public key a GroupInfo's external_pub extension carries (8, 12.4.3.2)."""
+        return self.external_key_pair()[1]
 
 
 def _check_len(suite: CipherSuite, name: str, value: bytes) -> None:
@@ -77,6 +84,26 @@ def joiner_secret(
     return suite.expand_with_label(extracted, "joiner", group_context, suite.kdf_len)
 
 
+def _member_secret(suite: CipherSuite, joiner: bytes, psk_secret: bytes | None) -> bytes:
+    # KDF.Extract(salt=joiner_secret, ikm=psk_secret or 0): the unnamed box of the diagram.
+    _check_len(suite, "joiner_secret", joiner)
+    if psk_secret is None:
+        psk_secret = bytes(suite.kdf_len)
+    _check_len(suite, "psk_secret", psk_secret)
+    return suite.kdf_extract(joiner, psk_secret)
+
+
+def epoch_secret(
+    suite: CipherSuite, joiner: bytes, psk_secret: bytes | None, group_context: bytes
+) -> bytes:
+    """ExpandWithLabel(Extract(joiner_secret, psk_secret), "epoch", GroupContext, Nh) (8).
+
+    Only for inspection: ``epoch_from_joiner`` derives and drops it itself.
+    """
+    member = _member_secret(suite, joiner, psk_secret)
+    return suite.expand_with_label(member, "epoch", group_context, suite.kdf_len)
+
+
 def epoch_from_joiner(
     suite: CipherSuite, joiner: bytes, psk_secret: bytes | None, group_context: bytes
 ) -> EpochSecrets:
@@ -85,14 +112,9 @@ def epoch_from_joiner(
     ``psk_secret`` is None when no PSK is injected, which means the all-zero
     vector of length Nh (8.4).
     """
-    nh = suite.kdf_len
-    _check_len(suite, "joiner_secret", joiner)
-    if psk_secret is None:
-        psk_secret = bytes(nh)
-    _check_len(suite, "psk_secret", psk_secret)
-    member = suite.kdf_extract(joiner, psk_secret)
+    member = _member_secret(suite, joiner, psk_secret)
     welcome = suite.derive_secret(member, "welcome")
-    epoch = suite.expand_with_label(member, "epoch", group_context, nh)
+    epoch = suite.expand_with_label(member, "epoch", group_context, suite.kdf_len)
     ds = suite.derive_secret
     return EpochSecrets(
         suite.id,

@@ -38,8 +38,8 @@ def check(entry: dict[str, Any]) -> None:
         secrets = derive_epoch(suite, init_secret, h(ep["commit_secret"]), psk, gc)
         for name in _SECRETS:
             expect(f"epochs[{n}].{name}", getattr(secrets, name), ep[name])
-        expect(f"epochs[{n}].external_pub", secrets.external_pub(suite), ep["external_pub"])
+        expect(f"epochs[{n}].external_pub", secrets.external_pub(), ep["external_pub"])
         ex = ep["exporter"]
-        got = secrets.exporter(suite, ex["label"], h(ex["context"]), int(ex["length"]))
+        got = secrets.exporter(ex["label"], h(ex["context"]), int(ex["length"]))
         expect(f"epochs[{n}].exporter.secret", got, ex["secret"])
         init_secret = secrets.init_secret
