@@ -26,6 +26,8 @@ its signature (8.2)::
 
 from __future__ import annotations
 
+from accord.errors import ValidationError
+from accord.mls.codec import decode
 from accord.mls.framing_auth import (
     SIGNATURE_LABEL,
     SignatureKey,
@@ -49,6 +51,8 @@ from accord.mls.framing_public import (
     unprotect_public,
 )
 from accord.mls.padding import ACCORD_BUCKETS, BucketPadding, PaddingPolicy, no_padding
+from accord.mls.structs.enums import ProtocolVersion
+from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
 
 __all__ = [
     "ACCORD_BUCKETS",
@@ -65,6 +69,7 @@ __all__ = [
     "private_message_from",
     "protect_private",
     "protect_public",
+    "read_framed_message",
     "public_message_from",
     "sign_content",
     "unprotect_private",
@@ -72,3 +77,21 @@ __all__ = [
     "verify_content",
     "with_confirmation_tag",
 ]
+
+
+def read_framed_message(data: bytes) -> PublicMessage | PrivateMessage:
+    """The PublicMessage or PrivateMessage inside an encoded MLSMessage.
+
+    Raises ``DecodeError`` for bytes that are no MLSMessage and
+    ``ValidationError`` for another protocol version (RFC 9420 6: version is
+    mls10) or for a Welcome, GroupInfo or KeyPackage, which are not framed.
+    """
+    message: MLSMessage = decode(MLSMessage, data)
+    if message.version != ProtocolVersion.MLS10:
+        raise ValidationError(f"protocol version {message.version} is not mls10", "RFC 9420 6")
+    inner = message.message
+    if not isinstance(inner, PublicMessage | PrivateMessage):
+        raise ValidationError(
+            f"wire format {message.wire_format} is not a framed message", "RFC 9420 6"
+        )
+    return inner

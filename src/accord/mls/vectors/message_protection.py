@@ -19,7 +19,6 @@ from accord.mls.secret_tree import SecretTree
 from accord.mls.structs.group_context import GroupContext
 from accord.mls.structs.messages import (
     FramedContent,
-    MLSMessage,
     PrivateMessage,
     PublicMessage,
     Sender,
@@ -79,7 +78,7 @@ def check(entry: dict[str, Any]) -> None:
 
 
 def _unwrap(name: str, data: bytes, cls: type) -> Any:
-    message = MLSMessage.from_bytes(data).message  # type: ignore[attr-defined]
+    message = framing.read_framed_message(data)
     if type(message) is not cls:
         raise VectorMismatch(f"{name}: not a {cls.__name__}")
     return message
