@@ -1,0 +1,206 @@
+"""LeafNodes: signing, capabilities with GREASE, and validation (RFC 9420 7.2, 7.3, 13.5).
+
+API::
+
+    leaf_node_tbs(leaf, group_id, leaf_index) -> bytes
+    sign_leaf_node(suite, signature_priv, leaf, group_id=b"", leaf_index=0) -> LeafNode
+    verify_leaf_signature(suite, leaf, group_id, leaf_index) -> None
+    make_capabilities(cipher_suite, *, extensions=(), proposals=(), credentials=(1,),
+                      grease=True, rng=os.urandom) -> Capabilities
+    GroupRules(cipher_suite, version, required, context_extensions, credential_types)
+    validate_leaf_node(suite, leaf, *, source, group_id, leaf_index, rules, now,
+                       credential_validator, check_signature=True) -> None
+
+``validate_leaf_node`` checks one leaf on its own (7.3 points 1-3, 5-7);
+uniqueness of keys and the credential types of the other members are
+properties of the whole tree and are checked by ``tree_validation`` or by the
+group engine, which has the tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Collection
+
+from accord.errors import CryptoError, ValidationError
+from accord.mls.codec import opaque
+from accord.mls.credentials import CredentialValidator
+from accord.mls.structs import Capabilities, LeafNode, RequiredCapabilities
+from accord.mls.structs.enums import (
+    DEFAULT_EXTENSION_TYPES,
+    DEFAULT_PROPOSAL_TYPES,
+    GREASE_VALUES,
+    LeafNodeSource,
+    ProtocolVersion,
+)
+from accord.mls.suites import CipherSuite
+
+__all__ = [
+    "GroupRules",
+    "grease_values",
+    "leaf_node_tbs",
+    "make_capabilities",
+    "sign_leaf_node",
+    "validate_leaf_node",
+    "verify_leaf_signature",
+]
+
+RULE = "RFC 9420 7.3"
+_GREASE = sorted(GREASE_VALUES)
+Rng = Callable[[int], bytes]
+
+
+def leaf_node_tbs(leaf: LeafNode, group_id: bytes, leaf_index: int) -> bytes:
+    """LeafNodeTBS (7.2): the leaf without its signature, then, for leaves
+    made in a group (update, commit), the group id and leaf index."""
+    tbs = leaf.encode_before("signature")  # type: ignore[attr-defined]
+    if leaf.leaf_node_source in (LeafNodeSource.UPDATE, LeafNodeSource.COMMIT):
+        tbs += opaque(group_id) + leaf_index.to_bytes(4, "big")
+    return tbs  # type: ignore[no-any-return]
+
+
+def sign_leaf_node(
+    suite: CipherSuite,
+    signature_priv: bytes,
+    leaf: LeafNode,
+    group_id: bytes = b"",
+    leaf_index: int = 0,
+) -> LeafNode:
+    """``leaf`` with a fresh signature (its current ``signature`` is ignored)."""
+    sig = suite.sign_with_label(
+        signature_priv, "LeafNodeTBS", leaf_node_tbs(leaf, group_id, leaf_index)
+    )
+    return dataclasses.replace(leaf, signature=sig)
+
+
+def verify_leaf_signature(
+    suite: CipherSuite, leaf: LeafNode, group_id: bytes, leaf_index: int
+) -> None:
+    """Raise ``ValidationError`` (7.3) if the leaf's signature does not verify."""
+    tbs = leaf_node_tbs(leaf, group_id, leaf_index)
+    try:
+        suite.verify_with_label(leaf.signature_key, "LeafNodeTBS", tbs, leaf.signature)
+    except CryptoError as e:
+        raise ValidationError(
+            f"signature of leaf {leaf_index} does not verify: {e}", RULE
+        ) from None
+
+
+def grease_values(count: int, rng: Rng = os.urandom) -> tuple[int, ...]:
+    """``count`` distinct GREASE code points chosen at random (13.5)."""
+    pool = list(_GREASE)
+    out = []
+    for b in rng(count):
+        out.append(pool.pop(b % len(pool)))
+    return tuple(out)
+
+
+def make_capabilities(
+    cipher_suite: int,
+    *,
+    extensions: Collection[int] = (),
+    proposals: Collection[int] = (),
+    credentials: Collection[int] = (1,),
+    extra_cipher_suites: Collection[int] = (),
+    grease: bool = True,
+    rng: Rng = os.urandom,
+) -> Capabilities:
+    """Capabilities for a new LeafNode (7.2). Default extension and proposal
+    types are implied and not listed; with ``grease`` one random GREASE value
+    is added to each list that 13.5 names (never to versions)."""
+
+    def g() -> tuple[int, ...]:
+        return grease_values(1, rng) if grease else ()
+
+    suites = (cipher_suite,) + tuple(s for s in extra_cipher_suites if s != cipher_suite)
+    return Capabilities(
+        versions=(ProtocolVersion.MLS10,),
+        cipher_suites=suites + g(),
+        extensions=tuple(extensions) + g(),
+        proposals=tuple(proposals) + g(),
+        credentials=tuple(credentials) + g(),
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupRules:
+    """What a group asks of every leaf (7.3, 11.1, 12.1.7)."""
+
+    cipher_suite: int
+    version: int = ProtocolVersion.MLS10
+    required: RequiredCapabilities | None = None
+    # Types of the GroupContext extensions in use; every member must support them.
+    context_extensions: tuple[int, ...] = ()
+    # Credential types in use by the members; a new leaf must support them all.
+    credential_types: frozenset[int] = frozenset()
+
+
+def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
+    """The capability rules of 7.3 for one leaf (GREASE values are ordinary
+    unknown values here: they are ignored, never rejected)."""
+    caps = leaf.capabilities
+    if rules.version not in caps.versions:
+        raise ValidationError(f"{where} does not support protocol version {rules.version}", RULE)
+    if rules.cipher_suite not in caps.cipher_suites:
+        raise ValidationError(f"{where} does not support cipher suite {rules.cipher_suite}", RULE)
+    exts = set(caps.extensions) | DEFAULT_EXTENSION_TYPES
+    props = set(caps.proposals) | DEFAULT_PROPOSAL_TYPES
+    creds = set(caps.credentials)
+    req = rules.required
+    if req is not None:
+        _require(where, "extension", req.extension_types, exts)
+        _require(where, "proposal", req.proposal_types, props)
+        _require(where, "credential", req.credential_types, creds)
+    _require(where, "group context extension", rules.context_extensions, exts)
+    _require(where, "credential (in use by a member)", rules.credential_types, creds)
+    if leaf.credential.credential_type not in creds:
+        raise ValidationError(f"{where} does not list its own credential type", RULE)
+    for ext in leaf.extensions:
+        # 7.3: every extension of the leaf is listed in its own capabilities.
+        if ext.extension_type not in caps.extensions:
+            raise ValidationError(
+                f"{where} uses extension {ext.extension_type} it does not list", RULE
+            )
+
+
+def _require(where: str, what: str, needed: Collection[int], have: set[int]) -> None:
+    missing = [t for t in needed if t not in have]
+    if missing:
+        raise ValidationError(f"{where} does not support {what} type(s) {missing}", RULE)
+
+
+def check_lifetime(leaf: LeafNode, now: int, where: str) -> None:
+    lt = leaf.lifetime
+    if lt is not None and not lt.not_before <= now <= lt.not_after:
+        raise ValidationError(f"{where} is outside its lifetime", RULE)
+
+
+def validate_leaf_node(
+    suite: CipherSuite,
+    leaf: LeafNode,
+    *,
+    source: int | None,
+    group_id: bytes,
+    leaf_index: int,
+    rules: GroupRules,
+    now: int | None,
+    credential_validator: CredentialValidator,
+    check_signature: bool = True,
+) -> None:
+    """Validate one LeafNode (7.3). ``source`` is the leaf_node_source the
+    context demands (None: any, as in a received tree); ``now`` (seconds since
+    the epoch) checks the lifetime when given. Raises ``ValidationError``."""
+    where = f"leaf {leaf_index}"
+    if source is not None and leaf.leaf_node_source != source:
+        raise ValidationError(
+            f"{where} has leaf_node_source {leaf.leaf_node_source}, not {source}", RULE
+        )
+    if leaf.leaf_node_source not in (1, 2, 3):
+        raise ValidationError(f"{where} has an unknown leaf_node_source", RULE)
+    credential_validator.validate(leaf.credential, leaf.signature_key, now)
+    if check_signature:
+        verify_leaf_signature(suite, leaf, group_id, leaf_index)
+    check_capabilities(leaf, rules, where)
+    if now is not None:
+        check_lifetime(leaf, now, where)
