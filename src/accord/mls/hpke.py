@@ -39,7 +39,7 @@ class Kdf:
         self.kdf_id = kdf_id
         self.name = name
         self.hash_cls = hash_cls
-        self.nh: int = hash_cls.digest_size
+        self.nh: int = hash_cls().digest_size
         self._zero_salt = b"\x00" * self.nh
 
     def extract(self, salt: bytes, ikm: bytes) -> bytes:

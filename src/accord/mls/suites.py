@@ -114,7 +114,7 @@ class CipherSuite:
         self, secret: bytes, label: bytes | str, context: bytes, length: int
     ) -> bytes:
         """RFC 9420 8: KDF.Expand(secret, KDFLabel, length)."""
-        info = KDFLabel(length, _label(label), context).to_bytes()
+        info = encode(KDFLabel, KDFLabel(length, _label(label), context))
         return self.kdf.expand(secret, info, length)
 
     def derive_secret(self, secret: bytes, label: bytes | str) -> bytes:
@@ -129,7 +129,7 @@ class CipherSuite:
 
     def ref_hash(self, label: bytes | str, value: bytes) -> bytes:
         """RFC 9420 5.2: Hash(RefHashInput)."""
-        return self.hash(RefHashInput(_raw(label), value).to_bytes())
+        return self.hash(encode(RefHashInput, RefHashInput(_raw(label), value)))
 
     def key_package_ref(self, key_package_bytes: bytes) -> bytes:
         """RFC 9420 5.2: the KeyPackageRef of an encoded KeyPackage."""
@@ -171,13 +171,17 @@ class CipherSuite:
 
     def sign_with_label(self, private: bytes, label: bytes | str, content: bytes) -> bytes:
         """RFC 9420 5.1.2 SignWithLabel."""
-        return self.signature.sign(private, SignContent(_label(label), content).to_bytes())
+        return self.signature.sign(
+            private, encode(SignContent, SignContent(_label(label), content))
+        )
 
     def verify_with_label(
         self, public: bytes, label: bytes | str, content: bytes, signature: bytes
     ) -> None:
         """RFC 9420 5.1.2 VerifyWithLabel; raises ``CryptoError`` when it fails."""
-        self.signature.verify(public, SignContent(_label(label), content).to_bytes(), signature)
+        self.signature.verify(
+            public, encode(SignContent, SignContent(_label(label), content)), signature
+        )
 
     # ---------------------------------------------------------------- HPKE
 
@@ -195,7 +199,7 @@ class CipherSuite:
         self, public: bytes, label: bytes | str, context: bytes, plaintext: bytes
     ) -> tuple[bytes, bytes]:
         """RFC 9420 5.1.3 EncryptWithLabel: ``(kem_output, ciphertext)``."""
-        info = EncryptContext(_label(label), context).to_bytes()
+        info = encode(EncryptContext, EncryptContext(_label(label), context))
         return self.hpke.seal(public, info, b"", plaintext)
 
     def decrypt_with_label(
@@ -207,7 +211,7 @@ class CipherSuite:
         ciphertext: bytes,
     ) -> bytes:
         """RFC 9420 5.1.3 DecryptWithLabel; raises ``CryptoError`` when it fails."""
-        info = EncryptContext(_label(label), context).to_bytes()
+        info = encode(EncryptContext, EncryptContext(_label(label), context))
         return self.hpke.open(private, kem_output, info, b"", ciphertext)
 
     def hpke_seal(
@@ -259,7 +263,7 @@ def _suite(
         aead=aead,
         hpke=Hpke(KEMS[kem_id], kdf, aead),
         signature=SIGNATURE_SCHEMES[sig],
-        hash_len=hash_cls.digest_size,
+        hash_len=hash_cls().digest_size,
         kdf_len=kdf.nh,
         aead_key_len=aead.key_len,
         aead_nonce_len=aead.nonce_len,
