@@ -435,34 +435,59 @@ def _encode_fields(v: Any, fields: list[Field], out: bytearray, stop: str | None
 
 def _struct_codec(cls: type) -> Codec:
     fields = _compiled(cls)
+    return Codec(_gen_struct_enc(cls, fields), _struct_dec(cls, fields), (cls,), cls.__name__)
 
-    if all(cond is None for _, cond, _ in fields):
-        encs = [(name, c.enc) for name, _, c in fields]
 
-        def enc(v: Any, out: bytearray) -> None:
-            if type(v) is not cls:
-                raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
-            for name, e in encs:
-                e(getattr(v, name), out)
+# Struct encoders are generated as straight-line Python, one statement per
+# field, because they run for every ExpandWithLabel, signature and AEAD input
+# of the protocol: a loop over (name, codec) pairs with getattr spent more
+# time on bookkeeping than on encoding. Field names are dataclass field
+# names (identifiers), so the generated source is fixed by the declaration.
+def _gen_struct_enc(cls: type, fields: list[Field]) -> Encoder:
+    env: dict[str, Any] = {
+        "cls": cls,
+        "ValidationError": ValidationError,
+        "encode_varint": encode_varint,
+    }
+    lines = [
+        "def enc(v, out):",
+        "    if type(v) is not cls:",
+        "        raise ValidationError(f'expected {cls.__name__}, got {type(v).__name__}')",
+    ]
+    for i, (name, cond, c) in enumerate(fields):
+        env[f"e{i}"] = c.enc
+        if cond is None and c is OPAQUE:
+            # opaque<V> inline: the one-byte length header is the common case.
+            lines += [
+                f"    x = v.{name}",
+                "    n = len(x)",
+                "    if n < 0x40:",
+                "        out.append(n)",
+                "    else:",
+                "        encode_varint(n, out)",
+                "    out += x",
+            ]
+        elif cond is None:
+            lines.append(f"    e{i}(v.{name}, out)")
+        else:
+            env[f"c{i}"] = cond
+            where = f"{cls.__name__}.{name}"
+            lines += [
+                f"    x = v.{name}",
+                f"    if c{i}(v):",
+                "        if x is None:",
+                f"            raise ValidationError('{where} is required here')",
+                f"        e{i}(x, out)",
+                "    elif x is not None:",
+                f"        raise ValidationError('{where} must be absent here')",
+            ]
+    exec("\n".join(lines), env)  # noqa: S102 - source built from our own declarations
+    enc: Encoder = env["enc"]
+    return enc
 
-    else:
 
-        def enc(v: Any, out: bytearray) -> None:
-            if type(v) is not cls:
-                raise ValidationError(f"expected {cls.__name__}, got {type(v).__name__}")
-            _encode_fields(v, fields, out)
-
-    if all(cond is None for _, cond, _ in fields):
-        decs = [c.dec for _, _, c in fields]
-
-        def dec(buf: bytes, pos: int) -> tuple[Any, int]:
-            vals = []
-            for d in decs:
-                x, pos = d(buf, pos)
-                vals.append(x)
-            return cls(*vals), pos
-
-    else:
+def _struct_dec(cls: type, fields: list[Field]) -> Decoder:
+    if any(cond is not None for _, cond, _ in fields):
 
         def dec(buf: bytes, pos: int) -> tuple[Any, int]:
             got: dict[str, Any] = {}
@@ -473,7 +498,17 @@ def _struct_codec(cls: type) -> Codec:
                 got[name], pos = c.dec(buf, pos)
             return cls(**got), pos
 
-    return Codec(enc, dec, (cls,), cls.__name__)
+        return dec
+    env: dict[str, Any] = {"cls": cls}
+    lines = ["def dec(buf, pos):"]
+    for i, (_, _, c) in enumerate(fields):
+        env[f"d{i}"] = c.dec
+        lines.append(f"    f{i}, pos = d{i}(buf, pos)")
+    args = ", ".join(f"f{i}" for i in range(len(fields)))
+    lines.append(f"    return cls({args}), pos")
+    exec("\n".join(lines), env)  # noqa: S102 - source built from our own declarations
+    decoder: Decoder = env["dec"]
+    return decoder
 
 
 def _compile_fields(cls: type) -> list[Field]:
