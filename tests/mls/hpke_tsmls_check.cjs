@@ -18,7 +18,22 @@ const KEMS = {
 const hex = (b) => Buffer.from(new Uint8Array(b)).toString("hex");
 const bin = (h) => new Uint8Array(Buffer.from(h, "hex"));
 
+async function mldsa(job) {
+  // ts-mls 1.6.4 signs ML-DSA-87 with @noble/post-quantum (pure mode, empty context).
+  const { pathToFileURL } = require("url");
+  const file = path.join(process.argv[2], "node_modules/@noble/post-quantum/ml-dsa.js");
+  const { ml_dsa87 } = await import(pathToFileURL(file).href);
+  const keys = ml_dsa87.keygen(bin(job.seed));
+  return {
+    kind: "mldsa",
+    public: hex(keys.publicKey),
+    signature: hex(ml_dsa87.sign(bin(job.message), keys.secretKey)),
+    ours_verifies: ml_dsa87.verify(bin(job.signature), bin(job.message), keys.publicKey),
+  };
+}
+
 async function run(job) {
+  if (job.kind === "mldsa") return mldsa(job);
   const suite = new core.CipherSuite({
     kem: KEMS[job.kem_id](),
     kdf: new core.HkdfSha512(),
