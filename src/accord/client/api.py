@@ -1,0 +1,289 @@
+"""The provider's HTTP + WebSocket API, seen from a device (async, httpx + websockets).
+
+One method per endpoint of ``accord.server.routes``, each taking and
+returning the wire types of :mod:`accord.wire.messages`. The server's JSON
+error body becomes the matching :mod:`accord.errors` class, so callers
+handle ``EpochConflict`` (a lost commit race) or ``AuthError`` (a session
+to renew) without looking at HTTP statuses.
+
+Sessions: :meth:`ProviderApi.login` signs the server's nonce with the
+device key (a callable, so the key never leaves the device object) and
+keeps the token; a request that gets 401 logs in once more and retries.
+Application posts go out with no token at all (issue 11, T11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import websockets
+
+from accord.errors import (
+    AccordError,
+    AuthError,
+    Conflict,
+    CryptoError,
+    DecodeError,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
+from accord.wire import b64e, decode, dumps, parse, signing
+from accord.wire import messages as m
+
+T = TypeVar("T")
+Signer = Callable[[bytes], bytes]
+TIMEOUT_S = 30.0
+WS_OPEN_TIMEOUT_S = 10.0
+
+
+class ServerError(AccordError):
+    """The provider failed (5xx) or answered something that is not its API."""
+
+    code = "server_error"
+
+
+class EpochConflict(Conflict):
+    """A commit or post for an epoch that is no longer the group's current one."""
+
+    code = "epoch_conflict"
+
+    def __init__(self, message: str, current_epoch: int | None) -> None:
+        super().__init__(message)
+        self.current_epoch = current_epoch
+
+
+_BY_CODE: dict[str, type[AccordError]] = {
+    "decode_error": DecodeError,
+    "validation_error": ValidationError,
+    "payload_too_large": ValidationError,
+    "crypto_error": CryptoError,
+    "auth_error": AuthError,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "rate_limited": RateLimited,
+}
+_BY_STATUS: dict[int, type[AccordError]] = {
+    400: DecodeError, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict,
+    413: ValidationError, 422: ValidationError, 429: RateLimited,
+}
+
+
+def error_from_response(status: int, body: bytes) -> AccordError:
+    """The typed error a provider's error response stands for."""
+    try:
+        err = parse(m.ErrorBody, body)
+    except AccordError:
+        return ServerError(f"provider answered HTTP {status} without an error body")
+    if err.current_epoch is not None or err.error == "epoch_conflict":
+        return EpochConflict(err.message, err.current_epoch)
+    if status >= 500:
+        return ServerError(f"provider error: {err.message}")
+    cls = _BY_CODE.get(err.error) or _BY_STATUS.get(status, AccordError)
+    return cls(err.message)
+
+
+def group_path(group_id: bytes) -> str:
+    return "/v1/groups/" + b64e(group_id)
+
+
+class ProviderApi:
+    """One device's connection to its provider. Use as ``async with``."""
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
+                 timeout: float = TIMEOUT_S) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                       transport=transport)
+        self._token: str | None = None
+        self._relogin: Callable[[], Any] | None = None
+
+    async def __aenter__(self) -> ProviderApi:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    # -- plumbing ------------------------------------------------------------
+
+    async def _send(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
+                    auth: bool = False, params: dict[str, Any] | None = None) -> httpx.Response:
+        for attempt in (1, 2):
+            headers: dict[str, str] = {}
+            content: bytes | None = None
+            if body is not None:
+                content = dumps(body)
+                headers["content-type"] = "application/json"
+            elif raw is not None:
+                content = raw
+                headers["content-type"] = "application/octet-stream"
+            if auth:
+                if self._token is None:
+                    await self._renew()
+                headers["authorization"] = f"Bearer {self._token}"
+            try:
+                resp = await self._http.request(method, path, content=content, headers=headers,
+                                                params=params)
+            except httpx.HTTPError as exc:
+                raise ServerError(f"cannot reach the provider: {type(exc).__name__}") from None
+            # An expired session is renewed once; a second 401 is a real refusal.
+            if resp.status_code == 401 and auth and attempt == 1 and self._relogin is not None:
+                self._token = None
+                continue
+            if resp.status_code >= 400:
+                raise error_from_response(resp.status_code, resp.content)
+            return resp
+        raise AuthError("the provider refused the renewed session")
+
+    async def _renew(self) -> None:
+        if self._relogin is None:
+            raise AuthError("not logged in")
+        await self._relogin()
+
+    async def _json(self, cls: type[T], method: str, path: str, **kw: Any) -> T:
+        resp = await self._send(method, path, **kw)
+        return parse(cls, resp.content)
+
+    # -- accounts, sessions, devices -------------------------------------------
+
+    async def health(self) -> m.Health:
+        return await self._json(m.Health, "GET", "/healthz")
+
+    async def register(self, account: str, signature_key: bytes,
+                       sign: Signer) -> m.RegisterResponse:
+        sig = sign(signing.register_input(account, signature_key))
+        req = m.RegisterRequest(account=account, signature_key=signature_key, signature=sig)
+        return await self._json(m.RegisterResponse, "POST", "/v1/accounts", body=req)
+
+    async def login(self, domain: str, device_id: str, sign: Signer) -> m.LoginResponse:
+        """Challenge-response login; later 401s repeat it automatically."""
+        ch = await self._json(m.ChallengeResponse, "POST", "/v1/auth/challenge",
+                              body=m.ChallengeRequest(device_id=device_id))
+        sig = sign(signing.login_input(domain, device_id, ch.nonce))
+        resp = await self._json(m.LoginResponse, "POST", "/v1/auth/login",
+                                body=m.LoginRequest(device_id=device_id, nonce=ch.nonce,
+                                                    signature=sig))
+        self._token = resp.token
+
+        async def again() -> None:
+            await self.login(domain, device_id, sign)
+
+        self._relogin = again
+        return resp
+
+    async def list_devices(self, account: str) -> m.DeviceList:
+        return await self._json(m.DeviceList, "GET",
+                                f"/v1/accounts/{quote(account, safe='@')}/devices")
+
+    async def add_device(self, account: str, new_key: bytes, certify: Signer,
+                         possession: bytes) -> m.AddDeviceResponse:
+        """Certify ``new_key`` with this device's key; ``possession`` is the new key's own."""
+        req = m.AddDeviceRequest(signature_key=new_key,
+                                 certification=certify(signing.add_device_input(account, new_key)),
+                                 possession=possession)
+        return await self._json(m.AddDeviceResponse, "POST", "/v1/devices", body=req, auth=True)
+
+    async def remove_device(self, device_id: str) -> None:
+        await self._send("DELETE", f"/v1/devices/{quote(device_id)}", auth=True)
+
+    # -- key packages -----------------------------------------------------------
+
+    async def upload_key_packages(self, key_packages: list[bytes],
+                                  last_resort: bytes | None = None) -> m.KeyPackageCount:
+        req = m.UploadKeyPackagesRequest(key_packages=key_packages, last_resort=last_resort)
+        return await self._json(m.KeyPackageCount, "POST", "/v1/keypackages", body=req,
+                                auth=True)
+
+    async def key_package_count(self) -> m.KeyPackageCount:
+        return await self._json(m.KeyPackageCount, "GET", "/v1/keypackages/count", auth=True)
+
+    async def claim_key_packages(self, account: str) -> m.ClaimResponse:
+        return await self._json(m.ClaimResponse, "POST",
+                                f"/v1/accounts/{quote(account, safe='@')}/keypackages/claim",
+                                auth=True)
+
+    # -- groups and delivery ------------------------------------------------------
+
+    async def create_group(self, group_id: bytes, posting_key: bytes) -> m.GroupState:
+        req = m.CreateGroupRequest(group_id=group_id, posting_key=posting_key)
+        return await self._json(m.GroupState, "POST", "/v1/groups", body=req, auth=True)
+
+    async def group(self, group_id: bytes) -> m.GroupState:
+        return await self._json(m.GroupState, "GET", group_path(group_id), auth=True)
+
+    async def commit(self, group_id: bytes, req: m.CommitRequest) -> m.CommitResponse:
+        return await self._json(m.CommitResponse, "POST", group_path(group_id) + "/commits",
+                                body=req, auth=True)
+
+    async def propose(self, group_id: bytes, epoch: int, proposal: bytes) -> m.PostResponse:
+        req = m.ProposalRequest(epoch=epoch, proposal=proposal)
+        return await self._json(m.PostResponse, "POST", group_path(group_id) + "/proposals",
+                                body=req, auth=True)
+
+    async def post_application(self, group_id: bytes, epoch: int, nonce: bytes,
+                               ciphertext: bytes, sign_post: Signer) -> m.PostResponse:
+        """Hidden-sender post: no session header, signed with the epoch's posting key."""
+        sig = sign_post(signing.post_input(group_id, epoch, nonce, ciphertext))
+        req = m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
+        return await self._json(m.PostResponse, "POST", group_path(group_id) + "/messages",
+                                body=req, auth=False)
+
+    async def fetch(self, after: int, limit: int = 100) -> m.QueuePage:
+        return await self._json(m.QueuePage, "GET", "/v1/queue", auth=True,
+                                params={"after": after, "limit": limit})
+
+    async def ack(self, up_to: int) -> m.AckResponse:
+        return await self._json(m.AckResponse, "POST", "/v1/queue/ack",
+                                body=m.AckRequest(up_to=up_to), auth=True)
+
+    # -- blobs ----------------------------------------------------------------------
+
+    async def upload_blob(self, data: bytes) -> m.BlobCreated:
+        return await self._json(m.BlobCreated, "POST", "/v1/blobs", raw=data, auth=True)
+
+    async def download_blob(self, blob_id: str) -> bytes:
+        resp = await self._send("GET", f"/v1/blobs/{quote(blob_id)}")
+        return resp.content
+
+    # -- push -----------------------------------------------------------------------
+
+    def ws_url(self) -> str:
+        url = self.base_url
+        return ("wss://" + url[8:] if url.startswith("https://") else "ws://" + url[7:]) + "/v1/ws"
+
+    async def push(self, after: int, *, max_frames: int = 1_000_000,
+                   idle_timeout: float | None = None) -> AsyncIterator[list[m.QueueItem]]:
+        """Queue items as the provider pushes them, starting after ``after``.
+
+        Bounded by ``max_frames`` and, when given, by ``idle_timeout`` seconds
+        without a frame (then the iterator ends; callers reconnect or stop).
+        """
+        if self._token is None:
+            await self._renew()
+        async with websockets.connect(self.ws_url(), open_timeout=WS_OPEN_TIMEOUT_S,
+                                      max_size=4 * 1024 * 1024) as ws:
+            auth = m.WsAuth(type="auth", token=self._token or "", after=after)
+            await ws.send(dumps(auth).decode())
+            for _ in range(max_frames):
+                try:
+                    frame = await asyncio.wait_for(ws.recv(), idle_timeout)
+                except TimeoutError:
+                    return
+                except websockets.ConnectionClosed as exc:
+                    if exc.rcvd is not None and exc.rcvd.code == 4401:
+                        self._token = None
+                        raise AuthError("the provider refused the push session") from None
+                    return
+                yield decode(m.WsItems, json.loads(frame)).items
