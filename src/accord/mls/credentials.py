@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.x509 import verification
 
 from accord.errors import ValidationError
-from accord.mls.structs import Credential
+from accord.mls.structs.credential import Credential
 
 __all__ = ["BasicCredentials", "CredentialValidator", "Credentials", "X509Credentials"]
 

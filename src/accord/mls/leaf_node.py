@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection
 from accord.errors import CryptoError, ValidationError
 from accord.mls.codec import opaque
 from accord.mls.credentials import CredentialValidator
-from accord.mls.structs import Capabilities, LeafNode, RequiredCapabilities
+from accord.mls.structs.credential import Capabilities, RequiredCapabilities
 from accord.mls.structs.enums import (
     DEFAULT_EXTENSION_TYPES,
     DEFAULT_PROPOSAL_TYPES,
@@ -34,6 +34,7 @@ from accord.mls.structs.enums import (
     LeafNodeSource,
     ProtocolVersion,
 )
+from accord.mls.structs.tree_nodes import LeafNode
 from accord.mls.suites import CipherSuite
 
 __all__ = [

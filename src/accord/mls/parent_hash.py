@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from accord.errors import ValidationError
 from accord.mls.codec import codec_for
 from accord.mls.ratchet_tree import Tree, left_of, level, right_of
-from accord.mls.structs import LeafNode, ParentHashInput, ParentNode
+from accord.mls.structs.tree_nodes import LeafNode, ParentHashInput, ParentNode
 
 __all__ = [
     "chain_parent_hashes",

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
 
 from accord.errors import DecodeError, ValidationError
 from accord.mls.codec import codec_for, encode
-from accord.mls.structs import (
+from accord.mls.structs.tree_nodes import (
     LeafNode,
     LeafNodeHashInput,
     ParentNode,
@@ -82,13 +83,15 @@ def parent_of(x: int) -> int:
 def fast_hash(suite: CipherSuite) -> HashFn:
     """The suite's hash through hashlib: the same function as ``suite.hash``
     but without pyca's per-call object overhead (tree hashing calls it 2n times)."""
-    name = suite.hash_cls.name
-    try:
-        hashlib.new(name)
-    except ValueError:
+    name = suite.hash_cls().name
+    if name not in hashlib.algorithms_guaranteed:
         return suite.hash
-    ctor = getattr(hashlib, name)
-    return lambda data: ctor(data).digest()  # type: ignore[no-any-return]
+    ctor: Callable[[bytes], Any] = getattr(hashlib, name)
+
+    def digest(data: bytes) -> bytes:
+        return ctor(data).digest()  # type: ignore[no-any-return]
+
+    return digest
 
 
 def _root(width: int) -> int:
@@ -353,9 +356,9 @@ class Tree:
             return
         if self._enc_index is not None and self._enc_index.get(old.encryption_key) == x:
             del self._enc_index[old.encryption_key]
-        if isinstance(old, LeafNode) and self._sig_index is not None:
-            if self._sig_index.get(old.signature_key) == x >> 1:
-                del self._sig_index[old.signature_key]
+        sig = self._sig_index
+        if isinstance(old, LeafNode) and sig is not None and sig.get(old.signature_key) == x >> 1:
+            del sig[old.signature_key]
 
     def _index(self, x: int, new: AnyNode) -> None:
         if self._enc_index is not None:

@@ -33,15 +33,15 @@ from accord.errors import ValidationError
 from accord.mls.leaf_node import sign_leaf_node, verify_leaf_signature
 from accord.mls.parent_hash import chain_parent_hashes
 from accord.mls.ratchet_tree import Tree, level
-from accord.mls.structs import (
-    GroupContext,
+from accord.mls.structs.enums import LeafNodeSource
+from accord.mls.structs.group_context import GroupContext
+from accord.mls.structs.tree_nodes import (
     HPKECiphertext,
     LeafNode,
     ParentNode,
     UpdatePath,
     UpdatePathNode,
 )
-from accord.mls.structs.enums import LeafNodeSource
 from accord.mls.suites import CipherSuite
 
 __all__ = [
@@ -256,13 +256,12 @@ def process_update_path(
     fdp = merge_update_path(tree, sender, path, group_context.group_id)
     ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()  # type: ignore[attr-defined]
     me = 2 * my_leaf
-    for i, (p, s) in enumerate(fdp):
-        if abs(me - s) < (1 << level(s)):  # my leaf is under the copath child s
-            break
-    else:
+    i = next((k for k, (_, c) in enumerate(fdp) if abs(me - c) < (1 << level(c))), -1)
+    if i < 0:  # my leaf is under no copath child of the path
         raise ValidationError(
             f"leaf {my_leaf} is not below the sender's filtered direct path", RULE
         )
+    p, s = fdp[i]
     resolution = tree.resolution(s, exclude)
     cts = path.nodes[i].encrypted_path_secret
     if len(cts) != len(resolution):
