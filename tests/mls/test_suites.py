@@ -233,3 +233,29 @@ def test_sign_and_encrypt_with_label_property(suite_id: int, label: str, content
     hpriv, hpub = cs.derive_hpke_key_pair(content)
     kem_output, ct = cs.encrypt_with_label(hpub, label, content[:16], content)
     assert cs.decrypt_with_label(hpriv, label, content[:16], kem_output, ct) == content
+
+
+def test_clear_key_caches_keeps_keys_working() -> None:
+    from accord.mls.suites import clear_key_caches
+
+    for n in (1, 2, 4, 0x0053, 0x0057):
+        cs = get_suite(n)
+        priv, pub = cs.generate_signature_key_pair()
+        hpriv, hpub = cs.generate_hpke_key_pair()
+        sig = cs.sign_with_label(priv, "L", b"c")
+        kem_output, ct = cs.encrypt_with_label(hpub, "L", b"", b"m")
+        clear_key_caches()
+        cs.verify_with_label(pub, "L", b"c", sig)
+        assert cs.decrypt_with_label(hpriv, "L", b"", kem_output, ct) == b"m"
+
+
+@pytest.mark.parametrize("suite_id", [1, 3, 4, 6])
+def test_low_order_kem_output_rejected_on_both_paths(suite_id: int) -> None:
+    """RFC 9180 7.1.4: an all-zero DH result aborts, whether pyca's native HPKE
+    (empty aad) or the composed key schedule (aad) handles the call."""
+    cs = get_suite(suite_id)
+    priv, _ = cs.generate_hpke_key_pair()
+    zero = bytes(cs.hpke.kem.n_enc)
+    for aad in (b"", b"aad"):
+        with pytest.raises(CryptoError):
+            cs.hpke_open(priv, zero, b"", aad, bytes(32))

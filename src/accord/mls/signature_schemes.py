@@ -25,7 +25,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.errors import CryptoError
 
-__all__ = ["SignatureScheme", "EdDsa", "Ecdsa", "MlDsa", "SIGNATURE_SCHEMES"]
+__all__ = [
+    "SignatureScheme",
+    "EdDsa",
+    "Ecdsa",
+    "MlDsa",
+    "SIGNATURE_SCHEMES",
+    "clear_signature_key_caches",
+]
 
 _CACHE = 512
 
@@ -225,3 +232,10 @@ SIGNATURE_SCHEMES: dict[str, SignatureScheme] = {
     "P521": Ecdsa("ECDSA-P521-SHA512", 0x0603, ec.SECP521R1(), hashes.SHA512, 66),
     "ML-DSA-87": MlDsa(),
 }
+
+
+def clear_signature_key_caches() -> None:
+    """Drop every cached parsed signature key (private ones included)."""
+    for scheme in SIGNATURE_SCHEMES.values():
+        scheme._private.cache_clear()
+        scheme._public.cache_clear()

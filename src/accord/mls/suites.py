@@ -22,7 +22,12 @@ from accord.errors import CryptoError, ValidationError
 from accord.mls.codec import U16, U32, encode, wire
 from accord.mls.hpke import AEADS, KDFS, Aead, Hpke, Kdf
 from accord.mls.hpke_kem import KEMS
-from accord.mls.signature_schemes import SIGNATURE_SCHEMES, SignatureScheme
+from accord.mls.hpke_kem import clear_key_caches as _clear_hpke_caches
+from accord.mls.signature_schemes import (
+    SIGNATURE_SCHEMES,
+    SignatureScheme,
+    clear_signature_key_caches,
+)
 
 __all__ = [
     "CipherSuite",
@@ -31,6 +36,7 @@ __all__ = [
     "RefHashInput",
     "SignContent",
     "SUITES",
+    "clear_key_caches",
     "get_suite",
 ]
 
@@ -334,3 +340,10 @@ def get_suite(n: int) -> CipherSuite:
         return SUITES[n]
     except KeyError:
         raise ValidationError(f"unsupported cipher suite 0x{n:04x}", "RFC 9420 17.1") from None
+
+
+def clear_key_caches() -> None:
+    """Forget every parsed key object the suites cache (signature and HPKE, private
+    ones included), e.g. when a client profile locks. Keys are re-parsed on next use."""
+    clear_signature_key_caches()
+    _clear_hpke_caches()
