@@ -27,9 +27,8 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-@asynccontextmanager
-async def temporary_database(admin_url: str, prefix: str = "accord_test") -> AsyncIterator[str]:
-    """Yield the URL of a fresh, empty database; drop it on exit."""
+async def create_database(admin_url: str, prefix: str = "accord_test") -> tuple[str, str]:
+    """Create an empty database with a unique name; return (its URL, its name)."""
     import asyncpg
 
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(6)}"
@@ -38,11 +37,24 @@ async def temporary_database(admin_url: str, prefix: str = "accord_test") -> Asy
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    return _with_database(admin_url, name), name
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
     try:
-        yield _with_database(admin_url, name)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await conn.close()
+
+
+@asynccontextmanager
+async def temporary_database(admin_url: str, prefix: str = "accord_test") -> AsyncIterator[str]:
+    """Yield the URL of a fresh, empty database; drop it on exit."""
+    url, name = await create_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(admin_url, name)

@@ -1,0 +1,106 @@
+"""How server nodes tell each other "queue X has news".
+
+A :class:`Bus` carries only device ids, never content. ``InProcessBus`` is
+the default for one node; ``NatsBus`` lets several nodes that share one
+PostgreSQL wake each other's WebSocket connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+Listener = Callable[[list[str]], Awaitable[None]]
+log = logging.getLogger("accord.bus")
+
+
+class Bus(Protocol):
+    async def start(self, listener: Listener) -> None: ...
+    async def publish(self, device_ids: Iterable[str]) -> None: ...
+    async def close(self) -> None: ...
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self._listener: Listener | None = None
+
+    async def start(self, listener: Listener) -> None:
+        self._listener = listener
+
+    async def publish(self, device_ids: Iterable[str]) -> None:
+        ids = list(device_ids)
+        if ids and self._listener is not None:
+            await self._listener(ids)
+
+    async def close(self) -> None:
+        self._listener = None
+
+
+class NatsBus:
+    """News on one NATS subject; every node hears every node, itself included."""
+
+    def __init__(self, url: str, subject: str = "accord.news") -> None:
+        self.url = url
+        self.subject = subject
+        self._nc: Any = None
+
+    async def start(self, listener: Listener) -> None:
+        import nats
+
+        self._nc = await nats.connect(self.url, name="accord-server", max_reconnect_attempts=-1)
+
+        async def on_msg(msg: Any) -> None:
+            try:
+                ids = json.loads(msg.data)
+            except ValueError:
+                log.warning("ignored a malformed news message on %s", self.subject)
+                return
+            if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+                await listener(ids)
+
+        await self._nc.subscribe(self.subject, cb=on_msg)
+
+    async def publish(self, device_ids: Iterable[str]) -> None:
+        ids = list(device_ids)
+        if ids and self._nc is not None:
+            await self._nc.publish(self.subject, json.dumps(ids).encode())
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            nc, self._nc = self._nc, None
+            await nc.drain()
+
+
+class Notifier:
+    """Local wake-ups: one asyncio.Event per connected device, set by bus news."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def watch(self, device_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.setdefault(device_id, set()).add(event)
+        return event
+
+    def unwatch(self, device_id: str, event: asyncio.Event) -> None:
+        events = self._waiters.get(device_id)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._waiters[device_id]
+
+    async def on_news(self, device_ids: list[str]) -> None:
+        for device_id in device_ids:
+            for event in self._waiters.get(device_id, ()):
+                event.set()
+
+
+def make_bus(url: str | None) -> Bus:
+    if url:
+        if not url.startswith(("nats://", "tls://")):
+            raise ValueError("--bus takes a nats:// URL")
+        return NatsBus(url)
+    return InProcessBus()

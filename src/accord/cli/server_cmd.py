@@ -1,0 +1,51 @@
+"""``accord server``: run a provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("server")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Folder for the SQLite file and blobs.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8400, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--domain", required=True, help="The accounts this provider serves: user@DOMAIN.")
+@click.option("--database", default=None, help="postgresql://... instead of SQLite.")
+@click.option("--bus", "bus_url", default=None, help="nats://... to share news between nodes.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--rate-limit-scale", default=1.0, show_default=True, type=click.FloatRange(0.01),
+              help="Multiply every rate limit (tests and benchmarks on one address).")
+def server(
+    data_dir: Path,
+    host: str,
+    port: int,
+    domain: str,
+    database: str | None,
+    bus_url: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    retention_days: int,
+    rate_limit_scale: float,
+) -> None:
+    """Run a provider for DOMAIN on HOST:PORT."""
+    from accord.server.app import serve
+    from accord.server.state import DAY_MS, ServerConfig
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = ServerConfig(
+        domain=domain.lower(),
+        data_dir=data_dir,
+        database=database,
+        bus_url=bus_url,
+        retention_ms=retention_days * DAY_MS,
+        blob_retention_ms=retention_days * DAY_MS,
+        rate_limit_scale=rate_limit_scale,
+    )
+    serve(config, host, port, tls_cert, tls_key)

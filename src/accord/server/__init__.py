@@ -1,0 +1,1 @@
+"""The Accord provider: accounts, key packages, delivery, blobs over HTTP and WebSocket."""

@@ -1,0 +1,122 @@
+"""Accounts and devices: registration, challenge-response login, sessions, device changes.
+
+No password exists anywhere: a device proves itself by signing a fresh server
+nonce with its MLS signature key (Ed25519). Only a SHA-256 of each session
+token is stored, so a copy of the database cannot be replayed as sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from accord.errors import AuthError, NotFound, ValidationError
+from accord.server.state import Provider
+from accord.storage import DeviceRecord
+from accord.wire import b64e, signing
+from accord.wire import messages as m
+
+
+def new_device_id() -> str:
+    return b64e(secrets.token_bytes(16))  # 22 characters, DEVICE_ID_RE
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _local_account(p: Provider, account: str) -> str:
+    if account.rsplit("@", 1)[-1] != p.config.domain:
+        raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
+    return account
+
+
+async def register(p: Provider, req: m.RegisterRequest, now: int) -> m.RegisterResponse:
+    account = _local_account(p, req.account)
+    signing.verify(
+        req.signature_key, req.signature, signing.register_input(account, req.signature_key)
+    )
+    device = DeviceRecord(new_device_id(), account, req.signature_key, now)
+    await p.store.create_account(device)
+    return m.RegisterResponse(account=account, device_id=device.device_id)
+
+
+async def challenge(p: Provider, req: m.ChallengeRequest, now: int) -> m.ChallengeResponse:
+    await p.store.get_device(req.device_id)
+    nonce = secrets.token_bytes(32)
+    expires = now + p.config.challenge_ttl_ms
+    await p.store.put_challenge(nonce, req.device_id, expires)
+    return m.ChallengeResponse(nonce=nonce, expires_at=expires)
+
+
+async def login(p: Provider, req: m.LoginRequest, now: int) -> m.LoginResponse:
+    try:
+        device_id, expires = await p.store.take_challenge(req.nonce)
+    except NotFound as exc:
+        raise AuthError("unknown, used or expired challenge") from exc
+    if device_id != req.device_id or now > expires:
+        raise AuthError("unknown, used or expired challenge")
+    try:
+        device = await p.store.get_device(device_id)
+    except NotFound as exc:
+        raise AuthError("device removed") from exc
+    signing.verify(
+        device.signature_key,
+        req.signature,
+        signing.login_input(p.config.domain, device_id, req.nonce),
+    )
+    token = secrets.token_urlsafe(32)
+    session_expires = now + p.config.session_ttl_ms
+    await p.store.put_session(token_hash(token), device_id, session_expires)
+    return m.LoginResponse(token=token, expires_at=session_expires)
+
+
+async def authenticate(p: Provider, token: str, now: int) -> DeviceRecord:
+    """The device behind a session token, or :class:`AuthError`."""
+    if not token or len(token) > 128:
+        raise AuthError("missing or malformed session token")
+    try:
+        device_id, expires = await p.store.get_session(token_hash(token))
+        if now > expires:
+            raise AuthError("session expired; log in again")
+        return await p.store.get_device(device_id)
+    except NotFound as exc:
+        raise AuthError("unknown session; log in again") from exc
+
+
+async def add_device(
+    p: Provider, by: DeviceRecord, req: m.AddDeviceRequest, now: int
+) -> m.AddDeviceResponse:
+    """Add a device to ``by``'s account: ``by`` certifies the key, the key proves possession."""
+    signing.verify(
+        by.signature_key,
+        req.certification,
+        signing.add_device_input(by.account, req.signature_key),
+    )
+    signing.verify(
+        req.signature_key,
+        req.possession,
+        signing.possession_input(by.account, req.signature_key),
+    )
+    device = DeviceRecord(new_device_id(), by.account, req.signature_key, now)
+    await p.store.add_device(device)
+    return m.AddDeviceResponse(device_id=device.device_id)
+
+
+async def remove_device(p: Provider, by: DeviceRecord, device_id: str) -> None:
+    try:
+        target = await p.store.get_device(device_id)
+    except NotFound:
+        target = None
+    # Another account's device looks exactly like a missing one (T08: no probing).
+    if target is None or target.account != by.account:
+        raise NotFound("no such device on your account")
+    await p.store.remove_device(device_id)
+
+
+async def list_devices(p: Provider, account: str) -> m.DeviceList:
+    records = await p.store.list_devices(_local_account(p, account))
+    return m.DeviceList(
+        account=account,
+        devices=[m.DeviceInfo(d.device_id, d.signature_key, d.created_at) for d in records],
+    )

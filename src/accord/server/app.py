@@ -1,0 +1,92 @@
+"""The Starlette application and how it starts (``accord server``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from accord.bus import make_bus
+from accord.errors import AccordError
+from accord.server import delivery
+from accord.server.errors import accord_error_handler, unexpected_error_handler
+from accord.server.openapi import openapi_document
+from accord.server.routes import http_routes
+from accord.server.state import Provider, ServerConfig, wall_clock_ms
+from accord.server.ws import push_endpoint
+from accord.storage import open_store
+
+log = logging.getLogger("accord.server")
+PURGE_EVERY_S = 60.0
+
+
+async def _purge_loop(p: Provider) -> None:
+    while True:
+        await asyncio.sleep(PURGE_EVERY_S)
+        try:
+            await delivery.purge(p, p.clock())
+        except (AccordError, OSError) as exc:
+            log.warning("retention purge failed: %s", type(exc).__name__)
+
+
+def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -> Starlette:
+    doc = openapi_document()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(doc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(Path(config.data_dir), config.database)
+        provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
+        await provider.bus.start(provider.notifier.on_news)
+        app.state.provider = provider
+        purger = asyncio.create_task(_purge_loop(provider))
+        log.info("provider %s ready (%s)", config.domain,
+                 "postgresql" if config.database else "sqlite")
+        try:
+            yield
+        finally:
+            purger.cancel()
+            await provider.bus.close()
+            await store.close()
+
+    routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
+              WebSocketRoute("/v1/ws", push_endpoint)]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={AccordError: accord_error_handler, Exception: unexpected_error_handler},
+    )
+
+
+def serve(
+    config: ServerConfig,
+    host: str,
+    port: int,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        # uvicorn's access log prints client addresses and concrete paths
+        # (group ids, blob capabilities); our own log names route templates only.
+        access_log=False,
+        log_level="info",
+        ws_max_size=1024 * 1024,
+        lifespan="on",
+    )

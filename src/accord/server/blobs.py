@@ -1,0 +1,39 @@
+"""Encrypted attachments: upload once, fetch by an unguessable capability id.
+
+The provider only sees ciphertext (the client encrypts with a fresh key,
+T02). The capability id is 256 random bits; only its SHA-256 is stored, so
+the database alone does not let anyone download a blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from accord.errors import DecodeError, NotFound, ValidationError
+from accord.server.state import Provider
+from accord.storage import DeviceRecord
+from accord.wire import b64d, b64e
+from accord.wire import messages as m
+
+CAP_RE = r"[A-Za-z0-9_-]{43}"
+
+
+async def upload(p: Provider, by: DeviceRecord, data: bytes, now: int) -> m.BlobCreated:
+    if not data:
+        raise ValidationError("an empty blob")
+    p.limiter.check("blob_bytes", by.device_id, now, cost=len(data))
+    cap = secrets.token_bytes(32)
+    sha = hashlib.sha256(data).digest()
+    await p.store.put_blob(hashlib.sha256(cap).digest(), sha, data, now)
+    return m.BlobCreated(blob_id=b64e(cap), sha256=sha, size=len(data))
+
+
+async def download(p: Provider, blob_id: str) -> bytes:
+    try:
+        cap = b64d(blob_id)
+    except DecodeError as exc:
+        raise NotFound("no such blob") from exc
+    if len(cap) != 32:
+        raise NotFound("no such blob")
+    return await p.store.get_blob(hashlib.sha256(cap).digest())

@@ -1,0 +1,166 @@
+"""A real provider process on loopback and a minimal device over its API.
+
+For end-to-end tests and ``accord bench server``; it is not the client
+(``accord.client`` is): a :class:`SimDevice` holds an Ed25519 key and speaks
+the HTTP API with the wire types, nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.wire import b64e, decode, encode, signing
+from accord.wire import messages as m
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """``accord server`` in a child process; ``stop()`` or ``kill()`` ends it."""
+
+    data_dir: Path
+    domain: str = "alpha.test"
+    database: str | None = None
+    rate_limit_scale: float = 1.0
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self, timeout_s: float = 30.0) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "accord.server", "--data", str(self.data_dir),
+               "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
+               "--rate-limit-scale", str(self.rate_limit_scale)]
+        if self.database:
+            cmd += ["--database", self.database]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("server did not become healthy in time")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class SimDevice:
+    """One device of ``account``: its signature key and its session on one provider."""
+
+    def __init__(self, http: httpx.AsyncClient, account: str,
+                 key: Ed25519PrivateKey | None = None) -> None:
+        self.http = http
+        self.account = account
+        self.key = key or Ed25519PrivateKey.generate()
+        self.public = self.key.public_key().public_bytes_raw()
+        self.device_id = ""
+        self.token = ""
+        self.domain = account.rsplit("@", 1)[-1]
+
+    def __repr__(self) -> str:  # never the key or the token
+        return f"SimDevice({self.account}, {self.device_id})"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, body: Any = None, auth: bool = True,
+                   expect: int | None = None) -> httpx.Response:
+        payload = encode(body) if body is not None and not isinstance(body, dict) else body
+        r = await self.http.request(method, path, json=payload,
+                                    headers=self.auth if auth else None)
+        if expect is not None and r.status_code != expect:
+            raise AssertionError(f"{method} {path}: {r.status_code} {r.text}")
+        return r
+
+    async def register(self) -> SimDevice:
+        sig = self.key.sign(signing.register_input(self.account, self.public))
+        req = m.RegisterRequest(account=self.account, signature_key=self.public, signature=sig)
+        r = await self.call("POST", "/v1/accounts", req, auth=False, expect=201)
+        self.device_id = decode(m.RegisterResponse, r.json()).device_id
+        return await self.login()
+
+    async def login(self) -> SimDevice:
+        r = await self.call("POST", "/v1/auth/challenge",
+                            m.ChallengeRequest(device_id=self.device_id), auth=False, expect=200)
+        nonce = decode(m.ChallengeResponse, r.json()).nonce
+        sig = self.key.sign(signing.login_input(self.domain, self.device_id, nonce))
+        r = await self.call("POST", "/v1/auth/login",
+                            m.LoginRequest(device_id=self.device_id, nonce=nonce, signature=sig),
+                            auth=False, expect=200)
+        self.token = decode(m.LoginResponse, r.json()).token
+        return self
+
+    async def link(self, new: SimDevice) -> SimDevice:
+        """Add ``new`` to this device's account, certified by this device."""
+        cert = self.key.sign(signing.add_device_input(self.account, new.public))
+        pop = new.key.sign(signing.possession_input(self.account, new.public))
+        req = m.AddDeviceRequest(signature_key=new.public, certification=cert, possession=pop)
+        r = await self.call("POST", "/v1/devices", req, expect=201)
+        new.device_id = decode(m.AddDeviceResponse, r.json()).device_id
+        return await new.login()
+
+    async def fetch(self, after: int = 0, limit: int = 500) -> m.QueuePage:
+        r = await self.call("GET", f"/v1/queue?after={after}&limit={limit}", expect=200)
+        return decode(m.QueuePage, r.json())
+
+
+def application_post(posting_key: Ed25519PrivateKey, group_id: bytes, epoch: int,
+                     ciphertext: bytes) -> m.ApplicationPost:
+    """A hidden-sender post signed under a group's posting key."""
+    nonce = secrets.token_bytes(16)
+    sig = posting_key.sign(signing.post_input(group_id, epoch, nonce, ciphertext))
+    return m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
+
+
+def posting_public(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes_raw()
+
+
+def group_path(group_id: bytes, tail: str = "") -> str:
+    return f"/v1/groups/{b64e(group_id)}{tail}"

@@ -1,0 +1,103 @@
+"""``/openapi.json``, built from the endpoint declarations and the wire types.
+
+Because request and response schemas come from :mod:`accord.wire.messages`
+(the same declarations the server decodes with), the document cannot drift
+from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+import accord
+from accord.server.routes import RAW, SPECS, Spec
+from accord.wire import json_schema
+from accord.wire import messages as m
+
+ERROR_STATUSES = {
+    "400": "undecodable input",
+    "401": "missing or invalid session, or a bad signature",
+    "404": "not found (or not yours)",
+    "409": "conflict (epoch taken, replayed nonce, existing name)",
+    "413": "body too large",
+    "422": "input breaks a rule",
+    "429": "rate limited",
+}
+
+
+def _components() -> dict[str, Any]:
+    todo: list[type] = [
+        obj
+        for obj in vars(m).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+    ]
+    return {cls.__name__: json_schema(cls) for cls in todo}
+
+
+def _ref(cls: type) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{cls.__name__}"}
+
+
+def _operation(spec: Spec) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": spec.summary,
+        "operationId": spec.method.lower() + spec.path.replace("/", "_").replace("{", "")
+        .replace("}", ""),
+        "parameters": [
+            {"name": p.name, "in": p.where, "required": p.where == "path", "schema": p.schema}
+            | ({"description": p.description} if p.description else {})
+            for p in spec.params
+        ],
+        "responses": {},
+    }
+    if spec.auth:
+        op["security"] = [{"session": []}]
+    if spec.request is RAW:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    elif spec.request is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec.request)}},
+        }
+    ok: dict[str, Any] = {"description": "success"}
+    if spec.response is RAW:
+        ok["content"] = {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+        }
+    elif spec.response is not None:
+        ok["content"] = {"application/json": {"schema": _ref(typing.cast(type, spec.response))}}
+    op["responses"][str(spec.status)] = ok
+    for status, text in ERROR_STATUSES.items():
+        op["responses"][status] = {
+            "description": text,
+            "content": {"application/json": {"schema": _ref(m.ErrorBody)}},
+        }
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for spec in SPECS:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Accord provider API",
+            "version": accord.__version__,
+            "description": "Client-provider API of an Accord provider. Binary fields are "
+            "unpadded base64url; times are milliseconds since the Unix epoch. Push: "
+            "WebSocket /v1/ws (first frame WsAuth, then WsItems frames).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {"session": {"type": "http", "scheme": "bearer"}},
+        },
+    }

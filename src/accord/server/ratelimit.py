@@ -1,0 +1,43 @@
+"""Token buckets keyed by (kind, key), with time passed in (``now`` in ms).
+
+State is per node and in memory: a limit is a brake on abuse, not an
+accounting record, and keeping it out of the store keeps posting keys and
+addresses out of the database (T11).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from accord.errors import RateLimited
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    per_second: float
+    burst: float
+
+
+class RateLimiter:
+    def __init__(self, limits: dict[str, Limit], max_keys: int = 100_000) -> None:
+        self.limits = limits
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+
+    def check(self, kind: str, key: str, now: int, cost: float = 1.0) -> None:
+        """Take ``cost`` tokens from the bucket or raise :class:`RateLimited`."""
+        limit = self.limits[kind]
+        slot = (kind, key)
+        tokens, last = self._buckets.pop(slot, (limit.burst, now))
+        tokens = min(limit.burst, tokens + max(0, now - last) * limit.per_second / 1000.0)
+        if tokens < cost:
+            self._buckets[slot] = (tokens, now)
+            raise RateLimited(f"too many requests ({kind}); slow down")
+        self._buckets[slot] = (tokens - cost, now)
+        # Forget the least recently used buckets so memory stays bounded.
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
+    def forget(self, kind: str, key: str) -> None:
+        self._buckets.pop((kind, key), None)

@@ -1,0 +1,235 @@
+"""The HTTP API: one declaration per endpoint, used for routing and for ``/openapi.json``.
+
+Handlers are thin: read and decode, authenticate, call a service function,
+encode. Errors become JSON through :mod:`accord.server.errors`. The request
+log names the route template, never the concrete path (paths carry group
+ids and blob capabilities), the caller's address, a token or a body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from accord.errors import AccordError, AuthError, ValidationError
+from accord.server import accounts, blobs, delivery, keypackages
+from accord.server.errors import PayloadTooLarge, error_response
+from accord.server.state import Provider
+from accord.storage import DeviceRecord
+from accord.wire import b64d, encode, parse
+from accord.wire import messages as m
+
+log = logging.getLogger("accord.server.http")
+RAW = bytes  # marks an octet-stream request or response body
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # "path" or "query"
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass
+class Call:
+    provider: Provider
+    request: Request
+    device: DeviceRecord | None
+    body: Any
+    now: int
+
+    @property
+    def me(self) -> DeviceRecord:
+        assert self.device is not None
+        return self.device
+
+
+@dataclass(frozen=True)
+class Spec:
+    method: str
+    path: str
+    summary: str
+    handler: Callable[[Call], Awaitable[Any]]
+    auth: bool = False
+    request: type | None = None
+    response: type | None = None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    address_limit: str | None = None  # an extra per-address limit (e.g. registration)
+
+
+GROUP_ID = Param("group_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,86}$"},
+                 "the MLS group id, base64url")
+ACCOUNT = Param("account", "path", {"type": "string", "pattern": "^" + m.ACCOUNT_RE + "$"})
+DEVICE = Param("device_id", "path", {"type": "string", "pattern": "^" + m.DEVICE_ID_RE + "$"})
+BLOB = Param("blob_id", "path", {"type": "string", "pattern": "^" + blobs.CAP_RE + "$"})
+AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
+LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500})
+
+
+def group_id_of(call: Call) -> bytes:
+    gid = b64d(call.request.path_params["group_id"])
+    if not 1 <= len(gid) <= m.MAX_GROUP_ID:
+        raise ValidationError(f"group id must be 1 to {m.MAX_GROUP_ID} bytes")
+    return gid
+
+
+def int_query(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 19 or not lo <= int(raw) <= hi:
+        raise ValidationError(f"query parameter {name} must be an integer from {lo} to {hi}")
+    return int(raw)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("this endpoint needs 'Authorization: Bearer <session token>'")
+    return token.strip()
+
+
+def _render(spec: Spec, result: Any) -> Response:
+    if spec.response is None:
+        return Response(status_code=204)
+    if spec.response is RAW:
+        return Response(result, status_code=spec.status, media_type="application/octet-stream")
+    return JSONResponse(encode(result), status_code=spec.status)
+
+
+def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        p: Provider = request.app.state.provider
+        now = p.clock()
+        started = time.perf_counter()
+        try:
+            address = request.client.host if request.client else "-"
+            p.limiter.check("address", address, now)
+            if spec.address_limit:
+                p.limiter.check(spec.address_limit, address, now)
+            device = None
+            if spec.auth:
+                device = await accounts.authenticate(p, bearer(request), now)
+                p.limiter.check("device", device.device_id, now)
+            body: Any = None
+            if spec.request is RAW:
+                body = await read_body(request, p.config.max_blob)
+            elif spec.request is not None:
+                body = parse(spec.request, await read_body(request, p.config.max_json_body))
+            response = _render(spec, await spec.handler(Call(p, request, device, body, now)))
+        except AccordError as exc:
+            response = error_response(exc)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s %s -> %d (%.1f ms)", spec.method, spec.path, response.status_code, elapsed)
+        return response
+
+    return handle
+
+
+async def _health(c: Call) -> m.Health:
+    return m.Health(status="ok", domain=c.provider.config.domain)
+
+
+async def _remove_device(c: Call) -> None:
+    await accounts.remove_device(c.provider, c.me, c.request.path_params["device_id"])
+
+
+async def _fetch(c: Call) -> m.QueuePage:
+    after = int_query(c.request, "after", 0, 0, 2**62)
+    limit = int_query(c.request, "limit", 100, 1, 500)
+    return await delivery.fetch(c.provider, c.me, after, limit)
+
+
+def _account(c: Call) -> str:
+    return str(c.request.path_params["account"])
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("GET", "/healthz", "Liveness and the provider's domain", _health, response=m.Health),
+    Spec("POST", "/v1/accounts", "Register an account with its first device",
+         lambda c: accounts.register(c.provider, c.body, c.now),
+         request=m.RegisterRequest, response=m.RegisterResponse, status=201,
+         address_limit="register"),
+    Spec("GET", "/v1/accounts/{account}/devices", "Public list of an account's devices and keys",
+         lambda c: accounts.list_devices(c.provider, _account(c)),
+         response=m.DeviceList, params=(ACCOUNT,)),
+    Spec("POST", "/v1/accounts/{account}/keypackages/claim",
+         "Claim one KeyPackage for each device of an account",
+         lambda c: keypackages.claim(c.provider, _account(c)),
+         auth=True, response=m.ClaimResponse, params=(ACCOUNT,)),
+    Spec("POST", "/v1/auth/challenge", "Get a login nonce for a device",
+         lambda c: accounts.challenge(c.provider, c.body, c.now),
+         request=m.ChallengeRequest, response=m.ChallengeResponse),
+    Spec("POST", "/v1/auth/login", "Exchange a signed nonce for a session token",
+         lambda c: accounts.login(c.provider, c.body, c.now),
+         request=m.LoginRequest, response=m.LoginResponse),
+    Spec("POST", "/v1/devices", "Add a device certified by the calling device",
+         lambda c: accounts.add_device(c.provider, c.me, c.body, c.now),
+         auth=True, request=m.AddDeviceRequest, response=m.AddDeviceResponse, status=201),
+    Spec("DELETE", "/v1/devices/{device_id}", "Remove a device of the caller's account",
+         _remove_device, auth=True, status=204, params=(DEVICE,)),
+    Spec("POST", "/v1/keypackages", "Upload a batch of KeyPackages (and a last-resort one)",
+         lambda c: keypackages.upload(c.provider, c.me, c.body),
+         auth=True, request=m.UploadKeyPackagesRequest, response=m.KeyPackageCount),
+    Spec("GET", "/v1/keypackages/count", "How many KeyPackages the caller has left",
+         lambda c: keypackages.count(c.provider, c.me), auth=True, response=m.KeyPackageCount),
+    Spec("POST", "/v1/groups", "Create a group with this provider as its hub",
+         lambda c: delivery.create_group(c.provider, c.me, c.body, c.now),
+         auth=True, request=m.CreateGroupRequest, response=m.GroupState, status=201),
+    Spec("GET", "/v1/groups/{group_id}", "A group's epoch and roster (members only)",
+         lambda c: delivery.get_group(c.provider, c.me, group_id_of(c)),
+         auth=True, response=m.GroupState, params=(GROUP_ID,)),
+    Spec("POST", "/v1/groups/{group_id}/commits", "Post the commit for the current epoch",
+         lambda c: delivery.commit(c.provider, c.me, group_id_of(c), c.body, c.now),
+         auth=True, request=m.CommitRequest, response=m.CommitResponse, status=201,
+         params=(GROUP_ID,)),
+    Spec("POST", "/v1/groups/{group_id}/proposals", "Post a proposal for the current epoch",
+         lambda c: delivery.propose(c.provider, c.me, group_id_of(c), c.body, c.now),
+         auth=True, request=m.ProposalRequest, response=m.PostResponse, status=201,
+         params=(GROUP_ID,)),
+    Spec("POST", "/v1/groups/{group_id}/messages",
+         "Post an application message with a hidden sender (no session)",
+         lambda c: delivery.post_application(c.provider, group_id_of(c), c.body, c.now),
+         request=m.ApplicationPost, response=m.PostResponse, status=201, params=(GROUP_ID,)),
+    Spec("GET", "/v1/queue", "Fetch the caller's queue after a cursor", _fetch,
+         auth=True, response=m.QueuePage, params=(AFTER, LIMIT)),
+    Spec("POST", "/v1/queue/ack", "Acknowledge (delete) the caller's items up to a sequence",
+         lambda c: delivery.ack(c.provider, c.me, c.body),
+         auth=True, request=m.AckRequest, response=m.AckResponse),
+    Spec("POST", "/v1/blobs", "Upload an encrypted blob",
+         lambda c: blobs.upload(c.provider, c.me, c.body, c.now),
+         auth=True, request=RAW, response=m.BlobCreated, status=201),
+    Spec("GET", "/v1/blobs/{blob_id}", "Download a blob by its capability id",
+         lambda c: blobs.download(c.provider, c.request.path_params["blob_id"]),
+         response=RAW, params=(BLOB,)),
+)
+
+
+def http_routes() -> list[Route]:
+    return [Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS]
+
+
+__all__ = ["RAW", "SPECS", "Param", "Spec", "http_routes"]

@@ -1,0 +1,67 @@
+"""The provider's configuration and the objects every service works with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from accord.bus import Bus, InProcessBus, Notifier
+from accord.server.ratelimit import Limit, RateLimiter
+from accord.storage import Store
+
+DAY_MS = 86_400_000
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    domain: str
+    data_dir: Path
+    database: str | None = None
+    bus_url: str | None = None
+    retention_ms: int = 30 * DAY_MS
+    blob_retention_ms: int = 30 * DAY_MS
+    session_ttl_ms: int = 3_600_000
+    challenge_ttl_ms: int = 120_000
+    max_json_body: int = 512 * 1024
+    max_blob: int = 16 * 1024 * 1024
+    max_queue_page: int = 500
+    rate_limit_scale: float = 1.0
+    limits: dict[str, Limit] = field(
+        default_factory=lambda: {
+            "address": Limit(200, 400),
+            "device": Limit(100, 200),
+            "register": Limit(1, 20),
+            "group": Limit(500, 1000),
+            "posting_key": Limit(200, 400),
+            "blob_bytes": Limit(4 * 1024 * 1024, 64 * 1024 * 1024),
+        }
+    )
+
+    def scaled_limits(self) -> dict[str, Limit]:
+        s = self.rate_limit_scale
+        return {k: Limit(v.per_second * s, v.burst * s) for k, v in self.limits.items()}
+
+
+@dataclass
+class Provider:
+    """What a request handler needs: config, store, bus, rate limits, and the clock."""
+
+    config: ServerConfig
+    store: Store
+    bus: Bus = field(default_factory=InProcessBus)
+    notifier: Notifier = field(default_factory=Notifier)
+    clock: Callable[[], int] = wall_clock_ms
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.scaled_limits())
+
+    async def announce(self, device_ids: list[str]) -> None:
+        """Tell every node (this one included) that these queues have news."""
+        await self.bus.publish(device_ids)

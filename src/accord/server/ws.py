@@ -1,0 +1,86 @@
+"""WebSocket push on ``/v1/ws``: a device's new queue items, as they arrive.
+
+The first frame authenticates (a token in the URL would end up in logs).
+After that the server sends ``WsItems`` frames whenever the bus says this
+device's queue has news; the device may send ``{"type": "ack", "up_to": n}``.
+Items stay queued until acknowledged, so a dropped socket loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from accord.errors import AccordError
+from accord.server import accounts, delivery
+from accord.server.state import Provider
+from accord.storage import DeviceRecord
+from accord.wire import decode, encode
+from accord.wire import messages as m
+
+log = logging.getLogger("accord.server.ws")
+AUTH_TIMEOUT_S = 10.0
+IDLE_RECHECK_S = 30.0
+
+
+async def push_endpoint(ws: WebSocket) -> None:
+    p: Provider = ws.app.state.provider
+    await ws.accept()
+    try:
+        first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
+        auth = decode(m.WsAuth, json.loads(first))
+        device = await accounts.authenticate(p, auth.token, p.clock())
+    except (AccordError, ValueError, TimeoutError, WebSocketDisconnect) as exc:
+        log.info("ws: authentication refused (%s)", type(exc).__name__)
+        with contextlib.suppress(Exception):
+            await ws.close(code=4401)
+        return
+    event = p.notifier.watch(device.device_id)
+    reader = asyncio.create_task(_read_acks(p, ws, device))
+    try:
+        await _push_loop(p, ws, device, auth.after, event, reader)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        p.notifier.unwatch(device.device_id, event)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _push_loop(
+    p: Provider,
+    ws: WebSocket,
+    device: DeviceRecord,
+    cursor: int,
+    event: asyncio.Event,
+    reader: asyncio.Task[None],
+) -> None:
+    while not reader.done():
+        event.clear()
+        page = await delivery.fetch(p, device, cursor, p.config.max_queue_page)
+        if page.items:
+            await ws.send_text(json.dumps(encode(m.WsItems(type="items", items=page.items))))
+            cursor = page.next_after
+            continue
+        waiter = asyncio.create_task(event.wait())
+        await asyncio.wait({waiter, reader}, timeout=IDLE_RECHECK_S,
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+
+async def _read_acks(p: Provider, ws: WebSocket, device: DeviceRecord) -> None:
+    while True:
+        try:
+            frame = json.loads(await ws.receive_text())
+            if isinstance(frame, dict) and frame.get("type") == "ack":
+                req = decode(m.AckRequest, {"up_to": frame.get("up_to")})
+                await delivery.ack(p, device, req)
+        except (ValueError, AccordError):
+            log.info("ws: ignored a malformed frame")
+        except (WebSocketDisconnect, RuntimeError):
+            return

@@ -1,0 +1,209 @@
+"""Main flows against a real ``accord server`` process on 127.0.0.1 (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.server.harness import (
+    ServerProcess,
+    SimDevice,
+    application_post,
+    group_path,
+    posting_public,
+)
+from accord.wire import b64e, decode, encode
+from accord.wire import messages as m
+
+
+async def dev(http: httpx.AsyncClient, account: str) -> SimDevice:
+    return await SimDevice(http, account).register()
+
+
+async def make_group(alice: SimDevice, others: list[SimDevice]):
+    """alice creates a group and adds ``others`` in one commit; returns (gid, posting key)."""
+    gid = secrets.token_bytes(32)
+    pk0 = Ed25519PrivateKey.generate()
+    await alice.call("POST", "/v1/groups",
+                     m.CreateGroupRequest(group_id=gid, posting_key=posting_public(pk0)),
+                     expect=201)
+    pk1 = Ed25519PrivateKey.generate()
+    req = m.CommitRequest(epoch=0, commit=b"commit-0", posting_key=posting_public(pk1),
+                          added=[d.device_id for d in others], welcome=b"welcome-0")
+    r = await alice.call("POST", group_path(gid, "/commits"), req, expect=201)
+    assert decode(m.CommitResponse, r.json()).epoch == 1
+    return gid, pk1
+
+
+async def test_register_login_and_devices(http: httpx.AsyncClient, names) -> None:
+    alice = await dev(http, names("alice"))
+    phone = await alice.link(SimDevice(http, alice.account))
+    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    listing = decode(m.DeviceList, r.json())
+    assert {(d.device_id, d.signature_key) for d in listing.devices} == {
+        (alice.device_id, alice.public),
+        (phone.device_id, phone.public),
+    }
+    # Same account name again, or a wrong domain, is refused.
+    r = await http.post("/v1/accounts", json=encode(m.RegisterRequest(
+        account=alice.account, signature_key=b"k" * 32, signature=b"s" * 64)))
+    assert r.status_code in (401, 409)
+    r = await http.post("/v1/accounts", json=encode(m.RegisterRequest(
+        account="eve@beta.test", signature_key=b"k" * 32, signature=b"s" * 64)))
+    assert r.status_code == 422 and r.json()["error"] == "validation_error"
+    await phone.call("DELETE", f"/v1/devices/{alice.device_id}", expect=204)
+    r = await alice.call("GET", "/v1/keypackages/count")
+    assert r.status_code == 401  # its session went with it
+    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    assert [d["device_id"] for d in r.json()["devices"]] == [phone.device_id]
+
+
+async def test_login_needs_the_device_key_and_a_fresh_challenge(
+    http: httpx.AsyncClient, names
+) -> None:
+    alice = await dev(http, names("alice"))
+    r = await http.post("/v1/auth/challenge", json={"device_id": alice.device_id})
+    nonce = decode(m.ChallengeResponse, r.json()).nonce
+    forged = Ed25519PrivateKey.generate().sign(b"anything")
+    req = m.LoginRequest(device_id=alice.device_id, nonce=nonce, signature=forged)
+    r = await http.post("/v1/auth/login", json=encode(req))
+    assert r.status_code == 401
+    r = await http.post("/v1/auth/login", json=encode(req))  # the nonce is spent
+    assert r.status_code == 401 and "challenge" in r.json()["message"]
+    r = await http.get("/v1/queue", headers={"Authorization": "Bearer " + "x" * 43})
+    assert r.status_code == 401
+
+
+async def test_key_packages(http: httpx.AsyncClient, names) -> None:
+    bob = await dev(http, names("bob"))
+    bob2 = await bob.link(SimDevice(http, bob.account))
+    alice = await dev(http, names("alice"))
+    up = m.UploadKeyPackagesRequest(key_packages=[b"kp-a", b"kp-b"], last_resort=b"kp-last")
+    r = await bob.call("POST", "/v1/keypackages", up, expect=200)
+    assert decode(m.KeyPackageCount, r.json()) == m.KeyPackageCount(count=2, last_resort=True)
+    await bob2.call("POST", "/v1/keypackages",
+                    m.UploadKeyPackagesRequest(key_packages=[b"kp2"]), expect=200)
+    claim = f"/v1/accounts/{bob.account}/keypackages/claim"
+    got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
+    assert sorted(k.key_package for k in got.key_packages) == [b"kp-a", b"kp2"]
+    got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
+    assert [k.key_package for k in got.key_packages] == [b"kp-b"]
+    got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
+    assert [(k.key_package, k.last_resort) for k in got.key_packages] == [(b"kp-last", True)]
+    r = await bob.call("GET", "/v1/keypackages/count", expect=200)
+    assert r.json() == {"count": 0, "last_resort": True}
+
+
+async def test_concurrent_claims_over_http(http: httpx.AsyncClient, names) -> None:
+    bob = await dev(http, names("bob"))
+    claimers = [await dev(http, names(f"c{i}")) for i in range(4)]
+    kps = [f"kp{i}".encode() for i in range(30)]
+    await bob.call("POST", "/v1/keypackages", m.UploadKeyPackagesRequest(key_packages=kps),
+                   expect=200)
+    claim = f"/v1/accounts/{bob.account}/keypackages/claim"
+    rs = await asyncio.gather(*(c.call("POST", claim) for c in claimers for _ in range(10)))
+    handed = [k["key_package"] for r in rs if r.status_code == 200
+              for k in r.json()["key_packages"]]
+    assert sorted(handed) == sorted(b64e(k) for k in kps)
+
+
+async def test_group_commit_order_and_hidden_sender_delivery(
+    http: httpx.AsyncClient, names
+) -> None:
+    alice, bob, carol = [await dev(http, names(n)) for n in ("alice", "bob", "carol")]
+    gid, pk1 = await make_group(alice, [bob, carol])
+    page = await bob.fetch()
+    assert [(i.kind, i.body, i.sender) for i in page.items] == [
+        ("welcome", b"welcome-0", alice.device_id)
+    ]
+    # Two commits for epoch 1: the first wins, the second gets 409 with the epoch.
+    c1 = m.CommitRequest(epoch=1, commit=b"bob-commit", posting_key=b"B" * 32)
+    c2 = m.CommitRequest(epoch=1, commit=b"carol-commit", posting_key=b"C" * 32)
+    r1 = await bob.call("POST", group_path(gid, "/commits"), c1)
+    r2 = await carol.call("POST", group_path(gid, "/commits"), c2)
+    assert (r1.status_code, r2.status_code) == (201, 409)
+    assert r2.json()["current_epoch"] == 2 and r2.json()["error"] == "conflict"
+    # Application messages carry no session; the stored item names no sender.
+    post = application_post(pk1, gid, 1, b"ciphertext-1")  # previous epoch: accepted
+    r = await http.post(group_path(gid, "/messages"), json=encode(post))
+    assert r.status_code == 201, r.text
+    r = await http.post(group_path(gid, "/messages"), json=encode(post))
+    assert r.status_code == 409  # replayed nonce
+    wrong = application_post(Ed25519PrivateKey.generate(), gid, 1, b"forged")
+    assert (await http.post(group_path(gid, "/messages"), json=encode(wrong))).status_code == 401
+    stale = application_post(pk1, gid, 0, b"old")
+    assert (await http.post(group_path(gid, "/messages"), json=encode(stale))).status_code == 409
+    for member in (alice, bob, carol):
+        items = (await member.fetch()).items
+        app = [i for i in items if i.kind == "application"]
+        assert [(i.body, i.sender) for i in app] == [(b"ciphertext-1", None)]
+    items = (await carol.fetch()).items
+    assert [i.kind for i in items] == ["welcome", "commit", "application"]
+    r = await carol.call("POST", "/v1/queue/ack", m.AckRequest(up_to=items[-1].seq), expect=200)
+    assert r.json() == {"removed": 3}
+    assert (await carol.fetch()).items == []
+
+
+async def test_websocket_push(server: ServerProcess, http: httpx.AsyncClient, names) -> None:
+    alice, bob = await dev(http, names("alice")), await dev(http, names("bob"))
+    gid, pk1 = await make_group(alice, [bob])
+    ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": bob.token}))
+        first = decode(m.WsItems, json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        assert [i.kind for i in first.items] == ["welcome"]
+        post = application_post(pk1, gid, 1, b"pushed")
+        assert (await http.post(group_path(gid, "/messages"), json=encode(post))).status_code == 201
+        pushed = decode(m.WsItems, json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        assert [i.body for i in pushed.items] == [b"pushed"]
+        await ws.send(json.dumps({"type": "ack", "up_to": pushed.items[-1].seq}))
+    for _ in range(50):  # the ack is processed asynchronously
+        if not (await bob.fetch()).items:
+            break
+        await asyncio.sleep(0.05)
+    assert (await bob.fetch()).items == []
+
+
+async def test_websocket_refuses_a_bad_token(server: ServerProcess) -> None:
+    ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": "nope"}))
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+            raise AssertionError("expected the socket to close")
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 4401
+
+
+async def test_blobs(http: httpx.AsyncClient, names) -> None:
+    alice = await dev(http, names("alice"))
+    data = secrets.token_bytes(100_000)
+    r = await http.post("/v1/blobs", content=data, headers=alice.auth)
+    assert r.status_code == 201
+    created = decode(m.BlobCreated, r.json())
+    assert created.size == len(data)
+    got = await http.get(f"/v1/blobs/{created.blob_id}")  # the capability is enough
+    assert got.status_code == 200 and got.content == data
+    assert (await http.get(f"/v1/blobs/{b64e(secrets.token_bytes(32))}")).status_code == 404
+    assert (await http.post("/v1/blobs", content=data)).status_code == 401
+
+
+async def test_limits_give_4xx_not_5xx(http: httpx.AsyncClient, names) -> None:
+    alice = await dev(http, names("alice"))
+    huge = b"{" + b" " * (600 * 1024) + b"}"
+    r = await http.post("/v1/keypackages", content=huge, headers=alice.auth)
+    assert r.status_code == 413
+    r = await http.post("/v1/blobs", content=b"x" * (17 * 1024 * 1024), headers=alice.auth)
+    assert r.status_code == 413
+    for body in (b"", b"null", b"[1]", b"{\"key_packages\": [\"!!\"]}", b"\xff"):
+        r = await http.post("/v1/keypackages", content=body, headers=alice.auth)
+        assert 400 <= r.status_code < 500 and set(r.json()) >= {"error", "message"}
+    r = await http.get("/v1/queue?after=-1", headers=alice.auth)
+    assert r.status_code == 422
+    r = await http.get("/v1/groups/!!!", headers=alice.auth)
+    assert r.status_code == 400
