@@ -11,6 +11,8 @@ from collections.abc import Callable
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 from accord.mls import framing
@@ -383,3 +385,19 @@ def test_T03_every_bit_flip_of_a_public_message_is_rejected(suite_id: int, kind:
         return framing.unprotect_public(e.suite, received, e.pub, e.context, e.membership_key)
 
     assert _every_bit_flip_is_rejected(wire, unprotect) == 8 * len(wire)
+
+
+@settings(max_examples=60, deadline=None)
+@given(payload=st.binary(max_size=20_000), ad=st.binary(max_size=64))
+def test_any_application_payload_round_trips_padded_to_a_bucket(payload: bytes, ad: bytes) -> None:
+    e = epoch(1)
+    content = dataclasses.replace(e.content(payload), authenticated_data=ad)
+    message, _ = framing.protect_private(
+        e.suite, e.tree(), e.sender_data_secret, content, e.priv, e.context
+    )
+    padded = len(message.ciphertext) - 16  # AES-GCM tag
+    assert padded in framing.ACCORD_BUCKETS.buckets or padded % 16384 == 0
+    auth, _ = framing.unprotect_private(
+        e.suite, e.tree(), e.sender_data_secret, message, e.pub, e.context, range(N_LEAVES)
+    )
+    assert auth.content == content
