@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from accord.cli.bench_cmd import bench
+from accord.cli.interop_cmd import interop
 from accord.cli.server_cmd import server
 from accord.cli.vectors_cmd import vectors
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(vectors)
+cli.add_command(interop)
 cli.add_command(bench)
 cli.add_command(server)
 

@@ -1,0 +1,55 @@
+"""``accord interop``: the MLS working group's interop harness.
+
+``run`` drives MLSClient servers through the scenario files. ``serve`` (Accord's own
+MLSClient server on accord.mls) is added here by whoever builds the Accord side: a
+``@interop.command("serve")`` next to ``run`` below.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from accord.interop.config import default_config_dir
+from accord.interop.runner import HANDSHAKES, Options, run
+
+
+@click.group("interop")
+def interop() -> None:
+    """MLS interop: run the working group's scenarios against MLSClient servers."""
+
+
+@interop.command("run")
+@click.option("--client", "clients", multiple=True, required=True, metavar="HOST:PORT",
+              help="An MLSClient gRPC server; give it once per client (usually two or more).")
+@click.option("--config", "configs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A scenario file; repeatable. Default: every file in tests/interop/configs.")
+@click.option("--suite", "suites", multiple=True, type=int,
+              help="Only this cipher suite (repeatable). Default: every suite all clients support.")
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Run K role assignments per script (seeded; each client creates the group at least once) instead of all.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--script", "scripts", multiple=True, help="Only this script (NAME or FILE:NAME); repeatable.")
+@click.option("--handshake", type=click.Choice(sorted(HANDSHAKES)), default="both", show_default=True,
+              help="Handshake messages as PublicMessage, PrivateMessage, or both (as upstream).")
+@click.option("--max-assignments", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="Without --sample, scripts with a bigger full matrix run a seeded sample of this size (and say so).")
+@click.option("--rpc-timeout", type=float, default=60.0, show_default=True, help="Seconds per RPC.")
+@click.option("--run-timeout", type=float, default=900.0, show_default=True, help="Seconds per script run.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line; the last line stays 'N passed, M failed'.")
+def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[int, ...], sample: int | None,
+            seed: int, scripts: tuple[str, ...], handshake: str, max_assignments: int, rpc_timeout: float,
+            run_timeout: float, as_json: bool) -> None:
+    """Run scenario files against the given MLSClient servers; exit 1 on any failure."""
+    files = list(configs) or sorted(default_config_dir().glob("*.json"))
+    if not files:
+        raise click.UsageError("no scenario files: pass --config FILE")
+    options = Options(
+        configs=files, suites=suites, sample=sample, seed=seed, handshake=handshake,
+        max_assignments=max_assignments, scripts=scripts, rpc_timeout=rpc_timeout,
+        run_timeout=run_timeout, as_json=as_json,
+    )
+    outcome = run(clients, options, sys.stdout)
+    raise SystemExit(0 if outcome.ok else 1)

@@ -1,0 +1,74 @@
+"""How results are printed: one line per run, then exactly ``N passed, M failed``."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from accord.interop.client import Client
+from accord.interop.divergence import RunResult
+
+
+def result_json(r: RunResult) -> dict[str, object]:
+    out: dict[str, object] = {
+        "result": "pass" if r.passed else "fail",
+        "config": r.config,
+        "script": r.script,
+        "suite": r.suite,
+        "handshake": r.handshake,
+        "roles": dict(r.roles),
+        "seconds": round(r.seconds, 3),
+    }
+    if r.final_suite is not None and r.final_suite != r.suite:
+        out["final_suite"] = r.final_suite
+    if not r.passed:
+        out.update(failed_step=r.failed_step, action=r.action, step=r.step_json, error=r.error)
+        if r.divergence is not None:
+            out["divergence"] = r.divergence.as_json()
+    return out
+
+
+def result_line(r: RunResult) -> str:
+    head = f"{r.label} suite={r.suite} hs={r.handshake} roles={r.roles_text()}"
+    if r.passed:
+        return f"PASS {head} ({r.seconds:.2f}s)"
+    where = f"step {r.failed_step} {r.action}" if r.failed_step is not None else "before the first step"
+    why = r.divergence.summary() if r.divergence is not None else (r.error or "failed")
+    return f"FAIL {head}: {where}: {why}"
+
+
+class Reporter:
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.passed = 0
+        self.failed = 0
+
+    def _emit(self, text: str, obj: dict[str, object]) -> None:
+        self.out.write((json.dumps(obj, sort_keys=True) if self.as_json else text) + "\n")
+        self.out.flush()
+
+    def client(self, c: Client) -> None:
+        suites = sorted(c.suites)
+        self._emit(f"# {c.label} = {c.address}: {c.name} suites={suites}", {"client": c.label, "address": c.address, "name": c.name, "suites": suites})
+
+    def note(self, text: str) -> None:
+        self._emit(f"# {text}", {"note": text})
+
+    def result(self, r: RunResult) -> None:
+        if r.passed:
+            self.passed += 1
+        else:
+            self.failed += 1
+        self._emit(result_line(r), result_json(r))
+
+    def failure(self, text: str) -> None:
+        """A failure that is not one run (a suite nobody shares, an unreadable file)."""
+        self.failed += 1
+        self._emit(f"FAIL {text}", {"result": "fail", "error": text})
+
+    def summary(self) -> str:
+        line = f"{self.passed} passed, {self.failed} failed"
+        self.out.write(line + "\n")
+        self.out.flush()
+        return line
