@@ -379,9 +379,9 @@ def _build_codec(hint: Any, owner: Any) -> Codec:
             raise TypeError(f"only tuple[T, ...] is a wire vector, not {hint}")
         return _vector_codec(codec_for(args[0], owner))
     if origin in (Union, getattr(__import__("types"), "UnionType", None)):
-        args = [a for a in get_args(hint) if a is not type(None)]
-        if len(args) == 1 and len(get_args(hint)) == 2:
-            return _optional_codec(codec_for(args[0], owner))
+        present = [a for a in get_args(hint) if a is not type(None)]
+        if len(present) == 1 and len(get_args(hint)) == 2:
+            return _optional_codec(codec_for(present[0], owner))
     raise TypeError(f"no wire codec for type hint {hint!r}")
 
 
@@ -515,7 +515,7 @@ def _compile_fields(cls: type) -> list[Field]:
     module = sys.modules[cls.__module__]
     hints = typing.get_type_hints(cls, globalns=vars(module), include_extras=True)
     out: list[Field] = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         hint = hints[f.name]
         cond = None
         if get_origin(hint) is Annotated:
@@ -540,8 +540,8 @@ C = TypeVar("C", bound=type)
 @dataclass_transform(frozen_default=True)
 def wire(cls: C) -> C:
     """Make ``cls`` a frozen, slotted dataclass with ``to_bytes``/``from_bytes``."""
-    dc = dataclasses.dataclass(frozen=True, slots=True)(cls)
-    dc.__wire_fields__ = True  # type: ignore[attr-defined]
+    dc: Any = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    dc.__wire_fields__ = True
     codec_cell: list[Codec] = []
 
     def _codec() -> Codec:
@@ -554,11 +554,9 @@ def wire(cls: C) -> C:
         _codec().enc(self, out)
         return bytes(out)
 
-    @classmethod  # type: ignore[misc]
     def from_bytes(klass: Any, data: bytes) -> Any:
         return decode(dc, data)
 
-    @classmethod  # type: ignore[misc]
     def decode_from(klass: Any, buf: bytes, pos: int) -> tuple[Any, int]:
         return _guarded(_codec().dec, bytes(buf), pos)
 
@@ -570,11 +568,11 @@ def wire(cls: C) -> C:
         _encode_fields(self, _compiled(dc), out, stop)
         return bytes(out)
 
-    dc.encode_before = encode_before  # type: ignore[attr-defined]
-    dc.to_bytes = to_bytes  # type: ignore[attr-defined]
-    dc.from_bytes = from_bytes  # type: ignore[attr-defined]
-    dc.decode_from = decode_from  # type: ignore[attr-defined]
-    return dc
+    dc.encode_before = encode_before
+    dc.to_bytes = to_bytes
+    dc.from_bytes = classmethod(from_bytes)
+    dc.decode_from = classmethod(decode_from)
+    return typing.cast(C, dc)
 
 
 # --------------------------------------------------------------------------
