@@ -64,7 +64,6 @@ def validate_tree(
         raise ValidationError("the tree hash does not match the GroupContext", RULE)
     if tree.suite.id != group_context.cipher_suite:
         raise ValidationError("the tree's cipher suite is not the group's", RULE)
-    verify_parent_hashes(tree)
     rules = group_rules(group_context, tree)
     for leaf_index, leaf in tree.leaves():
         validate_leaf_node(
@@ -78,6 +77,9 @@ def validate_tree(
             credential_validator=credential_validator,
             check_signature=check_signatures,
         )
+    # Leaves first: a changed leaf also breaks the parent hashes above it,
+    # and the leaf's own error names the cause.
+    verify_parent_hashes(tree)
     check_credential_types(tree)
     check_unmerged_leaves(tree)
     check_key_uniqueness(tree)

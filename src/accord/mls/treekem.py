@@ -7,7 +7,7 @@ the result may be discarded (a pending commit). Private keys live in
 API::
 
     PathKeys(keys: Mapping[int, bytes])      # node index -> HPKE private key
-      .get(x), x in keys, .nodes(), .replaced(new, drop), .check(tree)
+      .get(x), x in keys, .nodes(), .replaced(new, drop), .pruned(tree), .check(tree)
     create_update_path(tree, sender, signature_priv, group_context, *,
                        leaf=None, exclude=(), rng=os.urandom) -> CreatedPath
         # .update_path, .commit_secret, .path_secrets (node -> secret), .keys
@@ -91,6 +91,13 @@ class PathKeys:
             keys.pop(x, None)
         keys.update(new)
         return PathKeys(keys)
+
+    def pruned(self, tree: Tree) -> PathKeys:
+        """Without the keys of nodes that are now blank or outside the tree
+        (blanked by Update/Remove proposals, dropped by truncation): outdated
+        key material is deleted (12.4.2)."""
+        keep = {x: k for x, k in self._keys.items() if x < tree.width and tree.node(x) is not None}
+        return self if len(keep) == len(self._keys) else PathKeys(keep)
 
     def check(self, tree: Tree) -> None:
         """Every key belongs to a non-blank node whose public key matches (4.2)."""
