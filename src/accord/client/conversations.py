@@ -1,0 +1,231 @@
+"""Conversations as MLS groups: create, add, remove, leave, rename, admins, members.
+
+Every device of every member is a leaf (DESIGN.md). Adding a member claims
+one KeyPackage for each of its devices; each claimed KeyPackage must carry
+the credential ``account/device_id`` the directory says it belongs to and
+the signature key the provider lists for that device.
+
+Room policy is application-level (issue 5): the admins are a list of
+accounts, announced with a signed ``Notice(ADMINS_CHANGED)`` inside the
+group. A member accepts the first announcement it sees (from the member who
+added it) and afterwards only announcements by an admin. A removal committed
+by a non-admin (other than removing one's own devices or a member who left)
+is shown as a security event (THREATS.md T08).
+
+Commits go to the hub; when another commit took the epoch first
+(``EpochConflict``) the device catches up and tries again, a bounded number
+of times.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.client.api import EpochConflict
+from accord.client.mls_session import posting_public_key, split_identity
+from accord.content import Notice, NoticeKind
+from accord.errors import AccordError, Conflict, NotFound, ValidationError
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+COMMIT_ATTEMPTS = 4
+
+
+def conv_id_of(group_id: bytes) -> str:
+    return group_id.hex()[:16]
+
+
+def find(dev: Device, name_or_id: str) -> dict[str, Any]:
+    return dev.store.conversation(name_or_id)
+
+
+def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
+    """Each member account with its devices, from the MLS state itself."""
+    state = dev.store.load_group(conv["group_id"])
+    out: dict[str, list[str]] = {}
+    for mb in dev.engine.members(state):
+        account, device = split_identity(mb.identity)
+        out.setdefault(account, []).append(device)
+    return {a: sorted(d) for a, d in sorted(out.items())}
+
+
+async def create(dev: Device, name: str, accounts: list[str], now: int,
+                 kind: str = "group") -> dict[str, Any]:
+    ident = dev.identity
+    group_id = dev.random_bytes(16)
+    state = dev.engine.create_group(group_id, ident.mls_identity, dev._sig_priv(),
+                                    dev.signature_public_key, now)
+    await dev.api.create_group(group_id, posting_public_key(dev.engine, state))
+    conv_id = conv_id_of(group_id)
+    meta = {"admins": [ident.account], "admins_known": True, "timer": 0,
+            "sent_since_update": 0, "last_update": now, "active": True}
+    with dev.store.transaction():
+        dev.store.save_group(group_id, state, now)
+        dev.store.add_conversation(conv_id, group_id, name, kind, now, meta)
+        dev.store.add_event(conv_id, now, "created", {"by": ident.account, "name": name})
+    conv = dev.store.conversation(conv_id)
+    # Our other devices join too: every device of every member is a leaf.
+    await add_members(dev, conv, [ident.account, *accounts], now)
+    return dev.store.conversation(conv_id)
+
+
+async def _claim(dev: Device, account: str, skip: set[bytes], now: int
+                 ) -> list[tuple[str, bytes]]:
+    """``(device_id, KeyPackage)`` for every device of ``account`` not in ``skip``."""
+    listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
+    claim = await dev.api.claim_key_packages(account)
+    out = []
+    for c in claim.key_packages:
+        identity, sig_key = dev.engine.key_package_identity(c.key_package, now)
+        if identity in skip:
+            continue
+        if split_identity(identity) != (account, c.device_id) or listed.get(c.device_id) != sig_key:
+            raise ValidationError(f"a KeyPackage for {account} does not match its device",
+                                  "Accord directory binding (T06)")
+        out.append((c.device_id, c.key_package))
+    return out
+
+
+async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], now: int) -> int:
+    """Add every device of each account (and any device of theirs not yet in); how many."""
+    state = dev.store.load_group(conv["group_id"])
+    present = {mb.identity for mb in dev.engine.members(state)}
+    adds: list[tuple[str, bytes]] = []
+    for account in dict.fromkeys(a.strip().lower() for a in accounts):
+        adds += await _claim(dev, account, present, now)
+    if not adds:
+        return 0
+    await commit(dev, conv, now, add=adds)
+    await announce(dev, conv, now)
+    return len(adds)
+
+
+async def announce(dev: Device, conv: dict[str, Any], now: int) -> None:
+    """Tell members (new ones especially) the conversation's name and admins."""
+    from accord.client import messaging
+
+    conv = dev.store.conversation(conv["conv_id"])
+    await messaging.send_body(dev, conv, Notice(NoticeKind.RENAMED, conv["name"]), now)
+    admins = ",".join(conv["meta"].get("admins", []))
+    await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, admins), now)
+
+
+async def remove_member(dev: Device, conv: dict[str, Any], account: str, now: int) -> int:
+    require_admin(dev, conv)
+    state = dev.store.load_group(conv["group_id"])
+    gone = [mb.identity for mb in dev.engine.members(state)
+            if split_identity(mb.identity)[0] == account]
+    if not gone:
+        raise NotFound(f"{account} is not a member")
+    await commit(dev, conv, now, remove=gone)
+    return len(gone)
+
+
+async def remove_devices(dev: Device, conv: dict[str, Any], identities: list[bytes],
+                         now: int) -> None:
+    await commit(dev, conv, now, remove=identities)
+
+
+async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
+    """Say so in the group; another member commits our removal. We forget the group now."""
+    from accord.client import messaging
+
+    await messaging.send_body(dev, conv, Notice(NoticeKind.MEMBER_LEFT, dev.identity.account),
+                              now)
+    deactivate(dev, conv, now, dev.identity.account)
+
+
+async def rename(dev: Device, conv: dict[str, Any], name: str, now: int) -> None:
+    from accord.client import messaging
+
+    require_admin(dev, conv)
+    await messaging.send_body(dev, conv, Notice(NoticeKind.RENAMED, name), now)
+    dev.store.update_conversation(conv["conv_id"], name=name)
+
+
+async def set_admins(dev: Device, conv: dict[str, Any], admins: list[str], now: int) -> None:
+    from accord.client import messaging
+
+    require_admin(dev, conv)
+    admins = sorted(dict.fromkeys(a.strip().lower() for a in admins))
+    if not admins:
+        raise ValidationError("a conversation keeps at least one admin")
+    await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, ",".join(admins)), now)
+    meta = dict(conv["meta"], admins=admins)
+    dev.store.update_conversation(conv["conv_id"], meta=meta)
+
+
+def require_admin(dev: Device, conv: dict[str, Any]) -> None:
+    admins = conv["meta"].get("admins", [])
+    if admins and dev.identity.account not in admins:
+        raise ValidationError("only an admin of this conversation may do that", "room policy")
+
+
+def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
+    """We are out of the group: drop its keys, keep the history."""
+    meta = dict(conv["meta"], active=False)
+    dev.store.update_conversation(conv["conv_id"], meta=meta)
+    dev.store.drop_group(conv["group_id"])
+    kind = "left" if by == dev.identity.account else "removed"
+    dev.store.add_event(conv["conv_id"], now, kind, {"by": by})
+
+
+def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes, ...],
+                         by: str, now: int) -> None:
+    conv = dev.store.conversation(conv["conv_id"])
+    admins = conv["meta"].get("admins", [])
+    left = set(conv["meta"].get("left", []))
+    for ident in removed:
+        account = split_identity(ident)[0]
+        if account == by or account in left or not admins or by in admins:
+            continue
+        dev.store.add_event(conv["conv_id"], now, "security",
+                            {"what": f"{by} removed {account} without being an admin"})
+
+
+async def commit(dev: Device, conv: dict[str, Any], now: int, *,
+                 add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
+                 update: bool = False) -> bool:
+    """Commit a roster change or update at the hub; False when nothing was left to do."""
+    for _ in range(COMMIT_ATTEMPTS):
+        state = dev.store.load_group(conv["group_id"])
+        present = {mb.identity for mb in dev.engine.members(state)}
+        rm = [i for i in remove if i in present]
+        if not add and not rm and not update:
+            return False
+        out = dev.engine.commit(state, add=[kp for _, kp in add], remove=rm, update=update,
+                                now=now)
+        req = m.CommitRequest(
+            epoch=dev.engine.epoch(state), commit=out.commit,
+            posting_key=posting_public_key(dev.engine, out.state),
+            added=[d for d, _ in add], removed=[split_identity(i)[1] for i in rm],
+            welcome=out.welcome)
+        try:
+            await dev.api.commit(conv["group_id"], req)
+        except (EpochConflict, Conflict):
+            await dev.sync(now, housekeep=False)  # someone else committed first: catch up, try again
+            conv = dev.store.conversation(conv["conv_id"])
+            if not conv["meta"].get("active", True):
+                return False
+            continue
+        with dev.store.transaction():
+            dev.store.save_group(conv["group_id"], out.state, now)
+            _own_commit_events(dev, conv, state, out.state, now)
+        return True
+    raise AccordError("the group kept changing; try again")
+
+
+def _own_commit_events(dev: Device, conv: dict[str, Any], before: bytes, after: bytes,
+                       now: int) -> None:
+    from accord.client.inbox import _roster_events
+
+    b = {mb.identity for mb in dev.engine.members(before)}
+    a = {mb.identity for mb in dev.engine.members(after)}
+    _roster_events(dev, conv, b, a, dev.identity.account, now)
+    if a == b:
+        meta = dict(dev.store.conversation(conv["conv_id"])["meta"], sent_since_update=0,
+                    last_update=now)
+        dev.store.update_conversation(conv["conv_id"], meta=meta)
+        dev.store.add_event(conv["conv_id"], now, "key_update", {"by": dev.identity.account})

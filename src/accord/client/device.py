@@ -1,0 +1,267 @@
+"""One device of a user: its profile, its provider session, and its sync loop.
+
+A :class:`Device` owns one profile folder (``accord.client.store``), one MLS
+engine (``accord.client.mls_session``) and, when online, one provider
+session (``accord.client.api``). Its signature private key exists only in
+the encrypted profile. Conversation and message operations live in
+``conversations`` and ``messaging``; incoming items are applied by
+``inbox``. Time is always an argument (``now``, ms since the Unix epoch);
+nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.client.api import ProviderApi
+from accord.client.mls_session import MlsEngine, default_engine, identity_of
+from accord.client.store import KdfParams, ProfileStore
+from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
+from accord.wire import signing
+
+KP_LOW_WATER = 5
+KP_BATCH = 10
+MAX_SYNC_PAGES = 200  # per sync call; the rest waits for the next one
+PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    account: str
+    device_id: str
+    server: str
+
+    @property
+    def domain(self) -> str:
+        return self.account.rsplit("@", 1)[1]
+
+    @property
+    def mls_identity(self) -> bytes:
+        return identity_of(self.account, self.device_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How often a device commits an update of its own leaf (T09)."""
+
+    update_every_messages: int = 50
+    update_every_ms: int = 7 * 86_400_000
+    disappearing_default_s: int = 0
+
+
+class Device:
+    def __init__(self, store: ProfileStore, engine: MlsEngine | None = None) -> None:
+        self.store = store
+        self.engine = engine or default_engine()
+        self._api: ProviderApi | None = None
+
+    # -- profile ---------------------------------------------------------------
+
+    @classmethod
+    def init(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None,
+             kdf: KdfParams | None = None) -> Device:
+        """Create a profile with a fresh device signature key (suite 0x0001, Ed25519)."""
+        dev = cls(ProfileStore.create(folder, passphrase, kdf), engine)
+        priv, pub = dev.engine.signature_keypair()
+        with dev.store.transaction():
+            dev.store.put("sig_priv", priv)
+            dev.store.put("sig_pub", pub)
+        return dev
+
+    @classmethod
+    def open(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None) -> Device:
+        return cls(ProfileStore.open(folder, passphrase), engine)
+
+    @property
+    def signature_public_key(self) -> bytes:
+        pub = self.store.get("sig_pub")
+        if pub is None:
+            raise NotFound("this profile has no device key")
+        return pub
+
+    def sign(self, data: bytes) -> bytes:
+        priv = self.store.get("sig_priv")
+        if priv is None:
+            raise NotFound("this profile has no device key")
+        return Ed25519PrivateKey.from_private_bytes(priv).sign(data)
+
+    @property
+    def identity(self) -> Identity:
+        raw = self.store.get_json("identity")
+        if raw is None:
+            raise AuthError("this device is not registered; run `accord register` first")
+        return Identity(raw["account"], raw["device_id"], raw["server"])
+
+    @property
+    def registered(self) -> bool:
+        return self.store.get_json("identity") is not None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(**self.store.get_json("settings", {}))
+
+    def set_settings(self, **changes: int) -> None:
+        current = self.store.get_json("settings", {})
+        current.update(changes)
+        Settings(**current)  # unknown names fail here, before anything is saved
+        self.store.put_json("settings", current)
+
+    def close(self) -> None:
+        self.store.lock()
+
+    # -- provider session ------------------------------------------------------------
+
+    @property
+    def api(self) -> ProviderApi:
+        if self._api is None:
+            raise AuthError("not connected; call connect() first")
+        return self._api
+
+    async def connect(self, server: str | None = None) -> ProviderApi:
+        """Open the provider session (and log in when registered)."""
+        if self._api is None:
+            url = server or self.identity.server
+            self._api = ProviderApi(url)
+        if self.registered:
+            ident = self.identity
+            await self._api.login(ident.domain, ident.device_id, self.sign)
+        return self._api
+
+    async def disconnect(self) -> None:
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
+
+    async def register(self, account: str, server: str, now: int) -> Identity:
+        account = account.strip().lower()
+        if "@" not in account:
+            raise ValidationError("an account is user@domain")
+        if self.registered:
+            raise AccordError(f"this profile is already {self.identity.account}")
+        api = await self.connect(server)
+        resp = await api.register(account, self.signature_public_key, self.sign)
+        self.store.put_json("identity", {"account": resp.account, "device_id": resp.device_id,
+                                         "server": server})
+        await self.connect()
+        await self.top_up_key_packages(now)
+        return self.identity
+
+    # -- linking a new device (the new device's half; see ``linking``) -------------
+
+    def link_request(self, account: str, server: str) -> str:
+        """The code this (unregistered) device shows to an existing device of ``account``."""
+        account = account.strip().lower()
+        pub = self.signature_public_key
+        possession = self.sign(signing.possession_input(account, pub))
+        self.store.put_json("link_request", {"account": account, "server": server})
+        return base64.urlsafe_b64encode(pub + possession).rstrip(b"=").decode()
+
+    async def complete_link(self, now: int) -> Identity | None:
+        """Once an existing device has certified us, become registered; None until then."""
+        if self.registered:
+            return self.identity
+        req = self.store.get_json("link_request")
+        if req is None:
+            raise AuthError("no link request; run `accord devices request` first")
+        api = await self.connect(req["server"])
+        devices = await api.list_devices(req["account"])
+        mine = [d for d in devices.devices if d.signature_key == self.signature_public_key]
+        if not mine:
+            return None
+        self.store.put_json("identity", {"account": req["account"],
+                                         "device_id": mine[0].device_id,
+                                         "server": req["server"]})
+        self.store.delete("link_request")
+        await self.connect()
+        await self.top_up_key_packages(now)
+        return self.identity
+
+    # -- key packages ----------------------------------------------------------------
+
+    async def top_up_key_packages(self, now: int, *, low: int = KP_LOW_WATER,
+                                  batch: int = KP_BATCH) -> int:
+        """Upload fresh KeyPackages when fewer than ``low`` remain; the count after."""
+        count = await self.api.key_package_count()
+        if count.count >= low and count.last_resort:
+            return count.count
+        ident = self.identity
+        bundles = [self.engine.key_package(ident.mls_identity, self._sig_priv(),
+                                           self.signature_public_key, now)
+                   for _ in range(batch + (0 if count.last_resort else 1))]
+        with self.store.transaction():
+            for b in bundles:
+                self.store.put("kp:" + b.ref.hex(), b.private)
+        last = None if count.last_resort else bundles.pop().public
+        result = await self.api.upload_key_packages([b.public for b in bundles], last)
+        return result.count
+
+    def key_package_privates(self, refs: list[bytes]) -> dict[bytes, bytes]:
+        out = {}
+        for ref in refs:
+            priv = self.store.get("kp:" + ref.hex())
+            if priv is not None:
+                out[ref] = priv
+        return out
+
+    def _sig_priv(self) -> bytes:
+        priv = self.store.get("sig_priv")
+        if priv is None:
+            raise NotFound("this profile has no device key")
+        return priv
+
+    # -- sync --------------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        return int(self.store.get_json("cursor", 0))
+
+    async def sync(self, now: int, *, housekeep: bool = True) -> int:
+        """Fetch and apply everything queued for this device; how many items were applied."""
+        from accord.client import housekeeping, inbox
+
+        total = 0
+        for _ in range(MAX_SYNC_PAGES):
+            page = await self.api.fetch(self.cursor, PAGE)
+            if not page.items:
+                break
+            total += await inbox.apply_items(self, page.items, now)
+        if housekeep:
+            await housekeeping.run(self, now)
+        return total
+
+    async def listen(self, now_fn: Any, *, max_frames: int = 1_000_000,
+                     idle_timeout: float | None = None, on_items: Any = None) -> int:
+        """Apply pushed items as they arrive (bounded); ``now_fn()`` is the caller's clock."""
+        from accord.client import housekeeping, inbox
+
+        await self.sync(now_fn())
+        total = 0
+        async for items in self.api.push(self.cursor, max_frames=max_frames,
+                                         idle_timeout=idle_timeout):
+            fresh = [i for i in items if i.seq > self.cursor]
+            n = await inbox.apply_items(self, fresh, now_fn())
+            await housekeeping.run(self, now_fn())
+            total += n
+            if on_items is not None and fresh:
+                on_items(fresh)
+        return total
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+
+def check_code_key(code: str) -> tuple[bytes, bytes]:
+    """``(signature_key, possession)`` from a link code; CryptoError when malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(code.strip() + "=" * (-len(code.strip()) % 4))
+    except ValueError:
+        raise CryptoError("not a link code") from None
+    if len(raw) != 96:
+        raise CryptoError("not a link code")
+    return raw[:32], raw[32:]

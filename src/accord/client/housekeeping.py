@@ -1,0 +1,88 @@
+"""What a device does after each sync: the duties no message asks for.
+
+- disappearing messages whose timer ended are erased;
+- members who announced that they left are removed (by a commit);
+- devices this device linked to the account join every conversation;
+- a periodic update of our own leaf (forward secrecy and post-compromise
+  security, T09) after ``Settings.update_every_messages`` sent messages or
+  ``Settings.update_every_ms``;
+- KeyPackages are topped up.
+
+Each duty is bounded by the number of conversations; a failing duty is
+recorded as an event and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.client import conversations as convs
+from accord.client.mls_session import identity_of, split_identity
+from accord.errors import AccordError
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+
+async def run(dev: Device, now: int) -> None:
+    dev.store.expire_messages(now)
+    linked = set(dev.store.get_json("linked", []))
+    for conv in dev.store.conversations():
+        if not conv["meta"].get("active", True):
+            continue
+        try:
+            await _conversation_duties(dev, conv, linked, now)
+        except AccordError as exc:
+            dev.store.add_event(conv["conv_id"], now, "error",
+                                {"what": "a maintenance commit failed",
+                                 "error": type(exc).__name__})
+    await dev.top_up_key_packages(now)
+
+
+async def _conversation_duties(dev: Device, conv: dict[str, Any], linked: set[str],
+                               now: int) -> None:
+    state = dev.store.load_group(conv["group_id"])
+    present = {mb.identity for mb in dev.engine.members(state)}
+    left = set(conv["meta"].get("left", []))
+    gone = [i for i in present if split_identity(i)[0] in left]
+    if gone:
+        await convs.remove_devices(dev, conv, gone, now)
+    account = dev.identity.account
+    if any(identity_of(account, d) not in present for d in linked):
+        await convs.add_members(dev, conv, [account], now)
+    conv = dev.store.conversation(conv["conv_id"])
+    s = dev.settings
+    meta = conv["meta"]
+    if (meta.get("sent_since_update", 0) >= s.update_every_messages
+            or now - meta.get("last_update", now) >= s.update_every_ms):
+        await convs.commit(dev, conv, now, update=True)
+
+
+async def remove_device(dev: Device, device_id: str, now: int) -> int:
+    """Remove one of our account's devices at the provider and from every conversation."""
+    ident = dev.identity
+    if device_id == ident.device_id:
+        raise AccordError("a device does not remove itself; remove it from another device")
+    await dev.api.remove_device(device_id)
+    dev.store.put_json("linked", [d for d in dev.store.get_json("linked", []) if d != device_id])
+    n = 0
+    for conv in dev.store.conversations():
+        if conv["meta"].get("active", True):
+            n += await convs.commit(dev, conv, now,
+                                    remove=[identity_of(ident.account, device_id)])
+    return n
+
+
+async def link_device(dev: Device, code: str, now: int) -> str:
+    """Certify a new device of our account from its link code; its device id.
+
+    It joins our conversations at the next sync after it has published
+    KeyPackages (it does so as soon as it sees itself certified).
+    """
+    from accord.client.device import check_code_key
+
+    key, possession = check_code_key(code)
+    ident = dev.identity
+    resp = await dev.api.add_device(ident.account, key, dev.sign, possession)
+    dev.store.put_json("linked", sorted({*dev.store.get_json("linked", []), resp.device_id}))
+    return resp.device_id

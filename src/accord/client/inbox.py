@@ -1,0 +1,139 @@
+"""Applying queue items to a device: Welcomes, commits, application messages.
+
+Every item is applied in the provider's order, then the cursor moves past it
+and the queue is acknowledged, in that order, so an item is never lost (a
+crash before the ack replays it; duplicates are dropped by message id and by
+epoch). A bad item (tampered, for a group we left, undecryptable) becomes a
+``security`` or ``error`` event in the history and never stops the loop.
+
+Membership and device changes become events (THREATS.md T05, visible side).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from accord.client import conversations as convs
+from accord.client import messaging
+from accord.client.mls_session import split_identity
+from accord.errors import AccordError, NotFound
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+
+async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
+    applied = 0
+    for item in items:
+        if item.seq <= dev.cursor:
+            continue
+        with dev.store.transaction():
+            _apply_one(dev, item, now)
+            dev.store.put_json("cursor", item.seq)
+        applied += 1
+    if items:
+        await dev.api.ack(dev.cursor)
+    return applied
+
+
+def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
+    try:
+        if item.kind == "welcome":
+            _welcome(dev, item, now)
+        elif item.kind == "commit":
+            _commit(dev, item, now)
+        elif item.kind == "application":
+            _application(dev, item, now)
+        # Proposals are not used by Accord clients (leaving is a notice plus a
+        # commit by another member), so they are skipped.
+    except AccordError as exc:
+        conv = _conv_of(dev, item.group_id)
+        if conv is not None:
+            dev.store.add_event(conv["conv_id"], now, "error",
+                                {"what": f"a {item.kind} could not be applied",
+                                 "error": type(exc).__name__})
+
+
+def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
+    if group_id is None:
+        return None
+    try:
+        return dev.store.conversation(convs.conv_id_of(group_id))
+    except NotFound:
+        return None
+
+
+def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
+    refs = dev.engine.welcome_key_package_refs(item.body)
+    state = dev.engine.join(item.body, dev.key_package_privates(refs), now)
+    for ref in refs:  # a KeyPackage is used once (RFC 9420 16.8)
+        dev.store.delete("kp:" + ref.hex())
+    group_id = dev.engine.group_id(state)
+    conv_id = convs.conv_id_of(group_id)
+    if _conv_of(dev, group_id) is not None:
+        return
+    me = dev.identity.account
+    others = sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)} - {me})
+    dev.store.save_group(group_id, state, now)
+    meta = {"admins": [], "admins_known": False, "timer": 0, "sent_since_update": 0,
+            "last_update": now, "active": True}
+    dev.store.add_conversation(conv_id, group_id, ", ".join(others) or "note to self",
+                               "group", now, meta)
+    dev.store.add_event(conv_id, now, "joined", {"members": others})
+    for account in others:
+        dev.store.upsert_contact(account)
+
+
+def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
+    conv = _conv_of(dev, item.group_id)
+    if conv is None or not conv["meta"].get("active", True):
+        return
+    state = dev.store.load_group(conv["group_id"])
+    if item.epoch is not None and item.epoch < dev.engine.epoch(state):
+        return  # already applied (a replayed delivery)
+    before = {mb.identity for mb in dev.engine.members(state)}
+    r = dev.engine.process(state, item.body, now)
+    me = dev.identity.mls_identity
+    by = split_identity(r.sender)[0]
+    if me in r.removed:
+        convs.deactivate(dev, conv, now, by)
+        return
+    dev.store.save_group(conv["group_id"], r.state, now)
+    after = {mb.identity for mb in dev.engine.members(r.state)}
+    _roster_events(dev, conv, before, after, by, now)
+    convs.check_removal_policy(dev, conv, r.removed, by, now)
+
+
+def _roster_events(dev: Device, conv: dict[str, Any], before: set[bytes], after: set[bytes],
+                   by: str, now: int) -> None:
+    accounts_before = {split_identity(i)[0] for i in before}
+    accounts_after = {split_identity(i)[0] for i in after}
+    for ident in sorted(after - before):
+        account, device = split_identity(ident)
+        kind = "device_added" if account in accounts_before else "member_added"
+        dev.store.add_event(conv["conv_id"], now, kind,
+                            {"account": account, "device": device, "by": by})
+        dev.store.upsert_contact(account)
+    for ident in sorted(before - after):
+        account, device = split_identity(ident)
+        kind = "device_removed" if account in accounts_after else "member_removed"
+        dev.store.add_event(conv["conv_id"], now, kind,
+                            {"account": account, "device": device, "by": by})
+
+
+def _application(dev: Device, item: m.QueueItem, now: int) -> None:
+    conv = _conv_of(dev, item.group_id)
+    if conv is None or not conv["meta"].get("active", True):
+        return
+    digest = hashlib.sha256(item.body).hexdigest()
+    if dev.store.get("sent:" + digest) is not None:
+        # Our own post coming back: the hub cannot leave the sender out (T11).
+        dev.store.delete("sent:" + digest)
+        return
+    state = dev.store.load_group(conv["group_id"])
+    r = dev.engine.process(state, item.body, now)
+    dev.store.save_group(conv["group_id"], r.state, now)
+    assert r.plaintext is not None
+    messaging.receive(dev, conv, r, item.created_at, now)

@@ -1,0 +1,300 @@
+"""Sending and receiving message content inside a conversation's MLS group.
+
+Sending: ``accord.content`` builds, pads and franks the content; MLS
+protects it with authenticated data ``0x01 || epoch tag (8) || franking
+commitment (32)``; the post goes to the hub with no session, signed by the
+epoch's posting key (issue 11). The post's hash is remembered so that its
+copy coming back from the hub is recognised and skipped.
+
+Receiving applies the same effects the sender applied locally, after
+checking who may do what: only a message's author edits or deletes it; only
+admins rename or change admins. A different epoch tag for our own epoch is
+a fork alert (T07).
+
+Attachments are encrypted with a fresh key (``accord.content.attachment``),
+uploaded in parts of at most ``PART_BYTES`` and referenced by a locator
+listing the parts' capability ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from accord.client.api import EpochConflict
+from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
+from accord.client.store import StoredMessage
+from accord.content import (
+    Attachment,
+    Delete,
+    Edit,
+    Notice,
+    NoticeKind,
+    Reaction,
+    ReadReceipt,
+    Text,
+    TimerSetting,
+    decrypt_attachment,
+    encrypt_attachment,
+    expires_at,
+    make_content,
+    new_attachment_key,
+    open_content,
+    seal,
+)
+from accord.content.model import BodyKinds, Content
+from accord.errors import AccordError, CryptoError, DecodeError, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+AAD_VERSION = 1
+POST_ATTEMPTS = 3
+PART_BYTES = 8 * 1024 * 1024
+LOCATOR_PREFIX = "accord-blob:"
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def _aad(tag: bytes, commitment: bytes) -> bytes:
+    return bytes([AAD_VERSION]) + tag + commitment
+
+
+def _split_aad(aad: bytes) -> tuple[bytes, bytes]:
+    if len(aad) != 41 or aad[0] != AAD_VERSION:
+        raise DecodeError("unknown authenticated data layout")
+    return aad[1:9], aad[9:]
+
+
+async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int) -> bytes:
+    """Send one content body; its message id."""
+    if not conv["meta"].get("active", True):
+        raise ValidationError("you are no longer in this conversation")
+    timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
+    content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
+                           expires_after=timer)
+    sealed = seal(content)
+    for _ in range(POST_ATTEMPTS):
+        state = dev.store.load_group(conv["group_id"])
+        aad = _aad(epoch_tag(dev.engine, state), sealed.commitment)
+        ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
+        dev.store.save_group(conv["group_id"], nxt, now)
+        dev.store.put("sent:" + hashlib.sha256(ciphertext).hexdigest(), b"1")
+        try:
+            await dev.api.post_application(conv["group_id"], dev.engine.epoch(state),
+                                           dev.random_bytes(16), ciphertext,
+                                           posting_key(dev.engine, state).sign)
+            break
+        except EpochConflict:
+            dev.store.delete("sent:" + hashlib.sha256(ciphertext).hexdigest())
+            await dev.sync(now, housekeep=False)
+            conv = dev.store.conversation(conv["conv_id"])
+    else:
+        raise AccordError("the group kept changing; try again")
+    ident = dev.identity
+    with dev.store.transaction():
+        apply(dev, conv, content, ident.account, ident.device_id, now)
+        meta = dev.store.conversation(conv["conv_id"])["meta"]
+        meta["sent_since_update"] = meta.get("sent_since_update", 0) + 1
+        dev.store.update_conversation(conv["conv_id"], meta=meta)
+    return content.message_id
+
+
+async def send_text(dev: Device, conv: dict[str, Any], text: str, now: int,
+                    reply_to: bytes | None = None,
+                    attachments: tuple[Attachment, ...] = ()) -> bytes:
+    return await send_body(dev, conv, Text(text, reply_to, attachments), now)
+
+
+async def react(dev: Device, conv: dict[str, Any], target: bytes, emoji: str, now: int,
+                remove: bool = False) -> bytes:
+    dev.store.message(target)
+    return await send_body(dev, conv, Reaction(target, emoji, remove), now)
+
+
+async def edit(dev: Device, conv: dict[str, Any], target: bytes, text: str, now: int) -> bytes:
+    if dev.store.message(target).sender != dev.identity.account:
+        raise ValidationError("you can only edit your own messages")
+    return await send_body(dev, conv, Edit(target, text), now)
+
+
+async def delete(dev: Device, conv: dict[str, Any], target: bytes, now: int) -> bytes:
+    if dev.store.message(target).sender != dev.identity.account:
+        raise ValidationError("you can only delete your own messages")
+    return await send_body(dev, conv, Delete(target), now)
+
+
+async def set_timer(dev: Device, conv: dict[str, Any], seconds: int, now: int) -> bytes:
+    return await send_body(dev, conv, TimerSetting(seconds), now)
+
+
+async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
+    """Send one read receipt for every message of others not yet receipted."""
+    me = dev.identity.account
+    unread = [x for x in dev.store.messages(conv["conv_id"])
+              if x.sender != me and not x.deleted and not x.meta.get("receipt_sent")]
+    if not unread or not conv["meta"].get("active", True):
+        return 0
+    ids = tuple(x.msg_id for x in unread[-256:])
+    await send_body(dev, conv, ReadReceipt(ids), now)
+    for x in unread:
+        dev.store.update_message_meta(x.msg_id, dict(x.meta, receipt_sent=True))
+    return len(ids)
+
+
+# -- attachments -------------------------------------------------------------------
+
+
+async def send_file(dev: Device, conv: dict[str, Any], data: bytes, file_name: str,
+                    media_type: str, now: int, text: str = "", reply_to: bytes | None = None,
+                    progress: Progress | None = None) -> bytes:
+    key = new_attachment_key(dev.random_bytes)
+    blob = encrypt_attachment(key, data)
+    ids = []
+    total = len(blob.ciphertext)
+    for start in range(0, total, PART_BYTES):
+        created = await dev.api.upload_blob(blob.ciphertext[start:start + PART_BYTES])
+        ids.append(created.blob_id)
+        if progress is not None:
+            progress(min(start + PART_BYTES, total), total)
+    att = Attachment(LOCATOR_PREFIX + ",".join(ids), key, blob.sha256, len(data), media_type,
+                     file_name)
+    return await send_text(dev, conv, text, now, reply_to, (att,))
+
+
+async def fetch_attachment(dev: Device, msg_id: bytes, index: int = 0,
+                           progress: Progress | None = None) -> tuple[str, bytes]:
+    """``(file_name, plaintext)`` of an attachment: download, check the hash, decrypt."""
+    msg = dev.store.message(msg_id)
+    atts = msg.meta.get("attachments", [])
+    if not 0 <= index < len(atts):
+        raise NotFound("no such attachment")
+    a = atts[index]
+    if not a["locator"].startswith(LOCATOR_PREFIX):
+        raise ValidationError("unknown attachment locator")
+    parts = a["locator"][len(LOCATOR_PREFIX):].split(",")
+    chunks, done = [], 0
+    for blob_id in parts[:1024]:
+        chunk = await dev.api.download_blob(blob_id)
+        chunks.append(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, done)
+    blob = b"".join(chunks)
+    if not hmac.compare_digest(hashlib.sha256(blob).digest(), bytes.fromhex(a["sha256"])):
+        raise CryptoError("the attachment's hash does not match the message")
+    return a["file_name"], decrypt_attachment(bytes.fromhex(a["key"]), blob,
+                                              bytes.fromhex(a["sha256"]), a["size"])
+
+
+# -- receiving ------------------------------------------------------------------------
+
+
+def receive(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
+    tag, commitment = _split_aad(r.authenticated_data)
+    assert r.plaintext is not None
+    opened = open_content(r.plaintext, commitment)
+    state = dev.store.load_group(conv["group_id"])
+    if r.epoch == dev.engine.epoch(state) and not hmac.compare_digest(
+            tag, epoch_tag(dev.engine, state)):
+        dev.store.add_event(conv["conv_id"], now, "security",
+                            {"what": "a member sees a different group state (fork?)",
+                             "epoch": r.epoch})
+    account, device = split_identity(r.sender)
+    apply(dev, conv, opened.content, account, device, now,
+          {"commitment": commitment.hex(), "server_time": created_at})
+
+
+def apply(dev: Device, conv: dict[str, Any], content: Content, account: str, device: str,
+          now: int, extra: dict[str, Any] | None = None) -> None:
+    """The effect of one content, sent by ``account``/``device`` (us included)."""
+    body = content.body
+    cid = conv["conv_id"]
+    if isinstance(body, Text):
+        meta: dict[str, Any] = dict(extra or {}, reactions={}, read_by=[])
+        meta["attachments"] = [_attachment_meta(a) for a in body.attachments]
+        dev.store.add_message(StoredMessage(
+            content.message_id, cid, account, device, content.header.sent_at, now,
+            "file" if body.attachments else "text", body.text, body.reply_to, False, False,
+            expires_at(content), meta))
+    elif isinstance(body, Reaction):
+        _react(dev, body, account)
+    elif isinstance(body, Edit | Delete):
+        _edit_or_delete(dev, body, account)
+    elif isinstance(body, ReadReceipt):
+        for mid in body.message_ids:
+            _update_meta(dev, mid, lambda m, a=account: m.update(
+                read_by=sorted(set(m.get("read_by", [])) | {a})))
+    elif isinstance(body, TimerSetting):
+        _set_conv_meta(dev, cid, timer=body.seconds)
+        dev.store.add_event(cid, now, "timer", {"by": account, "seconds": body.seconds})
+    elif isinstance(body, Notice):
+        _notice(dev, cid, body, account, now)
+
+
+def _attachment_meta(a: Attachment) -> dict[str, Any]:
+    # The key stays in the encrypted profile; it is never printed.
+    return {"locator": a.locator, "key": a.key.hex(), "sha256": a.ciphertext_sha256.hex(),
+            "size": a.size, "media_type": a.media_type, "file_name": a.file_name}
+
+
+def _update_meta(dev: Device, msg_id: bytes, change: Callable[[dict[str, Any]], None]) -> None:
+    try:
+        msg = dev.store.message(msg_id)
+    except NotFound:
+        return  # about a message we never saw (or that expired)
+    meta = dict(msg.meta)
+    change(meta)
+    dev.store.update_message_meta(msg_id, meta)
+
+
+def _react(dev: Device, body: Reaction, account: str) -> None:
+    def change(meta: dict[str, Any]) -> None:
+        reactions = dict(meta.get("reactions", {}))
+        who = set(reactions.get(body.emoji, []))
+        who = who - {account} if body.remove else who | {account}
+        reactions[body.emoji] = sorted(who)
+        meta["reactions"] = {k: v for k, v in reactions.items() if v}
+
+    _update_meta(dev, body.target, change)
+
+
+def _edit_or_delete(dev: Device, body: Edit | Delete, account: str) -> None:
+    try:
+        target = dev.store.message(body.target)
+    except NotFound:
+        return
+    if target.sender != account:
+        return  # only the author edits or deletes a message
+    if isinstance(body, Edit):
+        dev.store.edit_message(body.target, body.text)
+    else:
+        dev.store.delete_message(body.target)
+
+
+def _set_conv_meta(dev: Device, conv_id: str, **changes: Any) -> None:
+    meta = dict(dev.store.conversation(conv_id)["meta"], **changes)
+    dev.store.update_conversation(conv_id, meta=meta)
+
+
+def _notice(dev: Device, cid: str, body: Notice, account: str, now: int) -> None:
+    meta = dev.store.conversation(cid)["meta"]
+    admins = meta.get("admins", [])
+    trusted = not meta.get("admins_known") or account in admins
+    if body.kind == NoticeKind.RENAMED and trusted:
+        if dev.store.conversation(cid)["name"] != body.subject:
+            dev.store.update_conversation(cid, name=body.subject)
+            dev.store.add_event(cid, now, "renamed", {"by": account, "name": body.subject})
+    elif body.kind == NoticeKind.ADMINS_CHANGED and trusted:
+        new = sorted(a for a in body.subject.split(",") if a)
+        if new != admins:
+            dev.store.add_event(cid, now, "admins", {"by": account, "admins": new})
+        _set_conv_meta(dev, cid, admins=new, admins_known=True)
+    elif body.kind == NoticeKind.MEMBER_LEFT and body.subject == account:
+        left = sorted(set(meta.get("left", [])) | {account})
+        _set_conv_meta(dev, cid, left=left)
+        dev.store.add_event(cid, now, "member_left", {"account": account})
+    elif body.kind in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
+        dev.store.add_event(cid, now, "security",
+                            {"what": f"{account} tried to change the room without being an admin"})

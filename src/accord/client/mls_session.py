@@ -1,0 +1,158 @@
+"""The one place where the client calls the MLS group engine.
+
+The device logic (``accord.client.device``) sees MLS through the narrow
+:class:`MlsEngine` protocol below: group states are opaque bytes (saved
+encrypted in the profile store), every call takes a state and returns the
+next one, and members are named by their credential identity,
+``account/device_id`` (:func:`identity_of`). :class:`RfcEngine` adapts
+``accord.mls.group`` to it; nothing else in the client imports
+``accord.mls.group``.
+
+Accord-specific derivations from MLS secrets live here too:
+
+- the hidden-sender posting key of an epoch (issue 11): an Ed25519 key
+  whose seed is ``MLS-Exporter("accord posting key", group_id, 32)``
+  (RFC 9420 8.5), so every member of the epoch can sign posts and nobody
+  else can;
+- the short epoch-authenticator hash put in application messages' authenticated
+  data so members compare their views of the group (issue 11, T07).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from accord.errors import ValidationError
+
+POSTING_LABEL = b"accord posting key"
+EPOCH_TAG_LEN = 8
+
+
+def identity_of(account: str, device_id: str) -> bytes:
+    return f"{account}/{device_id}".encode()
+
+
+def split_identity(identity: bytes) -> tuple[str, str]:
+    """``(account, device_id)`` of a credential identity; ValidationError otherwise."""
+    try:
+        account, device_id = identity.decode().rsplit("/", 1)
+    except (UnicodeDecodeError, ValueError):
+        raise ValidationError("credential identity is not account/device") from None
+    if "@" not in account or not device_id:
+        raise ValidationError("credential identity is not account/device")
+    return account, device_id
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    leaf_index: int
+    identity: bytes
+    signature_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPackageBundle:
+    """A KeyPackage to publish, its reference, and the private keys to keep."""
+
+    public: bytes
+    ref: bytes
+    private: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutput:
+    """A commit we made; ``state`` is the next epoch's state, to keep only once
+    the hub accepts ``commit`` (otherwise the old state stays)."""
+
+    state: bytes = field(repr=False)
+    commit: bytes
+    welcome: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What one incoming handshake or application message did."""
+
+    state: bytes = field(repr=False)
+    kind: str  # "application", "commit" or "proposal"
+    sender: bytes  # the sender's credential identity
+    epoch: int  # the epoch the message was sent in
+    plaintext: bytes | None = field(default=None, repr=False)
+    authenticated_data: bytes = b""
+    added: tuple[bytes, ...] = ()
+    removed: tuple[bytes, ...] = ()
+
+
+class MlsEngine(Protocol):
+    """What the client needs from an RFC 9420 engine (cipher suite 0x0001)."""
+
+    def signature_keypair(self) -> tuple[bytes, bytes]:
+        """``(private, public)`` signature key of a new device."""
+        ...
+
+    def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
+                    now: int) -> KeyPackageBundle: ...
+
+    def key_package_identity(self, key_package: bytes, now: int) -> tuple[bytes, bytes]:
+        """Validate a claimed KeyPackage; its ``(identity, signature_key)``."""
+        ...
+
+    def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
+                     sig_pub: bytes, now: int) -> bytes: ...
+
+    def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes],
+               update: bool, now: int) -> CommitOutput:
+        """Add the KeyPackages ``add``, remove the members with identities ``remove``."""
+        ...
+
+    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int) -> bytes:
+        """Join from ``welcome`` with whichever of our KeyPackages (ref -> private) it names."""
+        ...
+
+    def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]: ...
+
+    def process(self, state: bytes, message: bytes, now: int) -> Received: ...
+
+    def protect(self, state: bytes, plaintext: bytes, authenticated_data: bytes) -> tuple[bytes, bytes]:
+        """``(private_message, next_state)``."""
+        ...
+
+    def group_id(self, state: bytes) -> bytes: ...
+
+    def epoch(self, state: bytes) -> int: ...
+
+    def members(self, state: bytes) -> list[Member]: ...
+
+    def own_identity(self, state: bytes) -> bytes: ...
+
+    def export_secret(self, state: bytes, label: bytes, context: bytes, length: int) -> bytes: ...
+
+    def epoch_authenticator(self, state: bytes) -> bytes: ...
+
+
+def posting_key(engine: MlsEngine, state: bytes) -> Ed25519PrivateKey:
+    """The epoch's hidden-sender posting key (issue 11)."""
+    seed = engine.export_secret(state, POSTING_LABEL, engine.group_id(state), 32)
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def posting_public_key(engine: MlsEngine, state: bytes) -> bytes:
+    return posting_key(engine, state).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def epoch_tag(engine: MlsEngine, state: bytes) -> bytes:
+    """Short hash of the epoch authenticator, carried in application messages (T07)."""
+    return hashlib.sha256(b"accord epoch tag" + engine.epoch_authenticator(state)).digest()[
+        :EPOCH_TAG_LEN]
+
+
+def default_engine() -> MlsEngine:
+    """The RFC 9420 engine of ``accord.mls.group``."""
+    from accord.client.mls_rfc import RfcEngine
+
+    return RfcEngine()

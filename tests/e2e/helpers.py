@@ -1,0 +1,44 @@
+"""Devices for end-to-end tests: cheap Argon2id, the test clock, the chosen MLS engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from accord.client.device import Device
+from accord.client.mls_session import MlsEngine
+from accord.client.store import KdfParams
+
+CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+PASS = "correct horse battery staple"
+
+
+def engine() -> MlsEngine:
+    """The real engine when ``accord.mls.group`` provides it, else the test double."""
+    if os.environ.get("ACCORD_TEST_FAKE_MLS") != "1":
+        try:
+            from accord.client.mls_session import default_engine
+
+            return default_engine()
+        except ImportError:
+            pass
+    from tests.client.fake_mls import FakeEngine
+
+    return FakeEngine()
+
+
+class Clock:
+    def __init__(self, start: int = 1_800_000_000_000) -> None:
+        self.t = start
+
+    def __call__(self) -> int:
+        self.t += 1000
+        return self.t
+
+
+async def new_device(folder: Path, account: str | None, server_url: str,
+                     clock: Clock) -> Device:
+    dev = Device.init(folder, PASS, engine=engine(), kdf=CHEAP)
+    if account is not None:
+        await dev.register(account, server_url, clock())
+    return dev

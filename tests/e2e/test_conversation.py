@@ -1,0 +1,45 @@
+"""Conversations end to end: several devices against a real provider process."""
+
+from __future__ import annotations
+
+import os
+
+from accord.client import conversations as convs
+from accord.client import messaging
+from tests.e2e.helpers import Clock, new_device
+
+
+def _acct(name: str) -> str:
+    return f"{name}{os.urandom(3).hex()}@alpha.test"
+
+
+async def test_group_text_reply_react_edit_delete(server, tmp_path) -> None:
+    clock = Clock()
+    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    try:
+        conv = await convs.create(alice, "plans", [bob.identity.account], clock())
+        first = await messaging.send_text(alice, conv, "hello bob", clock())
+        await bob.sync(clock())
+        bconv = convs.find(bob, "plans")
+        msgs = bob.store.messages(bconv["conv_id"])
+        assert [x.body for x in msgs] == ["hello bob"]
+        assert msgs[0].sender == alice.identity.account
+        await messaging.send_text(bob, bconv, "hi!", clock(), reply_to=first)
+        await messaging.react(bob, bconv, first, "👍", clock())
+        await alice.sync(clock())
+        amsgs = alice.store.messages(conv["conv_id"])
+        assert [x.body for x in amsgs] == ["hello bob", "hi!"]
+        assert amsgs[1].reply_to == first
+        assert amsgs[0].meta["reactions"] == {"👍": [bob.identity.account]}
+        await messaging.edit(alice, conv, first, "hello bob (edited)", clock())
+        await bob.sync(clock())
+        assert bob.store.message(first).body == "hello bob (edited)"
+        assert bob.store.message(first).edited
+        await messaging.delete(alice, conv, first, clock())
+        await bob.sync(clock())
+        assert bob.store.message(first).deleted
+        assert convs.members(bob, bconv) == convs.members(alice, conv)
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()
