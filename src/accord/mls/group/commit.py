@@ -1,0 +1,247 @@
+"""Creating a commit (RFC 9420 12.4.1) and the Welcome for the members it adds.
+
+The commit is not applied at once: the returned state carries it as
+``pending`` (with the state it leads to), so the committer can merge it
+once the delivery service has accepted it, or discard it if another commit
+won the epoch (14).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from accord.errors import ValidationError
+from accord.mls.framing import sign_content, with_confirmation_tag
+from accord.mls.group.epoch import NextEpoch, enter_epoch, make_group_info, resolve_psks
+from accord.mls.group.proposals import (
+    Applied,
+    apply_proposals,
+    check_member_list,
+    check_proposal,
+)
+from accord.mls.group.send import check_active, handshake_format, send_handshake
+from accord.mls.group.state import CachedProposal, GroupState, PendingCommit
+from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets
+from accord.mls.key_schedule import derive_epoch
+from accord.mls.leaf_node import check_capabilities
+from accord.mls.structs import (
+    Commit,
+    Extension,
+    FramedContent,
+    GroupContext,
+    GroupSecrets,
+    LeafNode,
+    MLSMessage,
+    PathSecret,
+    PreSharedKey,
+    PreSharedKeyID,
+    Proposal,
+    Remove,
+    Sender,
+    Update,
+    Welcome,
+)
+from accord.mls.transcript import (
+    confirmation_tag,
+    interim_transcript_hash,
+    update_transcript_hashes,
+)
+from accord.mls.tree_math import common_ancestor
+from accord.mls.tree_validation import group_rules
+from accord.mls.treekem import PathKeys, create_update_path
+
+__all__ = ["CommitResult", "commit", "discard_pending", "merge_pending"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommitResult:
+    commit: MLSMessage
+    welcome: MLSMessage | None
+    group_info: MLSMessage  # GroupInfo of the new epoch, for external joiners
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Draft:
+    """A commit under construction: what create and the Welcome both need."""
+
+    entries: list[tuple[Proposal, Sender]]
+    por: list[bytes | Proposal]
+    applied: Applied
+    extensions: tuple[Extension, ...]
+
+
+def commit(
+    state: GroupState,
+    *,
+    now: int,
+    proposals: Sequence[bytes] | None = None,
+    by_value: Sequence[Proposal] = (),
+    force_path: bool = False,
+    inline_tree: bool = True,
+    external_pub: bool = True,
+    authenticated_data: bytes = b"",
+    leaf: LeafNode | None = None,
+    resumption_from: Sequence[GroupState] = (),
+    _special_psk_usage: bool = False,
+) -> tuple[CommitResult, GroupState]:
+    """Commit ``proposals`` (refs of cached proposals; None: all cached ones that
+    fit, 12.4) and ``by_value`` proposals. Returns the messages and our state
+    with the commit pending; call ``merge_pending`` once it is accepted.
+
+    ``force_path`` adds an UpdatePath even when no proposal needs one (12.4);
+    ``inline_tree`` puts the ratchet tree into the Welcome's GroupInfo;
+    ``leaf`` is a template for our new leaf (to change credential or
+    extensions); ``resumption_from`` holds other groups whose resumption PSKs
+    the proposals name.
+    """
+    check_active(state)
+    draft = _draft(state, proposals, by_value, now, _special_psk_usage)
+    applied = draft.applied
+    tree = applied.tree
+    old = state.context
+    path = None
+    path_secrets: dict[int, bytes] = {}
+    keys = _surviving_keys(state, applied)
+    commit_secret = bytes(state.suite.kdf_len)
+    added = [leaf_index for leaf_index, _ in applied.added]
+    if force_path or applied.path_required:
+        provisional = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
+                                   b"", old.confirmed_transcript_hash, draft.extensions)
+        created = create_update_path(
+            tree, state.own_leaf, state.signature_priv, provisional, leaf=leaf, exclude=added
+        )
+        path, commit_secret, keys = created.update_path, created.commit_secret, created.keys
+        path_secrets = dict(created.path_secrets)
+    psk_secret = resolve_psks(state, applied.psks, resumption_from)
+    content = FramedContent(old.group_id, old.epoch, Sender.member(state.own_leaf),
+                            authenticated_data, Commit(tuple(draft.por), path))
+    auth = sign_content(state.suite, handshake_format(state), content, state.signature_priv, old)
+    nxt = _derive_next(state, auth, tree, draft.extensions, commit_secret, psk_secret, keys)
+    auth = with_confirmation_tag(auth, nxt.confirmation_tag)
+    msg, sent_state = send_handshake(state, auth)
+    next_state = enter_epoch(sent_state, dataclasses.replace(nxt, reinit=applied.reinit))
+    info = make_group_info(next_state, with_tree=True, with_external_pub=external_pub)
+    welcome = None
+    if applied.added:
+        welcome = _welcome(next_state, applied, path_secrets, inline_tree)
+    pending = PendingCommit(msg.to_bytes(), next_state)  # type: ignore[attr-defined]
+    result = CommitResult(msg, welcome, MLSMessage.wrap(info))
+    return result, dataclasses.replace(sent_state, pending=pending)
+
+
+def _draft(
+    state: GroupState, refs: Sequence[bytes] | None, by_value: Sequence[Proposal],
+    now: int, special_psk: bool,
+) -> _Draft:
+    me = Sender.member(state.own_leaf)
+    cached = _pick_cached(state, refs)
+    rules = group_rules(state.context, state.tree)
+    entries = [(c.proposal, c.sender) for c in cached]
+    por: list[bytes | Proposal] = [c.ref for c in cached]
+    for p in by_value:
+        # The first commit of a reinit or branch carries the one PSK of usage
+        # reinit/branch that 12.1.4 allows only there.
+        if not (special_psk and isinstance(p, PreSharedKey)):
+            check_proposal(state, p, me, now, rules)
+        entries.append((p, me))
+        por.append(p)
+    check_member_list(state.tree, entries, state.own_leaf)
+    applied = apply_proposals(state.tree, state.context, entries)
+    exts = tuple(applied.extensions)  # type: ignore[arg-type]
+    if exts != tuple(state.context.extensions):
+        # 12.3: the new extensions already apply to the Adds of this commit.
+        ctx = dataclasses.replace(state.context, extensions=exts)
+        rules = group_rules(ctx, applied.tree)
+        for leaf_index, kp in applied.added:
+            check_capabilities(kp.leaf_node, rules, f"leaf {leaf_index}")
+    return _Draft(entries, por, applied, exts)  # type: ignore[arg-type]
+
+
+def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[CachedProposal]:
+    if refs is not None:
+        by_ref = {c.ref: c for c in state.proposals}
+        missing = [r for r in refs if r not in by_ref]
+        if missing:
+            raise ValidationError("a proposal to commit by reference is unknown", "RFC 9420 12.4")
+        return [by_ref[r] for r in refs]
+    # 12.2: skip what would make the list invalid; prefer Removes, then the
+    # latest Update per leaf; our own Updates cannot be committed by us.
+    removed = {c.proposal.removed for c in state.proposals if isinstance(c.proposal, Remove)}
+    out: list[CachedProposal] = []
+    seen_removes: set[int] = set()
+    latest_update: dict[int, CachedProposal] = {}
+    for c in state.proposals:
+        p = c.proposal
+        if isinstance(p, Update):
+            if c.sender.index != state.own_leaf and c.sender.index not in removed:
+                latest_update[c.sender.index or 0] = c
+            continue
+        if isinstance(p, Remove):
+            if p.removed in seen_removes or p.removed == state.own_leaf:
+                continue
+            seen_removes.add(p.removed)
+        out.append(c)
+    return out + list(latest_update.values())
+
+
+def _surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
+    # Keys of nodes the proposals blanked or truncated away are deleted.
+    tree = applied.tree
+    drop = [x for x in state.node_privs.nodes() if x >= tree.width or tree.node(x) is None]
+    return state.node_privs.replaced({}, drop)
+
+
+def _derive_next(
+    state: GroupState, auth, tree, extensions, commit_secret: bytes,  # type: ignore[no-untyped-def]
+    psk_secret: bytes | None, keys: PathKeys, init_secret: bytes | None = None,
+    own_leaf: int | None = None,
+) -> NextEpoch:
+    """Transcript hashes, new GroupContext, epoch secrets and confirmation tag (8, 8.2)."""
+    suite = state.suite
+    old = state.context
+    content_bytes = auth.content.to_bytes()
+    confirmed, _ = update_transcript_hashes(
+        suite, state.interim_transcript_hash, auth.wire_format, content_bytes, auth.signature, b""
+    )
+    ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
+                       tree.tree_hash(), confirmed, tuple(extensions))
+    secrets = derive_epoch(
+        suite, init_secret if init_secret is not None else state.secrets.init_secret,
+        commit_secret, psk_secret, ctx.to_bytes(),  # type: ignore[attr-defined]
+    )
+    tag = confirmation_tag(suite, secrets.confirmation_key, confirmed)
+    interim = interim_transcript_hash(suite, confirmed, tag)
+    leaf = state.own_leaf if own_leaf is None else own_leaf
+    return NextEpoch(ctx, tree, leaf, keys, secrets, interim, tag)
+
+
+def _welcome(
+    state: GroupState, applied: Applied, path_secrets: dict[int, bytes], inline_tree: bool
+) -> MLSMessage:
+    """The Welcome for every member this commit adds (12.4.3.1)."""
+    suite = state.suite
+    info = make_group_info(state, with_tree=inline_tree, with_external_pub=False)
+    encrypted_info = seal_group_info(suite, state.secrets.welcome_secret, info)
+    psks: tuple[PreSharedKeyID, ...] = tuple(applied.psks)
+    entries = []
+    me = 2 * state.own_leaf
+    for leaf_index, kp in applied.added:
+        ps = None
+        if path_secrets:
+            ps = PathSecret(path_secrets[common_ancestor(me, 2 * leaf_index)])
+        secrets = GroupSecrets(state.secrets.joiner_secret, ps, psks)
+        entries.append(seal_group_secrets(suite, kp, encrypted_info, secrets))
+    return MLSMessage.wrap(Welcome(suite.id, tuple(entries), encrypted_info))
+
+
+def merge_pending(state: GroupState) -> GroupState:
+    """The state after our pending commit (14: once the DS accepted it)."""
+    if state.pending is None:
+        raise ValidationError("no pending commit to merge", "RFC 9420 14")
+    return state.pending.next_state
+
+
+def discard_pending(state: GroupState) -> GroupState:
+    """Drop our pending commit (another commit won the epoch, 14)."""
+    return dataclasses.replace(state, pending=None)

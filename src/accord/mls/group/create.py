@@ -1,0 +1,89 @@
+"""Creating a one-member group (RFC 9420 11)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from accord.errors import ValidationError
+from accord.mls.group.keys import KeyPackagePrivate, create_key_package
+from accord.mls.group.proposals import _check_context_extensions
+from accord.mls.group.state import GroupConfig, GroupState
+from accord.mls.key_schedule import derive_epoch
+from accord.mls.leaf_node import make_capabilities
+from accord.mls.ratchet_tree import Tree
+from accord.mls.secret_tree import SecretTree
+from accord.mls.structs import (
+    Credential,
+    Extension,
+    GroupContext,
+    GroupContextExtensions,
+)
+from accord.mls.structs.enums import ProtocolVersion
+from accord.mls.suites import CipherSuite
+from accord.mls.transcript import confirmation_tag, interim_transcript_hash
+from accord.mls.treekem import PathKeys
+
+__all__ = ["create_group"]
+
+
+def create_group(
+    suite: CipherSuite,
+    group_id: bytes,
+    credential: Credential,
+    signature_priv: bytes,
+    now: int,
+    *,
+    extensions: tuple[Extension, ...] = (),
+    key_package: KeyPackagePrivate | None = None,
+    external_psks: Mapping[bytes, bytes] | None = None,
+    config: GroupConfig | None = None,
+) -> GroupState:
+    """A group whose only member is the creator, at epoch 0 (11).
+
+    ``key_package`` supplies the creator's leaf (and its private key);
+    without one a fresh leaf is made from ``credential`` and the extension
+    types of ``extensions`` are listed in its capabilities.
+    """
+    if key_package is None:
+        # The creator's leaf must support the group's own extensions (12.1.7).
+        caps = make_capabilities(
+            suite.id, credentials=(credential.credential_type,),
+            extensions=[e.extension_type for e in extensions if e.extension_type > 5],
+        )
+        key_package = create_key_package(suite, credential, signature_priv, now,
+                                         capabilities=caps)
+    leaf = key_package.key_package.leaf_node
+    nodes: list[object] = [leaf]
+    tree = Tree(suite, nodes)  # type: ignore[arg-type]
+    _check_context_extensions(tree, GroupContext(1, suite.id, group_id, 0, b"", b"", ()),
+                              GroupContextExtensions(extensions))
+    if not group_id:
+        raise ValidationError("a group id must not be empty", "RFC 9420 11")
+    context = GroupContext(
+        ProtocolVersion.MLS10, suite.id, group_id, 0, tree.tree_hash(), b"", extensions
+    )
+    # 11: a fresh random epoch secret; deriving it from a random init_secret
+    # with an all-zero commit secret gives one.
+    secrets = derive_epoch(suite, os.urandom(suite.kdf_len), bytes(suite.kdf_len), None,
+                           context.to_bytes())  # type: ignore[attr-defined]
+    tag = confirmation_tag(suite, secrets.confirmation_key, b"")
+    cfg = config or GroupConfig()
+    return GroupState(
+        context=context,
+        tree=tree,
+        own_leaf=0,
+        signature_priv=signature_priv,
+        node_privs=PathKeys({0: key_package.encryption_priv}),
+        secrets=secrets,
+        secret_tree=SecretTree.create(
+            suite, secrets.encryption_secret, 1,
+            max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys,
+        ),
+        interim_transcript_hash=interim_transcript_hash(suite, b"", tag),
+        confirmation_tag=tag,
+        resumption_psks=((0, secrets.resumption_psk),),
+        external_psks=dict(external_psks or {}),
+        config=cfg,
+    )
+

@@ -1,0 +1,163 @@
+"""What creating and processing a commit share: entering the next epoch (8, 12.4),
+resolving PSKs (8.4, 8.6), finding a sender's key (6.1) and GroupInfo (12.4.3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from accord.errors import ValidationError
+from accord.mls.codec import encode
+from accord.mls.group.proposals import external_senders
+from accord.mls.group.state import GroupState, PriorEpoch
+from accord.mls.group.welcome_crypto import sign_group_info
+from accord.mls.key_schedule import EpochSecrets
+from accord.mls.psk import psk_secret
+from accord.mls.ratchet_tree import Tree
+from accord.mls.secret_tree import SecretTree
+from accord.mls.structs import (
+    Add,
+    Commit,
+    Extension,
+    ExternalPub,
+    FramedContent,
+    GroupContext,
+    GroupInfo,
+    PreSharedKeyID,
+    RatchetTree,
+    ReInit,
+)
+from accord.mls.structs.enums import ExtensionType, PSKType, SenderType
+from accord.mls.suites import CipherSuite
+from accord.mls.treekem import PathKeys
+
+__all__ = [
+    "enter_epoch",
+    "make_group_info",
+    "resolve_psks",
+    "signature_key_lookup",
+]
+
+
+def resolve_psks(
+    state: GroupState, ids: Sequence[PreSharedKeyID], others: Sequence[GroupState] = ()
+) -> bytes | None:
+    """psk_secret of ``ids`` in order (8.4), None when there are none.
+
+    External PSKs come from the state's store; resumption PSKs from this
+    group's kept epochs or from ``others`` (the old group of a branch or
+    reinit, 8.6). A missing PSK is an error (12.4.2: all must be available).
+    """
+    if not ids:
+        return None
+    pairs = [(i, _lookup_psk(state, i, others)) for i in ids]
+    return psk_secret(state.suite, pairs)
+
+
+def _lookup_psk(state: GroupState, psk: PreSharedKeyID, others: Sequence[GroupState]) -> bytes:
+    if psk.psktype == PSKType.EXTERNAL:
+        assert psk.psk_id is not None
+        value = state.external_psks.get(psk.psk_id)
+        if value is None:
+            raise ValidationError("an external PSK is not available", "RFC 9420 12.4.2")
+        return value
+    for s in (state, *others):
+        if s.group_id == psk.psk_group_id:
+            for epoch, value in s.resumption_psks:
+                if epoch == psk.psk_epoch:
+                    return value
+    raise ValidationError("a resumption PSK is not available", "RFC 9420 12.4.2")
+
+
+def signature_key_lookup(state: GroupState, tree: Tree | None = None):  # type: ignore[no-untyped-def]
+    """A function from FramedContent to the sender's signature key (6.1)."""
+    tree = tree if tree is not None else state.tree
+
+    def lookup(content: FramedContent) -> bytes:
+        sender = content.sender
+        st = sender.sender_type
+        if st == SenderType.MEMBER:
+            leaf = tree.leaf(sender.index or 0) if sender.index is not None else None
+            if leaf is None:
+                raise ValidationError("the sender's leaf is blank", "RFC 9420 6.1")
+            return leaf.signature_key
+        if st == SenderType.EXTERNAL:
+            senders = external_senders(state.context)
+            if sender.index is None or sender.index >= len(senders):
+                raise ValidationError("unknown external sender index", "RFC 9420 12.1.8.1")
+            return senders[sender.index].signature_key
+        body = content.content
+        if st == SenderType.NEW_MEMBER_PROPOSAL and isinstance(body, Add):
+            return body.key_package.leaf_node.signature_key
+        if st == SenderType.NEW_MEMBER_COMMIT and isinstance(body, Commit) and body.path:
+            return body.path.leaf_node.signature_key
+        raise ValidationError("no signature key for this sender and content", "RFC 9420 6.1")
+
+    return lookup
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NextEpoch:
+    """Everything that differs in the state after a commit."""
+
+    context: GroupContext
+    tree: Tree
+    own_leaf: int
+    keys: PathKeys
+    secrets: EpochSecrets
+    interim_transcript_hash: bytes
+    confirmation_tag: bytes
+    reinit: ReInit | None = None
+
+
+def enter_epoch(
+    state: GroupState, nxt: NextEpoch, old_secret_tree: SecretTree | None = None
+) -> GroupState:
+    """The state of the next epoch: fresh secret tree, old epoch kept for late
+    application messages (15.3), resumption PSK recorded (8.6)."""
+    cfg = state.config
+    suite = state.suite
+    secret_tree = SecretTree.create(
+        suite, nxt.secrets.encryption_secret, nxt.tree.n_leaves,
+        max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys,
+    )
+    old = PriorEpoch(
+        state.context, state.tree, state.secrets.sender_data_secret,
+        old_secret_tree if old_secret_tree is not None else state.secret_tree,
+    )
+    prior = ((old,) + state.prior)[: cfg.max_past_epochs] if cfg.max_past_epochs else ()
+    psks = ((nxt.context.epoch, nxt.secrets.resumption_psk),) + state.resumption_psks
+    return dataclasses.replace(
+        state,
+        context=nxt.context,
+        tree=nxt.tree,
+        own_leaf=nxt.own_leaf,
+        node_privs=nxt.keys,
+        secrets=nxt.secrets,
+        secret_tree=secret_tree,
+        interim_transcript_hash=nxt.interim_transcript_hash,
+        confirmation_tag=nxt.confirmation_tag,
+        proposals=(),
+        pending=None,
+        prior=prior,
+        resumption_psks=psks[: cfg.max_resumption_psks],
+        reinit=nxt.reinit,
+    )
+
+
+def make_group_info(
+    state: GroupState, *, with_tree: bool = True, with_external_pub: bool = True,
+    extra: Sequence[Extension] = (),
+) -> GroupInfo:
+    """A signed GroupInfo of the state's epoch (12.4.3), optionally carrying the
+    ratchet_tree (12.4.3.3) and external_pub (12.4.3.2) extensions."""
+    suite: CipherSuite = state.suite
+    exts: list[Extension] = list(extra)
+    if with_tree:
+        tree_bytes = encode(RatchetTree, state.tree.to_ratchet_tree())
+        exts.append(Extension(ExtensionType.RATCHET_TREE, tree_bytes))
+    if with_external_pub:
+        pub = ExternalPub(state.secrets.external_pub()).to_bytes()  # type: ignore[attr-defined]
+        exts.append(Extension(ExtensionType.EXTERNAL_PUB, pub))
+    info = GroupInfo(state.context, tuple(exts), state.confirmation_tag, state.own_leaf, b"")
+    return sign_group_info(suite, state.signature_priv, info)

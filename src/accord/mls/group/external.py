@@ -1,0 +1,167 @@
+"""Non-members: joining by external commit (RFC 9420 12.4.3.2) and external
+proposals from pre-provisioned senders or would-be members (12.1.8)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from accord.errors import ValidationError
+from accord.mls.framing import protect_public, sign_content
+from accord.mls.framing_public import public_message_from
+from accord.mls.group.commit import _derive_next
+from accord.mls.group.epoch import NextEpoch, resolve_psks
+from accord.mls.group.keys import KeyPackagePrivate, create_key_package
+from accord.mls.group.process import _free_leaf
+from accord.mls.group.proposals import apply_proposals, check_external_list
+from accord.mls.group.state import GroupConfig, GroupState
+from accord.mls.group.welcome import _probe_state, check_signer, tree_for
+from accord.mls.key_schedule import EpochSecrets, external_init_send
+from accord.mls.secret_tree import SecretTree
+from accord.mls.structs import (
+    Add,
+    Commit,
+    Credential,
+    ExternalInit,
+    ExternalPub,
+    FramedContent,
+    GroupContext,
+    GroupInfo,
+    LeafNode,
+    MLSMessage,
+    PreSharedKey,
+    PreSharedKeyID,
+    Proposal,
+    RatchetTree,
+    Remove,
+    Sender,
+    find_extension,
+)
+from accord.mls.structs.enums import ExtensionType, LeafNodeSource, SenderType, WireFormat
+from accord.mls.suites import get_suite
+from accord.mls.transcript import interim_transcript_hash
+from accord.mls.tree_validation import validate_tree
+from accord.mls.treekem import create_update_path
+
+__all__ = ["external_proposal", "join_external", "new_member_add_proposal"]
+
+RULE = "RFC 9420 12.4.3.2"
+
+
+def join_external(
+    group_info: MLSMessage | GroupInfo,
+    credential: Credential,
+    signature_priv: bytes,
+    now: int,
+    *,
+    ratchet_tree: RatchetTree | bytes | None = None,
+    remove_leaf: int | None = None,
+    psk_ids: Sequence[PreSharedKeyID] = (),
+    external_psks: Mapping[bytes, bytes] | None = None,
+    authenticated_data: bytes = b"",
+    config: GroupConfig | None = None,
+) -> tuple[MLSMessage, GroupState]:
+    """Join the group of ``group_info`` with an external commit (12.4.3.2).
+
+    ``remove_leaf`` is our own old leaf for a resync; ``psk_ids`` are PSKs to
+    inject (their values in ``external_psks``). Returns the commit to send and
+    our state in the new epoch (the join is complete once the commit is
+    accepted; if it is not, join again from a newer GroupInfo).
+    """
+    info = group_info.message if isinstance(group_info, MLSMessage) else group_info
+    if not isinstance(info, GroupInfo):
+        raise ValidationError("not a GroupInfo", RULE)
+    ctx = info.group_context
+    suite = get_suite(ctx.cipher_suite)
+    cfg = config or GroupConfig()
+    tree = tree_for(suite, info, ratchet_tree)
+    check_signer(suite, tree, info)
+    validate_tree(tree, ctx, now=now, credential_validator=cfg.credential_validator)
+    ext = find_extension(info.extensions, ExtensionType.EXTERNAL_PUB)
+    if ext is None:
+        raise ValidationError("the GroupInfo has no external_pub", RULE)
+    external_pub = ExternalPub.from_bytes(ext.extension_data).external_pub  # type: ignore[attr-defined]
+    kem_output, init_secret = external_init_send(suite, external_pub)
+    proposals: list[Proposal] = [ExternalInit(kem_output)]
+    if remove_leaf is not None:
+        proposals.append(Remove(remove_leaf))
+    proposals += [PreSharedKey(i) for i in psk_ids]
+    me = Sender(SenderType.NEW_MEMBER_COMMIT, None)
+    entries = [(p, me) for p in proposals]
+    check_external_list(entries)
+    base = _joiner_state(info, tree, signature_priv, external_psks, cfg)
+    applied = apply_proposals(tree, ctx, entries)
+    tree = applied.tree
+    leaf = _free_leaf(tree)
+    template = _template_leaf(suite.id, credential, signature_priv, now)
+    tree.set_node(2 * leaf, template)
+    provisional = dataclasses.replace(ctx, epoch=ctx.epoch + 1, tree_hash=b"")
+    created = create_update_path(tree, leaf, signature_priv, provisional, leaf=template)
+    content = FramedContent(ctx.group_id, ctx.epoch, me, authenticated_data,
+                            Commit(tuple(proposals), created.update_path))
+    auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, signature_priv, ctx)
+    psk_secret = resolve_psks(base, applied.psks)
+    nxt: NextEpoch = _derive_next(base, auth, tree, ctx.extensions, created.commit_secret,
+                                  psk_secret, created.keys, init_secret, own_leaf=leaf)
+    auth = dataclasses.replace(auth, confirmation_tag=nxt.confirmation_tag)
+    msg = MLSMessage.wrap(public_message_from(suite, auth, ctx, None))
+    state = dataclasses.replace(
+        base, context=nxt.context, tree=tree, own_leaf=leaf, node_privs=nxt.keys,
+        secrets=nxt.secrets, interim_transcript_hash=nxt.interim_transcript_hash,
+        confirmation_tag=nxt.confirmation_tag,
+        secret_tree=SecretTree.create(
+            suite, nxt.secrets.encryption_secret, tree.n_leaves,
+            max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys),
+        resumption_psks=((nxt.context.epoch, nxt.secrets.resumption_psk),),
+    )
+    return msg, state
+
+
+def _joiner_state(
+    info: GroupInfo, tree: object, signature_priv: bytes,
+    external_psks: Mapping[bytes, bytes] | None, cfg: GroupConfig,
+) -> GroupState:
+    """A state for the epoch of ``info`` as far as a non-member knows it: enough
+    to run the shared commit derivation (its init_secret is never used)."""
+    suite = get_suite(info.group_context.cipher_suite)
+    probe = _probe_state(suite, external_psks, cfg)
+    ctx = info.group_context
+    zero = bytes(suite.kdf_len)
+    secrets = EpochSecrets(suite.id, *([zero] * 11))
+    return dataclasses.replace(
+        probe, context=ctx, tree=tree, signature_priv=signature_priv, secrets=secrets,
+        interim_transcript_hash=interim_transcript_hash(
+            suite, ctx.confirmed_transcript_hash, info.confirmation_tag),
+        confirmation_tag=info.confirmation_tag,
+    )
+
+
+def _template_leaf(suite_id: int, credential: Credential, signature_priv: bytes, now: int) -> LeafNode:
+    # The capabilities and signature key of a fresh KeyPackage leaf; TreeKEM
+    # replaces its keys, source and parent hash and signs it (7.5).
+    kp: KeyPackagePrivate = create_key_package(get_suite(suite_id), credential, signature_priv, now)
+    return dataclasses.replace(kp.key_package.leaf_node, leaf_node_source=LeafNodeSource.COMMIT,
+                               lifetime=None, parent_hash=b"")
+
+
+def external_proposal(
+    context: GroupContext, proposal: Proposal, sender_index: int, signature_priv: bytes,
+    authenticated_data: bytes = b"",
+) -> MLSMessage:
+    """A proposal from the external sender at ``sender_index`` of the group's
+    external_senders extension (12.1.8), as a PublicMessage."""
+    content = FramedContent(context.group_id, context.epoch,
+                            Sender(SenderType.EXTERNAL, sender_index), authenticated_data, proposal)
+    suite = get_suite(context.cipher_suite)
+    return MLSMessage.wrap(protect_public(suite, content, signature_priv, None, None))
+
+
+def new_member_add_proposal(
+    context: GroupContext, key_package: KeyPackagePrivate, authenticated_data: bytes = b""
+) -> MLSMessage:
+    """A would-be member proposes its own Add (12.1.8, sender new_member_proposal)."""
+    content = FramedContent(context.group_id, context.epoch,
+                            Sender(SenderType.NEW_MEMBER_PROPOSAL, None), authenticated_data,
+                            Add(key_package.key_package))
+    suite = get_suite(context.cipher_suite)
+    return MLSMessage.wrap(protect_public(suite, content, key_package.signature_priv, None, None))

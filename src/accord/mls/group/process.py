@@ -1,0 +1,272 @@
+"""Receiving: application messages, proposals and commits (RFC 9420 6, 12.1, 12.4.2, 15).
+
+``process(state, message, now)`` returns what the message said and the next
+state. Every failure raises an ``AccordError`` and leaves the given state as
+it was: nothing is written until every check has passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from accord.errors import ValidationError
+from accord.mls.codec import decode
+from accord.mls.framing import unprotect_private, unprotect_public
+from accord.mls.group.commit import _derive_next, _surviving_keys
+from accord.mls.group.epoch import NextEpoch, enter_epoch, resolve_psks, signature_key_lookup
+from accord.mls.group.proposals import (
+    Applied,
+    apply_proposals,
+    check_external_list,
+    check_member_list,
+    check_proposal,
+)
+from accord.mls.group.state import CachedProposal, GroupState, PriorEpoch
+from accord.mls.key_schedule import external_init_receive
+from accord.mls.leaf_node import validate_leaf_node
+from accord.mls.ratchet_tree import Tree
+from accord.mls.structs import (
+    AuthenticatedContent,
+    Commit,
+    ExternalInit,
+    GroupContext,
+    MLSMessage,
+    PrivateMessage,
+    Proposal,
+    PublicMessage,
+    Sender,
+)
+from accord.mls.structs.enums import ContentType, LeafNodeSource, SenderType
+from accord.mls.transcript import verify_confirmation_tag
+from accord.mls.tree_validation import group_rules
+from accord.mls.treekem import PathKeys, process_update_path
+
+__all__ = ["ProcessResult", "process"]
+
+R_COMMIT = "RFC 9420 12.4.2"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProcessResult:
+    """What one message carried."""
+
+    content_type: int  # ContentType: application, proposal or commit
+    sender: Sender
+    epoch: int  # the epoch the message was sent in
+    authenticated_data: bytes
+    application_data: bytes | None = None
+    proposal: Proposal | None = None
+    proposal_ref: bytes | None = None
+    proposals: tuple[Proposal, ...] = ()  # a commit's proposals, resolved
+    removed_self: bool = False  # a commit removed us
+
+
+def process(
+    state: GroupState, message: MLSMessage | bytes, now: int
+) -> tuple[ProcessResult, GroupState]:
+    """Process one PublicMessage or PrivateMessage addressed to this group."""
+    raw = message if isinstance(message, bytes) else message.to_bytes()  # type: ignore[attr-defined]
+    msg: MLSMessage = decode(MLSMessage, raw) if isinstance(message, bytes) else message
+    inner = msg.message
+    if msg.version != 1:
+        raise ValidationError("protocol version is not mls10", "RFC 9420 6")
+    if state.pending is not None and raw == state.pending.message:
+        # Our own commit came back from the delivery service: it won (14).
+        nxt = state.pending.next_state
+        return _own_commit_result(state, nxt), nxt
+    if isinstance(inner, PrivateMessage):
+        if inner.epoch != state.epoch and inner.content_type == ContentType.APPLICATION:
+            return _late_application(state, inner)
+        auth, state2 = _open_private(state, inner)
+    elif isinstance(inner, PublicMessage):
+        auth = unprotect_public(
+            state.suite, inner, signature_key_lookup(state), state.context,
+            state.secrets.membership_key,
+        )
+        state2 = state
+    else:
+        raise ValidationError(f"wire format {msg.wire_format} is not a framed message", "RFC 9420 6")
+    ct = auth.content.content_type
+    if state.removed and ct != ContentType.APPLICATION:
+        raise ValidationError("we were removed from this group", R_COMMIT)
+    if ct == ContentType.APPLICATION:
+        content = auth.content
+        return ProcessResult(ct, content.sender, content.epoch, content.authenticated_data,
+                             application_data=content.content), state2  # type: ignore[arg-type]
+    if ct == ContentType.PROPOSAL:
+        return _proposal(state2, auth, now)
+    return _commit(state2, auth, now)
+
+
+def _open_private(
+    state: GroupState, msg: PrivateMessage
+) -> tuple[AuthenticatedContent, GroupState]:
+    tree = state.tree
+    auth, st = unprotect_private(
+        state.suite, state.secret_tree, state.secrets.sender_data_secret, msg,
+        signature_key_lookup(state), state.context, lambda leaf: tree.leaf(leaf) is not None,
+    )
+    return auth, dataclasses.replace(state, secret_tree=st)
+
+
+def _late_application(
+    state: GroupState, msg: PrivateMessage
+) -> tuple[ProcessResult, GroupState]:
+    """An application message of a kept earlier epoch (15.3)."""
+    i = next((k for k, p in enumerate(state.prior) if p.context.epoch == msg.epoch), -1)
+    if i < 0:
+        raise ValidationError(
+            f"the message is for epoch {msg.epoch}, the group is at {state.epoch}", R_COMMIT
+        )
+    prior = state.prior[i]
+    tree: Tree = prior.tree
+    auth, st = unprotect_private(
+        state.suite, prior.secret_tree, prior.sender_data_secret, msg,
+        signature_key_lookup(state, tree), prior.context, lambda leaf: tree.leaf(leaf) is not None,
+    )
+    kept = PriorEpoch(prior.context, prior.tree, prior.sender_data_secret, st)
+    prior_list = state.prior[:i] + (kept,) + state.prior[i + 1:]
+    c = auth.content
+    result = ProcessResult(ContentType.APPLICATION, c.sender, c.epoch, c.authenticated_data,
+                           application_data=c.content)  # type: ignore[arg-type]
+    return result, dataclasses.replace(state, prior=prior_list)
+
+
+def _proposal(
+    state: GroupState, auth: AuthenticatedContent, now: int
+) -> tuple[ProcessResult, GroupState]:
+    content = auth.content
+    p: Proposal = content.content  # type: ignore[assignment]
+    check_proposal(state, p, content.sender, now)
+    ref = state.suite.proposal_ref(auth.to_bytes())  # type: ignore[attr-defined]
+    cached = tuple(c for c in state.proposals if c.ref != ref)
+    state = dataclasses.replace(
+        state, proposals=cached + (CachedProposal(ref, p, content.sender),)
+    )
+    result = ProcessResult(ContentType.PROPOSAL, content.sender, content.epoch,
+                           content.authenticated_data, proposal=p, proposal_ref=ref)
+    return result, state
+
+
+def _resolve(
+    state: GroupState, commit: Commit, sender: Sender, now: int
+) -> tuple[list[tuple[Proposal, Sender]], dict[bytes, CachedProposal]]:
+    """The proposals a commit covers, with their senders (12.4)."""
+    by_ref = {c.ref: c for c in state.proposals}
+    used: dict[bytes, CachedProposal] = {}
+    entries: list[tuple[Proposal, Sender]] = []
+    rules = group_rules(state.context, state.tree) if commit.proposals else None
+    for item in commit.proposals:
+        if isinstance(item, bytes):
+            if sender.sender_type == SenderType.NEW_MEMBER_COMMIT:
+                raise ValidationError("an external commit refers to proposals", "RFC 9420 12.4.3.2")
+            c = by_ref.get(item)
+            if c is None:
+                raise ValidationError("the commit refers to an unknown proposal", R_COMMIT)
+            used[item] = c
+            entries.append((c.proposal, c.sender))
+        else:
+            if not isinstance(item, ExternalInit):
+                check_proposal(state, item, sender, now, rules)
+            entries.append((item, sender))
+    return entries, used
+
+
+def _commit(
+    state: GroupState, auth: AuthenticatedContent, now: int
+) -> tuple[ProcessResult, GroupState]:
+    content = auth.content
+    sender = content.sender
+    commit: Commit = content.content  # type: ignore[assignment]
+    external = sender.sender_type == SenderType.NEW_MEMBER_COMMIT
+    if sender.sender_type not in (SenderType.MEMBER, SenderType.NEW_MEMBER_COMMIT):
+        raise ValidationError("only members and new members commit", "RFC 9420 12.4")
+    if sender.sender_type == SenderType.MEMBER and sender.index == state.own_leaf:
+        raise ValidationError("our own commit, but not the pending one", "RFC 9420 14")
+    entries, used = _resolve(state, commit, sender, now)
+    if external:
+        check_external_list(entries)
+        if commit.path is None:
+            raise ValidationError("an external commit must have a path", "RFC 9420 12.4.3.2")
+    else:
+        check_member_list(state.tree, entries, sender.index or 0)
+    applied = apply_proposals(state.tree, state.context, entries)
+    if applied.path_required and commit.path is None:
+        raise ValidationError("this commit requires a path", "RFC 9420 12.4")
+    removed_self = state.own_leaf in applied.removed
+    result = ProcessResult(ContentType.COMMIT, sender, content.epoch, content.authenticated_data,
+                           proposals=tuple(p for p, _ in entries), removed_self=removed_self)
+    if removed_self:
+        # 12.4.2: a removed member cannot derive the new epoch; it keeps the
+        # current one only to read late messages, and sends nothing more.
+        return result, dataclasses.replace(state, removed=True, proposals=(), pending=None)
+    nxt = _next_from_commit(state, auth, commit, applied, used, external, now)
+    return result, enter_epoch(state, nxt)
+
+
+def _next_from_commit(
+    state: GroupState, auth: AuthenticatedContent, commit: Commit, applied: Applied,
+    used: dict[bytes, CachedProposal], external: bool, now: int,
+) -> NextEpoch:
+    tree = applied.tree
+    old = state.context
+    exts = tuple(applied.extensions)
+    keys = _own_update_keys(state, applied, used, _surviving_keys(state, applied))
+    commit_secret = bytes(state.suite.kdf_len)
+    sender_leaf = auth.content.sender.index or 0
+    if external:
+        sender_leaf = _free_leaf(tree)
+    if commit.path is not None:
+        ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1, b"",
+                           old.confirmed_transcript_hash, exts)  # type: ignore[arg-type]
+        rules_ctx = dataclasses.replace(old, extensions=exts)
+        validate_leaf_node(
+            state.suite, commit.path.leaf_node, source=LeafNodeSource.COMMIT,
+            group_id=old.group_id, leaf_index=sender_leaf, rules=group_rules(rules_ctx, tree),
+            now=now, credential_validator=state.config.credential_validator,
+            check_signature=False,
+        )
+        added = [leaf for leaf, _ in applied.added]
+        who = tree.find_signature_key(commit.path.leaf_node.signature_key)
+        if who is not None and who != sender_leaf:
+            raise ValidationError("the path's signature key is another member's", "RFC 9420 7.3")
+        done = process_update_path(tree, sender_leaf, commit.path, state.own_leaf, keys, ctx,
+                                   exclude=added)
+        commit_secret, keys = done.commit_secret, done.keys
+    init_secret = None
+    if applied.external_init is not None:
+        priv = state.secrets.external_key_pair()[0]
+        init_secret = external_init_receive(state.suite, priv, applied.external_init.kem_output)
+    psk_secret = resolve_psks(state, applied.psks)
+    nxt = _derive_next(state, auth, tree, exts, commit_secret, psk_secret, keys, init_secret)
+    if auth.confirmation_tag is None:
+        raise ValidationError("a commit carries a confirmation_tag", "RFC 9420 6.1")
+    verify_confirmation_tag(state.suite, nxt.secrets.confirmation_key,
+                            nxt.context.confirmed_transcript_hash, auth.confirmation_tag)
+    return dataclasses.replace(nxt, reinit=applied.reinit)
+
+
+def _own_update_keys(
+    state: GroupState, applied: Applied, used: dict[bytes, CachedProposal], keys: PathKeys
+) -> PathKeys:
+    """When another member commits our Update, our leaf key is the one we proposed (12.1.2)."""
+    if state.own_leaf not in applied.updated:
+        return keys
+    for c in used.values():
+        if c.leaf_priv is not None and c.sender.index == state.own_leaf:
+            return keys.replaced({2 * state.own_leaf: c.leaf_priv})
+    raise ValidationError("our leaf was updated with a proposal we do not know", R_COMMIT)
+
+
+def _free_leaf(tree: Tree) -> int:
+    """Leftmost blank leaf, extending the tree when there is none (12.4.2, external)."""
+    for leaf in range(tree.n_leaves):
+        if tree.leaf(leaf) is None:
+            return leaf
+    n = tree.n_leaves
+    tree.extend()
+    return n
+
+
+def _own_commit_result(state: GroupState, nxt: GroupState) -> ProcessResult:
+    return ProcessResult(ContentType.COMMIT, Sender.member(state.own_leaf), state.epoch, b"")

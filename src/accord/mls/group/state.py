@@ -1,0 +1,281 @@
+"""The group state: one immutable value per member and epoch (RFC 9420 8, 9, 12).
+
+A ``GroupState`` holds what a member needs to send and receive in one epoch:
+the GroupContext, the public ratchet tree, its own private keys along its
+path, the epoch secrets, the secret tree, the transcript hashes, proposals
+received in this epoch (kept by reference, 12.4), a pending commit of its
+own, and a bounded history of earlier epochs (to read late application
+messages, 15.3, and to answer resumption PSKs, 8.6).
+
+Functions of ``accord.mls.group`` take a state and return a new one; a
+state is never changed in place. The ratchet tree is a mutable ``Tree``
+object that is shared between states, so nothing may write to
+``state.tree``: code that needs a changed tree takes ``state.tree.copy()``.
+
+``to_bytes`` / ``from_bytes`` give a versioned serialization of Accord's own
+(not an RFC structure). It contains private keys and secrets: store it only
+encrypted (the client's store is).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from accord.errors import DecodeError
+from accord.mls.codec import U8, U32, U64, wire
+from accord.mls.credentials import BasicCredentials, CredentialValidator
+from accord.mls.key_schedule import EpochSecrets
+from accord.mls.padding import ACCORD_BUCKETS, PaddingPolicy
+from accord.mls.ratchet_tree import Tree
+from accord.mls.secret_tree import (
+    DEFAULT_MAX_FORWARD_DISTANCE,
+    DEFAULT_MAX_SKIPPED_KEYS,
+    SecretTree,
+)
+from accord.mls.structs import GroupContext, LeafNode, Proposal, ReInit, Sender
+from accord.mls.suites import CipherSuite, get_suite
+from accord.mls.treekem import PathKeys
+
+__all__ = [
+    "CachedProposal",
+    "GroupConfig",
+    "GroupState",
+    "PriorEpoch",
+    "STATE_VERSION",
+]
+
+STATE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """Local policy of one member; none of it is sent on the wire."""
+
+    # Handshake messages as PrivateMessage (hides proposals and commits from
+    # the delivery service) or PublicMessage (lets it see them, 6).
+    encrypt_handshake: bool = False
+    # Epochs whose secret trees are kept to read late application messages (15.3).
+    max_past_epochs: int = 2
+    # resumption_psk values kept for PSK proposals and branching (8.6).
+    max_resumption_psks: int = 8
+    max_forward_distance: int = DEFAULT_MAX_FORWARD_DISTANCE
+    max_skipped_keys: int = DEFAULT_MAX_SKIPPED_KEYS
+    padding: PaddingPolicy = ACCORD_BUCKETS
+    credential_validator: CredentialValidator = dataclasses.field(
+        default_factory=BasicCredentials
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CachedProposal:
+    """A proposal received (or sent) in this epoch, to be committed by reference."""
+
+    ref: bytes
+    proposal: Proposal
+    sender: Sender
+    # For our own Update proposal: the private key of the new leaf (12.1.2).
+    leaf_priv: bytes | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PriorEpoch:
+    """What is kept of an earlier epoch to decrypt its late application messages."""
+
+    context: GroupContext
+    tree: Tree
+    sender_data_secret: bytes = dataclasses.field(repr=False)
+    secret_tree: SecretTree = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupState:
+    context: GroupContext
+    tree: Tree
+    own_leaf: int
+    signature_priv: bytes = dataclasses.field(repr=False)
+    # HPKE private keys of our leaf and the parents we know (7.4).
+    node_privs: PathKeys = dataclasses.field(repr=False)
+    secrets: EpochSecrets = dataclasses.field(repr=False)
+    secret_tree: SecretTree = dataclasses.field(repr=False)
+    interim_transcript_hash: bytes
+    confirmation_tag: bytes
+    proposals: tuple[CachedProposal, ...] = ()
+    # A commit we sent and have not merged: (the message, the state it leads to).
+    pending: PendingCommit | None = dataclasses.field(default=None, repr=False)
+    prior: tuple[PriorEpoch, ...] = dataclasses.field(default=(), repr=False)
+    # (epoch, resumption_psk) of this and earlier epochs, newest first (8.6).
+    resumption_psks: tuple[tuple[int, bytes], ...] = dataclasses.field(default=(), repr=False)
+    external_psks: Mapping[bytes, bytes] = dataclasses.field(default_factory=dict, repr=False)
+    # Set once a commit with a ReInit is applied: the group may no longer be used (12.4.2).
+    reinit: ReInit | None = None
+    # Set once a commit removed us: only late messages of old epochs can be read (12.4.2).
+    removed: bool = False
+    config: GroupConfig = dataclasses.field(default_factory=GroupConfig, repr=False)
+
+    @property
+    def suite(self) -> CipherSuite:
+        return get_suite(self.context.cipher_suite)
+
+    @property
+    def epoch(self) -> int:
+        return self.context.epoch
+
+    @property
+    def group_id(self) -> bytes:
+        return self.context.group_id
+
+    @property
+    def own_leaf_node(self) -> LeafNode:
+        node = self.tree.leaf(self.own_leaf)
+        assert node is not None, "a member's own leaf is never blank"
+        return node
+
+    def replace(self, **changes: object) -> GroupState:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_bytes(self) -> bytes:
+        return _to_wire(self).to_bytes()  # type: ignore[attr-defined, no-any-return]
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: GroupConfig | None = None) -> GroupState:
+        """Restore a state; ``config`` supplies the local policy (not serialized)."""
+        w: _StateWire = _StateWire.from_bytes(data)  # type: ignore[attr-defined]
+        if w.version != STATE_VERSION:
+            raise DecodeError(f"unknown group state version {w.version}")
+        return _from_wire(w, config or GroupConfig())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingCommit:
+    """Our own commit, sent but not yet confirmed by the delivery service (14)."""
+
+    message: bytes  # the encoded MLSMessage of the commit
+    next_state: GroupState = dataclasses.field(repr=False)
+
+
+# --------------------------------------------------------------------------
+# Serialized form (Accord's own)
+
+
+@wire
+class _NodePriv:
+    node: U32
+    priv: bytes
+
+    def __repr__(self) -> str:
+        return f"_NodePriv(node={self.node})"
+
+
+@wire
+class _CachedWire:
+    ref: bytes
+    proposal: Proposal
+    sender: Sender
+    leaf_priv: bytes | None
+
+
+@wire
+class _PriorWire:
+    context: GroupContext
+    tree: bytes
+    sender_data_secret: bytes
+    secret_tree: bytes
+
+
+@wire
+class _PskWire:
+    epoch: U64
+    psk: bytes
+
+
+@wire
+class _ExtPskWire:
+    psk_id: bytes
+    psk: bytes
+
+
+@wire
+class _StateWire:
+    version: U8
+    context: GroupContext
+    tree: bytes
+    own_leaf: U32
+    signature_priv: bytes
+    node_privs: tuple[_NodePriv, ...]
+    secrets: EpochSecrets
+    secret_tree: bytes
+    interim_transcript_hash: bytes
+    confirmation_tag: bytes
+    proposals: tuple[_CachedWire, ...]
+    pending_message: bytes | None
+    pending_state: bytes | None
+    prior: tuple[_PriorWire, ...]
+    resumption_psks: tuple[_PskWire, ...]
+    external_psks: tuple[_ExtPskWire, ...]
+    reinit: ReInit | None
+    removed: U8
+
+    def __repr__(self) -> str:
+        return "_StateWire(<secrets hidden>)"
+
+
+def _to_wire(s: GroupState) -> _StateWire:
+    pending = s.pending
+    return _StateWire(
+        STATE_VERSION,
+        s.context,
+        s.tree.to_bytes(),
+        s.own_leaf,
+        s.signature_priv,
+        tuple(_NodePriv(x, p) for x, p in s.node_privs.items()),
+        s.secrets,
+        s.secret_tree.to_bytes(),
+        s.interim_transcript_hash,
+        s.confirmation_tag,
+        tuple(_CachedWire(c.ref, c.proposal, c.sender, c.leaf_priv) for c in s.proposals),
+        pending.message if pending else None,
+        pending.next_state.to_bytes() if pending else None,
+        tuple(
+            _PriorWire(p.context, p.tree.to_bytes(), p.sender_data_secret, p.secret_tree.to_bytes())
+            for p in s.prior
+        ),
+        tuple(_PskWire(e, k) for e, k in s.resumption_psks),
+        tuple(_ExtPskWire(i, k) for i, k in sorted(s.external_psks.items())),
+        s.reinit,
+        int(s.removed),
+    )
+
+
+def _from_wire(w: _StateWire, config: GroupConfig) -> GroupState:
+    suite = get_suite(w.context.cipher_suite)
+    pending = None
+    if w.pending_message is not None and w.pending_state is not None:
+        pending = PendingCommit(w.pending_message, GroupState.from_bytes(w.pending_state, config))
+    return GroupState(
+        context=w.context,
+        tree=Tree.from_bytes(suite, w.tree),
+        own_leaf=w.own_leaf,
+        signature_priv=w.signature_priv,
+        node_privs=PathKeys({n.node: n.priv for n in w.node_privs}),
+        secrets=w.secrets,
+        secret_tree=SecretTree.from_bytes(w.secret_tree),
+        interim_transcript_hash=w.interim_transcript_hash,
+        confirmation_tag=w.confirmation_tag,
+        proposals=tuple(CachedProposal(c.ref, c.proposal, c.sender, c.leaf_priv) for c in w.proposals),
+        pending=pending,
+        prior=tuple(
+            PriorEpoch(
+                p.context,
+                Tree.from_bytes(suite, p.tree),
+                p.sender_data_secret,
+                SecretTree.from_bytes(p.secret_tree),
+            )
+            for p in w.prior
+        ),
+        resumption_psks=tuple((p.epoch, p.psk) for p in w.resumption_psks),
+        external_psks={p.psk_id: p.psk for p in w.external_psks},
+        reinit=w.reinit,
+        removed=bool(w.removed),
+        config=config,
+    )
