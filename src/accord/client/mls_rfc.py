@@ -1,0 +1,175 @@
+"""``MlsEngine`` over ``accord.mls.group`` (RFC 9420), cipher suite 0x0001.
+
+States cross the boundary as ``GroupState.to_bytes()``; KeyPackages as
+``MLSMessage`` bytes (wire format mls_key_package, RFC 9420 6). Credentials
+are basic (5.3) with the identity ``account/device_id``; the client binds
+it to the provider's device list itself (``conversations._claim``).
+The engine counts time in seconds, the client in milliseconds.
+"""
+
+from __future__ import annotations
+
+from accord.client.mls_session import CommitOutput, KeyPackageBundle, Member, Received
+from accord.errors import DecodeError, NotFound, ValidationError
+from accord.mls import group as g
+from accord.mls.codec import decode
+from accord.mls.credentials import BasicCredentials
+from accord.mls.structs import Add, Credential, KeyPackage, Remove
+from accord.mls.structs.messages import MLSMessage
+from accord.mls.structs.welcome import Welcome
+from accord.mls.suites import get_suite
+
+SUITE = 1
+_CONTENT_COMMIT = 3
+
+
+def _secs(now_ms: int) -> int:
+    return now_ms // 1000
+
+
+def _lp(*parts: bytes) -> bytes:
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+def _unlp(data: bytes, n: int) -> list[bytes]:
+    out, i = [], 0
+    for _ in range(n):
+        if i + 4 > len(data):
+            raise DecodeError("truncated KeyPackage bundle")
+        size = int.from_bytes(data[i:i + 4], "big")
+        out.append(data[i + 4:i + 4 + size])
+        i += 4 + size
+    if i != len(data):
+        raise DecodeError("trailing bytes in KeyPackage bundle")
+    return out
+
+
+def _key_package(raw: bytes) -> KeyPackage:
+    msg = decode(MLSMessage, raw)
+    if not isinstance(msg.message, KeyPackage):
+        raise ValidationError("not a KeyPackage", "RFC 9420 6")
+    return msg.message
+
+
+def _welcome(raw: bytes) -> Welcome:
+    msg = decode(MLSMessage, raw)
+    if not isinstance(msg.message, Welcome):
+        raise ValidationError("not a Welcome", "RFC 9420 12.4.3")
+    return msg.message
+
+
+class RfcEngine:
+    def __init__(self) -> None:
+        self.suite = get_suite(SUITE)
+
+    def _state(self, raw: bytes) -> g.GroupState:
+        return g.GroupState.from_bytes(raw)
+
+    def signature_keypair(self) -> tuple[bytes, bytes]:
+        return self.suite.generate_signature_key_pair()
+
+    def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
+                    now: int) -> KeyPackageBundle:
+        kpp = g.key_package(self.suite, Credential.basic(identity), sig_priv, _secs(now))
+        public = MLSMessage.wrap(kpp.key_package).to_bytes()
+        private = _lp(public, kpp.init_priv, kpp.encryption_priv, kpp.signature_priv)
+        return KeyPackageBundle(public, kpp.ref, private)
+
+    def key_package_identity(self, key_package: bytes, now: int) -> tuple[bytes, bytes]:
+        kp = _key_package(key_package)
+        g.validate_key_package(kp, now=_secs(now), credential_validator=BasicCredentials())
+        if kp.cipher_suite != SUITE:
+            raise ValidationError("KeyPackage is not for cipher suite 0x0001", "RFC 9420 10.1")
+        identity = kp.leaf_node.credential.identity
+        if identity is None:
+            raise ValidationError("not a basic credential", "RFC 9420 5.3")
+        return identity, kp.leaf_node.signature_key
+
+    def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
+                     sig_pub: bytes, now: int) -> bytes:
+        state = g.create_group(self.suite, group_id, Credential.basic(identity), sig_priv,
+                               _secs(now))
+        return state.to_bytes()
+
+    def _leaf_of(self, state: g.GroupState, identity: bytes) -> int:
+        for index, leaf in g.members(state):
+            if leaf.credential.identity == identity:
+                return index
+        raise NotFound("no such member")
+
+    def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes], update: bool,
+               now: int) -> CommitOutput:
+        st = self._state(state)
+        proposals = [Add(_key_package(kp)) for kp in add]
+        proposals += [Remove(self._leaf_of(st, ident)) for ident in remove]
+        result, pending = g.commit(st, now=_secs(now), proposals=[], by_value=proposals,
+                                   force_path=update)
+        nxt = g.merge_pending(pending)
+        welcome = result.welcome.to_bytes() if result.welcome is not None else None
+        return CommitOutput(nxt.to_bytes(), result.commit.to_bytes(), welcome)
+
+    def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]:
+        return [s.new_member for s in _welcome(welcome).secrets]
+
+    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int) -> bytes:
+        w = _welcome(welcome)
+        for s in w.secrets:
+            bundle = key_packages.get(s.new_member)
+            if bundle is None:
+                continue
+            public, init_priv, enc_priv, sig_priv = _unlp(bundle, 4)
+            kpp = g.KeyPackagePrivate(_key_package(public), init_priv, enc_priv, sig_priv)
+            return g.join_from_welcome(w, kpp, _secs(now)).to_bytes()
+        raise NotFound("the Welcome names none of our KeyPackages")
+
+    def process(self, state: bytes, message: bytes, now: int) -> Received:
+        st = self._state(state)
+        result, nxt = g.process(st, message, _secs(now))
+        sender = self._identity_at(st, result.sender.index)
+        if result.content_type != _CONTENT_COMMIT:
+            kind = "application" if result.application_data is not None else "proposal"
+            return Received(nxt.to_bytes(), kind, sender, result.epoch, result.application_data,
+                            result.authenticated_data)
+        added = tuple(p.key_package.leaf_node.credential.identity or b""
+                      for p in result.proposals if isinstance(p, Add))
+        removed = tuple(self._identity_at(st, p.removed)
+                        for p in result.proposals if isinstance(p, Remove))
+        if result.removed_self:
+            me = st.own_leaf_node.credential.identity or b""
+            removed = tuple(dict.fromkeys((*removed, me)))
+            return Received(state, "commit", sender, result.epoch, None, b"", added, removed)
+        return Received(nxt.to_bytes(), "commit", sender, result.epoch, None,
+                        result.authenticated_data, added, removed)
+
+    @staticmethod
+    def _identity_at(st: g.GroupState, index: int | None) -> bytes:
+        if index is None:
+            raise ValidationError("a sender that is not a member", "Accord: members only")
+        leaf = st.tree.leaf(index)
+        if leaf is None or leaf.credential.identity is None:
+            raise ValidationError("a sender that is not a member", "Accord: members only")
+        return leaf.credential.identity
+
+    def protect(self, state: bytes, plaintext: bytes,
+                authenticated_data: bytes) -> tuple[bytes, bytes]:
+        msg, nxt = g.protect(self._state(state), plaintext, authenticated_data)
+        return msg.to_bytes(), nxt.to_bytes()
+
+    def group_id(self, state: bytes) -> bytes:
+        return bytes(self._state(state).context.group_id)
+
+    def epoch(self, state: bytes) -> int:
+        return int(self._state(state).context.epoch)
+
+    def members(self, state: bytes) -> list[Member]:
+        return [Member(i, leaf.credential.identity or b"", leaf.signature_key)
+                for i, leaf in g.members(self._state(state))]
+
+    def own_identity(self, state: bytes) -> bytes:
+        return self._state(state).own_leaf_node.credential.identity or b""
+
+    def export_secret(self, state: bytes, label: bytes, context: bytes, length: int) -> bytes:
+        return g.export_secret(self._state(state), label.decode(), context, length)
+
+    def epoch_authenticator(self, state: bytes) -> bytes:
+        return g.epoch_authenticator(self._state(state))
