@@ -1,0 +1,312 @@
+"""The group engine end to end (RFC 9420 11, 12, 15)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from accord.errors import AccordError, ValidationError
+from accord.mls import group as g
+from accord.mls.structs import (
+    Add,
+    Extension,
+    ExternalSender,
+    ExternalSenders,
+    PreSharedKey,
+    PreSharedKeyID,
+    Remove,
+)
+from accord.mls.codec import encode
+from accord.mls.suites import get_suite
+
+from tests.mls.group_sim import NOW, Group, identity, new_kp
+
+ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("suite_id", ALL_SUITES)
+def test_create_add_update_remove_messages(suite_id: int) -> None:
+    grp = Group(suite_id)
+    grp.add("alice", ["bob", "carol", "dave"])
+    grp.check_agree()
+    grp.send_all("alice", b"hello")
+    grp.send_all("carol", b"hi alice")
+    grp.commit("bob", force_path=True)  # an empty commit: bob's path update
+    grp.check_agree()
+    grp.send_all("dave", b"after update")
+    grp.commit("carol", by_value=[Remove(grp.leaf("bob"))])
+    assert "bob" not in grp.states
+    grp.check_agree()
+    grp.send_all("alice", b"without bob")
+
+
+def test_update_proposal_by_reference_committed_by_another() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    msg, grp.states["bob"] = g.propose_update(grp.states["bob"])
+    grp.deliver(msg, "bob")
+    grp.commit("alice")  # proposals=None: every cached proposal
+    grp.check_agree()
+    grp.send_all("bob", b"bob with a new leaf")
+    # bob's new leaf key works: a commit with a path encrypts to it
+    grp.commit("carol", force_path=True)
+    grp.check_agree()
+
+
+def test_proposals_by_reference_and_value_mixed() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    kp = new_kp(1, "erin")
+    msg, grp.states["bob"] = g.propose_add(grp.states["bob"], kp.key_package)
+    grp.deliver(msg, "bob")
+    ref = grp.states["alice"].proposals[0].ref
+    res = grp.commit("alice", proposals=[ref], by_value=[Remove(grp.leaf("carol"))])
+    grp.states["erin"] = g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
+    assert "carol" not in grp.states
+    grp.check_agree()
+    grp.send_all("erin", b"joined by reference")
+
+
+def test_welcome_without_inline_tree_needs_the_tree() -> None:
+    grp = Group()
+    kp = new_kp(1, "bob")
+    res, st = g.commit(grp.states["alice"], now=NOW, by_value=[Add(kp.key_package)],
+                       inline_tree=False)
+    alice = g.merge_pending(st)
+    with pytest.raises(ValidationError):
+        g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
+    bob = g.join_from_welcome(res.welcome, kp, NOW,  # type: ignore[arg-type]
+                              ratchet_tree=alice.tree.to_bytes())
+    assert g.epoch_authenticator(bob) == g.epoch_authenticator(alice)
+
+
+def test_pending_commit_discard_and_competing_commit() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    mine, alice_pending = g.commit(grp.states["alice"], now=NOW, force_path=True)
+    theirs, bob_pending = g.commit(grp.states["bob"], now=NOW, force_path=True)
+    # the DS ordered bob's commit first: alice discards hers and processes bob's
+    alice = g.discard_pending(alice_pending)
+    _, alice = g.process(alice, theirs.commit, NOW)
+    _, bob = g.process(bob_pending, theirs.commit, NOW)  # own commit back: merged
+    assert g.epoch_authenticator(alice) == g.epoch_authenticator(bob)
+    # alice's stale commit is refused by bob, whose state stays as it was
+    with pytest.raises(AccordError):
+        g.process(bob, mine.commit, NOW)
+
+
+def test_encrypted_handshake_messages() -> None:
+    grp = Group(encrypt_handshake=True)
+    grp.add("alice", ["bob", "carol"])
+    msg, grp.states["carol"] = g.propose_remove(grp.states["carol"], grp.leaf("bob"))
+    grp.deliver(msg, "carol")
+    grp.commit("alice")
+    assert set(grp.states) == {"alice", "carol"}
+    grp.check_agree()
+    grp.send_all("carol", b"private handshakes")
+
+
+def test_late_application_message_from_previous_epoch() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    late, grp.states["bob"] = g.protect(grp.states["bob"], b"sent before the commit")
+    grp.commit("alice", force_path=True)
+    out, _ = g.process(grp.states["carol"], late, NOW)
+    assert out.application_data == b"sent before the commit"
+
+
+def test_state_round_trip_continues_identically() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    msg, grp.states["bob"] = g.propose_update(grp.states["bob"])
+    grp.deliver(msg, "bob")
+    for name, st in list(grp.states.items()):
+        restored = g.GroupState.from_bytes(st.to_bytes())
+        assert restored.to_bytes() == st.to_bytes()
+        grp.states[name] = restored
+    grp.commit("carol")
+    grp.check_agree()
+    grp.send_all("bob", b"after restore")
+
+
+def test_pending_state_round_trip() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    res, st = g.commit(grp.states["alice"], now=NOW, force_path=True)
+    st = g.GroupState.from_bytes(st.to_bytes())
+    alice = g.merge_pending(st)
+    _, bob = g.process(grp.states["bob"], res.commit, NOW)
+    assert g.epoch_authenticator(alice) == g.epoch_authenticator(bob)
+
+
+def test_external_join_and_resync() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    info = g.group_info(grp.states["bob"])
+    cred, priv = identity(1, "erin")
+    commit_msg, erin = g.join_external(info, cred, priv, NOW)
+    grp.deliver(commit_msg, None)
+    grp.states["erin"] = erin
+    grp.check_agree()
+    grp.send_all("erin", b"joined externally")
+    # resync: erin lost her state and rejoins, removing her old leaf
+    old_leaf = erin.own_leaf
+    info = g.group_info(grp.states["alice"])
+    commit_msg, erin2 = g.join_external(info, cred, priv, NOW, remove_leaf=old_leaf)
+    del grp.states["erin"]
+    grp.deliver(commit_msg, None)
+    grp.states["erin"] = erin2
+    grp.check_agree()
+    assert len(g.members(erin2)) == 3
+    grp.send_all("erin", b"resynced")
+
+
+def test_external_join_without_external_pub_fails() -> None:
+    grp = Group()
+    info = g.group_info(grp.states["alice"], with_external_pub=False)
+    cred, priv = identity(1, "erin")
+    with pytest.raises(ValidationError):
+        g.join_external(info, cred, priv, NOW)
+
+
+def test_external_psk_proposal_and_welcome_psk() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    psk_id, psk = b"shared-psk", os.urandom(32)
+    for name in grp.states:
+        grp.states[name] = g.add_external_psk(grp.states[name], psk_id, psk)
+    msg, grp.states["bob"] = g.propose_psk(grp.states["bob"], psk_id)
+    grp.deliver(msg, "bob")
+    kp = new_kp(1, "carol")
+    res = grp.commit("alice", by_value=[Add(kp.key_package)])
+    with pytest.raises(ValidationError):
+        g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
+    grp.states["carol"] = g.join_from_welcome(res.welcome, kp, NOW,  # type: ignore[arg-type]
+                                              external_psks={psk_id: psk})
+    grp.check_agree()
+
+
+def test_missing_external_psk_rejects_commit_state_unchanged() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    psk = PreSharedKeyID.external(b"only-alice", os.urandom(32))
+    alice = g.add_external_psk(grp.states["alice"], b"only-alice", b"k" * 32)
+    res, _ = g.commit(alice, now=NOW, by_value=[PreSharedKey(psk)])
+    bob = grp.states["bob"]
+    before = bob.to_bytes()
+    with pytest.raises(ValidationError):
+        g.process(bob, res.commit, NOW)
+    assert bob.to_bytes() == before
+
+
+def test_resumption_psk_proposal() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    epoch = grp.states["alice"].epoch
+    grp.commit("bob", force_path=True)
+    msg, grp.states["alice"] = g.propose_psk(grp.states["alice"], epoch=epoch)
+    grp.deliver(msg, "alice")
+    grp.commit("bob")
+    grp.check_agree()
+
+
+def test_group_context_extensions_and_external_sender_proposal() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    ext_cred, ext_priv = identity(1, "moderator")
+    ext_pub = get_suite(1).signature_public_key(ext_priv)
+    senders = encode(ExternalSenders, (ExternalSender(ext_pub, ext_cred),))
+    msg, grp.states["alice"] = g.propose_group_context_extensions(
+        grp.states["alice"], (Extension(5, senders),))
+    grp.deliver(msg, "alice")
+    grp.commit("bob")
+    grp.check_agree()
+    # the external sender proposes to remove alice; bob commits it
+    prop = g.external_proposal(grp.states["bob"].context, Remove(grp.leaf("alice")), 0, ext_priv)
+    grp.deliver(prop, None)
+    grp.commit("bob")
+    assert set(grp.states) == {"bob"}
+
+
+def test_new_member_add_proposal() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    kp = new_kp(1, "carol")
+    prop = g.new_member_add_proposal(grp.states["alice"].context, kp)
+    grp.deliver(prop, None)
+    res = grp.commit("bob")
+    grp.states["carol"] = g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
+    grp.check_agree()
+
+
+def test_reinit_to_another_suite() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    msg, grp.states["bob"] = g.propose_reinit(grp.states["bob"], b"group-v2", 3)
+    grp.deliver(msg, "bob")
+    grp.commit("alice")
+    old_alice, old_bob = grp.states["alice"], grp.states["bob"]
+    with pytest.raises(ValidationError):
+        g.protect(old_alice, b"old group is closed")
+    bob_kp = g.key_package(get_suite(3), old_bob.own_leaf_node.credential,
+                           old_bob.signature_priv, NOW)
+    res, st = g.reinit(old_alice, [bob_kp.key_package], NOW)
+    alice2 = g.merge_pending(st)
+    bob2 = g.join_from_welcome(res.welcome, bob_kp, NOW,  # type: ignore[arg-type]
+                               resumption_from=[old_bob])
+    assert alice2.context.cipher_suite == 3 and alice2.epoch == 1
+    assert g.epoch_authenticator(alice2) == g.epoch_authenticator(bob2)
+    with pytest.raises(ValidationError):
+        g.join_from_welcome(res.welcome, bob_kp, NOW)  # type: ignore[arg-type]
+
+
+def test_branch_subgroup() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    bob = grp.states["bob"]
+    bob_kp = g.key_package(get_suite(1), bob.own_leaf_node.credential, bob.signature_priv, NOW)
+    res, st = g.branch(grp.states["alice"], b"side-chat", [bob_kp.key_package], NOW)
+    alice2 = g.merge_pending(st)
+    bob2 = g.join_from_welcome(res.welcome, bob_kp, NOW, resumption_from=[bob])  # type: ignore[arg-type]
+    assert g.epoch_authenticator(alice2) == g.epoch_authenticator(bob2)
+    stranger = new_kp(1, "mallory")
+    res2, _ = g.branch(grp.states["alice"], b"side-2", [stranger.key_package], NOW)
+    with pytest.raises(ValidationError):
+        g.join_from_welcome(res2.welcome, stranger, NOW,  # type: ignore[arg-type]
+                            resumption_from=[bob])
+
+
+def test_exporter_and_authenticator_agree() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    a = g.export_secret(grp.states["alice"], "accord posting key", b"ctx", 32)
+    b = g.export_secret(grp.states["bob"], "accord posting key", b"ctx", 32)
+    assert a == b and len(a) == 32
+
+
+def test_list_validation_rules() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    alice = grp.states["alice"]
+    with pytest.raises(ValidationError, match="12.2"):
+        g.commit(alice, now=NOW, by_value=[Remove(alice.own_leaf)])
+    with pytest.raises(ValidationError, match="12.2"):
+        g.commit(alice, now=NOW, by_value=[Remove(grp.leaf("bob")), Remove(grp.leaf("bob"))])
+    kp = new_kp(1, "dave")
+    with pytest.raises(ValidationError, match="12.2"):
+        g.commit(alice, now=NOW, by_value=[Add(kp.key_package), Add(kp.key_package)])
+    with pytest.raises(ValidationError, match="12.1.3"):
+        g.commit(alice, now=NOW, by_value=[Remove(17)])
+
+
+def test_removed_member_cannot_read_later_messages() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    bob = grp.states["bob"]
+    res = grp.commit("alice", by_value=[Remove(grp.leaf("bob"))])
+    _, bob = g.process(bob, res.commit, NOW)
+    assert bob.removed
+    msg, grp.states["alice"] = g.protect(grp.states["alice"], b"secret after removal")
+    with pytest.raises(AccordError):
+        g.process(bob, msg, NOW)
