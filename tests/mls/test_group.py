@@ -8,6 +8,7 @@ import pytest
 
 from accord.errors import AccordError, ValidationError
 from accord.mls import group as g
+from accord.mls.codec import encode
 from accord.mls.structs import (
     Add,
     Extension,
@@ -17,9 +18,7 @@ from accord.mls.structs import (
     PreSharedKeyID,
     Remove,
 )
-from accord.mls.codec import encode
 from accord.mls.suites import get_suite
-
 from tests.mls.group_sim import NOW, Group, identity, new_kp
 
 ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]

@@ -37,7 +37,13 @@ from accord.mls.structs import (
     Sender,
     find_extension,
 )
-from accord.mls.structs.enums import ExtensionType, LeafNodeSource, SenderType, WireFormat
+from accord.mls.structs.enums import (
+    ExtensionType,
+    LeafNodeSource,
+    ProtocolVersion,
+    SenderType,
+    WireFormat,
+)
 from accord.mls.suites import get_suite
 from accord.mls.transcript import interim_transcript_hash
 from accord.mls.tree_validation import validate_tree
@@ -68,6 +74,8 @@ def join_external(
     our state in the new epoch (the join is complete once the commit is
     accepted; if it is not, join again from a newer GroupInfo).
     """
+    if isinstance(group_info, MLSMessage) and group_info.version != ProtocolVersion.MLS10:
+        raise ValidationError("protocol version is not mls10", "RFC 9420 6")
     info = group_info.message if isinstance(group_info, MLSMessage) else group_info
     if not isinstance(info, GroupInfo):
         raise ValidationError("not a GroupInfo", RULE)

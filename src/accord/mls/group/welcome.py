@@ -29,7 +29,7 @@ from accord.mls.structs import (
     Welcome,
     find_extension,
 )
-from accord.mls.structs.enums import ExtensionType, PSKType, ResumptionPSKUsage
+from accord.mls.structs.enums import ExtensionType, ProtocolVersion, PSKType, ResumptionPSKUsage
 from accord.mls.suites import CipherSuite, get_suite
 from accord.mls.transcript import interim_transcript_hash, verify_confirmation_tag
 from accord.mls.tree_math import common_ancestor
@@ -57,6 +57,8 @@ def join_from_welcome(
     extension; ``external_psks`` and ``resumption_from`` (the old group of a
     reinit or branch) supply the PSKs the Welcome names.
     """
+    if isinstance(welcome, MLSMessage) and welcome.version != ProtocolVersion.MLS10:
+        raise ValidationError("protocol version is not mls10", "RFC 9420 6")
     w = welcome.message if isinstance(welcome, MLSMessage) else welcome
     if not isinstance(w, Welcome):
         raise ValidationError("not a Welcome", RULE)
