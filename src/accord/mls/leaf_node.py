@@ -52,13 +52,21 @@ _GREASE = sorted(GREASE_VALUES)
 Rng = Callable[[int], bytes]
 
 
-def leaf_node_tbs(leaf: LeafNode, group_id: bytes, leaf_index: int) -> bytes:
+def leaf_node_tbs(
+    leaf: LeafNode, group_id: bytes, leaf_index: int, encoded: bytes | None = None
+) -> bytes:
     """LeafNodeTBS (7.2): the leaf without its signature, then, for leaves
-    made in a group (update, commit), the group id and leaf index."""
-    tbs = leaf.encode_before("signature")  # type: ignore[attr-defined]
+    made in a group (update, commit), the group id and leaf index. With the
+    leaf's ``encoded`` bytes at hand, the prefix is cut from them (the
+    signature is the last field) instead of encoding again."""
+    tbs: bytes
+    if encoded is not None:
+        tbs = encoded[: len(encoded) - len(opaque(leaf.signature))]
+    else:
+        tbs = leaf.encode_before("signature")  # type: ignore[attr-defined]
     if leaf.leaf_node_source in (LeafNodeSource.UPDATE, LeafNodeSource.COMMIT):
         tbs += opaque(group_id) + leaf_index.to_bytes(4, "big")
-    return tbs  # type: ignore[no-any-return]
+    return tbs
 
 
 def sign_leaf_node(
@@ -76,10 +84,14 @@ def sign_leaf_node(
 
 
 def verify_leaf_signature(
-    suite: CipherSuite, leaf: LeafNode, group_id: bytes, leaf_index: int
+    suite: CipherSuite,
+    leaf: LeafNode,
+    group_id: bytes,
+    leaf_index: int,
+    encoded: bytes | None = None,
 ) -> None:
     """Raise ``ValidationError`` (7.3) if the leaf's signature does not verify."""
-    tbs = leaf_node_tbs(leaf, group_id, leaf_index)
+    tbs = leaf_node_tbs(leaf, group_id, leaf_index, encoded)
     try:
         suite.verify_with_label(leaf.signature_key, "LeafNodeTBS", tbs, leaf.signature)
     except CryptoError as e:
@@ -188,10 +200,12 @@ def validate_leaf_node(
     now: int | None,
     credential_validator: CredentialValidator,
     check_signature: bool = True,
+    encoded: bytes | None = None,
 ) -> None:
     """Validate one LeafNode (7.3). ``source`` is the leaf_node_source the
     context demands (None: any, as in a received tree); ``now`` (seconds since
-    the epoch) checks the lifetime when given. Raises ``ValidationError``."""
+    the epoch) checks the lifetime when given; ``encoded`` is the leaf's
+    encoding if the caller has it. Raises ``ValidationError``."""
     where = f"leaf {leaf_index}"
     if source is not None and leaf.leaf_node_source != source:
         raise ValidationError(
@@ -201,7 +215,7 @@ def validate_leaf_node(
         raise ValidationError(f"{where} has an unknown leaf_node_source", RULE)
     credential_validator.validate(leaf.credential, leaf.signature_key, now)
     if check_signature:
-        verify_leaf_signature(suite, leaf, group_id, leaf_index)
+        verify_leaf_signature(suite, leaf, group_id, leaf_index, encoded)
     check_capabilities(leaf, rules, where)
     if now is not None:
         check_lifetime(leaf, now, where)

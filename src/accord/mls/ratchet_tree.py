@@ -40,10 +40,11 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from accord.errors import DecodeError, ValidationError
-from accord.mls.codec import codec_for, encode
+from accord.mls.codec import codec_for, decode_varint, encode
 from accord.mls.structs.tree_nodes import (
     LeafNode,
     LeafNodeHashInput,
+    Node,
     ParentNode,
     ParentNodeHashInput,
     RatchetTree,
@@ -57,6 +58,7 @@ AnyNode = LeafNode | ParentNode
 HashFn = Callable[[bytes], bytes]
 
 _TREE_CODEC = codec_for(RatchetTree)
+_OPT_NODE_DEC = codec_for(Node | None).dec  # one element of ratchet_tree<V>
 _THI_ENC = codec_for(TreeHashInput).enc
 _MAX_LEAVES = 1 << 31  # leaf indices are uint32 (7.8)
 
@@ -102,7 +104,17 @@ class Tree:
     """A ratchet tree (see the module docstring). Mutating methods change this
     object; call ``copy()`` first to stage changes that may be discarded."""
 
-    __slots__ = ("_nodes", "_hashes", "_hash_fn", "_enc_index", "_sig_index", "_shared", "suite")
+    __slots__ = (
+        "_nodes",
+        "_hashes",
+        "_hash_fn",
+        "_enc_index",
+        "_sig_index",
+        "_shared",
+        "_raw",
+        "_free",
+        "suite",
+    )
 
     def __init__(self, suite: CipherSuite, nodes: Sequence[AnyNode | None]) -> None:
         width = len(nodes)
@@ -118,6 +130,12 @@ class Tree:
         self._enc_index: dict[bytes, int] | None = None
         self._sig_index: dict[bytes, int] | None = None
         self._shared = False
+        # Encodings of leaves as received (node index -> LeafNode bytes): joining
+        # hashes and verifies every leaf, and re-encoding them all would cost
+        # as much as the signatures. Dropped when the leaf changes or on copy().
+        self._raw: dict[int, bytes] = {}
+        # No blank leaf lies left of leaf index ``_free`` (for add_leaf, 12.1.1).
+        self._free = 0
 
     # ---------------------------------------------------------------- building
 
@@ -139,10 +157,25 @@ class Tree:
 
     @classmethod
     def from_bytes(cls, suite: CipherSuite, data: bytes) -> Tree:
-        nodes, end = _TREE_CODEC.dec(data, 0)
+        """Decode ``optional<Node> ratchet_tree<V>`` and keep each leaf's bytes."""
+        n, pos = decode_varint(data, 0)
+        end = pos + n
         if end != len(data):
-            raise DecodeError("trailing bytes after ratchet_tree")
-        return cls.from_ratchet_tree(suite, nodes)
+            raise DecodeError("ratchet_tree length does not match the data")
+        nodes: list[AnyNode | None] = []
+        raw: dict[int, bytes] = {}
+        while pos < end:
+            start = pos
+            node, pos = _OPT_NODE_DEC(data, pos)
+            if pos > end:
+                raise DecodeError("a node runs past the end of ratchet_tree")
+            if isinstance(node, LeafNode):
+                # optional<Node>: presence octet, node_type octet, then the leaf.
+                raw[len(nodes)] = data[start + 2 : pos]
+            nodes.append(node)
+        tree = cls.from_ratchet_tree(suite, tuple(nodes))
+        tree._raw = raw
+        return tree
 
     def to_ratchet_tree(self) -> RatchetTree:
         nodes = self._nodes
@@ -165,6 +198,8 @@ class Tree:
         t._enc_index = self._enc_index
         t._sig_index = self._sig_index
         t._shared = self._shared = True
+        t._raw = {}
+        t._free = self._free
         return t
 
     def __eq__(self, other: object) -> bool:
@@ -224,6 +259,8 @@ class Tree:
         """Resolution of node ``x`` (4.1.1), leaving out the leaves (by leaf
         index) in ``exclude``: the leaves added by the commit being made (12.4.2)."""
         out: list[int] = []
+        if exclude and not isinstance(exclude, (set, frozenset)):
+            exclude = frozenset(exclude)
         self._resolve(x, exclude, out)
         return out
 
@@ -286,9 +323,7 @@ class Tree:
         while stack:
             x = stack[-1]
             if x & 1 == 0:
-                buf = bytearray()
-                _THI_ENC(LeafNodeHashInput(x >> 1, nodes[x]), buf)  # type: ignore[arg-type]
-                hashes[x] = hash_fn(bytes(buf))
+                hashes[x] = self._leaf_hash(x)
                 stack.pop()
                 continue
             lc, rc = left_of(x), right_of(x)
@@ -304,6 +339,26 @@ class Tree:
             hashes[x] = hash_fn(bytes(buf))
             stack.pop()
         return hashes[top]  # type: ignore[return-value]
+
+    def _leaf_hash(self, x: int) -> bytes:
+        node = self._nodes[x]
+        if node is None:
+            return self.hash_leaf_input(x >> 1, None)
+        # TreeHashInput of a present leaf: the blank form's prefix with the
+        # presence octet set, then the leaf's encoding (7.8).
+        blank = encode(TreeHashInput, LeafNodeHashInput(x >> 1, None))
+        return self._hash_fn(blank[:-1] + b"\x01" + self.leaf_encoding(x >> 1))
+
+    def leaf_encoding(self, leaf: int) -> bytes:
+        """The encoding of the LeafNode at ``leaf`` (as received, when it was)."""
+        x = 2 * leaf
+        raw = self._raw.get(x)
+        if raw is None:
+            node = self._nodes[x]
+            if node is None:
+                raise ValidationError(f"leaf {leaf} is blank", "RFC 9420 7.8")
+            raw = self._raw[x] = node.to_bytes()  # type: ignore[union-attr]
+        return raw
 
     def hash_leaf_input(self, leaf: int, node: LeafNode | None) -> bytes:
         buf = bytearray()
@@ -380,6 +435,9 @@ class Tree:
             if node is not None:
                 self._index(x, node)
         self._nodes[x] = node
+        self._raw.pop(x, None)
+        if node is None and x & 1 == 0 and (x >> 1) < self._free:
+            self._free = x >> 1
         self._invalidate(x)
 
     def blank(self, x: int) -> None:
@@ -417,10 +475,13 @@ class Tree:
     def add_leaf(self, leaf_node: LeafNode) -> int:
         """Add a member (12.1.1) and return its leaf index."""
         nodes = self._nodes
-        leaf = next((x >> 1 for x in range(0, len(nodes), 2) if nodes[x] is None), None)
+        leaf = next(
+            (x >> 1 for x in range(2 * self._free, len(nodes), 2) if nodes[x] is None), None
+        )
         if leaf is None:
             leaf = self.n_leaves
             self.extend()
+        self._free = leaf + 1
         self.set_node(2 * leaf, leaf_node)
         # 12.1.1: the new leaf is unmerged at every non-blank ancestor.
         for p in self.direct_path(2 * leaf):

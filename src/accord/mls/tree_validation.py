@@ -76,6 +76,7 @@ def validate_tree(
             now=now,
             credential_validator=credential_validator,
             check_signature=check_signatures,
+            encoded=tree.leaf_encoding(leaf_index),
         )
     # Leaves first: a changed leaf also breaks the parent hashes above it,
     # and the leaf's own error names the cause.
