@@ -83,3 +83,53 @@ class Names:
 
 async def new_device(http: httpx.AsyncClient, account: str) -> SimDevice:
     return await SimDevice(http, account).register()
+
+
+class FakeClock:
+    """Time as an input: tests move it instead of sleeping."""
+
+    def __init__(self, now: int = 1_800_000_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=ENGINES)
+async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock):
+    """A Provider over a real store (both engines), driven by service calls and a fake clock."""
+    from accord.server.state import Provider, ServerConfig
+    from accord.storage import SqlStore
+    from accord.storage.engine import PostgresEngine, SqliteEngine
+
+    config = ServerConfig(domain="alpha.test", data_dir=tmp_path)
+    if request.param == "sqlite":
+        store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
+        yield Provider(config, store, clock=clock)
+        await store.close()
+        return
+    url, name = await create_database(pg_url_or_skip())
+    try:
+        store = await SqlStore(PostgresEngine(url)).open()
+        yield Provider(config, store, clock=clock)
+        await store.close()
+    finally:
+        await drop_database(pg_admin_url() or "", name)
+
+
+@pytest.fixture(params=ENGINES)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str | None]]:
+    """A data folder and (under PostgreSQL) a database that outlive server restarts."""
+    if request.param == "sqlite":
+        yield tmp_path, None
+        return
+    with PgDatabase(pg_url_or_skip()) as url:
+        yield tmp_path, url

@@ -67,6 +67,13 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
     )
 
 
+class _NoClientAddresses(logging.Filter):
+    """uvicorn logs each WebSocket handshake with the client's address; we keep none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "WebSocket" not in str(record.msg)
+
+
 def serve(
     config: ServerConfig,
     host: str,
@@ -77,6 +84,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_NoClientAddresses())
     uvicorn.run(
         create_app(config),
         host=host,

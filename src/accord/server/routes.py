@@ -112,6 +112,16 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
+def _check_query(spec: Spec, request: Request) -> None:
+    allowed = {p.name for p in spec.params if p.where == "query"}
+    keys = request.query_params.keys()
+    unknown = set(keys) - allowed
+    if unknown:
+        raise ValidationError(f"unknown query parameter(s): {sorted(unknown)[:5]}")
+    if len(request.query_params.multi_items()) != len(set(keys)):
+        raise ValidationError("a query parameter is repeated")
+
+
 def _render(spec: Spec, result: Any) -> Response:
     if spec.response is None:
         return Response(status_code=204)
@@ -130,6 +140,7 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
             p.limiter.check("address", address, now)
             if spec.address_limit:
                 p.limiter.check(spec.address_limit, address, now)
+            _check_query(spec, request)
             device = None
             if spec.auth:
                 device = await accounts.authenticate(p, bearer(request), now)

@@ -1,0 +1,66 @@
+"""The server's log names no token, key, nonce, content or capability (and no address)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.server.harness import (
+    ServerProcess,
+    SimDevice,
+    application_post,
+    group_path,
+    posting_public,
+)
+from accord.wire import b64e, encode
+from accord.wire import messages as m
+
+
+async def test_logs_hold_no_secret_or_content(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, rate_limit_scale=100).start()
+    secrets_seen: list[str] = []
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            alice = await SimDevice(http, "alice@alpha.test").register()
+            bob = await SimDevice(http, "bob@alpha.test").register()
+            gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
+                Ed25519PrivateKey.generate()
+            await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
+                group_id=gid, posting_key=posting_public(pk0)), expect=201)
+            commit = b"COMMIT-" + secrets.token_bytes(16)
+            await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+                epoch=0, commit=commit, posting_key=posting_public(pk1),
+                added=[bob.device_id], welcome=b"W"), expect=201)
+            post = application_post(pk1, gid, 1, b"PLAINTEXT-LIKE-" + secrets.token_bytes(16))
+            await http.post(group_path(gid, "/messages"), json=encode(post))
+            await http.post(group_path(gid, "/messages"), json=encode(post))  # replay: 409
+            blob = secrets.token_bytes(64)
+            r = await http.post("/v1/blobs", content=blob, headers=alice.auth)
+            cap = r.json()["blob_id"]
+            await http.get(f"/v1/blobs/{cap}")
+            await http.get("/v1/queue", headers={"Authorization": "Bearer not-a-real-token"})
+            await bob.fetch()
+            ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+            async with websockets.connect(ws_url) as ws:
+                await ws.send(json.dumps({"type": "auth", "token": bob.token}))
+                await asyncio.wait_for(ws.recv(), 10)
+            secrets_seen = [
+                alice.token, bob.token, b64e(alice.public), b64e(bob.public),
+                b64e(posting_public(pk1)), b64e(post.nonce), b64e(post.ciphertext),
+                b64e(post.signature), b64e(commit), cap, b64e(blob), b64e(gid),
+                "not-a-real-token", "PLAINTEXT-LIKE", "COMMIT-",
+            ]
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert "POST /v1/groups/{group_id}/messages -> 201" in log  # the log did record requests
+    for value in secrets_seen:
+        assert value not in log, "a secret or content reached the log"
+    assert "127.0.0.1:" not in log.replace(f"127.0.0.1:{server.port}", "")  # no client ports
+    assert "('127.0.0.1'" not in log
