@@ -25,6 +25,7 @@ API (all node indices are array indices; leaf indices are named ``leaf``)::
     t.update_leaf(leaf, leaf_node)          # 12.1.2: replace, blank direct path
     t.remove_leaf(leaf)                     # 12.1.3: blank leaf + direct path, truncate
     t.truncate()
+    t.direct_path(x), t.copath(x), t.leftmost_blank()
     t.resolution(x, exclude=()) -> list[int]
     t.filtered_direct_path(leaf) -> list[tuple[int, int]]   # (parent, copath child)
     t.tree_hash(x=None) -> bytes            # root by default
@@ -246,6 +247,22 @@ class Tree:
             n = nodes[x]
             if n is not None:
                 yield x >> 1, n  # type: ignore[misc]
+
+    def leftmost_blank(self) -> int:
+        """Leftmost blank leaf, or ``n_leaves`` when the tree is full: where
+        an Add or an external joiner goes (12.1.1, 12.4.3.2)."""
+        nodes = self._nodes
+        return next(
+            (x >> 1 for x in range(2 * self._free, len(nodes), 2) if nodes[x] is None),
+            self.n_leaves,
+        )
+
+    def copath(self, x: int) -> list[int]:
+        """Siblings of ``x`` and of its ancestors below the root (4.1.2)."""
+        path = self.direct_path(x)
+        return [
+            right_of(p) if c < p else left_of(p) for c, p in zip([x, *path], path, strict=False)
+        ]
 
     def direct_path(self, x: int) -> list[int]:
         r = self.root
@@ -474,12 +491,8 @@ class Tree:
 
     def add_leaf(self, leaf_node: LeafNode) -> int:
         """Add a member (12.1.1) and return its leaf index."""
-        nodes = self._nodes
-        leaf = next(
-            (x >> 1 for x in range(2 * self._free, len(nodes), 2) if nodes[x] is None), None
-        )
-        if leaf is None:
-            leaf = self.n_leaves
+        leaf = self.leftmost_blank()
+        if leaf == self.n_leaves:
             self.extend()
         self._free = leaf + 1
         self.set_node(2 * leaf, leaf_node)

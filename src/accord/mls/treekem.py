@@ -182,17 +182,33 @@ def create_update_path(
     new_leaf = sign_leaf_node(suite, signature_priv, new_leaf, group_context.group_id, sender)
     tree.set_node(2 * sender, new_leaf)
     ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()  # type: ignore[attr-defined]
+    nodes = _encrypt_path_secrets(tree, fdp, pubs, secrets, ctx, exclude)
+    path = UpdatePath(new_leaf, tuple(nodes))
+    return CreatedPath(path, commit_secret, secrets, PathKeys(privs))
+
+
+def _encrypt_path_secrets(
+    tree: Tree,
+    fdp: list[tuple[int, int]],
+    pubs: list[bytes],
+    secrets: dict[int, bytes],
+    ctx: bytes,
+    exclude: Collection[int],
+) -> list[UpdatePathNode]:
+    """7.6: each path secret, encrypted to every node of the resolution of
+    the copath child, without the members added by this commit."""
+    suite = tree.suite
+    excluded = frozenset(exclude)
     nodes = []
     for (p, s), pub in zip(fdp, pubs, strict=True):
         cts = []
-        for r in tree.resolution(s, exclude):
+        for r in tree.resolution(s, excluded):
             target = tree.node(r)
             assert target is not None
             kem_output, ct = suite.encrypt_with_label(target.encryption_key, LABEL, ctx, secrets[p])
             cts.append(HPKECiphertext(kem_output, ct))
         nodes.append(UpdatePathNode(pub, tuple(cts)))
-    path = UpdatePath(new_leaf, tuple(nodes))
-    return CreatedPath(path, commit_secret, secrets, PathKeys(privs))
+    return nodes
 
 
 def _install_path(
