@@ -149,7 +149,7 @@ async def test_periodic_self_update(trio) -> None:
 
 async def test_device_linking_joins_all_conversations(trio, tmp_path, server) -> None:
     alice, bob, _, clock = trio
-    conv = await convs.create(alice, "linked", [bob.identity.account], clock())
+    await convs.create(alice, "linked", [bob.identity.account], clock())
     laptop = await new_device(tmp_path / "alice-laptop", None, server.url, clock)
     try:
         code = laptop.link_request(alice.identity.account, server.url)

@@ -1,0 +1,168 @@
+"""``accord init``, ``register``, ``contacts``, ``search`` and ``listen``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from accord.cli.client_common import (
+    console,
+    emit,
+    fmt_time,
+    now_ms,
+    open_device,
+    passphrase,
+    profile_dir,
+    profile_options,
+    run,
+    with_device,
+)
+from accord.client.device import Device
+from accord.client.history import message_view, short_id
+
+MAX_RECONNECTS = 1000
+
+
+@click.command("init")
+@profile_options
+def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
+    """Create this device's encrypted profile and its signature key."""
+    folder = profile_dir(profile)
+
+    async def go() -> None:
+        dev = Device.init(folder, passphrase(passphrase_file, confirm=True))
+        dev.close()
+
+    run(go())
+    emit(as_json, {"profile": str(folder)},
+         lambda: console.print(f"Created an encrypted profile in [bold]{folder}[/bold]. "
+                               "Next: accord register user@domain --server URL"))
+
+
+@click.command("register")
+@click.argument("account")
+@click.option("--server", required=True, help="Your provider, e.g. http://127.0.0.1:8400")
+@profile_options
+def register_cmd(account: str, server: str, profile: Path | None,
+                 passphrase_file: Path | None, as_json: bool) -> None:
+    """Register ACCOUNT (user@domain) with this device as its first device."""
+
+    async def go() -> dict[str, str]:
+        dev = open_device(profile, passphrase_file)
+        try:
+            ident = await dev.register(account, server, now_ms())
+            return {"account": ident.account, "device_id": ident.device_id, "server": server}
+        finally:
+            await dev.disconnect()
+            dev.close()
+
+    out = run(go())
+    emit(as_json, out, lambda: console.print(
+        f"Registered [bold]{out['account']}[/bold] (device {out['device_id']})"))
+
+
+@click.command("contacts")
+@profile_options
+@with_device
+async def contacts_cmd(dev: Device, as_json: bool) -> None:
+    """People you share conversations with."""
+    rows = [{"account": c["identity"], "state": c["state"]} for c in dev.store.contacts()]
+    emit(as_json, rows, lambda: [console.print(f"{r['account']}  [dim]{r['state']}[/dim]")
+                                 for r in rows] or console.print("no contacts yet"))
+
+
+@click.command("search")
+@click.argument("query", default="")
+@click.option("--chat", default=None, help="Only this conversation.")
+@click.option("--sender", default=None, help="Only messages from this account.")
+@click.option("--since", default=None, help="YYYY-MM-DD")
+@click.option("--until", default=None, help="YYYY-MM-DD")
+@profile_options
+@with_device
+async def search_cmd(dev: Device, as_json: bool, query: str, chat: str | None,
+                     sender: str | None, since: str | None, until: str | None) -> None:
+    """Full-text search of your local archive (by text, sender, conversation, date)."""
+    conv_id = dev.store.conversation(chat)["conv_id"] if chat else None
+    hits = dev.store.search(query, sender=sender, conv_id=conv_id, since=_day(since),
+                            until=_day(until, end=True))
+    names = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
+    rows = [dict(message_view(m), chat=names.get(m.conv_id, m.conv_id)) for m in hits]
+    emit(as_json, rows, lambda: [console.print(
+        f"[dim]{fmt_time(r['at'])} {r['chat']} {r['short_id']}[/dim] "
+        f"[bold]{r['sender']}[/bold]: {r['text']}") for r in rows]
+        or console.print("no matches"))
+
+
+def _day(text: str | None, end: bool = False) -> int | None:
+    if text is None:
+        return None
+    try:
+        t = time.mktime(time.strptime(text, "%Y-%m-%d"))
+    except ValueError:
+        raise click.BadParameter("dates are YYYY-MM-DD") from None
+    return int(t * 1000) + (86_399_999 if end else 0)
+
+
+@click.command("listen")
+@click.option("--duration", default=3600.0, show_default=True, type=click.FloatRange(0.1),
+              help="Stop after this many seconds.")
+@profile_options
+@with_device
+async def listen_cmd(dev: Device, as_json: bool, duration: float) -> None:
+    """Print messages and events live as they arrive (WebSocket push)."""
+    seen = _snapshot(dev)
+    deadline = time.monotonic() + duration
+    for _ in range(MAX_RECONNECTS):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            await asyncio.wait_for(dev.listen(
+                now_ms, idle_timeout=min(left, 30.0),
+                on_items=lambda _items: _print_new(dev, seen, as_json)), left)
+        except TimeoutError:
+            break
+        _print_new(dev, seen, as_json)
+
+
+def _snapshot(dev: Device) -> dict[str, Any]:
+    """What is already in the history, so that only news is printed."""
+    seen: dict[str, Any] = {"messages": set(), "events": {}}
+    for conv in dev.store.conversations():
+        seen["messages"] |= {m.msg_id for m in dev.store.messages(conv["conv_id"])}
+        seen["events"][conv["conv_id"]] = len(dev.store.events(conv["conv_id"]))
+    return seen
+
+
+def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    from accord.client.history import describe_event
+
+    for conv in dev.store.conversations():
+        for m in dev.store.messages(conv["conv_id"]):
+            if m.msg_id in seen["messages"]:
+                continue
+            seen["messages"].add(m.msg_id)
+            v = dict(message_view(m), chat=conv["name"])
+            if as_json:
+                click.echo(json.dumps(v))
+            else:
+                console.print(f"[dim]{fmt_time(m.sent_at)} {conv['name']} {short_id(m.msg_id)}"
+                              f"[/dim] [bold]{m.sender}[/bold]: {m.body}")
+        events = dev.store.events(conv["conv_id"])
+        for e in events[seen["events"].get(conv["conv_id"], 0):]:
+            if as_json:
+                click.echo(json.dumps({"type": "event", "chat": conv["name"], "at": e["at"],
+                                       "kind": e["kind"], **e["detail"]}))
+            else:
+                console.print(f"[yellow]* {conv['name']}: "
+                              f"{describe_event({'kind': e['kind'], **e['detail']})}[/yellow]")
+        seen["events"][conv["conv_id"]] = len(events)
+
+
+COMMANDS = [init_cmd, register_cmd, contacts_cmd, search_cmd, listen_cmd]

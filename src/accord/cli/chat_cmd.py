@@ -1,0 +1,124 @@
+"""``accord chat new|list|members|add|remove|leave|rename|admins|timer``."""
+
+from __future__ import annotations
+
+import click
+
+from accord.cli.client_common import console, emit, now_ms, profile_options, with_device
+from accord.client import conversations as convs
+from accord.client import messaging
+from accord.client.device import Device
+
+
+@click.group("chat")
+def chat() -> None:
+    """Conversations (each one an MLS group of every device of every member)."""
+
+
+@chat.command("new")
+@click.argument("name")
+@click.argument("members", nargs=-1)
+@profile_options
+@with_device
+async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...]) -> None:
+    """Create conversation NAME with MEMBERS (accounts); one member makes a 1:1 chat."""
+    kind = "direct" if len(members) == 1 else "group"
+    conv = await convs.create(dev, name, list(members), now_ms(), kind)
+    emit(as_json, {"id": conv["conv_id"], "name": conv["name"]},
+         lambda: console.print(f"created [bold]{conv['name']}[/bold] ({conv['conv_id']})"))
+
+
+@chat.command("list")
+@profile_options
+@with_device
+async def list_cmd(dev: Device, as_json: bool) -> None:
+    """Your conversations."""
+    rows = [{"id": c["conv_id"], "name": c["name"], "kind": c["kind"],
+             "active": c["meta"].get("active", True),
+             "messages": len(dev.store.messages(c["conv_id"]))}
+            for c in dev.store.conversations()]
+    emit(as_json, rows, lambda: [console.print(
+        f"{r['id']}  [bold]{r['name']}[/bold]  {r['messages']} messages"
+        + ("" if r["active"] else "  [dim](left)[/dim]")) for r in rows]
+        or console.print("no conversations yet"))
+
+
+@chat.command("members")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """Every member of CHAT with each of their devices (from the MLS group itself)."""
+    conv = convs.find(dev, chat_name)
+    members = convs.members(dev, conv)
+    admins = conv["meta"].get("admins", [])
+    emit(as_json, {"members": members, "admins": admins}, lambda: [console.print(
+        f"[bold]{a}[/bold]{' (admin)' if a in admins else ''}: {', '.join(d)}")
+        for a, d in members.items()])
+
+
+@chat.command("add")
+@click.argument("chat_name")
+@click.argument("accounts", nargs=-1, required=True)
+@profile_options
+@with_device
+async def add_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[str, ...]) -> None:
+    """Add ACCOUNTS (all their devices) to CHAT."""
+    n = await convs.add_members(dev, convs.find(dev, chat_name), list(accounts), now_ms())
+    emit(as_json, {"devices_added": n}, lambda: console.print(f"added {n} device(s)"))
+
+
+@chat.command("remove")
+@click.argument("chat_name")
+@click.argument("account")
+@profile_options
+@with_device
+async def remove_cmd(dev: Device, as_json: bool, chat_name: str, account: str) -> None:
+    """Remove ACCOUNT (all its devices) from CHAT (admins only)."""
+    n = await convs.remove_member(dev, convs.find(dev, chat_name), account, now_ms())
+    emit(as_json, {"devices_removed": n}, lambda: console.print(f"removed {n} device(s)"))
+
+
+@chat.command("leave")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def leave_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """Leave CHAT (a member commits your removal; your keys are forgotten now)."""
+    await convs.leave(dev, convs.find(dev, chat_name), now_ms())
+    emit(as_json, {"left": chat_name}, lambda: console.print("left"))
+
+
+@chat.command("rename")
+@click.argument("chat_name")
+@click.argument("new_name")
+@profile_options
+@with_device
+async def rename_cmd(dev: Device, as_json: bool, chat_name: str, new_name: str) -> None:
+    """Rename CHAT (admins only)."""
+    await convs.rename(dev, convs.find(dev, chat_name), new_name, now_ms())
+    emit(as_json, {"name": new_name}, lambda: console.print(f"renamed to {new_name}"))
+
+
+@chat.command("admins")
+@click.argument("chat_name")
+@click.argument("accounts", nargs=-1, required=True)
+@profile_options
+@with_device
+async def admins_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[str, ...]) -> None:
+    """Set the admins of CHAT (admins only)."""
+    await convs.set_admins(dev, convs.find(dev, chat_name), list(accounts), now_ms())
+    emit(as_json, {"admins": list(accounts)}, lambda: console.print("admins set"))
+
+
+@chat.command("timer")
+@click.argument("chat_name")
+@click.argument("seconds", type=click.IntRange(0, 366 * 86400))
+@profile_options
+@with_device
+async def timer_cmd(dev: Device, as_json: bool, chat_name: str, seconds: int) -> None:
+    """Disappearing messages in CHAT after SECONDS (0 turns them off)."""
+    await messaging.set_timer(dev, convs.find(dev, chat_name), seconds, now_ms())
+    emit(as_json, {"seconds": seconds}, lambda: console.print(f"timer set to {seconds} s"))
+
+

@@ -1,0 +1,110 @@
+"""What every client command shares: the profile options, the passphrase, the clock,
+opening the device, and printing (rich for people, ``--json`` for scripts).
+
+The CLI only drives ``accord.client``: it reads the clock and passes ``now``,
+and it never prints a key, token or passphrase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from accord.client.device import Device
+from accord.errors import AccordError
+
+T = TypeVar("T")
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+DEFAULT_PROFILE = Path("~/.accord/default")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def profile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--profile``, ``--passphrase-file`` and ``--json`` on a command."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)
+    fn = click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False,
+                                                           path_type=Path),
+                      default=None, help="Read the profile passphrase from this file "
+                      "(else $ACCORD_PASSPHRASE, else a prompt).")(fn)
+    fn = click.option("--profile", "profile", type=click.Path(file_okay=False, path_type=Path),
+                      envvar="ACCORD_PROFILE", default=None,
+                      help="Profile folder (default ~/.accord/default, or $ACCORD_PROFILE).")(fn)
+    return fn
+
+
+def profile_dir(profile: Path | None) -> Path:
+    return (profile or DEFAULT_PROFILE).expanduser()
+
+
+def passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    if passphrase_file is not None:
+        return passphrase_file.read_text().rstrip("\r\n")
+    env = os.environ.get("ACCORD_PASSPHRASE")
+    if env:
+        return env
+    return str(click.prompt("Profile passphrase", hide_input=True,
+                            confirmation_prompt=confirm))
+
+
+def open_device(profile: Path | None, passphrase_file: Path | None) -> Device:
+    return Device.open(profile_dir(profile), passphrase(passphrase_file))
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run one command's coroutine; typed errors become a message and exit status 1."""
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except AccordError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from None
+
+
+def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Open the profile, connect and catch up, call ``fn(dev, **kw)``, always close."""
+
+    @functools.wraps(fn)
+    def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
+                **kw: Any) -> None:
+        async def go() -> Any:
+            dev = open_device(profile, passphrase_file)
+            try:
+                await dev.connect()
+                await dev.sync(now_ms())
+                return await fn(dev, as_json=as_json, **kw)
+            finally:
+                await dev.disconnect()
+                dev.close()
+
+        run(go())
+
+    return wrapper
+
+
+def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=_jsonable))
+    else:
+        human()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def fmt_time(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))

@@ -1,0 +1,175 @@
+"""``accord send``, ``react``, ``edit``, ``delete``, ``read`` and ``download``."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from accord.cli.client_common import console, emit, fmt_time, now_ms, profile_options, with_device
+from accord.client import conversations as convs
+from accord.client import messaging
+from accord.client.device import Device
+from accord.client.history import describe_event, resolve_message, short_id, timeline
+
+
+def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None]]:
+    if not enabled:
+        return None, lambda done, total: None
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), console=console,
+                   transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+@click.command("send")
+@click.argument("chat")
+@click.argument("text", default="")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Attach this file (encrypted with a fresh key).")
+@click.option("--reply", "reply", default=None, help="Id (prefix) of the message you answer.")
+@profile_options
+@with_device
+async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
+                   reply: str | None) -> None:
+    """Send TEXT (and optionally a file) to CHAT."""
+    conv = convs.find(dev, chat)
+    reply_to = resolve_message(dev, conv, reply) if reply else None
+    if file is None:
+        if not text:
+            raise click.UsageError("nothing to send: give TEXT or --file")
+        mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to)
+    else:
+        media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        bar, update = _progress_bar("uploading", not as_json)
+        if bar is not None:
+            bar.start()
+        try:
+            mid = await messaging.send_file(dev, conv, file.read_bytes(), file.name, media,
+                                            now_ms(), text=text, reply_to=reply_to,
+                                            progress=update)
+        finally:
+            if bar is not None:
+                bar.stop()
+    emit(as_json, {"id": mid.hex()}, lambda: console.print(f"sent {short_id(mid)}"))
+
+
+@click.command("react")
+@click.argument("chat")
+@click.argument("message_id")
+@click.argument("emoji")
+@click.option("--remove", is_flag=True, help="Take the reaction back.")
+@profile_options
+@with_device
+async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoji: str,
+                    remove: bool) -> None:
+    """React to a message with an emoji."""
+    conv = convs.find(dev, chat)
+    mid = await messaging.react(dev, conv, resolve_message(dev, conv, message_id), emoji,
+                                now_ms(), remove)
+    emit(as_json, {"id": mid.hex()}, lambda: console.print("reacted"))
+
+
+@click.command("edit")
+@click.argument("chat")
+@click.argument("message_id")
+@click.argument("text")
+@profile_options
+@with_device
+async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text: str) -> None:
+    """Replace the text of one of your messages."""
+    conv = convs.find(dev, chat)
+    mid = await messaging.edit(dev, conv, resolve_message(dev, conv, message_id), text,
+                               now_ms())
+    emit(as_json, {"id": mid.hex()}, lambda: console.print("edited"))
+
+
+@click.command("delete")
+@click.argument("chat")
+@click.argument("message_id")
+@profile_options
+@with_device
+async def delete_cmd(dev: Device, as_json: bool, chat: str, message_id: str) -> None:
+    """Delete one of your messages for everyone."""
+    conv = convs.find(dev, chat)
+    mid = await messaging.delete(dev, conv, resolve_message(dev, conv, message_id), now_ms())
+    emit(as_json, {"id": mid.hex()}, lambda: console.print("deleted"))
+
+
+@click.command("read")
+@click.argument("chat")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--no-receipts", is_flag=True, help="Do not send read receipts.")
+@profile_options
+@with_device
+async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipts: bool) -> None:
+    """Show a conversation's messages and events."""
+    conv = convs.find(dev, chat)
+    items = timeline(dev, conv, limit)
+    if not no_receipts:
+        await messaging.mark_read(dev, conv, now_ms())
+    emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items},
+         lambda: print_timeline(conv, items))
+
+
+def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    console.print(f"[bold underline]{conv['name']}[/bold underline] [dim]({conv['conv_id']})[/dim]")
+    for i in items:
+        console.print(format_item(i, items))
+
+
+def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    when = fmt_time(i["at"])
+    if i["type"] == "event":
+        return f"[yellow]  {when} * {describe_event(i)}[/yellow]"
+    if i["deleted"]:
+        return f"[dim]  {when} {i['short_id']} {i['sender']}: (deleted)[/dim]"
+    line = f"  [dim]{when} {i['short_id']}[/dim] [bold]{i['sender']}[/bold]: {i['text']}"
+    if i["reply_to"]:
+        quoted = next((x for x in items if x.get("id") == i["reply_to"]), None)
+        line += f" [dim](reply to {quoted['sender'] + ': ' + quoted['text'][:30] if quoted else i['reply_to'][:8]})[/dim]"
+    for a in i["attachments"]:
+        line += f" [cyan][file {a['file_name']}, {a['size']} bytes][/cyan]"
+    if i["edited"]:
+        line += " [dim](edited)[/dim]"
+    if i["reactions"]:
+        line += " " + " ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items())
+    return line
+
+
+@click.command("download")
+@click.argument("chat")
+@click.argument("message_id")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option("--index", default=0, show_default=True, type=click.IntRange(0, 15))
+@profile_options
+@with_device
+async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, out: Path,
+                       index: int) -> None:
+    """Download, check and decrypt a message's attachment into --out."""
+    conv = convs.find(dev, chat)
+    bar, update = _progress_bar("downloading", not as_json)
+    if bar is not None:
+        bar.start()
+    try:
+        name, data = await messaging.fetch_attachment(
+            dev, resolve_message(dev, conv, message_id), index, update)
+    finally:
+        if bar is not None:
+            bar.stop()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / Path(name).name  # the name was checked to be no path; be sure anyway
+    path.write_bytes(data)
+    emit(as_json, {"path": str(path), "size": len(data)},
+         lambda: console.print(f"saved {path} ({len(data)} bytes)"))
+
+
+COMMANDS = [send_cmd, react_cmd, edit_cmd, delete_cmd, read_cmd, download_cmd]
