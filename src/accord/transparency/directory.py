@@ -117,7 +117,10 @@ class KeyDirectory:
         return E.identity_index(self._index_key, identity)
 
     def current(self, identity: str) -> tuple[int, E.LogEntry] | None:
-        raw = self.map.get(self.index_for(identity))
+        return self._current(self.index_for(identity))
+
+    def _current(self, index: bytes) -> tuple[int, E.LogEntry] | None:
+        raw = self.map.get(index)
         if raw is None:
             return None
         value: Any = decode(E.MapValue, raw)
@@ -140,7 +143,7 @@ class KeyDirectory:
     ) -> tuple[int, E.LogEntry]:
         index = self.index_for(identity)
         commitment = E.identity_commitment(E.identity_opening(self._index_key, identity), identity)
-        prior = self.current(identity)
+        prior = self._current(index)
         version, previous = (1, None) if prior is None else (prior[1].version + 1, prior[0])
         entry = E.LogEntry(index, commitment, version, previous, now, deleted, keys)
         data = E.encode_entry(entry)

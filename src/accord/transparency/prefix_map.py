@@ -117,22 +117,25 @@ class PrefixMap:
         return _hash(self._root)
 
     def get(self, key: bytes) -> bytes | None:
-        node, depth = self._root, 0
-        while isinstance(node, _Inner):
-            node = node.right if _bit(key, depth) else node.left
-            depth += 1
+        k, shift = int.from_bytes(key, "big"), KEY_BITS - 1
+        node = self._root
+        while type(node) is _Inner:
+            node = node.right if (k >> shift) & 1 else node.left
+            shift -= 1
         return node.value if node is not None and node.key == key else None
 
     def set(self, key: bytes, value: bytes) -> None:
         if len(key) != 32 or len(value) > MAX_VALUE_BYTES:
             raise ValidationError("map keys are 32 bytes, values at most 64")
+        # The hot path of every publish: bits from one integer, hashes inline.
+        k, shift = int.from_bytes(key, "big"), KEY_BITS - 1
         path: list[tuple[_Inner, int]] = []
-        node, depth = self._root, 0
-        while isinstance(node, _Inner):
-            b = _bit(key, depth)
+        node = self._root
+        while type(node) is _Inner:
+            b = (k >> shift) & 1
             path.append((node, b))
             node = node.right if b else node.left
-            depth += 1
+            shift -= 1
         leaf = _Leaf(key, value)
         new: _Node
         if node is None or node.key == key:
@@ -140,14 +143,18 @@ class PrefixMap:
             new = leaf
         else:
             self._count += 1
-            new = _split(node, leaf, depth)
-        # Rehash the path bottom-up; inner nodes are updated in place.
+            new = _split(node, leaf, KEY_BITS - 1 - shift)
+        h = new.hash
         for inner, b in reversed(path):
             if b:
                 inner.right = new
+                left = inner.left
+                h = sha256(b"\x03" + (EMPTY if left is None else left.hash) + h).digest()
             else:
                 inner.left = new
-            inner.hash = map_node_hash(_hash(inner.left), _hash(inner.right))
+                right = inner.right
+                h = sha256(b"\x03" + h + (EMPTY if right is None else right.hash)).digest()
+            inner.hash = h
             new = inner
         self._root = new
 
