@@ -7,7 +7,8 @@ API::
     verify_leaf_signature(suite, leaf, group_id, leaf_index) -> None
     make_capabilities(cipher_suite, *, extensions=(), proposals=(), credentials=(1,),
                       grease=True, rng=os.urandom) -> Capabilities
-    GroupRules(cipher_suite, version, required, context_extensions, credential_types)
+    GroupRules(cipher_suite, version, required, context_extensions, credential_types,
+               supported_by_all)
     validate_leaf_node(suite, leaf, *, source, group_id, leaf_index, rules, now,
                        credential_validator, check_signature=True) -> None
 
@@ -147,6 +148,9 @@ class GroupRules:
     context_extensions: tuple[int, ...] = ()
     # Credential types in use by the members; a new leaf must support them all.
     credential_types: frozenset[int] = frozenset()
+    # Credential types every member supports (None: no constraint); a new
+    # leaf's own credential type must be one of them (7.3).
+    supported_by_all: frozenset[int] | None = None
 
 
 def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
@@ -167,8 +171,11 @@ def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
         _require(where, "credential", req.credential_types, creds)
     _require(where, "group context extension", rules.context_extensions, exts)
     _require(where, "credential (in use by a member)", rules.credential_types, creds)
-    if leaf.credential.credential_type not in creds:
+    own = leaf.credential.credential_type
+    if own not in creds:
         raise ValidationError(f"{where} does not list its own credential type", RULE)
+    if rules.supported_by_all is not None and own not in rules.supported_by_all:
+        raise ValidationError(f"{where} has credential type {own} not every member supports", RULE)
     for ext in leaf.extensions:
         # 7.3: every extension of the leaf is listed in its own capabilities.
         if ext.extension_type not in caps.extensions:

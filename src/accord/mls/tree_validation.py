@@ -38,15 +38,20 @@ def group_rules(group_context: GroupContext, tree: Tree | None = None) -> GroupR
     """What ``group_context`` (and, if given, the members of ``tree``) ask of a leaf."""
     ext = find_extension(group_context.extensions, ExtensionType.REQUIRED_CAPABILITIES)
     required = RequiredCapabilities.from_bytes(ext.extension_data) if ext else None  # type: ignore[attr-defined]
-    creds = (
-        frozenset(n.credential.credential_type for _, n in tree.leaves()) if tree else frozenset()
-    )
+    creds: frozenset[int] = frozenset()
+    supported: frozenset[int] | None = None
+    if tree is not None:
+        creds = frozenset(n.credential.credential_type for _, n in tree.leaves())
+        for _, n in tree.leaves():
+            mine = frozenset(n.capabilities.credentials)
+            supported = mine if supported is None else supported & mine
     return GroupRules(
         cipher_suite=group_context.cipher_suite,
         version=group_context.version,
         required=required,
         context_extensions=tuple(e.extension_type for e in group_context.extensions),
         credential_types=creds,
+        supported_by_all=supported,
     )
 
 
