@@ -92,6 +92,10 @@ def test_lifetime_suite_source_and_required_capabilities() -> None:
     rules = GroupRules(cipher_suite=1, credential_types=frozenset({2}))
     with pytest.raises(ValidationError, match="credential"):
         validate_key_package(kp, now=NOW, credential_validator=BASIC, rules=rules)
+    # A credential type some member does not support (7.3).
+    rules = GroupRules(cipher_suite=1, supported_by_all=frozenset({2}))
+    with pytest.raises(ValidationError, match="not every member supports"):
+        validate_key_package(kp, now=NOW, credential_validator=BASIC, rules=rules)
     leaf = sign_leaf_node(
         SUITE, sig_priv, dataclasses.replace(kp.leaf_node, leaf_node_source=2, lifetime=None)
     )
