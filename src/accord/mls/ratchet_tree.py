@@ -24,11 +24,12 @@ API (all node indices are array indices; leaf indices are named ``leaf``)::
     t.add_leaf(leaf_node) -> leaf           # 12.1.1: leftmost blank, extend, unmerged
     t.update_leaf(leaf, leaf_node)          # 12.1.2: replace, blank direct path
     t.remove_leaf(leaf)                     # 12.1.3: blank leaf + direct path, truncate
-    t.truncate()
+    t.truncate(), t.extend(), t.blank_direct_path(leaf)
     t.direct_path(x), t.copath(x), t.leftmost_blank()
     t.resolution(x, exclude=()) -> list[int]
     t.filtered_direct_path(leaf) -> list[tuple[int, int]]   # (parent, copath child)
     t.tree_hash(x=None) -> bytes            # root by default
+    t.leaf_encoding(leaf) -> bytes          # the LeafNode's bytes (as received)
     t.leaves() -> iterator of (leaf, LeafNode)
     t.find_encryption_key(key) -> int | None
     t.find_signature_key(key) -> int | None  # leaf index
