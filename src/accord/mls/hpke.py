@@ -13,7 +13,7 @@ same computation in native code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -221,9 +221,12 @@ class Hpke:
 
     def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
         """RFC 9180 5.1 KeySchedule for mode_base (empty psk and psk_id)."""
+        info_hash = self.kdf.labeled_extract(self.suite_id, b"", b"info_hash", info)
+        return self._key_schedule_hashed(shared_secret, info_hash)
+
+    def _key_schedule_hashed(self, shared_secret: bytes, info_hash: bytes) -> Context:
         k, sid = self.kdf, self.suite_id
         psk_id_hash = k.labeled_extract(sid, b"", b"psk_id_hash", b"")
-        info_hash = k.labeled_extract(sid, b"", b"info_hash", info)
         ks_context = MODE_BASE + psk_id_hash + info_hash
         secret = k.labeled_extract(sid, shared_secret, b"secret", b"")
         key = k.labeled_expand(sid, secret, b"key", ks_context, self.aead.key_len)
@@ -255,6 +258,23 @@ class Hpke:
             return out[:n], out[n:]
         enc, ctx = self.setup_base_s(pk, info)
         return enc, ctx.seal(aad, plaintext)
+
+    def seal_many(
+        self, pks: Sequence[bytes], info: bytes, aad: bytes, plaintexts: Sequence[bytes]
+    ) -> list[tuple[bytes, bytes]]:
+        """SealBase of ``plaintexts[i]`` to ``pks[i]``, all with one ``info``.
+
+        RFC 9180 5.1: info enters the key schedule only as info_hash, so it is
+        hashed once for all recipients. MLS needs this for Welcome messages,
+        whose info holds the encrypted GroupInfo (with the whole ratchet tree)
+        and is the same for every new member (RFC 9420 12.4.3.1).
+        """
+        info_hash = self.kdf.labeled_extract(self.suite_id, b"", b"info_hash", info)
+        out = []
+        for pk, plaintext in zip(pks, plaintexts, strict=True):
+            shared_secret, enc = self.kem.encap(pk)
+            out.append((enc, self._key_schedule_hashed(shared_secret, info_hash).seal(aad, plaintext)))
+        return out
 
     def open(self, sk: bytes, enc: bytes, info: bytes, aad: bytes, ciphertext: bytes) -> bytes:
         """RFC 9180 6.1 single-shot OpenBase; a failed KEM or tag raises ``CryptoError``."""

@@ -14,6 +14,7 @@ every part; see docs/PROTOCOL.md "Cipher suites".
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac
@@ -207,6 +208,17 @@ class CipherSuite:
         """RFC 9420 5.1.3 EncryptWithLabel: ``(kem_output, ciphertext)``."""
         info = encode(EncryptContext, EncryptContext(_label(label), context))
         return self.hpke.seal(public, info, b"", plaintext)
+
+    def encrypt_with_label_many(
+        self,
+        publics: Sequence[bytes],
+        label: bytes | str,
+        context: bytes,
+        plaintexts: Sequence[bytes],
+    ) -> list[tuple[bytes, bytes]]:
+        """EncryptWithLabel to many recipients with one context, hashed once (RFC 9420 5.1.3)."""
+        info = encode(EncryptContext, EncryptContext(_label(label), context))
+        return self.hpke.seal_many(publics, info, b"", plaintexts)
 
     def decrypt_with_label(
         self,

@@ -13,16 +13,23 @@ from collections.abc import Sequence
 
 from accord.errors import ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
-from accord.mls.group.epoch import NextEpoch, enter_epoch, make_group_info, resolve_psks
+from accord.mls.group.epoch import (
+    NextEpoch,
+    enter_epoch,
+    kept_credential_types,
+    make_group_info,
+    resolve_psks,
+)
 from accord.mls.group.proposals import (
     Applied,
     apply_proposals,
     check_member_list,
     check_proposal,
+    rules_for,
 )
 from accord.mls.group.send import check_active, handshake_format, send_handshake
 from accord.mls.group.state import CachedProposal, GroupState, PendingCommit
-from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets
+from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets_many
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.leaf_node import check_capabilities
 from accord.mls.structs import (
@@ -37,6 +44,7 @@ from accord.mls.structs import (
     PreSharedKey,
     PreSharedKeyID,
     Proposal,
+    ReInit,
     Remove,
     Sender,
     Update,
@@ -58,7 +66,9 @@ __all__ = ["CommitResult", "commit", "discard_pending", "merge_pending"]
 class CommitResult:
     commit: MLSMessage
     welcome: MLSMessage | None
-    group_info: MLSMessage  # GroupInfo of the new epoch, for external joiners
+    # GroupInfo of the new epoch (with tree and external_pub) when asked for:
+    # building it encodes the whole tree, so it is not done by default.
+    group_info: MLSMessage | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ def commit(
     by_value: Sequence[Proposal] = (),
     force_path: bool = False,
     inline_tree: bool = True,
-    external_pub: bool = True,
+    with_group_info: bool = False,
     authenticated_data: bytes = b"",
     leaf: LeafNode | None = None,
     resumption_from: Sequence[GroupState] = (),
@@ -120,13 +130,15 @@ def commit(
     nxt = _derive_next(state, auth, tree, draft.extensions, commit_secret, psk_secret, keys)
     auth = with_confirmation_tag(auth, nxt.confirmation_tag)
     msg, sent_state = send_handshake(state, auth)
-    next_state = enter_epoch(sent_state, dataclasses.replace(nxt, reinit=applied.reinit))
-    info = make_group_info(next_state, with_tree=True, with_external_pub=external_pub)
+    types = kept_credential_types(state, applied, state.own_leaf, path.leaf_node if path else None)
+    nxt = dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types)
+    next_state = enter_epoch(sent_state, nxt)
+    info = make_group_info(next_state) if with_group_info else None
     welcome = None
     if applied.added:
         welcome = _welcome(next_state, applied, path_secrets, inline_tree)
     pending = PendingCommit(msg.to_bytes(), next_state)  # type: ignore[attr-defined]
-    result = CommitResult(msg, welcome, MLSMessage.wrap(info))
+    result = CommitResult(msg, welcome, MLSMessage.wrap(info) if info else None)
     return result, dataclasses.replace(sent_state, pending=pending)
 
 
@@ -136,7 +148,7 @@ def _draft(
 ) -> _Draft:
     me = Sender.member(state.own_leaf)
     cached = _pick_cached(state, refs)
-    rules = group_rules(state.context, state.tree)
+    rules = rules_for(state) if by_value else None
     entries = [(c.proposal, c.sender) for c in cached]
     por: list[bytes | Proposal] = [c.ref for c in cached]
     for p in by_value:
@@ -182,7 +194,12 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
                 continue
             seen_removes.add(p.removed)
         out.append(c)
-    return out + list(latest_update.values())
+    out += latest_update.values()
+    if len(out) > 1:
+        # 12.2: a ReInit goes alone; other proposals are preferred, and the
+        # ReInit can be sent again in a later epoch.
+        out = [c for c in out if not isinstance(c.proposal, ReInit)]
+    return out
 
 
 def _surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
@@ -224,14 +241,19 @@ def _welcome(
     info = make_group_info(state, with_tree=inline_tree, with_external_pub=False)
     encrypted_info = seal_group_info(suite, state.secrets.welcome_secret, info)
     psks: tuple[PreSharedKeyID, ...] = tuple(applied.psks)
-    entries = []
     me = 2 * state.own_leaf
-    for leaf_index, kp in applied.added:
-        ps = None
-        if path_secrets:
-            ps = PathSecret(path_secrets[common_ancestor(me, 2 * leaf_index)])
-        secrets = GroupSecrets(state.secrets.joiner_secret, ps, psks)
-        entries.append(seal_group_secrets(suite, kp, encrypted_info, secrets))
+    encoded: dict[bytes | None, bytes] = {}  # GroupSecrets differ only by path secret
+    plaintexts = []
+    for leaf_index, _ in applied.added:
+        ps = path_secrets[common_ancestor(me, 2 * leaf_index)] if path_secrets else None
+        if ps not in encoded:
+            secrets = GroupSecrets(state.secrets.joiner_secret,
+                                   PathSecret(ps) if ps is not None else None, psks)
+            encoded[ps] = secrets.to_bytes()  # type: ignore[attr-defined]
+        plaintexts.append(encoded[ps])
+    entries = seal_group_secrets_many(
+        suite, [kp for _, kp in applied.added], encrypted_info, plaintexts
+    )
     return MLSMessage.wrap(Welcome(suite.id, tuple(entries), encrypted_info))
 
 

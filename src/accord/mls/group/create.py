@@ -84,6 +84,7 @@ def create_group(
         confirmation_tag=tag,
         resumption_psks=((0, secrets.resumption_psk),),
         external_psks=dict(external_psks or {}),
+        credential_types=frozenset((leaf.credential.credential_type,)),
         config=cfg,
     )
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import encode
-from accord.mls.group.proposals import external_senders
+from accord.mls.group.proposals import Applied, credential_types, external_senders
 from accord.mls.group.state import GroupState, PriorEpoch
 from accord.mls.group.welcome_crypto import sign_group_info
 from accord.mls.key_schedule import EpochSecrets
@@ -23,6 +23,7 @@ from accord.mls.structs import (
     FramedContent,
     GroupContext,
     GroupInfo,
+    LeafNode,
     PreSharedKeyID,
     RatchetTree,
     ReInit,
@@ -108,6 +109,8 @@ class NextEpoch:
     interim_transcript_hash: bytes
     confirmation_tag: bytes
     reinit: ReInit | None = None
+    # The members' credential types when known to be unchanged (else recomputed).
+    credential_types: frozenset[int] | None = None
 
 
 def enter_epoch(
@@ -142,7 +145,25 @@ def enter_epoch(
         prior=prior,
         resumption_psks=psks[: cfg.max_resumption_psks],
         reinit=nxt.reinit,
+        credential_types=(
+            nxt.credential_types if nxt.credential_types is not None
+            else credential_types(nxt.tree)
+        ),
     )
+
+
+def kept_credential_types(
+    state: GroupState, applied: Applied, sender: int | None, path_leaf: LeafNode | None
+) -> frozenset[int] | None:
+    """The cached credential types if this commit cannot have changed them."""
+    if applied.added or applied.removed or applied.updated or sender is None:
+        return None
+    old = state.tree.leaf(sender)
+    if path_leaf is not None and (
+        old is None or old.credential.credential_type != path_leaf.credential.credential_type
+    ):
+        return None
+    return state.credential_types
 
 
 def make_group_info(

@@ -13,7 +13,7 @@ from accord.mls.group.commit import _derive_next
 from accord.mls.group.epoch import NextEpoch, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import _free_leaf
-from accord.mls.group.proposals import apply_proposals, check_external_list
+from accord.mls.group.proposals import apply_proposals, check_external_list, credential_types
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.group.welcome import _probe_state, check_signer, tree_for
 from accord.mls.key_schedule import EpochSecrets, external_init_send
@@ -121,6 +121,7 @@ def join_external(
             suite, nxt.secrets.encryption_secret, tree.n_leaves,
             max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys),
         resumption_psks=((nxt.context.epoch, nxt.secrets.resumption_psk),),
+        credential_types=credential_types(tree),
     )
     return msg, state
 

@@ -13,13 +13,20 @@ from accord.errors import ValidationError
 from accord.mls.codec import decode
 from accord.mls.framing import unprotect_private, unprotect_public
 from accord.mls.group.commit import _derive_next, _surviving_keys
-from accord.mls.group.epoch import NextEpoch, enter_epoch, resolve_psks, signature_key_lookup
+from accord.mls.group.epoch import (
+    NextEpoch,
+    enter_epoch,
+    kept_credential_types,
+    resolve_psks,
+    signature_key_lookup,
+)
 from accord.mls.group.proposals import (
     Applied,
     apply_proposals,
     check_external_list,
     check_member_list,
     check_proposal,
+    rules_for,
 )
 from accord.mls.group.state import CachedProposal, GroupState, PriorEpoch
 from accord.mls.key_schedule import external_init_receive
@@ -38,7 +45,6 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.enums import ContentType, LeafNodeSource, SenderType
 from accord.mls.transcript import verify_confirmation_tag
-from accord.mls.tree_validation import group_rules
 from accord.mls.treekem import PathKeys, process_update_path
 
 __all__ = ["ProcessResult", "process"]
@@ -139,10 +145,12 @@ def _proposal(
     p: Proposal = content.content  # type: ignore[assignment]
     check_proposal(state, p, content.sender, now)
     ref = state.suite.proposal_ref(auth.to_bytes())  # type: ignore[attr-defined]
-    cached = tuple(c for c in state.proposals if c.ref != ref)
-    state = dataclasses.replace(
-        state, proposals=cached + (CachedProposal(ref, p, content.sender),)
-    )
+    if all(c.ref != ref for c in state.proposals):
+        # A proposal seen twice (e.g. our own, echoed back) is cached once,
+        # keeping what we stored when we sent it (an Update's private key).
+        state = dataclasses.replace(
+            state, proposals=state.proposals + (CachedProposal(ref, p, content.sender),)
+        )
     result = ProcessResult(ContentType.PROPOSAL, content.sender, content.epoch,
                            content.authenticated_data, proposal=p, proposal_ref=ref)
     return result, state
@@ -155,7 +163,7 @@ def _resolve(
     by_ref = {c.ref: c for c in state.proposals}
     used: dict[bytes, CachedProposal] = {}
     entries: list[tuple[Proposal, Sender]] = []
-    rules = group_rules(state.context, state.tree) if commit.proposals else None
+    rules = rules_for(state) if any(not isinstance(i, bytes) for i in commit.proposals) else None
     for item in commit.proposals:
         if isinstance(item, bytes):
             if sender.sender_type == SenderType.NEW_MEMBER_COMMIT:
@@ -222,7 +230,7 @@ def _next_from_commit(
         rules_ctx = dataclasses.replace(old, extensions=exts)
         validate_leaf_node(
             state.suite, commit.path.leaf_node, source=LeafNodeSource.COMMIT,
-            group_id=old.group_id, leaf_index=sender_leaf, rules=group_rules(rules_ctx, tree),
+            group_id=old.group_id, leaf_index=sender_leaf, rules=rules_for(state, rules_ctx),
             now=now, credential_validator=state.config.credential_validator,
             check_signature=False,
         )
@@ -243,7 +251,9 @@ def _next_from_commit(
         raise ValidationError("a commit carries a confirmation_tag", "RFC 9420 6.1")
     verify_confirmation_tag(state.suite, nxt.secrets.confirmation_key,
                             nxt.context.confirmed_transcript_hash, auth.confirmation_tag)
-    return dataclasses.replace(nxt, reinit=applied.reinit)
+    types = kept_credential_types(state, applied, None if external else sender_leaf,
+                                  commit.path.leaf_node if commit.path else None)
+    return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types)
 
 
 def _own_update_keys(

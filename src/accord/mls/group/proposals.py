@@ -81,6 +81,19 @@ def proposal_type(p: Proposal) -> int:
     return _TYPE_OF[type(p)]
 
 
+def credential_types(tree: Tree) -> frozenset[int]:
+    return frozenset(n.credential.credential_type for _, n in tree.leaves())
+
+
+def rules_for(state: GroupState, context: GroupContext | None = None) -> GroupRules:
+    """What the group asks of a leaf (7.3), with the state's cached credential types."""
+    base = group_rules(context or state.context)
+    types = state.credential_types
+    if types is None:
+        types = credential_types(state.tree)
+    return dataclasses.replace(base, credential_types=types)
+
+
 def external_senders(context: GroupContext) -> ExternalSenders:
     ext = find_extension(context.extensions, ExtensionType.EXTERNAL_SENDERS)
     if ext is None:
@@ -109,7 +122,7 @@ def check_proposal(
     if st == SenderType.NEW_MEMBER_PROPOSAL and t != ProposalType.ADD:
         raise ValidationError("a new_member_proposal sender may only propose Add", "RFC 9420 12.1.8")
     if rules is None and isinstance(p, Add | Update):
-        rules = group_rules(state.context, state.tree)
+        rules = rules_for(state)
     if isinstance(p, Add):
         assert rules is not None
         validate_key_package(p.key_package, now=now, rules=rules,

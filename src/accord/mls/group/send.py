@@ -69,7 +69,7 @@ def protect(
 ) -> tuple[MLSMessage, GroupState]:
     """Encrypt application data as a PrivateMessage (6.3, 15)."""
     check_active(state)
-    if state.proposals:
+    if state.proposals and state.config.commit_before_send:
         # 12.4: members that saw proposals must commit before sending data.
         raise ValidationError("commit the pending proposals first", "RFC 9420 12.4")
     msg, tree = protect_private(

@@ -55,6 +55,9 @@ class GroupConfig:
     # Handshake messages as PrivateMessage (hides proposals and commits from
     # the delivery service) or PublicMessage (lets it see them, 6).
     encrypt_handshake: bool = False
+    # 12.4: a member that saw proposals MUST commit before sending application
+    # data; a peer that does not may turn this off for interop testing.
+    commit_before_send: bool = True
     # Epochs whose secret trees are kept to read late application messages (15.3).
     max_past_epochs: int = 2
     # resumption_psk values kept for PSK proposals and branching (8.6).
@@ -111,6 +114,9 @@ class GroupState:
     reinit: ReInit | None = None
     # Set once a commit removed us: only late messages of old epochs can be read (12.4.2).
     removed: bool = False
+    # Credential types in use by the members (7.3), cached: finding them looks
+    # at every leaf. None: not known yet (computed on first use).
+    credential_types: frozenset[int] | None = dataclasses.field(default=None, compare=False)
     config: GroupConfig = dataclasses.field(default_factory=GroupConfig, repr=False)
 
     @property

@@ -9,6 +9,7 @@ from accord.errors import ValidationError
 from accord.mls.codec import decode
 from accord.mls.group.epoch import resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate
+from accord.mls.group.proposals import credential_types
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.group.welcome_crypto import (
     open_group_info,
@@ -100,6 +101,7 @@ def join_from_welcome(
         confirmation_tag=info.confirmation_tag,
         resumption_psks=((ctx.epoch, epoch.resumption_psk),),
         external_psks=dict(external_psks or {}),
+        credential_types=credential_types(tree),
         config=cfg,
     )
 

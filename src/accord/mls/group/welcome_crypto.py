@@ -33,6 +33,7 @@ __all__ = [
     "open_group_secrets",
     "seal_group_info",
     "seal_group_secrets",
+    "seal_group_secrets_many",
     "sign_group_info",
     "verify_group_info",
     "welcome_secret_of",
@@ -80,6 +81,27 @@ def seal_group_secrets(
     )
     ref = suite.key_package_ref(key_package.to_bytes())  # type: ignore[attr-defined]
     return EncryptedGroupSecrets(ref, HPKECiphertext(kem_output, ciphertext))
+
+
+def seal_group_secrets_many(
+    suite: CipherSuite,
+    key_packages: Sequence[KeyPackage],
+    encrypted_group_info: bytes,
+    secrets: Sequence[bytes],
+) -> list[EncryptedGroupSecrets]:
+    """EncryptedGroupSecrets for many new members at once: the HPKE context
+    (the encrypted GroupInfo, which may hold the whole tree) is hashed once.
+    ``secrets`` are the encoded GroupSecrets, one per KeyPackage."""
+    sealed = suite.encrypt_with_label_many(
+        [kp.init_key for kp in key_packages], WELCOME_LABEL, encrypted_group_info, secrets
+    )
+    return [
+        EncryptedGroupSecrets(
+            suite.key_package_ref(kp.to_bytes()),  # type: ignore[attr-defined]
+            HPKECiphertext(kem_output, ciphertext),
+        )
+        for kp, (kem_output, ciphertext) in zip(key_packages, sealed, strict=True)
+    ]
 
 
 def open_group_secrets(
