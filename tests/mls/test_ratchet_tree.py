@@ -126,3 +126,31 @@ def test_resolution_and_filtered_direct_path() -> None:
     sim.add()  # leaf 4: unmerged at the (new) blank root? the root is blank after extension
     assert sim.tree.resolution(7) == [3, 8]
     assert sim.tree.resolution(3, exclude={4}) == [3]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 12), st.integers(1, 6), st.randoms(use_true_random=False))
+def test_original_sibling_tree_hash_equals_an_edited_tree(n: int, k: int, rnd: object) -> None:
+    # RFC 9420 7.9: the hash of S with P's unmerged leaves blanked and removed
+    # from every unmerged_leaves list, computed without building that tree.
+    import dataclasses
+
+    from accord.mls.parent_hash import original_sibling_tree_hash
+
+    sim = GroupSim(SUITE)
+    sim.commit(0, tuple(sim.add() for _ in range(n)))
+    added = [sim.add() for _ in range(k)]
+    tree = sim.tree
+    removed = set(rnd.sample(added, rnd.randint(1, len(added))))  # type: ignore[attr-defined]
+    edited = tree.copy()
+    for x in range(edited.width):
+        node = edited.node(x)
+        if node is None:
+            continue
+        if x % 2 == 0 and x // 2 in removed:
+            edited.set_node(x, None)
+        elif x % 2 == 1:
+            kept = tuple(u for u in node.unmerged_leaves if u not in removed)  # type: ignore[union-attr]
+            edited.set_node(x, dataclasses.replace(node, unmerged_leaves=kept))
+    for s in range(tree.width):
+        assert original_sibling_tree_hash(tree, s, removed) == edited.tree_hash(s)

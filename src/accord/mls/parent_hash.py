@@ -11,6 +11,7 @@ API::
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection, Sequence
 
 from accord.errors import ValidationError
@@ -55,8 +56,17 @@ def original_sibling_tree_hash(tree: Tree, s: int, removed: Collection[int]) -> 
     """Tree hash of ``s`` with the leaves in ``removed`` blanked and dropped
     from every unmerged_leaves list (7.9). Subtrees that hold none of them
     use the cached tree hash, so the cost is O(|removed| log n)."""
+    if not removed:
+        return tree.tree_hash(s)
+    return _hash_without(tree, s, sorted(removed), frozenset(removed))
+
+
+def _hash_without(tree: Tree, s: int, ordered: list[int], removed: frozenset[int]) -> bytes:
     lo, hi = _leaf_span(s)
-    if not any(lo <= u < hi for u in removed):
+    # Any removed leaf in [lo, hi)? A binary search, not a scan: a parent
+    # may have thousands of unmerged leaves (adds committed without a path).
+    i = bisect.bisect_left(ordered, lo)
+    if i == len(ordered) or ordered[i] >= hi:
         return tree.tree_hash(s)
     if s & 1 == 0:
         return tree.hash_leaf_input(s >> 1, None)
@@ -64,8 +74,8 @@ def original_sibling_tree_hash(tree: Tree, s: int, removed: Collection[int]) -> 
     if node is not None:
         kept = tuple(u for u in node.unmerged_leaves if u not in removed)
         node = ParentNode(node.encryption_key, node.parent_hash, kept)
-    lh = original_sibling_tree_hash(tree, left_of(s), removed)
-    rh = original_sibling_tree_hash(tree, right_of(s), removed)
+    lh = _hash_without(tree, left_of(s), ordered, removed)
+    rh = _hash_without(tree, right_of(s), ordered, removed)
     return tree.hash_parent_input(node, lh, rh)
 
 

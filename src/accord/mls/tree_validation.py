@@ -106,12 +106,16 @@ def check_credential_types(tree: Tree) -> None:
 def check_unmerged_leaves(tree: Tree) -> None:
     """Each unmerged leaf of a parent is a non-blank descendant, and every
     non-blank node between it and that parent lists it too (12.4.3.1)."""
+    listed: dict[int, frozenset[int]] = {}
     for p in range(1, tree.width, 2):
         node = tree.parent_node(p)
-        if node is None:
-            continue
+        if node is not None:
+            listed[p] = frozenset(node.unmerged_leaves)
+            if len(listed[p]) != len(node.unmerged_leaves):
+                raise ValidationError(f"node {p} lists an unmerged leaf twice", RULE)
+    for p, leaves in listed.items():
         half = 1 << level(p)
-        for u in node.unmerged_leaves:
+        for u in leaves:
             x = 2 * u
             if not (abs(x - p) < half and x < tree.width) or tree.node(x) is None:
                 raise ValidationError(
@@ -119,14 +123,11 @@ def check_unmerged_leaves(tree: Tree) -> None:
                 )
             y = parent_of(x)
             while y != p:
-                mid = tree.parent_node(y)
-                if mid is not None and u not in mid.unmerged_leaves:
+                if y in listed and u not in listed[y]:
                     raise ValidationError(
                         f"node {y} does not list unmerged leaf {u} of node {p}", RULE
                     )
                 y = parent_of(y)
-            if len(set(node.unmerged_leaves)) != len(node.unmerged_leaves):
-                raise ValidationError(f"node {p} lists an unmerged leaf twice", RULE)
 
 
 def check_key_uniqueness(tree: Tree) -> None:
