@@ -35,7 +35,7 @@ from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.content.fields import BoundedBytes, BoundedTuple
+from accord.bounded import BoundedBytes, BoundedTuple
 from accord.errors import CryptoError, NotFound, ValidationError
 from accord.mls.codec import U64, Fixed, decode, encode, wire
 from accord.transparency import entries as E

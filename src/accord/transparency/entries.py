@@ -28,7 +28,7 @@ import hashlib
 import hmac
 from typing import Annotated, Any
 
-from accord.content.fields import BoundedBytes, BoundedTuple, Flag
+from accord.bounded import BoundedBytes, BoundedTuple, Flag
 from accord.errors import DecodeError, ValidationError
 from accord.mls.codec import U64, Fixed, decode, encode, wire
 

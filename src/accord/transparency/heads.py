@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from accord.content.fields import BoundedText
+from accord.bounded import BoundedText
 from accord.errors import CryptoError, ValidationError
 from accord.mls.codec import U64, Fixed, decode, encode, wire
 from accord.transparency.proofs import verify_consistency

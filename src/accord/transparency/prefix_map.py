@@ -30,7 +30,7 @@ import hmac
 from hashlib import sha256
 from typing import Annotated
 
-from accord.content.fields import BoundedBytes, BoundedTuple
+from accord.bounded import BoundedBytes, BoundedTuple
 from accord.errors import CryptoError, ValidationError
 from accord.mls.codec import Fixed, wire
 
@@ -119,7 +119,7 @@ class PrefixMap:
     def get(self, key: bytes) -> bytes | None:
         k, shift = int.from_bytes(key, "big"), KEY_BITS - 1
         node = self._root
-        while type(node) is _Inner:
+        while isinstance(node, _Inner):
             node = node.right if (k >> shift) & 1 else node.left
             shift -= 1
         return node.value if node is not None and node.key == key else None
@@ -131,7 +131,7 @@ class PrefixMap:
         k, shift = int.from_bytes(key, "big"), KEY_BITS - 1
         path: list[tuple[_Inner, int]] = []
         node = self._root
-        while type(node) is _Inner:
+        while isinstance(node, _Inner):
             b = (k >> shift) & 1
             path.append((node, b))
             node = node.right if b else node.left
