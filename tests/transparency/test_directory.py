@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -147,7 +148,8 @@ def test_heads_are_signed_over_domain_and_time() -> None:
         ("root", bytes(32)),
         ("map_root", bytes(32)),
     ]:
-        bad = SignedTreeHead(dataclasses.replace(sth.head, **{field: value}), sth.signature)
+        changed: dict[str, Any] = {field: value}
+        bad = SignedTreeHead(dataclasses.replace(sth.head, **changed), sth.signature)
         with pytest.raises(CryptoError):
             verify_signed_head(bad, PK, DOMAIN)
     with pytest.raises(ValidationError):

@@ -126,7 +126,7 @@ def test_T06_tampered_inclusion_proofs_fail(n: int, data: st.DataObject) -> None
         (i, n, DATA[i], path, root),  # the data, not its leaf hash
     ]:
         with pytest.raises(errors):
-            verify_inclusion(*args)  # type: ignore[arg-type]
+            verify_inclusion(*args)
 
 
 @SETTINGS
@@ -148,7 +148,7 @@ def test_T06_tampered_consistency_proofs_fail(n: int, data: st.DataObject) -> No
         (m, n, r2, r2, proof),
     ]:
         with pytest.raises((CryptoError, ValidationError)):
-            verify_consistency(*args)  # type: ignore[arg-type]
+            verify_consistency(*args)
 
 
 def test_degenerate_consistency_cases() -> None:

@@ -4,7 +4,7 @@
 ``proofs`` verifies its inclusion and consistency proofs; ``prefix_map``
 proves which entry is current for an index; ``entries`` defines log entries
 and pseudonymous indices; ``heads`` signs and checks tree heads and builds
-split-view evidence; ``directory`` ties them into the provider's
+split-view evidence; ``gossip`` countersigns peers' heads; ``directory`` ties them into the provider's
 ``KeyDirectory`` and the client's ``verify_lookup``. No clock, disk or
 network: time is a ``now`` argument, storage a protocol.
 """
@@ -29,6 +29,7 @@ from accord.transparency.entries import (
     identity_opening,
     index_key_commitment,
 )
+from accord.transparency.gossip import Cosignature, cosign, signed_head_hash, verify_cosignature
 from accord.transparency.heads import (
     SignedTreeHead,
     SplitViewEvidence,
@@ -46,6 +47,10 @@ from accord.transparency.proofs import root_from_inclusion, verify_consistency, 
 from accord.transparency.store import EntryStore, MemoryEntryStore, MemoryNodeStore, NodeStore
 
 __all__ = [
+    "Cosignature",
+    "cosign",
+    "signed_head_hash",
+    "verify_cosignature",
     "EMPTY_ROOT",
     "EntryProof",
     "EntryStore",
