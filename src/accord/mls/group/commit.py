@@ -32,7 +32,9 @@ from accord.mls.group.state import CachedProposal, GroupState, PendingCommit
 from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets_many
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.leaf_node import check_capabilities
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
+    AuthenticatedContent,
     Commit,
     Extension,
     FramedContent,
@@ -48,6 +50,7 @@ from accord.mls.structs import (
     Remove,
     Sender,
     Update,
+    UpdatePath,
     Welcome,
 )
 from accord.mls.transcript import (
@@ -110,19 +113,8 @@ def commit(
     applied = draft.applied
     tree = applied.tree
     old = state.context
-    path = None
-    path_secrets: dict[int, bytes] = {}
-    keys = _surviving_keys(state, applied)
-    commit_secret = bytes(state.suite.kdf_len)
-    added = [leaf_index for leaf_index, _ in applied.added]
-    if force_path or applied.path_required:
-        provisional = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
-                                   b"", old.confirmed_transcript_hash, draft.extensions)
-        created = create_update_path(
-            tree, state.own_leaf, state.signature_priv, provisional, leaf=leaf, exclude=added
-        )
-        path, commit_secret, keys = created.update_path, created.commit_secret, created.keys
-        path_secrets = dict(created.path_secrets)
+    path, commit_secret, keys, path_secrets = _maybe_path(
+        state, draft, force_path or applied.path_required, leaf)
     psk_secret = resolve_psks(state, applied.psks, resumption_from)
     content = FramedContent(old.group_id, old.epoch, Sender.member(state.own_leaf),
                             authenticated_data, Commit(tuple(draft.por), path))
@@ -140,6 +132,25 @@ def commit(
     pending = PendingCommit(msg.to_bytes(), next_state)  # type: ignore[attr-defined]
     result = CommitResult(msg, welcome, MLSMessage.wrap(info) if info else None)
     return result, dataclasses.replace(sent_state, pending=pending)
+
+
+def _maybe_path(
+    state: GroupState, draft: _Draft, needed: bool, leaf: LeafNode | None
+) -> tuple[UpdatePath | None, bytes, PathKeys, dict[int, bytes]]:
+    """The UpdatePath when one is needed or wanted (12.4): (path, commit_secret,
+    our keys after the commit, path secrets by node for the Welcome)."""
+    applied = draft.applied
+    if not needed:
+        # 12.4.1: without a path the commit secret is the all-zero vector.
+        return None, bytes(state.suite.kdf_len), _surviving_keys(state, applied), {}
+    old = state.context
+    provisional = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
+                               b"", old.confirmed_transcript_hash, draft.extensions)
+    created = create_update_path(
+        applied.tree, state.own_leaf, state.signature_priv, provisional, leaf=leaf,
+        exclude=[leaf_index for leaf_index, _ in applied.added],
+    )
+    return created.update_path, created.commit_secret, created.keys, dict(created.path_secrets)
 
 
 def _draft(
@@ -160,14 +171,14 @@ def _draft(
         por.append(p)
     check_member_list(state.tree, entries, state.own_leaf)
     applied = apply_proposals(state.tree, state.context, entries)
-    exts = tuple(applied.extensions)  # type: ignore[arg-type]
+    exts = tuple(applied.extensions)
     if exts != tuple(state.context.extensions):
         # 12.3: the new extensions already apply to the Adds of this commit.
         ctx = dataclasses.replace(state.context, extensions=exts)
         rules = group_rules(ctx, applied.tree)
         for leaf_index, kp in applied.added:
             check_capabilities(kp.leaf_node, rules, f"leaf {leaf_index}")
-    return _Draft(entries, por, applied, exts)  # type: ignore[arg-type]
+    return _Draft(entries, por, applied, exts)
 
 
 def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[CachedProposal]:
@@ -210,14 +221,14 @@ def _surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
 
 
 def _derive_next(
-    state: GroupState, auth, tree, extensions, commit_secret: bytes,  # type: ignore[no-untyped-def]
-    psk_secret: bytes | None, keys: PathKeys, init_secret: bytes | None = None,
+    state: GroupState, auth: AuthenticatedContent, tree: Tree,
+    extensions: tuple[Extension, ...], commit_secret: bytes, psk_secret: bytes | None, keys: PathKeys, init_secret: bytes | None = None,
     own_leaf: int | None = None,
 ) -> NextEpoch:
     """Transcript hashes, new GroupContext, epoch secrets and confirmation tag (8, 8.2)."""
     suite = state.suite
     old = state.context
-    content_bytes = auth.content.to_bytes()
+    content_bytes = auth.content.to_bytes()  # type: ignore[attr-defined]
     confirmed, _ = update_transcript_hashes(
         suite, state.interim_transcript_hash, auth.wire_format, content_bytes, auth.signature, b""
     )

@@ -6,13 +6,13 @@ import os
 from collections.abc import Mapping
 
 from accord.errors import ValidationError
+from accord.mls.group.epoch import fresh_state
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.proposals import _check_context_extensions
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.leaf_node import make_capabilities
 from accord.mls.ratchet_tree import Tree
-from accord.mls.secret_tree import SecretTree
 from accord.mls.structs import (
     Credential,
     Extension,
@@ -21,7 +21,7 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.enums import ProtocolVersion
 from accord.mls.suites import CipherSuite
-from accord.mls.transcript import confirmation_tag, interim_transcript_hash
+from accord.mls.transcript import confirmation_tag
 from accord.mls.treekem import PathKeys
 
 __all__ = ["create_group"]
@@ -68,23 +68,6 @@ def create_group(
     secrets = derive_epoch(suite, os.urandom(suite.kdf_len), bytes(suite.kdf_len), None,
                            context.to_bytes())  # type: ignore[attr-defined]
     tag = confirmation_tag(suite, secrets.confirmation_key, b"")
-    cfg = config or GroupConfig()
-    return GroupState(
-        context=context,
-        tree=tree,
-        own_leaf=0,
-        signature_priv=signature_priv,
-        node_privs=PathKeys({0: key_package.encryption_priv}),
-        secrets=secrets,
-        secret_tree=SecretTree.create(
-            suite, secrets.encryption_secret, 1,
-            max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys,
-        ),
-        interim_transcript_hash=interim_transcript_hash(suite, b"", tag),
-        confirmation_tag=tag,
-        resumption_psks=((0, secrets.resumption_psk),),
-        external_psks=dict(external_psks or {}),
-        credential_types=frozenset((leaf.credential.credential_type,)),
-        config=cfg,
-    )
+    return fresh_state(context, tree, 0, signature_priv, PathKeys({0: key_package.encryption_priv}),
+                       secrets, tag, config or GroupConfig(), external_psks)
 

@@ -4,12 +4,12 @@ resolving PSKs (8.4, 8.6), finding a sender's key (6.1) and GroupInfo (12.4.3)."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import encode
 from accord.mls.group.proposals import Applied, credential_types, external_senders
-from accord.mls.group.state import GroupState, PriorEpoch
+from accord.mls.group.state import GroupConfig, GroupState, PriorEpoch
 from accord.mls.group.welcome_crypto import sign_group_info
 from accord.mls.key_schedule import EpochSecrets
 from accord.mls.psk import psk_secret
@@ -29,11 +29,13 @@ from accord.mls.structs import (
     ReInit,
 )
 from accord.mls.structs.enums import ExtensionType, PSKType, SenderType
-from accord.mls.suites import CipherSuite
+from accord.mls.suites import CipherSuite, get_suite
+from accord.mls.transcript import interim_transcript_hash
 from accord.mls.treekem import PathKeys
 
 __all__ = [
     "enter_epoch",
+    "fresh_state",
     "make_group_info",
     "resolve_psks",
     "signature_key_lookup",
@@ -164,6 +166,32 @@ def kept_credential_types(
     ):
         return None
     return state.credential_types
+
+
+def fresh_state(
+    context: GroupContext, tree: Tree, own_leaf: int, signature_priv: bytes, keys: PathKeys,
+    secrets: EpochSecrets, tag: bytes, config: GroupConfig,
+    external_psks: Mapping[bytes, bytes] | None = None,
+) -> GroupState:
+    """The first state of a member: after creating (11) or joining (12.4.3) a group."""
+    suite = get_suite(context.cipher_suite)
+    return GroupState(
+        context=context, tree=tree, own_leaf=own_leaf, signature_priv=signature_priv,
+        node_privs=keys, secrets=secrets,
+        secret_tree=SecretTree.create(
+            suite, secrets.encryption_secret, tree.n_leaves,
+            max_forward_distance=config.max_forward_distance,
+            max_skipped_keys=config.max_skipped_keys,
+        ),
+        # 8.2: the interim hash follows from the confirmed hash and the tag.
+        interim_transcript_hash=interim_transcript_hash(
+            suite, context.confirmed_transcript_hash, tag),
+        confirmation_tag=tag,
+        resumption_psks=((context.epoch, secrets.resumption_psk),),
+        external_psks=dict(external_psks or {}),
+        credential_types=credential_types(tree),
+        config=config,
+    )
 
 
 def make_group_info(

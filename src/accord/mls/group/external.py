@@ -7,17 +7,17 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
-from accord.mls.framing import protect_public, sign_content
+from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
 from accord.mls.framing_public import public_message_from
 from accord.mls.group.commit import _derive_next
-from accord.mls.group.epoch import NextEpoch, resolve_psks
+from accord.mls.group.epoch import NextEpoch, fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import _free_leaf
-from accord.mls.group.proposals import apply_proposals, check_external_list, credential_types
+from accord.mls.group.proposals import apply_proposals, check_external_list
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.group.welcome import _probe_state, check_signer, tree_for
 from accord.mls.key_schedule import EpochSecrets, external_init_send
-from accord.mls.secret_tree import SecretTree
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Add,
     Commit,
@@ -94,40 +94,41 @@ def join_external(
     if remove_leaf is not None:
         proposals.append(Remove(remove_leaf))
     proposals += [PreSharedKey(i) for i in psk_ids]
+    base = _joiner_state(info, tree, signature_priv, external_psks, cfg)
+    template = _template_leaf(suite.id, credential, signature_priv, now)
+    return _external_commit(base, proposals, template, init_secret, authenticated_data)
+
+
+def _external_commit(
+    base: GroupState, proposals: list[Proposal], template: LeafNode, init_secret: bytes,
+    authenticated_data: bytes,
+) -> tuple[MLSMessage, GroupState]:
+    """Build, sign and apply our external commit (12.4.1 with 12.4.3.2's rules)."""
+    ctx, suite = base.context, base.suite
     me = Sender(SenderType.NEW_MEMBER_COMMIT, None)
     entries = [(p, me) for p in proposals]
     check_external_list(entries)
-    base = _joiner_state(info, tree, signature_priv, external_psks, cfg)
-    applied = apply_proposals(tree, ctx, entries)
+    applied = apply_proposals(base.tree, ctx, entries)
     tree = applied.tree
-    leaf = _free_leaf(tree)
-    template = _template_leaf(suite.id, credential, signature_priv, now)
+    leaf = _free_leaf(tree)  # 12.4.1: the leftmost blank leaf, or a new one
     tree.set_node(2 * leaf, template)
     provisional = dataclasses.replace(ctx, epoch=ctx.epoch + 1, tree_hash=b"")
-    created = create_update_path(tree, leaf, signature_priv, provisional, leaf=template)
+    created = create_update_path(tree, leaf, base.signature_priv, provisional, leaf=template)
     content = FramedContent(ctx.group_id, ctx.epoch, me, authenticated_data,
                             Commit(tuple(proposals), created.update_path))
-    auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, signature_priv, ctx)
+    auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, base.signature_priv, ctx)
     psk_secret = resolve_psks(base, applied.psks)
     nxt: NextEpoch = _derive_next(base, auth, tree, ctx.extensions, created.commit_secret,
                                   psk_secret, created.keys, init_secret, own_leaf=leaf)
-    auth = dataclasses.replace(auth, confirmation_tag=nxt.confirmation_tag)
+    auth = with_confirmation_tag(auth, nxt.confirmation_tag)
     msg = MLSMessage.wrap(public_message_from(suite, auth, ctx, None))
-    state = dataclasses.replace(
-        base, context=nxt.context, tree=tree, own_leaf=leaf, node_privs=nxt.keys,
-        secrets=nxt.secrets, interim_transcript_hash=nxt.interim_transcript_hash,
-        confirmation_tag=nxt.confirmation_tag,
-        secret_tree=SecretTree.create(
-            suite, nxt.secrets.encryption_secret, tree.n_leaves,
-            max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys),
-        resumption_psks=((nxt.context.epoch, nxt.secrets.resumption_psk),),
-        credential_types=credential_types(tree),
-    )
+    state = fresh_state(nxt.context, tree, leaf, base.signature_priv, nxt.keys, nxt.secrets,
+                        nxt.confirmation_tag, base.config, base.external_psks)
     return msg, state
 
 
 def _joiner_state(
-    info: GroupInfo, tree: object, signature_priv: bytes,
+    info: GroupInfo, tree: Tree, signature_priv: bytes,
     external_psks: Mapping[bytes, bytes] | None, cfg: GroupConfig,
 ) -> GroupState:
     """A state for the epoch of ``info`` as far as a non-member knows it: enough

@@ -226,7 +226,7 @@ def _next_from_commit(
         sender_leaf = _free_leaf(tree)
     if commit.path is not None:
         ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1, b"",
-                           old.confirmed_transcript_hash, exts)  # type: ignore[arg-type]
+                           old.confirmed_transcript_hash, exts)
         rules_ctx = dataclasses.replace(old, extensions=exts)
         validate_leaf_node(
             state.suite, commit.path.leaf_node, source=LeafNodeSource.COMMIT,

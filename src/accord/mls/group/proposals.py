@@ -18,6 +18,7 @@ from accord.mls.leaf_node import GroupRules, check_capabilities, validate_leaf_n
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Add,
+    Extension,
     ExternalInit,
     ExternalSenders,
     GroupContext,
@@ -287,7 +288,7 @@ def check_external_list(entries: Sequence[Entry]) -> None:
 @dataclasses.dataclass(slots=True)
 class Applied:
     tree: Tree
-    extensions: tuple[object, ...]
+    extensions: tuple[Extension, ...]
     added: list[tuple[int, KeyPackage]]
     updated: dict[int, Update]
     removed: list[int]

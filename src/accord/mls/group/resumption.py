@@ -70,7 +70,7 @@ def _first_commit(
     now: int, inline_tree: bool,
 ) -> tuple[CommitResult, GroupState]:
     psk = new_psk_id(new, epoch=old.epoch, group_id=old.group_id, usage=usage)
-    proposals: list[Proposal] = [PreSharedKey(psk)] + [Add(kp) for kp in key_packages]
+    proposals: list[Proposal] = [PreSharedKey(psk), *(Add(kp) for kp in key_packages)]
     new = dataclasses.replace(new, external_psks=old.external_psks)
     return commit(new, now=now, by_value=proposals, inline_tree=inline_tree,
                   resumption_from=(old,), _special_psk_usage=True)

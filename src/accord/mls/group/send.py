@@ -58,7 +58,7 @@ def check_active(state: GroupState) -> None:
         raise ValidationError("the group was reinitialized; use the new group", "RFC 9420 12.4.2")
 
 
-def frame(state: GroupState, body: bytes | Proposal | object, authenticated_data: bytes) -> FramedContent:
+def frame(state: GroupState, body: bytes | Proposal, authenticated_data: bytes) -> FramedContent:
     return FramedContent(
         state.group_id, state.epoch, Sender.member(state.own_leaf), authenticated_data, body
     )

@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
-from accord.mls.group.epoch import resolve_psks
+from accord.mls.group.epoch import fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate
-from accord.mls.group.proposals import credential_types
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.group.welcome_crypto import (
     open_group_info,
@@ -19,7 +18,6 @@ from accord.mls.group.welcome_crypto import (
 )
 from accord.mls.key_schedule import epoch_from_joiner
 from accord.mls.ratchet_tree import Tree
-from accord.mls.secret_tree import SecretTree
 from accord.mls.structs import (
     GroupContext,
     GroupInfo,
@@ -32,7 +30,7 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.enums import ExtensionType, ProtocolVersion, PSKType, ResumptionPSKUsage
 from accord.mls.suites import CipherSuite, get_suite
-from accord.mls.transcript import interim_transcript_hash, verify_confirmation_tag
+from accord.mls.transcript import verify_confirmation_tag
 from accord.mls.tree_math import common_ancestor
 from accord.mls.tree_validation import validate_tree
 from accord.mls.treekem import PathKeys, derive_path_keys
@@ -89,21 +87,8 @@ def join_from_welcome(
                             info.confirmation_tag)
     if special is not None:
         _check_resumption(special, info, tree, resumption_from)
-    return GroupState(
-        context=ctx, tree=tree, own_leaf=me >> 1, signature_priv=key_package.signature_priv,
-        node_privs=keys, secrets=epoch,
-        secret_tree=SecretTree.create(
-            suite, epoch.encryption_secret, tree.n_leaves,
-            max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys,
-        ),
-        interim_transcript_hash=interim_transcript_hash(
-            suite, ctx.confirmed_transcript_hash, info.confirmation_tag),
-        confirmation_tag=info.confirmation_tag,
-        resumption_psks=((ctx.epoch, epoch.resumption_psk),),
-        external_psks=dict(external_psks or {}),
-        credential_types=credential_types(tree),
-        config=cfg,
-    )
+    return fresh_state(ctx, tree, me >> 1, key_package.signature_priv, keys, epoch,
+                       info.confirmation_tag, cfg, external_psks)
 
 
 def tree_for(suite: CipherSuite, info: GroupInfo, given: RatchetTree | bytes | None) -> Tree:

@@ -37,7 +37,7 @@ def check(entry: dict[str, Any]) -> None:
     info = open_group_info(suite, welcome_secret, welcome.encrypted_group_info)
     verify_group_info(suite, info, h(entry["signer_pub"]))
     context = info.group_context
-    epoch = epoch_from_joiner(suite, secrets.joiner_secret, None, context.to_bytes())
+    epoch = epoch_from_joiner(suite, secrets.joiner_secret, None, context.to_bytes())  # type: ignore[attr-defined]
     verify_confirmation_tag(
         suite, epoch.confirmation_key, context.confirmed_transcript_hash, info.confirmation_tag
     )
