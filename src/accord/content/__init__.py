@@ -4,6 +4,11 @@
 ``attachment`` encrypts blobs, ``preview`` reads quarantined first contacts.
 Nothing here reads a clock, the disk or the network, and no randomness is
 hidden: callers pass ``random_bytes`` (``os.urandom``) and ``now``.
+
+Padding buckets (``padding``, T11): powers of two from 256 B to 64 KiB, then
+every multiple of 64 KiB; a message content is at most the 64 KiB bucket,
+and an attachment blob is always exactly one bucket. The wire layout is in
+docs/PROTOCOL.md, "Message content and padding".
 """
 
 from accord.content.attachment import (

@@ -6,7 +6,8 @@ node ``(l, i)`` covers leaves ``[i * 2^l, (i + 1) * 2^l)`` (RFC 9162 2.1.1
 trees are built from such perfect subtrees, largest first). A complete
 subtree never changes once written, so a store is append-only and needs no
 updates or deletes; the server persists both protocols through its storage
-layer. The in-memory versions here back tests, benchmarks and clients.
+layer, writing one append's entry and nodes in one transaction (a node
+store ahead of or behind the entry store is a corrupt log). The in-memory versions here back tests, benchmarks and clients.
 """
 
 from __future__ import annotations
