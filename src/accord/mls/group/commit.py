@@ -129,7 +129,8 @@ def commit(
     welcome = None
     if applied.added:
         welcome = _welcome(next_state, applied, path_secrets, inline_tree)
-    pending = PendingCommit(msg.to_bytes(), next_state)  # type: ignore[attr-defined]
+    committed = tuple(p for p, _ in draft.entries)
+    pending = PendingCommit(msg.to_bytes(), next_state, committed)  # type: ignore[attr-defined]
     result = CommitResult(msg, welcome, MLSMessage.wrap(info) if info else None)
     return result, dataclasses.replace(sent_state, pending=pending)
 

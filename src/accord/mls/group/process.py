@@ -68,9 +68,13 @@ class ProcessResult:
 
 
 def process(
-    state: GroupState, message: MLSMessage | bytes, now: int
+    state: GroupState, message: MLSMessage | bytes, now: int | None
 ) -> tuple[ProcessResult, GroupState]:
-    """Process one PublicMessage or PrivateMessage addressed to this group."""
+    """Process one PublicMessage or PrivateMessage addressed to this group.
+
+    ``now`` (seconds) checks the lifetimes of KeyPackages that are added;
+    None skips that check (test vectors).
+    """
     raw = message if isinstance(message, bytes) else message.to_bytes()  # type: ignore[attr-defined]
     msg: MLSMessage = decode(MLSMessage, raw) if isinstance(message, bytes) else message
     inner = msg.message
@@ -139,7 +143,7 @@ def _late_application(
 
 
 def _proposal(
-    state: GroupState, auth: AuthenticatedContent, now: int
+    state: GroupState, auth: AuthenticatedContent, now: int | None
 ) -> tuple[ProcessResult, GroupState]:
     content = auth.content
     p: Proposal = content.content  # type: ignore[assignment]
@@ -157,7 +161,7 @@ def _proposal(
 
 
 def _resolve(
-    state: GroupState, commit: Commit, sender: Sender, now: int
+    state: GroupState, commit: Commit, sender: Sender, now: int | None
 ) -> tuple[list[tuple[Proposal, Sender]], dict[bytes, CachedProposal]]:
     """The proposals a commit covers, with their senders (12.4)."""
     by_ref = {c.ref: c for c in state.proposals}
@@ -181,7 +185,7 @@ def _resolve(
 
 
 def _commit(
-    state: GroupState, auth: AuthenticatedContent, now: int
+    state: GroupState, auth: AuthenticatedContent, now: int | None
 ) -> tuple[ProcessResult, GroupState]:
     content = auth.content
     sender = content.sender
@@ -214,7 +218,7 @@ def _commit(
 
 def _next_from_commit(
     state: GroupState, auth: AuthenticatedContent, commit: Commit, applied: Applied,
-    used: dict[bytes, CachedProposal], external: bool, now: int,
+    used: dict[bytes, CachedProposal], external: bool, now: int | None,
 ) -> NextEpoch:
     tree = applied.tree
     old = state.context
@@ -279,4 +283,6 @@ def _free_leaf(tree: Tree) -> int:
 
 
 def _own_commit_result(state: GroupState, nxt: GroupState) -> ProcessResult:
-    return ProcessResult(ContentType.COMMIT, Sender.member(state.own_leaf), state.epoch, b"")
+    assert state.pending is not None
+    return ProcessResult(ContentType.COMMIT, Sender.member(state.own_leaf), state.epoch, b"",
+                         proposals=state.pending.proposals)

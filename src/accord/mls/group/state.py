@@ -59,7 +59,7 @@ class GroupConfig:
     # data; a peer that does not may turn this off for interop testing.
     commit_before_send: bool = True
     # Epochs whose secret trees are kept to read late application messages (15.3).
-    max_past_epochs: int = 2
+    max_past_epochs: int = 1
     # resumption_psk values kept for PSK proposals and branching (8.6).
     max_resumption_psks: int = 8
     max_forward_distance: int = DEFAULT_MAX_FORWARD_DISTANCE
@@ -158,6 +158,7 @@ class PendingCommit:
 
     message: bytes  # the encoded MLSMessage of the commit
     next_state: GroupState = dataclasses.field(repr=False)
+    proposals: tuple[Proposal, ...] = ()  # what it commits, resolved
 
 
 # --------------------------------------------------------------------------
@@ -216,6 +217,7 @@ class _StateWire:
     proposals: tuple[_CachedWire, ...]
     pending_message: bytes | None
     pending_state: bytes | None
+    pending_proposals: tuple[Proposal, ...]
     prior: tuple[_PriorWire, ...]
     resumption_psks: tuple[_PskWire, ...]
     external_psks: tuple[_ExtPskWire, ...]
@@ -242,6 +244,7 @@ def _to_wire(s: GroupState) -> _StateWire:
         tuple(_CachedWire(c.ref, c.proposal, c.sender, c.leaf_priv) for c in s.proposals),
         pending.message if pending else None,
         pending.next_state.to_bytes() if pending else None,
+        pending.proposals if pending else (),
         tuple(
             _PriorWire(p.context, p.tree.to_bytes(), p.sender_data_secret, p.secret_tree.to_bytes())
             for p in s.prior
@@ -257,7 +260,8 @@ def _from_wire(w: _StateWire, config: GroupConfig) -> GroupState:
     suite = get_suite(w.context.cipher_suite)
     pending = None
     if w.pending_message is not None and w.pending_state is not None:
-        pending = PendingCommit(w.pending_message, GroupState.from_bytes(w.pending_state, config))
+        pending = PendingCommit(w.pending_message, GroupState.from_bytes(w.pending_state, config),
+                                w.pending_proposals)
     return GroupState(
         context=w.context,
         tree=Tree.from_bytes(suite, w.tree),

@@ -43,7 +43,7 @@ RULE = "RFC 9420 12.4.3.1"
 def join_from_welcome(
     welcome: MLSMessage | Welcome,
     key_package: KeyPackagePrivate,
-    now: int,
+    now: int | None,
     *,
     ratchet_tree: RatchetTree | bytes | None = None,
     external_psks: Mapping[bytes, bytes] | None = None,
@@ -51,6 +51,9 @@ def join_from_welcome(
     config: GroupConfig | None = None,
 ) -> GroupState:
     """Our state in the group a Welcome invites us to.
+
+    ``now`` (seconds) checks the lifetimes of the tree's leaves; None skips
+    that check (test vectors, which carry no time).
 
     ``ratchet_tree`` is needed when the GroupInfo carries no ratchet_tree
     extension; ``external_psks`` and ``resumption_from`` (the old group of a

@@ -40,7 +40,7 @@ def check(entry: dict[str, Any]) -> None:
     _check_keys(suite, private)
     psks = {h(p["psk_id"]): h(p["psk"]) for p in entry["external_psks"]}
     tree = h(entry["ratchet_tree"]) if entry["ratchet_tree"] else None
-    state = g.join_from_welcome(welcome, private, None,  # type: ignore[arg-type]
+    state = g.join_from_welcome(welcome, private, None,
                                 ratchet_tree=tree, external_psks=psks)
     expect("initial_epoch_authenticator", g.epoch_authenticator(state),
            entry["initial_epoch_authenticator"])
@@ -54,7 +54,7 @@ def check(entry: dict[str, Any]) -> None:
 
 def _apply(state: g.GroupState, message: str, where: str) -> g.GroupState:
     try:
-        _, state = g.process(state, h(message), None)  # type: ignore[arg-type]
+        _, state = g.process(state, h(message), None)
     except VectorMismatch:
         raise
     except AccordError as exc:
