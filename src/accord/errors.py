@@ -54,3 +54,9 @@ class Conflict(AccordError):
 
 class RateLimited(AccordError):
     code = "rate_limited"
+
+
+class PeerUnavailable(AccordError):
+    """Another provider (a federation peer) could not be reached or answered with a failure."""
+
+    code = "peer_unavailable"

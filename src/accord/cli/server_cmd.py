@@ -20,6 +20,11 @@ import click
 @click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--rate-limit-scale", default=1.0, show_default=True, type=click.FloatRange(0.01),
               help="Multiply every rate limit (tests and benchmarks on one address).")
+@click.option("--peer", "peers", multiple=True, metavar="DOMAIN=URL",
+              help="Reach the provider of DOMAIN at URL (static discovery, for tests and "
+              "demos; repeatable), e.g. beta.test=http://127.0.0.1:8402.")
+@click.option("--discover", is_flag=True,
+              help="Find providers not given with --peer at https://DOMAIN/.well-known/accord.")
 def server(
     data_dir: Path,
     host: str,
@@ -31,6 +36,8 @@ def server(
     tls_key: str | None,
     retention_days: int,
     rate_limit_scale: float,
+    peers: tuple[str, ...],
+    discover: bool,
 ) -> None:
     """Run a provider for DOMAIN on HOST:PORT."""
     from accord.server.app import serve
@@ -38,6 +45,13 @@ def server(
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    from accord.errors import ValidationError
+    from accord.federation.discovery import parse_peer
+
+    try:
+        peer_map = tuple(parse_peer(p) for p in peers)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from exc
     data_dir.mkdir(parents=True, exist_ok=True)
     config = ServerConfig(
         domain=domain.lower(),
@@ -47,5 +61,7 @@ def server(
         retention_ms=retention_days * DAY_MS,
         blob_retention_ms=retention_days * DAY_MS,
         rate_limit_scale=rate_limit_scale,
+        peers=peer_map,
+        discover=discover,
     )
     serve(config, host, port, tls_cert, tls_key)

@@ -15,6 +15,9 @@ from starlette.routing import Route, WebSocketRoute
 
 from accord.bus import make_bus
 from accord.errors import AccordError
+from accord.federation import outbox
+from accord.federation.routes import federation_routes
+from accord.federation.service import start as start_federation
 from accord.server import delivery
 from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.openapi import openapi_document
@@ -49,17 +52,21 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
         await provider.bus.start(provider.notifier.on_news)
         app.state.provider = provider
         purger = asyncio.create_task(_purge_loop(provider))
+        federation = start_federation(provider, Path(config.data_dir), dict(config.peers))
+        outbound = asyncio.create_task(outbox.run(federation, clock))
         log.info("provider %s ready (%s)", config.domain,
                  "postgresql" if config.database else "sqlite")
         try:
             yield
         finally:
             purger.cancel()
+            outbound.cancel()
+            await federation.close()
             await provider.bus.close()
             await store.close()
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
-              WebSocketRoute("/v1/ws", push_endpoint)]
+              *federation_routes(), WebSocketRoute("/v1/ws", push_endpoint)]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -94,6 +101,7 @@ def serve(
         # uvicorn's access log prints client addresses and concrete paths
         # (group ids, blob capabilities); our own log names route templates only.
         access_log=False,
+        server_header=False,  # T15: no software name or version in any response
         log_level="info",
         ws_max_size=1024 * 1024,
         lifespan="on",

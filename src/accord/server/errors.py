@@ -14,6 +14,7 @@ from accord.errors import (
     CryptoError,
     DecodeError,
     NotFound,
+    PeerUnavailable,
     RateLimited,
     ValidationError,
 )
@@ -40,6 +41,7 @@ STATUS: tuple[tuple[type[AccordError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (RateLimited, 429),
+    (PeerUnavailable, 503),
     (AccordError, 400),
 )
 

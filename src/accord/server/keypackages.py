@@ -35,8 +35,12 @@ async def count(p: Provider, by: DeviceRecord) -> m.KeyPackageCount:
     return m.KeyPackageCount(count=n, last_resort=has_last_resort)
 
 
-async def claim(p: Provider, account: str) -> m.ClaimResponse:
+async def claim(
+    p: Provider, account: str, by: DeviceRecord | None = None, now: int = 0
+) -> m.ClaimResponse:
     if account.rsplit("@", 1)[-1] != p.config.domain:
+        if p.federation is not None and by is not None:
+            return await p.federation.claim(account, by, now)  # type: ignore[no-any-return]
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
     claimed = await p.store.claim_key_packages(account)
     return m.ClaimResponse(

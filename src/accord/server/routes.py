@@ -189,7 +189,7 @@ SPECS: tuple[Spec, ...] = (
          response=m.DeviceList, params=(ACCOUNT,)),
     Spec("POST", "/v1/accounts/{account}/keypackages/claim",
          "Claim one KeyPackage for each device of an account",
-         lambda c: keypackages.claim(c.provider, _account(c)),
+         lambda c: keypackages.claim(c.provider, _account(c), c.me, c.now),
          auth=True, response=m.ClaimResponse, params=(ACCOUNT,)),
     Spec("POST", "/v1/auth/challenge", "Get a login nonce for a device",
          lambda c: accounts.challenge(c.provider, c.body, c.now),

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from accord.bus import Bus, InProcessBus, Notifier
 from accord.server.ratelimit import Limit, RateLimiter
@@ -32,6 +33,8 @@ class ServerConfig:
     max_blob: int = 16 * 1024 * 1024
     max_queue_page: int = 500
     rate_limit_scale: float = 1.0
+    peers: tuple[tuple[str, str], ...] = ()  # federation: static (domain, base URL) map
+    discover: bool = False  # federation: find unmapped peers at https://DOMAIN/.well-known
     limits: dict[str, Limit] = field(
         default_factory=lambda: {
             "address": Limit(200, 400),
@@ -58,6 +61,7 @@ class Provider:
     notifier: Notifier = field(default_factory=Notifier)
     clock: Callable[[], int] = wall_clock_ms
     limiter: RateLimiter = field(init=False)
+    federation: Any = None  # accord.federation.service.Federation, when it runs
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.scaled_limits())

@@ -1,0 +1,104 @@
+"""Consent across providers (T14): blocks, contacts and message requests.
+
+When a user of another provider invites one of our accounts to a
+conversation (a Welcome for one of its devices), the account's answer
+decides what happens:
+
+- it blocked the sender or the sender's whole domain: the Welcome is not
+  delivered to its devices;
+- the sender is a contact (an earlier request was accepted): delivered;
+- otherwise: delivered, and a *message request* (group, sender account,
+  Welcome's msg_id) is recorded. The client lists requests
+  (``GET /v1/requests``) and quarantines that conversation (plain-text
+  preview only, no attachment fetched) until the user accepts
+  (``POST /v1/requests/{group_id}/accept``), which makes the sender a contact.
+
+Application messages have hidden senders (T11), so the provider cannot
+filter them by user; the client drops what a blocked user sends in a group,
+and the provider can refuse a whole peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from accord.errors import NotFound, ValidationError
+from accord.server.routes import GROUP_ID, Call, Param, Spec, group_id_of
+from accord.wire import decode
+from accord.wire import federation as fw
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+TARGET = Param("target", "path", {"type": "string", "maxLength": 318},
+               "a blocked user@domain or domain")
+
+
+async def screen(fed: Federation, device_ids: Collection[str], sender_account: str, now: int
+                 ) -> tuple[set[str], list[tuple[str, str]]]:
+    """Which of our devices among ``device_ids`` get an invitation from ``sender_account``,
+    and which (account, sender) message requests to record."""
+    store = fed.provider.store
+    where = await store.fed_locate(device_ids)
+    local = [d for d in device_ids if d in where and where[d] is None]
+    accounts = {d: (await store.get_device(d)).account for d in local}
+    if sender_account.rsplit("@", 1)[-1] == fed.domain:
+        return set(local), []
+    fed.limiter.check("remote_sender", sender_account, now)
+    states = await store.fed_consent(set(accounts.values()), sender_account)
+    allowed = {d for d, a in accounts.items() if states[a] != "blocked"}
+    requests = sorted({(a, sender_account) for a, s in states.items() if s == "stranger"})
+    return allowed, requests
+
+
+# the device-facing API -------------------------------------------------------------------
+
+
+def _target(c: Call) -> str:
+    target = str(c.request.path_params["target"]).lower()
+    return decode(fw.BlockRequest, {"target": target}).target
+
+
+async def _block(c: Call) -> fw.BlockList:
+    target = c.body.target.lower()
+    if target in (c.me.account, c.provider.config.domain):
+        raise ValidationError("you cannot block yourself or your own provider")
+    await c.provider.store.fed_set_block(c.me.account, target, True, c.now)
+    return fw.BlockList(targets=await c.provider.store.fed_blocks(c.me.account))
+
+
+async def _unblock(c: Call) -> None:
+    await c.provider.store.fed_set_block(c.me.account, _target(c), False, c.now)
+
+
+async def _blocks(c: Call) -> fw.BlockList:
+    return fw.BlockList(targets=await c.provider.store.fed_blocks(c.me.account))
+
+
+async def _requests(c: Call) -> fw.MessageRequestList:
+    rows = await c.provider.store.fed_requests(c.me.account)
+    return fw.MessageRequestList(
+        requests=[fw.MessageRequest(g, frm, mid, at) for g, frm, mid, at in rows]
+    )
+
+
+async def _accept(c: Call) -> None:
+    try:
+        await c.provider.store.fed_accept_request(c.me.account, group_id_of(c))
+    except NotFound as exc:
+        raise NotFound("no such message request") from exc
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("GET", "/v1/blocks", "The caller's account's blocked users and domains", _blocks,
+         auth=True, response=fw.BlockList),
+    Spec("POST", "/v1/blocks", "Block a user (user@domain) or a whole domain", _block,
+         auth=True, request=fw.BlockRequest, response=fw.BlockList),
+    Spec("DELETE", "/v1/blocks/{target}", "Lift a block", _unblock, auth=True, status=204,
+         params=(TARGET,)),
+    Spec("GET", "/v1/requests", "Pending message requests from other providers' users",
+         _requests, auth=True, response=fw.MessageRequestList),
+    Spec("POST", "/v1/requests/{group_id}/accept", "Accept a message request (sender -> contact)",
+         _accept, auth=True, status=204, params=(GROUP_ID,)),
+)

@@ -1,0 +1,93 @@
+"""Finding a peer provider: ``/.well-known/accord``, a cache with expiry, a static map.
+
+A domain's document names its API base, its Ed25519 provider signing key
+and (once issue 7 lands) its key transparency head. :class:`Resolver` is
+sans-I/O about time (``now`` in ms comes in) and takes the fetch function
+as an argument, so its cache and expiry are tested without a network. In
+tests and demos a static map (``--peer beta.test=http://127.0.0.1:8402``)
+replaces DNS: the document is fetched from the mapped address. Without a
+mapping, and only when DNS discovery is on (``accord server --discover``),
+the document comes from ``https://DOMAIN/.well-known/accord``; otherwise an
+unmapped domain is an unknown provider.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from accord.errors import NotFound, PeerUnavailable, ValidationError
+from accord.wire.federation import DOMAIN_RE, WellKnown
+
+WELL_KNOWN_PATH = "/.well-known/accord"
+DEFAULT_TTL_MS = 3_600_000
+NEGATIVE_TTL_MS = 5_000  # a failed look-up is not repeated for every request
+Fetch = Callable[[str, str], Awaitable[WellKnown]]  # (domain, url) -> document
+
+
+def parse_peer(spec: str) -> tuple[str, str]:
+    """``beta.test=http://127.0.0.1:8402`` -> (domain, base URL)."""
+    domain, sep, url = spec.partition("=")
+    domain = domain.strip().lower()
+    url = url.strip().rstrip("/")
+    if not sep or not re.fullmatch(DOMAIN_RE, domain) or not url.startswith(
+        ("http://", "https://")
+    ):
+        raise ValidationError(f"--peer takes DOMAIN=http(s)://HOST:PORT, not {spec!r}")
+    return domain, url
+
+
+def well_known_url(domain: str, static: Mapping[str, str]) -> str:
+    base = static.get(domain, f"https://{domain}")
+    return base + WELL_KNOWN_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    domain: str
+    api_base: str
+    signing_key: bytes
+    transparency_head: bytes | None
+
+
+class Resolver:
+    """Domain -> :class:`Peer`, cached until ``ttl_ms`` has passed."""
+
+    def __init__(
+        self, fetch: Fetch, static: Mapping[str, str] | None = None,
+        ttl_ms: int = DEFAULT_TTL_MS, max_entries: int = 10_000, dns: bool = False,
+    ) -> None:
+        self.dns = dns
+        self._fetch = fetch
+        self.static = dict(static or {})
+        self.ttl_ms = ttl_ms
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[Peer, int]] = {}
+        self._failed: dict[str, int] = {}
+
+    async def resolve(self, domain: str, now: int) -> Peer:
+        hit = self._cache.get(domain)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        if domain not in self.static and not self.dns:
+            raise NotFound(f"unknown provider {domain}")
+        if now < self._failed.get(domain, 0):
+            raise PeerUnavailable(f"provider {domain} could not be discovered a moment ago")
+        try:
+            doc = await self._fetch(domain, well_known_url(domain, self.static))
+        except PeerUnavailable:
+            self._failed[domain] = now + NEGATIVE_TTL_MS
+            raise
+        if doc.domain != domain:
+            raise ValidationError(f"the document of {domain} names another domain")
+        peer = Peer(domain, doc.api_base.rstrip("/"), doc.signing_key, doc.transparency_head)
+        if len(self._cache) >= self.max_entries:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[domain] = (peer, now + self.ttl_ms)
+        self._failed.pop(domain, None)
+        return peer
+
+    def forget(self, domain: str) -> None:
+        """Drop a cached entry (a peer's signature failed: its key may have changed)."""
+        self._cache.pop(domain, None)

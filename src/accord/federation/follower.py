@@ -1,0 +1,95 @@
+"""The follower: a provider hosting members of a conversation whose hub is elsewhere.
+
+Its devices keep talking to their own provider only. It forwards their
+commits and proposals to the hub (attributable: the device and its account
+travel along), and their application posts exactly as the member signed
+them, adding nothing that names the sender (T11). What the hub fans out it
+files into its devices' queues (:func:`deliver`), once per ``msg_id`` since
+the hub may send an item again after a lost answer, after checking that the
+sending peer is the group's hub and each recipient a member device hosted
+here; a Welcome from a user of another provider goes through consent (T14).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from accord.errors import NotFound
+from accord.federation import consent
+from accord.storage import DeviceRecord, GroupRecord, NewMessage
+from accord.storage.federation_sql import Delivered
+from accord.wire import federation as fw
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+COMMITS = "/federation/v1/commits"
+PROPOSALS = "/federation/v1/proposals"
+POSTS = "/federation/v1/posts"
+CLAIM = "/federation/v1/keypackages/claim"
+
+
+async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
+                         req: m.CommitRequest, now: int) -> m.CommitResponse:
+    where = await fed.provider.store.fed_locate(req.added)
+    if any(d not in where for d in req.added):
+        raise NotFound("an added device does not exist (claim its KeyPackage first)")
+    added = [fw.FedDevice(d, where[d] or fed.domain) for d in req.added]
+    fc = fw.FedCommit(group_id=group.group_id, sender=by.device_id, sender_account=by.account,
+                      epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
+                      added=added, removed=list(req.removed), welcome=req.welcome)
+    return await fed.client.post(group.hub, COMMITS, fc, m.CommitResponse, now)
+
+
+async def forward_proposal(fed: Federation, by: DeviceRecord, group: GroupRecord,
+                           req: m.ProposalRequest, now: int) -> m.PostResponse:
+    fp = fw.FedProposal(group_id=group.group_id, sender=by.device_id,
+                        sender_account=by.account, epoch=req.epoch, proposal=req.proposal)
+    return await fed.client.post(group.hub, PROPOSALS, fp, m.PostResponse, now)
+
+
+async def forward_post(fed: Federation, group: GroupRecord, req: m.ApplicationPost, now: int
+                       ) -> m.PostResponse:
+    post = fw.FedPost(group_id=group.group_id, epoch=req.epoch, nonce=req.nonce,
+                      ciphertext=req.ciphertext, signature=req.signature)
+    return await fed.client.post(group.hub, POSTS, post, m.PostResponse, now)
+
+
+async def claim(fed: Federation, account: str, by: DeviceRecord, now: int) -> m.ClaimResponse:
+    """Claim a remote account's KeyPackages through its provider, for a local device."""
+    domain = account.rsplit("@", 1)[-1]
+    resp = await fed.client.post(domain, CLAIM,
+                                 fw.FedClaimRequest(account=account, requester=by.account),
+                                 m.ClaimResponse, now)
+    if resp.account != account:
+        raise NotFound("the provider answered for another account")
+    await fed.provider.store.fed_register_devices(
+        [(kp.device_id, domain) for kp in resp.key_packages], fed.domain
+    )
+    return resp
+
+
+async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
+                  ) -> fw.FedDeliverResponse:
+    """File a hub's items in order; items filed before count as duplicates."""
+    p = fed.provider
+    accepted = duplicates = 0
+    for item in batch.items:
+        recipients = list(item.recipients)
+        requests: list[tuple[str, str]] = []
+        if item.kind == "welcome" and item.sender_account is not None:
+            allowed, requests = await consent.screen(fed, recipients, item.sender_account, now)
+            recipients = [r for r in recipients if r in allowed]
+        roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
+        msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
+                         item.body, item.created_at)
+        notified = await p.store.fed_deliver(
+            hub, Delivered(msg, recipients, roster, item.group_epoch), fed.domain, requests
+        )
+        if notified is None:
+            duplicates += 1
+            continue
+        accepted += 1
+        await p.announce(notified)
+    return fw.FedDeliverResponse(accepted=accepted, duplicates=duplicates)

@@ -1,0 +1,104 @@
+"""The outbound queue: what this provider owes each peer, delivered in order, never lost.
+
+Rows are written by the hub in the same transaction as its local fan-out
+(``accord.storage.federation_sql``). :func:`drain_once` takes, for every
+peer whose backoff has expired, the oldest items (up to a batch), sends
+them in one signed ``deliver`` request and deletes them once the peer
+answered 2xx. A peer that cannot be reached, fails (5xx) or throttles us
+(429) is tried again after an exponential backoff (:mod:`outbox_policy`).
+A batch the peer refuses (4xx) is retried item by item, and only the items
+refused alone are dropped, so one bad item cannot block a peer forever.
+Time comes in as ``now``; :func:`run` is the server's background task with
+the real clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from accord.errors import AccordError, PeerUnavailable, RateLimited
+from accord.storage.federation_sql import OutboxBatch
+from accord.wire import federation as fw
+from accord.wire import parse
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+log = logging.getLogger("accord.federation.outbox")
+DELIVER = "/federation/v1/deliver"
+MAX_PEERS_PER_ROUND = 64
+IDLE_WAIT_S = 1.0
+PURGE_EVERY_MS = 60_000
+
+
+async def _send(fed: Federation, peer: str, items: list[fw.FedItem], now: int) -> None:
+    await fed.client.post(peer, DELIVER, fw.FedDeliver(items=items), fw.FedDeliverResponse, now)
+
+
+async def _drain_peer(fed: Federation, batch: OutboxBatch, now: int) -> int:
+    store = fed.provider.store
+    ids = [i for i, _ in batch.items]
+    items = [parse(fw.FedItem, raw) for _, raw in batch.items]
+    try:
+        await _send(fed, batch.peer, items, now)
+    except (PeerUnavailable, RateLimited):
+        failures = batch.failures + 1
+        await store.fed_outbox_failed(
+            batch.peer, failures, fed.config.backoff.next_attempt(failures, now, random.random())
+        )
+        log.info("peer %s unavailable (%d failures in a row); backing off",
+                 batch.peer, failures)
+        return 0
+    except AccordError:
+        return await _one_by_one(fed, batch, items, now)
+    await store.fed_outbox_sent(batch.peer, ids)
+    return len(ids)
+
+
+async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[fw.FedItem],
+                      now: int) -> int:
+    store = fed.provider.store
+    sent = 0
+    for (row_id, _), item in zip(batch.items, items, strict=True):
+        try:
+            await _send(fed, batch.peer, [item], now)
+            sent += 1
+        except (PeerUnavailable, RateLimited):
+            return sent  # the rest waits for the next round
+        except AccordError as exc:
+            log.warning("peer %s refused an item (%s); dropped", batch.peer, exc.code)
+        await store.fed_outbox_sent(batch.peer, [row_id])
+    return sent
+
+
+async def drain_once(fed: Federation, now: int) -> int:
+    """One round over every due peer, in parallel; returns how many items were delivered."""
+    batches = await fed.provider.store.fed_outbox_due(now, fw.MAX_BATCH, MAX_PEERS_PER_ROUND)
+    if not batches:
+        return 0
+    done = await asyncio.gather(*(_drain_peer(fed, b, now) for b in batches))
+    return sum(done)
+
+
+async def run(fed: Federation, clock: Callable[[], int]) -> None:
+    """The server's background task: drain, then wait for news or a short timeout."""
+    last_purge = 0
+    while True:
+        fed.outbox_news.clear()
+        now = clock()
+        delivered = 0
+        try:
+            delivered = await drain_once(fed, now)
+            if now - last_purge >= PURGE_EVERY_MS:
+                last_purge = now
+                await fed.provider.store.fed_purge(now, now - fed.provider.config.retention_ms)
+        except (AccordError, OSError) as exc:
+            log.warning("outbound queue round failed: %s", type(exc).__name__)
+        if delivered == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fed.outbox_news.wait(), IDLE_WAIT_S)

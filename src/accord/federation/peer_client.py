@@ -1,0 +1,129 @@
+"""Signed requests to other providers (the sending side of the federation API).
+
+One ``httpx.AsyncClient`` per provider. Its only identifying header is
+``User-Agent: accord`` (T15: no software name with a version, no library
+name such as httpx's default). Every request is signed (RFC 9421, see
+:mod:`accord.federation.http_signatures`) with a fresh nonce and the
+caller's ``now``. A peer's JSON error comes back as the matching
+:mod:`accord.errors` class; an unreachable peer, a 5xx, or a refusal of our
+own signature becomes :class:`~accord.errors.PeerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, TypeVar
+
+import httpx
+
+from accord.errors import (
+    AccordError,
+    Conflict,
+    CryptoError,
+    DecodeError,
+    NotFound,
+    PeerUnavailable,
+    RateLimited,
+    ValidationError,
+)
+from accord.federation.discovery import Resolver
+from accord.federation.http_signatures import sign_request
+from accord.federation.provider_key import ProviderKey
+from accord.storage import EpochConflict
+from accord.wire import decode, dumps
+from accord.wire.federation import WellKnown
+
+log = logging.getLogger("accord.federation.peer")
+T = TypeVar("T")
+USER_AGENT = "accord"
+TIMEOUT_S = 10.0
+MAX_RESPONSE = 4 * 1024 * 1024
+_ERRORS: dict[str, type[AccordError]] = {
+    "decode_error": DecodeError,
+    "validation_error": ValidationError,
+    "payload_too_large": ValidationError,
+    "crypto_error": CryptoError,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "rate_limited": RateLimited,
+}
+
+
+def new_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The one HTTP client of a provider's federation traffic (T15: only ``accord``)."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT},
+        timeout=TIMEOUT_S,
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+class PeerClient:
+    def __init__(self, domain: str, key: ProviderKey, resolver: Resolver,
+                 http: httpx.AsyncClient) -> None:
+        self.domain = domain
+        self.key = key
+        self.resolver = resolver
+        self.http = http
+
+    async def fetch_well_known(self, domain: str, url: str) -> WellKnown:
+        try:
+            r = await self.http.get(url)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"provider {domain} could not be reached") from exc
+        if r.status_code != 200 or len(r.content) > MAX_RESPONSE:
+            raise PeerUnavailable(f"provider {domain} has no usable /.well-known/accord")
+        try:
+            return decode(WellKnown, r.json())
+        except ValueError as exc:
+            raise PeerUnavailable(f"provider {domain} sent a malformed document") from exc
+
+    async def post(self, domain: str, path: str, msg: Any, response: type[T], now: int) -> T:
+        """POST a signed wire message to ``domain``'s federation API; decode the answer."""
+        if domain == self.domain:
+            raise ValidationError("a provider does not federate with itself")
+        peer = await self.resolver.resolve(domain, now)
+        body = dumps(msg)
+        url = httpx.URL(peer.api_base + path)
+        headers = sign_request(
+            self.key.sign,
+            method="POST",
+            authority=url.netloc.decode("ascii"),
+            path=url.path,
+            body=body,
+            keyid=self.domain,
+            created=now // 1000,
+            nonce=secrets.token_urlsafe(18),
+        )
+        headers["Content-Type"] = "application/json"
+        try:
+            r = await self.http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"provider {domain} could not be reached") from exc
+        return _answer(domain, r, response)
+
+
+def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
+    if len(r.content) > MAX_RESPONSE:
+        raise PeerUnavailable(f"provider {domain} sent an oversized answer")
+    try:
+        doc = r.json() if r.content else {}
+    except ValueError as exc:
+        raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
+    if 200 <= r.status_code < 300:
+        return decode(response, doc)
+    if r.status_code >= 500 or r.status_code == 401 or not isinstance(doc, dict):
+        # 401: the peer refused our own signature; that is ours to fix, not the user's.
+        log.warning("peer %s answered %d", domain, r.status_code)
+        raise PeerUnavailable(f"provider {domain} failed (HTTP {r.status_code})")
+    code, text = doc.get("error"), str(doc.get("message", ""))[:300]
+    epoch = doc.get("current_epoch")
+    if code == "conflict" and isinstance(epoch, int):
+        raise EpochConflict(epoch)
+    cls = _ERRORS.get(str(code), ValidationError)
+    raise cls(f"provider {domain}: {text}")
+
+
+__all__ = ["USER_AGENT", "PeerClient", "new_http_client"]

@@ -1,0 +1,73 @@
+"""The provider's own Ed25519 signing key: made on first start, kept under the data folder.
+
+It signs every provider-to-provider request (RFC 9421) and its public half
+is published in ``/.well-known/accord``. The file holds the raw 32-byte
+private key with mode 0600; it is created with ``O_EXCL`` so two nodes
+starting together on one folder never overwrite each other's key. The key
+object never prints its secret (``repr`` shows the public key only).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.errors import ValidationError
+from accord.wire import b64e
+
+KEY_FILE = "provider_signing_key.ed25519"
+KEY_LEN = 32
+
+
+class ProviderKey:
+    """The provider's signing key; ``sign`` is the only way to use the secret."""
+
+    __slots__ = ("_key", "public")
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.public: bytes = key.public_key().public_bytes_raw()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def __repr__(self) -> str:
+        return f"ProviderKey(public={b64e(self.public)})"
+
+    @classmethod
+    def generate(cls) -> ProviderKey:
+        return cls(Ed25519PrivateKey.generate())
+
+
+def key_path(data_dir: Path) -> Path:
+    return data_dir / "federation" / KEY_FILE
+
+
+def load_or_create(data_dir: Path) -> ProviderKey:
+    """Read the key under ``data_dir``, generating it (mode 0600) the first time."""
+    path = key_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read(path)
+    key = Ed25519PrivateKey.generate()
+    try:
+        os.write(fd, key.private_bytes_raw())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return ProviderKey(key)
+
+
+def _read(path: Path) -> ProviderKey:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ValidationError(f"{path} must be readable by its owner only (chmod 600)")
+    raw = path.read_bytes()
+    if len(raw) != KEY_LEN:
+        raise ValidationError(f"{path} does not hold a 32-byte Ed25519 private key")
+    return ProviderKey(Ed25519PrivateKey.from_private_bytes(raw))

@@ -1,0 +1,115 @@
+"""The federation HTTP surface: discovery, the signed peer API, and consent for devices.
+
+- ``GET /.well-known/accord``: :class:`~accord.wire.federation.WellKnown`.
+- ``POST /federation/v1/...``: requests from other providers, each signed
+  (RFC 9421) and checked by :meth:`Federation.authenticate` before its
+  body is decoded; errors use the server's one mapping.
+- ``/v1/blocks``, ``/v1/requests``: device endpoints (session auth) of
+  :mod:`accord.federation.consent`, served by the server's own endpoint
+  wrapper.
+
+The log names the route template and the status, never a peer's body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from accord.errors import AccordError, NotFound, ValidationError
+from accord.federation import consent, follower, hub
+from accord.federation.discovery import WELL_KNOWN_PATH
+from accord.federation.service import Federation
+from accord.server import keypackages
+from accord.server.errors import error_response
+from accord.server.routes import endpoint, read_body
+from accord.server.state import Provider
+from accord.wire import encode, parse
+from accord.wire import federation as fw
+from accord.wire import messages as m
+
+log = logging.getLogger("accord.federation.http")
+Handler = Callable[[Federation, str, Any, int], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    path: str
+    request: type
+    handler: Handler
+    status: int = 200
+
+
+def _fed(request: Request) -> Federation:
+    p: Provider = request.app.state.provider
+    if p.federation is None:
+        raise NotFound("this provider does not federate")
+    fed: Federation = p.federation
+    return fed
+
+
+async def well_known(request: Request) -> Response:
+    try:
+        fed = _fed(request)
+    except AccordError as exc:
+        return error_response(exc)
+    doc = fw.WellKnown(domain=fed.domain, api_base=str(request.base_url).rstrip("/"),
+                       signing_key=fed.key.public, transparency_head=fed.transparency_head())
+    return JSONResponse(encode(doc), headers={"Cache-Control": "max-age=3600"})
+
+
+def peer_endpoint(spec: PeerSpec) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            fed = _fed(request)
+            now = fed.provider.clock()
+            body = await read_body(request, fed.provider.config.max_json_body + m.MAX_MESSAGE)
+            peer = await fed.authenticate(
+                request.method, request.headers.get("host", ""), request.url.path,
+                request.headers, body, request.client.host if request.client else "-", now,
+            )
+            result = await spec.handler(fed, peer, parse(spec.request, body), now)
+            response: Response = JSONResponse(encode(result), status_code=spec.status)
+        except AccordError as exc:
+            response = error_response(exc)
+        log.info("POST %s -> %d (%.1f ms)", spec.path, response.status_code,
+                 (time.perf_counter() - started) * 1000)
+        return response
+
+    return handle
+
+
+async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
+                 ) -> m.ClaimResponse:
+    if req.requester.rsplit("@", 1)[-1] != peer:
+        raise ValidationError("the requester is not an account of the requesting provider")
+    fed.limiter.check("remote_sender", req.requester, now)
+    states = await fed.provider.store.fed_consent([req.account], req.requester)
+    if states.get(req.account) == "blocked":
+        raise NotFound(f"no account {req.account}")  # a block looks like nothing (no probing)
+    return await keypackages.claim(fed.provider, req.account)
+
+
+PEER_SPECS: tuple[PeerSpec, ...] = (
+    PeerSpec(follower.CLAIM, fw.FedClaimRequest, _claim),
+    PeerSpec(follower.COMMITS, fw.FedCommit, hub.accept_commit, 201),
+    PeerSpec(follower.PROPOSALS, fw.FedProposal, hub.accept_proposal, 201),
+    PeerSpec(follower.POSTS, fw.FedPost, hub.accept_post, 201),
+    PeerSpec("/federation/v1/deliver", fw.FedDeliver, follower.deliver),
+)
+
+
+def federation_routes() -> list[Route]:
+    return [
+        Route(WELL_KNOWN_PATH, well_known, methods=["GET"]),
+        *(Route(s.path, peer_endpoint(s), methods=["POST"]) for s in PEER_SPECS),
+        *(Route(s.path, endpoint(s), methods=[s.method]) for s in consent.SPECS),
+    ]

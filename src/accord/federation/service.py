@@ -1,0 +1,143 @@
+"""The federation part of a running provider: its key, peers, limits and outbound queue.
+
+:class:`Federation` hangs off :class:`accord.server.state.Provider` as
+``provider.federation``; the delivery service and the KeyPackage directory
+call it for what crosses providers (see :mod:`accord.federation.hub` and
+:mod:`accord.federation.follower`). Incoming peer requests are
+authenticated here (:meth:`Federation.authenticate`): RFC 9421 signature
+against the key the peer publishes, a ``created`` window, a single-use
+nonce kept in the store, and rate limits per address before the signature
+check and per peer after it (T14).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from accord.errors import AuthError
+from accord.federation import follower, hub
+from accord.federation import http_signatures as hs
+from accord.federation.discovery import Resolver
+from accord.federation.outbox_policy import Backoff
+from accord.federation.peer_client import PeerClient, new_http_client
+from accord.federation.provider_key import ProviderKey, load_or_create
+from accord.server.ratelimit import Limit, RateLimiter
+from accord.server.state import Provider
+from accord.storage import DeviceRecord, GroupRecord
+from accord.wire import messages as m
+
+SIGNATURE_WINDOW_S = 300
+# httpx logs every request URL at INFO; our own log names route templates only.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def default_limits() -> dict[str, Limit]:
+    return {
+        "peer_address": Limit(500, 1000),  # before the signature is checked
+        "peer": Limit(200, 400),  # per authenticated peer provider
+        "remote_sender": Limit(5, 20),  # per account of another provider: claims, invites
+    }
+
+
+@dataclass
+class FederationConfig:
+    domain: str
+    peers: Mapping[str, str] = field(default_factory=dict)
+    window_s: int = SIGNATURE_WINDOW_S
+    limits: dict[str, Limit] = field(default_factory=default_limits)
+    backoff: Backoff = field(default_factory=Backoff)
+    blocked_peers: frozenset[str] = frozenset()
+    dns_discovery: bool = False
+
+
+class Federation:
+    def __init__(self, provider: Provider, key: ProviderKey, config: FederationConfig,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.provider = provider
+        self.key = key
+        self.config = config
+        self.domain = config.domain
+        self.http = new_http_client(transport)
+        resolver = Resolver(self._fetch, config.peers, dns=config.dns_discovery)
+        self.client = PeerClient(config.domain, key, resolver, self.http)
+        self.limiter = RateLimiter(config.limits)
+        self.outbox_news = asyncio.Event()
+
+    async def _fetch(self, domain: str, url: str):  # type: ignore[no-untyped-def]
+        return await self.client.fetch_well_known(domain, url)
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.client.resolver
+
+    # the hooks the delivery service and the KeyPackage directory call -------------
+
+    async def claim(self, account: str, by: DeviceRecord, now: int) -> m.ClaimResponse:
+        return await follower.claim(self, account, by, now)
+
+    async def commit(self, by: DeviceRecord, group: GroupRecord, req: m.CommitRequest,
+                     now: int) -> m.CommitResponse:
+        if group.hub == self.domain:
+            return await hub.local_commit(self, by, group, req, now)
+        return await follower.forward_commit(self, by, group, req, now)
+
+    async def propose(self, by: DeviceRecord, group: GroupRecord, req: m.ProposalRequest,
+                      now: int) -> m.PostResponse:
+        if group.hub == self.domain:
+            return await hub.post_handshake(self, group, by.device_id, by.account, req.epoch,
+                                            req.proposal, now)
+        return await follower.forward_proposal(self, by, group, req, now)
+
+    async def post_application(self, group: GroupRecord, req: m.ApplicationPost,
+                               now: int) -> m.PostResponse:
+        if group.hub == self.domain:
+            return await hub.post_application(self, group, req, now)
+        return await follower.forward_post(self, group, req, now)
+
+    def transparency_head(self) -> bytes | None:
+        """The signed key-transparency head for ``/.well-known/accord`` (issue 7: not yet)."""
+        return None
+
+    def wake_outbox(self) -> None:
+        self.outbox_news.set()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def authenticate(self, method: str, authority: str, path: str,
+                           headers: Mapping[str, str], body: bytes, address: str,
+                           now: int) -> str:
+        """The domain of the provider that signed this request, or a typed error."""
+        self.limiter.check("peer_address", address, now)
+        claim = hs.parse_signature(headers)
+        digest = hs.check_digest(headers, body)
+        hs.check_fresh(claim, now // 1000, self.config.window_s)
+        if claim.keyid == self.domain or claim.keyid in self.config.blocked_peers:
+            raise AuthError("requests from this provider are refused")
+        peer = await self.resolver.resolve(claim.keyid, now)
+        hs.verify_request(claim, peer.signing_key, method=method, authority=authority,
+                          path=path, digest=digest)
+        self.limiter.check("peer", claim.keyid, now)
+        # Kept until the signature is too old to pass check_fresh anyway.
+        expires = (claim.created + self.config.window_s + 1) * 1000
+        await self.provider.store.fed_use_nonce(claim.keyid, claim.nonce, expires)
+        return claim.keyid
+
+
+def start(provider: Provider, data_dir: Path, peers: Mapping[str, str],
+          transport: httpx.AsyncBaseTransport | None = None) -> Federation:
+    """Load (or make) the provider key and attach federation to ``provider``."""
+    scale = provider.config.rate_limit_scale
+    limits = {k: Limit(v.per_second * scale, v.burst * scale)
+              for k, v in default_limits().items()}
+    config = FederationConfig(provider.config.domain, dict(peers), limits=limits,
+                              dns_discovery=provider.config.discover)
+    fed = Federation(provider, load_or_create(data_dir), config, transport)
+    provider.federation = fed
+    return fed

@@ -1,0 +1,483 @@
+"""The provider store's federation half (issue 6): SQL for hubs, followers and peers.
+
+Mixed into :class:`~accord.storage.sql_store.SqlStore`, so both engines run
+it. What it keeps:
+
+- ``fed_nonces``: RFC 9421 nonces seen per peer, until the signature's
+  time window has passed (replay guard).
+- ``fed_remote_devices``: which provider hosts a device of another domain
+  that is in one of our groups.
+- ``fed_outbox`` and ``fed_peers``: what we owe each peer, in order, and
+  each peer's backoff state. An outbox row is written in the same
+  transaction as the local fan-out, so nothing accepted is ever lost.
+- ``fed_blocks``, ``fed_contacts``, ``fed_requests``: a local account's
+  blocks, accepted contacts of other providers, and pending message
+  requests (T14).
+
+Fan-out to other providers keeps the delivery service's privacy rule (T11):
+an application message's outbox row names the recipients' devices, never
+its sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.storage.engine import Engine, Tx
+from accord.storage.interface import (
+    CommitChange,
+    EpochConflict,
+    GroupRecord,
+    LeafPlan,
+    NewMessage,
+)
+
+Roster = list[tuple[str, str]]
+# (message, recipients at one peer, roster after a commit or None) -> item bytes
+ItemEncoder = Callable[[NewMessage, list[str], Roster | None, int | None], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    peer: str
+    failures: int
+    items: list[tuple[int, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A hub's item as the follower files it (fields of ``FedItem``)."""
+
+    message: NewMessage
+    recipients: Sequence[str]
+    roster: Roster | None
+    group_epoch: int | None
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+async def _locate(tx: Tx, device_ids: Collection[str]) -> dict[str, str | None]:
+    """Where each known device lives: None for ours, else its provider's domain."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    where: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows = await tx.fetchall(
+            f"SELECT device_id FROM devices WHERE device_id IN ({_marks(len(chunk))})", *chunk
+        )
+        where.update({r[0]: None for r in rows})
+        rows = await tx.fetchall(
+            "SELECT device_id, domain FROM fed_remote_devices"
+            f" WHERE device_id IN ({_marks(len(chunk))})",
+            *chunk,
+        )
+        for device_id, domain in rows:
+            where.setdefault(device_id, domain)
+    return where
+
+
+async def _register(tx: Tx, devices: Sequence[tuple[str, str]], local_domain: str) -> None:
+    """Record remote devices; a device id is bound to one provider for good."""
+    where = await _locate(tx, [d for d, _ in devices])
+    for device_id, domain in devices:
+        known = where.get(device_id, "")
+        if domain == local_domain:
+            if known is not None:
+                raise NotFound("a device said to be ours is not registered here")
+            continue
+        if known is None or (known and known != domain):
+            raise Conflict("a device id is already bound to another provider")
+        if not known:
+            await tx.execute(
+                "INSERT INTO fed_remote_devices (device_id, domain) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                device_id,
+                domain,
+            )
+            where[device_id] = domain
+
+
+async def _to_outbox(
+    tx: Tx,
+    message: NewMessage,
+    recipients: Sequence[str],
+    where: dict[str, str | None],
+    roster: Roster | None,
+    group_epoch: int | None,
+    encode: ItemEncoder,
+    also: Collection[str] = (),
+) -> None:
+    """One outbox row per peer hosting a recipient (and per peer in ``also``, even
+    with no recipient there: a commit keeps every follower's copy of the roster)."""
+    by_peer: dict[str, list[str]] = {peer: [] for peer in also}
+    for device_id in sorted(set(recipients)):
+        peer = where.get(device_id)
+        if peer is not None:
+            by_peer.setdefault(peer, []).append(device_id)
+    for peer, ids in sorted(by_peer.items()):
+        await tx.execute(
+            "INSERT INTO fed_outbox (peer, item, created_at) VALUES (?, ?, ?)",
+            peer,
+            encode(message, ids, roster, group_epoch),
+            message.created_at,
+        )
+
+
+async def _record_requests(
+    tx: Tx, welcome: NewMessage, requests: Sequence[tuple[str, str]]
+) -> None:
+    await tx.executemany(
+        "INSERT INTO fed_requests (account, group_id, from_account, msg_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(a, welcome.group_id, frm, welcome.msg_id, welcome.created_at) for a, frm in requests],
+    )
+
+
+def _local(ids: Collection[str], where: dict[str, str | None]) -> list[str]:
+    return [d for d in ids if d in where and where[d] is None]
+
+
+class FederationSqlMixin:
+    """Federation statements; ``SqlStore`` provides ``engine``, ``_group`` and ``_enqueue``."""
+
+    engine: Engine
+
+    # replay guard ---------------------------------------------------------------
+
+    async def fed_use_nonce(self, peer: str, nonce: str, expires_at: int) -> None:
+        async with self.engine.transaction() as tx:
+            n = await tx.execute(
+                "INSERT INTO fed_nonces (peer, nonce, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                peer,
+                nonce,
+                expires_at,
+            )
+        if n == 0:
+            raise AuthError("this request was already received (replayed signature nonce)")
+
+    # devices of other providers -----------------------------------------------------
+
+    async def fed_register_devices(
+        self, devices: Sequence[tuple[str, str]], local_domain: str
+    ) -> None:
+        async with self.engine.transaction() as tx:
+            await _register(tx, devices, local_domain)
+
+    async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]:
+        async with self.engine.transaction() as tx:
+            return await _locate(tx, device_ids)
+
+    # the hub --------------------------------------------------------------------------
+
+    async def fed_apply_commit(
+        self,
+        change: CommitChange,
+        commit: NewMessage,
+        welcome: NewMessage | None,
+        welcome_local: Collection[str] | None,
+        encode: ItemEncoder,
+        local_domain: str,
+        requests: Sequence[tuple[str, str]] = (),
+        plan: LeafPlan | None = None,
+    ) -> tuple[GroupRecord, list[str]]:
+        """The hub's commit: as ``apply_commit``, plus fan-out to other providers' devices.
+
+        ``welcome_local`` (None: all) are the added local devices that get the
+        Welcome (the others' owners blocked the sender, T14); ``requests`` are
+        (account, from_account) message requests to record with the Welcome.
+        """
+        from accord.storage.sql_store import _check_roster, _enqueue
+
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
+            if change.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            _check_roster(group, change)
+            leaves = dict(plan(group)) if plan is not None else {}
+            where = await _locate(tx, set(group.members) | set(change.added))
+            if any(d not in where for d in change.added):
+                raise NotFound("an added device does not exist")
+            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
+            members = sorted((set(group.members) - set(change.removed)) | set(change.added))
+            roster = [(d, where.get(d) or local_domain) for d in members]
+            old = [d for d in group.members if d != change.sender]
+            notified = await _enqueue(tx, commit, _local(old, where))
+            followers = {where[d] for d in group.members if where.get(d)}
+            await _to_outbox(tx, commit, old, where, roster, new_epoch, encode,
+                             also=[f for f in followers if f is not None])
+            if welcome is not None and change.added:
+                local_added = [d for d in _local(change.added, where)
+                               if welcome_local is None or d in welcome_local]
+                notified += await _enqueue(tx, welcome, local_added)
+                await _record_requests(tx, welcome, requests)
+                await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode)
+        kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
+                if d not in change.removed}
+        kept.update({d: leaves.get(d) for d in change.added})
+        after = GroupRecord(group.group_id, group.hub, new_epoch, tuple(members),
+                            tuple(kept.get(d) for d in members))
+        return after, notified
+
+    async def fed_post_handshake(
+        self, sender: str, message: NewMessage, encode: ItemEncoder
+    ) -> list[str]:
+        from accord.storage.sql_store import _enqueue
+
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
+            if sender not in group.members:
+                raise ValidationError("the sender is not a member of this group")
+            if message.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            others = [d for d in group.members if d != sender]
+            where = await _locate(tx, others)
+            notified: list[str] = await _enqueue(tx, message, _local(others, where))
+            await _to_outbox(tx, message, others, where, None, None, encode)
+            return notified
+
+    async def fed_post_application(
+        self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder
+    ) -> list[str]:
+        from accord.storage.sql_store import _enqueue
+
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
+            if message.epoch not in (group.epoch, group.epoch - 1):
+                raise EpochConflict(group.epoch)
+            n = await tx.execute(
+                "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                message.group_id,
+                nonce,
+                nonce_expires_at,
+            )
+            if n == 0:
+                raise Conflict("this nonce was already used in this group (replay)")
+            where = await _locate(tx, group.members)
+            notified: list[str] = await _enqueue(tx, message, _local(group.members, where))
+            await _to_outbox(tx, message, group.members, where, None, None, encode)
+            return notified
+
+    # the follower -------------------------------------------------------------------------
+
+    async def fed_deliver(
+        self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        """File one item from ``hub``; None if it was filed before (at-least-once delivery).
+
+        ``requests`` are (account, from_account) message requests to record
+        for a Welcome (T14).
+        """
+        from accord.storage.sql_store import _enqueue
+
+        msg = d.message
+        assert msg.group_id is not None
+        async with self.engine.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM messages WHERE msg_id = ?", msg.msg_id):
+                return None
+            members = await _follow_group(tx, hub, msg.group_id, d, local_domain)
+            where = await _locate(tx, d.recipients)
+            if any(where.get(r, "") is not None or r not in members for r in d.recipients):
+                raise ValidationError("a recipient is not a member device hosted here")
+            await _record_requests(tx, msg, requests)
+            notified: list[str] = await _enqueue(tx, msg, d.recipients)
+            return notified
+
+    # the outbound queue ------------------------------------------------------------------------
+
+    async def fed_outbox_due(self, now: int, per_peer: int, max_peers: int) -> list[OutboxBatch]:
+        async with self.engine.transaction() as tx:
+            peers = await tx.fetchall(
+                "SELECT o.peer, COALESCE(MAX(p.failures), 0) FROM fed_outbox o"
+                " LEFT JOIN fed_peers p ON p.peer = o.peer"
+                " WHERE p.next_attempt_at IS NULL OR p.next_attempt_at <= ?"
+                " GROUP BY o.peer ORDER BY o.peer LIMIT ?",
+                now,
+                max_peers,
+            )
+            out = []
+            for peer, failures in peers:
+                rows = await tx.fetchall(
+                    "SELECT id, item FROM fed_outbox WHERE peer = ? ORDER BY id LIMIT ?",
+                    peer,
+                    per_peer,
+                )
+                out.append(OutboxBatch(peer, int(failures), [(int(i), bytes(b)) for i, b in rows]))
+        return out
+
+    async def fed_outbox_sent(self, peer: str, ids: Sequence[int]) -> None:
+        async with self.engine.transaction() as tx:
+            await tx.execute(
+                f"DELETE FROM fed_outbox WHERE peer = ? AND id IN ({_marks(len(ids))})",
+                peer,
+                *ids,
+            )
+            await tx.execute("DELETE FROM fed_peers WHERE peer = ?", peer)
+
+    async def fed_outbox_failed(self, peer: str, failures: int, next_attempt_at: int) -> None:
+        async with self.engine.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO fed_peers (peer, failures, next_attempt_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (peer) DO UPDATE SET failures = excluded.failures,"
+                " next_attempt_at = excluded.next_attempt_at",
+                peer,
+                failures,
+                next_attempt_at,
+            )
+
+    async def fed_outbox_size(self) -> dict[str, int]:
+        async with self.engine.transaction() as tx:
+            rows = await tx.fetchall("SELECT peer, COUNT(*) FROM fed_outbox GROUP BY peer")
+        return {r[0]: int(r[1]) for r in rows}
+
+    # consent: blocks, contacts, message requests (T14) ----------------------------------
+
+    async def fed_set_block(self, account: str, target: str, blocked: bool, now: int) -> None:
+        async with self.engine.transaction() as tx:
+            if blocked:
+                await tx.execute(
+                    "INSERT INTO fed_blocks (account, target, created_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    account,
+                    target,
+                    now,
+                )
+            elif await tx.execute(
+                "DELETE FROM fed_blocks WHERE account = ? AND target = ?", account, target
+            ) == 0:
+                raise NotFound("no such block")
+
+    async def fed_blocks(self, account: str) -> list[str]:
+        async with self.engine.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT target FROM fed_blocks WHERE account = ? ORDER BY target", account
+            )
+        return [r[0] for r in rows]
+
+    async def fed_consent(self, accounts: Collection[str], sender: str) -> dict[str, str]:
+        """Per local account: "blocked", "contact" or "stranger" towards ``sender``."""
+        domain = sender.rsplit("@", 1)[-1]
+        state: dict[str, str] = {}
+        async with self.engine.transaction() as tx:
+            for account in sorted(set(accounts)):
+                if await tx.fetchone(
+                    "SELECT 1 FROM fed_blocks WHERE account = ? AND target IN (?, ?)",
+                    account, sender, domain,
+                ):
+                    state[account] = "blocked"
+                elif await tx.fetchone(
+                    "SELECT 1 FROM fed_contacts WHERE account = ? AND contact = ?",
+                    account, sender,
+                ):
+                    state[account] = "contact"
+                else:
+                    state[account] = "stranger"
+        return state
+
+    async def fed_requests(self, account: str) -> list[tuple[bytes, str, str, int]]:
+        async with self.engine.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT group_id, from_account, msg_id, created_at FROM fed_requests"
+                " WHERE account = ? ORDER BY created_at, msg_id",
+                account,
+            )
+        return [(bytes(r[0]), r[1], r[2], int(r[3])) for r in rows]
+
+    async def fed_accept_request(self, account: str, group_id: bytes) -> None:
+        async with self.engine.transaction() as tx:
+            row = await tx.fetchone(
+                "DELETE FROM fed_requests WHERE account = ? AND group_id = ?"
+                " RETURNING from_account",
+                account,
+                group_id,
+            )
+            if row is None:
+                raise NotFound("no such message request")
+            await tx.execute(
+                "INSERT INTO fed_contacts (account, contact) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                account,
+                row[0],
+            )
+
+    async def fed_purge(self, now: int, outbox_cutoff: int) -> dict[str, int]:
+        async with self.engine.transaction() as tx:
+            nonces = await tx.execute("DELETE FROM fed_nonces WHERE expires_at < ?", now)
+            # Past retention, a message could not be fetched anyway.
+            outbox = await tx.execute("DELETE FROM fed_outbox WHERE created_at < ?", outbox_cutoff)
+        return {"fed_nonces": nonces, "fed_outbox": outbox}
+
+
+async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
+                   leaves: Mapping[str, int | None]) -> int:
+    """Apply a checked commit's roster change and posting key; return the new epoch."""
+    new_epoch = group.epoch + 1
+    await tx.execute(
+        "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
+        new_epoch, now, change.group_id,
+    )
+    if change.removed:
+        await tx.execute(
+            "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
+            f" ({_marks(len(change.removed))})",
+            change.group_id,
+            *change.removed,
+        )
+    await tx.executemany(
+        "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
+        [(change.group_id, d, leaves.get(d)) for d in change.added],
+    )
+    await tx.execute(
+        "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
+        change.group_id, new_epoch, change.next_posting_key,
+    )
+    # Epochs older than the previous one can never be posted to again.
+    await tx.execute(
+        "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
+        change.group_id, new_epoch - 1,
+    )
+    return new_epoch
+
+
+async def _follow_group(
+    tx: Tx, hub: str, group_id: bytes, d: Delivered, local_domain: str
+) -> set[str]:
+    """The follower's copy of a hub's group: created or replaced from a commit's roster."""
+    row = await tx.fetchone("SELECT hub FROM mls_groups WHERE group_id = ? {FOR_UPDATE}", group_id)
+    if row is not None and row[0] != hub:
+        raise AuthError("this provider is not the hub of that group")
+    if d.roster is None:
+        if row is None:
+            raise NotFound("no such group here")
+        members = await tx.fetchall(
+            "SELECT device_id FROM group_members WHERE group_id = ?", group_id
+        )
+        return {m[0] for m in members}
+    epoch = d.group_epoch if d.group_epoch is not None else d.message.epoch or 0
+    if row is None:
+        await tx.execute(
+            "INSERT INTO mls_groups (group_id, hub, epoch, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            group_id, hub, epoch, d.message.created_at, d.message.created_at,
+        )
+    else:
+        await tx.execute(
+            "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
+            epoch, d.message.created_at, group_id,
+        )
+    await _register(tx, [(dev, dom) for dev, dom in d.roster if dom != local_domain], local_domain)
+    await tx.execute("DELETE FROM group_members WHERE group_id = ?", group_id)
+    await tx.executemany(
+        "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",
+        [(group_id, dev) for dev, _ in d.roster],
+    )
+    return {dev for dev, _ in d.roster}

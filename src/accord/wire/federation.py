@@ -1,0 +1,162 @@
+"""Every JSON message between two providers (federation, issue 6), declared once.
+
+Both sides use these classes; the bodies travel signed (RFC 9421, see
+``accord.federation.http_signatures``). Application messages cross providers
+with no sender at all (issue 11, T11): :class:`FedPost` carries the
+posting-key signature of the member, never a device or an account, and a
+:class:`FedItem` of kind ``application`` has ``sender`` and
+``sender_account`` unset. Handshake messages stay attributable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accord.wire.codec import f
+from accord.wire.messages import (
+    ACCOUNT_RE,
+    DEVICE_ID_RE,
+    EPOCH_MAX,
+    KEY_LEN,
+    MAX_GROUP_ID,
+    MAX_MESSAGE,
+    MAX_ROSTER_CHANGE,
+    SIG_LEN,
+)
+
+DOMAIN_RE = r"[a-z0-9][a-z0-9.-]{0,252}"
+MAX_BATCH = 100
+MAX_ROSTER = 10_000
+KINDS = "commit|proposal|welcome|application"
+
+
+@dataclass(frozen=True, slots=True)
+class WellKnown:
+    """``GET /.well-known/accord``: how to reach a provider and check what it signs.
+
+    ``transparency_head`` is the provider's signed key-transparency tree head
+    (issue 7); it stays unset until the provider runs a transparency log.
+    No software name or version appears here (T15).
+    """
+
+    domain: str = f(max_len=253, pattern=DOMAIN_RE)
+    api_base: str = f(max_len=2048)
+    signing_key: bytes = f(min_len=KEY_LEN, max_len=KEY_LEN)
+    transparency_head: bytes | None = f(max_len=4096, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FedDevice:
+    """A device and the provider that hosts it."""
+
+    device_id: str = f(pattern=DEVICE_ID_RE)
+    domain: str = f(max_len=253, pattern=DOMAIN_RE)
+
+
+@dataclass(frozen=True, slots=True)
+class FedClaimRequest:
+    """Claim KeyPackages of ``account`` (hosted by the receiver) for ``requester``."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    requester: str = f(max_len=318, pattern=ACCOUNT_RE)
+
+
+@dataclass(frozen=True, slots=True)
+class FedCommit:
+    """A follower forwards its device's commit to the hub (attributable, as every commit)."""
+
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    sender: str = f(pattern=DEVICE_ID_RE)
+    sender_account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    epoch: int = f(minimum=0, maximum=EPOCH_MAX)
+    commit: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+    posting_key: bytes = f(min_len=KEY_LEN, max_len=KEY_LEN)
+    added: list[FedDevice] = f(max_items=MAX_ROSTER_CHANGE, default=())
+    removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
+    welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FedProposal:
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    sender: str = f(pattern=DEVICE_ID_RE)
+    sender_account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    epoch: int = f(minimum=0, maximum=EPOCH_MAX)
+    proposal: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class FedPost:
+    """A hidden-sender application post, forwarded as the member signed it (no sender)."""
+
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    epoch: int = f(minimum=0, maximum=EPOCH_MAX)
+    nonce: bytes = f(min_len=16, max_len=32)
+    ciphertext: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+    signature: bytes = f(min_len=SIG_LEN, max_len=SIG_LEN)
+
+
+@dataclass(frozen=True, slots=True)
+class FedItem:
+    """One message the hub fans out to a follower, for ``recipients`` hosted there.
+
+    Commits and Welcomes carry the group's roster and epoch after the commit
+    (``roster``, ``group_epoch``), so the follower's copy of the group never
+    drifts from the hub's.
+    """
+
+    msg_id: str = f(max_len=64, pattern=r"[A-Za-z0-9_-]{1,64}")
+    kind: str = f(pattern=KINDS)
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    epoch: int = f(minimum=0, maximum=EPOCH_MAX)
+    body: bytes = f(min_len=1, max_len=MAX_MESSAGE)
+    created_at: int = f(minimum=0, maximum=2**62)
+    recipients: list[str] = f(max_items=MAX_ROSTER, pattern=DEVICE_ID_RE)
+    sender: str | None = f(pattern=DEVICE_ID_RE, default=None)
+    sender_account: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
+    roster: list[FedDevice] | None = f(max_items=MAX_ROSTER, default=None)
+    group_epoch: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FedDeliver:
+    """The hub's fan-out to one follower: items in the hub's order."""
+
+    items: list[FedItem] = f(max_items=MAX_BATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class FedDeliverResponse:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """Block a user (``user@domain``) or a whole domain for the caller's account (T14)."""
+
+    target: str = f(max_len=318, pattern=f"(?:{ACCOUNT_RE})|(?:{DOMAIN_RE})")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockList:
+    targets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRequest:
+    """A conversation a stranger of another provider invited the caller's account to (T14).
+
+    Until accepted, the client quarantines everything of ``group_id``: only a
+    plain-text preview, no attachment fetched.
+    """
+
+    group_id: bytes
+    from_account: str
+    msg_id: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRequestList:
+    requests: list[MessageRequest]

@@ -1,0 +1,35 @@
+"""Three providers (alpha.test, beta.test, gamma.test), each its own process, per module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.federation.providers import Provider, federation
+
+
+@pytest.fixture(scope="module")
+def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Provider]]:
+    root: Path = tmp_path_factory.mktemp("federation")
+    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
+    try:
+        for p in provs:
+            p.start()
+        yield {p.domain.split(".")[0]: p for p in provs}
+    finally:
+        for p in provs:
+            p.stop()
+
+
+@pytest.fixture
+async def clients(providers: dict[str, Provider]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    out = {name: httpx.AsyncClient(base_url=p.url, timeout=20.0)
+           for name, p in providers.items()}
+    try:
+        yield out
+    finally:
+        for c in out.values():
+            await c.aclose()

@@ -1,0 +1,244 @@
+"""Provider processes on loopback that know each other (``--peer``), for federation tests.
+
+Each provider is its own ``accord server`` process on 127.0.0.1 and a free
+port; all ports are chosen before any starts so each gets the others in
+its static peer map. Processes are always stopped (SIGTERM, then SIGKILL).
+Also: a device with real MLS state (RFC 9420 suite 0x0001) over the
+provider API, and a signer that speaks as a provider (for forged requests).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.federation import http_signatures as hs
+from accord.federation.provider_key import ProviderKey, key_path, load_or_create
+from accord.server.harness import SimDevice, free_port, group_path
+from accord.wire import decode, dumps, encode, signing
+from accord.wire import messages as m
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Provider:
+    domain: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    peers: dict[str, str] = field(default_factory=dict)
+    scale: float = 50.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self) -> Provider:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "accord.server", "--data", str(self.data_dir),
+               "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
+               "--rate-limit-scale", str(self.scale)]
+        for domain, url in sorted(self.peers.items()):
+            cmd += ["--peer", f"{domain}={url}"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.domain} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.domain} did not become healthy in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def key(self) -> ProviderKey:
+        return load_or_create(self.data_dir)
+
+
+def federation(root: Path, domains: list[str], scale: float = 50.0) -> list[Provider]:
+    """Providers that all know each other; not started."""
+    provs = [Provider(d, root / d, scale=scale) for d in domains]
+    for p in provs:
+        p.peers = {q.domain: q.url for q in provs if q is not p}
+    return provs
+
+
+def signed_post(url: str, path: str, body: bytes, keyid: str, sign: Any,
+                created: int | None = None, nonce: str | None = None) -> httpx.Request:
+    """A federation request signed as ``keyid`` with ``sign`` (a real or a forged key)."""
+    target = httpx.URL(url + path)
+    headers = hs.sign_request(sign, method="POST", authority=target.netloc.decode(),
+                              path=target.path, body=body, keyid=keyid,
+                              created=created if created is not None else int(time.time()),
+                              nonce=nonce or secrets.token_urlsafe(18))
+    headers["Content-Type"] = "application/json"
+    return httpx.Request("POST", target, content=body, headers=headers)
+
+
+class MlsDevice(SimDevice):
+    """A SimDevice that holds real MLS state: KeyPackages it can join with, a group state."""
+
+    def __init__(self, http: httpx.AsyncClient, account: str) -> None:
+        super().__init__(http, account, Ed25519PrivateKey.generate())
+        self.kps: dict[bytes, Any] = {}
+        self.state: Any = None
+
+    def new_key_package(self) -> bytes:
+        from accord.mls import group as g
+        from accord.mls.key_package import key_package_ref
+        from accord.mls.structs import Credential
+        from accord.mls.structs.messages import MLSMessage
+        from accord.mls.suites import get_suite
+
+        kpp = g.key_package(get_suite(1), Credential.basic(self.identity),
+                            self.key.private_bytes_raw(), int(time.time()))
+        self.kps[key_package_ref(kpp.key_package)] = kpp
+        return bytes(MLSMessage.wrap(kpp.key_package).to_bytes())
+
+    async def upload_key_packages(self, n: int = 3) -> None:
+        req = m.UploadKeyPackagesRequest(key_packages=[self.new_key_package() for _ in range(n)])
+        await self.call("POST", "/v1/keypackages", req, expect=200)
+
+    def join(self, welcome: bytes) -> None:
+        from accord.mls import group as g
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs.messages import MLSMessage
+
+        msg = mls_decode(MLSMessage, welcome)
+        for kpp in self.kps.values():
+            try:
+                self.state = g.join_from_welcome(msg, kpp, int(time.time()))
+                return
+            except Exception:  # noqa: BLE001 - not for this KeyPackage; try the next
+                continue
+        raise AssertionError("no KeyPackage of this device opens the Welcome")
+
+    def posting_key(self) -> Ed25519PrivateKey:
+        """This epoch's posting key, derived from the MLS exporter (issue 11)."""
+        from accord.mls import group as g
+
+        seed = g.export_secret(self.state, "accord posting key", b"", 32)
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+    def posting_public(self) -> bytes:
+        return self.posting_key().public_key().public_bytes_raw()
+
+    def next_posting_public(self, pending: Any) -> bytes:
+        from accord.mls import group as g
+
+        seed = g.export_secret(pending, "accord posting key", b"", 32)
+        return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+    async def create_group(self, group_id: bytes) -> None:
+        from accord.mls import group as g
+        from accord.mls.structs import Credential
+        from accord.mls.suites import get_suite
+
+        self.state = g.create_group(get_suite(1), group_id, Credential.basic(self.identity),
+                                    self.key.private_bytes_raw(), int(time.time()))
+        req = m.CreateGroupRequest(group_id=group_id, posting_key=self.posting_public())
+        await self.call("POST", "/v1/groups", req, expect=201)
+
+    async def claim(self, account: str, expect: int = 200) -> list[m.ClaimedKeyPackage]:
+        r = await self.call("POST", f"/v1/accounts/{account}/keypackages/claim", expect=expect)
+        return decode(m.ClaimResponse, r.json()).key_packages if expect == 200 else []
+
+    async def commit_add(self, claimed: list[m.ClaimedKeyPackage], expect: int = 201
+                         ) -> httpx.Response:
+        from accord.mls import group as g
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs import Add
+        from accord.mls.structs.messages import MLSMessage
+
+        adds = [Add(mls_decode(MLSMessage, c.key_package).message) for c in claimed]
+        result, pending = g.commit(self.state, now=int(time.time()), by_value=adds)
+        merged = g.merge_pending(pending)
+        seed = g.export_secret(merged, "accord posting key", b"", 32)
+        posting = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+        req = m.CommitRequest(epoch=self.epoch(), commit=bytes(result.commit.to_bytes()),
+                              posting_key=posting, added=[c.device_id for c in claimed],
+                              welcome=bytes(result.welcome.to_bytes()))
+        r = await self.call("POST", group_path(self.state_group_id(), "/commits"), req,
+                            expect=expect)
+        if r.status_code == 201:
+            self.state = merged
+        return r
+
+    def epoch(self) -> int:
+        return int(self.state.context.epoch)
+
+    def state_group_id(self) -> bytes:
+        return bytes(self.state.context.group_id)
+
+    async def post(self, text: bytes, expect: int = 201) -> httpx.Response:
+        """A hidden-sender post: MLS PrivateMessage signed with the posting key, no session."""
+        from accord.mls import group as g
+
+        msg, self.state = g.protect(self.state, text)
+        ciphertext = bytes(msg.to_bytes())
+        gid, epoch = self.state_group_id(), self.epoch()
+        nonce = secrets.token_bytes(16)
+        sig = self.posting_key().sign(signing.post_input(gid, epoch, nonce, ciphertext))
+        post = m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
+        return await self.call("POST", group_path(gid, "/messages"), post, auth=False,
+                               expect=expect)
+
+    def read(self, body: bytes) -> bytes | None:
+        """Process one MLS message; the application data if it was one."""
+        from accord.mls import group as g
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs.messages import MLSMessage
+
+        out, self.state = g.process(self.state, mls_decode(MLSMessage, body), int(time.time()))
+        data = getattr(out, "application_data", None)
+        return None if data is None else bytes(data)
+
+    async def wait_items(self, n: int, timeout_s: float = 20.0, after: int = 0
+                         ) -> list[m.QueueItem]:
+        """Poll the queue (bounded) until at least ``n`` items are there."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout_s
+        items: list[m.QueueItem] = []
+        while time.monotonic() < deadline:
+            items = (await self.fetch(after=after)).items
+            if len(items) >= n:
+                return items
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self!r}: {len(items)} of {n} items after {timeout_s} s")
+
+
+__all__ = ["MlsDevice", "Provider", "dumps", "encode", "federation", "key_path", "signed_post"]
