@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -11,6 +12,7 @@ from accord.mls import group as g
 from accord.mls.codec import encode
 from accord.mls.structs import (
     Add,
+    Credential,
     Extension,
     ExternalSender,
     ExternalSenders,
@@ -309,3 +311,63 @@ def test_removed_member_cannot_read_later_messages() -> None:
     msg, grp.states["alice"] = g.protect(grp.states["alice"], b"secret after removal")
     with pytest.raises(AccordError):
         g.process(bob, msg, NOW)
+
+
+def _forge_commit(monkeypatch: pytest.MonkeyPatch, state: g.GroupState, **kw: object) -> bytes:
+    """A commit made with the committer's own 12.2 checks switched off."""
+    commit_mod = importlib.import_module("accord.mls.group.commit")
+    monkeypatch.setattr(commit_mod, "check_member_list", lambda *a, **k: None)
+    res, _ = g.commit(state, now=NOW, **kw)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    return res.commit.to_bytes()  # type: ignore[attr-defined, no-any-return]
+
+
+def test_receiver_rejects_invalid_lists_state_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    alice, carol = grp.states["alice"], grp.states["carol"]
+    before = carol.to_bytes()
+    kp = new_kp(1, "dave").key_package
+    forged = [
+        _forge_commit(monkeypatch, alice, by_value=[Add(kp), Add(kp)]),
+        _forge_commit(monkeypatch, alice, by_value=[Add(g.key_package(
+            get_suite(1), Credential.basic(b"bob"), grp.states["bob"].signature_priv, NOW
+        ).key_package)]),
+    ]
+    for data in forged:
+        with pytest.raises(ValidationError, match="12.2"):
+            g.process(carol, data, NOW)
+    assert carol.to_bytes() == before
+
+
+def test_receiver_rejects_missing_path_and_unknown_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commit_mod = importlib.import_module("accord.mls.group.commit")
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    alice, carol = grp.states["alice"], grp.states["carol"]
+    real = commit_mod._maybe_path
+    monkeypatch.setattr(commit_mod, "_maybe_path",
+                        lambda state, draft, needed, leaf: real(state, draft, False, leaf))
+    res, _ = g.commit(alice, now=NOW, by_value=[Remove(grp.leaf("bob"))])
+    monkeypatch.undo()
+    with pytest.raises(ValidationError, match="12.4"):
+        g.process(carol, res.commit, NOW)
+    # a reference to a proposal carol never saw
+    msg, alice2 = g.propose_remove(alice, grp.leaf("bob"))
+    res, _ = g.commit(alice2, now=NOW)
+    with pytest.raises(ValidationError, match="unknown proposal"):
+        g.process(carol, res.commit, NOW)
+
+
+def test_update_after_many_epochs_and_removals_shrinks_tree() -> None:
+    grp = Group()
+    grp.add("alice", [f"m{i}" for i in range(7)])
+    for i in range(3, 7):
+        grp.commit("alice", by_value=[Remove(grp.leaf(f"m{i}"))])
+    grp.check_agree()
+    assert grp.states["alice"].tree.n_leaves == 4
+    grp.commit("m2", force_path=True)
+    grp.check_agree()
+    grp.send_all("m1", b"still here")
