@@ -7,7 +7,13 @@ import secrets
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.server.harness import SimDevice, application_post, group_path, posting_public
+from accord.server.harness import (
+    SimDevice,
+    application_post,
+    group_path,
+    mls_key_package,
+    posting_public,
+)
 from accord.server.routes import SPECS
 from accord.wire import b64e, encode, signing
 from accord.wire import messages as m
@@ -124,7 +130,7 @@ async def test_T08_cannot_remove_another_accounts_device(http, names) -> None:
 async def test_T08_key_packages_are_per_own_device(http, names) -> None:
     alice, eve = await two(http, names)
     await eve.call("POST", "/v1/keypackages",
-                   m.UploadKeyPackagesRequest(key_packages=[b"evil"]), expect=200)
+                   m.UploadKeyPackagesRequest(key_packages=[mls_key_package(eve)]), expect=200)
     r = await alice.call("GET", "/v1/keypackages/count", expect=200)
     assert r.json() == {"count": 0, "last_resort": False}
     r = await eve.call("POST", f"/v1/accounts/{alice.account}/keypackages/claim", expect=200)

@@ -16,6 +16,9 @@ from accord.server.harness import (
     SimDevice,
     application_post,
     group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
     posting_public,
 )
 from accord.wire import encode
@@ -35,9 +38,11 @@ async def setup_group(http: httpx.AsyncClient) -> tuple[list[SimDevice], bytes, 
         Ed25519PrivateKey.generate()
     await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
         group_id=gid, posting_key=posting_public(pk0)), expect=201)
+    commit, welcome, _ = mls_commit(mls_create(alice, gid),
+                                    add=[mls_key_package(bob), mls_key_package(bob2)])
     await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-        epoch=0, commit=b"c0", posting_key=posting_public(pk1),
-        added=[bob.device_id, bob2.device_id], welcome=b"w0"), expect=201)
+        epoch=0, commit=commit, posting_key=posting_public(pk1),
+        added=[bob.device_id, bob2.device_id], welcome=welcome), expect=201)
     return [alice, bob, bob2], gid, pk1
 
 

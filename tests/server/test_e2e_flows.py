@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 
@@ -15,6 +16,9 @@ from accord.server.harness import (
     SimDevice,
     application_post,
     group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
     posting_public,
 )
 from accord.wire import b64e, decode, encode
@@ -25,19 +29,21 @@ async def dev(http: httpx.AsyncClient, account: str) -> SimDevice:
     return await SimDevice(http, account).register()
 
 
-async def make_group(alice: SimDevice, others: list[SimDevice]):
-    """alice creates a group and adds ``others`` in one commit; returns (gid, posting key)."""
+async def make_group(alice: SimDevice, others: list[SimDevice], with_state: bool = False):
+    """alice creates a group and adds ``others`` in one MLS commit; returns (gid, posting key)."""
     gid = secrets.token_bytes(32)
     pk0 = Ed25519PrivateKey.generate()
     await alice.call("POST", "/v1/groups",
                      m.CreateGroupRequest(group_id=gid, posting_key=posting_public(pk0)),
                      expect=201)
     pk1 = Ed25519PrivateKey.generate()
-    req = m.CommitRequest(epoch=0, commit=b"commit-0", posting_key=posting_public(pk1),
-                          added=[d.device_id for d in others], welcome=b"welcome-0")
+    commit, welcome, state = mls_commit(mls_create(alice, gid),
+                                        add=[mls_key_package(d) for d in others])
+    req = m.CommitRequest(epoch=0, commit=commit, posting_key=posting_public(pk1),
+                          added=[d.device_id for d in others], welcome=welcome)
     r = await alice.call("POST", group_path(gid, "/commits"), req, expect=201)
     assert decode(m.CommitResponse, r.json()).epoch == 1
-    return gid, pk1
+    return (gid, pk1, state, welcome) if with_state else (gid, pk1)
 
 
 async def test_register_login_and_devices(http: httpx.AsyncClient, names) -> None:
@@ -83,18 +89,20 @@ async def test_key_packages(http: httpx.AsyncClient, names) -> None:
     bob = await dev(http, names("bob"))
     bob2 = await bob.link(SimDevice(http, bob.account))
     alice = await dev(http, names("alice"))
-    up = m.UploadKeyPackagesRequest(key_packages=[b"kp-a", b"kp-b"], last_resort=b"kp-last")
+    kp_a, kp_b, kp_last, kp2 = (mls_key_package(bob), mls_key_package(bob),
+                                mls_key_package(bob), mls_key_package(bob2))
+    up = m.UploadKeyPackagesRequest(key_packages=[kp_a, kp_b], last_resort=kp_last)
     r = await bob.call("POST", "/v1/keypackages", up, expect=200)
     assert decode(m.KeyPackageCount, r.json()) == m.KeyPackageCount(count=2, last_resort=True)
     await bob2.call("POST", "/v1/keypackages",
-                    m.UploadKeyPackagesRequest(key_packages=[b"kp2"]), expect=200)
+                    m.UploadKeyPackagesRequest(key_packages=[kp2]), expect=200)
     claim = f"/v1/accounts/{bob.account}/keypackages/claim"
     got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
-    assert sorted(k.key_package for k in got.key_packages) == [b"kp-a", b"kp2"]
+    assert sorted(k.key_package for k in got.key_packages) == sorted([kp_a, kp2])
     got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
-    assert [k.key_package for k in got.key_packages] == [b"kp-b"]
+    assert [k.key_package for k in got.key_packages] == [kp_b]
     got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
-    assert [(k.key_package, k.last_resort) for k in got.key_packages] == [(b"kp-last", True)]
+    assert [(k.key_package, k.last_resort) for k in got.key_packages] == [(kp_last, True)]
     r = await bob.call("GET", "/v1/keypackages/count", expect=200)
     assert r.json() == {"count": 0, "last_resort": True}
 
@@ -102,7 +110,7 @@ async def test_key_packages(http: httpx.AsyncClient, names) -> None:
 async def test_concurrent_claims_over_http(http: httpx.AsyncClient, names) -> None:
     bob = await dev(http, names("bob"))
     claimers = [await dev(http, names(f"c{i}")) for i in range(4)]
-    kps = [f"kp{i}".encode() for i in range(30)]
+    kps = [mls_key_package(bob) for i in range(30)]
     await bob.call("POST", "/v1/keypackages", m.UploadKeyPackagesRequest(key_packages=kps),
                    expect=200)
     claim = f"/v1/accounts/{bob.account}/keypackages/claim"
@@ -116,16 +124,19 @@ async def test_group_commit_order_and_hidden_sender_delivery(
     http: httpx.AsyncClient, names
 ) -> None:
     alice, bob, carol = [await dev(http, names(n)) for n in ("alice", "bob", "carol")]
-    gid, pk1 = await make_group(alice, [bob, carol])
+    gid, pk1, state, welcome = await make_group(alice, [bob, carol], with_state=True)
     page = await bob.fetch()
     assert [(i.kind, i.body, i.sender) for i in page.items] == [
-        ("welcome", b"welcome-0", alice.device_id)
+        ("welcome", welcome, alice.device_id)
     ]
     # Two commits for epoch 1: the first wins, the second gets 409 with the epoch.
-    c1 = m.CommitRequest(epoch=1, commit=b"bob-commit", posting_key=b"B" * 32)
-    c2 = m.CommitRequest(epoch=1, commit=b"carol-commit", posting_key=b"C" * 32)
-    r1 = await bob.call("POST", group_path(gid, "/commits"), c1)
-    r2 = await carol.call("POST", group_path(gid, "/commits"), c2)
+    commit_a, _, _ = mls_commit(state, update=True)
+    commit_b, _, _ = mls_commit(state, remove=[1])
+    c1 = m.CommitRequest(epoch=1, commit=commit_a, posting_key=b"B" * 32)
+    c2 = m.CommitRequest(epoch=1, commit=commit_b, posting_key=b"C" * 32,
+                         removed=[bob.device_id])
+    r1 = await alice.call("POST", group_path(gid, "/commits"), c1)
+    r2 = await alice.call("POST", group_path(gid, "/commits"), c2)
     assert (r1.status_code, r2.status_code) == (201, 409)
     assert r2.json()["current_epoch"] == 2 and r2.json()["error"] == "conflict"
     # Application messages carry no session; the stored item names no sender.
@@ -144,6 +155,7 @@ async def test_group_commit_order_and_hidden_sender_delivery(
         assert [(i.body, i.sender) for i in app] == [(b"ciphertext-1", None)]
     items = (await carol.fetch()).items
     assert [i.kind for i in items] == ["welcome", "commit", "application"]
+    assert items[1].body == commit_a and items[1].sender == alice.device_id
     r = await carol.call("POST", "/v1/queue/ack", m.AckRequest(up_to=items[-1].seq), expect=200)
     assert r.json() == {"removed": 3}
     assert (await carol.fetch()).items == []
@@ -207,3 +219,42 @@ async def test_limits_give_4xx_not_5xx(http: httpx.AsyncClient, names) -> None:
     assert r.status_code == 422
     r = await http.get("/v1/groups/!!!", headers=alice.auth)
     assert r.status_code == 400
+
+
+async def test_hub_checks_mls_commits_and_key_packages(http: httpx.AsyncClient, names) -> None:
+    alice, bob, carol, dave = [await dev(http, names(n)) for n in ("al", "bo", "ca", "da")]
+    gid, _, state, _ = await make_group(alice, [bob, carol], with_state=True)
+    path = group_path(gid, "/commits")
+
+    async def refused(by: SimDevice, req: m.CommitRequest) -> int:
+        r = await by.call("POST", path, req)
+        assert 400 <= r.status_code < 500, r.text
+        return r.status_code
+
+    commit, welcome, after = mls_commit(state, remove=[1], add=[mls_key_package(dave)])
+    ok = m.CommitRequest(epoch=1, commit=commit, posting_key=b"P" * 32,
+                         added=[dave.device_id], removed=[bob.device_id], welcome=welcome)
+    assert await refused(alice, m.CommitRequest(epoch=1, commit=b"not mls", posting_key=b"P" * 32)) == 400
+    # The declared roster change must be the one in the commit.
+    assert await refused(alice, dataclasses.replace(ok, removed=[carol.device_id])) == 422
+    assert await refused(alice, dataclasses.replace(ok, added=[carol.device_id])) == 422
+    other_welcome = mls_commit(state, add=[mls_key_package(dave)])[1]
+    assert await refused(alice, dataclasses.replace(ok, welcome=other_welcome)) == 422
+    # bob cannot post alice's commit as his own (it is signed from leaf 0).
+    assert await refused(bob, dataclasses.replace(ok, removed=[], added=[dave.device_id])) == 422
+    r = await alice.call("POST", path, ok, expect=201)
+    group = (await alice.call("GET", group_path(gid), expect=200)).json()
+    assert sorted(group["members"]) == sorted([alice.device_id, carol.device_id, dave.device_id])
+    # dave took bob's blank leaf 1 (RFC 9420 12.1.1): removing leaf 1 now means dave.
+    commit2, _, _ = mls_commit(after, remove=[1])
+    wrong = m.CommitRequest(epoch=2, commit=commit2, posting_key=b"Q" * 32,
+                            removed=[carol.device_id])
+    assert await refused(alice, wrong) == 422
+    await alice.call("POST", path, dataclasses.replace(wrong, removed=[dave.device_id]),
+                     expect=201)
+    # KeyPackages must be valid and this device's own.
+    up = m.UploadKeyPackagesRequest(key_packages=[mls_key_package(bob)])
+    assert (await carol.call("POST", "/v1/keypackages", up)).status_code == 422
+    junk = m.UploadKeyPackagesRequest(key_packages=[b"junk"])
+    assert (await carol.call("POST", "/v1/keypackages", junk)).status_code == 400
+    del r

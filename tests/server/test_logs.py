@@ -16,6 +16,9 @@ from accord.server.harness import (
     SimDevice,
     application_post,
     group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
     posting_public,
 )
 from accord.wire import b64e, encode
@@ -33,10 +36,11 @@ async def test_logs_hold_no_secret_or_content(tmp_path: Path) -> None:
                 Ed25519PrivateKey.generate()
             await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
                 group_id=gid, posting_key=posting_public(pk0)), expect=201)
-            commit = b"COMMIT-" + secrets.token_bytes(16)
+            commit, welcome, _ = mls_commit(mls_create(alice, gid),
+                                            add=[mls_key_package(bob)])
             await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
                 epoch=0, commit=commit, posting_key=posting_public(pk1),
-                added=[bob.device_id], welcome=b"W"), expect=201)
+                added=[bob.device_id], welcome=welcome), expect=201)
             post = application_post(pk1, gid, 1, b"PLAINTEXT-LIKE-" + secrets.token_bytes(16))
             await http.post(group_path(gid, "/messages"), json=encode(post))
             await http.post(group_path(gid, "/messages"), json=encode(post))  # replay: 409
@@ -54,7 +58,7 @@ async def test_logs_hold_no_secret_or_content(tmp_path: Path) -> None:
                 alice.token, bob.token, b64e(alice.public), b64e(bob.public),
                 b64e(posting_public(pk1)), b64e(post.nonce), b64e(post.ciphertext),
                 b64e(post.signature), b64e(commit), cap, b64e(blob), b64e(gid),
-                "not-a-real-token", "PLAINTEXT-LIKE", "COMMIT-",
+                "not-a-real-token", "PLAINTEXT-LIKE", b64e(welcome or b""),
             ]
     finally:
         server.stop()

@@ -14,6 +14,7 @@ import logging
 import secrets
 
 from accord.errors import NotFound, ValidationError
+from accord.server import mls_check
 from accord.server.state import Provider
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, GroupRecord, NewMessage
 from accord.storage import QueueItem as StoredItem
@@ -56,12 +57,13 @@ async def commit(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.CommitRequest, now: int
 ) -> m.CommitResponse:
     group = await _member_group(p, by, group_id)
-    if p.federation is not None:
-        return await p.federation.commit(by, group, req, now)  # type: ignore[no-any-return]
-    if group.hub != p.config.domain:
-        raise ValidationError("this provider is not the hub of this group")
     if bool(req.added) != (req.welcome is not None):
         raise ValidationError("a Welcome goes with a commit that adds devices, and only then")
+    view = mls_check.view_commit(req.commit, group_id, req.epoch)
+    if req.welcome is not None:
+        mls_check.check_welcome(req.welcome, view)
+    if group.hub != p.config.domain:
+        raise ValidationError("this provider is not the hub of this group")
     commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, by.device_id,
                             req.commit, now)
     welcome = None
@@ -70,7 +72,9 @@ async def commit(
                              req.welcome, now)
     change = CommitChange(group_id, req.epoch, by.device_id, tuple(req.added),
                           tuple(req.removed), req.posting_key)
-    new_group, notified = await p.store.apply_commit(change, commit_msg, welcome)
+    new_group, notified = await p.store.apply_commit(
+        change, commit_msg, welcome, mls_check.leaf_plan(view, change)
+    )
     await p.announce(notified)
     return m.CommitResponse(msg_id=commit_msg.msg_id, epoch=new_group.epoch)
 
@@ -78,9 +82,7 @@ async def commit(
 async def propose(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.ProposalRequest, now: int
 ) -> m.PostResponse:
-    group = await _member_group(p, by, group_id)
-    if p.federation is not None:
-        return await p.federation.propose(by, group, req, now)  # type: ignore[no-any-return]
+    await _member_group(p, by, group_id)
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, by.device_id,
                      req.proposal, now)
     await p.announce(await p.store.post_handshake(by.device_id, msg))
@@ -93,8 +95,6 @@ async def post_application(
     """Accept a hidden-sender post signed under the current or previous epoch's posting key."""
     p.limiter.check("group", b64e(group_id), now)
     group = await p.store.get_group(group_id)
-    if p.federation is not None:
-        return await p.federation.post_application(group, req, now)  # type: ignore[no-any-return]
     if req.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
     posting_key = await p.store.get_posting_key(group_id, req.epoch)

@@ -106,6 +106,11 @@ class SimDevice:
         return f"SimDevice({self.account}, {self.device_id})"
 
     @property
+    def identity(self) -> bytes:
+        """The basic credential identity of this device's MLS leaves."""
+        return f"{self.account}/{self.device_id}".encode()
+
+    @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
@@ -164,3 +169,43 @@ def posting_public(key: Ed25519PrivateKey) -> bytes:
 
 def group_path(group_id: bytes, tail: str = "") -> str:
     return f"/v1/groups/{b64e(group_id)}{tail}"
+
+
+# MLS (RFC 9420, suite 0x0001) for the simulated devices: real KeyPackages and
+# commits, so the hub's checks see what a real client sends.
+
+
+def mls_key_package(device: SimDevice, now_s: int | None = None) -> bytes:
+    from accord.mls import group as g
+    from accord.mls.structs import Credential
+    from accord.mls.structs.messages import MLSMessage
+    from accord.mls.suites import get_suite
+
+    kpp = g.key_package(get_suite(1), Credential.basic(device.identity),
+                        device.key.private_bytes_raw(), now_s or int(time.time()))
+    return bytes(MLSMessage.wrap(kpp.key_package).to_bytes())
+
+
+def mls_create(device: SimDevice, group_id: bytes, now_s: int | None = None) -> Any:
+    from accord.mls import group as g
+    from accord.mls.structs import Credential
+    from accord.mls.suites import get_suite
+
+    return g.create_group(get_suite(1), group_id, Credential.basic(device.identity),
+                          device.key.private_bytes_raw(), now_s or int(time.time()))
+
+
+def mls_commit(state: Any, add: list[bytes] = (), remove: list[int] = (),  # type: ignore[assignment]
+               update: bool = False) -> tuple[bytes, bytes | None, Any]:
+    """A commit from ``state`` adding KeyPackages (MLSMessage bytes) and removing leaves."""
+    from accord.mls import group as g
+    from accord.mls.codec import decode
+    from accord.mls.structs import Add, Remove
+    from accord.mls.structs.messages import MLSMessage
+
+    proposals: list[Any] = [Add(decode(MLSMessage, kp).message) for kp in add]
+    proposals += [Remove(leaf) for leaf in remove]
+    result, pending = g.commit(state, now=int(time.time()), by_value=proposals,
+                               force_path=update)
+    welcome = result.welcome.to_bytes() if result.welcome is not None else None
+    return bytes(result.commit.to_bytes()), welcome, g.merge_pending(pending)

@@ -203,7 +203,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("DELETE", "/v1/devices/{device_id}", "Remove a device of the caller's account",
          _remove_device, auth=True, status=204, params=(DEVICE,)),
     Spec("POST", "/v1/keypackages", "Upload a batch of KeyPackages (and a last-resort one)",
-         lambda c: keypackages.upload(c.provider, c.me, c.body),
+         lambda c: keypackages.upload(c.provider, c.me, c.body, c.now),
          auth=True, request=m.UploadKeyPackagesRequest, response=m.KeyPackageCount),
     Spec("GET", "/v1/keypackages/count", "How many KeyPackages the caller has left",
          lambda c: keypackages.count(c.provider, c.me), auth=True, response=m.KeyPackageCount),

@@ -9,12 +9,11 @@ Failures are typed: :class:`~accord.errors.NotFound`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from accord.errors import Conflict
-from accord.storage.federation_interface import FederationStore
 
 
 class EpochConflict(Conflict):
@@ -39,6 +38,16 @@ class GroupRecord:
     hub: str
     epoch: int
     members: tuple[str, ...]
+    # The MLS leaf index of each member (same order), None where unknown.
+    leaves: tuple[int | None, ...] = ()
+
+    def leaf_of(self, device_id: str) -> int | None:
+        return dict(zip(self.members, self.leaves, strict=False)).get(device_id)
+
+
+# Called inside the commit's transaction with the locked group; returns the
+# leaf index of each added device, or raises to refuse the commit.
+LeafPlan = Callable[[GroupRecord], Mapping[str, int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,7 @@ class CommitChange:
     next_posting_key: bytes
 
 
-class Store(FederationStore, Protocol):
+class Store(Protocol):
     async def close(self) -> None: ...
 
     # accounts and devices
@@ -101,7 +110,11 @@ class Store(FederationStore, Protocol):
 
     # key packages
     async def add_key_packages(
-        self, device_id: str, items: Sequence[bytes], last_resort: bytes | None
+        self,
+        device_id: str,
+        items: Sequence[bytes],
+        last_resort: bytes | None,
+        refs: Sequence[bytes | None] = (),
     ) -> int: ...
     async def count_key_packages(self, device_id: str) -> tuple[int, bool]: ...
     async def claim_key_packages(self, account: str) -> list[ClaimedKeyPackage]: ...
@@ -113,7 +126,11 @@ class Store(FederationStore, Protocol):
     async def get_group(self, group_id: bytes) -> GroupRecord: ...
     async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes: ...
     async def apply_commit(
-        self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None
+        self,
+        change: CommitChange,
+        commit: NewMessage,
+        welcome: NewMessage | None,
+        plan: LeafPlan | None = None,
     ) -> tuple[GroupRecord, list[str]]: ...
     async def post_handshake(self, sender: str, message: NewMessage) -> list[str]: ...
     async def post_application(

@@ -13,13 +13,13 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
-from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.interface import (
     ClaimedKeyPackage,
     CommitChange,
     DeviceRecord,
     EpochConflict,
     GroupRecord,
+    LeafPlan,
     NewMessage,
     QueueItem,
 )
@@ -32,7 +32,7 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-class SqlStore(FederationSqlMixin):
+class SqlStore:
     """Implements :class:`accord.storage.interface.Store`.
 
     ``blob_dir`` keeps blob bytes as files (the embedded default); without it
@@ -150,13 +150,18 @@ class SqlStore(FederationSqlMixin):
     # key packages -----------------------------------------------------------
 
     async def add_key_packages(
-        self, device_id: str, items: Sequence[bytes], last_resort: bytes | None
+        self,
+        device_id: str,
+        items: Sequence[bytes],
+        last_resort: bytes | None,
+        refs: Sequence[bytes | None] = (),
     ) -> int:
+        refs = list(refs) or [None] * len(items)
         async with self.engine.transaction() as tx:
             if items:
                 await tx.executemany(
-                    "INSERT INTO key_packages (device_id, data) VALUES (?, ?)",
-                    [(device_id, item) for item in items],
+                    "INSERT INTO key_packages (device_id, data, kp_ref) VALUES (?, ?, ?)",
+                    [(device_id, item, ref) for item, ref in zip(items, refs, strict=True)],
                 )
             if last_resort is not None:
                 await tx.execute(
@@ -220,15 +225,18 @@ class SqlStore(FederationSqlMixin):
             )
             if n == 0:
                 raise Conflict("a group with this id already exists")
+            # RFC 9420 11: the creator is the group's only member, at leaf 0.
             await tx.execute(
-                "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)", group_id, creator
+                "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, 0)",
+                group_id,
+                creator,
             )
             await tx.execute(
                 "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, 0, ?)",
                 group_id,
                 posting_key,
             )
-        return GroupRecord(group_id, hub, 0, (creator,))
+        return GroupRecord(group_id, hub, 0, (creator,), (0,))
 
     async def get_group(self, group_id: bytes) -> GroupRecord:
         async with self.engine.transaction() as tx:
@@ -244,9 +252,17 @@ class SqlStore(FederationSqlMixin):
         if row is None:
             raise NotFound("no such group")
         members = await tx.fetchall(
-            "SELECT device_id FROM group_members WHERE group_id = ? ORDER BY device_id", group_id
+            "SELECT device_id, leaf_index FROM group_members WHERE group_id = ?"
+            " ORDER BY device_id",
+            group_id,
         )
-        return GroupRecord(group_id, row[0], int(row[1]), tuple(m[0] for m in members))
+        return GroupRecord(
+            group_id,
+            row[0],
+            int(row[1]),
+            tuple(m[0] for m in members),
+            tuple(None if m[1] is None else int(m[1]) for m in members),
+        )
 
     async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes:
         async with self.engine.transaction() as tx:
@@ -260,13 +276,18 @@ class SqlStore(FederationSqlMixin):
         return bytes(row[0])
 
     async def apply_commit(
-        self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None
+        self,
+        change: CommitChange,
+        commit: NewMessage,
+        welcome: NewMessage | None,
+        plan: LeafPlan | None = None,
     ) -> tuple[GroupRecord, list[str]]:
         async with self.engine.transaction() as tx:
             group = await self._group(tx, change.group_id, lock=True)
             if change.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
             _check_roster(group, change)
+            leaves = dict(plan(group)) if plan is not None else {}
             if change.added:
                 found = await tx.fetchall(
                     f"SELECT device_id FROM devices WHERE device_id IN ({_marks(len(change.added))})",
@@ -289,8 +310,8 @@ class SqlStore(FederationSqlMixin):
                     *change.removed,
                 )
             await tx.executemany(
-                "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",
-                [(change.group_id, d) for d in change.added],
+                "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
+                [(change.group_id, d, leaves.get(d)) for d in change.added],
             )
             await tx.execute(
                 "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
@@ -311,8 +332,13 @@ class SqlStore(FederationSqlMixin):
             )
             if welcome is not None and change.added:
                 notified += await _enqueue(tx, welcome, change.added)
-        members = tuple(sorted((set(group.members) - set(change.removed)) | set(change.added)))
-        return GroupRecord(group.group_id, group.hub, new_epoch, members), notified
+        kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
+                if d not in change.removed}
+        kept.update({d: leaves.get(d) for d in change.added})
+        members = tuple(sorted(kept))
+        after = GroupRecord(group.group_id, group.hub, new_epoch, members,
+                            tuple(kept[d] for d in members))
+        return after, notified
 
     async def post_handshake(self, sender: str, message: NewMessage) -> list[str]:
         assert message.group_id is not None and message.epoch is not None
