@@ -62,6 +62,8 @@ async def commit(
     view = mls_check.view_commit(req.commit, group_id, req.epoch)
     if req.welcome is not None:
         mls_check.check_welcome(req.welcome, view)
+    if p.federation is not None:
+        return await p.federation.commit(by, group, req, now)  # type: ignore[no-any-return]
     if group.hub != p.config.domain:
         raise ValidationError("this provider is not the hub of this group")
     commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, by.device_id,
@@ -82,7 +84,9 @@ async def commit(
 async def propose(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.ProposalRequest, now: int
 ) -> m.PostResponse:
-    await _member_group(p, by, group_id)
+    group = await _member_group(p, by, group_id)
+    if p.federation is not None:
+        return await p.federation.propose(by, group, req, now)  # type: ignore[no-any-return]
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, by.device_id,
                      req.proposal, now)
     await p.announce(await p.store.post_handshake(by.device_id, msg))
@@ -95,6 +99,8 @@ async def post_application(
     """Accept a hidden-sender post signed under the current or previous epoch's posting key."""
     p.limiter.check("group", b64e(group_id), now)
     group = await p.store.get_group(group_id)
+    if p.federation is not None:
+        return await p.federation.post_application(group, req, now)  # type: ignore[no-any-return]
     if req.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
     posting_key = await p.store.get_posting_key(group_id, req.epoch)

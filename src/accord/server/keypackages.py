@@ -42,6 +42,8 @@ async def claim(
     p: Provider, account: str, by: DeviceRecord | None = None, now: int = 0
 ) -> m.ClaimResponse:
     if account.rsplit("@", 1)[-1] != p.config.domain:
+        if p.federation is not None and by is not None:
+            return await p.federation.claim(account, by, now)  # type: ignore[no-any-return]
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
     claimed = await p.store.claim_key_packages(account)
     return m.ClaimResponse(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from accord.errors import Conflict
+from accord.storage.federation_interface import FederationStore
 
 
 class EpochConflict(Conflict):
@@ -94,7 +95,7 @@ class CommitChange:
     next_posting_key: bytes
 
 
-class Store(Protocol):
+class Store(FederationStore, Protocol):
     async def close(self) -> None: ...
 
     # accounts and devices

@@ -105,6 +105,54 @@ CREATE TABLE blob_data (
 """,
     ),
     (
+        2,
+        # Federation (issue 6): see accord.storage.federation_sql.
+        """
+CREATE TABLE fed_nonces (
+    peer TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at {BIGINT} NOT NULL,
+    PRIMARY KEY (peer, nonce)
+);
+CREATE INDEX fed_nonces_by_expiry ON fed_nonces(expires_at);
+CREATE TABLE fed_remote_devices (
+    device_id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL
+);
+CREATE TABLE fed_outbox (
+    id {AUTO_PK},
+    peer TEXT NOT NULL,
+    item {BLOB} NOT NULL,
+    created_at {BIGINT} NOT NULL
+);
+CREATE INDEX fed_outbox_by_peer ON fed_outbox(peer, id);
+CREATE TABLE fed_peers (
+    peer TEXT PRIMARY KEY,
+    failures {BIGINT} NOT NULL,
+    next_attempt_at {BIGINT} NOT NULL
+);
+CREATE TABLE fed_blocks (
+    account TEXT NOT NULL REFERENCES accounts(account) ON DELETE CASCADE,
+    target TEXT NOT NULL,
+    created_at {BIGINT} NOT NULL,
+    PRIMARY KEY (account, target)
+);
+CREATE TABLE fed_contacts (
+    account TEXT NOT NULL REFERENCES accounts(account) ON DELETE CASCADE,
+    contact TEXT NOT NULL,
+    PRIMARY KEY (account, contact)
+);
+CREATE TABLE fed_requests (
+    account TEXT NOT NULL REFERENCES accounts(account) ON DELETE CASCADE,
+    group_id {BLOB} NOT NULL,
+    from_account TEXT NOT NULL,
+    msg_id TEXT NOT NULL,
+    created_at {BIGINT} NOT NULL,
+    PRIMARY KEY (account, group_id)
+);
+""",
+    ),
+    (
         3,
         # The hub follows each member's MLS leaf index (RFC 9420 7.8) to check
         # commit senders and Remove proposals; NULL where it cannot know it.

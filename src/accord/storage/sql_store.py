@@ -13,6 +13,7 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
+from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.interface import (
     ClaimedKeyPackage,
     CommitChange,
@@ -32,7 +33,7 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-class SqlStore:
+class SqlStore(FederationSqlMixin):
     """Implements :class:`accord.storage.interface.Store`.
 
     ``blob_dir`` keeps blob bytes as files (the embedded default); without it
