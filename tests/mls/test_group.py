@@ -371,3 +371,27 @@ def test_update_after_many_epochs_and_removals_shrinks_tree() -> None:
     grp.commit("m2", force_path=True)
     grp.check_agree()
     grp.send_all("m1", b"still here")
+
+
+def test_reinit_to_a_suite_with_another_signature_scheme() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    msg, grp.states["alice"] = g.propose_reinit(grp.states["alice"], b"group-p256", 2)
+    grp.deliver(msg, "alice")
+    grp.commit("bob")
+    old_alice, old_bob = grp.states["alice"], grp.states["bob"]
+    p256 = get_suite(2)
+    kps = {
+        name: g.key_package(p256, st.own_leaf_node.credential,
+                            p256.generate_signature_key_pair()[0], NOW)
+        for name, st in (("alice", old_alice), ("bob", old_bob))
+    }
+    res, st = g.reinit(old_alice, [kps["bob"].key_package], NOW, own=kps["alice"])
+    alice2 = g.merge_pending(st)
+    bob2 = g.join_from_welcome(res.welcome, kps["bob"], NOW,  # type: ignore[arg-type]
+                               resumption_from=[old_bob])
+    assert bob2.context.cipher_suite == 2
+    assert g.epoch_authenticator(alice2) == g.epoch_authenticator(bob2)
+    msg, alice2 = g.protect(alice2, b"on P-256 now")
+    out, _ = g.process(bob2, msg, NOW)
+    assert out.application_data == b"on P-256 now"
