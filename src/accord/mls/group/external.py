@@ -88,7 +88,9 @@ def join_external(
     ext = find_extension(info.extensions, ExtensionType.EXTERNAL_PUB)
     if ext is None:
         raise ValidationError("the GroupInfo has no external_pub", RULE)
-    external_pub = ExternalPub.from_bytes(ext.extension_data).external_pub  # type: ignore[attr-defined]
+    signer = tree.leaf(info.signer)
+    assert signer is not None  # check_signer found it
+    external_pub = _external_pub(ext.extension_data, len(signer.encryption_key))
     kem_output, init_secret = external_init_send(suite, external_pub)
     proposals: list[Proposal] = [ExternalInit(kem_output)]
     if remove_leaf is not None:
@@ -125,6 +127,17 @@ def _external_commit(
     state = fresh_state(nxt.context, tree, leaf, base.signature_priv, nxt.keys, nxt.secrets,
                         nxt.confirmation_tag, base.config, base.external_psks)
     return msg, state
+
+
+def _external_pub(data: bytes, key_len: int) -> bytes:
+    """The key of an external_pub extension (12.4.3.2: ``struct { HPKEPublicKey
+    external_pub; }``, so a length-prefixed key). ts-mls 1.6.4 writes the bare
+    key instead; it is accepted too, told apart by its length (a prefixed key
+    is never exactly as long as a key of the suite). Accord writes the RFC form."""
+    if len(data) == key_len:
+        return data
+    pub: bytes = ExternalPub.from_bytes(data).external_pub  # type: ignore[attr-defined]
+    return pub
 
 
 def _joiner_state(

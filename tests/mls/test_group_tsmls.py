@@ -1,0 +1,182 @@
+"""Accord's group engine against ts-mls 1.6.4, an independent RFC 9420 implementation.
+
+ts-mls runs behind its MLSClient gRPC server (tests/interop/tsmls/server.mjs);
+this test drives it directly and plays the other member with ``accord.mls.group``
+in process, so every message crosses between the two implementations: Welcome
+both ways, commits with and without paths both ways, application messages
+both ways, external joins, and the epoch authenticator and exporter compared
+after every step. (The full interop matrix is the interop runner's job.)
+
+ts-mls 1.6.4 writes the external_pub extension as the bare key, not the
+ExternalPub struct of RFC 9420 12.4.3.2, and so cannot read Accord's
+(conforming) GroupInfo for an external join; Accord reads both forms.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accord.mls import group as g
+from accord.mls.structs import Add, MLSMessage, Remove
+from accord.mls.suites import get_suite
+from tests.mls.group_sim import identity
+
+grpc = pytest.importorskip("grpc")
+pb = pytest.importorskip("accord.interop.proto.mls_client_pb2")
+pb_grpc = pytest.importorskip("accord.interop.proto.mls_client_pb2_grpc")
+
+# ts-mls checks lifetimes against its own clock, so this test uses the real time.
+NOW = int(time.time())
+PEER = Path(__file__).resolve().parents[1] / "interop" / "tsmls"
+
+
+@pytest.fixture(scope="module")
+def ts() -> Iterator[Any]:
+    node = shutil.which("node")
+    if node is None or not (PEER / "node_modules" / "ts-mls").is_dir():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("node and the ts-mls peer (npm ci in tests/interop/tsmls) are needed")
+        pytest.skip("node or the ts-mls peer is not installed")
+    proc = subprocess.Popen([node, "server.mjs", "--port", "0", "--host", "127.0.0.1"],
+                            cwd=PEER, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        address = _address(proc)
+        channel = grpc.insecure_channel(address)
+        grpc.channel_ready_future(channel).result(timeout=15)
+        yield pb_grpc.MLSClientStub(channel)
+        channel.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _address(proc: subprocess.Popen[bytes]) -> str:
+    assert proc.stdout is not None
+    buf, deadline = b"", time.monotonic() + 30
+    while b"\n" not in buf and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.1)[0]:
+            buf += os.read(proc.stdout.fileno(), 4096)
+    line = buf.decode().split("\n", 1)[0]
+    assert line.startswith("listening on "), line
+    return line.removeprefix("listening on ").strip()
+
+
+def _auth(ts: Any, sid: int) -> bytes:
+    return bytes(ts.StateAuth(pb.StateAuthRequest(state_id=sid)).state_auth_secret)
+
+
+def _export(ts: Any, sid: int) -> bytes:
+    req = pb.ExportRequest(state_id=sid, label="accord test", context=b"ctx", key_length=32)
+    return bytes(ts.Export(req).exported_secret)
+
+
+def _agree(ts: Any, sid: int, state: g.GroupState) -> None:
+    assert _auth(ts, sid) == g.epoch_authenticator(state)
+    assert _export(ts, sid) == g.export_secret(state, "accord test", b"ctx", 32)
+
+
+def _messages(ts: Any, sid: int, state: g.GroupState) -> g.GroupState:
+    msg, state = g.protect(state, b"from accord", b"ad1")
+    out = ts.Unprotect(pb.UnprotectRequest(state_id=sid, ciphertext=msg.to_bytes()))
+    assert (out.plaintext, out.authenticated_data) == (b"from accord", b"ad1")
+    ct = ts.Protect(pb.ProtectRequest(state_id=sid, plaintext=b"from ts-mls",
+                                      authenticated_data=b"ad2")).ciphertext
+    res, state = g.process(state, bytes(ct), NOW)
+    assert (res.application_data, res.authenticated_data) == (b"from ts-mls", b"ad2")
+    return state
+
+
+@pytest.mark.parametrize("encrypt", [False, True], ids=["public", "private"])
+def test_tsmls_creates_accord_joins(ts: Any, encrypt: bool) -> None:
+    suite = get_suite(1)
+    cred, priv = identity(1, "accord")
+    kp = g.key_package(suite, cred, priv, NOW)
+    sid = ts.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
+                                               encrypt_handshake=encrypt,
+                                               identity=b"ts-alice")).state_id
+    add = pb.ProposalDescription(proposal_type=b"add",
+                                 key_package=MLSMessage.wrap(kp.key_package).to_bytes())
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_value=[add]))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    config = g.GroupConfig(encrypt_handshake=encrypt)
+    state = g.join_from_welcome(_decode(res.welcome), kp, NOW, config=config)
+    _agree(ts, sid, state)
+    state = _messages(ts, sid, state)
+    # ts-mls commits with a path; Accord processes it
+    res = ts.Commit(pb.CommitRequest(state_id=sid, force_path=True))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    _, state = g.process(state, bytes(res.commit), NOW)
+    _agree(ts, sid, state)
+    # Accord commits with a path; ts-mls processes it
+    out, pending = g.commit(state, now=NOW, force_path=True)
+    state = g.merge_pending(pending)
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid,
+                                                 commit=out.commit.to_bytes())).state_id
+    _agree(ts, sid, state)
+    state = _messages(ts, sid, state)
+
+
+def test_accord_creates_tsmls_joins_then_external_join_and_remove(ts: Any) -> None:
+    suite = get_suite(1)
+    cred, priv = identity(1, "accord")
+    state = g.create_group(suite, os.urandom(8), cred, priv, NOW)
+    tx = ts.CreateKeyPackage(pb.CreateKeyPackageRequest(cipher_suite=1, identity=b"ts-bob"))
+    kp_msg = _decode(bytes(tx.key_package))
+    res, pending = g.commit(state, now=NOW, by_value=[Add(kp_msg.message)])
+    state = g.merge_pending(pending)
+    sid = ts.JoinGroup(pb.JoinGroupRequest(transaction_id=tx.transaction_id,
+                                           welcome=res.welcome.to_bytes(),  # type: ignore[union-attr]
+                                           identity=b"ts-bob")).state_id
+    _agree(ts, sid, state)
+    state = _messages(ts, sid, state)
+    # ts-mls proposes an update, Accord commits it by reference
+    prop = bytes(ts.UpdateProposal(pb.UpdateProposalRequest(state_id=sid)).proposal)
+    _, state = g.process(state, prop, NOW)
+    res, pending = g.commit(state, now=NOW)
+    state = g.merge_pending(pending)
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid, proposal=[prop],
+                                                 commit=res.commit.to_bytes())).state_id
+    _agree(ts, sid, state)
+    # a second Accord client joins externally; ts-mls processes that commit
+    cred2, priv2 = identity(1, "accord-2")
+    ext, joiner = g.join_external(g.group_info(state), cred2, priv2, NOW)
+    _, state = g.process(state, ext, NOW)
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid, commit=ext.to_bytes())).state_id
+    _agree(ts, sid, state)
+    _agree(ts, sid, joiner)
+    # Accord removes the externally joined member; ts-mls's first member follows
+    carol = joiner.own_leaf
+    res, pending = g.commit(state, now=NOW, by_value=[Remove(carol)])
+    state = g.merge_pending(pending)
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid,
+                                                 commit=res.commit.to_bytes())).state_id
+    _agree(ts, sid, state)
+    state = _messages(ts, sid, state)
+
+
+def test_accord_joins_externally_a_tsmls_group(ts: Any) -> None:
+    sid = ts.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
+                                               identity=b"ts-alice")).state_id
+    info = ts.GroupInfo(pb.GroupInfoRequest(state_id=sid, external_tree=True))
+    cred, priv = identity(1, "accord")
+    commit, state = g.join_external(_decode(bytes(info.group_info)), cred, priv, NOW,
+                                    ratchet_tree=bytes(info.ratchet_tree))
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid, commit=commit.to_bytes())).state_id
+    _agree(ts, sid, state)
+    _messages(ts, sid, state)
+
+
+def _decode(data: bytes) -> MLSMessage:
+    from accord.mls.codec import decode
+
+    msg: MLSMessage = decode(MLSMessage, data)
+    return msg
