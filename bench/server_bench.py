@@ -1,0 +1,209 @@
+"""End-to-end delivery through a real ``accord server`` on loopback.
+
+``accord bench server [--json] [--engines sqlite,postgresql] [--groups 2,10,100]
+[--messages N] [--seconds S] [--concurrency C] [--rate R] [--payload BYTES]``
+
+For each engine and group size: start a provider process, register one
+simulated device per member, create the group with a real MLS commit, open
+one WebSocket per member, then post ``N`` hidden-sender application messages
+(opaque ``--payload``-byte ciphertexts, issue 11) from ``C`` concurrent
+posters, optionally paced at ``R`` posts per second. A message counts as
+delivered when every member's WebSocket has received it; its latency runs
+from the start of the POST to the last member's receipt.
+
+Reported per run: ``deliveries_per_s`` (message copies pushed per second),
+``msgs_per_s`` (messages fully delivered per second), ``p50_ms``/``p99_ms``
+of delivery latency, ``delivered`` and ``expected`` counts. Every loop is
+bounded by the message count and by ``--seconds``. PostgreSQL runs need
+``ACCORD_TEST_PG`` (an admin URL); each run uses its own throwaway database.
+Not a timed test: figures go to docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.server.harness import (
+    ServerProcess,
+    SimDevice,
+    application_post,
+    group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
+    posting_public,
+)
+from accord.storage.testing import create_database, drop_database
+from accord.wire import encode
+from accord.wire import messages as m
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="accord bench server")
+    ap.add_argument("--engines", default="sqlite,postgresql")
+    ap.add_argument("--groups", default="2,10,100")
+    ap.add_argument("--messages", type=int, default=400, help="posts per run (bounded)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="time limit per run")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--rate", type=float, default=0.0, help="posts per second; 0 = unpaced")
+    ap.add_argument("--payload", type=int, default=1024)
+    return ap.parse_args(args)
+
+
+async def _members(http: httpx.AsyncClient, n: int) -> tuple[list[SimDevice], bytes, Any]:
+    tag = secrets.token_hex(3)
+    devices = [await SimDevice(http, f"u{i}x{tag}@alpha.test").register() for i in range(n)]
+    gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
+        Ed25519PrivateKey.generate()
+    creator = devices[0]
+    await creator.call("POST", "/v1/groups", m.CreateGroupRequest(
+        group_id=gid, posting_key=posting_public(pk0)), expect=201)
+    commit, welcome, _ = mls_commit(mls_create(creator, gid),
+                                    add=[mls_key_package(d) for d in devices[1:]])
+    await creator.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+        epoch=0, commit=commit, posting_key=posting_public(pk1),
+        added=[d.device_id for d in devices[1:]], welcome=welcome), expect=201)
+    return devices, gid, pk1
+
+
+class Tally:
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.started: dict[str, float] = {}
+        self.copies: dict[str, int] = {}
+        self.done: dict[str, float] = {}
+        self.deliveries = 0
+        self.all_done = asyncio.Event()
+        self.expected = 0
+
+    def received(self, msg_id: str, at: float) -> None:
+        self.deliveries += 1
+        n = self.copies.get(msg_id, 0) + 1
+        self.copies[msg_id] = n
+        if n == self.members:
+            self.done[msg_id] = at
+            if self.expected and len(self.done) >= self.expected:
+                self.all_done.set()
+
+
+async def _listen(url: str, device: SimDevice, tally: Tally, ready: asyncio.Event,
+                  stop: asyncio.Event) -> None:
+    async with websockets.connect(url, max_size=2**24) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": device.token}))
+        ready.set()
+        while not stop.is_set():
+            try:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+            except TimeoutError:
+                continue
+            now = time.perf_counter()
+            items = frame.get("items", [])
+            for item in items:
+                if item["kind"] == "application":
+                    tally.received(item["msg_id"], now)
+            if items:
+                await ws.send(json.dumps({"type": "ack", "up_to": items[-1]["seq"]}))
+
+
+async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, tally: Tally,
+                    opts: argparse.Namespace, deadline: float) -> int:
+    todo = iter(range(opts.messages))
+    sent = 0
+    t0 = time.perf_counter()
+    body = secrets.token_bytes(opts.payload)
+    limits = httpx.Limits(max_connections=opts.concurrency)
+
+    async def poster(http: httpx.AsyncClient) -> None:
+        nonlocal sent
+        for i in todo:
+            if time.perf_counter() > deadline:
+                return
+            if opts.rate > 0:
+                delay = t0 + i / opts.rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            post = application_post(pk, gid, 1, body)
+            start = time.perf_counter()
+            r = await http.post(group_path(gid, "/messages"), json=encode(post))
+            if r.status_code == 201:
+                tally.started[r.json()["msg_id"]] = start
+                sent += 1
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0, limits=limits) as http:
+        await asyncio.gather(*(poster(http) for _ in range(opts.concurrency)))
+    return sent
+
+
+async def run_one(engine: str, size: int, opts: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
+        database, name, admin = None, "", os.environ.get("ACCORD_TEST_PG", "")
+        if engine == "postgresql":
+            if not admin:
+                return {"skipped": "ACCORD_TEST_PG is unset"}
+            database, name = await create_database(admin, "accord_bench")
+        server = ServerProcess(Path(tmp), database=database, rate_limit_scale=10_000).start()
+        try:
+            return await _measure(server, size, opts)
+        finally:
+            server.stop()
+            if name:
+                await drop_database(admin, name)
+
+
+async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+        devices, gid, pk = await _members(http, size)
+    tally, stop = Tally(size), asyncio.Event()
+    url = server.url.replace("http://", "ws://") + "/v1/ws"
+    readies = [asyncio.Event() for _ in devices]
+    listeners = [asyncio.create_task(_listen(url, d, tally, r, stop))
+                 for d, r in zip(devices, readies, strict=True)]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    t0 = time.perf_counter()
+    deadline = t0 + opts.seconds
+    tally.expected = await _post_all(server, gid, pk, tally, opts, deadline)
+    if len(tally.done) < tally.expected:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tally.all_done.wait(), max(1.0, deadline - time.perf_counter()))
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    lat = sorted((tally.done[i] - s) * 1000 for i, s in tally.started.items() if i in tally.done)
+    return {
+        "members": size,
+        "expected": tally.expected,
+        "delivered": len(lat),
+        "msgs_per_s": round(len(lat) / elapsed, 1),
+        "deliveries_per_s": round(tally.deliveries / elapsed, 1),
+        "p50_ms": round(statistics.median(lat), 2) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else None,
+        "elapsed_s": round(elapsed, 2),
+    }
+
+
+def cli_main(args: list[str]) -> dict[str, Any]:
+    opts = parse(args)
+    out: dict[str, Any] = {
+        "payload_bytes": opts.payload,
+        "messages_per_run": opts.messages,
+        "concurrency": opts.concurrency,
+        "rate_per_s": opts.rate or "unpaced",
+    }
+    for engine in opts.engines.split(","):
+        for size in (int(s) for s in opts.groups.split(",")):
+            out[f"{engine}_group_{size}"] = asyncio.run(run_one(engine, size, opts))
+    return out
