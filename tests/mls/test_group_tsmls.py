@@ -175,8 +175,82 @@ def test_accord_joins_externally_a_tsmls_group(ts: Any) -> None:
     _messages(ts, sid, state)
 
 
+def _tsmls_group_with_accord(ts: Any, kp: g.KeyPackagePrivate) -> tuple[int, g.GroupState]:
+    sid = ts.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
+                                               identity=b"ts-alice")).state_id
+    add = pb.ProposalDescription(proposal_type=b"add",
+                                 key_package=MLSMessage.wrap(kp.key_package).to_bytes())
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_value=[add]))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    return sid, g.join_from_welcome(_decode(res.welcome), kp, NOW)
+
+
+def test_tsmls_pathless_group_context_extensions_commit_is_accepted(ts: Any) -> None:
+    """12.4 marks group_context_extensions "path required" but 12.4.2 lets a
+    receiver accept a commit without one; ts-mls 1.6.4 sends it so."""
+    kp = g.key_package(get_suite(1), *identity(1, "accord"), NOW)
+    sid, state = _tsmls_group_with_accord(ts, kp)
+    gce = pb.ProposalDescription(proposal_type=b"groupContextExtensions",
+                                 extensions=[pb.Extension(extension_type=1, extension_data=b"\x01a")])
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_value=[gce]))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    _, state = g.process(state, bytes(res.commit), NOW)
+    _agree(ts, sid, state)
+
+
 def _decode(data: bytes) -> MLSMessage:
     from accord.mls.codec import decode
 
     msg: MLSMessage = decode(MLSMessage, data)
     return msg
+
+
+def test_psks_extensions_adds_and_removal_across_implementations(ts: Any) -> None:
+    suite = get_suite(1)
+    cred, priv = identity(1, "accord")
+    kp = g.key_package(suite, cred, priv, NOW)
+    sid, state = _tsmls_group_with_accord(ts, kp)
+    # an external PSK known to both, proposed by ts-mls and committed by Accord
+    psk_id, psk = b"shared", os.urandom(32)
+    ts.StorePSK(pb.StorePSKRequest(state_or_transaction_id=sid, psk_id=psk_id, psk_secret=psk))
+    state = g.add_external_psk(state, psk_id, psk)
+    prop = bytes(ts.ExternalPSKProposal(pb.ExternalPSKProposalRequest(state_id=sid,
+                                                                      psk_id=psk_id)).proposal)
+    _, state = g.process(state, prop, NOW)
+    out, pending = g.commit(state, now=NOW)
+    state = g.merge_pending(pending)
+    sid = ts.HandleCommit(pb.HandleCommitRequest(state_id=sid, proposal=[prop],
+                                                 commit=out.commit.to_bytes())).state_id
+    _agree(ts, sid, state)
+    # a resumption PSK of the previous epoch, proposed by Accord, committed by ts-mls
+    msg, state = g.propose_psk(state, epoch=state.epoch - 1)
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_reference=[msg.to_bytes()]))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    _, state = g.process(state, bytes(res.commit), NOW)
+    _agree(ts, sid, state)
+    # ts-mls changes the group context extensions (an application_id, type 1)
+    gce = pb.ProposalDescription(proposal_type=b"groupContextExtensions",
+                                 extensions=[pb.Extension(extension_type=1, extension_data=b"\x03app")])
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_value=[gce], force_path=True))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    _, state = g.process(state, bytes(res.commit), NOW)
+    _agree(ts, sid, state)
+    assert [e.extension_type for e in state.context.extensions] == [1]
+    # ts-mls adds a second ts-mls member; Accord follows the add
+    tx = ts.CreateKeyPackage(pb.CreateKeyPackageRequest(cipher_suite=1, identity=b"ts-bob"))
+    add = pb.ProposalDescription(proposal_type=b"add", key_package=tx.key_package)
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_value=[add]))
+    sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+    _, state = g.process(state, bytes(res.commit), NOW)
+    bob = ts.JoinGroup(pb.JoinGroupRequest(transaction_id=tx.transaction_id, welcome=res.welcome,
+                                           identity=b"ts-bob")).state_id
+    _agree(ts, sid, state)
+    _agree(ts, bob, state)
+    state = _messages(ts, bob, state)
+    # ts-mls removes Accord's member
+    prop = bytes(ts.RemoveProposal(pb.RemoveProposalRequest(state_id=bob,
+                                                             removed_id=b"accord")).proposal)
+    res = ts.Commit(pb.CommitRequest(state_id=sid, by_reference=[prop]))
+    _, state = g.process(state, prop, NOW)
+    result, state = g.process(state, bytes(res.commit), NOW)
+    assert result.removed_self and state.removed

@@ -41,7 +41,9 @@ from accord.mls.structs import (
     PrivateMessage,
     Proposal,
     PublicMessage,
+    Remove,
     Sender,
+    Update,
 )
 from accord.mls.structs.enums import ContentType, LeafNodeSource, SenderType
 from accord.mls.transcript import verify_confirmation_tag
@@ -203,8 +205,13 @@ def _commit(
     else:
         check_member_list(state.tree, entries, sender.index or 0)
     applied = apply_proposals(state.tree, state.context, entries)
-    if applied.path_required and commit.path is None:
-        raise ValidationError("this commit requires a path", "RFC 9420 12.4")
+    # 12.4.2 (receiving): the path must be there for Updates, Removes or an
+    # empty commit. 12.4's table also marks GroupContextExtensions "path
+    # required", and Accord always sends one then, but 12.4.2 lets a receiver
+    # accept its absence, and ts-mls 1.6.4 sends such commits without a path.
+    needs_path = not entries or any(isinstance(p, Update | Remove) for p, _ in entries)
+    if needs_path and commit.path is None:
+        raise ValidationError("this commit requires a path", "RFC 9420 12.4.2")
     removed_self = state.own_leaf in applied.removed
     result = ProcessResult(ContentType.COMMIT, sender, content.epoch, content.authenticated_data,
                            proposals=tuple(p for p, _ in entries), removed_self=removed_self)
