@@ -254,3 +254,67 @@ def test_psks_extensions_adds_and_removal_across_implementations(ts: Any) -> Non
     _, state = g.process(state, prop, NOW)
     result, state = g.process(state, bytes(res.commit), NOW)
     assert result.removed_self and state.removed
+
+
+def _accord_group_with_tsmls(ts: Any, suite_id: int = 1) -> tuple[int, g.GroupState]:
+    cred, priv = identity(suite_id, "accord")
+    state = g.create_group(get_suite(suite_id), os.urandom(8), cred, priv, NOW)
+    tx = ts.CreateKeyPackage(pb.CreateKeyPackageRequest(cipher_suite=suite_id, identity=b"ts-bob"))
+    res, pending = g.commit(state, now=NOW, by_value=[Add(_decode(bytes(tx.key_package)).message)])
+    state = g.merge_pending(pending)
+    sid = ts.JoinGroup(pb.JoinGroupRequest(transaction_id=tx.transaction_id,
+                                           welcome=res.welcome.to_bytes(),  # type: ignore[union-attr]
+                                           identity=b"ts-bob")).state_id
+    return sid, state
+
+
+def test_other_suites_both_directions(ts: Any) -> None:
+    """The EdDSA suites. ts-mls 1.6.4 encodes ECDSA signature keys (suites 2,
+    5, 7) as compressed points where RFC 9420 5.1.1 asks for uncompressed
+    ones, so Accord rejects its KeyPackages on those suites."""
+    offered = set(ts.SupportedCiphersuites(pb.SupportedCiphersuitesRequest()).ciphersuites)
+    for suite_id in sorted(offered & {3, 4, 6}):
+        sid, state = _accord_group_with_tsmls(ts, suite_id)
+        _agree(ts, sid, state)
+        state = _messages(ts, sid, state)
+        res = ts.Commit(pb.CommitRequest(state_id=sid, force_path=True))
+        sid = ts.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid)).state_id
+        _, state = g.process(state, bytes(res.commit), NOW)
+        _agree(ts, sid, state)
+
+
+def test_branch_both_directions(ts: Any) -> None:
+    sid, state = _accord_group_with_tsmls(ts)
+    # ts-mls branches and invites Accord
+    kp = g.key_package(get_suite(1), state.own_leaf_node.credential, state.signature_priv, NOW)
+    sub = ts.CreateBranch(pb.CreateBranchRequest(
+        state_id=sid, group_id=b"ts-branch",
+        key_packages=[MLSMessage.wrap(kp.key_package).to_bytes()]))
+    branch = g.join_from_welcome(_decode(bytes(sub.welcome)), kp, NOW, resumption_from=[state])
+    _agree(ts, sub.state_id, branch)
+    # Accord branches and invites ts-mls
+    tx = ts.CreateKeyPackage(pb.CreateKeyPackageRequest(cipher_suite=1, identity=b"ts-bob"))
+    res, pending = g.branch(state, b"accord-branch", [_decode(bytes(tx.key_package)).message], NOW)
+    branch2 = g.merge_pending(pending)
+    joined = ts.HandleBranch(pb.HandleBranchRequest(state_id=sid, transaction_id=tx.transaction_id,
+                                                    welcome=res.welcome.to_bytes()))  # type: ignore[union-attr]
+    _agree(ts, joined.state_id, branch2)
+
+
+def test_reinit_proposed_by_tsmls_committed_and_welcomed_by_accord(ts: Any) -> None:
+    sid, state = _accord_group_with_tsmls(ts)
+    prop = bytes(ts.ReInitProposal(pb.ReInitProposalRequest(
+        state_id=sid, cipher_suite=1, group_id=b"reinit-group")).proposal)
+    _, state = g.process(state, prop, NOW)
+    res, pending = g.commit(state, now=NOW)
+    old = g.merge_pending(pending)
+    assert old.reinit is not None
+    handled = ts.HandleReInitCommit(pb.HandleCommitRequest(state_id=sid, proposal=[prop],
+                                                            commit=res.commit.to_bytes()))
+    assert bytes(handled.epoch_authenticator) == g.epoch_authenticator(old)
+    res, pending = g.reinit(old, [_decode(bytes(handled.key_package)).message], NOW)
+    new = g.merge_pending(pending)
+    joined = ts.HandleReInitWelcome(pb.HandleReInitWelcomeRequest(
+        reinit_id=handled.reinit_id, welcome=res.welcome.to_bytes()))  # type: ignore[union-attr]
+    _agree(ts, joined.state_id, new)
+    _messages(ts, joined.state_id, new)
