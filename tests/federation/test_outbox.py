@@ -1,0 +1,142 @@
+"""The outbound queue with a fake clock and a fake peer: backoff, order, nothing lost.
+
+A real store (SQLite in a temporary folder) and the real drain code; the peer
+is an ``httpx.MockTransport`` that is down for a while, then back.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.federation import http_signatures as hs
+from accord.federation import outbox
+from accord.federation.outbox_policy import Backoff
+from accord.federation.provider_key import ProviderKey
+from accord.federation.service import Federation, FederationConfig
+from accord.server import delivery
+from accord.server.state import Provider, ServerConfig
+from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
+from accord.wire import b64e, encode, signing
+from accord.wire import federation as fw
+from accord.wire import messages as m
+
+BETA = "http://127.0.0.1:9"  # never contacted: the transport is a mock
+
+
+class FakeBeta:
+    def __init__(self) -> None:
+        self.key = ProviderKey.generate()
+        self.up = False
+        self.attempts = 0
+        self.received: list[fw.FedItem] = []
+        self.user_agents: set[str] = set()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.user_agents.add(request.headers.get("user-agent", ""))
+        if request.url.path == "/.well-known/accord":
+            doc = fw.WellKnown(domain="beta.test", api_base=BETA, signing_key=self.key.public)
+            return httpx.Response(200, json=encode(doc))
+        self.attempts += 1
+        if not self.up:
+            return httpx.Response(503, json={"error": "down", "message": "down"})
+        batch = json.loads(request.content)
+        self.received += [fw.FedItem(**{**i, "body": b"", "group_id": b""})
+                          for i in batch["items"]]
+        return httpx.Response(200, json={"accepted": len(batch["items"]), "duplicates": 0})
+
+
+@pytest.fixture
+async def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = await open_store(tmp_path)
+    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path), store)
+    beta = FakeBeta()
+    config = FederationConfig("alpha.test", {"beta.test": BETA},
+                              backoff=Backoff(base_ms=1000, factor=2.0, cap_ms=8000, jitter=0))
+    fed = Federation(provider, ProviderKey.generate(), config, httpx.MockTransport(beta.handle))
+    provider.federation = fed
+    try:
+        yield fed, beta
+    finally:
+        await fed.close()
+        await store.close()
+
+
+async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, Ed25519PrivateKey]:
+    store = fed.provider.store
+    me = DeviceRecord(b64e(secrets.token_bytes(16)), "alice@alpha.test", b"A" * 32, now)
+    await store.create_account(me)
+    gid, posting = secrets.token_bytes(16), Ed25519PrivateKey.generate()
+    await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now)
+    remote = b64e(secrets.token_bytes(16))
+    await store.fed_register_devices([(remote, "beta.test")], "alpha.test")
+    change = CommitChange(gid, 0, me.device_id, (remote,), (),
+                          posting.public_key().public_bytes_raw())
+    commit = NewMessage(delivery.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
+    await store.fed_apply_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test")
+    return gid, posting
+
+
+async def _post(fed: Federation, gid: bytes, posting: Ed25519PrivateKey, text: bytes,
+                now: int) -> None:
+    from accord.federation import hub
+
+    nonce = secrets.token_bytes(16)
+    sig = posting.sign(signing.post_input(gid, 1, nonce, text))
+    group = await fed.provider.store.get_group(gid)
+    await hub.post_application(fed, group, m.ApplicationPost(1, nonce, text, sig), now)
+
+
+async def test_backoff_then_everything_in_order_once_the_peer_is_back(hub) -> None:  # type: ignore[no-untyped-def]
+    fed, beta = hub
+    now = 1_000_000
+    gid, posting = await _group_with_remote_member(fed, now)
+    for i in range(5):
+        await _post(fed, gid, posting, f"m{i}".encode(), now)
+    assert await fed.provider.store.fed_outbox_size() == {"beta.test": 5}
+
+    # Down: each failure doubles the wait (1 s, 2 s, 4 s, then the 8 s cap).
+    schedule = [(now, 1), (now + 999, 1), (now + 1000, 2), (now + 2999, 2), (now + 3000, 3),
+                (now + 6999, 3), (now + 7000, 4), (now + 14_999, 4), (now + 15_000, 5)]
+    for t, attempts in schedule:
+        assert await outbox.drain_once(fed, t) == 0
+        assert beta.attempts == attempts, t
+    # Back: the next due round delivers all five, in order, and the queue is empty.
+    beta.up = True
+    assert await outbox.drain_once(fed, now + 22_999) == 0  # still backing off
+    assert await outbox.drain_once(fed, now + 23_000) == 5
+    assert [i.kind for i in beta.received] == ["application"] * 5
+    assert all(i.sender is None and i.sender_account is None for i in beta.received)  # T11
+    assert await fed.provider.store.fed_outbox_size() == {}
+    assert await outbox.drain_once(fed, now + 23_001) == 0
+    assert beta.user_agents == {"accord"}  # T15
+
+
+async def test_T15_outbound_requests_name_no_software_and_are_signed(hub) -> None:  # type: ignore[no-untyped-def]
+    fed, beta = hub
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return beta.handle(request)
+
+    fed.http._transport = httpx.MockTransport(record)  # noqa: SLF001 - test seam
+    beta.up = True
+    await fed.client.post("beta.test", "/federation/v1/deliver", fw.FedDeliver(items=[]),
+                          fw.FedDeliverResponse, 1_000_000)
+    for request in seen:
+        assert request.headers["user-agent"] == "accord"
+        text = " ".join(f"{k}: {v}" for k, v in request.headers.items()).lower()
+        for word in ("httpx", "python", "uvicorn", "starlette", "0.1.0"):
+            assert word not in text, (word, text)
+    signed = seen[-1]
+    claim = hs.parse_signature(signed.headers)
+    assert claim.keyid == "alpha.test"
+    digest = hs.check_digest(signed.headers, signed.content)
+    hs.verify_request(claim, fed.key.public, method="POST", authority=signed.url.netloc.decode(),
+                      path=signed.url.path, digest=digest)
