@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from accord.client.device import Device
@@ -28,8 +29,11 @@ def engine() -> MlsEngine:
 
 
 class Clock:
-    def __init__(self, start: int = 1_800_000_000_000) -> None:
-        self.t = start
+    """A test clock that starts at the wall clock (the provider checks KeyPackage
+    lifetimes with its own) and moves one second per reading."""
+
+    def __init__(self, start: int | None = None) -> None:
+        self.t = start if start is not None else time.time_ns() // 1_000_000
 
     def __call__(self) -> int:
         self.t += 1000

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.client.api import EpochConflict, ProviderApi
+from accord.client.mls_rfc import RfcEngine
+from accord.client.mls_session import identity_of
 from accord.errors import AuthError, Conflict, CryptoError, NotFound
 from accord.wire import messages as m
 from accord.wire import signing
+
+
+def _key_packages(account: str, device_id: str, sk: Ed25519PrivateKey, pk: bytes,
+                  n: int) -> list[bytes]:
+    engine = RfcEngine()
+    now = time.time_ns() // 1_000_000
+    priv = sk.private_bytes_raw()
+    return [engine.key_package(identity_of(account, device_id), priv, pk, now).public
+            for _ in range(n)]
 
 
 def keypair() -> tuple[Ed25519PrivateKey, bytes]:
@@ -28,7 +40,8 @@ async def test_register_login_devices_keypackages_groups_queue_blobs(server) -> 
             await api.key_package_count()
         await api.login("alpha.test", reg.device_id, sk.sign)
         assert (await api.key_package_count()).count == 0
-        await api.upload_key_packages([b"kp1", b"kp2"], last_resort=b"lr")
+        kps = _key_packages(account, reg.device_id, sk, pk, 3)
+        await api.upload_key_packages(kps[:2], last_resort=kps[2])
         assert (await api.key_package_count()).count == 2
         claim = await api.claim_key_packages(account)
         assert [k.device_id for k in claim.key_packages] == [reg.device_id]
