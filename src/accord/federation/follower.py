@@ -78,14 +78,16 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
     for item in batch.items:
         recipients = list(item.recipients)
         requests: list[tuple[str, str]] = []
+        refuse: list[str] = []
         if item.kind == "welcome" and item.sender_account is not None:
             allowed, requests = await consent.screen(fed, recipients, item.sender_account, now)
-            recipients = [r for r in recipients if r in allowed]
+            refuse = [r for r in recipients if r not in allowed]
         roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
         msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
                          item.body, item.created_at)
         notified = await p.store.fed_deliver(
-            hub, Delivered(msg, recipients, roster, item.group_epoch), fed.domain, requests
+            hub, Delivered(msg, recipients, roster, item.group_epoch), fed.domain, requests,
+            refuse,
         )
         if notified is None:
             duplicates += 1

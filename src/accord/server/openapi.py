@@ -90,7 +90,8 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Accord provider API",
-            "version": accord.__version__,
+            # The API's version, never the software's (T15: no software version is sent).
+            "version": "v1",
             "description": "Client-provider API of an Accord provider. Binary fields are "
             "unpadded base64url; times are milliseconds since the Unix epoch. Push: "
             "WebSocket /v1/ws (first frame WsAuth, then WsItems frames).",

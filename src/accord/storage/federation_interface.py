@@ -29,7 +29,8 @@ class FederationStore(Protocol):
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder
     ) -> list[str]: ...
     async def fed_deliver(
-        self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]]
+        self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],
+        refuse: Collection[str] = (),
     ) -> list[str] | None: ...
     async def fed_outbox_due(
         self, now: int, per_peer: int, max_peers: int

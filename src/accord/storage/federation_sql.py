@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
 from accord.storage.interface import (
     CommitChange,
@@ -139,11 +140,25 @@ async def _record_requests(
     )
 
 
-def _local(ids: Collection[str], where: dict[str, str | None]) -> list[str]:
-    return [d for d in ids if d in where and where[d] is None]
+def _local(ids: Collection[str], where: dict[str, str | None],
+           refused: Collection[str] = ()) -> list[str]:
+    return [d for d in ids if d in where and where[d] is None and d not in refused]
 
 
-class FederationSqlMixin:
+async def _refused(tx: Tx, group_id: bytes) -> set[str]:
+    """Our devices whose owners blocked the group's inviter: they get nothing of it (T14)."""
+    rows = await tx.fetchall("SELECT device_id FROM fed_refused WHERE group_id = ?", group_id)
+    return {r[0] for r in rows}
+
+
+async def _refuse(tx: Tx, group_id: bytes, device_ids: Collection[str]) -> None:
+    await tx.executemany(
+        "INSERT INTO fed_refused (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [(group_id, d) for d in sorted(device_ids)],
+    )
+
+
+class FederationSqlMixin(ConsentSqlMixin):
     """Federation statements; ``SqlStore`` provides ``engine``, ``_group`` and ``_enqueue``."""
 
     engine: Engine
@@ -208,13 +223,16 @@ class FederationSqlMixin:
             members = sorted((set(group.members) - set(change.removed)) | set(change.added))
             roster = [(d, where.get(d) or local_domain) for d in members]
             old = [d for d in group.members if d != change.sender]
-            notified = await _enqueue(tx, commit, _local(old, where))
+            refused = await _refused(tx, change.group_id)
+            notified = await _enqueue(tx, commit, _local(old, where, refused))
             followers = {where[d] for d in group.members if where.get(d)}
             await _to_outbox(tx, commit, old, where, roster, new_epoch, encode,
                              also=[f for f in followers if f is not None])
             if welcome is not None and change.added:
                 local_added = [d for d in _local(change.added, where)
                                if welcome_local is None or d in welcome_local]
+                await _refuse(tx, change.group_id,
+                              set(_local(change.added, where)) - set(local_added))
                 notified += await _enqueue(tx, welcome, local_added)
                 await _record_requests(tx, welcome, requests)
                 await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode)
@@ -239,7 +257,8 @@ class FederationSqlMixin:
                 raise EpochConflict(group.epoch)
             others = [d for d in group.members if d != sender]
             where = await _locate(tx, others)
-            notified: list[str] = await _enqueue(tx, message, _local(others, where))
+            refused = await _refused(tx, message.group_id)
+            notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
             await _to_outbox(tx, message, others, where, None, None, encode)
             return notified
 
@@ -263,19 +282,24 @@ class FederationSqlMixin:
             if n == 0:
                 raise Conflict("this nonce was already used in this group (replay)")
             where = await _locate(tx, group.members)
-            notified: list[str] = await _enqueue(tx, message, _local(group.members, where))
+            refused = await _refused(tx, message.group_id)
+            notified: list[str] = await _enqueue(
+                tx, message, _local(group.members, where, refused)
+            )
             await _to_outbox(tx, message, group.members, where, None, None, encode)
             return notified
 
     # the follower -------------------------------------------------------------------------
 
     async def fed_deliver(
-        self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]]
+        self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],
+        refuse: Collection[str] = (),
     ) -> list[str] | None:
         """File one item from ``hub``; None if it was filed before (at-least-once delivery).
 
         ``requests`` are (account, from_account) message requests to record
-        for a Welcome (T14).
+        for a Welcome, ``refuse`` the recipients whose owners blocked its
+        sender: they get nothing of this group from now on (T14).
         """
         from accord.storage.sql_store import _enqueue
 
@@ -289,7 +313,11 @@ class FederationSqlMixin:
             if any(where.get(r, "") is not None or r not in members for r in d.recipients):
                 raise ValidationError("a recipient is not a member device hosted here")
             await _record_requests(tx, msg, requests)
-            notified: list[str] = await _enqueue(tx, msg, d.recipients)
+            await _refuse(tx, msg.group_id, refuse)
+            refused = await _refused(tx, msg.group_id)
+            notified: list[str] = await _enqueue(
+                tx, msg, [r for r in d.recipients if r not in refused]
+            )
             return notified
 
     # the outbound queue ------------------------------------------------------------------------
@@ -338,76 +366,6 @@ class FederationSqlMixin:
         async with self.engine.transaction() as tx:
             rows = await tx.fetchall("SELECT peer, COUNT(*) FROM fed_outbox GROUP BY peer")
         return {r[0]: int(r[1]) for r in rows}
-
-    # consent: blocks, contacts, message requests (T14) ----------------------------------
-
-    async def fed_set_block(self, account: str, target: str, blocked: bool, now: int) -> None:
-        async with self.engine.transaction() as tx:
-            if blocked:
-                await tx.execute(
-                    "INSERT INTO fed_blocks (account, target, created_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    account,
-                    target,
-                    now,
-                )
-            elif await tx.execute(
-                "DELETE FROM fed_blocks WHERE account = ? AND target = ?", account, target
-            ) == 0:
-                raise NotFound("no such block")
-
-    async def fed_blocks(self, account: str) -> list[str]:
-        async with self.engine.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT target FROM fed_blocks WHERE account = ? ORDER BY target", account
-            )
-        return [r[0] for r in rows]
-
-    async def fed_consent(self, accounts: Collection[str], sender: str) -> dict[str, str]:
-        """Per local account: "blocked", "contact" or "stranger" towards ``sender``."""
-        domain = sender.rsplit("@", 1)[-1]
-        state: dict[str, str] = {}
-        async with self.engine.transaction() as tx:
-            for account in sorted(set(accounts)):
-                if await tx.fetchone(
-                    "SELECT 1 FROM fed_blocks WHERE account = ? AND target IN (?, ?)",
-                    account, sender, domain,
-                ):
-                    state[account] = "blocked"
-                elif await tx.fetchone(
-                    "SELECT 1 FROM fed_contacts WHERE account = ? AND contact = ?",
-                    account, sender,
-                ):
-                    state[account] = "contact"
-                else:
-                    state[account] = "stranger"
-        return state
-
-    async def fed_requests(self, account: str) -> list[tuple[bytes, str, str, int]]:
-        async with self.engine.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT group_id, from_account, msg_id, created_at FROM fed_requests"
-                " WHERE account = ? ORDER BY created_at, msg_id",
-                account,
-            )
-        return [(bytes(r[0]), r[1], r[2], int(r[3])) for r in rows]
-
-    async def fed_accept_request(self, account: str, group_id: bytes) -> None:
-        async with self.engine.transaction() as tx:
-            row = await tx.fetchone(
-                "DELETE FROM fed_requests WHERE account = ? AND group_id = ?"
-                " RETURNING from_account",
-                account,
-                group_id,
-            )
-            if row is None:
-                raise NotFound("no such message request")
-            await tx.execute(
-                "INSERT INTO fed_contacts (account, contact) VALUES (?, ?)"
-                " ON CONFLICT DO NOTHING",
-                account,
-                row[0],
-            )
 
     async def fed_purge(self, now: int, outbox_cutoff: int) -> dict[str, int]:
         async with self.engine.transaction() as tx:

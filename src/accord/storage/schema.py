@@ -160,6 +160,18 @@ CREATE TABLE fed_requests (
 ALTER TABLE group_members ADD COLUMN leaf_index {BIGINT};
 """,
     ),
+    (
+        4,
+        # Federation (issue 6): a device whose owner blocked the inviter of a
+        # group never gets that group's messages (accord.federation.consent).
+        """
+CREATE TABLE fed_refused (
+    group_id {BLOB} NOT NULL,
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, device_id)
+);
+""",
+    ),
 )
 
 
