@@ -11,7 +11,6 @@ import dataclasses
 import typing
 from typing import Any
 
-import accord
 from accord.server.routes import RAW, SPECS, Spec
 from accord.wire import json_schema
 from accord.wire import messages as m
