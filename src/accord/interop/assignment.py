@@ -91,15 +91,16 @@ def plan(
     end); then a seeded sample of ``max_assignments`` is run and the plan says so.
     """
     total = n_clients ** len(actors)
+    size = f"{n_clients}**{len(actors)}" if total > 10**6 else str(total)
     if sample_k is not None:
         runs = sample(actors, creators, n_clients, sample_k, seed, key)
-        note = "" if len(runs) == total else f"seeded sample of {len(runs)} of {total} assignments (--sample {sample_k} --seed {seed})"
+        note = "" if len(runs) == total else f"seeded sample of {len(runs)} of {size} assignments (--sample {sample_k} --seed {seed})"
         return Plan(tuple(runs), total, note)
     if total <= max_assignments:
         return Plan(tuple(full_matrix(len(actors), n_clients)), total)
     runs = sample(actors, creators, n_clients, max_assignments, seed, key)
     note = (
-        f"full matrix has {n_clients}**{len(actors)} = {total} assignments, more than "
+        f"full matrix has {size} assignments, more than "
         f"--max-assignments {max_assignments}: ran a seeded sample of {len(runs)} (--seed {seed})"
     )
     return Plan(tuple(runs), total, note)

@@ -1,0 +1,64 @@
+"""Scenario scripts that ts-mls 1.6.4 fails even against itself, and why.
+
+Measured by `accord interop run` with two ts-mls peers (tests/interop/tsmls) on
+SUITE, both handshake modes, sampled role assignments; test_tsmls_self.py re-runs
+that measurement and checks that each script listed here fails, for the reason
+given by `evidence` (a fragment of the failing RPC's status), and that every other
+script passes. When Accord plays a role these scripts are still run: Accord against
+Accord must pass them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUITE = 1  # MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+
+
+@dataclass(frozen=True, slots=True)
+class Limitation:
+    reason: str
+    evidence: str  # appears in the error of every failing ts-mls-vs-ts-mls run
+
+
+EMPTY_EXTERNAL_SENDERS = Limitation(
+    "the script sets an external_senders extension with an empty list (type 5, data 0x00); "
+    "ts-mls decodes that extension as one ExternalSender, not the vector of RFC 9420 "
+    "12.1.8.1, so it cannot decode the empty list",
+    "Could not decode external_senders",
+)
+
+EXTERNAL_SENDERS_VECTOR = Limitation(
+    "addExternalSigner puts the signer into the group's external_senders extension, a "
+    "vector of ExternalSender (RFC 9420 12.1.8.1); ts-mls decodes the extension as a "
+    "single ExternalSender, so it rejects the extension and no external-sender proposal "
+    "can follow",
+    "Could not decode external_senders",
+)
+
+LIMITATIONS: dict[str, Limitation] = {
+    "commit.json:group_context_extensions": EMPTY_EXTERNAL_SENDERS,
+    "commit.json:all_together_alice_proposes": EMPTY_EXTERNAL_SENDERS,
+    "commit.json:all_together_bob_proposes": EMPTY_EXTERNAL_SENDERS,
+    "branch.json:with_extensions": EMPTY_EXTERNAL_SENDERS,
+    "reinit.json:change_extensions": EMPTY_EXTERNAL_SENDERS,
+    "external_proposals.json:external_add": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:external_remove": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:external_psk": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:resumption_psk": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:group_context_extensions": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:multiple_external": EXTERNAL_SENDERS_VECTOR,
+    "external_proposals.json:external_reinit": EXTERNAL_SENDERS_VECTOR,
+    "external_join.json:with_psk": Limitation(
+        "ts-mls 1.6.4's joinGroupExternal takes no PSKs, so an external commit cannot "
+        "inject one; the peer answers ExternalJoin with psks UNIMPLEMENTED",
+        "UNIMPLEMENTED: ts-mls 1.6.4 joinGroupExternal cannot inject PSKs",
+    ),
+    "deep_random.json:random": Limitation(
+        "a joiner's ratchet-tree check in ts-mls requires every non-blank ancestor of an "
+        "unmerged leaf to carry exactly the same unmerged_leaves list (RFC 9420 7.8 only "
+        "requires each to list that leaf), so after commits that add members under "
+        "different parents ts-mls rejects the tree it built itself (step 109)",
+        "non-blank intermediate node must list leaf node in its unmerged_leaves",
+    ),
+}
