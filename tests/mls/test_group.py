@@ -395,3 +395,19 @@ def test_reinit_to_a_suite_with_another_signature_scheme() -> None:
     msg, alice2 = g.protect(alice2, b"on P-256 now")
     out, _ = g.process(bob2, msg, NOW)
     assert out.application_data == b"on P-256 now"
+
+
+def test_late_messages_from_members_the_commit_removed_or_replaced() -> None:
+    grp = Group(max_past_epochs=2)
+    grp.add("alice", ["bob", "carol", "dave"])
+    from_bob, grp.states["bob"] = g.protect(grp.states["bob"], b"bob, before removal")
+    from_dave, grp.states["dave"] = g.protect(grp.states["dave"], b"dave, before his commit")
+    grp.commit("alice", by_value=[Remove(grp.leaf("bob"))])
+    grp.commit("dave", force_path=True)  # dave's leaf is replaced
+    carol = g.GroupState.from_bytes(grp.states["carol"].to_bytes(), grp.config)
+    out, carol = g.process(carol, from_bob, NOW)
+    assert out.application_data == b"bob, before removal"
+    out, carol = g.process(carol, from_dave, NOW)
+    assert out.application_data == b"dave, before his commit"
+    with pytest.raises(AccordError):  # each key is used once
+        g.process(carol, from_dave, NOW)

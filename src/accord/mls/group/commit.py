@@ -15,6 +15,7 @@ from accord.errors import ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
 from accord.mls.group.epoch import (
     NextEpoch,
+    changed_leaves,
     enter_epoch,
     kept_credential_types,
     make_group_info,
@@ -124,7 +125,7 @@ def commit(
     msg, sent_state = send_handshake(state, auth)
     types = kept_credential_types(state, applied, state.own_leaf, path.leaf_node if path else None)
     nxt = dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types)
-    next_state = enter_epoch(sent_state, nxt)
+    next_state = enter_epoch(sent_state, nxt, changed_leaves(applied, state.own_leaf))
     info = make_group_info(next_state) if with_group_info else None
     welcome = None
     if applied.added:

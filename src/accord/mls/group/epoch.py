@@ -4,7 +4,7 @@ resolving PSKs (8.4, 8.6), finding a sender's key (6.1) and GroupInfo (12.4.3)."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import encode
@@ -34,6 +34,7 @@ from accord.mls.transcript import interim_transcript_hash
 from accord.mls.treekem import PathKeys
 
 __all__ = [
+    "changed_leaves",
     "enter_epoch",
     "fresh_state",
     "make_group_info",
@@ -116,10 +117,12 @@ class NextEpoch:
 
 
 def enter_epoch(
-    state: GroupState, nxt: NextEpoch, old_secret_tree: SecretTree | None = None
+    state: GroupState, nxt: NextEpoch, changed: Iterable[int],
+    old_secret_tree: SecretTree | None = None,
 ) -> GroupState:
     """The state of the next epoch: fresh secret tree, old epoch kept for late
-    application messages (15.3), resumption PSK recorded (8.6)."""
+    application messages (15.3), resumption PSK recorded (8.6). ``changed``
+    holds every leaf index the commit added, removed or replaced."""
     cfg = state.config
     suite = state.suite
     secret_tree = SecretTree.create(
@@ -127,8 +130,9 @@ def enter_epoch(
         max_forward_distance=cfg.max_forward_distance, max_skipped_keys=cfg.max_skipped_keys,
     )
     old = PriorEpoch(
-        state.context, state.tree, state.secrets.sender_data_secret,
+        state.context, state.secrets.sender_data_secret,
         old_secret_tree if old_secret_tree is not None else state.secret_tree,
+        {i: _key(state.tree, i) for i in changed},
     )
     prior = ((old,) + state.prior)[: cfg.max_past_epochs] if cfg.max_past_epochs else ()
     psks = ((nxt.context.epoch, nxt.secrets.resumption_psk),) + state.resumption_psks
@@ -152,6 +156,19 @@ def enter_epoch(
             else credential_types(nxt.tree)
         ),
     )
+
+
+def _key(tree: Tree, leaf: int) -> bytes | None:
+    node = tree.leaf(leaf)
+    return None if node is None else node.signature_key
+
+
+def changed_leaves(applied: Applied, sender: int | None) -> set[int]:
+    """Leaves a commit touches: its proposals' and the committer's (12.3, 7.5)."""
+    out = {leaf for leaf, _ in applied.added} | set(applied.removed) | set(applied.updated)
+    if sender is not None:
+        out.add(sender)
+    return out
 
 
 def kept_credential_types(

@@ -15,6 +15,7 @@ from accord.mls.framing import unprotect_private, unprotect_public
 from accord.mls.group.commit import _derive_next, _surviving_keys
 from accord.mls.group.epoch import (
     NextEpoch,
+    changed_leaves,
     enter_epoch,
     kept_credential_types,
     resolve_psks,
@@ -28,7 +29,7 @@ from accord.mls.group.proposals import (
     check_proposal,
     rules_for,
 )
-from accord.mls.group.state import CachedProposal, GroupState, PriorEpoch
+from accord.mls.group.state import CachedProposal, GroupState
 from accord.mls.key_schedule import external_init_receive
 from accord.mls.leaf_node import validate_leaf_node
 from accord.mls.ratchet_tree import Tree
@@ -36,6 +37,7 @@ from accord.mls.structs import (
     AuthenticatedContent,
     Commit,
     ExternalInit,
+    FramedContent,
     GroupContext,
     MLSMessage,
     PrivateMessage,
@@ -131,12 +133,19 @@ def _late_application(
             f"the message is for epoch {msg.epoch}, the group is at {state.epoch}", R_COMMIT
         )
     prior = state.prior[i]
-    tree: Tree = prior.tree
+    epoch = prior.context.epoch
+
+    def old_key(content: FramedContent) -> bytes:
+        key = state.leaf_key_at(epoch, content.sender.index or 0)
+        if key is None:
+            raise ValidationError("the sender's leaf was blank in that epoch", "RFC 9420 6.1")
+        return key
+
     auth, st = unprotect_private(
-        state.suite, prior.secret_tree, prior.sender_data_secret, msg,
-        signature_key_lookup(state, tree), prior.context, lambda leaf: tree.leaf(leaf) is not None,
+        state.suite, prior.secret_tree, prior.sender_data_secret, msg, old_key, prior.context,
+        lambda leaf: state.leaf_key_at(epoch, leaf) is not None,
     )
-    kept = PriorEpoch(prior.context, prior.tree, prior.sender_data_secret, st)
+    kept = dataclasses.replace(prior, secret_tree=st)
     prior_list = state.prior[:i] + (kept,) + state.prior[i + 1:]
     c = auth.content
     result = ProcessResult(ContentType.APPLICATION, c.sender, c.epoch, c.authenticated_data,
@@ -219,14 +228,16 @@ def _commit(
         # 12.4.2: a removed member cannot derive the new epoch; it keeps the
         # current one only to read late messages, and sends nothing more.
         return result, dataclasses.replace(state, removed=True, proposals=(), pending=None)
-    nxt = _next_from_commit(state, auth, commit, applied, used, external, now)
-    return result, enter_epoch(state, nxt)
+    nxt, committer = _next_from_commit(state, auth, commit, applied, used, external, now)
+    changed = changed_leaves(applied, committer if commit.path is not None else None)
+    return result, enter_epoch(state, nxt, changed)
 
 
 def _next_from_commit(
     state: GroupState, auth: AuthenticatedContent, commit: Commit, applied: Applied,
     used: dict[bytes, CachedProposal], external: bool, now: int | None,
-) -> NextEpoch:
+) -> tuple[NextEpoch, int]:
+    """The next epoch after a received commit, and the committer's leaf."""
     tree = applied.tree
     old = state.context
     exts = tuple(applied.extensions)
@@ -264,7 +275,7 @@ def _next_from_commit(
                             nxt.context.confirmed_transcript_hash, auth.confirmation_tag)
     types = kept_credential_types(state, applied, None if external else sender_leaf,
                                   commit.path.leaf_node if commit.path else None)
-    return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types)
+    return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types), sender_leaf
 
 
 def _own_update_keys(
@@ -293,3 +304,4 @@ def _own_commit_result(state: GroupState, nxt: GroupState) -> ProcessResult:
     assert state.pending is not None
     return ProcessResult(ContentType.COMMIT, Sender.member(state.own_leaf), state.epoch, b"",
                          proposals=state.pending.proposals)
+

@@ -83,12 +83,18 @@ class CachedProposal:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PriorEpoch:
-    """What is kept of an earlier epoch to decrypt its late application messages."""
+    """What is kept of an earlier epoch to decrypt its late application messages.
+
+    Not its tree: only the signature keys (None: blank) that the leaves it
+    changed had in that epoch. Every other leaf was the same as in the next
+    epoch, so a look-up walks toward the present (``GroupState.leaf_key_at``)
+    and the state never holds or serializes a second tree.
+    """
 
     context: GroupContext
-    tree: Tree
     sender_data_secret: bytes = dataclasses.field(repr=False)
     secret_tree: SecretTree = dataclasses.field(repr=False)
+    changed: Mapping[int, bytes | None] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -137,6 +143,14 @@ class GroupState:
         assert node is not None, "a member's own leaf is never blank"
         return node
 
+    def leaf_key_at(self, epoch: int, leaf: int) -> bytes | None:
+        """The signature key of ``leaf`` in a kept earlier ``epoch`` (None: blank)."""
+        for prior in reversed(self.prior):  # oldest first
+            if prior.context.epoch >= epoch and leaf in prior.changed:
+                return prior.changed[leaf]
+        node = self.tree.leaf(leaf)
+        return None if node is None else node.signature_key
+
     def replace(self, **changes: object) -> GroupState:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
@@ -183,11 +197,17 @@ class _CachedWire:
 
 
 @wire
+class _LeafKey:
+    leaf: U32
+    signature_key: bytes | None
+
+
+@wire
 class _PriorWire:
     context: GroupContext
-    tree: bytes
     sender_data_secret: bytes
     secret_tree: bytes
+    changed: tuple[_LeafKey, ...]
 
 
 @wire
@@ -246,7 +266,8 @@ def _to_wire(s: GroupState) -> _StateWire:
         pending.next_state.to_bytes() if pending else None,
         pending.proposals if pending else (),
         tuple(
-            _PriorWire(p.context, p.tree.to_bytes(), p.sender_data_secret, p.secret_tree.to_bytes())
+            _PriorWire(p.context, p.sender_data_secret, p.secret_tree.to_bytes(),
+                       tuple(_LeafKey(i, k) for i, k in sorted(p.changed.items())))
             for p in s.prior
         ),
         tuple(_PskWire(e, k) for e, k in s.resumption_psks),
@@ -277,9 +298,9 @@ def _from_wire(w: _StateWire, config: GroupConfig) -> GroupState:
         prior=tuple(
             PriorEpoch(
                 p.context,
-                Tree.from_bytes(suite, p.tree),
                 p.sender_data_secret,
                 SecretTree.from_bytes(p.secret_tree),
+                {c.leaf: c.signature_key for c in p.changed},
             )
             for p in w.prior
         ),
