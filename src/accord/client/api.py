@@ -100,6 +100,10 @@ class ProviderApi:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
                                        transport=transport)
+        # Hidden-sender posts (T11) use their own connections, never one that
+        # carried a session token, so the provider cannot link them by socket.
+        self._anon = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                       transport=transport)
         self._token: str | None = None
         self._relogin: Callable[[], Any] | None = None
 
@@ -111,6 +115,7 @@ class ProviderApi:
 
     async def close(self) -> None:
         await self._http.aclose()
+        await self._anon.aclose()
 
     @property
     def token(self) -> str | None:
@@ -134,8 +139,9 @@ class ProviderApi:
                     await self._renew()
                 headers["authorization"] = f"Bearer {self._token}"
             try:
-                resp = await self._http.request(method, path, content=content, headers=headers,
-                                                params=params)
+                http = self._anon if not auth and path.endswith("/messages") else self._http
+                resp = await http.request(method, path, content=content, headers=headers,
+                                          params=params)
             except httpx.HTTPError as exc:
                 raise ServerError(f"cannot reach the provider: {type(exc).__name__}") from None
             # An expired session is renewed once; a second 401 is a real refusal.
