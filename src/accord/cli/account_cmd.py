@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape as esc
 
 from accord.cli.client_common import (
     console,
@@ -16,6 +17,7 @@ from accord.cli.client_common import (
     now_ms,
     open_device,
     passphrase,
+    print_lines,
     profile_dir,
     profile_options,
     run,
@@ -71,8 +73,8 @@ def register_cmd(account: str, server: str, profile: Path | None,
 async def contacts_cmd(dev: Device, as_json: bool) -> None:
     """People you share conversations with."""
     rows = [{"account": c["identity"], "state": c["state"]} for c in dev.store.contacts()]
-    emit(as_json, rows, lambda: [console.print(f"{r['account']}  [dim]{r['state']}[/dim]")
-                                 for r in rows] or console.print("no contacts yet"))
+    emit(as_json, rows, lambda: print_lines(
+        [f"{r['account']}  [dim]{r['state']}[/dim]" for r in rows], "no contacts yet"))
 
 
 @click.command("search")
@@ -91,10 +93,9 @@ async def search_cmd(dev: Device, as_json: bool, query: str, chat: str | None,
                             until=_day(until, end=True))
     names = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
     rows = [dict(message_view(m), chat=names.get(m.conv_id, m.conv_id)) for m in hits]
-    emit(as_json, rows, lambda: [console.print(
-        f"[dim]{fmt_time(r['at'])} {r['chat']} {r['short_id']}[/dim] "
-        f"[bold]{r['sender']}[/bold]: {r['text']}") for r in rows]
-        or console.print("no matches"))
+    emit(as_json, rows, lambda: print_lines(
+        [f"[dim]{fmt_time(r['at'])} {esc(r['chat'])} {r['short_id']}[/dim] "
+         f"[bold]{r['sender']}[/bold]: {esc(r['text'])}" for r in rows], "no matches"))
 
 
 def _day(text: str | None, end: bool = False) -> int | None:
@@ -152,16 +153,16 @@ def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(v))
             else:
-                console.print(f"[dim]{fmt_time(m.sent_at)} {conv['name']} {short_id(m.msg_id)}"
-                              f"[/dim] [bold]{m.sender}[/bold]: {m.body}")
+                console.print(f"[dim]{fmt_time(m.sent_at)} {esc(conv['name'])} {short_id(m.msg_id)}"
+                              f"[/dim] [bold]{m.sender}[/bold]: {esc(m.body)}")
         events = dev.store.events(conv["conv_id"])
         for e in events[seen["events"].get(conv["conv_id"], 0):]:
             if as_json:
                 click.echo(json.dumps({"type": "event", "chat": conv["name"], "at": e["at"],
                                        "kind": e["kind"], **e["detail"]}))
             else:
-                console.print(f"[yellow]* {conv['name']}: "
-                              f"{describe_event({'kind': e['kind'], **e['detail']})}[/yellow]")
+                console.print(f"[yellow]* {esc(conv['name'])}: "
+                              f"{esc(describe_event({'kind': e['kind'], **e['detail']}))}[/yellow]")
         seen["events"][conv["conv_id"]] = len(events)
 
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape as esc
 
-from accord.cli.client_common import console, emit, now_ms, profile_options, with_device
+from accord.cli.client_common import (
+    console,
+    emit,
+    now_ms,
+    print_lines,
+    profile_options,
+    with_device,
+)
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
@@ -25,7 +33,7 @@ async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...
     kind = "direct" if len(members) == 1 else "group"
     conv = await convs.create(dev, name, list(members), now_ms(), kind)
     emit(as_json, {"id": conv["conv_id"], "name": conv["name"]},
-         lambda: console.print(f"created [bold]{conv['name']}[/bold] ({conv['conv_id']})"))
+         lambda: console.print(f"created [bold]{esc(conv['name'])}[/bold] ({conv['conv_id']})"))
 
 
 @chat.command("list")
@@ -37,10 +45,10 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
              "active": c["meta"].get("active", True),
              "messages": len(dev.store.messages(c["conv_id"]))}
             for c in dev.store.conversations()]
-    emit(as_json, rows, lambda: [console.print(
-        f"{r['id']}  [bold]{r['name']}[/bold]  {r['messages']} messages"
-        + ("" if r["active"] else "  [dim](left)[/dim]")) for r in rows]
-        or console.print("no conversations yet"))
+    emit(as_json, rows, lambda: print_lines(
+        [f"{r['id']}  [bold]{esc(r['name'])}[/bold]  {r['messages']} messages"
+         + ("" if r["active"] else "  [dim](left)[/dim]") for r in rows],
+        "no conversations yet"))
 
 
 @chat.command("members")
@@ -52,9 +60,9 @@ async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     conv = convs.find(dev, chat_name)
     members = convs.members(dev, conv)
     admins = conv["meta"].get("admins", [])
-    emit(as_json, {"members": members, "admins": admins}, lambda: [console.print(
-        f"[bold]{a}[/bold]{' (admin)' if a in admins else ''}: {', '.join(d)}")
-        for a, d in members.items()])
+    emit(as_json, {"members": members, "admins": admins}, lambda: print_lines(
+        [f"[bold]{a}[/bold]{' (admin)' if a in admins else ''}: {', '.join(d)}"
+         for a, d in members.items()]))
 
 
 @chat.command("add")

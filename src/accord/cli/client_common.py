@@ -100,6 +100,13 @@ def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
         human()
 
 
+def print_lines(lines: list[str], empty: str = "") -> None:
+    for line in lines:
+        console.print(line)
+    if not lines and empty:
+        console.print(empty)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()

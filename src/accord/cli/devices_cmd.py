@@ -22,6 +22,7 @@ from accord.cli.client_common import (
     emit,
     now_ms,
     open_device,
+    print_lines,
     profile_options,
     run,
     with_device,
@@ -48,9 +49,9 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
     listed = await dev.api.list_devices(ident.account)
     rows = [{"device_id": d.device_id, "this_device": d.device_id == ident.device_id,
              "key": d.signature_key.hex()[:16]} for d in listed.devices]
-    emit(as_json, rows, lambda: [console.print(
-        f"{r['device_id']}  key {r['key']}…{'  (this device)' if r['this_device'] else ''}")
-        for r in rows])
+    emit(as_json, rows, lambda: print_lines(
+        [f"{r['device_id']}  key {r['key']}…{'  (this device)' if r['this_device'] else ''}"
+         for r in rows]))
 
 
 def qr_text(code: str) -> str:
@@ -75,11 +76,10 @@ def request_cmd(account: str, server: str, profile: Path | None, passphrase_file
             dev.close()
 
     code = run(go())
-    emit(as_json, {"code": code}, lambda: (
-        console.print(qr_text(code)),
-        console.print(f"Link code: [bold]{code}[/bold]"),
-        console.print("On an existing device run: accord devices link CODE; "
-                      "then here: accord devices finish")))
+    emit(as_json, {"code": code}, lambda: print_lines([
+        qr_text(code), f"Link code: [bold]{code}[/bold]",
+        "On an existing device run: accord devices link CODE; "
+        "then here: accord devices finish"]))
 
 
 @devices.command("link")

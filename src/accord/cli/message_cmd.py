@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape as esc
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from accord.cli.client_common import console, emit, fmt_time, now_ms, profile_options, with_device
@@ -121,7 +122,7 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
 
 
 def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    console.print(f"[bold underline]{conv['name']}[/bold underline] [dim]({conv['conv_id']})[/dim]")
+    console.print(f"[bold underline]{esc(conv['name'])}[/bold underline] [dim]({conv['conv_id']})[/dim]")
     for i in items:
         console.print(format_item(i, items))
 
@@ -129,15 +130,15 @@ def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
 def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
     when = fmt_time(i["at"])
     if i["type"] == "event":
-        return f"[yellow]  {when} * {describe_event(i)}[/yellow]"
+        return f"[yellow]  {when} * {esc(describe_event(i))}[/yellow]"
     if i["deleted"]:
         return f"[dim]  {when} {i['short_id']} {i['sender']}: (deleted)[/dim]"
-    line = f"  [dim]{when} {i['short_id']}[/dim] [bold]{i['sender']}[/bold]: {i['text']}"
+    line = f"  [dim]{when} {i['short_id']}[/dim] [bold]{i['sender']}[/bold]: {esc(i['text'])}"
     if i["reply_to"]:
         quoted = next((x for x in items if x.get("id") == i["reply_to"]), None)
-        line += f" [dim](reply to {quoted['sender'] + ': ' + quoted['text'][:30] if quoted else i['reply_to'][:8]})[/dim]"
+        line += f" [dim](reply to {esc(quoted['sender'] + ': ' + quoted['text'][:30]) if quoted else i['reply_to'][:8]})[/dim]"
     for a in i["attachments"]:
-        line += f" [cyan][file {a['file_name']}, {a['size']} bytes][/cyan]"
+        line += " [cyan]" + esc(f"[file {a['file_name']}, {a['size']} bytes]") + "[/cyan]"
     if i["edited"]:
         line += " [dim](edited)[/dim]"
     if i["reactions"]:

@@ -18,6 +18,7 @@ listing the parts' capability ids.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -224,8 +225,7 @@ def apply(dev: Device, conv: dict[str, Any], content: Content, account: str, dev
         _edit_or_delete(dev, body, account)
     elif isinstance(body, ReadReceipt):
         for mid in body.message_ids:
-            _update_meta(dev, mid, lambda m, a=account: m.update(
-                read_by=sorted(set(m.get("read_by", [])) | {a})))
+            _update_meta(dev, mid, functools.partial(_add_reader, account=account))
     elif isinstance(body, TimerSetting):
         _set_conv_meta(dev, cid, timer=body.seconds)
         dev.store.add_event(cid, now, "timer", {"by": account, "seconds": body.seconds})
@@ -247,6 +247,10 @@ def _update_meta(dev: Device, msg_id: bytes, change: Callable[[dict[str, Any]], 
     meta = dict(msg.meta)
     change(meta)
     dev.store.update_message_meta(msg_id, meta)
+
+
+def _add_reader(meta: dict[str, Any], account: str) -> None:
+    meta["read_by"] = sorted(set(meta.get("read_by", [])) | {account})
 
 
 def _react(dev: Device, body: Reaction, account: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from accord.client.mls_session import CommitOutput, KeyPackageBundle, Member, Received
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.mls import group as g
-from accord.mls.codec import decode
+from accord.mls.codec import decode, encode
 from accord.mls.credentials import BasicCredentials
 from accord.mls.structs import Add, Credential, KeyPackage, Remove
 from accord.mls.structs.messages import MLSMessage
@@ -71,7 +71,7 @@ class RfcEngine:
     def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
                     now: int) -> KeyPackageBundle:
         kpp = g.key_package(self.suite, Credential.basic(identity), sig_priv, _secs(now))
-        public = MLSMessage.wrap(kpp.key_package).to_bytes()
+        public = encode(MLSMessage, MLSMessage.wrap(kpp.key_package))
         private = _lp(public, kpp.init_priv, kpp.encryption_priv, kpp.signature_priv)
         return KeyPackageBundle(public, kpp.ref, private)
 
@@ -100,13 +100,13 @@ class RfcEngine:
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes], update: bool,
                now: int) -> CommitOutput:
         st = self._state(state)
-        proposals = [Add(_key_package(kp)) for kp in add]
+        proposals: list[Add | Remove] = [Add(_key_package(kp)) for kp in add]
         proposals += [Remove(self._leaf_of(st, ident)) for ident in remove]
         result, pending = g.commit(st, now=_secs(now), proposals=[], by_value=proposals,
                                    force_path=update)
         nxt = g.merge_pending(pending)
-        welcome = result.welcome.to_bytes() if result.welcome is not None else None
-        return CommitOutput(nxt.to_bytes(), result.commit.to_bytes(), welcome)
+        welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
+        return CommitOutput(nxt.to_bytes(), encode(MLSMessage, result.commit), welcome)
 
     def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]:
         return [s.new_member for s in _welcome(welcome).secrets]
@@ -153,7 +153,7 @@ class RfcEngine:
     def protect(self, state: bytes, plaintext: bytes,
                 authenticated_data: bytes) -> tuple[bytes, bytes]:
         msg, nxt = g.protect(self._state(state), plaintext, authenticated_data)
-        return msg.to_bytes(), nxt.to_bytes()
+        return encode(MLSMessage, msg), nxt.to_bytes()
 
     def group_id(self, state: bytes) -> bytes:
         return bytes(self._state(state).context.group_id)

@@ -1,0 +1,71 @@
+"""The README's CLI walkthrough, run as written: two profiles, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CLI_TIMEOUT_S = 60
+
+
+def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="walkthrough pass",
+               COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from accord.cli.main import main; main()", *args],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def js(profile: Path, *args: str) -> object:
+    return json.loads(accord(profile, *args, "--json").stdout)
+
+
+def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    tag = os.urandom(3).hex()
+    a_acct, b_acct = f"alice{tag}@alpha.test", f"bob{tag}@alpha.test"
+    accord(alice, "init")
+    accord(alice, "register", a_acct, "--server", server.url)
+    accord(bob, "init")
+    accord(bob, "register", b_acct, "--server", server.url)
+
+    accord(alice, "chat", "new", "hiking", b_acct)
+    sent = js(alice, "send", "hiking", "Saturday at 8?")
+    assert [c["name"] for c in js(bob, "chat", "list")] == ["hiking"]
+    read = js(bob, "read", "hiking")
+    texts = [i["text"] for i in read["items"] if i["type"] == "message"]
+    assert texts == ["Saturday at 8?"]
+    first = sent["id"][:8]
+    reply = js(bob, "send", "hiking", "Count me in", "--reply", first)
+    (tmp_path / "map.txt").write_text("lake, oak, summit\n")
+    filed = js(bob, "send", "hiking", "the map", "--file", str(tmp_path / "map.txt"))
+    accord(alice, "react", "hiking", reply["id"][:8], "👍")
+    accord(alice, "edit", "hiking", first, "Saturday at 9?")
+    got = js(alice, "download", "hiking", filed["id"][:8], "--out", str(tmp_path / "dl"))
+    assert Path(got["path"]).read_text() == "lake, oak, summit\n"
+    hits = js(alice, "search", "saturday")
+    assert [h["text"] for h in hits] == ["Saturday at 9?"]
+    members = js(alice, "chat", "members", "hiking")
+    assert set(members["members"]) == {a_acct, b_acct}
+    human = accord(bob, "read", "hiking").stdout
+    assert "Saturday at 9? (edited)" in human and "Count me in" in human
+    assert "[file map.txt" in human
+    devices = js(alice, "devices", "list")
+    assert len(devices) == 1 and devices[0]["this_device"]
+
+    # a wrong passphrase is a clear error, not a traceback
+    env_wrong = accord_wrong(alice)
+    assert env_wrong.returncode == 1 and "wrong passphrase" in env_wrong.stderr
+
+
+def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="not it")
+    return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           "chat", "list"], env=env, capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT_S)
