@@ -411,3 +411,14 @@ def test_late_messages_from_members_the_commit_removed_or_replaced() -> None:
     assert out.application_data == b"dave, before his commit"
     with pytest.raises(AccordError):  # each key is used once
         g.process(carol, from_dave, NOW)
+
+
+def test_own_private_proposal_coming_back_is_recognised() -> None:
+    grp = Group(encrypt_handshake=True)
+    grp.add("alice", ["bob"])
+    msg, alice = g.propose_update(grp.states["alice"])
+    out, same = g.process(alice, msg, NOW)
+    assert same is alice and out.proposal_ref == alice.proposals[0].ref
+    restored = g.GroupState.from_bytes(alice.to_bytes(), grp.config)
+    out, _ = g.process(restored, msg.to_bytes(), NOW)  # type: ignore[attr-defined]
+    assert out.proposal_ref == alice.proposals[0].ref

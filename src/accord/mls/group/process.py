@@ -88,6 +88,10 @@ def process(
         # Our own commit came back from the delivery service: it won (14).
         nxt = state.pending.next_state
         return _own_commit_result(state, nxt), nxt
+    for c in state.proposals:
+        if c.message == raw:  # our own proposal, back from the delivery service
+            return ProcessResult(ContentType.PROPOSAL, c.sender, state.epoch, b"",
+                                 proposal=c.proposal, proposal_ref=c.ref), state
     if isinstance(inner, PrivateMessage):
         if inner.epoch != state.epoch and inner.content_type == ContentType.APPLICATION:
             return _late_application(state, inner)

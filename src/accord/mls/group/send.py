@@ -112,7 +112,7 @@ def propose(
     )
     ref = state.suite.proposal_ref(auth.to_bytes())  # type: ignore[attr-defined]
     msg, state = send_handshake(state, auth)
-    cached = CachedProposal(ref, proposal, content.sender, leaf_priv)
+    cached = CachedProposal(ref, proposal, content.sender, leaf_priv, msg.to_bytes())  # type: ignore[attr-defined]
     return msg, dataclasses.replace(state, proposals=state.proposals + (cached,))
 
 

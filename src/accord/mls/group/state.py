@@ -79,6 +79,9 @@ class CachedProposal:
     sender: Sender
     # For our own Update proposal: the private key of the new leaf (12.1.2).
     leaf_priv: bytes | None = dataclasses.field(default=None, repr=False)
+    # For our own proposals: the MLSMessage we sent, recognised when it comes
+    # back (we cannot decrypt our own PrivateMessage: its key is used up).
+    message: bytes | None = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -194,6 +197,7 @@ class _CachedWire:
     proposal: Proposal
     sender: Sender
     leaf_priv: bytes | None
+    message: bytes | None
 
 
 @wire
@@ -261,7 +265,9 @@ def _to_wire(s: GroupState) -> _StateWire:
         s.secret_tree.to_bytes(),
         s.interim_transcript_hash,
         s.confirmation_tag,
-        tuple(_CachedWire(c.ref, c.proposal, c.sender, c.leaf_priv) for c in s.proposals),
+        tuple(
+            _CachedWire(c.ref, c.proposal, c.sender, c.leaf_priv, c.message) for c in s.proposals
+        ),
         pending.message if pending else None,
         pending.next_state.to_bytes() if pending else None,
         pending.proposals if pending else (),
@@ -293,7 +299,9 @@ def _from_wire(w: _StateWire, config: GroupConfig) -> GroupState:
         secret_tree=SecretTree.from_bytes(w.secret_tree),
         interim_transcript_hash=w.interim_transcript_hash,
         confirmation_tag=w.confirmation_tag,
-        proposals=tuple(CachedProposal(c.ref, c.proposal, c.sender, c.leaf_priv) for c in w.proposals),
+        proposals=tuple(
+            CachedProposal(c.ref, c.proposal, c.sender, c.leaf_priv, c.message) for c in w.proposals
+        ),
         pending=pending,
         prior=tuple(
             PriorEpoch(
