@@ -30,8 +30,9 @@ async def accounts(store: SqlStore) -> None:
 
 
 async def test_migrations_are_applied_once(store: SqlStore) -> None:
-    assert await migrate(store.engine) == MIGRATIONS[-1][0]
-    assert await migrate(store.engine) == MIGRATIONS[-1][0]
+    latest = max(version for version, _ in MIGRATIONS)
+    assert await migrate(store.engine) == latest
+    assert await migrate(store.engine) == latest
 
 
 async def test_accounts_and_devices(store: SqlStore) -> None:
@@ -220,3 +221,15 @@ async def test_sqlite_is_durable_by_configuration(store: SqlStore) -> None:
     mode = await engine.run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])  # type: ignore[attr-defined]
     sync = await engine.run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])  # type: ignore[attr-defined]
     assert (mode, sync) == ("wal", 2)  # 2 = FULL
+
+
+async def test_concurrent_transactions_fail_alone(store: SqlStore) -> None:
+    """Under SQLite's group commit, a failing transaction rolls back only its own work."""
+    results = await asyncio.gather(
+        *(store.create_account(dev(f"x{i}", f"user{i % 10}@alpha.test")) for i in range(20)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Conflict) for r in results) == 10
+    assert all(r is None or isinstance(r, Conflict) for r in results)
+    for i in range(10):
+        assert len(await store.list_devices(f"user{i}@alpha.test")) == 1

@@ -8,6 +8,7 @@ speaks. Nothing outside this package sees SQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from abc import ABC, abstractmethod
@@ -99,69 +100,151 @@ class Engine(ABC):
     def transaction(self) -> Any:
         """An async context manager yielding a :class:`Tx`; commits on clean exit."""
 
+    def read(self) -> Any:
+        """Like :meth:`transaction`, for statements that only read committed data."""
+        return self.transaction()
+
 
 class _SqliteTx(Tx):
-    def __init__(self, engine: SqliteEngine) -> None:
-        self._e = engine
+    def __init__(self, engine: SqliteEngine, reader: bool = False) -> None:
+        self._run = engine.run_read if reader else engine.run
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return await self._e.run(lambda c: c.execute(SQLITE.render(sql), args).rowcount)
+        return int(await self._run(lambda c: c.execute(SQLITE.render(sql), args).rowcount))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._e.run(lambda c: c.executemany(SQLITE.render(sql), rows))
+        await self._run(lambda c: c.executemany(SQLITE.render(sql), rows))
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        return await self._e.run(lambda c: c.execute(SQLITE.render(sql), args).fetchall())
+        return list(await self._run(lambda c: c.execute(SQLITE.render(sql), args).fetchall()))
 
 
 class SqliteEngine(Engine):
-    """One connection on one worker thread; an asyncio lock serializes transactions.
+    """A writer connection and a reader connection, each on its own thread.
 
-    WAL with ``synchronous=FULL`` makes every acknowledged commit survive a
-    SIGKILL or power loss (the WAL is fsynced at each commit).
+    WAL with ``synchronous=FULL`` makes every commit durable (the WAL is
+    fsynced), so a transaction returns only once its work would survive a
+    SIGKILL or a power loss. Writers are serialized by an asyncio lock; to
+    pay one fsync for many of them, transactions that queue up while one
+    runs join the same SQLite transaction, each inside its own SAVEPOINT (a
+    failure rolls back only its own work), and all of them return once that
+    shared COMMIT is on disk ("group commit"). Readers use the other
+    connection and see committed data only.
     """
 
     dialect = SQLITE
+    MAX_BATCH = 64
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-sqlite")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-sqlite-w")
+        self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-sqlite-r")
         self._lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._queued = 0
+        self._batch: asyncio.Future[None] | None = None
+        self._batch_size = 0
 
     async def run(self, fn: Any) -> Any:
+        # Statements run inline: they take microseconds, far less than a hop to
+        # a worker thread. Only what may block on the disk (COMMIT's fsync,
+        # opening, closing) goes to the writer's thread (see _sync).
+        conn = self._conn
+        assert conn is not None, "engine not open"
+        return fn(conn)
+
+    async def run_read(self, fn: Any) -> Any:
+        conn = self._reader
+        assert conn is not None, "engine not open"
+        return fn(conn)
+
+    async def _sync(self, fn: Any) -> Any:
         conn = self._conn
         assert conn is not None, "engine not open"
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, conn)
 
-    async def open(self) -> None:
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
-            return conn
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
 
+    async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._pool, self._connect)
+        self._reader = await loop.run_in_executor(self._read_pool, self._connect)
 
     async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await loop.run_in_executor(self._read_pool, reader.close)
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
+            await loop.run_in_executor(self._pool, conn.close)
         self._pool.shutdown(wait=True)
+        self._read_pool.shutdown(wait=True)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self._read_lock:
+            # A read transaction gives the statements of one call one snapshot.
+            await self.run_read(lambda c: c.execute("BEGIN"))
+            try:
+                yield _SqliteTx(self, reader=True)
+            finally:
+                await self.run_read(lambda c: c.execute("COMMIT"))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._lock:
-            await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        joined: asyncio.Future[None] | None = None
+        try:
+            if self._batch is None:
+                await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+                self._batch, self._batch_size = asyncio.get_running_loop().create_future(), 0
+            batch = self._batch
+            await self.run(lambda c: c.execute("SAVEPOINT tx"))
             try:
                 yield _SqliteTx(self)
             except BaseException:
-                await self.run(lambda c: c.execute("ROLLBACK"))
+                await self.run(lambda c: (c.execute("ROLLBACK TO tx"), c.execute("RELEASE tx")))
                 raise
-            await self.run(lambda c: c.execute("COMMIT"))
+            await self.run(lambda c: c.execute("RELEASE tx"))
+            self._batch_size += 1
+            joined = batch
+        finally:
+            try:
+                await self._end_batch_if_due()
+            finally:
+                self._lock.release()
+        if joined is not None:
+            await asyncio.shield(joined)  # returns once the shared COMMIT is durable
+
+    async def _end_batch_if_due(self) -> None:
+        batch = self._batch
+        if batch is None or (self._queued and self._batch_size < self.MAX_BATCH):
+            return
+        self._batch = None
+        try:
+            await self._sync(lambda c: c.execute("COMMIT"))
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                await self.run(lambda c: c.execute("ROLLBACK"))
+            if not batch.done():
+                batch.set_exception(exc)
+            raise
+        if not batch.done():
+            batch.set_result(None)
 
 
 class _PgTx(Tx):

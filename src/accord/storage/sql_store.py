@@ -86,7 +86,7 @@ class SqlStore(FederationSqlMixin):
             raise Conflict("this device signature key (or device id) is already registered")
 
     async def get_device(self, device_id: str) -> DeviceRecord:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             row = await tx.fetchone(
                 f"SELECT {_DEVICE_COLS} FROM devices WHERE device_id = ?", device_id
             )
@@ -95,7 +95,7 @@ class SqlStore(FederationSqlMixin):
         return DeviceRecord(row[0], row[1], bytes(row[2]), int(row[3]))
 
     async def list_devices(self, account: str) -> list[DeviceRecord]:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             if not await tx.fetchone("SELECT 1 FROM accounts WHERE account = ?", account):
                 raise NotFound(f"no account {account}")
             rows = await tx.fetchall(
@@ -140,7 +140,7 @@ class SqlStore(FederationSqlMixin):
             )
 
     async def get_session(self, token_hash: bytes) -> tuple[str, int]:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             row = await tx.fetchone(
                 "SELECT device_id, expires_at FROM sessions WHERE token_hash = ?", token_hash
             )
@@ -177,7 +177,7 @@ class SqlStore(FederationSqlMixin):
         return int(row[0]) if row else 0
 
     async def count_key_packages(self, device_id: str) -> tuple[int, bool]:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             row = await tx.fetchone(
                 "SELECT COUNT(*) FROM key_packages WHERE device_id = ?", device_id
             )
@@ -240,7 +240,7 @@ class SqlStore(FederationSqlMixin):
         return GroupRecord(group_id, hub, 0, (creator,), (0,))
 
     async def get_group(self, group_id: bytes) -> GroupRecord:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             return await self._group(tx, group_id, lock=False)
 
     @staticmethod
@@ -266,7 +266,7 @@ class SqlStore(FederationSqlMixin):
         )
 
     async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             row = await tx.fetchone(
                 "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
                 group_id,
@@ -373,7 +373,7 @@ class SqlStore(FederationSqlMixin):
             return await _enqueue(tx, message, group.members)
 
     async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             rows = await tx.fetchall(
                 "SELECT q.seq, m.msg_id, m.kind, m.group_id, m.epoch, m.sender, m.body,"
                 " m.created_at FROM queue q JOIN messages m ON m.msg_id = q.msg_id"
@@ -460,7 +460,7 @@ class SqlStore(FederationSqlMixin):
             )
 
     async def get_blob(self, cap_hash: bytes) -> bytes:
-        async with self.engine.transaction() as tx:
+        async with self.engine.read() as tx:
             row = await tx.fetchone(
                 "SELECT b.sha256, d.data FROM blobs b JOIN blob_data d ON d.sha256 = b.sha256"
                 " WHERE b.cap_hash = ?",
