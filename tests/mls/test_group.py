@@ -422,3 +422,22 @@ def test_own_private_proposal_coming_back_is_recognised() -> None:
     restored = g.GroupState.from_bytes(alice.to_bytes(), grp.config)
     out, _ = g.process(restored, msg.to_bytes(), NOW)  # type: ignore[attr-defined]
     assert out.proposal_ref == alice.proposals[0].ref
+
+
+def test_external_join_with_a_psk() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    psk_id, psk = b"join-psk", os.urandom(32)
+    for name in grp.states:
+        grp.states[name] = g.add_external_psk(grp.states[name], psk_id, psk)
+    cred, priv = identity(1, "erin")
+    info = g.group_info(grp.states["alice"])
+    commit_msg, erin = g.join_external(info, cred, priv, NOW, psks={psk_id: psk})
+    grp.deliver(commit_msg, None)
+    grp.states["erin"] = erin
+    grp.check_agree()
+    # without the PSK, the members cannot follow the commit
+    info = g.group_info(grp.states["alice"])
+    commit_msg, _ = g.join_external(info, *identity(1, "frank"), NOW, psks={b"unknown": psk})
+    with pytest.raises(ValidationError, match="PSK"):
+        g.process(grp.states["bob"], commit_msg, NOW)

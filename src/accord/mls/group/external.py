@@ -4,7 +4,8 @@ proposals from pre-provisioned senders or would-be members (12.1.8)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Mapping
 
 from accord.errors import ValidationError
 from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
@@ -62,15 +63,14 @@ def join_external(
     *,
     ratchet_tree: RatchetTree | bytes | None = None,
     remove_leaf: int | None = None,
-    psk_ids: Sequence[PreSharedKeyID] = (),
-    external_psks: Mapping[bytes, bytes] | None = None,
+    psks: Mapping[bytes, bytes] | None = None,
     authenticated_data: bytes = b"",
     config: GroupConfig | None = None,
 ) -> tuple[MLSMessage, GroupState]:
     """Join the group of ``group_info`` with an external commit (12.4.3.2).
 
-    ``remove_leaf`` is our own old leaf for a resync; ``psk_ids`` are PSKs to
-    inject (their values in ``external_psks``). Returns the commit to send and
+    ``remove_leaf`` is our own old leaf for a resync; ``psks`` (id -> secret)
+    are external PSKs to inject, each with a PreSharedKey proposal. Returns the commit to send and
     our state in the new epoch (the join is complete once the commit is
     accepted; if it is not, join again from a newer GroupInfo).
     """
@@ -95,8 +95,10 @@ def join_external(
     proposals: list[Proposal] = [ExternalInit(kem_output)]
     if remove_leaf is not None:
         proposals.append(Remove(remove_leaf))
-    proposals += [PreSharedKey(i) for i in psk_ids]
-    base = _joiner_state(info, tree, signature_priv, external_psks, cfg)
+    nonce_len = suite.kdf_len
+    proposals += [PreSharedKey(PreSharedKeyID.external(i, os.urandom(nonce_len)))
+                  for i in (psks or {})]
+    base = _joiner_state(info, tree, signature_priv, psks, cfg)
     template = _template_leaf(suite.id, credential, signature_priv, now)
     return _external_commit(base, proposals, template, init_secret, authenticated_data)
 
