@@ -441,3 +441,39 @@ def test_external_join_with_a_psk() -> None:
     commit_msg, _ = g.join_external(info, *identity(1, "frank"), NOW, psks={b"unknown": psk})
     with pytest.raises(ValidationError, match="PSK"):
         g.process(grp.states["bob"], commit_msg, NOW)
+
+
+@pytest.mark.parametrize("force_path", [False, True])
+def test_branch_with_extensions_and_external_tree(force_path: bool) -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    kps = {n: g.key_package(get_suite(1), grp.states[n].own_leaf_node.credential,
+                            grp.states[n].signature_priv, NOW) for n in ("bob", "carol")}
+    exts = (Extension(3, b"\x00\x00\x00"), Extension(5, b"\x00"))
+    res, st = g.branch(grp.states["alice"], b"branch", [k.key_package for k in kps.values()],
+                       NOW, extensions=exts, inline_tree=False, force_path=force_path)
+    alice = g.merge_pending(st)
+    for name, kp in kps.items():
+        joined = g.join_from_welcome(res.welcome, kp, NOW,  # type: ignore[arg-type]
+                                     ratchet_tree=alice.tree.to_bytes(),
+                                     resumption_from=[grp.states[name]])
+        assert g.epoch_authenticator(joined) == g.epoch_authenticator(alice)
+        assert joined.context.extensions == exts
+
+
+def test_reinit_welcomed_by_a_member_other_than_the_committer() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol"])
+    msg, grp.states["alice"] = g.propose_reinit(grp.states["alice"], b"v2", 1,
+                                                (Extension(3, b"\x00\x00\x00"),))
+    grp.deliver(msg, "alice")
+    grp.commit("bob")
+    olds = dict(grp.states)
+    kps = {n: g.key_package(get_suite(1), s.own_leaf_node.credential, s.signature_priv, NOW)
+           for n, s in olds.items() if n != "carol"}
+    res, st = g.reinit(olds["carol"], [k.key_package for k in kps.values()], NOW)
+    carol = g.merge_pending(st)
+    for name, kp in kps.items():
+        joined = g.join_from_welcome(res.welcome, kp, NOW,  # type: ignore[arg-type]
+                                     resumption_from=[olds[name]])
+        assert g.epoch_authenticator(joined) == g.epoch_authenticator(carol)

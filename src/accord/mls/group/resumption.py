@@ -32,6 +32,7 @@ def reinit(
     credential: Credential | None = None,
     signature_priv: bytes | None = None,
     inline_tree: bool = True,
+    force_path: bool = False,
 ) -> tuple[CommitResult, GroupState]:
     """Create the group a merged ReInit asks for (11.2) and add ``key_packages``.
 
@@ -47,7 +48,8 @@ def reinit(
     sig = signature_priv or (own.signature_priv if own else old.signature_priv)
     new = create_group(suite, r.group_id, cred, sig, now, extensions=tuple(r.extensions),
                        key_package=own, config=old.config)
-    return _first_commit(old, new, key_packages, ResumptionPSKUsage.REINIT, now, inline_tree)
+    return _first_commit(old, new, key_packages, ResumptionPSKUsage.REINIT, now, inline_tree,
+                         force_path)
 
 
 def branch(
@@ -58,19 +60,21 @@ def branch(
     *,
     extensions: tuple[Extension, ...] = (),
     inline_tree: bool = True,
+    force_path: bool = False,
 ) -> tuple[CommitResult, GroupState]:
     """A subgroup of ``old`` with the same version and cipher suite (11.3)."""
     new = create_group(old.suite, group_id, old.own_leaf_node.credential, old.signature_priv,
                        now, extensions=extensions, config=old.config)
-    return _first_commit(old, new, key_packages, ResumptionPSKUsage.BRANCH, now, inline_tree)
+    return _first_commit(old, new, key_packages, ResumptionPSKUsage.BRANCH, now, inline_tree,
+                         force_path)
 
 
 def _first_commit(
     old: GroupState, new: GroupState, key_packages: Sequence[KeyPackage], usage: int,
-    now: int, inline_tree: bool,
+    now: int, inline_tree: bool, force_path: bool,
 ) -> tuple[CommitResult, GroupState]:
     psk = new_psk_id(new, epoch=old.epoch, group_id=old.group_id, usage=usage)
     proposals: list[Proposal] = [PreSharedKey(psk), *(Add(kp) for kp in key_packages)]
     new = dataclasses.replace(new, external_psks=old.external_psks)
     return commit(new, now=now, by_value=proposals, inline_tree=inline_tree,
-                  resumption_from=(old,), _special_psk_usage=True)
+                  force_path=force_path, resumption_from=(old,), _special_psk_usage=True)
