@@ -59,6 +59,21 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     devices = js(alice, "devices", "list")
     assert len(devices) == 1 and devices[0]["this_device"]
 
+    assert "(this device)" in accord(alice, "devices").stdout
+
+    # linking a second device of alice with the CLI
+    laptop = tmp_path / "alice-laptop"
+    accord(laptop, "init")
+    code = js(laptop, "devices", "request", a_acct, "--server", server.url)["code"]
+    accord(alice, "devices", "link", code)
+    assert js(laptop, "devices", "finish", "--wait", "10")["account"] == a_acct
+    accord(alice, "read", "hiking")  # alice's first device adds the laptop
+    accord(bob, "send", "hiking", "hello laptop")
+    laptop_texts = [i["text"] for i in js(laptop, "read", "hiking")["items"]
+                    if i["type"] == "message"]
+    assert laptop_texts == ["hello laptop"]
+    assert len(js(bob, "chat", "members", "hiking")["members"][a_acct]) == 2
+
     # a wrong passphrase is a clear error, not a traceback
     env_wrong = accord_wrong(alice)
     assert env_wrong.returncode == 1 and "wrong passphrase" in env_wrong.stderr

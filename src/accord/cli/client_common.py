@@ -46,7 +46,9 @@ def profile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def profile_dir(profile: Path | None) -> Path:
-    return (profile or DEFAULT_PROFILE).expanduser()
+    # ctx.invoke (``accord devices`` alone) passes defaults without reading envvars.
+    env = os.environ.get("ACCORD_PROFILE")
+    return (profile or (Path(env) if env else DEFAULT_PROFILE)).expanduser()
 
 
 def passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
