@@ -35,6 +35,7 @@ class Options:
     max_assignments: int = 4096
     scripts: Sequence[str] = ()  # empty: every script; else "name" or "file:name"
     rpc_timeout: float = 60.0
+    connect_timeout: float = 15.0
     run_timeout: float = 900.0
     as_json: bool = False
 
@@ -101,7 +102,7 @@ def run(addresses: Sequence[str], options: Options, out: TextIO) -> Outcome:
     clients: list[Client] = []
     try:
         for i, addr in enumerate(addresses):
-            clients.append(connect(f"c{i}", addr, rpc_timeout=options.rpc_timeout))
+            clients.append(connect(f"c{i}", addr, rpc_timeout=options.rpc_timeout, connect_timeout=options.connect_timeout))
     except AccordError as exc:
         for c in clients:
             c.close()

@@ -1,0 +1,130 @@
+"""What the runner reports when members disagree, or a client cannot do a step.
+
+Two in-process fake MLSClient servers (fake_mls.py) agree unless told to lie; the
+report must then name the script, the step and its action, the role assignment,
+the suite, and the first value that differs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from accord.interop.divergence import short_hex
+from accord.interop.runner import Options, Outcome, run
+from tests.interop.fake_mls import FakeMLS, Knobs, h, serve
+
+SCRIPTS = {
+    "scripts": {
+        "two_commits": [
+            {"action": "createGroup", "actor": "alice", "members": ["bob"]},
+            {"action": "fullCommit", "actor": "alice", "members": ["bob"]},
+            {"action": "fullCommit", "actor": "alice", "members": ["bob"]},
+        ],
+        "talk": [
+            {"action": "createGroup", "actor": "alice", "members": ["bob"]},
+            {"action": "protect", "actor": "alice", "authenticatedData": "ad", "plaintext": "hi"},
+            {"action": "unprotect", "actor": "bob", "ciphertext": 1},
+        ],
+    }
+}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(SCRIPTS))
+    return path
+
+
+def go(c0: FakeMLS, c1: FakeMLS, config: Path, **kw: object) -> tuple[Outcome, list[str]]:
+    out = io.StringIO()
+    with serve(c0, c1) as addresses:
+        outcome = run(addresses, Options(configs=[config], suites=[1], handshake="public", **kw), out)  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == f"{outcome.passed} passed, {outcome.failed} failed"
+    return outcome, lines
+
+
+def test_honest_fakes_agree(config: Path) -> None:
+    outcome, lines = go(FakeMLS("a"), FakeMLS("b"), config)
+    assert outcome.ok and outcome.passed == 8  # 2 scripts x 4 assignments
+    assert lines[-1] == "8 passed, 0 failed"
+
+
+def test_wrong_state_auth_is_reported_with_script_step_roles_suite_and_values(config: Path) -> None:
+    liar = FakeMLS("liar", Knobs(lie_state_auth_at=2))
+    outcome, lines = go(FakeMLS("honest"), liar, config, scripts=["two_commits"])
+    assert not outcome.ok
+    # Runs where both actors sit on the same fake agree (with itself); mixed ones fail.
+    failed = [r for r in outcome.results if not r.passed]
+    assert {r.roles for r in failed} == {(("alice", "c0"), ("bob", "c1")), (("alice", "c1"), ("bob", "c0"))}
+    r = next(r for r in failed if r.roles == (("alice", "c0"), ("bob", "c1")))
+    # createGroup ends in epoch 1, the first fullCommit (step 1) in epoch 2, where the liar lies.
+    assert (r.config, r.script, r.suite, r.failed_step, r.action) == ("toy.json", "two_commits", 1, 1, "fullCommit")
+    assert r.divergence is not None and r.divergence.what == "StateAuth"
+    (ref, ref_value), (other, other_value) = r.divergence.first_difference
+    assert (ref, other) == ("alice(c0)", "bob(c1)")
+    assert other_value != ref_value and other_value == h(b"lie", ref_value)
+    line = next(x for x in lines if x.startswith("FAIL") and "roles=alice=c0,bob=c1" in x)
+    assert line.startswith("FAIL toy.json:two_commits suite=1 hs=public roles=alice=c0,bob=c1: step 1 fullCommit: ")
+    assert f"StateAuth differs: alice(c0)={short_hex(ref_value)} but bob(c1)={short_hex(other_value)}" in line
+
+
+def test_json_report_carries_the_full_values(config: Path) -> None:
+    liar = FakeMLS("liar", Knobs(lie_export_at=1))
+    outcome, lines = go(FakeMLS("honest"), liar, config, scripts=["two_commits"], as_json=True)
+    records = [json.loads(x) for x in lines[:-1]]
+    fails = [x for x in records if x.get("result") == "fail"]
+    assert len(fails) == 2 and outcome.failed == 2
+    f = next(x for x in fails if x["roles"] == {"alice": "c1", "bob": "c0"})
+    assert (f["config"], f["script"], f["suite"], f["failed_step"], f["action"]) == ("toy.json", "two_commits", 1, 0, "createGroup")
+    div = f["divergence"]
+    assert div["value"] == "Export"
+    assert (div["reference"], div["first_differing"]) == ("alice(c1)", "bob(c0)")
+    assert div["members"]["alice(c1)"] != div["members"]["bob(c0)"]
+    assert len(bytes.fromhex(div["members"]["bob(c0)"])) == 32
+    assert json.loads(f["step"])["action"] == "createGroup"
+
+
+def test_wrong_epoch_authenticator_in_a_response(config: Path) -> None:
+    liar = FakeMLS("liar", Knobs(lie_epoch_authenticator_at=2))
+    outcome, lines = go(FakeMLS("honest"), liar, config, scripts=["two_commits"])
+    r = next(r for r in outcome.results if r.roles == (("alice", "c0"), ("bob", "c1")))
+    assert not r.passed and r.failed_step == 1 and r.action == "fullCommit"
+    assert r.divergence is not None and r.divergence.what == "epoch_authenticator"
+    assert [m for m, _ in r.divergence.values] == ["alice(c0)", "bob(c1)"]
+
+
+def test_unimplemented_step_is_a_failure(config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "update.json"
+    path.write_text(json.dumps({"scripts": {"update": [
+        {"action": "createGroup", "actor": "alice", "members": ["bob"]},
+        {"action": "updateProposal", "actor": "bob"},
+    ]}}))
+    outcome, lines = go(FakeMLS("a"), FakeMLS("b"), path)
+    assert outcome.passed == 0 and outcome.failed == 4
+    assert all("step 1 updateProposal" in x and "UpdateProposal: UNIMPLEMENTED" in x for x in lines if x.startswith("FAIL"))
+    assert lines[-1] == "0 passed, 4 failed"
+
+
+def test_unknown_action_and_unshared_suite_fail(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"scripts": {"odd": [{"action": "createGroup", "actor": "alice"}, {"action": "dance", "actor": "alice"}]}}))
+    out = io.StringIO()
+    with serve(FakeMLS("a"), FakeMLS("b")) as addresses:
+        outcome = run(addresses, Options(configs=[path], suites=[1, 7], handshake="public"), out)
+    lines = out.getvalue().splitlines()
+    assert any(x.startswith("FAIL suite=7: not supported by every client") for x in lines)
+    assert all("unknown action: dance" in x for x in lines if x.startswith("FAIL odd") or "odd.json" in x and x.startswith("FAIL"))
+    assert outcome.failed == 1 + 2 and lines[-1] == "0 passed, 3 failed"
+
+
+def test_unreachable_client_is_a_failure(config: Path) -> None:
+    out = io.StringIO()
+    outcome = run(["127.0.0.1:1"], Options(configs=[config], handshake="public", connect_timeout=2.0), out)  # nothing listens on port 1
+    assert not outcome.ok
+    assert out.getvalue().splitlines()[-1] == "0 passed, 1 failed"
