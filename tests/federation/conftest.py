@@ -1,27 +1,49 @@
-"""Three providers (alpha.test, beta.test, gamma.test), each its own process, per module."""
+"""Three providers (alpha.test, beta.test, gamma.test), each its own process, per module.
+
+The modules that use ``providers`` run twice: on SQLite, and with every
+provider on its own PostgreSQL database (skipped without ACCORD_TEST_PG,
+a failure under CI=true).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
+from accord.storage.testing import create_database, drop_database, pg_admin_url, pg_required
 from tests.federation.providers import Provider, federation
 
 
-@pytest.fixture(scope="module")
-def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Provider]]:
+def _pg_admin() -> str:
+    admin = pg_admin_url()
+    if admin is None:
+        if pg_required():
+            pytest.fail("CI=true but ACCORD_TEST_PG is unset: PostgreSQL is required")
+        pytest.skip("ACCORD_TEST_PG is unset")
+    return admin
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[dict[str, Provider]]:
     root: Path = tmp_path_factory.mktemp("federation")
     provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
-    try:
+    with ExitStack() as cleanup:
+        if request.param == "postgresql":
+            admin = _pg_admin()
+            for p in provs:
+                p.database, name = asyncio.run(create_database(admin, "accord_fed"))
+                cleanup.callback(lambda n=name: asyncio.run(drop_database(admin, n)))
+        for p in provs:
+            cleanup.callback(p.stop)
         for p in provs:
             p.start()
         yield {p.domain.split(".")[0]: p for p in provs}
-    finally:
-        for p in provs:
-            p.stop()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ class Provider:
     port: int = field(default_factory=free_port)
     peers: dict[str, str] = field(default_factory=dict)
     scale: float = 50.0
+    database: str | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +54,8 @@ class Provider:
         cmd = [sys.executable, "-m", "accord.server", "--data", str(self.data_dir),
                "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
                "--rate-limit-scale", str(self.scale)]
+        if self.database:
+            cmd += ["--database", self.database]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         with open(self.log_path, "ab") as log:

@@ -39,8 +39,13 @@ async def test_well_known_names_endpoint_and_provider_key(
     doc = decode(fw.WellKnown, r.json())
     assert doc.domain == "alpha.test" and doc.api_base == alpha.url
     assert doc.signing_key == load_or_create(alpha.data_dir).public
-    assert doc.transparency_head is None  # filled once the provider runs its log (issue 7)
-    assert set(r.json()) == {"domain", "api_base", "signing_key"}
+    # The key transparency head (issue 7), signed with the same provider key.
+    if doc.transparency_head is not None:
+        from accord.transparency.heads import decode_signed_head, verify_signed_head
+
+        head = decode_signed_head(doc.transparency_head)
+        assert verify_signed_head(head, doc.signing_key, "alpha.test").domain == "alpha.test"
+    assert set(r.json()) <= {"domain", "api_base", "signing_key", "transparency_head"}
 
 
 async def test_T14_blocks_stop_invitations_and_key_package_claims(

@@ -77,7 +77,8 @@ async def apply_commit(
     view = mls_check.view_commit(req.commit, gid, req.epoch)
     if req.welcome is not None:
         mls_check.check_welcome(req.welcome, view)
-    allowed, requests = None, []
+    allowed: set[str] | None = None
+    requests: list[tuple[str, str]] = []
     if remote_sender and req.added:
         allowed, requests = await consent.screen(fed, req.added, sender_account, now)
     new_group, notified = await p.store.fed_apply_commit(

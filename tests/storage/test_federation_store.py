@@ -1,0 +1,141 @@
+"""The federation half of the store, on SQLite and PostgreSQL (see conftest.store)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.storage import CommitChange, DeviceRecord, NewMessage, SqlStore
+from accord.storage.federation_sql import Delivered
+
+GID = b"fed-group"
+ME = "alpha.test"
+
+
+def dev(device_id: str, account: str) -> DeviceRecord:
+    return DeviceRecord(device_id, account, hashlib.sha256(device_id.encode()).digest(), 1)
+
+
+def encode(msg: NewMessage, recipients: list[str], roster, group_epoch) -> bytes:  # type: ignore[no-untyped-def]
+    return json.dumps({"msg": msg.msg_id, "to": recipients, "roster": roster,
+                       "sender": msg.sender}).encode()
+
+
+async def hub_group(store: SqlStore) -> None:
+    """alice (a1, ours) in a group with b1 at beta.test and c1 at gamma.test."""
+    await store.create_account(dev("a1", "alice@alpha.test"))
+    await store.create_account(dev("a2", "ann@alpha.test"))
+    await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+    await store.fed_register_devices([("b1", "beta.test"), ("c1", "gamma.test")], ME)
+    change = CommitChange(GID, 0, "a1", ("b1", "c1", "a2"), (), b"Q" * 32)
+    commit = NewMessage("m-commit", "commit", GID, 0, "a1", b"c", 10)
+    welcome = NewMessage("m-welcome", "welcome", GID, 1, "a1", b"w", 10)
+    group, notified = await store.fed_apply_commit(change, commit, welcome, None, encode, ME)
+    assert group.epoch == 1 and set(group.members) == {"a1", "a2", "b1", "c1"}
+    assert notified == ["a2"]  # a2's Welcome; remote members go to the outbox
+
+
+async def test_nonces_are_single_use(store: SqlStore) -> None:
+    await store.fed_use_nonce("beta.test", "n1", 100)
+    await store.fed_use_nonce("gamma.test", "n1", 100)  # per peer
+    with pytest.raises(AuthError):
+        await store.fed_use_nonce("beta.test", "n1", 100)
+    assert (await store.fed_purge(now=101, outbox_cutoff=0))["fed_nonces"] == 2
+    await store.fed_use_nonce("beta.test", "n1", 200)
+
+
+async def test_a_device_id_belongs_to_one_provider(store: SqlStore) -> None:
+    await store.create_account(dev("a1", "alice@alpha.test"))
+    await store.fed_register_devices([("b1", "beta.test")], ME)
+    await store.fed_register_devices([("b1", "beta.test")], ME)  # idempotent
+    with pytest.raises(Conflict):
+        await store.fed_register_devices([("b1", "gamma.test")], ME)
+    with pytest.raises(Conflict):
+        await store.fed_register_devices([("a1", "beta.test")], ME)  # ours
+    with pytest.raises(NotFound):
+        await store.fed_register_devices([("zz", ME)], ME)  # "ours" but unknown here
+    assert await store.fed_locate(["a1", "b1", "zz"]) == {"a1": None, "b1": "beta.test"}
+
+
+async def test_hub_fan_out_goes_to_each_peer_in_order(store: SqlStore) -> None:
+    await hub_group(store)
+    msg = NewMessage("m-app", "application", GID, 1, None, b"x", 20)
+    assert sorted(await store.fed_post_application(msg, b"nonce", 999, encode)) == ["a1", "a2"]
+    with pytest.raises(Conflict):
+        await store.fed_post_application(msg, b"nonce", 999, encode)
+    batches = {b.peer: b for b in await store.fed_outbox_due(0, 100, 10)}
+    assert set(batches) == {"beta.test", "gamma.test"}
+    items = [json.loads(raw) for _, raw in batches["beta.test"].items]
+    assert [i["msg"] for i in items] == ["m-welcome", "m-app"]
+    assert items[0]["to"] == ["b1"] and items[0]["roster"] is not None
+    assert items[1]["sender"] is None and items[1]["roster"] is None  # T11
+    # Backoff: a failed peer is not due until its time; success clears it.
+    await store.fed_outbox_failed("beta.test", 3, 500)
+    assert {b.peer for b in await store.fed_outbox_due(499, 100, 10)} == {"gamma.test"}
+    due = {b.peer: b for b in await store.fed_outbox_due(500, 100, 10)}
+    assert due["beta.test"].failures == 3
+    await store.fed_outbox_sent("beta.test", [i for i, _ in due["beta.test"].items])
+    assert await store.fed_outbox_size() == {"gamma.test": 2}
+    assert (await store.fed_purge(now=0, outbox_cutoff=10**6))["fed_outbox"] == 2
+
+
+async def test_follower_files_items_once_and_only_for_its_members(store: SqlStore) -> None:
+    await store.create_account(dev("b1", "bob@beta.test"))
+    await store.create_account(dev("b2", "bea@beta.test"))
+    roster = [("a1", "alpha.test"), ("b1", "beta.test")]
+    welcome = NewMessage("w1", "welcome", GID, 1, "a1", b"w", 10)
+    d = Delivered(welcome, ["b1"], roster, 1)
+    with pytest.raises(NotFound):  # an application item for a group we never heard of
+        await store.fed_deliver("alpha.test", Delivered(
+            NewMessage("x", "application", GID, 1, None, b"x", 10), ["b1"], None, None),
+            "beta.test", [])
+    assert await store.fed_deliver("alpha.test", d, "beta.test", [("bob@beta.test", "a@x")]) \
+        == ["b1"]
+    assert await store.fed_deliver("alpha.test", d, "beta.test", []) is None  # duplicate
+    assert (await store.get_group(GID)).hub == "alpha.test"
+    assert await store.fed_requests("bob@beta.test") == [(GID, "a@x", "w1", 10)]
+    app = NewMessage("a1m", "application", GID, 1, None, b"x", 11)
+    with pytest.raises(ValidationError):  # b2 is ours but not a member
+        await store.fed_deliver("alpha.test", Delivered(app, ["b2"], None, None), "beta.test", [])
+    with pytest.raises(AuthError):  # only the hub feeds its group
+        await store.fed_deliver("gamma.test", Delivered(app, ["b1"], None, None), "beta.test",
+                                [])
+    assert await store.fed_deliver("alpha.test", Delivered(app, ["b1"], None, None),
+                                   "beta.test", []) == ["b1"]
+
+
+async def test_refused_devices_get_nothing_of_the_group(store: SqlStore) -> None:
+    await store.create_account(dev("b1", "bob@beta.test"))
+    roster = [("a1", "alpha.test"), ("b1", "beta.test")]
+    welcome = NewMessage("w1", "welcome", GID, 1, "a1", b"w", 10)
+    assert await store.fed_deliver("alpha.test", Delivered(welcome, ["b1"], roster, 1),
+                                   "beta.test", [], refuse=["b1"]) == []
+    app = NewMessage("m2", "application", GID, 1, None, b"x", 11)
+    assert await store.fed_deliver("alpha.test", Delivered(app, ["b1"], None, None),
+                                   "beta.test", []) == []
+    assert await store.fetch_queue("b1", 0, 10) == []
+
+
+async def test_consent_blocks_contacts_requests(store: SqlStore) -> None:
+    await store.create_account(dev("b1", "bob@beta.test"))
+    await store.create_account(dev("b2", "bea@beta.test"))
+    await store.fed_set_block("bob@beta.test", "gamma.test", True, 1)
+    await store.fed_set_block("bob@beta.test", "gamma.test", True, 1)  # idempotent
+    assert await store.fed_blocks("bob@beta.test") == ["gamma.test"]
+    states = await store.fed_consent(["bob@beta.test", "bea@beta.test"], "eve@gamma.test")
+    assert states == {"bob@beta.test": "blocked", "bea@beta.test": "stranger"}
+    roster = [("e1", "gamma.test"), ("b2", "beta.test")]
+    await store.fed_deliver("gamma.test", Delivered(
+        NewMessage("w", "welcome", GID, 1, "e1", b"w", 5), ["b2"], roster, 1), "beta.test",
+        [("bea@beta.test", "eve@gamma.test")])
+    await store.fed_accept_request("bea@beta.test", GID)
+    with pytest.raises(NotFound):
+        await store.fed_accept_request("bea@beta.test", GID)
+    assert (await store.fed_consent(["bea@beta.test"], "eve@gamma.test")) == {
+        "bea@beta.test": "contact"}
+    await store.fed_set_block("bob@beta.test", "gamma.test", False, 1)
+    with pytest.raises(NotFound):
+        await store.fed_set_block("bob@beta.test", "gamma.test", False, 1)
