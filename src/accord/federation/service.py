@@ -101,8 +101,10 @@ class Federation:
         return await follower.forward_post(self, group, req, now)
 
     def transparency_head(self) -> bytes | None:
-        """The signed key-transparency head for ``/.well-known/accord`` (issue 7: not yet)."""
-        return None
+        """The signed key-transparency head for ``/.well-known/accord`` (issue 7)."""
+        from accord.server.transparency import well_known_head
+
+        return well_known_head(self.provider)
 
     def wake_outbox(self) -> None:
         self.outbox_news.set()

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 
 from accord.errors import AuthError, NotFound, ValidationError
+from accord.server import transparency
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64e, signing
@@ -37,7 +38,7 @@ async def register(p: Provider, req: m.RegisterRequest, now: int) -> m.RegisterR
         req.signature_key, req.signature, signing.register_input(account, req.signature_key)
     )
     device = DeviceRecord(new_device_id(), account, req.signature_key, now)
-    await p.store.create_account(device)
+    await transparency.create_account(p, device, now)  # logged (issue 7)
     return m.RegisterResponse(account=account, device_id=device.device_id)
 
 
@@ -99,7 +100,7 @@ async def add_device(
         signing.possession_input(by.account, req.signature_key),
     )
     device = DeviceRecord(new_device_id(), by.account, req.signature_key, now)
-    await p.store.add_device(device)
+    await transparency.add_device(p, device, now)  # logged (issue 7)
     return m.AddDeviceResponse(device_id=device.device_id)
 
 
@@ -111,7 +112,7 @@ async def remove_device(p: Provider, by: DeviceRecord, device_id: str) -> None:
     # Another account's device looks exactly like a missing one (T08: no probing).
     if target is None or target.account != by.account:
         raise NotFound("no such device on your account")
-    await p.store.remove_device(device_id)
+    await transparency.remove_device(p, target, p.clock())  # logged (issue 7)
 
 
 async def list_devices(p: Provider, account: str) -> m.DeviceList:

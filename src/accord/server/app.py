@@ -23,6 +23,8 @@ from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.openapi import openapi_document
 from accord.server.routes import http_routes
 from accord.server.state import Provider, ServerConfig, wall_clock_ms
+from accord.server.transparency import open_log
+from accord.server.transparency_routes import transparency_routes
 from accord.server.ws import push_endpoint
 from accord.storage import open_store
 
@@ -53,6 +55,8 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
         app.state.provider = provider
         purger = asyncio.create_task(_purge_loop(provider))
         federation = start_federation(provider, Path(config.data_dir), dict(config.peers))
+        provider.transparency = await open_log(config.domain, store.engine,
+                                               Path(config.data_dir), clock(), federation.key)
         outbound = asyncio.create_task(outbox.run(federation, clock))
         log.info("provider %s ready (%s)", config.domain,
                  "postgresql" if config.database else "sqlite")
@@ -66,7 +70,8 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
             await store.close()
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
-              *federation_routes(), WebSocketRoute("/v1/ws", push_endpoint)]
+              *federation_routes(), *transparency_routes(),
+              WebSocketRoute("/v1/ws", push_endpoint)]
     return Starlette(
         routes=routes,
         lifespan=lifespan,

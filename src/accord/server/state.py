@@ -62,6 +62,7 @@ class Provider:
     clock: Callable[[], int] = wall_clock_ms
     limiter: RateLimiter = field(init=False)
     federation: Any = None  # accord.federation.service.Federation, when it runs
+    transparency: Any = None  # accord.server.transparency.TransparencyLog (issue 7)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.scaled_limits())

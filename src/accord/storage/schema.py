@@ -161,6 +161,30 @@ ALTER TABLE group_members ADD COLUMN leaf_index {BIGINT};
 """,
     ),
     (
+        100,
+        # Key transparency (issue 7): see accord.storage.transparency_sql.
+        """
+CREATE TABLE kt_entries (
+    position {BIGINT} PRIMARY KEY,
+    data {BLOB} NOT NULL
+);
+CREATE TABLE kt_nodes (
+    level {BIGINT} NOT NULL,
+    idx {BIGINT} NOT NULL,
+    hash {BLOB} NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE kt_peer_heads (
+    peer TEXT NOT NULL,
+    size {BIGINT} NOT NULL,
+    head {BLOB} NOT NULL,
+    cosignature {BLOB} NOT NULL,
+    seen_at {BIGINT} NOT NULL,
+    PRIMARY KEY (peer, size)
+);
+""",
+    ),
+    (
         4,
         # Federation (issue 6): a device whose owner blocked the inviter of a
         # group never gets that group's messages (accord.federation.consent).
