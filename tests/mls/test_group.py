@@ -477,3 +477,25 @@ def test_reinit_welcomed_by_a_member_other_than_the_committer() -> None:
         joined = g.join_from_welcome(res.welcome, kp, NOW,  # type: ignore[arg-type]
                                      resumption_from=[olds[name]])
         assert g.epoch_authenticator(joined) == g.epoch_authenticator(carol)
+
+
+def test_required_capabilities_apply_to_adds_in_the_same_commit() -> None:
+    from accord.mls.leaf_node import make_capabilities
+    from accord.mls.structs import GroupContextExtensions, RequiredCapabilities
+
+    suite = get_suite(1)
+    caps = make_capabilities(1, extensions=[0xFF00])
+
+    def capable(name: str) -> g.KeyPackagePrivate:
+        cred, priv = identity(1, name)
+        return g.key_package(suite, cred, priv, NOW, capabilities=caps)
+
+    alice_kp = capable("alice")
+    alice = g.create_group(suite, b"caps", alice_kp.key_package.leaf_node.credential,
+                           alice_kp.signature_priv, NOW, key_package=alice_kp)
+    required = RequiredCapabilities((0xFF00,), (), ()).to_bytes()
+    change = GroupContextExtensions((Extension(3, required),))
+    with pytest.raises(ValidationError, match="7.3"):
+        g.commit(alice, now=NOW, by_value=[change, Add(new_kp(1, "plain").key_package)])
+    res, st = g.commit(alice, now=NOW, by_value=[change, Add(capable("bob").key_package)])
+    assert g.merge_pending(st).context.extensions == (Extension(3, required),)

@@ -24,6 +24,7 @@ from accord.mls.group.epoch import (
 from accord.mls.group.proposals import (
     Applied,
     apply_proposals,
+    check_adds_under_new_extensions,
     check_member_list,
     check_proposal,
     rules_for,
@@ -32,7 +33,6 @@ from accord.mls.group.send import check_active, handshake_format, send_handshake
 from accord.mls.group.state import CachedProposal, GroupState, PendingCommit
 from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets_many
 from accord.mls.key_schedule import derive_epoch
-from accord.mls.leaf_node import check_capabilities
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     AuthenticatedContent,
@@ -60,7 +60,6 @@ from accord.mls.transcript import (
     update_transcript_hashes,
 )
 from accord.mls.tree_math import common_ancestor
-from accord.mls.tree_validation import group_rules
 from accord.mls.treekem import PathKeys, create_update_path
 
 __all__ = ["CommitResult", "commit", "discard_pending", "merge_pending"]
@@ -173,14 +172,8 @@ def _draft(
         por.append(p)
     check_member_list(state.tree, entries, state.own_leaf)
     applied = apply_proposals(state.tree, state.context, entries)
-    exts = tuple(applied.extensions)
-    if exts != tuple(state.context.extensions):
-        # 12.3: the new extensions already apply to the Adds of this commit.
-        ctx = dataclasses.replace(state.context, extensions=exts)
-        rules = group_rules(ctx, applied.tree)
-        for leaf_index, kp in applied.added:
-            check_capabilities(kp.leaf_node, rules, f"leaf {leaf_index}")
-    return _Draft(entries, por, applied, exts)
+    check_adds_under_new_extensions(state.context, applied)
+    return _Draft(entries, por, applied, tuple(applied.extensions))
 
 
 def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[CachedProposal]:

@@ -24,6 +24,7 @@ from accord.mls.group.epoch import (
 from accord.mls.group.proposals import (
     Applied,
     apply_proposals,
+    check_adds_under_new_extensions,
     check_external_list,
     check_member_list,
     check_proposal,
@@ -218,6 +219,7 @@ def _commit(
     else:
         check_member_list(state.tree, entries, sender.index or 0)
     applied = apply_proposals(state.tree, state.context, entries)
+    check_adds_under_new_extensions(state.context, applied)
     # 12.4.2 (receiving): the path must be there for Updates, Removes or an
     # empty commit. 12.4's table also marks GroupContextExtensions "path
     # required", and Accord always sends one then, but 12.4.2 lets a receiver

@@ -190,8 +190,9 @@ def _check_context_extensions(tree: Tree, context: GroupContext, p: GroupContext
         raise ValidationError("an extension type appears twice", "RFC 9420 13.4")
     ext = find_extension(p.extensions, ExtensionType.REQUIRED_CAPABILITIES)
     required = decode(RequiredCapabilities, ext.extension_data) if ext else None
-    if find_extension(p.extensions, ExtensionType.EXTERNAL_SENDERS) is not None:
-        external_senders(GroupContext(1, 1, b"", 0, b"", b"", p.extensions))
+    senders = find_extension(p.extensions, ExtensionType.EXTERNAL_SENDERS)
+    if senders is not None:
+        decode(ExternalSenders, senders.extension_data)  # 12.1.8.1: must be well formed
     rules = GroupRules(cipher_suite=context.cipher_suite, version=context.version,
                        required=required, context_extensions=tuple(types))
     for leaf_index, leaf in tree.leaves():
@@ -260,6 +261,15 @@ def _check_add_identity(
     enc = tree.find_encryption_key(kp.leaf_node.encryption_key)
     if enc is not None and (enc & 1 or enc >> 1 not in removed):
         raise ValidationError("an Add whose encryption key is in the tree", "RFC 9420 7.3")
+
+
+def check_adds_under_new_extensions(context: GroupContext, applied: Applied) -> None:
+    """12.3: new GroupContext extensions already apply to the Adds of the same commit."""
+    if tuple(applied.extensions) == tuple(context.extensions) or not applied.added:
+        return
+    rules = group_rules(dataclasses.replace(context, extensions=applied.extensions), applied.tree)
+    for leaf_index, kp in applied.added:
+        check_capabilities(kp.leaf_node, rules, f"leaf {leaf_index}")
 
 
 def check_external_list(entries: Sequence[Entry]) -> None:
