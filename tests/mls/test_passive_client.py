@@ -107,3 +107,13 @@ def test_missing_field_is_reported(history: dict[str, Any]) -> None:
     bad = {k: v for k, v in history.items() if k != "ratchet_tree"}
     with pytest.raises(VectorMismatch, match="ratchet_tree"):
         check(bad)
+
+
+def test_bare_key_package_is_accepted() -> None:
+    from accord.mls.codec import decode
+    from accord.mls.structs import MLSMessage
+
+    entry = welcome_cases(1)[0]
+    msg = decode(MLSMessage, bytes.fromhex(entry["key_package"]))
+    entry["key_package"] = msg.message.to_bytes().hex()
+    check(entry)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accord.errors import AccordError
+from accord.errors import AccordError, DecodeError
 from accord.mls import group as g
 from accord.mls.codec import decode
 from accord.mls.structs import KeyPackage, MLSMessage, Welcome
@@ -29,11 +29,10 @@ def check(entry: dict[str, Any]) -> None:
     if missing:
         raise VectorMismatch(f"fields missing from the entry: {', '.join(missing)}")
     suite = get_suite(int(entry["cipher_suite"]))
-    kp_msg: MLSMessage = decode(MLSMessage, h(entry["key_package"]))
+    kp = _key_package(h(entry["key_package"]))
     welcome: MLSMessage = decode(MLSMessage, h(entry["welcome"]))
-    if not isinstance(kp_msg.message, KeyPackage) or not isinstance(welcome.message, Welcome):
-        raise VectorMismatch("key_package / welcome: wrong wire formats")
-    kp = kp_msg.message
+    if not isinstance(welcome.message, Welcome):
+        raise VectorMismatch("welcome: not an MLSMessage holding a Welcome")
     private = g.KeyPackagePrivate(
         kp, h(entry["init_priv"]), h(entry["encryption_priv"]), h(entry["signature_priv"])
     )
@@ -50,6 +49,19 @@ def check(entry: dict[str, Any]) -> None:
         state = _apply(state, epoch["commit"], f"epochs[{n}].commit")
         expect(f"epochs[{n}].epoch_authenticator", g.epoch_authenticator(state),
                epoch["epoch_authenticator"])
+
+
+def _key_package(data: bytes) -> KeyPackage:
+    """The upstream generators write an MLSMessage(KeyPackage) although the
+    format comment says "serialized KeyPackage"; both are accepted."""
+    try:
+        msg: MLSMessage = decode(MLSMessage, data)
+    except DecodeError:
+        kp: KeyPackage = decode(KeyPackage, data)
+        return kp
+    if not isinstance(msg.message, KeyPackage):
+        raise VectorMismatch("key_package: an MLSMessage that holds no KeyPackage")
+    return msg.message
 
 
 def _apply(state: g.GroupState, message: str, where: str) -> g.GroupState:
