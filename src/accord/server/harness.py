@@ -41,10 +41,13 @@ class ServerProcess:
     rate_limit_scale: float = 1.0
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    bus: str | None = None
+    tls: tuple[Path, Path] | None = None  # (certificate, key)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -57,6 +60,10 @@ class ServerProcess:
                "--rate-limit-scale", str(self.rate_limit_scale)]
         if self.database:
             cmd += ["--database", self.database]
+        if self.bus:
+            cmd += ["--bus", self.bus]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -66,7 +73,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                # A test certificate is self-signed; the check is liveness only.
+                if httpx.get(self.url + "/healthz", timeout=1.0, verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
