@@ -90,7 +90,7 @@ class History:
             raise AssertionError("a removed member read a later message")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
 def test_random_histories_keep_members_in_agreement(ops: list[tuple[str, int, int]]) -> None:
     h = History()
