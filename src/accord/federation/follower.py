@@ -28,6 +28,7 @@ COMMITS = "/federation/v1/commits"
 PROPOSALS = "/federation/v1/proposals"
 POSTS = "/federation/v1/posts"
 CLAIM = "/federation/v1/keypackages/claim"
+DEVICES = "/federation/v1/devices"
 
 
 async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
@@ -67,6 +68,17 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int) -> m.
     await fed.provider.store.fed_register_devices(
         [(kp.device_id, domain) for kp in resp.key_packages], fed.domain
     )
+    return resp
+
+
+async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
+    """A remote account's public device list, relayed from its provider (T06: the
+    client checks each key against that provider's transparency log anyway)."""
+    domain = account.rsplit("@", 1)[-1]
+    resp = await fed.client.post(domain, DEVICES, fw.FedDevicesRequest(account=account),
+                                 m.DeviceList, now)
+    if resp.account != account:
+        raise NotFound("the provider answered for another account")
     return resp
 
 

@@ -27,7 +27,7 @@ from accord.errors import AccordError, NotFound, ValidationError
 from accord.federation import consent, follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.service import Federation
-from accord.server import keypackages
+from accord.server import accounts, keypackages
 from accord.server.errors import error_response
 from accord.server.routes import endpoint, read_body
 from accord.server.state import Provider
@@ -98,8 +98,14 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
     return await keypackages.claim(fed.provider, req.account)
 
 
+async def _devices(fed: Federation, peer: str, req: fw.FedDevicesRequest, now: int
+                   ) -> m.DeviceList:
+    return await accounts.list_devices(fed.provider, req.account)
+
+
 PEER_SPECS: tuple[PeerSpec, ...] = (
     PeerSpec(follower.CLAIM, fw.FedClaimRequest, _claim),
+    PeerSpec(follower.DEVICES, fw.FedDevicesRequest, _devices),
     PeerSpec(follower.COMMITS, fw.FedCommit, hub.accept_commit, 201),
     PeerSpec(follower.PROPOSALS, fw.FedProposal, hub.accept_proposal, 201),
     PeerSpec(follower.POSTS, fw.FedPost, hub.accept_post, 201),

@@ -81,6 +81,9 @@ class Federation:
     async def claim(self, account: str, by: DeviceRecord, now: int) -> m.ClaimResponse:
         return await follower.claim(self, account, by, now)
 
+    async def list_devices(self, account: str, now: int) -> m.DeviceList:
+        return await follower.list_devices(self, account, now)
+
     async def commit(self, by: DeviceRecord, group: GroupRecord, req: m.CommitRequest,
                      now: int) -> m.CommitResponse:
         if group.hub == self.domain:

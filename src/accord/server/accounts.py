@@ -116,6 +116,8 @@ async def remove_device(p: Provider, by: DeviceRecord, device_id: str) -> None:
 
 
 async def list_devices(p: Provider, account: str) -> m.DeviceList:
+    if p.federation is not None and account.rsplit("@", 1)[-1] != p.config.domain:
+        return await p.federation.list_devices(account, p.clock())  # type: ignore[no-any-return]
     records = await p.store.list_devices(_local_account(p, account))
     return m.DeviceList(
         account=account,

@@ -62,6 +62,13 @@ class FedClaimRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class FedDevicesRequest:
+    """The public device list of ``account`` (hosted by the receiver)."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+
+
+@dataclass(frozen=True, slots=True)
 class FedCommit:
     """A follower forwards its device's commit to the hub (attributable, as every commit)."""
 
