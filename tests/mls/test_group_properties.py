@@ -91,9 +91,13 @@ class History:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(OPS)
-def test_random_histories_keep_members_in_agreement(ops: list[tuple[str, int, int]]) -> None:
+@given(st.integers(0, MAX_MEMBERS - 1), OPS)
+def test_random_histories_keep_members_in_agreement(
+    start: int, ops: list[tuple[str, int, int]]
+) -> None:
     h = History()
+    if start:  # a group of 1 to 20 members to begin with
+        h.grp.add("alice", [h.name() for _ in range(start)])
     for op, a, b in ops:
         h.step(op, a, b)
         h.grp.check_agree()
