@@ -499,3 +499,13 @@ def test_required_capabilities_apply_to_adds_in_the_same_commit() -> None:
         g.commit(alice, now=NOW, by_value=[change, Add(new_kp(1, "plain").key_package)])
     res, st = g.commit(alice, now=NOW, by_value=[change, Add(capable("bob").key_package)])
     assert g.merge_pending(st).context.extensions == (Extension(3, required),)
+
+
+def test_external_resync_must_remove_the_same_client() -> None:
+    grp = Group()
+    grp.add("alice", ["bob"])
+    info = g.group_info(grp.states["alice"])
+    cred, priv = identity(1, "mallory")
+    commit_msg, _ = g.join_external(info, cred, priv, NOW, remove_leaf=grp.leaf("bob"))
+    with pytest.raises(ValidationError, match="another client"):
+        g.process(grp.states["alice"], commit_msg, NOW)

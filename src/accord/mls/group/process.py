@@ -40,6 +40,7 @@ from accord.mls.structs import (
     ExternalInit,
     FramedContent,
     GroupContext,
+    LeafNode,
     MLSMessage,
     PrivateMessage,
     Proposal,
@@ -216,6 +217,7 @@ def _commit(
         check_external_list(entries)
         if commit.path is None:
             raise ValidationError("an external commit must have a path", "RFC 9420 12.4.3.2")
+        _check_resync(state, entries, commit.path.leaf_node)
     else:
         check_member_list(state.tree, entries, sender.index or 0)
     applied = apply_proposals(state.tree, state.context, entries)
@@ -282,6 +284,18 @@ def _next_from_commit(
     types = kept_credential_types(state, applied, None if external else sender_leaf,
                                   commit.path.leaf_node if commit.path else None)
     return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types), sender_leaf
+
+
+def _check_resync(
+    state: GroupState, entries: list[tuple[Proposal, Sender]], leaf: LeafNode
+) -> None:
+    """12.2: a joiner that removes an old leaf must present identifiers the
+    application accepts for it; Accord asks for the same credential."""
+    for p, _ in entries:
+        if isinstance(p, Remove):
+            old = state.tree.leaf(p.removed)
+            if old is not None and old.credential != leaf.credential:
+                raise ValidationError("a resync removes a leaf of another client", "RFC 9420 12.2")
 
 
 def _own_update_keys(
