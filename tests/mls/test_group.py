@@ -509,3 +509,21 @@ def test_external_resync_must_remove_the_same_client() -> None:
     commit_msg, _ = g.join_external(info, cred, priv, NOW, remove_leaf=grp.leaf("bob"))
     with pytest.raises(ValidationError, match="another client"):
         g.process(grp.states["alice"], commit_msg, NOW)
+
+
+def test_commit_of_all_cached_proposals_skips_conflicting_ones() -> None:
+    grp = Group()
+    grp.add("alice", ["bob", "carol", "dave"])
+    kp = new_kp(1, "erin")
+    for name in ("bob", "carol"):  # both propose erin, and both remove dave
+        msg, grp.states[name] = g.propose_add(grp.states[name], kp.key_package)
+        grp.deliver(msg, name)
+        msg, grp.states[name] = g.propose_remove(grp.states[name], grp.leaf("dave"))
+        grp.deliver(msg, name)
+    msg, grp.states["dave"] = g.propose_update(grp.states["dave"])
+    grp.deliver(msg, "dave")
+    res = grp.commit("alice")
+    assert "dave" not in grp.states
+    grp.states["erin"] = g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
+    grp.check_agree()
+    assert len(g.members(grp.states["alice"])) == 4

@@ -35,11 +35,13 @@ from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets_
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
+    Add,
     AuthenticatedContent,
     Commit,
     Extension,
     FramedContent,
     GroupContext,
+    GroupContextExtensions,
     GroupSecrets,
     LeafNode,
     MLSMessage,
@@ -187,25 +189,41 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
     # latest Update per leaf; our own Updates cannot be committed by us.
     removed = {c.proposal.removed for c in state.proposals if isinstance(c.proposal, Remove)}
     out: list[CachedProposal] = []
-    seen_removes: set[int] = set()
+    seen: set[object] = set()
     latest_update: dict[int, CachedProposal] = {}
+    last_gce: CachedProposal | None = None
     for c in state.proposals:
         p = c.proposal
         if isinstance(p, Update):
             if c.sender.index != state.own_leaf and c.sender.index not in removed:
                 latest_update[c.sender.index or 0] = c
-            continue
-        if isinstance(p, Remove):
-            if p.removed in seen_removes or p.removed == state.own_leaf:
-                continue
-            seen_removes.add(p.removed)
-        out.append(c)
+        elif isinstance(p, GroupContextExtensions):
+            last_gce = c  # at most one per commit: the latest
+        elif _once_key(p) not in seen and not (
+            isinstance(p, Remove) and p.removed == state.own_leaf
+        ):
+            seen.add(_once_key(p))
+            out.append(c)
     out += latest_update.values()
+    if last_gce is not None:
+        out.append(last_gce)
     if len(out) > 1:
         # 12.2: a ReInit goes alone; other proposals are preferred, and the
         # ReInit can be sent again in a later epoch.
         out = [c for c in out if not isinstance(c.proposal, ReInit)]
     return out
+
+
+def _once_key(p: Proposal) -> object:
+    """What may appear once in a commit (12.2): a Remove per leaf, an Add per
+    client (signature key), a PSK per PreSharedKeyID; anything else is unique."""
+    if isinstance(p, Remove):
+        return ("remove", p.removed)
+    if isinstance(p, Add):
+        return ("add", p.key_package.leaf_node.signature_key)
+    if isinstance(p, PreSharedKey):
+        return ("psk", p.psk.to_bytes())  # type: ignore[attr-defined]
+    return ("other", id(p))
 
 
 def _surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
