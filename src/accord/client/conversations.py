@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import device_kt
 from accord.client.api import EpochConflict
 from accord.client.mls_session import posting_public_key, split_identity
 from accord.content import Notice, NoticeKind
@@ -85,6 +86,7 @@ async def _claim(dev: Device, account: str, skip: set[bytes], now: int
             raise ValidationError(f"a KeyPackage for {account} does not match its device",
                                   "Accord directory binding (T06)")
         out.append((c.device_id, c.key_package))
+    await device_kt.verify_claimed(dev, account, [listed[d] for d, _ in out], now)  # T06
     return out
 
 

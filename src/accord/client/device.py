@@ -223,7 +223,7 @@ class Device:
 
     async def sync(self, now: int, *, housekeep: bool = True) -> int:
         """Fetch and apply everything queued for this device; how many items were applied."""
-        from accord.client import housekeeping, inbox
+        from accord.client import device_kt, housekeeping, inbox
 
         total = 0
         for _ in range(MAX_SYNC_PAGES):
@@ -233,6 +233,7 @@ class Device:
             total += await inbox.apply_items(self, page.items, now)
         if housekeep:
             await housekeeping.run(self, now)
+            await device_kt.after_sync(self, now)  # key transparency duties (issue 7)
         return total
 
     async def listen(self, now_fn: Any, *, max_frames: int = 1_000_000,

@@ -38,7 +38,7 @@ from accord.wire import codec
 from accord.wire import transparency as wt
 
 log = logging.getLogger("accord.federation.gossip")
-WITNESS_FRESH_MS = 10_000  # a witnessed head younger than this is served without a refetch
+WITNESS_FRESH_MS = 2_000  # a witnessed head this young is served again (no refetch per request)
 MAX_ANSWER = 256 * 1024
 
 

@@ -1,0 +1,175 @@
+"""Key transparency for a :class:`~accord.client.device.Device` (issue 7): the hooks it calls.
+
+- :func:`verify_claimed`: before KeyPackages claimed for ``account`` are
+  added to a group, each device key must be in ``account``'s log (T06).
+  A failure refuses the whole add and raises an alert.
+- :func:`after_sync`: after each sync, (1) the leaves of every group we are
+  in whose key was not checked yet (joined by Welcome, added by commits)
+  are checked against their owners' logs; (2) if due, our own account's
+  entry is checked for devices we did not approve (T05); (3) if due, the
+  heads of the providers of our contacts are gossiped (T06, T07).
+
+Which of our account's devices are approved (``kt:own_keys``): this
+device's key; at this device's first check, the keys already in the log
+(a device trusts the devices that were there before it; each of those
+checks from its own start); devices this device linked (by the device
+id the provider returned when it certified the key, pinned on first
+check); keys the person approves (``accord verify --approve KEYPRINT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from accord.client import alerts
+from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
+from accord.client.mls_session import split_identity
+from accord.errors import AccordError, NotFound
+from accord.wire import b64d, b64e
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+GOSSIP_EVERY_MS = 3_600_000
+MAX_CHECKS_PER_SYNC = 200  # member keys checked per sync; the rest waits for the next
+
+
+def peers(dev: Device) -> dict[str, str]:
+    return dict(dev.store.get_json("kt:peers", {}))
+
+
+def set_peer(dev: Device, domain: str, url: str) -> None:
+    dev.store.put_json("kt:peers", {**peers(dev), domain: url.rstrip("/")})
+
+
+@asynccontextmanager
+async def checker(dev: Device, transport: Any = None) -> AsyncIterator[KeyChecker]:
+    ident = dev.identity
+    http = KtHttp(ident.server, ident.domain, peers(dev), transport)
+    try:
+        yield KeyChecker(dev.store, http)
+    finally:
+        await http.close()
+
+
+def _security_event(dev: Device, account: str, now: int, what: str) -> None:
+    for conv in dev.store.conversations():
+        state = dev.store.load_group(conv["group_id"])
+        if any(split_identity(mb.identity)[0] == account for mb in dev.engine.members(state)):
+            dev.store.add_event(conv["conv_id"], now, "security",
+                                {"account": account, "what": what})
+
+
+async def verify_claimed(dev: Device, account: str, keys: list[bytes], now: int) -> None:
+    """Raise :class:`KeyNotInLog` unless every key is in ``account``'s log (alerted)."""
+    async with checker(dev) as kc:
+        await kc.verify_members([(account, k) for k in keys], now)
+    _mark_checked(dev, [(account, k) for k in keys])
+
+
+def _checked(dev: Device) -> set[str]:
+    return set(dev.store.get_json("kt:checked", []))
+
+
+def _mark_checked(dev: Device, pairs: list[tuple[str, bytes]]) -> None:
+    done = _checked(dev) | {f"{a}|{b64e(k)}" for a, k in pairs}
+    dev.store.put_json("kt:checked", sorted(done))
+
+
+def unchecked_members(dev: Device) -> list[tuple[str, bytes]]:
+    """``(account, key)`` of group leaves whose key was never checked against a log."""
+    done = _checked(dev)
+    me = dev.identity.mls_identity
+    out: dict[str, tuple[str, bytes]] = {}
+    for conv in dev.store.conversations():
+        if not conv["meta"].get("active", True):
+            continue
+        for mb in dev.engine.members(dev.store.load_group(conv["group_id"])):
+            account = split_identity(mb.identity)[0]
+            tag = f"{account}|{b64e(mb.signature_key)}"
+            if mb.identity != me and tag not in done:
+                out[tag] = (account, mb.signature_key)
+    return [out[t] for t in sorted(out)]
+
+
+async def check_members(dev: Device, kc: KeyChecker, now: int) -> int:
+    pairs = unchecked_members(dev)[:MAX_CHECKS_PER_SYNC]
+    accounts = sorted({a for a, _ in pairs})
+    for account in accounts:
+        mine = [(a, k) for a, k in pairs if a == account]
+        try:
+            await kc.verify_members(mine, now)
+        except KeyNotInLog:
+            _security_event(dev, account, now, "a member key is not in its transparency log")
+        # Checked (and alerted once) either way: an alert is not repeated at every sync.
+        _mark_checked(dev, mine)
+    return len(pairs)
+
+
+async def _approve_linked(dev: Device, kc: KeyChecker) -> None:
+    linked = set(dev.store.get_json("linked", []))
+    pinned: dict[str, str] = dev.store.get_json("kt:linked_keys", {})
+    if not linked - set(pinned):
+        return
+    for d in (await dev.api.list_devices(dev.identity.account)).devices:
+        if d.device_id in linked and d.device_id not in pinned:
+            pinned[d.device_id] = b64e(d.signature_key)
+    dev.store.put_json("kt:linked_keys", pinned)
+    kc.approve_own_keys(b64d(k) for k in pinned.values())
+
+
+async def monitor(dev: Device, kc: KeyChecker, now: int) -> tuple[bytes, ...]:
+    """Self-monitoring (T05): keys of our account in the log that no device of ours approved."""
+    ident = dev.identity
+    if dev.store.get_json("kt:own_keys") is None:
+        entry = await kc.current_entry(ident.account, now)
+        kc.approve_own_keys([dev.signature_public_key, *(entry.device_keys if entry else ())])
+    await _approve_linked(dev, kc)
+    return await kc.monitor_self(ident.account, dev.signature_public_key, now)
+
+
+def approve(dev: Device, keyprint: str) -> int:
+    """Approve our account's log keys whose fingerprint starts with ``keyprint``; how many."""
+    seen = [b64d(k) for k in dev.store.get_json("kt:keys:" + dev.identity.account, [])]
+    match = [k for k in seen if alerts.fingerprint(k).startswith(keyprint.lower())]
+    if not keyprint or not match:
+        raise NotFound("no key of your account in the log has that fingerprint")
+    known = set(dev.store.get_json("kt:own_keys", []))
+    dev.store.put_json("kt:own_keys", sorted(known | {b64e(k) for k in match}))
+    return len(match)
+
+
+def contact_domains(dev: Device) -> list[str]:
+    own = dev.identity.domain
+    domains = {c["identity"].rsplit("@", 1)[-1] for c in dev.store.contacts()
+               if "@" in c.get("identity", "")}
+    return sorted(domains - {own})
+
+
+async def gossip(dev: Device, kc: KeyChecker, now: int) -> int:
+    """Gossip each contact provider's head; how many split views were found."""
+    found = 0
+    for domain in contact_domains(dev)[:100]:
+        if await kc.gossip(domain, now) is not None:
+            found += 1
+    dev.store.put_json("kt:gossiped_at", now)
+    return found
+
+
+async def after_sync(dev: Device, now: int, *, force: bool = False) -> None:
+    """The periodic duties; an unreachable log is an alert, never a crash of the sync."""
+    async with checker(dev) as kc:
+        try:
+            await check_members(dev, kc, now)
+            if force or kc.monitor_due(now):
+                await monitor(dev, kc, now)
+            last = dev.store.get_json("kt:gossiped_at")
+            if force or last is None or now - int(last) >= GOSSIP_EVERY_MS:
+                await gossip(dev, kc, now)
+        except (KeyNotInLog, SplitView):
+            pass  # already alerted
+        except AccordError as exc:
+            alerts.raise_alert(dev.store, "log_unavailable", now,
+                               provider=dev.identity.domain, error=type(exc).__name__)

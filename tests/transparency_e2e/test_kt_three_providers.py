@@ -1,0 +1,181 @@
+"""Key transparency end to end (issue 7): three provider processes, real client devices.
+
+alpha.test, beta.test and gamma.test run as separate ``accord server``
+processes on loopback that federate; devices are ``accord.client.Device``
+profiles with the real MLS engine. The dishonest provider is beta.test,
+acting on its own data and keys (``malicious``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from accord.client import alerts, device_kt, housekeeping, messaging
+from accord.client import conversations as convs
+from accord.client.device import Device
+from accord.client.keycheck import KeyNotInLog, stored_evidence
+from accord.federation.provider_key import load_or_create
+from accord.mls.codec import decode as tls_decode
+from accord.transparency import SignedTreeHead, SplitViewEvidence, check_split_view_evidence
+from accord.wire import b64d
+from tests.e2e.helpers import Clock, new_device
+from tests.federation.providers import Provider
+from tests.transparency_e2e import malicious
+
+SYNC_ROUNDS = 40
+
+
+def _tag() -> str:
+    return os.urandom(3).hex()
+
+
+def _kinds(dev: Device) -> list[str]:
+    return [a["kind"] for a in alerts.pending(dev.store)]
+
+
+def _peer_all(dev: Device, providers: dict[str, Provider]) -> None:
+    for p in providers.values():
+        if p.domain != dev.identity.domain:
+            device_kt.set_peer(dev, p.domain, p.url)
+
+
+async def _wait_conv(dev: Device, name: str, clock: Clock) -> dict:  # type: ignore[type-arg]
+    for _ in range(SYNC_ROUNDS):
+        await dev.sync(clock())
+        found = convs.find(dev, name)
+        if found is not None:
+            return found
+    raise AssertionError(f"conversation {name} never arrived")
+
+
+async def test_honest_providers_raise_no_alert(providers: dict[str, Provider],
+                                               tmp_path: Path) -> None:
+    clock, t = Clock(), _tag()
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{t}@gamma.test", providers["gamma"].url,
+                             clock)
+    devices = [alice, bob, carol]
+    try:
+        for d in devices:
+            _peer_all(d, providers)
+        # bob links a second device: approved by the device that certified it.
+        bob2 = await new_device(tmp_path / "b2", None, providers["beta"].url, clock)
+        code = bob2.link_request(bob.identity.account, providers["beta"].url)
+        await housekeeping.link_device(bob, code, clock(), send_history=False)
+        assert await bob2.complete_link(clock()) is not None
+        devices.append(bob2)
+        conv = await convs.create(alice, f"kt{t}", [bob.identity.account,
+                                                    carol.identity.account], clock())
+        await messaging.send_text(alice, conv, "hello", clock())
+        for d in devices[1:]:
+            await _wait_conv(d, f"kt{t}", clock)
+        for d in devices:
+            await d.sync(clock())
+            await device_kt.after_sync(d, clock(), force=True)
+            assert _kinds(d) == [], (d.identity.account, alerts.pending(d.store))
+        # Every member key each device holds was checked against its owner's log.
+        for d in devices:
+            assert device_kt.unchecked_members(d) == []
+        assert stored_evidence(alice.store) == []
+    finally:
+        for d in devices:
+            await d.disconnect()
+
+
+async def test_T06_substituted_key_package_is_detected_by_sender(
+        providers: dict[str, Provider], tmp_path: Path) -> None:
+    clock, t = Clock(), _tag()
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    try:
+        # beta hands out a KeyPackage of its own key as bob's, and lists that key as bob's.
+        priv, pub = bob.engine.signature_keypair()
+        kp = bob.engine.key_package(bob.identity.mls_identity, priv, pub, clock())
+        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                          kp.public, pub)
+        with pytest.raises(KeyNotInLog):
+            await convs.create(alice, f"sub{t}", [bob.identity.account], clock())
+        pending = alerts.pending(alice.store)
+        assert [a["kind"] for a in pending] == ["key_not_in_log"]
+        assert pending[0]["detail"]["account"] == bob.identity.account
+        assert pending[0]["detail"]["key"] == alerts.fingerprint(pub)
+        # Nothing was committed: the group holds alice alone.
+        conv = convs.find(alice, f"sub{t}")
+        assert conv is not None
+        members = alice.engine.members(alice.store.load_group(conv["group_id"]))
+        assert [m.identity for m in members] == [alice.identity.mls_identity]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+async def test_T05_ghost_device_is_detected_by_the_owner(
+        providers: dict[str, Provider], tmp_path: Path) -> None:
+    clock, t = Clock(), _tag()
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    bob2 = await new_device(tmp_path / "b2", None, providers["beta"].url, clock)
+    try:
+        code = bob2.link_request(bob.identity.account, providers["beta"].url)
+        await housekeeping.link_device(bob, code, clock(), send_history=False)
+        assert await bob2.complete_link(clock()) is not None
+        for d in (bob, bob2):
+            await d.sync(clock())
+            await device_kt.after_sync(d, clock(), force=True)
+            assert _kinds(d) == []
+
+        ghost = await malicious.add_ghost_device(providers["beta"], bob.identity.account,
+                                                 clock())
+        for d in (bob, bob2):
+            await device_kt.after_sync(d, clock(), force=True)
+            pending = alerts.pending(d.store)
+            assert [a["kind"] for a in pending] == ["unknown_device"], pending
+            assert pending[0]["detail"]["key"] == alerts.fingerprint(ghost)
+            assert "did not approve" in alerts.describe(pending[0])
+    finally:
+        await bob.disconnect()
+        await bob2.disconnect()
+
+
+async def test_T07_split_view_is_detected_through_gossip(
+        providers: dict[str, Provider], tmp_path: Path) -> None:
+    """T06/T07: beta shows alice a fork (bob with a ghost key); carol sees the real log."""
+    clock, t = Clock(), _tag()
+    beta = providers["beta"]
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{t}@gamma.test", providers["gamma"].url,
+                             clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", beta.url, clock)
+    devices = [alice, carol, bob]
+    ghost = os.urandom(32)
+    fork = await malicious.forked_directory(beta, bob.identity.account,
+                                            [bob.signature_public_key, ghost], clock())
+    try:
+        async with malicious.ForkProxy(beta, fork, clock()) as proxy:
+            device_kt.set_peer(alice, "beta.test", proxy.url)  # alice's view of beta: the fork
+            device_kt.set_peer(carol, "beta.test", beta.url)
+            # The fork holds bob's real key too: adding bob passes, the ghost rides along.
+            await convs.create(alice, f"fork{t}", [bob.identity.account], clock())
+            assert proxy.served > 0
+            # beta's real log moves on (another user registers): the fork cannot follow.
+            dave = await new_device(tmp_path / "d", f"dave{t}@beta.test", beta.url, clock)
+            devices.append(dave)
+            for d in (alice, carol):
+                d.store.upsert_contact(bob.identity.account)
+                await device_kt.after_sync(d, clock(), force=True)
+        assert "split_view" in _kinds(alice)
+        assert "split_view" not in _kinds(carol) and _kinds(carol) == []
+        ev = stored_evidence(alice.store)[-1]
+        assert ev["provider"] == "beta.test" and ev["conclusive"]
+        evidence = SplitViewEvidence(
+            ev["kind"], tls_decode(SignedTreeHead, b64d(ev["first"])),
+            tls_decode(SignedTreeHead, b64d(ev["second"])),
+            tuple(b64d(h) for h in ev["proof"]))
+        # Anyone with beta's public key can check the two signed heads conflict.
+        check_split_view_evidence(load_or_create(beta.data_dir).public, evidence)
+    finally:
+        for d in devices:
+            await d.disconnect()
