@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
-from accord.mls.codec import decode
 from accord.mls.group.epoch import fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate
 from accord.mls.group.state import GroupConfig, GroupState
@@ -101,8 +100,11 @@ def tree_for(suite: CipherSuite, info: GroupInfo, given: RatchetTree | bytes | N
         if ext is None:
             raise ValidationError("no ratchet tree given and none in the GroupInfo", "RFC 9420 12.4.3.3")
         given = ext.extension_data
-    nodes = decode(RatchetTree, given) if isinstance(given, bytes) else given
-    return Tree.from_ratchet_tree(suite, nodes)
+    if isinstance(given, bytes):
+        # from_bytes keeps each leaf's encoding, so the tree hash and the leaf
+        # signature checks of the join cut it out instead of re-encoding it.
+        return Tree.from_bytes(suite, given)
+    return Tree.from_ratchet_tree(suite, given)
 
 
 def check_signer(suite: CipherSuite, tree: Tree, info: GroupInfo) -> None:
