@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from accord.errors import NotFound
 from accord.federation import consent
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
-from accord.storage.federation_sql import Delivered
+from accord.storage.federation_sql import Delivered, Filing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 
@@ -86,7 +86,7 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
                   ) -> fw.FedDeliverResponse:
     """File a hub's items in order; items filed before count as duplicates."""
     p = fed.provider
-    accepted = duplicates = 0
+    filings: list[Filing] = []
     for item in batch.items:
         recipients = list(item.recipients)
         requests: list[tuple[str, str]] = []
@@ -97,13 +97,12 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
         roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
         msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
                          item.body, item.created_at)
-        notified = await p.store.fed_deliver(
-            hub, Delivered(msg, recipients, roster, item.group_epoch), fed.domain, requests,
-            refuse,
-        )
-        if notified is None:
-            duplicates += 1
-            continue
-        accepted += 1
+        filings.append((Delivered(msg, recipients, roster, item.group_epoch), requests, refuse))
+    # One transaction for the whole batch: one durable commit, all or nothing.
+    results = await p.store.fed_deliver_batch(hub, filings, fed.domain)
+    notified = sorted({d for r in results if r is not None for d in r})
+    if notified:
         await p.announce(notified)
+    duplicates = sum(1 for r in results if r is None)
+    accepted = len(results) - duplicates
     return fw.FedDeliverResponse(accepted=accepted, duplicates=duplicates)

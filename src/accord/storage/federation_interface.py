@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the interface module imports this one
-    from accord.storage.federation_sql import Delivered, ItemEncoder, OutboxBatch
+    from accord.storage.federation_sql import Delivered, Filing, ItemEncoder, OutboxBatch
     from accord.storage.interface import CommitChange, GroupRecord, LeafPlan, NewMessage
 
 
@@ -32,6 +32,9 @@ class FederationStore(Protocol):
         self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],
         refuse: Collection[str] = (),
     ) -> list[str] | None: ...
+    async def fed_deliver_batch(
+        self, hub: str, batch: Sequence[Filing], local_domain: str
+    ) -> list[list[str] | None]: ...
     async def fed_outbox_due(
         self, now: int, per_peer: int, max_peers: int
     ) -> list[OutboxBatch]: ...

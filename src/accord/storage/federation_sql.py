@@ -40,6 +40,10 @@ Roster = list[tuple[str, str]]
 ItemEncoder = Callable[[NewMessage, list[str], Roster | None, int | None], bytes]
 
 
+# (item, (account, from_account) message requests, recipients who refuse the group)
+Filing = tuple["Delivered", Sequence[tuple[str, str]], Collection[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxBatch:
     peer: str
@@ -301,24 +305,15 @@ class FederationSqlMixin(ConsentSqlMixin):
         for a Welcome, ``refuse`` the recipients whose owners blocked its
         sender: they get nothing of this group from now on (T14).
         """
-        from accord.storage.sql_store import _enqueue
+        return (await self.fed_deliver_batch(hub, [(d, requests, refuse)], local_domain))[0]
 
-        msg = d.message
-        assert msg.group_id is not None
+    async def fed_deliver_batch(
+        self, hub: str, batch: Sequence[Filing], local_domain: str
+    ) -> list[list[str] | None]:
+        """File a hub's batch in one transaction (all or nothing), in order."""
         async with self.engine.transaction() as tx:
-            if await tx.fetchone("SELECT 1 FROM messages WHERE msg_id = ?", msg.msg_id):
-                return None
-            members = await _follow_group(tx, hub, msg.group_id, d, local_domain)
-            where = await _locate(tx, d.recipients)
-            if any(where.get(r, "") is not None or r not in members for r in d.recipients):
-                raise ValidationError("a recipient is not a member device hosted here")
-            await _record_requests(tx, msg, requests)
-            await _refuse(tx, msg.group_id, refuse)
-            refused = await _refused(tx, msg.group_id)
-            notified: list[str] = await _enqueue(
-                tx, msg, [r for r in d.recipients if r not in refused]
-            )
-            return notified
+            return [await _file(tx, hub, d, local_domain, requests, refuse)
+                    for d, requests, refuse in batch]
 
     # the outbound queue ------------------------------------------------------------------------
 
@@ -373,6 +368,25 @@ class FederationSqlMixin(ConsentSqlMixin):
             # Past retention, a message could not be fetched anyway.
             outbox = await tx.execute("DELETE FROM fed_outbox WHERE created_at < ?", outbox_cutoff)
         return {"fed_nonces": nonces, "fed_outbox": outbox}
+
+
+async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
+                requests: Sequence[tuple[str, str]], refuse: Collection[str]) -> list[str] | None:
+    from accord.storage.sql_store import _enqueue
+
+    msg = d.message
+    assert msg.group_id is not None
+    if await tx.fetchone("SELECT 1 FROM messages WHERE msg_id = ?", msg.msg_id):
+        return None
+    members = await _follow_group(tx, hub, msg.group_id, d, local_domain)
+    where = await _locate(tx, d.recipients)
+    if any(where.get(r, "") is not None or r not in members for r in d.recipients):
+        raise ValidationError("a recipient is not a member device hosted here")
+    await _record_requests(tx, msg, requests)
+    await _refuse(tx, msg.group_id, refuse)
+    refused = await _refused(tx, msg.group_id)
+    notified: list[str] = await _enqueue(tx, msg, [r for r in d.recipients if r not in refused])
+    return notified
 
 
 async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,

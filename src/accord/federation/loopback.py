@@ -1,0 +1,93 @@
+"""Federated providers on loopback: ``accord server`` processes that know each other.
+
+For the federation tests, ``accord bench federation`` and demos. Each provider
+is its own process on 127.0.0.1 and a free port; all ports are chosen before
+any starts, so each gets the others in its static peer map (``--peer``).
+``start`` waits (bounded) for ``/healthz``; ``stop`` sends SIGTERM, then
+SIGKILL after a grace period; ``kill`` is a crash (SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from accord.federation.provider_key import ProviderKey, load_or_create
+from accord.server.harness import free_port
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Provider:
+    domain: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    peers: dict[str, str] = field(default_factory=dict)
+    scale: float = 50.0
+    database: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self) -> Provider:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "accord.server", "--data", str(self.data_dir),
+               "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
+               "--rate-limit-scale", str(self.scale)]
+        if self.database:
+            cmd += ["--database", self.database]
+        for domain, url in sorted(self.peers.items()):
+            cmd += ["--peer", f"{domain}={url}"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.domain} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.domain} did not become healthy in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def key(self) -> ProviderKey:
+        return load_or_create(self.data_dir)
+
+
+def federation(root: Path, domains: list[str], scale: float = 50.0) -> list[Provider]:
+    """Providers that all know each other; not started."""
+    provs = [Provider(d, root / d, scale=scale) for d in domains]
+    for p in provs:
+        p.peers = {q.domain: q.url for q in provs if q is not p}
+    return provs
