@@ -13,6 +13,7 @@ from accord.server.harness import (
     group_path,
     mls_key_package,
     posting_public,
+    sealed_body,
 )
 from accord.server.routes import SPECS
 from accord.wire import b64e, encode, signing
@@ -167,7 +168,7 @@ async def test_T08_a_device_reads_and_acks_only_its_own_queue(http, names) -> No
     assert (await eve.fetch()).items == []
     r = await eve.call("POST", "/v1/queue/ack", m.AckRequest(up_to=2**40), expect=200)
     assert r.json() == {"removed": 0}
-    assert [i.body for i in (await alice.fetch()).items] == [b"for alice"]
+    assert [sealed_body(i.body) for i in (await alice.fetch()).items] == [b"for alice"]
 
 
 async def test_T08_blobs_need_their_capability(http, names) -> None:

@@ -20,6 +20,7 @@ from accord.server.harness import (
     mls_create,
     mls_key_package,
     posting_public,
+    sealed_body,
 )
 from accord.wire import encode
 from accord.wire import messages as m
@@ -82,7 +83,7 @@ async def drain(device: SimDevice) -> list[tuple[str, bytes]]:
         page = await device.fetch(after=after, limit=500)
         if not page.items:
             return seen
-        seen += [(i.msg_id, i.body) for i in page.items if i.kind == "application"]
+        seen += [(i.msg_id, sealed_body(i.body)) for i in page.items if i.kind == "application"]
         after = page.next_after
     raise AssertionError("queue did not drain")
 

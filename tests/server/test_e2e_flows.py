@@ -20,8 +20,10 @@ from accord.server.harness import (
     mls_create,
     mls_key_package,
     posting_public,
+    private_message,
+    sealed_body,
 )
-from accord.wire import b64e, decode, encode
+from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
 
 
@@ -149,10 +151,19 @@ async def test_group_commit_order_and_hidden_sender_delivery(
     assert (await http.post(group_path(gid, "/messages"), json=encode(wrong))).status_code == 401
     stale = application_post(pk1, gid, 0, b"old")
     assert (await http.post(group_path(gid, "/messages"), json=encode(stale))).status_code == 409
+    # The post must be an MLS PrivateMessage of this group and epoch (only its header is read).
+    for ciphertext, status in ((b"plain bytes", 400),
+                               (private_message(b"other group", 1, b"x"), 422),
+                               (commit_a, 422)):
+        nonce = secrets.token_bytes(16)
+        bad = m.ApplicationPost(epoch=1, nonce=nonce, ciphertext=ciphertext,
+                                signature=pk1.sign(signing.post_input(gid, 1, nonce, ciphertext)))
+        r = await http.post(group_path(gid, "/messages"), json=encode(bad))
+        assert r.status_code == status, r.text
     for member in (alice, bob, carol):
         items = (await member.fetch()).items
         app = [i for i in items if i.kind == "application"]
-        assert [(i.body, i.sender) for i in app] == [(b"ciphertext-1", None)]
+        assert [(sealed_body(i.body), i.sender) for i in app] == [(b"ciphertext-1", None)]
     items = (await carol.fetch()).items
     assert [i.kind for i in items] == ["welcome", "commit", "application"]
     assert items[1].body == commit_a and items[1].sender == alice.device_id
@@ -172,7 +183,7 @@ async def test_websocket_push(server: ServerProcess, http: httpx.AsyncClient, na
         post = application_post(pk1, gid, 1, b"pushed")
         assert (await http.post(group_path(gid, "/messages"), json=encode(post))).status_code == 201
         pushed = decode(m.WsItems, json.loads(await asyncio.wait_for(ws.recv(), 10)))
-        assert [i.body for i in pushed.items] == [b"pushed"]
+        assert [sealed_body(i.body) for i in pushed.items] == [b"pushed"]
         await ws.send(json.dumps({"type": "ack", "up_to": pushed.items[-1].seq}))
     for _ in range(50):  # the ack is processed asynchronously
         if not (await bob.fetch()).items:

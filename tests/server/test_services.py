@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import AuthError, NotFound, RateLimited
 from accord.server import accounts, blobs, delivery
-from accord.server.harness import application_post, posting_public
+from accord.server.harness import application_post, posting_public, sealed_body
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import DAY_MS, Provider
 from accord.wire import messages as m
@@ -65,11 +65,12 @@ async def test_retention_drops_unacknowledged_items_after_30_days(provider: Prov
     await delivery.purge(provider, clock())
     me = await accounts.authenticate(provider, (await register(provider, "bob"))[2], clock())
     alice = await provider.store.get_device(device_id)
-    assert [i.body for i in (await delivery.fetch(provider, alice, 0, 10)).items] == [
+    assert [sealed_body(i.body) for i in (await delivery.fetch(provider, alice, 0, 10)).items] == [
         b"old", b"new"]
     clock.advance(2 * DAY_MS)  # "old" is now 31 days old
     await delivery.purge(provider, clock())
-    assert [i.body for i in (await delivery.fetch(provider, alice, 0, 10)).items] == [b"new"]
+    assert [sealed_body(i.body) for i in (await delivery.fetch(provider, alice, 0, 10)).items] == [
+        b"new"]
     with pytest.raises(NotFound):
         await blobs.download(provider, blob.blob_id)
 

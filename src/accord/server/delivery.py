@@ -98,6 +98,7 @@ async def post_application(
 ) -> m.PostResponse:
     """Accept a hidden-sender post signed under the current or previous epoch's posting key."""
     p.limiter.check("group", b64e(group_id), now)
+    mls_check.check_application(req.ciphertext, group_id, req.epoch)
     group = await p.store.get_group(group_id)
     if p.federation is not None:
         return await p.federation.post_application(group, req, now)  # type: ignore[no-any-return]

@@ -163,9 +163,29 @@ class SimDevice:
         return decode(m.QueuePage, r.json())
 
 
+def private_message(group_id: bytes, epoch: int, body: bytes) -> bytes:
+    """An MLS PrivateMessage (application) whose encrypted part is ``body``.
+
+    The hub reads only the header, so stand-in ciphertext is enough here.
+    """
+    from accord.mls.structs.messages import MLSMessage, PrivateMessage
+
+    msg = PrivateMessage(group_id, epoch, 1, b"", secrets.token_bytes(32), body)
+    return bytes(MLSMessage.wrap(msg).to_bytes())
+
+
+def sealed_body(raw: bytes) -> bytes:
+    """The encrypted part of a PrivateMessage made by :func:`private_message`."""
+    from accord.mls.codec import decode
+    from accord.mls.structs.messages import MLSMessage
+
+    return bytes(decode(MLSMessage, raw).message.ciphertext)
+
+
 def application_post(posting_key: Ed25519PrivateKey, group_id: bytes, epoch: int,
-                     ciphertext: bytes) -> m.ApplicationPost:
-    """A hidden-sender post signed under a group's posting key."""
+                     body: bytes) -> m.ApplicationPost:
+    """A hidden-sender post of ``body`` (in a PrivateMessage) under a group's posting key."""
+    ciphertext = private_message(group_id, epoch, body)
     nonce = secrets.token_bytes(16)
     sig = posting_key.sign(signing.post_input(group_id, epoch, nonce, ciphertext))
     return m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)

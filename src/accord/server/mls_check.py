@@ -160,3 +160,21 @@ def _check_view(view: CommitView, change: CommitChange,
         if None in removed or sorted(removed) != sorted(change.removed):  # type: ignore[type-var]
             raise ValidationError("'removed' must be the devices the Remove proposals name",
                                   "RFC 9420 12.1.3")
+
+
+APPLICATION = 1  # ContentType.application
+
+
+def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:
+    """A hidden-sender post must be an MLS PrivateMessage of this group and epoch (6.3).
+
+    Only the plaintext header is read; the hub cannot and does not decrypt.
+    """
+    msg = _mls(raw, "an application message").message
+    if not isinstance(msg, PrivateMessage):
+        raise ValidationError("an application message travels in a PrivateMessage",
+                              "RFC 9420 6.2")
+    if msg.content_type != APPLICATION:
+        raise ValidationError("only application content is posted without a session")
+    if msg.group_id != group_id or msg.epoch != epoch:
+        raise ValidationError("the message is for another group or epoch", "RFC 9420 6.3")
