@@ -419,7 +419,6 @@ class _Mixed:
 
     def step(self) -> None:
         committer = self.rng.choice(self.names())
-        others = [n for n in self.names() if n != committer]
         roll = self.rng.random()
         if roll < 0.4 and len(self.names()) < 12:
             name, handle, kp_bytes = self.new_member()
