@@ -189,7 +189,13 @@ def _uint_codec(size: int) -> Codec:
             raise DecodeError(f"truncated: expected uint{8 * size}")
         return unpack_from(buf, pos)[0], end
 
+    _UINT_DECODERS[dec] = (size, fmt[1])
     return Codec(enc, dec, (int,), f"uint{8 * size}")
+
+
+# Decoders of plain uintN codecs: a vector of them (capabilities, for
+# example) is read with one struct.unpack_from instead of one call per item.
+_UINT_DECODERS: dict[Decoder, tuple[int, str]] = {}
 
 
 def _one_of_codec(inner: Codec, allowed: frozenset[int]) -> Codec:
@@ -253,6 +259,21 @@ def _vector_codec(item: Codec) -> Codec:
             ienc(x, body)
         encode_varint(len(body), out)
         out += body
+
+    uint = _UINT_DECODERS.get(idec)
+    if uint is not None:
+        size, char = uint
+
+        def dec_uints(buf: bytes, pos: int) -> tuple[tuple[Any, ...], int]:
+            n, pos = decode_varint(buf, pos)
+            end = pos + n
+            if end > len(buf):
+                raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
+            if n % size:
+                raise DecodeError("a vector element runs past the end of its vector")
+            return struct.unpack_from(f">{n // size}{char}", buf, pos), end
+
+        return Codec(enc, dec_uints, (tuple, list), f"{item.name}<V>")
 
     def dec(buf: bytes, pos: int) -> tuple[tuple[Any, ...], int]:
         n, pos = decode_varint(buf, pos)
@@ -487,23 +508,42 @@ def _gen_struct_enc(cls: type, fields: list[Field]) -> Encoder:
 
 
 def _struct_dec(cls: type, fields: list[Field]) -> Decoder:
-    if any(cond is not None for _, cond, _ in fields):
-
-        def dec(buf: bytes, pos: int) -> tuple[Any, int]:
-            got: dict[str, Any] = {}
-            for name, cond, c in fields:
-                if cond is not None and not cond(got):
-                    got[name] = None
-                    continue
-                got[name], pos = c.dec(buf, pos)
-            return cls(**got), pos
-
-        return dec
-    env: dict[str, Any] = {"cls": cls}
+    # Generated like the encoders. A struct with conditional fields (When)
+    # also fills ``got``, the dict its conditions read the earlier fields from.
+    conditional = any(cond is not None for _, cond, _ in fields)
+    env: dict[str, Any] = {"cls": cls, "decode_varint": decode_varint, "DecodeError": DecodeError}
     lines = ["def dec(buf, pos):"]
-    for i, (_, _, c) in enumerate(fields):
+    if any(c is OPAQUE for _, _, c in fields):
+        lines.append("    size = len(buf)")
+    if conditional:
+        lines.append("    got = {}")
+    for i, (name, cond, c) in enumerate(fields):
         env[f"d{i}"] = c.dec
-        lines.append(f"    f{i}, pos = d{i}(buf, pos)")
+        pad = "    "
+        if cond is not None:
+            env[f"c{i}"] = cond
+            lines += [f"    f{i} = None", f"    if c{i}(got):"]
+            pad = "        "
+        if c is OPAQUE:
+            # opaque<V> inline, as _dec_opaque does it: most lengths fit the
+            # one-byte header; anything else goes through decode_varint.
+            body = [
+                "if pos < size and buf[pos] < 0x40:",
+                "    n = buf[pos]",
+                "    pos += 1",
+                "else:",
+                "    n, pos = decode_varint(buf, pos)",
+                "end = pos + n",
+                "if end > size:",
+                "    raise DecodeError(f'truncated: vector of {n} bytes, {size - pos} left')",
+                f"f{i} = buf[pos:end]",
+                "pos = end",
+            ]
+        else:
+            body = [f"f{i}, pos = d{i}(buf, pos)"]
+        lines += [pad + b for b in body]
+        if conditional:
+            lines.append(f"    got[{name!r}] = f{i}")
     args = ", ".join(f"f{i}" for i in range(len(fields)))
     lines.append(f"    return cls({args}), pos")
     exec("\n".join(lines), env)  # noqa: S102 - source built from our own declarations
