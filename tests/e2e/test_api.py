@@ -26,6 +26,19 @@ def _key_packages(account: str, device_id: str, sk: Ed25519PrivateKey, pk: bytes
             for _ in range(n)]
 
 
+def _group(account: str, device_id: str, sk: Ed25519PrivateKey, pk: bytes,
+           group_id: bytes) -> bytes:
+    return RfcEngine().create_group(group_id, identity_of(account, device_id),
+                                    sk.private_bytes_raw(), pk, time.time_ns() // 1_000_000)
+
+
+def _app_message(account: str, device_id: str, sk: Ed25519PrivateKey, pk: bytes,
+                 group_id: bytes, text: bytes) -> bytes:
+    """A real MLS PrivateMessage (the provider checks the framing, not the content)."""
+    state = _group(account, device_id, sk, pk, group_id)
+    return RfcEngine().protect(state, text, b"")[0]
+
+
 def keypair() -> tuple[Ed25519PrivateKey, bytes]:
     sk = Ed25519PrivateKey.generate()
     return sk, sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -59,19 +72,23 @@ async def test_register_login_devices_keypackages_groups_queue_blobs(server) -> 
         gid = os.urandom(16)
         state = await api.create_group(gid, post_pk)
         assert state.epoch == 0
-        await api.post_application(gid, 0, os.urandom(16), b"ciphertext", post_sk.sign)
+        ct = _app_message(account, reg.device_id, sk, pk, gid, b"hello")
+        await api.post_application(gid, 0, os.urandom(16), ct, post_sk.sign)
         with pytest.raises(CryptoError):
-            await api.post_application(gid, 0, os.urandom(16), b"c", sk.sign)
+            await api.post_application(gid, 0, os.urandom(16), ct, sk.sign)
         page = await api.fetch(0)
-        assert [i.body for i in page.items] == [b"ciphertext"]
+        assert [i.body for i in page.items] == [ct]
         assert page.items[0].sender is None
         await api.ack(page.next_after)
         assert (await api.fetch(0)).items == []
 
-        resp = await api.commit(gid, m.CommitRequest(epoch=0, commit=b"c0", posting_key=post_pk))
+        state = _group(account, reg.device_id, sk, pk, gid)
+        c0 = RfcEngine().commit(state, add=[], remove=[], update=True,
+                                now=time.time_ns() // 1_000_000).commit
+        resp = await api.commit(gid, m.CommitRequest(epoch=0, commit=c0, posting_key=post_pk))
         assert resp.epoch == 1
         with pytest.raises(EpochConflict) as info:
-            await api.commit(gid, m.CommitRequest(epoch=0, commit=b"c0", posting_key=post_pk))
+            await api.commit(gid, m.CommitRequest(epoch=0, commit=c0, posting_key=post_pk))
         assert info.value.current_epoch == 1
         assert isinstance(info.value, Conflict)
 
@@ -88,8 +105,9 @@ async def test_push_and_relogin(server) -> None:
         post_sk, post_pk = keypair()
         gid = os.urandom(16)
         await api.create_group(gid, post_pk)
-        await api.post_application(gid, 0, os.urandom(16), b"pushed", post_sk.sign)
+        ct = _app_message(account, reg.device_id, sk, pk, gid, b"pushed")
+        await api.post_application(gid, 0, os.urandom(16), ct, post_sk.sign)
         frames = [f async for f in api.push(0, max_frames=1, idle_timeout=5)]
-        assert frames and frames[0][0].body == b"pushed"
+        assert frames and frames[0][0].body == ct
         api._token = "x" * 43  # an unknown session is renewed by logging in again
         assert (await api.key_package_count()).count == 0

@@ -147,9 +147,12 @@ async def test_periodic_self_update(trio) -> None:
     assert _bodies(bob, "pcs")[-1] == "after update"
 
 
-async def test_device_linking_joins_all_conversations(trio, tmp_path, server) -> None:
+async def test_T05_device_link_joins_all_conversations_visibly(trio, tmp_path, server) -> None:
+    """A new device joins every conversation of its account, gets the recent history
+    encrypted from the linking device, and every member sees it added (T05 visible side)."""
     alice, bob, _, clock = trio
-    await convs.create(alice, "linked", [bob.identity.account], clock())
+    conv = await convs.create(alice, "linked", [bob.identity.account], clock())
+    await messaging.send_text(alice, conv, "before the laptop", clock())
     laptop = await new_device(tmp_path / "alice-laptop", None, server.url, clock)
     try:
         code = laptop.link_request(alice.identity.account, server.url)
@@ -162,7 +165,14 @@ async def test_device_linking_joins_all_conversations(trio, tmp_path, server) ->
         await bob.sync(clock())
         await messaging.send_text(bob, convs.find(bob, "linked"), "hi both", clock())
         await laptop.sync(clock())
-        assert _bodies(laptop, "linked") == ["hi both"]
+        assert _bodies(laptop, "linked") == ["before the laptop", "hi both"]
+        imported = laptop.store.messages(convs.find(laptop, "linked")["conv_id"])[0]
+        assert imported.meta.get("imported") and imported.sender == alice.identity.account
+        await alice.sync(clock())
+        await messaging.send_text(alice, convs.find(alice, "linked"), "from the phone", clock())
+        await laptop.sync(clock())
+        assert _bodies(laptop, "linked")[-1] == "from the phone"
+        await bob.sync(clock())
         await bob.sync(clock())
         events = bob.store.events(convs.find(bob, "linked")["conv_id"])
         assert any(e["kind"] == "device_added" and e["detail"]["device"] == device_id
@@ -194,3 +204,19 @@ async def test_listen_receives_pushed_messages(trio) -> None:
     await asyncio.wait_for(bob.listen(clock, max_frames=1, idle_timeout=10), 20)
     await task
     assert _bodies(bob, "live") == ["pushed"]
+
+
+async def test_T07_different_epoch_view_raises_a_security_event(trio, monkeypatch) -> None:
+    """A member whose epoch authenticator differs (a forked view) is reported."""
+    alice, bob, _, clock = trio
+    conv = await convs.create(alice, "forked", [bob.identity.account], clock())
+    await bob.sync(clock())
+    await messaging.send_text(alice, conv, "same view", clock())
+    with monkeypatch.context() as mp:
+        mp.setattr(messaging, "epoch_tag", lambda engine, state: b"\x00" * 8)
+        await messaging.send_text(alice, conv, "other view", clock())
+    await bob.sync(clock())
+    assert _bodies(bob, "forked") == ["same view", "other view"]
+    alerts = [e for e in bob.store.events(convs.find(bob, "forked")["conv_id"])
+              if e["kind"] == "security"]
+    assert len(alerts) == 1 and "fork" in alerts[0]["detail"]["what"]

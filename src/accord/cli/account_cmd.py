@@ -166,4 +166,24 @@ def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
         seen["events"][conv["conv_id"]] = len(events)
 
 
-COMMANDS = [init_cmd, register_cmd, contacts_cmd, search_cmd, listen_cmd]
+@click.command("settings")
+@click.option("--update-every-messages", type=click.IntRange(1, 100_000), default=None,
+              help="Commit a key update after this many sent messages per conversation.")
+@click.option("--update-every-hours", type=click.FloatRange(0.01, 24 * 365), default=None,
+              help="... or after this many hours.")
+@profile_options
+@with_device
+async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | None,
+                       update_every_hours: float | None) -> None:
+    """Show or change this device's settings (periodic key updates, T09)."""
+    if update_every_messages is not None:
+        dev.set_settings(update_every_messages=update_every_messages)
+    if update_every_hours is not None:
+        dev.set_settings(update_every_ms=int(update_every_hours * 3_600_000))
+    s = dev.settings
+    out = {"update_every_messages": s.update_every_messages,
+           "update_every_hours": s.update_every_ms / 3_600_000}
+    emit(as_json, out, lambda: print_lines([f"{k}: {v}" for k, v in out.items()]))
+
+
+COMMANDS = [init_cmd, register_cmd, contacts_cmd, search_cmd, listen_cmd, settings_cmd]

@@ -11,6 +11,7 @@ import click
 from rich.markup import escape as esc
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from accord.cli import verify_cmd
 from accord.cli.client_common import console, emit, fmt_time, now_ms, profile_options, with_device
 from accord.client import conversations as convs
 from accord.client import messaging
@@ -37,12 +38,15 @@ def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Attach this file (encrypted with a fresh key).")
 @click.option("--reply", "reply", default=None, help="Id (prefix) of the message you answer.")
+@click.option("--confirm-key-change", is_flag=True,
+              help="Send even though a verified contact's keys changed (clears the verification).")
 @profile_options
 @with_device
 async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
-                   reply: str | None) -> None:
+                   reply: str | None, confirm_key_change: bool = False) -> None:
     """Send TEXT (and optionally a file) to CHAT."""
     conv = convs.find(dev, chat)
+    verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7 safety numbers
     reply_to = resolve_message(dev, conv, reply) if reply else None
     if file is None:
         if not text:
@@ -141,8 +145,10 @@ def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
         line += " [cyan]" + esc(f"[file {a['file_name']}, {a['size']} bytes]") + "[/cyan]"
     if i["edited"]:
         line += " [dim](edited)[/dim]"
+    if i["read_by"]:
+        line += f" [green]✓ read by {len(i['read_by'])}[/green]"
     if i["reactions"]:
-        line += " " + " ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items())
+        line += " " + esc(" ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items()))
     return line
 
 

@@ -2,7 +2,8 @@
 
 - disappearing messages whose timer ended are erased;
 - members who announced that they left are removed (by a commit);
-- devices this device linked to the account join every conversation;
+- devices this device linked to the account join every conversation, and
+  get the recent history (``history_transfer``);
 - a periodic update of our own leaf (forward secrecy and post-compromise
   security, T09) after ``Settings.update_every_messages`` sent messages or
   ``Settings.update_every_ms``;
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
+from accord.client import history_transfer
 from accord.client.mls_session import identity_of, split_identity
 from accord.errors import AccordError
 
@@ -36,6 +38,8 @@ async def run(dev: Device, now: int) -> None:
             dev.store.add_event(conv["conv_id"], now, "error",
                                 {"what": "a maintenance commit failed",
                                  "error": type(exc).__name__})
+    await history_transfer.send_pending(dev, now)
+    await history_transfer.import_received(dev, now)
     await dev.top_up_key_packages(now)
 
 
@@ -65,6 +69,8 @@ async def remove_device(dev: Device, device_id: str, now: int) -> int:
         raise AccordError("a device does not remove itself; remove it from another device")
     await dev.api.remove_device(device_id)
     dev.store.put_json("linked", [d for d in dev.store.get_json("linked", []) if d != device_id])
+    dev.store.put_json("history_pending",
+                       [d for d in dev.store.get_json("history_pending", []) if d != device_id])
     n = 0
     for conv in dev.store.conversations():
         if conv["meta"].get("active", True):
@@ -73,7 +79,7 @@ async def remove_device(dev: Device, device_id: str, now: int) -> int:
     return n
 
 
-async def link_device(dev: Device, code: str, now: int) -> str:
+async def link_device(dev: Device, code: str, now: int, *, send_history: bool = True) -> str:
     """Certify a new device of our account from its link code; its device id.
 
     It joins our conversations at the next sync after it has published
@@ -85,4 +91,7 @@ async def link_device(dev: Device, code: str, now: int) -> str:
     ident = dev.identity
     resp = await dev.api.add_device(ident.account, key, dev.sign, possession)
     dev.store.put_json("linked", sorted({*dev.store.get_json("linked", []), resp.device_id}))
+    if send_history:
+        pending = dev.store.get_json("history_pending", [])
+        dev.store.put_json("history_pending", sorted({*pending, resp.device_id}))
     return resp.device_id

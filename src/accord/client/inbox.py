@@ -79,8 +79,10 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     dev.store.save_group(group_id, state, now)
     meta = {"admins": [], "admins_known": False, "timer": 0, "sent_since_update": 0,
             "last_update": now, "active": True}
+    # A group of only our own devices is the account's note-to-self conversation.
+    kind = "group" if others else "self"
     dev.store.add_conversation(conv_id, group_id, ", ".join(others) or "note to self",
-                               "group", now, meta)
+                               kind, now, meta)
     dev.store.add_event(conv_id, now, "joined", {"members": others})
     for account in others:
         dev.store.upsert_contact(account)

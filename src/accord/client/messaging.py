@@ -219,6 +219,11 @@ def apply(dev: Device, conv: dict[str, Any], content: Content, account: str, dev
             content.message_id, cid, account, device, content.header.sent_at, now,
             "file" if body.attachments else "text", body.text, body.reply_to, False, False,
             expires_at(content), meta))
+        if body.attachments and device != dev.identity.device_id:
+            from accord.client import history_transfer
+
+            history_transfer.note_received(dev, conv, content.message_id, account,
+                                           [a.media_type for a in body.attachments])
     elif isinstance(body, Reaction):
         _react(dev, body, account)
     elif isinstance(body, Edit | Delete):
