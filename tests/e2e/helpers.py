@@ -1,13 +1,12 @@
-"""Devices for end-to-end tests: cheap Argon2id, the test clock, the chosen MLS engine."""
+"""Devices for end-to-end tests: cheap Argon2id, the test clock, the RFC 9420 engine."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from accord.client.device import Device
-from accord.client.mls_session import MlsEngine
+from accord.client.mls_session import MlsEngine, default_engine
 from accord.client.store import KdfParams
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
@@ -15,17 +14,7 @@ PASS = "correct horse battery staple"
 
 
 def engine() -> MlsEngine:
-    """The real engine when ``accord.mls.group`` provides it, else the test double."""
-    if os.environ.get("ACCORD_TEST_FAKE_MLS") != "1":
-        try:
-            from accord.client.mls_session import default_engine
-
-            return default_engine()
-        except ImportError:
-            pass
-    from tests.client.fake_mls import FakeEngine
-
-    return FakeEngine()
+    return default_engine()
 
 
 class Clock:
