@@ -21,10 +21,17 @@ Proposals: ``propose_add/remove/update/psk/reinit/group_context_extensions``
 ``commit(state, proposals=[refs] | None, by_value=[...], force_path=...,
 inline_tree=..., now=...)``; ``process`` handles application messages,
 proposals (cached for reference) and commits, including our own pending
-commit coming back. External parties: ``join_external``,
-``external_proposal``, ``new_member_add_proposal``. Resumption:
+commit coming back. External parties: ``join_external`` (``remove_leaf`` for a resync,
+``psks`` to inject), ``external_proposal`` (a sender of the group's
+external_senders extension), ``new_member_add_proposal``. Resumption:
 ``reinit`` and ``branch``, joined with ``join_from_welcome(...,
-resumption_from=[old_state])``.
+resumption_from=[old_state])``. Reading: ``group_info``, ``members``,
+``epoch_authenticator``, ``export_secret``; ``add_external_psk`` stores a PSK.
+
+Local policy lives in ``GroupConfig`` (handshake encryption, kept epochs,
+ratchet windows, padding, credential validation); it is not serialized, so
+pass it again to ``GroupState.from_bytes``. Local choices are listed in
+docs/PROTOCOL.md ("MLS groups").
 """
 
 from __future__ import annotations

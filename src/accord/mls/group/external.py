@@ -69,10 +69,11 @@ def join_external(
 ) -> tuple[MLSMessage, GroupState]:
     """Join the group of ``group_info`` with an external commit (12.4.3.2).
 
-    ``remove_leaf`` is our own old leaf for a resync; ``psks`` (id -> secret)
-    are external PSKs to inject, each with a PreSharedKey proposal. Returns the commit to send and
-    our state in the new epoch (the join is complete once the commit is
-    accepted; if it is not, join again from a newer GroupInfo).
+    ``remove_leaf`` is our own old leaf for a resync (same credential, 12.2);
+    ``psks`` (id -> secret) are external PSKs to inject, each with a
+    PreSharedKey proposal. Returns the commit to send and our state in the
+    new epoch (the join is complete once the commit is accepted; if it is
+    not, join again from a newer GroupInfo).
     """
     if isinstance(group_info, MLSMessage) and group_info.version != ProtocolVersion.MLS10:
         raise ValidationError("protocol version is not mls10", "RFC 9420 6")
