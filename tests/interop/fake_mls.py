@@ -50,6 +50,8 @@ class FakeMLS(pb_grpc.MLSClientServicer):
     knobs: Knobs = field(default_factory=Knobs)
     states: dict[int, Group] = field(default_factory=dict)
     txns: dict[int, bytes] = field(default_factory=dict)
+    reinits: dict[int, Group] = field(default_factory=dict)
+    signers: set[int] = field(default_factory=set)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
     def _state(self, sid: int, context: Any) -> Group:
@@ -85,7 +87,7 @@ class FakeMLS(pb_grpc.MLSClientServicer):
         nxt = Group(g.group_id, g.epoch + 1, h(g.auth, b"commit", *adds, *request.by_reference))
         g.pending = nxt
         body = json.dumps({"group": nxt.group_id, "epoch": nxt.epoch, "auth": nxt.auth.hex()}).encode()
-        return pb.CommitResponse(commit=body, welcome=body if adds else b"")
+        return pb.CommitResponse(commit=body, welcome=body)  # a welcome is harmless when nobody joins
 
     def HandlePendingCommit(self, request: Any, context: Any) -> pb.HandleCommitResponse:
         g = self._state(request.state_id, context)
@@ -137,6 +139,121 @@ class FakeMLS(pb_grpc.MLSClientServicer):
         self._state(request.state_id, context)
         d = json.loads(request.ciphertext)
         return pb.UnprotectResponse(authenticated_data=bytes.fromhex(d["ad"]), plaintext=bytes.fromhex(d["pt"]))
+
+    # -- the rest of the service, so whole scenario files can run through the fakes
+
+    def _group_json(self, g: Group) -> bytes:
+        return json.dumps({"group": g.group_id, "epoch": g.epoch, "auth": g.auth.hex()}).encode()
+
+    def _known(self, some_id: int, context: Any) -> None:
+        if some_id not in self.states and some_id not in self.txns and some_id not in self.reinits:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no state or transaction {some_id}")
+
+    def StorePSK(self, request: Any, context: Any) -> pb.StorePSKResponse:
+        self._known(request.state_or_transaction_id, context)
+        return pb.StorePSKResponse()
+
+    def GroupInfo(self, request: Any, context: Any) -> pb.GroupInfoResponse:
+        g = self._state(request.state_id, context)
+        return pb.GroupInfoResponse(group_info=self._group_json(g), ratchet_tree=b"tree" if request.external_tree else b"")
+
+    def ExternalJoin(self, request: Any, context: Any) -> pb.ExternalJoinResponse:
+        g = self._load(request.group_info, context)
+        nxt = Group(g.group_id, g.epoch + 1, h(g.auth, b"external", request.identity))
+        sid = next(self.ids)
+        self.states[sid] = nxt
+        return pb.ExternalJoinResponse(state_id=sid, commit=self._group_json(nxt), epoch_authenticator=self._ea(nxt))
+
+    def _proposal(self, request: Any, context: Any, kind: bytes) -> pb.ProposalResponse:
+        self._state(request.state_id, context)
+        return pb.ProposalResponse(proposal=kind + b":" + request.SerializeToString())
+
+    def AddProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"add")
+
+    def UpdateProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"update")
+
+    def RemoveProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"remove")
+
+    def ExternalPSKProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"psk")
+
+    def ResumptionPSKProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"resumption")
+
+    def GroupContextExtensionsProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"gce")
+
+    def ReInitProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"reinit")
+
+    def ReInitCommit(self, request: Any, context: Any) -> pb.CommitResponse:
+        return self.Commit(request, context)
+
+    def _start_reinit(self, sid: int) -> pb.HandleReInitCommitResponse:
+        g = self.states[sid]
+        rid = next(self.ids)
+        self.reinits[rid] = g
+        return pb.HandleReInitCommitResponse(reinit_id=rid, key_package=b"kp:reinit", epoch_authenticator=self._ea(g))
+
+    def HandlePendingReInitCommit(self, request: Any, context: Any) -> pb.HandleReInitCommitResponse:
+        self.HandlePendingCommit(request, context)
+        return self._start_reinit(request.state_id)
+
+    def HandleReInitCommit(self, request: Any, context: Any) -> pb.HandleReInitCommitResponse:
+        self.HandleCommit(request, context)
+        return self._start_reinit(request.state_id)
+
+    def _subgroup(self, old: Group, label: bytes, group_id: bytes) -> pb.CreateSubgroupResponse:
+        g = Group(group_id.decode() or old.group_id, 1, h(old.auth, label, group_id))
+        sid = next(self.ids)
+        self.states[sid] = g
+        return pb.CreateSubgroupResponse(state_id=sid, welcome=self._group_json(g), epoch_authenticator=self._ea(g))
+
+    def ReInitWelcome(self, request: Any, context: Any) -> pb.CreateSubgroupResponse:
+        if request.reinit_id not in self.reinits:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no reinit")
+        return self._subgroup(self.reinits[request.reinit_id], b"reinit", b"")
+
+    def HandleReInitWelcome(self, request: Any, context: Any) -> pb.JoinGroupResponse:
+        if request.reinit_id not in self.reinits:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no reinit")
+        g = self._load(request.welcome, context)
+        sid = next(self.ids)
+        self.states[sid] = g
+        return pb.JoinGroupResponse(state_id=sid, epoch_authenticator=self._ea(g))
+
+    def CreateBranch(self, request: Any, context: Any) -> pb.CreateSubgroupResponse:
+        return self._subgroup(self._state(request.state_id, context), b"branch", request.group_id)
+
+    def HandleBranch(self, request: Any, context: Any) -> pb.HandleBranchResponse:
+        self._state(request.state_id, context)
+        g = self._load(request.welcome, context)
+        sid = next(self.ids)
+        self.states[sid] = g
+        return pb.HandleBranchResponse(state_id=sid, epoch_authenticator=self._ea(g))
+
+    def NewMemberAddProposal(self, request: Any, context: Any) -> pb.NewMemberAddProposalResponse:
+        self._load(request.group_info, context)
+        tid = next(self.ids)
+        self.txns[tid] = request.identity
+        return pb.NewMemberAddProposalResponse(transaction_id=tid, proposal=b"self-add:" + request.identity)
+
+    def CreateExternalSigner(self, request: Any, context: Any) -> pb.CreateExternalSignerResponse:
+        sid = next(self.ids)
+        self.signers.add(sid)
+        return pb.CreateExternalSignerResponse(signer_id=sid, external_sender=b"sender:" + request.identity)
+
+    def AddExternalSigner(self, request: Any, context: Any) -> pb.ProposalResponse:
+        return self._proposal(request, context, b"add-signer")
+
+    def ExternalSignerProposal(self, request: Any, context: Any) -> pb.ProposalResponse:
+        if request.signer_id not in self.signers:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no signer")
+        self._load(request.group_info, context)
+        return pb.ProposalResponse(proposal=b"external:" + request.description.SerializeToString())
 
     def Free(self, request: Any, context: Any) -> pb.FreeResponse:
         self.states.pop(request.state_id, None)

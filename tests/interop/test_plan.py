@@ -61,3 +61,12 @@ def test_plan_samples_huge_matrices_and_says_so() -> None:
     assert len(p.assignments) == 16 and not p.complete and "2**40" in p.note
     small = plan(("a", "b"), ("a",), 2, sample_k=None, seed=1, key="k", max_assignments=16)
     assert small.complete and small.note == ""
+
+
+def test_limitations_only_excuse_runs_with_tsmls() -> None:
+    from tests.interop.peer_limitations import LIMITATIONS, must_pass
+
+    assert "commit.json:group_context_extensions" in LIMITATIONS
+    assert not must_pass("commit.json:group_context_extensions", with_tsmls=True)
+    assert must_pass("commit.json:group_context_extensions", with_tsmls=False)
+    assert must_pass("commit.json:add", with_tsmls=True)

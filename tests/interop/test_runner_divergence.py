@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from accord.interop.divergence import short_hex
@@ -99,13 +101,18 @@ def test_wrong_epoch_authenticator_in_a_response(config: Path) -> None:
     assert [m for m, _ in r.divergence.values] == ["alice(c0)", "bob(c1)"]
 
 
+class NoUpdates(FakeMLS):
+    def UpdateProposal(self, request: Any, context: Any) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "no updates here")
+
+
 def test_unimplemented_step_is_a_failure(config: Path, tmp_path: Path) -> None:
     path = tmp_path / "update.json"
     path.write_text(json.dumps({"scripts": {"update": [
         {"action": "createGroup", "actor": "alice", "members": ["bob"]},
         {"action": "updateProposal", "actor": "bob"},
     ]}}))
-    outcome, lines = go(FakeMLS("a"), FakeMLS("b"), path)
+    outcome, lines = go(NoUpdates("a"), NoUpdates("b"), path)
     assert outcome.passed == 0 and outcome.failed == 4
     assert all("step 1 updateProposal" in x and "UpdateProposal: UNIMPLEMENTED" in x for x in lines if x.startswith("FAIL"))
     assert lines[-1] == "0 passed, 4 failed"
@@ -128,3 +135,23 @@ def test_unreachable_client_is_a_failure(config: Path) -> None:
     outcome = run(["127.0.0.1:1"], Options(configs=[config], handshake="public", connect_timeout=2.0), out)  # nothing listens on port 1
     assert not outcome.ok
     assert out.getvalue().splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_every_step_kind_of_every_config_runs_through_the_fakes() -> None:
+    """The runner's plumbing for every action of the real scenario files.
+
+    The fakes agree with each other on everything, so every run must pass; a
+    mis-wired action (a wrong step index, a missing handle, an RPC the runner
+    forgot) shows up as a failure.
+    """
+    configs = sorted((Path(__file__).resolve().parent / "configs").glob("*.json"))
+    out = io.StringIO()
+    with serve(FakeMLS("a"), FakeMLS("b")) as addresses:
+        outcome = run(addresses, Options(configs=configs, suites=[1], sample=2, seed=3, handshake="both"), out)
+    failures = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
+    assert not failures, failures[:5]
+    scripts = {r.label for r in outcome.results}
+    assert len(scripts) == 40 and outcome.passed == len(outcome.results) >= 40 * 2 * 2
+    # reinit change_ciphersuite moved the run to the other shared suite
+    changed = [r for r in outcome.results if r.script == "change_ciphersuite"]
+    assert changed and all(r.final_suite == 2 for r in changed)

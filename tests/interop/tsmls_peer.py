@@ -70,11 +70,18 @@ class Peer:
 
 
 def start_peer(node: str) -> Peer:
+    return start_server([node, str(SERVER), "--port", "0", "--host", "127.0.0.1"], PEER_DIR, "ts-mls peer")
+
+
+def start_server(argv: list[str], cwd: Path, what: str) -> Peer:
+    """Start any MLSClient server that follows the peer's start-up contract.
+
+    The contract (`accord interop serve` is meant to follow it too): given
+    `--port 0` it binds a free port on 127.0.0.1 and prints exactly one line
+    `listening on HOST:PORT` on stdout once it accepts connections.
+    """
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by Peer.stop
-    proc = subprocess.Popen(
-        [node, str(SERVER), "--port", "0", "--host", "127.0.0.1"],
-        cwd=PEER_DIR, stdout=subprocess.PIPE, stderr=log,
-    )
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log)
     peer = Peer(proc, "", log)
     deadline = time.monotonic() + START_TIMEOUT
     try:
@@ -83,13 +90,13 @@ def start_peer(node: str) -> Peer:
         buffer = b""
         while time.monotonic() < deadline and b"\n" not in buffer:
             if proc.poll() is not None:
-                raise RuntimeError(f"ts-mls peer exited with {proc.returncode}: {peer.stderr_text()}")
+                raise RuntimeError(f"{what} exited with {proc.returncode}: {peer.stderr_text()}")
             ready, _, _ = select.select([fd], [], [], 0.1)
             if ready:
                 buffer += os.read(fd, 4096)
         line = buffer.decode(errors="replace").split("\n", 1)[0]
         if not line.startswith("listening on "):
-            raise RuntimeError(f"ts-mls peer did not start within {START_TIMEOUT:g}s (said {line!r})")
+            raise RuntimeError(f"{what} did not start within {START_TIMEOUT:g}s (said {line!r})")
         peer.address = line.removeprefix("listening on ").strip()
         return peer
     except BaseException:

@@ -59,7 +59,8 @@ class Client:
 
 def connect(label: str, address: str, *, rpc_timeout: float = 60.0, connect_timeout: float = 15.0) -> Client:
     """Open a channel, wait (bounded) until it is ready, ask Name and SupportedCiphersuites."""
-    channel = grpc.insecure_channel(address)
+    # Interop servers are local; never route them through an http_proxy from the environment.
+    channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
     try:
         grpc.channel_ready_future(channel).result(timeout=connect_timeout)
     except grpc.FutureTimeoutError:
