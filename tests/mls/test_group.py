@@ -527,3 +527,35 @@ def test_commit_of_all_cached_proposals_skips_conflicting_ones() -> None:
     grp.states["erin"] = g.join_from_welcome(res.welcome, kp, NOW)  # type: ignore[arg-type]
     grp.check_agree()
     assert len(g.members(grp.states["alice"])) == 4
+
+
+def test_single_proposal_rules() -> None:
+    """12.1: proposals invalid on their own are refused when received."""
+    from accord.mls.framing import protect_public
+    from accord.mls.structs import FramedContent, MLSMessage, ReInit, Sender, Update
+
+    grp = Group()
+    grp.add("alice", ["bob"])
+    alice, bob = grp.states["alice"], grp.states["bob"]
+
+    def send(body: object, sender: Sender | None = None, priv: bytes | None = None) -> bytes:
+        content = FramedContent(alice.group_id, alice.epoch, sender or Sender.member(alice.own_leaf),
+                                b"", body)
+        msg = protect_public(alice.suite, content, priv or alice.signature_priv, alice.context,
+                             alice.secrets.membership_key)
+        return MLSMessage.wrap(msg).to_bytes()  # type: ignore[attr-defined, no-any-return]
+
+    suite = alice.suite
+    bad_psk = PreSharedKey(PreSharedKeyID.resumption(2, alice.group_id, alice.epoch,
+                                                     os.urandom(32)))
+    short_nonce = PreSharedKey(PreSharedKeyID.external(b"x", b"short"))
+    old_version = ReInit(b"g", 0, 1, ())
+    same_key_update = Update(alice.own_leaf_node)
+    for body, rule in ((bad_psk, "12.1.4"), (short_nonce, "8.4"), (old_version, "12.1.5"),
+                       (same_key_update, "7.3"), (Remove(9), "12.1.3")):
+        with pytest.raises(ValidationError, match=rule):
+            g.process(bob, send(body), NOW)
+    # an external sender may not send an Update; none is configured anyway
+    ext_priv = suite.generate_signature_key_pair()[0]
+    with pytest.raises(ValidationError):
+        g.process(bob, send(Remove(0), Sender(2, 0), ext_priv), NOW)
