@@ -70,3 +70,15 @@ def test_limitations_only_excuse_runs_with_tsmls() -> None:
     assert not must_pass("commit.json:group_context_extensions", with_tsmls=True)
     assert must_pass("commit.json:group_context_extensions", with_tsmls=False)
     assert must_pass("commit.json:add", with_tsmls=True)
+
+
+def test_missing_node_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.interop import tsmls_peer
+
+    monkeypatch.setattr(tsmls_peer.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="node and npm"):
+        tsmls_peer.require_node()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        tsmls_peer.require_node()
