@@ -92,6 +92,18 @@ def test_json_report_carries_the_full_values(config: Path) -> None:
     assert json.loads(f["step"])["action"] == "createGroup"
 
 
+def test_matrix_file(config: Path, tmp_path: Path) -> None:
+    matrix = tmp_path / "matrix.md"
+    liar = FakeMLS("liar", Knobs(lie_state_auth_at=2))
+    outcome, _ = go(FakeMLS("honest"), liar, config, matrix=matrix)
+    text = matrix.read_text()
+    assert "| c0 = honest |" in text and "| c1 = liar |" in text
+    assert "| toy.json:talk | 1 | public | 4/4 |  |" in text
+    row = next(x for x in text.splitlines() if x.startswith("| toy.json:two_commits |"))
+    assert "| 2/4 |" in row and "alice=c0,bob=c1: step 1 fullCommit: StateAuth differs" in row
+    assert outcome.failed == 2
+
+
 def test_wrong_epoch_authenticator_in_a_response(config: Path) -> None:
     liar = FakeMLS("liar", Knobs(lie_epoch_authenticator_at=2))
     outcome, lines = go(FakeMLS("honest"), liar, config, scripts=["two_commits"])

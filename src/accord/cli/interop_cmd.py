@@ -39,9 +39,11 @@ def interop() -> None:
 @click.option("--rpc-timeout", type=float, default=60.0, show_default=True, help="Seconds per RPC.")
 @click.option("--run-timeout", type=float, default=900.0, show_default=True, help="Seconds per script run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line; the last line stays 'N passed, M failed'.")
+@click.option("--matrix", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the result matrix (script x suite x handshake) as Markdown to this file.")
 def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[int, ...], sample: int | None,
             seed: int, scripts: tuple[str, ...], handshake: str, max_assignments: int, rpc_timeout: float,
-            run_timeout: float, as_json: bool) -> None:
+            run_timeout: float, as_json: bool, matrix: Path | None) -> None:
     """Run scenario files against the given MLSClient servers; exit 1 on any failure."""
     files = list(configs) or sorted(default_config_dir().glob("*.json"))
     if not files:
@@ -49,7 +51,7 @@ def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[i
     options = Options(
         configs=files, suites=suites, sample=sample, seed=seed, handshake=handshake,
         max_assignments=max_assignments, scripts=scripts, rpc_timeout=rpc_timeout,
-        run_timeout=run_timeout, as_json=as_json,
+        run_timeout=run_timeout, as_json=as_json, matrix=matrix,
     )
     outcome = run(clients, options, sys.stdout)
     raise SystemExit(0 if outcome.ok else 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import TextIO
 
 from accord.interop.client import Client
@@ -72,3 +73,29 @@ class Reporter:
         self.out.write(line + "\n")
         self.out.flush()
         return line
+
+
+def matrix_markdown(results: list[RunResult], clients: list[Client]) -> str:
+    """The matrix for docs/INTEROP.md: script x suite x handshake -> runs passed.
+
+    A row lists every role assignment run; failing ones are named with the step
+    and the first line of the reason, passing ones are only counted.
+    """
+    rows: dict[tuple[str, int, str], list[RunResult]] = defaultdict(list)
+    for r in results:
+        rows[(r.label, r.suite, r.handshake)].append(r)
+    lines = ["| clients |", "| --- |"]
+    lines += [f"| {c.label} = {c.name} |" for c in clients]
+    lines += ["", "| script | suite | handshake | passed | failing role assignments |", "| --- | --- | --- | --- | --- |"]
+    for (label, suite, hs), runs in sorted(rows.items()):
+        ok = sum(r.passed for r in runs)
+        bad = [r for r in runs if not r.passed]
+        detail = "; ".join(
+            f"{r.roles_text()}: step {r.failed_step} {r.action}: "
+            + (r.divergence.summary() if r.divergence else (r.error or "")).splitlines()[0][:160].replace("|", "/")
+            for r in bad[:3]
+        )
+        if len(bad) > 3:
+            detail += f"; and {len(bad) - 3} more"
+        lines.append(f"| {label} | {suite} | {hs} | {ok}/{len(runs)} | {detail} |")
+    return "\n".join(lines) + "\n"

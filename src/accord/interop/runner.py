@@ -20,7 +20,7 @@ from accord.interop.client import Client, connect
 from accord.interop.config import ScenarioFile, load_scenarios
 from accord.interop.divergence import RunResult
 from accord.interop.execute import execute
-from accord.interop.report import Reporter
+from accord.interop.report import Reporter, matrix_markdown
 
 HANDSHAKES = {"public": (False,), "private": (True,), "both": (False, True)}
 
@@ -38,6 +38,7 @@ class Options:
     connect_timeout: float = 15.0
     run_timeout: float = 900.0
     as_json: bool = False
+    matrix: Path | None = None  # write the Markdown matrix here
 
 
 @dataclass(slots=True)
@@ -91,6 +92,8 @@ def run_clients(clients: Sequence[Client], options: Options, out: TextIO) -> Out
                         result = execute(script, assignment, clients, suite, encrypt, options.run_timeout)
                         results.append(result)
                         rep.result(result)
+    if options.matrix is not None:
+        options.matrix.write_text(matrix_markdown(results, list(clients)))
     rep.summary()
     return Outcome(rep.passed, rep.failed, results)
 
