@@ -81,12 +81,16 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
                 **kw: Any) -> None:
         async def go() -> Any:
+            from accord.cli.verify_cmd import attach_alerts
+
             dev = open_device(profile, passphrase_file)
+            detach = attach_alerts(dev)  # security alerts are printed first, and at once
             try:
                 await dev.connect()
                 await dev.sync(now_ms())
                 return await fn(dev, as_json=as_json, **kw)
             finally:
+                detach()
                 await dev.disconnect()
                 dev.close()
 

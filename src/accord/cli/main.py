@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from accord.cli import account_cmd, message_cmd
+from accord.cli import account_cmd, message_cmd, verify_cmd
 from accord.cli.bench_cmd import bench
 from accord.cli.chat_cmd import chat
 from accord.cli.demo_cmd import demo
@@ -27,7 +27,7 @@ cli.add_command(server)
 cli.add_command(chat)
 cli.add_command(devices)
 cli.add_command(demo)
-for _command in (*account_cmd.COMMANDS, *message_cmd.COMMANDS):
+for _command in (*account_cmd.COMMANDS, *message_cmd.COMMANDS, *verify_cmd.COMMANDS):
     cli.add_command(_command)
 
 

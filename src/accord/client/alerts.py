@@ -15,9 +15,13 @@ concern, as ``security`` events.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 MAX_ALERTS = 500  # older seen alerts are dropped beyond this
+# Called with (store, alert) for every new alert: the CLI prints it at once.
+Listener = Callable[[Any, dict[str, Any]], None]
+_listeners: list[Listener] = []
 
 KINDS = ("key_not_in_log", "unknown_device", "split_view", "head_inconsistent",
          "provider_key_changed", "contact_key_changed", "log_unavailable")
@@ -50,7 +54,15 @@ def raise_alert(store: KvStore, kind: str, now: int, **detail: Any) -> dict[str,
         drop = {a["id"] for a in seen[: len(alerts) - MAX_ALERTS]}
         alerts = [a for a in alerts if a["id"] not in drop]
     store.put_json("alerts", alerts)
+    for listener in list(_listeners):
+        listener(store, alert)
     return alert
+
+
+def subscribe(listener: Listener) -> Callable[[], None]:
+    """Call ``listener`` for each new alert until the returned function is called."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
 def all_alerts(store: KvStore) -> list[dict[str, Any]]:

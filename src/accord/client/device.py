@@ -239,7 +239,7 @@ class Device:
     async def listen(self, now_fn: Any, *, max_frames: int = 1_000_000,
                      idle_timeout: float | None = None, on_items: Any = None) -> int:
         """Apply pushed items as they arrive (bounded); ``now_fn()`` is the caller's clock."""
-        from accord.client import housekeeping, inbox
+        from accord.client import device_kt, housekeeping, inbox
 
         await self.sync(now_fn())
         total = 0
@@ -248,6 +248,7 @@ class Device:
             fresh = [i for i in items if i.seq > self.cursor]
             n = await inbox.apply_items(self, fresh, now_fn())
             await housekeeping.run(self, now_fn())
+            await device_kt.after_sync(self, now_fn())  # key transparency duties (issue 7)
             total += n
             if on_items is not None and fresh:
                 on_items(fresh)

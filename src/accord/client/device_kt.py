@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from accord.client import alerts
+from accord.client import alerts, safety
 from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
@@ -168,6 +168,7 @@ async def after_sync(dev: Device, now: int, *, force: bool = False) -> None:
             last = dev.store.get_json("kt:gossiped_at")
             if force or last is None or now - int(last) >= GOSSIP_EVERY_MS:
                 await gossip(dev, kc, now)
+            safety.changed_contacts(dev, None, now)  # verified contacts whose keys changed
         except (KeyNotInLog, SplitView):
             pass  # already alerted
         except AccordError as exc:

@@ -1,0 +1,181 @@
+"""``accord verify``, ``accord alerts`` and ``accord contacts [verify|safety-number]`` (issue 7).
+
+Security alerts are printed (to stderr, in red) before a command's own
+output and at once when one is raised while a command runs (``accord
+listen`` included): :func:`attach_alerts` is called by every command that
+opens the profile (``client_common.with_device``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from accord.cli.client_common import (
+    console,
+    emit,
+    err_console,
+    now_ms,
+    print_lines,
+    profile_options,
+    with_device,
+)
+from accord.client import alerts, device_kt, safety
+from accord.client.device import Device
+from accord.errors import ValidationError
+from accord.federation.discovery import parse_peer
+
+
+def _print_alert(store: Any, alert: dict[str, Any]) -> None:
+    err_console.print(f"[bold red]{alerts.describe(alert)}[/bold red]", markup=True)
+    alerts.mark_seen(store, [alert["id"]])
+
+
+def attach_alerts(dev: Device) -> Callable[[], None]:
+    """Print the unseen alerts now, and every new one as it is raised; returns detach."""
+    for alert in alerts.pending(dev.store):
+        _print_alert(dev.store, alert)
+    return alerts.subscribe(lambda store, alert: _print_alert(store, alert)
+                            if store is dev.store else None)
+
+
+def _fp(key: bytes) -> str:
+    return alerts.fingerprint(key)
+
+
+@click.command("verify")
+@click.argument("accounts", nargs=-1)
+@click.option("--peer", "peers", multiple=True, metavar="DOMAIN=URL",
+              help="Fetch DOMAIN's log directly from URL too (for gossip); remembered.")
+@click.option("--approve", "approve", default=None, metavar="KEYPRINT",
+              help="Approve a device of your own account by its key fingerprint.")
+@profile_options
+@with_device
+async def verify_cmd(dev: Device, as_json: bool, accounts: tuple[str, ...],
+                     peers: tuple[str, ...], approve: str | None) -> None:
+    """Check keys against transparency logs now: your own devices (T05), the heads of
+    your contacts' providers (gossip), and each ACCOUNT's current device keys."""
+    for spec in peers:
+        try:
+            device_kt.set_peer(dev, *parse_peer(spec))
+        except ValidationError as exc:
+            raise click.UsageError(str(exc)) from exc
+    if approve:
+        n = device_kt.approve(dev, approve)
+        console.print(f"approved {n} device key(s) of your account")
+    now = now_ms()
+    await device_kt.after_sync(dev, now, force=True)
+    rows: list[dict[str, Any]] = []
+    async with device_kt.checker(dev) as kc:
+        for account in [dev.identity.account, *accounts]:
+            entry = await kc.current_entry(account.strip().lower(), now)
+            keys = [] if entry is None else [_fp(k) for k in entry.device_keys]
+            rows.append({"account": account, "version": None if entry is None else entry.version,
+                         "deleted": bool(entry and entry.deleted), "keys": keys})
+    safety.changed_contacts(dev, None, now)
+    out = {"accounts": rows, "alerts": len(alerts.pending(dev.store))}
+    emit(as_json, out, lambda: print_lines(
+        [f"{r['account']}: v{r['version']} " + (", ".join(r["keys"]) or "no keys")
+         + "  [green]proven by its log[/green]" for r in rows]))
+
+
+@click.command("alerts")
+@click.option("--all", "show_all", is_flag=True, help="Also the alerts already seen.")
+@profile_options
+@with_device
+async def alerts_cmd(dev: Device, as_json: bool, show_all: bool) -> None:
+    """Security alerts (key transparency, split views, changed keys)."""
+    rows = alerts.all_alerts(dev.store) if show_all else alerts.pending(dev.store)
+    emit(as_json, rows, lambda: print_lines([alerts.describe(a) for a in rows],
+                                            "no security alerts"))
+
+
+@click.group("contacts", invoke_without_command=True)
+@profile_options
+@click.pass_context
+def contacts(ctx: click.Context, /, **kw: Any) -> None:
+    """People you share conversations with; verify them with safety numbers."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(contacts_list, **kw)
+
+
+@contacts.command("list")
+@profile_options
+@with_device
+async def contacts_list(dev: Device, as_json: bool) -> None:
+    """Contacts, with [verified] or [KEYS CHANGED] marks."""
+    changed = set(safety.changed_contacts(dev, None, now_ms()))
+    rows = [{"account": c["identity"], "state": c["state"],
+             "verified": c["verified_fingerprint"] is not None,
+             "keys_changed": c["identity"] in changed} for c in dev.store.contacts()]
+    emit(as_json, rows, lambda: print_lines(
+        [f"{r['account']}  [dim]{r['state']}[/dim]"
+         + (" [red]KEYS CHANGED[/red]" if r["keys_changed"] else
+            " [green]verified[/green]" if r["verified"] else "") for r in rows],
+        "no contacts yet"))
+
+
+async def _proven(dev: Device, account: str) -> None:
+    async with device_kt.checker(dev) as kc:
+        now = now_ms()
+        await kc.current_entry(dev.identity.account, now)
+        await kc.current_entry(account, now)
+
+
+@contacts.command("safety-number")
+@click.argument("account")
+@click.option("--qr/--no-qr", default=True, help="Also draw the QR code.")
+@profile_options
+@with_device
+async def safety_number_cmd(dev: Device, as_json: bool, account: str, qr: bool) -> None:
+    """The safety number you and ACCOUNT compare (read aloud, or scan the QR code)."""
+    account = account.strip().lower()
+    await _proven(dev, account)
+    digits, _ = safety.current(dev, account)
+    def human() -> None:
+        console.print(safety.grouped(digits))
+        if qr:
+            console.print(safety.qr_text(digits), markup=False)
+
+    emit(as_json, {"account": account, "safety_number": digits}, human)
+
+
+@contacts.command("verify")
+@click.argument("account")
+@click.option("--yes", is_flag=True, help="The numbers match (do not ask).")
+@profile_options
+@with_device
+async def contacts_verify(dev: Device, as_json: bool, account: str, yes: bool) -> None:
+    """Compare the safety number with ACCOUNT out of band, then mark ACCOUNT verified."""
+    account = account.strip().lower()
+    await _proven(dev, account)
+    digits, _ = safety.current(dev, account)
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise click.UsageError("compare the number first, then pass --yes")
+        console.print(safety.grouped(digits))
+        console.print(safety.qr_text(digits), markup=False)
+        if not click.confirm(f"Does {account} see the same number?"):
+            raise SystemExit(1)
+    safety.mark_verified(dev, account)
+    emit(as_json, {"account": account, "verified": True, "safety_number": digits},
+         lambda: console.print(f"{account} [green]verified[/green]"))
+
+
+def confirm_key_change(dev: Device, conv: dict[str, Any], confirmed: bool) -> None:
+    """Before a send: a verified contact's key change needs the person's confirmation."""
+    try:
+        safety.check_before_send(dev, conv, now_ms(), confirmed=confirmed)
+    except safety.KeyChangeUnconfirmed as exc:
+        if not sys.stdin.isatty():
+            raise
+        err_console.print(f"[bold red]{exc}[/bold red]")
+        if not click.confirm("Send anyway?"):
+            raise
+        safety.check_before_send(dev, conv, now_ms(), confirmed=True)
+
+
+COMMANDS = [verify_cmd, alerts_cmd, contacts]

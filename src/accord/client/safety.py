@@ -1,0 +1,159 @@
+"""Safety numbers (issue 7, T06): a fingerprint two people compare out of band.
+
+For accounts A and B with device signature key sets K_A and K_B (from
+their transparency logs, proven by lookups), each side's half is
+
+    h_X = SHA-512^5200(0x0001 || len(X) || X || for k in sorted(K_X): len(k) || k)
+
+(iterated as ``h <- SHA-512(h || input)``, as Signal does, to make a
+second-preimage search for a given half costly), and its 30 digits are
+six 5-byte chunks of ``h_X``, each read as a big-endian integer modulo
+100000. The safety number is the two halves ordered by account name: 60
+digits in 12 groups of 5, the same on both sides. The QR code carries
+``accord-safety:1:`` and the 60 digits.
+
+Verifying a contact stores the combined digest in ``contacts.verified_fingerprint``
+and the contact's key set at that moment. If the contact's keys change
+(in its log, or among the leaves of a conversation), the contact is shown
+as changed, a ``contact_key_changed`` alert is raised, and sending to a
+conversation with that contact needs a confirmation, which also clears
+the verification (compare again to restore it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from accord.client import alerts
+from accord.client.mls_session import split_identity
+from accord.errors import NotFound, ValidationError
+from accord.wire import b64d, b64e
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+ITERATIONS = 5200
+VERSION = b"\x00\x01"
+QR_PREFIX = "accord-safety:1:"
+
+
+class KeyChangeUnconfirmed(ValidationError):
+    """A verified contact's keys changed; sending waits for the person's confirmation."""
+
+
+def _half(account: str, keys: Iterable[bytes]) -> tuple[bytes, str]:
+    name = account.encode()
+    data = VERSION + len(name).to_bytes(2, "big") + name
+    for k in sorted(set(keys)):
+        data += len(k).to_bytes(2, "big") + k
+    h = b""
+    for _ in range(ITERATIONS):
+        h = hashlib.sha512(h + data).digest()
+    digits = "".join(f"{int.from_bytes(h[i:i + 5], 'big') % 100000:05d}" for i in range(0, 30, 5))
+    return h, digits
+
+
+def safety_number(a: str, keys_a: Iterable[bytes], b: str, keys_b: Iterable[bytes]
+                  ) -> tuple[str, bytes]:
+    """``(60 digits, digest)``; the same whichever side computes it."""
+    (ha, da), (hb, db) = _half(a, keys_a), _half(b, keys_b)
+    if b < a:
+        (ha, da), (hb, db) = (hb, db), (ha, da)
+    return da + db, hashlib.sha256(ha + hb).digest()
+
+
+def grouped(digits: str) -> str:
+    return " ".join(digits[i:i + 5] for i in range(0, len(digits), 5))
+
+
+def qr_text(digits: str) -> str:
+    """The QR code of a safety number, drawn with text characters for a terminal."""
+    import io
+
+    import segno
+
+    out = io.StringIO()
+    segno.make(QR_PREFIX + digits, error="m").terminal(out=out, compact=True, border=2)
+    return out.getvalue()
+
+
+def log_keys(dev: Device, account: str) -> list[bytes]:
+    """``account``'s device keys as last proven by a lookup (``keycheck``)."""
+    raw = dev.store.get_json("kt:keys:" + account)
+    if raw is None:
+        raise NotFound(f"no proven keys for {account} yet; run `accord verify {account}`")
+    return [b64d(k) for k in raw]
+
+
+def current(dev: Device, account: str) -> tuple[str, bytes]:
+    me = dev.identity.account
+    return safety_number(me, log_keys(dev, me), account, log_keys(dev, account))
+
+
+def mark_verified(dev: Device, account: str) -> str:
+    digits, digest = current(dev, account)
+    with dev.store.transaction():
+        dev.store.upsert_contact(account, verified_fingerprint=digest)
+        dev.store.put_json("safety:" + account, [b64e(k) for k in log_keys(dev, account)])
+    return digits
+
+
+def unverify(dev: Device, account: str) -> None:
+    with dev.store.transaction():
+        dev.store.upsert_contact(account, verified_fingerprint=None)
+        dev.store.delete("safety:" + account)
+
+
+def _group_keys(dev: Device, conv: dict[str, Any], account: str) -> set[bytes]:
+    state = dev.store.load_group(conv["group_id"])
+    return {mb.signature_key for mb in dev.engine.members(state)
+            if split_identity(mb.identity)[0] == account}
+
+
+def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list[str]:
+    """Verified contacts (of ``conv``, or all) whose keys differ from the verified set."""
+    out = []
+    for c in dev.store.contacts():
+        account = c["identity"]
+        snap = dev.store.get_json("safety:" + account)
+        if c.get("verified_fingerprint") is None or snap is None:
+            continue
+        verified = {b64d(k) for k in snap}
+        seen = {b64d(k) for k in dev.store.get_json("kt:keys:" + account, snap)}
+        if conv is not None:
+            leaves = _group_keys(dev, conv, account)
+            if not leaves:
+                continue
+            seen |= leaves
+        if seen != verified:
+            _alert_once(dev, account, seen, now)
+            out.append(account)
+    return out
+
+
+def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:
+    """One alert per new key set of a verified contact, not one per check."""
+    tag = sorted(b64e(k) for k in seen)
+    if dev.store.get_json("safety_alerted:" + account) != tag:
+        dev.store.put_json("safety_alerted:" + account, tag)
+        alerts.raise_alert(dev.store, "contact_key_changed", now, account=account)
+
+
+def check_before_send(dev: Device, conv: dict[str, Any], now: int, *, confirmed: bool) -> None:
+    """Raise :class:`KeyChangeUnconfirmed` unless no verified contact here changed keys.
+
+    ``confirmed``: the person accepted the change; the verifications are cleared.
+    """
+    changed = changed_contacts(dev, conv, now)
+    if not changed:
+        return
+    if not confirmed:
+        raise KeyChangeUnconfirmed(
+            "the keys of verified contact(s) " + ", ".join(changed) + " changed; compare the "
+            "safety number again, or confirm to send anyway", "issue 7 safety numbers")
+    for account in changed:
+        unverify(dev, account)
+        dev.store.add_event(conv["conv_id"], now, "security",
+                            {"account": account, "what": "key change accepted; unverified"})
