@@ -14,13 +14,14 @@ every part; see docs/PROTOCOL.md "Cipher suites".
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac
 
 from accord.errors import CryptoError, ValidationError
-from accord.mls.codec import U16, U32, encode, wire
+from accord.mls.codec import U16, U32, encode, encode_varint, wire
 from accord.mls.hpke import AEADS, KDFS, Aead, Hpke, Kdf
 from accord.mls.hpke_kem import KEMS
 from accord.mls.hpke_kem import clear_key_caches as _clear_hpke_caches
@@ -81,6 +82,31 @@ def _label(label: bytes | str) -> bytes:
     return MLS_PREFIX + (label.encode() if isinstance(label, str) else label)
 
 
+# KDFLabel and SignContent end with an opaque<V> field that changes with
+# every call, after fields that come from a few labels. Their encodings are
+# built as the cached encoding with that last field empty (minus its one-byte
+# length) followed by the field: the same bytes, without encoding the fixed
+# part (and copying a large signed content) on every message.
+@functools.lru_cache(maxsize=256)
+def _kdf_label_prefix(label: bytes | str, length: int) -> bytes:
+    return encode(KDFLabel, KDFLabel(length, _label(label), b""))[:-1]
+
+
+@functools.lru_cache(maxsize=64)
+def _sign_content_prefix(label: bytes | str) -> bytes:
+    return encode(SignContent, SignContent(_label(label), b""))[:-1]
+
+
+def _opaque_tail(data: bytes) -> bytes:
+    """``opaque data<V>`` (RFC 9420 2.1.2)."""
+    n = len(data)
+    if n < 0x40:
+        return bytes((n,)) + data
+    head = bytearray()
+    encode_varint(n, head)
+    return bytes(head) + data
+
+
 def _raw(label: bytes | str) -> bytes:
     return label.encode() if isinstance(label, str) else label
 
@@ -121,7 +147,7 @@ class CipherSuite:
         self, secret: bytes, label: bytes | str, context: bytes, length: int
     ) -> bytes:
         """RFC 9420 8: KDF.Expand(secret, KDFLabel, length)."""
-        info = encode(KDFLabel, KDFLabel(length, _label(label), context))
+        info = _kdf_label_prefix(label, length) + _opaque_tail(context)
         return self.kdf.expand(secret, info, length)
 
     def derive_secret(self, secret: bytes, label: bytes | str) -> bytes:
@@ -179,7 +205,7 @@ class CipherSuite:
     def sign_with_label(self, private: bytes, label: bytes | str, content: bytes) -> bytes:
         """RFC 9420 5.1.2 SignWithLabel."""
         return self.signature.sign(
-            private, encode(SignContent, SignContent(_label(label), content))
+            private, _sign_content_prefix(label) + _opaque_tail(content)
         )
 
     def verify_with_label(
@@ -187,7 +213,7 @@ class CipherSuite:
     ) -> None:
         """RFC 9420 5.1.2 VerifyWithLabel; raises ``CryptoError`` when it fails."""
         self.signature.verify(
-            public, encode(SignContent, SignContent(_label(label), content)), signature
+            public, _sign_content_prefix(label) + _opaque_tail(content), signature
         )
 
     # ---------------------------------------------------------------- HPKE
