@@ -559,3 +559,13 @@ def test_single_proposal_rules() -> None:
     ext_priv = suite.generate_signature_key_pair()[0]
     with pytest.raises(ValidationError):
         g.process(bob, send(Remove(0), Sender(2, 0), ext_priv), NOW)
+
+
+def test_second_commit_while_one_is_pending_is_refused() -> None:
+    from accord.errors import Conflict
+
+    grp = Group()
+    _, pending = g.commit(grp.states["alice"], now=NOW, force_path=True)
+    with pytest.raises(Conflict):
+        g.commit(pending, now=NOW, force_path=True)
+    g.commit(g.discard_pending(pending), now=NOW, force_path=True)

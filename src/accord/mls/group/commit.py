@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from accord.errors import ValidationError
+from accord.errors import Conflict, ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
 from accord.mls.group.epoch import (
     NextEpoch,
@@ -111,6 +111,9 @@ def commit(
     the proposals name.
     """
     check_active(state)
+    if state.pending is not None:
+        # 14: one commit per epoch from us; merge or discard the pending one first.
+        raise Conflict("a commit of ours is already pending in this epoch")
     draft = _draft(state, proposals, by_value, now, _special_psk_usage)
     applied = draft.applied
     tree = applied.tree
