@@ -110,3 +110,16 @@ async def witness_all(fed: Any, now: int) -> int:
         except (PeerUnavailable, CryptoError, ValidationError) as exc:
             log.info("witnessing %s failed: %s", domain, type(exc).__name__)
     return done
+
+
+WITNESS_EVERY_S = 300.0
+
+
+async def run(fed: Any, clock: Any, every_s: float = WITNESS_EVERY_S,
+              rounds: int = 10**9) -> None:
+    """The server's background task: witness every known peer, then wait (``rounds`` bounds it)."""
+    import asyncio
+
+    for _ in range(rounds):
+        await witness_all(fed, clock())
+        await asyncio.sleep(every_s)

@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from accord.bus import make_bus
 from accord.errors import AccordError
-from accord.federation import outbox
+from accord.federation import gossip, outbox
 from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
 from accord.server import delivery
@@ -58,6 +58,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
         provider.transparency = await open_log(config.domain, store.engine,
                                                Path(config.data_dir), clock(), federation.key)
         outbound = asyncio.create_task(outbox.run(federation, clock))
+        witness = asyncio.create_task(gossip.run(federation, clock))  # issue 7: cosign peers
         log.info("provider %s ready (%s)", config.domain,
                  "postgresql" if config.database else "sqlite")
         try:
@@ -65,6 +66,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
         finally:
             purger.cancel()
             outbound.cancel()
+            witness.cancel()
             await federation.close()
             await provider.bus.close()
             await store.close()
