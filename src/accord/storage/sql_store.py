@@ -13,6 +13,7 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
+from accord.storage.fanout_sql import _check_roster, _enqueue, _marks
 from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.interface import (
     ClaimedKeyPackage,
@@ -27,10 +28,6 @@ from accord.storage.interface import (
 from accord.storage.schema import migrate
 
 _DEVICE_COLS = "device_id, account, signature_key, created_at"
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 class SqlStore(FederationSqlMixin):
@@ -471,55 +468,3 @@ class SqlStore(FederationSqlMixin):
         if self.blob_dir is None:
             return bytes(row[1])
         return await asyncio.to_thread(blob_path(self.blob_dir, bytes(row[0])).read_bytes)
-
-
-def _check_roster(group: GroupRecord, change: CommitChange) -> None:
-    members = set(group.members)
-    if change.sender not in members:
-        raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
-    if members & set(change.added):
-        raise ValidationError("an added device is already a member", "RFC 9420 12.1.1")
-    if not set(change.removed) <= members:
-        raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
-    if set(change.added) & set(change.removed):
-        raise ValidationError("a device is both added and removed", "RFC 9420 12.2")
-    if len(set(change.added)) != len(change.added) or len(set(change.removed)) != len(
-        change.removed
-    ):
-        raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
-
-
-async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:
-    """Store one message and put it on each device's queue, in the caller's transaction."""
-    await tx.execute(
-        "INSERT INTO messages (msg_id, kind, group_id, epoch, sender, body, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        message.msg_id,
-        message.kind,
-        message.group_id,
-        message.epoch,
-        message.sender,
-        message.body,
-        message.created_at,
-    )
-    ids = sorted(set(device_ids))
-    if not ids:
-        return []
-    marks = _marks(len(ids))
-    # Lock the devices in one fixed order so concurrent fan-outs cannot deadlock;
-    # the per-device counter then hands out gap-free, commit-ordered sequence numbers.
-    await tx.fetchall(
-        f"SELECT device_id FROM devices WHERE device_id IN ({marks}) ORDER BY device_id"
-        " {FOR_UPDATE}",
-        *ids,
-    )
-    rows = await tx.fetchall(
-        f"UPDATE devices SET next_seq = next_seq + 1 WHERE device_id IN ({marks})"
-        " RETURNING device_id, next_seq",
-        *ids,
-    )
-    await tx.executemany(
-        "INSERT INTO queue (device_id, seq, msg_id) VALUES (?, ?, ?)",
-        [(r[0], int(r[1]), message.msg_id) for r in rows],
-    )
-    return [r[0] for r in rows]

@@ -1,0 +1,68 @@
+"""Roster checks and the fan-out of one message to device queues, inside a transaction.
+
+Shared by :class:`~accord.storage.sql_store.SqlStore` and the federation mixin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from accord.errors import ValidationError
+from accord.storage.engine import Tx
+from accord.storage.interface import CommitChange, GroupRecord, NewMessage
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _check_roster(group: GroupRecord, change: CommitChange) -> None:
+    members = set(group.members)
+    if change.sender not in members:
+        raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
+    if members & set(change.added):
+        raise ValidationError("an added device is already a member", "RFC 9420 12.1.1")
+    if not set(change.removed) <= members:
+        raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
+    if set(change.added) & set(change.removed):
+        raise ValidationError("a device is both added and removed", "RFC 9420 12.2")
+    if len(set(change.added)) != len(change.added) or len(set(change.removed)) != len(
+        change.removed
+    ):
+        raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
+
+
+async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:
+    """Store one message and put it on each device's queue, in the caller's transaction."""
+    await tx.execute(
+        "INSERT INTO messages (msg_id, kind, group_id, epoch, sender, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        message.msg_id,
+        message.kind,
+        message.group_id,
+        message.epoch,
+        message.sender,
+        message.body,
+        message.created_at,
+    )
+    ids = sorted(set(device_ids))
+    if not ids:
+        return []
+    marks = _marks(len(ids))
+    # Lock the devices in one fixed order so concurrent fan-outs cannot deadlock;
+    # the per-device counter then hands out gap-free, commit-ordered sequence numbers.
+    await tx.fetchall(
+        f"SELECT device_id FROM devices WHERE device_id IN ({marks}) ORDER BY device_id"
+        " {FOR_UPDATE}",
+        *ids,
+    )
+    rows = await tx.fetchall(
+        f"UPDATE devices SET next_seq = next_seq + 1 WHERE device_id IN ({marks})"
+        " RETURNING device_id, next_seq",
+        *ids,
+    )
+    await tx.executemany(
+        "INSERT INTO queue (device_id, seq, msg_id) VALUES (?, ?, ?)",
+        [(r[0], int(r[1]), message.msg_id) for r in rows],
+    )
+    return [r[0] for r in rows]
