@@ -126,7 +126,7 @@ def _open_private(
         state.suite, state.secret_tree, state.secrets.sender_data_secret, msg,
         signature_key_lookup(state), state.context, lambda leaf: tree.leaf(leaf) is not None,
     )
-    return auth, dataclasses.replace(state, secret_tree=st)
+    return auth, state.with_secret_tree(st)
 
 
 def _late_application(

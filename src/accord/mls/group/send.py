@@ -77,7 +77,7 @@ def protect(
         frame(state, data, authenticated_data), state.signature_priv, state.context,
         padding=state.config.padding,
     )
-    return MLSMessage.wrap(msg), dataclasses.replace(state, secret_tree=tree)
+    return MLSMessage.wrap(msg), state.with_secret_tree(tree)
 
 
 def send_handshake(

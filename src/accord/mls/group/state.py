@@ -157,6 +157,16 @@ class GroupState:
     def replace(self, **changes: object) -> GroupState:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    def with_secret_tree(self, secret_tree: SecretTree) -> GroupState:
+        """``replace(secret_tree=...)``, made for every message sent or read:
+        a plain copy of the fields, without dataclasses.replace's generic
+        keyword handling (GroupState has no __post_init__ to run)."""
+        new = object.__new__(GroupState)
+        for name in _FIELD_NAMES:
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "secret_tree", secret_tree)
+        return new
+
     def to_bytes(self) -> bytes:
         return _to_wire(self).to_bytes()  # type: ignore[attr-defined, no-any-return]
 
@@ -167,6 +177,9 @@ class GroupState:
         if w.version != STATE_VERSION:
             raise DecodeError(f"unknown group state version {w.version}")
         return _from_wire(w, config or GroupConfig())
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GroupState))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
