@@ -99,7 +99,12 @@ def execute(
 
 
 def _free(run: Run) -> None:
-    """Best effort: let the servers drop this run's states (Free is optional upstream)."""
-    for actor, sid in run.state_id.items():
+    """Best effort: let the servers drop every handle of this run.
+
+    Free is optional upstream and names a state id; servers that keep other
+    handles (transactions, reinit and signer ids) in the same table free those
+    too, others answer an error, which is ignored here.
+    """
+    for actor, handle in run.handles:
         with contextlib.suppress(RpcFailure):
-            run.clients[actor].call("Free", pb.FreeRequest(state_id=sid))
+            run.clients[actor].call("Free", pb.FreeRequest(state_id=handle))

@@ -75,6 +75,19 @@ class Reporter:
         return line
 
 
+def short_roles(r: RunResult, limit: int = 120) -> str:
+    """The role assignment, or for scripts with many actors a count per client."""
+    text = r.roles_text()
+    if len(text) <= limit:
+        return text
+    counts: dict[str, int] = defaultdict(int)
+    for _, client in r.roles:
+        counts[client] += 1
+    first_actor, first_client = r.roles[0]
+    per_client = ",".join(f"{c}x{n}" for c, n in sorted(counts.items()))
+    return f"{first_actor}={first_client},... ({len(r.roles)} actors: {per_client})"
+
+
 def matrix_markdown(results: list[RunResult], clients: list[Client]) -> str:
     """The matrix for docs/INTEROP.md: script x suite x handshake -> runs passed.
 
@@ -91,7 +104,7 @@ def matrix_markdown(results: list[RunResult], clients: list[Client]) -> str:
         ok = sum(r.passed for r in runs)
         bad = [r for r in runs if not r.passed]
         detail = "; ".join(
-            f"{r.roles_text()}: step {r.failed_step} {r.action}: "
+            f"{short_roles(r)}: step {r.failed_step} {r.action}: "
             + (r.divergence.summary() if r.divergence else (r.error or "")).splitlines()[0][:160].replace("|", "/")
             for r in bad[:3]
         )

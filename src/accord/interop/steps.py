@@ -53,6 +53,11 @@ class Run:
         self.epoch: dict[str, Tag] = {}
         self.pending: dict[str, int] = {}
         self.touched: set[str] = set()
+        self.handles: dict[tuple[str, int], None] = {}  # every id a server gave out, for Free
+
+    def keep(self, actor: str, handle: int) -> int:
+        self.handles[(actor, handle)] = None
+        return handle
 
     # -- plumbing
 
@@ -71,7 +76,7 @@ class Run:
         return self.state_id[actor]
 
     def set_state(self, actor: str, state_id: int, tag: Tag) -> None:
-        self.state_id[actor] = state_id
+        self.state_id[actor] = self.keep(actor, state_id)
         self.epoch[actor] = tag
         self.touched.add(actor)
 
@@ -151,7 +156,7 @@ class Run:
     def key_package(self, actor: str) -> tuple[int, bytes]:
         req = pb.CreateKeyPackageRequest(cipher_suite=self.suite, identity=actor.encode())
         resp = self.call(actor, "CreateKeyPackage", req)
-        return resp.transaction_id, resp.key_package
+        return self.keep(actor, resp.transaction_id), resp.key_package
 
 
 # -- the actions, one function each

@@ -37,13 +37,13 @@ def reinit(run: Run, step: Step) -> None:
 
     commit = run.call(committer, "ReInitCommit", pb.CommitRequest(state_id=run.sid(committer), by_reference=[proposal])).commit
     resp = run.call(committer, "HandlePendingReInitCommit", pb.HandlePendingCommitRequest(state_id=run.sid(committer)))
-    reinit_ids, key_packages = {committer: resp.reinit_id}, {committer: resp.key_package}
+    reinit_ids, key_packages = {committer: run.keep(committer, resp.reinit_id)}, {committer: resp.key_package}
     expected = (run.who(committer), resp.epoch_authenticator)
     for m in not_committer:
         hreq = pb.HandleCommitRequest(state_id=run.sid(m), proposal=[proposal], commit=commit)
         hresp = run.call(m, "HandleReInitCommit", hreq)
         run.same("epoch_authenticator", expected, (run.who(m), hresp.epoch_authenticator))
-        reinit_ids[m], key_packages[m] = hresp.reinit_id, hresp.key_package
+        reinit_ids[m], key_packages[m] = run.keep(m, hresp.reinit_id), hresp.key_package
 
     external_tree = step.flag("externalTree", "external_tree")
     wreq = pb.ReInitWelcomeRequest(
@@ -66,14 +66,14 @@ def new_member_add_proposal(run: Run, step: Step) -> None:
     joiner = str(step.get("joiner", ""))
     gi = run.call(step.actor, "GroupInfo", pb.GroupInfoRequest(state_id=run.sid(step.actor)))
     resp = run.call(joiner, "NewMemberAddProposal", pb.NewMemberAddProposalRequest(group_info=gi.group_info, identity=joiner.encode()))
-    run.txn[joiner] = resp.transaction_id
+    run.txn[joiner] = run.keep(joiner, resp.transaction_id)
     run.msgs[step.index]["proposal"] = resp.proposal
 
 
 def add_external_signer(run: Run, step: Step) -> None:
     signer = str(step.get("signer", ""))
     sresp = run.call(signer, "CreateExternalSigner", pb.CreateExternalSignerRequest(cipher_suite=run.suite, identity=signer.encode()))
-    run.signer[signer] = sresp.signer_id
+    run.signer[signer] = run.keep(signer, sresp.signer_id)
     req = pb.AddExternalSignerRequest(state_id=run.sid(step.actor), external_sender=sresp.external_sender)
     run.msgs[step.index]["proposal"] = run.call(step.actor, "AddExternalSigner", req).proposal
 
