@@ -4,6 +4,7 @@ resolving PSKs (8.4, 8.6), finding a sender's key (6.1) and GroupInfo (12.4.3)."
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from accord.errors import ValidationError
@@ -12,6 +13,7 @@ from accord.mls.group.proposals import Applied, credential_types, external_sende
 from accord.mls.group.state import GroupConfig, GroupState, PriorEpoch
 from accord.mls.group.welcome_crypto import sign_group_info
 from accord.mls.key_schedule import EpochSecrets
+from accord.mls.leaf_node import grease_values
 from accord.mls.psk import psk_secret
 from accord.mls.ratchet_tree import Tree
 from accord.mls.secret_tree import SecretTree
@@ -225,5 +227,7 @@ def make_group_info(
     if with_external_pub:
         pub = ExternalPub(state.secrets.external_pub()).to_bytes()  # type: ignore[attr-defined]
         exts.append(Extension(ExtensionType.EXTERNAL_PUB, pub))
+    # 13.5: a random GREASE extension, so receivers keep ignoring unknown ones.
+    exts.append(Extension(grease_values(1)[0], os.urandom(os.urandom(1)[0] % 8)))
     info = GroupInfo(state.context, tuple(exts), state.confirmation_tag, state.own_leaf, b"")
     return sign_group_info(suite, state.signature_priv, info)
