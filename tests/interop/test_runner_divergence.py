@@ -19,6 +19,26 @@ from accord.interop.divergence import short_hex
 from accord.interop.runner import Options, Outcome, run
 from tests.interop.fake_mls import FakeMLS, Knobs, h, serve
 
+LOW_LEVEL = {
+    "scripts": {
+        "step_by_step": [
+            {"action": "createGroup", "actor": "alice"},
+            {"action": "createKeyPackage", "actor": "bob"},
+            {"action": "addProposal", "actor": "alice", "keyPackage": 1},
+            {"action": "commit", "actor": "alice", "byReference": [2]},
+            {"action": "handlePendingCommit", "actor": "alice"},
+            {"action": "joinGroup", "actor": "bob", "welcome": 3},
+            {"action": "updateProposal", "actor": "bob"},
+            {"action": "commit", "actor": "alice", "byReference": [6]},
+            {"action": "handleCommit", "actor": "bob", "commit": 7, "byReference": [6]},
+            {"action": "handlePendingCommit", "actor": "alice"},
+            {"action": "groupInfo", "actor": "alice"},
+            {"action": "protect", "actor": "bob", "authenticatedData": "a", "plaintext": "p"},
+            {"action": "unprotect", "actor": "alice", "ciphertext": 11},
+        ]
+    }
+}
+
 SCRIPTS = {
     "scripts": {
         "two_commits": [
@@ -45,7 +65,8 @@ def config(tmp_path: Path) -> Path:
 def go(c0: FakeMLS, c1: FakeMLS, config: Path, **kw: object) -> tuple[Outcome, list[str]]:
     out = io.StringIO()
     with serve(c0, c1) as addresses:
-        outcome = run(addresses, Options(configs=[config], suites=[1], handshake="public", **kw), out)  # type: ignore[arg-type]
+        options = {"suites": [1], "handshake": "public", **kw}
+        outcome = run(addresses, Options(configs=[config], **options), out)  # type: ignore[arg-type]
     lines = out.getvalue().splitlines()
     assert lines[-1] == f"{outcome.passed} passed, {outcome.failed} failed"
     return outcome, lines
@@ -167,3 +188,16 @@ def test_every_step_kind_of_every_config_runs_through_the_fakes() -> None:
     # reinit change_ciphersuite moved the run to the other shared suite
     changed = [r for r in outcome.results if r.script == "change_ciphersuite"]
     assert changed and all(r.final_suite == 2 for r in changed)
+
+
+def test_low_level_actions(tmp_path: Path) -> None:
+    """commit / handlePendingCommit / joinGroup / handleCommit / groupInfo, which no config uses."""
+    path = tmp_path / "low.json"
+    path.write_text(json.dumps(LOW_LEVEL))
+    outcome, lines = go(FakeMLS("a"), FakeMLS("b"), path, handshake="both")
+    assert outcome.ok and outcome.passed == 8, lines
+    liar = FakeMLS("liar", Knobs(lie_state_auth_at=2))
+    outcome, lines = go(FakeMLS("honest"), liar, path)
+    failed = [r for r in outcome.results if not r.passed]
+    # Members only meet in epoch 2 once alice applies her pending commit (step 9).
+    assert failed and all(r.failed_step == 9 and r.action == "handlePendingCommit" for r in failed)

@@ -8,6 +8,7 @@ listed reason, every other script must pass, and no script may go unrun.
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from collections import defaultdict
@@ -93,6 +94,16 @@ def test_core_configs_on_every_other_rfc_suite_and_x_wing(tsmls_pair: list[Peer]
     assert {r.suite for r in results} == set(OTHER_SUITES)
     for suite in OTHER_SUITES:
         check_against_limitations([r for r in results if r.suite == suite], 2, core, modes=("private",))
+
+
+def test_low_level_actions(tsmls_pair: list[Peer], tmp_path: Path) -> None:
+    """The step kinds no config uses (commit, handleCommit, handlePendingCommit, joinGroup, groupInfo)."""
+    from tests.interop.test_runner_divergence import LOW_LEVEL
+
+    path = tmp_path / "low.json"
+    path.write_text(json.dumps(LOW_LEVEL))
+    results, text = run_matrix(tsmls_pair, [path], suites=[SUITE], handshake="both")
+    assert len(results) == 8 and all(r.passed for r in results), text
 
 
 def test_cli_exit_code_and_last_line(tsmls_pair: list[Peer]) -> None:
