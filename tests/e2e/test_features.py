@@ -9,7 +9,7 @@ import pytest
 
 from accord.client import conversations as convs
 from accord.client import housekeeping, messaging
-from accord.errors import AuthError, NotFound, ValidationError
+from accord.errors import AuthError, CryptoError, NotFound, ValidationError
 from tests.e2e.helpers import Clock, new_device
 
 
@@ -220,3 +220,24 @@ async def test_T07_different_epoch_view_raises_a_security_event(trio, monkeypatc
     alerts = [e for e in bob.store.events(convs.find(bob, "forked")["conv_id"])
               if e["kind"] == "security"]
     assert len(alerts) == 1 and "fork" in alerts[0]["detail"]["what"]
+
+
+async def test_large_attachment_streams_in_parts_and_tampering_fails(trio, server) -> None:
+    alice, bob, _, clock = trio
+    conv = await convs.create(alice, "big", [bob.identity.account], clock())
+    data = os.urandom(17 * 1024 * 1024)  # three blob parts of at most 8 MiB
+    mid = await messaging.send_file(alice, conv, data, "video.bin", "application/octet-stream",
+                                    clock())
+    await bob.sync(clock())
+    locator = bob.store.message(mid).meta["attachments"][0]["locator"]
+    assert len(locator.split(",")) == 3
+    name, got = await messaging.fetch_attachment(bob, mid)
+    assert name == "video.bin" and got == data
+    # a part swapped by the provider (or anyone) is refused
+    msg = bob.store.message(mid)
+    att = dict(msg.meta["attachments"][0])
+    ids = att["locator"].split(":", 1)[1].split(",")
+    att["locator"] = "accord-blob:" + ",".join([ids[1], ids[0], ids[2]])
+    bob.store.update_message_meta(mid, dict(msg.meta, attachments=[att]))
+    with pytest.raises(CryptoError):
+        await messaging.fetch_attachment(bob, mid)

@@ -58,9 +58,10 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
         if bar is not None:
             bar.start()
         try:
-            mid = await messaging.send_file(dev, conv, file.read_bytes(), file.name, media,
-                                            now_ms(), text=text, reply_to=reply_to,
-                                            progress=update)
+            with file.open("rb") as reader:
+                mid = await messaging.send_file_stream(
+                    dev, conv, reader, file.stat().st_size, file.name, media, now_ms(),
+                    text=text, reply_to=reply_to, progress=update)
         finally:
             if bar is not None:
                 bar.stop()
@@ -164,19 +165,24 @@ async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, o
     """Download, check and decrypt a message's attachment into --out."""
     conv = convs.find(dev, chat)
     bar, update = _progress_bar("downloading", not as_json)
+    mid = resolve_message(dev, conv, message_id)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".accord-download-{mid.hex()}.part"
     if bar is not None:
         bar.start()
     try:
-        name, data = await messaging.fetch_attachment(
-            dev, resolve_message(dev, conv, message_id), index, update)
+        with tmp.open("wb") as writer:
+            name = await messaging.fetch_attachment_to(
+                dev, mid, writer, index, update)
+        path = out / Path(name).name  # the name was checked to be no path; be sure anyway
+        tmp.replace(path)  # only a fully checked file gets its name
     finally:
+        tmp.unlink(missing_ok=True)
         if bar is not None:
             bar.stop()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / Path(name).name  # the name was checked to be no path; be sure anyway
-    path.write_bytes(data)
-    emit(as_json, {"path": str(path), "size": len(data)},
-         lambda: console.print(f"saved {path} ({len(data)} bytes)"))
+    size = path.stat().st_size
+    emit(as_json, {"path": str(path), "size": size},
+         lambda: console.print(f"saved {esc(str(path))} ({size} bytes)"))
 
 
 COMMANDS = [send_cmd, react_cmd, edit_cmd, delete_cmd, read_cmd, download_cmd]

@@ -21,14 +21,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from accord.client.api import EpochConflict
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
 from accord.content import (
     Attachment,
+    BlobDecryptor,
+    BlobEncryptor,
     Delete,
     Edit,
     Notice,
@@ -37,8 +40,7 @@ from accord.content import (
     ReadReceipt,
     Text,
     TimerSetting,
-    decrypt_attachment,
-    encrypt_attachment,
+    blob_layout,
     expires_at,
     make_content,
     new_attachment_key,
@@ -46,14 +48,16 @@ from accord.content import (
     seal,
 )
 from accord.content.model import BodyKinds, Content
-from accord.errors import AccordError, CryptoError, DecodeError, NotFound, ValidationError
+from accord.errors import AccordError, DecodeError, NotFound, ValidationError
 
 if TYPE_CHECKING:
     from accord.client.device import Device
 
 AAD_VERSION = 1
 POST_ATTEMPTS = 3
-PART_BYTES = 8 * 1024 * 1024
+PART_BYTES = 8 * 1024 * 1024  # per uploaded blob; the provider takes up to 16 MiB
+READ_BYTES = 1024 * 1024
+MAX_PARTS = 1024
 LOCATOR_PREFIX = "accord-blob:"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -150,43 +154,84 @@ async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
 async def send_file(dev: Device, conv: dict[str, Any], data: bytes, file_name: str,
                     media_type: str, now: int, text: str = "", reply_to: bytes | None = None,
                     progress: Progress | None = None) -> bytes:
+    return await send_file_stream(dev, conv, io.BytesIO(data), len(data), file_name,
+                                  media_type, now, text, reply_to, progress)
+
+
+async def send_file_stream(dev: Device, conv: dict[str, Any], reader: BinaryIO, size: int,
+                           file_name: str, media_type: str, now: int, text: str = "",
+                           reply_to: bytes | None = None,
+                           progress: Progress | None = None) -> bytes:
+    """Encrypt ``size`` bytes from ``reader`` chunk by chunk, upload in parts, send the
+    reference. Memory stays at about one part, whatever the file size."""
     key = new_attachment_key(dev.random_bytes)
-    blob = encrypt_attachment(key, data)
-    ids = []
-    total = len(blob.ciphertext)
-    for start in range(0, total, PART_BYTES):
-        created = await dev.api.upload_blob(blob.ciphertext[start:start + PART_BYTES])
-        ids.append(created.blob_id)
-        if progress is not None:
-            progress(min(start + PART_BYTES, total), total)
-    att = Attachment(LOCATOR_PREFIX + ",".join(ids), key, blob.sha256, len(data), media_type,
+    enc = BlobEncryptor(key, size)
+    total = blob_layout(size).blob_size
+    pending = bytearray()
+    ids: list[str] = []
+    for _ in range(size // READ_BYTES + 2):
+        chunk = reader.read(READ_BYTES)
+        if not chunk:
+            break
+        pending += enc.update(chunk)
+        while len(pending) >= PART_BYTES:
+            await _upload_part(dev, pending, ids, total, progress)
+    pending += enc.finish()  # a short read is a ValidationError here
+    while pending:
+        await _upload_part(dev, pending, ids, total, progress)
+    assert enc.sha256 is not None
+    att = Attachment(LOCATOR_PREFIX + ",".join(ids), key, enc.sha256, size, media_type,
                      file_name)
     return await send_text(dev, conv, text, now, reply_to, (att,))
 
 
-async def fetch_attachment(dev: Device, msg_id: bytes, index: int = 0,
-                           progress: Progress | None = None) -> tuple[str, bytes]:
-    """``(file_name, plaintext)`` of an attachment: download, check the hash, decrypt."""
-    msg = dev.store.message(msg_id)
-    atts = msg.meta.get("attachments", [])
+async def _upload_part(dev: Device, pending: bytearray, ids: list[str], total: int,
+                       progress: Progress | None) -> None:
+    created = await dev.api.upload_blob(bytes(pending[:PART_BYTES]))
+    del pending[:PART_BYTES]
+    ids.append(created.blob_id)
+    if progress is not None:
+        progress(min(len(ids) * PART_BYTES, total), total)
+
+
+def _attachment(dev: Device, msg_id: bytes, index: int) -> tuple[dict[str, Any], list[str]]:
+    atts = dev.store.message(msg_id).meta.get("attachments", [])
     if not 0 <= index < len(atts):
         raise NotFound("no such attachment")
     a = atts[index]
     if not a["locator"].startswith(LOCATOR_PREFIX):
         raise ValidationError("unknown attachment locator")
     parts = a["locator"][len(LOCATOR_PREFIX):].split(",")
-    chunks, done = [], 0
-    for blob_id in parts[:1024]:
+    if len(parts) > MAX_PARTS:
+        raise ValidationError("too many parts in an attachment locator")
+    return a, parts
+
+
+async def fetch_attachment(dev: Device, msg_id: bytes, index: int = 0,
+                           progress: Progress | None = None) -> tuple[str, bytes]:
+    """``(file_name, plaintext)`` of an attachment: download, check the hash, decrypt."""
+    out = io.BytesIO()
+    name = await fetch_attachment_to(dev, msg_id, out, index, progress)
+    return name, out.getvalue()
+
+
+async def fetch_attachment_to(dev: Device, msg_id: bytes, writer: BinaryIO, index: int = 0,
+                              progress: Progress | None = None) -> str:
+    """Download part by part into ``writer``; the file name. What was written is only
+    trustworthy once this returns (the hash and the last chunk are checked at the end):
+    callers write to a temporary file and rename it on success."""
+    a, parts = _attachment(dev, msg_id, index)
+    dec = BlobDecryptor(bytes.fromhex(a["key"]), a["size"], bytes.fromhex(a["sha256"]))
+    total = blob_layout(a["size"]).blob_size
+    done = 0
+    for blob_id in parts:
         chunk = await dev.api.download_blob(blob_id)
-        chunks.append(chunk)
         done += len(chunk)
+        writer.write(dec.update(chunk))
         if progress is not None:
-            progress(done, done)
-    blob = b"".join(chunks)
-    if not hmac.compare_digest(hashlib.sha256(blob).digest(), bytes.fromhex(a["sha256"])):
-        raise CryptoError("the attachment's hash does not match the message")
-    return a["file_name"], decrypt_attachment(bytes.fromhex(a["key"]), blob,
-                                              bytes.fromhex(a["sha256"]), a["size"])
+            progress(min(done, total), total)
+    writer.write(dec.finish())  # CryptoError: truncated, tampered, or not the sent blob
+    return str(a["file_name"])
 
 
 # -- receiving ------------------------------------------------------------------------
