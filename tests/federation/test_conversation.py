@@ -86,3 +86,22 @@ async def test_three_providers_one_conversation_through_the_hub(
         assert sorted(t for t in texts if t != b"own") == sorted(
             b"hello from " + x for x in (b"alpha", b"beta", b"gamma") if x != own
         )
+
+
+async def test_a_blob_of_another_provider_is_fetched_through_ones_own(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    bob = await _user(clients["beta"], "bob.blob@beta.test")
+    data = secrets.token_bytes(5000)
+    r = await clients["beta"].post("/v1/blobs", content=data,
+                                   headers={**bob.auth, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    blob_id = r.json()["blob_id"]
+    assert blob_id.endswith(".beta.test")
+    # alice's device asks alpha, which fetches from beta (signed); no session needed.
+    got = await clients["alpha"].get(f"/v1/blobs/{blob_id}")
+    assert got.status_code == 200 and got.content == data
+    assert (await clients["beta"].get(f"/v1/blobs/{blob_id}")).content == data
+    cap = blob_id.split(".", 1)[0]
+    for wrong in (f"{cap[:-2]}AA.beta.test", f"{cap}.nowhere.test", f"{cap}.gamma.test"):
+        assert (await clients["alpha"].get(f"/v1/blobs/{wrong}")).status_code == 404, wrong

@@ -1,12 +1,14 @@
-"""``accord demo``: a whole conversation on a real provider on loopback, in under a minute.
+"""``accord demo``: a whole conversation on two federated providers on loopback.
 
-Starts ``accord server`` in a temporary folder, creates alice (phone, and
-later a linked laptop), bob and carol as separate encrypted profiles, and
+Starts two ``accord server`` processes in a temporary folder, alpha.test and
+beta.test, which know each other (``--peer``), creates alice (phone, and
+later a linked laptop) and carol on alpha.test and bob on beta.test as
+separate encrypted profiles, and
 runs a group conversation with text, a reply, a reaction, an edit, an
 attachment, a device link and a member removal. Then it prints each
-device's transcript and what the provider holds for that conversation, and
-checks that no plaintext, attachment byte or attachment key is anywhere in
-the provider's data folder.
+device's transcript and what each provider holds for that conversation
+(alpha.test is its hub, beta.test a follower), and checks that no plaintext,
+attachment byte or attachment key is anywhere in either provider's data folder.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from accord.client import conversations as convs
 from accord.client import housekeeping, messaging
 from accord.client.device import Device
 from accord.client.history import timeline
-from accord.client.local_server import start_server
 from accord.client.store import KdfParams
+from accord.federation.loopback import federation
 
-DOMAIN = "demo.test"
+DOMAIN = "alpha.test"
+BETA = "beta.test"
 # OWASP's smallest Argon2id setting: the demo makes five profiles quickly.
 DEMO_KDF = KdfParams(time_cost=2, memory_kib=19 * 1024, parallelism=1)
 PASSPHRASE = "demo passphrase"
@@ -52,15 +55,15 @@ async def _sync(*devs: Device) -> None:
         await d.sync(now_ms())
 
 
-async def _conversation(root: Path, url: str) -> dict[str, Any]:
+async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     phone = await _device(root, "alice-phone", f"alice@{DOMAIN}", url)
-    bob = await _device(root, "bob", f"bob@{DOMAIN}", url)
+    bob = await _device(root, "bob", f"bob@{BETA}", beta_url)
     carol = await _device(root, "carol", f"carol@{DOMAIN}", url)
     laptop = await _device(root, "alice-laptop", None, url)
     devs = {"alice (phone)": phone, "bob": bob, "carol": carol, "alice (laptop)": laptop}
     secrets: list[bytes] = [MAP]
     _step("alice creates 'Weekend trip' with bob and carol")
-    conv = await convs.create(phone, "Weekend trip", [f"bob@{DOMAIN}", f"carol@{DOMAIN}"],
+    conv = await convs.create(phone, "Weekend trip", [f"bob@{BETA}", f"carol@{DOMAIN}"],
                               now_ms())
     await _sync(bob, carol)
     texts = ["Who is up for hiking on Saturday?", "Count me in!",
@@ -113,7 +116,7 @@ def _print_transcripts(devs: dict[str, Device]) -> None:
 
 
 def _print_provider(data_dir: Path, group_id: bytes) -> None:
-    console.rule("[bold]what the provider holds for this conversation[/bold]")
+    console.rule(f"[bold]what {data_dir.name} holds for this conversation[/bold]")
     for row in group_messages(data_dir, group_id):
         sender = row["sender"] or "(hidden)"
         console.print(f"  {row['kind']:<11} epoch {row['epoch']:<2} sender {sender:<22} "
@@ -125,19 +128,24 @@ def _print_provider(data_dir: Path, group_id: bytes) -> None:
 
 
 async def _run(root: Path) -> int:
-    server = start_server(root / "provider", DOMAIN, log_path=root / "provider.log")
+    providers = federation(root / "providers", [DOMAIN, BETA])
     try:
-        console.print(f"provider {DOMAIN} on {server.url} (data in {root / 'provider'})")
-        out = await _conversation(root, server.url)
+        for p in providers:
+            p.start()
+            console.print(f"provider {p.domain} on {p.url} (data in {p.data_dir})")
+        out = await _conversation(root, providers[0].url, providers[1].url)
         for dev in out["devs"].values():
             await dev.disconnect()
     finally:
-        server.stop()
+        for p in providers:
+            p.stop()
     _print_transcripts(out["devs"])
-    _print_provider(root / "provider", out["group_id"])
-    hits = find_needles(root / "provider", out["secrets"])
+    hits = []
+    for p in providers:
+        _print_provider(p.data_dir, out["group_id"])
+        hits += find_needles(p.data_dir, out["secrets"])
     console.rule("[bold]T02 check[/bold]")
-    console.print(f"  searched the provider's database, WAL and blobs for {len(out['secrets'])} "
+    console.print(f"  searched both providers' databases, WAL and blobs for {len(out['secrets'])} "
                   "plaintexts, the attachment and its key (raw, hex, base64): "
                   + ("[green]none found[/green]" if not hits else f"[red]FOUND {hits}[/red]"))
     for dev in out["devs"].values():
@@ -147,7 +155,7 @@ async def _run(root: Path) -> int:
 
 @click.command("demo")
 def demo() -> None:
-    """Run a whole end-to-end encrypted group conversation on a loopback provider."""
+    """Run an end-to-end encrypted group conversation across two providers on loopback."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="accord-demo-") as tmp:
         status = asyncio.run(_run(Path(tmp)))

@@ -29,6 +29,7 @@ PROPOSALS = "/federation/v1/proposals"
 POSTS = "/federation/v1/posts"
 CLAIM = "/federation/v1/keypackages/claim"
 DEVICES = "/federation/v1/devices"
+BLOBS = "/federation/v1/blobs"
 
 
 async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
@@ -80,6 +81,12 @@ async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
     if resp.account != account:
         raise NotFound("the provider answered for another account")
     return resp
+
+
+async def fetch_blob(fed: Federation, domain: str, blob_id: str, now: int) -> bytes:
+    """Another provider's encrypted blob, for one of our devices (it only has ciphertext)."""
+    return await fed.client.post_raw(domain, BLOBS, fw.FedBlobRequest(blob_id=blob_id), now,
+                                     fed.provider.config.max_blob)
 
 
 async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int

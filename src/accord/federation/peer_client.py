@@ -82,6 +82,19 @@ class PeerClient:
 
     async def post(self, domain: str, path: str, msg: Any, response: type[T], now: int) -> T:
         """POST a signed wire message to ``domain``'s federation API; decode the answer."""
+        return _answer(domain, await self._send(domain, path, msg, now), response)
+
+    async def post_raw(self, domain: str, path: str, msg: Any, now: int, limit: int) -> bytes:
+        """As :meth:`post`, for an answer of raw bytes (at most ``limit``)."""
+        r = await self._send(domain, path, msg, now)
+        if r.status_code == 200 and r.headers.get("content-type") == "application/octet-stream":
+            if len(r.content) > limit:
+                raise PeerUnavailable(f"provider {domain} sent an oversized answer")
+            return r.content
+        _answer(domain, r, dict)
+        raise PeerUnavailable(f"provider {domain} sent an unexpected answer")
+
+    async def _send(self, domain: str, path: str, msg: Any, now: int) -> httpx.Response:
         if domain == self.domain:
             raise ValidationError("a provider does not federate with itself")
         peer = await self.resolver.resolve(domain, now)
@@ -99,10 +112,9 @@ class PeerClient:
         )
         headers["Content-Type"] = "application/json"
         try:
-            r = await self.http.post(url, content=body, headers=headers)
+            return await self.http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"provider {domain} could not be reached") from exc
-        return _answer(domain, r, response)
 
 
 def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:

@@ -27,8 +27,10 @@ from accord.errors import AccordError, NotFound, ValidationError
 from accord.federation import consent, follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.service import Federation
-from accord.server import accounts, keypackages
+from accord.server import accounts, blobs, keypackages
 from accord.server.errors import error_response
+from accord.server.privacy_routes import peer_specs as privacy_peer_specs
+from accord.server.reports import gate_peer
 from accord.server.routes import endpoint, read_body
 from accord.server.state import Provider
 from accord.wire import encode, parse
@@ -76,8 +78,13 @@ def peer_endpoint(spec: PeerSpec) -> Callable[[Request], Awaitable[Response]]:
                 request.method, request.headers.get("host", ""), request.url.path,
                 request.headers, body, request.client.host if request.client else "-", now,
             )
+            await gate_peer(fed.provider, peer)  # issue 11: a refused peer provider
             result = await spec.handler(fed, peer, parse(spec.request, body), now)
-            response: Response = JSONResponse(encode(result), status_code=spec.status)
+            response: Response = (
+                Response(result, media_type="application/octet-stream")
+                if isinstance(result, bytes)
+                else JSONResponse(encode(result), status_code=spec.status)
+            )
         except AccordError as exc:
             response = error_response(exc)
         log.info("POST %s -> %d (%.1f ms)", spec.path, response.status_code,
@@ -103,13 +110,19 @@ async def _devices(fed: Federation, peer: str, req: fw.FedDevicesRequest, now: i
     return await accounts.list_devices(fed.provider, req.account)
 
 
+async def _blob(fed: Federation, peer: str, req: fw.FedBlobRequest, now: int) -> bytes:
+    return await blobs.download(fed.provider, req.blob_id)
+
+
 PEER_SPECS: tuple[PeerSpec, ...] = (
+    PeerSpec(follower.BLOBS, fw.FedBlobRequest, _blob),
     PeerSpec(follower.CLAIM, fw.FedClaimRequest, _claim),
     PeerSpec(follower.DEVICES, fw.FedDevicesRequest, _devices),
     PeerSpec(follower.COMMITS, fw.FedCommit, hub.accept_commit, 201),
     PeerSpec(follower.PROPOSALS, fw.FedProposal, hub.accept_proposal, 201),
     PeerSpec(follower.POSTS, fw.FedPost, hub.accept_post, 201),
     PeerSpec("/federation/v1/deliver", fw.FedDeliver, follower.deliver),
+    *(PeerSpec(*s) for s in privacy_peer_specs()),  # issue 11: reports, deletions
 )
 
 

@@ -84,6 +84,9 @@ class Federation:
     async def list_devices(self, account: str, now: int) -> m.DeviceList:
         return await follower.list_devices(self, account, now)
 
+    async def fetch_blob(self, domain: str, blob_id: str, now: int) -> bytes:
+        return await follower.fetch_blob(self, domain, blob_id, now)
+
     async def commit(self, by: DeviceRecord, group: GroupRecord, req: m.CommitRequest,
                      now: int) -> m.CommitResponse:
         if group.hub == self.domain:

@@ -17,6 +17,10 @@ from accord.wire import b64d, b64e
 from accord.wire import messages as m
 
 CAP_RE = r"[A-Za-z0-9_-]{43}"
+# A blob id names its provider after the capability (``CAP.alpha.test``), so a
+# recipient's own provider can fetch a blob of another provider (federation).
+BLOB_ID_RE = CAP_RE + r"(?:\.[a-z0-9][a-z0-9.-]{0,252})?"
+CAP_CHARS = 43
 
 
 async def upload(p: Provider, by: DeviceRecord, data: bytes, now: int) -> m.BlobCreated:
@@ -26,10 +30,16 @@ async def upload(p: Provider, by: DeviceRecord, data: bytes, now: int) -> m.Blob
     cap = secrets.token_bytes(32)
     sha = hashlib.sha256(data).digest()
     await p.store.put_blob(hashlib.sha256(cap).digest(), sha, data, now)
-    return m.BlobCreated(blob_id=b64e(cap), sha256=sha, size=len(data))
+    return m.BlobCreated(blob_id=f"{b64e(cap)}.{p.config.domain}", sha256=sha, size=len(data))
 
 
 async def download(p: Provider, blob_id: str) -> bytes:
+    blob_id, _, domain = blob_id[:CAP_CHARS], blob_id[CAP_CHARS:CAP_CHARS + 1], \
+        blob_id[CAP_CHARS + 1:]
+    if domain and domain != p.config.domain:
+        if p.federation is None:
+            raise NotFound("no such blob")
+        return await p.federation.fetch_blob(domain, blob_id, p.clock())  # type: ignore[no-any-return]
     try:
         cap = b64d(blob_id)
     except DecodeError as exc:

@@ -70,7 +70,7 @@ GROUP_ID = Param("group_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_
                  "the MLS group id, base64url")
 ACCOUNT = Param("account", "path", {"type": "string", "pattern": "^" + m.ACCOUNT_RE + "$"})
 DEVICE = Param("device_id", "path", {"type": "string", "pattern": "^" + m.DEVICE_ID_RE + "$"})
-BLOB = Param("blob_id", "path", {"type": "string", "pattern": "^" + blobs.CAP_RE + "$"})
+BLOB = Param("blob_id", "path", {"type": "string", "pattern": "^" + blobs.BLOB_ID_RE + "$"})
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500})
 

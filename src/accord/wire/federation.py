@@ -69,6 +69,14 @@ class FedDevicesRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class FedBlobRequest:
+    """An encrypted blob of the receiver, by its capability (a recipient's provider
+    fetches it for its device; the reply is the raw ciphertext)."""
+
+    blob_id: str = f(pattern=r"[A-Za-z0-9_-]{43}")
+
+
+@dataclass(frozen=True, slots=True)
 class FedCommit:
     """A follower forwards its device's commit to the hub (attributable, as every commit)."""
 
