@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import NotFound
 from accord.federation import consent
+from accord.server import franking
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.federation_sql import Delivered, Filing
 from accord.wire import federation as fw
@@ -104,6 +105,9 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
         roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
         msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
                          item.body, item.created_at)
+        # issue 11: the hub's franking tag (T13) and chain link (T07) go on
+        await franking.file_from_hub(p, item.msg_id, item.group_id, item.franking_tag,
+                                     item.chain_seq, item.chain, item.created_at)
         filings.append((Delivered(msg, recipients, roster, item.group_epoch), requests, refuse))
     # One transaction for the whole batch: one durable commit, all or nothing.
     results = await p.store.fed_deliver_batch(hub, filings, fed.domain)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, ValidationError
 from accord.federation import consent
-from accord.server import mls_check
+from accord.server import franking, mls_check
 from accord.server.delivery import new_msg_id
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, GroupRecord, NewMessage
 from accord.storage.federation_sql import ItemEncoder, Roster
@@ -32,8 +32,13 @@ if TYPE_CHECKING:
     from accord.federation.service import Federation
 
 
-def item_encoder(sender_account: str | None) -> ItemEncoder:
-    """How the hub writes one outbox item; application items never name a sender."""
+def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
+                 link: tuple[int, bytes] | None = None) -> ItemEncoder:
+    """How the hub writes one outbox item; application items never name a sender.
+
+    ``franking_tag`` (T13) goes with an application item, ``link`` (the hub's
+    chain link, T07) with a commit and its Welcome (issue 11).
+    """
 
     def encode(msg: NewMessage, recipients: list[str], roster: Roster | None,
                group_epoch: int | None) -> bytes:
@@ -46,6 +51,9 @@ def item_encoder(sender_account: str | None) -> ItemEncoder:
             sender_account=sender_account if attributable else None,
             roster=None if roster is None else [fw.FedDevice(d, dom) for d, dom in roster],
             group_epoch=group_epoch,
+            franking_tag=franking_tag if msg.kind == "application" else None,
+            chain_seq=link[0] if link and msg.kind in ("commit", "welcome") else None,
+            chain=link[1] if link and msg.kind in ("commit", "welcome") else None,
         ))
 
     return encode
@@ -81,10 +89,13 @@ async def apply_commit(
     requests: list[tuple[str, str]] = []
     if remote_sender and req.added:
         allowed, requests = await consent.screen(fed, req.added, sender_account, now)
+    link = await franking.chain_link(p, gid, req.epoch, req.commit)  # T07
     new_group, notified = await p.store.fed_apply_commit(
-        change, commit_msg, welcome, allowed, item_encoder(sender_account), fed.domain, requests,
-        mls_check.leaf_plan(view, change),
+        change, commit_msg, welcome, allowed, item_encoder(sender_account, link=(req.epoch, link)),
+        fed.domain, requests, mls_check.leaf_plan(view, change),
     )
+    await franking.file_chain(p, [x.msg_id for x in (commit_msg, welcome) if x is not None],
+                              gid, req.epoch, link)
     await p.announce(notified)
     fed.wake_outbox()
     return m.CommitResponse(msg_id=commit_msg.msg_id, epoch=new_group.epoch)
@@ -113,8 +124,9 @@ async def post_application(fed: Federation, group: GroupRecord, post: m.Applicat
     signing.verify(posting_key, post.signature,
                    signing.post_input(gid, post.epoch, post.nonce, post.ciphertext))
     msg = NewMessage(new_msg_id(), "application", gid, post.epoch, None, post.ciphertext, now)
+    tag = await franking.tag_post(p, msg)  # T13: the hub's tag, no sender involved
     notified = await p.store.fed_post_application(
-        msg, post.nonce, now + p.config.retention_ms, item_encoder(None)
+        msg, post.nonce, now + p.config.retention_ms, item_encoder(None, franking_tag=tag)
     )
     await p.announce(notified)
     fed.wake_outbox()

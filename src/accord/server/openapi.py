@@ -83,7 +83,9 @@ def _operation(spec: Spec) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for spec in SPECS:
+    from accord.server.privacy_routes import SPECS as PRIVACY_SPECS
+
+    for spec in (*SPECS, *PRIVACY_SPECS):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
     return {
         "openapi": "3.0.3",

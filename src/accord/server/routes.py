@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError, ValidationError
-from accord.server import accounts, blobs, delivery, keypackages
+from accord.server import accounts, blobs, delivery, keypackages, reports
 from accord.server.errors import PayloadTooLarge, error_response
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
@@ -145,6 +145,7 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
             if spec.auth:
                 device = await accounts.authenticate(p, bearer(request), now)
                 p.limiter.check("device", device.device_id, now)
+                await reports.gate_account(p, device, now)  # issue 11: suspended/limited
             body: Any = None
             if spec.request is RAW:
                 body = await read_body(request, p.config.max_blob)

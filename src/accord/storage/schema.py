@@ -12,6 +12,7 @@ posting key or nonce to a device or an account.
 from __future__ import annotations
 
 from accord.storage.engine import Engine
+from accord.storage.privacy_schema import PRIVACY_MIGRATIONS
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -224,3 +225,7 @@ async def migrate(engine: Engine) -> int:
             )
             applied.add(version)
     return max(applied)
+
+
+# Issue 11 (privacy and abuse resistance) numbers its migrations from 200.
+MIGRATIONS = MIGRATIONS + PRIVACY_MIGRATIONS

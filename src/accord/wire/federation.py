@@ -131,6 +131,10 @@ class FedItem:
     sender_account: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
     roster: list[FedDevice] | None = f(max_items=MAX_ROSTER, default=None)
     group_epoch: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
+    # issue 11: what only the hub can compute, for the follower to hand on
+    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
+    chain_seq: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
+    chain: bytes | None = f(min_len=32, max_len=32, default=None)
 
 
 @dataclass(frozen=True, slots=True)

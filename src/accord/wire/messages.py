@@ -207,7 +207,7 @@ class PostResponse:
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
-    """``sender`` is set for handshake messages only."""
+    """``sender`` is set for handshake messages only (T11)."""
 
     seq: int
     msg_id: str
@@ -217,6 +217,11 @@ class QueueItem:
     group_id: bytes | None = None
     epoch: int | None = None
     sender: str | None = None
+    # issue 11: the hub's franking tag of an application item (T13); the hub's
+    # hash-chain link (epoch, value) of a commit or Welcome item (T07)
+    franking_tag: bytes | None = None
+    chain_seq: int | None = None
+    chain: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

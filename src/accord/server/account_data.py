@@ -1,0 +1,124 @@
+"""Account export and deletion (T18), and the per-account backup blob (T17).
+
+``export``: everything the provider holds about the caller's account, as
+JSON (``accord.storage.account_sql.export_account``).
+
+``delete``: needs a session *and* a signature by a device of the account
+over ``accord.wire.privacy.delete_input`` (a stolen session token alone
+cannot erase an account). Everything naming the account is erased in one
+transaction with the transparency log's tombstone (when a log runs), the
+in-memory rate-limit state of its devices is dropped, and every peer
+provider that hosts a member of one of its groups is told
+(``/federation/v1/account-deleted``), best effort: peers that cannot be
+reached are listed in the answer.
+
+``put_backup``/``get_backup``: one opaque, client-encrypted blob per
+account; the provider cannot read it (``accord.privacy.backup_format``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from accord.errors import AccordError, AuthError, ValidationError
+from accord.server.state import Provider
+from accord.storage import DeviceRecord, account_sql
+from accord.storage import privacy_sql as sql
+from accord.wire import privacy as w
+from accord.wire import signing
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+log = logging.getLogger("accord.server.account_data")
+FED_DELETED = "/federation/v1/account-deleted"
+
+
+def _engine(p: Provider) -> Any:
+    return p.store.engine  # type: ignore[attr-defined]
+
+
+async def export(p: Provider, by: DeviceRecord, now: int) -> w.AccountExport:
+    tables = await account_sql.export_account(_engine(p), by.account)
+    return w.AccountExport(account=by.account, exported_at=now, tables=tables)
+
+
+async def _peers_of(p: Provider, devices: list[str]) -> set[str]:
+    """The account's group ids' peer providers (to tell) before the rows go."""
+    peers: set[str] = set()
+    async with _engine(p).read() as tx:
+        rows = await tx.fetchall(
+            "SELECT DISTINCT group_id FROM group_members WHERE device_id IN"
+            f" ({','.join('?' * len(devices))})", *devices) if devices else []
+    for (gid,) in rows:
+        group = await p.store.get_group(bytes(gid))
+        where = await p.store.fed_locate(list(group.members))
+        peers |= {d for d in where.values() if d != p.config.domain}
+        if group.hub != p.config.domain:
+            peers.add(group.hub)
+    return peers
+
+
+async def delete(p: Provider, by: DeviceRecord, req: w.DeleteAccountRequest, now: int
+                 ) -> w.DeleteAccountResult:
+    if req.account != by.account:
+        raise AuthError("a device can only delete its own account")
+    signing.verify(by.signature_key, req.signature, w.delete_input(p.config.domain, by.account))
+    devices = [d.device_id for d in await p.store.list_devices(by.account)]
+    peers = await _peers_of(p, devices)
+    erased: dict[str, int] = {}
+
+    async def erase(tx: Any) -> None:
+        erased.update(await account_sql.erase_account(tx, by.account))
+
+    kt = getattr(p, "transparency", None)
+    if kt is not None and hasattr(kt, "delete_account"):
+        await kt.delete_account(by.account, erase, now)  # tombstone in the same transaction
+    else:
+        async with _engine(p).transaction() as tx:
+            await erase(tx)
+    for device_id in devices:
+        for kind in ("device", "blob_bytes"):
+            p.limiter.forget(kind, device_id)
+    told = await _tell_peers(p, sorted(peers), by.account, devices, now)
+    log.info("an account was deleted (%d rows)", sum(erased.values()))
+    return w.DeleteAccountResult(erased=erased, peers_told=told)
+
+
+async def _tell_peers(p: Provider, peers: list[str], account: str, devices: list[str],
+                      now: int) -> list[str]:
+    fed: Federation | None = p.federation
+    if fed is None:
+        return []
+    told = []
+    note = w.FedAccountDeleted(account=account, device_ids=devices)
+    for peer in peers[:1000]:
+        try:
+            await fed.client.post(peer, FED_DELETED, note, w.DeleteAccountResult, now)
+            told.append(peer)
+        except AccordError as exc:
+            log.warning("could not tell a peer about a deletion: %s", type(exc).__name__)
+    return told
+
+
+async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, now: int
+                         ) -> w.DeleteAccountResult:
+    """A peer's account is gone: forget it here."""
+    if req.account.rsplit("@", 1)[-1] != peer:
+        raise AuthError("a provider can only delete its own accounts")
+    n = await account_sql.erase_remote_account(_engine(fed.provider), req.account,
+                                               list(req.device_ids))
+    return w.DeleteAccountResult(erased={"rows": n}, peers_told=[])
+
+
+async def put_backup(p: Provider, by: DeviceRecord, req: w.Backup, now: int) -> None:
+    if len(req.data) < 64:
+        raise ValidationError("this is not an Accord backup")
+    await sql.put_backup(_engine(p), by.account, req.data, now)
+
+
+async def get_backup(p: Provider, by: DeviceRecord) -> w.Backup:
+    return w.Backup(data=await sql.get_backup(_engine(p), by.account))
+
+

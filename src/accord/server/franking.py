@@ -1,0 +1,117 @@
+"""The hub's franking tags (T13) and handshake hash chain (T07), around delivery.
+
+When the hub accepts an application post it MACs the post's franking
+commitment (from the MLS authenticated data) with the group and its own
+time, keyed by a provider secret, and files the tag under the message id;
+every recipient gets the tag with the item (``QueueItem.franking_tag``).
+The hub learns nothing about the sender in doing so.
+
+When the hub accepts the commit of an epoch it extends the group's hash
+chain (``accord.storage.privacy_sql.chain_next``, one link per epoch); the
+link (epoch and value) goes with the commit and its Welcome
+(``QueueItem.chain_seq``/``chain``), and every member checks it
+(``accord.client.fork_check``).
+
+Followers cannot compute either: they file what the hub sent with each
+fanned-out item (``FedItem.franking_tag``/``chain_seq``/``chain``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from accord.errors import DecodeError
+from accord.privacy.franking import commitment_of_post, franking_tag
+from accord.server.state import Provider
+from accord.storage import NewMessage
+from accord.storage import privacy_sql as sql
+from accord.wire import messages as m
+
+SECRET_NAME = "franking-hub-key"
+CHAINED_KINDS = ("commit", "welcome")
+CHAIN_WAIT_TRIES = 50
+CHAIN_WAIT_S = 0.02
+_KEYS: dict[int, bytes] = {}
+
+
+def _engine(p: Provider) -> Any:
+    return p.store.engine  # type: ignore[attr-defined]
+
+
+async def hub_key(p: Provider) -> bytes:
+    """The hub's franking key, kept in the store (all nodes of a provider share it)."""
+    key = _KEYS.get(id(p.store))
+    if key is None:
+        key = await sql.provider_secret(_engine(p), SECRET_NAME)
+        _KEYS[id(p.store)] = key
+    return key
+
+
+async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
+    """Compute and file the franking tag of an accepted post (before it is fanned out).
+
+    A post whose authenticated data does not carry a commitment (another
+    client's layout) gets no tag: it cannot be reported with franking.
+    """
+    assert msg.group_id is not None
+    try:
+        commitment = commitment_of_post(msg.body)
+    except DecodeError:
+        return None
+    tag = franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
+    await sql.put_tag(_engine(p), msg.msg_id, tag, msg.created_at + p.config.retention_ms)
+    return tag
+
+
+async def chain_link(p: Provider, group_id: bytes, epoch: int, commit: bytes) -> bytes:
+    """The hub's chain value for the commit of ``epoch`` (filed once it is accepted).
+
+    The link of ``epoch - 1`` is filed right after that commit was accepted;
+    a member may have fetched that commit a moment earlier, so wait (bounded).
+    """
+    prev = None
+    for _ in range(CHAIN_WAIT_TRIES if epoch > 0 else 1):
+        prev = await sql.chain_value(_engine(p), group_id, epoch - 1)
+        if prev is not None or epoch == 0:
+            break
+        await asyncio.sleep(CHAIN_WAIT_S)
+    return sql.chain_next(prev or bytes(32), epoch, commit)
+
+
+async def file_chain(p: Provider, msg_ids: list[str], group_id: bytes, epoch: int,
+                     chain: bytes) -> None:
+    await sql.put_chain(_engine(p), msg_ids, group_id, epoch, chain)
+
+
+async def file_from_hub(p: Provider, msg_id: str, group_id: bytes, franking: bytes | None,
+                        chain_seq: int | None, chain: bytes | None, created_at: int) -> None:
+    """A follower keeps the hub's tag and chain link of an item it delivers."""
+    if franking is not None:
+        await sql.put_tag(_engine(p), msg_id, franking, created_at + p.config.retention_ms)
+    if chain_seq is not None and chain is not None:
+        await sql.put_chain(_engine(p), [msg_id], group_id, chain_seq, chain)
+
+
+async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
+    """Add the franking tag to application items and the chain link to handshake items."""
+    apps = [i.msg_id for i in items if i.kind == "application"]
+    shakes = [i.msg_id for i in items if i.kind in CHAINED_KINDS]
+    tags = await sql.tags_for(_engine(p), apps)
+    links = await sql.chains_for(_engine(p), shakes)
+    if not tags and not links:
+        return items
+    out = []
+    for i in items:
+        link = links.get(i.msg_id)
+        if i.msg_id in tags:
+            i = dataclasses.replace(i, franking_tag=tags[i.msg_id])
+        elif link is not None:
+            i = dataclasses.replace(i, chain_seq=link[0], chain=link[1])
+        out.append(i)
+    return out
+
+
+async def purge(p: Provider, now: int) -> int:
+    return await sql.purge(_engine(p), now)

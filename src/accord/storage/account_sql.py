@@ -1,0 +1,151 @@
+"""Export and erasure of everything the provider holds about one account (T18).
+
+``export_account`` reads every table that can name the account, its devices
+or their keys. ``erase_account`` deletes all of it in the caller's
+transaction (so the transparency log's tombstone is appended atomically,
+:meth:`accord.server.transparency.TransparencyLog.delete_account`).
+
+Handshake messages that carry the account's MLS credential (commits it
+sent, commits that added its devices: their KeyPackages are in the clear)
+are erased too, with their queue entries: after deletion no row names the
+account. Members that had not fetched them yet rejoin by external commit.
+Attachment blobs are not linked to their uploader (T11) and expire with
+blob retention.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from accord.errors import NotFound
+from accord.storage.engine import Engine, Tx
+from accord.wire import b64e
+
+# (table, column that names a device) for rows erased with the devices
+DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
+                 "sessions", "challenges", "fed_refused", "fed_remote_devices")
+# (table, column that names the account)
+ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
+                   ("fed_contacts", "account"), ("fed_contacts", "contact"),
+                   ("fed_requests", "account"), ("fed_requests", "from_account"),
+                   ("account_actions", "account"), ("account_backups", "account"),
+                   ("abuse_reports", "reporter"), ("abuse_reports", "alleged_sender"))
+MAX_SCAN = 100_000
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _jsonable(v: Any) -> Any:
+    return b64e(bytes(v)) if isinstance(v, bytes | bytearray | memoryview) else v
+
+
+async def devices_of(tx: Tx, account: str) -> list[tuple[str, bytes]]:
+    rows = await tx.fetchall("SELECT device_id, signature_key FROM devices WHERE account = ?",
+                             account)
+    return [(r[0], bytes(r[1])) for r in rows]
+
+
+def names(account: str, devices: list[tuple[str, bytes]]) -> list[bytes]:
+    """Byte strings that name the account: its name, device ids, keys, MLS identities."""
+    out = [account.encode()]
+    for device_id, key in devices:
+        out += [device_id.encode(), key, f"{account}/{device_id}".encode()]
+    return out
+
+
+async def _naming_messages(tx: Tx, needles: list[bytes], device_ids: list[str]) -> list[str]:
+    rows = await tx.fetchall(
+        "SELECT msg_id, sender, body FROM messages WHERE kind <> 'application'"
+        f" LIMIT {MAX_SCAN}")
+    return [r[0] for r in rows
+            if r[1] in device_ids or any(n in bytes(r[2]) for n in needles)]
+
+
+async def _naming_outbox(tx: Tx, needles: list[bytes]) -> list[int]:
+    rows = await tx.fetchall(f"SELECT id, item FROM fed_outbox LIMIT {MAX_SCAN}")
+    hits = []
+    for r in rows:
+        item = bytes(r[1])
+        decoded = [json.dumps(json.loads(item)).encode()] if item[:1] == b"{" else []
+        forms = [item, *decoded]
+        if any(n in f or b64e(n).encode() in f for n in needles for f in forms):
+            hits.append(int(r[0]))
+    return hits
+
+
+async def export_account(engine: Engine, account: str) -> dict[str, Any]:
+    """Every row about ``account``, as JSON-ready lists (bytes in base64url)."""
+    async with engine.read() as tx:
+        acc = await tx.fetchone("SELECT account, created_at FROM accounts WHERE account = ?",
+                                account)
+        if acc is None:
+            raise NotFound("no such account")
+        devices = await devices_of(tx, account)
+        ids = [d for d, _ in devices]
+        out: dict[str, Any] = {"accounts": [{"account": acc[0], "created_at": acc[1]}]}
+        out["devices"] = _table(await tx.fetchall(
+            "SELECT device_id, signature_key, created_at FROM devices WHERE account = ?",
+            account), ("device_id", "signature_key", "created_at"))
+        for table in DEVICE_TABLES:
+            rows = await tx.fetchall(
+                f"SELECT * FROM {table} WHERE device_id IN ({_marks(len(ids))})", *ids
+            ) if ids else []
+            out[table] = [[_jsonable(v) for v in r] for r in rows]
+        for table, column in ACCOUNT_COLUMNS:
+            rows = await tx.fetchall(f"SELECT * FROM {table} WHERE {column} = ?", account)
+            out[f"{table}.{column}"] = [[_jsonable(v) for v in r] for r in rows]
+        sent = await _naming_messages(tx, names(account, devices), ids)
+        rows = await tx.fetchall(
+            "SELECT msg_id, kind, group_id, epoch, sender, created_at FROM messages"
+            f" WHERE msg_id IN ({_marks(len(sent))})", *sent) if sent else []
+        out["messages (handshake, naming the account)"] = [[_jsonable(v) for v in r]
+                                                          for r in rows]
+    return out
+
+
+def _table(rows: list[Any], cols: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{c: _jsonable(v) for c, v in zip(cols, r, strict=True)} for r in rows]
+
+
+async def erase_account(tx: Tx, account: str) -> dict[str, int]:
+    """Delete every row naming ``account`` (in ``tx``); counts per table."""
+    devices = await devices_of(tx, account)
+    ids = [d for d, _ in devices]
+    needles = names(account, devices)
+    counts: dict[str, int] = {}
+    msgs = await _naming_messages(tx, needles, ids)
+    if msgs:
+        await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
+        counts["messages"] = await tx.execute(
+            f"DELETE FROM messages WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
+    outbox = await _naming_outbox(tx, needles)
+    if outbox:
+        counts["fed_outbox"] = await tx.execute(
+            f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})", *outbox)
+    if ids:
+        for table in DEVICE_TABLES:
+            counts[table] = await tx.execute(
+                f"DELETE FROM {table} WHERE device_id IN ({_marks(len(ids))})", *ids)
+    for table, column in ACCOUNT_COLUMNS:
+        n = await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)
+        counts[table] = counts.get(table, 0) + n
+    counts["devices"] = await tx.execute("DELETE FROM devices WHERE account = ?", account)
+    counts["accounts"] = await tx.execute("DELETE FROM accounts WHERE account = ?", account)
+    return {k: v for k, v in counts.items() if v}
+
+
+async def erase_remote_account(engine: Engine, account: str, device_ids: list[str]) -> int:
+    """A peer's account is gone: forget its devices and every row naming it here."""
+    async with engine.transaction() as tx:
+        n = 0
+        if device_ids:
+            for table in ("group_members", "fed_remote_devices"):
+                n += await tx.execute(
+                    f"DELETE FROM {table} WHERE device_id IN ({_marks(len(device_ids))})",
+                    *device_ids)
+        for table, column in ACCOUNT_COLUMNS:
+            n += await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)
+    return n

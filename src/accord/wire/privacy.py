@@ -1,0 +1,100 @@
+"""Messages of issue 11: abuse reports (T13), backups (T17), account export and deletion (T18).
+
+Device-to-provider and provider-to-provider (``Fed*``) forms, declared once
+with the same codec as :mod:`accord.wire.messages`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accord.wire.codec import f
+from accord.wire.messages import ACCOUNT_RE, MAX_GROUP_ID, SIG_LEN
+
+MAX_CONTENT = 65_535  # accord.content: an encoded content is at most this long
+MAX_BACKUP = 8 * 1024 * 1024
+REASON = r"[^\x00-\x1f\x7f]{0,200}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """A recipient reveals one message to its provider (T13).
+
+    ``content`` is the exact encoded content (it holds the franking key),
+    ``franking_tag`` and ``created_at`` are what the hub gave with the item.
+    ``alleged_sender`` is the reporter's claim (MLS told it who sent it).
+    """
+
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    created_at: int = f(minimum=0, maximum=2**62)
+    content: bytes = f(min_len=1, max_len=MAX_CONTENT)
+    franking_tag: bytes = f(min_len=32, max_len=32)
+    alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    verified: bool
+    hub: str
+    report_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FedReport:
+    """A follower forwards a member's report to the hub, without the reporter's name."""
+
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    created_at: int = f(minimum=0, maximum=2**62)
+    content: bytes = f(min_len=1, max_len=MAX_CONTENT)
+    franking_tag: bytes = f(min_len=32, max_len=32)
+    alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """An encrypted backup, opaque to the provider (``accord.privacy.backup_format``)."""
+
+    data: bytes = f(min_len=1, max_len=MAX_BACKUP)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAccountRequest:
+    """Signed by a device of the account over ``accord.privacy.account.delete_input``."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    signature: bytes = f(min_len=SIG_LEN, max_len=SIG_LEN)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAccountResult:
+    erased: dict[str, int]
+    peers_told: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FedAccountDeleted:
+    """A provider tells a peer that one of its accounts is gone (its devices too)."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    device_ids: list[str] = f(max_items=1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountExport:
+    """Everything the provider holds about one account, table by table."""
+
+    account: str
+    exported_at: int
+    tables: dict[str, Any]
+
+
+DELETE_LABEL = b"accord/v1/delete-account"
+
+
+def delete_input(domain: str, account: str) -> bytes:
+    """What a device of ``account`` signs to have its provider erase the account."""
+    out = bytearray(DELETE_LABEL)
+    for part in (domain.encode(), account.encode()):
+        out += len(part).to_bytes(4, "big") + part
+    return bytes(out)

@@ -1,0 +1,77 @@
+"""Two providers on loopback (alpha.test hub, beta.test follower) and posting like a real client."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from accord.content import Content, Opened, Text, make_content, open_content, seal
+from accord.privacy.franking import commitment_in
+from accord.privacy.sizes import private_message
+from accord.wire import b64e, signing
+from accord.wire import messages as m
+from tests.federation.providers import MlsDevice, Provider, federation
+
+__all__ = ["MlsDevice", "Provider"]
+
+DB = "provider.sqlite3"
+
+
+def two_providers(root: Path) -> Iterator[dict[str, Provider]]:
+    provs = federation(root, ["alpha.test", "beta.test"])
+    try:
+        for p in provs:
+            p.start()
+        yield {p.domain.split(".")[0]: p for p in provs}
+    finally:
+        for p in provs:
+            p.stop()
+
+
+def content(text: str) -> Content:
+    return make_content(Text(text), random_bytes=secrets.token_bytes, sent_at=1)
+
+
+def post_body(dev: MlsDevice, c: Content, tag: bytes | None = None) -> dict[str, Any]:
+    """A real client's post: padded franked content, AAD = 0x01||epoch tag||commitment."""
+    from accord.mls import group as g
+
+    sealed = seal(c)
+    aad = b"\x01" + (tag or secrets.token_bytes(8)) + sealed.commitment
+    msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
+    ciphertext = bytes(msg.to_bytes())
+    gid, epoch, nonce = dev.state_group_id(), dev.epoch(), secrets.token_bytes(16)
+    sig = dev.posting_key().sign(signing.post_input(gid, epoch, nonce, ciphertext))
+    return {"epoch": epoch, "nonce": b64e(nonce), "ciphertext": b64e(ciphertext),
+            "signature": b64e(sig)}
+
+
+async def post(anon: httpx.AsyncClient, dev: MlsDevice, c: Content) -> httpx.Response:
+    body = post_body(dev, c)
+    r = await anon.post(f"/v1/groups/{b64e(dev.state_group_id())}/messages",
+                        content=json.dumps(body), headers={"content-type": "application/json"})
+    return r
+
+
+def open_item(dev: MlsDevice, item: m.QueueItem) -> Opened:
+    """Decrypt an application item and check its franking commitment."""
+    commitment = commitment_in(bytes(private_message(item.body).authenticated_data))
+    plaintext = dev.read(item.body)
+    assert plaintext is not None
+    return open_content(plaintext, commitment)
+
+
+def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        return {n: con.execute(f'SELECT * FROM "{n}"').fetchall() for n in names}
+    finally:
+        con.close()
