@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 CLI_TIMEOUT_S = 60
@@ -74,6 +75,20 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     # the recent history came over, encrypted, from alice's first device
     assert laptop_texts[0] == "Saturday at 9?" and laptop_texts[-1] == "hello laptop"
     assert len(js(bob, "chat", "members", "hiking")["members"][a_acct]) == 2
+
+    # bob listens live while alice writes
+    env = dict(os.environ, ACCORD_PROFILE=str(bob), ACCORD_PASSPHRASE="walkthrough pass")
+    listener = subprocess.Popen(
+        [sys.executable, "-c", "from accord.cli.main import main; main()", "listen",
+         "--duration", "25", "--json"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # the listener opens the profile, catches up, then waits for pushes
+        accord(alice, "send", "hiking", "live from alice")
+        out, _ = listener.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        listener.kill()
+    live = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert any(x.get("text") == "live from alice" for x in live)
 
     # a wrong passphrase is a clear error, not a traceback
     env_wrong = accord_wrong(alice)

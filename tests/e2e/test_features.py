@@ -241,3 +241,21 @@ async def test_large_attachment_streams_in_parts_and_tampering_fails(trio, serve
     bob.store.update_message_meta(mid, dict(msg.meta, attachments=[att]))
     with pytest.raises(CryptoError):
         await messaging.fetch_attachment(bob, mid)
+
+
+async def test_concurrent_commits_one_wins_the_other_retries(trio) -> None:
+    alice, bob, _, clock = trio
+    conv = await convs.create(alice, "race", [bob.identity.account], clock())
+    await bob.sync(clock())
+    bconv = convs.find(bob, "race")
+    # alice commits first; bob has not seen it and commits for the same epoch
+    await convs.commit(alice, conv, clock(), update=True)
+    await convs.commit(bob, bconv, clock(), update=True)  # 409, catches up, commits again
+    await alice.sync(clock())
+    a_state = alice.store.load_group(conv["group_id"])
+    b_state = bob.store.load_group(conv["group_id"])
+    assert alice.engine.epoch(a_state) == bob.engine.epoch(b_state) == 3
+    assert alice.engine.epoch_authenticator(a_state) == bob.engine.epoch_authenticator(b_state)
+    await messaging.send_text(bob, bconv, "still in sync", clock())
+    await alice.sync(clock())
+    assert _bodies(alice, "race") == ["still in sync"]
