@@ -54,7 +54,7 @@ async def _peers_of(p: Provider, devices: list[str]) -> set[str]:
     for (gid,) in rows:
         group = await p.store.get_group(bytes(gid))
         where = await p.store.fed_locate(list(group.members))
-        peers |= {d for d in where.values() if d != p.config.domain}
+        peers |= {d for d in where.values() if d and d != p.config.domain}
         if group.hub != p.config.domain:
             peers.add(group.hub)
     return peers
@@ -83,7 +83,8 @@ async def delete(p: Provider, by: DeviceRecord, req: w.DeleteAccountRequest, now
             p.limiter.forget(kind, device_id)
     told = await _tell_peers(p, sorted(peers), by.account, devices, now)
     log.info("an account was deleted (%d rows)", sum(erased.values()))
-    return w.DeleteAccountResult(erased=erased, peers_told=told)
+    return w.DeleteAccountResult(erased=[w.ErasedRows(t, n) for t, n in sorted(erased.items())],
+                                 peers_told=told)
 
 
 async def _tell_peers(p: Provider, peers: list[str], account: str, devices: list[str],
@@ -109,7 +110,7 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
         raise AuthError("a provider can only delete its own accounts")
     n = await account_sql.erase_remote_account(_engine(fed.provider), req.account,
                                                list(req.device_ids))
-    return w.DeleteAccountResult(erased={"rows": n}, peers_told=[])
+    return w.DeleteAccountResult(erased=[w.ErasedRows("rows", n)], peers_told=[])
 
 
 async def put_backup(p: Provider, by: DeviceRecord, req: w.Backup, now: int) -> None:

@@ -139,8 +139,18 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
 
 async def erase_remote_account(engine: Engine, account: str, device_ids: list[str]) -> int:
     """A peer's account is gone: forget its devices and every row naming it here."""
+    needles = [account.encode()] + [d.encode() for d in device_ids]
     async with engine.transaction() as tx:
         n = 0
+        msgs = await _naming_messages(tx, needles, device_ids)
+        if msgs:
+            await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
+            n += await tx.execute(f"DELETE FROM messages WHERE msg_id IN ({_marks(len(msgs))})",
+                                  *msgs)
+        outbox = await _naming_outbox(tx, needles)
+        if outbox:
+            n += await tx.execute(f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})",
+                                  *outbox)
         if device_ids:
             for table in ("group_members", "fed_remote_devices"):
                 n += await tx.execute(

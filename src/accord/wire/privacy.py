@@ -67,8 +67,14 @@ class DeleteAccountRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasedRows:
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteAccountResult:
-    erased: dict[str, int]
+    erased: list[ErasedRows]
     peers_told: list[str]
 
 
