@@ -269,3 +269,24 @@ async def test_hub_checks_mls_commits_and_key_packages(http: httpx.AsyncClient, 
     junk = m.UploadKeyPackagesRequest(key_packages=[b"junk"])
     assert (await carol.call("POST", "/v1/keypackages", junk)).status_code == 400
     del r
+
+
+async def test_proposals_are_checked_and_attributed(http: httpx.AsyncClient, names) -> None:
+    from accord.mls import group as g
+
+    alice, bob = await dev(http, names("alice")), await dev(http, names("bob"))
+    gid, _, state, _ = await make_group(alice, [bob], with_state=True)
+    proposal = g.propose_remove(state, 1)[0].to_bytes()
+    path = group_path(gid, "/proposals")
+    # bob cannot pass alice's proposal (signed from leaf 0) as his own.
+    r = await bob.call("POST", path, m.ProposalRequest(epoch=1, proposal=proposal))
+    assert r.status_code == 422
+    r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=b"junk"))
+    assert r.status_code == 400
+    r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=mls_commit(state)[0]))
+    assert r.status_code == 422  # a commit is not a proposal
+    r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=proposal))
+    assert r.status_code == 201, r.text
+    items = [i for i in (await bob.fetch()).items if i.kind == "proposal"]
+    assert [(i.body, i.sender, i.epoch) for i in items] == [(proposal, alice.device_id, 1)]
+    assert [i for i in (await alice.fetch()).items if i.kind == "proposal"] == []

@@ -178,3 +178,27 @@ def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:
         raise ValidationError("only application content is posted without a session")
     if msg.group_id != group_id or msg.epoch != epoch:
         raise ValidationError("the message is for another group or epoch", "RFC 9420 6.3")
+
+
+PROPOSAL = 2  # ContentType.proposal
+
+
+def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int) -> None:
+    """A posted proposal: an MLS proposal for this group and epoch, from the sender's leaf."""
+    msg = _mls(raw, "a proposal").message
+    if isinstance(msg, PrivateMessage):
+        if msg.group_id != group.group_id or msg.epoch != epoch or msg.content_type != PROPOSAL:
+            raise ValidationError("the proposal's header does not match the request",
+                                  "RFC 9420 6")
+        return
+    if not isinstance(msg, PublicMessage):
+        raise ValidationError("a proposal travels in a PublicMessage or PrivateMessage")
+    fc = msg.content
+    if fc.group_id != group.group_id or fc.epoch != epoch:
+        raise ValidationError("the proposal is for another group or epoch", "RFC 9420 6.3")
+    if fc.content_type != PROPOSAL:
+        raise ValidationError("not a proposal", "RFC 9420 6")
+    leaf = group.leaf_of(sender)
+    if fc.sender.sender_type != MEMBER or (leaf is not None and fc.sender.index != leaf):
+        raise ValidationError("the proposal is not signed from the sender's leaf",
+                              "RFC 9420 12.1")
