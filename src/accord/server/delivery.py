@@ -14,7 +14,7 @@ import logging
 import secrets
 
 from accord.errors import NotFound, ValidationError
-from accord.server import mls_check
+from accord.server import franking, mls_check
 from accord.server.state import Provider
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, GroupRecord, NewMessage
 from accord.storage import QueueItem as StoredItem
@@ -74,9 +74,12 @@ async def commit(
                              req.welcome, now)
     change = CommitChange(group_id, req.epoch, by.device_id, tuple(req.added),
                           tuple(req.removed), req.posting_key)
+    link = await franking.chain_link(p, group_id, req.epoch, req.commit)  # T07
     new_group, notified = await p.store.apply_commit(
         change, commit_msg, welcome, mls_check.leaf_plan(view, change)
     )
+    await franking.file_chain(p, [x.msg_id for x in (commit_msg, welcome) if x is not None],
+                              group_id, req.epoch, link)
     await p.announce(notified)
     return m.CommitResponse(msg_id=commit_msg.msg_id, epoch=new_group.epoch)
 
@@ -85,6 +88,7 @@ async def propose(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.ProposalRequest, now: int
 ) -> m.PostResponse:
     group = await _member_group(p, by, group_id)
+    mls_check.check_proposal(req.proposal, group, by.device_id, req.epoch)
     if p.federation is not None:
         return await p.federation.propose(by, group, req, now)  # type: ignore[no-any-return]
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, by.device_id,
@@ -112,6 +116,7 @@ async def post_application(
         signing.post_input(group_id, req.epoch, req.nonce, req.ciphertext),
     )
     msg = NewMessage(new_msg_id(), "application", group_id, req.epoch, None, req.ciphertext, now)
+    await franking.tag_post(p, msg)  # T13: filed before any recipient can fetch the item
     # A nonce is remembered as long as the message could still be delivered.
     notified = await p.store.post_application(msg, req.nonce, now + p.config.retention_ms)
     await p.announce(notified)
@@ -135,7 +140,8 @@ async def fetch(p: Provider, by: DeviceRecord, after: int, limit: int) -> m.Queu
     limit = max(1, min(limit, p.config.max_queue_page))
     items = await p.store.fetch_queue(by.device_id, after, limit)
     return m.QueuePage(
-        items=[queue_item(i) for i in items], next_after=items[-1].seq if items else after
+        items=await franking.decorate(p, [queue_item(i) for i in items]),
+        next_after=items[-1].seq if items else after,
     )
 
 
@@ -148,5 +154,6 @@ async def purge(p: Provider, now: int) -> dict[str, int]:
     counts = await p.store.purge(
         now, now - p.config.retention_ms, now - p.config.blob_retention_ms
     )
+    counts["franking"] = await franking.purge(p, now)
     log.info("retention purge: %s", counts)
     return counts
