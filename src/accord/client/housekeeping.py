@@ -25,6 +25,8 @@ from accord.errors import AccordError
 if TYPE_CHECKING:
     from accord.client.device import Device
 
+LINK_RETRY_MS = 60_000
+
 
 async def run(dev: Device, now: int) -> None:
     dev.store.expire_messages(now)
@@ -52,8 +54,13 @@ async def _conversation_duties(dev: Device, conv: dict[str, Any], linked: set[st
     if gone:
         await convs.remove_devices(dev, conv, gone, now)
     account = dev.identity.account
-    if any(identity_of(account, d) not in present for d in linked):
-        await convs.add_members(dev, conv, [account], now)
+    missing = any(identity_of(account, d) not in present for d in linked)
+    # A claim takes a KeyPackage from each of our devices: while a linked device has
+    # published none, try again only every LINK_RETRY_MS rather than at every sync.
+    due = missing and now - conv["meta"].get("link_tried_at", 0) >= LINK_RETRY_MS
+    if due and not await convs.add_members(dev, conv, [account], now):
+        meta = dict(dev.store.conversation(conv["conv_id"])["meta"], link_tried_at=now)
+        dev.store.update_conversation(conv["conv_id"], meta=meta)
     conv = dev.store.conversation(conv["conv_id"])
     s = dev.settings
     meta = conv["meta"]
