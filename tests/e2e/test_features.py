@@ -145,6 +145,14 @@ async def test_periodic_self_update(trio) -> None:
     await messaging.send_text(alice, conv, "after update", clock())
     await bob.sync(clock())
     assert _bodies(bob, "pcs")[-1] == "after update"
+    # and after a time without enough messages
+    alice.set_settings(update_every_messages=1000, update_every_ms=60_000)
+    clock.t += 61_000
+    await alice.sync(clock())
+    assert alice.engine.epoch(alice.store.load_group(conv["group_id"])) == state1 + 1
+    await bob.sync(clock())
+    kinds = [e["kind"] for e in bob.store.events(convs.find(bob, "pcs")["conv_id"])]
+    assert "error" not in kinds
 
 
 async def test_T05_device_link_joins_all_conversations_visibly(trio, tmp_path, server) -> None:
