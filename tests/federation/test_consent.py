@@ -94,3 +94,25 @@ async def test_T14_an_invitation_after_a_block_is_not_delivered(
     assert [(q.group_id, q.from_account) for q in reqs] == [(gid, alice.account)]
     await other.call("POST", f"/v1/requests/{b64e(gid)}/accept", expect=204)
     await other.call("POST", f"/v1/requests/{b64e(gid)}/accept", expect=404)
+
+
+async def test_T08_consent_endpoints_need_a_session_and_see_only_the_callers_account(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    from accord.federation.consent import SPECS
+
+    http = clients["beta"]
+    gid = b64e(secrets.token_bytes(16))
+    for spec in SPECS:
+        assert spec.auth
+        path = spec.path.format(target="alpha.test", group_id=gid)
+        r = await http.request(spec.method, path, json={"target": "alpha.test"})
+        assert r.status_code == 401, (spec.path, r.status_code)
+    bob = await user(http, "bob.t8@beta.test")
+    eve = await user(http, "eve.t8@beta.test")
+    await bob.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
+    r = await eve.call("GET", "/v1/blocks", expect=200)
+    assert decode(fw.BlockList, r.json()).targets == []
+    await eve.call("DELETE", "/v1/blocks/gamma.test", expect=404)  # not eve's block
+    r = await bob.call("GET", "/v1/blocks", expect=200)
+    assert decode(fw.BlockList, r.json()).targets == ["gamma.test"]

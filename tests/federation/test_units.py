@@ -134,7 +134,7 @@ async def test_resolver_remembers_a_failure_briefly() -> None:
         raise PeerUnavailable("down")
 
     r = Resolver(down, {"beta.test": "http://127.0.0.1:1"})
-    for now in (0, 1000):
+    for now in (0, 999):
         with pytest.raises(PeerUnavailable):
             await r.resolve("beta.test", now)
     assert calls == 1

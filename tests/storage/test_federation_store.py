@@ -66,13 +66,17 @@ async def test_hub_fan_out_goes_to_each_peer_in_order(store: SqlStore) -> None:
     assert sorted(await store.fed_post_application(msg, b"nonce", 999, encode)) == ["a1", "a2"]
     with pytest.raises(Conflict):
         await store.fed_post_application(msg, b"nonce", 999, encode)
-    batches = {b.peer: b for b in await store.fed_outbox_due(0, 100, 10)}
+    batches = {b.peer: b for b in await store.fed_outbox_due(0, 100, 10, lease_ms=0)}
     assert set(batches) == {"beta.test", "gamma.test"}
     items = [json.loads(raw) for _, raw in batches["beta.test"].items]
     assert [i["msg"] for i in items] == ["m-welcome", "m-app"]
     assert items[0]["to"] == ["b1"] and items[0]["roster"] is not None
     assert items[1]["sender"] is None and items[1]["roster"] is None  # T11
+    # A lease: while one node sends a peer's items, no other node takes them.
+    assert len(await store.fed_outbox_due(0, 100, 10, lease_ms=1000)) == 2
+    assert await store.fed_outbox_due(999, 100, 10) == []
     # Backoff: a failed peer is not due until its time; success clears it.
+    await store.fed_outbox_failed("gamma.test", 0, 0)
     await store.fed_outbox_failed("beta.test", 3, 500)
     assert {b.peer for b in await store.fed_outbox_due(499, 100, 10)} == {"gamma.test"}
     due = {b.peer: b for b in await store.fed_outbox_due(500, 100, 10)}

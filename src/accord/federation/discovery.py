@@ -22,7 +22,7 @@ from accord.wire.federation import DOMAIN_RE, WellKnown
 
 WELL_KNOWN_PATH = "/.well-known/accord"
 DEFAULT_TTL_MS = 3_600_000
-NEGATIVE_TTL_MS = 5_000  # a failed look-up is not repeated for every request
+NEGATIVE_TTL_MS = 1_000  # a failed look-up is not repeated for every request
 Fetch = Callable[[str, str], Awaitable[WellKnown]]  # (domain, url) -> document
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from accord.errors import AccordError, PeerUnavailable, RateLimited
+from accord.federation.peer_client import TIMEOUT_S
 from accord.storage.federation_sql import OutboxBatch
 from accord.wire import federation as fw
 from accord.wire import parse
@@ -34,6 +35,9 @@ DELIVER = "/federation/v1/deliver"
 MAX_PEERS_PER_ROUND = 64
 IDLE_WAIT_S = 1.0
 PURGE_EVERY_MS = 60_000
+# How long a node holds a peer while it sends (longer than one request may take);
+# a node that crashed mid-send delays that peer by at most this much.
+LEASE_MS = int(TIMEOUT_S * 1000) + 5_000
 
 
 async def _send(fed: Federation, peer: str, items: list[fw.FedItem], now: int) -> None:
@@ -69,7 +73,10 @@ async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[fw.FedIte
             await _send(fed, batch.peer, [item], now)
             sent += 1
         except (PeerUnavailable, RateLimited):
-            return sent  # the rest waits for the next round
+            failures = batch.failures + 1  # the rest waits for the next round
+            await store.fed_outbox_failed(
+                batch.peer, failures, fed.config.backoff.next_attempt(failures, now))
+            return sent
         except AccordError as exc:
             log.warning("peer %s refused an item (%s); dropped", batch.peer, exc.code)
         await store.fed_outbox_sent(batch.peer, [row_id])
@@ -78,7 +85,8 @@ async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[fw.FedIte
 
 async def drain_once(fed: Federation, now: int) -> int:
     """One round over every due peer, in parallel; returns how many items were delivered."""
-    batches = await fed.provider.store.fed_outbox_due(now, fw.MAX_BATCH, MAX_PEERS_PER_ROUND)
+    batches = await fed.provider.store.fed_outbox_due(now, fw.MAX_BATCH, MAX_PEERS_PER_ROUND,
+                                                      LEASE_MS)
     if not batches:
         return 0
     done = await asyncio.gather(*(_drain_peer(fed, b, now) for b in batches))

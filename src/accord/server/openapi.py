@@ -12,6 +12,7 @@ import typing
 from typing import Any
 
 from accord.server.routes import RAW, SPECS, Spec
+from accord.wire import federation as fw
 from accord.wire import json_schema
 from accord.wire import messages as m
 
@@ -29,7 +30,7 @@ ERROR_STATUSES = {
 def _components() -> dict[str, Any]:
     todo: list[type] = [
         obj
-        for obj in vars(m).values()
+        for obj in (*vars(m).values(), *vars(fw).values())
         if isinstance(obj, type) and dataclasses.is_dataclass(obj)
     ]
     return {cls.__name__: json_schema(cls) for cls in todo}
@@ -83,9 +84,10 @@ def _operation(spec: Spec) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
+    from accord.federation.consent import SPECS as CONSENT_SPECS
     from accord.server.privacy_routes import SPECS as PRIVACY_SPECS
 
-    for spec in (*SPECS, *PRIVACY_SPECS):
+    for spec in (*SPECS, *PRIVACY_SPECS, *CONSENT_SPECS):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
     return {
         "openapi": "3.0.3",

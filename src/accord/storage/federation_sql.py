@@ -317,7 +317,14 @@ class FederationSqlMixin(ConsentSqlMixin):
 
     # the outbound queue ------------------------------------------------------------------------
 
-    async def fed_outbox_due(self, now: int, per_peer: int, max_peers: int) -> list[OutboxBatch]:
+    async def fed_outbox_due(self, now: int, per_peer: int, max_peers: int,
+                             lease_ms: int = 60_000) -> list[OutboxBatch]:
+        """The oldest items of each due peer, each peer leased to the caller.
+
+        The lease (``next_attempt_at`` pushed ``lease_ms`` ahead) keeps several
+        nodes on one database from sending a peer's items twice or out of
+        order; sent/failed release it, and a node that died loses it on expiry.
+        """
         async with self.engine.transaction() as tx:
             peers = await tx.fetchall(
                 "SELECT o.peer, COALESCE(MAX(p.failures), 0) FROM fed_outbox o"
@@ -329,6 +336,14 @@ class FederationSqlMixin(ConsentSqlMixin):
             )
             out = []
             for peer, failures in peers:
+                taken = await tx.execute(
+                    "INSERT INTO fed_peers (peer, failures, next_attempt_at) VALUES (?, 0, ?)"
+                    " ON CONFLICT (peer) DO UPDATE SET next_attempt_at = excluded.next_attempt_at"
+                    " WHERE fed_peers.next_attempt_at <= ?",
+                    peer, now + lease_ms, now,
+                )
+                if taken == 0:
+                    continue  # another node holds it
                 rows = await tx.fetchall(
                     "SELECT id, item FROM fed_outbox WHERE peer = ? ORDER BY id LIMIT ?",
                     peer,
