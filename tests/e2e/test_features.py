@@ -72,6 +72,12 @@ async def test_removed_member_can_no_longer_read(trio) -> None:
     assert bkinds and bkinds[0]["detail"]["account"] == carol.identity.account
     with pytest.raises(ValidationError):
         await messaging.send_text(carol, cconv, "still here?", clock())
+    # added back later: new keys, the old history stays, messages flow again
+    await convs.add_members(alice, convs.find(alice, "team"), [carol.identity.account], clock())
+    await messaging.send_text(alice, conv, "welcome back", clock())
+    await carol.sync(clock())
+    assert convs.find(carol, "team")["meta"]["active"]
+    assert _bodies(carol, "team") == ["welcome back"]
 
 
 async def test_T08_non_admin_cannot_remove_or_rename(trio) -> None:

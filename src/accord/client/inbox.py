@@ -72,10 +72,18 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
         dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
     conv_id = convs.conv_id_of(group_id)
-    if _conv_of(dev, group_id) is not None:
-        return
     me = dev.identity.account
     others = sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)} - {me})
+    existing = _conv_of(dev, group_id)
+    if existing is not None:
+        if existing["meta"].get("active", True):
+            return  # a Welcome delivered twice
+        # Added back after a removal: the history stays, the keys are new.
+        dev.store.save_group(group_id, state, now)
+        meta = dict(existing["meta"], active=True, sent_since_update=0, last_update=now)
+        dev.store.update_conversation(conv_id, meta=meta)
+        dev.store.add_event(conv_id, now, "joined", {"members": others})
+        return
     dev.store.save_group(group_id, state, now)
     meta = {"admins": [], "admins_known": False, "timer": 0, "sent_since_update": 0,
             "last_update": now, "active": True}
