@@ -18,15 +18,16 @@ account; the provider cannot read it (``accord.privacy.backup_format``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from accord.errors import AccordError, AuthError, ValidationError
+from accord.errors import AccordError, AuthError, DecodeError, NotFound, ValidationError
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, account_sql
 from accord.storage import privacy_sql as sql
+from accord.wire import b64d, signing
 from accord.wire import privacy as w
-from accord.wire import signing
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -116,7 +117,16 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
 async def put_backup(p: Provider, by: DeviceRecord, req: w.Backup, now: int) -> None:
     if len(req.data) < 64:
         raise ValidationError("this is not an Accord backup")
-    await sql.put_backup(_engine(p), by.account, req.data, now)
+    await sql.put_backup(_engine(p), by.account, req.data, now, req.fetch_hash)
+
+
+async def fetch_backup(p: Provider, token_b64: str) -> w.Backup:
+    """The provider's copy, for whoever holds the recovery key's fetch token."""
+    try:
+        token = b64d(token_b64)
+    except DecodeError as exc:
+        raise NotFound("no such backup") from exc
+    return w.Backup(data=await sql.backup_by_capability(_engine(p), hashlib.sha256(token).digest()))
 
 
 async def get_backup(p: Provider, by: DeviceRecord) -> w.Backup:

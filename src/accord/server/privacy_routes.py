@@ -12,8 +12,11 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from accord.server import account_data, reports
-from accord.server.routes import Call, Spec, endpoint
+from accord.server.routes import Call, Param, Spec, endpoint
 from accord.wire import privacy as w
+
+TOKEN = Param("token", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+              "base64url of the 32-byte fetch token")
 
 
 async def _report(c: Call) -> w.ReportResult:
@@ -34,6 +37,9 @@ SPECS: tuple[Spec, ...] = (
          auth=True, request=w.Backup, status=204),
     Spec("GET", "/v1/account/backup", "Fetch the account's encrypted backup",
          lambda c: account_data.get_backup(c.provider, c.me), auth=True, response=w.Backup),
+    Spec("GET", "/v1/backups/{token}", "Fetch a backup by the capability its recovery key derives",
+         lambda c: account_data.fetch_backup(c.provider, c.request.path_params["token"]),
+         response=w.Backup, params=(TOKEN,)),
 )
 
 

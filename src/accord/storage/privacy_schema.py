@@ -69,4 +69,13 @@ CREATE TABLE fork_chain (
 CREATE INDEX fork_chain_by_group ON fork_chain(group_id, seq);
 """,
     ),
+    (
+        203,
+        # T17: the provider's copy is also fetched by a capability that only
+        # the recovery key derives (a person with no device left).
+        """
+ALTER TABLE account_backups ADD COLUMN fetch_hash {BLOB};
+CREATE INDEX account_backups_by_fetch ON account_backups(fetch_hash);
+""",
+    ),
 )

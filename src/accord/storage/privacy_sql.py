@@ -146,11 +146,21 @@ async def refused_peers(engine: Engine) -> set[str]:
 # backups (T17) ----------------------------------------------------------------------------
 
 
-async def put_backup(engine: Engine, account: str, data: bytes, now: int) -> None:
+async def put_backup(engine: Engine, account: str, data: bytes, now: int,
+                     fetch_hash: bytes | None = None) -> None:
     async with engine.transaction() as tx:
         await tx.execute("DELETE FROM account_backups WHERE account = ?", account)
-        await tx.execute("INSERT INTO account_backups (account, data, updated_at)"
-                         " VALUES (?, ?, ?)", account, data, now)
+        await tx.execute("INSERT INTO account_backups (account, data, updated_at, fetch_hash)"
+                         " VALUES (?, ?, ?, ?)", account, data, now, fetch_hash)
+
+
+async def backup_by_capability(engine: Engine, fetch_hash: bytes) -> bytes:
+    async with engine.read() as tx:
+        row = await tx.fetchone("SELECT data FROM account_backups WHERE fetch_hash = ?",
+                                fetch_hash)
+    if row is None:
+        raise NotFound("no such backup")
+    return bytes(row[0])
 
 
 async def get_backup(engine: Engine, account: str) -> bytes:

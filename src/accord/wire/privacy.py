@@ -56,6 +56,8 @@ class Backup:
     """An encrypted backup, opaque to the provider (``accord.privacy.backup_format``)."""
 
     data: bytes = f(min_len=1, max_len=MAX_BACKUP)
+    # SHA-256 of the fetch token derived from the recovery key (client.backup)
+    fetch_hash: bytes | None = f(min_len=32, max_len=32, default=None)
 
 
 @dataclass(frozen=True, slots=True)
