@@ -178,3 +178,29 @@ async def test_T08_blobs_need_their_capability(http, names) -> None:
     assert (await http.get(f"/v1/blobs/{blob_id}")).status_code == 200
     wrong = blob_id[:-2] + ("AA" if not blob_id.endswith("AA") else "BA")
     assert (await http.get(f"/v1/blobs/{wrong}")).status_code == 404
+
+
+async def test_T08_push_reaches_only_the_queue_owner(server, http, names) -> None:
+    """eve's WebSocket session never carries what is queued for alice."""
+    import asyncio
+    import json
+
+    import websockets
+
+    alice, eve = await two(http, names)
+    gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
+    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
+        group_id=gid, posting_key=posting_public(pk)), expect=201)
+    ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+    async with websockets.connect(ws_url) as ws_eve, websockets.connect(ws_url) as ws_alice:
+        await ws_eve.send(json.dumps({"type": "auth", "token": eve.token}))
+        await ws_alice.send(json.dumps({"type": "auth", "token": alice.token}))
+        post = application_post(pk, gid, 0, b"for alice only")
+        assert (await http.post(group_path(gid, "/messages"), json=encode(post))).status_code == 201
+        got = json.loads(await asyncio.wait_for(ws_alice.recv(), 10))
+        assert [i["body"] for i in got["items"]] == [b64e(post.ciphertext)]
+        try:
+            frame = await asyncio.wait_for(ws_eve.recv(), 1.0)
+            raise AssertionError(f"eve received a frame: {frame[:80]!r}")
+        except TimeoutError:
+            pass
