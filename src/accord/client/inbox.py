@@ -15,7 +15,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import messaging, report
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
 from accord.wire import messages as m
@@ -147,3 +147,4 @@ def _application(dev: Device, item: m.QueueItem, now: int) -> None:
     dev.store.save_group(conv["group_id"], r.state, now)
     assert r.plaintext is not None
     messaging.receive(dev, conv, r, item.created_at, now)
+    report.remember(dev, item, r.plaintext)  # issue 11: franking evidence (T13)

@@ -1,0 +1,117 @@
+"""``accord admin``: a provider operator's actions on abuse (T13), run next to the server.
+
+It opens the provider's store directly (``--data``/``--database``, as
+``accord server``): whoever can read the provider's data folder is its
+operator, so no network credential exists to steal. Reports show the
+revealed message; nothing else here reads message content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from accord.cli.client_common import console, now_ms, run
+from accord.content import decode_content
+from accord.content.model import Text
+from accord.errors import DecodeError
+from accord.storage import open_store
+from accord.storage import privacy_sql as sql
+from accord.wire import b64e
+
+
+def _with_engine(data: Path, database: str | None,
+                 fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        store = await open_store(data, database)
+        try:
+            return await fn(store.engine)  # type: ignore[attr-defined]
+        finally:
+            await store.close()
+
+    return run(go())
+
+
+@click.group("admin")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The provider's data folder.")
+@click.option("--database", default=None, help="PostgreSQL URL, when the provider uses one.")
+@click.pass_context
+def admin(ctx: click.Context, data: Path, database: str | None) -> None:
+    """Abuse handling for a provider's operator: reports, suspensions, refused peers."""
+    ctx.obj = (data, database)
+
+
+def _text_of(content: bytes) -> str:
+    try:
+        body = decode_content(content).body
+    except DecodeError:
+        return "(undecodable)"
+    return body.text if isinstance(body, Text) else type(body).__name__
+
+
+@admin.command("reports")
+@click.option("--status", default="open", help="open, forwarded, closed or all.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def reports_cmd(obj: tuple[Path, str | None], status: str, as_json: bool) -> None:
+    """Verified abuse reports."""
+    rows = _with_engine(*obj, lambda e: sql.list_reports(e, None if status == "all" else status))
+    out = [{"id": r.id, "group": b64e(r.group_id), "reporter": r.reporter,
+            "alleged_sender": r.alleged_sender, "text": _text_of(r.content),
+            "message_time": r.message_time, "status": r.status} for r in rows]
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    for r in out:
+        console.print(f"#{r['id']} [{r['status']}] from {r['reporter']} about "
+                      f"{r['alleged_sender'] or '?'}: {r['text'][:200]!r}")
+    if not out:
+        console.print("no reports")
+
+
+@admin.command("close-report")
+@click.argument("report_id", type=int)
+@click.pass_obj
+def close_cmd(obj: tuple[Path, str | None], report_id: int) -> None:
+    _with_engine(*obj, lambda e: sql.close_report(e, report_id, "closed"))
+    console.print(f"report {report_id} closed")
+
+
+def _action(name: str, action: str | None, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @click.argument("account")
+    @click.option("--reason", default="", help="Kept with the action.")
+    @click.pass_obj
+    def cmd(obj: tuple[Path, str | None], account: str, reason: str) -> None:
+        _with_engine(*obj, lambda e: sql.set_account_action(e, account, action, reason,
+                                                            now_ms()))
+        console.print(f"{account}: {action or 'no action'}")
+
+    return cmd
+
+
+def _peer(name: str, refused: bool, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @click.argument("domain")
+    @click.option("--reason", default="")
+    @click.pass_obj
+    def cmd(obj: tuple[Path, str | None], domain: str, reason: str) -> None:
+        _with_engine(*obj, lambda e: sql.set_peer_refused(e, domain, refused, reason, now_ms()))
+        console.print(f"{domain}: {'refused' if refused else 'allowed'}")
+
+    return cmd
+
+
+admin.add_command(_action("suspend", "suspended", "Suspend a local account (no API access)."))
+admin.add_command(_action("limit", "limited", "Rate-limit a local account tightly."))
+admin.add_command(_action("lift", None, "Lift a suspension or limit."))
+admin.add_command(_peer("refuse-peer", True, "Refuse every request from a peer provider."))
+admin.add_command(_peer("allow-peer", False, "Accept a refused peer provider again."))
+
+COMMANDS = (admin,)
+

@@ -1,0 +1,54 @@
+"""``accord report CHAT MSG_ID`` (T13) and ``accord block TARGET``."""
+
+from __future__ import annotations
+
+import click
+
+from accord.cli.client_common import console, emit, profile_options, with_device
+from accord.client import conversations as convs
+from accord.client import report as reporting
+from accord.client.device import Device
+from accord.client.history import resolve_message
+from accord.wire import federation as fw
+
+
+@click.command("report")
+@click.argument("chat")
+@click.argument("message_id")
+@click.option("--block", is_flag=True, help="Also block the sender.")
+@profile_options
+@with_device
+async def report_cmd(dev: Device, as_json: bool, chat: str, message_id: str,
+                     block: bool) -> None:
+    """Report an abusive message to your provider.
+
+    This reveals the message's text, the sender's account, the conversation's
+    id and the time to your provider and the conversation's hub provider.
+    """
+    conv = convs.find(dev, chat)
+    result = await reporting.report(dev, conv, resolve_message(dev, conv, message_id),
+                                    block=block)
+    emit(as_json, {"verified": result.verified, "hub": result.hub,
+                   "report_id": result.report_id},
+         lambda: console.print(f"reported; verified by {result.hub}"
+                               + (" (sender blocked)" if block else "")))
+
+
+@click.command("block")
+@click.argument("target")
+@click.option("--lift", is_flag=True, help="Lift the block instead.")
+@profile_options
+@with_device
+async def block_cmd(dev: Device, as_json: bool, target: str, lift: bool) -> None:
+    """Block a user (user@domain) or a whole domain, or lift a block."""
+    if lift:
+        await dev.api._send("DELETE", f"/v1/blocks/{target}", auth=True)
+        targets = (await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)).targets
+    else:
+        targets = (await dev.api._json(fw.BlockList, "POST", "/v1/blocks",
+                                       body=fw.BlockRequest(target=target), auth=True)).targets
+    emit(as_json, {"blocked": targets},
+         lambda: console.print("blocked: " + (", ".join(targets) or "nobody")))
+
+
+COMMANDS = (report_cmd, block_cmd)

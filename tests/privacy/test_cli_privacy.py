@@ -1,0 +1,77 @@
+"""The issue-11 commands as a person runs them: report, admin actions, backup, export, delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from accord.client.local_server import start_server
+
+CLI_TIMEOUT_S = 60
+
+
+def accord(profile: Path | None, *args: str, check: bool = True,
+           env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ACCORD_PASSPHRASE="privacy pass", COLUMNS="200", **(env_extra or {}))
+    if profile is not None:
+        env["ACCORD_PROFILE"] = str(profile)
+    proc = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           *args], env=env, capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT_S)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def js(profile: Path | None, *args: str, **kw: object) -> dict:  # type: ignore[type-arg]
+    return json.loads(accord(profile, *args, "--json", **kw).stdout)  # type: ignore[arg-type]
+
+
+def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "provider", "alpha.test", log_path=tmp_path / "srv.log")
+    data = str(tmp_path / "provider")
+    try:
+        alice, bob = tmp_path / "alice", tmp_path / "bob"
+        for prof, acct in ((alice, "alice@alpha.test"), (bob, "bob@alpha.test")):
+            accord(prof, "init")
+            accord(prof, "register", acct, "--server", server.url)
+        accord(alice, "chat", "new", "trail", "bob@alpha.test")
+        sent = js(bob, "send", "trail", "you will regret this")
+        accord(alice, "read", "trail")
+
+        # report: verified by the hub; the operator sees it and suspends bob
+        rep = js(alice, "report", "trail", sent["id"][:8], "--block")
+        assert rep["verified"] and rep["hub"] == "alpha.test"
+        listed = json.loads(accord(None, "admin", "--data", data, "reports", "--json").stdout)
+        assert [(r["reporter"], r["alleged_sender"], r["text"]) for r in listed] == [
+            ("alice@alpha.test", "bob@alpha.test", "you will regret this")]
+        accord(None, "admin", "--data", data, "suspend", "bob@alpha.test", "--reason", "threats")
+        refused = accord(bob, "send", "trail", "again", check=False)
+        assert refused.returncode == 1 and "suspended" in refused.stderr + refused.stdout
+        accord(None, "admin", "--data", data, "lift", "bob@alpha.test")
+
+        # backup with the provider; restore into a new profile with the key only
+        made = js(alice, "backup", "create", "--provider")
+        key = made["recovery_key"]
+        human = accord(alice, "backup", "create", "--to", str(tmp_path / "a.bak")).stdout
+        assert "Recovery key (shown once" in human
+        wrong = accord(tmp_path / "x", "backup", "restore", "--server", server.url,
+                       "--recovery-key", "0" * 36, check=False)
+        assert wrong.returncode != 0
+        restored = js(tmp_path / "alice2", "backup", "restore", "--server", server.url,
+                      "--recovery-key", key)
+        assert restored["account"] == "alice@alpha.test" and restored["messages"] >= 1
+        found = js(tmp_path / "alice2", "search", "regret")
+        assert [h["text"] for h in found] == ["you will regret this"]
+
+        # export, then delete
+        export = js(bob, "account", "export")
+        assert export["account"] == "bob@alpha.test" and export["tables"]["devices"]
+        gone = js(bob, "account", "delete", "--yes")
+        assert gone["erased"]["accounts"] == 1
+        assert key not in (tmp_path / "srv.log").read_text()
+    finally:
+        server.stop()
