@@ -131,3 +131,41 @@ async def test_a_follower_cannot_commit_for_a_member_it_does_not_host(
     alice.read(items[-1].body)
     assert alice.epoch() == before + 1 == bob.epoch()
     assert b64e(gid)  # the group id travels base64url in paths
+
+
+async def test_a_follower_cannot_misplace_a_device_it_adds(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """beta says carol's device (gamma.test by its credential) is its own: refused."""
+    from accord.mls import group as g
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add
+    from accord.mls.structs.messages import MLSMessage
+    from tests.federation.groups import join_from_queue, user
+
+    alpha, beta = providers["alpha"], providers["beta"]
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "mis")
+    carol = await user(clients["gamma"], "carol.mis@gamma.test")
+    claimed = await bob.claim(carol.account)
+    adds = [Add(mls_decode(MLSMessage, c.key_package).message) for c in claimed]
+    result, pending = g.commit(bob.state, now=int(time.time()), by_value=adds)
+    commit, welcome = bytes(result.commit.to_bytes()), bytes(result.welcome.to_bytes())
+
+    def fed_commit(domain: str) -> bytes:
+        return dumps(fw.FedCommit(
+            group_id=gid, sender=bob.device_id, sender_account=bob.account, epoch=1,
+            commit=commit, posting_key=b"P" * 32, welcome=welcome,
+            added=[fw.FedDevice(c.device_id, domain) for c in claimed]))
+
+    r = await clients["alpha"].send(signed_post(alpha.url, "/federation/v1/commits",
+                                                fed_commit("beta.test"), "beta.test",
+                                                beta.key().sign))
+    assert r.status_code == 422, r.text
+    # The same commit, placed where the credential says, is ordered and carol joins.
+    r = await clients["alpha"].send(signed_post(alpha.url, "/federation/v1/commits",
+                                                fed_commit("gamma.test"), "beta.test",
+                                                beta.key().sign))
+    assert r.status_code == 201, r.text
+    bob.state = g.merge_pending(pending)
+    await join_from_queue(carol)
+    assert carol.epoch() == bob.epoch() == 2

@@ -105,3 +105,31 @@ async def test_a_blob_of_another_provider_is_fetched_through_ones_own(
     cap = blob_id.split(".", 1)[0]
     for wrong in (f"{cap[:-2]}AA.beta.test", f"{cap}.nowhere.test", f"{cap}.gamma.test"):
         assert (await clients["alpha"].get(f"/v1/blobs/{wrong}")).status_code == 404, wrong
+
+
+async def test_a_followers_proposal_and_a_lost_commit_race_cross_to_and_from_the_hub(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    import time
+
+    from accord.mls import group as g
+    from accord.server.harness import group_path
+    from accord.wire import messages as m
+    from tests.federation.groups import alice_and_bob
+
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "prop")
+    msg, bob.state = g.propose_update(bob.state)
+    await bob.call("POST", group_path(gid, "/proposals"),
+                   m.ProposalRequest(epoch=1, proposal=bytes(msg.to_bytes())), expect=201)
+    items = await alice.wait_items(1)
+    assert [(i.kind, i.sender) for i in items] == [("proposal", bob.device_id)]
+    # alice wins epoch 1 at the hub; bob's commit for epoch 1, sent through beta, loses
+    # and the hub's 409 with the current epoch reaches bob unchanged.
+    await alice.call("POST", "/v1/queue/ack", {"up_to": items[-1].seq}, expect=200)
+    result, _ = g.commit(alice.state, now=int(time.time()), force_path=True)
+    await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"A" * 32), expect=201)
+    result, _ = g.commit(bob.state, now=int(time.time()), force_path=True)
+    r = await bob.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"B" * 32))
+    assert r.status_code == 409 and r.json()["current_epoch"] == 2, r.text

@@ -146,6 +146,28 @@ async def _sender_of(fed: Federation, peer: str, group: GroupRecord, sender: str
         raise AuthError("the sender's account is not hosted by the requesting provider")
 
 
+def _added_domains(commit: bytes) -> dict[str, str]:
+    """Device id -> its account's domain, for each Add of a PublicMessage commit.
+
+    The credential identity is ``account/device_id`` (see ``mls_check``); a
+    commit in a PrivateMessage shows no proposals, so it gives nothing.
+    """
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add, Commit
+    from accord.mls.structs.messages import MLSMessage, PublicMessage
+
+    msg = mls_decode(MLSMessage, commit).message
+    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
+        return {}
+    out: dict[str, str] = {}
+    for proposal in msg.content.content.proposals:
+        if isinstance(proposal, Add):
+            identity = proposal.key_package.leaf_node.credential.identity or b""
+            account = identity.decode(errors="replace").rsplit("/", 1)[0]
+            out[mls_check.identity_device(identity)] = account.rsplit("@", 1)[-1]
+    return out
+
+
 async def accept_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
                         ) -> m.CommitResponse:
     p = fed.provider
@@ -153,6 +175,10 @@ async def accept_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
     _require_hub(fed, group)
     await _sender_of(fed, peer, group, req.sender, req.sender_account)
     fed.limiter.check("remote_sender", req.sender_account, now)
+    # A follower cannot say that a device lives elsewhere than its credential says.
+    domains = _added_domains(req.commit)
+    if any(domains.get(d.device_id, d.domain) != d.domain for d in req.added):
+        raise ValidationError("an added device is not hosted where its credential says")
     await p.store.fed_register_devices([(d.device_id, d.domain) for d in req.added], fed.domain)
     local = m.CommitRequest(epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                             added=[d.device_id for d in req.added], removed=list(req.removed),
