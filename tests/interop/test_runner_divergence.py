@@ -205,3 +205,11 @@ def test_low_level_actions(tmp_path: Path) -> None:
     failed = [r for r in outcome.results if not r.passed]
     # Members only meet in epoch 2 once alice applies her pending commit (step 9).
     assert failed and all(r.failed_step == 9 and r.action == "handlePendingCommit" for r in failed)
+
+
+def test_default_suites_are_those_every_client_supports(config: Path) -> None:
+    out = io.StringIO()
+    with serve(FakeMLS("a"), FakeMLS("b")) as addresses:
+        outcome = run(addresses, Options(configs=[config], handshake="public", scripts=["talk"]), out)
+    assert outcome.ok and {r.suite for r in outcome.results} == {1, 2}  # the fakes offer 1 and 2
+    assert outcome.passed == 2 * 4
