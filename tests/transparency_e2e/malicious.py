@@ -165,3 +165,22 @@ class ForkProxy:
         if self._task is not None:
             await asyncio.wait_for(self._task, 10)
         await self._http.aclose()
+
+
+async def replace_logged_key(provider: Provider, account: str, device_id: str,
+                             new_key: bytes, now: int) -> None:
+    """Swap a device's key for the provider's own, and log the swap (a substitution in the open)."""
+    engine = SqliteEngine(_db(provider))
+    await engine.open()
+    try:
+        kt = TransparencyLog(provider.domain, engine, load_or_create(provider.data_dir),
+                             load_index_key(provider.data_dir))
+        await kt.reload()
+        async with engine.read() as tx:
+            row = await tx.fetchone(
+                "SELECT signature_key, created_at FROM devices WHERE device_id = ?", device_id)
+        assert row is not None
+        await kt.remove_device(DeviceRecord(device_id, account, bytes(row[0]), int(row[1])), now)
+        await kt.add_device(DeviceRecord(device_id, account, new_key, now), now)
+    finally:
+        await engine.close()

@@ -179,3 +179,31 @@ async def test_T07_split_view_is_detected_through_gossip(
     finally:
         for d in devices:
             await d.disconnect()
+
+
+async def test_T06_logged_key_substitution_is_detected_by_the_owner(
+        providers: dict[str, Provider], tmp_path: Path) -> None:
+    """beta swaps bob's key for its own and logs it, so senders' proofs pass: bob sees it."""
+    clock, t = Clock(), _tag()
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    try:
+        await device_kt.after_sync(bob, clock(), force=True)
+        assert _kinds(bob) == []
+        priv, pub = bob.engine.signature_keypair()
+        await malicious.replace_logged_key(providers["beta"], bob.identity.account,
+                                           bob.identity.device_id, pub, clock())
+        kp = bob.engine.key_package(bob.identity.mls_identity, priv, pub, clock())
+        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                          kp.public, pub)
+        # The sender's checks pass: the substituted key is in beta's log now ...
+        await convs.create(alice, f"open{t}", [bob.identity.account], clock())
+        assert _kinds(alice) == []
+        # ... and that is exactly what bob's own devices watch (T05 monitoring).
+        await device_kt.after_sync(bob, clock(), force=True)
+        assert sorted(_kinds(bob)) == ["key_not_in_log", "unknown_device"]
+        ghost_alert = [a for a in alerts.pending(bob.store) if a["kind"] == "unknown_device"][0]
+        assert ghost_alert["detail"]["key"] == alerts.fingerprint(pub)
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
