@@ -160,3 +160,37 @@ def test_provider_key_is_made_once_with_mode_0600_and_never_printed(tmp_path: Pa
     os.chmod(path, 0o644)
     with pytest.raises(ValidationError):
         load_or_create(tmp_path)
+
+
+async def test_resolver_refreshes_a_key_at_most_once_a_minute() -> None:
+    keys = [b"1" * 32, b"2" * 32]
+
+    async def fetch(domain: str, url: str) -> WellKnown:
+        return WellKnown(domain="beta.test", api_base="http://127.0.0.1:1",
+                         signing_key=keys[0])
+
+    r = Resolver(fetch, {"beta.test": "http://127.0.0.1:1"})
+    assert (await r.resolve("beta.test", 0)).signing_key == b"1" * 32
+    keys[0] = b"3" * 32  # the peer rotated its key
+    assert await r.refresh("beta.test", 59_999) is None
+    assert (await r.resolve("beta.test", 59_999)).signing_key == b"1" * 32
+    peer = await r.refresh("beta.test", 60_000)
+    assert peer is not None and peer.signing_key == b"3" * 32
+    assert await r.refresh("beta.test", 60_001) is None
+
+
+async def test_federation_needs_https_outside_loopback() -> None:
+    def fetcher(base: str):  # type: ignore[no-untyped-def]
+        async def fetch(domain: str, url: str) -> WellKnown:
+            return WellKnown(domain="beta.test", api_base=base, signing_key=b"k" * 32)
+
+        return fetch
+
+    for base, ok in (("http://127.0.0.1:8402", True), ("https://beta.example", True),
+                     ("http://beta.example", False), ("ftp://127.0.0.1", False)):
+        r = Resolver(fetcher(base), {"beta.test": "http://127.0.0.1:1"})
+        if ok:
+            await r.resolve("beta.test", 0)
+        else:
+            with pytest.raises(ValidationError):
+                await r.resolve("beta.test", 0)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from accord.errors import NotFound, PeerUnavailable, ValidationError
 from accord.wire.federation import DOMAIN_RE, WellKnown
 
 WELL_KNOWN_PATH = "/.well-known/accord"
 DEFAULT_TTL_MS = 3_600_000
+REFRESH_MIN_MS = 60_000  # a peer's key is fetched again at most once a minute
 NEGATIVE_TTL_MS = 1_000  # a failed look-up is not repeated for every request
 Fetch = Callable[[str, str], Awaitable[WellKnown]]  # (domain, url) -> document
 
@@ -65,6 +67,7 @@ class Resolver:
         self.max_entries = max_entries
         self._cache: dict[str, tuple[Peer, int]] = {}
         self._failed: dict[str, int] = {}
+        self._fetched: dict[str, int] = {}
 
     async def resolve(self, domain: str, now: int) -> Peer:
         hit = self._cache.get(domain)
@@ -81,13 +84,28 @@ class Resolver:
             raise
         if doc.domain != domain:
             raise ValidationError(f"the document of {domain} names another domain")
+        if not _transport_ok(doc.api_base):
+            raise ValidationError(f"{domain}: federation needs HTTPS outside loopback")
         peer = Peer(domain, doc.api_base.rstrip("/"), doc.signing_key, doc.transparency_head)
         if len(self._cache) >= self.max_entries:
             self._cache.pop(next(iter(self._cache)))
         self._cache[domain] = (peer, now + self.ttl_ms)
+        self._fetched[domain] = now
         self._failed.pop(domain, None)
         return peer
 
-    def forget(self, domain: str) -> None:
-        """Drop a cached entry (a peer's signature failed: its key may have changed)."""
+    async def refresh(self, domain: str, now: int) -> Peer | None:
+        """Fetch the document again (a peer's signature failed: its key may have
+        changed), at most once per ``REFRESH_MIN_MS``; None when too soon."""
+        if now - self._fetched.get(domain, now - REFRESH_MIN_MS) < REFRESH_MIN_MS:
+            return None
         self._cache.pop(domain, None)
+        return await self.resolve(domain, now)
+
+
+def _transport_ok(api_base: str) -> bool:
+    """HTTPS, or plain HTTP to a loopback address (tests and demos, DESIGN.md)."""
+    url = urlsplit(api_base)
+    if url.scheme == "https":
+        return True
+    return url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")

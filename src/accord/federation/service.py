@@ -129,8 +129,16 @@ class Federation:
         if claim.keyid == self.domain or claim.keyid in self.config.blocked_peers:
             raise AuthError("requests from this provider are refused")
         peer = await self.resolver.resolve(claim.keyid, now)
-        hs.verify_request(claim, peer.signing_key, method=method, authority=authority,
-                          path=path, digest=digest)
+        try:
+            hs.verify_request(claim, peer.signing_key, method=method, authority=authority,
+                              path=path, digest=digest)
+        except AuthError:
+            # The peer may have a new key: look again (rarely), then decide.
+            fresh = await self.resolver.refresh(claim.keyid, now)
+            if fresh is None or fresh.signing_key == peer.signing_key:
+                raise
+            hs.verify_request(claim, fresh.signing_key, method=method, authority=authority,
+                              path=path, digest=digest)
         self.limiter.check("peer", claim.keyid, now)
         # Kept until the signature is too old to pass check_fresh anyway.
         expires = (claim.created + self.config.window_s + 1) * 1000
