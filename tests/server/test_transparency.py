@@ -104,6 +104,11 @@ async def test_log_survives_restart_and_rolls_back_with_the_change(provider, tmp
     entry = verify_lookup(sth.head, "ann@alpha.test", proof)
     assert entry is not None and first.signature_key not in entry.device_keys
     assert sth.head.size == size + 1
+    # Caught up entry by entry, it is the log a fresh load builds.
+    fresh = TransparencyLog("alpha.test", engine, key, index_key)
+    await fresh.reload()
+    assert (kt.directory.log.root(), kt.directory.map.root) == (
+        fresh.directory.log.root(), fresh.directory.map.root)
 
 
 async def test_account_deletion_leaves_a_tombstone(provider) -> None:

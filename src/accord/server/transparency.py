@@ -35,9 +35,12 @@ from accord.storage.engine import Engine, Tx
 from accord.transparency import (
     KeyDirectory,
     LookupProof,
+    MapValue,
     MemoryEntryStore,
     MemoryNodeStore,
     SignedTreeHead,
+    decode_entry,
+    leaf_hash,
 )
 
 log = logging.getLogger("accord.server.transparency")
@@ -134,11 +137,29 @@ class TransparencyLog:
         async with self.engine.read() as tx:
             await self._reload(tx)
 
+    async def _catch_up(self, tx: Tx) -> None:
+        """Apply entries another node appended; a full reload only if the store is not ahead."""
+        count = await sql.entry_count(tx)
+        size = self.directory.size
+        if count == size:
+            return
+        if count < size:
+            await self._reload(tx)
+            return
+        for position, data in enumerate(await sql.load_entries(tx, size), size):
+            # The same steps as KeyDirectory's append, for an entry already stored.
+            MemoryEntryStore.append_entry(self._entries, position, data)
+            h = leaf_hash(data)
+            self.directory.log.append_hash(h)
+            index = decode_entry(data).index
+            self.directory.map.set(index, encode(MapValue, MapValue(position, h)))
+        self._entries.take(), self._nodes.take()  # their nodes are stored already
+        self._head = None
+
     async def _refresh(self) -> None:
         """Catch up with appends made by another node (hold ``_lock``)."""
         async with self.engine.read() as tx:
-            if await sql.entry_count(tx) != self.directory.size:
-                await self._reload(tx)
+            await self._catch_up(tx)
 
     async def backfill(self, now: int) -> int:
         """Log the device sets of accounts that predate the log (an upgrade); how many."""
@@ -162,8 +183,7 @@ class TransparencyLog:
     def _appender(self, now: int) -> sql.Appender:
         async def append(tx: Tx, account: str, keys: tuple[bytes, ...],
                          deleted: bool) -> sql.LogRows:
-            if await sql.entry_count(tx) != self.directory.size:
-                await self._reload(tx)
+            await self._catch_up(tx)
             self._entries.take(), self._nodes.take()
             if deleted:
                 self.directory.delete(account, now)
