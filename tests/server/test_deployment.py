@@ -66,16 +66,18 @@ async def test_https_and_per_address_limits(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["domain"] == "alpha.test"
             assert "server" not in r.headers or "uvicorn" not in r.headers["server"].lower()
             # Registration is limited per address: a burst of attempts meets 429.
-            statuses = []
-            for _ in range(30):
+            limited = None
+            for _ in range(100):  # bounded; the bucket holds 20 and refills 1 per second
                 k = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
                 body = {"account": f"u{secrets.token_hex(3)}@alpha.test",
                         "signature_key": encode(m.DeviceInfo("x", k, 0))["signature_key"],
                         "signature": "A" * 86}
-                statuses.append((await http.post("/v1/accounts", json=body)).status_code)
-            assert 429 in statuses and 500 not in statuses
-            r = await http.post("/v1/accounts", json={})
-            assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+                r = await http.post("/v1/accounts", json=body)
+                assert r.status_code in (401, 429), r.text  # the signature is not valid
+                if r.status_code == 429:
+                    limited = r
+                    break
+            assert limited is not None and limited.json()["error"] == "rate_limited"
     finally:
         server.stop()
 
