@@ -15,6 +15,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
+from accord.client import fork_check
 from accord.client import messaging, report
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
@@ -68,6 +69,7 @@ def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
 def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     refs = dev.engine.welcome_key_package_refs(item.body)
     state = dev.engine.join(item.body, dev.key_package_privates(refs), now)
+    fork_check.on_welcome(dev, item, now)  # issue 11: the hub's chain starts here (T07)
     for ref in refs:  # a KeyPackage is used once (RFC 9420 16.8)
         dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
@@ -100,6 +102,7 @@ def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
     conv = _conv_of(dev, item.group_id)
     if conv is None or not conv["meta"].get("active", True):
         return
+    fork_check.on_commit(dev, conv, item, now)  # issue 11: check the hub's chain (T07)
     state = dev.store.load_group(conv["group_id"])
     if item.epoch is not None and item.epoch < dev.engine.epoch(state):
         return  # already applied (a replayed delivery)
@@ -142,6 +145,7 @@ def _application(dev: Device, item: m.QueueItem, now: int) -> None:
         # Our own post coming back: the hub cannot leave the sender out (T11).
         dev.store.delete("sent:" + digest)
         return
+    fork_check.on_application(dev, conv, item, now)  # issue 11: epoch and epoch tag (T07)
     state = dev.store.load_group(conv["group_id"])
     r = dev.engine.process(state, item.body, now)
     dev.store.save_group(conv["group_id"], r.state, now)

@@ -23,6 +23,7 @@ import dataclasses
 from typing import Any
 
 from accord.errors import DecodeError
+from accord.privacy.fork_chain import chain_next
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.server.state import Provider
 from accord.storage import NewMessage
@@ -77,7 +78,7 @@ async def chain_link(p: Provider, group_id: bytes, epoch: int, commit: bytes) ->
         if prev is not None or epoch == 0:
             break
         await asyncio.sleep(CHAIN_WAIT_S)
-    return sql.chain_next(prev or bytes(32), epoch, commit)
+    return chain_next(prev or bytes(32), epoch, commit)
 
 
 async def file_chain(p: Provider, msg_ids: list[str], group_id: bytes, epoch: int,

@@ -8,7 +8,6 @@ change is one transaction. Account export and erasure are in
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from accord.errors import NotFound
 from accord.storage.engine import Engine
 
-CHAIN_LABEL = b"accord/v1/handshake-chain"
 MAX_LIST = 1000
 
 
@@ -174,15 +172,6 @@ async def get_backup(engine: Engine, account: str) -> bytes:
 # the hub's handshake hash chain (T07) -------------------------------------------------------
 # One link per epoch: the hub accepts exactly one commit per epoch, so the
 # link of epoch e is H(link of e-1, e, commit) whatever else races with it.
-
-
-def chain_next(previous: bytes, epoch: int, commit: bytes) -> bytes:
-    """``SHA-256(label || previous || epoch (8) || SHA-256(commit))``."""
-    h = hashlib.sha256(CHAIN_LABEL)
-    h.update(previous)
-    h.update(epoch.to_bytes(8, "big"))
-    h.update(hashlib.sha256(commit).digest())
-    return h.digest()
 
 
 async def chain_value(engine: Engine, group_id: bytes, epoch: int) -> bytes | None:

@@ -1,0 +1,77 @@
+"""The device's side of fork detection (T07): one :class:`ForkMonitor` per group.
+
+``accord.client.inbox`` calls these before applying each item: the hub's
+chain link of every commit and Welcome is checked, and the epoch and epoch
+tag in the clear authenticated data of every application message are
+compared with our own state *before* decryption (a forked member could not
+decrypt it anyway). Each finding becomes a security alert
+(``accord.client.alerts``, kind ``split_view``, printed first by every CLI
+command) and a ``security`` event in the conversation's history.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.client.alerts import raise_alert
+from accord.client.mls_session import epoch_tag
+from accord.errors import DecodeError
+from accord.privacy.fork_chain import ForkMonitor
+from accord.privacy.sizes import private_message
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+ALERT_KIND = "split_view"
+
+
+def _key(group_id: bytes) -> str:
+    return "fork:" + group_id.hex()
+
+
+def _load(dev: Device, group_id: bytes) -> ForkMonitor:
+    return ForkMonitor.from_json(dev.store.get_json(_key(group_id)))
+
+
+def _save(dev: Device, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMonitor,
+          now: int) -> None:
+    for a in mon.take_alerts():
+        raise_alert(dev.store, ALERT_KIND, now, group=group_id.hex()[:16], evidence=a.kind,
+                    epoch=a.epoch, what=a.detail)
+        # messaging.receive already records a tag mismatch of a message it decrypts
+        if conv is not None and a.kind != "epoch_tag_mismatch":
+            dev.store.add_event(conv["conv_id"], now, "security",
+                                {"what": a.detail, "evidence": a.kind, "epoch": a.epoch})
+    dev.store.put_json(_key(group_id), mon.to_json())
+
+
+def on_welcome(dev: Device, item: m.QueueItem, now: int) -> None:
+    if item.group_id is None or item.chain is None or item.chain_seq is None:
+        return
+    mon = _load(dev, item.group_id)
+    mon.joined(item.chain_seq, item.chain)
+    _save(dev, None, item.group_id, mon, now)
+
+
+def on_commit(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
+    if item.group_id is None or item.epoch is None:
+        return
+    mon = _load(dev, item.group_id)
+    mon.commit(item.epoch, item.chain, item.body)
+    _save(dev, conv, item.group_id, mon, now)
+
+
+def on_application(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
+    try:
+        pm = private_message(item.body)
+    except DecodeError:
+        return
+    aad = bytes(pm.authenticated_data)
+    if len(aad) != 41 or aad[0] != 1:
+        return
+    state = dev.store.load_group(conv["group_id"])
+    mon = _load(dev, conv["group_id"])
+    mon.application(int(pm.epoch), aad[1:9], dev.engine.epoch(state),
+                    epoch_tag(dev.engine, state))
+    _save(dev, conv, conv["group_id"], mon, now)
