@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from accord.client import alerts, safety
+from accord.client import alerts, keycheck, safety
 from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
@@ -160,15 +160,20 @@ async def gossip(dev: Device, kc: KeyChecker, now: int) -> int:
 
 async def after_sync(dev: Device, now: int, *, force: bool = False) -> None:
     """The periodic duties; an unreachable log is an alert, never a crash of the sync."""
+    safety.changed_contacts(dev, None, now)  # verified contacts whose keys changed (local)
+    last = dev.store.get_json("kt:gossiped_at")
+    gossip_due = force or last is None or not 0 <= now - int(last) < GOSSIP_EVERY_MS
+    monitor_due = force or keycheck.monitor_due(dev.store, now)
+    if not (gossip_due or monitor_due or unchecked_members(dev)):
+        return  # nothing to ask a log: no connection at all
     async with checker(dev) as kc:
         try:
             await check_members(dev, kc, now)
-            if force or kc.monitor_due(now):
+            if monitor_due:
                 await monitor(dev, kc, now)
-            last = dev.store.get_json("kt:gossiped_at")
-            if force or last is None or now - int(last) >= GOSSIP_EVERY_MS:
+            if gossip_due:
                 await gossip(dev, kc, now)
-            safety.changed_contacts(dev, None, now)  # verified contacts whose keys changed
+            safety.changed_contacts(dev, None, now)
         except (KeyNotInLog, SplitView):
             pass  # already alerted
         except AccordError as exc:

@@ -144,6 +144,12 @@ def _encode_evidence(provider: str, ev: SplitViewEvidence) -> dict[str, Any]:
             "proof": [b64e(h) for h in ev.proof]}
 
 
+def monitor_due(store: alerts.KvStore, now: int, every_ms: int = MONITOR_EVERY_MS) -> bool:
+    """Whether self-monitoring (T05) is due: never done, or ``every_ms`` ago (or the clock went back)."""
+    last = store.get_json("kt:monitored_at")
+    return last is None or not 0 <= now - int(last) < every_ms
+
+
 def stored_evidence(store: alerts.KvStore) -> list[dict[str, Any]]:
     """Split-view evidence found so far (both signed heads, for a third party to check)."""
     return list(store.get_json("kt:evidence", []))
@@ -263,8 +269,7 @@ class KeyChecker:
         return {b64d(k) for k in self.store.get_json("kt:own_keys", [])}
 
     def monitor_due(self, now: int, every_ms: int = MONITOR_EVERY_MS) -> bool:
-        last = self.store.get_json("kt:monitored_at")
-        return last is None or now - int(last) >= every_ms or now < int(last)
+        return monitor_due(self.store, now, every_ms)
 
     async def monitor_self(self, account: str, my_key: bytes, now: int) -> tuple[bytes, ...]:
         """Our account's devices in the log that we did not approve (each one an alert)."""
