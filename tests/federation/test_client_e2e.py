@@ -6,20 +6,24 @@ each talking only to its own provider; the providers federate.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from accord.client import conversations as convs
 from accord.client import messaging
+from accord.errors import NotFound
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.providers import Provider
 
 
 async def _wait_conv(dev, clock):  # type: ignore[no-untyped-def]
-    for _ in range(50):
+    """Sync (bounded) until the conversation has arrived through the providers."""
+    for _ in range(100):
         await dev.sync(clock())
-        found = convs.find(dev, "across")
-        if found is not None:
-            return found
+        try:
+            return convs.find(dev, "across")
+        except NotFound:
+            await asyncio.sleep(0.1)
     raise AssertionError("the conversation never arrived")
 
 
@@ -35,12 +39,7 @@ async def test_client_devices_converse_across_providers(
     try:
         conv = await convs.create(alice, "across", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello beta", clock())
-        for _ in range(50):
-            await bob.sync(clock())
-            if convs.find(bob, "across") is not None:
-                break
-        bconv = convs.find(bob, "across")
-        assert bconv is not None
+        bconv = await _wait_conv(bob, clock)
         msgs = bob.store.messages(bconv["conv_id"])
         assert [x.body for x in msgs] == ["hello beta"]
         assert msgs[0].sender == alice.identity.account
@@ -57,15 +56,20 @@ async def test_client_devices_converse_across_providers(
                                   "welcome carol", clock())
         cconv = await _wait_conv(carol, clock)
         await messaging.send_text(carol, cconv, "hello all", clock())
-        await bob.sync(clock())  # bob learns that carol is in (a commit ordered by the hub)
+        for _ in range(100):  # bob learns that carol is in (a commit ordered by the hub)
+            await bob.sync(clock())
+            if carol.identity.account in convs.members(bob, convs.find(bob, "across")):
+                break
+            await asyncio.sleep(0.1)
         await messaging.send_text(bob, convs.find(bob, "across"), "hi carol", clock())
         for dev in (alice, bob, carol):
-            for _ in range(20):
+            for _ in range(100):
                 await dev.sync(clock())
                 c = convs.find(dev, "across")
                 bodies = [x.body for x in dev.store.messages(c["conv_id"])]
                 if "hello all" in bodies and "hi carol" in bodies:
                     break
+                await asyncio.sleep(0.1)
             assert {"welcome carol", "hello all", "hi carol"} <= set(bodies), (dev, bodies)
         a_members = convs.members(alice, alice.store.conversation(conv["conv_id"]))
         assert a_members == convs.members(carol, cconv)
