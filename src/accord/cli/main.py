@@ -32,10 +32,10 @@ for _command in (*account_cmd.COMMANDS, *message_cmd.COMMANDS, *verify_cmd.COMMA
 
 
 # issue 11: reports and blocks, backups, account export/deletion, operator actions
-from accord.cli import account_data_cmd, admin_cmd, backup_cmd, report_cmd  # noqa: E402
+from accord.cli import account_data_cmd, admin_cmd, backup_cmd, cover_cmd, report_cmd  # noqa: E402
 
 for _command in (*report_cmd.COMMANDS, *backup_cmd.COMMANDS, *admin_cmd.COMMANDS,
-                 account_data_cmd.account):
+                 *cover_cmd.COMMANDS, account_data_cmd.account):
     cli.add_command(_command)
 
 
