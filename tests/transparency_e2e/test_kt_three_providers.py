@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.client import alerts, device_kt, housekeeping, messaging
+from accord.client import alerts, device_kt, housekeeping, messaging, safety
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.keycheck import KeyNotInLog, stored_evidence
@@ -207,3 +207,44 @@ async def test_T06_logged_key_substitution_is_detected_by_the_owner(
     finally:
         await alice.disconnect()
         await bob.disconnect()
+
+
+async def test_T06_unlogged_key_in_a_joined_group_is_caught_by_the_invitee(
+        providers: dict[str, Provider], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alice's client does not check (an old or careless client); carol joins by Welcome and
+    finds bob's substituted key: an alert, a security event, and sends wait for consent."""
+    clock, t = Clock(), _tag()
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{t}@gamma.test", providers["gamma"].url,
+                             clock)
+    try:
+        priv, pub = bob.engine.signature_keypair()
+        kp = bob.engine.key_package(bob.identity.mls_identity, priv, pub, clock())
+        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                          kp.public, pub)
+
+        async def no_check(*args: object) -> None:
+            return None
+
+        with monkeypatch.context() as mp:
+            mp.setattr(device_kt, "verify_claimed", no_check)
+            conv = await convs.create(alice, f"joined{t}", [bob.identity.account,
+                                                            carol.identity.account], clock())
+        await messaging.send_text(alice, conv, "hi", clock())
+        cconv = await _wait_conv(carol, f"joined{t}", clock)
+        pending = alerts.pending(carol.store)
+        assert [a["kind"] for a in pending] == ["key_not_in_log"], pending
+        assert pending[0]["detail"] == {"account": bob.identity.account,
+                                        "key": alerts.fingerprint(pub)}
+        events = carol.store.events(cconv["conv_id"])
+        assert any(e["kind"] == "security" and e["detail"]["account"] == bob.identity.account
+                   for e in events)
+        with pytest.raises(safety.KeyChangeUnconfirmed):
+            safety.check_before_send(carol, cconv, clock(), confirmed=False)
+        safety.check_before_send(carol, cconv, clock(), confirmed=True)
+        # alice's own members are fine for carol: only bob's key is flagged.
+        assert safety.unproven_members(carol, cconv) == [bob.identity.account]
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()

@@ -94,14 +94,29 @@ def unchecked_members(dev: Device) -> list[tuple[str, bytes]]:
     return [out[t] for t in sorted(out)]
 
 
+def unproven(dev: Device) -> set[str]:
+    """``account|key`` of group leaves whose key was not in the owner's log when checked."""
+    return set(dev.store.get_json("kt:bad", []))
+
+
 async def check_members(dev: Device, kc: KeyChecker, now: int) -> int:
+    """Check unchecked leaves (Welcome joins, added devices); failures are remembered.
+
+    A leaf that fails is an alert and a ``security`` event, and sending to its
+    conversations waits for the person's confirmation (``safety.check_before_send``).
+    """
     pairs = unchecked_members(dev)[:MAX_CHECKS_PER_SYNC]
-    accounts = sorted({a for a, _ in pairs})
-    for account in accounts:
+    for account in sorted({a for a, _ in pairs}):
         mine = [(a, k) for a, k in pairs if a == account]
-        try:
-            await kc.verify_members(mine, now)
-        except KeyNotInLog:
+        entry = await kc.current_entry(account, now)
+        bad = [k for _, k in mine
+               if entry is None or entry.deleted or k not in entry.device_keys]
+        for key in bad:
+            alerts.raise_alert(dev.store, "key_not_in_log", now, account=account,
+                               key=alerts.fingerprint(key))
+        if bad:
+            dev.store.put_json("kt:bad", sorted(unproven(dev)
+                                                | {f"{account}|{b64e(k)}" for k in bad}))
             _security_event(dev, account, now, "a member key is not in its transparency log")
         # Checked (and alerted once) either way: an alert is not repeated at every sync.
         _mark_checked(dev, mine)

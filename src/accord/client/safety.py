@@ -141,11 +141,30 @@ def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:
         alerts.raise_alert(dev.store, "contact_key_changed", now, account=account)
 
 
-def check_before_send(dev: Device, conv: dict[str, Any], now: int, *, confirmed: bool) -> None:
-    """Raise :class:`KeyChangeUnconfirmed` unless no verified contact here changed keys.
+def unproven_members(dev: Device, conv: dict[str, Any]) -> list[str]:
+    """Accounts of ``conv`` with a leaf key that was not in their log (``device_kt``)."""
+    bad = set(dev.store.get_json("kt:bad", []))
+    state = dev.store.load_group(conv["group_id"])
+    return sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)
+                   if f"{split_identity(mb.identity)[0]}|{b64e(mb.signature_key)}" in bad})
 
-    ``confirmed``: the person accepted the change; the verifications are cleared.
+
+def check_before_send(dev: Device, conv: dict[str, Any], now: int, *, confirmed: bool) -> None:
+    """Raise :class:`KeyChangeUnconfirmed` if a verified contact here changed keys, or a
+    member's key is not in its transparency log (T06), unless ``confirmed``.
+
+    ``confirmed``: the person accepted; the verifications of changed contacts are cleared.
     """
+    # Every send asks again: a key missing from its log stays suspect until it is gone.
+    unproven = unproven_members(dev, conv)
+    if unproven and not confirmed:
+        raise KeyChangeUnconfirmed(
+            "a key of " + ", ".join(unproven) + " in this conversation is not in its "
+            "provider's transparency log; confirm to send anyway", "T06")
+    if unproven:
+        dev.store.add_event(conv["conv_id"], now, "security",
+                            {"what": "sending despite keys missing from the log",
+                             "accounts": unproven})
     changed = changed_contacts(dev, conv, now)
     if not changed:
         return
