@@ -37,6 +37,7 @@ import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accord.server import bench_baseline
 from accord.server.harness import (
     ServerProcess,
     SimDevice,
@@ -50,6 +51,7 @@ from accord.server.harness import (
 from accord.storage.testing import create_database, drop_database
 from accord.wire import encode
 from accord.wire import messages as m
+from accord.wire import privacy as w
 
 
 def parse(args: list[str]) -> argparse.Namespace:
@@ -61,10 +63,13 @@ def parse(args: list[str]) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rate", type=float, default=0.0, help="posts per second; 0 = unpaced")
     ap.add_argument("--payload", type=int, default=1024)
+    ap.add_argument("--posting", default="hidden,authenticated",
+                    help="hidden (issue 11) and/or authenticated (the session baseline)")
     return ap.parse_args(args)
 
 
-async def _members(http: httpx.AsyncClient, n: int) -> tuple[list[SimDevice], bytes, Any]:
+async def _members(http: httpx.AsyncClient, n: int
+                   ) -> tuple[list[SimDevice], bytes, Any, Any]:
     tag = secrets.token_hex(3)
     devices = [await SimDevice(http, f"u{i}x{tag}@alpha.test").register() for i in range(n)]
     gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
@@ -72,12 +77,23 @@ async def _members(http: httpx.AsyncClient, n: int) -> tuple[list[SimDevice], by
     creator = devices[0]
     await creator.call("POST", "/v1/groups", m.CreateGroupRequest(
         group_id=gid, posting_key=posting_public(pk0)), expect=201)
-    commit, welcome, _ = mls_commit(mls_create(creator, gid),
-                                    add=[mls_key_package(d) for d in devices[1:]])
+    commit, welcome, state = mls_commit(mls_create(creator, gid),
+                                        add=[mls_key_package(d) for d in devices[1:]])
     await creator.call("POST", group_path(gid, "/commits"), m.CommitRequest(
         epoch=0, commit=commit, posting_key=posting_public(pk1),
         added=[d.device_id for d in devices[1:]], welcome=welcome), expect=201)
-    return devices, gid, pk1
+    return devices, gid, pk1, state
+
+
+def _ciphertexts(state: Any, n: int, payload: int) -> list[bytes]:
+    """``n`` real MLS PrivateMessages (the hub checks their header), made before timing."""
+    from accord.mls import group as g
+
+    out = []
+    for _ in range(n):
+        msg, state = g.protect(state, secrets.token_bytes(payload))
+        out.append(bytes(msg.to_bytes()))
+    return out
 
 
 class Tally:
@@ -120,11 +136,12 @@ async def _listen(url: str, device: SimDevice, tally: Tally, ready: asyncio.Even
 
 
 async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, tally: Tally,
-                    opts: argparse.Namespace, deadline: float) -> int:
+                    opts: argparse.Namespace, deadline: float, bodies: list[bytes],
+                    poster_device: SimDevice | None = None) -> int:
+    """Hidden-sender posts, or (``poster_device`` given) attributed posts under its session."""
     todo = iter(range(opts.messages))
     sent = 0
     t0 = time.perf_counter()
-    body = secrets.token_bytes(opts.payload)
     limits = httpx.Limits(max_connections=opts.concurrency)
 
     async def poster(http: httpx.AsyncClient) -> None:
@@ -136,9 +153,14 @@ async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, ta
                 delay = t0 + i / opts.rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            post = application_post(pk, gid, 1, body)
             start = time.perf_counter()
-            r = await http.post(group_path(gid, "/messages"), json=encode(post))
+            if poster_device is None:
+                post = application_post(pk, gid, 1, bodies[i])
+                r = await http.post(group_path(gid, "/messages"), json=encode(post))
+            else:
+                r = await http.post(group_path(gid, "/messages/attributed"),
+                                    json=encode(w.AttributedPost(epoch=1, ciphertext=bodies[i])),
+                                    headers=poster_device.auth)
             if r.status_code == 201:
                 tally.started[r.json()["msg_id"]] = start
                 sent += 1
@@ -148,25 +170,33 @@ async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, ta
     return sent
 
 
-async def run_one(engine: str, size: int, opts: argparse.Namespace) -> dict[str, Any]:
+async def run_one(engine: str, size: int, opts: argparse.Namespace,
+                  mode: str = "hidden") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
         database, name, admin = None, "", os.environ.get("ACCORD_TEST_PG", "")
         if engine == "postgresql":
             if not admin:
                 return {"skipped": "ACCORD_TEST_PG is unset"}
             database, name = await create_database(admin, "accord_bench")
-        server = ServerProcess(Path(tmp), database=database, rate_limit_scale=10_000).start()
+        if mode == "authenticated":
+            os.environ[bench_baseline.ENV] = "1"  # the baseline route, in this provider only
         try:
-            return await _measure(server, size, opts)
+            server = ServerProcess(Path(tmp), database=database, rate_limit_scale=10_000).start()
+        finally:
+            os.environ.pop(bench_baseline.ENV, None)
+        try:
+            return await _measure(server, size, opts, mode)
         finally:
             server.stop()
             if name:
                 await drop_database(admin, name)
 
 
-async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace) -> dict[str, Any]:
+async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace,
+                   mode: str = "hidden") -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
-        devices, gid, pk = await _members(http, size)
+        devices, gid, pk, state = await _members(http, size)
+    bodies = _ciphertexts(state, opts.messages, opts.payload)
     tally, stop = Tally(size), asyncio.Event()
     url = server.url.replace("http://", "ws://") + "/v1/ws"
     readies = [asyncio.Event() for _ in devices]
@@ -175,7 +205,8 @@ async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace) -
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     t0 = time.perf_counter()
     deadline = t0 + opts.seconds
-    tally.expected = await _post_all(server, gid, pk, tally, opts, deadline)
+    tally.expected = await _post_all(server, gid, pk, tally, opts, deadline, bodies,
+                                     devices[0] if mode == "authenticated" else None)
     if len(tally.done) < tally.expected:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tally.all_done.wait(), max(1.0, deadline - time.perf_counter()))
@@ -184,6 +215,7 @@ async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace) -
     await asyncio.gather(*listeners, return_exceptions=True)
     lat = sorted((tally.done[i] - s) * 1000 for i, s in tally.started.items() if i in tally.done)
     return {
+        "posting": mode,
         "members": size,
         "expected": tally.expected,
         "delivered": len(lat),
@@ -203,7 +235,19 @@ def cli_main(args: list[str]) -> dict[str, Any]:
         "concurrency": opts.concurrency,
         "rate_per_s": opts.rate or "unpaced",
     }
+    modes = opts.posting.split(",")
     for engine in opts.engines.split(","):
         for size in (int(s) for s in opts.groups.split(",")):
-            out[f"{engine}_group_{size}"] = asyncio.run(run_one(engine, size, opts))
+            runs = {mode: asyncio.run(run_one(engine, size, opts, mode)) for mode in modes}
+            out[f"{engine}_group_{size}"] = runs.get("hidden", runs[modes[0]])
+            if "authenticated" in runs and "hidden" in runs:
+                out[f"{engine}_group_{size}_authenticated"] = runs["authenticated"]
+                out[f"{engine}_group_{size}_hidden_vs_authenticated"] = _ratio(runs)
     return out
+
+
+def _ratio(runs: dict[str, dict[str, Any]]) -> float | None:
+    """Hidden-sender throughput as a fraction of authenticated posting (issue 11 goal >= 0.8)."""
+    a = runs["authenticated"].get("deliveries_per_s")
+    h = runs["hidden"].get("deliveries_per_s")
+    return round(h / a, 3) if a and h else None

@@ -44,7 +44,9 @@ SPECS: tuple[Spec, ...] = (
 
 
 def privacy_routes() -> list[Route]:
-    return [Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS]
+    from accord.server.bench_baseline import bench_routes
+
+    return [*(Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS), *bench_routes()]
 
 
 def peer_specs() -> list[tuple[str, type, object, int]]:

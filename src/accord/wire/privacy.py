@@ -106,3 +106,11 @@ def delete_input(domain: str, account: str) -> bytes:
     for part in (domain.encode(), account.encode()):
         out += len(part).to_bytes(4, "big") + part
     return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributedPost:
+    """Benchmark baseline only: an application message posted under a device session."""
+
+    epoch: int = f(minimum=0, maximum=2**62)
+    ciphertext: bytes = f(min_len=1, max_len=256 * 1024)

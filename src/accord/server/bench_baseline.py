@@ -1,0 +1,57 @@
+"""A benchmark baseline, off unless ``ACCORD_BENCH_ATTRIBUTED_POSTS=1``: attributed posting.
+
+``accord bench server`` compares hidden-sender posting (issue 11) with what
+it replaced: an application message posted under a device session, checked
+by roster membership, stored with its sender. This route exists only in a
+provider started for that benchmark; it would undo T11 anywhere else, so
+nothing registers it by default and no client uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from starlette.routing import Route
+
+from accord.errors import NotFound, ValidationError
+from accord.server import franking, mls_check
+from accord.server.delivery import new_msg_id
+from accord.server.routes import GROUP_ID, Call, Spec, endpoint, group_id_of
+from accord.storage import EpochConflict, NewMessage
+from accord.wire import b64e
+from accord.wire import messages as m
+from accord.wire import privacy as w
+
+ENV = "ACCORD_BENCH_ATTRIBUTED_POSTS"
+
+
+async def _post(c: Call) -> m.PostResponse:
+    p, gid, req = c.provider, group_id_of(c), c.body
+    p.limiter.check("group", b64e(gid), c.now)
+    mls_check.check_application(req.ciphertext, gid, req.epoch)
+    group = await p.store.get_group(gid)
+    if c.me.device_id not in group.members:
+        raise NotFound("no such group")
+    if group.hub != p.config.domain:
+        raise ValidationError("the baseline posts to groups hubbed here only")
+    if req.epoch not in (group.epoch, group.epoch - 1):
+        raise EpochConflict(group.epoch)
+    msg = NewMessage(new_msg_id(), "application", gid, req.epoch, c.me.device_id,
+                     req.ciphertext, c.now)
+    await franking.tag_post(p, msg)
+    notified = await p.store.post_application(msg, secrets.token_bytes(16),
+                                              c.now + p.config.retention_ms)
+    await p.announce(notified)
+    return m.PostResponse(msg_id=msg.msg_id)
+
+
+SPEC = Spec("POST", "/v1/groups/{group_id}/messages/attributed",
+            "Benchmark baseline: an attributed application post", _post, auth=True,
+            request=w.AttributedPost, response=m.PostResponse, status=201, params=(GROUP_ID,))
+
+
+def bench_routes() -> list[Route]:
+    if os.environ.get(ENV) != "1":
+        return []
+    return [Route(SPEC.path, endpoint(SPEC), methods=["POST"])]
