@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.errors import AccordError
 
@@ -86,8 +87,7 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             dev = open_device(profile, passphrase_file)
             detach = attach_alerts(dev)  # security alerts are printed first, and at once
             try:
-                await dev.connect()
-                await dev.sync(now_ms())
+                await _catch_up(dev)
                 return await fn(dev, as_json=as_json, **kw)
             finally:
                 detach()
@@ -97,6 +97,16 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         run(go())
 
     return wrapper
+
+
+async def _catch_up(dev: Device) -> None:
+    """Connect and sync; without the provider, go on with what the device holds
+    (reading and searching work offline; sending then fails with a clear error)."""
+    try:
+        await dev.connect()
+        await dev.sync(now_ms())
+    except ServerError as exc:
+        err_console.print(f"[yellow]offline:[/yellow] {exc}; showing what this device has")
 
 
 def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
