@@ -117,9 +117,14 @@ WITNESS_EVERY_S = 300.0
 
 async def run(fed: Any, clock: Any, every_s: float = WITNESS_EVERY_S,
               rounds: int = 10**9) -> None:
-    """The server's background task: witness every known peer, then wait (``rounds`` bounds it)."""
+    """The server's background task: wait, then witness every known peer (``rounds`` bounds it).
+
+    Waiting first matters: peers starting with us are not up yet, and a failed
+    discovery is cached as a failure for a moment (``discovery.NEGATIVE_TTL_MS``),
+    which would refuse our users' first requests to those peers.
+    """
     import asyncio
 
     for _ in range(rounds):
-        await witness_all(fed, clock())
         await asyncio.sleep(every_s)
+        await witness_all(fed, clock())
