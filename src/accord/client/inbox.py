@@ -15,8 +15,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import fork_check
-from accord.client import messaging, report
+from accord.client import fork_check, messaging, report
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
 from accord.wire import messages as m
