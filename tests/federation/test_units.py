@@ -125,21 +125,28 @@ async def test_resolver_caches_until_expiry_and_refuses_unknown_domains() -> Non
         await Resolver(wrong, {"beta.test": "http://127.0.0.1:1"}).resolve("beta.test", 0)
 
 
-async def test_resolver_remembers_a_failure_briefly() -> None:
-    calls = 0
+async def test_resolver_shares_one_fetch_between_concurrent_lookups_and_retries_failures(
+) -> None:
+    import asyncio
 
-    async def down(domain: str, url: str) -> WellKnown:
+    calls = 0
+    gate = asyncio.Event()
+
+    async def slow(domain: str, url: str) -> WellKnown:
         nonlocal calls
         calls += 1
-        raise PeerUnavailable("down")
+        await gate.wait()
+        if calls == 1:
+            raise PeerUnavailable("down")
+        return WellKnown(domain="beta.test", api_base="http://127.0.0.1:1", signing_key=b"k" * 32)
 
-    r = Resolver(down, {"beta.test": "http://127.0.0.1:1"})
-    for now in (0, 999):
-        with pytest.raises(PeerUnavailable):
-            await r.resolve("beta.test", now)
-    assert calls == 1
-    with pytest.raises(PeerUnavailable):
-        await r.resolve("beta.test", 10_000)
+    r = Resolver(slow, {"beta.test": "http://127.0.0.1:1"})
+    waiting = [asyncio.ensure_future(r.resolve("beta.test", 0)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert calls == 1 and all(isinstance(x, PeerUnavailable) for x in results)
+    assert (await r.resolve("beta.test", 1)).domain == "beta.test"  # tried again at once
     assert calls == 2
 
 

@@ -13,18 +13,18 @@ unmapped domain is an unknown provider.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from accord.errors import NotFound, PeerUnavailable, ValidationError
+from accord.errors import NotFound, ValidationError
 from accord.wire.federation import DOMAIN_RE, WellKnown
 
 WELL_KNOWN_PATH = "/.well-known/accord"
 DEFAULT_TTL_MS = 3_600_000
 REFRESH_MIN_MS = 60_000  # a peer's key is fetched again at most once a minute
-NEGATIVE_TTL_MS = 1_000  # a failed look-up is not repeated for every request
 Fetch = Callable[[str, str], Awaitable[WellKnown]]  # (domain, url) -> document
 
 
@@ -66,7 +66,7 @@ class Resolver:
         self.ttl_ms = ttl_ms
         self.max_entries = max_entries
         self._cache: dict[str, tuple[Peer, int]] = {}
-        self._failed: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Future[WellKnown]] = {}
         self._fetched: dict[str, int] = {}
 
     async def resolve(self, domain: str, now: int) -> Peer:
@@ -75,13 +75,14 @@ class Resolver:
             return hit[0]
         if domain not in self.static and not self.dns:
             raise NotFound(f"unknown provider {domain}")
-        if now < self._failed.get(domain, 0):
-            raise PeerUnavailable(f"provider {domain} could not be discovered a moment ago")
-        try:
-            doc = await self._fetch(domain, well_known_url(domain, self.static))
-        except PeerUnavailable:
-            self._failed[domain] = now + NEGATIVE_TTL_MS
-            raise
+        # Concurrent look-ups of one domain share one fetch (no stampede on a peer).
+        pending = self._inflight.get(domain)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                self._fetch(domain, well_known_url(domain, self.static)))
+            self._inflight[domain] = pending
+            pending.add_done_callback(lambda _f: self._inflight.pop(domain, None))
+        doc = await asyncio.shield(pending)
         if doc.domain != domain:
             raise ValidationError(f"the document of {domain} names another domain")
         if not _transport_ok(doc.api_base):
@@ -91,7 +92,6 @@ class Resolver:
             self._cache.pop(next(iter(self._cache)))
         self._cache[domain] = (peer, now + self.ttl_ms)
         self._fetched[domain] = now
-        self._failed.pop(domain, None)
         return peer
 
     async def refresh(self, domain: str, now: int) -> Peer | None:
