@@ -140,3 +140,14 @@ async def test_T15_outbound_requests_name_no_software_and_are_signed(hub) -> Non
     digest = hs.check_digest(signed.headers, signed.content)
     hs.verify_request(claim, fed.key.public, method="POST", authority=signed.url.netloc.decode(),
                       path=signed.url.path, digest=digest)
+
+
+def test_a_batch_stays_under_the_peers_body_limit() -> None:
+    from accord.storage.federation_sql import OutboxBatch
+
+    big = OutboxBatch("beta.test", 0, [(i, b"x" * 200_000) for i in range(5)])
+    assert [i for i, _ in outbox._within_body_limit(big).items] == [0, 1]  # noqa: SLF001
+    huge = OutboxBatch("beta.test", 0, [(7, b"x" * 600_000), (8, b"y")])
+    assert [i for i, _ in outbox._within_body_limit(huge).items] == [7]  # noqa: SLF001
+    small = OutboxBatch("beta.test", 0, [(i, b"z" * 100) for i in range(100)])
+    assert len(outbox._within_body_limit(small).items) == 100  # noqa: SLF001

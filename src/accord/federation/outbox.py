@@ -35,6 +35,9 @@ DELIVER = "/federation/v1/deliver"
 MAX_PEERS_PER_ROUND = 64
 IDLE_WAIT_S = 1.0
 PURGE_EVERY_MS = 60_000
+# A peer reads at most its JSON limit plus one message per request (routes.py);
+# one item alone is always under it.
+MAX_BATCH_BYTES = 512 * 1024
 # How long a node holds a peer while it sends (longer than one request may take);
 # a node that crashed mid-send delays that peer by at most this much.
 LEASE_MS = int(TIMEOUT_S * 1000) + 5_000
@@ -44,8 +47,20 @@ async def _send(fed: Federation, peer: str, items: list[fw.FedItem], now: int) -
     await fed.client.post(peer, DELIVER, fw.FedDeliver(items=items), fw.FedDeliverResponse, now)
 
 
+def _within_body_limit(batch: OutboxBatch) -> OutboxBatch:
+    """The oldest items whose request stays under the peer's body limit (at least one)."""
+    size, kept = 0, []
+    for row in batch.items:
+        size += len(row[1]) + 1
+        if kept and size > MAX_BATCH_BYTES:
+            break
+        kept.append(row)
+    return OutboxBatch(batch.peer, batch.failures, kept)
+
+
 async def _drain_peer(fed: Federation, batch: OutboxBatch, now: int) -> int:
     store = fed.provider.store
+    batch = _within_body_limit(batch)
     ids = [i for i, _ in batch.items]
     items = [parse(fw.FedItem, raw) for _, raw in batch.items]
     try:
