@@ -64,6 +64,7 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         assert tables["key_packages"] and tables["group_members"] and tables["sessions"]
         assert tables["account_backups.account"]
 
+        log_before = len(rows(alpha.data_dir / DB).get("kt_entries", []))
         # deletion needs a device signature, not only a session
         bad = w.DeleteAccountRequest(account=alice.account, signature=bytes(64))
         r = await ha.post("/v1/account/delete", json=encode(bad), headers=alice.auth)
@@ -81,6 +82,8 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         assert (await hb.get("/v1/queue", headers=bob.auth)).status_code == 200
 
     alpha_rows = rows(alpha.data_dir / DB)
+    if "kt_entries" in alpha_rows:  # the transparency log appended the tombstone
+        assert len(alpha_rows["kt_entries"]) == log_before + 1
     left = [(t, n) for t, n in _hits(alpha_rows, needles) if t not in LOG_TABLES]
     assert left == []
     beta_left = _hits(rows(beta.data_dir / DB), needles)
