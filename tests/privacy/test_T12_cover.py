@@ -67,6 +67,16 @@ async def test_T12_cover_posts_look_like_real_posts(tmp_path) -> None:
         assert all("authorization" not in r.headers for r in rec.posts)
         assert {_seen(r) for r in real} == {_seen(r) for r in covers}
         assert len({_seen(r) for r in real + covers}) == 1
+        # `accord listen --cover`: the flag overrides the (off) setting
+        ticks = iter(range(0, 10**9, 6_000))
+        assert await cover.while_listening(alice, lambda: next(ticks), random.Random(3),
+                                           None, 20_000) == 0
+        cover.configure(alice, False, mean_s=5)
+        before = len(rec.posts)
+        sent = await cover.while_listening(alice, lambda: next(ticks), random.Random(3), True,
+                                           60_000)
+        assert sent >= 1 and len(rec.posts) == before + sent
+        assert {_seen(r) for r in rec.posts[before:]} == {_seen(r) for r in real}
         # the history shows the real notes only
         assert [m.body for m in alice.store.messages(conv["conv_id"])] == [
             "buy milk", "call the bank", "water the plants"]

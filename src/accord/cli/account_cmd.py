@@ -111,10 +111,26 @@ def _day(text: str | None, end: bool = False) -> int | None:
 @click.command("listen")
 @click.option("--duration", default=3600.0, show_default=True, type=click.FloatRange(0.1),
               help="Stop after this many seconds.")
+@click.option("--cover/--no-cover", "cover_traffic", default=None,
+              help="Send cover traffic while listening (default: `accord cover on|off`).")
 @profile_options
 @with_device
-async def listen_cmd(dev: Device, as_json: bool, duration: float) -> None:
+async def listen_cmd(dev: Device, as_json: bool, duration: float,
+                     cover_traffic: bool | None = None) -> None:
     """Print messages and events live as they arrive (WebSocket push)."""
+    import random
+
+    from accord.client import cover  # issue 11: optional cover traffic (T12)
+
+    covering = asyncio.create_task(cover.while_listening(
+        dev, now_ms, random.SystemRandom(), cover_traffic, int(duration * 1000)))
+    try:
+        await _listen(dev, as_json, duration)
+    finally:
+        covering.cancel()
+
+
+async def _listen(dev: Device, as_json: bool, duration: float) -> None:
     seen = _snapshot(dev)
     deadline = time.monotonic() + duration
     for _ in range(MAX_RECONNECTS):

@@ -75,3 +75,19 @@ async def run(dev: Device, clock: Callable[[], int], rng: random.Random, duratio
         sent += await tick(dev, sched, clock())
         await asyncio.sleep(step_s)
     return sent
+
+
+async def while_listening(dev: Device, clock: Callable[[], int], rng: random.Random,
+                          enabled: bool | None, duration_ms: int) -> int:
+    """Cover posts during ``accord listen``: ``enabled`` (the --cover flag) overrides the setting."""
+    if not (setting(dev)["enabled"] if enabled is None else enabled):
+        return 0
+    sched = schedule(dev, rng)
+    end = clock() + duration_ms
+    sent = 0
+    while clock() < end and sent < MAX_POSTS_PER_RUN:
+        if sched.due(clock()):
+            await send_cover(dev, clock())
+            sent += 1
+        await asyncio.sleep(1.0)
+    return sent
