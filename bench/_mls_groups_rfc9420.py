@@ -27,6 +27,7 @@ swallow it).
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import signal
 import time
@@ -79,6 +80,9 @@ class Runner:
         Returns the last result, or None (with the reason recorded) on failure."""
         wall = cpu = math.inf
         result = None
+        # As for Accord: collect first, no cyclic collection during the runs.
+        gc.collect()
+        gc.disable()
         try:
             for _ in range(repeats):
                 arg = before() if before else None
@@ -93,6 +97,8 @@ class Runner:
         except Exception as e:  # the peer's failure is a result to report
             self.out["unavailable"][name] = f"rejected: {type(e).__name__}: {str(e)[:160]}"
             return None
+        finally:
+            gc.enable()
         self.out[f"{name}_ms"] = round(wall * 1000, 3)
         self.out[f"{name}_cpu_ms"] = round(cpu * 1000, 3)
         return result

@@ -30,6 +30,8 @@ Per group size N, suite 0x0001, through the public API of
 Times are milliseconds: ``*_ms`` wall (best of R runs; one run at N >= 1000
 for the slow operations) and ``*_cpu_ms`` CPU time of this process, which
 the ratio Accord / rfc9420 uses (the machine is shared; CPU time moves less).
+The cyclic garbage collector runs before each timed run, not during it, for
+both implementations.
 A peer operation is bounded by ``--peer-timeout`` seconds of CPU time
 (checked on SIGALRM, main thread); what rfc9420 cannot do is reported as a string
 (the reason, or ``timeout after N s (CPU)``), not a number.
@@ -38,12 +40,14 @@ A peer operation is bounded by ``--peer-timeout`` seconds of CPU time
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import gc
 import importlib.util
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +67,31 @@ OPS = (
 )
 
 
-def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, float, Any]:
-    """(best wall ms, best CPU ms, last result) over ``repeats`` runs."""
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Collect first, then keep the cyclic collector out of the timed run (as
+    timeit does): a full collection over the objects of a few 10,000-member
+    states takes about 0.1 s and would land in whichever run it happens to."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def timed(fn: Callable[[], Any], repeats: int = 1, collect: bool = True
+          ) -> tuple[float, float, Any]:
+    """(best wall ms, best CPU ms, last result) over ``repeats`` runs;
+    ``collect=False`` when the caller already holds ``no_gc()``."""
     wall = cpu = math.inf
     out = None
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall = min(wall, time.perf_counter() - t)
-        cpu = min(cpu, time.process_time() - c)
+    with no_gc() if collect else contextlib.nullcontext():
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            out = fn()
+            wall = min(wall, time.perf_counter() - t)
+            cpu = min(cpu, time.process_time() - c)
     return round(wall * 1000, 3), round(cpu * 1000, 3), out
 
 
@@ -130,13 +150,21 @@ def _app(sender: g.GroupState, receiver: g.GroupState, count: int,
          out: dict[str, Any]) -> tuple[g.GroupState, g.GroupState]:
     """``count`` messages in a row, each state carried on (the steady state of
     an epoch: the sender's ratchet already derived); best time of each side."""
-    wires = []
+    wires: list[tuple[float, float, bytes]] = []
+    with no_gc():  # one collection before the batch, none between messages
+        sender, receiver = _app_batch(sender, receiver, count, wires, out)
+    return sender, receiver
+
+
+def _app_batch(sender: g.GroupState, receiver: g.GroupState, count: int,
+               wires: list[tuple[float, float, bytes]], out: dict[str, Any],
+               ) -> tuple[g.GroupState, g.GroupState]:
     for _ in range(count):
         def protect() -> bytes:
             nonlocal sender
             msg, sender = g.protect(sender, PAYLOAD)
             return msg.to_bytes()  # type: ignore[attr-defined, no-any-return]
-        wall, cpu, wire = timed(protect)
+        wall, cpu, wire = timed(protect, collect=False)
         wires.append((wall, cpu, wire))
     out["app_protect_ms"] = min(w for w, _, _ in wires[1:])
     out["app_protect_cpu_ms"] = min(c for _, c, _ in wires[1:])
@@ -146,7 +174,7 @@ def _app(sender: g.GroupState, receiver: g.GroupState, count: int,
             nonlocal receiver
             res, receiver = g.unprotect(receiver, wire, NOW)
             return res.application_data
-        wall, cpu, got = timed(unprotect)
+        wall, cpu, got = timed(unprotect, collect=False)
         assert got == PAYLOAD
         times.append((wall, cpu))
     out["app_unprotect_ms"] = min(w for w, _ in times[1:])
