@@ -4,8 +4,10 @@ each kind of forged report does not; the provider's actions take effect."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
-import sqlite3
+import subprocess
+import sys
 
 import httpx
 
@@ -86,28 +88,37 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
                             content=opened.encoded, franking_tag=item.franking_tag)
         assert res.verified and res.hub == "alpha.test"
 
-        # the operator suspends bob's account (on beta): every authenticated call fails
-        _set(beta, bob.account, "suspended")
+        # the operator suspends bob's account (on beta) through the admin API
+        beta_ops = {"Authorization": "Bearer " + _operator_token(beta)}
+        act = "/v1/admin/accounts/" + bob.account + "/action"
+        r = await hb.post(act, json={"action": "suspended", "reason": "threats"})
+        assert r.status_code == 401  # no operator token, no action
+        r = await hb.post(act, json={"action": "suspended", "reason": "threats"}, headers=bob.auth)
+        assert r.status_code == 401  # a device session is not the operator
+        r = await hb.post(act, json={"action": "suspended", "reason": "threats"},
+                          headers=beta_ops)
+        assert r.status_code == 204
         assert (await hb.get("/v1/queue", headers=bob.auth)).status_code == 401
-        _set(beta, bob.account, None)
+        await hb.post(act, json={"action": "none"}, headers=beta_ops)
         assert (await hb.get("/v1/queue", headers=bob.auth)).status_code == 200
 
-        # alpha refuses beta: bob's posts no longer reach the hub
-        con = sqlite3.connect(alpha.data_dir / DB)
-        con.execute("INSERT INTO refused_peers VALUES ('beta.test', 'abuse', 0)")
-        con.commit()
+        # alpha's operator lists the report filed at the hub, and refuses beta
+        alpha_ops = {"Authorization": "Bearer " + _operator_token(alpha)}
+        listed = (await ha.get("/v1/admin/reports", headers=alpha_ops)).json()["reports"]
+        assert listed[-1]["reporter"] == alice.account  # after the first test's forwarded one
+        r = await ha.post("/v1/admin/peers/beta.test", json={"refused": True, "reason": "spam"},
+                          headers=alpha_ops)
+        assert r.status_code == 204
         r = await post(hb, bob, content("refused"))
         assert r.status_code == 503, r.text  # beta: the hub refused us
-        con.execute("DELETE FROM refused_peers")
-        con.commit()
-        con.close()
+        await ha.post("/v1/admin/peers/beta.test", json={"refused": False}, headers=alpha_ops)
         assert (await post(hb, bob, content("allowed again"))).status_code == 201
 
 
-def _set(prov, account: str, action: str | None) -> None:  # type: ignore[no-untyped-def]
-    con = sqlite3.connect(prov.data_dir / DB)
-    con.execute("DELETE FROM account_actions WHERE account = ?", (account,))
-    if action is not None:
-        con.execute("INSERT INTO account_actions VALUES (?, ?, 'test', 0)", (account, action))
-    con.commit()
-    con.close()
+def _operator_token(prov) -> str:  # type: ignore[no-untyped-def]
+    """``accord admin --data DIR token``, as the operator runs it next to the server."""
+    out = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                          "admin", "--data", str(prov.data_dir), "token"],
+                         capture_output=True, text=True, timeout=60, check=True,
+                         env=dict(os.environ, COLUMNS="200")).stdout
+    return out.rsplit(":", 1)[1].strip()

@@ -107,6 +107,16 @@ def _peer(name: str, refused: bool, doc: str) -> click.Command:
     return cmd
 
 
+@admin.command("token")
+@click.pass_obj
+def token_cmd(obj: tuple[Path, str | None]) -> None:
+    """Make the operator token for the admin API (shown once; replaces the previous one)."""
+    from accord.server.admin_api import new_token
+
+    token = _with_engine(*obj, new_token)
+    console.print(f"operator token (shown once): {token}")
+
+
 admin.add_command(_action("suspend", "suspended", "Suspend a local account (no API access)."))
 admin.add_command(_action("limit", "limited", "Rate-limit a local account tightly."))
 admin.add_command(_action("lift", None, "Lift a suspension or limit."))

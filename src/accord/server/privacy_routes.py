@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from accord.server import account_data, reports
+from accord.server import account_data, admin_api, reports
 from accord.server.routes import Call, Param, Spec, endpoint
 from accord.wire import privacy as w
 
@@ -40,13 +40,15 @@ SPECS: tuple[Spec, ...] = (
     Spec("GET", "/v1/backups/{token}", "Fetch a backup by the capability its recovery key derives",
          lambda c: account_data.fetch_backup(c.provider, c.request.path_params["token"]),
          response=w.Backup, params=(TOKEN,)),
+    *admin_api.SPECS,
 )
 
 
 def privacy_routes() -> list[Route]:
     from accord.server.bench_baseline import bench_routes
 
-    return [*(Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS), *bench_routes()]
+    return [*(Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS),
+            *bench_routes()]
 
 
 def peer_specs() -> list[tuple[str, type, object, int]]:

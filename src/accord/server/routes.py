@@ -86,7 +86,8 @@ def int_query(request: Request, name: str, default: int, lo: int, hi: int) -> in
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 19 or not lo <= int(raw) <= hi:
+    # isascii: str.isdigit() accepts digits like '¹' that int() refuses
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not lo <= int(raw) <= hi:
         raise ValidationError(f"query parameter {name} must be an integer from {lo} to {hi}")
     return int(raw)
 

@@ -114,3 +114,33 @@ class AttributedPost:
 
     epoch: int = f(minimum=0, maximum=2**62)
     ciphertext: bytes = f(min_len=1, max_len=256 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminReport:
+    id: int
+    group_id: bytes
+    reporter: str
+    alleged_sender: str | None
+    content: bytes
+    message_time: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdminReports:
+    reports: list[AdminReport]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActionRequest:
+    """``action``: "suspended", "limited" or "none" (lift)."""
+
+    action: str = f(pattern="suspended|limited|none")
+    reason: str = f(max_len=200, pattern=REASON, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerActionRequest:
+    refused: bool = f()
+    reason: str = f(max_len=200, pattern=REASON, default="")
