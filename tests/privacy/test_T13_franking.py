@@ -85,8 +85,12 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
         item = (await alice.wait_items(1))[-1]
         opened = open_item(alice, item)
         res = await _report(alice, ha, group_id=gid, created_at=item.created_at,
-                            content=opened.encoded, franking_tag=item.franking_tag)
+                            content=opened.encoded, franking_tag=item.franking_tag,
+                            alleged_sender="mallory@alpha.test")
         assert res.verified and res.hub == "alpha.test"
+        # the claim names no member of the group: the hub keeps the report, not the claim
+        filed = rows(alpha.data_dir / DB)["abuse_reports"]
+        assert [(r[2], r[3]) for r in filed][-1] == (alice.account, None)
 
         # the operator suspends bob's account (on beta) through the admin API
         beta_ops = {"Authorization": "Bearer " + _operator_token(beta)}

@@ -51,10 +51,27 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
     except (CryptoError, DecodeError):
         log.info("report refused: it does not verify")
         return w.ReportResult(verified=False, hub=p.config.domain)
-    report_id = await sql.add_report(_engine(p), group.group_id, reporter, req.alleged_sender,
+    alleged = req.alleged_sender
+    if alleged is not None and not await _could_have_sent(p, group, alleged):
+        alleged = None  # a claim the roster rules out is not kept
+    report_id = await sql.add_report(_engine(p), group.group_id, reporter, alleged,
                                      req.content, req.created_at, now)
     log.info("report %d filed", report_id)
     return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
+
+
+async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> bool:
+    """The alleged sender has a device in the group (local account) or its provider
+    hosts a member (remote account). Posts are anonymous: this is all the hub can check."""
+    domain = account.rsplit("@", 1)[-1]
+    if domain == p.config.domain:
+        try:
+            devices = await p.store.list_devices(account)
+        except NotFound:
+            return False
+        return any(d.device_id in group.members for d in devices)
+    where = await p.store.fed_locate(list(group.members))
+    return domain in where.values()
 
 
 async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
