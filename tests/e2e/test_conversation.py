@@ -43,3 +43,28 @@ async def test_group_text_reply_react_edit_delete(server, tmp_path) -> None:
     finally:
         for d in (alice, bob):
             await d.disconnect()
+
+
+async def test_order_is_the_hubs_delivery_order_not_sender_clocks(server, tmp_path) -> None:
+    # bob's and carol's clocks are a minute behind alice's: by sent_at, bob's reply
+    # would show above alice's message. The receive order keeps it below.
+    fast, slow = Clock(), Clock()
+    slow.t = fast.t - 60_000
+    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, fast)
+    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, slow)
+    carol = await new_device(tmp_path / "c", _acct("carol"), server.url, slow)
+    try:
+        conv = await convs.create(alice, "order", [bob.identity.account,
+                                                   carol.identity.account], fast())
+        first = await messaging.send_text(alice, conv, "question", fast())
+        await bob.sync(slow())
+        bconv = convs.find(bob, "order")
+        await messaging.send_text(bob, bconv, "answer", slow(), reply_to=first)
+        for dev, clock in ((alice, fast), (bob, slow), (carol, slow)):
+            await dev.sync(clock())
+            msgs = dev.store.messages(convs.find(dev, "order")["conv_id"])
+            assert [m.body for m in msgs] == ["question", "answer"], dev.identity.account
+            assert msgs[1].sent_at < msgs[0].sent_at  # the clocks really disagree
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()

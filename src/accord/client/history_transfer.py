@@ -106,12 +106,16 @@ def _import(dev: Device, data: bytes, now: int) -> int:
             conv = dev.store.conversation(convs.conv_id_of(bytes.fromhex(c["group_id"])))
         except NotFound:
             continue  # a conversation this device is not in
-        for m in c["messages"][:MAX_MESSAGES]:
+        msgs = c["messages"][:MAX_MESSAGES]
+        # History predates everything this new device received live: keep the
+        # sender device's order, below the first live message.
+        base = dev.store.first_seq(conv["conv_id"]) - len(msgs) - 1
+        for i, m in enumerate(msgs):
             added += dev.store.add_message(StoredMessage(
                 bytes.fromhex(m["id"]), conv["conv_id"], str(m["sender"]), str(m["device"]),
                 int(m["sent_at"]), now, str(m["kind"]), str(m["body"]),
                 bytes.fromhex(m["reply_to"]) if m["reply_to"] else None, bool(m["edited"]),
-                False, m["expires_at"], dict(m["meta"], imported=True)))
+                False, m["expires_at"], dict(m["meta"], imported=True)), seq=base + i)
     return added
 
 

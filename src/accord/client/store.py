@@ -111,6 +111,14 @@ MIGRATIONS: list[str] = [
         kind TEXT NOT NULL, detail TEXT NOT NULL);
     CREATE INDEX events_conv ON events (conv_id, at);
     """,
+    # v2: the order a conversation is shown in is the order this device received
+    # its messages from the hub (per conversation), never the senders' clocks: a
+    # reply cannot show above what it answers because a sender's clock is behind.
+    """
+    ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET seq = rowid;
+    CREATE INDEX messages_conv_seq ON messages (conv_id, seq);
+    """,
 ]
 
 
@@ -334,17 +342,31 @@ class ProfileStore:
 
     # -- messages ------------------------------------------------------------
 
-    def add_message(self, m: StoredMessage) -> bool:
+    def add_message(self, m: StoredMessage, *, seq: int | None = None) -> bool:
         """Store ``m``; False when a message with that id is already stored
-        (duplicates are dropped, not errors: the network may redeliver)."""
-        cur = self._conn().execute(
-            "INSERT INTO messages (msg_id, conv_id, sender, sender_device, sent_at, received_at, "
-            "kind, body, reply_to, edited, deleted, expires_at, meta) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
-            (m.msg_id, m.conv_id, m.sender, m.sender_device, m.sent_at, m.received_at, m.kind,
-             m.body, m.reply_to, int(m.edited), int(m.deleted), m.expires_at, json.dumps(m.meta)),
-        )
-        return bool(cur.rowcount == 1)
+        (duplicates are dropped, not errors: the network may redeliver).
+
+        ``seq`` places the message in its conversation; by default it goes after
+        every message already received (the hub's delivery order)."""
+        with self.transaction() as db:
+            if seq is None:
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages "
+                                 "WHERE conv_id = ?", (m.conv_id,)).fetchone()[0]
+            cur = db.execute(
+                "INSERT INTO messages (msg_id, conv_id, sender, sender_device, sent_at, "
+                "received_at, kind, body, reply_to, edited, deleted, expires_at, meta, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
+                (m.msg_id, m.conv_id, m.sender, m.sender_device, m.sent_at, m.received_at,
+                 m.kind, m.body, m.reply_to, int(m.edited), int(m.deleted), m.expires_at,
+                 json.dumps(m.meta), seq),
+            )
+            return bool(cur.rowcount == 1)
+
+    def first_seq(self, conv_id: str) -> int:
+        """The lowest position in a conversation (imported history goes below it)."""
+        row = self._conn().execute("SELECT COALESCE(MIN(seq), 1) FROM messages "
+                                   "WHERE conv_id = ?", (conv_id,)).fetchone()
+        return int(row[0])
 
     def edit_message(self, msg_id: bytes, body: str) -> None:
         self._conn().execute(
@@ -370,7 +392,7 @@ class ProfileStore:
     def messages(self, conv_id: str, limit: int = 1000) -> list[StoredMessage]:
         rows = self._conn().execute(
             f"SELECT {_MSG_COLUMNS} FROM messages WHERE conv_id = ? "
-            "ORDER BY sent_at, rowid LIMIT ?", (conv_id, limit)).fetchall()
+            "ORDER BY seq, rowid LIMIT ?", (conv_id, limit)).fetchall()
         return [_message(r) for r in rows]
 
     def search(self, query: str, *, sender: str | None = None, conv_id: str | None = None,
