@@ -1,8 +1,7 @@
 """``accord interop``: the MLS working group's interop harness.
 
-``run`` drives MLSClient servers through the scenario files. ``serve`` (Accord's own
-MLSClient server on accord.mls) is added here by whoever builds the Accord side: a
-``@interop.command("serve")`` next to ``run`` below.
+``run`` drives MLSClient servers through the scenario files; ``serve`` is Accord's own
+MLSClient server on accord.mls (src/accord/interop/server.py).
 """
 
 from __future__ import annotations
@@ -55,3 +54,13 @@ def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[i
     )
     outcome = run(clients, options, sys.stdout)
     raise SystemExit(0 if outcome.ok else 1)
+
+
+@interop.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it on loopback).")
+@click.option("--port", type=click.IntRange(0, 65535), required=True, help="Port; 0 picks a free one.")
+def serve_cmd(host: str, port: int) -> None:
+    """Serve Accord's MLSClient (all 34 RPCs on accord.mls); prints 'listening on HOST:PORT'."""
+    from accord.interop.server import serve
+
+    serve(host, port)
