@@ -6,6 +6,7 @@ import os
 
 from accord.client import conversations as convs
 from accord.client import messaging
+from accord.client.history import timeline
 from tests.e2e.helpers import Clock, new_device
 
 
@@ -65,6 +66,12 @@ async def test_order_is_the_hubs_delivery_order_not_sender_clocks(server, tmp_pa
             msgs = dev.store.messages(convs.find(dev, "order")["conv_id"])
             assert [m.body for m in msgs] == ["question", "answer"], dev.identity.account
             assert msgs[1].sent_at < msgs[0].sent_at  # the clocks really disagree
+            items = timeline(dev, convs.find(dev, "order"))
+            texts = [i["text"] for i in items if i["type"] == "message"]
+            assert texts == ["question", "answer"]
+            # events sit by position: the conversation was made before both messages
+            first_msg = next(n for n, i in enumerate(items) if i["type"] == "message")
+            assert all(i["type"] == "event" for i in items[:first_msg])
     finally:
         for d in (alice, bob, carol):
             await d.disconnect()

@@ -35,11 +35,16 @@ def message_view(m: StoredMessage) -> dict[str, Any]:
 
 
 def timeline(dev: Device, conv: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
-    items = [message_view(m) for m in dev.store.messages(conv["conv_id"], limit)]
-    items += [{"type": "event", "at": e["at"], "kind": e["kind"], **e["detail"]}
-              for e in dev.store.events(conv["conv_id"])]
-    # Local order: when this device learned of each item (a sender's clock is a claim).
-    return sorted(items, key=lambda i: (i.get("received_at", i["at"]), i["type"] == "message"))
+    msgs = dev.store.messages(conv["conv_id"], limit)
+    seqs = dev.store.seqs(conv["conv_id"])
+    # Messages keep the store's order (the hub's delivery order); each event goes
+    # after the messages this device had received when it happened. No clock
+    # decides the order (a sender's clock is only a claim).
+    keyed = [((seqs.get(m.msg_id, 0), 1, n), message_view(m)) for n, m in enumerate(msgs)]
+    keyed += [((e["after_seq"], 2, n), {"type": "event", "at": e["at"], "kind": e["kind"],
+                                        **e["detail"]})
+              for n, e in enumerate(dev.store.events(conv["conv_id"]))]
+    return [item for _, item in sorted(keyed, key=lambda k: k[0])]
 
 
 def resolve_message(dev: Device, conv: dict[str, Any], prefix: str) -> bytes:

@@ -119,6 +119,13 @@ MIGRATIONS: list[str] = [
     UPDATE messages SET seq = rowid;
     CREATE INDEX messages_conv_seq ON messages (conv_id, seq);
     """,
+    # v3: an event (a member added, a key update...) is placed after the messages
+    # received before it, by position rather than by clock.
+    """
+    ALTER TABLE events ADD COLUMN after_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET after_seq = (SELECT COALESCE(MAX(m.seq), 0) FROM messages m
+        WHERE m.conv_id = events.conv_id AND m.received_at <= events.at);
+    """,
 ]
 
 
@@ -362,6 +369,12 @@ class ProfileStore:
             )
             return bool(cur.rowcount == 1)
 
+    def seqs(self, conv_id: str) -> dict[bytes, int]:
+        """Each message's position in its conversation."""
+        rows = self._conn().execute("SELECT msg_id, seq FROM messages WHERE conv_id = ?",
+                                    (conv_id,)).fetchall()
+        return {bytes(r[0]): int(r[1]) for r in rows}
+
     def first_seq(self, conv_id: str) -> int:
         """The lowest position in a conversation (imported history goes below it)."""
         row = self._conn().execute("SELECT COALESCE(MIN(seq), 1) FROM messages "
@@ -448,14 +461,17 @@ class ProfileStore:
 
     def add_event(self, conv_id: str, at: int, kind: str, detail: dict[str, Any]) -> None:
         self._conn().execute(
-            "INSERT INTO events (conv_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-            (conv_id, at, kind, json.dumps(detail)))
+            "INSERT INTO events (conv_id, at, kind, detail, after_seq) VALUES (?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv_id = ?))",
+            (conv_id, at, kind, json.dumps(detail), conv_id))
 
     def events(self, conv_id: str) -> list[dict[str, Any]]:
+        """In the order they happened; ``after_seq``: the last message received before."""
         rows = self._conn().execute(
-            "SELECT at, kind, detail FROM events WHERE conv_id = ? ORDER BY at, id",
+            "SELECT at, kind, detail, after_seq FROM events WHERE conv_id = ? ORDER BY id",
             (conv_id,)).fetchall()
-        return [{"at": r[0], "kind": r[1], "detail": json.loads(r[2])} for r in rows]
+        return [{"at": r[0], "kind": r[1], "detail": json.loads(r[2]), "after_seq": r[3]}
+                for r in rows]
 
 
 _MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "
