@@ -65,10 +65,21 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     # linking a second device of alice with the CLI
     laptop = tmp_path / "alice-laptop"
     accord(laptop, "init")
-    code = js(laptop, "devices", "request", a_acct, "--server", server.url)["code"]
-    accord(alice, "devices", "link", code)
-    assert js(laptop, "devices", "finish", "--wait", "10")["account"] == a_acct
-    accord(alice, "read", "hiking")  # alice's first device adds the laptop
+    env_a = dict(os.environ, ACCORD_PROFILE=str(alice), ACCORD_PASSPHRASE="walkthrough pass")
+    linker = subprocess.Popen(  # the existing device shows the code and waits
+        [sys.executable, "-c", "from accord.cli.main import main; main()", "devices", "link",
+         "--yes", "--wait", "40", "--json"], env=env_a, stdout=subprocess.PIPE, text=True)
+    try:
+        assert linker.stdout is not None
+        code = json.loads(linker.stdout.readline())["code"]
+        joined = js(laptop, "devices", "join", code, "--server", server.url, "--wait", "30")
+        out, _ = linker.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        linker.kill()
+    assert linker.returncode == 0
+    linked = json.loads(out)
+    assert joined["account"] == a_acct and joined["device_id"] == linked["device_id"]
+    assert joined["fingerprint"] == linked["fingerprint"] and linked["missing"] == 0
     accord(bob, "send", "hiking", "hello laptop")
     laptop_texts = [i["text"] for i in js(laptop, "read", "hiking")["items"]
                     if i["type"] == "message"]

@@ -25,10 +25,11 @@ from accord.cli.client_common import console, now_ms
 from accord.cli.message_cmd import format_item
 from accord.cli.provider_inspect import find_needles, group_messages, table_counts
 from accord.client import conversations as convs
-from accord.client import housekeeping, messaging
+from accord.client import linking, messaging
 from accord.client.device import Device
 from accord.client.history import timeline
 from accord.client.store import KdfParams
+from accord.errors import NotFound
 from accord.federation.loopback import federation
 
 DOMAIN = "alpha.test"
@@ -36,6 +37,7 @@ BETA = "beta.test"
 # OWASP's smallest Argon2id setting: the demo makes five profiles quickly.
 DEMO_KDF = KdfParams(time_cost=2, memory_kib=19 * 1024, parallelism=1)
 PASSPHRASE = "demo passphrase"
+WAIT_TRIES, WAIT_STEP_S = 50, 0.1  # bounded wait for what crosses providers
 MAP = b"Trail map: start at the lake, left at the old oak, 6.5 km to the summit.\n" * 40
 
 
@@ -55,6 +57,32 @@ async def _sync(*devs: Device) -> None:
         await d.sync(now_ms())
 
 
+async def _until_received(msg_id: bytes, *devs: Device) -> None:
+    """Sync until each device has the message (it may still be crossing providers)."""
+    for dev in devs:
+        for _ in range(WAIT_TRIES):
+            await dev.sync(now_ms())
+            try:
+                dev.store.message(msg_id)
+                break
+            except NotFound:
+                await asyncio.sleep(WAIT_STEP_S)
+
+
+async def _link_laptop(phone: Device, laptop: Device, url: str) -> None:
+    slot = await linking.open_slot(phone, now_ms())
+    console.print(f"  the phone shows the linking code {slot.code} (and its QR code)")
+    await linking.join(laptop, slot.code, url)
+    new = await linking.poll_answer(phone, slot)
+    assert new is not None, "the laptop answered the code"
+    console.print(f"  both show the laptop's key fingerprint {new.fingerprint}; "
+                  "the provider saw only ciphertext")
+    device_id = await linking.certify(phone, slot, new)
+    await laptop.complete_link(now_ms())
+    await linking.add_to_conversations(phone, device_id, now_ms())
+    await _sync(phone, laptop)
+
+
 async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     phone = await _device(root, "alice-phone", f"alice@{DOMAIN}", url)
     bob = await _device(root, "bob", f"bob@{BETA}", beta_url)
@@ -72,7 +100,7 @@ async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     secrets += [t.encode() for t in texts]
     _step("alice: text; bob: a reply; carol: a reaction; alice: an edit")
     first = await messaging.send_text(phone, conv, texts[0], now_ms())
-    await _sync(bob, carol)
+    await _until_received(first, bob, carol)  # bob answers what he has read
     await messaging.send_text(bob, convs.find(bob, "Weekend trip"), texts[1], now_ms(),
                               reply_to=first)
     await messaging.react(carol, convs.find(carol, "Weekend trip"), first, "👍", now_ms())
@@ -87,12 +115,8 @@ async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     assert data == MAP, "attachment round trip"
     console.print(f"  carol got {name}: {len(data)} bytes, hash and tag checked")
     secrets.append(bytes.fromhex(carol.store.message(file_id).meta["attachments"][0]["key"]))
-    _step("alice links her laptop: code shown by the new device, certified by the phone")
-    code = laptop.link_request(f"alice@{DOMAIN}", url)
-    console.print(f"  link code: {code[:24]}…")
-    await housekeeping.link_device(phone, code, now_ms())
-    await laptop.complete_link(now_ms())
-    await _sync(phone, laptop)
+    _step("alice links her laptop: the phone shows a code, the laptop enters it")
+    await _link_laptop(phone, laptop, url)
     await messaging.send_text(laptop, convs.find(laptop, "Weekend trip"), texts[4], now_ms())
     await _sync(bob, carol, phone)
     await messaging.send_text(bob, convs.find(bob, "Weekend trip"), texts[5], now_ms())

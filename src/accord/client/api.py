@@ -35,6 +35,7 @@ from accord.errors import (
 )
 from accord.wire import b64e, decode, dumps, parse, signing
 from accord.wire import messages as m
+from accord.wire import rendezvous as rv
 
 T = TypeVar("T")
 Signer = Callable[[bytes], bytes]
@@ -253,6 +254,27 @@ class ProviderApi:
     async def ack(self, up_to: int) -> m.AckResponse:
         return await self._json(m.AckResponse, "POST", "/v1/queue/ack",
                                 body=m.AckRequest(up_to=up_to), auth=True)
+
+    # -- device-linking rendezvous (accord.client.linking) ---------------------------
+
+    async def rendezvous_open(self, slot: bytes, offer: bytes, ttl_ms: int) -> rv.RendezvousCreated:
+        req = rv.RendezvousCreate(slot=slot, offer=offer, ttl_ms=ttl_ms)
+        return await self._json(rv.RendezvousCreated, "POST", "/v1/rendezvous", body=req,
+                                auth=True)
+
+    async def rendezvous_offer(self, slot: bytes) -> rv.RendezvousOffer:
+        return await self._json(rv.RendezvousOffer, "GET", f"/v1/rendezvous/{b64e(slot)}")
+
+    async def rendezvous_answer(self, slot: bytes, answer: bytes) -> None:
+        await self._send("POST", f"/v1/rendezvous/{b64e(slot)}/answer",
+                         body=rv.RendezvousAnswer(answer=answer))
+
+    async def rendezvous_state(self, slot: bytes) -> rv.RendezvousState:
+        return await self._json(rv.RendezvousState, "GET",
+                                f"/v1/rendezvous/{b64e(slot)}/answer", auth=True)
+
+    async def rendezvous_close(self, slot: bytes) -> None:
+        await self._send("DELETE", f"/v1/rendezvous/{b64e(slot)}", auth=True)
 
     # -- blobs ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from accord.server import delivery
 from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
+from accord.server.rendezvous import rendezvous_routes
 from accord.server.routes import http_routes
 from accord.server.state import Provider, ServerConfig, wall_clock_ms
 from accord.server.transparency import open_log
@@ -73,7 +74,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
             await store.close()
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
-              *privacy_routes(),
+              *privacy_routes(), *rendezvous_routes(),
               *federation_routes(), *transparency_routes(),
               WebSocketRoute("/v1/ws", push_endpoint)]
     return Starlette(

@@ -15,6 +15,7 @@ from accord.server.routes import RAW, SPECS, Spec
 from accord.wire import federation as fw
 from accord.wire import json_schema
 from accord.wire import messages as m
+from accord.wire import rendezvous as rv
 
 ERROR_STATUSES = {
     "400": "undecodable input",
@@ -30,7 +31,7 @@ ERROR_STATUSES = {
 def _components() -> dict[str, Any]:
     todo: list[type] = [
         obj
-        for obj in (*vars(m).values(), *vars(fw).values())
+        for obj in (*vars(m).values(), *vars(fw).values(), *vars(rv).values())
         if isinstance(obj, type) and dataclasses.is_dataclass(obj)
     ]
     return {cls.__name__: json_schema(cls) for cls in todo}
@@ -86,8 +87,9 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     from accord.federation.consent import SPECS as CONSENT_SPECS
     from accord.server.privacy_routes import SPECS as PRIVACY_SPECS
+    from accord.server.rendezvous import SPECS as RENDEZVOUS_SPECS
 
-    for spec in (*SPECS, *PRIVACY_SPECS, *CONSENT_SPECS):
+    for spec in (*SPECS, *PRIVACY_SPECS, *CONSENT_SPECS, *RENDEZVOUS_SPECS):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
     return {
         "openapi": "3.0.3",

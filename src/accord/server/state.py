@@ -40,6 +40,7 @@ class ServerConfig:
             "address": Limit(200, 400),
             "device": Limit(100, 200),
             "register": Limit(1, 20),
+            "rendezvous": Limit(0.5, 20),  # linking-code slots, per address
             "group": Limit(500, 1000),
             "posting_key": Limit(200, 400),
             "blob_bytes": Limit(4 * 1024 * 1024, 64 * 1024 * 1024),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from accord.storage.engine import Engine
 from accord.storage.privacy_schema import PRIVACY_MIGRATIONS
+from accord.storage.rendezvous_sql import RENDEZVOUS_MIGRATIONS
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -229,3 +230,5 @@ async def migrate(engine: Engine) -> int:
 
 # Issue 11 (privacy and abuse resistance) numbers its migrations from 200.
 MIGRATIONS = MIGRATIONS + PRIVACY_MIGRATIONS
+# Device linking's rendezvous slots (accord.server.rendezvous) number from 300.
+MIGRATIONS = MIGRATIONS + RENDEZVOUS_MIGRATIONS
