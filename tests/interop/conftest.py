@@ -12,3 +12,31 @@ def tsmls_pair() -> Iterator[list[Peer]]:
     """Two ts-mls peer processes on 127.0.0.1, stopped when the module's tests end."""
     with peers(2) as pair:
         yield pair
+
+
+@pytest.fixture(scope="module")
+def accord_pair() -> Iterator[list[Peer]]:
+    """Two `accord interop serve` processes on 127.0.0.1."""
+    from tests.interop.tsmls_peer import start_accord
+
+    started: list[Peer] = []
+    try:
+        for _ in range(2):
+            started.append(start_accord())
+        yield started
+    finally:
+        for p in started:
+            p.stop()
+
+
+@pytest.fixture(scope="module")
+def accord_tsmls() -> Iterator[list[Peer]]:
+    """c0 = `accord interop serve`, c1 = the ts-mls peer."""
+    from tests.interop.tsmls_peer import start_accord
+
+    with peers(1) as (ts,):
+        accord = start_accord()
+        try:
+            yield [accord, ts]
+        finally:
+            accord.stop()

@@ -115,3 +115,12 @@ def peers(count: int) -> Iterator[list[Peer]]:
     finally:
         for p in started:
             p.stop()
+
+
+def start_accord() -> Peer:
+    """`accord interop serve --port 0` in its own process (same start-up contract)."""
+    import sys
+
+    argv = [sys.executable, "-c", "from accord.cli.main import main; main()",
+            "interop", "serve", "--host", "127.0.0.1", "--port", "0"]
+    return start_server(argv, PEER_DIR.parents[2], "accord interop serve")
