@@ -129,9 +129,10 @@ class KtHttp:
                                                   wt.KtConsistency)
         return tuple(answer.proof)
 
-    async def witnessed(self, domain: str) -> wt.KtWitnessed:
+    async def witnessed(self, domain: str, min_size: int = 0) -> wt.KtWitnessed:
         answer: wt.KtWitnessed = await self.get(
-            f"{self.own_base}/v1/transparency/peers/{domain}/head", wt.KtWitnessed)
+            f"{self.own_base}/v1/transparency/peers/{domain}/head?min_size={min_size}",
+            wt.KtWitnessed)
         if answer.domain != domain or answer.witness != self.own_domain:
             raise ValidationError("a witnessed head of another provider or witness")
         return answer
@@ -289,7 +290,8 @@ class KeyChecker:
 
     async def gossip(self, domain: str, now: int) -> SplitViewEvidence | None:
         """Compare ``domain``'s head as seen directly with the one our provider witnessed."""
-        witnessed = await self.http.witnessed(domain)
+        held = self.last_head(domain)
+        witnessed = await self.http.witnessed(domain, held.head.size if held else 0)
         own_key = await self.provider_key(self.http.own_domain, now)
         w_sth = decode_signed_head(witnessed.head)
         verify_cosignature(own_key, self.http.own_domain, w_sth,

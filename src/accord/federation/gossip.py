@@ -62,13 +62,17 @@ def _check_update(peer_key: bytes, old: SignedTreeHead, new: SignedTreeHead,
         raise CryptoError(f"peer head conflicts with the one witnessed before ({evidence.kind})")
 
 
-async def witness(fed: Any, domain: str, now: int) -> wt.KtWitnessed:
-    """A fresh head of ``domain``, checked and countersigned by this provider."""
+async def witness(fed: Any, domain: str, now: int, min_size: int = 0) -> wt.KtWitnessed:
+    """A fresh head of ``domain``, checked and countersigned by this provider.
+
+    ``min_size`` is the size of the head the asking device already holds: a
+    witnessed head smaller than that proves nothing about it, so the cached
+    one is served only when it is at least that large."""
     if domain == fed.domain:
         raise ValidationError("a provider does not witness itself")
     last = await sql.latest_peer_head(fed.provider.store.engine, domain)
     peer = await fed.resolver.resolve(domain, now)
-    if last is not None and 0 <= now - last.seen_at < WITNESS_FRESH_MS:
+    if last is not None and last.size >= min_size and 0 <= now - last.seen_at < WITNESS_FRESH_MS:
         return wt.KtWitnessed(domain, fed.domain, last.head, last.cosignature, peer.signing_key)
     answer = await fetch(fed.http, domain, peer.api_base + "/v1/transparency/head", wt.KtHead)
     sth = decode_signed_head(answer.head)

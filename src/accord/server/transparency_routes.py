@@ -24,6 +24,8 @@ from accord.wire import transparency as wt
 DOMAIN = Param("domain", "path", {"type": "string", "pattern": "^" + wt.DOMAIN_RE + "$"})
 OLD = Param("old", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
 NEW = Param("new", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
+MIN_SIZE = Param("min_size", "query", {"type": "integer", "minimum": 0, "maximum": 2**62},
+                 "serve a witnessed head at least this large (the size the device holds)")
 
 
 def _log(c: Call) -> TransparencyLog:
@@ -77,7 +79,8 @@ async def _peer_consistency(c: Call) -> wt.KtConsistency:
 
 
 async def _peer_head(c: Call) -> wt.KtWitnessed:
-    return await gossip.witness(_fed(c), str(c.request.path_params["domain"]), c.now)
+    min_size = int_query(c.request, "min_size", 0, 0, 2**62)
+    return await gossip.witness(_fed(c), str(c.request.path_params["domain"]), c.now, min_size)
 
 
 SPECS: tuple[Spec, ...] = (
@@ -90,7 +93,7 @@ SPECS: tuple[Spec, ...] = (
          _consistency, response=wt.KtConsistency, params=(OLD, NEW)),
     Spec("GET", "/v1/transparency/peers/{domain}/head",
          "A peer provider's head, checked and countersigned by this provider (gossip)",
-         _peer_head, response=wt.KtWitnessed, params=(DOMAIN,)),
+         _peer_head, response=wt.KtWitnessed, params=(DOMAIN, MIN_SIZE)),
     Spec("GET", "/v1/transparency/peers/{domain}/consistency",
          "A peer provider's consistency proof, relayed", _peer_consistency,
          response=wt.KtConsistency, params=(DOMAIN, OLD, NEW)),
