@@ -12,7 +12,7 @@ import threading
 from concurrent import futures
 from typing import TextIO
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 
 from accord.interop.proto import mls_client_pb2_grpc as pb_grpc
 from accord.interop.servicer import AccordMLSClient

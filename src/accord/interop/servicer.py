@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 
 from accord.errors import AccordError, Conflict, NotFound, ValidationError
 from accord.interop.proto import mls_client_pb2 as pb
@@ -24,6 +24,7 @@ from accord.interop.proto import mls_client_pb2_grpc as pb_grpc
 from accord.interop.state_store import Member, ReInitWait, Signer, Store, Transaction
 from accord.mls import group as g
 from accord.mls.codec import decode, encode
+from accord.mls.group.proposals import rules_for
 from accord.mls.structs import (
     Add,
     Credential,
@@ -255,7 +256,7 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
         r = state.reinit
         if r is None:
             raise Conflict("the commit did not contain a ReInit proposal")
-        identity = state.own_leaf_node.credential.identity
+        identity = state.own_leaf_node.credential.identity or b""
         cred, priv = _new_identity(r.cipher_suite, identity)
         kp = g.key_package(get_suite(r.cipher_suite), cred, priv, _now())
         rid = self.store.add(ReInitWait(state, kp))
@@ -375,7 +376,14 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
     @_guard
     def AddProposal(self, req: pb.AddProposalRequest) -> pb.ProposalResponse:
         kp = _key_package(req.key_package)
-        return self._propose(req.state_id, lambda s: g.propose_add(s, kp))
+
+        def make(s: g.GroupState) -> Any:
+            # RFC 9420 12.1.1: only a valid KeyPackage may be proposed; the
+            # engine checks it when the Add is committed, the proposer checks here.
+            g.validate_key_package(kp, now=_now(), credential_validator=s.config.credential_validator,
+                                   rules=rules_for(s))
+            return g.propose_add(s, kp)
+        return self._propose(req.state_id, make)
 
     @_guard
     def UpdateProposal(self, req: pb.UpdateProposalRequest) -> pb.ProposalResponse:
