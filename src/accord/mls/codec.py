@@ -50,6 +50,7 @@ __all__ = [
     "OneOf",
     "Uint",
     "Variant",
+    "WireStruct",
     "When",
     "codec_for",
     "decode",
@@ -573,6 +574,26 @@ def _compile_fields(cls: type) -> list[Field]:
 
 
 C = TypeVar("C", bound=type)
+S = TypeVar("S", bound="WireStruct")
+
+
+class WireStruct:
+    """Optional base of ``@wire`` classes: it only tells type checkers about
+    the methods ``@wire`` adds (``to_bytes``, ``from_bytes``...)."""
+
+    __slots__ = ()
+
+    if typing.TYPE_CHECKING:
+
+        def to_bytes(self) -> bytes: ...
+
+        @classmethod
+        def from_bytes(cls: type[S], data: bytes) -> S: ...
+
+        @classmethod
+        def decode_from(cls: type[S], buf: bytes, pos: int) -> tuple[S, int]: ...
+
+        def encode_before(self, stop: str) -> bytes: ...
 
 
 # dataclass_transform tells type checkers that a @wire class has the

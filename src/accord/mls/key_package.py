@@ -98,7 +98,7 @@ def create_key_package(
 def key_package_ref(key_package: KeyPackage) -> bytes:
     """KeyPackageRef (5.2)."""
     suite = get_suite(key_package.cipher_suite)
-    return suite.key_package_ref(key_package.to_bytes())  # type: ignore[attr-defined]
+    return suite.key_package_ref(key_package.to_bytes())
 
 
 def validate_key_package(

@@ -64,7 +64,7 @@ def leaf_node_tbs(
     if encoded is not None:
         tbs = encoded[: len(encoded) - len(opaque(leaf.signature))]
     else:
-        tbs = leaf.encode_before("signature")  # type: ignore[attr-defined]
+        tbs = leaf.encode_before("signature")
     if leaf.leaf_node_source in (LeafNodeSource.UPDATE, LeafNodeSource.COMMIT):
         tbs += opaque(group_id) + leaf_index.to_bytes(4, "big")
     return tbs

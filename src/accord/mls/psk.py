@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accord.errors import ValidationError
-from accord.mls.codec import U16, wire
+from accord.mls.codec import U16, WireStruct, wire
 from accord.mls.structs import PreSharedKeyID
 from accord.mls.suites import CipherSuite
 
@@ -19,7 +19,7 @@ __all__ = ["PSKLabel", "psk_secret"]
 
 
 @wire
-class PSKLabel:
+class PSKLabel(WireStruct):
     id: PreSharedKeyID
     index: U16
     count: U16

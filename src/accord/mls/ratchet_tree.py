@@ -385,7 +385,7 @@ class Tree:
             node = self._nodes[x]
             if node is None:
                 raise ValidationError(f"leaf {leaf} is blank", "RFC 9420 7.8")
-            raw = self._raw[x] = node.to_bytes()  # type: ignore[union-attr]
+            raw = self._raw[x] = node.to_bytes()
         return raw
 
     def hash_leaf_input(self, leaf: int, node: LeafNode | None) -> bytes:

@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from accord.errors import DecodeError, ValidationError
 from accord.mls import tree_math
-from accord.mls.codec import U8, U16, U32, wire
+from accord.mls.codec import U8, U16, U32, WireStruct, wire
 from accord.mls.suites import CipherSuite, get_suite
 
 __all__ = [
@@ -416,7 +416,7 @@ _STATE_VERSION = 1
 
 
 @wire
-class _SkippedKey:
+class _SkippedKey(WireStruct):
     generation: U32
     key: bytes
     nonce: bytes
@@ -426,7 +426,7 @@ class _SkippedKey:
 
 
 @wire
-class _RatchetState:
+class _RatchetState(WireStruct):
     generation: U32
     secret: bytes
     skipped: tuple[_SkippedKey, ...]
@@ -436,14 +436,14 @@ class _RatchetState:
 
 
 @wire
-class _LeafState:
+class _LeafState(WireStruct):
     leaf: U32
     handshake: _RatchetState
     application: _RatchetState
 
 
 @wire
-class _NodeState:
+class _NodeState(WireStruct):
     node: U32
     secret: bytes
 
@@ -452,7 +452,7 @@ class _NodeState:
 
 
 @wire
-class _TreeState:
+class _TreeState(WireStruct):
     version: U8
     cipher_suite: U16
     n_leaves: U32

@@ -37,7 +37,7 @@ RULE = "RFC 9420 12.4.3.1"
 def group_rules(group_context: GroupContext, tree: Tree | None = None) -> GroupRules:
     """What ``group_context`` (and, if given, the members of ``tree``) ask of a leaf."""
     ext = find_extension(group_context.extensions, ExtensionType.REQUIRED_CAPABILITIES)
-    required = RequiredCapabilities.from_bytes(ext.extension_data) if ext else None  # type: ignore[attr-defined]
+    required = RequiredCapabilities.from_bytes(ext.extension_data) if ext else None
     creds: frozenset[int] = frozenset()
     supported: frozenset[int] | None = None
     if tree is not None:

@@ -181,7 +181,7 @@ def create_update_path(
     )
     new_leaf = sign_leaf_node(suite, signature_priv, new_leaf, group_context.group_id, sender)
     tree.set_node(2 * sender, new_leaf)
-    ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()  # type: ignore[attr-defined]
+    ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()
     nodes = _encrypt_path_secrets(tree, fdp, pubs, secrets, ctx, exclude)
     path = UpdatePath(new_leaf, tuple(nodes))
     return CreatedPath(path, commit_secret, secrets, PathKeys(privs))
@@ -277,7 +277,7 @@ def process_update_path(
         raise ValidationError("a member does not process its own UpdatePath", RULE)
     old_path = tree.direct_path(2 * sender)
     fdp = merge_update_path(tree, sender, path, group_context.group_id)
-    ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()  # type: ignore[attr-defined]
+    ctx = dataclasses.replace(group_context, tree_hash=tree.tree_hash()).to_bytes()
     me = 2 * my_leaf
     i = next((k for k, (_, c) in enumerate(fdp) if abs(me - c) < (1 << level(c))), -1)
     if i < 0:  # my leaf is under no copath child of the path

@@ -135,7 +135,7 @@ def commit(
     if applied.added:
         welcome = _welcome(next_state, applied, path_secrets, inline_tree)
     committed = tuple(p for p, _ in draft.entries)
-    pending = PendingCommit(msg.to_bytes(), next_state, committed)  # type: ignore[attr-defined]
+    pending = PendingCommit(msg.to_bytes(), next_state, committed)
     result = CommitResult(msg, welcome, MLSMessage.wrap(info) if info else None)
     return result, dataclasses.replace(sent_state, pending=pending)
 
@@ -225,7 +225,7 @@ def _once_key(p: Proposal) -> object:
     if isinstance(p, Add):
         return ("add", p.key_package.leaf_node.signature_key)
     if isinstance(p, PreSharedKey):
-        return ("psk", p.psk.to_bytes())  # type: ignore[attr-defined]
+        return ("psk", p.psk.to_bytes())
     return ("other", id(p))
 
 
@@ -244,7 +244,7 @@ def _derive_next(
     """Transcript hashes, new GroupContext, epoch secrets and confirmation tag (8, 8.2)."""
     suite = state.suite
     old = state.context
-    content_bytes = auth.content.to_bytes()  # type: ignore[attr-defined]
+    content_bytes = auth.content.to_bytes()
     confirmed, _ = update_transcript_hashes(
         suite, state.interim_transcript_hash, auth.wire_format, content_bytes, auth.signature, b""
     )
@@ -252,7 +252,7 @@ def _derive_next(
                        tree.tree_hash(), confirmed, tuple(extensions))
     secrets = derive_epoch(
         suite, init_secret if init_secret is not None else state.secrets.init_secret,
-        commit_secret, psk_secret, ctx.to_bytes(),  # type: ignore[attr-defined]
+        commit_secret, psk_secret, ctx.to_bytes(),
     )
     tag = confirmation_tag(suite, secrets.confirmation_key, confirmed)
     interim = interim_transcript_hash(suite, confirmed, tag)
@@ -276,7 +276,7 @@ def _welcome(
         if ps not in encoded:
             secrets = GroupSecrets(state.secrets.joiner_secret,
                                    PathSecret(ps) if ps is not None else None, psks)
-            encoded[ps] = secrets.to_bytes()  # type: ignore[attr-defined]
+            encoded[ps] = secrets.to_bytes()
         plaintexts.append(encoded[ps])
     entries = seal_group_secrets_many(
         suite, [kp for _, kp in applied.added], encrypted_info, plaintexts

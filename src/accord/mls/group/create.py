@@ -66,7 +66,7 @@ def create_group(
     # 11: a fresh random epoch secret; deriving it from a random init_secret
     # with an all-zero commit secret gives one.
     secrets = derive_epoch(suite, os.urandom(suite.kdf_len), bytes(suite.kdf_len), None,
-                           context.to_bytes())  # type: ignore[attr-defined]
+                           context.to_bytes())
     tag = confirmation_tag(suite, secrets.confirmation_key, b"")
     return fresh_state(context, tree, 0, signature_priv, PathKeys({0: key_package.encryption_priv}),
                        secrets, tag, config or GroupConfig(), external_psks)

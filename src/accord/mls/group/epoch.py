@@ -225,7 +225,7 @@ def make_group_info(
         tree_bytes = encode(RatchetTree, state.tree.to_ratchet_tree())
         exts.append(Extension(ExtensionType.RATCHET_TREE, tree_bytes))
     if with_external_pub:
-        pub = ExternalPub(state.secrets.external_pub()).to_bytes()  # type: ignore[attr-defined]
+        pub = ExternalPub(state.secrets.external_pub()).to_bytes()
         exts.append(Extension(ExtensionType.EXTERNAL_PUB, pub))
     # 13.5: a random GREASE extension, so receivers keep ignoring unknown ones.
     exts.append(Extension(grease_values(1)[0], os.urandom(os.urandom(1)[0] % 8)))

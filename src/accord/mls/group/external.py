@@ -139,7 +139,7 @@ def _external_pub(data: bytes, key_len: int) -> bytes:
     is never exactly as long as a key of the suite). Accord writes the RFC form."""
     if len(data) == key_len:
         return data
-    pub: bytes = ExternalPub.from_bytes(data).external_pub  # type: ignore[attr-defined]
+    pub: bytes = ExternalPub.from_bytes(data).external_pub
     return pub
 
 

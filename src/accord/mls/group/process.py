@@ -81,7 +81,7 @@ def process(
     ``now`` (seconds) checks the lifetimes of KeyPackages that are added;
     None skips that check (test vectors).
     """
-    raw = message if isinstance(message, bytes) else message.to_bytes()  # type: ignore[attr-defined]
+    raw = message if isinstance(message, bytes) else message.to_bytes()
     msg: MLSMessage = decode(MLSMessage, raw) if isinstance(message, bytes) else message
     inner = msg.message
     if msg.version != 1:
@@ -165,7 +165,7 @@ def _proposal(
     content = auth.content
     p: Proposal = content.content  # type: ignore[assignment]
     check_proposal(state, p, content.sender, now)
-    ref = state.suite.proposal_ref(auth.to_bytes())  # type: ignore[attr-defined]
+    ref = state.suite.proposal_ref(auth.to_bytes())
     if all(c.ref != ref for c in state.proposals):
         # A proposal seen twice (e.g. our own, echoed back) is cached once,
         # keeping what we stored when we sent it (an Update's private key).

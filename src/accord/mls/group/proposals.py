@@ -224,7 +224,7 @@ def check_member_list(tree: Tree, entries: Sequence[Entry], committer: int) -> N
             _touch(touched, p.removed)
             removed.add(p.removed)
         elif isinstance(p, PreSharedKey):
-            key = p.psk.to_bytes()  # type: ignore[attr-defined]
+            key = p.psk.to_bytes()
             if key in psk_ids:
                 raise ValidationError("two PreSharedKey proposals for one PSK", R_VALIDATE)
             psk_ids.add(key)
@@ -286,7 +286,7 @@ def check_external_list(entries: Sequence[Entry]) -> None:
         raise ValidationError("an external commit needs exactly one ExternalInit", R_VALIDATE)
     if removes > 1:
         raise ValidationError("an external commit with more than one Remove", R_VALIDATE)
-    psks = [p.psk.to_bytes() for p, _ in entries if isinstance(p, PreSharedKey)]  # type: ignore[attr-defined]
+    psks = [p.psk.to_bytes() for p, _ in entries if isinstance(p, PreSharedKey)]
     if len(set(psks)) != len(psks):
         raise ValidationError("two PreSharedKey proposals for one PSK", R_VALIDATE)
 

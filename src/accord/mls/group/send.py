@@ -110,9 +110,9 @@ def propose(
     auth = sign_content(
         state.suite, handshake_format(state), content, state.signature_priv, state.context
     )
-    ref = state.suite.proposal_ref(auth.to_bytes())  # type: ignore[attr-defined]
+    ref = state.suite.proposal_ref(auth.to_bytes())
     msg, state = send_handshake(state, auth)
-    cached = CachedProposal(ref, proposal, content.sender, leaf_priv, msg.to_bytes())  # type: ignore[attr-defined]
+    cached = CachedProposal(ref, proposal, content.sender, leaf_priv, msg.to_bytes())
     return msg, dataclasses.replace(state, proposals=state.proposals + (cached,))
 
 

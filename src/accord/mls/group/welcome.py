@@ -84,7 +84,7 @@ def join_from_welcome(
     if me is None or me & 1 or tree.node(me) != kp.leaf_node:
         raise ValidationError("our KeyPackage's leaf is not in the tree", RULE)
     keys = _join_keys(tree, me >> 1, info.signer, key_package.encryption_priv, secrets)
-    epoch = epoch_from_joiner(suite, secrets.joiner_secret, psk_secret, ctx.to_bytes())  # type: ignore[attr-defined]
+    epoch = epoch_from_joiner(suite, secrets.joiner_secret, psk_secret, ctx.to_bytes())
     verify_confirmation_tag(suite, epoch.confirmation_key, ctx.confirmed_transcript_hash,
                             info.confirmation_tag)
     if special is not None:
@@ -182,4 +182,4 @@ def _check_resumption(
 
 def _credentials(tree: Tree) -> set[bytes]:
     # Accord's notion of "the same client" across groups: the same credential.
-    return {leaf.credential.to_bytes() for _, leaf in tree.leaves()}  # type: ignore[attr-defined]
+    return {leaf.credential.to_bytes() for _, leaf in tree.leaves()}

@@ -55,7 +55,7 @@ def welcome_secret_of(suite: CipherSuite, joiner_secret: bytes, psk_secret: byte
 
 def seal_group_info(suite: CipherSuite, welcome_secret: bytes, group_info: GroupInfo) -> bytes:
     key, nonce = welcome_key_nonce(suite, welcome_secret)
-    return suite.aead_encrypt(key, nonce, b"", group_info.to_bytes())  # type: ignore[attr-defined]
+    return suite.aead_encrypt(key, nonce, b"", group_info.to_bytes())
 
 
 def open_group_info(suite: CipherSuite, welcome_secret: bytes, encrypted: bytes) -> GroupInfo:
@@ -77,9 +77,9 @@ def seal_group_secrets(
         key_package.init_key,
         WELCOME_LABEL,
         encrypted_group_info,
-        secrets.to_bytes(),  # type: ignore[attr-defined]
+        secrets.to_bytes(),
     )
-    ref = suite.key_package_ref(key_package.to_bytes())  # type: ignore[attr-defined]
+    ref = suite.key_package_ref(key_package.to_bytes())
     return EncryptedGroupSecrets(ref, HPKECiphertext(kem_output, ciphertext))
 
 
@@ -97,7 +97,7 @@ def seal_group_secrets_many(
     )
     return [
         EncryptedGroupSecrets(
-            suite.key_package_ref(kp.to_bytes()),  # type: ignore[attr-defined]
+            suite.key_package_ref(kp.to_bytes()),
             HPKECiphertext(kem_output, ciphertext),
         )
         for kp, (kem_output, ciphertext) in zip(key_packages, sealed, strict=True)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U16, OneOf, Uint, When, wire
+from accord.mls.codec import U16, OneOf, Uint, When, WireStruct, wire
 
 
 @wire
-class Certificate:
+class Certificate(WireStruct):
     cert_data: bytes
 
 
 @wire
-class Credential:
+class Credential(WireStruct):
     credential_type: Annotated[int, Uint(2), OneOf(1, 2)]
     # basic (1): the identity; x509 (2): the certificate chain, leaf first.
     identity: Annotated[bytes | None, When("credential_type", (1,), bytes)] = None
@@ -31,7 +31,7 @@ class Credential:
 
 
 @wire
-class Capabilities:
+class Capabilities(WireStruct):
     versions: tuple[U16, ...]
     cipher_suites: tuple[U16, ...]
     extensions: tuple[U16, ...]
@@ -40,7 +40,7 @@ class Capabilities:
 
 
 @wire
-class Extension:
+class Extension(WireStruct):
     extension_type: U16
     extension_data: bytes
 
@@ -56,14 +56,14 @@ def find_extension(extensions: Extensions, extension_type: int) -> Extension | N
 
 
 @wire
-class RequiredCapabilities:
+class RequiredCapabilities(WireStruct):
     extension_types: tuple[U16, ...]
     proposal_types: tuple[U16, ...]
     credential_types: tuple[U16, ...]
 
 
 @wire
-class ExternalSender:
+class ExternalSender(WireStruct):
     signature_key: bytes
     credential: Credential
 
@@ -72,12 +72,12 @@ ExternalSenders = tuple[ExternalSender, ...]
 
 
 @wire
-class ApplicationId:
+class ApplicationId(WireStruct):
     """The extension_data of the application_id extension: ``opaque application_id<V>``."""
 
     application_id: bytes
 
 
 @wire
-class ExternalPub:
+class ExternalPub(WireStruct):
     external_pub: bytes

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from accord.mls.codec import U16, U64, wire
+from accord.mls.codec import U16, U64, WireStruct, wire
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.tree_nodes import LeafNode
 
 
 @wire
-class GroupContext:
+class GroupContext(WireStruct):
     version: U16
     cipher_suite: U16
     group_id: bytes
@@ -19,7 +19,7 @@ class GroupContext:
 
 
 @wire
-class KeyPackage:
+class KeyPackage(WireStruct):
     version: U16
     cipher_suite: U16
     init_key: bytes
@@ -29,4 +29,4 @@ class KeyPackage:
 
     def tbs(self) -> bytes:
         """KeyPackageTBS: every field but the signature (RFC 9420 10)."""
-        return self.encode_before("signature")  # type: ignore[attr-defined, no-any-return]
+        return self.encode_before("signature")

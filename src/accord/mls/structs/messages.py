@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U16, U32, U64, Fixed, OneOf, Uint, Variant, When, wire
+from accord.mls.codec import U8, U16, U32, U64, Fixed, OneOf, Uint, Variant, When, WireStruct, wire
 from accord.mls.structs.group_context import GroupContext, KeyPackage
 from accord.mls.structs.proposals import (
     Add,
@@ -29,7 +29,7 @@ ContentTypeField = Annotated[int, Uint(1), OneOf(1, 2, 3)]
 
 
 @wire
-class Sender:
+class Sender(WireStruct):
     sender_type: Annotated[int, Uint(1), OneOf(1, 2, 3, 4)]
     # leaf_index for a member, sender_index (into external_senders) for external.
     index: Annotated[int | None, When("sender_type", (1, 2), U32)] = None
@@ -47,7 +47,7 @@ Content = Annotated[
 
 
 @wire
-class FramedContent:
+class FramedContent(WireStruct):
     group_id: bytes
     epoch: U64
     sender: Sender
@@ -62,7 +62,7 @@ class FramedContent:
 
 
 @wire
-class FramedContentTBS:
+class FramedContentTBS(WireStruct):
     version: U16
     wire_format: U16
     content: FramedContent
@@ -70,7 +70,7 @@ class FramedContentTBS:
 
 
 @wire
-class AuthenticatedContent:
+class AuthenticatedContent(WireStruct):
     wire_format: U16
     content: FramedContent
     signature: bytes
@@ -78,7 +78,7 @@ class AuthenticatedContent:
 
 
 @wire
-class AuthenticatedContentTBM:
+class AuthenticatedContentTBM(WireStruct):
     content_tbs: FramedContentTBS
     signature: bytes
     confirmation_tag: Annotated[
@@ -87,7 +87,7 @@ class AuthenticatedContentTBM:
 
 
 @wire
-class PublicMessage:
+class PublicMessage(WireStruct):
     content: FramedContent
     signature: bytes
     confirmation_tag: Annotated[bytes | None, When("content.content_type", COMMIT, bytes)]
@@ -95,7 +95,7 @@ class PublicMessage:
 
 
 @wire
-class PrivateMessage:
+class PrivateMessage(WireStruct):
     group_id: bytes
     epoch: U64
     content_type: ContentTypeField
@@ -105,7 +105,7 @@ class PrivateMessage:
 
 
 @wire
-class PrivateContentAAD:
+class PrivateContentAAD(WireStruct):
     group_id: bytes
     epoch: U64
     content_type: ContentTypeField
@@ -113,28 +113,28 @@ class PrivateContentAAD:
 
 
 @wire
-class SenderData:
+class SenderData(WireStruct):
     leaf_index: U32
     generation: U32
     reuse_guard: Annotated[bytes, Fixed(4)]
 
 
 @wire
-class SenderDataAAD:
+class SenderDataAAD(WireStruct):
     group_id: bytes
     epoch: U64
     content_type: ContentTypeField
 
 
 @wire
-class ConfirmedTranscriptHashInput:
+class ConfirmedTranscriptHashInput(WireStruct):
     wire_format: U16
     content: FramedContent
     signature: bytes
 
 
 @wire
-class InterimTranscriptHashInput:
+class InterimTranscriptHashInput(WireStruct):
     confirmation_tag: bytes
 
 
@@ -148,7 +148,7 @@ WIRE_FORMAT_CLASSES: dict[int, type] = {
 
 
 @wire
-class MLSMessage:
+class MLSMessage(WireStruct):
     version: U16
     message: Annotated[
         PublicMessage | PrivateMessage | Welcome | GroupInfo | KeyPackage,

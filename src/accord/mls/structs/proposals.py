@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U16, U32, U64, OneOf, Uint, Variant, When, wire
+from accord.mls.codec import U8, U16, U32, U64, OneOf, Uint, Variant, When, WireStruct, wire
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.group_context import KeyPackage
 from accord.mls.structs.tree_nodes import LeafNode, UpdatePath
 
 
 @wire
-class PreSharedKeyID:
+class PreSharedKeyID(WireStruct):
     psktype: Annotated[int, Uint(1), OneOf(1, 2)]
     psk_id: Annotated[bytes | None, When("psktype", (1,), bytes)]
     usage: Annotated[int | None, When("psktype", (2,), Annotated[int, Uint(1), OneOf(1, 2, 3)])]
@@ -29,27 +29,27 @@ class PreSharedKeyID:
 
 
 @wire
-class Add:
+class Add(WireStruct):
     key_package: KeyPackage
 
 
 @wire
-class Update:
+class Update(WireStruct):
     leaf_node: LeafNode
 
 
 @wire
-class Remove:
+class Remove(WireStruct):
     removed: U32
 
 
 @wire
-class PreSharedKey:
+class PreSharedKey(WireStruct):
     psk: PreSharedKeyID
 
 
 @wire
-class ReInit:
+class ReInit(WireStruct):
     group_id: bytes
     version: U16
     cipher_suite: U16
@@ -57,12 +57,12 @@ class ReInit:
 
 
 @wire
-class ExternalInit:
+class ExternalInit(WireStruct):
     kem_output: bytes
 
 
 @wire
-class GroupContextExtensions:
+class GroupContextExtensions(WireStruct):
     extensions: tuple[Extension, ...]
 
 
@@ -90,6 +90,6 @@ ProposalOrRef = Annotated[
 
 
 @wire
-class Commit:
+class Commit(WireStruct):
     proposals: tuple[ProposalOrRef, ...]
     path: UpdatePath | None

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from accord.mls.codec import U8, U32, U64, OneOf, Uint, Variant, When, wire
+from accord.mls.codec import U8, U32, U64, OneOf, Uint, Variant, When, WireStruct, wire
 from accord.mls.structs.credential import Capabilities, Credential, Extension
 
 
 @wire
-class Lifetime:
+class Lifetime(WireStruct):
     not_before: U64
     not_after: U64
 
 
 @wire
-class LeafNode:
+class LeafNode(WireStruct):
     encryption_key: bytes
     signature_key: bytes
     credential: Credential
@@ -28,7 +28,7 @@ class LeafNode:
 
 
 @wire
-class ParentNode:
+class ParentNode(WireStruct):
     encryption_key: bytes
     parent_hash: bytes
     unmerged_leaves: tuple[U32, ...]
@@ -40,31 +40,31 @@ RatchetTree = tuple[Node | None, ...]
 
 
 @wire
-class HPKECiphertext:
+class HPKECiphertext(WireStruct):
     kem_output: bytes
     ciphertext: bytes
 
 
 @wire
-class UpdatePathNode:
+class UpdatePathNode(WireStruct):
     encryption_key: bytes
     encrypted_path_secret: tuple[HPKECiphertext, ...]
 
 
 @wire
-class UpdatePath:
+class UpdatePath(WireStruct):
     leaf_node: LeafNode
     nodes: tuple[UpdatePathNode, ...]
 
 
 @wire
-class LeafNodeHashInput:
+class LeafNodeHashInput(WireStruct):
     leaf_index: U32
     leaf_node: LeafNode | None
 
 
 @wire
-class ParentNodeHashInput:
+class ParentNodeHashInput(WireStruct):
     parent_node: ParentNode | None
     left_hash: bytes
     right_hash: bytes
@@ -77,7 +77,7 @@ TreeHashInput = Annotated[
 
 
 @wire
-class ParentHashInput:
+class ParentHashInput(WireStruct):
     encryption_key: bytes
     parent_hash: bytes
     original_sibling_tree_hash: bytes

@@ -143,7 +143,7 @@ class _Sim:
 
 
 def _hex(msg: MLSMessage) -> str:
-    return msg.to_bytes().hex()  # type: ignore[attr-defined, no-any-return]
+    return msg.to_bytes().hex()
 
 
 def welcome_cases(suite_id: int) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def _check_public(e: _Entry, name: str, value: Any, data: bytes) -> bytes | None
     )
     again = framing.unprotect_public(
         e.suite,
-        PublicMessage.from_bytes(ours.to_bytes()),  # type: ignore[attr-defined]
+        PublicMessage.from_bytes(ours.to_bytes()),
         e.signature_pub,
         e.group_context,
         e.membership_key,
@@ -143,7 +143,7 @@ def _check_private(e: _Entry, name: str, value: Any, data: bytes, tag: bytes | N
         e.suite,
         e.tree(),
         e.sender_data_secret,
-        PrivateMessage.from_bytes(ours.to_bytes()),  # type: ignore[attr-defined]
+        PrivateMessage.from_bytes(ours.to_bytes()),
         e.signature_pub,
         e.group_context,
         members,

@@ -52,7 +52,7 @@ def check(entry: dict[str, Any]) -> None:
     )
     for n, up in enumerate(entry["update_paths"]):
         sender = int(up["sender"])
-        path = s.UpdatePath.from_bytes(h(up["update_path"]))  # type: ignore[attr-defined]
+        path = s.UpdatePath.from_bytes(h(up["update_path"]))
         merged = tree.copy()
         merge_update_path(merged, sender, path, context.group_id)
         expect(f"update_paths[{n}].tree_hash_after", merged.tree_hash(), up["tree_hash_after"])

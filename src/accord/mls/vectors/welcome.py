@@ -30,14 +30,14 @@ def check(entry: dict[str, Any]) -> None:
         raise VectorMismatch("key_package / welcome: wrong wire formats")
     kp, welcome = kp_msg.message, w_msg.message
     expect("welcome.cipher_suite", welcome.cipher_suite, suite.id)
-    ref = suite.key_package_ref(kp.to_bytes())  # type: ignore[attr-defined]
+    ref = suite.key_package_ref(kp.to_bytes())
     secrets = open_group_secrets(suite, welcome, ref, h(entry["init_priv"]))
     # The vector uses no PSKs: psk_secret is the zero vector.
     welcome_secret = welcome_secret_of(suite, secrets.joiner_secret, None)
     info = open_group_info(suite, welcome_secret, welcome.encrypted_group_info)
     verify_group_info(suite, info, h(entry["signer_pub"]))
     context = info.group_context
-    epoch = epoch_from_joiner(suite, secrets.joiner_secret, None, context.to_bytes())  # type: ignore[attr-defined]
+    epoch = epoch_from_joiner(suite, secrets.joiner_secret, None, context.to_bytes())
     verify_confirmation_tag(
         suite, epoch.confirmation_key, context.confirmed_transcript_hash, info.confirmation_tag
     )
