@@ -7,6 +7,7 @@ second description of its layout.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import typing
@@ -25,10 +26,8 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
     except (KeyError, TypeError):
         pass
     s = _build(hint)
-    try:
+    with contextlib.suppress(TypeError):  # unhashable hints are not cached
         _CACHE[hint] = s
-    except TypeError:
-        pass
     return s
 
 

@@ -1,0 +1,25 @@
+"""The code's own habits, checked: ruff everywhere, mypy --strict on the sans-I/O cores."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SANS_IO = ["src/accord/mls", "src/accord/content", "src/accord/transparency", "src/accord/wire"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_ruff_is_clean() -> None:
+    result = run("ruff", "check", "src", "tests", "bench")
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_mypy_strict_on_the_sans_io_packages() -> None:
+    result = run("mypy", "--strict", *SANS_IO)
+    assert result.returncode == 0, result.stdout[-4000:]
