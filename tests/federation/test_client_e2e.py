@@ -10,7 +10,7 @@ import asyncio
 import os
 
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import message_requests, messaging
 from accord.errors import NotFound
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.providers import Provider
@@ -20,6 +20,8 @@ async def _wait_conv(dev, clock):  # type: ignore[no-untyped-def]
     """Sync (bounded) until the conversation has arrived through the providers."""
     for _ in range(100):
         await dev.sync(clock())
+        for request in message_requests.pending(dev):  # T14: first contact across providers
+            await message_requests.accept(dev, request, clock())
         try:
             return convs.find(dev, "across")
         except NotFound:

@@ -45,6 +45,7 @@ def test_safety_numbers_key_changes_and_alerts_in_the_cli(
     accord(bob, "register", b_acct, "--server", providers["beta"].url)
     accord(alice, "chat", "new", "trail", b_acct)
     js(alice, "send", "trail", "hi")
+    assert js(bob, "requests", "accept", a_acct)["chat"] == "trail"  # T14: first contact
     assert [c["name"] for c in js(bob, "chat", "list")] == ["trail"]
 
     # Both sides compute the same 60-digit number; a QR code is drawn for people.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.client import alerts, device_kt, housekeeping, messaging, safety
+from accord.client import alerts, device_kt, housekeeping, message_requests, messaging, safety
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.keycheck import KeyNotInLog, stored_evidence
@@ -45,6 +45,8 @@ def _peer_all(dev: Device, providers: dict[str, Provider]) -> None:
 async def _wait_conv(dev: Device, name: str, clock: Clock) -> dict:  # type: ignore[type-arg]
     for _ in range(SYNC_ROUNDS):
         await dev.sync(clock())
+        for request in message_requests.pending(dev):  # T14: first contact across providers
+            await message_requests.accept(dev, request, clock())
         found = convs.find(dev, name)
         if found is not None:
             return found

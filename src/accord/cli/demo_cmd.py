@@ -25,7 +25,7 @@ from accord.cli.client_common import console, now_ms
 from accord.cli.message_cmd import format_item
 from accord.cli.provider_inspect import find_needles, group_messages, table_counts
 from accord.client import conversations as convs
-from accord.client import linking, messaging
+from accord.client import linking, message_requests, messaging
 from accord.client.device import Device
 from accord.client.history import timeline
 from accord.client.store import KdfParams
@@ -69,6 +69,15 @@ async def _until_received(msg_id: bytes, *devs: Device) -> None:
                 await asyncio.sleep(WAIT_STEP_S)
 
 
+async def _accept_request(bob: Device) -> None:
+    breq = message_requests.pending(bob)[0]
+    previews = [m.body for m in bob.store.messages(breq["conv_id"])]
+    console.print(f"  bob ({BETA}) has a message request from "
+                  f"{breq['meta']['request']['from']} (another provider), preview only: "
+                  f"{previews}; he accepts it")
+    await message_requests.accept(bob, breq, now_ms())
+
+
 async def _link_laptop(phone: Device, laptop: Device, url: str) -> None:
     slot = await linking.open_slot(phone, now_ms())
     console.print(f"  the phone shows the linking code {slot.code} (and its QR code)")
@@ -101,6 +110,7 @@ async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     _step("alice: text; bob: a reply; carol: a reaction; alice: an edit")
     first = await messaging.send_text(phone, conv, texts[0], now_ms())
     await _until_received(first, bob, carol)  # bob answers what he has read
+    await _accept_request(bob)
     await messaging.send_text(bob, convs.find(bob, "Weekend trip"), texts[1], now_ms(),
                               reply_to=first)
     await messaging.react(carol, convs.find(carol, "Weekend trip"), first, "👍", now_ms())

@@ -38,6 +38,12 @@ for _command in (*report_cmd.COMMANDS, *backup_cmd.COMMANDS, *admin_cmd.COMMANDS
                  *cover_cmd.COMMANDS, account_data_cmd.account):
     cli.add_command(_command)
 
+# T14 on the client: message requests from other providers' users
+from accord.cli import requests_cmd  # noqa: E402
+
+for _command in requests_cmd.COMMANDS:
+    cli.add_command(_command)
+
 
 def main() -> None:
     cli()

@@ -131,12 +131,41 @@ async def remove_devices(dev: Device, conv: dict[str, Any], identities: list[byt
 
 
 async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
-    """Say so in the group; another member commits our removal. We forget the group now."""
+    """Leave: a notice for the history, then Remove proposals of our account's leaves
+    (RFC 9420 12.1.3: a member may propose its own removal); another member
+    commits them. We forget the group's keys now."""
     from accord.client import messaging
 
-    await messaging.send_body(dev, conv, Notice(NoticeKind.MEMBER_LEFT, dev.identity.account),
-                              now)
-    deactivate(dev, conv, now, dev.identity.account)
+    account = dev.identity.account
+    await messaging.send_body(dev, conv, Notice(NoticeKind.MEMBER_LEFT, account), now)
+    for _ in range(COMMIT_ATTEMPTS):
+        state = dev.store.load_group(conv["group_id"])
+        mine = [mb.identity for mb in dev.engine.members(state)
+                if split_identity(mb.identity)[0] == account]
+        proposals, _ = dev.engine.propose_remove(state, mine)
+        try:
+            for proposal in proposals:
+                await dev.api.propose(conv["group_id"], dev.engine.epoch(state), proposal)
+            break
+        except (EpochConflict, Conflict):
+            await dev.sync(now, housekeep=False)  # a commit came first: propose in the new epoch
+            conv = dev.store.conversation(conv["conv_id"])
+            if not conv["meta"].get("active", True):
+                return
+    # Without the proposals (the group kept changing) the notice still makes the
+    # others commit our removal.
+    deactivate(dev, conv, now, account)
+
+
+def mark_left(dev: Device, conv_id: str, account: str, now: int) -> None:
+    """``account`` left (its notice or its own Remove proposals): the next member
+    to sync commits the removal of its devices (``housekeeping``)."""
+    meta = dev.store.conversation(conv_id)["meta"]
+    if account in meta.get("left", []):
+        return
+    left = sorted({*meta.get("left", []), account})
+    dev.store.update_conversation(conv_id, meta=dict(meta, left=left))
+    dev.store.add_event(conv_id, now, "member_left", {"account": account})
 
 
 async def rename(dev: Device, conv: dict[str, Any], name: str, now: int) -> None:

@@ -78,6 +78,8 @@ def describe_event(e: dict[str, Any]) -> str:
         "timer": "{by} set disappearing messages to {seconds} s",
         "key_update": "{by} updated their keys",
         "security": "SECURITY: {what}",
+        "request": "message request from {account}: previews only until you accept",
+        "request_accepted": "you accepted the message request from {account}",
         "error": "could not apply a message: {what} ({error})",
     }
     template = texts.get(kind, kind)

@@ -15,7 +15,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import fork_check, messaging, report
+from accord.client import fork_check, message_requests, messaging, report
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
 from accord.wire import messages as m
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
     applied = 0
+    if any(i.kind == "welcome" and i.seq > dev.cursor for i in items):
+        # T14: which invitations are message requests, before anything in them is read
+        await message_requests.refresh(dev)
     for item in items:
         if item.seq <= dev.cursor:
             continue
@@ -46,8 +49,8 @@ def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
             _commit(dev, item, now)
         elif item.kind == "application":
             _application(dev, item, now)
-        # Proposals are not used by Accord clients (leaving is a notice plus a
-        # commit by another member), so they are skipped.
+        elif item.kind == "proposal":
+            _proposal(dev, item, now)
     except AccordError as exc:
         conv = _conv_of(dev, item.group_id)
         if conv is not None:
@@ -93,6 +96,7 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     dev.store.add_conversation(conv_id, group_id, ", ".join(others) or "note to self",
                                kind, now, meta)
     dev.store.add_event(conv_id, now, "joined", {"members": others})
+    message_requests.on_join(dev, conv_id, group_id, now)
     for account in others:
         dev.store.upsert_contact(account)
 
@@ -116,6 +120,23 @@ def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
     after = {mb.identity for mb in dev.engine.members(r.state)}
     _roster_events(dev, conv, before, after, by, now)
     convs.check_removal_policy(dev, conv, r.removed, by, now)
+
+
+def _proposal(dev: Device, item: m.QueueItem, now: int) -> None:
+    """Cache a proposal for the commit that will reference it (RFC 9420 12.4). A
+    member's Remove proposals of its own account's leaves mean it left; Remove
+    proposals of others are cached but never committed by this device."""
+    conv = _conv_of(dev, item.group_id)
+    if conv is None or not conv["meta"].get("active", True):
+        return
+    state = dev.store.load_group(conv["group_id"])
+    if item.epoch is not None and item.epoch != dev.engine.epoch(state):
+        return  # for an epoch that is over: no commit can reference it now
+    r = dev.engine.process(state, item.body, now)
+    dev.store.save_group(conv["group_id"], r.state, now)
+    by = split_identity(r.sender)[0]
+    if r.removed and all(split_identity(i)[0] == by for i in r.removed):
+        convs.mark_left(dev, conv["conv_id"], by, now)
 
 
 def _roster_events(dev: Device, conv: dict[str, Any], before: set[bytes], after: set[bytes],
@@ -149,5 +170,8 @@ def _application(dev: Device, item: m.QueueItem, now: int) -> None:
     r = dev.engine.process(state, item.body, now)
     dev.store.save_group(conv["group_id"], r.state, now)
     assert r.plaintext is not None
+    if message_requests.is_pending(conv):
+        message_requests.hold(dev, conv, r, item.created_at, now)  # T14: a preview only
+        return
     messaging.receive(dev, conv, r, item.created_at, now)
     report.remember(dev, item, r.plaintext)  # issue 11: franking evidence (T13)

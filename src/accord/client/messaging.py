@@ -25,6 +25,7 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from accord.client import message_requests
 from accord.client.api import EpochConflict
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
@@ -76,6 +77,9 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
     """Send one content body; its message id."""
     if not conv["meta"].get("active", True):
         raise ValidationError("you are no longer in this conversation")
+    if message_requests.is_pending(conv):
+        await message_requests.accept(dev, conv, now)  # T14: answering is accepting
+        conv = dev.store.conversation(conv["conv_id"])
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
                            expires_after=timer)
@@ -346,9 +350,9 @@ def _notice(dev: Device, cid: str, body: Notice, account: str, now: int) -> None
             dev.store.add_event(cid, now, "admins", {"by": account, "admins": new})
         _set_conv_meta(dev, cid, admins=new, admins_known=True)
     elif body.kind == NoticeKind.MEMBER_LEFT and body.subject == account:
-        left = sorted(set(meta.get("left", [])) | {account})
-        _set_conv_meta(dev, cid, left=left)
-        dev.store.add_event(cid, now, "member_left", {"account": account})
+        from accord.client.conversations import mark_left
+
+        mark_left(dev, cid, account, now)
     elif body.kind in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
         dev.store.add_event(cid, now, "security",
                             {"what": f"{account} tried to change the room without being an admin"})

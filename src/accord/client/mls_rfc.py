@@ -100,13 +100,31 @@ class RfcEngine:
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes], update: bool,
                now: int) -> CommitOutput:
         st = self._state(state)
+        leaves = {self._leaf_of(st, ident) for ident in remove}
+        # RFC 9420 12.4: a Remove some member proposed (a member leaving, 12.1.3) is
+        # committed by reference; only the removals we asked for, never others.
+        refs, proposed = [], set()
+        for c in st.proposals:
+            if isinstance(c.proposal, Remove) and c.proposal.removed in leaves - proposed:
+                refs.append(c.ref)
+                proposed.add(c.proposal.removed)
         proposals: list[Add | Remove] = [Add(_key_package(kp)) for kp in add]
-        proposals += [Remove(self._leaf_of(st, ident)) for ident in remove]
-        result, pending = g.commit(st, now=_secs(now), proposals=[], by_value=proposals,
+        proposals += [Remove(leaf) for leaf in sorted(leaves - proposed)]
+        result, pending = g.commit(st, now=_secs(now), proposals=refs, by_value=proposals,
                                    force_path=update)
         nxt = g.merge_pending(pending)
         welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
         return CommitOutput(nxt.to_bytes(), encode(MLSMessage, result.commit), welcome)
+
+    def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
+        """Remove proposals for these members (our own leaf included: RFC 9420 12.1.3
+        lets a member propose its own removal; another member commits it)."""
+        st = self._state(state)
+        out = []
+        for ident in identities:
+            msg, st = g.propose_remove(st, self._leaf_of(st, ident))
+            out.append(encode(MLSMessage, msg))
+        return out, st.to_bytes()
 
     def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]:
         return [s.new_member for s in _welcome(welcome).secrets]
@@ -128,8 +146,10 @@ class RfcEngine:
         sender = self._identity_at(st, result.sender.index)
         if result.content_type != _CONTENT_COMMIT:
             kind = "application" if result.application_data is not None else "proposal"
+            proposed = ((self._identity_at(st, result.proposal.removed),)
+                        if isinstance(result.proposal, Remove) else ())
             return Received(nxt.to_bytes(), kind, sender, result.epoch, result.application_data,
-                            result.authenticated_data)
+                            result.authenticated_data, removed=proposed)
         added = tuple(p.key_package.leaf_node.credential.identity or b""
                       for p in result.proposals if isinstance(p, Add))
         removed = tuple(self._identity_at(st, p.removed)

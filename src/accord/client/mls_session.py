@@ -85,7 +85,7 @@ class Received:
     plaintext: bytes | None = field(default=None, repr=False)
     authenticated_data: bytes = b""
     added: tuple[bytes, ...] = ()
-    removed: tuple[bytes, ...] = ()
+    removed: tuple[bytes, ...] = ()  # a commit's removals, or whom a Remove proposal names
 
 
 class MlsEngine(Protocol):
@@ -107,7 +107,12 @@ class MlsEngine(Protocol):
 
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes],
                update: bool, now: int) -> CommitOutput:
-        """Add the KeyPackages ``add``, remove the members with identities ``remove``."""
+        """Add the KeyPackages ``add``, remove the members with identities ``remove``
+        (by reference where a member proposed that removal, RFC 9420 12.4)."""
+        ...
+
+    def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
+        """Remove proposals (MLS messages) for these members, and the state caching them."""
         ...
 
     def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int) -> bytes:

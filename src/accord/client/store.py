@@ -369,6 +369,12 @@ class ProfileStore:
             )
             return bool(cur.rowcount == 1)
 
+    def delete_messages(self, conv_id: str, kind: str) -> int:
+        """Remove a conversation's messages of one kind (e.g. message-request previews)."""
+        cur = self._conn().execute("DELETE FROM messages WHERE conv_id = ? AND kind = ?",
+                                   (conv_id, kind))
+        return int(cur.rowcount)
+
     def seqs(self, conv_id: str) -> dict[bytes, int]:
         """Each message's position in its conversation."""
         rows = self._conn().execute("SELECT msg_id, seq FROM messages WHERE conv_id = ?",

@@ -1,0 +1,84 @@
+"""``accord requests list|accept|block``: message requests from other providers' users (T14).
+
+Until you accept, a request's conversation shows only plain-text previews
+and no attachment is fetched (``accord.client.message_requests``). Sending
+in it also accepts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from accord.cli.client_common import (
+    console,
+    emit,
+    now_ms,
+    print_lines,
+    profile_options,
+    with_device,
+)
+from accord.client import message_requests
+from accord.client.device import Device
+from accord.errors import NotFound
+
+
+def _find(dev: Device, who: str) -> dict[str, Any]:
+    """A pending request by conversation name or id, or by the sender's account."""
+    for conv in message_requests.pending(dev):
+        if who in (conv["name"], conv["conv_id"], conv["meta"]["request"]["from"]):
+            return conv
+    raise NotFound(f"no pending message request {who!r}; see `accord requests list`")
+
+
+@click.group("requests", invoke_without_command=True)
+@click.pass_context
+def requests(ctx: click.Context) -> None:
+    """Message requests: first contact from users of other providers."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_cmd)
+
+
+@requests.command("list")
+@profile_options
+@with_device
+async def list_cmd(dev: Device, as_json: bool) -> None:
+    """Pending requests, with each one's plain-text previews."""
+    rows = []
+    for conv in message_requests.pending(dev):
+        previews = [m.body for m in dev.store.messages(conv["conv_id"])
+                    if m.kind == message_requests.PREVIEW_KIND]
+        rows.append({"chat": conv["name"], "conv_id": conv["conv_id"],
+                     "from": conv["meta"]["request"]["from"], "previews": previews})
+    emit(as_json, rows, lambda: print_lines(
+        [f"{r['from']} ({r['conv_id']}): " + " | ".join(r["previews"][-3:]) for r in rows],
+        empty="no message requests"))
+
+
+@requests.command("accept")
+@click.argument("who")
+@profile_options
+@with_device
+async def accept_cmd(dev: Device, as_json: bool, who: str) -> None:
+    """Accept the request from WHO (the sender, or the conversation's name or id)."""
+    conv = _find(dev, who)
+    n = await message_requests.accept(dev, conv, now_ms())
+    name = dev.store.conversation(conv["conv_id"])["name"]
+    emit(as_json, {"chat": name, "conv_id": conv["conv_id"], "applied": n},
+         lambda: console.print(f"accepted; {n} message(s) shown in {name!r}"))
+
+
+@requests.command("block")
+@click.argument("who")
+@click.option("--domain", is_flag=True, help="Block the sender's whole domain.")
+@profile_options
+@with_device
+async def block_cmd(dev: Device, as_json: bool, who: str, domain: bool) -> None:
+    """Block the sender of a request (or its domain) and drop the conversation."""
+    conv = _find(dev, who)
+    target = await message_requests.block(dev, conv, now_ms(), domain=domain)
+    emit(as_json, {"blocked": target}, lambda: console.print(f"blocked {target}"))
+
+
+COMMANDS = (requests,)

@@ -1,0 +1,139 @@
+"""Message requests (T14, client side): first contact from another provider's user.
+
+The recipient's provider records a request when a stranger of another
+provider invites the account (``accord.federation.consent``); the device
+asks for the list whenever a Welcome arrives (``refresh``) and marks that
+conversation as a pending request (``on_join``). Until the user accepts:
+
+- what arrives in it is decrypted (MLS must advance) but never decoded as a
+  content: only ``accord.content.quarantine_preview`` reads it (a one-line
+  plain-text preview of a Text; no reply target, attachment or other kind);
+  the padded plaintexts are held in the encrypted profile (at most
+  ``MAX_HELD``);
+- so no attachment reference is known and none is fetched.
+
+Accepting (``accept``; sending in the conversation counts as accepting)
+tells the provider (the sender becomes a contact) and applies the held
+messages in order as if they had just arrived. Blocking (``block``) puts the
+sender or its whole domain on the provider's block list, forgets the
+conversation's keys and drops what was held; nothing is sent to the group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from accord.client.mls_session import Received, split_identity
+from accord.client.store import StoredMessage
+from accord.content import quarantine_preview
+from accord.errors import AccordError, DecodeError, NotFound, ValidationError
+from accord.wire import b64e
+from accord.wire import federation as fw
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+MAX_HELD = 500
+PREVIEW_KIND = "request"
+
+
+async def refresh(dev: Device) -> dict[str, str]:
+    """The provider's pending requests, ``group_id hex -> from_account``, remembered."""
+    listed = await dev.api._json(fw.MessageRequestList, "GET", "/v1/requests", auth=True)
+    pending = {r.group_id.hex(): r.from_account for r in listed.requests}
+    dev.store.put_json("message_requests", pending)
+    return pending
+
+
+def on_join(dev: Device, conv_id: str, group_id: bytes, now: int) -> None:
+    sender = dev.store.get_json("message_requests", {}).get(group_id.hex())
+    if sender is None:
+        return
+    conv = dev.store.conversation(conv_id)
+    meta = dict(conv["meta"], request={"from": sender, "state": "pending"})
+    dev.store.update_conversation(conv_id, meta=meta)
+    dev.store.add_event(conv_id, now, "request", {"account": sender})
+
+
+def is_pending(conv: dict[str, Any]) -> bool:
+    return bool(conv["meta"].get("request", {}).get("state") == "pending")
+
+
+def pending(dev: Device) -> list[dict[str, Any]]:
+    return [c for c in dev.store.conversations() if is_pending(c)]
+
+
+def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
+    """Keep a message of a pending request unread; store only its preview."""
+    assert r.plaintext is not None
+    key = "held:" + conv["conv_id"]
+    held = dev.store.get_json(key, [])
+    if len(held) >= MAX_HELD:
+        return  # a stranger cannot fill the device: the rest waits for nothing
+    held.append({"sender": r.sender.hex(), "epoch": r.epoch, "plaintext": r.plaintext.hex(),
+                 "aad": r.authenticated_data.hex(), "created_at": created_at})
+    dev.store.put_json(key, held)
+    try:
+        preview = quarantine_preview(r.plaintext)
+    except DecodeError:
+        return
+    if preview.kind != "text":
+        return
+    account, device = split_identity(r.sender)
+    dev.store.add_message(StoredMessage(
+        preview.message_id, conv["conv_id"], account, device, preview.sent_at, now,
+        PREVIEW_KIND, preview.text, None, False, False, None,
+        {"request": True, "truncated": preview.truncated}))
+
+
+async def accept(dev: Device, conv: dict[str, Any], now: int) -> int:
+    """Accept the request; the number of held messages applied."""
+    if not is_pending(conv):
+        raise ValidationError("this conversation is not a pending message request")
+    with contextlib.suppress(NotFound):  # accepted from another device already
+        await dev.api._send("POST", f"/v1/requests/{b64e(conv['group_id'])}/accept",
+                            auth=True)
+    return apply_held(dev, conv, now)
+
+
+def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
+    from accord.client import messaging
+
+    cid = conv["conv_id"]
+    meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="accepted"))
+    dev.store.update_conversation(cid, meta=meta)
+    dev.store.delete_messages(cid, PREVIEW_KIND)
+    conv = dev.store.conversation(cid)
+    applied = 0
+    for h in dev.store.get_json("held:" + cid, []):
+        r = Received(b"", "application", bytes.fromhex(h["sender"]), int(h["epoch"]),
+                     bytes.fromhex(h["plaintext"]), bytes.fromhex(h["aad"]))
+        try:
+            messaging.receive(dev, conv, r, int(h["created_at"]), now)
+            applied += 1
+        except AccordError as exc:
+            dev.store.add_event(cid, now, "error", {"what": "a held message could not be applied",
+                                                    "error": type(exc).__name__})
+    dev.store.delete("held:" + cid)
+    dev.store.add_event(cid, now, "request_accepted", {"account": meta["request"]["from"]})
+    return applied
+
+
+async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = False) -> str:
+    """Block the request's sender (or its whole domain); the target blocked."""
+    from accord.client import conversations as convs
+
+    sender = conv["meta"].get("request", {}).get("from")
+    if sender is None:
+        raise ValidationError("this conversation is not a message request")
+    target = sender.rsplit("@", 1)[-1] if domain else sender
+    await dev.api._json(fw.BlockList, "POST", "/v1/blocks", body=fw.BlockRequest(target=target),
+                        auth=True)
+    cid = conv["conv_id"]
+    dev.store.delete("held:" + cid)
+    dev.store.delete_messages(cid, PREVIEW_KIND)
+    meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="blocked"))
+    dev.store.update_conversation(cid, meta=meta)
+    convs.deactivate(dev, dev.store.conversation(cid), now, dev.identity.account)
+    return target

@@ -1,0 +1,87 @@
+"""Leaving a group is an MLS Remove proposal of the leaver's own leaf (RFC 9420
+12.1.3), committed by another member; the notice stays for the history."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+import pytest
+
+from accord.client import conversations as convs
+from accord.client import messaging
+from accord.errors import AccordError
+from accord.server.mls_check import view_commit
+from tests.e2e.helpers import Clock, new_device
+
+
+def _acct(name: str) -> str:
+    return f"{name}{os.urandom(3).hex()}@alpha.test"
+
+
+def _record(obj: Any, name: str, log: list[Any]) -> None:
+    """Observe calls to ``obj.name`` (arguments and result) without changing them."""
+    real = getattr(obj, name)
+
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        log.append((args, kw, out))
+        return out
+
+    async def awrapper(*args: Any, **kw: Any) -> Any:
+        out = await real(*args, **kw)
+        log.append((args, kw, out))
+        return out
+
+    setattr(obj, name, awrapper if inspect.iscoroutinefunction(real) else wrapper)
+
+
+async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
+        server, tmp_path) -> None:
+    clock = Clock()
+    alice, bob, carol = [await new_device(tmp_path / n, _acct(n), server.url, clock)
+                         for n in ("alice", "bob", "carol")]
+    try:
+        conv = await convs.create(alice, "club", [bob.identity.account, carol.identity.account],
+                                  clock())
+        await bob.sync(clock())
+        await carol.sync(clock())
+        proposed: list[Any] = []
+        posted: list[Any] = []
+        _record(carol.engine, "propose_remove", proposed)
+        _record(carol.api, "propose", posted)
+        await convs.leave(carol, convs.find(carol, "club"), clock())
+        assert len(posted) == 1  # carol has one device: one Remove proposal, of her own leaf
+        carol_state = proposed[-1][2][1]  # carol's state, her own proposal cached
+        assert not convs.find(carol, "club")["meta"]["active"]
+
+        commits: list[Any] = []
+        _record(alice.api, "commit", commits)
+        await alice.sync(clock())  # alice caches the proposal and commits it by reference
+        assert len(commits) == 1
+        req = commits[0][0][1]
+        view = view_commit(req.commit, conv["group_id"], req.epoch)
+        assert view is not None and view.by_reference == 1 and view.removed_leaves == ()
+        assert req.removed == [carol.identity.device_id]
+        events = alice.store.events(conv["conv_id"])
+        assert [e["kind"] for e in events].count("member_left") == 1  # notice + proposal: once
+
+        posts: list[Any] = []
+        _record(alice.api, "post_application", posts)
+        await messaging.send_text(alice, convs.find(alice, "club"), "after carol left", clock())
+        await bob.sync(clock())
+        assert carol.identity.account not in convs.members(bob, convs.find(bob, "club"))
+        bodies = [m.body for m in bob.store.messages(convs.find(bob, "club")["conv_id"])]
+        assert bodies[-1] == "after carol left"
+
+        # With everything she had, carol learns only that she was removed ...
+        r = carol.engine.process(carol_state, req.commit, clock())
+        assert carol.identity.mls_identity in r.removed
+        # ... and cannot read what follows the commit.
+        ciphertext = posts[0][0][3]
+        with pytest.raises(AccordError):
+            carol.engine.process(r.state, ciphertext, clock())
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()

@@ -1,0 +1,106 @@
+"""T14 on the client: first contact from another provider's user is a message request.
+
+alice (alpha.test) writes to bob (beta.test), a stranger: bob's device keeps
+what arrives as a plain-text preview only and fetches no attachment until bob
+accepts; then everything is applied. A blocked stranger cannot invite again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from accord.client import conversations as convs
+from accord.client import message_requests, messaging
+from accord.errors import AccordError, NotFound
+from tests.e2e.helpers import Clock, new_device
+from tests.federation.providers import Provider
+
+DATA = os.urandom(3000)
+
+
+async def _until(dev, clock, check) -> Any:  # type: ignore[no-untyped-def]
+    """Sync (bounded) until ``check()`` holds (what crosses providers takes a moment)."""
+    for _ in range(150):
+        await dev.sync(clock())
+        try:
+            out = check()
+        except NotFound:
+            out = None
+        if out:
+            return out
+        await asyncio.sleep(0.1)
+    raise AssertionError("never arrived")
+
+
+async def test_T14_stranger_is_quarantined_until_accepted(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", providers["alpha"].url,
+                             clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    downloads: list[str] = []
+    real_download = bob.api.download_blob
+
+    async def counting_download(blob_id: str) -> bytes:
+        downloads.append(blob_id)
+        return await real_download(blob_id)
+
+    bob.api.download_blob = counting_download  # type: ignore[method-assign]
+    try:
+        conv = await convs.create(alice, "offer", [bob.identity.account], clock())
+        first = await messaging.send_text(alice, conv, "hello from a stranger", clock())
+        file_id = await messaging.send_file(alice, conv, DATA, "deal.bin",
+                                            "application/octet-stream", clock(), text="see file")
+        await messaging.react(alice, conv, first, "🔥", clock())
+        bconv = await _until(bob, clock, lambda: [
+            c for c in message_requests.pending(bob)
+            # the name and admins notices the creator sends, then alice's three
+            if len(bob.store.get_json("held:" + c["conv_id"], [])) == 5])
+        bconv = bconv[0]
+        assert bconv["meta"]["request"]["from"] == alice.identity.account
+        msgs = bob.store.messages(bconv["conv_id"])
+        assert [(m.kind, m.body) for m in msgs] == [("request", "hello from a stranger"),
+                                                    ("request", "see file")]
+        assert all("attachments" not in m.meta and "reactions" not in m.meta for m in msgs)
+        with pytest.raises(AccordError):  # no attachment reference is known: nothing to fetch
+            await messaging.fetch_attachment(bob, file_id)
+        assert downloads == []
+
+        assert await message_requests.accept(bob, bconv, clock()) == 5
+        assert await message_requests.refresh(bob) == {}  # the provider dropped the request
+        msgs = {m.msg_id: m for m in bob.store.messages(bconv["conv_id"])}
+        assert msgs[first].kind == "text" and msgs[first].meta["reactions"] == {
+            "🔥": [alice.identity.account]}
+        assert msgs[file_id].kind == "file" and msgs[file_id].meta["attachments"]
+        assert downloads == []  # accepting fetches nothing by itself
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()
+
+
+async def test_T14_blocked_stranger_cannot_invite_again(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@gamma.test",
+                               providers["gamma"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    try:
+        conv = await convs.create(mallory, "spam", [bob.identity.account], clock())
+        await messaging.send_text(mallory, conv, "cheap watches", clock())
+        bconv = (await _until(bob, clock, lambda: message_requests.pending(bob)))[0]
+        target = await message_requests.block(bob, bconv, clock())
+        assert target == mallory.identity.account
+        after = bob.store.conversation(bconv["conv_id"])
+        assert not after["meta"]["active"] and not message_requests.pending(bob)
+        assert bob.store.messages(bconv["conv_id"]) == []
+        with pytest.raises(AccordError):  # bob's provider refuses mallory's claim
+            await convs.create(mallory, "spam again", [bob.identity.account], clock())
+    finally:
+        for d in (mallory, bob):
+            await d.disconnect()
