@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import message_requests, messaging
+from accord.client import linking, message_requests, messaging
 from accord.errors import AccordError, NotFound
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.providers import Provider
@@ -103,4 +103,37 @@ async def test_T14_blocked_stranger_cannot_invite_again(
             await convs.create(mallory, "spam again", [bob.identity.account], clock())
     finally:
         for d in (mallory, bob):
+            await d.disconnect()
+
+
+async def test_T14_accepting_on_one_device_applies_on_the_others(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", providers["alpha"].url,
+                             clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    bob2 = await new_device(tmp_path / "b2", None, providers["beta"].url, clock)
+    try:
+        slot = await linking.open_slot(bob, clock())
+        await linking.join(bob2, slot.code, providers["beta"].url)
+        new = await linking.poll_answer(bob, slot)
+        assert new is not None
+        await linking.certify(bob, slot, new, send_history=False)
+        assert await bob2.complete_link(clock()) is not None
+        await convs.create(alice, "two devices", [bob.identity.account], clock())
+        conv = alice.store.conversation("two devices")
+        await messaging.send_text(alice, conv, "hello both", clock())
+        for dev in (bob, bob2):
+            await _until(dev, clock, lambda d=dev: [
+                c for c in message_requests.pending(d)
+                if d.store.get_json("held:" + c["conv_id"], [])[2:]])
+        await message_requests.accept(bob, message_requests.pending(bob)[0], clock())
+        assert message_requests.pending(bob2)  # not yet: bob2 has not synced
+        await bob2.sync(clock())
+        assert not message_requests.pending(bob2)
+        assert [m.body for m in bob2.store.messages(
+            bob2.store.conversation("two devices")["conv_id"])] == ["hello both"]
+    finally:
+        for d in (alice, bob, bob2):
             await d.disconnect()

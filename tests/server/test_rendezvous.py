@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from tests.server.test_services import register
 
 from accord.errors import Conflict, NotFound, RateLimited
 from accord.server import accounts, rendezvous
 from accord.server.state import Provider
 from accord.wire import rendezvous as w
-from tests.server.test_services import register
 
 
 def _slot() -> bytes:

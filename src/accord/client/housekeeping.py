@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import history_transfer
+from accord.client import history_transfer, message_requests
 from accord.client.mls_session import identity_of, split_identity
 from accord.errors import AccordError
 
@@ -42,6 +42,7 @@ async def run(dev: Device, now: int) -> None:
                                  "error": type(exc).__name__})
     await history_transfer.send_pending(dev, now)
     await history_transfer.import_received(dev, now)
+    await message_requests.reconcile(dev, now)  # T14: accepted on another device
     await dev.top_up_key_packages(now)
 
 

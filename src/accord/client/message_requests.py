@@ -46,6 +46,19 @@ async def refresh(dev: Device) -> dict[str, str]:
     return pending
 
 
+async def reconcile(dev: Device, now: int) -> int:
+    """Apply the requests another device of the account accepted (the provider no
+    longer lists them); how many. Asks the provider only while requests are pending."""
+    waiting = pending(dev)
+    if not waiting:
+        return 0
+    listed = await refresh(dev)
+    done = [c for c in waiting if c["group_id"].hex() not in listed]
+    for conv in done:
+        apply_held(dev, conv, now)
+    return len(done)
+
+
 def on_join(dev: Device, conv_id: str, group_id: bytes, now: int) -> None:
     sender = dev.store.get_json("message_requests", {}).get(group_id.hex())
     if sender is None:
