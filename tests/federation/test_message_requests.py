@@ -8,7 +8,10 @@ accepts; then everything is applied. A blocked stranger cannot invite again.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ import pytest
 from accord.client import conversations as convs
 from accord.client import linking, message_requests, messaging
 from accord.errors import AccordError, NotFound
-from tests.e2e.helpers import Clock, new_device
+from tests.e2e.helpers import PASS, Clock, new_device
 from tests.federation.providers import Provider
 
 DATA = os.urandom(3000)
@@ -137,3 +140,40 @@ async def test_T14_accepting_on_one_device_applies_on_the_others(
     finally:
         for d in (alice, bob, bob2):
             await d.disconnect()
+
+
+def _cli(profile, *args: str) -> Any:  # type: ignore[no-untyped-def]
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS)
+    proc = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           *args, "--json"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+async def test_T14_requests_cli_lists_previews_and_blocks(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@gamma.test",
+                               providers["gamma"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    try:
+        conv = await convs.create(mallory, "deal", [bob.identity.account], clock())
+        await messaging.send_text(mallory, conv, "cheap   watches\nhere", clock())
+        await _until(bob, clock, lambda: [m for c in message_requests.pending(bob)
+                                          for m in bob.store.messages(c["conv_id"])])
+    finally:
+        await bob.disconnect()
+    bob.close()
+    try:
+        rows = _cli(tmp_path / "b", "requests", "list")
+        assert [(r["from"], r["previews"]) for r in rows] == [
+            (mallory.identity.account, ["cheap watches here"])]  # one plain line
+        assert _cli(tmp_path / "b", "requests", "block", mallory.identity.account,
+                    "--domain") == {"blocked": "gamma.test"}
+        assert _cli(tmp_path / "b", "requests", "list") == []
+        with pytest.raises(AccordError):  # the whole domain is refused now
+            await convs.create(mallory, "deal 2", [bob.identity.account], clock())
+    finally:
+        await mallory.disconnect()
