@@ -114,7 +114,7 @@ def test_accord_tsmls_core_on_other_suites_and_x_wing(accord_tsmls: list[Peer]) 
 
 def test_x_wing_scenarios_accord_and_tsmls(accord_tsmls: list[Peer]) -> None:
     """Post-quantum: welcome_join, application and commit on 0x0053, both handshake
-    modes, every role assignment."""
+    modes, every role assignment (a seeded 64 of them for the scripts with more)."""
     results, text = run_matrix(accord_tsmls, CORE, suites=[XWING], handshake="both", max_assignments=64)
     _check_mixed(results)
     ok = [r for r in results if r.passed]
