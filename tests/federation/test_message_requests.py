@@ -177,3 +177,33 @@ async def test_T14_requests_cli_lists_previews_and_blocks(
             await convs.create(mallory, "deal 2", [bob.identity.account], clock())
     finally:
         await mallory.disconnect()
+
+
+async def test_T14_a_blocked_users_posts_in_a_group_are_dropped(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", providers["alpha"].url,
+                             clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@gamma.test",
+                               providers["gamma"].url, clock)
+    try:
+        conv = await convs.create(alice, "club", [bob.identity.account,
+                                                  mallory.identity.account], clock())
+        await messaging.send_text(alice, conv, "welcome", clock())
+        breq = (await _until(bob, clock, lambda: message_requests.pending(bob)))[0]
+        await message_requests.accept(bob, breq, clock())
+        mconv = await _until(mallory, clock, lambda: message_requests.pending(mallory))
+        await message_requests.accept(mallory, mconv[0], clock())
+        await messaging.send_text(mallory, mallory.store.conversation("club"), "spam 1", clock())
+        bodies = lambda: [m.body for m in bob.store.messages(breq["conv_id"])]  # noqa: E731
+        await _until(bob, clock, lambda: "spam 1" in bodies())
+        assert await message_requests.block_target(bob, mallory.identity.account)
+        await messaging.send_text(mallory, mallory.store.conversation("club"), "spam 2", clock())
+        await messaging.send_text(alice, alice.store.conversation("club"), "after", clock())
+        await _until(bob, clock, lambda: "after" in bodies())
+        assert bodies() == ["welcome", "spam 1", "after"]
+    finally:
+        for d in (alice, bob, mallory):
+            await d.disconnect()

@@ -43,6 +43,7 @@ async def run(dev: Device, now: int) -> None:
     await history_transfer.send_pending(dev, now)
     await history_transfer.import_received(dev, now)
     await message_requests.reconcile(dev, now)  # T14: accepted on another device
+    await message_requests.refresh_blocks(dev, now)  # T14: blocks made on other devices
     await dev.top_up_key_packages(now)
 
 

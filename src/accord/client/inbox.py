@@ -170,6 +170,8 @@ def _application(dev: Device, item: m.QueueItem, now: int) -> None:
     r = dev.engine.process(state, item.body, now)
     dev.store.save_group(conv["group_id"], r.state, now)
     assert r.plaintext is not None
+    if message_requests.is_blocked(dev, r.sender):
+        return  # T14: a blocked user's post in a group is dropped unread
     if message_requests.is_pending(conv):
         message_requests.hold(dev, conv, r, item.created_at, now)  # T14: a preview only
         return

@@ -141,8 +141,7 @@ async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = F
     if sender is None:
         raise ValidationError("this conversation is not a message request")
     target = sender.rsplit("@", 1)[-1] if domain else sender
-    await dev.api._json(fw.BlockList, "POST", "/v1/blocks", body=fw.BlockRequest(target=target),
-                        auth=True)
+    await block_target(dev, target)
     cid = conv["conv_id"]
     dev.store.delete("held:" + cid)
     dev.store.delete_messages(cid, PREVIEW_KIND)
@@ -150,3 +149,33 @@ async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = F
     dev.store.update_conversation(cid, meta=meta)
     convs.deactivate(dev, dev.store.conversation(cid), now, dev.identity.account)
     return target
+
+
+# -- blocks inside groups --------------------------------------------------------------
+# Application messages have hidden senders (T11): the provider cannot drop a blocked
+# user's posts in a group, so the device drops them, unread, after decryption.
+
+BLOCKS_EVERY_MS = 300_000
+
+
+async def block_target(dev: Device, target: str) -> list[str]:
+    """Block a user or a domain at the provider; the account's block list."""
+    listed = await dev.api._json(fw.BlockList, "POST", "/v1/blocks",
+                                 body=fw.BlockRequest(target=target), auth=True)
+    dev.store.put_json("blocks", {"targets": listed.targets, "at": 0})
+    return listed.targets
+
+
+async def refresh_blocks(dev: Device, now: int) -> None:
+    """Follow the provider's block list (blocks made elsewhere), every BLOCKS_EVERY_MS."""
+    known = dev.store.get_json("blocks", {"targets": [], "at": 0})
+    if known["at"] and now - known["at"] < BLOCKS_EVERY_MS:
+        return
+    listed = await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)
+    dev.store.put_json("blocks", {"targets": listed.targets, "at": now})
+
+
+def is_blocked(dev: Device, sender_identity: bytes) -> bool:
+    account = split_identity(sender_identity)[0]
+    targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
+    return account in targets or account.rsplit("@", 1)[-1] in targets
