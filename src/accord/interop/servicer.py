@@ -11,6 +11,7 @@ Secrets are never put into a status message.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from accord.mls.structs import (
     GroupInfo,
     MLSMessage,
     PreSharedKey,
+    PreSharedKeyID,
     Proposal,
     RatchetTree,
     ReInit,
@@ -174,13 +176,11 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
     def _member(self, state_id: int) -> Member:
         return self.store.get(state_id, Member, "state")
 
-    def _describe(self, d: pb.ProposalDescription, state: g.GroupState | None,
-                  context: Any, members: Sequence[tuple[int, Any]]) -> Proposal:
+    def _describe(self, d: pb.ProposalDescription, context: Any,
+                  members: Sequence[tuple[int, Any]]) -> Proposal:
+        """A ProposalDescription (by-value commit entry or external proposal) as a Proposal."""
         kind = bytes(d.proposal_type).decode("utf-8", "replace")
-        suite = get_suite(context.cipher_suite)
-        nonce_len = suite.kdf_len
-        import os
-
+        nonce_len = get_suite(context.cipher_suite).kdf_len
         if kind == "add":
             return Add(_key_package(d.key_package))
         if kind == "remove":
@@ -188,12 +188,8 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
         if kind == "externalPSK":
             if not d.psk_id:
                 raise ValidationError("empty psk_id", "interop request")
-            from accord.mls.structs import PreSharedKeyID
-
             return PreSharedKey(PreSharedKeyID.external(bytes(d.psk_id), os.urandom(nonce_len)))
         if kind == "resumptionPSK":
-            from accord.mls.structs import PreSharedKeyID
-
             return PreSharedKey(PreSharedKeyID.resumption(
                 ResumptionPSKUsage.APPLICATION, context.group_id, d.epoch_id, os.urandom(nonce_len)))
         if kind == "groupContextExtensions":
@@ -223,7 +219,7 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
         if only_refs and req.by_value:
             raise ValidationError("ReInitCommit commits its ReInit proposal by reference", "interop request")
         members = g.members(state)
-        by_value = [self._describe(d, state, state.context, members) for d in req.by_value]
+        by_value = [self._describe(d, state.context, members) for d in req.by_value]
         out, pending = g.commit(state, now=_now(), proposals=refs, by_value=by_value,
                                 force_path=req.force_path, inline_tree=not req.external_tree)
         m.state = pending
@@ -558,7 +554,7 @@ class AccordMLSClient(pb_grpc.MLSClientServicer):  # type: ignore[misc]
         suite_id = info.group_context.cipher_suite
         tree = _tree(req.ratchet_tree) or _tree_from_info(info)
         members = _tree_members(suite_id, tree)
-        proposal = self._describe(req.description, None, info.group_context, members)
+        proposal = self._describe(req.description, info.group_context, members)
         msg = g.external_proposal(info.group_context, proposal, req.signer_index,
                                   signer.signature_priv)
         return pb.ProposalResponse(proposal=msg.to_bytes())
