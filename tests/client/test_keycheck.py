@@ -69,7 +69,7 @@ class FakeLogs:
     async def consistency(self, domain: str, old: int, new: int) -> tuple[bytes, ...]:
         return self.shown[domain].log.consistency_proof(old, new)
 
-    async def witnessed(self, domain: str) -> wt.KtWitnessed:
+    async def witnessed(self, domain: str, min_size: int = 0) -> wt.KtWitnessed:
         own, peer = self.by_domain[self.own_domain], self.by_domain[domain]
         sth = peer.log.signed_head(peer.key, NOW)
         cosig = cosign(own.key, own.domain, sth, NOW)
