@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
+from accord.storage.engine import SqliteEngine
 from accord.storage.schema import MIGRATIONS, migrate
 
 GID = b"group-1"
@@ -214,12 +216,13 @@ async def test_blobs_share_content_by_hash(store: SqlStore) -> None:
     assert await store.get_blob(b"c2") == b"data"  # still referenced by c2
 
 
-async def test_sqlite_is_durable_by_configuration(store: SqlStore) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas")
+async def test_sqlite_is_durable_by_configuration(tmp_path: Path) -> None:
+    """SQLite only: an acknowledged write must survive a crash (WAL + synchronous=FULL)."""
+    store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
     engine = store.engine
     mode = await engine.run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])  # type: ignore[attr-defined]
     sync = await engine.run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])  # type: ignore[attr-defined]
+    await store.close()
     assert (mode, sync) == ("wal", 2)  # 2 = FULL
 
 
