@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import statistics
@@ -37,14 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.federation.loopback import Provider, federation
 from accord.server.harness import (
+    DeliveryTally,
     SimDevice,
     application_post,
     group_path,
+    listen_for_deliveries,
     mls_commit,
     mls_create,
     mls_key_package,
@@ -96,46 +96,7 @@ async def _group(alpha: httpx.AsyncClient, beta: httpx.AsyncClient, n: int
     return bobs, gid, pk1
 
 
-class Tally:
-    def __init__(self, members: int) -> None:
-        self.members = members
-        self.started: dict[str, float] = {}
-        self.copies: dict[bytes, int] = {}
-        self.done: dict[bytes, float] = {}
-        self.deliveries = 0
-        self.expected = 0
-        self.all_done = asyncio.Event()
-
-    def received(self, body: bytes, at: float) -> None:
-        self.deliveries += 1
-        n = self.copies.get(body, 0) + 1
-        self.copies[body] = n
-        if n == self.members:
-            self.done[body] = at
-            if self.expected and len(self.done) >= self.expected:
-                self.all_done.set()
-
-
-async def _listen(url: str, device: SimDevice, tally: Tally, ready: asyncio.Event,
-                  stop: asyncio.Event) -> None:
-    async with websockets.connect(url, max_size=2**24) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": device.token}))
-        ready.set()
-        while not stop.is_set():
-            try:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
-            except TimeoutError:
-                continue
-            now = time.perf_counter()
-            items = frame.get("items", [])
-            for item in items:
-                if item["kind"] == "application":
-                    tally.received(item["body"].encode(), now)
-            if items:
-                await ws.send(json.dumps({"type": "ack", "up_to": items[-1]["seq"]}))
-
-
-async def _post_all(url: str, gid: bytes, pk: Ed25519PrivateKey, tally: Tally,
+async def _post_all(url: str, gid: bytes, pk: Ed25519PrivateKey, tally: DeliveryTally,
                     opts: argparse.Namespace, deadline: float) -> int:
     """Post; the tally keys on the body (msg ids differ between hub and follower)."""
     from accord.wire import b64e
@@ -167,10 +128,10 @@ async def _measure(alpha: Provider, beta: Provider, n: int, direction: str,
     async with httpx.AsyncClient(base_url=alpha.url, timeout=30) as a, \
             httpx.AsyncClient(base_url=beta.url, timeout=30) as b:
         bobs, gid, pk = await _group(a, b, n)
-    tally, stop = Tally(n), asyncio.Event()
+    tally, stop = DeliveryTally(n), asyncio.Event()
     ws_url = beta.url.replace("http://", "ws://") + "/v1/ws"
     readies = [asyncio.Event() for _ in bobs]
-    listeners = [asyncio.create_task(_listen(ws_url, d, tally, r, stop))
+    listeners = [asyncio.create_task(listen_for_deliveries(ws_url, d.token, tally, r, stop, lambda item: item["body"]))
                  for d, r in zip(bobs, readies, strict=True)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     t0 = time.perf_counter()
@@ -183,8 +144,7 @@ async def _measure(alpha: Provider, beta: Provider, n: int, direction: str,
     elapsed = time.perf_counter() - t0
     stop.set()
     await asyncio.gather(*listeners, return_exceptions=True)
-    lat = sorted((tally.done[k.encode()] - s) * 1000 for k, s in tally.started.items()
-                 if k.encode() in tally.done)
+    lat = tally.latencies_ms()
     return {
         "receivers": n,
         "expected": tally.expected,

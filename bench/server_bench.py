@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import statistics
@@ -34,15 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.server import bench_baseline
 from accord.server.harness import (
+    DeliveryTally,
     ServerProcess,
     SimDevice,
     application_post,
     group_path,
+    listen_for_deliveries,
     mls_commit,
     mls_create,
     mls_key_package,
@@ -96,46 +96,7 @@ def _ciphertexts(state: Any, n: int, payload: int) -> list[bytes]:
     return out
 
 
-class Tally:
-    def __init__(self, members: int) -> None:
-        self.members = members
-        self.started: dict[str, float] = {}
-        self.copies: dict[str, int] = {}
-        self.done: dict[str, float] = {}
-        self.deliveries = 0
-        self.all_done = asyncio.Event()
-        self.expected = 0
-
-    def received(self, msg_id: str, at: float) -> None:
-        self.deliveries += 1
-        n = self.copies.get(msg_id, 0) + 1
-        self.copies[msg_id] = n
-        if n == self.members:
-            self.done[msg_id] = at
-            if self.expected and len(self.done) >= self.expected:
-                self.all_done.set()
-
-
-async def _listen(url: str, device: SimDevice, tally: Tally, ready: asyncio.Event,
-                  stop: asyncio.Event) -> None:
-    async with websockets.connect(url, max_size=2**24) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": device.token}))
-        ready.set()
-        while not stop.is_set():
-            try:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
-            except TimeoutError:
-                continue
-            now = time.perf_counter()
-            items = frame.get("items", [])
-            for item in items:
-                if item["kind"] == "application":
-                    tally.received(item["msg_id"], now)
-            if items:
-                await ws.send(json.dumps({"type": "ack", "up_to": items[-1]["seq"]}))
-
-
-async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, tally: Tally,
+async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, tally: DeliveryTally,
                     opts: argparse.Namespace, deadline: float, bodies: list[bytes],
                     poster_device: SimDevice | None = None) -> int:
     """Hidden-sender posts, or (``poster_device`` given) attributed posts under its session."""
@@ -197,10 +158,10 @@ async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace,
     async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
         devices, gid, pk, state = await _members(http, size)
     bodies = _ciphertexts(state, opts.messages, opts.payload)
-    tally, stop = Tally(size), asyncio.Event()
+    tally, stop = DeliveryTally(size), asyncio.Event()
     url = server.url.replace("http://", "ws://") + "/v1/ws"
     readies = [asyncio.Event() for _ in devices]
-    listeners = [asyncio.create_task(_listen(url, d, tally, r, stop))
+    listeners = [asyncio.create_task(listen_for_deliveries(url, d.token, tally, r, stop, lambda item: item["msg_id"]))
                  for d, r in zip(devices, readies, strict=True)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     t0 = time.perf_counter()
@@ -213,7 +174,7 @@ async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace,
     elapsed = time.perf_counter() - t0
     stop.set()
     await asyncio.gather(*listeners, return_exceptions=True)
-    lat = sorted((tally.done[i] - s) * 1000 for i, s in tally.started.items() if i in tally.done)
+    lat = tally.latencies_ms()
     return {
         "posting": mode,
         "members": size,

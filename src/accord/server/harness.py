@@ -7,6 +7,8 @@ the HTTP API with the wire types, nothing more.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import signal
@@ -14,11 +16,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.wire import b64e, decode, encode, signing
@@ -237,3 +241,51 @@ def mls_commit(state: Any, add: list[bytes] = (), remove: list[int] = (),  # typ
                                force_path=update)
     welcome = result.welcome.to_bytes() if result.welcome is not None else None
     return bytes(result.commit.to_bytes()), welcome, g.merge_pending(pending)
+
+
+class DeliveryTally:
+    """Counts each application item's copies as members' WebSockets receive it;
+    an item is delivered when every member has it (the benchmarks' end point)."""
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.started: dict[str, float] = {}
+        self.copies: dict[str, int] = {}
+        self.done: dict[str, float] = {}
+        self.deliveries = 0
+        self.expected = 0
+        self.all_done = asyncio.Event()
+
+    def received(self, key: str, at: float) -> None:
+        self.deliveries += 1
+        n = self.copies.get(key, 0) + 1
+        self.copies[key] = n
+        if n == self.members:
+            self.done[key] = at
+            if self.expected and len(self.done) >= self.expected:
+                self.all_done.set()
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((self.done[k] - s) * 1000 for k, s in self.started.items()
+                      if k in self.done)
+
+
+async def listen_for_deliveries(url: str, token: str, tally: DeliveryTally,
+                                ready: asyncio.Event, stop: asyncio.Event,
+                                key: Callable[[dict[str, Any]], str]) -> None:
+    """One member's WebSocket: count application items by ``key(item)``, ack them."""
+    async with websockets.connect(url, max_size=2**24) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        ready.set()
+        while not stop.is_set():
+            try:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+            except TimeoutError:
+                continue
+            now = time.perf_counter()
+            items = frame.get("items", [])
+            for item in items:
+                if item["kind"] == "application":
+                    tally.received(key(item), now)
+            if items:
+                await ws.send(json.dumps({"type": "ack", "up_to": items[-1]["seq"]}))
