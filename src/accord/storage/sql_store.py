@@ -14,7 +14,7 @@ from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import _check_roster, _enqueue, _marks
-from accord.storage.federation_sql import FederationSqlMixin
+from accord.storage.federation_sql import FederationSqlMixin, _advance
 from accord.storage.interface import (
     ClaimedKeyPackage,
     CommitChange,
@@ -293,36 +293,7 @@ class SqlStore(FederationSqlMixin):
                 )
                 if len(found) != len(set(change.added)):
                     raise NotFound("an added device does not exist")
-            new_epoch = group.epoch + 1
-            await tx.execute(
-                "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
-                new_epoch,
-                commit.created_at,
-                change.group_id,
-            )
-            if change.removed:
-                await tx.execute(
-                    "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
-                    f" ({_marks(len(change.removed))})",
-                    change.group_id,
-                    *change.removed,
-                )
-            await tx.executemany(
-                "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
-                [(change.group_id, d, leaves.get(d)) for d in change.added],
-            )
-            await tx.execute(
-                "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
-                change.group_id,
-                new_epoch,
-                change.next_posting_key,
-            )
-            # Epochs older than the previous one can never be posted to again.
-            await tx.execute(
-                "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
-                change.group_id,
-                new_epoch - 1,
-            )
+            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
             # Everyone of the old roster but the committer learns the commit,
             # removed devices included (that is how they learn they are out).
             notified = await _enqueue(
