@@ -180,6 +180,24 @@ def test_accord_joins_externally_a_tsmls_group(ts: Any) -> None:
     _messages(ts, sid, state)
 
 
+def test_tsmls_joins_externally_only_with_the_bare_external_pub_quirk(ts: Any) -> None:
+    """ts-mls 1.6.4 reads external_pub as the bare key: from Accord's RFC 9420
+    GroupInfo it cannot join; from one written with ``bare_external_pub`` (the
+    opt-in peer quirk of ``accord interop serve``) it joins and agrees."""
+    suite = get_suite(1)
+    cred, priv = identity(1, "accord")
+    state = g.create_group(suite, os.urandom(8), cred, priv, NOW)
+    rfc = g.group_info(state)
+    with pytest.raises(grpc.RpcError) as err:
+        ts.ExternalJoin(pb.ExternalJoinRequest(group_info=rfc.to_bytes(), identity=b"ts-bob"))
+    assert "Invalid public key" in str(err.value.details())
+    quirk = g.group_info(state, bare_external_pub=True)
+    res = ts.ExternalJoin(pb.ExternalJoinRequest(group_info=quirk.to_bytes(), identity=b"ts-bob"))
+    _, state = g.process(state, bytes(res.commit), NOW)
+    _agree(ts, res.state_id, state)
+    _messages(ts, res.state_id, state)
+
+
 def _tsmls_group_with_accord(ts: Any, kp: g.KeyPackagePrivate) -> tuple[int, g.GroupState]:
     sid = ts.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
                                                identity=b"ts-alice")).state_id

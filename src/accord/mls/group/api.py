@@ -37,11 +37,14 @@ def members(state: GroupState) -> list[tuple[int, LeafNode]]:
 
 
 def group_info(
-    state: GroupState, *, with_tree: bool = True, with_external_pub: bool = True
+    state: GroupState, *, with_tree: bool = True, with_external_pub: bool = True,
+    bare_external_pub: bool = False,
 ) -> MLSMessage:
-    """A signed GroupInfo of the current epoch (12.4.3), e.g. for external joins."""
+    """A signed GroupInfo of the current epoch (12.4.3), e.g. for external joins
+    (``bare_external_pub``: see make_group_info; a peer quirk, not RFC 9420)."""
     return MLSMessage.wrap(
-        make_group_info(state, with_tree=with_tree, with_external_pub=with_external_pub)
+        make_group_info(state, with_tree=with_tree, with_external_pub=with_external_pub,
+                        bare_external_pub=bare_external_pub)
     )
 
 

@@ -215,17 +215,23 @@ def fresh_state(
 
 def make_group_info(
     state: GroupState, *, with_tree: bool = True, with_external_pub: bool = True,
-    extra: Sequence[Extension] = (),
+    extra: Sequence[Extension] = (), bare_external_pub: bool = False,
 ) -> GroupInfo:
     """A signed GroupInfo of the state's epoch (12.4.3), optionally carrying the
-    ratchet_tree (12.4.3.3) and external_pub (12.4.3.2) extensions."""
+    ratchet_tree (12.4.3.3) and external_pub (12.4.3.2) extensions.
+
+    ``bare_external_pub`` writes the extension as the bare HPKE key instead of the
+    ExternalPub struct of 12.4.3.2: not RFC 9420, but what ts-mls 1.6.4 reads (fixed
+    upstream by ts-mls PR #449). Only ``accord interop serve --peer-quirk
+    tsmls-external-pub`` asks for it; the messenger never does."""
     suite: CipherSuite = state.suite
     exts: list[Extension] = list(extra)
     if with_tree:
         tree_bytes = encode(RatchetTree, state.tree.to_ratchet_tree())
         exts.append(Extension(ExtensionType.RATCHET_TREE, tree_bytes))
     if with_external_pub:
-        pub = ExternalPub(state.secrets.external_pub()).to_bytes()
+        key = state.secrets.external_pub()
+        pub = key if bare_external_pub else ExternalPub(key).to_bytes()
         exts.append(Extension(ExtensionType.EXTERNAL_PUB, pub))
     # 13.5: a random GREASE extension, so receivers keep ignoring unknown ones.
     exts.append(Extension(grease_values(1)[0], os.urandom(os.urandom(1)[0] % 8)))
