@@ -213,3 +213,22 @@ def test_default_suites_are_those_every_client_supports(config: Path) -> None:
         outcome = run(addresses, Options(configs=[config], handshake="public", scripts=["talk"]), out)
     assert outcome.ok and {r.suite for r in outcome.results} == {1, 2}  # the fakes offer 1 and 2
     assert outcome.passed == 2 * 4
+
+
+def test_concurrent_runs_report_the_same_lines_in_the_same_order() -> None:
+    """`--jobs N` runs N scripts at once; the report is the serial one, in order."""
+    configs = sorted(p for p in (Path(__file__).resolve().parent / "configs").glob("*.json")
+                     if p.name != "deep_random.json")
+
+    def lines(jobs: int, liar: FakeMLS) -> list[str]:
+        out = io.StringIO()
+        with serve(FakeMLS("a"), liar) as addresses:
+            run(addresses, Options(configs=configs, suites=[1], sample=2, seed=5, handshake="both", jobs=jobs), out)
+        # drop the per-run time, "(0.01s)", which differs between runs
+        return [line.rsplit(" (", 1)[0] if line.startswith("PASS") else line
+                for line in out.getvalue().splitlines() if not line.startswith("# c")]
+
+    serial, parallel = lines(1, FakeMLS("b")), lines(4, FakeMLS("b"))
+    assert serial == parallel and serial[-1].endswith(" passed, 0 failed")
+    lying = lines(4, FakeMLS("b", Knobs(lie_state_auth_at=1)))
+    assert lying[-1] != serial[-1] and lying[-1].endswith("failed") and " 0 failed" not in lying[-1]

@@ -9,7 +9,8 @@ StateAuth and an Export (``accord.interop.agreement``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -17,7 +18,7 @@ from typing import TextIO
 from accord.errors import AccordError
 from accord.interop.assignment import plan
 from accord.interop.client import Client, connect
-from accord.interop.config import ScenarioFile, load_scenarios
+from accord.interop.config import ScenarioFile, Script, load_scenarios
 from accord.interop.divergence import RunResult
 from accord.interop.execute import execute
 from accord.interop.report import Reporter, matrix_markdown
@@ -39,6 +40,7 @@ class Options:
     run_timeout: float = 900.0
     as_json: bool = False
     matrix: Path | None = None  # write the Markdown matrix here
+    jobs: int = 1  # runs in flight at once (each run is independent); output stays in order
 
 
 @dataclass(slots=True)
@@ -54,6 +56,41 @@ class Outcome:
 
 def _wanted(options: Options, label: str, name: str) -> bool:
     return not options.scripts or name in options.scripts or label in options.scripts
+
+
+Planned = tuple[Script, Sequence[int], int, bool]
+
+
+def _planned(files: Sequence[ScenarioFile], options: Options, suites: Sequence[int], n_clients: int,
+             rep: Reporter) -> Iterator[Planned]:
+    """Every run in the order the upstream runner takes them: script, suite, mode, assignment."""
+    for scenario in files:
+        for script in scenario:
+            if not _wanted(options, script.label, script.name):
+                continue
+            p = plan(
+                script.actors(), script.creators(), n_clients, sample_k=options.sample,
+                seed=options.seed, key=script.label, max_assignments=options.max_assignments,
+            )
+            if p.note:
+                rep.note(f"{script.label}: {p.note}")
+            for suite in suites:
+                for encrypt in HANDSHAKES[options.handshake]:
+                    for assignment in p.assignments:
+                        yield script, assignment, suite, encrypt
+
+
+def _execute_all(planned: Sequence[Planned], clients: Sequence[Client], options: Options) -> Iterator[RunResult]:
+    """The runs' results in plan order; with ``jobs`` > 1 that many run at once
+    (runs share no handle, and the servers serve requests concurrently)."""
+    def one(p: Planned) -> RunResult:
+        return execute(p[0], p[1], clients, p[2], p[3], options.run_timeout)
+
+    if options.jobs <= 1:
+        yield from map(one, planned)
+        return
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="interop-run") as pool:
+        yield from pool.map(one, planned)
 
 
 def run_clients(clients: Sequence[Client], options: Options, out: TextIO) -> Outcome:
@@ -76,22 +113,10 @@ def run_clients(clients: Sequence[Client], options: Options, out: TextIO) -> Out
             files.append(load_scenarios(path))
         except AccordError as exc:
             rep.failure(str(exc))
-    for scenario in files:
-        for script in scenario:
-            if not _wanted(options, script.label, script.name):
-                continue
-            p = plan(
-                script.actors(), script.creators(), len(clients), sample_k=options.sample,
-                seed=options.seed, key=script.label, max_assignments=options.max_assignments,
-            )
-            if p.note:
-                rep.note(f"{script.label}: {p.note}")
-            for suite in suites:
-                for encrypt in HANDSHAKES[options.handshake]:
-                    for assignment in p.assignments:
-                        result = execute(script, assignment, clients, suite, encrypt, options.run_timeout)
-                        results.append(result)
-                        rep.result(result)
+    planned = list(_planned(files, options, suites, len(clients), rep))
+    for result in _execute_all(planned, clients, options):
+        results.append(result)
+        rep.result(result)
     if options.matrix is not None:
         options.matrix.write_text(matrix_markdown(results, list(clients)))
     rep.summary()
