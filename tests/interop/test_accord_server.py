@@ -7,15 +7,22 @@ and the server answers the next request normally.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
+from click.testing import CliRunner
 
+from accord.cli.main import cli
 from accord.interop.proto import mls_client_pb2 as pb
 from accord.interop.proto import mls_client_pb2_grpc as pb_grpc
-from tests.interop.tsmls_peer import Peer, start_accord
+from accord.interop.servicer import AccordMLSClient
+from accord.interop.state_store import Member
+from accord.mls.structs import ExternalPub, MLSMessage
+from accord.mls.structs.enums import ExtensionType
+from tests.interop.tsmls_peer import PEER_DIR, Peer, peers, start_accord, start_server
 
 TYPED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION}
 
@@ -161,3 +168,88 @@ def test_garbage_in_every_bytes_field(stub: Any) -> None:
     stub.Commit(pb.CommitRequest(state_id=sid))
     stub.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=sid))
     assert len(stub.StateAuth(pb.StateAuthRequest(state_id=sid)).state_auth_secret) == 32
+
+
+# --- the opt-in peer quirk `--peer-quirk tsmls-external-pub` (not RFC 9420) --------
+
+QUIRK = "tsmls-external-pub"
+
+
+class Aborted(Exception):
+    pass
+
+
+class Context:
+    """Enough of grpc.ServicerContext to call the servicer's RPCs in-process."""
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise Aborted(code, details)
+
+
+def external_pub_data(group_info: bytes) -> bytes:
+    info = MLSMessage.from_bytes(group_info).message
+    found = [e.extension_data for e in info.extensions
+             if e.extension_type == ExtensionType.EXTERNAL_PUB]
+    assert len(found) == 1
+    return bytes(found[0])
+
+
+@pytest.mark.parametrize("quirks", [frozenset(), frozenset({QUIRK})])
+def test_group_info_external_pub_form_and_external_join(quirks: frozenset[str]) -> None:
+    client, ctx = AccordMLSClient(quirks), Context()
+    sid = client.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
+                                                   identity=b"alice"), ctx).state_id
+    key = client.store.get(sid, Member, "state").state.secrets.external_pub()
+    gi = client.GroupInfo(pb.GroupInfoRequest(state_id=sid), ctx).group_info
+    data = external_pub_data(gi)
+    if quirks:
+        assert data == key  # the bare HPKE key, as ts-mls 1.6.4 reads it
+    else:
+        assert data == ExternalPub(key).to_bytes() != key  # RFC 9420 12.4.3.2
+    # Accord joins externally from either form, and the member agrees
+    joined = client.ExternalJoin(pb.ExternalJoinRequest(group_info=gi, identity=b"bob"), ctx)
+    client.HandleCommit(pb.HandleCommitRequest(state_id=sid, commit=joined.commit), ctx)
+    auth = client.StateAuth(pb.StateAuthRequest(state_id=sid), ctx).state_auth_secret
+    assert auth == joined.epoch_authenticator
+
+
+def test_unknown_quirk_is_refused() -> None:
+    with pytest.raises(ValueError, match="frobnicate"):
+        AccordMLSClient(frozenset({"frobnicate"}))
+    result = CliRunner().invoke(cli, ["interop", "serve", "--port", "0", "--peer-quirk", "frobnicate"])
+    assert result.exit_code == 2, result.output
+    assert "frobnicate" in result.output
+
+
+def test_serve_help_says_the_quirk_is_not_rfc() -> None:
+    result = CliRunner().invoke(cli, ["interop", "serve", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--peer-quirk" in text and QUIRK in text
+    assert "NOT RFC 9420" in text and "ts-mls 1.6.4" in text
+
+
+def test_tsmls_joins_externally_from_the_quirk_server() -> None:
+    """The point of the quirk: ts-mls 1.6.4 joins an Accord group externally."""
+    argv = [sys.executable, "-c", "from accord.cli.main import main; main()", "interop", "serve",
+            "--host", "127.0.0.1", "--port", "0", "--peer-quirk", QUIRK]
+    with peers(1) as (ts_peer,):
+        server = start_server(argv, PEER_DIR.parents[2], "accord interop serve --peer-quirk")
+        accord = grpc.insecure_channel(server.address)
+        ts = grpc.insecure_channel(ts_peer.address)
+        try:
+            log = server.stderr_text()
+            assert f"peer quirk {QUIRK} is on" in log and "not RFC 9420" in log, log
+            a, t = pb_grpc.MLSClientStub(accord), pb_grpc.MLSClientStub(ts)
+            sid = a.CreateGroup(pb.CreateGroupRequest(group_id=os.urandom(8), cipher_suite=1,
+                                                      identity=b"alice"), timeout=30).state_id
+            gi = a.GroupInfo(pb.GroupInfoRequest(state_id=sid), timeout=30).group_info
+            joined = t.ExternalJoin(pb.ExternalJoinRequest(group_info=gi, identity=b"ts-bob"),
+                                    timeout=30)
+            a.HandleCommit(pb.HandleCommitRequest(state_id=sid, commit=joined.commit), timeout=30)
+            auth = a.StateAuth(pb.StateAuthRequest(state_id=sid), timeout=30).state_auth_secret
+            assert auth == joined.epoch_authenticator
+        finally:
+            accord.close()
+            ts.close()
+            server.stop()

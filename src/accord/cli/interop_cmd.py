@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from accord.interop.config import default_config_dir
+from accord.interop.quirks import PEER_QUIRKS
 from accord.interop.runner import HANDSHAKES, Options, run
 
 
@@ -59,8 +60,12 @@ def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[i
 @interop.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it on loopback).")
 @click.option("--port", type=click.IntRange(0, 65535), required=True, help="Port; 0 picks a free one.")
-def serve_cmd(host: str, port: int) -> None:
+@click.option("--peer-quirk", "quirks", multiple=True, type=click.Choice(sorted(PEER_QUIRKS)),
+              help="Deviate from RFC 9420 for one known peer bug; repeatable. tsmls-external-pub: "
+                   "write GroupInfo's external_pub as the bare HPKE key, which is NOT RFC 9420 "
+                   "behaviour and exists only to let ts-mls 1.6.4 join Accord groups externally.")
+def serve_cmd(host: str, port: int, quirks: tuple[str, ...]) -> None:
     """Serve Accord's MLSClient (all 34 RPCs on accord.mls); prints 'listening on HOST:PORT'."""
     from accord.interop.server import serve
 
-    serve(host, port)
+    serve(host, port, quirks=frozenset(quirks))

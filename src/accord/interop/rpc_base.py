@@ -1,7 +1,8 @@
 """What every RPC family of Accord's MLSClient servicer shares.
 
-``ServicerBase`` holds the handle store (state_store.py) and the lock that runs
-one RPC at a time (rpc_errors.guard takes it); the rpc_*.py mixins build on it.
+``ServicerBase`` holds the handle store (state_store.py), the lock that runs one
+RPC at a time (rpc_errors.guard takes it) and the peer quirks switched on for
+this server (quirks.py); the rpc_*.py mixins build on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from accord.interop.proto import mls_client_pb2 as pb
 from accord.interop.proto import mls_client_pb2_grpc as pb_grpc
+from accord.interop.quirks import check_quirks
 from accord.interop.state_store import Member, Store
 from accord.mls import group as g
 
@@ -32,7 +34,9 @@ def group_config(encrypt: bool) -> g.GroupConfig:
 
 
 class ServicerBase(pb_grpc.MLSClientServicer):  # type: ignore[misc]
-    def __init__(self) -> None:
+    def __init__(self, quirks: frozenset[str] = frozenset()) -> None:
+        """``quirks``: names from quirks.PEER_QUIRKS; ValueError on any other."""
+        self.quirks = check_quirks(quirks)
         self.store = Store()
         self._lock = threading.RLock()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from accord.errors import Conflict, ValidationError
 from accord.interop import decoding as dec
 from accord.interop.proto import mls_client_pb2 as pb
+from accord.interop.quirks import TSMLS_EXTERNAL_PUB
 from accord.interop.rpc_base import ServicerBase, group_config, now
 from accord.interop.rpc_errors import guard
 from accord.interop.state_store import Member, Transaction
@@ -69,7 +70,8 @@ class GroupRPCs(ServicerBase):
     @guard
     def GroupInfo(self, req: pb.GroupInfoRequest) -> pb.GroupInfoResponse:
         state = self._member(req.state_id).state
-        info = g.group_info(state, with_tree=not req.external_tree, with_external_pub=True)
+        info = g.group_info(state, with_tree=not req.external_tree, with_external_pub=True,
+                            bare_external_pub=TSMLS_EXTERNAL_PUB in self.quirks)
         tree = dec.tree_bytes(state) if req.external_tree else b""
         return pb.GroupInfoResponse(group_info=info.to_bytes(), ratchet_tree=tree)
 
