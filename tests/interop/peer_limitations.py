@@ -82,45 +82,39 @@ def must_pass(label: str, with_tsmls: bool) -> bool:
 
 # ---------------------------------------------------------------------------
 # ts-mls deviations that only show when it meets Accord (ts-mls against itself
-# agrees with its own encoding). Measured with `accord interop run` against one
-# Accord and one ts-mls server (tests/interop/test_accord_interop.py re-measures
-# them): a mixed run of such a script may fail only with `evidence` in its error.
+# agrees with its own encoding), and how the mixed runs get past them without
+# Accord giving up RFC 9420 by default:
+#
+# - ECDSA keys: ts-mls 1.6.4's default keygen encodes ECDSA signature public keys
+#   (suites 2, 5, 7) as compressed points; RFC 9420 5.1.1 asks for the uncompressed
+#   SEC1 form, which Accord requires. ts-mls signs and verifies with either form and
+#   takes the key pair from its caller (generateKeyPackageWithKey), so the peer
+#   (tsmls/peer.mjs signatureKeys) hands it RFC-form keys. Nothing to excuse.
+# - external_pub: ts-mls 1.6.4 reads the GroupInfo external_pub extension as the
+#   bare HPKE key (fixed upstream in ts-mls PR #449, "Update external_pub codec to
+#   use nested length prefix"); Accord writes the ExternalPub struct of 12.4.3.2.
+#   The GroupInfo is signed, so the peer cannot rewrite it; the mixed runs start
+#   Accord with the opt-in `--peer-quirk tsmls-external-pub` (bare key written,
+#   both forms read), and test_accord_interop.py shows that without the quirk
+#   ts-mls cannot join an Accord group externally, with this evidence:
 
-ECDSA_SUITES = (2, 5, 7)
-
-COMPRESSED_ECDSA = Limitation(
-    "ts-mls 1.6.4 encodes ECDSA signature public keys (suites 2, 5, 7) as compressed "
-    "points; RFC 9420 5.1.1 asks for the uncompressed SEC1 form, which Accord requires, "
-    "so Accord rejects ts-mls's leaves and GroupInfo signers on those suites",
-    # Accord's errors: "... malformed public key (RFC 9420 7.3)" on a ts-mls leaf,
-    # "GroupInfo signature does not verify" on a ts-mls-signed Welcome.
-    "malformed public key|GroupInfo signature does not verify",
-)
+TSMLS_EXTERNAL_PUB_QUIRK = "tsmls-external-pub"
 
 BARE_EXTERNAL_PUB = Limitation(
     "ts-mls 1.6.4 reads the external_pub GroupInfo extension as the bare HPKE key; "
     "Accord writes the ExternalPub struct of RFC 9420 12.4.3.2 (a length-prefixed "
-    "HPKEPublicKey), so ts-mls cannot join an Accord group externally (Accord reads both "
-    "forms, so the other direction works)",
+    "HPKEPublicKey) unless started with --peer-quirk tsmls-external-pub",
     "Invalid public key for the ciphersuite",
 )
 
-# Scripts whose mixed runs may fail, with the evidence, on any suite.
-MIXED_LIMITATIONS: dict[str, Limitation] = {
-    "external_join.json:normal": BARE_EXTERNAL_PUB,
-    "external_join.json:removing_prior": BARE_EXTERNAL_PUB,
-    "external_join.json:with_external_tree": BARE_EXTERNAL_PUB,
-    "external_join.json:with_more_members": BARE_EXTERNAL_PUB,
-    # the runner changes to the lowest other shared suite: 2, an ECDSA suite
-    "reinit.json:change_ciphersuite": COMPRESSED_ECDSA,
-}
+EXTERNAL_JOIN_SCRIPTS = ("external_join.json:normal", "external_join.json:removing_prior",
+                         "external_join.json:with_external_tree", "external_join.json:with_more_members")
 
 
-def mixed_excuse(label: str, suite: int) -> Limitation | None:
-    """The ts-mls limitation that may make a run of Accord with ts-mls fail, if any."""
-    if suite in ECDSA_SUITES:
-        return COMPRESSED_ECDSA
-    return LIMITATIONS.get(label) or MIXED_LIMITATIONS.get(label)
+def mixed_excuse(label: str) -> Limitation | None:
+    """The ts-mls limitation that may make a run of Accord with ts-mls fail, if any:
+    only those ts-mls also fails against itself."""
+    return LIMITATIONS.get(label)
 
 
 def explains(limitation: Limitation, error: str | None) -> bool:

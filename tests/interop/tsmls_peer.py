@@ -117,10 +117,13 @@ def peers(count: int) -> Iterator[list[Peer]]:
             p.stop()
 
 
-def start_accord() -> Peer:
-    """`accord interop serve --port 0` in its own process (same start-up contract)."""
+def start_accord(*quirks: str) -> Peer:
+    """`accord interop serve --port 0` in its own process (same start-up contract),
+    with the given `--peer-quirk`s (none: RFC 9420 behaviour throughout)."""
     import sys
 
     argv = [sys.executable, "-c", "from accord.cli.main import main; main()",
             "interop", "serve", "--host", "127.0.0.1", "--port", "0"]
+    for quirk in quirks:
+        argv += ["--peer-quirk", quirk]
     return start_server(argv, PEER_DIR.parents[2], "accord interop serve")

@@ -9,12 +9,13 @@ after every step. (The full interop matrix is the interop runner's job.)
 
 ts-mls 1.6.4 writes the external_pub extension as the bare key, not the
 ExternalPub struct of RFC 9420 12.4.3.2, and so cannot read Accord's
-(conforming) GroupInfo for an external join; Accord reads both forms. It
-reads the external_senders extension as one ExternalSender instead of the
-vector of 12.1.8.1, so external signers are not crossed here; it encodes
-ECDSA keys compressed (5.1.1 asks for uncompressed points), so only the
-EdDSA suites are; and it omits the path of GroupContextExtensions commits,
-which 12.4.2 lets a receiver accept.
+(conforming) GroupInfo for an external join unless Accord writes the bare
+key on request (a test below); Accord reads both forms. It reads the
+external_senders extension as one ExternalSender instead of the vector of
+12.1.8.1, so external signers are not crossed here; its default keygen
+encodes ECDSA keys compressed (5.1.1 asks for uncompressed points), so the
+peer gives it RFC-form keys; and it omits the path of GroupContextExtensions
+commits, which 12.4.2 lets a receiver accept.
 """
 
 from __future__ import annotations
@@ -292,11 +293,12 @@ def _accord_group_with_tsmls(ts: Any, suite_id: int = 1) -> tuple[int, g.GroupSt
 
 
 def test_other_suites_both_directions(ts: Any) -> None:
-    """The EdDSA suites. ts-mls 1.6.4 encodes ECDSA signature keys (suites 2,
-    5, 7) as compressed points where RFC 9420 5.1.1 asks for uncompressed
-    ones, so Accord rejects its KeyPackages on those suites."""
+    """Every other RFC suite. On the ECDSA ones (2, 5, 7) the peer hands ts-mls
+    uncompressed signature keys (RFC 9420 5.1.1; its default keygen compresses
+    them, which Accord refuses)."""
     offered = set(ts.SupportedCiphersuites(pb.SupportedCiphersuitesRequest()).ciphersuites)
-    for suite_id in sorted(offered & {3, 4, 6}):
+    assert {2, 3, 4, 5, 6, 7} <= offered
+    for suite_id in (2, 3, 4, 5, 6, 7):
         sid, state = _accord_group_with_tsmls(ts, suite_id)
         _agree(ts, sid, state)
         state = _messages(ts, sid, state)

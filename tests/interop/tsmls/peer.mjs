@@ -208,9 +208,24 @@ export function ownLeaf(state) {
   return node.leaf;
 }
 
+// RFC 9420 5.1.1: an ECDSA signature public key is an uncompressed SEC1 point.
+// ts-mls 1.6.4's default keygen (noble's getPublicKey) returns the compressed
+// form; ts-mls signs and verifies with either, so the peer hands it RFC-form
+// keys through ts-mls's own generateKeyPackageWithKey.
+const ECDSA_CURVES = { P256: "p256", P384: "p384", P521: "p521" };
+
+export async function signatureKeys(cs) {
+  const keys = await cs.signature.keygen();
+  const curve = ECDSA_CURVES[cs.name.split("_").at(-1)];
+  if (curve === undefined) return keys;
+  const nist = await import("@noble/curves/nist.js");
+  return { signKey: keys.signKey, publicKey: nist[curve].Point.fromBytes(keys.publicKey).toBytes(false) };
+}
+
 export async function newKeyPackage(identity, cs) {
   const credential = { credentialType: "basic", identity: asBytes(identity) };
-  return mls.generateKeyPackage(credential, mls.defaultCapabilities(), mls.defaultLifetime, [], cs);
+  return mls.generateKeyPackageWithKey(credential, mls.defaultCapabilities(), mls.defaultLifetime, [],
+                                       await signatureKeys(cs), cs);
 }
 
 export function pskNonce(cs) {

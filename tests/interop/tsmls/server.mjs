@@ -59,6 +59,7 @@ import {
   leafIndexOf,
   ownLeaf,
   newKeyPackage,
+  signatureKeys,
   externalPsk,
   resumptionPsk,
   describeProposal,
@@ -333,7 +334,7 @@ const rpc = {
 
   async CreateExternalSigner(req) {
     const cs = await suiteImpl(req.cipher_suite);
-    const keys = await cs.signature.keygen();
+    const keys = await signatureKeys(cs);
     const credential = { credentialType: "basic", identity: asBytes(req.identity) };
     const id = newHandle({ kind: "signer", cs, keys, credential });
     return { signer_id: id, external_sender: mls.encodeExternalSender({ signaturePublicKey: keys.publicKey, credential }) };
