@@ -1,33 +1,34 @@
 """`accord interop serve` driven by the runner: Accord x Accord and Accord x ts-mls.
 
 Two separate server processes per pairing (conftest.py). Accord against Accord
-must pass every script; a run with ts-mls in a role must pass unless ts-mls's own
-limitation (peer_limitations.py: LIMITATIONS, or a deviation that only shows
-against Accord, MIXED_LIMITATIONS / ECDSA suites) explains its failure, by the
-evidence in the error. Every sample includes a run where each implementation
-creates the group.
+must pass every script; a run with ts-mls in a role must pass unless it is a script
+ts-mls fails against itself (peer_limitations.LIMITATIONS) and that limitation's
+evidence is in the error. Accord runs with `--peer-quirk tsmls-external-pub` against
+ts-mls (peer_limitations.py says why; a test below shows the run without it). Every
+sample includes a run where each implementation creates the group.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from accord.interop.divergence import RunResult
+from tests.interop.full_matrix import full_matrix
 from tests.interop.peer_limitations import (
-    COMPRESSED_ECDSA,
-    ECDSA_SUITES,
-    MIXED_LIMITATIONS,
+    BARE_EXTERNAL_PUB,
+    EXTERNAL_JOIN_SCRIPTS,
+    LIMITATIONS,
     OTHER_SUITES,
     SUITE,
+    TSMLS_EXTERNAL_PUB_QUIRK,
     explains,
     mixed_excuse,
 )
-from tests.interop.test_tsmls_self import CONFIGS, SEED, all_scripts, run_matrix
-from tests.interop.tsmls_peer import Peer
+from tests.interop.test_tsmls_self import CONFIGS, SEED, run_matrix
+from tests.interop.tsmls_peer import Peer, peers, require_node, start_accord, start_peer
 
 CORE = [p for p in CONFIGS if p.name in ("welcome_join.json", "application.json", "commit.json")]
 XWING = 83  # MLS_256_XWING_AES256GCM_SHA512_Ed25519, 0x0053
@@ -58,7 +59,7 @@ def _check_mixed(results: list[RunResult]) -> None:
     for r in results:
         if r.passed:
             continue
-        excuse = mixed_excuse(r.label, r.suite)
+        excuse = mixed_excuse(r.label)
         if excuse is None or not explains(excuse, r.error):
             unexplained.append(_failures([r])[0])
     assert not unexplained, "Accord x ts-mls failures no ts-mls limitation explains:\n" + "\n".join(unexplained)
@@ -87,29 +88,44 @@ def test_accord_tsmls_every_script_suite_1(accord_tsmls: list[Peer]) -> None:
     results, text = run_matrix(accord_tsmls, suites=[SUITE], sample=2, seed=SEED, handshake="both")
     _creators_on_both(results, CONFIGS)
     _check_mixed(results)
-    passed = {r.label for r in results if r.passed}
-    # Scripts ts-mls passes against itself and no ts-mls deviation touches pass here.
-    assert {"welcome_join.json:with_psk", "commit.json:update", "branch.json:base",
-            "reinit.json:change_group_id", "external_proposals.json:joiner_signed_add",
-            "application.json:out_of_order_across_epochs"} <= passed, text
-    # The deviation only Accord reveals is real: ts-mls cannot join Accord's group externally.
-    ext = [r for r in results if r.label == "external_join.json:normal" and dict(r.roles)["alice"] == "c0"]
-    assert ext and all(not r.passed and explains(MIXED_LIMITATIONS[r.label], r.error) for r in ext)
+    # Every script ts-mls passes against itself passes here, in every role order.
+    assert all(r.passed for r in results if r.label not in LIMITATIONS), text
+    assert set(EXTERNAL_JOIN_SCRIPTS) <= {r.label for r in results if r.passed}
 
 
 def test_accord_tsmls_core_on_other_suites_and_x_wing(accord_tsmls: list[Peer]) -> None:
-    """EdDSA suites and X-Wing pass (except ts-mls's own limitations); the ECDSA
-    suites fail, each failing run showing ts-mls's compressed keys."""
+    """Every other RFC suite (the ECDSA ones included: the peer gives ts-mls RFC-form
+    keys) and X-Wing: all runs pass but those of ts-mls's own limitations."""
     results, text = run_matrix(accord_tsmls, CORE, suites=OTHER_SUITES, sample=1, seed=SEED, handshake="private")
     assert {r.suite for r in results} == set(OTHER_SUITES)
     _check_mixed(results)
-    for suite in ECDSA_SUITES:
-        runs = [r for r in results if r.suite == suite]
-        assert any(not r.passed and explains(COMPRESSED_ECDSA, r.error) for r in runs), suite
-    for suite in sorted(set(OTHER_SUITES) - set(ECDSA_SUITES)):
-        runs = [r for r in results if r.suite == suite]
-        for label in ("welcome_join.json:with_psk", "application.json:in_order", "commit.json:add"):
-            assert all(r.passed for r in runs if r.label == label), (suite, label, text)
+    assert all(r.passed for r in results if r.label not in LIMITATIONS), text
+
+
+def test_reinit_to_an_ecdsa_suite_with_tsmls(accord_tsmls: list[Peer]) -> None:
+    """reinit change_ciphersuite moves the group from suite 1 to suite 2 (P-256)."""
+    reinit = [p for p in CONFIGS if p.name == "reinit.json"]
+    results, text = run_matrix(accord_tsmls, reinit, suites=[SUITE], handshake="both",
+                               scripts=["reinit.json:change_ciphersuite"])
+    assert results and all(r.passed and r.final_suite == 2 for r in results), text
+
+
+def test_without_the_quirk_tsmls_cannot_join_an_accord_group_externally() -> None:
+    """The reason for `--peer-quirk tsmls-external-pub`: from Accord's RFC 9420
+    GroupInfo ts-mls 1.6.4 cannot join; the other direction needs no quirk."""
+    ext = [p for p in CONFIGS if p.name == "external_join.json"]
+    with peers(1) as (ts,):
+        accord = start_accord()
+        try:
+            results, text = run_matrix([accord, ts], ext, suites=[SUITE], handshake="public",
+                                       scripts=["external_join.json:normal"])
+        finally:
+            accord.stop()
+    by_roles = {dict(r.roles)["alice"] + dict(r.roles)["bob"]: r for r in results}
+    assert set(by_roles) == {"c0c0", "c0c1", "c1c0", "c1c1"}, text
+    joiner_on_tsmls = by_roles["c0c1"]  # Accord's group, ts-mls joins
+    assert not joiner_on_tsmls.passed and explains(BARE_EXTERNAL_PUB, joiner_on_tsmls.error), text
+    assert by_roles["c1c0"].passed and by_roles["c0c0"].passed and by_roles["c1c1"].passed, text
 
 
 def test_x_wing_scenarios_accord_and_tsmls(accord_tsmls: list[Peer]) -> None:
@@ -122,37 +138,19 @@ def test_x_wing_scenarios_accord_and_tsmls(accord_tsmls: list[Peer]) -> None:
 
 
 # ------------------------------------------------------------------ the whole matrix
-# make test-full: every role assignment of every script on suite 1 (deep_random,
-# 2**841 assignments, a seeded sample of 4), and the core configs on every suite
-# both servers share (up to 16 assignments per script). The Markdown matrices go to
-# $INTEROP_MATRIX_DIR (default build/interop) for docs/INTEROP.md.
-
-def _matrix_file(name: str) -> Path:
-    folder = Path(os.environ.get("INTEROP_MATRIX_DIR", Path(__file__).resolve().parents[2] / "build" / "interop"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / name
-
-
-def _full(pair: list[Peer], name: str) -> list[RunResult]:
-    labels = [label for label in all_scripts() if not label.startswith("deep_random.json:")]
-    every, _ = run_matrix(pair, suites=[SUITE], handshake="both", scripts=labels, max_assignments=1024,
-                          matrix=_matrix_file(f"{name}-suite1.md"))
-    deep, _ = run_matrix(pair, suites=[SUITE], handshake="both", scripts=["deep_random.json:random"],
-                         sample=4, seed=SEED)
-    # every shared suite (17 with ts-mls): every assignment up to 16 per script, a
-    # seeded 16 beyond (commit.json:add has 256); all of them took over 17 minutes.
-    core, _ = run_matrix(pair, CORE, handshake="both", max_assignments=16,
-                         matrix=_matrix_file(f"{name}-core-all-suites.md"))
-    assert len({r.suite for r in core}) >= 10
-    return every + deep + core
-
+# make test-full (tests/interop/full_matrix.py): every script x every role
+# assignment x every shared suite x both handshake modes, sharded over pairs of
+# server processes; the matrices go to build/interop for docs/INTEROP.md.
 
 @pytest.mark.slow
-def test_full_matrix_accord_accord(accord_pair: list[Peer]) -> None:
-    results = _full(accord_pair, "accord-accord")
+def test_full_matrix_accord_accord() -> None:
+    results = full_matrix(lambda: [start_accord(), start_accord()], "accord-accord")
     assert not _failures(results), "\n".join(_failures(results)[:20])
 
 
 @pytest.mark.slow
-def test_full_matrix_accord_tsmls(accord_tsmls: list[Peer]) -> None:
-    _check_mixed(_full(accord_tsmls, "accord-tsmls"))
+def test_full_matrix_accord_tsmls() -> None:
+    node = require_node()
+    results = full_matrix(lambda: [start_accord(TSMLS_EXTERNAL_PUB_QUIRK), start_peer(node)], "accord-tsmls")
+    _check_mixed(results)
+    assert all(r.passed for r in results if r.label not in LIMITATIONS), "\n".join(_failures(results)[:20])

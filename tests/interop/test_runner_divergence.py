@@ -125,6 +125,17 @@ def test_matrix_file(config: Path, tmp_path: Path) -> None:
     assert outcome.failed == 2
 
 
+def test_grid_file(config: Path, tmp_path: Path) -> None:
+    grid = tmp_path / "grid.md"
+    liar = FakeMLS("liar", Knobs(lie_state_auth_at=2))
+    outcome, _ = go(FakeMLS("honest"), liar, config, grid=grid, suites=[1, 2], handshake="both")
+    lines = grid.read_text().splitlines()
+    assert lines[0] == "| script | 1 | 2 |"
+    assert "| toy.json:talk | 8/8 | 8/8 |" in lines
+    assert "| toy.json:two_commits | 4/8 | 4/8 |" in lines
+    assert lines[-1] == f"{outcome.passed} passed, {outcome.failed} failed of {outcome.passed + outcome.failed} runs"
+
+
 def test_wrong_epoch_authenticator_in_a_response(config: Path) -> None:
     liar = FakeMLS("liar", Knobs(lie_epoch_authenticator_at=2))
     outcome, lines = go(FakeMLS("honest"), liar, config, scripts=["two_commits"])
@@ -232,3 +243,16 @@ def test_concurrent_runs_report_the_same_lines_in_the_same_order() -> None:
     assert serial == parallel and serial[-1].endswith(" passed, 0 failed")
     lying = lines(4, FakeMLS("b", Knobs(lie_state_auth_at=1)))
     assert lying[-1] != serial[-1] and lying[-1].endswith("failed") and " 0 failed" not in lying[-1]
+
+
+def test_grid_rebuilt_from_per_suite_matrices(config: Path, tmp_path: Path) -> None:
+    """A matrix run in parts (one file per suite) gives the grid of one whole run."""
+    from tests.interop.full_matrix import grid_from_suite_files
+
+    whole = tmp_path / "whole.md"
+    liar = FakeMLS("liar", Knobs(lie_state_auth_at=2))
+    go(FakeMLS("honest"), liar, config, grid=whole, suites=[1, 2], handshake="both")
+    for suite in (1, 2):
+        go(FakeMLS("honest"), FakeMLS("liar", Knobs(lie_state_auth_at=2)), config,
+           matrix=tmp_path / f"toy-suite-{suite}.md", suites=[suite], handshake="both")
+    assert grid_from_suite_files("toy", tmp_path) == whole.read_text()

@@ -41,9 +41,13 @@ def interop() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line; the last line stays 'N passed, M failed'.")
 @click.option("--matrix", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result matrix (script x suite x handshake) as Markdown to this file.")
+@click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the compact matrix (script x suite -> passed/runs) as Markdown to this file.")
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Runs in flight at once (each on its own groups); the report keeps the serial order.")
 def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[int, ...], sample: int | None,
             seed: int, scripts: tuple[str, ...], handshake: str, max_assignments: int, rpc_timeout: float,
-            run_timeout: float, as_json: bool, matrix: Path | None) -> None:
+            run_timeout: float, as_json: bool, matrix: Path | None, grid: Path | None, jobs: int) -> None:
     """Run scenario files against the given MLSClient servers; exit 1 on any failure."""
     files = list(configs) or sorted(default_config_dir().glob("*.json"))
     if not files:
@@ -51,7 +55,7 @@ def run_cmd(clients: tuple[str, ...], configs: tuple[Path, ...], suites: tuple[i
     options = Options(
         configs=files, suites=suites, sample=sample, seed=seed, handshake=handshake,
         max_assignments=max_assignments, scripts=scripts, rpc_timeout=rpc_timeout,
-        run_timeout=run_timeout, as_json=as_json, matrix=matrix,
+        run_timeout=run_timeout, as_json=as_json, matrix=matrix, grid=grid, jobs=jobs,
     )
     outcome = run(clients, options, sys.stdout)
     raise SystemExit(0 if outcome.ok else 1)

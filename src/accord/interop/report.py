@@ -112,3 +112,24 @@ def matrix_markdown(results: list[RunResult], clients: list[Client]) -> str:
             detail += f"; and {len(bad) - 3} more"
         lines.append(f"| {label} | {suite} | {hs} | {ok}/{len(runs)} | {detail} |")
     return "\n".join(lines) + "\n"
+
+
+def matrix_grid(results: list[RunResult]) -> str:
+    """The compact matrix: one row per script, one column per suite, each cell
+    ``passed/runs`` over every role assignment and handshake mode run."""
+    cells: dict[tuple[str, int], list[RunResult]] = defaultdict(list)
+    for r in results:
+        cells[(r.label, r.suite)].append(r)
+    suites = sorted({s for _, s in cells})
+    scripts = sorted({label for label, _ in cells})
+    lines = ["| script | " + " | ".join(str(s) for s in suites) + " |",
+              "| --- |" + " --- |" * len(suites)]
+    for label in scripts:
+        row = []
+        for s in suites:
+            runs = cells.get((label, s), [])
+            row.append(f"{sum(r.passed for r in runs)}/{len(runs)}" if runs else "")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    total = len(results)
+    lines += ["", f"{sum(r.passed for r in results)} passed, {sum(not r.passed for r in results)} failed of {total} runs"]
+    return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from accord.interop.client import Client, connect
 from accord.interop.config import ScenarioFile, Script, load_scenarios
 from accord.interop.divergence import RunResult
 from accord.interop.execute import execute
-from accord.interop.report import Reporter, matrix_markdown
+from accord.interop.report import Reporter, matrix_grid, matrix_markdown
 
 HANDSHAKES = {"public": (False,), "private": (True,), "both": (False, True)}
 
@@ -40,6 +40,7 @@ class Options:
     run_timeout: float = 900.0
     as_json: bool = False
     matrix: Path | None = None  # write the Markdown matrix here
+    grid: Path | None = None  # write the compact script x suite grid here
     jobs: int = 1  # runs in flight at once (each run is independent); output stays in order
 
 
@@ -119,6 +120,8 @@ def run_clients(clients: Sequence[Client], options: Options, out: TextIO) -> Out
         rep.result(result)
     if options.matrix is not None:
         options.matrix.write_text(matrix_markdown(results, list(clients)))
+    if options.grid is not None:
+        options.grid.write_text(matrix_grid(results))
     rep.summary()
     return Outcome(rep.passed, rep.failed, results)
 

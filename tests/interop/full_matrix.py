@@ -1,0 +1,147 @@
+"""`make test-full`: the whole interop matrix for one pairing of servers.
+
+Every script of every config x every assignment of the two servers to its actors x
+every suite both servers support x both handshake modes; deep_random (2**841
+assignments) runs a seeded sample of DEEP_SAMPLE on suite 1. Suites are spread over
+independent pairs of server processes (ACCORD_INTEROP_SHARDS, default the CPU
+count), each running JOBS runs at once. Each suite's detailed matrix is written as
+soon as it is done ($INTEROP_MATRIX_DIR, default build/interop:
+NAME-suite-N.md), and at the end the grid, script x suite -> passed/runs
+(NAME-grid.md), which docs/INTEROP.md reproduces. ACCORD_INTEROP_SUITES (comma
+separated) restricts the run to some suites, e.g. to finish a matrix in parts.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from accord.interop.client import connect
+from accord.interop.divergence import RunResult
+from accord.interop.report import matrix_grid
+from tests.interop.test_tsmls_self import CONFIGS, SEED, all_scripts, run_matrix
+from tests.interop.tsmls_peer import Peer
+
+JOBS = 2
+DEEP_SAMPLE = 4
+SUITE = 1
+
+
+def matrix_dir() -> Path:
+    folder = Path(os.environ.get("INTEROP_MATRIX_DIR", Path(__file__).resolve().parents[2] / "build" / "interop"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shared_suites(pair: list[Peer]) -> list[int]:
+    clients = [connect(f"c{i}", p.address) for i, p in enumerate(pair)]
+    try:
+        return sorted(frozenset.intersection(*(c.suites for c in clients)))
+    finally:
+        for c in clients:
+            c.close()
+
+
+def _wanted_suites(shared: list[int]) -> list[int]:
+    asked = os.environ.get("ACCORD_INTEROP_SUITES", "")
+    if not asked:
+        return shared
+    wanted = [int(x) for x in asked.split(",") if x.strip()]
+    missing = set(wanted) - set(shared)
+    assert not missing, f"ACCORD_INTEROP_SUITES names suites the servers do not share: {sorted(missing)}"
+    return wanted
+
+
+def full_matrix(start_pair: Callable[[], list[Peer]], name: str) -> list[RunResult]:
+    """Run the whole matrix; every started server is stopped before returning."""
+    shards = max(1, int(os.environ.get("ACCORD_INTEROP_SHARDS", os.cpu_count() or 1)))
+    folder = matrix_dir()
+    labels = [label for label in all_scripts() if not label.startswith("deep_random.json:")]
+    pairs: list[list[Peer]] = []
+    try:
+        pairs.append(start_pair())
+        suites = _wanted_suites(shared_suites(pairs[0]))
+        for _ in range(1, min(shards, len(suites))):
+            pairs.append(start_pair())
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for s in suites:
+            todo.put(s)
+        results: list[RunResult] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def worker(pair: list[Peer]) -> None:
+            try:
+                while True:
+                    try:
+                        suite = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    start = time.monotonic()
+                    got, _ = run_matrix(pair, CONFIGS, suites=[suite], handshake="both", scripts=labels,
+                                        max_assignments=4096, jobs=JOBS,
+                                        matrix=folder / f"{name}-suite-{suite}.md")
+                    if suite == SUITE:
+                        deep, _ = run_matrix(pair, CONFIGS, suites=[SUITE], handshake="both",
+                                             scripts=["deep_random.json:random"], sample=DEEP_SAMPLE, seed=SEED)
+                        got += deep
+                    with lock:
+                        results.extend(got)
+                        print(f"{name}: suite {suite}: {sum(r.passed for r in got)}/{len(got)} passed "
+                              f"in {time.monotonic() - start:.0f}s", flush=True)
+            except BaseException as exc:  # reported by the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(p,)) for p in pairs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        if not os.environ.get("ACCORD_INTEROP_SUITES"):
+            (folder / f"{name}-grid.md").write_text(matrix_grid(results))
+        else:
+            tag = os.environ["ACCORD_INTEROP_SUITES"].replace(",", "_")
+            (folder / f"{name}-grid-{tag}.md").write_text(matrix_grid(results))
+        return results
+    finally:
+        for pair in pairs:
+            for p in pair:
+                p.stop()
+
+
+def grid_from_suite_files(name: str, folder: Path | None = None) -> str:
+    """The grid rebuilt from the per-suite matrices already written (a matrix run
+    in parts, or one stopped before its end): script x suite -> passed/runs."""
+    folder = folder or matrix_dir()
+    cells: dict[tuple[str, int], list[int]] = {}
+    for path in sorted(folder.glob(f"{name}-suite-*.md")):
+        for line in path.read_text().splitlines():
+            parts = [p.strip() for p in line.strip("|").split("|")]
+            if len(parts) != 5 or "/" not in parts[3] or not parts[1].isdigit():
+                continue
+            ok, runs = (int(x) for x in parts[3].split("/"))
+            cell = cells.setdefault((parts[0], int(parts[1])), [0, 0])
+            cell[0] += ok
+            cell[1] += runs
+    suites = sorted({s for _, s in cells})
+    scripts = sorted({label for label, _ in cells})
+    lines = ["| script | " + " | ".join(str(s) for s in suites) + " |", "| --- |" + " --- |" * len(suites)]
+    for label in scripts:
+        row = [f"{cells[(label, s)][0]}/{cells[(label, s)][1]}" if (label, s) in cells else "" for s in suites]
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    ok = sum(c[0] for c in cells.values())
+    total = sum(c[1] for c in cells.values())
+    lines += ["", f"{ok} passed, {total - ok} failed of {total} runs"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m tests.interop.full_matrix PAIRING
+    import sys
+
+    print(grid_from_suite_files(sys.argv[1]), end="")
