@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from accord.interop.divergence import StepFailed, find_divergence
 from accord.interop.proto import mls_client_pb2 as pb
-from accord.interop.steps import Run
+from accord.interop.run_state import Run
 
 EXPORT_LABEL = "accord interop agreement"
 EXPORT_CONTEXT = b"accord"

@@ -13,7 +13,7 @@ from accord.interop.client import Client, RpcFailure
 from accord.interop.config import Script, Step
 from accord.interop.divergence import RunResult, StepFailed
 from accord.interop.proto import mls_client_pb2 as pb
-from accord.interop.steps import Run, extensions
+from accord.interop.run_state import Run, extensions
 
 ACTIONS: Mapping[str, Callable[[Run, Step], None]] = {
     "createGroup": s.create_group,

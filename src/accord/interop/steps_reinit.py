@@ -5,7 +5,7 @@ from __future__ import annotations
 from accord.interop.config import Step
 from accord.interop.divergence import StepFailed
 from accord.interop.proto import mls_client_pb2 as pb
-from accord.interop.steps import Run, extensions
+from accord.interop.run_state import Run, extensions
 
 
 def reinit(run: Run, step: Step) -> None:
