@@ -19,10 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 from accord.interop.client import connect
 from accord.interop.divergence import RunResult
-from accord.interop.report import matrix_grid
+from accord.interop.report import matrix_grid, matrix_markdown
 from tests.interop.test_tsmls_self import CONFIGS, SEED, all_scripts, run_matrix
 from tests.interop.tsmls_peer import Peer
 
@@ -37,10 +38,12 @@ def matrix_dir() -> Path:
     return folder
 
 
-def shared_suites(pair: list[Peer]) -> list[int]:
+def shared_suites(pair: list[Peer]) -> tuple[list[int], list[SimpleNamespace]]:
+    """The suites both servers support, and (label, name) of each for the matrices."""
     clients = [connect(f"c{i}", p.address) for i, p in enumerate(pair)]
     try:
-        return sorted(frozenset.intersection(*(c.suites for c in clients)))
+        names = [SimpleNamespace(label=c.label, name=c.name) for c in clients]
+        return sorted(frozenset.intersection(*(c.suites for c in clients))), names
     finally:
         for c in clients:
             c.close()
@@ -64,7 +67,8 @@ def full_matrix(start_pair: Callable[[], list[Peer]], name: str) -> list[RunResu
     pairs: list[list[Peer]] = []
     try:
         pairs.append(start_pair())
-        suites = _wanted_suites(shared_suites(pairs[0]))
+        shared, names = shared_suites(pairs[0])
+        suites = _wanted_suites(shared)
         for _ in range(1, min(shards, len(suites))):
             pairs.append(start_pair())
         todo: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -73,34 +77,44 @@ def full_matrix(start_pair: Callable[[], list[Peer]], name: str) -> list[RunResu
         results: list[RunResult] = []
         errors: list[BaseException] = []
         lock = threading.Lock()
+        stop = threading.Event()  # set when the run is interrupted: no half-done suite is written
 
         def worker(pair: list[Peer]) -> None:
             try:
-                while True:
+                while not stop.is_set():
                     try:
                         suite = todo.get_nowait()
                     except queue.Empty:
                         return
                     start = time.monotonic()
                     got, _ = run_matrix(pair, CONFIGS, suites=[suite], handshake="both", scripts=labels,
-                                        max_assignments=4096, jobs=JOBS,
-                                        matrix=folder / f"{name}-suite-{suite}.md")
+                                        max_assignments=4096, jobs=JOBS)
                     if suite == SUITE:
                         deep, _ = run_matrix(pair, CONFIGS, suites=[SUITE], handshake="both",
                                              scripts=["deep_random.json:random"], sample=DEEP_SAMPLE, seed=SEED)
                         got += deep
                     with lock:
+                        if stop.is_set():
+                            return
+                        text = matrix_markdown(got, names)  # type: ignore[arg-type]
+                        (folder / f"{name}-suite-{suite}.md").write_text(text)
                         results.extend(got)
                         print(f"{name}: suite {suite}: {sum(r.passed for r in got)}/{len(got)} passed "
                               f"in {time.monotonic() - start:.0f}s", flush=True)
             except BaseException as exc:  # reported by the caller
+                stop.set()
                 errors.append(exc)
 
-        threads = [threading.Thread(target=worker, args=(p,)) for p in pairs]
+        threads = [threading.Thread(target=worker, args=(p,), daemon=True) for p in pairs]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException:
+            with lock:
+                stop.set()
+            raise
         if errors:
             raise errors[0]
         if not os.environ.get("ACCORD_INTEROP_SUITES"):
