@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 from accord.interop.client import connect
 from accord.interop.divergence import RunResult
-from accord.interop.report import matrix_grid, matrix_markdown
+from accord.interop.report import grid_table, matrix_grid, matrix_markdown
 from tests.interop.test_tsmls_self import CONFIGS, SEED, all_scripts, run_matrix
 from tests.interop.tsmls_peer import Peer
 
@@ -143,16 +143,7 @@ def grid_from_suite_files(name: str, folder: Path | None = None) -> str:
             cell = cells.setdefault((parts[0], int(parts[1])), [0, 0])
             cell[0] += ok
             cell[1] += runs
-    suites = sorted({s for _, s in cells})
-    scripts = sorted({label for label, _ in cells})
-    lines = ["| script | " + " | ".join(str(s) for s in suites) + " |", "| --- |" + " --- |" * len(suites)]
-    for label in scripts:
-        row = [f"{cells[(label, s)][0]}/{cells[(label, s)][1]}" if (label, s) in cells else "" for s in suites]
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
-    ok = sum(c[0] for c in cells.values())
-    total = sum(c[1] for c in cells.values())
-    lines += ["", f"{ok} passed, {total - ok} failed of {total} runs"]
-    return "\n".join(lines) + "\n"
+    return grid_table({key: (ok, runs) for key, (ok, runs) in cells.items()})
 
 
 if __name__ == "__main__":  # python -m tests.interop.full_matrix PAIRING

@@ -117,19 +117,23 @@ def matrix_markdown(results: list[RunResult], clients: list[Client]) -> str:
 def matrix_grid(results: list[RunResult]) -> str:
     """The compact matrix: one row per script, one column per suite, each cell
     ``passed/runs`` over every role assignment and handshake mode run."""
-    cells: dict[tuple[str, int], list[RunResult]] = defaultdict(list)
+    cells: dict[tuple[str, int], tuple[int, int]] = {}
     for r in results:
-        cells[(r.label, r.suite)].append(r)
+        ok, runs = cells.get((r.label, r.suite), (0, 0))
+        cells[(r.label, r.suite)] = (ok + r.passed, runs + 1)
+    return grid_table(cells)
+
+
+def grid_table(cells: dict[tuple[str, int], tuple[int, int]]) -> str:
+    """Render ``(script, suite) -> (passed, runs)`` as the script x suite grid."""
     suites = sorted({s for _, s in cells})
     scripts = sorted({label for label, _ in cells})
     lines = ["| script | " + " | ".join(str(s) for s in suites) + " |",
-              "| --- |" + " --- |" * len(suites)]
+             "| --- |" + " --- |" * len(suites)]
     for label in scripts:
-        row = []
-        for s in suites:
-            runs = cells.get((label, s), [])
-            row.append(f"{sum(r.passed for r in runs)}/{len(runs)}" if runs else "")
+        row = [f"{cells[(label, s)][0]}/{cells[(label, s)][1]}" if (label, s) in cells else "" for s in suites]
         lines.append(f"| {label} | " + " | ".join(row) + " |")
-    total = len(results)
-    lines += ["", f"{sum(r.passed for r in results)} passed, {sum(not r.passed for r in results)} failed of {total} runs"]
+    ok = sum(c[0] for c in cells.values())
+    total = sum(c[1] for c in cells.values())
+    lines += ["", f"{ok} passed, {total - ok} failed of {total} runs"]
     return "\n".join(lines) + "\n"
