@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accord.errors import ValidationError
+from accord.errors import Conflict, ValidationError
 from accord.storage.engine import Tx
-from accord.storage.interface import CommitChange, GroupRecord, NewMessage
+from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, NewMessage
 
 
 def _marks(n: int) -> str:
@@ -30,6 +30,24 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
         change.removed
     ):
         raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
+
+
+async def _admit_application(
+    tx: Tx, group: GroupRecord, message: NewMessage, nonce: bytes, nonce_expires_at: int
+) -> None:
+    """Refuse an application message outside the current or previous epoch, or whose
+    post nonce this group has already seen (a replayed post), in the caller's transaction."""
+    if message.epoch not in (group.epoch, group.epoch - 1):
+        raise EpochConflict(group.epoch)
+    n = await tx.execute(
+        "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        group.group_id,
+        nonce,
+        nonce_expires_at,
+    )
+    if n == 0:
+        raise Conflict("this nonce was already used in this group (replay)")
 
 
 async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:

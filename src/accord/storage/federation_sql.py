@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
+from accord.storage.fanout_sql import _admit_application
 from accord.storage.interface import (
     CommitChange,
     EpochConflict,
@@ -274,17 +275,7 @@ class FederationSqlMixin(ConsentSqlMixin):
         assert message.group_id is not None and message.epoch is not None
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
-            if message.epoch not in (group.epoch, group.epoch - 1):
-                raise EpochConflict(group.epoch)
-            n = await tx.execute(
-                "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                message.group_id,
-                nonce,
-                nonce_expires_at,
-            )
-            if n == 0:
-                raise Conflict("this nonce was already used in this group (replay)")
+            await _admit_application(tx, group, message, nonce, nonce_expires_at)
             where = await _locate(tx, group.members)
             refused = await _refused(tx, message.group_id)
             notified: list[str] = await _enqueue(

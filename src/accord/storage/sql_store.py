@@ -13,7 +13,7 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _check_roster, _enqueue, _marks
+from accord.storage.fanout_sql import _admit_application, _check_roster, _enqueue, _marks
 from accord.storage.federation_sql import FederationSqlMixin, _advance
 from accord.storage.interface import (
     ClaimedKeyPackage,
@@ -325,17 +325,7 @@ class SqlStore(FederationSqlMixin):
         assert message.group_id is not None and message.epoch is not None
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)
-            if message.epoch not in (group.epoch, group.epoch - 1):
-                raise EpochConflict(group.epoch)
-            n = await tx.execute(
-                "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                message.group_id,
-                nonce,
-                nonce_expires_at,
-            )
-            if n == 0:
-                raise Conflict("this nonce was already used in this group (replay)")
+            await _admit_application(tx, group, message, nonce, nonce_expires_at)
             # The hub cannot tell which member sent it (T11): every member,
             # the sender's own devices included, gets a copy.
             return await _enqueue(tx, message, group.members)
