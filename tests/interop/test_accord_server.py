@@ -57,6 +57,16 @@ def group(stub: Any, name: bytes = b"alice") -> int:
                                                       identity=name)).state_id)
 
 
+def test_every_rpc_of_the_service_is_accords_own() -> None:
+    """All 34 RPCs of MLSClient are implemented by AccordMLSClient; none falls back
+    to the generated base class, whose methods only answer UNIMPLEMENTED."""
+    rpcs = list(pb.DESCRIPTOR.services_by_name["MLSClient"].methods_by_name)
+    assert len(rpcs) == 34
+    inherited = [name for name in rpcs
+                 if getattr(AccordMLSClient, name) is getattr(pb_grpc.MLSClientServicer, name)]
+    assert inherited == []
+
+
 def test_name_and_suites(stub: Any) -> None:
     assert stub.Name(pb.NameRequest()).name == "accord"
     suites = set(stub.SupportedCiphersuites(pb.SupportedCiphersuitesRequest()).ciphersuites)
