@@ -32,11 +32,11 @@ def accord_pair() -> Iterator[list[Peer]]:
 @pytest.fixture(scope="module")
 def accord_tsmls() -> Iterator[list[Peer]]:
     """c0 = `accord interop serve --peer-quirk tsmls-external-pub`, c1 = the ts-mls peer."""
-    from tests.interop.peer_limitations import TSMLS_EXTERNAL_PUB_QUIRK
+    from accord.interop.quirks import TSMLS_EXTERNAL_PUB
     from tests.interop.tsmls_peer import start_accord
 
     with peers(1) as (ts,):
-        accord = start_accord(TSMLS_EXTERNAL_PUB_QUIRK)
+        accord = start_accord(TSMLS_EXTERNAL_PUB)
         try:
             yield [accord, ts]
         finally:

@@ -133,17 +133,17 @@ def grid_from_suite_files(name: str, folder: Path | None = None) -> str:
     """The grid rebuilt from the per-suite matrices already written (a matrix run
     in parts, or one stopped before its end): script x suite -> passed/runs."""
     folder = folder or matrix_dir()
-    cells: dict[tuple[str, int], list[int]] = {}
+    cells: dict[tuple[str, int], tuple[int, int]] = {}
     for path in sorted(folder.glob(f"{name}-suite-*.md")):
         for line in path.read_text().splitlines():
             parts = [p.strip() for p in line.strip("|").split("|")]
             if len(parts) != 5 or "/" not in parts[3] or not parts[1].isdigit():
                 continue
             ok, runs = (int(x) for x in parts[3].split("/"))
-            cell = cells.setdefault((parts[0], int(parts[1])), [0, 0])
-            cell[0] += ok
-            cell[1] += runs
-    return grid_table({key: (ok, runs) for key, (ok, runs) in cells.items()})
+            key = (parts[0], int(parts[1]))
+            done, total = cells.get(key, (0, 0))
+            cells[key] = (done + ok, total + runs)
+    return grid_table(cells)
 
 
 if __name__ == "__main__":  # python -m tests.interop.full_matrix PAIRING

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accord.interop.quirks import TSMLS_EXTERNAL_PUB
-
 SUITE = 1  # MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 # welcome_join, application and commit are also measured on these: the same scripts
 # fail for the same reasons, every other script passes. 83 is ts-mls's
@@ -99,8 +97,6 @@ def must_pass(label: str, with_tsmls: bool) -> bool:
 #   Accord with the opt-in `--peer-quirk tsmls-external-pub` (bare key written,
 #   both forms read), and test_accord_interop.py shows that without the quirk
 #   ts-mls cannot join an Accord group externally, with this evidence:
-
-TSMLS_EXTERNAL_PUB_QUIRK = TSMLS_EXTERNAL_PUB
 
 BARE_EXTERNAL_PUB = Limitation(
     "ts-mls 1.6.4 reads the external_pub GroupInfo extension as the bare HPKE key; "

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from accord.interop.divergence import RunResult
+from accord.interop.quirks import TSMLS_EXTERNAL_PUB
 from tests.interop.full_matrix import full_matrix
 from tests.interop.peer_limitations import (
     BARE_EXTERNAL_PUB,
@@ -23,7 +24,6 @@ from tests.interop.peer_limitations import (
     LIMITATIONS,
     OTHER_SUITES,
     SUITE,
-    TSMLS_EXTERNAL_PUB_QUIRK,
     explains,
     mixed_excuse,
 )
@@ -151,6 +151,6 @@ def test_full_matrix_accord_accord() -> None:
 @pytest.mark.slow
 def test_full_matrix_accord_tsmls() -> None:
     node = require_node()
-    results = full_matrix(lambda: [start_accord(TSMLS_EXTERNAL_PUB_QUIRK), start_peer(node)], "accord-tsmls")
+    results = full_matrix(lambda: [start_accord(TSMLS_EXTERNAL_PUB), start_peer(node)], "accord-tsmls")
     _check_mixed(results)
     assert all(r.passed for r in results if r.label not in LIMITATIONS), "\n".join(_failures(results)[:20])

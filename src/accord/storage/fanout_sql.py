@@ -1,4 +1,5 @@
-"""Roster checks and the fan-out of one message to device queues, inside a transaction.
+"""Roster checks, the admission of application posts, and the fan-out of one message
+to device queues, inside a transaction.
 
 Shared by :class:`~accord.storage.sql_store.SqlStore` and the federation mixin.
 """
