@@ -31,7 +31,7 @@ from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
 from accord.federation.provider_key import ProviderKey
 from accord.storage import EpochConflict
-from accord.wire import decode, dumps
+from accord.wire import decode, dumps, loads, parse
 from accord.wire.federation import WellKnown
 
 log = logging.getLogger("accord.federation.peer")
@@ -76,8 +76,8 @@ class PeerClient:
         if r.status_code != 200 or len(r.content) > MAX_RESPONSE:
             raise PeerUnavailable(f"provider {domain} has no usable /.well-known/accord")
         try:
-            return decode(WellKnown, r.json())
-        except ValueError as exc:
+            return parse(WellKnown, r.content)
+        except (DecodeError, ValidationError) as exc:
             raise PeerUnavailable(f"provider {domain} sent a malformed document") from exc
 
     async def post(self, domain: str, path: str, msg: Any, response: type[T], now: int) -> T:
@@ -121,8 +121,8 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     if len(r.content) > MAX_RESPONSE:
         raise PeerUnavailable(f"provider {domain} sent an oversized answer")
     try:
-        doc = r.json() if r.content else {}
-    except ValueError as exc:
+        doc = loads(r.content) if r.content else {}
+    except DecodeError as exc:
         raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
     if 200 <= r.status_code < 300:
         return decode(response, doc)

@@ -19,7 +19,7 @@ from accord.errors import AccordError
 from accord.server import accounts, delivery
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
-from accord.wire import decode, encode
+from accord.wire import decode, encode, loads, parse
 from accord.wire import messages as m
 
 log = logging.getLogger("accord.server.ws")
@@ -32,7 +32,7 @@ async def push_endpoint(ws: WebSocket) -> None:
     await ws.accept()
     try:
         first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
-        auth = decode(m.WsAuth, json.loads(first))
+        auth = parse(m.WsAuth, first)
         device = await accounts.authenticate(p, auth.token, p.clock())
     except (AccordError, ValueError, TimeoutError, WebSocketDisconnect) as exc:
         log.info("ws: authentication refused (%s)", type(exc).__name__)
@@ -76,7 +76,7 @@ async def _push_loop(
 async def _read_acks(p: Provider, ws: WebSocket, device: DeviceRecord) -> None:
     while True:
         try:
-            frame = json.loads(await ws.receive_text())
+            frame = loads(await ws.receive_text())
             if isinstance(frame, dict) and frame.get("type") == "ack":
                 req = decode(m.AckRequest, {"up_to": frame.get("up_to")})
                 await delivery.ack(p, device, req)

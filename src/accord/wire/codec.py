@@ -28,6 +28,12 @@ from accord.errors import DecodeError, ValidationError
 T = TypeVar("T")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 MAX_INT = 2**63 - 1
+# No wire message nests deeper than a handful of levels. Python's json
+# recurses once per level, so a peer's ``[[[[...`` would otherwise reach the
+# interpreter's recursion limit (an internal error, not a 4xx).
+MAX_JSON_DEPTH = 32
+# A JSON string (skipped whole, so brackets inside it do not count) or a bracket.
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def f(
@@ -79,13 +85,33 @@ def _split_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def parse(cls: type[T], raw: bytes) -> T:
-    """Decode a JSON document into ``cls``."""
+def _check_depth(raw: bytes) -> None:
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return  # cannot nest too deep: the usual case costs two counts
+    depth = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+
+
+def loads(raw: bytes | str) -> Any:
+    """The one JSON reader for data from devices and peers: bounded nesting, typed errors."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    _check_depth(data)
     try:
-        obj = json.loads(raw)
+        return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError(f"body is not valid JSON: {exc}") from exc
-    return decode(cls, obj)
+
+
+def parse(cls: type[T], raw: bytes | str) -> T:
+    """Decode a JSON document into ``cls``."""
+    return decode(cls, loads(raw))
 
 
 def decode(cls: type[T], obj: Any, where: str = "") -> T:
