@@ -8,25 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import DecodeError, PeerUnavailable
 from accord.federation.peer_client import _answer
-from accord.server.harness import ServerProcess, SimDevice
+from accord.server.harness import (
+    ServerProcess,
+    SimDevice,
+    group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
+)
 from accord.wire import MAX_JSON_DEPTH, loads, parse
 from accord.wire import messages as m
 
 DEEP = "[" * 200_000  # far past the recursion limit of Python's json
+HEAD_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("provider"), rate_limit_scale=50.0).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("provider"), rate_limit_scale=50.0,
+                         extra_args=("--header-timeout", str(HEAD_TIMEOUT_S))).start()
     try:
         yield proc
     finally:
@@ -89,5 +102,105 @@ def test_deep_json_from_a_peer_is_a_peer_failure() -> None:
         _answer("evil.test", answer, m.Health)
 
 
-async def device(http: httpx.AsyncClient, names: Any, user: str) -> SimDevice:
-    return await SimDevice(http, names(user)).register()
+async def device(http: httpx.AsyncClient, account: str) -> SimDevice:
+    return await SimDevice(http, account).register()
+
+
+# WebSockets per device -----------------------------------------------------------------
+
+
+async def queued_device(http: httpx.AsyncClient, names: Any) -> SimDevice:
+    """bob, with a Welcome waiting in his queue (so an authenticated socket gets a frame)."""
+    alice, bob = await device(http, names("alice")), await device(http, names("bob"))
+    gid = secrets.token_bytes(32)
+    posting = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(group_id=gid, posting_key=posting),
+                     expect=201)
+    commit, welcome, _ = mls_commit(mls_create(alice, gid), add=[mls_key_package(bob)])
+    req = m.CommitRequest(epoch=0, commit=commit, posting_key=posting,
+                          added=[bob.device_id], welcome=welcome)
+    await alice.call("POST", group_path(gid, "/commits"), req, expect=201)
+    return bob
+
+
+async def open_socket(server: ServerProcess, token: str) -> websockets.ClientConnection:
+    ws = await websockets.connect(ws_url(server))
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    return ws
+
+
+async def test_a_device_holds_at_most_four_sockets(server: ServerProcess,
+                                                   http: httpx.AsyncClient, names: Any) -> None:
+    bob = await queued_device(http, names)
+    sockets = []
+    try:
+        for _ in range(4):
+            ws = await open_socket(server, bob.token)
+            sockets.append(ws)
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))  # authenticated, watching
+            assert [i["kind"] for i in frame["items"]] == ["welcome"]
+        fifth = await open_socket(server, bob.token)
+        assert await close_code(fifth) == 4429
+        await sockets.pop().close()  # a closed socket frees its slot
+        for _ in range(50):  # the server notices the close asynchronously (bounded)
+            again = await open_socket(server, bob.token)
+            try:
+                frame = json.loads(await asyncio.wait_for(again.recv(), 10))
+            except websockets.ConnectionClosed:
+                await asyncio.sleep(0.05)
+                continue
+            sockets.append(again)
+            break
+        assert frame["type"] == "items"
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+# request heads -------------------------------------------------------------------------
+
+
+def test_a_slow_request_head_is_closed(server: ServerProcess) -> None:
+    """slowloris: a partial head, then one byte at a time; the provider hangs up."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        closed_after = None
+        for _ in range(40):  # at most 40 x 0.25 s, far past the 1 s deadline
+            try:
+                s.sendall(b"X")
+                s.settimeout(0.25)
+                if s.recv(1024) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                closed_after = time.monotonic() - started
+                break
+    assert closed_after is not None, "the provider kept a slow head open"
+    assert HEAD_TIMEOUT_S <= closed_after < HEAD_TIMEOUT_S + 3
+
+
+def test_an_idle_kept_alive_connection_gets_the_same_deadline(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next head, never finished
+        s.settimeout(HEAD_TIMEOUT_S + 3)
+        assert s.recv(1024) == b""
+        assert time.monotonic() - started < HEAD_TIMEOUT_S + 3
+
+
+def test_an_oversized_request_head_is_refused(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        try:
+            for i in range(100):  # 100 x 1 KiB header lines, more than the 32 KiB allowed
+                s.sendall(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000))
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        s.settimeout(5)
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 431")

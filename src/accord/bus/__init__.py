@@ -85,6 +85,10 @@ class Notifier:
         self._waiters.setdefault(device_id, set()).add(event)
         return event
 
+    def watchers(self, device_id: str) -> int:
+        """How many sockets of this node watch ``device_id`` (the per-device cap)."""
+        return len(self._waiters.get(device_id, ()))
+
     def unwatch(self, device_id: str, event: asyncio.Event) -> None:
         events = self._waiters.get(device_id)
         if events is not None:

@@ -20,6 +20,10 @@ import click
 @click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--rate-limit-scale", default=1.0, show_default=True, type=click.FloatRange(0.01),
               help="Multiply every rate limit (tests and benchmarks on one address).")
+@click.option("--max-sockets-per-device", default=4, show_default=True,
+              type=click.IntRange(1, 1000), help="Open WebSockets one device may hold.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="Seconds a client has to send a request's head (line and headers).")
 @click.option("--peer", "peers", multiple=True, metavar="DOMAIN=URL",
               help="Reach the provider of DOMAIN at URL (static discovery, for tests and "
               "demos; repeatable), e.g. beta.test=http://127.0.0.1:8402.")
@@ -36,6 +40,8 @@ def server(
     tls_key: str | None,
     retention_days: int,
     rate_limit_scale: float,
+    max_sockets_per_device: int,
+    header_timeout: float,
     peers: tuple[str, ...],
     discover: bool,
 ) -> None:
@@ -61,6 +67,8 @@ def server(
         retention_ms=retention_days * DAY_MS,
         blob_retention_ms=retention_days * DAY_MS,
         rate_limit_scale=rate_limit_scale,
+        max_sockets_per_device=max_sockets_per_device,
+        header_timeout_s=header_timeout,
         peers=peer_map,
         discover=discover,
     )

@@ -100,6 +100,8 @@ def serve(
 ) -> None:
     import uvicorn
 
+    from accord.server.http_guard import guarded_http
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_NoClientAddresses())
     uvicorn.run(
@@ -114,5 +116,6 @@ def serve(
         server_header=False,  # T15: no software name or version in any response
         log_level="info",
         ws_max_size=1024 * 1024,
+        http=guarded_http(config.header_timeout_s),  # a deadline on every request head
         lifespan="on",
     )

@@ -47,6 +47,7 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     bus: str | None = None
     tls: tuple[Path, Path] | None = None  # (certificate, key)
+    extra_args: tuple[str, ...] = ()  # more ``accord server`` options
 
     @property
     def url(self) -> str:
@@ -68,6 +69,7 @@ class ServerProcess:
             cmd += ["--bus", self.bus]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        cmd += self.extra_args
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

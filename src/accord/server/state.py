@@ -32,6 +32,8 @@ class ServerConfig:
     max_json_body: int = 512 * 1024
     max_blob: int = 16 * 1024 * 1024
     max_queue_page: int = 500
+    max_sockets_per_device: int = 4  # open WebSockets per device on one node
+    header_timeout_s: float = 10.0  # a request head must arrive within this (slowloris)
     rate_limit_scale: float = 1.0
     peers: tuple[tuple[str, str], ...] = ()  # federation: static (domain, base URL) map
     discover: bool = False  # federation: find unmapped peers at https://DOMAIN/.well-known

@@ -4,6 +4,11 @@ The first frame authenticates (a token in the URL would end up in logs).
 After that the server sends ``WsItems`` frames whenever the bus says this
 device's queue has news; the device may send ``{"type": "ack", "up_to": n}``.
 Items stay queued until acknowledged, so a dropped socket loses nothing.
+
+Close codes: 4401 when the first frame does not authenticate (malformed,
+deep JSON, bad token, or none within ``AUTH_TIMEOUT_S``); 4429 when the
+device already holds ``max_sockets_per_device`` sockets on this node (each
+socket costs a task, a buffer and a wake-up on every queue change).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from accord.wire import messages as m
 log = logging.getLogger("accord.server.ws")
 AUTH_TIMEOUT_S = 10.0
 IDLE_RECHECK_S = 30.0
+CLOSE_AUTH = 4401
+CLOSE_TOO_MANY = 4429
 
 
 async def push_endpoint(ws: WebSocket) -> None:
@@ -37,7 +44,12 @@ async def push_endpoint(ws: WebSocket) -> None:
     except (AccordError, ValueError, TimeoutError, WebSocketDisconnect) as exc:
         log.info("ws: authentication refused (%s)", type(exc).__name__)
         with contextlib.suppress(Exception):
-            await ws.close(code=4401)
+            await ws.close(code=CLOSE_AUTH)
+        return
+    if p.notifier.watchers(device.device_id) >= p.config.max_sockets_per_device:
+        log.info("ws: refused, the device holds too many sockets")
+        with contextlib.suppress(Exception):
+            await ws.close(code=CLOSE_TOO_MANY)
         return
     event = p.notifier.watch(device.device_id)
     reader = asyncio.create_task(_read_acks(p, ws, device))
