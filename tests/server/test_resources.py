@@ -12,12 +12,14 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.applications import Starlette
 
 from accord.errors import DecodeError, PeerUnavailable
 from accord.federation.peer_client import _answer
@@ -29,6 +31,11 @@ from accord.server.harness import (
     mls_create,
     mls_key_package,
 )
+from accord.server.ratelimit import Limit
+from accord.server.routes import http_routes
+from accord.server.state import Provider, ServerConfig
+from accord.storage import SqlStore
+from accord.storage.engine import SqliteEngine
 from accord.wire import MAX_JSON_DEPTH, loads, parse
 from accord.wire import messages as m
 
@@ -204,3 +211,62 @@ def test_an_oversized_request_head_is_refused(server: ServerProcess) -> None:
         s.settimeout(5)
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 431")
+
+
+# blob uploads ---------------------------------------------------------------------------
+
+BUDGET = 1024 * 1024  # the device's blob bytes in this test (no refill)
+CHUNK = 64 * 1024
+
+
+class CountingBody:
+    """An upload body that counts what the provider has pulled from it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.pulled < self.total:
+            n = min(CHUNK, self.total - self.pulled)
+            self.pulled += n
+            yield b"\0" * n
+
+
+@pytest.fixture
+async def app_http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The provider's routes in this process (the body reaches them chunk by chunk)."""
+    limits = {**ServerConfig("alpha.test", tmp_path).limits, "blob_bytes": Limit(0, BUDGET)}
+    config = ServerConfig("alpha.test", tmp_path, limits=limits)
+    store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
+    app = Starlette(routes=http_routes())
+    app.state.provider = Provider(config, store)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://alpha.test") as client:
+        yield client
+    await store.close()
+
+
+async def test_a_declared_length_over_the_budget_is_refused_before_reading(
+        app_http: httpx.AsyncClient) -> None:
+    alice = await SimDevice(app_http, "alice@alpha.test").register()
+    body = CountingBody(2 * BUDGET)
+    headers = {**alice.auth, "Content-Length": str(body.total)}
+    r = await app_http.post("/v1/blobs", content=body, headers=headers)
+    assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
+    assert body.pulled == 0
+
+
+async def test_an_undeclared_upload_stops_being_read_at_the_budget(
+        app_http: httpx.AsyncClient) -> None:
+    alice = await SimDevice(app_http, "alice@alpha.test").register()
+    body = CountingBody(16 * BUDGET)  # chunked: no Content-Length to judge by
+    r = await app_http.post("/v1/blobs", content=body, headers=alice.auth)
+    assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
+    assert body.pulled <= BUDGET + CHUNK  # read up to the chunk that crossed the budget
+    # the bytes read were charged; the budget is the device's own
+    r = await app_http.post("/v1/blobs", content=b"x" * CHUNK, headers=alice.auth)
+    assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
+    bob = await SimDevice(app_http, "bob@alpha.test").register()
+    r = await app_http.post("/v1/blobs", content=b"x" * CHUNK, headers=bob.auth)
+    assert r.status_code == 201, r.text

@@ -64,6 +64,7 @@ class Spec:
     status: int = 200
     params: tuple[Param, ...] = ()
     address_limit: str | None = None  # an extra per-address limit (e.g. registration)
+    byte_budget: str | None = None  # a per-device limit charged per body byte, as it arrives
 
 
 GROUP_ID = Param("group_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,86}$"},
@@ -92,15 +93,31 @@ def int_query(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return int(raw)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int,
+                    charge: Callable[[int], None] | None = None) -> bytes:
+    """The body, refused as soon as it passes ``limit`` or what ``charge`` allows.
+
+    ``charge(n)`` takes ``n`` bytes from a budget (raising ``RateLimited``):
+    the declared Content-Length before a byte is read, then each chunk beyond
+    it as it arrives, so a device's concurrent uploads together never hold
+    more memory than its budget.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body over {limit} bytes")
+    charged = 0
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes")
+        if charge is not None:
+            charge(int(declared))
+            charged = int(declared)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"request body over {limit} bytes")
+        if charge is not None and size > charged:
+            charge(size - charged)
+            charged = size
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -149,7 +166,7 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
                 await reports.gate_account(p, device, now)  # issue 11: suspended/limited
             body: Any = None
             if spec.request is RAW:
-                body = await read_body(request, p.config.max_blob)
+                body = await read_body(request, p.config.max_blob, _budget(spec, p, device, now))
             elif spec.request is not None:
                 body = parse(spec.request, await read_body(request, p.config.max_json_body))
             response = _render(spec, await spec.handler(Call(p, request, device, body, now)))
@@ -160,6 +177,14 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
         return response
 
     return handle
+
+
+def _budget(spec: Spec, p: Provider, device: DeviceRecord | None, now: int
+            ) -> Callable[[int], None] | None:
+    if spec.byte_budget is None or device is None:
+        return None
+    kind, key = spec.byte_budget, device.device_id
+    return lambda n: p.limiter.check(kind, key, now, cost=n)
 
 
 async def _health(c: Call) -> m.Health:
@@ -234,7 +259,7 @@ SPECS: tuple[Spec, ...] = (
          auth=True, request=m.AckRequest, response=m.AckResponse),
     Spec("POST", "/v1/blobs", "Upload an encrypted blob",
          lambda c: blobs.upload(c.provider, c.me, c.body, c.now),
-         auth=True, request=RAW, response=m.BlobCreated, status=201),
+         auth=True, request=RAW, response=m.BlobCreated, status=201, byte_budget="blob_bytes"),
     Spec("GET", "/v1/blobs/{blob_id}", "Download a blob by its capability id",
          lambda c: blobs.download(c.provider, c.request.path_params["blob_id"]),
          response=RAW, params=(BLOB,)),
