@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape as esc
 
 from accord.cli.client_common import (
     console,
@@ -23,6 +22,7 @@ from accord.cli.client_common import (
     run,
     with_device,
 )
+from accord.cli.safe_text import shown
 from accord.client.device import Device
 from accord.client.history import message_view, short_id
 
@@ -41,7 +41,7 @@ def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool) 
 
     run(go())
     emit(as_json, {"profile": str(folder)},
-         lambda: console.print(f"Created an encrypted profile in [bold]{folder}[/bold]. "
+         lambda: console.print(f"Created an encrypted profile in [bold]{shown(folder)}[/bold]. "
                                "Next: accord register user@domain --server URL"))
 
 
@@ -64,7 +64,7 @@ def register_cmd(account: str, server: str, profile: Path | None,
 
     out = run(go())
     emit(as_json, out, lambda: console.print(
-        f"Registered [bold]{out['account']}[/bold] (device {out['device_id']})"))
+        f"Registered [bold]{shown(out['account'])}[/bold] (device {shown(out['device_id'])})"))
 
 
 @click.command("contacts")
@@ -74,7 +74,7 @@ async def contacts_cmd(dev: Device, as_json: bool) -> None:
     """People you share conversations with."""
     rows = [{"account": c["identity"], "state": c["state"]} for c in dev.store.contacts()]
     emit(as_json, rows, lambda: print_lines(
-        [f"{r['account']}  [dim]{r['state']}[/dim]" for r in rows], "no contacts yet"))
+        [f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]" for r in rows], "no contacts yet"))
 
 
 @click.command("search")
@@ -94,8 +94,9 @@ async def search_cmd(dev: Device, as_json: bool, query: str, chat: str | None,
     names = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
     rows = [dict(message_view(m), chat=names.get(m.conv_id, m.conv_id)) for m in hits]
     emit(as_json, rows, lambda: print_lines(
-        [f"[dim]{fmt_time(r['at'])} {esc(r['chat'])} {r['short_id']}[/dim] "
-         f"[bold]{r['sender']}[/bold]: {esc(r['text'])}" for r in rows], "no matches"))
+        [f"[dim]{fmt_time(r['at'])} {shown(r['chat'])} {r['short_id']}[/dim] "
+         f"[bold]{shown(r['sender'])}[/bold]: {shown(r['text'], multiline=True)}"
+         for r in rows], "no matches"))
 
 
 def _day(text: str | None, end: bool = False) -> int | None:
@@ -169,16 +170,18 @@ def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(v))
             else:
-                console.print(f"[dim]{fmt_time(m.sent_at)} {esc(conv['name'])} {short_id(m.msg_id)}"
-                              f"[/dim] [bold]{m.sender}[/bold]: {esc(m.body)}")
+                console.print(f"[dim]{fmt_time(m.sent_at)} {shown(conv['name'])} "
+                              f"{short_id(m.msg_id)}[/dim] [bold]{shown(m.sender)}[/bold]: "
+                              f"{shown(m.body, multiline=True)}")
         events = dev.store.events(conv["conv_id"])
         for e in events[seen["events"].get(conv["conv_id"], 0):]:
             if as_json:
                 click.echo(json.dumps({"type": "event", "chat": conv["name"], "at": e["at"],
                                        "kind": e["kind"], **e["detail"]}))
             else:
-                console.print(f"[yellow]* {esc(conv['name'])}: "
-                              f"{esc(describe_event({'kind': e['kind'], **e['detail']}))}[/yellow]")
+                console.print(f"[yellow]* {shown(conv['name'])}: "
+                              f"{shown(describe_event({'kind': e['kind'], **e['detail']}))}"
+                              "[/yellow]")
         seen["events"][conv["conv_id"]] = len(events)
 
 
@@ -199,7 +202,7 @@ async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | 
     s = dev.settings
     out = {"update_every_messages": s.update_every_messages,
            "update_every_hours": s.update_every_ms / 3_600_000}
-    emit(as_json, out, lambda: print_lines([f"{k}: {v}" for k, v in out.items()]))
+    emit(as_json, out, lambda: print_lines([f"{k}: {shown(v)}" for k, v in out.items()]))
 
 
 COMMANDS = [init_cmd, register_cmd, contacts_cmd, search_cmd, listen_cmd, settings_cmd]

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from accord.cli.client_common import console, emit, profile_options, with_device
+from accord.cli.safe_text import shown
 from accord.client.device import Device
 from accord.wire import privacy as w
 
@@ -28,7 +29,7 @@ async def export_cmd(dev: Device, as_json: bool, to: Path | None) -> None:
     doc = json.loads(resp.content)
     if to is not None:
         to.write_text(json.dumps(doc, indent=2))
-        console.print(f"written to {to}")
+        console.print(f"written to {shown(to)}")
     else:
         click.echo(json.dumps(doc, indent=2))
 
@@ -51,4 +52,4 @@ async def delete_cmd(dev: Device, as_json: bool, yes: bool) -> None:
     emit(as_json, {"erased": {e.table: e.rows for e in result.erased},
                    "peers_told": result.peers_told},
          lambda: console.print(f"deleted: {rows} rows erased; peers told: "
-                               + (", ".join(result.peers_told) or "none")))
+                               + (shown(", ".join(result.peers_told)) or "none")))

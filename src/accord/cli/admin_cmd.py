@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from accord.cli.client_common import console, now_ms, run
+from accord.cli.safe_text import shown
 from accord.content import decode_content
 from accord.content.model import Text
 from accord.errors import DecodeError
@@ -68,8 +69,8 @@ def reports_cmd(obj: tuple[Path, str | None], status: str, as_json: bool) -> Non
         click.echo(json.dumps(out, indent=2))
         return
     for r in out:
-        console.print(f"#{r['id']} [{r['status']}] from {r['reporter']} about "
-                      f"{r['alleged_sender'] or '?'}: {r['text'][:200]!r}")
+        console.print(f"#{r['id']} {shown('[' + r['status'] + ']')} from {shown(r['reporter'])} "
+                      f"about {shown(r['alleged_sender'] or '?')}: {shown(repr(r['text'][:200]))}")
     if not out:
         console.print("no reports")
 
@@ -90,7 +91,7 @@ def _action(name: str, action: str | None, doc: str) -> click.Command:
     def cmd(obj: tuple[Path, str | None], account: str, reason: str) -> None:
         _with_engine(*obj, lambda e: sql.set_account_action(e, account, action, reason,
                                                             now_ms()))
-        console.print(f"{account}: {action or 'no action'}")
+        console.print(f"{shown(account)}: {action or 'no action'}")
 
     return cmd
 
@@ -102,7 +103,7 @@ def _peer(name: str, refused: bool, doc: str) -> click.Command:
     @click.pass_obj
     def cmd(obj: tuple[Path, str | None], domain: str, reason: str) -> None:
         _with_engine(*obj, lambda e: sql.set_peer_refused(e, domain, refused, reason, now_ms()))
-        console.print(f"{domain}: {'refused' if refused else 'allowed'}")
+        console.print(f"{shown(domain)}: {'refused' if refused else 'allowed'}")
 
     return cmd
 

@@ -17,6 +17,7 @@ from accord.cli.client_common import (
     run,
     with_device,
 )
+from accord.cli.safe_text import shown
 from accord.client import backup
 from accord.client.device import Device
 from accord.errors import ValidationError
@@ -48,7 +49,7 @@ async def create_cmd(dev: Device, as_json: bool, to: Path | None, to_provider: b
     where = ", ".join(x for x in (str(to) if to else "", "provider" if to_provider else "") if x)
     # The one time the recovery key is shown; it is stored nowhere.
     emit(as_json, {"recovery_key": key, "stored": where, "size": len(sealed)},
-         lambda: console.print(f"backup stored: {where}\n\nRecovery key (shown once, "
+         lambda: console.print(f"backup stored: {shown(where)}\n\nRecovery key (shown once, "
                                f"write it down; without it the backup cannot be read):\n\n"
                                f"    [bold]{key}[/bold]\n"))
 
@@ -85,7 +86,7 @@ def restore_cmd(profile: Path | None, passphrase_file: Path | None, as_json: boo
             await dev.disconnect()
             dev.close()
         emit(as_json, {"account": doc["account"], "messages": added},
-             lambda: console.print(f"restored {added} messages of {doc['account']}; ask a "
+             lambda: console.print(f"restored {added} messages of {shown(doc['account'])}; ask a "
                                    "member of each conversation to add this device again"))
 
     run(go())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape as esc
 
 from accord.cli.client_common import (
     console,
@@ -13,6 +12,7 @@ from accord.cli.client_common import (
     profile_options,
     with_device,
 )
+from accord.cli.safe_text import shown
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
@@ -33,7 +33,7 @@ async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...
     kind = "direct" if len(members) == 1 else "group"
     conv = await convs.create(dev, name, list(members), now_ms(), kind)
     emit(as_json, {"id": conv["conv_id"], "name": conv["name"]},
-         lambda: console.print(f"created [bold]{esc(conv['name'])}[/bold] ({conv['conv_id']})"))
+         lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold] ({shown(conv['conv_id'])})"))
 
 
 @chat.command("list")
@@ -46,7 +46,7 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
              "messages": len(dev.store.messages(c["conv_id"]))}
             for c in dev.store.conversations()]
     emit(as_json, rows, lambda: print_lines(
-        [f"{r['id']}  [bold]{esc(r['name'])}[/bold]  {r['messages']} messages"
+        [f"{shown(r['id'])}  [bold]{shown(r['name'])}[/bold]  {r['messages']} messages"
          + ("" if r["active"] else "  [dim](left)[/dim]") for r in rows],
         "no conversations yet"))
 
@@ -61,7 +61,7 @@ async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     members = convs.members(dev, conv)
     admins = conv["meta"].get("admins", [])
     emit(as_json, {"members": members, "admins": admins}, lambda: print_lines(
-        [f"[bold]{a}[/bold]{' (admin)' if a in admins else ''}: {', '.join(d)}"
+        [f"[bold]{shown(a)}[/bold]{' (admin)' if a in admins else ''}: {shown(', '.join(d))}"
          for a, d in members.items()]))
 
 
@@ -105,7 +105,7 @@ async def leave_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
 async def rename_cmd(dev: Device, as_json: bool, chat_name: str, new_name: str) -> None:
     """Rename CHAT (admins only)."""
     await convs.rename(dev, convs.find(dev, chat_name), new_name, now_ms())
-    emit(as_json, {"name": new_name}, lambda: console.print(f"renamed to {new_name}"))
+    emit(as_json, {"name": new_name}, lambda: console.print(f"renamed to {shown(new_name)}"))
 
 
 @chat.command("admins")

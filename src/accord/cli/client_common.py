@@ -19,13 +19,15 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from accord.cli.safe_text import shown
 from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.errors import AccordError
 
 T = TypeVar("T")
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# No :emoji: codes and no highlighting: peer text is shown as it is (safe_text).
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 DEFAULT_PROFILE = Path("~/.accord/default")
 
 
@@ -71,7 +73,7 @@ def run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except AccordError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {shown(exc)}")
         raise SystemExit(1) from None
 
 
@@ -106,7 +108,7 @@ async def _catch_up(dev: Device) -> None:
         await dev.connect()
         await dev.sync(now_ms())
     except ServerError as exc:
-        err_console.print(f"[yellow]offline:[/yellow] {exc}; showing what this device has")
+        err_console.print(f"[yellow]offline:[/yellow] {shown(exc)}; showing what this device has")
 
 
 def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:

@@ -35,6 +35,7 @@ from accord.cli.client_common import (
     run,
     with_device,
 )
+from accord.cli.safe_text import shown
 from accord.client import housekeeping, linking
 from accord.client.device import Device, Identity
 from accord.errors import AccordError
@@ -61,7 +62,7 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
     rows = [{"device_id": d.device_id, "this_device": d.device_id == ident.device_id,
              "key": d.signature_key.hex()[:16]} for d in listed.devices]
     emit(as_json, rows, lambda: print_lines(
-        [f"{r['device_id']}  key {r['key']}…{'  (this device)' if r['this_device'] else ''}"
+        [f"{shown(r['device_id'])}  key {shown(r['key'])}…{'  (this device)' if r['this_device'] else ''}"
          for r in rows]))
 
 
@@ -108,13 +109,13 @@ async def link_cmd(dev: Device, as_json: bool, code: str | None, wait: float,
     if code is not None:
         device_id = await housekeeping.link_device(dev, code, now_ms())
         emit(as_json, {"device_id": device_id}, lambda: console.print(
-            f"linked device {device_id}; it joins your conversations once it has run "
+            f"linked device {shown(device_id)}; it joins your conversations once it has run "
             "`accord devices finish` and this device syncs"))
         return
     out = await _link_with_code(dev, as_json, wait, yes)
     emit(as_json, out, lambda: console.print(
-        f"linked device {out['device_id']}; added to every conversation"
-        + (f" except {out['missing']} (at a later sync)" if out["missing"] else "")))
+        f"linked device {shown(out['device_id'])}; added to every conversation"
+        + (f" except {shown(out['missing'])} (at a later sync)" if out["missing"] else "")))
 
 
 async def _link_with_code(dev: Device, as_json: bool, wait: float, yes: bool) -> dict[str, Any]:
@@ -181,7 +182,7 @@ def join_cmd(code: str, server: str, wait: float, profile: Path | None,
             account = await linking.join(dev, code, server)
             fpr = linking.key_fingerprint(dev.signature_public_key)
             if not as_json:
-                console.print(f"joining {account}; this device's key fingerprint: "
+                console.print(f"joining {shown(account)}; this device's key fingerprint: "
                               f"[bold]{fpr}[/bold]; confirm it on your other device")
             ident = await _wait_certified(dev, time.monotonic() + wait)
             return {"account": ident.account, "device_id": ident.device_id, "fingerprint": fpr}
@@ -191,7 +192,8 @@ def join_cmd(code: str, server: str, wait: float, profile: Path | None,
 
     out = run(go())
     emit(as_json, out, lambda: console.print(
-        f"this device is now {out['account']} (device {out['device_id']})"))
+        f"this device is now {shown(out['account'])} "
+        f"(device {shown(out['device_id'])})"))
 
 
 async def _wait_certified(dev: Device, deadline: float) -> Identity:
@@ -234,7 +236,8 @@ def finish_cmd(wait: float, profile: Path | None, passphrase_file: Path | None,
 
     out = run(go())
     emit(as_json, out, lambda: console.print(
-        f"this device is now {out['account']} (device {out['device_id']})"))
+        f"this device is now {shown(out['account'])} "
+        f"(device {shown(out['device_id'])})"))
 
 
 @devices.command("remove")
@@ -245,4 +248,4 @@ async def remove_cmd(dev: Device, as_json: bool, device_id: str) -> None:
     """Remove DEVICE_ID from your account and from every conversation."""
     n = await housekeeping.remove_device(dev, device_id, now_ms())
     emit(as_json, {"conversations": n}, lambda: console.print(
-        f"removed {device_id} (from {n} conversation(s))"))
+        f"removed {shown(device_id)} (from {n} conversation(s))"))

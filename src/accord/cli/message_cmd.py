@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape as esc
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from accord.cli import verify_cmd
 from accord.cli.client_common import console, emit, fmt_time, now_ms, profile_options, with_device
+from accord.cli.safe_text import shown
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
@@ -127,7 +127,8 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
 
 
 def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    console.print(f"[bold underline]{esc(conv['name'])}[/bold underline] [dim]({conv['conv_id']})[/dim]")
+    console.print(f"[bold underline]{shown(conv['name'])}[/bold underline] "
+                  f"[dim]({shown(conv['conv_id'])})[/dim]")
     for i in items:
         console.print(format_item(i, items))
 
@@ -135,21 +136,24 @@ def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
 def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
     when = fmt_time(i["at"])
     if i["type"] == "event":
-        return f"[yellow]  {when} * {esc(describe_event(i))}[/yellow]"
+        return f"[yellow]  {when} * {shown(describe_event(i))}[/yellow]"
+    sender = shown(i["sender"])
     if i["deleted"]:
-        return f"[dim]  {when} {i['short_id']} {i['sender']}: (deleted)[/dim]"
-    line = f"  [dim]{when} {i['short_id']}[/dim] [bold]{i['sender']}[/bold]: {esc(i['text'])}"
+        return f"[dim]  {when} {i['short_id']} {sender}: (deleted)[/dim]"
+    line = (f"  [dim]{when} {i['short_id']}[/dim] [bold]{sender}[/bold]: "
+            f"{shown(i['text'], multiline=True)}")
     if i["reply_to"]:
         quoted = next((x for x in items if x.get("id") == i["reply_to"]), None)
-        line += f" [dim](reply to {esc(quoted['sender'] + ': ' + quoted['text'][:30]) if quoted else i['reply_to'][:8]})[/dim]"
+        what = quoted["sender"] + ": " + quoted["text"][:30] if quoted else i["reply_to"][:8]
+        line += f" [dim](reply to {shown(what)})[/dim]"
     for a in i["attachments"]:
-        line += " [cyan]" + esc(f"[file {a['file_name']}, {a['size']} bytes]") + "[/cyan]"
+        line += " [cyan]" + shown(f"[file {a['file_name']}, {a['size']} bytes]") + "[/cyan]"
     if i["edited"]:
         line += " [dim](edited)[/dim]"
     if i["read_by"]:
         line += f" [green]✓ read by {len(i['read_by'])}[/green]"
     if i["reactions"]:
-        line += " " + esc(" ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items()))
+        line += " " + shown(" ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items()))
     return line
 
 
@@ -182,7 +186,7 @@ async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, o
             bar.stop()
     size = path.stat().st_size
     emit(as_json, {"path": str(path), "size": size},
-         lambda: console.print(f"saved {esc(str(path))} ({size} bytes)"))
+         lambda: console.print(f"saved {shown(path)} ({size} bytes)"))
 
 
 COMMANDS = [send_cmd, react_cmd, edit_cmd, delete_cmd, read_cmd, download_cmd]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from accord.cli.client_common import console, emit, profile_options, with_device
+from accord.cli.safe_text import shown
 from accord.client import conversations as convs
 from accord.client import report as reporting
 from accord.client.device import Device
@@ -30,7 +31,7 @@ async def report_cmd(dev: Device, as_json: bool, chat: str, message_id: str,
                                     block=block)
     emit(as_json, {"verified": result.verified, "hub": result.hub,
                    "report_id": result.report_id},
-         lambda: console.print(f"reported; verified by {result.hub}"
+         lambda: console.print(f"reported; verified by {shown(result.hub)}"
                                + (" (sender blocked)" if block else "")))
 
 
@@ -48,7 +49,7 @@ async def block_cmd(dev: Device, as_json: bool, target: str, lift: bool) -> None
         targets = (await dev.api._json(fw.BlockList, "POST", "/v1/blocks",
                                        body=fw.BlockRequest(target=target), auth=True)).targets
     emit(as_json, {"blocked": targets},
-         lambda: console.print("blocked: " + (", ".join(targets) or "nobody")))
+         lambda: console.print("blocked: " + (shown(", ".join(targets)) or "nobody")))
 
 
 COMMANDS = (report_cmd, block_cmd)

@@ -19,6 +19,7 @@ from accord.cli.client_common import (
     profile_options,
     with_device,
 )
+from accord.cli.safe_text import shown
 from accord.client import message_requests
 from accord.client.device import Device
 from accord.errors import NotFound
@@ -52,7 +53,8 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
         rows.append({"chat": conv["name"], "conv_id": conv["conv_id"],
                      "from": conv["meta"]["request"]["from"], "previews": previews})
     emit(as_json, rows, lambda: print_lines(
-        [f"{r['from']} ({r['conv_id']}): " + " | ".join(r["previews"][-3:]) for r in rows],
+        [f"{shown(r['from'])} ({shown(r['conv_id'])}): "
+         + " | ".join(shown(p) for p in r["previews"][-3:]) for r in rows],
         empty="no message requests"))
 
 
@@ -66,7 +68,7 @@ async def accept_cmd(dev: Device, as_json: bool, who: str) -> None:
     n = await message_requests.accept(dev, conv, now_ms())
     name = dev.store.conversation(conv["conv_id"])["name"]
     emit(as_json, {"chat": name, "conv_id": conv["conv_id"], "applied": n},
-         lambda: console.print(f"accepted; {n} message(s) shown in {name!r}"))
+         lambda: console.print(f"accepted; {n} message(s) shown in {shown(repr(name))}"))
 
 
 @requests.command("block")
@@ -78,7 +80,7 @@ async def block_cmd(dev: Device, as_json: bool, who: str, domain: bool) -> None:
     """Block the sender of a request (or its domain) and drop the conversation."""
     conv = _find(dev, who)
     target = await message_requests.block(dev, conv, now_ms(), domain=domain)
-    emit(as_json, {"blocked": target}, lambda: console.print(f"blocked {target}"))
+    emit(as_json, {"blocked": target}, lambda: console.print(f"blocked {shown(target)}"))
 
 
 COMMANDS = (requests,)

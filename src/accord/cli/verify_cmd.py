@@ -23,6 +23,7 @@ from accord.cli.client_common import (
     profile_options,
     with_device,
 )
+from accord.cli.safe_text import plain, shown
 from accord.client import alerts, device_kt, safety
 from accord.client.device import Device
 from accord.errors import ValidationError
@@ -30,7 +31,7 @@ from accord.federation.discovery import parse_peer
 
 
 def _print_alert(store: Any, alert: dict[str, Any]) -> None:
-    err_console.print(f"[bold red]{alerts.describe(alert)}[/bold red]", markup=True)
+    err_console.print(f"[bold red]{shown(alerts.describe(alert))}[/bold red]")
     alerts.mark_seen(store, [alert["id"]])
 
 
@@ -78,7 +79,7 @@ async def verify_cmd(dev: Device, as_json: bool, accounts: tuple[str, ...],
     safety.changed_contacts(dev, None, now)
     out = {"accounts": rows, "alerts": len(alerts.pending(dev.store))}
     emit(as_json, out, lambda: print_lines(
-        [f"{r['account']}: v{r['version']} " + (", ".join(r["keys"]) or "no keys")
+        [f"{shown(r['account'])}: v{r['version']} " + (shown(", ".join(r["keys"])) or "no keys")
          + "  [green]proven by its log[/green]" for r in rows]))
 
 
@@ -89,7 +90,7 @@ async def verify_cmd(dev: Device, as_json: bool, accounts: tuple[str, ...],
 async def alerts_cmd(dev: Device, as_json: bool, show_all: bool) -> None:
     """Security alerts (key transparency, split views, changed keys)."""
     rows = alerts.all_alerts(dev.store) if show_all else alerts.pending(dev.store)
-    emit(as_json, rows, lambda: print_lines([alerts.describe(a) for a in rows],
+    emit(as_json, rows, lambda: print_lines([shown(alerts.describe(a)) for a in rows],
                                             "no security alerts"))
 
 
@@ -112,7 +113,7 @@ async def contacts_list(dev: Device, as_json: bool) -> None:
              "verified": c["verified_fingerprint"] is not None,
              "keys_changed": c["identity"] in changed} for c in dev.store.contacts()]
     emit(as_json, rows, lambda: print_lines(
-        [f"{r['account']}  [dim]{r['state']}[/dim]"
+        [f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]"
          + (" [red]KEYS CHANGED[/red]" if r["keys_changed"] else
             " [green]verified[/green]" if r["verified"] else "") for r in rows],
         "no contacts yet"))
@@ -136,7 +137,7 @@ async def safety_number_cmd(dev: Device, as_json: bool, account: str, qr: bool) 
     await _proven(dev, account)
     digits, _ = safety.current(dev, account)
     def human() -> None:
-        console.print(safety.grouped(digits))
+        console.print(shown(safety.grouped(digits)))
         if qr:
             console.print(safety.qr_text(digits), markup=False)
 
@@ -158,11 +159,11 @@ async def contacts_verify(dev: Device, as_json: bool, account: str, yes: bool) -
             raise click.UsageError("compare the number first, then pass --yes")
         console.print(safety.grouped(digits))
         console.print(safety.qr_text(digits), markup=False)
-        if not click.confirm(f"Does {account} see the same number?"):
+        if not click.confirm(f"Does {plain(account)} see the same number?"):
             raise SystemExit(1)
     safety.mark_verified(dev, account)
     emit(as_json, {"account": account, "verified": True, "safety_number": digits},
-         lambda: console.print(f"{account} [green]verified[/green]"))
+         lambda: console.print(f"{shown(account)} [green]verified[/green]"))
 
 
 def confirm_key_change(dev: Device, conv: dict[str, Any], confirmed: bool) -> None:
@@ -172,7 +173,7 @@ def confirm_key_change(dev: Device, conv: dict[str, Any], confirmed: bool) -> No
     except safety.KeyChangeUnconfirmed as exc:
         if not sys.stdin.isatty():
             raise
-        err_console.print(f"[bold red]{exc}[/bold red]")
+        err_console.print(f"[bold red]{shown(exc)}[/bold red]")
         if not click.confirm("Send anyway?"):
             raise
         safety.check_before_send(dev, conv, now_ms(), confirmed=True)

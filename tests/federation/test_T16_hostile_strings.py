@@ -1,0 +1,138 @@
+"""T16 on the terminal: what a peer-controlled string may do is be read.
+
+mallory (alpha.test) is a stranger to victim (beta.test). Everything mallory
+controls (the texts of her messages, an edit, the conversation's name, a
+file name, a reaction) is hostile Rich markup or terminal spoofing. The
+victim drives the real CLI (separate processes, two live providers) through
+every command that prints peer data: each command succeeds, and shows each
+hostile string as the literal text it is (never as markup, a link, hidden
+text or a fake line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from accord.cli.safe_text import CONTINUATION, plain
+from tests.federation.providers import Provider
+
+CLI_TIMEOUT_S = 90
+# What the content rules let through (controls and bidi overrides are refused when a
+# message is decoded, T16): markup, a fake second line, emoji codes, backslashes.
+TEXTS = [
+    "[/x]",
+    "[/]",
+    "[bold red]SECURITY ALERT: keys verified[/bold red]",
+    "[link=https://evil.example/]your bank[/link]",
+    "[conceal]invisible[/conceal] visible",
+    "[@click=app.quit]x[/]",
+    ":warning: :lock: not an emoji code",
+    "ends with a backslash \\",
+    "\\[bold]escaped?[/bold]",
+    "first line\n  2026-01-01 00:00 deadbeef bob@beta.test: a fake message",
+]
+NAME = "[/x][link=https://evil.example/]team[/link] :lock:"
+FILE_NAME = "[conceal]invoice :zap:.pdf"  # no "/" or "\\": a file name is never a path
+EMOJI = "[/x]:smile:"
+# Characters no command may ever print (controls, bidi, line separators).
+FORBIDDEN = [chr(c) for c in range(0x20) if chr(c) != "\n"] + [
+    "\x7f", "\u009b", "\u202e", "\u2066", "\u2028"]
+
+
+def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="hostile pass",
+               COLUMNS="1000")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from accord.cli.main import main; main()", *args],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    if check:
+        assert proc.returncode == 0, (args, proc.stderr, proc.stdout)
+    return proc
+
+
+def js(profile: Path, *args: str) -> Any:
+    return json.loads(accord(profile, *args, "--json").stdout)
+
+
+def until(check: Any) -> Any:
+    for _ in range(60):  # bounded: what crosses providers takes a moment
+        out = check()
+        if out:
+            return out
+        time.sleep(0.5)
+    raise AssertionError("never arrived")
+
+
+def shows(out: str, text: str, command: str) -> None:
+    """``text`` appears literally in ``out``, and nothing unsafe was printed."""
+    want = plain(text, multiline=True)
+    assert want in out, (command, text, out)
+    for ch in FORBIDDEN:
+        assert ch not in out, (command, repr(ch))
+
+
+def test_T16_hostile_strings_through_every_command(
+        providers: dict[str, Provider], tmp_path: Path) -> None:
+    tag = os.urandom(3).hex()
+    mallory, victim = tmp_path / "mallory", tmp_path / "victim"
+    m_acct, v_acct = f"mallory{tag}@alpha.test", f"victim{tag}@beta.test"
+    for profile, acct, prov in ((mallory, m_acct, "alpha"), (victim, v_acct, "beta")):
+        accord(profile, "init")
+        accord(profile, "register", acct, "--server", providers[prov].url)
+
+    accord(mallory, "chat", "new", "plan", v_acct)
+    ids = [js(mallory, "send", "plan", text)["id"] for text in TEXTS]
+
+    # A stranger's first contact: the previews (issue 18: markup made `requests` crash).
+    until(lambda: [r for r in js(victim, "requests", "list")
+                   if len(r["previews"]) == len(TEXTS)])
+    out = accord(victim, "requests", "list").stdout
+    for text in TEXTS[-3:]:  # the list shows the last three previews of a request
+        shows(out, text.split("\n")[0], "requests list")
+    accord(victim, "requests", "accept", m_acct)
+
+    f = tmp_path / FILE_NAME
+    f.write_bytes(b"%PDF-1.4 hostile\n")
+    accord(mallory, "chat", "rename", "plan", NAME)
+    accord(mallory, "send", NAME, "see file", "--file", str(f))
+    accord(mallory, "react", NAME, ids[0][:8], EMOJI)
+    accord(mallory, "edit", NAME, ids[1][:8], TEXTS[2])
+    conv = until(lambda: [c for c in js(victim, "chat", "list") if c["name"] == NAME])[0]
+    cid = conv["id"]
+    until(lambda: any(r == {EMOJI: [m_acct]} for r in
+                      (i.get("reactions") for i in js(victim, "read", cid, "--no-receipts")
+                       ["items"])))
+
+    read = accord(victim, "read", cid, "--no-receipts").stdout
+    for text in [*TEXTS, NAME, f"[file {FILE_NAME}", f"{EMOJI}x1"]:
+        shows(read, text, "read")
+    assert CONTINUATION + "  2026-01-01 00:00 deadbeef" in read  # the fake line is marked
+    found = accord(victim, "search").stdout
+    for text in [t for n, t in enumerate(TEXTS) if n != 1] + [NAME]:
+        shows(found, text, "search")
+    shows(accord(victim, "chat", "list").stdout, NAME, "chat list")
+    shows(accord(victim, "chat", "members", cid).stdout, m_acct, "chat members")
+    shows(accord(victim, "contacts").stdout, m_acct, "contacts")
+
+    env = dict(os.environ, ACCORD_PROFILE=str(victim), ACCORD_PASSPHRASE="hostile pass",
+               COLUMNS="1000")
+    listener = subprocess.Popen(
+        [sys.executable, "-c", "from accord.cli.main import main; main()", "listen",
+         "--duration", "12", "--no-cover"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)  # the listener has connected and printed what it had
+        for text in (TEXTS[0], TEXTS[-1]):
+            accord(mallory, "send", NAME, text)
+        out, err = listener.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        listener.kill()
+    assert listener.returncode == 0, err
+    for text in (TEXTS[0], TEXTS[-1], NAME):
+        shows(out, text, "listen")
