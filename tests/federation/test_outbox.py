@@ -114,7 +114,7 @@ async def test_backoff_then_everything_in_order_once_the_peer_is_back(hub) -> No
     assert all(i.sender is None and i.sender_account is None for i in beta.received)  # T11
     assert await fed.provider.store.fed_outbox_size() == {}
     assert await outbox.drain_once(fed, now + 23_001) == 0
-    assert beta.user_agents == {"accord"}  # T15
+    assert beta.user_agents == {""}  # T15: no User-Agent at all
 
 
 async def test_T15_outbound_requests_name_no_software_and_are_signed(hub) -> None:  # type: ignore[no-untyped-def]
@@ -130,7 +130,7 @@ async def test_T15_outbound_requests_name_no_software_and_are_signed(hub) -> Non
     await fed.client.post("beta.test", "/federation/v1/deliver", fw.FedDeliver(items=[]),
                           fw.FedDeliverResponse, 1_000_000)
     for request in seen:
-        assert request.headers["user-agent"] == "accord"
+        assert "user-agent" not in request.headers
         text = " ".join(f"{k}: {v}" for k, v in request.headers.items()).lower()
         for word in ("httpx", "python", "uvicorn", "starlette", "0.1.0"):
             assert word not in text, (word, text)

@@ -33,6 +33,7 @@ from accord.errors import (
     RateLimited,
     ValidationError,
 )
+from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
@@ -99,12 +100,10 @@ class ProviderApi:
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
                  timeout: float = TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
-                                       transport=transport)
+        self._http = async_client(base_url=self.base_url, timeout=timeout, transport=transport)
         # Hidden-sender posts (T11) use their own connections, never one that
         # carried a session token, so the provider cannot link them by socket.
-        self._anon = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
-                                       transport=transport)
+        self._anon = async_client(base_url=self.base_url, timeout=timeout, transport=transport)
         self._token: str | None = None
         self._relogin: Callable[[], Any] | None = None
 
@@ -300,8 +299,8 @@ class ProviderApi:
         """
         if self._token is None:
             await self._renew()
-        async with websockets.connect(self.ws_url(), open_timeout=WS_OPEN_TIMEOUT_S,
-                                      max_size=4 * 1024 * 1024) as ws:
+        async with ws_connect(self.ws_url(), open_timeout=WS_OPEN_TIMEOUT_S,
+                              max_size=4 * 1024 * 1024) as ws:
             auth = m.WsAuth(type="auth", token=self._token or "", after=after)
             await ws.send(dumps(auth).decode())
             for _ in range(max_frames):

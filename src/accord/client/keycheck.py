@@ -33,6 +33,7 @@ from accord.client import alerts
 from accord.client.api import error_from_response
 from accord.errors import CryptoError, NotFound, ValidationError
 from accord.federation.gossip import decode_cosignature
+from accord.http_client import async_client
 from accord.mls.codec import decode as tls_decode
 from accord.mls.codec import encode as tls_encode
 from accord.transparency import (
@@ -80,7 +81,7 @@ class KtHttp:
         self.own_base = own_base.rstrip("/")
         self.own_domain = own_domain
         self.peers = {d: u.rstrip("/") for d, u in (peers or {}).items()}
-        self._http = httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport)
+        self._http = async_client(timeout=TIMEOUT_S, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()

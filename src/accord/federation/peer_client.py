@@ -1,8 +1,7 @@
 """Signed requests to other providers (the sending side of the federation API).
 
-One ``httpx.AsyncClient`` per provider. Its only identifying header is
-``User-Agent: accord`` (T15: no software name with a version, no library
-name such as httpx's default). Every request is signed (RFC 9421, see
+One ``httpx.AsyncClient`` per provider, from :mod:`accord.http_client`:
+no ``User-Agent`` (T15: no software name or version). Every request is signed (RFC 9421, see
 :mod:`accord.federation.http_signatures`) with a fresh nonce and the
 caller's ``now``. A peer's JSON error comes back as the matching
 :mod:`accord.errors` class; an unreachable peer, a 5xx, or a refusal of our
@@ -30,13 +29,13 @@ from accord.errors import (
 from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
 from accord.federation.provider_key import ProviderKey
+from accord.http_client import async_client
 from accord.storage import EpochConflict
 from accord.wire import decode, dumps, loads, parse
 from accord.wire.federation import WellKnown
 
 log = logging.getLogger("accord.federation.peer")
 T = TypeVar("T")
-USER_AGENT = "accord"
 TIMEOUT_S = 10.0
 MAX_RESPONSE = 4 * 1024 * 1024
 _ERRORS: dict[str, type[AccordError]] = {
@@ -51,9 +50,8 @@ _ERRORS: dict[str, type[AccordError]] = {
 
 
 def new_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The one HTTP client of a provider's federation traffic (T15: only ``accord``)."""
-    return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT},
+    """The one HTTP client of a provider's federation traffic (T15: no User-Agent)."""
+    return async_client(
         timeout=TIMEOUT_S,
         follow_redirects=False,
         transport=transport,
@@ -138,4 +136,4 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     raise cls(f"provider {domain}: {text}")
 
 
-__all__ = ["USER_AGENT", "PeerClient", "new_http_client"]
+__all__ = ["PeerClient", "new_http_client"]

@@ -1,0 +1,34 @@
+"""The HTTP and WebSocket clients of devices and providers: they name no software (T15).
+
+httpx sends ``User-Agent: python-httpx/x.y`` and the websockets library
+``User-Agent: Python/3.x websockets/x.y`` unless told otherwise; either tells
+a provider or a network observer which library and version to attack.
+Every client of the device (its provider API, its WebSocket, its key
+transparency requests) and of a provider (federation requests to peers) is
+made here, with no ``User-Agent`` at all, and an ``Accept-Encoding`` that
+does not depend on which compression packages are installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import websockets
+
+# httpx offers br and zstd only when brotli or zstandard is installed; a fixed list
+# says nothing about the installation.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def async_client(**kw: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` (same arguments) that sends no ``User-Agent``."""
+    client = httpx.AsyncClient(**kw)
+    client.headers.pop("User-Agent", None)
+    client.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    return client
+
+
+def ws_connect(url: str, **kw: Any) -> Any:
+    """``websockets.connect`` (same arguments) without the ``User-Agent`` header."""
+    return websockets.connect(url, user_agent_header=None, **kw)
