@@ -84,6 +84,50 @@ async def test_key_packages_claim_and_last_resort(store: SqlStore) -> None:
         await store.claim_key_packages("nobody@alpha.test")
 
 
+async def test_T10_key_packages_are_claimed_per_cipher_suite(store: SqlStore) -> None:
+    """A claim in one suite never hands out another suite's KeyPackage, and the
+    last-resort KeyPackage is kept per suite (RFC 9420 10, 16.8)."""
+    await accounts(store)
+    assert await store.add_key_packages("a1", [b"pq1"], b"pq-lr", cipher_suite=0x53) == 1
+    assert await store.add_key_packages("a1", [b"c1"], b"c-lr") == 1
+    assert await store.add_key_packages("a2", [b"c2"], None) == 1
+    assert await store.count_key_packages("a1", 0x53) == (1, True)
+    assert await store.count_key_packages("a2", 0x53) == (0, False)
+    got = await store.claim_key_packages("alice@alpha.test", 0x53)
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"pq1", False)]
+    got = await store.claim_key_packages("alice@alpha.test", 0x53)
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"pq-lr", True)]
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [
+        ("a1", b"c1", False), ("a2", b"c2", False)]
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"c-lr", True)]
+
+
+async def test_last_resort_key_packages_migrate_to_suite_1(tmp_path: Path) -> None:
+    """Migration 400 keeps a last-resort KeyPackage stored before it, as suite 0x0001's."""
+    from accord.storage import schema
+
+    store = SqlStore(SqliteEngine(tmp_path / "old.db"), tmp_path / "blobs")
+    await store.engine.open()
+    every = schema.MIGRATIONS
+    schema.MIGRATIONS = tuple(mg for mg in every if mg[0] != 400)
+    try:
+        await migrate(store.engine)
+        await accounts(store)
+        async with store.engine.transaction() as tx:
+            await tx.execute("INSERT INTO last_resort_key_packages (device_id, data)"
+                             " VALUES (?, ?)", "a1", b"old-lr")
+    finally:
+        schema.MIGRATIONS = every
+    await migrate(store.engine)
+    assert await store.count_key_packages("a1") == (0, True)
+    assert await store.count_key_packages("a1", 0x53) == (0, False)
+    got = await store.claim_key_packages("alice@alpha.test")
+    assert [(c.device_id, c.data, c.last_resort) for c in got] == [("a1", b"old-lr", True)]
+    await store.close()
+
+
 async def test_concurrent_claims_never_hand_out_a_key_package_twice(store: SqlStore) -> None:
     await accounts(store)
     batch = [f"kp{i}".encode() for i in range(40)]

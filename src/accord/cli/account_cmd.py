@@ -190,18 +190,25 @@ def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
               help="Commit a key update after this many sent messages per conversation.")
 @click.option("--update-every-hours", type=click.FloatRange(0.01, 24 * 365), default=None,
               help="... or after this many hours.")
+@click.option("--post-quantum/--no-post-quantum", default=None,
+              help="Offer KeyPackages in the X-Wing suite 0x0053 (T10; on by default). Off:"
+                   " new uploads are 0x0001 only, so new conversations with this device"
+                   " fall back to 0x0001.")
 @profile_options
 @with_device
 async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | None,
-                       update_every_hours: float | None) -> None:
-    """Show or change this device's settings (periodic key updates, T09)."""
+                       update_every_hours: float | None, post_quantum: bool | None) -> None:
+    """Show or change this device's settings (periodic key updates T09, post-quantum T10)."""
     if update_every_messages is not None:
         dev.set_settings(update_every_messages=update_every_messages)
     if update_every_hours is not None:
         dev.set_settings(update_every_ms=int(update_every_hours * 3_600_000))
+    if post_quantum is not None:
+        dev.set_settings(post_quantum=int(post_quantum))
     s = dev.settings
     out = {"update_every_messages": s.update_every_messages,
-           "update_every_hours": s.update_every_ms / 3_600_000}
+           "update_every_hours": s.update_every_ms / 3_600_000,
+           "post_quantum": bool(s.post_quantum)}
     emit(as_json, out, lambda: print_lines([f"{k}: {shown(v)}" for k, v in out.items()]))
 
 

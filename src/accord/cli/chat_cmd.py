@@ -1,4 +1,4 @@
-"""``accord chat new|list|members|add|remove|leave|rename|admins|timer``."""
+"""``accord chat new|list|info|members|add|remove|leave|rename|admins|timer|upgrade``."""
 
 from __future__ import annotations
 
@@ -32,8 +32,18 @@ async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...
     """Create conversation NAME with MEMBERS (accounts); one member makes a 1:1 chat."""
     kind = "direct" if len(members) == 1 else "group"
     conv = await convs.create(dev, name, list(members), now_ms(), kind)
-    emit(as_json, {"id": conv["conv_id"], "name": conv["name"]},
-         lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold] ({shown(conv['conv_id'])})"))
+    suite = convs.suite_of(dev, conv)
+    emit(as_json, {"id": conv["conv_id"], "name": conv["name"], **suite},
+         lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold]"
+                               f" ({shown(conv['conv_id'])}),"
+                               f" {_suite_text(suite)}"))
+
+
+def _suite_text(suite: dict[str, object]) -> str:
+    if suite["cipher_suite"] is None:
+        return "no keys (left)"
+    pq = "post-quantum" if suite["post_quantum"] else "not post-quantum"
+    return f"suite {suite['cipher_suite']} ({pq})"
 
 
 @chat.command("list")
@@ -43,12 +53,29 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
     """Your conversations."""
     rows = [{"id": c["conv_id"], "name": c["name"], "kind": c["kind"],
              "active": c["meta"].get("active", True),
-             "messages": len(dev.store.messages(c["conv_id"]))}
+             "messages": len(dev.store.messages(c["conv_id"])), **convs.suite_of(dev, c)}
             for c in dev.store.conversations()]
     emit(as_json, rows, lambda: print_lines(
         [f"{shown(r['id'])}  [bold]{shown(r['name'])}[/bold]  {r['messages']} messages"
-         + ("" if r["active"] else "  [dim](left)[/dim]") for r in rows],
+         + (f"  {_suite_text(r)}" if r["active"] else "  [dim](left)[/dim]") for r in rows],
         "no conversations yet"))
+
+
+@chat.command("info")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def info_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """One conversation: its id, kind, members and the cipher suite protecting it."""
+    conv = convs.find(dev, chat_name)
+    active = conv["meta"].get("active", True)
+    row = {"id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"], "active": active,
+           "members": convs.members(dev, conv) if active else {}, **convs.suite_of(dev, conv)}
+    emit(as_json, row, lambda: print_lines(
+        [f"{shown(row['id'])}  [bold]{shown(row['name'])}[/bold]  ({shown(row['kind'])})",
+         f"protected by: {_suite_text(row)}"
+         + (f" {shown(row['suite_name'])}" if row["suite_name"] else ""),
+         "members: " + shown(", ".join(row["members"]))], ""))
 
 
 @chat.command("members")

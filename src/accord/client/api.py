@@ -212,13 +212,14 @@ class ProviderApi:
         return await self._json(m.KeyPackageCount, "POST", "/v1/keypackages", body=req,
                                 auth=True)
 
-    async def key_package_count(self) -> m.KeyPackageCount:
-        return await self._json(m.KeyPackageCount, "GET", "/v1/keypackages/count", auth=True)
+    async def key_package_count(self, cipher_suite: int = 1) -> m.KeyPackageCount:
+        return await self._json(m.KeyPackageCount, "GET", "/v1/keypackages/count", auth=True,
+                                params={"cipher_suite": cipher_suite})
 
-    async def claim_key_packages(self, account: str) -> m.ClaimResponse:
+    async def claim_key_packages(self, account: str, cipher_suite: int = 1) -> m.ClaimResponse:
         return await self._json(m.ClaimResponse, "POST",
                                 f"/v1/accounts/{quote(account, safe='@')}/keypackages/claim",
-                                auth=True)
+                                auth=True, params={"cipher_suite": cipher_suite})
 
     # -- groups and delivery ------------------------------------------------------
 

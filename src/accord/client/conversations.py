@@ -12,6 +12,12 @@ added it) and afterwards only announcements by an admin. A removal committed
 by a non-admin (other than removing one's own devices or a member who left)
 is shown as a security event (THREATS.md T08).
 
+Cipher suite (T10): a new conversation uses the first suite the creating
+device offers (X-Wing first, ``mls_session.OFFERED_SUITES``) in which every
+device of every member has a KeyPackage, else 0x0001. KeyPackages are
+claimed per suite, one member at a time, stopping at the first member that
+cannot do the suite (the KeyPackages claimed before that are spent unused).
+
 Commits go to the hub; when another commit took the epoch first
 (``EpochConflict``) the device catches up and tries again, a bounded number
 of times.
@@ -23,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import device_kt
 from accord.client.api import EpochConflict
-from accord.client.mls_session import posting_public_key, split_identity
+from accord.client.mls_session import (
+    CLASSIC_SUITE,
+    describe_suite,
+    identity_of,
+    posting_public_key,
+    split_identity,
+)
 from accord.content import Notice, NoticeKind
 from accord.errors import AccordError, Conflict, NotFound, ValidationError
 from accord.wire import messages as m
@@ -55,9 +67,11 @@ def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
 async def create(dev: Device, name: str, accounts: list[str], now: int,
                  kind: str = "group") -> dict[str, Any]:
     ident = dev.identity
+    wanted = _accounts([ident.account, *accounts])
+    suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now)
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, ident.mls_identity, dev._sig_priv(),
-                                    dev.signature_public_key, now)
+                                    dev.signature_public_key, now, suite)
     await dev.api.create_group(group_id, posting_public_key(dev.engine, state))
     conv_id = conv_id_of(group_id)
     meta = {"admins": [ident.account], "admins_known": True, "timer": 0,
@@ -65,21 +79,58 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     with dev.store.transaction():
         dev.store.save_group(group_id, state, now)
         dev.store.add_conversation(conv_id, group_id, name, kind, now, meta)
-        dev.store.add_event(conv_id, now, "created", {"by": ident.account, "name": name})
+        dev.store.add_event(conv_id, now, "created", {"by": ident.account, "name": name,
+                                                      "cipher_suite": suite})
     conv = dev.store.conversation(conv_id)
     # Our other devices join too: every device of every member is a leaf.
-    await add_members(dev, conv, [ident.account, *accounts], now)
+    if adds:
+        await commit(dev, conv, now, add=adds)
+        await announce(dev, conv, now)
     return dev.store.conversation(conv_id)
 
 
-async def _claim(dev: Device, account: str, skip: set[bytes], now: int
-                 ) -> list[tuple[str, bytes]]:
-    """``(device_id, KeyPackage)`` for every device of ``account`` not in ``skip``."""
+def _accounts(accounts: list[str]) -> list[str]:
+    return list(dict.fromkeys(a.strip().lower() for a in accounts))
+
+
+def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
+    """Which cipher suite protects ``conv`` now (T10), read from its MLS state;
+    nulls once we are out of the group (its keys are gone)."""
+    if not conv["meta"].get("active", True):
+        return {"cipher_suite": None, "suite_name": None, "post_quantum": None}
+    return describe_suite(dev.engine.cipher_suite(dev.store.load_group(conv["group_id"])))
+
+
+async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes], now: int
+                               ) -> tuple[int, list[tuple[str, bytes]]]:
+    """The most preferred suite every device of ``accounts`` (but ``skip``) offers,
+    with one claimed KeyPackage per device; 0x0001 (whatever it yields) otherwise."""
+    for suite in dev.settings.suites:
+        if suite == CLASSIC_SUITE:
+            break
+        adds: list[tuple[str, bytes]] = []
+        for account in accounts:
+            got, complete = await _claim(dev, account, skip, now, suite)
+            adds += got
+            if not complete:
+                break  # a device of this member does not offer the suite: fall back
+        else:
+            return suite, adds
+    adds = []
+    for account in accounts:
+        adds += (await _claim(dev, account, skip, now, CLASSIC_SUITE))[0]
+    return CLASSIC_SUITE, adds
+
+
+async def _claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int
+                 ) -> tuple[list[tuple[str, bytes]], bool]:
+    """``(device_id, KeyPackage)`` of ``suite`` for every device of ``account`` not in
+    ``skip``, and whether every such device had one."""
     listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
-    claim = await dev.api.claim_key_packages(account)
+    claim = await dev.api.claim_key_packages(account, suite)
     out = []
     for c in claim.key_packages:
-        identity, sig_key = dev.engine.key_package_identity(c.key_package, now)
+        identity, sig_key = dev.engine.key_package_identity(c.key_package, now, suite)
         if identity in skip:
             continue
         if split_identity(identity) != (account, c.device_id) or listed.get(c.device_id) != sig_key:
@@ -87,16 +138,26 @@ async def _claim(dev: Device, account: str, skip: set[bytes], now: int
                                   "Accord directory binding (T06)")
         out.append((c.device_id, c.key_package))
     await device_kt.verify_claimed(dev, account, [listed[d] for d, _ in out], now)  # T06
-    return out
+    wanted = {d for d in listed if identity_of(account, d) not in skip}
+    return out, wanted <= {d for d, _ in out}
 
 
 async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], now: int) -> int:
-    """Add every device of each account (and any device of theirs not yet in); how many."""
+    """Add every device of each account (and any device of theirs not yet in); how many.
+
+    KeyPackages are claimed in the conversation's suite; a new member none of
+    whose devices offers it cannot be added (T10: no silent downgrade)."""
     state = dev.store.load_group(conv["group_id"])
+    suite = dev.engine.cipher_suite(state)
     present = {mb.identity for mb in dev.engine.members(state)}
+    in_group = {split_identity(i)[0] for i in present}
     adds: list[tuple[str, bytes]] = []
-    for account in dict.fromkeys(a.strip().lower() for a in accounts):
-        adds += await _claim(dev, account, present, now)
+    for account in _accounts(accounts):
+        got, _ = await _claim(dev, account, present, now, suite)
+        if not got and account not in in_group and suite != CLASSIC_SUITE:
+            raise ValidationError(f"no device of {account} offers this conversation's cipher"
+                                  f" suite {suite:#06x}", "Accord: cipher suite (T10)")
+        adds += got
     if not adds:
         return 0
     await commit(dev, conv, now, add=adds)

@@ -20,7 +20,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client.api import ProviderApi
-from accord.client.mls_session import MlsEngine, default_engine, identity_of
+from accord.client.mls_session import (
+    CLASSIC_SUITE,
+    OFFERED_SUITES,
+    MlsEngine,
+    default_engine,
+    identity_of,
+)
 from accord.client.store import KdfParams, ProfileStore
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
 from accord.wire import signing
@@ -48,11 +54,18 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How often a device commits an update of its own leaf (T09)."""
+    """How often a device commits an update of its own leaf (T09); whether it
+    offers the post-quantum suite (T10, on by default)."""
 
     update_every_messages: int = 50
     update_every_ms: int = 7 * 86_400_000
     disappearing_default_s: int = 0
+    post_quantum: int = 1
+
+    @property
+    def suites(self) -> tuple[int, ...]:
+        """The cipher suites this device offers KeyPackages in, most preferred first."""
+        return OFFERED_SUITES if self.post_quantum else (CLASSIC_SUITE,)
 
 
 class Device:
@@ -186,13 +199,18 @@ class Device:
 
     async def top_up_key_packages(self, now: int, *, low: int = KP_LOW_WATER,
                                   batch: int = KP_BATCH) -> int:
-        """Upload fresh KeyPackages when fewer than ``low`` remain; the count after."""
-        count = await self.api.key_package_count()
+        """Upload fresh KeyPackages in each offered suite when fewer than ``low`` remain
+        (RFC 9420 10: a KeyPackage is for one suite); the smallest count after."""
+        return min([await self._top_up(suite, now, low, batch)
+                    for suite in self.settings.suites])
+
+    async def _top_up(self, suite: int, now: int, low: int, batch: int) -> int:
+        count = await self.api.key_package_count(suite)
         if count.count >= low and count.last_resort:
             return count.count
         ident = self.identity
         bundles = [self.engine.key_package(ident.mls_identity, self._sig_priv(),
-                                           self.signature_public_key, now)
+                                           self.signature_public_key, now, suite)
                    for _ in range(batch + (0 if count.last_resort else 1))]
         with self.store.transaction():
             for b in bundles:

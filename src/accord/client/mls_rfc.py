@@ -1,4 +1,8 @@
-"""``MlsEngine`` over ``accord.mls.group`` (RFC 9420), cipher suite 0x0001.
+"""``MlsEngine`` over ``accord.mls.group`` (RFC 9420), in the suites Accord offers.
+
+A device's signature key is Ed25519, which both offered suites use (0x0001
+and the X-Wing suite 0x0053, docs/PROTOCOL.md), so one device key signs in
+either; a group's suite is fixed at its creation and read from its state.
 
 States cross the boundary as ``GroupState.to_bytes()``; KeyPackages as
 ``MLSMessage`` bytes (wire format mls_key_package, RFC 9420 6). Credentials
@@ -9,7 +13,14 @@ The engine counts time in seconds, the client in milliseconds.
 
 from __future__ import annotations
 
-from accord.client.mls_session import CommitOutput, KeyPackageBundle, Member, Received
+from accord.client.mls_session import (
+    CLASSIC_SUITE,
+    OFFERED_SUITES,
+    CommitOutput,
+    KeyPackageBundle,
+    Member,
+    Received,
+)
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.mls import group as g
 from accord.mls.codec import decode, encode
@@ -19,7 +30,6 @@ from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 
-SUITE = 1
 _CONTENT_COMMIT = 3
 
 
@@ -58,38 +68,48 @@ def _welcome(raw: bytes) -> Welcome:
     return msg.message
 
 
-class RfcEngine:
-    def __init__(self) -> None:
-        self.suite = get_suite(SUITE)
+def _offered(suite: int) -> None:
+    if suite not in OFFERED_SUITES:
+        raise ValidationError(f"cipher suite {suite:#06x} is not one Accord offers",
+                              "Accord: offered suites")
 
+
+class RfcEngine:
     def _state(self, raw: bytes) -> g.GroupState:
         return g.GroupState.from_bytes(raw)
 
     def signature_keypair(self) -> tuple[bytes, bytes]:
-        return self.suite.generate_signature_key_pair()
+        return get_suite(CLASSIC_SUITE).generate_signature_key_pair()
 
     def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
-                    now: int) -> KeyPackageBundle:
-        kpp = g.key_package(self.suite, Credential.basic(identity), sig_priv, _secs(now))
+                    now: int, suite: int = CLASSIC_SUITE) -> KeyPackageBundle:
+        _offered(suite)
+        kpp = g.key_package(get_suite(suite), Credential.basic(identity), sig_priv, _secs(now))
         public = encode(MLSMessage, MLSMessage.wrap(kpp.key_package))
         private = _lp(public, kpp.init_priv, kpp.encryption_priv, kpp.signature_priv)
         return KeyPackageBundle(public, kpp.ref, private)
 
-    def key_package_identity(self, key_package: bytes, now: int) -> tuple[bytes, bytes]:
+    def key_package_identity(self, key_package: bytes, now: int,
+                             suite: int = CLASSIC_SUITE) -> tuple[bytes, bytes]:
         kp = _key_package(key_package)
+        if kp.cipher_suite != suite:  # before validating: only suites we asked for
+            raise ValidationError(f"KeyPackage is not for cipher suite {suite:#06x}",
+                                  "RFC 9420 10.1")
         g.validate_key_package(kp, now=_secs(now), credential_validator=BasicCredentials())
-        if kp.cipher_suite != SUITE:
-            raise ValidationError("KeyPackage is not for cipher suite 0x0001", "RFC 9420 10.1")
         identity = kp.leaf_node.credential.identity
         if identity is None:
             raise ValidationError("not a basic credential", "RFC 9420 5.3")
         return identity, kp.leaf_node.signature_key
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
-                     sig_pub: bytes, now: int) -> bytes:
-        state = g.create_group(self.suite, group_id, Credential.basic(identity), sig_priv,
+                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes:
+        _offered(suite)
+        state = g.create_group(get_suite(suite), group_id, Credential.basic(identity), sig_priv,
                                _secs(now))
         return state.to_bytes()
+
+    def cipher_suite(self, state: bytes) -> int:
+        return int(self._state(state).context.cipher_suite)
 
     def _leaf_of(self, state: g.GroupState, identity: bytes) -> int:
         for index, leaf in g.members(state):

@@ -30,6 +30,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from accord.errors import ValidationError
 
 POSTING_LABEL = b"accord posting key"
+# Cipher suites a device offers (docs/PROTOCOL.md "Cipher suites"), most preferred
+# first: the X-Wing hybrid suite (T10, harvest now, decrypt later), then 0x0001.
+PQ_SUITE = 0x0053  # MLS_256_XWING_AES256GCM_SHA512_Ed25519
+CLASSIC_SUITE = 0x0001  # MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+OFFERED_SUITES = (PQ_SUITE, CLASSIC_SUITE)
 EPOCH_TAG_LEN = 8
 
 
@@ -89,21 +94,26 @@ class Received:
 
 
 class MlsEngine(Protocol):
-    """What the client needs from an RFC 9420 engine (cipher suite 0x0001)."""
+    """What the client needs from an RFC 9420 engine (the ``OFFERED_SUITES``)."""
 
     def signature_keypair(self) -> tuple[bytes, bytes]:
         """``(private, public)`` signature key of a new device."""
         ...
 
     def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
-                    now: int) -> KeyPackageBundle: ...
+                    now: int, suite: int = CLASSIC_SUITE) -> KeyPackageBundle: ...
 
-    def key_package_identity(self, key_package: bytes, now: int) -> tuple[bytes, bytes]:
-        """Validate a claimed KeyPackage; its ``(identity, signature_key)``."""
+    def key_package_identity(self, key_package: bytes, now: int,
+                             suite: int = CLASSIC_SUITE) -> tuple[bytes, bytes]:
+        """Validate a claimed KeyPackage of ``suite``; its ``(identity, signature_key)``."""
         ...
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
-                     sig_pub: bytes, now: int) -> bytes: ...
+                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes: ...
+
+    def cipher_suite(self, state: bytes) -> int:
+        """The group's cipher suite (RFC 9420 17.1 code point)."""
+        ...
 
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes],
                update: bool, now: int) -> CommitOutput:
@@ -154,6 +164,16 @@ def epoch_tag(engine: MlsEngine, state: bytes) -> bytes:
     """Short hash of the epoch authenticator, carried in application messages (T07)."""
     return hashlib.sha256(b"accord epoch tag" + engine.epoch_authenticator(state)).digest()[
         :EPOCH_TAG_LEN]
+
+
+def describe_suite(code: int) -> dict[str, object]:
+    """How a conversation's cipher suite is shown (T10): code point, name, and
+    whether its key exchange is post-quantum (X-Wing or ML-KEM)."""
+    from accord.mls.suites import get_suite
+
+    name = get_suite(code).name
+    return {"cipher_suite": f"0x{code:04x}", "suite_name": name,
+            "post_quantum": "XWING" in name or "MLKEM" in name}
 
 
 def default_engine() -> MlsEngine:

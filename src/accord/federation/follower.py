@@ -59,11 +59,12 @@ async def forward_post(fed: Federation, group: GroupRecord, req: m.ApplicationPo
     return await fed.client.post(group.hub, POSTS, post, m.PostResponse, now)
 
 
-async def claim(fed: Federation, account: str, by: DeviceRecord, now: int) -> m.ClaimResponse:
+async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
+                cipher_suite: int = 1) -> m.ClaimResponse:
     """Claim a remote account's KeyPackages through its provider, for a local device."""
     domain = account.rsplit("@", 1)[-1]
-    resp = await fed.client.post(domain, CLAIM,
-                                 fw.FedClaimRequest(account=account, requester=by.account),
+    req = fw.FedClaimRequest(account=account, requester=by.account, cipher_suite=cipher_suite)
+    resp = await fed.client.post(domain, CLAIM, req,
                                  m.ClaimResponse, now)
     if resp.account != account:
         raise NotFound("the provider answered for another account")

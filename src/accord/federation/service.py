@@ -78,8 +78,9 @@ class Federation:
 
     # the hooks the delivery service and the KeyPackage directory call -------------
 
-    async def claim(self, account: str, by: DeviceRecord, now: int) -> m.ClaimResponse:
-        return await follower.claim(self, account, by, now)
+    async def claim(self, account: str, by: DeviceRecord, now: int,
+                    cipher_suite: int = 1) -> m.ClaimResponse:
+        return await follower.claim(self, account, by, now, cipher_suite)
 
     async def list_devices(self, account: str, now: int) -> m.DeviceList:
         return await follower.list_devices(self, account, now)

@@ -49,8 +49,9 @@ def identity_device(identity: bytes | None) -> str:
     return device_id
 
 
-def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> bytes:
-    """Validate an uploaded KeyPackage of ``device``; return its KeyPackageRef (5.2)."""
+def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> tuple[bytes, int]:
+    """Validate an uploaded KeyPackage of ``device``; its KeyPackageRef (5.2) and
+    cipher suite."""
     msg = _mls(raw, "a KeyPackage")
     kp = msg.message
     if not isinstance(kp, KeyPackage):
@@ -62,7 +63,7 @@ def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> bytes:
         raise ValidationError("the KeyPackage's signature key is not this device's key")
     try:
         validate_key_package(kp, now=now_ms // 1000, credential_validator=BasicCredentials())
-        return key_package_ref(kp)
+        return key_package_ref(kp), int(kp.cipher_suite)
     except AccordError:
         raise
     except (KeyError, ValueError) as exc:  # e.g. a cipher suite we do not know

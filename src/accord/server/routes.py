@@ -74,6 +74,8 @@ DEVICE = Param("device_id", "path", {"type": "string", "pattern": "^" + m.DEVICE
 BLOB = Param("blob_id", "path", {"type": "string", "pattern": "^" + blobs.BLOB_ID_RE + "$"})
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500})
+SUITE = Param("cipher_suite", "query", {"type": "integer", "minimum": 1, "maximum": 65535},
+              "the MLS cipher suite (RFC 9420 17.1), 1 when absent")
 
 
 def group_id_of(call: Call) -> bytes:
@@ -205,6 +207,10 @@ def _account(c: Call) -> str:
     return str(c.request.path_params["account"])
 
 
+def _suite(c: Call) -> int:
+    return int_query(c.request, "cipher_suite", 1, 1, 65535)
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("GET", "/healthz", "Liveness and the provider's domain", _health, response=m.Health),
     Spec("POST", "/v1/accounts", "Register an account with its first device",
@@ -216,8 +222,8 @@ SPECS: tuple[Spec, ...] = (
          response=m.DeviceList, params=(ACCOUNT,)),
     Spec("POST", "/v1/accounts/{account}/keypackages/claim",
          "Claim one KeyPackage for each device of an account",
-         lambda c: keypackages.claim(c.provider, _account(c), c.me, c.now),
-         auth=True, response=m.ClaimResponse, params=(ACCOUNT,)),
+         lambda c: keypackages.claim(c.provider, _account(c), c.me, c.now, _suite(c)),
+         auth=True, response=m.ClaimResponse, params=(ACCOUNT, SUITE)),
     Spec("POST", "/v1/auth/challenge", "Get a login nonce for a device",
          lambda c: accounts.challenge(c.provider, c.body, c.now),
          request=m.ChallengeRequest, response=m.ChallengeResponse),
@@ -233,7 +239,8 @@ SPECS: tuple[Spec, ...] = (
          lambda c: keypackages.upload(c.provider, c.me, c.body, c.now),
          auth=True, request=m.UploadKeyPackagesRequest, response=m.KeyPackageCount),
     Spec("GET", "/v1/keypackages/count", "How many KeyPackages the caller has left",
-         lambda c: keypackages.count(c.provider, c.me), auth=True, response=m.KeyPackageCount),
+         lambda c: keypackages.count(c.provider, c.me, _suite(c)), auth=True,
+         response=m.KeyPackageCount, params=(SUITE,)),
     Spec("POST", "/v1/groups", "Create a group with this provider as its hub",
          lambda c: delivery.create_group(c.provider, c.me, c.body, c.now),
          auth=True, request=m.CreateGroupRequest, response=m.GroupState, status=201),

@@ -232,3 +232,26 @@ async def migrate(engine: Engine) -> int:
 MIGRATIONS = MIGRATIONS + PRIVACY_MIGRATIONS
 # Device linking's rendezvous slots (accord.server.rendezvous) number from 300.
 MIGRATIONS = MIGRATIONS + RENDEZVOUS_MIGRATIONS
+# KeyPackages per cipher suite (post-quantum by default, T10) number from 400.
+MIGRATIONS = MIGRATIONS + (
+    (
+        400,
+        # A device offers KeyPackages in several cipher suites (RFC 9420 10: a
+        # KeyPackage is for one suite); a claim asks for one suite, and each
+        # device keeps one last-resort KeyPackage per suite (16.8).
+        """
+ALTER TABLE key_packages ADD COLUMN cipher_suite {BIGINT} NOT NULL DEFAULT 1;
+CREATE INDEX key_packages_by_device_suite ON key_packages(device_id, cipher_suite, id);
+CREATE TABLE last_resort_key_packages_by_suite (
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    cipher_suite {BIGINT} NOT NULL,
+    data {BLOB} NOT NULL,
+    PRIMARY KEY (device_id, cipher_suite)
+);
+INSERT INTO last_resort_key_packages_by_suite (device_id, cipher_suite, data)
+    SELECT device_id, 1, data FROM last_resort_key_packages;
+DROP TABLE last_resort_key_packages;
+ALTER TABLE last_resort_key_packages_by_suite RENAME TO last_resort_key_packages;
+""",
+    ),
+)

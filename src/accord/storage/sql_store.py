@@ -153,37 +153,49 @@ class SqlStore(FederationSqlMixin):
         items: Sequence[bytes],
         last_resort: bytes | None,
         refs: Sequence[bytes | None] = (),
+        cipher_suite: int = 1,
     ) -> int:
+        """Store a batch of one cipher suite; the device's count in that suite after."""
         refs = list(refs) or [None] * len(items)
         async with self.engine.transaction() as tx:
             if items:
                 await tx.executemany(
-                    "INSERT INTO key_packages (device_id, data, kp_ref) VALUES (?, ?, ?)",
-                    [(device_id, item, ref) for item, ref in zip(items, refs, strict=True)],
+                    "INSERT INTO key_packages (device_id, data, kp_ref, cipher_suite)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(device_id, item, ref, cipher_suite)
+                     for item, ref in zip(items, refs, strict=True)],
                 )
             if last_resort is not None:
                 await tx.execute(
-                    "INSERT INTO last_resort_key_packages (device_id, data) VALUES (?, ?)"
-                    " ON CONFLICT (device_id) DO UPDATE SET data = excluded.data",
+                    "INSERT INTO last_resort_key_packages (device_id, cipher_suite, data)"
+                    " VALUES (?, ?, ?) ON CONFLICT (device_id, cipher_suite)"
+                    " DO UPDATE SET data = excluded.data",
                     device_id,
+                    cipher_suite,
                     last_resort,
                 )
             row = await tx.fetchone(
-                "SELECT COUNT(*) FROM key_packages WHERE device_id = ?", device_id
+                "SELECT COUNT(*) FROM key_packages WHERE device_id = ? AND cipher_suite = ?",
+                device_id, cipher_suite,
             )
         return int(row[0]) if row else 0
 
-    async def count_key_packages(self, device_id: str) -> tuple[int, bool]:
+    async def count_key_packages(self, device_id: str, cipher_suite: int = 1
+                                 ) -> tuple[int, bool]:
         async with self.engine.read() as tx:
             row = await tx.fetchone(
-                "SELECT COUNT(*) FROM key_packages WHERE device_id = ?", device_id
+                "SELECT COUNT(*) FROM key_packages WHERE device_id = ? AND cipher_suite = ?",
+                device_id, cipher_suite,
             )
             lr = await tx.fetchone(
-                "SELECT 1 FROM last_resort_key_packages WHERE device_id = ?", device_id
+                "SELECT 1 FROM last_resort_key_packages WHERE device_id = ? AND cipher_suite = ?",
+                device_id, cipher_suite,
             )
         return (int(row[0]) if row else 0), lr is not None
 
-    async def claim_key_packages(self, account: str) -> list[ClaimedKeyPackage]:
+    async def claim_key_packages(self, account: str, cipher_suite: int = 1
+                                 ) -> list[ClaimedKeyPackage]:
+        """One KeyPackage of ``cipher_suite`` per device of ``account`` that has one."""
         claimed: list[ClaimedKeyPackage] = []
         async with self.engine.transaction() as tx:
             devices = await tx.fetchall(
@@ -194,14 +206,17 @@ class SqlStore(FederationSqlMixin):
             for (device_id,) in devices:
                 row = await tx.fetchone(
                     "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
-                    " WHERE device_id = ? ORDER BY id LIMIT 1 {SKIP_LOCKED}) RETURNING data",
-                    device_id,
+                    " WHERE device_id = ? AND cipher_suite = ? ORDER BY id LIMIT 1"
+                    " {SKIP_LOCKED}) RETURNING data",
+                    device_id, cipher_suite,
                 )
                 if row is not None:
                     claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), False))
                     continue
                 row = await tx.fetchone(
-                    "SELECT data FROM last_resort_key_packages WHERE device_id = ?", device_id
+                    "SELECT data FROM last_resort_key_packages"
+                    " WHERE device_id = ? AND cipher_suite = ?",
+                    device_id, cipher_suite,
                 )
                 if row is not None:
                     claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), True))

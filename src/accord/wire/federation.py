@@ -55,10 +55,12 @@ class FedDevice:
 
 @dataclass(frozen=True, slots=True)
 class FedClaimRequest:
-    """Claim KeyPackages of ``account`` (hosted by the receiver) for ``requester``."""
+    """Claim KeyPackages of ``account`` (hosted by the receiver) for ``requester``,
+    in ``cipher_suite`` (RFC 9420 17.1; 0x0001 when absent)."""
 
     account: str = f(max_len=318, pattern=ACCOUNT_RE)
     requester: str = f(max_len=318, pattern=ACCOUNT_RE)
+    cipher_suite: int = f(minimum=1, maximum=65535, default=1)
 
 
 @dataclass(frozen=True, slots=True)

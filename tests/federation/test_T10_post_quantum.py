@@ -1,0 +1,123 @@
+"""Post-quantum by default (THREATS.md T10, harvest now, decrypt later), on live providers.
+
+Devices on alpha.test and beta.test publish KeyPackages in the X-Wing suite
+0x0053 and in 0x0001; a conversation uses X-Wing when every device of every
+member offers it, falls back to 0x0001 otherwise, and is moved to X-Wing
+with ReInit (RFC 9420 11.2) once every device offers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from accord.client import conversations as convs
+from accord.client import housekeeping, message_requests, messaging
+from accord.client.device import Device
+from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
+from accord.errors import NotFound, ValidationError
+from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
+from tests.federation.providers import Provider
+
+
+async def _arrive(dev: Device, name: str, clock: Clock) -> dict[str, Any]:
+    """Sync (bounded) until conversation ``name`` is here, accepting the request."""
+    for _ in range(100):
+        await dev.sync(clock())
+        for request in message_requests.pending(dev):  # T14: first contact across providers
+            await message_requests.accept(dev, request, clock())
+        try:
+            return convs.find(dev, name)
+        except NotFound:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} never arrived")
+
+
+async def _bodies(dev: Device, name: str, want: str, clock: Clock) -> list[str]:
+    for _ in range(100):
+        await dev.sync(clock())
+        conv = convs.find(dev, name)
+        bodies = [x.body for x in dev.store.messages(conv["conv_id"])]
+        if want in bodies:
+            return bodies
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{want!r} never arrived in {name}")
+
+
+def _suite(dev: Device, name: str) -> int:
+    conv = convs.find(dev, name)
+    return dev.engine.cipher_suite(dev.store.load_group(conv["group_id"]))
+
+
+async def _classic_device(folder, account: str, server: str, clock: Clock) -> Device:  # type: ignore[no-untyped-def]
+    dev = Device.init(folder, PASS, engine=engine(), kdf=CHEAP)
+    dev.set_settings(post_quantum=0)  # this device offers 0x0001 only
+    await dev.register(account, server, clock())
+    return dev
+
+
+async def test_T10_conversation_runs_end_to_end_on_the_hybrid_suite(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    try:
+        # Both suites are published by default, one last-resort KeyPackage each.
+        for suite in (PQ_SUITE, CLASSIC_SUITE):
+            count = await bob.api.key_package_count(suite)
+            assert count.count >= 5 and count.last_resort
+        conv = await convs.create(alice, "pq", [bob.identity.account], clock())
+        assert convs.suite_of(alice, conv) == {
+            "cipher_suite": "0x0053", "suite_name": "MLS_256_XWING_AES256GCM_SHA512_Ed25519",
+            "post_quantum": True}
+        await messaging.send_text(alice, conv, "hello quantum", clock())
+        await _arrive(bob, "pq", clock)
+        assert _suite(bob, "pq") == PQ_SUITE  # bob joined the X-Wing group from its Welcome
+        assert await _bodies(bob, "pq", "hello quantum", clock) == ["hello quantum"]
+        await messaging.send_text(bob, convs.find(bob, "pq"), "hello back", clock())
+        assert "hello back" in await _bodies(alice, "pq", "hello back", clock)
+        # A KeyPackage of another suite is refused where a suite was asked for.
+        classic = (await alice.api.claim_key_packages(bob.identity.account)).key_packages
+        with pytest.raises(ValidationError) as err:
+            alice.engine.key_package_identity(classic[0].key_package, clock(), PQ_SUITE)
+        assert err.value.rule == "RFC 9420 10.1"
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()
+
+
+async def test_T10_falls_back_to_0x0001_when_one_device_offers_only_it(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    # bob's second device offers 0x0001 only.
+    bob2 = Device.init(tmp_path / "b2", PASS, engine=engine(), kdf=CHEAP)
+    bob2.set_settings(post_quantum=0)
+    devices = [alice, bob, bob2]
+    try:
+        code = bob2.link_request(bob.identity.account, providers["beta"].url)
+        await housekeeping.link_device(bob, code, clock(), send_history=False)
+        assert await bob2.complete_link(clock()) is not None
+        assert (await bob2.api.key_package_count(PQ_SUITE)).count == 0
+        conv = await convs.create(alice, "mixed", [bob.identity.account], clock())
+        assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
+        await messaging.send_text(alice, conv, "classic", clock())
+        for dev in (bob, bob2):
+            await _arrive(dev, "mixed", clock)
+            assert _suite(dev, "mixed") == CLASSIC_SUITE
+            assert await _bodies(dev, "mixed", "classic", clock) == ["classic"]
+        assert set(convs.members(alice, convs.find(alice, "mixed"))[bob.identity.account]) == {
+            bob.identity.device_id, bob2.identity.device_id}
+    finally:
+        for d in devices:
+            await d.disconnect()
