@@ -118,6 +118,9 @@ def test_T16_hostile_strings_through_every_command(
         shows(found, text, "search")
     shows(accord(victim, "chat", "list").stdout, NAME, "chat list")
     shows(accord(victim, "chat", "members", cid).stdout, m_acct, "chat members")
+    info = accord(victim, "chat", "info", cid).stdout
+    for text in (NAME, m_acct):
+        shows(info, text, "chat info")
     shows(accord(victim, "contacts").stdout, m_acct, "contacts")
 
     env = dict(os.environ, ACCORD_PROFILE=str(victim), ACCORD_PASSPHRASE="hostile pass",
