@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.errors import CryptoError
+from accord.mls.ec_scalar import P256_N, P384_N, P521_N, scalar_bytes
 from accord.mls.hpke import KDFS, Kdf
 from accord.mls.hpke_pq import MlKem, XWing, clear_pq_caches
 
@@ -98,11 +99,9 @@ class _Weierstrass:
         self.public = functools.lru_cache(maxsize=_CACHE)(self._load_public)
 
     def load_private(self, sk: bytes) -> Any:
-        if len(sk) != self.n_sk:
-            raise CryptoError(f"private key must be {self.n_sk} bytes, got {len(sk)}")
-        scalar = int.from_bytes(sk, "big")
-        if not 0 < scalar < self._order:
-            raise CryptoError("private scalar is out of range")
+        # A scalar shorter than Nsk is accepted (ec_scalar): peers write
+        # P-521 keys without the leading zero octet.
+        scalar = int.from_bytes(scalar_bytes(sk, self.n_sk, self._order), "big")
         return ec.derive_private_key(scalar, self._curve)
 
     def _load_public(self, pk: bytes) -> Any:
@@ -135,18 +134,6 @@ class _Weierstrass:
             if 0 < int.from_bytes(raw, "big") < self._order:
                 return bytes(raw)
         raise CryptoError("DeriveKeyPair: no valid candidate in 256 tries (RFC 9180 7.1.3)")
-
-
-# Group orders from SEC 2 / FIPS 186-4 D.1.2.
-_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_P384_N = int(
-    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
-    16,
-)
-_P521_N = int(
-    "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
-    16,
-)
 
 
 # --------------------------------------------------------------------------
@@ -236,7 +223,7 @@ KEMS: dict[int, Any] = {
     0x0010: DhKem(
         0x0010,
         "DHKEM(P-256, HKDF-SHA256)",
-        _Weierstrass(ec.SECP256R1(), _P256_N, 32, 0xFF),
+        _Weierstrass(ec.SECP256R1(), P256_N, 32, 0xFF),
         KDFS[1],
         32,
         pyca_hpke.KEM.P256,
@@ -244,7 +231,7 @@ KEMS: dict[int, Any] = {
     0x0011: DhKem(
         0x0011,
         "DHKEM(P-384, HKDF-SHA384)",
-        _Weierstrass(ec.SECP384R1(), _P384_N, 48, 0xFF),
+        _Weierstrass(ec.SECP384R1(), P384_N, 48, 0xFF),
         KDFS[2],
         48,
         pyca_hpke.KEM.P384,
@@ -252,7 +239,7 @@ KEMS: dict[int, Any] = {
     0x0012: DhKem(
         0x0012,
         "DHKEM(P-521, HKDF-SHA512)",
-        _Weierstrass(ec.SECP521R1(), _P521_N, 66, 0x01),
+        _Weierstrass(ec.SECP521R1(), P521_N, 66, 0x01),
         KDFS[3],
         64,
         pyca_hpke.KEM.P521,

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.errors import CryptoError
+from accord.mls.ec_scalar import P256_N, P384_N, P521_N, scalar_bytes
 
 __all__ = [
     "SignatureScheme",
@@ -158,18 +159,18 @@ class Ecdsa(SignatureScheme):
         curve: ec.EllipticCurve,
         hash_cls: type[hashes.HashAlgorithm],
         size: int,
+        order: int,
     ) -> None:
         self._curve = curve
+        self._order = order
         self._alg = ec.ECDSA(hash_cls())
         super().__init__(name, scheme_id, size)
 
     def private_key(self, private: bytes) -> Any:
-        # The official vectors (message-protection, suite 5) write a P-521
-        # scalar without its leading zero byte; a scalar is an integer, so a
-        # shorter big-endian string names the same key.
-        if 0 < len(private) < self.private_len:
-            private = bytes(self.private_len - len(private)) + bytes(private)
-        return super().private_key(private)
+        # The official vectors (message-protection, suite 5) and other
+        # implementations write a P-521 scalar without its leading zero
+        # byte; ec_scalar checks the range and pads it to Nsk.
+        return super().private_key(scalar_bytes(bytes(private), self.private_len, self._order))
 
     def _parse_private(self, private: bytes) -> Any:
         scalar = int.from_bytes(private, "big")
@@ -227,9 +228,9 @@ class MlDsa(SignatureScheme):
 SIGNATURE_SCHEMES: dict[str, SignatureScheme] = {
     "Ed25519": EdDsa("Ed25519", 0x0807, ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, 32),
     "Ed448": EdDsa("Ed448", 0x0808, ed448.Ed448PrivateKey, ed448.Ed448PublicKey, 57),
-    "P256": Ecdsa("ECDSA-P256-SHA256", 0x0403, ec.SECP256R1(), hashes.SHA256, 32),
-    "P384": Ecdsa("ECDSA-P384-SHA384", 0x0503, ec.SECP384R1(), hashes.SHA384, 48),
-    "P521": Ecdsa("ECDSA-P521-SHA512", 0x0603, ec.SECP521R1(), hashes.SHA512, 66),
+    "P256": Ecdsa("ECDSA-P256-SHA256", 0x0403, ec.SECP256R1(), hashes.SHA256, 32, P256_N),
+    "P384": Ecdsa("ECDSA-P384-SHA384", 0x0503, ec.SECP384R1(), hashes.SHA384, 48, P384_N),
+    "P521": Ecdsa("ECDSA-P521-SHA512", 0x0603, ec.SECP521R1(), hashes.SHA512, 66, P521_N),
     "ML-DSA-87": MlDsa(),
 }
 
