@@ -23,6 +23,7 @@ from accord.errors import CryptoError, ValidationError
 from accord.mls.credentials import CredentialValidator
 from accord.mls.leaf_node import (
     GroupRules,
+    check_own_capabilities,
     grease_values,
     make_capabilities,
     sign_leaf_node,
@@ -72,6 +73,7 @@ def create_key_package(
     caps = capabilities or make_capabilities(
         suite.id, credentials=(credential.credential_type,), grease=grease, rng=rng
     )
+    check_own_capabilities(caps, suite.id, credential.credential_type)
     leaf_exts = tuple(leaf_extensions) + (_grease_extensions(caps, rng) if grease else ())
     kp_exts = tuple(extensions)
     if grease:

@@ -9,6 +9,8 @@ API::
                       grease=True, rng=os.urandom) -> Capabilities
     GroupRules(cipher_suite, version, required, context_extensions, credential_types,
                supported_by_all)
+    check_capabilities(leaf, rules, where) -> None        # a peer's leaf (7.3)
+    check_own_capabilities(caps, cipher_suite, credential_type) -> None  # a leaf we make
     validate_leaf_node(suite, leaf, *, source, group_id, leaf_index, rules, now,
                        credential_validator, check_signature=True) -> None
 
@@ -40,6 +42,8 @@ from accord.mls.suites import CipherSuite
 
 __all__ = [
     "GroupRules",
+    "check_capabilities",
+    "check_own_capabilities",
     "grease_values",
     "leaf_node_tbs",
     "make_capabilities",
@@ -153,14 +157,30 @@ class GroupRules:
     supported_by_all: frozenset[int] | None = None
 
 
+def check_own_capabilities(caps: Capabilities, cipher_suite: int, credential_type: int) -> None:
+    """What Accord asks of a leaf it makes itself, beyond 7.3: it lists the
+    protocol version and the cipher suite it is used in, and its own
+    credential type (7.2). Peers' leaves are not held to the first two
+    (``check_capabilities``): 7.3 and 10.1 do not ask for them, and other
+    implementations omit the group's suite (docs/INTEROP.md)."""
+    if ProtocolVersion.MLS10 not in caps.versions:
+        raise ValidationError("our own leaf must list protocol version mls10", "RFC 9420 7.2")
+    if cipher_suite not in caps.cipher_suites:
+        raise ValidationError(f"our own leaf must list cipher suite {cipher_suite}", "RFC 9420 7.2")
+    if credential_type not in caps.credentials:
+        raise ValidationError("our own leaf must list its credential type", "RFC 9420 7.2")
+
+
 def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
     """The capability rules of 7.3 for one leaf (GREASE values are ordinary
-    unknown values here: they are ignored, never rejected)."""
+    unknown values here: they are ignored, never rejected).
+
+    Only what 7.3 names is required: the required_capabilities, the
+    GroupContext extensions (13.4), the credential types in use, the leaf's
+    own credential type and extensions. The leaf need not list the group's
+    cipher suite or protocol version: 10.1 matches a KeyPackage's
+    ``cipher_suite`` and ``version`` fields against the group instead."""
     caps = leaf.capabilities
-    if rules.version not in caps.versions:
-        raise ValidationError(f"{where} does not support protocol version {rules.version}", RULE)
-    if rules.cipher_suite not in caps.cipher_suites:
-        raise ValidationError(f"{where} does not support cipher suite {rules.cipher_suite}", RULE)
     exts = set(caps.extensions) | DEFAULT_EXTENSION_TYPES
     props = set(caps.proposals) | DEFAULT_PROPOSAL_TYPES
     creds = set(caps.credentials)
@@ -177,8 +197,9 @@ def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
     if rules.supported_by_all is not None and own not in rules.supported_by_all:
         raise ValidationError(f"{where} has credential type {own} not every member supports", RULE)
     for ext in leaf.extensions:
-        # 7.3: every extension of the leaf is listed in its own capabilities.
-        if ext.extension_type not in caps.extensions:
+        # 7.3: every extension of the leaf is listed in its own capabilities;
+        # default types (application_id, 7.2) are implied and MUST NOT be listed.
+        if ext.extension_type not in exts:
             raise ValidationError(
                 f"{where} uses extension {ext.extension_type} it does not list", RULE
             )

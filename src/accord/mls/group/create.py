@@ -11,7 +11,7 @@ from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.proposals import _check_context_extensions
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.key_schedule import derive_epoch
-from accord.mls.leaf_node import make_capabilities
+from accord.mls.leaf_node import check_own_capabilities, make_capabilities
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Credential,
@@ -54,6 +54,8 @@ def create_group(
         key_package = create_key_package(suite, credential, signature_priv, now,
                                          capabilities=caps)
     leaf = key_package.key_package.leaf_node
+    # The creator's leaf is ours: it lists the group's suite (docs/INTEROP.md).
+    check_own_capabilities(leaf.capabilities, suite.id, leaf.credential.credential_type)
     nodes: list[object] = [leaf]
     tree = Tree(suite, nodes)  # type: ignore[arg-type]
     _check_context_extensions(tree, GroupContext(1, suite.id, group_id, 0, b"", b"", ()),
