@@ -208,7 +208,8 @@ def test_p521_private_keys_out_of_range_are_refused(kind: str) -> None:
 
 
 @pytest.mark.parametrize("curve,order", [
-    (ec.SECP256R1(), P256_N), (ec.SECP384R1(), P384_N), (ec.SECP521R1(), P521_N)])
+    (ec.SECP256R1(), P256_N), (ec.SECP384R1(), P384_N), (ec.SECP521R1(), P521_N)],
+    ids=["P-256", "P-384", "P-521"])
 def test_curve_orders_are_the_group_orders(curve: ec.EllipticCurve, order: int) -> None:
     """(n-1)*G = -G: the range check uses the true order (a P-521 constant
     with two extra digits once let scalars above n through)."""
@@ -247,3 +248,39 @@ def test_passive_client_entry_with_65_octet_p521_keys() -> None:
         if stripped == {"signature_priv", "encryption_priv", "init_priv"}:
             break
     assert stripped == {"signature_priv", "encryption_priv", "init_priv"}
+
+
+# ------------------------------------------- lifetimes of leaves in a joined tree
+
+DAY = 86_400
+
+
+def test_join_a_group_whose_member_never_updated_past_its_lifetime() -> None:
+    """7.3 only RECOMMENDS checking the lifetimes of a received tree's
+    leaves: bob never updated, so his key_package leaf expires 90 days after
+    he joined, and a newcomer (by Welcome or external commit) must still be
+    able to join."""
+    alice = _creator(1)
+    bob_kp = g.key_package(get_suite(1), *identity(1, "bob"), NOW)
+    res, st = g.commit(alice, now=NOW, by_value=[Add(bob_kp.key_package)])
+    alice = g.merge_pending(st)
+    later = NOW + 100 * DAY
+    bob_leaf = g.members(alice)[1][1]
+    assert bob_leaf.lifetime is not None and bob_leaf.lifetime.not_after < later
+    carol_kp = g.key_package(get_suite(1), *identity(1, "carol"), later)
+    res, st = g.commit(alice, now=later, by_value=[Add(carol_kp.key_package)])
+    alice = g.merge_pending(st)
+    carol = g.join_from_welcome(res.welcome, carol_kp, later)
+    assert g.epoch_authenticator(carol) == g.epoch_authenticator(alice)
+    commit, _ = g.join_external(g.group_info(alice), *identity(1, "dave"), later)
+    _, alice = g.process(alice, commit, later)
+
+
+def test_an_expired_key_package_is_still_refused_in_an_add() -> None:
+    """A KeyPackage being added is checked against the current time (7.3)."""
+    alice = _creator(1)
+    old = g.key_package(get_suite(1), *identity(1, "bob"), NOW - 100 * DAY)
+    with pytest.raises(ValidationError) as e:
+        g.commit(alice, now=NOW, by_value=[Add(old.key_package)])
+    assert e.value.rule == "RFC 9420 7.3"
+    assert "outside its lifetime" in str(e.value)

@@ -12,7 +12,8 @@ API::
     check_capabilities(leaf, rules, where) -> None        # a peer's leaf (7.3)
     check_own_capabilities(caps, cipher_suite, credential_type) -> None  # a leaf we make
     validate_leaf_node(suite, leaf, *, source, group_id, leaf_index, rules, now,
-                       credential_validator, check_signature=True) -> None
+                       credential_validator, check_signature=True,
+                       check_lifetime=True) -> None
 
 ``validate_leaf_node`` checks one leaf on its own (7.3 points 1-3, 5-7);
 uniqueness of keys and the credential types of the other members are
@@ -211,7 +212,7 @@ def _require(where: str, what: str, needed: Collection[int], have: set[int]) -> 
         raise ValidationError(f"{where} does not support {what} type(s) {missing}", RULE)
 
 
-def check_lifetime(leaf: LeafNode, now: int, where: str) -> None:
+def _check_lifetime(leaf: LeafNode, now: int, where: str) -> None:
     lt = leaf.lifetime
     if lt is not None and not lt.not_before <= now <= lt.not_after:
         raise ValidationError(f"{where} is outside its lifetime", RULE)
@@ -229,11 +230,13 @@ def validate_leaf_node(
     credential_validator: CredentialValidator,
     check_signature: bool = True,
     encoded: bytes | None = None,
+    check_lifetime: bool = True,
 ) -> None:
     """Validate one LeafNode (7.3). ``source`` is the leaf_node_source the
     context demands (None: any, as in a received tree); ``now`` (seconds since
-    the epoch) checks the lifetime when given; ``encoded`` is the leaf's
-    encoding if the caller has it. Raises ``ValidationError``."""
+    the epoch) checks the lifetime when given and ``check_lifetime`` is set;
+    ``encoded`` is the leaf's encoding if the caller has it. Raises
+    ``ValidationError``."""
     where = f"leaf {leaf_index}"
     if source is not None and leaf.leaf_node_source != source:
         raise ValidationError(
@@ -245,5 +248,5 @@ def validate_leaf_node(
     if check_signature:
         verify_leaf_signature(suite, leaf, group_id, leaf_index, encoded)
     check_capabilities(leaf, rules, where)
-    if now is not None:
-        check_lifetime(leaf, now, where)
+    if now is not None and check_lifetime:
+        _check_lifetime(leaf, now, where)

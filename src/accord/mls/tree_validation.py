@@ -62,9 +62,12 @@ def validate_tree(
     now: int | None,
     credential_validator: CredentialValidator,
     check_signatures: bool = True,
+    check_lifetimes: bool = True,
 ) -> None:
     """Everything 12.4.3.1 asks of the tree of a group being joined: the tree
-    hash, parent hashes, every leaf (7.3), unmerged leaves, key uniqueness."""
+    hash, parent hashes, every leaf (7.3), unmerged leaves, key uniqueness.
+    ``check_lifetimes`` False skips the leaves' lifetimes, which 7.3 only
+    RECOMMENDS checking in a received tree (a joiner passes False)."""
     if tree.tree_hash() != group_context.tree_hash:
         raise ValidationError("the tree hash does not match the GroupContext", RULE)
     if tree.suite.id != group_context.cipher_suite:
@@ -82,6 +85,7 @@ def validate_tree(
             credential_validator=credential_validator,
             check_signature=check_signatures,
             encoded=tree.leaf_encoding(leaf_index),
+            check_lifetime=check_lifetimes,
         )
     # Leaves first: a changed leaf also breaks the parent hashes above it,
     # and the leaf's own error names the cause.

@@ -16,7 +16,7 @@ from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import _free_leaf
 from accord.mls.group.proposals import apply_proposals, check_external_list
 from accord.mls.group.state import GroupConfig, GroupState
-from accord.mls.group.welcome import _probe_state, check_signer, tree_for
+from accord.mls.group.welcome import _probe_state, joined_tree
 from accord.mls.key_schedule import EpochSecrets, external_init_send
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
@@ -47,7 +47,6 @@ from accord.mls.structs.enums import (
 )
 from accord.mls.suites import get_suite
 from accord.mls.transcript import interim_transcript_hash
-from accord.mls.tree_validation import validate_tree
 from accord.mls.treekem import create_update_path
 
 __all__ = ["external_proposal", "join_external", "new_member_add_proposal"]
@@ -83,9 +82,7 @@ def join_external(
     ctx = info.group_context
     suite = get_suite(ctx.cipher_suite)
     cfg = config or GroupConfig()
-    tree = tree_for(suite, info, ratchet_tree)
-    check_signer(suite, tree, info)
-    validate_tree(tree, ctx, now=now, credential_validator=cfg.credential_validator)
+    tree = joined_tree(suite, info, ratchet_tree, now, cfg)
     ext = find_extension(info.extensions, ExtensionType.EXTERNAL_PUB)
     if ext is None:
         raise ValidationError("the GroupInfo has no external_pub", RULE)

@@ -34,7 +34,7 @@ from accord.mls.tree_math import common_ancestor
 from accord.mls.tree_validation import validate_tree
 from accord.mls.treekem import PathKeys, derive_path_keys
 
-__all__ = ["join_from_welcome", "tree_for"]
+__all__ = ["join_from_welcome", "joined_tree", "tree_for"]
 
 RULE = "RFC 9420 12.4.3.1"
 
@@ -51,8 +51,9 @@ def join_from_welcome(
 ) -> GroupState:
     """Our state in the group a Welcome invites us to.
 
-    ``now`` (seconds) checks the lifetimes of the tree's leaves; None skips
-    that check (test vectors, which carry no time).
+    ``now`` (seconds) is the time credentials are validated at (lifetimes
+    of the tree's leaves are not checked, see ``joined_tree``); None skips
+    time checks (test vectors, which carry no time).
 
     ``ratchet_tree`` is needed when the GroupInfo carries no ratchet_tree
     extension; ``external_psks`` and ``resumption_from`` (the old group of a
@@ -77,9 +78,7 @@ def join_from_welcome(
     if ctx.cipher_suite != kp.cipher_suite:
         raise ValidationError("the GroupInfo's cipher suite is not the KeyPackage's", RULE)
     cfg = config or GroupConfig()
-    tree = tree_for(suite, info, ratchet_tree)
-    check_signer(suite, tree, info)
-    validate_tree(tree, ctx, now=now, credential_validator=cfg.credential_validator)
+    tree = joined_tree(suite, info, ratchet_tree, now, cfg)
     me = tree.find_encryption_key(kp.leaf_node.encryption_key)
     if me is None or me & 1 or tree.node(me) != kp.leaf_node:
         raise ValidationError("our KeyPackage's leaf is not in the tree", RULE)
@@ -91,6 +90,25 @@ def join_from_welcome(
         _check_resumption(special, info, tree, resumption_from)
     return fresh_state(ctx, tree, me >> 1, key_package.signature_priv, keys, epoch,
                        info.confirmation_tag, cfg, external_psks)
+
+
+def joined_tree(
+    suite: CipherSuite, info: GroupInfo, given: RatchetTree | bytes | None, now: int | None,
+    config: GroupConfig,
+) -> Tree:
+    """The tree of a group being joined (by Welcome or external commit),
+    validated (12.4.3.1) and with the GroupInfo's signer in it.
+
+    The leaves' lifetimes are not checked: 7.3 only RECOMMENDS it for a
+    received tree, and a member who never updated since joining keeps a
+    key_package leaf whose lifetime runs out, which would make the group
+    unjoinable for every newcomer (docs/INTEROP.md). KeyPackages in Adds are
+    still checked against ``now``; ``now`` still validates credentials."""
+    tree = tree_for(suite, info, given)
+    check_signer(suite, tree, info)
+    validate_tree(tree, info.group_context, now=now, check_lifetimes=False,
+                  credential_validator=config.credential_validator)
+    return tree
 
 
 def tree_for(suite: CipherSuite, info: GroupInfo, given: RatchetTree | bytes | None) -> Tree:
