@@ -36,19 +36,23 @@ PEER_SUITES = (1, 2, 3, 4, 5, 6, 0x0A0A, 0x3A3A)
 
 def peer_key_package(
     suite_id: int, name: str, *, suites: tuple[int, ...] = PEER_SUITES,
-    extensions: tuple[int, ...] = (0x2A2A,), leaf_extensions: tuple[Extension, ...] = (),
+    extensions: tuple[int, ...] = (0x2A2A,),
+    leaf_extensions: tuple[Extension, ...] = (Extension(0x2A2A, b"\x07" * 5),),
 ) -> g.KeyPackagePrivate:
     """A KeyPackage as another implementation makes it: capabilities that
-    Accord would not write for itself, the leaf and the KeyPackage signed
-    again over them."""
+    Accord would not write for itself (GREASE in every list 13.5 names, a
+    default proposal type listed although 7.2 says not to), a GREASE
+    extension in the leaf and in the KeyPackage, the leaf and the KeyPackage
+    signed again over them."""
     suite = get_suite(suite_id)
     cred, priv = identity(suite_id, name)
     mine = g.key_package(suite, cred, priv, NOW, grease=False)
     caps = Capabilities(versions=(1,), cipher_suites=suites, extensions=extensions,
-                        proposals=(0x1A1A,), credentials=(1, 0x4A4A))
+                        proposals=(1, 0x1A1A), credentials=(1, 0x4A4A))
     leaf = dataclasses.replace(mine.key_package.leaf_node, capabilities=caps,
                                extensions=leaf_extensions)
-    kp = dataclasses.replace(mine.key_package, leaf_node=sign_leaf_node(suite, priv, leaf))
+    kp = dataclasses.replace(mine.key_package, leaf_node=sign_leaf_node(suite, priv, leaf),
+                             extensions=(Extension(0xEAEA, bytes(range(40))),))
     kp = dataclasses.replace(kp, signature=suite.sign_with_label(priv, "KeyPackageTBS", kp.tbs()))
     return dataclasses.replace(mine, key_package=kp)
 
@@ -107,7 +111,7 @@ def test_leaf_missing_a_required_extension_is_still_refused() -> None:
         g.commit(alice, now=NOW, by_value=[Add(peer_key_package(7, "bob").key_package)])
     assert e.value.rule == "RFC 9420 7.3"
     assert "extension type(s) [65280]" in str(e.value)
-    ok = peer_key_package(7, "bob", extensions=(0xFF00, 0x2A2A))
+    ok = peer_key_package(7, "bob", extensions=(0xFF00, 0x2A2A, 0x5A5A))
     g.commit(alice, now=NOW, by_value=[Add(ok.key_package)])
 
 
