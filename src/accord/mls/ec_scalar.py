@@ -21,7 +21,8 @@ P384_N = int(
     16,
 )
 # Written in SEC 2's groups of eight: a longer literal once had two extra F
-# digits, which made the range check too weak (test_ec_scalar checks n*G).
+# digits, which made the range check too weak (tests/mls/test_peer_leniency.py
+# checks (n-1)*G = -G for each order).
 P521_N = int(
     "01FF" + "FFFFFFFF" * 7 + "FFFFFFFA"
     "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
