@@ -21,7 +21,6 @@ storage is a different package (``accord.storage``) and shares nothing.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ import sqlcipher3
 from argon2.low_level import Type, hash_secret_raw
 
 from accord.errors import AccordError, AuthError, NotFound
+from accord.private_files import private_database, private_file, private_folder, write_private
 
 FORMAT_VERSION = 1
 DB_NAME = "profile.db"
@@ -154,7 +154,7 @@ class ProfileStore:
 
     @classmethod
     def create(cls, folder: Path, passphrase: str, params: KdfParams | None = None) -> ProfileStore:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         if (folder / META_NAME).exists():
             raise AccordError(f"a profile already exists in {folder}")
         params = params or KdfParams()
@@ -167,9 +167,7 @@ class ProfileStore:
             "memory_kib": params.memory_kib,
             "parallelism": params.parallelism,
         }
-        tmp = folder / (META_NAME + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, folder / META_NAME)
+        write_private(folder / META_NAME, json.dumps(meta, indent=2).encode())
         store = cls(folder, params, salt)
         store.unlock(passphrase)
         return store
@@ -200,7 +198,10 @@ class ProfileStore:
 
     def unlock(self, passphrase: str) -> None:
         key = derive_key(passphrase, self._salt, self._params)
-        db = sqlcipher3.connect(str(self.folder / DB_NAME), isolation_level=None)
+        # 0700 folder, 0600 files (SQLite gives -wal/-shm the database's mode);
+        # a profile made by an older version (0755/0644) is tightened here.
+        private_file(self.folder / META_NAME, create=False)
+        db = sqlcipher3.connect(str(private_database(self.folder / DB_NAME)), isolation_level=None)
         try:
             db.execute("PRAGMA cipher_log_level = NONE")
             db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
@@ -228,9 +229,7 @@ class ProfileStore:
         self._conn().execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
         meta = json.loads((self.folder / META_NAME).read_text())
         meta["salt"] = new_salt.hex()
-        tmp = self.folder / (META_NAME + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, self.folder / META_NAME)
+        write_private(self.folder / META_NAME, json.dumps(meta, indent=2).encode())
         self._salt = new_salt
 
     def _conn(self) -> Any:

@@ -1,4 +1,9 @@
-"""The provider's own Ed25519 signing key: made on first start, kept under the data folder.
+"""The provider's own keys: made on first start, kept together under the data folder.
+
+``federation/`` (0700) holds the Ed25519 signing key and the provider's
+other 32-byte secrets (the hub's franking key, :func:`load_or_create_secret`),
+never the database, which has more readers (backups, replicas, operators'
+tools) than a key needs.
 
 It signs every provider-to-provider request (RFC 9421) and its public half
 is published in ``/.well-known/accord``. The file holds the raw 32-byte
@@ -10,16 +15,19 @@ object never prints its secret (``repr`` shows the public key only).
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import ValidationError
+from accord.private_files import private_folder, write_private
 from accord.wire import b64e
 
 KEY_FILE = "provider_signing_key.ed25519"
 KEY_LEN = 32
+SECRET_LEN = 32
 
 
 class ProviderKey:
@@ -46,6 +54,47 @@ def key_path(data_dir: Path) -> Path:
     return data_dir / "federation" / KEY_FILE
 
 
+def secret_path(data_dir: Path, name: str) -> Path:
+    return data_dir / "federation" / f"{name}.key"
+
+
+def load_or_create_secret(data_dir: Path, name: str, initial: bytes | None = None) -> bytes:
+    """The provider secret ``name``, made from ``initial`` (or at random) the first time.
+
+    The file appears whole or not at all (written aside, then hard-linked into
+    place, which fails if another node got there first: its secret wins).
+    """
+    path = secret_path(data_dir, name)
+    if path.exists():
+        return _read_secret(path)
+    value = initial if initial is not None else secrets.token_bytes(SECRET_LEN)
+    if len(value) != SECRET_LEN:
+        raise ValidationError(f"a provider secret is {SECRET_LEN} bytes")
+    private_folder(path.parent)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    write_private(tmp, value)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return _read_secret(path)
+    finally:
+        tmp.unlink()
+    return value
+
+
+def _read_secret(path: Path) -> bytes:
+    _check_private(path)
+    raw = path.read_bytes()
+    if len(raw) != SECRET_LEN:
+        raise ValidationError(f"{path} does not hold a {SECRET_LEN}-byte secret")
+    return raw
+
+
+def _check_private(path: Path) -> None:
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ValidationError(f"{path} must be readable by its owner only (chmod 600)")
+
+
 def load_or_create(data_dir: Path) -> ProviderKey:
     """Read the key under ``data_dir``, generating it (mode 0600) the first time."""
     path = key_path(data_dir)
@@ -64,9 +113,7 @@ def load_or_create(data_dir: Path) -> ProviderKey:
 
 
 def _read(path: Path) -> ProviderKey:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise ValidationError(f"{path} must be readable by its owner only (chmod 600)")
+    _check_private(path)
     raw = path.read_bytes()
     if len(raw) != KEY_LEN:
         raise ValidationError(f"{path} does not hold a 32-byte Ed25519 private key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from accord.errors import AccordError
 from accord.federation import gossip, outbox
 from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
-from accord.server import delivery
+from accord.private_files import secure_tree
+from accord.server import delivery, franking
 from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
@@ -51,8 +53,10 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        secure_tree(Path(config.data_dir))  # 0700/0600, also what an older version left 0644
         store = await open_store(Path(config.data_dir), config.database)
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
+        await franking.hub_key(provider)  # made, or moved out of the database, at start
         await provider.bus.start(provider.notifier.on_news)
         app.state.provider = provider
         purger = asyncio.create_task(_purge_loop(provider))
@@ -102,6 +106,7 @@ def serve(
 
     from accord.server.http_guard import guarded_http
 
+    os.umask(0o077)  # whatever this process creates is its owner's only (keys, database, blobs)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_NoClientAddresses())
     uvicorn.run(

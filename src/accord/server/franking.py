@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from accord.errors import DecodeError
+from accord.federation.provider_key import load_or_create_secret, secret_path
 from accord.privacy.fork_chain import chain_next
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.server.state import Provider
@@ -42,10 +44,21 @@ def _engine(p: Provider) -> Any:
 
 
 async def hub_key(p: Provider) -> bytes:
-    """The hub's franking key, kept in the store (all nodes of a provider share it)."""
+    """The hub's franking key, a key file next to the provider's signing key.
+
+    All nodes of a provider share the data folder, hence the key. An older
+    version kept the key in the database: it is moved to the file (same
+    value, so tags already handed out still verify) and deleted there.
+    """
     key = _KEYS.get(id(p.store))
     if key is None:
-        key = await sql.provider_secret(_engine(p), SECRET_NAME)
+        data_dir = Path(p.config.data_dir)
+        if secret_path(data_dir, SECRET_NAME).exists():
+            key = load_or_create_secret(data_dir, SECRET_NAME)
+        else:
+            legacy = await sql.legacy_secret(_engine(p), SECRET_NAME)
+            key = load_or_create_secret(data_dir, SECRET_NAME, legacy)
+        await sql.forget_legacy_secret(_engine(p), SECRET_NAME)
         _KEYS[id(p.store)] = key
     return key
 

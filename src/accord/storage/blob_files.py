@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from accord.private_files import private_folder, write_private
+
 
 def blob_path(root: Path, sha256: bytes) -> Path:
     name = sha256.hex()
@@ -16,13 +18,8 @@ def write_blob(root: Path, sha256: bytes, data: bytes) -> None:
     path = blob_path(root, sha256)
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    private_folder(path.parent)
+    write_private(path, data)  # 0600, fsynced, renamed into place
     # The rename is durable only once the directory entry is.
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -20,6 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from accord.private_files import private_database
+
 Row = tuple[Any, ...]
 
 
@@ -174,7 +176,7 @@ class SqliteEngine(Engine):
         return conn
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._pool, self._connect)
         self._reader = await loop.run_in_executor(self._read_pool, self._connect)

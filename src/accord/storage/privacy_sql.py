@@ -8,7 +8,6 @@ change is one transaction. Account export and erasure are in
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +17,16 @@ from accord.storage.engine import Engine
 MAX_LIST = 1000
 
 
-async def provider_secret(engine: Engine, name: str) -> bytes:
-    """A 32-byte secret of this provider, made once and shared by all its nodes."""
-    async with engine.transaction() as tx:
-        await tx.execute("INSERT INTO provider_secrets (name, value) VALUES (?, ?)"
-                         " ON CONFLICT DO NOTHING", name, secrets.token_bytes(32))
+async def legacy_secret(engine: Engine, name: str) -> bytes | None:
+    """A secret an older version kept in the database (now kept as a key file)."""
+    async with engine.read() as tx:
         row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", name)
-    assert row is not None
-    return bytes(row[0])
+    return None if row is None else bytes(row[0])
+
+
+async def forget_legacy_secret(engine: Engine, name: str) -> None:
+    async with engine.transaction() as tx:
+        await tx.execute("DELETE FROM provider_secrets WHERE name = ?", name)
 
 
 # franking tags (T13) ----------------------------------------------------------------
