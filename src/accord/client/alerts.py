@@ -40,12 +40,27 @@ def fingerprint(key: bytes) -> str:
 
 def raise_alert(store: KvStore, kind: str, now: int, **detail: Any) -> dict[str, Any]:
     """Record an alert (deduplicated on kind and detail while unseen); the alert."""
+    alert, new = _record(store, kind, now, detail)
+    if new:
+        for listener in list(_listeners):
+            listener(store, alert)
+    return alert
+
+
+def keep(store: KvStore, alert: dict[str, Any]) -> None:
+    """Record again, unseen and without telling the listeners (they were told), an
+    alert raised inside a transaction that was rolled back (``inbox``)."""
+    _record(store, alert["kind"], alert["at"], alert["detail"])
+
+
+def _record(store: KvStore, kind: str, now: int, detail: dict[str, Any]
+            ) -> tuple[dict[str, Any], bool]:
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}")
     alerts: list[dict[str, Any]] = store.get_json("alerts", [])
     for a in alerts:
         if not a["seen"] and a["kind"] == kind and a["detail"] == detail:
-            return a
+            return a, False
     alert = {"id": (alerts[-1]["id"] + 1) if alerts else 1, "at": now, "kind": kind,
              "detail": detail, "seen": False}
     alerts.append(alert)
@@ -54,9 +69,7 @@ def raise_alert(store: KvStore, kind: str, now: int, **detail: Any) -> dict[str,
         drop = {a["id"] for a in seen[: len(alerts) - MAX_ALERTS]}
         alerts = [a for a in alerts if a["id"] not in drop]
     store.put_json("alerts", alerts)
-    for listener in list(_listeners):
-        listener(store, alert)
-    return alert
+    return alert, True
 
 
 def subscribe(listener: Listener) -> Callable[[], None]:

@@ -3,8 +3,13 @@
 Every item is applied in the provider's order, then the cursor moves past it
 and the queue is acknowledged, in that order, so an item is never lost (a
 crash before the ack replays it; duplicates are dropped by message id and by
-epoch). A bad item (tampered, for a group we left, undecryptable) becomes a
-``security`` or ``error`` event in the history and never stops the loop.
+epoch). An item applies whole or not at all: it runs in one transaction
+with the cursor, and when it fails (tampered, for a group we left,
+undecryptable, bad content) everything it wrote is rolled back, the fork
+monitor's step included; then, in a transaction of their own, the failure
+becomes an ``error`` event, the security alerts it raised are kept (they
+are evidence about the hub, whatever became of the item), and the cursor
+moves past it, so a bad item never stops the loop.
 
 Membership and device changes become events (THREATS.md T05, visible side).
 """
@@ -14,8 +19,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from accord.client import alerts, fork_check, message_requests, messaging, report
 from accord.client import conversations as convs
-from accord.client import fork_check, message_requests, messaging, report
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
 from accord.wire import messages as m
@@ -32,31 +37,47 @@ async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
     for item in items:
         if item.seq <= dev.cursor:
             continue
-        with dev.store.transaction():
-            _apply_one(dev, item, now)
-            dev.store.put_json("cursor", item.seq)
+        _apply_whole(dev, item, now)
         applied += 1
     if items:
         await dev.api.ack(dev.cursor)
     return applied
 
 
-def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
+def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
+    """Apply ``item`` and move the cursor past it in one transaction; on a typed
+    failure, roll all of it back, then record the failure on its own."""
+    raised: list[dict[str, Any]] = []
+    detach = alerts.subscribe(lambda store, a: raised.append(a) if store is dev.store else None)
     try:
-        if item.kind == "welcome":
-            _welcome(dev, item, now)
-        elif item.kind == "commit":
-            _commit(dev, item, now)
-        elif item.kind == "application":
-            _application(dev, item, now)
-        elif item.kind == "proposal":
-            _proposal(dev, item, now)
+        with dev.store.transaction():
+            _apply_one(dev, item, now)
+            dev.store.put_json("cursor", item.seq)
+        return
     except AccordError as exc:
+        failure = exc
+    finally:
+        detach()
+    with dev.store.transaction():
+        for a in raised:
+            alerts.keep(dev.store, a)
         conv = _conv_of(dev, item.group_id)
         if conv is not None:
             dev.store.add_event(conv["conv_id"], now, "error",
                                 {"what": f"a {item.kind} could not be applied",
-                                 "error": type(exc).__name__})
+                                 "error": type(failure).__name__})
+        dev.store.put_json("cursor", item.seq)
+
+
+def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
+    if item.kind == "welcome":
+        _welcome(dev, item, now)
+    elif item.kind == "commit":
+        _commit(dev, item, now)
+    elif item.kind == "application":
+        _application(dev, item, now)
+    elif item.kind == "proposal":
+        _proposal(dev, item, now)
 
 
 def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
