@@ -36,6 +36,7 @@ PEER_SUITES = (1, 2, 3, 4, 5, 6, 0x0A0A, 0x3A3A)
 
 def peer_key_package(
     suite_id: int, name: str, *, suites: tuple[int, ...] = PEER_SUITES,
+    versions: tuple[int, ...] = (1,),
     extensions: tuple[int, ...] = (0x2A2A,),
     leaf_extensions: tuple[Extension, ...] = (Extension(0x2A2A, b"\x07" * 5),),
 ) -> g.KeyPackagePrivate:
@@ -47,7 +48,7 @@ def peer_key_package(
     suite = get_suite(suite_id)
     cred, priv = identity(suite_id, name)
     mine = g.key_package(suite, cred, priv, NOW, grease=False)
-    caps = Capabilities(versions=(1,), cipher_suites=suites, extensions=extensions,
+    caps = Capabilities(versions=versions, cipher_suites=suites, extensions=extensions,
                         proposals=(1, 0x1A1A), credentials=(1, 0x4A4A))
     leaf = dataclasses.replace(mine.key_package.leaf_node, capabilities=caps,
                                extensions=leaf_extensions)
@@ -91,6 +92,19 @@ def test_suite_7_group_whose_peer_leaves_list_only_suites_1_to_6() -> None:
     for other in (alice, carol):
         _, other = g.process(other, res.commit, NOW)
         assert g.epoch_authenticator(other) == g.epoch_authenticator(bob)
+
+
+def test_peer_leaf_need_not_list_the_protocol_version() -> None:
+    """Like the suite: 7.3 does not ask for it, 10.1 checks the KeyPackage's
+    version field (which must be mls10)."""
+    alice = _creator(1)
+    kp = peer_key_package(1, "bob", versions=(0x0A0A,))
+    res, st = g.commit(alice, now=NOW, by_value=[Add(kp.key_package)])
+    g.join_from_welcome(res.welcome, kp, NOW)
+    wrong = dataclasses.replace(kp.key_package, version=2)
+    with pytest.raises(ValidationError) as e:
+        validate_key_package(wrong, now=NOW, credential_validator=_basic())
+    assert e.value.rule == "RFC 9420 10.1"
 
 
 def test_key_package_of_another_suite_is_still_refused() -> None:
