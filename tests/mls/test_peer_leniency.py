@@ -102,9 +102,12 @@ def test_peer_leaf_need_not_list_the_protocol_version() -> None:
     res, st = g.commit(alice, now=NOW, by_value=[Add(kp.key_package)])
     g.join_from_welcome(res.welcome, kp, NOW)
     wrong = dataclasses.replace(kp.key_package, version=2)
+    wrong = dataclasses.replace(wrong, signature=get_suite(1).sign_with_label(
+        kp.signature_priv, "KeyPackageTBS", wrong.tbs()))
     with pytest.raises(ValidationError) as e:
         validate_key_package(wrong, now=NOW, credential_validator=_basic())
     assert e.value.rule == "RFC 9420 10.1"
+    assert "version 2 is not mls10" in str(e.value)
 
 
 def test_key_package_of_another_suite_is_still_refused() -> None:
