@@ -23,3 +23,20 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_on_the_sans_io_packages() -> None:
     result = run("mypy", "--strict", *SANS_IO)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_license_file_matches_pyproject() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    text = " ".join((ROOT / "LICENSE").read_text().split())
+    assert text.startswith("Apache License Version 2.0, January 2004")
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_security_policy_says_how_to_report_what_and_for_which_versions() -> None:
+    policy = (ROOT / "SECURITY.md").read_text()
+    for section in ("## How to report", "## Supported versions", "## Scope"):
+        assert section in policy
