@@ -53,7 +53,20 @@ class Conflict(AccordError):
 
 
 class RateLimited(AccordError):
+    """Too many requests; ``retry_after_ms`` says when one may succeed (RFC 9110 10.2.3)."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+    @staticmethod
+    def retry_after_ms_of(header: str | None) -> int | None:
+        """A ``Retry-After`` of whole seconds in ms; None when absent, a date, or absurd."""
+        if header is None or not (header.isascii() and header.isdigit()) or len(header) > 9:
+            return None
+        return int(header) * 1000
 
 
 class PeerUnavailable(AccordError):

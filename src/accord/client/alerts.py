@@ -24,7 +24,8 @@ Listener = Callable[[Any, dict[str, Any]], None]
 _listeners: list[Listener] = []
 
 KINDS = ("key_not_in_log", "unknown_device", "split_view", "head_inconsistent",
-         "provider_key_changed", "contact_key_changed", "log_unavailable")
+         "provider_key_changed", "contact_key_changed", "log_unavailable",
+         "key_packages_withheld")
 
 
 class KvStore(Protocol):
@@ -113,7 +114,11 @@ def describe(alert: dict[str, Any]) -> str:
         "contact_key_changed": "the keys of verified contact {who} changed; compare the "
                                "safety number again before sending",
         "log_unavailable": "the transparency log of {who} could not be checked",
+        "key_packages_withheld": "someone claimed your KeyPackages unusually often "
+                                 "({count} claims held back by your provider's limits); "
+                                 "a new last-resort KeyPackage was published",
     }
     text = texts.get(alert["kind"], alert["kind"]).format(
-        who=who, key=d.get("key", "?"), evidence=d.get("evidence", "?"))
+        who=who, key=d.get("key", "?"), evidence=d.get("evidence", "?"),
+        count=d.get("count", "?"))
     return f"SECURITY ALERT #{alert['id']}: {text}"

@@ -76,7 +76,8 @@ _BY_STATUS: dict[int, type[AccordError]] = {
 }
 
 
-def error_from_response(status: int, body: bytes) -> AccordError:
+def error_from_response(status: int, body: bytes, retry_after: str | None = None
+                        ) -> AccordError:
     """The typed error a provider's error response stands for."""
     try:
         err = parse(m.ErrorBody, body)
@@ -87,6 +88,8 @@ def error_from_response(status: int, body: bytes) -> AccordError:
     if status >= 500:
         return ServerError(f"provider error: {err.message}")
     cls = _BY_CODE.get(err.error) or _BY_STATUS.get(status, AccordError)
+    if cls is RateLimited:
+        return RateLimited(err.message, retry_after_ms=RateLimited.retry_after_ms_of(retry_after))
     return cls(err.message)
 
 
@@ -149,7 +152,8 @@ class ProviderApi:
                 self._token = None
                 continue
             if resp.status_code >= 400:
-                raise error_from_response(resp.status_code, resp.content)
+                raise error_from_response(resp.status_code, resp.content,
+                                          resp.headers.get("retry-after"))
             return resp
         raise AuthError("the provider refused the renewed session")
 

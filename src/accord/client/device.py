@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accord.client import alerts
 from accord.client.api import ProviderApi
 from accord.client.mls_session import (
     CLASSIC_SUITE,
@@ -29,10 +30,12 @@ from accord.client.mls_session import (
 )
 from accord.client.store import KdfParams, ProfileStore
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
+from accord.wire import messages as m
 from accord.wire import signing
 
 KP_LOW_WATER = 5
 KP_BATCH = 10
+LAST_RESORT_KEPT = 2  # the current last-resort private key and the one before
 MAX_SYNC_PAGES = 200  # per sync call; the rest waits for the next one
 PAGE = 100
 
@@ -200,24 +203,56 @@ class Device:
     async def top_up_key_packages(self, now: int, *, low: int = KP_LOW_WATER,
                                   batch: int = KP_BATCH) -> int:
         """Upload fresh KeyPackages in each offered suite when fewer than ``low`` remain
-        (RFC 9420 10: a KeyPackage is for one suite); the smallest count after."""
+        (RFC 9420 10: a KeyPackage is for one suite); the smallest count after.
+
+        The status is also the provider's notice (issue 17, T14): a last-resort
+        KeyPackage that was handed out is replaced by a new one (rotation), and
+        claims the provider's limits answered with it raise an alert.
+        """
         return min([await self._top_up(suite, now, low, batch)
                     for suite in self.settings.suites])
 
     async def _top_up(self, suite: int, now: int, low: int, batch: int) -> int:
-        count = await self.api.key_package_count(suite)
-        if count.count >= low and count.last_resort:
-            return count.count
+        status = await self.api.key_package_count(suite)
+        self._alert_withheld(status, suite, now)
+        rotate = status.last_resort_used or not status.last_resort
+        if status.count >= low and not rotate:
+            return status.count
         ident = self.identity
+        n = (batch if status.count < low else 0) + (1 if rotate else 0)
         bundles = [self.engine.key_package(ident.mls_identity, self._sig_priv(),
                                            self.signature_public_key, now, suite)
-                   for _ in range(batch + (0 if count.last_resort else 1))]
+                   for _ in range(n)]
         with self.store.transaction():
             for b in bundles:
                 self.store.put("kp:" + b.ref.hex(), b.private)
-        last = None if count.last_resort else bundles.pop().public
+            if rotate:
+                self._keep_last_resort(suite, bundles[-1].ref)
+        last = bundles.pop().public if rotate else None
         result = await self.api.upload_key_packages([b.public for b in bundles], last)
         return result.count
+
+    def _alert_withheld(self, status: m.KeyPackageCount, suite: int, now: int) -> None:
+        key = f"kp_withheld_seen:{suite}"
+        seen = int(self.store.get_json(key, 0))
+        if status.withheld > seen:
+            alerts.raise_alert(self.store, "key_packages_withheld", now,
+                               count=status.withheld)
+        # A rotation starts the provider's count again from zero.
+        self.store.put_json(key, 0 if status.last_resort_used else status.withheld)
+
+    def _keep_last_resort(self, suite: int, ref: bytes) -> None:
+        """A last-resort KeyPackage may be used by several Welcomes (RFC 9420 16.8): its
+        private key stays until the one after next replaces it (Welcomes in flight)."""
+        kept = self.store.get_json("kp_last_resort", {})
+        refs = [*kept.get(str(suite), []), ref.hex()]
+        for old in refs[:-LAST_RESORT_KEPT]:
+            self.store.delete("kp:" + old)
+        self.store.put_json("kp_last_resort", dict(kept, **{str(suite): refs[-LAST_RESORT_KEPT:]}))
+
+    def is_last_resort(self, ref: bytes) -> bool:
+        kept = self.store.get_json("kp_last_resort", {})
+        return any(ref.hex() in refs for refs in kept.values())
 
     def key_package_privates(self, refs: list[bytes]) -> dict[bytes, bytes]:
         out = {}

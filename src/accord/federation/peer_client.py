@@ -133,6 +133,9 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     if code == "conflict" and isinstance(epoch, int):
         raise EpochConflict(epoch)
     cls = _ERRORS.get(str(code), ValidationError)
+    if cls is RateLimited:  # the peer's wait travels on to the device (issue 17)
+        raise RateLimited(f"provider {domain}: {text}",
+                          retry_after_ms=RateLimited.retry_after_ms_of(r.headers.get("retry-after")))
     raise cls(f"provider {domain}: {text}")
 
 

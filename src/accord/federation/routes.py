@@ -102,7 +102,11 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
     states = await fed.provider.store.fed_consent([req.account], req.requester)
     if states.get(req.account) == "blocked":
         raise NotFound(f"no account {req.account}")  # a block looks like nothing (no probing)
-    return await keypackages.claim(fed.provider, req.account, cipher_suite=req.cipher_suite)
+    # Limited per signing provider as well as per named requester (issue 17, T14):
+    # a peer that invents requester names resets nothing.
+    return await keypackages.claim_local(fed.provider, req.account,
+                                         keypackages.Claimer(req.requester, peer), now,
+                                         req.cipher_suite)
 
 
 async def _devices(fed: Federation, peer: str, req: fw.FedDevicesRequest, now: int

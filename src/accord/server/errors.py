@@ -57,8 +57,11 @@ def error_response(exc: AccordError) -> JSONResponse:
     status = status_of(exc)
     epoch = exc.current_epoch if isinstance(exc, EpochConflict) else None
     body = ErrorBody(error=exc.code, message=str(exc), current_epoch=epoch)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(encode(body), status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, RateLimited) and exc.retry_after_ms is not None:
+        # RFC 9110 10.2.3: whole seconds, rounded up so a client that waits succeeds.
+        headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
+    return JSONResponse(encode(body), status_code=status, headers=headers or None)
 
 
 async def accord_error_handler(request: Request, exc: Exception) -> Response:

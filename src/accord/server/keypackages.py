@@ -9,17 +9,61 @@ is one suite's batch (the suite read from the KeyPackages themselves); count
 and claim name the suite (``cipher_suite``, default 0x0001), and a claim
 returns a KeyPackage only for the devices that offer that suite, so the
 claimer sees which devices cannot join a group of that suite.
+
+Claims are limited (issue 17, T14), by one rule for local and federated
+claims (:func:`admit_claim`): a claimer over its own limit gets a typed 429
+with ``Retry-After``; a claimer over its budget for one target, or a target
+over its budget of one-time KeyPackages, gets the last-resort ones instead,
+so nobody can drain a user's one-time stock. The owner's devices see that
+through the count they poll (:func:`count`): the last-resort KeyPackage was
+used (they rotate it) and how many claims were answered with it because of a
+limit (they raise an alert).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from accord.errors import ValidationError
 from accord.server import mls_check
+from accord.server.ratelimit import RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m
 
 MAX_STORED_PER_DEVICE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Claimer:
+    """Who claims, as the limits see it."""
+
+    requester: str  # the claiming account: local and authenticated, or named by a peer
+    peer: str | None = None  # the provider that signed a federated claim
+
+    @property
+    def origin(self) -> str:
+        # What an attacker cannot multiply for free: its own local account, or
+        # for a federated claim the signing provider (requester names are free).
+        return f"peer:{self.peer}" if self.peer is not None else f"local:{self.requester}"
+
+
+def admit_claim(limiter: RateLimiter, claimer: Claimer, target: str, now: int) -> bool:
+    """The one decision for every claim of ``target``'s KeyPackages, local or federated.
+
+    Raises :class:`~accord.errors.RateLimited` (with the wait) when the claimer,
+    or for a federated claim its provider, is over its limit. Otherwise says
+    whether one-time KeyPackages may be handed out; False means the
+    last-resort ones instead (the pair's or the target's budget is spent).
+    """
+    if claimer.peer is not None:
+        limiter.check("kp_peer", claimer.peer, now)
+    limiter.check("kp_claimer", claimer.requester, now)
+    if claimer.peer is None and claimer.requester == target:
+        return True  # the owner's own devices (a linked device joining): its own stock
+    if not limiter.take("kp_pair", f"{claimer.origin}>{target}", now):
+        return False
+    return limiter.take("kp_target", target, now)
 
 
 async def upload(
@@ -39,27 +83,39 @@ async def upload(
     if count + len(req.key_packages) > MAX_STORED_PER_DEVICE:
         raise ValidationError(f"at most {MAX_STORED_PER_DEVICE} KeyPackages per device and suite")
     refs = [ref for ref, _ in checked[:len(req.key_packages)]]
-    count = await p.store.add_key_packages(by.device_id, req.key_packages, req.last_resort, refs,
-                                           suite)
-    _, has_last_resort = await p.store.count_key_packages(by.device_id, suite)
-    return m.KeyPackageCount(count=count, last_resort=has_last_resort)
+    await p.store.add_key_packages(by.device_id, req.key_packages, req.last_resort, refs, suite)
+    return await count(p, by, suite)
 
 
 async def count(p: Provider, by: DeviceRecord, cipher_suite: int = 1) -> m.KeyPackageCount:
-    n, has_last_resort = await p.store.count_key_packages(by.device_id, cipher_suite)
-    return m.KeyPackageCount(count=n, last_resort=has_last_resort)
+    """The device's status in one suite: also the owner's notice of claim pressure."""
+    s = await p.store.key_package_status(by.device_id, cipher_suite)
+    return m.KeyPackageCount(count=s.count, last_resort=s.last_resort,
+                             last_resort_used=s.last_resort_used, withheld=s.withheld)
 
 
 async def claim(
     p: Provider, account: str, by: DeviceRecord | None = None, now: int = 0,
     cipher_suite: int = 1,
 ) -> m.ClaimResponse:
+    """A local device's claim: of a local account here, of a remote one through its provider."""
     if account.rsplit("@", 1)[-1] != p.config.domain:
         if p.federation is not None and by is not None:
             return await p.federation.claim(  # type: ignore[no-any-return]
                 account, by, now, cipher_suite)
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
-    claimed = await p.store.claim_key_packages(account, cipher_suite)
+    if by is None:
+        raise ValidationError("a claim needs a claimer")
+    return await claim_local(p, account, Claimer(by.account), now, cipher_suite)
+
+
+async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
+                      cipher_suite: int = 1) -> m.ClaimResponse:
+    """Claim one KeyPackage per device of a local account, under :func:`admit_claim`."""
+    if account.rsplit("@", 1)[-1] != p.config.domain:
+        raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
+    one_time = admit_claim(p.limiter, claimer, account, now)
+    claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
     return m.ClaimResponse(
         account=account,
         key_packages=[m.ClaimedKeyPackage(c.device_id, c.data, c.last_resort) for c in claimed],

@@ -7,6 +7,7 @@ addresses out of the database (T11).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -26,18 +27,35 @@ class RateLimiter:
         self._buckets: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
     def check(self, kind: str, key: str, now: int, cost: float = 1.0) -> None:
-        """Take ``cost`` tokens from the bucket or raise :class:`RateLimited`."""
+        """Take ``cost`` tokens from the bucket or raise :class:`RateLimited`.
+
+        The error carries how long until ``cost`` tokens are back (the
+        ``Retry-After`` of the 429 answer).
+        """
+        wait = self._take(kind, key, now, cost)
+        if wait is not None:
+            raise RateLimited(f"too many requests ({kind}); slow down", retry_after_ms=wait)
+
+    def take(self, kind: str, key: str, now: int, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens if the bucket has them; whether it did (a budget, not a refusal)."""
+        return self._take(kind, key, now, cost) is None
+
+    def _take(self, kind: str, key: str, now: int, cost: float) -> int | None:
+        """None when the tokens were taken, else the milliseconds until they would be there."""
         limit = self.limits[kind]
         slot = (kind, key)
         tokens, last = self._buckets.pop(slot, (limit.burst, now))
         tokens = min(limit.burst, tokens + max(0, now - last) * limit.per_second / 1000.0)
         if tokens < cost:
             self._buckets[slot] = (tokens, now)
-            raise RateLimited(f"too many requests ({kind}); slow down")
+            if limit.per_second <= 0 or cost > limit.burst:
+                return 2**31  # never refills to ``cost``: a long wait, not a busy loop
+            return max(1, math.ceil((cost - tokens) * 1000.0 / limit.per_second))
         self._buckets[slot] = (tokens - cost, now)
         # Forget the least recently used buckets so memory stays bounded.
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
+        return None
 
     def forget(self, kind: str, key: str) -> None:
         self._buckets.pop((kind, key), None)

@@ -46,6 +46,11 @@ class ServerConfig:
             "group": Limit(500, 1000),
             "posting_key": Limit(200, 400),
             "blob_bytes": Limit(4 * 1024 * 1024, 64 * 1024 * 1024),
+            # KeyPackage claims (issue 17, T14; accord.server.keypackages.admit_claim):
+            "kp_claimer": Limit(0.1, 60),  # per claiming account (local, or a peer's user)
+            "kp_peer": Limit(2, 300),  # per peer provider, whatever requesters it names
+            "kp_pair": Limit(1 / 600, 3),  # one-time KeyPackages per claimer and target
+            "kp_target": Limit(1 / 120, 10),  # one-time KeyPackages per target account
         }
     )
 

@@ -11,6 +11,7 @@ from accord.storage.interface import (
     DeviceRecord,
     EpochConflict,
     GroupRecord,
+    KeyPackageStatus,
     NewMessage,
     QueueItem,
     Store,
@@ -19,6 +20,7 @@ from accord.storage.sql_store import SqlStore
 
 __all__ = [
     "ClaimedKeyPackage",
+    "KeyPackageStatus",
     "CommitChange",
     "DeviceRecord",
     "EpochConflict",

@@ -84,6 +84,16 @@ class ClaimedKeyPackage:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPackageStatus:
+    """What a device learns about its KeyPackages (the owner's notice, T14)."""
+
+    count: int  # one-time KeyPackages left
+    last_resort: bool  # one is stored
+    last_resort_used: bool  # handed out since it was uploaded: rotate it
+    withheld: int  # claims answered with it because a claim limit was reached
+
+
+@dataclass(frozen=True, slots=True)
 class CommitChange:
     """What a commit does to a group's roster, as the hub checks and applies it."""
 
@@ -120,8 +130,10 @@ class Store(FederationStore, Protocol):
     ) -> int: ...
     async def count_key_packages(self, device_id: str, cipher_suite: int = 1
                                  ) -> tuple[int, bool]: ...
-    async def claim_key_packages(self, account: str, cipher_suite: int = 1
-                                 ) -> list[ClaimedKeyPackage]: ...
+    async def key_package_status(self, device_id: str, cipher_suite: int = 1
+                                 ) -> KeyPackageStatus: ...
+    async def claim_key_packages(self, account: str, cipher_suite: int = 1, now: int = 0,
+                                 one_time: bool = True) -> list[ClaimedKeyPackage]: ...
 
     # groups and delivery
     async def create_group(

@@ -198,6 +198,15 @@ CREATE TABLE fed_refused (
 );
 """,
     ),
+    (
+        1701,
+        # Issue 17 (T14): the owner learns that its last-resort KeyPackage was
+        # handed out (and rotates it), and how often a claim limit caused that.
+        """
+ALTER TABLE last_resort_key_packages ADD COLUMN used_at {BIGINT};
+ALTER TABLE last_resort_key_packages ADD COLUMN withheld {BIGINT} NOT NULL DEFAULT 0;
+""",
+    ),
 )
 
 

@@ -21,6 +21,7 @@ from accord.storage.interface import (
     DeviceRecord,
     EpochConflict,
     GroupRecord,
+    KeyPackageStatus,
     LeafPlan,
     NewMessage,
     QueueItem,
@@ -167,9 +168,10 @@ class SqlStore(FederationSqlMixin):
                 )
             if last_resort is not None:
                 await tx.execute(
+                    # A new last-resort KeyPackage is a rotation: unused, nothing withheld.
                     "INSERT INTO last_resort_key_packages (device_id, cipher_suite, data)"
                     " VALUES (?, ?, ?) ON CONFLICT (device_id, cipher_suite)"
-                    " DO UPDATE SET data = excluded.data",
+                    " DO UPDATE SET data = excluded.data, used_at = NULL, withheld = 0",
                     device_id,
                     cipher_suite,
                     last_resort,
@@ -193,9 +195,24 @@ class SqlStore(FederationSqlMixin):
             )
         return (int(row[0]) if row else 0), lr is not None
 
-    async def claim_key_packages(self, account: str, cipher_suite: int = 1
-                                 ) -> list[ClaimedKeyPackage]:
-        """One KeyPackage of ``cipher_suite`` per device of ``account`` that has one."""
+    async def key_package_status(self, device_id: str, cipher_suite: int = 1
+                                 ) -> KeyPackageStatus:
+        count, _ = await self.count_key_packages(device_id, cipher_suite)
+        async with self.engine.read() as tx:
+            lr = await tx.fetchone(
+                "SELECT used_at, withheld FROM last_resort_key_packages"
+                " WHERE device_id = ? AND cipher_suite = ?",
+                device_id, cipher_suite,
+            )
+        if lr is None:
+            return KeyPackageStatus(count, False, False, 0)
+        return KeyPackageStatus(count, True, lr[0] is not None, int(lr[1]))
+
+    async def claim_key_packages(self, account: str, cipher_suite: int = 1, now: int = 0,
+                                 one_time: bool = True) -> list[ClaimedKeyPackage]:
+        """One KeyPackage of ``cipher_suite`` per device of ``account`` that has one: a
+        one-time one (deleted) when ``one_time`` and one is left, else the device's
+        last-resort one, which is then marked used (RFC 9420 16.8)."""
         claimed: list[ClaimedKeyPackage] = []
         async with self.engine.transaction() as tx:
             devices = await tx.fetchall(
@@ -204,19 +221,21 @@ class SqlStore(FederationSqlMixin):
             if not devices:
                 raise NotFound(f"no account {account}")
             for (device_id,) in devices:
-                row = await tx.fetchone(
-                    "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
-                    " WHERE device_id = ? AND cipher_suite = ? ORDER BY id LIMIT 1"
-                    " {SKIP_LOCKED}) RETURNING data",
-                    device_id, cipher_suite,
-                )
+                row = None
+                if one_time:
+                    row = await tx.fetchone(
+                        "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
+                        " WHERE device_id = ? AND cipher_suite = ? ORDER BY id LIMIT 1"
+                        " {SKIP_LOCKED}) RETURNING data",
+                        device_id, cipher_suite,
+                    )
                 if row is not None:
                     claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), False))
                     continue
                 row = await tx.fetchone(
-                    "SELECT data FROM last_resort_key_packages"
-                    " WHERE device_id = ? AND cipher_suite = ?",
-                    device_id, cipher_suite,
+                    "UPDATE last_resort_key_packages SET used_at = ?, withheld = withheld + ?"
+                    " WHERE device_id = ? AND cipher_suite = ? RETURNING data",
+                    now, 0 if one_time else 1, device_id, cipher_suite,
                 )
                 if row is not None:
                     claimed.append(ClaimedKeyPackage(device_id, bytes(row[0]), True))

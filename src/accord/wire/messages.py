@@ -123,8 +123,14 @@ class UploadKeyPackagesRequest:
 
 @dataclass(frozen=True, slots=True)
 class KeyPackageCount:
+    """The device's KeyPackage status, polled at each sync: also the owner's notice (T14)."""
+
     count: int
     last_resort: bool
+    # handed out since uploaded: the device rotates it (uploads a new one)
+    last_resort_used: bool = f(default=False)
+    # claims answered with the last-resort KeyPackage because a claim limit was reached
+    withheld: int = f(minimum=0, maximum=2**62, default=0)
 
 
 @dataclass(frozen=True, slots=True)
