@@ -133,7 +133,8 @@ async def test_T08_key_packages_are_per_own_device(http, names) -> None:
     await eve.call("POST", "/v1/keypackages",
                    m.UploadKeyPackagesRequest(key_packages=[mls_key_package(eve)]), expect=200)
     r = await alice.call("GET", "/v1/keypackages/count", expect=200)
-    assert r.json() == {"count": 0, "last_resort": False}
+    assert r.json() == {"count": 0, "last_resort": False, "last_resort_used": False,
+                        "withheld": 0}
     r = await eve.call("POST", f"/v1/accounts/{alice.account}/keypackages/claim", expect=200)
     assert r.json()["key_packages"] == []
 

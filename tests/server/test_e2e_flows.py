@@ -106,7 +106,8 @@ async def test_key_packages(http: httpx.AsyncClient, names) -> None:
     got = decode(m.ClaimResponse, (await alice.call("POST", claim, expect=200)).json())
     assert [(k.key_package, k.last_resort) for k in got.key_packages] == [(kp_last, True)]
     r = await bob.call("GET", "/v1/keypackages/count", expect=200)
-    assert r.json() == {"count": 0, "last_resort": True}
+    # handed out, so bob's device is told to rotate it (issue 17); no limit was involved
+    assert r.json() == {"count": 0, "last_resort": True, "last_resort_used": True, "withheld": 0}
 
 
 async def test_concurrent_claims_over_http(http: httpx.AsyncClient, names) -> None:
