@@ -88,3 +88,10 @@ def test_needle_scan_sees_every_encoding(tmp_path, offset: int) -> None:
         (tmp_path / f"f{i}").write_bytes(b"{" + form + b"}")
     assert find_needles(tmp_path, [needle]) == [(f"f{i}", 0) for i in range(4)]
     assert find_needles(tmp_path, [b"something else entirely"]) == []
+
+
+def test_T14_a_429_carries_its_retry_after() -> None:
+    err = error_from_response(429, _err(429, "rate_limited"), "10")
+    assert isinstance(err, RateLimited) and err.retry_after_ms == 10_000
+    dated = error_from_response(429, _err(429, "rate_limited"), "Wed, 21 Oct 2026 07:28:00 GMT")
+    assert isinstance(dated, RateLimited) and dated.retry_after_ms is None
