@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.server.test_services import register
 
 from accord.errors import RateLimited
 from accord.federation import routes as fed_routes
@@ -20,7 +21,6 @@ from accord.server.errors import error_response
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import federation as fw
-from tests.server.test_services import register
 
 STOCK = 30
 
