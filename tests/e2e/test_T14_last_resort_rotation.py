@@ -43,8 +43,9 @@ async def test_T14_owner_joins_through_last_resort_is_alerted_and_rotates_it(
     try:
         extra = 2
         for i in range(PAIR + extra):
-            await convs.create(bob, f"c{i}", [alice.identity.account], clock())
-        status = await alice.api.key_package_count()
+            conv = await convs.create(bob, f"c{i}", [alice.identity.account], clock())
+        suite = bob.engine.cipher_suite(bob.store.load_group(conv["group_id"]))
+        status = await alice.api.key_package_count(suite)
         assert (status.last_resort_used, status.withheld) == (True, extra)
         await alice.sync(clock())
         # Both Welcomes made with the same last-resort KeyPackage could be joined.
@@ -54,7 +55,7 @@ async def test_T14_owner_joins_through_last_resort_is_alerted_and_rotates_it(
         assert kinds == ["key_packages_withheld"]
         assert alerts.pending(alice.store)[0]["detail"] == {"count": extra}
         # Rotated: a fresh, unused last-resort KeyPackage, nothing withheld.
-        status = await alice.api.key_package_count()
+        status = await alice.api.key_package_count(suite)
         assert (status.last_resort, status.last_resort_used, status.withheld) == (
             True, False, 0)
     finally:

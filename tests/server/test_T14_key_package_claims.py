@@ -93,7 +93,7 @@ async def test_T14_the_last_resort_is_handed_out_when_one_time_ones_run_out_and_
 ) -> None:
     target = await _owner(provider)
     for _ in range(STOCK):  # the store itself does not limit: use the stock up
-        await provider.store.claim_key_packages(target.account, clock())
+        await provider.store.claim_key_packages(target.account, now=clock())
     friend = await _account(provider, "friend")
     got = await keypackages.claim(provider, target.account, friend, clock())
     assert got.key_packages[0].last_resort

@@ -111,7 +111,8 @@ async def test_last_resort_key_packages_migrate_to_suite_1(tmp_path: Path) -> No
     store = SqlStore(SqliteEngine(tmp_path / "old.db"), tmp_path / "blobs")
     await store.engine.open()
     every = schema.MIGRATIONS
-    schema.MIGRATIONS = tuple(mg for mg in every if mg[0] != 400)
+    # a database from before 400 has none of the later ones either (1701 alters the new table)
+    schema.MIGRATIONS = tuple(mg for mg in every if mg[0] < 400)
     try:
         await migrate(store.engine)
         await accounts(store)

@@ -79,8 +79,8 @@ async def upload(
     if len(suites) != 1:
         raise ValidationError("an upload is the KeyPackages of one cipher suite", "RFC 9420 10")
     suite = suites.pop()
-    count, _ = await p.store.count_key_packages(by.device_id, suite)
-    if count + len(req.key_packages) > MAX_STORED_PER_DEVICE:
+    stored, _ = await p.store.count_key_packages(by.device_id, suite)
+    if stored + len(req.key_packages) > MAX_STORED_PER_DEVICE:
         raise ValidationError(f"at most {MAX_STORED_PER_DEVICE} KeyPackages per device and suite")
     refs = [ref for ref, _ in checked[:len(req.key_packages)]]
     await p.store.add_key_packages(by.device_id, req.key_packages, req.last_resort, refs, suite)
