@@ -13,6 +13,11 @@ two real ones and a dispatcher:
 "RFC 9420 5.3.1"); ``now`` is seconds since the Unix epoch, given by the
 caller (never read from a clock); ``None`` skips time checks where allowed.
 Binding a credential to a user identity (user@provider) is the client's job.
+
+``check_successor(old, new)`` is the other half of 5.3.1: a member that
+replaces its credential (an Update, or the leaf of its commit's UpdatePath)
+must present the same identifiers as before, so no member can take another
+member's (or a stranger's) identity by updating its own leaf.
 """
 
 from __future__ import annotations
@@ -30,7 +35,14 @@ from cryptography.x509 import verification
 from accord.errors import ValidationError
 from accord.mls.structs.credential import Credential
 
-__all__ = ["BasicCredentials", "CredentialValidator", "Credentials", "X509Credentials"]
+__all__ = [
+    "BasicCredentials",
+    "CredentialValidator",
+    "Credentials",
+    "X509Credentials",
+    "check_successor",
+    "presented_identifiers",
+]
 
 RULE = "RFC 9420 5.3.1"
 
@@ -50,6 +62,43 @@ class BasicCredentials:
             )
         if not credential.identity:
             raise ValidationError("basic credential with an empty identity", RULE)
+
+
+def presented_identifiers(credential: Credential) -> tuple[int, frozenset[str]]:
+    """The identifiers a credential presents (5.3.1): its type and, for basic
+    credentials, the identity; for X.509, the leaf certificate's subject and
+    subjectAltName entries (the key and validity may change, the names not)."""
+    if credential.credential_type == 1:
+        return 1, frozenset({(credential.identity or b"").hex()})
+    if not credential.certificates:
+        raise ValidationError("not an X.509 credential with a certificate chain", RULE)
+    try:
+        leaf = x509.load_der_x509_certificate(credential.certificates[0].cert_data)
+    except ValueError as e:
+        raise ValidationError(f"malformed certificate: {e}", RULE) from None
+    names = {"subject:" + leaf.subject.public_bytes().hex()}
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = x509.SubjectAlternativeName([])
+    for n in san:
+        value = n.value.public_bytes().hex() if isinstance(n.value, x509.Name) else n.value
+        names.add(f"{type(n).__name__}:{value!r}")
+    return 2, frozenset(names)
+
+
+def check_successor(old: Credential, new: Credential) -> None:
+    """Refuse a replacement credential that presents other identifiers (5.3.1).
+
+    Accord's policy (the RFC leaves it to the application): the successor
+    presents exactly the same identifiers, so an Update or a commit's path
+    can change a member's keys and certificate but never who it is. A new
+    identity joins as a new member (Add), which every member sees.
+    """
+    if old == new:
+        return
+    if presented_identifiers(old) != presented_identifiers(new):
+        raise ValidationError("a member's new credential presents another identity", RULE)
 
 
 class Credentials:

@@ -11,6 +11,7 @@ import dataclasses
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
+from accord.mls.credentials import check_successor
 from accord.mls.framing import unprotect_private, unprotect_public
 from accord.mls.group.commit import _derive_next, _surviving_keys
 from accord.mls.group.epoch import (
@@ -37,6 +38,7 @@ from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     AuthenticatedContent,
     Commit,
+    Extension,
     ExternalInit,
     FramedContent,
     GroupContext,
@@ -257,17 +259,8 @@ def _next_from_commit(
     if commit.path is not None:
         ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1, b"",
                            old.confirmed_transcript_hash, exts)
-        rules_ctx = dataclasses.replace(old, extensions=exts)
-        validate_leaf_node(
-            state.suite, commit.path.leaf_node, source=LeafNodeSource.COMMIT,
-            group_id=old.group_id, leaf_index=sender_leaf, rules=rules_for(state, rules_ctx),
-            now=now, credential_validator=state.config.credential_validator,
-            check_signature=False,
-        )
+        _check_path_leaf(state, commit.path.leaf_node, sender_leaf, tree, exts, external, now)
         added = [leaf for leaf, _ in applied.added]
-        who = tree.find_signature_key(commit.path.leaf_node.signature_key)
-        if who is not None and who != sender_leaf:
-            raise ValidationError("the path's signature key is another member's", "RFC 9420 7.3")
         done = process_update_path(tree, sender_leaf, commit.path, state.own_leaf, keys, ctx,
                                    exclude=added)
         commit_secret, keys = done.commit_secret, done.keys
@@ -284,6 +277,27 @@ def _next_from_commit(
     types = kept_credential_types(state, applied, None if external else sender_leaf,
                                   commit.path.leaf_node if commit.path else None)
     return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types), sender_leaf
+
+
+def _check_path_leaf(
+    state: GroupState, leaf: LeafNode, sender_leaf: int, tree: Tree, exts: tuple[Extension, ...],
+    external: bool, now: int | None,
+) -> None:
+    """The committer's new leaf (12.4.2): valid (7.3), its signature key its
+    own, and, for a member, the same identity as its old leaf (5.3.1)."""
+    rules_ctx = dataclasses.replace(state.context, extensions=exts)
+    validate_leaf_node(
+        state.suite, leaf, source=LeafNodeSource.COMMIT,
+        group_id=state.context.group_id, leaf_index=sender_leaf,
+        rules=rules_for(state, rules_ctx), now=now,
+        credential_validator=state.config.credential_validator, check_signature=False,
+    )
+    previous = None if external else state.tree.leaf(sender_leaf)
+    if previous is not None:
+        check_successor(previous.credential, leaf.credential)
+    who = tree.find_signature_key(leaf.signature_key)
+    if who is not None and who != sender_leaf:
+        raise ValidationError("the path's signature key is another member's", "RFC 9420 7.3")
 
 
 def _check_resync(

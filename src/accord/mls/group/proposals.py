@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
+from accord.mls.credentials import check_successor
 from accord.mls.group.state import GroupState
 from accord.mls.key_package import validate_key_package
 from accord.mls.leaf_node import GroupRules, check_capabilities, validate_leaf_node
@@ -157,6 +158,8 @@ def _check_update(
         leaf_index=leaf, rules=rules, now=now,
         credential_validator=state.config.credential_validator,
     )
+    # 5.3.1: a replaced credential must present the same identity.
+    check_successor(old.credential, p.leaf_node.credential)
     if p.leaf_node.encryption_key == old.encryption_key:
         raise ValidationError("Update keeps the old encryption key", "RFC 9420 12.1.2")
     _check_unique_keys(state.tree, p.leaf_node.encryption_key, p.leaf_node.signature_key, leaf)
