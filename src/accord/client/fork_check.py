@@ -7,6 +7,10 @@ compared with our own state *before* decryption (a forked member could not
 decrypt it anyway). Each finding becomes a security alert
 (``accord.client.alerts``, kind ``split_view``, printed first by every CLI
 command) and a ``security`` event in the conversation's history.
+
+Missing evidence is a finding too (issue 17, fail closed): a commit or
+Welcome without the hub's link, an application item that is not a
+PrivateMessage or whose authenticated data is not Accord's layout.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from accord.client.alerts import raise_alert
 from accord.client.mls_session import epoch_tag
 from accord.errors import DecodeError
 from accord.privacy.fork_chain import ForkMonitor
+from accord.privacy.franking import split_aad
 from accord.privacy.sizes import private_message
 from accord.wire import messages as m
 
@@ -46,32 +51,30 @@ def _save(dev: Device, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMo
     dev.store.put_json(_key(group_id), mon.to_json())
 
 
-def on_welcome(dev: Device, item: m.QueueItem, now: int) -> None:
-    if item.group_id is None or item.chain is None or item.chain_seq is None:
-        return
-    mon = _load(dev, item.group_id)
+def on_welcome(dev: Device, group_id: bytes, item: m.QueueItem, now: int) -> None:
+    """A Welcome we joined ``group_id`` with (the group id is the joined state's)."""
+    mon = _load(dev, group_id)
     mon.joined(item.chain_seq, item.chain)
-    _save(dev, None, item.group_id, mon, now)
+    _save(dev, None, group_id, mon, now)
 
 
 def on_commit(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
-    if item.group_id is None or item.epoch is None:
-        return
-    mon = _load(dev, item.group_id)
+    group_id = conv["group_id"]
+    mon = _load(dev, group_id)
     mon.commit(item.epoch, item.chain, item.body)
-    _save(dev, conv, item.group_id, mon, now)
+    _save(dev, conv, group_id, mon, now)
 
 
 def on_application(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
+    epoch: int | None = None
+    tag: bytes | None = None
     try:
         pm = private_message(item.body)
+        epoch = int(pm.epoch)
+        tag = split_aad(bytes(pm.authenticated_data))[0]
     except DecodeError:
-        return
-    aad = bytes(pm.authenticated_data)
-    if len(aad) != 41 or aad[0] != 1:
-        return
+        pass  # no evidence: ForkMonitor.application alerts (fail closed)
     state = dev.store.load_group(conv["group_id"])
     mon = _load(dev, conv["group_id"])
-    mon.application(int(pm.epoch), aad[1:9], dev.engine.epoch(state),
-                    epoch_tag(dev.engine, state))
+    mon.application(epoch, tag, dev.engine.epoch(state), epoch_tag(dev.engine, state))
     _save(dev, conv, conv["group_id"], mon, now)

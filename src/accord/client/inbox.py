@@ -92,11 +92,11 @@ def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
 def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     refs = dev.engine.welcome_key_package_refs(item.body)
     state = dev.engine.join(item.body, dev.key_package_privates(refs), now)
-    fork_check.on_welcome(dev, item, now)  # issue 11: the hub's chain starts here (T07)
     for ref in refs:  # a KeyPackage is used once (RFC 9420 16.8), a last-resort one
         if not dev.is_last_resort(ref):  # until the device rotates it (issue 17)
             dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
+    fork_check.on_welcome(dev, group_id, item, now)  # the hub's chain starts here (T07)
     conv_id = convs.conv_id_of(group_id)
     me = dev.identity.account
     others = sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)} - {me})

@@ -49,28 +49,18 @@ from accord.content import (
     seal,
 )
 from accord.content.model import BodyKinds, Content
-from accord.errors import AccordError, DecodeError, NotFound, ValidationError
+from accord.errors import AccordError, NotFound, ValidationError
+from accord.privacy.franking import message_aad, split_aad
 
 if TYPE_CHECKING:
     from accord.client.device import Device
 
-AAD_VERSION = 1
 POST_ATTEMPTS = 3
 PART_BYTES = 8 * 1024 * 1024  # per uploaded blob; the provider takes up to 16 MiB
 READ_BYTES = 1024 * 1024
 MAX_PARTS = 1024
 LOCATOR_PREFIX = "accord-blob:"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-def _aad(tag: bytes, commitment: bytes) -> bytes:
-    return bytes([AAD_VERSION]) + tag + commitment
-
-
-def _split_aad(aad: bytes) -> tuple[bytes, bytes]:
-    if len(aad) != 41 or aad[0] != AAD_VERSION:
-        raise DecodeError("unknown authenticated data layout")
-    return aad[1:9], aad[9:]
 
 
 async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int) -> bytes:
@@ -86,7 +76,7 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
     sealed = seal(content)
     for _ in range(POST_ATTEMPTS):
         state = dev.store.load_group(conv["group_id"])
-        aad = _aad(epoch_tag(dev.engine, state), sealed.commitment)
+        aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
         ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
         dev.store.save_group(conv["group_id"], nxt, now)
         dev.store.put("sent:" + hashlib.sha256(ciphertext).hexdigest(), b"1")
@@ -242,7 +232,7 @@ async def fetch_attachment_to(dev: Device, msg_id: bytes, writer: BinaryIO, inde
 
 
 def receive(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
-    tag, commitment = _split_aad(r.authenticated_data)
+    tag, commitment = split_aad(r.authenticated_data)
     assert r.plaintext is not None
     opened = open_content(r.plaintext, commitment)
     state = dev.store.load_group(conv["group_id"])

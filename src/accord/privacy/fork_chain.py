@@ -18,7 +18,14 @@ epochs notice at the next message.
 - ``withheld_commit``: a link or an application message for an epoch past
   the next one we expect (the hub kept a commit from us);
 - ``epoch_tag_mismatch``: a member's message for our own epoch carries
-  another epoch authenticator (the hub showed us different commits).
+  another epoch authenticator (the hub showed us different commits);
+- ``chain_missing``: a commit or Welcome without the hub's link;
+- ``epoch_tag_missing``: an application message without Accord's
+  authenticated-data layout (no epoch tag to compare).
+
+Missing evidence fails closed (issue 17): a hub that leaves the chain out,
+or a message that carries no epoch tag, would otherwise switch the check
+off for everyone it serves, so each absence is an alert of its own.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def chain_next(previous: bytes, epoch: int, commit: bytes) -> bytes:
 @dataclass(frozen=True, slots=True)
 class ForkAlert:
     kind: str
-    epoch: int
+    epoch: int | None
     detail: str
 
 
@@ -64,17 +71,23 @@ class ForkMonitor:
             return cls()
         return cls(d.get("epoch"), bytes.fromhex(d["link"]) if d.get("link") else None)
 
-    def _alert(self, kind: str, epoch: int, detail: str) -> None:
+    def _alert(self, kind: str, epoch: int | None, detail: str) -> None:
         self.alerts.append(ForkAlert(kind, epoch, detail))
 
-    def joined(self, epoch: int, link: bytes) -> None:
+    def joined(self, epoch: int | None, link: bytes | None) -> None:
         """A Welcome: start from the link of the commit that added us."""
+        if epoch is None or link is None:
+            self._alert("chain_missing", epoch,
+                        "the hub sent an invitation without its chain link")
+            return
         self.epoch, self.link = epoch, link
 
-    def commit(self, epoch: int, link: bytes | None, commit: bytes) -> None:
+    def commit(self, epoch: int | None, link: bytes | None, commit: bytes) -> None:
         """A commit the hub ordered for ``epoch`` (our current epoch when honest)."""
-        if link is None:
-            return  # a hub without a chain: nothing to check
+        if epoch is None or link is None:
+            # Fail closed: without the link nothing shows that others got this commit.
+            self._alert("chain_missing", epoch, "the hub sent a commit without its chain link")
+            return
         if self.epoch is None or self.link is None:
             self.epoch, self.link = epoch, link
             return
@@ -91,8 +104,14 @@ class ForkMonitor:
             self._alert("chain_mismatch", epoch, "the hub's chain does not extend ours")
         self.epoch, self.link = epoch, link
 
-    def application(self, msg_epoch: int, tag: bytes, own_epoch: int, own_tag: bytes) -> None:
-        """An application message's epoch and epoch tag, against our own state."""
+    def application(self, msg_epoch: int | None, tag: bytes | None, own_epoch: int,
+                    own_tag: bytes) -> None:
+        """An application message's epoch and epoch tag (``None``: the message
+        carries none, not even a readable header), against our own state."""
+        if msg_epoch is None or tag is None:
+            self._alert("epoch_tag_missing", msg_epoch,
+                        "a message carries no epoch tag to compare (not Accord's layout)")
+            return
         if msg_epoch > own_epoch:
             self._alert("withheld_commit", msg_epoch,
                         f"a member writes in epoch {msg_epoch}; we are at {own_epoch}")

@@ -42,11 +42,29 @@ def franking_tag(hub_key: bytes, commitment: bytes, group_id: bytes, created_at:
     return hmac.new(hub_key, data, hashlib.sha256).digest()
 
 
+def message_aad(epoch_tag: bytes, commitment: bytes) -> bytes:
+    """Accord's authenticated data of an application message:
+    ``0x01 || epoch tag (8) || franking commitment (32)``."""
+    aad = bytes([AAD_VERSION]) + epoch_tag + commitment
+    if len(aad) != AAD_LEN:
+        raise ValueError("an epoch tag is 8 bytes and a commitment 32")
+    return aad
+
+
+def split_aad(authenticated_data: bytes) -> tuple[bytes, bytes]:
+    """``(epoch tag, franking commitment)`` of Accord's layout; ``DecodeError`` otherwise.
+
+    The one parser of the layout: the hub (franking), the receiver (content)
+    and the fork monitor (epoch tag, T07) all read it here.
+    """
+    if len(authenticated_data) != AAD_LEN or authenticated_data[0] != AAD_VERSION:
+        raise DecodeError("not Accord's authenticated data layout")
+    return authenticated_data[1:9], authenticated_data[9:]
+
+
 def commitment_in(authenticated_data: bytes) -> bytes:
     """The franking commitment in Accord's authenticated-data layout."""
-    if len(authenticated_data) != AAD_LEN or authenticated_data[0] != AAD_VERSION:
-        raise DecodeError("no franking commitment in this message's authenticated data")
-    return authenticated_data[9:]
+    return split_aad(authenticated_data)[1]
 
 
 def commitment_of_post(body: bytes) -> bytes:

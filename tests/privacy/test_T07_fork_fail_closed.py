@@ -1,0 +1,110 @@
+"""T07 evidence: fork detection fails closed (issue 17).
+
+A hub that leaves out the chain link of a commit or a Welcome, or a message
+whose authenticated data is not Accord's layout, must not switch the check
+off: each absence is a ``split_view`` alert, like any other fork evidence.
+The device tests run the client's own inbox on items a real provider
+queued, with the evidence taken out as a malicious hub would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from accord.client import alerts, inbox, messaging
+from accord.client import conversations as convs
+from accord.client.device import Device
+from accord.client.local_server import start_server
+from accord.mls.codec import decode
+from accord.mls.structs.messages import MLSMessage, PrivateMessage
+from accord.privacy.fork_chain import ForkMonitor, chain_next
+from accord.wire import messages as m
+from tests.e2e.helpers import Clock, new_device
+
+LINK = bytes(range(32))
+
+
+def _kinds(mon: ForkMonitor) -> list[str]:
+    return [a.kind for a in mon.take_alerts()]
+
+
+def test_T07_monitor_alerts_on_missing_chain_and_missing_tag() -> None:
+    mon = ForkMonitor()
+    mon.joined(None, None)
+    assert _kinds(mon) == ["chain_missing"]
+    mon.joined(3, LINK)
+    mon.commit(4, None, b"commit")
+    assert _kinds(mon) == ["chain_missing"]
+    mon.commit(None, LINK, b"commit")
+    assert _kinds(mon) == ["chain_missing"]
+    assert (mon.epoch, mon.link) == (3, LINK)  # missing evidence never moves the chain
+    mon.application(3, None, 3, b"t" * 8)
+    mon.application(None, None, 3, b"t" * 8)
+    assert _kinds(mon) == ["epoch_tag_missing", "epoch_tag_missing"]
+    mon.commit(4, chain_next(LINK, 4, b"commit"), b"commit")
+    mon.application(4, b"t" * 8, 4, b"t" * 8)
+    assert _kinds(mon) == []  # complete, consistent evidence: no alert
+
+
+async def _pair(tmp_path, clock: Clock):  # type: ignore[no-untyped-def]
+    server = start_server(tmp_path / "provider", "alpha.test", log_path=tmp_path / "srv.log")
+    alice = await new_device(tmp_path / "a", "alice@alpha.test", server.url, clock)
+    bob = await new_device(tmp_path / "b", "bob@alpha.test", server.url, clock)
+    conv = await convs.create(alice, "watch", ["bob@alpha.test"], clock())
+    return server, alice, bob, conv
+
+
+async def _queued(dev: Device, kind: str) -> m.QueueItem:
+    page = await dev.api.fetch(dev.cursor)
+    return [i for i in page.items if i.kind == kind][-1]
+
+
+def _split_view(dev: Device) -> list[tuple[str, str]]:
+    return [(a["kind"], a["detail"]["evidence"]) for a in alerts.pending(dev.store)]
+
+
+async def test_T07_welcome_and_commit_without_chain_fields_alert(tmp_path) -> None:
+    clock = Clock()
+    server, alice, bob, conv = await _pair(tmp_path, clock)
+    try:
+        welcome = await _queued(bob, "welcome")
+        assert welcome.chain is not None and welcome.chain_seq is not None  # an honest hub
+        await inbox.apply_items(bob, [dataclasses.replace(welcome, chain=None, chain_seq=None)],
+                                clock())
+        assert _split_view(bob) == [("split_view", "chain_missing")]
+        alerts.mark_seen(bob.store)
+        await convs.commit(alice, conv, clock(), update=True)
+        commit = await _queued(bob, "commit")
+        assert commit.chain is not None
+        await inbox.apply_items(bob, [dataclasses.replace(commit, chain=None, chain_seq=None)],
+                                clock())
+        assert _split_view(bob) == [("split_view", "chain_missing")]
+        events = bob.store.events(convs.conv_id_of(conv["group_id"]))
+        assert [e["detail"]["evidence"] for e in events if e["kind"] == "security"] == [
+            "chain_missing"]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+        server.stop()
+
+
+async def test_T07_message_with_a_foreign_aad_layout_alerts(tmp_path) -> None:
+    clock = Clock()
+    server, alice, bob, conv = await _pair(tmp_path, clock)
+    try:
+        await bob.sync(clock())
+        await messaging.send_text(alice, conv, "honest", clock())
+        await bob.sync(clock())
+        assert alerts.pending(bob.store) == []  # the complete chain and tags: no alert
+        await messaging.send_text(alice, conv, "second", clock())
+        app = await _queued(bob, "application")
+        pm = decode(MLSMessage, app.body).message
+        assert isinstance(pm, PrivateMessage)
+        foreign = MLSMessage.wrap(dataclasses.replace(pm, authenticated_data=b"another client"))
+        item = dataclasses.replace(app, body=bytes(foreign.to_bytes()))
+        await inbox.apply_items(bob, [item], clock())
+        assert _split_view(bob) == [("split_view", "epoch_tag_missing")]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+        server.stop()
