@@ -10,7 +10,6 @@ them, while a same-identity key rotation still goes through.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 
 import pytest
@@ -22,9 +21,8 @@ from cryptography.x509.oid import NameOID
 from accord.errors import ValidationError
 from accord.mls import group as g
 from accord.mls.credentials import check_successor
-from accord.mls.leaf_node import sign_leaf_node
-from accord.mls.structs import Credential, Update
-from accord.mls.structs.enums import LeafNodeSource
+from accord.mls.structs import Credential
+from tests.mls import malicious_member
 from tests.mls.group_sim import NOW, Group
 
 RULE = "RFC 9420 5.3.1"
@@ -38,7 +36,8 @@ def _three() -> Group:
 
 def test_T01_update_proposal_taking_another_members_identity_is_refused() -> None:
     grp = _three()
-    msg, _ = g.propose_update(grp.states["bob"], credential=Credential.basic(b"carol"))
+    msg, _ = malicious_member.update_proposal(grp.states["bob"],
+                                              credential=Credential.basic(b"carol"))
     for receiver in ("alice", "carol"):
         with pytest.raises(ValidationError) as err:
             g.process(grp.states[receiver], msg, NOW)
@@ -47,33 +46,29 @@ def test_T01_update_proposal_taking_another_members_identity_is_refused() -> Non
 
 def test_T01_commit_path_leaf_taking_another_identity_is_refused() -> None:
     grp = _three()
-    bob = grp.states["bob"]
-    template = dataclasses.replace(bob.own_leaf_node, credential=Credential.basic(b"alice"))
-    res, _ = g.commit(bob, now=NOW, force_path=True, leaf=template)
-    for receiver in ("alice", "carol"):
-        with pytest.raises(ValidationError) as err:
-            g.process(grp.states[receiver], res.commit, NOW)
-        assert err.value.rule == RULE
+    for cred in (Credential.basic(b"alice"), Credential.basic(b"mallory")):
+        commit = malicious_member.path_commit(grp.states["bob"], NOW, credential=cred)
+        for receiver in ("alice", "carol"):
+            with pytest.raises(ValidationError) as err:
+                g.process(grp.states[receiver], commit, NOW)
+            assert err.value.rule == RULE
 
 
 def test_same_identity_with_a_new_signature_key_is_accepted() -> None:
     grp = _three()
-    bob = grp.states["bob"]
-    suite = bob.suite
-    new_priv, new_pub = suite.generate_signature_key_pair()
-    enc_priv, enc_pub = suite.generate_hpke_key_pair()
-    leaf = dataclasses.replace(
-        bob.own_leaf_node, encryption_key=enc_pub, signature_key=new_pub,
-        leaf_node_source=LeafNodeSource.UPDATE, lifetime=None, parent_hash=None)
-    leaf = sign_leaf_node(suite, new_priv, leaf, bob.group_id, bob.own_leaf)
-    msg, grp.states["bob"] = g.propose(bob, Update(leaf), leaf_priv=enc_priv)
+    new_priv, new_pub = grp.states["bob"].suite.generate_signature_key_pair()
+    msg, grp.states["bob"] = malicious_member.update_proposal(
+        grp.states["bob"], signature_key_pair=(new_priv, new_pub))
     grp.deliver(msg, "bob")
-    grp.commit("alice")  # every member accepts the rotated key
+    grp.commit("alice")  # every member accepts the rotated key in an Update
     for name in ("alice", "carol"):
         assert grp.states[name].tree.leaf(grp.leaf("bob")).signature_key == new_pub  # type: ignore[union-attr]
-    # and an empty-path commit of bob (same credential) is fine as ever
-    grp.commit("carol", force_path=True)
-    grp.check_agree()
+    # and in carol's own commit path: same identity, a new signature key
+    carol_priv, carol_pub = grp.states["carol"].suite.generate_signature_key_pair()
+    commit = malicious_member.path_commit(grp.states["carol"], NOW,
+                                          signature_key_pair=(carol_priv, carol_pub))
+    _, alice = g.process(grp.states["alice"], commit, NOW)
+    assert alice.tree.leaf(grp.leaf("carol")).signature_key == carol_pub  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------ the policy itself
