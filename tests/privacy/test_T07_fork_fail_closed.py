@@ -108,3 +108,30 @@ async def test_T07_message_with_a_foreign_aad_layout_alerts(tmp_path) -> None:
         await alice.disconnect()
         await bob.disconnect()
         server.stop()
+
+
+async def test_T07_honest_hub_with_alternating_committers_gives_no_alert(tmp_path) -> None:
+    """A committer never gets its own commit back; it extends its chain itself, so
+    the commits of others after its own are not mistaken for withheld ones."""
+    clock = Clock()
+    server, alice, bob, conv = await _pair(tmp_path, clock)
+    try:
+        await bob.sync(clock())
+        bob_conv = bob.store.conversation(convs.conv_id_of(conv["group_id"]))
+        for _ in range(2):
+            await convs.commit(alice, conv, clock(), update=True)
+            await bob.sync(clock())
+            await convs.commit(bob, bob_conv, clock(), update=True)
+            await alice.sync(clock())
+        await messaging.send_text(alice, conv, "still one group", clock())
+        await bob.sync(clock())
+        assert alerts.pending(alice.store) == []
+        assert alerts.pending(bob.store) == []
+        gid = conv["group_id"]
+        for dev in (alice, bob):  # each chain is at the current epoch (4 commits after creation)
+            mon = ForkMonitor.from_json(dev.store.get_json("fork:" + gid.hex()))
+            assert mon.epoch == 4
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+        server.stop()

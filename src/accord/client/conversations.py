@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from accord.client import device_kt
+from accord.client import device_kt, fork_check
 from accord.client.api import EpochConflict
 from accord.client.mls_session import (
     CLASSIC_SUITE,
@@ -304,6 +304,7 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
             continue
         with dev.store.transaction():
             dev.store.save_group(conv["group_id"], out.state, now)
+            fork_check.on_own_commit(dev, conv, req.epoch, req.commit, now)  # T07
             _own_commit_events(dev, conv, state, out.state, now)
         return True
     raise AccordError("the group kept changing; try again")

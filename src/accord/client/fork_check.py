@@ -65,6 +65,14 @@ def on_commit(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) ->
     _save(dev, conv, group_id, mon, now)
 
 
+def on_own_commit(dev: Device, conv: dict[str, Any], epoch: int, commit: bytes,
+                  now: int) -> None:
+    """Our commit for ``epoch`` was accepted: it is the next link of our chain."""
+    mon = _load(dev, conv["group_id"])
+    mon.own_commit(epoch, commit)
+    _save(dev, conv, conv["group_id"], mon, now)
+
+
 def on_application(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
     epoch: int | None = None
     tag: bytes | None = None

@@ -82,6 +82,19 @@ class ForkMonitor:
             return
         self.epoch, self.link = epoch, link
 
+    def own_commit(self, epoch: int, commit: bytes) -> None:
+        """Our own commit for ``epoch``, accepted by the hub. The hub never
+        queues a commit back to its sender, so the sender extends its chain
+        itself (an honest hub computes the same link); without the link of
+        ``epoch - 1`` it cannot, and the next link the hub shows is adopted."""
+        if self.epoch is None and epoch == 0:
+            previous = ZERO
+        elif self.epoch == epoch - 1 and self.link is not None:
+            previous = self.link
+        else:
+            return
+        self.epoch, self.link = epoch, chain_next(previous, epoch, commit)
+
     def commit(self, epoch: int | None, link: bytes | None, commit: bytes) -> None:
         """A commit the hub ordered for ``epoch`` (our current epoch when honest)."""
         if epoch is None or link is None:
