@@ -55,8 +55,7 @@ def _relay(dev: Device, conv: dict, commit: MLSMessage, now: int) -> m.QueueItem
 
 
 def _apply(dev: Device, item: m.QueueItem, now: int) -> None:
-    with dev.store.transaction():
-        inbox._apply_one(dev, item, now)
+    inbox._apply_whole(dev, item, now)  # as apply_items does, without the provider's ack
 
 
 async def _stop(server, devs) -> None:  # type: ignore[no-untyped-def]

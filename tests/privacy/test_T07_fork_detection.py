@@ -136,8 +136,7 @@ async def test_T07_device_raises_a_security_alert_for_a_withheld_commit(tmp_path
         forged = m.QueueItem(seq=bob.cursor + 1, msg_id="x" * 22, kind="application",
                              body=bytes(ahead.to_bytes()), created_at=clock(),
                              group_id=conv["group_id"], epoch=app.epoch)
-        with bob.store.transaction():
-            inbox._apply_one(bob, forged, clock())
+        inbox._apply_whole(bob, forged, clock())  # the item fails; its alert is kept
         pending = alerts.pending(bob.store)
         assert [(a["kind"], a["detail"]["evidence"]) for a in pending] == [
             ("split_view", "withheld_commit")]

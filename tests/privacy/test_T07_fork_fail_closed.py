@@ -104,6 +104,10 @@ async def test_T07_message_with_a_foreign_aad_layout_alerts(tmp_path) -> None:
         item = dataclasses.replace(app, body=bytes(foreign.to_bytes()))
         await inbox.apply_items(bob, [item], clock())
         assert _split_view(bob) == [("split_view", "epoch_tag_missing")]
+        # the item failed and was rolled back; the evidence stays in the history too
+        events = bob.store.events(convs.conv_id_of(conv["group_id"]))
+        assert [e["detail"]["evidence"] for e in events if e["kind"] == "security"] == [
+            "epoch_tag_missing"]
     finally:
         await alice.disconnect()
         await bob.disconnect()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client.alerts import raise_alert
 from accord.client.mls_session import epoch_tag
-from accord.errors import DecodeError
+from accord.errors import DecodeError, NotFound
 from accord.privacy.fork_chain import ForkMonitor
 from accord.privacy.franking import split_aad
 from accord.privacy.sizes import private_message
@@ -46,9 +46,29 @@ def _save(dev: Device, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMo
                     epoch=a.epoch, what=a.detail)
         # messaging.receive already records a tag mismatch of a message it decrypts
         if conv is not None and a.kind != "epoch_tag_mismatch":
-            dev.store.add_event(conv["conv_id"], now, "security",
-                                {"what": a.detail, "evidence": a.kind, "epoch": a.epoch})
+            _event(dev, conv["conv_id"], a.kind, a.epoch, a.detail, now)
     dev.store.put_json(_key(group_id), mon.to_json())
+
+
+def _event(dev: Device, conv_id: str, evidence: str, epoch: int | None, what: str,
+           now: int) -> None:
+    dev.store.add_event(conv_id, now, "security",
+                        {"what": what, "evidence": evidence, "epoch": epoch})
+
+
+def keep_events(dev: Device, raised: list[dict[str, Any]], now: int) -> None:
+    """The history events of fork alerts raised by an item that then failed: the
+    inbox rolled the item back, events included, and keeps its alerts; the
+    evidence belongs in the conversation's history as well."""
+    for a in raised:
+        d = a["detail"]
+        if a["kind"] != ALERT_KIND or "group" not in d or d["evidence"] == "epoch_tag_mismatch":
+            continue
+        try:
+            conv = dev.store.conversation(d["group"])  # the conversation id (conv_id_of)
+        except NotFound:
+            continue
+        _event(dev, conv["conv_id"], d["evidence"], d["epoch"], d["what"], now)
 
 
 def on_welcome(dev: Device, group_id: bytes, item: m.QueueItem, now: int) -> None:

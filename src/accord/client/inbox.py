@@ -61,6 +61,7 @@ def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
     with dev.store.transaction():
         for a in raised:
             alerts.keep(dev.store, a)
+        fork_check.keep_events(dev, raised, now)  # and their history events (T07)
         conv = _conv_of(dev, item.group_id)
         if conv is not None:
             dev.store.add_event(conv["conv_id"], now, "error",
