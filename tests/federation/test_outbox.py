@@ -15,16 +15,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.federation import http_signatures as hs
+from accord.federation import hub as hub_
 from accord.federation import outbox
 from accord.federation.outbox_policy import Backoff
 from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
-from accord.server import delivery
+from accord.server.harness import application_post
 from accord.server.state import Provider, ServerConfig
 from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
-from accord.wire import b64e, encode, signing
+from accord.wire import b64e, encode
 from accord.wire import federation as fw
-from accord.wire import messages as m
 
 BETA = "http://127.0.0.1:9"  # never contacted: the transport is a mock
 
@@ -77,19 +77,16 @@ async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, E
     await store.fed_register_devices([(remote, "beta.test")], "alpha.test")
     change = CommitChange(gid, 0, me.device_id, (remote,), (),
                           posting.public_key().public_bytes_raw())
-    commit = NewMessage(delivery.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
-    await store.fed_apply_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test")
+    commit = NewMessage(hub_.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
+    await store.hub_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test",
+                           lambda group, accepted: {remote: 1})
     return gid, posting
 
 
 async def _post(fed: Federation, gid: bytes, posting: Ed25519PrivateKey, text: bytes,
                 now: int) -> None:
-    from accord.federation import hub
-
-    nonce = secrets.token_bytes(16)
-    sig = posting.sign(signing.post_input(gid, 1, nonce, text))
-    group = await fed.provider.store.get_group(gid)
-    await hub.post_application(fed, group, m.ApplicationPost(1, nonce, text, sig), now)
+    post = application_post(posting, gid, 1, text)
+    await hub_.accept_post(fed, hub_.Origin(hub_.DEVICE), gid, post, now)
 
 
 async def test_backoff_then_everything_in_order_once_the_peer_is_back(hub) -> None:  # type: ignore[no-untyped-def]

@@ -105,7 +105,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=ENGINES)
 async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock):
-    """A Provider over a real store (both engines), driven by service calls and a fake clock."""
+    """A Provider over a real store (both engines), driven by service calls and a fake clock.
+
+    Federation is attached as in a running provider (``accord.server.app``).
+    """
+    from accord.federation.service import start as start_federation
     from accord.server.state import Provider, ServerConfig
     from accord.storage import SqlStore
     from accord.storage.engine import PostgresEngine, SqliteEngine
@@ -113,13 +117,19 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
     config = ServerConfig(domain="alpha.test", data_dir=tmp_path)
     if request.param == "sqlite":
         store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
-        yield Provider(config, store, clock=clock)
+        p = Provider(config, store, clock=clock)
+        fed = start_federation(p, tmp_path, {})
+        yield p
+        await fed.close()
         await store.close()
         return
     url, name = await create_database(pg_url_or_skip())
     try:
         store = await SqlStore(PostgresEngine(url)).open()
-        yield Provider(config, store, clock=clock)
+        p = Provider(config, store, clock=clock)
+        fed = start_federation(p, tmp_path, {})
+        yield p
+        await fed.close()
         await store.close()
     finally:
         await drop_database(pg_admin_url() or "", name)

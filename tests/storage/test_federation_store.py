@@ -19,7 +19,7 @@ def dev(device_id: str, account: str) -> DeviceRecord:
     return DeviceRecord(device_id, account, hashlib.sha256(device_id.encode()).digest(), 1)
 
 
-def encode(msg: NewMessage, recipients: list[str], roster, group_epoch) -> bytes:  # type: ignore[no-untyped-def]
+def encode(msg: NewMessage, recipients: list[str], roster, group_epoch, link) -> bytes:  # type: ignore[no-untyped-def]
     return json.dumps({"msg": msg.msg_id, "to": recipients, "roster": roster,
                        "sender": msg.sender}).encode()
 
@@ -33,7 +33,8 @@ async def hub_group(store: SqlStore) -> None:
     change = CommitChange(GID, 0, "a1", ("b1", "c1", "a2"), (), b"Q" * 32)
     commit = NewMessage("m-commit", "commit", GID, 0, "a1", b"c", 10)
     welcome = NewMessage("m-welcome", "welcome", GID, 1, "a1", b"w", 10)
-    group, notified = await store.fed_apply_commit(change, commit, welcome, None, encode, ME)
+    group, notified = await store.hub_commit(change, commit, welcome, None, encode, ME,
+                                             lambda group, accepted: {})
     assert group.epoch == 1 and set(group.members) == {"a1", "a2", "b1", "c1"}
     assert notified == ["a2"]  # a2's Welcome; remote members go to the outbox
 
@@ -63,9 +64,9 @@ async def test_a_device_id_belongs_to_one_provider(store: SqlStore) -> None:
 async def test_hub_fan_out_goes_to_each_peer_in_order(store: SqlStore) -> None:
     await hub_group(store)
     msg = NewMessage("m-app", "application", GID, 1, None, b"x", 20)
-    assert sorted(await store.fed_post_application(msg, b"nonce", 999, encode)) == ["a1", "a2"]
+    assert sorted(await store.hub_post(msg, b"nonce", 999, encode, lambda key: None)) == ["a1", "a2"]
     with pytest.raises(Conflict):
-        await store.fed_post_application(msg, b"nonce", 999, encode)
+        await store.hub_post(msg, b"nonce", 999, encode, lambda key: None)
     batches = {b.peer: b for b in await store.fed_outbox_due(0, 100, 10, lease_ms=0)}
     assert set(batches) == {"beta.test", "gamma.test"}
     items = [json.loads(raw) for _, raw in batches["beta.test"].items]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.errors import Conflict, NotFound, ValidationError
+from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
 from accord.storage.engine import SqliteEngine
 from accord.storage.schema import MIGRATIONS, migrate
@@ -22,6 +22,31 @@ def dev(device_id: str, account: str = "alice@alpha.test") -> DeviceRecord:
 
 def msg(msg_id: str, kind: str = "application", epoch: int = 0, sender: str | None = None):
     return NewMessage(msg_id, kind, GID, epoch, sender, b"ct-" + msg_id.encode(), 1000)
+
+
+def _encode(*item: object) -> bytes:
+    return b"{}"
+
+
+def _plan(group: object, accepted: object) -> dict[str, int | None]:
+    return {}  # the MLS content checks are mls_check's (tests/federation)
+
+
+async def apply(store: SqlStore, change: CommitChange, commit: NewMessage,
+                welcome: NewMessage | None = None):  # type: ignore[no-untyped-def]
+    return await store.hub_commit(change, commit, welcome, None, _encode, "alpha.test", _plan)
+
+
+async def post(store: SqlStore, message: NewMessage, nonce: bytes, expires: int,
+               verify=lambda posting_key: None) -> list[str]:  # type: ignore[no-untyped-def]
+    return await store.hub_post(message, nonce, expires, _encode, verify)
+
+
+async def posting_key(store: SqlStore, epoch: int) -> bytes | None:
+    async with store.engine.read() as tx:
+        row = await tx.fetchone("SELECT public_key FROM posting_keys WHERE group_id = ?"
+                                " AND epoch = ?", GID, epoch)
+    return None if row is None else bytes(row[0])
 
 
 async def accounts(store: SqlStore) -> None:
@@ -144,8 +169,8 @@ async def make_group(store: SqlStore) -> None:
     await accounts(store)
     await store.create_group(GID, "alpha.test", "a1", b"pk0", 10)
     change = CommitChange(GID, 0, "a1", ("a2", "b1"), (), b"pk1")
-    group, notified = await store.apply_commit(
-        change, msg("c0", "commit", 0, "a1"), msg("w0", "welcome", 1, "a1")
+    group, notified = await apply(
+        store, change, msg("c0", "commit", 0, "a1"), msg("w0", "welcome", 1, "a1")
     )
     assert group.epoch == 1 and group.members == ("a1", "a2", "b1")
     assert sorted(notified) == ["a2", "b1"]
@@ -158,8 +183,8 @@ async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
     a = CommitChange(GID, 1, "a2", (), ("b1",), b"pk2")
     b = CommitChange(GID, 1, "b1", ("c1",), (), b"pk2b")
     results = await asyncio.gather(
-        store.apply_commit(a, msg("ca", "commit", 1, "a2"), None),
-        store.apply_commit(b, msg("cb", "commit", 1, "b1"), msg("wb", "welcome", 2, "b1")),
+        apply(store, a, msg("ca", "commit", 1, "a2")),
+        apply(store, b, msg("cb", "commit", 1, "b1"), msg("wb", "welcome", 2, "b1")),
         return_exceptions=True,
     )
     wins = [r for r in results if not isinstance(r, BaseException)]
@@ -167,29 +192,30 @@ async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
     assert len(wins) == 1 and len(losses) == 1
     assert losses[0].current_epoch == 2
     assert (await store.get_group(GID)).epoch == 2
-    assert await store.get_posting_key(GID, 2) in (b"pk2", b"pk2b")
-    assert await store.get_posting_key(GID, 1) == b"pk1"
-    with pytest.raises(NotFound):
-        await store.get_posting_key(GID, 0)  # older than the previous epoch
+    assert await posting_key(store, 2) in (b"pk2", b"pk2b")
+    assert await posting_key(store, 1) == b"pk1"
+    assert await posting_key(store, 0) is None  # older than the previous epoch
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "rule"),
     [
-        CommitChange(GID, 1, "c1", (), (), b"k"),  # committer not a member
-        CommitChange(GID, 1, "a1", ("b1",), (), b"k"),  # already a member
-        CommitChange(GID, 1, "a1", (), ("c1",), b"k"),  # removing a non-member
-        CommitChange(GID, 1, "a1", ("c1",), ("c1",), b"k"),
+        (CommitChange(GID, 1, "c1", (), (), b"k"), "RFC 9420 12.4"),  # committer not a member
+        (CommitChange(GID, 1, "a1", ("b1",), (), b"k"), "RFC 9420 12.1.1"),  # already a member
+        (CommitChange(GID, 1, "a1", (), ("c1",), b"k"), "RFC 9420 12.1.3"),  # not a member
+        (CommitChange(GID, 1, "a1", ("c1",), ("c1",), b"k"), "RFC 9420 12.1.3"),
+        (CommitChange(GID, 1, "a1", (), ("a1",), b"k"), "RFC 9420 12.2"),  # removes itself
     ],
 )
-async def test_inconsistent_commits_are_refused(store: SqlStore, change: CommitChange) -> None:
+async def test_inconsistent_commits_are_refused(store: SqlStore, change: CommitChange,
+                                                rule: str) -> None:
     await make_group(store)
-    with pytest.raises(ValidationError):
-        await store.apply_commit(change, msg("bad", "commit", 1, change.sender), None)
+    with pytest.raises(ValidationError) as refused:
+        await apply(store, change, msg("bad", "commit", 1, change.sender))
+    assert refused.value.rule == rule
     with pytest.raises(NotFound):
-        await store.apply_commit(
-            CommitChange(GID, 1, "a1", ("ghost",), (), b"k"), msg("g", "commit", 1, "a1"), None
-        )
+        await apply(store, CommitChange(GID, 1, "a1", ("ghost",), (), b"k"),
+                    msg("g", "commit", 1, "a1"))
     group = await store.get_group(GID)
     assert group.epoch == 1 and group.members == ("a1", "a2", "b1")
     assert [i.msg_id for i in await store.fetch_queue("a2", 0, 10)] == ["w0"]
@@ -197,16 +223,16 @@ async def test_inconsistent_commits_are_refused(store: SqlStore, change: CommitC
 
 async def test_application_fan_out_queue_and_ack(store: SqlStore) -> None:
     await make_group(store)
-    assert sorted(await store.post_application(msg("m1", epoch=1), b"n1", 500)) == [
+    assert sorted(await post(store, msg("m1", epoch=1), b"n1", 500)) == [
         "a1",
         "a2",
         "b1",
     ]
-    await store.post_application(msg("m2", epoch=0), b"n2", 500)  # previous epoch is fine
+    await post(store, msg("m2", epoch=0), b"n2", 500)  # previous epoch is fine
     with pytest.raises(Conflict):
-        await store.post_application(msg("m3", epoch=1), b"n1", 500)  # replayed nonce
+        await post(store, msg("m3", epoch=1), b"n1", 500)  # replayed nonce
     with pytest.raises(EpochConflict):
-        await store.post_application(msg("m4", epoch=5), b"n4", 500)
+        await post(store, msg("m4", epoch=5), b"n4", 500)
     items = await store.fetch_queue("b1", 0, 100)
     assert [(i.seq, i.msg_id, i.kind) for i in items] == [
         (1, "w0", "welcome"),
@@ -220,13 +246,52 @@ async def test_application_fan_out_queue_and_ack(store: SqlStore) -> None:
     assert [i.msg_id for i in await store.fetch_queue("c1", 0, 100)] == []
 
 
+async def test_T07_the_hub_files_each_chain_link_in_the_commits_transaction(
+        store: SqlStore) -> None:
+    """link(e) = H(link(e-1), e, commit), read and written under the group's lock: two
+    commits in a row never see a missing previous link (no false fork alerts)."""
+    from accord.privacy.fork_chain import ZERO, chain_next
+    from accord.storage import privacy_sql
+
+    await make_group(store)
+    await apply(store, CommitChange(GID, 1, "a1", (), ("b1",), b"pk2"),
+                msg("c1", "commit", 1, "a1"))
+    links = await privacy_sql.chains_for(store.engine, ["c0", "w0", "c1"])
+    first = chain_next(ZERO, 0, b"ct-c0")
+    assert links == {"c0": (0, first), "w0": (0, first),
+                     "c1": (1, chain_next(first, 1, b"ct-c1"))}
+    # A refused commit files no link.
+    with pytest.raises(EpochConflict):
+        await apply(store, CommitChange(GID, 1, "a2", (), (), b"x"), msg("c9", "commit", 1, "a2"))
+    assert await privacy_sql.chains_for(store.engine, ["c9"]) == {}
+
+
+async def test_a_post_is_verified_under_its_epochs_posting_key_in_the_transaction(
+        store: SqlStore) -> None:
+    await make_group(store)
+    seen: list[bytes] = []
+
+    def refuse(key: bytes) -> None:
+        seen.append(key)
+        raise AuthError("bad posting signature")
+
+    with pytest.raises(AuthError):
+        await post(store, msg("m1", epoch=1), b"n1", 500, refuse)
+    with pytest.raises(AuthError):
+        await post(store, msg("m0", epoch=0), b"n1", 500, refuse)
+    assert seen == [b"pk1", b"pk0"]
+    assert await store.fetch_queue("b1", 1, 10) == []
+    # The refused post burnt no nonce.
+    assert sorted(await post(store, msg("m2", epoch=1), b"n1", 500)) == ["a1", "a2", "b1"]
+
+
 async def test_handshake_post_needs_member_and_current_epoch(store: SqlStore) -> None:
     await make_group(store)
     with pytest.raises(ValidationError):
-        await store.post_handshake("c1", msg("p0", "proposal", 1, "c1"))
+        await store.hub_proposal("c1", msg("p0", "proposal", 1, "c1"), _encode)
     with pytest.raises(EpochConflict):
-        await store.post_handshake("a1", msg("p1", "proposal", 0, "a1"))
-    assert sorted(await store.post_handshake("a1", msg("p2", "proposal", 1, "a1"))) == [
+        await store.hub_proposal("a1", msg("p1", "proposal", 0, "a1"), _encode)
+    assert sorted(await store.hub_proposal("a1", msg("p2", "proposal", 1, "a1"), _encode)) == [
         "a2",
         "b1",
     ]
@@ -234,17 +299,17 @@ async def test_handshake_post_needs_member_and_current_epoch(store: SqlStore) ->
 
 async def test_retention_purges_old_items_and_acked_messages(store: SqlStore) -> None:
     await make_group(store)
-    await store.post_application(msg("m1", epoch=1), b"n1", 2000)
+    await post(store, msg("m1", epoch=1), b"n1", 2000)
     late = NewMessage("m2", "application", GID, 1, None, b"x", 5000)
-    await store.post_application(late, b"n2", 9000)
+    await post(store, late, b"n2", 9000)
     await store.put_blob(b"cap-old", hashlib.sha256(b"old").digest(), b"old", 100)
     await store.put_blob(b"cap-new", hashlib.sha256(b"new").digest(), b"new", 9000)
     counts = await store.purge(now=3000, message_cutoff=4000, blob_cutoff=4000)
     assert counts["nonces"] == 1 and counts["blobs"] == 1
     assert [i.msg_id for i in await store.fetch_queue("a1", 0, 100)] == ["m2"]
     with pytest.raises(Conflict):
-        await store.post_application(msg("m3", epoch=1), b"n2", 9000)  # nonce still kept
-    await store.post_application(msg("m4", epoch=1), b"n1", 9000)  # expired nonce forgotten
+        await post(store, msg("m3", epoch=1), b"n2", 9000)  # nonce still kept
+    await post(store, msg("m4", epoch=1), b"n1", 9000)  # expired nonce forgotten
     with pytest.raises(NotFound):
         await store.get_blob(b"cap-old")
     assert await store.get_blob(b"cap-new") == b"new"

@@ -1,28 +1,42 @@
-"""The hub: the provider where a conversation was created orders it for every provider.
+"""The hub's one acceptance path: one function per message kind, for every origin.
 
-It holds the one total order of the group's handshake messages (first commit
-for an epoch wins) and fans every accepted message out to its own devices'
-queues and, through the outbound queue, to the followers that host the other
-members. It accepts from a follower only what one of that follower's own
-member devices sent: a commit or proposal whose sender is a device the hub
-knows to be hosted by the requesting provider and in the roster, and
-application posts only from a provider that hosts a member, checked against
-the group's posting key (the sender stays hidden, T11).
+The provider where a conversation was created orders it for every provider.
+What it accepts is decided here and nowhere else: :func:`accept_commit`,
+:func:`accept_proposal` and :func:`accept_post`, called by the client route
+(origin ``DEVICE``: a session of one of our devices, or no session for a
+hidden-sender post) and by the federation route (origin ``PEER``: a
+follower provider's signed request). The checks that depend on the origin
+are listed in :data:`ORIGIN_CHECKS` (in the spirit of h11's state tables);
+every origin then runs the same MLS checks (:mod:`accord.server.mls_check`)
+and the same transaction (:mod:`accord.storage.hub_sql`):
 
-The roster is the device list the hub keeps per group, changed by each
-accepted commit's ``added``/``removed`` (as the delivery service does for a
-single provider).
+- commit: a PublicMessage commit of this group and epoch, from the
+  committer's own leaf, whose Adds and Removes (by value, or by reference to
+  a proposal this hub accepted in the epoch) are exactly the declared
+  ``added``/``removed``; a Welcome iff devices are added, sealed to exactly
+  their KeyPackages; first commit for an epoch wins; the chain link (T07) is
+  filed in the same transaction;
+- proposal: a PublicMessage proposal of this group and epoch from the
+  sender's own leaf; kept until the epoch ends;
+- post: a PrivateMessage application message of this group and epoch, in
+  the current or previous epoch, signed with that epoch's posting key, with
+  a fresh nonce (the sender stays hidden, T11).
+
+Every accepted message is fanned out to our own devices' queues and, through
+the outbound queue, to the followers hosting the other members.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from accord.errors import AuthError, ValidationError
+from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import consent
 from accord.server import franking, mls_check
-from accord.server.delivery import new_msg_id
-from accord.storage import CommitChange, DeviceRecord, EpochConflict, GroupRecord, NewMessage
+from accord.storage import CommitChange, GroupRecord, NewMessage
 from accord.storage.federation_sql import ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
@@ -31,19 +45,110 @@ from accord.wire import messages as m
 if TYPE_CHECKING:
     from accord.federation.service import Federation
 
+DEVICE, PEER = "device", "peer"
+COMMIT, PROPOSAL, POST = "commit", "proposal", "post"
 
-def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
-                 link: tuple[int, bytes] | None = None) -> ItemEncoder:
+
+def new_msg_id() -> str:
+    return b64e(secrets.token_bytes(16))
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who hands the hub a message: one of its devices, or a follower for one of its own."""
+
+    kind: str  # DEVICE or PEER
+    sender: str | None = None  # the sending device (None: a hidden-sender post)
+    account: str | None = None
+    peer: str | None = None  # the signing provider (PEER)
+    placed: tuple[fw.FedDevice, ...] = ()  # where a peer says each added device lives
+
+
+@dataclass
+class Ctx:
+    fed: Federation
+    origin: Origin
+    group: GroupRecord
+    epoch: int
+    body: bytes  # the MLS message
+    now: int
+    allowed: set[str] | None = None  # added local devices that get the Welcome (None: all)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+
+Check = Callable[[Ctx], Awaitable[None]]
+
+
+# the origin's checks -----------------------------------------------------------------
+
+
+async def _device_is_member(c: Ctx) -> None:
+    # A non-member learns nothing, not even that the group exists (T08).
+    if c.origin.sender not in c.group.members:
+        raise NotFound("no such group")
+
+
+async def _peer_hosts_sender(c: Ctx) -> None:
+    """The sender must be a member device that the requesting provider itself hosts."""
+    o = c.origin
+    assert o.sender is not None and o.account is not None
+    where = await c.fed.provider.store.fed_locate([o.sender])
+    if o.sender not in c.group.members or where.get(o.sender) != o.peer:
+        raise AuthError("the sender is not a member device hosted by the requesting provider")
+    if o.account.rsplit("@", 1)[-1] != o.peer:
+        raise AuthError("the sender's account is not hosted by the requesting provider")
+    c.fed.limiter.check("remote_sender", o.account, c.now)
+
+
+async def _peer_screens_welcome(c: Ctx) -> None:
+    """Consent (T14): an invitation from another provider's user may be a request."""
+    added = [d.device_id for d in c.origin.placed]
+    if added:
+        assert c.origin.account is not None
+        c.allowed, c.requests = await consent.screen(c.fed, added, c.origin.account, c.now)
+
+
+async def _peer_hosts_a_member(c: Ctx) -> None:
+    where = await c.fed.provider.store.fed_locate(c.group.members)
+    if c.origin.peer not in where.values():
+        raise AuthError("the requesting provider hosts no member of this group")
+
+
+# What each origin must show before the checks every origin runs (module docstring).
+ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
+    (COMMIT, DEVICE): (_device_is_member,),
+    (COMMIT, PEER): (_peer_hosts_sender, _peer_screens_welcome),
+    (PROPOSAL, DEVICE): (_device_is_member,),
+    (PROPOSAL, PEER): (_peer_hosts_sender,),
+    (POST, DEVICE): (),  # no session at all: the posting key speaks (T11)
+    (POST, PEER): (_peer_hosts_a_member,),
+}
+
+
+async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, epoch: int,
+                 body: bytes, now: int) -> Ctx:
+    group = await fed.provider.store.get_group(group_id)
+    if group.hub != fed.domain:
+        raise ValidationError("this provider is not the hub of this group")
+    ctx = Ctx(fed, origin, group, epoch, body, now)
+    for check in ORIGIN_CHECKS[(kind, origin.kind)]:
+        await check(ctx)
+    return ctx
+
+
+def item_encoder(sender_account: str | None, franking_tag: bytes | None = None
+                 ) -> ItemEncoder:
     """How the hub writes one outbox item; application items never name a sender.
 
-    ``franking_tag`` (T13) goes with an application item, ``link`` (the hub's
-    chain link, T07) with a commit and its Welcome (issue 11).
+    ``franking_tag`` (T13) goes with an application item, the hub's chain link
+    (T07, computed in the commit's transaction) with a commit and its Welcome.
     """
 
     def encode(msg: NewMessage, recipients: list[str], roster: Roster | None,
-               group_epoch: int | None) -> bytes:
+               group_epoch: int | None, link: tuple[int, bytes] | None) -> bytes:
         assert msg.group_id is not None and msg.epoch is not None
         attributable = msg.sender is not None
+        chained = link is not None and msg.kind in franking.CHAINED_KINDS
         return dumps(fw.FedItem(
             msg_id=msg.msg_id, kind=msg.kind, group_id=msg.group_id, epoch=msg.epoch,
             body=msg.body, created_at=msg.created_at, recipients=recipients,
@@ -52,164 +157,103 @@ def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
             roster=None if roster is None else [fw.FedDevice(d, dom) for d, dom in roster],
             group_epoch=group_epoch,
             franking_tag=franking_tag if msg.kind == "application" else None,
-            chain_seq=link[0] if link and msg.kind in ("commit", "welcome") else None,
-            chain=link[1] if link and msg.kind in ("commit", "welcome") else None,
+            chain_seq=link[0] if chained and link else None,
+            chain=link[1] if chained and link else None,
         ))
 
     return encode
 
 
-def _require_hub(fed: Federation, group: GroupRecord) -> None:
-    if group.hub != fed.domain:
-        raise ValidationError("this provider is not the hub of this group")
+# the acceptance functions ---------------------------------------------------------------
 
 
-async def apply_commit(
-    fed: Federation, group: GroupRecord, sender: str, sender_account: str,
-    req: m.CommitRequest, now: int, remote_sender: bool = False,
-) -> m.CommitResponse:
-    """Order a commit (from a local device or forwarded) and fan it out everywhere."""
-    p = fed.provider
-    _require_hub(fed, group)
+async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
+                        req: m.CommitRequest, now: int) -> m.CommitResponse:
+    """Order a commit from any origin and fan it out everywhere (module docstring)."""
+    c = await _admit(fed, COMMIT, origin, group_id, req.epoch, req.commit, now)
     if bool(req.added) != (req.welcome is not None):
-        raise ValidationError("a Welcome goes with a commit that adds devices, and only then")
-    gid = group.group_id
-    commit_msg = NewMessage(new_msg_id(), "commit", gid, req.epoch, sender, req.commit, now)
+        raise ValidationError("a Welcome goes with a commit that adds devices, and only then",
+                              "RFC 9420 12.4.3.1")
+    view = mls_check.view_commit(req.commit, group_id, req.epoch)
+    welcome_to = None if req.welcome is None else mls_check.welcome_recipients(req.welcome)
+    sender, account = origin.sender, origin.account
+    assert sender is not None and account is not None
+    commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, sender, req.commit, now)
     welcome = None
     if req.welcome is not None:
-        welcome = NewMessage(new_msg_id(), "welcome", gid, req.epoch + 1, sender, req.welcome,
-                             now)
-    change = CommitChange(gid, req.epoch, sender, tuple(req.added), tuple(req.removed),
+        welcome = NewMessage(new_msg_id(), "welcome", group_id, req.epoch + 1, sender,
+                             req.welcome, now)
+    change = CommitChange(group_id, req.epoch, sender, tuple(req.added), tuple(req.removed),
                           req.posting_key)
-    # The same public checks of the MLS commit and Welcome as for one provider.
-    view = mls_check.view_commit(req.commit, gid, req.epoch)
-    if req.welcome is not None:
-        mls_check.check_welcome(req.welcome, view)
-    allowed: set[str] | None = None
-    requests: list[tuple[str, str]] = []
-    if remote_sender and req.added:
-        allowed, requests = await consent.screen(fed, req.added, sender_account, now)
-    link = await franking.chain_link(p, gid, req.epoch, req.commit)  # T07
-    new_group, notified = await p.store.fed_apply_commit(
-        change, commit_msg, welcome, allowed, item_encoder(sender_account, link=(req.epoch, link)),
-        fed.domain, requests, mls_check.leaf_plan(view, change),
+    # A follower says where each device it adds lives; the plan holds it to the
+    # credential, and the binding is recorded only with the accepted commit.
+    placed = {d.device_id: d.domain for d in origin.placed}
+    new_group, notified = await fed.provider.store.hub_commit(
+        change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
+        mls_check.leaf_plan(view, change, welcome_to, placed), c.requests, list(placed.items()),
     )
-    await franking.file_chain(p, [x.msg_id for x in (commit_msg, welcome) if x is not None],
-                              gid, req.epoch, link)
-    await p.announce(notified)
+    await fed.provider.announce(notified)
     fed.wake_outbox()
     return m.CommitResponse(msg_id=commit_msg.msg_id, epoch=new_group.epoch)
 
 
-async def post_handshake(fed: Federation, group: GroupRecord, sender: str, sender_account: str,
-                         epoch: int, proposal: bytes, now: int) -> m.PostResponse:
+async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
+                          req: m.ProposalRequest, now: int) -> m.PostResponse:
+    c = await _admit(fed, PROPOSAL, origin, group_id, req.epoch, req.proposal, now)
+    assert origin.sender is not None
+    mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch)
+    msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
+                     req.proposal, now)
     p = fed.provider
-    _require_hub(fed, group)
-    msg = NewMessage(new_msg_id(), "proposal", group.group_id, epoch, sender, proposal, now)
-    await p.announce(await p.store.fed_post_handshake(sender, msg, item_encoder(sender_account)))
+    await p.announce(await p.store.hub_proposal(origin.sender, msg,
+                                                item_encoder(origin.account)))
     fed.wake_outbox()
     return m.PostResponse(msg_id=msg.msg_id)
 
 
-async def post_application(fed: Federation, group: GroupRecord, post: m.ApplicationPost,
-                           now: int) -> m.PostResponse:
+async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
+                      post: m.ApplicationPost, now: int) -> m.PostResponse:
     """A hidden-sender post: checked against the posting key, stored with no sender (T11)."""
     p = fed.provider
-    _require_hub(fed, group)
-    gid = group.group_id
-    if post.epoch not in (group.epoch, group.epoch - 1):
-        raise EpochConflict(group.epoch)
-    posting_key = await p.store.get_posting_key(gid, post.epoch)
-    p.limiter.check("posting_key", b64e(posting_key), now)
-    signing.verify(posting_key, post.signature,
-                   signing.post_input(gid, post.epoch, post.nonce, post.ciphertext))
-    msg = NewMessage(new_msg_id(), "application", gid, post.epoch, None, post.ciphertext, now)
+    p.limiter.check("group", b64e(group_id), now)
+    await _admit(fed, POST, origin, group_id, post.epoch, post.ciphertext, now)
+    mls_check.check_application(post.ciphertext, group_id, post.epoch)
+
+    def verify(posting_key: bytes) -> None:
+        p.limiter.check("posting_key", b64e(posting_key), now)
+        signing.verify(posting_key, post.signature,
+                       signing.post_input(group_id, post.epoch, post.nonce, post.ciphertext))
+
+    msg = NewMessage(new_msg_id(), "application", group_id, post.epoch, None, post.ciphertext,
+                     now)
     tag = await franking.tag_post(p, msg)  # T13: the hub's tag, no sender involved
-    notified = await p.store.fed_post_application(
-        msg, post.nonce, now + p.config.retention_ms, item_encoder(None, franking_tag=tag)
-    )
+    notified = await p.store.hub_post(msg, post.nonce, now + p.config.retention_ms,
+                                      item_encoder(None, franking_tag=tag), verify)
     await p.announce(notified)
     fed.wake_outbox()
     return m.PostResponse(msg_id=msg.msg_id)
 
 
-# what followers send ------------------------------------------------------------------
+# the federation route: a follower's signed request, for one of its own devices ----------
 
 
-async def _sender_of(fed: Federation, peer: str, group: GroupRecord, sender: str,
-                     sender_account: str) -> None:
-    """The sender must be a member device that the requesting provider itself hosts."""
-    where = await fed.provider.store.fed_locate([sender])
-    if sender not in group.members or where.get(sender) != peer:
-        raise AuthError("the sender is not a member device hosted by the requesting provider")
-    if sender_account.rsplit("@", 1)[-1] != peer:
-        raise AuthError("the sender's account is not hosted by the requesting provider")
-
-
-def _added_domains(commit: bytes) -> dict[str, str]:
-    """Device id -> its account's domain, for each Add of a PublicMessage commit.
-
-    The credential identity is ``account/device_id`` (see ``mls_check``); a
-    commit in a PrivateMessage shows no proposals, so it gives nothing.
-    """
-    from accord.mls.codec import decode as mls_decode
-    from accord.mls.structs import Add, Commit
-    from accord.mls.structs.messages import MLSMessage, PublicMessage
-
-    msg = mls_decode(MLSMessage, commit).message
-    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
-        return {}
-    out: dict[str, str] = {}
-    for proposal in msg.content.content.proposals:
-        if isinstance(proposal, Add):
-            identity = proposal.key_package.leaf_node.credential.identity or b""
-            account = identity.decode(errors="replace").rsplit("/", 1)[0]
-            out[mls_check.identity_device(identity)] = account.rsplit("@", 1)[-1]
-    return out
-
-
-async def accept_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
-                        ) -> m.CommitResponse:
-    p = fed.provider
-    group = await p.store.get_group(req.group_id)
-    _require_hub(fed, group)
-    await _sender_of(fed, peer, group, req.sender, req.sender_account)
-    fed.limiter.check("remote_sender", req.sender_account, now)
-    # A follower cannot say that a device lives elsewhere than its credential says.
-    domains = _added_domains(req.commit)
-    if any(domains.get(d.device_id, d.domain) != d.domain for d in req.added):
-        raise ValidationError("an added device is not hosted where its credential says")
-    await p.store.fed_register_devices([(d.device_id, d.domain) for d in req.added], fed.domain)
+async def fed_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
+                     ) -> m.CommitResponse:
+    origin = Origin(PEER, req.sender, req.sender_account, peer, tuple(req.added))
     local = m.CommitRequest(epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                             added=[d.device_id for d in req.added], removed=list(req.removed),
                             welcome=req.welcome)
-    return await apply_commit(fed, group, req.sender, req.sender_account, local, now,
-                              remote_sender=True)
+    return await accept_commit(fed, origin, req.group_id, local, now)
 
 
-async def accept_proposal(fed: Federation, peer: str, req: fw.FedProposal, now: int
-                          ) -> m.PostResponse:
-    group = await fed.provider.store.get_group(req.group_id)
-    _require_hub(fed, group)
-    await _sender_of(fed, peer, group, req.sender, req.sender_account)
-    fed.limiter.check("remote_sender", req.sender_account, now)
-    return await post_handshake(fed, group, req.sender, req.sender_account, req.epoch,
-                                req.proposal, now)
+async def fed_proposal(fed: Federation, peer: str, req: fw.FedProposal, now: int
+                       ) -> m.PostResponse:
+    origin = Origin(PEER, req.sender, req.sender_account, peer)
+    return await accept_proposal(fed, origin, req.group_id,
+                                 m.ProposalRequest(epoch=req.epoch, proposal=req.proposal), now)
 
 
-async def accept_post(fed: Federation, peer: str, req: fw.FedPost, now: int) -> m.PostResponse:
-    p = fed.provider
-    p.limiter.check("group", b64e(req.group_id), now)
-    group = await p.store.get_group(req.group_id)
-    _require_hub(fed, group)
-    where = await p.store.fed_locate(group.members)
-    if peer not in where.values():
-        raise AuthError("the requesting provider hosts no member of this group")
+async def fed_post(fed: Federation, peer: str, req: fw.FedPost, now: int) -> m.PostResponse:
     post = m.ApplicationPost(epoch=req.epoch, nonce=req.nonce, ciphertext=req.ciphertext,
                              signature=req.signature)
-    return await post_application(fed, group, post, now)
-
-
-async def local_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
-                       req: m.CommitRequest, now: int) -> m.CommitResponse:
-    return await apply_commit(fed, group, by.device_id, by.account, req, now)
+    return await accept_post(fed, Origin(PEER, peer=peer), req.group_id, post, now)

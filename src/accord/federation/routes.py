@@ -122,9 +122,9 @@ PEER_SPECS: tuple[PeerSpec, ...] = (
     PeerSpec(follower.BLOBS, fw.FedBlobRequest, _blob),
     PeerSpec(follower.CLAIM, fw.FedClaimRequest, _claim),
     PeerSpec(follower.DEVICES, fw.FedDevicesRequest, _devices),
-    PeerSpec(follower.COMMITS, fw.FedCommit, hub.accept_commit, 201),
-    PeerSpec(follower.PROPOSALS, fw.FedProposal, hub.accept_proposal, 201),
-    PeerSpec(follower.POSTS, fw.FedPost, hub.accept_post, 201),
+    PeerSpec(follower.COMMITS, fw.FedCommit, hub.fed_commit, 201),
+    PeerSpec(follower.PROPOSALS, fw.FedProposal, hub.fed_proposal, 201),
+    PeerSpec(follower.POSTS, fw.FedPost, hub.fed_post, 201),
     PeerSpec("/federation/v1/deliver", fw.FedDeliver, follower.deliver),
     *(PeerSpec(*s) for s in privacy_peer_specs()),  # issue 11: reports, deletions
 )

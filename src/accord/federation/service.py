@@ -1,9 +1,11 @@
 """The federation part of a running provider: its key, peers, limits and outbound queue.
 
 :class:`Federation` hangs off :class:`accord.server.state.Provider` as
-``provider.federation``; the delivery service and the KeyPackage directory
-call it for what crosses providers (see :mod:`accord.federation.hub` and
-:mod:`accord.federation.follower`). Incoming peer requests are
+``provider.federation`` (a running provider always has it); the KeyPackage
+directory calls it for what crosses providers, and the delivery service
+hands every handshake message and post to the hub's acceptance path
+(:mod:`accord.federation.hub`) or to the group's hub
+(:mod:`accord.federation.follower`). Incoming peer requests are
 authenticated here (:meth:`Federation.authenticate`): RFC 9421 signature
 against the key the peer publishes, a ``created`` window, a single-use
 nonce kept in the store, and rate limits per address before the signature
@@ -21,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from accord.errors import AuthError
-from accord.federation import follower, hub
+from accord.federation import follower
 from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
 from accord.federation.outbox_policy import Backoff
@@ -29,7 +31,7 @@ from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.provider_key import ProviderKey, load_or_create
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
-from accord.storage import DeviceRecord, GroupRecord
+from accord.storage import DeviceRecord
 from accord.wire import messages as m
 
 SIGNATURE_WINDOW_S = 300
@@ -87,25 +89,6 @@ class Federation:
 
     async def fetch_blob(self, domain: str, blob_id: str, now: int) -> bytes:
         return await follower.fetch_blob(self, domain, blob_id, now)
-
-    async def commit(self, by: DeviceRecord, group: GroupRecord, req: m.CommitRequest,
-                     now: int) -> m.CommitResponse:
-        if group.hub == self.domain:
-            return await hub.local_commit(self, by, group, req, now)
-        return await follower.forward_commit(self, by, group, req, now)
-
-    async def propose(self, by: DeviceRecord, group: GroupRecord, req: m.ProposalRequest,
-                      now: int) -> m.PostResponse:
-        if group.hub == self.domain:
-            return await hub.post_handshake(self, group, by.device_id, by.account, req.epoch,
-                                            req.proposal, now)
-        return await follower.forward_proposal(self, by, group, req, now)
-
-    async def post_application(self, group: GroupRecord, req: m.ApplicationPost,
-                               now: int) -> m.PostResponse:
-        if group.hub == self.domain:
-            return await hub.post_application(self, group, req, now)
-        return await follower.forward_post(self, group, req, now)
 
     def transparency_head(self) -> bytes | None:
         """The signed key-transparency head for ``/.well-known/accord`` (issue 7)."""

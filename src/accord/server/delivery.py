@@ -1,31 +1,26 @@
 """The delivery service: group ordering at the hub, fan-out to per-device queues.
 
 Handshake messages (commits, proposals) are attributable: they come with a
-device session and the hub checks the committer's membership and the roster
-change (first commit for an epoch wins, T07/T04). Application messages are
-posted with no session at all (issue 11, T11): the post is signed with the
-group's per-epoch posting key, and neither the request, the stored row nor
-the log names the sender.
+device session. Application messages are posted with no session at all
+(issue 11, T11): the post is signed with the group's per-epoch posting key,
+and neither the request, the stored row nor the log names the sender. What
+the hub accepts is decided by :mod:`accord.federation.hub`, the one
+acceptance path for local devices and follower providers alike.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
-from accord.errors import NotFound, ValidationError
-from accord.server import franking, mls_check
+from accord.errors import NotFound
+from accord.server import franking
 from accord.server.state import Provider
-from accord.storage import CommitChange, DeviceRecord, EpochConflict, GroupRecord, NewMessage
+from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import QueueItem as StoredItem
-from accord.wire import b64e, signing
+from accord.wire import b64e
 from accord.wire import messages as m
 
 log = logging.getLogger("accord.server.delivery")
-
-
-def new_msg_id() -> str:
-    return b64e(secrets.token_bytes(16))
 
 
 def _state(group: GroupRecord) -> m.GroupState:
@@ -53,74 +48,50 @@ async def get_group(p: Provider, by: DeviceRecord, group_id: bytes) -> m.GroupSt
     return _state(await _member_group(p, by, group_id))
 
 
+# A running provider always runs federation (accord.server.app): a group is
+# either hubbed here, and the hub's one acceptance path decides, or hubbed
+# elsewhere, and the message goes to that hub, which decides. (Imported in
+# the functions: the federation modules import the server's routes.)
+
+
 async def commit(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.CommitRequest, now: int
 ) -> m.CommitResponse:
-    group = await _member_group(p, by, group_id)
-    if bool(req.added) != (req.welcome is not None):
-        raise ValidationError("a Welcome goes with a commit that adds devices, and only then")
-    view = mls_check.view_commit(req.commit, group_id, req.epoch)
-    if req.welcome is not None:
-        mls_check.check_welcome(req.welcome, view)
-    if p.federation is not None:
-        return await p.federation.commit(by, group, req, now)  # type: ignore[no-any-return]
+    from accord.federation import follower, hub
+
+    group = await p.store.get_group(group_id)
     if group.hub != p.config.domain:
-        raise ValidationError("this provider is not the hub of this group")
-    commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, by.device_id,
-                            req.commit, now)
-    welcome = None
-    if req.welcome is not None:
-        welcome = NewMessage(new_msg_id(), "welcome", group_id, req.epoch + 1, by.device_id,
-                             req.welcome, now)
-    change = CommitChange(group_id, req.epoch, by.device_id, tuple(req.added),
-                          tuple(req.removed), req.posting_key)
-    link = await franking.chain_link(p, group_id, req.epoch, req.commit)  # T07
-    new_group, notified = await p.store.apply_commit(
-        change, commit_msg, welcome, mls_check.leaf_plan(view, change)
-    )
-    await franking.file_chain(p, [x.msg_id for x in (commit_msg, welcome) if x is not None],
-                              group_id, req.epoch, link)
-    await p.announce(notified)
-    return m.CommitResponse(msg_id=commit_msg.msg_id, epoch=new_group.epoch)
+        await _member_group(p, by, group_id)  # forward only for our own members
+        return await follower.forward_commit(p.federation, by, group, req, now)
+    return await hub.accept_commit(p.federation, hub.Origin(hub.DEVICE, by.device_id, by.account),
+                                   group_id, req, now)
 
 
 async def propose(
     p: Provider, by: DeviceRecord, group_id: bytes, req: m.ProposalRequest, now: int
 ) -> m.PostResponse:
-    group = await _member_group(p, by, group_id)
-    mls_check.check_proposal(req.proposal, group, by.device_id, req.epoch)
-    if p.federation is not None:
-        return await p.federation.propose(by, group, req, now)  # type: ignore[no-any-return]
-    msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, by.device_id,
-                     req.proposal, now)
-    await p.announce(await p.store.post_handshake(by.device_id, msg))
-    return m.PostResponse(msg_id=msg.msg_id)
+    from accord.federation import follower, hub
+
+    group = await p.store.get_group(group_id)
+    if group.hub != p.config.domain:
+        await _member_group(p, by, group_id)  # forward only for our own members
+        return await follower.forward_proposal(p.federation, by, group, req, now)
+    return await hub.accept_proposal(p.federation,
+                                     hub.Origin(hub.DEVICE, by.device_id, by.account),
+                                     group_id, req, now)
 
 
 async def post_application(
     p: Provider, group_id: bytes, req: m.ApplicationPost, now: int
 ) -> m.PostResponse:
-    """Accept a hidden-sender post signed under the current or previous epoch's posting key."""
-    p.limiter.check("group", b64e(group_id), now)
-    mls_check.check_application(req.ciphertext, group_id, req.epoch)
+    """A hidden-sender post (no session): the hub checks it against the posting key."""
+    from accord.federation import follower, hub
+
     group = await p.store.get_group(group_id)
-    if p.federation is not None:
-        return await p.federation.post_application(group, req, now)  # type: ignore[no-any-return]
-    if req.epoch not in (group.epoch, group.epoch - 1):
-        raise EpochConflict(group.epoch)
-    posting_key = await p.store.get_posting_key(group_id, req.epoch)
-    p.limiter.check("posting_key", b64e(posting_key), now)
-    signing.verify(
-        posting_key,
-        req.signature,
-        signing.post_input(group_id, req.epoch, req.nonce, req.ciphertext),
-    )
-    msg = NewMessage(new_msg_id(), "application", group_id, req.epoch, None, req.ciphertext, now)
-    await franking.tag_post(p, msg)  # T13: filed before any recipient can fetch the item
-    # A nonce is remembered as long as the message could still be delivered.
-    notified = await p.store.post_application(msg, req.nonce, now + p.config.retention_ms)
-    await p.announce(notified)
-    return m.PostResponse(msg_id=msg.msg_id)
+    if group.hub != p.config.domain:
+        p.limiter.check("group", b64e(group_id), now)
+        return await follower.forward_post(p.federation, group, req, now)
+    return await hub.accept_post(p.federation, hub.Origin(hub.DEVICE), group_id, req, now)
 
 
 def queue_item(item: StoredItem) -> m.QueueItem:

@@ -7,7 +7,8 @@ every recipient gets the tag with the item (``QueueItem.franking_tag``).
 The hub learns nothing about the sender in doing so.
 
 When the hub accepts the commit of an epoch it extends the group's hash
-chain (``accord.storage.privacy_sql.chain_next``, one link per epoch); the
+chain (``accord.privacy.fork_chain.chain_next``, one link per epoch) in the
+commit's own transaction (``accord.storage.hub_sql``); the
 link (epoch and value) goes with the commit and its Welcome
 (``QueueItem.chain_seq``/``chain``), and every member checks it
 (``accord.client.fork_check``).
@@ -18,14 +19,12 @@ fanned-out item (``FedItem.franking_tag``/``chain_seq``/``chain``).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
 
 from accord.errors import DecodeError
 from accord.federation.provider_key import load_or_create_secret, secret_path
-from accord.privacy.fork_chain import chain_next
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.server.state import Provider
 from accord.storage import NewMessage
@@ -34,8 +33,6 @@ from accord.wire import messages as m
 
 SECRET_NAME = "franking-hub-key"
 CHAINED_KINDS = ("commit", "welcome")
-CHAIN_WAIT_TRIES = 50
-CHAIN_WAIT_S = 0.02
 _KEYS: dict[int, bytes] = {}
 
 
@@ -77,26 +74,6 @@ async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
     tag = franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
     await sql.put_tag(_engine(p), msg.msg_id, tag, msg.created_at + p.config.retention_ms)
     return tag
-
-
-async def chain_link(p: Provider, group_id: bytes, epoch: int, commit: bytes) -> bytes:
-    """The hub's chain value for the commit of ``epoch`` (filed once it is accepted).
-
-    The link of ``epoch - 1`` is filed right after that commit was accepted;
-    a member may have fetched that commit a moment earlier, so wait (bounded).
-    """
-    prev = None
-    for _ in range(CHAIN_WAIT_TRIES if epoch > 0 else 1):
-        prev = await sql.chain_value(_engine(p), group_id, epoch - 1)
-        if prev is not None or epoch == 0:
-            break
-        await asyncio.sleep(CHAIN_WAIT_S)
-    return chain_next(prev or bytes(32), epoch, commit)
-
-
-async def file_chain(p: Provider, msg_ids: list[str], group_id: bytes, epoch: int,
-                     chain: bytes) -> None:
-    await sql.put_chain(_engine(p), msg_ids, group_id, epoch, chain)
 
 
 async def file_from_hub(p: Provider, msg_id: str, group_id: bytes, franking: bytes | None,

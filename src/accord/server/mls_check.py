@@ -1,18 +1,19 @@
 """What the hub reads in MLS messages: public parts only (DESIGN.md layers).
 
-KeyPackages must be valid and name the uploading device; a commit in a
-PublicMessage must be for this group and epoch, come from the committing
-device's leaf, and its Add/Remove proposals must match the roster change
-the request declares; the Welcome must go to exactly the added KeyPackages.
-A commit in a PrivateMessage is opaque: only its header is checked, and the
-declared roster change is trusted as the committer's word (it is still
-attributable to the committer's session).
+KeyPackages must be valid and name the uploading device. Handshake messages
+come in PublicMessages only: a commit must be for this group and epoch, come
+from the committing device's leaf, and its Add/Remove proposals (those by
+reference resolved from the proposals the hub accepted in the epoch) must be
+exactly the roster change the request declares; the Welcome must go to
+exactly the added KeyPackages. An application message must be a
+PrivateMessage of this group and epoch (the hub reads its header only).
 
 Credentials are basic (RFC 9420 5.3) with the identity ``account/device_id``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AccordError, DecodeError, ValidationError
@@ -20,13 +21,21 @@ from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, KeyPackage, Remove
-from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
+from accord.mls.structs.messages import (
+    AuthenticatedContent,
+    MLSMessage,
+    PrivateMessage,
+    PublicMessage,
+)
 from accord.mls.structs.welcome import Welcome
+from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
 from accord.storage.interface import LeafPlan
 
-COMMIT = 3  # ContentType.commit (RFC 9420 6)
 MEMBER = 1  # SenderType.member
+WIRE_PUBLIC = 1  # WireFormat.mls_public_message
+# A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
+_REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
 
 
 def _mls(raw: bytes, what: str) -> MLSMessage:
@@ -72,95 +81,137 @@ def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> tuple[by
 
 @dataclass(frozen=True, slots=True)
 class CommitView:
+    """The public facts of a commit in a PublicMessage (the hub sees nothing else)."""
+
     sender_leaf: int
+    proposals: tuple[object, ...]  # by value (Add, Remove, ...) or a ProposalRef (bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitEffects:
+    """What a commit does to the roster, its references resolved (RFC 9420 12.4)."""
+
     added: tuple[str, ...]  # device ids of the Add proposals, in order
-    added_refs: tuple[bytes, ...]
+    added_refs: tuple[bytes, ...]  # their KeyPackageRefs
+    added_domains: tuple[str, ...]  # the domain of each added credential's account
     removed_leaves: tuple[int, ...]
-    by_reference: int
 
 
-def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView | None:
-    """Read a commit's public facts; None for an (opaque) PrivateMessage."""
-    msg = _mls(raw, "a commit").message
-    if isinstance(msg, PrivateMessage):
-        if msg.group_id != group_id or msg.epoch != epoch or msg.content_type != COMMIT:
-            raise ValidationError("the commit's header does not match the request", "RFC 9420 6")
-        return None
+def _public(raw: bytes, what: str) -> PublicMessage:
+    """Handshake messages reach the hub as PublicMessages (the MIMI hub model): the hub
+    derives every roster change from content it can read. A PrivateMessage shows it
+    only a header, and the roster would be the sender's word (the "ghost" attack)."""
+    msg = _mls(raw, what).message
     if not isinstance(msg, PublicMessage):
-        raise ValidationError("a commit travels in a PublicMessage or PrivateMessage")
-    fc = msg.content
+        raise ValidationError(f"{what} must travel to the hub in a PublicMessage",
+                              "Accord hub: handshake in PublicMessage (RFC 9420 6.2)")
+    return msg
+
+
+def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
+    """Read a commit's public facts: for this group and epoch, from a member leaf."""
+    fc = _public(raw, "a commit").content
     if fc.group_id != group_id or fc.epoch != epoch:
         raise ValidationError("the commit is for another group or epoch", "RFC 9420 6.3")
     if not isinstance(fc.content, Commit):
         raise ValidationError("not a commit", "RFC 9420 6")
     if fc.sender.sender_type != MEMBER or fc.sender.index is None:
         raise ValidationError("only member commits are ordered by this hub", "RFC 9420 12.4")
-    added, refs, removed, by_ref = [], [], [], 0
-    for proposal in fc.content.proposals:
-        if isinstance(proposal, bytes):
-            by_ref += 1
-        elif isinstance(proposal, Add):
-            added.append(identity_device(proposal.key_package.leaf_node.credential.identity))
+    return CommitView(fc.sender.index, tuple(fc.content.proposals))
+
+
+def _ref_hash(body: bytes, length: int) -> bytes | None:
+    """The ProposalRef of an accepted proposal, with the hash the reference's length
+    names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""
+    suite = _REF_SUITES.get(length)
+    if suite is None:
+        return None
+    msg = _mls(body, "a proposal").message
+    assert isinstance(msg, PublicMessage)
+    auth = AuthenticatedContent(WIRE_PUBLIC, msg.content, msg.signature, None)
+    return get_suite(suite).proposal_ref(auth.to_bytes())
+
+
+def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
+    """The commit's Adds and Removes, each reference resolved from the proposals this
+    hub accepted in the epoch; an unknown reference is refused (RFC 9420 12.4)."""
+    added, refs, domains, removed = [], [], [], []
+    for item in view.proposals:
+        proposal = item
+        if isinstance(item, bytes):
+            found = [b for b in accepted if _ref_hash(b, len(item)) == item]
+            if not found:
+                raise ValidationError("a proposal by reference is not one this hub accepted"
+                                      " in this epoch", "RFC 9420 12.4")
+            msg = _mls(found[0], "a proposal").message
+            assert isinstance(msg, PublicMessage)
+            proposal = msg.content.content
+        if isinstance(proposal, Add):
+            identity = proposal.key_package.leaf_node.credential.identity
+            added.append(identity_device(identity))
             refs.append(key_package_ref(proposal.key_package))
+            domains.append((identity or b"").decode().rsplit("/", 1)[0].rsplit("@", 1)[1])
         elif isinstance(proposal, Remove):
             removed.append(proposal.removed)
-    return CommitView(fc.sender.index, tuple(added), tuple(refs), tuple(removed), by_ref)
+    return CommitEffects(tuple(added), tuple(refs), tuple(domains), tuple(removed))
 
 
-def check_welcome(raw: bytes, view: CommitView | None) -> None:
+def welcome_recipients(raw: bytes) -> frozenset[bytes]:
+    """The KeyPackageRefs a Welcome is sealed to (RFC 9420 12.4.3.1)."""
     msg = _mls(raw, "a Welcome").message
     if not isinstance(msg, Welcome):
         raise ValidationError("not a Welcome", "RFC 9420 12.4.3.1")
-    recipients = {s.new_member for s in msg.secrets}
-    if view is not None and view.by_reference == 0 and recipients != set(view.added_refs):
-        raise ValidationError("the Welcome is not for exactly the added KeyPackages",
-                              "RFC 9420 12.4.3.1")
+    return frozenset(s.new_member for s in msg.secrets)
 
 
-def leaf_plan(view: CommitView | None, change: CommitChange) -> LeafPlan:
-    """A check run on the locked group: sender leaf, removals, and new leaf indices."""
+def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
+              placed: Mapping[str, str]) -> LeafPlan:
+    """The check run on the locked group: the commit's content, references resolved,
+    must be exactly the declared change (and each added device ``placed`` where its
+    credential says); returns the new members' leaves."""
 
-    def plan(group: GroupRecord) -> dict[str, int | None]:
+    def plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, int | None]:
         leaf_of = dict(zip(group.members, group.leaves, strict=False))
-        known = all(leaf is not None for leaf in leaf_of.values())
-        if view is not None:
-            _check_view(view, change, leaf_of, known)
-        if not known:
-            return {}
+        if any(leaf is None for leaf in leaf_of.values()):
+            raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
+        effects = resolve(view, accepted)
+        check_declared(view, effects, change, leaf_of)  # type: ignore[arg-type]
+        for device, domain in zip(effects.added, effects.added_domains, strict=True):
+            if placed.get(device, domain) != domain:
+                raise ValidationError("an added device is not hosted where its credential says",
+                                      "Accord federation: device placement")
+        if welcome is not None and welcome != set(effects.added_refs):
+            raise ValidationError("the Welcome is not for exactly the added KeyPackages",
+                                  "RFC 9420 12.4.3.1")
         # RFC 9420 12.1.1 / 7.7: removals blank their leaves first, then each
         # Add takes the leftmost blank leaf, or extends the tree.
         occupied = {leaf for d, leaf in leaf_of.items() if d not in change.removed}
-        placed: dict[str, int | None] = {}
+        leaves: dict[str, int | None] = {}
         for device in change.added:
             index = 0
             while index in occupied:
                 index += 1
             occupied.add(index)
-            placed[device] = index
-        return placed
+            leaves[device] = index
+        return leaves
 
     return plan
 
 
-def _check_view(view: CommitView, change: CommitChange,
-                leaf_of: dict[str, int | None], known: bool) -> None:
-    if known and leaf_of.get(change.sender) != view.sender_leaf:
+def check_declared(view: CommitView, effects: CommitEffects, change: CommitChange,
+                   leaf_of: dict[str, int]) -> None:
+    """The request's declared sender, ``added`` and ``removed`` against the content."""
+    if leaf_of.get(change.sender) != view.sender_leaf:
         raise ValidationError("the commit is not signed from the committer's leaf",
                               "RFC 9420 12.4")
-    if view.by_reference:
-        # Proposals by reference are not visible here: check what is.
-        if not set(view.added) <= set(change.added):
-            raise ValidationError("an Add in the commit is not declared in 'added'")
-        return
-    if list(view.added) != list(change.added):
+    if list(effects.added) != list(change.added):
         raise ValidationError("'added' must list the commit's Add proposals, in order",
                               "RFC 9420 12.1.1")
-    if known:
-        at = {leaf: d for d, leaf in leaf_of.items()}
-        removed = [at.get(leaf) for leaf in view.removed_leaves]
-        if None in removed or sorted(removed) != sorted(change.removed):  # type: ignore[type-var]
-            raise ValidationError("'removed' must be the devices the Remove proposals name",
-                                  "RFC 9420 12.1.3")
+    at = {leaf: d for d, leaf in leaf_of.items()}
+    removed = [at.get(leaf) for leaf in effects.removed_leaves]
+    if None in removed or sorted(removed) != sorted(change.removed):  # type: ignore[type-var]
+        raise ValidationError("'removed' must be the devices the Remove proposals name",
+                              "RFC 9420 12.1.3")
 
 
 APPLICATION = 1  # ContentType.application
@@ -185,21 +236,16 @@ PROPOSAL = 2  # ContentType.proposal
 
 
 def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int) -> None:
-    """A posted proposal: an MLS proposal for this group and epoch, from the sender's leaf."""
-    msg = _mls(raw, "a proposal").message
-    if isinstance(msg, PrivateMessage):
-        if msg.group_id != group.group_id or msg.epoch != epoch or msg.content_type != PROPOSAL:
-            raise ValidationError("the proposal's header does not match the request",
-                                  "RFC 9420 6")
-        return
-    if not isinstance(msg, PublicMessage):
-        raise ValidationError("a proposal travels in a PublicMessage or PrivateMessage")
-    fc = msg.content
+    """A posted proposal: a PublicMessage proposal of this group and epoch, signed from
+    the sender's own leaf; a Remove must name an occupied leaf (RFC 9420 12.1.3)."""
+    fc = _public(raw, "a proposal").content
     if fc.group_id != group.group_id or fc.epoch != epoch:
         raise ValidationError("the proposal is for another group or epoch", "RFC 9420 6.3")
     if fc.content_type != PROPOSAL:
         raise ValidationError("not a proposal", "RFC 9420 6")
     leaf = group.leaf_of(sender)
-    if fc.sender.sender_type != MEMBER or (leaf is not None and fc.sender.index != leaf):
+    if fc.sender.sender_type != MEMBER or leaf is None or fc.sender.index != leaf:
         raise ValidationError("the proposal is not signed from the sender's leaf",
                               "RFC 9420 12.1")
+    if isinstance(fc.content, Remove) and fc.content.removed not in set(group.leaves):
+        raise ValidationError("the Remove names no member", "RFC 9420 12.1.3")

@@ -6,9 +6,9 @@ Shared by :class:`~accord.storage.sql_store.SqlStore` and the federation mixin.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from accord.errors import Conflict, ValidationError
+from accord.errors import Conflict, NotFound, ValidationError
 from accord.storage.engine import Tx
 from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, NewMessage
 
@@ -25,6 +25,8 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
         raise ValidationError("an added device is already a member", "RFC 9420 12.1.1")
     if not set(change.removed) <= members:
         raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
+    if change.sender in change.removed:
+        raise ValidationError("a committer cannot remove itself", "RFC 9420 12.2")
     if set(change.added) & set(change.removed):
         raise ValidationError("a device is both added and removed", "RFC 9420 12.2")
     if len(set(change.added)) != len(change.added) or len(set(change.removed)) != len(
@@ -34,12 +36,21 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
 
 
 async def _admit_application(
-    tx: Tx, group: GroupRecord, message: NewMessage, nonce: bytes, nonce_expires_at: int
+    tx: Tx, group: GroupRecord, message: NewMessage, nonce: bytes, nonce_expires_at: int,
+    verify: Callable[[bytes], None],
 ) -> None:
-    """Refuse an application message outside the current or previous epoch, or whose
-    post nonce this group has already seen (a replayed post), in the caller's transaction."""
+    """The one admission rule of an application post, in the caller's transaction:
+    the current or previous epoch only (the previous for late messages, RFC 9420
+    15.3), signed under that epoch's posting key (``verify``), a nonce this group
+    has not seen (a replayed post)."""
     if message.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
+    row = await tx.fetchone(
+        "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
+        group.group_id, message.epoch)
+    if row is None:
+        raise NotFound("no posting key for this group and epoch")
+    verify(bytes(row[0]))
     n = await tx.execute(
         "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"
         " ON CONFLICT DO NOTHING",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the interface module imports this one
@@ -16,17 +16,18 @@ class FederationStore(Protocol):
         self, devices: Sequence[tuple[str, str]], local_domain: str
     ) -> None: ...
     async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]: ...
-    async def fed_apply_commit(
+    async def hub_commit(
         self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None,
         welcome_local: Collection[str] | None, encode: ItemEncoder, local_domain: str,
-        requests: Sequence[tuple[str, str]] = (),
-        plan: LeafPlan | None = None,
+        plan: LeafPlan, requests: Sequence[tuple[str, str]] = (),
+        placed: Sequence[tuple[str, str]] = (),
     ) -> tuple[GroupRecord, list[str]]: ...
-    async def fed_post_handshake(
+    async def hub_proposal(
         self, sender: str, message: NewMessage, encode: ItemEncoder
     ) -> list[str]: ...
-    async def fed_post_application(
-        self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder
+    async def hub_post(
+        self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
+        verify: Callable[[bytes], None],
     ) -> list[str]: ...
     async def fed_deliver(
         self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],

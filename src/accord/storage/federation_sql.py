@@ -21,24 +21,22 @@ its sender.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _admit_application
+from accord.storage.fanout_sql import _enqueue
 from accord.storage.interface import (
-    CommitChange,
-    EpochConflict,
-    GroupRecord,
-    LeafPlan,
     NewMessage,
 )
 
 Roster = list[tuple[str, str]]
-# (message, recipients at one peer, roster after a commit or None) -> item bytes
-ItemEncoder = Callable[[NewMessage, list[str], Roster | None, int | None], bytes]
+# (message, recipients at one peer, roster after a commit or None, group epoch after it,
+#  the hub's chain link (epoch, value) of a commit and its Welcome, T07) -> item bytes
+ItemEncoder = Callable[
+    [NewMessage, list[str], Roster | None, int | None, tuple[int, bytes] | None], bytes]
 
 
 # (item, (account, from_account) message requests, recipients who refuse the group)
@@ -117,6 +115,7 @@ async def _to_outbox(
     roster: Roster | None,
     group_epoch: int | None,
     encode: ItemEncoder,
+    link: tuple[int, bytes] | None,
     also: Collection[str] = (),
 ) -> None:
     """One outbox row per peer hosting a recipient (and per peer in ``also``, even
@@ -130,7 +129,7 @@ async def _to_outbox(
         await tx.execute(
             "INSERT INTO fed_outbox (peer, item, created_at) VALUES (?, ?, ?)",
             peer,
-            encode(message, ids, roster, group_epoch),
+            encode(message, ids, roster, group_epoch, link),
             message.created_at,
         )
 
@@ -193,96 +192,6 @@ class FederationSqlMixin(ConsentSqlMixin):
     async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]:
         async with self.engine.transaction() as tx:
             return await _locate(tx, device_ids)
-
-    # the hub --------------------------------------------------------------------------
-
-    async def fed_apply_commit(
-        self,
-        change: CommitChange,
-        commit: NewMessage,
-        welcome: NewMessage | None,
-        welcome_local: Collection[str] | None,
-        encode: ItemEncoder,
-        local_domain: str,
-        requests: Sequence[tuple[str, str]] = (),
-        plan: LeafPlan | None = None,
-    ) -> tuple[GroupRecord, list[str]]:
-        """The hub's commit: as ``apply_commit``, plus fan-out to other providers' devices.
-
-        ``welcome_local`` (None: all) are the added local devices that get the
-        Welcome (the others' owners blocked the sender, T14); ``requests`` are
-        (account, from_account) message requests to record with the Welcome.
-        """
-        from accord.storage.sql_store import _check_roster, _enqueue
-
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
-            if change.epoch != group.epoch:
-                raise EpochConflict(group.epoch)
-            _check_roster(group, change)
-            leaves = dict(plan(group)) if plan is not None else {}
-            where = await _locate(tx, set(group.members) | set(change.added))
-            if any(d not in where for d in change.added):
-                raise NotFound("an added device does not exist")
-            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
-            members = sorted((set(group.members) - set(change.removed)) | set(change.added))
-            roster = [(d, where.get(d) or local_domain) for d in members]
-            old = [d for d in group.members if d != change.sender]
-            refused = await _refused(tx, change.group_id)
-            notified = await _enqueue(tx, commit, _local(old, where, refused))
-            followers = {where[d] for d in group.members if where.get(d)}
-            await _to_outbox(tx, commit, old, where, roster, new_epoch, encode,
-                             also=[f for f in followers if f is not None])
-            if welcome is not None and change.added:
-                local_added = [d for d in _local(change.added, where)
-                               if welcome_local is None or d in welcome_local]
-                await _refuse(tx, change.group_id,
-                              set(_local(change.added, where)) - set(local_added))
-                notified += await _enqueue(tx, welcome, local_added)
-                await _record_requests(tx, welcome, requests)
-                await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode)
-        kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
-                if d not in change.removed}
-        kept.update({d: leaves.get(d) for d in change.added})
-        after = GroupRecord(group.group_id, group.hub, new_epoch, tuple(members),
-                            tuple(kept.get(d) for d in members))
-        return after, notified
-
-    async def fed_post_handshake(
-        self, sender: str, message: NewMessage, encode: ItemEncoder
-    ) -> list[str]:
-        from accord.storage.sql_store import _enqueue
-
-        assert message.group_id is not None and message.epoch is not None
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
-            if sender not in group.members:
-                raise ValidationError("the sender is not a member of this group")
-            if message.epoch != group.epoch:
-                raise EpochConflict(group.epoch)
-            others = [d for d in group.members if d != sender]
-            where = await _locate(tx, others)
-            refused = await _refused(tx, message.group_id)
-            notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
-            await _to_outbox(tx, message, others, where, None, None, encode)
-            return notified
-
-    async def fed_post_application(
-        self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder
-    ) -> list[str]:
-        from accord.storage.sql_store import _enqueue
-
-        assert message.group_id is not None and message.epoch is not None
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
-            await _admit_application(tx, group, message, nonce, nonce_expires_at)
-            where = await _locate(tx, group.members)
-            refused = await _refused(tx, message.group_id)
-            notified: list[str] = await _enqueue(
-                tx, message, _local(group.members, where, refused)
-            )
-            await _to_outbox(tx, message, group.members, where, None, None, encode)
-            return notified
 
     # the follower -------------------------------------------------------------------------
 
@@ -378,8 +287,6 @@ class FederationSqlMixin(ConsentSqlMixin):
 
 async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
                 requests: Sequence[tuple[str, str]], refuse: Collection[str]) -> list[str] | None:
-    from accord.storage.sql_store import _enqueue
-
     msg = d.message
     assert msg.group_id is not None
     if await tx.fetchone("SELECT 1 FROM messages WHERE msg_id = ?", msg.msg_id):
@@ -393,37 +300,6 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     refused = await _refused(tx, msg.group_id)
     notified: list[str] = await _enqueue(tx, msg, [r for r in d.recipients if r not in refused])
     return notified
-
-
-async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
-                   leaves: Mapping[str, int | None]) -> int:
-    """Apply a checked commit's roster change and posting key; return the new epoch."""
-    new_epoch = group.epoch + 1
-    await tx.execute(
-        "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
-        new_epoch, now, change.group_id,
-    )
-    if change.removed:
-        await tx.execute(
-            "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
-            f" ({_marks(len(change.removed))})",
-            change.group_id,
-            *change.removed,
-        )
-    await tx.executemany(
-        "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
-        [(change.group_id, d, leaves.get(d)) for d in change.added],
-    )
-    await tx.execute(
-        "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
-        change.group_id, new_epoch, change.next_posting_key,
-    )
-    # Epochs older than the previous one can never be posted to again.
-    await tx.execute(
-        "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
-        change.group_id, new_epoch - 1,
-    )
-    return new_epoch
 
 
 async def _follow_group(

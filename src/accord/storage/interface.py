@@ -46,9 +46,10 @@ class GroupRecord:
         return dict(zip(self.members, self.leaves, strict=False)).get(device_id)
 
 
-# Called inside the commit's transaction with the locked group; returns the
-# leaf index of each added device, or raises to refuse the commit.
-LeafPlan = Callable[[GroupRecord], Mapping[str, int | None]]
+# Called inside the commit's transaction with the locked group and the bodies of
+# the proposals the hub accepted in its epoch; returns the leaf index of each
+# added device, or raises to refuse the commit.
+LeafPlan = Callable[[GroupRecord, Sequence[bytes]], Mapping[str, int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +141,6 @@ class Store(FederationStore, Protocol):
         self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int
     ) -> GroupRecord: ...
     async def get_group(self, group_id: bytes) -> GroupRecord: ...
-    async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes: ...
-    async def apply_commit(
-        self,
-        change: CommitChange,
-        commit: NewMessage,
-        welcome: NewMessage | None,
-        plan: LeafPlan | None = None,
-    ) -> tuple[GroupRecord, list[str]]: ...
-    async def post_handshake(self, sender: str, message: NewMessage) -> list[str]: ...
-    async def post_application(
-        self, message: NewMessage, nonce: bytes, nonce_expires_at: int
-    ) -> list[str]: ...
     async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]: ...
     async def ack_queue(self, device_id: str, up_to: int) -> int: ...
     async def purge(self, now: int, message_cutoff: int, blob_cutoff: int) -> dict[str, int]: ...

@@ -175,14 +175,6 @@ async def get_backup(engine: Engine, account: str) -> bytes:
 # link of epoch e is H(link of e-1, e, commit) whatever else races with it.
 
 
-async def chain_value(engine: Engine, group_id: bytes, epoch: int) -> bytes | None:
-    async with engine.read() as tx:
-        row = await tx.fetchone(
-            "SELECT chain FROM fork_chain WHERE group_id = ? AND seq = ? LIMIT 1",
-            group_id, epoch)
-    return None if row is None else bytes(row[0])
-
-
 async def put_chain(engine: Engine, msg_ids: list[str], group_id: bytes, epoch: int,
                     chain: bytes) -> None:
     """File the link of ``epoch`` under the commit's (and its Welcome's) message id."""

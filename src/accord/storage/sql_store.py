@@ -10,20 +10,16 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from accord.errors import Conflict, NotFound, ValidationError
+from accord.errors import Conflict, NotFound
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _admit_application, _check_roster, _enqueue, _marks
-from accord.storage.federation_sql import FederationSqlMixin, _advance
+from accord.storage.federation_sql import FederationSqlMixin
+from accord.storage.hub_sql import HubSqlMixin
 from accord.storage.interface import (
     ClaimedKeyPackage,
-    CommitChange,
     DeviceRecord,
-    EpochConflict,
     GroupRecord,
     KeyPackageStatus,
-    LeafPlan,
-    NewMessage,
     QueueItem,
 )
 from accord.storage.schema import migrate
@@ -31,7 +27,7 @@ from accord.storage.schema import migrate
 _DEVICE_COLS = "device_id, account, signature_key, created_at"
 
 
-class SqlStore(FederationSqlMixin):
+class SqlStore(HubSqlMixin, FederationSqlMixin):
     """Implements :class:`accord.storage.interface.Store`.
 
     ``blob_dir`` keeps blob bytes as files (the embedded default); without it
@@ -295,74 +291,6 @@ class SqlStore(FederationSqlMixin):
             tuple(m[0] for m in members),
             tuple(None if m[1] is None else int(m[1]) for m in members),
         )
-
-    async def get_posting_key(self, group_id: bytes, epoch: int) -> bytes:
-        async with self.engine.read() as tx:
-            row = await tx.fetchone(
-                "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
-                group_id,
-                epoch,
-            )
-        if row is None:
-            raise NotFound("no posting key for this group and epoch")
-        return bytes(row[0])
-
-    async def apply_commit(
-        self,
-        change: CommitChange,
-        commit: NewMessage,
-        welcome: NewMessage | None,
-        plan: LeafPlan | None = None,
-    ) -> tuple[GroupRecord, list[str]]:
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, change.group_id, lock=True)
-            if change.epoch != group.epoch:
-                raise EpochConflict(group.epoch)
-            _check_roster(group, change)
-            leaves = dict(plan(group)) if plan is not None else {}
-            if change.added:
-                found = await tx.fetchall(
-                    f"SELECT device_id FROM devices WHERE device_id IN ({_marks(len(change.added))})",
-                    *change.added,
-                )
-                if len(found) != len(set(change.added)):
-                    raise NotFound("an added device does not exist")
-            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
-            # Everyone of the old roster but the committer learns the commit,
-            # removed devices included (that is how they learn they are out).
-            notified = await _enqueue(
-                tx, commit, [d for d in group.members if d != change.sender]
-            )
-            if welcome is not None and change.added:
-                notified += await _enqueue(tx, welcome, change.added)
-        kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
-                if d not in change.removed}
-        kept.update({d: leaves.get(d) for d in change.added})
-        members = tuple(sorted(kept))
-        after = GroupRecord(group.group_id, group.hub, new_epoch, members,
-                            tuple(kept[d] for d in members))
-        return after, notified
-
-    async def post_handshake(self, sender: str, message: NewMessage) -> list[str]:
-        assert message.group_id is not None and message.epoch is not None
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, message.group_id, lock=True)
-            if sender not in group.members:
-                raise ValidationError("the sender is not a member of this group")
-            if message.epoch != group.epoch:
-                raise EpochConflict(group.epoch)
-            return await _enqueue(tx, message, [d for d in group.members if d != sender])
-
-    async def post_application(
-        self, message: NewMessage, nonce: bytes, nonce_expires_at: int
-    ) -> list[str]:
-        assert message.group_id is not None and message.epoch is not None
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, message.group_id, lock=True)
-            await _admit_application(tx, group, message, nonce, nonce_expires_at)
-            # The hub cannot tell which member sent it (T11): every member,
-            # the sender's own devices included, gets a copy.
-            return await _enqueue(tx, message, group.members)
 
     async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]:
         async with self.engine.read() as tx:

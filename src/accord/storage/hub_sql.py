@@ -1,0 +1,225 @@
+"""The hub's statements: accepting a commit, a proposal or a post, in one transaction each.
+
+Mixed into :class:`~accord.storage.sql_store.SqlStore`. Each method is the
+transactional half of one acceptance function of :mod:`accord.federation.hub`
+(the same for a local device and for a follower provider); everything a
+concurrent request could change is checked here, on the locked group:
+
+- a commit: the epoch (first commit wins), the roster change, and the caller's
+  plan (:data:`~accord.storage.interface.LeafPlan`), which reads the MLS
+  content against the locked roster and the proposals this hub accepted in
+  the epoch; then the hub's chain link (T07) is computed from the previous
+  link and filed with the commit, in the same transaction;
+- a proposal: the sender is a member and the epoch is current; the proposal
+  is kept (``hub_proposals``) until its epoch ends, so that a commit can
+  include it by reference (RFC 9420 12.4);
+- a post: the epoch window, the posting key's signature (the caller's
+  ``verify``), the post nonce (replay).
+
+Fan-out follows the delivery rule of T11: an application message's rows name
+its recipients, never its sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+from accord.errors import NotFound, ValidationError
+from accord.privacy.fork_chain import ZERO, chain_next
+from accord.storage.engine import Engine, Tx
+from accord.storage.fanout_sql import _admit_application, _check_roster, _enqueue, _marks
+from accord.storage.federation_sql import (
+    ItemEncoder,
+    _local,
+    _locate,
+    _record_requests,
+    _refuse,
+    _refused,
+    _register,
+    _to_outbox,
+)
+from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, LeafPlan, NewMessage
+
+HUB_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1700,
+        # Issue 17: the proposals the hub accepted in a group's current epoch,
+        # so that it resolves a commit's proposals by reference itself.
+        """
+CREATE TABLE hub_proposals (
+    msg_id TEXT PRIMARY KEY,
+    group_id {BLOB} NOT NULL,
+    epoch {BIGINT} NOT NULL,
+    body {BLOB} NOT NULL
+);
+CREATE INDEX hub_proposals_by_epoch ON hub_proposals(group_id, epoch);
+""",
+    ),
+)
+
+
+async def _extend_chain(tx: Tx, msg_ids: Sequence[str], group_id: bytes, epoch: int,
+                        commit: bytes) -> bytes:
+    """The link of ``epoch`` from the link of ``epoch - 1``, filed under the commit's
+    (and its Welcome's) ids, in the commit's own transaction (T07).
+
+    The previous link is read on the locked group, so it is always there: a
+    missing one is possible only for a group whose earlier commits predate the
+    chain, which then starts again from zeros.
+    """
+    row = await tx.fetchone("SELECT chain FROM fork_chain WHERE group_id = ? AND seq = ? LIMIT 1",
+                            group_id, epoch - 1) if epoch > 0 else None
+    link = chain_next(ZERO if row is None else bytes(row[0]), epoch, commit)
+    await tx.executemany(
+        "INSERT INTO fork_chain (msg_id, group_id, seq, chain) VALUES (?, ?, ?, ?)",
+        [(msg_id, group_id, epoch, link) for msg_id in msg_ids],
+    )
+    return link
+
+
+async def _epoch_proposals(tx: Tx, group_id: bytes, epoch: int) -> list[bytes]:
+    rows = await tx.fetchall(
+        "SELECT body FROM hub_proposals WHERE group_id = ? AND epoch = ? ORDER BY msg_id",
+        group_id, epoch)
+    return [bytes(r[0]) for r in rows]
+
+
+async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
+                   leaves: Mapping[str, int | None]) -> int:
+    """Apply a checked commit's roster change and posting key; return the new epoch."""
+    new_epoch = group.epoch + 1
+    await tx.execute(
+        "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
+        new_epoch, now, change.group_id,
+    )
+    if change.removed:
+        await tx.execute(
+            "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
+            f" ({_marks(len(change.removed))})",
+            change.group_id,
+            *change.removed,
+        )
+    await tx.executemany(
+        "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
+        [(change.group_id, d, leaves.get(d)) for d in change.added],
+    )
+    await tx.execute(
+        "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
+        change.group_id, new_epoch, change.next_posting_key,
+    )
+    # Epochs older than the previous one can never be posted to again, and a
+    # proposal lives for its epoch only (RFC 9420 12.4: a commit ends it).
+    await tx.execute(
+        "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
+        change.group_id, new_epoch - 1,
+    )
+    await tx.execute("DELETE FROM hub_proposals WHERE group_id = ? AND epoch < ?",
+                     change.group_id, new_epoch)
+    return new_epoch
+
+
+class HubSqlMixin:
+    """The hub's half of acceptance; ``SqlStore`` provides ``engine`` and ``_group``."""
+
+    engine: Engine
+
+    async def hub_commit(
+        self,
+        change: CommitChange,
+        commit: NewMessage,
+        welcome: NewMessage | None,
+        welcome_local: Collection[str] | None,
+        encode: ItemEncoder,
+        local_domain: str,
+        plan: LeafPlan,
+        requests: Sequence[tuple[str, str]] = (),
+        placed: Sequence[tuple[str, str]] = (),
+    ) -> tuple[GroupRecord, list[str]]:
+        """Order one commit, fan it out locally and to every follower, file its chain link.
+
+        ``plan`` reads the commit against the locked group and this epoch's
+        accepted proposals and returns each added device's leaf (or refuses).
+        ``welcome_local`` (None: all) are the added local devices that get the
+        Welcome (the others' owners blocked the sender, T14); ``requests`` are
+        (account, from_account) message requests to record with the Welcome;
+        ``placed`` the (device, domain) of devices of other providers it adds,
+        bound only if the commit is accepted.
+        """
+        async with self.engine.transaction() as tx:
+            await _register(tx, placed, local_domain)
+            group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
+            if change.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            _check_roster(group, change)
+            leaves = dict(plan(group, await _epoch_proposals(tx, group.group_id, group.epoch)))
+            where = await _locate(tx, set(group.members) | set(change.added))
+            if any(d not in where for d in change.added):
+                raise NotFound("an added device does not exist")
+            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
+            link = (change.epoch, await _extend_chain(
+                tx, [x.msg_id for x in (commit, welcome) if x is not None], change.group_id,
+                change.epoch, commit.body))
+            members = sorted((set(group.members) - set(change.removed)) | set(change.added))
+            roster = [(d, where.get(d) or local_domain) for d in members]
+            old = [d for d in group.members if d != change.sender]
+            refused = await _refused(tx, change.group_id)
+            # Everyone of the old roster but the committer learns the commit,
+            # removed devices included (that is how they learn they are out).
+            notified = await _enqueue(tx, commit, _local(old, where, refused))
+            followers = {where[d] for d in group.members if where.get(d)}
+            await _to_outbox(tx, commit, old, where, roster, new_epoch, encode, link,
+                             also=[f for f in followers if f is not None])
+            if welcome is not None and change.added:
+                local_added = [d for d in _local(change.added, where)
+                               if welcome_local is None or d in welcome_local]
+                await _refuse(tx, change.group_id,
+                              set(_local(change.added, where)) - set(local_added))
+                notified += await _enqueue(tx, welcome, local_added)
+                await _record_requests(tx, welcome, requests)
+                await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode,
+                                 link)
+        kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
+                if d not in change.removed}
+        kept.update({d: leaves.get(d) for d in change.added})
+        after = GroupRecord(group.group_id, group.hub, new_epoch, tuple(members),
+                            tuple(kept.get(d) for d in members))
+        return after, notified
+
+    async def hub_proposal(
+        self, sender: str, message: NewMessage, encode: ItemEncoder
+    ) -> list[str]:
+        """Fan out a member's proposal of the current epoch and keep it for the commit."""
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
+            if sender not in group.members:
+                raise ValidationError("the sender is not a member of this group", "RFC 9420 12.1")
+            if message.epoch != group.epoch:
+                raise EpochConflict(group.epoch)
+            await tx.execute(
+                "INSERT INTO hub_proposals (msg_id, group_id, epoch, body) VALUES (?, ?, ?, ?)",
+                message.msg_id, message.group_id, message.epoch, message.body)
+            others = [d for d in group.members if d != sender]
+            where = await _locate(tx, others)
+            refused = await _refused(tx, message.group_id)
+            notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
+            await _to_outbox(tx, message, others, where, None, None, encode, None)
+            return notified
+
+    async def hub_post(
+        self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
+        verify: Callable[[bytes], None],
+    ) -> list[str]:
+        """Admit a hidden-sender post (``verify`` checks it against the epoch's posting
+        key) and fan it out to every member, the sender's own devices included (T11)."""
+        assert message.group_id is not None and message.epoch is not None
+        async with self.engine.transaction() as tx:
+            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
+            await _admit_application(tx, group, message, nonce, nonce_expires_at, verify)
+            where = await _locate(tx, group.members)
+            refused = await _refused(tx, message.group_id)
+            notified: list[str] = await _enqueue(
+                tx, message, _local(group.members, where, refused)
+            )
+            await _to_outbox(tx, message, group.members, where, None, None, encode, None)
+            return notified

@@ -1,0 +1,155 @@
+"""A malicious group member: a real member device that crafts what it hands its hub.
+
+It holds a genuine MLS state (it was added like anyone else) and abuses it:
+handshake messages in a PrivateMessage, commits whose declared roster is not
+their content, proposals by reference the hub never saw, another member's
+leaf as sender, bytes that are no commit at all. Its accomplice, the ghost,
+is a registered device that is not in the group and that the attacker wants
+the hub to deliver to. Used by ``test_malicious_member.py`` on the local
+route (the member's provider is the hub) and the federated one (it forwards
+to the hub).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from accord.server.harness import group_path
+from accord.wire import decode
+from accord.wire import messages as m
+from tests.federation.groups import join_from_queue, user
+from tests.federation.providers import MlsDevice
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class MaliciousMember(MlsDevice):
+    """A member device whose requests to the hub say what it wants them to say."""
+
+    def commit_msg(self, *, by_value: list[Any] = (), refs: list[bytes] = (),  # type: ignore[assignment]
+                   encrypt: bool = False) -> tuple[bytes, bytes | None, bytes]:
+        """(commit, welcome, next posting key) of a real commit of ours, not merged."""
+        from accord.mls import group as g
+
+        state = self.state
+        if encrypt:
+            state = dataclasses.replace(state, config=g.GroupConfig(encrypt_handshake=True))
+        result, pending = g.commit(state, now=_now(), proposals=list(refs),
+                                   by_value=list(by_value), force_path=True)
+        welcome = None if result.welcome is None else bytes(result.welcome.to_bytes())
+        return bytes(result.commit.to_bytes()), welcome, self.next_posting_public(
+            g.merge_pending(pending))
+
+    def as_sender(self, commit: bytes, leaf: int) -> bytes:
+        """The same commit with another member's leaf as its sender (the hub cannot
+        check the signature; the members would)."""
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs.messages import MLSMessage, Sender
+
+        msg = mls_decode(MLSMessage, commit)
+        content = dataclasses.replace(msg.message.content, sender=Sender.member(leaf))
+        forged = dataclasses.replace(msg.message, content=content)
+        return bytes(dataclasses.replace(msg, message=forged).to_bytes())
+
+    def propose_remove_of(self, leaf: int) -> tuple[bytes, bytes]:
+        """A Remove proposal (PublicMessage) and its ProposalRef; our state caches it."""
+        from accord.mls import group as g
+
+        msg, self.state = g.propose_remove(self.state, leaf)
+        return bytes(msg.to_bytes()), self.state.proposals[-1].ref
+
+    async def send_commit(self, commit: bytes, *, added: list[str] = (),  # type: ignore[assignment]
+                          removed: list[str] = (), welcome: bytes | None = None,  # type: ignore[assignment]
+                          posting_key: bytes = b"P" * 32, expect: int) -> httpx.Response:
+        req = m.CommitRequest(epoch=self.epoch(), commit=commit, posting_key=posting_key,
+                              added=list(added), removed=list(removed), welcome=welcome)
+        return await self.call("POST", group_path(self.state_group_id(), "/commits"), req,
+                               expect=expect)
+
+    async def send_proposal(self, proposal: bytes, expect: int) -> httpx.Response:
+        req = m.ProposalRequest(epoch=self.epoch(), proposal=proposal)
+        return await self.call("POST", group_path(self.state_group_id(), "/proposals"), req,
+                               expect=expect)
+
+
+@dataclass
+class Scene:
+    """alice@alpha (the hub's user) made the group with bob@alpha and mallory; the
+    ghost is mallory's accomplice on mallory's provider, not in the group."""
+
+    alice: MlsDevice
+    bob: MlsDevice
+    mallory: MaliciousMember
+    ghost: MlsDevice
+    gid: bytes
+
+    def leaf(self, dev: MlsDevice) -> int:
+        from accord.mls import group as g
+
+        for index, leaf in g.members(self.mallory.state):
+            if leaf.credential.identity == dev.identity:
+                return int(index)
+        raise AssertionError(f"{dev!r} is not in mallory's group")
+
+    async def hub_view(self) -> m.GroupState:
+        r = await self.alice.call("GET", group_path(self.gid), expect=200)
+        return decode(m.GroupState, r.json())
+
+    async def ghost_claim(self) -> tuple[m.ClaimedKeyPackage, bytes]:
+        """One of the ghost's KeyPackages, claimed by mallory, and a real Welcome for it
+        (from a commit mallory never sends)."""
+        from accord.mls import group as g
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs import Add
+        from accord.mls.structs.messages import MLSMessage
+
+        claimed = await self.mallory.claim(self.ghost.account)
+        add = Add(mls_decode(MLSMessage, claimed[0].key_package).message)
+        result, _ = g.commit(self.mallory.state, now=_now(), by_value=[add])
+        assert result.welcome is not None
+        return claimed[0], bytes(result.welcome.to_bytes())
+
+    async def assert_intact(self, before: m.GroupState) -> None:
+        """Nothing moved at the hub, the ghost got nothing, and the group still works:
+        alice's next commit is accepted and processed by bob and mallory."""
+        from accord.mls import group as g
+
+        after = await self.hub_view()
+        assert (after.epoch, sorted(after.members)) == (before.epoch, sorted(before.members))
+        assert self.ghost.device_id not in after.members
+        assert [i for i in (await self.ghost.fetch()).items if i.group_id == self.gid] == []
+        result, pending = g.commit(self.alice.state, now=_now(), force_path=True)
+        merged = g.merge_pending(pending)
+        req = m.CommitRequest(epoch=self.alice.epoch(), commit=bytes(result.commit.to_bytes()),
+                              posting_key=self.alice.next_posting_public(merged))
+        await self.alice.call("POST", group_path(self.gid, "/commits"), req, expect=201)
+        self.alice.state = merged
+        for member in (self.bob, self.mallory):
+            items = await member.wait_items(1)
+            commits = [i for i in items if i.kind == "commit" and i.group_id == self.gid]
+            member.read(commits[-1].body)
+            assert member.epoch() == self.alice.epoch()
+
+
+async def scene(clients: dict[str, httpx.AsyncClient], mallory_at: str) -> Scene:
+    tag = secrets.token_hex(3)
+    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
+    bob = await user(clients["alpha"], f"bob{tag}@alpha.test")
+    mallory = MaliciousMember(clients[mallory_at], f"mallory{tag}@{mallory_at}.test")
+    await mallory.register()
+    await mallory.upload_key_packages()
+    ghost = await user(clients[mallory_at], f"ghost{tag}@{mallory_at}.test")
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account) + await alice.claim(mallory.account))
+    await join_from_queue(bob)
+    await join_from_queue(mallory)
+    return Scene(alice, bob, mallory, ghost, gid)

@@ -1,0 +1,138 @@
+"""A malicious group member against live providers (T05, T08): the "ghost" attacks.
+
+The member tries to make the hub deliver to a device that is not in the MLS
+group (its accomplice, the ghost), to stop it delivering to one that is
+(bob), or to stick the group with a commit nobody can process. Each attack
+runs on the local route (mallory on alpha, the hub) and the federated one
+(mallory on beta, which forwards to the hub), on SQLite and PostgreSQL.
+Every refusal is the exact status, error code and rule; after it nothing has
+moved at the hub and the group still works (``Scene.assert_intact``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import httpx
+import pytest
+
+from accord.mls import group as g
+from accord.mls.structs import Remove
+from accord.wire import b64e, dumps
+from accord.wire import federation as fw
+from accord.wire import messages as m
+from tests.federation.malicious_member import Scene, scene
+from tests.federation.providers import Provider, signed_post
+
+ROUTES = ["alpha", "beta"]  # where mallory's account is: the hub itself, or a follower
+
+
+def refused(r: httpx.Response, status: int, error: str, rule: str = "") -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == error, r.text
+    assert rule in r.json()["message"], r.text
+
+
+async def _scene(clients: dict[str, httpx.AsyncClient], route: str
+                 ) -> tuple[Scene, m.GroupState]:
+    s = await scene(clients, route)
+    return s, await s.hub_view()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_commit_in_a_private_message_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """Its roster change would be the committer's word: here an empty update that
+    declares the ghost added and bob removed."""
+    s, before = await _scene(clients, route)
+    claimed, welcome = await s.ghost_claim()
+    commit, _, posting = s.mallory.commit_msg(encrypt=True)
+    r = await s.mallory.send_commit(commit, added=[claimed.device_id],
+                                    removed=[s.bob.device_id], welcome=welcome,
+                                    posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "Accord hub: handshake in PublicMessage")
+    # A proposal too: the hub would not see what it proposes.
+    hidden = g.GroupConfig(encrypt_handshake=True)
+    msg, _ = g.propose(dataclasses.replace(s.mallory.state, config=hidden),
+                       Remove(s.leaf(s.bob)))
+    r = await s.mallory.send_proposal(bytes(msg.to_bytes()), expect=422)
+    refused(r, 422, "validation_error", "Accord hub: handshake in PublicMessage")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_proposal_by_reference_cannot_skip_the_removal(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """mallory proposes bob's removal, commits it by reference and declares no
+    removal: bob would be out of the MLS group and still on the hub's roster."""
+    s, before = await _scene(clients, route)
+    proposal, ref = s.mallory.propose_remove_of(s.leaf(s.bob))
+    await s.mallory.send_proposal(proposal, expect=201)
+    commit, _, posting = s.mallory.commit_msg(refs=[ref])
+    r = await s.mallory.send_commit(commit, removed=[], posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.1.3")
+    before = await s.hub_view()  # the accepted proposal moved nothing either
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_declared_roster_must_be_the_commits_content(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """A PublicMessage commit (an update) that declares the ghost added, or bob removed."""
+    s, before = await _scene(clients, route)
+    claimed, welcome = await s.ghost_claim()
+    commit, _, posting = s.mallory.commit_msg()
+    r = await s.mallory.send_commit(commit, added=[claimed.device_id], welcome=welcome,
+                                    posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.1.1")
+    r = await s.mallory.send_commit(commit, removed=[s.bob.device_id], posting_key=posting,
+                                    expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.1.3")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T08_a_commit_from_a_sender_that_is_not_a_member_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """The ghost's own session, another member's leaf as sender, and (federated) a
+    follower speaking for the ghost."""
+    s, before = await _scene(clients, route)
+    commit, _, posting = s.mallory.commit_msg()
+    req = m.CommitRequest(epoch=s.mallory.epoch(), commit=commit, posting_key=posting)
+    r = await s.ghost.call("POST", f"/v1/groups/{b64e(s.gid)}/commits", req, expect=404)
+    refused(r, 404, "not_found")
+    forged = s.mallory.as_sender(commit, s.leaf(s.alice))
+    r = await s.mallory.send_commit(forged, posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.4")
+    if route == "beta":
+        beta = providers["beta"]
+        body = dumps(fw.FedCommit(group_id=s.gid, sender=s.ghost.device_id,
+                                  sender_account=s.ghost.account, epoch=s.mallory.epoch(),
+                                  commit=commit, posting_key=posting))
+        r = await clients["alpha"].send(signed_post(providers["alpha"].url,
+                                                    "/federation/v1/commits", body,
+                                                    "beta.test", beta.key().sign))
+        refused(r, 401, "auth_error")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_junk_commit_cannot_stick_the_group(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """Bytes that are no commit, and a commit by reference to a proposal the hub never
+    accepted (no member could process it): refused, the group goes on."""
+    s, before = await _scene(clients, route)
+    r = await s.mallory.send_commit(secrets.token_bytes(64), expect=400)
+    refused(r, 400, "decode_error")
+    _, ref = s.mallory.propose_remove_of(s.leaf(s.bob))  # never sent to the hub
+    commit, _, posting = s.mallory.commit_msg(refs=[ref])
+    r = await s.mallory.send_commit(commit, removed=[s.bob.device_id], posting_key=posting,
+                                    expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.4")
+    await s.assert_intact(before)
