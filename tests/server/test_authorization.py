@@ -23,7 +23,8 @@ from accord.wire import messages as m
 COVERAGE = {
     ("GET", "/healthz"): "public",
     ("POST", "/v1/accounts"): "test_T08_register_cannot_take_an_existing_account",
-    ("GET", "/v1/accounts/{account}/devices"): "public",
+    ("GET", "/v1/accounts/{account}/devices"): "test_T08_anonymous_calls_are_refused",
+    ("POST", "/v1/devices/find"): "test_T14_find_device_answers_only_a_known_key",
     ("POST", "/v1/accounts/{account}/keypackages/claim"): "test_T08_anonymous_calls_are_refused",
     ("POST", "/v1/auth/challenge"): "test_T08_login_as_another_device_is_refused",
     ("POST", "/v1/auth/login"): "test_T08_login_as_another_device_is_refused",
@@ -51,8 +52,9 @@ def test_T08_every_endpoint_has_an_authorization_test() -> None:
         if not spec.auth:
             # Unauthenticated routes are exactly these, each for a stated reason.
             assert spec.path in {
-                "/healthz", "/v1/accounts", "/v1/accounts/{account}/devices",
-                "/v1/auth/challenge", "/v1/auth/login",
+                "/healthz", "/v1/accounts",
+                "/v1/auth/challenge", "/v1/auth/login",  # uniform for unknown devices
+                "/v1/devices/find",  # needs a key of the account; uniform 404
                 "/v1/groups/{group_id}/messages",  # hidden sender: posting-key signature
                 "/v1/blobs/{blob_id}",  # capability id
             }, spec.path
@@ -82,7 +84,7 @@ async def test_T08_register_cannot_take_an_existing_account(http, names) -> None
     req = m.RegisterRequest(account=alice.account, signature_key=pub, signature=sig)
     r = await http.post("/v1/accounts", json=encode(req))
     assert r.status_code == 409
-    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    r = await alice.call("GET", f"/v1/accounts/{alice.account}/devices")
     assert [d["device_id"] for d in r.json()["devices"]] == [alice.device_id]
 
 
@@ -117,7 +119,7 @@ async def test_T08_device_add_needs_the_accounts_certification(http, names) -> N
     # Without the new key's own signature, even alice cannot add it.
     bad = m.AddDeviceRequest(signature_key=pub, certification=cert, possession=b"\0" * 64)
     assert (await alice.call("POST", "/v1/devices", bad)).status_code == 401
-    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    r = await alice.call("GET", f"/v1/accounts/{alice.account}/devices")
     assert len(r.json()["devices"]) == 1
 
 
@@ -205,3 +207,15 @@ async def test_T08_push_reaches_only_the_queue_owner(server, http, names) -> Non
             raise AssertionError(f"eve received a frame: {frame[:80]!r}")
         except TimeoutError:
             pass
+
+
+async def test_T14_find_device_answers_only_a_known_key(http, names) -> None:
+    alice, eve = await two(http, names)
+    find = "/v1/devices/find"
+    r = await http.post(find, json=encode(m.FindDeviceRequest(alice.account, alice.public)))
+    assert r.status_code == 200 and r.json() == {"device_id": alice.device_id}
+    # eve's key on alice's account, and any key on a missing account: the same 404.
+    for account, key in ((alice.account, eve.public), (names("nobody"), alice.public)):
+        r = await http.post(find, json=encode(m.FindDeviceRequest(account, key)))
+        assert (r.status_code, r.json()["error"], r.json()["message"]) == (
+            404, "not_found", "no such device")

@@ -51,7 +51,7 @@ async def make_group(alice: SimDevice, others: list[SimDevice], with_state: bool
 async def test_register_login_and_devices(http: httpx.AsyncClient, names) -> None:
     alice = await dev(http, names("alice"))
     phone = await alice.link(SimDevice(http, alice.account))
-    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    r = await alice.call("GET", f"/v1/accounts/{alice.account}/devices")
     listing = decode(m.DeviceList, r.json())
     assert {(d.device_id, d.signature_key) for d in listing.devices} == {
         (alice.device_id, alice.public),
@@ -67,7 +67,7 @@ async def test_register_login_and_devices(http: httpx.AsyncClient, names) -> Non
     await phone.call("DELETE", f"/v1/devices/{alice.device_id}", expect=204)
     r = await alice.call("GET", "/v1/keypackages/count")
     assert r.status_code == 401  # its session went with it
-    r = await http.get(f"/v1/accounts/{alice.account}/devices")
+    r = await phone.call("GET", f"/v1/accounts/{alice.account}/devices")
     assert [d["device_id"] for d in r.json()["devices"]] == [phone.device_id]
 
 

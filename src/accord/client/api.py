@@ -195,7 +195,17 @@ class ProviderApi:
 
     async def list_devices(self, account: str) -> m.DeviceList:
         return await self._json(m.DeviceList, "GET",
-                                f"/v1/accounts/{quote(account, safe='@')}/devices")
+                                f"/v1/accounts/{quote(account, safe='@')}/devices", auth=True)
+
+    async def find_device(self, account: str, signature_key: bytes) -> str | None:
+        """Our device id once an existing device certified our key; None until then."""
+        try:
+            found = await self._json(m.FoundDevice, "POST", "/v1/devices/find",
+                                     body=m.FindDeviceRequest(account=account,
+                                                              signature_key=signature_key))
+        except NotFound:
+            return None
+        return found.device_id
 
     async def add_device(self, account: str, new_key: bytes, certify: Signer,
                          possession: bytes) -> m.AddDeviceResponse:

@@ -186,12 +186,11 @@ class Device:
         if req is None:
             raise AuthError("no link request; run `accord devices request` first")
         api = await self.connect(req["server"])
-        devices = await api.list_devices(req["account"])
-        mine = [d for d in devices.devices if d.signature_key == self.signature_public_key]
-        if not mine:
+        device_id = await api.find_device(req["account"], self.signature_public_key)
+        if device_id is None:
             return None
         self.store.put_json("identity", {"account": req["account"],
-                                         "device_id": mine[0].device_id,
+                                         "device_id": device_id,
                                          "server": req["server"]})
         self.store.delete("link_request")
         await self.connect()

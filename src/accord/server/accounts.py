@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from accord.errors import AuthError, NotFound, ValidationError
+from accord.errors import AuthError, CryptoError, NotFound, ValidationError
 from accord.server import transparency
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
@@ -43,29 +43,32 @@ async def register(p: Provider, req: m.RegisterRequest, now: int) -> m.RegisterR
 
 
 async def challenge(p: Provider, req: m.ChallengeRequest, now: int) -> m.ChallengeResponse:
-    await p.store.get_device(req.device_id)
+    """A login nonce; an unknown device id gets one too, of the same shape, that no login
+    will accept (issue 17, T14: a challenge says nothing about which devices exist)."""
     nonce = secrets.token_bytes(32)
     expires = now + p.config.challenge_ttl_ms
     await p.store.put_challenge(nonce, req.device_id, expires)
     return m.ChallengeResponse(nonce=nonce, expires_at=expires)
 
 
+LOGIN_REFUSED = "unknown, used or expired challenge, or a bad signature"
+
+
 async def login(p: Provider, req: m.LoginRequest, now: int) -> m.LoginResponse:
+    # One answer for every refusal: an unknown device, a stale nonce and a bad
+    # signature look alike to a prober (issue 17, T14).
     try:
         device_id, expires = await p.store.take_challenge(req.nonce)
-    except NotFound as exc:
-        raise AuthError("unknown, used or expired challenge") from exc
-    if device_id != req.device_id or now > expires:
-        raise AuthError("unknown, used or expired challenge")
-    try:
+        if device_id != req.device_id or now > expires:
+            raise AuthError(LOGIN_REFUSED)
         device = await p.store.get_device(device_id)
-    except NotFound as exc:
-        raise AuthError("device removed") from exc
-    signing.verify(
-        device.signature_key,
-        req.signature,
-        signing.login_input(p.config.domain, device_id, req.nonce),
-    )
+        signing.verify(
+            device.signature_key,
+            req.signature,
+            signing.login_input(p.config.domain, device_id, req.nonce),
+        )
+    except (NotFound, CryptoError) as exc:
+        raise AuthError(LOGIN_REFUSED) from exc
     token = secrets.token_urlsafe(32)
     session_expires = now + p.config.session_ttl_ms
     await p.store.put_session(token_hash(token), device_id, session_expires)
@@ -113,6 +116,23 @@ async def remove_device(p: Provider, by: DeviceRecord, device_id: str) -> None:
     if target is None or target.account != by.account:
         raise NotFound("no such device on your account")
     await transparency.remove_device(p, target, p.clock())  # logged (issue 7)
+
+
+async def find_device(p: Provider, req: m.FindDeviceRequest) -> m.FoundDevice:
+    """The device id of a key on an account, for the new device of a link (no session yet).
+
+    It answers only someone who already knows a key of the account (public
+    through key transparency); a missing account and a missing key are the
+    same NotFound (issue 17, T14).
+    """
+    try:
+        records = await p.store.list_devices(_local_account(p, req.account))
+    except NotFound:
+        records = []
+    for d in records:
+        if d.signature_key == req.signature_key:
+            return m.FoundDevice(device_id=d.device_id)
+    raise NotFound("no such device")
 
 
 async def list_devices(p: Provider, account: str) -> m.DeviceList:

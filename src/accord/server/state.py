@@ -42,6 +42,12 @@ class ServerConfig:
             "address": Limit(200, 400),
             "device": Limit(100, 200),
             "register": Limit(1, 20),
+            # Unauthenticated answers that concern one account or device, per
+            # address (issue 17, T14: enumeration probes): login challenge and
+            # login, finding a linked device, and key transparency lookups (which
+            # must stay public for devices of other providers, see PRIVACY.md).
+            "probe": Limit(2, 60),
+            "kt_lookup": Limit(5, 200),
             "rendezvous": Limit(0.5, 20),  # linking-code slots, per address
             "group": Limit(500, 1000),
             "posting_key": Limit(200, 400),

@@ -88,7 +88,7 @@ SPECS: tuple[Spec, ...] = (
          _head, response=wt.KtHead),
     Spec("GET", "/v1/transparency/lookup/{account}",
          "An account's current device keys with a lookup proof at a signed head",
-         _lookup, response=wt.KtLookup, params=(ACCOUNT,)),
+         _lookup, response=wt.KtLookup, params=(ACCOUNT,), address_limit="kt_lookup"),
     Spec("GET", "/v1/transparency/consistency", "RFC 9162 consistency proof between two sizes",
          _consistency, response=wt.KtConsistency, params=(OLD, NEW)),
     Spec("GET", "/v1/transparency/peers/{domain}/head",

@@ -106,12 +106,15 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
                 raise NotFound("no such device")
 
     async def put_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None:
+        """Keep a login nonce for ``device_id``; for an unknown device, nothing, by the
+        same single statement (no separate lookup an observer could time, issue 17)."""
         async with self.engine.transaction() as tx:
             await tx.execute(
-                "INSERT INTO challenges (nonce, device_id, expires_at) VALUES (?, ?, ?)",
+                "INSERT INTO challenges (nonce, device_id, expires_at)"
+                " SELECT ?, device_id, ? FROM devices WHERE device_id = ?",
                 nonce,
-                device_id,
                 expires_at,
+                device_id,
             )
 
     async def take_challenge(self, nonce: bytes) -> tuple[str, int]:

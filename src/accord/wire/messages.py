@@ -110,6 +110,19 @@ class DeviceList:
     devices: list[DeviceInfo]
 
 
+@dataclass(frozen=True, slots=True)
+class FindDeviceRequest:
+    """A device not yet logged in (just linked) asks for its own device id by its key."""
+
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+    signature_key: bytes = _key()
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDevice:
+    device_id: str
+
+
 # key packages ----------------------------------------------------------------
 
 
