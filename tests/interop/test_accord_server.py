@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +21,13 @@ from accord.interop.proto import mls_client_pb2 as pb
 from accord.interop.proto import mls_client_pb2_grpc as pb_grpc
 from accord.interop.servicer import AccordMLSClient
 from accord.interop.state_store import Member
-from accord.mls.structs import ExternalPub, MLSMessage
+from accord.mls import group as g
+from accord.mls.codec import decode
+from accord.mls.structs import Credential, ExternalPub, MLSMessage
 from accord.mls.structs.enums import ExtensionType
+from accord.mls.suites import get_suite
 from tests.interop.tsmls_peer import PEER_DIR, Peer, peers, start_accord, start_server
+from tests.mls import malicious_member
 
 TYPED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION}
 
@@ -139,6 +144,33 @@ def test_commit_from_another_group(stub: Any) -> None:
     fails(stub, "HandleCommit", pb.HandleCommitRequest(state_id=a, commit=other))
     fails(stub, "Unprotect", pb.UnprotectRequest(state_id=a, ciphertext=other))
     assert stub.StateAuth(pb.StateAuthRequest(state_id=a)).state_auth_secret == auth
+
+
+def test_T01_a_member_cannot_rename_itself_in_the_interop_engine(stub: Any) -> None:
+    """RFC 9420 5.3.1 holds in the interop server too: bob (a member the test
+    holds) gives his leaf alice's identity, by Update or by commit path, and
+    the server's alice refuses; a same-identity key rotation goes through."""
+    a = group(stub, b"alice")
+    t = int(time.time())
+    suite = get_suite(1)
+    kpp = g.key_package(suite, Credential.basic(b"bob"), suite.generate_signature_key_pair()[0], t)
+    add = pb.ProposalDescription(proposal_type=b"add",
+                                 key_package=MLSMessage.wrap(kpp.key_package).to_bytes())
+    welcome = stub.Commit(pb.CommitRequest(state_id=a, by_value=[add])).welcome
+    stub.HandlePendingCommit(pb.HandlePendingCommitRequest(state_id=a))
+    bob = g.join_from_welcome(decode(MLSMessage, bytes(welcome)), kpp, t)
+    update, _ = malicious_member.update_proposal(bob, credential=Credential.basic(b"alice"))
+    details = fails(stub, "HandleCommit", pb.HandleCommitRequest(
+        state_id=a, proposal=[update.to_bytes()], commit=b"\x00"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert details.startswith("ValidationError") and "(RFC 9420 5.3.1)" in details
+    forged = malicious_member.path_commit(bob, t, credential=Credential.basic(b"alice"))
+    details = fails(stub, "HandleCommit", pb.HandleCommitRequest(
+        state_id=a, commit=forged.to_bytes()), grpc.StatusCode.INVALID_ARGUMENT)
+    assert details.startswith("ValidationError") and "(RFC 9420 5.3.1)" in details
+    rotated = malicious_member.path_commit(
+        bob, t, signature_key_pair=suite.generate_signature_key_pair())
+    assert stub.HandleCommit(pb.HandleCommitRequest(state_id=a, commit=rotated.to_bytes()),
+                             timeout=30).epoch_authenticator
 
 
 GARBAGE = [b"\x00", b"\xff" * 3, os.urandom(64), b"\x00\x01\x00\x01" + os.urandom(200)]
