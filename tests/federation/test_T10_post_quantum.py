@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import housekeeping, message_requests, messaging
+from accord.client import housekeeping, message_requests, messaging, reinit
 from accord.client.device import Device
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
 from accord.errors import NotFound, ValidationError
@@ -120,4 +120,122 @@ async def test_T10_falls_back_to_0x0001_when_one_device_offers_only_it(
             bob.identity.device_id, bob2.identity.device_id}
     finally:
         for d in devices:
+            await d.disconnect()
+
+
+async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    carol = await _classic_device(tmp_path / "c", f"carol{tag}@beta.test",
+                                  providers["beta"].url, clock)
+    try:
+        conv = await convs.create(alice, "move", [carol.identity.account], clock())
+        assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
+        await messaging.send_text(alice, conv, "before", clock())
+        cconv = await _arrive(carol, "move", clock)
+        assert await _bodies(carol, "move", "before", clock) == ["before"]
+        old_group = conv["group_id"]
+        epoch = alice.engine.epoch(alice.store.load_group(old_group))
+
+        # carol's device offers no X-Wing KeyPackage: nothing is committed.
+        with pytest.raises(ValidationError) as err:
+            await reinit.upgrade(alice, conv, clock())
+        assert err.value.rule == "Accord: cipher suite (T10)"
+        assert alice.engine.epoch(alice.store.load_group(old_group)) == epoch
+
+        carol.set_settings(post_quantum=1)
+        await carol.top_up_key_packages(clock())
+        moved = await reinit.upgrade(alice, conv, clock())
+        assert moved["conv_id"] == conv["conv_id"] and moved["group_id"] != old_group
+        assert convs.suite_of(alice, moved)["cipher_suite"] == "0x0053"
+        with pytest.raises(NotFound):
+            alice.store.load_group(old_group)  # the old group's keys are gone
+
+        await messaging.send_text(alice, moved, "after", clock())
+        bodies = await _bodies(carol, "move", "after", clock)
+        assert bodies == ["before", "after"]  # one conversation, history kept
+        cmoved = convs.find(carol, "move")
+        assert cmoved["conv_id"] == cconv["conv_id"] and cmoved["group_id"] == moved["group_id"]
+        assert _suite(carol, "move") == PQ_SUITE
+        assert "reinit" in [e["kind"] for e in carol.store.events(cmoved["conv_id"])]
+        await messaging.send_text(carol, cmoved, "from carol on x-wing", clock())
+        assert "from carol on x-wing" in await _bodies(alice, "move", "from carol on x-wing",
+                                                       clock)
+        assert set(convs.members(carol, cmoved)) == {alice.identity.account,
+                                                     carol.identity.account}
+    finally:
+        for d in (alice, carol):
+            await d.disconnect()
+
+
+async def test_T10_a_member_cannot_reinit_a_conversation_down_to_0x0001(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@beta.test",
+                               providers["beta"].url, clock)
+    try:
+        conv = await convs.create(alice, "pq", [mallory.identity.account], clock())
+        mconv = await _arrive(mallory, "pq", clock)
+        # mallory's client commits a ReInit to 0x0001 (the policy check bypassed).
+        assert await convs.commit(mallory, mconv, clock(), reinit=(os.urandom(16), CLASSIC_SUITE))
+        for _ in range(100):
+            await alice.sync(clock())
+            events = alice.store.events(conv["conv_id"])
+            if any(e["kind"] == "security" for e in events):
+                break
+            await asyncio.sleep(0.1)
+        what = [e["detail"]["what"] for e in events if e["kind"] == "security"]
+        assert what and "downgrade" in what[0]
+        assert "reinit" not in alice.store.conversation(conv["conv_id"])["meta"]
+        assert reinit.pending(alice) == []  # no Welcome will move it
+        assert _suite(alice, "pq") == PQ_SUITE
+    finally:
+        for d in (alice, mallory):
+            await d.disconnect()
+
+
+async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """RFC 9420 11.2: the new group has the old group's members; a mover that slips
+    a ghost into it does not take the others along."""
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@alpha.test",
+                               providers["alpha"].url, clock)
+    carol = await _classic_device(tmp_path / "c", f"carol{tag}@beta.test",
+                                  providers["beta"].url, clock)
+    ghost = await new_device(tmp_path / "g", f"ghost{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    try:
+        conv = await convs.create(mallory, "move", [carol.identity.account], clock())
+        cconv = await _arrive(carol, "move", clock)
+        carol.set_settings(post_quantum=1)
+        await carol.top_up_key_packages(clock())
+        state = mallory.store.load_group(conv["group_id"])
+        adds = await reinit._claim_everyone(mallory, state, PQ_SUITE, clock())
+        adds += (await convs.claim(mallory, ghost.identity.account, set(), clock(), PQ_SUITE))[0]
+        assert await convs.commit(mallory, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
+        await reinit._create(mallory, mallory.store.conversation(conv["conv_id"]), adds, clock())
+        for _ in range(100):
+            await carol.sync(clock())
+            alerts = [e for e in carol.store.events(cconv["conv_id"]) if e["kind"] == "security"]
+            if alerts:
+                break
+            await asyncio.sleep(0.1)
+        assert alerts and ghost.identity.account in alerts[0]["detail"]["what"]
+        assert [c["conv_id"] for c in carol.store.conversations()] == [cconv["conv_id"]]
+        still = carol.store.conversation(cconv["conv_id"])
+        assert still["group_id"] == cconv["group_id"]  # not moved into the ghost's group
+        assert _suite(carol, "move") == CLASSIC_SUITE
+    finally:
+        for d in (mallory, carol, ghost):
             await d.disconnect()

@@ -14,7 +14,7 @@ from accord.cli.client_common import (
 )
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import messaging, reinit
 from accord.client.device import Device
 
 
@@ -157,3 +157,16 @@ async def timer_cmd(dev: Device, as_json: bool, chat_name: str, seconds: int) ->
     emit(as_json, {"seconds": seconds}, lambda: console.print(f"timer set to {seconds} s"))
 
 
+
+
+@chat.command("upgrade")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def upgrade_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """Move CHAT to the post-quantum X-Wing suite with an MLS ReInit (every device of
+    every member must offer it; admins only)."""
+    conv = await reinit.upgrade(dev, convs.find(dev, chat_name), now_ms())
+    suite = convs.suite_of(dev, conv)
+    emit(as_json, {"id": conv["conv_id"], **suite},
+         lambda: console.print(f"{shown(conv['name'])} now uses {_suite_text(suite)}"))

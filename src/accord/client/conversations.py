@@ -110,7 +110,7 @@ async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes
             break
         adds: list[tuple[str, bytes]] = []
         for account in accounts:
-            got, complete = await _claim(dev, account, skip, now, suite)
+            got, complete = await claim(dev, account, skip, now, suite)
             adds += got
             if not complete:
                 break  # a device of this member does not offer the suite: fall back
@@ -118,11 +118,11 @@ async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes
             return suite, adds
     adds = []
     for account in accounts:
-        adds += (await _claim(dev, account, skip, now, CLASSIC_SUITE))[0]
+        adds += (await claim(dev, account, skip, now, CLASSIC_SUITE))[0]
     return CLASSIC_SUITE, adds
 
 
-async def _claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int
+async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int
                  ) -> tuple[list[tuple[str, bytes]], bool]:
     """``(device_id, KeyPackage)`` of ``suite`` for every device of ``account`` not in
     ``skip``, and whether every such device had one."""
@@ -153,7 +153,7 @@ async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], no
     in_group = {split_identity(i)[0] for i in present}
     adds: list[tuple[str, bytes]] = []
     for account in _accounts(accounts):
-        got, _ = await _claim(dev, account, present, now, suite)
+        got, _ = await claim(dev, account, present, now, suite)
         if not got and account not in in_group and suite != CLASSIC_SUITE:
             raise ValidationError(f"no device of {account} offers this conversation's cipher"
                                   f" suite {suite:#06x}", "Accord: cipher suite (T10)")
@@ -279,16 +279,22 @@ def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes
 
 async def commit(dev: Device, conv: dict[str, Any], now: int, *,
                  add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
-                 update: bool = False) -> bool:
-    """Commit a roster change or update at the hub; False when nothing was left to do."""
+                 update: bool = False, reinit: tuple[bytes, int] | None = None) -> bool:
+    """Commit a roster change, an update or a ReInit (``(new group id, suite)``,
+    ``accord.client.reinit``) at the hub; False when nothing was left to do."""
+    from accord.client import reinit as reinit_flow
+
     for _ in range(COMMIT_ATTEMPTS):
         state = dev.store.load_group(conv["group_id"])
         present = {mb.identity for mb in dev.engine.members(state)}
         rm = [i for i in remove if i in present]
-        if not add and not rm and not update:
+        if not add and not rm and not update and reinit is None:
             return False
-        out = dev.engine.commit(state, add=[kp for _, kp in add], remove=rm, update=update,
-                                now=now)
+        if reinit is not None and dev.engine.reinit_target(state) is not None:
+            return False  # a ReInit came first (we caught up): that one stands
+        out = (dev.engine.commit_reinit(state, *reinit, now) if reinit is not None else
+               dev.engine.commit(state, add=[kp for _, kp in add], remove=rm, update=update,
+                                 now=now))
         req = m.CommitRequest(
             epoch=dev.engine.epoch(state), commit=out.commit,
             posting_key=posting_public_key(dev.engine, out.state),
@@ -305,7 +311,10 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
         with dev.store.transaction():
             dev.store.save_group(conv["group_id"], out.state, now)
             fork_check.on_own_commit(dev, conv, req.epoch, req.commit, now)  # T07
-            _own_commit_events(dev, conv, state, out.state, now)
+            if reinit is not None:
+                reinit_flow.started(dev, conv, out.state, dev.identity.account, now)
+            else:
+                _own_commit_events(dev, conv, state, out.state, now)
         return True
     raise AccordError("the group kept changing; try again")
 

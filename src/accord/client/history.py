@@ -77,6 +77,8 @@ def describe_event(e: dict[str, Any]) -> str:
         "admins": "{by} set the admins to {admins}",
         "timer": "{by} set disappearing messages to {seconds} s",
         "key_update": "{by} updated their keys",
+        "reinit_started": "{by} is moving the conversation to cipher suite {cipher_suite}",
+        "reinit": "the conversation now uses cipher suite {cipher_suite} (moved by {by})",
         "security": "SECURITY: {what}",
         "request": "message request from {account}: previews only until you accept",
         "request_accepted": "you accepted the message request from {account}",

@@ -19,7 +19,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.mls_session import identity_of
 from accord.client.store import StoredMessage
-from accord.errors import AccordError, DecodeError, NotFound
+from accord.errors import AccordError, DecodeError
 
 if TYPE_CHECKING:
     from accord.client.device import Device
@@ -102,9 +102,8 @@ def _import(dev: Device, data: bytes, now: int) -> int:
         raise DecodeError("unknown history format")
     added = 0
     for c in doc["conversations"][:MAX_CONVERSATIONS]:
-        try:
-            conv = dev.store.conversation(convs.conv_id_of(bytes.fromhex(c["group_id"])))
-        except NotFound:
+        conv = dev.store.conversation_of_group(bytes.fromhex(c["group_id"]))
+        if conv is None:
             continue  # a conversation this device is not in
         msgs = c["messages"][:MAX_MESSAGES]
         # History predates everything this new device received live: keep the

@@ -32,8 +32,8 @@ async def run(dev: Device, now: int) -> None:
     dev.store.expire_messages(now)
     linked = set(dev.store.get_json("linked", []))
     for conv in dev.store.conversations():
-        if not conv["meta"].get("active", True):
-            continue
+        if not conv["meta"].get("active", True) or conv["meta"].get("reinit"):
+            continue  # out of the group, or its ReInit's new group is yet to come
         try:
             await _conversation_duties(dev, conv, linked, now)
         except AccordError as exc:

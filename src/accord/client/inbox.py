@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import alerts, fork_check, message_requests, messaging, report
+from accord.client import alerts, fork_check, message_requests, messaging, reinit, report
 from accord.client import conversations as convs
 from accord.client.mls_session import split_identity
-from accord.errors import AccordError, NotFound
+from accord.errors import AccordError
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
@@ -82,22 +82,25 @@ def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
 
 
 def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
+    """The conversation in MLS group ``group_id`` (after a ReInit, not the group
+    its id was made from)."""
     if group_id is None:
         return None
-    try:
-        return dev.store.conversation(convs.conv_id_of(group_id))
-    except NotFound:
-        return None
+    return dev.store.conversation_of_group(group_id)
 
 
 def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     refs = dev.engine.welcome_key_package_refs(item.body)
-    state = dev.engine.join(item.body, dev.key_package_privates(refs), now)
+    waiting = reinit.pending(dev)  # T10: the new group of a ReInit joins with the old one
+    state = dev.engine.join(item.body, dev.key_package_privates(refs), now,
+                            [old for _, old in waiting])
     for ref in refs:  # a KeyPackage is used once (RFC 9420 16.8), a last-resort one
         if not dev.is_last_resort(ref):  # until the device rotates it (issue 17)
             dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
     fork_check.on_welcome(dev, group_id, item, now)  # the hub's chain starts here (T07)
+    if reinit.on_welcome(dev, waiting, state, now):
+        return
     conv_id = convs.conv_id_of(group_id)
     me = dev.identity.account
     others = sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)} - {me})
@@ -143,6 +146,7 @@ def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
     after = {mb.identity for mb in dev.engine.members(r.state)}
     _roster_events(dev, conv, before, after, by, now)
     convs.check_removal_policy(dev, conv, r.removed, by, now)
+    reinit.started(dev, conv, r.state, by, now)  # T10: a ReInit moves the conversation
 
 
 def _proposal(dev: Device, item: m.QueueItem, now: int) -> None:

@@ -7,7 +7,7 @@ either; a group's suite is fixed at its creation and read from its state.
 States cross the boundary as ``GroupState.to_bytes()``; KeyPackages as
 ``MLSMessage`` bytes (wire format mls_key_package, RFC 9420 6). Credentials
 are basic (5.3) with the identity ``account/device_id``; the client binds
-it to the provider's device list itself (``conversations._claim``).
+it to the provider's device list itself (``conversations.claim``).
 The engine counts time in seconds, the client in milliseconds.
 """
 
@@ -25,7 +25,7 @@ from accord.errors import DecodeError, NotFound, ValidationError
 from accord.mls import group as g
 from accord.mls.codec import decode, encode
 from accord.mls.credentials import BasicCredentials
-from accord.mls.structs import Add, Credential, KeyPackage, Remove
+from accord.mls.structs import Add, Credential, KeyPackage, ProtocolVersion, ReInit, Remove
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
@@ -136,6 +136,31 @@ class RfcEngine:
         welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
         return CommitOutput(nxt.to_bytes(), encode(MLSMessage, result.commit), welcome)
 
+    def commit_reinit(self, state: bytes, group_id: bytes, suite: int, now: int
+                      ) -> CommitOutput:
+        """A commit of one ReInit proposal (RFC 9420 12.1.5; 12.2: it goes alone)."""
+        _offered(suite)
+        st = self._state(state)
+        reinit = ReInit(group_id, ProtocolVersion.MLS10, suite, ())
+        result, pending = g.commit(st, now=_secs(now), proposals=[], by_value=[reinit])
+        return CommitOutput(g.merge_pending(pending).to_bytes(), encode(MLSMessage, result.commit),
+                            None)
+
+    def reinit_target(self, state: bytes) -> tuple[bytes, int] | None:
+        """``(group_id, cipher_suite)`` of the new group a merged ReInit asks for."""
+        r = self._state(state).reinit
+        return None if r is None else (bytes(r.group_id), int(r.cipher_suite))
+
+    def reinit_group(self, old_state: bytes, add: list[bytes], now: int) -> CommitOutput:
+        """The new group of a merged ReInit (11.2): created with our old credential
+        and key (both suites sign with Ed25519), its first commit adding ``add``
+        with the reinit resumption PSK; ``state`` is the new group at epoch 1."""
+        result, pending = g.reinit(self._state(old_state), [_key_package(kp) for kp in add],
+                                   _secs(now))
+        welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
+        return CommitOutput(g.merge_pending(pending).to_bytes(), encode(MLSMessage, result.commit),
+                            welcome)
+
     def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
         """Remove proposals for these members (our own leaf included: RFC 9420 12.1.3
         lets a member propose its own removal; another member commits it)."""
@@ -149,15 +174,19 @@ class RfcEngine:
     def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]:
         return [s.new_member for s in _welcome(welcome).secrets]
 
-    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int) -> bytes:
+    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int,
+             resumed: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
+        """Join from ``welcome``; ``resumed`` are old groups whose ReInit it may
+        complete (RFC 9420 11.2: the reinit PSK and the match are checked)."""
         w = _welcome(welcome)
+        old = [self._state(s) for s in resumed]
         for s in w.secrets:
             bundle = key_packages.get(s.new_member)
             if bundle is None:
                 continue
             public, init_priv, enc_priv, sig_priv = _unlp(bundle, 4)
             kpp = g.KeyPackagePrivate(_key_package(public), init_priv, enc_priv, sig_priv)
-            return g.join_from_welcome(w, kpp, _secs(now)).to_bytes()
+            return g.join_from_welcome(w, kpp, _secs(now), resumption_from=old).to_bytes()
         raise NotFound("the Welcome names none of our KeyPackages")
 
     def process(self, state: bytes, message: bytes, now: int) -> Received:

@@ -125,8 +125,23 @@ class MlsEngine(Protocol):
         """Remove proposals (MLS messages) for these members, and the state caching them."""
         ...
 
-    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int) -> bytes:
-        """Join from ``welcome`` with whichever of our KeyPackages (ref -> private) it names."""
+    def join(self, welcome: bytes, key_packages: dict[bytes, bytes], now: int,
+             resumed: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
+        """Join from ``welcome`` with whichever of our KeyPackages (ref -> private) it
+        names; ``resumed``: old group states whose ReInit the Welcome may complete."""
+        ...
+
+    def commit_reinit(self, state: bytes, group_id: bytes, suite: int, now: int
+                      ) -> CommitOutput:
+        """A commit of a ReInit to ``group_id`` in ``suite`` (RFC 9420 11.2, 12.1.5)."""
+        ...
+
+    def reinit_target(self, state: bytes) -> tuple[bytes, int] | None:
+        """``(group_id, suite)`` a merged ReInit of this group asks for, or None."""
+        ...
+
+    def reinit_group(self, old_state: bytes, add: list[bytes], now: int) -> CommitOutput:
+        """Create the group a merged ReInit asks for and add the KeyPackages ``add``."""
         ...
 
     def welcome_key_package_refs(self, welcome: bytes) -> list[bytes]: ...

@@ -340,6 +340,18 @@ class ProfileStore:
                 return c
         raise NotFound(f"no conversation {conv_id!r}")
 
+    def conversation_of_group(self, group_id: bytes) -> dict[str, Any] | None:
+        """The conversation whose MLS group is ``group_id`` now, if any."""
+        for c in self.conversations():
+            if c["group_id"] == group_id:
+                return c
+        return None
+
+    def move_conversation(self, conv_id: str, group_id: bytes) -> None:
+        """The conversation continues in MLS group ``group_id`` (a ReInit, RFC 9420 11.2)."""
+        self._conn().execute(
+            "UPDATE conversations SET group_id = ? WHERE conv_id = ?", (group_id, conv_id))
+
     def drop_conversation(self, conv_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM messages WHERE conv_id = ?", (conv_id,))

@@ -1,0 +1,171 @@
+"""Moving a conversation to another cipher suite with ReInit (RFC 9420 11.2, T10).
+
+1. The mover claims a KeyPackage in the new suite for every other device of
+   the group (every one must offer it: nothing is committed otherwise).
+2. It commits a ReInit proposal alone (12.1.5, 12.2) naming a fresh group id
+   and the suite; once the hub accepts, the old group sends nothing more
+   (12.4.2).
+3. It creates the new group (hub: its own provider) whose first commit adds
+   those KeyPackages with the reinit resumption PSK of the old group, and
+   sends the Welcome. The conversation (its id, history, name and admins)
+   continues in the new group.
+
+Members who process the ReInit commit wait for that Welcome, and join with
+the old group's state, so the engine checks the link (the reinit PSK, the
+suite and group id the ReInit named, every old member present). The device
+also requires the new group to have exactly the old group's members (no
+one added on the way, T05). A ReInit to a suite this device ranks below the
+current one (a downgrade) is refused and shown as a security event: the old
+group then stays frozen (a member can always stop a conversation, by
+leaving or by this). If the mover stops between steps 2 and 3, any member
+may finish it (11.2): ``upgrade`` on a conversation with a ReInit pending
+creates the group the ReInit names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.client import conversations as convs
+from accord.client.mls_session import OFFERED_SUITES, PQ_SUITE, posting_public_key
+from accord.errors import Conflict, ValidationError
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+META = "reinit"  # meta: hex id of the new group a merged ReInit asks for
+
+
+def acceptable(current: int, target: int) -> bool:
+    """A ReInit this device follows: to an offered suite ranked no lower than ours."""
+    if target not in OFFERED_SUITES:
+        return False
+    return current not in OFFERED_SUITES or (
+        OFFERED_SUITES.index(target) <= OFFERED_SUITES.index(current))
+
+
+async def upgrade(dev: Device, conv: dict[str, Any], now: int, suite: int = PQ_SUITE
+                  ) -> dict[str, Any]:
+    """Move ``conv`` to ``suite`` (default X-Wing); the conversation afterwards."""
+    convs.require_admin(dev, conv)
+    state = dev.store.load_group(conv["group_id"])
+    target = dev.engine.reinit_target(state)
+    if target is None:
+        if dev.engine.cipher_suite(state) == suite:
+            raise Conflict(f"the conversation already uses suite {suite:#06x}")
+        if not acceptable(dev.engine.cipher_suite(state), suite):
+            raise ValidationError(f"suite {suite:#06x} would be a downgrade",
+                                  "Accord: cipher suite (T10)")
+        adds = await _claim_everyone(dev, state, suite, now)
+        await convs.commit(dev, conv, now, reinit=(dev.random_bytes(16), suite))
+        conv = dev.store.conversation(conv["conv_id"])
+        state = dev.store.load_group(conv["group_id"])
+        target = dev.engine.reinit_target(state)
+        if target is None:
+            raise Conflict("the conversation changed; try again")
+        if target[1] != suite:  # another member's ReInit came first: finish that one
+            adds = await _claim_everyone(dev, state, target[1], now)
+    else:
+        adds = await _claim_everyone(dev, state, target[1], now)
+    await _create(dev, conv, adds, now)
+    return dev.store.conversation(conv["conv_id"])
+
+
+async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int
+                          ) -> list[tuple[str, bytes]]:
+    """One KeyPackage in ``suite`` for every device of the group but ours."""
+    me = dev.identity.mls_identity
+    wanted = {mb.identity for mb in dev.engine.members(state)} - {me}
+    adds: list[tuple[str, bytes]] = []
+    for account in sorted({convs.split_identity(i)[0] for i in wanted}):
+        got, _ = await convs.claim(dev, account, {me}, now, suite)
+        adds += [(d, kp) for d, kp in got if convs.identity_of(account, d) in wanted]
+        wanted -= {convs.identity_of(account, d) for d, _ in got}
+    if wanted:
+        names = ", ".join(sorted(i.decode() for i in wanted))
+        raise ValidationError(f"not every device offers suite {suite:#06x}: {names}",
+                              "Accord: cipher suite (T10)")
+    return adds
+
+
+async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes]],
+                  now: int) -> None:
+    """Step 3: the new group, its first commit and Welcome; the conversation moves."""
+    old = dev.store.load_group(conv["group_id"])
+    target = dev.engine.reinit_target(old)
+    assert target is not None
+    out = dev.engine.reinit_group(old, [kp for _, kp in adds], now)
+    posting = posting_public_key(dev.engine, out.state)
+    # Nobody posts in the new group's epoch 0 (its first commit is already made),
+    # so the hub is given epoch 1's posting key from the start.
+    try:
+        await dev.api.create_group(target[0], posting)
+    except Conflict:
+        raise Conflict("another member is creating the new group; sync to join it") from None
+    await dev.api.commit(target[0], m.CommitRequest(
+        epoch=0, commit=out.commit, posting_key=posting, added=[d for d, _ in adds],
+        removed=[], welcome=out.welcome))
+    with dev.store.transaction():
+        move(dev, conv, out.state, dev.identity.account, now)
+
+
+def started(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
+    """A merged commit of ``conv``'s group carried a ReInit: wait for its Welcome,
+    unless it is a downgrade (then the group stays frozen, shown as a security event)."""
+    target = dev.engine.reinit_target(state)
+    if target is None:
+        return
+    current = dev.engine.cipher_suite(state)
+    conv = dev.store.conversation(conv["conv_id"])
+    if not acceptable(current, target[1]):
+        dev.store.add_event(conv["conv_id"], now, "security", {
+            "what": f"{by} asked to move this conversation from suite {current:#06x} to"
+                    f" {target[1]:#06x}, which this device refuses (a downgrade)"})
+        return
+    dev.store.update_conversation(conv["conv_id"], meta=dict(conv["meta"], **{META: target[0].hex()}))
+    dev.store.add_event(conv["conv_id"], now, "reinit_started",
+                        {"by": by, "cipher_suite": f"0x{target[1]:04x}"})
+
+
+def pending(dev: Device) -> list[tuple[dict[str, Any], bytes]]:
+    """Conversations waiting for the Welcome of their ReInit, with their old states."""
+    return [(c, dev.store.load_group(c["group_id"])) for c in dev.store.conversations()
+            if c["meta"].get(META) and c["meta"].get("active", True)]
+
+
+def on_welcome(dev: Device, waiting: list[tuple[dict[str, Any], bytes]], state: bytes,
+               now: int) -> bool:
+    """If ``state`` (just joined) is the new group of a ReInit we wait for, move that
+    conversation into it (or refuse it, as a security event, when its members are
+    not the old group's); whether it was one."""
+    group_id = dev.engine.group_id(state)
+    for conv, old in waiting:
+        if conv["meta"][META] != group_id.hex():
+            continue
+        before = {mb.identity for mb in dev.engine.members(old)}
+        after = {mb.identity for mb in dev.engine.members(state)}
+        if before != after:  # RFC 9420 11.2: the same members; nobody slipped in (T05)
+            extra = ", ".join(sorted(i.decode() for i in after ^ before))
+            dev.store.add_event(conv["conv_id"], now, "security", {
+                "what": "the new group of this conversation's ReInit does not have its"
+                        f" members ({extra}); it is refused and the conversation stays"})
+            return True  # handled: not joined, neither as this conversation nor as another
+        by = convs.split_identity(dev.engine.members(state)[0].identity)[0]
+        move(dev, conv, state, by, now)
+        return True
+    return False
+
+
+def move(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
+    """The conversation continues in the group of ``state``; the old group's keys go."""
+    group_id = dev.engine.group_id(state)
+    dev.store.save_group(group_id, state, now)
+    dev.store.move_conversation(conv["conv_id"], group_id)
+    dev.store.drop_group(conv["group_id"])
+    meta = {k: v for k, v in conv["meta"].items() if k != META}
+    dev.store.update_conversation(conv["conv_id"], meta=dict(
+        meta, sent_since_update=0, last_update=now))
+    suite = dev.engine.cipher_suite(state)
+    dev.store.add_event(conv["conv_id"], now, "reinit",
+                        {"by": by, "cipher_suite": f"0x{suite:04x}"})
