@@ -19,7 +19,7 @@ import pytest
 
 from accord.mls import group as g
 from accord.mls.structs import Remove
-from accord.wire import b64e, dumps
+from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from tests.federation.malicious_member import Scene, scene
@@ -135,4 +135,47 @@ async def test_T05_a_junk_commit_cannot_stick_the_group(
     r = await s.mallory.send_commit(commit, removed=[s.bob.device_id], posting_key=posting,
                                     expect=422)
     refused(r, 422, "validation_error", "RFC 9420 12.4")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T08_a_proposal_must_come_from_the_senders_leaf_for_this_epoch(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """Through the member's own provider, and (federated) straight from a follower
+    that skips its own checks: the hub runs the proposal checks for every origin."""
+    s, before = await _scene(clients, route)
+    proposal, _ = s.mallory.propose_remove_of(s.leaf(s.bob))
+    forged = s.mallory.as_sender(proposal, s.leaf(s.alice))
+    r = await s.mallory.send_proposal(forged, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 12.1")
+    if route == "beta":
+        for body, rule in ((forged, "RFC 9420 12.1"), (proposal, "RFC 9420 6.3")):
+            fp = fw.FedProposal(group_id=s.gid, sender=s.mallory.device_id,
+                                sender_account=s.mallory.account,
+                                epoch=s.mallory.epoch() + (rule == "RFC 9420 6.3"),
+                                proposal=body)
+            r = await clients["alpha"].send(signed_post(
+                providers["alpha"].url, "/federation/v1/proposals", dumps(fp), "beta.test",
+                providers["beta"].key().sign))
+            refused(r, 422, "validation_error", rule)
+    await s.assert_intact(before)
+
+
+async def test_T11_a_forwarded_post_must_be_an_application_private_message(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """A follower forwards posts as members signed them; the hub checks them as it
+    checks its own devices' posts (here a handshake message under the posting key)."""
+    s, before = await _scene(clients, "beta")
+    proposal, _ = s.mallory.propose_remove_of(s.leaf(s.bob))
+    nonce, epoch = secrets.token_bytes(16), s.mallory.epoch()
+    sig = s.mallory.posting_key().sign(signing.post_input(s.gid, epoch, nonce, proposal))
+    post = fw.FedPost(group_id=s.gid, epoch=epoch, nonce=nonce, ciphertext=proposal,
+                      signature=sig)
+    r = await clients["alpha"].send(signed_post(
+        providers["alpha"].url, "/federation/v1/posts", dumps(post), "beta.test",
+        providers["beta"].key().sign))
+    refused(r, 422, "validation_error", "RFC 9420 6.2")
+    assert [i for i in (await s.bob.fetch()).items if i.kind == "application"] == []
     await s.assert_intact(before)

@@ -165,14 +165,37 @@ async def test_T11_posts_need_the_epoch_posting_key(two: dict[str, Provider]) ->
                                      signature=sig)
             r = await http.post(path, json=_enc(body))
             # the follower reports the hub's 401 as 503 (peer_client: a 401 between
-            # providers means a provider signature problem); refused either way
-            assert r.status_code in ((401,) if http is ha else (401, 503)), r.text
-        # an epoch two behind the group's is refused
+            # providers means a provider signature problem)
+            assert r.status_code == (401 if http is ha else 503), r.text
+        # A post for an epoch outside the window (current and previous) is refused by
+        # the epoch rule, its MLS header naming that epoch too (else the header check
+        # would refuse it first); the answer names the group's epoch.
+        for epoch in (alice.epoch() + 1, alice.epoch() + 5):
+            moved = _at_epoch(ct, epoch)
+            nonce = secrets.token_bytes(16)
+            sig = alice.posting_key().sign(signing.post_input(gid, epoch, nonce, moved))
+            r = await ha.post(path, json=_enc(m.ApplicationPost(
+                epoch=epoch, nonce=nonce, ciphertext=moved, signature=sig)))
+            assert r.status_code == 409 and r.json()["error"] == "conflict", (epoch, r.text)
+            assert r.json()["current_epoch"] == alice.epoch()
+        # A header for another epoch than the post says is the MLS check's (6.3).
         nonce = secrets.token_bytes(16)
         sig = alice.posting_key().sign(signing.post_input(gid, alice.epoch() + 5, nonce, ct))
         r = await ha.post(path, json=_enc(m.ApplicationPost(
             epoch=alice.epoch() + 5, nonce=nonce, ciphertext=ct, signature=sig)))
-        assert r.status_code in (409, 422)  # the epoch rule, or the MLS epoch check
+        assert r.status_code == 422 and "RFC 9420 6.3" in r.json()["message"], r.text
+
+
+def _at_epoch(ciphertext: bytes, epoch: int) -> bytes:
+    """The same PrivateMessage with another epoch in its (plaintext) header."""
+    import dataclasses
+
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs.messages import MLSMessage
+
+    msg = mls_decode(MLSMessage, ciphertext)
+    return bytes(dataclasses.replace(
+        msg, message=dataclasses.replace(msg.message, epoch=epoch)).to_bytes())
 
 
 def _enc(x: Any) -> Any:

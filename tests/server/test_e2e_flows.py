@@ -57,10 +57,16 @@ async def test_register_login_and_devices(http: httpx.AsyncClient, names) -> Non
         (alice.device_id, alice.public),
         (phone.device_id, phone.public),
     }
-    # Same account name again, or a wrong domain, is refused.
+    # Same account name again (validly signed), or a wrong domain, is refused.
+    again = Ed25519PrivateKey.generate()
+    pub = again.public_key().public_bytes_raw()
+    r = await http.post("/v1/accounts", json=encode(m.RegisterRequest(
+        account=alice.account, signature_key=pub,
+        signature=again.sign(signing.register_input(alice.account, pub)))))
+    assert r.status_code == 409 and r.json()["error"] == "conflict", r.text
     r = await http.post("/v1/accounts", json=encode(m.RegisterRequest(
         account=alice.account, signature_key=b"k" * 32, signature=b"s" * 64)))
-    assert r.status_code in (401, 409)
+    assert r.status_code == 401 and r.json()["error"] == "crypto_error", r.text
     r = await http.post("/v1/accounts", json=encode(m.RegisterRequest(
         account="eve@beta.test", signature_key=b"k" * 32, signature=b"s" * 64)))
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
