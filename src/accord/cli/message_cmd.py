@@ -11,12 +11,26 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from accord.cli import verify_cmd
-from accord.cli.client_common import console, emit, fmt_time, now_ms, profile_options, with_device
+from accord.cli.client_common import (
+    console,
+    emit,
+    err_console,
+    fmt_time,
+    now_ms,
+    profile_options,
+    with_device,
+)
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import messaging, safety
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
+
+
+def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--confirm-key-change", is_flag=True,
+                        help="Send even though a verified contact's keys changed "
+                        "(clears the verification).")(fn)
 
 
 def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None]]:
@@ -38,20 +52,19 @@ def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Attach this file (encrypted with a fresh key).")
 @click.option("--reply", "reply", default=None, help="Id (prefix) of the message you answer.")
-@click.option("--confirm-key-change", is_flag=True,
-              help="Send even though a verified contact's keys changed (clears the verification).")
+@confirm_option
 @profile_options
 @with_device
 async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
                    reply: str | None, confirm_key_change: bool = False) -> None:
     """Send TEXT (and optionally a file) to CHAT."""
     conv = convs.find(dev, chat)
-    verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7 safety numbers
+    ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7, issue 18
     reply_to = resolve_message(dev, conv, reply) if reply else None
     if file is None:
         if not text:
             raise click.UsageError("nothing to send: give TEXT or --file")
-        mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to)
+        mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to, confirmed=ok)
     else:
         media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         bar, update = _progress_bar("uploading", not as_json)
@@ -61,7 +74,7 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
             with file.open("rb") as reader:
                 mid = await messaging.send_file_stream(
                     dev, conv, reader, file.stat().st_size, file.name, media, now_ms(),
-                    text=text, reply_to=reply_to, progress=update)
+                    text=text, reply_to=reply_to, progress=update, confirmed=ok)
         finally:
             if bar is not None:
                 bar.stop()
@@ -73,14 +86,16 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
 @click.argument("message_id")
 @click.argument("emoji")
 @click.option("--remove", is_flag=True, help="Take the reaction back.")
+@confirm_option
 @profile_options
 @with_device
 async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoji: str,
-                    remove: bool) -> None:
+                    remove: bool, confirm_key_change: bool = False) -> None:
     """React to a message with an emoji."""
     conv = convs.find(dev, chat)
+    ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.react(dev, conv, resolve_message(dev, conv, message_id), emoji,
-                                now_ms(), remove)
+                                now_ms(), remove, confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("reacted"))
 
 
@@ -88,25 +103,32 @@ async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoj
 @click.argument("chat")
 @click.argument("message_id")
 @click.argument("text")
+@confirm_option
 @profile_options
 @with_device
-async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text: str) -> None:
+async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text: str,
+                   confirm_key_change: bool = False) -> None:
     """Replace the text of one of your messages."""
     conv = convs.find(dev, chat)
+    ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.edit(dev, conv, resolve_message(dev, conv, message_id), text,
-                               now_ms())
+                               now_ms(), confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("edited"))
 
 
 @click.command("delete")
 @click.argument("chat")
 @click.argument("message_id")
+@confirm_option
 @profile_options
 @with_device
-async def delete_cmd(dev: Device, as_json: bool, chat: str, message_id: str) -> None:
+async def delete_cmd(dev: Device, as_json: bool, chat: str, message_id: str,
+                     confirm_key_change: bool = False) -> None:
     """Delete one of your messages for everyone."""
     conv = convs.find(dev, chat)
-    mid = await messaging.delete(dev, conv, resolve_message(dev, conv, message_id), now_ms())
+    ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
+    mid = await messaging.delete(dev, conv, resolve_message(dev, conv, message_id), now_ms(),
+                                 confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("deleted"))
 
 
@@ -121,7 +143,10 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
     conv = convs.find(dev, chat)
     items = timeline(dev, conv, limit)
     if not no_receipts:
-        await messaging.mark_read(dev, conv, now_ms())
+        try:
+            await messaging.mark_read(dev, conv, now_ms())
+        except safety.KeyChangeUnconfirmed as exc:  # reading never confirms a key change
+            err_console.print(f"[yellow]no read receipts sent:[/yellow] {shown(exc)}")
     emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items},
          lambda: print_timeline(conv, items))
 

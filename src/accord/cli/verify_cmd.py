@@ -166,17 +166,24 @@ async def contacts_verify(dev: Device, as_json: bool, account: str, yes: bool) -
          lambda: console.print(f"{shown(account)} [green]verified[/green]"))
 
 
-def confirm_key_change(dev: Device, conv: dict[str, Any], confirmed: bool) -> None:
-    """Before a send: a verified contact's key change needs the person's confirmation."""
-    try:
-        safety.check_before_send(dev, conv, now_ms(), confirmed=confirmed)
-    except safety.KeyChangeUnconfirmed as exc:
-        if not sys.stdin.isatty():
-            raise
-        err_console.print(f"[bold red]{shown(exc)}[/bold red]")
-        if not click.confirm("Send anyway?"):
-            raise
-        safety.check_before_send(dev, conv, now_ms(), confirmed=True)
+def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | frozenset[str]:
+    """Before a send: ask the person about changed or unproven keys (a terminal only);
+    the answer for the library's gate (``messaging.send_body``), which checks again."""
+    if flag:
+        return True
+    accepted: frozenset[str] = frozenset()
+    for _ in range(2):  # keys missing from their log first, then changed contacts
+        try:
+            safety.check_before_send(dev, conv, now_ms(), confirmed=accepted)
+            break
+        except safety.KeyChangeUnconfirmed as exc:
+            if not sys.stdin.isatty():
+                raise
+            err_console.print(f"[bold red]{shown(exc)}[/bold red]")
+            if not click.confirm("Send anyway?"):
+                raise
+            accepted |= exc.accounts
+    return accepted
 
 
 COMMANDS = [verify_cmd, alerts_cmd, contacts]

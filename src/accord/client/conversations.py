@@ -25,6 +25,7 @@ of times.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import device_kt, fork_check
@@ -36,6 +37,7 @@ from accord.client.mls_session import (
     posting_public_key,
     split_identity,
 )
+from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import Notice, NoticeKind
 from accord.errors import AccordError, Conflict, NotFound, ValidationError
 from accord.wire import messages as m
@@ -198,7 +200,9 @@ async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
     from accord.client import messaging
 
     account = dev.identity.account
-    await messaging.send_body(dev, conv, Notice(NoticeKind.MEMBER_LEFT, account), now)
+    # The key-change gate may hold the notice back; our Remove proposals still go.
+    with contextlib.suppress(KeyChangeUnconfirmed):
+        await messaging.send_body(dev, conv, Notice(NoticeKind.MEMBER_LEFT, account), now)
     for _ in range(COMMIT_ATTEMPTS):
         state = dev.store.load_group(conv["group_id"])
         mine = [mb.identity for mb in dev.engine.members(state)

@@ -22,10 +22,10 @@ import functools
 import hashlib
 import hmac
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import message_requests
+from accord.client import message_requests, safety
 from accord.client.api import EpochConflict
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
@@ -63,8 +63,12 @@ LOCATOR_PREFIX = "accord-blob:"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
-async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int) -> bytes:
-    """Send one content body; its message id."""
+async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int, *,
+                    confirmed: bool | Collection[str] = False) -> bytes:
+    """Send one content body; its message id. Every encrypt-and-send of content goes
+    through here, so the key-change gate (``safety.check_before_send``) runs for every
+    kind (texts, files, reactions, edits, deletions, receipts, timers, notices);
+    ``confirmed`` is the person's answer to it (``KeyChangeUnconfirmed.accounts``)."""
     if not conv["meta"].get("active", True):
         raise ValidationError("you are no longer in this conversation")
     if message_requests.is_pending(conv):
@@ -75,6 +79,9 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
                            expires_after=timer)
     sealed = seal(content)
     for _ in range(POST_ATTEMPTS):
+        # Before every encryption, the retry after an epoch conflict included: the sync
+        # may have brought new or changed members (the re-encryption flaw, T06).
+        safety.check_before_send(dev, conv, now, confirmed=confirmed)
         state = dev.store.load_group(conv["group_id"])
         aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
         ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
@@ -102,26 +109,30 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
 
 async def send_text(dev: Device, conv: dict[str, Any], text: str, now: int,
                     reply_to: bytes | None = None,
-                    attachments: tuple[Attachment, ...] = ()) -> bytes:
-    return await send_body(dev, conv, Text(text, reply_to, attachments), now)
+                    attachments: tuple[Attachment, ...] = (), *,
+                    confirmed: bool | Collection[str] = False) -> bytes:
+    return await send_body(dev, conv, Text(text, reply_to, attachments), now,
+                           confirmed=confirmed)
 
 
 async def react(dev: Device, conv: dict[str, Any], target: bytes, emoji: str, now: int,
-                remove: bool = False) -> bytes:
+                remove: bool = False, *, confirmed: bool | Collection[str] = False) -> bytes:
     dev.store.message(target)
-    return await send_body(dev, conv, Reaction(target, emoji, remove), now)
+    return await send_body(dev, conv, Reaction(target, emoji, remove), now, confirmed=confirmed)
 
 
-async def edit(dev: Device, conv: dict[str, Any], target: bytes, text: str, now: int) -> bytes:
+async def edit(dev: Device, conv: dict[str, Any], target: bytes, text: str, now: int, *,
+               confirmed: bool | Collection[str] = False) -> bytes:
     if dev.store.message(target).sender != dev.identity.account:
         raise ValidationError("you can only edit your own messages")
-    return await send_body(dev, conv, Edit(target, text), now)
+    return await send_body(dev, conv, Edit(target, text), now, confirmed=confirmed)
 
 
-async def delete(dev: Device, conv: dict[str, Any], target: bytes, now: int) -> bytes:
+async def delete(dev: Device, conv: dict[str, Any], target: bytes, now: int, *,
+                 confirmed: bool | Collection[str] = False) -> bytes:
     if dev.store.message(target).sender != dev.identity.account:
         raise ValidationError("you can only delete your own messages")
-    return await send_body(dev, conv, Delete(target), now)
+    return await send_body(dev, conv, Delete(target), now, confirmed=confirmed)
 
 
 async def set_timer(dev: Device, conv: dict[str, Any], seconds: int, now: int) -> bytes:
@@ -147,15 +158,18 @@ async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
 
 async def send_file(dev: Device, conv: dict[str, Any], data: bytes, file_name: str,
                     media_type: str, now: int, text: str = "", reply_to: bytes | None = None,
-                    progress: Progress | None = None) -> bytes:
+                    progress: Progress | None = None, *,
+                    confirmed: bool | Collection[str] = False) -> bytes:
     return await send_file_stream(dev, conv, io.BytesIO(data), len(data), file_name,
-                                  media_type, now, text, reply_to, progress)
+                                  media_type, now, text, reply_to, progress,
+                                  confirmed=confirmed)
 
 
 async def send_file_stream(dev: Device, conv: dict[str, Any], reader: BinaryIO, size: int,
                            file_name: str, media_type: str, now: int, text: str = "",
                            reply_to: bytes | None = None,
-                           progress: Progress | None = None) -> bytes:
+                           progress: Progress | None = None, *,
+                           confirmed: bool | Collection[str] = False) -> bytes:
     """Encrypt ``size`` bytes from ``reader`` chunk by chunk, upload in parts, send the
     reference. Memory stays at about one part, whatever the file size."""
     key = new_attachment_key(dev.random_bytes)
@@ -176,7 +190,7 @@ async def send_file_stream(dev: Device, conv: dict[str, Any], reader: BinaryIO, 
     assert enc.sha256 is not None
     att = Attachment(LOCATOR_PREFIX + ",".join(ids), key, enc.sha256, size, media_type,
                      file_name)
-    return await send_text(dev, conv, text, now, reply_to, (att,))
+    return await send_text(dev, conv, text, now, reply_to, (att,), confirmed=confirmed)
 
 
 async def _upload_part(dev: Device, pending: bytearray, ids: list[str], total: int,

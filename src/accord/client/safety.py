@@ -23,7 +23,7 @@ the verification (compare again to restore it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from accord.client import alerts
@@ -40,7 +40,12 @@ QR_PREFIX = "accord-safety:1:"
 
 
 class KeyChangeUnconfirmed(ValidationError):
-    """A verified contact's keys changed; sending waits for the person's confirmation."""
+    """A verified contact's keys changed; sending waits for the person's confirmation.
+    ``accounts``: the accounts whose keys the person is asked about."""
+
+    def __init__(self, message: str, rule: str, accounts: Iterable[str]) -> None:
+        super().__init__(message, rule)
+        self.accounts = frozenset(accounts)
 
 
 def _half(account: str, keys: Iterable[bytes]) -> tuple[bytes, str]:
@@ -149,18 +154,25 @@ def unproven_members(dev: Device, conv: dict[str, Any]) -> list[str]:
                    if f"{split_identity(mb.identity)[0]}|{b64e(mb.signature_key)}" in bad})
 
 
-def check_before_send(dev: Device, conv: dict[str, Any], now: int, *, confirmed: bool) -> None:
+def check_before_send(dev: Device, conv: dict[str, Any], now: int, *,
+                      confirmed: bool | Collection[str]) -> None:
     """Raise :class:`KeyChangeUnconfirmed` if a verified contact here changed keys, or a
     member's key is not in its transparency log (T06), unless ``confirmed``.
 
-    ``confirmed``: the person accepted; the verifications of changed contacts are cleared.
+    ``confirmed``: the person accepted, for every account (True) or for these accounts
+    (what they were shown); the verifications of changed contacts are cleared.
+    ``accord.client.messaging.send_body`` calls this before every encryption.
     """
+    def accepted(accounts: list[str]) -> bool:
+        return confirmed is True or (not isinstance(confirmed, bool)
+                                     and set(accounts) <= set(confirmed))
+
     # Every send asks again: a key missing from its log stays suspect until it is gone.
     unproven = unproven_members(dev, conv)
-    if unproven and not confirmed:
+    if unproven and not accepted(unproven):
         raise KeyChangeUnconfirmed(
             "a key of " + ", ".join(unproven) + " in this conversation is not in its "
-            "provider's transparency log; confirm to send anyway", "T06")
+            "provider's transparency log; confirm to send anyway", "T06", unproven)
     if unproven:
         dev.store.add_event(conv["conv_id"], now, "security",
                             {"what": "sending despite keys missing from the log",
@@ -168,10 +180,10 @@ def check_before_send(dev: Device, conv: dict[str, Any], now: int, *, confirmed:
     changed = changed_contacts(dev, conv, now)
     if not changed:
         return
-    if not confirmed:
+    if not accepted(changed):
         raise KeyChangeUnconfirmed(
             "the keys of verified contact(s) " + ", ".join(changed) + " changed; compare the "
-            "safety number again, or confirm to send anyway", "issue 7 safety numbers")
+            "safety number again, or confirm to send anyway", "issue 7 safety numbers", changed)
     for account in changed:
         unverify(dev, account)
         dev.store.add_event(conv["conv_id"], now, "security",

@@ -1,0 +1,127 @@
+"""T06 / issue 18: the key-change gate is the library's, on every path that encrypts
+content for a conversation (the shape of WhatsApp's 2017 re-encryption flaw).
+
+alice verified bob's keys when they were others than bob's keys in the group now
+(the store holds the verified key set, as ``safety.mark_verified`` leaves it).
+Texts, files, reactions, edits, deletions, read receipts, timers, renames, admin
+changes and the automatic retry after an epoch conflict are all held back until
+alice confirms; nothing reaches bob's queue meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accord.client import conversations as convs
+from accord.client import messaging, safety
+from accord.client.local_server import LocalServer
+from accord.wire import b64e
+from tests.e2e.helpers import Clock, new_device
+
+
+def verified_before_a_change(dev: Any, account: str) -> None:
+    """``dev`` verified ``account`` when its key set was another one."""
+    dev.store.upsert_contact(account, verified_fingerprint=bytes(32))
+    dev.store.put_json("safety:" + account, [b64e(b"\x02" * 32)])
+
+
+async def _devices(server: LocalServer, tmp_path: Path, names: list[str], clock: Clock
+                   ) -> list[Any]:
+    tag = os.urandom(3).hex()
+    return [await new_device(tmp_path / n, f"{n}{tag}@alpha.test", server.url, clock)
+            for n in names]
+
+
+async def test_T06_every_send_path_is_gated(server: LocalServer, tmp_path: Path) -> None:
+    clock = Clock()
+    alice, bob = await _devices(server, tmp_path, ["alice", "bob"], clock)
+    b_acct = bob.identity.account
+    try:
+        conv = await convs.create(alice, "gate", [b_acct], clock())
+        mine = await messaging.send_text(alice, conv, "mine", clock())
+        await bob.sync(clock())
+        await messaging.send_text(bob, convs.find(bob, conv["conv_id"]), "theirs", clock())
+        await alice.sync(clock())
+        await bob.sync(clock())
+        conv = alice.store.conversation(conv["conv_id"])
+        verified_before_a_change(alice, b_acct)
+
+        paths = {
+            "text": lambda: messaging.send_text(alice, conv, "hi", clock()),
+            "file": lambda: messaging.send_file(alice, conv, b"data", "f.txt", "text/plain",
+                                                clock()),
+            "reaction": lambda: messaging.react(alice, conv, mine, "👍", clock()),
+            "edit": lambda: messaging.edit(alice, conv, mine, "changed", clock()),
+            "delete": lambda: messaging.delete(alice, conv, mine, clock()),
+            "receipt": lambda: messaging.mark_read(alice, conv, clock()),
+            "timer": lambda: messaging.set_timer(alice, conv, 60, clock()),
+            "rename": lambda: convs.rename(alice, conv, "renamed", clock()),
+            "admins": lambda: convs.set_admins(alice, conv, [b_acct], clock()),
+        }
+        let_through = []
+        for name, send in paths.items():
+            try:
+                await send()
+                let_through.append(name)
+            except safety.KeyChangeUnconfirmed as exc:
+                assert exc.accounts == {b_acct}
+                assert exc.rule == "issue 7 safety numbers"
+        assert let_through == []
+        assert (await bob.api.fetch(bob.cursor)).items == []  # nothing left the device
+
+        # The person's confirmation, for exactly the accounts they were shown.
+        await messaging.send_text(alice, conv, "confirmed", clock(), confirmed={b_acct})
+        assert alice.store.get_json("safety:" + b_acct) is None  # the verification is cleared
+        await bob.sync(clock())
+        bconv = convs.find(bob, conv["conv_id"])
+        assert [m.body for m in bob.store.messages(bconv["conv_id"])][-1] == "confirmed"
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()
+
+
+async def test_T06_a_confirmation_covers_only_the_accounts_shown(
+        server: LocalServer, tmp_path: Path) -> None:
+    clock = Clock()
+    alice, bob, carol = await _devices(server, tmp_path, ["alice", "bob", "carol"], clock)
+    try:
+        conv = await convs.create(alice, "gate2", [bob.identity.account,
+                                                   carol.identity.account], clock())
+        verified_before_a_change(alice, bob.identity.account)
+        verified_before_a_change(alice, carol.identity.account)
+        with pytest.raises(safety.KeyChangeUnconfirmed):
+            await messaging.send_text(alice, conv, "hi", clock(),
+                                      confirmed={bob.identity.account})
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()
+
+
+async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
+        server: LocalServer, tmp_path: Path) -> None:
+    """dave, whom alice verified with other keys, is added while alice is sending:
+    her post meets an epoch conflict, she syncs, and the retry would encrypt for dave."""
+    clock = Clock()
+    alice, carol, dave = await _devices(server, tmp_path, ["alice", "carol", "dave"], clock)
+    try:
+        cconv = await convs.create(carol, "retry", [alice.identity.account], clock())
+        await alice.sync(clock())
+        conv = alice.store.conversation(cconv["conv_id"])
+        verified_before_a_change(alice, dave.identity.account)
+        await messaging.send_text(alice, conv, "before dave", clock())  # dave is not here
+        assert await convs.add_members(carol, cconv, [dave.identity.account], clock())
+        assert await convs.commit(carol, carol.store.conversation(cconv["conv_id"]), clock(),
+                                  update=True)  # two epochs on: alice's post is refused
+        with pytest.raises(safety.KeyChangeUnconfirmed) as caught:
+            await messaging.send_text(alice, conv, "after dave", clock())
+        assert caught.value.accounts == {dave.identity.account}
+        await dave.sync(clock())
+        dconv = convs.find(dave, cconv["conv_id"])
+        assert "after dave" not in [m.body for m in dave.store.messages(dconv["conv_id"])]
+    finally:
+        for d in (alice, carol, dave):
+            await d.disconnect()
