@@ -54,4 +54,5 @@ def privacy_routes() -> list[Route]:
 def peer_specs() -> list[tuple[str, type, object, int]]:
     """``(path, request type, handler, status)`` for the federation's peer routes."""
     return [(reports.FED_REPORTS, w.FedReport, reports.accept_forwarded, 200),
+            (reports.FED_SENDER_REPORTS, w.FedSenderReport, reports.accept_sender_report, 200),
             (account_data.FED_DELETED, w.FedAccountDeleted, account_data.accept_deleted, 200)]

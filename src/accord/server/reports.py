@@ -8,6 +8,14 @@ reporter's name (``FedReport``) and files its own record once the hub says
 the report verifies. A report that does not verify is answered
 ``verified: false`` and filed nowhere.
 
+The alleged sender's own provider is the only one that can act on the
+account, so when the hub keeps the claim and the account is another
+provider's, the hub tells that provider too (``FedSenderReport``, in the
+background, best effort), without the reporter or the reporter's provider.
+That provider files the report only if the hub is the group's hub as it
+knows the group, the account is its own and in the group, and it was itself
+handed an item with that franking tag (:func:`accept_sender_report`).
+
 What a report reveals, and to whom, is in docs/PRIVACY.md.
 
 Actions are taken by the provider's operator (``accord admin``): a
@@ -18,10 +26,19 @@ endpoint. The gates below are called by the routing layers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from accord.errors import AuthError, CryptoError, DecodeError, NotFound
+from accord.content import decode_content
+from accord.errors import (
+    AccordError,
+    AuthError,
+    CryptoError,
+    DecodeError,
+    NotFound,
+    ValidationError,
+)
 from accord.privacy.franking import verify_report
 from accord.server import franking
 from accord.server.ratelimit import Limit, RateLimiter
@@ -35,8 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("accord.server.reports")
 FED_REPORTS = "/federation/v1/reports"
+FED_SENDER_REPORTS = "/federation/v1/reports/sender"
 LIMITED = Limit(0.2, 5)  # a limited account: one request per 5 s, bursts of 5
 _LIMITERS: dict[int, RateLimiter] = {}
+_SENDING: set[asyncio.Task[None]] = set()  # forwards to senders' providers, in flight
 
 
 def _engine(p: Provider) -> Any:
@@ -44,7 +63,8 @@ def _engine(p: Provider) -> Any:
 
 
 async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
-                           req: w.ReportRequest | w.FedReport, now: int) -> w.ReportResult:
+                           req: w.ReportRequest | w.FedReport, now: int,
+                           origin: str | None = None) -> w.ReportResult:
     try:
         verify_report(await franking.hub_key(p), group.group_id, req.created_at, req.content,
                       req.franking_tag)
@@ -57,7 +77,31 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
     report_id = await sql.add_report(_engine(p), group.group_id, reporter, alleged,
                                      req.content, req.created_at, now)
     log.info("report %d filed", report_id)
+    if alleged is not None:
+        _tell_sender_provider(p, alleged, origin, w.FedSenderReport(
+            group_id=group.group_id, created_at=req.created_at, content=req.content,
+            franking_tag=req.franking_tag, account=alleged), now)
     return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
+
+
+def _tell_sender_provider(p: Provider, account: str, origin: str | None,
+                          note: w.FedSenderReport, now: int) -> None:
+    """Forward a verified report to the alleged sender's provider (not to us, nor back
+    to the provider that forwarded it here: that one filed its own record)."""
+    domain = account.rsplit("@", 1)[-1]
+    if p.federation is None or domain in (p.config.domain, origin):
+        return
+    task = asyncio.create_task(_send_sender_report(p.federation, domain, note, now))
+    _SENDING.add(task)
+    task.add_done_callback(_SENDING.discard)
+
+
+async def _send_sender_report(fed: Federation, domain: str, note: w.FedSenderReport,
+                              now: int) -> None:
+    try:
+        await fed.client.post(domain, FED_SENDER_REPORTS, note, w.ReportResult, now)
+    except AccordError as exc:
+        log.warning("the sender's provider was not told of a report: %s", type(exc).__name__)
 
 
 async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> bool:
@@ -106,7 +150,35 @@ async def accept_forwarded(fed: Federation, peer: str, req: w.FedReport, now: in
     where = await p.store.fed_locate(group.members)
     if peer not in where.values():
         raise AuthError("the requesting provider hosts no member of this group")
-    return await _verify_and_file(p, group, f"via {peer}", req, now)
+    return await _verify_and_file(p, group, f"via {peer}", req, now, origin=peer)
+
+
+async def accept_sender_report(fed: Federation, peer: str, req: w.FedSenderReport, now: int
+                               ) -> w.ReportResult:
+    """A hub reports a message of one of our accounts; file it for our operator.
+
+    We cannot recompute the tag (the hub's key is the hub's), so the evidence
+    is: the request is signed by the group's hub as we know the group, and
+    that hub handed us an item with this very tag (every post of the group
+    reaches us: the account has a device in it). The content must decode.
+    """
+    p = fed.provider
+    if req.account.rsplit("@", 1)[-1] != p.config.domain:
+        raise ValidationError("the reported account is not an account of this provider", "T13")
+    group = await p.store.get_group(req.group_id)
+    if group.hub != peer:
+        raise AuthError("only the group's hub may report a message of the group")
+    devices = await p.store.list_devices(req.account)
+    if not any(d.device_id in group.members for d in devices):
+        raise ValidationError("the reported account has no device in this group", "T13")
+    if not await sql.tag_filed(_engine(p), req.franking_tag):
+        raise ValidationError("the hub never delivered a message with this franking tag here",
+                              "T13")
+    decode_content(req.content)
+    report_id = await sql.add_report(_engine(p), group.group_id, f"via {peer}", req.account,
+                                     req.content, req.created_at, now)
+    log.info("report %d filed (from the group's hub)", report_id)
+    return w.ReportResult(verified=True, hub=peer, report_id=report_id)
 
 
 # gates called by the routing layers ------------------------------------------------------

@@ -38,6 +38,13 @@ async def put_tag(engine: Engine, msg_id: str, tag: bytes, expires_at: int) -> N
                          " ON CONFLICT DO NOTHING", msg_id, tag, expires_at)
 
 
+async def tag_filed(engine: Engine, tag: bytes) -> bool:
+    """Whether a hub handed this provider an item with this franking tag (still kept)."""
+    async with engine.read() as tx:
+        row = await tx.fetchone("SELECT 1 FROM franking_tags WHERE tag = ?", tag)
+    return row is not None
+
+
 async def tags_for(engine: Engine, msg_ids: list[str]) -> dict[str, bytes]:
     if not msg_ids:
         return {}

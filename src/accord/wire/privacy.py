@@ -52,6 +52,21 @@ class FedReport:
 
 
 @dataclass(frozen=True, slots=True)
+class FedSenderReport:
+    """The hub tells the alleged sender's provider of a report it verified (T13).
+
+    Sent by the group's hub only, without the reporter or the reporter's
+    provider; ``account`` is the alleged sender, an account of the receiver.
+    """
+
+    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
+    created_at: int = f(minimum=0, maximum=2**62)
+    content: bytes = f(min_len=1, max_len=MAX_CONTENT)
+    franking_tag: bytes = f(min_len=32, max_len=32)
+    account: str = f(max_len=318, pattern=ACCOUNT_RE)
+
+
+@dataclass(frozen=True, slots=True)
 class Backup:
     """An encrypted backup, opaque to the provider (``accord.privacy.backup_format``)."""
 

@@ -1,0 +1,131 @@
+"""T13 across three live providers: a verified report reaches the alleged sender's own
+provider (the only one that can act on the account), from the group's hub only.
+
+alice@alpha runs the group (alpha is its hub), bob@beta posts an abusive
+message, carol@gamma reports it through gamma. beta must end up with the
+report; a peer that is not the hub, or a hub naming an account, a group or a
+tag beta cannot check, is refused with a typed 4xx. A deep JSON body from a
+signed peer is a 400 (issue 17).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from accord.wire import decode, dumps, encode
+from accord.wire import privacy as w
+from tests.federation.groups import join_from_queue, user
+from tests.federation.providers import Provider, signed_post
+from tests.privacy.helpers import content, open_item, post
+
+SENDER_REPORTS = "/federation/v1/reports/sender"
+
+
+def operator(prov: Provider) -> dict[str, str]:
+    """``accord admin token`` for ``prov``, as its operator runs it next to the server."""
+    cmd = [sys.executable, "-c", "from accord.cli.main import main; main()",
+           "admin", "--data", str(prov.data_dir), "token"]
+    if prov.database:
+        cmd[cmd.index("token"):cmd.index("token")] = ["--database", prov.database]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True,
+                         env=dict(os.environ, COLUMNS="200")).stdout
+    return {"Authorization": "Bearer " + out.rsplit(":", 1)[1].strip()}
+
+
+async def reports_at(http: httpx.AsyncClient, ops: dict[str, str], n: int) -> list[Any]:
+    """The open reports of a provider, once there are ``n`` (bounded wait: forwarding
+    runs in the background)."""
+    deadline = time.monotonic() + 20
+    while True:
+        r = await http.get("/v1/admin/reports", headers=ops)
+        assert r.status_code == 200, r.text
+        found = decode(w.AdminReports, r.json()).reports
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
+async def report(http: httpx.AsyncClient, dev: Any, **kw: Any) -> w.ReportResult:
+    r = await http.post("/v1/reports", json=encode(w.ReportRequest(**kw)), headers=dev.auth)
+    assert r.status_code == 200, r.text
+    return decode(w.ReportResult, r.json())
+
+
+async def test_T13_a_verified_report_reaches_the_senders_provider(
+        providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]) -> None:
+    alpha, beta, gamma = providers["alpha"], providers["beta"], providers["gamma"]
+    ha, hb, hg = clients["alpha"], clients["beta"], clients["gamma"]
+    tag = secrets.token_hex(3)
+    alice = await user(ha, f"alice{tag}@alpha.test")
+    bob = await user(hb, f"bob{tag}@beta.test")
+    carol = await user(hg, f"carol{tag}@gamma.test")
+    dave = await user(hb, f"dave{tag}@beta.test")  # on beta, not in the group
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account) + await alice.claim(carol.account))
+    await join_from_queue(bob)
+    await join_from_queue(carol)
+
+    abusive = content("an abusive message from bob")
+    assert (await post(hb, bob, abusive)).status_code == 201
+    item = [i for i in await carol.wait_items(1) if i.kind == "application"][-1]
+    opened = open_item(carol, item)
+    evidence = dict(group_id=gid, created_at=item.created_at, content=opened.encoded,
+                    franking_tag=item.franking_tag)
+    assert item.franking_tag is not None
+    await bob.wait_items(1)  # beta was handed the item too (bob's device is a member)
+
+    beta_ops = operator(beta)
+    assert await reports_at(hb, beta_ops, 0) == []
+    # carol reports through gamma; gamma forwards to the hub, which verifies and tells beta
+    res = await report(hg, carol, **evidence, alleged_sender=bob.account)
+    assert res.verified and res.hub == "alpha.test"
+    (filed,) = await reports_at(hb, beta_ops, 1)
+    assert (filed.reporter, filed.alleged_sender, filed.content, filed.group_id,
+            filed.message_time, filed.status) == (
+        "via alpha.test", bob.account, opened.encoded, gid, item.created_at, "open")
+    # alice reports on the hub itself: beta hears of that report too
+    assert (await report(ha, alice, **evidence, alleged_sender=bob.account)).verified
+    assert len(await reports_at(hb, beta_ops, 2)) == 2
+    # the claim names a non-member: the hub keeps no claim and tells nobody
+    assert (await report(ha, alice, **evidence, alleged_sender=dave.account)).verified
+    await asyncio.sleep(0.5)  # room for a (wrong) background forward to land
+    assert len(await reports_at(hb, beta_ops, 3)) == 2
+
+    # what beta refuses, signed by a real provider key each time
+    def send(signer: Provider, **fields: Any) -> httpx.Request:
+        note = w.FedSenderReport(**{**evidence, "account": bob.account, **fields})
+        return signed_post(beta.url, SENDER_REPORTS, dumps(note), signer.domain,
+                           signer.key().sign)
+
+    cases = {
+        "a peer that is not the group's hub": (send(gamma), 401, "auth_error", "group's hub"),
+        "another provider's account": (send(alpha, account=carol.account), 422,
+                                       "validation_error", "not an account of this provider"),
+        "an account that does not exist": (send(alpha, account=f"nobody{tag}@beta.test"), 404,
+                                           "not_found", ""),
+        "an account not in the group": (send(alpha, account=dave.account), 422,
+                                        "validation_error", "no device in this group"),
+        "a tag beta was never handed": (send(alpha, franking_tag=secrets.token_bytes(32)), 422,
+                                        "validation_error", "never delivered"),
+        "a group beta does not know": (send(alpha, group_id=secrets.token_bytes(16)), 404,
+                                       "not_found", ""),
+    }
+    for name, (request, status, code, words) in cases.items():
+        r = await hb.send(request)
+        assert (r.status_code, r.json()["error"]) == (status, code), (name, r.text)
+        assert words in r.json()["message"], name
+    assert len(await reports_at(hb, beta_ops, 3)) == 2  # nothing more was filed
+
+    # a signed peer's deep JSON is a 400, not an internal error
+    deep = signed_post(beta.url, SENDER_REPORTS, b"[" * 100_000, "alpha.test", alpha.key().sign)
+    r = await hb.send(deep)
+    assert (r.status_code, r.json()["error"]) == (400, "decode_error"), r.text
