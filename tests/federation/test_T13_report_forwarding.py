@@ -95,9 +95,10 @@ async def test_T13_a_verified_report_reaches_the_senders_provider(
     # alice reports on the hub itself: beta hears of that report too
     assert (await report(ha, alice, **evidence, alleged_sender=bob.account)).verified
     assert len(await reports_at(hb, beta_ops, 2)) == 2
-    # the claim names a non-member: the hub keeps no claim and tells nobody
+    # the claim names dave, on beta but not in the group: the hub cannot tell (beta hosts
+    # a member) and forwards; beta checks its own roster and files nothing
     assert (await report(ha, alice, **evidence, alleged_sender=dave.account)).verified
-    await asyncio.sleep(0.5)  # room for a (wrong) background forward to land
+    await asyncio.sleep(0.5)  # room for the background forward to land
     assert len(await reports_at(hb, beta_ops, 3)) == 2
 
     # what beta refuses, signed by a real provider key each time
