@@ -125,3 +125,26 @@ async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
     finally:
         for d in (alice, carol, dave):
             await d.disconnect()
+
+
+def test_T06_send_body_is_the_only_encryption_of_content() -> None:
+    """The gate lives in ``messaging.send_body``: no other code of the device encrypts
+    application content (a new path would skip the gate)."""
+    import ast
+
+    import accord
+
+    root = Path(accord.__file__).parent
+    callers = []
+    for path in sorted([*(root / "client").glob("*.py"), *(root / "cli").glob("*.py")]):
+        if path.name == "mls_rfc.py":
+            continue  # the engine itself (RfcEngine.protect)
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "protect"):
+                    callers.append(f"{path.name}:{fn.name}")
+    assert callers == ["messaging.py:send_body"]
