@@ -230,9 +230,13 @@ async def test_limits_give_4xx_not_5xx(http: httpx.AsyncClient, names) -> None:
     assert r.status_code == 413
     r = await http.post("/v1/blobs", content=b"x" * (17 * 1024 * 1024), headers=alice.auth)
     assert r.status_code == 413
-    for body in (b"", b"null", b"[1]", b"{\"key_packages\": [\"!!\"]}", b"\xff"):
+    # Bytes that are no JSON (or no base64) cannot be decoded; JSON of the wrong shape
+    # breaks the request's declared structure.
+    bad_bytes, bad_shape = (400, "decode_error"), (422, "validation_error")
+    for body, want in ((b"", bad_bytes), (b"null", bad_shape), (b"[1]", bad_shape),
+                       (b"{\"key_packages\": [\"!!\"]}", bad_bytes), (b"\xff", bad_bytes)):
         r = await http.post("/v1/keypackages", content=body, headers=alice.auth)
-        assert 400 <= r.status_code < 500 and set(r.json()) >= {"error", "message"}
+        assert (r.status_code, r.json()["error"]) == want, (body, r.text)
     r = await http.get("/v1/queue?after=-1", headers=alice.auth)
     assert r.status_code == 422
     r = await http.get("/v1/groups/!!!", headers=alice.auth)
@@ -244,22 +248,28 @@ async def test_hub_checks_mls_commits_and_key_packages(http: httpx.AsyncClient, 
     gid, _, state, _ = await make_group(alice, [bob, carol], with_state=True)
     path = group_path(gid, "/commits")
 
-    async def refused(by: SimDevice, req: m.CommitRequest) -> int:
+    async def refused(by: SimDevice, req: m.CommitRequest, status: int, rule: str) -> None:
+        """Refused with exactly this status and for this rule (or error code)."""
         r = await by.call("POST", path, req)
-        assert 400 <= r.status_code < 500, r.text
-        return r.status_code
+        assert r.status_code == status, r.text
+        assert rule in r.json()["message"] or rule == r.json()["error"], r.text
 
     commit, welcome, after = mls_commit(state, remove=[1], add=[mls_key_package(dave)])
     ok = m.CommitRequest(epoch=1, commit=commit, posting_key=b"P" * 32,
                          added=[dave.device_id], removed=[bob.device_id], welcome=welcome)
-    assert await refused(alice, m.CommitRequest(epoch=1, commit=b"not mls", posting_key=b"P" * 32)) == 400
+    await refused(alice, m.CommitRequest(epoch=1, commit=b"not mls", posting_key=b"P" * 32),
+                  400, "decode_error")
     # The declared roster change must be the one in the commit.
-    assert await refused(alice, dataclasses.replace(ok, removed=[carol.device_id])) == 422
-    assert await refused(alice, dataclasses.replace(ok, added=[carol.device_id])) == 422
+    await refused(alice, dataclasses.replace(ok, removed=[carol.device_id]), 422,
+                  "'removed' must be the devices the Remove proposals name (RFC 9420 12.1.3)")
+    await refused(alice, dataclasses.replace(ok, added=[carol.device_id]), 422,
+                  "an added device is already a member (RFC 9420 12.1.1)")
     other_welcome = mls_commit(state, add=[mls_key_package(dave)])[1]
-    assert await refused(alice, dataclasses.replace(ok, welcome=other_welcome)) == 422
+    await refused(alice, dataclasses.replace(ok, welcome=other_welcome), 422,
+                  "(RFC 9420 12.4.3.1)")
     # bob cannot post alice's commit as his own (it is signed from leaf 0).
-    assert await refused(bob, dataclasses.replace(ok, removed=[], added=[dave.device_id])) == 422
+    await refused(bob, dataclasses.replace(ok, removed=[], added=[dave.device_id]), 422,
+                  "the commit is not signed from the committer's leaf (RFC 9420 12.4)")
     r = await alice.call("POST", path, ok, expect=201)
     group = (await alice.call("GET", group_path(gid), expect=200)).json()
     assert sorted(group["members"]) == sorted([alice.device_id, carol.device_id, dave.device_id])
@@ -267,7 +277,7 @@ async def test_hub_checks_mls_commits_and_key_packages(http: httpx.AsyncClient, 
     commit2, _, _ = mls_commit(after, remove=[1])
     wrong = m.CommitRequest(epoch=2, commit=commit2, posting_key=b"Q" * 32,
                             removed=[carol.device_id])
-    assert await refused(alice, wrong) == 422
+    await refused(alice, wrong, 422, "(RFC 9420 12.1.3)")
     await alice.call("POST", path, dataclasses.replace(wrong, removed=[dave.device_id]),
                      expect=201)
     # KeyPackages must be valid and this device's own.
@@ -287,11 +297,13 @@ async def test_proposals_are_checked_and_attributed(http: httpx.AsyncClient, nam
     path = group_path(gid, "/proposals")
     # bob cannot pass alice's proposal (signed from leaf 0) as his own.
     r = await bob.call("POST", path, m.ProposalRequest(epoch=1, proposal=proposal))
-    assert r.status_code == 422
+    assert r.status_code == 422 and "sender's leaf (RFC 9420 12.1)" in r.json()["message"]
     r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=b"junk"))
-    assert r.status_code == 400
+    assert r.status_code == 400 and r.json()["error"] == "decode_error", r.text
     r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=mls_commit(state)[0]))
-    assert r.status_code == 422  # a commit is not a proposal
+    assert r.status_code == 422 and "not a proposal (RFC 9420 6)" in r.json()["message"]
+    r = await alice.call("POST", path, m.ProposalRequest(epoch=2, proposal=proposal))
+    assert r.status_code == 422 and "(RFC 9420 6.3)" in r.json()["message"], r.text
     r = await alice.call("POST", path, m.ProposalRequest(epoch=1, proposal=proposal))
     assert r.status_code == 201, r.text
     items = [i for i in (await bob.fetch()).items if i.kind == "proposal"]

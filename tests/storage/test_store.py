@@ -346,3 +346,30 @@ async def test_concurrent_transactions_fail_alone(store: SqlStore) -> None:
     assert all(r is None or isinstance(r, Conflict) for r in results)
     for i in range(10):
         assert len(await store.list_devices(f"user{i}@alpha.test")) == 1
+
+
+async def test_the_hub_keeps_a_bounded_number_of_proposals_for_one_epoch_only(
+        store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.storage import hub_sql
+
+    monkeypatch.setattr(hub_sql, "MAX_EPOCH_PROPOSALS", 2)
+    await make_group(store)
+    seen: list[list[bytes]] = []
+
+    def plan(group: object, accepted: list[bytes]) -> dict[str, int | None]:
+        seen.append(accepted)
+        return {}
+
+    for i in range(2):
+        await store.hub_proposal("a1", msg(f"p{i}", "proposal", 1, "a1"), _encode)
+    with pytest.raises(ValidationError) as refused:
+        await store.hub_proposal("a2", msg("p2", "proposal", 1, "a2"), _encode)
+    assert refused.value.rule == "RFC 9420 12.4"
+    await store.hub_commit(CommitChange(GID, 1, "a1", (), (), b"pk2"),
+                           msg("c1", "commit", 1, "a1"), None, None, _encode, "alpha.test", plan)
+    assert seen == [[b"ct-p0", b"ct-p1"]]  # the commit saw its epoch's proposals
+    # A commit ends the epoch and its proposals: the next epoch starts empty.
+    await store.hub_proposal("a1", msg("p3", "proposal", 2, "a1"), _encode)
+    await store.hub_commit(CommitChange(GID, 2, "a1", (), (), b"pk3"),
+                           msg("c2", "commit", 2, "a1"), None, None, _encode, "alpha.test", plan)
+    assert seen[-1] == [b"ct-p3"]

@@ -120,12 +120,12 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
     return CommitView(fc.sender.index, tuple(fc.content.proposals))
 
 
-def _ref_hash(body: bytes, length: int) -> bytes | None:
+def _ref_hash(body: bytes, length: int) -> bytes:
     """The ProposalRef of an accepted proposal, with the hash the reference's length
     names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""
     suite = _REF_SUITES.get(length)
     if suite is None:
-        return None
+        raise ValidationError("a ProposalRef of no known hash length", "RFC 9420 5.2")
     msg = _mls(body, "a proposal").message
     assert isinstance(msg, PublicMessage)
     auth = AuthenticatedContent(WIRE_PUBLIC, msg.content, msg.signature, None)
@@ -135,15 +135,18 @@ def _ref_hash(body: bytes, length: int) -> bytes | None:
 def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
     """The commit's Adds and Removes, each reference resolved from the proposals this
     hub accepted in the epoch; an unknown reference is refused (RFC 9420 12.4)."""
+    by_ref: dict[int, dict[bytes, bytes]] = {}  # ref length -> ref -> proposal
     added, refs, domains, removed = [], [], [], []
     for item in view.proposals:
         proposal = item
         if isinstance(item, bytes):
-            found = [b for b in accepted if _ref_hash(b, len(item)) == item]
-            if not found:
+            if len(item) not in by_ref:
+                by_ref[len(item)] = {_ref_hash(b, len(item)): b for b in accepted}
+            found = by_ref[len(item)].get(item)
+            if found is None:
                 raise ValidationError("a proposal by reference is not one this hub accepted"
                                       " in this epoch", "RFC 9420 12.4")
-            msg = _mls(found[0], "a proposal").message
+            msg = _mls(found, "a proposal").message
             assert isinstance(msg, PublicMessage)
             proposal = msg.content.content
         if isinstance(proposal, Add):

@@ -40,6 +40,7 @@ from accord.storage.federation_sql import (
 )
 from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, LeafPlan, NewMessage
 
+MAX_EPOCH_PROPOSALS = 256
 HUB_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
         1700,
@@ -196,6 +197,12 @@ class HubSqlMixin:
                 raise ValidationError("the sender is not a member of this group", "RFC 9420 12.1")
             if message.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
+            row = await tx.fetchone("SELECT COUNT(*) FROM hub_proposals WHERE group_id = ?",
+                                    message.group_id)
+            if row is not None and int(row[0]) >= MAX_EPOCH_PROPOSALS:
+                # Each commit resolves its references against these: keep it bounded.
+                raise ValidationError("too many proposals in this epoch: commit first",
+                                      "RFC 9420 12.4")
             await tx.execute(
                 "INSERT INTO hub_proposals (msg_id, group_id, epoch, body) VALUES (?, ?, ?, ?)",
                 message.msg_id, message.group_id, message.epoch, message.body)
