@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from accord.errors import CryptoError, PeerUnavailable, ValidationError
+from accord.errors import CryptoError, DecodeError, PeerUnavailable, ValidationError
+from accord.federation.peer_client import read_bounded
 from accord.mls.codec import decode as tls_decode
 from accord.mls.codec import encode as tls_encode
 from accord.storage import transparency_sql as sql
@@ -43,15 +44,12 @@ MAX_ANSWER = 256 * 1024
 
 
 async def fetch(http: httpx.AsyncClient, domain: str, url: str, cls: type[Any]) -> Any:
-    try:
-        r = await http.get(url)
-    except httpx.HTTPError as exc:
-        raise PeerUnavailable(f"provider {domain} could not be reached") from exc
-    if r.status_code != 200 or len(r.content) > MAX_ANSWER:
+    r = await read_bounded(http, domain, http.build_request("GET", url), MAX_ANSWER)
+    if r.status_code != 200:
         raise PeerUnavailable(f"provider {domain} failed (HTTP {r.status_code})")
     try:
         return codec.parse(cls, r.content)
-    except ValueError as exc:
+    except (DecodeError, ValidationError) as exc:
         raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
 
 

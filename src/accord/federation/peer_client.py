@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -50,12 +51,18 @@ _ERRORS: dict[str, type[AccordError]] = {
 
 
 def new_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The one HTTP client of a provider's federation traffic (T15: no User-Agent)."""
-    return async_client(
+    """The one HTTP client of a provider's federation traffic (T15: no User-Agent).
+
+    It asks for answers as they are (``identity``): a compressed answer could
+    expand a thousandfold in one decoding step, before any limit applies.
+    """
+    client = async_client(
         timeout=TIMEOUT_S,
         follow_redirects=False,
         transport=transport,
     )
+    client.headers["Accept-Encoding"] = "identity"
+    return client
 
 
 class PeerClient:
@@ -67,11 +74,8 @@ class PeerClient:
         self.http = http
 
     async def fetch_well_known(self, domain: str, url: str) -> WellKnown:
-        try:
-            r = await self.http.get(url)
-        except httpx.HTTPError as exc:
-            raise PeerUnavailable(f"provider {domain} could not be reached") from exc
-        if r.status_code != 200 or len(r.content) > MAX_RESPONSE:
+        r = await read_bounded(self.http, domain, self.http.build_request("GET", url), MAX_RESPONSE)
+        if r.status_code != 200:
             raise PeerUnavailable(f"provider {domain} has no usable /.well-known/accord")
         try:
             return parse(WellKnown, r.content)
@@ -84,7 +88,7 @@ class PeerClient:
 
     async def post_raw(self, domain: str, path: str, msg: Any, now: int, limit: int) -> bytes:
         """As :meth:`post`, for an answer of raw bytes (at most ``limit``)."""
-        r = await self._send(domain, path, msg, now)
+        r = await self._send(domain, path, msg, now, max(limit, MAX_RESPONSE))
         if r.status_code == 200 and r.headers.get("content-type") == "application/octet-stream":
             if len(r.content) > limit:
                 raise PeerUnavailable(f"provider {domain} sent an oversized answer")
@@ -92,7 +96,8 @@ class PeerClient:
         _answer(domain, r, dict)
         raise PeerUnavailable(f"provider {domain} sent an unexpected answer")
 
-    async def _send(self, domain: str, path: str, msg: Any, now: int) -> httpx.Response:
+    async def _send(self, domain: str, path: str, msg: Any, now: int,
+                    limit: int = MAX_RESPONSE) -> httpx.Response:
         if domain == self.domain:
             raise ValidationError("a provider does not federate with itself")
         peer = await self.resolver.resolve(domain, now)
@@ -109,10 +114,40 @@ class PeerClient:
             nonce=secrets.token_urlsafe(18),
         )
         headers["Content-Type"] = "application/json"
+        request = self.http.build_request("POST", url, content=body, headers=headers)
+        return await read_bounded(self.http, domain, request, limit)
+
+
+async def read_bounded(http: httpx.AsyncClient, domain: str, request: httpx.Request,
+                       limit: int) -> httpx.Response:
+    """A peer's answer, read chunk by chunk and refused past ``limit`` bytes, so a huge
+    answer never sits in memory whole. Compressed answers are refused unread (we ask
+    for ``identity``; a gzip bomb expands in a single decoding step)."""
+    chunks: list[bytes] = []
+    try:
+        r = await http.send(request, stream=True)
         try:
-            return await self.http.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise PeerUnavailable(f"provider {domain} could not be reached") from exc
+            if r.headers.get("content-encoding", "identity").lower() != "identity":
+                raise PeerUnavailable(f"provider {domain} sent a compressed answer")
+            size = 0
+            # (an in-process transport may hand over an answer it has read already)
+            stream = _already_read(r) if r.is_stream_consumed else r.aiter_raw()
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise PeerUnavailable(f"provider {domain} sent an oversized answer")
+                chunks.append(chunk)
+        finally:
+            await r.aclose()
+    except httpx.HTTPError as exc:
+        raise PeerUnavailable(f"provider {domain} could not be reached") from exc
+    kept = [(k, v) for k, v in r.headers.multi_items()
+            if k.lower() not in ("content-length", "transfer-encoding")]
+    return httpx.Response(r.status_code, headers=kept, content=b"".join(chunks))
+
+
+async def _already_read(r: httpx.Response) -> AsyncIterator[bytes]:
+    yield r.content
 
 
 def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
@@ -139,4 +174,4 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     raise cls(f"provider {domain}: {text}")
 
 
-__all__ = ["PeerClient", "new_http_client"]
+__all__ = ["PeerClient", "new_http_client", "read_bounded"]
