@@ -73,9 +73,9 @@ def test_T07_hub_shows_two_members_different_commits() -> None:
     commit_b, states["bob"] = _update(states["bob"])
     # the malicious hub: A for alice and carol, B for bob, each with a "valid" link
     states["carol"] = _apply(states["carol"], commit_a)
-    mons["alice"].commit(1, chain_next(link0, 1, commit_a), commit_a)
-    mons["carol"].commit(1, chain_next(link0, 1, commit_a), commit_a)
-    mons["bob"].commit(1, chain_next(link0, 1, commit_b), commit_b)
+    mons["alice"].commit(1, chain_next(link0, 1, commit_a), commit_a, 1)
+    mons["carol"].commit(1, chain_next(link0, 1, commit_a), commit_a, 1)
+    mons["bob"].commit(1, chain_next(link0, 1, commit_b), commit_b, 1)
     assert all(not mon.take_alerts() for mon in mons.values())  # each view is consistent
     # alice writes; the epoch and epoch tag travel in the clear authenticated data
     for reader in ("bob", "carol"):
@@ -89,7 +89,7 @@ def test_T07_hub_withholds_a_commit_from_one_member() -> None:
     commit_a, states["alice"] = _update(states["alice"])
     link1 = chain_next(link0, 1, commit_a)
     states["bob"] = _apply(states["bob"], commit_a)
-    mons["bob"].commit(1, link1, commit_a)
+    mons["bob"].commit(1, link1, commit_a, 1)
     # carol never gets commit A; alice (epoch 2) writes
     mons["carol"].application(2, _tag(states["alice"]), 1, _tag(states["carol"]))
     assert [a.kind for a in mons["carol"].take_alerts()] == ["withheld_commit"]
@@ -97,17 +97,17 @@ def test_T07_hub_withholds_a_commit_from_one_member() -> None:
     assert mons["bob"].take_alerts() == []
     # the next commit shows carol the gap in the chain as well
     commit_c, states["bob"] = _update(states["bob"])
-    mons["carol"].commit(2, chain_next(link1, 2, commit_c), commit_c)
+    mons["carol"].commit(2, chain_next(link1, 2, commit_c), commit_c, 2)
     assert [a.kind for a in mons["carol"].take_alerts()] == ["withheld_commit"]
 
 
 def test_T07_chain_tampering_and_second_commit_for_an_epoch() -> None:
     _states, mons, link0 = _group_of_three()
     commit = b"\x01" * 40
-    mons["alice"].commit(1, chain_next(ZERO, 1, commit), commit)  # not extending link0
+    mons["alice"].commit(1, chain_next(ZERO, 1, commit), commit, 1)  # not extending link0
     assert [a.kind for a in mons["alice"].take_alerts()] == ["chain_mismatch"]
-    mons["bob"].commit(1, chain_next(link0, 1, commit), commit)
-    mons["bob"].commit(1, chain_next(link0, 1, b"other"), b"other")
+    mons["bob"].commit(1, chain_next(link0, 1, commit), commit, 1)
+    mons["bob"].commit(1, chain_next(link0, 1, b"other"), b"other", 1)
     assert [a.kind for a in mons["bob"].take_alerts()] == ["two_commits"]
 
 

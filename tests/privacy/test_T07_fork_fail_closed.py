@@ -33,15 +33,18 @@ def test_T07_monitor_alerts_on_missing_chain_and_missing_tag() -> None:
     mon.joined(None, None)
     assert _kinds(mon) == ["chain_missing"]
     mon.joined(3, LINK)
-    mon.commit(4, None, b"commit")
+    mon.commit(4, None, b"commit", 4)
     assert _kinds(mon) == ["chain_missing"]
-    mon.commit(None, LINK, b"commit")
-    assert _kinds(mon) == ["chain_missing"]
+    mon.commit(None, LINK, b"commit", None)
+    mon.commit(4, chain_next(LINK, 4, b"commit"), b"commit", None)  # the link's epoch left out
+    assert _kinds(mon) == ["chain_missing", "chain_missing"]
+    mon.commit(4, chain_next(LINK, 4, b"commit"), b"commit", 5)  # a link for another epoch
+    assert _kinds(mon) == ["chain_mismatch"]
     assert (mon.epoch, mon.link) == (3, LINK)  # missing evidence never moves the chain
     mon.application(3, None, 3, b"t" * 8)
     mon.application(None, None, 3, b"t" * 8)
     assert _kinds(mon) == ["epoch_tag_missing", "epoch_tag_missing"]
-    mon.commit(4, chain_next(LINK, 4, b"commit"), b"commit")
+    mon.commit(4, chain_next(LINK, 4, b"commit"), b"commit", 4)
     mon.application(4, b"t" * 8, 4, b"t" * 8)
     assert _kinds(mon) == []  # complete, consistent evidence: no alert
 

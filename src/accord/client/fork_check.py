@@ -81,7 +81,7 @@ def on_welcome(dev: Device, group_id: bytes, item: m.QueueItem, now: int) -> Non
 def on_commit(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
     group_id = conv["group_id"]
     mon = _load(dev, group_id)
-    mon.commit(item.epoch, item.chain, item.body)
+    mon.commit(item.epoch, item.chain, item.body, item.chain_seq)
     _save(dev, conv, group_id, mon, now)
 
 

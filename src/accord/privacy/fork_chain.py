@@ -95,11 +95,16 @@ class ForkMonitor:
             return
         self.epoch, self.link = epoch, chain_next(previous, epoch, commit)
 
-    def commit(self, epoch: int | None, link: bytes | None, commit: bytes) -> None:
-        """A commit the hub ordered for ``epoch`` (our current epoch when honest)."""
-        if epoch is None or link is None:
+    def commit(self, epoch: int | None, link: bytes | None, commit: bytes,
+               link_epoch: int | None) -> None:
+        """A commit the hub ordered for ``epoch`` (our current epoch when honest),
+        with its chain link ``(link_epoch, link)``."""
+        if epoch is None or link is None or link_epoch is None:
             # Fail closed: without the link nothing shows that others got this commit.
             self._alert("chain_missing", epoch, "the hub sent a commit without its chain link")
+            return
+        if link_epoch != epoch:
+            self._alert("chain_mismatch", epoch, "the hub's link is for another epoch")
             return
         if self.epoch is None or self.link is None:
             self.epoch, self.link = epoch, link
