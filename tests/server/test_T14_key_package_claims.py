@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.server.test_services import register
 
@@ -144,3 +145,14 @@ async def test_T14_a_peer_is_limited_as_a_whole_whatever_requesters_it_names(
     # Another peer provider is not affected.
     await fed_routes._claim(p.federation, "gamma.test",
                             _fed_claim("target@alpha.test", "x@gamma.test"), clock())
+
+
+def test_T14_a_peers_429_reaches_the_device_with_its_wait() -> None:
+    from accord.federation.peer_client import _answer
+    from accord.wire import messages as m
+
+    answer = httpx.Response(429, json={"error": "rate_limited", "message": "slow down"},
+                            headers={"retry-after": "10"})
+    with pytest.raises(RateLimited) as err:
+        _answer("beta.test", answer, m.ClaimResponse)
+    assert err.value.retry_after_ms == 10_000
