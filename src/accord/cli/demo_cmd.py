@@ -24,6 +24,7 @@ import click
 from accord.cli.client_common import console, now_ms
 from accord.cli.message_cmd import format_item
 from accord.cli.provider_inspect import find_needles, group_messages, table_counts
+from accord.cli.safe_text import shown
 from accord.client import conversations as convs
 from accord.client import linking, message_requests, messaging
 from accord.client.device import Device
@@ -73,8 +74,8 @@ async def _accept_request(bob: Device) -> None:
     breq = message_requests.pending(bob)[0]
     previews = [m.body for m in bob.store.messages(breq["conv_id"])]
     console.print(f"  bob ({BETA}) has a message request from "
-                  f"{breq['meta']['request']['from']} (another provider), preview only: "
-                  f"{previews}; he accepts it")
+                  f"{shown(breq['meta']['request']['from'])} (another provider), preview "
+                  f"only: {shown(previews)}; he accepts it")
     await message_requests.accept(bob, breq, now_ms())
 
 

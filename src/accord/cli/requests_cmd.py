@@ -1,8 +1,8 @@
 """``accord requests list|accept|block``: message requests from other providers' users (T14).
 
-Until you accept, a request's conversation shows only plain-text previews
-and no attachment is fetched (``accord.client.message_requests``). Sending
-in it also accepts it.
+Until you accept, a request's conversation shows only plain-text previews,
+no attachment is fetched, and nothing is sent for it (no message, receipt or
+commit; ``accord.client.message_requests``): reading it is not accepting it.
 """
 
 from __future__ import annotations

@@ -197,8 +197,9 @@ async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
     """Leave: a notice for the history, then Remove proposals of our account's leaves
     (RFC 9420 12.1.3: a member may propose its own removal); another member
     commits them. We forget the group's keys now."""
-    from accord.client import messaging
+    from accord.client import message_requests, messaging
 
+    message_requests.require_accepted(conv)  # T14: a request is blocked, not left
     account = dev.identity.account
     # The key-change gate may hold the notice back; our Remove proposals still go.
     with contextlib.suppress(KeyChangeUnconfirmed):
@@ -286,8 +287,10 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
                  update: bool = False, reinit: tuple[bytes, int] | None = None) -> bool:
     """Commit a roster change, an update or a ReInit (``(new group id, suite)``,
     ``accord.client.reinit``) at the hub; False when nothing was left to do."""
+    from accord.client import message_requests
     from accord.client import reinit as reinit_flow
 
+    message_requests.require_accepted(conv)  # T14: no commit for a pending request
     for _ in range(COMMIT_ATTEMPTS):
         state = dev.store.load_group(conv["group_id"])
         present = {mb.identity for mb in dev.engine.members(state)}

@@ -32,8 +32,11 @@ async def run(dev: Device, now: int) -> None:
     dev.store.expire_messages(now)
     linked = set(dev.store.get_json("linked", []))
     for conv in dev.store.conversations():
-        if not conv["meta"].get("active", True) or conv["meta"].get("reinit"):
-            continue  # out of the group, or its ReInit's new group is yet to come
+        if (not conv["meta"].get("active", True) or conv["meta"].get("reinit")
+                or message_requests.is_pending(conv)):
+            # out of the group, its ReInit's new group is yet to come, or a pending
+            # message request (T14: nothing is sent for it, issue 18)
+            continue
         try:
             await _conversation_duties(dev, conv, linked, now)
         except AccordError as exc:
@@ -82,7 +85,7 @@ async def remove_device(dev: Device, device_id: str, now: int) -> int:
                        [d for d in dev.store.get_json("history_pending", []) if d != device_id])
     n = 0
     for conv in dev.store.conversations():
-        if conv["meta"].get("active", True):
+        if conv["meta"].get("active", True) and not message_requests.is_pending(conv):
             n += await convs.commit(dev, conv, now,
                                     remove=[identity_of(ident.account, device_id)])
     return n

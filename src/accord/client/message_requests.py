@@ -10,10 +10,13 @@ conversation as a pending request (``on_join``). Until the user accepts:
   plain-text preview of a Text; no reply target, attachment or other kind);
   the padded plaintexts are held in the encrypted profile (at most
   ``MAX_HELD``);
-- so no attachment reference is known and none is fetched.
+- so no attachment reference is known and none is fetched;
+- nothing leaves the device for it (issue 18): no message, reaction or read
+  receipt (``messaging.send_body``), no commit (self-updates, our linked
+  devices, ``conversations.commit``), no leave; reading it is not accepting
+  it. ``require_accepted`` is that rule, in one place.
 
-Accepting (``accept``; sending in the conversation counts as accepting)
-tells the provider (the sender becomes a contact) and applies the held
+Accepting (``accept``, an explicit act of the person) tells the provider (the sender becomes a contact) and applies the held
 messages in order as if they had just arrived. Blocking (``block``) puts the
 sender or its whole domain on the provider's block list, forgets the
 conversation's keys and drops what was held; nothing is sent to the group.
@@ -71,6 +74,13 @@ def on_join(dev: Device, conv_id: str, group_id: bytes, now: int) -> None:
 
 def is_pending(conv: dict[str, Any]) -> bool:
     return bool(conv["meta"].get("request", {}).get("state") == "pending")
+
+
+def require_accepted(conv: dict[str, Any]) -> None:
+    """T14: nothing leaves the device for a pending request until the person accepts."""
+    if is_pending(conv):
+        raise ValidationError("this conversation is a pending message request; accept it "
+                              "(accord requests accept) or block it first", "T14 consent")
 
 
 def pending(dev: Device) -> list[dict[str, Any]]:

@@ -71,9 +71,7 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
     ``confirmed`` is the person's answer to it (``KeyChangeUnconfirmed.accounts``)."""
     if not conv["meta"].get("active", True):
         raise ValidationError("you are no longer in this conversation")
-    if message_requests.is_pending(conv):
-        await message_requests.accept(dev, conv, now)  # T14: answering is accepting
-        conv = dev.store.conversation(conv["conv_id"])
+    message_requests.require_accepted(conv)  # T14: answering is not accepting (issue 18)
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
                            expires_after=timer)
@@ -141,6 +139,8 @@ async def set_timer(dev: Device, conv: dict[str, Any], seconds: int, now: int) -
 
 async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
     """Send one read receipt for every message of others not yet receipted."""
+    if message_requests.is_pending(conv):
+        return 0  # T14: reading a request tells its sender nothing (issue 18)
     me = dev.identity.account
     unread = [x for x in dev.store.messages(conv["conv_id"])
               if x.sender != me and not x.deleted and not x.meta.get("receipt_sent")]
