@@ -35,15 +35,22 @@ class MaliciousMember(MlsDevice):
     """A member device whose requests to the hub say what it wants them to say."""
 
     def commit_msg(self, *, by_value: list[Any] = (), refs: list[bytes] = (),  # type: ignore[assignment]
-                   encrypt: bool = False) -> tuple[bytes, bytes | None, bytes]:
-        """(commit, welcome, next posting key) of a real commit of ours, not merged."""
+                   encrypt: bool = False, rename_to: bytes | None = None
+                   ) -> tuple[bytes, bytes | None, bytes]:
+        """(commit, welcome, next posting key) of a real commit of ours, not merged;
+        ``rename_to``: our new leaf's credential names someone else."""
         from accord.mls import group as g
+        from accord.mls.structs import Credential
 
         state = self.state
         if encrypt:
             state = dataclasses.replace(state, config=g.GroupConfig(encrypt_handshake=True))
+        leaf = None
+        if rename_to is not None:
+            leaf = dataclasses.replace(state.own_leaf_node,
+                                       credential=Credential.basic(rename_to))
         result, pending = g.commit(state, now=_now(), proposals=list(refs),
-                                   by_value=list(by_value), force_path=True)
+                                   by_value=list(by_value), force_path=True, leaf=leaf)
         welcome = None if result.welcome is None else bytes(result.welcome.to_bytes())
         return bytes(result.commit.to_bytes()), welcome, self.next_posting_public(
             g.merge_pending(pending))
@@ -65,6 +72,14 @@ class MaliciousMember(MlsDevice):
 
         msg, self.state = g.propose_remove(self.state, leaf)
         return bytes(msg.to_bytes()), self.state.proposals[-1].ref
+
+    def propose_rename(self, identity: bytes) -> bytes:
+        """An Update proposal whose new leaf's credential names ``identity``."""
+        from accord.mls import group as g
+        from accord.mls.structs import Credential
+
+        msg, _ = g.propose_update(self.state, credential=Credential.basic(identity))
+        return bytes(msg.to_bytes())
 
     async def send_commit(self, commit: bytes, *, added: list[str] = (),  # type: ignore[assignment]
                           removed: list[str] = (), welcome: bytes | None = None,  # type: ignore[assignment]

@@ -179,3 +179,18 @@ async def test_T11_a_forwarded_post_must_be_an_application_private_message(
     refused(r, 422, "validation_error", "RFC 9420 6.2")
     assert [i for i in (await s.bob.fetch()).items if i.kind == "application"] == []
     await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T01_a_member_cannot_rename_itself_into_another_user(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """A commit whose new leaf, or an Update whose leaf, carries alice's identity: the
+    hub's roster would say mallory's device while every member sees "alice"."""
+    s, before = await _scene(clients, route)
+    commit, _, posting = s.mallory.commit_msg(rename_to=s.alice.identity)
+    r = await s.mallory.send_commit(commit, posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 5.3.1")
+    r = await s.mallory.send_proposal(s.mallory.propose_rename(s.alice.identity), expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 5.3.1")
+    await s.assert_intact(before)

@@ -190,7 +190,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     placed = {d.device_id: d.domain for d in origin.placed}
     new_group, notified = await fed.provider.store.hub_commit(
         change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
-        mls_check.leaf_plan(view, change, welcome_to, placed), c.requests, list(placed.items()),
+        mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode()),
+        c.requests, list(placed.items()),
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()
@@ -201,7 +202,8 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
                           req: m.ProposalRequest, now: int) -> m.PostResponse:
     c = await _admit(fed, PROPOSAL, origin, group_id, req.epoch, req.proposal, now)
     assert origin.sender is not None
-    mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch)
+    mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch,
+                             f"{origin.account}/{origin.sender}".encode())
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
                      req.proposal, now)
     p = fed.provider

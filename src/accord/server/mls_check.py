@@ -20,7 +20,7 @@ from accord.errors import AccordError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials
 from accord.mls.key_package import key_package_ref, validate_key_package
-from accord.mls.structs import Add, Commit, KeyPackage, Remove
+from accord.mls.structs import Add, Commit, KeyPackage, Remove, Update
 from accord.mls.structs.messages import (
     AuthenticatedContent,
     MLSMessage,
@@ -85,6 +85,7 @@ class CommitView:
 
     sender_leaf: int
     proposals: tuple[object, ...]  # by value (Add, Remove, ...) or a ProposalRef (bytes)
+    path_identity: bytes | None  # the credential identity of the committer's new leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,9 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
         raise ValidationError("not a commit", "RFC 9420 6")
     if fc.sender.sender_type != MEMBER or fc.sender.index is None:
         raise ValidationError("only member commits are ordered by this hub", "RFC 9420 12.4")
-    return CommitView(fc.sender.index, tuple(fc.content.proposals))
+    path = fc.content.path
+    return CommitView(fc.sender.index, tuple(fc.content.proposals),
+                      None if path is None else path.leaf_node.credential.identity or b"")
 
 
 def _ref_hash(body: bytes, length: int) -> bytes:
@@ -167,8 +170,16 @@ def welcome_recipients(raw: bytes) -> frozenset[bytes]:
     return frozenset(s.new_member for s in msg.secrets)
 
 
+def same_identity(identity: bytes | None, sender: bytes) -> None:
+    """A member's new leaf (commit path, Update) keeps its credential identity: a
+    member cannot rename itself, e.g. into another user (RFC 9420 5.3.1)."""
+    if identity is not None and identity != sender:
+        raise ValidationError("a member's new leaf must keep its credential identity",
+                              "RFC 9420 5.3.1")
+
+
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
-              placed: Mapping[str, str]) -> LeafPlan:
+              placed: Mapping[str, str], sender_identity: bytes) -> LeafPlan:
     """The check run on the locked group: the commit's content, references resolved,
     must be exactly the declared change (and each added device ``placed`` where its
     credential says); returns the new members' leaves."""
@@ -179,6 +190,7 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
             raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
         effects = resolve(view, accepted)
         check_declared(view, effects, change, leaf_of)  # type: ignore[arg-type]
+        same_identity(view.path_identity, sender_identity)
         for device, domain in zip(effects.added, effects.added_domains, strict=True):
             if placed.get(device, domain) != domain:
                 raise ValidationError("an added device is not hosted where its credential says",
@@ -238,9 +250,11 @@ def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:
 PROPOSAL = 2  # ContentType.proposal
 
 
-def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int) -> None:
+def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
+                   sender_identity: bytes) -> None:
     """A posted proposal: a PublicMessage proposal of this group and epoch, signed from
-    the sender's own leaf; a Remove must name an occupied leaf (RFC 9420 12.1.3)."""
+    the sender's own leaf; a Remove must name an occupied leaf (RFC 9420 12.1.3), an
+    Update keep the sender's identity (5.3.1)."""
     fc = _public(raw, "a proposal").content
     if fc.group_id != group.group_id or fc.epoch != epoch:
         raise ValidationError("the proposal is for another group or epoch", "RFC 9420 6.3")
@@ -252,3 +266,5 @@ def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int) -> N
                               "RFC 9420 12.1")
     if isinstance(fc.content, Remove) and fc.content.removed not in set(group.leaves):
         raise ValidationError("the Remove names no member", "RFC 9420 12.1.3")
+    if isinstance(fc.content, Update):
+        same_identity(fc.content.leaf_node.credential.identity or b"", sender_identity)
