@@ -220,6 +220,7 @@ def test_an_oversized_request_head_is_refused(server: ServerProcess) -> None:
 
 BUDGET = 1024 * 1024  # the device's blob bytes in this test (no refill)
 CHUNK = 64 * 1024
+BODY_TIMEOUT_S = 0.5
 
 
 class CountingBody:
@@ -240,7 +241,7 @@ class CountingBody:
 async def app_http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The provider's routes in this process (the body reaches them chunk by chunk)."""
     limits = {**ServerConfig("alpha.test", tmp_path).limits, "blob_bytes": Limit(0, BUDGET)}
-    config = ServerConfig("alpha.test", tmp_path, limits=limits)
+    config = ServerConfig("alpha.test", tmp_path, limits=limits, body_timeout_s=BODY_TIMEOUT_S)
     store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
     app = Starlette(routes=http_routes())
     app.state.provider = Provider(config, store)
@@ -273,3 +274,22 @@ async def test_an_undeclared_upload_stops_being_read_at_the_budget(
     bob = await SimDevice(app_http, "bob@alpha.test").register()
     r = await app_http.post("/v1/blobs", content=b"x" * CHUNK, headers=bob.auth)
     assert r.status_code == 201, r.text
+
+
+class StalledBody:
+    """One chunk, then nothing, ever (a slow client holding the connection)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"\0" * CHUNK
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("path", ["/v1/blobs", "/v1/keypackages"])
+async def test_a_stalled_body_is_a_408_after_the_deadline(app_http: httpx.AsyncClient,
+                                                         path: str) -> None:
+    alice = await SimDevice(app_http, "alice@alpha.test").register()
+    started = time.monotonic()
+    r = await asyncio.wait_for(
+        app_http.post(path, content=StalledBody(), headers=alice.auth), BODY_TIMEOUT_S + 10)
+    assert (r.status_code, r.json()["error"]) == (408, "request_timeout")
+    assert BODY_TIMEOUT_S <= time.monotonic() - started < BODY_TIMEOUT_S + 5

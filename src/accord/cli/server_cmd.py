@@ -24,6 +24,8 @@ import click
               type=click.IntRange(1, 1000), help="Open WebSockets one device may hold.")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds a client has to send a request's head (line and headers).")
+@click.option("--body-timeout", default=120.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds a client has to send a request's body.")
 @click.option("--peer", "peers", multiple=True, metavar="DOMAIN=URL",
               help="Reach the provider of DOMAIN at URL (static discovery, for tests and "
               "demos; repeatable), e.g. beta.test=http://127.0.0.1:8402.")
@@ -42,6 +44,7 @@ def server(
     rate_limit_scale: float,
     max_sockets_per_device: int,
     header_timeout: float,
+    body_timeout: float,
     peers: tuple[str, ...],
     discover: bool,
 ) -> None:
@@ -69,6 +72,7 @@ def server(
         rate_limit_scale=rate_limit_scale,
         max_sockets_per_device=max_sockets_per_device,
         header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
         peers=peer_map,
         discover=discover,
     )

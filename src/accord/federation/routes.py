@@ -73,7 +73,9 @@ def peer_endpoint(spec: PeerSpec) -> Callable[[Request], Awaitable[Response]]:
         try:
             fed = _fed(request)
             now = fed.provider.clock()
-            body = await read_body(request, fed.provider.config.max_json_body + m.MAX_MESSAGE)
+            config = fed.provider.config
+            body = await read_body(request, config.max_json_body + m.MAX_MESSAGE,
+                                   config.body_timeout_s)
             peer = await fed.authenticate(
                 request.method, request.headers.get("host", ""), request.url.path,
                 request.headers, body, request.client.host if request.client else "-", now,

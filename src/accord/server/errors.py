@@ -31,9 +31,16 @@ class PayloadTooLarge(ValidationError):
     code = "payload_too_large"
 
 
+class RequestTimeout(AccordError):
+    """A request body that did not arrive in time (a slow client holds a connection)."""
+
+    code = "request_timeout"
+
+
 # Most specific first: the first class that matches decides the status.
 STATUS: tuple[tuple[type[AccordError], int], ...] = (
     (PayloadTooLarge, 413),
+    (RequestTimeout, 408),
     (DecodeError, 400),
     (ValidationError, 422),
     (CryptoError, 401),

@@ -11,8 +11,8 @@ So, from the moment a connection opens, or a request has been answered and
 its body fully received, until the next request's head is complete, the
 connection has ``head_timeout_s`` seconds and ``max_head_bytes`` bytes;
 past either it is closed. Bodies are
-bounded by the endpoints (``read_body``), WebSocket frames by uvicorn's
-``ws_max_size``.
+bounded in size and time by the endpoints (``read_body``: 413, 408),
+WebSocket frames by uvicorn's ``ws_max_size``.
 """
 
 from __future__ import annotations

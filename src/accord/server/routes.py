@@ -8,6 +8,7 @@ ids and blob capabilities), the caller's address, a token or a body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError, ValidationError
 from accord.server import accounts, blobs, delivery, keypackages, reports
-from accord.server.errors import PayloadTooLarge, error_response
+from accord.server.errors import PayloadTooLarge, RequestTimeout, error_response
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64d, encode, parse
@@ -95,9 +96,11 @@ def int_query(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return int(raw)
 
 
-async def read_body(request: Request, limit: int,
+async def read_body(request: Request, limit: int, timeout_s: float,
                     charge: Callable[[int], None] | None = None) -> bytes:
-    """The body, refused as soon as it passes ``limit`` or what ``charge`` allows.
+    """The body, refused as soon as it passes ``limit`` or what ``charge`` allows, or
+    when it has not all arrived within ``timeout_s`` (408: a slow body holds a
+    connection as a slow head would, see ``http_guard``).
 
     ``charge(n)`` takes ``n`` bytes from a budget (raising ``RateLimited``):
     the declared Content-Length before a byte is read, then each chunk beyond
@@ -113,14 +116,18 @@ async def read_body(request: Request, limit: int,
             charge(int(declared))
             charged = int(declared)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-        if charge is not None and size > charged:
-            charge(size - charged)
-            charged = size
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body over {limit} bytes")
+                if charge is not None and size > charged:
+                    charge(size - charged)
+                    charged = size
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
     return b"".join(chunks)
 
 
@@ -168,9 +175,11 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
                 await reports.gate_account(p, device, now)  # issue 11: suspended/limited
             body: Any = None
             if spec.request is RAW:
-                body = await read_body(request, p.config.max_blob, _budget(spec, p, device, now))
+                body = await read_body(request, p.config.max_blob, p.config.body_timeout_s,
+                                       _budget(spec, p, device, now))
             elif spec.request is not None:
-                body = parse(spec.request, await read_body(request, p.config.max_json_body))
+                body = parse(spec.request, await read_body(request, p.config.max_json_body,
+                                                           p.config.body_timeout_s))
             response = _render(spec, await spec.handler(Call(p, request, device, body, now)))
         except AccordError as exc:
             response = error_response(exc)

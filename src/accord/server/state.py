@@ -34,6 +34,7 @@ class ServerConfig:
     max_queue_page: int = 500
     max_sockets_per_device: int = 4  # open WebSockets per device on one node
     header_timeout_s: float = 10.0  # a request head must arrive within this (slowloris)
+    body_timeout_s: float = 120.0  # and its body within this (16 MiB at ~140 kB/s)
     rate_limit_scale: float = 1.0
     peers: tuple[tuple[str, str], ...] = ()  # federation: static (domain, base URL) map
     discover: bool = False  # federation: find unmapped peers at https://DOMAIN/.well-known
