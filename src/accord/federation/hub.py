@@ -69,8 +69,6 @@ class Ctx:
     fed: Federation
     origin: Origin
     group: GroupRecord
-    epoch: int
-    body: bytes  # the MLS message
     now: int
     allowed: set[str] | None = None  # added local devices that get the Welcome (None: all)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -125,12 +123,12 @@ ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
 }
 
 
-async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, epoch: int,
-                 body: bytes, now: int) -> Ctx:
+async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, now: int) -> Ctx:
+    """The group, hubbed here, and the origin's checks for this kind of message."""
     group = await fed.provider.store.get_group(group_id)
     if group.hub != fed.domain:
         raise ValidationError("this provider is not the hub of this group")
-    ctx = Ctx(fed, origin, group, epoch, body, now)
+    ctx = Ctx(fed, origin, group, now)
     for check in ORIGIN_CHECKS[(kind, origin.kind)]:
         await check(ctx)
     return ctx
@@ -170,7 +168,7 @@ def item_encoder(sender_account: str | None, franking_tag: bytes | None = None
 async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
                         req: m.CommitRequest, now: int) -> m.CommitResponse:
     """Order a commit from any origin and fan it out everywhere (module docstring)."""
-    c = await _admit(fed, COMMIT, origin, group_id, req.epoch, req.commit, now)
+    c = await _admit(fed, COMMIT, origin, group_id, now)
     if bool(req.added) != (req.welcome is not None):
         raise ValidationError("a Welcome goes with a commit that adds devices, and only then",
                               "RFC 9420 12.4.3.1")
@@ -200,7 +198,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
 
 async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
                           req: m.ProposalRequest, now: int) -> m.PostResponse:
-    c = await _admit(fed, PROPOSAL, origin, group_id, req.epoch, req.proposal, now)
+    c = await _admit(fed, PROPOSAL, origin, group_id, now)
     assert origin.sender is not None
     mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch,
                              f"{origin.account}/{origin.sender}".encode())
@@ -218,7 +216,7 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
     """A hidden-sender post: checked against the posting key, stored with no sender (T11)."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
-    await _admit(fed, POST, origin, group_id, post.epoch, post.ciphertext, now)
+    await _admit(fed, POST, origin, group_id, now)
     mls_check.check_application(post.ciphertext, group_id, post.epoch)
 
     def verify(posting_key: bytes) -> None:
