@@ -29,6 +29,14 @@ def async_client(**kw: Any) -> httpx.AsyncClient:
     return client
 
 
+def get(url: str, **kw: Any) -> httpx.Response:
+    """One ``GET`` without a ``User-Agent`` (health checks of a local provider)."""
+    with httpx.Client(**kw) as client:
+        client.headers.pop("User-Agent", None)
+        client.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        return client.get(url)
+
+
 def ws_connect(url: str, **kw: Any) -> Any:
     """``websockets.connect`` (same arguments) without the ``User-Agent`` header."""
     return websockets.connect(url, user_agent_header=None, **kw)

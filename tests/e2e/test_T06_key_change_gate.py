@@ -11,6 +11,8 @@ alice confirms; nothing reaches bob's queue meanwhile.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from accord.client import conversations as convs
 from accord.client import messaging, safety
 from accord.client.local_server import LocalServer
 from accord.wire import b64e
-from tests.e2e.helpers import Clock, new_device
+from tests.e2e.helpers import PASS, Clock, new_device
 
 
 def verified_before_a_change(dev: Any, account: str) -> None:
@@ -148,3 +150,40 @@ def test_T06_send_body_is_the_only_encryption_of_content() -> None:
                         and node.func.attr == "protect"):
                     callers.append(f"{path.name}:{fn.name}")
     assert callers == ["messaging.py:send_body"]
+
+
+def _cli(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS)
+    return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           *args], env=env, capture_output=True, text=True, timeout=90,
+                          stdin=subprocess.DEVNULL)
+
+
+async def test_T06_the_cli_reads_without_receipts_and_asks_before_reacting(
+        server: LocalServer, tmp_path: Path) -> None:
+    clock = Clock()
+    alice, bob = await _devices(server, tmp_path, ["alice", "bob"], clock)
+    b_acct = bob.identity.account
+    try:
+        conv = await convs.create(alice, "cli gate", [b_acct], clock())
+        await bob.sync(clock())
+        said = await messaging.send_text(bob, convs.find(bob, conv["conv_id"]), "hi", clock())
+        await alice.sync(clock())
+        await bob.sync(clock())
+        verified_before_a_change(alice, b_acct)
+    finally:
+        await alice.disconnect()
+    alice.close()
+    try:
+        read = _cli(tmp_path / "alice", "read", conv["conv_id"])
+        assert read.returncode == 0, read.stderr
+        assert "hi" in read.stdout and "no read receipts sent" in read.stderr
+        react = _cli(tmp_path / "alice", "react", conv["conv_id"], said.hex()[:8], "👍")
+        assert react.returncode == 1 and "changed" in react.stderr
+        assert (await bob.api.fetch(bob.cursor)).items == []  # neither receipt nor reaction
+        react = _cli(tmp_path / "alice", "react", conv["conv_id"], said.hex()[:8], "👍",
+                     "--confirm-key-change")
+        assert react.returncode == 0, react.stderr
+        assert [i.kind for i in (await bob.api.fetch(bob.cursor)).items] == ["application"]
+    finally:
+        await bob.disconnect()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from accord import http_client
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.federation.loopback import Provider, federation, free_port
@@ -116,6 +117,7 @@ async def test_T15_no_software_name_or_version_on_the_wire(
             await asyncio.sleep(0.1)
         assert bob.store.conversations()
         await bob.listen(clock, idle_timeout=0.5)  # a WebSocket push session
+        assert http_client.get(relays["alpha"].url + "/healthz").status_code == 200
     finally:
         for d in (alice, bob):
             await d.disconnect()

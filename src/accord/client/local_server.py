@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from accord import http_client
 from accord.errors import AccordError
 
 START_TIMEOUT_S = 20.0
@@ -78,7 +79,7 @@ def _wait_healthy(server: LocalServer, timeout: float) -> None:
         if server.process.poll() is not None:
             raise AccordError(f"the provider exited early; see {server.log_path}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url + "/healthz", timeout=1.0).status_code == 200:
+            if http_client.get(server.url + "/healthz", timeout=1.0).status_code == 200:
                 return
         time.sleep(0.1)
     raise AccordError(f"the provider did not answer within {timeout:.0f} s")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from accord import http_client
 from accord.federation.provider_key import ProviderKey, load_or_create
 from accord.server.harness import free_port
 
@@ -60,7 +61,7 @@ class Provider:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.domain} exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                if http_client.get(self.url + "/healthz", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -25,6 +25,7 @@ import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accord import http_client
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
 
@@ -80,7 +81,8 @@ class ServerProcess:
                 raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
             try:
                 # A test certificate is self-signed; the check is liveness only.
-                if httpx.get(self.url + "/healthz", timeout=1.0, verify=False).status_code == 200:
+                if http_client.get(self.url + "/healthz", timeout=1.0,
+                                   verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
