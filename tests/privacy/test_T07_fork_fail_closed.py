@@ -75,6 +75,10 @@ async def test_T07_welcome_and_commit_without_chain_fields_alert(tmp_path) -> No
         await inbox.apply_items(bob, [dataclasses.replace(welcome, chain=None, chain_seq=None)],
                                 clock())
         assert _split_view(bob) == [("split_view", "chain_missing")]
+        shown = alerts.describe(alerts.pending(bob.store)[0])
+        assert shown.endswith(f"the hub of conversation {convs.conv_id_of(conv['group_id'])} "
+                              "may show its members different histories: the hub sent an "
+                              "invitation without its chain link (chain_missing)")
         alerts.mark_seen(bob.store)
         await convs.commit(alice, conv, clock(), update=True)
         commit = await _queued(bob, "commit")

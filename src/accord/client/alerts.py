@@ -109,6 +109,8 @@ def describe(alert: dict[str, Any]) -> str:
                           "(key {key}); if it is not yours, your provider added it",
         "split_view": "provider {who} showed different key directories to different "
                       "people ({evidence})",
+        "group_fork": "the hub of conversation {group} may show its members different "
+                      "histories: {what} ({evidence})",
         "head_inconsistent": "provider {who} rewrote its key transparency log ({evidence})",
         "provider_key_changed": "provider {who} signs its log with a new key",
         "contact_key_changed": "the keys of verified contact {who} changed; compare the "
@@ -118,7 +120,10 @@ def describe(alert: dict[str, Any]) -> str:
                                  "({count} claims held back by your provider's limits); "
                                  "a new last-resort KeyPackage was published",
     }
-    text = texts.get(alert["kind"], alert["kind"]).format(
+    kind = alert["kind"]
+    if kind == "split_view" and "group" in d:  # a group's fork evidence (T07, fork_check)
+        kind = "group_fork"
+    text = texts.get(kind, kind).format(
         who=who, key=d.get("key", "?"), evidence=d.get("evidence", "?"),
-        count=d.get("count", "?"))
+        count=d.get("count", "?"), group=d.get("group", "?"), what=d.get("what", "?"))
     return f"SECURITY ALERT #{alert['id']}: {text}"
