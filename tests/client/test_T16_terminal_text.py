@@ -10,7 +10,8 @@ import pytest
 from accord.cli import client_common
 from accord.cli.message_cmd import print_timeline
 from accord.cli.safe_text import CONTINUATION, plain
-from accord.errors import NotFound
+from accord.client.mls_session import split_identity
+from accord.errors import NotFound, ValidationError
 
 HOSTILE = [
     "[/x]@evil.test",
@@ -65,3 +66,15 @@ def test_T16_error_texts_print_as_inert_text(name: str, capsys: pytest.CaptureFi
     assert plain(name) in err
     for ch in FORBIDDEN:
         assert ch not in err.rstrip("\n"), repr(ch)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_T16_a_credential_with_a_hostile_name_is_refused(name: str) -> None:
+    """The name shown for a member comes from its credential: only the wire syntax
+    of an account and a device id is accepted there."""
+    device = "A" * 22
+    assert split_identity(f"alice@alpha.test/{device}".encode()) == ("alice@alpha.test", device)
+    for identity in (f"{name}/{device}", f"alice@alpha.test/{name}"):
+        with pytest.raises(ValidationError) as refused:
+            split_identity(identity.encode())
+        assert refused.value.rule == "RFC 9420 5.3"

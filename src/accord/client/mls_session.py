@@ -21,6 +21,7 @@ Accord-specific derivations from MLS secrets live here too:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.errors import ValidationError
+from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE
 
 POSTING_LABEL = b"accord posting key"
 # Cipher suites a device offers (docs/PROTOCOL.md "Cipher suites"), most preferred
@@ -42,14 +44,23 @@ def identity_of(account: str, device_id: str) -> bytes:
     return f"{account}/{device_id}".encode()
 
 
+_ACCOUNT = re.compile(ACCOUNT_RE)
+_DEVICE = re.compile(DEVICE_ID_RE)
+
+
 def split_identity(identity: bytes) -> tuple[str, str]:
-    """``(account, device_id)`` of a credential identity; ValidationError otherwise."""
+    """``(account, device_id)`` of a credential identity; ValidationError otherwise.
+
+    Both parts must have the wire syntax (``ACCOUNT_RE``, ``DEVICE_ID_RE``): a
+    peer's credential is the one name shown for a member, and a name with
+    markup, controls or look-alike characters is refused here, not only
+    escaped when printed (T16, issue 18)."""
     try:
         account, device_id = identity.decode().rsplit("/", 1)
     except (UnicodeDecodeError, ValueError):
-        raise ValidationError("credential identity is not account/device") from None
-    if "@" not in account or not device_id:
-        raise ValidationError("credential identity is not account/device")
+        raise ValidationError("credential identity is not account/device", "RFC 9420 5.3") from None
+    if not (_ACCOUNT.fullmatch(account) and _DEVICE.fullmatch(device_id)):
+        raise ValidationError("credential identity is not account/device", "RFC 9420 5.3")
     return account, device_id
 
 
