@@ -110,7 +110,7 @@ async def test_T15_no_software_name_or_version_on_the_wire(
     try:
         conv = await convs.create(alice, "t15", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello", clock())
-        for _ in range(100):  # bounded: the Welcome crosses providers
+        for _ in range(300):  # bounded: the Welcome crosses providers
             await bob.sync(clock())
             if bob.store.conversations():
                 break

@@ -127,12 +127,15 @@ def test_T16_hostile_strings_through_every_command(
                COLUMNS="1000")
     listener = subprocess.Popen(
         [sys.executable, "-c", "from accord.cli.main import main; main()", "listen",
-         "--duration", "12", "--no-cover"], env=env, stdout=subprocess.PIPE,
+         "--duration", "30", "--no-cover"], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(4)  # the listener has connected and printed what it had
-        for text in (TEXTS[0], TEXTS[-1]):
-            accord(mallory, "send", NAME, text)
+        # The listener prints what arrives after its own catch-up, whose moment a busy
+        # machine decides: send in rounds, so that some of them come after it.
+        for _ in range(3):
+            time.sleep(3)
+            for text in (TEXTS[0], TEXTS[-1]):
+                accord(mallory, "send", NAME, text)
         out, err = listener.communicate(timeout=CLI_TIMEOUT_S)
     finally:
         listener.kill()
