@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from accord.client import alerts, housekeeping, message_requests, messaging, reinit
 from accord.client import conversations as convs
-from accord.client import housekeeping, message_requests, messaging, reinit
 from accord.client.device import Device
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
 from accord.errors import NotFound, ValidationError
+from accord.privacy.fork_chain import ForkMonitor
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
 from tests.federation.providers import Provider
 
@@ -167,6 +168,12 @@ async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
                                                        clock)
         assert set(convs.members(carol, cmoved)) == {alice.identity.account,
                                                      carol.identity.account}
+        # T07: both chains of the new group start at the same link (the mover's own)
+        links = [ForkMonitor.from_json(d.store.get_json("fork:" + moved["group_id"].hex()))
+                 for d in (alice, carol)]
+        assert links[0].epoch == 0 and links[0].to_json() == links[1].to_json()
+        assert [a for a in alerts.pending(alice.store) + alerts.pending(carol.store)
+                if a["kind"] == "split_view"] == []
     finally:
         for d in (alice, carol):
             await d.disconnect()

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
+from accord.client import fork_check
 from accord.client.mls_session import OFFERED_SUITES, PQ_SUITE, posting_public_key
 from accord.errors import Conflict, ValidationError
 from accord.wire import messages as m
@@ -108,6 +109,9 @@ async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes
         removed=[], welcome=out.welcome))
     with dev.store.transaction():
         move(dev, conv, out.state, dev.identity.account, now)
+        # the hub never sends us our own first commit: its link starts our chain (T07)
+        fork_check.on_own_commit(dev, dev.store.conversation(conv["conv_id"]), 0, out.commit,
+                                 now)
 
 
 def started(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
