@@ -124,7 +124,7 @@ async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     await _sync(carol, phone)
     name, data = await messaging.fetch_attachment(carol, file_id)
     assert data == MAP, "attachment round trip"
-    console.print(f"  carol got {name}: {len(data)} bytes, hash and tag checked")
+    console.print(f"  carol got {shown(name)}: {len(data)} bytes, hash and tag checked")
     secrets.append(bytes.fromhex(carol.store.message(file_id).meta["attachments"][0]["key"]))
     _step("alice links her laptop: the phone shows a code, the laptop enters it")
     await _link_laptop(phone, laptop, url)
@@ -153,9 +153,9 @@ def _print_transcripts(devs: dict[str, Device]) -> None:
 def _print_provider(data_dir: Path, group_id: bytes) -> None:
     console.rule(f"[bold]what {data_dir.name} holds for this conversation[/bold]")
     for row in group_messages(data_dir, group_id):
-        sender = row["sender"] or "(hidden)"
+        sender = shown(row["sender"] or "(hidden)")
         console.print(f"  {row['kind']:<11} epoch {row['epoch']:<2} sender {sender:<22} "
-                      f"{row['size']:>6} bytes  {row['head']}…")
+                      f"{row['size']:>6} bytes  {shown(row['head'])}…")
     blobs = [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
     console.print(f"  blobs: {len(blobs)} file(s), sizes "
                   f"{sorted(p.stat().st_size for p in blobs)} (padded ciphertext)")
