@@ -34,7 +34,7 @@ def _client(provider: Provider, address: str = PROBER) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def http(provider: Provider, tmp_path, clock) -> AsyncIterator[httpx.AsyncClient]:
-    provider.transparency = await open_log("alpha.test", provider.store.engine,  # type: ignore[attr-defined]
+    provider.transparency = await open_log("alpha.test", provider.store.engine,
                                            tmp_path, clock())
     async with _client(provider) as client:
         yield client
