@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import messaging, safety
+from accord.client import cover, linking, messaging, safety
 from accord.client.local_server import LocalServer
 from accord.wire import b64e
 from tests.e2e.helpers import PASS, Clock, new_device
@@ -187,3 +187,29 @@ async def test_T06_the_cli_reads_without_receipts_and_asks_before_reacting(
         assert [i.kind for i in (await bob.api.fetch(bob.cursor)).items] == ["application"]
     finally:
         await bob.disconnect()
+
+
+async def test_T06_a_device_of_ours_not_in_the_log_gets_no_history(
+        server: LocalServer, tmp_path: Path) -> None:
+    """The history for a new device goes through the gate too; held, it does not stop
+    the sync (the device's alert was shown when its key failed the log check)."""
+    clock = Clock()
+    (alice,) = await _devices(server, tmp_path, ["alice"], clock)
+    laptop = await new_device(tmp_path / "laptop", None, server.url, clock)
+    try:
+        slot = await linking.open_slot(alice, clock())
+        await linking.join(laptop, slot.code, server.url)
+        new = await linking.poll_answer(alice, slot)
+        assert new is not None
+        await linking.certify(alice, slot, new)  # the history is due for the laptop
+        assert await laptop.complete_link(clock()) is not None
+        account = alice.identity.account
+        alice.store.put_json("kt:bad", [f"{account}|{b64e(new.signature_key)}"])
+        await alice.sync(clock())  # no exception: the rest of the sync went on
+        assert alice.store.get_json("history_pending") != []
+        assert await cover.send_cover(alice, clock()) is None
+        await laptop.sync(clock())
+        assert laptop.store.get_json("history_inbox", []) == []
+    finally:
+        for d in (alice, laptop):
+            await d.disconnect()
