@@ -19,6 +19,7 @@ from accord.federation import routes as fed_routes
 from accord.federation.service import start as start_federation
 from accord.server import keypackages
 from accord.server.errors import error_response
+from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import federation as fw
@@ -156,3 +157,13 @@ def test_T14_a_peers_429_reaches_the_device_with_its_wait() -> None:
     with pytest.raises(RateLimited) as err:
         _answer("beta.test", answer, m.ClaimResponse)
     assert err.value.retry_after_ms == 10_000
+
+
+def test_T14_a_flood_of_fresh_keys_of_one_kind_resets_no_other_limit() -> None:
+    # Many addresses (or invented names) fill their own kind's buckets only: the
+    # target's spent budget stays spent.
+    rl = RateLimiter({"probe": Limit(1, 1), "kp_target": Limit(0.001, 1)}, max_keys=10)
+    assert rl.take("kp_target", "alice@alpha.test", 0)
+    for i in range(100):
+        rl.check("probe", f"2001:db8::{i:x}", 0)
+    assert not rl.take("kp_target", "alice@alpha.test", 0)

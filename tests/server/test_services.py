@@ -122,4 +122,4 @@ def test_rate_limiter_refills_with_time_and_stays_bounded() -> None:
     rl.check("device", "a", 100)  # 10/s: one token after 100 ms
     for key in "bcdef":
         rl.check("device", key, 0)
-    assert len(rl._buckets) == 3
+    assert len(rl._buckets["device"]) == 3

@@ -23,8 +23,10 @@ class Limit:
 class RateLimiter:
     def __init__(self, limits: dict[str, Limit], max_keys: int = 100_000) -> None:
         self.limits = limits
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+        self.max_keys = max_keys  # per kind
+        # One LRU per kind: a flood of fresh keys of one kind (addresses, invented
+        # names) cannot evict, and so reset, the buckets of another (issue 17).
+        self._buckets: dict[str, OrderedDict[str, tuple[float, int]]] = {}
 
     def check(self, kind: str, key: str, now: int, cost: float = 1.0) -> None:
         """Take ``cost`` tokens from the bucket or raise :class:`RateLimited`.
@@ -43,19 +45,19 @@ class RateLimiter:
     def _take(self, kind: str, key: str, now: int, cost: float) -> int | None:
         """None when the tokens were taken, else the milliseconds until they would be there."""
         limit = self.limits[kind]
-        slot = (kind, key)
-        tokens, last = self._buckets.pop(slot, (limit.burst, now))
+        buckets = self._buckets.setdefault(kind, OrderedDict())
+        tokens, last = buckets.pop(key, (limit.burst, now))
         tokens = min(limit.burst, tokens + max(0, now - last) * limit.per_second / 1000.0)
         if tokens < cost:
-            self._buckets[slot] = (tokens, now)
+            buckets[key] = (tokens, now)
             if limit.per_second <= 0 or cost > limit.burst:
                 return 2**31  # never refills to ``cost``: a long wait, not a busy loop
             return max(1, math.ceil((cost - tokens) * 1000.0 / limit.per_second))
-        self._buckets[slot] = (tokens - cost, now)
+        buckets[key] = (tokens - cost, now)
         # Forget the least recently used buckets so memory stays bounded.
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
+        while len(buckets) > self.max_keys:
+            buckets.popitem(last=False)
         return None
 
     def forget(self, kind: str, key: str) -> None:
-        self._buckets.pop((kind, key), None)
+        self._buckets.get(kind, OrderedDict()).pop(key, None)
