@@ -1,5 +1,7 @@
-"""T12 evidence: cover posts and real posts cannot be told apart by the fields a
-provider sees; cover traffic is off by default and its schedule is random."""
+"""T12 evidence: cover posts go into the device's real conversations and cannot be told
+apart from real posts by anything a provider sees (group id in the path included);
+members drop them, a pending request does not hold them; cover traffic is off by
+default and its schedule is random."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import random
 
 import httpx
 
-from accord.client import cover, history_transfer, messaging
+from accord.client import conversations as convs
+from accord.client import cover, history_transfer, message_requests, messaging
 from accord.client.api import ProviderApi
+from accord.client.device import Device
 from accord.client.local_server import start_server
 from accord.privacy.cover import CoverSchedule
 from accord.privacy.sizes import visible_shape
@@ -43,30 +47,61 @@ def _seen(req: httpx.Request) -> tuple[object, ...]:
             len(ct), visible_shape(ct))
 
 
+async def _recording(dev: Device, url: str) -> Recorder:
+    rec = Recorder()
+    await dev.disconnect()
+    dev._api = ProviderApi(url, transport=rec)
+    await dev.connect()
+    return rec
+
+
+def _group(req: httpx.Request) -> str:
+    return req.url.path.split("/")[3]
+
+
 async def test_T12_cover_posts_look_like_real_posts(tmp_path) -> None:
+    """Cover goes into the device's real conversations, chosen at random: per group, a
+    cover post and a real post are identical in all a provider sees; members drop it."""
     server = start_server(tmp_path / "provider", "alpha.test", log_path=tmp_path / "srv.log")
     clock = Clock()
     try:
         alice = await new_device(tmp_path / "a", "alice@alpha.test", server.url, clock)
-        rec = Recorder()
-        await alice.disconnect()
-        alice._api = ProviderApi(server.url, transport=rec)
-        await alice.connect()
+        bob = await new_device(tmp_path / "b", "bob@alpha.test", server.url, clock)
+        rec = await _recording(alice, server.url)
         assert not cover.setting(alice)["enabled"]  # off by default
         sched = CoverSchedule(random.Random(1), mean_ms=10_000)
         assert not await cover.tick(alice, sched, clock())  # and a tick sends nothing
-        conv = await history_transfer.ensure_self_conversation(alice, clock())
-        await alice.sync(clock())
-        real, covers = [], []
-        for text in ("buy milk", "call the bank", "water the plants"):
-            await messaging.send_text(alice, conv, text, clock())
-            real.append(rec.posts[-1])
-            await cover.send_cover(alice, clock())
-            covers.append(rec.posts[-1])
-        assert len(rec.posts) == 6
-        assert all("authorization" not in r.headers for r in rec.posts)
-        assert {_seen(r) for r in real} == {_seen(r) for r in covers}
-        assert len({_seen(r) for r in real + covers}) == 1
+        pair = await convs.create(alice, "pair", [bob.identity.account], clock())
+        note = await history_transfer.ensure_self_conversation(alice, clock())
+        await bob.sync(clock())
+        for request in message_requests.pending(bob):
+            await message_requests.accept(bob, request, clock())
+        start = len(rec.posts)
+        real: dict[str, set[tuple[object, ...]]] = {}
+        for conv in (pair, note):
+            for text in ("buy milk", "call the bank"):
+                await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
+                                          text, clock())
+                real.setdefault(_group(rec.posts[-1]), set()).add(_seen(rec.posts[-1]))
+        real_posts = len(rec.posts)
+        rng = random.Random(5)
+        for _ in range(12):
+            await cover.send_cover(alice, clock(), rng)
+        covers = rec.posts[real_posts:]
+        assert len(covers) == 12 and len(rec.posts) - start == 16
+        assert all("authorization" not in r.headers for r in rec.posts[start:])
+        by_group: dict[str, set[tuple[object, ...]]] = {}
+        for r in covers:
+            by_group.setdefault(_group(r), set()).add(_seen(r))
+        assert set(by_group) == set(real)  # both conversations got cover
+        assert by_group == real  # per group: nothing a provider sees tells them apart
+        # Members drop cover: bob's conversation shows alice's real messages only.
+        await bob.sync(clock())
+        bconv = convs.find(bob, "pair")
+        assert [m.body for m in bob.store.messages(bconv["conv_id"])] == [
+            "buy milk", "call the bank"]
+        assert [m.body for m in alice.store.messages(note["conv_id"])] == [
+            "buy milk", "call the bank"]
         # `accord listen --cover`: the flag overrides the (off) setting
         ticks = iter(range(0, 10**9, 6_000))
         assert await cover.while_listening(alice, lambda: next(ticks), random.Random(3),
@@ -76,11 +111,9 @@ async def test_T12_cover_posts_look_like_real_posts(tmp_path) -> None:
         sent = await cover.while_listening(alice, lambda: next(ticks), random.Random(3), True,
                                            60_000)
         assert sent >= 1 and len(rec.posts) == before + sent
-        assert {_seen(r) for r in rec.posts[before:]} == {_seen(r) for r in real}
-        # the history shows the real notes only
-        assert [m.body for m in alice.store.messages(conv["conv_id"])] == [
-            "buy milk", "call the bank", "water the plants"]
-        await alice.disconnect()
+        assert {_seen(r) for r in rec.posts[before:]} <= set().union(*real.values())
+        for d in (alice, bob):
+            await d.disconnect()
     finally:
         server.stop()
 

@@ -1,29 +1,34 @@
-"""Cover traffic (T12): posts to the account's note-to-self group at random times.
+"""Cover traffic (T12): posts into the device's own conversations at random times.
 
 Off by default; ``accord cover on`` turns the setting on for this device and
 ``accord cover run`` (or any loop that calls :func:`tick`) sends. A cover
 post is an empty read receipt, a real content of the same bucket as a short
 text, protected by MLS and posted through :func:`accord.client.messaging.send_body`
 exactly like a real message: same endpoint, same anonymous connection, same
-headers, same body fields, same sizes. Our own devices apply it as a no-op.
+headers, same body fields, same sizes. It goes into one of the device's
+conversations chosen uniformly at random (active, accepted, not being moved
+by a ReInit), so the group id in the request path tells the provider nothing
+either; the note-to-self conversation is one of them, and the only one when
+there is no other. Members' devices apply it as a no-op (a receipt for no
+message), and a device holding a message request drops it unread
+(``message_requests.hold``). A conversation the key-change gate holds back
+(T06) is skipped: cover never confirms anything for the person.
 
-What it hides: when and how often this device really sends, from network
-observers and from a provider correlating addresses and times. What it does
-not hide: the group a post goes to is in the request path, so the provider
-can tell posts to the note-to-self group from posts to other groups (a real
-note to self and a cover post look the same).
+What it does not hide is in docs/PRIVACY.md ("Cover traffic").
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from accord.client import history_transfer, messaging
+from accord.client import history_transfer, message_requests, messaging
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import ReadReceipt
+from accord.errors import ValidationError
 from accord.privacy.cover import CoverSchedule
 
 if TYPE_CHECKING:
@@ -48,9 +53,26 @@ def configure(dev: Device, enabled: bool, mean_s: int | None = None) -> dict[str
     return cur
 
 
-async def send_cover(dev: Device, now: int) -> bytes | None:
-    """One cover post to the note-to-self group; its content id, or None when the
-    key-change gate holds it (a device of ours is not in our log, T05: alerted)."""
+def eligible(dev: Device) -> list[dict[str, Any]]:
+    """The conversations a cover post may go into (never a pending request, T14)."""
+    return [c for c in dev.store.conversations()
+            if c["meta"].get("active", True) and not message_requests.is_pending(c)
+            and not c["meta"].get("reinit")]
+
+
+async def send_cover(dev: Device, now: int, rng: random.Random | None = None
+                     ) -> bytes | None:
+    """One cover post into a conversation chosen at random; its content id, or None
+    when the key-change gate holds back every one (e.g. a device of ours is not in
+    our log, T05: alerted)."""
+    pick = rng or secrets.SystemRandom()
+    candidates = eligible(dev)
+    pick.shuffle(candidates)
+    for conv in candidates:
+        try:
+            return await messaging.send_body(dev, conv, ReadReceipt(()), now)
+        except ValidationError:
+            continue  # e.g. the key-change gate waits for the person here (T06)
     conv = await history_transfer.ensure_self_conversation(dev, now)
     try:
         return await messaging.send_body(dev, conv, ReadReceipt(()), now)

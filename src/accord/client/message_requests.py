@@ -90,6 +90,14 @@ def pending(dev: Device) -> list[dict[str, Any]]:
 def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
     """Keep a message of a pending request unread; store only its preview."""
     assert r.plaintext is not None
+    try:
+        preview = quarantine_preview(r.plaintext)
+    except DecodeError:
+        preview = None
+    if preview is not None and preview.kind == "readreceipt":
+        # Nothing of ours is in a request for it to acknowledge; this is also how
+        # the inviter's cover traffic arrives (T12): it must not fill the hold.
+        return
     key = "held:" + conv["conv_id"]
     held = dev.store.get_json(key, [])
     if len(held) >= MAX_HELD:
@@ -97,11 +105,7 @@ def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: i
     held.append({"sender": r.sender.hex(), "epoch": r.epoch, "plaintext": r.plaintext.hex(),
                  "aad": r.authenticated_data.hex(), "created_at": created_at})
     dev.store.put_json(key, held)
-    try:
-        preview = quarantine_preview(r.plaintext)
-    except DecodeError:
-        return
-    if preview.kind != "text":
+    if preview is None or preview.kind != "text":
         return
     account, device = split_identity(r.sender)
     dev.store.add_message(StoredMessage(
