@@ -53,7 +53,7 @@ def _group_of_three():  # type: ignore[no-untyped-def]
     mons = {}
     for name in ("alice", "bob", "carol"):
         mons[name] = ForkMonitor()
-        mons[name].joined(0, link0)
+        mons[name].joined(0, link0, 1)
     return {"alice": alice, "bob": bob, "carol": carol}, mons, link0
 
 

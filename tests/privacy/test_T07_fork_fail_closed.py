@@ -30,9 +30,12 @@ def _kinds(mon: ForkMonitor) -> list[str]:
 
 def test_T07_monitor_alerts_on_missing_chain_and_missing_tag() -> None:
     mon = ForkMonitor()
-    mon.joined(None, None)
+    mon.joined(None, None, 4)
     assert _kinds(mon) == ["chain_missing"]
-    mon.joined(3, LINK)
+    mon.joined(2, LINK, 4)  # a link for another commit than the one that added us
+    assert _kinds(mon) == ["chain_mismatch"]
+    assert (mon.epoch, mon.link) == (None, None)
+    mon.joined(3, LINK, 4)
     mon.commit(4, None, b"commit", 4)
     assert _kinds(mon) == ["chain_missing"]
     mon.commit(None, LINK, b"commit", None)

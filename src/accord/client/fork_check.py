@@ -71,10 +71,11 @@ def keep_events(dev: Device, raised: list[dict[str, Any]], now: int) -> None:
         _event(dev, conv["conv_id"], d["evidence"], d["epoch"], d["what"], now)
 
 
-def on_welcome(dev: Device, group_id: bytes, item: m.QueueItem, now: int) -> None:
-    """A Welcome we joined ``group_id`` with (the group id is the joined state's)."""
+def on_welcome(dev: Device, state: bytes, item: m.QueueItem, now: int) -> None:
+    """A Welcome we joined with (``state``: the group it took us into)."""
+    group_id = dev.engine.group_id(state)
     mon = _load(dev, group_id)
-    mon.joined(item.chain_seq, item.chain)
+    mon.joined(item.chain_seq, item.chain, dev.engine.epoch(state))
     _save(dev, None, group_id, mon, now)
 
 

@@ -98,7 +98,7 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
         if not dev.is_last_resort(ref):  # until the device rotates it (issue 17)
             dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
-    fork_check.on_welcome(dev, group_id, item, now)  # the hub's chain starts here (T07)
+    fork_check.on_welcome(dev, state, item, now)  # the hub's chain starts here (T07)
     if reinit.on_welcome(dev, waiting, state, now):
         return
     conv_id = convs.conv_id_of(group_id)

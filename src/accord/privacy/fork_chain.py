@@ -74,11 +74,16 @@ class ForkMonitor:
     def _alert(self, kind: str, epoch: int | None, detail: str) -> None:
         self.alerts.append(ForkAlert(kind, epoch, detail))
 
-    def joined(self, epoch: int | None, link: bytes | None) -> None:
-        """A Welcome: start from the link of the commit that added us."""
+    def joined(self, epoch: int | None, link: bytes | None, group_epoch: int) -> None:
+        """A Welcome that took us to ``group_epoch``: start from the link of the
+        commit that added us, which is the commit of ``group_epoch - 1``."""
         if epoch is None or link is None:
             self._alert("chain_missing", epoch,
                         "the hub sent an invitation without its chain link")
+            return
+        if epoch != group_epoch - 1:
+            self._alert("chain_mismatch", epoch,
+                        f"the invitation's link is not for epoch {group_epoch - 1}")
             return
         self.epoch, self.link = epoch, link
 
