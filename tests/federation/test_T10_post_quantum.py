@@ -246,3 +246,38 @@ async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
     finally:
         for d in (mallory, carol, ghost):
             await d.disconnect()
+
+
+async def test_T10_groups_too_large_for_x_wing_messages_use_0x0001(
+    providers: dict[str, Provider], tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """X-Wing Welcomes cost some 2.7 KB per device: past ``PQ_MAX_DEVICES`` (64; 2 here)
+    a new conversation uses 0x0001, and an X-Wing one takes no more devices."""
+    from accord.client import mls_session
+
+    monkeypatch.setattr(mls_session, "PQ_MAX_DEVICES", 2)
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
+                             clock)
+    try:
+        pair = await convs.create(alice, "pair", [bob.identity.account], clock())
+        assert convs.suite_of(alice, pair)["cipher_suite"] == "0x0053"  # 2 devices fit
+        three = await convs.create(alice, "three", [bob.identity.account,
+                                                    carol.identity.account], clock())
+        assert convs.suite_of(alice, three)["cipher_suite"] == "0x0001"
+        with pytest.raises(ValidationError) as err:
+            await convs.add_members(alice, pair, [carol.identity.account], clock())
+        assert err.value.rule == "Accord: cipher suite (T10)"
+        with pytest.raises(ValidationError) as err:
+            await reinit.upgrade(alice, three, clock())
+        assert err.value.rule == "Accord: cipher suite (T10)"
+        assert convs.members(alice, convs.find(alice, "pair")) == {
+            alice.identity.account: [alice.identity.device_id],
+            bob.identity.account: [bob.identity.device_id]}
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import device_kt, fork_check
+from accord.client import device_kt, fork_check, mls_session
 from accord.client.api import EpochConflict
 from accord.client.mls_session import (
     CLASSIC_SUITE,
@@ -106,7 +106,8 @@ def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
 async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes], now: int
                                ) -> tuple[int, list[tuple[str, bytes]]]:
     """The most preferred suite every device of ``accounts`` (but ``skip``) offers,
-    with one claimed KeyPackage per device; 0x0001 (whatever it yields) otherwise."""
+    with one claimed KeyPackage per device; 0x0001 (whatever it yields) otherwise,
+    and for groups of more than ``PQ_MAX_DEVICES`` devices."""
     for suite in dev.settings.suites:
         if suite == CLASSIC_SUITE:
             break
@@ -114,14 +115,19 @@ async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes
         for account in accounts:
             got, complete = await claim(dev, account, skip, now, suite)
             adds += got
-            if not complete:
-                break  # a device of this member does not offer the suite: fall back
+            if not complete or not fits_pq(suite, len(skip) + len(adds)):
+                break  # a device does not offer the suite, or too many: fall back
         else:
             return suite, adds
     adds = []
     for account in accounts:
         adds += (await claim(dev, account, skip, now, CLASSIC_SUITE))[0]
     return CLASSIC_SUITE, adds
+
+
+def fits_pq(suite: int, devices: int) -> bool:
+    """Whether a group of ``devices`` devices may use ``suite`` (the X-Wing size bound)."""
+    return suite == CLASSIC_SUITE or devices <= mls_session.PQ_MAX_DEVICES
 
 
 async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int
@@ -162,6 +168,10 @@ async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], no
         adds += got
     if not adds:
         return 0
+    if not fits_pq(suite, len(present) + len(adds)):
+        raise ValidationError(f"a conversation in suite {suite:#06x} has at most"
+                              f" {mls_session.PQ_MAX_DEVICES} devices",
+                              "Accord: cipher suite (T10)")
     await commit(dev, conv, now, add=adds)
     await announce(dev, conv, now)
     return len(adds)

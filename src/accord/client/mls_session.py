@@ -37,6 +37,10 @@ POSTING_LABEL = b"accord posting key"
 PQ_SUITE = 0x0053  # MLS_256_XWING_AES256GCM_SHA512_Ed25519
 CLASSIC_SUITE = 0x0001  # MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 OFFERED_SUITES = (PQ_SUITE, CLASSIC_SUITE)
+# X-Wing keys and ciphertexts are about 1.2 KB each, so a Welcome costs some 2.7 KB
+# per device (0.35 KB in 0x0001): at most this many devices keep the Welcome and
+# the commit adding them all well under the hub's 256 KiB per MLS message.
+PQ_MAX_DEVICES = 64
 EPOCH_TAG_LEN = 8
 
 

@@ -78,6 +78,9 @@ async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int
     """One KeyPackage in ``suite`` for every device of the group but ours."""
     me = dev.identity.mls_identity
     wanted = {mb.identity for mb in dev.engine.members(state)} - {me}
+    if not convs.fits_pq(suite, len(wanted) + 1):
+        raise ValidationError(f"too many devices for suite {suite:#06x}",
+                              "Accord: cipher suite (T10)")
     adds: list[tuple[str, bytes]] = []
     for account in sorted({convs.split_identity(i)[0] for i in wanted}):
         got, _ = await convs.claim(dev, account, {me}, now, suite)
