@@ -168,6 +168,10 @@ async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
                                                        clock)
         assert set(convs.members(carol, cmoved)) == {alice.identity.account,
                                                      carol.identity.account}
+        for dev, cid in ((alice, conv["conv_id"]), (carol, cconv["conv_id"])):
+            kinds = [e["kind"] for e in dev.store.events(cid)]
+            assert "security" not in kinds and "error" not in kinds, kinds
+            assert dev.store.get_json("alerts", []) == []  # no fork or key alert either
         # T07: both chains of the new group start at the same link (the mover's own)
         links = [ForkMonitor.from_json(d.store.get_json("fork:" + moved["group_id"].hex()))
                  for d in (alice, carol)]
