@@ -90,3 +90,35 @@ def describe_event(e: dict[str, Any]) -> str:
                                   for k, v in e.items()})
     except (KeyError, IndexError):
         return kind
+
+
+def unread(dev: Device, conv: dict[str, Any]) -> int:
+    """Messages of others this device has not receipted yet (``messaging.mark_read``)."""
+    me = dev.identity.account
+    return sum(1 for x in dev.store.messages(conv["conv_id"], 100_000)
+               if x.sender != me and not x.deleted and not x.meta.get("receipt_sent"))
+
+
+def preview(m: StoredMessage) -> str:
+    if m.deleted:
+        return "message deleted"
+    files = [a["file_name"] for a in m.meta.get("attachments", [])]
+    return m.body or (files[0] if files else "")
+
+
+def summaries(dev: Device) -> list[dict[str, Any]]:
+    """Accepted conversations for a list: unread count, last message, newest first."""
+    from accord.client import message_requests
+
+    rows = []
+    for conv in dev.store.conversations():
+        if message_requests.is_pending(conv):
+            continue
+        msgs = dev.store.messages(conv["conv_id"], 100_000)
+        last = msgs[-1] if msgs else None
+        rows.append({"id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
+                     "active": conv["meta"].get("active", True), "unread": unread(dev, conv),
+                     "last": None if last is None else {
+                         "sender": last.sender, "text": preview(last), "at": last.sent_at},
+                     "activity": last.received_at if last else conv["created_at"]})
+    return sorted(rows, key=lambda r: r["activity"], reverse=True)
