@@ -45,5 +45,11 @@ for _command in requests_cmd.COMMANDS:
     cli.add_command(_command)
 
 
+# issue 20: the web app
+from accord.cli.web_cmd import web  # noqa: E402
+
+cli.add_command(web)
+
+
 def main() -> None:
     cli()

@@ -1,0 +1,1 @@
+"""``accord web``: the local browser app (issue 20)."""

@@ -1,0 +1,101 @@
+"""``accord web``'s Starlette app: the page, its static code, the JSON API and the
+live channel, all behind :class:`accord.web.security.Guard`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from accord.errors import AccordError
+from accord.web import security
+from accord.web.live import Live
+from accord.web.views import Api, error_response
+
+HERE = Path(__file__).parent
+# Autoescape everywhere: the account name is shown by the template (T16).
+TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"),
+                        autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def _locked(live: Live, view: Callable[[Request], Awaitable[Response]]
+            ) -> Callable[[Request], Awaitable[Response]]:
+    """Run ``view`` holding the device; a typed error becomes its JSON status."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            async with live.lock:
+                resp = await view(request)
+        except AccordError as exc:
+            return error_response(exc)
+        if request.method == "POST":
+            live.changed()  # other tabs refresh too
+        return resp
+
+    return endpoint
+
+
+def create_app(live: Live, session: security.Session, *, start_pump: bool = True) -> Starlette:
+    api = Api(live)
+
+    async def page(request: Request) -> Response:
+        if "token" in request.query_params:
+            return security.token_exchange(request, session)
+        html = TEMPLATES.get_template("index.html").render(
+            me=live.dev.identity.account, csrf=session.csrf)
+        return HTMLResponse(html)
+
+    async def events(request: Request) -> Response:
+        return StreamingResponse(live.events(), media_type="text/event-stream")
+
+    async def not_found(request: Request) -> Response:
+        return JSONResponse({"code": "not_found"}, 404)
+
+    def get(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+        return Route(path, _locked(live, view), methods=["GET"])
+
+    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+        return Route(path, _locked(live, view), methods=["POST"])
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/events", events, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        get("/api/state", api.state),
+        get("/api/conv/{conv}", api.conversation),
+        get("/api/conv/{conv}/members", api.members),
+        get("/api/conv/{conv}/file/{msg}/{index:int}", api.attachment),
+        get("/api/safety/{account}", api.safety_number),
+        get("/api/safety/{account}/qr", api.safety_qr),
+        post("/api/conv", api.create),
+        post("/api/conv/{conv}/send", api.send),
+        post("/api/conv/{conv}/react", api.react),
+        post("/api/conv/{conv}/delete", api.delete),
+        post("/api/conv/{conv}/read", api.read),
+        post("/api/conv/{conv}/confirm-keys", api.confirm_keys),
+        post("/api/conv/{conv}/upload", api.upload),
+        post("/api/verify/{account}", api.verify),
+        post("/api/requests/{conv}/accept", api.accept),
+        post("/api/requests/{conv}/block", api.block),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if start_pump:
+            live.start()
+        try:
+            yield
+        finally:
+            await live.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(security.Guard, session=session)
+    app.add_exception_handler(404, lambda r, e: not_found(r))
+    return app

@@ -1,0 +1,94 @@
+"""One device behind the web app: a lock around it, the provider push, and the
+page's live channel (server-sent events).
+
+The device is one SQLCipher profile and one MLS state per group, so every use
+of it (a view, a send, applying pushed items) holds :attr:`Live.lock`. The
+provider's push is only a wake-up: each frame makes the device ``sync`` (the
+library's own apply path, with housekeeping and key-transparency duties), then
+every open page is told to refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from accord.client.device import Device
+from accord.errors import AccordError
+
+IDLE_S = 20.0  # reconnect the push this often even when nothing comes
+RETRY_S = 1.0
+KEEPALIVE_S = 15.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Live:
+    def __init__(self, dev: Device, clock: Callable[[], int] = now_ms) -> None:
+        self.dev = dev
+        self.clock = clock
+        self.lock = asyncio.Lock()
+        self.pages: set[asyncio.Queue[str]] = set()
+        self.online = False
+        self._task: asyncio.Task[None] | None = None
+
+    def changed(self, what: str = "changed", **detail: Any) -> None:
+        """Tell every open page that something changed (it fetches what it shows)."""
+        data = json.dumps({"type": what, **detail})
+        for q in list(self.pages):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(data)
+
+    async def sync(self) -> int:
+        async with self.lock:
+            n = await self.dev.sync(self.clock())
+        if n:
+            self.changed()
+        return n
+
+    async def pump(self) -> None:
+        """Forever: sync, then wait on the provider's push; each frame is a sync."""
+        while True:
+            try:
+                await self.dev.connect()
+                await self.sync()
+                self.online = True
+                async for _items in self.dev.api.push(self.dev.cursor, idle_timeout=IDLE_S):
+                    await self.sync()
+            except (AccordError, OSError) as exc:
+                self.online = False
+                self.changed("offline", message=type(exc).__name__)
+            await asyncio.sleep(RETRY_S if not self.online else 0)
+
+    def start(self) -> None:
+        if self.dev.registered and self._task is None:
+            self._task = asyncio.create_task(self.pump())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.dev.disconnect()
+
+    async def events(self) -> AsyncIterator[str]:
+        """The SSE stream of one page: a first hello, then each change, with keep-alives."""
+        q: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
+        self.pages.add(q)
+        try:
+            yield "retry: 1000\ndata: {\"type\": \"hello\"}\n\n"
+            while True:
+                try:
+                    data = await asyncio.wait_for(q.get(), KEEPALIVE_S)
+                    yield f"data: {data}\n\n"
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+        finally:
+            self.pages.discard(q)

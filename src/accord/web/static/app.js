@@ -1,0 +1,372 @@
+// Accord web: the page's whole logic. Peer text is only ever set with textContent
+// (never innerHTML), links and image sources are built by this code from ids, and
+// every state-changing request carries the session's CSRF token (issue 20).
+"use strict";
+
+const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+const ME = document.querySelector('meta[name="me"]').content;
+const EMOJI = ["👍", "❤️", "😂", "😮", "😢"];
+const RASTER = new Set(["image/png", "image/jpeg", "image/gif"]);
+const $ = (id) => document.getElementById(id);
+
+let current = null;      // id of the conversation on screen
+let mode = null;         // {kind: "reply"|"edit", id, text}
+let blockedBy = [];      // accounts whose key change is not confirmed yet
+let safetyFor = null;
+let summaries = [];
+let openPicker = null;   // message id whose emoji picker is open (kept across re-renders)
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "text") node.textContent = v;
+    else if (k === "class") node.className = v;
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+async function api(method, path, body, extra) {
+  const opts = {method, headers: {}, credentials: "same-origin"};
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = CSRF;
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  Object.assign(opts, extra || {});
+  const resp = await fetch(path, opts);
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw Object.assign(new Error(data.message || data.code || resp.status), data);
+  return data;
+}
+
+function fmtTime(ms) {
+  return new Date(ms).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+}
+
+function fmtDay(ms) {
+  return new Date(ms).toLocaleDateString([], {weekday: "long", year: "numeric",
+                                              month: "long", day: "numeric"});
+}
+
+// -- conversation list and requests ----------------------------------------------
+
+function renderList(state) {
+  summaries = state.conversations;
+  const list = $("conv-list");
+  list.replaceChildren();
+  for (const c of state.conversations) {
+    const link = el("a", {href: "#c=" + encodeURIComponent(c.id), text: c.name});
+    if (c.id === current) link.setAttribute("aria-current", "page");
+    const item = el("li", {class: "conv-item"}, link);
+    if (c.unread) item.append(el("span", {class: "unread", text: String(c.unread),
+                                          title: c.unread + " unread"}));
+    if (c.last) {
+      item.append(el("span", {class: "preview", text: c.last.sender.split("@")[0] + ": " +
+                                                      c.last.text}));
+      item.append(el("time", {class: "when", text: fmtTime(c.last.at)}));
+    }
+    list.append(item);
+  }
+  const reqs = $("request-list");
+  reqs.replaceChildren();
+  $("requests").hidden = state.requests.length === 0;
+  for (const r of state.requests) {
+    const previews = el("ul", {class: "previews"});
+    for (const p of r.previews) previews.append(el("li", {text: p}));
+    reqs.append(el("li", {class: "request"},
+      el("p", {class: "from", text: r.from}), previews,
+      el("button", {type: "button", text: "Accept", on: {click: () => act(
+        () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/accept`)
+              .then(() => { location.hash = "#c=" + encodeURIComponent(r.id); }))}}),
+      el("button", {type: "button", text: "Block", on: {click: () => act(
+        () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/block`))}})));
+  }
+  $("status").textContent = state.online ? "" : "offline";
+}
+
+// -- timeline ------------------------------------------------------------------------
+
+function fileNode(convId, m, a, index) {
+  const href = `/api/conv/${encodeURIComponent(convId)}/file/${m.id}/${index}`;
+  const box = el("div", {class: "file"});
+  if (RASTER.has(a.media_type)) {
+    box.append(el("img", {src: href + "?inline=1", alt: a.file_name, class: "thumb"}));
+  }
+  box.append(el("a", {href, download: "", text: a.file_name}));
+  box.append(el("span", {class: "size", text: ` (${a.size} bytes)`}));
+  return box;
+}
+
+function messageNode(convId, m, byId) {
+  const own = m.sender === ME;
+  const art = el("article", {class: own ? "msg own" : "msg", "data-id": m.id});
+  art.append(el("header", {},
+    el("span", {class: "sender", text: m.sender}),
+    el("time", {class: "when", text: " " + fmtTime(m.at)})));
+  if (m.reply_to) {
+    const q = byId.get(m.reply_to);
+    art.append(el("blockquote", {class: "quote",
+      text: q ? `${q.sender}: ${q.deleted ? "message deleted" : q.text}` : "an earlier message"}));
+  }
+  if (m.deleted) {
+    art.append(el("p", {class: "deleted", text: "message deleted"}));
+    return art;
+  }
+  art.append(el("p", {class: "text", text: m.text}));
+  m.attachments.forEach((a, i) => art.append(fileNode(convId, m, a, i)));
+  const foot = el("footer", {});
+  if (m.edited) foot.append(el("span", {class: "edited", text: "edited"}));
+  const reactions = el("span", {class: "reactions"});
+  for (const [emoji, who] of Object.entries(m.reactions)) {
+    if (who.length) reactions.append(el("span", {class: "reaction", text: `${emoji} ${who.length}`,
+                                                 title: who.join(", ")}));
+  }
+  foot.append(reactions);
+  if (own && m.read_by.length) foot.append(el("span", {class: "receipt",
+                                                      text: `Read by ${m.read_by.length}`}));
+  art.append(foot);
+  const actions = el("div", {class: "actions"});
+  actions.append(el("button", {type: "button", text: "Reply", on: {click: () =>
+    setMode({kind: "reply", id: m.id, text: m.text})}}));
+  const picker = el("span", {class: "picker"});
+  picker.hidden = openPicker !== m.id;
+  for (const e of EMOJI) picker.append(el("button", {type: "button", text: e, on: {click: () =>
+    { openPicker = null; return act(() => api("POST", `/api/conv/${encodeURIComponent(convId)}/react`,
+                  {message: m.id, emoji: e, remove: (m.reactions[e] || []).includes(ME)})); }}}));
+  actions.append(el("button", {type: "button", text: "React",
+    "aria-expanded": String(!picker.hidden),
+    on: {click: (ev) => { picker.hidden = !picker.hidden;
+                          openPicker = picker.hidden ? null : m.id;
+                          ev.target.setAttribute("aria-expanded", String(!picker.hidden));
+                          if (!picker.hidden) picker.firstChild.focus(); }}}), picker);
+  if (own) {
+    actions.append(el("button", {type: "button", text: "Edit", on: {click: () =>
+      setMode({kind: "edit", id: m.id, text: m.text})}}));
+    actions.append(el("button", {type: "button", text: "Delete", on: {click: () =>
+      act(() => api("POST", `/api/conv/${encodeURIComponent(convId)}/delete`, {message: m.id}))}}));
+  }
+  art.append(actions);
+  return art;
+}
+
+function renderTimeline(data) {
+  const tl = $("timeline");
+  const focused = document.activeElement;
+  const keep = focused && tl.contains(focused) && focused.closest("article") ?
+    [focused.closest("article").dataset.id, focused.textContent] : null;
+  const atBottom = tl.scrollTop + tl.clientHeight >= tl.scrollHeight - 40;
+  tl.replaceChildren();
+  const byId = new Map(data.items.filter((i) => i.type === "message").map((i) => [i.id, i]));
+  let day = null;
+  for (const i of data.items) {
+    const d = fmtDay(i.at);
+    if (d !== day) {
+      day = d;
+      tl.append(el("li", {class: "day", role: "separator", text: d}));
+    }
+    if (i.type === "event") {
+      tl.append(el("li", {class: "event", text: i.description}));
+    } else {
+      tl.append(el("li", {}, messageNode(data.id, i, byId)));
+    }
+  }
+  if (atBottom) tl.scrollTop = tl.scrollHeight;
+  if (keep) {
+    const art = [...tl.querySelectorAll("article")].find((a) => a.dataset.id === keep[0]);
+    const btn = art && [...art.querySelectorAll("button")].find((x) => x.textContent === keep[1]);
+    if (btn) btn.focus();
+  }
+}
+
+function setKeyAlert(accounts) {
+  blockedBy = accounts;
+  $("key-alert").hidden = accounts.length === 0;
+  $("key-alert-text").textContent = accounts.length ? "The keys of " + accounts.join(", ") +
+    " changed. Compare the safety number in Members, or confirm to send anyway." : "";
+  $("send").disabled = accounts.length > 0;
+}
+
+async function showConversation() {
+  if (!current) return;
+  const data = await api("GET", `/api/conv/${encodeURIComponent(current)}`);
+  $("empty").hidden = true;
+  $("conv").hidden = false;
+  $("conv-title").textContent = data.name;
+  setKeyAlert(data.key_change);
+  renderTimeline(data);
+  const s = summaries.find((c) => c.id === current);
+  if (s && s.unread && document.visibilityState === "visible" && !blockedBy.length) {
+    await api("POST", `/api/conv/${encodeURIComponent(current)}/read`);
+  }
+  if (!$("members").hidden) await showMembers();
+}
+
+// -- members and safety numbers ---------------------------------------------------
+
+async function showMembers() {
+  const data = await api("GET", `/api/conv/${encodeURIComponent(current)}/members`);
+  const list = $("member-list");
+  list.replaceChildren();
+  for (const mb of data.members) {
+    const item = el("li", {class: "member"},
+      el("span", {class: "account", text: mb.account + (mb.admin ? " (admin)" : "")}),
+      el("span", {class: "badge", text: mb.verified ? " verified" : ""}),
+      el("span", {class: "devices", text: ` ${mb.devices.length} device(s): ` +
+                                           mb.devices.join(", ")}));
+    if (!mb.me) item.append(el("button", {type: "button", text: "Verify",
+      "aria-label": "Verify " + mb.account, on: {click: () => act(() => showSafety(mb.account))}}));
+    list.append(item);
+  }
+}
+
+async function showSafety(account) {
+  const data = await api("GET", `/api/safety/${encodeURIComponent(account)}`);
+  safetyFor = account;
+  $("safety").hidden = false;
+  $("safety-who").textContent = "Safety number with " + account;
+  $("safety-digits").textContent = data.digits;
+  $("safety-qr").src = `/api/safety/${encodeURIComponent(account)}/qr`;
+}
+
+// -- composer ------------------------------------------------------------------------
+
+function setMode(m) {
+  mode = m;
+  $("mode").hidden = !m;
+  if (m) {
+    $("mode-text").textContent = (m.kind === "reply" ? "Replying to: " : "Editing: ") + m.text;
+    if (m.kind === "edit") $("message").value = m.text;
+  }
+  $("message").focus();
+}
+
+async function send() {
+  const text = $("message").value;
+  if (!text.trim() || !current) return;
+  const body = {text};
+  if (mode && mode.kind === "reply") body.reply_to = mode.id;
+  if (mode && mode.kind === "edit") body.edit = mode.id;
+  await api("POST", `/api/conv/${encodeURIComponent(current)}/send`, body);
+  $("message").value = "";
+  setMode(null);
+}
+
+function upload(file) {
+  // XMLHttpRequest for its upload progress events (fetch has none).
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    const bar = $("upload-progress");
+    xhr.open("POST", `/api/conv/${encodeURIComponent(current)}/upload`);
+    xhr.setRequestHeader("X-CSRF-Token", CSRF);
+    xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    bar.hidden = false;
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = 100 * e.loaded / e.total; };
+    xhr.onload = () => {
+      bar.hidden = true;
+      let data = {};
+      try { data = JSON.parse(xhr.responseText); } catch (e) { /* keep {} */ }
+      if (xhr.status === 200) resolve(data);
+      else reject(Object.assign(new Error(data.message || xhr.status), data));
+    };
+    xhr.onerror = () => { bar.hidden = true; reject(new Error("upload failed")); };
+    xhr.send(file);
+  });
+}
+
+async function act(fn) {
+  $("send-error").textContent = "";
+  try {
+    await fn();
+  } catch (err) {
+    if (err.code === "key_change") setKeyAlert(err.accounts);
+    $("send-error").textContent = err.message;
+  }
+  await refresh();
+}
+
+// -- live updates ----------------------------------------------------------------------
+
+let refreshing = null;
+async function refresh() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    try {
+      renderList(await api("GET", "/api/state"));
+      current = decodeURIComponent((location.hash.match(/^#c=(.+)$/) || [])[1] || "") || null;
+      await showConversation();
+    } catch (err) {
+      $("status").textContent = err.message;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function connect() {
+  const events = new EventSource("/events");
+  events.onmessage = () => refresh();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("new-toggle").addEventListener("click", () => {
+    const form = $("new-form");
+    form.hidden = !form.hidden;
+    $("new-toggle").setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) $("new-name").focus();
+  });
+  $("new-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    $("new-error").textContent = "";
+    api("POST", "/api/conv", {name: $("new-name").value, members: $("new-members").value})
+      .then((data) => {
+        $("new-form").reset();
+        $("new-form").hidden = true;
+        location.hash = "#c=" + encodeURIComponent(data.id);
+      })
+      .catch((err) => { $("new-error").textContent = err.message; });
+  });
+  $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); act(send); });
+  $("message").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      if (!$("send").disabled) act(send);
+    }
+  });
+  $("mode-cancel").addEventListener("click", () => { setMode(null); $("message").value = ""; });
+  $("file").addEventListener("change", () => {
+    const f = $("file").files[0];
+    if (f) act(() => upload(f)).then(() => { $("file").value = ""; });
+  });
+  const main = $("main");
+  main.addEventListener("dragover", (ev) => { if (current) ev.preventDefault(); });
+  main.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    const f = ev.dataTransfer.files[0];
+    if (f && current) act(() => upload(f));
+  });
+  $("key-confirm").addEventListener("click", () => act(async () => {
+    await api("POST", `/api/conv/${encodeURIComponent(current)}/confirm-keys`,
+              {accounts: blockedBy});
+    setKeyAlert([]);
+  }));
+  $("members-toggle").addEventListener("click", () => {
+    const panel = $("members");
+    panel.hidden = !panel.hidden;
+    $("members-toggle").setAttribute("aria-expanded", String(!panel.hidden));
+    $("safety").hidden = true;
+    if (!panel.hidden) act(showMembers);
+  });
+  $("safety-mark").addEventListener("click", () => act(async () => {
+    await api("POST", `/api/verify/${encodeURIComponent(safetyFor)}`);
+    $("safety").hidden = true;
+  }));
+  window.addEventListener("hashchange", () => { setMode(null); setKeyAlert([]); refresh(); });
+  document.addEventListener("visibilitychange", () => refresh());
+  connect();
+  refresh();
+});

@@ -1,0 +1,256 @@
+"""The JSON API of the local web app: each view drives ``accord.client`` under the
+device lock and returns plain data; the page renders it with ``textContent`` only.
+
+Peer-controlled strings (names, texts, file names, accounts) go out as JSON
+strings and are never turned into markup here or in the page (issue 20, T16).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, unquote
+
+import segno
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from accord.client import conversations as convs
+from accord.client import device_kt, message_requests, messaging, safety
+from accord.client.history import describe_event, summaries, timeline
+from accord.errors import AccordError, NotFound, ValidationError
+from accord.web.live import Live
+
+MAX_UPLOAD = 64 * 1024 * 1024
+PAGE = 200
+# Shown inline only when the decrypted bytes start like one of these (never SVG).
+RASTER = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
+          b"GIF87a": "image/gif", b"GIF89a": "image/gif"}
+STATUS = {"validation_error": 422, "decode_error": 400, "not_found": 404, "conflict": 409,
+          "epoch_conflict": 409, "auth_error": 403, "crypto_error": 422, "rate_limited": 429}
+
+View = Callable[[Request], Awaitable[Response]]
+
+
+def error_response(exc: AccordError) -> JSONResponse:
+    body: dict[str, Any] = {"code": getattr(exc, "code", "error"), "message": str(exc)}
+    if isinstance(exc, safety.KeyChangeUnconfirmed):
+        body.update(code="key_change", accounts=sorted(exc.accounts))
+        return JSONResponse(body, 409)
+    return JSONResponse(body, STATUS.get(body["code"], 502))
+
+
+def raster_type(data: bytes) -> str | None:
+    return next((t for magic, t in RASTER.items() if data.startswith(magic)), None)
+
+
+class Api:
+    """Views bound to one :class:`Live` device."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.confirmed: dict[str, set[str]] = {}  # conv id -> accounts the person confirmed
+
+    @property
+    def dev(self) -> Any:
+        return self.live.dev
+
+    def _conv(self, request: Request) -> dict[str, Any]:
+        conv = self.dev.store.conversation(request.path_params["conv"])
+        if message_requests.is_pending(conv):
+            raise NotFound("that conversation is a message request; accept it first")
+        return conv
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise ValidationError("the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise ValidationError("the body is not a JSON object")
+        return data
+
+    def _text(self, data: dict[str, Any], key: str, *, empty: bool = False) -> str:
+        value = data.get(key, "")
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise ValidationError(f"{key} must be a non-empty string")
+        return value
+
+    def _msg(self, conv: dict[str, Any], data: dict[str, Any], key: str) -> bytes | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        try:
+            mid = bytes.fromhex(str(value))
+        except ValueError:
+            raise ValidationError(f"{key} is not a message id") from None
+        if self.dev.store.message(mid).conv_id != conv["conv_id"]:
+            raise NotFound("no such message in this conversation")
+        return mid
+
+    def _ok(self, conv: dict[str, Any]) -> set[str]:
+        return self.confirmed.get(conv["conv_id"], set())
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def state(self, request: Request) -> Response:
+        dev = self.dev
+        requests = [{"id": c["conv_id"], "from": c["meta"]["request"]["from"],
+                     "previews": [m.body for m in dev.store.messages(c["conv_id"])
+                                  if m.kind == message_requests.PREVIEW_KIND][-5:]}
+                    for c in message_requests.pending(dev)]
+        return JSONResponse({"me": dev.identity.account, "online": self.live.online,
+                             "conversations": summaries(dev), "requests": requests})
+
+    async def conversation(self, request: Request) -> Response:
+        conv = self._conv(request)
+        now = self.live.clock()
+        items = timeline(self.dev, conv, int(request.query_params.get("limit", PAGE)))
+        for i in items:
+            if i["type"] == "event":
+                i["description"] = describe_event(i)
+        blocked = sorted(set(safety.changed_contacts(self.dev, conv, now))
+                         | set(safety.unproven_members(self.dev, conv)))
+        return JSONResponse({
+            "id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
+            "active": conv["meta"].get("active", True), "items": items,
+            "key_change": [a for a in blocked if a not in self._ok(conv)]})
+
+    async def members(self, request: Request) -> Response:
+        conv = self._conv(request)
+        admins = conv["meta"].get("admins", [])
+        verified = {c["identity"] for c in self.dev.store.contacts()
+                    if c.get("verified_fingerprint") is not None}
+        rows = [{"account": a, "devices": d, "admin": a in admins, "verified": a in verified,
+                 "me": a == self.dev.identity.account}
+                for a, d in convs.members(self.dev, conv).items()]
+        return JSONResponse({"members": rows})
+
+    async def _safety(self, account: str) -> str:
+        async with device_kt.checker(self.dev) as kc:  # prove both key sets first (issue 7)
+            now = self.live.clock()
+            await kc.current_entry(self.dev.identity.account, now)
+            await kc.current_entry(account, now)
+        return safety.current(self.dev, account)[0]
+
+    async def safety_number(self, request: Request) -> Response:
+        account = request.path_params["account"]
+        digits = await self._safety(account)
+        return JSONResponse({"account": account, "digits": safety.grouped(digits)})
+
+    async def safety_qr(self, request: Request) -> Response:
+        digits = await self._safety(request.path_params["account"])
+        out = io.BytesIO()
+        segno.make(digits, error="m").save(out, kind="png", scale=4)
+        return Response(out.getvalue(), media_type="image/png")
+
+    async def attachment(self, request: Request) -> Response:
+        conv = self._conv(request)
+        mid = self._msg(conv, {"m": request.path_params["msg"]}, "m")
+        assert mid is not None
+        name, data = await messaging.fetch_attachment(self.dev, mid,
+                                                      int(request.path_params["index"]))
+        kind = raster_type(data)
+        if kind is not None and request.query_params.get("inline") == "1":
+            return Response(data, media_type=kind,
+                            headers={"content-disposition": "inline"})
+        return Response(data, media_type="application/octet-stream", headers={
+            "content-disposition": "attachment; filename*=UTF-8''" + quote(name, safe="")})
+
+    # -- acting ----------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        data = await self._body(request)
+        name = self._text(data, "name")
+        members = [a.strip() for a in self._text(data, "members").split(",") if a.strip()]
+        kind = "direct" if len(members) == 1 else "group"
+        conv = await convs.create(self.dev, name, members, self.live.clock(), kind)
+        return JSONResponse({"id": conv["conv_id"]})
+
+    async def send(self, request: Request) -> Response:
+        conv = self._conv(request)
+        data = await self._body(request)
+        text = self._text(data, "text")
+        edit = self._msg(conv, data, "edit")
+        now = self.live.clock()
+        if edit is not None:
+            mid = await messaging.edit(self.dev, conv, edit, text, now, confirmed=self._ok(conv))
+        else:
+            mid = await messaging.send_text(self.dev, conv, text, now,
+                                            self._msg(conv, data, "reply_to"),
+                                            confirmed=self._ok(conv))
+        return JSONResponse({"id": mid.hex()})
+
+    async def react(self, request: Request) -> Response:
+        conv = self._conv(request)
+        data = await self._body(request)
+        target = self._msg(conv, data, "message")
+        if target is None:
+            raise ValidationError("message is required")
+        mid = await messaging.react(self.dev, conv, target, self._text(data, "emoji"),
+                                    self.live.clock(), bool(data.get("remove")),
+                                    confirmed=self._ok(conv))
+        return JSONResponse({"id": mid.hex()})
+
+    async def delete(self, request: Request) -> Response:
+        conv = self._conv(request)
+        target = self._msg(conv, await self._body(request), "message")
+        if target is None:
+            raise ValidationError("message is required")
+        mid = await messaging.delete(self.dev, conv, target, self.live.clock(),
+                                     confirmed=self._ok(conv))
+        return JSONResponse({"id": mid.hex()})
+
+    async def read(self, request: Request) -> Response:
+        conv = self._conv(request)
+        try:
+            n = await messaging.mark_read(self.dev, conv, self.live.clock())
+        except safety.KeyChangeUnconfirmed:
+            n = 0  # reading never confirms a key change; no receipt goes out
+        return JSONResponse({"receipts": n})
+
+    async def confirm_keys(self, request: Request) -> Response:
+        """The person saw the key-change banner for these accounts and chose to go on."""
+        conv = self._conv(request)
+        accounts = (await self._body(request)).get("accounts")
+        if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+            raise ValidationError("accounts must be a list of strings")
+        self.confirmed.setdefault(conv["conv_id"], set()).update(accounts)
+        return JSONResponse({"confirmed": sorted(self._ok(conv))})
+
+    async def upload(self, request: Request) -> Response:
+        conv = self._conv(request)
+        name = unquote(request.headers.get("x-file-name", ""))
+        if not name:
+            raise ValidationError("x-file-name is required")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_UPLOAD:
+                raise ValidationError("the file is larger than the web app takes")
+        media = request.headers.get("content-type", "application/octet-stream")
+        mid = await messaging.send_file(self.dev, conv, bytes(data), name, media,
+                                        self.live.clock(), confirmed=self._ok(conv))
+        return JSONResponse({"id": mid.hex()})
+
+    async def verify(self, request: Request) -> Response:
+        account = request.path_params["account"]
+        await self._safety(account)
+        return JSONResponse({"digits": safety.grouped(safety.mark_verified(self.dev, account))})
+
+    async def accept(self, request: Request) -> Response:
+        conv = self._request(request)
+        n = await message_requests.accept(self.dev, conv, self.live.clock())
+        return JSONResponse({"id": conv["conv_id"], "applied": n})
+
+    async def block(self, request: Request) -> Response:
+        conv = self._request(request)
+        return JSONResponse({"blocked": await message_requests.block(
+            self.dev, conv, self.live.clock())})
+
+    def _request(self, request: Request) -> dict[str, Any]:
+        conv = self.dev.store.conversation(request.path_params["conv"])
+        if not message_requests.is_pending(conv):
+            raise NotFound("no pending message request with that id")
+        return conv

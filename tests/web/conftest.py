@@ -1,0 +1,155 @@
+"""Browser tests of ``accord web``: two federated providers, ``accord web`` processes
+and one Chromium (Debian's package, driven by Playwright), shared per module.
+
+Under CI the browser must be there: a missing Chromium fails the run, it is never a
+skip (issue 20); elsewhere the tests skip with the install command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accord.client.device import Device
+from accord.federation.loopback import Provider, federation
+from tests.e2e.helpers import CHEAP, PASS, Clock
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "web-screenshots"
+URL_LINE = re.compile(r"^Accord web: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))$")
+START_S = 30.0
+
+
+def chromium_path() -> str | None:
+    return next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "")
+                 if p and os.path.exists(p)), None)
+
+
+@dataclass
+class WebApp:
+    """One ``accord web`` process for one profile."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    port: int
+    account: str
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def run_async(coro: Any) -> Any:
+    """Run library code from a test: Playwright's sync API owns this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def make_profile(folder: Path, account: str, server: str) -> None:
+    async def go() -> None:
+        dev = Device.init(folder, PASS, kdf=CHEAP)
+        try:
+            await dev.register(account, server, Clock()())
+        finally:
+            await dev.disconnect()
+            dev.close()
+    run_async(go())
+
+
+def start_web(folder: Path, account: str) -> WebApp:
+    env = {**os.environ, "ACCORD_PASSPHRASE": PASS, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from accord.cli.main import main; main()", "web",
+         "--profile", str(folder), "--no-browser"],
+        stdout=subprocess.PIPE, stderr=open(folder.parent / f"web-{folder.name}.log", "w"),  # noqa: SIM115
+        text=True, env=env)
+    deadline = time.monotonic() + START_S
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        match = URL_LINE.match(line.strip())
+        if match:
+            return WebApp(proc, match.group(1), int(match.group(2)), account)
+    proc.kill()
+    raise RuntimeError(f"accord web did not print its link; see {folder.parent}")
+
+
+@dataclass
+class World:
+    alpha: Provider
+    beta: Provider
+    root: Path
+    browser: Any
+    apps: list[WebApp]
+
+    def web(self, name: str, account: str, server: str) -> WebApp:
+        folder = self.root / name
+        make_profile(folder, account, server)
+        app = start_web(folder, account)
+        self.apps.append(app)
+        return app
+
+    def page(self, app: WebApp) -> Any:
+        """A fresh browser context (its own cookies) with the app open and logged in."""
+        ctx = self.browser.new_context(viewport={"width": 1200, "height": 800})
+        page = ctx.new_page()
+        page.goto(app.url)
+        page.wait_for_url(app.origin + "/")
+        return page
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    exe = chromium_path()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path_factory.mktemp("web")
+    alpha, beta = federation(root / "providers", ["alpha.test", "beta.test"])
+    pw = sync_playwright().start()
+    world = None
+    try:
+        alpha.start()
+        beta.start()
+        browser = pw.chromium.launch(executable_path=exe,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        world = World(alpha, beta, root, browser, [])
+        yield world
+    finally:
+        if world is not None:
+            for app in world.apps:
+                app.stop()
+            world.browser.close()
+        pw.stop()
+        for p in (alpha, beta):
+            p.stop()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

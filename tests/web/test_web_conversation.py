@@ -1,0 +1,91 @@
+"""Two people, each in their own browser, on two providers: a whole conversation with
+live updates (no reload anywhere) through ``accord web``."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import World, shot
+
+# A 1x1 red PNG: a real raster image, decrypted and shown by the receiver's own app.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+WAIT = 30_000
+
+
+def composer(page):
+    return page.get_by_role("textbox", name="Message", exact=True)
+
+
+def article(page, text: str):
+    """The message whose own text is ``text`` (not one quoting it)."""
+    return page.get_by_role("article").filter(has=page.locator("p.text").get_by_text(
+        text, exact=True))
+
+
+def test_two_browsers_hold_a_conversation(world: World) -> None:
+    tag = os.urandom(2).hex()
+    alice = world.web("alice", f"alice{tag}@alpha.test", world.alpha.url)
+    bob = world.web("bob", f"bob{tag}@beta.test", world.beta.url)
+    a, b = world.page(alice), world.page(bob)
+
+    a.get_by_role("button", name="New conversation").click()
+    a.get_by_label("Name").fill("Hiking")
+    a.get_by_label("Members").fill(bob.account)
+    a.get_by_role("button", name="Create").click()
+    convs_a = a.get_by_role("navigation", name="Conversations")
+    expect(convs_a.get_by_role("link", name="Hiking")).to_be_visible(timeout=WAIT)
+
+    composer(a).fill("Saturday at 8?")
+    composer(a).press("Enter")
+    expect(article(a, "Saturday at 8?")).to_be_visible(timeout=WAIT)
+
+    # bob: first contact from another provider is a message request, preview only
+    requests = b.get_by_role("region", name="Message requests")
+    expect(requests.get_by_text("Saturday at 8?")).to_be_visible(timeout=WAIT)
+    shot(b, "message-request")
+    requests.get_by_role("button", name="Accept").click()
+    msg = article(b, "Saturday at 8?")
+    expect(msg).to_be_visible(timeout=WAIT)
+    expect(msg.get_by_text(alice.account)).to_be_visible()
+
+    # bob replies (Shift+Enter makes a new line, Enter sends) and reacts
+    msg.get_by_role("button", name="Reply").click()
+    composer(b).fill("Yes!")
+    composer(b).press("Shift+Enter")
+    composer(b).type("I bring the map")
+    composer(b).press("Enter")
+    reply = a.get_by_role("article").filter(has_text="I bring the map")
+    expect(reply).to_be_visible(timeout=WAIT)
+    expect(reply.locator("blockquote")).to_contain_text("Saturday at 8?")
+    msg.get_by_role("button", name="React").click()
+    msg.get_by_role("button", name="👍").click()
+    expect(article(a, "Saturday at 8?").get_by_text("👍 1")).to_be_visible(timeout=WAIT)
+
+    # alice sees bob's read receipt, edits and later deletes her message
+    expect(article(a, "Saturday at 8?").get_by_text("Read by 1")).to_be_visible(timeout=WAIT)
+    article(a, "Saturday at 8?").get_by_role("button", name="Edit").click()
+    composer(a).fill("Saturday at 9?")
+    a.get_by_role("button", name="Send").click()
+    edited = article(b, "Saturday at 9?")
+    expect(edited).to_be_visible(timeout=WAIT)
+    expect(edited.get_by_text("edited")).to_be_visible()
+    expect(article(b, "Saturday at 9?").get_by_role("button", name="Edit")).to_have_count(0)
+
+    # an image: thumbnail decrypted by bob's app; bob's list shows it unread meanwhile
+    a.locator("#file").set_input_files(files=[
+        {"name": "red.png", "mimeType": "image/png", "buffer": PNG}])
+    thumb = b.locator("article img.thumb")
+    expect(thumb).to_be_visible(timeout=WAIT)
+    b.wait_for_function("() => document.querySelector('article img.thumb').naturalWidth === 1")
+    expect(b.get_by_role("link", name="red.png")).to_be_visible()
+    shot(a, "conversation-alice")
+    shot(b, "conversation-bob")
+
+    article(a, "Saturday at 9?").get_by_role("button", name="Delete").click()
+    expect(b.get_by_text("message deleted").first).to_be_visible(timeout=WAIT)
+    expect(article(b, "Saturday at 9?")).to_have_count(0)
+    expect(b.get_by_role("separator").first).to_be_visible()  # a day separator
