@@ -80,6 +80,9 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     linked = json.loads(out)
     assert joined["account"] == a_acct and joined["device_id"] == linked["device_id"]
     assert joined["fingerprint"] == linked["fingerprint"] and linked["missing"] == 0
+    # `accord send` posts from what the device holds (issue 18, T11): bob reads first,
+    # so his post is in the epoch that added alice's laptop
+    accord(bob, "read", "hiking")
     accord(bob, "send", "hiking", "hello laptop")
     laptop_texts = [i["text"] for i in js(laptop, "read", "hiking")["items"]
                     if i["type"] == "message"]

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from rich.console import Console
 from accord.cli.safe_text import shown
 from accord.client.api import ServerError
 from accord.client.device import Device
-from accord.errors import AccordError
+from accord.errors import AccordError, NotFound
 
 T = TypeVar("T")
 # No :emoji: codes and no highlighting: peer text is shown as it is (safe_text).
@@ -99,6 +100,57 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         run(go())
 
     return wrapper
+
+
+POST_JITTER_S = (0.5, 3.0)
+
+
+def post_jitter() -> float:
+    """A random wait between an authenticated sync and a hidden-sender post."""
+    lo, hi = POST_JITTER_S
+    return lo + (hi - lo) * secrets.randbelow(1_000_001) / 1_000_000
+
+
+def posting_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Like ``with_device`` for the commands that post (send, react, edit, delete):
+    the hidden-sender post goes first, from what the device holds, with no login
+    and no sync before it (issue 18, T11). The session is opened only if a request
+    needs it (``find_for_post``, an epoch conflict), and the post after it waits
+    ``post_jitter`` seconds; nothing syncs after the post (``read``/``listen`` do)."""
+
+    @functools.wraps(fn)
+    def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
+                **kw: Any) -> None:
+        async def go() -> Any:
+            from accord.cli.verify_cmd import attach_alerts
+
+            dev = open_device(profile, passphrase_file)
+            detach = attach_alerts(dev)
+            dev.post_jitter = post_jitter
+            try:
+                await dev.connect(lazy=True)
+                return await fn(dev, as_json=as_json, **kw)
+            finally:
+                detach()
+                await dev.disconnect()
+                dev.close()
+
+        run(go())
+
+    return wrapper
+
+
+async def find_for_post(dev: Device, look: Callable[[], T]) -> T:
+    """What a post needs from the device (``look``: the conversation, the message it
+    answers). What the device does not know yet (an invitation or a message not
+    fetched) costs a sync first, and then the random wait before the post."""
+    try:
+        return look()
+    except NotFound:
+        await _catch_up(dev)
+        found = look()
+        await asyncio.sleep(post_jitter())
+        return found
 
 
 async def _catch_up(dev: Device) -> None:

@@ -15,8 +15,10 @@ from accord.cli.client_common import (
     console,
     emit,
     err_console,
+    find_for_post,
     fmt_time,
     now_ms,
+    posting_device,
     profile_options,
     with_device,
 )
@@ -54,13 +56,12 @@ def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[
 @click.option("--reply", "reply", default=None, help="Id (prefix) of the message you answer.")
 @confirm_option
 @profile_options
-@with_device
+@posting_device
 async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
                    reply: str | None, confirm_key_change: bool = False) -> None:
     """Send TEXT (and optionally a file) to CHAT."""
-    conv = convs.find(dev, chat)
+    conv, reply_to = await find_for_post(dev, lambda: _reply(dev, chat, reply))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7, issue 18
-    reply_to = resolve_message(dev, conv, reply) if reply else None
     if file is None:
         if not text:
             raise click.UsageError("nothing to send: give TEXT or --file")
@@ -81,6 +82,16 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
     emit(as_json, {"id": mid.hex()}, lambda: console.print(f"sent {short_id(mid)}"))
 
 
+def _target(dev: Device, chat: str, message_id: str) -> tuple[dict[str, Any], bytes]:
+    """The conversation and the message a post refers to (NotFound if not on the device)."""
+    conv = convs.find(dev, chat)
+    return conv, resolve_message(dev, conv, message_id)
+
+
+def _reply(dev: Device, chat: str, reply: str | None) -> tuple[dict[str, Any], bytes | None]:
+    return _target(dev, chat, reply) if reply else (convs.find(dev, chat), None)
+
+
 @click.command("react")
 @click.argument("chat")
 @click.argument("message_id")
@@ -88,13 +99,13 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
 @click.option("--remove", is_flag=True, help="Take the reaction back.")
 @confirm_option
 @profile_options
-@with_device
+@posting_device
 async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoji: str,
                     remove: bool, confirm_key_change: bool = False) -> None:
     """React to a message with an emoji."""
-    conv = convs.find(dev, chat)
+    conv, target = await find_for_post(dev, lambda: _target(dev, chat, message_id))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
-    mid = await messaging.react(dev, conv, resolve_message(dev, conv, message_id), emoji,
+    mid = await messaging.react(dev, conv, target, emoji,
                                 now_ms(), remove, confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("reacted"))
 
@@ -105,13 +116,13 @@ async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoj
 @click.argument("text")
 @confirm_option
 @profile_options
-@with_device
+@posting_device
 async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text: str,
                    confirm_key_change: bool = False) -> None:
     """Replace the text of one of your messages."""
-    conv = convs.find(dev, chat)
+    conv, target = await find_for_post(dev, lambda: _target(dev, chat, message_id))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
-    mid = await messaging.edit(dev, conv, resolve_message(dev, conv, message_id), text,
+    mid = await messaging.edit(dev, conv, target, text,
                                now_ms(), confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("edited"))
 
@@ -121,13 +132,13 @@ async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text:
 @click.argument("message_id")
 @confirm_option
 @profile_options
-@with_device
+@posting_device
 async def delete_cmd(dev: Device, as_json: bool, chat: str, message_id: str,
                      confirm_key_change: bool = False) -> None:
     """Delete one of your messages for everyone."""
-    conv = convs.find(dev, chat)
+    conv, target = await find_for_post(dev, lambda: _target(dev, chat, message_id))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
-    mid = await messaging.delete(dev, conv, resolve_message(dev, conv, message_id), now_ms(),
+    mid = await messaging.delete(dev, conv, target, now_ms(),
                                  confirmed=ok)
     emit(as_json, {"id": mid.hex()}, lambda: console.print("deleted"))
 

@@ -104,9 +104,7 @@ class ProviderApi:
                  timeout: float = TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = async_client(base_url=self.base_url, timeout=timeout, transport=transport)
-        # Hidden-sender posts (T11) use their own connections, never one that
-        # carried a session token, so the provider cannot link them by socket.
-        self._anon = async_client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._timeout, self._transport = timeout, transport
         self._token: str | None = None
         self._relogin: Callable[[], Any] | None = None
 
@@ -118,7 +116,6 @@ class ProviderApi:
 
     async def close(self) -> None:
         await self._http.aclose()
-        await self._anon.aclose()
 
     @property
     def token(self) -> str | None:
@@ -127,7 +124,8 @@ class ProviderApi:
     # -- plumbing ------------------------------------------------------------
 
     async def _send(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
-                    auth: bool = False, params: dict[str, Any] | None = None) -> httpx.Response:
+                    auth: bool = False, params: dict[str, Any] | None = None,
+                    fresh: bool = False) -> httpx.Response:
         for attempt in (1, 2):
             headers: dict[str, str] = {}
             content: bytes | None = None
@@ -142,9 +140,11 @@ class ProviderApi:
                     await self._renew()
                 headers["authorization"] = f"Bearer {self._token}"
             try:
-                http = self._anon if not auth and path.endswith("/messages") else self._http
-                resp = await http.request(method, path, content=content, headers=headers,
-                                          params=params)
+                if fresh:
+                    resp = await self._once(method, path, content, headers)
+                else:
+                    resp = await self._http.request(method, path, content=content,
+                                                    headers=headers, params=params)
             except httpx.HTTPError as exc:
                 raise ServerError(f"cannot reach the provider: {type(exc).__name__}") from None
             # An expired session is renewed once; a second 401 is a real refusal.
@@ -156,6 +156,27 @@ class ProviderApi:
                                           resp.headers.get("retry-after"))
             return resp
         raise AuthError("the provider refused the renewed session")
+
+    async def _once(self, method: str, path: str, content: bytes | None,
+                    headers: dict[str, str]) -> httpx.Response:
+        """One request on a connection of its own, closed after the answer.
+
+        Hidden-sender posts (T11) never share a connection with a session, nor
+        with each other: a kept-alive socket would tell the provider that two
+        posts, or a post and a login, came from the same device (docs/PRIVACY.md).
+        """
+        async with async_client(base_url=self.base_url, timeout=self._timeout,
+                                transport=self._transport) as http:
+            return await http.request(method, path, content=content, headers=headers)
+
+    def defer_login(self, domain: str, device_id: str, sign: Signer) -> None:
+        """Log in on the first call that needs a session, not now (``accord send``
+        posts before any authenticated request, issue 18)."""
+
+        async def first() -> None:
+            await self.login(domain, device_id, sign)
+
+        self._relogin = first
 
     async def _renew(self) -> None:
         if self._relogin is None:
@@ -259,7 +280,7 @@ class ProviderApi:
         sig = sign_post(signing.post_input(group_id, epoch, nonce, ciphertext))
         req = m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
         return await self._json(m.PostResponse, "POST", group_path(group_id) + "/messages",
-                                body=req, auth=False)
+                                body=req, auth=False, fresh=True)
 
     async def fetch(self, after: int, limit: int = 100) -> m.QueuePage:
         return await self._json(m.QueuePage, "GET", "/v1/queue", auth=True,

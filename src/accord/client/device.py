@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,10 @@ class Device:
         self.store = store
         self.engine = engine or default_engine()
         self._api: ProviderApi | None = None
+        # Seconds to wait between an authenticated sync and the hidden-sender post
+        # that follows it (the retry after an epoch conflict); None: no wait. The
+        # CLI sets a random one (docs/PRIVACY.md, "Hidden senders", issue 18).
+        self.post_jitter: Callable[[], float] | None = None
 
     # -- profile ---------------------------------------------------------------
 
@@ -139,14 +144,18 @@ class Device:
             raise AuthError("not connected; call connect() first")
         return self._api
 
-    async def connect(self, server: str | None = None) -> ProviderApi:
-        """Open the provider session (and log in when registered)."""
+    async def connect(self, server: str | None = None, *, lazy: bool = False) -> ProviderApi:
+        """Open the provider session (and log in when registered); ``lazy`` logs in
+        only when a request first needs the session (hidden-sender posts need none)."""
         if self._api is None:
             url = server or self.identity.server
             self._api = ProviderApi(url)
         if self.registered:
             ident = self.identity
-            await self._api.login(ident.domain, ident.device_id, self.sign)
+            if lazy:
+                self._api.defer_login(ident.domain, ident.device_id, self.sign)
+            else:
+                await self._api.login(ident.domain, ident.device_id, self.sign)
         return self._api
 
     async def disconnect(self) -> None:

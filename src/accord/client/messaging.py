@@ -18,6 +18,7 @@ listing the parts' capability ids.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -94,6 +95,8 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
             dev.store.delete("sent:" + hashlib.sha256(ciphertext).hexdigest())
             await dev.sync(now, housekeep=False)
             conv = dev.store.conversation(conv["conv_id"])
+            if dev.post_jitter is not None:  # the retry is not posted right after the sync
+                await asyncio.sleep(dev.post_jitter())
     else:
         raise AccordError("the group kept changing; try again")
     ident = dev.identity
