@@ -1,55 +1,112 @@
-"""The ``accord`` command. Subcommands live in their own modules and only drive libraries."""
+"""The ``accord`` command. Subcommands live in their own modules and only drive libraries.
+
+Start-up is lazy (issue 19): the group knows each command's module, attribute and
+help line, and imports a module only when its command runs. ``accord --help`` lists
+the table without importing any of them (interop and gRPC cost ~0.3 s alone).
+tests/cli/test_lazy_cli.py keeps the table in step with the modules.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from accord.cli import account_cmd, message_cmd, verify_cmd
-from accord.cli.bench_cmd import bench
-from accord.cli.chat_cmd import chat
-from accord.cli.demo_cmd import demo
-from accord.cli.devices_cmd import devices
-from accord.cli.interop_cmd import interop
-from accord.cli.server_cmd import server
-from accord.cli.vectors_cmd import vectors
+# name -> (module under accord.cli, attribute, help line shown by ``accord --help``)
+LAZY: dict[str, tuple[str, str, str]] = {
+    "account": ("account_data_cmd", "account",
+                "What your provider holds about your account: export it, or delete it all."),
+    "admin": ("admin_cmd", "admin",
+              "Abuse handling for a provider's operator: reports, suspensions, refused peers."),
+    "alerts": ("verify_cmd", "alerts_cmd",
+               "Security alerts (key transparency, split views, changed keys)."),
+    "backup": ("backup_cmd", "backup_group",
+               "Encrypted backups of your history, contacts and settings."),
+    "bench": ("bench_cmd", "bench", "Run benchmark NAME (see bench/); without NAME, list them."),
+    "block": ("report_cmd", "block_cmd",
+              "Block a user (user@domain) or a whole domain, or lift a block."),
+    "chat": ("chat_cmd", "chat",
+             "Conversations (each one an MLS group of every device of every member)."),
+    "contacts": ("verify_cmd", "contacts",
+                 "People you share conversations with; verify them with safety numbers."),
+    "cover": ("cover_cmd", "cover_group",
+              "Cover traffic: posts to your note-to-self group at random times (off by default)."),
+    "delete": ("message_cmd", "delete_cmd", "Delete one of your messages for everyone."),
+    "demo": ("demo_cmd", "demo", "Run an end-to-end encrypted group conversation across two "
+             "providers on loopback."),
+    "devices": ("devices_cmd", "devices",
+                "Your account's devices: list, link a new one, remove one."),
+    "download": ("message_cmd", "download_cmd",
+                 "Download, check and decrypt a message's attachment into --out."),
+    "edit": ("message_cmd", "edit_cmd", "Replace the text of one of your messages."),
+    "init": ("account_cmd", "init_cmd",
+             "Create this device's encrypted profile and its signature key."),
+    "interop": ("interop_cmd", "interop",
+                "MLS interop: run the working group's scenarios against MLSClient servers."),
+    "listen": ("account_cmd", "listen_cmd",
+               "Print messages and events live as they arrive (WebSocket push)."),
+    "react": ("message_cmd", "react_cmd", "React to a message with an emoji."),
+    "read": ("message_cmd", "read_cmd", "Show a conversation's messages and events."),
+    "register": ("account_cmd", "register_cmd",
+                 "Register ACCOUNT (user@domain) with this device as its first device."),
+    "report": ("report_cmd", "report_cmd", "Report an abusive message to your provider."),
+    "requests": ("requests_cmd", "requests",
+                 "Message requests: first contact from users of other providers."),
+    "search": ("account_cmd", "search_cmd", "Full-text search of your local archive "
+               "(by text, sender, conversation, date)."),
+    "send": ("message_cmd", "send_cmd", "Send TEXT (and optionally a file) to CHAT."),
+    "server": ("server_cmd", "server", "Run a provider for DOMAIN on HOST:PORT."),
+    "settings": ("account_cmd", "settings_cmd", "Show or change this device's settings "
+                 "(periodic key updates T09, post-quantum T10)."),
+    "vectors": ("vectors_cmd", "vectors", "Check every entry of MLS test-vector FILES; "
+                "the last line is `N passed, M failed`."),
+    "verify": ("verify_cmd", "verify_cmd", "Check keys against transparency logs now: your "
+               "own devices (T05), the heads of your contacts' providers (gossip), and each "
+               "ACCOUNT's current device keys."),
+    "web": ("web_cmd", "web",
+            "Serve the Accord app for this profile on 127.0.0.1 and open it in the browser."),
+}
 
 
-@click.group()
+def load_command(name: str) -> click.Command:
+    module, attr, _ = LAZY[name]
+    command = getattr(importlib.import_module(f"accord.cli.{module}"), attr)
+    assert isinstance(command, click.Command)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use; ``add_command`` still works
+    for commands registered eagerly."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*LAZY, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        eager = super().get_command(ctx, cmd_name)
+        if eager is not None or cmd_name not in LAZY:
+            return eager
+        return load_command(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            eager = self.commands.get(name)
+            if eager is not None:
+                rows.append((name, eager.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.utils.make_default_short_help(LAZY[name][2], limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="accord")
 def cli() -> None:
     """Accord: an open, interoperable, end-to-end encrypted messenger."""
 
 
-cli.add_command(vectors)
-cli.add_command(interop)
-cli.add_command(bench)
-cli.add_command(server)
-cli.add_command(chat)
-cli.add_command(devices)
-cli.add_command(demo)
-for _command in (*account_cmd.COMMANDS, *message_cmd.COMMANDS, *verify_cmd.COMMANDS):
-    cli.add_command(_command)
-
-
-# issue 11: reports and blocks, backups, account export/deletion, operator actions
-from accord.cli import account_data_cmd, admin_cmd, backup_cmd, cover_cmd, report_cmd  # noqa: E402
-
-for _command in (*report_cmd.COMMANDS, *backup_cmd.COMMANDS, *admin_cmd.COMMANDS,
-                 *cover_cmd.COMMANDS, account_data_cmd.account):
-    cli.add_command(_command)
-
-# T14 on the client: message requests from other providers' users
-from accord.cli import requests_cmd  # noqa: E402
-
-for _command in requests_cmd.COMMANDS:
-    cli.add_command(_command)
-
-
-# issue 20: the web app
-from accord.cli.web_cmd import web  # noqa: E402
-
-cli.add_command(web)
-
-
-def main() -> None:
-    cli()
+def main(**kw: Any) -> None:
+    cli(**kw)

@@ -1,0 +1,66 @@
+"""issue 19: the ``accord`` command loads its subcommands lazily."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from accord.cli.main import LAZY, cli
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+
+
+def test_importing_main_imports_no_subcommand_interop_or_grpc() -> None:
+    out = _python(
+        "import sys, accord.cli.main\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('accord.interop', 'grpc',"
+        " 'google.protobuf', 'accord.client', 'accord.federation', 'accord.mls'))"
+        " or (m.startswith('accord.cli.') and m.endswith('_cmd')))\n"
+        "print(heavy)\n").stdout
+    assert out.strip() == "[]"
+
+
+def test_help_lists_every_command_without_importing_them() -> None:
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from accord.cli.main import main\n"
+                           "try:\n    main(args=['--help'])\n"
+                           "except SystemExit:\n    pass\n"
+                           "print('LOADED', sorted(m for m in sys.modules if m.endswith('_cmd')))"],
+                          capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    listed = {line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines()
+              if line.startswith("  ") and line.strip()}
+    assert listed == set(LAZY)
+    assert "send" in listed and "interop" in listed
+    assert "LOADED []" in proc.stdout
+    # the help line comes from the table: its first words are shown
+    assert "Send TEXT (and optionally a file) to CHAT." in proc.stdout
+
+
+def test_table_matches_each_command_module() -> None:
+    """Each lazy entry names a real command with that name and that help line."""
+    for name, (module, attr, help_line) in LAZY.items():
+        command = getattr(importlib.import_module(f"accord.cli.{module}"), attr)
+        assert isinstance(command, click.Command)
+        assert command.name == name
+        assert command.get_short_help_str(limit=10_000) == help_line
+
+
+def test_a_lazy_command_runs() -> None:
+    proc = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           "send", "--help"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.returncode == 0
+    assert "--passphrase-file" in proc.stdout
+    assert isinstance(cli, click.Group)
