@@ -100,7 +100,8 @@ async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
 async def add_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[str, ...]) -> None:
     """Add ACCOUNTS (all their devices) to CHAT."""
     n = await convs.add_members(dev, convs.find(dev, chat_name), list(accounts), now_ms())
-    emit(as_json, {"devices_added": n}, lambda: console.print(f"added {n} device(s)"))
+    emit(as_json, {"accounts": list(accounts), "devices_added": n},
+         lambda: console.print(f"added {people(accounts, n)}"))
 
 
 @chat.command("remove")
@@ -111,7 +112,15 @@ async def add_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[st
 async def remove_cmd(dev: Device, as_json: bool, chat_name: str, account: str) -> None:
     """Remove ACCOUNT (all its devices) from CHAT (admins only)."""
     n = await convs.remove_member(dev, convs.find(dev, chat_name), account, now_ms())
-    emit(as_json, {"devices_removed": n}, lambda: console.print(f"removed {n} device(s)"))
+    emit(as_json, {"accounts": [account], "devices_removed": n},
+         lambda: console.print(f"removed {people((account,), n)}"))
+
+
+def people(accounts: tuple[str, ...], devices: int) -> str:
+    """A confirmation names the people; the device count is a detail after it."""
+    names = [shown(a.strip().lower()) for a in accounts]
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{who} ({devices} device{'' if devices == 1 else 's'})"
 
 
 @chat.command("leave")

@@ -23,7 +23,7 @@ from rich.console import Console
 from accord.cli.safe_text import shown
 from accord.client.api import ServerError
 from accord.client.device import Device
-from accord.errors import AccordError, NotFound
+from accord.errors import AccordError, NotFound, RateLimited
 
 T = TypeVar("T")
 # No :emoji: codes and no highlighting: peer text is shown as it is (safe_text).
@@ -74,8 +74,25 @@ def run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except AccordError as exc:
-        err_console.print(f"[red]error:[/red] {shown(exc)}")
+        err_console.print(f"[red]error:[/red] {shown(exc)}{wait_hint(exc)}")
         raise SystemExit(1) from None
+
+
+def wait_hint(exc: BaseException) -> str:
+    """A rate limit says how long to wait (the server's ``Retry-After``, RFC 9110 10.2.3)."""
+    wait_ms = getattr(exc, "retry_after_ms", None)
+    if not isinstance(exc, RateLimited) or wait_ms is None:
+        return ""
+    return f" (rate limited: try again in {max(1, -(-wait_ms // 1000))} s)"
+
+
+def text_arg(text: str) -> str:
+    """A message text as given: ``-`` reads it from stdin; CRLF (and lone CR) line
+    endings become LF, so text from Windows files and terminals reads the same."""
+    if text == "-":
+        text = click.get_text_stream("stdin").read()
+        text = text.removesuffix("\r\n").removesuffix("\n")  # the shell's final newline
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:

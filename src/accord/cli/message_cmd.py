@@ -20,6 +20,7 @@ from accord.cli.client_common import (
     now_ms,
     posting_device,
     profile_options,
+    text_arg,
     with_device,
 )
 from accord.cli.safe_text import shown
@@ -27,6 +28,7 @@ from accord.client import conversations as convs
 from accord.client import messaging, safety
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
+from accord.errors import Conflict
 
 
 def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,7 +61,10 @@ def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[
 @posting_device
 async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
                    reply: str | None, confirm_key_change: bool = False) -> None:
-    """Send TEXT (and optionally a file) to CHAT."""
+    """Send TEXT (and optionally a file) to CHAT.
+
+    TEXT ``-`` reads the text from stdin (its final newline dropped)."""
+    text = text_arg(text)
     conv, reply_to = await find_for_post(dev, lambda: _reply(dev, chat, reply))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7, issue 18
     if file is None:
@@ -120,6 +125,7 @@ async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoj
 async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text: str,
                    confirm_key_change: bool = False) -> None:
     """Replace the text of one of your messages."""
+    text = text_arg(text)
     conv, target = await find_for_post(dev, lambda: _target(dev, chat, message_id))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.edit(dev, conv, target, text,
@@ -198,10 +204,11 @@ def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
 @click.argument("message_id")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.option("--index", default=0, show_default=True, type=click.IntRange(0, 15))
+@click.option("--force", is_flag=True, help="Replace a file of the same name in --out.")
 @profile_options
 @with_device
 async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, out: Path,
-                       index: int) -> None:
+                       index: int, force: bool) -> None:
     """Download, check and decrypt a message's attachment into --out."""
     conv = convs.find(dev, chat)
     bar, update = _progress_bar("downloading", not as_json)
@@ -215,6 +222,8 @@ async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, o
             name = await messaging.fetch_attachment_to(
                 dev, mid, writer, index, update)
         path = out / Path(name).name  # the name was checked to be no path; be sure anyway
+        if path.exists() and not force:
+            raise Conflict(f"{path} exists; pass --force to replace it, or --out elsewhere")
         tmp.replace(path)  # only a fully checked file gets its name
     finally:
         tmp.unlink(missing_ok=True)

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+
+_HELD: list[object] = []  # the lock's open file lives as long as the server process
+
+
+def lock_data_dir(data_dir: Path) -> None:
+    """One server per data folder: two would share one SQLite file and blob folder and
+    each believe it alone assigns sequence numbers. An ``flock`` on ``server.lock`` is
+    released by the kernel when the process ends, even on a crash (no stale lock)."""
+    import fcntl
+
+    handle = (data_dir / "server.lock").open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise click.UsageError(f"another accord server is using {data_dir}; "
+                               "stop it first or give another --data") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _HELD.append(handle)
 
 
 @click.command("server")
@@ -62,6 +85,7 @@ def server(
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from exc
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock_data_dir(data_dir)
     config = ServerConfig(
         domain=domain.lower(),
         data_dir=data_dir,

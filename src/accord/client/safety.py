@@ -93,8 +93,15 @@ def log_keys(dev: Device, account: str) -> list[bytes]:
 
 
 def current(dev: Device, account: str) -> tuple[str, bytes]:
+    """The safety number with ``account``; an account with no device key in its
+    provider's log (no such account, or deleted) has none: NotFound, not a number
+    made of nothing that someone might read aloud and "verify"."""
     me = dev.identity.account
-    return safety_number(me, log_keys(dev, me), account, log_keys(dev, account))
+    theirs = log_keys(dev, account)
+    if not theirs:
+        raise NotFound(f"{account} has no devices in its provider's transparency log "
+                       "(no such account?)")
+    return safety_number(me, log_keys(dev, me), account, theirs)
 
 
 def mark_verified(dev: Device, account: str) -> str:
