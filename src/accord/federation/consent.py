@@ -1,8 +1,8 @@
-"""Consent across providers (T14): blocks, contacts and message requests.
+"""Consent (T14): blocks, contacts and message requests, for every inviter.
 
-When a user of another provider invites one of our accounts to a
-conversation (a Welcome for one of its devices), the account's answer
-decides what happens:
+When a user (of another provider, or of this one: the same rules, issue 18)
+invites one of our accounts to a conversation (a Welcome for one of its
+devices), the account's answer decides what happens:
 
 - it blocked the sender or the sender's whole domain: the Welcome is not
   delivered to its devices;
@@ -43,11 +43,15 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     where = await store.fed_locate(device_ids)
     local = [d for d in device_ids if d in where and where[d] is None]
     accounts = {d: (await store.get_device(d)).account for d in local}
+    # A block holds against our own users too (issue 18): a blocked local inviter
+    # reaches no device of the blocker. Requests and the per-sender rate limit are
+    # still for other providers' users only (docs/THREATS.md, "Before Accept").
+    others = {d: a for d, a in accounts.items() if a != sender_account}  # not our own devices
+    states = await store.fed_consent(set(others.values()), sender_account)
+    allowed = {d for d, a in accounts.items() if states.get(a) != "blocked"}
     if sender_account.rsplit("@", 1)[-1] == fed.domain:
-        return set(local), []
+        return allowed, []
     fed.limiter.check("remote_sender", sender_account, now)
-    states = await store.fed_consent(set(accounts.values()), sender_account)
-    allowed = {d for d, a in accounts.items() if states[a] != "blocked"}
     requests = sorted({(a, sender_account) for a, s in states.items() if s == "stranger"})
     return allowed, requests
 

@@ -98,14 +98,6 @@ async def _peer_hosts_sender(c: Ctx) -> None:
     c.fed.limiter.check("remote_sender", o.account, c.now)
 
 
-async def _peer_screens_welcome(c: Ctx) -> None:
-    """Consent (T14): an invitation from another provider's user may be a request."""
-    added = [d.device_id for d in c.origin.placed]
-    if added:
-        assert c.origin.account is not None
-        c.allowed, c.requests = await consent.screen(c.fed, added, c.origin.account, c.now)
-
-
 async def _peer_hosts_a_member(c: Ctx) -> None:
     where = await c.fed.provider.store.fed_locate(c.group.members)
     if c.origin.peer not in where.values():
@@ -115,7 +107,7 @@ async def _peer_hosts_a_member(c: Ctx) -> None:
 # What each origin must show before the checks every origin runs (module docstring).
 ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     (COMMIT, DEVICE): (_device_is_member,),
-    (COMMIT, PEER): (_peer_hosts_sender, _peer_screens_welcome),
+    (COMMIT, PEER): (_peer_hosts_sender,),
     (PROPOSAL, DEVICE): (_device_is_member,),
     (PROPOSAL, PEER): (_peer_hosts_sender,),
     (POST, DEVICE): (),  # no session at all: the posting key speaks (T11)
@@ -176,6 +168,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     welcome_to = None if req.welcome is None else mls_check.welcome_recipients(req.welcome)
     sender, account = origin.sender, origin.account
     assert sender is not None and account is not None
+    if req.added:  # consent (T14) for every origin: a local inviter's too (issue 18)
+        c.allowed, c.requests = await consent.screen(fed, req.added, account, now)
     commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, sender, req.commit, now)
     welcome = None
     if req.welcome is not None:

@@ -101,9 +101,6 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
     if req.requester.rsplit("@", 1)[-1] != peer:
         raise ValidationError("the requester is not an account of the requesting provider")
     fed.limiter.check("remote_sender", req.requester, now)
-    states = await fed.provider.store.fed_consent([req.account], req.requester)
-    if states.get(req.account) == "blocked":
-        raise NotFound(f"no account {req.account}")  # a block looks like nothing (no probing)
     # Limited per signing provider as well as per named requester (issue 17, T14):
     # a peer that invents requester names resets nothing.
     return await keypackages.claim_local(fed.provider, req.account,

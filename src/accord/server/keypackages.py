@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accord.errors import ValidationError
+from accord.errors import NotFound, ValidationError
 from accord.server import mls_check
 from accord.server.ratelimit import RateLimiter
 from accord.server.state import Provider
@@ -114,6 +114,11 @@ async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
     """Claim one KeyPackage per device of a local account, under :func:`admit_claim`."""
     if account.rsplit("@", 1)[-1] != p.config.domain:
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
+    # One rule for every claimer, ours or a peer's (T14, issue 18): an account that
+    # blocked the claimer (or its domain) looks like no account at all (no probing).
+    states = await p.store.fed_consent([account], claimer.requester)
+    if states.get(account) == "blocked":
+        raise NotFound(f"no account {account}")
     one_time = admit_claim(p.limiter, claimer, account, now)
     claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
     return m.ClaimResponse(
