@@ -270,6 +270,18 @@ def require_admin(dev: Device, conv: dict[str, Any]) -> None:
         raise ValidationError("only an admin of this conversation may do that", "room policy")
 
 
+def notice_changes_room(conv: dict[str, Any], kind: NoticeKind, subject: str) -> bool:
+    """Whether a RENAMED / ADMINS_CHANGED notice would change ``conv``. The room policy
+    (PROTOCOL.md): only an admin changes the room, but any member may add or remove
+    devices of its own account, and the announcement that follows such an add only
+    restates the room for the new device: a non-admin's notice that changes nothing
+    is accepted (as a no-op), one that changes something is a security event."""
+    if kind == NoticeKind.RENAMED:
+        return bool(conv["name"] != subject)
+    new = sorted(a for a in subject.split(",") if a)
+    return bool(new != sorted(conv["meta"].get("admins", [])))
+
+
 def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
     """We are out of the group: drop its keys, keep the history."""
     meta = dict(conv["meta"], active=False)

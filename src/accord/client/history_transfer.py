@@ -30,6 +30,9 @@ SELF_KIND = "self"
 MAX_CONVERSATIONS = 100
 MAX_MESSAGES = 200  # most recent, per conversation
 FORMAT = 1
+# Who renamed the room and set its admins, as the sending device recorded it: the new
+# device saw only the announcement that restated the room when it was added.
+ROOM_EVENTS = ("renamed", "admins")
 
 
 def self_conversation(dev: Device) -> dict[str, Any] | None:
@@ -52,8 +55,11 @@ def export(dev: Device) -> bytes:
         if conv["kind"] == SELF_KIND:
             continue
         msgs = dev.store.messages(conv["conv_id"], 100_000)[-MAX_MESSAGES:]
+        events = [{"at": e["at"], "kind": e["kind"], "detail": e["detail"]}
+                  for e in dev.store.events(conv["conv_id"]) if e["kind"] in ROOM_EVENTS]
         out.append({"group_id": conv["group_id"].hex(), "name": conv["name"],
-                    "messages": [_message_json(m) for m in msgs if not m.deleted]})
+                    "messages": [_message_json(m) for m in msgs if not m.deleted],
+                    "events": events[-MAX_MESSAGES:]})
     return json.dumps({"format": FORMAT, "conversations": out}).encode()
 
 
@@ -115,7 +121,23 @@ def _import(dev: Device, data: bytes, now: int) -> int:
                 int(m["sent_at"]), now, str(m["kind"]), str(m["body"]),
                 bytes.fromhex(m["reply_to"]) if m["reply_to"] else None, bool(m["edited"]),
                 False, m["expires_at"], dict(m["meta"], imported=True)), seq=base + i)
+        _import_events(dev, conv["conv_id"], c.get("events", [])[:MAX_MESSAGES])
     return added
+
+
+def _import_events(dev: Device, conv_id: str, events: list[dict[str, Any]]) -> None:
+    have = {(e["at"], e["kind"], json.dumps(e["detail"], sort_keys=True))
+            for e in dev.store.events(conv_id)}
+    for e in events:
+        kind, detail = str(e["kind"]), e["detail"]
+        if kind not in ROOM_EVENTS or not isinstance(detail, dict):
+            continue  # only the room's own history comes this way
+        if detail.get("by") is not None and not isinstance(detail["by"], str):
+            continue
+        key = (int(e["at"]), kind, json.dumps(detail, sort_keys=True))
+        if key not in have:
+            have.add(key)
+            dev.store.add_event(conv_id, int(e["at"]), kind, detail)
 
 
 def note_received(dev: Device, conv: dict[str, Any], msg_id: bytes, account: str,

@@ -344,22 +344,33 @@ def _set_conv_meta(dev: Device, conv_id: str, **changes: Any) -> None:
 
 
 def _notice(dev: Device, cid: str, body: Notice, account: str, now: int) -> None:
-    meta = dev.store.conversation(cid)["meta"]
+    from accord.client.conversations import notice_changes_room
+
+    conv = dev.store.conversation(cid)
+    meta = conv["meta"]
     admins = meta.get("admins", [])
-    trusted = not meta.get("admins_known") or account in admins
-    if body.kind == NoticeKind.RENAMED and trusted:
-        if dev.store.conversation(cid)["name"] != body.subject:
-            dev.store.update_conversation(cid, name=body.subject)
-            dev.store.add_event(cid, now, "renamed", {"by": account, "name": body.subject})
-    elif body.kind == NoticeKind.ADMINS_CHANGED and trusted:
-        new = sorted(a for a in body.subject.split(",") if a)
-        if new != admins:
-            dev.store.add_event(cid, now, "admins", {"by": account, "admins": new})
-        _set_conv_meta(dev, cid, admins=new, admins_known=True)
-    elif body.kind == NoticeKind.MEMBER_LEFT and body.subject == account:
+    # The first announcement a new member sees is the room as it is (sent by whoever
+    # added it), not a change by that member: no "renamed" event credited to them.
+    first = not meta.get("admins_known")
+    trusted = first or account in admins
+    if body.kind == NoticeKind.MEMBER_LEFT and body.subject == account:
         from accord.client.conversations import mark_left
 
         mark_left(dev, cid, account, now)
-    elif body.kind in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
+    elif body.kind not in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
+        return
+    elif not trusted and not notice_changes_room(conv, body.kind, body.subject):
+        return  # a non-admin restating the room (adding its own device): allowed, no-op
+    elif not trusted:
         dev.store.add_event(cid, now, "security",
                             {"what": f"{account} tried to change the room without being an admin"})
+    elif body.kind == NoticeKind.RENAMED:
+        if conv["name"] != body.subject:
+            dev.store.update_conversation(cid, name=body.subject)
+            if not first:
+                dev.store.add_event(cid, now, "renamed", {"by": account, "name": body.subject})
+    else:
+        new = sorted(a for a in body.subject.split(",") if a)
+        if new != admins and not first:
+            dev.store.add_event(cid, now, "admins", {"by": account, "admins": new})
+        _set_conv_meta(dev, cid, admins=new, admins_known=True)
