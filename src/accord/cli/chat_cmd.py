@@ -46,21 +46,6 @@ def _suite_text(suite: dict[str, object]) -> str:
     return f"suite {suite['cipher_suite']} ({pq})"
 
 
-@chat.command("list")
-@profile_options
-@with_device
-async def list_cmd(dev: Device, as_json: bool) -> None:
-    """Your conversations."""
-    rows = [{"id": c["conv_id"], "name": c["name"], "kind": c["kind"],
-             "active": c["meta"].get("active", True),
-             "messages": len(dev.store.messages(c["conv_id"])), **convs.suite_of(dev, c)}
-            for c in dev.store.conversations()]
-    emit(as_json, rows, lambda: print_lines(
-        [f"{shown(r['id'])}  [bold]{shown(r['name'])}[/bold]  {r['messages']} messages"
-         + (f"  {_suite_text(r)}" if r["active"] else "  [dim](left)[/dim]") for r in rows],
-        "no conversations yet"))
-
-
 @chat.command("info")
 @click.argument("chat_name")
 @profile_options
@@ -179,3 +164,10 @@ async def upgrade_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     suite = convs.suite_of(dev, conv)
     emit(as_json, {"id": conv["conv_id"], **suite},
          lambda: console.print(f"{shown(conv['name'])} now uses {_suite_text(suite)}"))
+
+
+# issue 19: the inbox's list, archive and local deletion live with the overview
+from accord.cli import inbox_cmd  # noqa: E402
+
+for _command in inbox_cmd.CHAT_COMMANDS:
+    chat.add_command(_command)

@@ -46,6 +46,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
                 "MLS interop: run the working group's scenarios against MLSClient servers."),
     "listen": ("account_cmd", "listen_cmd",
                "Print messages and events live as they arrive (WebSocket push)."),
+    "profile": ("inbox_cmd", "profile",
+                "What others see of you (sent end to end encrypted to your conversations)."),
     "react": ("message_cmd", "react_cmd", "React to a message with an emoji."),
     "read": ("message_cmd", "read_cmd", "Show a conversation's messages and events."),
     "register": ("account_cmd", "register_cmd",

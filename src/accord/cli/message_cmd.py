@@ -25,7 +25,7 @@ from accord.cli.client_common import (
 )
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
-from accord.client import messaging, safety
+from accord.client import messaging, overview, safety
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
 from accord.errors import Conflict
@@ -159,27 +159,38 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
     """Show a conversation's messages and events."""
     conv = convs.find(dev, chat)
     items = timeline(dev, conv, limit)
+    overview.mark_seen(dev, conv)  # issue 19: what was shown is no longer unread
     if not no_receipts:
         try:
             await messaging.mark_read(dev, conv, now_ms())
         except safety.KeyChangeUnconfirmed as exc:  # reading never confirms a key change
             err_console.print(f"[yellow]no read receipts sent:[/yellow] {shown(exc)}")
-    emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items},
-         lambda: print_timeline(conv, items))
+    names = {a: overview.label(dev, a) for i in items if i["type"] == "message"
+             for a in [i["sender"], *i["read_by"], *(w for ws in i["reactions"].values()
+                                                     for w in ws)]}
+    emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items, "names": names},
+         lambda: print_timeline(conv, items, names.get))
 
 
-def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]]) -> None:
+def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]],
+                   name: Callable[[str], str | None] = lambda a: None) -> None:
     console.print(f"[bold underline]{shown(conv['name'])}[/bold underline] "
                   f"[dim]({shown(conv['conv_id'])})[/dim]")
     for i in items:
-        console.print(format_item(i, items))
+        console.print(format_item(i, items, name))
 
 
-def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
+def format_item(i: dict[str, Any], items: list[dict[str, Any]],
+                name: Callable[[str], str | None] = lambda a: None) -> str:
+    """One timeline line; ``name`` gives how a person is called (nickname or
+    display name with the address, issue 19), else the address is shown."""
+    def who(account: str) -> str:
+        return name(account) or account
+
     when = fmt_time(i["at"])
     if i["type"] == "event":
         return f"[yellow]  {when} * {shown(describe_event(i))}[/yellow]"
-    sender = shown(i["sender"])
+    sender = shown(who(i["sender"]))
     if i["deleted"]:
         return f"[dim]  {when} {i['short_id']} {sender}: (deleted)[/dim]"
     line = (f"  [dim]{when} {i['short_id']}[/dim] [bold]{sender}[/bold]: "
@@ -193,9 +204,9 @@ def format_item(i: dict[str, Any], items: list[dict[str, Any]]) -> str:
     if i["edited"]:
         line += " [dim](edited)[/dim]"
     if i["read_by"]:
-        line += f" [green]✓ read by {len(i['read_by'])}[/green]"
-    if i["reactions"]:
-        line += " " + shown(" ".join(f"{e}x{len(who)}" for e, who in i["reactions"].items()))
+        line += " [green]✓ read by " + shown(", ".join(who(a) for a in i["read_by"])) + "[/green]"
+    for emoji, by in i["reactions"].items():
+        line += " " + shown(f"{emoji} by " + ", ".join(who(a) for a in by))
     return line
 
 

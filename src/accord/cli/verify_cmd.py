@@ -111,9 +111,13 @@ async def contacts_list(dev: Device, as_json: bool) -> None:
     changed = set(safety.changed_contacts(dev, None, now_ms()))
     rows = [{"account": c["identity"], "state": c["state"],
              "verified": c["verified_fingerprint"] is not None,
-             "keys_changed": c["identity"] in changed} for c in dev.store.contacts()]
+             "keys_changed": c["identity"] in changed, "display_name": c["display_name"],
+             "nick": dev.store.contact_meta(c["identity"]).get("nick")}  # issue 19
+            for c in dev.store.contacts()]
     emit(as_json, rows, lambda: print_lines(
         [f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]"
+         + (f"  nick [bold]{shown(r['nick'])}[/bold]" if r["nick"] else "")
+         + (f"  calls themselves {shown(r['display_name'])}" if r["display_name"] else "")
          + (" [red]KEYS CHANGED[/red]" if r["keys_changed"] else
             " [green]verified[/green]" if r["verified"] else "") for r in rows],
         "no contacts yet"))
@@ -187,3 +191,10 @@ def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | 
 
 
 COMMANDS = [verify_cmd, alerts_cmd, contacts]
+
+
+# issue 19: nicknames
+from accord.cli import inbox_cmd  # noqa: E402
+
+for _command in inbox_cmd.CONTACTS_COMMANDS:
+    contacts.add_command(_command)

@@ -357,6 +357,10 @@ def _notice(dev: Device, cid: str, body: Notice, account: str, now: int) -> None
         from accord.client.conversations import mark_left
 
         mark_left(dev, cid, account, now)
+    elif body.kind == NoticeKind.PROFILE_NAME:
+        from accord.client import overview
+
+        overview.on_profile_name(dev, account, body.subject)
     elif body.kind not in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
         return
     elif not trusted and not notice_changes_room(conv, body.kind, body.subject):

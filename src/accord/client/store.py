@@ -447,6 +447,21 @@ class ProfileStore:
         args.append(limit)
         return [_message(r) for r in self._conn().execute(sql, args).fetchall()]
 
+    def activity(self, conv_id: str, me: str, after_seq: int) -> tuple[int, int, int]:
+        """``(unread, last_activity, newest_seq)`` of a conversation: messages of
+        others after position ``after_seq``, and the newest message or event time."""
+        db = self._conn()
+        unread = db.execute(
+            "SELECT count(*) FROM messages WHERE conv_id = ? AND seq > ? AND sender != ? "
+            "AND deleted = 0", (conv_id, after_seq, me)).fetchone()
+        last = db.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM messages WHERE conv_id = ? "
+            "UNION ALL SELECT MAX(at) FROM events WHERE conv_id = ?)",
+            (conv_id, conv_id)).fetchone()
+        newest = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv_id = ?",
+                            (conv_id,)).fetchone()
+        return int(unread[0]), int(last[0] or 0), int(newest[0])
+
     def expire_messages(self, now: int) -> int:
         """Remove every message whose disappearing timer has ended."""
         cur = self._conn().execute(
@@ -475,6 +490,15 @@ class ProfileStore:
             if c["identity"] == identity:
                 return c
         return None
+
+    def contact_meta(self, identity: str) -> dict[str, Any]:
+        row = self._conn().execute("SELECT meta FROM contacts WHERE identity = ?",
+                                   (identity,)).fetchone()
+        return {} if row is None else dict(json.loads(row[0]))
+
+    def set_contact_meta(self, identity: str, meta: dict[str, Any]) -> None:
+        self._conn().execute("UPDATE contacts SET meta = ? WHERE identity = ?",
+                             (json.dumps(meta), identity))
 
     def add_event(self, conv_id: str, at: int, kind: str, detail: dict[str, Any]) -> None:
         self._conn().execute(

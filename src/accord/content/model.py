@@ -152,7 +152,8 @@ class NoticeKind:
     DEVICE_ADDED = 5
     DEVICE_REMOVED = 6
     ADMINS_CHANGED = 7
-    ALL = (1, 2, 3, 4, 5, 6, 7)
+    PROFILE_NAME = 8  # issue 19: the sender's display name for its own account
+    ALL = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 @wire

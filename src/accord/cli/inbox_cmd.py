@@ -1,0 +1,136 @@
+"""The inbox (issue 19): ``chat list|archive|unarchive|delete``, ``contacts nick``
+and ``profile name``. Every peer-chosen string is printed through ``shown``."""
+
+from __future__ import annotations
+
+import click
+
+from accord.cli.client_common import (
+    console,
+    emit,
+    fmt_time,
+    now_ms,
+    print_lines,
+    profile_options,
+    with_device,
+)
+from accord.cli.safe_text import shown
+from accord.client import conversations as convs
+from accord.client import overview
+from accord.client.device import Device
+
+
+@click.command("list")
+@click.option("--archived", is_flag=True, help="Show the archived conversations instead.")
+@click.option("--all", "show_all", is_flag=True, help="Show archived ones too.")
+@profile_options
+@with_device
+async def list_cmd(dev: Device, as_json: bool, archived: bool, show_all: bool) -> None:
+    """Your conversations, newest activity first, with unread counts and members."""
+    rows = overview.summaries(dev, archived=None if show_all else archived)
+    for r in rows:
+        r["member_labels"] = [overview.label(dev, a) for a in r["members"]]
+    emit(as_json, rows, lambda: print_lines([_row_line(r) for r in rows],
+                                            "no conversations" if archived or show_all
+                                            else "no conversations yet"))
+
+
+def _row_line(r: dict[str, object]) -> str:
+    unread = f"[bold cyan]{r['unread']} unread[/bold cyan]" if r["unread"] else "[dim]read[/dim]"
+    line = (f"{shown(r['id'])}  [bold]{shown(r['name'])}[/bold]  {unread}  "
+            f"[dim]{fmt_time(int(r['last_activity']))}[/dim]")  # type: ignore[call-overload]
+    if r["request"]:
+        line += f"  [yellow]REQUEST from {shown(r['request_from'])}[/yellow]"
+    if r["archived"]:
+        line += "  [dim](archived)[/dim]"
+    if not r["active"]:
+        line += "  [dim](left)[/dim]"
+    else:
+        line += "  " + shown(", ".join(r["member_labels"]))  # type: ignore[arg-type]
+    return line
+
+
+@click.command("archive")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def archive_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """Hide CHAT from `chat list` (on this device; it keeps receiving)."""
+    conv = convs.find(dev, chat_name)
+    overview.set_archived(dev, conv, True)
+    emit(as_json, {"id": conv["conv_id"], "archived": True},
+         lambda: console.print(f"archived {shown(conv['name'])}"))
+
+
+@click.command("unarchive")
+@click.argument("chat_name")
+@profile_options
+@with_device
+async def unarchive_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
+    """Show CHAT in `chat list` again."""
+    conv = convs.find(dev, chat_name)
+    overview.set_archived(dev, conv, False)
+    emit(as_json, {"id": conv["conv_id"], "archived": False},
+         lambda: console.print(f"unarchived {shown(conv['name'])}"))
+
+
+@click.command("delete")
+@click.argument("chat_name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@profile_options
+@with_device
+async def delete_cmd(dev: Device, as_json: bool, chat_name: str, yes: bool) -> None:
+    """Delete CHAT and its history from this device (leaving it first if you are in it)."""
+    conv = convs.find(dev, chat_name)
+    n = len(dev.store.messages(conv["conv_id"], 1_000_000))
+    active = conv["meta"].get("active", True)
+    if not yes:
+        what = f"Delete {shown(conv['name'])} ({conv['conv_id']}) and its {n} messages here"
+        what += ", leaving it first?" if active else "?"
+        if not click.confirm(click.unstyle(what), default=False):
+            raise click.Abort()
+    left = await overview.delete_local(dev, conv, now_ms())
+    emit(as_json, {"id": conv["conv_id"], "deleted": True, "left": left},
+         lambda: console.print(f"deleted {shown(conv['name'])}"
+                               + (" (you left it)" if left else "")))
+
+
+CHAT_COMMANDS = [list_cmd, archive_cmd, unarchive_cmd, delete_cmd]
+
+
+@click.command("nick")
+@click.argument("account")
+@click.argument("nick", default="")
+@profile_options
+@with_device
+async def nick_cmd(dev: Device, as_json: bool, account: str, nick: str) -> None:
+    """Call ACCOUNT by NICK on this device (no NICK: remove it). Nobody else sees it."""
+    overview.set_nickname(dev, account, nick or None)
+    emit(as_json, {"account": account, "nick": nick or None},
+         lambda: console.print(f"{shown(account)} is now {shown(nick)}" if nick
+                               else f"removed the nickname of {shown(account)}"))
+
+
+@click.group("profile")
+def profile() -> None:
+    """What others see of you (sent end to end encrypted to your conversations)."""
+
+
+@profile.command("name")
+@click.argument("name", default="")
+@profile_options
+@with_device
+async def name_cmd(dev: Device, as_json: bool, name: str) -> None:
+    """Set your display name to NAME and tell your conversations (no NAME: show it)."""
+    if not name:
+        current = overview.display_name(dev)
+        emit(as_json, {"display_name": current},
+             lambda: console.print(shown(current) if current else "no display name set"))
+        return
+    told = await overview.set_display_name(dev, name, now_ms())
+    emit(as_json, {"display_name": overview.display_name(dev), "conversations": told},
+         lambda: console.print(f"display name set; told {told} conversation(s)"))
+
+
+COMMANDS = [profile]
+CONTACTS_COMMANDS = [nick_cmd]

@@ -1,0 +1,164 @@
+"""The inbox as people see it: conversation summaries, read position, archive and
+local deletion, display names and contact nicknames.
+
+A conversation's *read position* is the newest message position (``seq``) the
+user has looked at on this device; messages of others after it are unread. It
+is local and independent of read receipts (a user who turns receipts off
+still has an unread count).
+
+Display names (issue 19) are self-chosen and travel end to end encrypted: a
+``Notice(PROFILE_NAME)`` inside the MLS application content of every
+conversation (docs/PROTOCOL.md). A display name is a claim by its owner, so
+it is always shown next to the address (``label``), never instead of it; a
+nickname is the user's own word for a contact and may stand alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.client import conversations as convs
+from accord.client import message_requests
+from accord.content import Notice, NoticeKind
+from accord.errors import ValidationError
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+MAX_NAME = 64  # characters of a display name or nickname
+
+
+def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, Any]]:
+    """Every conversation (archived ones only with ``archived=True``, all with
+    None), newest activity first."""
+    me = dev.identity.account
+    rows = []
+    for c in dev.store.conversations():
+        meta = c["meta"]
+        if archived is not None and bool(meta.get("archived")) != archived:
+            continue
+        unread, last, _ = dev.store.activity(c["conv_id"], me, int(meta.get("read_seq", 0)))
+        active = meta.get("active", True)
+        members = sorted(convs.members(dev, c)) if active else []
+        rows.append({
+            "id": c["conv_id"], "name": c["name"], "kind": c["kind"], "active": active,
+            "unread": unread, "last_activity": max(last, c["created_at"]),
+            "members": members, "archived": bool(meta.get("archived")),
+            "request": message_requests.is_pending(c),
+            "request_from": meta.get("request", {}).get("from")
+            if message_requests.is_pending(c) else None,
+        })
+    rows.sort(key=lambda r: (-r["last_activity"], r["id"]))
+    return rows
+
+
+def mark_seen(dev: Device, conv: dict[str, Any]) -> None:
+    """The user has looked at ``conv``: everything in it now is read."""
+    _, _, newest = dev.store.activity(conv["conv_id"], dev.identity.account, 0)
+    conv = dev.store.conversation(conv["conv_id"])
+    dev.store.update_conversation(conv["conv_id"], meta=dict(conv["meta"], read_seq=newest))
+
+
+def set_archived(dev: Device, conv: dict[str, Any], archived: bool) -> None:
+    """Hide ``conv`` from the list (local only; it keeps receiving)."""
+    conv = dev.store.conversation(conv["conv_id"])
+    dev.store.update_conversation(conv["conv_id"], meta=dict(conv["meta"], archived=archived))
+
+
+async def delete_local(dev: Device, conv: dict[str, Any], now: int) -> bool:
+    """Forget ``conv`` on this device: its history and keys. A conversation we are
+    still in is left first (else the others would keep encrypting to a device
+    that throws everything away); True when it was left."""
+    left = False
+    if conv["meta"].get("active", True) and not message_requests.is_pending(conv):
+        await convs.leave(dev, conv, now)
+        left = True
+    with dev.store.transaction():
+        dev.store.drop_group(conv["group_id"])
+        dev.store.drop_conversation(conv["conv_id"])
+    return left
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError("a name cannot be empty", "name")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"a name has at most {MAX_NAME} characters", "name")
+    return name
+
+
+def set_nickname(dev: Device, account: str, nick: str | None) -> None:
+    """The user's own name for ``account`` (None or "" removes it)."""
+    contact = dev.store.contact(account)
+    if contact is None:
+        raise ValidationError(f"{account} is not one of your contacts", "contact")
+    meta = dict(dev.store.contact_meta(account))
+    if nick:
+        meta["nick"] = _clean_name(nick)
+    else:
+        meta.pop("nick", None)
+    dev.store.set_contact_meta(account, meta)
+
+
+async def set_display_name(dev: Device, name: str, now: int) -> int:
+    """Set our display name and tell every conversation we are active in (end to
+    end encrypted); how many conversations were told."""
+    from accord.client import messaging
+
+    name = _clean_name(name)
+    dev.store.put_json("display_name", name)
+    told = 0
+    for c in dev.store.conversations():
+        if not c["meta"].get("active", True) or message_requests.is_pending(c):
+            continue
+        await messaging.send_body(dev, c, Notice(NoticeKind.PROFILE_NAME, name), now)
+        told += 1
+    return told
+
+
+def display_name(dev: Device) -> str | None:
+    value = dev.store.get_json("display_name")
+    return None if value is None else str(value)
+
+
+def on_profile_name(dev: Device, account: str, name: str) -> None:
+    """A member announced its display name (only for its own account)."""
+    if account == dev.identity.account:
+        return  # ours is set with set_display_name, never learned from the group
+    try:
+        name = _clean_name(name)
+    except ValidationError:
+        return
+    dev.store.upsert_contact(account, display_name=name)
+
+
+def label(dev: Device, account: str) -> str:
+    """How ``account`` is named to the user: nickname, else ``name (address)``,
+    else the address."""
+    if account == dev.identity.account:
+        return "you"
+    contact = dev.store.contact(account)
+    if contact is None:
+        return account
+    nick = dev.store.contact_meta(account).get("nick")
+    if nick:
+        return f"{nick} ({account})"
+    if contact["display_name"]:
+        return f"{contact['display_name']} ({account})"
+    return account
+
+
+def resolve_person(dev: Device, who: str) -> list[str]:
+    """The accounts ``who`` may mean: an address, or a nickname or display name
+    (case-insensitive, several people may share one)."""
+    who_l = who.strip().lower()
+    hits = []
+    for c in dev.store.contacts():
+        names = {c["identity"].lower(), c["display_name"].lower(),
+                 str(dev.store.contact_meta(c["identity"]).get("nick", "")).lower()}
+        if who_l in names - {""}:
+            hits.append(c["identity"])
+    if who_l == dev.identity.account.lower() or who_l == (display_name(dev) or "").lower():
+        hits.append(dev.identity.account)
+    return sorted(set(hits)) or [who.strip()]

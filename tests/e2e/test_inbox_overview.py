@@ -1,0 +1,145 @@
+"""Issue 19, the inbox: unread counts and order, archive, local deletion, display
+names (end to end encrypted) and nicknames, against a real provider process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from accord.cli.main import cli
+from accord.client import conversations as convs
+from accord.client import messaging, overview
+from accord.errors import ValidationError
+from tests.e2e.helpers import PASS, Clock, new_device
+
+
+def _acct(name: str) -> str:
+    return f"{name}{os.urandom(3).hex()}@alpha.test"
+
+
+@pytest.fixture
+async def pair(server, tmp_path):
+    clock = Clock()
+    devs = [await new_device(tmp_path / n, _acct(n), server.url, clock) for n in ("ann", "ben")]
+    yield (*devs, clock)
+    for d in devs:
+        await d.disconnect()
+
+
+async def test_unread_counts_newest_first_and_mark_seen(pair) -> None:
+    ann, ben, clock = pair
+    old = await convs.create(ann, "old", [ben.identity.account], clock())
+    new = await convs.create(ann, "new", [ben.identity.account], clock())
+    await ben.sync(clock())
+    ben_old = ben.store.conversation(old["conv_id"])
+    await messaging.send_text(ben, ben_old, "one", clock())
+    await messaging.send_text(ben, ben_old, "two", clock())
+    await ann.sync(clock())
+    rows = overview.summaries(ann)
+    assert [r["name"] for r in rows] == ["old", "new"]  # newest activity first
+    assert [r["unread"] for r in rows] == [2, 0]
+    assert rows[0]["members"] == sorted([ann.identity.account, ben.identity.account])
+    assert rows[0]["request"] is False
+    await messaging.send_text(ann, old, "mine", clock())  # our own posts are never unread
+    assert overview.summaries(ann)[0]["unread"] == 2
+    overview.mark_seen(ann, old)
+    assert overview.summaries(ann)[0]["unread"] == 0
+    await messaging.send_text(ben, ben_old, "three", clock())
+    await ann.sync(clock())
+    assert overview.summaries(ann)[0]["unread"] == 1
+    del new
+
+
+async def test_archive_hides_and_delete_leaves_and_forgets(pair) -> None:
+    ann, ben, clock = pair
+    conv = await convs.create(ann, "gone", [ben.identity.account], clock())
+    await ben.sync(clock())
+    overview.set_archived(ann, conv, True)
+    assert [r["name"] for r in overview.summaries(ann)] == []
+    assert [r["name"] for r in overview.summaries(ann, archived=True)] == ["gone"]
+    overview.set_archived(ann, conv, False)
+    assert [r["name"] for r in overview.summaries(ann)] == ["gone"]
+    assert await overview.delete_local(ann, conv, clock()) is True
+    assert ann.store.conversations() == []
+    await ben.sync(clock())  # the others are told: ann left
+    events = [e["kind"] for e in ben.store.events(conv["conv_id"])]
+    assert "member_left" in events
+
+
+async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server) -> None:
+    ann, ben, clock = pair
+    await convs.create(ann, "hello", [ben.identity.account], clock())
+    await ben.sync(clock())
+    assert overview.label(ben, ann.identity.account) == ann.identity.account
+    assert await overview.set_display_name(ann, "  Ann   Smith ", clock()) == 1
+    await ben.sync(clock())
+    assert overview.label(ben, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
+    assert overview.resolve_person(ben, "ann smith") == [ann.identity.account]
+    overview.set_nickname(ben, ann.identity.account, "Sis")
+    assert overview.label(ben, ann.identity.account) == f"Sis ({ann.identity.account})"
+    assert overview.resolve_person(ben, "sis") == [ann.identity.account]
+    with pytest.raises(ValidationError) as exc:
+        overview.set_nickname(ben, "nobody@alpha.test", "x")
+    assert exc.value.rule == "contact"
+    with pytest.raises(ValidationError) as exc:
+        await overview.set_display_name(ann, "   ", clock())
+    assert exc.value.rule == "name"
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # the terminal width wraps lines
+
+
+def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
+    clock = Clock()
+    accts = {}
+
+    async def setup() -> None:
+        ann = await new_device(tmp_path / "ann", _acct("ann"), server.url, clock)
+        ben = await new_device(tmp_path / "ben", _acct("ben"), server.url, clock)
+        accts.update(ann=ann.identity.account, ben=ben.identity.account)
+        conv = await convs.create(ann, "club", [ben.identity.account], clock())
+        await ben.sync(clock())
+        await messaging.send_text(ben, ben.store.conversation(conv["conv_id"]), "hi ann",
+                                  clock())
+        await overview.set_display_name(ben, "Benjamin", clock())
+        for d in (ann, ben):
+            await d.disconnect()
+            d.close()
+
+    asyncio.run(setup())
+    runner = CliRunner()
+    ann = {"ACCORD_PROFILE": str(tmp_path / "ann"), "ACCORD_PASSPHRASE": PASS}
+    ben = {"ACCORD_PROFILE": str(tmp_path / "ben"), "ACCORD_PASSPHRASE": PASS}
+    out = runner.invoke(cli, ["chat", "list", "--json"], env=ann)
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.output)
+    assert (row["name"], row["unread"]) == ("club", 1)
+    assert sorted(row["member_labels"]) == sorted(["you", f"Benjamin ({accts['ben']})"])
+    human = runner.invoke(cli, ["chat", "list"], env=ann)
+    assert "1 unread" in human.output and "Benjamin" in human.output
+    read = runner.invoke(cli, ["read", "club"], env=ann)
+    assert read.exit_code == 0 and "hi ann" in read.output
+    out = runner.invoke(cli, ["chat", "list", "--json"], env=ann)
+    assert json.loads(out.output)[0]["unread"] == 0
+    assert runner.invoke(cli, ["contacts", "nick", accts["ben"], "Benji"], env=ann).exit_code == 0
+    (contact,) = json.loads(runner.invoke(cli, ["contacts", "--json"], env=ann).output)
+    assert (contact["nick"], contact["display_name"]) == ("Benji", "Benjamin")
+    react = runner.invoke(cli, ["read", "club", "--json"], env=ann)
+    mid = json.loads(react.output)["items"][-1]["short_id"]
+    assert runner.invoke(cli, ["react", "club", mid, "+1"], env=ann).exit_code == 0
+    theirs = _flat(runner.invoke(cli, ["read", "club"], env=ben).output)
+    assert f"read by {accts['ann']}" in theirs  # who read it and who reacted
+    assert f"+1 by {accts['ann']}" in theirs
+    mine = _flat(runner.invoke(cli, ["read", "club"], env=ann).output)
+    assert f"Benji ({accts['ben']}): hi ann" in mine and "+1 by you" in mine
+    no = runner.invoke(cli, ["chat", "delete", "club"], env=ann, input="n\n")
+    assert no.exit_code == 1 and "Delete club" in no.output
+    assert len(json.loads(runner.invoke(cli, ["chat", "list", "--json"], env=ann).output)) == 1
+    yes = runner.invoke(cli, ["chat", "delete", "club", "--yes"], env=ann)
+    assert yes.exit_code == 0 and "you left it" in yes.output
+    assert json.loads(runner.invoke(cli, ["chat", "list", "--json"], env=ann).output) == []
