@@ -110,7 +110,7 @@ def test_T16_hostile_strings_through_every_command(
                        ["items"])))
 
     read = accord(victim, "read", cid, "--no-receipts").stdout
-    for text in [*TEXTS, NAME, f"[file {FILE_NAME}", f"{EMOJI}x1"]:
+    for text in [*TEXTS, NAME, f"[file {FILE_NAME}", f"{EMOJI} by"]:
         shows(read, text, "read")
     assert CONTINUATION + "  2026-01-01 00:00 deadbeef" in read  # the fake line is marked
     found = accord(victim, "search").stdout
