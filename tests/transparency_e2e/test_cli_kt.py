@@ -20,7 +20,7 @@ CLI_TIMEOUT_S = 90
 
 
 def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="kt pass",
+    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="kt pass phrase",
                COLUMNS="200")
     proc = subprocess.run(
         [sys.executable, "-c", "from accord.cli.main import main; main()", *args],

@@ -12,6 +12,7 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    err_console,
     fmt_time,
     now_ms,
     open_device,
@@ -30,19 +31,45 @@ MAX_RECONNECTS = 1000
 
 
 @click.command("init")
+@click.option("--weak-ok", is_flag=True, help="Accept a very weak passphrase anyway.")
 @profile_options
-def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
+def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool,
+             weak_ok: bool) -> None:
     """Create this device's encrypted profile and its signature key."""
     folder = profile_dir(profile)
+    words = passphrase(passphrase_file, confirm=True)
+    judge_passphrase(words, weak_ok)
 
     async def go() -> None:
-        dev = Device.init(folder, passphrase(passphrase_file, confirm=True))
+        dev = Device.init(folder, words)
         dev.close()
 
     run(go())
     emit(as_json, {"profile": str(folder)},
          lambda: console.print(f"Created an encrypted profile in [bold]{shown(folder)}[/bold]. "
                                "Next: accord register user@domain --server URL"))
+
+
+# zxcvbn scores 0..4; 0 and 1 are under 10^6 guesses ("too" / "very guessable"):
+# with a copy of the profile, an attacker tries them offline at leisure (THREATS T09).
+WEAKEST_ACCEPTED = 2
+
+
+def judge_passphrase(words: str, weak_ok: bool) -> None:
+    """Strength guidance at ``init``: refuse a very weak passphrase unless --weak-ok,
+    and say how strong the chosen one is (an estimate, on stderr)."""
+    from zxcvbn import zxcvbn
+
+    verdict = zxcvbn(words[:100])  # zxcvbn is slow on very long input; 100 chars suffice
+    score = int(verdict["score"])
+    hints = [verdict["feedback"]["warning"], *verdict["feedback"]["suggestions"]]
+    hint = " ".join(h for h in hints if h) or "Several uncommon words make a strong one."
+    if score < WEAKEST_ACCEPTED and not weak_ok:
+        raise click.UsageError(f"this passphrase is very weak (strength {score}/4). {hint} "
+                               "Choose another, or pass --weak-ok to keep it.")
+    guess = verdict["crack_times_display"]["offline_slow_hashing_1e4_per_second"]
+    err_console.print(f"passphrase strength {score}/4 (offline guessing: about {guess})"
+                      + ("" if score >= 3 else f". {hint}"))
 
 
 @click.command("register")

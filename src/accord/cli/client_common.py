@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from accord.cli import agent
 from accord.cli.safe_text import shown
 from accord.client.api import ServerError
 from accord.client.device import Device
+from accord.client.store import WrongPassphrase
 from accord.errors import AccordError, NotFound, RateLimited
 
 T = TypeVar("T")
@@ -66,7 +68,17 @@ def passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
 
 
 def open_device(profile: Path | None, passphrase_file: Path | None) -> Device:
-    return Device.open(profile_dir(profile), passphrase(passphrase_file))
+    """Open the profile: with the key ``accord agent`` holds, if one runs for it (no
+    prompt, no Argon2id), else with the passphrase (an explicit --passphrase-file wins)."""
+    folder = profile_dir(profile)
+    if passphrase_file is None:
+        key = agent.key_for(folder)
+        if key is not None:
+            try:
+                return Device.open_with_key(folder, key)
+            except WrongPassphrase:  # the profile was re-keyed since the agent started
+                pass
+    return Device.open(folder, passphrase(passphrase_file))
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -19,6 +19,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
                 "What your provider holds about your account: export it, or delete it all."),
     "admin": ("admin_cmd", "admin",
               "Abuse handling for a provider's operator: reports, suspensions, refused peers."),
+    "agent": ("agent_cmd", "agent",
+              "Unlock once per session: a local agent holds the profile key for a while."),
     "alerts": ("verify_cmd", "alerts_cmd",
                "Security alerts (key transparency, split views, changed keys)."),
     "backup": ("backup_cmd", "backup_group",

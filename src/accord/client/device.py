@@ -99,6 +99,14 @@ class Device:
     def open(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None) -> Device:
         return cls(ProfileStore.open(folder, passphrase), engine)
 
+    @classmethod
+    def open_with_key(cls, folder: Path, key: bytes, *,
+                      engine: MlsEngine | None = None) -> Device:
+        """Open with the derived database key (from ``accord agent``), no Argon2id."""
+        store = ProfileStore.load(folder)
+        store.unlock_key(key)
+        return cls(store, engine)
+
     @property
     def signature_public_key(self) -> bytes:
         pub = self.store.get("sig_pub")

@@ -197,7 +197,14 @@ class ProfileStore:
         return self._db is None
 
     def unlock(self, passphrase: str) -> None:
-        key = derive_key(passphrase, self._salt, self._params)
+        self.unlock_key(self.derive(passphrase))
+
+    def derive(self, passphrase: str) -> bytes:
+        """The database key of ``passphrase`` (Argon2id; what ``accord agent`` holds)."""
+        return derive_key(passphrase, self._salt, self._params)
+
+    def unlock_key(self, key: bytes) -> None:
+        """Open with a key derived before (WrongPassphrase when it is not this profile's)."""
         # 0700 folder, 0600 files (SQLite gives -wal/-shm the database's mode);
         # a profile made by an older version (0755/0644) is tightened here.
         private_file(self.folder / META_NAME, create=False)
