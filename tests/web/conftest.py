@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,20 +103,29 @@ class World:
     root: Path
     browser: Any
     apps: list[WebApp]
+    pages: dict[int, Any] = field(default_factory=dict)
 
     def web(self, name: str, account: str, server: str) -> WebApp:
-        folder = self.root / name
-        make_profile(folder, account, server)
-        app = start_web(folder, account)
+        make_profile(self.root / name, account, server)
+        return self.start(name, account)
+
+    def start(self, name: str, account: str) -> WebApp:
+        app = start_web(self.root / name, account)
         self.apps.append(app)
         return app
 
     def page(self, app: WebApp) -> Any:
-        """A fresh browser context (its own cookies) with the app open and logged in."""
+        """The app's browser context (its own cookies), opened and logged in once: the
+        printed link works only once."""
+        if app.port in self.pages:
+            page = self.pages[app.port]
+            page.goto(app.origin + "/")
+            return page
         ctx = self.browser.new_context(viewport={"width": 1200, "height": 800})
         page = ctx.new_page()
         page.goto(app.url)
         page.wait_for_url(app.origin + "/")
+        self.pages[app.port] = page
         return page
 
 
@@ -148,6 +157,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         pw.stop()
         for p in (alpha, beta):
             p.stop()
+
+
+def post(page: Any, path: str, body: Any, *, csrf: bool = True) -> tuple[int, Any]:
+    """A POST from the page's own script (same origin, with the session cookie)."""
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content") if csrf else None
+    return tuple(page.evaluate(
+        """async ([path, body, token]) => {
+             const headers = {"Content-Type": "application/json"};
+             if (token) headers["X-CSRF-Token"] = token;
+             const r = await fetch(path, {method: "POST", headers, body: JSON.stringify(body)});
+             return [r.status, await r.json()];
+           }""", [path, body, token]))
 
 
 def shot(page: Any, name: str) -> None:

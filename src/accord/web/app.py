@@ -42,7 +42,8 @@ def _locked(live: Live, view: Callable[[Request], Awaitable[Response]]
     return endpoint
 
 
-def create_app(live: Live, session: security.Session, *, start_pump: bool = True) -> Starlette:
+def create_app(live: Live, session: security.Session, *, start_pump: bool = True
+               ) -> security.Guard:
     api = Api(live)
 
     async def page(request: Request) -> Response:
@@ -55,7 +56,7 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
     async def events(request: Request) -> Response:
         return StreamingResponse(live.events(), media_type="text/event-stream")
 
-    async def not_found(request: Request) -> Response:
+    async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"code": "not_found"}, 404)
 
     def get(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
@@ -95,7 +96,6 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         finally:
             await live.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(security.Guard, session=session)
-    app.add_exception_handler(404, lambda r, e: not_found(r))
-    return app
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    # Outermost, so that even Starlette's own error pages carry the headers.
+    return security.Guard(app, session)
