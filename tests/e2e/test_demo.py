@@ -20,5 +20,6 @@ def test_demo_runs_and_finds_no_plaintext_at_the_provider() -> None:
     assert "removed you" in out  # carol's own view of her removal
     assert "none found" in out and "FOUND" not in out
     assert "(hidden)" in out  # application messages name no sender at the provider
+    assert "accord web --profile" in out  # how to open the demo's profiles in the app
     # the budget is a minute on this machine; leave room for a loaded CI box
     assert time.monotonic() - started < 90

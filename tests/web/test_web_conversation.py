@@ -3,16 +3,28 @@ live updates (no reload anywhere) through ``accord web``."""
 
 from __future__ import annotations
 
-import base64
 import os
+import re
+import struct
+import zlib
 
 from playwright.sync_api import expect
 
 from tests.web.conftest import World, shot
 
-# A 1x1 red PNG: a real raster image, decrypted and shown by the receiver's own app.
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+
+def png(width: int, height: int) -> bytes:
+    """A real raster image (a colour gradient), decrypted and shown by the receiver's app."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 4 % 256, 160))
+                    for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+PNG = png(64, 48)
 WAIT = 30_000
 
 
@@ -80,7 +92,7 @@ def test_two_browsers_hold_a_conversation(world: World) -> None:
         {"name": "red.png", "mimeType": "image/png", "buffer": PNG}])
     thumb = b.locator("article img.thumb")
     expect(thumb).to_be_visible(timeout=WAIT)
-    b.wait_for_function("() => document.querySelector('article img.thumb').naturalWidth === 1")
+    b.wait_for_function("() => document.querySelector('article img.thumb').naturalWidth === 64")
     expect(b.get_by_role("link", name="red.png")).to_be_visible()
     shot(a, "conversation-alice")
     shot(b, "conversation-bob")
@@ -89,3 +101,27 @@ def test_two_browsers_hold_a_conversation(world: World) -> None:
     expect(b.get_by_text("message deleted").first).to_be_visible(timeout=WAIT)
     expect(article(b, "Saturday at 9?")).to_have_count(0)
     expect(b.get_by_role("separator").first).to_be_visible()  # a day separator
+
+    # unread count and last-message preview while bob looks elsewhere, newest first
+    b.evaluate("location.hash = ''")
+    composer(a).fill("Are you there?")
+    composer(a).press("Enter")
+    entry = b.get_by_role("navigation", name="Conversations").get_by_role("listitem").first
+    expect(entry.locator(".unread")).to_have_text("1", timeout=WAIT)
+    expect(entry.locator(".preview")).to_have_text(
+        alice.account.split("@")[0] + ": Are you there?")
+    shot(b, "conversation-list")
+    entry.get_by_role("link", name="Hiking").click()
+    expect(entry.locator(".unread")).to_have_count(0, timeout=WAIT)
+
+    # members panel: a safety number (digits and QR code) and "mark as verified"
+    a.get_by_role("button", name="Members").click()
+    panel = a.get_by_role("region", name="People in this conversation")
+    expect(panel.get_by_text(bob.account)).to_be_visible(timeout=WAIT)
+    panel.get_by_role("button", name="Verify").click()
+    expect(a.locator("#safety-digits")).to_have_text(re.compile(r"^(\d{5} ){11}\d{5}$"),
+                                                     timeout=WAIT)
+    a.wait_for_function("() => document.getElementById('safety-qr').naturalWidth > 50")
+    shot(a, "safety-number")
+    a.get_by_role("button", name="Mark as verified").click()
+    expect(panel.get_by_text("verified")).to_be_visible(timeout=WAIT)

@@ -188,11 +188,32 @@ async def _run(root: Path) -> int:
     return 1 if hits else 0
 
 
+def _web_hint(root: Path | None) -> None:
+    """How to open the web app (issue 20) on the demo's profiles."""
+    if root is None:
+        console.print("Open the demo's profiles in the browser: run [bold]accord demo --keep "
+                      "DIR[/bold], then [bold]ACCORD_PASSPHRASE='demo passphrase' accord web "
+                      "--profile DIR/bob[/bold] (or DIR/alice-phone, DIR/carol)")
+        return
+    for name in ("alice-phone", "bob", "carol"):
+        console.print(f"Open {name} in the browser: [bold]ACCORD_PASSPHRASE='{PASSPHRASE}' "
+                      f"accord web --profile {shown(root / name)}[/bold]")
+    console.print("(the demo's providers have stopped: the app shows what each device holds)")
+
+
 @click.command("demo")
-def demo() -> None:
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's profiles and providers' data in this folder "
+              "(to open them with `accord web`).")
+def demo(keep: Path | None) -> None:
     """Run an end-to-end encrypted group conversation across two providers on loopback."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="accord-demo-") as tmp:
-        status = asyncio.run(_run(Path(tmp)))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        status = asyncio.run(_run(keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="accord-demo-") as tmp:
+            status = asyncio.run(_run(Path(tmp)))
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+    _web_hint(keep)
     raise SystemExit(status)

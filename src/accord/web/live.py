@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from accord.client.device import Device
-from accord.errors import AccordError
 
 IDLE_S = 20.0  # reconnect the push this often even when nothing comes
-RETRY_S = 1.0
+RETRY_S = 0.1
+OFFLINE_RETRY_S = 5.0
 KEEPALIVE_S = 15.0
 
 
@@ -56,15 +56,17 @@ class Live:
         """Forever: sync, then wait on the provider's push; each frame is a sync."""
         while True:
             try:
-                await self.dev.connect()
+                async with self.lock:
+                    await self.dev.connect()
                 await self.sync()
                 self.online = True
                 async for _items in self.dev.api.push(self.dev.cursor, idle_timeout=IDLE_S):
                     await self.sync()
-            except (AccordError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - offline: show what the device holds
+                if self.online:
+                    self.changed("offline", message=type(exc).__name__)
                 self.online = False
-                self.changed("offline", message=type(exc).__name__)
-            await asyncio.sleep(RETRY_S if not self.online else 0)
+            await asyncio.sleep(RETRY_S if self.online else OFFLINE_RETRY_S)
 
     def start(self) -> None:
         if self.dev.registered and self._task is None:
