@@ -61,7 +61,7 @@ def test_duplicates_are_dropped_and_search_filters(tmp_path: Path) -> None:
     assert not store.add_message(msg(1, "hello brave new world"))
     store.add_message(msg(2, "hello again", conv="c2", sender="carol@alpha.test"))
     store.add_message(msg(3, "unrelated"))
-    assert [m.body for m in store.search("hello")] == ["hello brave new world", "hello again"]
+    assert [m.body for m in store.search("hello")] == ["hello again", "hello brave new world"]
     assert [m.body for m in store.search("hello", sender="carol@alpha.test")] == ["hello again"]
     assert [m.body for m in store.search("hello", conv_id="c1")] == ["hello brave new world"]
     assert [m.body for m in store.search("hello", since=1002)] == ["hello again"]

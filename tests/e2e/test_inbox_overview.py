@@ -137,6 +137,15 @@ def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
     assert f"+1 by {accts['ann']}" in theirs
     mine = _flat(runner.invoke(cli, ["read", "club"], env=ann).output)
     assert f"Benji ({accts['ben']}): hi ann" in mine and "+1 by you" in mine
+    # search: a prefix, the sender by display name or nickname, the room by title + id
+    for who in ("Benjamin", "benji", accts["ben"]):
+        found = runner.invoke(cli, ["search", "an", "--sender", who, "--json"], env=ann)
+        (hit,) = json.loads(found.output)
+        assert hit["text"] == "hi ann" and hit["chat_label"].startswith("club (")
+        assert hit["chat_id"].startswith(hit["chat_label"][6:-1])
+        assert [hit["snippet"][a:b] for a, b in hit["spans"]] == ["ann"]
+    assert json.loads(runner.invoke(cli, ["search", "an", "--sender", "you", "--json"],
+                                    env=ann).output) == []
     no = runner.invoke(cli, ["chat", "delete", "club"], env=ann, input="n\n")
     assert no.exit_code == 1 and "Delete club" in no.output
     assert len(json.loads(runner.invoke(cli, ["chat", "list", "--json"], env=ann).output)) == 1

@@ -107,23 +107,35 @@ async def contacts_cmd(dev: Device, as_json: bool) -> None:
 @click.command("search")
 @click.argument("query", default="")
 @click.option("--chat", default=None, help="Only this conversation.")
-@click.option("--sender", default=None, help="Only messages from this account.")
+@click.option("--sender", default=None,
+              help="Only messages from this person (address, nickname or display name).")
 @click.option("--since", default=None, help="YYYY-MM-DD")
 @click.option("--until", default=None, help="YYYY-MM-DD")
 @profile_options
 @with_device
 async def search_cmd(dev: Device, as_json: bool, query: str, chat: str | None,
                      sender: str | None, since: str | None, until: str | None) -> None:
-    """Full-text search of your local archive (by text, sender, conversation, date)."""
-    conv_id = dev.store.conversation(chat)["conv_id"] if chat else None
-    hits = dev.store.search(query, sender=sender, conv_id=conv_id, since=_day(since),
-                            until=_day(until, end=True))
-    names = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
-    rows = [dict(message_view(m), chat=names.get(m.conv_id, m.conv_id)) for m in hits]
+    """Full-text search of your local archive, newest first (every word matches as a
+    prefix; by text, sender, conversation, date)."""
+    from accord.client import search
+
+    rows = search.search(dev, query, sender=sender, chat=chat, since=_day(since),
+                         until=_day(until, end=True))
     emit(as_json, rows, lambda: print_lines(
-        [f"[dim]{fmt_time(r['at'])} {shown(r['chat'])} {r['short_id']}[/dim] "
-         f"[bold]{shown(r['sender'])}[/bold]: {shown(r['text'], multiline=True)}"
+        [f"[dim]{fmt_time(r['at'])}[/dim] {shown(r['chat_label'])} [dim]{r['short_id']}[/dim] "
+         f"[bold]{shown(r['sender_label'])}[/bold]: {highlighted(r['snippet'], r['spans'])}"
          for r in rows], "no matches"))
+
+
+def highlighted(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` as inert markup with the spans highlighted: each piece is escaped
+    first, and only then is our own markup put around the matches."""
+    out, at = [], 0
+    for a, b in spans:
+        out += [shown(text[at:a]), "[reverse]", shown(text[a:b]), "[/reverse]"]
+        at = b
+    out.append(shown(text[at:]))
+    return "".join(out)
 
 
 def _day(text: str | None, end: bool = False) -> int | None:

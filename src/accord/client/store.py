@@ -432,12 +432,13 @@ class ProfileStore:
             "ORDER BY seq, rowid LIMIT ?", (conv_id, limit)).fetchall()
         return [_message(r) for r in rows]
 
-    def search(self, query: str, *, sender: str | None = None, conv_id: str | None = None,
-               since: int | None = None, until: int | None = None,
-               limit: int = 100) -> list[StoredMessage]:
-        """Full-text search (FTS5 syntax is neutralised: words are matched as
-        quoted terms, so user input cannot form FTS5 operators)."""
-        terms = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+    def search(self, query: str, *, sender: str | list[str] | None = None,
+               conv_id: str | None = None, since: int | None = None,
+               until: int | None = None, limit: int = 100) -> list[StoredMessage]:
+        """Full-text search, newest first. Every word is a prefix (FTS5 ``"word"*``);
+        FTS5 syntax is neutralised: words are matched as quoted terms, so user
+        input cannot form FTS5 operators. ``sender``: one account or several."""
+        terms = " ".join('"' + w.replace('"', '""') + '"*' for w in query.split())
         columns = ", ".join("m." + c.strip() for c in _MSG_COLUMNS.split(","))
         sql = (f"SELECT {columns} FROM messages_fts f "
                "JOIN messages m ON m.rowid = f.rowid WHERE m.deleted = 0")
@@ -445,12 +446,16 @@ class ProfileStore:
         if terms:
             sql += " AND messages_fts MATCH ?"
             args.append(terms)
-        for cond, value in (("m.sender = ?", sender), ("m.conv_id = ?", conv_id),
+        if sender is not None:
+            senders = [sender] if isinstance(sender, str) else list(sender)
+            sql += f" AND m.sender IN ({', '.join('?' * len(senders)) or 'NULL'})"
+            args += senders
+        for cond, value in (("m.conv_id = ?", conv_id),
                             ("m.sent_at >= ?", since), ("m.sent_at <= ?", until)):
             if value is not None:
                 sql += f" AND {cond}"
                 args.append(value)
-        sql += " ORDER BY m.sent_at LIMIT ?"
+        sql += " ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?"
         args.append(limit)
         return [_message(r) for r in self._conn().execute(sql, args).fetchall()]
 
