@@ -57,8 +57,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "report": ("report_cmd", "report_cmd", "Report an abusive message to your provider."),
     "requests": ("requests_cmd", "requests",
                  "Message requests: first contact from users of other providers."),
-    "search": ("account_cmd", "search_cmd", "Full-text search of your local archive "
-               "(by text, sender, conversation, date)."),
+    "search": ("account_cmd", "search_cmd", "Full-text search of your local archive, newest "
+               "first (every word matches as a prefix; by text, sender, conversation, date)."),
     "send": ("message_cmd", "send_cmd", "Send TEXT (and optionally a file) to CHAT."),
     "server": ("server_cmd", "server", "Run a provider for DOMAIN on HOST:PORT."),
     "settings": ("account_cmd", "settings_cmd", "Show or change this device's settings "
