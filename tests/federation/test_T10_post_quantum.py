@@ -232,7 +232,7 @@ async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
         carol.set_settings(post_quantum=1)
         await carol.top_up_key_packages(clock())
         state = mallory.store.load_group(conv["group_id"])
-        adds = await reinit._claim_everyone(mallory, state, PQ_SUITE, clock())
+        adds = list((await reinit._claim_everyone(mallory, state, PQ_SUITE, clock())).values())
         adds += (await convs.claim(mallory, ghost.identity.account, set(), clock(), PQ_SUITE))[0]
         assert await convs.commit(mallory, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
         await reinit._create(mallory, mallory.store.conversation(conv["conv_id"]), adds, clock())
@@ -284,4 +284,37 @@ async def test_T10_groups_too_large_for_x_wing_messages_use_0x0001(
             bob.identity.account: [bob.identity.device_id]}
     finally:
         for d in (alice, bob, carol):
+            await d.disconnect()
+
+
+async def test_T10_any_member_finishes_a_reinit_whose_mover_stopped(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """RFC 9420 11.2: the ReInit committed, its mover gone before creating the new group;
+    another member (not an admin) creates it and everyone moves."""
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    alice.set_settings(post_quantum=0)  # alice's conversations start in 0x0001
+    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
+                             clock)
+    try:
+        conv = await convs.create(alice, "move", [carol.identity.account], clock())
+        cconv = await _arrive(carol, "move", clock)
+        assert await convs.commit(alice, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
+        for _ in range(100):  # carol sees the ReInit
+            await carol.sync(clock())
+            if reinit.pending(carol):
+                break
+            await asyncio.sleep(0.1)
+        assert alice.identity.account in convs.find(carol, "move")["meta"]["admins"]
+        assert carol.identity.account not in convs.find(carol, "move")["meta"]["admins"]
+        moved = await reinit.upgrade(carol, convs.find(carol, "move"), clock())
+        assert _suite(carol, "move") == PQ_SUITE and moved["conv_id"] == cconv["conv_id"]
+        await messaging.send_text(carol, moved, "finished it", clock())
+        assert await _bodies(alice, "move", "finished it", clock) == ["finished it"]
+        assert _suite(alice, "move") == PQ_SUITE
+    finally:
+        for d in (alice, carol):
             await d.disconnect()

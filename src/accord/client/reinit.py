@@ -48,49 +48,59 @@ def acceptable(current: int, target: int) -> bool:
 
 async def upgrade(dev: Device, conv: dict[str, Any], now: int, suite: int = PQ_SUITE
                   ) -> dict[str, Any]:
-    """Move ``conv`` to ``suite`` (default X-Wing); the conversation afterwards."""
-    convs.require_admin(dev, conv)
+    """Move ``conv`` to ``suite`` (default X-Wing), or finish the ReInit another member
+    committed (any member may, RFC 9420 11.2); the conversation afterwards."""
     state = dev.store.load_group(conv["group_id"])
+    current = dev.engine.cipher_suite(state)
     target = dev.engine.reinit_target(state)
+    have: dict[bytes, tuple[str, bytes]] = {}
     if target is None:
-        if dev.engine.cipher_suite(state) == suite:
+        convs.require_admin(dev, conv)  # starting a move is the room's decision
+        if current == suite:
             raise Conflict(f"the conversation already uses suite {suite:#06x}")
-        if not acceptable(dev.engine.cipher_suite(state), suite):
+        if not acceptable(current, suite):
             raise ValidationError(f"suite {suite:#06x} would be a downgrade",
                                   "Accord: cipher suite (T10)")
-        adds = await _claim_everyone(dev, state, suite, now)
+        have = await _claim_everyone(dev, state, suite, now)  # before anything is committed
         await convs.commit(dev, conv, now, reinit=(dev.random_bytes(16), suite))
         conv = dev.store.conversation(conv["conv_id"])
         state = dev.store.load_group(conv["group_id"])
         target = dev.engine.reinit_target(state)
         if target is None:
             raise Conflict("the conversation changed; try again")
-        if target[1] != suite:  # another member's ReInit came first: finish that one
-            adds = await _claim_everyone(dev, state, target[1], now)
-    else:
-        adds = await _claim_everyone(dev, state, target[1], now)
-    await _create(dev, conv, adds, now)
+    if not acceptable(current, target[1]):  # another member's ReInit, a downgrade
+        raise ValidationError(f"suite {target[1]:#06x} would be a downgrade",
+                              "Accord: cipher suite (T10)")
+    # The roster may have changed while we committed: claim for whoever is new.
+    adds = await _claim_everyone(dev, state, target[1], now,
+                                 have if target[1] == suite else {})
+    await _create(dev, conv, list(adds.values()), now)
     return dev.store.conversation(conv["conv_id"])
 
 
-async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int
-                          ) -> list[tuple[str, bytes]]:
-    """One KeyPackage in ``suite`` for every device of the group but ours."""
+async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int,
+                          have: dict[bytes, tuple[str, bytes]] | None = None
+                          ) -> dict[bytes, tuple[str, bytes]]:
+    """One KeyPackage in ``suite`` for every device of the group but ours (identity ->
+    (device id, KeyPackage)), reusing those in ``have`` of devices still in it."""
     me = dev.identity.mls_identity
     wanted = {mb.identity for mb in dev.engine.members(state)} - {me}
     if not convs.fits_pq(suite, len(wanted) + 1):
         raise ValidationError(f"too many devices for suite {suite:#06x}",
                               "Accord: cipher suite (T10)")
-    adds: list[tuple[str, bytes]] = []
-    for account in sorted({convs.split_identity(i)[0] for i in wanted}):
+    out = {i: v for i, v in (have or {}).items() if i in wanted}
+    missing = wanted - set(out)
+    for account in sorted({convs.split_identity(i)[0] for i in missing}):
         got, _ = await convs.claim(dev, account, {me}, now, suite)
-        adds += [(d, kp) for d, kp in got if convs.identity_of(account, d) in wanted]
-        wanted -= {convs.identity_of(account, d) for d, _ in got}
-    if wanted:
-        names = ", ".join(sorted(i.decode() for i in wanted))
+        for device, kp in got:
+            if convs.identity_of(account, device) in missing:
+                out[convs.identity_of(account, device)] = (device, kp)
+    missing -= set(out)
+    if missing:
+        names = ", ".join(sorted(i.decode() for i in missing))
         raise ValidationError(f"not every device offers suite {suite:#06x}: {names}",
                               "Accord: cipher suite (T10)")
-    return adds
+    return out
 
 
 async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes]],
