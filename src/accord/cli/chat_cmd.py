@@ -10,6 +10,7 @@ from accord.cli.client_common import (
     now_ms,
     print_lines,
     profile_options,
+    suite_text,
     with_device,
 )
 from accord.cli.safe_text import shown
@@ -36,14 +37,8 @@ async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...
     emit(as_json, {"id": conv["conv_id"], "name": conv["name"], **suite},
          lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold]"
                                f" ({shown(conv['conv_id'])}),"
-                               f" {_suite_text(suite)}"))
+                               f" {suite_text(suite)}"))
 
-
-def _suite_text(suite: dict[str, object]) -> str:
-    if suite["cipher_suite"] is None:
-        return "no keys (left)"
-    pq = "post-quantum" if suite["post_quantum"] else "not post-quantum"
-    return f"suite {suite['cipher_suite']} ({pq})"
 
 
 @chat.command("info")
@@ -58,7 +53,7 @@ async def info_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
            "members": convs.members(dev, conv) if active else {}, **convs.suite_of(dev, conv)}
     emit(as_json, row, lambda: print_lines(
         [f"{shown(row['id'])}  [bold]{shown(row['name'])}[/bold]  ({shown(row['kind'])})",
-         f"protected by: {_suite_text(row)}"
+         f"protected by: {suite_text(row)}"
          + (f" {shown(row['suite_name'])}" if row["suite_name"] else ""),
          "members: " + shown(", ".join(row["members"]))], ""))
 
@@ -163,7 +158,7 @@ async def upgrade_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     conv = await reinit.upgrade(dev, convs.find(dev, chat_name), now_ms())
     suite = convs.suite_of(dev, conv)
     emit(as_json, {"id": conv["conv_id"], **suite},
-         lambda: console.print(f"{shown(conv['name'])} now uses {_suite_text(suite)}"))
+         lambda: console.print(f"{shown(conv['name'])} now uses {suite_text(suite)}"))
 
 
 # issue 19: the inbox's list, archive and local deletion live with the overview

@@ -192,6 +192,14 @@ async def _catch_up(dev: Device) -> None:
         err_console.print(f"[yellow]offline:[/yellow] {shown(exc)}; showing what this device has")
 
 
+def suite_text(suite: dict[str, object]) -> str:
+    """How a conversation's cipher suite (``conversations.suite_of``) is shown (T10)."""
+    if suite["cipher_suite"] is None:
+        return "no keys (left)"
+    pq = "post-quantum" if suite["post_quantum"] else "not post-quantum"
+    return f"suite {suite['cipher_suite']} ({pq})"
+
+
 def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, default=_jsonable))

@@ -12,6 +12,7 @@ from accord.cli.client_common import (
     now_ms,
     print_lines,
     profile_options,
+    suite_text,
     with_device,
 )
 from accord.cli.safe_text import shown
@@ -47,6 +48,7 @@ def _row_line(r: dict[str, object]) -> str:
         line += "  [dim](left)[/dim]"
     else:
         line += "  " + shown(", ".join(r["member_labels"]))  # type: ignore[arg-type]
+        line += f"  [dim]{shown(suite_text(r))}[/dim]"
     return line
 
 

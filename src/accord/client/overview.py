@@ -47,6 +47,7 @@ def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, A
             "request": message_requests.is_pending(c),
             "request_from": meta.get("request", {}).get("from")
             if message_requests.is_pending(c) else None,
+            **convs.suite_of(dev, c),  # T10: which cipher suite protects it
         })
     rows.sort(key=lambda r: (-r["last_activity"], r["id"]))
     return rows
