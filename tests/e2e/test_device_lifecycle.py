@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 
+from accord.client import alerts, backup, device_replace, linking, messaging
 from accord.client import conversations as convs
-from accord.client import linking, messaging
 from accord.client.device import Device
-from tests.e2e.helpers import Clock, new_device
+from accord.privacy.backup_format import KdfCost, new_recovery_key
+from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
+
+COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
 
 def _acct(name: str) -> str:
@@ -63,6 +66,75 @@ async def test_a_non_admin_links_a_device_without_a_policy_alert(server, tmp_pat
         assert [r["by"] for r in renames] == [alice.identity.account]
         assert [r["by"] for r in _events(bob, "harbour", "renamed")] == \
             [alice.identity.account]
+    finally:
+        for d in devs:
+            await d.disconnect()
+
+
+async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_again(
+        server, tmp_path) -> None:
+    """The backed-up device's leaf leaves every group and the restored device joins,
+    in one commit by a member who is not an admin: the members see a device replaced,
+    no security event and no alert; the provider's copy restores again afterwards."""
+    clock = Clock()
+    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    carol = await new_device(tmp_path / "c", _acct("carol"), server.url, clock)
+    devs = [alice, bob, carol]
+    try:
+        conv = await convs.create(alice, "harbour", [bob.identity.account,
+                                                     carol.identity.account], clock())
+        await messaging.send_text(alice, conv, "before the restore", clock())
+        await bob.sync(clock())
+        await carol.sync(clock())
+        old_id = alice.identity.device_id
+        key = new_recovery_key(os.urandom)
+        await backup.upload(alice, backup.create(alice, clock(), key, COST), key)
+        await alice.disconnect()
+
+        fresh = Device.init(tmp_path / "a2", PASS, engine=engine(), kdf=CHEAP)
+        devs.append(fresh)
+        doc = backup.read(await backup.download(server.url, key), key)
+        assert await backup.restore(fresh, doc, key, clock(), reseal=True, cost=COST) >= 1
+        new_id = fresh.identity.device_id
+        assert not convs.find(fresh, "harbour")["meta"]["active"]
+
+        # one member commits (the smallest identity of another account), the other applies
+        first, second = sorted([bob, carol], key=lambda d: d.identity.mls_identity)
+        clock.t += device_replace.REFRESH_MS  # the next directory refresh is due
+        await second.sync(clock())
+        assert _events(second, "harbour", "device_replaced") == []  # not its turn
+        await first.sync(clock())
+        await second.sync(clock())
+        for d in (bob, carol):
+            members = convs.members(d, convs.find(d, "harbour"))
+            assert members[alice.identity.account] == [new_id]  # old leaf out, new one in
+            assert _events(d, "harbour", "security") == []
+            assert _events(d, "harbour", "device_replaced") == [
+                {"account": alice.identity.account, "by": first.identity.account,
+                 "old": [old_id], "new": [new_id]}]
+            assert alerts.all_alerts(d.store) == []
+
+        await fresh.sync(clock())
+        assert convs.find(fresh, "harbour")["meta"]["active"]  # back in, history kept
+        await messaging.send_text(bob, convs.find(bob, "harbour"), "welcome back", clock())
+        await fresh.sync(clock())
+        fconv = convs.find(fresh, "harbour")
+        assert [m.body for m in fresh.store.messages(fconv["conv_id"])] == \
+            ["before the restore", "welcome back"]
+        await messaging.send_text(fresh, fconv, "thanks", clock())
+        await bob.sync(clock())
+        assert [m.body for m in bob.store.messages(convs.find(bob, "harbour")["conv_id"])][-1] \
+            == "thanks"
+        assert _events(fresh, "harbour", "security") == []
+
+        # the provider's copy (resealed for the restored device) restores once more
+        again = Device.init(tmp_path / "a3", PASS, engine=engine(), kdf=CHEAP)
+        devs.append(again)
+        doc2 = backup.read(await backup.download(server.url, key), key)
+        assert doc2["device_id"] == new_id
+        await backup.restore(again, doc2, key, clock(), reseal=True, cost=COST)
+        assert again.identity.account == alice.identity.account
     finally:
         for d in devs:
             await d.disconnect()

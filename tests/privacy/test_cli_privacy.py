@@ -64,7 +64,7 @@ def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
                        "--recovery-key", "0" * 36, check=False)
         assert wrong.returncode != 0
         restored = js(tmp_path / "alice2", "backup", "restore", "--server", server.url,
-                      "--recovery-key", key)
+                      "--recovery-key", key, "--yes")
         assert restored["account"] == "alice@alpha.test" and restored["messages"] >= 1
         found = js(tmp_path / "alice2", "search", "regret")
         assert [h["text"] for h in found] == ["you will regret this"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    err_console,
     now_ms,
     passphrase,
     profile_dir,
@@ -60,10 +62,15 @@ async def create_cmd(dev: Device, as_json: bool, to: Path | None, to_provider: b
 @click.option("--server", default=None, help="Fetch the backup from this provider URL.")
 @click.option("--recovery-key", envvar="ACCORD_RECOVERY_KEY", default=None,
               help="The recovery key (else $ACCORD_RECOVERY_KEY, else a prompt).")
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the backed-up device.")
 @profile_options
 def restore_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool,
-                src: Path | None, server: str | None, recovery_key: str | None) -> None:
-    """Restore into a new profile: it becomes a new device of the account, history back."""
+                src: Path | None, server: str | None, recovery_key: str | None,
+                yes: bool) -> None:
+    """Restore into a new profile: it becomes a new device of the account, history back.
+
+    The backed-up device is removed from the account (it can no longer log in);
+    your conversations take this device instead at their next check."""
     if (src is None) == (server is None):
         raise click.UsageError("give exactly one of --from FILE or --server URL")
     key = recovery_key or click.prompt("Recovery key", hide_input=True)
@@ -72,24 +79,39 @@ def restore_cmd(profile: Path | None, passphrase_file: Path | None, as_json: boo
         sealed = src.read_bytes() if src is not None else await backup.download(str(server), key)
         doc = backup.read(sealed, key)
         folder = profile_dir(profile)
-        if folder.is_dir() and any(folder.iterdir()):
-            dev = Device.open(folder, passphrase(passphrase_file))
-        else:
+        fresh = not (folder.is_dir() and any(folder.iterdir()))
+        if fresh:
+            _confirm_replacement(doc, folder, yes)
             dev = Device.init(folder, passphrase(passphrase_file, confirm=True))
+        else:
+            dev = Device.open(folder, passphrase(passphrase_file))
         try:
-            if not dev.registered:
-                await backup.relink(dev, doc, now_ms())
-            else:
-                await dev.connect()
-            added = backup.import_history(dev, doc, now_ms())
+            added = await backup.restore(dev, doc, key, now_ms(), reseal=src is None)
         finally:
             await dev.disconnect()
             dev.close()
-        emit(as_json, {"account": doc["account"], "messages": added},
-             lambda: console.print(f"restored {added} messages of {shown(doc['account'])}; ask a "
-                                   "member of each conversation to add this device again"))
+        emit(as_json, {"account": doc["account"], "messages": added,
+                       "replaced_device": doc["device_id"] if fresh else None},
+             lambda: console.print(
+                 f"restored {added} messages of {shown(doc['account'])}; your conversations "
+                 "take this device at their next check (a member's or another device's sync)"))
 
     run(go())
+
+
+def _confirm_replacement(doc: dict[str, object], folder: Path, yes: bool) -> None:
+    """Say what a restore does before it removes a device, and ask (or ``--yes``)."""
+    plan = (f"This makes {folder} a new device of {shown(doc['account'])} and REMOVES the "
+            f"backed-up device {shown(doc['device_id'])} from the account: it can no longer "
+            "log in or receive messages; its conversations take this device instead.")
+    err_console.print(plan)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ValidationError("restoring removes the backed-up device: add --yes to confirm",
+                              "confirmation")
+    if not click.confirm("Restore and remove that device?", default=False, err=True):
+        raise ValidationError("restore cancelled: nothing changed", "confirmation")
 
 
 COMMANDS = (backup_group,)

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from accord.cli import agent
 from accord.cli.safe_text import shown
-from accord.client.api import ServerError
+from accord.client.api import DeviceRemoved, ServerError
 from accord.client.device import Device
 from accord.client.store import WrongPassphrase
 from accord.errors import AccordError, NotFound, RateLimited
@@ -190,6 +190,11 @@ async def _catch_up(dev: Device) -> None:
         await dev.sync(now_ms())
     except ServerError as exc:
         err_console.print(f"[yellow]offline:[/yellow] {shown(exc)}; showing what this device has")
+    except DeviceRemoved as exc:
+        # Reading and searching go on from what the device holds (issue 19); a command
+        # that needs the provider fails with this same message.
+        await dev.disconnect()
+        err_console.print(f"[yellow]removed:[/yellow] {shown(exc)}")
 
 
 def suite_text(suite: dict[str, object]) -> str:

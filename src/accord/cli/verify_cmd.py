@@ -173,6 +173,9 @@ async def contacts_verify(dev: Device, as_json: bool, account: str, yes: bool) -
 def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | frozenset[str]:
     """Before a send: ask the person about changed or unproven keys (a terminal only);
     the answer for the library's gate (``messaging.send_body``), which checks again."""
+    from accord.client import messaging
+
+    messaging.require_member(dev, conv)  # out of it: say why, before any key question
     if flag:
         return True
     accepted: frozenset[str] = frozenset()

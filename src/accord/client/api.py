@@ -50,6 +50,14 @@ class ServerError(AccordError):
     code = "server_error"
 
 
+class DeviceRemoved(AuthError):
+    """The provider refuses this device's own login: it is no longer on the account."""
+
+    MESSAGE = ("this device was removed from its account (or the account was deleted): "
+               "its history stays readable here, offline; link a new profile or restore a "
+               "backup to use the account")
+
+
 class EpochConflict(Conflict):
     """A commit or post for an epoch that is no longer the group's current one."""
 
@@ -203,9 +211,14 @@ class ProviderApi:
         ch = await self._json(m.ChallengeResponse, "POST", "/v1/auth/challenge",
                               body=m.ChallengeRequest(device_id=device_id))
         sig = sign(signing.login_input(domain, device_id, ch.nonce))
-        resp = await self._json(m.LoginResponse, "POST", "/v1/auth/login",
-                                body=m.LoginRequest(device_id=device_id, nonce=ch.nonce,
-                                                    signature=sig))
+        try:
+            resp = await self._json(m.LoginResponse, "POST", "/v1/auth/login",
+                                    body=m.LoginRequest(device_id=device_id, nonce=ch.nonce,
+                                                        signature=sig))
+        except AuthError:
+            # The nonce is fresh and the key is the device's own: the provider no longer
+            # has this device (removed, or its account deleted; issue 19).
+            raise DeviceRemoved(DeviceRemoved.MESSAGE) from None
         self._token = resp.token
 
         async def again() -> None:

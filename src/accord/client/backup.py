@@ -120,6 +120,25 @@ async def relink(dev: Device, doc: dict[str, Any], now: int) -> None:
         await old.remove_device(old_id)  # the lost device can no longer log in
 
 
+async def restore(dev: Device, doc: dict[str, Any], recovery_key: str, now: int, *,
+                  reseal: bool, cost: KdfCost | None = None) -> int:
+    """Restore ``doc`` into this profile; messages added. An unregistered profile
+    becomes a new device of the account (``relink``: the backed-up device is removed
+    at the provider; its leaves leave every group, and this device joins them, when
+    a member's ``device_replace`` commits). ``reseal``: the backup came from the
+    provider, so its copy is replaced by one under the same recovery key that names
+    THIS device (the old one can no longer log in, so the old copy could never be
+    restored again)."""
+    if not dev.registered:
+        await relink(dev, doc, now)
+    else:
+        await dev.connect()
+    added = import_history(dev, doc, now)
+    if reseal:
+        await upload(dev, create(dev, now, recovery_key, cost), recovery_key)
+    return added
+
+
 def import_history(dev: Device, doc: dict[str, Any], now: int) -> int:
     """Restore settings, contacts, conversations (inactive until re-added) and messages."""
     added = 0

@@ -292,13 +292,18 @@ def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
 
 
 def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes, ...],
-                         by: str, now: int) -> None:
+                         by: str, now: int, added: frozenset[bytes] = frozenset()) -> None:
+    """Room policy for removals (T08): an admin removes anyone; a member removes its own
+    devices, a member who left, or a device of an account that gets another device in
+    the same commit (a device replaced, ``device_replace``); else a security event."""
     conv = dev.store.conversation(conv["conv_id"])
     admins = conv["meta"].get("admins", [])
     left = set(conv["meta"].get("left", []))
+    replaced = {split_identity(i)[0] for i in added}
     for ident in removed:
         account = split_identity(ident)[0]
-        if account == by or account in left or not admins or by in admins:
+        if (account == by or account in left or account in replaced or not admins
+                or by in admins):
             continue
         dev.store.add_event(conv["conv_id"], now, "security",
                             {"what": f"{by} removed {account} without being an admin"})

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client import alerts
-from accord.client.api import ProviderApi
+from accord.client.api import DeviceRemoved, ProviderApi
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     OFFERED_SUITES,
@@ -160,10 +160,18 @@ class Device:
             self._api = ProviderApi(url)
         if self.registered:
             ident = self.identity
+            if self.store.get_json("device_removed"):
+                # Known removed (a device id never comes back): nothing goes out, not
+                # even a hidden-sender post that needs no login (issue 19).
+                raise DeviceRemoved(DeviceRemoved.MESSAGE)
             if lazy:
                 self._api.defer_login(ident.domain, ident.device_id, self.sign)
             else:
-                await self._api.login(ident.domain, ident.device_id, self.sign)
+                try:
+                    await self._api.login(ident.domain, ident.device_id, self.sign)
+                except DeviceRemoved:
+                    self.store.put_json("device_removed", True)
+                    raise
         return self._api
 
     async def disconnect(self) -> None:

@@ -70,6 +70,7 @@ def describe_event(e: dict[str, Any]) -> str:
         "member_removed": "{by} removed {account}",
         "device_added": "{by} added a device of {account} ({device})",
         "device_removed": "{by} removed a device of {account} ({device})",
+        "device_replaced": "a device of {account} was replaced ({old} -> {new}; by {by})",
         "member_left": "{account} left",
         "left": "you left",
         "removed": "{by} removed you",

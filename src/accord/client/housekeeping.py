@@ -19,7 +19,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import history_transfer, message_requests
+from accord.client import device_replace, history_transfer, message_requests
 from accord.client.mls_session import identity_of, split_identity
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.errors import AccordError
@@ -45,6 +45,11 @@ async def run(dev: Device, now: int) -> None:
             dev.store.add_event(conv["conv_id"], now, "error",
                                 {"what": "a maintenance commit failed",
                                  "error": type(exc).__name__})
+    if device_replace.due(dev, now):
+        try:
+            await device_replace.refresh(dev, now)  # dead leaves out, restored devices in
+        except AccordError as exc:
+            dev.store.put_json("devices_refresh_error", type(exc).__name__)
     # A device of ours whose key is not in our log (T05): the key-change gate holds the
     # history back (its alert is shown); the rest of the sync goes on.
     with contextlib.suppress(KeyChangeUnconfirmed):

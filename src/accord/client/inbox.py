@@ -145,7 +145,7 @@ def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
     dev.store.save_group(conv["group_id"], r.state, now)
     after = {mb.identity for mb in dev.engine.members(r.state)}
     _roster_events(dev, conv, before, after, by, now)
-    convs.check_removal_policy(dev, conv, r.removed, by, now)
+    convs.check_removal_policy(dev, conv, r.removed, by, now, frozenset(after - before))
     reinit.started(dev, conv, r.state, by, now)  # T10: a ReInit moves the conversation
 
 
@@ -170,14 +170,27 @@ def _roster_events(dev: Device, conv: dict[str, Any], before: set[bytes], after:
                    by: str, now: int) -> None:
     accounts_before = {split_identity(i)[0] for i in before}
     accounts_after = {split_identity(i)[0] for i in after}
+    gained = {split_identity(i)[0] for i in after - before}
+    lost = {split_identity(i)[0] for i in before - after}
+    for account in sorted(gained & lost):  # one device out, another in: a replacement
+        dev.store.add_event(conv["conv_id"], now, "device_replaced", {
+            "account": account, "by": by,
+            "old": sorted(split_identity(i)[1] for i in before - after
+                          if split_identity(i)[0] == account),
+            "new": sorted(split_identity(i)[1] for i in after - before
+                          if split_identity(i)[0] == account)})
     for ident in sorted(after - before):
         account, device = split_identity(ident)
+        if account in lost:
+            continue  # told as device_replaced
         kind = "device_added" if account in accounts_before else "member_added"
         dev.store.add_event(conv["conv_id"], now, kind,
                             {"account": account, "device": device, "by": by})
         dev.store.upsert_contact(account)
     for ident in sorted(before - after):
         account, device = split_identity(ident)
+        if account in gained:
+            continue
         kind = "device_removed" if account in accounts_after else "member_removed"
         dev.store.add_event(conv["conv_id"], now, kind,
                             {"account": account, "device": device, "by": by})

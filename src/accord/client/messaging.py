@@ -64,14 +64,29 @@ LOCATOR_PREFIX = "accord-blob:"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
+def require_member(dev: Device, conv: dict[str, Any]) -> None:
+    """Nothing is sent to a conversation we are out of; say why (issue 19)."""
+    if conv["meta"].get("active", True):
+        return
+    out = [e for e in dev.store.events(conv["conv_id"]) if e["kind"] in ("removed", "left")]
+    if out and out[-1]["kind"] == "removed":
+        raise ValidationError(f"you were removed from {conv['name']} (by "
+                              f"{out[-1]['detail'].get('by', 'a member')}); you can still "
+                              "read its history", "membership")
+    if out:
+        raise ValidationError(f"you left {conv['name']}; you can still read its history",
+                              "membership")
+    raise ValidationError(f"this device is not in {conv['name']} (yet): a member or "
+                          "another of your devices adds it at their next sync", "membership")
+
+
 async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int, *,
                     confirmed: bool | Collection[str] = False) -> bytes:
     """Send one content body; its message id. Every encrypt-and-send of content goes
     through here, so the key-change gate (``safety.check_before_send``) runs for every
     kind (texts, files, reactions, edits, deletions, receipts, timers, notices);
     ``confirmed`` is the person's answer to it (``KeyChangeUnconfirmed.accounts``)."""
-    if not conv["meta"].get("active", True):
-        raise ValidationError("you are no longer in this conversation")
+    require_member(dev, conv)
     message_requests.require_accepted(conv)  # T14: answering is not accepting (issue 18)
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
@@ -95,6 +110,7 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
             dev.store.delete("sent:" + hashlib.sha256(ciphertext).hexdigest())
             await dev.sync(now, housekeep=False)
             conv = dev.store.conversation(conv["conv_id"])
+            require_member(dev, conv)  # the commit that took the epoch removed us
             if dev.post_jitter is not None:  # the retry is not posted right after the sync
                 await asyncio.sleep(dev.post_jitter())
     else:
