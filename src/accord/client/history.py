@@ -47,6 +47,24 @@ def timeline(dev: Device, conv: dict[str, Any], limit: int = 1000) -> list[dict[
     return [item for _, item in sorted(keyed, key=lambda k: k[0])]
 
 
+def timeline_page(dev: Device, conv: dict[str, Any], limit: int = 200,
+                  before: int | None = None) -> dict[str, Any]:
+    """The newest ``limit`` messages below position ``before``, with the events among
+    them, in the order of :func:`timeline`; ``more`` when older ones exist."""
+    page = dev.store.latest_messages(conv["conv_id"], limit + 1, before)
+    more = len(page) > limit
+    page = page[1:] if more else page
+    low = page[0][0] if more and page else -1  # the first page also takes earlier events
+    high = before if before is not None else 1 << 62
+    keyed = [((seq, 1, n), {**message_view(m), "seq": seq}) for n, (seq, m) in enumerate(page)]
+    keyed += [((e["after_seq"], 2, n), {"type": "event", "at": e["at"], "kind": e["kind"],
+                                        **e["detail"]})
+              for n, e in enumerate(dev.store.events(conv["conv_id"]))
+              if low <= e["after_seq"] < high]
+    return {"items": [item for _, item in sorted(keyed, key=lambda k: k[0])], "more": more,
+            "first_seq": page[0][0] if page else None}
+
+
 def resolve_message(dev: Device, conv: dict[str, Any], prefix: str) -> bytes:
     """The message of ``conv`` whose hex id starts with ``prefix`` (unique)."""
     prefix = prefix.strip().lower()
@@ -93,33 +111,9 @@ def describe_event(e: dict[str, Any]) -> str:
         return kind
 
 
-def unread(dev: Device, conv: dict[str, Any]) -> int:
-    """Messages of others this device has not receipted yet (``messaging.mark_read``)."""
-    me = dev.identity.account
-    return sum(1 for x in dev.store.messages(conv["conv_id"], 100_000)
-               if x.sender != me and not x.deleted and not x.meta.get("receipt_sent"))
-
-
 def preview(m: StoredMessage) -> str:
     if m.deleted:
         return "message deleted"
     files = [a["file_name"] for a in m.meta.get("attachments", [])]
     return m.body or (files[0] if files else "")
 
-
-def summaries(dev: Device) -> list[dict[str, Any]]:
-    """Accepted conversations for a list: unread count, last message, newest first."""
-    from accord.client import message_requests
-
-    rows = []
-    for conv in dev.store.conversations():
-        if message_requests.is_pending(conv):
-            continue
-        msgs = dev.store.messages(conv["conv_id"], 100_000)
-        last = msgs[-1] if msgs else None
-        rows.append({"id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
-                     "active": conv["meta"].get("active", True), "unread": unread(dev, conv),
-                     "last": None if last is None else {
-                         "sender": last.sender, "text": preview(last), "at": last.sent_at},
-                     "activity": last.received_at if last else conv["created_at"]})
-    return sorted(rows, key=lambda r: r["activity"], reverse=True)

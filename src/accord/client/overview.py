@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
 from accord.client import message_requests
+from accord.client.history import preview
 from accord.content import Notice, NoticeKind
 from accord.errors import ValidationError
 
@@ -40,11 +41,14 @@ def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, A
         unread, last, _ = dev.store.activity(c["conv_id"], me, int(meta.get("read_seq", 0)))
         active = meta.get("active", True)
         members = sorted(convs.members(dev, c)) if active else []
+        newest = dev.store.latest_messages(c["conv_id"], 1)
         rows.append({
             "id": c["conv_id"], "name": c["name"], "kind": c["kind"], "active": active,
             "unread": unread, "last_activity": max(last, c["created_at"]),
             "members": members, "archived": bool(meta.get("archived")),
             "request": message_requests.is_pending(c),
+            "last": {"sender": newest[0][1].sender, "text": preview(newest[0][1]),
+                     "at": newest[0][1].sent_at} if newest else None,
             "request_from": meta.get("request", {}).get("from")
             if message_requests.is_pending(c) else None,
             **convs.suite_of(dev, c),  # T10: which cipher suite protects it

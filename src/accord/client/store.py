@@ -432,6 +432,16 @@ class ProfileStore:
             "ORDER BY seq, rowid LIMIT ?", (conv_id, limit)).fetchall()
         return [_message(r) for r in rows]
 
+    def latest_messages(self, conv_id: str, limit: int, before_seq: int | None = None
+                        ) -> list[tuple[int, StoredMessage]]:
+        """The last ``limit`` messages (below position ``before_seq``), oldest first,
+        each with its position: one page of a long conversation (the web app)."""
+        rows = self._conn().execute(
+            f"SELECT seq, {_MSG_COLUMNS} FROM messages WHERE conv_id = ? AND seq < ? "
+            "ORDER BY seq DESC, rowid DESC LIMIT ?",
+            (conv_id, before_seq if before_seq is not None else 1 << 62, limit)).fetchall()
+        return [(int(r[0]), _message(r[1:])) for r in reversed(rows)]
+
     def search(self, query: str, *, sender: str | list[str] | None = None,
                conv_id: str | None = None, since: int | None = None,
                until: int | None = None, limit: int = 100) -> list[StoredMessage]:
