@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from accord.client import conversations as convs
-from accord.client import device_kt, message_requests, messaging, safety
-from accord.client.history import describe_event, summaries, timeline
+from accord.client import device_kt, message_requests, messaging, overview, safety
+from accord.client.history import describe_event, timeline_page
 from accord.errors import AccordError, NotFound, ValidationError
 from accord.web.live import Live
 
@@ -101,12 +101,16 @@ class Api:
                                   if m.kind == message_requests.PREVIEW_KIND][-5:]}
                     for c in message_requests.pending(dev)]
         return JSONResponse({"me": dev.identity.account, "online": self.live.online,
-                             "conversations": summaries(dev), "requests": requests})
+                             "conversations": [c for c in overview.summaries(dev)
+                                               if not c["request"]],
+                             "requests": requests})
 
     async def conversation(self, request: Request) -> Response:
         conv = self._conv(request)
         now = self.live.clock()
-        items = timeline(self.dev, conv, int(request.query_params.get("limit", PAGE)))
+        before = request.query_params.get("before")
+        page = timeline_page(self.dev, conv, PAGE, int(before) if before else None)
+        items = page["items"]
         for i in items:
             if i["type"] == "event":
                 i["description"] = describe_event(i)
@@ -114,7 +118,8 @@ class Api:
                          | set(safety.unproven_members(self.dev, conv)))
         return JSONResponse({
             "id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
-            "active": conv["meta"].get("active", True), "items": items,
+            "active": conv["meta"].get("active", True), "items": items, "more": page["more"],
+            "first_seq": page["first_seq"],
             "key_change": [a for a in blocked if a not in self._ok(conv)]})
 
     async def members(self, request: Request) -> Response:
@@ -203,7 +208,9 @@ class Api:
         return JSONResponse({"id": mid.hex()})
 
     async def read(self, request: Request) -> Response:
+        """The person looked at ``conv``: it is read here, and receipts go out."""
         conv = self._conv(request)
+        overview.mark_seen(self.dev, conv)
         try:
             n = await messaging.mark_read(self.dev, conv, self.live.clock())
         except safety.KeyChangeUnconfirmed:

@@ -14,6 +14,7 @@ let mode = null;         // {kind: "reply"|"edit", id, text}
 let blockedBy = [];      // accounts whose key change is not confirmed yet
 let safetyFor = null;
 let summaries = [];
+let older = {conv: null, items: [], more: false, first: null};  // pages loaded above
 let openPicker = null;   // message id whose emoji picker is open (kept across re-renders)
 
 function el(tag, props, ...children) {
@@ -152,6 +153,12 @@ function messageNode(convId, m, byId) {
   return art;
 }
 
+async function loadEarlier() {
+  const page = await api("GET", `/api/conv/${encodeURIComponent(current)}?before=${older.first}`);
+  older = {conv: current, items: page.items.concat(older.items), more: page.more,
+           first: page.first_seq};
+}
+
 function renderTimeline(data) {
   const tl = $("timeline");
   const focused = document.activeElement;
@@ -159,6 +166,10 @@ function renderTimeline(data) {
     [focused.closest("article").dataset.id, focused.textContent] : null;
   const atBottom = tl.scrollTop + tl.clientHeight >= tl.scrollHeight - 40;
   tl.replaceChildren();
+  if (older.more) {
+    tl.append(el("li", {class: "earlier"}, el("button", {type: "button",
+      text: "Load earlier messages", on: {click: () => act(loadEarlier)}})));
+  }
   const byId = new Map(data.items.filter((i) => i.type === "message").map((i) => [i.id, i]));
   let day = null;
   for (const i of data.items) {
@@ -196,7 +207,11 @@ async function showConversation() {
   $("conv").hidden = false;
   $("conv-title").textContent = data.name;
   setKeyAlert(data.key_change);
-  renderTimeline(data);
+  if (older.conv !== current || !older.items.length) older = {conv: current, items: [], more: data.more,
+                                       first: data.first_seq};
+  const seen = new Set(data.items.filter((i) => i.id).map((i) => i.id));
+  renderTimeline({id: data.id, items: older.items.filter((i) => !i.id || !seen.has(i.id))
+                                       .concat(data.items)});
   const s = summaries.find((c) => c.id === current);
   if (s && s.unread && document.visibilityState === "visible" && !blockedBy.length) {
     await api("POST", `/api/conv/${encodeURIComponent(current)}/read`);
