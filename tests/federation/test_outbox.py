@@ -74,7 +74,7 @@ async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, E
     gid, posting = secrets.token_bytes(16), Ed25519PrivateKey.generate()
     await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now)
     remote = b64e(secrets.token_bytes(16))
-    await store.fed_register_devices([(remote, "beta.test")], "alpha.test")
+    await store.fed_bind_confirmed([(remote, "beta.test", "bob@beta.test")], "alpha.test")
     change = CommitChange(gid, 0, me.device_id, (remote,), (),
                           posting.public_key().public_bytes_raw())
     commit = NewMessage(hub_.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)

@@ -29,7 +29,8 @@ async def hub_group(store: SqlStore) -> None:
     await store.create_account(dev("a1", "alice@alpha.test"))
     await store.create_account(dev("a2", "ann@alpha.test"))
     await store.create_group(GID, ME, "a1", b"P" * 32, 1)
-    await store.fed_register_devices([("b1", "beta.test"), ("c1", "gamma.test")], ME)
+    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test"),
+                                    ("c1", "gamma.test", "carol@gamma.test")], ME)
     change = CommitChange(GID, 0, "a1", ("b1", "c1", "a2"), (), b"Q" * 32)
     commit = NewMessage("m-commit", "commit", GID, 0, "a1", b"c", 10)
     welcome = NewMessage("m-welcome", "welcome", GID, 1, "a1", b"w", 10)
@@ -50,15 +51,38 @@ async def test_nonces_are_single_use(store: SqlStore) -> None:
 
 async def test_a_device_id_belongs_to_one_provider(store: SqlStore) -> None:
     await store.create_account(dev("a1", "alice@alpha.test"))
-    await store.fed_register_devices([("b1", "beta.test")], ME)
-    await store.fed_register_devices([("b1", "beta.test")], ME)  # idempotent
+    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)
+    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)  # idempotent
+    # gamma's word about b1 leaves beta's confirmed binding as it is: contested
+    assert await store.fed_bind_confirmed([("b1", "gamma.test", "g@gamma.test")], ME) == [
+        ("b1", "beta.test", "bob@beta.test")]
     with pytest.raises(Conflict):
-        await store.fed_register_devices([("b1", "gamma.test")], ME)
-    with pytest.raises(Conflict):
-        await store.fed_register_devices([("a1", "beta.test")], ME)  # ours
+        await store.fed_bind_confirmed([("a1", "beta.test", "x@beta.test")], ME)  # ours
+    with pytest.raises(Conflict):  # a provider confirms only its own accounts' devices
+        await store.fed_bind_confirmed([("b2", "beta.test", "x@gamma.test")], ME)
     with pytest.raises(NotFound):
-        await store.fed_register_devices([("zz", ME)], ME)  # "ours" but unknown here
+        await store.fed_bind_own_word([("zz", ME)], "beta.test", ME)  # "ours" but unknown here
     assert await store.fed_locate(["a1", "b1", "zz"]) == {"a1": None, "b1": "beta.test"}
+
+
+async def test_T08_a_peers_word_binds_only_its_own_unbound_devices(store: SqlStore) -> None:
+    """Issue 17: a peer's word never binds another provider's device, never replaces a
+    binding, and the owner's provider's confirmed answer replaces it (the way back)."""
+    await store.create_account(dev("a1", "alice@alpha.test"))
+    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)
+    for devices in ([("b1", "gamma.test")], [("a1", "gamma.test")], [("c9", "beta.test")]):
+        with pytest.raises(Conflict):
+            await store.fed_bind_own_word(devices, "gamma.test", ME)
+    # gamma squats an unbound id as its own: bound, but unconfirmed ...
+    await store.fed_bind_own_word([("b2", "gamma.test")], "gamma.test", ME)
+    assert await store.fed_locate(["b2"]) == {"b2": "gamma.test"}
+    # ... so beta's confirmed answer for its own account takes it back
+    assert await store.fed_bind_confirmed([("b2", "beta.test", "bob@beta.test")], ME) == []
+    assert await store.fed_locate(["b2"]) == {"b2": "beta.test"}
+    with pytest.raises(Conflict):  # and gamma's word cannot take it again
+        await store.fed_bind_own_word([("b2", "gamma.test")], "gamma.test", ME)
+    await store.fed_rebind("b1", "gamma.test", "g@gamma.test")
+    assert await store.fed_locate(["b1"]) == {"b1": "gamma.test"}
 
 
 async def test_hub_fan_out_goes_to_each_peer_in_order(store: SqlStore) -> None:

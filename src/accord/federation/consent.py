@@ -35,25 +35,67 @@ TARGET = Param("target", "path", {"type": "string", "maxLength": 318},
                "a blocked user@domain or domain")
 
 
-async def screen(fed: Federation, device_ids: Collection[str], sender_account: str, now: int
-                 ) -> tuple[set[str], list[tuple[str, str]]]:
+async def screen(fed: Federation, device_ids: Collection[str], sender_account: str, now: int,
+                 via: str | None = None) -> tuple[set[str], list[tuple[str, str]]]:
     """Which of our devices among ``device_ids`` get an invitation from ``sender_account``,
-    and which (account, sender) message requests to record."""
+    and which (account, sender) message requests to record.
+
+    ``via`` is the peer hub that relayed the Welcome (None: the commit came to us as
+    hub). A relayed Welcome is screened even when it names one of our own accounts
+    (the hub's word about the inviter cannot be checked here), and an account that
+    blocked the hub's domain gets nothing through it (issue 17).
+    """
     store = fed.provider.store
     where = await store.fed_locate(device_ids)
     local = [d for d in device_ids if d in where and where[d] is None]
     accounts = {d: (await store.get_device(d)).account for d in local}
     # A block holds against our own users too (issue 18): a blocked local inviter
     # reaches no device of the blocker. Requests and the per-sender rate limit are
-    # still for other providers' users only (docs/THREATS.md, "Before Accept").
+    # still for other providers' users only (docs/THREATS.md, "Before Accept"),
+    # except that a relayed Welcome naming one of our users is screened (issue 17).
     others = {d: a for d, a in accounts.items() if a != sender_account}  # not our own devices
     states = await store.fed_consent(set(others.values()), sender_account)
-    allowed = {d for d, a in accounts.items() if states.get(a) != "blocked"}
-    if sender_account.rsplit("@", 1)[-1] == fed.domain:
+    hub_blocked = await blocked_domain(fed, accounts.values(), via)
+    allowed = {d for d, a in accounts.items()
+               if states.get(a) != "blocked" and a not in hub_blocked}
+    if via is None and sender_account.rsplit("@", 1)[-1] == fed.domain:
         return allowed, []
     fed.limiter.check("remote_sender", sender_account, now)
-    requests = sorted({(a, sender_account) for a, s in states.items() if s == "stranger"})
+    requests = sorted({(a, sender_account) for a, s in states.items()
+                       if s == "stranger" and a not in hub_blocked})
     return allowed, requests
+
+
+async def blocked_domain(fed: Federation, accounts: Collection[str], domain: str | None
+                         ) -> set[str]:
+    """Those of our ``accounts`` that blocked the whole ``domain``."""
+    if domain is None or not accounts:
+        return set()
+    states = await fed.provider.store.fed_consent(set(accounts), domain)
+    return {a for a, s in states.items() if s == "blocked"}
+
+
+async def screen_item(fed: Federation, hub: str, item: fw.FedItem, now: int
+                      ) -> tuple[list[tuple[str, str]], list[str]]:
+    """T14 for every item kind a hub delivers (issue 17): ``(requests, refused)``.
+
+    A Welcome and a handshake message name their sender (else 422); a Welcome
+    goes through :func:`screen`; any item is refused to an account that blocked
+    the hub's domain. Items of a group a device never entered through a Welcome
+    are dropped by the store (``binding_sql.admitted``).
+    """
+    if item.kind != "application" and item.sender_account is None:
+        raise ValidationError("a hub's Welcome or handshake message must name its sender")
+    if item.kind == "welcome":
+        assert item.sender_account is not None
+        allowed, requests = await screen(fed, item.recipients, item.sender_account, now, via=hub)
+        return requests, [r for r in item.recipients if r not in allowed]
+    store = fed.provider.store
+    where = await store.fed_locate(item.recipients)
+    accounts = {d: (await store.get_device(d)).account
+                for d in item.recipients if d in where and where[d] is None}
+    blocked = await blocked_domain(fed, accounts.values(), hub)
+    return [], [d for d, a in accounts.items() if a in blocked]
 
 
 # the device-facing API -------------------------------------------------------------------

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from accord.errors import NotFound
+from accord.errors import Conflict, DecodeError, NotFound, ValidationError
 from accord.federation import consent
-from accord.server import franking
+from accord.server import franking, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.federation_sql import Delivered, Filing
 from accord.wire import federation as fw
@@ -59,19 +59,61 @@ async def forward_post(fed: Federation, group: GroupRecord, req: m.ApplicationPo
     return await fed.client.post(group.hub, POSTS, post, m.PostResponse, now)
 
 
+def key_package_owner(raw: bytes) -> tuple[str, str]:
+    """``(account, device_id)`` named by a KeyPackage's basic credential (RFC 9420 5.3)."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import KeyPackage
+    from accord.mls.structs.messages import MLSMessage
+
+    try:
+        kp = mls_decode(MLSMessage, raw).message
+    except DecodeError as exc:
+        raise ValidationError("a claimed KeyPackage does not decode") from exc
+    if not isinstance(kp, KeyPackage):
+        raise ValidationError("a claimed KeyPackage is not a KeyPackage", "RFC 9420 6")
+    device_id = mls_check.identity_device(kp.leaf_node.credential.identity)
+    account = (kp.leaf_node.credential.identity or b"").decode().rsplit("/", 1)[0]
+    return account, device_id
+
+
 async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
                 cipher_suite: int = 1) -> m.ClaimResponse:
-    """Claim a remote account's KeyPackages through its provider, for a local device."""
+    """Claim a remote account's KeyPackages through its provider, for a local device.
+
+    The answer is the owner's provider's word about its own account: each
+    KeyPackage must name ``account/device_id`` for that account (issue 17), and
+    only then are the devices bound to that provider here (confirmed).
+    """
     domain = account.rsplit("@", 1)[-1]
     req = fw.FedClaimRequest(account=account, requester=by.account, cipher_suite=cipher_suite)
     resp = await fed.client.post(domain, CLAIM, req,
                                  m.ClaimResponse, now)
     if resp.account != account:
         raise NotFound("the provider answered for another account")
-    await fed.provider.store.fed_register_devices(
-        [(kp.device_id, domain) for kp in resp.key_packages], fed.domain
-    )
+    if any(key_package_owner(kp.key_package) != (account, kp.device_id)
+           for kp in resp.key_packages):
+        raise ValidationError("the provider answered with a KeyPackage of another device")
+    await confirm(fed, [(kp.device_id, domain, account) for kp in resp.key_packages], now)
     return resp
+
+
+async def confirm(fed: Federation, devices: list[tuple[str, str, str]], now: int) -> None:
+    """Bind devices on their owner's provider's word; a device another provider had
+    confirmed moves only if that provider no longer lists it (the way back)."""
+    store = fed.provider.store
+    contested = await store.fed_bind_confirmed(devices, fed.domain)
+    wanted = {d: (dom, acc) for d, dom, acc in devices}
+    for device_id, bound_to, bound_account in contested:
+        listed: set[str] = set()
+        if bound_account is not None:
+            try:
+                answer = await list_devices(fed, bound_account, now)
+                listed = {d.device_id for d in answer.devices}
+            except NotFound:
+                pass  # the account is gone there
+        if device_id in listed:
+            raise Conflict(f"a device id is already bound to another provider ({bound_to})")
+        await store.fed_rebind(device_id, *wanted[device_id])
 
 
 async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
@@ -98,11 +140,7 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
     filings: list[Filing] = []
     for item in batch.items:
         recipients = list(item.recipients)
-        requests: list[tuple[str, str]] = []
-        refuse: list[str] = []
-        if item.kind == "welcome" and item.sender_account is not None:
-            allowed, requests = await consent.screen(fed, recipients, item.sender_account, now)
-            refuse = [r for r in recipients if r not in allowed]
+        requests, refuse = await consent.screen_item(fed, hub, item, now)
         roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
         msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
                          item.body, item.created_at)

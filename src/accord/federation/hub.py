@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, NotFound, ValidationError
-from accord.federation import consent
+from accord.federation import consent, follower
 from accord.server import franking, mls_check
 from accord.storage import CommitChange, GroupRecord, NewMessage
 from accord.storage.federation_sql import ItemEncoder, Roster
@@ -98,6 +98,49 @@ async def _peer_hosts_sender(c: Ctx) -> None:
     c.fed.limiter.check("remote_sender", o.account, c.now)
 
 
+def _added_credentials(commit: bytes) -> dict[str, tuple[str, bytes]]:
+    """Device id -> (account, leaf signature key), for each Add by value of a
+    PublicMessage commit (the credential identity is ``account/device_id``)."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add, Commit
+    from accord.mls.structs.messages import MLSMessage, PublicMessage
+
+    msg = mls_decode(MLSMessage, commit).message
+    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
+        return {}
+    out: dict[str, tuple[str, bytes]] = {}
+    for proposal in msg.content.content.proposals:
+        if isinstance(proposal, Add):
+            leaf = proposal.key_package.leaf_node
+            identity = leaf.credential.identity or b""
+            account = identity.decode(errors="replace").rsplit("/", 1)[0]
+            out[mls_check.identity_device(identity)] = (account, leaf.signature_key)
+    return out
+
+
+async def _peer_places_only_what_it_may(c: Ctx) -> None:
+    """Issue 17: a follower's word binds only its own devices (with the accepted commit,
+    ``binding_sql.bind_own_word``); a third provider's device it adds must already be
+    bound there, or that provider's own directory must list it with the Add's key."""
+    o = c.origin
+    others = [d for d in o.placed if d.domain not in (o.peer, c.fed.domain)]
+    where = await c.fed.provider.store.fed_locate([d.device_id for d in others])
+    creds = _added_credentials(c.body) if others else {}
+    for d in others:
+        if where.get(d.device_id) == d.domain:
+            continue
+        if d.device_id not in creds:
+            raise ValidationError("the hub cannot confirm where an added device lives")
+        account, key = creds[d.device_id]
+        if account.rsplit("@", 1)[-1] != d.domain:
+            raise ValidationError("an added device is not hosted where its credential says")
+        listed = await follower.list_devices(c.fed, account, c.now)
+        if not any(x.device_id == d.device_id and x.signature_key == key
+                   for x in listed.devices):
+            raise AuthError("the added device's own provider does not list it")
+        await follower.confirm(c.fed, [(d.device_id, d.domain, account)], c.now)
+
+
 async def _peer_hosts_a_member(c: Ctx) -> None:
     where = await c.fed.provider.store.fed_locate(c.group.members)
     if c.origin.peer not in where.values():
@@ -107,7 +150,7 @@ async def _peer_hosts_a_member(c: Ctx) -> None:
 # What each origin must show before the checks every origin runs (module docstring).
 ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     (COMMIT, DEVICE): (_device_is_member,),
-    (COMMIT, PEER): (_peer_hosts_sender,),
+    (COMMIT, PEER): (_peer_hosts_sender, _peer_places_only_what_it_may),
     (PROPOSAL, DEVICE): (_device_is_member,),
     (PROPOSAL, PEER): (_peer_hosts_sender,),
     (POST, DEVICE): (),  # no session at all: the posting key speaks (T11)
@@ -184,6 +227,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
         change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
         mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode()),
         c.requests, list(placed.items()),
+        origin.peer,
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()

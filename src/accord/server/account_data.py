@@ -106,11 +106,19 @@ async def _tell_peers(p: Provider, peers: list[str], account: str, devices: list
 
 async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, now: int
                          ) -> w.DeleteAccountResult:
-    """A peer's account is gone: forget it here."""
+    """A peer's account is gone: forget it here.
+
+    The peer speaks only for its own account and for devices bound to it here by
+    their owner's provider (issue 17): naming one of our devices or another
+    provider's is refused (401), and unknown ids name nothing here.
+    """
     if req.account.rsplit("@", 1)[-1] != peer:
         raise AuthError("a provider can only delete its own accounts")
+    where = await fed.provider.store.fed_locate(list(req.device_ids))
+    if any(domain != peer for domain in where.values()):
+        raise AuthError("a provider can only delete devices it hosts")
     n = await account_sql.erase_remote_account(_engine(fed.provider), req.account,
-                                               list(req.device_ids))
+                                               sorted(where))
     return w.DeleteAccountResult(erased=[w.ErasedRows("rows", n)], peers_told=[])
 
 

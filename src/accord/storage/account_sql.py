@@ -24,7 +24,8 @@ from accord.wire import b64e
 
 # (table, column that names a device) for rows erased with the devices
 DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
-                 "sessions", "challenges", "fed_refused", "fed_remote_devices")
+                 "sessions", "challenges", "fed_refused", "fed_admitted",
+                 "fed_remote_devices")
 # (table, column that names the account)
 ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
                    ("fed_contacts", "account"), ("fed_contacts", "contact"),
@@ -137,9 +138,17 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
+# A peer's deleted account: rows about it, not our users' own decisions about it. A
+# block stays (the name can be registered again), and so does an abuse report (issue 17).
+REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_account"))
+
+
 async def erase_remote_account(engine: Engine, account: str, device_ids: list[str]) -> int:
-    """A peer's account is gone: forget its devices and every row naming it here."""
-    needles = [account.encode()] + [d.encode() for d in device_ids]
+    """A peer's account is gone: forget its devices (checked by the caller to be that
+    peer's) and the handshake messages naming their credentials here."""
+    # ``account/`` is how a credential names the account (RFC 9420 5.3 basic identity);
+    # the bare name could be a substring of another domain's account.
+    needles = [f"{account}/".encode()] + [d.encode() for d in device_ids]
     async with engine.transaction() as tx:
         n = 0
         msgs = await _naming_messages(tx, needles, device_ids)
@@ -156,6 +165,6 @@ async def erase_remote_account(engine: Engine, account: str, device_ids: list[st
                 n += await tx.execute(
                     f"DELETE FROM {table} WHERE device_id IN ({_marks(len(device_ids))})",
                     *device_ids)
-        for table, column in ACCOUNT_COLUMNS:
+        for table, column in REMOTE_ACCOUNT_COLUMNS:
             n += await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)
     return n

@@ -12,15 +12,19 @@ if TYPE_CHECKING:  # the interface module imports this one
 
 class FederationStore(Protocol):
     async def fed_use_nonce(self, peer: str, nonce: str, expires_at: int) -> None: ...
-    async def fed_register_devices(
-        self, devices: Sequence[tuple[str, str]], local_domain: str
+    async def fed_bind_confirmed(
+        self, devices: Sequence[tuple[str, str, str]], local_domain: str
+    ) -> list[tuple[str, str, str | None]]: ...
+    async def fed_rebind(self, device_id: str, domain: str, account: str) -> None: ...
+    async def fed_bind_own_word(
+        self, devices: Sequence[tuple[str, str]], signer: str, local_domain: str
     ) -> None: ...
     async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]: ...
     async def hub_commit(
         self, change: CommitChange, commit: NewMessage, welcome: NewMessage | None,
         welcome_local: Collection[str] | None, encode: ItemEncoder, local_domain: str,
         plan: LeafPlan, requests: Sequence[tuple[str, str]] = (),
-        placed: Sequence[tuple[str, str]] = (),
+        placed: Sequence[tuple[str, str]] = (), placed_by: str | None = None,
     ) -> tuple[GroupRecord, list[str]]: ...
     async def hub_proposal(
         self, sender: str, message: NewMessage, encode: ItemEncoder

@@ -24,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.errors import AuthError, NotFound, ValidationError
+from accord.storage import binding_sql
+from accord.storage.binding_sql import Contested
 from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import _enqueue
@@ -84,27 +86,6 @@ async def _locate(tx: Tx, device_ids: Collection[str]) -> dict[str, str | None]:
         for device_id, domain in rows:
             where.setdefault(device_id, domain)
     return where
-
-
-async def _register(tx: Tx, devices: Sequence[tuple[str, str]], local_domain: str) -> None:
-    """Record remote devices; a device id is bound to one provider for good."""
-    where = await _locate(tx, [d for d, _ in devices])
-    for device_id, domain in devices:
-        known = where.get(device_id, "")
-        if domain == local_domain:
-            if known is not None:
-                raise NotFound("a device said to be ours is not registered here")
-            continue
-        if known is None or (known and known != domain):
-            raise Conflict("a device id is already bound to another provider")
-        if not known:
-            await tx.execute(
-                "INSERT INTO fed_remote_devices (device_id, domain) VALUES (?, ?)"
-                " ON CONFLICT DO NOTHING",
-                device_id,
-                domain,
-            )
-            where[device_id] = domain
 
 
 async def _to_outbox(
@@ -183,11 +164,23 @@ class FederationSqlMixin(ConsentSqlMixin):
 
     # devices of other providers -----------------------------------------------------
 
-    async def fed_register_devices(
-        self, devices: Sequence[tuple[str, str]], local_domain: str
-    ) -> None:
+    async def fed_bind_confirmed(
+        self, devices: Sequence[tuple[str, str, str]], local_domain: str
+    ) -> list[Contested]:
+        """Bindings on the owner's provider's word (``binding_sql.bind_confirmed``)."""
         async with self.engine.transaction() as tx:
-            await _register(tx, devices, local_domain)
+            return await binding_sql.bind_confirmed(tx, devices, local_domain)
+
+    async def fed_rebind(self, device_id: str, domain: str, account: str) -> None:
+        async with self.engine.transaction() as tx:
+            await binding_sql.rebind(tx, device_id, domain, account)
+
+    async def fed_bind_own_word(
+        self, devices: Sequence[tuple[str, str]], signer: str, local_domain: str
+    ) -> None:
+        """A signing peer's word about its own devices (``binding_sql.bind_own_word``)."""
+        async with self.engine.transaction() as tx:
+            await binding_sql.bind_own_word(tx, devices, signer, local_domain)
 
     async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]:
         async with self.engine.transaction() as tx:
@@ -296,9 +289,15 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     if any(where.get(r, "") is not None or r not in members for r in d.recipients):
         raise ValidationError("a recipient is not a member device hosted here")
     await _record_requests(tx, msg, requests)
-    await _refuse(tx, msg.group_id, refuse)
-    refused = await _refused(tx, msg.group_id)
-    notified: list[str] = await _enqueue(tx, msg, [r for r in d.recipients if r not in refused])
+    if msg.kind == "welcome":
+        await _refuse(tx, msg.group_id, refuse)
+        await binding_sql.admit(tx, msg.group_id, [r for r in d.recipients if r not in refuse])
+    # T14, issue 17: a device gets a group's items only once a Welcome that passed
+    # consent admitted it, and never from a hub whose domain its owner blocked.
+    refused = await _refused(tx, msg.group_id) | set(refuse)
+    entered = await binding_sql.admitted(tx, msg.group_id, d.recipients)
+    notified: list[str] = await _enqueue(
+        tx, msg, [r for r in d.recipients if r not in refused and r in entered])
     return notified
 
 
@@ -328,7 +327,9 @@ async def _follow_group(
             "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
             epoch, d.message.created_at, group_id,
         )
-    await _register(tx, [(dev, dom) for dev, dom in d.roster if dom != local_domain], local_domain)
+    # The hub's word binds only its own devices, never another provider's (issue 17).
+    await binding_sql.bind_own_word(tx, [(dev, dom) for dev, dom in d.roster if dom != local_domain],
+                                    hub, local_domain, third_party="ignore")
     await tx.execute("DELETE FROM group_members WHERE group_id = ?", group_id)
     await tx.executemany(
         "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",

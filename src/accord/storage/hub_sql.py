@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from accord.errors import NotFound, ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
+from accord.storage import binding_sql
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import _admit_application, _check_roster, _enqueue, _marks
 from accord.storage.federation_sql import (
@@ -35,7 +36,6 @@ from accord.storage.federation_sql import (
     _record_requests,
     _refuse,
     _refused,
-    _register,
     _to_outbox,
 )
 from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, LeafPlan, NewMessage
@@ -135,6 +135,7 @@ class HubSqlMixin:
         plan: LeafPlan,
         requests: Sequence[tuple[str, str]] = (),
         placed: Sequence[tuple[str, str]] = (),
+        placed_by: str | None = None,
     ) -> tuple[GroupRecord, list[str]]:
         """Order one commit, fan it out locally and to every follower, file its chain link.
 
@@ -144,10 +145,11 @@ class HubSqlMixin:
         Welcome (the others' owners blocked the sender, T14); ``requests`` are
         (account, from_account) message requests to record with the Welcome;
         ``placed`` the (device, domain) of devices of other providers it adds,
-        bound only if the commit is accepted.
+        bound only if the commit is accepted, on the word of ``placed_by`` (the
+        follower) for its own devices only (``binding_sql.bind_own_word``, issue 17).
         """
         async with self.engine.transaction() as tx:
-            await _register(tx, placed, local_domain)
+            await binding_sql.bind_own_word(tx, placed, placed_by or "", local_domain)
             group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
             if change.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
