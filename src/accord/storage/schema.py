@@ -11,8 +11,8 @@ posting key or nonce to a device or an account.
 
 from __future__ import annotations
 
-from accord.storage.engine import Engine
 from accord.storage.binding_sql import BINDING_MIGRATIONS
+from accord.storage.engine import Engine
 from accord.storage.hub_sql import HUB_MIGRATIONS
 from accord.storage.privacy_schema import PRIVACY_MIGRATIONS
 from accord.storage.rendezvous_sql import RENDEZVOUS_MIGRATIONS
