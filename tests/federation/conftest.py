@@ -55,3 +55,11 @@ async def clients(providers: dict[str, Provider]) -> AsyncIterator[dict[str, htt
     finally:
         for c in out.values():
             await c.aclose()
+
+
+@pytest.fixture
+def evil(providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]):  # type: ignore[no-untyped-def]
+    """gamma.test as a malicious peer: any federation request, signed with its real key."""
+    from tests.federation.malicious_provider import MaliciousProvider
+
+    return MaliciousProvider(providers["gamma"], clients["alpha"])

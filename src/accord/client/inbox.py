@@ -122,9 +122,19 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
     dev.store.add_conversation(conv_id, group_id, ", ".join(others) or "note to self",
                                kind, now, meta)
     dev.store.add_event(conv_id, now, "joined", {"members": others})
-    message_requests.on_join(dev, conv_id, group_id, now)
+    message_requests.on_join(dev, conv_id, group_id, now, _inviter(dev, state, item), others)
     for account in others:
         dev.store.upsert_contact(account)
+
+
+def _inviter(dev: Device, state: bytes, item: m.QueueItem) -> str | None:
+    """The account of the member device the Welcome item names; None if it names
+    none of the group's members (T14: such a Welcome is a message request)."""
+    for member in dev.engine.members(state):
+        account, device_id = split_identity(member.identity)
+        if item.sender is not None and device_id == item.sender:
+            return account
+    return None
 
 
 def _commit(dev: Device, item: m.QueueItem, now: int) -> None:

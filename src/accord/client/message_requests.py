@@ -52,7 +52,9 @@ async def refresh(dev: Device) -> dict[str, str]:
 async def reconcile(dev: Device, now: int) -> int:
     """Apply the requests another device of the account accepted (the provider no
     longer lists them); how many. Asks the provider only while requests are pending."""
-    waiting = pending(dev)
+    # Only requests the provider listed can be accepted elsewhere: one the device
+    # decided itself (an unnamed Welcome) is never listed.
+    waiting = [c for c in pending(dev) if c["meta"]["request"].get("listed", True)]
     if not waiting:
         return 0
     listed = await refresh(dev)
@@ -62,14 +64,34 @@ async def reconcile(dev: Device, now: int) -> int:
     return len(done)
 
 
-def on_join(dev: Device, conv_id: str, group_id: bytes, now: int) -> None:
-    sender = dev.store.get_json("message_requests", {}).get(group_id.hex())
-    if sender is None:
+def on_join(dev: Device, conv_id: str, group_id: bytes, now: int, inviter: str | None,
+            others: list[str]) -> None:
+    """Decide whether a conversation just joined is a message request (T14).
+
+    A request when the provider lists one, and also when the Welcome does not name
+    an inviter that is a member of the group (issue 17: an unnamed Welcome is never
+    taken as accepted; its request is from the group's other members, first one of
+    another provider). A request from a blocked user or domain is dropped at once.
+    """
+    listed = dev.store.get_json("message_requests", {}).get(group_id.hex())
+    sender = listed or inviter
+    if listed is None and inviter is not None:
         return
+    if sender is None:
+        mine = dev.identity.account.rsplit("@", 1)[-1]
+        strangers = [a for a in others if a.rsplit("@", 1)[-1] != mine]
+        sender = (strangers or others or [dev.identity.account])[0]
     conv = dev.store.conversation(conv_id)
-    meta = dict(conv["meta"], request={"from": sender, "state": "pending"})
+    meta = dict(conv["meta"], request={"from": sender, "state": "pending",
+                                       "listed": listed is not None})
     dev.store.update_conversation(conv_id, meta=meta)
     dev.store.add_event(conv_id, now, "request", {"account": sender})
+    if _blocked_account(dev, sender):
+        meta = dict(meta, request=dict(meta["request"], state="blocked"))
+        dev.store.update_conversation(conv_id, meta=meta)
+        from accord.client import conversations as convs
+
+        convs.deactivate(dev, dev.store.conversation(conv_id), now, dev.identity.account)
 
 
 def is_pending(conv: dict[str, Any]) -> bool:
@@ -190,6 +212,9 @@ async def refresh_blocks(dev: Device, now: int) -> None:
 
 
 def is_blocked(dev: Device, sender_identity: bytes) -> bool:
-    account = split_identity(sender_identity)[0]
+    return _blocked_account(dev, split_identity(sender_identity)[0])
+
+
+def _blocked_account(dev: Device, account: str) -> bool:
     targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
     return account in targets or account.rsplit("@", 1)[-1] in targets

@@ -100,6 +100,7 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
                  ) -> m.ClaimResponse:
     if req.requester.rsplit("@", 1)[-1] != peer:
         raise ValidationError("the requester is not an account of the requesting provider")
+    _ours(fed, req.account)
     fed.limiter.check("remote_sender", req.requester, now)
     # Limited per signing provider as well as per named requester (issue 17, T14):
     # a peer that invents requester names resets nothing.
@@ -108,8 +109,15 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
                                          req.cipher_suite)
 
 
+def _ours(fed: Federation, account: str) -> None:
+    """A peer asks a provider only about its own accounts (never to relay, issue 17)."""
+    if account.rsplit("@", 1)[-1] != fed.domain:
+        raise NotFound(f"no account {account} here")
+
+
 async def _devices(fed: Federation, peer: str, req: fw.FedDevicesRequest, now: int
                    ) -> m.DeviceList:
+    _ours(fed, req.account)
     return await accounts.list_devices(fed.provider, req.account)
 
 

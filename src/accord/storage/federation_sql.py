@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from accord.errors import AuthError, NotFound, ValidationError
+from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import binding_sql
 from accord.storage.binding_sql import Contested
 from accord.storage.consent_sql import ConsentSqlMixin
@@ -282,7 +282,11 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
                 requests: Sequence[tuple[str, str]], refuse: Collection[str]) -> list[str] | None:
     msg = d.message
     assert msg.group_id is not None
-    if await tx.fetchone("SELECT 1 FROM messages WHERE msg_id = ?", msg.msg_id):
+    seen = await tx.fetchone("SELECT group_id FROM messages WHERE msg_id = ?", msg.msg_id)
+    if seen is not None:
+        if bytes(seen[0] or b"") != msg.group_id:
+            # issue 17: a peer cannot pass off another group's message id as a duplicate
+            raise Conflict("this message id belongs to another group")
         return None
     members = await _follow_group(tx, hub, msg.group_id, d, local_domain)
     where = await _locate(tx, d.recipients)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.wire.codec import f
-from accord.wire.messages import ACCOUNT_RE, MAX_GROUP_ID, SIG_LEN
+from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE, MAX_GROUP_ID, SIG_LEN
 
 MAX_CONTENT = 65_535  # accord.content: an encoded content is at most this long
 MAX_BACKUP = 8 * 1024 * 1024
@@ -100,7 +100,7 @@ class FedAccountDeleted:
     """A provider tells a peer that one of its accounts is gone (its devices too)."""
 
     account: str = f(max_len=318, pattern=ACCOUNT_RE)
-    device_ids: list[str] = f(max_items=1000)
+    device_ids: list[str] = f(max_items=1000, pattern=DEVICE_ID_RE)
 
 
 @dataclass(frozen=True, slots=True)

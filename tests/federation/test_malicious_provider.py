@@ -1,0 +1,282 @@
+"""A malicious peer provider against live providers (issue 17, T08 and T14).
+
+gamma.test signs whatever it likes with its own real provider key
+(:mod:`tests.federation.malicious_provider`): every request authenticates, so
+each test shows what the receiving handler refuses on its own. Every
+provider-to-provider handler checks that each account, device and group a
+peer names is one the peer may speak for (it hosts the account; it is the
+group's hub; the device is bound to it by its owner's provider).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+
+import httpx
+
+from accord.server.account_data import FED_DELETED
+from accord.server.harness import group_path
+from accord.wire import b64e, decode
+from accord.wire import federation as fw
+from accord.wire import messages as m
+from accord.wire import privacy as w
+from tests.federation.groups import alice_and_bob, join_from_queue, user
+from tests.federation.malicious_provider import MaliciousProvider, item
+from tests.federation.providers import Provider
+
+MALLORY = "mallory@gamma.test"
+
+
+def _dev() -> str:
+    return b64e(secrets.token_bytes(16))
+
+
+def _error(r: httpx.Response, status: int, code: str, words: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == code and words in r.json()["message"], r.text
+
+
+async def _requests(dev) -> list[tuple[bytes, str]]:  # type: ignore[no-untyped-def]
+    r = await dev.call("GET", "/v1/requests", expect=200)
+    return [(q.group_id, q.from_account)
+            for q in decode(fw.MessageRequestList, r.json()).requests]
+
+
+# 1. erasing another provider's users ---------------------------------------------------
+
+
+async def test_T08_a_peer_cannot_erase_another_providers_users(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    alpha = providers["alpha"]
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "erase")
+    # alice's device is alpha's own, bob's is bound to beta: gamma speaks for neither
+    for victims in ([alice.device_id], [bob.device_id], [_dev(), bob.device_id]):
+        r = await evil.send(alpha, FED_DELETED, w.FedAccountDeleted(MALLORY, victims))
+        _error(r, 401, "auth_error", "only delete devices it hosts")
+    r = await evil.send(alpha, FED_DELETED, w.FedAccountDeleted(bob.account, [bob.device_id]))
+    _error(r, 401, "auth_error", "only delete its own accounts")
+    r = await alice.call("GET", group_path(gid), expect=200)
+    assert sorted(decode(m.GroupState, r.json()).members) == sorted(
+        [alice.device_id, bob.device_id])
+    assert len(await alice.claim(bob.account)) == 1  # bob's binding to beta is intact
+    # gamma may speak for its own account: an id unknown here names nothing
+    r = await evil.send(alpha, FED_DELETED, w.FedAccountDeleted(MALLORY, [_dev()]))
+    assert r.status_code == 200, r.text
+
+
+# 2. consent: blocks and message requests for every item kind ----------------------------
+
+
+async def test_T14_a_hub_cannot_deliver_an_unnamed_welcome(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.unnamed@beta.test")
+    gid, roster = secrets.token_bytes(16), [(bob.device_id, "beta.test")]
+    r = await evil.deliver(beta, item("welcome", gid, [bob.device_id], roster=roster))
+    _error(r, 422, "validation_error", "must name its sender")
+    for kind in ("commit", "proposal"):
+        r = await evil.deliver(beta, item(kind, gid, [bob.device_id], roster=roster))
+        _error(r, 422, "validation_error", "must name its sender")
+    assert (await bob.fetch()).items == []
+    # Named, the same invitation is a message request from the named stranger.
+    r = await evil.deliver(beta, item("welcome", gid, [bob.device_id], sender=_dev(),
+                                      sender_account=MALLORY, roster=roster))
+    assert r.status_code == 200, r.text
+    assert [i.kind for i in (await bob.fetch()).items] == ["welcome"]
+    assert await _requests(bob) == [(gid, MALLORY)]
+
+
+async def test_T14_a_blocked_domain_reaches_nobody_through_its_hub(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """bob blocked gamma.test; gamma's hub names an inviter of another domain."""
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.dom@beta.test")
+    ann = await user(clients["beta"], "ann.dom@beta.test")  # a control: blocks nothing
+    await bob.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
+    gid = secrets.token_bytes(16)
+    roster = [(bob.device_id, "beta.test"), (ann.device_id, "beta.test")]
+    welcome = item("welcome", gid, [bob.device_id, ann.device_id], sender=_dev(),
+                   sender_account="carol.dom@alpha.test", roster=roster)
+    r = await evil.deliver(beta, welcome, item("application", gid,
+                                               [bob.device_id, ann.device_id], epoch=1))
+    assert r.status_code == 200, r.text
+    assert (await bob.fetch()).items == [] and await _requests(bob) == []
+    assert [i.kind for i in (await ann.fetch()).items] == ["welcome", "application"]
+    assert await _requests(ann) == [(gid, "carol.dom@alpha.test")]
+    # ann blocks the domain later: nothing more of gamma's group reaches her
+    await ann.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
+    r = await evil.deliver(beta, item("application", gid, [ann.device_id], epoch=1))
+    assert r.status_code == 200, r.text
+    assert len((await ann.fetch()).items) == 2
+
+
+async def test_T14_items_of_a_group_never_entered_are_dropped(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """No Welcome passed consent: a roster naming bob does not make him a member."""
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.never@beta.test")
+    gid, sender = secrets.token_bytes(16), _dev()
+    roster = [(bob.device_id, "beta.test"), (sender, "gamma.test")]
+    r = await evil.deliver(
+        beta,
+        item("commit", gid, [bob.device_id], sender=sender, sender_account=MALLORY,
+             roster=roster),
+        item("proposal", gid, [bob.device_id], epoch=1, sender=sender,
+             sender_account=MALLORY),
+        item("application", gid, [bob.device_id], epoch=1))
+    assert r.status_code == 200, r.text
+    assert decode(fw.FedDeliverResponse, r.json()).accepted == 3
+    assert (await bob.fetch()).items == [] and await _requests(bob) == []
+
+
+async def test_T14_a_relayed_welcome_naming_a_local_account_is_still_screened(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """gamma names beta's own ann as the inviter: beta cannot check that, so it is
+    a message request like any relayed invitation (no local-sender shortcut)."""
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.local@beta.test")
+    gid = secrets.token_bytes(16)
+    r = await evil.deliver(beta, item("welcome", gid, [bob.device_id], sender=_dev(),
+                                      sender_account="ann.local@beta.test",
+                                      roster=[(bob.device_id, "beta.test")]))
+    assert r.status_code == 200, r.text
+    assert await _requests(bob) == [(gid, "ann.local@beta.test")]
+
+
+async def test_T14_a_hub_cannot_pass_off_another_groups_message_id(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """A message id another hub used for bob's group is not a 'duplicate' of gamma's."""
+    beta = providers["beta"]
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "mid")
+    await alice.post(b"hello bob")
+    taken = (await bob.wait_items(1))[0].msg_id  # alpha's message to bob
+    other = secrets.token_bytes(16)
+    r = await evil.deliver(beta, item("welcome", other, [bob.device_id], msg_id=taken,
+                                      sender=_dev(), sender_account=MALLORY,
+                                      roster=[(bob.device_id, "beta.test")]))
+    _error(r, 409, "conflict", "belongs to another group")
+
+
+async def test_T14_an_unnamed_welcome_is_a_message_request_on_the_client(
+    providers: dict[str, Provider], tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Even from its own provider, a Welcome that names no member as its inviter is
+    a message request, never a conversation taken as accepted."""
+    from accord.client import conversations as convs
+    from accord.client import inbox, message_requests
+    from tests.e2e.helpers import Clock, new_device
+
+    clock, url, tag = Clock(), providers["alpha"].url, secrets.token_hex(3)
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@alpha.test", url, clock)
+    ann = await new_device(tmp_path / "c", f"ann{tag}@alpha.test", url, clock)
+    conv = await convs.create(alice, "hi", [bob.identity.account, ann.identity.account],
+                              clock())
+    for dev, unnamed in ((bob, True), (ann, False)):
+        items = (await dev.api.fetch(dev.cursor)).items
+        welcome = next(i for i in items if i.kind == "welcome")
+        if unnamed:
+            welcome = dataclasses.replace(welcome, sender=None)
+        await inbox.apply_items(dev, [welcome], clock())
+        mine = dev.store.conversation(conv["conv_id"])
+        assert message_requests.is_pending(mine) == unnamed
+    held = bob.store.conversation(conv["conv_id"])["meta"]["request"]
+    assert held == {"from": alice.identity.account, "state": "pending", "listed": False}
+    # not listed by the provider, so no other device "accepted" it meanwhile
+    assert await message_requests.reconcile(bob, clock()) == 0
+
+
+# 3. bindings: a peer's word never binds another provider's device for good ---------------
+
+
+async def test_T08_a_roster_cannot_bind_another_providers_device_for_good(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    alpha = providers["alpha"]
+    alice = await user(clients["alpha"], "alice.squat@alpha.test")
+    bob = await user(clients["beta"], "bob.squat@beta.test")
+    gid, sender = secrets.token_bytes(16), _dev()
+    # gamma's roster says bob's device is gamma's own: bound, but only on gamma's word
+    roster = [(alice.device_id, "alpha.test"), (bob.device_id, "gamma.test"),
+              (sender, "gamma.test")]
+    commit = item("commit", gid, [alice.device_id], sender=sender, sender_account=MALLORY,
+                  roster=roster)
+    assert (await evil.deliver(alpha, commit)).status_code == 200
+    # beta's own answer for its own account takes the id back: bob stays reachable
+    assert [c.device_id for c in await alice.claim(bob.account)] == [bob.device_id]
+    # and gamma's word cannot take it again
+    again = item("commit", gid, [alice.device_id], epoch=1, sender=sender,
+                 sender_account=MALLORY, roster=roster)
+    assert (await evil.deliver(alpha, again)).status_code == 200
+    assert [c.device_id for c in await alice.claim(bob.account)] == [bob.device_id]
+    assert (await alice.fetch()).items == []  # never admitted to gamma's group either
+
+
+async def test_T08_a_follower_cannot_bind_devices_it_does_not_host(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """gamma (a real follower: carol is a member) names other providers' devices in
+    the ``added`` of a commit it forwards to the hub."""
+    from accord.mls import group as g
+
+    alpha = providers["alpha"]
+    alice = await user(clients["alpha"], "alice.add@alpha.test")
+    ann = await user(clients["alpha"], "ann.add@alpha.test")
+    bob = await user(clients["beta"], "bob.add@beta.test")
+    carol = await user(clients["gamma"], "carol.add@gamma.test")
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(carol.account))
+    await join_from_queue(carol)
+    result, _ = g.commit(carol.state, now=int(time.time()), force_path=True)
+
+    def commit(*added: tuple[str, str]) -> fw.FedCommit:
+        return fw.FedCommit(group_id=gid, sender=carol.device_id,
+                            sender_account=carol.account, epoch=1,
+                            commit=bytes(result.commit.to_bytes()), posting_key=b"P" * 32,
+                            added=[fw.FedDevice(d, dom) for d, dom in added],
+                            welcome=b"w")
+
+    path = "/federation/v1/commits"
+    r = await evil.send(alpha, path, commit((bob.device_id, "beta.test")))
+    _error(r, 422, "validation_error", "cannot confirm where an added device lives")
+    r = await evil.send(alpha, path, commit((ann.device_id, "gamma.test")))
+    _error(r, 409, "conflict", "already bound to another provider")
+    await alice.claim(bob.account)  # now bound to beta on beta's word
+    r = await evil.send(alpha, path, commit((bob.device_id, "gamma.test")))
+    _error(r, 409, "conflict", "already bound to another provider")
+    r = await alice.call("GET", group_path(gid), expect=200)
+    assert decode(m.GroupState, r.json()).epoch == 1
+
+
+async def test_T08_a_peer_asks_a_provider_only_about_its_own_accounts(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """alpha is no relay: gamma cannot make it ask beta about beta's accounts."""
+    alpha = providers["alpha"]
+    bob = await user(clients["beta"], "bob.relay@beta.test")
+    r = await evil.send(alpha, "/federation/v1/devices", fw.FedDevicesRequest(bob.account))
+    _error(r, 404, "not_found", "no account")
+    r = await evil.send(alpha, "/federation/v1/keypackages/claim",
+                        fw.FedClaimRequest(account=bob.account, requester=MALLORY))
+    _error(r, 404, "not_found", "no account")
+    r = await evil.send(alpha, "/federation/v1/keypackages/claim",
+                        fw.FedClaimRequest(account="x@alpha.test", requester="m@beta.test"))
+    _error(r, 422, "validation_error", "requester is not an account of the requesting")
