@@ -280,3 +280,84 @@ async def test_T08_a_peer_asks_a_provider_only_about_its_own_accounts(
     r = await evil.send(alpha, "/federation/v1/keypackages/claim",
                         fw.FedClaimRequest(account="x@alpha.test", requester="m@beta.test"))
     _error(r, 422, "validation_error", "requester is not an account of the requesting")
+
+
+# the rule for every other identifier a peer names: groups, senders, recipients ------------
+
+
+async def test_T08_a_peer_names_only_groups_the_receiver_hubs(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """Commits, proposals, posts and reports go to a group's hub only; a group alpha
+    merely follows (beta is its hub) or does not know is refused with a typed error."""
+    from accord.server.reports import FED_REPORTS
+
+    alpha = providers["alpha"]
+    bob = await user(clients["beta"], "bob.hub@beta.test")
+    alice = await user(clients["alpha"], "alice.hub@alpha.test")
+    followed = secrets.token_bytes(16)
+    await bob.create_group(followed)
+    await bob.commit_add(await bob.claim(alice.account))
+    await join_from_queue(alice)
+    sender = dict(sender=alice.device_id, sender_account=alice.account, epoch=1)
+    bodies = {
+        "/federation/v1/commits": lambda gid: fw.FedCommit(
+            group_id=gid, commit=b"c", posting_key=b"P" * 32, **sender),
+        "/federation/v1/proposals": lambda gid: fw.FedProposal(
+            group_id=gid, proposal=b"p", **sender),
+        "/federation/v1/posts": lambda gid: fw.FedPost(
+            group_id=gid, epoch=1, nonce=b"n" * 16, ciphertext=b"c", signature=b"s" * 64),
+        FED_REPORTS: lambda gid: w.FedReport(group_id=gid, created_at=1, content=b"c",
+                                             franking_tag=b"t" * 32),
+    }
+    for path, body in bodies.items():
+        r = await evil.send(alpha, path, body(followed))
+        if path == FED_REPORTS:
+            _error(r, 404, "not_found", "not the hub of this group")
+        else:
+            _error(r, 422, "validation_error", "not the hub of this group")
+        r = await evil.send(alpha, path, body(secrets.token_bytes(16)))
+        _error(r, 404, "not_found", "")
+    # gamma cannot deliver for beta's group to alpha either
+    r = await evil.deliver(alpha, item("commit", followed, [alice.device_id], sender=_dev(),
+                                       sender_account=MALLORY,
+                                       roster=[(alice.device_id, "alpha.test")]))
+    _error(r, 401, "auth_error", "not the hub of that group")
+    r = await alice.call("GET", group_path(followed), expect=200)
+    assert decode(m.GroupState, r.json()).hub == "beta.test"
+
+
+async def test_T08_a_hub_peer_speaks_only_for_members_of_its_groups(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """In alice's group (hub alpha) gamma hosts carol: it may speak for carol's device
+    only; at a follower, a hub's recipients are member devices hosted there only."""
+    from accord.server.reports import FED_REPORTS
+
+    alpha, beta = providers["alpha"], providers["beta"]
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "spk")
+    # gamma hosts no member: no proposal for bob's device or alice's, no report
+    for dev_id, account in ((bob.device_id, bob.account), (alice.device_id, MALLORY)):
+        r = await evil.send(alpha, "/federation/v1/proposals", fw.FedProposal(
+            group_id=gid, sender=dev_id, sender_account=account, epoch=1, proposal=b"p"))
+        _error(r, 401, "auth_error", "not a member device hosted by the requesting provider")
+    r = await evil.send(alpha, FED_REPORTS, w.FedReport(
+        group_id=gid, created_at=1, content=b"c", franking_tag=b"t" * 32,
+        alleged_sender=bob.account))
+    _error(r, 401, "auth_error", "hosts no member of this group")
+    # a hub's item for a recipient beta does not host (alice's device) is refused
+    own = secrets.token_bytes(16)
+    r = await evil.deliver(beta, item("welcome", own, [alice.device_id], sender=_dev(),
+                                      sender_account=MALLORY,
+                                      roster=[(alice.device_id, "alpha.test")]))
+    _error(r, 422, "validation_error", "not a member device hosted here")
+
+
+async def test_T08_blobs_are_fetched_by_capability_only(
+    providers: dict[str, Provider], evil: MaliciousProvider,
+) -> None:
+    r = await evil.send(providers["alpha"], "/federation/v1/blobs",
+                        fw.FedBlobRequest(blob_id=b64e(secrets.token_bytes(32))))
+    _error(r, 404, "not_found", "")

@@ -1,0 +1,113 @@
+"""T08 for providers: every federation route, and every field a peer can name in it, has
+an attack test (issue 17). A new peer route or a new field fails this test until it
+is listed here with the test that attacks it, or with why it names nothing.
+
+Values ``"module::test"`` name the test; ``"value: ..."`` says why a field is not an
+identifier (the receiver acts on no account, device or group through it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+from typing import Any
+
+from accord.federation.routes import PEER_SPECS
+
+MAL = "tests.federation.test_malicious_provider::"
+ADV = "tests.federation.test_adversarial::"
+T13 = "tests.privacy.test_T13_franking::test_T13_reports_verify_and_forgeries_fail"
+HUBS = MAL + "test_T08_a_peer_names_only_groups_the_receiver_hubs"
+SPEAKS = MAL + "test_T08_a_hub_peer_speaks_only_for_members_of_its_groups"
+OWN = MAL + "test_T08_a_peer_asks_a_provider_only_about_its_own_accounts"
+BIND = MAL + "test_T08_a_follower_cannot_bind_devices_it_does_not_host"
+MLS = "value: MLS content, checked by the hub's acceptance (accord.server.mls_check)"
+
+COVERAGE: dict[str, dict[str, str]] = {
+    "/federation/v1/blobs": {"blob_id": MAL + "test_T08_blobs_are_fetched_by_capability_only"},
+    "/federation/v1/keypackages/claim": {"account": OWN, "requester": OWN},
+    "/federation/v1/devices": {"account": OWN},
+    "/federation/v1/commits": {
+        "group_id": HUBS,
+        "sender": ADV + "test_a_follower_cannot_commit_for_a_member_it_does_not_host",
+        "sender_account": ADV + "test_a_follower_cannot_commit_for_a_member_it_does_not_host",
+        "epoch": MLS, "commit": MLS, "posting_key": MLS, "welcome": MLS,
+        "added[].device_id": BIND,
+        "added[].domain": ADV + "test_a_follower_cannot_misplace_a_device_it_adds",
+        # the hub's one commit check (apply_commit) for local and forwarded commits
+        "removed": "tests.server.test_e2e_flows::test_hub_checks_mls_commits_and_key_packages",
+    },
+    "/federation/v1/proposals": {
+        "group_id": HUBS, "sender": SPEAKS, "sender_account": SPEAKS,
+        "epoch": MLS, "proposal": MLS,
+    },
+    "/federation/v1/posts": {
+        "group_id": ADV + "test_a_follower_cannot_commit_for_a_member_it_does_not_host",
+        "epoch": MLS, "nonce": "value: single use per group (post-nonce replay check)",
+        "ciphertext": MLS, "signature": "value: the group's posting key verifies it",
+    },
+    "/federation/v1/deliver": {
+        "items[].msg_id": MAL + "test_T14_a_hub_cannot_pass_off_another_groups_message_id",
+        "items[].group_id": HUBS,
+        "items[].recipients": SPEAKS,
+        "items[].sender": MAL + "test_T14_a_hub_cannot_deliver_an_unnamed_welcome",
+        "items[].sender_account": MAL + (
+            "test_T14_a_relayed_welcome_naming_a_local_account_is_still_screened"),
+        "items[].roster[].device_id": MAL + (
+            "test_T08_a_roster_cannot_bind_another_providers_device_for_good"),
+        "items[].roster[].domain": MAL + (
+            "test_T08_a_roster_cannot_bind_another_providers_device_for_good"),
+        "items[].kind": MAL + "test_T14_items_of_a_group_never_entered_are_dropped",
+        "items[].epoch": "value: the device's MLS state decides",
+        "items[].body": "value: opaque MLS message for the device",
+        "items[].created_at": "value: a time the device shows",
+        "items[].group_epoch": "value: the follower's copy of the hub's epoch",
+        "items[].franking_tag": "value: the hub's tag, checked when reported (T13)",
+        "items[].chain_seq": "value: the hub's chain, checked by the device (T07)",
+        "items[].chain": "value: the hub's chain, checked by the device (T07)",
+    },
+    "/federation/v1/reports": {
+        "group_id": SPEAKS, "alleged_sender": SPEAKS + "; " + T13,
+        "created_at": T13, "content": T13, "franking_tag": T13,
+    },
+    "/federation/v1/account-deleted": {
+        "account": MAL + "test_T08_a_peer_cannot_erase_another_providers_users",
+        "device_ids": MAL + "test_T08_a_peer_cannot_erase_another_providers_users",
+    },
+}
+
+
+def _fields(cls: type, prefix: str = "") -> set[str]:
+    """Every field a peer fills in ``cls``, nested dataclasses as ``a[].b``/``a.b``."""
+    out: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = prefix + f.name
+        inner: Any = hints[f.name]
+        args = [a for a in typing.get_args(inner) if a is not type(None)]
+        if typing.get_origin(inner) is list and args and dataclasses.is_dataclass(args[0]):
+            out |= _fields(args[0], name + "[].")
+        elif len(args) == 1 and typing.get_origin(args[0]) is list and dataclasses.is_dataclass(
+                typing.get_args(args[0])[0]):
+            out |= _fields(typing.get_args(args[0])[0], name + "[].")
+        elif dataclasses.is_dataclass(inner):
+            out |= _fields(inner, name + ".")
+        else:
+            out.add(name)
+    return out
+
+
+def test_T08_every_federation_route_and_field_has_an_attack_test() -> None:
+    assert {s.path for s in PEER_SPECS} == set(COVERAGE)
+    for spec in PEER_SPECS:
+        assert _fields(spec.request) == set(COVERAGE[spec.path]), spec.path
+        for field, why in COVERAGE[spec.path].items():
+            if why.startswith("value: "):
+                continue
+            for ref in why.split("; "):
+                if ref.startswith("value: "):
+                    continue
+                module, name = ref.split("::")
+                assert callable(getattr(importlib.import_module(module), name)), (
+                    spec.path, field, ref)
