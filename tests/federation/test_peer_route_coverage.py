@@ -26,7 +26,10 @@ MLS = "value: MLS content, checked by the hub's acceptance (accord.server.mls_ch
 
 COVERAGE: dict[str, dict[str, str]] = {
     "/federation/v1/blobs": {"blob_id": MAL + "test_T08_blobs_are_fetched_by_capability_only"},
-    "/federation/v1/keypackages/claim": {"account": OWN, "requester": OWN},
+    "/federation/v1/keypackages/claim": {
+        "account": OWN, "requester": OWN,
+        "cipher_suite": "value: the suite of the KeyPackages asked for (RFC 9420 10)",
+    },
     "/federation/v1/devices": {"account": OWN},
     "/federation/v1/commits": {
         "group_id": HUBS,

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from accord.errors import AuthError, NotFound, ValidationError
+from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.federation import consent, follower
 from accord.server import franking, mls_check
 from accord.storage import CommitChange, GroupRecord, NewMessage
@@ -123,8 +123,12 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
     ``binding_sql.bind_own_word``); a third provider's device it adds must already be
     bound there, or that provider's own directory must list it with the Add's key."""
     o = c.origin
+    where = await c.fed.provider.store.fed_locate([d.device_id for d in o.placed])
+    for d in o.placed:  # the peer's own word never moves a binding (checked again in the tx)
+        if d.device_id in where and d.domain in (o.peer, c.fed.domain) and (
+                where[d.device_id] or c.fed.domain) != d.domain:
+            raise Conflict("a device id is already bound to another provider")
     others = [d for d in o.placed if d.domain not in (o.peer, c.fed.domain)]
-    where = await c.fed.provider.store.fed_locate([d.device_id for d in others])
     creds = _added_credentials(c.body) if others else {}
     for d in others:
         if where.get(d.device_id) == d.domain:
