@@ -22,6 +22,8 @@ HUBS = MAL + "test_T08_a_peer_names_only_groups_the_receiver_hubs"
 SPEAKS = MAL + "test_T08_a_hub_peer_speaks_only_for_members_of_its_groups"
 OWN = MAL + "test_T08_a_peer_asks_a_provider_only_about_its_own_accounts"
 BIND = MAL + "test_T08_a_follower_cannot_bind_devices_it_does_not_host"
+SENDER = ("tests.federation.test_T13_report_forwarding::"
+          "test_T13_a_verified_report_reaches_the_senders_provider")
 MLS = "value: MLS content, checked by the hub's acceptance (accord.server.mls_check)"
 
 COVERAGE: dict[str, dict[str, str]] = {
@@ -73,6 +75,9 @@ COVERAGE: dict[str, dict[str, str]] = {
     "/federation/v1/reports": {
         "group_id": SPEAKS, "alleged_sender": SPEAKS + "; " + T13,
         "created_at": T13, "content": T13, "franking_tag": T13,
+    },
+    "/federation/v1/reports/sender": {
+        f: SENDER for f in ("group_id", "account", "franking_tag", "content", "created_at")
     },
     "/federation/v1/account-deleted": {
         "account": MAL + "test_T08_a_peer_cannot_erase_another_providers_users",

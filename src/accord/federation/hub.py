@@ -62,6 +62,7 @@ class Origin:
     account: str | None = None
     peer: str | None = None  # the signing provider (PEER)
     placed: tuple[fw.FedDevice, ...] = ()  # where a peer says each added device lives
+    commit: bytes = b""  # a peer's commit: the credentials of the devices it adds
 
 
 @dataclass
@@ -129,7 +130,7 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
                 where[d.device_id] or c.fed.domain) != d.domain:
             raise Conflict("a device id is already bound to another provider")
     others = [d for d in o.placed if d.domain not in (o.peer, c.fed.domain)]
-    creds = _added_credentials(c.body) if others else {}
+    creds = _added_credentials(o.commit) if others else {}
     for d in others:
         if where.get(d.device_id) == d.domain:
             continue
@@ -281,7 +282,7 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
 
 async def fed_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
                      ) -> m.CommitResponse:
-    origin = Origin(PEER, req.sender, req.sender_account, peer, tuple(req.added))
+    origin = Origin(PEER, req.sender, req.sender_account, peer, tuple(req.added), req.commit)
     local = m.CommitRequest(epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                             added=[d.device_id for d in req.added], removed=list(req.removed),
                             welcome=req.welcome)
