@@ -11,6 +11,8 @@ does not depend on which compression packages are installed.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from typing import Any
 
 import httpx
@@ -21,8 +23,16 @@ import websockets
 ACCEPT_ENCODING = "gzip, deflate"
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi, or ``$SSL_CERT_FILE``), made once per
+    process: loading the CA bundle costs ~0.1 s, and a command makes several clients."""
+    return httpx.create_ssl_context()
+
+
 def async_client(**kw: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` (same arguments) that sends no ``User-Agent``."""
+    kw.setdefault("verify", tls_context())
     client = httpx.AsyncClient(**kw)
     client.headers.pop("User-Agent", None)
     client.headers["Accept-Encoding"] = ACCEPT_ENCODING

@@ -64,3 +64,27 @@ def test_a_lazy_command_runs() -> None:
     assert proc.returncode == 0
     assert "--passphrase-file" in proc.stdout
     assert isinstance(cli, click.Group)
+
+
+def test_send_loads_no_interop_federation_or_key_transparency_modules() -> None:
+    """``accord send`` imports what a post needs; key transparency (federation
+    gossip), interop/gRPC and the server load only when used."""
+    out = _python(
+        "import sys, accord.cli.message_cmd\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('accord.interop', 'grpc',"
+        " 'google.protobuf', 'accord.federation', 'accord.server', 'accord.client.device_kt',"
+        " 'accord.client.keycheck'))))\n").stdout
+    assert out.strip() == "[]"
+
+
+def test_http_clients_share_one_verifying_tls_context() -> None:
+    import ssl
+
+    from accord.http_client import async_client, tls_context
+
+    ctx = tls_context()
+    assert ctx is tls_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    client = async_client(base_url="https://example.test")
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    assert pool._ssl_context is ctx

@@ -186,7 +186,7 @@ async def _catch_up(dev: Device) -> None:
     """Connect and sync; without the provider, go on with what the device holds
     (reading and searching work offline; sending then fails with a clear error)."""
     try:
-        await dev.connect()
+        await dev.connect(now=now_ms())  # a session saved by the last command is reused
         await dev.sync(now_ms())
     except ServerError as exc:
         err_console.print(f"[yellow]offline:[/yellow] {shown(exc)}; showing what this device has")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from accord.cli import verify_cmd
 from accord.cli.client_common import (
@@ -37,9 +35,11 @@ def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         "(clears the verification).")(fn)
 
 
-def _progress_bar(label: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None]]:
+def _progress_bar(label: str, enabled: bool) -> tuple[Any, Callable[[int, int], None]]:
     if not enabled:
         return None, lambda done, total: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn  # files only
+
     bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), console=console,
                    transient=True)
     task = bar.add_task(label, total=None)
@@ -72,6 +72,8 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
             raise click.UsageError("nothing to send: give TEXT or --file")
         mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to, confirmed=ok)
     else:
+        import mimetypes  # ~50 ms, files only
+
         media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         bar, update = _progress_bar("uploading", not as_json)
         if bar is not None:

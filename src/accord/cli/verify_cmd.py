@@ -24,10 +24,9 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import plain, shown
-from accord.client import alerts, device_kt, safety
+from accord.client import alerts, safety
 from accord.client.device import Device
 from accord.errors import ValidationError
-from accord.federation.discovery import parse_peer
 
 
 def _print_alert(store: Any, alert: dict[str, Any]) -> None:
@@ -59,6 +58,9 @@ async def verify_cmd(dev: Device, as_json: bool, accounts: tuple[str, ...],
                      peers: tuple[str, ...], approve: str | None) -> None:
     """Check keys against transparency logs now: your own devices (T05), the heads of
     your contacts' providers (gossip), and each ACCOUNT's current device keys."""
+    from accord.client import device_kt
+    from accord.federation.discovery import parse_peer
+
     for spec in peers:
         try:
             device_kt.set_peer(dev, *parse_peer(spec))
@@ -124,6 +126,8 @@ async def contacts_list(dev: Device, as_json: bool) -> None:
 
 
 async def _proven(dev: Device, account: str) -> None:
+    from accord.client import device_kt
+
     async with device_kt.checker(dev) as kc:
         now = now_ms()
         await kc.current_entry(dev.identity.account, now)

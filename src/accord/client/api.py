@@ -114,6 +114,7 @@ class ProviderApi:
         self._http = async_client(base_url=self.base_url, timeout=timeout, transport=transport)
         self._timeout, self._transport = timeout, transport
         self._token: str | None = None
+        self.expires_at = 0  # of the current session token (provider clock, ms)
         self._relogin: Callable[[], Any] | None = None
 
     async def __aenter__(self) -> ProviderApi:
@@ -186,6 +187,12 @@ class ProviderApi:
 
         self._relogin = first
 
+    def resume(self, token: str, expires_at: int, relogin: Callable[[], Any]) -> None:
+        """Use a session saved by an earlier command; a 401 for an expired or revoked
+        token calls ``relogin`` (once per request)."""
+        self._token, self.expires_at = token, expires_at
+        self._relogin = relogin
+
     async def _renew(self) -> None:
         if self._relogin is None:
             raise AuthError("not logged in")
@@ -219,7 +226,7 @@ class ProviderApi:
             # The nonce is fresh and the key is the device's own: the provider no longer
             # has this device (removed, or its account deleted; issue 19).
             raise DeviceRemoved(DeviceRemoved.MESSAGE) from None
-        self._token = resp.token
+        self._token, self.expires_at = resp.token, resp.expires_at
 
         async def again() -> None:
             await self.login(domain, device_id, sign)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import device_kt, fork_check, mls_session
+from accord.client import fork_check, mls_session
 from accord.client.api import EpochConflict
 from accord.client.mls_session import (
     CLASSIC_SUITE,
@@ -145,6 +145,8 @@ async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: in
             raise ValidationError(f"a KeyPackage for {account} does not match its device",
                                   "Accord directory binding (T06)")
         out.append((c.device_id, c.key_package))
+    from accord.client import device_kt  # key transparency: ~0.1 s of imports, only here
+
     await device_kt.verify_claimed(dev, account, [listed[d] for d, _ in out], now)  # T06
     wanted = {d for d in listed if identity_of(account, d) not in skip}
     return out, wanted <= {d for d, _ in out}

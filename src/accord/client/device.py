@@ -39,6 +39,8 @@ KP_BATCH = 10
 LAST_RESORT_KEPT = 2  # the current last-resort private key and the one before
 MAX_SYNC_PAGES = 200  # per sync call; the rest waits for the next one
 PAGE = 100
+SESSION_KEY = "session"  # the provider session token, reused by the next command (issue 19)
+SESSION_MARGIN_MS = 60_000  # a saved session with less left (or clock skew) is not reused
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +154,12 @@ class Device:
             raise AuthError("not connected; call connect() first")
         return self._api
 
-    async def connect(self, server: str | None = None, *, lazy: bool = False) -> ProviderApi:
+    async def connect(self, server: str | None = None, *, lazy: bool = False,
+                      now: int | None = None) -> ProviderApi:
         """Open the provider session (and log in when registered); ``lazy`` logs in
-        only when a request first needs the session (hidden-sender posts need none)."""
+        only when a request first needs the session (hidden-sender posts need none).
+        Given ``now``, a session an earlier command saved in the (encrypted) profile
+        is used while it has ``SESSION_MARGIN_MS`` left: no login round trips."""
         if self._api is None:
             url = server or self.identity.server
             self._api = ProviderApi(url)
@@ -164,20 +169,54 @@ class Device:
                 # Known removed (a device id never comes back): nothing goes out, not
                 # even a hidden-sender post that needs no login (issue 19).
                 raise DeviceRemoved(DeviceRemoved.MESSAGE)
-            if lazy:
+            saved = self._saved_session(now)
+            if saved is not None:
+                self._api.resume(saved["token"], saved["expires_at"], self._login)
+            elif lazy:
                 self._api.defer_login(ident.domain, ident.device_id, self.sign)
             else:
-                try:
-                    await self._api.login(ident.domain, ident.device_id, self.sign)
-                except DeviceRemoved:
-                    self.store.put_json("device_removed", True)
-                    raise
+                await self._login()
         return self._api
+
+    async def _login(self) -> None:
+        ident = self.identity
+        try:
+            await self.api.login(ident.domain, ident.device_id, self.sign)
+        except DeviceRemoved:
+            self.store.put_json("device_removed", True)
+            raise
+
+    def _saved_session(self, now: int | None) -> dict[str, Any] | None:
+        saved = self.store.get_json(SESSION_KEY)
+        if now is None or saved is None:
+            return None
+        ident = self.identity
+        if (saved.get("server"), saved.get("device_id")) != (self._api_url(), ident.device_id):
+            return None
+        if int(saved.get("expires_at", 0)) - SESSION_MARGIN_MS <= now:
+            return None
+        return dict(saved)
+
+    def _api_url(self) -> str:
+        return self._api.base_url if self._api is not None else ""
 
     async def disconnect(self) -> None:
         if self._api is not None:
+            self._save_session()
             await self._api.close()
             self._api = None
+
+    def _save_session(self) -> None:
+        """Keep the session for the next command (the token lives only in the profile)."""
+        api = self._api
+        if api is None or api.token is None or not self.registered or self.store.locked:
+            return
+        saved = self.store.get_json(SESSION_KEY)
+        if saved is not None and saved.get("token") == api.token:
+            return
+        self.store.put_json(SESSION_KEY, {"server": api.base_url,
+                                          "device_id": self.identity.device_id,
+                                          "token": api.token, "expires_at": api.expires_at})
 
     async def register(self, account: str, server: str, now: int) -> Identity:
         account = account.strip().lower()
