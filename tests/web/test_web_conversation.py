@@ -45,8 +45,8 @@ def test_two_browsers_hold_a_conversation(world: World) -> None:
     a, b = world.page(alice), world.page(bob)
 
     a.get_by_role("button", name="New conversation").click()
-    a.get_by_label("Name").fill("Hiking")
-    a.get_by_label("Members").fill(bob.account)
+    a.get_by_label("Name", exact=True).fill("Hiking")
+    a.get_by_label("Members", exact=True).fill(bob.account)
     a.get_by_role("button", name="Create").click()
     convs_a = a.get_by_role("navigation", name="Conversations")
     expect(convs_a.get_by_role("link", name="Hiking")).to_be_visible(timeout=WAIT)
@@ -125,3 +125,19 @@ def test_two_browsers_hold_a_conversation(world: World) -> None:
     shot(a, "safety-number")
     a.get_by_role("button", name="Mark as verified").click()
     expect(panel.get_by_text("verified")).to_be_visible(timeout=WAIT)
+
+    # search across conversations (prefix words), then rename and a disappearing timer
+    a.get_by_role("searchbox", name="Search").fill("ma")
+    a.get_by_role("button", name="Find").click()
+    results = a.get_by_role("region", name="Search results")
+    expect(results.get_by_text("I bring the map")).to_be_visible(timeout=WAIT)
+    expect(results.locator("mark")).to_have_text(["map"])
+    expect(results.get_by_role("link", name=re.compile(r"^Hiking \(\w{6,}\)$"))).to_be_visible()
+    shot(a, "search")
+    a.get_by_label("Conversation name").fill("Hiking trip")
+    a.get_by_role("button", name="Rename").click()
+    expect(b.get_by_role("navigation", name="Conversations").get_by_role(
+        "link", name="Hiking trip")).to_be_visible(timeout=WAIT)
+    a.get_by_label("Disappearing messages").select_option("3600")
+    a.get_by_role("button", name="Set timer").click()
+    expect(a.locator("#send-error")).to_have_text("")

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from accord.client import conversations as convs
 from accord.client import device_kt, message_requests, messaging, overview, safety
+from accord.client import search as archive
 from accord.client.history import describe_event, timeline_page
 from accord.errors import AccordError, NotFound, ValidationError
 from accord.web.live import Live
@@ -163,7 +164,42 @@ class Api:
         return Response(data, media_type="application/octet-stream", headers={
             "content-disposition": "attachment; filename*=UTF-8''" + quote(name, safe="")})
 
+    async def search(self, request: Request) -> Response:
+        q = request.query_params
+        pending = {c["conv_id"] for c in message_requests.pending(self.dev)}
+
+        def ms(key: str) -> int | None:
+            return int(q[key]) if q.get(key, "").isdigit() else None
+
+        hits = archive.search(self.dev, q.get("q", ""), sender=q.get("sender") or None,
+                              chat=q.get("conv") or None, since=ms("since"), until=ms("until"))
+        # a request's previews stay in its own region until it is accepted (T14)
+        return JSONResponse({"hits": [h for h in hits if h["chat_id"] not in pending]})
+
     # -- acting ----------------------------------------------------------------------
+
+    async def manage(self, request: Request) -> Response:
+        """Rename, add members, remove a member, set the timer or leave (one form each)."""
+        conv = self._conv(request)
+        data = await self._body(request)
+        action, now = data.get("action"), self.live.clock()
+        if action == "rename":
+            await convs.rename(self.dev, conv, self._text(data, "name"), now)
+        elif action == "add":
+            accounts = [a.strip() for a in self._text(data, "members").split(",") if a.strip()]
+            await convs.add_members(self.dev, conv, accounts, now)
+        elif action == "remove":
+            await convs.remove_member(self.dev, conv, self._text(data, "account"), now)
+        elif action == "timer":
+            seconds = data.get("seconds")
+            if not isinstance(seconds, int) or not 0 <= seconds <= 366 * 86400:
+                raise ValidationError("seconds must be 0 to 366 days")
+            await messaging.set_timer(self.dev, conv, seconds, now)
+        elif action == "leave":
+            await convs.leave(self.dev, conv, now)
+        else:
+            raise ValidationError("unknown action")
+        return JSONResponse({"done": action})
 
     async def create(self, request: Request) -> Response:
         data = await self._body(request)

@@ -232,7 +232,9 @@ async function showMembers() {
       el("span", {class: "devices", text: ` ${mb.devices.length} device(s): ` +
                                            mb.devices.join(", ")}));
     if (!mb.me) item.append(el("button", {type: "button", text: "Verify",
-      "aria-label": "Verify " + mb.account, on: {click: () => act(() => showSafety(mb.account))}}));
+      "aria-label": "Verify " + mb.account, on: {click: () => act(() => showSafety(mb.account))}}),
+      el("button", {type: "button", text: "Remove", "aria-label": "Remove " + mb.account,
+        on: {click: () => act(() => manage({action: "remove", account: mb.account}))}}));
     list.append(item);
   }
 }
@@ -244,6 +246,62 @@ async function showSafety(account) {
   $("safety-who").textContent = "Safety number with " + account;
   $("safety-digits").textContent = data.digits;
   $("safety-qr").src = `/api/safety/${encodeURIComponent(account)}/qr`;
+}
+
+// -- search and managing a conversation ---------------------------------------------
+
+function marked(text, spans) {
+  // the snippet in pieces: plain text nodes, the matches in <mark> (never markup from text)
+  const p = el("p", {class: "snippet"});
+  let at = 0;
+  for (const [a, b] of spans) {
+    p.append(document.createTextNode(text.slice(at, a)), el("mark", {text: text.slice(a, b)}));
+    at = b;
+  }
+  p.append(document.createTextNode(text.slice(at)));
+  return p;
+}
+
+async function runSearch() {
+  const params = new URLSearchParams({q: $("search-q").value, sender: $("search-sender").value});
+  for (const [key, id, end] of [["since", "search-since", 0], ["until", "search-until", 86399999]]) {
+    if ($(id).value) params.set(key, String(Date.parse($(id).value + "T00:00:00") + end));
+  }
+  if ($("search-here").checked && current) params.set("conv", current);
+  const data = await api("GET", "/api/search?" + params);
+  const list = $("hit-list");
+  list.replaceChildren();
+  $("search-results").hidden = false;
+  if (!data.hits.length) list.append(el("li", {text: "No messages found"}));
+  for (const h of data.hits) {
+    list.append(el("li", {class: "hit"},
+      el("a", {href: "#c=" + encodeURIComponent(h.chat_id), text: h.chat_label}),
+      el("span", {class: "sender", text: " " + h.sender_label}),
+      marked(h.snippet, h.spans)));
+  }
+}
+
+function manage(body) {
+  return api("POST", `/api/conv/${encodeURIComponent(current)}/manage`, body);
+}
+
+function wireManage() {
+  $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); act(runSearch); });
+  $("add-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(() => manage({action: "add", members: $("add-members").value})
+      .then(() => { $("add-members").value = ""; }));
+  });
+  $("rename-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(() => manage({action: "rename", name: $("rename-name").value})
+      .then(() => { $("rename-name").value = ""; }));
+  });
+  $("timer-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(() => manage({action: "timer", seconds: Number($("timer-seconds").value)}));
+  });
+  $("leave").addEventListener("click", () => act(() => manage({action: "leave"})));
 }
 
 // -- composer ------------------------------------------------------------------------
@@ -382,6 +440,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   window.addEventListener("hashchange", () => { setMode(null); setKeyAlert([]); refresh(); });
   document.addEventListener("visibilitychange", () => refresh());
+  wireManage();
   connect();
   refresh();
 });
