@@ -56,13 +56,16 @@ def _db(provider: Provider) -> Path:
     return provider.data_dir / "provider.sqlite3"
 
 
-def substitute_key_packages(provider: Provider, device_id: str, key_package: bytes,
-                            signature_key: bytes) -> None:
-    """Serve ``key_package`` (the provider's key) for ``device_id``; list its key as the device's."""
+def substitute_key_packages(provider: Provider, device_id: str,
+                            key_packages: dict[int, bytes], signature_key: bytes) -> None:
+    """Serve ``key_packages`` (suite -> a KeyPackage of the provider's key) for ``device_id``
+    in each suite it offers, one-time and last resort alike; list that key as the device's."""
     with sqlite3.connect(_db(provider), timeout=10) as db:
-        db.execute("UPDATE key_packages SET data = ? WHERE device_id = ?", (key_package, device_id))
-        db.execute("UPDATE last_resort_key_packages SET data = ? WHERE device_id = ?",
-                   (key_package, device_id))
+        for suite, key_package in key_packages.items():
+            db.execute("UPDATE key_packages SET data = ? WHERE device_id = ? AND cipher_suite = ?",
+                       (key_package, device_id, suite))
+            db.execute("UPDATE last_resort_key_packages SET data = ?"
+                       " WHERE device_id = ? AND cipher_suite = ?", (key_package, device_id, suite))
         db.execute("UPDATE devices SET signature_key = ? WHERE device_id = ?",
                    (signature_key, device_id))
 
