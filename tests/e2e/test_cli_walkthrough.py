@@ -108,6 +108,27 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     env_wrong = accord_wrong(alice)
     assert env_wrong.returncode == 1 and "wrong passphrase" in env_wrong.stderr
 
+    # alice's phone is lost: she restores the provider's backup into a new profile
+    key = js(alice, "backup", "create", "--provider")["recovery_key"]
+    phone = tmp_path / "alice-phone"
+    restored = js(phone, "backup", "restore", "--server", server.url, "--recovery-key", key,
+                  "--yes")
+    assert restored["account"] == a_acct and restored["messages"] >= 4
+    assert [h["text"] for h in js(phone, "search", "saturday")] == ["Saturday at 9?"]
+    old = accord(alice, "chat", "list")
+    assert "this device was removed" in old.stderr  # the old profile still opens
+    # alice's laptop (another device of hers) swaps the dead leaf for the new device
+    accord(laptop, "settings", "--device-check-minutes", "0")
+    accord(laptop, "read", "hiking")
+    accord(phone, "read", "hiking")  # the Welcome: the conversation is live again
+    accord(bob, "read", "hiking")
+    assert "was replaced" in accord(bob, "read", "hiking").stdout
+    assert len(js(bob, "chat", "members", "hiking")["members"][a_acct]) == 2
+    accord(bob, "send", "hiking", "welcome back")
+    phone_texts = [i["text"] for i in js(phone, "read", "hiking")["items"]
+                   if i["type"] == "message"]
+    assert "Saturday at 9?" in phone_texts and phone_texts[-1] == "welcome back"
+
 
 def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="not it")

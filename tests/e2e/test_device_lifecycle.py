@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from accord.client import alerts, backup, device_replace, linking, messaging
+from accord.client import alerts, backup, linking, messaging
 from accord.client import conversations as convs
-from accord.client.device import Device
+from accord.client.device import Device, Settings
 from accord.privacy.backup_format import KdfCost, new_recovery_key
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
 
@@ -101,7 +101,7 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
 
         # one member commits (the smallest identity of another account), the other applies
         first, second = sorted([bob, carol], key=lambda d: d.identity.mls_identity)
-        clock.t += device_replace.REFRESH_MS  # the next directory refresh is due
+        clock.t += Settings().device_check_ms  # the next directory refresh is due
         await second.sync(clock())
         assert _events(second, "harbour", "device_replaced") == []  # not its turn
         await first.sync(clock())

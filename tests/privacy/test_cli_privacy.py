@@ -74,6 +74,12 @@ def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
         assert export["account"] == "bob@alpha.test" and export["tables"]["devices"]
         gone = js(bob, "account", "delete", "--yes")
         assert gone["erased"]["accounts"] == 1
+        # the deleted account's device still reads its history, offline (issue 19)
+        after = accord(bob, "read", "trail", "--json", "--no-receipts")
+        assert "you will regret this" in after.stdout
+        assert "this device was removed" in after.stderr
+        sent = accord(bob, "send", "trail", "hello?", check=False)
+        assert sent.returncode == 1 and "this device was removed" in sent.stderr
         assert key not in (tmp_path / "srv.log").read_text()
     finally:
         server.stop()

@@ -233,10 +233,14 @@ def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
               help="Offer KeyPackages in the X-Wing suite 0x0053 (T10; on by default). Off:"
                    " new uploads are 0x0001 only, so new conversations with this device"
                    " fall back to 0x0001.")
+@click.option("--device-check-minutes", type=click.FloatRange(0, 24 * 60), default=None,
+              help="How often conversations are checked for devices their accounts no "
+                   "longer have (replaced by a restore); 0: at every sync.")
 @profile_options
 @with_device
 async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | None,
-                       update_every_hours: float | None, post_quantum: bool | None) -> None:
+                       update_every_hours: float | None, post_quantum: bool | None,
+                       device_check_minutes: float | None) -> None:
     """Show or change this device's settings (periodic key updates T09, post-quantum T10)."""
     if update_every_messages is not None:
         dev.set_settings(update_every_messages=update_every_messages)
@@ -244,10 +248,13 @@ async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | 
         dev.set_settings(update_every_ms=int(update_every_hours * 3_600_000))
     if post_quantum is not None:
         dev.set_settings(post_quantum=int(post_quantum))
+    if device_check_minutes is not None:
+        dev.set_settings(device_check_ms=int(device_check_minutes * 60_000))
     s = dev.settings
     out = {"update_every_messages": s.update_every_messages,
            "update_every_hours": s.update_every_ms / 3_600_000,
-           "post_quantum": bool(s.post_quantum)}
+           "post_quantum": bool(s.post_quantum),
+           "device_check_minutes": s.device_check_ms / 60_000}
     emit(as_json, out, lambda: print_lines([f"{k}: {shown(v)}" for k, v in out.items()]))
 
 

@@ -48,7 +48,8 @@ async def delete_cmd(dev: Device, as_json: bool, yes: bool) -> None:
                                  body=w.DeleteAccountRequest(account=ident.account,
                                                              signature=sig), auth=True)
     rows = sum(e.rows for e in result.erased)
-    dev.store.delete("identity")
+    # The history stays readable here, offline; the device knows it is gone (issue 19).
+    dev.store.put_json("device_removed", True)
     emit(as_json, {"erased": {e.table: e.rows for e in result.erased},
                    "peers_told": result.peers_told},
          lambda: console.print(f"deleted: {rows} rows erased; peers told: "

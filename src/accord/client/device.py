@@ -67,6 +67,8 @@ class Settings:
     update_every_ms: int = 7 * 86_400_000
     disappearing_default_s: int = 0
     post_quantum: int = 1
+    # How often dead leaves are checked against the directory (``device_replace``).
+    device_check_ms: int = 10 * 60_000
 
     @property
     def suites(self) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ whose conversations were not all reachable leaves leaves behind too. Its
 leaves would stay in every group (encrypted to, never answering) and the
 restored device would stay outside.
 
-So, at most every ``REFRESH_MS``, a device compares the leaves of each
+So, at most every ``Settings.device_check_ms`` (10 minutes), a device compares the leaves of each
 active conversation with the directory: the devices of an account the
 provider no longer lists are removed, and the devices it lists that are not
 in the group are added, in ONE commit per conversation. Members see a
@@ -32,13 +32,12 @@ from accord.client.mls_session import split_identity
 if TYPE_CHECKING:
     from accord.client.device import Device
 
-REFRESH_MS = 10 * 60_000
 MAX_ACCOUNTS = 100  # directory look-ups per refresh
 
 
 def due(dev: Device, now: int) -> bool:
     last = dev.store.get_json("devices_refreshed_at")
-    return last is None or not 0 <= now - int(last) < REFRESH_MS
+    return last is None or not 0 <= now - int(last) < dev.settings.device_check_ms
 
 
 async def refresh(dev: Device, now: int) -> int:
