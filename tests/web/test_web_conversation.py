@@ -10,7 +10,10 @@ import zlib
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import World, shot
+from accord.client import linking
+from accord.client.device import Device
+from tests.e2e.helpers import CHEAP, PASS, Clock
+from tests.web.conftest import World, run_async, shot
 
 
 def png(width: int, height: int) -> bytes:
@@ -141,3 +144,45 @@ def test_two_browsers_hold_a_conversation(world: World) -> None:
     a.get_by_label("Disappearing messages").select_option("3600")
     a.get_by_role("button", name="Set timer").click()
     expect(a.locator("#send-error")).to_have_text("")
+
+    # settings: link a new device with the code shown on screen, cover traffic
+    a.get_by_role("button", name="Settings", exact=True).click()
+    settings = a.get_by_role("region", name="Settings")
+    expect(settings.get_by_text("(this device)")).to_be_visible(timeout=WAIT)
+    settings.get_by_role("button", name="Link a new device").click()
+    expect(a.locator("#link-code")).not_to_have_text("", timeout=WAIT)
+    a.wait_for_function("() => document.getElementById('link-qr').naturalWidth > 50")
+    code = a.locator("#link-code").text_content()
+    laptop = world.root / "alice-laptop"
+
+    async def join() -> str:
+        dev = Device.init(laptop, PASS, kdf=CHEAP)
+        try:
+            await linking.join(dev, code, world.alpha.url)
+            return linking.key_fingerprint(dev.signature_public_key)
+        finally:
+            await dev.disconnect()
+            dev.close()
+
+    fingerprint = run_async(join())
+    expect(a.locator("#link-fpr")).to_contain_text(fingerprint, timeout=WAIT)
+    shot(a, "link-device")
+    settings.get_by_role("button", name="Certify this device").click()
+    expect(a.locator("#link-fpr")).to_contain_text("Linked", timeout=WAIT)
+    expect(settings.locator(".device")).to_have_count(2, timeout=WAIT)
+
+    async def complete() -> str | None:
+        dev = Device.open(laptop, PASS)
+        try:
+            ident = await dev.complete_link(Clock()())
+            return None if ident is None else ident.account
+        finally:
+            await dev.disconnect()
+            dev.close()
+
+    assert run_async(complete()) == alice.account
+    settings.get_by_label("Cover traffic").check()
+    settings.get_by_role("button", name="Save settings").click()
+    a.get_by_role("button", name="Settings", exact=True).click()
+    a.get_by_role("button", name="Settings", exact=True).click()
+    expect(settings.get_by_label("Cover traffic")).to_be_checked(timeout=WAIT)

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from accord.errors import AccordError
 from accord.web import security
 from accord.web.live import Live
+from accord.web.settings_views import SettingsApi
 from accord.web.views import Api, error_response
 
 HERE = Path(__file__).parent
@@ -45,6 +46,7 @@ def _locked(live: Live, view: Callable[[Request], Awaitable[Response]]
 def create_app(live: Live, session: security.Session, *, start_pump: bool = True
                ) -> security.Guard:
     api = Api(live)
+    settings = SettingsApi(live)
 
     async def page(request: Request) -> Response:
         if "token" in request.query_params:
@@ -85,6 +87,13 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         post("/api/conv/{conv}/confirm-keys", api.confirm_keys),
         post("/api/conv/{conv}/upload", api.upload),
         post("/api/verify/{account}", api.verify),
+        get("/api/settings", settings.settings),
+        post("/api/settings", settings.save),
+        post("/api/devices/{device}/remove", settings.remove_device),
+        post("/api/devices/link", settings.link_open),
+        get("/api/devices/link", settings.link_state),
+        get("/api/devices/link/qr", settings.link_qr),
+        post("/api/devices/link/certify", settings.link_certify),
         post("/api/requests/{conv}/accept", api.accept),
         post("/api/requests/{conv}/block", api.block),
     ]

@@ -304,6 +304,64 @@ function wireManage() {
   $("leave").addEventListener("click", () => act(() => manage({action: "leave"})));
 }
 
+// -- settings and devices ---------------------------------------------------------------
+
+let linkTimer = null;
+
+async function showSettings() {
+  const data = await api("GET", "/api/settings");
+  const list = $("device-list");
+  list.replaceChildren();
+  for (const d of data.devices) {
+    const item = el("li", {class: "device"},
+      el("span", {text: d.id + (d.this ? " (this device)" : "")}),
+      el("span", {class: "fpr", text: " " + d.fingerprint}));
+    if (!d.this) item.append(el("button", {type: "button", text: "Remove",
+      "aria-label": "Remove device " + d.id, on: {click: () => act(() =>
+        api("POST", `/api/devices/${encodeURIComponent(d.id)}/remove`).then(showSettings))}}));
+    list.append(item);
+  }
+  $("cover").checked = data.cover;
+  $("default-timer").value = String(data.timer);
+}
+
+async function pollLink() {
+  const data = await api("GET", "/api/devices/link");
+  if (data.fingerprint) {
+    clearInterval(linkTimer);
+    $("link-fpr").textContent = "New device key fingerprint: " + data.fingerprint +
+      ". Certify only if the new device shows the same.";
+    $("link-certify").hidden = false;
+  }
+}
+
+function wireSettings() {
+  $("settings-toggle").addEventListener("click", () => {
+    const panel = $("settings");
+    panel.hidden = !panel.hidden;
+    $("settings-toggle").setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) act(showSettings);
+  });
+  $("settings-save").addEventListener("click", () => act(() => api("POST", "/api/settings",
+    {cover: $("cover").checked, timer: Number($("default-timer").value)})));
+  $("link-open").addEventListener("click", () => act(async () => {
+    const data = await api("POST", "/api/devices/link");
+    $("link").hidden = false;
+    $("link-code").textContent = data.code;
+    $("link-qr").src = "/api/devices/link/qr?" + Date.now();
+    $("link-fpr").textContent = "Waiting for the new device…";
+    $("link-certify").hidden = true;
+    clearInterval(linkTimer);
+    linkTimer = setInterval(() => pollLink().catch(() => clearInterval(linkTimer)), 1000);
+  }));
+  $("link-certify").addEventListener("click", () => act(async () => {
+    const data = await api("POST", "/api/devices/link/certify");
+    $("link-fpr").textContent = "Linked " + data.device;
+    $("link-certify").hidden = true;
+    await showSettings();
+  }));
+}
+
 // -- composer ------------------------------------------------------------------------
 
 function setMode(m) {
@@ -441,6 +499,7 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", () => { setMode(null); setKeyAlert([]); refresh(); });
   document.addEventListener("visibilitychange", () => refresh());
   wireManage();
+  wireSettings();
   connect();
   refresh();
 });
