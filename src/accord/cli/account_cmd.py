@@ -25,9 +25,6 @@ from accord.cli.client_common import (
 )
 from accord.cli.safe_text import shown
 from accord.client.device import Device
-from accord.client.history import message_view, short_id
-
-MAX_RECONNECTS = 1000
 
 
 @click.command("init")
@@ -151,13 +148,17 @@ def _day(text: str | None, end: bool = False) -> int | None:
 @click.command("listen")
 @click.option("--duration", default=3600.0, show_default=True, type=click.FloatRange(0.1),
               help="Stop after this many seconds.")
+@click.option("--idle", default=30.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Reconnect a push session that was silent this many seconds.")
 @click.option("--cover/--no-cover", "cover_traffic", default=None,
               help="Send cover traffic while listening (default: `accord cover on|off`).")
 @profile_options
 @with_device
-async def listen_cmd(dev: Device, as_json: bool, duration: float,
+async def listen_cmd(dev: Device, as_json: bool, duration: float, idle: float,
                      cover_traffic: bool | None = None) -> None:
-    """Print messages and events live as they arrive (WebSocket push)."""
+    """Show what arrived since you last listened, then everything live: messages,
+    edits, deletions, reactions, read receipts and history events. Reconnects with
+    backoff; exits with status 3 when this device was removed."""
     import random
 
     from accord.client import cover  # issue 11: optional cover traffic (T12)
@@ -165,63 +166,71 @@ async def listen_cmd(dev: Device, as_json: bool, duration: float,
     covering = asyncio.create_task(cover.while_listening(
         dev, now_ms, random.SystemRandom(), cover_traffic, int(duration * 1000)))
     try:
-        await _listen(dev, as_json, duration)
+        await _listen(dev, as_json, duration, idle)
     finally:
         covering.cancel()
 
 
-async def _listen(dev: Device, as_json: bool, duration: float) -> None:
-    seen = _snapshot(dev)
-    deadline = time.monotonic() + duration
-    for _ in range(MAX_RECONNECTS):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        try:
-            await asyncio.wait_for(dev.listen(
-                now_ms, idle_timeout=min(left, 30.0),
-                on_items=lambda _items: _print_new(dev, seen, as_json)), left)
-        except TimeoutError:
-            break
-        _print_new(dev, seen, as_json)
-
-
-def _snapshot(dev: Device) -> dict[str, Any]:
-    """What is already in the history, so that only news is printed."""
-    seen: dict[str, Any] = {"messages": set(), "events": {}}
-    for conv in dev.store.conversations():
-        seen["messages"] |= {m.msg_id for m in dev.store.messages(conv["conv_id"])}
-        seen["events"][conv["conv_id"]] = len(dev.store.events(conv["conv_id"]))
-    return seen
-
-
-def _print_new(dev: Device, seen: dict[str, Any], as_json: bool) -> None:
+async def _listen(dev: Device, as_json: bool, duration: float, idle: float) -> None:
     import json
 
-    from accord.client.history import describe_event
+    from accord.client import feed, overview
 
-    for conv in dev.store.conversations():
-        for m in dev.store.messages(conv["conv_id"]):
-            if m.msg_id in seen["messages"]:
-                continue
-            seen["messages"].add(m.msg_id)
-            v = dict(message_view(m), chat=conv["name"])
-            if as_json:
-                click.echo(json.dumps(v))
-            else:
-                console.print(f"[dim]{fmt_time(m.sent_at)} {shown(conv['name'])} "
-                              f"{short_id(m.msg_id)}[/dim] [bold]{shown(m.sender)}[/bold]: "
-                              f"{shown(m.body, multiline=True)}")
-        events = dev.store.events(conv["conv_id"])
-        for e in events[seen["events"].get(conv["conv_id"], 0):]:
-            if as_json:
-                click.echo(json.dumps({"type": "event", "chat": conv["name"], "at": e["at"],
-                                       "kind": e["kind"], **e["detail"]}))
-            else:
-                console.print(f"[yellow]* {shown(conv['name'])}: "
-                              f"{shown(describe_event({'kind': e['kind'], **e['detail']}))}"
-                              "[/yellow]")
-        seen["events"][conv["conv_id"]] = len(events)
+    rows = overview.summaries(dev, archived=None)
+    ident = dev.store.get_json("identity", {})
+    banner = {"type": "banner", "account": dev.identity.account,
+              "device": dev.identity.device_id, "server": ident.get("server"),
+              "conversations": len(rows), "unread": sum(r["unread"] for r in rows)}
+
+    def out(item: dict[str, Any], human: str) -> None:
+        if as_json:
+            click.echo(json.dumps(item))
+        else:
+            console.print(human)
+
+    out(banner, f"[bold]listening[/bold] as {shown(banner['account'])} "
+        f"(device {shown(banner['device'])}) at {shown(banner['server'])}: "
+        f"{banner['conversations']} conversations, {banner['unread']} unread. Ctrl-C stops.")
+
+    def on_news(items: list[dict[str, Any]]) -> None:
+        for i in items:
+            out(i, feed_line(i, lambda a: overview.label(dev, a)))
+
+    def on_status(text: str) -> None:
+        out({"type": "status", "text": text}, f"[dim]-- {shown(text)}[/dim]")
+
+    try:
+        await feed.follow(dev, now_ms, on_news, on_status,
+                          deadline=time.monotonic() + duration, monotonic=time.monotonic,
+                          sleep=asyncio.sleep, idle=idle)
+    except feed.DeviceRemoved:
+        text = ("this device was removed from its account (or the account was deleted); "
+                "its history stays readable here")
+        out({"type": "removed", "text": text}, f"[bold red]{text}[/bold red]")
+        raise SystemExit(3) from None
+
+
+def feed_line(i: dict[str, Any], name: Any) -> str:
+    """One line of the live view; every peer string goes through ``shown``."""
+    where = f"[dim]{fmt_time(i['at'])} {shown(i['chat'])}"
+    if i["type"] == "event":
+        return f"[yellow]{where}[/dim] * {shown(i['text'])}[/yellow]"
+    where += f" {i['short_id']}[/dim]"
+    who = shown(name(i["sender"]))
+    kind = i["type"]
+    if kind == "message":
+        files = "".join(" [cyan]" + shown(f"[file {f}]") + "[/cyan]" for f in i["attachments"])
+        return f"{where} [bold]{who}[/bold]: {shown(i['text'], multiline=True)}{files}"
+    if kind == "edit":
+        return f"{where} [bold]{who}[/bold] edited: {shown(i['text'], multiline=True)}"
+    if kind == "delete":
+        return f"{where} [bold]{who}[/bold] deleted this message"
+    by = shown(", ".join(name(a) for a in i["by"]))
+    if kind == "reaction":
+        return f"{where} {by} reacted {shown(i['emoji'])}"
+    if kind == "reaction_removed":
+        return f"{where} {by} took back {shown(i['emoji'])}"
+    return f"{where} [green]read by {by}[/green]"
 
 
 @click.command("settings")

@@ -47,7 +47,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "interop": ("interop_cmd", "interop",
                 "MLS interop: run the working group's scenarios against MLSClient servers."),
     "listen": ("account_cmd", "listen_cmd",
-               "Print messages and events live as they arrive (WebSocket push)."),
+               "Show what arrived since you last listened, then everything live: messages, "
+               "edits, deletions, reactions, read receipts and history events."),
     "profile": ("inbox_cmd", "profile",
                 "What others see of you (sent end to end encrypted to your conversations)."),
     "react": ("message_cmd", "react_cmd", "React to a message with an emoji."),

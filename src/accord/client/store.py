@@ -537,6 +537,14 @@ class ProfileStore:
                 for r in rows]
 
 
+    def events_after(self, event_id: int) -> list[dict[str, Any]]:
+        """Every event (all conversations) recorded after event ``event_id``, oldest first."""
+        rows = self._conn().execute(
+            "SELECT id, conv_id, at, kind, detail FROM events WHERE id > ? ORDER BY id",
+            (event_id,)).fetchall()
+        return [{"id": r[0], "conv_id": r[1], "at": r[2], "kind": r[3],
+                 "detail": json.loads(r[4])} for r in rows]
+
 _MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "
                 "reply_to, edited, deleted, expires_at, meta")
 
