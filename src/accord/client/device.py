@@ -355,11 +355,16 @@ class Device:
         return total
 
     async def listen(self, now_fn: Any, *, max_frames: int = 1_000_000,
-                     idle_timeout: float | None = None, on_items: Any = None) -> int:
-        """Apply pushed items as they arrive (bounded); ``now_fn()`` is the caller's clock."""
+                     idle_timeout: float | None = None, on_items: Any = None,
+                     on_connected: Any = None) -> int:
+        """Apply pushed items as they arrive (bounded); ``now_fn()`` is the caller's clock.
+        ``on_connected()`` runs once the catch-up sync is done (the live view shows
+        what it brought at once)."""
         from accord.client import device_kt, housekeeping, inbox
 
         await self.sync(now_fn())
+        if on_connected is not None:
+            on_connected()
         total = 0
         async for items in self.api.push(self.cursor, max_frames=max_frames,
                                          idle_timeout=idle_timeout):

@@ -47,7 +47,7 @@ def _all_messages(dev: Device) -> list[tuple[dict[str, Any], StoredMessage]]:
 
 
 def load(dev: Device) -> dict[str, Any]:
-    """What was seen; the first time, everything now (only news is shown)."""
+    """What was seen; the first time, what ``snapshot`` says."""
     seen = dev.store.get_json(SEEN_KEY)
     if seen is None:
         seen = snapshot(dev)
@@ -56,9 +56,18 @@ def load(dev: Device) -> dict[str, Any]:
 
 
 def snapshot(dev: Device) -> dict[str, Any]:
+    """Everything now counts as seen except unread messages (``overview``'s read
+    position): a first listen starts with what the user has not read yet."""
     last = dev.store.events_after(0)
-    return {"messages": {m.msg_id.hex(): _fingerprint(m) for _, m in _all_messages(dev)},
-            "event": last[-1]["id"] if last else 0}
+    me = dev.identity.account
+    msgs = {}
+    for conv in dev.store.conversations():
+        read_seq = int(conv["meta"].get("read_seq", 0))
+        seqs = dev.store.seqs(conv["conv_id"])
+        for m in dev.store.messages(conv["conv_id"], 1_000_000):
+            if m.sender == me or seqs.get(m.msg_id, 0) <= read_seq:
+                msgs[m.msg_id.hex()] = _fingerprint(m)
+    return {"messages": msgs, "event": last[-1]["id"] if last else 0}
 
 
 def save(dev: Device, seen: dict[str, Any]) -> None:
@@ -143,14 +152,19 @@ async def follow(dev: Device, now_fn: Callable[[], int], on_news: Callable[[list
 
     flush()  # what arrived since last seen (the catch-up sync ran before)
     delay, refused, down = BACKOFF_FIRST_S, 0, False
+
+    def connected() -> None:
+        nonlocal delay, refused, down
+        refused = 0
+        if down:
+            down, delay = False, BACKOFF_FIRST_S
+            on_status("reconnected")
+        flush()
+
     while (left := deadline - monotonic()) > 0:
         try:
             await dev.listen(now_fn, idle_timeout=min(left, idle),
-                             on_items=lambda _items: flush())
-            refused = 0
-            if down:
-                down, delay = False, BACKOFF_FIRST_S
-                on_status("reconnected")
+                             on_items=lambda _items: flush(), on_connected=connected)
         except (AuthError, NotFound) as exc:
             refused += 1
             if refused >= 2:
@@ -163,4 +177,3 @@ async def follow(dev: Device, now_fn: Callable[[], int], on_news: Callable[[list
             await sleep(wait)
             delay = min(delay * 2, BACKOFF_MAX_S)
         flush()
-
