@@ -40,3 +40,15 @@ def test_the_security_policy_says_how_to_report_what_and_for_which_versions() ->
     policy = (ROOT / "SECURITY.md").read_text()
     for section in ("## How to report", "## Supported versions", "## Scope"):
         assert section in policy
+
+
+def test_every_package_of_src_has_an_init_module() -> None:
+    """A directory of modules without ``__init__.py`` is an implicit namespace package:
+    invisible to import-linter and to `packages.find` without namespaces."""
+    missing = sorted(
+        str(d.relative_to(ROOT))
+        for d in (ROOT / "src" / "accord").rglob("*")
+        if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
+        and not (d / "__init__.py").exists()
+    )
+    assert missing == []
