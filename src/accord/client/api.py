@@ -53,6 +53,8 @@ class ServerError(AccordError):
 class DeviceRemoved(AuthError):
     """The provider refuses this device's own login: it is no longer on the account."""
 
+    code = "device_removed"
+
     MESSAGE = ("this device was removed from its account (or the account was deleted): "
                "its history stays readable here, offline; link a new profile or restore a "
                "backup to use the account")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import websockets
 
-from accord.client.api import ServerError
+from accord.client.api import DeviceRemoved, ServerError
 from accord.client.history import describe_event, short_id
 from accord.client.store import StoredMessage
 from accord.errors import AuthError, NotFound, RateLimited
@@ -123,12 +123,6 @@ def _message_changes(conv: dict[str, Any], m: StoredMessage, before: list[Any] |
     if readers:
         out.append(dict(base, type="receipt", by=readers))
     return out
-
-
-class DeviceRemoved(AuthError):
-    """The provider no longer knows this device (removed, or the account deleted)."""
-
-    code = "device_removed"
 
 
 UNREACHABLE = (ServerError, OSError, TimeoutError, websockets.WebSocketException, RateLimited)
