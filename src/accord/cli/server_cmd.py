@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 _HELD: list[object] = []  # the lock's open file lives as long as the server process
 
@@ -54,7 +59,12 @@ def lock_data_dir(data_dir: Path) -> None:
               "demos; repeatable), e.g. beta.test=http://127.0.0.1:8402.")
 @click.option("--discover", is_flag=True,
               help="Find providers not given with --peer at https://DOMAIN/.well-known/accord.")
-def server(
+def server(**options: Any) -> None:
+    """Run a provider for DOMAIN on HOST:PORT."""
+    run(**options)
+
+
+def run(
     data_dir: Path,
     host: str,
     port: int,
@@ -70,8 +80,10 @@ def server(
     body_timeout: float,
     peers: tuple[str, ...],
     discover: bool,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
-    """Run a provider for DOMAIN on HOST:PORT."""
+    """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
+    own entry point (``bench/attributed_baseline.py``), never from an option."""
     from accord.server.app import serve
     from accord.server.state import DAY_MS, ServerConfig
 
@@ -100,4 +112,4 @@ def server(
         peers=peer_map,
         discover=discover,
     )
-    serve(config, host, port, tls_cert, tls_key)
+    serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes)

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from accord.bus import make_bus
 from accord.errors import AccordError
@@ -45,7 +45,15 @@ async def _purge_loop(p: Provider) -> None:
             log.warning("retention purge failed: %s", type(exc).__name__)
 
 
-def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -> Starlette:
+def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *,
+               extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The provider's application: the composition root that wires server and federation.
+
+    ``extra_routes`` is for benchmarks only (``bench/attributed_baseline.py`` adds
+    the attributed-posting baseline, which would undo hidden senders, T11). No
+    setting, option or environment variable adds a route: a provider started by
+    ``accord server`` serves exactly the routes listed here.
+    """
     doc = openapi_document()
 
     async def openapi(request: Request) -> Response:
@@ -80,7 +88,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms) -
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
               *privacy_routes(), *rendezvous_routes(),
               *federation_routes(), *transparency_routes(),
-              WebSocketRoute("/v1/ws", push_endpoint)]
+              WebSocketRoute("/v1/ws", push_endpoint), *extra_routes]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -101,6 +109,7 @@ def serve(
     port: int,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     import uvicorn
 
@@ -110,7 +119,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_NoClientAddresses())
     uvicorn.run(
-        create_app(config),
+        create_app(config, extra_routes=extra_routes),
         host=host,
         port=port,
         ssl_certfile=tls_cert,

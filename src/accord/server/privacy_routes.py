@@ -45,10 +45,7 @@ SPECS: tuple[Spec, ...] = (
 
 
 def privacy_routes() -> list[Route]:
-    from accord.server.bench_baseline import bench_routes
-
-    return [*(Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS),
-            *bench_routes()]
+    return [Route(s.path, endpoint(s), methods=[s.method]) for s in SPECS]
 
 
 def peer_specs() -> list[tuple[str, type, object, int]]:

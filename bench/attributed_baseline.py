@@ -1,16 +1,20 @@
-"""A benchmark baseline, off unless ``ACCORD_BENCH_ATTRIBUTED_POSTS=1``: attributed posting.
+"""A benchmark baseline, attributed posting, in a provider started by this script only.
 
 ``accord bench server`` compares hidden-sender posting (issue 11) with what
 it replaced: an application message posted under a device session, checked
-by roster membership, stored with its sender. This route exists only in a
-provider started for that benchmark; it would undo T11 anywhere else, so
-nothing registers it by default and no client uses it.
+by roster membership, stored with its sender. The route would undo T11 in a
+real provider, so it is not in the shipped package: this script starts
+``accord server`` with the same options and hands the route to the app
+factory explicitly (``create_app(..., extra_routes=...)``). No option or
+environment variable of ``accord server`` adds it. No client uses it.
+
+    python bench/attributed_baseline.py --data DIR --domain alpha.test [accord server options]
 """
 
 from __future__ import annotations
 
-import os
 import secrets
+import sys
 
 from starlette.routing import Route
 
@@ -22,8 +26,6 @@ from accord.storage import NewMessage
 from accord.wire import b64e
 from accord.wire import messages as m
 from accord.wire import privacy as w
-
-ENV = "ACCORD_BENCH_ATTRIBUTED_POSTS"
 
 
 async def _post(c: Call) -> m.PostResponse:
@@ -51,7 +53,17 @@ SPEC = Spec("POST", "/v1/groups/{group_id}/messages/attributed",
             request=w.AttributedPost, response=m.PostResponse, status=201, params=(GROUP_ID,))
 
 
-def bench_routes() -> list[Route]:
-    if os.environ.get(ENV) != "1":
-        return []
+def routes() -> list[Route]:
     return [Route(SPEC.path, endpoint(SPEC), methods=["POST"])]
+
+
+def main(argv: list[str]) -> None:
+    """``accord server`` with ``argv`` as its options, plus the baseline route."""
+    from accord.cli.server_cmd import run, server
+
+    with server.make_context("attributed_baseline", argv) as ctx:
+        run(**ctx.params, extra_routes=routes())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
