@@ -79,6 +79,17 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
     await ben.sync(clock())
     assert overview.label(ben, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
     assert overview.resolve_person(ben, "ann smith") == [ann.identity.account]
+    # a conversation made later, and a member added later, learn it after a sync
+    carol = await new_device(ben.store.folder.parent / "carol", _acct("carol"),
+                             server.url, clock)
+    later = await convs.create(ann, "later", [carol.identity.account], clock())
+    await ann.sync(clock())
+    await carol.sync(clock())
+    assert overview.label(carol, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
+    await ann.sync(clock())
+    assert await overview.announce_name(ann, ann.store.conversation(later["conv_id"]),
+                                        clock()) == 0  # told once, not at every sync
+    await carol.disconnect()
     overview.set_nickname(ben, ann.identity.account, "Sis")
     assert overview.label(ben, ann.identity.account) == f"Sis ({ann.identity.account})"
     assert overview.resolve_person(ben, "sis") == [ann.identity.account]

@@ -19,7 +19,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import device_replace, history_transfer, message_requests
+from accord.client import device_replace, history_transfer, message_requests, overview
 from accord.client.mls_session import identity_of, split_identity
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.errors import AccordError
@@ -76,6 +76,9 @@ async def _conversation_duties(dev: Device, conv: dict[str, Any], linked: set[st
     if due and not await convs.add_members(dev, conv, [account], now):
         meta = dict(dev.store.conversation(conv["conv_id"])["meta"], link_tried_at=now)
         dev.store.update_conversation(conv["conv_id"], meta=meta)
+    conv = dev.store.conversation(conv["conv_id"])
+    with contextlib.suppress(KeyChangeUnconfirmed):  # the gate holds it, like any post
+        await overview.announce_name(dev, conv, now)  # issue 19: new members learn it
     conv = dev.store.conversation(conv["conv_id"])
     s = dev.settings
     meta = conv["meta"]

@@ -108,18 +108,34 @@ def set_nickname(dev: Device, account: str, nick: str | None) -> None:
 
 async def set_display_name(dev: Device, name: str, now: int) -> int:
     """Set our display name and tell every conversation we are active in (end to
-    end encrypted); how many conversations were told."""
-    from accord.client import messaging
-
-    name = _clean_name(name)
-    dev.store.put_json("display_name", name)
+    end encrypted); how many conversations were told. Conversations made or
+    joined later, and members added later, are told by ``announce_name`` (run
+    by housekeeping after each sync)."""
+    dev.store.put_json("display_name", _clean_name(name))
     told = 0
     for c in dev.store.conversations():
-        if not c["meta"].get("active", True) or message_requests.is_pending(c):
-            continue
-        await messaging.send_body(dev, c, Notice(NoticeKind.PROFILE_NAME, name), now)
-        told += 1
+        if c["meta"].get("active", True) and not message_requests.is_pending(c):
+            told += await announce_name(dev, c, now)
     return told
+
+
+async def announce_name(dev: Device, conv: dict[str, Any], now: int) -> int:
+    """Send our display name into ``conv`` unless its members (accounts) have all
+    been told this name already; 1 when sent."""
+    from accord.client import messaging
+
+    name = display_name(dev)
+    if name is None:
+        return 0
+    accounts = sorted(convs.members(dev, conv))
+    told = conv["meta"].get("name_told", {})
+    if told.get("name") == name and set(accounts) <= set(told.get("accounts", [])):
+        return 0
+    await messaging.send_body(dev, conv, Notice(NoticeKind.PROFILE_NAME, name), now)
+    conv = dev.store.conversation(conv["conv_id"])
+    meta = dict(conv["meta"], name_told={"name": name, "accounts": accounts})
+    dev.store.update_conversation(conv["conv_id"], meta=meta)
+    return 1
 
 
 def display_name(dev: Device) -> str | None:
