@@ -159,6 +159,8 @@ async def follow(dev: Device, now_fn: Callable[[], int], on_news: Callable[[list
         try:
             await dev.listen(now_fn, idle_timeout=min(left, idle),
                              on_items=lambda _items: flush(), on_connected=connected)
+        except DeviceRemoved:
+            raise  # the provider refused the device's own fresh login: definitive
         except (AuthError, NotFound) as exc:
             refused += 1
             if refused >= 2:
