@@ -52,3 +52,21 @@ def test_every_package_of_src_has_an_init_module() -> None:
         and not (d / "__init__.py").exists()
     )
     assert missing == []
+
+
+def test_the_sans_io_cores_import_no_io_or_face_package() -> None:
+    """mls, content, transparency and wire take bytes and ``now`` and return values: none of
+    them may import the server, the client, storage, federation, the bus or a face (the CLI
+    once came in through ``python -m accord.mls.vectors``)."""
+    import ast
+
+    io = ("server", "client", "storage", "federation", "bus", "cli", "web", "interop")
+    found = []
+    for package in SANS_IO:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                found += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[:2] in (["accord", p] for p in io)]
+    assert found == []
