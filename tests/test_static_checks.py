@@ -70,3 +70,11 @@ def test_the_sans_io_cores_import_no_io_or_face_package() -> None:
                 found += [f"{path.relative_to(ROOT)}: {n}" for n in names
                           if n.split(".")[:2] in (["accord", p] for p in io)]
     assert found == []
+
+
+def test_the_import_contracts_of_pyproject_hold() -> None:
+    """`lint-imports` (import-linter) with the contracts of pyproject.toml."""
+    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "0 broken" in result.stdout
