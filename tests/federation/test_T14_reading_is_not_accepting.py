@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import linking, message_requests, messaging
+from accord.client import invites, linking, message_requests, messaging
 from accord.client.device import Device
-from accord.errors import ValidationError
+from accord.errors import NotFound, ValidationError
 from tests.e2e.helpers import PASS, Clock, new_device
 from tests.federation.providers import Provider
 from tests.federation.test_message_requests import _until
@@ -57,8 +57,9 @@ async def test_T14_nothing_leaves_the_device_for_a_pending_request(
         await alice.sync(clock())
         breq = (await _until(bob, clock, lambda: [
             c for c in message_requests.pending(bob)
-            if bob.store.get_json("held:" + c["conv_id"], [])[2:]]))[0]
-        epoch = bob.engine.epoch(bob.store.load_group(breq["group_id"]))
+            if invites.held_count(bob, c) >= 3]))[0]
+        with pytest.raises(NotFound):  # the Welcome waits unparsed: no group state (issue 18)
+            bob.store.load_group(breq["group_id"])
 
         # bob links a second device, and a self-update of every conversation is due.
         slot = await linking.open_slot(bob, clock())
@@ -83,17 +84,15 @@ async def test_T14_nothing_leaves_the_device_for_a_pending_request(
         await bob.sync(clock())  # housekeeping: self-updates, linked devices
         events = [e["kind"] for e in bob.store.events(breq["conv_id"])]
         assert "error" not in events, events  # housekeeping left the request alone
-        assert bob.engine.epoch(bob.store.load_group(breq["group_id"])) == epoch
+        with pytest.raises(NotFound):  # still nothing parsed, nothing committed
+            bob.store.load_group(breq["group_id"])
         await _nothing_from_bob(alice)
     finally:
         await bob.disconnect()
     bob.close()
 
     try:
-        # `accord read` shows the previews and sends nothing.
-        read = _cli(tmp_path / "b", "read", breq["conv_id"])
-        assert [i["text"] for i in read["items"] if i["type"] == "message"] == [
-            "hello stranger"]
+        # the waiting request is listed; nothing of it is read and nothing is sent
         await _nothing_from_bob(alice)
         assert [r["conv_id"] for r in _cli(tmp_path / "b", "requests", "list")] == [
             breq["conv_id"]]

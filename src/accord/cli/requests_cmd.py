@@ -20,7 +20,7 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
-from accord.client import message_requests
+from accord.client import invites, message_requests
 from accord.client.device import Device
 from accord.errors import NotFound
 
@@ -50,11 +50,14 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
     for conv in message_requests.pending(dev):
         previews = [m.body for m in dev.store.messages(conv["conv_id"])
                     if m.kind == message_requests.PREVIEW_KIND]
+        waiting = invites.held_count(dev, conv)
         rows.append({"chat": conv["name"], "conv_id": conv["conv_id"],
-                     "from": conv["meta"]["request"]["from"], "previews": previews})
+                     "from": conv["meta"]["request"]["from"], "previews": previews,
+                     "waiting": waiting})
     emit(as_json, rows, lambda: print_lines(
         [f"{shown(r['from'])} ({shown(r['conv_id'])}): "
-         + " | ".join(shown(p) for p in r["previews"][-3:]) for r in rows],
+         + (" | ".join(shown(p) for p in r["previews"][-3:])
+            or f"{r['waiting']} item(s) waiting, unread until you accept") for r in rows],
         empty="no message requests"))
 
 

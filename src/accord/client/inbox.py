@@ -19,7 +19,15 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import alerts, fork_check, message_requests, messaging, reinit, report
+from accord.client import (
+    alerts,
+    fork_check,
+    invites,
+    message_requests,
+    messaging,
+    reinit,
+    report,
+)
 from accord.client import conversations as convs
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError
@@ -71,6 +79,13 @@ def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
 
 
 def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
+    # T14 (issue 18): a stranger's invitation and what follows it wait unparsed.
+    if item.kind == "welcome" and invites.defer(dev, item, now):
+        return
+    if item.group_id is not None and invites.waiting(dev, item.group_id):
+        if item.kind != "welcome":  # a second Welcome to the same request is dropped
+            invites.hold(dev, item.group_id, item)
+        return
     if item.kind == "welcome":
         _welcome(dev, item, now)
     elif item.kind == "commit":
@@ -135,6 +150,28 @@ def _inviter(dev: Device, state: bytes, item: m.QueueItem) -> str | None:
         if item.sender is not None and device_id == item.sender:
             return account
     return None
+
+
+def join_accepted(dev: Device, item: m.QueueItem, now: int) -> None:
+    """Join with a request's Welcome, parsed only now that it is accepted (invites.join)."""
+    _welcome(dev, item, now)
+
+
+def apply_held(dev: Device, items: list[m.QueueItem], now: int) -> int:
+    """Apply what waited for the accept, in order, each whole or not at all."""
+    applied = 0
+    for item in items:
+        try:
+            with dev.store.transaction():
+                _apply_one(dev, item, now)
+            applied += 1
+        except AccordError as exc:
+            conv = _conv_of(dev, item.group_id)
+            if conv is not None:
+                dev.store.add_event(conv["conv_id"], now, "error",
+                                    {"what": f"a held {item.kind} could not be applied",
+                                     "error": type(exc).__name__})
+    return applied
 
 
 def _commit(dev: Device, item: m.QueueItem, now: int) -> None:

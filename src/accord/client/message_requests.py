@@ -106,7 +106,9 @@ def require_accepted(conv: dict[str, Any]) -> None:
 
 
 def pending(dev: Device) -> list[dict[str, Any]]:
-    return [c for c in dev.store.conversations() if is_pending(c)]
+    from accord.client import invites
+
+    return [c for c in dev.store.conversations() if is_pending(c)] + invites.pending(dev)
 
 
 def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
@@ -147,9 +149,14 @@ async def accept(dev: Device, conv: dict[str, Any], now: int) -> int:
 
 
 def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
-    from accord.client import messaging
+    from accord.client import invites, messaging
 
     cid = conv["conv_id"]
+    if invites.is_deferred(conv):  # the Welcome itself waited (issue 18)
+        applied = invites.join(dev, conv, now)
+        dev.store.add_event(cid, now, "request_accepted",
+                            {"account": conv["meta"]["request"]["from"]})
+        return applied
     meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="accepted"))
     dev.store.update_conversation(cid, meta=meta)
     dev.store.delete_messages(cid, PREVIEW_KIND)
@@ -172,6 +179,7 @@ def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
 async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = False) -> str:
     """Block the request's sender (or its whole domain); the target blocked."""
     from accord.client import conversations as convs
+    from accord.client import invites
 
     sender = conv["meta"].get("request", {}).get("from")
     if sender is None:
@@ -179,6 +187,9 @@ async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = F
     target = sender.rsplit("@", 1)[-1] if domain else sender
     await block_target(dev, target)
     cid = conv["conv_id"]
+    if invites.is_deferred(conv):  # the Welcome and what followed: dropped unparsed
+        invites.forget(dev, conv["group_id"])
+        return target
     dev.store.delete("held:" + cid)
     dev.store.delete_messages(cid, PREVIEW_KIND)
     meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="blocked"))

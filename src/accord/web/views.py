@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from accord.client import conversations as convs
-from accord.client import device_kt, message_requests, messaging, overview, safety
+from accord.client import device_kt, invites, message_requests, messaging, overview, safety
 from accord.client import search as archive
 from accord.client.history import describe_event, timeline_page
 from accord.errors import AccordError, NotFound, ValidationError
@@ -58,7 +58,8 @@ class Api:
         return self.live.dev
 
     def _conv(self, request: Request) -> dict[str, Any]:
-        conv = self.dev.store.conversation(request.path_params["conv"])
+        conv = invites.find(self.dev, request.path_params["conv"]) or \
+            self.dev.store.conversation(request.path_params["conv"])
         if message_requests.is_pending(conv):
             raise NotFound("that conversation is a message request; accept it first")
         return conv
@@ -293,7 +294,8 @@ class Api:
             self.dev, conv, self.live.clock())})
 
     def _request(self, request: Request) -> dict[str, Any]:
-        conv = self.dev.store.conversation(request.path_params["conv"])
+        conv = invites.find(self.dev, request.path_params["conv"]) or \
+            self.dev.store.conversation(request.path_params["conv"])
         if not message_requests.is_pending(conv):
             raise NotFound("no pending message request with that id")
         return conv

@@ -1,0 +1,146 @@
+"""A stranger's invitation waits unparsed until the person accepts it (T14, issue 18).
+
+Spyware enters through parsers, and spam is its reconnaissance: before this,
+a stranger's Welcome (its GroupSecrets, GroupInfo, ratchet tree, extensions
+and every member's credential and KeyPackage) went through full MLS
+processing before the person said yes. Now, when the provider lists the
+Welcome's group as a message request (``message_requests.refresh``, before
+anything is read), the device only stores the queue item as it came
+(``defer``): no conversation and no group state exist until the accept;
+``pending`` shows the request, named after the sender. What arrives in that group before the accept (commits, proposals,
+application messages) is stored the same way, unread, at most
+``message_requests.MAX_HELD`` items (``hold``). Accepting (``join``) parses
+the Welcome and then the held items in their order; blocking drops them all,
+parsed never.
+
+The code a stranger reaches before Accept is listed in docs/THREATS.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from accord.errors import AccordError
+from accord.wire import dumps, parse
+from accord.wire import messages as m
+
+if TYPE_CHECKING:
+    from accord.client.device import Device
+
+MAX_HELD = 500
+MAX_ITEM_BYTES = 512 * 1024  # a hub takes up to 256 KiB per message
+
+
+KEY = "invites"
+
+
+def is_deferred(conv: dict[str, Any]) -> bool:
+    return bool(conv["meta"].get("request", {}).get("deferred"))
+
+
+def _all(dev: Device) -> dict[str, Any]:
+    return dict(dev.store.get_json(KEY, {}))
+
+
+def waiting(dev: Device, group_id: bytes | None) -> bool:
+    return group_id is not None and group_id.hex() in _all(dev)
+
+
+def defer(dev: Device, item: m.QueueItem, now: int) -> bool:
+    """Keep a Welcome of a listed request unparsed; False if it is not one. No
+    conversation exists until the accept: only this record, keyed by group id."""
+    if item.group_id is None or waiting(dev, item.group_id):
+        return False
+    sender = dev.store.get_json("message_requests", {}).get(item.group_id.hex())
+    if sender is None or dev.store.conversation_of_group(item.group_id) is not None:
+        return False
+    invites = _all(dev)
+    invites[item.group_id.hex()] = {"from": sender, "at": now, "welcome": _packed(item),
+                                    "held": []}
+    dev.store.put_json(KEY, invites)
+    return True
+
+
+def hold(dev: Device, group_id: bytes, item: m.QueueItem) -> None:
+    """Keep an item of a waiting request's group as it came (bounded), unread."""
+    invites = _all(dev)
+    entry = invites[group_id.hex()]
+    if len(entry["held"]) < MAX_HELD and len(item.body) <= MAX_ITEM_BYTES:
+        entry["held"].append(_packed(item))
+        dev.store.put_json(KEY, invites)
+
+
+def held_count(dev: Device, conv: dict[str, Any]) -> int:
+    entry = _all(dev).get(conv["group_id"].hex())
+    return len(entry["held"]) if entry else 0
+
+
+def pending(dev: Device) -> list[dict[str, Any]]:
+    """The waiting requests, shaped as conversations (none is in the store yet)."""
+    from accord.client import conversations as convs
+
+    out = []
+    for gid_hex, e in sorted(_all(dev).items(), key=lambda kv: kv[1]["at"]):
+        gid = bytes.fromhex(gid_hex)
+        out.append({"conv_id": convs.conv_id_of(gid), "group_id": gid, "name": e["from"],
+                    "kind": "group", "created_at": e["at"],
+                    "meta": {"active": True, "request": {"from": e["from"],
+                                                         "state": "pending",
+                                                         "deferred": True}}})
+    return out
+
+
+def find(dev: Device, name_or_id: str) -> dict[str, Any] | None:
+    for conv in pending(dev):
+        if name_or_id in (conv["conv_id"], conv["name"]):
+            return conv
+    return None
+
+
+def join(dev: Device, conv: dict[str, Any], now: int) -> int:
+    """After the accept: parse the Welcome, then the held items; how many applied."""
+    from accord.client import inbox
+
+    gid = conv["group_id"]
+    entry = _all(dev)[gid.hex()]
+    welcome = parse(m.QueueItem, bytes.fromhex(entry["welcome"]))
+    held = [parse(m.QueueItem, bytes.fromhex(h)) for h in entry["held"]]
+    forget(dev, gid)
+    requests = dev.store.get_json("message_requests", {})
+    requests.pop(gid.hex(), None)  # accepted: the join is no request any more
+    dev.store.put_json("message_requests", requests)
+    try:
+        with dev.store.transaction():
+            inbox.join_accepted(dev, welcome, now)
+    except AccordError as exc:
+        _failed(dev, conv, "the invitation could not be joined", exc, now)
+        return 0
+    joined = dev.store.conversation_of_group(gid)
+    if joined is None:  # the Welcome was for another group
+        _failed(dev, conv, "the invitation is not for this conversation", None, now)
+        return 0
+    request = {"from": entry["from"], "state": "accepted"}
+    dev.store.update_conversation(joined["conv_id"], meta=dict(joined["meta"], request=request))
+    return inbox.apply_held(dev, held, now)
+
+
+def forget(dev: Device, group_id: bytes) -> None:
+    invites = _all(dev)
+    if invites.pop(group_id.hex(), None) is not None:
+        dev.store.put_json(KEY, invites)
+
+
+def _failed(dev: Device, conv: dict[str, Any], what: str, exc: AccordError | None,
+            now: int) -> None:
+    """Keep a trace: an inactive conversation whose history says what failed."""
+    meta = {"active": False, "request": dict(conv["meta"]["request"], state="failed",
+                                               deferred=False)}
+    if dev.store.conversation_of_group(conv["group_id"]) is None:
+        dev.store.add_conversation(conv["conv_id"], conv["group_id"], conv["name"], "group",
+                                   now, meta)
+    dev.store.add_event(conv["conv_id"], now, "error",
+                        {"what": what, "error": type(exc).__name__ if exc else "Mismatch"})
+
+
+def _packed(item: m.QueueItem) -> str:
+    return dumps(item).hex()
