@@ -101,6 +101,19 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
     assert exc.value.rule == "name"
 
 
+async def test_a_pending_request_is_marked_with_its_sender(pair) -> None:
+    ann, ben, clock = pair
+    conv = await convs.create(ann, "hi", [ben.identity.account], clock())
+    await ben.sync(clock())
+    theirs = ben.store.conversation(conv["conv_id"])
+    assert overview.summaries(ben)[0]["request"] is False
+    # as message_requests.on_join records a stranger's invitation (T14)
+    meta = dict(theirs["meta"], request={"from": ann.identity.account, "state": "pending"})
+    ben.store.update_conversation(theirs["conv_id"], meta=meta)
+    (row,) = overview.summaries(ben)
+    assert (row["request"], row["request_from"]) == (True, ann.identity.account)
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())  # the terminal width wraps lines
 
@@ -133,6 +146,7 @@ def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
     assert sorted(row["member_labels"]) == sorted(["you", f"Benjamin ({accts['ben']})"])
     human = runner.invoke(cli, ["chat", "list"], env=ann)
     assert "1 unread" in human.output and "Benjamin" in human.output
+    assert row["cipher_suite"] is not None
     read = runner.invoke(cli, ["read", "club"], env=ann)
     assert read.exit_code == 0 and "hi ann" in read.output
     out = runner.invoke(cli, ["chat", "list", "--json"], env=ann)
