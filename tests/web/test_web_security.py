@@ -285,3 +285,39 @@ def test_T06_key_change_blocks_sending_until_confirmed(world: World) -> None:
             break
         page.wait_for_timeout(200)
     assert run_async(_with(carol, got)) == ["confirmed hello"]
+
+
+# -- settings: backup (recovery key shown once), export, deletion with confirmation -------
+
+def test_backup_export_and_delete_with_confirmation(world: World) -> None:
+    from accord.client import backup
+
+    erin = world.web("erin", f"erin{_tag()}@alpha.test", world.alpha.url)
+    page = world.page(erin)
+    page.get_by_role("button", name="Settings", exact=True).click()
+    settings = page.get_by_role("region", name="Settings")
+    settings.get_by_role("button", name="Create backup").click()
+    key_box = page.locator("#backup-key-text")
+    expect(key_box).not_to_have_text("", timeout=WAIT)
+    key = key_box.text_content()
+    doc = run_async(_read_backup(world.alpha.url, key, backup))
+    assert doc["account"] == erin.account
+
+    resp = page.request.get(erin.origin + "/api/account/export")
+    assert resp.status == 200
+    assert resp.headers["content-disposition"].startswith("attachment;")
+    assert erin.account in resp.text()
+
+    page.get_by_label("Type your account to delete it for good").fill("not my account")
+    settings.get_by_role("button", name="Delete account").click()
+    expect(page.locator("#send-error")).to_have_text(
+        "type your account to confirm its deletion", timeout=WAIT)
+    assert page.request.get(erin.origin + "/api/account/export").status == 200  # still there
+    page.get_by_label("Type your account to delete it for good").fill(erin.account)
+    settings.get_by_role("button", name="Delete account").click()
+    expect(page.locator("#account-status")).to_contain_text("account deleted", timeout=WAIT)
+    assert page.request.get(erin.origin + "/api/account/export").status == 403
+
+
+async def _read_backup(url: str, key: str, backup: Any) -> Any:
+    return backup.read(await backup.download(url, key), key)

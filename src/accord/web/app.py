@@ -94,6 +94,9 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         get("/api/devices/link", settings.link_state),
         get("/api/devices/link/qr", settings.link_qr),
         post("/api/devices/link/certify", settings.link_certify),
+        post("/api/backup", settings.backup_create),
+        get("/api/account/export", settings.export),
+        post("/api/account/delete", settings.delete_account),
         post("/api/requests/{conv}/accept", api.accept),
         post("/api/requests/{conv}/block", api.block),
     ]

@@ -9,14 +9,17 @@ fingerprint shown on both screens and only then certifies (``accord.client.linki
 from __future__ import annotations
 
 import io
+import json
+import os
 from typing import Any
 
 import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from accord.client import cover, housekeeping, linking
+from accord.client import account_data, backup, cover, housekeeping, linking
 from accord.errors import NotFound, ValidationError
+from accord.privacy.backup_format import new_recovery_key
 from accord.web.live import Live
 
 LINK_TTL_MS = 10 * 60_000
@@ -97,3 +100,24 @@ class SettingsApi:
             self.slot = self.new = None
         missing = await linking.add_to_conversations(self.dev, device_id, self.live.clock())
         return JSONResponse({"device": device_id, "missing": missing})
+
+    async def backup_create(self, request: Request) -> Response:
+        """A backup at the provider under a new recovery key, shown this once (T17)."""
+        key = new_recovery_key(os.urandom)
+        sealed = backup.create(self.dev, self.live.clock(), key)
+        await backup.upload(self.dev, sealed, key)
+        return JSONResponse({"recovery_key": key, "size": len(sealed)})
+
+    async def export(self, request: Request) -> Response:
+        doc = await account_data.export(self.dev)
+        return Response(json.dumps(doc, indent=2), media_type="application/octet-stream",
+                        headers={"content-disposition":
+                                 'attachment; filename="accord-account-export.json"'})
+
+    async def delete_account(self, request: Request) -> Response:
+        """Only with the account typed out again (the page asks for it)."""
+        data = await request.json()
+        if not isinstance(data, dict) or data.get("confirm") != self.dev.identity.account:
+            raise ValidationError("type your account to confirm its deletion")
+        result = await account_data.delete(self.dev)
+        return JSONResponse({"erased": sum(e.rows for e in result.erased)})

@@ -354,6 +354,15 @@ function wireSettings() {
     clearInterval(linkTimer);
     linkTimer = setInterval(() => pollLink().catch(() => clearInterval(linkTimer)), 1000);
   }));
+  $("backup-create").addEventListener("click", () => act(async () => {
+    const data = await api("POST", "/api/backup");
+    $("backup-key").hidden = false;
+    $("backup-key-text").textContent = data.recovery_key;
+  }));
+  $("account-delete").addEventListener("click", () => act(async () => {
+    await api("POST", "/api/account/delete", {confirm: $("delete-confirm").value});
+    $("account-status").textContent = "account deleted; this device keeps its history offline";
+  }));
   $("link-certify").addEventListener("click", () => act(async () => {
     const data = await api("POST", "/api/devices/link/certify");
     $("link-fpr").textContent = "Linked " + data.device;
