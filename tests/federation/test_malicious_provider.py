@@ -361,3 +361,26 @@ async def test_T08_blobs_are_fetched_by_capability_only(
     r = await evil.send(providers["alpha"], "/federation/v1/blobs",
                         fw.FedBlobRequest(blob_id=b64e(secrets.token_bytes(32))))
     _error(r, 404, "not_found", "")
+
+
+async def test_T08_a_peer_cannot_squat_a_group_id_before_its_hub(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """gamma names alice's group id at beta first (a roster naming bob, no Welcome):
+    alpha, the real hub, still reaches bob; a group bob entered never moves."""
+    beta = providers["beta"]
+    alice = await user(clients["alpha"], "alice.gid@alpha.test")
+    bob = await user(clients["beta"], "bob.gid@beta.test")
+    gid = secrets.token_bytes(16)
+    squat = item("commit", gid, [bob.device_id], sender=_dev(), sender_account=MALLORY,
+                 roster=[(bob.device_id, "beta.test")])
+    assert (await evil.deliver(beta, squat)).status_code == 200
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account))
+    await join_from_queue(bob)
+    r = await bob.call("GET", group_path(gid), expect=200)
+    assert decode(m.GroupState, r.json()).hub == "alpha.test"
+    again = item("commit", gid, [bob.device_id], epoch=1, sender=_dev(),
+                 sender_account=MALLORY, roster=[(bob.device_id, "beta.test")])
+    _error(await evil.deliver(beta, again), 401, "auth_error", "not the hub of that group")

@@ -305,13 +305,26 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     return notified
 
 
+async def _may_rehome(tx: Tx, group_id: bytes, was: str, d: Delivered, local_domain: str
+                      ) -> bool:
+    """Issue 17: group ids are chosen by their creator, so a peer may name one first.
+    A group none of our devices ever entered (no Welcome admitted one) is only a
+    peer's word: another hub's roster replaces it. Ours, or one entered, never moves."""
+    if was == local_domain or d.roster is None:
+        return False
+    return await tx.fetchone("SELECT 1 FROM fed_admitted WHERE group_id = ?", group_id) is None
+
+
 async def _follow_group(
     tx: Tx, hub: str, group_id: bytes, d: Delivered, local_domain: str
 ) -> set[str]:
     """The follower's copy of a hub's group: created or replaced from a commit's roster."""
     row = await tx.fetchone("SELECT hub FROM mls_groups WHERE group_id = ? {FOR_UPDATE}", group_id)
     if row is not None and row[0] != hub:
-        raise AuthError("this provider is not the hub of that group")
+        if not await _may_rehome(tx, group_id, row[0], d, local_domain):
+            raise AuthError("this provider is not the hub of that group")
+        await tx.execute("UPDATE mls_groups SET hub = ? WHERE group_id = ?", hub, group_id)
+        await tx.execute("DELETE FROM fed_refused WHERE group_id = ?", group_id)
     if d.roster is None:
         if row is None:
             raise NotFound("no such group here")
