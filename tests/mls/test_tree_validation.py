@@ -124,7 +124,8 @@ def test_any_flipped_bit_of_the_encoded_tree_is_rejected(data: st.DataObject) ->
     raw = GROUP.tree.to_bytes()
     i = data.draw(st.integers(0, len(raw) - 1))
     bad = _flip(raw, i, data.draw(st.integers(0, 7)))
-    # The GroupInfo's tree hash is of the real tree, so any change is caught.
+    # The GroupInfo's tree hash is of the real tree, so any change is caught: a flip
+    # in a length or a code point fails decoding, any other fails validation.
     with pytest.raises((DecodeError, ValidationError)):
         tree = Tree.from_bytes(SUITE, bad)
         validate_tree(tree, GROUP.context(), now=NOW, credential_validator=CREDS)

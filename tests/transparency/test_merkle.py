@@ -147,6 +147,8 @@ def test_T06_tampered_consistency_proofs_fail(n: int, data: st.DataObject) -> No
         (n, m, r2, r1, proof),
         (m, n, r2, r2, proof),
     ]:
+        # Random cases: a malformed proof is a ValidationError, a well-formed one
+        # that does not verify is a CryptoError; both refuse, neither is a crash.
         with pytest.raises((CryptoError, ValidationError)):
             verify_consistency(*args)
 
