@@ -112,6 +112,12 @@ async def test_a_pending_request_is_marked_with_its_sender(pair) -> None:
     ben.store.update_conversation(theirs["conv_id"], meta=meta)
     (row,) = overview.summaries(ben)
     assert (row["request"], row["request_from"]) == (True, ann.identity.account)
+    # a stranger's Welcome waiting unparsed (T14, client.invites) is listed too
+    ben.store.put_json("invites", {"ab" * 16: {"from": "zed@beta.test", "at": clock() + 5000,
+                                               "welcome": "", "held": ["", ""]}})
+    first = overview.summaries(ben)[0]
+    assert (first["request_from"], first["unread"], first["id"]) == ("zed@beta.test", 2,
+                                                                     "ab" * 8)
 
 
 def _flat(text: str) -> str:

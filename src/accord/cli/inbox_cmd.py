@@ -31,6 +31,8 @@ async def list_cmd(dev: Device, as_json: bool, archived: bool, show_all: bool) -
     rows = overview.summaries(dev, archived=None if show_all else archived)
     for r in rows:
         r["member_labels"] = [overview.label(dev, a) for a in r["members"]]
+        if r["request"] and r["members"] == [r["request_from"]]:
+            continue  # a waiting request: no group yet (T14, invites)
         r.update(convs.suite_of(dev, dev.store.conversation(r["id"])))
     emit(as_json, rows, lambda: print_lines([_row_line(r) for r in rows],
                                             "no conversations" if archived or show_all

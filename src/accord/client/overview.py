@@ -53,8 +53,22 @@ def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, A
             if message_requests.is_pending(c) else None,
             **convs.suite_of(dev, c),  # T10: which cipher suite protects it
         })
+    if archived is not True:
+        rows += _waiting_requests(dev)
     rows.sort(key=lambda r: (-r["last_activity"], r["id"]))
     return rows
+
+
+def _waiting_requests(dev: Device) -> list[dict[str, Any]]:
+    """Requests whose Welcome waits unparsed until the accept (T14, ``invites``):
+    no conversation exists yet; only the sender and the number of held items."""
+    from accord.client import invites
+
+    return [{"id": c["conv_id"], "name": c["name"], "kind": c["kind"], "active": True,
+             "unread": invites.held_count(dev, c), "last_activity": c["created_at"],
+             "members": [c["meta"]["request"]["from"]], "archived": False,
+             "request": True, "request_from": c["meta"]["request"]["from"]}
+            for c in invites.pending(dev)]
 
 
 def mark_seen(dev: Device, conv: dict[str, Any]) -> None:
