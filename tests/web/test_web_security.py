@@ -316,7 +316,8 @@ def test_backup_export_and_delete_with_confirmation(world: World) -> None:
     page.get_by_label("Type your account to delete it for good").fill(erin.account)
     settings.get_by_role("button", name="Delete account").click()
     expect(page.locator("#account-status")).to_contain_text("account deleted", timeout=WAIT)
-    assert page.request.get(erin.origin + "/api/account/export").status == 403
+    gone = page.request.get(erin.origin + "/api/account/export")
+    assert (gone.status, gone.json()["code"]) == (410, "device_removed")
 
 
 async def _read_backup(url: str, key: str, backup: Any) -> Any:
