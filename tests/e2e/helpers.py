@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,3 +38,13 @@ async def new_device(folder: Path, account: str | None, server_url: str,
     if account is not None:
         await dev.register(account, server_url, clock())
     return dev
+
+
+def run_cli(profile: Path, *args: str, timeout: float = 120,
+            **env: str) -> subprocess.CompletedProcess[str]:
+    """``accord ARGS`` as a real process on ``profile`` (the test passphrase)."""
+    full_env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS,
+                    COLUMNS="200", **env)
+    return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
+                           *args], env=full_env, capture_output=True, text=True,
+                          timeout=timeout)

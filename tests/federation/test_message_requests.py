@@ -126,7 +126,7 @@ async def test_T14_accepting_on_one_device_applies_on_the_others(
         await linking.certify(bob, slot, new, send_history=False)
         assert await bob2.complete_link(clock()) is not None
         await convs.create(alice, "two devices", [bob.identity.account], clock())
-        conv = alice.store.conversation("two devices")
+        conv = convs.find(alice, "two devices")
         await messaging.send_text(alice, conv, "hello both", clock())
         for dev in (bob, bob2):
             await _until(dev, clock, lambda d=dev: [
@@ -137,7 +137,7 @@ async def test_T14_accepting_on_one_device_applies_on_the_others(
         await bob2.sync(clock())
         assert not message_requests.pending(bob2)
         assert [m.body for m in bob2.store.messages(
-            bob2.store.conversation("two devices")["conv_id"])] == ["hello both"]
+            convs.find(bob2, "two devices")["conv_id"])] == ["hello both"]
     finally:
         for d in (alice, bob, bob2):
             await d.disconnect()
@@ -198,12 +198,12 @@ async def test_T14_a_blocked_users_posts_in_a_group_are_dropped(
         await message_requests.accept(bob, breq, clock())
         mconv = await _until(mallory, clock, lambda: message_requests.pending(mallory))
         await message_requests.accept(mallory, mconv[0], clock())
-        await messaging.send_text(mallory, mallory.store.conversation("club"), "spam 1", clock())
+        await messaging.send_text(mallory, convs.find(mallory, "club"), "spam 1", clock())
         bodies = lambda: [m.body for m in bob.store.messages(breq["conv_id"])]  # noqa: E731
         await _until(bob, clock, lambda: "spam 1" in bodies())
         assert await message_requests.block_target(bob, mallory.identity.account)
-        await messaging.send_text(mallory, mallory.store.conversation("club"), "spam 2", clock())
-        await messaging.send_text(alice, alice.store.conversation("club"), "after", clock())
+        await messaging.send_text(mallory, convs.find(mallory, "club"), "spam 2", clock())
+        await messaging.send_text(alice, convs.find(alice, "club"), "after", clock())
         await _until(bob, clock, lambda: "after" in bodies())
         assert bodies() == ["welcome", "spam 1", "after"]
     finally:

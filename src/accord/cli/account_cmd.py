@@ -14,6 +14,7 @@ from accord.cli.client_common import (
     emit,
     err_console,
     fmt_time,
+    lock_options,
     now_ms,
     open_device,
     passphrase,
@@ -38,7 +39,7 @@ def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool,
     judge_passphrase(words, weak_ok)
 
     async def go() -> None:
-        dev = Device.init(folder, words)
+        dev = Device.init(folder, words, **lock_options())
         dev.close()
 
     run(go())

@@ -12,6 +12,7 @@ from accord.cli.client_common import (
     console,
     emit,
     err_console,
+    lock_options,
     now_ms,
     passphrase,
     profile_dir,
@@ -82,9 +83,10 @@ def restore_cmd(profile: Path | None, passphrase_file: Path | None, as_json: boo
         fresh = not (folder.is_dir() and any(folder.iterdir()))
         if fresh:
             _confirm_replacement(doc, folder, yes)
-            dev = Device.init(folder, passphrase(passphrase_file, confirm=True))
+            dev = Device.init(folder, passphrase(passphrase_file, confirm=True),
+                              **lock_options())
         else:
-            dev = Device.open(folder, passphrase(passphrase_file))
+            dev = Device.open(folder, passphrase(passphrase_file), **lock_options())
         try:
             added = await backup.restore(dev, doc, key, now_ms(), reseal=src is None)
         finally:

@@ -24,6 +24,7 @@ from accord.cli import agent
 from accord.cli.safe_text import shown
 from accord.client.api import DeviceRemoved, ServerError
 from accord.client.device import Device
+from accord.client.profile_lock import DEFAULT_WAIT_S
 from accord.client.store import WrongPassphrase
 from accord.errors import AccordError, NotFound, RateLimited
 
@@ -67,6 +68,21 @@ def passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
                             confirmation_prompt=confirm))
 
 
+def lock_options() -> dict[str, Any]:
+    """How long a command waits for another one using the same profile
+    (``$ACCORD_LOCK_WAIT`` seconds, default 60), and what it says meanwhile."""
+    try:
+        wait = float(os.environ.get("ACCORD_LOCK_WAIT", DEFAULT_WAIT_S))
+    except ValueError:
+        raise click.UsageError("ACCORD_LOCK_WAIT is a number of seconds") from None
+
+    def on_wait(holder: str) -> None:
+        err_console.print(f"[yellow]waiting:[/yellow] another accord command ({holder}) is "
+                          f"using this profile; waiting up to {wait:g} s")
+
+    return {"lock_wait": wait, "on_wait": on_wait}
+
+
 def open_device(profile: Path | None, passphrase_file: Path | None) -> Device:
     """Open the profile: with the key ``accord agent`` holds, if one runs for it (no
     prompt, no Argon2id), else with the passphrase (an explicit --passphrase-file wins)."""
@@ -75,10 +91,10 @@ def open_device(profile: Path | None, passphrase_file: Path | None) -> Device:
         key = agent.key_for(folder)
         if key is not None:
             try:
-                return Device.open_with_key(folder, key)
+                return Device.open_with_key(folder, key, **lock_options())
             except WrongPassphrase:  # the profile was re-keyed since the agent started
                 pass
-    return Device.open(folder, passphrase(passphrase_file))
+    return Device.open(folder, passphrase(passphrase_file), **lock_options())
 
 
 def run(coro: Awaitable[T]) -> T:

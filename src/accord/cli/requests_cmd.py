@@ -20,17 +20,22 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
+from accord.client import conversations as convs
 from accord.client import invites, message_requests
 from accord.client.device import Device
 from accord.errors import NotFound
 
 
 def _find(dev: Device, who: str) -> dict[str, Any]:
-    """A pending request by conversation name or id, or by the sender's account."""
-    for conv in message_requests.pending(dev):
-        if who in (conv["name"], conv["conv_id"], conv["meta"]["request"]["from"]):
+    """A pending request by the sender's account, or by conversation name or id."""
+    pending = message_requests.pending(dev)
+    for conv in pending:
+        if who.strip().lower() == conv["meta"]["request"]["from"]:
             return conv
-    raise NotFound(f"no pending message request {who!r}; see `accord requests list`")
+    try:
+        return convs.resolve(pending, who)
+    except NotFound:
+        raise NotFound(f"no pending message request {who!r}; see `accord requests list`") from None
 
 
 @click.group("requests", invoke_without_command=True)

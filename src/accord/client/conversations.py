@@ -52,8 +52,51 @@ def conv_id_of(group_id: bytes) -> str:
     return group_id.hex()[:16]
 
 
+MIN_ID_PREFIX = 4
+MAX_NAME = 200
+
+
 def find(dev: Device, name_or_id: str) -> dict[str, Any]:
-    return dev.store.conversation(name_or_id)
+    """The conversation a person names: every command resolves names here."""
+    return resolve(dev.store.conversations(), name_or_id)
+
+
+def resolve(convs: list[dict[str, Any]], query: str) -> dict[str, Any]:
+    """The one conversation of ``convs`` that ``query`` names: its full id, else its
+    name (case-insensitive), else a unique prefix of its id (at least 4 characters).
+    Several matches are refused with the candidates and their ids, never the oldest."""
+    q = query.strip()
+    exact = [c for c in convs if c["conv_id"] == q.lower()]
+    named = [c for c in convs if c["name"].casefold() == q.casefold()] if q else []
+    prefixed = ([c for c in convs if c["conv_id"].startswith(q.lower())]
+                if len(q) >= MIN_ID_PREFIX else [])
+    for hits in (exact, named, prefixed):
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            listed = "; ".join(f"{c['name']!r} (id {c['conv_id']})" for c in hits)
+            raise ValidationError(f"{query!r} names several conversations: {listed}; "
+                                  "give the id (or a longer prefix of it)",
+                                  "ambiguous conversation name")
+    raise NotFound(f"no conversation {query!r}; see `accord chat list`")
+
+
+def check_name(dev: Device, name: str, *, renaming: str | None = None) -> str:
+    """A new name for a conversation (``renaming``: its id): not empty, not another
+    conversation's name (compared case-insensitively, as ``resolve`` reads names)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("a conversation needs a name", "conversation name")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"a conversation name has at most {MAX_NAME} characters",
+                              "conversation name")
+    taken = [c for c in dev.store.conversations()
+             if c["name"].casefold() == name.casefold() and c["conv_id"] != renaming]
+    if taken:
+        raise ValidationError(f"you already have a conversation named {name!r} "
+                              f"(id {taken[0]['conv_id']}); choose another name",
+                              "conversation name")
+    return name
 
 
 def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
@@ -68,7 +111,10 @@ def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
 
 async def create(dev: Device, name: str, accounts: list[str], now: int,
                  kind: str = "group") -> dict[str, Any]:
+    """Create ``name`` with every device of ``accounts`` (and our other devices). Saved
+    only when the hub took the group and its first commit: a failure leaves nothing."""
     ident = dev.identity
+    name = check_name(dev, name)
     wanted = _accounts([ident.account, *accounts])
     suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now)
     group_id = dev.random_bytes(16)
@@ -86,7 +132,14 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     conv = dev.store.conversation(conv_id)
     # Our other devices join too: every device of every member is a leaf.
     if adds:
-        await commit(dev, conv, now, add=adds)
+        try:
+            await commit(dev, conv, now, add=adds)
+        except BaseException:
+            # Nobody joined: forget the group (the hub keeps an empty one nobody uses),
+            # so the name stays free and `send NAME` never goes to a leftover.
+            dev.store.drop_conversation(conv_id)
+            dev.store.drop_group(group_id)
+            raise
         await announce(dev, conv, now)
     return dev.store.conversation(conv_id)
 
@@ -250,6 +303,7 @@ async def rename(dev: Device, conv: dict[str, Any], name: str, now: int) -> None
     from accord.client import messaging
 
     require_admin(dev, conv)
+    name = check_name(dev, name, renaming=conv["conv_id"])
     await messaging.send_body(dev, conv, Notice(NoticeKind.RENAMED, name), now)
     dev.store.update_conversation(conv["conv_id"], name=name)
 

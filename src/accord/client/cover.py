@@ -112,7 +112,12 @@ async def while_listening(dev: Device, clock: Callable[[], int], rng: random.Ran
     end = clock() + duration_ms
     sent = 0
     while clock() < end and sent < MAX_POSTS_PER_RUN:
-        if sched.due(clock()) and await send_cover(dev, clock()) is not None:
+        if not sched.due(clock()):
+            await asyncio.sleep(1.0)
+            continue
+        async with dev.writing():  # listen suspends the profile lock between batches
+            posted = await send_cover(dev, clock())
+        if posted is not None:
             sent += 1
         await asyncio.sleep(1.0)
     return sent

@@ -11,9 +11,11 @@ nothing here reads a clock.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,10 @@ from accord.client.mls_session import (
     default_engine,
     identity_of,
 )
+from accord.client.profile_lock import DEFAULT_WAIT_S, WriterLock
 from accord.client.store import KdfParams, ProfileStore
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
+from accord.private_files import private_folder
 from accord.wire import messages as m
 from accord.wire import signing
 
@@ -77,7 +81,12 @@ class Settings:
 
 
 class Device:
-    def __init__(self, store: ProfileStore, engine: MlsEngine | None = None) -> None:
+    """One open profile. The process holds the profile's writer lock
+    (``profile_lock``) from ``init``/``open`` to ``close``, so two processes never
+    encrypt with the same MLS state (one sender generation used twice)."""
+
+    def __init__(self, store: ProfileStore, engine: MlsEngine | None = None,
+                 lock: WriterLock | None = None) -> None:
         self.store = store
         self.engine = engine or default_engine()
         self._api: ProviderApi | None = None
@@ -85,14 +94,24 @@ class Device:
         # that follows it (the retry after an epoch conflict); None: no wait. The
         # CLI sets a random one (docs/PRIVACY.md, "Hidden senders", issue 18).
         self.post_jitter: Callable[[], float] | None = None
+        self._lock = lock
+        self._lock_wait = DEFAULT_WAIT_S
+        self._writers: asyncio.Lock | None = None
 
     # -- profile ---------------------------------------------------------------
 
     @classmethod
     def init(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None,
-             kdf: KdfParams | None = None) -> Device:
+             kdf: KdfParams | None = None, lock_wait: float = DEFAULT_WAIT_S,
+             on_wait: Callable[[str], None] | None = None) -> Device:
         """Create a profile with a fresh device signature key (suite 0x0001, Ed25519)."""
-        dev = cls(ProfileStore.create(folder, passphrase, kdf), engine)
+        lock = _locked(private_folder(folder), lock_wait, on_wait)
+        try:
+            dev = cls(ProfileStore.create(folder, passphrase, kdf), engine, lock)
+        except BaseException:
+            lock.release()
+            raise
+        dev._lock_wait = lock_wait
         priv, pub = dev.engine.signature_keypair()
         with dev.store.transaction():
             dev.store.put("sig_priv", priv)
@@ -100,16 +119,55 @@ class Device:
         return dev
 
     @classmethod
-    def open(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None) -> Device:
-        return cls(ProfileStore.open(folder, passphrase), engine)
+    def open(cls, folder: Path, passphrase: str, *, engine: MlsEngine | None = None,
+             lock_wait: float = DEFAULT_WAIT_S,
+             on_wait: Callable[[str], None] | None = None) -> Device:
+        return cls._open_locked(folder, lambda store: store.unlock(passphrase), engine,
+                                lock_wait, on_wait)
 
     @classmethod
-    def open_with_key(cls, folder: Path, key: bytes, *,
-                      engine: MlsEngine | None = None) -> Device:
+    def _open_locked(cls, folder: Path, unlock: Callable[[ProfileStore], None],
+                     engine: MlsEngine | None, lock_wait: float,
+                     on_wait: Callable[[str], None] | None) -> Device:
+        store = ProfileStore.load(folder)  # NotFound before any lock file is made
+        lock = _locked(folder, lock_wait, on_wait)
+        try:
+            unlock(store)  # migrations write: under the lock
+        except BaseException:
+            lock.release()
+            raise
+        dev = cls(store, engine, lock)
+        dev._lock_wait = lock_wait
+        return dev
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold the writer lock (taken again if suspended) and this process's turn
+        for the duration: for work done while the lock is suspended (``listen``)."""
+        if self._writers is None:
+            self._writers = asyncio.Lock()
+        async with self._writers:
+            if self._lock is None or self._lock.held:
+                yield
+                return
+            await self._lock.acquire_async(self._lock_wait)
+            try:
+                yield
+            finally:
+                self._lock.release()
+
+    def suspend_lock(self) -> None:
+        """Let other commands use the profile until the next ``writing()``."""
+        if self._lock is not None:
+            self._lock.release()
+
+    @classmethod
+    def open_with_key(cls, folder: Path, key: bytes, *, engine: MlsEngine | None = None,
+                      lock_wait: float = DEFAULT_WAIT_S,
+                      on_wait: Callable[[str], None] | None = None) -> Device:
         """Open with the derived database key (from ``accord agent``), no Argon2id."""
-        store = ProfileStore.load(folder)
-        store.unlock_key(key)
-        return cls(store, engine)
+        return cls._open_locked(folder, lambda store: store.unlock_key(key), engine,
+                                lock_wait, on_wait)
 
     @property
     def signature_public_key(self) -> bytes:
@@ -147,6 +205,8 @@ class Device:
 
     def close(self) -> None:
         self.store.lock()
+        if self._lock is not None:
+            self._lock.release()
 
     # -- provider session ------------------------------------------------------------
 
@@ -362,16 +422,22 @@ class Device:
         what it brought at once)."""
         from accord.client import device_kt, housekeeping, inbox
 
-        await self.sync(now_fn())
+        # Other commands may use the profile while this one waits on the network;
+        # every batch is applied under the writer lock (``profile_lock``).
+        self.suspend_lock()
+        async with self.writing():
+            await self.sync(now_fn())
+            after = self.cursor
         if on_connected is not None:
             on_connected()
         total = 0
-        async for items in self.api.push(self.cursor, max_frames=max_frames,
+        async for items in self.api.push(after, max_frames=max_frames,
                                          idle_timeout=idle_timeout):
-            fresh = [i for i in items if i.seq > self.cursor]
-            n = await inbox.apply_items(self, fresh, now_fn())
-            await housekeeping.run(self, now_fn())
-            await device_kt.after_sync(self, now_fn())  # key transparency duties (issue 7)
+            async with self.writing():
+                fresh = [i for i in items if i.seq > self.cursor]  # another command's sync
+                n = await inbox.apply_items(self, fresh, now_fn())
+                await housekeeping.run(self, now_fn())
+                await device_kt.after_sync(self, now_fn())  # key transparency (issue 7)
             total += n
             if on_items is not None and fresh:
                 on_items(fresh)
@@ -379,6 +445,12 @@ class Device:
 
     def random_bytes(self, n: int) -> bytes:
         return os.urandom(n)
+
+
+def _locked(folder: Path, wait_s: float, on_wait: Callable[[str], None] | None) -> WriterLock:
+    lock = WriterLock(folder, on_wait=on_wait)
+    lock.acquire(wait_s)
+    return lock
 
 
 def check_code_key(code: str) -> tuple[bytes, bytes]:

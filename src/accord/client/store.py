@@ -342,8 +342,9 @@ class ProfileStore:
         ]
 
     def conversation(self, conv_id: str) -> dict[str, Any]:
+        """By id only; what a person types is resolved by ``conversations.find``."""
         for c in self.conversations():
-            if c["conv_id"] == conv_id or c["name"] == conv_id:
+            if c["conv_id"] == conv_id:
                 return c
         raise NotFound(f"no conversation {conv_id!r}")
 
