@@ -1,8 +1,9 @@
-"""Without its provider a device still reads and searches; sending fails clearly."""
+"""Without its provider a device still reads and searches; what it sends is queued."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 from click.testing import CliRunner
@@ -36,5 +37,11 @@ def test_read_and_search_work_offline_and_send_fails_cleanly(server, tmp_path) -
     assert "remember the milk" in read.output
     found = runner.invoke(cli, ["search", "milk", "--json"], env=env)
     assert found.exit_code == 0 and "remember the milk" in found.output
-    sent = runner.invoke(cli, ["send", "notes", "hello?"], env=env)
-    assert sent.exit_code == 1 and "Traceback" not in sent.output
+    sent = runner.invoke(cli, ["send", "notes", "hello?", "--json"], env=env)
+    assert sent.exit_code == 0 and "Traceback" not in sent.output  # kept, not lost (issue 19)
+    assert json.loads(sent.stdout)["state"] == "queued"
+    read = runner.invoke(cli, ["read", "notes", "--json", "--no-receipts"], env=env)
+    shown = json.loads(read.stdout)
+    assert [(i["text"], i["outbox"]) for i in shown["items"] if i["type"] == "message"] == [
+        ("remember the milk", None), ("hello?", "pending")]
+    assert [(o["kind"], o["state"]) for o in shown["outbox"]] == [("text", "pending")]

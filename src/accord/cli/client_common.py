@@ -200,11 +200,11 @@ async def find_for_post(dev: Device, look: Callable[[], T]) -> T:
 
 async def _catch_up(dev: Device) -> None:
     """Connect and sync; without the provider, go on with what the device holds
-    (reading and searching work offline; sending then fails with a clear error)."""
+    (reading and searching work offline; what is sent waits in the outbox)."""
     try:
         await dev.connect(now=now_ms())  # a session saved by the last command is reused
         await dev.sync(now_ms())
-    except ServerError as exc:
+    except (ServerError, RateLimited) as exc:
         err_console.print(f"[yellow]offline:[/yellow] {shown(exc)}; showing what this device has")
     except DeviceRemoved as exc:
         # Reading and searching go on from what the device holds (issue 19); a command

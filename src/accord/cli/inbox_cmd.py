@@ -31,6 +31,7 @@ async def list_cmd(dev: Device, as_json: bool, archived: bool, show_all: bool) -
     rows = overview.summaries(dev, archived=None if show_all else archived)
     for r in rows:
         r["member_labels"] = [overview.label(dev, a) for a in r["members"]]
+        r["pending"] = len(dev.store.outbox(str(r["id"])))  # not delivered yet (issue 19)
         if r["request"] and r["members"] == [r["request_from"]]:
             continue  # a waiting request: no group yet (T14, invites)
         r.update(convs.suite_of(dev, dev.store.conversation(r["id"])))
@@ -43,6 +44,8 @@ def _row_line(r: dict[str, object]) -> str:
     unread = f"[bold cyan]{r['unread']} unread[/bold cyan]" if r["unread"] else "[dim]read[/dim]"
     line = (f"{shown(r['id'])}  [bold]{shown(r['name'])}[/bold]  {unread}  "
             f"[dim]{fmt_time(int(r['last_activity']))}[/dim]")  # type: ignore[call-overload]
+    if r["pending"]:
+        line += f"  [yellow]{r['pending']} not delivered[/yellow]"
     if r["request"]:
         line += f"  [yellow]REQUEST from {shown(r['request_from'])}[/yellow]"
     if r["archived"]:

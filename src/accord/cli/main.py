@@ -49,6 +49,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "listen": ("account_cmd", "listen_cmd",
                "Show what arrived since you last listened, then everything live: messages, "
                "edits, deletions, reactions, read receipts and history events."),
+    "outbox": ("outbox_cmd", "outbox_group",
+               "What this device has not delivered yet: pending (retried), held, failed."),
     "profile": ("inbox_cmd", "profile",
                 "What others see of you (sent end to end encrypted to your conversations)."),
     "react": ("message_cmd", "react_cmd", "React to a message with an emoji."),

@@ -21,9 +21,10 @@ from accord.cli.client_common import (
     text_arg,
     with_device,
 )
+from accord.cli.outbox_cmd import report_delivery
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
-from accord.client import messaging, overview, safety
+from accord.client import messaging, outbox, overview, safety
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
 from accord.errors import Conflict
@@ -86,7 +87,7 @@ async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path 
         finally:
             if bar is not None:
                 bar.stop()
-    emit(as_json, {"id": mid.hex()}, lambda: console.print(f"sent {short_id(mid)}"))
+    report_delivery(dev, as_json, mid, f"sent {short_id(mid)}")
 
 
 def _target(dev: Device, chat: str, message_id: str) -> tuple[dict[str, Any], bytes]:
@@ -114,7 +115,7 @@ async def react_cmd(dev: Device, as_json: bool, chat: str, message_id: str, emoj
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.react(dev, conv, target, emoji,
                                 now_ms(), remove, confirmed=ok)
-    emit(as_json, {"id": mid.hex()}, lambda: console.print("reacted"))
+    report_delivery(dev, as_json, mid, "reacted")
 
 
 @click.command("edit")
@@ -132,7 +133,7 @@ async def edit_cmd(dev: Device, as_json: bool, chat: str, message_id: str, text:
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.edit(dev, conv, target, text,
                                now_ms(), confirmed=ok)
-    emit(as_json, {"id": mid.hex()}, lambda: console.print("edited"))
+    report_delivery(dev, as_json, mid, "edited")
 
 
 @click.command("delete")
@@ -148,7 +149,7 @@ async def delete_cmd(dev: Device, as_json: bool, chat: str, message_id: str,
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)
     mid = await messaging.delete(dev, conv, target, now_ms(),
                                  confirmed=ok)
-    emit(as_json, {"id": mid.hex()}, lambda: console.print("deleted"))
+    report_delivery(dev, as_json, mid, "deleted")
 
 
 @click.command("read")
@@ -170,16 +171,24 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
     names = {a: overview.label(dev, a) for i in items if i["type"] == "message"
              for a in [i["sender"], *i["read_by"], *(w for ws in i["reactions"].values()
                                                      for w in ws)]}
-    emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items, "names": names},
-         lambda: print_timeline(conv, items, names.get))
+    pending = [outbox.view(i) for i in dev.store.outbox(conv["conv_id"])]
+    emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items, "names": names,
+                   "outbox": pending},
+         lambda: print_timeline(conv, items, names.get, pending))
 
 
 def print_timeline(conv: dict[str, Any], items: list[dict[str, Any]],
-                   name: Callable[[str], str | None] = lambda a: None) -> None:
+                   name: Callable[[str], str | None] = lambda a: None,
+                   pending: list[dict[str, Any]] | None = None) -> None:
     console.print(f"[bold underline]{shown(conv['name'])}[/bold underline] "
                   f"[dim]({shown(conv['conv_id'])})[/dim]")
     for i in items:
         console.print(format_item(i, items, name))
+    others = [p for p in pending or [] if p["kind"] != "text"]  # texts are marked in place
+    for p in others:
+        console.print(f"[yellow]  {p['state']}: your {p['kind']}"
+                      + (f" of {p['target'][:8]}" if p["target"] else "")
+                      + f" {shown(p['error'])}[/yellow]")
 
 
 def format_item(i: dict[str, Any], items: list[dict[str, Any]],
@@ -205,6 +214,9 @@ def format_item(i: dict[str, Any], items: list[dict[str, Any]],
         line += " [cyan]" + shown(f"[file {a['file_name']}, {a['size']} bytes]") + "[/cyan]"
     if i["edited"]:
         line += " [dim](edited)[/dim]"
+    if i.get("outbox"):
+        line += f" [yellow]({i['outbox']}: not delivered yet)[/yellow]" \
+            if i["outbox"] != "failed" else " [red](failed: not delivered)[/red]"
     if i["read_by"]:
         line += " [green]✓ read by " + shown(", ".join(who(a) for a in i["read_by"])) + "[/green]"
     for emoji, by in i["reactions"].items():

@@ -401,7 +401,7 @@ class Device:
 
     async def sync(self, now: int, *, housekeep: bool = True) -> int:
         """Fetch and apply everything queued for this device; how many items were applied."""
-        from accord.client import device_kt, housekeeping, inbox
+        from accord.client import device_kt, housekeeping, inbox, outbox
 
         total = 0
         for _ in range(MAX_SYNC_PAGES):
@@ -412,6 +412,7 @@ class Device:
         if housekeep:
             await housekeeping.run(self, now)
             await device_kt.after_sync(self, now)  # key transparency duties (issue 7)
+            await outbox.flush(self, now)  # what an outage kept back, when due (issue 19)
         return total
 
     async def listen(self, now_fn: Any, *, max_frames: int = 1_000_000,

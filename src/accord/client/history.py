@@ -31,6 +31,8 @@ def message_view(m: StoredMessage) -> dict[str, Any]:
         "reactions": m.meta.get("reactions", {}), "read_by": m.meta.get("read_by", []),
         "attachments": [{"file_name": a["file_name"], "media_type": a["media_type"],
                          "size": a["size"]} for a in m.meta.get("attachments", [])],
+        # Our own message not yet delivered: "pending", "held" or "failed" (issue 19).
+        "outbox": m.meta.get("outbox"),
     }
 
 

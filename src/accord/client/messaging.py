@@ -26,8 +26,8 @@ import io
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import message_requests, safety
-from accord.client.api import EpochConflict
+from accord.client import message_requests, outbox, safety
+from accord.client.api import EpochConflict, ServerError
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
 from accord.content import (
@@ -40,6 +40,7 @@ from accord.content import (
     NoticeKind,
     Reaction,
     ReadReceipt,
+    Sealed,
     Text,
     TimerSetting,
     blob_layout,
@@ -83,15 +84,43 @@ def require_member(dev: Device, conv: dict[str, Any]) -> None:
 async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int, *,
                     confirmed: bool | Collection[str] = False) -> bytes:
     """Send one content body; its message id. Every encrypt-and-send of content goes
-    through here, so the key-change gate (``safety.check_before_send``) runs for every
-    kind (texts, files, reactions, edits, deletions, receipts, timers, notices);
-    ``confirmed`` is the person's answer to it (``KeyChangeUnconfirmed.accounts``)."""
+    through ``post_sealed``, so the key-change gate (``safety.check_before_send``) runs
+    for every kind (texts, files, reactions, edits, deletions, receipts, timers,
+    notices); ``confirmed`` is the person's answer to it (``KeyChangeUnconfirmed.accounts``).
+
+    Texts, reactions, edits and deletions go through the outbox (issue 19): kept
+    first, then attempted; when the provider cannot take them now they stay pending
+    (``store.outbox_item``) and this returns normally. A final refusal is raised."""
     require_member(dev, conv)
     message_requests.require_accepted(conv)  # T14: answering is not accepting (issue 18)
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
                            expires_after=timer)
     sealed = seal(content)
+    if outbox.queued(body):
+        # The gate answers before anything is kept: a refused send leaves nothing behind.
+        accepted = outbox.named_accounts(dev, conv, now, confirmed)
+        outbox.enqueue(dev, conv, content, sealed, now, accepted)
+        # Earlier items of the conversation go first; the person's confirmation
+        # covers those held back by the same key change.
+        failure = (await outbox.flush(dev, now, conv_id=conv["conv_id"], force=True,
+                                      confirmed=accepted)).get(content.message_id)
+        item = dev.store.outbox_item(content.message_id)
+        if failure is not None and item is not None and item.state in ("failed", "held"):
+            raise failure  # final, or a question for the person: said now (kept, shown)
+        return content.message_id
+    await post_sealed(dev, conv, sealed, now, confirmed=confirmed)
+    ident = dev.identity
+    with dev.store.transaction():
+        apply(dev, conv, content, ident.account, ident.device_id, now)
+        count_sent(dev, conv["conv_id"])
+    return content.message_id
+
+
+async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: int, *,
+                      confirmed: bool | Collection[str] = False) -> None:
+    """Encrypt ``sealed`` in the group's current epoch and post it to the hub; a newer
+    epoch (``EpochConflict``) is caught up with and the content encrypted again."""
     for _ in range(POST_ATTEMPTS):
         # Before every encryption, the retry after an epoch conflict included: the sync
         # may have brought new or changed members (the re-encryption flaw, T06).
@@ -99,29 +128,35 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
         state = dev.store.load_group(conv["group_id"])
         aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
         ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
+        # The generation is spent before the post: never reused, whatever happens next.
         dev.store.save_group(conv["group_id"], nxt, now)
-        dev.store.put("sent:" + hashlib.sha256(ciphertext).hexdigest(), b"1")
+        marker = "sent:" + hashlib.sha256(ciphertext).hexdigest()
+        dev.store.put(marker, b"1")
         try:
             await dev.api.post_application(conv["group_id"], dev.engine.epoch(state),
                                            dev.random_bytes(16), ciphertext,
                                            posting_key(dev.engine, state).sign)
-            break
+            return
+        except ServerError:
+            raise  # the post may have arrived: keep the marker for its echo
         except EpochConflict:
-            dev.store.delete("sent:" + hashlib.sha256(ciphertext).hexdigest())
+            dev.store.delete(marker)
             await dev.sync(now, housekeep=False)
             conv = dev.store.conversation(conv["conv_id"])
             require_member(dev, conv)  # the commit that took the epoch removed us
             if dev.post_jitter is not None:  # the retry is not posted right after the sync
                 await asyncio.sleep(dev.post_jitter())
-    else:
-        raise AccordError("the group kept changing; try again")
-    ident = dev.identity
-    with dev.store.transaction():
-        apply(dev, conv, content, ident.account, ident.device_id, now)
-        meta = dev.store.conversation(conv["conv_id"])["meta"]
-        meta["sent_since_update"] = meta.get("sent_since_update", 0) + 1
-        dev.store.update_conversation(conv["conv_id"], meta=meta)
-    return content.message_id
+        except AccordError:
+            dev.store.delete(marker)  # refused: it will not come back
+            raise
+    raise outbox.GroupKeptChanging("the group kept changing; try again")
+
+
+def count_sent(dev: Device, conv_id: str) -> None:
+    """One more message sent since our last key update (T09, ``housekeeping``)."""
+    meta = dev.store.conversation(conv_id)["meta"]
+    meta["sent_since_update"] = meta.get("sent_since_update", 0) + 1
+    dev.store.update_conversation(conv_id, meta=meta)
 
 
 async def send_text(dev: Device, conv: dict[str, Any], text: str, now: int,

@@ -74,6 +74,25 @@ class StoredMessage:
     meta: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A content this device sends, kept until the provider took it (issue 19).
+    ``state``: pending (retried), held (waits for the person: a key change), failed
+    (final). ``confirmed``: the accounts whose key changes the person accepted."""
+
+    msg_id: bytes
+    conv_id: str
+    kind: str
+    plaintext: bytes
+    commitment: bytes
+    created_at: int
+    attempts: int
+    next_at: int
+    state: str
+    error: str
+    confirmed: frozenset[str]
+
+
 MIGRATIONS: list[str] = [
     # v1
     """
@@ -125,6 +144,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE events ADD COLUMN after_seq INTEGER NOT NULL DEFAULT 0;
     UPDATE events SET after_seq = (SELECT COALESCE(MAX(m.seq), 0) FROM messages m
         WHERE m.conv_id = events.conv_id AND m.received_at <= events.at);
+    """,
+    # v4: the outbox (issue 19): what this device sends is kept here, encrypted with
+    # the profile, until the provider took it; the padded content (not a ciphertext:
+    # every attempt encrypts anew, never reusing an MLS generation).
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, msg_id BLOB NOT NULL UNIQUE, conv_id TEXT NOT NULL,
+        kind TEXT NOT NULL, plaintext BLOB NOT NULL, commitment BLOB NOT NULL,
+        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+        error TEXT NOT NULL DEFAULT '', confirmed TEXT NOT NULL DEFAULT '[]');
+    CREATE INDEX outbox_conv ON outbox (conv_id, id);
     """,
 ]
 
@@ -364,6 +395,7 @@ class ProfileStore:
         with self.transaction() as db:
             db.execute("DELETE FROM messages WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM events WHERE conv_id = ?", (conv_id,))
+            db.execute("DELETE FROM outbox WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM conversations WHERE conv_id = ?", (conv_id,))
 
     # -- messages ------------------------------------------------------------
@@ -491,6 +523,38 @@ class ProfileStore:
             "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
         return int(cur.rowcount)
 
+    # -- outbox ----------------------------------------------------------------
+
+    def outbox_add(self, item: OutboxItem) -> None:
+        self._conn().execute(
+            "INSERT INTO outbox (msg_id, conv_id, kind, plaintext, commitment, created_at, "
+            "attempts, next_at, state, error, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.msg_id, item.conv_id, item.kind, item.plaintext, item.commitment,
+             item.created_at, item.attempts, item.next_at, item.state, item.error,
+             json.dumps(sorted(item.confirmed))))
+
+    def outbox(self, conv_id: str | None = None) -> list[OutboxItem]:
+        """Every item not yet delivered (pending, held or failed), oldest first."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
+        args: tuple[Any, ...] = ()
+        if conv_id is not None:
+            sql, args = sql + " WHERE conv_id = ?", (conv_id,)
+        return [_outbox_item(r) for r in self._conn().execute(sql + " ORDER BY id", args)]
+
+    def outbox_item(self, msg_id: bytes) -> OutboxItem | None:
+        row = self._conn().execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE msg_id = ?",
+                                   (msg_id,)).fetchone()
+        return None if row is None else _outbox_item(row)
+
+    def outbox_update(self, msg_id: bytes, *, attempts: int, next_at: int, state: str,
+                      error: str) -> None:
+        self._conn().execute(
+            "UPDATE outbox SET attempts = ?, next_at = ?, state = ?, error = ? WHERE msg_id = ?",
+            (attempts, next_at, state, error, msg_id))
+
+    def outbox_remove(self, msg_id: bytes) -> None:
+        self._conn().execute("DELETE FROM outbox WHERE msg_id = ?", (msg_id,))
+
     # -- contacts and events -------------------------------------------------
 
     def upsert_contact(self, identity: str, **fields: Any) -> None:
@@ -537,7 +601,6 @@ class ProfileStore:
         return [{"at": r[0], "kind": r[1], "detail": json.loads(r[2]), "after_seq": r[3]}
                 for r in rows]
 
-
     def events_after(self, event_id: int) -> list[dict[str, Any]]:
         """Every event (all conversations) recorded after event ``event_id``, oldest first."""
         rows = self._conn().execute(
@@ -545,6 +608,16 @@ class ProfileStore:
             (event_id,)).fetchall()
         return [{"id": r[0], "conv_id": r[1], "at": r[2], "kind": r[3],
                  "detail": json.loads(r[4])} for r in rows]
+
+
+_OUTBOX_COLUMNS = ("msg_id, conv_id, kind, plaintext, commitment, created_at, attempts, "
+                   "next_at, state, error, confirmed")
+
+
+def _outbox_item(r: Any) -> OutboxItem:
+    return OutboxItem(bytes(r[0]), r[1], r[2], bytes(r[3]), bytes(r[4]), r[5], r[6], r[7],
+                      r[8], r[9], frozenset(json.loads(r[10])))
+
 
 _MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "
                 "reply_to, edited, deleted, expires_at, meta")
