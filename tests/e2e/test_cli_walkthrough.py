@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from accord.client.local_server import start_server
+
 CLI_TIMEOUT_S = 60
 
 
@@ -128,6 +130,31 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
     phone_texts = [i["text"] for i in js(phone, "read", "hiking")["items"]
                    if i["type"] == "message"]
     assert "Saturday at 9?" in phone_texts and phone_texts[-1] == "welcome back"
+    provider_outage_and_the_outbox(server, bob, phone, tmp_path)
+
+
+def provider_outage_and_the_outbox(server, bob: Path, phone: Path, tmp_path: Path) -> None:
+    """The provider stops: bob's message waits in his outbox (README), and the first
+    command after the provider is back delivers it, once."""
+    server.stop()
+    queued = js(bob, "send", "hiking", "sent while the provider was down")
+    assert queued["state"] == "queued"
+    assert [c["pending"] for c in js(bob, "chat", "list") if c["name"] == "hiking"] == [1]
+    (item,) = js(bob, "outbox", "list")
+    assert (item["chat"], item["state"]) == ("hiking", "pending")
+    port = int(server.url.rsplit(":", 1)[1])
+    back = start_server(server.data_dir, server.domain, port=port,
+                        log_path=tmp_path / "provider-again.log")
+    try:
+        # the retry waits for its backoff (5 s after the failed attempt)
+        time.sleep(min(max(0.0, item["next_attempt_at"] / 1000 - time.time()), 10))
+        accord(bob, "chat", "list")  # any command sends what is due
+        assert js(bob, "outbox", "list") == []
+        texts = [i["text"] for i in js(phone, "read", "hiking")["items"]
+                 if i["type"] == "message"]
+        assert texts.count("sent while the provider was down") == 1
+    finally:
+        back.stop()
 
 
 def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:

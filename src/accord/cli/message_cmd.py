@@ -25,9 +25,10 @@ from accord.cli.outbox_cmd import report_delivery
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
 from accord.client import messaging, outbox, overview, safety
+from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
-from accord.errors import Conflict
+from accord.errors import Conflict, RateLimited
 
 
 def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,7 +167,9 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
     if not no_receipts:
         try:
             await messaging.mark_read(dev, conv, now_ms())
-        except safety.KeyChangeUnconfirmed as exc:  # reading never confirms a key change
+        except (safety.KeyChangeUnconfirmed, ServerError, RateLimited) as exc:
+            # Reading never confirms a key change, and works offline (receipts are
+            # not queued: the next `read` sends one for everything still unreceipted).
             err_console.print(f"[yellow]no read receipts sent:[/yellow] {shown(exc)}")
     names = {a: overview.label(dev, a) for i in items if i["type"] == "message"
              for a in [i["sender"], *i["read_by"], *(w for ws in i["reactions"].values()
