@@ -130,8 +130,9 @@ async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
 
 
 def test_T06_send_body_is_the_only_encryption_of_content() -> None:
-    """The gate lives in ``messaging.send_body``: no other code of the device encrypts
-    application content (a new path would skip the gate)."""
+    """The gate lives in ``messaging.post_sealed`` (what ``send_body`` and the outbox's
+    retries call): no other code of the device encrypts application content (a new
+    path would skip the gate)."""
     import ast
 
     import accord
@@ -149,7 +150,7 @@ def test_T06_send_body_is_the_only_encryption_of_content() -> None:
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                         and node.func.attr == "protect"):
                     callers.append(f"{path.name}:{fn.name}")
-    assert callers == ["messaging.py:send_body"]
+    assert callers == ["messaging.py:post_sealed"]
 
 
 def _cli(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
