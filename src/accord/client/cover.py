@@ -97,8 +97,10 @@ async def run(dev: Device, clock: Callable[[], int], rng: random.Random, duratio
     sched = schedule(dev, rng)
     end = clock() + duration_ms
     sent = 0
+    dev.suspend_lock()  # other commands may use the profile between posts (issue 19)
     while clock() < end and sent < MAX_POSTS_PER_RUN:
-        sent += await tick(dev, sched, clock())
+        async with dev.writing():
+            sent += await tick(dev, sched, clock())
         await asyncio.sleep(step_s)
     return sent
 
