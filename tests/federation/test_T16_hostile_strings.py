@@ -113,9 +113,11 @@ def test_T16_hostile_strings_through_every_command(
     for text in [*TEXTS, NAME, f"[file {FILE_NAME}", f"{EMOJI} by"]:
         shows(read, text, "read")
     assert CONTINUATION + "  2026-01-01 00:00 deadbeef" in read  # the fake line is marked
+    # search shows one-line snippets: a text's lines are joined, so no fake line starts.
     found = accord(victim, "search").stdout
     for text in [t for n, t in enumerate(TEXTS) if n != 1] + [NAME]:
-        shows(found, text, "search")
+        shows(found, " ".join(text.split()), "search")
+    assert not any(line.startswith("  2026-01-01") for line in found.splitlines())
     shows(accord(victim, "chat", "list").stdout, NAME, "chat list")
     shows(accord(victim, "chat", "members", cid).stdout, m_acct, "chat members")
     info = accord(victim, "chat", "info", cid).stdout
