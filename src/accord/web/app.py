@@ -32,7 +32,7 @@ def _locked(live: Live, view: Callable[[Request], Awaitable[Response]]
 
     async def endpoint(request: Request) -> Response:
         try:
-            async with live.lock:
+            async with live.turn():
                 resp = await view(request)
         except AccordError as exc:
             return error_response(exc)

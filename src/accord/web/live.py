@@ -33,7 +33,6 @@ class Live:
     def __init__(self, dev: Device, clock: Callable[[], int] = now_ms) -> None:
         self.dev = dev
         self.clock = clock
-        self.lock = asyncio.Lock()
         self.pages: set[asyncio.Queue[str]] = set()
         self.online = False
         self._task: asyncio.Task[None] | None = None
@@ -45,8 +44,14 @@ class Live:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(data)
 
+    def turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The device for one piece of work: this process's turn and the profile's
+        writer lock, so that CLI commands on the same profile run between requests
+        (issue 19); ``start`` lets the lock go between them."""
+        return self.dev.writing()
+
     async def sync(self) -> int:
-        async with self.lock:
+        async with self.turn():
             n = await self.dev.sync(self.clock())
         if n:
             self.changed()
@@ -56,7 +61,7 @@ class Live:
         """Forever: sync, then wait on the provider's push; each frame is a sync."""
         while True:
             try:
-                async with self.lock:
+                async with self.turn():
                     await self.dev.connect()
                 await self.sync()
                 self.online = True
@@ -69,6 +74,7 @@ class Live:
             await asyncio.sleep(RETRY_S if self.online else OFFLINE_RETRY_S)
 
     def start(self) -> None:
+        self.dev.suspend_lock()  # from now on taken per request and per sync
         if self.dev.registered and self._task is None:
             self._task = asyncio.create_task(self.pump())
 
