@@ -123,8 +123,9 @@ def text_arg(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
-    """Open the profile, connect and catch up, call ``fn(dev, **kw)``, always close."""
+def _device_command(fn: Callable[..., Awaitable[Any]],
+                    prepare: Callable[[Device], Awaitable[None]]) -> Callable[..., Any]:
+    """Open the profile, ``prepare(dev)``, call ``fn(dev, **kw)``, always close."""
 
     @functools.wraps(fn)
     def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
@@ -135,7 +136,7 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             dev = open_device(profile, passphrase_file)
             detach = attach_alerts(dev)  # security alerts are printed first, and at once
             try:
-                await _catch_up(dev)
+                await prepare(dev)
                 return await fn(dev, as_json=as_json, **kw)
             finally:
                 detach()
@@ -145,6 +146,11 @@ def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         run(go())
 
     return wrapper
+
+
+def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Open the profile, connect and catch up, call ``fn(dev, **kw)``, always close."""
+    return _device_command(fn, _catch_up)
 
 
 POST_JITTER_S = (0.5, 3.0)
@@ -156,33 +162,18 @@ def post_jitter() -> float:
     return lo + (hi - lo) * secrets.randbelow(1_000_001) / 1_000_000
 
 
+async def _ready_to_post(dev: Device) -> None:
+    dev.post_jitter = post_jitter
+    await dev.connect(lazy=True)
+
+
 def posting_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """Like ``with_device`` for the commands that post (send, react, edit, delete):
     the hidden-sender post goes first, from what the device holds, with no login
     and no sync before it (issue 18, T11). The session is opened only if a request
     needs it (``find_for_post``, an epoch conflict), and the post after it waits
     ``post_jitter`` seconds; nothing syncs after the post (``read``/``listen`` do)."""
-
-    @functools.wraps(fn)
-    def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
-                **kw: Any) -> None:
-        async def go() -> Any:
-            from accord.cli.verify_cmd import attach_alerts
-
-            dev = open_device(profile, passphrase_file)
-            detach = attach_alerts(dev)
-            dev.post_jitter = post_jitter
-            try:
-                await dev.connect(lazy=True)
-                return await fn(dev, as_json=as_json, **kw)
-            finally:
-                detach()
-                await dev.disconnect()
-                dev.close()
-
-        run(go())
-
-    return wrapper
+    return _device_command(fn, _ready_to_post)
 
 
 async def find_for_post(dev: Device, look: Callable[[], T]) -> T:
