@@ -23,7 +23,7 @@ import pytest
 
 from accord import http_client
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import message_requests, messaging
 from accord.federation.loopback import Provider, federation, free_port
 from tests.e2e.helpers import Clock, new_device
 
@@ -112,6 +112,8 @@ async def test_T15_no_software_name_or_version_on_the_wire(
         await messaging.send_text(alice, conv, "hello", clock())
         for _ in range(300):  # bounded: the Welcome crosses providers
             await bob.sync(clock())
+            for request in message_requests.pending(bob):  # T14: a stranger's first contact
+                await message_requests.accept(bob, request, clock())
             if bob.store.conversations():
                 break
             await asyncio.sleep(0.1)
