@@ -209,3 +209,29 @@ async def test_T14_a_blocked_users_posts_in_a_group_are_dropped(
     finally:
         for d in (alice, bob, mallory):
             await d.disconnect()
+
+
+async def test_T14_whom_you_invited_is_no_stranger(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """alice invited bob: when bob later starts a conversation with her, it is no
+    message request (her invitation was her consent), while a stranger's still is."""
+    clock, tag = Clock(), os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", providers["alpha"].url,
+                             clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
+                             clock)
+    try:
+        await convs.create(alice, "first", [bob.identity.account], clock())
+        request = await _until(bob, clock, lambda: message_requests.pending(bob))
+        await message_requests.accept(bob, request[0], clock())
+        await convs.create(bob, "second", [alice.identity.account], clock())
+        await convs.create(carol, "third", [alice.identity.account], clock())
+        pending = await _until(alice, clock, lambda: message_requests.pending(alice))
+        assert [r["meta"]["request"]["from"] for r in pending] == [carol.identity.account]
+        second = await _until(alice, clock, lambda: [c for c in alice.store.conversations()
+                                                     if c["name"] == "second"])
+        assert not message_requests.is_pending(second[0])
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from accord.errors import NotFound
-from accord.server import franking
+from accord.server import franking, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import QueueItem as StoredItem
@@ -62,9 +62,16 @@ async def commit(
     group = await p.store.get_group(group_id)
     if group.hub != p.config.domain:
         await _member_group(p, by, group_id)  # forward only for our own members
-        return await follower.forward_commit(p.federation, by, group, req, now)
-    return await hub.accept_commit(p.federation, hub.Origin(hub.DEVICE, by.device_id, by.account),
-                                   group_id, req, now)
+        done = await follower.forward_commit(p.federation, by, group, req, now)
+    else:
+        done = await hub.accept_commit(
+            p.federation, hub.Origin(hub.DEVICE, by.device_id, by.account), group_id, req, now)
+    # Whom our user invited is whom it consents to hear from (T14): their own
+    # invitations to it later are no message requests (blocks still hold).
+    invited = mls_check.invited_accounts(req.commit, group_id, req.epoch) - {by.account}
+    if invited:
+        await p.store.fed_add_contacts(by.account, invited)
+    return done
 
 
 async def propose(

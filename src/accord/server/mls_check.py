@@ -123,6 +123,18 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
                       None if path is None else path.leaf_node.credential.identity or b"")
 
 
+def invited_accounts(raw: bytes, group_id: bytes, epoch: int) -> set[str]:
+    """The accounts a commit's by-value Adds invite (their credentials' accounts)."""
+    view = view_commit(raw, group_id, epoch)
+    return {identity_device_account(p.key_package.leaf_node.credential.identity)
+            for p in view.proposals if isinstance(p, Add)}
+
+
+def identity_device_account(identity: bytes | None) -> str:
+    identity_device(identity)  # the wire syntax, or a ValidationError
+    return (identity or b"").decode().rsplit("/", 1)[0]
+
+
 def _ref_hash(body: bytes, length: int) -> bytes:
     """The ProposalRef of an accepted proposal, with the hash the reference's length
     names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""

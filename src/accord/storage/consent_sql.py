@@ -68,6 +68,13 @@ class ConsentSqlMixin:
             )
         return [(bytes(r[0]), r[1], r[2], int(r[3])) for r in rows]
 
+    async def fed_add_contacts(self, account: str, contacts: Collection[str]) -> None:
+        """``account`` invited ``contacts``: what they send it is no message request."""
+        async with self.engine.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO fed_contacts (account, contact) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING", [(account, c) for c in sorted(contacts)])
+
     async def fed_accept_request(self, account: str, group_id: bytes) -> None:
         async with self.engine.transaction() as tx:
             row = await tx.fetchone(
