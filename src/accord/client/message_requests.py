@@ -142,10 +142,16 @@ async def accept(dev: Device, conv: dict[str, Any], now: int) -> int:
     """Accept the request; the number of held messages applied."""
     if not is_pending(conv):
         raise ValidationError("this conversation is not a pending message request")
+    from accord.client import device_kt
+
     with contextlib.suppress(NotFound):  # accepted from another device already
         await dev.api._send("POST", f"/v1/requests/{b64e(conv['group_id'])}/accept",
                             auth=True)
-    return apply_held(dev, conv, now)
+    applied = apply_held(dev, conv, now)
+    # The Welcome was applied only now (issue 18): check the new members' keys at
+    # once, as a sync does after it applies items (T05, T06), before any send.
+    await device_kt.after_sync(dev, now)
+    return applied
 
 
 def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
