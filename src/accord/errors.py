@@ -52,6 +52,17 @@ class Conflict(AccordError):
     code = "conflict"
 
 
+class EpochConflict(Conflict):
+    """A commit or post for an epoch that is no longer the group's current one: the
+    caller catches up and retries. On the wire it is a ``conflict`` that names the
+    group's ``current_epoch`` (None when a peer did not say)."""
+
+    def __init__(self, current_epoch: int | None, message: str = "") -> None:
+        super().__init__(message or "epoch already committed; the group is at epoch "
+                         f"{current_epoch}")
+        self.current_epoch = current_epoch
+
+
 class RateLimited(AccordError):
     """Too many requests; ``retry_after_ms`` says when one may succeed (RFC 9110 10.2.3)."""
 

@@ -9,9 +9,16 @@ import httpx
 import pytest
 
 from accord.cli.provider_inspect import find_needles
-from accord.client.api import EpochConflict, ProviderApi, ServerError, error_from_response
+from accord.client.api import ProviderApi, ServerError, error_from_response
 from accord.client.device import check_code_key
-from accord.errors import AuthError, CryptoError, NotFound, RateLimited, ValidationError
+from accord.errors import (
+    AuthError,
+    CryptoError,
+    EpochConflict,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
 
 
 def _err(status: int, code: str, message: str = "m", **extra: object) -> bytes:

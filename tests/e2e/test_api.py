@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from accord.client.api import EpochConflict, ProviderApi
+from accord.client.api import ProviderApi
 from accord.client.mls_rfc import RfcEngine
 from accord.client.mls_session import identity_of
-from accord.errors import AuthError, Conflict, CryptoError, NotFound
+from accord.errors import AuthError, Conflict, CryptoError, EpochConflict, NotFound
 from accord.wire import messages as m
 from accord.wire import signing
 

@@ -29,6 +29,7 @@ from accord.errors import (
     Conflict,
     CryptoError,
     DecodeError,
+    EpochConflict,
     NotFound,
     RateLimited,
     ValidationError,
@@ -60,16 +61,6 @@ class DeviceRemoved(AuthError):
                "backup to use the account")
 
 
-class EpochConflict(Conflict):
-    """A commit or post for an epoch that is no longer the group's current one."""
-
-    code = "epoch_conflict"
-
-    def __init__(self, message: str, current_epoch: int | None) -> None:
-        super().__init__(message)
-        self.current_epoch = current_epoch
-
-
 _BY_CODE: dict[str, type[AccordError]] = {
     "decode_error": DecodeError,
     "validation_error": ValidationError,
@@ -93,8 +84,8 @@ def error_from_response(status: int, body: bytes, retry_after: str | None = None
         err = parse(m.ErrorBody, body)
     except AccordError:
         return ServerError(f"provider answered HTTP {status} without an error body")
-    if err.current_epoch is not None or err.error == "epoch_conflict":
-        return EpochConflict(err.message, err.current_epoch)
+    if err.current_epoch is not None:
+        return EpochConflict(err.current_epoch, err.message)
     if status >= 500:
         return ServerError(f"provider error: {err.message}")
     cls = _BY_CODE.get(err.error) or _BY_STATUS.get(status, AccordError)

@@ -29,7 +29,6 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import fork_check, mls_session
-from accord.client.api import EpochConflict
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     describe_suite,
@@ -39,7 +38,7 @@ from accord.client.mls_session import (
 )
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import Notice, NoticeKind
-from accord.errors import AccordError, Conflict, NotFound, ValidationError
+from accord.errors import AccordError, Conflict, EpochConflict, NotFound, ValidationError
 from accord.wire import messages as m
 
 if TYPE_CHECKING:

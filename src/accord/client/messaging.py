@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from accord.client import message_requests, outbox, safety
-from accord.client.api import EpochConflict, ServerError
+from accord.client.api import ServerError
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
 from accord.content import (
@@ -51,7 +51,7 @@ from accord.content import (
     seal,
 )
 from accord.content.model import BodyKinds, Content
-from accord.errors import AccordError, NotFound, ValidationError
+from accord.errors import AccordError, EpochConflict, NotFound, ValidationError
 from accord.privacy.franking import message_aad, split_aad
 
 if TYPE_CHECKING:

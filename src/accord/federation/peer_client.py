@@ -22,6 +22,7 @@ from accord.errors import (
     Conflict,
     CryptoError,
     DecodeError,
+    EpochConflict,
     NotFound,
     PeerUnavailable,
     RateLimited,
@@ -31,7 +32,6 @@ from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
 from accord.federation.provider_key import ProviderKey
 from accord.http_client import async_client
-from accord.storage import EpochConflict
 from accord.wire import decode, dumps, loads, parse
 from accord.wire.federation import WellKnown
 

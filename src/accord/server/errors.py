@@ -13,12 +13,12 @@ from accord.errors import (
     Conflict,
     CryptoError,
     DecodeError,
+    EpochConflict,
     NotFound,
     PeerUnavailable,
     RateLimited,
     ValidationError,
 )
-from accord.storage import EpochConflict
 from accord.wire import encode
 from accord.wire.messages import ErrorBody
 

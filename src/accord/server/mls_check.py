@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from accord.errors import AccordError, DecodeError, ValidationError
 from accord.mls.codec import decode
-from accord.mls.credentials import BasicCredentials
+from accord.mls.credentials import BasicCredentials, check_successor
 from accord.mls.key_package import key_package_ref, validate_key_package
-from accord.mls.structs import Add, Commit, KeyPackage, Remove, Update
+from accord.mls.structs import Add, Commit, Credential, KeyPackage, Remove, Update
+from accord.mls.structs.enums import ContentType, SenderType, WireFormat
 from accord.mls.structs.messages import (
     AuthenticatedContent,
     MLSMessage,
@@ -32,8 +33,6 @@ from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
 from accord.storage.interface import LeafPlan
 
-MEMBER = 1  # SenderType.member
-WIRE_PUBLIC = 1  # WireFormat.mls_public_message
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
 
@@ -85,7 +84,7 @@ class CommitView:
 
     sender_leaf: int
     proposals: tuple[object, ...]  # by value (Add, Remove, ...) or a ProposalRef (bytes)
-    path_identity: bytes | None  # the credential identity of the committer's new leaf
+    path_credential: Credential | None  # the credential of the committer's new leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +115,11 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
         raise ValidationError("the commit is for another group or epoch", "RFC 9420 6.3")
     if not isinstance(fc.content, Commit):
         raise ValidationError("not a commit", "RFC 9420 6")
-    if fc.sender.sender_type != MEMBER or fc.sender.index is None:
+    if fc.sender.sender_type != SenderType.MEMBER or fc.sender.index is None:
         raise ValidationError("only member commits are ordered by this hub", "RFC 9420 12.4")
     path = fc.content.path
     return CommitView(fc.sender.index, tuple(fc.content.proposals),
-                      None if path is None else path.leaf_node.credential.identity or b"")
+                      None if path is None else path.leaf_node.credential)
 
 
 def invited_accounts(raw: bytes, group_id: bytes, epoch: int) -> set[str]:
@@ -143,7 +142,7 @@ def _ref_hash(body: bytes, length: int) -> bytes:
         raise ValidationError("a ProposalRef of no known hash length", "RFC 9420 5.2")
     msg = _mls(body, "a proposal").message
     assert isinstance(msg, PublicMessage)
-    auth = AuthenticatedContent(WIRE_PUBLIC, msg.content, msg.signature, None)
+    auth = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, msg.content, msg.signature, None)
     return get_suite(suite).proposal_ref(auth.to_bytes())
 
 
@@ -182,12 +181,12 @@ def welcome_recipients(raw: bytes) -> frozenset[bytes]:
     return frozenset(s.new_member for s in msg.secrets)
 
 
-def same_identity(identity: bytes | None, sender: bytes) -> None:
+def same_identity(new: Credential | None, sender_identity: bytes) -> None:
     """A member's new leaf (commit path, Update) keeps its credential identity: a
-    member cannot rename itself, e.g. into another user (RFC 9420 5.3.1)."""
-    if identity is not None and identity != sender:
-        raise ValidationError("a member's new leaf must keep its credential identity",
-                              "RFC 9420 5.3.1")
+    member cannot rename itself, e.g. into another user (RFC 9420 5.3.1). The rule is
+    the engine's (``check_successor``); the hub knows the sender by its basic identity."""
+    if new is not None:
+        check_successor(Credential.basic(sender_identity), new)
 
 
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
@@ -202,7 +201,7 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
             raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
         effects = resolve(view, accepted)
         check_declared(view, effects, change, leaf_of)  # type: ignore[arg-type]
-        same_identity(view.path_identity, sender_identity)
+        same_identity(view.path_credential, sender_identity)
         for device, domain in zip(effects.added, effects.added_domains, strict=True):
             if placed.get(device, domain) != domain:
                 raise ValidationError("an added device is not hosted where its credential says",
@@ -241,8 +240,6 @@ def check_declared(view: CommitView, effects: CommitEffects, change: CommitChang
                               "RFC 9420 12.1.3")
 
 
-APPLICATION = 1  # ContentType.application
-
 
 def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:
     """A hidden-sender post must be an MLS PrivateMessage of this group and epoch (6.3).
@@ -253,13 +250,11 @@ def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:
     if not isinstance(msg, PrivateMessage):
         raise ValidationError("an application message travels in a PrivateMessage",
                               "RFC 9420 6.2")
-    if msg.content_type != APPLICATION:
+    if msg.content_type != ContentType.APPLICATION:
         raise ValidationError("only application content is posted without a session")
     if msg.group_id != group_id or msg.epoch != epoch:
         raise ValidationError("the message is for another group or epoch", "RFC 9420 6.3")
 
-
-PROPOSAL = 2  # ContentType.proposal
 
 
 def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
@@ -270,13 +265,13 @@ def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
     fc = _public(raw, "a proposal").content
     if fc.group_id != group.group_id or fc.epoch != epoch:
         raise ValidationError("the proposal is for another group or epoch", "RFC 9420 6.3")
-    if fc.content_type != PROPOSAL:
+    if fc.content_type != ContentType.PROPOSAL:
         raise ValidationError("not a proposal", "RFC 9420 6")
     leaf = group.leaf_of(sender)
-    if fc.sender.sender_type != MEMBER or leaf is None or fc.sender.index != leaf:
+    if fc.sender.sender_type != SenderType.MEMBER or leaf is None or fc.sender.index != leaf:
         raise ValidationError("the proposal is not signed from the sender's leaf",
                               "RFC 9420 12.1")
     if isinstance(fc.content, Remove) and fc.content.removed not in set(group.leaves):
         raise ValidationError("the Remove names no member", "RFC 9420 12.1.3")
     if isinstance(fc.content, Update):
-        same_identity(fc.content.leaf_node.credential.identity or b"", sender_identity)
+        same_identity(fc.content.leaf_node.credential, sender_identity)

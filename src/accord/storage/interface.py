@@ -13,16 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from accord.errors import Conflict
+from accord.errors import EpochConflict as EpochConflict  # what every engine raises
 from accord.storage.federation_interface import FederationStore
-
-
-class EpochConflict(Conflict):
-    """Another commit already took this epoch: the caller must catch up and retry."""
-
-    def __init__(self, group_epoch: int) -> None:
-        super().__init__(f"epoch already committed; the group is at epoch {group_epoch}")
-        self.current_epoch = group_epoch
 
 
 @dataclass(frozen=True, slots=True)
