@@ -37,11 +37,12 @@ from accord.mls.credentials import BasicCredentials
 from accord.mls.key_package import create_key_package
 from accord.mls.leaf_node import make_capabilities, sign_leaf_node
 from accord.mls.parent_hash import parent_hash
-from accord.mls.ratchet_tree import Tree, left_of, level, right_of
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs.credential import Credential
 from accord.mls.structs.group_context import GroupContext
 from accord.mls.structs.tree_nodes import LeafNode, Lifetime, ParentNode
 from accord.mls.suites import CipherSuite, get_suite
+from accord.mls.tree_math import left_of, level, right_of
 from accord.mls.tree_validation import validate_tree
 from accord.mls.treekem import PathKeys, create_update_path, process_update_path
 

@@ -16,8 +16,9 @@ from collections.abc import Collection, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import codec_for
-from accord.mls.ratchet_tree import Tree, left_of, level, right_of
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs.tree_nodes import LeafNode, ParentHashInput, ParentNode
+from accord.mls.tree_math import left_of, level, right_of
 
 __all__ = [
     "chain_parent_hashes",

@@ -54,8 +54,9 @@ from accord.mls.structs.tree_nodes import (
     TreeHashInput,
 )
 from accord.mls.suites import CipherSuite
+from accord.mls.tree_math import left_of, level, parent_of, right_of, root_of_width
 
-__all__ = ["AnyNode", "HashFn", "Tree", "fast_hash", "level", "parent_of", "left_of", "right_of"]
+__all__ = ["AnyNode", "HashFn", "Tree", "fast_hash"]
 
 AnyNode = LeafNode | ParentNode
 HashFn = Callable[[bytes], bytes]
@@ -64,25 +65,6 @@ _TREE_CODEC = codec_for(RatchetTree)
 _OPT_NODE_DEC = codec_for(Node | None).dec  # one element of ratchet_tree<V>
 _THI_ENC = codec_for(TreeHashInput).enc
 _MAX_LEAVES = 1 << 31  # leaf indices are uint32 (7.8)
-
-
-def level(x: int) -> int:
-    return (x ^ (x + 1)).bit_length() - 1
-
-
-# In a tree of 2^k leaves (the only shape RFC 9420 uses) the relations of a
-# node do not depend on the size of the tree, so these are closed forms.
-def left_of(x: int) -> int:
-    return x ^ (1 << (level(x) - 1))
-
-
-def right_of(x: int) -> int:
-    return x ^ (3 << (level(x) - 1))
-
-
-def parent_of(x: int) -> int:
-    k = level(x)
-    return (x | (1 << k)) & ~(1 << (k + 1))
 
 
 def fast_hash(suite: CipherSuite) -> HashFn:
@@ -97,10 +79,6 @@ def fast_hash(suite: CipherSuite) -> HashFn:
         return ctor(data).digest()  # type: ignore[no-any-return]
 
     return digest
-
-
-def _root(width: int) -> int:
-    return (1 << (width.bit_length() - 1)) - 1
 
 
 class Tree:
@@ -225,7 +203,7 @@ class Tree:
 
     @property
     def root(self) -> int:
-        return _root(len(self._nodes))
+        return root_of_width(len(self._nodes))
 
     def node(self, x: int) -> AnyNode | None:
         return self._nodes[x]
@@ -404,7 +382,7 @@ class Tree:
 
     def _invalidate(self, x: int) -> None:
         hashes = self._hashes
-        r = _root(len(hashes))
+        r = root_of_width(len(hashes))
         hashes[x] = None
         while x != r:
             x = parent_of(x)

@@ -23,12 +23,16 @@ __all__ = [
     "is_leaf",
     "leaf_to_node",
     "left",
+    "left_of",
     "level",
     "node_to_leaf",
     "node_width",
     "parent",
+    "parent_of",
     "right",
+    "right_of",
     "root",
+    "root_of_width",
     "sibling",
     "subtree_leaves",
 ]
@@ -66,8 +70,28 @@ def node_width(n_leaves: int) -> int:
 def root(n_leaves: int) -> int:
     if n_leaves <= 0:
         raise ValidationError("an empty tree has no root", _RULE)
-    # 2^floor(log2(width)) - 1
-    return (1 << (node_width(n_leaves).bit_length() - 1)) - 1
+    return root_of_width(node_width(n_leaves))
+
+
+def root_of_width(width: int) -> int:
+    """The root of a tree of ``width`` (> 0) array slots: 2^floor(log2(width)) - 1."""
+    return (1 << (width.bit_length() - 1)) - 1
+
+
+# In a tree of 2^k leaves (the only shape RFC 9420 uses) the relations of a node
+# do not depend on the size of the tree: these closed forms are unchecked, for the
+# hot loops of the ratchet tree. Appendix C: parent=01x => left=00x, right=10x.
+def left_of(x: int) -> int:
+    return x ^ (1 << (level(x) - 1))
+
+
+def right_of(x: int) -> int:
+    return x ^ (3 << (level(x) - 1))
+
+
+def parent_of(x: int) -> int:
+    k = level(x)
+    return (x | (1 << k)) & ~(1 << (k + 1))
 
 
 def _check(x: int, n_leaves: int) -> None:
@@ -77,10 +101,9 @@ def _check(x: int, n_leaves: int) -> None:
 
 def left(x: int) -> int:
     """Left child of parent node ``x`` (always inside the tree when ``x`` is)."""
-    k = level(x)
-    if k == 0:
+    if level(x) == 0:
         raise ValidationError(f"leaf node {x} has no children", _RULE)
-    return x ^ (1 << (k - 1))
+    return left_of(x)
 
 
 def right(x: int, n_leaves: int) -> int:
@@ -89,7 +112,7 @@ def right(x: int, n_leaves: int) -> int:
     if k == 0:
         raise ValidationError(f"leaf node {x} has no children", _RULE)
     _check(x, n_leaves)
-    r = x ^ (3 << (k - 1))
+    r = right_of(x)
     width = 2 * n_leaves - 1
     # Left-balanced trees only: descend leftwards until back inside the array.
     while r >= width:
@@ -98,21 +121,15 @@ def right(x: int, n_leaves: int) -> int:
     return r
 
 
-def _parent_unbounded(x: int) -> int:
-    # RFC 9420 Appendix C: parent=01x => left=00x, right=10x.
-    k = level(x)
-    return (x | (1 << k)) & ~(1 << (k + 1))
-
-
 def parent(x: int, n_leaves: int) -> int:
     """Parent of node ``x``; the root has none."""
     _check(x, n_leaves)
     if x == root(n_leaves):
         raise ValidationError(f"the root {x} has no parent", _RULE)
-    p = _parent_unbounded(x)
+    p = parent_of(x)
     width = 2 * n_leaves - 1
     while p >= width:
-        p = _parent_unbounded(p)
+        p = parent_of(p)
     return p
 
 
@@ -129,7 +146,7 @@ def direct_path(x: int, n_leaves: int) -> list[int]:
     width = 2 * n_leaves - 1
     path: list[int] = []
     while x != r:
-        x = _parent_unbounded(x)
+        x = parent_of(x)
         if x < width:
             path.append(x)
     return path

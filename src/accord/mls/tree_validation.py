@@ -18,10 +18,11 @@ from accord.errors import ValidationError
 from accord.mls.credentials import CredentialValidator
 from accord.mls.leaf_node import GroupRules, validate_leaf_node
 from accord.mls.parent_hash import verify_parent_hashes
-from accord.mls.ratchet_tree import Tree, level, parent_of
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs.credential import RequiredCapabilities, find_extension
 from accord.mls.structs.enums import ExtensionType
 from accord.mls.structs.group_context import GroupContext
+from accord.mls.tree_math import level, parent_of
 
 __all__ = [
     "check_credential_types",

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from accord.errors import ValidationError
 from accord.mls.leaf_node import sign_leaf_node, verify_leaf_signature
 from accord.mls.parent_hash import chain_parent_hashes
-from accord.mls.ratchet_tree import Tree, level
+from accord.mls.ratchet_tree import Tree
 from accord.mls.structs.enums import LeafNodeSource
 from accord.mls.structs.group_context import GroupContext
 from accord.mls.structs.tree_nodes import (
@@ -43,6 +43,7 @@ from accord.mls.structs.tree_nodes import (
     UpdatePathNode,
 )
 from accord.mls.suites import CipherSuite
+from accord.mls.tree_math import level
 
 __all__ = [
     "CreatedPath",
