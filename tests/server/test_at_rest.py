@@ -77,7 +77,7 @@ async def test_the_franking_key_moves_out_of_the_database(provider) -> None:
     async with engine.transaction() as tx:
         await tx.execute("INSERT INTO provider_secrets (name, value) VALUES (?, ?)",
                          franking.SECRET_NAME, legacy)
-    franking._KEYS.clear()
+    provider.franking_key = None
     # the same key, so tags handed out before the move still verify
     assert await franking.hub_key(provider) == legacy
     assert await sql.legacy_secret(engine, franking.SECRET_NAME) is None
@@ -85,16 +85,16 @@ async def test_the_franking_key_moves_out_of_the_database(provider) -> None:
     assert path.read_bytes() == legacy
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    franking._KEYS.clear()
+    provider.franking_key = None
     assert await franking.hub_key(provider) == legacy  # now from the file
     os.chmod(path, 0o644)
-    franking._KEYS.clear()
+    provider.franking_key = None
     with pytest.raises(ValidationError, match="owner only"):
         await franking.hub_key(provider)
 
 
 async def test_a_new_franking_key_is_never_written_to_the_database(provider) -> None:
-    franking._KEYS.clear()
+    provider.franking_key = None
     key = await franking.hub_key(provider)
     assert len(key) == 32
     assert await sql.legacy_secret(provider.store.engine, franking.SECRET_NAME) is None

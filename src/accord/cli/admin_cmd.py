@@ -30,7 +30,7 @@ def _with_engine(data: Path, database: str | None,
     async def go() -> Any:
         store = await open_store(data, database)
         try:
-            return await fn(store.engine)  # type: ignore[attr-defined]
+            return await fn(store.engine)
         finally:
             await store.close()
 

@@ -36,19 +36,15 @@ log = logging.getLogger("accord.server.account_data")
 FED_DELETED = "/federation/v1/account-deleted"
 
 
-def _engine(p: Provider) -> Any:
-    return p.store.engine  # type: ignore[attr-defined]
-
-
 async def export(p: Provider, by: DeviceRecord, now: int) -> w.AccountExport:
-    tables = await account_sql.export_account(_engine(p), by.account)
+    tables = await account_sql.export_account(p.store.engine, by.account)
     return w.AccountExport(account=by.account, exported_at=now, tables=tables)
 
 
 async def _peers_of(p: Provider, devices: list[str]) -> set[str]:
     """The account's group ids' peer providers (to tell) before the rows go."""
     peers: set[str] = set()
-    async with _engine(p).read() as tx:
+    async with p.store.engine.read() as tx:
         rows = await tx.fetchall(
             "SELECT DISTINCT group_id FROM group_members WHERE device_id IN"
             f" ({','.join('?' * len(devices))})", *devices) if devices else []
@@ -77,7 +73,7 @@ async def delete(p: Provider, by: DeviceRecord, req: w.DeleteAccountRequest, now
     if kt is not None and hasattr(kt, "delete_account"):
         await kt.delete_account(by.account, erase, now)  # tombstone in the same transaction
     else:
-        async with _engine(p).transaction() as tx:
+        async with p.store.engine.transaction() as tx:
             await erase(tx)
     for device_id in devices:
         for kind in ("device", "blob_bytes"):
@@ -117,7 +113,7 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
     where = await fed.provider.store.fed_locate(list(req.device_ids))
     if any(domain != peer for domain in where.values()):
         raise AuthError("a provider can only delete devices it hosts")
-    n = await account_sql.erase_remote_account(_engine(fed.provider), req.account,
+    n = await account_sql.erase_remote_account(fed.provider.store.engine, req.account,
                                                sorted(where))
     return w.DeleteAccountResult(erased=[w.ErasedRows("rows", n)], peers_told=[])
 
@@ -125,7 +121,7 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
 async def put_backup(p: Provider, by: DeviceRecord, req: w.Backup, now: int) -> None:
     if len(req.data) < 64:
         raise ValidationError("this is not an Accord backup")
-    await sql.put_backup(_engine(p), by.account, req.data, now, req.fetch_hash)
+    await sql.put_backup(p.store.engine, by.account, req.data, now, req.fetch_hash)
 
 
 async def fetch_backup(p: Provider, token_b64: str) -> w.Backup:
@@ -134,10 +130,10 @@ async def fetch_backup(p: Provider, token_b64: str) -> w.Backup:
         token = b64d(token_b64)
     except DecodeError as exc:
         raise NotFound("no such backup") from exc
-    return w.Backup(data=await sql.backup_by_capability(_engine(p), hashlib.sha256(token).digest()))
+    return w.Backup(data=await sql.backup_by_capability(p.store.engine, hashlib.sha256(token).digest()))
 
 
 async def get_backup(p: Provider, by: DeviceRecord) -> w.Backup:
-    return w.Backup(data=await sql.get_backup(_engine(p), by.account))
+    return w.Backup(data=await sql.get_backup(p.store.engine, by.account))
 
 

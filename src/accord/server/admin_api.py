@@ -38,7 +38,7 @@ async def new_token(engine: Engine) -> str:
 
 
 async def _operator(c: Call) -> Any:
-    engine = c.provider.store.engine  # type: ignore[attr-defined]
+    engine = c.provider.store.engine
     given = hashlib.sha256(bearer(c.request).encode()).digest()
     async with engine.read() as tx:
         row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", TOKEN_NAME)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from accord.errors import DecodeError
 from accord.federation.provider_key import load_or_create_secret, secret_path
@@ -33,12 +32,6 @@ from accord.wire import messages as m
 
 SECRET_NAME = "franking-hub-key"
 CHAINED_KINDS = ("commit", "welcome")
-_KEYS: dict[int, bytes] = {}
-
-
-def _engine(p: Provider) -> Any:
-    return p.store.engine  # type: ignore[attr-defined]
-
 
 async def hub_key(p: Provider) -> bytes:
     """The hub's franking key, a key file next to the provider's signing key.
@@ -47,16 +40,16 @@ async def hub_key(p: Provider) -> bytes:
     version kept the key in the database: it is moved to the file (same
     value, so tags already handed out still verify) and deleted there.
     """
-    key = _KEYS.get(id(p.store))
+    key = p.franking_key
     if key is None:
         data_dir = Path(p.config.data_dir)
         if secret_path(data_dir, SECRET_NAME).exists():
             key = load_or_create_secret(data_dir, SECRET_NAME)
         else:
-            legacy = await sql.legacy_secret(_engine(p), SECRET_NAME)
+            legacy = await sql.legacy_secret(p.store.engine, SECRET_NAME)
             key = load_or_create_secret(data_dir, SECRET_NAME, legacy)
-        await sql.forget_legacy_secret(_engine(p), SECRET_NAME)
-        _KEYS[id(p.store)] = key
+        await sql.forget_legacy_secret(p.store.engine, SECRET_NAME)
+        p.franking_key = key
     return key
 
 
@@ -72,7 +65,7 @@ async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
     except DecodeError:
         return None
     tag = franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
-    await sql.put_tag(_engine(p), msg.msg_id, tag, msg.created_at + p.config.retention_ms)
+    await sql.put_tag(p.store.engine, msg.msg_id, tag, msg.created_at + p.config.retention_ms)
     return tag
 
 
@@ -80,17 +73,17 @@ async def file_from_hub(p: Provider, msg_id: str, group_id: bytes, franking: byt
                         chain_seq: int | None, chain: bytes | None, created_at: int) -> None:
     """A follower keeps the hub's tag and chain link of an item it delivers."""
     if franking is not None:
-        await sql.put_tag(_engine(p), msg_id, franking, created_at + p.config.retention_ms)
+        await sql.put_tag(p.store.engine, msg_id, franking, created_at + p.config.retention_ms)
     if chain_seq is not None and chain is not None:
-        await sql.put_chain(_engine(p), [msg_id], group_id, chain_seq, chain)
+        await sql.put_chain(p.store.engine, [msg_id], group_id, chain_seq, chain)
 
 
 async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
     """Add the franking tag to application items and the chain link to handshake items."""
     apps = [i.msg_id for i in items if i.kind == "application"]
     shakes = [i.msg_id for i in items if i.kind in CHAINED_KINDS]
-    tags = await sql.tags_for(_engine(p), apps)
-    links = await sql.chains_for(_engine(p), shakes)
+    tags = await sql.tags_for(p.store.engine, apps)
+    links = await sql.chains_for(p.store.engine, shakes)
     if not tags and not links:
         return items
     out = []
@@ -105,4 +98,4 @@ async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
 
 
 async def purge(p: Provider, now: int) -> int:
-    return await sql.purge(_engine(p), now)
+    return await sql.purge(p.store.engine, now)

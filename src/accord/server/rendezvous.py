@@ -23,7 +23,6 @@ from accord.server.routes import Call, Param, Spec, endpoint
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.storage import rendezvous_sql as sql
-from accord.storage.engine import Engine
 from accord.wire import b64d
 from accord.wire import rendezvous as w
 
@@ -35,11 +34,6 @@ SLOT = Param("slot", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"
              "base64url of the 16-byte slot id derived from the linking code")
 
 
-def _engine(p: Provider) -> Engine:
-    # Rendezvous rows sit beside the Store interface, like issue 11's tables.
-    return p.store.engine  # type: ignore[attr-defined,no-any-return]
-
-
 def _slot_id(c: Call) -> bytes:
     raw = b64d(c.request.path_params["slot"])
     if len(raw) != w.SLOT_LEN:
@@ -49,7 +43,7 @@ def _slot_id(c: Call) -> bytes:
 
 async def create(p: Provider, me: DeviceRecord, req: w.RendezvousCreate,
                  now: int) -> w.RendezvousCreated:
-    engine = _engine(p)
+    engine = p.store.engine
     await sql.purge(engine, now)
     if await sql.open_count(engine, me.device_id, now) >= MAX_OPEN:
         raise RateLimited(f"at most {MAX_OPEN} linking codes open at once")
@@ -60,14 +54,14 @@ async def create(p: Provider, me: DeviceRecord, req: w.RendezvousCreate,
 
 
 async def read_offer(p: Provider, slot_id: bytes, now: int) -> w.RendezvousOffer:
-    slot = await sql.use(_engine(p), slot_id, now, MAX_USES)
+    slot = await sql.use(p.store.engine, slot_id, now, MAX_USES)
     if slot is None:
         raise NotFound(GONE)
     return w.RendezvousOffer(offer=slot.offer, expires_at=slot.expires_at)
 
 
 async def answer(p: Provider, slot_id: bytes, req: w.RendezvousAnswer, now: int) -> None:
-    engine = _engine(p)
+    engine = p.store.engine
     if await sql.use(engine, slot_id, now, MAX_USES) is None:
         raise NotFound(GONE)
     if not await sql.set_answer(engine, slot_id, req.answer, now):
@@ -75,14 +69,14 @@ async def answer(p: Provider, slot_id: bytes, req: w.RendezvousAnswer, now: int)
 
 
 async def state(p: Provider, me: DeviceRecord, slot_id: bytes, now: int) -> w.RendezvousState:
-    slot = await sql.get(_engine(p), slot_id, now)
+    slot = await sql.get(p.store.engine, slot_id, now)
     if slot is None or slot.device_id != me.device_id:
         raise NotFound(GONE)
     return w.RendezvousState(expires_at=slot.expires_at, answer=slot.answer)
 
 
 async def close(p: Provider, me: DeviceRecord, slot_id: bytes) -> None:
-    if not await sql.delete(_engine(p), slot_id, me.device_id):
+    if not await sql.delete(p.store.engine, slot_id, me.device_id):
         raise NotFound(GONE)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from accord.content import decode_content
 from accord.errors import (
@@ -41,7 +41,6 @@ from accord.errors import (
 )
 from accord.privacy.franking import verify_report
 from accord.server import franking
-from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import privacy_sql as sql
@@ -53,13 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("accord.server.reports")
 FED_REPORTS = "/federation/v1/reports"
 FED_SENDER_REPORTS = "/federation/v1/reports/sender"
-LIMITED = Limit(0.2, 5)  # a limited account: one request per 5 s, bursts of 5
-_LIMITERS: dict[int, RateLimiter] = {}
 _SENDING: set[asyncio.Task[None]] = set()  # forwards to senders' providers, in flight
-
-
-def _engine(p: Provider) -> Any:
-    return p.store.engine  # type: ignore[attr-defined]
 
 
 async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
@@ -74,7 +67,7 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
     alleged = req.alleged_sender
     if alleged is not None and not await _could_have_sent(p, group, alleged):
         alleged = None  # a claim the roster rules out is not kept
-    report_id = await sql.add_report(_engine(p), group.group_id, reporter, alleged,
+    report_id = await sql.add_report(p.store.engine, group.group_id, reporter, alleged,
                                      req.content, req.created_at, now)
     log.info("report %d filed", report_id)
     if alleged is not None:
@@ -134,9 +127,9 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
     result = await fed.client.post(group.hub, FED_REPORTS, forwarded, w.ReportResult, now)
     if not result.verified:
         return result
-    report_id = await sql.add_report(_engine(p), group.group_id, by.account,
+    report_id = await sql.add_report(p.store.engine, group.group_id, by.account,
                                      req.alleged_sender, req.content, req.created_at, now)
-    await sql.close_report(_engine(p), report_id, "forwarded")
+    await sql.close_report(p.store.engine, report_id, "forwarded")
     return w.ReportResult(verified=True, hub=result.hub, report_id=report_id)
 
 
@@ -171,11 +164,11 @@ async def accept_sender_report(fed: Federation, peer: str, req: w.FedSenderRepor
     devices = await p.store.list_devices(req.account)
     if not any(d.device_id in group.members for d in devices):
         raise ValidationError("the reported account has no device in this group", "T13")
-    if not await sql.tag_filed(_engine(p), req.franking_tag):
+    if not await sql.tag_filed(p.store.engine, req.franking_tag):
         raise ValidationError("the hub never delivered a message with this franking tag here",
                               "T13")
     decode_content(req.content)
-    report_id = await sql.add_report(_engine(p), group.group_id, f"via {peer}", req.account,
+    report_id = await sql.add_report(p.store.engine, group.group_id, f"via {peer}", req.account,
                                      req.content, req.created_at, now)
     log.info("report %d filed (from the group's hub)", report_id)
     return w.ReportResult(verified=True, hub=peer, report_id=report_id)
@@ -186,14 +179,13 @@ async def accept_sender_report(fed: Federation, peer: str, req: w.FedSenderRepor
 
 async def gate_account(p: Provider, device: DeviceRecord, now: int) -> None:
     """Refuse a suspended account; slow a limited one."""
-    action = await sql.account_action(_engine(p), device.account)
+    action = await sql.account_action(p.store.engine, device.account)
     if action == "suspended":
         raise AuthError("this account is suspended by its provider")
     if action == "limited":
-        limiter = _LIMITERS.setdefault(id(p), RateLimiter({"limited": LIMITED}))
-        limiter.check("limited", device.account, now)
+        p.report_limiter.check("limited", device.account, now)
 
 
 async def gate_peer(p: Provider, peer: str) -> None:
-    if peer in await sql.refused_peers(_engine(p)):
+    if peer in await sql.refused_peers(p.store.engine):
         raise AuthError("requests from this provider are refused")

@@ -13,6 +13,7 @@ from accord.server.ratelimit import Limit, RateLimiter
 from accord.storage import Store
 
 DAY_MS = 86_400_000
+LIMITED_ACCOUNT = Limit(0.2, 5)  # an account limited by its provider: one request per 5 s
 
 
 def wall_clock_ms() -> int:
@@ -78,9 +79,12 @@ class Provider:
     limiter: RateLimiter = field(init=False)
     federation: Any = None  # accord.federation.service.Federation, when it runs
     transparency: Any = None  # accord.server.transparency.TransparencyLog (issue 7)
+    franking_key: bytes | None = None  # the hub's, loaded once (accord.server.franking)
+    report_limiter: RateLimiter = field(init=False)  # for limited accounts (server.reports)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.scaled_limits())
+        self.report_limiter = RateLimiter({"limited": LIMITED_ACCOUNT})
 
     async def announce(self, device_ids: list[str]) -> None:
         """Tell every node (this one included) that these queues have news."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from accord.errors import EpochConflict as EpochConflict  # what every engine raises
 from accord.storage.federation_interface import FederationStore
+
+if TYPE_CHECKING:
+    from accord.storage.engine import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,10 @@ class CommitChange:
 
 
 class Store(FederationStore, Protocol):
+    # The SQL engine under the store: the tables kept by functions of their own
+    # modules (privacy_sql, account_sql, rendezvous_sql, transparency_sql) take it.
+    engine: Engine
+
     async def close(self) -> None: ...
 
     # accounts and devices
