@@ -20,9 +20,10 @@ import pytest
 
 from accord.client import conversations as convs
 from accord.client import cover, linking, messaging, safety
+from accord.client.device import Device
 from accord.client.local_server import LocalServer
 from accord.wire import b64e
-from tests.e2e.helpers import PASS, Clock, new_device
+from tests.e2e.helpers import PASS, Clock, engine, new_device, run_cli
 
 
 def verified_before_a_change(dev: Any, account: str) -> None:
@@ -213,4 +214,81 @@ async def test_T06_a_device_of_ours_not_in_the_log_gets_no_history(
         assert laptop.store.get_json("history_inbox", []) == []
     finally:
         for d in (alice, laptop):
+            await d.disconnect()
+
+
+def _nothing_changed(dev: Any, account: str, convs_before: list[str]) -> None:
+    """A refused add left the device as it was: the same conversations, the contact
+    still verified with the set it was verified with."""
+    assert [c["conv_id"] for c in dev.store.conversations()] == convs_before
+    assert safety.is_verified(dev, account)
+    assert dev.store.get_json("safety:" + account) == [b64e(b"\x02" * 32)]
+
+
+async def test_T06_adding_a_changed_contact_is_refused_before_the_commit(
+        server: LocalServer, tmp_path: Path) -> None:
+    """issue 18: `chat new` and `chat add` with a verified contact whose keys changed
+    are refused before any KeyPackage is claimed: no commit, no Welcome, no state."""
+    clock = Clock()
+    alice, bob, carol = await _devices(server, tmp_path, ["alice", "bob", "carol"], clock)
+    b_acct = bob.identity.account
+    try:
+        conv = await convs.create(alice, "three", [carol.identity.account], clock())
+        await carol.sync(clock())
+        verified_before_a_change(alice, b_acct)
+        before = [c["conv_id"] for c in alice.store.conversations()]
+        with pytest.raises(safety.KeyChangeUnconfirmed) as caught:
+            await convs.create(alice, "direct", [b_acct], clock())
+        assert caught.value.accounts == {b_acct} and b_acct in str(caught.value)
+        with pytest.raises(safety.KeyChangeUnconfirmed):
+            await convs.add_members(alice, conv, [b_acct], clock())
+        _nothing_changed(alice, b_acct, before)
+        assert list(convs.members(alice, alice.store.conversation(conv["conv_id"]))) == \
+            sorted([alice.identity.account, carol.identity.account])
+        assert (await bob.api.fetch(bob.cursor)).items == []  # no Welcome
+        assert (await carol.api.fetch(carol.cursor)).items == []  # no commit
+
+        # Confirmed for exactly the account shown: added, and the verification cleared.
+        assert await convs.add_members(alice, conv, [b_acct], clock(), confirmed={b_acct})
+        assert not safety.is_verified(alice, b_acct)
+        await bob.sync(clock())
+        assert convs.find(bob, conv["conv_id"])
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()
+
+
+async def test_T06_the_cli_names_the_changed_contact_and_adds_nobody(
+        server: LocalServer, tmp_path: Path) -> None:
+    clock = Clock()
+    alice, bob, carol = await _devices(server, tmp_path, ["alice", "bob", "carol"], clock)
+    b_acct = bob.identity.account
+    try:
+        conv = await convs.create(alice, "cli three", [carol.identity.account], clock())
+        await carol.sync(clock())
+        verified_before_a_change(alice, b_acct)
+        before = [c["conv_id"] for c in alice.store.conversations()]
+    finally:
+        await alice.disconnect()
+    alice.close()
+    try:
+        for args in (["chat", "new", "direct", b_acct], ["chat", "add", "cli three", b_acct]):
+            out = run_cli(tmp_path / "alice", *args)
+            assert out.returncode == 1, out.stdout + out.stderr
+            said = " ".join(out.stderr.split())
+            assert f"the keys of verified contact {b_acct} changed" in said
+        assert (await bob.api.fetch(bob.cursor)).items == []  # no Welcome
+        assert (await carol.api.fetch(carol.cursor)).items == []  # no commit
+        alice = Device.open(tmp_path / "alice", PASS, engine=engine())
+        try:
+            _nothing_changed(alice, b_acct, before)
+        finally:
+            alice.close()
+        out = run_cli(tmp_path / "alice", "chat", "add", "cli three", b_acct,
+                      "--confirm-key-change")
+        assert out.returncode == 0, out.stderr
+        await bob.sync(clock())
+        assert convs.find(bob, conv["conv_id"])
+    finally:
+        for d in (bob, carol):
             await d.disconnect()

@@ -14,6 +14,7 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
+from accord.cli.verify_cmd import adding, confirm_option
 from accord.client import conversations as convs
 from accord.client import messaging, reinit
 from accord.client.device import Device
@@ -27,12 +28,15 @@ def chat() -> None:
 @chat.command("new")
 @click.argument("name")
 @click.argument("members", nargs=-1)
+@confirm_option
 @profile_options
 @with_device
-async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...]) -> None:
+async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...],
+                  confirm_key_change: bool = False) -> None:
     """Create conversation NAME with MEMBERS (accounts); one member makes a 1:1 chat."""
     kind = "direct" if len(members) == 1 else "group"
-    conv = await convs.create(dev, name, list(members), now_ms(), kind)
+    conv = await adding(confirm_key_change, lambda ok: convs.create(
+        dev, name, list(members), now_ms(), kind, confirmed=ok))
     suite = convs.suite_of(dev, conv)
     emit(as_json, {"id": conv["conv_id"], "name": conv["name"], **suite},
          lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold]"
@@ -75,11 +79,15 @@ async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
 @chat.command("add")
 @click.argument("chat_name")
 @click.argument("accounts", nargs=-1, required=True)
+@confirm_option
 @profile_options
 @with_device
-async def add_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[str, ...]) -> None:
+async def add_cmd(dev: Device, as_json: bool, chat_name: str, accounts: tuple[str, ...],
+                  confirm_key_change: bool = False) -> None:
     """Add ACCOUNTS (all their devices) to CHAT."""
-    n = await convs.add_members(dev, convs.find(dev, chat_name), list(accounts), now_ms())
+    conv = convs.find(dev, chat_name)
+    n = await adding(confirm_key_change, lambda ok: convs.add_members(
+        dev, conv, list(accounts), now_ms(), confirmed=ok))
     emit(as_json, {"accounts": list(accounts), "devices_added": n},
          lambda: console.print(f"added {people(accounts, n)}"))
 

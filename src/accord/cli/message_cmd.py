@@ -23,18 +23,13 @@ from accord.cli.client_common import (
 )
 from accord.cli.outbox_cmd import report_delivery
 from accord.cli.safe_text import shown
+from accord.cli.verify_cmd import confirm_option
 from accord.client import conversations as convs
 from accord.client import messaging, outbox, overview, safety
 from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
 from accord.errors import Conflict, RateLimited
-
-
-def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--confirm-key-change", is_flag=True,
-                        help="Send even though a verified contact's keys changed "
-                        "(clears the verification).")(fn)
 
 
 def _progress_bar(label: str, enabled: bool) -> tuple[Any, Callable[[int, int], None]]:

@@ -9,8 +9,8 @@ opens the profile (``client_common.with_device``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +27,8 @@ from accord.cli.safe_text import plain, shown
 from accord.client import alerts, safety
 from accord.client.device import Device
 from accord.errors import ValidationError
+
+T = TypeVar("T")
 
 
 def _print_alert(store: Any, alert: dict[str, Any]) -> None:
@@ -172,6 +174,31 @@ async def contacts_verify(dev: Device, as_json: bool, account: str, yes: bool) -
     safety.mark_verified(dev, account)
     emit(as_json, {"account": account, "verified": True, "safety_number": digits},
          lambda: console.print(f"{shown(account)} [green]verified[/green]"))
+
+
+def confirm_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--confirm-key-change", is_flag=True,
+                        help="Go ahead even though a verified contact's keys changed "
+                        "(clears the verification).")(fn)
+
+
+async def adding(flag: bool, add: Callable[[bool | frozenset[str]], Awaitable[T]]) -> T:
+    """``add`` (a create or an add of members) with the person's answer to the library's
+    key-change gate, which refuses before anything is claimed or committed (issue 18):
+    on a terminal the person is asked about each changed contact and it is tried again."""
+    if flag:
+        return await add(True)
+    accepted: frozenset[str] = frozenset()
+    while True:  # each round accepts at least one more account, or ends
+        try:
+            return await add(accepted)
+        except safety.KeyChangeUnconfirmed as exc:
+            if not sys.stdin.isatty() or exc.accounts <= accepted:
+                raise
+            err_console.print(f"[bold red]{shown(exc)}[/bold red]")
+            if not click.confirm("Add anyway?"):
+                raise
+            accepted |= exc.accounts
 
 
 def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | frozenset[str]:

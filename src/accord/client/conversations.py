@@ -26,9 +26,10 @@ of times.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from accord.client import fork_check, mls_session
+from accord.client import fork_check, mls_session, safety
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     describe_suite,
@@ -109,13 +110,17 @@ def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
 
 
 async def create(dev: Device, name: str, accounts: list[str], now: int,
-                 kind: str = "group") -> dict[str, Any]:
+                 kind: str = "group", *, confirmed: bool | Collection[str] = False
+                 ) -> dict[str, Any]:
     """Create ``name`` with every device of ``accounts`` (and our other devices). Saved
-    only when the hub took the group and its first commit: a failure leaves nothing."""
+    only when the hub took the group and its first commit: a failure leaves nothing.
+    ``confirmed``: the person's answer to the key-change gate (``claim``)."""
     ident = dev.identity
     name = check_name(dev, name)
     wanted = _accounts([ident.account, *accounts])
-    suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now)
+    await _key_change_gate(dev, wanted, confirmed)
+    suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now,
+                                             confirmed)
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, ident.mls_identity, dev._sig_priv(),
                                     dev.signature_public_key, now, suite)
@@ -147,6 +152,17 @@ def _accounts(accounts: list[str]) -> list[str]:
     return list(dict.fromkeys(a.strip().lower() for a in accounts))
 
 
+async def _key_change_gate(dev: Device, accounts: list[str],
+                           confirmed: bool | Collection[str]) -> None:
+    """The gate ``claim`` applies, for every account at once before the first claim:
+    a refusal for the last account spends no KeyPackage of the first."""
+    for account in accounts:
+        if safety.is_verified(dev, account):
+            listed = (await dev.api.list_devices(account)).devices
+            safety.check_before_add(dev, account, [d.signature_key for d in listed],
+                                    confirmed=confirmed)
+
+
 def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
     """Which cipher suite protects ``conv`` now (T10), read from its MLS state;
     nulls once we are out of the group (its keys are gone)."""
@@ -155,7 +171,8 @@ def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
     return describe_suite(dev.engine.cipher_suite(dev.store.load_group(conv["group_id"])))
 
 
-async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes], now: int
+async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes], now: int,
+                               confirmed: bool | Collection[str]
                                ) -> tuple[int, list[tuple[str, bytes]]]:
     """The most preferred suite every device of ``accounts`` (but ``skip``) offers,
     with one claimed KeyPackage per device; 0x0001 (whatever it yields) otherwise,
@@ -165,7 +182,8 @@ async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes
             break
         adds: list[tuple[str, bytes]] = []
         for account in accounts:
-            got, complete = await claim(dev, account, skip, now, suite)
+            got, complete = await claim(dev, account, skip, now, suite,
+                                        confirmed=confirmed)
             adds += got
             if not complete or not fits_pq(suite, len(skip) + len(adds)):
                 break  # a device does not offer the suite, or too many: fall back
@@ -173,7 +191,8 @@ async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes
             return suite, adds
     adds = []
     for account in accounts:
-        adds += (await claim(dev, account, skip, now, CLASSIC_SUITE))[0]
+        adds += (await claim(dev, account, skip, now, CLASSIC_SUITE,
+                             confirmed=confirmed))[0]
     return CLASSIC_SUITE, adds
 
 
@@ -182,11 +201,17 @@ def fits_pq(suite: int, devices: int) -> bool:
     return suite == CLASSIC_SUITE or devices <= mls_session.PQ_MAX_DEVICES
 
 
-async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int
-                 ) -> tuple[list[tuple[str, bytes]], bool]:
+async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int, *,
+                confirmed: bool | Collection[str] = False
+                ) -> tuple[list[tuple[str, bytes]], bool]:
     """``(device_id, KeyPackage)`` of ``suite`` for every device of ``account`` not in
-    ``skip``, and whether every such device had one."""
+    ``skip``, and whether every such device had one.
+
+    Every path that adds someone's devices claims here (create, add, ReInit, device
+    replacement), so the key-change gate (``safety.check_before_add``) runs before any
+    KeyPackage is claimed, let alone committed: a claimed key must be a listed one."""
     listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
+    safety.check_before_add(dev, account, listed.values(), confirmed=confirmed)
     claim = await dev.api.claim_key_packages(account, suite)
     out = []
     for c in claim.key_packages:
@@ -204,8 +229,10 @@ async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: in
     return out, wanted <= {d for d, _ in out}
 
 
-async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], now: int) -> int:
+async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], now: int, *,
+                      confirmed: bool | Collection[str] = False) -> int:
     """Add every device of each account (and any device of theirs not yet in); how many.
+    ``confirmed``: the person's answer to the key-change gate (``claim``).
 
     KeyPackages are claimed in the conversation's suite; a new member none of
     whose devices offers it cannot be added (T10: no silent downgrade)."""
@@ -214,8 +241,9 @@ async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], no
     present = {mb.identity for mb in dev.engine.members(state)}
     in_group = {split_identity(i)[0] for i in present}
     adds: list[tuple[str, bytes]] = []
+    await _key_change_gate(dev, _accounts(accounts), confirmed)
     for account in _accounts(accounts):
-        got, _ = await claim(dev, account, present, now, suite)
+        got, _ = await claim(dev, account, present, now, suite, confirmed=confirmed)
         if not got and account not in in_group and suite != CLASSIC_SUITE:
             raise ValidationError(f"no device of {account} offers this conversation's cipher"
                                   f" suite {suite:#06x}", "Accord: cipher suite (T10)")

@@ -124,25 +124,58 @@ def _group_keys(dev: Device, conv: dict[str, Any], account: str) -> set[bytes]:
             if split_identity(mb.identity)[0] == account}
 
 
+def is_verified(dev: Device, account: str) -> bool:
+    contact = dev.store.contact(account)
+    return (contact is not None and contact.get("verified_fingerprint") is not None
+            and dev.store.get_json("safety:" + account) is not None)
+
+
+def _changed_keys(dev: Device, account: str, keys: Iterable[bytes]) -> set[bytes] | None:
+    """The keys seen for verified contact ``account`` (its proven log keys and ``keys``)
+    when they are not the set verified; None when unchanged (or no set was verified)."""
+    snap = dev.store.get_json("safety:" + account)
+    if snap is None:
+        return None
+    seen = {b64d(k) for k in dev.store.get_json("kt:keys:" + account, snap)} | set(keys)
+    return seen if seen != {b64d(k) for k in snap} else None
+
+
 def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list[str]:
     """Verified contacts (of ``conv``, or all) whose keys differ from the verified set."""
     out = []
     for c in dev.store.contacts():
         account = c["identity"]
-        snap = dev.store.get_json("safety:" + account)
-        if c.get("verified_fingerprint") is None or snap is None:
+        if c.get("verified_fingerprint") is None:
             continue
-        verified = {b64d(k) for k in snap}
-        seen = {b64d(k) for k in dev.store.get_json("kt:keys:" + account, snap)}
-        if conv is not None:
-            leaves = _group_keys(dev, conv, account)
-            if not leaves:
-                continue
-            seen |= leaves
-        if seen != verified:
+        leaves = _group_keys(dev, conv, account) if conv is not None else set()
+        if conv is not None and not leaves:
+            continue
+        seen = _changed_keys(dev, account, leaves)
+        if seen is not None:
             _alert_once(dev, account, seen, now)
             out.append(account)
     return out
+
+
+def check_before_add(dev: Device, account: str, keys: Iterable[bytes], *,
+                     confirmed: bool | Collection[str]) -> None:
+    """Raise :class:`KeyChangeUnconfirmed` if ``account`` is a verified contact whose
+    device keys (``keys``, as its provider lists them now, with its proven log keys)
+    are not the set verified, unless ``confirmed`` (True, or a set naming it).
+
+    ``conversations.claim`` calls this before any KeyPackage is claimed, so a refused
+    add commits nothing, sends no Welcome and changes nothing on the device (issue 18:
+    the gate comes before the member is added, not only before the next post). An
+    accepted change clears the verification, as at a send."""
+    if not is_verified(dev, account) or _changed_keys(dev, account, keys) is None:
+        return
+    if confirmed is True or (not isinstance(confirmed, bool) and account in confirmed):
+        unverify(dev, account)
+        return
+    raise KeyChangeUnconfirmed(
+        f"the keys of verified contact {account} changed since you verified them; compare "
+        "the safety number again, or confirm to add them anyway",
+        "issue 7 safety numbers", [account])
 
 
 def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:

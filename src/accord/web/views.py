@@ -189,7 +189,7 @@ class Api:
             await convs.rename(self.dev, conv, self._text(data, "name"), now)
         elif action == "add":
             accounts = [a.strip() for a in self._text(data, "members").split(",") if a.strip()]
-            await convs.add_members(self.dev, conv, accounts, now)
+            await convs.add_members(self.dev, conv, accounts, now, confirmed=self._ok(conv))
         elif action == "remove":
             await convs.remove_member(self.dev, conv, self._text(data, "account"), now)
         elif action == "timer":
