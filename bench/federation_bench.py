@@ -37,9 +37,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.federation.loopback import Provider, federation
-from accord.server.harness import (
+from tests.harness import (
     DeliveryTally,
     SimDevice,
     application_post,
@@ -50,6 +48,8 @@ from accord.server.harness import (
     mls_key_package,
     posting_public,
 )
+
+from accord.federation.loopback import Provider, federation
 from accord.storage.testing import create_database, drop_database
 from accord.wire import decode, encode
 from accord.wire import messages as m

@@ -34,8 +34,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.server.harness import (
+from tests.harness import (
     DeliveryTally,
     ServerProcess,
     SimDevice,
@@ -47,6 +46,7 @@ from accord.server.harness import (
     mls_key_package,
     posting_public,
 )
+
 from accord.storage.testing import create_database, drop_database
 from accord.wire import encode
 from accord.wire import messages as m

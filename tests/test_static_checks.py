@@ -78,3 +78,21 @@ def test_the_import_contracts_of_pyproject_hold() -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]
     assert "0 broken" in result.stdout
+
+
+def test_the_shipped_package_holds_no_test_harness() -> None:
+    """Process spawning, simulated devices and vector generators are test code: they live
+    in tests/ (``tests/harness.py``, ``tests/vectors/generate.py``), and nothing in the
+    package imports the tests."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "src" / "accord").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                      if n == "tests" or n.startswith("tests.")]
+    found += [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "accord").rglob("*.py")
+              if p.name in ("harness.py", "generate.py")]
+    assert found == []

@@ -17,9 +17,9 @@ import pytest
 
 from accord.client import alerts
 from accord.client import conversations as convs
-from accord.server.harness import ServerProcess
 from accord.server.state import ServerConfig
 from tests.e2e.helpers import Clock, new_device
+from tests.harness import ServerProcess
 
 PAIR = int(ServerConfig("x", Path()).limits["kp_pair"].burst)
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from accord.server.harness import group_path
 from accord.wire import decode
 from accord.wire import messages as m
 from tests.federation.groups import join_from_queue, user
 from tests.federation.providers import MlsDevice
+from tests.harness import group_path
 
 
 def _now() -> int:

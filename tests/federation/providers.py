@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accord.federation import http_signatures as hs
 from accord.federation.loopback import Provider, federation
 from accord.federation.provider_key import key_path
-from accord.server.harness import SimDevice, group_path
 from accord.wire import decode, dumps, encode, signing
 from accord.wire import messages as m
+from tests.harness import SimDevice, group_path
 
 
 def signed_post(url: str, path: str, body: bytes, keyid: str, sign: Any,

@@ -12,12 +12,12 @@ import time
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.server.harness import group_path
 from accord.wire import b64e, decode, dumps
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from tests.federation.groups import alice_and_bob
 from tests.federation.providers import Provider, signed_post
+from tests.harness import group_path
 
 CLAIM = "/federation/v1/keypackages/claim"
 

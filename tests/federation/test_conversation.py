@@ -113,9 +113,9 @@ async def test_a_followers_proposal_and_a_lost_commit_race_cross_to_and_from_the
     import time
 
     from accord.mls import group as g
-    from accord.server.harness import group_path
     from accord.wire import messages as m
     from tests.federation.groups import alice_and_bob
+    from tests.harness import group_path
 
     alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "prop")
     msg, bob.state = g.propose_update(bob.state)

@@ -17,7 +17,6 @@ import time
 import httpx
 
 from accord.server.account_data import FED_DELETED
-from accord.server.harness import group_path
 from accord.wire import b64e, decode
 from accord.wire import federation as fw
 from accord.wire import messages as m
@@ -25,6 +24,7 @@ from accord.wire import privacy as w
 from tests.federation.groups import alice_and_bob, join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider, item
 from tests.federation.providers import Provider
+from tests.harness import group_path
 
 MALLORY = "mallory@gamma.test"
 

@@ -20,11 +20,11 @@ from accord.federation import outbox
 from accord.federation.outbox_policy import Backoff
 from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
-from accord.server.harness import application_post
 from accord.server.state import Provider, ServerConfig
 from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
 from accord.wire import b64e, encode
 from accord.wire import federation as fw
+from tests.harness import application_post
 
 BETA = "http://127.0.0.1:9"  # never contacted: the transport is a mock
 

@@ -26,8 +26,8 @@ from accord.mls.structs import (
 )
 from accord.mls.suites import get_suite
 from accord.mls.vectors import passive_client
-from accord.mls.vectors.generate import welcome_cases
 from tests.mls.group_sim import NOW, identity
+from tests.vectors.generate import welcome_cases
 
 # What the generating implementation of the interop vectors lists in every
 # leaf of its suite-7 groups: suites 1-6 and GREASE values, never 7.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.harness import ServerProcess, SimDevice
 
-from accord.server.harness import ServerProcess, SimDevice
 from accord.storage.testing import create_database, drop_database, pg_admin_url, pg_required
 
 

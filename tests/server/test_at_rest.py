@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.harness import ServerProcess, SimDevice
 
 from accord.client.store import DB_NAME, META_NAME, KdfParams, ProfileStore
 from accord.errors import ValidationError
 from accord.federation.provider_key import secret_path
 from accord.server import franking
-from accord.server.harness import ServerProcess, SimDevice
 from accord.storage import SqlStore
 from accord.storage import privacy_sql as sql
 from accord.storage.engine import SqliteEngine

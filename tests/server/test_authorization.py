@@ -6,8 +6,7 @@ import secrets
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.server.harness import (
+from tests.harness import (
     SimDevice,
     application_post,
     group_path,
@@ -15,6 +14,7 @@ from accord.server.harness import (
     posting_public,
     sealed_body,
 )
+
 from accord.server.routes import SPECS
 from accord.wire import b64e, encode, signing
 from accord.wire import messages as m

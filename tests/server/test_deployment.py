@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
-
-from accord.server.harness import (
+from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
@@ -30,6 +29,7 @@ from accord.server.harness import (
     mls_key_package,
     posting_public,
 )
+
 from accord.wire import encode
 from accord.wire import messages as m
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.server.harness import (
+from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
@@ -22,6 +21,7 @@ from accord.server.harness import (
     posting_public,
     sealed_body,
 )
+
 from accord.wire import encode
 from accord.wire import messages as m
 

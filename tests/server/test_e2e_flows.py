@@ -10,8 +10,7 @@ import secrets
 import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.server.harness import (
+from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
@@ -23,6 +22,7 @@ from accord.server.harness import (
     private_message,
     sealed_body,
 )
+
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
 

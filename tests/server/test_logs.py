@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from accord.server.harness import (
+from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
@@ -21,6 +20,7 @@ from accord.server.harness import (
     mls_key_package,
     posting_public,
 )
+
 from accord.wire import b64e, encode
 from accord.wire import messages as m
 

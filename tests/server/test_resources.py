@@ -20,10 +20,7 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
-
-from accord.errors import DecodeError, PeerUnavailable
-from accord.federation.peer_client import _answer
-from accord.server.harness import (
+from tests.harness import (
     ServerProcess,
     SimDevice,
     group_path,
@@ -31,6 +28,9 @@ from accord.server.harness import (
     mls_create,
     mls_key_package,
 )
+
+from accord.errors import DecodeError, PeerUnavailable
+from accord.federation.peer_client import _answer
 from accord.server.ratelimit import Limit
 from accord.server.routes import http_routes
 from accord.server.state import Provider, ServerConfig

@@ -24,8 +24,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from accord.server.harness import ServerProcess, SimDevice
+from tests.harness import ServerProcess, SimDevice
 
 EXAMPLES = 25
 NEGATIVE = GenerationMode.NEGATIVE

@@ -6,10 +6,10 @@ import secrets
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.harness import application_post, posting_public, sealed_body
 
 from accord.errors import AuthError, NotFound, RateLimited
 from accord.server import accounts, blobs, delivery
-from accord.server.harness import application_post, posting_public, sealed_body
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import DAY_MS, Provider
 from accord.wire import messages as m

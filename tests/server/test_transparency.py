@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.harness import ServerProcess, SimDevice
 
 from accord.client import alerts
 from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp
 from accord.errors import Conflict
 from accord.federation.provider_key import ProviderKey
-from accord.server.harness import ServerProcess, SimDevice
 from accord.server.transparency import TransparencyLog
 from accord.storage import DeviceRecord
 from accord.transparency import decode_signed_head, verify_lookup, verify_signed_head

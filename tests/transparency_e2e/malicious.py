@@ -33,7 +33,6 @@ from starlette.routing import Route
 
 from accord.federation.provider_key import load_or_create
 from accord.mls.codec import encode as tls_encode
-from accord.server.harness import free_port
 from accord.server.transparency import TransparencyLog, load_index_key
 from accord.storage import DeviceRecord
 from accord.storage.engine import SqliteEngine
@@ -50,6 +49,7 @@ from accord.transparency import (
 from accord.wire import codec
 from accord.wire import transparency as wt
 from tests.federation.providers import Provider
+from tests.harness import free_port
 
 
 def _db(provider: Provider) -> Path:

@@ -10,6 +10,10 @@ JSON-able object whose keys carry their units (``verify_ms``,
 ``msgs_per_s``, ``p99_ms``). ``--json`` prints that object alone on one line;
 without it the result is shown as a readable table. Benchmarks are never
 timed assertions in tests; figures go to docs/PERFORMANCE.md.
+
+Benchmarks run from a checkout: the checkout's root is put on ``sys.path`` so
+that they can use the tests' provider harness (``tests/harness.py``), which is
+not part of the installed package.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ def load(name: str) -> ModuleType:
     stem = name.replace("-", "_")
     for candidate in (BENCH_DIR / f"{stem}.py", BENCH_DIR / f"{stem}_bench.py"):
         if candidate.is_file():
+            root = str(BENCH_DIR.parent)
+            if root not in sys.path:
+                sys.path.append(root)
             spec = importlib.util.spec_from_file_location(f"accord_bench_{stem}", candidate)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)

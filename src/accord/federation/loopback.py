@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,10 +22,16 @@ import httpx
 
 from accord import http_client
 from accord.federation.provider_key import ProviderKey, load_or_create
-from accord.server.harness import free_port
 
 START_TIMEOUT_S = 30.0
 
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 @dataclass
 class Provider:

@@ -10,7 +10,7 @@ Scenarios"), exercise the runner in ``passive_client.py``:
   GroupContextExtensions, empty commits, external joins, private handshakes);
 - ``random``: a seeded random history of such epochs.
 
-Run ``python -m accord.mls.vectors.generate OUTDIR`` to write the three files.
+Run ``python -m tests.vectors.generate OUTDIR`` to write the three files.
 """
 
 from __future__ import annotations
