@@ -49,10 +49,14 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     where = await store.fed_locate(device_ids)
     local = [d for d in device_ids if d in where and where[d] is None]
     accounts = {d: (await store.get_device(d)).account for d in local}
-    # A block holds against our own users too (issue 18): a blocked local inviter
-    # reaches no device of the blocker. Requests and the per-sender rate limit are
-    # still for other providers' users only (docs/THREATS.md, "Before Accept"),
-    # except that a relayed Welcome naming one of our users is screened (issue 17).
+    # A block and the per-sender rate limit hold against our own users too (issue
+    # 18): a blocked local inviter reaches no device of the blocker, and one local
+    # account cannot invite faster than a remote one. Requests are still for other
+    # providers' users only (docs/THREATS.md, "Before Accept"), except that a
+    # relayed Welcome naming one of our users is screened (issue 17). Adding one's
+    # own devices (a new linked device joins every conversation) invites nobody.
+    if any(accounts.get(d) != sender_account for d in device_ids):
+        fed.limiter.check("sender", sender_account, now)
     others = {d: a for d, a in accounts.items() if a != sender_account}  # not our own devices
     states = await store.fed_consent(set(others.values()), sender_account)
     hub_blocked = await blocked_domain(fed, accounts.values(), via)
@@ -60,7 +64,6 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
                if states.get(a) != "blocked" and a not in hub_blocked}
     if via is None and sender_account.rsplit("@", 1)[-1] == fed.domain:
         return allowed, []
-    fed.limiter.check("remote_sender", sender_account, now)
     requests = sorted({(a, sender_account) for a, s in states.items()
                        if s == "stranger" and a not in hub_blocked})
     return allowed, requests

@@ -96,7 +96,7 @@ async def _peer_hosts_sender(c: Ctx) -> None:
         raise AuthError("the sender is not a member device hosted by the requesting provider")
     if o.account.rsplit("@", 1)[-1] != o.peer:
         raise AuthError("the sender's account is not hosted by the requesting provider")
-    c.fed.limiter.check("remote_sender", o.account, c.now)
+    c.fed.limiter.check("sender", o.account, c.now)
 
 
 def _added_credentials(commit: bytes) -> dict[str, tuple[str, bytes]]:

@@ -101,7 +101,7 @@ async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
     if req.requester.rsplit("@", 1)[-1] != peer:
         raise ValidationError("the requester is not an account of the requesting provider")
     _ours(fed, req.account)
-    fed.limiter.check("remote_sender", req.requester, now)
+    fed.limiter.check("sender", req.requester, now)
     # Limited per signing provider as well as per named requester (issue 17, T14):
     # a peer that invents requester names resets nothing.
     return await keypackages.claim_local(fed.provider, req.account,

@@ -43,7 +43,7 @@ def default_limits() -> dict[str, Limit]:
     return {
         "peer_address": Limit(500, 1000),  # before the signature is checked
         "peer": Limit(200, 400),  # per authenticated peer provider
-        "remote_sender": Limit(5, 20),  # per account of another provider: claims, invites
+        "sender": Limit(5, 20),  # per account: anyone's invitations; a peer's user's claims
     }
 
 
