@@ -66,8 +66,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "server": ("server_cmd", "server", "Run a provider for DOMAIN on HOST:PORT."),
     "settings": ("account_cmd", "settings_cmd", "Show or change this device's settings "
                  "(periodic key updates T09, post-quantum T10)."),
-    "vectors": ("vectors_cmd", "vectors", "Check every entry of MLS test-vector FILES; "
-                "the last line is `N passed, M failed`."),
+    "vectors": ("vectors_cmd", "vectors", "Check every entry of MLS test-vector FILES, or "
+                "MIMI content examples (--kind mimi-content); the last line is `N passed, M failed`."),
     "verify": ("verify_cmd", "verify_cmd", "Check keys against transparency logs now: your "
                "own devices (T05), the heads of your contacts' providers (gossip), and each "
                "ACCOUNT's current device keys."),

@@ -2,6 +2,8 @@
 
 ``model`` declares the kinds, ``message`` encodes, pads and franks them,
 ``attachment`` encrypts blobs, ``preview`` reads quarantined first contacts.
+``mimi`` is the MIMI content container (draft-ietf-mimi-content-08) over the
+deterministic CBOR of ``cbor``; ``mimi_vectors`` checks the draft's examples.
 Nothing here reads a clock, the disk or the network, and no randomness is
 hidden: callers pass ``random_bytes`` (``os.urandom``) and ``now``.
 
