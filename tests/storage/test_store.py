@@ -193,7 +193,7 @@ async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
     assert losses[0].current_epoch == 2
     assert (await store.get_group(GID)).epoch == 2
     assert await posting_key(store, 2) in (b"pk2", b"pk2b")
-    assert await posting_key(store, 1) == b"pk1"
+    assert await posting_key(store, 1) is None  # the winner changed the roster: closed
     assert await posting_key(store, 0) is None  # older than the previous epoch
 
 
@@ -228,7 +228,7 @@ async def test_application_fan_out_queue_and_ack(store: SqlStore) -> None:
         "a2",
         "b1",
     ]
-    await post(store, msg("m2", epoch=0), b"n2", 500)  # previous epoch is fine
+    await post(store, msg("m2", epoch=1), b"n2", 500)
     with pytest.raises(Conflict):
         await post(store, msg("m3", epoch=1), b"n1", 500)  # replayed nonce
     with pytest.raises(EpochConflict):
@@ -244,6 +244,25 @@ async def test_application_fan_out_queue_and_ack(store: SqlStore) -> None:
     assert await store.ack_queue("b1", 2) == 2
     assert [i.msg_id for i in await store.fetch_queue("b1", 0, 100)] == ["m2"]
     assert [i.msg_id for i in await store.fetch_queue("c1", 0, 100)] == []
+
+
+async def test_a_change_of_members_closes_the_previous_epoch(store: SqlStore) -> None:
+    """issue 18: a late post (RFC 9420 15.3) is taken in the previous epoch only when
+    the commit that ended it kept the members: otherwise those it added could not read
+    it (and those it removed could). The sender is told to catch up (EpochConflict)."""
+    await make_group(store)  # epoch 0 -> 1 added a2 and b1
+    with pytest.raises(EpochConflict) as closed:
+        await post(store, msg("m0", epoch=0), b"n0", 500)
+    assert closed.value.current_epoch == 1
+    await apply(store, CommitChange(GID, 1, "a1", (), (), b"pk2"), msg("u1", "commit", 1, "a1"))
+    await post(store, msg("m1", epoch=1), b"n1", 500)  # after a key update: still taken
+    await apply(store, CommitChange(GID, 2, "a1", (), ("a2",), b"pk3"),
+                msg("r2", "commit", 2, "a1"))
+    with pytest.raises(EpochConflict):
+        await post(store, msg("m2", epoch=2), b"n2", 500)
+    await post(store, msg("m3", epoch=3), b"n3", 500)
+    assert [i.msg_id for i in await store.fetch_queue("b1", 0, 100)] == [
+        "w0", "u1", "m1", "r2", "m3"]
 
 
 async def test_T07_the_hub_files_each_chain_link_in_the_commits_transaction(
@@ -275,14 +294,16 @@ async def test_a_post_is_verified_under_its_epochs_posting_key_in_the_transactio
         seen.append(key)
         raise AuthError("bad posting signature")
 
+    # a key update: the previous epoch stays open for late posts, under its own key
+    await apply(store, CommitChange(GID, 1, "a1", (), (), b"pk2"), msg("u1", "commit", 1, "a1"))
     with pytest.raises(AuthError):
-        await post(store, msg("m1", epoch=1), b"n1", 500, refuse)
+        await post(store, msg("m1", epoch=2), b"n1", 500, refuse)
     with pytest.raises(AuthError):
-        await post(store, msg("m0", epoch=0), b"n1", 500, refuse)
-    assert seen == [b"pk1", b"pk0"]
-    assert await store.fetch_queue("b1", 1, 10) == []
+        await post(store, msg("m0", epoch=1), b"n1", 500, refuse)
+    assert seen == [b"pk2", b"pk1"]
+    assert await store.fetch_queue("b1", 2, 10) == []
     # The refused post burnt no nonce.
-    assert sorted(await post(store, msg("m2", epoch=1), b"n1", 500)) == ["a1", "a2", "b1"]
+    assert sorted(await post(store, msg("m2", epoch=2), b"n1", 500)) == ["a1", "a2", "b1"]
 
 
 async def test_handshake_post_needs_member_and_current_epoch(store: SqlStore) -> None:

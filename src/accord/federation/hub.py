@@ -19,8 +19,9 @@ and the same transaction (:mod:`accord.storage.hub_sql`):
 - proposal: a PublicMessage proposal of this group and epoch from the
   sender's own leaf; kept until the epoch ends;
 - post: a PrivateMessage application message of this group and epoch, in
-  the current or previous epoch, signed with that epoch's posting key, with
-  a fresh nonce (the sender stays hidden, T11).
+  the current or previous epoch (the previous only if its commit kept the
+  members, issue 18), signed with that epoch's posting key, with a fresh
+  nonce (the sender stays hidden, T11).
 
 Every accepted message is fanned out to our own devices' queues and, through
 the outbound queue, to the followers hosting the other members.

@@ -41,13 +41,20 @@ async def _admit_application(
 ) -> None:
     """The one admission rule of an application post, in the caller's transaction:
     the current or previous epoch only (the previous for late messages, RFC 9420
-    15.3), signed under that epoch's posting key (``verify``), a nonce this group
-    has not seen (a replayed post)."""
+    15.3, unless the commit that ended it added or removed members: ``hub_sql``
+    drops its posting key then), signed under that epoch's posting key
+    (``verify``), a nonce this group has not seen (a replayed post).
+
+    A closed epoch is an ``EpochConflict``: the sender syncs and encrypts again in
+    the current epoch, so an accepted post is readable by every member it is
+    delivered to (issue 18: posts go out before the sender syncs, T11)."""
     if message.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
     row = await tx.fetchone(
         "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
         group.group_id, message.epoch)
+    if row is None and message.epoch == group.epoch - 1:
+        raise EpochConflict(group.epoch)  # closed by a change of members
     if row is None:
         raise NotFound("no posting key for this group and epoch")
     verify(bytes(row[0]))

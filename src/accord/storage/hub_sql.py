@@ -13,7 +13,8 @@ concurrent request could change is checked here, on the locked group:
 - a proposal: the sender is a member and the epoch is current; the proposal
   is kept (``hub_proposals``) until its epoch ends, so that a commit can
   include it by reference (RFC 9420 12.4);
-- a post: the epoch window, the posting key's signature (the caller's
+- a post: the epoch window (the previous epoch is closed by a commit that
+  changed the members), the posting key's signature (the caller's
   ``verify``), the post nonce (replay).
 
 Fan-out follows the delivery rule of T11: an application message's rows name
@@ -108,11 +109,14 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
         "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
         change.group_id, new_epoch, change.next_posting_key,
     )
-    # Epochs older than the previous one can never be posted to again, and a
-    # proposal lives for its epoch only (RFC 9420 12.4: a commit ends it).
+    # Epochs older than the previous one can never be posted to again, nor the previous
+    # one once its commit changed the roster (``fanout_sql._admit_application``: a post
+    # there would be unreadable to those added, readable to those removed); a proposal
+    # lives for its epoch only (RFC 9420 12.4: a commit ends it).
+    roster_changed = bool(change.added or change.removed)
     await tx.execute(
         "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
-        change.group_id, new_epoch - 1,
+        change.group_id, new_epoch if roster_changed else new_epoch - 1,
     )
     await tx.execute("DELETE FROM hub_proposals WHERE group_id = ? AND epoch < ?",
                      change.group_id, new_epoch)
