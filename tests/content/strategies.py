@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from accord.content import model
+from accord.content import mimi, model
 from accord.content.fields import no_controls
 
 ids = st.binary(min_size=16, max_size=16)
@@ -57,3 +57,45 @@ headers = st.builds(
 )
 
 contents = st.builds(model.Content, header=headers, body=bodies)
+
+# MIMI content (draft-ietf-mimi-content-08) of any shape the codec accepts.
+_text = st.text(max_size=12)
+_content_types = st.sampled_from([
+    "text/plain;charset=utf-8", "text/markdown;variant=GFM-MIMI", "Text/Plain",
+    "application/vnd.accord.timer+cbor", "application/vnd.accord.notice+cbor",
+    "application/vnd.accord.read-receipt+cbor",
+]) | _text
+_leaf = st.one_of(
+    st.builds(mimi.NullPart, st.integers(0, 255), st.sampled_from(["", "en", "fr,de-CH"])),
+    st.builds(mimi.SinglePart, st.integers(0, 255), st.just(""), _content_types,
+              st.binary(max_size=12) | st.text(max_size=12).map(str.encode)),
+    st.builds(mimi.ExternalPart, st.integers(0, 255), st.just("en"), _text, _text,
+              st.integers(0, (1 << 32) - 1), st.integers(0, (1 << 64) - 1),
+              st.integers(0, 65535), st.binary(max_size=16), st.binary(max_size=12),
+              st.binary(max_size=4), st.integers(0, 255), st.binary(max_size=32), _text, _text),
+)
+_parts = st.recursive(
+    _leaf,
+    lambda inner: st.builds(mimi.MultiPart, st.integers(0, 255), st.just(""),
+                            st.integers(0, 2), st.lists(inner, min_size=2, max_size=3).map(tuple)),
+    max_leaves=8,
+).filter(lambda p: max(_level(p)) <= mimi.MAX_NESTING)
+
+
+def _level(part: mimi.NestedPart, level: int = 1) -> list[int]:
+    if isinstance(part, mimi.MultiPart):
+        return [x for p in part.parts for x in _level(p, level + 1)]
+    return [level]
+
+
+_ids = st.none() | st.binary(min_size=31, max_size=31).map(lambda b: b"\x01" + b)
+mimi_contents = st.builds(
+    mimi.MimiContent,
+    st.binary(min_size=16, max_size=16), _ids, st.binary(max_size=8),
+    st.none() | st.builds(mimi.Expiration, st.booleans(), st.integers(0, (1 << 32) - 1)),
+    _ids,
+    st.dictionaries(st.integers(1, 300) | st.text(min_size=1, max_size=4),
+                    st.integers(-(1 << 63), 1 << 63) | st.text(max_size=4), max_size=3)
+    .filter(lambda d: all(isinstance(d[k], str) for k in (1, 2) if k in d)),
+    _parts,
+)

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from accord.content import cbor, mimi
 from accord.errors import DecodeError, ValidationError
+
+from .strategies import mimi_contents as _contents
 
 EXAMPLES = Path(__file__).parents[1] / "vectors" / "mimi-content"
 SALT = bytes(range(16))
@@ -143,42 +144,6 @@ def test_the_key_of_an_external_part_is_never_printed() -> None:
     body = mimi.decode_content(data).body
     assert isinstance(body, mimi.ExternalPart)
     assert body.key.hex() not in repr(body) and "21399320" not in repr(body)
-
-
-_text = st.text(max_size=12)
-_leaf = st.one_of(
-    st.builds(mimi.NullPart, st.integers(0, 255), st.sampled_from(["", "en", "fr,de-CH"])),
-    st.builds(mimi.SinglePart, st.integers(0, 255), st.just(""), _text, st.binary(max_size=12)),
-    st.builds(mimi.ExternalPart, st.integers(0, 255), st.just("en"), _text, _text,
-              st.integers(0, (1 << 32) - 1), st.integers(0, (1 << 64) - 1),
-              st.integers(0, 65535), st.binary(max_size=16), st.binary(max_size=12),
-              st.binary(max_size=4), st.integers(0, 255), st.binary(max_size=32), _text, _text),
-)
-_parts = st.recursive(
-    _leaf,
-    lambda inner: st.builds(mimi.MultiPart, st.integers(0, 255), st.just(""),
-                            st.integers(0, 2), st.lists(inner, min_size=2, max_size=3).map(tuple)),
-    max_leaves=8,
-).filter(lambda p: max(_level(p)) <= mimi.MAX_NESTING)
-
-
-def _level(part: mimi.NestedPart, level: int = 1) -> list[int]:
-    if isinstance(part, mimi.MultiPart):
-        return [x for p in part.parts for x in _level(p, level + 1)]
-    return [level]
-
-
-_ids = st.none() | st.binary(min_size=31, max_size=31).map(lambda b: b"\x01" + b)
-_contents = st.builds(
-    mimi.MimiContent,
-    st.binary(min_size=16, max_size=16), _ids, st.binary(max_size=8),
-    st.none() | st.builds(mimi.Expiration, st.booleans(), st.integers(0, (1 << 32) - 1)),
-    _ids,
-    st.dictionaries(st.integers(1, 300) | st.text(min_size=1, max_size=4),
-                    st.integers(-(1 << 63), 1 << 63) | st.text(max_size=4), max_size=3)
-    .filter(lambda d: all(isinstance(d[k], str) for k in (1, 2) if k in d)),
-    _parts,
-)
 
 
 @given(_contents)

@@ -51,7 +51,7 @@ __all__ = [
 TAG = 16
 CHUNK_BYTES = STEP
 CHUNK_PLAINTEXT = CHUNK_BYTES - TAG
-_AAD = b"accord blob v1"
+BLOB_AAD = b"accord blob v1"
 _MARKER = b"\x80"
 
 
@@ -102,12 +102,12 @@ def _aead(key: bytes) -> AESGCM:
 
 
 def encrypt_chunk(key: bytes, index: int, plaintext: bytes, final: bool) -> bytes:
-    return _aead(key).encrypt(_nonce(index, final), plaintext, _AAD)
+    return _aead(key).encrypt(_nonce(index, final), plaintext, BLOB_AAD)
 
 
 def decrypt_chunk(key: bytes, index: int, ciphertext: bytes, final: bool) -> bytes:
     try:
-        return _aead(key).decrypt(_nonce(index, final), ciphertext, _AAD)
+        return _aead(key).decrypt(_nonce(index, final), ciphertext, BLOB_AAD)
     except InvalidTag:
         raise CryptoError(f"blob chunk {index} does not authenticate") from None
 
@@ -162,7 +162,7 @@ class BlobEncryptor:
         return bytes(out)
 
     def _seal(self, chunk: bytes, final: bool) -> bytes:
-        sealed = self._aead.encrypt(_nonce(self._index, final), chunk, _AAD)
+        sealed = self._aead.encrypt(_nonce(self._index, final), chunk, BLOB_AAD)
         self._index += 1
         self._hash.update(sealed)
         return sealed
@@ -213,7 +213,7 @@ class BlobDecryptor:
     def _open(self, chunk: bytes, final: bool) -> bytes:
         self._hash.update(chunk)
         try:
-            plain = self._aead.decrypt(_nonce(self._index, final), chunk, _AAD)
+            plain = self._aead.decrypt(_nonce(self._index, final), chunk, BLOB_AAD)
         except InvalidTag:
             raise CryptoError(f"blob chunk {self._index} does not authenticate") from None
         self._index += 1

@@ -1,0 +1,423 @@
+"""Accord's content kinds as MIMI content (draft-ietf-mimi-content-08), both ways.
+
+``to_mimi`` turns an Accord ``Content`` into a ``MimiContent``; ``from_mimi``
+reads a ``MimiContent`` (from Accord or any MIMI client) back into a
+``Content``, or says why it cannot: ``Unsupported`` (show it as such, with
+its summary) or ``NoEffect`` (it refers to a message this device never saw,
+which section 9.1 calls legitimate). For every content Accord sends,
+``from_mimi(to_mimi(c)) == c``.
+
+How each kind is carried (docs/INTEROP.md, "MIMI content"):
+
+- Accord message id: the 16-octet random ``salt`` (both are fresh random
+  values per message, section 3.3 and 9.2).
+- sender time and franking key: the private-use extension ``"accord"``
+  (section 4.3: text keys are private use), a map ``{1: sent_at ms, 2: key}``.
+- text: a ``render`` part ``text/plain;charset=utf-8``; received
+  ``text/markdown;variant=GFM-MIMI`` is shown as its plain source (7.1).
+- reply: ``inReplyTo``; reaction: a ``reaction`` part with the emoji and
+  ``inReplyTo`` the target; its removal: ``replaces`` the reaction message
+  with a null ``reaction`` part (the draft's "unlike"); edit: ``replaces``
+  with the new text; delete: ``replaces`` with a null part.
+- disappearing timer: ``expires`` as an absolute time (sender time plus the
+  timer, whole seconds), which is what Accord's timer means.
+- attachments: ``processAll`` of the text and one ``attachment`` external
+  part per file: url = locator, size = plaintext size, encAlg =
+  ``ACCORD_STREAM_AEAD`` (private use, RFC 5116 registry: Accord's chunked
+  AES-256-GCM, ``accord.content.attachment``), key, empty nonce (per chunk,
+  derived), aad = the blob AAD, hashAlg sha-256 over the ciphertext, file name.
+- read receipts, timer settings, notices: Accord media types (section 7.2,
+  proprietary types), disposition ``unspecified``; receipts list MIMI IDs.
+
+MIMI references are message IDs of 32 octets that hash the whole message,
+so the mapping needs the IDs of earlier messages: a ``MessageIndex``
+(``MemoryIndex`` here; a device keeps one per conversation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import re
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from accord.content import cbor, model
+from accord.content.attachment import BLOB_AAD
+from accord.content.message import encode_content as check_accord_content
+from accord.content.mimi import (
+    HASH_SHA256,
+    ROOM_URI,
+    SENDER_URI,
+    Disposition,
+    Expiration,
+    ExternalPart,
+    MimiContent,
+    MultiPart,
+    NestedPart,
+    NullPart,
+    PartSemantics,
+    SinglePart,
+    effective_disposition,
+)
+from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
+
+__all__ = [
+    "ACCORD_EXTENSION",
+    "ACCORD_STREAM_AEAD",
+    "MemoryIndex",
+    "MessageIndex",
+    "NoEffect",
+    "Unsupported",
+    "from_mimi",
+    "mention",
+    "mentions",
+    "open_external",
+    "to_mimi",
+]
+
+RULE = "docs/INTEROP.md MIMI content"
+ACCORD_EXTENSION = "accord"
+_SENT_AT, _FRANKING_KEY = 1, 2
+ACCORD_STREAM_AEAD = 0xFF01  # RFC 5116 AEAD registry, private use (32768-65535)
+TEXT_PLAIN = "text/plain;charset=utf-8"
+TEXT_MARKDOWN = "text/markdown;variant=GFM-MIMI"
+RECEIPT_TYPE = "application/vnd.accord.read-receipt+cbor"  # [MessageId, ...]
+TIMER_TYPE = "application/vnd.accord.timer+cbor"  # seconds, 0 = off
+NOTICE_TYPE = "application/vnd.accord.notice+cbor"  # [kind, subject]
+
+
+class MessageIndex(Protocol):
+    """What the mapping must know of earlier messages of the same room."""
+
+    def mimi_id(self, accord_id: bytes) -> bytes | None: ...
+
+    def accord_id(self, mimi_id: bytes) -> bytes | None: ...
+
+    def reaction(self, mimi_id: bytes) -> tuple[bytes, str] | None:
+        """(target Accord id, emoji) of the reaction message ``mimi_id``."""
+        ...
+
+    def reaction_id(self, target: bytes, emoji: str) -> bytes | None:
+        """The MIMI ID of this device's account's reaction ``emoji`` to ``target``."""
+        ...
+
+
+class MemoryIndex:
+    """A ``MessageIndex`` in memory: ``record`` each message sent or received."""
+
+    def __init__(self) -> None:
+        self._to_mimi: dict[bytes, bytes] = {}
+        self._to_accord: dict[bytes, bytes] = {}
+        self._reactions: dict[bytes, tuple[bytes, str]] = {}
+        self._reaction_ids: dict[tuple[bytes, str], bytes] = {}
+
+    def record(self, content: model.Content, mimi_id: bytes) -> None:
+        self._to_mimi[content.message_id] = mimi_id
+        self._to_accord[mimi_id] = content.message_id
+        body = content.body
+        if isinstance(body, model.Reaction) and not body.remove:
+            self._reactions[mimi_id] = (body.target, body.emoji)
+            self._reaction_ids[(body.target, body.emoji)] = mimi_id
+
+    def mimi_id(self, accord_id: bytes) -> bytes | None:
+        return self._to_mimi.get(accord_id)
+
+    def accord_id(self, mimi_id: bytes) -> bytes | None:
+        return self._to_accord.get(mimi_id)
+
+    def reaction(self, mimi_id: bytes) -> tuple[bytes, str] | None:
+        return self._reactions.get(mimi_id)
+
+    def reaction_id(self, target: bytes, emoji: str) -> bytes | None:
+        return self._reaction_ids.get((target, emoji))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A message Accord cannot show as one of its kinds: shown as unsupported."""
+
+    reason: str
+    summary: str  # what it holds (content types, file names), as data, never markup
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NoEffect:
+    """A message about one this device never saw (section 9.1: legitimate)."""
+
+    reason: str
+
+
+# --- Accord -> MIMI ---------------------------------------------------------------------
+
+
+def _ref(index: MessageIndex, accord_id: bytes) -> bytes:
+    mimi_id = index.mimi_id(accord_id)
+    if mimi_id is None:
+        raise ValidationError(f"no MIMI ID known for message {accord_id.hex()}", RULE)
+    return mimi_id
+
+
+def _text(text: str, disposition: int = Disposition.RENDER) -> SinglePart:
+    return SinglePart(disposition, "", TEXT_PLAIN, text.encode("utf-8"))
+
+
+def _external(a: model.Attachment) -> ExternalPart:
+    return ExternalPart(
+        Disposition.ATTACHMENT, "", a.media_type, a.locator, 0, a.size, ACCORD_STREAM_AEAD,
+        a.key, b"", BLOB_AAD, HASH_SHA256, a.ciphertext_sha256, "", a.file_name,
+    )
+
+
+def _body(body: model.BodyKinds, index: MessageIndex) -> tuple[bytes | None, bytes | None, NestedPart]:
+    """(replaces, inReplyTo, body part) of one Accord body."""
+    if isinstance(body, model.Text):
+        reply = _ref(index, body.reply_to) if body.reply_to is not None else None
+        if not body.attachments:
+            return None, reply, _text(body.text)
+        parts: tuple[NestedPart, ...] = (_text(body.text), *map(_external, body.attachments))
+        return None, reply, MultiPart(Disposition.RENDER, "", PartSemantics.PROCESS_ALL, parts)
+    if isinstance(body, model.Reaction):
+        target = _ref(index, body.target)
+        if not body.remove:
+            return None, target, _text(body.emoji, Disposition.REACTION)
+        earlier = index.reaction_id(body.target, body.emoji)
+        if earlier is None:
+            raise ValidationError("removing a reaction this device never sent", RULE)
+        return earlier, target, NullPart(Disposition.REACTION)
+    if isinstance(body, model.Edit):
+        return _ref(index, body.target), None, _text(body.text)
+    if isinstance(body, model.Delete):
+        return _ref(index, body.target), None, NullPart(Disposition.RENDER)
+    if isinstance(body, model.ReadReceipt):
+        ids = tuple(_ref(index, m) for m in body.message_ids)
+        return None, None, SinglePart(Disposition.UNSPECIFIED, "", RECEIPT_TYPE, cbor.encode(ids))
+    if isinstance(body, model.TimerSetting):
+        return None, None, SinglePart(Disposition.UNSPECIFIED, "", TIMER_TYPE,
+                                      cbor.encode(body.seconds))
+    return None, None, SinglePart(Disposition.UNSPECIFIED, "", NOTICE_TYPE,
+                                  cbor.encode((body.kind, body.subject)))
+
+
+def to_mimi(content: model.Content, index: MessageIndex, sender_uri: str, room_uri: str) -> MimiContent:
+    """The MIMI content of ``content`` sent by ``sender_uri`` into ``room_uri``."""
+    check_accord_content(content)  # the rules of Accord's own kinds hold first
+    header = content.header
+    expires = None
+    if header.expires_after:
+        at = header.sent_at // 1000 + header.expires_after
+        if at >= 1 << 32:
+            raise ValidationError("an expiry after 2106", "draft-ietf-mimi-content-08 4.1")
+        expires = Expiration(False, at)
+    replaces, in_reply_to, part = _body(content.body, index)
+    extensions: dict[int | str, Any] = {
+        SENDER_URI: sender_uri,
+        ROOM_URI: room_uri,
+        ACCORD_EXTENSION: {_SENT_AT: header.sent_at, _FRANKING_KEY: header.franking_key},
+    }
+    return MimiContent(header.message_id, replaces, b"", expires, in_reply_to, extensions, part)
+
+
+# --- MIMI -> Accord ---------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """Internal: the body cannot be mapped; carries the result to return."""
+
+    def __init__(self, result: Unsupported | NoEffect) -> None:
+        self.result = result
+
+
+def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """RFC 2045 5.1: the type/subtype (case-insensitive) and its parameters."""
+    kind, *params = (p.strip() for p in content_type.split(";"))
+    values = {}
+    for p in params:
+        name, _, value = p.partition("=")
+        values[name.strip().lower()] = value.strip().strip('"')
+    return kind.lower(), values
+
+
+def _is_text(part: NestedPart) -> bool:
+    if not isinstance(part, SinglePart):
+        return False
+    kind, params = _media_type(part.content_type)
+    if kind == "text/plain":
+        return params.get("charset", "utf-8").lower() in ("utf-8", "us-ascii")
+    return kind == "text/markdown"  # 7.1: shown as plain text is acceptable support
+
+
+def _text_of(part: NestedPart) -> str:
+    assert isinstance(part, SinglePart)
+    try:
+        return part.content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused(Unsupported("text that is not UTF-8", part.content_type)) from None
+
+
+def _summary(part: NestedPart) -> str:
+    if isinstance(part, MultiPart):
+        return ", ".join(_summary(p) for p in part.parts)
+    if isinstance(part, ExternalPart):
+        return f"{part.content_type} {part.filename or part.url}".strip()
+    if isinstance(part, SinglePart):
+        return part.content_type
+    return "no content"
+
+
+def _attachment(part: NestedPart) -> model.Attachment:
+    if not (isinstance(part, ExternalPart) and part.enc_alg == ACCORD_STREAM_AEAD
+            and len(part.key) == 32 and not part.nonce and part.aad == BLOB_AAD
+            and part.hash_alg == HASH_SHA256 and len(part.content_hash) == 32):
+        raise _Refused(Unsupported("an attachment not in Accord's blob format", _summary(part)))
+    return model.Attachment(part.url, part.key, part.content_hash, part.size,
+                            part.content_type, part.filename)
+
+
+def _payload(part: SinglePart) -> Any:
+    try:
+        return cbor.decode(part.content)
+    except DecodeError:
+        raise _Refused(Unsupported("a malformed Accord part", part.content_type)) from None
+
+
+def _target(index: MessageIndex, mimi_id: bytes | None) -> bytes:
+    accord_id = index.accord_id(mimi_id) if mimi_id is not None else None
+    if accord_id is None:
+        raise _Refused(NoEffect("refers to a message not seen here"))
+    return accord_id
+
+
+def _replacing(m: MimiContent, index: MessageIndex) -> model.BodyKinds:
+    part, disposition = m.body, effective_disposition(m.body.disposition)
+    if isinstance(part, NullPart) and disposition == Disposition.REACTION:
+        assert m.replaces is not None
+        reaction = index.reaction(m.replaces)
+        if reaction is None:
+            raise _Refused(NoEffect("removes a reaction not seen here"))
+        return model.Reaction(reaction[0], reaction[1], True)
+    target = _target(index, m.replaces)
+    if isinstance(part, NullPart):
+        return model.Delete(target)
+    if _is_text(part):
+        return model.Edit(target, _text_of(part))
+    raise _Refused(Unsupported("an edit that is not text", _summary(part)))
+
+
+def _single(part: SinglePart, m: MimiContent, index: MessageIndex) -> model.BodyKinds:
+    kind, _ = _media_type(part.content_type)
+    if effective_disposition(part.disposition) == Disposition.REACTION and _is_text(part):
+        return model.Reaction(_target(index, m.in_reply_to), _text_of(part))
+    if _is_text(part):
+        reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
+        return model.Text(_text_of(part), reply)
+    value = _payload(part) if kind in (RECEIPT_TYPE, TIMER_TYPE, NOTICE_TYPE) else None
+    if kind == RECEIPT_TYPE and isinstance(value, tuple):
+        # Receipts for messages never seen here are dropped, the rest kept.
+        known = (index.accord_id(v) if isinstance(v, bytes) else None for v in value)
+        return model.ReadReceipt(tuple(a for a in known if a is not None))
+    if kind == TIMER_TYPE and isinstance(value, int) and not isinstance(value, bool):
+        return model.TimerSetting(value)
+    if (kind == NOTICE_TYPE and isinstance(value, tuple) and len(value) == 2
+            and isinstance(value[0], int) and not isinstance(value[0], bool)
+            and isinstance(value[1], str)):
+        return model.Notice(value[0], value[1])
+    raise _Refused(Unsupported("an unsupported content type", part.content_type))
+
+
+def _mapped_body(m: MimiContent, part: NestedPart, index: MessageIndex) -> model.BodyKinds:
+    if m.replaces is not None:
+        return _replacing(m, index)
+    if isinstance(part, SinglePart):
+        return _single(part, m, index)
+    if isinstance(part, MultiPart) and part.semantics == PartSemantics.CHOOSE_ONE:
+        # 4.4: the receiver picks one alternative; the first Accord can show.
+        for choice in part.parts:
+            try:
+                return _mapped_body(m, choice, index)
+            except _Refused:
+                continue
+    if isinstance(part, MultiPart) and part.semantics == PartSemantics.PROCESS_ALL:
+        first, *rest = part.parts
+        if _is_text(first) and rest:
+            reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
+            return model.Text(_text_of(first), reply, tuple(map(_attachment, rest)))
+    if isinstance(part, ExternalPart):
+        return model.Text("", None, (_attachment(part),))
+    raise _Refused(Unsupported("content Accord cannot show", _summary(part)))
+
+
+def _header(m: MimiContent, received_at: int) -> model.Header:
+    ext = m.extensions.get(ACCORD_EXTENSION)
+    sent_at, franking_key = received_at, bytes(32)  # a foreign sender: no Accord franking
+    if isinstance(ext, dict):
+        sent_at = ext.get(_SENT_AT, received_at)
+        franking_key = ext.get(_FRANKING_KEY, franking_key)
+        if not isinstance(sent_at, int) or isinstance(sent_at, bool) or sent_at < 0:
+            raise _Refused(Unsupported("a malformed Accord extension", "sent_at"))
+        if not isinstance(franking_key, bytes) or len(franking_key) != 32:
+            raise _Refused(Unsupported("a malformed Accord extension", "franking key"))
+    expires_after = 0
+    if m.expires is not None and not m.expires.relative:
+        expires_after = max(1, m.expires.time - sent_at // 1000)
+    elif m.expires is not None:
+        expires_after = max(1, m.expires.time)  # after reading: counted from receipt
+    return model.Header(m.salt, sent_at, expires_after, franking_key)
+
+
+def from_mimi(m: MimiContent, index: MessageIndex, received_at: int) -> model.Content | Unsupported | NoEffect:
+    """The Accord content of ``m``; ``received_at`` (ms) is the hub's accepted time, used
+    when the sender gave none."""
+    try:
+        content = model.Content(_header(m, received_at), _mapped_body(m, m.body, index))
+    except _Refused as refused:
+        return refused.result
+    try:
+        check_accord_content(content)  # the same rules as Accord's own content
+    except AccordError as exc:
+        return Unsupported(f"content outside Accord's limits: {exc}", _summary(m.body))
+    return content
+
+
+# --- mentions (section 5, "Mentions": a link to the user's URI in the text) ------------
+
+_MENTION = re.compile(r"\[@([^\]\n]{1,100})\]\((mimi://[^)\s]+/u/[^)\s]+)\)")
+
+
+def mention(name: str, user_uri: str) -> str:
+    """The GFM-MIMI text of a mention of ``user_uri`` shown as ``@name``."""
+    if not user_uri.startswith("mimi://") or any(c in name for c in "[]\n"):
+        raise ValidationError("a mention names a mimi:// user URI and a one-line name", RULE)
+    return f"[@{name}]({user_uri})"
+
+
+def mentions(text: str) -> tuple[str, ...]:
+    """The user URIs mentioned in ``text``, in order, each once."""
+    return tuple(dict.fromkeys(m.group(2) for m in _MENTION.finditer(text)))
+
+
+# --- external parts of other MIMI clients (section 4.5) ---------------------------------
+
+_AEAD_KEY_BYTES = {1: 16, 2: 32}  # RFC 5116: AEAD_AES_128_GCM, AEAD_AES_256_GCM
+
+
+def open_external(part: ExternalPart, blob: bytes) -> bytes:
+    """The plaintext of ``blob`` fetched from ``part.url``: its hash checked, then opened
+    with the part's AEAD (section 4.5; AES-128-GCM is mandatory, 7.1)."""
+    if part.hash_alg != HASH_SHA256 or len(part.content_hash) != 32:
+        raise ValidationError("only sha-256 content hashes are supported", "draft-ietf-mimi-content-08 4.5")
+    if not hmac.compare_digest(hashlib.sha256(blob).digest(), part.content_hash):
+        raise CryptoError("the external content does not match its hash")
+    if part.enc_alg == 0:
+        return blob
+    size = _AEAD_KEY_BYTES.get(part.enc_alg)
+    if size is None or len(part.key) != size or len(part.nonce) != 12:
+        raise ValidationError(f"unsupported AEAD {part.enc_alg} or key/nonce size",
+                              "draft-ietf-mimi-content-08 4.5")
+    try:
+        return AESGCM(part.key).decrypt(part.nonce, blob, part.aad)
+    except InvalidTag:
+        raise CryptoError("the external content does not authenticate") from None
