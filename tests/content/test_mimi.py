@@ -151,3 +151,14 @@ def test_every_content_round_trips(content: mimi.MimiContent) -> None:
     data = mimi.encode_content(content)
     assert mimi.decode_content(data) == content
     assert mimi.encode_content(mimi.decode_content(data)) == data
+
+
+def test_the_named_sender_and_room_must_be_the_authenticated_ones() -> None:
+    content = mimi.decode_content(_doc())
+    mimi.check_origin(content, "mimi://a.example/u/alice", "mimi://a.example/r/r1")
+    with pytest.raises(ValidationError, match="another sender or room"):
+        mimi.check_origin(content, "mimi://b.example/u/mallory", "mimi://a.example/r/r1")
+    with pytest.raises(ValidationError, match="another sender or room"):
+        mimi.check_origin(content, "mimi://a.example/u/alice", "mimi://a.example/r/r2")
+    unnamed = mimi.decode_content(_doc(ext={}))
+    mimi.check_origin(unnamed, "mimi://b.example/u/anyone", "mimi://b.example/r/any")

@@ -188,6 +188,11 @@ def test_an_attachment_must_be_in_accords_blob_format() -> None:
 def test_mentions() -> None:
     text = f"hi {mention('Bob', 'mimi://b.example/u/bob')} and [@x](https://e.example/u/x)"
     assert mentions(text) == ("mimi://b.example/u/bob",)
+    # Section 9.6: the four forms of a mention of Alice, each found once.
+    uri = "mimi://example.com/u/alice-smith"
+    forms = f"<{uri}> [{uri}]({uri}) [@AliceSmith]({uri}) [Alice]({uri}) [room](mimi://e/r/x)"
+    assert mentions(forms) == (uri,)
+    assert len(mentions(f"<{uri}> [c](mimi://b.example/u/cathy)")) == 2
     with pytest.raises(ValidationError):
         mention("a]b", "mimi://b.example/u/bob")
 

@@ -44,6 +44,7 @@ __all__ = [
     "PartSemantics",
     "SinglePart",
     "check_expiry",
+    "check_origin",
     "decode_content",
     "effective_disposition",
     "encode_content",
@@ -433,3 +434,11 @@ def check_expiry(expires: Expiration | None, now_ms: int) -> None:
         early = expires.time < now - YEAR_SECONDS
     if late or early:
         raise ValidationError("expiry more than a year away", f"{DRAFT} 9.1")
+
+
+def check_origin(content: MimiContent, sender_uri: str, room_uri: str) -> None:
+    """Section 9.1: the sender and room a content names (extensions 1 and 2) are the
+    ones MLS authenticated; the message ID is computed from the authenticated ones."""
+    if content.sender_uri not in (None, sender_uri) or content.room_uri not in (None, room_uri):
+        raise ValidationError("the content names another sender or room than MLS authenticated",
+                              f"{DRAFT} 9.1")

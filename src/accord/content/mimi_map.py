@@ -382,9 +382,12 @@ def from_mimi(m: MimiContent, index: MessageIndex, received_at: int) -> model.Co
     return content
 
 
-# --- mentions (section 5, "Mentions": a link to the user's URI in the text) ------------
+# --- mentions (section 5, "Mentions", and 9.6: a link to a user's URI in the text) -----
 
-_MENTION = re.compile(r"\[@([^\]\n]{1,100})\]\((mimi://[^)\s]+/u/[^)\s]+)\)")
+# 9.6: the four forms, [@Name](uri), [text](uri), [uri](uri) and <uri>; the display text is
+# only a hint, the URI is the mention. Whether the user has a client in the group is the
+# caller's check (only then is the link a mention).
+_MENTION = re.compile(r"\[[^\]\n]{0,200}\]\((mimi://[^)\s/]+/u/[^)\s]+)\)|<(mimi://[^>\s/]+/u/[^>\s]+)>")
 
 
 def mention(name: str, user_uri: str) -> str:
@@ -395,8 +398,8 @@ def mention(name: str, user_uri: str) -> str:
 
 
 def mentions(text: str) -> tuple[str, ...]:
-    """The user URIs mentioned in ``text``, in order, each once."""
-    return tuple(dict.fromkeys(m.group(2) for m in _MENTION.finditer(text)))
+    """The user URIs linked in ``text``, in order, each once."""
+    return tuple(dict.fromkeys(m.group(1) or m.group(2) for m in _MENTION.finditer(text)))
 
 
 # --- external parts of other MIMI clients (section 4.5) ---------------------------------
