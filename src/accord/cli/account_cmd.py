@@ -12,6 +12,7 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
     err_console,
     fmt_time,
     lock_options,
@@ -92,16 +93,6 @@ def register_cmd(account: str, server: str, profile: Path | None,
         f"Registered [bold]{shown(out['account'])}[/bold] (device {shown(out['device_id'])})"))
 
 
-@click.command("contacts")
-@profile_options
-@with_device
-async def contacts_cmd(dev: Device, as_json: bool) -> None:
-    """People you share conversations with."""
-    rows = [{"account": c["identity"], "state": c["state"]} for c in dev.store.contacts()]
-    emit(as_json, rows, lambda: print_lines(
-        [f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]" for r in rows], "no contacts yet"))
-
-
 @click.command("search")
 @click.argument("query", default="")
 @click.option("--chat", default=None, help="Only this conversation.")
@@ -119,10 +110,10 @@ async def search_cmd(dev: Device, as_json: bool, query: str, chat: str | None,
 
     rows = search.search(dev, query, sender=sender, chat=chat, since=_day(since),
                          until=_day(until, end=True))
-    emit(as_json, rows, lambda: print_lines(
-        [f"[dim]{fmt_time(r['at'])}[/dim] {shown(r['chat_label'])} [dim]{r['short_id']}[/dim] "
-         f"[bold]{shown(r['sender_label'])}[/bold]: {highlighted(r['snippet'], r['spans'])}"
-         for r in rows], "no matches"))
+    emit_rows(as_json, rows, lambda r: (
+        f"[dim]{fmt_time(r['at'])}[/dim] {shown(r['chat_label'])} [dim]{r['short_id']}[/dim] "
+        f"[bold]{shown(r['sender_label'])}[/bold]: {highlighted(r['snippet'], r['spans'])}"),
+        "no matches")
 
 
 def highlighted(text: str, spans: list[tuple[int, int]]) -> str:
@@ -266,6 +257,3 @@ async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | 
            "post_quantum": bool(s.post_quantum),
            "device_check_minutes": s.device_check_ms / 60_000}
     emit(as_json, out, lambda: print_lines([f"{k}: {shown(v)}" for k, v in out.items()]))
-
-
-COMMANDS = [init_cmd, register_cmd, contacts_cmd, search_cmd, listen_cmd, settings_cmd]

@@ -124,5 +124,3 @@ admin.add_command(_action("lift", None, "Lift a suspension or limit."))
 admin.add_command(_peer("refuse-peer", True, "Refuse every request from a peer provider."))
 admin.add_command(_peer("allow-peer", False, "Accept a refused peer provider again."))
 
-COMMANDS = (admin,)
-

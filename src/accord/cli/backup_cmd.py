@@ -114,6 +114,3 @@ def _confirm_replacement(doc: dict[str, object], folder: Path, yes: bool) -> Non
                               "confirmation")
     if not click.confirm("Restore and remove that device?", default=False, err=True):
         raise ValidationError("restore cancelled: nothing changed", "confirmation")
-
-
-COMMANDS = (backup_group,)

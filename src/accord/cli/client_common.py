@@ -226,6 +226,25 @@ def print_lines(lines: list[str], empty: str = "") -> None:
         console.print(empty)
 
 
+def emit_rows(as_json: bool, rows: list[Any], line: Callable[[Any], str],
+              empty: str = "") -> None:
+    """A listing's answer: the rows as JSON, or ``line(row)`` for each row and ``empty``
+    when there are none."""
+    emit(as_json, rows, lambda: print_lines([line(r) for r in rows], empty))
+
+
+def listing_group(name: str, help: str) -> click.Group:
+    """A command group that runs its ``list`` subcommand when given none."""
+
+    @click.group(name, invoke_without_command=True, help=help)
+    @click.pass_context
+    def group(ctx: click.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            ctx.invoke(group.commands["list"])
+
+    return group
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()

@@ -41,6 +41,3 @@ async def run_cmd(dev: Device, as_json: bool, duration: int) -> None:
     """Send cover posts while this runs (when the setting is on)."""
     sent = await cover.run(dev, now_ms, random.SystemRandom(), 1000 * min(duration, 86_400))
     emit(as_json, {"sent": sent}, lambda: console.print(f"{sent} cover posts sent"))
-
-
-COMMANDS = (cover_group,)

@@ -28,6 +28,8 @@ import segno
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
+    listing_group,
     now_ms,
     open_device,
     print_lines,
@@ -44,12 +46,7 @@ MAX_POLLS = 700  # with POLL_S, more than the longest --wait
 POLL_S = 1.0
 
 
-@click.group("devices", invoke_without_command=True)
-@click.pass_context
-def devices(ctx: click.Context) -> None:
-    """Your account's devices: list, link a new one, remove one."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(list_cmd)
+devices = listing_group("devices", "Your account's devices: list, link a new one, remove one.")
 
 
 @devices.command("list")
@@ -61,9 +58,8 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
     listed = await dev.api.list_devices(ident.account)
     rows = [{"device_id": d.device_id, "this_device": d.device_id == ident.device_id,
              "key": d.signature_key.hex()[:16]} for d in listed.devices]
-    emit(as_json, rows, lambda: print_lines(
-        [f"{shown(r['device_id'])}  key {shown(r['key'])}…{'  (this device)' if r['this_device'] else ''}"
-         for r in rows]))
+    emit_rows(as_json, rows, lambda r: f"{shown(r['device_id'])}  key {shown(r['key'])}…"
+              + ("  (this device)" if r["this_device"] else ""))
 
 
 def qr_text(code: str) -> str:

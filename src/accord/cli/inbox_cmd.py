@@ -8,9 +8,9 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
     fmt_time,
     now_ms,
-    print_lines,
     profile_options,
     suite_text,
     with_device,
@@ -35,9 +35,8 @@ async def list_cmd(dev: Device, as_json: bool, archived: bool, show_all: bool) -
         if r["request"] and r["members"] == [r["request_from"]]:
             continue  # a waiting request: no group yet (T14, invites)
         r.update(convs.suite_of(dev, dev.store.conversation(r["id"])))
-    emit(as_json, rows, lambda: print_lines([_row_line(r) for r in rows],
-                                            "no conversations" if archived or show_all
-                                            else "no conversations yet"))
+    emit_rows(as_json, rows, _row_line,
+              "no conversations" if archived or show_all else "no conversations yet")
 
 
 def _row_line(r: dict[str, object]) -> str:
@@ -58,28 +57,25 @@ def _row_line(r: dict[str, object]) -> str:
     return line
 
 
-@click.command("archive")
-@click.argument("chat_name")
-@profile_options
-@with_device
-async def archive_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
-    """Hide CHAT from `chat list` (on this device; it keeps receiving)."""
-    conv = convs.find(dev, chat_name)
-    overview.set_archived(dev, conv, True)
-    emit(as_json, {"id": conv["conv_id"], "archived": True},
-         lambda: console.print(f"archived {shown(conv['name'])}"))
+def _archiving(name: str, archived: bool, help: str) -> click.Command:
+    """``chat archive`` or ``chat unarchive``: they differ only in the flag they set."""
+
+    @click.command(name, help=help)
+    @click.argument("chat_name")
+    @profile_options
+    @with_device
+    async def command(dev: Device, as_json: bool, chat_name: str) -> None:
+        conv = convs.find(dev, chat_name)
+        overview.set_archived(dev, conv, archived)
+        emit(as_json, {"id": conv["conv_id"], "archived": archived},
+             lambda: console.print(f"{name}d {shown(conv['name'])}"))
+
+    return command
 
 
-@click.command("unarchive")
-@click.argument("chat_name")
-@profile_options
-@with_device
-async def unarchive_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
-    """Show CHAT in `chat list` again."""
-    conv = convs.find(dev, chat_name)
-    overview.set_archived(dev, conv, False)
-    emit(as_json, {"id": conv["conv_id"], "archived": False},
-         lambda: console.print(f"unarchived {shown(conv['name'])}"))
+archive_cmd = _archiving("archive", True,
+                         "Hide CHAT from `chat list` (on this device; it keeps receiving).")
+unarchive_cmd = _archiving("unarchive", False, "Show CHAT in `chat list` again.")
 
 
 @click.command("delete")
@@ -138,7 +134,4 @@ async def name_cmd(dev: Device, as_json: bool, name: str) -> None:
     told = await overview.set_display_name(dev, name, now_ms())
     emit(as_json, {"display_name": overview.display_name(dev), "conversations": told},
          lambda: console.print(f"display name set; told {told} conversation(s)"))
-
-
-COMMANDS = [profile]
 CONTACTS_COMMANDS = [nick_cmd]

@@ -255,6 +255,3 @@ async def download_cmd(dev: Device, as_json: bool, chat: str, message_id: str, o
     size = path.stat().st_size
     emit(as_json, {"path": str(path), "size": size},
          lambda: console.print(f"saved {shown(path)} ({size} bytes)"))
-
-
-COMMANDS = [send_cmd, react_cmd, edit_cmd, delete_cmd, read_cmd, download_cmd]

@@ -15,8 +15,10 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
     err_console,
     fmt_time,
+    listing_group,
     now_ms,
     print_lines,
     profile_options,
@@ -58,12 +60,8 @@ def _rows(dev: Device) -> list[dict[str, Any]]:
             for i in dev.store.outbox()]
 
 
-@click.group("outbox", invoke_without_command=True)
-@click.pass_context
-def outbox_group(ctx: click.Context) -> None:
-    """What this device has not delivered yet: pending (retried), held, failed."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(list_cmd)
+outbox_group = listing_group(
+    "outbox", "What this device has not delivered yet: pending (retried), held, failed.")
 
 
 @outbox_group.command("list")
@@ -71,8 +69,7 @@ def outbox_group(ctx: click.Context) -> None:
 @with_device
 async def list_cmd(dev: Device, as_json: bool) -> None:
     """Every undelivered item (the sync this command made already retried the due ones)."""
-    rows = _rows(dev)
-    emit(as_json, rows, lambda: print_lines([_line(r) for r in rows], "the outbox is empty"))
+    emit_rows(as_json, _rows(dev), _line, "the outbox is empty")
 
 
 @outbox_group.command("retry")
@@ -104,6 +101,3 @@ async def drop_cmd(dev: Device, as_json: bool, item_id: str) -> None:
     item = outbox.drop(dev, item_id)
     emit(as_json, {"dropped": item.msg_id.hex()},
          lambda: console.print(f"dropped {short_id(item.msg_id)}"))
-
-
-COMMANDS = (outbox_group,)

@@ -50,6 +50,3 @@ async def block_cmd(dev: Device, as_json: bool, target: str, lift: bool) -> None
                                        body=fw.BlockRequest(target=target), auth=True)).targets
     emit(as_json, {"blocked": targets},
          lambda: console.print("blocked: " + (shown(", ".join(targets)) or "nobody")))
-
-
-COMMANDS = (report_cmd, block_cmd)

@@ -14,8 +14,9 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
+    listing_group,
     now_ms,
-    print_lines,
     profile_options,
     with_device,
 )
@@ -38,12 +39,8 @@ def _find(dev: Device, who: str) -> dict[str, Any]:
         raise NotFound(f"no pending message request {who!r}; see `accord requests list`") from None
 
 
-@click.group("requests", invoke_without_command=True)
-@click.pass_context
-def requests(ctx: click.Context) -> None:
-    """Message requests: first contact from users of other providers."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(list_cmd)
+requests = listing_group("requests",
+                         "Message requests: first contact from users of other providers.")
 
 
 @requests.command("list")
@@ -59,11 +56,9 @@ async def list_cmd(dev: Device, as_json: bool) -> None:
         rows.append({"chat": conv["name"], "conv_id": conv["conv_id"],
                      "from": conv["meta"]["request"]["from"], "previews": previews,
                      "waiting": waiting})
-    emit(as_json, rows, lambda: print_lines(
-        [f"{shown(r['from'])} ({shown(r['conv_id'])}): "
-         + (" | ".join(shown(p) for p in r["previews"][-3:])
-            or f"{r['waiting']} item(s) waiting, unread until you accept") for r in rows],
-        empty="no message requests"))
+    emit_rows(as_json, rows, lambda r: f"{shown(r['from'])} ({shown(r['conv_id'])}): " + (
+        " | ".join(shown(p) for p in r["previews"][-3:])
+        or f"{r['waiting']} item(s) waiting, unread until you accept"), "no message requests")
 
 
 @requests.command("accept")
@@ -89,6 +84,3 @@ async def block_cmd(dev: Device, as_json: bool, who: str, domain: bool) -> None:
     conv = _find(dev, who)
     target = await message_requests.block(dev, conv, now_ms(), domain=domain)
     emit(as_json, {"blocked": target}, lambda: console.print(f"blocked {shown(target)}"))
-
-
-COMMANDS = (requests,)

@@ -17,6 +17,7 @@ import click
 from accord.cli.client_common import (
     console,
     emit,
+    emit_rows,
     err_console,
     now_ms,
     print_lines,
@@ -94,8 +95,7 @@ async def verify_cmd(dev: Device, as_json: bool, accounts: tuple[str, ...],
 async def alerts_cmd(dev: Device, as_json: bool, show_all: bool) -> None:
     """Security alerts (key transparency, split views, changed keys)."""
     rows = alerts.all_alerts(dev.store) if show_all else alerts.pending(dev.store)
-    emit(as_json, rows, lambda: print_lines([shown(alerts.describe(a)) for a in rows],
-                                            "no security alerts"))
+    emit_rows(as_json, rows, lambda a: shown(alerts.describe(a)), "no security alerts")
 
 
 @click.group("contacts", invoke_without_command=True)
@@ -118,13 +118,12 @@ async def contacts_list(dev: Device, as_json: bool) -> None:
              "keys_changed": c["identity"] in changed, "display_name": c["display_name"],
              "nick": dev.store.contact_meta(c["identity"]).get("nick")}  # issue 19
             for c in dev.store.contacts()]
-    emit(as_json, rows, lambda: print_lines(
-        [f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]"
-         + (f"  nick [bold]{shown(r['nick'])}[/bold]" if r["nick"] else "")
-         + (f"  calls themselves {shown(r['display_name'])}" if r["display_name"] else "")
-         + (" [red]KEYS CHANGED[/red]" if r["keys_changed"] else
-            " [green]verified[/green]" if r["verified"] else "") for r in rows],
-        "no contacts yet"))
+    emit_rows(as_json, rows, lambda r: (
+        f"{shown(r['account'])}  [dim]{shown(r['state'])}[/dim]"
+        + (f"  nick [bold]{shown(r['nick'])}[/bold]" if r["nick"] else "")
+        + (f"  calls themselves {shown(r['display_name'])}" if r["display_name"] else "")
+        + (" [red]KEYS CHANGED[/red]" if r["keys_changed"] else
+           " [green]verified[/green]" if r["verified"] else "")), "no contacts yet")
 
 
 async def _proven(dev: Device, account: str) -> None:
@@ -222,9 +221,6 @@ def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | 
                 raise
             accepted |= exc.accounts
     return accepted
-
-
-COMMANDS = [verify_cmd, alerts_cmd, contacts]
 
 
 # issue 19: nicknames
