@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,14 +114,17 @@ class World:
         self.apps.append(app)
         return app
 
-    def page(self, app: WebApp) -> Any:
+    def page(self, app: WebApp, prepare: Callable[[Any], None] | None = None) -> Any:
         """The app's browser context (its own cookies), opened and logged in once: the
-        printed link works only once."""
+        printed link works only once. ``prepare(context)`` runs before the first load
+        (permissions, init scripts)."""
         if app.port in self.pages:
             page = self.pages[app.port]
             page.goto(app.origin + "/")
             return page
         ctx = self.browser.new_context(viewport={"width": 1200, "height": 800})
+        if prepare is not None:
+            prepare(ctx)
         page = ctx.new_page()
         page.goto(app.url)
         page.wait_for_url(app.origin + "/")
@@ -174,3 +177,29 @@ def post(page: Any, path: str, body: Any, *, csrf: bool = True) -> tuple[int, An
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def peer(world: World, name: str, account: str, server: str) -> Path:
+    make_profile(world.root / name, account, server)
+    return world.root / name
+
+
+async def with_device(folder: Path, fn: Any, *, sync: bool = True) -> Any:
+    """Open a library device, connect, sync, run ``fn(dev, clock)``, always close."""
+    dev = Device.open(folder, PASS)
+    clock = Clock()
+    try:
+        await dev.connect()
+        if sync:
+            await dev.sync(clock())
+        return await fn(dev, clock)
+    finally:
+        await dev.disconnect()
+        dev.close()
+
+
+def queue_after(folder: Path) -> list[Any]:
+    """What the provider holds for this device beyond what it has applied (no sync)."""
+    async def go(dev: Device, clock: Clock) -> list[Any]:
+        return list((await dev.api.fetch(dev.cursor)).items)
+    return run_async(with_device(folder, go, sync=False))

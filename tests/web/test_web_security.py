@@ -4,7 +4,6 @@ what reaches a stranger, and the key-change gate, each driven through the app.""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,43 +14,15 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
 from accord.web.security import CSP
-from tests.e2e.helpers import PASS, Clock
+from tests.e2e.helpers import Clock
 from tests.e2e.test_T06_key_change_gate import verified_before_a_change
-from tests.web.conftest import WebApp, World, post, run_async, shot
+from tests.web.conftest import WebApp, World, peer, post, queue_after, run_async, shot, with_device
 
 WAIT = 30_000
 
 
 def _tag() -> str:
     return os.urandom(2).hex()
-
-
-def _peer(world: World, name: str, account: str, server: str) -> Path:
-    from tests.web.conftest import make_profile
-
-    make_profile(world.root / name, account, server)
-    return world.root / name
-
-
-async def _with(folder: Path, fn: Any, *, sync: bool = True) -> Any:
-    """Open a library device, connect, sync, run ``fn(dev, clock)``, always close."""
-    dev = Device.open(folder, PASS)
-    clock = Clock()
-    try:
-        await dev.connect()
-        if sync:
-            await dev.sync(clock())
-        return await fn(dev, clock)
-    finally:
-        await dev.disconnect()
-        dev.close()
-
-
-def _queue_after(folder: Path) -> list[Any]:
-    """What the provider holds for this device beyond what it has applied (no sync)."""
-    async def go(dev: Device, clock: Clock) -> list[Any]:
-        return list((await dev.api.fetch(dev.cursor)).items)
-    return run_async(_with(folder, go, sync=False))
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +98,7 @@ SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(8)">'
 
 
 def test_T16_xss_corpus_renders_inert(world: World, alice: WebApp) -> None:
-    mallory = _peer(world, "mallory", f"mallory{_tag()}@alpha.test", world.alpha.url)
+    mallory = peer(world, "mallory", f"mallory{_tag()}@alpha.test", world.alpha.url)
     chat = '<img src=x onerror=alert("name")>'
 
     async def attack(dev: Device, clock: Clock) -> str:
@@ -140,7 +111,7 @@ def test_T16_xss_corpus_renders_inert(world: World, alice: WebApp) -> None:
                                   text="svg posing as png")
         return conv["conv_id"]
 
-    conv_id = run_async(_with(mallory, attack))
+    conv_id = run_async(with_device(mallory, attack))
     page = world.page(alice)
     dialogs: list[str] = []
     foreign: list[str] = []
@@ -188,7 +159,7 @@ def test_T16_xss_corpus_renders_inert(world: World, alice: WebApp) -> None:
 
 def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: WebApp) -> None:
     stranger_acct = f"stranger{_tag()}@beta.test"
-    stranger = _peer(world, "stranger", stranger_acct, world.beta.url)
+    stranger = peer(world, "stranger", stranger_acct, world.beta.url)
 
     async def first_contact(dev: Device, clock: Clock) -> str:
         conv = await convs.create(dev, "Offer", [alice.account], clock())
@@ -197,8 +168,8 @@ def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: 
                                   clock(), text="see https://evil.example/")
         return conv["conv_id"]
 
-    conv_id = run_async(_with(stranger, first_contact))
-    run_async(_with(stranger, lambda dev, clock: _noop()))  # the stranger's own echoes
+    conv_id = run_async(with_device(stranger, first_contact))
+    run_async(with_device(stranger, lambda dev, clock: _noop()))  # the stranger's own echoes
     page = world.page(alice)
     region = page.get_by_role("region", name="Message requests")
     # issue 18: what the stranger sent waits unread (not even a preview) until Accept
@@ -217,7 +188,7 @@ def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: 
             "message": "that conversation is a message request; accept it first"})
     shot(page, "requests")
     page.wait_for_timeout(1000)
-    assert _queue_after(stranger) == []  # nothing reached the stranger before Accept
+    assert queue_after(stranger) == []  # nothing reached the stranger before Accept
 
     region.get_by_role("button", name="Accept").click()
     link = page.get_by_role("navigation", name="Conversations").get_by_role("link",
@@ -230,10 +201,10 @@ def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: 
         return [m.body for m in dev.store.messages(conv_id)]
 
     for _ in range(50):
-        if "Welcome" in run_async(_with(stranger, got)):
+        if "Welcome" in run_async(with_device(stranger, got)):
             break
         page.wait_for_timeout(200)
-    assert "Welcome" in run_async(_with(stranger, got))
+    assert "Welcome" in run_async(with_device(stranger, got))
 
 
 async def _noop() -> None:
@@ -244,20 +215,20 @@ async def _noop() -> None:
 
 def test_T06_key_change_blocks_sending_until_confirmed(world: World) -> None:
     tag = _tag()
-    carol = _peer(world, "carol", f"carol{tag}@alpha.test", world.alpha.url)
-    dora = _peer(world, "dora", f"dora{tag}@alpha.test", world.alpha.url)
+    carol = peer(world, "carol", f"carol{tag}@alpha.test", world.alpha.url)
+    dora = peer(world, "dora", f"dora{tag}@alpha.test", world.alpha.url)
     carol_acct, dora_acct = f"carol{tag}@alpha.test", f"dora{tag}@alpha.test"
 
     async def make(dev: Device, clock: Clock) -> str:
         conv = await convs.create(dev, "Keys", [dora_acct], clock())
         return conv["conv_id"]
 
-    conv_id = run_async(_with(carol, make))
+    conv_id = run_async(with_device(carol, make))
 
     async def changed(dev: Device, clock: Clock) -> None:
         verified_before_a_change(dev, carol_acct)
 
-    run_async(_with(dora, changed))
+    run_async(with_device(dora, changed))
     app = world.start("dora", dora_acct)
     page = world.page(app)
     page.get_by_role("navigation", name="Conversations").get_by_role("link", name="Keys").click()
@@ -266,11 +237,11 @@ def test_T06_key_change_blocks_sending_until_confirmed(world: World) -> None:
     expect(alert).to_contain_text(carol_acct)
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     shot(page, "key-change")
-    run_async(_with(carol, lambda dev, clock: _noop()))  # carol has read all before this
+    run_async(with_device(carol, lambda dev, clock: _noop()))  # carol has read all before this
     status, body = post(page, f"/api/conv/{conv_id}/send", {"text": "sneaky"})
     assert (status, body["code"], body["accounts"]) == (409, "key_change", [carol_acct])
     page.wait_for_timeout(1000)
-    assert _queue_after(carol) == []  # nothing left dora's device
+    assert queue_after(carol) == []  # nothing left dora's device
 
     page.get_by_role("button", name="Confirm key change").click()
     expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=WAIT)
@@ -281,10 +252,10 @@ def test_T06_key_change_blocks_sending_until_confirmed(world: World) -> None:
         return [m.body for m in dev.store.messages(conv_id)]
 
     for _ in range(50):
-        if "confirmed hello" in run_async(_with(carol, got)):
+        if "confirmed hello" in run_async(with_device(carol, got)):
             break
         page.wait_for_timeout(200)
-    assert run_async(_with(carol, got)) == ["confirmed hello"]
+    assert run_async(with_device(carol, got)) == ["confirmed hello"]
 
 
 # -- settings: backup (recovery key shown once), export, deletion with confirmation -------

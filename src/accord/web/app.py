@@ -87,6 +87,7 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         post("/api/conv/{conv}/confirm-keys", api.confirm_keys),
         post("/api/conv/{conv}/upload", api.upload),
         post("/api/verify/{account}", api.verify),
+        post("/api/alerts/seen", api.alerts_seen),
         get("/api/settings", settings.settings),
         post("/api/settings", settings.save),
         post("/api/devices/{device}/remove", settings.remove_device),

@@ -23,6 +23,14 @@ from accord.privacy.backup_format import new_recovery_key
 from accord.web.live import Live
 
 LINK_TTL_MS = 10 * 60_000
+# Browser notifications (opt-in): whether to show them, and whether they may carry
+# the message text (off by default: a notification is visible on the lock screen).
+NOTIFY_KEY = "web_notifications"
+NOTIFY_DEFAULT = {"enabled": False, "text": False}
+
+
+def notify_setting(dev: Any) -> dict[str, bool]:
+    return {**NOTIFY_DEFAULT, **dev.store.get_json(NOTIFY_KEY, {})}
 
 
 class SettingsApi:
@@ -43,7 +51,8 @@ class SettingsApi:
                          "fingerprint": linking.key_fingerprint(d.signature_key)}
                         for d in listed.devices],
             "cover": cover.setting(self.dev)["enabled"],
-            "timer": self.dev.settings.disappearing_default_s})
+            "timer": self.dev.settings.disappearing_default_s,
+            "notify": notify_setting(self.dev)})
 
     async def save(self, request: Request) -> Response:
         data = await request.json()
@@ -51,6 +60,12 @@ class SettingsApi:
             raise ValidationError("the body is not a JSON object")
         if isinstance(data.get("cover"), bool):
             cover.configure(self.dev, data["cover"])
+        notify = data.get("notify")
+        if notify is not None:
+            if not isinstance(notify, dict) or not all(
+                    isinstance(notify.get(k), bool) for k in NOTIFY_DEFAULT):
+                raise ValidationError("notify is {enabled: bool, text: bool}")
+            self.dev.store.put_json(NOTIFY_KEY, {k: notify[k] for k in NOTIFY_DEFAULT})
         timer = data.get("timer")
         if timer is not None:
             if not isinstance(timer, int) or not 0 <= timer <= 366 * 86400:

@@ -16,12 +16,13 @@ import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from accord.client import alerts, device_kt, invites, message_requests, messaging, overview, safety
 from accord.client import conversations as convs
-from accord.client import device_kt, invites, message_requests, messaging, overview, safety
 from accord.client import search as archive
 from accord.client.history import describe_event, timeline_page
-from accord.errors import AccordError, NotFound, ValidationError
+from accord.errors import AccordError, Conflict, NotFound, ValidationError
 from accord.web.live import Live
+from accord.web.settings_views import notify_setting
 
 MAX_UPLOAD = 64 * 1024 * 1024
 PAGE = 200
@@ -40,7 +41,33 @@ def error_response(exc: AccordError) -> JSONResponse:
     if isinstance(exc, safety.KeyChangeUnconfirmed):
         body.update(code="key_change", accounts=sorted(exc.accounts))
         return JSONResponse(body, 409)
+    if isinstance(exc, ForkUnconfirmed):
+        body.update(code="fork_alert", alerts=exc.ids)
+        return JSONResponse(body, 409)
     return JSONResponse(body, STATUS.get(body["code"], 502))
+
+
+class ForkUnconfirmed(Conflict):
+    """The conversation's hub may show its members different histories (T07): nothing
+    is sent in it until the person has seen the alert and chosen to go on."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__("this conversation has an unconfirmed fork alert; read it first")
+        self.ids = ids
+
+
+def alert_view(a: dict[str, Any]) -> dict[str, Any]:
+    """An alert for the page: its text (peer and provider names in it are plain text
+    for ``textContent``) and the conversation it concerns, if any."""
+    group = a["detail"].get("group") if a["kind"] == "split_view" else None
+    return {"id": a["id"], "kind": a["kind"], "evidence": a["detail"].get("evidence"),
+            "conv": group, "text": alerts.describe(a)}
+
+
+def fork_alerts(dev: Any, conv: dict[str, Any]) -> list[dict[str, Any]]:
+    """The unseen fork alerts of ``conv`` (fork_check files them by conversation id)."""
+    return [alert_view(a) for a in alerts.pending(dev.store)
+            if a["kind"] == "split_view" and a["detail"].get("group") == conv["conv_id"]]
 
 
 def raster_type(data: bytes) -> str | None:
@@ -95,6 +122,14 @@ class Api:
     def _ok(self, conv: dict[str, Any]) -> set[str]:
         return self.confirmed.get(conv["conv_id"], set())
 
+    def _sendable(self, request: Request) -> dict[str, Any]:
+        """The conversation to post in: refused while a fork alert of it is unseen."""
+        conv = self._conv(request)
+        forks = fork_alerts(self.dev, conv)
+        if forks:
+            raise ForkUnconfirmed([a["id"] for a in forks])
+        return conv
+
     # -- reading ---------------------------------------------------------------------
 
     async def state(self, request: Request) -> Response:
@@ -104,6 +139,8 @@ class Api:
                                   if m.kind == message_requests.PREVIEW_KIND][-5:]}
                     for c in message_requests.pending(dev)]
         return JSONResponse({"me": dev.identity.account, "online": self.live.online,
+                             "alerts": [alert_view(a) for a in alerts.pending(dev.store)],
+                             "notify": notify_setting(dev),
                              "conversations": [c for c in overview.summaries(dev)
                                                if not c["request"]],
                              "requests": requests})
@@ -122,7 +159,7 @@ class Api:
         return JSONResponse({
             "id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
             "active": conv["meta"].get("active", True), "items": items, "more": page["more"],
-            "first_seq": page["first_seq"],
+            "first_seq": page["first_seq"], "fork": fork_alerts(self.dev, conv),
             "key_change": [a for a in blocked if a not in self._ok(conv)]})
 
     async def members(self, request: Request) -> Response:
@@ -181,7 +218,7 @@ class Api:
     # -- acting ----------------------------------------------------------------------
 
     async def manage(self, request: Request) -> Response:
-        """Rename, add members, remove a member, set the timer or leave (one form each)."""
+        """Rename, add members, remove a member, set the admins, set the timer or leave."""
         conv = self._conv(request)
         data = await self._body(request)
         action, now = data.get("action"), self.live.clock()
@@ -197,6 +234,11 @@ class Api:
             if not isinstance(seconds, int) or not 0 <= seconds <= 366 * 86400:
                 raise ValidationError("seconds must be 0 to 366 days")
             await messaging.set_timer(self.dev, conv, seconds, now)
+        elif action == "admins":
+            admins = data.get("accounts")
+            if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+                raise ValidationError("accounts must be a list of strings")
+            await convs.set_admins(self.dev, conv, admins, now)
         elif action == "leave":
             await convs.leave(self.dev, conv, now)
         else:
@@ -212,7 +254,7 @@ class Api:
         return JSONResponse({"id": conv["conv_id"]})
 
     async def send(self, request: Request) -> Response:
-        conv = self._conv(request)
+        conv = self._sendable(request)
         data = await self._body(request)
         text = self._text(data, "text")
         edit = self._msg(conv, data, "edit")
@@ -226,7 +268,7 @@ class Api:
         return JSONResponse({"id": mid.hex()})
 
     async def react(self, request: Request) -> Response:
-        conv = self._conv(request)
+        conv = self._sendable(request)
         data = await self._body(request)
         target = self._msg(conv, data, "message")
         if target is None:
@@ -237,7 +279,7 @@ class Api:
         return JSONResponse({"id": mid.hex()})
 
     async def delete(self, request: Request) -> Response:
-        conv = self._conv(request)
+        conv = self._sendable(request)
         target = self._msg(conv, await self._body(request), "message")
         if target is None:
             raise ValidationError("message is required")
@@ -249,6 +291,8 @@ class Api:
         """The person looked at ``conv``: it is read here, and receipts go out."""
         conv = self._conv(request)
         overview.mark_seen(self.dev, conv)
+        if fork_alerts(self.dev, conv):
+            return JSONResponse({"receipts": 0})  # nothing goes out until it is seen
         try:
             n = await messaging.mark_read(self.dev, conv, self.live.clock())
         except safety.KeyChangeUnconfirmed:
@@ -265,7 +309,7 @@ class Api:
         return JSONResponse({"confirmed": sorted(self._ok(conv))})
 
     async def upload(self, request: Request) -> Response:
-        conv = self._conv(request)
+        conv = self._sendable(request)
         name = unquote(request.headers.get("x-file-name", ""))
         if not name:
             raise ValidationError("x-file-name is required")
@@ -278,6 +322,13 @@ class Api:
         mid = await messaging.send_file(self.dev, conv, bytes(data), name, media,
                                         self.live.clock(), confirmed=self._ok(conv))
         return JSONResponse({"id": mid.hex()})
+
+    async def alerts_seen(self, request: Request) -> Response:
+        """The person read these alerts (a fork alert's banner: and chose to go on)."""
+        ids = (await self._body(request)).get("ids")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise ValidationError("ids must be a list of alert numbers")
+        return JSONResponse({"seen": alerts.mark_seen(self.dev.store, ids)})
 
     async def verify(self, request: Request) -> Response:
         account = request.path_params["account"]

@@ -12,6 +12,8 @@ const $ = (id) => document.getElementById(id);
 let current = null;      // id of the conversation on screen
 let mode = null;         // {kind: "reply"|"edit", id, text}
 let blockedBy = [];      // accounts whose key change is not confirmed yet
+let forkIds = [];        // unseen fork alerts of the conversation on screen
+let lastSeen = null;     // conv id -> time of the newest message already notified
 let safetyFor = null;
 let summaries = [];
 let older = {conv: null, items: [], more: false, first: null};  // pages loaded above
@@ -86,6 +88,41 @@ function renderList(state) {
         () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/block`))}})));
   }
   $("status").textContent = state.online ? "" : "offline";
+  renderAlerts(state.alerts);
+  notifyNew(state);
+}
+
+// -- security alerts and notifications ------------------------------------------------
+
+function seen(ids) {
+  return api("POST", "/api/alerts/seen", {ids});
+}
+
+function renderAlerts(alerts) {
+  const list = $("alert-list");
+  list.replaceChildren();
+  $("alerts").hidden = alerts.length === 0;
+  for (const a of alerts) {
+    list.append(el("li", {class: "security-alert"}, el("span", {text: a.text}),
+      el("button", {type: "button", text: "Dismiss", "aria-label": "Dismiss alert " + a.id,
+                    on: {click: () => act(() => seen([a.id]))}})));
+  }
+}
+
+function notifyNew(state) {
+  // The first listing is the baseline: only what arrives after it is announced.
+  const fresh = lastSeen === null ? [] : state.conversations.filter((c) =>
+    c.last && c.last.sender !== ME && c.last.at > (lastSeen.get(c.id) || 0));
+  lastSeen = new Map(state.conversations.map((c) => [c.id, c.last ? c.last.at : 0]));
+  if (!state.notify.enabled || !document.hidden || !("Notification" in window) ||
+      Notification.permission !== "granted") return;
+  for (const c of fresh) {
+    // Plain-text title and body (never markup); the text only when the setting allows.
+    const n = state.notify.text ?
+      new Notification(c.name, {body: c.last.sender + ": " + c.last.text, tag: c.id}) :
+      new Notification("Accord", {body: "New message", tag: c.id});
+    n.onclick = () => { window.focus(); location.hash = "#c=" + encodeURIComponent(c.id); };
+  }
 }
 
 // -- timeline ------------------------------------------------------------------------
@@ -197,7 +234,14 @@ function setKeyAlert(accounts) {
   $("key-alert").hidden = accounts.length === 0;
   $("key-alert-text").textContent = accounts.length ? "The keys of " + accounts.join(", ") +
     " changed. Compare the safety number in Members, or confirm to send anyway." : "";
-  $("send").disabled = accounts.length > 0;
+  $("send").disabled = blockedBy.length > 0 || forkIds.length > 0;
+}
+
+function setForkAlert(alerts) {
+  forkIds = alerts.map((a) => a.id);
+  $("fork-alert").hidden = alerts.length === 0;
+  $("fork-alert-text").textContent = alerts.map((a) => a.text).join(" ");
+  $("send").disabled = blockedBy.length > 0 || forkIds.length > 0;
 }
 
 async function showConversation() {
@@ -206,6 +250,7 @@ async function showConversation() {
   $("empty").hidden = true;
   $("conv").hidden = false;
   $("conv-title").textContent = data.name;
+  setForkAlert(data.fork);
   setKeyAlert(data.key_change);
   if (older.conv !== current || !older.items.length) older = {conv: current, items: [], more: data.more,
                                        first: data.first_seq};
@@ -213,7 +258,8 @@ async function showConversation() {
   renderTimeline({id: data.id, items: older.items.filter((i) => !i.id || !seen.has(i.id))
                                        .concat(data.items)});
   const s = summaries.find((c) => c.id === current);
-  if (s && s.unread && document.visibilityState === "visible" && !blockedBy.length) {
+  if (s && s.unread && document.visibilityState === "visible" && !blockedBy.length &&
+      !forkIds.length) {
     await api("POST", `/api/conv/${encodeURIComponent(current)}/read`);
   }
   if (!$("members").hidden) await showMembers();
@@ -231,6 +277,11 @@ async function showMembers() {
       el("span", {class: "badge", text: mb.verified ? " verified" : ""}),
       el("span", {class: "devices", text: ` ${mb.devices.length} device(s): ` +
                                            mb.devices.join(", ")}));
+    const admins = data.members.filter((x) => x.admin).map((x) => x.account);
+    item.append(el("button", {type: "button", text: mb.admin ? "Remove admin" : "Make admin",
+      "aria-label": (mb.admin ? "Remove admin " : "Make admin ") + mb.account,
+      on: {click: () => act(() => manage({action: "admins", accounts: mb.admin ?
+        admins.filter((x) => x !== mb.account) : admins.concat([mb.account])}))}}));
     if (!mb.me) item.append(el("button", {type: "button", text: "Verify",
       "aria-label": "Verify " + mb.account, on: {click: () => act(() => showSafety(mb.account))}}),
       el("button", {type: "button", text: "Remove", "aria-label": "Remove " + mb.account,
@@ -268,6 +319,7 @@ async function runSearch() {
     if ($(id).value) params.set(key, String(Date.parse($(id).value + "T00:00:00") + end));
   }
   if ($("search-here").checked && current) params.set("conv", current);
+  else if ($("search-conv").value.trim()) params.set("conv", $("search-conv").value.trim());
   const data = await api("GET", "/api/search?" + params);
   const list = $("hit-list");
   list.replaceChildren();
@@ -322,7 +374,14 @@ async function showSettings() {
     list.append(item);
   }
   $("cover").checked = data.cover;
+  $("notify").checked = data.notify.enabled;
+  $("notify-text").checked = data.notify.text;
   $("default-timer").value = String(data.timer);
+}
+
+function saveNotify() {
+  return api("POST", "/api/settings",
+             {notify: {enabled: $("notify").checked, text: $("notify-text").checked}});
 }
 
 async function pollLink() {
@@ -342,6 +401,17 @@ function wireSettings() {
     $("settings-toggle").setAttribute("aria-expanded", String(!panel.hidden));
     if (!panel.hidden) act(showSettings);
   });
+  $("notify").addEventListener("change", () => act(async () => {
+    // Asked here, on the person's own click, never on page load.
+    if ($("notify").checked && "Notification" in window) {
+      const answer = await Notification.requestPermission();
+      if (answer !== "granted") $("notify").checked = false;
+      $("notify-status").textContent = answer === "granted" ? "Notifications are on" :
+        "The browser did not allow notifications";
+    }
+    await saveNotify();
+  }));
+  $("notify-text").addEventListener("change", () => act(saveNotify));
   $("settings-save").addEventListener("click", () => act(() => api("POST", "/api/settings",
     {cover: $("cover").checked, timer: Number($("default-timer").value)})));
   $("link-open").addEventListener("click", () => act(async () => {
@@ -483,12 +553,22 @@ document.addEventListener("DOMContentLoaded", () => {
     if (f) act(() => upload(f)).then(() => { $("file").value = ""; });
   });
   const main = $("main");
-  main.addEventListener("dragover", (ev) => { if (current) ev.preventDefault(); });
+  main.addEventListener("dragover", (ev) => {
+    if (!current) return;
+    ev.preventDefault();
+    $("composer").classList.add("dropping");
+  });
+  main.addEventListener("dragleave", () => $("composer").classList.remove("dropping"));
   main.addEventListener("drop", (ev) => {
     ev.preventDefault();
+    $("composer").classList.remove("dropping");
     const f = ev.dataTransfer.files[0];
     if (f && current) act(() => upload(f));
   });
+  $("fork-confirm").addEventListener("click", () => act(async () => {
+    await seen(forkIds);
+    setForkAlert([]);
+  }));
   $("key-confirm").addEventListener("click", () => act(async () => {
     await api("POST", `/api/conv/${encodeURIComponent(current)}/confirm-keys`,
               {accounts: blockedBy});
@@ -505,7 +585,12 @@ document.addEventListener("DOMContentLoaded", () => {
     await api("POST", `/api/verify/${encodeURIComponent(safetyFor)}`);
     $("safety").hidden = true;
   }));
-  window.addEventListener("hashchange", () => { setMode(null); setKeyAlert([]); refresh(); });
+  window.addEventListener("hashchange", () => {
+    setMode(null);
+    setKeyAlert([]);
+    setForkAlert([]);
+    refresh();
+  });
   document.addEventListener("visibilitychange", () => refresh());
   wireManage();
   wireSettings();
