@@ -2,10 +2,13 @@
 page's live channel (server-sent events).
 
 The device is one SQLCipher profile and one MLS state per group, so every use
-of it (a view, a send, applying pushed items) holds :attr:`Live.lock`. The
-provider's push is only a wake-up: each frame makes the device ``sync`` (the
-library's own apply path, with housekeeping and key-transparency duties), then
-every open page is told to refresh.
+of it (a view, a send, applying pushed items) holds its turn (``Live.turn``).
+A push frame carries the items themselves: they are applied at once through the
+library's one apply path (``inbox.apply_items``, as ``Device.listen`` does) and
+the pages are told; only then do the duties of a sync run (housekeeping, key
+transparency, the outbox), and the pages are told again when they found
+something. A frame is no longer a whole sync with a fetch of its own (the push
+to screen latency, docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from accord.client import alerts, device_kt, housekeeping, inbox, outbox
 from accord.client.device import Device
+from accord.wire import messages as m
 
 IDLE_S = 20.0  # reconnect the push this often even when nothing comes
 RETRY_S = 0.1
@@ -57,16 +62,33 @@ class Live:
             self.changed()
         return n
 
+    async def apply(self, items: list[m.QueueItem]) -> int:
+        """A push frame: its items applied and shown first, the duties after."""
+        async with self.turn():
+            # another command on this profile may have applied some already
+            fresh = [i for i in items if i.seq > self.dev.cursor]
+            n = await inbox.apply_items(self.dev, fresh, self.clock())
+        if n:
+            self.changed()
+        async with self.turn():
+            before = alerts.pending(self.dev.store)
+            await housekeeping.run(self.dev, self.clock())
+            await device_kt.after_sync(self.dev, self.clock())  # key transparency (issue 7)
+            await outbox.flush(self.dev, self.clock())
+            if n or alerts.pending(self.dev.store) != before:
+                self.changed()  # what the checks found (a key change, an alert) is shown too
+        return n
+
     async def pump(self) -> None:
-        """Forever: sync, then wait on the provider's push; each frame is a sync."""
+        """Forever: sync, then apply what the provider's push brings."""
         while True:
             try:
                 async with self.turn():
                     await self.dev.connect()
                 await self.sync()
                 self.online = True
-                async for _items in self.dev.api.push(self.dev.cursor, idle_timeout=IDLE_S):
-                    await self.sync()
+                async for items in self.dev.api.push(self.dev.cursor, idle_timeout=IDLE_S):
+                    await self.apply(items)
             except Exception as exc:  # noqa: BLE001 - offline: show what the device holds
                 if self.online:
                     self.changed("offline", message=type(exc).__name__)
