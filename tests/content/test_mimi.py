@@ -58,6 +58,7 @@ def _nest(levels: int) -> tuple[Any, ...]:
         ({"ext": {b"k": 1}}, "reserved"),
         ({"ext": {1: b"not text"}}, "extension 1 is not a text string"),
         ({"ext": {-7: ((((1,),),),)}}, "extensions nested more than 4"),  # 6.3
+        ({"ext": {-7: bytes(4093)}}, "extension -7 over 4095 octets"),  # 4.3
         ({"body": _nest(5)}, "nested more than 4 levels"),  # 6.3
         ({"body": (1, "", 3, 2, tuple([TEXT] * 1024))}, "more than 1024 body parts"),  # 9.1
         ({"body": (1, "", 3, 3, (TEXT, TEXT))}, "unknown partSemantics 3"),  # 9.1
@@ -82,6 +83,7 @@ def test_deepest_allowed_nesting_and_most_parts_decode() -> None:
     mimi.decode_content(_doc(body=_nest(4)))
     mimi.decode_content(_doc(body=(1, "", 3, 2, tuple([TEXT] * 1023))))
     mimi.decode_content(_doc(ext={-7: (((1,),),)}))
+    mimi.decode_content(_doc(ext={-7: bytes(4092)}))  # 3 + 4092 octets encoded
 
 
 def test_the_encoder_never_produces_what_the_decoder_refuses() -> None:
@@ -162,3 +164,38 @@ def test_the_named_sender_and_room_must_be_the_authenticated_ones() -> None:
         mimi.check_origin(content, "mimi://a.example/u/alice", "mimi://a.example/r/r2")
     unnamed = mimi.decode_content(_doc(ext={}))
     mimi.check_origin(unnamed, "mimi://b.example/u/anyone", "mimi://b.example/r/any")
+
+
+# The pretty-printed CBOR of the draft's sections 5.8 (Expiring) and 5.10 (Conferencing),
+# whose example files are not in the reference copy (no message ID is stated for them).
+DRAFT_HEX = {
+    "expiring": (
+        "875033be993eb39f418f9295afc2ae160d2df64082f41a62036674f6a20178206d696d693a2f2f6578616d70"
+        "6c652e636f6d2f752f616c6963652d736d6974680278256d696d693a2f2f6578616d706c652e636f6d2f722f"
+        "656e67696e656572696e675f7465616d85016001781e746578742f6d61726b646f776e3b76617269616e743d"
+        "47464d2d4d494d4958505f5f2a56504e20474f494e4720444f574e2a5f5f2049276d207265626f6f74696e67"
+        "207468652056504e20696e2074656e206d696e7574657320756e6c65737320616e796f6e65206f626a656374"
+        "732e"
+    ),
+    "conferencing": (
+        "8750678ac6cd54de049c3e9665cd212470faf647466f6f20313138f6f6a20178206d696d693a2f2f6578616d"
+        "706c652e636f6d2f752f616c6963652d736d6974680278256d696d693a2f2f6578616d706c652e636f6d2f72"
+        "2f656e67696e656572696e675f7465616d8f07600260781e68747470733a2f2f6578616d706c652e636f6d2f"
+        "6a6f696e2f31323334350000004040400040781b4a6f696e2074686520466f6f2031313820636f6e66657265"
+        "6e636560"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAFT_HEX))
+def test_the_drafts_other_examples_round_trip(name: str) -> None:
+    data = bytes.fromhex(DRAFT_HEX[name])
+    content = mimi.decode_content(data)
+    assert mimi.encode_content(content) == data
+    if name == "expiring":
+        assert content.expires == mimi.Expiration(False, 1644390004)
+    else:
+        assert content.topic_id == b"Foo 118"
+        assert isinstance(content.body, mimi.ExternalPart)
+        assert content.body.disposition == mimi.Disposition.SESSION
+        assert content.body.url == "https://example.com/join/12345"

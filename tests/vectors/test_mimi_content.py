@@ -49,6 +49,12 @@ def test_every_example_passes() -> None:
            "2716d0ed0a3d249ca63ace7d82a096f4" in lines
 
 
+def test_a_cbor_file_is_a_mimi_example_without_kind() -> None:
+    result = CliRunner().invoke(vectors, [str(FOLDER / "unlike.cbor")])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "1 passed, 0 failed"
+
+
 def _copy(tmp_path: Path, name: str) -> Path:
     for suffix in (".cbor", ".edn"):
         shutil.copy(FOLDER / f"{name}{suffix}", tmp_path / f"{name}{suffix}")

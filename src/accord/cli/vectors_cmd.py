@@ -28,9 +28,13 @@ def run_mimi_file(path: Path) -> tuple[int, int, list[str]]:
     return 1, 0, [f"message ID {mid.hex()}"]
 
 
+def is_mimi(path: Path, kind: str | None) -> bool:
+    return kind == MIMI_CONTENT or (kind is None and path.suffix == ".cbor")
+
+
 def run_file(path: Path, kind: str | None, verbose: bool = False) -> tuple[int, int, list[str]]:
     """Check every entry of one file: (passed, failed, failure messages)."""
-    if kind == MIMI_CONTENT:
+    if is_mimi(path, kind):
         return run_mimi_file(path)
     k = kind or kind_of(str(path))
     check = checker(k)
@@ -77,7 +81,7 @@ def vectors(files: tuple[str, ...], kind: str | None, verbose: bool, max_failure
         total_pass += passed
         total_fail += failed
         status = "ok" if failed == 0 else "FAILED"
-        if kind == MIMI_CONTENT:  # one example per file: one line saying what was found
+        if is_mimi(path, kind):  # one example per file: one line saying what was found
             click.echo(f"{path.name}: {status}: {messages[0]}")
             continue
         click.echo(f"{path.name}: {status} ({passed} passed, {failed} failed)")

@@ -61,6 +61,7 @@ MAX_TOPIC_BYTES = 4096  # section 9.1
 MAX_PARTS = 1024  # section 9.1
 MAX_NESTING = 4  # section 6.3: the body itself is level 1
 MAX_EXTENSION_DEPTH = 4  # section 6.3: the extensions map is level 1
+MAX_EXTENSION_VALUE_BYTES = 4095  # section 4.3
 SENDER_URI = 1  # section 8.2.1, extension keys
 ROOM_URI = 2
 YEAR_SECONDS = 366 * 24 * 3600
@@ -263,6 +264,11 @@ def _extensions(value: Any, name: str) -> dict[int | str, Any]:
     for key in (SENDER_URI, ROOM_URI):
         if key in value:
             _tstr(value[key], f"extension {key}")
+    for key, item in value.items():
+        # Section 4.3: value = any .size (0..4095), the encoded value.
+        if len(cbor.encode(item)) > MAX_EXTENSION_VALUE_BYTES:
+            raise DecodeError(f"MIMI content: extension {key!r} over {MAX_EXTENSION_VALUE_BYTES} "
+                              f"octets ({DRAFT} 4.3)")
     if _depth(value) > MAX_EXTENSION_DEPTH:
         raise DecodeError(f"MIMI content: extensions nested more than {MAX_EXTENSION_DEPTH} levels ({DRAFT} 6.3)")
     return value
