@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 
-from accord.client import alerts, backup, linking, messaging
+from accord.client import alerts, backup, device_kt, linking, messaging, safety
 from accord.client import conversations as convs
 from accord.client.device import Device, Settings
 from accord.privacy.backup_format import KdfCost, new_recovery_key
+from accord.wire import b64e
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
@@ -135,6 +136,58 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
         assert doc2["device_id"] == new_id
         await backup.restore(again, doc2, key, clock(), reseal=True, cost=COST)
         assert again.identity.account == alice.identity.account
+    finally:
+        for d in devs:
+            await d.disconnect()
+
+
+async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devices(
+        server, tmp_path) -> None:
+    """The backed-up key names the restored device its successor in the transparency
+    log (issue 19): bob, who verified alice, keeps the verification and sends without a
+    confirmation; alice's phone takes the new key as hers. Neither gets an alert."""
+    clock = Clock()
+    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    phone = await new_device(tmp_path / "phone", None, server.url, clock)
+    devs = [alice, bob, phone]
+    a_acct = alice.identity.account
+    try:
+        await _link(alice, phone, server.url, clock)
+        conv = await convs.create(alice, "harbour", [bob.identity.account], clock())
+        await linking.add_to_conversations(alice, phone.identity.device_id, clock())
+        await bob.sync(clock())
+        for d in (alice, bob, phone):
+            await d.sync(clock())
+            await device_kt.after_sync(d, clock(), force=True)
+        async with device_kt.checker(bob) as kc:
+            await kc.current_entry(a_acct, clock())
+        safety.mark_verified(bob, a_acct)
+        assert [alerts.all_alerts(d.store) for d in devs] == [[], [], []]
+
+        key = new_recovery_key(os.urandom)
+        await backup.upload(alice, backup.create(alice, clock(), key, COST), key)
+        await alice.disconnect()
+        fresh = Device.init(tmp_path / "a2", PASS, engine=engine(), kdf=CHEAP)
+        devs.append(fresh)
+        doc = backup.read(await backup.download(server.url, key), key)
+        await backup.restore(fresh, doc, key, clock(), reseal=True, cost=COST)
+
+        clock.t += Settings().device_check_ms  # the phone replaces the old leaf
+        for _ in range(2):
+            for d in (phone, bob, fresh):
+                await d.sync(clock())
+                await device_kt.after_sync(d, clock(), force=True)
+        bconv = convs.find(bob, "harbour")
+        assert fresh.signature_public_key in \
+            {mb.signature_key for mb in bob.engine.members(bob.store.load_group(conv["group_id"]))}
+        for d in (bob, phone, fresh):
+            assert alerts.all_alerts(d.store) == [], d.identity.account
+        # approved by the phone as the old key's successor
+        assert b64e(fresh.signature_public_key) in phone.store.get_json("kt:own_keys")
+        assert safety.changed_contacts(bob, bconv, clock()) == []
+        await messaging.send_text(bob, bconv, "no confirmation needed", clock())
+        assert bob.store.get_json("safety:" + a_acct) is not None  # still verified
     finally:
         for d in devs:
             await d.disconnect()

@@ -119,6 +119,12 @@ async def test_T08_device_add_needs_the_accounts_certification(http, names) -> N
     # Without the new key's own signature, even alice cannot add it.
     bad = m.AddDeviceRequest(signature_key=pub, certification=cert, possession=b"\0" * 64)
     assert (await alice.call("POST", "/v1/devices", bad)).status_code == 401
+    # A succession (issue 19) must be the certifying device's own signature too.
+    forged = new.sign(signing.succession_input(alice.account, alice.key.public_key()
+                                               .public_bytes_raw(), pub))
+    bad = m.AddDeviceRequest(signature_key=pub, certification=cert, possession=pop,
+                             succession=forged)
+    assert (await alice.call("POST", "/v1/devices", bad)).status_code == 401
     r = await alice.call("GET", f"/v1/accounts/{alice.account}/devices")
     assert len(r.json()["devices"]) == 1
 

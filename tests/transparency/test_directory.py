@@ -22,12 +22,14 @@ from accord.transparency import (
     MemoryEntryStore,
     MemoryNodeStore,
     SignedTreeHead,
+    Succession,
     TreeHead,
     check_split_view_evidence,
     decode_entry,
     decode_signed_head,
     detect_split_view,
     encode_entry,
+    proven_successions,
     replay_map_root,
     require_device_key,
     sign_head,
@@ -36,7 +38,10 @@ from accord.transparency import (
     verify_head_update,
     verify_lookup,
     verify_signed_head,
+    vouched,
 )
+from accord.transparency.entries import MAX_SUCCESSIONS
+from accord.wire import signing
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 DOMAIN = "a.example"
@@ -303,3 +308,53 @@ def test_entry_rules() -> None:
     swapped = ok.replace(key(1), b"\xff" * 32)
     with pytest.raises(DecodeError):
         decode_entry(swapped)
+
+
+def _device() -> tuple[Ed25519PrivateKey, bytes]:
+    sk = Ed25519PrivateKey.generate()
+    return sk, sk.public_key().public_bytes_raw()
+
+
+def _succession(old: Ed25519PrivateKey, new: bytes, identity: str = ALICE) -> Succession:
+    pub = old.public_key().public_bytes_raw()
+    return Succession(pub, new, old.sign(signing.succession_input(identity, pub, new)))
+
+
+def test_T06_a_succession_is_proven_carried_and_trusted_forward_only() -> None:
+    """Issue 19: a restore's succession, signed by the old key, is in the proven entry and
+    stays in later entries; a succession the provider signed is dropped; trust follows
+    a succession forward only."""
+    (a, ka), (b, kb), (_, kc) = _device(), _device(), _device()
+    other, ko = _device()
+    d = KeyDirectory(DOMAIN, b"\x42" * 32)
+    d.publish(ALICE, [ka, ko], now=1)
+    d.publish(ALICE, [ka, kb, ko], now=2, succession=_succession(a, kb))
+    d.publish(ALICE, [kb, ko], now=3)  # the old device removed: the succession stays
+    forged = Succession(ko, kc, b.sign(signing.succession_input(ALICE, ko, kc)))
+    d.publish(ALICE, [kb, kc], now=4, succession=forged)  # not signed by its predecessor
+    entry = verify_lookup(head_of(d), ALICE, d.lookup(ALICE))
+    assert entry is not None and len(entry.successions) == 2
+    proven = proven_successions(ALICE, entry)
+    assert [(s.predecessor, s.successor) for s in proven] == [(ka, kb)]
+    assert proven_successions(BOB, entry) == ()  # signed for another identity
+    pairs = [(s.predecessor, s.successor) for s in proven]
+    assert vouched([ka, ko], pairs) == ({ka, ko, kb}, {ka})
+    assert vouched([kb], pairs) == ({kb}, frozenset())  # never backwards
+    d.delete(ALICE, now=5)
+    assert verify_lookup(head_of(d), ALICE, d.lookup(ALICE)).successions == ()
+
+
+def test_T16_a_version_1_entry_still_reads_and_successions_are_bounded() -> None:
+    d = KeyDirectory(DOMAIN, b"\x42" * 32)
+    a, ka = _device()
+    _, entry = d.publish(ALICE, [ka], now=1)
+    v2 = encode_entry(entry)
+    assert v2[0] == 2 and v2[-1] == 0  # no successions: an empty vector at the end
+    assert decode_entry(b"\x01" + v2[1:-1]) == entry
+    with pytest.raises(DecodeError):
+        decode_entry(b"\x03" + v2[1:])
+    for i in range(MAX_SUCCESSIONS + 2):
+        _, new = _device()
+        _, entry = d.publish(ALICE, [new], now=2 + i, succession=_succession(a, new))
+    assert len(entry.successions) == MAX_SUCCESSIONS
+    assert decode_entry(encode_entry(entry)) == entry

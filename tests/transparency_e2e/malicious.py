@@ -44,6 +44,7 @@ from accord.transparency import (
     MemoryNodeStore,
     MerkleLog,
     SignedTreeHead,
+    Succession,
     leaf_hash,
 )
 from accord.wire import codec
@@ -171,8 +172,10 @@ class ForkProxy:
 
 
 async def replace_logged_key(provider: Provider, account: str, device_id: str,
-                             new_key: bytes, now: int) -> None:
-    """Swap a device's key for the provider's own, and log the swap (a substitution in the open)."""
+                             new_key: bytes, now: int,
+                             succession: Succession | None = None) -> None:
+    """Swap a device's key for the provider's own, and log the swap (a substitution in the
+    open); ``succession``: published with it, as if the old key had named the new one."""
     engine = SqliteEngine(_db(provider))
     await engine.open()
     try:
@@ -184,6 +187,6 @@ async def replace_logged_key(provider: Provider, account: str, device_id: str,
                 "SELECT signature_key, created_at FROM devices WHERE device_id = ?", device_id)
         assert row is not None
         await kt.remove_device(DeviceRecord(device_id, account, bytes(row[0]), int(row[1])), now)
-        await kt.add_device(DeviceRecord(device_id, account, new_key, now), now)
+        await kt.add_device(DeviceRecord(device_id, account, new_key, now), now, succession)
     finally:
         await engine.close()

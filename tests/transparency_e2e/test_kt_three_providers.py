@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client import alerts, device_kt, housekeeping, message_requests, messaging, safety
 from accord.client import conversations as convs
@@ -21,8 +22,13 @@ from accord.client.mls_session import OFFERED_SUITES
 from accord.errors import NotFound
 from accord.federation.provider_key import load_or_create
 from accord.mls.codec import decode as tls_decode
-from accord.transparency import SignedTreeHead, SplitViewEvidence, check_split_view_evidence
-from accord.wire import b64d
+from accord.transparency import (
+    SignedTreeHead,
+    SplitViewEvidence,
+    Succession,
+    check_split_view_evidence,
+)
+from accord.wire import b64d, signing
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.providers import Provider
 from tests.transparency_e2e import malicious
@@ -210,6 +216,48 @@ async def test_T06_logged_key_substitution_is_detected_by_the_owner(
         assert sorted(_kinds(bob)) == ["key_not_in_log", "unknown_device"]
         ghost_alert = [a for a in alerts.pending(bob.store) if a["kind"] == "unknown_device"][0]
         assert ghost_alert["detail"]["key"] == alerts.fingerprint(pub)
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+@pytest.mark.parametrize("succession", ["none", "signed_by_the_provider"])
+async def test_T06_a_swapped_key_is_a_key_change_for_a_verified_contact(
+        providers: dict[str, Provider], tmp_path: Path, succession: str) -> None:
+    """beta swaps bob's key for its own and logs it, with no succession or with one it
+    signed itself as if bob's old key had (issue 19): alice, who verified bob, is
+    alerted and her sends wait for her confirmation; bob's own device is alerted too.
+    Only a succession the old key signed continues a verification."""
+    clock, t = Clock(), _tag()
+    alice = await new_device(tmp_path / "a", f"alice{t}@alpha.test", providers["alpha"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{t}@beta.test", providers["beta"].url, clock)
+    b_acct = bob.identity.account
+    try:
+        conv = await convs.create(alice, f"swap{t}", [b_acct], clock())
+        for d in (alice, bob):
+            await device_kt.after_sync(d, clock(), force=True)
+        safety.mark_verified(alice, b_acct)  # the create proved bob's keys
+        assert _kinds(alice) == [] and _kinds(bob) == []
+
+        priv, pub = bob.engine.signature_keypair()
+        forged = None
+        if succession == "signed_by_the_provider":
+            old = bob.signature_public_key
+            sig = Ed25519PrivateKey.from_private_bytes(priv).sign(
+                signing.succession_input(b_acct, old, pub))
+            forged = Succession(old, pub, sig)
+        await malicious.replace_logged_key(providers["beta"], b_acct, bob.identity.device_id,
+                                           pub, clock(), forged)
+        async with device_kt.checker(alice) as kc:  # as `accord verify` and every claim do
+            entry = await kc.current_entry(b_acct, clock())
+        assert entry is not None and list(entry.device_keys) == [pub]
+        assert len(entry.successions) == (forged is not None)
+        assert safety.changed_contacts(alice, None, clock()) == [b_acct]
+        assert _kinds(alice) == ["contact_key_changed"]
+        with pytest.raises(safety.KeyChangeUnconfirmed):
+            await messaging.send_text(alice, conv, "to whom?", clock())
+        await device_kt.after_sync(bob, clock(), force=True)
+        assert "unknown_device" in _kinds(bob)
     finally:
         await alice.disconnect()
         await bob.disconnect()

@@ -242,11 +242,16 @@ class ProviderApi:
         return found.device_id
 
     async def add_device(self, account: str, new_key: bytes, certify: Signer,
-                         possession: bytes) -> m.AddDeviceResponse:
-        """Certify ``new_key`` with this device's key; ``possession`` is the new key's own."""
+                         possession: bytes, *, succeeds: bytes | None = None
+                         ) -> m.AddDeviceResponse:
+        """Certify ``new_key`` with this device's key; ``possession`` is the new key's own.
+        ``succeeds``: this device's public key, when ``new_key`` takes its place (a
+        restore): the provider logs the succession, signed here (issue 19)."""
+        succession = None if succeeds is None else certify(
+            signing.succession_input(account, succeeds, new_key))
         req = m.AddDeviceRequest(signature_key=new_key,
                                  certification=certify(signing.add_device_input(account, new_key)),
-                                 possession=possession)
+                                 possession=possession, succession=succession)
         return await self._json(m.AddDeviceResponse, "POST", "/v1/devices", body=req, auth=True)
 
     async def remove_device(self, device_id: str) -> None:

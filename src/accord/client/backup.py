@@ -113,8 +113,12 @@ async def relink(dev: Device, doc: dict[str, Any], now: int) -> None:
                             "profile from another device, then restore the history only"
                             ) from None
         pub = dev.signature_public_key
+        # The old key names the new one its successor in the transparency log, so
+        # contacts who verified the account, and its other devices, see a
+        # continuation, not a stranger's key (issue 19).
         await old.add_device(account, pub, old_key.sign,
-                             dev.sign(signing.possession_input(account, pub)))
+                             dev.sign(signing.possession_input(account, pub)),
+                             succeeds=old_key.public_key().public_bytes_raw())
         if await dev.complete_link(now) is None:
             raise AuthError("the provider did not list the new device")
         await old.remove_device(old_id)  # the lost device can no longer log in

@@ -13,9 +13,11 @@ digits in 12 groups of 5, the same on both sides. The QR code carries
 ``accord-safety:1:`` and the 60 digits.
 
 Verifying a contact stores the combined digest in ``contacts.verified_fingerprint``
-and the contact's key set at that moment. If the contact's keys change
-(in its log, or among the leaves of a conversation), the contact is shown
-as changed, a ``contact_key_changed`` alert is raised, and sending to a
+and the contact's key set at that moment. A key that a verified key signed
+as its successor in the contact's transparency log (a restore from backup,
+``accord.transparency.vouched``) continues the verification (issue 19).
+If the contact's keys change otherwise (in its log, or among the leaves of
+a conversation), the contact is shown as changed, a ``contact_key_changed`` alert is raised, and sending to a
 conversation with that contact needs a confirmation, which also clears
 the verification (compare again to restore it).
 """
@@ -27,8 +29,10 @@ from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from accord.client import alerts
+from accord.client.keycheck import successions
 from accord.client.mls_session import split_identity
 from accord.errors import NotFound, ValidationError
+from accord.transparency import vouched
 from accord.wire import b64d, b64e
 
 if TYPE_CHECKING:
@@ -137,7 +141,8 @@ def _changed_keys(dev: Device, account: str, keys: Iterable[bytes]) -> set[bytes
     if snap is None:
         return None
     seen = {b64d(k) for k in dev.store.get_json("kt:keys:" + account, snap)} | set(keys)
-    return seen if seen != {b64d(k) for k in snap} else None
+    verified = {b64d(k) for k in snap}
+    return None if continues(verified, seen, successions(dev.store, account)) else seen
 
 
 def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list[str]:
@@ -176,6 +181,15 @@ def check_before_add(dev: Device, account: str, keys: Iterable[bytes], *,
         f"the keys of verified contact {account} changed since you verified them; compare "
         "the safety number again, or confirm to add them anyway",
         "issue 7 safety numbers", [account])
+
+
+def continues(verified: set[bytes], seen: set[bytes],
+              proven: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the keys ``seen`` are the verified ones, or their certified successors:
+    no key that nobody vouched for, and every verified device still there, itself or
+    through its successor. Without successions: ``seen == verified``."""
+    keys, retired = vouched(verified, proven)
+    return seen <= keys and keys - retired <= seen
 
 
 def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:

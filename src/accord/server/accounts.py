@@ -14,6 +14,7 @@ from accord.errors import AuthError, CryptoError, NotFound, ValidationError
 from accord.server import transparency
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
+from accord.transparency import Succession
 from accord.wire import b64e, signing
 from accord.wire import messages as m
 
@@ -102,8 +103,14 @@ async def add_device(
         req.possession,
         signing.possession_input(by.account, req.signature_key),
     )
+    succession = None
+    if req.succession is not None:  # a restore: ``by`` hands its place to the new key
+        signing.verify(by.signature_key, req.succession,
+                       signing.succession_input(by.account, by.signature_key,
+                                                req.signature_key))
+        succession = Succession(by.signature_key, req.signature_key, req.succession)
     device = DeviceRecord(new_device_id(), by.account, req.signature_key, now)
-    await transparency.add_device(p, device, now)  # logged (issue 7)
+    await transparency.add_device(p, device, now, succession)  # logged (issue 7)
     return m.AddDeviceResponse(device_id=device.device_id)
 
 

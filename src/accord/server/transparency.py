@@ -39,6 +39,7 @@ from accord.transparency import (
     MemoryEntryStore,
     MemoryNodeStore,
     SignedTreeHead,
+    Succession,
     decode_entry,
     leaf_hash,
 )
@@ -180,7 +181,7 @@ class TransparencyLog:
 
     # appends, each in the transaction of its device change ------------------------
 
-    def _appender(self, now: int) -> sql.Appender:
+    def _appender(self, now: int, succession: Succession | None = None) -> sql.Appender:
         async def append(tx: Tx, account: str, keys: tuple[bytes, ...],
                          deleted: bool) -> sql.LogRows:
             await self._catch_up(tx)
@@ -188,7 +189,7 @@ class TransparencyLog:
             if deleted:
                 self.directory.delete(account, now)
             else:
-                self.directory.publish(account, keys, now)
+                self.directory.publish(account, keys, now, succession)
             return sql.LogRows(self._entries.take(), self._nodes.take())
 
         return append
@@ -207,8 +208,10 @@ class TransparencyLog:
     async def create_account(self, device: DeviceRecord, now: int) -> None:
         await self._logged(sql.create_account_logged, now, device, self._appender(now))
 
-    async def add_device(self, device: DeviceRecord, now: int) -> None:
-        await self._logged(sql.add_device_logged, now, device, self._appender(now))
+    async def add_device(self, device: DeviceRecord, now: int,
+                         succession: Succession | None = None) -> None:
+        await self._logged(sql.add_device_logged, now, device,
+                           self._appender(now, succession))
 
     async def remove_device(self, device: DeviceRecord, now: int) -> None:
         await self._logged(sql.remove_device_logged, now, device, self._appender(now))
@@ -274,9 +277,12 @@ async def create_account(p: Any, device: DeviceRecord, now: int) -> None:
     await (p.store.create_account(device) if kt is None else kt.create_account(device, now))
 
 
-async def add_device(p: Any, device: DeviceRecord, now: int) -> None:
+async def add_device(p: Any, device: DeviceRecord, now: int,
+                     succession: Succession | None = None) -> None:
+    """``succession``: the device takes the place of the one that signed it (issue 19)."""
     kt: TransparencyLog | None = getattr(p, "transparency", None)
-    await (p.store.add_device(device) if kt is None else kt.add_device(device, now))
+    await (p.store.add_device(device) if kt is None
+           else kt.add_device(device, now, succession))
 
 
 async def remove_device(p: Any, device: DeviceRecord, now: int) -> None:

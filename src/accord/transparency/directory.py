@@ -17,6 +17,11 @@ a head it has verified, it proves:
   cannot pass another user's entry off as this one's;
 - every client holding the same head gets the same answer for the index.
 
+``proven_successions`` and ``vouched`` (issue 19) are for whoever trusted a
+set of an identity's keys (a contact who compared safety numbers, the
+account's own devices): a key that a trusted key certified as its successor
+(a restore from backup) is trusted in its turn; any other new key is not.
+
 It does not prove that the index is *the* index of ``identity``: with a
 keyed hash (not a VRF) only the provider can compute it, so a dishonest
 provider could keep a second index for one identity (a shadow entry with a
@@ -44,16 +49,19 @@ from accord.transparency.merkle import MerkleLog, leaf_hash
 from accord.transparency.prefix_map import MapProof, PrefixMap, verify_map_proof
 from accord.transparency.proofs import MAX_PROOF_HASHES, verify_inclusion
 from accord.transparency.store import EntryStore, MemoryEntryStore, NodeStore
+from accord.wire import signing
 
 __all__ = [
     "EntryProof",
     "KeyDirectory",
     "LookupProof",
+    "proven_successions",
     "replay_map_root",
     "require_device_key",
     "unknown_devices",
     "verify_entry",
     "verify_lookup",
+    "vouched",
 ]
 
 Hash32 = Annotated[bytes, Fixed(32)]
@@ -127,25 +135,34 @@ class KeyDirectory:
         return value.position, E.decode_entry(self._entries.get_entry(value.position))
 
     def publish(
-        self, identity: str, device_keys: Iterable[bytes], now: int
+        self, identity: str, device_keys: Iterable[bytes], now: int,
+        succession: E.Succession | None = None,
     ) -> tuple[int, E.LogEntry]:
-        """Record ``identity``'s new device set; returns (position, entry)."""
-        return self._append(identity, tuple(sorted(set(device_keys))), False, now)
+        """Record ``identity``'s new device set; returns (position, entry).
+
+        ``succession``: the change is a device taking another's place, as its
+        predecessor signed (checked by the caller; readers check it again).
+        """
+        return self._append(identity, tuple(sorted(set(device_keys))), False, now, succession)
 
     def delete(self, identity: str, now: int) -> tuple[int, E.LogEntry]:
         """Record the tombstone of a deleted account."""
         if self.current(identity) is None:
             raise NotFound("no such identity in the log")
-        return self._append(identity, (), True, now)
+        return self._append(identity, (), True, now, None)
 
     def _append(
-        self, identity: str, keys: tuple[bytes, ...], deleted: bool, now: int
+        self, identity: str, keys: tuple[bytes, ...], deleted: bool, now: int,
+        succession: E.Succession | None,
     ) -> tuple[int, E.LogEntry]:
         index = self.index_for(identity)
         commitment = E.identity_commitment(E.identity_opening(self._index_key, identity), identity)
         prior = self._current(index)
         version, previous = (1, None) if prior is None else (prior[1].version + 1, prior[0])
-        entry = E.LogEntry(index, commitment, version, previous, now, deleted, keys)
+        carried = () if prior is None or deleted else prior[1].successions
+        successions = (*carried, *([succession] if succession else []))[-E.MAX_SUCCESSIONS:]
+        entry = E.LogEntry(index, commitment, version, previous, now, deleted, keys,
+                           successions)
         data = E.encode_entry(entry)
         position = self.log.size
         self._entries.append_entry(position, data)
@@ -226,3 +243,43 @@ def require_device_key(entry: E.LogEntry | None, key: bytes) -> None:
     """Raise unless ``key`` is a current device key of the entry (T06)."""
     if entry is None or entry.deleted or key not in entry.device_keys:
         raise ValidationError("the key is not in the identity's current device set", "T06")
+
+
+def proven_successions(identity: str, entry: E.LogEntry | None) -> tuple[E.Succession, ...]:
+    """The entry's successions whose predecessor's signature holds (issue 19).
+
+    The provider publishes them but cannot make one: a succession that does not
+    verify is dropped, so the key it names is as untrusted as any other new key.
+    """
+    if entry is None:
+        return ()
+    out = []
+    for s in entry.successions:
+        try:
+            signing.verify(s.predecessor, s.signature,
+                           signing.succession_input(identity, s.predecessor, s.successor))
+        except CryptoError:
+            continue
+        out.append(s)
+    return tuple(out)
+
+
+def vouched(trusted: Iterable[bytes], proven: Iterable[tuple[bytes, bytes]]
+            ) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """``(keys, retired)``: the trusted keys and, transitively, their successors by the
+    ``(predecessor, successor)`` pairs of ``proven_successions``; and which of those
+    keys a successor replaced. Only forward: a key is never trusted because of its
+    successor (anyone can sign a succession to a key they did not make)."""
+    keys: set[bytes] = set(trusted)
+    retired: set[bytes] = set()
+    edges = list(proven)
+    grew = True
+    while grew:
+        grew = False
+        for old, new in edges:
+            if old in keys:
+                retired.add(old)
+                if new not in keys:
+                    keys.add(new)
+                    grew = True
+    return frozenset(keys), frozenset(retired)

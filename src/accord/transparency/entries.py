@@ -1,7 +1,8 @@
 """Log entries and the pseudonymous index of an identity.
 
 An entry records one change to an identity's set of device signature keys,
-or the tombstone of a deleted account (issue 11, T18: the log is append-only,
+with the successions that explain it (a device restored from backup: the old
+key signs for the new one, ``Succession``), or the tombstone of a deleted account (issue 11, T18: the log is append-only,
 so deletion leaves a tombstone by design; it carries no keys and no name).
 
 The identity is never in the clear (issue 7: readers must not enumerate a
@@ -35,8 +36,10 @@ from accord.mls.codec import U64, Fixed, decode, encode, wire
 __all__ = [
     "ENTRY_VERSION",
     "MAX_DEVICES",
+    "MAX_SUCCESSIONS",
     "LogEntry",
     "MapValue",
+    "Succession",
     "decode_entry",
     "encode_entry",
     "identity_commitment",
@@ -45,9 +48,11 @@ __all__ = [
     "index_key_commitment",
 ]
 
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2  # 2 added ``successions``; a version 1 entry reads as having none
 MAX_DEVICES = 64
+MAX_SUCCESSIONS = 8  # carried from entry to entry, the newest kept
 MAX_KEY_BYTES = 133  # the largest MLS signature public key (P-521, RFC 9420 5.1.1)
+MAX_SIGNATURE_BYTES = 132  # ECDSA P-521, DER at most; Ed25519 is 64
 
 Hash32 = Annotated[bytes, Fixed(32)]
 
@@ -89,6 +94,21 @@ def index_key_commitment(index_key: bytes) -> bytes:
 
 
 @wire
+class Succession:
+    """``predecessor`` names ``successor`` the device that takes its place (issue 19).
+
+    ``signature`` is the predecessor's, over ``accord.wire.signing.succession_input``:
+    the provider publishes it but cannot make one, so a reader who trusted the
+    predecessor checks it (``directory.proven_successions``) and may trust the
+    successor; a key the provider swapped in has none.
+    """
+
+    predecessor: BoundedBytes(MAX_KEY_BYTES, 32)  # type: ignore[valid-type]
+    successor: BoundedBytes(MAX_KEY_BYTES, 32)  # type: ignore[valid-type]
+    signature: BoundedBytes(MAX_SIGNATURE_BYTES, 64)  # type: ignore[valid-type]
+
+
+@wire
 class LogEntry:
     index: Hash32
     identity_commitment: Hash32
@@ -98,6 +118,9 @@ class LogEntry:
     deleted: Flag  # a tombstone: the account is gone, no keys
     # The device signature public keys, sorted and distinct: a set, canonically.
     device_keys: BoundedTuple(BoundedBytes(MAX_KEY_BYTES, 32), MAX_DEVICES)  # type: ignore[valid-type]
+    # This entry's succession, if any, after the ones of earlier entries (the newest
+    # MAX_SUCCESSIONS): a reader who was away for several changes still finds them.
+    successions: BoundedTuple(Succession, MAX_SUCCESSIONS) = ()  # type: ignore[valid-type]
 
     def __repr__(self) -> str:
         return f"LogEntry(version={self.version}, devices={len(self.device_keys)}, deleted={self.deleted})"
@@ -120,6 +143,8 @@ def _entry_rule(e: LogEntry) -> str | None:
         return "a tombstone has no keys"
     if list(e.device_keys) != sorted(set(e.device_keys)):
         return "device keys are sorted and distinct"
+    if e.deleted and e.successions:
+        return "a tombstone has no successions"
     return None
 
 
@@ -131,9 +156,11 @@ def encode_entry(entry: LogEntry) -> bytes:
 
 
 def decode_entry(data: bytes) -> LogEntry:
-    if not data or data[0] != ENTRY_VERSION:
+    if not data or data[0] not in (1, ENTRY_VERSION):
         raise DecodeError("not a log entry of a known version")
-    entry: Any = decode(LogEntry, bytes(data[1:]))
+    # Version 1 is version 2 without the last field: an empty vector is one zero byte.
+    body = bytes(data[1:]) + (b"\x00" if data[0] == 1 else b"")
+    entry: Any = decode(LogEntry, body)
     broken = _entry_rule(entry)
     if broken:
         raise DecodeError(broken)

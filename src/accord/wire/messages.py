@@ -84,12 +84,15 @@ class AddDeviceRequest:
 
     ``certification`` is the existing device's signature, ``possession`` the
     new key's own signature, both over the add-device input of
-    :mod:`accord.wire.signing`.
+    :mod:`accord.wire.signing`. ``succession``, for a restore from backup: the
+    existing device's signature over the succession input, naming the new key
+    the one that takes its place; the provider publishes it in key transparency.
     """
 
     signature_key: bytes = _key()
     certification: bytes = _sig()
     possession: bytes = _sig()
+    succession: bytes | None = f(min_len=SIG_LEN, max_len=SIG_LEN, default=None)
 
 
 @dataclass(frozen=True, slots=True)

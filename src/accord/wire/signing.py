@@ -19,6 +19,7 @@ LOGIN = b"accord/v1/login"
 ADD_DEVICE = b"accord/v1/add-device"
 POSSESSION = b"accord/v1/possession"
 POST = b"accord/v1/post"
+SUCCESSION = b"accord/v1/succession"
 
 
 def _join(label: bytes, *parts: bytes) -> bytes:
@@ -44,6 +45,13 @@ def add_device_input(account: str, new_key: bytes) -> bytes:
 def possession_input(account: str, new_key: bytes) -> bytes:
     """Signed by ``new_key`` itself: proof that the new device holds the private key."""
     return _join(POSSESSION, account.encode(), new_key)
+
+
+def succession_input(account: str, predecessor: bytes, successor: bytes) -> bytes:
+    """Signed by ``predecessor`` to name ``successor`` the device that takes its place
+    (a restore from backup): published in key transparency, so that whoever trusted
+    the predecessor can trust its successor without a new comparison (issue 19)."""
+    return _join(SUCCESSION, account.encode(), predecessor, successor)
 
 
 def post_input(group_id: bytes, epoch: int, nonce: bytes, ciphertext: bytes) -> bytes:
