@@ -144,8 +144,9 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
 async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devices(
         server, tmp_path) -> None:
     """The backed-up key names the restored device its successor in the transparency
-    log (issue 19): bob, who verified alice, keeps the verification and sends without a
-    confirmation; alice's phone takes the new key as hers. Neither gets an alert."""
+    log (issue 19): bob, who verified alice, replaces her dead leaf with the new one,
+    keeps the verification and sends without a confirmation; alice's phone takes the
+    new key as hers. Neither gets an alert."""
     clock = Clock()
     alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
     bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
@@ -153,11 +154,13 @@ async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devi
     devs = [alice, bob, phone]
     a_acct = alice.identity.account
     try:
-        await _link(alice, phone, server.url, clock)
+        # The phone is linked after the conversation began and not added to it, so bob
+        # is the one to replace alice's dead leaf (device_replace.committer): his
+        # key-change gate sees alice's new key before any sync showed it to him.
         conv = await convs.create(alice, "harbour", [bob.identity.account], clock())
-        await linking.add_to_conversations(alice, phone.identity.device_id, clock())
+        await _link(alice, phone, server.url, clock)
         await bob.sync(clock())
-        for d in (alice, bob, phone):
+        for d in (bob, phone):  # alice does not sync: she would add the phone
             await d.sync(clock())
             await device_kt.after_sync(d, clock(), force=True)
         async with device_kt.checker(bob) as kc:

@@ -118,7 +118,7 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     ident = dev.identity
     name = check_name(dev, name)
     wanted = _accounts([ident.account, *accounts])
-    await _key_change_gate(dev, wanted, confirmed)
+    await _key_change_gate(dev, wanted, now, confirmed)
     suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now,
                                              confirmed)
     group_id = dev.random_bytes(16)
@@ -152,15 +152,27 @@ def _accounts(accounts: list[str]) -> list[str]:
     return list(dict.fromkeys(a.strip().lower() for a in accounts))
 
 
-async def _key_change_gate(dev: Device, accounts: list[str],
+async def _key_change_gate(dev: Device, accounts: list[str], now: int,
                            confirmed: bool | Collection[str]) -> None:
     """The gate ``claim`` applies, for every account at once before the first claim:
     a refusal for the last account spends no KeyPackage of the first."""
     for account in accounts:
         if safety.is_verified(dev, account):
             listed = (await dev.api.list_devices(account)).devices
-            safety.check_before_add(dev, account, [d.signature_key for d in listed],
-                                    confirmed=confirmed)
+            await _gate(dev, account, [d.signature_key for d in listed], now, confirmed)
+
+
+async def _gate(dev: Device, account: str, keys: list[bytes], now: int,
+                confirmed: bool | Collection[str]) -> None:
+    """``safety.check_before_add``, after a fresh look at ``account``'s log when the keys
+    listed are not the verified ones as far as this device knows: a restore's
+    succession (issue 19) may be newer than the last lookup."""
+    if safety.is_verified(dev, account) and not safety.unchanged(dev, account, keys):
+        from accord.client import device_kt
+
+        async with device_kt.checker(dev) as kc:
+            await kc.current_entry(account, now)  # proven keys and successions
+    safety.check_before_add(dev, account, keys, confirmed=confirmed)
 
 
 def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
@@ -208,10 +220,10 @@ async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: in
     ``skip``, and whether every such device had one.
 
     Every path that adds someone's devices claims here (create, add, ReInit, device
-    replacement), so the key-change gate (``safety.check_before_add``) runs before any
+    replacement), so the key-change gate (``_gate``) runs before any
     KeyPackage is claimed, let alone committed: a claimed key must be a listed one."""
     listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
-    safety.check_before_add(dev, account, listed.values(), confirmed=confirmed)
+    await _gate(dev, account, list(listed.values()), now, confirmed)
     claim = await dev.api.claim_key_packages(account, suite)
     out = []
     for c in claim.key_packages:
@@ -241,7 +253,7 @@ async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], no
     present = {mb.identity for mb in dev.engine.members(state)}
     in_group = {split_identity(i)[0] for i in present}
     adds: list[tuple[str, bytes]] = []
-    await _key_change_gate(dev, _accounts(accounts), confirmed)
+    await _key_change_gate(dev, _accounts(accounts), now, confirmed)
     for account in _accounts(accounts):
         got, _ = await claim(dev, account, present, now, suite, confirmed=confirmed)
         if not got and account not in in_group and suite != CLASSIC_SUITE:

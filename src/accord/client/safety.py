@@ -162,6 +162,11 @@ def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list
     return out
 
 
+def unchanged(dev: Device, account: str, keys: Iterable[bytes]) -> bool:
+    """Whether ``keys`` (with ``account``'s proven log keys) continue the verified set."""
+    return _changed_keys(dev, account, keys) is None
+
+
 def check_before_add(dev: Device, account: str, keys: Iterable[bytes], *,
                      confirmed: bool | Collection[str]) -> None:
     """Raise :class:`KeyChangeUnconfirmed` if ``account`` is a verified contact whose
