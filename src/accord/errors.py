@@ -63,6 +63,14 @@ class EpochConflict(Conflict):
         self.current_epoch = current_epoch
 
 
+class GroupMoved(Conflict):
+    """The group was reinitialized (RFC 9420 11.2): once the hub accepted its ReInit
+    commit it takes no more posts or commits (12.4.2). The sender catches up and
+    sends in the new group, once it has joined it."""
+
+    code = "group_moved"
+
+
 class RateLimited(AccordError):
     """Too many requests; ``retry_after_ms`` says when one may succeed (RFC 9110 10.2.3)."""
 

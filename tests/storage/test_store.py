@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.errors import AuthError, Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
 from accord.storage.engine import SqliteEngine
 from accord.storage.schema import MIGRATIONS, migrate
@@ -263,6 +263,24 @@ async def test_a_change_of_members_closes_the_previous_epoch(store: SqlStore) ->
     await post(store, msg("m3", epoch=3), b"n3", 500)
     assert [i.msg_id for i in await store.fetch_queue("b1", 0, 100)] == [
         "w0", "u1", "m1", "r2", "m3"]
+
+
+async def test_T10_a_reinit_commit_closes_the_group(store: SqlStore) -> None:
+    """issue 18: once the hub took a ReInit commit (RFC 9420 11.2, 12.4.2) the old group
+    takes no post, in any epoch, and no commit: the typed answer sends the members to
+    the new group, so no post is accepted into a group nobody reads any more."""
+    await make_group(store)
+    await apply(store, CommitChange(GID, 1, "a1", (), (), b"pk2"), msg("u1", "commit", 1, "a1"))
+    await apply(store, CommitChange(GID, 2, "a1", (), (), b"pk3", ends_group=True),
+                msg("ri", "commit", 2, "a1"))
+    for epoch in (2, 3):
+        with pytest.raises(GroupMoved):
+            await post(store, msg(f"m{epoch}", epoch=epoch), b"n%d" % epoch, 500)
+    with pytest.raises(GroupMoved):
+        await apply(store, CommitChange(GID, 3, "a1", (), (), b"pk4"),
+                    msg("c3", "commit", 3, "a1"))
+    assert (await store.get_group(GID)).epoch == 3
+    assert [i.msg_id for i in await store.fetch_queue("b1", 0, 100)] == ["w0", "u1", "ri"]
 
 
 async def test_T07_the_hub_files_each_chain_link_in_the_commits_transaction(

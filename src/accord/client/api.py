@@ -30,6 +30,7 @@ from accord.errors import (
     CryptoError,
     DecodeError,
     EpochConflict,
+    GroupMoved,
     NotFound,
     RateLimited,
     ValidationError,
@@ -69,6 +70,7 @@ _BY_CODE: dict[str, type[AccordError]] = {
     "auth_error": AuthError,
     "not_found": NotFound,
     "conflict": Conflict,
+    "group_moved": GroupMoved,
     "rate_limited": RateLimited,
 }
 _BY_STATUS: dict[int, type[AccordError]] = {

@@ -26,7 +26,7 @@ import io
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import message_requests, outbox, safety
+from accord.client import message_requests, outbox, reinit, safety
 from accord.client.api import ServerError
 from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
 from accord.client.store import StoredMessage
@@ -51,7 +51,7 @@ from accord.content import (
     seal,
 )
 from accord.content.model import BodyKinds, Content
-from accord.errors import AccordError, EpochConflict, NotFound, ValidationError
+from accord.errors import AccordError, EpochConflict, GroupMoved, NotFound, ValidationError
 from accord.privacy.franking import message_aad, split_aad
 
 if TYPE_CHECKING:
@@ -120,11 +120,18 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
 async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: int, *,
                       confirmed: bool | Collection[str] = False) -> None:
     """Encrypt ``sealed`` in the group's current epoch and post it to the hub; a newer
-    epoch (``EpochConflict``) is caught up with and the content encrypted again."""
+    epoch (``EpochConflict``) is caught up with and the content encrypted again.
+
+    A group that a ReInit ended (``GroupMoved``) is caught up with too: the sync
+    moves the conversation into the new group when its Welcome is here, and the
+    content is encrypted there; until then ``outbox.GroupMoving`` (pending)."""
     for _ in range(POST_ATTEMPTS):
         # Before every encryption, the retry after an epoch conflict included: the sync
         # may have brought new or changed members (the re-encryption flaw, T06).
         safety.check_before_send(dev, conv, now, confirmed=confirmed)
+        if conv["meta"].get(reinit.META):
+            raise outbox.GroupMoving(f"{conv['name']} is moving to a new group; this device"
+                                     " sends there once it has joined it")
         state = dev.store.load_group(conv["group_id"])
         aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
         ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
@@ -139,7 +146,7 @@ async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: in
             return
         except ServerError:
             raise  # the post may have arrived: keep the marker for its echo
-        except EpochConflict:
+        except (EpochConflict, GroupMoved):
             dev.store.delete(marker)
             await dev.sync(now, housekeep=False)
             conv = dev.store.conversation(conv["conv_id"])

@@ -13,7 +13,8 @@ duplicate by every recipient.
 What happens to an attempt's failure:
 
 - the provider unreachable, failing (5xx) or rate limiting, the group
-  changing under us: *pending*, retried with exponential backoff (``now`` is
+  changing under us or moving to a new group (a ReInit) we have not joined
+  yet: *pending*, retried with exponential backoff (``now`` is
   an input) by the next sync: any command, ``accord listen``, the web app;
 - a key change the person did not accept for this message: *held*, until
   ``accord outbox retry --confirm-key-change`` (never accepted on its own);
@@ -52,6 +53,13 @@ class GroupKeptChanging(AccordError):
     code = "group_kept_changing"
 
 
+class GroupMoving(AccordError):
+    """The conversation is moving to a new group (a ReInit, RFC 9420 11.2) whose Welcome
+    has not reached this device yet: the message goes there once it has."""
+
+    code = "group_moving"
+
+
 def queued(body: BodyKinds) -> bool:
     return isinstance(body, QUEUED)
 
@@ -63,7 +71,7 @@ def backoff_ms(attempts: int) -> int:
 
 def transient(exc: AccordError) -> bool:
     """Whether a later attempt may succeed without anyone doing anything."""
-    return isinstance(exc, ServerError | RateLimited | GroupKeptChanging)
+    return isinstance(exc, ServerError | RateLimited | GroupKeptChanging | GroupMoving)
 
 
 def named_accounts(dev: Device, conv: dict[str, Any], now: int,

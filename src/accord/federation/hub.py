@@ -225,7 +225,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
         welcome = NewMessage(new_msg_id(), "welcome", group_id, req.epoch + 1, sender,
                              req.welcome, now)
     change = CommitChange(group_id, req.epoch, sender, tuple(req.added), tuple(req.removed),
-                          req.posting_key)
+                          req.posting_key, ends_group=mls_check.ends_group(view))
     # A follower says where each device it adds lives; the plan holds it to the
     # credential, and the binding is recorded only with the accepted commit.
     placed = {d.device_id: d.domain for d in origin.placed}

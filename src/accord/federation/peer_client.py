@@ -23,6 +23,7 @@ from accord.errors import (
     CryptoError,
     DecodeError,
     EpochConflict,
+    GroupMoved,
     NotFound,
     PeerUnavailable,
     RateLimited,
@@ -46,6 +47,7 @@ _ERRORS: dict[str, type[AccordError]] = {
     "crypto_error": CryptoError,
     "not_found": NotFound,
     "conflict": Conflict,
+    "group_moved": GroupMoved,
     "rate_limited": RateLimited,
 }
 

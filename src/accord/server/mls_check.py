@@ -20,7 +20,7 @@ from accord.errors import AccordError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials, check_successor
 from accord.mls.key_package import key_package_ref, validate_key_package
-from accord.mls.structs import Add, Commit, Credential, KeyPackage, Remove, Update
+from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
 from accord.mls.structs.enums import ContentType, SenderType, WireFormat
 from accord.mls.structs.messages import (
     AuthenticatedContent,
@@ -120,6 +120,13 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
     path = fc.content.path
     return CommitView(fc.sender.index, tuple(fc.content.proposals),
                       None if path is None else path.leaf_node.credential)
+
+
+def ends_group(view: CommitView) -> bool:
+    """Whether the commit carries a ReInit (RFC 9420 11.2): the group is not used again
+    once it is merged (12.4.2), so the hub closes it (issue 18). Accord commits its
+    ReInit by value; one by reference is not recognised here (docs/PROTOCOL.md)."""
+    return any(isinstance(p, ReInit) for p in view.proposals)
 
 
 def invited_accounts(raw: bytes, group_id: bytes, epoch: int) -> set[str]:

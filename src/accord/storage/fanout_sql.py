@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from accord.errors import Conflict, NotFound, ValidationError
+from accord.errors import Conflict, GroupMoved, ValidationError
 from accord.storage.engine import Tx
 from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, NewMessage
 
@@ -35,6 +35,22 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
         raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
 
 
+async def _require_open(tx: Tx, group: GroupRecord) -> None:
+    """Raise ``GroupMoved`` once a ReInit commit ended ``group`` (RFC 9420 11.2, 12.4.2).
+
+    Every commit files the posting key of the epoch it makes, but a ReInit commit
+    files none and drops the others (``hub_sql._advance``): a group without a key
+    for its current epoch is closed for posts and commits, and its members follow
+    the conversation into the new group (issue 18: no post is taken into a group
+    nobody reads any more)."""
+    row = await tx.fetchone(
+        "SELECT 1 FROM posting_keys WHERE group_id = ? AND epoch = ?",
+        group.group_id, group.epoch)
+    if row is None:
+        raise GroupMoved("this group was reinitialized; sync to follow the conversation"
+                         " into its new group")
+
+
 async def _admit_application(
     tx: Tx, group: GroupRecord, message: NewMessage, nonce: bytes, nonce_expires_at: int,
     verify: Callable[[bytes], None],
@@ -48,15 +64,14 @@ async def _admit_application(
     A closed epoch is an ``EpochConflict``: the sender syncs and encrypts again in
     the current epoch, so an accepted post is readable by every member it is
     delivered to (issue 18: posts go out before the sender syncs, T11)."""
+    await _require_open(tx, group)
     if message.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
     row = await tx.fetchone(
         "SELECT public_key FROM posting_keys WHERE group_id = ? AND epoch = ?",
         group.group_id, message.epoch)
-    if row is None and message.epoch == group.epoch - 1:
-        raise EpochConflict(group.epoch)  # closed by a change of members
-    if row is None:
-        raise NotFound("no posting key for this group and epoch")
+    if row is None:  # the previous epoch, closed by a change of members
+        raise EpochConflict(group.epoch)
     verify(bytes(row[0]))
     n = await tx.execute(
         "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)"

@@ -29,7 +29,13 @@ from accord.errors import NotFound, ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
 from accord.storage import binding_sql
 from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _admit_application, _check_roster, _enqueue, _marks
+from accord.storage.fanout_sql import (
+    _admit_application,
+    _check_roster,
+    _enqueue,
+    _marks,
+    _require_open,
+)
 from accord.storage.federation_sql import (
     ItemEncoder,
     _local,
@@ -90,6 +96,7 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
                    leaves: Mapping[str, int | None]) -> int:
     """Apply a checked commit's roster change and posting key; return the new epoch."""
     new_epoch = group.epoch + 1
+    await _require_open(tx, group)
     await tx.execute(
         "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
         new_epoch, now, change.group_id,
@@ -105,19 +112,20 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
         "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
         [(change.group_id, d, leaves.get(d)) for d in change.added],
     )
-    await tx.execute(
-        "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
-        change.group_id, new_epoch, change.next_posting_key,
-    )
-    # Epochs older than the previous one can never be posted to again, nor the previous
-    # one once its commit changed the roster (``fanout_sql._admit_application``: a post
-    # there would be unreadable to those added, readable to those removed); a proposal
-    # lives for its epoch only (RFC 9420 12.4: a commit ends it).
-    roster_changed = bool(change.added or change.removed)
-    await tx.execute(
-        "DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
-        change.group_id, new_epoch if roster_changed else new_epoch - 1,
-    )
+    if not change.ends_group:  # a ReInit files none: the group is closed (_require_open)
+        await tx.execute(
+            "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
+            change.group_id, new_epoch, change.next_posting_key,
+        )
+    # The epochs that can never be posted to again: those before the previous one; the
+    # previous one too when this commit changed the members (``fanout_sql.
+    # _admit_application``: a post there would be unreadable to those added, readable
+    # to those removed); every one after a ReInit. A proposal lives for its epoch only
+    # (RFC 9420 12.4: a commit ends it).
+    open_from = (new_epoch + 1 if change.ends_group
+                 else new_epoch if change.added or change.removed else new_epoch - 1)
+    await tx.execute("DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
+                     change.group_id, open_from)
     await tx.execute("DELETE FROM hub_proposals WHERE group_id = ? AND epoch < ?",
                      change.group_id, new_epoch)
     return new_epoch

@@ -99,6 +99,8 @@ class CommitChange:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     next_posting_key: bytes
+    # A ReInit commit (RFC 9420 11.2): the group ends with it, for posts and commits.
+    ends_group: bool = False
 
 
 class Store(FederationStore, Protocol):

@@ -30,7 +30,7 @@ PAGE = 200
 RASTER = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
           b"GIF87a": "image/gif", b"GIF89a": "image/gif"}
 STATUS = {"validation_error": 422, "decode_error": 400, "not_found": 404, "conflict": 409,
-          "auth_error": 403, "crypto_error": 422, "rate_limited": 429,
+          "group_moved": 409, "auth_error": 403, "crypto_error": 422, "rate_limited": 429,
           "device_removed": 410}
 
 View = Callable[[Request], Awaitable[Response]]
