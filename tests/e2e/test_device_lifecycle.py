@@ -194,3 +194,54 @@ async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devi
     finally:
         for d in devs:
             await d.disconnect()
+
+
+async def test_a_restore_rejoins_the_conversations_it_was_alone_in(server, tmp_path) -> None:
+    """Notes to self, and a group everyone else left, have nobody to add the restored
+    device back (issue 19): they continue at once in a new group of the restored
+    device, with their history; a group with another member waits for that member."""
+    clock = Clock()
+    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    devs = [alice, bob]
+    try:
+        notes = await convs.create(alice, "notes", [], clock())
+        await messaging.send_text(alice, notes, "remember the milk", clock())
+        empty = await convs.create(alice, "emptied", [bob.identity.account], clock())
+        await convs.create(alice, "shared", [bob.identity.account], clock())
+        await bob.sync(clock())
+        await convs.leave(bob, convs.find(bob, "emptied"), clock())
+        await alice.sync(clock())
+        assert convs.members(alice, convs.find(alice, "emptied")) == \
+            {alice.identity.account: [alice.identity.device_id]}
+        later = await convs.create(alice, "later", [], clock())
+        key = new_recovery_key(os.urandom)
+        await backup.upload(alice, backup.create(alice, clock(), key, COST), key)
+        # After the backup, bob joins "later": the hub's roster, not the backup's, decides.
+        await convs.add_members(alice, later, [bob.identity.account], clock())
+        await alice.disconnect()
+
+        fresh = Device.init(tmp_path / "a2", PASS, engine=engine(), kdf=CHEAP)
+        devs.append(fresh)
+        doc = backup.read(await backup.download(server.url, key), key)
+        await backup.restore(fresh, doc, key, clock(), reseal=True, cost=COST)
+        assert not convs.find(fresh, "later")["meta"]["active"]
+        me = {fresh.identity.account: [fresh.identity.device_id]}
+        for name in ("notes", "emptied"):
+            conv = convs.find(fresh, name)
+            assert conv["meta"]["active"], name
+            assert convs.members(fresh, conv) == me
+            assert [e["kind"] for e in fresh.store.events(conv["conv_id"])][-1] == "rejoined"
+        assert convs.find(fresh, "notes")["conv_id"] == notes["conv_id"]
+        assert convs.find(fresh, "emptied")["conv_id"] == empty["conv_id"]
+        assert not convs.find(fresh, "shared")["meta"]["active"]  # bob adds it back
+
+        conv = convs.find(fresh, "notes")
+        await messaging.send_text(fresh, conv, "and the eggs", clock())
+        await fresh.sync(clock())
+        assert [m.body for m in fresh.store.messages(conv["conv_id"])] == \
+            ["remember the milk", "and the eggs"]
+        assert alerts.all_alerts(fresh.store) == []
+    finally:
+        for d in devs:
+            await d.disconnect()

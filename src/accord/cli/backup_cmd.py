@@ -96,7 +96,8 @@ def restore_cmd(profile: Path | None, passphrase_file: Path | None, as_json: boo
                        "replaced_device": doc["device_id"] if fresh else None},
              lambda: console.print(
                  f"restored {added} messages of {shown(doc['account'])}; your conversations "
-                 "take this device at their next check (a member's or another device's sync)"))
+                 "take this device at their next check (a member's or another device's sync);"
+                 " those it was alone in are back already"))
 
     run(go())
 

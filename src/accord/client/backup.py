@@ -11,10 +11,19 @@ with a capability derived from the recovery key, so a person with no device
 left can still get it: ``GET /v1/backups/{fetch token}``.
 
 Restore makes this profile a *new* device of the account: the backed-up key
-certifies it and the old device is removed from the provider. Conversations
-come back with their history, inactive, until a member (or another device of
-ours) adds this device again; the Welcome then reactivates them with the
-history kept (``accord.client.inbox``: added back after a removal).
+certifies it (and signs it as its successor in key transparency, so nobody
+sees a key change) and the old device is removed from the provider.
+Conversations come back with their history, inactive, until a member (or
+another device of ours) adds this device again; the Welcome then reactivates
+them with the history kept (``accord.client.inbox``: added back after a
+removal).
+
+A conversation whose group had the backed-up device as its only member (notes
+to self, everyone else left) has nobody to add this device: the backup names
+each group's members, the hub confirms (asked as the old device, before it is
+removed) that no one else is in it, and the conversation continues at once in
+a new group of this device alone (``rejoin_alone``), with its id, name and
+history, as a ReInit would move it. The old group keeps only the dead leaf.
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accord.client import conversations as convs
 from accord.client.api import ProviderApi
+from accord.client.mls_session import OFFERED_SUITES
 from accord.client.store import StoredMessage
-from accord.errors import AuthError, DecodeError, ValidationError
+from accord.errors import AccordError, AuthError, DecodeError, NotFound, ValidationError
 from accord.privacy.backup_format import KdfCost, open_backup, parse_recovery_key, seal_backup
 from accord.wire import b64e, parse, signing
 from accord.wire import privacy as w
@@ -57,11 +68,11 @@ def _message_json(m: StoredMessage) -> dict[str, Any]:
 def snapshot(dev: Device, now: int) -> bytes:
     """The backup's plaintext: JSON of history, contacts and settings."""
     ident = dev.identity
-    convs = []
+    saved = []
     for c in dev.store.conversations()[:MAX_CONVERSATIONS]:
-        convs.append({"group_id": c["group_id"].hex(), "conv_id": c["conv_id"],
+        saved.append({"group_id": c["group_id"].hex(), "conv_id": c["conv_id"],
                       "name": c["name"], "kind": c["kind"], "created_at": c["created_at"],
-                      "meta": c["meta"],
+                      "meta": c["meta"], "members": _member_identities(dev, c),
                       "messages": [_message_json(m) for m in
                                    dev.store.messages(c["conv_id"], MAX_MESSAGES)],
                       "events": dev.store.events(c["conv_id"])})
@@ -69,8 +80,19 @@ def snapshot(dev: Device, now: int) -> bytes:
            "server": ident.server, "device_id": ident.device_id,
            "device_key": (dev.store.get("sig_priv") or b"").hex(),
            "settings": dev.store.get_json("settings", {}), "contacts": dev.store.contacts(),
-           "conversations": convs}
+           "conversations": saved}
     return json.dumps(doc).encode()
+
+
+def _member_identities(dev: Device, conv: dict[str, Any]) -> list[str]:
+    """The MLS identities of ``conv``'s members (none when we are out of its group)."""
+    if not conv["meta"].get("active", True):
+        return []
+    try:
+        state = dev.store.load_group(conv["group_id"])
+    except NotFound:
+        return []
+    return sorted(mb.identity.decode() for mb in dev.engine.members(state))
 
 
 def create(dev: Device, now: int, recovery_key: str, cost: KdfCost | None = None) -> bytes:
@@ -97,8 +119,9 @@ def read(sealed: bytes, recovery_key: str) -> dict[str, Any]:
     return doc
 
 
-async def relink(dev: Device, doc: dict[str, Any], now: int) -> None:
-    """Make this unregistered profile a new device of the backed-up account."""
+async def relink(dev: Device, doc: dict[str, Any], now: int) -> set[str]:
+    """Make this unregistered profile a new device of the backed-up account; the ids of
+    the conversations whose group had the old device alone (``rejoin_alone``)."""
     if dev.registered:
         raise ValidationError("restore into a new profile, or use history_only")
     account, server, old_id = doc["account"], doc["server"], doc["device_id"]
@@ -121,7 +144,43 @@ async def relink(dev: Device, doc: dict[str, Any], now: int) -> None:
                              succeeds=old_key.public_key().public_bytes_raw())
         if await dev.complete_link(now) is None:
             raise AuthError("the provider did not list the new device")
+        alone = await _alone(old, doc)  # asked as the old device: a member of its groups
         await old.remove_device(old_id)  # the lost device can no longer log in
+    return alone
+
+
+async def _alone(old: ProviderApi, doc: dict[str, Any]) -> set[str]:
+    """The conversations whose group had only the backed-up device: in the backup's
+    roster, and in the hub's now (nobody joined since the backup)."""
+    me = f"{doc['account']}/{doc['device_id']}"
+    out = set()
+    for c in doc["conversations"][:MAX_CONVERSATIONS]:
+        if c.get("members") != [me]:
+            continue
+        try:
+            roster = (await old.group(bytes.fromhex(c["group_id"]))).members
+        except AccordError:
+            continue  # the hub does not answer for it: left to the members, as before
+        if list(roster) == [doc["device_id"]]:
+            out.add(c["conv_id"])
+    return out
+
+
+async def rejoin_alone(dev: Device, conv_id: str, now: int) -> None:
+    """``conv_id`` continues in a new group of this device alone (its old group has only
+    the old device's dead leaf, so nobody could add this one back)."""
+    conv = dev.store.conversation(conv_id)
+    suite = OFFERED_SUITES[0]
+    group_id, state = await convs.new_group(dev, now, suite)
+    account = dev.identity.account
+    with dev.store.transaction():
+        dev.store.save_group(group_id, state, now)
+        dev.store.move_conversation(conv_id, group_id)
+        dev.store.update_conversation(conv_id, meta=dict(
+            conv["meta"], active=True, admins=[account], admins_known=True,
+            sent_since_update=0, last_update=now))
+        dev.store.add_event(conv_id, now, "rejoined",
+                            {"by": account, "cipher_suite": f"0x{suite:04x}"})
 
 
 async def restore(dev: Device, doc: dict[str, Any], recovery_key: str, now: int, *,
@@ -129,15 +188,20 @@ async def restore(dev: Device, doc: dict[str, Any], recovery_key: str, now: int,
     """Restore ``doc`` into this profile; messages added. An unregistered profile
     becomes a new device of the account (``relink``: the backed-up device is removed
     at the provider; its leaves leave every group, and this device joins them, when
-    a member's ``device_replace`` commits). ``reseal``: the backup came from the
+    a member's ``device_replace`` commits, or at once where it was alone:
+    ``rejoin_alone``). ``reseal``: the backup came from the
     provider, so its copy is replaced by one under the same recovery key that names
     THIS device (the old one can no longer log in, so the old copy could never be
     restored again)."""
+    alone: set[str] = set()
     if not dev.registered:
-        await relink(dev, doc, now)
+        alone = await relink(dev, doc, now)
     else:
         await dev.connect()
     added = import_history(dev, doc, now)
+    for conv_id in sorted(alone):
+        if not dev.store.conversation(conv_id)["meta"].get("active", True):
+            await rejoin_alone(dev, conv_id, now)
     if reseal:
         await upload(dev, create(dev, now, recovery_key, cost), recovery_key)
     return added

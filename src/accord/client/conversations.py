@@ -121,10 +121,7 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     await _key_change_gate(dev, wanted, now, confirmed)
     suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now,
                                              confirmed)
-    group_id = dev.random_bytes(16)
-    state = dev.engine.create_group(group_id, ident.mls_identity, dev._sig_priv(),
-                                    dev.signature_public_key, now, suite)
-    await dev.api.create_group(group_id, posting_public_key(dev.engine, state))
+    group_id, state = await new_group(dev, now, suite)
     conv_id = conv_id_of(group_id)
     meta = {"admins": [ident.account], "admins_known": True, "timer": 0,
             "sent_since_update": 0, "last_update": now, "active": True}
@@ -146,6 +143,15 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
             raise
         await announce(dev, conv, now)
     return dev.store.conversation(conv_id)
+
+
+async def new_group(dev: Device, now: int, suite: int) -> tuple[bytes, bytes]:
+    """``(group id, state)`` of a new group of this device alone, hubbed by our provider."""
+    group_id = dev.random_bytes(16)
+    state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
+                                    dev.signature_public_key, now, suite)
+    await dev.api.create_group(group_id, posting_public_key(dev.engine, state))
+    return group_id, state
 
 
 def _accounts(accounts: list[str]) -> list[str]:

@@ -100,6 +100,8 @@ def describe_event(e: dict[str, Any]) -> str:
         "key_update": "{by} updated their keys",
         "reinit_started": "{by} is moving the conversation to cipher suite {cipher_suite}",
         "reinit": "the conversation now uses cipher suite {cipher_suite} (moved by {by})",
+        "rejoined": "restored: the conversation continues in a new group of this device"
+                    " (cipher suite {cipher_suite})",
         "security": "SECURITY: {what}",
         "request": "message request from {account}: previews only until you accept",
         "request_accepted": "you accepted the message request from {account}",
