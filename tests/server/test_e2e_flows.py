@@ -309,3 +309,32 @@ async def test_proposals_are_checked_and_attributed(http: httpx.AsyncClient, nam
     items = [i for i in (await bob.fetch()).items if i.kind == "proposal"]
     assert [(i.body, i.sender, i.epoch) for i in items] == [(proposal, alice.device_id, 1)]
     assert [i for i in (await alice.fetch()).items if i.kind == "proposal"] == []
+
+
+async def test_T10_the_hub_closes_a_group_at_its_reinit(http: httpx.AsyncClient, names) -> None:
+    """issue 18: once the hub took a ReInit commit, the old group takes no post in any
+    epoch (409 group_moved: the sender follows the conversation to the new group).
+    The hub must see the ReInit to close the group, so it goes by value in its commit:
+    a ReInit proposal (which a commit could name by reference) is refused."""
+    import time
+
+    from accord.mls import group as g
+    from accord.mls.structs import ProtocolVersion, ReInit
+
+    alice, bob = await dev(http, names("alice")), await dev(http, names("bob"))
+    gid, pk1, state, _ = await make_group(alice, [bob], with_state=True)
+    new_gid = secrets.token_bytes(16)
+    proposal = g.propose_reinit(state, new_gid, 1)[0].to_bytes()
+    r = await alice.call("POST", group_path(gid, "/proposals"),
+                         m.ProposalRequest(epoch=1, proposal=proposal))
+    assert r.status_code == 422 and "ReInit" in r.json()["message"], r.text
+    result, _ = g.commit(state, now=int(time.time()),
+                         by_value=[ReInit(new_gid, ProtocolVersion.MLS10, 1, ())])
+    pk2 = Ed25519PrivateKey.generate()
+    await alice.call("POST", group_path(gid, "/commits"),
+                     m.CommitRequest(epoch=1, commit=bytes(result.commit.to_bytes()),
+                                     posting_key=posting_public(pk2)), expect=201)
+    for key, epoch in ((pk1, 1), (pk2, 2)):
+        post = application_post(key, gid, epoch, b"into a closed group")
+        r = await http.post(group_path(gid, "/messages"), json=encode(post))
+        assert r.status_code == 409 and r.json()["error"] == "group_moved", r.text

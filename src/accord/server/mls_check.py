@@ -124,8 +124,9 @@ def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
 
 def ends_group(view: CommitView) -> bool:
     """Whether the commit carries a ReInit (RFC 9420 11.2): the group is not used again
-    once it is merged (12.4.2), so the hub closes it (issue 18). Accord commits its
-    ReInit by value; one by reference is not recognised here (docs/PROTOCOL.md)."""
+    once it is merged (12.4.2), so the hub closes it (issue 18). The hub takes a ReInit
+    by value only (``check_proposal`` refuses it as a proposal), so a commit cannot
+    name one by reference that this would miss."""
     return any(isinstance(p, ReInit) for p in view.proposals)
 
 
@@ -268,7 +269,7 @@ def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
                    sender_identity: bytes) -> None:
     """A posted proposal: a PublicMessage proposal of this group and epoch, signed from
     the sender's own leaf; a Remove must name an occupied leaf (RFC 9420 12.1.3), an
-    Update keep the sender's identity (5.3.1)."""
+    Update keep the sender's identity (5.3.1); no ReInit (see ``ends_group``)."""
     fc = _public(raw, "a proposal").content
     if fc.group_id != group.group_id or fc.epoch != epoch:
         raise ValidationError("the proposal is for another group or epoch", "RFC 9420 6.3")
@@ -282,3 +283,6 @@ def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
         raise ValidationError("the Remove names no member", "RFC 9420 12.1.3")
     if isinstance(fc.content, Update):
         same_identity(fc.content.leaf_node.credential, sender_identity)
+    if isinstance(fc.content, ReInit):
+        raise ValidationError("a ReInit goes by value in its commit, for the hub to close the"
+                              " group (issue 18)", "Accord hub: ReInit by value (RFC 9420 12.4.2)")
