@@ -17,13 +17,14 @@ import time
 import httpx
 
 from accord.server.account_data import FED_DELETED
+from accord.storage import DeviceRecord, open_store
 from accord.wire import b64e, decode
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import privacy as w
 from tests.federation.groups import alice_and_bob, join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider, item
-from tests.federation.providers import Provider
+from tests.federation.providers import MlsDevice, Provider
 from tests.harness import group_path
 
 MALLORY = "mallory@gamma.test"
@@ -227,13 +228,56 @@ async def test_T08_a_roster_cannot_bind_another_providers_device_for_good(
     assert (await alice.fetch()).items == []  # never admitted to gamma's group either
 
 
+async def test_T08_a_provider_cannot_take_over_a_device_id_it_has_seen(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """Device ids are random names, not unique across providers. gamma lists bob's
+    device id, before alpha has seen it, under an account of its own, and answers
+    alpha's claim with it. That is gamma's device, keyed by gamma's account: bob's
+    stays bob's at beta, gets alice's Welcome through beta, and gamma's deletion
+    notice for the id takes nothing of bob's."""
+    gamma = providers["gamma"]
+    alice = await user(clients["alpha"], "alice.take@alpha.test")
+    bob = await user(clients["beta"], "bob.take@beta.test")
+    mallory = await user(clients["gamma"], "mallory.take@gamma.test")
+    # gamma's operator writes bob's id under mallory's account, with KeyPackages
+    twin = MlsDevice(clients["gamma"], mallory.account)
+    twin.device_id = bob.device_id
+    store = await open_store(gamma.data_dir, gamma.database)
+    try:
+        await store.add_device(DeviceRecord(bob.device_id, mallory.account, twin.public, 1))
+        await store.add_key_packages(bob.device_id, [twin.new_key_package()], None)
+    finally:
+        await store.close()
+    assert bob.device_id in [c.device_id for c in await alice.claim(mallory.account)]
+    # beta answers for bob: bob's device is still bob's, reachable through beta
+    assert [c.device_id for c in await alice.claim(bob.account)] == [bob.device_id]
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account))
+    await join_from_queue(bob)
+    # gamma may erase its own account's devices, never bob's membership of the same id
+    r = await evil.send(providers["alpha"], FED_DELETED,
+                        w.FedAccountDeleted(mallory.account, [bob.device_id]))
+    assert r.status_code == 200, r.text
+    r = await alice.call("GET", group_path(gid), expect=200)
+    assert sorted(decode(m.GroupState, r.json()).members) == sorted(
+        [alice.device_id, bob.device_id])
+    assert [c.device_id for c in await alice.claim(bob.account)] == [bob.device_id]
+
+
 async def test_T08_a_follower_cannot_bind_devices_it_does_not_host(
     providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
     evil: MaliciousProvider,
 ) -> None:
-    """gamma (a real follower: carol is a member) names other providers' devices in
-    the ``added`` of a commit it forwards to the hub."""
+    """gamma (a real follower: carol is a member) forwards commits that add devices of
+    other providers' accounts: bob's id at beta with a key gamma made, the same leaf
+    said to be gamma's, and alpha's own ann with a key gamma made."""
     from accord.mls import group as g
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add
+    from accord.mls.structs.messages import MLSMessage
 
     alpha = providers["alpha"]
     alice = await user(clients["alpha"], "alice.add@alpha.test")
@@ -244,23 +288,35 @@ async def test_T08_a_follower_cannot_bind_devices_it_does_not_host(
     await alice.create_group(gid)
     await alice.commit_add(await alice.claim(carol.account))
     await join_from_queue(carol)
-    result, _ = g.commit(carol.state, now=int(time.time()), force_path=True)
+    await alice.claim(bob.account)  # bob's device is confirmed here, keyed by bob's account
 
-    def commit(*added: tuple[str, str]) -> fw.FedCommit:
+    def forged(victim: MlsDevice) -> tuple[bytes, bytes]:
+        """A commit of carol's adding a leaf that names ``victim`` with gamma's key."""
+        twin = MlsDevice(clients["gamma"], victim.account)
+        twin.device_id = victim.device_id
+        kp = mls_decode(MLSMessage, twin.new_key_package()).message
+        result, _ = g.commit(carol.state, now=int(time.time()), by_value=[Add(kp)])
+        return bytes(result.commit.to_bytes()), bytes(result.welcome.to_bytes())
+
+    def commit(body: bytes, welcome: bytes, *added: tuple[str, str]) -> fw.FedCommit:
         return fw.FedCommit(group_id=gid, sender=carol.device_id,
-                            sender_account=carol.account, epoch=1,
-                            commit=bytes(result.commit.to_bytes()), posting_key=b"P" * 32,
-                            added=[fw.FedDevice(d, dom) for d, dom in added],
-                            welcome=b"w")
+                            sender_account=carol.account, epoch=1, commit=body,
+                            posting_key=b"P" * 32,
+                            added=[fw.FedDevice(d, dom) for d, dom in added], welcome=welcome)
 
     path = "/federation/v1/commits"
-    r = await evil.send(alpha, path, commit((bob.device_id, "beta.test")))
+    empty, _ = g.commit(carol.state, now=int(time.time()), force_path=True)
+    r = await evil.send(alpha, path, commit(bytes(empty.commit.to_bytes()), b"w",
+                                            (bob.device_id, "beta.test")))
     _error(r, 422, "validation_error", "cannot confirm where an added device lives")
-    r = await evil.send(alpha, path, commit((ann.device_id, "gamma.test")))
-    _error(r, 409, "conflict", "already bound to another provider")
-    await alice.claim(bob.account)  # now bound to beta on beta's word
-    r = await evil.send(alpha, path, commit((bob.device_id, "gamma.test")))
-    _error(r, 409, "conflict", "already bound to another provider")
+    body, welcome = forged(bob)
+    r = await evil.send(alpha, path, commit(body, welcome, (bob.device_id, "beta.test")))
+    _error(r, 401, "auth_error", "own provider does not list it")
+    r = await evil.send(alpha, path, commit(body, welcome, (bob.device_id, "gamma.test")))
+    _error(r, 422, "validation_error", "not hosted where its credential says")
+    body, welcome = forged(ann)
+    r = await evil.send(alpha, path, commit(body, welcome, (ann.device_id, "alpha.test")))
+    _error(r, 404, "not_found", "not a device of its account here")
     r = await alice.call("GET", group_path(gid), expect=200)
     assert decode(m.GroupState, r.json()).epoch == 1
 

@@ -22,6 +22,7 @@ from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
 from accord.server.state import Provider, ServerConfig
 from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
+from accord.storage.interface import AddedLeaf
 from accord.wire import b64e, encode
 from accord.wire import federation as fw
 from tests.harness import application_post
@@ -74,12 +75,12 @@ async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, E
     gid, posting = secrets.token_bytes(16), Ed25519PrivateKey.generate()
     await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now)
     remote = b64e(secrets.token_bytes(16))
-    await store.fed_bind_confirmed([(remote, "beta.test", "bob@beta.test")], "alpha.test")
+    await store.fed_bind_confirmed([("bob@beta.test", remote)], "alpha.test")
     change = CommitChange(gid, 0, me.device_id, (remote,), (),
                           posting.public_key().public_bytes_raw())
     commit = NewMessage(hub_.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
     await store.hub_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test",
-                           lambda group, accepted: {remote: 1})
+                           lambda group, accepted: {remote: AddedLeaf(1, "bob@beta.test")})
     return gid, posting
 
 

@@ -10,6 +10,7 @@ import pytest
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, NewMessage, SqlStore
 from accord.storage.federation_sql import Delivered
+from accord.storage.interface import AddedLeaf
 
 GID = b"fed-group"
 ME = "alpha.test"
@@ -24,19 +25,28 @@ def encode(msg: NewMessage, recipients: list[str], roster, group_epoch, link) ->
                        "sender": msg.sender}).encode()
 
 
+ACCOUNTS = {"a2": "ann@alpha.test", "b1": "bob@beta.test", "c1": "carol@gamma.test"}
+
+
+def plan(change: CommitChange):  # type: ignore[no-untyped-def]
+    """Each added device as its credential names it (mls_check reads the real one)."""
+    return lambda group, accepted: {d: AddedLeaf(None, ACCOUNTS[d], dev(d, "").signature_key)
+                                    for d in change.added}
+
+
 async def hub_group(store: SqlStore) -> None:
     """alice (a1, ours) in a group with b1 at beta.test and c1 at gamma.test."""
     await store.create_account(dev("a1", "alice@alpha.test"))
     await store.create_account(dev("a2", "ann@alpha.test"))
     await store.create_group(GID, ME, "a1", b"P" * 32, 1)
-    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test"),
-                                    ("c1", "gamma.test", "carol@gamma.test")], ME)
+    await store.fed_bind_confirmed([("bob@beta.test", "b1"), ("carol@gamma.test", "c1")], ME)
     change = CommitChange(GID, 0, "a1", ("b1", "c1", "a2"), (), b"Q" * 32)
     commit = NewMessage("m-commit", "commit", GID, 0, "a1", b"c", 10)
     welcome = NewMessage("m-welcome", "welcome", GID, 1, "a1", b"w", 10)
     group, notified = await store.hub_commit(change, commit, welcome, None, encode, ME,
-                                             lambda group, accepted: {})
+                                             plan(change))
     assert group.epoch == 1 and set(group.members) == {"a1", "a2", "b1", "c1"}
+    assert group.where() == {"a1": None, "a2": None, "b1": "beta.test", "c1": "gamma.test"}
     assert notified == ["a2"]  # a2's Welcome; remote members go to the outbox
 
 
@@ -49,40 +59,45 @@ async def test_nonces_are_single_use(store: SqlStore) -> None:
     await store.fed_use_nonce("beta.test", "n1", 200)
 
 
-async def test_a_device_id_belongs_to_one_provider(store: SqlStore) -> None:
+async def test_T08_bindings_are_keyed_by_account(store: SqlStore) -> None:
+    """Issue 17: a binding is an (account, device id) pair its own provider confirmed;
+    another provider's account naming the same id is another device, and takes
+    nothing from the first."""
     await store.create_account(dev("a1", "alice@alpha.test"))
-    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)
-    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)  # idempotent
-    # gamma's word about b1 leaves beta's confirmed binding as it is: contested
-    assert await store.fed_bind_confirmed([("b1", "gamma.test", "g@gamma.test")], ME) == [
-        ("b1", "beta.test", "bob@beta.test")]
-    with pytest.raises(Conflict):
-        await store.fed_bind_confirmed([("a1", "beta.test", "x@beta.test")], ME)  # ours
-    with pytest.raises(Conflict):  # a provider confirms only its own accounts' devices
-        await store.fed_bind_confirmed([("b2", "beta.test", "x@gamma.test")], ME)
-    with pytest.raises(NotFound):
-        await store.fed_bind_own_word([("zz", ME)], "beta.test", ME)  # "ours" but unknown here
-    assert await store.fed_locate(["a1", "b1", "zz"]) == {"a1": None, "b1": "beta.test"}
+    await store.fed_bind_confirmed([("g@gamma.test", "b1")], ME)  # gamma saw b1 first
+    await store.fed_bind_confirmed([("bob@beta.test", "b1")], ME)
+    await store.fed_bind_confirmed([("bob@beta.test", "b1")], ME)  # idempotent
+    assert await store.fed_confirmed([("bob@beta.test", "b1"), ("g@gamma.test", "b1"),
+                                      ("g@gamma.test", "b2")]) == {
+        ("bob@beta.test", "b1"), ("g@gamma.test", "b1")}
+    with pytest.raises(Conflict):  # our accounts' devices are ours, never bound from elsewhere
+        await store.fed_bind_confirmed([("x@alpha.test", "a1")], ME)
+    assert await store.fed_ours(["a1", "b1", "zz"]) == {"a1": "alice@alpha.test"}
 
 
-async def test_T08_a_peers_word_binds_only_its_own_unbound_devices(store: SqlStore) -> None:
-    """Issue 17: a peer's word never binds another provider's device, never replaces a
-    binding, and the owner's provider's confirmed answer replaces it (the way back)."""
+async def test_T08_an_added_device_lives_where_its_credential_says(store: SqlStore) -> None:
+    """The hub places each added device by its credential's account: ours must be that
+    account's device here, the forwarding follower's are its word, others confirmed."""
     await store.create_account(dev("a1", "alice@alpha.test"))
-    await store.fed_bind_confirmed([("b1", "beta.test", "bob@beta.test")], ME)
-    for devices in ([("b1", "gamma.test")], [("a1", "gamma.test")], [("c9", "beta.test")]):
-        with pytest.raises(Conflict):
-            await store.fed_bind_own_word(devices, "gamma.test", ME)
-    # gamma squats an unbound id as its own: bound, but unconfirmed ...
-    await store.fed_bind_own_word([("b2", "gamma.test")], "gamma.test", ME)
-    assert await store.fed_locate(["b2"]) == {"b2": "gamma.test"}
-    # ... so beta's confirmed answer for its own account takes it back
-    assert await store.fed_bind_confirmed([("b2", "beta.test", "bob@beta.test")], ME) == []
-    assert await store.fed_locate(["b2"]) == {"b2": "beta.test"}
-    with pytest.raises(Conflict):  # and gamma's word cannot take it again
-        await store.fed_bind_own_word([("b2", "gamma.test")], "gamma.test", ME)
-    await store.fed_rebind("b1", "gamma.test", "g@gamma.test")
-    assert await store.fed_locate(["b1"]) == {"b1": "gamma.test"}
+    await store.create_account(dev("a2", "ann@alpha.test"))
+    await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+    await store.fed_bind_confirmed([("g@gamma.test", "b1")], ME)  # a squat on bob's id
+
+    async def add(device: str, account: str, by: str | None = None, key: bytes = b"") -> None:
+        change = CommitChange(GID, 0, "a1", (device,), (), b"Q" * 32)
+        leaf = AddedLeaf(None, account, key or dev(device, "").signature_key)
+        await store.hub_commit(change, NewMessage(f"c-{device}-{account}", "commit", GID, 0,
+                                                  "a1", b"c", 10), None, None, encode, ME,
+                               lambda group, accepted: {device: leaf}, placed_by=by)
+
+    for device, account, key in (("a2", "alice@alpha.test", b""),  # ann's device, not alice's
+                                 ("a2", "ann@alpha.test", b"K" * 32),  # not ann's device key
+                                 ("zz", "alice@alpha.test", b""),  # no such device here
+                                 ("b1", "bob@beta.test", b"")):  # gamma's squat is not bob's
+        with pytest.raises(NotFound):
+            await add(device, account, key=key)
+    await add("b1", "bob@beta.test", by="beta.test")  # beta's word about its own account
+    assert (await store.get_group(GID)).where() == {"a1": None, "b1": "beta.test"}
 
 
 async def test_hub_fan_out_goes_to_each_peer_in_order(store: SqlStore) -> None:
@@ -168,3 +183,35 @@ async def test_consent_blocks_contacts_requests(store: SqlStore) -> None:
     await store.fed_set_block("bob@beta.test", "gamma.test", False, 1)
     with pytest.raises(NotFound):
         await store.fed_set_block("bob@beta.test", "gamma.test", False, 1)
+
+
+async def test_bindings_migrate_to_account_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Migration 1751: members keep the provider their id was bound to; only confirmed
+    bindings carry over, keyed by their account."""
+    from accord.storage import schema
+    from accord.storage.engine import SqliteEngine
+
+    store = SqlStore(SqliteEngine(tmp_path / "old.db"), tmp_path / "blobs")
+    await store.engine.open()
+    every = schema.MIGRATIONS
+    schema.MIGRATIONS = tuple(mg for mg in every if mg[0] < 1751)
+    try:
+        await schema.migrate(store.engine)
+        await store.create_account(dev("a1", "alice@alpha.test"))
+        await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+        async with store.engine.transaction() as tx:
+            for device_id in ("b1", "c1"):
+                await tx.execute("INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",
+                                 GID, device_id)
+            await tx.execute("INSERT INTO fed_remote_devices (device_id, domain, confirmed,"
+                             " account) VALUES ('b1', 'beta.test', 1, 'bob@beta.test'),"
+                             " ('c1', 'gamma.test', 0, NULL)")
+        schema.MIGRATIONS = every
+        await schema.migrate(store.engine)
+        assert (await store.get_group(GID)).where() == {
+            "a1": None, "b1": "beta.test", "c1": "gamma.test"}
+        assert await store.fed_confirmed([("bob@beta.test", "b1"), ("x@gamma.test", "c1")]) == {
+            ("bob@beta.test", "b1")}
+    finally:
+        schema.MIGRATIONS = every
+        await store.close()

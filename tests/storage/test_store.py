@@ -11,6 +11,7 @@ import pytest
 from accord.errors import AuthError, Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
 from accord.storage.engine import SqliteEngine
+from accord.storage.interface import AddedLeaf
 from accord.storage.schema import MIGRATIONS, migrate
 
 GID = b"group-1"
@@ -28,13 +29,21 @@ def _encode(*item: object) -> bytes:
     return b"{}"
 
 
-def _plan(group: object, accepted: object) -> dict[str, int | None]:
-    return {}  # the MLS content checks are mls_check's (tests/federation)
+ACCOUNTS = {"b1": "bob@alpha.test", "c1": "carol@alpha.test"}
+
+
+def _plan(change: CommitChange):  # type: ignore[no-untyped-def]
+    """Each added device as its credential would name it (the MLS content checks
+    are mls_check's, tests/federation)."""
+    return lambda group, accepted: {
+        d: AddedLeaf(None, ACCOUNTS.get(d, "alice@alpha.test"), dev(d).signature_key)
+        for d in change.added}
 
 
 async def apply(store: SqlStore, change: CommitChange, commit: NewMessage,
                 welcome: NewMessage | None = None):  # type: ignore[no-untyped-def]
-    return await store.hub_commit(change, commit, welcome, None, _encode, "alpha.test", _plan)
+    return await store.hub_commit(change, commit, welcome, None, _encode, "alpha.test",
+                                  _plan(change))
 
 
 async def post(store: SqlStore, message: NewMessage, nonce: bytes, expires: int,

@@ -46,9 +46,7 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     blocked the hub's domain gets nothing through it (issue 17).
     """
     store = fed.provider.store
-    where = await store.fed_locate(device_ids)
-    local = [d for d in device_ids if d in where and where[d] is None]
-    accounts = {d: (await store.get_device(d)).account for d in local}
+    accounts = await store.fed_ours(device_ids)
     # A block and the per-sender rate limit hold against our own users too (issue
     # 18): a blocked local inviter reaches no device of the blocker, and one local
     # account cannot invite faster than a remote one. Requests are still for other
@@ -93,10 +91,7 @@ async def screen_item(fed: Federation, hub: str, item: fw.FedItem, now: int
         assert item.sender_account is not None
         allowed, requests = await screen(fed, item.recipients, item.sender_account, now, via=hub)
         return requests, [r for r in item.recipients if r not in allowed]
-    store = fed.provider.store
-    where = await store.fed_locate(item.recipients)
-    accounts = {d: (await store.get_device(d)).account
-                for d in item.recipients if d in where and where[d] is None}
+    accounts = await fed.provider.store.fed_ours(item.recipients)
     blocked = await blocked_domain(fed, accounts.values(), hub)
     return [], [d for d, a in accounts.items() if a in blocked]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from accord.errors import Conflict, DecodeError, NotFound, ValidationError
+from accord.errors import DecodeError, NotFound, ValidationError
 from accord.federation import consent
 from accord.server import franking, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
@@ -35,10 +35,16 @@ BLOBS = "/federation/v1/blobs"
 
 async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
                          req: m.CommitRequest, now: int) -> m.CommitResponse:
-    where = await fed.provider.store.fed_locate(req.added)
-    if any(d not in where for d in req.added):
-        raise NotFound("an added device does not exist (claim its KeyPackage first)")
-    added = [fw.FedDevice(d, where[d] or fed.domain) for d in req.added]
+    # Where an added device lives is the domain of its credential's account (issue 17);
+    # the hub checks each against the commit's content in any case.
+    accounts = mls_check.added_accounts(req.commit)
+    ours = await fed.provider.store.fed_ours(req.added)
+    added = []
+    for d in req.added:
+        account = accounts.get(d, ours.get(d))
+        if account is None:
+            raise NotFound("an added device does not exist (claim its KeyPackage first)")
+        added.append(fw.FedDevice(d, account.rsplit("@", 1)[-1]))
     fc = fw.FedCommit(group_id=group.group_id, sender=by.device_id, sender_account=by.account,
                       epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                       added=added, removed=list(req.removed), welcome=req.welcome)
@@ -82,7 +88,8 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
 
     The answer is the owner's provider's word about its own account: each
     KeyPackage must name ``account/device_id`` for that account (issue 17), and
-    only then are the devices bound to that provider here (confirmed).
+    only then is each ``(account, device_id)`` pair bound here (confirmed); a
+    device id bound for another account stays that account's.
     """
     domain = account.rsplit("@", 1)[-1]
     req = fw.FedClaimRequest(account=account, requester=by.account, cipher_suite=cipher_suite)
@@ -93,27 +100,9 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     if any(key_package_owner(kp.key_package) != (account, kp.device_id)
            for kp in resp.key_packages):
         raise ValidationError("the provider answered with a KeyPackage of another device")
-    await confirm(fed, [(kp.device_id, domain, account) for kp in resp.key_packages], now)
+    await fed.provider.store.fed_bind_confirmed(
+        [(account, kp.device_id) for kp in resp.key_packages], fed.domain)
     return resp
-
-
-async def confirm(fed: Federation, devices: list[tuple[str, str, str]], now: int) -> None:
-    """Bind devices on their owner's provider's word; a device another provider had
-    confirmed moves only if that provider no longer lists it (the way back)."""
-    store = fed.provider.store
-    contested = await store.fed_bind_confirmed(devices, fed.domain)
-    wanted = {d: (dom, acc) for d, dom, acc in devices}
-    for device_id, bound_to, bound_account in contested:
-        listed: set[str] = set()
-        if bound_account is not None:
-            try:
-                answer = await list_devices(fed, bound_account, now)
-                listed = {d.device_id for d in answer.devices}
-            except NotFound:
-                pass  # the account is gone there
-        if device_id in listed:
-            raise Conflict(f"a device id is already bound to another provider ({bound_to})")
-        await store.fed_rebind(device_id, *wanted[device_id])
 
 
 async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from accord.errors import AuthError, Conflict, NotFound, ValidationError
+from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import consent, follower
 from accord.server import franking, mls_check
 from accord.storage import CommitChange, GroupRecord, NewMessage
@@ -84,7 +84,7 @@ Check = Callable[[Ctx], Awaitable[None]]
 
 async def _device_is_member(c: Ctx) -> None:
     # A non-member learns nothing, not even that the group exists (T08).
-    if c.origin.sender not in c.group.members:
+    if c.origin.sender is None or not c.group.has_local(c.origin.sender):
         raise NotFound("no such group")
 
 
@@ -92,64 +92,42 @@ async def _peer_hosts_sender(c: Ctx) -> None:
     """The sender must be a member device that the requesting provider itself hosts."""
     o = c.origin
     assert o.sender is not None and o.account is not None
-    where = await c.fed.provider.store.fed_locate([o.sender])
-    if o.sender not in c.group.members or where.get(o.sender) != o.peer:
+    assert o.peer is not None
+    if not c.group.hosted_by(o.peer, o.sender):
         raise AuthError("the sender is not a member device hosted by the requesting provider")
     if o.account.rsplit("@", 1)[-1] != o.peer:
         raise AuthError("the sender's account is not hosted by the requesting provider")
     c.fed.limiter.check("sender", o.account, c.now)
 
 
-def _added_credentials(commit: bytes) -> dict[str, tuple[str, bytes]]:
-    """Device id -> (account, leaf signature key), for each Add by value of a
-    PublicMessage commit (the credential identity is ``account/device_id``)."""
-    from accord.mls.codec import decode as mls_decode
-    from accord.mls.structs import Add, Commit
-    from accord.mls.structs.messages import MLSMessage, PublicMessage
-
-    msg = mls_decode(MLSMessage, commit).message
-    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
-        return {}
-    out: dict[str, tuple[str, bytes]] = {}
-    for proposal in msg.content.content.proposals:
-        if isinstance(proposal, Add):
-            leaf = proposal.key_package.leaf_node
-            identity = leaf.credential.identity or b""
-            account = identity.decode(errors="replace").rsplit("/", 1)[0]
-            out[mls_check.identity_device(identity)] = (account, leaf.signature_key)
-    return out
-
-
 async def _peer_places_only_what_it_may(c: Ctx) -> None:
-    """Issue 17: a follower's word binds only its own devices (with the accepted commit,
-    ``binding_sql.bind_own_word``); a third provider's device it adds must already be
-    bound there, or that provider's own directory must list it with the Add's key."""
+    """Issue 17: a follower speaks for the devices of its own accounts. A device of a
+    third provider it adds must be one that provider confirmed here, keyed by account
+    (a claim), or that provider's own directory must list it with the Add's key: then
+    it is confirmed now. The commit's transaction checks every added device again
+    against its credential's account (``binding_sql.place_added``)."""
     o = c.origin
-    where = await c.fed.provider.store.fed_locate([d.device_id for d in o.placed])
-    for d in o.placed:  # the peer's own word never moves a binding (checked again in the tx)
-        if d.device_id in where and d.domain in (o.peer, c.fed.domain) and (
-                where[d.device_id] or c.fed.domain) != d.domain:
-            raise Conflict("a device id is already bound to another provider")
+    store = c.fed.provider.store
     others = [d for d in o.placed if d.domain not in (o.peer, c.fed.domain)]
-    creds = _added_credentials(o.commit) if others else {}
+    creds = mls_check.added_credentials(o.commit) if others else {}
     for d in others:
-        if where.get(d.device_id) == d.domain:
-            continue
         if d.device_id not in creds:
             raise ValidationError("the hub cannot confirm where an added device lives")
         account, key = creds[d.device_id]
         if account.rsplit("@", 1)[-1] != d.domain:
             raise ValidationError("an added device is not hosted where its credential says")
+        # Always asked, even for a confirmed pair: the follower built this leaf, and
+        # only the owner's provider can say that its key is that device's.
         listed = await follower.list_devices(c.fed, account, c.now)
         if not any(x.device_id == d.device_id and x.signature_key == key
                    for x in listed.devices):
             raise AuthError("the added device's own provider does not list it")
-        await follower.confirm(c.fed, [(d.device_id, d.domain, account)], c.now)
+        await store.fed_bind_confirmed([(account, d.device_id)], c.fed.domain)
 
 
 async def _peer_hosts_a_member(c: Ctx) -> None:
-    where = await c.fed.provider.store.fed_locate(c.group.members)
-    if c.origin.peer not in where.values():
+    assert c.origin.peer is not None
+    if not c.group.hosted_by(c.origin.peer):
         raise AuthError("the requesting provider hosts no member of this group")
 
 
@@ -227,13 +205,12 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     change = CommitChange(group_id, req.epoch, sender, tuple(req.added), tuple(req.removed),
                           req.posting_key, ends_group=mls_check.ends_group(view))
     # A follower says where each device it adds lives; the plan holds it to the
-    # credential, and the binding is recorded only with the accepted commit.
+    # credential, whose account alone says where the device lives (issue 17).
     placed = {d.device_id: d.domain for d in origin.placed}
     new_group, notified = await fed.provider.store.hub_commit(
         change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
         mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode()),
-        c.requests, list(placed.items()),
-        origin.peer,
+        c.requests, origin.peer,
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()

@@ -50,8 +50,7 @@ async def _peers_of(p: Provider, devices: list[str]) -> set[str]:
             f" ({','.join('?' * len(devices))})", *devices) if devices else []
     for (gid,) in rows:
         group = await p.store.get_group(bytes(gid))
-        where = await p.store.fed_locate(list(group.members))
-        peers |= {d for d in where.values() if d and d != p.config.domain}
+        peers |= {d for d in group.where().values() if d and d != p.config.domain}
         if group.hub != p.config.domain:
             peers.add(group.hub)
     return peers
@@ -104,17 +103,16 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
                          ) -> w.DeleteAccountResult:
     """A peer's account is gone: forget it here.
 
-    The peer speaks only for its own account and for devices bound to it here by
-    their owner's provider (issue 17): naming one of our devices or another
-    provider's is refused (401), and unknown ids name nothing here.
+    The peer speaks only for its own account and its devices (issue 17): what is
+    erased is keyed by that account, and by the peer's own domain for group
+    members, so a device id that another provider's account also uses is never
+    touched. Naming one of our devices is refused (401); an id known here only
+    at other providers is refused too, and unknown ids name nothing here.
     """
     if req.account.rsplit("@", 1)[-1] != peer:
         raise AuthError("a provider can only delete its own accounts")
-    where = await fed.provider.store.fed_locate(list(req.device_ids))
-    if any(domain != peer for domain in where.values()):
-        raise AuthError("a provider can only delete devices it hosts")
-    n = await account_sql.erase_remote_account(fed.provider.store.engine, req.account,
-                                               sorted(where))
+    n = await account_sql.erase_remote_account(fed.provider.store.engine, req.account, peer,
+                                               sorted(set(req.device_ids)))
     return w.DeleteAccountResult(erased=[w.ErasedRows("rows", n)], peers_told=[])
 
 

@@ -30,7 +30,7 @@ def _state(group: GroupRecord) -> m.GroupState:
 async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> GroupRecord:
     group = await p.store.get_group(group_id)
     # A non-member learns nothing, not even that the group exists (T08).
-    if by.device_id not in group.members:
+    if not group.has_local(by.device_id):
         raise NotFound("no such group")
     return group
 

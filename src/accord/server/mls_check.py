@@ -31,7 +31,7 @@ from accord.mls.structs.messages import (
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
-from accord.storage.interface import LeafPlan
+from accord.storage.interface import AddedLeaf, LeafPlan
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
@@ -93,7 +93,8 @@ class CommitEffects:
 
     added: tuple[str, ...]  # device ids of the Add proposals, in order
     added_refs: tuple[bytes, ...]  # their KeyPackageRefs
-    added_domains: tuple[str, ...]  # the domain of each added credential's account
+    added_accounts: tuple[str, ...]  # the account each added credential names
+    added_keys: tuple[bytes, ...]  # each added leaf's signature key
     removed_leaves: tuple[int, ...]
 
 
@@ -137,6 +138,27 @@ def invited_accounts(raw: bytes, group_id: bytes, epoch: int) -> set[str]:
             for p in view.proposals if isinstance(p, Add)}
 
 
+def added_credentials(commit: bytes) -> dict[str, tuple[str, bytes]]:
+    """Device id -> (account, leaf signature key), for each Add by value of a
+    PublicMessage commit (the credential identity is ``account/device_id``)."""
+    msg = _mls(commit, "a commit").message
+    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
+        return {}
+    out: dict[str, tuple[str, bytes]] = {}
+    for proposal in msg.content.content.proposals:
+        if isinstance(proposal, Add):
+            leaf = proposal.key_package.leaf_node
+            identity = leaf.credential.identity or b""
+            account = identity.decode(errors="replace").rsplit("/", 1)[0]
+            out[identity_device(identity)] = (account, leaf.signature_key)
+    return out
+
+
+def added_accounts(commit: bytes) -> dict[str, str]:
+    """Device id -> the account its credential names, for each Add by value."""
+    return {d: account for d, (account, _) in added_credentials(commit).items()}
+
+
 def identity_device_account(identity: bytes | None) -> str:
     identity_device(identity)  # the wire syntax, or a ValidationError
     return (identity or b"").decode().rsplit("/", 1)[0]
@@ -158,7 +180,7 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
     """The commit's Adds and Removes, each reference resolved from the proposals this
     hub accepted in the epoch; an unknown reference is refused (RFC 9420 12.4)."""
     by_ref: dict[int, dict[bytes, bytes]] = {}  # ref length -> ref -> proposal
-    added, refs, domains, removed = [], [], [], []
+    added, refs, accounts, keys, removed = [], [], [], [], []
     for item in view.proposals:
         proposal = item
         if isinstance(item, bytes):
@@ -175,10 +197,12 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
             identity = proposal.key_package.leaf_node.credential.identity
             added.append(identity_device(identity))
             refs.append(key_package_ref(proposal.key_package))
-            domains.append((identity or b"").decode().rsplit("/", 1)[0].rsplit("@", 1)[1])
+            accounts.append((identity or b"").decode().rsplit("/", 1)[0])
+            keys.append(bytes(proposal.key_package.leaf_node.signature_key))
         elif isinstance(proposal, Remove):
             removed.append(proposal.removed)
-    return CommitEffects(tuple(added), tuple(refs), tuple(domains), tuple(removed))
+    return CommitEffects(tuple(added), tuple(refs), tuple(accounts), tuple(keys),
+                         tuple(removed))
 
 
 def welcome_recipients(raw: bytes) -> frozenset[bytes]:
@@ -201,16 +225,19 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
               placed: Mapping[str, str], sender_identity: bytes) -> LeafPlan:
     """The check run on the locked group: the commit's content, references resolved,
     must be exactly the declared change (and each added device ``placed`` where its
-    credential says); returns the new members' leaves."""
+    credential says); returns the new members' leaves and credential accounts."""
 
-    def plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, int | None]:
+    def plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, AddedLeaf]:
         leaf_of = dict(zip(group.members, group.leaves, strict=False))
         if any(leaf is None for leaf in leaf_of.values()):
             raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
         effects = resolve(view, accepted)
         check_declared(view, effects, change, leaf_of)  # type: ignore[arg-type]
         same_identity(view.path_credential, sender_identity)
-        for device, domain in zip(effects.added, effects.added_domains, strict=True):
+        accounts = dict(zip(effects.added, effects.added_accounts, strict=True))
+        keys = dict(zip(effects.added, effects.added_keys, strict=True))
+        for device, account in accounts.items():
+            domain = account.rsplit("@", 1)[-1]
             if placed.get(device, domain) != domain:
                 raise ValidationError("an added device is not hosted where its credential says",
                                       "Accord federation: device placement")
@@ -220,13 +247,13 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         # RFC 9420 12.1.1 / 7.7: removals blank their leaves first, then each
         # Add takes the leftmost blank leaf, or extends the tree.
         occupied = {leaf for d, leaf in leaf_of.items() if d not in change.removed}
-        leaves: dict[str, int | None] = {}
+        leaves: dict[str, AddedLeaf] = {}
         for device in change.added:
             index = 0
             while index in occupied:
                 index += 1
             occupied.add(index)
-            leaves[device] = index
+            leaves[device] = AddedLeaf(index, accounts[device], keys[device])
         return leaves
 
     return plan

@@ -106,15 +106,14 @@ async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> boo
             devices = await p.store.list_devices(account)
         except NotFound:
             return False
-        return any(d.device_id in group.members for d in devices)
-    where = await p.store.fed_locate(list(group.members))
-    return domain in where.values()
+        return any(group.has_local(d.device_id) for d in devices)
+    return group.hosted_by(domain)
 
 
 async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
                  ) -> w.ReportResult:
     group = await p.store.get_group(req.group_id)
-    if by.device_id not in group.members:
+    if not group.has_local(by.device_id):
         raise NotFound("no such group")  # T08: a non-member learns nothing
     if group.hub == p.config.domain:
         return await _verify_and_file(p, group, by.account, req, now)
@@ -140,8 +139,7 @@ async def accept_forwarded(fed: Federation, peer: str, req: w.FedReport, now: in
     group = await p.store.get_group(req.group_id)
     if group.hub != p.config.domain:
         raise NotFound("this provider is not the hub of this group")
-    where = await p.store.fed_locate(group.members)
-    if peer not in where.values():
+    if not group.hosted_by(peer):
         raise AuthError("the requesting provider hosts no member of this group")
     return await _verify_and_file(p, group, f"via {peer}", req, now, origin=peer)
 
@@ -162,7 +160,7 @@ async def accept_sender_report(fed: Federation, peer: str, req: w.FedSenderRepor
     if group.hub != peer:
         raise AuthError("only the group's hub may report a message of the group")
     devices = await p.store.list_devices(req.account)
-    if not any(d.device_id in group.members for d in devices):
+    if not any(group.has_local(d.device_id) for d in devices):
         raise ValidationError("the reported account has no device in this group", "T13")
     if not await sql.tag_filed(p.store.engine, req.franking_tag):
         raise ValidationError("the hub never delivered a message with this franking tag here",

@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from accord.errors import NotFound
+from accord.errors import AuthError, NotFound
 from accord.storage.engine import Engine, Tx
 from accord.wire import b64e
 
 # (table, column that names a device) for rows erased with the devices
 DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
-                 "sessions", "challenges", "fed_refused", "fed_admitted",
-                 "fed_remote_devices")
+                 "sessions", "challenges", "fed_refused", "fed_admitted")
 # (table, column that names the account)
 ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
                    ("fed_contacts", "account"), ("fed_contacts", "contact"),
@@ -143,15 +142,39 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
 REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_account"))
 
 
-async def erase_remote_account(engine: Engine, account: str, device_ids: list[str]) -> int:
-    """A peer's account is gone: forget its devices (checked by the caller to be that
-    peer's) and the handshake messages naming their credentials here."""
+async def _known_at(tx: Tx, device_ids: list[str]) -> dict[str, set[str]]:
+    """Where each id is known here: the providers of group members and confirmed
+    bindings that use it ("" for a device of ours)."""
+    marks = _marks(len(device_ids))
+    known: dict[str, set[str]] = {d: set() for d in device_ids}
+    rows = await tx.fetchall(f"SELECT device_id FROM devices WHERE device_id IN ({marks})",
+                             *device_ids)
+    rows += await tx.fetchall(
+        f"SELECT device_id, domain FROM group_members WHERE device_id IN ({marks})", *device_ids)
+    rows += await tx.fetchall(
+        f"SELECT device_id, account FROM fed_bindings WHERE device_id IN ({marks})", *device_ids)
+    for row in rows:
+        where = row[1] if len(row) > 1 else ""
+        known[row[0]].add("" if where is None else where.rsplit("@", 1)[-1])
+    return known
+
+
+async def erase_remote_account(engine: Engine, account: str, peer: str,
+                               device_ids: list[str]) -> int:
+    """A peer's account is gone: forget its devices and the handshake messages naming
+    their credentials here. Issue 17: device ids are not unique across providers, so
+    rows are erased by the account, and by ``peer`` for group members; an id that is
+    one of ours, or is known here only at other providers, is refused."""
     # ``account/`` is how a credential names the account (RFC 9420 5.3 basic identity);
     # the bare name could be a substring of another domain's account.
-    needles = [f"{account}/".encode()] + [d.encode() for d in device_ids]
+    needles = [f"{account}/".encode()]
     async with engine.transaction() as tx:
+        known = await _known_at(tx, device_ids) if device_ids else {}
+        if any(at and peer not in at for at in known.values()):
+            raise AuthError("a provider can only delete devices it hosts")
+        only_peers = [d for d, at in known.items() if at == {peer}]
         n = 0
-        msgs = await _naming_messages(tx, needles, device_ids)
+        msgs = await _naming_messages(tx, needles, only_peers)
         if msgs:
             await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
             n += await tx.execute(f"DELETE FROM messages WHERE msg_id IN ({_marks(len(msgs))})",
@@ -161,10 +184,10 @@ async def erase_remote_account(engine: Engine, account: str, device_ids: list[st
             n += await tx.execute(f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})",
                                   *outbox)
         if device_ids:
-            for table in ("group_members", "fed_remote_devices"):
-                n += await tx.execute(
-                    f"DELETE FROM {table} WHERE device_id IN ({_marks(len(device_ids))})",
-                    *device_ids)
+            n += await tx.execute(
+                "DELETE FROM group_members WHERE domain = ? AND device_id IN"
+                f" ({_marks(len(device_ids))})", peer, *device_ids)
+        n += await tx.execute("DELETE FROM fed_bindings WHERE account = ?", account)
         for table, column in REMOTE_ACCOUNT_COLUMNS:
             n += await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)
     return n

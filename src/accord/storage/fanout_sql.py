@@ -118,3 +118,27 @@ async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> li
         [(r[0], int(r[1]), message.msg_id) for r in rows],
     )
     return [r[0] for r in rows]
+
+
+async def read_group(tx: Tx, group_id: bytes, lock: bool) -> GroupRecord:
+    """A group, its members, their leaves and where they live."""
+    row = await tx.fetchone(
+        "SELECT hub, epoch FROM mls_groups WHERE group_id = ?"
+        + (" {FOR_UPDATE}" if lock else ""),
+        group_id,
+    )
+    if row is None:
+        raise NotFound("no such group")
+    members = await tx.fetchall(
+        "SELECT device_id, leaf_index, domain FROM group_members WHERE group_id = ?"
+        " ORDER BY device_id",
+        group_id,
+    )
+    return GroupRecord(
+        group_id,
+        row[0],
+        int(row[1]),
+        tuple(m[0] for m in members),
+        tuple(None if m[1] is None else int(m[1]) for m in members),
+        tuple(m[2] for m in members),
+    )

@@ -5,8 +5,9 @@ it. What it keeps:
 
 - ``fed_nonces``: RFC 9421 nonces seen per peer, until the signature's
   time window has passed (replay guard).
-- ``fed_remote_devices``: which provider hosts a device of another domain
-  that is in one of our groups.
+- ``fed_bindings``: devices of other providers' accounts, as their own
+  provider confirmed them, keyed by ``(account, device_id)``; where each
+  group member lives is kept with the member (``accord.storage.binding_sql``).
 - ``fed_outbox`` and ``fed_peers``: what we owe each peer, in order, and
   each peer's backoff state. An outbox row is written in the same
   transaction as the local fan-out, so nothing accepted is ever lost.
@@ -26,13 +27,10 @@ from dataclasses import dataclass
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import binding_sql
-from accord.storage.binding_sql import Contested
 from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _enqueue
-from accord.storage.interface import (
-    NewMessage,
-)
+from accord.storage.fanout_sql import _enqueue, read_group
+from accord.storage.interface import GroupRecord, NewMessage
 
 Roster = list[tuple[str, str]]
 # (message, recipients at one peer, roster after a commit or None, group epoch after it,
@@ -64,28 +62,6 @@ class Delivered:
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
-
-
-async def _locate(tx: Tx, device_ids: Collection[str]) -> dict[str, str | None]:
-    """Where each known device lives: None for ours, else its provider's domain."""
-    ids = sorted(set(device_ids))
-    if not ids:
-        return {}
-    where: dict[str, str | None] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows = await tx.fetchall(
-            f"SELECT device_id FROM devices WHERE device_id IN ({_marks(len(chunk))})", *chunk
-        )
-        where.update({r[0]: None for r in rows})
-        rows = await tx.fetchall(
-            "SELECT device_id, domain FROM fed_remote_devices"
-            f" WHERE device_id IN ({_marks(len(chunk))})",
-            *chunk,
-        )
-        for device_id, domain in rows:
-            where.setdefault(device_id, domain)
-    return where
 
 
 async def _to_outbox(
@@ -165,26 +141,20 @@ class FederationSqlMixin(ConsentSqlMixin):
     # devices of other providers -----------------------------------------------------
 
     async def fed_bind_confirmed(
-        self, devices: Sequence[tuple[str, str, str]], local_domain: str
-    ) -> list[Contested]:
-        """Bindings on the owner's provider's word (``binding_sql.bind_confirmed``)."""
-        async with self.engine.transaction() as tx:
-            return await binding_sql.bind_confirmed(tx, devices, local_domain)
-
-    async def fed_rebind(self, device_id: str, domain: str, account: str) -> None:
-        async with self.engine.transaction() as tx:
-            await binding_sql.rebind(tx, device_id, domain, account)
-
-    async def fed_bind_own_word(
-        self, devices: Sequence[tuple[str, str]], signer: str, local_domain: str
+        self, pairs: Sequence[tuple[str, str]], local_domain: str
     ) -> None:
-        """A signing peer's word about its own devices (``binding_sql.bind_own_word``)."""
+        """``(account, device_id)`` pairs on the account's own provider's word."""
         async with self.engine.transaction() as tx:
-            await binding_sql.bind_own_word(tx, devices, signer, local_domain)
+            await binding_sql.bind_confirmed(tx, pairs, local_domain)
 
-    async def fed_locate(self, device_ids: Collection[str]) -> dict[str, str | None]:
-        async with self.engine.transaction() as tx:
-            return await _locate(tx, device_ids)
+    async def fed_confirmed(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        async with self.engine.read() as tx:
+            return await binding_sql.confirmed(tx, pairs)
+
+    async def fed_ours(self, device_ids: Collection[str]) -> dict[str, str]:
+        """Those of ``device_ids`` that are devices of this provider -> their account."""
+        async with self.engine.read() as tx:
+            return await binding_sql.ours(tx, device_ids)
 
     # the follower -------------------------------------------------------------------------
 
@@ -288,9 +258,9 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
             # issue 17: a peer cannot pass off another group's message id as a duplicate
             raise Conflict("this message id belongs to another group")
         return None
-    members = await _follow_group(tx, hub, msg.group_id, d, local_domain)
-    where = await _locate(tx, d.recipients)
-    if any(where.get(r, "") is not None or r not in members for r in d.recipients):
+    group = await _follow_group(tx, hub, msg.group_id, d, local_domain)
+    here = await binding_sql.ours(tx, d.recipients)
+    if any(r not in here or not group.has_local(r) for r in d.recipients):
         raise ValidationError("a recipient is not a member device hosted here")
     await _record_requests(tx, msg, requests)
     if msg.kind == "welcome":
@@ -317,8 +287,11 @@ async def _may_rehome(tx: Tx, group_id: bytes, was: str, d: Delivered, local_dom
 
 async def _follow_group(
     tx: Tx, hub: str, group_id: bytes, d: Delivered, local_domain: str
-) -> set[str]:
-    """The follower's copy of a hub's group: created or replaced from a commit's roster."""
+) -> GroupRecord:
+    """The follower's copy of a hub's group: created or replaced from a commit's roster.
+
+    The roster is the hub's word about its own group: where each member lives is
+    kept for this group only (issue 17), and binds no device id anywhere else."""
     row = await tx.fetchone("SELECT hub FROM mls_groups WHERE group_id = ? {FOR_UPDATE}", group_id)
     if row is not None and row[0] != hub:
         if not await _may_rehome(tx, group_id, row[0], d, local_domain):
@@ -328,10 +301,7 @@ async def _follow_group(
     if d.roster is None:
         if row is None:
             raise NotFound("no such group here")
-        members = await tx.fetchall(
-            "SELECT device_id FROM group_members WHERE group_id = ?", group_id
-        )
-        return {m[0] for m in members}
+        return await read_group(tx, group_id, lock=False)
     epoch = d.group_epoch if d.group_epoch is not None else d.message.epoch or 0
     if row is None:
         await tx.execute(
@@ -344,12 +314,17 @@ async def _follow_group(
             "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
             epoch, d.message.created_at, group_id,
         )
-    # The hub's word binds only its own devices, never another provider's (issue 17).
-    await binding_sql.bind_own_word(tx, [(dev, dom) for dev, dom in d.roster if dom != local_domain],
-                                    hub, local_domain, third_party="ignore")
+    if len({dev for dev, _ in d.roster}) != len(d.roster):
+        raise ValidationError("a roster names a device twice")
+    said_ours = [dev for dev, dom in d.roster if dom == local_domain]
+    if len(await binding_sql.ours(tx, said_ours)) != len(set(said_ours)):
+        raise NotFound("a device said to be ours is not registered here")
     await tx.execute("DELETE FROM group_members WHERE group_id = ?", group_id)
     await tx.executemany(
-        "INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",
-        [(group_id, dev) for dev, _ in d.roster],
+        "INSERT INTO group_members (group_id, device_id, domain) VALUES (?, ?, ?)",
+        [(group_id, dev, None if dom == local_domain else dom) for dev, dom in d.roster],
     )
-    return {dev for dev, _ in d.roster}
+    members = sorted(d.roster)
+    return GroupRecord(group_id, hub, epoch, tuple(dev for dev, _ in members),
+                       (None,) * len(members),
+                       tuple(None if dom == local_domain else dom for _, dom in members))

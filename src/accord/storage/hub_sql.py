@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from accord.errors import NotFound, ValidationError
+from accord.errors import ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
 from accord.storage import binding_sql
 from accord.storage.engine import Engine, Tx
@@ -39,13 +39,19 @@ from accord.storage.fanout_sql import (
 from accord.storage.federation_sql import (
     ItemEncoder,
     _local,
-    _locate,
     _record_requests,
     _refuse,
     _refused,
     _to_outbox,
 )
-from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, LeafPlan, NewMessage
+from accord.storage.interface import (
+    AddedLeaf,
+    CommitChange,
+    EpochConflict,
+    GroupRecord,
+    LeafPlan,
+    NewMessage,
+)
 
 MAX_EPOCH_PROPOSALS = 256
 HUB_MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -93,7 +99,7 @@ async def _epoch_proposals(tx: Tx, group_id: bytes, epoch: int) -> list[bytes]:
 
 
 async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
-                   leaves: Mapping[str, int | None]) -> int:
+                   leaves: Mapping[str, AddedLeaf], where: Mapping[str, str | None]) -> int:
     """Apply a checked commit's roster change and posting key; return the new epoch."""
     new_epoch = group.epoch + 1
     await _require_open(tx, group)
@@ -109,8 +115,8 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
             *change.removed,
         )
     await tx.executemany(
-        "INSERT INTO group_members (group_id, device_id, leaf_index) VALUES (?, ?, ?)",
-        [(change.group_id, d, leaves.get(d)) for d in change.added],
+        "INSERT INTO group_members (group_id, device_id, leaf_index, domain) VALUES (?, ?, ?, ?)",
+        [(change.group_id, d, leaves[d].leaf, where[d]) for d in change.added],
     )
     if not change.ends_group:  # a ReInit files none: the group is closed (_require_open)
         await tx.execute(
@@ -146,7 +152,6 @@ class HubSqlMixin:
         local_domain: str,
         plan: LeafPlan,
         requests: Sequence[tuple[str, str]] = (),
-        placed: Sequence[tuple[str, str]] = (),
         placed_by: str | None = None,
     ) -> tuple[GroupRecord, list[str]]:
         """Order one commit, fan it out locally and to every follower, file its chain link.
@@ -155,22 +160,22 @@ class HubSqlMixin:
         accepted proposals and returns each added device's leaf (or refuses).
         ``welcome_local`` (None: all) are the added local devices that get the
         Welcome (the others' owners blocked the sender, T14); ``requests`` are
-        (account, from_account) message requests to record with the Welcome;
-        ``placed`` the (device, domain) of devices of other providers it adds,
-        bound only if the commit is accepted, on the word of ``placed_by`` (the
-        follower) for its own devices only (``binding_sql.bind_own_word``, issue 17).
+        (account, from_account) message requests to record with the Welcome.
+        Each added device lives at the domain of its credential's account, on
+        the word of that account's provider only (``binding_sql.place_added``:
+        ``placed_by`` is the follower forwarding the commit, issue 17).
         """
         async with self.engine.transaction() as tx:
-            await binding_sql.bind_own_word(tx, placed, placed_by or "", local_domain)
             group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
             if change.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
             _check_roster(group, change)
             leaves = dict(plan(group, await _epoch_proposals(tx, group.group_id, group.epoch)))
-            where = await _locate(tx, set(group.members) | set(change.added))
-            if any(d not in where for d in change.added):
-                raise NotFound("an added device does not exist")
-            new_epoch = await _advance(tx, group, change, commit.created_at, leaves)
+            where = group.where()
+            where.update(await binding_sql.place_added(
+                tx, {d: (leaves[d].account, leaves[d].signature_key) for d in change.added},
+                local_domain, placed_by))
+            new_epoch = await _advance(tx, group, change, commit.created_at, leaves, where)
             link = (change.epoch, await _extend_chain(
                 tx, [x.msg_id for x in (commit, welcome) if x is not None], change.group_id,
                 change.epoch, commit.body))
@@ -195,9 +200,10 @@ class HubSqlMixin:
                                  link)
         kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
                 if d not in change.removed}
-        kept.update({d: leaves.get(d) for d in change.added})
+        kept.update({d: leaves[d].leaf for d in change.added})
         after = GroupRecord(group.group_id, group.hub, new_epoch, tuple(members),
-                            tuple(kept.get(d) for d in members))
+                            tuple(kept.get(d) for d in members),
+                            tuple(where[d] for d in members))
         return after, notified
 
     async def hub_proposal(
@@ -221,7 +227,7 @@ class HubSqlMixin:
                 "INSERT INTO hub_proposals (msg_id, group_id, epoch, body) VALUES (?, ?, ?, ?)",
                 message.msg_id, message.group_id, message.epoch, message.body)
             others = [d for d in group.members if d != sender]
-            where = await _locate(tx, others)
+            where = group.where()
             refused = await _refused(tx, message.group_id)
             notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
             await _to_outbox(tx, message, others, where, None, None, encode, None)
@@ -237,7 +243,7 @@ class HubSqlMixin:
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
             await _admit_application(tx, group, message, nonce, nonce_expires_at, verify)
-            where = await _locate(tx, group.members)
+            where = group.where()
             refused = await _refused(tx, message.group_id)
             notified: list[str] = await _enqueue(
                 tx, message, _local(group.members, where, refused)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from accord.errors import EpochConflict as EpochConflict  # what every engine raises
 from accord.storage.federation_interface import FederationStore
@@ -36,15 +36,43 @@ class GroupRecord:
     members: tuple[str, ...]
     # The MLS leaf index of each member (same order), None where unknown.
     leaves: tuple[int | None, ...] = ()
+    # The provider hosting each member (same order), None for this provider's own
+    # devices (issue 17: a member's provider comes with the member, never from a
+    # device id alone; ``accord.storage.binding_sql``).
+    domains: tuple[str | None, ...] = ()
 
     def leaf_of(self, device_id: str) -> int | None:
         return dict(zip(self.members, self.leaves, strict=False)).get(device_id)
 
+    def where(self) -> dict[str, str | None]:
+        """Member device -> its provider (None: ours)."""
+        domains = self.domains or (None,) * len(self.members)
+        return dict(zip(self.members, domains, strict=True))
+
+    def has_local(self, device_id: str) -> bool:
+        """``device_id`` is a member, and it is that device of this provider."""
+        return device_id in self.members and self.where()[device_id] is None
+
+    def hosted_by(self, domain: str, device_id: str | None = None) -> bool:
+        """``domain`` hosts a member (that member, given ``device_id``)."""
+        where = self.where()
+        if device_id is not None:
+            return device_id in where and where[device_id] == domain
+        return domain in where.values()
+
+
+class AddedLeaf(NamedTuple):
+    """A device a commit adds: its leaf, the account its credential names, its key."""
+
+    leaf: int | None
+    account: str
+    signature_key: bytes = b""
+
 
 # Called inside the commit's transaction with the locked group and the bodies of
-# the proposals the hub accepted in its epoch; returns the leaf index of each
-# added device, or raises to refuse the commit.
-LeafPlan = Callable[[GroupRecord, Sequence[bytes]], Mapping[str, int | None]]
+# the proposals the hub accepted in its epoch; returns each added device's leaf and
+# credential account, or raises to refuse the commit.
+LeafPlan = Callable[[GroupRecord, Sequence[bytes]], Mapping[str, AddedLeaf]]
 
 
 @dataclass(frozen=True, slots=True)

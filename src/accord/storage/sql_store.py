@@ -13,6 +13,7 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
+from accord.storage.fanout_sql import read_group
 from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.hub_sql import HubSqlMixin
 from accord.storage.interface import (
@@ -275,25 +276,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
 
     @staticmethod
     async def _group(tx: Tx, group_id: bytes, lock: bool) -> GroupRecord:
-        row = await tx.fetchone(
-            "SELECT hub, epoch FROM mls_groups WHERE group_id = ?"
-            + (" {FOR_UPDATE}" if lock else ""),
-            group_id,
-        )
-        if row is None:
-            raise NotFound("no such group")
-        members = await tx.fetchall(
-            "SELECT device_id, leaf_index FROM group_members WHERE group_id = ?"
-            " ORDER BY device_id",
-            group_id,
-        )
-        return GroupRecord(
-            group_id,
-            row[0],
-            int(row[1]),
-            tuple(m[0] for m in members),
-            tuple(None if m[1] is None else int(m[1]) for m in members),
-        )
+        return await read_group(tx, group_id, lock)
 
     async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]:
         async with self.engine.read() as tx:
