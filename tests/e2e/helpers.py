@@ -40,11 +40,12 @@ async def new_device(folder: Path, account: str | None, server_url: str,
     return dev
 
 
-def run_cli(profile: Path, *args: str, timeout: float = 120,
+def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None = None,
             **env: str) -> subprocess.CompletedProcess[str]:
-    """``accord ARGS`` as a real process on ``profile`` (the test passphrase)."""
+    """``accord ARGS`` as a real process on ``profile`` (the test passphrase);
+    ``input``: what is typed on its stdin."""
     full_env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS,
                     COLUMNS="200", **env)
     return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
                            *args], env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, input=input)

@@ -1,4 +1,5 @@
-"""Without its provider a device still reads and searches; what it sends is queued."""
+"""Without its provider a device still reads and searches; what it sends is queued.
+Real ``accord`` processes on a profile the library set up."""
 
 from __future__ import annotations
 
@@ -6,13 +7,10 @@ import asyncio
 import json
 import os
 
-from click.testing import CliRunner
-
-from accord.cli.main import cli
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.local_server import free_port
-from tests.e2e.helpers import PASS, Clock, new_device
+from tests.e2e.helpers import Clock, new_device, run_cli
 
 
 def test_read_and_search_work_offline_and_send_fails_cleanly(server, tmp_path) -> None:
@@ -30,17 +28,17 @@ def test_read_and_search_work_offline_and_send_fails_cleanly(server, tmp_path) -
         dev.close()
 
     asyncio.run(setup())
-    env = {"ACCORD_PROFILE": str(tmp_path / "a"), "ACCORD_PASSPHRASE": PASS}
-    runner = CliRunner()
-    read = runner.invoke(cli, ["read", "notes", "--json", "--no-receipts"], env=env)
-    assert read.exit_code == 0, read.output
-    assert "remember the milk" in read.output
-    found = runner.invoke(cli, ["search", "milk", "--json"], env=env)
-    assert found.exit_code == 0 and "remember the milk" in found.output
-    sent = runner.invoke(cli, ["send", "notes", "hello?", "--json"], env=env)
-    assert sent.exit_code == 0 and "Traceback" not in sent.output  # kept, not lost (issue 19)
+    profile = tmp_path / "a"
+    read = run_cli(profile, "read", "notes", "--json", "--no-receipts")
+    assert read.returncode == 0, read.stderr
+    assert "remember the milk" in read.stdout
+    found = run_cli(profile, "search", "milk", "--json")
+    assert found.returncode == 0 and "remember the milk" in found.stdout
+    sent = run_cli(profile, "send", "notes", "hello?", "--json")
+    assert sent.returncode == 0, sent.stderr  # kept, not lost (issue 19)
+    assert "Traceback" not in sent.stderr
     assert json.loads(sent.stdout)["state"] == "queued"
-    read = runner.invoke(cli, ["read", "notes", "--json", "--no-receipts"], env=env)
+    read = run_cli(profile, "read", "notes", "--json", "--no-receipts")
     shown = json.loads(read.stdout)
     assert [(i["text"], i["outbox"]) for i in shown["items"] if i["type"] == "message"] == [
         ("remember the milk", None), ("hello?", "pending")]

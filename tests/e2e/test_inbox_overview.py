@@ -8,13 +8,11 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from accord.cli.main import cli
 from accord.client import conversations as convs
 from accord.client import messaging, overview
 from accord.errors import ValidationError
-from tests.e2e.helpers import PASS, Clock, new_device
+from tests.e2e.helpers import Clock, new_device, run_cli
 
 
 def _acct(name: str) -> str:
@@ -124,7 +122,19 @@ def _flat(text: str) -> str:
     return " ".join(text.split())  # the terminal width wraps lines
 
 
+def _ok(profile, *args: str) -> str:
+    proc = run_cli(profile, *args)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout
+
+
+def _js(profile, *args: str):
+    return json.loads(_ok(profile, *args, "--json"))
+
+
 def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
+    """``chat list``, ``read``, ``contacts nick``, ``react``, ``search`` and ``chat delete``
+    as real ``accord`` processes on the profiles the library set up."""
     clock = Clock()
     accts = {}
 
@@ -142,44 +152,35 @@ def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
             d.close()
 
     asyncio.run(setup())
-    runner = CliRunner()
-    ann = {"ACCORD_PROFILE": str(tmp_path / "ann"), "ACCORD_PASSPHRASE": PASS}
-    ben = {"ACCORD_PROFILE": str(tmp_path / "ben"), "ACCORD_PASSPHRASE": PASS}
-    out = runner.invoke(cli, ["chat", "list", "--json"], env=ann)
-    assert out.exit_code == 0, out.output
-    (row,) = json.loads(out.output)
+    ann, ben = tmp_path / "ann", tmp_path / "ben"
+    (row,) = _js(ann, "chat", "list")
     assert (row["name"], row["unread"]) == ("club", 1)
     assert sorted(row["member_labels"]) == sorted(["you", f"Benjamin ({accts['ben']})"])
-    human = runner.invoke(cli, ["chat", "list"], env=ann)
-    assert "1 unread" in human.output and "Benjamin" in human.output
+    human = _ok(ann, "chat", "list")
+    assert "1 unread" in human and "Benjamin" in human
     assert row["cipher_suite"] is not None
-    read = runner.invoke(cli, ["read", "club"], env=ann)
-    assert read.exit_code == 0 and "hi ann" in read.output
-    out = runner.invoke(cli, ["chat", "list", "--json"], env=ann)
-    assert json.loads(out.output)[0]["unread"] == 0
-    assert runner.invoke(cli, ["contacts", "nick", accts["ben"], "Benji"], env=ann).exit_code == 0
-    (contact,) = json.loads(runner.invoke(cli, ["contacts", "--json"], env=ann).output)
+    assert "hi ann" in _ok(ann, "read", "club")
+    assert _js(ann, "chat", "list")[0]["unread"] == 0
+    _ok(ann, "contacts", "nick", accts["ben"], "Benji")
+    (contact,) = _js(ann, "contacts")
     assert (contact["nick"], contact["display_name"]) == ("Benji", "Benjamin")
-    react = runner.invoke(cli, ["read", "club", "--json"], env=ann)
-    mid = json.loads(react.output)["items"][-1]["short_id"]
-    assert runner.invoke(cli, ["react", "club", mid, "+1"], env=ann).exit_code == 0
-    theirs = _flat(runner.invoke(cli, ["read", "club"], env=ben).output)
+    mid = _js(ann, "read", "club")["items"][-1]["short_id"]
+    _ok(ann, "react", "club", mid, "+1")
+    theirs = _flat(_ok(ben, "read", "club"))
     assert f"read by {accts['ann']}" in theirs  # who read it and who reacted
     assert f"+1 by {accts['ann']}" in theirs
-    mine = _flat(runner.invoke(cli, ["read", "club"], env=ann).output)
+    mine = _flat(_ok(ann, "read", "club"))
     assert f"Benji ({accts['ben']}): hi ann" in mine and "+1 by you" in mine
     # search: a prefix, the sender by display name or nickname, the room by title + id
     for who in ("Benjamin", "benji", accts["ben"]):
-        found = runner.invoke(cli, ["search", "an", "--sender", who, "--json"], env=ann)
-        (hit,) = json.loads(found.output)
+        (hit,) = _js(ann, "search", "an", "--sender", who)
         assert hit["text"] == "hi ann" and hit["chat_label"].startswith("club (")
         assert hit["chat_id"].startswith(hit["chat_label"][6:-1])
         assert [hit["snippet"][a:b] for a, b in hit["spans"]] == ["ann"]
-    assert json.loads(runner.invoke(cli, ["search", "an", "--sender", "you", "--json"],
-                                    env=ann).output) == []
-    no = runner.invoke(cli, ["chat", "delete", "club"], env=ann, input="n\n")
-    assert no.exit_code == 1 and "Delete club" in no.output
-    assert len(json.loads(runner.invoke(cli, ["chat", "list", "--json"], env=ann).output)) == 1
-    yes = runner.invoke(cli, ["chat", "delete", "club", "--yes"], env=ann)
-    assert yes.exit_code == 0 and "you left it" in yes.output
-    assert json.loads(runner.invoke(cli, ["chat", "list", "--json"], env=ann).output) == []
+    assert _js(ann, "search", "an", "--sender", "you") == []
+    no = run_cli(ann, "chat", "delete", "club", input="n\n")
+    assert no.returncode == 1 and "Delete club" in no.stdout
+    assert len(_js(ann, "chat", "list")) == 1
+    yes = run_cli(ann, "chat", "delete", "club", "--yes")
+    assert yes.returncode == 0 and "you left it" in yes.stdout
+    assert _js(ann, "chat", "list") == []
