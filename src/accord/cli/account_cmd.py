@@ -26,6 +26,7 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
+from accord.client import passphrase as passphrase_strength
 from accord.client.device import Device
 
 
@@ -49,26 +50,17 @@ def init_cmd(profile: Path | None, passphrase_file: Path | None, as_json: bool,
                                "Next: accord register user@domain --server URL"))
 
 
-# zxcvbn scores 0..4; 0 and 1 are under 10^6 guesses ("too" / "very guessable"):
-# with a copy of the profile, an attacker tries them offline at leisure (THREATS T09).
-WEAKEST_ACCEPTED = 2
-
-
 def judge_passphrase(words: str, weak_ok: bool) -> None:
     """Strength guidance at ``init``: refuse a very weak passphrase unless --weak-ok,
     and say how strong the chosen one is (an estimate, on stderr)."""
-    from zxcvbn import zxcvbn
-
-    verdict = zxcvbn(words[:100])  # zxcvbn is slow on very long input; 100 chars suffice
-    score = int(verdict["score"])
-    hints = [verdict["feedback"]["warning"], *verdict["feedback"]["suggestions"]]
-    hint = " ".join(h for h in hints if h) or "Several uncommon words make a strong one."
-    if score < WEAKEST_ACCEPTED and not weak_ok:
-        raise click.UsageError(f"this passphrase is very weak (strength {score}/4). {hint} "
-                               "Choose another, or pass --weak-ok to keep it.")
-    guess = verdict["crack_times_display"]["offline_slow_hashing_1e4_per_second"]
-    err_console.print(f"passphrase strength {score}/4 (offline guessing: about {guess})"
-                      + ("" if score >= 3 else f". {hint}"))
+    verdict = passphrase_strength.judge(words)
+    if not verdict.acceptable and not weak_ok:
+        raise click.UsageError(f"this passphrase is very weak (strength {verdict.score}/4). "
+                               f"{verdict.hint} Choose another, or pass --weak-ok to keep it.")
+    err_console.print(f"passphrase strength {verdict.score}/4 (offline guessing: about "
+                      f"{verdict.offline_guessing})"
+                      + ("" if verdict.score >= passphrase_strength.STRONG
+                         else f". {verdict.hint}"))
 
 
 @click.command("register")

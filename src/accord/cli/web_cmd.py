@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from accord.cli.client_common import err_console, open_device, run
+from accord.cli.client_common import err_console, open_device, profile_dir, run
 from accord.client.local_server import free_port
 
 LOOPBACK = "127.0.0.1"
@@ -35,7 +35,7 @@ def check_bind(host: str, unsafe: bool) -> None:
                       "this port and gets the link can read and send as you")
 
 
-async def serve(dev: object, host: str, port: int, browser: bool) -> None:
+async def serve(dev: object, folder: Path, host: str, port: int, browser: bool) -> None:
     import uvicorn
 
     from accord.web.app import create_app
@@ -43,7 +43,7 @@ async def serve(dev: object, host: str, port: int, browser: bool) -> None:
     from accord.web.security import Session
 
     session = Session(port, extra_hosts=() if host == LOOPBACK else (f"{host}:{port}",))
-    app = create_app(Live(dev), session)  # type: ignore[arg-type]
+    app = create_app(Live(dev), session, folder=folder)  # type: ignore[arg-type]
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="on", access_log=False))
     task = asyncio.create_task(server.serve())
@@ -70,12 +70,18 @@ async def serve(dev: object, host: str, port: int, browser: bool) -> None:
 @click.option("--no-browser", is_flag=True, help="Only print the link; open no browser.")
 def web(profile: Path | None, passphrase_file: Path | None, port: int, host: str,
         unsafe_bind: bool, no_browser: bool) -> None:
-    """Serve the Accord app for this profile on 127.0.0.1 and open it in the browser."""
+    """Serve the Accord app for this profile on 127.0.0.1 and open it in the browser.
+
+    With no profile in the folder yet, the app's first page creates one (passphrase,
+    account, provider) or restores one from a backup; a profile without an account
+    is registered from that page."""
     check_bind(host, unsafe_bind)
+    folder = profile_dir(profile)
+    if not (folder.is_dir() and any(folder.iterdir())):
+        run(serve(None, folder, host, port or free_port(), not no_browser))
+        return
     dev = open_device(profile, passphrase_file)
     try:
-        if not dev.registered:
-            raise click.UsageError("this profile has no account yet; run `accord register`")
-        run(serve(dev, host, port or free_port(), not no_browser))
+        run(serve(dev, folder, host, port or free_port(), not no_browser))
     finally:
         dev.close()

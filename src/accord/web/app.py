@@ -14,10 +14,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from accord.client.store import KdfParams
 from accord.errors import AccordError
 from accord.web import security
 from accord.web.live import Live
 from accord.web.settings_views import SettingsApi
+from accord.web.setup_views import SetupApi
 from accord.web.views import Api, error_response
 
 HERE = Path(__file__).parent
@@ -43,14 +45,33 @@ def _locked(live: Live, view: Callable[[Request], Awaitable[Response]]
     return endpoint
 
 
-def create_app(live: Live, session: security.Session, *, start_pump: bool = True
-               ) -> security.Guard:
+def _typed(view: Callable[[Request], Awaitable[Response]]
+           ) -> Callable[[Request], Awaitable[Response]]:
+    """A view that takes the device itself (onboarding): a typed error becomes its status."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await view(request)
+        except AccordError as exc:
+            return error_response(exc)
+
+    return endpoint
+
+
+def create_app(live: Live, session: security.Session, *, start_pump: bool = True,
+               folder: Path | None = None, kdf: KdfParams | None = None) -> security.Guard:
+    """The app for ``live``'s profile; with no profile yet (``live.dev`` None) the page
+    is the onboarding one, for a new profile in ``folder``."""
     api = Api(live)
     settings = SettingsApi(live)
+    setup = SetupApi(live, folder or live.dev.store.folder, kdf)
 
     async def page(request: Request) -> Response:
         if "token" in request.query_params:
             return security.token_exchange(request, session)
+        if not live.ready:
+            return HTMLResponse(TEMPLATES.get_template("setup.html").render(
+                csrf=session.csrf, state=setup.state()))
         html = TEMPLATES.get_template("index.html").render(
             me=live.dev.identity.account, csrf=session.csrf)
         return HTMLResponse(html)
@@ -100,6 +121,12 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         post("/api/account/delete", settings.delete_account),
         post("/api/requests/{conv}/accept", api.accept),
         post("/api/requests/{conv}/block", api.block),
+        post("/api/backup/restore", settings.backup_restore),
+        Route("/api/setup", _typed(setup.status), methods=["GET"]),
+        Route("/api/setup/strength", _typed(setup.judge), methods=["POST"]),
+        Route("/api/setup/create", _typed(setup.create), methods=["POST"]),
+        Route("/api/setup/restore/plan", _typed(setup.restore_plan), methods=["POST"]),
+        Route("/api/setup/restore", _typed(setup.restore), methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ from typing import Any
 
 from accord.client import alerts, device_kt, housekeeping, inbox, outbox
 from accord.client.device import Device
+from accord.errors import Conflict
 from accord.wire import messages as m
 
 IDLE_S = 20.0  # reconnect the push this often even when nothing comes
@@ -34,9 +35,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class NotSetUp(Conflict):
+    code = "not_set_up"
+
+
 class Live:
-    def __init__(self, dev: Device, clock: Callable[[], int] = now_ms) -> None:
-        self.dev = dev
+    """``dev`` is None until the person creates or restores a profile from the page
+    (onboarding, ``accord.web.setup_views``); then ``attach`` gives it one."""
+
+    def __init__(self, dev: Device | None, clock: Callable[[], int] = now_ms) -> None:
+        self._dev = dev
+        self._owned = False
         self.clock = clock
         self.pages: set[asyncio.Queue[str]] = set()
         self.online = False
@@ -48,6 +57,22 @@ class Live:
         for q in list(self.pages):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(data)
+
+    @property
+    def dev(self) -> Device:
+        if self._dev is None:
+            raise NotSetUp("there is no profile yet: create or restore one first")
+        return self._dev
+
+    @property
+    def ready(self) -> bool:
+        return self._dev is not None and self._dev.registered
+
+    def attach(self, dev: Device) -> None:
+        """The profile the onboarding made (its writer lock held): serve it from now on."""
+        self._dev = dev
+        self._owned = True  # made here: closed by ``stop``
+        self.start()
 
     def turn(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The device for one piece of work: this process's turn and the profile's
@@ -96,8 +121,10 @@ class Live:
             await asyncio.sleep(RETRY_S if self.online else OFFLINE_RETRY_S)
 
     def start(self) -> None:
-        self.dev.suspend_lock()  # from now on taken per request and per sync
-        if self.dev.registered and self._task is None:
+        if self._dev is None:
+            return
+        self._dev.suspend_lock()  # from now on taken per request and per sync
+        if self._dev.registered and self._task is None:
             self._task = asyncio.create_task(self.pump())
 
     async def stop(self) -> None:
@@ -105,8 +132,11 @@ class Live:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        with contextlib.suppress(Exception):
-            await self.dev.disconnect()
+        if self._dev is not None:
+            with contextlib.suppress(Exception):
+                await self._dev.disconnect()
+            if self._owned:
+                self._dev.close()
 
     async def events(self) -> AsyncIterator[str]:
         """The SSE stream of one page: a first hello, then each change, with keep-alives."""

@@ -123,6 +123,20 @@ class SettingsApi:
         await backup.upload(self.dev, sealed, key)
         return JSONResponse({"recovery_key": key, "size": len(sealed)})
 
+    async def backup_restore(self, request: Request) -> Response:
+        """``accord backup restore`` into this registered profile: the account's own
+        backup at its provider, history only (no device is replaced)."""
+        data = await request.json()
+        key = data.get("recovery_key") if isinstance(data, dict) else None
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError("enter the recovery key")
+        key = key.strip()
+        doc = backup.read(await backup.download(self.dev.identity.server, key), key)
+        if doc["account"] != self.dev.identity.account:
+            raise ValidationError("this backup is of another account")
+        added = await backup.restore(self.dev, doc, key, self.live.clock(), reseal=True)
+        return JSONResponse({"messages": added})
+
     async def export(self, request: Request) -> Response:
         doc = await account_data.export(self.dev)
         return Response(json.dumps(doc, indent=2), media_type="application/octet-stream",

@@ -31,7 +31,7 @@ RASTER = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
           b"GIF87a": "image/gif", b"GIF89a": "image/gif"}
 STATUS = {"validation_error": 422, "decode_error": 400, "not_found": 404, "conflict": 409,
           "group_moved": 409, "auth_error": 403, "crypto_error": 422, "rate_limited": 429,
-          "device_removed": 410}
+          "device_removed": 410, "not_set_up": 409}
 
 View = Callable[[Request], Awaitable[Response]]
 
@@ -154,11 +154,14 @@ class Api:
         for i in items:
             if i["type"] == "event":
                 i["description"] = describe_event(i)
+        active = conv["meta"].get("active", True)
+        # a conversation we are out of (or restored from a backup, until a member's
+        # device adds this device) has no group: no member keys to check
         blocked = sorted(set(safety.changed_contacts(self.dev, conv, now))
-                         | set(safety.unproven_members(self.dev, conv)))
+                         | set(safety.unproven_members(self.dev, conv))) if active else []
         return JSONResponse({
             "id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
-            "active": conv["meta"].get("active", True), "items": items, "more": page["more"],
+            "active": active, "items": items, "more": page["more"],
             "first_seq": page["first_seq"], "fork": fork_alerts(self.dev, conv),
             "key_change": [a for a in blocked if a not in self._ok(conv)]})
 

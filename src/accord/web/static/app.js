@@ -429,6 +429,14 @@ function wireSettings() {
     $("backup-key").hidden = false;
     $("backup-key-text").textContent = data.recovery_key;
   }));
+  $("restore-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(async () => {
+      const data = await api("POST", "/api/backup/restore", {recovery_key: $("restore-key").value});
+      $("restore-key").value = "";
+      $("restore-status").textContent = `Restored ${data.messages} messages`;
+    });
+  });
   $("account-delete").addEventListener("click", () => act(async () => {
     await api("POST", "/api/account/delete", {confirm: $("delete-confirm").value});
     $("account-status").textContent = "account deleted; this device keeps its history offline";
