@@ -318,3 +318,36 @@ async def test_T10_any_member_finishes_a_reinit_whose_mover_stopped(
     finally:
         for d in (alice, carol):
             await d.disconnect()
+
+
+async def test_T10_a_post_sent_during_a_move_across_providers_is_not_lost(
+    providers: dict[str, Provider], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """issue 18: bob (beta) posts into the old group after alice (alpha, its hub) moved
+    it: the hub's ``group_moved`` answer reaches bob through his provider, bob keeps
+    the message until the new group's Welcome has come and sends it there."""
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
+                             providers["alpha"].url, clock)
+    alice.set_settings(post_quantum=0)  # the conversation starts in 0x0001
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    try:
+        conv = await convs.create(alice, "across", [bob.identity.account], clock())
+        bconv = await _arrive(bob, "across", clock)
+        await reinit.upgrade(alice, conv, clock())
+        await messaging.send_text(bob, bconv, "while it moved", clock())
+        for _ in range(100):  # bounded: the Welcome crosses providers on its own time
+            if not bob.store.outbox(bconv["conv_id"]):
+                break
+            (item,) = bob.store.outbox(bconv["conv_id"])
+            assert item.state == "pending", item.error  # kept, never failed
+            clock.t += 3_600_000  # past the outbox's backoff
+            await bob.sync(clock())
+            await asyncio.sleep(0.1)
+        assert bob.store.outbox(bconv["conv_id"]) == []
+        assert _suite(bob, "across") == PQ_SUITE
+        assert await _bodies(alice, "across", "while it moved", clock) == ["while it moved"]
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()
