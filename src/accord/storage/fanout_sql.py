@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from accord.errors import Conflict, GroupMoved, ValidationError
+from accord.errors import Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage.engine import Tx
 from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, NewMessage
 
