@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import httpx
+import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.harness import (
@@ -25,8 +26,10 @@ from accord.wire import b64e, encode
 from accord.wire import messages as m
 
 
-async def test_logs_hold_no_secret_or_content(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, rate_limit_scale=100).start()
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_logs_hold_no_secret_or_content(tmp_path: Path, log_format: str) -> None:
+    server = ServerProcess(tmp_path, rate_limit_scale=100,
+                           extra_args=("--log-format", log_format)).start()
     secrets_seen: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:
@@ -64,7 +67,43 @@ async def test_logs_hold_no_secret_or_content(tmp_path: Path) -> None:
         server.stop()
     log = server.log_path.read_text()
     assert "POST /v1/groups/{group_id}/messages -> 201" in log  # the log did record requests
+    if log_format == "json":
+        assert_json_lines(log)
     for value in secrets_seen:
         assert value not in log, "a secret or content reached the log"
     assert "127.0.0.1:" not in log.replace(f"127.0.0.1:{server.port}", "")  # no client ports
     assert "('127.0.0.1'" not in log
+
+
+def assert_json_lines(log: str) -> None:
+    """Every line one object with the fixed keys; requests carry their fields apart."""
+    events = [json.loads(line) for line in log.splitlines()]
+    assert events and all(isinstance(e, dict) for e in events)
+    for event in events:
+        assert {"time", "level", "logger", "event"} <= event.keys(), event
+        assert event["time"].endswith("+00:00")
+    posts = [e for e in events if e.get("route") == "/v1/groups/{group_id}/messages"]
+    assert {(e["method"], e["status"]) for e in posts} == {("POST", 201), ("POST", 409)}
+    assert all(isinstance(e["ms"], float) for e in posts)
+
+
+def test_a_json_line_keeps_only_safe_fields_and_no_exception_text() -> None:
+    import logging
+
+    from accord.server.json_logs import JsonLines
+
+    secret = "SECRET-" + secrets.token_hex(8)
+    try:
+        raise ValueError(f"bad body {secret}")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("accord.server.http", logging.ERROR, __file__, 1,
+                               "request failed", (), exc_info)
+    record.__dict__.update(route="/v1/queue", status=500, token=secret, client="10.0.0.7")
+    line = json.loads(JsonLines().format(record))
+    assert line["event"] == "request failed" and line["route"] == "/v1/queue"
+    assert line["status"] == 500 and line["exc_type"] == "ValueError"
+    assert "token" not in line and "client" not in line
+    assert secret not in json.dumps(line) and "10.0.0.7" not in json.dumps(line)

@@ -18,12 +18,19 @@ log = logging.getLogger("accord.bus")
 
 
 class Bus(Protocol):
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def errors(self) -> int: ...
     async def start(self, listener: Listener) -> None: ...
     async def publish(self, device_ids: Iterable[str]) -> None: ...
     async def close(self) -> None: ...
 
 
 class InProcessBus:
+    connected = True  # nothing to lose: the bus is this process
+    errors = 0
+
     def __init__(self) -> None:
         self._listener: Listener | None = None
 
@@ -46,11 +53,25 @@ class NatsBus:
         self.url = url
         self.subject = subject
         self._nc: Any = None
+        self.errors = 0  # errors and disconnections since start (the node's metrics)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and bool(self._nc.is_connected)
 
     async def start(self, listener: Listener) -> None:
         import nats
 
-        self._nc = await nats.connect(self.url, name="accord-server", max_reconnect_attempts=-1)
+        async def on_error(exc: Exception) -> None:
+            self.errors += 1
+            log.warning("bus error: %s", type(exc).__name__)  # the text may name the URL
+
+        async def on_disconnect() -> None:
+            self.errors += 1
+            log.warning("bus disconnected; reconnecting")
+
+        self._nc = await nats.connect(self.url, name="accord-server", max_reconnect_attempts=-1,
+                                      error_cb=on_error, disconnected_cb=on_disconnect)
 
         async def on_msg(msg: Any) -> None:
             try:

@@ -57,6 +57,14 @@ def lock_data_dir(data_dir: Path) -> None:
 @click.option("--peer", "peers", multiple=True, metavar="DOMAIN=URL",
               help="Reach the provider of DOMAIN at URL (static discovery, for tests and "
               "demos; repeatable), e.g. beta.test=http://127.0.0.1:8402.")
+@click.option("--metrics-bind", default=None, metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics, a listener apart "
+              "from the public port (e.g. 127.0.0.1:9400); off by default.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per line (docs/SCALING.md).")
+@click.option("--drain-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0, 3600),
+              help="On SIGTERM, seconds in-flight requests get to finish before the exit.")
 @click.option("--discover", is_flag=True,
               help="Find providers not given with --peer at https://DOMAIN/.well-known/accord.")
 def server(**options: Any) -> None:
@@ -80,6 +88,9 @@ def run(
     body_timeout: float,
     peers: tuple[str, ...],
     discover: bool,
+    metrics_bind: str | None = None,
+    log_format: str = "text",
+    drain_timeout: float = 10.0,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -96,6 +107,10 @@ def run(
         peer_map = tuple(parse_peer(p) for p in peers)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from exc
+    if metrics_bind is not None:
+        host_part, _, port_part = metrics_bind.rpartition(":")
+        if not host_part or not port_part.isdigit() or not 0 < int(port_part) < 65536:
+            raise click.UsageError("--metrics-bind takes HOST:PORT, e.g. 127.0.0.1:9400")
     data_dir.mkdir(parents=True, exist_ok=True)
     lock_data_dir(data_dir)
     config = ServerConfig(
@@ -111,5 +126,8 @@ def run(
         body_timeout_s=body_timeout,
         peers=peer_map,
         discover=discover,
+        metrics_bind=metrics_bind,
+        drain_timeout_s=drain_timeout,
     )
-    serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes)
+    serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
+          log_format=log_format)

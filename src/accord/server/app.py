@@ -8,8 +8,10 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -20,8 +22,10 @@ from accord.federation import gossip, outbox
 from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
 from accord.private_files import secure_tree
-from accord.server import delivery, franking
+from accord.server import delivery, franking, json_logs
 from accord.server.errors import accord_error_handler, unexpected_error_handler
+from accord.server.health import health_routes
+from accord.server.metrics import Metrics, MetricsMiddleware, backlog_loop, route_templates
 from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
 from accord.server.rendezvous import rendezvous_routes
@@ -55,6 +59,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
     ``accord server`` serves exactly the routes listed here.
     """
     doc = openapi_document()
+    metrics = Metrics()
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(doc)
@@ -67,20 +72,26 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         await franking.hub_key(provider)  # made, or moved out of the database, at start
         await provider.bus.start(provider.notifier.on_news)
         app.state.provider = provider
+        metrics.watch(provider)
         purger = asyncio.create_task(_purge_loop(provider))
         federation = start_federation(provider, Path(config.data_dir), dict(config.peers))
         provider.transparency = await open_log(config.domain, store.engine,
                                                Path(config.data_dir), clock(), federation.key)
         outbound = asyncio.create_task(outbox.run(federation, clock))
         witness = asyncio.create_task(gossip.run(federation, clock))  # issue 7: cosign peers
+        backlog = asyncio.create_task(backlog_loop(provider, metrics))
+        exporter = metrics.serve(config.metrics_bind) if config.metrics_bind else None
+        provider.lifecycle.started = True
         log.info("provider %s ready (%s)", config.domain,
                  "postgresql" if config.database else "sqlite")
         try:
             yield
         finally:
-            purger.cancel()
-            outbound.cancel()
-            witness.cancel()
+            provider.lifecycle.draining = True
+            if exporter is not None:
+                exporter.shutdown()
+            for task in (purger, outbound, witness, backlog):
+                task.cancel()
             await federation.close()
             await provider.bus.close()
             await store.close()
@@ -88,12 +99,16 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
               *privacy_routes(), *rendezvous_routes(),
               *federation_routes(), *transparency_routes(),
-              WebSocketRoute("/v1/ws", push_endpoint), *extra_routes]
-    return Starlette(
+              WebSocketRoute("/v1/ws", push_endpoint), *health_routes(), *extra_routes]
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics,
+                               templates=route_templates(routes))],
         exception_handlers={AccordError: accord_error_handler, Exception: unexpected_error_handler},
     )
+    app.state.metrics = metrics
+    return app
 
 
 class _NoClientAddresses(logging.Filter):
@@ -103,6 +118,38 @@ class _NoClientAddresses(logging.Filter):
         return "WebSocket" not in str(record.msg)
 
 
+def draining_server(settings: Any, app: Starlette) -> Any:
+    """uvicorn's server, with a shutdown that lets clients move to another node.
+
+    On SIGTERM (or SIGINT): stop accepting connections, close every WebSocket
+    with 1001 (going away: the client reconnects, through the load balancer,
+    to another node; its queue waits in the database, so nothing is lost),
+    let in-flight requests finish within ``config.drain_timeout_s``, run the
+    lifespan's shutdown, and exit with status 0. uvicorn alone would close
+    WebSockets with 1012 and then re-raise SIGTERM, so the process would end
+    by the signal rather than with a status a supervisor reads as clean.
+    """
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            for listener in self.servers:
+                listener.close()  # stop accepting first: no new socket to close
+            provider = getattr(app.state, "provider", None)
+            if provider is not None:
+                await provider.lifecycle.going_away(provider.config.drain_timeout_s)
+            await super().shutdown(sockets)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM:  # handled by draining, not to be re-raised
+                self._captured_signals.remove(sig)
+
+    return Server(settings)
+
+
 def serve(
     config: ServerConfig,
     host: str,
@@ -110,16 +157,18 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    log_format: str = "text",
 ) -> None:
     import uvicorn
 
     from accord.server.http_guard import guarded_http
 
     os.umask(0o077)  # whatever this process creates is its owner's only (keys, database, blobs)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    json_logs.configure(log_format)
     logging.getLogger("uvicorn.error").addFilter(_NoClientAddresses())
-    uvicorn.run(
-        create_app(config, extra_routes=extra_routes),
+    app = create_app(config, extra_routes=extra_routes)
+    settings = uvicorn.Config(
+        app,
         host=host,
         port=port,
         ssl_certfile=tls_cert,
@@ -127,9 +176,12 @@ def serve(
         # uvicorn's access log prints client addresses and concrete paths
         # (group ids, blob capabilities); our own log names route templates only.
         access_log=False,
+        log_config=None,  # uvicorn's loggers write through ours (json_logs)
         server_header=False,  # T15: no software name or version in any response
         log_level="info",
         ws_max_size=1024 * 1024,
         http=guarded_http(config.header_timeout_s),  # a deadline on every request head
         lifespan="on",
+        timeout_graceful_shutdown=config.drain_timeout_s,
     )
+    draining_server(settings, app).run()

@@ -184,7 +184,9 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
         except AccordError as exc:
             response = error_response(exc)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.1f ms)", spec.method, spec.path, response.status_code, elapsed)
+        log.info("%s %s -> %d (%.1f ms)", spec.method, spec.path, response.status_code, elapsed,
+                 extra={"route": spec.path, "method": spec.method,
+                        "status": response.status_code, "ms": round(elapsed, 1)})
         return response
 
     return handle

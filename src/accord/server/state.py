@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.bus import Bus, InProcessBus, Notifier
+from accord.server.health import Lifecycle
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.storage import Store
 
@@ -39,6 +40,8 @@ class ServerConfig:
     rate_limit_scale: float = 1.0
     peers: tuple[tuple[str, str], ...] = ()  # federation: static (domain, base URL) map
     discover: bool = False  # federation: find unmapped peers at https://DOMAIN/.well-known
+    metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
+    drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(
         default_factory=lambda: {
             "address": Limit(200, 400),
@@ -81,6 +84,7 @@ class Provider:
     transparency: Any = None  # accord.server.transparency.TransparencyLog (issue 7)
     franking_key: bytes | None = None  # the hub's, loaded once (accord.server.franking)
     report_limiter: RateLimiter = field(init=False)  # for limited accounts (server.reports)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # readiness, open WebSockets
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.scaled_limits())

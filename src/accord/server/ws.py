@@ -8,7 +8,9 @@ Items stay queued until acknowledged, so a dropped socket loses nothing.
 Close codes: 4401 when the first frame does not authenticate (malformed,
 deep JSON, bad token, or none within ``AUTH_TIMEOUT_S``); 4429 when the
 device already holds ``max_sockets_per_device`` sockets on this node (each
-socket costs a task, a buffer and a wake-up on every queue change).
+socket costs a task, a buffer and a wake-up on every queue change); 1001
+(going away) when the node drains before it stops (``accord.server.health``):
+the device reconnects, to another node, and resumes from its cursor.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from accord.errors import AccordError
 from accord.server import accounts, delivery
+from accord.server.health import GOING_AWAY
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import decode, encode, loads, parse
@@ -37,6 +40,10 @@ CLOSE_TOO_MANY = 4429
 async def push_endpoint(ws: WebSocket) -> None:
     p: Provider = ws.app.state.provider
     await ws.accept()
+    if p.lifecycle.draining:
+        with contextlib.suppress(Exception):
+            await ws.close(code=GOING_AWAY)
+        return
     try:
         first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
         auth = parse(m.WsAuth, first)
@@ -53,11 +60,13 @@ async def push_endpoint(ws: WebSocket) -> None:
         return
     event = p.notifier.watch(device.device_id)
     reader = asyncio.create_task(_read_acks(p, ws, device))
+    p.lifecycle.sockets.add(ws)
     try:
         await _push_loop(p, ws, device, auth.after, event, reader)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        p.lifecycle.sockets.discard(ws)
         p.notifier.unwatch(device.device_id, event)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -47,6 +47,11 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
     async def close(self) -> None:
         await self.engine.close()
 
+    async def ping(self) -> None:
+        """One round trip to the database (a node's readiness, ``accord.server.health``)."""
+        async with self.engine.read() as tx:
+            await tx.fetchone("SELECT 1")
+
     # accounts and devices -------------------------------------------------
 
     async def create_account(self, device: DeviceRecord) -> None:

@@ -1,0 +1,89 @@
+"""Readiness (``/readyz``) beside liveness (``/healthz``), and the node's lifecycle.
+
+``/healthz`` says the process answers; a load balancer that restarts on it
+must not restart a node only because PostgreSQL is down. ``/readyz`` says
+this node should be sent traffic: its start-up (the lifespan) has finished,
+it is not draining, the database answers within ``CHECK_TIMEOUT_S`` and, when
+a bus is configured, the bus is connected. Otherwise it answers 503 with one
+fixed reason word, never an exception's text (a database URL or a driver's
+message could hold a password or a host name).
+
+:class:`Lifecycle` also holds the open WebSockets, so that a draining node
+can close each with 1001 (going away) and its clients reconnect elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from accord.server.state import Provider
+
+log = logging.getLogger("accord.server.health")
+CHECK_TIMEOUT_S = 2.0
+GOING_AWAY = 1001  # RFC 6455 7.4.1: the endpoint is going away (a server going down)
+
+
+class Lifecycle:
+    """Whether this node takes traffic, and the WebSockets it would close on leaving."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.draining = False
+        self.sockets: set[WebSocket] = set()
+
+    async def going_away(self, timeout_s: float) -> int:
+        """Stop taking traffic and close every WebSocket with 1001; returns how many."""
+        self.draining = True
+        sockets = list(self.sockets)
+
+        async def close(ws: WebSocket) -> None:
+            # A socket that closes by itself meanwhile raises here: it is gone either way.
+            with contextlib.suppress(RuntimeError, OSError):
+                await ws.close(code=GOING_AWAY)
+
+        if sockets:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(close(ws) for ws in sockets)), timeout_s)
+        log.info("draining: closed %d WebSockets with 1001", len(sockets))
+        return len(sockets)
+
+
+async def not_ready(provider: Provider | None,
+                    on_database_error: Callable[[BaseException], None]) -> str | None:
+    """The reason this node should get no traffic, or None when it is ready."""
+    if provider is None or not provider.lifecycle.started:
+        return "starting"
+    if provider.lifecycle.draining:
+        return "draining"
+    try:
+        await asyncio.wait_for(provider.store.ping(), CHECK_TIMEOUT_S)
+    except Exception as exc:  # any driver failure or timeout means: not reachable
+        on_database_error(exc)
+        return "database"
+    if not provider.bus.connected:
+        return "bus"
+    return None
+
+
+async def readyz(request: Request) -> Response:
+    state: Any = request.app.state
+    metrics = getattr(state, "metrics", None)
+    reason = await not_ready(getattr(state, "provider", None),
+                             metrics.database_error if metrics else lambda exc: None)
+    if reason is None:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+
+
+def health_routes() -> list[Route]:
+    return [Route("/readyz", readyz, methods=["GET"])]

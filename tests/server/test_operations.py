@@ -1,0 +1,257 @@
+"""What an operator relies on (issue 23): metrics on their own listener, readiness apart
+from liveness, and a shutdown that drains instead of dropping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.harness import (
+    ServerProcess,
+    SimDevice,
+    application_post,
+    group_path,
+    mls_commit,
+    mls_create,
+    mls_key_package,
+    posting_public,
+)
+from tests.server.relay import TcpRelay
+
+from accord.federation.loopback import free_port
+from accord.server.app import create_app
+from accord.server.metrics import Metrics, refresh_backlog
+from accord.server.state import ServerConfig
+from accord.wire import b64e, encode
+from accord.wire import messages as m
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in Prometheus's text format, or None when it is absent."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+        if metric == name and got == want:
+            return float(value)
+    return None
+
+
+async def _group_of_two(http: httpx.AsyncClient) -> tuple[SimDevice, SimDevice, bytes,
+                                                        Ed25519PrivateKey]:
+    alice = await SimDevice(http, "alice@alpha.test").register()
+    bob = await SimDevice(http, "bob@alpha.test").register()
+    gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
+        Ed25519PrivateKey.generate()
+    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
+        group_id=gid, posting_key=posting_public(pk0)), expect=201)
+    commit, welcome, _ = mls_commit(mls_create(alice, gid), add=[mls_key_package(bob)])
+    await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+        epoch=0, commit=commit, posting_key=posting_public(pk1),
+        added=[bob.device_id], welcome=welcome), expect=201)
+    return alice, bob, gid, pk1
+
+
+async def test_metrics_count_by_route_template_on_their_own_listener(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server = ServerProcess(tmp_path, rate_limit_scale=100, extra_args=(
+        "--metrics-bind", f"127.0.0.1:{metrics_port}")).start()
+    scrape = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            before = (await http.get(scrape)).text
+            posts = "/v1/groups/{group_id}/messages"
+            assert sample(before, "accord_http_requests_total", route=posts, method="POST",
+                          status="201") is None
+            alice, bob, gid, pk1 = await _group_of_two(http)
+            sent = []
+            for _ in range(3):
+                post = application_post(pk1, gid, 1, b"CONTENT-" + secrets.token_bytes(8))
+                r = await http.post(group_path(gid, "/messages"), json=encode(post))
+                assert r.status_code == 201, r.text
+                sent.append(post)
+            probe = secrets.token_hex(16)
+            assert (await http.get(f"/no/such/{probe}")).status_code == 404
+            ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+            async with websockets.connect(ws_url) as ws:
+                await ws.send(json.dumps({"type": "auth", "token": bob.token}))
+                await asyncio.wait_for(ws.recv(), 10)
+                during = (await http.get(scrape)).text
+            # The public port serves no metrics: the counts stay the operator's.
+            public = await http.get("/metrics")
+            assert public.status_code == 404 and "accord_http" not in public.text
+            for _ in range(50):  # bounded: the node sees the socket close soon after
+                after = (await http.get(scrape)).text
+                if sample(after, "accord_websocket_connections") == 0:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        server.stop()
+    assert sample(after, "accord_http_requests_total", route=posts, method="POST",
+                  status="201") == 3
+    assert sample(after, "accord_http_request_seconds_count", route=posts, method="POST") == 3
+    # The probe and the public /metrics: counted, under no path.
+    assert sample(after, "accord_http_requests_total", route="unmatched", method="-",
+                  status="404") == 2
+    assert sample(during, "accord_websocket_connections") == 1
+    assert sample(after, "accord_websocket_connections") == 0
+    assert sample(after, "accord_federation_outbox_items") == 0
+    assert sample(after, "accord_database_errors_total") == 0
+    named = [alice.device_id, bob.device_id, alice.account, bob.account, alice.token,
+             bob.token, b64e(gid), probe, *(b64e(p.ciphertext) for p in sent), "CONTENT-",
+             "127.0.0.1:"]
+    for value in named:
+        assert value not in after, "an id, token, address or content reached the metrics"
+
+
+async def test_backlog_and_database_errors_are_counted() -> None:
+    metrics = Metrics()
+
+    class Store:
+        sizes: dict[str, int] | None = {"beta.test": 3, "gamma.test": 2}
+
+        async def fed_outbox_size(self) -> dict[str, int]:
+            if self.sizes is None:
+                raise ConnectionRefusedError("down")
+            return self.sizes
+
+    store = Store()
+    provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set()),
+                               bus=SimpleNamespace(errors=2, connected=False))
+    metrics.watch(provider)  # type: ignore[arg-type]
+    await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
+    text = _text(metrics)
+    assert sample(text, "accord_federation_outbox_items") == 5
+    assert sample(text, "accord_federation_outbox_peers") == 2
+    assert sample(text, "accord_bus_errors_total") == 2
+    assert sample(text, "accord_bus_connected") == 0
+    assert "beta.test" not in text  # a peer is never a label
+    store.sizes = None
+    await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
+    assert sample(_text(metrics), "accord_database_errors_total") == 1
+
+
+def _text(metrics: Metrics) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics.registry).decode()
+
+
+async def test_a_node_whose_start_has_not_finished_is_not_ready(tmp_path: Path) -> None:
+    app = create_app(ServerConfig(domain="alpha.test", data_dir=tmp_path))
+    transport = httpx.ASGITransport(app=app)  # no lifespan: the node never finished starting
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+        r = await http.get("/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "reason": "starting"}
+
+
+async def _wait_ready(http: httpx.AsyncClient, status: int, reason: str | None = None,
+                      timeout_s: float = 20.0) -> httpx.Response:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        r = await http.get("/readyz", timeout=5.0)
+        if r.status_code == status and (reason is None or r.json().get("reason") == reason):
+            return r
+        assert asyncio.get_running_loop().time() < deadline, r.text
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.pg
+@pytest.mark.nats
+async def test_readiness_follows_the_database_and_the_bus_while_liveness_stays(
+        tmp_path: Path) -> None:
+    """A node cut from PostgreSQL, then from NATS, is alive but not ready; back, it is ready."""
+    from accord.storage.testing import create_database, drop_database
+
+    admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
+    if not admin or not nats_url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but PostgreSQL or NATS is not configured")
+        pytest.skip("needs ACCORD_TEST_PG and ACCORD_TEST_NATS")
+    url, name = await create_database(admin)
+    pg = TcpRelay(httpx.URL(url).host, httpx.URL(url).port or 5432)
+    bus = TcpRelay(httpx.URL(nats_url).host, httpx.URL(nats_url).port or 4222)
+    metrics_port = free_port()
+    node = None
+    try:
+        relayed = str(httpx.URL(url).copy_with(port=pg.port))
+        node = ServerProcess(tmp_path, database=relayed, bus=f"nats://127.0.0.1:{bus.port}",
+                             extra_args=("--metrics-bind", f"127.0.0.1:{metrics_port}")).start()
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            assert (await _wait_ready(http, 200)).json() == {"status": "ready"}
+            pg.cut()
+            down = await _wait_ready(http, 503, "database")
+            assert down.json() == {"status": "unavailable", "reason": "database"}
+            assert "postgres" not in down.text and str(pg.port) not in down.text
+            assert (await http.get("/healthz")).status_code == 200  # alive all the same
+            pg.restore()
+            await _wait_ready(http, 200)
+            bus.cut()
+            await _wait_ready(http, 503, "bus")
+            assert (await http.get("/healthz")).status_code == 200
+            bus.restore()
+            await _wait_ready(http, 200, timeout_s=30.0)
+            scraped = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert (sample(scraped, "accord_database_errors_total") or 0) >= 1
+        assert (sample(scraped, "accord_bus_errors_total") or 0) >= 1
+        assert sample(scraped, "accord_bus_connected") == 1
+    finally:
+        if node is not None:
+            node.stop()
+        pg.close()
+        bus.close()
+        await drop_database(admin, name)
+
+
+async def test_sigterm_drains_requests_closes_websockets_with_1001_and_exits_0(
+        tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, rate_limit_scale=100,
+                           extra_args=("--drain-timeout", "20")).start()
+    assert server.proc is not None
+    release = asyncio.Event()
+    blob = secrets.token_bytes(64 * 1024)
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield blob[:1024]
+        await release.wait()  # the rest arrives only after SIGTERM
+        yield blob[1024:]
+
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+            alice = await SimDevice(http, "alice@alpha.test").register()
+            ws = await websockets.connect(server.url.replace("http://", "ws://") + "/v1/ws")
+            await ws.send(json.dumps({"type": "auth", "token": alice.token}))
+            headers = {**alice.auth, "content-length": str(len(blob))}
+            upload = asyncio.create_task(http.post("/v1/blobs", content=slow_body(),
+                                                   headers=headers))
+            await asyncio.sleep(0.5)  # the head and the first bytes are in
+            assert not upload.done()
+            server.proc.send_signal(signal.SIGTERM)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            # The node takes no new connection while it drains.
+            async with httpx.AsyncClient() as fresh:
+                with pytest.raises(httpx.ConnectError):
+                    await fresh.get(server.url + "/healthz")
+            release.set()
+            r = await asyncio.wait_for(upload, 20)
+            assert r.status_code == 201, r.text  # the in-flight request was finished
+        code = await asyncio.to_thread(server.proc.wait, 20)
+        assert code == 0
+    finally:
+        server.stop()
+    assert "closed 1 WebSockets with 1001" in server.log_path.read_text()
