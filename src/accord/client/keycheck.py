@@ -13,7 +13,7 @@ proof (RFC 9162 2.1.4). On top of that:
   the devices we approved; any other key is an ``unknown_device`` alert,
   unless an approved key signed it as its successor (a restore, issue 19).
 - Every lookup keeps the entry's proven successions (``kt:succ:ACCOUNT``,
-  :func:`successions`), which ``accord.client.safety`` uses the same way for
+  ``accord.client.successions``), which ``accord.client.safety`` uses the same way for
   a verified contact.
 - :meth:`KeyChecker.gossip` (T06, T07): a provider's head fetched directly
   and the same provider's head as our own provider witnessed and
@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from accord.client import alerts
+from accord.client import alerts, successions
 from accord.client.api import error_from_response
 from accord.errors import CryptoError, NotFound, ValidationError
 from accord.federation.gossip import decode_cosignature
@@ -48,7 +48,6 @@ from accord.transparency import (
     TreeHead,
     decode_signed_head,
     detect_split_view,
-    proven_successions,
     require_device_key,
     unknown_devices,
     verify_cosignature,
@@ -64,7 +63,6 @@ TIMEOUT_S = 15.0
 MAX_ANSWER = 256 * 1024
 MONITOR_EVERY_MS = 3_600_000  # self-monitoring period (T05)
 MAX_EVIDENCE = 100
-MAX_KEPT_SUCCESSIONS = 64  # per account, the newest
 
 
 class KeyNotInLog(ValidationError):
@@ -159,23 +157,6 @@ def monitor_due(store: alerts.KvStore, now: int, every_ms: int = MONITOR_EVERY_M
     return last is None or not 0 <= now - int(last) < every_ms
 
 
-def successions(store: alerts.KvStore, account: str) -> list[tuple[bytes, bytes]]:
-    """``(predecessor, successor)`` keys of ``account`` whose succession signature held
-    in a proven entry: kept, so that one seen once still counts when later entries
-    no longer carry it."""
-    return [(b64d(a), b64d(b)) for a, b in store.get_json("kt:succ:" + account, [])]
-
-
-def _keep_successions(store: alerts.KvStore, account: str, entry: LogEntry | None) -> None:
-    kept = [[b64e(a), b64e(b)] for a, b in successions(store, account)]
-    for s in proven_successions(account, entry):
-        pair = [b64e(s.predecessor), b64e(s.successor)]
-        if pair not in kept:
-            kept.append(pair)
-    if kept:
-        store.put_json("kt:succ:" + account, kept[-MAX_KEPT_SUCCESSIONS:])
-
-
 def stored_evidence(store: alerts.KvStore) -> list[dict[str, Any]]:
     """Split-view evidence found so far (both signed heads, for a third party to check)."""
     return list(store.get_json("kt:evidence", []))
@@ -251,7 +232,7 @@ class KeyChecker:
             raise
         self.store.put_json("kt:keys:" + account,
                             [] if entry is None else [b64e(k) for k in entry.device_keys])
-        _keep_successions(self.store, account, entry)
+        successions.keep(self.store, account, entry)
         return entry
 
     async def verify_device_key(self, account: str, key: bytes, now: int) -> LogEntry:
@@ -302,7 +283,8 @@ class KeyChecker:
         """Our account's devices in the log that we did not approve (each one an alert)."""
         entry = await self.current_entry(account, now)
         # A key an approved key named its successor is approved in its turn (issue 19).
-        known, _ = vouched(self.own_keys() | {my_key}, successions(self.store, account))
+        known, _ = vouched(self.own_keys() | {my_key},
+                           successions.successions(self.store, account))
         self.approve_own_keys(known - {my_key})
         if entry is None or my_key not in entry.device_keys:
             alerts.raise_alert(self.store, "key_not_in_log", now, account=account,

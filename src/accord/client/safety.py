@@ -29,8 +29,8 @@ from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from accord.client import alerts
-from accord.client.keycheck import successions
 from accord.client.mls_session import split_identity
+from accord.client.successions import successions
 from accord.errors import NotFound, ValidationError
 from accord.transparency import vouched
 from accord.wire import b64d, b64e
