@@ -38,8 +38,6 @@ async def download(p: Provider, blob_id: str) -> bytes:
     blob_id, _, domain = blob_id[:CAP_CHARS], blob_id[CAP_CHARS:CAP_CHARS + 1], \
         blob_id[CAP_CHARS + 1:]
     if domain and domain != p.config.domain:
-        if p.federation is None:
-            raise NotFound("no such blob")
         return await p.federation.fetch_blob(domain, blob_id, p.clock())  # type: ignore[no-any-return]
     try:
         cap = b64d(blob_id)

@@ -98,14 +98,12 @@ async def claim(
     p: Provider, account: str, by: DeviceRecord | None = None, now: int = 0,
     cipher_suite: int = 1,
 ) -> m.ClaimResponse:
-    """A local device's claim: of a local account here, of a remote one through its provider."""
-    if account.rsplit("@", 1)[-1] != p.config.domain:
-        if p.federation is not None and by is not None:
-            return await p.federation.claim(  # type: ignore[no-any-return]
-                account, by, now, cipher_suite)
-        raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
+    """A local device's claim: of a local account here, of a remote one through its provider
+    (a running provider always federates, ``accord.server.app``)."""
     if by is None:
         raise ValidationError("a claim needs a claimer")
+    if account.rsplit("@", 1)[-1] != p.config.domain:
+        return await p.federation.claim(account, by, now, cipher_suite)  # type: ignore[no-any-return]
     return await claim_local(p, account, Claimer(by.account), now, cipher_suite)
 
 

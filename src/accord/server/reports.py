@@ -82,7 +82,7 @@ def _tell_sender_provider(p: Provider, account: str, origin: str | None,
     """Forward a verified report to the alleged sender's provider (not to us, nor back
     to the provider that forwarded it here: that one filed its own record)."""
     domain = account.rsplit("@", 1)[-1]
-    if p.federation is None or domain in (p.config.domain, origin):
+    if domain in (p.config.domain, origin):
         return
     task = asyncio.create_task(_send_sender_report(p.federation, domain, note, now))
     _SENDING.add(task)
@@ -117,9 +117,7 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
         raise NotFound("no such group")  # T08: a non-member learns nothing
     if group.hub == p.config.domain:
         return await _verify_and_file(p, group, by.account, req, now)
-    if p.federation is None:
-        raise NotFound("the group's hub is not reachable from this provider")
-    fed: Federation = p.federation
+    fed: Federation = p.federation  # a running provider always federates
     forwarded = w.FedReport(group_id=req.group_id, created_at=req.created_at,
                             content=req.content, franking_tag=req.franking_tag,
                             alleged_sender=req.alleged_sender)

@@ -80,7 +80,9 @@ class Provider:
     notifier: Notifier = field(default_factory=Notifier)
     clock: Callable[[], int] = wall_clock_ms
     limiter: RateLimiter = field(init=False)
-    federation: Any = None  # accord.federation.service.Federation, when it runs
+    # accord.federation.service.Federation: attached by the composition root
+    # (accord.server.app) before the first request, so every service may use it.
+    federation: Any = None
     transparency: Any = None  # accord.server.transparency.TransparencyLog (issue 7)
     franking_key: bytes | None = None  # the hub's, loaded once (accord.server.franking)
     report_limiter: RateLimiter = field(init=False)  # for limited accounts (server.reports)
