@@ -181,6 +181,31 @@ async def test_T14_requests_cli_lists_previews_and_blocks(
         await mallory.disconnect()
 
 
+async def test_T13_T14_requests_cli_reports_unread_and_blocks(
+        providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    tag = os.urandom(3).hex()
+    mallory = await new_device(tmp_path / "m", f"mallory{tag}@gamma.test",
+                               providers["gamma"].url, clock)
+    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    try:
+        conv = await convs.create(mallory, "deal", [bob.identity.account], clock())
+        await messaging.send_text(mallory, conv, "cheap watches", clock())
+        await _until(bob, clock, lambda: message_requests.pending(bob))
+    finally:
+        await bob.disconnect()
+    bob.close()
+    try:
+        who = mallory.identity.account
+        assert _cli(tmp_path / "b", "requests", "report", who) == {"reported": who,
+                                                                   "blocked": who}
+        assert _cli(tmp_path / "b", "requests", "list") == []
+        with pytest.raises(AccordError):  # blocked as well
+            await convs.create(mallory, "deal 2", [bob.identity.account], clock())
+    finally:
+        await mallory.disconnect()
+
+
 async def test_T14_a_blocked_users_posts_in_a_group_are_dropped(
         providers: dict[str, Provider], tmp_path) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()

@@ -8,13 +8,19 @@ import base64
 import os
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from accord.client import alerts, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
+from accord.errors import NotFound
+from accord.wire import b64e, decode
+from accord.wire import federation as fw
+from accord.wire import privacy as w
 from tests.e2e.helpers import Clock
+from tests.federation.test_T13_report_forwarding import operator
 from tests.web.conftest import World, peer, post, queue_after, run_async, shot, with_device
 from tests.web.test_web_conversation import PNG
 
@@ -205,7 +211,7 @@ def test_notifications_opt_in_and_without_text(world: World, tag: str) -> None:
         "title": "Plans", "body": f"dan{tag}@alpha.test: <b>lunch</b>?"}
 
 
-def test_fork_alert_banner_blocks_sending_until_read(world: World, tag: str) -> None:
+def test_T07_fork_alert_banner_blocks_sending_until_read(world: World, tag: str) -> None:
     fay_acct = f"fay{tag}@alpha.test"
     fay, gus = (peer(world, "fay", fay_acct, world.alpha.url),
                 peer(world, "gus", f"gus{tag}@alpha.test", world.alpha.url))
@@ -259,3 +265,47 @@ def test_fork_alert_banner_blocks_sending_until_read(world: World, tag: str) -> 
 
 async def _noop() -> None:
     return None
+
+
+def test_T13_T14_request_reported_unread_and_sender_blocked(world: World, tag: str) -> None:
+
+    rex = world.web("rex", f"rex{tag}@alpha.test", world.alpha.url)
+    spam_acct = f"spam{tag}@beta.test"
+    spammer = peer(world, "spam", spam_acct, world.beta.url)
+
+    async def pitch(dev: Device, clock: Clock) -> str:
+        conv = await convs.create(dev, "Deal", [rex.account], clock())
+        await messaging.send_text(dev, conv, "cheap watches", clock())
+        return str(conv["group_id"].hex())
+
+    group_hex = run_async(with_device(spammer, pitch))
+    run_async(with_device(spammer, lambda dev, clock: _noop()))  # its own echoes
+    page = world.page(rex)
+    region = page.get_by_role("region", name="Message requests")
+    expect(region.get_by_text(spam_acct, exact=True)).to_be_visible(timeout=WAIT)
+    expect(region.get_by_role("button", name="Report")).to_be_visible()
+    region.get_by_role("button", name="Report").click()
+    expect(region).to_be_hidden(timeout=WAIT)
+    expect(page.locator("#send-error")).to_have_text("")
+
+    # rex's provider filed who sent it and when, and nothing of its content
+    with httpx.Client(base_url=world.alpha.url) as http:
+        found = decode(w.AdminReports, http.get("/v1/admin/reports",
+                                                headers=operator(world.alpha)).json()).reports
+    mine = [r for r in found if r.group_id.hex() == group_hex]
+    assert [(r.reporter, r.alleged_sender, r.content) for r in mine] == [
+        (rex.account, spam_acct, b"")]
+
+    async def rex_blocks(dev: Device, clock: Clock) -> list[str]:
+        return list((await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)).targets)
+
+    assert spam_acct in run_async(with_device(world.root / "rex", rex_blocks, sync=False))
+    assert queue_after(spammer) == []  # nothing reached the stranger
+
+    # only a request the provider recorded for the caller can be reported
+    async def forge(dev: Device, clock: Clock) -> None:
+        await dev.api._json(w.ReportResult, "POST",
+                            f"/v1/requests/{b64e(bytes.fromhex(group_hex))}/report", auth=True)
+
+    with pytest.raises(NotFound):
+        run_async(with_device(spammer, forge, sync=False))

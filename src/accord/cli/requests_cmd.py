@@ -84,3 +84,18 @@ async def block_cmd(dev: Device, as_json: bool, who: str, domain: bool) -> None:
     conv = _find(dev, who)
     target = await message_requests.block(dev, conv, now_ms(), domain=domain)
     emit(as_json, {"blocked": target}, lambda: console.print(f"blocked {shown(target)}"))
+
+
+@requests.command("report")
+@click.argument("who")
+@profile_options
+@with_device
+async def report_cmd(dev: Device, as_json: bool, who: str) -> None:
+    """Report the request from WHO to your provider unread, and block the sender.
+
+    Your provider learns who sent it and when (as it recorded them) and that you
+    reported it; nothing of its content leaves this device."""
+    conv = _find(dev, who)
+    target = await message_requests.report(dev, conv, now_ms())
+    emit(as_json, {"reported": target, "blocked": target},
+         lambda: console.print(f"reported and blocked {shown(target)}"))

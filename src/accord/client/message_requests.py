@@ -33,6 +33,7 @@ from accord.content import quarantine_preview
 from accord.errors import AccordError, DecodeError, NotFound, ValidationError
 from accord.wire import b64e
 from accord.wire import federation as fw
+from accord.wire import privacy as w
 
 if TYPE_CHECKING:
     from accord.client.device import Device
@@ -202,6 +203,20 @@ async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = F
     dev.store.update_conversation(cid, meta=meta)
     convs.deactivate(dev, dev.store.conversation(cid), now, dev.identity.account)
     return target
+
+
+async def report(dev: Device, conv: dict[str, Any], now: int) -> str:
+    """Report the request to our provider unread (T13: it files the sender and the time
+    it recorded; no content leaves the device), then block the sender (``block``).
+    The sender blocked."""
+    if not is_pending(conv):
+        raise ValidationError("this conversation is not a pending message request")
+    if not conv["meta"]["request"].get("listed", True):
+        raise ValidationError("the provider holds no record of this request to report; "
+                              "block it instead")
+    await dev.api._json(w.ReportResult, "POST",
+                        f"/v1/requests/{b64e(conv['group_id'])}/report", auth=True)
+    return await block(dev, conv, now)
 
 
 # -- blocks inside groups --------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from accord.server import account_data, admin_api, reports
-from accord.server.routes import Call, Param, Spec, endpoint
+from accord.server.routes import GROUP_ID, Call, Param, Spec, endpoint, group_id_of
 from accord.wire import privacy as w
 
 TOKEN = Param("token", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
@@ -26,6 +26,10 @@ async def _report(c: Call) -> w.ReportResult:
 SPECS: tuple[Spec, ...] = (
     Spec("POST", "/v1/reports", "Report a message: reveal its content, franking tag and time",
          _report, auth=True, request=w.ReportRequest, response=w.ReportResult),
+    Spec("POST", "/v1/requests/{group_id}/report",
+         "Report a message request unread: its sender and time, as the provider recorded them",
+         lambda c: reports.report_request(c.provider, c.me, group_id_of(c), c.now),
+         auth=True, response=w.ReportResult, params=(GROUP_ID,)),
     Spec("GET", "/v1/account/export", "Everything the provider holds about the caller's account",
          lambda c: account_data.export(c.provider, c.me, c.now),
          auth=True, response=w.AccountExport),

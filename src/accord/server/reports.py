@@ -110,6 +110,22 @@ async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> boo
     return group.hosted_by(domain)
 
 
+async def report_request(p: Provider, by: DeviceRecord, group_id: bytes, now: int
+                         ) -> w.ReportResult:
+    """Report a message request without reading it (T13, T14): the person saw only who
+    it is from. What this provider recorded when the invitation came (consent) is
+    filed as it is: the group, the reporter, the sender and the time; no content is
+    revealed, so nothing goes to the sender's provider (it could verify nothing)."""
+    found = next(((frm, at) for g, frm, _mid, at in await p.store.fed_requests(by.account)
+                  if g == group_id), None)
+    if found is None:
+        raise NotFound("no such message request")
+    sender, at = found
+    report_id = await sql.add_report(p.store.engine, group_id, by.account, sender, b"", at, now)
+    log.info("message request report %d filed", report_id)
+    return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
+
+
 async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
                  ) -> w.ReportResult:
     group = await p.store.get_group(req.group_id)

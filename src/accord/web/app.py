@@ -121,6 +121,7 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         post("/api/account/delete", settings.delete_account),
         post("/api/requests/{conv}/accept", api.accept),
         post("/api/requests/{conv}/block", api.block),
+        post("/api/requests/{conv}/report", api.report),
         post("/api/backup/restore", settings.backup_restore),
         Route("/api/setup", _typed(setup.status), methods=["GET"]),
         Route("/api/setup/strength", _typed(setup.judge), methods=["POST"]),

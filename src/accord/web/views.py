@@ -348,6 +348,12 @@ class Api:
         return JSONResponse({"blocked": await message_requests.block(
             self.dev, conv, self.live.clock())})
 
+    async def report(self, request: Request) -> Response:
+        """Report (unread, as the provider recorded it) and block the request's sender."""
+        conv = self._request(request)
+        return JSONResponse({"blocked": await message_requests.report(
+            self.dev, conv, self.live.clock())})
+
     def _request(self, request: Request) -> dict[str, Any]:
         conv = invites.find(self.dev, request.path_params["conv"]) or \
             self.dev.store.conversation(request.path_params["conv"])

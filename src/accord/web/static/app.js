@@ -85,7 +85,11 @@ function renderList(state) {
         () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/accept`)
               .then(() => { location.hash = "#c=" + encodeURIComponent(r.id); }))}}),
       el("button", {type: "button", text: "Block", on: {click: () => act(
-        () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/block`))}})));
+        () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/block`))}}),
+      el("button", {type: "button", text: "Report", title: "Report to your provider " +
+        "(who sent it and when; nothing of its content) and block the sender",
+        on: {click: () => act(
+          () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/report`))}})));
   }
   $("status").textContent = state.online ? "" : "offline";
   renderAlerts(state.alerts);
