@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-full lint vectors bench clean
+.PHONY: demo test test-full fuzz fuzz-report lint vectors bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(STAMP)
 
 test-full: $(STAMP)
 	ACCORD_TEST_FULL=1 bash scripts/test.sh
+
+# Issue 24: every fuzz target for FUZZ_SECONDS in all (default 180), corpus merged back.
+fuzz: $(STAMP)
+	PYTHONPATH=src:. $(BIN)/python -m tests.fuzz.run
+
+# The coverage of each target's corpus, written into docs/SECURITY-TESTING.md.
+fuzz-report: $(STAMP)
+	PYTHONPATH=src:. $(BIN)/python -m tests.fuzz.report
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -99,3 +99,15 @@ def test_signing_inputs_are_domain_separated() -> None:
     assert not signing.login_input("d", "x", b"n").startswith(b"MLS 1.0 ")
     with pytest.raises(CryptoError):
         signing.verify(b"short", sig, msg)
+
+
+def test_non_canonical_base64_is_refused() -> None:
+    """Found by the wire_json fuzz target (issue 24): "AAB" and "AAA" both decoded to
+    the same bytes, so one message had two bodies. Unused trailing bits must be zero."""
+    from accord.wire.codec import b64d, b64e
+
+    assert b64d("AAA") == b"\x00\x00"
+    with pytest.raises(DecodeError, match="canonical"):
+        b64d("AAB")
+    for n in range(6):
+        assert b64d(b64e(bytes(range(n)))) == bytes(range(n))

@@ -68,9 +68,14 @@ def b64d(text: str) -> bytes:
     if not _B64URL.match(text) or len(text) % 4 == 1:
         raise DecodeError("not unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise DecodeError("not unpadded base64url") from exc
+    # One encoding per value (RFC 4648 3.5): unused trailing bits must be zero,
+    # so a relay cannot make two different bodies of one message.
+    if b64e(data) != text:
+        raise DecodeError("not canonical base64url (RFC 4648 3.5)")
+    return data
 
 
 @cache

@@ -1,0 +1,390 @@
+"""The fuzz targets (issue 24): every decoder that takes bytes from outside.
+
+A target is a function of one byte string. It feeds the bytes to one decoder
+(or to the group engine, or to the provider's HTTP routes) and lets through
+only the outcome that the project allows for bad input: a typed
+``DecodeError``, ``ValidationError`` or ``CryptoError`` (for HTTP, any
+answer below 500). Any other exception escapes and is a crash; atheris adds
+hangs (``-timeout``) and memory growth (``-rss_limit_mb``).
+
+Each target also names its seeds (the official MLS vectors, the tests' own
+messages) and the modules whose lines its corpus is measured against
+(docs/SECURITY-TESTING.md). Nothing here uses the network: the HTTP target
+runs the provider in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accord.errors import CryptoError, DecodeError, ValidationError
+
+ALLOWED = (DecodeError, ValidationError, CryptoError)
+HERE = Path(__file__).parent
+VECTORS = HERE.parent / "vectors" / "mls"
+FIXTURES = HERE / "fixtures"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    run: Callable[[bytes], None]
+    seeds: Callable[[], Iterator[bytes]]
+    modules: tuple[str, ...]  # measured for coverage of the corpus
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def target(name: str, modules: tuple[str, ...],
+           seeds: Callable[[], Iterator[bytes]]) -> Callable[[Callable[[bytes], Any]], Callable]:
+    def register(fn: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        def run(data: bytes) -> None:
+            try:
+                fn(data)
+            except ALLOWED:
+                pass
+        TARGETS[name] = Target(name, run, seeds, modules)
+        return fn
+    return register
+
+
+def _selected(data: bytes, choices: list[Any]) -> tuple[Any, bytes]:
+    """The first byte picks one of ``choices``; the rest is the input."""
+    if not data:
+        raise DecodeError("empty input")
+    return choices[data[0] % len(choices)], data[1:]
+
+
+def _prefixed(choices: list[Any], choice: Any, body: bytes) -> bytes:
+    return bytes([choices.index(choice)]) + body
+
+
+# ---------------------------------------------------------------- MLS structures
+
+def _mls_structs() -> list[Any]:
+    from accord.mls import structs as s
+    return [s.MLSMessage, s.KeyPackage, s.Welcome, s.GroupInfo, s.GroupSecrets, s.Commit,
+            s.Add, s.Update, s.Remove, s.PreSharedKey, s.ReInit, s.ExternalInit,
+            s.GroupContextExtensions, s.LeafNode, s.UpdatePath, s.PublicMessage,
+            s.PrivateMessage, s.GroupContext, s.Credential, "ratchet_tree"]
+
+
+_VECTOR_FIELDS = {
+    "MLSMessage": ["mls_welcome", "mls_group_info", "mls_key_package", "public_message_application",
+                   "public_message_proposal", "public_message_commit", "private_message"],
+    "GroupSecrets": ["group_secrets"], "Commit": ["commit"], "Add": ["add_proposal"],
+    "Update": ["update_proposal"], "Remove": ["remove_proposal"],
+    "PreSharedKey": ["pre_shared_key_proposal"], "ReInit": ["re_init_proposal"],
+    "ExternalInit": ["external_init_proposal"],
+    "GroupContextExtensions": ["group_context_extensions_proposal"],
+    "ratchet_tree": ["ratchet_tree"],
+}
+
+
+def _struct_name(choice: Any) -> str:
+    return choice if isinstance(choice, str) else choice.__name__
+
+
+def _mls_struct_seeds() -> Iterator[bytes]:
+    choices = _mls_structs()
+    vectors = json.loads((VECTORS / "messages.json").read_text())
+    for choice in choices:
+        for field in _VECTOR_FIELDS.get(_struct_name(choice), []):
+            for case in vectors[:3]:
+                yield _prefixed(choices, choice, bytes.fromhex(case[field]))
+    for raw in _group_fixture()["messages"]:
+        yield _prefixed(choices, choices[0], raw)
+
+
+@target("mls_structs", ("accord.mls.codec", "accord.mls.structs"), _mls_struct_seeds)
+def mls_structs(data: bytes) -> None:
+    """Decode any MLS wire structure; what decodes must re-encode to the same value."""
+    from accord.mls.codec import decode, encode
+    from accord.mls.ratchet_tree import Tree
+    from accord.mls.suites import get_suite
+    choice, body = _selected(data, _mls_structs())
+    if choice == "ratchet_tree":
+        Tree.from_bytes(get_suite(1), body)
+        return
+    value = decode(choice, body)
+    if decode(choice, encode(choice, value)) != value:
+        raise AssertionError(f"{choice.__name__} does not survive a round trip")
+
+
+# ---------------------------------------------------------------- the group engine
+
+def _group_fixture() -> dict[str, Any]:
+    return _fixture_file()
+
+
+@functools.cache
+def _fixture_file() -> dict[str, Any]:
+    doc = json.loads((FIXTURES / "group.json").read_text())
+    return {"state": bytes.fromhex(doc["state"]),
+            "messages": [bytes.fromhex(m) for m in doc["messages"]],
+            "now": doc["now"]}
+
+
+@functools.cache
+def _receiver() -> Any:
+    from accord.mls.group import GroupState
+    return GroupState.from_bytes(_fixture_file()["state"])
+
+
+def _group_seeds() -> Iterator[bytes]:
+    yield from _group_fixture()["messages"]
+
+
+@target("group_process", ("accord.mls.group.process", "accord.mls.framing_public",
+                          "accord.mls.framing_private", "accord.mls.group.proposals",
+                          "accord.mls.tree_validation", "accord.mls.treekem"), _group_seeds)
+def group_process(data: bytes) -> None:
+    """Process any bytes as an incoming message against a real member's state."""
+    from accord.mls import group as g
+    state = _receiver()
+    before = state.to_bytes()
+    try:
+        g.process(state, data, _fixture_file()["now"])
+    finally:
+        if state.to_bytes() != before:
+            raise AssertionError("processing changed the member's state in place")
+
+
+# ---------------------------------------------------------------- JSON wire formats
+
+def _wire_classes() -> list[type]:
+    import dataclasses
+
+    from accord.wire import federation, messages, privacy, rendezvous, transparency
+    classes: list[type] = []
+    for module in (messages, federation, privacy, rendezvous, transparency):
+        for value in vars(module).values():
+            if (dataclasses.is_dataclass(value) and isinstance(value, type)
+                    and value.__module__ == module.__name__):
+                classes.append(value)
+    return sorted(classes, key=lambda c: (c.__module__, c.__name__))
+
+
+def _wire_seeds() -> Iterator[bytes]:
+    seeds = json.loads((FIXTURES / "wire.json").read_text())
+    classes = _wire_classes()
+    by_name = {f"{c.__module__}.{c.__name__}": c for c in classes}
+    for name, body in seeds.items():
+        if name in by_name:
+            yield _prefixed(classes, by_name[name], json.dumps(body).encode())
+
+
+@target("wire_json", ("accord.wire.codec",), _wire_seeds)
+def wire_json(data: bytes) -> None:
+    """Every JSON message of the client-provider and provider-provider APIs."""
+    from accord.wire.codec import dumps, parse
+    cls, body = _selected(data, _wire_classes())
+    once = dumps(parse(cls, body))
+    if dumps(parse(cls, once)) != once:
+        raise AssertionError(f"{cls.__name__} does not survive a round trip")
+
+
+# ---------------------------------------------------------------- message content
+
+def _content_seeds() -> Iterator[bytes]:
+    import os
+
+    from accord.content import model
+    from accord.content.message import encode_content, make_content
+    bodies = [model.Text("hello"), model.Reaction(b"\x01" * 16, "+1"), model.Delete(b"\x02" * 16)]
+    for body in bodies:
+        yield encode_content(make_content(body, random_bytes=os.urandom, sent_at=1))
+
+
+@target("content", ("accord.content.message", "accord.content.fields"), _content_seeds)
+def content(data: bytes) -> None:
+    """The Accord content inside an application message (from any group member)."""
+    from accord.content.message import decode_content, open_content
+    decode_content(data)
+    open_content(data)
+
+
+# ---------------------------------------------------------------- key transparency
+
+def _kt_seeds() -> Iterator[bytes]:
+    doc = json.loads((FIXTURES / "transparency.json").read_text())
+    for kind, items in doc.items():
+        for hexed in items:
+            yield _prefixed(_KT_KINDS, kind, bytes.fromhex(hexed))
+
+
+_KT_KINDS = ["entry", "signed_head", "lookup", "consistency"]
+
+
+@target("transparency", ("accord.transparency.entries", "accord.transparency.heads",
+                         "accord.transparency.proofs", "accord.transparency.prefix_map",
+                         "accord.transparency.directory"), _kt_seeds)
+def transparency(data: bytes) -> None:
+    """Log entries, signed heads, lookup and consistency proofs, as a peer serves them."""
+    from accord.transparency import entries, heads
+    kind, body = _selected(data, _KT_KINDS)
+    if kind == "entry":
+        entries.decode_entry(body)
+    elif kind == "signed_head":
+        sth = heads.decode_signed_head(body)
+        heads.verify_signed_head(sth, bytes(32), sth.head.domain)
+    elif kind == "lookup":
+        _verify_lookup(body)
+    else:
+        _verify_consistency(body)
+
+
+def _verify_lookup(body: bytes) -> None:
+    from accord.mls.codec import decode
+    from accord.transparency import LookupProof, SignedTreeHead
+    from accord.transparency.directory import verify_lookup
+    from accord.wire.codec import parse
+    from accord.wire.transparency import KtLookup
+    answer = parse(KtLookup, body)
+    sth = decode(SignedTreeHead, answer.head)
+    verify_lookup(sth.head, answer.account, decode(LookupProof, answer.proof))
+
+
+def _verify_consistency(body: bytes) -> None:
+    from accord.transparency.proofs import verify_consistency
+    if len(body) < 80:
+        raise DecodeError("short")
+    old, new = int.from_bytes(body[:8], "big"), int.from_bytes(body[8:16], "big")
+    path = tuple(body[80 + 32 * i:112 + 32 * i] for i in range((len(body) - 80) // 32))
+    verify_consistency(old, new, body[16:48], body[48:80], path)
+
+
+# ---------------------------------------------------------------- backups and linking
+
+_RECOVERY_KEY_FILE = "recovery.json"
+
+
+def _backup_seeds() -> Iterator[bytes]:
+    doc = json.loads((FIXTURES / _RECOVERY_KEY_FILE).read_text())
+    yield bytes.fromhex(doc["backup"])
+
+
+@target("backup", ("accord.privacy.backup_format", "accord.client.backup"), _backup_seeds)
+def backup(data: bytes) -> None:
+    """A backup file as the provider (or anyone holding the file) hands it back."""
+    from accord.client.backup import read
+    doc = json.loads((FIXTURES / _RECOVERY_KEY_FILE).read_text())
+    read(data, doc["recovery_key"])
+
+
+@functools.cache
+def _link_keys() -> Any:
+    from accord.client.linking import derive
+    return derive(json.loads((FIXTURES / _RECOVERY_KEY_FILE).read_text())["link_code"])
+
+
+def _link_seeds() -> Iterator[bytes]:
+    doc = json.loads((FIXTURES / _RECOVERY_KEY_FILE).read_text())
+    yield bytes.fromhex(doc["link_sealed"])
+    yield b"7K3QX-9ZC2M"
+
+
+@target("linking", ("accord.client.linking",), _link_seeds)
+def linking(data: bytes) -> None:
+    """A linking code as typed, and a rendezvous slot's sealed payload."""
+    from accord.client.linking import normalize, unseal
+    try:
+        normalize(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    unseal(_link_keys(), b"offer", data)
+
+
+# ---------------------------------------------------------------- the provider's HTTP API
+
+class _InProcessProvider:
+    """One provider on a temporary SQLite folder, served in-process with a session."""
+
+    def __init__(self) -> None:
+        import httpx
+
+        from accord.server.app import create_app
+        from accord.server.state import ServerConfig
+        self.folder = tempfile.TemporaryDirectory(prefix="accord-fuzz-")
+        config = ServerConfig(domain="fuzz.test", data_dir=Path(self.folder.name),
+                              rate_limit_scale=1e9)
+        self.app = create_app(config, clock=lambda: 1_750_000_000_000)
+        self.loop = asyncio.new_event_loop()
+        self.lifespan = self.app.router.lifespan_context(self.app)
+        self.loop.run_until_complete(self.lifespan.__aenter__())
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=True)
+        self.http = httpx.AsyncClient(transport=transport, base_url="http://fuzz.test")
+        self.auth = self.loop.run_until_complete(self._session())
+        self.routes = sorted(
+            (method, route.path) for route in self.app.routes
+            for method in (getattr(route, "methods", None) or ()) if method in ("POST", "PUT")
+        )
+
+    async def _session(self) -> dict[str, str]:
+        from accord.server.harness import SimDevice
+        return (await SimDevice(self.http, "fuzzer@fuzz.test").register()).auth
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.http.aclose())
+        self.loop.run_until_complete(self.lifespan.__aexit__(None, None, None))
+        self.loop.close()
+        self.folder.cleanup()
+
+    def call(self, method: str, path: str, body: bytes, auth: bool) -> int:
+        headers = {"content-type": "application/json", **(self.auth if auth else {})}
+        r = self.loop.run_until_complete(
+            self.http.request(method, path.replace("{", "x").replace("}", ""), content=body,
+                              headers=headers))
+        return r.status_code
+
+
+@functools.cache
+def _provider() -> _InProcessProvider:
+    return _InProcessProvider()
+
+
+def close() -> None:
+    """Stop the in-process provider, if a target started it (tests call this)."""
+    if _provider.cache_info().currsize:
+        _provider().close()
+        _provider.cache_clear()
+
+
+def _http_seeds() -> Iterator[bytes]:
+    bodies = [json.dumps(b).encode() for b in json.loads((FIXTURES / "wire.json").read_text()).values()]
+    for route in range(len(_provider().routes)):
+        for body in bodies:
+            yield bytes([route, 1]) + body
+
+
+@target("provider_http", ("accord.server.routes", "accord.server.delivery",
+                          "accord.federation.routes", "accord.server.privacy_routes"), _http_seeds)
+def provider_http(data: bytes) -> None:
+    """Any body to any POST/PUT route of the provider, with and without a session."""
+    p = _provider()
+    if len(data) < 2:
+        raise DecodeError("short")
+    method, path = p.routes[data[0] % len(p.routes)]
+    status = p.call(method, path, data[2:], auth=bool(data[1] & 1))
+    if status >= 500:
+        raise AssertionError(f"{method} {path} answered {status}")
+
+
+# ---------------------------------------------------------------- the harness's own check
+
+if os.environ.get("ACCORD_FUZZ_SELFTEST"):
+    @target("selftest", ("tests.fuzz.targets",), lambda: iter([b"fine", b"boom"]))
+    def selftest(data: bytes) -> None:
+        """A decoder with a planted bug: the runner must report it as a crash."""
+        if data.startswith(b"boom"):
+            raise ValueError("planted")
+        raise DecodeError("typed")
