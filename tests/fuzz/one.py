@@ -24,7 +24,9 @@ def main() -> None:
         import accord.wire  # noqa: F401
         from tests.fuzz.targets import TARGETS
     run = TARGETS[name].run
-    atheris.Setup([sys.argv[0], *sys.argv[2:]], run)
+    # libFuzzer's -merge re-runs argv[0] through the shell: make that this same command.
+    again = f"{sys.executable} -m tests.fuzz.one {name}"
+    atheris.Setup([again, *sys.argv[2:]], run)
     atheris.Fuzz()
 
 

@@ -213,6 +213,27 @@ def content(data: bytes) -> None:
     open_content(data)
 
 
+MIMI_EXAMPLES = HERE.parent / "vectors" / "mimi-content"
+
+
+def _mimi_seeds() -> Iterator[bytes]:
+    for path in sorted(MIMI_EXAMPLES.glob("*.cbor")):
+        yield path.read_bytes()
+
+
+@target("mimi_content", ("accord.content.cbor", "accord.content.mimi", "accord.content.mimi_map"),
+        _mimi_seeds)
+def mimi_content(data: bytes) -> None:
+    """MIMI content (draft-ietf-mimi-content) from any client of any provider: strict
+    CBOR, re-encoded byte for byte, its message ID, and its reading as Accord content."""
+    from accord.content import mimi, mimi_map
+    content = mimi.decode_content(data)
+    if mimi.encode_content(content) != data:
+        raise AssertionError("accepted MIMI content does not re-encode to the same bytes")
+    mimi.message_id(data, "mimi://a.example/u/alice", "mimi://a.example/r/room")
+    mimi_map.from_mimi(content, mimi_map.MemoryIndex(), 1_750_000_000_000)
+
+
 # ---------------------------------------------------------------- key transparency
 
 def _kt_seeds() -> Iterator[bytes]:
@@ -330,7 +351,7 @@ class _InProcessProvider:
         )
 
     async def _session(self) -> dict[str, str]:
-        from accord.server.harness import SimDevice
+        from tests.harness import SimDevice
         return (await SimDevice(self.http, "fuzzer@fuzz.test").register()).auth
 
     def close(self) -> None:
