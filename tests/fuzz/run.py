@@ -49,10 +49,12 @@ def fuzz_target(name: str, seconds: int, merge: bool, crash_root: Path = CRASHES
     crashes = crash_root / name
     crashes.mkdir(parents=True, exist_ok=True)
     kept = CORPUS / name
-    kept.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as tmp:
         work = Path(tmp) / "work"
-        shutil.copytree(kept, work)
+        if kept.is_dir():
+            shutil.copytree(kept, work)
+        else:
+            work.mkdir()
         for i, seed in enumerate(TARGETS[name].seeds()):
             (work / f"seed-{i:04d}").write_bytes(seed)
         flags = [f"-max_total_time={seconds}", "-timeout=10", "-rss_limit_mb=2048",
@@ -73,7 +75,7 @@ def fuzz_target(name: str, seconds: int, merge: bool, crash_root: Path = CRASHES
             subprocess.run(_fuzz_cmd(name, "-merge=1", f"-max_len={MAX_LEN}", str(fresh), str(work)),
                            cwd=ROOT, env=_env(), capture_output=True, check=False)
             if any(fresh.iterdir()):
-                shutil.rmtree(kept)
+                shutil.rmtree(kept, ignore_errors=True)
                 shutil.copytree(fresh, kept)
     _ledger(ledger, name, seconds)
     return ok
