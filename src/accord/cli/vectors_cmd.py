@@ -66,8 +66,8 @@ def run_file(path: Path, kind: str | None, verbose: bool = False) -> tuple[int, 
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of unexpected failures.")
 @click.option("--max-failures", default=5, show_default=True, help="Failures listed per file.")
 def vectors(files: tuple[str, ...], kind: str | None, verbose: bool, max_failures: int) -> None:
-    """Check every entry of MLS test-vector FILES (or MIMI content examples with
-    --kind mimi-content); the last line is `N passed, M failed`."""
+    """Check every entry of MLS test-vector FILES, or MIMI content examples
+    (--kind mimi-content); the last line is `N passed, M failed`."""
     total_pass = total_fail = 0
     for name in files:
         path = Path(name)
