@@ -192,13 +192,19 @@ async def test_readiness_follows_the_database_and_the_bus_while_liveness_stays(
                              extra_args=("--metrics-bind", f"127.0.0.1:{metrics_port}")).start()
         async with httpx.AsyncClient(base_url=node.url) as http:
             assert (await _wait_ready(http, 200)).json() == {"status": "ready"}
+            alice = await SimDevice(http, "alice@alpha.test").register()
             pg.cut()
             down = await _wait_ready(http, 503, "database")
             assert down.json() == {"status": "unavailable", "reason": "database"}
             assert "postgres" not in down.text and str(pg.port) not in down.text
             assert (await http.get("/healthz")).status_code == 200  # alive all the same
+            # A request meanwhile fails clearly (503, retry), never as an internal error.
+            r = await http.get("/v1/queue", headers=alice.auth)
+            assert r.status_code == 503 and r.json()["error"] == "unavailable", r.text
+            assert r.headers["retry-after"] == "2"
             pg.restore()
             await _wait_ready(http, 200)
+            assert (await http.get("/v1/queue", headers=alice.auth)).status_code == 200
             bus.cut()
             await _wait_ready(http, 503, "bus")
             assert (await http.get("/healthz")).status_code == 200

@@ -41,8 +41,11 @@ def lock_data_dir(data_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8400, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--domain", required=True, help="The accounts this provider serves: user@DOMAIN.")
-@click.option("--database", default=None, help="postgresql://... instead of SQLite.")
-@click.option("--bus", "bus_url", default=None, help="nats://... to share news between nodes.")
+@click.option("--database", default=None, envvar="ACCORD_DATABASE",
+              help="postgresql://... instead of SQLite (or $ACCORD_DATABASE, which keeps "
+              "a password out of the process list).")
+@click.option("--bus", "bus_url", default=None, envvar="ACCORD_BUS",
+              help="nats://... to share news between nodes (or $ACCORD_BUS).")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
@@ -65,6 +68,9 @@ def lock_data_dir(data_dir: Path) -> None:
 @click.option("--drain-timeout", default=10.0, show_default=True,
               type=click.FloatRange(0, 3600),
               help="On SIGTERM, seconds in-flight requests get to finish before the exit.")
+@click.option("--forwarded-allow-ips", default=None, metavar="IP[,IP...]",
+              help="Load balancers whose X-Forwarded-For is believed, so that per-address "
+              "limits see the client (default: 127.0.0.1 and ::1 only).")
 @click.option("--discover", is_flag=True,
               help="Find providers not given with --peer at https://DOMAIN/.well-known/accord.")
 def server(**options: Any) -> None:
@@ -91,6 +97,7 @@ def run(
     metrics_bind: str | None = None,
     log_format: str = "text",
     drain_timeout: float = 10.0,
+    forwarded_allow_ips: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -130,4 +137,4 @@ def run(
         drain_timeout_s=drain_timeout,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
-          log_format=log_format)
+          log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

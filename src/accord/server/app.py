@@ -24,7 +24,7 @@ from accord.federation.service import start as start_federation
 from accord.private_files import secure_tree
 from accord.server import delivery, franking, json_logs
 from accord.server.errors import accord_error_handler, unexpected_error_handler
-from accord.server.health import health_routes
+from accord.server.health import health_routes, store_unavailable
 from accord.server.metrics import Metrics, MetricsMiddleware, backlog_loop, route_templates
 from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
@@ -34,7 +34,7 @@ from accord.server.state import Provider, ServerConfig, wall_clock_ms
 from accord.server.transparency import open_log
 from accord.server.transparency_routes import transparency_routes
 from accord.server.ws import push_endpoint
-from accord.storage import open_store
+from accord.storage import open_store, unavailable_errors
 
 log = logging.getLogger("accord.server")
 PURGE_EVERY_S = 60.0
@@ -105,7 +105,8 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics,
                                templates=route_templates(routes))],
-        exception_handlers={AccordError: accord_error_handler, Exception: unexpected_error_handler},
+        exception_handlers={AccordError: accord_error_handler, Exception: unexpected_error_handler,
+                            **dict.fromkeys(unavailable_errors(), store_unavailable)},
     )
     app.state.metrics = metrics
     return app
@@ -158,6 +159,7 @@ def serve(
     tls_key: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     log_format: str = "text",
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     import uvicorn
 
@@ -183,5 +185,7 @@ def serve(
         http=guarded_http(config.header_timeout_s),  # a deadline on every request head
         lifespan="on",
         timeout_graceful_shutdown=config.drain_timeout_s,
+        # Whose X-Forwarded-For names the client (the load balancers); None: loopback.
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     draining_server(settings, app).run()

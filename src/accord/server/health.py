@@ -25,6 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 
+from accord.wire import encode
+from accord.wire.messages import ErrorBody
+
 if TYPE_CHECKING:
     from accord.server.state import Provider
 
@@ -83,6 +86,20 @@ async def readyz(request: Request) -> Response:
     if reason is None:
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """A request that met an unreachable database: 503 and a retry hint, not a 500.
+
+    Nothing was half-done: the statement's transaction did not commit, and a
+    retried post is recognized by its nonce (delivery.post_application).
+    """
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.database_error(exc)
+    log.warning("database unavailable (%s) during a request", type(exc).__name__)
+    body = ErrorBody(error="unavailable", message="storage unavailable; try again shortly")
+    return JSONResponse(encode(body), status_code=503, headers={"Retry-After": "2"})
 
 
 def health_routes() -> list[Route]:

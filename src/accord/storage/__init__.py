@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accord.storage.engine import PostgresEngine, SqliteEngine
+from accord.storage.engine import PostgresEngine, SqliteEngine, unavailable_errors
 from accord.storage.interface import (
     ClaimedKeyPackage,
     CommitChange,
@@ -30,6 +30,7 @@ __all__ = [
     "SqlStore",
     "Store",
     "open_store",
+    "unavailable_errors",
 ]
 
 

@@ -71,6 +71,15 @@ POSTGRES = Dialect(
 )
 
 
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What the drivers raise when the database cannot be reached or is going down
+    (not a refused statement): a request that meets one may succeed later (503)."""
+    import asyncpg
+
+    return (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+
+
 class Tx(ABC):
     """One open transaction. Statements use ``?`` placeholders."""
 
