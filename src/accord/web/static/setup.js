@@ -84,6 +84,7 @@ function guarded(fn, errorId) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const box of document.querySelectorAll(".new-only")) box.hidden = STATE !== "new";
   $("passphrase").addEventListener("input", judge);
+  $("create-form").addEventListener("input", () => { $("create-error").textContent = ""; });
   $("create-form").addEventListener("submit", guarded(create, "create-error"));
   $("restore-form").addEventListener("submit", guarded(findBackup, "restore-error"));
   $("restore-go").addEventListener("click", guarded(restore, "restore-error"));
