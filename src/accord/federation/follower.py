@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.federation import consent
-from accord.server import franking, mls_check
+from accord.server import mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.federation_sql import Delivered, Filing
 from accord.wire import federation as fw
@@ -133,11 +133,13 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
         roster = None if item.roster is None else [(d.device_id, d.domain) for d in item.roster]
         msg = NewMessage(item.msg_id, item.kind, item.group_id, item.epoch, item.sender,
                          item.body, item.created_at)
-        # issue 11: the hub's franking tag (T13) and chain link (T07) go on
-        await franking.file_from_hub(p, item.msg_id, item.group_id, item.franking_tag,
-                                     item.chain_seq, item.chain, item.created_at)
-        filings.append((Delivered(msg, recipients, roster, item.group_epoch), requests, refuse))
-    # One transaction for the whole batch: one durable commit, all or nothing.
+        link = None if item.chain_seq is None or item.chain is None else (
+            item.chain_seq, item.chain)
+        filings.append((Delivered(msg, recipients, roster, item.group_epoch,
+                                  item.franking_tag, item.created_at + p.config.retention_ms,
+                                  link), requests, refuse))
+    # One transaction for the whole batch, the hub's franking tags (T13) and chain
+    # links (T07) included: one durable commit, all or nothing (issue 17).
     results = await p.store.fed_deliver_batch(hub, filings, fed.domain)
     notified = sorted({d for r in results if r is not None for d in r})
     if notified:

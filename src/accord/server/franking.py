@@ -69,15 +69,6 @@ async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
     return tag
 
 
-async def file_from_hub(p: Provider, msg_id: str, group_id: bytes, franking: bytes | None,
-                        chain_seq: int | None, chain: bytes | None, created_at: int) -> None:
-    """A follower keeps the hub's tag and chain link of an item it delivers."""
-    if franking is not None:
-        await sql.put_tag(p.store.engine, msg_id, franking, created_at + p.config.retention_ms)
-    if chain_seq is not None and chain is not None:
-        await sql.put_chain(p.store.engine, [msg_id], group_id, chain_seq, chain)
-
-
 async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
     """Add the franking tag to application items and the chain link to handshake items."""
     apps = [i.msg_id for i in items if i.kind == "application"]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
-from accord.storage import binding_sql
+from accord.storage import binding_sql, privacy_sql
 from accord.storage.consent_sql import ConsentSqlMixin
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import _enqueue, read_group
@@ -52,12 +52,17 @@ class OutboxBatch:
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """A hub's item as the follower files it (fields of ``FedItem``)."""
+    """A hub's item as the follower files it (fields of ``FedItem``), with what only the
+    hub computes: its franking tag (T13, kept until ``tag_expires_at``) and its chain
+    link ``(epoch, value)`` (T07), filed in the item's own transaction."""
 
     message: NewMessage
     recipients: Sequence[str]
     roster: Roster | None
     group_epoch: int | None
+    franking_tag: bytes | None = None
+    tag_expires_at: int = 0
+    link: tuple[int, bytes] | None = None
 
 
 def _marks(n: int) -> str:
@@ -263,6 +268,11 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     if any(r not in here or not group.has_local(r) for r in d.recipients):
         raise ValidationError("a recipient is not a member device hosted here")
     await _record_requests(tx, msg, requests)
+    # issue 11, 17: the hub's tag and chain link go on with the item, or not at all
+    if d.franking_tag is not None:
+        await privacy_sql.file_tag(tx, msg.msg_id, d.franking_tag, d.tag_expires_at)
+    if d.link is not None:
+        await privacy_sql.file_chain(tx, [msg.msg_id], msg.group_id, *d.link)
     if msg.kind == "welcome":
         await _refuse(tx, msg.group_id, refuse)
         await binding_sql.admit(tx, msg.group_id, [r for r in d.recipients if r not in refuse])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.errors import NotFound
-from accord.storage.engine import Engine
+from accord.storage.engine import Engine, Tx
 
 MAX_LIST = 1000
 
@@ -34,8 +34,12 @@ async def forget_legacy_secret(engine: Engine, name: str) -> None:
 
 async def put_tag(engine: Engine, msg_id: str, tag: bytes, expires_at: int) -> None:
     async with engine.transaction() as tx:
-        await tx.execute("INSERT INTO franking_tags (msg_id, tag, expires_at) VALUES (?, ?, ?)"
-                         " ON CONFLICT DO NOTHING", msg_id, tag, expires_at)
+        await file_tag(tx, msg_id, tag, expires_at)
+
+
+async def file_tag(tx: Tx, msg_id: str, tag: bytes, expires_at: int) -> None:
+    await tx.execute("INSERT INTO franking_tags (msg_id, tag, expires_at) VALUES (?, ?, ?)"
+                     " ON CONFLICT DO NOTHING", msg_id, tag, expires_at)
 
 
 async def tag_filed(engine: Engine, tag: bytes) -> bool:
@@ -182,14 +186,12 @@ async def get_backup(engine: Engine, account: str) -> bytes:
 # link of epoch e is H(link of e-1, e, commit) whatever else races with it.
 
 
-async def put_chain(engine: Engine, msg_ids: list[str], group_id: bytes, epoch: int,
-                    chain: bytes) -> None:
-    """File the link of ``epoch`` under the commit's (and its Welcome's) message id."""
-    async with engine.transaction() as tx:
-        for msg_id in msg_ids:
-            await tx.execute("INSERT INTO fork_chain (msg_id, group_id, seq, chain)"
-                             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                             msg_id, group_id, epoch, chain)
+async def file_chain(tx: Tx, msg_ids: list[str], group_id: bytes, epoch: int,
+                     chain: bytes) -> None:
+    for msg_id in msg_ids:
+        await tx.execute("INSERT INTO fork_chain (msg_id, group_id, seq, chain)"
+                         " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                         msg_id, group_id, epoch, chain)
 
 
 async def chains_for(engine: Engine, msg_ids: list[str]) -> dict[str, tuple[int, bytes]]:
