@@ -164,6 +164,28 @@ async def test_a_device_holds_at_most_four_sockets(server: ServerProcess,
             await ws.close()
 
 
+async def test_an_address_holds_at_most_eight_unauthenticated_sockets(
+        server: ServerProcess, http: httpx.AsyncClient, names: Any) -> None:
+    """Issue 17: anyone may open a socket and wait up to the auth timeout before the
+    first frame; one address gets 8 such sockets on a node (--max-pending-sockets-per-
+    address), and a socket that authenticates frees its slot."""
+    bob = await queued_device(http, names)
+    waiting = [await websockets.connect(ws_url(server)) for _ in range(8)]
+    try:
+        ninth = await websockets.connect(ws_url(server))
+        assert await close_code(ninth) == 4429
+        await waiting[0].send(json.dumps({"type": "auth", "token": bob.token}))
+        frame = json.loads(await asyncio.wait_for(waiting[0].recv(), 10))
+        assert frame["type"] == "items"  # authenticated: no longer pending
+        again = await websockets.connect(ws_url(server))
+        waiting.append(again)
+        await again.send(json.dumps({"type": "auth", "token": "nope"}))
+        assert await close_code(again) == 4401  # let in: refused by its frame, not 4429
+    finally:
+        for ws in waiting:
+            await ws.close()
+
+
 # request heads -------------------------------------------------------------------------
 
 

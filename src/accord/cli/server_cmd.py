@@ -53,6 +53,9 @@ def lock_data_dir(data_dir: Path) -> None:
               help="Multiply every rate limit (tests and benchmarks on one address).")
 @click.option("--max-sockets-per-device", default=4, show_default=True,
               type=click.IntRange(1, 1000), help="Open WebSockets one device may hold.")
+@click.option("--max-pending-sockets-per-address", default=8, show_default=True,
+              type=click.IntRange(1, 10000),
+              help="WebSockets one client address may hold before they authenticate.")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds a client has to send a request's head (line and headers).")
 @click.option("--body-timeout", default=120.0, show_default=True, type=click.FloatRange(1, 3600),
@@ -90,6 +93,7 @@ def run(
     retention_days: int,
     rate_limit_scale: float,
     max_sockets_per_device: int,
+    max_pending_sockets_per_address: int,
     header_timeout: float,
     body_timeout: float,
     peers: tuple[str, ...],
@@ -129,6 +133,7 @@ def run(
         blob_retention_ms=retention_days * DAY_MS,
         rate_limit_scale=rate_limit_scale,
         max_sockets_per_device=max_sockets_per_device,
+        max_pending_sockets_per_address=max_pending_sockets_per_address,
         header_timeout_s=header_timeout,
         body_timeout_s=body_timeout,
         peers=peer_map,

@@ -43,6 +43,7 @@ class Lifecycle:
         self.started = False
         self.draining = False
         self.sockets: set[WebSocket] = set()
+        self.pending: dict[str, int] = {}  # client address -> sockets not yet authenticated
 
     async def going_away(self, timeout_s: float) -> int:
         """Stop taking traffic and close every WebSocket with 1001; returns how many."""

@@ -35,6 +35,9 @@ class ServerConfig:
     max_blob: int = 16 * 1024 * 1024
     max_queue_page: int = 500
     max_sockets_per_device: int = 4  # open WebSockets per device on one node
+    # WebSockets one client address holds before they authenticate, on one node
+    # (each waits up to ws.AUTH_TIMEOUT_S for its first frame; issue 17)
+    max_pending_sockets_per_address: int = 8
     header_timeout_s: float = 10.0  # a request head must arrive within this (slowloris)
     body_timeout_s: float = 120.0  # and its body within this (16 MiB at ~140 kB/s)
     rate_limit_scale: float = 1.0

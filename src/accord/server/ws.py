@@ -7,8 +7,11 @@ Items stay queued until acknowledged, so a dropped socket loses nothing.
 
 Close codes: 4401 when the first frame does not authenticate (malformed,
 deep JSON, bad token, or none within ``AUTH_TIMEOUT_S``); 4429 when the
-device already holds ``max_sockets_per_device`` sockets on this node (each
-socket costs a task, a buffer and a wake-up on every queue change); 1001
+client address already holds ``max_pending_sockets_per_address`` sockets
+that have not authenticated yet (issue 17: each is held up to
+``AUTH_TIMEOUT_S`` by anyone, with no account), or when the device already
+holds ``max_sockets_per_device`` sockets on this node (each socket costs a
+task, a buffer and a wake-up on every queue change); 1001
 (going away) when the node drains before it stops (``accord.server.health``):
 the device reconnects, to another node, and resumes from its cursor.
 """
@@ -44,6 +47,14 @@ async def push_endpoint(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ws.close(code=GOING_AWAY)
         return
+    address = ws.client.host if ws.client else "-"
+    pending = p.lifecycle.pending
+    if pending.get(address, 0) >= p.config.max_pending_sockets_per_address:
+        log.info("ws: refused, too many unauthenticated sockets from one address")
+        with contextlib.suppress(Exception):
+            await ws.close(code=CLOSE_TOO_MANY)
+        return
+    pending[address] = pending.get(address, 0) + 1
     try:
         first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
         auth = parse(m.WsAuth, first)
@@ -53,6 +64,10 @@ async def push_endpoint(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_AUTH)
         return
+    finally:
+        pending[address] -= 1
+        if not pending[address]:
+            del pending[address]
     if p.notifier.watchers(device.device_id) >= p.config.max_sockets_per_device:
         log.info("ws: refused, the device holds too many sockets")
         with contextlib.suppress(Exception):
