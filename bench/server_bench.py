@@ -142,7 +142,7 @@ async def run_one(engine: str, size: int, opts: argparse.Namespace,
             database, name = await create_database(admin, "accord_bench")
         # The attributed baseline runs in a provider started by bench/attributed_baseline.py,
         # which hands its route to the app factory; `accord server` has no such route.
-        entry = (str(BASELINE),) if mode == "authenticated" else ("-m", "accord.server")
+        entry = (str(BASELINE),) if mode == "authenticated" else ("-m", "accord", "server")
         server = ServerProcess(Path(tmp), database=database, rate_limit_scale=10_000,
                                entry=entry).start()
         try:

@@ -45,7 +45,7 @@ class ServerProcess:
     extra_args: tuple[str, ...] = ()  # more ``accord server`` options
     # What the child runs with ``accord server``'s options: a benchmark may name a
     # script of bench/ that adds routes through the app factory's own argument.
-    entry: tuple[str, ...] = ("-m", "accord.server")
+    entry: tuple[str, ...] = ("-m", "accord", "server")
 
     @property
     def url(self) -> str:

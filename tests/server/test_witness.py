@@ -14,13 +14,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import CryptoError
-from accord.federation.gossip import decode_cosignature, witness
+from accord.federation.gossip import witness
 from accord.federation.provider_key import ProviderKey
 from accord.mls.codec import encode
 from accord.storage import transparency_sql as sql
 from accord.transparency import (
     KeyDirectory,
     SignedTreeHead,
+    decode_cosignature,
     decode_signed_head,
     verify_cosignature,
 )

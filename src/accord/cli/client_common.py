@@ -131,8 +131,6 @@ def _device_command(fn: Callable[..., Awaitable[Any]],
     def wrapper(profile: Path | None, passphrase_file: Path | None, as_json: bool,
                 **kw: Any) -> None:
         async def go() -> Any:
-            from accord.cli.verify_cmd import attach_alerts
-
             dev = open_device(profile, passphrase_file)
             detach = attach_alerts(dev)  # security alerts are printed first, and at once
             try:
@@ -146,6 +144,21 @@ def _device_command(fn: Callable[..., Awaitable[Any]],
         run(go())
 
     return wrapper
+
+
+def attach_alerts(dev: Device) -> Callable[[], None]:
+    """Print the unseen security alerts now (stderr, red), and every new one as it is
+    raised; returns detach. Every command that opens the profile does this (issue 7)."""
+    from accord.client import alerts
+
+    def show(store: Any, alert: dict[str, Any]) -> None:
+        if store is dev.store:
+            err_console.print(f"[bold red]{shown(alerts.describe(alert))}[/bold red]")
+            alerts.mark_seen(store, [alert["id"]])
+
+    for alert in alerts.pending(dev.store):
+        show(dev.store, alert)
+    return alerts.subscribe(show)
 
 
 def with_device(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:

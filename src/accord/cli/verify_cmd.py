@@ -1,9 +1,9 @@
 """``accord verify``, ``accord alerts`` and ``accord contacts [verify|safety-number]`` (issue 7).
 
-Security alerts are printed (to stderr, in red) before a command's own
-output and at once when one is raised while a command runs (``accord
-listen`` included): :func:`attach_alerts` is called by every command that
-opens the profile (``client_common.with_device``).
+Security alerts are also printed (to stderr, in red) before any command's own
+output and at once when one is raised while it runs (``accord listen``
+included): ``client_common.attach_alerts``, for every command that opens the
+profile.
 """
 
 from __future__ import annotations
@@ -30,19 +30,6 @@ from accord.client.device import Device
 from accord.errors import ValidationError
 
 T = TypeVar("T")
-
-
-def _print_alert(store: Any, alert: dict[str, Any]) -> None:
-    err_console.print(f"[bold red]{shown(alerts.describe(alert))}[/bold red]")
-    alerts.mark_seen(store, [alert["id"]])
-
-
-def attach_alerts(dev: Device) -> Callable[[], None]:
-    """Print the unseen alerts now, and every new one as it is raised; returns detach."""
-    for alert in alerts.pending(dev.store):
-        _print_alert(dev.store, alert)
-    return alerts.subscribe(lambda store, alert: _print_alert(store, alert)
-                            if store is dev.store else None)
 
 
 def _fp(key: bytes) -> str:

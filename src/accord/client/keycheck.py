@@ -36,7 +36,6 @@ import httpx
 from accord.client import alerts, successions
 from accord.client.api import error_from_response
 from accord.errors import CryptoError, NotFound, ValidationError
-from accord.federation.gossip import decode_cosignature
 from accord.http_client import async_client
 from accord.mls.codec import decode as tls_decode
 from accord.mls.codec import encode as tls_encode
@@ -46,6 +45,7 @@ from accord.transparency import (
     SignedTreeHead,
     SplitViewEvidence,
     TreeHead,
+    decode_cosignature,
     decode_signed_head,
     detect_split_view,
     require_device_key,

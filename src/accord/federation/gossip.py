@@ -24,7 +24,6 @@ import httpx
 
 from accord.errors import CryptoError, DecodeError, PeerUnavailable, ValidationError
 from accord.federation.peer_client import read_bounded
-from accord.mls.codec import decode as tls_decode
 from accord.mls.codec import encode as tls_encode
 from accord.storage import transparency_sql as sql
 from accord.transparency import (
@@ -94,12 +93,6 @@ async def witness(fed: Any, domain: str, now: int, min_size: int = 0) -> wt.KtWi
     await sql.put_peer_head(fed.provider.store.engine, sql.PeerHeadRow(
         domain, sth.head.size, head_bytes, cosig_bytes, now))
     return wt.KtWitnessed(domain, fed.domain, head_bytes, cosig_bytes, peer.signing_key)
-
-
-def decode_cosignature(data: bytes) -> Cosignature:
-    cosig: Any = tls_decode(Cosignature, data)
-    assert isinstance(cosig, Cosignature)
-    return cosig
 
 
 async def witness_all(fed: Any, now: int) -> int:

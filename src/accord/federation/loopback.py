@@ -53,7 +53,7 @@ class Provider:
 
     def start(self) -> Provider:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "accord.server", "--data", str(self.data_dir),
+        cmd = [sys.executable, "-m", "accord", "server", "--data", str(self.data_dir),
                "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
                "--rate-limit-scale", str(self.scale)]
         if self.database:

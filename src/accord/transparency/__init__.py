@@ -32,7 +32,13 @@ from accord.transparency.entries import (
     identity_opening,
     index_key_commitment,
 )
-from accord.transparency.gossip import Cosignature, cosign, signed_head_hash, verify_cosignature
+from accord.transparency.gossip import (
+    Cosignature,
+    cosign,
+    decode_cosignature,
+    signed_head_hash,
+    verify_cosignature,
+)
 from accord.transparency.heads import (
     SignedTreeHead,
     SplitViewEvidence,
@@ -51,6 +57,7 @@ from accord.transparency.store import EntryStore, MemoryEntryStore, MemoryNodeSt
 
 __all__ = [
     "Cosignature",
+    "decode_cosignature",
     "cosign",
     "signed_head_hash",
     "verify_cosignature",

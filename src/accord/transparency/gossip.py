@@ -16,17 +16,18 @@ the witness, the SHA-256 of the encoded signed head, and the witness's time.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from accord.bounded import BoundedText
 from accord.errors import CryptoError, ValidationError
-from accord.mls.codec import U64, Fixed, encode, wire
+from accord.mls.codec import U64, Fixed, decode, encode, wire
 from accord.transparency.heads import SignedTreeHead
 
-__all__ = ["Cosignature", "CosignatureTBS", "cosign", "signed_head_hash", "verify_cosignature"]
+__all__ = ["Cosignature", "CosignatureTBS", "cosign", "decode_cosignature", "signed_head_hash",
+           "verify_cosignature"]
 
 _LABEL = b"accord kt cosignature v1\x00"
 
@@ -42,6 +43,12 @@ class CosignatureTBS:
 class Cosignature:
     tbs: CosignatureTBS
     signature: Annotated[bytes, Fixed(64)]
+
+
+def decode_cosignature(data: bytes) -> Cosignature:
+    cosig: Any = decode(Cosignature, data)
+    assert isinstance(cosig, Cosignature)
+    return cosig
 
 
 def signed_head_hash(sth: SignedTreeHead) -> bytes:
