@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from accord.client.device import Device
 from accord.client.mls_session import MlsEngine, default_engine
@@ -49,3 +51,50 @@ def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None =
     return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
                            *args], env=full_env, capture_output=True, text=True,
                           timeout=timeout, input=input)
+
+
+class Listener:
+    """``accord listen ARGS`` as a real process, its output read on threads.
+
+    ``wait_ready()`` returns once the first line, the banner, is out: the banner comes
+    after the catch-up sync, and the push session resumes after the cursor that sync
+    left, so whatever is sent after it reaches the listener (no sleeping on a guess).
+    """
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from accord.cli.main import main; main()", "listen", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._ready = threading.Event()
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out),
+                                          daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stderr, self.err),
+                                          daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
+            if into is self.out:
+                self._ready.set()
+        self._ready.set()  # the process ended before its banner: wait_ready says so
+
+    def wait_ready(self, timeout_s: float) -> None:
+        if not self._ready.wait(timeout_s) or not self.out:
+            self.proc.kill()
+            raise AssertionError(f"the listener printed no banner: {''.join(self.err)[-2000:]}")
+
+    def finish(self, timeout_s: float) -> tuple[str, str]:
+        """Wait for the process to end by itself (its --duration); its stdout and stderr."""
+        self.proc.wait(timeout_s)
+        for reader in self._readers:
+            reader.join(timeout_s)
+        return "".join(self.out), "".join(self.err)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from accord.client.local_server import start_server
+from tests.e2e.helpers import Listener
 
 CLI_TIMEOUT_S = 60
 
@@ -94,13 +95,11 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
 
     # bob listens live while alice writes
     env = dict(os.environ, ACCORD_PROFILE=str(bob), ACCORD_PASSPHRASE="walkthrough pass")
-    listener = subprocess.Popen(
-        [sys.executable, "-c", "from accord.cli.main import main; main()", "listen",
-         "--duration", "25", "--json"], env=env, stdout=subprocess.PIPE, text=True)
+    listener = Listener(env, "--duration", "25", "--json")
     try:
-        time.sleep(8)  # the listener opens the profile, catches up, then waits for pushes
+        listener.wait_ready(CLI_TIMEOUT_S)  # caught up, waiting for pushes
         accord(alice, "send", "hiking", "live from alice")
-        out, _ = listener.communicate(timeout=CLI_TIMEOUT_S)
+        out, _ = listener.finish(CLI_TIMEOUT_S)
     finally:
         listener.kill()
     live = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

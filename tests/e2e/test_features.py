@@ -210,12 +210,15 @@ async def test_listen_receives_pushed_messages(trio) -> None:
     conv = await convs.create(alice, "live", [bob.identity.account], clock())
     await bob.sync(clock())
 
-    async def later() -> None:
-        await asyncio.sleep(0.5)
+    caught_up = asyncio.Event()
+
+    async def later() -> None:  # once bob's catch-up is done: what follows is pushed
+        await caught_up.wait()
         await messaging.send_text(alice, conv, "pushed", clock())
 
     task = asyncio.create_task(later())
-    await asyncio.wait_for(bob.listen(clock, max_frames=1, idle_timeout=10), 20)
+    await asyncio.wait_for(bob.listen(clock, max_frames=1, idle_timeout=10,
+                                      on_connected=caught_up.set), 20)
     await task
     assert _bodies(bob, "live") == ["pushed"]
 

@@ -1,12 +1,29 @@
-"""A two-provider conversation set up through the API (alice@alpha hub, bob@beta follower)."""
+"""Conversations across providers in tests: one set up through the API (alice@alpha hub,
+bob@beta follower), and waiting for what client devices receive.
+
+The waits are on events, not on the wall clock: between two syncs a device waits for
+its provider to push something past its cursor (``next_push``), a bounded number of
+times.
+"""
 
 from __future__ import annotations
 
+import inspect
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
+from accord.client import conversations as convs
+from accord.client import message_requests
+from accord.client.device import Device
+from accord.errors import NotFound
 from tests.federation.providers import MlsDevice
+
+T = TypeVar("T")
+ROUNDS = 60  # syncs at the most, each after a push or PUSH_WAIT_S without one
+PUSH_WAIT_S = 2.0
 
 
 async def user(http: httpx.AsyncClient, account: str) -> MlsDevice:
@@ -33,3 +50,67 @@ async def alice_and_bob(alpha: httpx.AsyncClient, beta: httpx.AsyncClient, tag: 
     await alice.commit_add(await alice.claim(bob.account))
     await join_from_queue(bob)
     return alice, bob, gid
+
+
+async def next_push(dev: Device, idle_s: float = PUSH_WAIT_S) -> None:
+    """Wait until the provider pushes an item past ``dev``'s cursor, or ``idle_s`` passes.
+    An item that came between the last sync and this call is pushed at once."""
+    async for _ in dev.api.push(dev.cursor, max_frames=1, idle_timeout=idle_s):
+        pass
+
+
+async def until(dev: Device, clock: Callable[[], int],
+                check: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
+                what: str = "what crosses providers") -> T:
+    """Sync ``dev`` until ``check()`` (awaited when it is a coroutine) gives a value,
+    waiting for a push between rounds; a ``NotFound`` from the check means not yet."""
+    for _ in range(ROUNDS):
+        await dev.sync(clock())
+        try:
+            found = check()
+            if inspect.isawaitable(found):
+                found = await found
+        except NotFound:
+            found = None
+        if found:
+            return found  # type: ignore[return-value]
+        await next_push(dev)
+    raise AssertionError(f"{what} never arrived")
+
+
+async def arrive(dev: Device, name: str, clock: Callable[[], int]) -> dict[str, Any]:
+    """Sync until conversation ``name`` is on ``dev``, accepting the message request a first
+    contact across providers makes (T14)."""
+
+    async def accepted() -> dict[str, Any] | None:
+        for request in message_requests.pending(dev):
+            await message_requests.accept(dev, request, clock())
+        try:
+            return convs.find(dev, name)
+        except NotFound:
+            return None
+
+    return await until(dev, clock, accepted, f"conversation {name}")
+
+
+async def bodies(dev: Device, name: str, want: str, clock: Callable[[], int]) -> list[str]:
+    """Sync until ``want`` is among the texts of conversation ``name``; all of them."""
+
+    async def texts() -> list[str] | None:
+        conv = convs.find(dev, name)
+        found = [x.body for x in dev.store.messages(conv["conv_id"])]
+        return found if want in found else None
+
+    return await until(dev, clock, texts, f"{want!r} in {name}")
+
+
+async def events_of(dev: Device, conv_id: str, kind: str, clock: Callable[[], int],
+                    n: int = 1) -> list[dict[str, Any]]:
+    """Sync until conversation ``conv_id`` has ``n`` events of ``kind`` (security alerts,
+    rejected items); all of them."""
+
+    async def found() -> list[dict[str, Any]] | None:
+        events = [e for e in dev.store.events(conv_id) if e["kind"] == kind]
+        return events if len(events) >= n else None
+
+    return await until(dev, clock, found, f"{n} {kind} event(s)")

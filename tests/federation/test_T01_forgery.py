@@ -18,16 +18,13 @@ the signature stops it. A provider holds no group key at all.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
-from typing import Any
 
 import pytest
 
 from accord.client import conversations as convs
 from accord.client import messaging
-from accord.client.device import Device
 from accord.client.mls_rfc import RfcEngine
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE, identity_of
 from accord.errors import AccordError, CryptoError
@@ -39,8 +36,8 @@ from accord.mls.structs.enums import WireFormat
 from accord.mls.structs.messages import MLSMessage, PublicMessage, Sender
 from accord.mls.suites import get_suite
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive, bodies, events_of
 from tests.federation.providers import Provider
-from tests.federation.test_T10_post_quantum import _arrive, _bodies
 
 
 class ImpersonatingEngine(RfcEngine):
@@ -56,16 +53,6 @@ class ImpersonatingEngine(RfcEngine):
         forged = dataclasses.replace(st, own_leaf=leaf, signature_priv=self.key)
         msg, _ = g.protect(forged, plaintext, authenticated_data)
         return encode(MLSMessage, msg), state  # mallory's own state is left as it was
-
-
-async def _errors(dev: Device, conv_id: str, n: int, clock: Clock) -> list[dict[str, Any]]:
-    for _ in range(100):
-        await dev.sync(clock())
-        errors = [e for e in dev.store.events(conv_id) if e["kind"] == "error"]
-        if len(errors) >= n:
-            return errors
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"fewer than {n} rejected messages recorded")
 
 
 async def test_T01_a_member_cannot_send_as_another_member(
@@ -84,9 +71,9 @@ async def test_T01_a_member_cannot_send_as_another_member(
         conv = await convs.create(alice, "t01", [mallory.identity.account,
                                                  carol.identity.account], clock())
         await messaging.send_text(alice, conv, "hello", clock())
-        cconv = await _arrive(carol, "t01", clock)
-        assert await _bodies(carol, "t01", "hello", clock) == ["hello"]
-        mconv = await _arrive(mallory, "t01", clock)
+        cconv = await arrive(carol, "t01", clock)
+        assert await bodies(carol, "t01", "hello", clock) == ["hello"]
+        mconv = await arrive(mallory, "t01", clock)
 
         victim = alice.identity.mls_identity
         stranger_key, _ = get_suite(PQ_SUITE).generate_signature_key_pair()
@@ -95,12 +82,12 @@ async def test_T01_a_member_cannot_send_as_another_member(
             mallory.engine = ImpersonatingEngine(victim, key)
             await messaging.send_text(mallory, mconv, f"alice owes mallory {n}000", clock())
             mallory.engine = honest
-            errors = await _errors(carol, cconv["conv_id"], n, clock)
+            errors = await events_of(carol, cconv["conv_id"], "error", clock, n)
             assert errors[-1]["detail"]["error"] == "CryptoError"  # the signature (6.1)
 
         await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
                                   "what I really said", clock())
-        await _bodies(carol, "t01", "what I really said", clock)
+        await bodies(carol, "t01", "what I really said", clock)
         shown = [(x.sender, x.body) for x in carol.store.messages(cconv["conv_id"])]
         assert shown == [(alice.identity.account, "hello"),
                          (alice.identity.account, "what I really said")]

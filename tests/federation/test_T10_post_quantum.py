@@ -8,44 +8,19 @@ with ReInit (RFC 9420 11.2) once every device offers it.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from typing import Any
 
 import pytest
 
-from accord.client import alerts, housekeeping, message_requests, messaging, reinit
+from accord.client import alerts, housekeeping, messaging, reinit
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
 from accord.errors import NotFound, ValidationError
 from accord.privacy.fork_chain import ForkMonitor
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
+from tests.federation.groups import arrive, bodies, events_of, until
 from tests.federation.providers import Provider
-
-
-async def _arrive(dev: Device, name: str, clock: Clock) -> dict[str, Any]:
-    """Sync (bounded) until conversation ``name`` is here, accepting the request."""
-    for _ in range(100):
-        await dev.sync(clock())
-        for request in message_requests.pending(dev):  # T14: first contact across providers
-            await message_requests.accept(dev, request, clock())
-        try:
-            return convs.find(dev, name)
-        except NotFound:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} never arrived")
-
-
-async def _bodies(dev: Device, name: str, want: str, clock: Clock) -> list[str]:
-    for _ in range(100):
-        await dev.sync(clock())
-        conv = convs.find(dev, name)
-        bodies = [x.body for x in dev.store.messages(conv["conv_id"])]
-        if want in bodies:
-            return bodies
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{want!r} never arrived in {name}")
 
 
 def _suite(dev: Device, name: str) -> int:
@@ -78,11 +53,11 @@ async def test_T10_conversation_runs_end_to_end_on_the_hybrid_suite(
             "cipher_suite": "0x0053", "suite_name": "MLS_256_XWING_AES256GCM_SHA512_Ed25519",
             "post_quantum": True}
         await messaging.send_text(alice, conv, "hello quantum", clock())
-        await _arrive(bob, "pq", clock)
+        await arrive(bob, "pq", clock)
         assert _suite(bob, "pq") == PQ_SUITE  # bob joined the X-Wing group from its Welcome
-        assert await _bodies(bob, "pq", "hello quantum", clock) == ["hello quantum"]
+        assert await bodies(bob, "pq", "hello quantum", clock) == ["hello quantum"]
         await messaging.send_text(bob, convs.find(bob, "pq"), "hello back", clock())
-        assert "hello back" in await _bodies(alice, "pq", "hello back", clock)
+        assert "hello back" in await bodies(alice, "pq", "hello back", clock)
         # A KeyPackage of another suite is refused where a suite was asked for.
         classic = (await alice.api.claim_key_packages(bob.identity.account)).key_packages
         with pytest.raises(ValidationError) as err:
@@ -114,9 +89,9 @@ async def test_T10_falls_back_to_0x0001_when_one_device_offers_only_it(
         assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
         await messaging.send_text(alice, conv, "classic", clock())
         for dev in (bob, bob2):
-            await _arrive(dev, "mixed", clock)
+            await arrive(dev, "mixed", clock)
             assert _suite(dev, "mixed") == CLASSIC_SUITE
-            assert await _bodies(dev, "mixed", "classic", clock) == ["classic"]
+            assert await bodies(dev, "mixed", "classic", clock) == ["classic"]
         assert set(convs.members(alice, convs.find(alice, "mixed"))[bob.identity.account]) == {
             bob.identity.device_id, bob2.identity.device_id}
     finally:
@@ -137,8 +112,8 @@ async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
         conv = await convs.create(alice, "move", [carol.identity.account], clock())
         assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
         await messaging.send_text(alice, conv, "before", clock())
-        cconv = await _arrive(carol, "move", clock)
-        assert await _bodies(carol, "move", "before", clock) == ["before"]
+        cconv = await arrive(carol, "move", clock)
+        assert await bodies(carol, "move", "before", clock) == ["before"]
         old_group = conv["group_id"]
         epoch = alice.engine.epoch(alice.store.load_group(old_group))
 
@@ -157,14 +132,14 @@ async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
             alice.store.load_group(old_group)  # the old group's keys are gone
 
         await messaging.send_text(alice, moved, "after", clock())
-        bodies = await _bodies(carol, "move", "after", clock)
-        assert bodies == ["before", "after"]  # one conversation, history kept
+        texts = await bodies(carol, "move", "after", clock)
+        assert texts == ["before", "after"]  # one conversation, history kept
         cmoved = convs.find(carol, "move")
         assert cmoved["conv_id"] == cconv["conv_id"] and cmoved["group_id"] == moved["group_id"]
         assert _suite(carol, "move") == PQ_SUITE
         assert "reinit" in [e["kind"] for e in carol.store.events(cmoved["conv_id"])]
         await messaging.send_text(carol, cmoved, "from carol on x-wing", clock())
-        assert "from carol on x-wing" in await _bodies(alice, "move", "from carol on x-wing",
+        assert "from carol on x-wing" in await bodies(alice, "move", "from carol on x-wing",
                                                        clock)
         assert set(convs.members(carol, cmoved)) == {alice.identity.account,
                                                      carol.identity.account}
@@ -194,16 +169,11 @@ async def test_T10_a_member_cannot_reinit_a_conversation_down_to_0x0001(
                                providers["beta"].url, clock)
     try:
         conv = await convs.create(alice, "pq", [mallory.identity.account], clock())
-        mconv = await _arrive(mallory, "pq", clock)
+        mconv = await arrive(mallory, "pq", clock)
         # mallory's client commits a ReInit to 0x0001 (the policy check bypassed).
         assert await convs.commit(mallory, mconv, clock(), reinit=(os.urandom(16), CLASSIC_SUITE))
-        for _ in range(100):
-            await alice.sync(clock())
-            events = alice.store.events(conv["conv_id"])
-            if any(e["kind"] == "security" for e in events):
-                break
-            await asyncio.sleep(0.1)
-        what = [e["detail"]["what"] for e in events if e["kind"] == "security"]
+        events = await events_of(alice, conv["conv_id"], "security", clock)
+        what = [e["detail"]["what"] for e in events]
         assert what and "downgrade" in what[0]
         assert "reinit" not in alice.store.conversation(conv["conv_id"])["meta"]
         assert reinit.pending(alice) == []  # no Welcome will move it
@@ -228,7 +198,7 @@ async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
                              providers["alpha"].url, clock)
     try:
         conv = await convs.create(mallory, "move", [carol.identity.account], clock())
-        cconv = await _arrive(carol, "move", clock)
+        cconv = await arrive(carol, "move", clock)
         carol.set_settings(post_quantum=1)
         await carol.top_up_key_packages(clock())
         state = mallory.store.load_group(conv["group_id"])
@@ -236,13 +206,8 @@ async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
         adds += (await convs.claim(mallory, ghost.identity.account, set(), clock(), PQ_SUITE))[0]
         assert await convs.commit(mallory, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
         await reinit._create(mallory, mallory.store.conversation(conv["conv_id"]), adds, clock())
-        for _ in range(100):
-            await carol.sync(clock())
-            alerts = [e for e in carol.store.events(cconv["conv_id"]) if e["kind"] == "security"]
-            if alerts:
-                break
-            await asyncio.sleep(0.1)
-        assert alerts and ghost.identity.account in alerts[0]["detail"]["what"]
+        alerts = await events_of(carol, cconv["conv_id"], "security", clock)
+        assert ghost.identity.account in alerts[0]["detail"]["what"]
         assert [c["conv_id"] for c in carol.store.conversations()] == [cconv["conv_id"]]
         still = carol.store.conversation(cconv["conv_id"])
         assert still["group_id"] == cconv["group_id"]  # not moved into the ghost's group
@@ -301,19 +266,15 @@ async def test_T10_any_member_finishes_a_reinit_whose_mover_stopped(
                              clock)
     try:
         conv = await convs.create(alice, "move", [carol.identity.account], clock())
-        cconv = await _arrive(carol, "move", clock)
+        cconv = await arrive(carol, "move", clock)
         assert await convs.commit(alice, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
-        for _ in range(100):  # carol sees the ReInit
-            await carol.sync(clock())
-            if reinit.pending(carol):
-                break
-            await asyncio.sleep(0.1)
+        await until(carol, clock, lambda: reinit.pending(carol), "the ReInit")
         assert alice.identity.account in convs.find(carol, "move")["meta"]["admins"]
         assert carol.identity.account not in convs.find(carol, "move")["meta"]["admins"]
         moved = await reinit.upgrade(carol, convs.find(carol, "move"), clock())
         assert _suite(carol, "move") == PQ_SUITE and moved["conv_id"] == cconv["conv_id"]
         await messaging.send_text(carol, moved, "finished it", clock())
-        assert await _bodies(alice, "move", "finished it", clock) == ["finished it"]
+        assert await bodies(alice, "move", "finished it", clock) == ["finished it"]
         assert _suite(alice, "move") == PQ_SUITE
     finally:
         for d in (alice, carol):

@@ -5,12 +5,13 @@ accept; the hold is bounded) and is dropped when read after the accept."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+from typing import Any
 
 from accord.client import conversations as convs
 from accord.client import cover, invites, message_requests, messaging
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import until
 from tests.federation.providers import Provider
 
 
@@ -30,12 +31,11 @@ async def test_T12_cover_and_pending_requests(providers: dict[str, Provider], tm
             await cover.send_cover(carol, clock())
         await messaging.send_text(carol, carol.store.conversation(ask["conv_id"]),
                                   "still there?", clock())
-        for _ in range(100):
-            await alice.sync(clock())
-            pending = message_requests.pending(alice)
-            if pending and invites.held_count(alice, pending[0]) >= 7:  # name, admins, 3 covers, 2 texts
-                break
-            await asyncio.sleep(0.1)
+        def held() -> list[dict[str, Any]] | None:
+            pending = message_requests.pending(alice)  # name, admins, 3 covers, 2 texts:
+            return pending if pending and invites.held_count(alice, pending[0]) >= 7 else None
+
+        pending = await until(alice, clock, held)
         (request,) = pending
         assert request["conv_id"] not in [c["conv_id"] for c in cover.eligible(alice)]  # T14
         # issue 18: before the accept nothing of the group is read, cover included; it

@@ -24,8 +24,8 @@ from accord.client import invites, linking, message_requests, messaging
 from accord.client.device import Device
 from accord.errors import NotFound, ValidationError
 from tests.e2e.helpers import PASS, Clock, new_device
+from tests.federation.groups import until
 from tests.federation.providers import Provider
-from tests.federation.test_message_requests import _until
 
 DAY_MS = 86_400_000
 
@@ -55,7 +55,7 @@ async def test_T14_nothing_leaves_the_device_for_a_pending_request(
         conv = await convs.create(alice, "first contact", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello stranger", clock())
         await alice.sync(clock())
-        breq = (await _until(bob, clock, lambda: [
+        breq = (await until(bob, clock, lambda: [
             c for c in message_requests.pending(bob)
             if invites.held_count(bob, c) >= 3]))[0]
         with pytest.raises(NotFound):  # the Welcome waits unparsed: no group state (issue 18)

@@ -25,8 +25,8 @@ from accord.client.device import Device
 from accord.errors import NotFound
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import until
 from tests.federation.providers import Provider
-from tests.federation.test_message_requests import _until
 
 
 def _spy(dev: Device) -> Counter[str]:
@@ -54,7 +54,7 @@ async def test_T14_a_strangers_welcome_is_parsed_only_after_accept(
         conv = await convs.create(alice, "offer", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello from a stranger", clock())
         await convs.commit(alice, convs.find(alice, "offer"), clock(), update=True)
-        breq = (await _until(bob, clock, lambda: [
+        breq = (await until(bob, clock, lambda: [
             c for c in message_requests.pending(bob)
             if invites.held_count(bob, c) == 4]))[0]
         assert invites.is_deferred(breq)
@@ -86,7 +86,7 @@ async def test_T14_blocking_a_request_drops_its_welcome_unread(
     try:
         conv = await convs.create(mallory, "spam", [bob.identity.account], clock())
         await messaging.send_text(mallory, conv, "cheap watches", clock())
-        breq = (await _until(bob, clock, lambda: [
+        breq = (await until(bob, clock, lambda: [
             c for c in message_requests.pending(bob)
             if invites.held_count(bob, c) >= 2]))[0]
         await message_requests.block(bob, breq, clock())

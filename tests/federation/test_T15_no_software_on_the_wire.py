@@ -23,9 +23,10 @@ import pytest
 
 from accord import http_client
 from accord.client import conversations as convs
-from accord.client import message_requests, messaging
+from accord.client import messaging
 from accord.federation.loopback import Provider, federation, free_port
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 
 HEAD = re.compile(rb"(?:(?:GET|POST|PUT|DELETE|HEAD|PATCH) \S+ HTTP/1\.1|HTTP/1\.1 \d{3}[^\r\n]*)"
                   rb"\r\n.*?\r\n\r\n", re.S)
@@ -110,14 +111,7 @@ async def test_T15_no_software_name_or_version_on_the_wire(
     try:
         conv = await convs.create(alice, "t15", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello", clock())
-        for _ in range(300):  # bounded: the Welcome crosses providers
-            await bob.sync(clock())
-            for request in message_requests.pending(bob):  # T14: a stranger's first contact
-                await message_requests.accept(bob, request, clock())
-            if bob.store.conversations():
-                break
-            await asyncio.sleep(0.1)
-        assert bob.store.conversations()
+        await arrive(bob, "t15", clock)  # T14: a stranger's first contact, accepted
         await bob.listen(clock, idle_timeout=0.5)  # a WebSocket push session
         assert http_client.get(relays["alpha"].url + "/healthz").status_code == 200
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.cli.safe_text import CONTINUATION, plain
+from tests.e2e.helpers import Listener
 from tests.federation.providers import Provider
 
 CLI_TIMEOUT_S = 90
@@ -127,20 +128,15 @@ def test_T16_hostile_strings_through_every_command(
 
     env = dict(os.environ, ACCORD_PROFILE=str(victim), ACCORD_PASSPHRASE="hostile pass",
                COLUMNS="1000")
-    listener = subprocess.Popen(
-        [sys.executable, "-c", "from accord.cli.main import main; main()", "listen",
-         "--duration", "30", "--no-cover"], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    listener = Listener(env, "--duration", "30", "--no-cover")
     try:
-        # The listener prints what arrives after its own catch-up, whose moment a busy
-        # machine decides: send in rounds, so that some of them come after it.
-        for _ in range(3):
-            time.sleep(3)
-            for text in (TEXTS[0], TEXTS[-1]):
-                accord(mallory, "send", NAME, text)
-        out, err = listener.communicate(timeout=CLI_TIMEOUT_S)
+        # The listener prints what arrives after its own catch-up: send once it is ready.
+        listener.wait_ready(CLI_TIMEOUT_S)
+        for text in (TEXTS[0], TEXTS[-1]):
+            accord(mallory, "send", NAME, text)
+        out, err = listener.finish(CLI_TIMEOUT_S)
     finally:
         listener.kill()
-    assert listener.returncode == 0, err
+    assert listener.proc.returncode == 0, err
     for text in (TEXTS[0], TEXTS[-1], NAME):
         shows(out, text, "listen")

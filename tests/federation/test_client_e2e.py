@@ -6,27 +6,13 @@ each talking only to its own provider; the providers federate.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from accord.client import conversations as convs
-from accord.client import message_requests, messaging
-from accord.errors import NotFound
+from accord.client import messaging
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive, bodies, until
 from tests.federation.providers import Provider
-
-
-async def _wait_conv(dev, clock):  # type: ignore[no-untyped-def]
-    """Sync (bounded) until the conversation has arrived through the providers."""
-    for _ in range(100):
-        await dev.sync(clock())
-        for request in message_requests.pending(dev):  # T14: first contact across providers
-            await message_requests.accept(dev, request, clock())
-        try:
-            return convs.find(dev, "across")
-        except NotFound:
-            await asyncio.sleep(0.1)
-    raise AssertionError("the conversation never arrived")
 
 
 async def test_client_devices_converse_across_providers(
@@ -41,13 +27,9 @@ async def test_client_devices_converse_across_providers(
     try:
         conv = await convs.create(alice, "across", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "hello beta", clock())
-        bconv = await _wait_conv(bob, clock)
-        for _ in range(100):  # the message follows the Welcome through the outbox
-            msgs = bob.store.messages(bconv["conv_id"])
-            if msgs:
-                break
-            await asyncio.sleep(0.1)
-            await bob.sync(clock())
+        bconv = await arrive(bob, "across", clock)
+        # the message follows the Welcome through the outbox
+        msgs = await until(bob, clock, lambda: bob.store.messages(bconv["conv_id"]))
         assert [x.body for x in msgs] == ["hello beta"]
         assert msgs[0].sender == alice.identity.account
 
@@ -61,23 +43,16 @@ async def test_client_devices_converse_across_providers(
                                 [carol.identity.account], clock())
         await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
                                   "welcome carol", clock())
-        cconv = await _wait_conv(carol, clock)
+        cconv = await arrive(carol, "across", clock)
         await messaging.send_text(carol, cconv, "hello all", clock())
-        for _ in range(100):  # bob learns that carol is in (a commit ordered by the hub)
-            await bob.sync(clock())
-            if carol.identity.account in convs.members(bob, convs.find(bob, "across")):
-                break
-            await asyncio.sleep(0.1)
+        # bob learns that carol is in (a commit ordered by the hub)
+        await until(bob, clock, lambda: carol.identity.account in convs.members(
+            bob, convs.find(bob, "across")))
         await messaging.send_text(bob, convs.find(bob, "across"), "hi carol", clock())
         for dev in (alice, bob, carol):
-            for _ in range(100):
-                await dev.sync(clock())
-                c = convs.find(dev, "across")
-                bodies = [x.body for x in dev.store.messages(c["conv_id"])]
-                if "hello all" in bodies and "hi carol" in bodies:
-                    break
-                await asyncio.sleep(0.1)
-            assert {"welcome carol", "hello all", "hi carol"} <= set(bodies), (dev, bodies)
+            await bodies(dev, "across", "hello all", clock)
+            texts = await bodies(dev, "across", "hi carol", clock)
+            assert {"welcome carol", "hello all", "hi carol"} <= set(texts), (dev, texts)
         a_members = convs.members(alice, alice.store.conversation(conv["conv_id"]))
         assert a_members == convs.members(carol, cconv)
     finally:

@@ -7,7 +7,6 @@ accepts; then everything is applied. A blocked stranger cannot invite again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -20,23 +19,10 @@ from accord.client import conversations as convs
 from accord.client import invites, linking, message_requests, messaging
 from accord.errors import AccordError, NotFound
 from tests.e2e.helpers import PASS, Clock, new_device
+from tests.federation.groups import until
 from tests.federation.providers import Provider
 
 DATA = os.urandom(3000)
-
-
-async def _until(dev, clock, check) -> Any:  # type: ignore[no-untyped-def]
-    """Sync (bounded) until ``check()`` holds (what crosses providers takes a moment)."""
-    for _ in range(150):
-        await dev.sync(clock())
-        try:
-            out = check()
-        except NotFound:
-            out = None
-        if out:
-            return out
-        await asyncio.sleep(0.1)
-    raise AssertionError("never arrived")
 
 
 async def test_T14_stranger_is_quarantined_until_accepted(
@@ -60,7 +46,7 @@ async def test_T14_stranger_is_quarantined_until_accepted(
         file_id = await messaging.send_file(alice, conv, DATA, "deal.bin",
                                             "application/octet-stream", clock(), text="see file")
         await messaging.react(alice, conv, first, "🔥", clock())
-        bconv = await _until(bob, clock, lambda: [
+        bconv = await until(bob, clock, lambda: [
             c for c in message_requests.pending(bob)
             # the name and admins notices the creator sends, then alice's three
             if invites.held_count(bob, c) == 5])
@@ -96,7 +82,7 @@ async def test_T14_blocked_stranger_cannot_invite_again(
     try:
         conv = await convs.create(mallory, "spam", [bob.identity.account], clock())
         await messaging.send_text(mallory, conv, "cheap watches", clock())
-        bconv = (await _until(bob, clock, lambda: message_requests.pending(bob)))[0]
+        bconv = (await until(bob, clock, lambda: message_requests.pending(bob)))[0]
         target = await message_requests.block(bob, bconv, clock())
         assert target == mallory.identity.account
         with pytest.raises(NotFound):  # never joined: the Welcome was dropped unread
@@ -129,7 +115,7 @@ async def test_T14_accepting_on_one_device_applies_on_the_others(
         conv = convs.find(alice, "two devices")
         await messaging.send_text(alice, conv, "hello both", clock())
         for dev in (bob, bob2):
-            await _until(dev, clock, lambda d=dev: [
+            await until(dev, clock, lambda d=dev: [
                 c for c in message_requests.pending(d)
                 if invites.held_count(d, c) >= 3])
         await message_requests.accept(bob, message_requests.pending(bob)[0], clock())
@@ -162,7 +148,7 @@ async def test_T14_requests_cli_lists_previews_and_blocks(
     try:
         conv = await convs.create(mallory, "deal", [bob.identity.account], clock())
         await messaging.send_text(mallory, conv, "cheap   watches\nhere", clock())
-        await _until(bob, clock, lambda: [c for c in message_requests.pending(bob)
+        await until(bob, clock, lambda: [c for c in message_requests.pending(bob)
                                           if invites.held_count(bob, c) >= 3])
     finally:
         await bob.disconnect()
@@ -219,17 +205,17 @@ async def test_T14_a_blocked_users_posts_in_a_group_are_dropped(
         conv = await convs.create(alice, "club", [bob.identity.account,
                                                   mallory.identity.account], clock())
         await messaging.send_text(alice, conv, "welcome", clock())
-        breq = (await _until(bob, clock, lambda: message_requests.pending(bob)))[0]
+        breq = (await until(bob, clock, lambda: message_requests.pending(bob)))[0]
         await message_requests.accept(bob, breq, clock())
-        mconv = await _until(mallory, clock, lambda: message_requests.pending(mallory))
+        mconv = await until(mallory, clock, lambda: message_requests.pending(mallory))
         await message_requests.accept(mallory, mconv[0], clock())
         await messaging.send_text(mallory, convs.find(mallory, "club"), "spam 1", clock())
         bodies = lambda: [m.body for m in bob.store.messages(breq["conv_id"])]  # noqa: E731
-        await _until(bob, clock, lambda: "spam 1" in bodies())
+        await until(bob, clock, lambda: "spam 1" in bodies())
         assert await message_requests.block_target(bob, mallory.identity.account)
         await messaging.send_text(mallory, convs.find(mallory, "club"), "spam 2", clock())
         await messaging.send_text(alice, convs.find(alice, "club"), "after", clock())
-        await _until(bob, clock, lambda: "after" in bodies())
+        await until(bob, clock, lambda: "after" in bodies())
         assert bodies() == ["welcome", "spam 1", "after"]
     finally:
         for d in (alice, bob, mallory):
@@ -248,13 +234,13 @@ async def test_T14_whom_you_invited_is_no_stranger(
                              clock)
     try:
         await convs.create(alice, "first", [bob.identity.account], clock())
-        request = await _until(bob, clock, lambda: message_requests.pending(bob))
+        request = await until(bob, clock, lambda: message_requests.pending(bob))
         await message_requests.accept(bob, request[0], clock())
         await convs.create(bob, "second", [alice.identity.account], clock())
         await convs.create(carol, "third", [alice.identity.account], clock())
-        pending = await _until(alice, clock, lambda: message_requests.pending(alice))
+        pending = await until(alice, clock, lambda: message_requests.pending(alice))
         assert [r["meta"]["request"]["from"] for r in pending] == [carol.identity.account]
-        second = await _until(alice, clock, lambda: [c for c in alice.store.conversations()
+        second = await until(alice, clock, lambda: [c for c in alice.store.conversations()
                                                      if c["name"] == "second"])
         assert not message_requests.is_pending(second[0])
     finally:

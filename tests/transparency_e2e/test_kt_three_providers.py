@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.client import alerts, device_kt, housekeeping, message_requests, messaging, safety
+from accord.client import alerts, device_kt, housekeeping, messaging, safety
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.keycheck import KeyNotInLog, stored_evidence
@@ -30,10 +30,9 @@ from accord.transparency import (
 )
 from accord.wire import b64d, signing
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 from tests.federation.providers import Provider
 from tests.transparency_e2e import malicious
-
-SYNC_ROUNDS = 40
 
 
 def _tag() -> str:
@@ -54,17 +53,6 @@ def _peer_all(dev: Device, providers: dict[str, Provider]) -> None:
     for p in providers.values():
         if p.domain != dev.identity.domain:
             device_kt.set_peer(dev, p.domain, p.url)
-
-
-async def _wait_conv(dev: Device, name: str, clock: Clock) -> dict:  # type: ignore[type-arg]
-    for _ in range(SYNC_ROUNDS):
-        await dev.sync(clock())
-        for request in message_requests.pending(dev):  # T14: first contact across providers
-            await message_requests.accept(dev, request, clock())
-        found = convs.find(dev, name)
-        if found is not None:
-            return found
-    raise AssertionError(f"conversation {name} never arrived")
 
 
 async def test_honest_providers_raise_no_alert(providers: dict[str, Provider],
@@ -88,7 +76,7 @@ async def test_honest_providers_raise_no_alert(providers: dict[str, Provider],
                                                     carol.identity.account], clock())
         await messaging.send_text(alice, conv, "hello", clock())
         for d in devices[1:]:
-            await _wait_conv(d, f"kt{t}", clock)
+            await arrive(d, f"kt{t}", clock)
         for d in devices:
             await d.sync(clock())
             await device_kt.after_sync(d, clock(), force=True)
@@ -285,7 +273,7 @@ async def test_T06_unlogged_key_in_a_joined_group_is_caught_by_the_invitee(
             conv = await convs.create(alice, f"joined{t}", [bob.identity.account,
                                                             carol.identity.account], clock())
         await messaging.send_text(alice, conv, "hi", clock())
-        cconv = await _wait_conv(carol, f"joined{t}", clock)
+        cconv = await arrive(carol, f"joined{t}", clock)
         pending = alerts.pending(carol.store)
         assert [a["kind"] for a in pending] == ["key_not_in_log"], pending
         assert pending[0]["detail"] == {"account": bob.identity.account,
