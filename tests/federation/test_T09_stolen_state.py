@@ -33,8 +33,8 @@ from accord.content.message import open_content
 from accord.errors import AccordError
 from accord.wire import messages as m
 from tests.e2e.helpers import PASS, Clock, engine, new_device
+from tests.federation.groups import arrive, bodies
 from tests.federation.providers import Provider
-from tests.federation.test_T10_post_quantum import _arrive, _bodies
 
 
 async def _queued(dev: Device, kind: str, n: int) -> list[m.QueueItem]:
@@ -78,17 +78,17 @@ async def test_T09_a_stolen_state_reads_nothing_before_it_nor_after_the_next_upd
     thieves: list[Device] = []
     try:
         conv = await convs.create(alice, "t09", [bob.identity.account], clock())
-        bconv = await _arrive(bob, "t09", clock)
+        bconv = await arrive(bob, "t09", clock)
         gid = bconv["group_id"]
         assert bob.engine.cipher_suite(bob.store.load_group(gid)) == (0x53 if pq else 1)
         await messaging.send_text(alice, conv, "hello", clock())
-        await _bodies(bob, "t09", "hello", clock)  # what alice sent before is applied too
+        await bodies(bob, "t09", "hello", clock)  # what alice sent before is applied too
         for text in ("before one", "before two"):
             await messaging.send_text(alice, conv, text, clock())
         before = await _queued(bob, "application", 2)
         early = _steal(bob, tmp_path / "early")  # control: bob has not fetched them yet
         thieves.append(early)
-        assert await _bodies(bob, "t09", "before two", clock) == [
+        assert await bodies(bob, "t09", "before two", clock) == [
             "hello", "before one", "before two"]
 
         thief = _steal(bob, tmp_path / "stolen")  # time t
@@ -104,7 +104,7 @@ async def test_T09_a_stolen_state_reads_nothing_before_it_nor_after_the_next_upd
         assert bob.engine.epoch(bob.store.load_group(gid)) == epoch + 1
         assert "key_update" in [e["kind"] for e in bob.store.events(bconv["conv_id"])]
         update = (await _queued(alice, "commit", 1))[0]
-        await _bodies(alice, "t09", "i am back", clock)
+        await bodies(alice, "t09", "i am back", clock)
         await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
                                   "after the update", clock())
         after = (await _queued(bob, "application", 1))[0]
@@ -112,7 +112,7 @@ async def test_T09_a_stolen_state_reads_nothing_before_it_nor_after_the_next_upd
         with pytest.raises(AccordError):  # the update's path secret is not for bob's old keys
             thief.engine.process(thief.store.load_group(gid), update.body, clock())
         assert not _decrypts(thief, gid, after.body, "after the update", clock())  # PCS
-        assert "after the update" in await _bodies(bob, "t09", "after the update", clock)
+        assert "after the update" in await bodies(bob, "t09", "after the update", clock)
     finally:
         for d in (alice, bob):
             await d.disconnect()

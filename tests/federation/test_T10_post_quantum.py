@@ -295,20 +295,21 @@ async def test_T10_a_post_sent_during_a_move_across_providers_is_not_lost(
     bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
     try:
         conv = await convs.create(alice, "across", [bob.identity.account], clock())
-        bconv = await _arrive(bob, "across", clock)
+        bconv = await arrive(bob, "across", clock)
         await reinit.upgrade(alice, conv, clock())
         await messaging.send_text(bob, bconv, "while it moved", clock())
-        for _ in range(100):  # bounded: the Welcome crosses providers on its own time
+
+        def sent() -> bool:  # the Welcome crosses providers on its own time
             if not bob.store.outbox(bconv["conv_id"]):
-                break
+                return True
             (item,) = bob.store.outbox(bconv["conv_id"])
             assert item.state == "pending", item.error  # kept, never failed
             clock.t += 3_600_000  # past the outbox's backoff
-            await bob.sync(clock())
-            await asyncio.sleep(0.1)
-        assert bob.store.outbox(bconv["conv_id"]) == []
+            return False
+
+        await until(bob, clock, sent, "the kept message")
         assert _suite(bob, "across") == PQ_SUITE
-        assert await _bodies(alice, "across", "while it moved", clock) == ["while it moved"]
+        assert await bodies(alice, "across", "while it moved", clock) == ["while it moved"]
     finally:
         for d in (alice, bob):
             await d.disconnect()

@@ -177,7 +177,7 @@ async def test_T13_T14_requests_cli_reports_unread_and_blocks(
     try:
         conv = await convs.create(mallory, "deal", [bob.identity.account], clock())
         await messaging.send_text(mallory, conv, "cheap watches", clock())
-        await _until(bob, clock, lambda: message_requests.pending(bob))
+        await until(bob, clock, lambda: message_requests.pending(bob))
     finally:
         await bob.disconnect()
     bob.close()

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.mls.group_sim import NOW, Group
 
 from accord.mls import group as g
 from accord.mls.codec import encode as tls_encode
@@ -23,7 +24,6 @@ from accord.transparency import LookupProof, SignedTreeHead
 from accord.transparency.directory import KeyDirectory
 from accord.wire import codec, federation, messages, rendezvous
 from accord.wire import transparency as wt
-from tests.mls.group_sim import NOW, Group
 
 FOLDER = Path(__file__).parent / "fixtures"
 KEY = b"k" * 32

@@ -15,6 +15,8 @@ import atheris
 def main() -> None:
     name = sys.argv[1]
     with atheris.instrument_imports(include=["accord"]):
+        from tests.fuzz.targets import TARGETS
+
         import accord.client  # noqa: F401  (instrument the client-side decoders too)
         import accord.content  # noqa: F401
         import accord.mls  # noqa: F401
@@ -22,7 +24,6 @@ def main() -> None:
         import accord.server  # noqa: F401
         import accord.transparency  # noqa: F401
         import accord.wire  # noqa: F401
-        from tests.fuzz.targets import TARGETS
     run = TARGETS[name].run
     # libFuzzer's -merge re-runs argv[0] through the shell: make that this same command.
     again = f"{sys.executable} -m tests.fuzz.one {name}"

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.fuzz import targets
 from tests.fuzz.targets import TARGETS
 
