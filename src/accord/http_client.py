@@ -16,7 +16,6 @@ import ssl
 from typing import Any
 
 import httpx
-import websockets
 
 # httpx offers br and zstd only when brotli or zstandard is installed; a fixed list
 # says nothing about the installation.
@@ -49,4 +48,6 @@ def get(url: str, **kw: Any) -> httpx.Response:
 
 def ws_connect(url: str, **kw: Any) -> Any:
     """``websockets.connect`` (same arguments) without the ``User-Agent`` header."""
+    import websockets  # push and listen only: a send or a read does not load it
+
     return websockets.connect(url, user_agent_header=None, **kw)

@@ -77,6 +77,19 @@ def test_send_loads_no_interop_federation_or_key_transparency_modules() -> None:
     assert out.strip() == "[]"
 
 
+def test_send_loads_no_module_a_post_does_not_use() -> None:
+    """Issue 19, ``accord send`` under 0.5 s: the WebSocket library (push only), the
+    transparency core (verified contacts only), pyca's X.509 (X.509 credentials only),
+    the federation wire types (requests and blocks) and httpx's own command-line
+    client (rich.progress, pygments) stay out of a send."""
+    out = _python(
+        "import sys, accord.cli.message_cmd\n"
+        "print(sorted(m for m in sys.modules if sys.modules[m] is not None and"
+        " m.startswith(('websockets', 'accord.transparency', 'cryptography.x509',"
+        " 'accord.wire.federation', 'httpx._main', 'pygments', 'rich.progress'))))\n").stdout
+    assert out.strip() == "[]"
+
+
 def test_http_clients_share_one_verifying_tls_context() -> None:
     import ssl
 

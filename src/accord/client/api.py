@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-import websockets
 
 from accord.errors import (
     AccordError,
@@ -353,6 +352,8 @@ class ProviderApi:
         Bounded by ``max_frames`` and, when given, by ``idle_timeout`` seconds
         without a frame (then the iterator ends; callers reconnect or stop).
         """
+        import websockets  # push only
+
         if self._token is None:
             await self._renew()
         async with ws_connect(self.ws_url(), open_timeout=WS_OPEN_TIMEOUT_S,

@@ -32,7 +32,6 @@ from accord.client.store import StoredMessage
 from accord.content import quarantine_preview
 from accord.errors import AccordError, DecodeError, NotFound, ValidationError
 from accord.wire import b64e
-from accord.wire import federation as fw
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
@@ -44,6 +43,8 @@ PREVIEW_KIND = "request"
 
 async def refresh(dev: Device) -> dict[str, str]:
     """The provider's pending requests, ``group_id hex -> from_account``, remembered."""
+    from accord.wire import federation as fw  # ~12 ms; not on the send path
+
     listed = await dev.api._json(fw.MessageRequestList, "GET", "/v1/requests", auth=True)
     pending = {r.group_id.hex(): r.from_account for r in listed.requests}
     dev.store.put_json("message_requests", pending)
@@ -228,6 +229,8 @@ BLOCKS_EVERY_MS = 300_000
 
 async def block_target(dev: Device, target: str) -> list[str]:
     """Block a user or a domain at the provider; the account's block list."""
+    from accord.wire import federation as fw  # ~12 ms; not on the send path
+
     listed = await dev.api._json(fw.BlockList, "POST", "/v1/blocks",
                                  body=fw.BlockRequest(target=target), auth=True)
     dev.store.put_json("blocks", {"targets": listed.targets, "at": 0})
@@ -239,6 +242,8 @@ async def refresh_blocks(dev: Device, now: int) -> None:
     known = dev.store.get_json("blocks", {"targets": [], "at": 0})
     if known["at"] and now - known["at"] < BLOCKS_EVERY_MS:
         return
+    from accord.wire import federation as fw  # ~12 ms; not on the send path
+
     listed = await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)
     dev.store.put_json("blocks", {"targets": listed.targets, "at": now})
 

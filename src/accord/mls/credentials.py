@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
-from cryptography.x509 import verification
+
+# pyca's X.509 modules (~25 ms to import) load with the first X.509 credential:
+# Accord's own groups use basic credentials, and every CLI command is a new process.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from accord.errors import ValidationError
 from accord.mls.structs.credential import Credential
@@ -72,6 +75,8 @@ def presented_identifiers(credential: Credential) -> tuple[int, frozenset[str]]:
         return 1, frozenset({(credential.identity or b"").hex()})
     if not credential.certificates:
         raise ValidationError("not an X.509 credential with a certificate chain", RULE)
+    from cryptography import x509
+
     try:
         leaf = x509.load_der_x509_certificate(credential.certificates[0].cert_data)
     except ValueError as e:
@@ -137,6 +142,8 @@ class X509Credentials:
     not TLS certificates); CA certificates follow the Web PKI profile."""
 
     def __init__(self, trust_anchors: Sequence[x509.Certificate], max_chain_depth: int = 8) -> None:
+        from cryptography.x509 import verification
+
         if not trust_anchors:
             raise ValueError("X509Credentials needs at least one trust anchor")
         self._anchors = list(trust_anchors)
@@ -148,6 +155,8 @@ class X509Credentials:
             raise ValidationError("not an X.509 credential with a certificate chain", RULE)
         if now is None:
             raise ValidationError("X.509 validation needs the current time", RULE)
+        from cryptography import x509
+
         try:
             chain = [x509.load_der_x509_certificate(c.cert_data) for c in credential.certificates]
         except ValueError as e:
@@ -161,6 +170,8 @@ class X509Credentials:
             raise ValidationError("certificate key is not the leaf's signature_key", RULE)
 
     def _verify_webpki_chain(self, chain: list[x509.Certificate], when: datetime.datetime) -> None:
+        from cryptography.x509 import verification
+
         verifier = (
             verification.PolicyBuilder()
             .store(self._store)
@@ -215,6 +226,8 @@ def _is_eddsa(cert: x509.Certificate) -> bool:
 
 
 def _require_ca(cert: x509.Certificate, i: int) -> None:
+    from cryptography import x509
+
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
