@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ from accord.federation.loopback import free_port
 from accord.server.app import create_app
 from accord.server.metrics import Metrics, refresh_backlog
 from accord.server.state import ServerConfig
+from accord.server.ws import PUSH_FRAME_BYTES
 from accord.wire import b64e, encode
 from accord.wire import messages as m
 
@@ -129,7 +131,8 @@ async def test_backlog_and_database_errors_are_counted() -> None:
             return self.sizes
 
     store = Store()
-    provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set()),
+    provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set(),
+                                                                      slow_consumers=0),
                                bus=SimpleNamespace(errors=2, connected=False))
     metrics.watch(provider)  # type: ignore[arg-type]
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
@@ -261,3 +264,52 @@ async def test_sigterm_drains_requests_closes_websockets_with_1001_and_exits_0(
     finally:
         server.stop()
     assert "closed 1 WebSockets with 1001" in server.log_path.read_text()
+
+
+async def test_a_reader_that_stops_reading_is_dropped_and_resumes_from_its_cursor(
+        tmp_path: Path) -> None:
+    """Backpressure: a stalled WebSocket holds one page, then is closed; nothing is lost."""
+    metrics_port = free_port()
+    server = ServerProcess(tmp_path, rate_limit_scale=100, extra_args=(
+        "--metrics-bind", f"127.0.0.1:{metrics_port}", "--push-send-timeout", "1")).start()
+    scrape = f"http://127.0.0.1:{metrics_port}/metrics"
+    ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+            alice, bob, gid, pk1 = await _group_of_two(http)
+            stalled = socket.socket()
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", server.port))
+            # Reads nothing: one frame in the client's queue, then TCP's window closes.
+            ws = await websockets.connect(ws_url, sock=stalled, max_queue=1, max_size=None)
+            await ws.send(json.dumps({"type": "auth", "token": bob.token}))
+            sent = []
+            for _ in range(30):  # about 6 MB: more than the socket buffers hold
+                post = application_post(pk1, gid, 1, secrets.token_bytes(200_000))
+                r = await http.post(group_path(gid, "/messages"), json=encode(post))
+                assert r.status_code == 201, r.text
+                sent.append(r.json()["msg_id"])
+            text = ""
+            for _ in range(100):  # bounded: the send timeout is 1 s
+                text = (await http.get(scrape)).text
+                if sample(text, "accord_websocket_slow_consumers_total") == 1 and \
+                        sample(text, "accord_websocket_connections") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert sample(text, "accord_websocket_slow_consumers_total") == 1
+            assert sample(text, "accord_websocket_connections") == 0
+            ws.transport.abort()
+            # The same device, reading now, gets every item from its cursor, in order,
+            # in frames no larger than the bound.
+            got: list[str] = []
+            async with websockets.connect(ws_url, max_size=4 * 1024 * 1024) as again:
+                await again.send(json.dumps({"type": "auth", "token": bob.token}))
+                while len(got) < len(sent) + 1:  # the Welcome first
+                    frame = await asyncio.wait_for(again.recv(), 15)
+                    items = json.loads(frame)["items"]
+                    assert len(frame) <= PUSH_FRAME_BYTES or len(items) == 1
+                    got += [i["msg_id"] for i in items]
+            assert got[1:] == sent
+    finally:
+        server.stop()
+    assert "dropped a reader that took no frame in 1 s" in server.log_path.read_text()

@@ -56,6 +56,10 @@ def lock_data_dir(data_dir: Path) -> None:
 @click.option("--max-pending-sockets-per-address", default=8, show_default=True,
               type=click.IntRange(1, 10000),
               help="WebSockets one client address may hold before they authenticate.")
+@click.option("--push-send-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(0.1, 3600),
+              help="Seconds a WebSocket may take to read a push frame before it is dropped "
+              "(it reconnects and resumes from its cursor).")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds a client has to send a request's head (line and headers).")
 @click.option("--body-timeout", default=120.0, show_default=True, type=click.FloatRange(1, 3600),
@@ -94,6 +98,7 @@ def run(
     rate_limit_scale: float,
     max_sockets_per_device: int,
     max_pending_sockets_per_address: int,
+    push_send_timeout: float,
     header_timeout: float,
     body_timeout: float,
     peers: tuple[str, ...],
@@ -134,6 +139,7 @@ def run(
         rate_limit_scale=rate_limit_scale,
         max_sockets_per_device=max_sockets_per_device,
         max_pending_sockets_per_address=max_pending_sockets_per_address,
+        push_send_timeout_s=push_send_timeout,
         header_timeout_s=header_timeout,
         body_timeout_s=body_timeout,
         peers=peer_map,

@@ -44,6 +44,7 @@ class Lifecycle:
         self.draining = False
         self.sockets: set[WebSocket] = set()
         self.pending: dict[str, int] = {}  # client address -> sockets not yet authenticated
+        self.slow_consumers = 0  # WebSockets dropped for not reading (server.ws)
 
     async def going_away(self, timeout_s: float) -> int:
         """Stop taking traffic and close every WebSocket with 1001; returns how many."""

@@ -99,6 +99,10 @@ class _ProviderCollector(Collector):
                                     "Open push WebSockets on this node")
         sockets.add_metric([], len(self.provider.lifecycle.sockets))
         yield sockets
+        slow = CounterMetricFamily("accord_websocket_slow_consumers",
+                                   "WebSockets dropped for taking no frame in time")
+        slow.add_metric([], self.provider.lifecycle.slow_consumers)
+        yield slow
         backlog = GaugeMetricFamily("accord_federation_outbox_items",
                                     "Items waiting in the outbound federation queue (all nodes)")
         backlog.add_metric([], sum(self.metrics.backlog.values()))

@@ -38,6 +38,7 @@ class ServerConfig:
     # WebSockets one client address holds before they authenticate, on one node
     # (each waits up to ws.AUTH_TIMEOUT_S for its first frame; issue 17)
     max_pending_sockets_per_address: int = 8
+    push_send_timeout_s: float = 30.0  # a WebSocket that takes no frame this long is dropped
     header_timeout_s: float = 10.0  # a request head must arrive within this (slowloris)
     body_timeout_s: float = 120.0  # and its body within this (16 MiB at ~140 kB/s)
     rate_limit_scale: float = 1.0

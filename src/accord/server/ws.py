@@ -13,7 +13,16 @@ that have not authenticated yet (issue 17: each is held up to
 holds ``max_sockets_per_device`` sockets on this node (each socket costs a
 task, a buffer and a wake-up on every queue change); 1001
 (going away) when the node drains before it stops (``accord.server.health``):
-the device reconnects, to another node, and resumes from its cursor.
+the device reconnects, to another node, and resumes from its cursor; 4408
+when the device does not take a frame within ``push_send_timeout_s`` (a
+slow or stalled reader).
+
+What a socket may hold is bounded: one queue page at a time, sent in frames
+of at most ``PUSH_FRAME_BYTES`` (a client reads frames of up to 4 MiB), and
+behind it only the transport's write buffer, whose high-water mark makes
+each send wait. A reader that stops reading would hold its page for ever;
+past the send timeout it is dropped, and since items stay queued until
+acknowledged, it resynchronizes by reconnecting from its cursor.
 """
 
 from __future__ import annotations
@@ -38,6 +47,9 @@ AUTH_TIMEOUT_S = 10.0
 IDLE_RECHECK_S = 30.0
 CLOSE_AUTH = 4401
 CLOSE_TOO_MANY = 4429
+CLOSE_SLOW = 4408
+PUSH_FRAME_BYTES = 1024 * 1024
+CLOSE_WAIT_S = 2.0  # a stalled reader cannot take the close frame either
 
 
 async def push_endpoint(ws: WebSocket) -> None:
@@ -80,6 +92,11 @@ async def push_endpoint(ws: WebSocket) -> None:
         await _push_loop(p, ws, device, auth.after, event, reader)
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except TimeoutError:
+        p.lifecycle.slow_consumers += 1
+        log.info("ws: dropped a reader that took no frame in %.0f s", p.config.push_send_timeout_s)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=CLOSE_SLOW), CLOSE_WAIT_S)
     finally:
         p.lifecycle.sockets.discard(ws)
         p.notifier.unwatch(device.device_id, event)
@@ -100,13 +117,30 @@ async def _push_loop(
         event.clear()
         page = await delivery.fetch(p, device, cursor, p.config.max_queue_page)
         if page.items:
-            await ws.send_text(json.dumps(encode(m.WsItems(type="items", items=page.items))))
+            for items in _frames(page.items):
+                frame = json.dumps(encode(m.WsItems(type="items", items=items)))
+                await asyncio.wait_for(ws.send_text(frame), p.config.push_send_timeout_s)
             cursor = page.next_after
             continue
         waiter = asyncio.create_task(event.wait())
         await asyncio.wait({waiter, reader}, timeout=IDLE_RECHECK_S,
                            return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+
+
+def _frames(items: list[m.QueueItem]) -> list[list[m.QueueItem]]:
+    """The page in order, in frames of about ``PUSH_FRAME_BYTES`` at most (an item
+    larger than that alone; one message is at most 256 KiB)."""
+    frames: list[list[m.QueueItem]] = [[]]
+    size = 0
+    for item in items:
+        cost = len(item.body) * 4 // 3 + 512  # base64 and the item's other fields
+        if frames[-1] and size + cost > PUSH_FRAME_BYTES:
+            frames.append([])
+            size = 0
+        frames[-1].append(item)
+        size += cost
+    return frames
 
 
 async def _read_acks(p: Provider, ws: WebSocket, device: DeviceRecord) -> None:
