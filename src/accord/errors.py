@@ -92,3 +92,12 @@ class PeerUnavailable(AccordError):
     """Another provider (a federation peer) could not be reached or answered with a failure."""
 
     code = "peer_unavailable"
+
+
+class StoreUnavailable(AccordError):
+    """The provider's own database failed under a request: the disk is full, the file is
+    locked or damaged, or the connection to PostgreSQL dropped. Nothing of the request
+    was kept (its transaction rolled back); the caller retries later. Never raised for
+    bad input. The server answers 503 with a Retry-After (``server.health``)."""
+
+    code = "unavailable"

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from accord.bus import make_bus
-from accord.errors import AccordError
+from accord.errors import AccordError, StoreUnavailable
 from accord.federation import gossip, outbox
 from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
@@ -106,6 +106,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         middleware=[Middleware(MetricsMiddleware, metrics=metrics,
                                templates=route_templates(routes))],
         exception_handlers={AccordError: accord_error_handler, Exception: unexpected_error_handler,
+                            StoreUnavailable: store_unavailable,
                             **dict.fromkeys(unavailable_errors(), store_unavailable)},
     )
     app.state.metrics = metrics

@@ -17,12 +17,14 @@ from accord.errors import (
     NotFound,
     PeerUnavailable,
     RateLimited,
+    StoreUnavailable,
     ValidationError,
 )
 from accord.wire import encode
 from accord.wire.messages import ErrorBody
 
 log = logging.getLogger("accord.server")
+STORE_RETRY_AFTER_S = 2  # a database that dropped or filled up: retry soon, on any node
 
 
 class PayloadTooLarge(ValidationError):
@@ -49,6 +51,7 @@ STATUS: tuple[tuple[type[AccordError], int], ...] = (
     (Conflict, 409),
     (RateLimited, 429),
     (PeerUnavailable, 503),
+    (StoreUnavailable, 503),
     (AccordError, 400),
 )
 
@@ -65,6 +68,8 @@ def error_response(exc: AccordError) -> JSONResponse:
     epoch = exc.current_epoch if isinstance(exc, EpochConflict) else None
     body = ErrorBody(error=exc.code, message=str(exc), current_epoch=epoch)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, StoreUnavailable):
+        headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
     if isinstance(exc, RateLimited) and exc.retry_after_ms is not None:
         # RFC 9110 10.2.3: whole seconds, rounded up so a client that waits succeeds.
         headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))

@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 
-from accord.wire import encode
-from accord.wire.messages import ErrorBody
+from accord.errors import StoreUnavailable
+from accord.server.errors import error_response
 
 if TYPE_CHECKING:
     from accord.server.state import Provider
@@ -99,9 +99,11 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.database_error(exc)
-    log.warning("database unavailable (%s) during a request", type(exc).__name__)
-    body = ErrorBody(error="unavailable", message="storage unavailable; try again shortly")
-    return JSONResponse(encode(body), status_code=503, headers={"Retry-After": "2"})
+    cause = exc.__cause__ or exc  # the driver's error under the engine's StoreUnavailable
+    log.warning("database unavailable (%s) during a request", type(cause).__name__)
+    if not isinstance(exc, StoreUnavailable):  # a driver's error the engine did not see
+        exc = StoreUnavailable("storage unavailable; try again shortly")
+    return error_response(exc)
 
 
 def health_routes() -> list[Route]:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from accord.errors import StoreUnavailable
 from accord.private_files import private_database
 
 Row = tuple[Any, ...]
@@ -76,8 +77,33 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
     (not a refused statement): a request that meets one may succeed later (503)."""
     import asyncpg
 
-    return (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+    return (OSError, TimeoutError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
+            asyncpg.exceptions.InsufficientResourcesError)  # class 53: disk full, out of memory
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """A failure of the database itself, not of the statement: the disk is full, the
+    file is locked by another process or damaged, or the connection dropped."""
+    # sqlite3.DatabaseError itself (not a subclass such as IntegrityError) is SQLite's
+    # "database disk image is malformed" or "file is not a database".
+    return isinstance(exc, unavailable_errors()) or type(exc) is sqlite3.DatabaseError
+
+
+@contextlib.contextmanager
+def unavailable_as_typed_error() -> Any:
+    """Turn a failure of the database into :class:`StoreUnavailable` (a 503 with a code).
+
+    The transaction it ends has rolled back, so the caller may retry. The driver's text
+    is not repeated: it may name a file, a host or a user.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not _is_unavailable(exc):
+            raise
+        raise StoreUnavailable(f"the provider's database is unavailable "
+                               f"({type(exc).__name__}); retry later") from exc
 
 
 class Tx(ABC):
@@ -187,8 +213,9 @@ class SqliteEngine(Engine):
     async def open(self) -> None:
         private_database(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
         loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._pool, self._connect)
-        self._reader = await loop.run_in_executor(self._read_pool, self._connect)
+        with unavailable_as_typed_error():
+            self._conn = await loop.run_in_executor(self._pool, self._connect)
+            self._reader = await loop.run_in_executor(self._read_pool, self._connect)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -203,16 +230,23 @@ class SqliteEngine(Engine):
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self._read_lock:
-            # A read transaction gives the statements of one call one snapshot.
-            await self.run_read(lambda c: c.execute("BEGIN"))
-            try:
-                yield _SqliteTx(self, reader=True)
-            finally:
-                await self.run_read(lambda c: c.execute("COMMIT"))
+        with unavailable_as_typed_error():
+            async with self._read_lock:
+                # A read transaction gives the statements of one call one snapshot.
+                await self.run_read(lambda c: c.execute("BEGIN"))
+                try:
+                    yield _SqliteTx(self, reader=True)
+                finally:
+                    await self.run_read(lambda c: c.execute("COMMIT"))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
+        with unavailable_as_typed_error():
+            async with self._joined_transaction() as tx:
+                yield tx
+
+    @asynccontextmanager
+    async def _joined_transaction(self) -> AsyncIterator[Tx]:
         self._queued += 1
         try:
             await self._lock.acquire()
@@ -221,14 +255,16 @@ class SqliteEngine(Engine):
         joined: asyncio.Future[None] | None = None
         try:
             if self._batch is None:
-                await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+                # On the writer's thread: while another process holds the write lock,
+                # BEGIN IMMEDIATE waits up to busy_timeout, and the event loop must not.
+                await self._sync(lambda c: c.execute("BEGIN IMMEDIATE"))
                 self._batch, self._batch_size = asyncio.get_running_loop().create_future(), 0
             batch = self._batch
             await self.run(lambda c: c.execute("SAVEPOINT tx"))
             try:
                 yield _SqliteTx(self)
-            except BaseException:
-                await self.run(lambda c: (c.execute("ROLLBACK TO tx"), c.execute("RELEASE tx")))
+            except BaseException as exc:
+                await self._roll_back_own_work(exc)
                 raise
             await self.run(lambda c: c.execute("RELEASE tx"))
             self._batch_size += 1
@@ -240,6 +276,23 @@ class SqliteEngine(Engine):
                 self._lock.release()
         if joined is not None:
             await asyncio.shield(joined)  # returns once the shared COMMIT is durable
+
+    async def _roll_back_own_work(self, exc: BaseException) -> None:
+        """Undo one transaction of the batch; the others stay, unless SQLite undid them all.
+
+        Under SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM SQLite may roll back the whole
+        transaction by itself: then the work of every transaction already in the batch
+        is gone, so each of them fails (none is acknowledged), and the next one begins
+        a new batch instead of running outside any transaction.
+        """
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
+            await self.run(lambda c: (c.execute("ROLLBACK TO tx"), c.execute("RELEASE tx")))
+            return
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done():
+            batch.set_exception(exc)
+            batch.exception()  # retrieved here too: a batch of one has no other waiter
 
     async def _end_batch_if_due(self) -> None:
         batch = self._batch
@@ -285,9 +338,10 @@ class PostgresEngine(Engine):
     async def open(self) -> None:
         import asyncpg
 
-        self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self._sizes[0], max_size=self._sizes[1]
-        )
+        with unavailable_as_typed_error():
+            self._pool = await asyncpg.create_pool(
+                self.dsn, min_size=self._sizes[0], max_size=self._sizes[1]
+            )
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -296,5 +350,8 @@ class PostgresEngine(Engine):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn)
+        # A connection that dropped (the backend was terminated, the server restarted)
+        # is closed, and the pool opens a fresh one for the next transaction.
+        with unavailable_as_typed_error():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _PgTx(conn)
