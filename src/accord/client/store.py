@@ -14,16 +14,15 @@ key, so SQLCipher's own PBKDF2 step is skipped. A wrong passphrase fails on
 the first page's HMAC and is reported as ``WrongPassphrase``. ``lock()``
 closes the database and drops the key; ``unlock()`` derives it again.
 
-This module is the only place that writes the client's SQL; the provider's
-storage is a different package (``accord.storage``) and shares nothing.
+This module and the ``store_*`` modules it is built of are the only places
+that write the client's SQL; the provider's storage is a different package
+(``accord.storage``) and shares nothing.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,11 @@ from typing import Any
 import sqlcipher3
 from argon2.low_level import Type, hash_secret_raw
 
+from accord.client.store_db import ProfileLocked as ProfileLocked
+from accord.client.store_messages import MessageTables
+from accord.client.store_messages import StoredMessage as StoredMessage
+from accord.client.store_outbox import OutboxItem as OutboxItem
+from accord.client.store_outbox import OutboxTables
 from accord.errors import AccordError, AuthError, NotFound
 from accord.private_files import private_database, private_file, private_folder, write_private
 
@@ -43,10 +47,6 @@ class WrongPassphrase(AuthError):
     code = "wrong_passphrase"
 
 
-class ProfileLocked(AccordError):
-    code = "profile_locked"
-
-
 @dataclass(frozen=True, slots=True)
 class KdfParams:
     """Argon2id cost. The default follows RFC 9106's second recommended
@@ -55,109 +55,6 @@ class KdfParams:
     time_cost: int = 3
     memory_kib: int = 64 * 1024
     parallelism: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    msg_id: bytes
-    conv_id: str
-    sender: str
-    sender_device: str
-    sent_at: int
-    received_at: int
-    kind: str
-    body: str
-    reply_to: bytes | None
-    edited: bool
-    deleted: bool
-    expires_at: int | None
-    meta: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A content this device sends, kept until the provider took it (issue 19).
-    ``state``: pending (retried), held (waits for the person: a key change), failed
-    (final). ``confirmed``: the accounts whose key changes the person accepted."""
-
-    msg_id: bytes
-    conv_id: str
-    kind: str
-    plaintext: bytes
-    commitment: bytes
-    created_at: int
-    attempts: int
-    next_at: int
-    state: str
-    error: str
-    confirmed: frozenset[str]
-
-
-MIGRATIONS: list[str] = [
-    # v1
-    """
-    CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-    CREATE TABLE groups (
-        group_id BLOB PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL);
-    CREATE TABLE conversations (
-        conv_id TEXT PRIMARY KEY, group_id BLOB UNIQUE, name TEXT NOT NULL,
-        kind TEXT NOT NULL, created_at INTEGER NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
-    CREATE TABLE messages (
-        rowid INTEGER PRIMARY KEY,
-        msg_id BLOB NOT NULL UNIQUE, conv_id TEXT NOT NULL, sender TEXT NOT NULL,
-        sender_device TEXT NOT NULL, sent_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
-        kind TEXT NOT NULL, body TEXT NOT NULL, reply_to BLOB, edited INTEGER NOT NULL DEFAULT 0,
-        deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER, meta TEXT NOT NULL DEFAULT '{}');
-    CREATE INDEX messages_conv ON messages (conv_id, sent_at);
-    CREATE INDEX messages_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE VIRTUAL TABLE messages_fts USING fts5 (
-        body, content='messages', content_rowid='rowid', tokenize='unicode61');
-    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body); END;
-    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-    END;
-    CREATE TRIGGER messages_au AFTER UPDATE OF body ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-        INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
-    END;
-    CREATE TABLE contacts (
-        identity TEXT PRIMARY KEY, display_name TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL DEFAULT 'known', verified_fingerprint BLOB,
-        meta TEXT NOT NULL DEFAULT '{}');
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY, conv_id TEXT NOT NULL, at INTEGER NOT NULL,
-        kind TEXT NOT NULL, detail TEXT NOT NULL);
-    CREATE INDEX events_conv ON events (conv_id, at);
-    """,
-    # v2: the order a conversation is shown in is the order this device received
-    # its messages from the hub (per conversation), never the senders' clocks: a
-    # reply cannot show above what it answers because a sender's clock is behind.
-    """
-    ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
-    UPDATE messages SET seq = rowid;
-    CREATE INDEX messages_conv_seq ON messages (conv_id, seq);
-    """,
-    # v3: an event (a member added, a key update...) is placed after the messages
-    # received before it, by position rather than by clock.
-    """
-    ALTER TABLE events ADD COLUMN after_seq INTEGER NOT NULL DEFAULT 0;
-    UPDATE events SET after_seq = (SELECT COALESCE(MAX(m.seq), 0) FROM messages m
-        WHERE m.conv_id = events.conv_id AND m.received_at <= events.at);
-    """,
-    # v4: the outbox (issue 19): what this device sends is kept here, encrypted with
-    # the profile, until the provider took it; the padded content (not a ciphertext:
-    # every attempt encrypts anew, never reusing an MLS generation).
-    """
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY, msg_id BLOB NOT NULL UNIQUE, conv_id TEXT NOT NULL,
-        kind TEXT NOT NULL, plaintext BLOB NOT NULL, commitment BLOB NOT NULL,
-        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-        error TEXT NOT NULL DEFAULT '', confirmed TEXT NOT NULL DEFAULT '[]');
-    CREATE INDEX outbox_conv ON outbox (conv_id, id);
-    """,
-]
 
 
 def derive_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
@@ -172,8 +69,13 @@ def derive_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
     )
 
 
-class ProfileStore:
-    """An open (or locked) device profile. Not thread-safe; one per process."""
+class ProfileStore(MessageTables, OutboxTables):
+    """An open (or locked) device profile. Not thread-safe; one per process.
+
+    Its tables are kept by the modules it is built of: the connection and the
+    migrations (``store_db``), messages (``store_messages``), the outbox
+    (``store_outbox``); key/value, group states, conversations, contacts and
+    events here."""
 
     def __init__(self, folder: Path, params: KdfParams, salt: bytes) -> None:
         self.folder = folder
@@ -269,33 +171,6 @@ class ProfileStore:
         meta["salt"] = new_salt.hex()
         write_private(self.folder / META_NAME, json.dumps(meta, indent=2).encode())
         self._salt = new_salt
-
-    def _conn(self) -> Any:
-        if self._db is None:
-            raise ProfileLocked("the profile is locked; unlock it with its passphrase")
-        return self._db
-
-    def _migrate(self) -> None:
-        db = self._conn()
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
-                _run_script(db, script)
-                db.execute(f"PRAGMA user_version = {i}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        db = self._conn()
-        if db.in_transaction:
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     # -- key/value (device identity, settings, cursors) --------------------
 
@@ -398,163 +273,6 @@ class ProfileStore:
             db.execute("DELETE FROM outbox WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM conversations WHERE conv_id = ?", (conv_id,))
 
-    # -- messages ------------------------------------------------------------
-
-    def add_message(self, m: StoredMessage, *, seq: int | None = None) -> bool:
-        """Store ``m``; False when a message with that id is already stored
-        (duplicates are dropped, not errors: the network may redeliver).
-
-        ``seq`` places the message in its conversation; by default it goes after
-        every message already received (the hub's delivery order)."""
-        with self.transaction() as db:
-            if seq is None:
-                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages "
-                                 "WHERE conv_id = ?", (m.conv_id,)).fetchone()[0]
-            cur = db.execute(
-                "INSERT INTO messages (msg_id, conv_id, sender, sender_device, sent_at, "
-                "received_at, kind, body, reply_to, edited, deleted, expires_at, meta, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
-                (m.msg_id, m.conv_id, m.sender, m.sender_device, m.sent_at, m.received_at,
-                 m.kind, m.body, m.reply_to, int(m.edited), int(m.deleted), m.expires_at,
-                 json.dumps(m.meta), seq),
-            )
-            return bool(cur.rowcount == 1)
-
-    def delete_messages(self, conv_id: str, kind: str) -> int:
-        """Remove a conversation's messages of one kind (e.g. message-request previews)."""
-        cur = self._conn().execute("DELETE FROM messages WHERE conv_id = ? AND kind = ?",
-                                   (conv_id, kind))
-        return int(cur.rowcount)
-
-    def seqs(self, conv_id: str) -> dict[bytes, int]:
-        """Each message's position in its conversation."""
-        rows = self._conn().execute("SELECT msg_id, seq FROM messages WHERE conv_id = ?",
-                                    (conv_id,)).fetchall()
-        return {bytes(r[0]): int(r[1]) for r in rows}
-
-    def first_seq(self, conv_id: str) -> int:
-        """The lowest position in a conversation (imported history goes below it)."""
-        row = self._conn().execute("SELECT COALESCE(MIN(seq), 1) FROM messages "
-                                   "WHERE conv_id = ?", (conv_id,)).fetchone()
-        return int(row[0])
-
-    def edit_message(self, msg_id: bytes, body: str) -> None:
-        self._conn().execute(
-            "UPDATE messages SET body = ?, edited = 1 WHERE msg_id = ? AND deleted = 0",
-            (body, msg_id))
-
-    def delete_message(self, msg_id: bytes) -> None:
-        """Erase the text (and so its index entry) but keep a tombstone row."""
-        self._conn().execute(
-            "UPDATE messages SET body = '', deleted = 1, meta = '{}' WHERE msg_id = ?", (msg_id,))
-
-    def update_message_meta(self, msg_id: bytes, meta: dict[str, Any]) -> None:
-        self._conn().execute(
-            "UPDATE messages SET meta = ? WHERE msg_id = ?", (json.dumps(meta), msg_id))
-
-    def message(self, msg_id: bytes) -> StoredMessage:
-        row = self._conn().execute(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no message {msg_id.hex()}")
-        return _message(row)
-
-    def messages(self, conv_id: str, limit: int = 1000) -> list[StoredMessage]:
-        rows = self._conn().execute(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE conv_id = ? "
-            "ORDER BY seq, rowid LIMIT ?", (conv_id, limit)).fetchall()
-        return [_message(r) for r in rows]
-
-    def latest_messages(self, conv_id: str, limit: int, before_seq: int | None = None
-                        ) -> list[tuple[int, StoredMessage]]:
-        """The last ``limit`` messages (below position ``before_seq``), oldest first,
-        each with its position: one page of a long conversation (the web app)."""
-        rows = self._conn().execute(
-            f"SELECT seq, {_MSG_COLUMNS} FROM messages WHERE conv_id = ? AND seq < ? "
-            "ORDER BY seq DESC, rowid DESC LIMIT ?",
-            (conv_id, before_seq if before_seq is not None else 1 << 62, limit)).fetchall()
-        return [(int(r[0]), _message(r[1:])) for r in reversed(rows)]
-
-    def search(self, query: str, *, sender: str | list[str] | None = None,
-               conv_id: str | None = None, since: int | None = None,
-               until: int | None = None, limit: int = 100) -> list[StoredMessage]:
-        """Full-text search, newest first. Every word is a prefix (FTS5 ``"word"*``);
-        FTS5 syntax is neutralised: words are matched as quoted terms, so user
-        input cannot form FTS5 operators. ``sender``: one account or several."""
-        terms = " ".join('"' + w.replace('"', '""') + '"*' for w in query.split())
-        columns = ", ".join("m." + c.strip() for c in _MSG_COLUMNS.split(","))
-        sql = (f"SELECT {columns} FROM messages_fts f "
-               "JOIN messages m ON m.rowid = f.rowid WHERE m.deleted = 0")
-        args: list[Any] = []
-        if terms:
-            sql += " AND messages_fts MATCH ?"
-            args.append(terms)
-        if sender is not None:
-            senders = [sender] if isinstance(sender, str) else list(sender)
-            sql += f" AND m.sender IN ({', '.join('?' * len(senders)) or 'NULL'})"
-            args += senders
-        for cond, value in (("m.conv_id = ?", conv_id),
-                            ("m.sent_at >= ?", since), ("m.sent_at <= ?", until)):
-            if value is not None:
-                sql += f" AND {cond}"
-                args.append(value)
-        sql += " ORDER BY m.sent_at DESC, m.rowid DESC LIMIT ?"
-        args.append(limit)
-        return [_message(r) for r in self._conn().execute(sql, args).fetchall()]
-
-    def activity(self, conv_id: str, me: str, after_seq: int) -> tuple[int, int, int]:
-        """``(unread, last_activity, newest_seq)`` of a conversation: messages of
-        others after position ``after_seq``, and the newest message or event time."""
-        db = self._conn()
-        unread = db.execute(
-            "SELECT count(*) FROM messages WHERE conv_id = ? AND seq > ? AND sender != ? "
-            "AND deleted = 0", (conv_id, after_seq, me)).fetchone()
-        last = db.execute(
-            "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM messages WHERE conv_id = ? "
-            "UNION ALL SELECT MAX(at) FROM events WHERE conv_id = ?)",
-            (conv_id, conv_id)).fetchone()
-        newest = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv_id = ?",
-                            (conv_id,)).fetchone()
-        return int(unread[0]), int(last[0] or 0), int(newest[0])
-
-    def expire_messages(self, now: int) -> int:
-        """Remove every message whose disappearing timer has ended."""
-        cur = self._conn().execute(
-            "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
-        return int(cur.rowcount)
-
-    # -- outbox ----------------------------------------------------------------
-
-    def outbox_add(self, item: OutboxItem) -> None:
-        self._conn().execute(
-            "INSERT INTO outbox (msg_id, conv_id, kind, plaintext, commitment, created_at, "
-            "attempts, next_at, state, error, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (item.msg_id, item.conv_id, item.kind, item.plaintext, item.commitment,
-             item.created_at, item.attempts, item.next_at, item.state, item.error,
-             json.dumps(sorted(item.confirmed))))
-
-    def outbox(self, conv_id: str | None = None) -> list[OutboxItem]:
-        """Every item not yet delivered (pending, held or failed), oldest first."""
-        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
-        args: tuple[Any, ...] = ()
-        if conv_id is not None:
-            sql, args = sql + " WHERE conv_id = ?", (conv_id,)
-        return [_outbox_item(r) for r in self._conn().execute(sql + " ORDER BY id", args)]
-
-    def outbox_item(self, msg_id: bytes) -> OutboxItem | None:
-        row = self._conn().execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE msg_id = ?",
-                                   (msg_id,)).fetchone()
-        return None if row is None else _outbox_item(row)
-
-    def outbox_update(self, msg_id: bytes, *, attempts: int, next_at: int, state: str,
-                      error: str) -> None:
-        self._conn().execute(
-            "UPDATE outbox SET attempts = ?, next_at = ?, state = ?, error = ? WHERE msg_id = ?",
-            (attempts, next_at, state, error, msg_id))
-
-    def outbox_remove(self, msg_id: bytes) -> None:
-        self._conn().execute("DELETE FROM outbox WHERE msg_id = ?", (msg_id,))
-
     # -- contacts and events -------------------------------------------------
 
     def upsert_contact(self, identity: str, **fields: Any) -> None:
@@ -610,35 +328,3 @@ class ProfileStore:
                  "detail": json.loads(r[4])} for r in rows]
 
 
-_OUTBOX_COLUMNS = ("msg_id, conv_id, kind, plaintext, commitment, created_at, attempts, "
-                   "next_at, state, error, confirmed")
-
-
-def _outbox_item(r: Any) -> OutboxItem:
-    return OutboxItem(bytes(r[0]), r[1], r[2], bytes(r[3]), bytes(r[4]), r[5], r[6], r[7],
-                      r[8], r[9], frozenset(json.loads(r[10])))
-
-
-_MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "
-                "reply_to, edited, deleted, expires_at, meta")
-
-
-def _message(r: Any) -> StoredMessage:
-    return StoredMessage(bytes(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                         None if r[8] is None else bytes(r[8]), bool(r[9]), bool(r[10]),
-                         r[11], json.loads(r[12]))
-
-
-def _run_script(db: Any, script: str) -> None:
-    # executescript would COMMIT the open transaction; run statement by statement
-    # so a failed migration rolls back whole. Triggers contain ';' inside
-    # BEGIN ... END, so split with sqlite's own completeness check.
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlcipher3.complete_statement(buf):
-            if buf.strip():
-                db.execute(buf)
-            buf = ""
-    if buf.strip():
-        db.execute(buf)
