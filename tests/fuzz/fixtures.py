@@ -47,6 +47,22 @@ def group_fixture() -> dict[str, object]:
             "messages": [m.to_bytes().hex() for m in sent]}  # type: ignore[attr-defined]
 
 
+def welcome_fixture() -> dict[str, object]:
+    """Dave's KeyPackage with its private keys, and alice's Welcome adding him."""
+    from tests.mls.group_sim import new_kp
+
+    from accord.mls.codec import encode
+    from accord.mls.structs import Add, KeyPackage
+    grp = Group()
+    grp.add("alice", ["bob"])
+    dave = new_kp(1, "dave")
+    res, _ = g.commit(grp.states["alice"], now=NOW, by_value=[Add(dave.key_package)])
+    return {"key_package": encode(KeyPackage, dave.key_package).hex(),
+            "init_priv": dave.init_priv.hex(), "encryption_priv": dave.encryption_priv.hex(),
+            "signature_priv": dave.signature_priv.hex(), "now": NOW,
+            "welcome": res.welcome.to_bytes().hex()}  # type: ignore[union-attr]
+
+
 def wire_fixture() -> dict[str, object]:
     samples = [
         messages.RegisterRequest(account="alice@a.test", signature_key=KEY, signature=SIG),
@@ -101,7 +117,8 @@ def secrets_fixture() -> dict[str, str]:
 
 def main() -> None:
     FOLDER.mkdir(exist_ok=True)
-    for name, make in [("group.json", group_fixture), ("wire.json", wire_fixture),
+    for name, make in [("group.json", group_fixture), ("welcome.json", welcome_fixture),
+                       ("wire.json", wire_fixture),
                        ("transparency.json", transparency_fixture),
                        ("recovery.json", secrets_fixture)]:
         (FOLDER / name).write_text(json.dumps(make(), indent=1, sort_keys=True) + "\n")
