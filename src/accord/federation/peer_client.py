@@ -160,7 +160,13 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     except DecodeError as exc:
         raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
     if 200 <= r.status_code < 300:
-        return decode(response, doc)
+        try:
+            return decode(response, doc)
+        except (DecodeError, ValidationError) as exc:
+            # A success we cannot read is the peer's failure, not a refusal of what we
+            # sent: the outbound queue keeps the items and tries again (the peer counts
+            # what it already has as duplicates), where a refusal would drop them.
+            raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
     if r.status_code >= 500 or r.status_code == 401 or not isinstance(doc, dict):
         # 401: the peer refused our own signature; that is ours to fix, not the user's.
         log.warning("peer %s answered %d", domain, r.status_code)
