@@ -133,7 +133,7 @@ async def test_backlog_and_database_errors_are_counted() -> None:
     store = Store()
     provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set(),
                                                                       slow_consumers=0),
-                               bus=SimpleNamespace(errors=2, connected=False))
+                               bus=SimpleNamespace(errors=2, connected=False, dropped=4))
     metrics.watch(provider)  # type: ignore[arg-type]
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
     text = _text(metrics)
@@ -141,6 +141,7 @@ async def test_backlog_and_database_errors_are_counted() -> None:
     assert sample(text, "accord_federation_outbox_peers") == 2
     assert sample(text, "accord_bus_errors_total") == 2
     assert sample(text, "accord_bus_connected") == 0
+    assert sample(text, "accord_bus_news_dropped_total") == 4
     assert "beta.test" not in text  # a peer is never a label
     store.sizes = None
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]

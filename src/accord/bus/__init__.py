@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 Listener = Callable[[list[str]], Awaitable[None]]
 log = logging.getLogger("accord.bus")
+NODE_HEADER = "Accord-Node"
 
 
 class Bus(Protocol):
@@ -22,6 +24,8 @@ class Bus(Protocol):
     def connected(self) -> bool: ...
     @property
     def errors(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
     async def start(self, listener: Listener) -> None: ...
     async def publish(self, device_ids: Iterable[str]) -> None: ...
     async def close(self) -> None: ...
@@ -30,6 +34,7 @@ class Bus(Protocol):
 class InProcessBus:
     connected = True  # nothing to lose: the bus is this process
     errors = 0
+    dropped = 0
 
     def __init__(self) -> None:
         self._listener: Listener | None = None
@@ -47,13 +52,25 @@ class InProcessBus:
 
 
 class NatsBus:
-    """News on one NATS subject; every node hears every node, itself included."""
+    """News on one NATS subject, which every node hears.
+
+    A node's own news wakes its own sockets at once, without the round trip
+    through NATS (and without NATS: a node cut from it still pushes to the
+    devices it holds); the copy that comes back from NATS, marked with this
+    node's id, is skipped. News for other nodes is best effort: while NATS
+    is unreachable it is dropped and counted, not buffered (the client
+    library would buffer it without bound), since every WebSocket re-reads
+    its queue at least every ``accord.server.ws.IDLE_RECHECK_S`` anyway.
+    """
 
     def __init__(self, url: str, subject: str = "accord.news") -> None:
         self.url = url
         self.subject = subject
+        self.node = secrets.token_hex(8)  # tells this node's news from others'
         self._nc: Any = None
+        self._listener: Listener | None = None
         self.errors = 0  # errors and disconnections since start (the node's metrics)
+        self.dropped = 0  # news not sent because NATS was unreachable
 
     @property
     def connected(self) -> bool:
@@ -73,7 +90,11 @@ class NatsBus:
         self._nc = await nats.connect(self.url, name="accord-server", max_reconnect_attempts=-1,
                                       error_cb=on_error, disconnected_cb=on_disconnect)
 
+        self._listener = listener
+
         async def on_msg(msg: Any) -> None:
+            if (msg.headers or {}).get(NODE_HEADER) == self.node:
+                return  # our own, delivered locally when published
             try:
                 ids = json.loads(msg.data)
             except ValueError:
@@ -85,9 +106,23 @@ class NatsBus:
         await self._nc.subscribe(self.subject, cb=on_msg)
 
     async def publish(self, device_ids: Iterable[str]) -> None:
+        import nats.errors
+
         ids = list(device_ids)
-        if ids and self._nc is not None:
-            await self._nc.publish(self.subject, json.dumps(ids).encode())
+        if not ids:
+            return
+        if self._listener is not None:
+            await self._listener(ids)
+        if not self.connected:
+            self.dropped += 1
+            return
+        try:
+            await self._nc.publish(self.subject, json.dumps(ids).encode(),
+                                   headers={NODE_HEADER: self.node})
+        except nats.errors.Error as exc:  # news is best effort; the post is stored
+            self.errors += 1
+            self.dropped += 1
+            log.warning("bus publish failed: %s", type(exc).__name__)
 
     async def close(self) -> None:
         if self._nc is not None:

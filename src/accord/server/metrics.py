@@ -114,6 +114,10 @@ class _ProviderCollector(Collector):
         bus = CounterMetricFamily("accord_bus_errors", "Bus (NATS) errors and disconnections")
         bus.add_metric([], self.provider.bus.errors)
         yield bus
+        dropped = CounterMetricFamily("accord_bus_news_dropped",
+                                      "Wake-ups for other nodes not sent (bus unreachable)")
+        dropped.add_metric([], self.provider.bus.dropped)
+        yield dropped
         ready = GaugeMetricFamily("accord_bus_connected", "1 when the bus is connected")
         ready.add_metric([], 1 if self.provider.bus.connected else 0)
         yield ready
