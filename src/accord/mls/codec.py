@@ -35,10 +35,33 @@ import dataclasses
 import struct
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, Union, dataclass_transform, get_args, get_origin
 
 from accord.errors import DecodeError, ValidationError
+from accord.mls.codec_primitives import (
+    OPAQUE,
+    U8,
+    U16,
+    U32,
+    U64,
+    Codec,
+    Decoder,
+    Encoder,
+    Fixed,
+    OneOf,
+    Uint,
+    Variant,
+    When,
+    decode_varint,
+    encode_varint,
+    fixed_codec,
+    one_of_codec,
+    opaque,
+    optional_codec,
+    uint_codec,
+    vector_codec,
+)
 
 __all__ = [
     "U8",
@@ -61,260 +84,6 @@ __all__ = [
     "opaque",
     "wire",
 ]
-
-T = TypeVar("T")
-Encoder = Callable[[Any, bytearray], None]
-Decoder = Callable[[bytes, int], tuple[Any, int]]
-
-MAX_VARINT = (1 << 30) - 1
-
-
-# --------------------------------------------------------------------------
-# Variable-length integers (RFC 9420 2.1.2)
-
-
-def encode_varint(n: int, out: bytearray) -> None:
-    if n < 0x40:
-        out.append(n)
-    elif n < 0x4000:
-        out += (n | 0x4000).to_bytes(2, "big")
-    elif n <= MAX_VARINT:
-        out += (n | 0x80000000).to_bytes(4, "big")
-    else:
-        raise ValidationError(f"length {n} exceeds 2^30 - 1", "RFC 9420 2.1.2")
-
-
-def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    if pos >= len(buf):
-        raise DecodeError("truncated: expected a length header")
-    first = buf[pos]
-    prefix = first >> 6
-    if prefix == 0:
-        return first, pos + 1
-    if prefix == 3:
-        raise DecodeError("invalid variable-length integer prefix 0b11")
-    size = 1 << prefix
-    end = pos + size
-    if end > len(buf):
-        raise DecodeError("truncated length header")
-    value = int.from_bytes(buf[pos:end], "big") & ((1 << (8 * size - 2)) - 1)
-    if value < (1 << (8 * (size // 2) - 2)):
-        raise DecodeError("length header does not use the minimum encoding")
-    return value, end
-
-
-def opaque(data: bytes) -> bytes:
-    """``opaque x<V>`` of ``data``: its varint length, then the bytes."""
-    out = bytearray()
-    encode_varint(len(data), out)
-    out += data
-    return bytes(out)
-
-
-# --------------------------------------------------------------------------
-# Codec objects: a pair of functions plus the Python types the codec accepts
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Codec:
-    enc: Encoder
-    dec: Decoder
-    py_types: tuple[type, ...]
-    name: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Uint:
-    size: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Fixed:
-    """``opaque x[n]``: exactly ``n`` bytes, no length header."""
-
-    size: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
-class Variant:
-    """A tag of type ``tag`` then the body the tag selects.
-
-    ``cases`` maps each tag value to a type hint (a ``@wire`` class, ``bytes``,
-    or an alias that is itself a ``Variant``). An empty body is ``None``.
-    """
-
-    tag: Any
-    cases: Mapping[int, Any]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class When:
-    """A field present only when the field at ``path`` has a value in ``values``."""
-
-    path: str
-    values: tuple[int, ...]
-    hint: Any
-
-
-class OneOf:
-    """Restricts an integer field to known values: a ``select`` tag whose
-    unknown values would leave the body's layout unknown. Use it beside a
-    ``Uint``: ``Annotated[int, Uint(1), OneOf(1, 2, 3)]``."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, *values: int) -> None:
-        self.values = frozenset(values)
-
-
-U8 = Annotated[int, Uint(1)]
-U16 = Annotated[int, Uint(2)]
-U32 = Annotated[int, Uint(4)]
-U64 = Annotated[int, Uint(8)]
-
-
-def _uint_codec(size: int) -> Codec:
-    fmt = {1: ">B", 2: ">H", 4: ">I", 8: ">Q"}[size]
-    packer = struct.Struct(fmt)
-    pack, unpack_from = packer.pack, packer.unpack_from
-    limit = 1 << (8 * size)
-
-    def enc(v: int, out: bytearray) -> None:
-        if not 0 <= v < limit:
-            raise ValidationError(f"{v} does not fit in uint{8 * size}", "RFC 9420 2.1")
-        out += pack(v)
-
-    def dec(buf: bytes, pos: int) -> tuple[int, int]:
-        end = pos + size
-        if end > len(buf):
-            raise DecodeError(f"truncated: expected uint{8 * size}")
-        return unpack_from(buf, pos)[0], end
-
-    _UINT_DECODERS[dec] = (size, fmt[1])
-    return Codec(enc, dec, (int,), f"uint{8 * size}")
-
-
-# Decoders of plain uintN codecs: a vector of them (capabilities, for
-# example) is read with one struct.unpack_from instead of one call per item.
-_UINT_DECODERS: dict[Decoder, tuple[int, str]] = {}
-
-
-def _one_of_codec(inner: Codec, allowed: frozenset[int]) -> Codec:
-    idec, ienc = inner.dec, inner.enc
-
-    def enc(v: int, out: bytearray) -> None:
-        if v not in allowed:
-            raise ValidationError(f"{v} is not one of {sorted(allowed)}", "RFC 9420 2.1")
-        ienc(v, out)
-
-    def dec(buf: bytes, pos: int) -> tuple[int, int]:
-        v, pos = idec(buf, pos)
-        if v not in allowed:
-            raise DecodeError(f"unknown value {v}; expected one of {sorted(allowed)}")
-        return v, pos
-
-    return Codec(enc, dec, inner.py_types, f"{inner.name} in {sorted(allowed)}")
-
-
-def _fixed_codec(size: int) -> Codec:
-    def enc(v: bytes, out: bytearray) -> None:
-        if len(v) != size:
-            raise ValidationError(f"expected {size} bytes, got {len(v)}", "RFC 9420 2.1")
-        out += v
-
-    def dec(buf: bytes, pos: int) -> tuple[bytes, int]:
-        end = pos + size
-        if end > len(buf):
-            raise DecodeError(f"truncated: expected {size} bytes")
-        return buf[pos:end], end
-
-    return Codec(enc, dec, (bytes,), f"opaque[{size}]")
-
-
-def _enc_opaque(v: bytes, out: bytearray) -> None:
-    n = len(v)
-    if n < 0x40:
-        out.append(n)
-    else:
-        encode_varint(n, out)
-    out += v
-
-
-def _dec_opaque(buf: bytes, pos: int) -> tuple[bytes, int]:
-    n, pos = decode_varint(buf, pos)
-    end = pos + n
-    if end > len(buf):
-        raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
-    return buf[pos:end], end
-
-
-OPAQUE = Codec(_enc_opaque, _dec_opaque, (bytes, bytearray), "opaque<V>")
-
-
-def _vector_codec(item: Codec) -> Codec:
-    ienc, idec = item.enc, item.dec
-
-    def enc(v: tuple[Any, ...], out: bytearray) -> None:
-        body = bytearray()
-        for x in v:
-            ienc(x, body)
-        encode_varint(len(body), out)
-        out += body
-
-    uint = _UINT_DECODERS.get(idec)
-    if uint is not None:
-        size, char = uint
-
-        def dec_uints(buf: bytes, pos: int) -> tuple[tuple[Any, ...], int]:
-            n, pos = decode_varint(buf, pos)
-            end = pos + n
-            if end > len(buf):
-                raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
-            if n % size:
-                raise DecodeError("a vector element runs past the end of its vector")
-            return struct.unpack_from(f">{n // size}{char}", buf, pos), end
-
-        return Codec(enc, dec_uints, (tuple, list), f"{item.name}<V>")
-
-    def dec(buf: bytes, pos: int) -> tuple[tuple[Any, ...], int]:
-        n, pos = decode_varint(buf, pos)
-        end = pos + n
-        if end > len(buf):
-            raise DecodeError(f"truncated: vector of {n} bytes, {len(buf) - pos} left")
-        items = []
-        while pos < end:
-            x, pos = idec(buf, pos)
-            items.append(x)
-        # An element that runs past the vector's own length is malformed.
-        if pos != end:
-            raise DecodeError("a vector element runs past the end of its vector")
-        return tuple(items), pos
-
-    return Codec(enc, dec, (tuple, list), f"{item.name}<V>")
-
-
-def _optional_codec(item: Codec) -> Codec:
-    ienc, idec = item.enc, item.dec
-
-    def enc(v: Any, out: bytearray) -> None:
-        if v is None:
-            out.append(0)
-        else:
-            out.append(1)
-            ienc(v, out)
-
-    def dec(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos >= len(buf):
-            raise DecodeError("truncated: expected an optional presence octet")
-        present = buf[pos]
-        if present == 0:
-            return None, pos + 1
-        if present != 1:
-            raise DecodeError(f"optional presence octet is {present}, not 0 or 1")
-        return idec(buf, pos + 1)
-
-    return Codec(enc, dec, item.py_types + (type(None),), f"optional<{item.name}>")
-
 
 def _variant_codec(spec: Variant, owner: Any) -> Codec:
     tag = codec_for(spec.tag, owner)
@@ -384,12 +153,12 @@ def _build_codec(hint: Any, owner: Any) -> Codec:
         allowed = [m.values for m in meta if isinstance(m, OneOf)]
         sizes = [m.size for m in meta if isinstance(m, Uint)]
         if allowed and sizes:
-            return _one_of_codec(_uint_codec(sizes[0]), allowed[0])
+            return one_of_codec(uint_codec(sizes[0]), allowed[0])
         for m in meta:
             if isinstance(m, Uint):
-                return _uint_codec(m.size)
+                return uint_codec(m.size)
             if isinstance(m, Fixed):
-                return _fixed_codec(m.size)
+                return fixed_codec(m.size)
             if isinstance(m, Variant):
                 return _variant_codec(m, owner)
             if isinstance(m, Codec):
@@ -399,11 +168,11 @@ def _build_codec(hint: Any, owner: Any) -> Codec:
         args = get_args(hint)
         if len(args) != 2 or args[1] is not Ellipsis:
             raise TypeError(f"only tuple[T, ...] is a wire vector, not {hint}")
-        return _vector_codec(codec_for(args[0], owner))
+        return vector_codec(codec_for(args[0], owner))
     if origin in (Union, getattr(__import__("types"), "UnionType", None)):
         present = [a for a in get_args(hint) if a is not type(None)]
         if len(present) == 1 and len(get_args(hint)) == 2:
-            return _optional_codec(codec_for(present[0], owner))
+            return optional_codec(codec_for(present[0], owner))
     raise TypeError(f"no wire codec for type hint {hint!r}")
 
 
