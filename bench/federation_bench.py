@@ -44,8 +44,8 @@ from tests.harness import (
     group_path,
     listen_for_deliveries,
     mls_commit,
-    mls_create,
     mls_key_package,
+    mls_new_group,
     posting_public,
 )
 
@@ -76,13 +76,13 @@ async def _group(alpha: httpx.AsyncClient, beta: httpx.AsyncClient, n: int
                      m.UploadKeyPackagesRequest(key_packages=[mls_key_package(b)]), expect=200)
     gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
         Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk0)), expect=201)
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
     claimed = []
     for b in bobs:
         r = await alice.call("POST", f"/v1/accounts/{b.account}/keypackages/claim", expect=200)
         claimed += decode(m.ClaimResponse, r.json()).key_packages
-    commit, welcome, _ = mls_commit(mls_create(alice, gid),
+    commit, welcome, _ = mls_commit(mls_state,
                                     add=[c.key_package for c in claimed])
     await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
         epoch=0, commit=commit, posting_key=posting_public(pk1),

@@ -42,8 +42,8 @@ from tests.harness import (
     group_path,
     listen_for_deliveries,
     mls_commit,
-    mls_create,
     mls_key_package,
+    mls_new_group,
     posting_public,
 )
 
@@ -76,9 +76,9 @@ async def _members(http: httpx.AsyncClient, n: int
     gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
         Ed25519PrivateKey.generate()
     creator = devices[0]
-    await creator.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk0)), expect=201)
-    commit, welcome, state = mls_commit(mls_create(creator, gid),
+    new_group, mls_state = mls_new_group(creator, gid, posting_public(pk0))
+    await creator.call("POST", "/v1/groups", new_group, expect=201)
+    commit, welcome, state = mls_commit(mls_state,
                                         add=[mls_key_package(d) for d in devices[1:]])
     await creator.call("POST", group_path(gid, "/commits"), m.CommitRequest(
         epoch=0, commit=commit, posting_key=posting_public(pk1),

@@ -228,6 +228,18 @@ def mls_create(device: SimDevice, group_id: bytes, now_s: int | None = None) -> 
                           device.key.private_bytes_raw(), now_s or int(time.time()))
 
 
+def mls_new_group(device: SimDevice, group_id: bytes, posting_key: bytes,
+                  now_s: int | None = None) -> tuple[m.CreateGroupRequest, Any]:
+    """A new MLS group of ``device`` and the request that has the hub keep it (with the
+    GroupInfo of its epoch 0 and its ratchet tree)."""
+    from accord.mls import group as g
+
+    state = mls_create(device, group_id, now_s)
+    info = bytes(g.group_info(state, with_external_pub=False).to_bytes())
+    return m.CreateGroupRequest(group_id=group_id, posting_key=posting_key,
+                                group_info=info), state
+
+
 def mls_commit(state: Any, add: list[bytes] = (), remove: list[int] = (),  # type: ignore[assignment]
                update: bool = False) -> tuple[bytes, bytes | None, Any]:
     """A commit from ``state`` adding KeyPackages (MLSMessage bytes) and removing leaves."""

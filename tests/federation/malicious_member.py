@@ -3,7 +3,10 @@
 It holds a genuine MLS state (it was added like anyone else) and abuses it:
 handshake messages in a PrivateMessage, commits whose declared roster is not
 their content, proposals by reference the hub never saw, another member's
-leaf as sender, bytes that are no commit at all. Its accomplice, the ghost,
+leaf as sender, bytes that are no commit at all, and well-formed commits that it
+signs itself but that every other member would refuse (a broken signature, an
+Add of a KeyPackage whose signature does not verify, an UpdatePath whose
+parent hash is wrong). Its accomplice, the ghost,
 is a registered device that is not in the group and that the attacker wants
 the hub to deliver to. Used by ``test_malicious_member.py`` on the local
 route (the member's provider is the hub) and the federated one (it forwards
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +58,84 @@ class MaliciousMember(MlsDevice):
         welcome = None if result.welcome is None else bytes(result.welcome.to_bytes())
         return bytes(result.commit.to_bytes()), welcome, self.next_posting_public(
             g.merge_pending(pending))
+
+    def resigned(self, commit: bytes, change: Callable[[Any], Any]) -> bytes:
+        """The commit with its FramedContent changed by ``change``, then signed again
+        with our own key and given a fresh membership tag: well-formed and from our
+        leaf, as only a real member can make it. Its confirmation tag is left as it
+        was: the hub cannot check one, the members would refuse it anyway."""
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.framing_auth import sign_content
+        from accord.mls.framing_public import public_message_from
+        from accord.mls.structs.enums import WireFormat
+        from accord.mls.structs.messages import MLSMessage
+
+        msg = mls_decode(MLSMessage, commit)
+        st = self.state
+        auth = sign_content(st.suite, WireFormat.PUBLIC_MESSAGE, change(msg.message.content),
+                            st.signature_priv, st.context, msg.message.confirmation_tag)
+        forged = public_message_from(st.suite, auth, st.context, st.secrets.membership_key)
+        return bytes(dataclasses.replace(msg, message=forged).to_bytes())
+
+    def bad_signature(self, commit: bytes) -> bytes:
+        """The commit with one bit of its signature flipped."""
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.structs.messages import MLSMessage
+
+        msg = mls_decode(MLSMessage, commit)
+        sig = bytearray(msg.message.signature)
+        sig[0] ^= 1
+        forged = dataclasses.replace(msg.message, signature=bytes(sig))
+        return bytes(dataclasses.replace(msg, message=forged).to_bytes())
+
+    def bad_key_package_add(self, commit: bytes, welcome: bytes) -> tuple[bytes, bytes]:
+        """The commit (re-signed) with the signature of its Add's KeyPackage broken,
+        and its Welcome readdressed to the broken KeyPackage's ref, so that the
+        roster, the Welcome and the commit's own signature all agree."""
+        from accord.mls.codec import decode as mls_decode
+        from accord.mls.key_package import key_package_ref
+        from accord.mls.structs import Add
+        from accord.mls.structs.messages import MLSMessage
+
+        broken = []
+
+        def change(content: Any) -> Any:
+            proposals = []
+            for p in content.content.proposals:
+                if isinstance(p, Add):
+                    sig = bytearray(p.key_package.signature)
+                    sig[0] ^= 1
+                    p = Add(dataclasses.replace(p.key_package, signature=bytes(sig)))
+                    broken.append(p.key_package)
+                proposals.append(p)
+            return dataclasses.replace(content, content=dataclasses.replace(
+                content.content, proposals=tuple(proposals)))
+
+        forged = self.resigned(commit, change)
+        msg = mls_decode(MLSMessage, welcome)
+        w = msg.message
+        entries = tuple(dataclasses.replace(e, new_member=key_package_ref(kp))
+                        for e, kp in zip(w.secrets, broken, strict=True))
+        readdressed = dataclasses.replace(msg, message=dataclasses.replace(w, secrets=entries))
+        return forged, bytes(readdressed.to_bytes())
+
+    def bad_parent_hash(self, commit: bytes) -> bytes:
+        """The commit (re-signed) whose UpdatePath leaf carries a wrong parent_hash,
+        the leaf itself signed again so that only the parent hash is wrong (7.9.2)."""
+        from accord.mls.leaf_node import sign_leaf_node
+
+        st = self.state
+
+        def change(content: Any) -> Any:
+            path = content.content.path
+            leaf = dataclasses.replace(path.leaf_node, signature=b"",
+                                       parent_hash=secrets.token_bytes(
+                                           len(path.leaf_node.parent_hash or b"") or 32))
+            leaf = sign_leaf_node(st.suite, st.signature_priv, leaf, st.group_id, st.own_leaf)
+            return dataclasses.replace(content, content=dataclasses.replace(
+                content.content, path=dataclasses.replace(path, leaf_node=leaf)))
+
+        return self.resigned(commit, change)
 
     def as_sender(self, commit: bytes, leaf: int) -> bytes:
         """The same commit with another member's leaf as its sender (the hub cannot

@@ -93,7 +93,9 @@ class MlsDevice(SimDevice):
 
         self.state = g.create_group(get_suite(1), group_id, Credential.basic(self.identity),
                                     self.key.private_bytes_raw(), int(time.time()))
-        req = m.CreateGroupRequest(group_id=group_id, posting_key=self.posting_public())
+        info = g.group_info(self.state, with_external_pub=False)
+        req = m.CreateGroupRequest(group_id=group_id, posting_key=self.posting_public(),
+                                   group_info=bytes(info.to_bytes()))
         await self.call("POST", "/v1/groups", req, expect=201)
 
     async def claim(self, account: str, expect: int = 200) -> list[m.ClaimedKeyPackage]:

@@ -194,3 +194,55 @@ async def test_T01_a_member_cannot_rename_itself_into_another_user(
     r = await s.mallory.send_proposal(s.mallory.propose_rename(s.alice.identity), expect=422)
     refused(r, 422, "validation_error", "RFC 9420 5.3.1")
     await s.assert_intact(before)
+
+
+# Commits the hub checks against the group's public MLS state (accord.mls.group.public):
+# well-formed, from mallory's own leaf, with a roster that matches their content, yet
+# refused by every other member. Before the hub kept the public state it accepted them,
+# and the group was stuck at an epoch nobody could enter.
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_commit_with_a_bad_signature_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    s, before = await _scene(clients, route)
+    commit, _, posting = s.mallory.commit_msg()
+    r = await s.mallory.send_commit(s.mallory.bad_signature(commit), posting_key=posting,
+                                    expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 6.1")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_commit_adding_an_invalid_key_package_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """The ghost's real KeyPackage with its signature broken (RFC 9420 10.1, 12.1.1),
+    the commit otherwise right: declared roster, Welcome addressed to it."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add
+    from accord.mls.structs.messages import MLSMessage
+
+    s, before = await _scene(clients, route)
+    claimed, _ = await s.ghost_claim()
+    add = Add(mls_decode(MLSMessage, claimed.key_package).message)
+    commit, welcome, posting = s.mallory.commit_msg(by_value=[add])
+    assert welcome is not None
+    forged, readdressed = s.mallory.bad_key_package_add(commit, welcome)
+    r = await s.mallory.send_commit(forged, added=[claimed.device_id], welcome=readdressed,
+                                    posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 10.1")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_commit_with_a_bad_update_path_parent_hash_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    s, before = await _scene(clients, route)
+    commit, _, posting = s.mallory.commit_msg()
+    r = await s.mallory.send_commit(s.mallory.bad_parent_hash(commit), posting_key=posting,
+                                    expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 7.9.2")
+    await s.assert_intact(before)

@@ -73,14 +73,15 @@ async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, E
     me = DeviceRecord(b64e(secrets.token_bytes(16)), "alice@alpha.test", b"A" * 32, now)
     await store.create_account(me)
     gid, posting = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now)
+    await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now, b"state")
     remote = b64e(secrets.token_bytes(16))
     await store.fed_bind_confirmed([("bob@beta.test", remote)], "alpha.test")
     change = CommitChange(gid, 0, me.device_id, (remote,), (),
                           posting.public_key().public_bytes_raw())
     commit = NewMessage(hub_.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
     await store.hub_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test",
-                           lambda group, accepted: {remote: AddedLeaf(1, "bob@beta.test")})
+                           lambda group, accepted, state: (
+                               {remote: AddedLeaf(1, "bob@beta.test")}, state))
     return gid, posting
 
 

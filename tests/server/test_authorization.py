@@ -11,6 +11,7 @@ from tests.harness import (
     application_post,
     group_path,
     mls_key_package,
+    mls_new_group,
     posting_public,
     sealed_body,
 )
@@ -150,9 +151,9 @@ async def test_T08_key_packages_are_per_own_device(http, names) -> None:
 async def test_T08_non_member_cannot_touch_a_group(http, names) -> None:
     alice, eve = await two(http, names)
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), expect=201)
-    hijack = m.CreateGroupRequest(group_id=gid, posting_key=b"e" * 32)
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
+    hijack = mls_new_group(eve, gid, b"e" * 32)[0]
     assert (await eve.call("POST", "/v1/groups", hijack)).status_code == 409
     assert (await eve.call("GET", group_path(gid))).status_code == 404
     commit = m.CommitRequest(epoch=0, commit=b"c", posting_key=b"e" * 32,
@@ -170,8 +171,8 @@ async def test_T08_non_member_cannot_touch_a_group(http, names) -> None:
 async def test_T08_a_device_reads_and_acks_only_its_own_queue(http, names) -> None:
     alice, eve = await two(http, names)
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), expect=201)
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
     post = application_post(pk, gid, 0, b"for alice")
     assert (await http.post(group_path(gid, "/messages"), json=encode(post))).status_code == 201
     assert (await eve.fetch()).items == []
@@ -198,8 +199,8 @@ async def test_T08_push_reaches_only_the_queue_owner(server, http, names) -> Non
 
     alice, eve = await two(http, names)
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), expect=201)
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
     ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
     async with websockets.connect(ws_url) as ws_eve, websockets.connect(ws_url) as ws_alice:
         await ws_eve.send(json.dumps({"type": "auth", "token": eve.token}))

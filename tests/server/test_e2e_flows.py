@@ -16,8 +16,8 @@ from tests.harness import (
     application_post,
     group_path,
     mls_commit,
-    mls_create,
     mls_key_package,
+    mls_new_group,
     posting_public,
     private_message,
     sealed_body,
@@ -35,11 +35,10 @@ async def make_group(alice: SimDevice, others: list[SimDevice], with_state: bool
     """alice creates a group and adds ``others`` in one MLS commit; returns (gid, posting key)."""
     gid = secrets.token_bytes(32)
     pk0 = Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups",
-                     m.CreateGroupRequest(group_id=gid, posting_key=posting_public(pk0)),
-                     expect=201)
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
     pk1 = Ed25519PrivateKey.generate()
-    commit, welcome, state = mls_commit(mls_create(alice, gid),
+    commit, welcome, state = mls_commit(mls_state,
                                         add=[mls_key_package(d) for d in others])
     req = m.CommitRequest(epoch=0, commit=commit, posting_key=posting_public(pk1),
                           added=[d.device_id for d in others], welcome=welcome)

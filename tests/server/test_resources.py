@@ -25,8 +25,8 @@ from tests.harness import (
     SimDevice,
     group_path,
     mls_commit,
-    mls_create,
     mls_key_package,
+    mls_new_group,
 )
 
 from accord.errors import DecodeError, PeerUnavailable
@@ -121,9 +121,9 @@ async def queued_device(http: httpx.AsyncClient, names: Any) -> SimDevice:
     alice, bob = await device(http, names("alice")), await device(http, names("bob"))
     gid = secrets.token_bytes(32)
     posting = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(group_id=gid, posting_key=posting),
-                     expect=201)
-    commit, welcome, _ = mls_commit(mls_create(alice, gid), add=[mls_key_package(bob)])
+    new_group, mls_state = mls_new_group(alice, gid, posting)
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
+    commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
     req = m.CommitRequest(epoch=0, commit=commit, posting_key=posting,
                           added=[bob.device_id], welcome=welcome)
     await alice.call("POST", group_path(gid, "/commits"), req, expect=201)

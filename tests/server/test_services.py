@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tests.harness import application_post, posting_public, sealed_body
+from tests.harness import application_post, mls_new_group, posting_public, sealed_body
 
 from accord.errors import AuthError, NotFound, RateLimited
 from accord.server import accounts, blobs, delivery
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import DAY_MS, Provider
+from accord.storage import DeviceRecord
 from accord.wire import messages as m
 from accord.wire import signing
 
@@ -28,6 +31,11 @@ async def register(p: Provider, user: str) -> tuple[str, Ed25519PrivateKey, str]
     login = await accounts.login(p, m.LoginRequest(device_id=device_id, nonce=ch.nonce,
                                                    signature=sig), p.clock())
     return device_id, key, login.token
+
+
+def creator(me: DeviceRecord, key: Ed25519PrivateKey) -> Any:
+    """What ``mls_new_group`` needs of a device: its identity and signature key."""
+    return SimpleNamespace(identity=f"{me.account}/{me.device_id}".encode(), key=key)
 
 
 async def test_sessions_and_challenges_expire(provider: Provider, clock) -> None:
@@ -53,11 +61,11 @@ async def test_sessions_store_only_a_hash(provider: Provider) -> None:
 
 async def test_retention_drops_unacknowledged_items_after_30_days(provider: Provider,
                                                                   clock) -> None:
-    device_id, _, token = await register(provider, "alice")
+    device_id, key, token = await register(provider, "alice")
     me = await accounts.authenticate(provider, token, clock())
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await delivery.create_group(provider, me, m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), clock())
+    await delivery.create_group(provider, me, mls_new_group(
+        creator(me, key), gid, posting_public(pk))[0], clock())
     await delivery.post_application(provider, gid, application_post(pk, gid, 0, b"old"), clock())
     blob = await blobs.upload(provider, me, b"attachment", clock())
     clock.advance(29 * DAY_MS)
@@ -76,11 +84,11 @@ async def test_retention_drops_unacknowledged_items_after_30_days(provider: Prov
 
 
 async def test_T11_application_rows_name_no_sender(provider: Provider, clock) -> None:
-    _, _, token = await register(provider, "alice")
+    _, key, token = await register(provider, "alice")
     me = await accounts.authenticate(provider, token, clock())
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await delivery.create_group(provider, me, m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), clock())
+    await delivery.create_group(provider, me, mls_new_group(
+        creator(me, key), gid, posting_public(pk))[0], clock())
     await delivery.post_application(provider, gid, application_post(pk, gid, 0, b"ct"), clock())
     async with provider.store.engine.transaction() as tx:  # type: ignore[attr-defined]
         rows = await tx.fetchall("SELECT kind, sender, body FROM messages")
@@ -92,11 +100,11 @@ async def test_T11_application_rows_name_no_sender(provider: Provider, clock) ->
 
 async def test_posting_is_rate_limited_per_group_and_per_posting_key(provider: Provider,
                                                                      clock) -> None:
-    _, _, token = await register(provider, "alice")
+    _, key, token = await register(provider, "alice")
     me = await accounts.authenticate(provider, token, clock())
     gid, pk = secrets.token_bytes(16), Ed25519PrivateKey.generate()
-    await delivery.create_group(provider, me, m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk)), clock())
+    await delivery.create_group(provider, me, mls_new_group(
+        creator(me, key), gid, posting_public(pk))[0], clock())
     provider.limiter = RateLimiter({"group": Limit(1000, 1000), "posting_key": Limit(1, 3)})
     for _ in range(3):
         await delivery.post_application(provider, gid, application_post(pk, gid, 0, b"x"),

@@ -30,15 +30,16 @@ ACCOUNTS = {"a2": "ann@alpha.test", "b1": "bob@beta.test", "c1": "carol@gamma.te
 
 def plan(change: CommitChange):  # type: ignore[no-untyped-def]
     """Each added device as its credential names it (mls_check reads the real one)."""
-    return lambda group, accepted: {d: AddedLeaf(None, ACCOUNTS[d], dev(d, "").signature_key)
-                                    for d in change.added}
+    return lambda group, accepted, state: (
+        {d: AddedLeaf(None, ACCOUNTS[d], dev(d, "").signature_key) for d in change.added},
+        state)
 
 
 async def hub_group(store: SqlStore) -> None:
     """alice (a1, ours) in a group with b1 at beta.test and c1 at gamma.test."""
     await store.create_account(dev("a1", "alice@alpha.test"))
     await store.create_account(dev("a2", "ann@alpha.test"))
-    await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+    await store.create_group(GID, ME, "a1", b"P" * 32, 1, b"state")
     await store.fed_bind_confirmed([("bob@beta.test", "b1"), ("carol@gamma.test", "c1")], ME)
     change = CommitChange(GID, 0, "a1", ("b1", "c1", "a2"), (), b"Q" * 32)
     commit = NewMessage("m-commit", "commit", GID, 0, "a1", b"c", 10)

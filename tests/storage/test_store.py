@@ -34,10 +34,11 @@ ACCOUNTS = {"b1": "bob@alpha.test", "c1": "carol@alpha.test"}
 
 def _plan(change: CommitChange):  # type: ignore[no-untyped-def]
     """Each added device as its credential would name it (the MLS content checks
-    are mls_check's, tests/federation)."""
-    return lambda group, accepted: {
+    are mls_check's, tests/federation); the public state of the next epoch is the
+    caller's, here the old one with a mark."""
+    return lambda group, accepted, state: ({
         d: AddedLeaf(None, ACCOUNTS.get(d, "alice@alpha.test"), dev(d).signature_key)
-        for d in change.added}
+        for d in change.added}, None if state is None else state + b"+")
 
 
 async def apply(store: SqlStore, change: CommitChange, commit: NewMessage,
@@ -176,19 +177,21 @@ async def test_concurrent_claims_never_hand_out_a_key_package_twice(store: SqlSt
 
 async def make_group(store: SqlStore) -> None:
     await accounts(store)
-    await store.create_group(GID, "alpha.test", "a1", b"pk0", 10)
+    await store.create_group(GID, "alpha.test", "a1", b"pk0", 10, b"state 0")
     change = CommitChange(GID, 0, "a1", ("a2", "b1"), (), b"pk1")
     group, notified = await apply(
         store, change, msg("c0", "commit", 0, "a1"), msg("w0", "welcome", 1, "a1")
     )
     assert group.epoch == 1 and group.members == ("a1", "a2", "b1")
     assert sorted(notified) == ["a2", "b1"]
+    # The group's public MLS state moves with its epoch, in the commit's transaction.
+    assert await store.hub_public_state(GID) == (1, b"state 0+")
 
 
 async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
     await make_group(store)
     with pytest.raises(Conflict):
-        await store.create_group(GID, "alpha.test", "c1", b"x", 10)
+        await store.create_group(GID, "alpha.test", "c1", b"x", 10, b"state")
     a = CommitChange(GID, 1, "a2", (), ("b1",), b"pk2")
     b = CommitChange(GID, 1, "b1", ("c1",), (), b"pk2b")
     results = await asyncio.gather(
@@ -201,6 +204,7 @@ async def test_first_commit_for_an_epoch_wins(store: SqlStore) -> None:
     assert len(wins) == 1 and len(losses) == 1
     assert losses[0].current_epoch == 2
     assert (await store.get_group(GID)).epoch == 2
+    assert await store.hub_public_state(GID) == (2, b"state 0++")  # the winner's only
     assert await posting_key(store, 2) in (b"pk2", b"pk2b")
     assert await posting_key(store, 1) is None  # the winner changed the roster: closed
     assert await posting_key(store, 0) is None  # older than the previous epoch
@@ -404,9 +408,10 @@ async def test_the_hub_keeps_a_bounded_number_of_proposals_for_one_epoch_only(
     await make_group(store)
     seen: list[list[bytes]] = []
 
-    def plan(group: object, accepted: list[bytes]) -> dict[str, int | None]:
+    def plan(group: object, accepted: list[bytes], state: bytes | None
+             ) -> tuple[dict[str, AddedLeaf], bytes | None]:
         seen.append(accepted)
-        return {}
+        return {}, state
 
     for i in range(2):
         await store.hub_proposal("a1", msg(f"p{i}", "proposal", 1, "a1"), _encode)

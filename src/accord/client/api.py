@@ -277,8 +277,10 @@ class ProviderApi:
 
     # -- groups and delivery ------------------------------------------------------
 
-    async def create_group(self, group_id: bytes, posting_key: bytes) -> m.GroupState:
-        req = m.CreateGroupRequest(group_id=group_id, posting_key=posting_key)
+    async def create_group(self, group_id: bytes, posting_key: bytes, group_info: bytes
+                           ) -> m.GroupState:
+        req = m.CreateGroupRequest(group_id=group_id, posting_key=posting_key,
+                                   group_info=group_info)
         return await self._json(m.GroupState, "POST", "/v1/groups", body=req, auth=True)
 
     async def group(self, group_id: bytes) -> m.GroupState:

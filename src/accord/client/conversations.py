@@ -150,7 +150,8 @@ async def new_group(dev: Device, now: int, suite: int) -> tuple[bytes, bytes]:
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
                                     dev.signature_public_key, now, suite)
-    await dev.api.create_group(group_id, posting_public_key(dev.engine, state))
+    await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
+                               dev.engine.group_info(state))
     return group_id, state
 
 

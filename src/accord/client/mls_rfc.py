@@ -108,6 +108,9 @@ class RfcEngine:
                                _secs(now))
         return state.to_bytes()
 
+    def group_info(self, state: bytes) -> bytes:
+        return encode(MLSMessage, g.group_info(self._state(state), with_external_pub=False))
+
     def cipher_suite(self, state: bytes) -> int:
         return int(self._state(state).context.cipher_suite)
 
@@ -158,8 +161,10 @@ class RfcEngine:
         result, pending = g.reinit(self._state(old_state), [_key_package(kp) for kp in add],
                                    _secs(now))
         welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
+        # ``pending`` is the new group at epoch 0, its first commit not merged yet.
+        created = encode(MLSMessage, g.group_info(pending, with_external_pub=False))
         return CommitOutput(g.merge_pending(pending).to_bytes(), encode(MLSMessage, result.commit),
-                            welcome)
+                            welcome, created)
 
     def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
         """Remove proposals for these members (our own leaf included: RFC 9420 12.1.3

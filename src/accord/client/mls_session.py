@@ -92,6 +92,8 @@ class CommitOutput:
     state: bytes = field(repr=False)
     commit: bytes
     welcome: bytes | None
+    # A ReInit's new group: the GroupInfo of its epoch 0, before this first commit.
+    created_info: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,11 @@ class MlsEngine(Protocol):
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes: ...
+
+    def group_info(self, state: bytes) -> bytes:
+        """The signed GroupInfo of the state's epoch with its ratchet tree (RFC 9420
+        12.4.3): what the hub keeps the group's public state from."""
+        ...
 
     def cipher_suite(self, state: bytes) -> int:
         """The group's cipher suite (RFC 9420 17.1 code point)."""

@@ -110,11 +110,12 @@ async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes
     target = dev.engine.reinit_target(old)
     assert target is not None
     out = dev.engine.reinit_group(old, [kp for _, kp in adds], now)
+    assert out.created_info is not None
     posting = posting_public_key(dev.engine, out.state)
     # Nobody posts in the new group's epoch 0 (its first commit is already made),
     # so the hub is given epoch 1's posting key from the start.
     try:
-        await dev.api.create_group(target[0], posting)
+        await dev.api.create_group(target[0], posting, out.created_info)
     except Conflict:
         raise Conflict("another member is creating the new group; sync to join it") from None
     await dev.api.commit(target[0], m.CommitRequest(

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import consent, follower
 from accord.server import franking, mls_check
-from accord.storage import CommitChange, GroupRecord, NewMessage
+from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
 from accord.storage.federation_sql import ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
@@ -209,7 +209,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     placed = {d.device_id: d.domain for d in origin.placed}
     new_group, notified = await fed.provider.store.hub_commit(
         change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
-        mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode()),
+        mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
+                            req.commit, now),
         c.requests, origin.peer,
     )
     await fed.provider.announce(notified)
@@ -223,6 +224,11 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
     assert origin.sender is not None
     mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch,
                              f"{origin.account}/{origin.sender}".encode())
+    public = await fed.provider.store.hub_public_state(group_id)
+    if public is not None:  # None: a group older than the hub's public state (T05)
+        if public[0] != req.epoch:
+            raise EpochConflict(public[0])
+        mls_check.check_proposal_public(req.proposal, public[1], now)
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
                      req.proposal, now)
     p = fed.provider

@@ -38,6 +38,7 @@ __all__ = [
     "protect_public",
     "public_message_from",
     "unprotect_public",
+    "verify_public_signature",
 ]
 
 
@@ -134,9 +135,6 @@ def unprotect_public(
     content = message.content
     _check_group_and_epoch(content, group_context)
     _refuse_public_application(content)
-    auth = AuthenticatedContent(
-        WireFormat.PUBLIC_MESSAGE, content, message.signature, message.confirmation_tag
-    )
     if content.sender.sender_type == SenderType.MEMBER:
         if membership_key is None:
             raise ValidationError(
@@ -147,11 +145,40 @@ def unprotect_public(
                 "a member's PublicMessage carries a membership_tag", "RFC 9420 6.2"
             )
         # verify_mac compares in constant time and raises CryptoError.
-        suite.verify_mac(membership_key, _tbm(auth, group_context), message.membership_tag)
+        suite.verify_mac(membership_key, _tbm(_authenticated(message), group_context),
+                         message.membership_tag)
+    return verify_public_signature(suite, message, signature_key, group_context)
+
+
+def verify_public_signature(
+    suite: CipherSuite,
+    message: PublicMessage,
+    signature_key: SignatureKey,
+    group_context: GroupContext,
+) -> AuthenticatedContent:
+    """Everything of :func:`unprotect_public` but the membership tag: what a party
+    without the epoch's secrets (a delivery service, RFC 9420 16.6) can check of a
+    PublicMessage, with the group's public GroupContext. A member's tag is only
+    required to be present; its value needs the membership key."""
+    content = message.content
+    _check_group_and_epoch(content, group_context)
+    _refuse_public_application(content)
+    if content.sender.sender_type == SenderType.MEMBER:
+        if message.membership_tag is None:
+            raise ValidationError(
+                "a member's PublicMessage carries a membership_tag", "RFC 9420 6.2"
+            )
     elif message.membership_tag is not None:
         raise ValidationError("only member senders carry a membership_tag", "RFC 9420 6.2")
+    auth = _authenticated(message)
     verify_content(suite, auth, signature_key, group_context)
     return auth
+
+
+def _authenticated(message: PublicMessage) -> AuthenticatedContent:
+    return AuthenticatedContent(
+        WireFormat.PUBLIC_MESSAGE, message.content, message.signature, message.confirmation_tag
+    )
 
 
 def _check_group_and_epoch(content: FramedContent, group_context: GroupContext) -> None:

@@ -38,8 +38,9 @@ async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> Group
 async def create_group(
     p: Provider, by: DeviceRecord, req: m.CreateGroupRequest, now: int
 ) -> m.GroupState:
+    state = mls_check.initial_state(req.group_info, req.group_id, by, now)
     group = await p.store.create_group(
-        req.group_id, p.config.domain, by.device_id, req.posting_key, now
+        req.group_id, p.config.domain, by.device_id, req.posting_key, now, state
     )
     return _state(group)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from accord.errors import AccordError, DecodeError, ValidationError
+from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials, check_successor
+from accord.mls.group import public
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
 from accord.mls.structs.enums import ContentType, SenderType, WireFormat
@@ -221,13 +222,54 @@ def same_identity(new: Credential | None, sender_identity: bytes) -> None:
         check_successor(Credential.basic(sender_identity), new)
 
 
+def initial_state(raw: bytes, group_id: bytes, device: DeviceRecord, now_ms: int) -> bytes:
+    """The public MLS state of a new group (``accord.mls.group.public``), from the
+    creator's GroupInfo of epoch 0 with its ratchet tree: validated as a joiner
+    validates it (RFC 9420 12.4.3.1), for this group, signed by the creator's own
+    leaf, the only one in the tree (11)."""
+    try:
+        group, signer = public.from_group_info(raw, now_ms // 1000)
+    except CryptoError as exc:
+        raise ValidationError(f"the GroupInfo does not verify: {exc}", "RFC 9420 12.4.3") from None
+    if group.group_id != group_id or group.epoch != 0:
+        raise ValidationError("the GroupInfo is not of this group's epoch 0", "RFC 9420 11")
+    leaves = list(group.tree.leaves())
+    want = f"{device.account}/{device.device_id}".encode()
+    if [i for i, _ in leaves] != [signer] or leaves[0][1].credential.identity != want or (
+            leaves[0][1].signature_key != device.signature_key):
+        raise ValidationError("a new group's only member is its creator, who signs its"
+                              " GroupInfo", "RFC 9420 11")
+    return group.to_bytes()
+
+
+def check_proposal_public(raw: bytes, state: bytes, now_ms: int) -> None:
+    """A proposal against the group's public state: signed from its sender's leaf in
+    this epoch, and valid (RFC 9420 12.1: an Add's KeyPackage, an Update's leaf)."""
+    public.check_proposal_message(public.PublicGroup.from_bytes(state), raw, now_ms // 1000)
+
+
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
-              placed: Mapping[str, str], sender_identity: bytes) -> LeafPlan:
+              placed: Mapping[str, str], sender_identity: bytes, raw: bytes,
+              now_ms: int) -> LeafPlan:
     """The check run on the locked group: the commit's content, references resolved,
     must be exactly the declared change (and each added device ``placed`` where its
-    credential says); returns the new members' leaves and credential accounts."""
+    credential says), and, against the group's public MLS state, be a commit every
+    member accepts (``accord.mls.group.public``, as far as no secret is needed);
+    returns the new members' leaves and credential accounts, and the next epoch's
+    public state."""
 
-    def plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, AddedLeaf]:
+    def plan(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
+             ) -> tuple[dict[str, AddedLeaf], bytes | None]:
+        leaves = _roster_plan(group, accepted)
+        if state is None:  # a group created before the hub kept its state (THREATS.md T05)
+            return leaves, None
+        done = public.apply_commit(public.PublicGroup.from_bytes(state), raw, accepted,
+                                   now_ms // 1000)
+        at = {identity_device(kp.leaf_node.credential.identity): leaf
+              for leaf, kp in done.added}
+        return {d: leaves[d]._replace(leaf=at[d]) for d in change.added}, done.next.to_bytes()
+
+    def _roster_plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, AddedLeaf]:
         leaf_of = dict(zip(group.members, group.leaves, strict=False))
         if any(leaf is None for leaf in leaf_of.values()):
             raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")

@@ -26,6 +26,7 @@ class FederationStore(Protocol):
     async def hub_proposal(
         self, sender: str, message: NewMessage, encode: ItemEncoder
     ) -> list[str]: ...
+    async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None: ...
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
         verify: Callable[[bytes], None],

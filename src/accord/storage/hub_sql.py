@@ -69,6 +69,20 @@ CREATE TABLE hub_proposals (
 CREATE INDEX hub_proposals_by_epoch ON hub_proposals(group_id, epoch);
 """,
     ),
+    (
+        1710,
+        # Issue 17: each hubbed group's public MLS state (GroupContext, ratchet
+        # tree, interim transcript hash; accord.mls.group.public), against which
+        # the hub checks every commit and proposal. Groups created earlier have
+        # no row and keep the roster checks only (docs/THREATS.md, T05).
+        """
+CREATE TABLE hub_public_state (
+    group_id {BLOB} PRIMARY KEY,
+    epoch {BIGINT} NOT NULL,
+    state {BLOB} NOT NULL
+);
+""",
+    ),
 )
 
 
@@ -96,6 +110,18 @@ async def _epoch_proposals(tx: Tx, group_id: bytes, epoch: int) -> list[bytes]:
         "SELECT body FROM hub_proposals WHERE group_id = ? AND epoch = ? ORDER BY msg_id",
         group_id, epoch)
     return [bytes(r[0]) for r in rows]
+
+
+async def _public_state(tx: Tx, group: GroupRecord) -> bytes | None:
+    """The group's public MLS state, which must be of the group's epoch."""
+    row = await tx.fetchone("SELECT epoch, state FROM hub_public_state WHERE group_id = ?",
+                            group.group_id)
+    if row is None:
+        return None
+    if int(row[0]) != group.epoch:
+        raise ValidationError("the hub's public group state is not of the group's epoch",
+                              "RFC 9420 8.1")
+    return bytes(row[1])
 
 
 async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
@@ -170,12 +196,19 @@ class HubSqlMixin:
             if change.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
             _check_roster(group, change)
-            leaves = dict(plan(group, await _epoch_proposals(tx, group.group_id, group.epoch)))
+            public = await _public_state(tx, group)
+            planned, next_public = plan(
+                group, await _epoch_proposals(tx, group.group_id, group.epoch), public)
+            leaves = dict(planned)
             where = group.where()
             where.update(await binding_sql.place_added(
                 tx, {d: (leaves[d].account, leaves[d].signature_key) for d in change.added},
                 local_domain, placed_by))
             new_epoch = await _advance(tx, group, change, commit.created_at, leaves, where)
+            if next_public is not None:
+                await tx.execute(
+                    "UPDATE hub_public_state SET epoch = ?, state = ? WHERE group_id = ?",
+                    new_epoch, next_public, group.group_id)
             link = (change.epoch, await _extend_chain(
                 tx, [x.msg_id for x in (commit, welcome) if x is not None], change.group_id,
                 change.epoch, commit.body))
@@ -232,6 +265,14 @@ class HubSqlMixin:
             notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
             await _to_outbox(tx, message, others, where, None, None, encode, None)
             return notified
+
+    async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None:
+        """(epoch, public MLS state) of a group hubbed here; None: created before the
+        hub kept it."""
+        async with self.engine.read() as tx:
+            row = await tx.fetchone(
+                "SELECT epoch, state FROM hub_public_state WHERE group_id = ?", group_id)
+        return None if row is None else (int(row[0]), bytes(row[1]))
 
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,

@@ -69,10 +69,13 @@ class AddedLeaf(NamedTuple):
     signature_key: bytes = b""
 
 
-# Called inside the commit's transaction with the locked group and the bodies of
-# the proposals the hub accepted in its epoch; returns each added device's leaf and
-# credential account, or raises to refuse the commit.
-LeafPlan = Callable[[GroupRecord, Sequence[bytes]], Mapping[str, AddedLeaf]]
+# Called inside the commit's transaction with the locked group, the bodies of
+# the proposals the hub accepted in its epoch and the group's public MLS state
+# (None: a group created before the hub kept it); returns each added device's
+# leaf and credential account, and the public state of the next epoch, or raises
+# to refuse the commit.
+LeafPlan = Callable[[GroupRecord, Sequence[bytes], bytes | None],
+                    tuple[Mapping[str, AddedLeaf], bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,8 @@ class Store(FederationStore, Protocol):
 
     # groups and delivery
     async def create_group(
-        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int
+        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int,
+        public_state: bytes,
     ) -> GroupRecord: ...
     async def get_group(self, group_id: bytes) -> GroupRecord: ...
     async def fetch_queue(self, device_id: str, after: int, limit: int) -> list[QueueItem]: ...

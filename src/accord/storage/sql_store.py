@@ -249,8 +249,11 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
     # groups and delivery -------------------------------------------------------
 
     async def create_group(
-        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int
+        self, group_id: bytes, hub: str, creator: str, posting_key: bytes, now: int,
+        public_state: bytes,
     ) -> GroupRecord:
+        """A group hubbed here, with its creator and the public MLS state of its epoch 0
+        (``accord.mls.group.public``, checked by the caller)."""
         async with self.engine.transaction() as tx:
             n = await tx.execute(
                 "INSERT INTO mls_groups (group_id, hub, epoch, created_at, updated_at)"
@@ -272,6 +275,10 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
                 "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, 0, ?)",
                 group_id,
                 posting_key,
+            )
+            await tx.execute(
+                "INSERT INTO hub_public_state (group_id, epoch, state) VALUES (?, 0, ?)",
+                group_id, public_state,
             )
         return GroupRecord(group_id, hub, 0, (creator,), (0,))
 

@@ -167,8 +167,14 @@ class ClaimResponse:
 
 @dataclass(frozen=True, slots=True)
 class CreateGroupRequest:
+    """A new group hubbed at the creator's provider. ``group_info`` is the MLS
+    GroupInfo (an MLSMessage, RFC 9420 12.4.3) of its epoch 0 with the
+    ratchet_tree extension, signed by the creator: the hub's public state of the
+    group starts from it (``accord.mls.group.public``)."""
+
     group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
     posting_key: bytes = _key()
+    group_info: bytes = f(min_len=1, max_len=MAX_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from accord.mls.group.proposals import (
     rules_for,
 )
 from accord.mls.group.send import check_active, handshake_format, send_handshake
-from accord.mls.group.state import CachedProposal, GroupState, PendingCommit
+from accord.mls.group.state import CachedProposal, GroupState, GroupView, PendingCommit
 from accord.mls.group.welcome_crypto import seal_group_info, seal_group_secrets_many
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.ratchet_tree import Tree
@@ -64,7 +64,13 @@ from accord.mls.transcript import (
 from accord.mls.tree_math import common_ancestor
 from accord.mls.treekem import PathKeys, create_update_path
 
-__all__ = ["CommitResult", "commit", "discard_pending", "merge_pending"]
+__all__ = [
+    "CommitResult",
+    "commit",
+    "discard_pending",
+    "merge_pending",
+    "next_context",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,13 +249,8 @@ def _derive_next(
 ) -> NextEpoch:
     """Transcript hashes, new GroupContext, epoch secrets and confirmation tag (8, 8.2)."""
     suite = state.suite
-    old = state.context
-    content_bytes = auth.content.to_bytes()
-    confirmed, _ = update_transcript_hashes(
-        suite, state.interim_transcript_hash, auth.wire_format, content_bytes, auth.signature, b""
-    )
-    ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
-                       tree.tree_hash(), confirmed, tuple(extensions))
+    ctx = next_context(state, auth, tree, extensions)
+    confirmed = ctx.confirmed_transcript_hash
     secrets = derive_epoch(
         suite, init_secret if init_secret is not None else state.secrets.init_secret,
         commit_secret, psk_secret, ctx.to_bytes(),
@@ -258,6 +259,21 @@ def _derive_next(
     interim = interim_transcript_hash(suite, confirmed, tag)
     leaf = state.own_leaf if own_leaf is None else own_leaf
     return NextEpoch(ctx, tree, leaf, keys, secrets, interim, tag)
+
+
+def next_context(
+    state: GroupView, auth: AuthenticatedContent, tree: Tree, extensions: Sequence[Extension]
+) -> GroupContext:
+    """The GroupContext a commit creates (8.1, 8.2): next epoch, the hash of the new
+    tree, the confirmed transcript hash over the commit. Public: a delivery service
+    that keeps the group's public state computes it too (``public``)."""
+    old = state.context
+    confirmed, _ = update_transcript_hashes(
+        state.suite, state.interim_transcript_hash, auth.wire_format, auth.content.to_bytes(),
+        auth.signature, b"",
+    )
+    return GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
+                        tree.tree_hash(), confirmed, tuple(extensions))
 
 
 def _welcome(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from accord.errors import ValidationError
 from accord.mls.codec import encode
 from accord.mls.group.proposals import Applied, credential_types, external_senders
-from accord.mls.group.state import GroupConfig, GroupState, PriorEpoch
+from accord.mls.group.state import GroupConfig, GroupState, GroupView, PriorEpoch
 from accord.mls.group.welcome_crypto import sign_group_info
 from accord.mls.key_schedule import EpochSecrets
 from accord.mls.leaf_node import grease_values
@@ -75,7 +75,7 @@ def _lookup_psk(state: GroupState, psk: PreSharedKeyID, others: Sequence[GroupSt
     raise ValidationError("a resumption PSK is not available", "RFC 9420 12.4.2")
 
 
-def signature_key_lookup(state: GroupState, tree: Tree | None = None):  # type: ignore[no-untyped-def]
+def signature_key_lookup(state: GroupView, tree: Tree | None = None):  # type: ignore[no-untyped-def]
     """A function from FramedContent to the sender's signature key (6.1)."""
     tree = tree if tree is not None else state.tree
 

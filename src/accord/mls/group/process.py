@@ -31,7 +31,7 @@ from accord.mls.group.proposals import (
     check_proposal,
     rules_for,
 )
-from accord.mls.group.state import CachedProposal, GroupState
+from accord.mls.group.state import CachedProposal, GroupState, GroupView
 from accord.mls.key_schedule import external_init_receive
 from accord.mls.leaf_node import validate_leaf_node
 from accord.mls.ratchet_tree import Tree
@@ -55,7 +55,15 @@ from accord.mls.structs.enums import ContentType, LeafNodeSource, SenderType
 from accord.mls.transcript import verify_confirmation_tag
 from accord.mls.treekem import PathKeys, process_update_path
 
-__all__ = ["ProcessResult", "process"]
+__all__ = [
+    "CheckedCommit",
+    "ProcessResult",
+    "check_commit",
+    "check_path_leaf",
+    "committer_leaf",
+    "process",
+    "received_proposal",
+]
 
 R_COMMIT = "RFC 9420 12.4.2"
 
@@ -165,22 +173,30 @@ def _proposal(
     state: GroupState, auth: AuthenticatedContent, now: int | None
 ) -> tuple[ProcessResult, GroupState]:
     content = auth.content
-    p: Proposal = content.content  # type: ignore[assignment]
-    check_proposal(state, p, content.sender, now)
-    ref = state.suite.proposal_ref(auth.to_bytes())
-    if all(c.ref != ref for c in state.proposals):
+    cached = received_proposal(state, auth, now)
+    if all(c.ref != cached.ref for c in state.proposals):
         # A proposal seen twice (e.g. our own, echoed back) is cached once,
         # keeping what we stored when we sent it (an Update's private key).
-        state = dataclasses.replace(
-            state, proposals=state.proposals + (CachedProposal(ref, p, content.sender),)
-        )
+        state = dataclasses.replace(state, proposals=state.proposals + (cached,))
     result = ProcessResult(ContentType.PROPOSAL, content.sender, content.epoch,
-                           content.authenticated_data, proposal=p, proposal_ref=ref)
+                           content.authenticated_data, proposal=cached.proposal,
+                           proposal_ref=cached.ref)
     return result, state
 
 
+def received_proposal(
+    state: GroupView, auth: AuthenticatedContent, now: int | None
+) -> CachedProposal:
+    """A received proposal, valid on its own (12.1), with its ProposalRef (5.2): what
+    a member caches and a delivery service keeps for commits by reference."""
+    content = auth.content
+    p: Proposal = content.content  # type: ignore[assignment]
+    check_proposal(state, p, content.sender, now)
+    return CachedProposal(state.suite.proposal_ref(auth.to_bytes()), p, content.sender)
+
+
 def _resolve(
-    state: GroupState, commit: Commit, sender: Sender, now: int | None
+    state: GroupView, commit: Commit, sender: Sender, now: int | None
 ) -> tuple[list[tuple[Proposal, Sender]], dict[bytes, CachedProposal]]:
     """The proposals a commit covers, with their senders (12.4)."""
     by_ref = {c.ref: c for c in state.proposals}
@@ -209,11 +225,44 @@ def _commit(
     content = auth.content
     sender = content.sender
     commit: Commit = content.content  # type: ignore[assignment]
+    if sender.sender_type == SenderType.MEMBER and sender.index == state.own_leaf:
+        raise ValidationError("our own commit, but not the pending one", "RFC 9420 14")
+    checked = check_commit(state, auth, now)
+    applied = checked.applied
+    removed_self = state.own_leaf in applied.removed
+    result = ProcessResult(ContentType.COMMIT, sender, content.epoch, content.authenticated_data,
+                           proposals=tuple(p for p, _ in checked.entries),
+                           removed_self=removed_self)
+    if removed_self:
+        # 12.4.2: a removed member cannot derive the new epoch; it keeps the
+        # current one only to read late messages, and sends nothing more.
+        return result, dataclasses.replace(state, removed=True, proposals=(), pending=None)
+    nxt, committer = _next_from_commit(state, auth, commit, applied, checked.used,
+                                       checked.external, now)
+    changed = changed_leaves(applied, committer if commit.path is not None else None)
+    return result, enter_epoch(state, nxt, changed)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckedCommit:
+    """A received commit's proposals, resolved and checked, and their effect."""
+
+    entries: list[tuple[Proposal, Sender]]
+    used: dict[bytes, CachedProposal]
+    applied: Applied
+    external: bool
+
+
+def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None) -> CheckedCommit:
+    """12.4.2 up to the UpdatePath, with public data only: the sender kind, each
+    proposal resolved (12.4) and valid (12.1), the list valid (12.2), applied
+    (12.3), and the path present where required. Every member runs it
+    (``process``), and so does the hub on the group's public state (``public``)."""
+    sender = auth.content.sender
+    commit: Commit = auth.content.content  # type: ignore[assignment]
     external = sender.sender_type == SenderType.NEW_MEMBER_COMMIT
     if sender.sender_type not in (SenderType.MEMBER, SenderType.NEW_MEMBER_COMMIT):
         raise ValidationError("only members and new members commit", "RFC 9420 12.4")
-    if sender.sender_type == SenderType.MEMBER and sender.index == state.own_leaf:
-        raise ValidationError("our own commit, but not the pending one", "RFC 9420 14")
     entries, used = _resolve(state, commit, sender, now)
     if external:
         check_external_list(entries)
@@ -231,16 +280,13 @@ def _commit(
     needs_path = not entries or any(isinstance(p, Update | Remove) for p, _ in entries)
     if needs_path and commit.path is None:
         raise ValidationError("this commit requires a path", "RFC 9420 12.4.2")
-    removed_self = state.own_leaf in applied.removed
-    result = ProcessResult(ContentType.COMMIT, sender, content.epoch, content.authenticated_data,
-                           proposals=tuple(p for p, _ in entries), removed_self=removed_self)
-    if removed_self:
-        # 12.4.2: a removed member cannot derive the new epoch; it keeps the
-        # current one only to read late messages, and sends nothing more.
-        return result, dataclasses.replace(state, removed=True, proposals=(), pending=None)
-    nxt, committer = _next_from_commit(state, auth, commit, applied, used, external, now)
-    changed = changed_leaves(applied, committer if commit.path is not None else None)
-    return result, enter_epoch(state, nxt, changed)
+    return CheckedCommit(entries, used, applied, external)
+
+
+def committer_leaf(auth: AuthenticatedContent, applied: Applied, external: bool) -> int:
+    """The committer's leaf: its own, or (external commit) the leftmost blank one of
+    the tree after the proposals, which is extended if there is none (12.4.2)."""
+    return _free_leaf(applied.tree) if external else auth.content.sender.index or 0
 
 
 def _next_from_commit(
@@ -253,13 +299,11 @@ def _next_from_commit(
     exts = tuple(applied.extensions)
     keys = _own_update_keys(state, applied, used, _surviving_keys(state, applied))
     commit_secret = bytes(state.suite.kdf_len)
-    sender_leaf = auth.content.sender.index or 0
-    if external:
-        sender_leaf = _free_leaf(tree)
+    sender_leaf = committer_leaf(auth, applied, external)
     if commit.path is not None:
         ctx = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1, b"",
                            old.confirmed_transcript_hash, exts)
-        _check_path_leaf(state, commit.path.leaf_node, sender_leaf, tree, exts, external, now)
+        check_path_leaf(state, commit.path.leaf_node, sender_leaf, tree, exts, external, now)
         added = [leaf for leaf, _ in applied.added]
         done = process_update_path(tree, sender_leaf, commit.path, state.own_leaf, keys, ctx,
                                    exclude=added)
@@ -279,8 +323,8 @@ def _next_from_commit(
     return dataclasses.replace(nxt, reinit=applied.reinit, credential_types=types), sender_leaf
 
 
-def _check_path_leaf(
-    state: GroupState, leaf: LeafNode, sender_leaf: int, tree: Tree, exts: tuple[Extension, ...],
+def check_path_leaf(
+    state: GroupView, leaf: LeafNode, sender_leaf: int, tree: Tree, exts: tuple[Extension, ...],
     external: bool, now: int | None,
 ) -> None:
     """The committer's new leaf (12.4.2): valid (7.3), its signature key its
@@ -301,7 +345,7 @@ def _check_path_leaf(
 
 
 def _check_resync(
-    state: GroupState, entries: list[tuple[Proposal, Sender]], leaf: LeafNode
+    state: GroupView, entries: list[tuple[Proposal, Sender]], leaf: LeafNode
 ) -> None:
     """12.2: a joiner that removes an old leaf must present identifiers the
     application accepts for it; Accord asks for the same credential."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from accord.errors import ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import check_successor
-from accord.mls.group.state import GroupState
+from accord.mls.group.state import GroupView
 from accord.mls.key_package import validate_key_package
 from accord.mls.leaf_node import GroupRules, check_capabilities, validate_leaf_node
 from accord.mls.ratchet_tree import Tree
@@ -87,7 +87,7 @@ def credential_types(tree: Tree) -> frozenset[int]:
     return frozenset(n.credential.credential_type for _, n in tree.leaves())
 
 
-def rules_for(state: GroupState, context: GroupContext | None = None) -> GroupRules:
+def rules_for(state: GroupView, context: GroupContext | None = None) -> GroupRules:
     """What the group asks of a leaf (7.3), with the state's cached credential types."""
     base = group_rules(context or state.context)
     types = state.credential_types
@@ -109,7 +109,7 @@ def external_senders(context: GroupContext) -> ExternalSenders:
 
 
 def check_proposal(
-    state: GroupState, p: Proposal, sender: Sender, now: int | None,
+    state: GroupView, p: Proposal, sender: Sender, now: int | None,
     rules: GroupRules | None = None,
 ) -> None:
     """Validity of one proposal on its own, as 12.1.1-12.1.8 define it.
@@ -145,7 +145,7 @@ def check_proposal(
 
 
 def _check_update(
-    state: GroupState, p: Update, sender: Sender, now: int | None, rules: GroupRules
+    state: GroupView, p: Update, sender: Sender, now: int | None, rules: GroupRules
 ) -> None:
     if sender.sender_type != SenderType.MEMBER or sender.index is None:
         raise ValidationError("only a member sends an Update", "RFC 9420 12.1.2")
@@ -175,7 +175,7 @@ def _check_unique_keys(tree: Tree, enc: bytes, sig: bytes, leaf: int | None) -> 
         raise ValidationError("signature key of another member", "RFC 9420 7.3")
 
 
-def _check_psk_id(state: GroupState, psk: PreSharedKeyID) -> None:
+def _check_psk_id(state: GroupView, psk: PreSharedKeyID) -> None:
     if len(psk.psk_nonce) != state.suite.kdf_len:
         raise ValidationError("psk_nonce is not KDF.Nh bytes", "RFC 9420 8.4")
     if psk.psktype == PSKType.RESUMPTION and psk.usage != ResumptionPSKUsage.APPLICATION:

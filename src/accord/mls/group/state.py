@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Protocol
 
 from accord.errors import DecodeError
 from accord.mls.codec import U8, U32, U64, wire
@@ -41,6 +42,7 @@ __all__ = [
     "CachedProposal",
     "GroupConfig",
     "GroupState",
+    "GroupView",
     "PriorEpoch",
     "STATE_VERSION",
 ]
@@ -98,6 +100,30 @@ class PriorEpoch:
     sender_data_secret: bytes = dataclasses.field(repr=False)
     secret_tree: SecretTree = dataclasses.field(repr=False)
     changed: Mapping[int, bytes | None] = dataclasses.field(default_factory=dict)
+
+
+class GroupView(Protocol):
+    """The public part of a group that validating proposals and commits reads: a
+    member's ``GroupState``, or a delivery service's ``PublicGroup``
+    (``accord.mls.group.public``), which holds no secret. Both run the same
+    checks (RFC 9420 12.1-12.4.2) through this view."""
+
+    @property
+    def context(self) -> GroupContext: ...
+    @property
+    def tree(self) -> Tree: ...
+    @property
+    def interim_transcript_hash(self) -> bytes: ...
+    @property
+    def proposals(self) -> tuple[CachedProposal, ...]: ...
+    @property
+    def credential_types(self) -> frozenset[int] | None: ...
+    @property
+    def config(self) -> GroupConfig: ...
+    @property
+    def suite(self) -> CipherSuite: ...
+    @property
+    def group_id(self) -> bytes: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
