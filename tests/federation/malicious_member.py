@@ -6,7 +6,7 @@ their content, proposals by reference the hub never saw, another member's
 leaf as sender, bytes that are no commit at all, and well-formed commits that it
 signs itself but that every other member would refuse (a broken signature, an
 Add of a KeyPackage whose signature does not verify, an UpdatePath whose
-parent hash is wrong). Its accomplice, the ghost,
+parent hash is wrong or that misses a ciphertext). Its accomplice, the ghost,
 is a registered device that is not in the group and that the attacker wants
 the hub to deliver to. Used by ``test_malicious_member.py`` on the local
 route (the member's provider is the hub) and the federated one (it forwards
@@ -78,7 +78,7 @@ class MaliciousMember(MlsDevice):
         return bytes(dataclasses.replace(msg, message=forged).to_bytes())
 
     def bad_signature(self, commit: bytes) -> bytes:
-        """The commit with one bit of its signature flipped."""
+        """The commit (or proposal) with one bit of its signature flipped."""
         from accord.mls.codec import decode as mls_decode
         from accord.mls.structs.messages import MLSMessage
 
@@ -97,15 +97,13 @@ class MaliciousMember(MlsDevice):
         from accord.mls.structs import Add
         from accord.mls.structs.messages import MLSMessage
 
-        broken = []
+        broken: list[Any] = []
 
         def change(content: Any) -> Any:
             proposals = []
             for p in content.content.proposals:
                 if isinstance(p, Add):
-                    sig = bytearray(p.key_package.signature)
-                    sig[0] ^= 1
-                    p = Add(dataclasses.replace(p.key_package, signature=bytes(sig)))
+                    p = broken_add(p)
                     broken.append(p.key_package)
                 proposals.append(p)
             return dataclasses.replace(content, content=dataclasses.replace(
@@ -118,6 +116,15 @@ class MaliciousMember(MlsDevice):
                         for e, kp in zip(w.secrets, broken, strict=True))
         readdressed = dataclasses.replace(msg, message=dataclasses.replace(w, secrets=entries))
         return forged, bytes(readdressed.to_bytes())
+
+    def bad_key_package_proposal(self, key_package: Any) -> bytes:
+        """An Add proposal (PublicMessage, signed by us) of ``key_package`` with its
+        signature broken."""
+        from accord.mls import group as g
+
+        msg, _ = g.propose_add(self.state, key_package)
+        return self.resigned(bytes(msg.to_bytes()), lambda content: dataclasses.replace(
+            content, content=broken_add(content.content)))
 
     def bad_parent_hash(self, commit: bytes) -> bytes:
         """The commit (re-signed) whose UpdatePath leaf carries a wrong parent_hash,
@@ -134,6 +141,19 @@ class MaliciousMember(MlsDevice):
             leaf = sign_leaf_node(st.suite, st.signature_priv, leaf, st.group_id, st.own_leaf)
             return dataclasses.replace(content, content=dataclasses.replace(
                 content.content, path=dataclasses.replace(path, leaf_node=leaf)))
+
+        return self.resigned(commit, change)
+
+    def short_path_ciphertexts(self, commit: bytes) -> bytes:
+        """The commit (re-signed) with the last HPKE ciphertext of its UpdatePath's top
+        node dropped: a member of that copath subtree finds none for it (7.6)."""
+
+        def change(content: Any) -> Any:
+            path = content.content.path
+            top = path.nodes[-1]
+            short = dataclasses.replace(top, encrypted_path_secret=top.encrypted_path_secret[:-1])
+            return dataclasses.replace(content, content=dataclasses.replace(
+                content.content, path=dataclasses.replace(path, nodes=(*path.nodes[:-1], short))))
 
         return self.resigned(commit, change)
 
@@ -175,6 +195,15 @@ class MaliciousMember(MlsDevice):
         req = m.ProposalRequest(epoch=self.epoch(), proposal=proposal)
         return await self.call("POST", group_path(self.state_group_id(), "/proposals"), req,
                                expect=expect)
+
+
+def broken_add(add: Any) -> Any:
+    """The Add with one bit of its KeyPackage's signature flipped (RFC 9420 10.1)."""
+    from accord.mls.structs import Add
+
+    sig = bytearray(add.key_package.signature)
+    sig[0] ^= 1
+    return Add(dataclasses.replace(add.key_package, signature=bytes(sig)))
 
 
 @dataclass

@@ -246,3 +246,38 @@ async def test_T05_a_commit_with_a_bad_update_path_parent_hash_is_refused(
                                     expect=422)
     refused(r, 422, "validation_error", "RFC 9420 7.9.2")
     await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_commit_whose_update_path_misses_a_ciphertext_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """One ciphertext per node of each copath resolution (RFC 9420 7.6): a count the
+    hub checks; what each ciphertext holds only its recipient can."""
+    s, before = await _scene(clients, route)
+    commit, _, posting = s.mallory.commit_msg()
+    r = await s.mallory.send_commit(s.mallory.short_path_ciphertexts(commit),
+                                    posting_key=posting, expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 7.6")
+    await s.assert_intact(before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_T05_a_proposal_the_members_would_refuse_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient], route: str
+) -> None:
+    """A Remove proposal with a bad signature, and an Add proposal (re-signed by
+    mallory) of a KeyPackage whose signature is broken: a commit by reference to
+    either would stick the group, so neither is kept."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs.messages import MLSMessage
+
+    s, before = await _scene(clients, route)
+    proposal, _ = s.mallory.propose_remove_of(s.leaf(s.bob))
+    r = await s.mallory.send_proposal(s.mallory.bad_signature(proposal), expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 6.1")
+    claimed, _ = await s.ghost_claim()
+    kp = mls_decode(MLSMessage, claimed.key_package).message
+    r = await s.mallory.send_proposal(s.mallory.bad_key_package_proposal(kp), expect=422)
+    refused(r, 422, "validation_error", "RFC 9420 10.1")
+    await s.assert_intact(before)

@@ -44,6 +44,7 @@ from accord.mls.structs import (
     GroupContext,
     LeafNode,
     MLSMessage,
+    PreSharedKey,
     PrivateMessage,
     Proposal,
     PublicMessage,
@@ -196,9 +197,11 @@ def received_proposal(
 
 
 def _resolve(
-    state: GroupView, commit: Commit, sender: Sender, now: int | None
+    state: GroupView, commit: Commit, sender: Sender, now: int | None, first: bool = False
 ) -> tuple[list[tuple[Proposal, Sender]], dict[bytes, CachedProposal]]:
-    """The proposals a commit covers, with their senders (12.4)."""
+    """The proposals a commit covers, with their senders (12.4). ``first``: the first
+    commit of a new group, which may carry the one PSK of usage reinit or branch that
+    12.1.4 allows only there (11.2, 11.3; the joiners check it, 12.4.3.1)."""
     by_ref = {c.ref: c for c in state.proposals}
     used: dict[bytes, CachedProposal] = {}
     entries: list[tuple[Proposal, Sender]] = []
@@ -213,7 +216,8 @@ def _resolve(
             used[item] = c
             entries.append((c.proposal, c.sender))
         else:
-            if not isinstance(item, ExternalInit):
+            if not isinstance(item, ExternalInit) and not (
+                    first and isinstance(item, PreSharedKey)):
                 check_proposal(state, item, sender, now, rules)
             entries.append((item, sender))
     return entries, used
@@ -253,17 +257,20 @@ class CheckedCommit:
     external: bool
 
 
-def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None) -> CheckedCommit:
+def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None,
+                 first: bool = False) -> CheckedCommit:
     """12.4.2 up to the UpdatePath, with public data only: the sender kind, each
     proposal resolved (12.4) and valid (12.1), the list valid (12.2), applied
     (12.3), and the path present where required. Every member runs it
-    (``process``), and so does the hub on the group's public state (``public``)."""
+    (``process``), and so does the hub on the group's public state (``public``),
+    which alone sees a group's ``first`` commit (see ``_resolve``): the other
+    members of a new group join it by Welcome."""
     sender = auth.content.sender
     commit: Commit = auth.content.content  # type: ignore[assignment]
     external = sender.sender_type == SenderType.NEW_MEMBER_COMMIT
     if sender.sender_type not in (SenderType.MEMBER, SenderType.NEW_MEMBER_COMMIT):
         raise ValidationError("only members and new members commit", "RFC 9420 12.4")
-    entries, used = _resolve(state, commit, sender, now)
+    entries, used = _resolve(state, commit, sender, now, first)
     if external:
         check_external_list(entries)
         if commit.path is None:

@@ -184,7 +184,9 @@ def apply_commit(group: PublicGroup, raw: bytes, accepted: Sequence[bytes],
     12.4.2), then the new tree hash and transcript hashes (8.2)."""
     auth = _public_auth(group, raw, ContentType.COMMIT)
     view = dataclasses.replace(group, proposals=tuple(_accepted(group, b) for b in accepted))
-    checked = check_commit(view, auth, now)
+    # Epoch 0 has one member, who made the group: its first commit may be a
+    # reinit's or branch's, with that PSK (nobody but the joiners checks it).
+    checked = check_commit(view, auth, now, first=group.epoch == 0)
     applied = checked.applied
     commit: Commit = auth.content.content  # type: ignore[assignment]
     tree = applied.tree
