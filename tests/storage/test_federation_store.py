@@ -81,7 +81,7 @@ async def test_T08_an_added_device_lives_where_its_credential_says(store: SqlSto
     account's device here, the forwarding follower's are its word, others confirmed."""
     await store.create_account(dev("a1", "alice@alpha.test"))
     await store.create_account(dev("a2", "ann@alpha.test"))
-    await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+    await store.create_group(GID, ME, "a1", b"P" * 32, 1, b"state")
     await store.fed_bind_confirmed([("g@gamma.test", "b1")], ME)  # a squat on bob's id
 
     async def add(device: str, account: str, by: str | None = None, key: bytes = b"") -> None:
@@ -89,7 +89,8 @@ async def test_T08_an_added_device_lives_where_its_credential_says(store: SqlSto
         leaf = AddedLeaf(None, account, key or dev(device, "").signature_key)
         await store.hub_commit(change, NewMessage(f"c-{device}-{account}", "commit", GID, 0,
                                                   "a1", b"c", 10), None, None, encode, ME,
-                               lambda group, accepted: {device: leaf}, placed_by=by)
+                               lambda group, accepted, state: ({device: leaf}, state),
+                               placed_by=by)
 
     for device, account, key in (("a2", "alice@alpha.test", b""),  # ann's device, not alice's
                                  ("a2", "ann@alpha.test", b"K" * 32),  # not ann's device key
