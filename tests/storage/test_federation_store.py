@@ -200,7 +200,7 @@ async def test_bindings_migrate_to_account_keys(tmp_path) -> None:  # type: igno
     try:
         await schema.migrate(store.engine)
         await store.create_account(dev("a1", "alice@alpha.test"))
-        await store.create_group(GID, ME, "a1", b"P" * 32, 1)
+        await store.create_group(GID, ME, "a1", b"P" * 32, 1, b"state")
         async with store.engine.transaction() as tx:
             for device_id in ("b1", "c1"):
                 await tx.execute("INSERT INTO group_members (group_id, device_id) VALUES (?, ?)",

@@ -12,6 +12,7 @@ API::
                        leaf=None, exclude=(), rng=os.urandom) -> CreatedPath
         # .update_path, .commit_secret, .path_secrets (node -> secret), .keys
     merge_update_path(tree, sender, path, group_id=None) -> list[(parent, copath child)]
+    check_path_ciphertexts(tree, fdp, path, exclude=())   # 7.6 counts, after the merge
     process_update_path(tree, sender, path, my_leaf, keys, group_context, *,
                         exclude=()) -> ProcessedPath   # .commit_secret, .keys, .path_secret
     derive_path_keys(tree, node, path_secret) -> PathKeys   # Welcome's path_secret (12.4.3.1)
@@ -49,6 +50,7 @@ __all__ = [
     "CreatedPath",
     "PathKeys",
     "ProcessedPath",
+    "check_path_ciphertexts",
     "create_update_path",
     "derive_path_keys",
     "merge_update_path",
@@ -255,6 +257,21 @@ def merge_update_path(
     return fdp
 
 
+def check_path_ciphertexts(
+    tree: Tree, fdp: list[tuple[int, int]], path: UpdatePath, exclude: Collection[int] = ()
+) -> None:
+    """7.6: each node of the path carries one ciphertext per node of its copath
+    child's resolution (without the leaves the commit adds), on the tree with the
+    path merged. Anyone can count them (a delivery service too); what each holds
+    only its recipient can tell."""
+    for (p, s), node in zip(fdp, path.nodes, strict=True):
+        want = len(tree.resolution(s, exclude))
+        if len(node.encrypted_path_secret) != want:
+            raise ValidationError(
+                f"{len(node.encrypted_path_secret)} ciphertexts for node {p}, whose copath"
+                f" resolution has {want}", "RFC 9420 7.6")
+
+
 def _holder(tree: Tree, keys: PathKeys, resolution: list[int]) -> int:
     for i, r in enumerate(resolution):
         if r in keys:
@@ -285,13 +302,10 @@ def process_update_path(
         raise ValidationError(
             f"leaf {my_leaf} is not below the sender's filtered direct path", RULE
         )
+    check_path_ciphertexts(tree, fdp, path, exclude)
     p, s = fdp[i]
     resolution = tree.resolution(s, exclude)
     cts = path.nodes[i].encrypted_path_secret
-    if len(cts) != len(resolution):
-        raise ValidationError(
-            f"{len(cts)} ciphertexts for a resolution of {len(resolution)}", "RFC 9420 7.6"
-        )
     j = _holder(tree, keys, resolution)
     priv = keys.get(resolution[j])
     assert priv is not None

@@ -7,13 +7,15 @@ It starts from a GroupInfo with its ratchet tree (:func:`from_group_info`,
 checked as a joiner checks it) and moves by one commit at a time
 (:func:`apply_commit`), with the very checks every member runs
 (``process.check_commit``, ``check_path_leaf``, ``treekem.merge_update_path``,
-``commit.next_context``): so a commit the hub accepts is one every member's
-checks accept too, except for what needs the epoch's secrets:
+``treekem.check_path_ciphertexts``, ``commit.next_context``): so a commit
+the hub accepts is one every member's checks accept too, except for what
+needs the epoch's secrets:
 
 - the membership tag of a PublicMessage (the membership key, 6.2);
 - the confirmation tag (the confirmation key, 6.1);
 - whether each HPKE ciphertext of the UpdatePath decrypts to the path secret
-  whose keys the path announces (7.6), and the PSKs a commit injects (8.4).
+  whose keys the path announces (7.6; their number is checked), and the PSKs
+  a commit injects (8.4).
 
 The hub takes the confirmation tag as sent for its interim transcript hash
 (8.2): a wrong tag makes the members refuse the commit, which is the one
@@ -56,7 +58,7 @@ from accord.mls.structs import (
 from accord.mls.structs.enums import ContentType, ProtocolVersion, WireFormat
 from accord.mls.suites import CipherSuite, get_suite
 from accord.mls.transcript import interim_transcript_hash
-from accord.mls.treekem import merge_update_path
+from accord.mls.treekem import check_path_ciphertexts, merge_update_path
 
 __all__ = [
     "PublicCommit",
@@ -194,7 +196,8 @@ def apply_commit(group: PublicGroup, raw: bytes, accepted: Sequence[bytes],
     exts = tuple(applied.extensions)
     if commit.path is not None:
         check_path_leaf(view, commit.path.leaf_node, leaf, tree, exts, checked.external, now)
-        merge_update_path(tree, leaf, commit.path, group.group_id)
+        fdp = merge_update_path(tree, leaf, commit.path, group.group_id)
+        check_path_ciphertexts(tree, fdp, commit.path, [i for i, _ in applied.added])
     if auth.confirmation_tag is None:
         raise ValidationError("a commit carries a confirmation_tag", "RFC 9420 6.1")
     context = next_context(group, auth, tree, exts)
