@@ -22,8 +22,8 @@ from tests.harness import (
     application_post,
     group_path,
     mls_commit,
-    mls_create,
     mls_key_package,
+    mls_new_group,
     posting_public,
     sealed_body,
 )
@@ -64,9 +64,9 @@ async def group_of_two(http: httpx.AsyncClient) -> Group:
     bob = await SimDevice(http, "bob@alpha.test").register()
     gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
         Ed25519PrivateKey.generate()
-    await alice.call("POST", "/v1/groups", m.CreateGroupRequest(
-        group_id=gid, posting_key=posting_public(pk0)), expect=201)
-    commit, welcome, _ = mls_commit(mls_create(alice, gid), add=[mls_key_package(bob)])
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
+    commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
     await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
         epoch=0, commit=commit, posting_key=posting_public(pk1),
         added=[bob.device_id], welcome=welcome), expect=201)
