@@ -40,9 +40,10 @@ class Node:
 
 
 @asynccontextmanager
-async def running_node(data_dir: Path, database: str | None = None) -> AsyncIterator[Node]:
+async def running_node(data_dir: Path, database: str | None = None,
+                       bus: str | None = None) -> AsyncIterator[Node]:
     config = ServerConfig(domain="alpha.test", data_dir=data_dir, database=database,
-                          rate_limit_scale=1000.0)
+                          bus_url=bus, rate_limit_scale=1000.0)
     app = create_app(config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
