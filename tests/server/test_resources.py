@@ -165,11 +165,20 @@ async def test_a_device_holds_at_most_four_sockets(server: ServerProcess,
 
 
 async def test_an_address_holds_at_most_eight_unauthenticated_sockets(
-        server: ServerProcess, http: httpx.AsyncClient, names: Any) -> None:
+        tmp_path: Path, names: Any) -> None:
     """Issue 17: anyone may open a socket and wait up to the auth timeout before the
     first frame; one address gets 8 such sockets on a node (--max-pending-sockets-per-
-    address), and a socket that authenticates frees its slot."""
-    bob = await queued_device(http, names)
+    address, at rate-limit scale 1), and a socket that authenticates frees its slot."""
+    server = ServerProcess(tmp_path, rate_limit_scale=1.0).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as http:
+            bob = await queued_device(http, names)
+        await _eight_pending(server, bob)
+    finally:
+        server.stop()
+
+
+async def _eight_pending(server: ServerProcess, bob: SimDevice) -> None:
     waiting = [await websockets.connect(ws_url(server)) for _ in range(8)]
     try:
         ninth = await websockets.connect(ws_url(server))

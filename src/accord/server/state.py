@@ -36,7 +36,8 @@ class ServerConfig:
     max_queue_page: int = 500
     max_sockets_per_device: int = 4  # open WebSockets per device on one node
     # WebSockets one client address holds before they authenticate, on one node
-    # (each waits up to ws.AUTH_TIMEOUT_S for its first frame; issue 17)
+    # (each waits up to ws.AUTH_TIMEOUT_S for its first frame; issue 17); scaled
+    # by rate_limit_scale like the other per-address limits
     max_pending_sockets_per_address: int = 8
     push_send_timeout_s: float = 30.0  # a WebSocket that takes no frame this long is dropped
     header_timeout_s: float = 10.0  # a request head must arrive within this (slowloris)

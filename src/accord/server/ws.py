@@ -61,7 +61,7 @@ async def push_endpoint(ws: WebSocket) -> None:
         return
     address = ws.client.host if ws.client else "-"
     pending = p.lifecycle.pending
-    if pending.get(address, 0) >= p.config.max_pending_sockets_per_address:
+    if pending.get(address, 0) >= _pending_limit(p):
         log.info("ws: refused, too many unauthenticated sockets from one address")
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_TOO_MANY)
@@ -103,6 +103,13 @@ async def push_endpoint(ws: WebSocket) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+
+
+def _pending_limit(p: Provider) -> int:
+    """Per-address, so scaled like the per-address rate limits (tests and benchmarks
+    open many sockets from one address)."""
+    c = p.config
+    return max(1, int(c.max_pending_sockets_per_address * c.rate_limit_scale))
 
 
 async def _push_loop(
