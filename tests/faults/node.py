@@ -4,7 +4,7 @@ tests that inject faults into the store under it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.server.app import create_app
-from accord.server.state import ServerConfig
+from accord.server.state import ServerConfig, wall_clock_ms
 from accord.wire import encode
 from accord.wire import messages as m
 from tests.harness import (
@@ -41,10 +41,11 @@ class Node:
 
 @asynccontextmanager
 async def running_node(data_dir: Path, database: str | None = None,
-                       bus: str | None = None) -> AsyncIterator[Node]:
+                       bus: str | None = None,
+                       clock: Callable[[], int] = wall_clock_ms) -> AsyncIterator[Node]:
     config = ServerConfig(domain="alpha.test", data_dir=data_dir, database=database,
                           bus_url=bus, rate_limit_scale=1000.0)
-    app = create_app(config)
+    app = create_app(config, clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://node",

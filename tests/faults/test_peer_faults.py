@@ -80,6 +80,9 @@ class MisbehavingPeer:
             return await self._answer(writer, 200, b"\x00\xffnot json at all")
         if self.fault == "wrong_shape":  # JSON, but not a FedDeliverResponse
             return await self._answer(writer, 200, b'{"ok": true}')
+        if self.fault == "clock":  # our clock is hours off theirs: the signature is stale
+            return await self._answer(writer, 401, b'{"error": "auth_error", "message": '
+                                      b'"signature created outside the accepted time window"}')
         if self.fault == "cut":  # headers promise 200 bytes; 10 come, then the socket closes
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 200\r\n\r\n{\"accepted")
@@ -94,7 +97,7 @@ class MisbehavingPeer:
 
     @staticmethod
     async def _answer(writer: asyncio.StreamWriter, status: int, body: bytes) -> bool:
-        writer.write(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+        writer.write(f"HTTP/1.1 {status} -\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         await writer.drain()
         return True
@@ -118,7 +121,7 @@ async def sender(tmp_path: Path) -> AsyncIterator[tuple[Federation, MisbehavingP
         await beta.close()
 
 
-@pytest.mark.parametrize("fault", ["slow", "garbage", "wrong_shape", "cut"])
+@pytest.mark.parametrize("fault", ["slow", "garbage", "wrong_shape", "cut", "clock"])
 async def test_a_misbehaving_peer_loses_and_duplicates_nothing(
         sender: tuple[Federation, MisbehavingPeer], fault: str) -> None:
     fed, beta = sender
