@@ -4,6 +4,7 @@ one from a backup with its recovery key; a registered profile restores history t
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,58 @@ async def _device_id(dev: Device, clock: Clock) -> str:
 
 def _has_profile(folder: Path) -> bool:
     return folder.is_dir() and any(folder.iterdir())
+
+
+def test_a_new_device_joins_its_account_from_the_page(world: World, tag: str) -> None:
+    """Issue 20: "link a new device ... the new device can join from its own app". The
+    existing device shows a code; the new device's page takes it and shows its key
+    fingerprint; once the existing device certifies that key, the page is the app of
+    the account, and a conversation started afterwards reaches the new device too."""
+    from accord.client import linking
+
+    account = f"jo{tag}@alpha.test"
+    old = peer(world, "jo-phone", account, world.alpha.url)
+
+    async def show_code(dev: Device, clock: Clock) -> linking.LinkSlot:
+        return await linking.open_slot(dev, clock())
+
+    slot = run_async(with_device(old, show_code))
+    app = world.start("jo-laptop", account)  # an empty folder: the setup page
+    page = world.page(app)
+    box = page.get_by_role("region", name="Link to your account")
+    expect(box).to_be_visible(timeout=WAIT)
+    box.get_by_label("Linking code").fill("NOT-A-CODE")
+    box.get_by_label("Provider of your account").fill(world.alpha.url)
+    box.get_by_label("Passphrase for this profile").fill(PASS)
+    box.get_by_role("button", name="Link this device").click()
+    expect(page.locator("#join-error")).not_to_be_empty(timeout=WAIT)
+    assert not (world.root / "jo-laptop").exists() or not any(
+        (world.root / "jo-laptop").iterdir())  # a failed join leaves no profile behind
+
+    box.get_by_label("Linking code").fill(slot.code)
+    box.get_by_role("button", name="Link this device").click()
+    expect(page.locator("#join-status")).to_contain_text("fingerprint", timeout=WAIT)
+    shown = page.locator("#join-status").text_content() or ""
+
+    async def confirm(dev: Device, clock: Clock) -> str:
+        for _ in range(100):  # bounded: the page answered before we got here
+            new = await linking.poll_answer(dev, slot)
+            if new is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert new is not None, "the page never answered the code"
+        assert linking.key_fingerprint(new.signature_key) in shown  # what the person compares
+        return await linking.certify(dev, slot, new)
+
+    run_async(with_device(old, confirm))
+    expect(page.locator(".me")).to_have_text(account, timeout=WAIT)  # the app itself
+
+    olu = peer(world, "olu2", f"olu2{tag}@alpha.test", world.alpha.url)
+
+    async def hello(dev: Device, clock: Clock) -> None:
+        conv = await convs.create(dev, "Hello both devices", [account], clock())
+        await messaging.send_text(dev, conv, "hi on every device", clock())
+
+    run_async(with_device(olu, hello))
+    _convs(page).get_by_role("link", name="Hello both devices").click(timeout=WAIT)
+    expect(page.locator("p.text").get_by_text("hi on every device")).to_be_visible(timeout=WAIT)

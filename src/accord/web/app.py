@@ -126,6 +126,8 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         Route("/api/setup", _typed(setup.status), methods=["GET"]),
         Route("/api/setup/strength", _typed(setup.judge), methods=["POST"]),
         Route("/api/setup/create", _typed(setup.create), methods=["POST"]),
+        Route("/api/setup/join", _typed(setup.join), methods=["POST"]),
+        Route("/api/setup/join/finish", _typed(setup.join_finish), methods=["POST"]),
         Route("/api/setup/restore/plan", _typed(setup.restore_plan), methods=["POST"]),
         Route("/api/setup/restore", _typed(setup.restore), methods=["POST"]),
     ]

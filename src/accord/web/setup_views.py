@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from accord.client import backup
+from accord.client import backup, linking
 from accord.client import passphrase as strength
 from accord.client.device import Device
 from accord.client.store import KdfParams
@@ -121,6 +121,33 @@ class SetupApi:
             return {"account": ident.account, "device": ident.device_id}
 
         return await self._with_profile(data, register)
+
+    async def join(self, request: Request) -> Response:
+        """``accord devices join CODE --server URL``: this profile answers the code an
+        existing device of the account shows, and waits for that device to certify
+        it (``join_finish``). The fingerprint is shown so the person can compare it."""
+        data = await _fields(request, "code", "server", optional=("passphrase", "weak_ok"))
+
+        async def answer(dev: Device) -> dict[str, Any]:
+            account = await linking.join(dev, data["code"], data["server"].strip())
+            return {"account": account,
+                    "fingerprint": linking.key_fingerprint(dev.signature_public_key)}
+
+        return await self._with_profile(data, answer)
+
+    async def join_finish(self, request: Request) -> Response:
+        """Once the existing device certified this one: the account is this profile's
+        (``linked``), or still ``waiting``. The page polls, a bounded number of times."""
+        self._not_ready()
+        async with self.live.turn():
+            ident = await self.live.dev.complete_link(self.live.clock())
+            if ident is not None:
+                await self.live.dev.sync(self.live.clock())
+        if ident is None:
+            return JSONResponse({"state": "waiting"})
+        self.live.start()
+        return JSONResponse({"state": "linked", "account": ident.account,
+                             "device": ident.device_id})
 
     async def restore_plan(self, request: Request) -> Response:
         """What restoring this backup does, before anything changes."""

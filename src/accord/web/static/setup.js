@@ -1,4 +1,5 @@
-// Accord web onboarding: create and register a profile, or restore one from a backup
+// Accord web onboarding: create and register a profile, link this device to an
+// account with the code another device shows, or restore one from a backup
 // (issue 20). Text from the provider or the backup is set with textContent only.
 "use strict";
 
@@ -48,6 +49,28 @@ async function create() {
   location.reload();
 }
 
+const JOIN_POLLS = 150;  // two seconds apart: the five minutes a linking code lives
+
+async function join() {
+  const body = {code: $("join-code").value, server: $("join-server").value};
+  if (STATE === "new") {
+    body.passphrase = $("join-passphrase").value;
+    body.weak_ok = $("join-weak-ok").checked;
+  }
+  const joined = await post("/api/setup/join", body);
+  $("join-status").textContent = `Joining ${joined.account}. Check that your other ` +
+    `device shows this device's key fingerprint ${joined.fingerprint}, and confirm it there.`;
+  for (let i = 0; i < JOIN_POLLS; i++) {
+    await new Promise((done) => setTimeout(done, 2000));
+    const state = await post("/api/setup/join/finish", {});
+    if (state.state === "linked") {
+      location.reload();
+      return;
+    }
+  }
+  throw new Error("not confirmed in time: ask your other device for a new code");
+}
+
 async function findBackup() {
   plan = await post("/api/setup/restore/plan",
                     {server: $("restore-server").value, recovery_key: $("recovery-key").value});
@@ -86,6 +109,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("passphrase").addEventListener("input", judge);
   $("create-form").addEventListener("input", () => { $("create-error").textContent = ""; });
   $("create-form").addEventListener("submit", guarded(create, "create-error"));
+  $("join-form").addEventListener("submit", guarded(join, "join-error"));
   $("restore-form").addEventListener("submit", guarded(findBackup, "restore-error"));
   $("restore-go").addEventListener("click", guarded(restore, "restore-error"));
   $("recovery-key").addEventListener("input", () => { $("restore-plan").hidden = true; });
