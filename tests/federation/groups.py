@@ -9,8 +9,10 @@ times.
 from __future__ import annotations
 
 import inspect
+import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,6 +21,7 @@ from accord.client import conversations as convs
 from accord.client import message_requests
 from accord.client.device import Device
 from accord.errors import NotFound
+from tests.e2e.helpers import new_device
 from tests.federation.providers import MlsDevice
 
 T = TypeVar("T")
@@ -50,6 +53,19 @@ async def alice_and_bob(alpha: httpx.AsyncClient, beta: httpx.AsyncClient, tag: 
     await alice.commit_add(await alice.claim(bob.account))
     await join_from_queue(bob)
     return alice, bob, gid
+
+
+async def people(tmp_path: Path, providers: Mapping[str, Any], clock: Callable[[], int],
+                 *who: str) -> list[Device]:
+    """A registered device for each ``name@provider`` (``alice@alpha``: alice on
+    alpha.test), in that order; a random tag keeps one test's accounts from another's."""
+    tag = os.urandom(3).hex()
+    devices = []
+    for person in who:
+        name, provider = person.split("@")
+        devices.append(await new_device(tmp_path / name, f"{name}{tag}@{provider}.test",
+                                        providers[provider].url, clock))
+    return devices
 
 
 async def next_push(dev: Device, idle_s: float = PUSH_WAIT_S) -> None:

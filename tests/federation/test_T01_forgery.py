@@ -19,7 +19,6 @@ the signature stops it. A provider holds no group key at all.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 
@@ -35,8 +34,8 @@ from accord.mls.framing_public import membership_tag
 from accord.mls.structs.enums import WireFormat
 from accord.mls.structs.messages import MLSMessage, PublicMessage, Sender
 from accord.mls.suites import get_suite
-from tests.e2e.helpers import Clock, new_device
-from tests.federation.groups import arrive, bodies, events_of
+from tests.e2e.helpers import Clock
+from tests.federation.groups import arrive, bodies, events_of, people
 from tests.federation.providers import Provider
 
 
@@ -59,13 +58,8 @@ async def test_T01_a_member_cannot_send_as_another_member(
     providers: dict[str, Provider], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    mallory = await new_device(tmp_path / "m", f"mallory{tag}@alpha.test",
-                               providers["alpha"].url, clock)
-    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
-                             clock)
+    alice, mallory, carol = await people(
+        tmp_path, providers, clock, "alice@alpha", "mallory@alpha", "carol@beta")
     devices = [alice, mallory, carol]
     try:
         conv = await convs.create(alice, "t01", [mallory.identity.account,

@@ -18,8 +18,8 @@ from accord.client.device import Device
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
 from accord.errors import NotFound, ValidationError
 from accord.privacy.fork_chain import ForkMonitor
-from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
-from tests.federation.groups import arrive, bodies, events_of, until
+from tests.e2e.helpers import CHEAP, PASS, Clock, engine
+from tests.federation.groups import arrive, bodies, events_of, people, until
 from tests.federation.providers import Provider
 
 
@@ -39,10 +39,7 @@ async def test_T10_conversation_runs_end_to_end_on_the_hybrid_suite(
     providers: dict[str, Provider], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    alice, bob = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta")
     try:
         # Both suites are published by default, one last-resort KeyPackage each.
         for suite in (PQ_SUITE, CLASSIC_SUITE):
@@ -72,10 +69,7 @@ async def test_T10_falls_back_to_0x0001_when_one_device_offers_only_it(
     providers: dict[str, Provider], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    alice, bob = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta")
     # bob's second device offers 0x0001 only.
     bob2 = Device.init(tmp_path / "b2", PASS, engine=engine(), kdf=CHEAP)
     bob2.set_settings(post_quantum=0)
@@ -104,8 +98,7 @@ async def test_T10_reinit_moves_a_conversation_to_the_hybrid_suite(
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
     tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
+    (alice,) = await people(tmp_path, providers, clock, "alice@alpha")
     carol = await _classic_device(tmp_path / "c", f"carol{tag}@beta.test",
                                   providers["beta"].url, clock)
     try:
@@ -162,11 +155,7 @@ async def test_T10_a_member_cannot_reinit_a_conversation_down_to_0x0001(
     providers: dict[str, Provider], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    mallory = await new_device(tmp_path / "m", f"mallory{tag}@beta.test",
-                               providers["beta"].url, clock)
+    alice, mallory = await people(tmp_path, providers, clock, "alice@alpha", "mallory@beta")
     try:
         conv = await convs.create(alice, "pq", [mallory.identity.account], clock())
         mconv = await arrive(mallory, "pq", clock)
@@ -190,12 +179,10 @@ async def test_T05_a_reinit_whose_new_group_adds_someone_is_refused(
     a ghost into it does not take the others along."""
     clock = Clock()
     tag = os.urandom(3).hex()
-    mallory = await new_device(tmp_path / "m", f"mallory{tag}@alpha.test",
-                               providers["alpha"].url, clock)
+    (mallory,) = await people(tmp_path, providers, clock, "mallory@alpha")
     carol = await _classic_device(tmp_path / "c", f"carol{tag}@beta.test",
                                   providers["beta"].url, clock)
-    ghost = await new_device(tmp_path / "g", f"ghost{tag}@alpha.test",
-                             providers["alpha"].url, clock)
+    (ghost,) = await people(tmp_path, providers, clock, "ghost@alpha")
     try:
         conv = await convs.create(mallory, "move", [carol.identity.account], clock())
         cconv = await arrive(carol, "move", clock)
@@ -226,12 +213,8 @@ async def test_T10_groups_too_large_for_x_wing_messages_use_0x0001(
 
     monkeypatch.setattr(mls_session, "PQ_MAX_DEVICES", 2)
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
-    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
-                             clock)
+    alice, bob, carol = await people(
+        tmp_path, providers, clock, "alice@alpha", "bob@beta", "carol@beta")
     try:
         pair = await convs.create(alice, "pair", [bob.identity.account], clock())
         assert convs.suite_of(alice, pair)["cipher_suite"] == "0x0053"  # 2 devices fit
@@ -258,12 +241,9 @@ async def test_T10_any_member_finishes_a_reinit_whose_mover_stopped(
     """RFC 9420 11.2: the ReInit committed, its mover gone before creating the new group;
     another member (not an admin) creates it and everyone moves."""
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
+    (alice,) = await people(tmp_path, providers, clock, "alice@alpha")
     alice.set_settings(post_quantum=0)  # alice's conversations start in 0x0001
-    carol = await new_device(tmp_path / "c", f"carol{tag}@beta.test", providers["beta"].url,
-                             clock)
+    (carol,) = await people(tmp_path, providers, clock, "carol@beta")
     try:
         conv = await convs.create(alice, "move", [carol.identity.account], clock())
         cconv = await arrive(carol, "move", clock)
@@ -288,11 +268,9 @@ async def test_T10_a_post_sent_during_a_move_across_providers_is_not_lost(
     it: the hub's ``group_moved`` answer reaches bob through his provider, bob keeps
     the message until the new group's Welcome has come and sends it there."""
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
+    (alice,) = await people(tmp_path, providers, clock, "alice@alpha")
     alice.set_settings(post_quantum=0)  # the conversation starts in 0x0001
-    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    (bob,) = await people(tmp_path, providers, clock, "bob@beta")
     try:
         conv = await convs.create(alice, "across", [bob.identity.account], clock())
         bconv = await arrive(bob, "across", clock)

@@ -6,12 +6,10 @@ each talking only to its own provider; the providers federate.
 
 from __future__ import annotations
 
-import os
-
 from accord.client import conversations as convs
 from accord.client import messaging
-from tests.e2e.helpers import Clock, new_device
-from tests.federation.groups import arrive, bodies, until
+from tests.e2e.helpers import Clock
+from tests.federation.groups import arrive, bodies, people, until
 from tests.federation.providers import Provider
 
 
@@ -19,10 +17,7 @@ async def test_client_devices_converse_across_providers(
     providers: dict[str, Provider], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    tag = os.urandom(3).hex()
-    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test",
-                             providers["alpha"].url, clock)
-    bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
+    alice, bob = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta")
     devices = [alice, bob]
     try:
         conv = await convs.create(alice, "across", [bob.identity.account], clock())
@@ -35,8 +30,7 @@ async def test_client_devices_converse_across_providers(
 
         # bob answers; then alice adds carol of a third provider; all three talk.
         await messaging.send_text(bob, bconv, "hello alpha", clock())
-        carol = await new_device(tmp_path / "c", f"carol{tag}@gamma.test",
-                                 providers["gamma"].url, clock)
+        (carol,) = await people(tmp_path, providers, clock, "carol@gamma")
         devices.append(carol)
         await alice.sync(clock())
         await convs.add_members(alice, alice.store.conversation(conv["conv_id"]),
