@@ -30,6 +30,7 @@ from accord.client import (
 )
 from accord.client import conversations as convs
 from accord.client.mls_session import split_identity
+from accord.client.store_db import ProfileUnavailable
 from accord.errors import AccordError
 from accord.wire import messages as m
 
@@ -62,6 +63,8 @@ def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
             _apply_one(dev, item, now)
             dev.store.put_json("cursor", item.seq)
         return
+    except ProfileUnavailable:
+        raise  # the item is fine, the profile is not: it stays queued, unacknowledged
     except AccordError as exc:
         failure = exc
     finally:

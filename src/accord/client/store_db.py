@@ -21,6 +21,28 @@ class ProfileLocked(AccordError):
     code = "profile_locked"
 
 
+class ProfileUnavailable(AccordError):
+    """The profile could not be written: the disk is full, the file is locked by another
+    program, or it is damaged. The step that failed was rolled back whole, so nothing
+    received was acknowledged and nothing half-sent was recorded; run again once the
+    cause is gone. Never a reason to skip a queue item (``client.inbox``)."""
+
+    code = "profile_unavailable"
+
+
+def _unavailable(exc: BaseException) -> ProfileUnavailable | None:
+    if isinstance(exc, sqlcipher3.OperationalError) or type(exc) is sqlcipher3.DatabaseError:
+        why = str(exc)
+        if "full" in why:
+            why = "the disk is full"
+        elif "locked" in why or "busy" in why:
+            why = "another program holds the profile"
+        else:
+            why = "the profile could not be read or written"
+        return ProfileUnavailable(f"{why}; nothing of this step was kept, try again later")
+    return None
+
+
 MIGRATIONS: list[str] = [
     # v1
     """
@@ -112,13 +134,27 @@ class Database:
         if db.in_transaction:
             yield db
             return
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                # SQLite has already rolled back the whole transaction after some errors
+                # (SQLITE_FULL, SQLITE_IOERR): a second ROLLBACK would hide the first.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except (sqlcipher3.OperationalError, sqlcipher3.DatabaseError) as exc:
+            typed = _unavailable(exc)
+            if typed is None:
+                raise
+            raise typed from exc
 
 
 def run_script(db: Any, script: str) -> None:
