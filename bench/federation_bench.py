@@ -48,9 +48,9 @@ from tests.harness import (
     mls_new_group,
     posting_public,
 )
+from tests.pg import create_database, drop_database
 
 from accord.federation.loopback import Provider, federation
-from accord.storage.testing import create_database, drop_database
 from accord.wire import decode, encode
 from accord.wire import messages as m
 

@@ -46,8 +46,8 @@ from tests.harness import (
     mls_new_group,
     posting_public,
 )
+from tests.pg import create_database, drop_database
 
-from accord.storage.testing import create_database, drop_database
 from accord.wire import encode
 from accord.wire import messages as m
 from accord.wire import privacy as w

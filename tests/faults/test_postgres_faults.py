@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 
 from accord.storage import engine as engine_module
-from accord.storage.testing import create_database, drop_database, pg_admin_url, pg_required
 from accord.wire import encode
 from tests.faults.node import (
     assert_store_unavailable,
@@ -21,6 +20,7 @@ from tests.faults.node import (
     running_node,
 )
 from tests.harness import application_post, group_path
+from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
 pytestmark = pytest.mark.pg
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from accord.storage.testing import create_database, drop_database, pg_admin_url, pg_required
 from tests.federation.providers import Provider, federation
+from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
 
 def _pg_admin() -> str:

@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.harness import ServerProcess, SimDevice
-
-from accord.storage.testing import create_database, drop_database, pg_admin_url, pg_required
+from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
 
 def pg_url_or_skip() -> str:

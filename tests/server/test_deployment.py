@@ -87,7 +87,7 @@ async def test_https_and_per_address_limits(tmp_path: Path) -> None:
 @pytest.mark.nats
 async def test_two_nodes_share_postgresql_and_wake_each_other_over_nats(tmp_path: Path) -> None:
     """A post accepted by node A is pushed to a device whose WebSocket is on node B."""
-    from accord.storage.testing import create_database, drop_database
+    from tests.pg import create_database, drop_database
 
     admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
     if not admin or not nats_url:

@@ -56,7 +56,7 @@ async def _push(ws: websockets.ClientConnection) -> dict[str, object]:
 @pytest.mark.nats
 async def test_a_draining_node_sends_its_websockets_to_the_others_and_nothing_is_lost(
         tmp_path: Path) -> None:
-    from accord.storage.testing import create_database, drop_database
+    from tests.pg import create_database, drop_database
 
     admin, nats_url, haproxy = services_or_skip()
     url, name = await create_database(admin)

@@ -178,7 +178,7 @@ async def _wait_ready(http: httpx.AsyncClient, status: int, reason: str | None =
 async def test_readiness_follows_the_database_and_the_bus_while_liveness_stays(
         tmp_path: Path) -> None:
     """A node cut from PostgreSQL, then from NATS, is alive but not ready; back, it is ready."""
-    from accord.storage.testing import create_database, drop_database
+    from tests.pg import create_database, drop_database
 
     admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
     if not admin or not nats_url:

@@ -4,10 +4,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.pg import pg_admin_url, pg_required, temporary_database
 
 from accord.storage import SqlStore
 from accord.storage.engine import PostgresEngine, SqliteEngine
-from accord.storage.testing import pg_admin_url, pg_required, temporary_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
