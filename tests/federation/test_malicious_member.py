@@ -23,7 +23,7 @@ from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from tests.federation.malicious_member import Scene, scene
-from tests.federation.providers import Provider, signed_post
+from tests.federation.providers import MlsDevice, Provider, signed_post
 
 ROUTES = ["alpha", "beta"]  # where mallory's account is: the hub itself, or a follower
 
@@ -281,3 +281,43 @@ async def test_T05_a_proposal_the_members_would_refuse_is_refused(
     r = await s.mallory.send_proposal(s.mallory.bad_key_package_proposal(kp), expect=422)
     refused(r, 422, "validation_error", "RFC 9420 10.1")
     await s.assert_intact(before)
+
+
+async def test_T05_a_group_starts_only_from_its_creators_own_group_info(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """The hub's public state of a new group comes from the creator's GroupInfo of epoch
+    0: one of another group, one whose only leaf is someone else's, one whose signature
+    does not verify, or bytes that are none are refused; the creator's own is taken."""
+    import time
+
+    from accord.mls import group as g
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Credential
+    from accord.mls.structs.messages import MLSMessage
+    from accord.mls.suites import get_suite
+    from tests.federation.groups import user
+
+    tag = secrets.token_hex(3)
+    eve = await user(clients["alpha"], f"eve{tag}@alpha.test")
+    bob = await user(clients["alpha"], f"bob{tag}@alpha.test")
+    gid = secrets.token_bytes(16)
+
+    def info_of(dev: MlsDevice, group_id: bytes) -> bytes:
+        state = g.create_group(get_suite(1), group_id, Credential.basic(dev.identity),
+                               dev.key.private_bytes_raw(), int(time.time()))
+        return bytes(g.group_info(state, with_external_pub=False).to_bytes())
+
+    async def create(info: bytes, expect: int) -> httpx.Response:
+        req = m.CreateGroupRequest(group_id=gid, posting_key=b"P" * 32, group_info=info)
+        return await eve.call("POST", "/v1/groups", req, expect=expect)
+
+    refused(await create(info_of(eve, secrets.token_bytes(16)), 422), 422, "validation_error",
+            "RFC 9420 11")
+    refused(await create(info_of(bob, gid), 422), 422, "validation_error", "RFC 9420 11")
+    msg = mls_decode(MLSMessage, info_of(eve, gid))
+    forged = dataclasses.replace(msg.message, signature=bytes(len(msg.message.signature)))
+    refused(await create(bytes(dataclasses.replace(msg, message=forged).to_bytes()), 422),
+            422, "validation_error", "RFC 9420 12.4.3")
+    refused(await create(secrets.token_bytes(48), 400), 400, "decode_error")
+    await create(info_of(eve, gid), 201)
