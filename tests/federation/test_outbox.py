@@ -68,20 +68,23 @@ async def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
         await store.close()
 
 
-async def _group_with_remote_member(fed: Federation, now: int) -> tuple[bytes, Ed25519PrivateKey]:
+async def _group_with_remote_member(fed: Federation, now: int, peer: str = "beta.test"
+                                    ) -> tuple[bytes, Ed25519PrivateKey]:
+    """A group of alice (here, a fresh account each time) and bob@``peer``."""
     store = fed.provider.store
-    me = DeviceRecord(b64e(secrets.token_bytes(16)), "alice@alpha.test", b"A" * 32, now)
+    me = DeviceRecord(b64e(secrets.token_bytes(16)), f"alice{secrets.token_hex(3)}@alpha.test",
+                      secrets.token_bytes(32), now)
     await store.create_account(me)
     gid, posting = secrets.token_bytes(16), Ed25519PrivateKey.generate()
     await store.create_group(gid, "alpha.test", me.device_id, b"P" * 32, now, b"state")
     remote = b64e(secrets.token_bytes(16))
-    await store.fed_bind_confirmed([("bob@beta.test", remote)], "alpha.test")
+    await store.fed_bind_confirmed([(f"bob@{peer}", remote)], "alpha.test")
     change = CommitChange(gid, 0, me.device_id, (remote,), (),
                           posting.public_key().public_bytes_raw())
     commit = NewMessage(hub_.new_msg_id(), "commit", gid, 0, me.device_id, b"c", now)
     await store.hub_commit(change, commit, None, None, lambda *a: b"{}", "alpha.test",
                            lambda group, accepted, state: (
-                               {remote: AddedLeaf(1, "bob@beta.test")}, state))
+                               {remote: AddedLeaf(1, f"bob@{peer}")}, state))
     return gid, posting
 
 
