@@ -162,6 +162,17 @@ class MLSMessage(WireStruct):
                 return wf
         raise AssertionError("unreachable: MLSMessage holds a known message type")
 
+    @property
+    def content_type(self) -> int:
+        """The content type of a framed message (1 application, 2 proposal, 3 commit);
+        0 for a Welcome, GroupInfo or KeyPackage. A ``select`` reads it (MIMI 5.3, 5.5)."""
+        m = self.message
+        if type(m) is PublicMessage:
+            return m.content.content_type
+        if type(m) is PrivateMessage:
+            return m.content_type
+        return 0
+
     @classmethod
     def wrap(cls, message: PublicMessage | PrivateMessage | Welcome | GroupInfo | KeyPackage) -> MLSMessage:
         return cls(1, message)
