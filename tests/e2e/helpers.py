@@ -34,6 +34,11 @@ class Clock:
         return self.t
 
 
+def fresh_account(name: str, domain: str = "alpha.test") -> str:
+    """A fresh account for ``name``: a random tag keeps one test's accounts from another's."""
+    return f"{name}{os.urandom(3).hex()}@{domain}"
+
+
 async def new_device(folder: Path, account: str | None, server_url: str,
                      clock: Clock) -> Device:
     dev = Device.init(folder, PASS, engine=engine(), kdf=CHEAP)

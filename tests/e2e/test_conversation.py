@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.history import timeline
-from tests.e2e.helpers import Clock, new_device
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
+from tests.e2e.helpers import Clock, fresh_account, new_device
 
 
 async def test_group_text_reply_react_edit_delete(server, tmp_path) -> None:
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
     try:
         conv = await convs.create(alice, "plans", [bob.identity.account], clock())
         first = await messaging.send_text(alice, conv, "hello bob", clock())
@@ -51,9 +45,9 @@ async def test_order_is_the_hubs_delivery_order_not_sender_clocks(server, tmp_pa
     # would show above alice's message. The receive order keeps it below.
     fast, slow = Clock(), Clock()
     slow.t = fast.t - 60_000
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, fast)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, slow)
-    carol = await new_device(tmp_path / "c", _acct("carol"), server.url, slow)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, fast)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, slow)
+    carol = await new_device(tmp_path / "c", fresh_account("carol"), server.url, slow)
     try:
         conv = await convs.create(alice, "order", [bob.identity.account,
                                                    carol.identity.account], fast())

@@ -10,13 +10,9 @@ from accord.client import conversations as convs
 from accord.client.device import Device, Settings
 from accord.privacy.backup_format import KdfCost, new_recovery_key
 from accord.wire import b64e
-from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
+from tests.e2e.helpers import CHEAP, PASS, Clock, engine, fresh_account, new_device
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
 
 
 def _events(dev: Device, name: str, kind: str) -> list[dict]:
@@ -39,8 +35,8 @@ async def test_a_non_admin_links_a_device_without_a_policy_alert(server, tmp_pat
     sees "tried to change the room", and the linked device credits the rename to
     the admin who made it, not to the member who added it."""
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
     laptop = await new_device(tmp_path / "laptop", None, server.url, clock)
     devs = [alice, bob, laptop]
     try:
@@ -78,9 +74,9 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
     in one commit by a member who is not an admin: the members see a device replaced,
     no security event and no alert; the provider's copy restores again afterwards."""
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
-    carol = await new_device(tmp_path / "c", _acct("carol"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
+    carol = await new_device(tmp_path / "c", fresh_account("carol"), server.url, clock)
     devs = [alice, bob, carol]
     try:
         conv = await convs.create(alice, "harbour", [bob.identity.account,
@@ -148,8 +144,8 @@ async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devi
     keeps the verification and sends without a confirmation; alice's phone takes the
     new key as hers. Neither gets an alert."""
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
     phone = await new_device(tmp_path / "phone", None, server.url, clock)
     devs = [alice, bob, phone]
     a_acct = alice.identity.account
@@ -201,8 +197,8 @@ async def test_a_restore_rejoins_the_conversations_it_was_alone_in(server, tmp_p
     device back (issue 19): they continue at once in a new group of the restored
     device, with their history; a group with another member waits for that member."""
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
     devs = [alice, bob]
     try:
         notes = await convs.create(alice, "notes", [], clock())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from accord.client import conversations as convs
 from accord.client import housekeeping, linking, messaging
-from tests.e2e.helpers import PASS, Clock, new_device
+from tests.e2e.helpers import PASS, Clock, fresh_account, new_device
 
 CLI_TIMEOUT_S = 60
 ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
@@ -33,13 +33,9 @@ def js(profile: Path, *args: str) -> object:
     return json.loads(accord(profile, *args, "--json").stdout)
 
 
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
-
-
 def test_restore_asks_first_and_the_provider_copy_restores_again(server, tmp_path) -> None:
     alice = tmp_path / "alice"
-    account = _acct("alice")
+    account = fresh_account("alice")
     accord(alice, "init")
     accord(alice, "register", account, "--server", server.url)
     accord(alice, "chat", "new", "notes")
@@ -76,7 +72,7 @@ def test_removed_device_and_removed_member(server, tmp_path) -> None:
     """A device removed from another device of the account reads its history and
     says why it cannot send; a member removed from a conversation is told so."""
     clock = Clock()
-    a_acct, b_acct = _acct("alice"), _acct("bob")
+    a_acct, b_acct = fresh_account("alice"), fresh_account("bob")
 
     async def setup() -> str:
         alice = await new_device(tmp_path / "alice", a_acct, server.url, clock)

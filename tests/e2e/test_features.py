@@ -10,17 +10,13 @@ import pytest
 from accord.client import conversations as convs
 from accord.client import housekeeping, messaging
 from accord.errors import AuthError, CryptoError, ValidationError
-from tests.e2e.helpers import Clock, new_device
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
+from tests.e2e.helpers import Clock, fresh_account, new_device
 
 
 @pytest.fixture
 async def trio(server, tmp_path):
     clock = Clock()
-    devs = [await new_device(tmp_path / n, _acct(n), server.url, clock)
+    devs = [await new_device(tmp_path / n, fresh_account(n), server.url, clock)
             for n in ("alice", "bob", "carol")]
     yield (*devs, clock)
     for d in devs:

@@ -4,28 +4,12 @@ what arrived while nobody listened is shown first, and the follow loop backs off
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from accord.client import conversations as convs
 from accord.client import feed, messaging
 from accord.client.api import ServerError
 from accord.errors import AuthError, NotFound
-from tests.e2e.helpers import Clock, new_device
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
-
-
-@pytest.fixture
-async def pair(server, tmp_path):
-    clock = Clock()
-    devs = [await new_device(tmp_path / n, _acct(n), server.url, clock) for n in ("ann", "ben")]
-    yield (*devs, clock)
-    for d in devs:
-        await d.disconnect()
 
 
 def _kinds(items):

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import pytest
 
 from accord.client import conversations as convs
 from accord.client import messaging, overview
 from accord.errors import ValidationError
-from tests.e2e.helpers import Clock, new_device, run_cli
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
-
-
-@pytest.fixture
-async def pair(server, tmp_path):
-    clock = Clock()
-    devs = [await new_device(tmp_path / n, _acct(n), server.url, clock) for n in ("ann", "ben")]
-    yield (*devs, clock)
-    for d in devs:
-        await d.disconnect()
+from tests.e2e.helpers import Clock, fresh_account, new_device, run_cli
 
 
 async def test_unread_counts_newest_first_and_mark_seen(pair) -> None:
@@ -78,7 +64,7 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
     assert overview.label(ben, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
     assert overview.resolve_person(ben, "ann smith") == [ann.identity.account]
     # a conversation made later, and a member added later, learn it after a sync
-    carol = await new_device(ben.store.folder.parent / "carol", _acct("carol"),
+    carol = await new_device(ben.store.folder.parent / "carol", fresh_account("carol"),
                              server.url, clock)
     later = await convs.create(ann, "later", [carol.identity.account], clock())
     await ann.sync(clock())
@@ -139,8 +125,8 @@ def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
     accts = {}
 
     async def setup() -> None:
-        ann = await new_device(tmp_path / "ann", _acct("ann"), server.url, clock)
-        ben = await new_device(tmp_path / "ben", _acct("ben"), server.url, clock)
+        ann = await new_device(tmp_path / "ann", fresh_account("ann"), server.url, clock)
+        ben = await new_device(tmp_path / "ben", fresh_account("ben"), server.url, clock)
         accts.update(ann=ann.identity.account, ben=ben.identity.account)
         conv = await convs.create(ann, "club", [ben.identity.account], clock())
         await ben.sync(clock())

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from typing import Any
 
 import pytest
@@ -13,11 +12,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.errors import AccordError
 from accord.server.mls_check import view_commit
-from tests.e2e.helpers import Clock, new_device
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
+from tests.e2e.helpers import Clock, fresh_account, new_device
 
 
 def _record(obj: Any, name: str, log: list[Any]) -> None:
@@ -40,7 +35,7 @@ def _record(obj: Any, name: str, log: list[Any]) -> None:
 async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
         server, tmp_path) -> None:
     clock = Clock()
-    alice, bob, carol = [await new_device(tmp_path / n, _acct(n), server.url, clock)
+    alice, bob, carol = [await new_device(tmp_path / n, fresh_account(n), server.url, clock)
                          for n in ("alice", "bob", "carol")]
     try:
         conv = await convs.create(alice, "club", [bob.identity.account, carol.identity.account],

@@ -4,7 +4,6 @@ provider process: the code names a rendezvous slot and keys what goes through it
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 
 import pytest
@@ -13,11 +12,7 @@ from accord.cli.provider_inspect import DB_NAME, find_needles
 from accord.client import conversations as convs
 from accord.client import linking, messaging
 from accord.errors import ValidationError
-from tests.e2e.helpers import Clock, new_device
-
-
-def _acct(name: str) -> str:
-    return f"{name}{os.urandom(3).hex()}@alpha.test"
+from tests.e2e.helpers import Clock, fresh_account, new_device
 
 
 def _slot_rows(server) -> list[tuple[bytes, bytes | None]]:
@@ -43,8 +38,8 @@ def test_code_is_short_unambiguous_and_normalised() -> None:
 
 async def test_link_with_code_provider_sees_only_ciphertext(server, tmp_path) -> None:
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
-    bob = await new_device(tmp_path / "b", _acct("bob"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
+    bob = await new_device(tmp_path / "b", fresh_account("bob"), server.url, clock)
     laptop = await new_device(tmp_path / "laptop", None, server.url, clock)
     try:
         conv = await convs.create(alice, "linked", [bob.identity.account], clock())
@@ -83,7 +78,7 @@ async def test_link_with_code_provider_sees_only_ciphertext(server, tmp_path) ->
 
 async def test_wrong_code_fails_cleanly_and_the_right_one_still_works(server, tmp_path) -> None:
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
     laptop = await new_device(tmp_path / "laptop", None, server.url, clock)
     try:
         slot = await linking.open_slot(alice, clock())
@@ -102,7 +97,7 @@ async def test_wrong_code_fails_cleanly_and_the_right_one_still_works(server, tm
 
 async def test_expired_slot_fails(server, tmp_path) -> None:
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
     laptop = await new_device(tmp_path / "laptop", None, server.url, clock)
     try:
         slot = await linking.open_slot(alice, clock(), ttl_ms=1000)
@@ -118,7 +113,7 @@ async def test_expired_slot_fails(server, tmp_path) -> None:
 async def test_a_tampered_answer_is_refused(server, tmp_path) -> None:
     """Someone without the code cannot answer: a forged answer does not open."""
     clock = Clock()
-    alice = await new_device(tmp_path / "a", _acct("alice"), server.url, clock)
+    alice = await new_device(tmp_path / "a", fresh_account("alice"), server.url, clock)
     try:
         slot = await linking.open_slot(alice, clock())
         forged = linking.seal(linking.derive(linking.new_code()), b"answer", {"v": 1})
