@@ -102,7 +102,8 @@ class MlsDevice(SimDevice):
         r = await self.call("POST", f"/v1/accounts/{account}/keypackages/claim", expect=expect)
         return decode(m.ClaimResponse, r.json()).key_packages if expect == 200 else []
 
-    async def commit_add(self, claimed: list[m.ClaimedKeyPackage], expect: int = 201
+    async def commit_add(self, claimed: list[m.ClaimedKeyPackage], expect: int | None = 201,
+                         first_contact: list[m.SealedFirstContact] = ()  # type: ignore[assignment]
                          ) -> httpx.Response:
         from accord.mls import group as g
         from accord.mls.codec import decode as mls_decode
@@ -116,7 +117,8 @@ class MlsDevice(SimDevice):
         posting = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
         req = m.CommitRequest(epoch=self.epoch(), commit=bytes(result.commit.to_bytes()),
                               posting_key=posting, added=[c.device_id for c in claimed],
-                              welcome=bytes(result.welcome.to_bytes()))
+                              welcome=bytes(result.welcome.to_bytes()),
+                              first_contact=list(first_contact))
         r = await self.call("POST", group_path(self.state_group_id(), "/commits"), req,
                             expect=expect)
         if r.status_code == 201:

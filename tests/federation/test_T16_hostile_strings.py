@@ -39,6 +39,8 @@ TEXTS = [
     "first line\n  2026-01-01 00:00 deadbeef bob@beta.test: a fake message",
 ]
 NAME = "[/x][link=https://evil.example/]team[/link] :lock:"
+# The first message, whose line is the sealed first-contact preview (issue 18)
+PREVIEW = "[/x][bold red]SECURITY ALERT[/bold red] [link=https://evil.example/]bank[/link]"
 FILE_NAME = "[conceal]invoice :zap:.pdf"  # no "/" or "\\": a file name is never a path
 EMOJI = "[/x]:smile:"
 # Characters no command may ever print (controls, bidi, line separators).
@@ -87,15 +89,17 @@ def test_T16_hostile_strings_through_every_command(
         accord(profile, "init")
         accord(profile, "register", acct, "--server", providers[prov].url)
 
-    accord(mallory, "chat", "new", "plan", v_acct)
+    accord(mallory, "chat", "new", "plan", v_acct, "--message", PREVIEW)
     ids = [js(mallory, "send", "plan", text)["id"] for text in TEXTS]
 
     # A stranger's first contact (issue 18: markup made `requests` crash): its items
-    # wait unread until the accept, so the list shows the sender and how much waits.
+    # wait unread until the accept; the list shows the sender, the sealed request's
+    # preview and how much waits.
     until(lambda: [r for r in js(victim, "requests", "list")
-                   if r["waiting"] >= len(TEXTS)])
+                   if r["waiting"] >= len(TEXTS) and r["previews"] == [PREVIEW]])
     out = accord(victim, "requests", "list").stdout
     shows(out, m_acct, "requests list")
+    shows(out, PREVIEW, "requests list")
     accord(victim, "requests", "accept", m_acct)
 
     f = tmp_path / FILE_NAME

@@ -440,3 +440,39 @@ async def test_T08_a_peer_cannot_squat_a_group_id_before_its_hub(
     again = item("commit", gid, [bob.device_id], epoch=1, sender=_dev(),
                  sender_account=MALLORY, roster=[(bob.device_id, "beta.test")])
     _error(await evil.deliver(beta, again), 401, "auth_error", "not the hub of that group")
+
+
+async def test_T14_a_hub_hands_sealed_requests_only_to_invited_strangers(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """Issue 18: a hub's sealed first-contact request is kept only for a recipient of the
+    Welcome that gets a message request, never for another device of the follower."""
+    beta = providers["beta"]
+    bob = await user(clients["beta"], f"bob.fc{secrets.token_hex(3)}@beta.test")
+    bob2 = await bob.link(MlsDevice(clients["beta"], bob.account))  # not invited
+    ann = await user(clients["beta"], f"ann.fc{secrets.token_hex(3)}@beta.test")
+    gid = secrets.token_bytes(16)
+    sealed = [m.SealedFirstContact(bob.device_id, b"for bob"),
+              m.SealedFirstContact(bob2.device_id, b"for a device the Welcome skips"),
+              m.SealedFirstContact(ann.device_id, b"for ann, who is not invited")]
+    welcome = dataclasses.replace(
+        item("welcome", gid, [bob.device_id], sender=_dev(), sender_account=MALLORY,
+             roster=[(bob.device_id, "beta.test")]), first_contact=sealed)
+    r = await evil.deliver(beta, welcome)
+    assert r.status_code == 200, r.text
+
+    async def listed(dev) -> list[tuple[bytes, bytes | None]]:  # type: ignore[no-untyped-def]
+        r = await dev.call("GET", "/v1/requests", expect=200)
+        return [(q.group_id, q.first_contact)
+                for q in decode(fw.MessageRequestList, r.json()).requests]
+
+    assert await listed(bob) == [(gid, b"for bob")]
+    assert await listed(bob2) == [(gid, None)]  # the account's request, not its Welcome
+    # ann is invited later, with no sealed request: none was kept for her before
+    r = await evil.deliver(beta, item("welcome", gid, [ann.device_id], sender=_dev(),
+                                      sender_account=MALLORY, roster=[
+                                          (bob.device_id, "beta.test"),
+                                          (ann.device_id, "beta.test")]))
+    assert r.status_code == 200, r.text
+    assert await listed(ann) == [(gid, None)]

@@ -146,18 +146,20 @@ async def test_T14_requests_cli_lists_previews_and_blocks(
                                providers["gamma"].url, clock)
     bob = await new_device(tmp_path / "b", f"bob{tag}@beta.test", providers["beta"].url, clock)
     try:
-        conv = await convs.create(mallory, "deal", [bob.identity.account], clock())
-        await messaging.send_text(mallory, conv, "cheap   watches\nhere", clock())
+        await convs.create(mallory, "deal", [bob.identity.account], clock(),
+                           first_message="cheap   watches\nhere")
         await until(bob, clock, lambda: [c for c in message_requests.pending(bob)
-                                          if invites.held_count(bob, c) >= 3])
+                                         if invites.held_count(bob, c) >= 3
+                                         and c["meta"]["request"].get("first_contact")])
     finally:
         await bob.disconnect()
     bob.close()
     try:
         rows = _cli(tmp_path / "b", "requests", "list")
-        # the sender and how much waits; no text until the accept (issue 18)
-        assert [(r["from"], r["previews"], r["waiting"]) for r in rows] == [
-            (mallory.identity.account, [], 3)]
+        # the sender, the sealed first contact's one-line preview (issue 18) and how
+        # much waits unread until the accept
+        assert [(r["from"], r["previews"], r["waiting"], r["dropped"]) for r in rows] == [
+            (mallory.identity.account, ["cheap watches here"], 3, None)]
         assert _cli(tmp_path / "b", "requests", "block", mallory.identity.account,
                     "--domain") == {"blocked": "gamma.test"}
         assert _cli(tmp_path / "b", "requests", "list") == []

@@ -24,6 +24,7 @@ OWN = MAL + "test_T08_a_peer_asks_a_provider_only_about_its_own_accounts"
 BIND = MAL + "test_T08_a_follower_cannot_bind_devices_it_does_not_host"
 SENDER = ("tests.federation.test_T13_report_forwarding::"
           "test_T13_a_verified_report_reaches_the_senders_provider")
+FIRST = "tests.federation.test_T14_sealed_first_contact::"
 MLS = "value: MLS content, checked by the hub's acceptance (accord.server.mls_check)"
 
 COVERAGE: dict[str, dict[str, str]] = {
@@ -40,6 +41,9 @@ COVERAGE: dict[str, dict[str, str]] = {
         "epoch": MLS, "commit": MLS, "posting_key": MLS, "welcome": MLS,
         "added[].device_id": BIND,
         "added[].domain": ADV + "test_a_follower_cannot_misplace_a_device_it_adds",
+        "first_contact[].device_id": FIRST + "test_T14_a_sealed_request_is_only_for_an_added_device",
+        "first_contact[].sealed": "value: ciphertext for the device, which checks it"
+                                  " (accord.content.first_contact)",
         # the hub's one commit check (apply_commit) for local and forwarded commits
         "removed": "tests.server.test_e2e_flows::test_hub_checks_mls_commits_and_key_packages",
     },
@@ -71,6 +75,10 @@ COVERAGE: dict[str, dict[str, str]] = {
         "items[].franking_tag": "value: the hub's tag, checked when reported (T13)",
         "items[].chain_seq": "value: the hub's chain, checked by the device (T07)",
         "items[].chain": "value: the hub's chain, checked by the device (T07)",
+        "items[].first_contact[].device_id": MAL + (
+            "test_T14_a_hub_hands_sealed_requests_only_to_invited_strangers"),
+        "items[].first_contact[].sealed": "value: ciphertext for the device, which checks it"
+                                          " (accord.content.first_contact)",
     },
     "/federation/v1/reports": {
         "group_id": SPEAKS, "alleged_sender": SPEAKS + "; " + T13,

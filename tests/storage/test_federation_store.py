@@ -25,7 +25,7 @@ def encode(msg: NewMessage, recipients: list[str], roster, group_epoch, link) ->
                        "sender": msg.sender}).encode()
 
 
-ACCOUNTS = {"a2": "ann@alpha.test", "b1": "bob@beta.test", "c1": "carol@gamma.test"}
+ACCOUNTS = {"a2": "ann@alpha.test", "a3": "abe@alpha.test", "b1": "bob@beta.test", "c1": "carol@gamma.test"}
 
 
 def plan(change: CommitChange):  # type: ignore[no-untyped-def]
@@ -217,3 +217,22 @@ async def test_bindings_migrate_to_account_keys(tmp_path) -> None:  # type: igno
     finally:
         schema.MIGRATIONS = every
         await store.close()
+
+
+async def test_T14_sealed_first_contact_is_kept_only_with_a_request(store: SqlStore) -> None:
+    """Issue 18: a hub keeps a Welcome's sealed first-contact request for the local devices
+    of accounts that get a message request (ann), not for others (a contact, abe); the
+    accept removes it."""
+    await store.create_account(dev("a1", "alice@alpha.test"))
+    await store.create_account(dev("a2", "ann@alpha.test"))
+    await store.create_account(dev("a3", "abe@alpha.test"))
+    await store.create_group(GID, ME, "a1", b"P" * 32, 1, b"state")
+    change = CommitChange(GID, 0, "a1", ("a2", "a3"), (), b"Q" * 32)
+    await store.hub_commit(change, NewMessage("m-c", "commit", GID, 0, "a1", b"c", 10),
+                           NewMessage("m-w", "welcome", GID, 1, "a1", b"w", 10), None, encode,
+                           ME, plan(change), [("ann@alpha.test", "alice@alpha.test")],
+                           first_contact={"a2": b"for ann", "a3": b"for abe"})
+    assert await store.fed_first_contact("a2") == {GID: b"for ann"}
+    assert await store.fed_first_contact("a3") == {}
+    await store.fed_accept_request("ann@alpha.test", GID)
+    assert await store.fed_first_contact("a2") == {}

@@ -162,8 +162,8 @@ def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: 
     stranger = peer(world, "stranger", stranger_acct, world.beta.url)
 
     async def first_contact(dev: Device, clock: Clock) -> str:
-        conv = await convs.create(dev, "Offer", [alice.account], clock())
-        await messaging.send_text(dev, conv, "Hi, I am <b>new</b> here", clock())
+        conv = await convs.create(dev, "Offer", [alice.account], clock(),
+                                  first_message="Hi, I am <b>new</b> here")
         await messaging.send_file(dev, conv, b"GIF89a" + b"\0" * 32, "cat.gif", "image/gif",
                                   clock(), text="see https://evil.example/")
         return conv["conv_id"]
@@ -172,9 +172,14 @@ def test_T14_stranger_request_is_preview_only_until_accept(world: World, alice: 
     run_async(with_device(stranger, lambda dev, clock: _noop()))  # the stranger's own echoes
     page = world.page(alice)
     region = page.get_by_role("region", name="Message requests")
-    # issue 18: what the stranger sent waits unread (not even a preview) until Accept
+    # issue 18: what the stranger sent waits unread until Accept; the preview is the
+    # sealed first-contact request's (checked, inert text), and the count of waiting items
     expect(region.get_by_text(stranger_acct, exact=True)).to_be_visible(timeout=WAIT)
-    expect(region.get_by_text("Hi, I am <b>new</b> here")).to_have_count(0)
+    expect(region.get_by_text("Hi, I am <b>new</b> here", exact=True)).to_be_visible(
+        timeout=WAIT)
+    assert region.locator("b").count() == 0
+    expect(region.get_by_text("see https://evil.example/")).to_have_count(0)
+    expect(region.get_by_text("4 waiting, unread until you accept")).to_be_visible()
     expect(region.get_by_role("button", name="Accept")).to_be_visible()
     expect(region.get_by_role("button", name="Block")).to_be_visible()
     assert region.locator("img, a").count() == 0  # no attachment, no link, no image

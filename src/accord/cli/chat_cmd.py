@@ -28,15 +28,18 @@ def chat() -> None:
 @chat.command("new")
 @click.argument("name")
 @click.argument("members", nargs=-1)
+@click.option("--message", "-m", default="",
+              help="A first message. Invitees who do not know you yet see its first line"
+                   " (at most 200 characters, sealed to their device) in their requests.")
 @confirm_option
 @profile_options
 @with_device
 async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...],
-                  confirm_key_change: bool = False) -> None:
+                  message: str, confirm_key_change: bool = False) -> None:
     """Create conversation NAME with MEMBERS (accounts); one member makes a 1:1 chat."""
     kind = "direct" if len(members) == 1 else "group"
     conv = await adding(confirm_key_change, lambda ok: convs.create(
-        dev, name, list(members), now_ms(), kind, confirmed=ok))
+        dev, name, list(members), now_ms(), kind, confirmed=ok, first_message=message))
     suite = convs.suite_of(dev, conv)
     emit(as_json, {"id": conv["conv_id"], "name": conv["name"], **suite},
          lambda: console.print(f"created [bold]{shown(conv['name'])}[/bold]"

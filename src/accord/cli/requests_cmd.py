@@ -1,8 +1,10 @@
 """``accord requests list|accept|block``: message requests from other providers' users (T14).
 
-Until you accept, a request's conversation shows only plain-text previews,
-no attachment is fetched, and nothing is sent for it (no message, receipt or
-commit; ``accord.client.message_requests``): reading it is not accepting it.
+Until you accept, a request shows its sender, the plain-text preview of its
+sealed first-contact request (checked, issue 18; the invitation itself is not
+read) and how many items wait; no attachment is fetched and nothing is sent
+for it (no message, receipt or commit; ``accord.client.message_requests``):
+reading it is not accepting it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from accord.cli.client_common import (
 )
 from accord.cli.safe_text import shown
 from accord.client import conversations as convs
-from accord.client import invites, message_requests
+from accord.client import message_requests
 from accord.client.device import Device
 from accord.errors import NotFound
 
@@ -47,18 +49,16 @@ requests = listing_group("requests",
 @profile_options
 @with_device
 async def list_cmd(dev: Device, as_json: bool) -> None:
-    """Pending requests, with each one's plain-text previews."""
-    rows = []
-    for conv in message_requests.pending(dev):
-        previews = [m.body for m in dev.store.messages(conv["conv_id"])
-                    if m.kind == message_requests.PREVIEW_KIND]
-        waiting = invites.held_count(dev, conv)
-        rows.append({"chat": conv["name"], "conv_id": conv["conv_id"],
-                     "from": conv["meta"]["request"]["from"], "previews": previews,
-                     "waiting": waiting})
-    emit_rows(as_json, rows, lambda r: f"{shown(r['from'])} ({shown(r['conv_id'])}): " + (
-        " | ".join(shown(p) for p in r["previews"][-3:])
-        or f"{r['waiting']} item(s) waiting, unread until you accept"), "no message requests")
+    """Pending requests: sender, plain-text preview and how many items wait unread."""
+    rows = [message_requests.summary(dev, conv) for conv in message_requests.pending(dev)]
+    emit_rows(as_json, rows, _line, "no message requests")
+
+
+def _line(r: dict[str, Any]) -> str:
+    text = " | ".join(shown(p) for p in r["previews"][-3:]) or "(no preview)"
+    dropped = f"; sealed request dropped: {r['dropped']}" if r["dropped"] else ""
+    return (f"{shown(r['from'])} ({shown(r['conv_id'])}): {text} "
+            f"[{r['waiting']} item(s) waiting, unread until you accept{dropped}]")
 
 
 @requests.command("accept")

@@ -110,11 +110,13 @@ def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
 
 
 async def create(dev: Device, name: str, accounts: list[str], now: int,
-                 kind: str = "group", *, confirmed: bool | Collection[str] = False
-                 ) -> dict[str, Any]:
+                 kind: str = "group", *, confirmed: bool | Collection[str] = False,
+                 first_message: str = "") -> dict[str, Any]:
     """Create ``name`` with every device of ``accounts`` (and our other devices). Saved
     only when the hub took the group and its first commit: a failure leaves nothing.
-    ``confirmed``: the person's answer to the key-change gate (``claim``)."""
+    ``confirmed``: the person's answer to the key-change gate (``claim``).
+    ``first_message``: sent once the group exists; an invitee for whom this is a
+    message request sees its first line, sealed to its device, before accepting."""
     ident = dev.identity
     name = check_name(dev, name)
     wanted = _accounts([ident.account, *accounts])
@@ -134,7 +136,7 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     # Our other devices join too: every device of every member is a leaf.
     if adds:
         try:
-            await commit(dev, conv, now, add=adds)
+            await commit(dev, conv, now, add=adds, preview=first_message)
         except BaseException:
             # Nobody joined: forget the group (the hub keeps an empty one nobody uses),
             # so the name stays free and `send NAME` never goes to a leftover.
@@ -142,6 +144,11 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
             dev.store.drop_group(group_id)
             raise
         await announce(dev, conv, now)
+    if first_message:
+        from accord.client import messaging
+
+        await messaging.send_text(dev, dev.store.conversation(conv_id), first_message, now,
+                                  confirmed=confirmed)
     return dev.store.conversation(conv_id)
 
 
@@ -413,10 +420,13 @@ def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes
 
 async def commit(dev: Device, conv: dict[str, Any], now: int, *,
                  add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
-                 update: bool = False, reinit: tuple[bytes, int] | None = None) -> bool:
+                 update: bool = False, reinit: tuple[bytes, int] | None = None,
+                 preview: str = "") -> bool:
     """Commit a roster change, an update or a ReInit (``(new group id, suite)``,
-    ``accord.client.reinit``) at the hub; False when nothing was left to do."""
-    from accord.client import message_requests
+    ``accord.client.reinit``) at the hub; False when nothing was left to do.
+    Added devices of other accounts get a sealed first-contact request with
+    ``preview`` (issue 18), which their provider hands on only with a message request."""
+    from accord.client import first_contact, message_requests
     from accord.client import reinit as reinit_flow
 
     message_requests.require_accepted(conv)  # T14: no commit for a pending request
@@ -431,11 +441,14 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
         out = (dev.engine.commit_reinit(state, *reinit, now) if reinit is not None else
                dev.engine.commit(state, add=[kp for _, kp in add], remove=rm, update=update,
                                  now=now))
+        sealed = [] if out.welcome is None or not add else first_contact.seal_for(
+            dev, conv["group_id"], out.welcome, add, dev.engine.cipher_suite(state), preview,
+            now)
         req = m.CommitRequest(
             epoch=dev.engine.epoch(state), commit=out.commit,
             posting_key=posting_public_key(dev.engine, out.state),
             added=[d for d, _ in add], removed=[split_identity(i)[1] for i in rm],
-            welcome=out.welcome)
+            welcome=out.welcome, first_contact=sealed)
         try:
             await dev.api.commit(conv["group_id"], req)
         except (EpochConflict, Conflict):

@@ -345,8 +345,11 @@ class Device:
             return status.count
         ident = self.identity
         n = (batch if status.count < low else 0) + (1 if rotate else 0)
+        from accord.client import first_contact
+
+        exts = first_contact.kp_extensions(self)  # issue 18: the first-contact key
         bundles = [self.engine.key_package(ident.mls_identity, self._sig_priv(),
-                                           self.signature_public_key, now, suite)
+                                           self.signature_public_key, now, suite, exts)
                    for _ in range(n)]
         with self.store.transaction():
             for b in bundles:

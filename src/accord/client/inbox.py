@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import (
     alerts,
+    first_contact,
     fork_check,
     invites,
     message_requests,
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 
 async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
     applied = 0
-    if any(i.kind == "welcome" and i.seq > dev.cursor for i in items):
+    welcomed = any(i.kind == "welcome" and i.seq > dev.cursor for i in items)
+    if welcomed:
         # T14: which invitations are message requests, before anything in them is read
         await message_requests.refresh(dev)
     for item in items:
@@ -50,6 +52,8 @@ async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
         applied += 1
     if items:
         await dev.api.ack(dev.cursor)
+    if welcomed:  # the previews of the requests' sealed first contact (issue 18)
+        await first_contact.open_waiting(dev, now)
     return applied
 
 

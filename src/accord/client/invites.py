@@ -7,7 +7,9 @@ processing before the person said yes. Now, when the provider lists the
 Welcome's group as a message request (``message_requests.refresh``, before
 anything is read), the device only stores the queue item as it came
 (``defer``): no conversation and no group state exist until the accept;
-``pending`` shows the request, named after the sender. What arrives in that group before the accept (commits, proposals,
+``pending`` shows the request, named after the sender, with the preview of
+its sealed first-contact request once checked (``accord.client.first_contact``;
+the Welcome is not read for it). What arrives in that group before the accept (commits, proposals,
 application messages) is stored the same way, unread, at most
 ``message_requests.MAX_HELD`` items (``hold``). Accepting (``join``) parses
 the Welcome and then the held items in their order; blocking drops them all,
@@ -70,6 +72,23 @@ def hold(dev: Device, group_id: bytes, item: m.QueueItem) -> None:
         dev.store.put_json(KEY, invites)
 
 
+def undecided(dev: Device) -> list[tuple[str, dict[str, Any]]]:
+    """The waiting invitations whose sealed first-contact request is not decided yet."""
+    return [(g, e) for g, e in _all(dev).items() if "first_contact" not in e]
+
+
+def decided(dev: Device) -> set[str]:
+    return {g for g, e in _all(dev).items() if "first_contact" in e}
+
+
+def decide_first_contact(dev: Device, group_id: bytes, result: dict[str, Any]) -> None:
+    """Keep what the sealed first-contact request said (``accord.client.first_contact``)."""
+    invites = _all(dev)
+    if group_id.hex() in invites:
+        invites[group_id.hex()]["first_contact"] = result
+        dev.store.put_json(KEY, invites)
+
+
 def held_count(dev: Device, conv: dict[str, Any]) -> int:
     entry = _all(dev).get(conv["group_id"].hex())
     return len(entry["held"]) if entry else 0
@@ -84,9 +103,9 @@ def pending(dev: Device) -> list[dict[str, Any]]:
         gid = bytes.fromhex(gid_hex)
         out.append({"conv_id": convs.conv_id_of(gid), "group_id": gid, "name": e["from"],
                     "kind": "group", "created_at": e["at"],
-                    "meta": {"active": True, "request": {"from": e["from"],
-                                                         "state": "pending",
-                                                         "deferred": True}}})
+                    "meta": {"active": True, "request": {
+                        "from": e["from"], "state": "pending", "deferred": True,
+                        "first_contact": e.get("first_contact")}}})
     return out
 
 

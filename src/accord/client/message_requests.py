@@ -43,11 +43,13 @@ PREVIEW_KIND = "request"
 
 async def refresh(dev: Device) -> dict[str, str]:
     """The provider's pending requests, ``group_id hex -> from_account``, remembered."""
+    from accord.client import first_contact
     from accord.wire import federation as fw  # ~12 ms; not on the send path
 
     listed = await dev.api._json(fw.MessageRequestList, "GET", "/v1/requests", auth=True)
     pending = {r.group_id.hex(): r.from_account for r in listed.requests}
     dev.store.put_json("message_requests", pending)
+    first_contact.remember(dev, listed)
     return pending
 
 
@@ -111,6 +113,22 @@ def pending(dev: Device) -> list[dict[str, Any]]:
     from accord.client import invites
 
     return [c for c in dev.store.conversations() if is_pending(c)] + invites.pending(dev)
+
+
+def summary(dev: Device, conv: dict[str, Any]) -> dict[str, Any]:
+    """What every face shows of a pending request: the sender (the provider's list),
+    the plain-text previews (the checked sealed first contact, issue 18, or those of
+    held messages), how many items wait unread, and why a sealed request was dropped."""
+    from accord.client import invites
+
+    request = conv["meta"]["request"]
+    sealed = request.get("first_contact") or {}
+    previews = [sealed["preview"]] if sealed.get("state") == "checked" and sealed["preview"] \
+        else []
+    previews += [m.body for m in dev.store.messages(conv["conv_id"]) if m.kind == PREVIEW_KIND]
+    return {"chat": conv["name"], "conv_id": conv["conv_id"], "from": request["from"],
+            "previews": previews, "waiting": invites.held_count(dev, conv),
+            "dropped": sealed.get("reason") if sealed.get("state") == "dropped" else None}
 
 
 def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:

@@ -13,6 +13,8 @@ The engine counts time in seconds, the client in milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     OFFERED_SUITES,
@@ -26,6 +28,7 @@ from accord.mls import group as g
 from accord.mls.codec import decode, encode
 from accord.mls.credentials import BasicCredentials
 from accord.mls.structs import Add, Credential, KeyPackage, ProtocolVersion, ReInit, Remove
+from accord.mls.structs.credential import Extension
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
@@ -82,9 +85,11 @@ class RfcEngine:
         return get_suite(CLASSIC_SUITE).generate_signature_key_pair()
 
     def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
-                    now: int, suite: int = CLASSIC_SUITE) -> KeyPackageBundle:
+                    now: int, suite: int = CLASSIC_SUITE,
+                    extensions: Sequence[tuple[int, bytes]] = ()) -> KeyPackageBundle:
         _offered(suite)
-        kpp = g.key_package(get_suite(suite), Credential.basic(identity), sig_priv, _secs(now))
+        kpp = g.key_package(get_suite(suite), Credential.basic(identity), sig_priv, _secs(now),
+                            extensions=[Extension(t, data) for t, data in extensions])
         public = encode(MLSMessage, MLSMessage.wrap(kpp.key_package))
         private = _lp(public, kpp.init_priv, kpp.encryption_priv, kpp.signature_priv)
         return KeyPackageBundle(public, kpp.ref, private)
@@ -100,6 +105,13 @@ class RfcEngine:
         if identity is None:
             raise ValidationError("not a basic credential", "RFC 9420 5.3")
         return identity, kp.leaf_node.signature_key
+
+    def key_package_extension(self, key_package: bytes, extension_type: int) -> bytes | None:
+        """The data of a KeyPackage extension (of one checked by ``key_package_identity``:
+        its signature covers the extensions), or None."""
+        found = [e.extension_data for e in _key_package(key_package).extensions
+                 if e.extension_type == extension_type]
+        return found[0] if len(found) == 1 else None
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes:

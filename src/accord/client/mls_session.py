@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -118,7 +119,12 @@ class MlsEngine(Protocol):
         ...
 
     def key_package(self, identity: bytes, sig_priv: bytes, sig_pub: bytes,
-                    now: int, suite: int = CLASSIC_SUITE) -> KeyPackageBundle: ...
+                    now: int, suite: int = CLASSIC_SUITE,
+                    extensions: Sequence[tuple[int, bytes]] = ()) -> KeyPackageBundle: ...
+
+    def key_package_extension(self, key_package: bytes, extension_type: int) -> bytes | None:
+        """The data of one extension of a KeyPackage ``key_package_identity`` checked."""
+        ...
 
     def key_package_identity(self, key_package: bytes, now: int,
                              suite: int = CLASSIC_SUITE) -> tuple[bytes, bytes]:

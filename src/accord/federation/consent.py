@@ -122,8 +122,9 @@ async def _blocks(c: Call) -> fw.BlockList:
 
 async def _requests(c: Call) -> fw.MessageRequestList:
     rows = await c.provider.store.fed_requests(c.me.account)
+    sealed = await c.provider.store.fed_first_contact(c.me.device_id)  # this device's (issue 18)
     return fw.MessageRequestList(
-        requests=[fw.MessageRequest(g, frm, mid, at) for g, frm, mid, at in rows]
+        requests=[fw.MessageRequest(g, frm, mid, at, sealed.get(g)) for g, frm, mid, at in rows]
     )
 
 

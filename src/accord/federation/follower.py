@@ -47,7 +47,8 @@ async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
         added.append(fw.FedDevice(d, account.rsplit("@", 1)[-1]))
     fc = fw.FedCommit(group_id=group.group_id, sender=by.device_id, sender_account=by.account,
                       epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
-                      added=added, removed=list(req.removed), welcome=req.welcome)
+                      added=added, removed=list(req.removed), welcome=req.welcome,
+                      first_contact=list(req.first_contact))
     return await fed.client.post(group.hub, COMMITS, fc, m.CommitResponse, now)
 
 
@@ -135,9 +136,10 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
                          item.body, item.created_at)
         link = None if item.chain_seq is None or item.chain is None else (
             item.chain_seq, item.chain)
+        sealed = {s.device_id: s.sealed for s in item.first_contact}  # issue 18
         filings.append((Delivered(msg, recipients, roster, item.group_epoch,
                                   item.franking_tag, item.created_at + p.config.retention_ms,
-                                  link), requests, refuse))
+                                  link, sealed), requests, refuse))
     # One transaction for the whole batch, the hub's franking tags (T13) and chain
     # links (T07) included: one durable commit, all or nothing (issue 17).
     results = await p.store.fed_deliver_batch(hub, filings, fed.domain)

@@ -30,7 +30,7 @@ the outbound queue, to the followers hosting the other members.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -153,12 +153,14 @@ async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, no
     return ctx
 
 
-def item_encoder(sender_account: str | None, franking_tag: bytes | None = None
-                 ) -> ItemEncoder:
+def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
+                 first_contact: Sequence[m.SealedFirstContact] = ()) -> ItemEncoder:
     """How the hub writes one outbox item; application items never name a sender.
 
     ``franking_tag`` (T13) goes with an application item, the hub's chain link
-    (T07, computed in the commit's transaction) with a commit and its Welcome.
+    (T07, computed in the commit's transaction) with a commit and its Welcome,
+    and a Welcome's sealed first-contact requests (issue 18) with it, each to the
+    follower hosting its device.
     """
 
     def encode(msg: NewMessage, recipients: list[str], roster: Roster | None,
@@ -176,9 +178,21 @@ def item_encoder(sender_account: str | None, franking_tag: bytes | None = None
             franking_tag=franking_tag if msg.kind == "application" else None,
             chain_seq=link[0] if chained and link else None,
             chain=link[1] if chained and link else None,
+            first_contact=[s for s in first_contact if s.device_id in recipients]
+            if msg.kind == "welcome" else [],
         ))
 
     return encode
+
+
+def first_contact_of(req: m.CommitRequest) -> dict[str, bytes]:
+    """The sealed first-contact requests by device (issue 18): one per device, each
+    for a device this commit adds (a Welcome goes with it)."""
+    sealed = {s.device_id: s.sealed for s in req.first_contact}
+    if len(sealed) != len(req.first_contact) or not set(sealed) <= set(req.added):
+        raise ValidationError("a sealed first-contact request is for a device the commit"
+                              " adds, one per device", "Accord: first contact (T14)")
+    return sealed
 
 
 # the acceptance functions ---------------------------------------------------------------
@@ -195,6 +209,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     welcome_to = None if req.welcome is None else mls_check.welcome_recipients(req.welcome)
     sender, account = origin.sender, origin.account
     assert sender is not None and account is not None
+    sealed = first_contact_of(req)
     if req.added:  # consent (T14) for every origin: a local inviter's too (issue 18)
         c.allowed, c.requests = await consent.screen(fed, req.added, account, now)
     commit_msg = NewMessage(new_msg_id(), "commit", group_id, req.epoch, sender, req.commit, now)
@@ -208,10 +223,11 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     # credential, whose account alone says where the device lives (issue 17).
     placed = {d.device_id: d.domain for d in origin.placed}
     new_group, notified = await fed.provider.store.hub_commit(
-        change, commit_msg, welcome, c.allowed, item_encoder(account), fed.domain,
+        change, commit_msg, welcome, c.allowed, item_encoder(account, None, req.first_contact),
+        fed.domain,
         mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
                             req.commit, now),
-        c.requests, origin.peer,
+        c.requests, origin.peer, sealed,
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()
@@ -269,7 +285,7 @@ async def fed_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
     origin = Origin(PEER, req.sender, req.sender_account, peer, tuple(req.added), req.commit)
     local = m.CommitRequest(epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                             added=[d.device_id for d in req.added], removed=list(req.removed),
-                            welcome=req.welcome)
+                            welcome=req.welcome, first_contact=list(req.first_contact))
     return await accept_commit(fed, origin, req.group_id, local, now)
 
 

@@ -24,7 +24,8 @@ from accord.wire import b64e
 
 # (table, column that names a device) for rows erased with the devices
 DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
-                 "sessions", "challenges", "fed_refused", "fed_admitted")
+                 "sessions", "challenges", "fed_refused", "fed_admitted",
+                 "fed_first_contact")
 # (table, column that names the account)
 ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
                    ("fed_contacts", "account"), ("fed_contacts", "contact"),

@@ -2,16 +2,49 @@
 
 ``fed_blocks`` (users or whole domains an account blocked), ``fed_contacts``
 (senders whose message request the account accepted) and ``fed_requests``
-(pending message requests). Mixed into ``SqlStore`` through
-``FederationSqlMixin``; rows go with the account (ON DELETE CASCADE, T18).
+(pending message requests), with ``fed_first_contact`` (the sealed first-contact
+request of a pending request, per recipient device: ciphertext only, issue 18).
+Mixed into ``SqlStore`` through ``FederationSqlMixin``; rows go with the account
+(ON DELETE CASCADE, T18).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 from accord.errors import NotFound
-from accord.storage.engine import Engine
+from accord.storage.engine import Engine, Tx
+
+# Issue 18 numbers its migrations from 1800.
+CONSENT_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1800,
+        """
+CREATE TABLE fed_first_contact (
+    device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,
+    group_id {BLOB} NOT NULL,
+    sealed {BLOB} NOT NULL,
+    created_at {BIGINT} NOT NULL,
+    PRIMARY KEY (device_id, group_id)
+);
+""",
+    ),
+)
+
+
+async def record_first_contact(tx: Tx, group_id: bytes, created_at: int,
+                               requests: Sequence[tuple[str, str]],
+                               sealed: Mapping[str, bytes]) -> None:
+    """Keep each sealed first-contact request for a device of an account that got a
+    message request with this Welcome; the others (contacts, blocked) are dropped."""
+    if not sealed:
+        return
+    for account in sorted({a for a, _ in requests}):
+        rows = await tx.fetchall("SELECT device_id FROM devices WHERE account = ?", account)
+        await tx.executemany(
+            "INSERT INTO fed_first_contact (device_id, group_id, sealed, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(r[0], group_id, sealed[r[0]], created_at) for r in rows if r[0] in sealed])
 
 
 class ConsentSqlMixin:
@@ -68,6 +101,13 @@ class ConsentSqlMixin:
             )
         return [(bytes(r[0]), r[1], r[2], int(r[3])) for r in rows]
 
+    async def fed_first_contact(self, device_id: str) -> dict[bytes, bytes]:
+        """The sealed first-contact requests waiting for ``device_id``, by group."""
+        async with self.engine.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT group_id, sealed FROM fed_first_contact WHERE device_id = ?", device_id)
+        return {bytes(r[0]): bytes(r[1]) for r in rows}
+
     async def fed_add_contacts(self, account: str, contacts: Collection[str]) -> None:
         """``account`` invited ``contacts``: what they send it is no message request."""
         async with self.engine.transaction() as tx:
@@ -85,6 +125,9 @@ class ConsentSqlMixin:
             )
             if row is None:
                 raise NotFound("no such message request")
+            await tx.execute(
+                "DELETE FROM fed_first_contact WHERE group_id = ? AND device_id IN"
+                " (SELECT device_id FROM devices WHERE account = ?)", group_id, account)
             await tx.execute(
                 "INSERT INTO fed_contacts (account, contact) VALUES (?, ?)"
                 " ON CONFLICT DO NOTHING",

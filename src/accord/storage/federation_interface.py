@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the interface module imports this one
@@ -22,6 +22,7 @@ class FederationStore(Protocol):
         welcome_local: Collection[str] | None, encode: ItemEncoder, local_domain: str,
         plan: LeafPlan, requests: Sequence[tuple[str, str]] = (),
         placed_by: str | None = None,
+        first_contact: Mapping[str, bytes] | None = None,
     ) -> tuple[GroupRecord, list[str]]: ...
     async def hub_proposal(
         self, sender: str, message: NewMessage, encode: ItemEncoder
@@ -48,6 +49,7 @@ class FederationStore(Protocol):
     async def fed_blocks(self, account: str) -> list[str]: ...
     async def fed_consent(self, accounts: Collection[str], sender: str) -> dict[str, str]: ...
     async def fed_requests(self, account: str) -> list[tuple[bytes, str, str, int]]: ...
+    async def fed_first_contact(self, device_id: str) -> dict[bytes, bytes]: ...
     async def fed_add_contacts(self, account: str, contacts: Collection[str]) -> None: ...
 
     async def fed_accept_request(self, account: str, group_id: bytes) -> None: ...

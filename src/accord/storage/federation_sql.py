@@ -22,12 +22,12 @@ its sender.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import binding_sql, privacy_sql
-from accord.storage.consent_sql import ConsentSqlMixin
+from accord.storage.consent_sql import ConsentSqlMixin, record_first_contact
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import _enqueue, read_group
 from accord.storage.interface import GroupRecord, NewMessage
@@ -63,6 +63,7 @@ class Delivered:
     franking_tag: bytes | None = None
     tag_expires_at: int = 0
     link: tuple[int, bytes] | None = None
+    first_contact: Mapping[str, bytes] | None = None  # a Welcome's, by device (issue 18)
 
 
 def _marks(n: int) -> str:
@@ -274,6 +275,9 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     if d.link is not None:
         await privacy_sql.file_chain(tx, [msg.msg_id], msg.group_id, *d.link)
     if msg.kind == "welcome":
+        await record_first_contact(tx, msg.group_id, msg.created_at, requests,
+                                   {k: v for k, v in (d.first_contact or {}).items()
+                                    if k in d.recipients and k not in refuse})
         await _refuse(tx, msg.group_id, refuse)
         await binding_sql.admit(tx, msg.group_id, [r for r in d.recipients if r not in refuse])
     # T14, issue 17: a device gets a group's items only once a Welcome that passed

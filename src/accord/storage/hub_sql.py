@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from accord.errors import ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
 from accord.storage import binding_sql
+from accord.storage.consent_sql import record_first_contact
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import (
     _admit_application,
@@ -179,6 +180,7 @@ class HubSqlMixin:
         plan: LeafPlan,
         requests: Sequence[tuple[str, str]] = (),
         placed_by: str | None = None,
+        first_contact: Mapping[str, bytes] | None = None,
     ) -> tuple[GroupRecord, list[str]]:
         """Order one commit, fan it out locally and to every follower, file its chain link.
 
@@ -189,7 +191,9 @@ class HubSqlMixin:
         (account, from_account) message requests to record with the Welcome.
         Each added device lives at the domain of its credential's account, on
         the word of that account's provider only (``binding_sql.place_added``:
-        ``placed_by`` is the follower forwarding the commit, issue 17).
+        ``placed_by`` is the follower forwarding the commit, issue 17);
+        ``first_contact`` the sealed first-contact requests by added device (issue 18),
+        kept for the local ones that get a request.
         """
         async with self.engine.transaction() as tx:
             group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
@@ -229,6 +233,9 @@ class HubSqlMixin:
                               set(_local(change.added, where)) - set(local_added))
                 notified += await _enqueue(tx, welcome, local_added)
                 await _record_requests(tx, welcome, requests)
+                await record_first_contact(tx, change.group_id, welcome.created_at, requests,
+                                           {d: s for d, s in (first_contact or {}).items()
+                                            if d in local_added})
                 await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode,
                                  link)
         kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)

@@ -12,6 +12,7 @@ posting key or nonce to a device or an account.
 from __future__ import annotations
 
 from accord.storage.binding_sql import BINDING_MIGRATIONS
+from accord.storage.consent_sql import CONSENT_MIGRATIONS
 from accord.storage.engine import Engine
 from accord.storage.hub_sql import HUB_MIGRATIONS
 from accord.storage.privacy_schema import PRIVACY_MIGRATIONS
@@ -270,3 +271,5 @@ ALTER TABLE last_resort_key_packages_by_suite RENAME TO last_resort_key_packages
 MIGRATIONS = MIGRATIONS + HUB_MIGRATIONS
 # Issue 17: device bindings confirmed by their owner's provider, group admission (1750).
 MIGRATIONS = MIGRATIONS + BINDING_MIGRATIONS
+# Issue 18: sealed first-contact requests (1800).
+MIGRATIONS = MIGRATIONS + CONSENT_MIGRATIONS

@@ -134,10 +134,9 @@ class Api:
 
     async def state(self, request: Request) -> Response:
         dev = self.dev
-        requests = [{"id": c["conv_id"], "from": c["meta"]["request"]["from"],
-                     "previews": [m.body for m in dev.store.messages(c["conv_id"])
-                                  if m.kind == message_requests.PREVIEW_KIND][-5:]}
-                    for c in message_requests.pending(dev)]
+        summaries = [message_requests.summary(dev, c) for c in message_requests.pending(dev)]
+        requests = [{"id": s["conv_id"], "from": s["from"], "previews": s["previews"][-5:],
+                     "waiting": s["waiting"]} for s in summaries]
         return JSONResponse({"me": dev.identity.account, "online": self.live.online,
                              "alerts": [alert_view(a) for a in alerts.pending(dev.store)],
                              "notify": notify_setting(dev),

@@ -18,10 +18,12 @@ from accord.wire.messages import (
     DEVICE_ID_RE,
     EPOCH_MAX,
     KEY_LEN,
+    MAX_FIRST_CONTACT,
     MAX_GROUP_ID,
     MAX_MESSAGE,
     MAX_ROSTER_CHANGE,
     SIG_LEN,
+    SealedFirstContact,
 )
 
 DOMAIN_RE = r"[a-z0-9][a-z0-9.-]{0,252}"
@@ -91,6 +93,7 @@ class FedCommit:
     added: list[FedDevice] = f(max_items=MAX_ROSTER_CHANGE, default=())
     removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
     welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
+    first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER_CHANGE, default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class FedItem:
     franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
     chain_seq: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
     chain: bytes | None = f(min_len=32, max_len=32, default=None)
+    # issue 18: a Welcome's sealed first-contact requests, for its recipients here
+    first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER, default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +173,16 @@ class BlockList:
 class MessageRequest:
     """A conversation a stranger of another provider invited the caller's account to (T14).
 
-    Until accepted, the client quarantines everything of ``group_id``: only a
-    plain-text preview, no attachment fetched.
+    Until accepted, the client keeps everything of ``group_id`` unread.
+    ``first_contact`` is the sealed first-contact request for the calling
+    device, if the inviter sent one (issue 18): its only preview.
     """
 
     group_id: bytes
     from_account: str
     msg_id: str
     created_at: int
+    first_contact: bytes | None = f(min_len=1, max_len=MAX_FIRST_CONTACT, default=None)
 
 
 @dataclass(frozen=True, slots=True)

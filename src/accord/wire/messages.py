@@ -185,13 +185,26 @@ class GroupState:
     members: list[str]
 
 
+# The sealed first-contact request for one invited device (issue 18, T14): HPKE
+# ciphertext of ``accord.content.first_contact``; the provider sees only its size.
+MAX_FIRST_CONTACT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class SealedFirstContact:
+    device_id: str = f(pattern=DEVICE_ID_RE)
+    sealed: bytes = f(min_len=1, max_len=MAX_FIRST_CONTACT)
+
+
 @dataclass(frozen=True, slots=True)
 class CommitRequest:
     """A commit for ``epoch`` (the group's current one) from an authenticated member.
 
     ``added``/``removed`` are the device ids the commit adds and removes,
     ``welcome`` goes to the added devices, ``posting_key`` is the public
-    posting key of the epoch the commit creates (issue 11).
+    posting key of the epoch the commit creates (issue 11). ``first_contact``:
+    a sealed first-contact request per added device (issue 18), handed only to
+    the devices of accounts for which the Welcome is a message request.
     """
 
     epoch: int = _epoch()
@@ -200,6 +213,7 @@ class CommitRequest:
     added: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
     removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
     welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
+    first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER_CHANGE, default=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ function renderList(state) {
     for (const p of r.previews) previews.append(el("li", {text: p}));
     reqs.append(el("li", {class: "request"},
       el("p", {class: "from", text: r.from}), previews,
+      el("p", {class: "waiting", text: `${r.waiting} waiting, unread until you accept`}),
       el("button", {type: "button", text: "Accept", on: {click: () => act(
         () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/accept`)
               .then(() => { location.hash = "#c=" + encodeURIComponent(r.id); }))}}),
