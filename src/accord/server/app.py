@@ -183,6 +183,10 @@ def serve(
         server_header=False,  # T15: no software name or version in any response
         log_level="info",
         ws_max_size=1024 * 1024,
+        # No permessage-deflate: its zlib state costs about 60 KiB per socket (most of
+        # an idle socket's memory, docs/SCALING.md) to shrink frames that are mostly
+        # base64 ciphertext; the binary body planned by issue 23 will not compress at all.
+        ws_per_message_deflate=False,
         http=guarded_http(config.header_timeout_s),  # a deadline on every request head
         lifespan="on",
         timeout_graceful_shutdown=config.drain_timeout_s,
