@@ -340,6 +340,9 @@ def test_T06_a_succession_is_proven_carried_and_trusted_forward_only() -> None:
     pairs = [(s.predecessor, s.successor) for s in proven]
     assert vouched([ka, ko], pairs) == ({ka, ko, kb}, {ka})
     assert vouched([kb], pairs) == ({kb}, frozenset())  # never backwards
+    # A key hands its place on once: a second successor (a stolen copy's) voids both.
+    assert vouched([ka, ko], [*pairs, (ka, kc)]) == ({ka, ko}, frozenset())
+    assert vouched([ka, ko], [*pairs, (ka, kb)]) == ({ka, ko, kb}, {ka})  # the same twice
     d.delete(ALICE, now=5)
     assert verify_lookup(head_of(d), ALICE, d.lookup(ALICE)).successions == ()
 

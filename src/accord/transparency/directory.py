@@ -269,10 +269,17 @@ def vouched(trusted: Iterable[bytes], proven: Iterable[tuple[bytes, bytes]]
     """``(keys, retired)``: the trusted keys and, transitively, their successors by the
     ``(predecessor, successor)`` pairs of ``proven_successions``; and which of those
     keys a successor replaced. Only forward: a key is never trusted because of its
-    successor (anyone can sign a succession to a key they did not make)."""
+    successor (anyone can sign a succession to a key they did not make).
+
+    A key hands its place on once: a restore removes the old device, which can then
+    no longer ask its provider for anything. A key with two successors (its stolen
+    copy signed another) vouches for neither; each is then a key change."""
     keys: set[bytes] = set(trusted)
     retired: set[bytes] = set()
-    edges = list(proven)
+    heirs: dict[bytes, set[bytes]] = {}
+    for old, new in proven:
+        heirs.setdefault(old, set()).add(new)
+    edges = [(old, next(iter(new))) for old, new in heirs.items() if len(new) == 1]
     grew = True
     while grew:
         grew = False
