@@ -21,23 +21,13 @@ from tests.harness import (
     application_post,
     group_path,
 )
+from tests.server.cluster import services_or_skip, start_nodes
 from tests.server.test_operations import _group_of_two, sample
 
 from accord.federation.loopback import free_port
 from accord.wire import encode
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY_FOLDERS = ("federation", "transparency")  # the provider's keys: one set for all nodes
-
-
-def services_or_skip() -> tuple[str, str, str]:
-    admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
-    haproxy = shutil.which("haproxy")
-    if not admin or not nats_url or not haproxy:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but PostgreSQL, NATS or haproxy is missing")
-        pytest.skip("needs ACCORD_TEST_PG, ACCORD_TEST_NATS and haproxy")
-    return admin, nats_url, haproxy
 
 
 async def _wait(check: object, timeout_s: float = 20.0) -> None:
@@ -58,19 +48,14 @@ async def test_a_draining_node_sends_its_websockets_to_the_others_and_nothing_is
         tmp_path: Path) -> None:
     from tests.pg import create_database, drop_database
 
-    admin, nats_url, haproxy = services_or_skip()
+    admin, nats_url = services_or_skip("haproxy")
+    haproxy = shutil.which("haproxy") or "haproxy"
     url, name = await create_database(admin)
     nodes: list[ServerProcess] = []
     lb: subprocess.Popen[bytes] | None = None
     try:
-        for i in range(3):
-            node = ServerProcess(tmp_path / f"node{i}", database=url, bus=nats_url,
-                                 rate_limit_scale=50, extra_args=(
-                                     "--metrics-bind", f"127.0.0.1:{free_port()}"))
-            if nodes:  # deploy/: every node starts with the first node's keys
-                for folder in KEY_FOLDERS:
-                    shutil.copytree(nodes[0].data_dir / folder, node.data_dir / folder)
-            nodes.append(node.start())
+        nodes = start_nodes(tmp_path, url, nats_url, 3, lambda i: (
+            "--metrics-bind", f"127.0.0.1:{free_port()}"))
         lb_port = free_port()
         env = {**os.environ, "ACCORD_LB_BIND": f"127.0.0.1:{lb_port}",
                **{f"ACCORD_NODE{i + 1}": f"127.0.0.1:{n.port}" for i, n in enumerate(nodes)}}

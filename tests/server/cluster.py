@@ -1,0 +1,44 @@
+"""Several ``accord server`` nodes on one PostgreSQL and NATS, as deploy/ runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.harness import ServerProcess
+
+KEY_FOLDERS = ("federation", "transparency")  # the provider's keys: one set for all nodes
+
+
+def services_or_skip(*tools: str) -> tuple[str, str]:
+    """The PostgreSQL admin URL and the NATS URL (and the named tools on PATH)."""
+    admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
+    if not admin or not nats_url or not all(shutil.which(t) for t in tools):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL, NATS or one of {tools} is missing")
+        pytest.skip(f"needs ACCORD_TEST_PG, ACCORD_TEST_NATS and {tools}")
+    return admin, nats_url
+
+
+def start_nodes(root: Path, database: str, bus: str, count: int,
+                args_of: Callable[[int], tuple[str, ...]] = lambda i: ()
+                ) -> list[ServerProcess]:
+    """``count`` nodes, each with its own data folder holding the first node's keys;
+    ``args_of(i)`` gives node i's further ``accord server`` options."""
+    nodes: list[ServerProcess] = []
+    try:
+        for i in range(count):
+            node = ServerProcess(root / f"node{i}", database=database, bus=bus,
+                                 rate_limit_scale=1000, extra_args=args_of(i))
+            if nodes:
+                for folder in KEY_FOLDERS:
+                    shutil.copytree(nodes[0].data_dir / folder, node.data_dir / folder)
+            nodes.append(node.start())
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
