@@ -103,9 +103,11 @@ async def test_a_write_lock_held_by_another_process_is_a_503_and_the_node_keeps_
         group = await group_of_two(node.http)
         assert (await post(node.http, group, b"first")).status_code == 201
         engine = node.store.engine
-        await engine._sync(lambda c: c.execute("PRAGMA busy_timeout=400"))
-        other = sqlite3.connect(engine.path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # e.g. an operator's sqlite3 shell, a backup tool
+        await engine._sync(lambda c: c.execute("PRAGMA busy_timeout=3000"))
+        other = sqlite3.connect(engine.path, isolation_level=None, check_same_thread=False)
+        # e.g. an operator's sqlite3 shell, a backup tool; taken off the loop, so that a
+        # transaction of the node's own background tasks can finish first
+        await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
         writing = asyncio.create_task(post(node.http, group, b"while locked"))
         await asyncio.sleep(0.1)  # the post now waits for the lock (up to busy_timeout)
         assert await received(group.bob) == [b"first"]  # reads go on meanwhile
