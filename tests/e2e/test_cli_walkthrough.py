@@ -7,10 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from accord.client.local_server import start_server
 from tests.e2e.helpers import Listener
+from accord.federation.loopback import Provider, federation
 
 CLI_TIMEOUT_S = 60
 
@@ -161,3 +165,53 @@ def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
                            "chat", "list"], env=env, capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def two_providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Provider]]:
+    provs = federation(tmp_path_factory.mktemp("walkthrough"), ["beta.test", "gamma.test"])
+    try:
+        for p in provs:
+            p.start()
+        yield {p.domain.split(".")[0]: p for p in provs}
+    finally:
+        for p in provs:
+            p.stop()
+
+
+def test_readme_walkthrough_a_federated_stranger(two_providers, tmp_path) -> None:
+    """The README's message requests, as written (issue 19): carol of another provider,
+    a stranger to bob, writes first; bob sees who and a one-line preview, reads nothing
+    until he accepts, and then they talk."""
+    carol, bob = tmp_path / "carol", tmp_path / "bob"
+    tag = os.urandom(3).hex()
+    c_acct, b_acct = f"carol{tag}@gamma.test", f"bob{tag}@beta.test"
+    for profile, account, provider in ((carol, c_acct, "gamma"), (bob, b_acct, "beta")):
+        accord(profile, "init")
+        accord(profile, "register", account, "--server", two_providers[provider].url)
+
+    accord(carol, "chat", "new", "climbing", b_acct, "--message", "Hi Bob, Carol from the club")
+    js(carol, "send", "climbing", "are you coming on Sunday?")
+    rows: list = []
+    for _ in range(30):  # bounded: the invitation crosses two providers
+        rows = js(bob, "requests", "list")  # type: ignore[assignment]
+        if rows and rows[0]["waiting"] >= 2:
+            break
+        time.sleep(0.5)
+    assert [(r["from"], r["previews"]) for r in rows] == [(c_acct, ["Hi Bob, Carol from the club"])]
+    assert [c["name"] for c in js(bob, "chat", "list") if not c.get("request")] == []
+
+    accepted = js(bob, "requests", "accept", c_acct)
+    assert accepted["chat"] == "climbing"
+    read = js(bob, "read", "climbing")
+    assert [i["text"] for i in read["items"] if i["type"] == "message"] == [
+        "Hi Bob, Carol from the club", "are you coming on Sunday?"]
+    js(bob, "send", "climbing", "Yes, see you at 9")
+    texts: list = []
+    for _ in range(30):
+        read = js(carol, "read", "climbing")
+        texts = [i["text"] for i in read["items"] if i["type"] == "message"]  # type: ignore[index]
+        if "Yes, see you at 9" in texts:
+            break
+        time.sleep(0.5)
+    assert texts[-1] == "Yes, see you at 9"
