@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from accord.client.local_server import start_server
-from tests.e2e.helpers import Listener
 from accord.federation.loopback import Provider, federation
+from tests.e2e.helpers import Listener
 
 CLI_TIMEOUT_S = 60
 
