@@ -94,6 +94,32 @@ COVERAGE: dict[str, dict[str, str]] = {
 }
 
 
+MIMI = "tests.federation.test_mimi_transport::"
+MIMI_OWN = MIMI + "test_T08_mimi_key_material_only_for_hosted_users_by_the_peers_own"
+MIMI_ID = MIMI + "test_T08_mimi_identifier_query_answers_for_own_accounts_only"
+# The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
+MIMI_COVERAGE: dict[str, dict[str, str]] = {
+    "/mimi/v1/keyMaterial/{target:path}": {
+        "{target}": MIMI_OWN, "target_user.uri": MIMI_OWN, "requesting_user.uri": MIMI_OWN,
+        "requester_signature_key": MIMI_OWN, "key_material_request_signature": MIMI_OWN,
+        "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
+        "room_id.uri": "value: consent is per user in Accord, not per room (docs/INTEROP.md)",
+        "acceptable_ciphersuites": MIMI + "test_key_material_for_every_client_of_a_hosted_user",
+        "required_capabilities.extension_types": MIMI + (
+            "test_key_material_for_every_client_of_a_hosted_user"),
+        "required_capabilities.proposal_types": "value: filters KeyPackages as extension_types",
+        "required_capabilities.credential_types": "value: filters KeyPackages as extension_types",
+        "requester_credential.credential_type": "value: the requester's, not yet bound (INTEROP)",
+        "requester_credential.identity": "value: the requester's, not yet bound (INTEROP)",
+        "requester_credential.certificates": "value: the requester's, not yet bound (INTEROP)",
+    },
+    "/mimi/v1/identifierQuery/{target:path}": {
+        "{target}": MIMI_ID, "query_elements": MIMI_ID,
+        "id_request_extensions.component_data": "value: extensions, none understood yet",
+    },
+}
+
+
 def _fields(cls: type, prefix: str = "") -> set[str]:
     """Every field a peer fills in ``cls``, nested dataclasses as ``a[].b``/``a.b``."""
     out: set[str] = set()
@@ -127,3 +153,15 @@ def test_T08_every_federation_route_and_field_has_an_attack_test() -> None:
                 module, name = ref.split("::")
                 assert callable(getattr(importlib.import_module(module), name)), (
                     spec.path, field, ref)
+
+
+def test_T08_every_mimi_route_and_field_has_an_attack_test() -> None:
+    from accord.server.mimi_routes import MIMI_SPECS
+
+    assert {s.path for s in MIMI_SPECS} == set(MIMI_COVERAGE)
+    for spec in MIMI_SPECS:
+        assert _fields(spec.request) | {"{target}"} == set(MIMI_COVERAGE[spec.path]), spec.path
+        for field, why in MIMI_COVERAGE[spec.path].items():
+            if not why.startswith("value: "):
+                module, name = why.split("::")
+                assert callable(getattr(importlib.import_module(module), name)), (field, why)

@@ -46,6 +46,8 @@ LAZY: dict[str, tuple[str, str, str]] = {
              "Create this device's encrypted profile and its signature key."),
     "interop": ("interop_cmd", "interop",
                 "MLS interop: run the working group's scenarios against MLSClient servers."),
+    "mimi": ("mimi_cmd", "mimi",
+             "MIMI: check a provider's MIMI endpoints against draft-ietf-mimi-protocol-06."),
     "listen": ("account_cmd", "listen_cmd",
                "Show what arrived since you last listened, then everything live: messages, "
                "edits, deletions, reactions, read receipts and history events."),

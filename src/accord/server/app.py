@@ -26,6 +26,7 @@ from accord.server import delivery, franking, json_logs
 from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.health import health_routes, store_unavailable
 from accord.server.metrics import Metrics, MetricsMiddleware, backlog_loop, route_templates
+from accord.server.mimi_routes import mimi_routes
 from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
 from accord.server.rendezvous import rendezvous_routes
@@ -98,7 +99,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
               *privacy_routes(), *rendezvous_routes(),
-              *federation_routes(), *transparency_routes(),
+              *federation_routes(), *mimi_routes(), *transparency_routes(),
               WebSocketRoute("/v1/ws", push_endpoint), *health_routes(), *extra_routes]
     app = Starlette(
         routes=routes,

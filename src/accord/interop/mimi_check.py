@@ -1,0 +1,135 @@
+"""A conformance check of a MIMI provider (draft-ietf-mimi-protocol-06), for implementers.
+
+:func:`check` fetches the directory (5.1), then probes every endpoint the draft
+defines: one the directory does not list, or that answers 404/405/501, is
+*missing*; one that answers as the draft says *conforms*; anything else
+*differs*. The probes are unsigned (the tool is no peer of the provider), so a
+provider that authenticates its peers answers 401 or 403, which conforms
+(section 4.1: providers authenticate each other); a 2xx answer must decode as
+the endpoint's response structure (:mod:`accord.wire.mimi`). Keys the draft
+does not define are reported as extensions and not counted.
+
+The HTTP client is an argument: the CLI passes a real one, a test may pass one
+whose transport drops a route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from accord.errors import AccordError
+from accord.mls.structs import Credential, RequiredCapabilities
+from accord.wire import mimi as w
+
+DIRECTORY = "/.well-known/mimi-protocol-directory"
+GONE = (404, 405, 501)
+Decoder = Callable[[bytes], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    verdict: str  # "conforms", "differs", "missing" or "extension"
+    name: str
+    section: str
+    detail: str
+
+    def line(self) -> str:
+        where = f"section {self.section}" if self.section else "extension"
+        return f"{self.verdict:9} {self.name:16} {where:14} {self.detail}"
+
+
+def _uri(host: str) -> w.IdentifierUri:
+    return w.IdentifierUri.of(f"mimi://{host}/u/mimi-check")
+
+
+def _probe(key: str, host: str) -> tuple[str, bytes, Decoder]:
+    """The path value, a request body and the decoder of a 2xx answer, per endpoint.
+
+    Bodies that need MLS content (update, submitMessage, notify) are empty: a
+    provider refuses them, which shows the endpoint is served.
+    """
+    user = _uri(host)
+    bodies: dict[str, tuple[str, bytes, Decoder]] = {
+        "keyMaterial": (user.text(), w.KeyMaterialRequest(
+            w.MLS10, user, user, w.IdentifierUri(b""), (1,), RequiredCapabilities((), (), ()),
+            b"", Credential.basic(b"mimi-check"), b"").to_bytes(),
+            w.KeyMaterialResponse.from_bytes),
+        "update": ("mimi-check", b"", w.UpdateRoomResponse.from_bytes),
+        "submitMessage": ("mimi-check", b"", w.SubmitMessageResponse.from_bytes),
+        "notify": ("mimi-check", b"", None),
+        "groupInfo": ("mimi-check", w.GroupInfoRequest(
+            w.MLS10, 1, b"", Credential.basic(b"mimi-check"), b"", None, b"").to_bytes(),
+            w.GroupInfoResponse.from_bytes),
+        "requestConsent": (user.text(), w.ConsentEntry(1, user, user).to_bytes(), None),
+        "updateConsent": (user.text(), w.ConsentEntry(3, user, user).to_bytes(), None),
+        "identifierQuery": (host, w.IdentifierRequest((w.QueryElement(
+            w.SearchIdentifierType.HANDLE, None, b"mimi-check"),)).to_bytes(),
+            w.IdentifierResponse.from_bytes),
+        "reportAbuse": ("mimi-check", w.AbuseReport(user, user, 0, b"").to_bytes(), None),
+        "proxyDownload": (f"https://{host}/mimi-check", b"", bytes),
+    }
+    return bodies[key]
+
+
+def _judge(key: str, status: int, content: bytes, decoder: Decoder, body: bytes) -> tuple[str, str]:
+    if status in GONE:
+        return "missing", f"listed but not served (HTTP {status})"
+    if status in (401, 403):
+        return "conforms", f"served; refuses an unauthenticated peer (HTTP {status}, 4.1)"
+    if 200 <= status < 300:
+        if decoder is None:
+            return ("conforms", f"HTTP {status}, no body") if not content else (
+                "differs", f"HTTP {status} with a body; the draft defines none")
+        try:
+            decoder(content)
+        except AccordError as exc:
+            return "differs", f"HTTP {status}, the answer does not decode: {exc}"
+        return "conforms", f"HTTP {status}, the answer decodes"
+    if 400 <= status < 500 and not body:
+        return "conforms", f"served; refuses an empty body (HTTP {status})"
+    return "differs", f"HTTP {status} to a well-formed request"
+
+
+async def check(base_url: str, http: httpx.AsyncClient) -> list[Finding]:
+    base = base_url.rstrip("/")
+    try:
+        r = await http.get(base + DIRECTORY)
+        doc = w.parse_directory(r.json()) if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AccordError) as exc:
+        return [Finding("differs", "directory", "5.1", f"not a directory: {exc}")] + [
+            Finding("missing", k, s, "no directory") for k, (s, _) in w.ENDPOINTS.items()]
+    if doc is None:
+        return [Finding("missing", "directory", "5.1", f"HTTP {r.status_code}")] + [
+            Finding("missing", k, s, "no directory") for k, (s, _) in w.ENDPOINTS.items()]
+    out = [Finding("conforms", "directory", "5.1", f"{len(doc)} entries, each an https URL")]
+    host = urlsplit(base).hostname or "localhost"
+    for key, (section, param) in w.ENDPOINTS.items():
+        if key not in doc:
+            out.append(Finding("missing", key, section, "not in the directory"))
+            continue
+        value, body, decoder = _probe(key, host)
+        url = doc[key].replace("{" + param + "}", quote(value, safe=""))
+        try:
+            if key == "proxyDownload":
+                answer = await http.get(url)
+            else:
+                answer = await http.post(url, content=body,
+                                         headers={"Content-Type": w.MEDIA_TYPE})
+        except httpx.HTTPError as exc:
+            out.append(Finding("differs", key, section, f"no answer: {type(exc).__name__}"))
+            continue
+        verdict, detail = _judge(key, answer.status_code, answer.content, decoder, body)
+        out.append(Finding(verdict, key, section, detail))
+    for key in sorted(set(doc) - set(w.ENDPOINTS)):
+        out.append(Finding("extension", key, "", doc[key]))
+    return out
+
+
+def summary(findings: list[Finding]) -> str:
+    n = {v: sum(f.verdict == v for f in findings) for v in ("conforms", "differs", "missing")}
+    return f"{n['conforms']} conform, {n['differs']} differ, {n['missing']} missing"

@@ -1,0 +1,225 @@
+"""The MIMI transport (draft-ietf-mimi-protocol-06), beside Accord's own federation API.
+
+- ``GET /.well-known/mimi-protocol-directory`` (5.1): the endpoints below, as
+  the draft's URL templates, and Accord's extensions (``accord-*`` keys).
+- ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2): the claim path of
+  ``accord.server.keypackages`` (its limits and its consent rule, one
+  ``admit_claim`` for every claimer) answering in the draft's structures.
+- ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
+
+Bodies are the TLS-presentation structures of :mod:`accord.wire.mimi`. Every
+request is signed by the calling provider exactly as Accord's peer routes are
+(RFC 9421, :func:`accord.federation.routes.authenticated`), and a peer speaks
+only for what it hosts: the requesting user is one of the signer's, the
+target one of ours. Errors are the server's one mapping (typed JSON, 4xx).
+Only the endpoints listed in :data:`MIMI_SPECS` are in the directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
+from accord.federation.follower import POSTS
+from accord.federation.outbox import DELIVER
+from accord.federation.routes import authenticated, ours, requester_of
+from accord.federation.service import Federation
+from accord.mls.codec import WireStruct
+from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
+from accord.mls.suites import SUITES, get_suite
+from accord.server import accounts, keypackages
+from accord.server.errors import error_response
+from accord.wire import mimi as w
+
+log = logging.getLogger("accord.mimi.http")
+DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
+PREFIX = "/mimi/v1"
+Handler = Callable[[Federation, str, Any, str, int], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class MimiSpec:
+    key: str  # the directory key (5.1)
+    request: type[WireStruct]
+    handler: Handler
+    status: int = 200
+
+    @property
+    def path(self) -> str:
+        return f"{PREFIX}/{self.key}/{{target:path}}"
+
+    def template(self, base: str) -> str:
+        return f"{base}{PREFIX}/{self.key}/{{{w.ENDPOINTS[self.key][1]}}}"
+
+
+# ------------------------------------------------------------------ 5.2 key material
+
+async def _devices(fed: Federation, account: str) -> list[Any]:
+    """The devices of one of our accounts; none for an account we do not have."""
+    try:
+        return (await accounts.list_devices(fed.provider, account)).devices
+    except NotFound:
+        return []
+
+
+def _compatible(kp: KeyPackage, required: RequiredCapabilities) -> bool:
+    caps = kp.leaf_node.capabilities
+    return (set(required.extension_types) <= set(caps.extensions)
+            and set(required.proposal_types) <= set(caps.proposals)
+            and set(required.credential_types) <= set(caps.credentials))
+
+
+def _check_requester_signature(req: w.KeyMaterialRequest, suite: int) -> None:
+    try:
+        get_suite(suite).verify_with_label(req.requester_signature_key, req.SIGN_LABEL,
+                                           req.tbs(), req.key_material_request_signature)
+    except CryptoError as exc:
+        raise AuthError("the requester's signature does not verify "
+                        "(draft-ietf-mimi-protocol-06 5.2)") from exc
+
+
+async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, target: str,
+                       now: int) -> w.KeyMaterialResponse:
+    if req.target_user.text() != target:
+        raise ValidationError("the body's targetUser is not the path's", "MIMI 5.2")
+    account = w.account_of_user_uri(target)
+    ours(fed, account)
+    requester = requester_of(peer, w.account_of_user_uri(req.requesting_user.text()))
+    # Suites in the requester's order, those we implement, each once (a bounded loop).
+    suites = [s for s in dict.fromkeys(req.acceptable_ciphersuites) if s in SUITES]
+    if not suites:
+        return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL,
+                                     req.target_user)
+    _check_requester_signature(req, suites[0])
+    fed.limiter.check("sender", requester, now)
+    devices = await _devices(fed, account)
+    if not devices:
+        return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.USER_UNKNOWN, req.target_user)
+    claimer = keypackages.Claimer(requester, peer)
+    claimed: dict[str, KeyPackage] = {}
+    for suite in suites:
+        try:
+            resp = await keypackages.claim_local(fed.provider, account, claimer, now, suite)
+        except NotFound:  # blocked: looks like no account at all (no probing, T14)
+            return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.USER_UNKNOWN,
+                                         req.target_user)
+        for c in resp.key_packages:
+            msg = MLSMessage.from_bytes(c.key_package)  # stored as checked at upload
+            assert isinstance(msg.message, KeyPackage)
+            claimed[c.device_id] = msg.message
+        if claimed:
+            break
+    return _key_material_response(fed.domain, req, devices, claimed)
+
+
+def _key_material_response(domain: str, req: w.KeyMaterialRequest, devices: list[Any],
+                           claimed: dict[str, KeyPackage]) -> w.KeyMaterialResponse:
+    clients = []
+    for d in devices:
+        uri = w.IdentifierUri.of(w.mimi_client_uri(domain, d.device_id))
+        kp = claimed.get(d.device_id)
+        if kp is None:
+            clients.append(w.ClientKeyMaterial(w.KeyMaterialClientCode.KEY_MATERIAL_EXHAUSTED, uri))
+        elif _compatible(kp, req.required_capabilities):
+            clients.append(w.ClientKeyMaterial(w.KeyMaterialClientCode.SUCCESS, uri, kp))
+        else:  # capabilities omitted, as 5.2 allows (privacy)
+            clients.append(w.ClientKeyMaterial(w.KeyMaterialClientCode.NOTHING_COMPATIBLE, uri,
+                                               client_capabilities=w.MaybeCapabilities(None)))
+    ok = sum(c.client_status == w.KeyMaterialClientCode.SUCCESS for c in clients)
+    status = (w.KeyMaterialUserCode.SUCCESS if ok == len(clients)
+              else w.KeyMaterialUserCode.PARTIAL_SUCCESS if ok
+              else w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL)
+    return w.KeyMaterialResponse(w.MLS10, status, req.target_user, tuple(clients))
+
+
+# ------------------------------------------------------------------ 5.8 identifier query
+
+def _handle_account(value: bytes) -> str | None:
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("mimi://"):
+        try:
+            return w.account_of_user_uri(text)
+        except AccordError:
+            return None
+    return text if text.count("@") == 1 else None
+
+
+async def identifier_query(fed: Federation, peer: str, req: w.IdentifierRequest, target: str,
+                           now: int) -> w.IdentifierResponse:
+    if target != fed.domain:  # a provider answers for its own domain only (no relay)
+        raise NotFound(f"this provider answers identifier queries for {fed.domain} only")
+    code = w.IdentifierQueryCode
+    if not req.query_elements:
+        return w.IdentifierResponse(code.AMBIGUOUS)
+    # Accord decides: only an exact handle (user@domain or its mimi:// user URI) is searchable.
+    if any(q.search_type != w.SearchIdentifierType.HANDLE for q in req.query_elements):
+        return w.IdentifierResponse(code.UNSUPPORTED_FIELD)
+    found = {_handle_account(q.search_value) for q in req.query_elements}
+    account = found.pop() if len(found) == 1 else None
+    if account is None or account.rsplit("@", 1)[-1] != fed.domain:
+        return w.IdentifierResponse(code.NOT_FOUND)
+    # An account that blocked the peer's domain looks like no account (T14).
+    blocked = (await fed.provider.store.fed_consent([account], peer)).get(account) == "blocked"
+    if blocked or not await _devices(fed, account):
+        return w.IdentifierResponse(code.NOT_FOUND)
+    return w.IdentifierResponse(code.SUCCESS, (w.IdentifierUri.of(w.mimi_user_uri(account)),))
+
+
+# ------------------------------------------------------------------ the HTTP surface
+
+MIMI_SPECS: tuple[MimiSpec, ...] = (
+    MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
+    MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
+)
+
+# Accord's extensions (docs/PROTOCOL.md, "Accord extensions to MIMI"): each key names
+# the endpoint that carries it; a peer that does not know a key ignores it.
+EXTENSIONS: dict[str, str] = {
+    "accord-keyTransparency": "/v1/transparency/head",
+    "accord-hiddenSenders": POSTS,
+    "accord-cover": POSTS,
+    "accord-forkDetection": DELIVER,
+}
+
+
+async def directory(request: Request) -> Response:
+    base = str(request.base_url).rstrip("/")
+    doc = {s.key: s.template(base) for s in MIMI_SPECS}
+    doc.update({k: base + path for k, path in EXTENSIONS.items()})
+    return JSONResponse(doc, headers={"Cache-Control": "max-age=3600"})
+
+
+def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            fed, peer, body, now = await authenticated(request)
+            req = spec.request.from_bytes(body)
+            result = await spec.handler(fed, peer, req, request.path_params["target"], now)
+            response = Response(result.to_bytes(), status_code=spec.status,
+                                media_type=w.MEDIA_TYPE)
+        except AccordError as exc:
+            response = error_response(exc)
+        log.info("POST %s -> %d (%.1f ms)", spec.path, response.status_code,
+                 (time.perf_counter() - started) * 1000)
+        return response
+
+    return handle
+
+
+def mimi_routes() -> list[Route]:
+    return [
+        Route(DIRECTORY_PATH, directory, methods=["GET"]),
+        *(Route(s.path, mimi_endpoint(s), methods=["POST"]) for s in MIMI_SPECS),
+    ]

@@ -1,0 +1,189 @@
+"""The MIMI transport between live providers (issue 22, draft-ietf-mimi-protocol-06).
+
+gamma.test signs its MIMI requests with its real provider key (as every peer route
+is signed); what beta then lets it do is what these tests check: a peer fetches
+key material only for users beta hosts, only as one of its own users, under the
+claim limits and the blocks of the target, and an identifier query answers for
+beta's own accounts only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from urllib.parse import quote
+
+import httpx
+
+from accord.mls.credentials import BasicCredentials
+from accord.mls.key_package import validate_key_package
+from accord.mls.structs import Credential, RequiredCapabilities
+from accord.mls.suites import get_suite
+from accord.server.mimi_routes import DIRECTORY_PATH, EXTENSIONS, MIMI_SPECS
+from accord.wire import mimi as w
+from tests.federation.groups import user
+from tests.federation.malicious_provider import MaliciousProvider
+from tests.federation.providers import Provider
+
+SUITE = get_suite(1)
+MALLORY = "mimi://gamma.test/u/mallory"
+NO_CAPS = RequiredCapabilities((), (), ())
+
+
+def _km_path(target: str) -> str:
+    return "/mimi/v1/keyMaterial/" + quote(target, safe="")
+
+
+def key_material_request(requester: str, target: str, *, suites: tuple[int, ...] = (1,),
+                         required: RequiredCapabilities = NO_CAPS) -> w.KeyMaterialRequest:
+    priv, pub = SUITE.generate_signature_key_pair()
+    req = w.KeyMaterialRequest(w.MLS10, w.IdentifierUri.of(requester),
+                               w.IdentifierUri.of(target), w.IdentifierUri(b""), suites,
+                               required, pub, Credential.basic(requester.encode()), b"")
+    return dataclasses.replace(req, key_material_request_signature=SUITE.sign_with_label(
+        priv, req.SIGN_LABEL, req.tbs()))
+
+
+async def _fetch(evil: MaliciousProvider, beta: Provider, req: w.KeyMaterialRequest,
+                 target: str | None = None) -> httpx.Response:
+    return await evil.send(beta, _km_path(target or req.target_user.text()), req.to_bytes())
+
+
+def _error(r: httpx.Response, status: int, code: str, words: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == code and words in r.json()["message"], r.text
+
+
+async def test_the_directory_lists_what_works(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+) -> None:
+    r = await clients["beta"].get(DIRECTORY_PATH)
+    assert r.status_code == 200
+    doc = w.parse_directory(r.json())
+    base = providers["beta"].url
+    assert doc["keyMaterial"] == base + "/mimi/v1/keyMaterial/{targetUser}"
+    assert doc["identifierQuery"] == base + "/mimi/v1/identifierQuery/{domain}"
+    assert set(doc) == {s.key for s in MIMI_SPECS} | set(EXTENSIONS)
+    # no draft endpoint is listed that is not served (update, notify ... come later)
+    assert not set(doc) & (set(w.ENDPOINTS) - {s.key for s in MIMI_SPECS})
+    head = await clients["beta"].get(doc["accord-keyTransparency"].removeprefix(base))
+    assert head.status_code == 200
+
+
+async def test_key_material_for_every_client_of_a_hosted_user(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.mimi@beta.test")
+    target = w.mimi_user_uri(bob.account)
+    r = await _fetch(evil, beta, key_material_request(MALLORY, target))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == w.MEDIA_TYPE
+    resp = w.KeyMaterialResponse.from_bytes(r.content)
+    assert resp.user_status == w.KeyMaterialUserCode.SUCCESS
+    assert resp.user_uri.text() == target
+    [client] = resp.clients
+    assert client.client_uri.text() == f"mimi://beta.test/d/{bob.device_id}"
+    assert client.key_package is not None
+    validate_key_package(client.key_package, now=int(time.time()),
+                         credential_validator=BasicCredentials())
+    # a capability no client offers: nothing compatible, capabilities withheld
+    odd = RequiredCapabilities((0x7777,), (), ())
+    resp = w.KeyMaterialResponse.from_bytes((await _fetch(
+        evil, beta, key_material_request(MALLORY, target, required=odd))).content)
+    assert resp.user_status == w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL
+    assert [c.client_status for c in resp.clients] == [w.KeyMaterialClientCode.NOTHING_COMPATIBLE]
+    # suites beta does not implement: nothing claimed at all
+    resp = w.KeyMaterialResponse.from_bytes((await _fetch(
+        evil, beta, key_material_request(MALLORY, target, suites=(0x7A7A,)))).content)
+    assert (resp.user_status, resp.clients) == (w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL, ())
+
+
+async def test_T08_mimi_key_material_only_for_hosted_users_by_the_peers_own(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    alice = await user(clients["alpha"], "alice.mimi@alpha.test")
+    bob = await user(clients["beta"], "bob.mimi2@beta.test")
+    bob_uri = w.mimi_user_uri(bob.account)
+    # gamma speaks for alpha's user: refused
+    r = await _fetch(evil, beta, key_material_request("mimi://alpha.test/u/x", bob_uri))
+    _error(r, 422, "validation_error", "requester is not an account of the requesting")
+    # beta is no relay: alpha's user is not beta's to hand out
+    r = await _fetch(evil, beta, key_material_request(MALLORY, w.mimi_user_uri(alice.account)))
+    _error(r, 404, "not_found", "no account")
+    # the body names another user than the path
+    r = await _fetch(evil, beta, key_material_request(MALLORY, "mimi://beta.test/u/zed"),
+                     target=bob_uri)
+    _error(r, 422, "validation_error", "targetUser is not the path's")
+    # the requester's signature over KeyMaterialRequestTBS must verify
+    forged = dataclasses.replace(key_material_request(MALLORY, bob_uri),
+                                 key_material_request_signature=b"\x00" * 64)
+    _error(await _fetch(evil, beta, forged), 401, "auth_error", "signature does not verify")
+    # not a KeyMaterialRequest at all; not signed by a provider
+    r = await evil.send(beta, _km_path(bob_uri), b"\x02junk")
+    _error(r, 400, "decode_error", "")
+    r = await clients["beta"].post(_km_path(bob_uri),
+                                   content=key_material_request(MALLORY, bob_uri).to_bytes())
+    assert r.status_code == 401, r.text
+
+
+async def test_T14_mimi_key_material_keeps_the_targets_blocks(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.mimi3@beta.test")
+    bob_uri = w.mimi_user_uri(bob.account)
+    unknown = w.KeyMaterialResponse.from_bytes((await _fetch(
+        evil, beta, key_material_request(MALLORY, "mimi://beta.test/u/nobody"))).content)
+    assert unknown.user_status == w.KeyMaterialUserCode.USER_UNKNOWN
+    await bob.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
+    blocked = w.KeyMaterialResponse.from_bytes(
+        (await _fetch(evil, beta, key_material_request(MALLORY, bob_uri))).content)
+    assert (blocked.user_status, blocked.clients) == (w.KeyMaterialUserCode.USER_UNKNOWN, ())
+    await bob.call("DELETE", "/v1/blocks/gamma.test", expect=204)
+    again = w.KeyMaterialResponse.from_bytes(
+        (await _fetch(evil, beta, key_material_request(MALLORY, bob_uri))).content)
+    assert again.user_status == w.KeyMaterialUserCode.SUCCESS
+    # the claim limits: tests.federation.test_T14_key_package_drain (production limits)
+
+
+async def test_T08_mimi_identifier_query_answers_for_own_accounts_only(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    bob = await user(clients["beta"], "bob.mimi4@beta.test")
+
+    async def query(domain: str, *elements: w.QueryElement) -> httpx.Response:
+        return await evil.send(beta, f"/mimi/v1/identifierQuery/{domain}",
+                               w.IdentifierRequest(elements).to_bytes())
+
+    def handle(value: str) -> w.QueryElement:
+        return w.QueryElement(w.SearchIdentifierType.HANDLE, None, value.encode())
+
+    async def code(*elements: w.QueryElement) -> int:
+        r = await query("beta.test", *elements)
+        assert r.status_code == 200, r.text
+        return w.IdentifierResponse.from_bytes(r.content).response_code
+
+    q = w.IdentifierQueryCode
+    r = await query("beta.test", handle(bob.account))
+    found = w.IdentifierResponse.from_bytes(r.content)
+    assert found.response_code == q.SUCCESS
+    assert [u.text() for u in found.uri] == [w.mimi_user_uri(bob.account)]
+    assert await code(handle(w.mimi_user_uri(bob.account))) == q.SUCCESS
+    assert await code(handle("nobody@beta.test")) == q.NOT_FOUND
+    alice = await user(clients["alpha"], "alice.mimi4@alpha.test")
+    assert await code(handle(alice.account)) == q.NOT_FOUND  # beta is no relay to alpha
+    assert await code(w.QueryElement(w.SearchIdentifierType.NICK, None, b"bob")) == (
+        q.UNSUPPORTED_FIELD)
+    assert await code() == q.AMBIGUOUS
+    _error(await query("alpha.test", handle("a@alpha.test")), 404, "not_found",
+           "identifier queries for beta.test only")
+    await bob.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
+    assert await code(handle(bob.account)) == q.NOT_FOUND  # blocked looks like unknown
+    await bob.call("DELETE", "/v1/blocks/gamma.test", expect=204)
