@@ -141,9 +141,10 @@ def open_request(sealed: bytes, request_priv: bytes) -> SignedFirstContact:
     if len(plain) > MAX_OPENED_BYTES:
         raise FirstContactRefused("oversize", "the request is larger than allowed")
     try:
-        return decode(SignedFirstContact, plain)
+        signed: SignedFirstContact = decode(SignedFirstContact, plain)
     except (DecodeError, ValidationError) as exc:
         raise FirstContactRefused("malformed", f"not a signed request: {exc}") from None
+    return signed
 
 
 def check(signed: SignedFirstContact, *, recipient: bytes, group_id: bytes, welcome: bytes,
