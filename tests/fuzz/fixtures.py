@@ -63,6 +63,18 @@ def welcome_fixture() -> dict[str, object]:
             "welcome": res.welcome.to_bytes().hex()}  # type: ignore[union-attr]
 
 
+def first_contact_fixture() -> dict[str, object]:
+    """A device's first-contact key pair and a stranger's sealed request to it."""
+    from accord.content import first_contact as fc
+    from accord.mls.suites import get_suite
+    priv, pub = fc.new_request_key()
+    sig_priv, _ = get_suite(fc.SUITE).generate_signature_key_pair()
+    sealed = fc.seal(sender=b"mallory@b.test/" + b"d" * 22, signature_priv=sig_priv,
+                     recipient=b"bob@a.test/" + b"e" * 22, request_key=pub, group_id=GROUP,
+                     welcome=b"welcome", sent_at=NOW, preview="cheap watches here")
+    return {"request_priv": priv.hex(), "request_pub": pub.hex(), "sealed": sealed.hex()}
+
+
 def wire_fixture() -> dict[str, object]:
     samples = [
         messages.RegisterRequest(account="alice@a.test", signature_key=KEY, signature=SIG),
@@ -118,6 +130,7 @@ def secrets_fixture() -> dict[str, str]:
 def main() -> None:
     FOLDER.mkdir(exist_ok=True)
     for name, make in [("group.json", group_fixture), ("welcome.json", welcome_fixture),
+                       ("first_contact.json", first_contact_fixture),
                        ("wire.json", wire_fixture),
                        ("transparency.json", transparency_fixture),
                        ("recovery.json", secrets_fixture)]:

@@ -261,6 +261,51 @@ def mimi_content(data: bytes) -> None:
     mimi_map.from_mimi(content, mimi_map.MemoryIndex(), 1_750_000_000_000)
 
 
+@functools.cache
+def _request_keys() -> tuple[bytes, bytes]:
+    doc = json.loads((FIXTURES / "first_contact.json").read_text())
+    return bytes.fromhex(doc["request_priv"]), bytes.fromhex(doc["request_pub"])
+
+
+def _first_contact_seeds() -> Iterator[bytes]:
+    from accord.content import first_contact as fc
+    sealed = bytes.fromhex(json.loads((FIXTURES / "first_contact.json").read_text())["sealed"])
+    yield b"\x00" + sealed
+    signed = fc.open_request(sealed, _request_keys()[0])
+    yield b"\x01" + encode_signed(signed)
+
+
+def encode_signed(signed: Any) -> bytes:
+    from accord.content import first_contact as fc
+    from accord.mls.codec import encode
+    return encode(fc.SignedFirstContact, signed)
+
+
+@target("first_contact", ("accord.content.first_contact",), _first_contact_seeds)
+def first_contact(data: bytes) -> None:
+    """A stranger's sealed first-contact request (T14), read before any Accept: as it
+    arrives (even first byte), or as the plaintext a stranger seals to our published
+    key, which it controls whole (odd first byte)."""
+    from accord.content import first_contact as fc
+    from accord.mls.suites import get_suite
+    if not data:
+        raise DecodeError("empty")
+    priv, pub = _request_keys()
+    sealed = data[1:]
+    if data[0] & 1:
+        kem_output, ciphertext = get_suite(fc.SUITE).hpke_seal(pub, fc.HPKE_INFO, b"", data[1:])
+        sealed = encode_sealed(kem_output, ciphertext)
+    signed = fc.open_request(sealed, priv)
+    fc.check(signed, recipient=b"bob@a.test/" + b"e" * 22, group_id=b"g" * 16,
+             welcome=b"welcome", sender_account="mallory@b.test")
+
+
+def encode_sealed(kem_output: bytes, ciphertext: bytes) -> bytes:
+    from accord.content import first_contact as fc
+    from accord.mls.codec import encode
+    return encode(fc.SealedRequest, fc.SealedRequest(kem_output, ciphertext))
+
+
 # ---------------------------------------------------------------- key transparency
 
 def _kt_seeds() -> Iterator[bytes]:
