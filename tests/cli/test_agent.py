@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import stat
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,22 +13,12 @@ import pytest
 
 from accord.cli import agent
 from accord.client.store import ProfileStore
+from tests.e2e import helpers
 
-ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
 PASSPHRASE = "agent test passphrase"
 
 
-def accord(profile: Path, *args: str, passphrase: str | None = PASSPHRASE,
-           check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ACCORD_PASSPHRASE"}
-    env.update(ACCORD_PROFILE=str(profile), COLUMNS="200")
-    if passphrase is not None:
-        env["ACCORD_PASSPHRASE"] = passphrase
-    proc = subprocess.run([*ARGV, *args], env=env, capture_output=True, text=True,
-                          timeout=60, input="")  # a prompt meets end of input
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)  # passphrase=None: none
 
 
 def test_agent_unlocks_once_and_stop_locks_again(server, tmp_path) -> None:

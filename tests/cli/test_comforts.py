@@ -4,34 +4,23 @@ and how long to wait on a rate limit. Real CLI processes against a real provider
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from accord.cli.client_common import run
 from accord.errors import RateLimited
+from tests.e2e import helpers
 
 CLI_TIMEOUT_S = 60
-ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
 
 
-def accord(profile: Path, *args: str, check: bool = True, stdin: str | None = None,
-           ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="comfort pass",
-               COLUMNS="200")
-    proc = subprocess.run([*ARGV, *args], env=env, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S, input=stdin)
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
-
-
-def js(profile: Path, *args: str) -> object:
-    return json.loads(accord(profile, *args, "--json").stdout)
+PASSPHRASE = "comfort pass"
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)
+js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +84,7 @@ def test_safety_number_of_an_account_that_does_not_exist_is_an_error(people) -> 
 
 
 def test_a_second_server_on_the_same_data_folder_is_refused(server) -> None:
-    proc = subprocess.run([*ARGV, "server", "--data", str(server.data_dir), "--port", "0",
+    proc = subprocess.run([*helpers.ACCORD_ARGV, "server", "--data", str(server.data_dir), "--port", "0",
                            "--domain", server.domain], capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_S)
     assert proc.returncode == 2

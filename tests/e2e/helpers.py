@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from accord.client.device import Device
 from accord.client.mls_session import MlsEngine, default_engine
 from accord.client.store import KdfParams
 
+ACCORD_ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
+CLI_TIMEOUT_S = 60
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 PASS = "correct horse battery staple"
 
@@ -103,3 +106,27 @@ class Listener:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+def accord(profile: Path | None, *args: str, passphrase: str | None = PASS,
+           check: bool = True, stdin: str = "", columns: int = 200,
+           timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """``accord ARGS`` as a real process on ``profile`` (None: none named) unlocked by
+    ``passphrase`` (None: none given, so a prompt meets ``stdin``, by default the end of
+    input); with ``check`` it must succeed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ACCORD_PROFILE", "ACCORD_PASSPHRASE")}
+    env["COLUMNS"] = str(columns)
+    if profile is not None:
+        env["ACCORD_PROFILE"] = str(profile)
+    if passphrase is not None:
+        env["ACCORD_PASSPHRASE"] = passphrase
+    proc = subprocess.run([*ACCORD_ARGV, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, input=stdin)
+    if check:
+        assert proc.returncode == 0, (args, proc.stderr, proc.stdout)
+    return proc
+
+
+def accord_json(profile: Path | None, *args: str, **kw: Any) -> Any:
+    """What ``accord ARGS --json`` printed, decoded."""
+    return json.loads(accord(profile, *args, "--json", **kw).stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -14,24 +15,15 @@ import pytest
 
 from accord.client.local_server import start_server
 from accord.federation.loopback import Provider, federation
+from tests.e2e import helpers
 from tests.e2e.helpers import Listener
 
 CLI_TIMEOUT_S = 60
 
 
-def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="walkthrough pass",
-               COLUMNS="200")
-    proc = subprocess.run(
-        [sys.executable, "-c", "from accord.cli.main import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
-
-
-def js(profile: Path, *args: str) -> object:
-    return json.loads(accord(profile, *args, "--json").stdout)
+PASSPHRASE = "walkthrough pass"
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)
+js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE)
 
 
 def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
@@ -161,10 +153,7 @@ def provider_outage_and_the_outbox(server, bob: Path, phone: Path, tmp_path: Pat
 
 
 def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="not it")
-    return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
-                           "chat", "list"], env=env, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S)
+    return helpers.accord(profile, "chat", "list", passphrase="not it", check=False)
 
 
 @pytest.fixture(scope="module")

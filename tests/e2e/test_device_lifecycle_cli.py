@@ -7,30 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from accord.client import conversations as convs
 from accord.client import housekeeping, linking, messaging
-from tests.e2e.helpers import PASS, Clock, fresh_account, new_device
+from tests.e2e.helpers import Clock, accord, accord_json, fresh_account, new_device
 
-CLI_TIMEOUT_S = 60
-ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
-
-
-def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS, COLUMNS="200")
-    proc = subprocess.run([*ARGV, *args], env=env, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
-
-
-def js(profile: Path, *args: str) -> object:
-    return json.loads(accord(profile, *args, "--json").stdout)
+js = accord_json
 
 
 def test_restore_asks_first_and_the_provider_copy_restores_again(server, tmp_path) -> None:

@@ -11,15 +11,14 @@ text or a fake line).
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from accord.cli.safe_text import CONTINUATION, plain
+from tests.e2e import helpers
 from tests.e2e.helpers import Listener
 from tests.federation.providers import Provider
 
@@ -48,19 +47,11 @@ FORBIDDEN = [chr(c) for c in range(0x20) if chr(c) != "\n"] + [
     "\x7f", "\u009b", "\u202e", "\u2066", "\u2028"]
 
 
-def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="hostile pass",
-               COLUMNS="1000")
-    proc = subprocess.run(
-        [sys.executable, "-c", "from accord.cli.main import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-    if check:
-        assert proc.returncode == 0, (args, proc.stderr, proc.stdout)
-    return proc
-
-
-def js(profile: Path, *args: str) -> Any:
-    return json.loads(accord(profile, *args, "--json").stdout)
+PASSPHRASE = "hostile pass"
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE, columns=1000,
+                           timeout=CLI_TIMEOUT_S)
+js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE, columns=1000,
+                       timeout=CLI_TIMEOUT_S)
 
 
 def until(check: Any) -> Any:

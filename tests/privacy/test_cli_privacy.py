@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from accord.client.local_server import start_server
+from tests.e2e import helpers
 
-CLI_TIMEOUT_S = 60
-
-
-def accord(profile: Path | None, *args: str, check: bool = True,
-           env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PASSPHRASE="privacy pass", COLUMNS="200", **(env_extra or {}))
-    if profile is not None:
-        env["ACCORD_PROFILE"] = str(profile)
-    proc = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
-                           *args], env=env, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S)
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
-
-
-def js(profile: Path | None, *args: str, **kw: object) -> dict:  # type: ignore[type-arg]
-    return json.loads(accord(profile, *args, "--json", **kw).stdout)  # type: ignore[arg-type]
+PASSPHRASE = "privacy pass"
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)
+js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE)
 
 
 def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
