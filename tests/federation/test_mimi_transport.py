@@ -10,11 +10,13 @@ beta's own accounts only.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from urllib.parse import quote
 
 import httpx
 
+from accord.federation import http_signatures as hs
 from accord.mls.credentials import BasicCredentials
 from accord.mls.key_package import validate_key_package
 from accord.mls.structs import Credential, RequiredCapabilities
@@ -187,3 +189,49 @@ async def test_T08_mimi_identifier_query_answers_for_own_accounts_only(
     await bob.call("POST", "/v1/blocks", {"target": "gamma.test"}, expect=200)
     assert await code(handle(bob.account)) == q.NOT_FOUND  # blocked looks like unknown
     await bob.call("DELETE", "/v1/blocks/gamma.test", expect=204)
+
+
+def _signed_get(target: Provider, path: str, signer: Provider, body: bytes = b""
+                ) -> httpx.Request:
+    url = httpx.URL(target.url + path)
+    headers = hs.sign_request(signer.key().sign, method="GET", authority=url.netloc.decode(),
+                              path=url.path, body=body, keyid=signer.domain,
+                              created=int(time.time()), nonce=secrets.token_urlsafe(18))
+    return httpx.Request("GET", url, headers=headers, content=body)
+
+
+async def test_T08_mimi_proxy_download_fetches_known_providers_assets_only(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+) -> None:
+    """5.10.2: gamma asks beta (the hub) for an asset alpha stores; beta fetches it over
+    the signed peer route by capability. beta is no open proxy: any other URL is 404."""
+    beta, gamma = providers["beta"], providers["gamma"]
+    alice = await user(clients["alpha"], "alice.asset@alpha.test")
+    data = secrets.token_bytes(3000)
+    r = await clients["alpha"].post("/v1/blobs", content=data, headers={
+        **alice.auth, "Content-Type": "application/octet-stream"})
+    cap = r.json()["blob_id"].split(".", 1)[0]
+
+    async def proxy(url: str, signer: Provider = gamma) -> httpx.Response:
+        path = "/mimi/v1/proxyDownload/" + quote(url, safe="")
+        return await clients["beta"].send(_signed_get(beta, path, signer))
+
+    got = await proxy(f"https://alpha.test/v1/blobs/{cap}")
+    assert got.status_code == 200 and got.content == data, got.text
+    own = await clients["beta"].post("/v1/blobs", content=b"beta's", headers={
+        **(await user(clients["beta"], "bob.asset@beta.test")).auth,
+        "Content-Type": "application/octet-stream"})
+    beta_cap = own.json()["blob_id"].split(".", 1)[0]
+    assert (await proxy(f"https://beta.test/v1/blobs/{beta_cap}")).content == b"beta's"
+    for bad in (f"https://unknown.example/v1/blobs/{cap}",  # not a provider beta knows
+                f"http://alpha.test/v1/blobs/{cap}", f"https://alpha.test/v1/admin/{cap}",
+                f"https://alpha.test:8443/v1/blobs/{cap}",
+                f"https://u@alpha.test/v1/blobs/{cap}",
+                f"https://alpha.test/v1/blobs/{'A' * 43}"):  # no such capability
+        _error(await proxy(bad), 404, "not_found", "")
+    with_body = _signed_get(beta, "/mimi/v1/proxyDownload/" + quote(
+        f"https://alpha.test/v1/blobs/{cap}", safe=""), gamma, b"x")
+    _error(await clients["beta"].send(with_body), 422, "validation_error", "has no body")
+    r = await clients["beta"].get("/mimi/v1/proxyDownload/" + quote(
+        f"https://alpha.test/v1/blobs/{cap}", safe=""))
+    assert r.status_code == 401, r.text  # only a signed peer may ask

@@ -6,6 +6,8 @@
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
+- ``GET /mimi/v1/proxyDownload/{downloadUrl}`` (5.10.2): an encrypted asset of this
+  provider or of a peer it knows, by capability (the peer blob route).
 
 Bodies are the TLS-presentation structures of :mod:`accord.wire.mimi`. Every
 request is signed by the calling provider exactly as Accord's peer routes are
@@ -18,10 +20,12 @@ Only the endpoints listed in :data:`MIMI_SPECS` are in the directory.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,7 +39,7 @@ from accord.federation.service import Federation
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
-from accord.server import accounts, keypackages
+from accord.server import accounts, blobs, keypackages
 from accord.server.errors import error_response
 from accord.wire import mimi as w
 
@@ -48,9 +52,13 @@ Handler = Callable[[Federation, str, Any, str, int], Awaitable[Any]]
 @dataclass(frozen=True)
 class MimiSpec:
     key: str  # the directory key (5.1)
-    request: type[WireStruct]
+    request: type[WireStruct] | None  # None: a GET with no body
     handler: Handler
     status: int = 200
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.request is not None else "GET"
 
     @property
     def path(self) -> str:
@@ -176,11 +184,36 @@ async def identifier_query(fed: Federation, peer: str, req: w.IdentifierRequest,
     return w.IdentifierResponse(code.SUCCESS, (w.IdentifierUri.of(w.mimi_user_uri(account)),))
 
 
+# ------------------------------------------------------------------ 5.10.2 proxy download
+
+_ASSET_PATH = re.compile(r"/v1/blobs/(" + blobs.CAP_RE + ")")
+
+
+async def proxy_download(fed: Federation, peer: str, req: None, target: str, now: int
+                         ) -> bytes:
+    """An encrypted asset of a provider this one knows, fetched for a peer (5.10.2).
+
+    Accord decides the asset URL: ``https://DOMAIN/v1/blobs/CAPABILITY``. DOMAIN must
+    be this provider or a peer it resolves (never an open proxy: a peer's blob is
+    fetched over the signed peer route, by capability only).
+    """
+    url = urlsplit(target)
+    found = _ASSET_PATH.fullmatch(url.path)
+    if (url.scheme != "https" or found is None or url.port is not None or url.username
+            or not url.hostname):
+        raise NotFound("not an asset URL of a known provider (MIMI 5.10.2)")
+    domain = url.hostname
+    # A peer's blob goes through its resolved peer route (an unknown domain is 404).
+    blob_id = found[1] if domain == fed.domain else f"{found[1]}.{domain}"
+    return await blobs.download(fed.provider, blob_id)
+
+
 # ------------------------------------------------------------------ the HTTP surface
 
 MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
+    MimiSpec("proxyDownload", None, proxy_download),
 )
 
 # Accord's extensions (docs/PROTOCOL.md, "Accord extensions to MIMI"): each key names
@@ -205,13 +238,18 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
         started = time.perf_counter()
         try:
             fed, peer, body, now = await authenticated(request)
-            req = spec.request.from_bytes(body)
+            if spec.request is None and body:
+                raise ValidationError("this request has no body", "MIMI 5.10.2")
+            req = spec.request.from_bytes(body) if spec.request is not None else None
             result = await spec.handler(fed, peer, req, request.path_params["target"], now)
-            response = Response(result.to_bytes(), status_code=spec.status,
-                                media_type=w.MEDIA_TYPE)
+            response = (
+                Response(result, media_type="application/octet-stream")
+                if isinstance(result, bytes)
+                else Response(result.to_bytes(), status_code=spec.status,
+                              media_type=w.MEDIA_TYPE))
         except AccordError as exc:
             response = error_response(exc)
-        log.info("POST %s -> %d (%.1f ms)", spec.path, response.status_code,
+        log.info("%s %s -> %d (%.1f ms)", spec.method, spec.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         return response
 
@@ -221,5 +259,5 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
 def mimi_routes() -> list[Route]:
     return [
         Route(DIRECTORY_PATH, directory, methods=["GET"]),
-        *(Route(s.path, mimi_endpoint(s), methods=["POST"]) for s in MIMI_SPECS),
+        *(Route(s.path, mimi_endpoint(s), methods=[s.method]) for s in MIMI_SPECS),
     ]
