@@ -177,11 +177,12 @@ def _ref_hash(body: bytes, length: int) -> bytes:
     return get_suite(suite).proposal_ref(auth.to_bytes())
 
 
-def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
-    """The commit's Adds and Removes, each reference resolved from the proposals this
-    hub accepted in the epoch; an unknown reference is refused (RFC 9420 12.4)."""
+def resolve(view: CommitView, accepted: Sequence[bytes]) -> list[object]:
+    """The commit's proposals, each reference resolved from the proposals this hub
+    accepted in the epoch; an unknown reference is refused (RFC 9420 12.4). Only for
+    a group without public state: otherwise ``public.apply_commit`` resolves them."""
     by_ref: dict[int, dict[bytes, bytes]] = {}  # ref length -> ref -> proposal
-    added, refs, accounts, keys, removed = [], [], [], [], []
+    out: list[object] = []
     for item in view.proposals:
         proposal = item
         if isinstance(item, bytes):
@@ -194,6 +195,14 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> CommitEffects:
             msg = _mls(found, "a proposal").message
             assert isinstance(msg, PublicMessage)
             proposal = msg.content.content
+        out.append(proposal)
+    return out
+
+
+def effects_of(proposals: Sequence[object]) -> CommitEffects:
+    """What a commit's resolved proposals do to the roster: its Adds and Removes."""
+    added, refs, accounts, keys, removed = [], [], [], [], []
+    for proposal in proposals:
         if isinstance(proposal, Add):
             identity = proposal.key_package.leaf_node.credential.identity
             added.append(identity_device(identity))
@@ -260,22 +269,25 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
 
     def plan(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
              ) -> tuple[dict[str, AddedLeaf], bytes | None]:
-        leaves = _roster_plan(group, accepted)
+        leaf_of = dict(zip(group.members, group.leaves, strict=False))
+        if any(leaf is None for leaf in leaf_of.values()):
+            raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
+        check_sender(view, change, leaf_of)  # type: ignore[arg-type]
         if state is None:  # a group created before the hub kept its state (THREATS.md T05)
-            return leaves, None
+            same_identity(view.path_credential, sender_identity)
+            return _roster_plan(leaf_of, effects_of(resolve(view, accepted))), None
+        # The members' own checks (signature, proposals, path) resolve the proposals,
+        # and the roster change is read from what they resolved.
         done = public.apply_commit(public.PublicGroup.from_bytes(state), raw, accepted,
                                    now_ms // 1000)
+        leaves = _roster_plan(leaf_of, effects_of(done.proposals))
         at = {identity_device(kp.leaf_node.credential.identity): leaf
               for leaf, kp in done.added}
         return {d: leaves[d]._replace(leaf=at[d]) for d in change.added}, done.next.to_bytes()
 
-    def _roster_plan(group: GroupRecord, accepted: Sequence[bytes]) -> dict[str, AddedLeaf]:
-        leaf_of = dict(zip(group.members, group.leaves, strict=False))
-        if any(leaf is None for leaf in leaf_of.values()):
-            raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
-        effects = resolve(view, accepted)
-        check_declared(view, effects, change, leaf_of)  # type: ignore[arg-type]
-        same_identity(view.path_credential, sender_identity)
+    def _roster_plan(leaf_of: dict[str, int | None], effects: CommitEffects
+                     ) -> dict[str, AddedLeaf]:
+        check_declared(effects, change, leaf_of)  # type: ignore[arg-type]
         accounts = dict(zip(effects.added, effects.added_accounts, strict=True))
         keys = dict(zip(effects.added, effects.added_keys, strict=True))
         for device, account in accounts.items():
@@ -301,12 +313,16 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
     return plan
 
 
-def check_declared(view: CommitView, effects: CommitEffects, change: CommitChange,
-                   leaf_of: dict[str, int]) -> None:
-    """The request's declared sender, ``added`` and ``removed`` against the content."""
+def check_sender(view: CommitView, change: CommitChange, leaf_of: dict[str, int]) -> None:
+    """The commit comes from the committing device's own leaf."""
     if leaf_of.get(change.sender) != view.sender_leaf:
         raise ValidationError("the commit is not signed from the committer's leaf",
                               "RFC 9420 12.4")
+
+
+def check_declared(effects: CommitEffects, change: CommitChange,
+                   leaf_of: dict[str, int]) -> None:
+    """The request's declared ``added`` and ``removed`` against the content."""
     if list(effects.added) != list(change.added):
         raise ValidationError("'added' must list the commit's Add proposals, in order",
                               "RFC 9420 12.1.1")
