@@ -4,6 +4,7 @@ the next request succeeds on a fresh connection."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,31 @@ async def test_backend_terminated_mid_post_keeps_nothing_and_the_next_post_succe
         assert (await node.http.post(path, json=encode(dropped))).status_code == 201
         assert (await post(node.http, group, b"after")).status_code == 201
         assert await received(group.bob) == [b"before", b"dropped", b"after"]
+
+
+async def test_database_refusing_connections_gives_503_and_the_node_recovers(
+        tmp_path: Path, pg_url: str) -> None:
+    """Issue 23: the server refusing new connections (here: the database closed to them,
+    its backends terminated; also a restart, too many clients) was a 500 with the
+    driver's traceback, because only the statement path mapped driver errors."""
+    name = pg_url.rsplit("/", 1)[-1]
+    admin = await asyncpg.connect(pg_admin_url() or "")
+    try:
+        async with running_node(tmp_path, database=pg_url) as node:
+            group = await group_of_two(node.http)
+            # Several pooled connections, each of which dies idle in the outage.
+            before = [b"before%d" % i for i in range(6)]
+            sent = await asyncio.gather(*(post(node.http, group, b) for b in before))
+            assert {r.status_code for r in sent} == {201}
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1", name)
+            assert_store_unavailable(await post(node.http, group, b"refused"))
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            # The first request after the outage succeeds: dead pooled connections
+            # are found at BEGIN and replaced, not each turned into a 503.
+            assert (await post(node.http, group, b"after")).status_code == 201
+            assert sorted(await received(group.bob)) == sorted([*before, b"after"])
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()

@@ -79,7 +79,10 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
 
     return (OSError, TimeoutError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
-            asyncpg.exceptions.InsufficientResourcesError)  # class 53: disk full, out of memory
+            asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, out of memory
+            # An idle pooled connection whose backend was terminated: the server's
+            # unsolicited FATAL meets the next statement's start (issue 23).
+            asyncpg.InternalClientError)
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -353,5 +356,53 @@ class PostgresEngine(Engine):
         # A connection that dropped (the backend was terminated, the server restarted)
         # is closed, and the pool opens a fresh one for the next transaction.
         with unavailable_as_typed_error():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with _begun(self._pool) as conn:
                 yield _PgTx(conn)
+
+
+@asynccontextmanager
+async def _begun(pool: Any) -> AsyncIterator[Any]:
+    """A pooled connection inside a transaction, committed when the block ends well.
+
+    A connection that died idle in the pool (its backend terminated, the server
+    restarted) fails at BEGIN, before anything of the caller ran, so beginning again is
+    safe: its siblings most likely died with it and are expired, and the transaction
+    begins once more on a fresh connection (issue 23: without this the first request
+    after an outage fails once per dead pooled connection).
+    """
+    for attempt in (1, 2):
+        async with _acquired(pool) as conn:
+            tx = conn.transaction()
+            try:
+                await tx.start()
+            except unavailable_errors():
+                if attempt == 2:
+                    raise
+                await pool.expire_connections()
+                continue
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # a dead connection cannot roll back
+                    await tx.rollback()
+                raise
+            await tx.commit()
+            return
+
+
+@asynccontextmanager
+async def _acquired(pool: Any) -> AsyncIterator[Any]:
+    """A connection of the pool. The server refusing to open one is an outage whatever
+    its SQLSTATE (the database does not accept connections now, too many clients, it is
+    starting or stopping): a 503, not a 500. A refused statement is not this."""
+    import asyncpg
+
+    try:
+        conn = await pool.acquire()
+    except asyncpg.PostgresError as exc:
+        raise StoreUnavailable(f"the provider's database refused a connection "
+                               f"({type(exc).__name__}); retry later") from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
