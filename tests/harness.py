@@ -11,7 +11,9 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,6 +102,46 @@ class ServerProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def nats_server() -> str | None:
+    """The nats-server binary, for tests that need a NATS of their own."""
+    path = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    return path if Path(path).exists() else None
+
+
+class PrivateNats:
+    """A nats-server of one test alone on a free loopback port: stopping or restarting it
+    disturbs no other test on the machine (they share ACCORD_TEST_NATS)."""
+
+    def __init__(self, store: Path) -> None:
+        self.store, self.port = store, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> PrivateNats:
+        binary = nats_server()
+        assert binary is not None, "no nats-server"
+        self.proc = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 class SimDevice:

@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from pathlib import Path
 
 import pytest
+from tests.harness import PrivateNats, nats_server
 
 from accord.bus import InProcessBus, NatsBus, Notifier
 
@@ -98,3 +100,33 @@ async def test_a_node_wakes_its_own_sockets_once_even_cut_from_nats() -> None:
         await node1.close()
         await node2.close()
         relay.close()
+
+
+@pytest.mark.nats
+async def test_a_node_that_reconnects_to_nats_wakes_every_socket_it_holds(
+        tmp_path: Path) -> None:
+    """Issue 23: news other nodes published while NATS was down (a restart) is lost, so a
+    node that reconnects wakes every socket it holds (each re-reads its queue) instead of
+    leaving them to the 30 s re-read."""
+    if nats_server() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but nats-server is missing")
+        pytest.skip("nats-server is missing")
+    nats = PrivateNats(tmp_path / "nats").start()
+    bus, notifier = NatsBus(nats.url), Notifier()
+    try:
+        await bus.start(notifier.on_news, notifier.wake_all)
+        idle = notifier.watch("idle-device")
+        nats.stop()
+        for _ in range(100):  # bounded: the client notices within a few pings
+            if not bus.connected:
+                break
+            await asyncio.sleep(0.05)
+        assert not bus.connected
+        assert not idle.is_set()
+        nats.start()
+        await asyncio.wait_for(idle.wait(), timeout=10)  # woken by the reconnect alone
+        assert bus.connected
+    finally:
+        await bus.close()
+        nats.stop()

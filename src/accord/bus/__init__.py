@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 Listener = Callable[[list[str]], Awaitable[None]]
+Resync = Callable[[], Awaitable[None]]  # wake every local watcher: news may have been lost
 log = logging.getLogger("accord.bus")
 NODE_HEADER = "Accord-Node"
 
@@ -26,7 +27,7 @@ class Bus(Protocol):
     def errors(self) -> int: ...
     @property
     def dropped(self) -> int: ...
-    async def start(self, listener: Listener) -> None: ...
+    async def start(self, listener: Listener, resync: Resync | None = None) -> None: ...
     async def publish(self, device_ids: Iterable[str]) -> None: ...
     async def close(self) -> None: ...
 
@@ -39,7 +40,7 @@ class InProcessBus:
     def __init__(self) -> None:
         self._listener: Listener | None = None
 
-    async def start(self, listener: Listener) -> None:
+    async def start(self, listener: Listener, resync: Resync | None = None) -> None:
         self._listener = listener
 
     async def publish(self, device_ids: Iterable[str]) -> None:
@@ -61,6 +62,9 @@ class NatsBus:
     is unreachable it is dropped and counted, not buffered (the client
     library would buffer it without bound), since every WebSocket re-reads
     its queue at least every ``accord.server.ws.IDLE_RECHECK_S`` anyway.
+    A node that reconnects to NATS wakes every WebSocket it holds (``resync``),
+    each of which re-reads its queue: news other nodes published meanwhile was
+    dropped, and would otherwise wait for the re-read (issue 23).
     """
 
     def __init__(self, url: str, subject: str = "accord.news") -> None:
@@ -76,7 +80,7 @@ class NatsBus:
     def connected(self) -> bool:
         return self._nc is not None and bool(self._nc.is_connected)
 
-    async def start(self, listener: Listener) -> None:
+    async def start(self, listener: Listener, resync: Resync | None = None) -> None:
         import nats
 
         async def on_error(exc: Exception) -> None:
@@ -87,8 +91,14 @@ class NatsBus:
             self.errors += 1
             log.warning("bus disconnected; reconnecting")
 
+        async def on_reconnect() -> None:
+            log.info("bus reconnected; waking every local WebSocket")
+            if resync is not None:
+                await resync()
+
         self._nc = await nats.connect(self.url, name="accord-server", max_reconnect_attempts=-1,
-                                      error_cb=on_error, disconnected_cb=on_disconnect)
+                                      error_cb=on_error, disconnected_cb=on_disconnect,
+                                      reconnected_cb=on_reconnect)
 
         self._listener = listener
 
@@ -151,6 +161,11 @@ class Notifier:
             events.discard(event)
             if not events:
                 del self._waiters[device_id]
+
+    async def wake_all(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     async def on_news(self, device_ids: list[str]) -> None:
         for device_id in device_ids:

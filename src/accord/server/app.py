@@ -71,7 +71,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         store = await open_store(Path(config.data_dir), config.database)
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
         await franking.hub_key(provider)  # made, or moved out of the database, at start
-        await provider.bus.start(provider.notifier.on_news)
+        await provider.bus.start(provider.notifier.on_news, provider.notifier.wake_all)
         app.state.provider = provider
         metrics.watch(provider)
         purger = asyncio.create_task(_purge_loop(provider))
