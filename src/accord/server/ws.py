@@ -13,7 +13,10 @@ that have not authenticated yet (issue 17: each is held up to
 holds ``max_sockets_per_device`` sockets on this node (each socket costs a
 task, a buffer and a wake-up on every queue change); 1001
 (going away) when the node drains before it stops (``accord.server.health``):
-the device reconnects, to another node, and resumes from its cursor; 4408
+the device reconnects, to another node, and resumes from its cursor; 1013 (try
+again later) when the provider's database is unavailable, while authenticating or
+reading the queue: the token is fine and the device reconnects later (it was a 4401,
+which tells a client to drop its token; issue 23); 4408
 when the device does not take a frame within ``push_send_timeout_s`` (a
 slow or stalled reader).
 
@@ -34,7 +37,7 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from accord.errors import AccordError
+from accord.errors import AccordError, StoreUnavailable
 from accord.server import accounts, delivery
 from accord.server.health import GOING_AWAY
 from accord.server.state import Provider
@@ -48,6 +51,7 @@ IDLE_RECHECK_S = 30.0
 CLOSE_AUTH = 4401
 CLOSE_TOO_MANY = 4429
 CLOSE_SLOW = 4408
+CLOSE_TRY_LATER = 1013
 PUSH_FRAME_BYTES = 1024 * 1024
 CLOSE_WAIT_S = 2.0  # a stalled reader cannot take the close frame either
 
@@ -71,6 +75,9 @@ async def push_endpoint(ws: WebSocket) -> None:
         first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
         auth = parse(m.WsAuth, first)
         device = await accounts.authenticate(p, auth.token, p.clock())
+    except StoreUnavailable:
+        await _close_try_later(ws)
+        return
     except (AccordError, ValueError, TimeoutError, WebSocketDisconnect) as exc:
         log.info("ws: authentication refused (%s)", type(exc).__name__)
         with contextlib.suppress(Exception):
@@ -92,6 +99,8 @@ async def push_endpoint(ws: WebSocket) -> None:
         await _push_loop(p, ws, device, auth.after, event, reader)
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except StoreUnavailable:
+        await _close_try_later(ws)
     except TimeoutError:
         p.lifecycle.slow_consumers += 1
         log.info("ws: dropped a reader that took no frame in %.0f s", p.config.push_send_timeout_s)
@@ -110,6 +119,12 @@ def _pending_limit(p: Provider) -> int:
     open many sockets from one address)."""
     c = p.config
     return max(1, int(c.max_pending_sockets_per_address * c.rate_limit_scale))
+
+
+async def _close_try_later(ws: WebSocket) -> None:
+    log.info("ws: closed, the database is unavailable")
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code=CLOSE_TRY_LATER), CLOSE_WAIT_S)
 
 
 async def _push_loop(
