@@ -4,24 +4,17 @@ token the provider no longer accepts."""
 
 from __future__ import annotations
 
+import functools
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from accord.client.device import SESSION_KEY, SESSION_MARGIN_MS
 from accord.client.store import ProfileStore
+from tests.e2e import helpers
 
-ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
 PASSPHRASE = "session reuse passphrase"
-
-
-def accord(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASSPHRASE)
-    proc = subprocess.run([*ARGV, *args], env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)
 
 
 def saved(profile: Path, change: dict[str, object] | None = None) -> dict[str, object]:

@@ -6,32 +6,20 @@ Real ``accord`` processes (one per command) against the three providers.
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
+from tests.e2e import helpers
 from tests.federation.providers import Provider
 from tests.transparency_e2e import malicious
 
 CLI_TIMEOUT_S = 90
 
 
-def accord(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE="kt pass phrase",
-               COLUMNS="200")
-    proc = subprocess.run(
-        [sys.executable, "-c", "from accord.cli.main import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    if check:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
-
-
-def js(profile: Path, *args: str) -> Any:
-    return json.loads(accord(profile, *args, "--json").stdout)
+PASSPHRASE = "kt pass phrase"
+accord = functools.partial(helpers.accord, passphrase=PASSPHRASE, timeout=CLI_TIMEOUT_S)
+js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE, timeout=CLI_TIMEOUT_S)
 
 
 def test_safety_numbers_key_changes_and_alerts_in_the_cli(
