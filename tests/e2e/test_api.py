@@ -70,7 +70,10 @@ async def test_register_login_devices_keypackages_groups_queue_blobs(server) -> 
 
         post_sk, post_pk = keypair()
         gid = os.urandom(16)
-        state = await api.create_group(gid, post_pk)
+        # The hub keeps the group's public state from this GroupInfo, so the commit
+        # below must come from this very group state.
+        mls_state = _group(account, reg.device_id, sk, pk, gid)
+        state = await api.create_group(gid, post_pk, RfcEngine().group_info(mls_state))
         assert state.epoch == 0
         ct = _app_message(account, reg.device_id, sk, pk, gid, b"hello")
         await api.post_application(gid, 0, os.urandom(16), ct, post_sk.sign)
@@ -82,8 +85,7 @@ async def test_register_login_devices_keypackages_groups_queue_blobs(server) -> 
         await api.ack(page.next_after)
         assert (await api.fetch(0)).items == []
 
-        state = _group(account, reg.device_id, sk, pk, gid)
-        c0 = RfcEngine().commit(state, add=[], remove=[], update=True,
+        c0 = RfcEngine().commit(mls_state, add=[], remove=[], update=True,
                                 now=time.time_ns() // 1_000_000).commit
         resp = await api.commit(gid, m.CommitRequest(epoch=0, commit=c0, posting_key=post_pk))
         assert resp.epoch == 1
@@ -104,7 +106,8 @@ async def test_push_and_relogin(server) -> None:
         await api.login("alpha.test", reg.device_id, sk.sign)
         post_sk, post_pk = keypair()
         gid = os.urandom(16)
-        await api.create_group(gid, post_pk)
+        await api.create_group(
+            gid, post_pk, RfcEngine().group_info(_group(account, reg.device_id, sk, pk, gid)))
         ct = _app_message(account, reg.device_id, sk, pk, gid, b"pushed")
         await api.post_application(gid, 0, os.urandom(16), ct, post_sk.sign)
         frames = [f async for f in api.push(0, max_frames=1, idle_timeout=5)]
