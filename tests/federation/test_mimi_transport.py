@@ -235,3 +235,69 @@ async def test_T08_mimi_proxy_download_fetches_known_providers_assets_only(
     r = await clients["beta"].get("/mimi/v1/proxyDownload/" + quote(
         f"https://alpha.test/v1/blobs/{cap}", safe=""))
     assert r.status_code == 401, r.text  # only a signed peer may ask
+
+
+async def test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_check(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """5.9: gamma reports bob's message to alpha, the room's hub, in the draft's
+    AbuseReport; alpha verifies its franking tag and files it. A provider hosting no
+    member, another hub's room, another provider's reporter, or a forged frank files
+    nothing."""
+    from tests.federation.groups import join_from_queue
+    from tests.federation.test_T13_report_forwarding import operator, reports_at
+    from tests.privacy.helpers import content, open_item, post
+
+    alpha = providers["alpha"]
+    ha, hb, hg = clients["alpha"], clients["beta"], clients["gamma"]
+    tag = secrets.token_hex(3)
+    alice = await user(ha, f"alice{tag}@alpha.test")
+    bob = await user(hb, f"bob{tag}@beta.test")
+    carol = await user(hg, f"carol{tag}@gamma.test")
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account) + await alice.claim(carol.account))
+    await join_from_queue(bob)
+    await join_from_queue(carol)
+    assert (await post(hb, bob, content("abuse, over MIMI"))).status_code == 201
+    item = [i for i in await carol.wait_items(1) if i.kind == "application"][-1]
+    assert item.franking_tag is not None
+    opened = open_item(carol, item)
+
+    def abuse(frank: bytes = item.franking_tag, reporter: str = f"mimi://gamma.test/u/carol{tag}"
+              ) -> bytes:
+        message = w.AbusiveMessage(opened.encoded, w.Frank(frank, 1, b""), item.created_at)
+        return w.AbuseReport(w.IdentifierUri.of(reporter),
+                             w.IdentifierUri.of(w.mimi_user_uri(bob.account)), 0, b"spam",
+                             (message,)).to_bytes()
+
+    def path(group_id: bytes, hub: str = "alpha.test") -> str:
+        return "/mimi/v1/reportAbuse/" + quote(w.mimi_room_uri(hub, group_id), safe="")
+
+    ops = operator(alpha)
+    before = len(await reports_at(ha, ops, 0))
+    r = await evil.send(alpha, path(gid), abuse())
+    assert r.status_code == 201 and r.content == b"", r.text
+    filed = await reports_at(ha, ops, before + 1)
+    assert len(filed) == before + 1
+    assert (filed[-1].reporter, filed[-1].alleged_sender, filed[-1].content) == (
+        "via gamma.test", bob.account, opened.encoded)
+    # a forged frank: acknowledged (5.9), not filed
+    assert (await evil.send(alpha, path(gid), abuse(frank=secrets.token_bytes(32)))
+            ).status_code == 201
+    # gamma speaks for alpha's user; names a room another provider hubs; or one unknown
+    _error(await evil.send(alpha, path(gid), abuse(reporter=w.mimi_user_uri(alice.account))),
+           422, "validation_error", "requester is not an account of the requesting")
+    _error(await evil.send(alpha, path(gid, "beta.test"), abuse()), 404, "not_found",
+           "not the hub of this room")
+    _error(await evil.send(alpha, path(secrets.token_bytes(16)), abuse()), 404, "not_found", "")
+    # a room where gamma hosts no member
+    other = secrets.token_bytes(16)
+    await alice.create_group(other)
+    _error(await evil.send(alpha, path(other), abuse()), 401, "auth_error",
+           "hosts no member of this group")
+    empty = w.AbuseReport(w.IdentifierUri(b""), w.IdentifierUri.of(w.mimi_user_uri(bob.account)),
+                          0, b"").to_bytes()
+    _error(await evil.send(alpha, path(gid), empty), 422, "validation_error", "1 to 16 messages")
+    assert len(await reports_at(ha, ops, 0)) == before + 1

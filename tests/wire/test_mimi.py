@@ -206,3 +206,13 @@ def test_directory_entries_are_urls() -> None:
                 {"keyMaterial": "https://" + "a" * 3000}):
         with pytest.raises(DecodeError):
             w.parse_directory(bad)
+
+
+def test_room_uris() -> None:
+    uri = w.mimi_room_uri("a.example", b"\x00\xff group")
+    assert uri.startswith("mimi://a.example/r/")
+    assert w.room_of_uri(uri) == ("a.example", b"\x00\xff group")
+    for bad in ("mimi://a.example/u/x", "mimi://a.example/r/", "mimi://a.example/r/a+b",
+                "mimi:///r/AA", "https://a.example/r/AA", "mimi://a.example/r/AA/x"):
+        with pytest.raises(DecodeError):
+            w.room_of_uri(bad)

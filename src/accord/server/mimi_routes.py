@@ -6,6 +6,7 @@
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
+- ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
 - ``GET /mimi/v1/proxyDownload/{downloadUrl}`` (5.10.2): an encrypted asset of this
   provider or of a peer it knows, by capability (the peer blob route).
 
@@ -39,9 +40,11 @@ from accord.federation.service import Federation
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
-from accord.server import accounts, blobs, keypackages
+from accord.server import accounts, blobs, keypackages, reports
 from accord.server.errors import error_response
+from accord.wire import decode, encode
 from accord.wire import mimi as w
+from accord.wire.privacy import FedReport
 
 log = logging.getLogger("accord.mimi.http")
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
@@ -184,6 +187,38 @@ async def identifier_query(fed: Federation, peer: str, req: w.IdentifierRequest,
     return w.IdentifierResponse(code.SUCCESS, (w.IdentifierUri.of(w.mimi_user_uri(account)),))
 
 
+# ------------------------------------------------------------------ 5.9 report abuse
+
+MAX_REPORTED = 16
+
+
+async def report_abuse(fed: Federation, peer: str, req: w.AbuseReport, target: str, now: int
+                       ) -> None:
+    """Each reported message goes to the hub's one report check (``reports.accept_forwarded``:
+    this provider hubs the room, the peer hosts a member, the hub's franking tag verifies).
+
+    Accord decides: ``frank.server_frank`` carries the hub's franking tag and
+    ``accepted_timestamp`` the item's time (both as Accord's fan-out hands them
+    to members); the integrity signature is not used (the tag is the hub's MAC).
+    A message that does not verify is not filed; the answer is 201 all the same,
+    as 5.9 says it only acknowledges the report.
+    """
+    hub, group_id = w.room_of_uri(target)
+    if hub != fed.domain:
+        raise NotFound("this provider is not the hub of this room")
+    if req.reporting_user.uri:  # optional; when named, one of the peer's own users
+        requester_of(peer, w.account_of_user_uri(req.reporting_user.text()))
+    alleged = w.account_of_user_uri(req.alleged_abuser_uri.text())
+    if not 1 <= len(req.messages) <= MAX_REPORTED:
+        raise ValidationError(f"a report carries 1 to {MAX_REPORTED} messages", "MIMI 5.9")
+    for message in req.messages:
+        forwarded = FedReport(group_id=group_id, created_at=message.accepted_timestamp,
+                              content=message.message_content,
+                              franking_tag=message.frank.server_frank, alleged_sender=alleged)
+        # the limits of Accord's own FedReport (sizes, time range), by its one declaration
+        await reports.accept_forwarded(fed, peer, decode(FedReport, encode(forwarded)), now)
+
+
 # ------------------------------------------------------------------ 5.10.2 proxy download
 
 _ASSET_PATH = re.compile(r"/v1/blobs/(" + blobs.CAP_RE + ")")
@@ -213,6 +248,7 @@ async def proxy_download(fed: Federation, peer: str, req: None, target: str, now
 MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
+    MimiSpec("reportAbuse", w.AbuseReport, report_abuse, 201),
     MimiSpec("proxyDownload", None, proxy_download),
 )
 
@@ -245,6 +281,7 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
             response = (
                 Response(result, media_type="application/octet-stream")
                 if isinstance(result, bytes)
+                else Response(status_code=spec.status) if result is None
                 else Response(result.to_bytes(), status_code=spec.status,
                               media_type=w.MEDIA_TYPE))
         except AccordError as exc:

@@ -44,6 +44,7 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.tree_nodes import HPKECiphertext, RatchetTree
+from accord.wire.codec import b64d, b64e
 
 MLS10 = 1
 Protocol = Annotated[int, Uint(1), OneOf(MLS10)]
@@ -436,3 +437,21 @@ def account_of_user_uri(uri: str) -> str:
 
 def mimi_client_uri(domain: str, device_id: str) -> str:
     return f"mimi://{domain}/d/{device_id}"
+
+
+def mimi_room_uri(hub: str, group_id: bytes) -> str:
+    """Accord's room URI (section 3's form): ``mimi://HUB/r/`` and the group id in
+    unpadded base64url (Accord's group ids are random octets, not names)."""
+    return f"mimi://{hub}/r/{b64e(group_id)}"
+
+
+def room_of_uri(uri: str) -> tuple[str, bytes]:
+    """The hub domain and group id a ``mimi://HUB/r/GROUP`` names; ``DecodeError`` otherwise."""
+    prefix = "mimi://"
+    parts = uri[len(prefix):].split("/") if uri.startswith(prefix) else []
+    if len(parts) != 3 or parts[1] != "r" or not parts[0] or not parts[2]:
+        raise DecodeError("not a MIMI room URI (mimi://domain/r/room, section 3)")
+    group_id = b64d(parts[2])
+    if not group_id:
+        raise DecodeError("an empty room id")
+    return parts[0], group_id
