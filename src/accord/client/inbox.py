@@ -165,13 +165,17 @@ def join_accepted(dev: Device, item: m.QueueItem, now: int) -> None:
 
 
 def apply_held(dev: Device, items: list[m.QueueItem], now: int) -> int:
-    """Apply what waited for the accept, in order, each whole or not at all."""
+    """Apply what waited for the accept, in order, each whole or not at all, inside the
+    accept's transaction (``invites.join``): a bad item is recorded and skipped, while
+    the profile failing (a full disk) undoes the whole accept."""
     applied = 0
     for item in items:
         try:
-            with dev.store.transaction():
+            with dev.store.savepoint():
                 _apply_one(dev, item, now)
             applied += 1
+        except ProfileUnavailable:
+            raise
         except AccordError as exc:
             conv = _conv_of(dev, item.group_id)
             if conv is not None:

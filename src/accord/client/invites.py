@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client.store_db import ProfileUnavailable
 from accord.errors import AccordError
 from accord.wire import dumps, parse
 from accord.wire import messages as m
@@ -117,30 +118,42 @@ def find(dev: Device, name_or_id: str) -> dict[str, Any] | None:
 
 
 def join(dev: Device, conv: dict[str, Any], now: int) -> int:
-    """After the accept: parse the Welcome, then the held items; how many applied."""
+    """After the accept: parse the Welcome, then the held items; how many applied.
+    Whole or nothing: the request leaves the store in the transaction that stores the
+    join, so a profile that cannot be written (a full disk) keeps the invitation
+    waiting, to be accepted again (``ProfileUnavailable`` goes to the caller)."""
     from accord.client import inbox
 
     gid = conv["group_id"]
     entry = _all(dev)[gid.hex()]
     welcome = parse(m.QueueItem, bytes.fromhex(entry["welcome"]))
     held = [parse(m.QueueItem, bytes.fromhex(h)) for h in entry["held"]]
-    forget(dev, gid)
+    with dev.store.transaction():
+        _accepted(dev, gid)
+        try:
+            with dev.store.savepoint():
+                inbox.join_accepted(dev, welcome, now)
+        except ProfileUnavailable:
+            raise
+        except AccordError as exc:  # the Welcome itself is bad: a trace, not the request
+            _failed(dev, conv, "the invitation could not be joined", exc, now)
+            return 0
+        joined = dev.store.conversation_of_group(gid)
+        if joined is None:  # the Welcome was for another group
+            _failed(dev, conv, "the invitation is not for this conversation", None, now)
+            return 0
+        request = {"from": entry["from"], "state": "accepted"}
+        dev.store.update_conversation(joined["conv_id"],
+                                      meta=dict(joined["meta"], request=request))
+        return inbox.apply_held(dev, held, now)
+
+
+def _accepted(dev: Device, group_id: bytes) -> None:
+    """The request is answered: its invitation and its listing leave the store."""
+    forget(dev, group_id)
     requests = dev.store.get_json("message_requests", {})
-    requests.pop(gid.hex(), None)  # accepted: the join is no request any more
+    requests.pop(group_id.hex(), None)
     dev.store.put_json("message_requests", requests)
-    try:
-        with dev.store.transaction():
-            inbox.join_accepted(dev, welcome, now)
-    except AccordError as exc:
-        _failed(dev, conv, "the invitation could not be joined", exc, now)
-        return 0
-    joined = dev.store.conversation_of_group(gid)
-    if joined is None:  # the Welcome was for another group
-        _failed(dev, conv, "the invitation is not for this conversation", None, now)
-        return 0
-    request = {"from": entry["from"], "state": "accepted"}
-    dev.store.update_conversation(joined["conv_id"], meta=dict(joined["meta"], request=request))
-    return inbox.apply_held(dev, held, now)
 
 
 def forget(dev: Device, group_id: bytes) -> None:

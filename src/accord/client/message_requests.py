@@ -179,9 +179,10 @@ def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
 
     cid = conv["conv_id"]
     if invites.is_deferred(conv):  # the Welcome itself waited (issue 18)
-        applied = invites.join(dev, conv, now)
-        dev.store.add_event(cid, now, "request_accepted",
-                            {"account": conv["meta"]["request"]["from"]})
+        with dev.store.transaction():  # the join and its event, whole or not at all
+            applied = invites.join(dev, conv, now)
+            dev.store.add_event(cid, now, "request_accepted",
+                                {"account": conv["meta"]["request"]["from"]})
         return applied
     meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="accepted"))
     dev.store.update_conversation(cid, meta=meta)

@@ -157,6 +157,26 @@ class Database:
             raise typed from exc
 
 
+    @contextmanager
+    def savepoint(self) -> Iterator[Any]:
+        """One step inside the open transaction that fails alone: a typed error in it undoes
+        only it. A failure of the profile itself (a full disk) goes on to the transaction,
+        which undoes all of it (``transaction``)."""
+        db = self._conn()
+        if not db.in_transaction:
+            raise RuntimeError("a savepoint needs an open transaction")
+        db.execute("SAVEPOINT step")
+        try:
+            yield db
+        except ProfileUnavailable:
+            raise
+        except AccordError:
+            db.execute("ROLLBACK TO step")
+            db.execute("RELEASE step")
+            raise
+        db.execute("RELEASE step")
+
+
 def run_script(db: Any, script: str) -> None:
     # executescript would COMMIT the open transaction; run statement by statement
     # so a failed migration rolls back whole. Triggers contain ';' inside
