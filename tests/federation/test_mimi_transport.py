@@ -301,3 +301,41 @@ async def test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_check(
                           0, b"").to_bytes()
     _error(await evil.send(alpha, path(gid), empty), 422, "validation_error", "1 to 16 messages")
     assert len(await reports_at(ha, ops, 0)) == before + 1
+
+
+def test_mimi_check_signed_as_a_peer_checks_the_answers_formats(
+    providers: dict[str, Provider],
+) -> None:
+    """``accord mimi check --sign-as``: an operator checks beta from gamma (a peer beta
+    knows); keyMaterial and identifierQuery are probed signed and their answers decode."""
+    from click.testing import CliRunner
+
+    from accord.cli.main import cli
+
+    beta, gamma = providers["beta"], providers["gamma"]
+    result = CliRunner().invoke(cli, ["mimi", "check", beta.url, "--domain", "beta.test",
+                                      "--sign-as", "gamma.test",
+                                      "--provider-data", str(gamma.data_dir)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines()[:-1]}
+    for key in ("keyMaterial", "identifierQuery"):
+        assert lines[key].startswith("conforms") and (
+            "signed probe: HTTP 200, the answer decodes" in lines[key]), result.output
+    served = len(MIMI_SPECS)
+    assert result.output.splitlines()[-1] == (
+        f"{served + 1} conform, 0 differ, {len(w.ENDPOINTS) - served} missing")
+
+
+async def test_mimi_check_names_a_signed_probe_the_provider_refuses(
+    providers: dict[str, Provider],
+) -> None:
+    """Signed as a provider beta cannot resolve: the signed probes differ (HTTP 404)."""
+    from accord.interop.mimi_check import Signer, check
+
+    beta, gamma = providers["beta"], providers["gamma"]
+    async with httpx.AsyncClient(timeout=20) as http:
+        findings = await check(beta.url, http, domain="beta.test",
+                               signer=Signer("nobody.test", gamma.key().sign))
+    differs = {f.name: f.detail for f in findings if f.verdict == "differs"}
+    assert differs == {"keyMaterial": "signed probe: HTTP 404",
+                       "identifierQuery": "signed probe: HTTP 404"}

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import click
 
 from accord import http_client
-from accord.interop.mimi_check import Finding, check, summary
+from accord.federation.provider_key import key_path, load_or_create
+from accord.interop.mimi_check import Finding, Signer, check, summary
 
 
 @click.group("mimi")
@@ -23,14 +25,28 @@ def mimi() -> None:
 @click.argument("url")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds per request.")
-def check_cmd(url: str, timeout: float) -> None:
+@click.option("--domain", default=None,
+              help="The provider's user domain (default: URL's host name).")
+@click.option("--sign-as", "sign_as", default=None, metavar="DOMAIN",
+              help="Also send signed probes as this provider (needs --provider-data).")
+@click.option("--provider-data", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="The data folder of the --sign-as provider (its key).")
+def check_cmd(url: str, timeout: float, domain: str | None, sign_as: str | None,
+              provider_data: Path | None) -> None:
     """Fetch URL's MIMI directory and probe each endpoint: what conforms, differs, is missing.
 
     Exits 1 when anything differs; the last line is 'N conform, M differ, K missing'.
     """
+    signer = None
+    if sign_as is not None or provider_data is not None:
+        if sign_as is None or provider_data is None or not key_path(provider_data).exists():
+            raise click.UsageError("--sign-as needs --provider-data DIR holding that "
+                                   "provider's key")
+        signer = Signer(sign_as, load_or_create(provider_data).sign)
+
     async def run() -> list[Finding]:
         async with http_client.async_client(timeout=timeout) as http:
-            return await check(url, http)
+            return await check(url, http, domain=domain, signer=signer)
 
     findings = asyncio.run(run())
     for f in findings:

@@ -9,12 +9,20 @@ provider that authenticates its peers answers 401 or 403, which conforms
 the endpoint's response structure (:mod:`accord.wire.mimi`). Keys the draft
 does not define are reported as extensions and not counted.
 
+With a :class:`Signer` (an operator checking from its own provider, whose key
+the checked provider resolves), the endpoints that answer with a body
+(``keyMaterial``, ``identifierQuery``) are probed again, signed as that
+provider (RFC 9421, as Accord's peers sign), and their answers must decode.
+
 The HTTP client is an argument: the CLI passes a real one, a test may pass one
 whose transport drops a route.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +31,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from accord.errors import AccordError
+from accord.federation import http_signatures as hs
 from accord.mls.structs import Credential, RequiredCapabilities
+from accord.mls.suites import get_suite
 from accord.wire import mimi as w
 
 DIRECTORY = "/.well-known/mimi-protocol-directory"
@@ -41,6 +51,43 @@ class Finding:
     def line(self) -> str:
         where = f"section {self.section}" if self.section else "extension"
         return f"{self.verdict:9} {self.name:16} {where:14} {self.detail}"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Sign probes as the provider ``domain`` (its Ed25519 provider key's ``sign``)."""
+
+    domain: str
+    sign: Callable[[bytes], bytes]
+
+
+def _signed_probe(key: str, domain: str, signer: Signer) -> tuple[str, bytes] | None:
+    """A request the provider can answer with a body: a user it does not have, asked
+    for by a user of the signer's (with the requester's own signature, 5.2)."""
+    if key == "identifierQuery":
+        return domain, w.IdentifierRequest((w.QueryElement(
+            w.SearchIdentifierType.HANDLE, None, f"mimi-check@{domain}".encode()),)).to_bytes()
+    if key != "keyMaterial":
+        return None
+    suite = get_suite(1)
+    priv, pub = suite.generate_signature_key_pair()
+    target = _uri(domain)
+    req = w.KeyMaterialRequest(
+        w.MLS10, _uri(signer.domain), target, w.IdentifierUri(b""), (1,),
+        RequiredCapabilities((), (), ()), pub, Credential.basic(b"mimi-check"), b"")
+    req = dataclasses.replace(req, key_material_request_signature=suite.sign_with_label(
+        priv, req.SIGN_LABEL, req.tbs()))
+    return target.text(), req.to_bytes()
+
+
+async def _signed(http: httpx.AsyncClient, url: str, body: bytes, signer: Signer
+                  ) -> httpx.Response:
+    target = httpx.URL(url)
+    headers = hs.sign_request(signer.sign, method="POST", authority=target.netloc.decode(),
+                              path=target.path, body=body, keyid=signer.domain,
+                              created=int(time.time()), nonce=secrets.token_urlsafe(18))
+    headers["Content-Type"] = w.MEDIA_TYPE
+    return await http.post(url, content=body, headers=headers)
 
 
 def _uri(host: str) -> w.IdentifierUri:
@@ -95,7 +142,10 @@ def _judge(key: str, status: int, content: bytes, decoder: Decoder, body: bytes)
     return "differs", f"HTTP {status} to a well-formed request"
 
 
-async def check(base_url: str, http: httpx.AsyncClient) -> list[Finding]:
+async def check(base_url: str, http: httpx.AsyncClient, *, domain: str | None = None,
+                signer: Signer | None = None) -> list[Finding]:
+    """The findings for the provider at ``base_url`` whose users live at ``domain``
+    (default: the URL's host name)."""
     base = base_url.rstrip("/")
     try:
         r = await http.get(base + DIRECTORY)
@@ -107,7 +157,7 @@ async def check(base_url: str, http: httpx.AsyncClient) -> list[Finding]:
         return [Finding("missing", "directory", "5.1", f"HTTP {r.status_code}")] + [
             Finding("missing", k, s, "no directory") for k, (s, _) in w.ENDPOINTS.items()]
     out = [Finding("conforms", "directory", "5.1", f"{len(doc)} entries, each an https URL")]
-    host = urlsplit(base).hostname or "localhost"
+    host = domain or urlsplit(base).hostname or "localhost"
     for key, (section, param) in w.ENDPOINTS.items():
         if key not in doc:
             out.append(Finding("missing", key, section, "not in the directory"))
@@ -124,6 +174,20 @@ async def check(base_url: str, http: httpx.AsyncClient) -> list[Finding]:
             out.append(Finding("differs", key, section, f"no answer: {type(exc).__name__}"))
             continue
         verdict, detail = _judge(key, answer.status_code, answer.content, decoder, body)
+        signed = _signed_probe(key, host, signer) if signer is not None else None
+        if verdict == "conforms" and signed is not None and signer is not None:
+            url = doc[key].replace("{" + param + "}", quote(signed[0], safe=""))
+            try:
+                again = await _signed(http, url, signed[1], signer)
+            except httpx.HTTPError as exc:
+                out.append(Finding("differs", key, section, f"no answer: {type(exc).__name__}"))
+                continue
+            if 200 <= again.status_code < 300:
+                verdict, detail = _judge(key, again.status_code, again.content, decoder,
+                                         signed[1])
+            else:  # the provider refused a signed, well-formed request
+                verdict, detail = "differs", f"HTTP {again.status_code}"
+            detail = "signed probe: " + detail
         out.append(Finding(verdict, key, section, detail))
     for key in sorted(set(doc) - set(w.ENDPOINTS)):
         out.append(Finding("extension", key, "", doc[key]))
