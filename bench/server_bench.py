@@ -97,10 +97,11 @@ def _ciphertexts(state: Any, n: int, payload: int) -> list[bytes]:
     return out
 
 
-async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, tally: DeliveryTally,
-                    opts: argparse.Namespace, deadline: float, bodies: list[bytes],
-                    poster_device: SimDevice | None = None) -> int:
-    """Hidden-sender posts, or (``poster_device`` given) attributed posts under its session."""
+async def _post_all(servers: list[ServerProcess], gid: bytes, pk: Ed25519PrivateKey,
+                    tally: DeliveryTally, opts: argparse.Namespace, deadline: float,
+                    bodies: list[bytes], poster_device: SimDevice | None = None) -> int:
+    """Hidden-sender posts, or (``poster_device`` given) attributed posts under its session.
+    Poster ``j`` posts to ``servers[j % len(servers)]`` (a round-robin balancer)."""
     todo = iter(range(opts.messages))
     sent = 0
     t0 = time.perf_counter()
@@ -127,8 +128,11 @@ async def _post_all(server: ServerProcess, gid: bytes, pk: Ed25519PrivateKey, ta
                 tally.started[r.json()["msg_id"]] = start
                 sent += 1
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0, limits=limits) as http:
-        await asyncio.gather(*(poster(http) for _ in range(opts.concurrency)))
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(
+            httpx.AsyncClient(base_url=s.url, timeout=30.0, limits=limits)) for s in servers]
+        await asyncio.gather(*(poster(clients[j % len(clients)])
+                               for j in range(opts.concurrency)))
     return sent
 
 
@@ -146,27 +150,30 @@ async def run_one(engine: str, size: int, opts: argparse.Namespace,
         server = ServerProcess(Path(tmp), database=database, rate_limit_scale=10_000,
                                entry=entry).start()
         try:
-            return await _measure(server, size, opts, mode)
+            return await measure([server], size, opts, mode)
         finally:
             server.stop()
             if name:
                 await drop_database(admin, name)
 
 
-async def _measure(server: ServerProcess, size: int, opts: argparse.Namespace,
-                   mode: str = "hidden") -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+async def measure(servers: list[ServerProcess], size: int, opts: argparse.Namespace,
+                  mode: str = "hidden") -> dict[str, Any]:
+    """One run against already started nodes: member ``k`` listens on node ``k % len``,
+    posts are spread the same way; all nodes serve one provider (one database)."""
+    async with httpx.AsyncClient(base_url=servers[0].url, timeout=30.0) as http:
         devices, gid, pk, state = await _members(http, size)
     bodies = _ciphertexts(state, opts.messages, opts.payload)
     tally, stop = DeliveryTally(size), asyncio.Event()
-    url = server.url.replace("http://", "ws://") + "/v1/ws"
+    urls = [s.url.replace("http://", "ws://") + "/v1/ws" for s in servers]
     readies = [asyncio.Event() for _ in devices]
-    listeners = [asyncio.create_task(listen_for_deliveries(url, d.token, tally, r, stop, lambda item: item["msg_id"]))
-                 for d, r in zip(devices, readies, strict=True)]
+    listeners = [asyncio.create_task(listen_for_deliveries(
+        urls[k % len(urls)], d.token, tally, r, stop, lambda item: item["msg_id"]))
+        for k, (d, r) in enumerate(zip(devices, readies, strict=True))]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     t0 = time.perf_counter()
     deadline = t0 + opts.seconds
-    tally.expected = await _post_all(server, gid, pk, tally, opts, deadline, bodies,
+    tally.expected = await _post_all(servers, gid, pk, tally, opts, deadline, bodies,
                                      devices[0] if mode == "authenticated" else None)
     if len(tally.done) < tally.expected:
         with contextlib.suppress(TimeoutError):

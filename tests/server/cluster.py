@@ -24,15 +24,18 @@ def services_or_skip(*tools: str) -> tuple[str, str]:
 
 
 def start_nodes(root: Path, database: str, bus: str, count: int,
-                args_of: Callable[[int], tuple[str, ...]] = lambda i: ()
+                args_of: Callable[[int], tuple[str, ...]] = lambda i: (),
+                rate_limit_scale: float = 1000,
+                entry_of: Callable[[int], tuple[str, ...]] = lambda i: ServerProcess.entry
                 ) -> list[ServerProcess]:
     """``count`` nodes, each with its own data folder holding the first node's keys;
-    ``args_of(i)`` gives node i's further ``accord server`` options."""
+    ``args_of(i)`` gives node i's further ``accord server`` options and ``entry_of(i)``
+    what its process runs (a benchmark's profiler)."""
     nodes: list[ServerProcess] = []
     try:
         for i in range(count):
             node = ServerProcess(root / f"node{i}", database=database, bus=bus,
-                                 rate_limit_scale=1000, extra_args=args_of(i))
+                                 rate_limit_scale=rate_limit_scale, extra_args=args_of(i), entry=entry_of(i))
             if nodes:
                 for folder in KEY_FOLDERS:
                     shutil.copytree(nodes[0].data_dir / folder, node.data_dir / folder)
