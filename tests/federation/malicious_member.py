@@ -35,6 +35,18 @@ def _now() -> int:
     return int(time.time())
 
 
+def bad_signature(commit: bytes) -> bytes:
+    """The commit (or proposal) with one bit of its signature flipped."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs.messages import MLSMessage
+
+    msg = mls_decode(MLSMessage, commit)
+    sig = bytearray(msg.message.signature)
+    sig[0] ^= 1
+    forged = dataclasses.replace(msg.message, signature=bytes(sig))
+    return bytes(dataclasses.replace(msg, message=forged).to_bytes())
+
+
 class MaliciousMember(MlsDevice):
     """A member device whose requests to the hub say what it wants them to say."""
 
@@ -78,15 +90,7 @@ class MaliciousMember(MlsDevice):
         return bytes(dataclasses.replace(msg, message=forged).to_bytes())
 
     def bad_signature(self, commit: bytes) -> bytes:
-        """The commit (or proposal) with one bit of its signature flipped."""
-        from accord.mls.codec import decode as mls_decode
-        from accord.mls.structs.messages import MLSMessage
-
-        msg = mls_decode(MLSMessage, commit)
-        sig = bytearray(msg.message.signature)
-        sig[0] ^= 1
-        forged = dataclasses.replace(msg.message, signature=bytes(sig))
-        return bytes(dataclasses.replace(msg, message=forged).to_bytes())
+        return bad_signature(commit)
 
     def bad_key_package_add(self, commit: bytes, welcome: bytes) -> tuple[bytes, bytes]:
         """The commit (re-signed) with the signature of its Add's KeyPackage broken,

@@ -105,20 +105,39 @@ class MlsDevice(SimDevice):
     async def commit_add(self, claimed: list[m.ClaimedKeyPackage], expect: int | None = 201,
                          first_contact: list[m.SealedFirstContact] = ()  # type: ignore[assignment]
                          ) -> httpx.Response:
-        from accord.mls import group as g
         from accord.mls.codec import decode as mls_decode
         from accord.mls.structs import Add
         from accord.mls.structs.messages import MLSMessage
 
         adds = [Add(mls_decode(MLSMessage, c.key_package).message) for c in claimed]
-        result, pending = g.commit(self.state, now=int(time.time()), by_value=adds)
+        return await self.commit_proposals(adds, [c.device_id for c in claimed], [], expect,
+                                           list(first_contact))
+
+    async def commit_remove(self, leaves: list[int], removed: list[str],
+                            expect: int | None = 201) -> httpx.Response:
+        """Remove the members at ``leaves``, declared to the hub as ``removed``."""
+        from accord.mls.structs import Remove
+
+        return await self.commit_proposals([Remove(leaf) for leaf in leaves], [], removed,
+                                           expect)
+
+    async def commit_proposals(self, proposals: list[Any], added: list[str],
+                               removed: list[str], expect: int | None = 201,
+                               first_contact: list[m.SealedFirstContact] | None = None,
+                               forge: Any = None) -> httpx.Response:
+        """Commit ``proposals`` by value (``forge``, if given, changes the commit's bytes
+        before it is sent); our state moves on only if the hub takes it."""
+        from accord.mls import group as g
+
+        result, pending = g.commit(self.state, now=int(time.time()), by_value=proposals)
         merged = g.merge_pending(pending)
         seed = g.export_secret(merged, "accord posting key", b"", 32)
         posting = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-        req = m.CommitRequest(epoch=self.epoch(), commit=bytes(result.commit.to_bytes()),
-                              posting_key=posting, added=[c.device_id for c in claimed],
-                              welcome=bytes(result.welcome.to_bytes()),
-                              first_contact=list(first_contact))
+        commit = bytes(result.commit.to_bytes())
+        req = m.CommitRequest(epoch=self.epoch(), commit=forge(commit) if forge else commit,
+                              posting_key=posting, added=added, removed=removed,
+                              welcome=bytes(result.welcome.to_bytes()) if added else None,
+                              first_contact=first_contact or [])
         r = await self.call("POST", group_path(self.state_group_id(), "/commits"), req,
                             expect=expect)
         if r.status_code == 201:

@@ -1,6 +1,11 @@
 """T18 evidence: export returns what the provider holds; after deletion no row in
 the provider's store names the account or its keys (every table scanned), except
-the documented transparency-log entries (pseudonymous index, tombstone)."""
+the documented transparency-log entries (pseudonymous index, tombstone).
+
+The groups the account was in keep its devices' leaves until a member's commit
+removes them: the hub knows each such leaf by its index only (``erased_leaf``),
+takes that commit, and checks it against the group's public state as any other;
+its public state names the account until then (docs/PRIVACY.md)."""
 
 from __future__ import annotations
 
@@ -9,9 +14,12 @@ import secrets
 
 import httpx
 
+from accord.mls.structs import Remove
+from accord.storage.interface import erased_leaf
 from accord.wire import b64e, decode, encode
 from accord.wire import privacy as w
 from tests.federation.groups import alice_and_bob
+from tests.federation.malicious_member import bad_signature
 from tests.federation.providers import MlsDevice
 from tests.privacy.helpers import DB, content, post, rows
 
@@ -36,6 +44,20 @@ def _hits(db_rows: dict[str, list[tuple[object, ...]]], needles: list[bytes]
                     if any(f in raw for f in _forms(n)):
                         found.append((table, n))
     return found
+
+
+def _leaves_of(member: MlsDevice, account: str) -> list[int]:
+    """The leaves of ``account``'s devices in ``member``'s view of the group."""
+    return [i for i, leaf in member.state.tree.leaves()
+            if leaf.credential.identity.startswith(f"{account}/".encode())]
+
+
+async def _delete(http: httpx.AsyncClient, who: MlsDevice) -> w.DeleteAccountResult:
+    sig = who.key.sign(w.delete_input("alpha.test", who.account))
+    req = w.DeleteAccountRequest(account=who.account, signature=sig)
+    r = await http.post("/v1/account/delete", json=encode(req), headers=who.auth)
+    assert r.status_code == 200, r.text
+    return decode(w.DeleteAccountResult, r.json())
 
 
 async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignore[no-untyped-def]
@@ -69,17 +91,17 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         bad = w.DeleteAccountRequest(account=alice.account, signature=bytes(64))
         r = await ha.post("/v1/account/delete", json=encode(bad), headers=alice.auth)
         assert r.status_code == 401
-        sig = alice.key.sign(w.delete_input("alpha.test", alice.account))
-        req = w.DeleteAccountRequest(account=alice.account, signature=sig)
-        r = await ha.post("/v1/account/delete", json=encode(req), headers=alice.auth)
-        assert r.status_code == 200, r.text
-        result = decode(w.DeleteAccountResult, r.json())
+        result = await _delete(ha, alice)
         assert result.peers_told == ["beta.test"]
         assert {e.table: e.rows for e in result.erased}["devices"] == 2
         # the session is gone with the account
         assert (await ha.get("/v1/queue", headers=alice.auth)).status_code == 401
         # bob still uses the group and his provider
         assert (await hb.get("/v1/queue", headers=bob.auth)).status_code == 200
+        # alice's leaf stays in the group until bob removes it, named by its index only
+        [leaf] = _leaves_of(bob, alice.account)
+        await bob.commit_remove([leaf], [erased_leaf(leaf)])
+        assert _leaves_of(bob, alice.account) == []
 
     alpha_rows = rows(alpha.data_dir / DB)
     if "kt_entries" in alpha_rows:  # the transparency log appended the tombstone
@@ -88,3 +110,21 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
     assert left == []
     beta_left = _hits(rows(beta.data_dir / DB), needles)
     assert [t for t, _ in beta_left if t not in LOG_TABLES] == []
+
+
+async def test_T18_a_deleted_members_groups_still_check_commits(two) -> None:  # type: ignore[no-untyped-def]
+    """Deleting an account does not turn off the hub's checks of the groups it was in
+    (a throwaway account would otherwise unlock any group for forged commits): a
+    commit removing its leaf with a broken signature is refused, the right one taken."""
+    alpha, beta = two["alpha"], two["beta"]
+    async with httpx.AsyncClient(base_url=alpha.url, timeout=20) as ha, \
+            httpx.AsyncClient(base_url=beta.url, timeout=20) as hb:
+        alice, bob, gid = await alice_and_bob(ha, hb, "t18c")
+        await _delete(ha, alice)
+        [leaf] = _leaves_of(bob, alice.account)
+        r = await bob.commit_proposals([Remove(leaf)], [], [erased_leaf(leaf)], expect=422,
+                                       forge=bad_signature)
+        assert r.json()["error"] == "validation_error" and "RFC 9420 6.1" in r.text
+        r = await bob.commit_remove([leaf], ["x" * 22], expect=422)  # not what it removes
+        assert "RFC 9420 12.1.3" in r.text
+        await bob.commit_remove([leaf], [erased_leaf(leaf)])

@@ -32,7 +32,7 @@ from accord.mls.structs.messages import (
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
-from accord.storage.interface import AddedLeaf, LeafPlan
+from accord.storage.interface import AddedLeaf, LeafPlan, erased_leaf
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
@@ -273,6 +273,8 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         if any(leaf is None for leaf in leaf_of.values()):
             raise ValidationError("the hub does not know every member's leaf", "RFC 9420 7.7")
         check_sender(view, change, leaf_of)  # type: ignore[arg-type]
+        # T18: an erased account's leaf is named erased:<leaf> (no device is left)
+        leaf_of = {**{erased_leaf(leaf): leaf for leaf in group.erased}, **leaf_of}
         if state is None:  # a group created before the hub kept its state (THREATS.md T05)
             same_identity(view.path_credential, sender_identity)
             return _roster_plan(leaf_of, effects_of(resolve(view, accepted))), None
@@ -364,7 +366,8 @@ def check_proposal(raw: bytes, group: GroupRecord, sender: str, epoch: int,
     if fc.sender.sender_type != SenderType.MEMBER or leaf is None or fc.sender.index != leaf:
         raise ValidationError("the proposal is not signed from the sender's leaf",
                               "RFC 9420 12.1")
-    if isinstance(fc.content, Remove) and fc.content.removed not in set(group.leaves):
+    if isinstance(fc.content, Remove) and fc.content.removed not in {*group.leaves,
+                                                                     *group.erased}:
         raise ValidationError("the Remove names no member", "RFC 9420 12.1.3")
     if isinstance(fc.content, Update):
         same_identity(fc.content.leaf_node.credential, sender_identity)

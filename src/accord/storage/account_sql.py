@@ -9,6 +9,11 @@ Handshake messages that carry the account's MLS credential (commits it
 sent, commits that added its devices: their KeyPackages are in the clear)
 are erased too, with their queue entries: after deletion no row names the
 account. Members that had not fetched them yet rejoin by external commit.
+The account's devices leave their groups' rosters, but their MLS leaves stay
+in the members' trees (and in the hub's public state of each group) until a
+member's commit removes them: each is kept as (group, leaf index) only
+(``hub_erased_leaves``), so that the hub accepts that commit and still checks
+it (docs/PRIVACY.md, T18).
 Attachment blobs are not linked to their uploader (T11) and expire with
 blob retention.
 """
@@ -111,6 +116,19 @@ def _table(rows: list[Any], cols: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{c: _jsonable(v) for c, v in zip(cols, r, strict=True)} for r in rows]
 
 
+async def _mark_erased_leaves(tx: Tx, device_ids: list[str], peer: str | None = None) -> None:
+    """Keep the leaf of each erased device, by group and index only, for the members to
+    remove it (``interface.erased_leaf``): without it the hub maps the leaf to no
+    device and refuses the commit that removes it, and the group, with the hub's
+    public state of it, keeps naming the account forever."""
+    where = "domain IS NULL" if peer is None else "domain = ?"
+    await tx.execute(
+        "INSERT INTO hub_erased_leaves (group_id, leaf_index) SELECT group_id, leaf_index"
+        f" FROM group_members WHERE {where} AND leaf_index IS NOT NULL AND device_id IN"
+        f" ({_marks(len(device_ids))}) ON CONFLICT DO NOTHING",
+        *([] if peer is None else [peer]), *device_ids)
+
+
 async def erase_account(tx: Tx, account: str) -> dict[str, int]:
     """Delete every row naming ``account`` (in ``tx``); counts per table."""
     devices = await devices_of(tx, account)
@@ -127,6 +145,7 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
         counts["fed_outbox"] = await tx.execute(
             f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})", *outbox)
     if ids:
+        await _mark_erased_leaves(tx, ids)
         for table in DEVICE_TABLES:
             counts[table] = await tx.execute(
                 f"DELETE FROM {table} WHERE device_id IN ({_marks(len(ids))})", *ids)
@@ -185,6 +204,7 @@ async def erase_remote_account(engine: Engine, account: str, peer: str,
             n += await tx.execute(f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})",
                                   *outbox)
         if device_ids:
+            await _mark_erased_leaves(tx, device_ids, peer)
             n += await tx.execute(
                 "DELETE FROM group_members WHERE domain = ? AND device_id IN"
                 f" ({_marks(len(device_ids))})", peer, *device_ids)

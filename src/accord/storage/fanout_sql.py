@@ -10,7 +10,14 @@ from collections.abc import Callable, Sequence
 
 from accord.errors import Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage.engine import Tx
-from accord.storage.interface import CommitChange, EpochConflict, GroupRecord, NewMessage
+from accord.storage.interface import (
+    ERASED,
+    CommitChange,
+    EpochConflict,
+    GroupRecord,
+    NewMessage,
+    erased_leaf,
+)
 
 
 def _marks(n: int) -> str:
@@ -21,9 +28,13 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
     members = set(group.members)
     if change.sender not in members:
         raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
+    if any(d.startswith(ERASED) for d in change.added):
+        raise ValidationError("a device id that names an erased leaf cannot be added",
+                              "Accord hub: erased leaves (T18)")
     if members & set(change.added):
         raise ValidationError("an added device is already a member", "RFC 9420 12.1.1")
-    if not set(change.removed) <= members:
+    erased = {erased_leaf(leaf) for leaf in group.erased}
+    if not set(change.removed) <= members | erased:
         raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
     if change.sender in change.removed:
         raise ValidationError("a committer cannot remove itself", "RFC 9420 12.2")
@@ -134,6 +145,9 @@ async def read_group(tx: Tx, group_id: bytes, lock: bool) -> GroupRecord:
         " ORDER BY device_id",
         group_id,
     )
+    erased = await tx.fetchall(
+        "SELECT leaf_index FROM hub_erased_leaves WHERE group_id = ? ORDER BY leaf_index",
+        group_id)
     return GroupRecord(
         group_id,
         row[0],
@@ -141,4 +155,5 @@ async def read_group(tx: Tx, group_id: bytes, lock: bool) -> GroupRecord:
         tuple(m[0] for m in members),
         tuple(None if m[1] is None else int(m[1]) for m in members),
         tuple(m[2] for m in members),
+        tuple(int(e[0]) for e in erased),
     )

@@ -52,6 +52,7 @@ from accord.storage.interface import (
     GroupRecord,
     LeafPlan,
     NewMessage,
+    erased_leaves,
 )
 
 MAX_EPOCH_PROPOSALS = 256
@@ -81,6 +82,19 @@ CREATE TABLE hub_public_state (
     group_id {BLOB} PRIMARY KEY,
     epoch {BIGINT} NOT NULL,
     state {BLOB} NOT NULL
+);
+""",
+    ),
+    (
+        1720,
+        # T18: the leaves of erased accounts' devices, by group, until a member's
+        # commit removes them (``interface.erased_leaf``). Only the leaf index: no
+        # device, no account (``account_sql.erase_account``).
+        """
+CREATE TABLE hub_erased_leaves (
+    group_id {BLOB} NOT NULL,
+    leaf_index {BIGINT} NOT NULL,
+    PRIMARY KEY (group_id, leaf_index)
 );
 """,
     ),
@@ -141,6 +155,11 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
             change.group_id,
             *change.removed,
         )
+    gone = erased_leaves(change.removed)
+    if gone:
+        await tx.execute(
+            "DELETE FROM hub_erased_leaves WHERE group_id = ? AND leaf_index IN"
+            f" ({_marks(len(gone))})", change.group_id, *gone)
     await tx.executemany(
         "INSERT INTO group_members (group_id, device_id, leaf_index, domain) VALUES (?, ?, ?, ?)",
         [(change.group_id, d, leaves[d].leaf, where[d]) for d in change.added],

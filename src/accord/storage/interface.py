@@ -40,6 +40,9 @@ class GroupRecord:
     # devices (issue 17: a member's provider comes with the member, never from a
     # device id alone; ``accord.storage.binding_sql``).
     domains: tuple[str | None, ...] = ()
+    # The leaves of members whose accounts were erased (T18): no device is left to
+    # name them, and a member's commit removes each as ``erased_leaf(leaf)``.
+    erased: tuple[int, ...] = ()
 
     def leaf_of(self, device_id: str) -> int | None:
         return dict(zip(self.members, self.leaves, strict=False)).get(device_id)
@@ -118,6 +121,21 @@ class KeyPackageStatus:
     last_resort: bool  # one is stored
     last_resort_used: bool  # handed out since it was uploaded: rotate it
     withheld: int  # claims answered with it because a claim limit was reached
+
+
+def erased_leaf(leaf: int) -> str:
+    """The name a commit's ``removed`` gives the leaf of an erased account's device (T18):
+    the account is gone, its leaf stays in the group until a member removes it. Shaped
+    as a device id (22 characters); no device may be added under such a name."""
+    return f"{ERASED}{leaf:016d}"
+
+
+ERASED = "erased"
+
+
+def erased_leaves(removed: Sequence[str]) -> list[int]:
+    """The erased accounts' leaves a commit's ``removed`` names (``erased_leaf``)."""
+    return [int(d[len(ERASED):]) for d in removed if d.startswith(ERASED)]
 
 
 @dataclass(frozen=True, slots=True)
