@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-full fuzz fuzz-report lint vectors bench clean
+.PHONY: demo test test-pg test-full fuzz fuzz-report lint vectors bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# Issue 23: the same suite with every provider on its own throwaway PostgreSQL database.
+test-pg: $(STAMP)
+	ACCORD_TEST_ENGINE=postgresql bash scripts/test.sh
 
 test-full: $(STAMP)
 	ACCORD_TEST_FULL=1 bash scripts/test.sh

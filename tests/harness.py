@@ -30,6 +30,7 @@ from accord import http_client
 from accord.federation.loopback import free_port
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
+from tests.engine import database_for
 
 
 @dataclass
@@ -63,8 +64,9 @@ class ServerProcess:
         cmd = [sys.executable, *self.entry, "--data", str(self.data_dir),
                "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
                "--rate-limit-scale", str(self.rate_limit_scale)]
-        if self.database:
-            cmd += ["--database", self.database]
+        database = self.database or database_for(self.data_dir)
+        if database:
+            cmd += ["--database", database]
         if self.bus:
             cmd += ["--bus", self.bus]
         if self.tls:

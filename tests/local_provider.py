@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from accord.client.local_server import LocalServer, start_server
+from accord.client.local_server import LocalServer
+from tests.engine import start_server
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import pytest
 from accord.client import alerts, device_kt, inbox
 from accord.client import conversations as convs
 from accord.client.device import Device
-from accord.client.local_server import start_server
 from accord.errors import ValidationError
 from accord.mls import group as g
 from accord.mls.structs import Credential, MLSMessage
@@ -27,6 +26,7 @@ from accord.privacy.fork_chain import ForkMonitor, chain_next
 from accord.wire import b64e
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import start_server
 from tests.mls import malicious_member
 
 

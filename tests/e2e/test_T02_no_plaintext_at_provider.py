@@ -8,8 +8,8 @@ import os
 from accord.cli.provider_inspect import find_needles, group_messages
 from accord.client import conversations as convs
 from accord.client import messaging
-from accord.client.local_server import start_server
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import start_server
 
 
 async def test_T02_provider_storage_holds_no_plaintext_nor_keys(tmp_path) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 from accord.client import conversations as convs
 from accord.client import linking, messaging
-from accord.client.local_server import start_server
 from tests.e2e.helpers import PASS, Clock, new_device
+from tests.engine import start_server
 
 WAIT_S = 60.0
 

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from accord.client import conversations as convs
-from accord.client.local_server import free_port, start_server
+from accord.client.local_server import free_port
 from tests.e2e.helpers import Clock, new_device, run_cli
+from tests.engine import start_server
 
 MAX_BACKOFF_WAIT_S = 10
 

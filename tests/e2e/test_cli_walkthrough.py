@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from accord.client.local_server import start_server
-from accord.federation.loopback import Provider, federation
+from accord.federation.loopback import Provider
 from tests.e2e import helpers
 from tests.e2e.helpers import Listener
+from tests.engine import federation, start_server
 
 CLI_TIMEOUT_S = 60
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.federation.providers import Provider, federation
+from accord.federation.loopback import federation
+from tests.engine import engine_params
+from tests.federation.providers import Provider
 from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
 
@@ -28,7 +30,7 @@ def _pg_admin() -> str:
     return admin
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+@pytest.fixture(scope="module", params=engine_params())
 def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[dict[str, Provider]]:
     root: Path = tmp_path_factory.mktemp("federation")

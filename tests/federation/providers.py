@@ -13,10 +13,11 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.federation import http_signatures as hs
-from accord.federation.loopback import Provider, federation
+from accord.federation.loopback import Provider
 from accord.federation.provider_key import key_path
 from accord.wire import decode, dumps, encode, signing
 from accord.wire import messages as m
+from tests.engine import federation
 from tests.harness import SimDevice, group_path
 
 

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client import alerts, inbox, messaging
 from accord.client import conversations as convs
-from accord.client.local_server import start_server
 from accord.mls import group as g
 from accord.mls.codec import decode
 from accord.mls.structs import Add, Credential
@@ -24,6 +23,7 @@ from accord.mls.suites import get_suite
 from accord.privacy.fork_chain import ZERO, ForkMonitor, chain_next
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import start_server
 
 NOW = int(time.time())
 

@@ -14,12 +14,12 @@ import dataclasses
 from accord.client import alerts, inbox, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
-from accord.client.local_server import start_server
 from accord.mls.codec import decode
 from accord.mls.structs.messages import MLSMessage, PrivateMessage
 from accord.privacy.fork_chain import ForkMonitor, chain_next
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import start_server
 
 LINK = bytes(range(32))
 

@@ -14,11 +14,11 @@ from accord.client import conversations as convs
 from accord.client import cover, history_transfer, message_requests, messaging
 from accord.client.api import ProviderApi
 from accord.client.device import Device
-from accord.client.local_server import start_server
 from accord.privacy.cover import CoverSchedule
 from accord.privacy.sizes import visible_shape
 from accord.wire import b64d
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import start_server
 
 
 class Recorder(httpx.AsyncBaseTransport):

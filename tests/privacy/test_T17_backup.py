@@ -11,10 +11,10 @@ from accord.cli.provider_inspect import find_needles
 from accord.client import backup, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
-from accord.client.local_server import start_server
 from accord.errors import AuthError, DecodeError, NotFound
 from accord.privacy.backup_format import KdfCost, WrongRecoveryKey, new_recovery_key
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
+from tests.engine import start_server
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 

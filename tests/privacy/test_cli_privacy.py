@@ -6,8 +6,8 @@ import functools
 import json
 from pathlib import Path
 
-from accord.client.local_server import start_server
 from tests.e2e import helpers
+from tests.engine import start_server
 
 PASSPHRASE = "privacy pass"
 accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.engine import engine_params
 from tests.harness import ServerProcess, SimDevice
 from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
@@ -51,7 +52,7 @@ def run_server(tmp: Path, engine: str, scale: float) -> Iterator[ServerProcess]:
             server.stop()
 
 
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+ENGINES = engine_params()
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -4,13 +4,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.engine import engine_params
 from tests.pg import pg_admin_url, pg_required, temporary_database
 
 from accord.storage import SqlStore
 from accord.storage.engine import PostgresEngine, SqliteEngine
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+@pytest.fixture(params=engine_params())
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
     """The same suite on both engines; PostgreSQL skips only outside CI without a server."""
     if request.param == "sqlite":

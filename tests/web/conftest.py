@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from accord.client.device import Device
-from accord.federation.loopback import Provider, federation
+from accord.federation.loopback import Provider
 from tests.e2e.helpers import CHEAP, PASS, Clock
+from tests.engine import federation
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "web-screenshots"
 URL_LINE = re.compile(r"^Accord web: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))$")

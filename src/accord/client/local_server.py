@@ -53,14 +53,18 @@ class LocalServer:
 
 
 def start_server(data_dir: Path, domain: str, *, log_path: Path | None = None,
-                 port: int | None = None, timeout: float = START_TIMEOUT_S) -> LocalServer:
-    """Start a provider for ``domain`` with its data under ``data_dir``; wait until it answers."""
+                 port: int | None = None, timeout: float = START_TIMEOUT_S,
+                 database: str | None = None) -> LocalServer:
+    """Start a provider for ``domain`` with its data under ``data_dir`` (and in the
+    PostgreSQL ``database`` when given); wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log_path = log_path or data_dir.parent / f"server-{domain}.log"
     cmd = [sys.executable, "-c", "from accord.cli.main import main; main()", "server",
            "--data", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
            "--domain", domain, "--rate-limit-scale", "50"]
+    if database:
+        cmd += ["--database", database]
     log = open(log_path, "wb")  # noqa: SIM115 - the child writes to it until stop()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
     log.close()

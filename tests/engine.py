@@ -1,0 +1,84 @@
+"""The storage engine every provider of a test run uses: the one switch.
+
+``ACCORD_TEST_ENGINE=postgresql`` (``make test-pg``) puts every provider a test
+starts on its own throwaway PostgreSQL database on the server named by
+``ACCORD_TEST_PG``; the default, ``sqlite``, keeps each provider's database in
+its data folder. Every fixture and helper that starts a provider asks
+:func:`database_for` (through :func:`start_server`, :func:`federation` or
+``tests.harness.ServerProcess``), so this module is the only reader of the switch.
+
+A provider's database is keyed by its data folder, as its SQLite file would be:
+a provider restarted on the same folder finds its data again. The databases are
+dropped when the test process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+from pathlib import Path
+from typing import Any
+
+from accord.client import local_server
+from accord.federation import loopback
+from tests.pg import create_database, drop_database, pg_admin_url
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def engine() -> str:
+    """The engine named by ``ACCORD_TEST_ENGINE`` (default ``sqlite``)."""
+    name = os.environ.get("ACCORD_TEST_ENGINE", "sqlite") or "sqlite"
+    if name not in ENGINES:
+        raise RuntimeError(f"ACCORD_TEST_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
+    return name
+
+
+def engine_params() -> list[Any]:
+    """The engines a fixture that runs on both should run on: both by default, only
+    PostgreSQL when the whole run is on PostgreSQL (SQLite has its own run)."""
+    import pytest  # not at the top: the benchmarks import this module through tests.harness
+
+    pg = pytest.param("postgresql", marks=pytest.mark.pg)
+    return [pg] if engine() == "postgresql" else ["sqlite", pg]
+
+
+_databases: dict[Path, str] = {}  # data folder -> database URL
+_names: list[str] = []  # to drop at exit
+
+
+def database_for(data_dir: Path) -> str | None:
+    """The ``--database`` for a provider with its data in ``data_dir``: None on SQLite,
+    else the URL of a throwaway PostgreSQL database of this folder alone."""
+    if engine() == "sqlite":
+        return None
+    key = Path(data_dir).resolve()
+    if key not in _databases:
+        admin = pg_admin_url()
+        if admin is None:
+            raise RuntimeError("ACCORD_TEST_ENGINE=postgresql needs ACCORD_TEST_PG")
+        if not _names:
+            atexit.register(_drop_all, admin)
+        _databases[key], name = asyncio.run(create_database(admin, "accord_eng"))
+        _names.append(name)
+    return _databases[key]
+
+
+def _drop_all(admin: str) -> None:
+    for name in _names:
+        asyncio.run(drop_database(admin, name))
+
+
+def start_server(data_dir: Path, domain: str, **kw: Any) -> local_server.LocalServer:
+    """:func:`accord.client.local_server.start_server` on the engine of this run."""
+    kw.setdefault("database", database_for(data_dir))
+    return local_server.start_server(data_dir, domain, **kw)
+
+
+def federation(root: Path, domains: list[str], scale: float = 50.0) -> list[loopback.Provider]:
+    """:func:`accord.federation.loopback.federation` on the engine of this run."""
+    provs = loopback.federation(root, domains, scale=scale)
+    for p in provs:
+        p.database = database_for(p.data_dir)
+    return provs
