@@ -17,14 +17,21 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from accord.cli.provider_inspect import DB_NAME, find_needles
 from accord.client import local_server
 from accord.federation import loopback
 from tests.pg import create_database, drop_database, pg_admin_url
 
 ENGINES = ("sqlite", "postgresql")
+T = TypeVar("T")
 
 
 def engine() -> str:
@@ -60,14 +67,25 @@ def database_for(data_dir: Path) -> str | None:
             raise RuntimeError("ACCORD_TEST_ENGINE=postgresql needs ACCORD_TEST_PG")
         if not _names:
             atexit.register(_drop_all, admin)
-        _databases[key], name = asyncio.run(create_database(admin, "accord_eng"))
+        _databases[key], name = _run(create_database(admin, "accord_eng"))
         _names.append(name)
     return _databases[key]
 
 
 def _drop_all(admin: str) -> None:
     for name in _names:
-        asyncio.run(drop_database(admin, name))
+        _run(drop_database(admin, name))
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to the end from synchronous code, also when the caller is itself
+    inside an event loop (an async test starting a provider): in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def start_server(data_dir: Path, domain: str, **kw: Any) -> local_server.LocalServer:
@@ -82,3 +100,48 @@ def federation(root: Path, domains: list[str], scale: float = 50.0) -> list[loop
     for p in provs:
         p.database = database_for(p.data_dir)
     return provs
+
+
+def _database_of(data_dir: Path, database: str | None) -> str | None:
+    return database or _databases.get(Path(data_dir).resolve())
+
+
+def provider_rows(data_dir: Path, sql: str, *args: Any,
+                  database: str | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``?`` placeholders) read from outside a provider, on whichever
+    engine holds its data: its SQLite file (read-only) or its PostgreSQL database."""
+    url = _database_of(data_dir, database)
+    if url is None:
+        db = sqlite3.connect(f"file:{Path(data_dir) / DB_NAME}?mode=ro", uri=True)
+        try:
+            return [tuple(r) for r in db.execute(sql, args)]
+        finally:
+            db.close()
+    pieces = sql.split("?")
+    numbered = pieces[0] + "".join(f"${i}{p}" for i, p in enumerate(pieces[1:], 1))
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return [tuple(r) for r in await conn.fetch(numbered, *args)]
+        finally:
+            await conn.close()
+
+    return _run(fetch())
+
+
+def stored_needles(data_dir: Path, needles: list[bytes],
+                   database: str | None = None) -> list[tuple[str, int]]:
+    """:func:`accord.cli.provider_inspect.find_needles` over everything a provider stores:
+    its data folder and, on PostgreSQL, a dump of its database (hits there are named
+    ``postgresql``)."""
+    hits = find_needles(data_dir, needles)
+    url = _database_of(data_dir, database)
+    if url is not None:
+        with tempfile.TemporaryDirectory() as dump:
+            subprocess.run(["pg_dump", "--data-only", "--file", str(Path(dump) / "postgresql"),
+                            url], check=True)
+            hits += find_needles(Path(dump), needles)
+    return hits

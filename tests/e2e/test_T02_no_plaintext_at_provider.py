@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 
-from accord.cli.provider_inspect import find_needles, group_messages
 from accord.client import conversations as convs
 from accord.client import messaging
 from tests.e2e.helpers import Clock, new_device
-from tests.engine import start_server
+from tests.engine import provider_rows, start_server, stored_needles
 
 
 async def test_T02_provider_storage_holds_no_plaintext_nor_keys(tmp_path) -> None:
@@ -47,11 +46,12 @@ async def test_T02_provider_storage_holds_no_plaintext_nor_keys(tmp_path) -> Non
     needles = [t.encode() for t in texts] + [b"secret plans", b"map.bin", key,
                                              attachment[:64], attachment[70_000:70_064],
                                              attachment[-64:]]
-    assert find_needles(data_dir, needles) == []
+    assert stored_needles(data_dir, needles) == []
     # the scan is able to see what it looks for: a planted copy is found
     (data_dir / "planted").write_bytes(b"xx" + texts[1].encode() + b"yy")
-    assert find_needles(data_dir, needles) == [("planted", 1)]
-    rows = group_messages(data_dir, group_id)
-    assert {r["kind"] for r in rows} >= {"commit", "application"}
+    assert stored_needles(data_dir, needles) == [("planted", 1)]
+    rows = provider_rows(data_dir, "SELECT kind, sender FROM messages WHERE group_id = ?",
+                         group_id)
+    assert {kind for kind, _ in rows} >= {"commit", "application"}
     # T11 visible side: application messages name no sender at the provider
-    assert all(r["sender"] is None for r in rows if r["kind"] == "application")
+    assert all(sender is None for kind, sender in rows if kind == "application")

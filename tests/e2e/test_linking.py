@@ -4,24 +4,19 @@ provider process: the code names a rendezvous slot and keys what goes through it
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
-from accord.cli.provider_inspect import DB_NAME, find_needles
 from accord.client import conversations as convs
 from accord.client import linking, messaging
 from accord.errors import ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device
+from tests.engine import provider_rows, stored_needles
 
 
 def _slot_rows(server) -> list[tuple[bytes, bytes | None]]:
-    db = sqlite3.connect(f"file:{server.data_dir / DB_NAME}?mode=ro", uri=True)
-    try:
-        return [(bytes(r[0]), None if r[1] is None else bytes(r[1]))
-                for r in db.execute("SELECT offer, answer FROM rendezvous_slots")]
-    finally:
-        db.close()
+    return [(bytes(r[0]), None if r[1] is None else bytes(r[1]))
+            for r in provider_rows(server.data_dir, "SELECT offer, answer FROM rendezvous_slots")]
 
 
 def test_code_is_short_unambiguous_and_normalised() -> None:
@@ -52,7 +47,7 @@ async def test_link_with_code_provider_sees_only_ciphertext(server, tmp_path) ->
         key = laptop.signature_public_key
         rows = _slot_rows(server)
         assert len(rows) == 1 and rows[0][1] is not None
-        assert find_needles(server.data_dir, [key, slot.code.encode(),
+        assert stored_needles(server.data_dir, [key, slot.code.encode(),
                                               slot.code.replace("-", "").encode()]) == []
         assert alice.identity.account.encode() not in rows[0][0]  # the offer is sealed too
         new = await linking.poll_answer(alice, slot)

@@ -7,14 +7,13 @@ import os
 
 import pytest
 
-from accord.cli.provider_inspect import find_needles
 from accord.client import backup, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.errors import AuthError, DecodeError, NotFound
 from accord.privacy.backup_format import KdfCost, WrongRecoveryKey, new_recovery_key
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
-from tests.engine import start_server
+from tests.engine import start_server, stored_needles
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
@@ -45,7 +44,7 @@ async def test_T17_backup_restores_with_the_recovery_key_only(tmp_path) -> None:
 
         # the provider's copy reveals nothing of the history
         needles = [t.encode() for t in texts] + [b"lighthouse", b"fog horn"]
-        assert find_needles(tmp_path / "provider", needles) == []
+        assert stored_needles(tmp_path / "provider", needles) == []
 
         # a wrong key: a clear error; a mistyped key: caught by the checksum
         other = new_recovery_key(os.urandom)
