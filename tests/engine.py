@@ -145,3 +145,13 @@ def stored_needles(data_dir: Path, needles: list[bytes],
                             url], check=True)
             hits += find_needles(Path(dump), needles)
     return hits
+
+
+def provider_tables(data_dir: Path, database: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a provider, read from outside on either engine."""
+    url = _database_of(data_dir, database)
+    listing = ("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+               if url is None else
+               "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    names = [r[0] for r in provider_rows(data_dir, listing, database=url)]
+    return {n: provider_rows(data_dir, f'SELECT * FROM "{n}"', database=url) for n in names}

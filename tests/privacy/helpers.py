@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from accord.privacy.franking import commitment_in
 from accord.privacy.sizes import private_message
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from tests.engine import provider_tables
 from tests.federation.providers import MlsDevice, Provider, federation
 
 __all__ = ["MlsDevice", "Provider"]
-
-DB = "provider.sqlite3"
-
 
 def two_providers(root: Path) -> Iterator[dict[str, Provider]]:
     provs = federation(root, ["alpha.test", "beta.test"])
@@ -67,11 +64,6 @@ def open_item(dev: MlsDevice, item: m.QueueItem) -> Opened:
     return open_content(plaintext, commitment)
 
 
-def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-        return {n: con.execute(f'SELECT * FROM "{n}"').fetchall() for n in names}
-    finally:
-        con.close()
+def rows(provider: Provider) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the provider stores, on whichever engine it runs."""
+    return provider_tables(provider.data_dir, provider.database)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,10 +18,9 @@ from accord.content import Text, encrypt_attachment, is_bucket, make_content, se
 from accord.privacy.sizes import AAD_LEN, visible_shape
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from tests.engine import provider_tables
 from tests.federation.groups import alice_and_bob
 from tests.federation.providers import MlsDevice, Provider
-
-DB = "provider.sqlite3"
 
 
 async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
@@ -53,16 +50,6 @@ async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
     assert again.status_code == 409
     del post
     return ciphertext
-
-
-def _rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-        return {n: con.execute(f'SELECT * FROM "{n}"').fetchall() for n in names}
-    finally:
-        con.close()
 
 
 def _view(tables: dict[str, list[tuple[Any, ...]]], msg_id: str, body: bytes) -> list[Any]:
@@ -114,7 +101,7 @@ async def test_T11_no_link_from_application_messages_to_senders(two: dict[str, P
     secrets_of = {d: [d.device_id, d.account, d.public.hex(), b64e(d.public), d.token]
                   for d in (alice, bob)}
     for prov in (alpha, beta):
-        tables = _rows(prov.data_dir / DB)
+        tables = provider_tables(prov.data_dir, prov.database)
         apps = [r for r in tables["messages"] if r[1] == "application"]
         assert len(apps) == len(sent)
         views = {}

@@ -15,7 +15,7 @@ from accord.content import Content, Text, encode_content
 from accord.wire import decode, encode
 from accord.wire import privacy as w
 from tests.federation.groups import alice_and_bob
-from tests.privacy.helpers import DB, content, open_item, post, rows
+from tests.privacy.helpers import content, open_item, post, rows
 
 
 async def _report(dev, http: httpx.AsyncClient, **kw) -> w.ReportResult:  # type: ignore[no-untyped-def]
@@ -66,13 +66,13 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         assert r.status_code == 404
 
     # the hub filed exactly the valid report, without the reporter's name
-    reports = rows(alpha.data_dir / DB)["abuse_reports"]
+    reports = rows(alpha)["abuse_reports"]
     assert len(reports) == 1
     _id, rgid, reporter, alleged, body, at, _created, status = reports[0]
     assert (bytes(rgid), reporter, alleged, bytes(body), at, status) == (
         gid, "via beta.test", alice.account, opened.encoded, item.created_at, "open")
     # beta keeps its own record: its user's report, forwarded
-    mine = rows(beta.data_dir / DB)["abuse_reports"]
+    mine = rows(beta)["abuse_reports"]
     assert [(r[2], r[7]) for r in mine] == [(bob.account, "forwarded")]
 
 
@@ -89,7 +89,7 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
                             alleged_sender="mallory@alpha.test")
         assert res.verified and res.hub == "alpha.test"
         # the claim names no member of the group: the hub keeps the report, not the claim
-        filed = rows(alpha.data_dir / DB)["abuse_reports"]
+        filed = rows(alpha)["abuse_reports"]
         assert [(r[2], r[3]) for r in filed][-1] == (alice.account, None)
 
         # the operator suspends bob's account (on beta) through the admin API

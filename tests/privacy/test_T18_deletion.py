@@ -21,7 +21,7 @@ from accord.wire import privacy as w
 from tests.federation.groups import alice_and_bob
 from tests.federation.malicious_member import bad_signature
 from tests.federation.providers import MlsDevice
-from tests.privacy.helpers import DB, content, post, rows
+from tests.privacy.helpers import content, post, rows
 
 # The key-transparency log is append-only by design (issue 7): its past entries
 # keep the device public keys under a keyed pseudonym (never the name), and
@@ -75,7 +75,7 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         await bob.wait_items(2)
         needles = [alice.account.encode(), alice.device_id.encode(), phone.device_id.encode(),
                    alice.public, phone.public]
-        assert _hits(rows(alpha.data_dir / DB), needles)  # the scan sees the account now
+        assert _hits(rows(alpha), needles)  # the scan sees the account now
 
         r = await ha.get("/v1/account/export", headers=alice.auth)
         assert r.status_code == 200
@@ -86,7 +86,7 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         assert tables["key_packages"] and tables["group_members"] and tables["sessions"]
         assert tables["account_backups.account"]
 
-        log_before = len(rows(alpha.data_dir / DB).get("kt_entries", []))
+        log_before = len(rows(alpha).get("kt_entries", []))
         # deletion needs a device signature, not only a session
         bad = w.DeleteAccountRequest(account=alice.account, signature=bytes(64))
         r = await ha.post("/v1/account/delete", json=encode(bad), headers=alice.auth)
@@ -103,12 +103,12 @@ async def test_T18_export_then_delete_leaves_no_row(two) -> None:  # type: ignor
         await bob.commit_remove([leaf], [erased_leaf(leaf)])
         assert _leaves_of(bob, alice.account) == []
 
-    alpha_rows = rows(alpha.data_dir / DB)
+    alpha_rows = rows(alpha)
     if "kt_entries" in alpha_rows:  # the transparency log appended the tombstone
         assert len(alpha_rows["kt_entries"]) == log_before + 1
     left = [(t, n) for t, n in _hits(alpha_rows, needles) if t not in LOG_TABLES]
     assert left == []
-    beta_left = _hits(rows(beta.data_dir / DB), needles)
+    beta_left = _hits(rows(beta), needles)
     assert [t for t, _ in beta_left if t not in LOG_TABLES] == []
 
 
