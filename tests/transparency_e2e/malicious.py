@@ -19,8 +19,6 @@ data folder, which the test can read):
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,7 +33,7 @@ from accord.federation.provider_key import load_or_create
 from accord.mls.codec import encode as tls_encode
 from accord.server.transparency import TransparencyLog, load_index_key
 from accord.storage import DeviceRecord
-from accord.storage.engine import SqliteEngine
+from accord.storage.engine import Engine, PostgresEngine, SqliteEngine
 from accord.storage.transparency_sql import load_entries
 from accord.transparency import (
     KeyDirectory,
@@ -53,28 +51,38 @@ from tests.federation.providers import Provider
 from tests.harness import free_port
 
 
-def _db(provider: Provider) -> Path:
-    return provider.data_dir / "provider.sqlite3"
+def _engine(provider: Provider) -> Engine:
+    """The provider's own database, on whichever engine it runs."""
+    if provider.database:
+        return PostgresEngine(provider.database)
+    return SqliteEngine(provider.data_dir / "provider.sqlite3")
 
 
-def substitute_key_packages(provider: Provider, device_id: str,
-                            key_packages: dict[int, bytes], signature_key: bytes) -> None:
+async def substitute_key_packages(provider: Provider, device_id: str,
+                                  key_packages: dict[int, bytes], signature_key: bytes) -> None:
     """Serve ``key_packages`` (suite -> a KeyPackage of the provider's key) for ``device_id``
     in each suite it offers, one-time and last resort alike; list that key as the device's."""
-    with sqlite3.connect(_db(provider), timeout=10) as db:
-        for suite, key_package in key_packages.items():
-            db.execute("UPDATE key_packages SET data = ? WHERE device_id = ? AND cipher_suite = ?",
-                       (key_package, device_id, suite))
-            db.execute("UPDATE last_resort_key_packages SET data = ?"
-                       " WHERE device_id = ? AND cipher_suite = ?", (key_package, device_id, suite))
-        db.execute("UPDATE devices SET signature_key = ? WHERE device_id = ?",
-                   (signature_key, device_id))
+    engine = _engine(provider)
+    await engine.open()
+    try:
+        async with engine.transaction() as tx:
+            for suite, key_package in key_packages.items():
+                await tx.execute("UPDATE key_packages SET data = ?"
+                                 " WHERE device_id = ? AND cipher_suite = ?",
+                                 key_package, device_id, suite)
+                await tx.execute("UPDATE last_resort_key_packages SET data = ?"
+                                 " WHERE device_id = ? AND cipher_suite = ?",
+                                 key_package, device_id, suite)
+            await tx.execute("UPDATE devices SET signature_key = ? WHERE device_id = ?",
+                             signature_key, device_id)
+    finally:
+        await engine.close()
 
 
 async def add_ghost_device(provider: Provider, account: str, now: int) -> bytes:
     """Add a device the provider controls to ``account``, logged; the ghost's public key."""
     ghost = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
-    engine = SqliteEngine(_db(provider))
+    engine = _engine(provider)
     await engine.open()
     try:
         kt = TransparencyLog(provider.domain, engine, load_or_create(provider.data_dir),
@@ -89,7 +97,7 @@ async def add_ghost_device(provider: Provider, account: str, now: int) -> bytes:
 async def forked_directory(provider: Provider, account: str, keys: list[bytes],
                            now: int) -> KeyDirectory:
     """The provider's real log plus one entry giving ``account`` these keys (not in the real log)."""
-    engine = SqliteEngine(_db(provider))
+    engine = _engine(provider)
     await engine.open()
     try:
         async with engine.read() as tx:
@@ -176,7 +184,7 @@ async def replace_logged_key(provider: Provider, account: str, device_id: str,
                              succession: Succession | None = None) -> None:
     """Swap a device's key for the provider's own, and log the swap (a substitution in the
     open); ``succession``: published with it, as if the old key had named the new one."""
-    engine = SqliteEngine(_db(provider))
+    engine = _engine(provider)
     await engine.open()
     try:
         kt = TransparencyLog(provider.domain, engine, load_or_create(provider.data_dir),

@@ -98,8 +98,8 @@ async def test_T06_substituted_key_package_is_detected_by_sender(
     try:
         # beta hands out a KeyPackage of its own key as bob's, and lists that key as bob's.
         priv, pub = bob.engine.signature_keypair()
-        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
-                                          _substitutes(bob, priv, pub, clock()), pub)
+        await malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                                _substitutes(bob, priv, pub, clock()), pub)
         with pytest.raises(KeyNotInLog):
             await convs.create(alice, f"sub{t}", [bob.identity.account], clock())
         pending = alerts.pending(alice.store)
@@ -194,8 +194,8 @@ async def test_T06_logged_key_substitution_is_detected_by_the_owner(
         priv, pub = bob.engine.signature_keypair()
         await malicious.replace_logged_key(providers["beta"], bob.identity.account,
                                            bob.identity.device_id, pub, clock())
-        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
-                                          _substitutes(bob, priv, pub, clock()), pub)
+        await malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                                _substitutes(bob, priv, pub, clock()), pub)
         # The sender's checks pass: the substituted key is in beta's log now ...
         await convs.create(alice, f"open{t}", [bob.identity.account], clock())
         assert _kinds(alice) == []
@@ -262,8 +262,8 @@ async def test_T06_unlogged_key_in_a_joined_group_is_caught_by_the_invitee(
                              clock)
     try:
         priv, pub = bob.engine.signature_keypair()
-        malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
-                                          _substitutes(bob, priv, pub, clock()), pub)
+        await malicious.substitute_key_packages(providers["beta"], bob.identity.device_id,
+                                                _substitutes(bob, priv, pub, clock()), pub)
 
         async def no_check(*args: object) -> None:
             return None
