@@ -64,9 +64,9 @@ class ServerProcess:
         cmd = [sys.executable, *self.entry, "--data", str(self.data_dir),
                "--host", "127.0.0.1", "--port", str(self.port), "--domain", self.domain,
                "--rate-limit-scale", str(self.rate_limit_scale)]
-        database = self.database or database_for(self.data_dir)
-        if database:
-            cmd += ["--database", database]
+        self.database = self.database or database_for(self.data_dir)
+        if self.database:
+            cmd += ["--database", self.database]
         if self.bus:
             cmd += ["--bus", self.bus]
         if self.tls:
