@@ -48,6 +48,11 @@ def lock_data_dir(data_dir: Path) -> None:
               help="nats://... to share news between nodes (or $ACCORD_BUS).")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--peer-ca", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Trust anchors (PEM) of peer providers' certificates: federation over "
+              "mutual TLS (MIMI). Every peer request must then present a certificate naming "
+              "the domain that signed it; outbound, peers are verified against these anchors "
+              "(else the system store) and --tls-cert is presented. Needs --tls-cert.")
 @click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--rate-limit-scale", default=1.0, show_default=True, type=click.FloatRange(0.01),
               help="Multiply every rate limit (tests and benchmarks on one address).")
@@ -107,6 +112,7 @@ def run(
     log_format: str = "text",
     drain_timeout: float = 10.0,
     forwarded_allow_ips: str | None = None,
+    peer_ca: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -116,6 +122,8 @@ def run(
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if peer_ca and not tls_cert:
+        raise click.UsageError("--peer-ca needs --tls-cert and --tls-key (mutual TLS)")
     from accord.errors import ValidationError
     from accord.federation.discovery import parse_peer
 
@@ -146,6 +154,9 @@ def run(
         discover=discover,
         metrics_bind=metrics_bind,
         drain_timeout_s=drain_timeout,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        peer_ca=peer_ca,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +43,12 @@ class Provider:
     scale: float = 50.0
     database: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    # mutual TLS (issue 22): (certificate, key, trust anchors of peers), all PEM files
+    tls: tuple[Path, Path, Path] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -58,6 +61,9 @@ class Provider:
                "--rate-limit-scale", str(self.scale)]
         if self.database:
             cmd += ["--database", self.database]
+        if self.tls:
+            cert, key, ca = self.tls
+            cmd += ["--tls-cert", str(cert), "--tls-key", str(key), "--peer-ca", str(ca)]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         with open(self.log_path, "ab") as log:
@@ -68,7 +74,9 @@ class Provider:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.domain} exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if http_client.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                # liveness only: a device needs no client certificate
+                if http_client.get(self.url + "/healthz", timeout=1.0,
+                                   verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -93,9 +101,11 @@ class Provider:
         return load_or_create(self.data_dir)
 
 
-def federation(root: Path, domains: list[str], scale: float = 50.0) -> list[Provider]:
-    """Providers that all know each other; not started."""
-    provs = [Provider(d, root / d, scale=scale) for d in domains]
+def federation(root: Path, domains: list[str], scale: float = 50.0,
+               tls: Mapping[str, tuple[Path, Path, Path]] | None = None) -> list[Provider]:
+    """Providers that all know each other; not started. ``tls``: per domain, the files
+    of mutual TLS (certificate, key, peers' trust anchors)."""
+    provs = [Provider(d, root / d, scale=scale, tls=(tls or {}).get(d)) for d in domains]
     for p in provs:
         p.peers = {q.domain: q.url for q in provs if q is not p}
     return provs

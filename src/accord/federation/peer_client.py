@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -52,7 +53,8 @@ _ERRORS: dict[str, type[AccordError]] = {
 }
 
 
-def new_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def new_http_client(transport: httpx.AsyncBaseTransport | None = None,
+                    verify: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     """The one HTTP client of a provider's federation traffic (T15: no User-Agent).
 
     It asks for answers as they are (``identity``): a compressed answer could
@@ -62,6 +64,7 @@ def new_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.
         timeout=TIMEOUT_S,
         follow_redirects=False,
         transport=transport,
+        **({"verify": verify} if verify is not None else {}),
     )
     client.headers["Accept-Encoding"] = "identity"
     return client
@@ -126,6 +129,9 @@ async def read_bounded(http: httpx.AsyncClient, domain: str, request: httpx.Requ
     answer never sits in memory whole. Compressed answers are refused unread (we ask
     for ``identity``; a gzip bomb expands in a single decoding step)."""
     chunks: list[bytes] = []
+    # The peer's certificate must name its domain, whatever address reaches it
+    # (a static map, --peer beta.test=https://127.0.0.1:8402): TLS checks that name.
+    request.extensions["sni_hostname"] = domain
     try:
         r = await http.send(request, stream=True)
         try:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from accord.errors import AccordError, NotFound, ValidationError
 from accord.federation import consent, follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
+from accord.federation.peer_tls import check_peer_certificate
 from accord.federation.service import Federation
 from accord.server import accounts, blobs, keypackages
 from accord.server.errors import error_response
@@ -73,6 +74,8 @@ async def authenticated(request: Request) -> tuple[Federation, str, bytes, int]:
         request.method, request.headers.get("host", ""), request.url.path,
         request.headers, body, request.client.host if request.client else "-", now,
     )
+    if config.peer_ca:  # issue 22: mutual TLS, the certificate names the signer
+        check_peer_certificate(request.scope, peer)
     await gate_peer(fed.provider, peer)  # issue 11: a refused peer provider
     return fed, peer, body, now
 

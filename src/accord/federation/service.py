@@ -28,6 +28,7 @@ from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
 from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
+from accord.federation.peer_tls import client_context
 from accord.federation.provider_key import ProviderKey, load_or_create
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
@@ -65,7 +66,8 @@ class Federation:
         self.key = key
         self.config = config
         self.domain = config.domain
-        self.http = new_http_client(transport)
+        pc = provider.config
+        self.http = new_http_client(transport, client_context(pc.tls_cert, pc.tls_key, pc.peer_ca))
         resolver = Resolver(self._fetch, config.peers, dns=config.dns_discovery)
         self.client = PeerClient(config.domain, key, resolver, self.http)
         self.limiter = RateLimiter(config.limits)

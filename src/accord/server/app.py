@@ -163,6 +163,8 @@ def serve(
     log_format: str = "text",
     forwarded_allow_ips: str | None = None,
 ) -> None:
+    import ssl
+
     import uvicorn
 
     from accord.server.http_guard import guarded_http
@@ -177,6 +179,11 @@ def serve(
         port=port,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
+        # --peer-ca: ask every TLS client for a certificate, verified against the peers'
+        # trust anchors; optional, so devices without one still reach the client API
+        # (peer routes require one: accord.federation.peer_tls).
+        ssl_cert_reqs=ssl.CERT_OPTIONAL if config.peer_ca else ssl.CERT_NONE,
+        ssl_ca_certs=config.peer_ca,
         # uvicorn's access log prints client addresses and concrete paths
         # (group ids, blob capabilities); our own log names route templates only.
         access_log=False,

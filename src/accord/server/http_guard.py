@@ -18,6 +18,7 @@ WebSocket frames by uvicorn's ``ws_max_size``.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -37,6 +38,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._in_body = False  # between a head and the end of its body
+        self._tls: dict[str, Any] | None = None
 
     def _await_head(self) -> None:
         self._head_done()
@@ -56,7 +58,13 @@ class GuardedHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._tls = _tls_extension(transport.get_extra_info("ssl_object"))
         self._await_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is not None:  # the ASGI TLS extension (uvicorn itself sets none)
+            self.scope["extensions"] = {**self.scope.get("extensions", {}), "tls": self._tls}
 
     def data_received(self, data: bytes) -> None:
         awaiting = self._head_timer is not None
@@ -89,6 +97,17 @@ class GuardedHttp(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_done()
         super().connection_lost(exc)
+
+
+def _tls_extension(ssl_object: ssl.SSLObject | None) -> dict[str, Any] | None:
+    """The ASGI ``tls`` scope extension of a connection: the client's certificate (PEM),
+    which the handshake verified against the trust anchors (``--peer-ca``), if any."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+            "client_cert_name": None, "client_cert_error": None, "server_cert": None,
+            "tls_version": None, "cipher_suite": None}
 
 
 def guarded_http(head_timeout_s: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[GuardedHttp]:

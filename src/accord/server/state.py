@@ -45,6 +45,12 @@ class ServerConfig:
     rate_limit_scale: float = 1.0
     peers: tuple[tuple[str, str], ...] = ()  # federation: static (domain, base URL) map
     discover: bool = False  # federation: find unmapped peers at https://DOMAIN/.well-known
+    # federation over mutual TLS (issue 22, accord.federation.peer_tls): our certificate
+    # and key (also the server's), and the trust anchors of peers' certificates. With
+    # peer_ca, every peer route requires a client certificate naming the signing domain.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    peer_ca: str | None = None
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(
