@@ -15,9 +15,9 @@ import secrets
 import httpx
 
 from accord.mls.structs import Remove
-from accord.storage.interface import erased_leaf
 from accord.wire import b64e, decode, encode
 from accord.wire import privacy as w
+from accord.wire.messages import erased_leaf
 from tests.federation.groups import alice_and_bob
 from tests.federation.malicious_member import bad_signature
 from tests.federation.providers import MlsDevice
@@ -128,3 +128,33 @@ async def test_T18_a_deleted_members_groups_still_check_commits(two) -> None:  #
         r = await bob.commit_remove([leaf], ["x" * 22], expect=422)  # not what it removes
         assert "RFC 9420 12.1.3" in r.text
         await bob.commit_remove([leaf], [erased_leaf(leaf)])
+
+
+async def test_T18_an_admin_removes_a_deleted_members_leaves(two, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The client names a deleted account's leaves as the hub knows them (the group's
+    ``erased`` leaves): the admin's removal is taken, and the hub's public state of
+    the group names the account until then only."""
+    from accord.client import account_data
+    from accord.client import conversations as convs
+    from tests.e2e.helpers import Clock, new_device
+
+    alpha, clock, tag = two["alpha"], Clock(), secrets.token_hex(3)
+    alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", alpha.url, clock)
+    carol = await new_device(tmp_path / "c", f"carol{tag}@alpha.test", alpha.url, clock)
+    try:
+        conv = await convs.create(alice, "t18", [carol.identity.account], clock())
+        await carol.sync(clock())
+        await account_data.delete(carol)
+        name = carol.identity.account.encode()
+
+        def named() -> list[str]:
+            return [t for t, _ in _hits(rows(alpha.data_dir / DB), [name])]
+
+        assert named() == ["hub_public_state"]  # until a member removes its leaves
+        await alice.sync(clock())
+        assert await convs.remove_member(alice, alice.store.conversation(conv["conv_id"]),
+                                         carol.identity.account, clock()) == 1
+        assert named() == []
+    finally:
+        for dev in (alice, carol):
+            await dev.disconnect()

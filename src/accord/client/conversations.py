@@ -400,6 +400,18 @@ def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
     dev.store.add_event(conv["conv_id"], now, kind, {"by": by})
 
 
+async def _declared_removals(dev: Device, conv: dict[str, Any], state: bytes,
+                             rm: list[bytes]) -> list[str]:
+    """The device ids a commit removing ``rm`` declares to the hub: a device of a
+    deleted account has none any more, and its leaf goes as ``erased_leaf`` (T18)."""
+    if not rm:
+        return []
+    erased = set((await dev.api.group(conv["group_id"])).erased)
+    leaf = {mb.identity: mb.leaf_index for mb in dev.engine.members(state)}
+    return [m.erased_leaf(leaf[i]) if leaf[i] in erased else split_identity(i)[1]
+            for i in rm]
+
+
 def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes, ...],
                          by: str, now: int, added: frozenset[bytes] = frozenset()) -> None:
     """Room policy for removals (T08): an admin removes anyone; a member removes its own
@@ -447,7 +459,7 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
         req = m.CommitRequest(
             epoch=dev.engine.epoch(state), commit=out.commit,
             posting_key=posting_public_key(dev.engine, out.state),
-            added=[d for d, _ in add], removed=[split_identity(i)[1] for i in rm],
+            added=[d for d, _ in add], removed=await _declared_removals(dev, conv, state, rm),
             welcome=out.welcome, first_contact=sealed)
         try:
             await dev.api.commit(conv["group_id"], req)

@@ -24,7 +24,8 @@ log = logging.getLogger("accord.server.delivery")
 
 
 def _state(group: GroupRecord) -> m.GroupState:
-    return m.GroupState(group.group_id, group.hub, group.epoch, list(group.members))
+    return m.GroupState(group.group_id, group.hub, group.epoch, list(group.members),
+                        list(group.erased))
 
 
 async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> GroupRecord:

@@ -32,7 +32,8 @@ from accord.mls.structs.messages import (
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
-from accord.storage.interface import AddedLeaf, LeafPlan, erased_leaf
+from accord.storage.interface import AddedLeaf, LeafPlan
+from accord.wire.messages import erased_leaf
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}

@@ -118,7 +118,7 @@ def _table(rows: list[Any], cols: tuple[str, ...]) -> list[dict[str, Any]]:
 
 async def _mark_erased_leaves(tx: Tx, device_ids: list[str], peer: str | None = None) -> None:
     """Keep the leaf of each erased device, by group and index only, for the members to
-    remove it (``interface.erased_leaf``): without it the hub maps the leaf to no
+    remove it (``wire.messages.erased_leaf``): without it the hub maps the leaf to no
     device and refuses the commit that removes it, and the group, with the hub's
     public state of it, keeps naming the account forever."""
     where = "domain IS NULL" if peer is None else "domain = ?"

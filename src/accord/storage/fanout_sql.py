@@ -11,13 +11,12 @@ from collections.abc import Callable, Sequence
 from accord.errors import Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage.engine import Tx
 from accord.storage.interface import (
-    ERASED,
     CommitChange,
     EpochConflict,
     GroupRecord,
     NewMessage,
-    erased_leaf,
 )
+from accord.wire.messages import ERASED, erased_leaf
 
 
 def _marks(n: int) -> str:

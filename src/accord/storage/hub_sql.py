@@ -52,8 +52,8 @@ from accord.storage.interface import (
     GroupRecord,
     LeafPlan,
     NewMessage,
-    erased_leaves,
 )
+from accord.wire.messages import erased_leaves
 
 MAX_EPOCH_PROPOSALS = 256
 HUB_MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -88,7 +88,7 @@ CREATE TABLE hub_public_state (
     (
         1720,
         # T18: the leaves of erased accounts' devices, by group, until a member's
-        # commit removes them (``interface.erased_leaf``). Only the leaf index: no
+        # commit removes them (``wire.messages.erased_leaf``). Only the leaf index: no
         # device, no account (``account_sql.erase_account``).
         """
 CREATE TABLE hub_erased_leaves (

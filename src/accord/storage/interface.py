@@ -123,21 +123,6 @@ class KeyPackageStatus:
     withheld: int  # claims answered with it because a claim limit was reached
 
 
-def erased_leaf(leaf: int) -> str:
-    """The name a commit's ``removed`` gives the leaf of an erased account's device (T18):
-    the account is gone, its leaf stays in the group until a member removes it. Shaped
-    as a device id (22 characters); no device may be added under such a name."""
-    return f"{ERASED}{leaf:016d}"
-
-
-ERASED = "erased"
-
-
-def erased_leaves(removed: Sequence[str]) -> list[int]:
-    """The erased accounts' leaves a commit's ``removed`` names (``erased_leaf``)."""
-    return [int(d[len(ERASED):]) for d in removed if d.startswith(ERASED)]
-
-
 @dataclass(frozen=True, slots=True)
 class CommitChange:
     """What a commit does to a group's roster, as the hub checks and applies it."""

@@ -183,6 +183,24 @@ class GroupState:
     hub: str
     epoch: int
     members: list[str]
+    # The leaves of members whose accounts were deleted (T18): a commit removes each
+    # as ``erased_leaf(leaf)``.
+    erased: list[int] = f(max_items=MAX_ROSTER_CHANGE, default=())
+
+
+def erased_leaf(leaf: int) -> str:
+    """The name a commit's ``removed`` gives the leaf of an erased account's device (T18):
+    the account is gone, its leaf stays in the group until a member removes it. Shaped
+    as a device id (22 characters); no device may be added under such a name."""
+    return f"{ERASED}{leaf:016d}"
+
+
+ERASED = "erased"
+
+
+def erased_leaves(removed: list[str] | tuple[str, ...]) -> list[int]:
+    """The erased accounts' leaves a commit's ``removed`` names (``erased_leaf``)."""
+    return [int(d[len(ERASED):]) for d in removed if d.startswith(ERASED)]
 
 
 # The sealed first-contact request for one invited device (issue 18, T14): HPKE
