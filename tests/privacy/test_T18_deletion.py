@@ -148,7 +148,7 @@ async def test_T18_an_admin_removes_a_deleted_members_leaves(two, tmp_path) -> N
         name = carol.identity.account.encode()
 
         def named() -> list[str]:
-            return [t for t, _ in _hits(rows(alpha.data_dir / DB), [name])]
+            return [t for t, _ in _hits(rows(alpha), [name])]
 
         assert named() == ["hub_public_state"]  # until a member removes its leaves
         await alice.sync(clock())
