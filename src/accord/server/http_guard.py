@@ -64,7 +64,8 @@ class GuardedHttp(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._tls is not None:  # the ASGI TLS extension (uvicorn itself sets none)
-            self.scope["extensions"] = {**self.scope.get("extensions", {}), "tls": self._tls}
+            extensions: dict[str, Any] = {**self.scope.get("extensions", {}), "tls": self._tls}
+            self.scope["extensions"] = extensions
 
     def data_received(self, data: bytes) -> None:
         awaiting = self._head_timer is not None
