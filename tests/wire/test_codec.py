@@ -26,6 +26,7 @@ def test_round_trip_keeps_every_field() -> None:
         added=["A" * 22],
         removed=[],
         welcome=b"w",
+        first_contact=[],  # lists decode as lists; the dataclass default is a tuple
     )
     assert codec.parse(m.CommitRequest, codec.dumps(req)) == req
 
