@@ -7,6 +7,10 @@ if [ -z "${ACCORD_TEST_PG:-}" ] && command -v pg_isready >/dev/null 2>&1 \
    && pg_isready -q -h 127.0.0.1 -p 5432; then
   export ACCORD_TEST_PG="postgresql://postgres@127.0.0.1:5432/postgres"
 fi
+if [ "${ACCORD_TEST_ENGINE:-sqlite}" = postgresql ] && [ -z "${ACCORD_TEST_PG:-}" ]; then
+  echo "ACCORD_TEST_ENGINE=postgresql (make test-pg) needs PostgreSQL at 127.0.0.1:5432 or ACCORD_TEST_PG" >&2
+  exit 1
+fi
 if [ -z "${ACCORD_TEST_NATS:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
   export ACCORD_TEST_NATS="nats://127.0.0.1:4222"
 fi

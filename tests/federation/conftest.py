@@ -2,7 +2,7 @@
 
 The modules that use ``providers`` run twice: on SQLite, and with every
 provider on its own PostgreSQL database (skipped without ACCORD_TEST_PG,
-a failure under CI=true).
+a failure under CI=true); only the second under ``make test-pg`` (tests/engine.py).
 """
 
 from __future__ import annotations
