@@ -171,6 +171,7 @@ async def measure(servers: list[ServerProcess], size: int, opts: argparse.Namesp
         urls[k % len(urls)], d.token, tally, r, stop, lambda item: item["msg_id"]))
         for k, (d, r) in enumerate(zip(devices, readies, strict=True))]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    cpu0 = _cpu_s(servers)
     t0 = time.perf_counter()
     deadline = t0 + opts.seconds
     tally.expected = await _post_all(servers, gid, pk, tally, opts, deadline, bodies,
@@ -179,6 +180,7 @@ async def measure(servers: list[ServerProcess], size: int, opts: argparse.Namesp
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tally.all_done.wait(), max(1.0, deadline - time.perf_counter()))
     elapsed = time.perf_counter() - t0
+    cpu = _cpu_s(servers) - cpu0
     stop.set()
     await asyncio.gather(*listeners, return_exceptions=True)
     lat = tally.latencies_ms()
@@ -192,7 +194,20 @@ async def measure(servers: list[ServerProcess], size: int, opts: argparse.Namesp
         "p50_ms": round(statistics.median(lat), 2) if lat else None,
         "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else None,
         "elapsed_s": round(elapsed, 2),
+        # CPU time of the server processes per message delivered: steadier than the
+        # rates on a shared machine (waiting for the cores is not in it).
+        "server_cpu_ms_per_msg": round(1000 * cpu / len(lat), 2) if lat else None,
     }
+
+
+def _cpu_s(servers: list[ServerProcess]) -> float:
+    """User + system CPU seconds of the server processes so far (Linux /proc)."""
+    total = 0
+    for server in servers:
+        assert server.proc is not None
+        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cli_main(args: list[str]) -> dict[str, Any]:

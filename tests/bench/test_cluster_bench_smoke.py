@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-FIGURES = ("messages_per_s", "deliveries_per_s", "p50_ms", "p99_ms")
+FIGURES = ("messages_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_msg")
 
 
 def test_bench_cluster_json() -> None:

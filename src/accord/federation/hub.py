@@ -142,9 +142,14 @@ ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
 }
 
 
-async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, now: int) -> Ctx:
-    """The group, hubbed here, and the origin's checks for this kind of message."""
-    group = await fed.provider.store.get_group(group_id)
+async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, now: int,
+                 group: GroupRecord | None = None) -> Ctx:
+    """The group, hubbed here, and the origin's checks for this kind of message.
+
+    ``group`` is the caller's own read of it, if it made one for this request (one
+    read fewer per post; the transaction that accepts re-reads it, locked)."""
+    if group is None:
+        group = await fed.provider.store.get_group(group_id)
     if group.hub != fed.domain:
         raise ValidationError("this provider is not the hub of this group")
     ctx = Ctx(fed, origin, group, now)
@@ -255,11 +260,13 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
 
 
 async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
-                      post: m.ApplicationPost, now: int) -> m.PostResponse:
-    """A hidden-sender post: checked against the posting key, stored with no sender (T11)."""
+                      post: m.ApplicationPost, now: int, group: GroupRecord | None = None
+                      ) -> m.PostResponse:
+    """A hidden-sender post: checked against the posting key, stored with no sender (T11).
+    ``group``: the caller's read of the group in this request, if any."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
-    await _admit(fed, POST, origin, group_id, now)
+    await _admit(fed, POST, origin, group_id, now, group)
     mls_check.check_application(post.ciphertext, group_id, post.epoch)
 
     def verify(posting_key: bytes) -> None:
@@ -271,7 +278,7 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
                      now)
     tag = await franking.tag_post(p, msg)  # T13: the hub's tag, no sender involved
     notified = await p.store.hub_post(msg, post.nonce, now + p.config.retention_ms,
-                                      item_encoder(None, franking_tag=tag), verify)
+                                      item_encoder(None, franking_tag=tag), verify, tag)
     await p.announce(notified)
     fed.wake_outbox()
     return m.PostResponse(msg_id=msg.msg_id)

@@ -100,7 +100,8 @@ async def post_application(
     if group.hub != p.config.domain:
         p.limiter.check("group", b64e(group_id), now)
         return await follower.forward_post(p.federation, group, req, now)
-    return await hub.accept_post(p.federation, hub.Origin(hub.DEVICE), group_id, req, now)
+    return await hub.accept_post(p.federation, hub.Origin(hub.DEVICE), group_id, req, now,
+                                 group)
 
 
 def queue_item(item: StoredItem) -> m.QueueItem:

@@ -54,7 +54,8 @@ async def hub_key(p: Provider) -> bytes:
 
 
 async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
-    """Compute and file the franking tag of an accepted post (before it is fanned out).
+    """The franking tag of a post; the hub files it in the post's own transaction
+    (``hub_sql.hub_post``), before the post is fanned out.
 
     A post whose authenticated data does not carry a commitment (another
     client's layout) gets no tag: it cannot be reported with franking.
@@ -64,9 +65,7 @@ async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
         commitment = commitment_of_post(msg.body)
     except DecodeError:
         return None
-    tag = franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
-    await sql.put_tag(p.store.engine, msg.msg_id, tag, msg.created_at + p.config.retention_ms)
-    return tag
+    return franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
 
 
 async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:

@@ -30,7 +30,7 @@ class FederationStore(Protocol):
     async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None: ...
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
-        verify: Callable[[bytes], None],
+        verify: Callable[[bytes], None], franking_tag: bytes | None = None,
     ) -> list[str]: ...
     async def fed_deliver(
         self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
-from accord.storage import binding_sql
+from accord.storage import binding_sql, privacy_sql
 from accord.storage.consent_sql import record_first_contact
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import (
@@ -302,14 +302,17 @@ class HubSqlMixin:
 
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
-        verify: Callable[[bytes], None],
+        verify: Callable[[bytes], None], franking_tag: bytes | None = None,
     ) -> list[str]:
         """Admit a hidden-sender post (``verify`` checks it against the epoch's posting
-        key) and fan it out to every member, the sender's own devices included (T11)."""
+        key), file its ``franking_tag`` (T13, kept as long as the nonce) and fan it out
+        to every member, the sender's own devices included (T11); one transaction."""
         assert message.group_id is not None and message.epoch is not None
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
             await _admit_application(tx, group, message, nonce, nonce_expires_at, verify)
+            if franking_tag is not None:
+                await privacy_sql.file_tag(tx, message.msg_id, franking_tag, nonce_expires_at)
             where = group.where()
             refused = await _refused(tx, message.group_id)
             notified: list[str] = await _enqueue(

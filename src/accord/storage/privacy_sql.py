@@ -32,11 +32,6 @@ async def forget_legacy_secret(engine: Engine, name: str) -> None:
 # franking tags (T13) ----------------------------------------------------------------
 
 
-async def put_tag(engine: Engine, msg_id: str, tag: bytes, expires_at: int) -> None:
-    async with engine.transaction() as tx:
-        await file_tag(tx, msg_id, tag, expires_at)
-
-
 async def file_tag(tx: Tx, msg_id: str, tag: bytes, expires_at: int) -> None:
     await tx.execute("INSERT INTO franking_tags (msg_id, tag, expires_at) VALUES (?, ?, ?)"
                      " ON CONFLICT DO NOTHING", msg_id, tag, expires_at)
