@@ -17,8 +17,8 @@ PostgreSQL run, one node included, so the counts differ only in nodes.
 
 Reported per run: ``messages_per_s`` (messages delivered to every member per
 second), ``deliveries_per_s`` (copies pushed per second), ``p50_ms``/``p99_ms``
-(from the start of the POST to the last member's receipt), ``delivered`` and
-``expected``. Bounded by ``--messages`` and ``--seconds`` per run. Not a timed
+(from the start of the POST to the last member's receipt), ``delivered``,
+``expected`` and ``server_cpu_ms_per_msg`` (all nodes' CPU per message). Bounded by ``--messages`` and ``--seconds`` per run. Not a timed
 test: figures go to docs/PERFORMANCE.md.
 """
 

@@ -13,7 +13,8 @@ from the start of the POST to the last member's receipt.
 
 Reported per run: ``deliveries_per_s`` (message copies pushed per second),
 ``msgs_per_s`` (messages fully delivered per second), ``p50_ms``/``p99_ms``
-of delivery latency, ``delivered`` and ``expected`` counts. Every loop is
+of delivery latency, ``delivered`` and ``expected`` counts, and
+``server_cpu_ms_per_msg`` (CPU of the server processes per delivered message). Every loop is
 bounded by the message count and by ``--seconds``. PostgreSQL runs need
 ``ACCORD_TEST_PG`` (an admin URL); each run uses its own throwaway database.
 Not a timed test: figures go to docs/PERFORMANCE.md.
