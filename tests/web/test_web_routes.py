@@ -93,3 +93,23 @@ def test_page_without_cookie_is_refused_and_static_holds_no_data(app: Any) -> No
     r = _call(guard, "GET", "/static/app.js", {})
     assert r.status_code == 200 and "CSRF" in r.text  # code only: the token is in the page
     assert _call(guard, "GET", "/static/app.js", {"host": "evil.example"}).status_code == 421
+
+
+def test_a_body_that_is_not_a_json_object_is_a_422_on_every_post_route(app: Any) -> None:
+    """Bad input gets a typed 4xx, never a 500 (the settings, backup restore and account
+    deletion views read ``request.json()`` unguarded before bodies.json_object)."""
+    guard, session = app
+    good = {"cookie": f"{COOKIE}={session.cookie}", "origin": ORIGIN,
+            "x-csrf-token": session.csrf, "content-type": "application/json"}
+
+    async def post(path: str, body: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=guard, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as http:
+            return await http.post(path, headers=good, content=body)
+
+    for method, path in _routes(guard):
+        if method != "POST":
+            continue
+        for body in (b"{not json", b"\xff\xfe", b"[1, 2]"):
+            r = asyncio.run(post(path, body))
+            assert r.status_code < 500, (path, body, r.status_code)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from accord.client import account_data, backup, cover, housekeeping, linking
 from accord.errors import NotFound, ValidationError
 from accord.privacy.backup_format import new_recovery_key
+from accord.web.bodies import json_object
 from accord.web.live import Live
 
 LINK_TTL_MS = 10 * 60_000
@@ -55,9 +56,7 @@ class SettingsApi:
             "notify": notify_setting(self.dev)})
 
     async def save(self, request: Request) -> Response:
-        data = await request.json()
-        if not isinstance(data, dict):
-            raise ValidationError("the body is not a JSON object")
+        data = await json_object(request)
         if isinstance(data.get("cover"), bool):
             cover.configure(self.dev, data["cover"])
         notify = data.get("notify")
@@ -126,8 +125,7 @@ class SettingsApi:
     async def backup_restore(self, request: Request) -> Response:
         """``accord backup restore`` into this registered profile: the account's own
         backup at its provider, history only (no device is replaced)."""
-        data = await request.json()
-        key = data.get("recovery_key") if isinstance(data, dict) else None
+        key = (await json_object(request)).get("recovery_key")
         if not isinstance(key, str) or not key.strip():
             raise ValidationError("enter the recovery key")
         key = key.strip()
@@ -145,8 +143,7 @@ class SettingsApi:
 
     async def delete_account(self, request: Request) -> Response:
         """Only with the account typed out again (the page asks for it)."""
-        data = await request.json()
-        if not isinstance(data, dict) or data.get("confirm") != self.dev.identity.account:
+        if (await json_object(request)).get("confirm") != self.dev.identity.account:
             raise ValidationError("type your account to confirm its deletion")
         result = await account_data.delete(self.dev)
         return JSONResponse({"erased": sum(e.rows for e in result.erased)})

@@ -25,6 +25,7 @@ from accord.client import passphrase as strength
 from accord.client.device import Device
 from accord.client.store import KdfParams
 from accord.errors import Conflict, ValidationError
+from accord.web.bodies import json_object
 from accord.web.live import Live
 
 MAX_FIELD = 4096
@@ -32,12 +33,7 @@ MAX_FIELD = 4096
 
 async def _fields(request: Request, *names: str, optional: tuple[str, ...] = ()
                   ) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ValidationError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationError("the body is not a JSON object")
+    data = await json_object(request)
     for name in names:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD:

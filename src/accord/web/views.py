@@ -21,6 +21,7 @@ from accord.client import conversations as convs
 from accord.client import search as archive
 from accord.client.history import describe_event, timeline_page
 from accord.errors import AccordError, Conflict, NotFound, ValidationError
+from accord.web.bodies import json_object
 from accord.web.live import Live
 from accord.web.settings_views import notify_setting
 
@@ -93,13 +94,7 @@ class Api:
         return conv
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise ValidationError("the body is not JSON") from None
-        if not isinstance(data, dict):
-            raise ValidationError("the body is not a JSON object")
-        return data
+        return await json_object(request)
 
     def _text(self, data: dict[str, Any], key: str, *, empty: bool = False) -> str:
         value = data.get(key, "")
