@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from tests.harness import ServerProcess
 
-KEY_FOLDERS = ("federation", "transparency")  # the provider's keys: one set for all nodes
-
 
 def services_or_skip(*tools: str) -> tuple[str, str]:
     """The PostgreSQL admin URL and the NATS URL (and the named tools on PATH)."""
@@ -28,17 +26,15 @@ def start_nodes(root: Path, database: str, bus: str, count: int,
                 rate_limit_scale: float = 1000,
                 entry_of: Callable[[int], tuple[str, ...]] = lambda i: ServerProcess.entry
                 ) -> list[ServerProcess]:
-    """``count`` nodes, each with its own data folder holding the first node's keys;
-    ``args_of(i)`` gives node i's further ``accord server`` options and ``entry_of(i)``
-    what its process runs (a benchmark's profiler)."""
+    """``count`` nodes, each with its own empty data folder (the provider's keys are
+    in the database); ``args_of(i)`` gives node i's further ``accord server`` options
+    and ``entry_of(i)`` what its process runs (a benchmark's profiler)."""
     nodes: list[ServerProcess] = []
     try:
         for i in range(count):
             node = ServerProcess(root / f"node{i}", database=database, bus=bus,
-                                 rate_limit_scale=rate_limit_scale, extra_args=args_of(i), entry=entry_of(i))
-            if nodes:
-                for folder in KEY_FOLDERS:
-                    shutil.copytree(nodes[0].data_dir / folder, node.data_dir / folder)
+                                 rate_limit_scale=rate_limit_scale, extra_args=args_of(i),
+                                 entry=entry_of(i))
             nodes.append(node.start())
     except BaseException:
         for node in nodes:

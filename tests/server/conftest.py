@@ -109,6 +109,7 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
 
     Federation is attached as in a running provider (``accord.server.app``).
     """
+    from accord.federation import provider_key
     from accord.federation.service import start as start_federation
     from accord.server.state import Provider, ServerConfig
     from accord.storage import SqlStore
@@ -118,7 +119,8 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
     if request.param == "sqlite":
         store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
         p = Provider(config, store, clock=clock)
-        fed = start_federation(p, tmp_path, {})
+        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.engine),
+                               {})
         yield p
         await fed.close()
         await store.close()
@@ -127,7 +129,8 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
     try:
         store = await SqlStore(PostgresEngine(url)).open()
         p = Provider(config, store, clock=clock)
-        fed = start_federation(p, tmp_path, {})
+        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.engine),
+                               {})
         yield p
         await fed.close()
         await store.close()

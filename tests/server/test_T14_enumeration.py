@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from tests.server.test_services import register
 
+from accord.federation import provider_key
 from accord.server.routes import http_routes
 from accord.server.state import Provider
 from accord.server.transparency import open_log
@@ -34,8 +35,9 @@ def _client(provider: Provider, address: str = PROBER) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def http(provider: Provider, tmp_path, clock) -> AsyncIterator[httpx.AsyncClient]:
-    provider.transparency = await open_log("alpha.test", provider.store.engine,
-                                           tmp_path, clock())
+    keys = await provider_key.load(tmp_path, provider.store.engine)
+    provider.transparency = await open_log("alpha.test", provider.store.engine, keys.signing,
+                                           keys.index, clock())
     async with _client(provider) as client:
         yield client
 

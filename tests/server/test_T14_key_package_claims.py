@@ -15,6 +15,7 @@ import pytest
 from tests.server.test_services import register
 
 from accord.errors import RateLimited
+from accord.federation import provider_key
 from accord.federation import routes as fed_routes
 from accord.federation.service import start as start_federation
 from accord.server import keypackages
@@ -109,7 +110,8 @@ async def test_T14_the_last_resort_is_handed_out_when_one_time_ones_run_out_and_
 
 @pytest.fixture
 async def fed_provider(provider: Provider, tmp_path: Path):
-    fed = start_federation(provider, tmp_path, {})
+    key = await provider_key.signing_key(tmp_path, provider.store.engine)
+    fed = start_federation(provider, key, {})
     yield provider
     await fed.close()
 

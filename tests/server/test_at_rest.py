@@ -1,5 +1,6 @@
 """At rest: the provider's data folder and a device profile are their owner's only;
-the hub's franking key is a key file next to the provider's signing key, not a row."""
+on one node (SQLite) the hub's franking key is a key file next to the provider's
+signing key, not a row (several nodes on PostgreSQL: tests/server/test_provider_keys.py)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ async def test_the_provider_data_folder_is_private(tmp_path: Path) -> None:
     assert len(blob_files) == (1 if server.database is None else 0)
 
 
+@pytest.mark.parametrize("provider", ["sqlite"], indirect=True)  # one node: key files
 async def test_the_franking_key_moves_out_of_the_database(provider) -> None:
     engine = provider.store.engine
     legacy = secrets.token_bytes(32)
@@ -94,6 +96,7 @@ async def test_the_franking_key_moves_out_of_the_database(provider) -> None:
         await franking.hub_key(provider)
 
 
+@pytest.mark.parametrize("provider", ["sqlite"], indirect=True)
 async def test_a_new_franking_key_is_never_written_to_the_database(provider) -> None:
     provider.franking_key = None
     key = await franking.hub_key(provider)

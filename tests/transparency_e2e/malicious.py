@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.federation.provider_key import load_or_create
+from accord.federation.provider_key import load_index_key, load_or_create
 from accord.mls.codec import encode as tls_encode
-from accord.server.transparency import TransparencyLog, load_index_key
+from accord.server.transparency import TransparencyLog
 from accord.storage import DeviceRecord
 from accord.storage.engine import Engine, PostgresEngine, SqliteEngine
 from accord.storage.transparency_sql import load_entries

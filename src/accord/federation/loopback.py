@@ -9,6 +9,7 @@ SIGKILL after a grace period; ``kill`` is a crash (SIGKILL).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -16,13 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from accord import http_client
-from accord.federation.provider_key import ProviderKey, load_or_create
+from accord.federation.provider_key import ProviderKey, load_or_create, signing_key
+from accord.storage.engine import PostgresEngine
 
 START_TIMEOUT_S = 30.0
 
@@ -98,7 +101,20 @@ class Provider:
             self.proc.wait(10)
 
     def key(self) -> ProviderKey:
-        return load_or_create(self.data_dir)
+        """The provider's signing key as its node loads it (tests sign as the provider)."""
+        if not self.database:
+            return load_or_create(self.data_dir)
+        with ThreadPoolExecutor(1) as pool:  # the caller may be inside an event loop
+            return pool.submit(asyncio.run, _database_key(self.data_dir, self.database)).result()
+
+
+async def _database_key(data_dir: Path, database: str) -> ProviderKey:
+    engine = PostgresEngine(database)
+    await engine.open()
+    try:
+        return await signing_key(data_dir, engine)
+    finally:
+        await engine.close()
 
 
 def federation(root: Path, domains: list[str], scale: float = 50.0,

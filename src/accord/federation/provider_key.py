@@ -1,12 +1,23 @@
-"""The provider's own keys: made on first start, kept together under the data folder.
+"""The provider's long-term keys: one set per provider, whichever node loads them.
 
-``federation/`` (0700) holds the Ed25519 signing key and the provider's
-other 32-byte secrets (the hub's franking key, :func:`load_or_create_secret`),
-never the database, which has more readers (backups, replicas, operators'
-tools) than a key needs.
+Three 32-byte secrets: the Ed25519 signing key (federation requests, log
+heads, ``/.well-known/accord``), the hub's franking key (T13) and the
+transparency log's index key (issue 7). :func:`load` gives all three.
 
-It signs every provider-to-provider request (RFC 9421) and its public half
-is published in ``/.well-known/accord``. The file holds the raw 32-byte
+- **SQLite** (one node): key files under the data folder: ``federation/``
+  (0700) holds the signing key and the franking key
+  (:func:`load_or_create_secret`), ``transparency/`` the index key. The
+  database has more readers (backups, operators' tools) than a key needs.
+- **PostgreSQL** (any number of nodes, issue 23): rows of ``provider_secrets``.
+  The first node to start files them and every node reads the same ones back
+  (:func:`accord.storage.privacy_sql.shared_secret`), so a node needs nothing
+  but its options; whoever can read the database can read the keys
+  (docs/PRIVACY.md). Key files a data folder already holds (a provider that
+  copied the first node's keys to every node) are what is filed: the values
+  stay, so peers' pinned key, tags handed out and the log's index stay valid.
+
+The signing key signs every provider-to-provider request (RFC 9421) and its
+public half is published in ``/.well-known/accord``. Its file holds the raw 32-byte
 private key with mode 0600; it is created with ``O_EXCL`` so two nodes
 starting together on one folder never overwrite each other's key. The key
 object never prints its secret (``repr`` shows the public key only).
@@ -14,20 +25,31 @@ object never prints its secret (``repr`` shows the public key only).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import ValidationError
 from accord.private_files import private_folder, write_private
+from accord.storage import privacy_sql as sql
+from accord.storage.engine import Engine
 from accord.wire import b64e
+
+log = logging.getLogger("accord.federation.provider_key")
 
 KEY_FILE = "provider_signing_key.ed25519"
 KEY_LEN = 32
 SECRET_LEN = 32
+SIGNING = "provider-signing-key"  # names in provider_secrets (PostgreSQL)
+FRANKING = "franking-hub-key"  # also the key file's name (SQLite)
+INDEX = "kt-index-key"
+INDEX_KEY_FILE = "kt_index_key"
 
 
 class ProviderKey:
@@ -49,6 +71,16 @@ class ProviderKey:
     def generate(cls) -> ProviderKey:
         return cls(Ed25519PrivateKey.generate())
 
+    @classmethod
+    def from_raw(cls, raw: bytes) -> ProviderKey:
+        if len(raw) != KEY_LEN:
+            raise ValidationError("a provider signing key is 32 bytes")
+        return cls(Ed25519PrivateKey.from_private_bytes(raw))
+
+    def raw(self) -> bytes:
+        """The private key's 32 bytes, for keeping it (``accord.federation.provider_key``)."""
+        return self._key.private_bytes_raw()
+
 
 def key_path(data_dir: Path) -> Path:
     return data_dir / "federation" / KEY_FILE
@@ -66,7 +98,7 @@ def load_or_create_secret(data_dir: Path, name: str, initial: bytes | None = Non
     """
     path = secret_path(data_dir, name)
     if path.exists():
-        return _read_secret(path)
+        return read_secret(path)
     value = initial if initial is not None else secrets.token_bytes(SECRET_LEN)
     if len(value) != SECRET_LEN:
         raise ValidationError(f"a provider secret is {SECRET_LEN} bytes")
@@ -76,13 +108,14 @@ def load_or_create_secret(data_dir: Path, name: str, initial: bytes | None = Non
     try:
         os.link(tmp, path)
     except FileExistsError:
-        return _read_secret(path)
+        return read_secret(path)
     finally:
         tmp.unlink()
     return value
 
 
-def _read_secret(path: Path) -> bytes:
+def read_secret(path: Path) -> bytes:
+    """A 32-byte key file (the signing key's file too), refused unless mode 0600."""
     _check_private(path)
     raw = path.read_bytes()
     if len(raw) != SECRET_LEN:
@@ -97,24 +130,85 @@ def _check_private(path: Path) -> None:
 
 def load_or_create(data_dir: Path) -> ProviderKey:
     """Read the key under ``data_dir``, generating it (mode 0600) the first time."""
-    path = key_path(data_dir)
+    raw = _made_once(key_path(data_dir), lambda: Ed25519PrivateKey.generate().private_bytes_raw())
+    return ProviderKey.from_raw(raw)
+
+
+def _made_once(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The key file at ``path``, made with ``O_EXCL`` (mode 0600) the first time."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read(path)
-    key = Ed25519PrivateKey.generate()
+        return read_secret(path)
+    value = make()
     try:
-        os.write(fd, key.private_bytes_raw())
+        os.write(fd, value)
         os.fsync(fd)
     finally:
         os.close(fd)
-    return ProviderKey(key)
+    return value
 
 
-def _read(path: Path) -> ProviderKey:
-    _check_private(path)
-    raw = path.read_bytes()
-    if len(raw) != KEY_LEN:
-        raise ValidationError(f"{path} does not hold a 32-byte Ed25519 private key")
-    return ProviderKey(Ed25519PrivateKey.from_private_bytes(raw))
+@dataclass(frozen=True, slots=True, repr=False)
+class ProviderKeys:
+    signing: ProviderKey
+    franking: bytes
+    index: bytes
+
+    def __repr__(self) -> str:  # never a secret
+        return f"ProviderKeys(public={b64e(self.signing.public)})"
+
+
+def index_key_path(data_dir: Path) -> Path:
+    return data_dir / "transparency" / INDEX_KEY_FILE
+
+
+def load_index_key(data_dir: Path) -> bytes:
+    """The log's index key under ``data_dir`` (made once, O_EXCL, mode 0600)."""
+    return _made_once(index_key_path(data_dir), lambda: secrets.token_bytes(SECRET_LEN))
+
+
+def shared(engine: Engine) -> bool:
+    """Whether the keys are the database's (several nodes) rather than the folder's."""
+    return engine.dialect.name == "postgresql"
+
+
+async def load(data_dir: Path, engine: Engine) -> ProviderKeys:
+    return ProviderKeys(await signing_key(data_dir, engine), await franking_key(data_dir, engine),
+                        await index_key(data_dir, engine))
+
+
+async def signing_key(data_dir: Path, engine: Engine) -> ProviderKey:
+    if not shared(engine):
+        return load_or_create(data_dir)
+    return ProviderKey.from_raw(await _filed(engine, SIGNING, key_path(data_dir)))
+
+
+async def franking_key(data_dir: Path, engine: Engine) -> bytes:
+    if shared(engine):
+        return await _filed(engine, FRANKING, secret_path(data_dir, FRANKING))
+    # One node: a key file. An older version kept the key in the database: it is
+    # moved to the file (same value, so tags already handed out still verify).
+    if secret_path(data_dir, FRANKING).exists():
+        key = load_or_create_secret(data_dir, FRANKING)
+    else:
+        key = load_or_create_secret(data_dir, FRANKING, await sql.legacy_secret(engine, FRANKING))
+    await sql.forget_legacy_secret(engine, FRANKING)
+    return key
+
+
+async def index_key(data_dir: Path, engine: Engine) -> bytes:
+    if not shared(engine):
+        return load_index_key(data_dir)
+    return await _filed(engine, INDEX, index_key_path(data_dir))
+
+
+async def _filed(engine: Engine, name: str, path: Path) -> bytes:
+    """The provider's secret ``name``, filed from this node's key file or made at random."""
+    mine = read_secret(path) if path.exists() else None
+    value = await sql.shared_secret(engine, name, mine or secrets.token_bytes(SECRET_LEN))
+    if mine is not None and mine != value:
+        log.warning("%s differs from the provider's %s in the database, which is used;"
+                    " the file is stale", path, name)
+    return value

@@ -18,7 +18,6 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -29,7 +28,7 @@ from accord.federation.discovery import Resolver
 from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import client_context
-from accord.federation.provider_key import ProviderKey, load_or_create
+from accord.federation.provider_key import ProviderKey
 from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
@@ -132,14 +131,14 @@ class Federation:
         return claim.keyid
 
 
-def start(provider: Provider, data_dir: Path, peers: Mapping[str, str],
+def start(provider: Provider, key: ProviderKey, peers: Mapping[str, str],
           transport: httpx.AsyncBaseTransport | None = None) -> Federation:
-    """Load (or make) the provider key and attach federation to ``provider``."""
+    """Attach federation, signing with the provider key ``key``, to ``provider``."""
     scale = provider.config.rate_limit_scale
     limits = {k: Limit(v.per_second * scale, v.burst * scale)
               for k, v in default_limits().items()}
     config = FederationConfig(provider.config.domain, dict(peers), limits=limits,
                               dns_discovery=provider.config.discover)
-    fed = Federation(provider, load_or_create(data_dir), config, transport)
+    fed = Federation(provider, key, config, transport)
     provider.federation = fed
     return fed

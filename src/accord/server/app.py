@@ -18,11 +18,11 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from accord.bus import make_bus
 from accord.errors import AccordError, StoreUnavailable
-from accord.federation import gossip, outbox
+from accord.federation import gossip, outbox, provider_key
 from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
 from accord.private_files import secure_tree
-from accord.server import delivery, franking, json_logs
+from accord.server import delivery, json_logs
 from accord.server.errors import accord_error_handler, unexpected_error_handler
 from accord.server.health import health_routes, store_unavailable
 from accord.server.metrics import Metrics, MetricsMiddleware, backlog_loop, route_templates
@@ -70,14 +70,15 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         secure_tree(Path(config.data_dir))  # 0700/0600, also what an older version left 0644
         store = await open_store(Path(config.data_dir), config.database)
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
-        await franking.hub_key(provider)  # made, or moved out of the database, at start
+        keys = await provider_key.load(Path(config.data_dir), store.engine)  # the provider's
+        provider.franking_key = keys.franking
         await provider.bus.start(provider.notifier.on_news, provider.notifier.wake_all)
         app.state.provider = provider
         metrics.watch(provider)
         purger = asyncio.create_task(_purge_loop(provider))
-        federation = start_federation(provider, Path(config.data_dir), dict(config.peers))
-        provider.transparency = await open_log(config.domain, store.engine,
-                                               Path(config.data_dir), clock(), federation.key)
+        federation = start_federation(provider, keys.signing, dict(config.peers))
+        provider.transparency = await open_log(config.domain, store.engine, keys.signing,
+                                               keys.index, clock())
         outbound = asyncio.create_task(outbox.run(federation, clock))
         witness = asyncio.create_task(gossip.run(federation, clock))  # issue 7: cosign peers
         backlog = asyncio.create_task(backlog_loop(provider, metrics))

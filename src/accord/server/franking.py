@@ -23,32 +23,21 @@ import dataclasses
 from pathlib import Path
 
 from accord.errors import DecodeError
-from accord.federation.provider_key import load_or_create_secret, secret_path
+from accord.federation import provider_key
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.server.state import Provider
 from accord.storage import NewMessage
 from accord.storage import privacy_sql as sql
 from accord.wire import messages as m
 
-SECRET_NAME = "franking-hub-key"
+SECRET_NAME = provider_key.FRANKING
 CHAINED_KINDS = ("commit", "welcome")
 
 async def hub_key(p: Provider) -> bytes:
-    """The hub's franking key, a key file next to the provider's signing key.
-
-    All nodes of a provider share the data folder, hence the key. An older
-    version kept the key in the database: it is moved to the file (same
-    value, so tags already handed out still verify) and deleted there.
-    """
+    """The hub's franking key, the provider's on every node (``accord.federation.provider_key``)."""
     key = p.franking_key
     if key is None:
-        data_dir = Path(p.config.data_dir)
-        if secret_path(data_dir, SECRET_NAME).exists():
-            key = load_or_create_secret(data_dir, SECRET_NAME)
-        else:
-            legacy = await sql.legacy_secret(p.store.engine, SECRET_NAME)
-            key = load_or_create_secret(data_dir, SECRET_NAME, legacy)
-        await sql.forget_legacy_secret(p.store.engine, SECRET_NAME)
+        key = await provider_key.franking_key(Path(p.config.data_dir), p.store.engine)
         p.franking_key = key
     return key
 

@@ -8,26 +8,21 @@ transaction fails, the directory is rebuilt from the store, so memory never
 runs ahead of what was committed. Before answering, the log checks the
 stored entry count and catches up when another node (PostgreSQL) appended.
 
-Keys: heads are signed with the federation provider key
-(``accord.federation.provider_key``, created the same way if federation is
-off); the index key (``entries``: HMAC key of the pseudonymous index) is a
-second 32-byte secret under the data folder, mode 0600, made on first start.
+Keys: heads are signed with the provider key; the index key (``entries``:
+HMAC key of the pseudonymous index) is a second 32-byte secret. Both are the
+provider's, the same on every node (``accord.federation.provider_key``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import stat
-from pathlib import Path
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.errors import ValidationError
-from accord.federation.provider_key import ProviderKey, load_or_create
+from accord.federation.provider_key import ProviderKey
 from accord.mls.codec import encode
 from accord.storage import DeviceRecord
 from accord.storage import transparency_sql as sql
@@ -45,7 +40,6 @@ from accord.transparency import (
 )
 
 log = logging.getLogger("accord.server.transparency")
-INDEX_KEY_FILE = "kt_index_key"
 HEAD_MAX_AGE_MS = 60_000  # a head is re-signed at least this often, even with no change
 
 
@@ -81,28 +75,6 @@ class _RecordingEntries(MemoryEntryStore):
     def take(self) -> list[tuple[int, bytes]]:
         out, self.pending = self.pending, []
         return out
-
-
-def load_index_key(data_dir: Path) -> bytes:
-    """The log's index key under ``data_dir`` (made once, O_EXCL, mode 0600)."""
-    path = data_dir / "transparency" / INDEX_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            raise ValidationError(f"{path} must be readable by its owner only") from None
-        raw = path.read_bytes()
-        if len(raw) != 32:
-            raise ValidationError(f"{path} does not hold a 32-byte index key") from None
-        return raw
-    key = secrets.token_bytes(32)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return key
 
 
 class TransparencyLog:
@@ -258,10 +230,9 @@ class TransparencyLog:
             return self.directory.consistency_proof(old, new)
 
 
-async def open_log(domain: str, engine: Engine, data_dir: Path, now: int,
-                   signing_key: ProviderKey | None = None) -> TransparencyLog:
-    key = signing_key or load_or_create(data_dir)
-    kt = TransparencyLog(domain, engine, key, load_index_key(data_dir))
+async def open_log(domain: str, engine: Engine, signing_key: ProviderKey, index_key: bytes,
+                   now: int) -> TransparencyLog:
+    kt = TransparencyLog(domain, engine, signing_key, index_key)
     added = await kt.backfill(now)
     kt.signed_head(now)
     if added:

@@ -17,8 +17,23 @@ from accord.storage.engine import Engine, Tx
 MAX_LIST = 1000
 
 
+async def shared_secret(engine: Engine, name: str, candidate: bytes) -> bytes:
+    """The provider secret ``name``: ``candidate`` if no node filed one before.
+
+    Nodes starting together each offer theirs; the first insert to commit wins
+    (a concurrent one waits on the primary key, then does nothing) and every
+    node reads back the same value.
+    """
+    async with engine.transaction() as tx:
+        await tx.execute("INSERT INTO provider_secrets (name, value) VALUES (?, ?)"
+                         " ON CONFLICT DO NOTHING", name, candidate)
+        row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", name)
+    assert row is not None
+    return bytes(row[0])
+
+
 async def legacy_secret(engine: Engine, name: str) -> bytes | None:
-    """A secret an older version kept in the database (now kept as a key file)."""
+    """A secret an older single-node version kept in the database (now a key file)."""
     async with engine.read() as tx:
         row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", name)
     return None if row is None else bytes(row[0])

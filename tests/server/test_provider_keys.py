@@ -1,0 +1,139 @@
+"""The provider's long-term keys are the provider's, not a node's (issue 23).
+
+On PostgreSQL every node, whatever its data folder, loads one signing key,
+one franking key and one transparency index key from the database; the
+first node to start makes them, and a folder's key files from before are
+what is kept. On SQLite (one node) they stay key files (tests/server/test_at_rest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.harness import ServerProcess, SimDevice
+from tests.pg import create_database, drop_database
+from tests.server.cluster import services_or_skip
+from tests.server.test_transparency import Kv
+
+from accord.client.keycheck import KeyChecker, KtHttp
+from accord.federation import provider_key
+from accord.federation.provider_key import key_path, load_or_create, load_or_create_secret
+from accord.privacy.franking import franking_tag
+from accord.storage.engine import PostgresEngine
+from accord.wire import decode
+from accord.wire.federation import WellKnown
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    admin, _ = services_or_skip()
+    url, name = await create_database(admin)
+    try:
+        yield url
+    finally:
+        await drop_database(admin, name)
+
+
+@pytest.fixture
+async def engine(pg_url: str) -> AsyncIterator[PostgresEngine]:
+    from accord.storage import SqlStore
+
+    store = await SqlStore(PostgresEngine(pg_url)).open()  # the schema, provider_secrets too
+    try:
+        yield store.engine  # type: ignore[misc]
+    finally:
+        await store.close()
+
+
+async def test_nodes_with_separate_empty_folders_load_one_set_of_keys(
+        engine: PostgresEngine, tmp_path: Path) -> None:
+    # Two nodes starting at once each offer their own keys; one set wins for both.
+    a, b = await asyncio.gather(provider_key.load(tmp_path / "a", engine),
+                                provider_key.load(tmp_path / "b", engine))
+    assert a.signing.public == b.signing.public
+    assert a.franking == b.franking and a.index == b.index
+    assert len({a.franking, a.index, a.signing.raw()}) == 3
+    commitment, group = secrets.token_bytes(32), secrets.token_bytes(16)
+    assert franking_tag(a.franking, commitment, group, 1) == \
+        franking_tag(b.franking, commitment, group, 1)
+    # A third node, later: the same keys; no node wrote a key file.
+    c = await provider_key.load(tmp_path / "c", engine)
+    assert (c.signing.public, c.franking, c.index) == (a.signing.public, a.franking, a.index)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    assert a.signing.raw().hex() not in repr(a) and a.franking.hex() not in repr(a)
+
+
+async def test_the_first_folder_keys_move_into_the_database_and_a_stale_copy_is_ignored(
+        engine: PostgresEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A provider that copied the first node's keys to every node keeps them on upgrade."""
+    old = tmp_path / "old"
+    signing = load_or_create(old)
+    franking = load_or_create_secret(old, provider_key.FRANKING)
+    index = provider_key.load_index_key(old)
+    moved = await provider_key.load(old, engine)
+    assert (moved.signing.public, moved.franking, moved.index) == (signing.public, franking, index)
+    # A node whose folder made its own key (the bug this fixes) takes the provider's.
+    stale = tmp_path / "stale"
+    load_or_create(stale)
+    with caplog.at_level(logging.WARNING, logger="accord.federation.provider_key"):
+        other = await provider_key.load(stale, engine)
+    assert other.signing.public == signing.public
+    assert str(key_path(stale)) in caplog.text
+    secret = key_path(stale).read_bytes()
+    assert secret.hex() not in caplog.text and signing.raw().hex() not in caplog.text
+
+
+async def _well_known(url: str) -> WellKnown:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return decode(WellKnown, (await http.get("/.well-known/accord")).json())
+
+
+async def _checked(kv: Kv, node: ServerProcess, account: str, key: bytes, now: int) -> None:
+    """A peer checks ``account``'s key through ``node`` with what it pinned before."""
+    kt = KtHttp(node.url, "alpha.test")
+    try:
+        await KeyChecker(kv, kt).verify_device_key(account, key, now)
+    finally:
+        await kt.close()
+
+
+async def test_two_nodes_on_one_fresh_database_are_one_provider(pg_url: str,
+                                                                tmp_path: Path) -> None:
+    """Separate empty data folders, no copying: one provider key at /.well-known/accord,
+    and heads from either node that a peer verifies with that key, before and after
+    a restart."""
+    _, nats_url = services_or_skip()
+    nodes = [ServerProcess(tmp_path / name, database=pg_url, bus=nats_url,
+                           rate_limit_scale=50) for name in ("a", "b")]
+    try:
+        for node in nodes:
+            node.start()
+        docs = [await _well_known(n.url) for n in nodes]
+        assert docs[0].signing_key == docs[1].signing_key
+        async with httpx.AsyncClient(base_url=nodes[0].url) as http_a, \
+                httpx.AsyncClient(base_url=nodes[1].url) as http_b:
+            alice = await SimDevice(http_a, "alice@alpha.test").register()
+            bob = await SimDevice(http_b, "bob@alpha.test").register()
+        peer, now = Kv(), 1_800_000_000_000
+        # Each node's head and lookup proofs, checked with the one key the peer pinned;
+        # each node finds the account the other logged (one index key).
+        await _checked(peer, nodes[0], bob.account, bob.public, now)
+        await _checked(peer, nodes[1], alice.account, alice.public, now + 1)
+        for node in nodes:
+            node.stop()
+        for node in reversed(nodes):
+            node.start()
+        assert (await _well_known(nodes[1].url)).signing_key == docs[0].signing_key
+        await _checked(peer, nodes[1], bob.account, bob.public, now + 2)
+        await _checked(peer, nodes[0], alice.account, alice.public, now + 3)
+    finally:
+        for node in nodes:
+            node.stop()
