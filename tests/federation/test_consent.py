@@ -7,7 +7,6 @@ import secrets
 import httpx
 
 import accord
-from accord.federation.provider_key import load_or_create
 from accord.wire import b64e, decode
 from accord.wire import federation as fw
 from tests.federation.groups import user
@@ -38,7 +37,7 @@ async def test_well_known_names_endpoint_and_provider_key(
     r = await clients["alpha"].get("/.well-known/accord")
     doc = decode(fw.WellKnown, r.json())
     assert doc.domain == "alpha.test" and doc.api_base == alpha.url
-    assert doc.signing_key == load_or_create(alpha.data_dir).public
+    assert doc.signing_key == alpha.key().public
     # The key transparency head (issue 7), signed with the same provider key.
     if doc.transparency_head is not None:
         from accord.transparency.heads import decode_signed_head, verify_signed_head

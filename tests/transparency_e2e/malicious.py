@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.federation.provider_key import load_index_key, load_or_create
+from accord.federation import provider_key
 from accord.mls.codec import encode as tls_encode
 from accord.server.transparency import TransparencyLog
 from accord.storage import DeviceRecord
@@ -85,8 +85,8 @@ async def add_ghost_device(provider: Provider, account: str, now: int) -> bytes:
     engine = _engine(provider)
     await engine.open()
     try:
-        kt = TransparencyLog(provider.domain, engine, load_or_create(provider.data_dir),
-                             load_index_key(provider.data_dir))
+        keys = await provider_key.load(provider.data_dir, engine)
+        kt = TransparencyLog(provider.domain, engine, keys.signing, keys.index)
         await kt.reload()
         await kt.add_device(DeviceRecord("ghost" + ghost.hex()[:17], account, ghost, now), now)
     finally:
@@ -102,13 +102,14 @@ async def forked_directory(provider: Provider, account: str, keys: list[bytes],
     try:
         async with engine.read() as tx:
             entries = await load_entries(tx)
+        index_key = await provider_key.index_key(provider.data_dir, engine)
     finally:
         await engine.close()
     nodes, stored = MemoryNodeStore(), MemoryEntryStore()
     MerkleLog(nodes).extend_hashes([leaf_hash(e) for e in entries])
     for position, data in enumerate(entries):
         stored.append_entry(position, data)
-    fork = KeyDirectory(provider.domain, load_index_key(provider.data_dir), nodes, stored)
+    fork = KeyDirectory(provider.domain, index_key, nodes, stored)
     fork.publish(account, keys, now)
     return fork
 
@@ -119,7 +120,7 @@ class ForkProxy:
     def __init__(self, provider: Provider, fork: KeyDirectory, now: int) -> None:
         self.provider = provider
         self.fork = fork
-        self.key: Any = load_or_create(provider.data_dir)
+        self.key: Any = provider.key()
         self.now = now
         self.port = free_port()
         self.served = 0
@@ -187,8 +188,8 @@ async def replace_logged_key(provider: Provider, account: str, device_id: str,
     engine = _engine(provider)
     await engine.open()
     try:
-        kt = TransparencyLog(provider.domain, engine, load_or_create(provider.data_dir),
-                             load_index_key(provider.data_dir))
+        keys = await provider_key.load(provider.data_dir, engine)
+        kt = TransparencyLog(provider.domain, engine, keys.signing, keys.index)
         await kt.reload()
         async with engine.read() as tx:
             row = await tx.fetchone(

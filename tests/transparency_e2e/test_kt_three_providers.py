@@ -20,7 +20,6 @@ from accord.client.device import Device
 from accord.client.keycheck import KeyNotInLog, stored_evidence
 from accord.client.mls_session import OFFERED_SUITES
 from accord.errors import NotFound
-from accord.federation.provider_key import load_or_create
 from accord.mls.codec import decode as tls_decode
 from accord.transparency import (
     SignedTreeHead,
@@ -176,7 +175,7 @@ async def test_T07_split_view_is_detected_through_gossip(
             tls_decode(SignedTreeHead, b64d(ev["second"])),
             tuple(b64d(h) for h in ev["proof"]))
         # Anyone with beta's public key can check the two signed heads conflict.
-        check_split_view_evidence(load_or_create(beta.data_dir).public, evidence)
+        check_split_view_evidence(beta.key().public, evidence)
     finally:
         for d in devices:
             await d.disconnect()
