@@ -156,3 +156,9 @@ def provider_tables(data_dir: Path, database: str | None = None) -> dict[str, li
                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
     names = [r[0] for r in provider_rows(data_dir, listing, database=url)]
     return {n: provider_rows(data_dir, f'SELECT * FROM "{n}"', database=url) for n in names}
+
+
+def admin_store(data_dir: Path, database: str | None = None) -> list[str]:
+    """The options of ``accord admin`` naming a provider's store on either engine."""
+    url = _database_of(data_dir, database)
+    return ["--data", str(data_dir), *(["--database", url] if url else [])]

@@ -22,6 +22,7 @@ import httpx
 
 from accord.wire import decode, dumps, encode
 from accord.wire import privacy as w
+from tests.engine import admin_store
 from tests.federation.groups import join_from_queue, user
 from tests.federation.providers import Provider, signed_post
 from tests.privacy.helpers import content, open_item, post
@@ -32,9 +33,7 @@ SENDER_REPORTS = "/federation/v1/reports/sender"
 def operator(prov: Provider) -> dict[str, str]:
     """``accord admin token`` for ``prov``, as its operator runs it next to the server."""
     cmd = [sys.executable, "-c", "from accord.cli.main import main; main()",
-           "admin", "--data", str(prov.data_dir), "token"]
-    if prov.database:
-        cmd[cmd.index("token"):cmd.index("token")] = ["--database", prov.database]
+           "admin", *admin_store(prov.data_dir, prov.database), "token"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True,
                          env=dict(os.environ, COLUMNS="200")).stdout
     return {"Authorization": "Bearer " + out.rsplit(":", 1)[1].strip()}

@@ -14,6 +14,7 @@ import httpx
 from accord.content import Content, Text, encode_content
 from accord.wire import decode, encode
 from accord.wire import privacy as w
+from tests.engine import admin_store
 from tests.federation.groups import alice_and_bob
 from tests.privacy.helpers import content, open_item, post, rows
 
@@ -122,7 +123,7 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
 def _operator_token(prov) -> str:  # type: ignore[no-untyped-def]
     """``accord admin --data DIR token``, as the operator runs it next to the server."""
     out = subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
-                          "admin", "--data", str(prov.data_dir), "token"],
+                          "admin", *admin_store(prov.data_dir, prov.database), "token"],
                          capture_output=True, text=True, timeout=60, check=True,
                          env=dict(os.environ, COLUMNS="200")).stdout
     return out.rsplit(":", 1)[1].strip()

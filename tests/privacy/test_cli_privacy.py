@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.e2e import helpers
-from tests.engine import start_server
+from tests.engine import admin_store, start_server
 
 PASSPHRASE = "privacy pass"
 accord = functools.partial(helpers.accord, passphrase=PASSPHRASE)
@@ -16,7 +16,7 @@ js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE)
 
 def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
     server = start_server(tmp_path / "provider", "alpha.test", log_path=tmp_path / "srv.log")
-    data = str(tmp_path / "provider")
+    data = tmp_path / "provider"
     try:
         alice, bob = tmp_path / "alice", tmp_path / "bob"
         for prof, acct in ((alice, "alice@alpha.test"), (bob, "bob@alpha.test")):
@@ -29,15 +29,15 @@ def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
         # report: verified by the hub; the operator sees it and suspends bob
         rep = js(alice, "report", "trail", sent["id"][:8], "--block")
         assert rep["verified"] and rep["hub"] == "alpha.test"
-        listed = json.loads(accord(None, "admin", "--data", data, "reports", "--json").stdout)
+        listed = json.loads(accord(None, "admin", *admin_store(data), "reports", "--json").stdout)
         assert [(r["reporter"], r["alleged_sender"], r["text"]) for r in listed] == [
             ("alice@alpha.test", "bob@alpha.test", "you will regret this")]
-        accord(None, "admin", "--data", data, "suspend", "bob@alpha.test", "--reason", "threats")
+        accord(None, "admin", *admin_store(data), "suspend", "bob@alpha.test", "--reason", "threats")
         # the session is refused; a hidden-sender post carries no session, so only
         # removing bob from the group stops his posts (docs/PRIVACY.md, issue 18)
         refused = accord(bob, "read", "trail", check=False)
         assert refused.returncode == 1 and "suspended" in refused.stderr + refused.stdout
-        accord(None, "admin", "--data", data, "lift", "bob@alpha.test")
+        accord(None, "admin", *admin_store(data), "lift", "bob@alpha.test")
 
         # backup with the provider; restore into a new profile with the key only
         made = js(alice, "backup", "create", "--provider")
