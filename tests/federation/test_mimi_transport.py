@@ -315,7 +315,9 @@ def test_mimi_check_signed_as_a_peer_checks_the_answers_formats(
     beta, gamma = providers["beta"], providers["gamma"]
     result = CliRunner().invoke(cli, ["mimi", "check", beta.url, "--domain", "beta.test",
                                       "--sign-as", "gamma.test",
-                                      "--provider-data", str(gamma.data_dir)])
+                                      "--provider-data", str(gamma.data_dir),
+                                      *(["--provider-database", gamma.database]
+                                        if gamma.database else [])])
     assert result.exit_code == 0, result.output
     lines = {line.split()[1]: line for line in result.output.splitlines()[:-1]}
     for key in ("keyMaterial", "identifierQuery"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from accord import http_client
-from accord.federation.provider_key import key_path, load_or_create
+from accord.federation.provider_key import key_path, signing_key_of
 from accord.interop.mimi_check import Finding, Signer, check, summary
 
 
@@ -31,18 +31,23 @@ def mimi() -> None:
               help="Also send signed probes as this provider (needs --provider-data).")
 @click.option("--provider-data", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=None, help="The data folder of the --sign-as provider (its key).")
+@click.option("--provider-database", default=None, metavar="URL", envvar="ACCORD_DATABASE",
+              help="The --sign-as provider's PostgreSQL URL, when it runs on one (its key"
+                   " is there, not in the data folder).")
 def check_cmd(url: str, timeout: float, domain: str | None, sign_as: str | None,
-              provider_data: Path | None) -> None:
+              provider_data: Path | None, provider_database: str | None) -> None:
     """Fetch URL's MIMI directory and probe each endpoint: what conforms, differs, is missing.
 
     Exits 1 when anything differs; the last line is 'N conform, M differ, K missing'.
     """
     signer = None
     if sign_as is not None or provider_data is not None:
-        if sign_as is None or provider_data is None or not key_path(provider_data).exists():
+        if sign_as is None or provider_data is None or (
+                provider_database is None and not key_path(provider_data).exists()):
             raise click.UsageError("--sign-as needs --provider-data DIR holding that "
-                                   "provider's key")
-        signer = Signer(sign_as, load_or_create(provider_data).sign)
+                                   "provider's key (or its --provider-database)")
+        signer = Signer(sign_as, asyncio.run(signing_key_of(provider_data,
+                                                            provider_database)).sign)
 
     async def run() -> list[Finding]:
         async with http_client.async_client(timeout=timeout) as http:

@@ -24,8 +24,7 @@ from pathlib import Path
 import httpx
 
 from accord import http_client
-from accord.federation.provider_key import ProviderKey, load_or_create, signing_key
-from accord.storage.engine import PostgresEngine
+from accord.federation.provider_key import ProviderKey, signing_key_of
 
 START_TIMEOUT_S = 30.0
 
@@ -102,19 +101,8 @@ class Provider:
 
     def key(self) -> ProviderKey:
         """The provider's signing key as its node loads it (tests sign as the provider)."""
-        if not self.database:
-            return load_or_create(self.data_dir)
         with ThreadPoolExecutor(1) as pool:  # the caller may be inside an event loop
-            return pool.submit(asyncio.run, _database_key(self.data_dir, self.database)).result()
-
-
-async def _database_key(data_dir: Path, database: str) -> ProviderKey:
-    engine = PostgresEngine(database)
-    await engine.open()
-    try:
-        return await signing_key(data_dir, engine)
-    finally:
-        await engine.close()
+            return pool.submit(asyncio.run, signing_key_of(self.data_dir, self.database)).result()
 
 
 def federation(root: Path, domains: list[str], scale: float = 50.0,

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accord.errors import ValidationError
 from accord.private_files import private_folder, write_private
 from accord.storage import privacy_sql as sql
-from accord.storage.engine import Engine
+from accord.storage.engine import Engine, PostgresEngine
 from accord.wire import b64e
 
 log = logging.getLogger("accord.federation.provider_key")
@@ -177,6 +177,19 @@ def shared(engine: Engine) -> bool:
 async def load(data_dir: Path, engine: Engine) -> ProviderKeys:
     return ProviderKeys(await signing_key(data_dir, engine), await franking_key(data_dir, engine),
                         await index_key(data_dir, engine))
+
+
+async def signing_key_of(data_dir: Path, database: str | None) -> ProviderKey:
+    """The signing key of a provider this process does not run (a tool, a test harness):
+    its folder's key file on SQLite, its database's on PostgreSQL (``database``)."""
+    if database is None:
+        return load_or_create(data_dir)
+    engine = PostgresEngine(database)
+    await engine.open()
+    try:
+        return await signing_key(data_dir, engine)
+    finally:
+        await engine.close()
 
 
 async def signing_key(data_dir: Path, engine: Engine) -> ProviderKey:
