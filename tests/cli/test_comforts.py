@@ -14,6 +14,7 @@ import pytest
 from accord.cli.client_common import run
 from accord.errors import RateLimited
 from tests.e2e import helpers
+from tests.e2e.helpers import accept_request
 
 CLI_TIMEOUT_S = 60
 
@@ -34,6 +35,7 @@ def people(server, tmp_path_factory):
         accord(root / name, "register", f"{name}{tag}@alpha.test", "--server", server.url)
         out[name] = (root / name, f"{name}{tag}@alpha.test")
     accord(out["alice"][0], "chat", "new", "trip", out["bob"][1])
+    accept_request(lambda *a: accord(out["bob"][0], *a).stdout, out["alice"][1])  # T14
     return out
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +60,17 @@ def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None =
     return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
                            *args], env=full_env, capture_output=True, text=True,
                           timeout=timeout, input=input)
+
+
+def accept_request(cli: Callable[..., str], sender: str, tries: int = 40) -> dict[str, Any]:
+    """Accept the message request from ``sender`` through the CLI (T14: a first
+    invitation from a stranger, of any provider, waits for this), once it has come.
+    ``cli(*args)`` runs ``accord ARGS`` on the invitee's profile and returns stdout."""
+    for _ in range(tries):  # bounded: the invitation may still be on its way
+        if any(r["from"] == sender for r in json.loads(cli("requests", "list", "--json"))):
+            return dict(json.loads(cli("requests", "accept", sender, "--json")))
+        time.sleep(0.25)
+    raise AssertionError(f"no message request from {sender}")
 
 
 class Listener:

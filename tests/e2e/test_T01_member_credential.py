@@ -27,6 +27,7 @@ from accord.wire import b64e
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
+from tests.federation.groups import arrive
 from tests.mls import malicious_member
 
 
@@ -36,8 +37,8 @@ async def _group(tmp_path, clock: Clock):  # type: ignore[no-untyped-def]
             for n in ("alice", "bob", "carol")]
     alice, bob, carol = devs
     conv = await convs.create(alice, "g", ["bob@alpha.test", "carol@alpha.test"], clock())
-    for d in devs:
-        await d.sync(clock())
+    for d in (bob, carol):
+        await arrive(d, "g", clock)
     assert alerts.pending(alice.store) == []
     return server, devs, conv
 

@@ -9,6 +9,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import provider_rows, start_server, stored_needles
+from tests.federation.groups import arrive
 
 
 async def test_T02_provider_storage_holds_no_plaintext_nor_keys(tmp_path) -> None:
@@ -24,8 +25,7 @@ async def test_T02_provider_storage_holds_no_plaintext_nor_keys(tmp_path) -> Non
                  "bring the blue shovel and two lanterns",
                  "meet at the harbour at quarter past nine"]
         first = await messaging.send_text(alice, conv, texts[0], clock())
-        await bob.sync(clock())
-        bconv = convs.find(bob, "secret plans")
+        bconv = await arrive(bob, "secret plans", clock)
         await messaging.send_text(bob, bconv, texts[1], clock(), reply_to=first)
         await messaging.react(bob, bconv, first, "🏝", clock())
         await alice.sync(clock())

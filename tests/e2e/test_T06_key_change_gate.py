@@ -24,6 +24,7 @@ from accord.client.device import Device
 from accord.client.local_server import LocalServer
 from accord.wire import b64e
 from tests.e2e.helpers import PASS, Clock, engine, new_device, run_cli
+from tests.federation.groups import arrive
 
 
 def verified_before_a_change(dev: Any, account: str) -> None:
@@ -46,7 +47,7 @@ async def test_T06_every_send_path_is_gated(server: LocalServer, tmp_path: Path)
     try:
         conv = await convs.create(alice, "gate", [b_acct], clock())
         mine = await messaging.send_text(alice, conv, "mine", clock())
-        await bob.sync(clock())
+        await arrive(bob, conv["conv_id"], clock)
         await messaging.send_text(bob, convs.find(bob, conv["conv_id"]), "theirs", clock())
         await alice.sync(clock())
         await bob.sync(clock())
@@ -79,7 +80,7 @@ async def test_T06_every_send_path_is_gated(server: LocalServer, tmp_path: Path)
         # The person's confirmation, for exactly the accounts they were shown.
         await messaging.send_text(alice, conv, "confirmed", clock(), confirmed={b_acct})
         assert alice.store.get_json("safety:" + b_acct) is None  # the verification is cleared
-        await bob.sync(clock())
+        await arrive(bob, conv["conv_id"], clock)
         bconv = convs.find(bob, conv["conv_id"])
         assert [m.body for m in bob.store.messages(bconv["conv_id"])][-1] == "confirmed"
     finally:
@@ -112,7 +113,7 @@ async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
     alice, carol, dave = await _devices(server, tmp_path, ["alice", "carol", "dave"], clock)
     try:
         cconv = await convs.create(carol, "retry", [alice.identity.account], clock())
-        await alice.sync(clock())
+        await arrive(alice, "retry", clock)
         conv = alice.store.conversation(cconv["conv_id"])
         verified_before_a_change(alice, dave.identity.account)
         await messaging.send_text(alice, conv, "before dave", clock())  # dave is not here
@@ -122,7 +123,7 @@ async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
         with pytest.raises(safety.KeyChangeUnconfirmed) as caught:
             await messaging.send_text(alice, conv, "after dave", clock())
         assert caught.value.accounts == {dave.identity.account}
-        await dave.sync(clock())
+        await arrive(dave, cconv["conv_id"], clock)
         dconv = convs.find(dave, cconv["conv_id"])
         assert "after dave" not in [m.body for m in dave.store.messages(dconv["conv_id"])]
     finally:
@@ -168,7 +169,7 @@ async def test_T06_the_cli_reads_without_receipts_and_asks_before_reacting(
     b_acct = bob.identity.account
     try:
         conv = await convs.create(alice, "cli gate", [b_acct], clock())
-        await bob.sync(clock())
+        await arrive(bob, conv["conv_id"], clock)
         said = await messaging.send_text(bob, convs.find(bob, conv["conv_id"]), "hi", clock())
         await alice.sync(clock())
         await bob.sync(clock())
@@ -234,7 +235,7 @@ async def test_T06_adding_a_changed_contact_is_refused_before_the_commit(
     b_acct = bob.identity.account
     try:
         conv = await convs.create(alice, "three", [carol.identity.account], clock())
-        await carol.sync(clock())
+        await arrive(carol, "three", clock)
         verified_before_a_change(alice, b_acct)
         before = [c["conv_id"] for c in alice.store.conversations()]
         with pytest.raises(safety.KeyChangeUnconfirmed) as caught:
@@ -251,8 +252,7 @@ async def test_T06_adding_a_changed_contact_is_refused_before_the_commit(
         # Confirmed for exactly the account shown: added, and the verification cleared.
         assert await convs.add_members(alice, conv, [b_acct], clock(), confirmed={b_acct})
         assert not safety.is_verified(alice, b_acct)
-        await bob.sync(clock())
-        assert convs.find(bob, conv["conv_id"])
+        assert await arrive(bob, conv["conv_id"], clock)
     finally:
         for d in (alice, bob, carol):
             await d.disconnect()
@@ -265,7 +265,7 @@ async def test_T06_the_cli_names_the_changed_contact_and_adds_nobody(
     b_acct = bob.identity.account
     try:
         conv = await convs.create(alice, "cli three", [carol.identity.account], clock())
-        await carol.sync(clock())
+        await arrive(carol, "cli three", clock)
         verified_before_a_change(alice, b_acct)
         before = [c["conv_id"] for c in alice.store.conversations()]
     finally:
@@ -287,8 +287,7 @@ async def test_T06_the_cli_names_the_changed_contact_and_adds_nobody(
         out = run_cli(tmp_path / "alice", "chat", "add", "cli three", b_acct,
                       "--confirm-key-change")
         assert out.returncode == 0, out.stderr
-        await bob.sync(clock())
-        assert convs.find(bob, conv["conv_id"])
+        assert await arrive(bob, conv["conv_id"], clock)
     finally:
         for d in (bob, carol):
             await d.disconnect()

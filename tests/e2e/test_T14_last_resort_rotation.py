@@ -19,6 +19,7 @@ from accord.client import alerts
 from accord.client import conversations as convs
 from accord.server.state import ServerConfig
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 from tests.harness import ServerProcess
 
 PAIR = int(ServerConfig("x", Path()).limits["kp_pair"].burst)
@@ -47,7 +48,7 @@ async def test_T14_owner_joins_through_last_resort_is_alerted_and_rotates_it(
         suite = bob.engine.cipher_suite(bob.store.load_group(conv["group_id"]))
         status = await alice.api.key_package_count(suite)
         assert (status.last_resort_used, status.withheld) == (True, extra)
-        await alice.sync(clock())
+        await arrive(alice, f"c{PAIR + extra - 1}", clock)  # bob is a stranger: accepted
         # Both Welcomes made with the same last-resort KeyPackage could be joined.
         names = sorted(c["name"] for c in alice.store.conversations())
         assert len(names) == PAIR + extra

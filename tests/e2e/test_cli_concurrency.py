@@ -17,6 +17,7 @@ from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.profile_lock import WriterLock
 from tests.e2e.helpers import PASS, Clock, engine, new_device
+from tests.federation.groups import arrive
 
 SENDERS = 4
 CLI_TIMEOUT_S = 120
@@ -47,8 +48,7 @@ async def _received(folder: Path, clock: Clock) -> tuple[list[str], list[dict]]:
     bob = Device.open(folder, PASS, engine=engine())
     try:
         await bob.connect()
-        await bob.sync(clock())
-        conv = convs.find(bob, "pair")
+        conv = await arrive(bob, "pair", clock)
         texts = [x.body for x in bob.store.messages(conv["conv_id"])]
         return texts, [e for e in bob.store.events(conv["conv_id"]) if e["kind"] == "error"]
     finally:

@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 from accord.client import conversations as convs
-from tests.e2e.helpers import Clock, new_device, run_cli
+from accord.client.device import Device
+from tests.e2e.helpers import PASS, Clock, engine, new_device, run_cli
+from tests.federation.groups import arrive
 
 
 async def _people(server, tmp_path: Path, clock: Clock, *names: str) -> dict[str, str]:
@@ -57,11 +59,17 @@ def test_failed_chat_new_saves_nothing_and_names_are_unique(server, tmp_path) ->
 async def _two_invites_named_alike(server, tmp_path: Path, clock: Clock) -> None:
     acct = await _people(server, tmp_path, clock, "alice")
     tag = os.urandom(3).hex()
+    ids = []
     for n in ("bob", "carol"):
         dev = await new_device(tmp_path / n, f"{n}{tag}@alpha.test", server.url, clock)
-        await convs.create(dev, "trip", [acct["alice"]], clock())  # each their own "trip"
+        ids.append((await convs.create(dev, "trip", [acct["alice"]], clock()))["conv_id"])
         await dev.disconnect()
         dev.close()
+    alice = Device.open(tmp_path / "alice", PASS, engine=engine())
+    for conv_id in ids:  # T14: both are strangers, alice accepts
+        await arrive(alice, conv_id, clock)
+    await alice.disconnect()
+    alice.close()
 
 
 def test_ambiguous_name_is_refused_and_an_id_prefix_works(server, tmp_path) -> None:

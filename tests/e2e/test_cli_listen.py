@@ -19,6 +19,7 @@ from accord.client import conversations as convs
 from accord.client import linking, messaging
 from tests.e2e.helpers import PASS, Clock, new_device
 from tests.engine import start_server
+from tests.federation.groups import arrive
 
 WAIT_S = 60.0
 
@@ -70,6 +71,7 @@ async def _setup(tmp: Path, url: str) -> dict[str, str]:
     assert await phone.complete_link(clock()) is not None
     conv = await convs.create(ann, "live", [ben.identity.account], clock())
     await messaging.send_text(ann, conv, "before listening", clock())
+    await arrive(ben, "live", clock)  # T14: ann is a stranger; ben accepts on his first device
     ids = {"phone_id": phone_id, "ann": ann.identity.account}
     for d in (ann, ben, phone):
         await d.disconnect()

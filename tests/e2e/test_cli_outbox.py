@@ -14,6 +14,7 @@ from accord.client import conversations as convs
 from accord.client.local_server import free_port
 from tests.e2e.helpers import Clock, new_device, run_cli
 from tests.engine import start_server
+from tests.federation.groups import arrive
 
 MAX_BACKOFF_WAIT_S = 10
 
@@ -24,6 +25,7 @@ async def _pair(url: str, tmp_path: Path) -> None:
     alice = await new_device(tmp_path / "alice", f"alice{tag}@alpha.test", url, clock)
     bob = await new_device(tmp_path / "bob", f"bob{tag}@alpha.test", url, clock)
     await convs.create(alice, "pair", [bob.identity.account], clock())
+    await arrive(bob, "pair", clock)  # T14: alice is a stranger
     for d in (alice, bob):
         await d.disconnect()
         d.close()

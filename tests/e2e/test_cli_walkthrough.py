@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from accord.federation.loopback import Provider
+from accord.client.local_server import start_server
+from accord.federation.loopback import Provider, federation
 from tests.e2e import helpers
-from tests.e2e.helpers import Listener
+from tests.e2e.helpers import Listener, accept_request
 from tests.engine import federation, start_server
 
 CLI_TIMEOUT_S = 60
@@ -37,6 +38,7 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
 
     accord(alice, "chat", "new", "hiking", b_acct)
     sent = js(alice, "send", "hiking", "Saturday at 8?")
+    accept_request(lambda *a: accord(bob, *a).stdout, a_acct)  # T14: alice is a stranger
     assert [c["name"] for c in js(bob, "chat", "list")] == ["hiking"]
     read = js(bob, "read", "hiking")
     texts = [i["text"] for i in read["items"] if i["type"] == "message"]

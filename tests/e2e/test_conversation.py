@@ -6,6 +6,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.history import timeline
 from tests.e2e.helpers import Clock, fresh_account, new_device
+from tests.federation.groups import arrive
 
 
 async def test_group_text_reply_react_edit_delete(server, tmp_path) -> None:
@@ -15,8 +16,7 @@ async def test_group_text_reply_react_edit_delete(server, tmp_path) -> None:
     try:
         conv = await convs.create(alice, "plans", [bob.identity.account], clock())
         first = await messaging.send_text(alice, conv, "hello bob", clock())
-        await bob.sync(clock())
-        bconv = convs.find(bob, "plans")
+        bconv = await arrive(bob, "plans", clock)
         msgs = bob.store.messages(bconv["conv_id"])
         assert [x.body for x in msgs] == ["hello bob"]
         assert msgs[0].sender == alice.identity.account
@@ -52,11 +52,10 @@ async def test_order_is_the_hubs_delivery_order_not_sender_clocks(server, tmp_pa
         conv = await convs.create(alice, "order", [bob.identity.account,
                                                    carol.identity.account], fast())
         first = await messaging.send_text(alice, conv, "question", fast())
-        await bob.sync(slow())
-        bconv = convs.find(bob, "order")
+        bconv = await arrive(bob, "order", slow)
         await messaging.send_text(bob, bconv, "answer", slow(), reply_to=first)
         for dev, clock in ((alice, fast), (bob, slow), (carol, slow)):
-            await dev.sync(clock())
+            await arrive(dev, "order", clock)
             msgs = dev.store.messages(convs.find(dev, "order")["conv_id"])
             assert [m.body for m in msgs] == ["question", "answer"], dev.identity.account
             assert msgs[1].sent_at < msgs[0].sent_at  # the clocks really disagree

@@ -11,6 +11,7 @@ from accord.client.device import Device, Settings
 from accord.privacy.backup_format import KdfCost, new_recovery_key
 from accord.wire import b64e
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, fresh_account, new_device
+from tests.federation.groups import arrive
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
@@ -43,7 +44,7 @@ async def test_a_non_admin_links_a_device_without_a_policy_alert(server, tmp_pat
         conv = await convs.create(alice, "room", [bob.identity.account], clock())
         await convs.rename(alice, conv, "harbour", clock())
         await messaging.send_text(alice, convs.find(alice, "harbour"), "hello", clock())
-        await bob.sync(clock())
+        await arrive(bob, "harbour", clock)
         assert convs.find(bob, "harbour")["meta"]["admins"] == [alice.identity.account]
 
         device_id = await _link(bob, laptop, server.url, clock)
@@ -82,7 +83,7 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
         conv = await convs.create(alice, "harbour", [bob.identity.account,
                                                      carol.identity.account], clock())
         await messaging.send_text(alice, conv, "before the restore", clock())
-        await bob.sync(clock())
+        await arrive(bob, "harbour", clock)
         await carol.sync(clock())
         old_id = alice.identity.device_id
         key = new_recovery_key(os.urandom)
@@ -112,15 +113,14 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
                  "old": [old_id], "new": [new_id]}]
             assert alerts.all_alerts(d.store) == []
 
-        await fresh.sync(clock())
+        await arrive(fresh, "harbour", clock)
         assert convs.find(fresh, "harbour")["meta"]["active"]  # back in, history kept
         await messaging.send_text(bob, convs.find(bob, "harbour"), "welcome back", clock())
-        await fresh.sync(clock())
-        fconv = convs.find(fresh, "harbour")
+        fconv = await arrive(fresh, "harbour", clock)
         assert [m.body for m in fresh.store.messages(fconv["conv_id"])] == \
             ["before the restore", "welcome back"]
         await messaging.send_text(fresh, fconv, "thanks", clock())
-        await bob.sync(clock())
+        await arrive(bob, "harbour", clock)
         assert [m.body for m in bob.store.messages(convs.find(bob, "harbour")["conv_id"])][-1] \
             == "thanks"
         assert _events(fresh, "harbour", "security") == []
@@ -155,7 +155,7 @@ async def test_a_restore_is_no_key_change_for_a_verified_contact_or_the_own_devi
         # key-change gate sees alice's new key before any sync showed it to him.
         conv = await convs.create(alice, "harbour", [bob.identity.account], clock())
         await _link(alice, phone, server.url, clock)
-        await bob.sync(clock())
+        await arrive(bob, "harbour", clock)
         for d in (bob, phone):  # alice does not sync: she would add the phone
             await d.sync(clock())
             await device_kt.after_sync(d, clock(), force=True)
@@ -205,9 +205,9 @@ async def test_a_restore_rejoins_the_conversations_it_was_alone_in(server, tmp_p
         await messaging.send_text(alice, notes, "remember the milk", clock())
         empty = await convs.create(alice, "emptied", [bob.identity.account], clock())
         await convs.create(alice, "shared", [bob.identity.account], clock())
-        await bob.sync(clock())
+        await arrive(bob, "emptied", clock)
         await convs.leave(bob, convs.find(bob, "emptied"), clock())
-        await alice.sync(clock())
+        await arrive(alice, "emptied", clock)
         assert convs.members(alice, convs.find(alice, "emptied")) == \
             {alice.identity.account: [alice.identity.device_id]}
         later = await convs.create(alice, "later", [], clock())

@@ -11,6 +11,7 @@ import json
 from accord.client import conversations as convs
 from accord.client import housekeeping, linking, messaging
 from tests.e2e.helpers import Clock, accord, accord_json, fresh_account, new_device
+from tests.federation.groups import arrive
 
 js = accord_json
 
@@ -70,7 +71,7 @@ def test_removed_device_and_removed_member(server, tmp_path) -> None:
             conv = await convs.create(alice, "harbour", [b_acct], clock())
             await messaging.send_text(alice, conv, "boats at noon", clock())
             for d in (laptop, bob):
-                await d.sync(clock())
+                await arrive(d, "harbour", clock)
             assert [m.body for m in laptop.store.messages(
                 convs.find(laptop, "harbour")["conv_id"])] == ["boats at noon"]
             await housekeeping.remove_device(alice, laptop_id, clock())

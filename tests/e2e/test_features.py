@@ -11,6 +11,7 @@ from accord.client import conversations as convs
 from accord.client import housekeeping, messaging
 from accord.errors import AuthError, CryptoError, ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device
+from tests.federation.groups import arrive
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ async def test_offline_catch_up_and_dedupe(trio) -> None:
     # bob stays offline for several epochs and messages
     for i in range(3):
         await messaging.send_text(alice, conv, f"msg {i}", clock())
-        await carol.sync(clock())
+        await arrive(carol, "club", clock)
         await convs.commit(carol, convs.find(carol, "club"), clock(), update=True)
         await alice.sync(clock())
     await bob.sync(clock())
@@ -51,7 +52,7 @@ async def test_removed_member_can_no_longer_read(trio) -> None:
     alice, bob, carol, clock = trio
     conv = await convs.create(alice, "team", [bob.identity.account, carol.identity.account],
                               clock())
-    await bob.sync(clock())
+    await arrive(bob, "team", clock)
     await carol.sync(clock())
     await convs.remove_member(alice, conv, carol.identity.account, clock())
     await messaging.send_text(alice, conv, "after carol left", clock())
@@ -71,7 +72,7 @@ async def test_removed_member_can_no_longer_read(trio) -> None:
     # added back later: new keys, the old history stays, messages flow again
     await convs.add_members(alice, convs.find(alice, "team"), [carol.identity.account], clock())
     await messaging.send_text(alice, conv, "welcome back", clock())
-    await carol.sync(clock())
+    await arrive(carol, "team", clock)
     assert convs.find(carol, "team")["meta"]["active"]
     assert _bodies(carol, "team") == ["welcome back"]
 
@@ -79,8 +80,7 @@ async def test_removed_member_can_no_longer_read(trio) -> None:
 async def test_T08_non_admin_cannot_remove_or_rename(trio) -> None:
     alice, bob, carol, clock = trio
     await convs.create(alice, "room", [bob.identity.account, carol.identity.account], clock())
-    await bob.sync(clock())
-    bconv = convs.find(bob, "room")
+    bconv = await arrive(bob, "room", clock)
     assert bconv["meta"]["admins"] == [alice.identity.account]
     with pytest.raises(ValidationError):
         await convs.remove_member(bob, bconv, carol.identity.account, clock())
@@ -92,16 +92,15 @@ async def test_leave_rename_admins(trio) -> None:
     alice, bob, carol, clock = trio
     conv = await convs.create(alice, "book club", [bob.identity.account, carol.identity.account],
                               clock())
-    await bob.sync(clock())
+    await arrive(bob, "book club", clock)
     await carol.sync(clock())
     await convs.rename(alice, conv, "reading club", clock())
     await convs.set_admins(alice, conv, [alice.identity.account, bob.identity.account], clock())
-    await bob.sync(clock())
-    bconv = convs.find(bob, "reading club")
+    bconv = await arrive(bob, "reading club", clock)
     assert set(bconv["meta"]["admins"]) == {alice.identity.account, bob.identity.account}
     await convs.leave(carol, convs.find(carol, "book club"), clock())
     await alice.sync(clock())  # alice sees the notice and commits carol's removal
-    await bob.sync(clock())
+    await arrive(bob, "reading club", clock)
     assert carol.identity.account not in convs.members(bob, convs.find(bob, "reading club"))
 
 
@@ -152,7 +151,7 @@ async def test_periodic_self_update(trio) -> None:
     clock.t += 61_000
     await alice.sync(clock())
     assert alice.engine.epoch(alice.store.load_group(conv["group_id"])) == state1 + 1
-    await bob.sync(clock())
+    await arrive(bob, "pcs", clock)
     kinds = [e["kind"] for e in bob.store.events(convs.find(bob, "pcs")["conv_id"])]
     assert "error" not in kinds
 
@@ -172,25 +171,25 @@ async def test_T05_device_link_joins_all_conversations_visibly(trio, tmp_path, s
         assert ident is not None and ident.device_id == device_id
         await alice.sync(clock())  # adds the new device to every conversation
         await laptop.sync(clock())
-        await bob.sync(clock())
+        await arrive(bob, "linked", clock)
         await messaging.send_text(bob, convs.find(bob, "linked"), "hi both", clock())
         await laptop.sync(clock())
         assert _bodies(laptop, "linked") == ["before the laptop", "hi both"]
         imported = laptop.store.messages(convs.find(laptop, "linked")["conv_id"])[0]
         assert imported.meta.get("imported") and imported.sender == alice.identity.account
-        await alice.sync(clock())
+        await arrive(alice, "linked", clock)
         await messaging.send_text(alice, convs.find(alice, "linked"), "from the phone", clock())
         await laptop.sync(clock())
         assert _bodies(laptop, "linked")[-1] == "from the phone"
         await bob.sync(clock())
-        await bob.sync(clock())
+        await arrive(bob, "linked", clock)
         events = bob.store.events(convs.find(bob, "linked")["conv_id"])
         assert any(e["kind"] == "device_added" and e["detail"]["device"] == device_id
                    for e in events)
         assert len(convs.members(bob, convs.find(bob, "linked"))[alice.identity.account]) == 2
         # removing the device takes it out of the conversations
         await housekeeping.remove_device(alice, device_id, clock())
-        await bob.sync(clock())
+        await arrive(bob, "linked", clock)
         await messaging.send_text(bob, convs.find(bob, "linked"), "only alice's phone", clock())
         members = convs.members(bob, convs.find(bob, "linked"))
         assert members[alice.identity.account] == [alice.identity.device_id]
@@ -204,7 +203,7 @@ async def test_T05_device_link_joins_all_conversations_visibly(trio, tmp_path, s
 async def test_listen_receives_pushed_messages(trio) -> None:
     alice, bob, _, clock = trio
     conv = await convs.create(alice, "live", [bob.identity.account], clock())
-    await bob.sync(clock())
+    await arrive(bob, "live", clock)
 
     caught_up = asyncio.Event()
 
@@ -223,7 +222,7 @@ async def test_T07_different_epoch_view_raises_a_security_event(trio, monkeypatc
     """A member whose epoch authenticator differs (a forked view) is reported."""
     alice, bob, _, clock = trio
     conv = await convs.create(alice, "forked", [bob.identity.account], clock())
-    await bob.sync(clock())
+    await arrive(bob, "forked", clock)
     await messaging.send_text(alice, conv, "same view", clock())
     with monkeypatch.context() as mp:
         mp.setattr(messaging, "epoch_tag", lambda engine, state: b"\x00" * 8)
@@ -259,8 +258,7 @@ async def test_large_attachment_streams_in_parts_and_tampering_fails(trio, serve
 async def test_concurrent_commits_one_wins_the_other_retries(trio) -> None:
     alice, bob, _, clock = trio
     conv = await convs.create(alice, "race", [bob.identity.account], clock())
-    await bob.sync(clock())
-    bconv = convs.find(bob, "race")
+    bconv = await arrive(bob, "race", clock)
     # alice commits first; bob has not seen it and commits for the same epoch
     await convs.commit(alice, conv, clock(), update=True)
     await convs.commit(bob, bconv, clock(), update=True)  # 409, catches up, commits again

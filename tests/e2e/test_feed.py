@@ -10,6 +10,7 @@ from accord.client import conversations as convs
 from accord.client import feed, messaging
 from accord.client.api import ServerError
 from accord.errors import AuthError, NotFound
+from tests.federation.groups import arrive
 
 
 def _kinds(items):
@@ -21,7 +22,7 @@ async def test_every_kind_of_change_is_one_item_and_seen_persists(pair) -> None:
     ann, ben, clock = pair
     seen_ann, seen_ben = feed.load(ann), feed.load(ben)
     conv = await convs.create(ann, "feed", [ben.identity.account], clock())
-    await ben.sync(clock())
+    await arrive(ben, "feed", clock)
     bconv = ben.store.conversation(conv["conv_id"])
     mid = await messaging.send_text(ann, conv, "hello", clock())
     await ben.sync(clock())

@@ -12,13 +12,14 @@ from accord.client import conversations as convs
 from accord.client import messaging, overview
 from accord.errors import ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device, run_cli
+from tests.federation.groups import arrive
 
 
 async def test_unread_counts_newest_first_and_mark_seen(pair) -> None:
     ann, ben, clock = pair
     old = await convs.create(ann, "old", [ben.identity.account], clock())
     new = await convs.create(ann, "new", [ben.identity.account], clock())
-    await ben.sync(clock())
+    await arrive(ben, "new", clock)
     ben_old = ben.store.conversation(old["conv_id"])
     await messaging.send_text(ben, ben_old, "one", clock())
     await messaging.send_text(ben, ben_old, "two", clock())
@@ -41,7 +42,7 @@ async def test_unread_counts_newest_first_and_mark_seen(pair) -> None:
 async def test_archive_hides_and_delete_leaves_and_forgets(pair) -> None:
     ann, ben, clock = pair
     conv = await convs.create(ann, "gone", [ben.identity.account], clock())
-    await ben.sync(clock())
+    await arrive(ben, "gone", clock)
     overview.set_archived(ann, conv, True)
     assert [r["name"] for r in overview.summaries(ann)] == []
     assert [r["name"] for r in overview.summaries(ann, archived=True)] == ["gone"]
@@ -57,7 +58,7 @@ async def test_archive_hides_and_delete_leaves_and_forgets(pair) -> None:
 async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server) -> None:
     ann, ben, clock = pair
     await convs.create(ann, "hello", [ben.identity.account], clock())
-    await ben.sync(clock())
+    await arrive(ben, "hello", clock)
     assert overview.label(ben, ann.identity.account) == ann.identity.account
     assert await overview.set_display_name(ann, "  Ann   Smith ", clock()) == 1
     await ben.sync(clock())
@@ -88,7 +89,7 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
 async def test_a_pending_request_is_marked_with_its_sender(pair) -> None:
     ann, ben, clock = pair
     conv = await convs.create(ann, "hi", [ben.identity.account], clock())
-    await ben.sync(clock())
+    await arrive(ben, "hi", clock)
     theirs = ben.store.conversation(conv["conv_id"])
     assert overview.summaries(ben)[0]["request"] is False
     # as message_requests.on_join records a stranger's invitation (T14)
@@ -129,7 +130,7 @@ def test_cli_chat_list_read_by_and_delete(server, tmp_path) -> None:
         ben = await new_device(tmp_path / "ben", fresh_account("ben"), server.url, clock)
         accts.update(ann=ann.identity.account, ben=ben.identity.account)
         conv = await convs.create(ann, "club", [ben.identity.account], clock())
-        await ben.sync(clock())
+        await arrive(ben, "club", clock)
         await messaging.send_text(ben, ben.store.conversation(conv["conv_id"]), "hi ann",
                                   clock())
         await overview.set_display_name(ben, "Benjamin", clock())

@@ -21,6 +21,7 @@ from accord.client.local_server import LocalServer
 from accord.client.mls_session import epoch_tag, posting_key
 from accord.errors import CryptoError
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 
 
 def snapshot(dev: Any) -> dict[str, list[tuple[Any, ...]]]:
@@ -47,7 +48,7 @@ async def _pair(server: LocalServer, tmp_path: Path) -> tuple[Any, Any, Any, Clo
     bob = await new_device(tmp_path / "b", f"bob{tag}@alpha.test", server.url, clock)
     conv = await convs.create(alice, "atomic", [bob.identity.account], clock())
     await messaging.send_text(alice, conv, "hello", clock())
-    await bob.sync(clock())
+    await arrive(bob, conv["conv_id"], clock)
     assert [m.body for m in bob.store.messages(convs.find(bob, conv["conv_id"])["conv_id"])] \
         == ["hello"]
     return alice, bob, conv, clock

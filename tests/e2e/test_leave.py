@@ -13,6 +13,7 @@ from accord.client import messaging
 from accord.errors import AccordError
 from accord.server.mls_check import view_commit
 from tests.e2e.helpers import Clock, fresh_account, new_device
+from tests.federation.groups import arrive
 
 
 def _record(obj: Any, name: str, log: list[Any]) -> None:
@@ -40,7 +41,7 @@ async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
     try:
         conv = await convs.create(alice, "club", [bob.identity.account, carol.identity.account],
                                   clock())
-        await bob.sync(clock())
+        await arrive(bob, "club", clock)
         await carol.sync(clock())
         proposed: list[Any] = []
         posted: list[Any] = []
@@ -65,7 +66,7 @@ async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
         posts: list[Any] = []
         _record(alice.api, "post_application", posts)
         await messaging.send_text(alice, convs.find(alice, "club"), "after carol left", clock())
-        await bob.sync(clock())
+        await arrive(bob, "club", clock)
         assert carol.identity.account not in convs.members(bob, convs.find(bob, "club"))
         bodies = [m.body for m in bob.store.messages(convs.find(bob, "club")["conv_id"])]
         assert bodies[-1] == "after carol left"

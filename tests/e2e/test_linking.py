@@ -12,6 +12,7 @@ from accord.client import linking, messaging
 from accord.errors import ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device
 from tests.engine import provider_rows, stored_needles
+from tests.federation.groups import arrive
 
 
 def _slot_rows(server) -> list[tuple[bytes, bytes | None]]:
@@ -61,9 +62,9 @@ async def test_link_with_code_provider_sees_only_ciphertext(server, tmp_path) ->
         assert await linking.add_to_conversations(alice, device_id, clock()) == 0
         await alice.sync(clock())
         await laptop.sync(clock())
-        await bob.sync(clock())
+        await arrive(bob, "linked", clock)
         await messaging.send_text(bob, convs.find(bob, "linked"), "hi both", clock())
-        await laptop.sync(clock())
+        await arrive(laptop, "linked", clock)
         got = [m.body for m in laptop.store.messages(convs.find(laptop, "linked")["conv_id"])]
         assert got == ["before the laptop", "hi both"]
     finally:

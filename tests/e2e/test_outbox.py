@@ -15,6 +15,7 @@ from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.errors import RateLimited, ValidationError
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 
 
 class Faulty:
@@ -44,7 +45,7 @@ async def pair(server, tmp_path) -> AsyncIterator[tuple[Device, Device, dict, Cl
     alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", server.url, clock)
     bob = await new_device(tmp_path / "b", f"bob{tag}@alpha.test", server.url, clock)
     conv = await convs.create(bob, "pair", [alice.identity.account], clock())
-    await alice.sync(clock())
+    await arrive(alice, "pair", clock)
     try:
         yield alice, bob, convs.find(alice, "pair"), clock
     finally:

@@ -14,6 +14,7 @@ from accord.client import messaging, reinit
 from accord.client.local_server import LocalServer
 from accord.client.mls_session import PQ_SUITE
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 
 
 async def _pair(server: LocalServer, tmp_path: Path, clock: Clock) -> tuple[Any, Any, str]:
@@ -22,7 +23,7 @@ async def _pair(server: LocalServer, tmp_path: Path, clock: Clock) -> tuple[Any,
     alice.set_settings(post_quantum=0)  # the conversation starts in 0x0001, to be moved
     bob = await new_device(tmp_path / "bob", f"bob{tag}@alpha.test", server.url, clock)
     conv = await convs.create(alice, "moving", [bob.identity.account], clock())
-    await bob.sync(clock())
+    await arrive(bob, "moving", clock)
     return alice, bob, conv["conv_id"]
 
 

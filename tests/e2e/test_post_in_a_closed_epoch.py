@@ -12,6 +12,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.local_server import LocalServer
 from tests.e2e.helpers import Clock, new_device
+from tests.federation.groups import arrive
 
 
 async def test_a_post_from_before_an_add_is_readable_by_the_added(
@@ -22,13 +23,13 @@ async def test_a_post_from_before_an_add_is_readable_by_the_added(
                                           clock) for n in ("alice", "bob", "carol")]
     try:
         conv = await convs.create(alice, "late", [bob.identity.account], clock())
-        await bob.sync(clock())
+        await arrive(bob, conv["conv_id"], clock)
         bconv = convs.find(bob, conv["conv_id"])
         stale = alice.engine.epoch(bob.store.load_group(bconv["group_id"]))
         assert await convs.add_members(alice, conv, [carol.identity.account], clock())
         # bob has not synced: he encrypts in the epoch before carol's and posts first
         await messaging.send_text(bob, bconv, "hello carol", clock())
-        await carol.sync(clock())
+        await arrive(carol, conv["conv_id"], clock)
         cconv = convs.find(carol, conv["conv_id"])
         assert "hello carol" in [m.body for m in carol.store.messages(cconv["conv_id"])]
         bconv = bob.store.conversation(conv["conv_id"])

@@ -109,6 +109,14 @@ async def arrive(dev: Device, name: str, clock: Callable[[], int]) -> dict[str, 
     return await until(dev, clock, accepted, f"conversation {name}")
 
 
+async def acquainted(dev: Device, account: str, clock: Callable[[], int]) -> None:
+    """Make ``account`` no stranger to ``dev``'s user the real way (T14), for a test whose
+    point is not consent: ``dev`` invites it first (whom a user's own commit invites
+    become its contacts), so its invitations to ``dev`` are no message requests. The
+    conversation this leaves is a message request on the other side."""
+    await convs.create(dev, f"contact {account}", [account], clock())
+
+
 async def bodies(dev: Device, name: str, want: str, clock: Callable[[], int]) -> list[str]:
     """Sync until ``want`` is among the texts of conversation ``name``; all of them."""
 

@@ -24,6 +24,7 @@ from accord.privacy.fork_chain import ZERO, ForkMonitor, chain_next
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
+from tests.federation.groups import arrive
 
 NOW = int(time.time())
 
@@ -118,7 +119,7 @@ async def test_T07_device_raises_a_security_alert_for_a_withheld_commit(tmp_path
         alice = await new_device(tmp_path / "a", "alice@alpha.test", server.url, clock)
         bob = await new_device(tmp_path / "b", "bob@alpha.test", server.url, clock)
         conv = await convs.create(alice, "watch", ["bob@alpha.test"], clock())
-        await bob.sync(clock())
+        await arrive(bob, "watch", clock)
         await messaging.send_text(alice, conv, "honest", clock())
         await bob.sync(clock())
         assert alerts.pending(bob.store) == []  # an honest hub: no alert

@@ -20,6 +20,7 @@ from accord.privacy.fork_chain import ForkMonitor, chain_next
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
+from tests.federation.groups import acquainted
 
 LINK = bytes(range(32))
 
@@ -56,6 +57,7 @@ async def _pair(tmp_path, clock: Clock):  # type: ignore[no-untyped-def]
     server = start_server(tmp_path / "provider", "alpha.test", log_path=tmp_path / "srv.log")
     alice = await new_device(tmp_path / "a", "alice@alpha.test", server.url, clock)
     bob = await new_device(tmp_path / "b", "bob@alpha.test", server.url, clock)
+    await acquainted(bob, "alice@alpha.test", clock)  # not a message request (T14)
     conv = await convs.create(alice, "watch", ["bob@alpha.test"], clock())
     return server, alice, bob, conv
 

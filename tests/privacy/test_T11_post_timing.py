@@ -32,6 +32,7 @@ from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.federation.loopback import Provider, federation, free_port
 from tests.e2e.helpers import PASS, Clock, engine, new_device
+from tests.federation.groups import acquainted, arrive
 
 HEAD = re.compile(rb"(GET|POST|PUT|DELETE) (\S+) HTTP/1\.1\r\n(.*?)\r\n\r\n", re.S)
 SENDS = 3
@@ -120,6 +121,9 @@ async def test_T11_send_posts_first_on_a_connection_without_session(
     alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", url, clock)
     bob = await new_device(tmp_path / "b", f"bob{tag}@alpha.test", url, clock)
     try:
+        # alice is no stranger to bob (T14): her invitation is no message request, and
+        # bob's first send finds it unfetched
+        await acquainted(bob, alice.identity.account, clock)
         await convs.create(alice, "timing", [bob.identity.account], clock())
     finally:
         await alice.disconnect()
@@ -140,8 +144,7 @@ async def test_T11_send_posts_first_on_a_connection_without_session(
     alice = Device.open(tmp_path / "a", PASS, engine=engine())
     try:
         await alice.connect()
-        await alice.sync(clock())
-        conv = convs.find(alice, "timing")
+        conv = await arrive(alice, "timing", clock)
         texts = [m.body for m in alice.store.messages(conv["conv_id"]) if m.kind == "text"]
         assert texts[-SENDS - 1:] == [*(f"hidden {i}" for i in range(SENDS)), "from bob"]
     finally:

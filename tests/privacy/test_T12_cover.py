@@ -19,6 +19,7 @@ from accord.privacy.sizes import visible_shape
 from accord.wire import b64d
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
+from tests.federation.groups import arrive
 
 
 class Recorder(httpx.AsyncBaseTransport):
@@ -73,7 +74,7 @@ async def test_T12_cover_posts_look_like_real_posts(tmp_path) -> None:
         assert not await cover.tick(alice, sched, clock())  # and a tick sends nothing
         pair = await convs.create(alice, "pair", [bob.identity.account], clock())
         note = await history_transfer.ensure_self_conversation(alice, clock())
-        await bob.sync(clock())
+        await arrive(bob, "pair", clock)
         for request in message_requests.pending(bob):
             await message_requests.accept(bob, request, clock())
         start = len(rec.posts)
@@ -96,8 +97,7 @@ async def test_T12_cover_posts_look_like_real_posts(tmp_path) -> None:
         assert set(by_group) == set(real)  # both conversations got cover
         assert by_group == real  # per group: nothing a provider sees tells them apart
         # Members drop cover: bob's conversation shows alice's real messages only.
-        await bob.sync(clock())
-        bconv = convs.find(bob, "pair")
+        bconv = await arrive(bob, "pair", clock)
         assert [m.body for m in bob.store.messages(bconv["conv_id"])] == [
             "buy milk", "call the bank"]
         assert [m.body for m in alice.store.messages(note["conv_id"])] == [

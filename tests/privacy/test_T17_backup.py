@@ -14,6 +14,7 @@ from accord.errors import AuthError, DecodeError, NotFound
 from accord.privacy.backup_format import KdfCost, WrongRecoveryKey, new_recovery_key
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, new_device
 from tests.engine import start_server, stored_needles
+from tests.federation.groups import arrive
 
 COST = KdfCost(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 
@@ -30,8 +31,7 @@ async def test_T17_backup_restores_with_the_recovery_key_only(tmp_path) -> None:
         texts = ["the lighthouse keeper counts seventeen gulls",
                  "and the fog horn sounds at dawn"]
         await messaging.send_text(alice, conv, texts[0], clock())
-        await bob.sync(clock())
-        bconv = convs.find(bob, "lighthouse")
+        bconv = await arrive(bob, "lighthouse", clock)
         await messaging.send_text(bob, bconv, texts[1], clock())
         await alice.sync(clock())
 
@@ -74,7 +74,7 @@ async def test_T17_backup_restores_with_the_recovery_key_only(tmp_path) -> None:
             await alice.connect()
 
         # bob adds the new device back: it reads new messages, history kept
-        await bob.sync(clock())
+        await arrive(bob, "lighthouse", clock)
         await convs.add_members(bob, convs.find(bob, "lighthouse"), ["alice@alpha.test"],
                                 clock())
         await fresh.sync(clock())

@@ -204,3 +204,16 @@ def queue_after(folder: Path) -> list[Any]:
     async def go(dev: Device, clock: Clock) -> list[Any]:
         return list((await dev.api.fetch(dev.cursor)).items)
     return run_async(with_device(folder, go, sync=False))
+
+
+def accept_in_page(page: Any, sender: str, wait_ms: int) -> None:
+    """Accept in the app the message request from ``sender`` (T14: a first invitation
+    from a stranger, of any provider, waits for this), once the app lists it."""
+    from playwright.sync_api import expect
+
+    region = page.get_by_role("region", name="Message requests")
+    request = region.get_by_role("listitem").filter(
+        has=page.get_by_text(sender, exact=True)).first
+    expect(request).to_be_visible(timeout=wait_ms)
+    request.get_by_role("button", name="Accept").click()
+    expect(request).to_have_count(0, timeout=wait_ms)

@@ -16,7 +16,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
 from tests.e2e.helpers import PASS, Clock
-from tests.web.conftest import World, peer, post, run_async, shot, with_device
+from tests.web.conftest import World, accept_in_page, peer, post, run_async, shot, with_device
 
 WAIT = 60_000  # a real Argon2id (RFC 9106 cost) runs in the app for a new profile
 
@@ -65,6 +65,7 @@ def test_new_profile_is_created_and_registered_from_the_page(world: World, tag: 
         await messaging.send_text(dev, conv, "hi new person", clock())
 
     run_async(with_device(olu, hello))
+    accept_in_page(page, f"olu{tag}@alpha.test", WAIT)  # T14: olu is a stranger
     _convs(page).get_by_role("link", name="Welcome aboard").click(timeout=WAIT)
     expect(page.locator("p.text").get_by_text("hi new person")).to_be_visible(timeout=WAIT)
     # set up once: the onboarding endpoints refuse from now on
@@ -86,6 +87,7 @@ def test_restore_from_backup_replaces_the_device_only_when_confirmed(world: Worl
 
     run_async(with_device(quinn, chat))
     page = world.page(old)
+    accept_in_page(page, f"quinn{tag}@alpha.test", WAIT)  # T14: quinn is a stranger
     expect(_convs(page).get_by_role("link", name="Old times")).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Settings", exact=True).click()
     page.get_by_role("button", name="Create backup").click()
@@ -195,5 +197,6 @@ def test_a_new_device_joins_its_account_from_the_page(world: World, tag: str) ->
         await messaging.send_text(dev, conv, "hi on every device", clock())
 
     run_async(with_device(olu, hello))
+    accept_in_page(page, f"olu2{tag}@alpha.test", WAIT)  # T14: olu2 is a stranger
     _convs(page).get_by_role("link", name="Hello both devices").click(timeout=WAIT)
     expect(page.locator("p.text").get_by_text("hi on every device")).to_be_visible(timeout=WAIT)

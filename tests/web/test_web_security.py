@@ -16,7 +16,18 @@ from accord.client.device import Device
 from accord.web.security import CSP
 from tests.e2e.helpers import Clock
 from tests.e2e.test_T06_key_change_gate import verified_before_a_change
-from tests.web.conftest import WebApp, World, peer, post, queue_after, run_async, shot, with_device
+from tests.federation.groups import arrive
+from tests.web.conftest import (
+    WebApp,
+    World,
+    accept_in_page,
+    peer,
+    post,
+    queue_after,
+    run_async,
+    shot,
+    with_device,
+)
 
 WAIT = 30_000
 
@@ -98,7 +109,8 @@ SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(8)">'
 
 
 def test_T16_xss_corpus_renders_inert(world: World, alice: WebApp) -> None:
-    mallory = peer(world, "mallory", f"mallory{_tag()}@alpha.test", world.alpha.url)
+    mallory_acct = f"mallory{_tag()}@alpha.test"
+    mallory = peer(world, "mallory", mallory_acct, world.alpha.url)
     chat = '<img src=x onerror=alert("name")>'
 
     async def attack(dev: Device, clock: Clock) -> str:
@@ -113,6 +125,7 @@ def test_T16_xss_corpus_renders_inert(world: World, alice: WebApp) -> None:
 
     conv_id = run_async(with_device(mallory, attack))
     page = world.page(alice)
+    accept_in_page(page, mallory_acct, WAIT)  # T14: mallory is a stranger, accepted here
     dialogs: list[str] = []
     foreign: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -231,6 +244,7 @@ def test_T06_key_change_blocks_sending_until_confirmed(world: World) -> None:
     conv_id = run_async(with_device(carol, make))
 
     async def changed(dev: Device, clock: Clock) -> None:
+        await arrive(dev, "Keys", clock)  # T14: carol is a stranger, accepted here
         verified_before_a_change(dev, carol_acct)
 
     run_async(with_device(dora, changed))

@@ -20,8 +20,18 @@ from accord.wire import b64e, decode
 from accord.wire import federation as fw
 from accord.wire import privacy as w
 from tests.e2e.helpers import Clock
+from tests.federation.groups import arrive
 from tests.federation.test_T13_report_forwarding import operator
-from tests.web.conftest import World, peer, post, queue_after, run_async, shot, with_device
+from tests.web.conftest import (
+    World,
+    accept_in_page,
+    peer,
+    post,
+    queue_after,
+    run_async,
+    shot,
+    with_device,
+)
 from tests.web.test_web_conversation import PNG
 
 WAIT = 30_000
@@ -64,6 +74,7 @@ def test_admins_editor_search_by_conversation_and_drop(world: World, tag: str) -
     ben = peer(world, "ben", ben_acct, world.alpha.url)
     page = world.page(ann)
     _create(page, "Climbing", ben_acct)
+    run_async(with_device(ben, lambda dev, clock: arrive(dev, "Climbing", clock)))  # T14
     conv_id = page.evaluate("decodeURIComponent(location.hash.slice(3))")
     page.get_by_role("textbox", name="Message", exact=True).fill("granite wall at noon")
     page.get_by_role("textbox", name="Message", exact=True).press("Enter")
@@ -175,6 +186,7 @@ def test_notifications_opt_in_and_without_text(world: World, tag: str) -> None:
         return conv["conv_id"]
 
     conv_id = run_async(with_device(dan, start))
+    accept_in_page(page, f"dan{tag}@alpha.test", WAIT)  # T14: dan is a stranger
 
     def say(text: str) -> None:
         async def go(dev: Device, clock: Clock) -> None:
@@ -221,7 +233,7 @@ def test_T07_fork_alert_banner_blocks_sending_until_read(world: World, tag: str)
                                        clock()))["conv_id"])
 
     conv_id = run_async(with_device(fay, make))
-    run_async(with_device(gus, lambda dev, clock: _noop()))
+    run_async(with_device(gus, lambda dev, clock: arrive(dev, "Forked", clock)))  # T14
 
     async def forked(dev: Device, clock: Clock) -> None:
         # what fork_check files when the hub withholds a commit from this member (T07),

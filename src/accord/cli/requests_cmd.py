@@ -1,4 +1,4 @@
-"""``accord requests list|accept|block``: message requests from other providers' users (T14).
+"""``accord requests list|accept|block``: message requests from strangers (T14).
 
 Until you accept, a request shows its sender, the plain-text preview of its
 sealed first-contact request (checked, issue 18; the invitation itself is not
@@ -42,7 +42,7 @@ def _find(dev: Device, who: str) -> dict[str, Any]:
 
 
 requests = listing_group("requests",
-                         "Message requests: first contact from users of other providers.")
+                         "Message requests: first contact from strangers, of any provider.")
 
 
 @requests.command("list")

@@ -47,11 +47,9 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     """
     store = fed.provider.store
     accounts = await store.fed_ours(device_ids)
-    # A block and the per-sender rate limit hold against our own users too (issue
-    # 18): a blocked local inviter reaches no device of the blocker, and one local
-    # account cannot invite faster than a remote one. Requests are still for other
-    # providers' users only (docs/THREATS.md, "Before Accept"), except that a
-    # relayed Welcome naming one of our users is screened (issue 17). Adding one's
+    # Same rules for everyone (issue 18): a block, the per-sender rate limit and
+    # the message request hold for an inviter of our own provider exactly as for
+    # one of another (a same-provider stranger is quarantined too). Adding one's
     # own devices (a new linked device joins every conversation) invites nobody.
     if any(accounts.get(d) != sender_account for d in device_ids):
         fed.limiter.check("sender", sender_account, now)
@@ -60,8 +58,6 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     hub_blocked = await blocked_domain(fed, accounts.values(), via)
     allowed = {d for d, a in accounts.items()
                if states.get(a) != "blocked" and a not in hub_blocked}
-    if via is None and sender_account.rsplit("@", 1)[-1] == fed.domain:
-        return allowed, []
     requests = sorted({(a, sender_account) for a, s in states.items()
                        if s == "stranger" and a not in hub_blocked})
     return allowed, requests
@@ -142,7 +138,7 @@ SPECS: tuple[Spec, ...] = (
          auth=True, request=fw.BlockRequest, response=fw.BlockList),
     Spec("DELETE", "/v1/blocks/{target}", "Lift a block", _unblock, auth=True, status=204,
          params=(TARGET,)),
-    Spec("GET", "/v1/requests", "Pending message requests from other providers' users",
+    Spec("GET", "/v1/requests", "Pending message requests from strangers",
          _requests, auth=True, response=fw.MessageRequestList),
     Spec("POST", "/v1/requests/{group_id}/accept", "Accept a message request (sender -> contact)",
          _accept, auth=True, status=204, params=(GROUP_ID,)),

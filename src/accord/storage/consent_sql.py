@@ -1,4 +1,4 @@
-"""A local account's consent towards other providers' users (T14), in the provider store.
+"""A local account's consent towards other users (T14), in the provider store.
 
 ``fed_blocks`` (users or whole domains an account blocked), ``fed_contacts``
 (senders whose message request the account accepted) and ``fed_requests``
