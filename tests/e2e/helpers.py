@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,17 +59,6 @@ def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None =
     return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
                            *args], env=full_env, capture_output=True, text=True,
                           timeout=timeout, input=input)
-
-
-def accept_request(cli: Callable[..., str], sender: str, tries: int = 40) -> dict[str, Any]:
-    """Accept the message request from ``sender`` through the CLI (T14: a first
-    invitation from a stranger, of any provider, waits for this), once it has come.
-    ``cli(*args)`` runs ``accord ARGS`` on the invitee's profile and returns stdout."""
-    for _ in range(tries):  # bounded: the invitation may still be on its way
-        if any(r["from"] == sender for r in json.loads(cli("requests", "list", "--json"))):
-            return dict(json.loads(cli("requests", "accept", sender, "--json")))
-        time.sleep(0.25)
-    raise AssertionError(f"no message request from {sender}")
 
 
 class Listener:
@@ -142,3 +130,16 @@ def accord(profile: Path | None, *args: str, passphrase: str | None = PASS,
 def accord_json(profile: Path | None, *args: str, **kw: Any) -> Any:
     """What ``accord ARGS --json`` printed, decoded."""
     return json.loads(accord(profile, *args, "--json", **kw).stdout)
+
+
+def accept_request(profile: Path, sender: str, passphrase: str = PASS,
+                   tries: int = 40) -> dict[str, Any]:
+    """Accept through the CLI the message request from ``sender`` on ``profile`` (T14: a
+    first invitation from a stranger, of any provider, waits for this), once it came."""
+    for _ in range(tries):  # bounded: the invitation may still be on its way
+        rows = accord_json(profile, "requests", "list", passphrase=passphrase)
+        if any(r["from"] == sender for r in rows):
+            return dict(accord_json(profile, "requests", "accept", sender,
+                                    passphrase=passphrase))
+        time.sleep(0.25)
+    raise AssertionError(f"no message request from {sender}")

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.client.local_server import start_server
-from accord.federation.loopback import Provider, federation
+from accord.federation.loopback import Provider
 from tests.e2e import helpers
 from tests.e2e.helpers import Listener, accept_request
 from tests.engine import federation, start_server
@@ -38,7 +37,7 @@ def test_readme_walkthrough_with_two_profiles(server, tmp_path) -> None:
 
     accord(alice, "chat", "new", "hiking", b_acct)
     sent = js(alice, "send", "hiking", "Saturday at 8?")
-    accept_request(lambda *a: accord(bob, *a).stdout, a_acct)  # T14: alice is a stranger
+    accept_request(bob, a_acct, PASSPHRASE)  # T14: alice is a stranger
     assert [c["name"] for c in js(bob, "chat", "list")] == ["hiking"]
     read = js(bob, "read", "hiking")
     texts = [i["text"] for i in read["items"] if i["type"] == "message"]

@@ -6,7 +6,6 @@ import functools
 import json
 from pathlib import Path
 
-from accord.client.local_server import start_server
 from tests.e2e import helpers
 from tests.e2e.helpers import accept_request
 from tests.engine import admin_store, start_server
@@ -25,7 +24,7 @@ def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
             accord(prof, "init")
             accord(prof, "register", acct, "--server", server.url)
         accord(alice, "chat", "new", "trail", "bob@alpha.test")
-        accept_request(lambda *a: accord(bob, *a).stdout, "alice@alpha.test")  # T14
+        accept_request(bob, "alice@alpha.test", PASSPHRASE)  # T14
         sent = js(bob, "send", "trail", "you will regret this")
         accord(alice, "read", "trail")
 

@@ -70,13 +70,19 @@ async def _until_received(msg_id: bytes, *devs: Device) -> None:
                 await asyncio.sleep(WAIT_STEP_S)
 
 
-async def _accept_request(bob: Device) -> None:
-    breq = message_requests.pending(bob)[0]
-    previews = [m.body for m in bob.store.messages(breq["conv_id"])]
-    console.print(f"  bob ({BETA}) has a message request from "
-                  f"{shown(breq['meta']['request']['from'])} (another provider), preview "
-                  f"only: {shown(previews)}; he accepts it")
-    await message_requests.accept(bob, breq, now_ms())
+async def _accept_request(dev: Device, who: str) -> None:
+    """A stranger's invitation, of either provider, waits as a message request (T14):
+    sync until it is listed, show its preview, accept it."""
+    for _ in range(WAIT_TRIES):
+        await dev.sync(now_ms())
+        if message_requests.pending(dev):
+            break
+        await asyncio.sleep(WAIT_STEP_S)
+    req = message_requests.pending(dev)[0]
+    summary = message_requests.summary(dev, req)
+    console.print(f"  {who} has a message request from {shown(summary['from'])}, preview "
+                  f"only: {shown(summary['previews'])}; accepts it")
+    await message_requests.accept(dev, req, now_ms())
 
 
 async def _link_laptop(phone: Device, laptop: Device, url: str) -> None:
@@ -110,8 +116,9 @@ async def _conversation(root: Path, url: str, beta_url: str) -> dict[str, Any]:
     secrets += [t.encode() for t in texts]
     _step("alice: text; bob: a reply; carol: a reaction; alice: an edit")
     first = await messaging.send_text(phone, conv, texts[0], now_ms())
+    await _accept_request(bob, f"bob ({BETA})")
+    await _accept_request(carol, f"carol ({DOMAIN})")  # the same rules on one provider
     await _until_received(first, bob, carol)  # bob answers what he has read
-    await _accept_request(bob)
     await messaging.send_text(bob, convs.find(bob, "Weekend trip"), texts[1], now_ms(),
                               reply_to=first)
     await messaging.react(carol, convs.find(carol, "Weekend trip"), first, "👍", now_ms())
