@@ -22,7 +22,7 @@ from accord.wire import b64e, decode
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import privacy as w
-from tests.federation.groups import alice_and_bob, join_from_queue, user
+from tests.federation.groups import acquainted, alice_and_bob, join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider, item
 from tests.federation.providers import MlsDevice, Provider
 from tests.harness import group_path
@@ -185,6 +185,8 @@ async def test_T14_an_unnamed_welcome_is_a_message_request_on_the_client(
     alice = await new_device(tmp_path / "a", f"alice{tag}@alpha.test", url, clock)
     bob = await new_device(tmp_path / "b", f"bob{tag}@alpha.test", url, clock)
     ann = await new_device(tmp_path / "c", f"ann{tag}@alpha.test", url, clock)
+    for dev in (bob, ann):  # alice is no stranger: the provider lists no request (T14)
+        await acquainted(dev, alice.identity.account, clock)
     conv = await convs.create(alice, "hi", [bob.identity.account, ann.identity.account],
                               clock())
     for dev, unnamed in ((bob, True), (ann, False)):
