@@ -66,6 +66,7 @@ async def _two_invites_named_alike(server, tmp_path: Path, clock: Clock) -> None
         await dev.disconnect()
         dev.close()
     alice = Device.open(tmp_path / "alice", PASS, engine=engine())
+    await alice.connect()
     for conv_id in ids:  # T14: both are strangers, alice accepts
         await arrive(alice, conv_id, clock)
     await alice.disconnect()

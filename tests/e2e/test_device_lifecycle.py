@@ -84,7 +84,7 @@ async def test_restore_replaces_the_device_in_its_groups_and_can_be_restored_aga
                                                      carol.identity.account], clock())
         await messaging.send_text(alice, conv, "before the restore", clock())
         await arrive(bob, "harbour", clock)
-        await carol.sync(clock())
+        await arrive(carol, "harbour", clock)
         old_id = alice.identity.device_id
         key = new_recovery_key(os.urandom)
         await backup.upload(alice, backup.create(alice, clock(), key, COST), key)

@@ -26,7 +26,9 @@ async def test_every_kind_of_change_is_one_item_and_seen_persists(pair) -> None:
     bconv = ben.store.conversation(conv["conv_id"])
     mid = await messaging.send_text(ann, conv, "hello", clock())
     await ben.sync(clock())
-    assert _kinds(feed.news(ben, seen_ben)) == [("message", "hello"), ("event", "joined")]
+    # ann was a stranger: ben accepted her request (T14), one more item
+    assert _kinds(feed.news(ben, seen_ben)) == [("message", "hello"), ("event", "joined"),
+                                                ("event", "request_accepted")]
     feed.save(ben, seen_ben)
     assert [k for k, _ in _kinds(feed.news(ann, seen_ann))] == ["message", "event", "event"]
     await messaging.edit(ann, conv, mid, "hello!", clock())

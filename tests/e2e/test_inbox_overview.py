@@ -69,7 +69,7 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
                              server.url, clock)
     later = await convs.create(ann, "later", [carol.identity.account], clock())
     await ann.sync(clock())
-    await carol.sync(clock())
+    await arrive(carol, "later", clock)  # T14: ann is a stranger to carol
     assert overview.label(carol, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
     await ann.sync(clock())
     assert await overview.announce_name(ann, ann.store.conversation(later["conv_id"]),

@@ -42,7 +42,7 @@ async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
         conv = await convs.create(alice, "club", [bob.identity.account, carol.identity.account],
                                   clock())
         await arrive(bob, "club", clock)
-        await carol.sync(clock())
+        await arrive(carol, "club", clock)
         proposed: list[Any] = []
         posted: list[Any] = []
         _record(carol.engine, "propose_remove", proposed)
