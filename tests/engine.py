@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,6 +102,20 @@ def federation(root: Path, domains: list[str], scale: float = 50.0,
     for p in provs:
         p.database = database_for(p.data_dir)
     return provs
+
+
+@contextlib.contextmanager
+def running(root: Path, domains: list[str], **kw: Any) -> Iterator[dict[str, loopback.Provider]]:
+    """The providers of :func:`federation`, started, by their first label (``alpha``);
+    stopped afterwards, whatever happened."""
+    provs = federation(root, domains, **kw)
+    try:
+        for p in provs:
+            p.start()
+        yield {p.domain.split(".")[0]: p for p in provs}
+    finally:
+        for p in provs:
+            p.stop()
 
 
 def _database_of(data_dir: Path, database: str | None) -> str | None:

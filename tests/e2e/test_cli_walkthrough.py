@@ -16,7 +16,7 @@ import pytest
 from accord.federation.loopback import Provider
 from tests.e2e import helpers
 from tests.e2e.helpers import Listener, accept_request
-from tests.engine import federation, start_server
+from tests.engine import running, start_server
 
 CLI_TIMEOUT_S = 60
 
@@ -159,14 +159,8 @@ def accord_wrong(profile: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def two_providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Provider]]:
-    provs = federation(tmp_path_factory.mktemp("walkthrough"), ["beta.test", "gamma.test"])
-    try:
-        for p in provs:
-            p.start()
-        yield {p.domain.split(".")[0]: p for p in provs}
-    finally:
-        for p in provs:
-            p.stop()
+    with running(tmp_path_factory.mktemp("walkthrough"), ["beta.test", "gamma.test"]) as provs:
+        yield provs
 
 
 def test_readme_walkthrough_a_federated_stranger(two_providers, tmp_path) -> None:

@@ -30,9 +30,10 @@ from accord.client import invites, message_requests, messaging
 from accord.client.device import Device
 from accord.client.store_db import ProfileUnavailable
 from tests.e2e.helpers import Clock, new_device
+from tests.engine import running
 from tests.faults.test_profile_faults import BIG, texts
 from tests.federation.groups import until
-from tests.federation.providers import Provider, federation
+from tests.federation.providers import Provider
 
 
 @contextlib.contextmanager
@@ -57,14 +58,8 @@ def disk_full_at(dev: Device, write: str, nth: int) -> Iterator[None]:
 
 @pytest.fixture
 def providers(tmp_path: Path) -> Iterator[dict[str, Provider]]:
-    provs = federation(tmp_path / "providers", ["alpha.test", "beta.test"])
-    try:
-        for p in provs:
-            p.start()
-        yield {p.domain.split(".")[0]: p for p in provs}
-    finally:
-        for p in provs:
-            p.stop()
+    with running(tmp_path / "providers", ["alpha.test", "beta.test"]) as provs:
+        yield provs
 
 
 @pytest.mark.parametrize(("write", "nth"), [("save_group", 1),  # the Welcome's group

@@ -17,7 +17,8 @@ from accord.wire import decode, dumps
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
-from tests.federation.providers import MlsDevice, Provider, federation, signed_post
+from tests.engine import running
+from tests.federation.providers import MlsDevice, Provider, signed_post
 
 CLAIM = "/federation/v1/keypackages/claim"
 PAIR = int(ServerConfig("x", None).limits["kp_pair"].burst)  # type: ignore[arg-type]
@@ -26,15 +27,9 @@ STOCK = 10
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Provider]]:
-    provs = federation(tmp_path_factory.mktemp("drain"), ["alpha.test", "beta.test"],
-                       scale=1.0)
-    try:
-        for p in provs:
-            p.start()
-        yield provs
-    finally:
-        for p in provs:
-            p.stop()
+    with running(tmp_path_factory.mktemp("drain"), ["alpha.test", "beta.test"],
+                 scale=1.0) as provs:
+        yield list(provs.values())
 
 
 async def test_T14_a_peer_inventing_requesters_cannot_drain_a_users_key_packages(

@@ -16,23 +16,18 @@ import pytest
 from accord.wire import dumps
 from accord.wire import federation as fw
 from accord.wire import messages as m
+from tests.engine import running
 from tests.federation.groups import user
-from tests.federation.providers import MlsDevice, Provider, federation, signed_post
+from tests.federation.providers import MlsDevice, Provider, signed_post
 
 CLAIM = "/federation/v1/keypackages/claim"
 
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Provider]]:
-    provs = federation(tmp_path_factory.mktemp("limits"),
-                       ["alpha.test", "beta.test", "gamma.test"], scale=0.05)
-    try:
-        for p in provs:
-            p.start()
-        yield provs
-    finally:
-        for p in provs:
-            p.stop()
+    with running(tmp_path_factory.mktemp("limits"),
+                 ["alpha.test", "beta.test", "gamma.test"], scale=0.05) as provs:
+        yield list(provs.values())
 
 
 def _claim(requester: str) -> bytes:
@@ -73,12 +68,8 @@ async def test_T14_one_remote_sender_is_throttled(slow: list[Provider]) -> None:
 @pytest.fixture(scope="module")
 def one_slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     """One provider at scale 0.1: per sender 0.5/s, burst 2 (registration burst 2)."""
-    (alpha,) = federation(tmp_path_factory.mktemp("limits1"), ["alpha.test"], scale=0.1)
-    try:
-        alpha.start()
-        yield alpha
-    finally:
-        alpha.stop()
+    with running(tmp_path_factory.mktemp("limits1"), ["alpha.test"], scale=0.1) as provs:
+        yield provs["alpha"]
 
 
 async def test_T14_one_sender_of_the_same_provider_is_throttled(one_slow: Provider) -> None:

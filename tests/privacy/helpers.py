@@ -15,20 +15,14 @@ from accord.privacy.franking import commitment_in
 from accord.privacy.sizes import private_message
 from accord.wire import b64e, signing
 from accord.wire import messages as m
-from tests.engine import provider_tables
-from tests.federation.providers import MlsDevice, Provider, federation
+from tests.engine import provider_tables, running
+from tests.federation.providers import MlsDevice, Provider
 
 __all__ = ["MlsDevice", "Provider"]
 
 def two_providers(root: Path) -> Iterator[dict[str, Provider]]:
-    provs = federation(root, ["alpha.test", "beta.test"])
-    try:
-        for p in provs:
-            p.start()
-        yield {p.domain.split(".")[0]: p for p in provs}
-    finally:
-        for p in provs:
-            p.stop()
+    with running(root, ["alpha.test", "beta.test"]) as provs:
+        yield provs
 
 
 def content(text: str) -> Content:

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.federation.providers import Provider, federation
+from tests.engine import running
+from tests.federation.providers import Provider
 
 
 @pytest.fixture(scope="module")
 def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Provider]]:
     root: Path = tmp_path_factory.mktemp("kt")
-    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
-    try:
-        for p in provs:
-            p.start()
-        yield {p.domain.split(".")[0]: p for p in provs}
-    finally:
-        for p in provs:
-            p.stop()
+    with running(root, ["alpha.test", "beta.test", "gamma.test"]) as provs:
+        yield provs
