@@ -86,7 +86,9 @@ def _people(root: Path, url: str) -> tuple[Path, Path]:
         accord(profile, "init")
         accord(profile, "register", f"{who}{tag}@alpha.test", "--server", url)
     accord(alice, "chat", "new", "bench", f"bob{tag}@alpha.test")
-    accord(bob, "read", "bench")  # bob joins; alice's next sync sees it
+    # bob accepts the stranger's first contact (T14) and joins; alice's next sync sees it
+    accord(bob, "requests", "accept", f"alice{tag}@alpha.test")
+    accord(bob, "read", "bench")
     return alice, bob
 
 

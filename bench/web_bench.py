@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import message_requests, messaging
 from accord.client.device import Device
 from accord.client.local_server import running_server
 from accord.client.store import KdfParams, StoredMessage
@@ -74,6 +74,8 @@ async def _run(root: Path, url: str, n: int, rounds: int) -> dict[str, Any]:
     await bob.register("bob@bench.test", url, now())
     conv = await convs.create(alice, "bench", ["bob@bench.test"], now())
     await bob.sync(now())
+    for request in message_requests.pending(bob):  # a stranger's first contact (T14)
+        await message_requests.accept(bob, request, now())
     _fill(bob, conv["conv_id"], n, "alice@bench.test")
     live = Live(bob)
     client, _ = await _client(live)

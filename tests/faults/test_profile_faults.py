@@ -21,6 +21,7 @@ from accord.client import messaging
 from accord.client.device import Device
 from accord.client.store_db import ProfileUnavailable
 from tests.e2e.helpers import PASS, Clock, engine, new_device
+from tests.federation.groups import arrive
 from tests.harness import ServerProcess
 
 BIG = "x" * 3000  # several of these need new pages in the profile
@@ -58,8 +59,7 @@ async def test_a_full_disk_while_receiving_loses_nothing_and_the_next_run_recove
     try:
         conv = await convs.create(alice, "full", [bob.identity.account], clock())
         await messaging.send_text(alice, conv, "first", clock())
-        await bob.sync(clock())
-        bconv = convs.find(bob, "full")
+        bconv = await arrive(bob, "full", clock)  # a stranger's first contact: accepted
         assert texts(bob, bconv["conv_id"]) == ["first"]
         sent = [f"{i}:{BIG}" for i in range(6)]
         for text in sent:
@@ -102,8 +102,7 @@ async def test_a_full_disk_while_sending_sends_nothing_and_the_next_try_does(
         assert alice.store._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]), "again",
                                   clock())
-        await bob.sync(clock())
-        received = texts(bob, convs.find(bob, "full")["conv_id"])
+        received = texts(bob, (await arrive(bob, "full", clock))["conv_id"])
         assert received == [*shown, "again"], "the refused send reached bob, or one was lost"
     finally:
         for dev in (alice, bob):

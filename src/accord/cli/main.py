@@ -61,7 +61,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
                  "Register ACCOUNT (user@domain) with this device as its first device."),
     "report": ("report_cmd", "report_cmd", "Report an abusive message to your provider."),
     "requests": ("requests_cmd", "requests",
-                 "Message requests: first contact from users of other providers."),
+                 "Message requests: first contact from strangers, of any provider."),
     "search": ("account_cmd", "search_cmd", "Full-text search of your local archive, newest "
                "first (every word matches as a prefix; by text, sender, conversation, date)."),
     "send": ("message_cmd", "send_cmd", "Send TEXT (and optionally a file) to CHAT."),
