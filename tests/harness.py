@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -26,8 +25,7 @@ import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord import http_client
-from accord.federation.loopback import free_port
+from accord.federation.loopback import free_port, spawn_healthy
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
 from tests.engine import database_for
@@ -72,24 +70,8 @@ class ServerProcess:
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         cmd += self.extra_args
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
-            try:
-                # A test certificate is self-signed; the check is liveness only.
-                if http_client.get(self.url + "/healthz", timeout=1.0,
-                                   verify=False).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("server did not become healthy in time")
+        self.proc = spawn_healthy(cmd, self.log_path, self.url, timeout_s, self.domain)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""

@@ -36,6 +36,34 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+def spawn_healthy(cmd: list[str], log_path: Path, url: str, timeout_s: float,
+                  name: str) -> subprocess.Popen[bytes]:
+    """Start a provider process logging to ``log_path`` and wait until its
+    ``/healthz`` answers 200 (liveness only: no client certificate, and a test
+    certificate is self-signed). RuntimeError, with the process stopped, if it exits
+    first or is not healthy within ``timeout_s``."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited early: {log_path.read_text()[-2000:]}")
+        try:
+            if http_client.get(url + "/healthz", timeout=1.0, verify=False).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    raise RuntimeError(f"{name} did not become healthy in time")
+
 @dataclass
 class Provider:
     domain: str
@@ -68,23 +96,8 @@ class Provider:
             cmd += ["--tls-cert", str(cert), "--tls-key", str(key), "--peer-ca", str(ca)]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.domain} exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                # liveness only: a device needs no client certificate
-                if http_client.get(self.url + "/healthz", timeout=1.0,
-                                   verify=False).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.domain} did not become healthy in time")
+        self.proc = spawn_healthy(cmd, self.log_path, self.url, START_TIMEOUT_S, self.domain)
+        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
