@@ -54,6 +54,7 @@ from accord.mls.structs.tree_nodes import (
     TreeHashInput,
 )
 from accord.mls.suites import CipherSuite
+from accord.mls.tree_keys import KeyIndex
 from accord.mls.tree_math import left_of, level, parent_of, right_of, root_of_width
 
 __all__ = ["AnyNode", "HashFn", "Tree", "fast_hash"]
@@ -89,9 +90,7 @@ class Tree:
         "_nodes",
         "_hashes",
         "_hash_fn",
-        "_enc_index",
-        "_sig_index",
-        "_shared",
+        "_keys",
         "_raw",
         "_free",
         "suite",
@@ -108,9 +107,7 @@ class Tree:
         self._hash_fn = fast_hash(suite)
         self._nodes: list[AnyNode | None] = list(nodes)
         self._hashes: list[bytes | None] = [None] * width
-        self._enc_index: dict[bytes, int] | None = None
-        self._sig_index: dict[bytes, int] | None = None
-        self._shared = False
+        self._keys = KeyIndex()
         # Encodings of leaves as received (node index -> LeafNode bytes): joining
         # hashes and verifies every leaf, and re-encoding them all would cost
         # as much as the signatures. Dropped when the leaf changes or on copy().
@@ -176,9 +173,7 @@ class Tree:
         t._hash_fn = self._hash_fn
         t._nodes = self._nodes.copy()
         t._hashes = self._hashes.copy()
-        t._enc_index = self._enc_index
-        t._sig_index = self._sig_index
-        t._shared = self._shared = True
+        t._keys = self._keys.fork()
         t._raw = {}
         t._free = self._free
         return t
@@ -388,44 +383,15 @@ class Tree:
             x = parent_of(x)
             hashes[x] = None
 
-    # ---------------------------------------------------------------- key indexes
-
-    def _own_indexes(self) -> None:
-        if self._shared:
-            if self._enc_index is not None:
-                self._enc_index = dict(self._enc_index)
-            if self._sig_index is not None:
-                self._sig_index = dict(self._sig_index)
-            self._shared = False
+    # ---------------------------------------------------------------- key lookups
 
     def find_encryption_key(self, key: bytes) -> int | None:
         """Node index of the node whose encryption key is ``key`` (7.3, 12.4.2)."""
-        if self._enc_index is None:
-            self._enc_index = {
-                n.encryption_key: x for x, n in enumerate(self._nodes) if n is not None
-            }
-        return self._enc_index.get(key)
+        return self._keys.encryption_key(self._nodes, key)
 
     def find_signature_key(self, key: bytes) -> int | None:
         """Leaf index of the member whose signature key is ``key`` (7.3)."""
-        if self._sig_index is None:
-            self._sig_index = {n.signature_key: leaf for leaf, n in self.leaves()}
-        return self._sig_index.get(key)
-
-    def _unindex(self, x: int, old: AnyNode | None) -> None:
-        if old is None:
-            return
-        if self._enc_index is not None and self._enc_index.get(old.encryption_key) == x:
-            del self._enc_index[old.encryption_key]
-        sig = self._sig_index
-        if isinstance(old, LeafNode) and sig is not None and sig.get(old.signature_key) == x >> 1:
-            del sig[old.signature_key]
-
-    def _index(self, x: int, new: AnyNode) -> None:
-        if self._enc_index is not None:
-            self._enc_index[new.encryption_key] = x
-        if isinstance(new, LeafNode) and self._sig_index is not None:
-            self._sig_index[new.signature_key] = x >> 1
+        return self._keys.signature_key(self.leaves(), key)
 
     # ---------------------------------------------------------------- writing
 
@@ -435,11 +401,7 @@ class Tree:
         old = self._nodes[x]
         if old is node:
             return
-        if self._enc_index is not None or self._sig_index is not None:
-            self._own_indexes()
-            self._unindex(x, old)
-            if node is not None:
-                self._index(x, node)
+        self._keys.replace(x, old, node)
         self._nodes[x] = node
         self._raw.pop(x, None)
         if node is None and x & 1 == 0 and (x >> 1) < self._free:
