@@ -10,7 +10,8 @@ stored ancestor down to that leaf only, keeping the secrets of the siblings it
 passes and deleting the ones it consumed (9.2). Each leaf then holds two
 ratchets (handshake and application) whose current secret and generation are
 kept, so the common case of the next in-order message costs three
-DeriveTreeSecret calls.
+DeriveTreeSecret calls. One ratchet, its steps and its stored form are in
+``sender_ratchet``; this module holds the tree of them and its windows.
 
 Out-of-order delivery is bounded: a message may be at most
 ``max_forward_distance`` generations ahead of a ratchet, and at most
@@ -27,12 +28,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from enum import IntEnum
 from typing import TypeVar
 
 from accord.errors import DecodeError, ValidationError
 from accord.mls import tree_math
 from accord.mls.codec import U8, U16, U32, WireStruct, wire
+from accord.mls.sender_ratchet import (
+    NO_SKIPPED,
+    RatchetKey,
+    RatchetState,
+    RatchetType,
+    SenderRatchet,
+)
 from accord.mls.suites import CipherSuite, get_suite
 
 __all__ = [
@@ -65,32 +72,6 @@ class GenerationTooFarAhead(SecretTreeError):
 
 class GenerationUnavailable(SecretTreeError):
     """The key was already used, or was skipped and has since been deleted."""
-
-
-class RatchetType(IntEnum):
-    HANDSHAKE = 0
-    APPLICATION = 1
-
-    @classmethod
-    def for_content_type(cls, content_type: int) -> RatchetType:
-        # RFC 9420 6.3.1: proposals and commits use the handshake ratchet.
-        if content_type == 1:
-            return cls.APPLICATION
-        if content_type in (2, 3):
-            return cls.HANDSHAKE
-        raise ValidationError(f"content type {content_type} has no ratchet", "RFC 9420 6.3.1")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RatchetKey:
-    """The AEAD key and nonce of one generation of one sender ratchet."""
-
-    generation: int
-    key: bytes
-    nonce: bytes
-
-    def __repr__(self) -> str:
-        return f"RatchetKey(generation={self.generation}, key=<{len(self.key)} bytes>)"
 
 
 # --------------------------------------------------------------------------
@@ -137,39 +118,6 @@ def _pm_from(items: list[tuple[int, V]]) -> PMap[V]:
 
 
 # --------------------------------------------------------------------------
-# One sender ratchet (9.1)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Ratchet:
-    generation: int  # the generation ``secret`` produces next
-    secret: bytes  # ratchet_secret_[N]_[generation]
-    skipped: Mapping[int, tuple[bytes, bytes]]  # generation -> (key, nonce), ascending
-
-    def __repr__(self) -> str:
-        return f"_Ratchet(generation={self.generation}, skipped={len(self.skipped)})"
-
-
-_NO_SKIPPED: Mapping[int, tuple[bytes, bytes]] = {}
-
-
-def _step(suite: CipherSuite, secret: bytes, g: int) -> tuple[bytes, bytes, bytes]:
-    """(key, nonce, next secret) of ratchet_secret_[g] (9.1)."""
-    # DeriveTreeSecret(s, label, g, n) is ExpandWithLabel(s, label, uint32(g), n):
-    # encode the generation once for the three derivations.
-    ewl, ctx = suite.expand_with_label, g.to_bytes(4, "big")
-    return (
-        ewl(secret, "key", ctx, suite.aead_key_len),
-        ewl(secret, "nonce", ctx, suite.aead_nonce_len),
-        ewl(secret, "secret", ctx, suite.kdf_len),
-    )
-
-
-def _advance(suite: CipherSuite, secret: bytes, g: int) -> bytes:
-    return suite.derive_tree_secret(secret, "secret", g, suite.kdf_len)
-
-
-# --------------------------------------------------------------------------
 # The tree
 
 
@@ -184,7 +132,7 @@ class SecretTree:
     # node index -> tree_node_[N]_secret, for nodes derived but not yet consumed
     _nodes: PMap[bytes] = dataclasses.field(repr=False)
     # leaf index -> (handshake ratchet, application ratchet)
-    _ratchets: PMap[tuple[_Ratchet, _Ratchet]] = dataclasses.field(repr=False)
+    _ratchets: PMap[tuple[SenderRatchet, SenderRatchet]] = dataclasses.field(repr=False)
     _suite: CipherSuite = dataclasses.field(repr=False, compare=False)
 
     @classmethod
@@ -219,7 +167,7 @@ class SecretTree:
 
     def _leaf_ratchets(
         self, leaf: int
-    ) -> tuple[tuple[_Ratchet, _Ratchet], PMap[bytes], PMap[tuple[_Ratchet, _Ratchet]]]:
+    ) -> tuple[tuple[SenderRatchet, SenderRatchet], PMap[bytes], PMap[tuple[SenderRatchet, SenderRatchet]]]:
         if not 0 <= leaf < self.n_leaves:
             raise ValidationError(
                 f"leaf {leaf} is outside a tree of {self.n_leaves} leaves", "RFC 9420 9"
@@ -254,8 +202,8 @@ class SecretTree:
                 secret = right_secret
             x = child
         pair = (
-            _Ratchet(0, ewl(secret, "handshake", b"", nh), _NO_SKIPPED),
-            _Ratchet(0, ewl(secret, "application", b"", nh), _NO_SKIPPED),
+            SenderRatchet(0, ewl(secret, "handshake", b"", nh), NO_SKIPPED),
+            SenderRatchet(0, ewl(secret, "application", b"", nh), NO_SKIPPED),
         )
         return pair, nodes, _pm_set(self._ratchets, leaf, pair)
 
@@ -263,10 +211,10 @@ class SecretTree:
         self,
         leaf: int,
         kind: RatchetType,
-        pair: tuple[_Ratchet, _Ratchet],
-        ratchet: _Ratchet,
+        pair: tuple[SenderRatchet, SenderRatchet],
+        ratchet: SenderRatchet,
         nodes: PMap[bytes],
-        ratchets: PMap[tuple[_Ratchet, _Ratchet]],
+        ratchets: PMap[tuple[SenderRatchet, SenderRatchet]],
     ) -> SecretTree:
         new_pair = (ratchet, pair[1]) if kind == RatchetType.HANDSHAKE else (pair[0], ratchet)
         return SecretTree(
@@ -288,9 +236,8 @@ class SecretTree:
         g = r.generation
         if g >= MAX_GENERATION:
             raise GenerationUnavailable("the sender ratchet is exhausted", "RFC 9420 9.1")
-        key, nonce, nxt = _step(self._suite, r.secret, g)
-        tree = self._with(leaf, kind, pair, _Ratchet(g + 1, nxt, r.skipped), nodes, ratchets)
-        return RatchetKey(g, key, nonce), tree
+        key, ratchet = r.next(self._suite)
+        return key, self._with(leaf, kind, pair, ratchet, nodes, ratchets)
 
     def key_for(
         self, leaf: int, kind: RatchetType, generation: int
@@ -304,48 +251,21 @@ class SecretTree:
         pair, nodes, ratchets = self._leaf_ratchets(leaf)
         r = pair[kind]
         if generation < r.generation:
-            kn = r.skipped.get(generation)
-            if kn is None:
+            taken = r.take_skipped(generation)
+            if taken is None:
                 raise GenerationUnavailable(
                     f"the key of generation {generation} was used or deleted"
                 )
-            skipped = dict(r.skipped)
-            del skipped[generation]
-            ratchet = _Ratchet(r.generation, r.secret, skipped)
-            return RatchetKey(generation, *kn), self._with(
-                leaf, kind, pair, ratchet, nodes, ratchets
-            )
-        distance = generation - r.generation
-        if distance > self.max_forward_distance:
-            raise GenerationTooFarAhead(
-                f"generation {generation} is {distance} ahead of the ratchet "
-                f"(at most {self.max_forward_distance})"
-            )
-        ratchet, kn = self._ratchet_to(r, generation)
-        return RatchetKey(generation, *kn), self._with(leaf, kind, pair, ratchet, nodes, ratchets)
-
-    def _ratchet_to(self, r: _Ratchet, target: int) -> tuple[_Ratchet, tuple[bytes, bytes]]:
-        suite = self._suite
-        secret, g = r.secret, r.generation
-        keep = self.max_skipped_keys
-        # Keys of skipped generations that would be evicted at once are never derived.
-        first_kept = max(g, target - keep)
-        while g < first_kept:
-            secret = _advance(suite, secret, g)
-            g += 1
-        skipped: dict[int, tuple[bytes, bytes]] | Mapping[int, tuple[bytes, bytes]] = r.skipped
-        if g < target:
-            skipped = dict(r.skipped)
-            while g < target:
-                key, nonce, secret = _step(suite, secret, g)
-                skipped[g] = (key, nonce)
-                g += 1
-            excess = len(skipped) - keep
-            if excess > 0:
-                for old in sorted(skipped)[:excess]:
-                    del skipped[old]
-        key, nonce, secret = _step(suite, secret, target)
-        return _Ratchet(target + 1, secret, skipped), (key, nonce)
+        else:
+            distance = generation - r.generation
+            if distance > self.max_forward_distance:
+                raise GenerationTooFarAhead(
+                    f"generation {generation} is {distance} ahead of the ratchet "
+                    f"(at most {self.max_forward_distance})"
+                )
+            taken = r.forward_to(self._suite, generation, self.max_skipped_keys)
+        key, ratchet = taken
+        return key, self._with(leaf, kind, pair, ratchet, nodes, ratchets)
 
     def generation(self, leaf: int, kind: RatchetType) -> int:
         """The next generation the ratchet of ``leaf`` would hand out."""
@@ -357,7 +277,7 @@ class SecretTree:
     def to_bytes(self) -> bytes:
         nodes = tuple(_NodeState(k, v) for k, v in _pm_items(self._nodes))
         leaves = tuple(
-            _LeafState(leaf, _ratchet_state(pair[0]), _ratchet_state(pair[1]))
+            _LeafState(leaf, pair[0].state(), pair[1].state())
             for leaf, pair in _pm_items(self._ratchets)
         )
         state = _TreeState(
@@ -391,20 +311,19 @@ class SecretTree:
             if not last < ls.leaf < st.n_leaves:
                 raise DecodeError("bad leaf in secret tree state")
             last = ls.leaf
-            for rs in (ls.handshake, ls.application):
-                _check_ratchet_state(rs, suite, st.max_skipped_keys)
+        keep = st.max_skipped_keys
+        ratchets = [
+            (ls.leaf, (SenderRatchet.from_state(ls.handshake, suite, keep),
+                       SenderRatchet.from_state(ls.application, suite, keep)))
+            for ls in st.leaves
+        ]
         return cls(
             st.cipher_suite,
             st.n_leaves,
             st.max_forward_distance,
             st.max_skipped_keys,
             _pm_from([(ns.node, ns.secret) for ns in st.nodes]),
-            _pm_from(
-                [
-                    (ls.leaf, (_ratchet_from(ls.handshake), _ratchet_from(ls.application)))
-                    for ls in st.leaves
-                ]
-            ),
+            _pm_from(ratchets),
             suite,
         )
 
@@ -416,30 +335,10 @@ _STATE_VERSION = 1
 
 
 @wire
-class _SkippedKey(WireStruct):
-    generation: U32
-    key: bytes
-    nonce: bytes
-
-    def __repr__(self) -> str:
-        return f"_SkippedKey(generation={self.generation})"
-
-
-@wire
-class _RatchetState(WireStruct):
-    generation: U32
-    secret: bytes
-    skipped: tuple[_SkippedKey, ...]
-
-    def __repr__(self) -> str:
-        return f"_RatchetState(generation={self.generation})"
-
-
-@wire
 class _LeafState(WireStruct):
     leaf: U32
-    handshake: _RatchetState
-    application: _RatchetState
+    handshake: RatchetState
+    application: RatchetState
 
 
 @wire
@@ -460,33 +359,6 @@ class _TreeState(WireStruct):
     max_skipped_keys: U32
     nodes: tuple[_NodeState, ...]
     leaves: tuple[_LeafState, ...]
-
-
-def _ratchet_state(r: _Ratchet) -> _RatchetState:
-    return _RatchetState(
-        r.generation,
-        r.secret,
-        tuple(_SkippedKey(g, k, n) for g, (k, n) in sorted(r.skipped.items())),
-    )
-
-
-def _ratchet_from(rs: _RatchetState) -> _Ratchet:
-    skipped = {s.generation: (s.key, s.nonce) for s in rs.skipped}
-    return _Ratchet(rs.generation, rs.secret, skipped or _NO_SKIPPED)
-
-
-def _check_ratchet_state(rs: _RatchetState, suite: CipherSuite, max_skipped: int) -> None:
-    if len(rs.secret) != suite.kdf_len:
-        raise DecodeError("bad ratchet secret length in secret tree state")
-    if len(rs.skipped) > max_skipped:
-        raise DecodeError("more skipped keys than the state allows")
-    last = -1
-    for s in rs.skipped:
-        if not last < s.generation < rs.generation:
-            raise DecodeError("skipped generations out of order in secret tree state")
-        if len(s.key) != suite.aead_key_len or len(s.nonce) != suite.aead_nonce_len:
-            raise DecodeError("bad skipped key in secret tree state")
-        last = s.generation
 
 
 # --------------------------------------------------------------------------
