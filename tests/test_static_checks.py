@@ -96,3 +96,19 @@ def test_the_shipped_package_holds_no_test_harness() -> None:
     found += [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "accord").rglob("*.py")
               if p.name in ("harness.py", "generate.py", "testing.py")]
     assert found == []
+
+
+GENERATED = ROOT / "src" / "accord" / "interop" / "proto"  # protoc's output, regenerated
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_of_the_package_is_over_500_lines() -> None:
+    """A module past ~500 lines holds more than one thing: split it along a seam and
+    name each part for what it holds (generated protobuf code is exempt)."""
+    over = sorted(
+        f"{p.relative_to(ROOT)}: {n}"
+        for p in (ROOT / "src" / "accord").rglob("*.py")
+        if GENERATED not in p.parents
+        and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    )
+    assert over == []
