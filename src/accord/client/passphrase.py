@@ -9,7 +9,7 @@ from dataclasses import dataclass
 # zxcvbn scores 0..4; 0 and 1 are under 10^6 guesses ("too" / "very guessable").
 WEAKEST_ACCEPTED = 2
 STRONG = 3
-MAX_JUDGED = 100  # zxcvbn is slow on very long input; 100 characters suffice
+MAX_JUDGED = 72  # zxcvbn refuses longer input (ValueError) and is slow on it; 72 suffice
 
 
 @dataclass(frozen=True, slots=True)
