@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from accord.client.device import SESSION_KEY, SESSION_MARGIN_MS
+from accord.client.device_core import SESSION_KEY, SESSION_MARGIN_MS
 from accord.client.store import ProfileStore
 from tests.e2e import helpers
 

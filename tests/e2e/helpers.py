@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from accord.client.device import Device
-from accord.client.mls_session import MlsEngine, default_engine
+from accord.client.mls_rfc import default_engine
+from accord.client.mls_session import MlsEngine
 from accord.client.store import KdfParams
 
 ACCORD_ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]

@@ -7,7 +7,8 @@ import os
 
 from accord.client import alerts, backup, device_kt, linking, messaging, safety
 from accord.client import conversations as convs
-from accord.client.device import Device, Settings
+from accord.client.device import Device
+from accord.client.device_core import Settings
 from accord.privacy.backup_format import KdfCost, new_recovery_key
 from accord.wire import b64e
 from tests.e2e.helpers import CHEAP, PASS, Clock, engine, fresh_account, new_device

@@ -39,7 +39,8 @@ from accord.cli.client_common import (
 )
 from accord.cli.safe_text import shown
 from accord.client import housekeeping, linking
-from accord.client.device import Device, Identity
+from accord.client.device import Device
+from accord.client.device_core import Identity
 from accord.errors import AccordError
 
 MAX_POLLS = 700  # with POLL_S, more than the longest --wait

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 
-async def export(dev: Device) -> Any:
+async def export(dev: DeviceCore) -> Any:
     """Everything the provider holds about this account, as JSON data."""
     resp = await dev.api._send("GET", "/v1/account/export", auth=True)
     return json.loads(resp.content)
 
 
-async def delete(dev: Device) -> w.DeleteAccountResult:
+async def delete(dev: DeviceCore) -> w.DeleteAccountResult:
     """Erase this account at its provider (all devices, keys, queues, backups). The
     history stays readable here, offline; the device knows it is gone (issue 19)."""
     ident = dev.identity

@@ -45,7 +45,7 @@ from accord.wire import b64e, parse, signing
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 FORMAT = 1
 MAX_CONVERSATIONS = 10_000
@@ -65,7 +65,7 @@ def _message_json(m: StoredMessage) -> dict[str, Any]:
     return d
 
 
-def snapshot(dev: Device, now: int) -> bytes:
+def snapshot(dev: DeviceCore, now: int) -> bytes:
     """The backup's plaintext: JSON of history, contacts and settings."""
     ident = dev.identity
     saved = []
@@ -84,7 +84,7 @@ def snapshot(dev: Device, now: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-def _member_identities(dev: Device, conv: dict[str, Any]) -> list[str]:
+def _member_identities(dev: DeviceCore, conv: dict[str, Any]) -> list[str]:
     """The MLS identities of ``conv``'s members (none when we are out of its group)."""
     if not conv["meta"].get("active", True):
         return []
@@ -95,11 +95,11 @@ def _member_identities(dev: Device, conv: dict[str, Any]) -> list[str]:
     return sorted(mb.identity.decode() for mb in dev.engine.members(state))
 
 
-def create(dev: Device, now: int, recovery_key: str, cost: KdfCost | None = None) -> bytes:
+def create(dev: DeviceCore, now: int, recovery_key: str, cost: KdfCost | None = None) -> bytes:
     return seal_backup(recovery_key, snapshot(dev, now), dev.random_bytes, cost)
 
 
-async def upload(dev: Device, sealed: bytes, recovery_key: str) -> None:
+async def upload(dev: DeviceCore, sealed: bytes, recovery_key: str) -> None:
     token = fetch_token(recovery_key)
     body = w.Backup(data=sealed, fetch_hash=hashlib.sha256(token).digest())
     await dev.api._send("PUT", "/v1/account/backup", body=body, auth=True)
@@ -119,7 +119,7 @@ def read(sealed: bytes, recovery_key: str) -> dict[str, Any]:
     return doc
 
 
-async def relink(dev: Device, doc: dict[str, Any], now: int) -> set[str]:
+async def relink(dev: DeviceCore, doc: dict[str, Any], now: int) -> set[str]:
     """Make this unregistered profile a new device of the backed-up account; the ids of
     the conversations whose group had the old device alone (``rejoin_alone``)."""
     if dev.registered:
@@ -166,7 +166,7 @@ async def _alone(old: ProviderApi, doc: dict[str, Any]) -> set[str]:
     return out
 
 
-async def rejoin_alone(dev: Device, conv_id: str, now: int) -> None:
+async def rejoin_alone(dev: DeviceCore, conv_id: str, now: int) -> None:
     """``conv_id`` continues in a new group of this device alone (its old group has only
     the old device's dead leaf, so nobody could add this one back)."""
     conv = dev.store.conversation(conv_id)
@@ -183,7 +183,7 @@ async def rejoin_alone(dev: Device, conv_id: str, now: int) -> None:
                             {"by": account, "cipher_suite": f"0x{suite:04x}"})
 
 
-async def restore(dev: Device, doc: dict[str, Any], recovery_key: str, now: int, *,
+async def restore(dev: DeviceCore, doc: dict[str, Any], recovery_key: str, now: int, *,
                   reseal: bool, cost: KdfCost | None = None) -> int:
     """Restore ``doc`` into this profile; messages added. An unregistered profile
     becomes a new device of the account (``relink``: the backed-up device is removed
@@ -207,7 +207,7 @@ async def restore(dev: Device, doc: dict[str, Any], recovery_key: str, now: int,
     return added
 
 
-def import_history(dev: Device, doc: dict[str, Any], now: int) -> int:
+def import_history(dev: DeviceCore, doc: dict[str, Any], now: int) -> int:
     """Restore settings, contacts, conversations (inactive until re-added) and messages."""
     added = 0
     with dev.store.transaction():

@@ -43,7 +43,7 @@ from accord.errors import AccordError, Conflict, EpochConflict, NotFound, Valida
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 COMMIT_ATTEMPTS = 4
 
@@ -56,7 +56,7 @@ MIN_ID_PREFIX = 4
 MAX_NAME = 200
 
 
-def find(dev: Device, name_or_id: str) -> dict[str, Any]:
+def find(dev: DeviceCore, name_or_id: str) -> dict[str, Any]:
     """The conversation a person names: every command resolves names here."""
     return resolve(dev.store.conversations(), name_or_id)
 
@@ -81,7 +81,7 @@ def resolve(convs: list[dict[str, Any]], query: str) -> dict[str, Any]:
     raise NotFound(f"no conversation {query!r}; see `accord chat list`")
 
 
-def check_name(dev: Device, name: str, *, renaming: str | None = None) -> str:
+def check_name(dev: DeviceCore, name: str, *, renaming: str | None = None) -> str:
     """A new name for a conversation (``renaming``: its id): not empty, not another
     conversation's name (compared case-insensitively, as ``resolve`` reads names)."""
     name = name.strip()
@@ -99,7 +99,7 @@ def check_name(dev: Device, name: str, *, renaming: str | None = None) -> str:
     return name
 
 
-def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
+def members(dev: DeviceCore, conv: dict[str, Any]) -> dict[str, list[str]]:
     """Each member account with its devices, from the MLS state itself."""
     state = dev.store.load_group(conv["group_id"])
     out: dict[str, list[str]] = {}
@@ -109,7 +109,7 @@ def members(dev: Device, conv: dict[str, Any]) -> dict[str, list[str]]:
     return {a: sorted(d) for a, d in sorted(out.items())}
 
 
-async def create(dev: Device, name: str, accounts: list[str], now: int,
+async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
                  kind: str = "group", *, confirmed: bool | Collection[str] = False,
                  first_message: str = "") -> dict[str, Any]:
     """Create ``name`` with every device of ``accounts`` (and our other devices). Saved
@@ -152,7 +152,7 @@ async def create(dev: Device, name: str, accounts: list[str], now: int,
     return dev.store.conversation(conv_id)
 
 
-async def new_group(dev: Device, now: int, suite: int) -> tuple[bytes, bytes]:
+async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes]:
     """``(group id, state)`` of a new group of this device alone, hubbed by our provider."""
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
@@ -166,7 +166,7 @@ def _accounts(accounts: list[str]) -> list[str]:
     return list(dict.fromkeys(a.strip().lower() for a in accounts))
 
 
-async def _key_change_gate(dev: Device, accounts: list[str], now: int,
+async def _key_change_gate(dev: DeviceCore, accounts: list[str], now: int,
                            confirmed: bool | Collection[str]) -> None:
     """The gate ``claim`` applies, for every account at once before the first claim:
     a refusal for the last account spends no KeyPackage of the first."""
@@ -176,7 +176,7 @@ async def _key_change_gate(dev: Device, accounts: list[str], now: int,
             await _gate(dev, account, [d.signature_key for d in listed], now, confirmed)
 
 
-async def _gate(dev: Device, account: str, keys: list[bytes], now: int,
+async def _gate(dev: DeviceCore, account: str, keys: list[bytes], now: int,
                 confirmed: bool | Collection[str]) -> None:
     """``safety.check_before_add``, after a fresh look at ``account``'s log when the keys
     listed are not the verified ones as far as this device knows: a restore's
@@ -189,7 +189,7 @@ async def _gate(dev: Device, account: str, keys: list[bytes], now: int,
     safety.check_before_add(dev, account, keys, confirmed=confirmed)
 
 
-def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
+def suite_of(dev: DeviceCore, conv: dict[str, Any]) -> dict[str, object]:
     """Which cipher suite protects ``conv`` now (T10), read from its MLS state;
     nulls once we are out of the group (its keys are gone)."""
     if not conv["meta"].get("active", True):
@@ -197,7 +197,7 @@ def suite_of(dev: Device, conv: dict[str, Any]) -> dict[str, object]:
     return describe_suite(dev.engine.cipher_suite(dev.store.load_group(conv["group_id"])))
 
 
-async def _claim_in_best_suite(dev: Device, accounts: list[str], skip: set[bytes], now: int,
+async def _claim_in_best_suite(dev: DeviceCore, accounts: list[str], skip: set[bytes], now: int,
                                confirmed: bool | Collection[str]
                                ) -> tuple[int, list[tuple[str, bytes]]]:
     """The most preferred suite every device of ``accounts`` (but ``skip``) offers,
@@ -227,7 +227,7 @@ def fits_pq(suite: int, devices: int) -> bool:
     return suite == CLASSIC_SUITE or devices <= mls_session.PQ_MAX_DEVICES
 
 
-async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: int, *,
+async def claim(dev: DeviceCore, account: str, skip: set[bytes], now: int, suite: int, *,
                 confirmed: bool | Collection[str] = False
                 ) -> tuple[list[tuple[str, bytes]], bool]:
     """``(device_id, KeyPackage)`` of ``suite`` for every device of ``account`` not in
@@ -255,7 +255,7 @@ async def claim(dev: Device, account: str, skip: set[bytes], now: int, suite: in
     return out, wanted <= {d for d, _ in out}
 
 
-async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], now: int, *,
+async def add_members(dev: DeviceCore, conv: dict[str, Any], accounts: list[str], now: int, *,
                       confirmed: bool | Collection[str] = False) -> int:
     """Add every device of each account (and any device of theirs not yet in); how many.
     ``confirmed``: the person's answer to the key-change gate (``claim``).
@@ -285,7 +285,7 @@ async def add_members(dev: Device, conv: dict[str, Any], accounts: list[str], no
     return len(adds)
 
 
-async def announce(dev: Device, conv: dict[str, Any], now: int) -> None:
+async def announce(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     """Tell members (new ones especially) the conversation's name and admins."""
     from accord.client import messaging
 
@@ -295,7 +295,7 @@ async def announce(dev: Device, conv: dict[str, Any], now: int) -> None:
     await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, admins), now)
 
 
-async def remove_member(dev: Device, conv: dict[str, Any], account: str, now: int) -> int:
+async def remove_member(dev: DeviceCore, conv: dict[str, Any], account: str, now: int) -> int:
     require_admin(dev, conv)
     state = dev.store.load_group(conv["group_id"])
     gone = [mb.identity for mb in dev.engine.members(state)
@@ -306,12 +306,12 @@ async def remove_member(dev: Device, conv: dict[str, Any], account: str, now: in
     return len(gone)
 
 
-async def remove_devices(dev: Device, conv: dict[str, Any], identities: list[bytes],
+async def remove_devices(dev: DeviceCore, conv: dict[str, Any], identities: list[bytes],
                          now: int) -> None:
     await commit(dev, conv, now, remove=identities)
 
 
-async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
+async def leave(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     """Leave: a notice for the history, then Remove proposals of our account's leaves
     (RFC 9420 12.1.3: a member may propose its own removal); another member
     commits them. We forget the group's keys now."""
@@ -332,7 +332,7 @@ async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
                 await dev.api.propose(conv["group_id"], dev.engine.epoch(state), proposal)
             break
         except (EpochConflict, Conflict):
-            await dev.sync(now, housekeep=False)  # a commit came first: propose in the new epoch
+            await dev.catch_up(now)  # a commit came first: propose in the new epoch
             conv = dev.store.conversation(conv["conv_id"])
             if not conv["meta"].get("active", True):
                 return
@@ -341,7 +341,7 @@ async def leave(dev: Device, conv: dict[str, Any], now: int) -> None:
     deactivate(dev, conv, now, account)
 
 
-def mark_left(dev: Device, conv_id: str, account: str, now: int) -> None:
+def mark_left(dev: DeviceCore, conv_id: str, account: str, now: int) -> None:
     """``account`` left (its notice or its own Remove proposals): the next member
     to sync commits the removal of its devices (``housekeeping``)."""
     meta = dev.store.conversation(conv_id)["meta"]
@@ -352,7 +352,7 @@ def mark_left(dev: Device, conv_id: str, account: str, now: int) -> None:
     dev.store.add_event(conv_id, now, "member_left", {"account": account})
 
 
-async def rename(dev: Device, conv: dict[str, Any], name: str, now: int) -> None:
+async def rename(dev: DeviceCore, conv: dict[str, Any], name: str, now: int) -> None:
     from accord.client import messaging
 
     require_admin(dev, conv)
@@ -361,7 +361,7 @@ async def rename(dev: Device, conv: dict[str, Any], name: str, now: int) -> None
     dev.store.update_conversation(conv["conv_id"], name=name)
 
 
-async def set_admins(dev: Device, conv: dict[str, Any], admins: list[str], now: int) -> None:
+async def set_admins(dev: DeviceCore, conv: dict[str, Any], admins: list[str], now: int) -> None:
     from accord.client import messaging
 
     require_admin(dev, conv)
@@ -373,7 +373,7 @@ async def set_admins(dev: Device, conv: dict[str, Any], admins: list[str], now: 
     dev.store.update_conversation(conv["conv_id"], meta=meta)
 
 
-def require_admin(dev: Device, conv: dict[str, Any]) -> None:
+def require_admin(dev: DeviceCore, conv: dict[str, Any]) -> None:
     admins = conv["meta"].get("admins", [])
     if admins and dev.identity.account not in admins:
         raise ValidationError("only an admin of this conversation may do that", "room policy")
@@ -391,7 +391,7 @@ def notice_changes_room(conv: dict[str, Any], kind: NoticeKind, subject: str) ->
     return bool(new != sorted(conv["meta"].get("admins", [])))
 
 
-def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
+def deactivate(dev: DeviceCore, conv: dict[str, Any], now: int, by: str) -> None:
     """We are out of the group: drop its keys, keep the history."""
     meta = dict(conv["meta"], active=False)
     dev.store.update_conversation(conv["conv_id"], meta=meta)
@@ -400,7 +400,7 @@ def deactivate(dev: Device, conv: dict[str, Any], now: int, by: str) -> None:
     dev.store.add_event(conv["conv_id"], now, kind, {"by": by})
 
 
-async def _declared_removals(dev: Device, conv: dict[str, Any], state: bytes,
+async def _declared_removals(dev: DeviceCore, conv: dict[str, Any], state: bytes,
                              rm: list[bytes]) -> list[str]:
     """The device ids a commit removing ``rm`` declares to the hub: a device of a
     deleted account has none any more, and its leaf goes as ``erased_leaf`` (T18)."""
@@ -412,7 +412,7 @@ async def _declared_removals(dev: Device, conv: dict[str, Any], state: bytes,
             for i in rm]
 
 
-def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes, ...],
+def check_removal_policy(dev: DeviceCore, conv: dict[str, Any], removed: tuple[bytes, ...],
                          by: str, now: int, added: frozenset[bytes] = frozenset()) -> None:
     """Room policy for removals (T08): an admin removes anyone; a member removes its own
     devices, a member who left, or a device of an account that gets another device in
@@ -430,7 +430,7 @@ def check_removal_policy(dev: Device, conv: dict[str, Any], removed: tuple[bytes
                             {"what": f"{by} removed {account} without being an admin"})
 
 
-async def commit(dev: Device, conv: dict[str, Any], now: int, *,
+async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
                  add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
                  update: bool = False, reinit: tuple[bytes, int] | None = None,
                  preview: str = "") -> bool:
@@ -464,7 +464,7 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
         try:
             await dev.api.commit(conv["group_id"], req)
         except (EpochConflict, Conflict):
-            await dev.sync(now, housekeep=False)  # someone else committed first: catch up, try again
+            await dev.catch_up(now)  # someone else committed first: catch up, try again
             conv = dev.store.conversation(conv["conv_id"])
             if not conv["meta"].get("active", True):
                 return False
@@ -480,7 +480,7 @@ async def commit(dev: Device, conv: dict[str, Any], now: int, *,
     raise AccordError("the group kept changing; try again")
 
 
-def _own_commit_events(dev: Device, conv: dict[str, Any], before: bytes, after: bytes,
+def _own_commit_events(dev: DeviceCore, conv: dict[str, Any], before: bytes, after: bytes,
                        now: int) -> None:
     from accord.client.inbox import _roster_events
 

@@ -32,17 +32,17 @@ from accord.errors import ValidationError
 from accord.privacy.cover import CoverSchedule
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 SETTING = "cover_traffic"
 MAX_POSTS_PER_RUN = 10_000
 
 
-def setting(dev: Device) -> dict[str, Any]:
+def setting(dev: DeviceCore) -> dict[str, Any]:
     return dict(dev.store.get_json(SETTING, {"enabled": False, "mean_s": 300}))
 
 
-def configure(dev: Device, enabled: bool, mean_s: int | None = None) -> dict[str, Any]:
+def configure(dev: DeviceCore, enabled: bool, mean_s: int | None = None) -> dict[str, Any]:
     cur = setting(dev)
     cur["enabled"] = enabled
     if mean_s is not None:
@@ -53,14 +53,14 @@ def configure(dev: Device, enabled: bool, mean_s: int | None = None) -> dict[str
     return cur
 
 
-def eligible(dev: Device) -> list[dict[str, Any]]:
+def eligible(dev: DeviceCore) -> list[dict[str, Any]]:
     """The conversations a cover post may go into (never a pending request, T14)."""
     return [c for c in dev.store.conversations()
             if c["meta"].get("active", True) and not message_requests.is_pending(c)
             and not c["meta"].get("reinit")]
 
 
-async def send_cover(dev: Device, now: int, rng: random.Random | None = None
+async def send_cover(dev: DeviceCore, now: int, rng: random.Random | None = None
                      ) -> bytes | None:
     """One cover post into a conversation chosen at random; its content id, or None
     when the key-change gate holds back every one (e.g. a device of ours is not in
@@ -80,18 +80,18 @@ async def send_cover(dev: Device, now: int, rng: random.Random | None = None
         return None
 
 
-def schedule(dev: Device, rng: random.Random) -> CoverSchedule:
+def schedule(dev: DeviceCore, rng: random.Random) -> CoverSchedule:
     return CoverSchedule(rng, mean_ms=1000 * int(setting(dev)["mean_s"]))
 
 
-async def tick(dev: Device, sched: CoverSchedule, now: int) -> bool:
+async def tick(dev: DeviceCore, sched: CoverSchedule, now: int) -> bool:
     """Send a cover post when one is due and the setting is on; whether one was sent."""
     if not setting(dev)["enabled"] or not sched.due(now):
         return False
     return await send_cover(dev, now) is not None
 
 
-async def run(dev: Device, clock: Callable[[], int], rng: random.Random, duration_ms: int,
+async def run(dev: DeviceCore, clock: Callable[[], int], rng: random.Random, duration_ms: int,
               step_s: float = 1.0) -> int:
     """Send cover posts for ``duration_ms`` (bounded in time and count); how many."""
     sched = schedule(dev, rng)
@@ -105,7 +105,7 @@ async def run(dev: Device, clock: Callable[[], int], rng: random.Random, duratio
     return sent
 
 
-async def while_listening(dev: Device, clock: Callable[[], int], rng: random.Random,
+async def while_listening(dev: DeviceCore, clock: Callable[[], int], rng: random.Random,
                           enabled: bool | None, duration_ms: int) -> int:
     """Cover posts during ``accord listen``: ``enabled`` (the --cover flag) overrides the setting."""
     if not (setting(dev)["enabled"] if enabled is None else enabled):

@@ -1,4 +1,4 @@
-"""Key transparency for a :class:`~accord.client.device.Device` (issue 7): the hooks it calls.
+"""Key transparency for a :class:`~accord.client.device_core.DeviceCore` (issue 7): the hooks it calls.
 
 - :func:`verify_claimed`: before KeyPackages claimed for ``account`` are
   added to a group, each device key must be in ``account``'s log (T06).
@@ -30,22 +30,22 @@ from accord.errors import AccordError, NotFound
 from accord.wire import b64d, b64e
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 GOSSIP_EVERY_MS = 3_600_000
 MAX_CHECKS_PER_SYNC = 200  # member keys checked per sync; the rest waits for the next
 
 
-def peers(dev: Device) -> dict[str, str]:
+def peers(dev: DeviceCore) -> dict[str, str]:
     return dict(dev.store.get_json("kt:peers", {}))
 
 
-def set_peer(dev: Device, domain: str, url: str) -> None:
+def set_peer(dev: DeviceCore, domain: str, url: str) -> None:
     dev.store.put_json("kt:peers", {**peers(dev), domain: url.rstrip("/")})
 
 
 @asynccontextmanager
-async def checker(dev: Device, transport: Any = None) -> AsyncIterator[KeyChecker]:
+async def checker(dev: DeviceCore, transport: Any = None) -> AsyncIterator[KeyChecker]:
     ident = dev.identity
     http = KtHttp(ident.server, ident.domain, peers(dev), transport)
     try:
@@ -54,7 +54,7 @@ async def checker(dev: Device, transport: Any = None) -> AsyncIterator[KeyChecke
         await http.close()
 
 
-def _security_event(dev: Device, account: str, now: int, what: str) -> None:
+def _security_event(dev: DeviceCore, account: str, now: int, what: str) -> None:
     for conv in dev.store.conversations():
         state = dev.store.load_group(conv["group_id"])
         if any(split_identity(mb.identity)[0] == account for mb in dev.engine.members(state)):
@@ -62,23 +62,23 @@ def _security_event(dev: Device, account: str, now: int, what: str) -> None:
                                 {"account": account, "what": what})
 
 
-async def verify_claimed(dev: Device, account: str, keys: list[bytes], now: int) -> None:
+async def verify_claimed(dev: DeviceCore, account: str, keys: list[bytes], now: int) -> None:
     """Raise :class:`KeyNotInLog` unless every key is in ``account``'s log (alerted)."""
     async with checker(dev) as kc:
         await kc.verify_members([(account, k) for k in keys], now)
     _mark_checked(dev, [(account, k) for k in keys])
 
 
-def _checked(dev: Device) -> set[str]:
+def _checked(dev: DeviceCore) -> set[str]:
     return set(dev.store.get_json("kt:checked", []))
 
 
-def _mark_checked(dev: Device, pairs: list[tuple[str, bytes]]) -> None:
+def _mark_checked(dev: DeviceCore, pairs: list[tuple[str, bytes]]) -> None:
     done = _checked(dev) | {f"{a}|{b64e(k)}" for a, k in pairs}
     dev.store.put_json("kt:checked", sorted(done))
 
 
-def unchecked_members(dev: Device) -> list[tuple[str, bytes]]:
+def unchecked_members(dev: DeviceCore) -> list[tuple[str, bytes]]:
     """``(account, key)`` of group leaves whose key was never checked against a log."""
     done = _checked(dev)
     me = dev.identity.mls_identity
@@ -94,12 +94,12 @@ def unchecked_members(dev: Device) -> list[tuple[str, bytes]]:
     return [out[t] for t in sorted(out)]
 
 
-def unproven(dev: Device) -> set[str]:
+def unproven(dev: DeviceCore) -> set[str]:
     """``account|key`` of group leaves whose key was not in the owner's log when checked."""
     return set(dev.store.get_json("kt:bad", []))
 
 
-async def check_members(dev: Device, kc: KeyChecker, now: int) -> int:
+async def check_members(dev: DeviceCore, kc: KeyChecker, now: int) -> int:
     """Check unchecked leaves (Welcome joins, added devices); failures are remembered.
 
     A leaf that fails is an alert and a ``security`` event, and sending to its
@@ -123,7 +123,7 @@ async def check_members(dev: Device, kc: KeyChecker, now: int) -> int:
     return len(pairs)
 
 
-async def _approve_linked(dev: Device, kc: KeyChecker) -> None:
+async def _approve_linked(dev: DeviceCore, kc: KeyChecker) -> None:
     linked = set(dev.store.get_json("linked", []))
     pinned: dict[str, str] = dev.store.get_json("kt:linked_keys", {})
     if not linked - set(pinned):
@@ -135,7 +135,7 @@ async def _approve_linked(dev: Device, kc: KeyChecker) -> None:
     kc.approve_own_keys(b64d(k) for k in pinned.values())
 
 
-async def monitor(dev: Device, kc: KeyChecker, now: int) -> tuple[bytes, ...]:
+async def monitor(dev: DeviceCore, kc: KeyChecker, now: int) -> tuple[bytes, ...]:
     """Self-monitoring (T05): keys of our account in the log that no device of ours approved."""
     ident = dev.identity
     if dev.store.get_json("kt:own_keys") is None:
@@ -145,7 +145,7 @@ async def monitor(dev: Device, kc: KeyChecker, now: int) -> tuple[bytes, ...]:
     return await kc.monitor_self(ident.account, dev.signature_public_key, now)
 
 
-def approve(dev: Device, keyprint: str) -> int:
+def approve(dev: DeviceCore, keyprint: str) -> int:
     """Approve our account's log keys whose fingerprint starts with ``keyprint``; how many."""
     seen = [b64d(k) for k in dev.store.get_json("kt:keys:" + dev.identity.account, [])]
     match = [k for k in seen if alerts.fingerprint(k).startswith(keyprint.lower())]
@@ -156,14 +156,14 @@ def approve(dev: Device, keyprint: str) -> int:
     return len(match)
 
 
-def contact_domains(dev: Device) -> list[str]:
+def contact_domains(dev: DeviceCore) -> list[str]:
     own = dev.identity.domain
     domains = {c["identity"].rsplit("@", 1)[-1] for c in dev.store.contacts()
                if "@" in c.get("identity", "")}
     return sorted(domains - {own})
 
 
-async def gossip(dev: Device, kc: KeyChecker, now: int) -> int:
+async def gossip(dev: DeviceCore, kc: KeyChecker, now: int) -> int:
     """Gossip each contact provider's head; how many split views were found."""
     found = 0
     for domain in contact_domains(dev)[:100]:
@@ -173,7 +173,7 @@ async def gossip(dev: Device, kc: KeyChecker, now: int) -> int:
     return found
 
 
-async def after_sync(dev: Device, now: int, *, force: bool = False) -> None:
+async def after_sync(dev: DeviceCore, now: int, *, force: bool = False) -> None:
     """The periodic duties; an unreachable log is an alert, never a crash of the sync."""
     safety.changed_contacts(dev, None, now)  # verified contacts whose keys changed (local)
     last = dev.store.get_json("kt:gossiped_at")

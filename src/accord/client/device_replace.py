@@ -30,17 +30,17 @@ from accord.client import conversations as convs
 from accord.client.mls_session import split_identity
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 MAX_ACCOUNTS = 100  # directory look-ups per refresh
 
 
-def due(dev: Device, now: int) -> bool:
+def due(dev: DeviceCore, now: int) -> bool:
     last = dev.store.get_json("devices_refreshed_at")
     return last is None or not 0 <= now - int(last) < dev.settings.device_check_ms
 
 
-async def refresh(dev: Device, now: int) -> int:
+async def refresh(dev: DeviceCore, now: int) -> int:
     """Replace the dead leaves this device is the one to commit for; how many commits."""
     dev.store.put_json("devices_refreshed_at", now)
     listed: dict[str, set[str]] = {}
@@ -54,7 +54,7 @@ async def refresh(dev: Device, now: int) -> int:
     return done
 
 
-async def _stale_leaves(dev: Device, conv: dict[str, Any],
+async def _stale_leaves(dev: DeviceCore, conv: dict[str, Any],
                         listed: dict[str, set[str]]) -> list[bytes]:
     state = dev.store.load_group(conv["group_id"])
     stale = []
@@ -84,7 +84,7 @@ def committer(members: list[bytes], stale: list[bytes]) -> dict[str, bytes]:
     return out
 
 
-async def _replace(dev: Device, conv: dict[str, Any], stale: list[bytes], now: int) -> int:
+async def _replace(dev: DeviceCore, conv: dict[str, Any], stale: list[bytes], now: int) -> int:
     state = dev.store.load_group(conv["group_id"])
     members = [mb.identity for mb in dev.engine.members(state)]
     me = dev.identity.mls_identity

@@ -4,7 +4,7 @@ The format and its checks are ``accord.content.first_contact``; this module
 holds the device's part:
 
 - the first-contact key: made once, kept in the encrypted profile, published
-  in every KeyPackage the device uploads (``kp_extensions``);
+  in every KeyPackage the device uploads (``DeviceCore.first_contact_key``);
 - sealing (``seal_for``): when a commit adds other accounts' devices, one
   sealed request per device whose KeyPackage carries a key, bound to the
   Welcome of that commit, with the preview the person gave (may be empty);
@@ -29,29 +29,13 @@ from accord.wire import messages as m
 from accord.wire import parse
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
     from accord.wire import federation as fw
 
-KEY = "first_contact:key"
 SEALED = "first_contact:sealed"  # group id hex -> this device's sealed request (hex)
 
 
-def request_key(dev: Device) -> tuple[bytes, bytes]:
-    """This device's first-contact key pair ``(private, public)``, made on first use."""
-    kept = dev.store.get_json(KEY)
-    if kept is None:
-        priv, pub = fc.new_request_key()
-        kept = {"priv": priv.hex(), "pub": pub.hex()}
-        dev.store.put_json(KEY, kept)
-    return bytes.fromhex(kept["priv"]), bytes.fromhex(kept["pub"])
-
-
-def kp_extensions(dev: Device) -> list[tuple[int, bytes]]:
-    """The KeyPackage extension that publishes the key (signed with the KeyPackage)."""
-    return [(fc.REQUEST_KEY_EXTENSION, request_key(dev)[1])]
-
-
-def seal_for(dev: Device, group_id: bytes, welcome: bytes, adds: list[tuple[str, bytes]],
+def seal_for(dev: DeviceCore, group_id: bytes, welcome: bytes, adds: list[tuple[str, bytes]],
              suite: int, preview: str, now: int) -> list[m.SealedFirstContact]:
     """A sealed request for each added device of another account that publishes a key."""
     out = []
@@ -67,7 +51,7 @@ def seal_for(dev: Device, group_id: bytes, welcome: bytes, adds: list[tuple[str,
     return out
 
 
-def remember(dev: Device, listed: fw.MessageRequestList) -> None:
+def remember(dev: DeviceCore, listed: fw.MessageRequestList) -> None:
     """Keep the sealed requests the provider lists for this device, by group, until
     ``open_waiting`` decides them."""
     from accord.client import invites
@@ -79,7 +63,7 @@ def remember(dev: Device, listed: fw.MessageRequestList) -> None:
     dev.store.put_json(SEALED, kept)
 
 
-async def open_waiting(dev: Device, now: int) -> int:
+async def open_waiting(dev: DeviceCore, now: int) -> int:
     """Open and check the sealed requests of waiting invitations; how many were decided.
 
     A request that fails a check is dropped with its reason (``FirstContactRefused``);
@@ -109,12 +93,12 @@ async def open_waiting(dev: Device, now: int) -> int:
     return decided
 
 
-async def _checked(dev: Device, sealed: bytes, group_id: bytes, entry: dict[str, Any],
+async def _checked(dev: DeviceCore, sealed: bytes, group_id: bytes, entry: dict[str, Any],
                    now: int) -> fc.FirstContactTBS:
     from accord.client import device_kt
     from accord.client.keycheck import require_device_key
 
-    signed = fc.open_request(sealed, request_key(dev)[0])
+    signed = fc.open_request(sealed, dev.first_contact_key()[0])
     welcome = parse(m.QueueItem, bytes.fromhex(entry["welcome"])).body  # JSON, not MLS
     tbs = fc.check(signed, recipient=dev.identity.mls_identity, group_id=group_id,
                    welcome=welcome, sender_account=entry["from"])

@@ -26,7 +26,7 @@ from accord.privacy.sizes import private_message
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 ALERT_KIND = "split_view"
 
@@ -35,11 +35,11 @@ def _key(group_id: bytes) -> str:
     return "fork:" + group_id.hex()
 
 
-def _load(dev: Device, group_id: bytes) -> ForkMonitor:
+def _load(dev: DeviceCore, group_id: bytes) -> ForkMonitor:
     return ForkMonitor.from_json(dev.store.get_json(_key(group_id)))
 
 
-def _save(dev: Device, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMonitor,
+def _save(dev: DeviceCore, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMonitor,
           now: int) -> None:
     for a in mon.take_alerts():
         raise_alert(dev.store, ALERT_KIND, now, group=group_id.hex()[:16], evidence=a.kind,
@@ -50,13 +50,13 @@ def _save(dev: Device, conv: dict[str, Any] | None, group_id: bytes, mon: ForkMo
     dev.store.put_json(_key(group_id), mon.to_json())
 
 
-def _event(dev: Device, conv_id: str, evidence: str, epoch: int | None, what: str,
+def _event(dev: DeviceCore, conv_id: str, evidence: str, epoch: int | None, what: str,
            now: int) -> None:
     dev.store.add_event(conv_id, now, "security",
                         {"what": what, "evidence": evidence, "epoch": epoch})
 
 
-def keep_events(dev: Device, raised: list[dict[str, Any]], now: int) -> None:
+def keep_events(dev: DeviceCore, raised: list[dict[str, Any]], now: int) -> None:
     """The history events of fork alerts raised by an item that then failed: the
     inbox rolled the item back, events included, and keeps its alerts; the
     evidence belongs in the conversation's history as well."""
@@ -71,7 +71,7 @@ def keep_events(dev: Device, raised: list[dict[str, Any]], now: int) -> None:
         _event(dev, conv["conv_id"], d["evidence"], d["epoch"], d["what"], now)
 
 
-def on_welcome(dev: Device, state: bytes, item: m.QueueItem, now: int) -> None:
+def on_welcome(dev: DeviceCore, state: bytes, item: m.QueueItem, now: int) -> None:
     """A Welcome we joined with (``state``: the group it took us into)."""
     group_id = dev.engine.group_id(state)
     mon = _load(dev, group_id)
@@ -79,14 +79,14 @@ def on_welcome(dev: Device, state: bytes, item: m.QueueItem, now: int) -> None:
     _save(dev, None, group_id, mon, now)
 
 
-def on_commit(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
+def on_commit(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
     group_id = conv["group_id"]
     mon = _load(dev, group_id)
     mon.commit(item.epoch, item.chain, item.body, item.chain_seq)
     _save(dev, conv, group_id, mon, now)
 
 
-def on_own_commit(dev: Device, conv: dict[str, Any], epoch: int, commit: bytes,
+def on_own_commit(dev: DeviceCore, conv: dict[str, Any], epoch: int, commit: bytes,
                   now: int) -> None:
     """Our commit for ``epoch`` was accepted: it is the next link of our chain."""
     mon = _load(dev, conv["group_id"])
@@ -94,7 +94,7 @@ def on_own_commit(dev: Device, conv: dict[str, Any], epoch: int, commit: bytes,
     _save(dev, conv, conv["group_id"], mon, now)
 
 
-def on_application(dev: Device, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
+def on_application(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
     epoch: int | None = None
     tag: bytes | None = None
     try:

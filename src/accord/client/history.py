@@ -13,7 +13,7 @@ from accord.client.store import StoredMessage
 from accord.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 SHORT_ID = 8
 
@@ -36,7 +36,7 @@ def message_view(m: StoredMessage) -> dict[str, Any]:
     }
 
 
-def timeline(dev: Device, conv: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+def timeline(dev: DeviceCore, conv: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
     msgs = dev.store.messages(conv["conv_id"], limit)
     seqs = dev.store.seqs(conv["conv_id"])
     # Messages keep the store's order (the hub's delivery order); each event goes
@@ -49,7 +49,7 @@ def timeline(dev: Device, conv: dict[str, Any], limit: int = 1000) -> list[dict[
     return [item for _, item in sorted(keyed, key=lambda k: k[0])]
 
 
-def timeline_page(dev: Device, conv: dict[str, Any], limit: int = 200,
+def timeline_page(dev: DeviceCore, conv: dict[str, Any], limit: int = 200,
                   before: int | None = None) -> dict[str, Any]:
     """The newest ``limit`` messages below position ``before``, with the events among
     them, in the order of :func:`timeline`; ``more`` when older ones exist."""
@@ -67,7 +67,7 @@ def timeline_page(dev: Device, conv: dict[str, Any], limit: int = 200,
             "first_seq": page[0][0] if page else None}
 
 
-def resolve_message(dev: Device, conv: dict[str, Any], prefix: str) -> bytes:
+def resolve_message(dev: DeviceCore, conv: dict[str, Any], prefix: str) -> bytes:
     """The message of ``conv`` whose hex id starts with ``prefix`` (unique)."""
     prefix = prefix.strip().lower()
     if len(prefix) < 4:

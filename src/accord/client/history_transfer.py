@@ -22,7 +22,7 @@ from accord.client.store import StoredMessage
 from accord.errors import AccordError, DecodeError
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 HISTORY_TYPE = "application/vnd.accord.history+json"
 HISTORY_NAME = "history.json"
@@ -35,21 +35,21 @@ FORMAT = 1
 ROOM_EVENTS = ("renamed", "admins")
 
 
-def self_conversation(dev: Device) -> dict[str, Any] | None:
+def self_conversation(dev: DeviceCore) -> dict[str, Any] | None:
     for conv in dev.store.conversations():
         if conv["kind"] == SELF_KIND and conv["meta"].get("active", True):
             return conv
     return None
 
 
-async def ensure_self_conversation(dev: Device, now: int) -> dict[str, Any]:
+async def ensure_self_conversation(dev: DeviceCore, now: int) -> dict[str, Any]:
     conv = self_conversation(dev)
     if conv is None:
         conv = await convs.create(dev, "note to self", [], now, kind=SELF_KIND)
     return conv
 
 
-def export(dev: Device) -> bytes:
+def export(dev: DeviceCore) -> bytes:
     out = []
     for conv in dev.store.conversations()[:MAX_CONVERSATIONS]:
         if conv["kind"] == SELF_KIND:
@@ -70,7 +70,7 @@ def _message_json(m: StoredMessage) -> dict[str, Any]:
             "expires_at": m.expires_at, "meta": m.meta}
 
 
-async def send_pending(dev: Device, now: int) -> int:
+async def send_pending(dev: DeviceCore, now: int) -> int:
     """Send the history to linked devices that joined the note-to-self group; how many."""
     pending = dev.store.get_json("history_pending", [])
     if not pending:
@@ -88,7 +88,7 @@ async def send_pending(dev: Device, now: int) -> int:
     return len(ready)
 
 
-async def import_received(dev: Device, now: int) -> int:
+async def import_received(dev: DeviceCore, now: int) -> int:
     """Import every history this device received from its own account; messages added."""
     inbox = dev.store.get_json("history_inbox", [])
     added = 0
@@ -102,7 +102,7 @@ async def import_received(dev: Device, now: int) -> int:
     return added
 
 
-def _import(dev: Device, data: bytes, now: int) -> int:
+def _import(dev: DeviceCore, data: bytes, now: int) -> int:
     doc = json.loads(data)
     if doc.get("format") != FORMAT:
         raise DecodeError("unknown history format")
@@ -125,7 +125,7 @@ def _import(dev: Device, data: bytes, now: int) -> int:
     return added
 
 
-def _import_events(dev: Device, conv_id: str, events: list[dict[str, Any]]) -> None:
+def _import_events(dev: DeviceCore, conv_id: str, events: list[dict[str, Any]]) -> None:
     have = {(e["at"], e["kind"], json.dumps(e["detail"], sort_keys=True))
             for e in dev.store.events(conv_id)}
     for e in events:
@@ -140,7 +140,7 @@ def _import_events(dev: Device, conv_id: str, events: list[dict[str, Any]]) -> N
             dev.store.add_event(conv_id, int(e["at"]), kind, detail)
 
 
-def note_received(dev: Device, conv: dict[str, Any], msg_id: bytes, account: str,
+def note_received(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes, account: str,
                   media_types: list[str]) -> None:
     """Remember a history attachment from our own account, to import after this sync."""
     if account != dev.identity.account or HISTORY_TYPE not in media_types:

@@ -25,12 +25,12 @@ from accord.client.safety import KeyChangeUnconfirmed
 from accord.errors import AccordError
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 LINK_RETRY_MS = 60_000
 
 
-async def run(dev: Device, now: int) -> None:
+async def run(dev: DeviceCore, now: int) -> None:
     dev.store.expire_messages(now)
     linked = set(dev.store.get_json("linked", []))
     for conv in dev.store.conversations():
@@ -60,7 +60,7 @@ async def run(dev: Device, now: int) -> None:
     await dev.top_up_key_packages(now)
 
 
-async def _conversation_duties(dev: Device, conv: dict[str, Any], linked: set[str],
+async def _conversation_duties(dev: DeviceCore, conv: dict[str, Any], linked: set[str],
                                now: int) -> None:
     state = dev.store.load_group(conv["group_id"])
     present = {mb.identity for mb in dev.engine.members(state)}
@@ -87,7 +87,7 @@ async def _conversation_duties(dev: Device, conv: dict[str, Any], linked: set[st
         await convs.commit(dev, conv, now, update=True)
 
 
-async def remove_device(dev: Device, device_id: str, now: int) -> int:
+async def remove_device(dev: DeviceCore, device_id: str, now: int) -> int:
     """Remove one of our account's devices at the provider and from every conversation."""
     ident = dev.identity
     if device_id == ident.device_id:
@@ -104,13 +104,13 @@ async def remove_device(dev: Device, device_id: str, now: int) -> int:
     return n
 
 
-async def link_device(dev: Device, code: str, now: int, *, send_history: bool = True) -> str:
+async def link_device(dev: DeviceCore, code: str, now: int, *, send_history: bool = True) -> str:
     """Certify a new device of our account from its link code; its device id.
 
     It joins our conversations at the next sync after it has published
     KeyPackages (it does so as soon as it sees itself certified).
     """
-    from accord.client.device import check_code_key
+    from accord.client.device_core import check_code_key
 
     key, possession = check_code_key(code)
     ident = dev.identity

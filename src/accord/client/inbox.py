@@ -36,10 +36,10 @@ from accord.errors import AccordError
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 
-async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
+async def apply_items(dev: DeviceCore, items: list[m.QueueItem], now: int) -> int:
     applied = 0
     welcomed = any(i.kind == "welcome" and i.seq > dev.cursor for i in items)
     if welcomed:
@@ -57,7 +57,7 @@ async def apply_items(dev: Device, items: list[m.QueueItem], now: int) -> int:
     return applied
 
 
-def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
+def _apply_whole(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     """Apply ``item`` and move the cursor past it in one transaction; on a typed
     failure, roll all of it back, then record the failure on its own."""
     raised: list[dict[str, Any]] = []
@@ -85,7 +85,7 @@ def _apply_whole(dev: Device, item: m.QueueItem, now: int) -> None:
         dev.store.put_json("cursor", item.seq)
 
 
-def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
+def _apply_one(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     # T14 (issue 18): a stranger's invitation and what follows it wait unparsed.
     if item.kind == "welcome" and invites.defer(dev, item, now):
         return
@@ -103,7 +103,7 @@ def _apply_one(dev: Device, item: m.QueueItem, now: int) -> None:
         _proposal(dev, item, now)
 
 
-def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
+def _conv_of(dev: DeviceCore, group_id: bytes | None) -> dict[str, Any] | None:
     """The conversation in MLS group ``group_id`` (after a ReInit, not the group
     its id was made from)."""
     if group_id is None:
@@ -111,7 +111,7 @@ def _conv_of(dev: Device, group_id: bytes | None) -> dict[str, Any] | None:
     return dev.store.conversation_of_group(group_id)
 
 
-def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
+def _welcome(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     refs = dev.engine.welcome_key_package_refs(item.body)
     waiting = reinit.pending(dev)  # T10: the new group of a ReInit joins with the old one
     state = dev.engine.join(item.body, dev.key_package_privates(refs), now,
@@ -149,7 +149,7 @@ def _welcome(dev: Device, item: m.QueueItem, now: int) -> None:
         dev.store.upsert_contact(account)
 
 
-def _inviter(dev: Device, state: bytes, item: m.QueueItem) -> str | None:
+def _inviter(dev: DeviceCore, state: bytes, item: m.QueueItem) -> str | None:
     """The account of the member device the Welcome item names; None if it names
     none of the group's members (T14: such a Welcome is a message request)."""
     for member in dev.engine.members(state):
@@ -159,12 +159,12 @@ def _inviter(dev: Device, state: bytes, item: m.QueueItem) -> str | None:
     return None
 
 
-def join_accepted(dev: Device, item: m.QueueItem, now: int) -> None:
+def join_accepted(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     """Join with a request's Welcome, parsed only now that it is accepted (invites.join)."""
     _welcome(dev, item, now)
 
 
-def apply_held(dev: Device, items: list[m.QueueItem], now: int) -> int:
+def apply_held(dev: DeviceCore, items: list[m.QueueItem], now: int) -> int:
     """Apply what waited for the accept, in order, each whole or not at all, inside the
     accept's transaction (``invites.join``): a bad item is recorded and skipped, while
     the profile failing (a full disk) undoes the whole accept."""
@@ -185,7 +185,7 @@ def apply_held(dev: Device, items: list[m.QueueItem], now: int) -> int:
     return applied
 
 
-def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
+def _commit(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     conv = _conv_of(dev, item.group_id)
     if conv is None or not conv["meta"].get("active", True):
         return
@@ -207,7 +207,7 @@ def _commit(dev: Device, item: m.QueueItem, now: int) -> None:
     reinit.started(dev, conv, r.state, by, now)  # T10: a ReInit moves the conversation
 
 
-def _proposal(dev: Device, item: m.QueueItem, now: int) -> None:
+def _proposal(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     """Cache a proposal for the commit that will reference it (RFC 9420 12.4). A
     member's Remove proposals of its own account's leaves mean it left; Remove
     proposals of others are cached but never committed by this device."""
@@ -224,7 +224,7 @@ def _proposal(dev: Device, item: m.QueueItem, now: int) -> None:
         convs.mark_left(dev, conv["conv_id"], by, now)
 
 
-def _roster_events(dev: Device, conv: dict[str, Any], before: set[bytes], after: set[bytes],
+def _roster_events(dev: DeviceCore, conv: dict[str, Any], before: set[bytes], after: set[bytes],
                    by: str, now: int) -> None:
     accounts_before = {split_identity(i)[0] for i in before}
     accounts_after = {split_identity(i)[0] for i in after}
@@ -254,7 +254,7 @@ def _roster_events(dev: Device, conv: dict[str, Any], before: set[bytes], after:
                             {"account": account, "device": device, "by": by})
 
 
-def _application(dev: Device, item: m.QueueItem, now: int) -> None:
+def _application(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     conv = _conv_of(dev, item.group_id)
     if conv is None or not conv["meta"].get("active", True):
         return

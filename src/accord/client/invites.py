@@ -28,7 +28,7 @@ from accord.wire import dumps, parse
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 MAX_HELD = 500
 MAX_ITEM_BYTES = 512 * 1024  # a hub takes up to 256 KiB per message
@@ -41,15 +41,15 @@ def is_deferred(conv: dict[str, Any]) -> bool:
     return bool(conv["meta"].get("request", {}).get("deferred"))
 
 
-def _all(dev: Device) -> dict[str, Any]:
+def _all(dev: DeviceCore) -> dict[str, Any]:
     return dict(dev.store.get_json(KEY, {}))
 
 
-def waiting(dev: Device, group_id: bytes | None) -> bool:
+def waiting(dev: DeviceCore, group_id: bytes | None) -> bool:
     return group_id is not None and group_id.hex() in _all(dev)
 
 
-def defer(dev: Device, item: m.QueueItem, now: int) -> bool:
+def defer(dev: DeviceCore, item: m.QueueItem, now: int) -> bool:
     """Keep a Welcome of a listed request unparsed; False if it is not one. No
     conversation exists until the accept: only this record, keyed by group id."""
     if item.group_id is None or waiting(dev, item.group_id):
@@ -64,7 +64,7 @@ def defer(dev: Device, item: m.QueueItem, now: int) -> bool:
     return True
 
 
-def hold(dev: Device, group_id: bytes, item: m.QueueItem) -> None:
+def hold(dev: DeviceCore, group_id: bytes, item: m.QueueItem) -> None:
     """Keep an item of a waiting request's group as it came (bounded), unread."""
     invites = _all(dev)
     entry = invites[group_id.hex()]
@@ -73,16 +73,16 @@ def hold(dev: Device, group_id: bytes, item: m.QueueItem) -> None:
         dev.store.put_json(KEY, invites)
 
 
-def undecided(dev: Device) -> list[tuple[str, dict[str, Any]]]:
+def undecided(dev: DeviceCore) -> list[tuple[str, dict[str, Any]]]:
     """The waiting invitations whose sealed first-contact request is not decided yet."""
     return [(g, e) for g, e in _all(dev).items() if "first_contact" not in e]
 
 
-def decided(dev: Device) -> set[str]:
+def decided(dev: DeviceCore) -> set[str]:
     return {g for g, e in _all(dev).items() if "first_contact" in e}
 
 
-def decide_first_contact(dev: Device, group_id: bytes, result: dict[str, Any]) -> None:
+def decide_first_contact(dev: DeviceCore, group_id: bytes, result: dict[str, Any]) -> None:
     """Keep what the sealed first-contact request said (``accord.client.first_contact``)."""
     invites = _all(dev)
     if group_id.hex() in invites:
@@ -90,12 +90,12 @@ def decide_first_contact(dev: Device, group_id: bytes, result: dict[str, Any]) -
         dev.store.put_json(KEY, invites)
 
 
-def held_count(dev: Device, conv: dict[str, Any]) -> int:
+def held_count(dev: DeviceCore, conv: dict[str, Any]) -> int:
     entry = _all(dev).get(conv["group_id"].hex())
     return len(entry["held"]) if entry else 0
 
 
-def pending(dev: Device) -> list[dict[str, Any]]:
+def pending(dev: DeviceCore) -> list[dict[str, Any]]:
     """The waiting requests, shaped as conversations (none is in the store yet)."""
     from accord.client import conversations as convs
 
@@ -110,14 +110,14 @@ def pending(dev: Device) -> list[dict[str, Any]]:
     return out
 
 
-def find(dev: Device, name_or_id: str) -> dict[str, Any] | None:
+def find(dev: DeviceCore, name_or_id: str) -> dict[str, Any] | None:
     for conv in pending(dev):
         if name_or_id in (conv["conv_id"], conv["name"]):
             return conv
     return None
 
 
-def join(dev: Device, conv: dict[str, Any], now: int) -> int:
+def join(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """After the accept: parse the Welcome, then the held items; how many applied.
     Whole or nothing: the request leaves the store in the transaction that stores the
     join, so a profile that cannot be written (a full disk) keeps the invitation
@@ -148,7 +148,7 @@ def join(dev: Device, conv: dict[str, Any], now: int) -> int:
         return inbox.apply_held(dev, held, now)
 
 
-def _accepted(dev: Device, group_id: bytes) -> None:
+def _accepted(dev: DeviceCore, group_id: bytes) -> None:
     """The request is answered: its invitation and its listing leave the store."""
     forget(dev, group_id)
     requests = dev.store.get_json("message_requests", {})
@@ -156,13 +156,13 @@ def _accepted(dev: Device, group_id: bytes) -> None:
     dev.store.put_json("message_requests", requests)
 
 
-def forget(dev: Device, group_id: bytes) -> None:
+def forget(dev: DeviceCore, group_id: bytes) -> None:
     invites = _all(dev)
     if invites.pop(group_id.hex(), None) is not None:
         dev.store.put_json(KEY, invites)
 
 
-def _failed(dev: Device, conv: dict[str, Any], what: str, exc: AccordError | None,
+def _failed(dev: DeviceCore, conv: dict[str, Any], what: str, exc: AccordError | None,
             now: int) -> None:
     """Keep a trace: an inactive conversation whose history says what failed."""
     meta = {"active": False, "request": dict(conv["meta"]["request"], state="failed",

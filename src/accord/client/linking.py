@@ -39,7 +39,7 @@ from accord.errors import CryptoError, NotFound, ValidationError
 from accord.wire import b64d, b64e, signing
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LEN = 10
@@ -125,7 +125,7 @@ def unseal(keys: CodeKeys, role: bytes, sealed: bytes) -> dict[str, Any]:
 
 # -- the existing device ---------------------------------------------------------------
 
-async def open_slot(dev: Device, now: int, ttl_ms: int = TTL_MS) -> LinkSlot:
+async def open_slot(dev: DeviceCore, now: int, ttl_ms: int = TTL_MS) -> LinkSlot:
     code = new_code(dev.random_bytes)
     keys = derive(code)
     offer = seal(keys, b"offer", {"v": FORMAT, "account": dev.identity.account})
@@ -133,7 +133,7 @@ async def open_slot(dev: Device, now: int, ttl_ms: int = TTL_MS) -> LinkSlot:
     return LinkSlot(code, keys, created.expires_at)
 
 
-async def poll_answer(dev: Device, slot: LinkSlot) -> NewDevice | None:
+async def poll_answer(dev: DeviceCore, slot: LinkSlot) -> NewDevice | None:
     """The new device's key once it answered (possession checked); None until then."""
     state = await dev.api.rendezvous_state(slot.keys.slot)
     if state.answer is None:
@@ -148,7 +148,7 @@ async def poll_answer(dev: Device, slot: LinkSlot) -> NewDevice | None:
     return new
 
 
-async def certify(dev: Device, slot: LinkSlot, new: NewDevice, *,
+async def certify(dev: DeviceCore, slot: LinkSlot, new: NewDevice, *,
                   send_history: bool = True) -> str:
     """Certify the new key with the provider, close the slot; the new device id."""
     ident = dev.identity
@@ -161,12 +161,12 @@ async def certify(dev: Device, slot: LinkSlot, new: NewDevice, *,
     return resp.device_id
 
 
-async def close_slot(dev: Device, slot: LinkSlot) -> None:
+async def close_slot(dev: DeviceCore, slot: LinkSlot) -> None:
     with contextlib.suppress(NotFound):  # expired already: nothing left to remove
         await dev.api.rendezvous_close(slot.keys.slot)
 
 
-async def add_to_conversations(dev: Device, device_id: str, now: int) -> int:
+async def add_to_conversations(dev: DeviceCore, device_id: str, now: int) -> int:
     """Add the linked device to every conversation now; how many still lack it
     (it has not published KeyPackages yet)."""
     me = identity_of(dev.identity.account, device_id)
@@ -184,9 +184,9 @@ async def add_to_conversations(dev: Device, device_id: str, now: int) -> int:
 
 # -- the new device ---------------------------------------------------------------------
 
-async def join(dev: Device, code: str, server: str) -> str:
+async def join(dev: DeviceCore, code: str, server: str) -> str:
     """Answer an existing device's code; the account joined. The new device then
-    waits for certification with ``Device.complete_link``."""
+    waits for certification with ``DeviceCore.complete_link``."""
     if dev.registered:
         raise ValidationError("this profile already belongs to an account")
     keys = derive(code)

@@ -35,13 +35,13 @@ from accord.wire import b64e
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 MAX_HELD = 500
 PREVIEW_KIND = "request"
 
 
-async def refresh(dev: Device) -> dict[str, str]:
+async def refresh(dev: DeviceCore) -> dict[str, str]:
     """The provider's pending requests, ``group_id hex -> from_account``, remembered."""
     from accord.client import first_contact
     from accord.wire import federation as fw  # ~12 ms; not on the send path
@@ -53,7 +53,7 @@ async def refresh(dev: Device) -> dict[str, str]:
     return pending
 
 
-async def reconcile(dev: Device, now: int) -> int:
+async def reconcile(dev: DeviceCore, now: int) -> int:
     """Apply the requests another device of the account accepted (the provider no
     longer lists them); how many. Asks the provider only while requests are pending."""
     # Only requests the provider listed can be accepted elsewhere: one the device
@@ -68,7 +68,7 @@ async def reconcile(dev: Device, now: int) -> int:
     return len(done)
 
 
-def on_join(dev: Device, conv_id: str, group_id: bytes, now: int, inviter: str | None,
+def on_join(dev: DeviceCore, conv_id: str, group_id: bytes, now: int, inviter: str | None,
             others: list[str]) -> None:
     """Decide whether a conversation just joined is a message request (T14).
 
@@ -109,13 +109,13 @@ def require_accepted(conv: dict[str, Any]) -> None:
                               "(accord requests accept) or block it first", "T14 consent")
 
 
-def pending(dev: Device) -> list[dict[str, Any]]:
+def pending(dev: DeviceCore) -> list[dict[str, Any]]:
     from accord.client import invites
 
     return [c for c in dev.store.conversations() if is_pending(c)] + invites.pending(dev)
 
 
-def summary(dev: Device, conv: dict[str, Any]) -> dict[str, Any]:
+def summary(dev: DeviceCore, conv: dict[str, Any]) -> dict[str, Any]:
     """What every face shows of a pending request: the sender (the provider's list),
     the plain-text previews (the checked sealed first contact, issue 18, or those of
     held messages), how many items wait unread, and why a sealed request was dropped."""
@@ -131,7 +131,7 @@ def summary(dev: Device, conv: dict[str, Any]) -> dict[str, Any]:
             "dropped": sealed.get("reason") if sealed.get("state") == "dropped" else None}
 
 
-def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
+def hold(dev: DeviceCore, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
     """Keep a message of a pending request unread; store only its preview."""
     assert r.plaintext is not None
     try:
@@ -158,7 +158,7 @@ def hold(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: i
         {"request": True, "truncated": preview.truncated}))
 
 
-async def accept(dev: Device, conv: dict[str, Any], now: int) -> int:
+async def accept(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Accept the request; the number of held messages applied."""
     if not is_pending(conv):
         raise ValidationError("this conversation is not a pending message request")
@@ -174,7 +174,7 @@ async def accept(dev: Device, conv: dict[str, Any], now: int) -> int:
     return applied
 
 
-def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
+def apply_held(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     from accord.client import invites, messaging
 
     cid = conv["conv_id"]
@@ -203,7 +203,7 @@ def apply_held(dev: Device, conv: dict[str, Any], now: int) -> int:
     return applied
 
 
-async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = False) -> str:
+async def block(dev: DeviceCore, conv: dict[str, Any], now: int, *, domain: bool = False) -> str:
     """Block the request's sender (or its whole domain); the target blocked."""
     from accord.client import conversations as convs
     from accord.client import invites
@@ -225,7 +225,7 @@ async def block(dev: Device, conv: dict[str, Any], now: int, *, domain: bool = F
     return target
 
 
-async def report(dev: Device, conv: dict[str, Any], now: int) -> str:
+async def report(dev: DeviceCore, conv: dict[str, Any], now: int) -> str:
     """Report the request to our provider unread (T13: it files the sender and the time
     it recorded; no content leaves the device), then block the sender (``block``).
     The sender blocked."""
@@ -246,7 +246,7 @@ async def report(dev: Device, conv: dict[str, Any], now: int) -> str:
 BLOCKS_EVERY_MS = 300_000
 
 
-async def block_target(dev: Device, target: str) -> list[str]:
+async def block_target(dev: DeviceCore, target: str) -> list[str]:
     """Block a user or a domain at the provider; the account's block list."""
     from accord.wire import federation as fw  # ~12 ms; not on the send path
 
@@ -256,7 +256,7 @@ async def block_target(dev: Device, target: str) -> list[str]:
     return listed.targets
 
 
-async def refresh_blocks(dev: Device, now: int) -> None:
+async def refresh_blocks(dev: DeviceCore, now: int) -> None:
     """Follow the provider's block list (blocks made elsewhere), every BLOCKS_EVERY_MS."""
     known = dev.store.get_json("blocks", {"targets": [], "at": 0})
     if known["at"] and now - known["at"] < BLOCKS_EVERY_MS:
@@ -267,10 +267,10 @@ async def refresh_blocks(dev: Device, now: int) -> None:
     dev.store.put_json("blocks", {"targets": listed.targets, "at": now})
 
 
-def is_blocked(dev: Device, sender_identity: bytes) -> bool:
+def is_blocked(dev: DeviceCore, sender_identity: bytes) -> bool:
     return _blocked_account(dev, split_identity(sender_identity)[0])
 
 
-def _blocked_account(dev: Device, account: str) -> bool:
+def _blocked_account(dev: DeviceCore, account: str) -> bool:
     targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
     return account in targets or account.rsplit("@", 1)[-1] in targets

@@ -55,7 +55,7 @@ from accord.errors import AccordError, EpochConflict, GroupMoved, NotFound, Vali
 from accord.privacy.franking import message_aad, split_aad
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 POST_ATTEMPTS = 3
 PART_BYTES = 8 * 1024 * 1024  # per uploaded blob; the provider takes up to 16 MiB
@@ -65,7 +65,7 @@ LOCATOR_PREFIX = "accord-blob:"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
-def require_member(dev: Device, conv: dict[str, Any]) -> None:
+def require_member(dev: DeviceCore, conv: dict[str, Any]) -> None:
     """Nothing is sent to a conversation we are out of; say why (issue 19)."""
     if conv["meta"].get("active", True):
         return
@@ -81,7 +81,7 @@ def require_member(dev: Device, conv: dict[str, Any]) -> None:
                           "another of your devices adds it at their next sync", "membership")
 
 
-async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int, *,
+async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now: int, *,
                     confirmed: bool | Collection[str] = False) -> bytes:
     """Send one content body; its message id. Every encrypt-and-send of content goes
     through ``post_sealed``, so the key-change gate (``safety.check_before_send``) runs
@@ -117,7 +117,7 @@ async def send_body(dev: Device, conv: dict[str, Any], body: BodyKinds, now: int
     return content.message_id
 
 
-async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: int, *,
+async def post_sealed(dev: DeviceCore, conv: dict[str, Any], sealed: Sealed, now: int, *,
                       confirmed: bool | Collection[str] = False) -> None:
     """Encrypt ``sealed`` in the group's current epoch and post it to the hub; a newer
     epoch (``EpochConflict``) is caught up with and the content encrypted again.
@@ -148,7 +148,7 @@ async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: in
             raise  # the post may have arrived: keep the marker for its echo
         except (EpochConflict, GroupMoved):
             dev.store.delete(marker)
-            await dev.sync(now, housekeep=False)
+            await dev.catch_up(now)
             conv = dev.store.conversation(conv["conv_id"])
             require_member(dev, conv)  # the commit that took the epoch removed us
             if dev.post_jitter is not None:  # the retry is not posted right after the sync
@@ -159,14 +159,14 @@ async def post_sealed(dev: Device, conv: dict[str, Any], sealed: Sealed, now: in
     raise outbox.GroupKeptChanging("the group kept changing; try again")
 
 
-def count_sent(dev: Device, conv_id: str) -> None:
+def count_sent(dev: DeviceCore, conv_id: str) -> None:
     """One more message sent since our last key update (T09, ``housekeeping``)."""
     meta = dev.store.conversation(conv_id)["meta"]
     meta["sent_since_update"] = meta.get("sent_since_update", 0) + 1
     dev.store.update_conversation(conv_id, meta=meta)
 
 
-async def send_text(dev: Device, conv: dict[str, Any], text: str, now: int,
+async def send_text(dev: DeviceCore, conv: dict[str, Any], text: str, now: int,
                     reply_to: bytes | None = None,
                     attachments: tuple[Attachment, ...] = (), *,
                     confirmed: bool | Collection[str] = False) -> bytes:
@@ -174,31 +174,31 @@ async def send_text(dev: Device, conv: dict[str, Any], text: str, now: int,
                            confirmed=confirmed)
 
 
-async def react(dev: Device, conv: dict[str, Any], target: bytes, emoji: str, now: int,
+async def react(dev: DeviceCore, conv: dict[str, Any], target: bytes, emoji: str, now: int,
                 remove: bool = False, *, confirmed: bool | Collection[str] = False) -> bytes:
     dev.store.message(target)
     return await send_body(dev, conv, Reaction(target, emoji, remove), now, confirmed=confirmed)
 
 
-async def edit(dev: Device, conv: dict[str, Any], target: bytes, text: str, now: int, *,
+async def edit(dev: DeviceCore, conv: dict[str, Any], target: bytes, text: str, now: int, *,
                confirmed: bool | Collection[str] = False) -> bytes:
     if dev.store.message(target).sender != dev.identity.account:
         raise ValidationError("you can only edit your own messages")
     return await send_body(dev, conv, Edit(target, text), now, confirmed=confirmed)
 
 
-async def delete(dev: Device, conv: dict[str, Any], target: bytes, now: int, *,
+async def delete(dev: DeviceCore, conv: dict[str, Any], target: bytes, now: int, *,
                  confirmed: bool | Collection[str] = False) -> bytes:
     if dev.store.message(target).sender != dev.identity.account:
         raise ValidationError("you can only delete your own messages")
     return await send_body(dev, conv, Delete(target), now, confirmed=confirmed)
 
 
-async def set_timer(dev: Device, conv: dict[str, Any], seconds: int, now: int) -> bytes:
+async def set_timer(dev: DeviceCore, conv: dict[str, Any], seconds: int, now: int) -> bytes:
     return await send_body(dev, conv, TimerSetting(seconds), now)
 
 
-async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
+async def mark_read(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Send one read receipt for every message of others not yet receipted."""
     if message_requests.is_pending(conv):
         return 0  # T14: reading a request tells its sender nothing (issue 18)
@@ -217,7 +217,7 @@ async def mark_read(dev: Device, conv: dict[str, Any], now: int) -> int:
 # -- attachments -------------------------------------------------------------------
 
 
-async def send_file(dev: Device, conv: dict[str, Any], data: bytes, file_name: str,
+async def send_file(dev: DeviceCore, conv: dict[str, Any], data: bytes, file_name: str,
                     media_type: str, now: int, text: str = "", reply_to: bytes | None = None,
                     progress: Progress | None = None, *,
                     confirmed: bool | Collection[str] = False) -> bytes:
@@ -226,7 +226,7 @@ async def send_file(dev: Device, conv: dict[str, Any], data: bytes, file_name: s
                                   confirmed=confirmed)
 
 
-async def send_file_stream(dev: Device, conv: dict[str, Any], reader: BinaryIO, size: int,
+async def send_file_stream(dev: DeviceCore, conv: dict[str, Any], reader: BinaryIO, size: int,
                            file_name: str, media_type: str, now: int, text: str = "",
                            reply_to: bytes | None = None,
                            progress: Progress | None = None, *,
@@ -254,7 +254,7 @@ async def send_file_stream(dev: Device, conv: dict[str, Any], reader: BinaryIO, 
     return await send_text(dev, conv, text, now, reply_to, (att,), confirmed=confirmed)
 
 
-async def _upload_part(dev: Device, pending: bytearray, ids: list[str], total: int,
+async def _upload_part(dev: DeviceCore, pending: bytearray, ids: list[str], total: int,
                        progress: Progress | None) -> None:
     created = await dev.api.upload_blob(bytes(pending[:PART_BYTES]))
     del pending[:PART_BYTES]
@@ -263,7 +263,7 @@ async def _upload_part(dev: Device, pending: bytearray, ids: list[str], total: i
         progress(min(len(ids) * PART_BYTES, total), total)
 
 
-def _attachment(dev: Device, msg_id: bytes, index: int) -> tuple[dict[str, Any], list[str]]:
+def _attachment(dev: DeviceCore, msg_id: bytes, index: int) -> tuple[dict[str, Any], list[str]]:
     atts = dev.store.message(msg_id).meta.get("attachments", [])
     if not 0 <= index < len(atts):
         raise NotFound("no such attachment")
@@ -276,7 +276,7 @@ def _attachment(dev: Device, msg_id: bytes, index: int) -> tuple[dict[str, Any],
     return a, parts
 
 
-async def fetch_attachment(dev: Device, msg_id: bytes, index: int = 0,
+async def fetch_attachment(dev: DeviceCore, msg_id: bytes, index: int = 0,
                            progress: Progress | None = None) -> tuple[str, bytes]:
     """``(file_name, plaintext)`` of an attachment: download, check the hash, decrypt."""
     out = io.BytesIO()
@@ -284,7 +284,7 @@ async def fetch_attachment(dev: Device, msg_id: bytes, index: int = 0,
     return name, out.getvalue()
 
 
-async def fetch_attachment_to(dev: Device, msg_id: bytes, writer: BinaryIO, index: int = 0,
+async def fetch_attachment_to(dev: DeviceCore, msg_id: bytes, writer: BinaryIO, index: int = 0,
                               progress: Progress | None = None) -> str:
     """Download part by part into ``writer``; the file name. What was written is only
     trustworthy once this returns (the hash and the last chunk are checked at the end):
@@ -306,7 +306,7 @@ async def fetch_attachment_to(dev: Device, msg_id: bytes, writer: BinaryIO, inde
 # -- receiving ------------------------------------------------------------------------
 
 
-def receive(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
+def receive(dev: DeviceCore, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
     tag, commitment = split_aad(r.authenticated_data)
     assert r.plaintext is not None
     opened = open_content(r.plaintext, commitment)
@@ -321,7 +321,7 @@ def receive(dev: Device, conv: dict[str, Any], r: Received, created_at: int, now
           {"commitment": commitment.hex(), "server_time": created_at})
 
 
-def apply(dev: Device, conv: dict[str, Any], content: Content, account: str, device: str,
+def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str, device: str,
           now: int, extra: dict[str, Any] | None = None) -> None:
     """The effect of one content, sent by ``account``/``device`` (us included)."""
     body = content.body
@@ -358,7 +358,7 @@ def _attachment_meta(a: Attachment) -> dict[str, Any]:
             "size": a.size, "media_type": a.media_type, "file_name": a.file_name}
 
 
-def _update_meta(dev: Device, msg_id: bytes, change: Callable[[dict[str, Any]], None]) -> None:
+def _update_meta(dev: DeviceCore, msg_id: bytes, change: Callable[[dict[str, Any]], None]) -> None:
     try:
         msg = dev.store.message(msg_id)
     except NotFound:
@@ -372,7 +372,7 @@ def _add_reader(meta: dict[str, Any], account: str) -> None:
     meta["read_by"] = sorted(set(meta.get("read_by", [])) | {account})
 
 
-def _react(dev: Device, body: Reaction, account: str) -> None:
+def _react(dev: DeviceCore, body: Reaction, account: str) -> None:
     def change(meta: dict[str, Any]) -> None:
         reactions = dict(meta.get("reactions", {}))
         who = set(reactions.get(body.emoji, []))
@@ -383,7 +383,7 @@ def _react(dev: Device, body: Reaction, account: str) -> None:
     _update_meta(dev, body.target, change)
 
 
-def _edit_or_delete(dev: Device, body: Edit | Delete, account: str) -> None:
+def _edit_or_delete(dev: DeviceCore, body: Edit | Delete, account: str) -> None:
     try:
         target = dev.store.message(body.target)
     except NotFound:
@@ -396,12 +396,12 @@ def _edit_or_delete(dev: Device, body: Edit | Delete, account: str) -> None:
         dev.store.delete_message(body.target)
 
 
-def _set_conv_meta(dev: Device, conv_id: str, **changes: Any) -> None:
+def _set_conv_meta(dev: DeviceCore, conv_id: str, **changes: Any) -> None:
     meta = dict(dev.store.conversation(conv_id)["meta"], **changes)
     dev.store.update_conversation(conv_id, meta=meta)
 
 
-def _notice(dev: Device, cid: str, body: Notice, account: str, now: int) -> None:
+def _notice(dev: DeviceCore, cid: str, body: Notice, account: str, now: int) -> None:
     from accord.client.conversations import notice_changes_room
 
     conv = dev.store.conversation(cid)

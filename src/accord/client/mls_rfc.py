@@ -21,6 +21,7 @@ from accord.client.mls_session import (
     CommitOutput,
     KeyPackageBundle,
     Member,
+    MlsEngine,
     Received,
 )
 from accord.errors import DecodeError, NotFound, ValidationError
@@ -259,3 +260,8 @@ class RfcEngine:
 
     def epoch_authenticator(self, state: bytes) -> bytes:
         return g.epoch_authenticator(self._state(state))
+
+
+def default_engine() -> MlsEngine:
+    """The RFC 9420 engine of ``accord.mls.group``."""
+    return RfcEngine()

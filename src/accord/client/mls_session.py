@@ -1,6 +1,6 @@
 """The one place where the client calls the MLS group engine.
 
-The device logic (``accord.client.device``) sees MLS through the narrow
+The device logic (``accord.client.device_core``) sees MLS through the narrow
 :class:`MlsEngine` protocol below: group states are opaque bytes (saved
 encrypted in the profile store), every call takes a state and returns the
 next one, and members are named by their credential identity,
@@ -217,10 +217,3 @@ def describe_suite(code: int) -> dict[str, object]:
     name = get_suite(code).name
     return {"cipher_suite": f"0x{code:04x}", "suite_name": name,
             "post_quantum": "XWING" in name or "MLKEM" in name}
-
-
-def default_engine() -> MlsEngine:
-    """The RFC 9420 engine of ``accord.mls.group``."""
-    from accord.client.mls_rfc import RfcEngine
-
-    return RfcEngine()

@@ -39,7 +39,7 @@ from accord.content.model import BodyKinds, Content
 from accord.errors import AccordError, NotFound, RateLimited, ValidationError
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 QUEUED = (Text, Reaction, Edit, Delete)
 FIRST_RETRY_MS = 5_000
@@ -74,7 +74,7 @@ def transient(exc: AccordError) -> bool:
     return isinstance(exc, ServerError | RateLimited | GroupKeptChanging | GroupMoving)
 
 
-def named_accounts(dev: Device, conv: dict[str, Any], now: int,
+def named_accounts(dev: DeviceCore, conv: dict[str, Any], now: int,
                    confirmed: bool | Collection[str]) -> frozenset[str]:
     """The accounts a confirmation covers, asked of the gate now: a retry later
     accepts only these, never a key change made after the person answered.
@@ -91,7 +91,7 @@ def named_accounts(dev: Device, conv: dict[str, Any], now: int,
     return accepted
 
 
-def enqueue(dev: Device, conv: dict[str, Any], content: Content, sealed: Sealed, now: int,
+def enqueue(dev: DeviceCore, conv: dict[str, Any], content: Content, sealed: Sealed, now: int,
             confirmed: frozenset[str]) -> OutboxItem:
     """Keep ``content`` and show it (pending) in the history, in one transaction."""
     from accord.client import messaging
@@ -106,7 +106,7 @@ def enqueue(dev: Device, conv: dict[str, Any], content: Content, sealed: Sealed,
     return item
 
 
-async def flush(dev: Device, now: int, *, conv_id: str | None = None, force: bool = False,
+async def flush(dev: DeviceCore, now: int, *, conv_id: str | None = None, force: bool = False,
                 confirmed: Collection[str] = ()) -> dict[bytes, AccordError | None]:
     """Attempt the due items (every pending one when ``force``; held ones too when
     ``confirmed`` accepts their key change); each attempted item's outcome."""
@@ -130,7 +130,7 @@ async def flush(dev: Device, now: int, *, conv_id: str | None = None, force: boo
     return outcomes
 
 
-async def attempt(dev: Device, item: OutboxItem, now: int) -> AccordError | None:
+async def attempt(dev: DeviceCore, item: OutboxItem, now: int) -> AccordError | None:
     """One attempt at ``item``; None when the provider took it, else the failure
     (recorded on the item as pending, held or failed)."""
     from accord.client import messaging
@@ -150,7 +150,7 @@ async def attempt(dev: Device, item: OutboxItem, now: int) -> AccordError | None
     return None
 
 
-def _failed(dev: Device, item: OutboxItem, exc: AccordError, now: int) -> None:
+def _failed(dev: DeviceCore, item: OutboxItem, exc: AccordError, now: int) -> None:
     attempts = item.attempts + 1
     if isinstance(exc, safety.KeyChangeUnconfirmed):
         state, next_at = "held", now
@@ -167,7 +167,7 @@ def _failed(dev: Device, item: OutboxItem, exc: AccordError, now: int) -> None:
         _mark(dev, item.msg_id, state)
 
 
-def _mark(dev: Device, msg_id: bytes, state: str | None) -> None:
+def _mark(dev: DeviceCore, msg_id: bytes, state: str | None) -> None:
     """The delivery state on our own message (texts and files) for the history views."""
     try:
         meta = dict(dev.store.message(msg_id).meta)
@@ -189,7 +189,7 @@ def view(item: OutboxItem) -> dict[str, Any]:
             "error": item.error, "target": target.hex() if target else None}
 
 
-def drop(dev: Device, prefix: str) -> OutboxItem:
+def drop(dev: DeviceCore, prefix: str) -> OutboxItem:
     """Give up on an undelivered item (by id prefix); its message stays, marked failed."""
     prefix = prefix.strip().lower()
     hits = [i for i in dev.store.outbox() if i.msg_id.hex().startswith(prefix)] if prefix else []

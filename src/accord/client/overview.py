@@ -24,12 +24,12 @@ from accord.content import Notice, NoticeKind
 from accord.errors import ValidationError
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 MAX_NAME = 64  # characters of a display name or nickname
 
 
-def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, Any]]:
+def summaries(dev: DeviceCore, *, archived: bool | None = False) -> list[dict[str, Any]]:
     """Every conversation (archived ones only with ``archived=True``, all with
     None), newest activity first."""
     me = dev.identity.account
@@ -59,7 +59,7 @@ def summaries(dev: Device, *, archived: bool | None = False) -> list[dict[str, A
     return rows
 
 
-def _waiting_requests(dev: Device) -> list[dict[str, Any]]:
+def _waiting_requests(dev: DeviceCore) -> list[dict[str, Any]]:
     """Requests whose Welcome waits unparsed until the accept (T14, ``invites``):
     no conversation exists yet; only the sender and the number of held items."""
     from accord.client import invites
@@ -71,20 +71,20 @@ def _waiting_requests(dev: Device) -> list[dict[str, Any]]:
             for c in invites.pending(dev)]
 
 
-def mark_seen(dev: Device, conv: dict[str, Any]) -> None:
+def mark_seen(dev: DeviceCore, conv: dict[str, Any]) -> None:
     """The user has looked at ``conv``: everything in it now is read."""
     _, _, newest = dev.store.activity(conv["conv_id"], dev.identity.account, 0)
     conv = dev.store.conversation(conv["conv_id"])
     dev.store.update_conversation(conv["conv_id"], meta=dict(conv["meta"], read_seq=newest))
 
 
-def set_archived(dev: Device, conv: dict[str, Any], archived: bool) -> None:
+def set_archived(dev: DeviceCore, conv: dict[str, Any], archived: bool) -> None:
     """Hide ``conv`` from the list (local only; it keeps receiving)."""
     conv = dev.store.conversation(conv["conv_id"])
     dev.store.update_conversation(conv["conv_id"], meta=dict(conv["meta"], archived=archived))
 
 
-async def delete_local(dev: Device, conv: dict[str, Any], now: int) -> bool:
+async def delete_local(dev: DeviceCore, conv: dict[str, Any], now: int) -> bool:
     """Forget ``conv`` on this device: its history and keys. A conversation we are
     still in is left first (else the others would keep encrypting to a device
     that throws everything away); True when it was left."""
@@ -107,7 +107,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def set_nickname(dev: Device, account: str, nick: str | None) -> None:
+def set_nickname(dev: DeviceCore, account: str, nick: str | None) -> None:
     """The user's own name for ``account`` (None or "" removes it)."""
     contact = dev.store.contact(account)
     if contact is None:
@@ -120,7 +120,7 @@ def set_nickname(dev: Device, account: str, nick: str | None) -> None:
     dev.store.set_contact_meta(account, meta)
 
 
-async def set_display_name(dev: Device, name: str, now: int) -> int:
+async def set_display_name(dev: DeviceCore, name: str, now: int) -> int:
     """Set our display name and tell every conversation we are active in (end to
     end encrypted); how many conversations were told. Conversations made or
     joined later, and members added later, are told by ``announce_name`` (run
@@ -133,7 +133,7 @@ async def set_display_name(dev: Device, name: str, now: int) -> int:
     return told
 
 
-async def announce_name(dev: Device, conv: dict[str, Any], now: int) -> int:
+async def announce_name(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Send our display name into ``conv`` unless its members (accounts) have all
     been told this name already; 1 when sent."""
     from accord.client import messaging
@@ -152,12 +152,12 @@ async def announce_name(dev: Device, conv: dict[str, Any], now: int) -> int:
     return 1
 
 
-def display_name(dev: Device) -> str | None:
+def display_name(dev: DeviceCore) -> str | None:
     value = dev.store.get_json("display_name")
     return None if value is None else str(value)
 
 
-def on_profile_name(dev: Device, account: str, name: str) -> None:
+def on_profile_name(dev: DeviceCore, account: str, name: str) -> None:
     """A member announced its display name (only for its own account)."""
     if account == dev.identity.account:
         return  # ours is set with set_display_name, never learned from the group
@@ -168,7 +168,7 @@ def on_profile_name(dev: Device, account: str, name: str) -> None:
     dev.store.upsert_contact(account, display_name=name)
 
 
-def label(dev: Device, account: str) -> str:
+def label(dev: DeviceCore, account: str) -> str:
     """How ``account`` is named to the user: nickname, else ``name (address)``,
     else the address."""
     if account == dev.identity.account:
@@ -184,7 +184,7 @@ def label(dev: Device, account: str) -> str:
     return account
 
 
-def resolve_person(dev: Device, who: str) -> list[str]:
+def resolve_person(dev: DeviceCore, who: str) -> list[str]:
     """The accounts ``who`` may mean: an address, or a nickname or display name
     (case-insensitive, several people may share one)."""
     who_l = who.strip().lower()

@@ -33,7 +33,7 @@ from accord.errors import Conflict, ValidationError
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 META = "reinit"  # meta: hex id of the new group a merged ReInit asks for
 
@@ -46,7 +46,7 @@ def acceptable(current: int, target: int) -> bool:
         OFFERED_SUITES.index(target) <= OFFERED_SUITES.index(current))
 
 
-async def upgrade(dev: Device, conv: dict[str, Any], now: int, suite: int = PQ_SUITE
+async def upgrade(dev: DeviceCore, conv: dict[str, Any], now: int, suite: int = PQ_SUITE
                   ) -> dict[str, Any]:
     """Move ``conv`` to ``suite`` (default X-Wing), or finish the ReInit another member
     committed (any member may, RFC 9420 11.2); the conversation afterwards."""
@@ -78,7 +78,7 @@ async def upgrade(dev: Device, conv: dict[str, Any], now: int, suite: int = PQ_S
     return dev.store.conversation(conv["conv_id"])
 
 
-async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int,
+async def _claim_everyone(dev: DeviceCore, state: bytes, suite: int, now: int,
                           have: dict[bytes, tuple[str, bytes]] | None = None
                           ) -> dict[bytes, tuple[str, bytes]]:
     """One KeyPackage in ``suite`` for every device of the group but ours (identity ->
@@ -103,7 +103,7 @@ async def _claim_everyone(dev: Device, state: bytes, suite: int, now: int,
     return out
 
 
-async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes]],
+async def _create(dev: DeviceCore, conv: dict[str, Any], adds: list[tuple[str, bytes]],
                   now: int) -> None:
     """Step 3: the new group, its first commit and Welcome; the conversation moves."""
     old = dev.store.load_group(conv["group_id"])
@@ -128,7 +128,7 @@ async def _create(dev: Device, conv: dict[str, Any], adds: list[tuple[str, bytes
                                  now)
 
 
-def started(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
+def started(dev: DeviceCore, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
     """A merged commit of ``conv``'s group carried a ReInit: wait for its Welcome,
     unless it is a downgrade (then the group stays frozen, shown as a security event)."""
     target = dev.engine.reinit_target(state)
@@ -146,13 +146,13 @@ def started(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) 
                         {"by": by, "cipher_suite": f"0x{target[1]:04x}"})
 
 
-def pending(dev: Device) -> list[tuple[dict[str, Any], bytes]]:
+def pending(dev: DeviceCore) -> list[tuple[dict[str, Any], bytes]]:
     """Conversations waiting for the Welcome of their ReInit, with their old states."""
     return [(c, dev.store.load_group(c["group_id"])) for c in dev.store.conversations()
             if c["meta"].get(META) and c["meta"].get("active", True)]
 
 
-def on_welcome(dev: Device, waiting: list[tuple[dict[str, Any], bytes]], state: bytes,
+def on_welcome(dev: DeviceCore, waiting: list[tuple[dict[str, Any], bytes]], state: bytes,
                now: int) -> bool:
     """If ``state`` (just joined) is the new group of a ReInit we wait for, move that
     conversation into it (or refuse it, as a security event, when its members are
@@ -175,7 +175,7 @@ def on_welcome(dev: Device, waiting: list[tuple[dict[str, Any], bytes]], state: 
     return False
 
 
-def move(dev: Device, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
+def move(dev: DeviceCore, conv: dict[str, Any], state: bytes, by: str, now: int) -> None:
     """The conversation continues in the group of ``state``; the old group's keys go."""
     group_id = dev.engine.group_id(state)
     dev.store.save_group(group_id, state, now)

@@ -19,10 +19,10 @@ from accord.wire import messages as m
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 
-def remember(dev: Device, item: m.QueueItem, plaintext: bytes) -> None:
+def remember(dev: DeviceCore, item: m.QueueItem, plaintext: bytes) -> None:
     """Keep a received message's franking evidence (no-op for non-text contents)."""
     if item.franking_tag is None or item.group_id is None:
         return
@@ -37,7 +37,7 @@ def remember(dev: Device, item: m.QueueItem, plaintext: bytes) -> None:
     dev.store.update_message_meta(msg_id, dict(msg.meta, franking=evidence))
 
 
-async def report(dev: Device, conv: dict[str, Any], msg_id: bytes,
+async def report(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes,
                  block: bool = False) -> w.ReportResult:
     msg = dev.store.message(msg_id)
     evidence = msg.meta.get("franking")

@@ -35,7 +35,7 @@ from accord.errors import NotFound, ValidationError
 from accord.wire import b64d, b64e
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 ITERATIONS = 5200
 VERSION = b"\x00\x01"
@@ -87,7 +87,7 @@ def qr_text(digits: str) -> str:
     return out.getvalue()
 
 
-def log_keys(dev: Device, account: str) -> list[bytes]:
+def log_keys(dev: DeviceCore, account: str) -> list[bytes]:
     """``account``'s device keys as last proven by a lookup (``keycheck``)."""
     raw = dev.store.get_json("kt:keys:" + account)
     if raw is None:
@@ -95,7 +95,7 @@ def log_keys(dev: Device, account: str) -> list[bytes]:
     return [b64d(k) for k in raw]
 
 
-def current(dev: Device, account: str) -> tuple[str, bytes]:
+def current(dev: DeviceCore, account: str) -> tuple[str, bytes]:
     """The safety number with ``account``; an account with no device key in its
     provider's log (no such account, or deleted) has none: NotFound, not a number
     made of nothing that someone might read aloud and "verify"."""
@@ -107,7 +107,7 @@ def current(dev: Device, account: str) -> tuple[str, bytes]:
     return safety_number(me, log_keys(dev, me), account, theirs)
 
 
-def mark_verified(dev: Device, account: str) -> str:
+def mark_verified(dev: DeviceCore, account: str) -> str:
     digits, digest = current(dev, account)
     with dev.store.transaction():
         dev.store.upsert_contact(account, verified_fingerprint=digest)
@@ -115,25 +115,25 @@ def mark_verified(dev: Device, account: str) -> str:
     return digits
 
 
-def unverify(dev: Device, account: str) -> None:
+def unverify(dev: DeviceCore, account: str) -> None:
     with dev.store.transaction():
         dev.store.upsert_contact(account, verified_fingerprint=None)
         dev.store.delete("safety:" + account)
 
 
-def _group_keys(dev: Device, conv: dict[str, Any], account: str) -> set[bytes]:
+def _group_keys(dev: DeviceCore, conv: dict[str, Any], account: str) -> set[bytes]:
     state = dev.store.load_group(conv["group_id"])
     return {mb.signature_key for mb in dev.engine.members(state)
             if split_identity(mb.identity)[0] == account}
 
 
-def is_verified(dev: Device, account: str) -> bool:
+def is_verified(dev: DeviceCore, account: str) -> bool:
     contact = dev.store.contact(account)
     return (contact is not None and contact.get("verified_fingerprint") is not None
             and dev.store.get_json("safety:" + account) is not None)
 
 
-def _changed_keys(dev: Device, account: str, keys: Iterable[bytes]) -> set[bytes] | None:
+def _changed_keys(dev: DeviceCore, account: str, keys: Iterable[bytes]) -> set[bytes] | None:
     """The keys seen for verified contact ``account`` (its proven log keys and ``keys``)
     when they are not the set verified; None when unchanged (or no set was verified)."""
     snap = dev.store.get_json("safety:" + account)
@@ -144,7 +144,7 @@ def _changed_keys(dev: Device, account: str, keys: Iterable[bytes]) -> set[bytes
     return None if continues(verified, seen, successions(dev.store, account)) else seen
 
 
-def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list[str]:
+def changed_contacts(dev: DeviceCore, conv: dict[str, Any] | None, now: int) -> list[str]:
     """Verified contacts (of ``conv``, or all) whose keys differ from the verified set."""
     out = []
     for c in dev.store.contacts():
@@ -161,12 +161,12 @@ def changed_contacts(dev: Device, conv: dict[str, Any] | None, now: int) -> list
     return out
 
 
-def unchanged(dev: Device, account: str, keys: Iterable[bytes]) -> bool:
+def unchanged(dev: DeviceCore, account: str, keys: Iterable[bytes]) -> bool:
     """Whether ``keys`` (with ``account``'s proven log keys) continue the verified set."""
     return _changed_keys(dev, account, keys) is None
 
 
-def check_before_add(dev: Device, account: str, keys: Iterable[bytes], *,
+def check_before_add(dev: DeviceCore, account: str, keys: Iterable[bytes], *,
                      confirmed: bool | Collection[str]) -> None:
     """Raise :class:`KeyChangeUnconfirmed` if ``account`` is a verified contact whose
     device keys (``keys``, as its provider lists them now, with its proven log keys)
@@ -198,7 +198,7 @@ def continues(verified: set[bytes], seen: set[bytes],
     return seen <= keys and keys - retired <= seen
 
 
-def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:
+def _alert_once(dev: DeviceCore, account: str, seen: set[bytes], now: int) -> None:
     """One alert per new key set of a verified contact, not one per check."""
     tag = sorted(b64e(k) for k in seen)
     if dev.store.get_json("safety_alerted:" + account) != tag:
@@ -206,7 +206,7 @@ def _alert_once(dev: Device, account: str, seen: set[bytes], now: int) -> None:
         alerts.raise_alert(dev.store, "contact_key_changed", now, account=account)
 
 
-def unproven_members(dev: Device, conv: dict[str, Any]) -> list[str]:
+def unproven_members(dev: DeviceCore, conv: dict[str, Any]) -> list[str]:
     """Accounts of ``conv`` with a leaf key that was not in their log (``device_kt``)."""
     bad = set(dev.store.get_json("kt:bad", []))
     state = dev.store.load_group(conv["group_id"])
@@ -214,7 +214,7 @@ def unproven_members(dev: Device, conv: dict[str, Any]) -> list[str]:
                    if f"{split_identity(mb.identity)[0]}|{b64e(mb.signature_key)}" in bad})
 
 
-def check_before_send(dev: Device, conv: dict[str, Any], now: int, *,
+def check_before_send(dev: DeviceCore, conv: dict[str, Any], now: int, *,
                       confirmed: bool | Collection[str]) -> None:
     """Raise :class:`KeyChangeUnconfirmed` if a verified contact here changed keys, or a
     member's key is not in its transparency log (T06), unless ``confirmed``.

@@ -19,13 +19,13 @@ from accord.client import overview
 from accord.client.history import message_view
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore
 
 SNIPPET = 80  # characters around the first match
 _WORD = re.compile(r"\w+")
 
 
-def search(dev: Device, query: str, *, sender: str | None = None, chat: str | None = None,
+def search(dev: DeviceCore, query: str, *, sender: str | None = None, chat: str | None = None,
            since: int | None = None, until: int | None = None,
            limit: int = 100) -> list[dict[str, Any]]:
     conv_id = convs.find(dev, chat)["conv_id"] if chat else None

@@ -10,7 +10,7 @@ import pytest
 
 from accord.cli.provider_inspect import find_needles
 from accord.client.api import ProviderApi, ServerError, error_from_response
-from accord.client.device import check_code_key
+from accord.client.device_core import check_code_key
 from accord.errors import (
     AuthError,
     CryptoError,
