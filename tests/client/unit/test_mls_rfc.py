@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from accord.client.mls_rfc import RfcEngine, _lp, _unlp
+from accord.client.mls_rfc import RfcEngine, _lp, _unlp, default_engine
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     PQ_SUITE,
-    default_engine,
     describe_suite,
     epoch_tag,
     identity_of,
