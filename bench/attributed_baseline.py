@@ -19,8 +19,8 @@ import sys
 from starlette.routing import Route
 
 from accord.errors import NotFound, ValidationError
+from accord.federation import franking, mls_check
 from accord.federation.hub import item_encoder, new_msg_id
-from accord.server import franking, mls_check
 from accord.server.routes import GROUP_ID, Call, Spec, endpoint, group_id_of
 from accord.storage import NewMessage
 from accord.wire import b64e

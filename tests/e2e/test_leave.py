@@ -11,7 +11,7 @@ import pytest
 from accord.client import conversations as convs
 from accord.client import messaging
 from accord.errors import AccordError
-from accord.server.mls_check import view_commit
+from accord.federation.mls_check import view_commit
 from tests.e2e.helpers import Clock, fresh_account, new_device
 from tests.federation.groups import arrive
 

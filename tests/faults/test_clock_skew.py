@@ -26,10 +26,10 @@ import pytest
 from accord.client.api import ProviderApi
 from accord.errors import AuthError, ValidationError
 from accord.federation import http_signatures as hs
+from accord.federation.mls_check import check_key_package
 from accord.federation.provider_key import ProviderKey
 from accord.federation.service import SIGNATURE_WINDOW_S, Federation, FederationConfig
 from accord.server.errors import status_of
-from accord.server.mls_check import check_key_package
 from accord.server.state import Provider, ServerConfig
 from accord.storage import DeviceRecord, open_store
 from accord.wire import encode

@@ -98,7 +98,7 @@ async def test_T14_an_invitation_after_a_block_is_not_delivered(
 async def test_T08_consent_endpoints_need_a_session_and_see_only_the_callers_account(
     providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
 ) -> None:
-    from accord.federation.consent import SPECS
+    from accord.server.consent_routes import SPECS
 
     http = clients["beta"]
     gid = b64e(secrets.token_bytes(16))

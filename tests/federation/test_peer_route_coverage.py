@@ -13,7 +13,7 @@ import importlib
 import typing
 from typing import Any
 
-from accord.federation.routes import PEER_SPECS
+from accord.server.federation_routes import PEER_SPECS
 
 MAL = "tests.federation.test_malicious_provider::"
 ADV = "tests.federation.test_adversarial::"
@@ -25,7 +25,7 @@ BIND = MAL + "test_T08_a_follower_cannot_bind_devices_it_does_not_host"
 SENDER = ("tests.federation.test_T13_report_forwarding::"
           "test_T13_a_verified_report_reaches_the_senders_provider")
 FIRST = "tests.federation.test_T14_sealed_first_contact::"
-MLS = "value: MLS content, checked by the hub's acceptance (accord.server.mls_check)"
+MLS = "value: MLS content, checked by the hub's acceptance (accord.federation.mls_check)"
 
 COVERAGE: dict[str, dict[str, str]] = {
     "/federation/v1/blobs": {"blob_id": MAL + "test_T08_blobs_are_fetched_by_capability_only"},

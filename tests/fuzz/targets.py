@@ -489,7 +489,7 @@ def _http_seeds() -> Iterator[bytes]:
 
 
 @target("provider_http", ("accord.server.routes", "accord.server.delivery",
-                          "accord.federation.routes", "accord.server.privacy_routes"), _http_seeds)
+                          "accord.server.federation_routes", "accord.server.privacy_routes"), _http_seeds)
 def provider_http(data: bytes) -> None:
     """Any body to any POST/PUT route of the provider, with and without a session."""
     p = _provider()

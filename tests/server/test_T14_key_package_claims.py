@@ -16,11 +16,11 @@ from tests.server.test_services import register
 
 from accord.errors import RateLimited
 from accord.federation import provider_key
-from accord.federation import routes as fed_routes
 from accord.federation.service import start as start_federation
+from accord.ratelimit import Limit, RateLimiter
+from accord.server import federation_routes as fed_routes
 from accord.server import keypackages
 from accord.server.errors import error_response
-from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import federation as fw

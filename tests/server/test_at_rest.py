@@ -15,8 +15,8 @@ from tests.harness import ServerProcess, SimDevice
 
 from accord.client.store import DB_NAME, META_NAME, KdfParams, ProfileStore
 from accord.errors import ValidationError
+from accord.federation import franking
 from accord.federation.provider_key import secret_path
-from accord.server import franking
 from accord.storage import SqlStore
 from accord.storage import privacy_sql as sql
 from accord.storage.engine import SqliteEngine

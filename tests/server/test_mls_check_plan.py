@@ -14,11 +14,11 @@ import time
 import pytest
 
 from accord.errors import ValidationError
+from accord.federation import mls_check
 from accord.mls import group as g
 from accord.mls.group import public
 from accord.mls.structs import Add, Credential
 from accord.mls.suites import get_suite
-from accord.server import mls_check
 from accord.storage import CommitChange, GroupRecord
 
 GID = b"g" * 16

@@ -31,7 +31,7 @@ from tests.harness import (
 
 from accord.errors import DecodeError, PeerUnavailable
 from accord.federation.peer_client import _answer
-from accord.server.ratelimit import Limit
+from accord.ratelimit import Limit
 from accord.server.routes import http_routes
 from accord.server.state import Provider, ServerConfig
 from accord.storage import SqlStore

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.harness import application_post, mls_new_group, posting_public, sealed_body
 
 from accord.errors import AuthError, NotFound, RateLimited
+from accord.ratelimit import Limit, RateLimiter
 from accord.server import accounts, blobs, delivery
-from accord.server.ratelimit import Limit, RateLimiter
 from accord.server.state import DAY_MS, Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m

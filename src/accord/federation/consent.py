@@ -23,17 +23,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from accord.errors import NotFound, ValidationError
-from accord.server.routes import GROUP_ID, Call, Param, Spec, group_id_of
-from accord.wire import decode
+from accord.errors import ValidationError
 from accord.wire import federation as fw
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
-
-TARGET = Param("target", "path", {"type": "string", "maxLength": 318},
-               "a blocked user@domain or domain")
-
 
 async def screen(fed: Federation, device_ids: Collection[str], sender_account: str, now: int,
                  via: str | None = None) -> tuple[set[str], list[tuple[str, str]]]:
@@ -90,56 +84,3 @@ async def screen_item(fed: Federation, hub: str, item: fw.FedItem, now: int
     accounts = await fed.provider.store.fed_ours(item.recipients)
     blocked = await blocked_domain(fed, accounts.values(), hub)
     return [], [d for d, a in accounts.items() if a in blocked]
-
-
-# the device-facing API -------------------------------------------------------------------
-
-
-def _target(c: Call) -> str:
-    target = str(c.request.path_params["target"]).lower()
-    return decode(fw.BlockRequest, {"target": target}).target
-
-
-async def _block(c: Call) -> fw.BlockList:
-    target = c.body.target.lower()
-    if target in (c.me.account, c.provider.config.domain):
-        raise ValidationError("you cannot block yourself or your own provider")
-    await c.provider.store.fed_set_block(c.me.account, target, True, c.now)
-    return fw.BlockList(targets=await c.provider.store.fed_blocks(c.me.account))
-
-
-async def _unblock(c: Call) -> None:
-    await c.provider.store.fed_set_block(c.me.account, _target(c), False, c.now)
-
-
-async def _blocks(c: Call) -> fw.BlockList:
-    return fw.BlockList(targets=await c.provider.store.fed_blocks(c.me.account))
-
-
-async def _requests(c: Call) -> fw.MessageRequestList:
-    rows = await c.provider.store.fed_requests(c.me.account)
-    sealed = await c.provider.store.fed_first_contact(c.me.device_id)  # this device's (issue 18)
-    return fw.MessageRequestList(
-        requests=[fw.MessageRequest(g, frm, mid, at, sealed.get(g)) for g, frm, mid, at in rows]
-    )
-
-
-async def _accept(c: Call) -> None:
-    try:
-        await c.provider.store.fed_accept_request(c.me.account, group_id_of(c))
-    except NotFound as exc:
-        raise NotFound("no such message request") from exc
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("GET", "/v1/blocks", "The caller's account's blocked users and domains", _blocks,
-         auth=True, response=fw.BlockList),
-    Spec("POST", "/v1/blocks", "Block a user (user@domain) or a whole domain", _block,
-         auth=True, request=fw.BlockRequest, response=fw.BlockList),
-    Spec("DELETE", "/v1/blocks/{target}", "Lift a block", _unblock, auth=True, status=204,
-         params=(TARGET,)),
-    Spec("GET", "/v1/requests", "Pending message requests from strangers",
-         _requests, auth=True, response=fw.MessageRequestList),
-    Spec("POST", "/v1/requests/{group_id}/accept", "Accept a message request (sender -> contact)",
-         _accept, auth=True, status=204, params=(GROUP_ID,)),
-)

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, NotFound, ValidationError
-from accord.federation import consent
-from accord.server import mls_check
+from accord.federation import consent, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.federation_sql import Delivered, Filing
 from accord.wire import federation as fw

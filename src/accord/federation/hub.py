@@ -7,7 +7,7 @@ What it accepts is decided here and nowhere else: :func:`accept_commit`,
 hidden-sender post) and by the federation route (origin ``PEER``: a
 follower provider's signed request). The checks that depend on the origin
 are listed in :data:`ORIGIN_CHECKS` (in the spirit of h11's state tables);
-every origin then runs the same MLS checks (:mod:`accord.server.mls_check`)
+every origin then runs the same MLS checks (:mod:`accord.federation.mls_check`)
 and the same transaction (:mod:`accord.storage.hub_sql`):
 
 - commit: a PublicMessage commit of this group and epoch, from the
@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, NotFound, ValidationError
-from accord.federation import consent, follower
-from accord.server import franking, mls_check
+from accord.federation import consent, follower, franking, mls_check
 from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
 from accord.storage.federation_sql import ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing

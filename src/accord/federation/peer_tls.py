@@ -8,7 +8,7 @@ the client API), the handshake refuses a certificate no anchor vouches for,
 and every peer route (Accord's federation API and MIMI's) requires a verified
 certificate whose subjectAltName dNSName is the domain that signed the
 request (the RFC 9421 keyid): :func:`check_peer_certificate`, called by
-:func:`accord.federation.routes.authenticated`. The signature still decides
+:func:`accord.server.federation_routes.authenticated`. The signature still decides
 who speaks; the certificate must agree, so a stolen signing key alone, or a
 certificate alone, is not enough.
 

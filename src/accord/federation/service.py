@@ -29,7 +29,7 @@ from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import client_context
 from accord.federation.provider_key import ProviderKey
-from accord.server.ratelimit import Limit, RateLimiter
+from accord.ratelimit import Limit, RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m

@@ -19,11 +19,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from accord.bus import make_bus
 from accord.errors import AccordError, StoreUnavailable
 from accord.federation import gossip, outbox, provider_key
-from accord.federation.routes import federation_routes
 from accord.federation.service import start as start_federation
 from accord.private_files import secure_tree
 from accord.server import delivery, json_logs
+from accord.server.consent_routes import consent_routes
 from accord.server.errors import accord_error_handler, unexpected_error_handler
+from accord.server.federation_routes import federation_routes
 from accord.server.health import health_routes, store_unavailable
 from accord.server.metrics import Metrics, MetricsMiddleware, backlog_loop, route_templates
 from accord.server.mimi_routes import mimi_routes
@@ -99,7 +100,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
             await store.close()
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
-              *privacy_routes(), *rendezvous_routes(),
+              *privacy_routes(), *consent_routes(), *rendezvous_routes(),
               *federation_routes(), *mimi_routes(), *transparency_routes(),
               WebSocketRoute("/v1/ws", push_endpoint), *health_routes(), *extra_routes]
     app = Starlette(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from accord.errors import NotFound
-from accord.server import franking, mls_check
+from accord.federation import franking, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import QueueItem as StoredItem

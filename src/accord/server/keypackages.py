@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accord.errors import NotFound, ValidationError
-from accord.server import mls_check
-from accord.server.ratelimit import RateLimiter
+from accord.federation import mls_check
+from accord.ratelimit import RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m

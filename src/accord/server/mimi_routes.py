@@ -12,7 +12,7 @@
 
 Bodies are the TLS-presentation structures of :mod:`accord.wire.mimi`. Every
 request is signed by the calling provider exactly as Accord's peer routes are
-(RFC 9421, :func:`accord.federation.routes.authenticated`), and a peer speaks
+(RFC 9421, :func:`accord.server.federation_routes.authenticated`), and a peer speaks
 only for what it hosts: the requesting user is one of the signer's, the
 target one of ours. Errors are the server's one mapping (typed JSON, 4xx).
 Only the endpoints listed in :data:`MIMI_SPECS` are in the directory.
@@ -35,13 +35,13 @@ from starlette.routing import Route
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
 from accord.federation.follower import POSTS
 from accord.federation.outbox import DELIVER
-from accord.federation.routes import authenticated, ours, requester_of
 from accord.federation.service import Federation
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
 from accord.server import accounts, blobs, keypackages, reports
 from accord.server.errors import error_response
+from accord.server.federation_routes import authenticated, ours, requester_of
 from accord.wire import decode, encode
 from accord.wire import mimi as w
 from accord.wire.privacy import FedReport

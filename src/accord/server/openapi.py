@@ -85,7 +85,7 @@ def _operation(spec: Spec) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    from accord.federation.consent import SPECS as CONSENT_SPECS
+    from accord.server.consent_routes import SPECS as CONSENT_SPECS
     from accord.server.privacy_routes import SPECS as PRIVACY_SPECS
     from accord.server.rendezvous import SPECS as RENDEZVOUS_SPECS
 

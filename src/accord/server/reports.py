@@ -39,8 +39,8 @@ from accord.errors import (
     NotFound,
     ValidationError,
 )
+from accord.federation import franking
 from accord.privacy.franking import verify_report
-from accord.server import franking
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import privacy_sql as sql

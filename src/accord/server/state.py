@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from accord.bus import Bus, InProcessBus, Notifier
+from accord.ratelimit import Limit, RateLimiter
 from accord.server.health import Lifecycle
-from accord.server.ratelimit import Limit, RateLimiter
 from accord.storage import Store
 
 DAY_MS = 86_400_000
@@ -95,7 +95,7 @@ class Provider:
     # (accord.server.app) before the first request, so every service may use it.
     federation: Any = None
     transparency: Any = None  # accord.server.transparency.TransparencyLog (issue 7)
-    franking_key: bytes | None = None  # the hub's, loaded once (accord.server.franking)
+    franking_key: bytes | None = None  # the hub's, loaded once (accord.federation.franking)
     report_limiter: RateLimiter = field(init=False)  # for limited accounts (server.reports)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)  # readiness, open WebSockets
 

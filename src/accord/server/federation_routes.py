@@ -1,12 +1,11 @@
-"""The federation HTTP surface: discovery, the signed peer API, and consent for devices.
+"""The federation HTTP surface, mounted by the server (the composition root).
 
 - ``GET /.well-known/accord``: :class:`~accord.wire.federation.WellKnown`.
 - ``POST /federation/v1/...``: requests from other providers, each signed
   (RFC 9421) and checked by :meth:`Federation.authenticate` before its
-  body is decoded; errors use the server's one mapping.
-- ``/v1/blocks``, ``/v1/requests``: device endpoints (session auth) of
-  :mod:`accord.federation.consent`, served by the server's own endpoint
-  wrapper.
+  body is decoded; errors use the server's one mapping. The handlers are
+  federation's (the hub, the follower) and the server's services a peer may
+  reach (KeyPackage claims, device lists, blobs, reports, deletions).
 
 The log names the route template and the status, never a peer's body.
 """
@@ -24,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from accord.errors import AccordError, NotFound, ValidationError
-from accord.federation import consent, follower, hub
+from accord.federation import follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.peer_tls import check_peer_certificate
 from accord.federation.service import Federation
@@ -32,7 +31,7 @@ from accord.server import accounts, blobs, keypackages
 from accord.server.errors import error_response
 from accord.server.privacy_routes import peer_specs as privacy_peer_specs
 from accord.server.reports import gate_peer
-from accord.server.routes import endpoint, read_body
+from accord.server.routes import read_body
 from accord.server.state import Provider
 from accord.wire import encode, parse
 from accord.wire import federation as fw
@@ -151,5 +150,4 @@ def federation_routes() -> list[Route]:
     return [
         Route(WELL_KNOWN_PATH, well_known, methods=["GET"]),
         *(Route(s.path, peer_endpoint(s), methods=["POST"]) for s in PEER_SPECS),
-        *(Route(s.path, endpoint(s), methods=[s.method]) for s in consent.SPECS),
     ]
