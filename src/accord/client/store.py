@@ -33,6 +33,7 @@ from argon2.low_level import Type, hash_secret_raw
 from accord.client.store_db import ProfileLocked as ProfileLocked
 from accord.client.store_messages import MessageTables
 from accord.client.store_messages import StoredMessage as StoredMessage
+from accord.client.store_mimi import MimiIndexTables
 from accord.client.store_outbox import OutboxItem as OutboxItem
 from accord.client.store_outbox import OutboxTables
 from accord.errors import AccordError, AuthError, NotFound
@@ -69,7 +70,7 @@ def derive_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
     )
 
 
-class ProfileStore(MessageTables, OutboxTables):
+class ProfileStore(MessageTables, OutboxTables, MimiIndexTables):
     """An open (or locked) device profile. Not thread-safe; one per process.
 
     Its tables are kept by the modules it is built of: the connection and the
@@ -271,6 +272,7 @@ class ProfileStore(MessageTables, OutboxTables):
             db.execute("DELETE FROM messages WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM events WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM outbox WHERE conv_id = ?", (conv_id,))
+            db.execute("DELETE FROM mimi_ids WHERE conv_id = ?", (conv_id,))
             db.execute("DELETE FROM conversations WHERE conv_id = ?", (conv_id,))
 
     # -- contacts and events -------------------------------------------------

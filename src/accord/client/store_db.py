@@ -107,6 +107,15 @@ MIGRATIONS: list[str] = [
         error TEXT NOT NULL DEFAULT '', confirmed TEXT NOT NULL DEFAULT '[]');
     CREATE INDEX outbox_conv ON outbox (conv_id, id);
     """,
+    # v5: the per-conversation index of MIMI message IDs (issue 22, store_mimi)
+    """
+    CREATE TABLE mimi_ids (
+        mimi_id BLOB PRIMARY KEY, conv_id TEXT NOT NULL, accord_id BLOB NOT NULL,
+        sender TEXT NOT NULL, reaction_target BLOB, reaction_emoji TEXT,
+        UNIQUE (conv_id, accord_id));
+    CREATE INDEX mimi_ids_reactions ON mimi_ids (conv_id, sender, reaction_target,
+        reaction_emoji) WHERE reaction_target IS NOT NULL;
+    """,
 ]
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "MessageIndex",
     "NoEffect",
     "Unsupported",
+    "franking_key",
     "from_mimi",
     "mention",
     "mentions",
@@ -348,6 +349,16 @@ def _mapped_body(m: MimiContent, part: NestedPart, index: MessageIndex) -> model
     if isinstance(part, ExternalPart):
         return model.Text("", None, (_attachment(part),))
     raise _Refused(Unsupported("content Accord cannot show", _summary(part)))
+
+
+def franking_key(m: MimiContent) -> bytes:
+    """The franking key in Accord's extension; ``DecodeError`` when it is absent or not
+    32 octets (an Accord application message always carries one, T13)."""
+    ext = m.extensions.get(ACCORD_EXTENSION)
+    key = ext.get(_FRANKING_KEY) if isinstance(ext, dict) else None
+    if not isinstance(key, bytes) or len(key) != 32:
+        raise DecodeError('the content has no franking key (extension "accord", key 2)')
+    return key
 
 
 def _header(m: MimiContent, received_at: int) -> model.Header:
