@@ -2,7 +2,10 @@
 
 A :class:`Bus` carries only device ids, never content. ``InProcessBus`` is
 the default for one node; ``NatsBus`` lets several nodes that share one
-PostgreSQL wake each other's WebSocket connections.
+PostgreSQL wake each other's WebSocket connections. Beside news, the nodes
+exchange opaque ``shared`` messages (what each took from the rate limits,
+``accord.server.shared_limits``) on a second subject; one node has nobody to
+tell, so ``InProcessBus`` drops them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Protocol
 
 Listener = Callable[[list[str]], Awaitable[None]]
 Resync = Callable[[], Awaitable[None]]  # wake every local watcher: news may have been lost
+Shared = Callable[[bytes], Awaitable[None]]  # another node's exchange message
 log = logging.getLogger("accord.bus")
 NODE_HEADER = "Accord-Node"
 
@@ -27,8 +31,10 @@ class Bus(Protocol):
     def errors(self) -> int: ...
     @property
     def dropped(self) -> int: ...
-    async def start(self, listener: Listener, resync: Resync | None = None) -> None: ...
+    async def start(self, listener: Listener, resync: Resync | None = None,
+                    shared: Shared | None = None) -> None: ...
     async def publish(self, device_ids: Iterable[str]) -> None: ...
+    async def share(self, data: bytes) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -40,13 +46,17 @@ class InProcessBus:
     def __init__(self) -> None:
         self._listener: Listener | None = None
 
-    async def start(self, listener: Listener, resync: Resync | None = None) -> None:
+    async def start(self, listener: Listener, resync: Resync | None = None,
+                    shared: Shared | None = None) -> None:
         self._listener = listener
 
     async def publish(self, device_ids: Iterable[str]) -> None:
         ids = list(device_ids)
         if ids and self._listener is not None:
             await self._listener(ids)
+
+    async def share(self, data: bytes) -> None:
+        """One node: no other node to tell."""
 
     async def close(self) -> None:
         self._listener = None
@@ -70,6 +80,7 @@ class NatsBus:
     def __init__(self, url: str, subject: str = "accord.news") -> None:
         self.url = url
         self.subject = subject
+        self.shared_subject = subject + ".shared"
         self.node = secrets.token_hex(8)  # tells this node's news from others'
         self._nc: Any = None
         self._listener: Listener | None = None
@@ -80,7 +91,8 @@ class NatsBus:
     def connected(self) -> bool:
         return self._nc is not None and bool(self._nc.is_connected)
 
-    async def start(self, listener: Listener, resync: Resync | None = None) -> None:
+    async def start(self, listener: Listener, resync: Resync | None = None,
+                    shared: Shared | None = None) -> None:
         import nats
 
         async def on_error(exc: Exception) -> None:
@@ -115,6 +127,13 @@ class NatsBus:
 
         await self._nc.subscribe(self.subject, cb=on_msg)
 
+        if shared is not None:
+            async def on_shared(msg: Any) -> None:
+                if (msg.headers or {}).get(NODE_HEADER) != self.node:
+                    await shared(msg.data)
+
+            await self._nc.subscribe(self.shared_subject, cb=on_shared)
+
     async def publish(self, device_ids: Iterable[str]) -> None:
         import nats.errors
 
@@ -133,6 +152,20 @@ class NatsBus:
             self.errors += 1
             self.dropped += 1
             log.warning("bus publish failed: %s", type(exc).__name__)
+
+    async def share(self, data: bytes) -> None:
+        """Best effort, like news: while NATS is unreachable it is dropped and counted."""
+        import nats.errors
+
+        if not self.connected:
+            self.dropped += 1
+            return
+        try:
+            await self._nc.publish(self.shared_subject, data, headers={NODE_HEADER: self.node})
+        except nats.errors.Error as exc:
+            self.errors += 1
+            self.dropped += 1
+            log.warning("bus share failed: %s", type(exc).__name__)
 
     async def close(self) -> None:
         if self._nc is not None:

@@ -32,6 +32,7 @@ from accord.server.openapi import openapi_document
 from accord.server.privacy_routes import privacy_routes
 from accord.server.rendezvous import rendezvous_routes
 from accord.server.routes import http_routes
+from accord.server.shared_limits import SharedLimits
 from accord.server.state import Provider, ServerConfig, wall_clock_ms
 from accord.server.transparency import open_log
 from accord.server.transparency_routes import transparency_routes
@@ -73,16 +74,21 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
         keys = await provider_key.load(Path(config.data_dir), store.engine)  # the provider's
         provider.franking_key = keys.franking
-        await provider.bus.start(provider.notifier.on_news, provider.notifier.wake_all)
+        shared = SharedLimits(provider.bus, {"provider": provider.limiter,
+                                             "reports": provider.report_limiter}, clock)
+        await provider.bus.start(provider.notifier.on_news, provider.notifier.wake_all,
+                                 shared.receive)
         app.state.provider = provider
         metrics.watch(provider)
         purger = asyncio.create_task(_purge_loop(provider))
         federation = start_federation(provider, keys.signing, dict(config.peers))
+        shared.limiters["federation"] = federation.limiter
         provider.transparency = await open_log(config.domain, store.engine, keys.signing,
                                                keys.index, clock())
         outbound = asyncio.create_task(outbox.run(federation, clock))
         witness = asyncio.create_task(gossip.run(federation, clock))  # issue 7: cosign peers
         backlog = asyncio.create_task(backlog_loop(provider, metrics))
+        exchange = asyncio.create_task(shared.run())  # issue 23: one provider's limits
         exporter = metrics.serve(config.metrics_bind) if config.metrics_bind else None
         provider.lifecycle.started = True
         log.info("provider %s ready (%s)", config.domain,
@@ -93,7 +99,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
             provider.lifecycle.draining = True
             if exporter is not None:
                 exporter.shutdown()
-            for task in (purger, outbound, witness, backlog):
+            for task in (purger, outbound, witness, backlog, exchange):
                 task.cancel()
             await federation.close()
             await provider.bus.close()
