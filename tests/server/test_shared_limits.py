@@ -25,10 +25,10 @@ from tests.harness import ServerProcess
 from tests.pg import create_database, drop_database
 from tests.server.cluster import services_or_skip, start_nodes
 
+from accord import ratelimit
 from accord.bus import NatsBus
 from accord.errors import RateLimited, ValidationError
-from accord.server import ratelimit
-from accord.server.ratelimit import Limit, RateLimiter, bucket_id, decode_spent, encode_spent
+from accord.ratelimit import Limit, RateLimiter, bucket_id, decode_spent, encode_spent
 from accord.server.shared_limits import SharedLimits
 from accord.wire import encode, signing
 from accord.wire import messages as m

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 from accord.bus import Bus
 from accord.errors import ValidationError
-from accord.server.ratelimit import RateLimiter, decode_spent, encode_spent
+from accord.ratelimit import RateLimiter, decode_spent, encode_spent
 
 INTERVAL_MS = 200
 log = logging.getLogger("accord.server.shared_limits")
