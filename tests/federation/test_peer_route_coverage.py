@@ -98,6 +98,9 @@ MIMI = "tests.federation.test_mimi_transport::"
 MIMI_OWN = MIMI + "test_T08_mimi_key_material_only_for_hosted_users_by_the_peers_own"
 MIMI_ID = MIMI + "test_T08_mimi_identifier_query_answers_for_own_accounts_only"
 MIMI_REPORT = MIMI + "test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_check"
+ROOM = "tests.federation.test_mimi_room::"
+SUBMIT_OWN = ROOM + "test_T08_mimi_submit_only_for_a_member_user_the_peer_hosts"
+SUBMIT_SYNC = ROOM + "test_T08_mimi_submit_cannot_desynchronise_the_hub"
 # The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
 MIMI_COVERAGE: dict[str, dict[str, str]] = {
     "/mimi/v1/keyMaterial/{target:path}": {
@@ -113,6 +116,12 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "requester_credential.credential_type": "value: the requester's, not yet bound (INTEROP)",
         "requester_credential.identity": "value: the requester's, not yet bound (INTEROP)",
         "requester_credential.certificates": "value: the requester's, not yet bound (INTEROP)",
+    },
+    "/mimi/v1/submitMessage/{target:path}": {
+        "{target}": SUBMIT_OWN, "sending_uri.uri": SUBMIT_OWN,
+        "app_message.message": SUBMIT_OWN + "; " + SUBMIT_SYNC,
+        "app_message.version": MLS,
+        "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
     },
     "/mimi/v1/identifierQuery/{target:path}": {
         "{target}": MIMI_ID, "query_elements": MIMI_ID,

@@ -45,7 +45,7 @@ from accord.wire import messages as m
 if TYPE_CHECKING:
     from accord.federation.service import Federation
 
-DEVICE, PEER = "device", "peer"
+DEVICE, PEER, MIMI = "device", "peer", "mimi"
 COMMIT, PROPOSAL, POST = "commit", "proposal", "post"
 
 
@@ -57,9 +57,9 @@ def new_msg_id() -> str:
 class Origin:
     """Who hands the hub a message: one of its devices, or a follower for one of its own."""
 
-    kind: str  # DEVICE or PEER
+    kind: str  # DEVICE, PEER or MIMI (a peer over draft-ietf-mimi-protocol-06)
     sender: str | None = None  # the sending device (None: a hidden-sender post)
-    account: str | None = None
+    account: str | None = None  # MIMI post: the sendingUri's user, checked and not kept
     peer: str | None = None  # the signing provider (PEER)
     placed: tuple[fw.FedDevice, ...] = ()  # where a peer says each added device lives
     commit: bytes = b""  # a peer's commit: the credentials of the devices it adds
@@ -124,6 +124,25 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
         await store.fed_bind_confirmed([(account, d.device_id)], c.fed.domain)
 
 
+async def _peer_hosts_sending_user(c: Ctx) -> None:
+    """A MIMI submit (5.4): the sendingUri is a user of the signing peer with a member
+    device of the room that the peer hosts, by the hub's own MLS state (each leaf's
+    credential names ``account/device``). The user is not kept: the message is
+    stored and fanned out with no sender, as every post (T11)."""
+    o = c.origin
+    assert o.account is not None and o.peer is not None
+    if o.account.rsplit("@", 1)[-1] != o.peer:
+        raise AuthError("the sending user is not hosted by the requesting provider")
+    public = await c.fed.provider.store.hub_public_state(c.group.group_id)
+    if public is None:
+        raise NotFound("this hub keeps no MLS state of this room")
+    devices = mls_check.member_devices(public[1], o.account)
+    if not any(c.group.hosted_by(o.peer, d) for d in devices):
+        raise AuthError("the sending user has no member device hosted by the requesting"
+                        " provider")
+    c.fed.limiter.check("sender", o.account, c.now)
+
+
 async def _peer_hosts_a_member(c: Ctx) -> None:
     assert c.origin.peer is not None
     if not c.group.hosted_by(c.origin.peer):
@@ -138,7 +157,11 @@ ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     (PROPOSAL, PEER): (_peer_hosts_sender,),
     (POST, DEVICE): (),  # no session at all: the posting key speaks (T11)
     (POST, PEER): (_peer_hosts_a_member,),
+    (POST, MIMI): (_peer_hosts_sending_user,),
 }
+# A post is signed under its epoch's posting key (Accord, T11), unless a MIMI peer
+# vouches for a member user it hosts (5.4 carries no posting key): ORIGIN_CHECKS.
+POSTING_KEY_SPEAKS = {DEVICE: True, PEER: True, MIMI: False}
 
 
 async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, now: int,
@@ -263,6 +286,15 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
                       ) -> m.PostResponse:
     """A hidden-sender post: checked against the posting key, stored with no sender (T11).
     ``group``: the caller's read of the group in this request, if any."""
+    msg_id, _ = await accept_post_franked(fed, origin, group_id, post, now, group)
+    return m.PostResponse(msg_id=msg_id)
+
+
+async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
+                              post: m.ApplicationPost, now: int,
+                              group: GroupRecord | None = None) -> tuple[str, bytes | None]:
+    """:func:`accept_post`, answering the message id and the hub's franking tag (T13;
+    None for a post without a franking commitment), which MIMI's answer carries (5.4)."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
     await _admit(fed, POST, origin, group_id, now, group)
@@ -270,6 +302,8 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
 
     def verify(posting_key: bytes) -> None:
         p.limiter.check("posting_key", b64e(posting_key), now)
+        if not POSTING_KEY_SPEAKS[origin.kind]:
+            return
         signing.verify(posting_key, post.signature,
                        signing.post_input(group_id, post.epoch, post.nonce, post.ciphertext))
 
@@ -280,7 +314,7 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
                                       item_encoder(None, franking_tag=tag), verify, tag)
     await p.announce(notified)
     fed.wake_outbox()
-    return m.PostResponse(msg_id=msg.msg_id)
+    return msg.msg_id, tag
 
 
 # the federation route: a follower's signed request, for one of its own devices ----------

@@ -166,6 +166,18 @@ def identity_device_account(identity: bytes | None) -> str:
     return (identity or b"").decode().rsplit("/", 1)[0]
 
 
+def member_devices(state: bytes, account: str) -> list[str]:
+    """The member devices of ``account`` in a group's public MLS state (the hub's),
+    by each leaf's credential (``account/device_id``)."""
+    tree = public.PublicGroup.from_bytes(state).tree
+    out = []
+    for _, leaf in tree.leaves():
+        identity = leaf.credential.identity or b""
+        if identity.decode(errors="replace").rsplit("/", 1)[0] == account:
+            out.append(identity_device(identity))
+    return out
+
+
 def _ref_hash(body: bytes, length: int) -> bytes:
     """The ProposalRef of an accepted proposal, with the hash the reference's length
     names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""

@@ -5,6 +5,7 @@
 - ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2): the claim path of
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
+- ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): :mod:`accord.server.mimi_hub`.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
 - ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
 - ``GET /mimi/v1/proxyDownload/{downloadUrl}`` (5.10.2): an encrypted asset of this
@@ -39,7 +40,7 @@ from accord.federation.service import Federation
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
-from accord.server import accounts, blobs, keypackages, reports
+from accord.server import accounts, blobs, keypackages, mimi_hub, reports
 from accord.server.errors import error_response
 from accord.server.federation_routes import authenticated, ours, requester_of
 from accord.wire import decode, encode
@@ -247,6 +248,7 @@ async def proxy_download(fed: Federation, peer: str, req: None, target: str, now
 
 MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
+    MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
     MimiSpec("reportAbuse", w.AbuseReport, report_abuse, 201),
     MimiSpec("proxyDownload", None, proxy_download),
