@@ -18,9 +18,9 @@ import hashlib
 
 from accord.errors import EpochConflict, NotFound
 from accord.federation import hub
-from accord.federation.routes import requester_of
 from accord.federation.service import Federation
 from accord.mls.structs.messages import PrivateMessage
+from accord.server.federation_routes import requester_of
 from accord.wire import messages as m
 from accord.wire import mimi as w
 
