@@ -121,6 +121,11 @@ class ProviderApi:
         await self._http.aclose()
 
     @property
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        """The HTTP transport given at creation (None: the network)."""
+        return self._transport
+
+    @property
     def token(self) -> str | None:
         return self._token
 

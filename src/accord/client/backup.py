@@ -105,9 +105,10 @@ async def upload(dev: DeviceCore, sealed: bytes, recovery_key: str) -> None:
     await dev.api._send("PUT", "/v1/account/backup", body=body, auth=True)
 
 
-async def download(server: str, recovery_key: str) -> bytes:
-    """Fetch the provider's copy with the recovery key's capability (no session needed)."""
-    async with ProviderApi(server) as api:
+async def download(server: str, recovery_key: str, *, transport: Any = None) -> bytes:
+    """Fetch the provider's copy with the recovery key's capability (no session needed);
+    ``transport``: the HTTP transport (None: the network)."""
+    async with ProviderApi(server, transport=transport) as api:
         resp = await api._send("GET", "/v1/backups/" + b64e(fetch_token(recovery_key)))
         return parse(w.Backup, resp.content).data
 
@@ -128,7 +129,7 @@ async def relink(dev: DeviceCore, doc: dict[str, Any], now: int) -> set[str]:
     old_key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["device_key"]))
     dev.link_request(account, server)  # remembered for complete_link below
 
-    async with ProviderApi(server) as old:
+    async with dev.provider_session(server) as old:
         try:
             await old.login(account.rsplit("@", 1)[1], old_id, old_key.sign)
         except AuthError:

@@ -235,6 +235,17 @@ class DeviceCore(abc.ABC):
             raise AuthError("not connected; call connect() first")
         return self._api
 
+    def provider_session(self, url: str) -> ProviderApi:
+        """A session of its own with the provider at ``url``, made like this device's
+        (the ``provider`` factory): the backed-up device's at a restore (``backup``)."""
+        return self._provider(url)
+
+    @property
+    def transport(self) -> Any:
+        """The HTTP transport of this device's provider session, which its key
+        transparency requests use too (``device_kt``); None: the network."""
+        return self._api.transport if self._api is not None else None
+
     async def connect(self, server: str | None = None, *, lazy: bool = False,
                       now: int | None = None) -> ProviderApi:
         """Open the provider session (and log in when registered); ``lazy`` logs in

@@ -47,7 +47,8 @@ def set_peer(dev: DeviceCore, domain: str, url: str) -> None:
 @asynccontextmanager
 async def checker(dev: DeviceCore, transport: Any = None) -> AsyncIterator[KeyChecker]:
     ident = dev.identity
-    http = KtHttp(ident.server, ident.domain, peers(dev), transport)
+    http = KtHttp(ident.server, ident.domain, peers(dev),
+                  transport if transport is not None else dev.transport)
     try:
         yield KeyChecker(dev.store, http)
     finally:
