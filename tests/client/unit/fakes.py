@@ -117,13 +117,14 @@ class FakeProvider:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
-    def api(self) -> ProviderApi:
-        return ProviderApi(self.url, transport=self.transport)
+    def session(self, url: str) -> ProviderApi:
+        """A provider session for ``url`` (the device's ``provider`` factory): this provider."""
+        assert url.rstrip("/") == self.url, url
+        return ProviderApi(url, transport=self.transport)
 
     async def device(self, folder: Path, account: str) -> Device:
         """A registered device of ``account`` on this provider, in a new profile."""
-        dev = Device.init(folder, "pw", kdf=CHEAP)
-        dev.transport = self.transport
+        dev = Device.init(folder, "pw", kdf=CHEAP, provider=self.session)
         await dev.register(account, self.url, self.now)
         return dev
 
