@@ -22,6 +22,7 @@ from tests.server.cluster import services_or_skip
 from tests.server.test_transparency import Kv
 
 from accord.client.keycheck import KeyChecker, KtHttp
+from accord.errors import ValidationError
 from accord.federation import provider_key
 from accord.federation.provider_key import key_path, load_or_create, load_or_create_secret
 from accord.privacy.franking import franking_tag
@@ -137,3 +138,90 @@ async def test_two_nodes_on_one_fresh_database_are_one_provider(pg_url: str,
     finally:
         for node in nodes:
             node.stop()
+
+
+# --- --key-file: the keys sealed in the database -----------------------------------------
+
+async def _rows(engine: PostgresEngine) -> dict[str, bytes]:
+    async with engine.read() as tx:
+        rows = await tx.fetchall("SELECT name, value FROM provider_secrets")
+    return {name: bytes(value) for name, value in rows}
+
+
+def _key_file(path: Path) -> Path:
+    path.write_bytes(secrets.token_bytes(32))
+    path.chmod(0o600)
+    return path
+
+
+async def test_with_a_key_file_the_database_holds_the_keys_only_sealed(
+        engine: PostgresEngine, tmp_path: Path) -> None:
+    kek = secrets.token_bytes(32)
+    a = await provider_key.load(tmp_path / "a", engine, kek)
+    rows = await _rows(engine)
+    assert set(rows) == {provider_key.SIGNING, provider_key.FRANKING, provider_key.INDEX}
+    for secret in (a.signing.raw(), a.franking, a.index):
+        assert not any(secret in value for value in rows.values())
+    assert all(value.startswith(provider_key.SEALED) for value in rows.values())
+    b = await provider_key.load(tmp_path / "b", engine, kek)  # another node, same key file
+    assert (b.signing.public, b.franking, b.index) == (a.signing.public, a.franking, a.index)
+    with pytest.raises(ValidationError, match="--key-file"):
+        await provider_key.load(tmp_path / "c", engine)  # a node without it
+    with pytest.raises(ValidationError, match="another --key-file"):
+        await provider_key.load(tmp_path / "c", engine, secrets.token_bytes(32))
+
+
+async def test_a_sealed_row_is_bound_to_its_name(engine: PostgresEngine, tmp_path: Path) -> None:
+    # An operator (or attacker) swapping two sealed rows does not swap the keys.
+    kek = secrets.token_bytes(32)
+    await provider_key.load(tmp_path, engine, kek)
+    rows = await _rows(engine)
+    async with engine.transaction() as tx:
+        await tx.execute("UPDATE provider_secrets SET value = ? WHERE name = ?",
+                         rows[provider_key.INDEX], provider_key.FRANKING)
+    with pytest.raises(ValidationError, match="another --key-file"):
+        await provider_key.franking_key(tmp_path, engine, kek)
+
+
+async def test_keys_filed_unsealed_before_are_sealed_in_place(
+        engine: PostgresEngine, tmp_path: Path) -> None:
+    before = await provider_key.load(tmp_path / "a", engine)  # an older provider: no key file
+    kek = secrets.token_bytes(32)
+    after = await provider_key.load(tmp_path / "b", engine, kek)
+    assert (after.signing.public, after.franking, after.index) == (
+        before.signing.public, before.franking, before.index)
+    rows = await _rows(engine)
+    assert all(value.startswith(provider_key.SEALED) for value in rows.values())
+    assert not any(before.franking in value for value in rows.values())
+
+
+async def test_nodes_start_with_the_key_file_and_not_without_it(pg_url: str,
+                                                                tmp_path: Path) -> None:
+    kek = _key_file(tmp_path / "provider.kek")
+    node = ServerProcess(tmp_path / "a", database=pg_url, extra_args=("--key-file", str(kek)))
+    try:
+        node.start()
+        key = (await _well_known(node.url)).signing_key
+    finally:
+        node.stop()
+    again = ServerProcess(tmp_path / "b", database=pg_url, extra_args=("--key-file", str(kek)))
+    try:
+        again.start()
+        assert (await _well_known(again.url)).signing_key == key
+    finally:
+        again.stop()
+    without = ServerProcess(tmp_path / "c", database=pg_url)
+    with pytest.raises(RuntimeError, match="--key-file"):
+        without.start()
+    without.stop()
+
+
+def test_a_key_file_needs_postgresql(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from accord.cli.main import cli
+
+    kek = _key_file(tmp_path / "provider.kek")
+    result = CliRunner().invoke(cli, ["server", "--data", str(tmp_path / "d"), "--domain",
+                                      "alpha.test", "--key-file", str(kek)])
+    assert result.exit_code == 2 and "PostgreSQL" in result.output

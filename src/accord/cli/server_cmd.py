@@ -48,6 +48,11 @@ def lock_data_dir(data_dir: Path) -> None:
               help="nats://... to share news between nodes (or $ACCORD_BUS).")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --database: a file of 32 random bytes (mode 0600), the same on every "
+              "node, that seals the provider's keys in PostgreSQL, so a reader of the database "
+              "or its backups does not get them. Make one with: "
+              "head -c 32 /dev/urandom > provider.kek && chmod 600 provider.kek")
 @click.option("--peer-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Trust anchors (PEM) of peer providers' certificates: federation over "
               "mutual TLS (MIMI). Every peer request must then present a certificate naming "
@@ -113,6 +118,7 @@ def run(
     drain_timeout: float = 10.0,
     forwarded_allow_ips: str | None = None,
     peer_ca: str | None = None,
+    key_file: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -124,6 +130,9 @@ def run(
         raise click.UsageError("--tls-cert and --tls-key go together")
     if peer_ca and not tls_cert:
         raise click.UsageError("--peer-ca needs --tls-cert and --tls-key (mutual TLS)")
+    if key_file and not database:
+        raise click.UsageError("--key-file seals keys kept in PostgreSQL (--database); on "
+                               "SQLite the keys are files of the data folder, mode 0600")
     from accord.errors import ValidationError
     from accord.federation.discovery import parse_peer
 
@@ -157,6 +166,7 @@ def run(
         tls_cert=tls_cert,
         tls_key=tls_key,
         peer_ca=peer_ca,
+        key_file=key_file,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

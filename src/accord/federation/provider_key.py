@@ -11,10 +11,15 @@ transparency log's index key (issue 7). :func:`load` gives all three.
 - **PostgreSQL** (any number of nodes, issue 23): rows of ``provider_secrets``.
   The first node to start files them and every node reads the same ones back
   (:func:`accord.storage.privacy_sql.shared_secret`), so a node needs nothing
-  but its options; whoever can read the database can read the keys
-  (docs/PRIVACY.md). Key files a data folder already holds (a provider that
+  but its options. Key files a data folder already holds (a provider that
   copied the first node's keys to every node) are what is filed: the values
   stay, so peers' pinned key, tags handed out and the log's index stay valid.
+  With ``accord server --key-file F`` every row is sealed (AES-256-GCM, the
+  secret's name as associated data) under the 32-byte key in ``F``, which
+  every node is given: then a reader of the database, or of its backups,
+  does not get the keys (:func:`seal`). Rows filed before are sealed in
+  place the first time a node with the key file starts; a node without the
+  key file, or with another one, refuses to start.
 
 The signing key signs every provider-to-provider request (RFC 9421) and its
 public half is published in ``/.well-known/accord``. Its file holds the raw 32-byte
@@ -33,7 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from accord.errors import ValidationError
 from accord.private_files import private_folder, write_private
@@ -50,6 +57,8 @@ SIGNING = "provider-signing-key"  # names in provider_secrets (PostgreSQL)
 FRANKING = "franking-hub-key"  # also the key file's name (SQLite)
 INDEX = "kt-index-key"
 INDEX_KEY_FILE = "kt_index_key"
+SEALED = b"accord-sealed-v1"  # the prefix of a sealed provider_secrets value
+NONCE_LEN = 12
 
 
 class ProviderKey:
@@ -174,12 +183,15 @@ def shared(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-async def load(data_dir: Path, engine: Engine) -> ProviderKeys:
-    return ProviderKeys(await signing_key(data_dir, engine), await franking_key(data_dir, engine),
-                        await index_key(data_dir, engine))
+async def load(data_dir: Path, engine: Engine, kek: bytes | None = None) -> ProviderKeys:
+    """The provider's three keys; ``kek`` (from ``--key-file``) seals them in PostgreSQL."""
+    return ProviderKeys(await signing_key(data_dir, engine, kek),
+                        await franking_key(data_dir, engine, kek),
+                        await index_key(data_dir, engine, kek))
 
 
-async def signing_key_of(data_dir: Path, database: str | None) -> ProviderKey:
+async def signing_key_of(data_dir: Path, database: str | None,
+                         kek: bytes | None = None) -> ProviderKey:
     """The signing key of a provider this process does not run (a tool, a test harness):
     its folder's key file on SQLite, its database's on PostgreSQL (``database``)."""
     if database is None:
@@ -187,20 +199,20 @@ async def signing_key_of(data_dir: Path, database: str | None) -> ProviderKey:
     engine = PostgresEngine(database)
     await engine.open()
     try:
-        return await signing_key(data_dir, engine)
+        return await signing_key(data_dir, engine, kek)
     finally:
         await engine.close()
 
 
-async def signing_key(data_dir: Path, engine: Engine) -> ProviderKey:
+async def signing_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> ProviderKey:
     if not shared(engine):
         return load_or_create(data_dir)
-    return ProviderKey.from_raw(await _filed(engine, SIGNING, key_path(data_dir)))
+    return ProviderKey.from_raw(await _filed(engine, SIGNING, key_path(data_dir), kek))
 
 
-async def franking_key(data_dir: Path, engine: Engine) -> bytes:
+async def franking_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> bytes:
     if shared(engine):
-        return await _filed(engine, FRANKING, secret_path(data_dir, FRANKING))
+        return await _filed(engine, FRANKING, secret_path(data_dir, FRANKING), kek)
     # One node: a key file. An older version kept the key in the database: it is
     # moved to the file (same value, so tags already handed out still verify).
     if secret_path(data_dir, FRANKING).exists():
@@ -211,16 +223,61 @@ async def franking_key(data_dir: Path, engine: Engine) -> bytes:
     return key
 
 
-async def index_key(data_dir: Path, engine: Engine) -> bytes:
+async def index_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> bytes:
     if not shared(engine):
         return load_index_key(data_dir)
-    return await _filed(engine, INDEX, index_key_path(data_dir))
+    return await _filed(engine, INDEX, index_key_path(data_dir), kek)
 
 
-async def _filed(engine: Engine, name: str, path: Path) -> bytes:
-    """The provider's secret ``name``, filed from this node's key file or made at random."""
+def read_key_file(path: str | Path) -> bytes:
+    """The key-encryption key of ``--key-file``: 32 bytes, mode 0600 (a typed error else)."""
+    return read_secret(Path(path))
+
+
+def key_of(key_file: str | None) -> bytes | None:
+    """The key-encryption key named by ``ServerConfig.key_file``, if any."""
+    return None if key_file is None else read_key_file(key_file)
+
+
+def seal(kek: bytes, name: str, value: bytes) -> bytes:
+    """``value`` sealed for the provider_secrets row ``name`` (whose name is bound in)."""
+    nonce = secrets.token_bytes(NONCE_LEN)
+    return SEALED + nonce + AESGCM(kek).encrypt(nonce, value, _aad(name))
+
+
+def unseal(kek: bytes | None, name: str, stored: bytes) -> bytes:
+    """The secret in a provider_secrets row; :class:`ValidationError` when it is sealed
+    and ``kek`` is missing or is not the key it was sealed with."""
+    if not stored.startswith(SEALED):
+        return stored
+    if kek is None:
+        raise ValidationError(f"the provider's {name} is sealed in the database: start"
+                              " every node with --key-file and the provider's key file")
+    body = stored[len(SEALED):]
+    try:
+        value = AESGCM(kek).decrypt(body[:NONCE_LEN], body[NONCE_LEN:], _aad(name))
+    except InvalidTag as exc:
+        raise ValidationError(f"the provider's {name} was sealed with another --key-file"
+                              " (or the row was altered)") from exc
+    if len(value) != SECRET_LEN:
+        raise ValidationError(f"the provider's {name} is not {SECRET_LEN} bytes")
+    return value
+
+
+def _aad(name: str) -> bytes:
+    return b"accord provider secret\x00" + name.encode()
+
+
+async def _filed(engine: Engine, name: str, path: Path, kek: bytes | None) -> bytes:
+    """The provider's secret ``name``, filed from this node's key file or made at random
+    (sealed under ``kek`` when given; a row filed unsealed before is sealed in place)."""
     mine = read_secret(path) if path.exists() else None
-    value = await sql.shared_secret(engine, name, mine or secrets.token_bytes(SECRET_LEN))
+    candidate = mine or secrets.token_bytes(SECRET_LEN)
+    stored = await sql.shared_secret(engine, name,
+                                     seal(kek, name, candidate) if kek else candidate)
+    value = unseal(kek, name, stored)
+    if kek is not None and not stored.startswith(SEALED):
+        await sql.replace_secret(engine, name, stored, seal(kek, name, value))
     if mine is not None and mine != value:
         log.warning("%s differs from the provider's %s in the database, which is used;"
                     " the file is stale", path, name)

@@ -72,7 +72,8 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         secure_tree(Path(config.data_dir))  # 0700/0600, also what an older version left 0644
         store = await open_store(Path(config.data_dir), config.database)
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
-        keys = await provider_key.load(Path(config.data_dir), store.engine)  # the provider's
+        keys = await provider_key.load(Path(config.data_dir), store.engine,
+                                       provider_key.key_of(config.key_file))
         provider.franking_key = keys.franking
         shared = SharedLimits(provider.bus, {"provider": provider.limiter,
                                              "reports": provider.report_limiter}, clock)

@@ -51,6 +51,8 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     peer_ca: str | None = None
+    # the 32-byte key that seals the provider's keys in PostgreSQL (federation.provider_key)
+    key_file: str | None = None
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(

@@ -32,6 +32,14 @@ async def shared_secret(engine: Engine, name: str, candidate: bytes) -> bytes:
     return bytes(row[0])
 
 
+async def replace_secret(engine: Engine, name: str, old: bytes, new: bytes) -> None:
+    """Replace the secret ``name`` if it still holds ``old`` (another node may have
+    replaced it first, with the same secret sealed again)."""
+    async with engine.transaction() as tx:
+        await tx.execute("UPDATE provider_secrets SET value = ? WHERE name = ? AND value = ?",
+                         new, name, old)
+
+
 async def legacy_secret(engine: Engine, name: str) -> bytes | None:
     """A secret an older single-node version kept in the database (now a key file)."""
     async with engine.read() as tx:
