@@ -181,20 +181,27 @@ def join_cmd(code: str, server: str, wait: float, profile: Path | None,
             if not as_json:
                 console.print(f"joining {shown(account)}; this device's key fingerprint: "
                               f"[bold]{fpr}[/bold]; confirm it on your other device")
-            ident = await _wait_certified(dev, time.monotonic() + wait)
+            ident = await _wait_certified(
+                dev, wait,
+                "not certified in time; was the fingerprint confirmed on the other device?")
             return {"account": ident.account, "device_id": ident.device_id, "fingerprint": fpr}
         finally:
             await dev.disconnect()
             dev.close()
 
-    out = run(go())
+    _emit_linked(as_json, run(go()))
+
+
+def _emit_linked(as_json: bool, out: dict[str, str]) -> None:
     emit(as_json, out, lambda: console.print(
         f"this device is now {shown(out['account'])} "
         f"(device {shown(out['device_id'])})"))
 
 
-async def _wait_certified(dev: Device, deadline: float) -> Identity:
-    for _ in range(MAX_POLLS):
+async def _wait_certified(dev: Device, wait: float, not_yet: str) -> Identity:
+    """Poll until an existing device has certified this one, for ``wait`` seconds at most."""
+    deadline = time.monotonic() + wait
+    for _ in range(int(wait / POLL_S) + 2):  # bounded in count as well as in time
         ident = await dev.complete_link(now_ms())
         if ident is not None:
             await dev.sync(now_ms())
@@ -202,7 +209,7 @@ async def _wait_certified(dev: Device, deadline: float) -> Identity:
         if time.monotonic() >= deadline:
             break
         await asyncio.sleep(POLL_S)
-    raise AccordError("not certified in time; was the fingerprint confirmed on the other device?")
+    raise AccordError(not_yet)
 
 
 @devices.command("finish")
@@ -215,26 +222,16 @@ def finish_cmd(wait: float, profile: Path | None, passphrase_file: Path | None,
 
     async def go() -> dict[str, str]:
         dev = open_device(profile, passphrase_file)
-        deadline = time.monotonic() + wait
         try:
-            for _ in range(int(wait) + 2):  # one attempt a second, bounded
-                ident = await dev.complete_link(now_ms())
-                if ident is not None:
-                    await dev.sync(now_ms())
-                    return {"account": ident.account, "device_id": ident.device_id}
-                if time.monotonic() >= deadline:
-                    raise AccordError("not linked yet; run `accord devices link CODE` "
-                                      "on an existing device")
-                await asyncio.sleep(1.0)
-            raise AccordError("not linked yet")
+            ident = await _wait_certified(
+                dev, wait,
+                "not linked yet; run `accord devices link CODE` on an existing device")
+            return {"account": ident.account, "device_id": ident.device_id}
         finally:
             await dev.disconnect()
             dev.close()
 
-    out = run(go())
-    emit(as_json, out, lambda: console.print(
-        f"this device is now {shown(out['account'])} "
-        f"(device {shown(out['device_id'])})"))
+    _emit_linked(as_json, run(go()))
 
 
 @devices.command("remove")
