@@ -18,19 +18,21 @@ REASON = r"[^\x00-\x1f\x7f]{0,200}"
 
 
 @dataclass(frozen=True, slots=True)
-class ReportRequest:
-    """A recipient reveals one message to its provider (T13).
-
-    ``content`` is the exact encoded content (it holds the franking key),
-    ``franking_tag`` and ``created_at`` are what the hub gave with the item.
-    ``alleged_sender`` is the reporter's claim (MLS told it who sent it).
-    """
+class _ReportedMessage:
+    """One revealed message (T13): ``content`` is the exact encoded content (it holds
+    the franking key), ``franking_tag`` and ``created_at`` are what the hub gave with
+    the item, ``alleged_sender`` is the reporter's claim (MLS told it who sent it)."""
 
     group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
     created_at: int = f(minimum=0, maximum=2**62)
     content: bytes = f(min_len=1, max_len=MAX_CONTENT)
     franking_tag: bytes = f(min_len=32, max_len=32)
     alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest(_ReportedMessage):
+    """A recipient reveals one message to its provider (T13)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +43,8 @@ class ReportResult:
 
 
 @dataclass(frozen=True, slots=True)
-class FedReport:
+class FedReport(_ReportedMessage):
     """A follower forwards a member's report to the hub, without the reporter's name."""
-
-    group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
-    created_at: int = f(minimum=0, maximum=2**62)
-    content: bytes = f(min_len=1, max_len=MAX_CONTENT)
-    franking_tag: bytes = f(min_len=32, max_len=32)
-    alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
 
 
 @dataclass(frozen=True, slots=True)
