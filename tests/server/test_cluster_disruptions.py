@@ -39,7 +39,14 @@ from tests.harness import (
     posting_public,
     sealed_body,
 )
-from tests.pg import create_database, drop_database, pg_admin_url, pg_required
+from tests.pg import (
+    PrivatePostgres,
+    create_database,
+    drop_database,
+    pg_admin_url,
+    pg_required,
+    postgres_bin,
+)
 from tests.server.cluster import start_nodes
 
 from accord.wire import b64d, encode
@@ -72,8 +79,28 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         if pg_required():
             pytest.fail("CI=true but PostgreSQL or nats-server is missing")
         pytest.skip("needs ACCORD_TEST_PG and nats-server")
+    async with _nodes_on(tmp_path, pg_admin_url() or "") as nodes:
+        yield nodes
+
+
+@pytest.fixture
+async def private_pg() -> AsyncIterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, which it may restart."""
+    if postgres_bin() is None or nats_server() is None:
+        if pg_required():
+            pytest.fail("CI=true but PostgreSQL's server programs or nats-server are missing")
+        pytest.skip("needs PostgreSQL's initdb and pg_ctl, and nats-server")
+    pg = PrivatePostgres()
+    try:
+        await asyncio.to_thread(pg.init)
+        yield pg
+    finally:
+        await asyncio.to_thread(pg.remove)
+
+
+@contextlib.asynccontextmanager
+async def _nodes_on(tmp_path: Path, admin: str) -> AsyncIterator[Cluster]:
     nats = PrivateNats(tmp_path / "nats")
-    admin = pg_admin_url() or ""
     url, name = await create_database(admin)
     nodes: list[ServerProcess] = []
     try:
@@ -356,5 +383,25 @@ async def test_postgresql_refusing_connections_mid_burst_gives_503_then_recovers
     assert len(tally.acked) == 2 * GROUPS * POSTS_PER_POSTER  # each, once retried
     # WebSockets are told to come back later (1013), never that their token is bad.
     assert closes == [1013], closes
+    codes = {code for g in groups for mem in g.members for code in mem.close_codes}
+    assert codes <= {1013}, codes
+
+
+async def test_postgresql_restarted_mid_burst_gives_503_then_recovers(
+        private_pg: PrivatePostgres, tmp_path: Path) -> None:
+    """The PostgreSQL server itself goes down (a crash: immediate shutdown, every
+    connection cut) and comes back: requests meanwhile are 503 with Retry-After, pooled
+    connections that died are replaced, and nothing acknowledged is lost or doubled."""
+    async with _nodes_on(tmp_path, private_pg.admin_url) as cluster:
+        async def restart(groups: list[Group]) -> None:
+            await asyncio.to_thread(private_pg.stop, "immediate")
+            await asyncio.sleep(1.5)
+            await asyncio.to_thread(private_pg.start)
+
+        groups, tally = await _burst(cluster, restart)
+    assert tally.refused and set(tally.refused) == {503}, tally.refused
+    assert tally.refusal_codes == {"unavailable"}, tally.refusal_codes
+    assert not tally.unknown, tally.unknown
+    assert len(tally.acked) == 2 * GROUPS * POSTS_PER_POSTER  # each, once retried
     codes = {code for g in groups for mem in g.members for code in mem.close_codes}
     assert codes <= {1013}, codes
