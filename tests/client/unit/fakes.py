@@ -36,7 +36,7 @@ from accord.mls.codec import encode as mls_encode
 from accord.mls.structs.messages import MLSMessage
 from accord.privacy.fork_chain import ZERO, chain_next
 from accord.transparency import KeyDirectory, LookupProof, SignedTreeHead, Succession
-from accord.wire import b64d, b64e, dumps, parse, signing
+from accord.wire import b64d, dumps, parse, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import privacy as w
@@ -122,9 +122,12 @@ class FakeProvider:
         assert url.rstrip("/") == self.url, url
         return ProviderApi(url, transport=self.transport)
 
-    async def device(self, folder: Path, account: str) -> Device:
-        """A registered device of ``account`` on this provider, in a new profile."""
+    async def device(self, folder: Path, account: str, *, pq: bool = False) -> Device:
+        """A registered device of ``account`` on this provider, in a new profile
+        (offering the classic suite only unless ``pq``: X-Wing is slow to test with)."""
         dev = Device.init(folder, "pw", kdf=CHEAP, provider=self.session)
+        if not pq:
+            dev.set_settings(post_quantum=0)
         await dev.register(account, self.url, self.now)
         return dev
 
@@ -549,5 +552,17 @@ for _m, _p, _name in ROUTES:
     setattr(FakeProvider, _name, _route_errors(getattr(FakeProvider, _name)))
 
 
-def b64(data: bytes) -> str:
-    return b64e(data)
+async def pair(tmp_path: Path, name: str = "hike"
+               ) -> tuple[FakeProvider, Device, Device, dict[str, Any], dict[str, Any]]:
+    """alice made ``name`` with bob, bob accepted her request: (provider, alice, bob,
+    alice's conversation, bob's)."""
+    from accord.client import conversations, message_requests
+
+    p = FakeProvider()
+    alice = await p.device(tmp_path / "alice", "alice@alpha.test")
+    bob = await p.device(tmp_path / "bob", "bob@alpha.test")
+    conv_a = await conversations.create(alice, name, ["bob@alpha.test"], p.now)
+    await bob.sync(p.now)
+    (conv_b,) = bob.store.conversations()
+    await message_requests.accept(bob, conv_b, p.now)
+    return p, alice, bob, conv_a, bob.store.conversation(conv_b["conv_id"])
