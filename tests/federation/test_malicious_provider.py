@@ -349,7 +349,7 @@ async def test_T08_a_peer_names_only_groups_the_receiver_hubs(
 ) -> None:
     """Commits, proposals, posts and reports go to a group's hub only; a group alpha
     merely follows (beta is its hub) or does not know is refused with a typed error."""
-    from accord.server.reports import FED_REPORTS
+    from accord.federation.report_relay import FED_REPORTS
 
     alpha = providers["alpha"]
     bob = await user(clients["beta"], "bob.hub@beta.test")
@@ -392,7 +392,7 @@ async def test_T08_a_hub_peer_speaks_only_for_members_of_its_groups(
 ) -> None:
     """In alice's group (hub alpha) gamma hosts carol: it may speak for carol's device
     only; at a follower, a hub's recipients are member devices hosted there only."""
-    from accord.server.reports import FED_REPORTS
+    from accord.federation.report_relay import FED_REPORTS
 
     alpha, beta = providers["alpha"], providers["beta"]
     alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "spk")

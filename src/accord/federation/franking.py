@@ -24,8 +24,8 @@ from pathlib import Path
 
 from accord.errors import DecodeError
 from accord.federation import provider_key
+from accord.federation.host import Host
 from accord.privacy.franking import commitment_of_post, franking_tag
-from accord.server.state import Provider
 from accord.storage import NewMessage
 from accord.storage import privacy_sql as sql
 from accord.wire import messages as m
@@ -33,7 +33,7 @@ from accord.wire import messages as m
 SECRET_NAME = provider_key.FRANKING
 CHAINED_KINDS = ("commit", "welcome")
 
-async def hub_key(p: Provider) -> bytes:
+async def hub_key(p: Host) -> bytes:
     """The hub's franking key, the provider's on every node (``accord.federation.provider_key``)."""
     key = p.franking_key
     if key is None:
@@ -43,7 +43,7 @@ async def hub_key(p: Provider) -> bytes:
     return key
 
 
-async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
+async def tag_post(p: Host, msg: NewMessage) -> bytes | None:
     """The franking tag of a post; the hub files it in the post's own transaction
     (``hub_sql.hub_post``), before the post is fanned out.
 
@@ -58,7 +58,7 @@ async def tag_post(p: Provider, msg: NewMessage) -> bytes | None:
     return franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
 
 
-async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
+async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:
     """Add the franking tag to application items and the chain link to handshake items."""
     apps = [i.msg_id for i in items if i.kind == "application"]
     shakes = [i.msg_id for i in items if i.kind in CHAINED_KINDS]
@@ -77,5 +77,5 @@ async def decorate(p: Provider, items: list[m.QueueItem]) -> list[m.QueueItem]:
     return out
 
 
-async def purge(p: Provider, now: int) -> int:
+async def purge(p: Host, now: int) -> int:
     return await sql.purge(p.store.engine, now)

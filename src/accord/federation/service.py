@@ -1,7 +1,8 @@
 """The federation part of a running provider: its key, peers, limits and outbound queue.
 
-:class:`Federation` hangs off :class:`accord.server.state.Provider` as
-``provider.federation`` (a running provider always has it); the KeyPackage
+:class:`Federation` hangs off the provider (:class:`accord.federation.host.Host`,
+the server's ``Provider``) as ``provider.federation``: the app factory attaches
+it with :func:`start` (a running provider always has it); the KeyPackage
 directory calls it for what crosses providers, and the delivery service
 hands every handshake message and post to the hub's acceptance path
 (:mod:`accord.federation.hub`) or to the group's hub
@@ -18,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -25,12 +27,12 @@ from accord.errors import AuthError
 from accord.federation import follower
 from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
+from accord.federation.host import Host
 from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import client_context
 from accord.federation.provider_key import ProviderKey
 from accord.ratelimit import Limit, RateLimiter
-from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m
 
@@ -58,8 +60,11 @@ class FederationConfig:
     dns_discovery: bool = False
 
 
-class Federation:
-    def __init__(self, provider: Provider, key: ProviderKey, config: FederationConfig,
+H = TypeVar("H", bound=Host)  # the server's Provider, for the server's handlers
+
+
+class Federation(Generic[H]):
+    def __init__(self, provider: H, key: ProviderKey, config: FederationConfig,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.provider = provider
         self.key = key
@@ -90,12 +95,6 @@ class Federation:
 
     async def fetch_blob(self, domain: str, blob_id: str, now: int) -> bytes:
         return await follower.fetch_blob(self, domain, blob_id, now)
-
-    def transparency_head(self) -> bytes | None:
-        """The signed key-transparency head for ``/.well-known/accord`` (issue 7)."""
-        from accord.server.transparency import well_known_head
-
-        return well_known_head(self.provider)
 
     def wake_outbox(self) -> None:
         self.outbox_news.set()
@@ -131,8 +130,8 @@ class Federation:
         return claim.keyid
 
 
-def start(provider: Provider, key: ProviderKey, peers: Mapping[str, str],
-          transport: httpx.AsyncBaseTransport | None = None) -> Federation:
+def start(provider: H, key: ProviderKey, peers: Mapping[str, str],
+          transport: httpx.AsyncBaseTransport | None = None) -> Federation[H]:
     """Attach federation, signing with the provider key ``key``, to ``provider``."""
     scale = provider.config.rate_limit_scale
     limits = {k: Limit(v.per_second * scale, v.burst * scale)

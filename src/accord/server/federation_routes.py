@@ -33,12 +33,13 @@ from accord.server.privacy_routes import peer_specs as privacy_peer_specs
 from accord.server.reports import gate_peer
 from accord.server.routes import read_body
 from accord.server.state import Provider
+from accord.server.transparency import well_known_head
 from accord.wire import encode, parse
 from accord.wire import federation as fw
 from accord.wire import messages as m
 
 log = logging.getLogger("accord.federation.http")
-Handler = Callable[[Federation, str, Any, int], Awaitable[Any]]
+Handler = Callable[[Federation[Provider], str, Any, int], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -49,20 +50,20 @@ class PeerSpec:
     status: int = 200
 
 
-def _fed(request: Request) -> Federation:
+def _fed(request: Request) -> Federation[Provider]:
     p: Provider = request.app.state.provider
-    fed: Federation = p.federation  # a running provider always federates (server.app)
+    fed: Federation[Provider] = p.federation  # a running provider federates (server.app)
     return fed
 
 
 async def well_known(request: Request) -> Response:
     fed = _fed(request)
     doc = fw.WellKnown(domain=fed.domain, api_base=str(request.base_url).rstrip("/"),
-                       signing_key=fed.key.public, transparency_head=fed.transparency_head())
+                       signing_key=fed.key.public, transparency_head=well_known_head(fed.provider))
     return JSONResponse(encode(doc), headers={"Cache-Control": "max-age=3600"})
 
 
-async def authenticated(request: Request) -> tuple[Federation, str, bytes, int]:
+async def authenticated(request: Request) -> tuple[Federation[Provider], str, bytes, int]:
     """The federation, the signing peer's domain, the body and now: every peer route's
     (Accord's and MIMI's) one way in. A typed error for an unsigned or refused peer."""
     fed = _fed(request)
@@ -99,7 +100,7 @@ def peer_endpoint(spec: PeerSpec) -> Callable[[Request], Awaitable[Response]]:
     return handle
 
 
-async def _claim(fed: Federation, peer: str, req: fw.FedClaimRequest, now: int
+async def _claim(fed: Federation[Provider], peer: str, req: fw.FedClaimRequest, now: int
                  ) -> m.ClaimResponse:
     requester_of(peer, req.requester)
     ours(fed, req.account)
@@ -118,19 +119,20 @@ def requester_of(peer: str, requester: str) -> str:
     return requester
 
 
-def ours(fed: Federation, account: str) -> None:
+def ours(fed: Federation[Provider], account: str) -> None:
     """A peer asks a provider only about its own accounts (never to relay, issue 17)."""
     if account.rsplit("@", 1)[-1] != fed.domain:
         raise NotFound(f"no account {account} here")
 
 
-async def _devices(fed: Federation, peer: str, req: fw.FedDevicesRequest, now: int
+async def _devices(fed: Federation[Provider], peer: str, req: fw.FedDevicesRequest, now: int
                    ) -> m.DeviceList:
     ours(fed, req.account)
     return await accounts.list_devices(fed.provider, req.account)
 
 
-async def _blob(fed: Federation, peer: str, req: fw.FedBlobRequest, now: int) -> bytes:
+async def _blob(fed: Federation[Provider], peer: str, req: fw.FedBlobRequest, now: int
+                ) -> bytes:
     return await blobs.download(fed.provider, req.blob_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from accord.federation import report_relay
 from accord.server import account_data, admin_api, reports
 from accord.server.routes import GROUP_ID, Call, Param, Spec, endpoint, group_id_of
 from accord.wire import privacy as w
@@ -54,6 +55,6 @@ def privacy_routes() -> list[Route]:
 
 def peer_specs() -> list[tuple[str, type, object, int]]:
     """``(path, request type, handler, status)`` for the federation's peer routes."""
-    return [(reports.FED_REPORTS, w.FedReport, reports.accept_forwarded, 200),
-            (reports.FED_SENDER_REPORTS, w.FedSenderReport, reports.accept_sender_report, 200),
+    return [(report_relay.FED_REPORTS, w.FedReport, reports.accept_forwarded, 200),
+            (report_relay.FED_SENDER_REPORTS, w.FedSenderReport, reports.accept_sender_report, 200),
             (account_data.FED_DELETED, w.FedAccountDeleted, account_data.accept_deleted, 200)]

@@ -4,8 +4,8 @@ A member reports a message to its own provider (``POST /v1/reports``). The
 group's hub verifies it (:func:`accord.privacy.franking.verify_report`): if
 this provider is the hub it checks and files the report; otherwise it
 forwards the report to the hub over the signed peer API *without* the
-reporter's name (``FedReport``) and files its own record once the hub says
-the report verifies. A report that does not verify is answered
+reporter's name (``FedReport``, :mod:`accord.federation.report_relay`) and
+files its own record once the hub says the report verifies. A report that does not verify is answered
 ``verified: false`` and filed nowhere.
 
 The alleged sender's own provider is the only one that can act on the
@@ -26,20 +26,18 @@ endpoint. The gates below are called by the routing layers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from accord.content import decode_content
 from accord.errors import (
-    AccordError,
     AuthError,
     CryptoError,
     DecodeError,
     NotFound,
     ValidationError,
 )
-from accord.federation import franking
+from accord.federation import franking, report_relay
 from accord.privacy.franking import verify_report
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
@@ -50,9 +48,6 @@ if TYPE_CHECKING:
     from accord.federation.service import Federation
 
 log = logging.getLogger("accord.server.reports")
-FED_REPORTS = "/federation/v1/reports"
-FED_SENDER_REPORTS = "/federation/v1/reports/sender"
-_SENDING: set[asyncio.Task[None]] = set()  # forwards to senders' providers, in flight
 
 
 async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
@@ -82,19 +77,8 @@ def _tell_sender_provider(p: Provider, account: str, origin: str | None,
     """Forward a verified report to the alleged sender's provider (not to us, nor back
     to the provider that forwarded it here: that one filed its own record)."""
     domain = account.rsplit("@", 1)[-1]
-    if domain in (p.config.domain, origin):
-        return
-    task = asyncio.create_task(_send_sender_report(p.federation, domain, note, now))
-    _SENDING.add(task)
-    task.add_done_callback(_SENDING.discard)
-
-
-async def _send_sender_report(fed: Federation, domain: str, note: w.FedSenderReport,
-                              now: int) -> None:
-    try:
-        await fed.client.post(domain, FED_SENDER_REPORTS, note, w.ReportResult, now)
-    except AccordError as exc:
-        log.warning("the sender's provider was not told of a report: %s", type(exc).__name__)
+    if domain not in (p.config.domain, origin):
+        report_relay.tell_sender_provider(p.federation, domain, note, now)
 
 
 async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> bool:
@@ -133,11 +117,11 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
         raise NotFound("no such group")  # T08: a non-member learns nothing
     if group.hub == p.config.domain:
         return await _verify_and_file(p, group, by.account, req, now)
-    fed: Federation = p.federation  # a running provider always federates
+    fed: Federation[Provider] = p.federation  # a running provider always federates
     forwarded = w.FedReport(group_id=req.group_id, created_at=req.created_at,
                             content=req.content, franking_tag=req.franking_tag,
                             alleged_sender=req.alleged_sender)
-    result = await fed.client.post(group.hub, FED_REPORTS, forwarded, w.ReportResult, now)
+    result = await report_relay.forward(fed, group.hub, forwarded, now)
     if not result.verified:
         return result
     report_id = await sql.add_report(p.store.engine, group.group_id, by.account,
@@ -146,7 +130,7 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
     return w.ReportResult(verified=True, hub=result.hub, report_id=report_id)
 
 
-async def accept_forwarded(fed: Federation, peer: str, req: w.FedReport, now: int
+async def accept_forwarded(fed: Federation[Provider], peer: str, req: w.FedReport, now: int
                            ) -> w.ReportResult:
     """The hub checks a report a follower forwards (the follower hosts a member)."""
     p = fed.provider
@@ -158,8 +142,8 @@ async def accept_forwarded(fed: Federation, peer: str, req: w.FedReport, now: in
     return await _verify_and_file(p, group, f"via {peer}", req, now, origin=peer)
 
 
-async def accept_sender_report(fed: Federation, peer: str, req: w.FedSenderReport, now: int
-                               ) -> w.ReportResult:
+async def accept_sender_report(fed: Federation[Provider], peer: str,
+                               req: w.FedSenderReport, now: int) -> w.ReportResult:
     """A hub reports a message of one of our accounts; file it for our operator.
 
     We cannot recompute the tag (the hub's key is the hub's), so the evidence

@@ -1,0 +1,53 @@
+"""What federation uses of the provider it runs in, declared here so that it
+imports nothing above it (the layer map, docs/ARCHITECTURE.md).
+
+The server's :class:`accord.server.state.Provider` is one; the app factory
+(:func:`accord.server.app.create_app`, the composition root) hands it to
+:func:`accord.federation.service.start`. Only what federation reads is named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from accord.ratelimit import RateLimiter
+from accord.storage import Store
+
+
+class HostConfig(Protocol):
+    @property
+    def domain(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def retention_ms(self) -> int: ...  # how long a queued item is kept
+    @property
+    def max_blob(self) -> int: ...
+    @property
+    def rate_limit_scale(self) -> float: ...
+    @property
+    def discover(self) -> bool: ...  # find unmapped peers through DNS (federation.discovery)
+    # mutual TLS to peers (federation.peer_tls): our certificate, key and the peers' anchors
+    @property
+    def tls_cert(self) -> str | None: ...
+    @property
+    def tls_key(self) -> str | None: ...
+    @property
+    def peer_ca(self) -> str | None: ...
+
+
+class Host(Protocol):
+    """The provider: its configuration, store, limits and wake-ups."""
+
+    @property
+    def config(self) -> HostConfig: ...
+
+    store: Store
+    limiter: RateLimiter  # per group and per posting key at the hub
+    franking_key: bytes | None  # the hub's, loaded once (federation.franking.hub_key)
+    federation: Any  # the Federation that start() attaches
+
+    async def announce(self, device_ids: list[str]) -> None:
+        """Tell every node that these devices' queues have news."""
+        ...
