@@ -1,0 +1,180 @@
+"""Device lifecycle on the in-memory provider: linking by code (``linking``),
+dead leaves replaced (``device_replace``), a move to the post-quantum suite
+(``reinit``, T10), account export and deletion (``account_data``, T18)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accord.client import account_data, device_replace, linking, messaging, reinit
+from accord.client import conversations as convs
+from accord.client.api import DeviceRemoved
+from accord.client.device import Device
+from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
+from accord.errors import Conflict, CryptoError, ValidationError
+from accord.wire import b64e
+
+from .fakes import CHEAP, NOW, FakeProvider, pair
+
+
+def test_codes_are_crockford_base32_and_forgive_confusable_letters() -> None:
+    code = linking.new_code(lambda n: bytes(range(n)))
+    assert len(code) == 11 and code[5] == "-"
+    assert linking.normalize(code.lower().replace("-", " ")) == code.replace("-", "")
+    assert linking.normalize("O1LI0-abcde") == "01110ABCDE"
+    for bad in ("", "ABCDE-FGHJ", "ABCDE-FGHJKM", "ABCDE-FGHJU"):  # U is not in the alphabet
+        with pytest.raises(ValidationError, match="10 letters"):
+            linking.normalize(bad)
+    a, b = linking.derive("7K3QX-9ZC2M"), linking.derive("7k3qx 9zc2m")
+    assert a == b and len(a.slot) == 16 and len(a.key) == 32
+    assert linking.derive("7K3QX-9ZC2N") != a
+    assert linking.key_fingerprint(b"k" * 32).count(" ") == 4
+
+
+def test_a_sealed_link_document_opens_only_with_its_code_and_role() -> None:
+    keys = linking.derive("7K3QX-9ZC2M")
+    sealed = linking.seal(keys, b"offer", {"v": 1, "account": "a@x.test"})
+    assert linking.unseal(keys, b"offer", sealed) == {"v": 1, "account": "a@x.test"}
+    with pytest.raises(CryptoError):
+        linking.unseal(keys, b"answer", sealed)  # an offer replayed as an answer
+    with pytest.raises(CryptoError):
+        linking.unseal(linking.derive("7K3QX-9ZC2N"), b"offer", sealed)
+    with pytest.raises(CryptoError, match="unknown linking format"):
+        linking.unseal(keys, b"offer", linking.seal(keys, b"offer", {"v": 2}))
+    with pytest.raises(CryptoError):
+        linking.unseal(keys, b"offer", b"short")
+
+
+async def test_a_new_device_is_linked_by_code_and_added_to_the_conversations(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    slot = await linking.open_slot(alice, p.now)
+    assert slot.expires_at == p.now + linking.TTL_MS
+    assert await linking.poll_answer(alice, slot) is None  # nobody answered yet
+    laptop = Device.init(tmp_path / "laptop", "pw", kdf=CHEAP, provider=p.session)
+    laptop.set_settings(post_quantum=0)
+    with pytest.raises(linking.LinkError, match="no such linking code"):
+        await linking.join(laptop, "ZZZZZ-ZZZZZ", p.url)
+    assert await linking.join(laptop, slot.code, p.url) == "alice@alpha.test"
+    assert await laptop.complete_link(p.now) is None  # not certified yet
+    new = await linking.poll_answer(alice, slot)
+    assert new is not None and new.signature_key == laptop.signature_public_key
+    device_id = await linking.certify(alice, slot, new)
+    assert alice.store.get_json("linked") == [device_id]
+    assert alice.store.get_json("history_pending") == [device_id]
+    assert slot.keys.slot not in p.slots  # closed
+    await linking.close_slot(alice, slot)  # again: nothing to close, no error
+    ident = await laptop.complete_link(p.now)
+    assert (ident.account, ident.device_id) == ("alice@alpha.test", device_id)
+    assert await linking.add_to_conversations(alice, device_id, p.now) == 0
+    assert sorted(convs.members(alice, alice.store.conversation(ca["conv_id"]))[
+        "alice@alpha.test"]) == sorted([alice.identity.device_id, device_id])
+    assert await linking.add_to_conversations(alice, device_id, p.now) == 0  # in already
+    with pytest.raises(ValidationError, match="already belongs"):
+        await linking.join(alice, slot.code, p.url)
+
+
+async def test_an_answer_whose_key_does_not_prove_possession_is_refused(tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    slot = await linking.open_slot(alice, p.now)
+    forged = linking.seal(slot.keys, b"answer", {"v": 1, "key": b64e(bob.signature_public_key),
+                                                 "possession": b64e(b"\x00" * 64)})
+    p.slots[slot.keys.slot]["answer"] = forged
+    with pytest.raises(CryptoError):
+        await linking.poll_answer(alice, slot)
+    p.slots[slot.keys.slot]["answer"] = linking.seal(slot.keys, b"answer", {"v": 1})
+    with pytest.raises(CryptoError, match="lacks a key"):
+        await linking.poll_answer(alice, slot)
+    p.now += linking.TTL_MS  # expired: the slot is gone for the new device
+    laptop = Device.init(tmp_path / "laptop", "pw", kdf=CHEAP, provider=p.session)
+    with pytest.raises(linking.LinkError):
+        await linking.join(laptop, slot.code, p.url)
+
+
+def test_one_member_commits_each_replacement() -> None:
+    def ident(account: str, d: str) -> bytes:
+        return f"{account}/{d * 22}".encode()
+
+    a1, a2, b1, c1 = (ident("ann@x.test", "A"), ident("ann@x.test", "B"),
+                      ident("bob@x.test", "C"), ident("cy@x.test", "D"))
+    # ann has another device in: it commits for her own account
+    assert device_replace.committer([a1, a2, b1], [a1]) == {"ann@x.test": a2}
+    # no other device of hers: the smallest identity among the others
+    assert device_replace.committer([a1, c1, b1], [a1]) == {"ann@x.test": b1}
+    assert device_replace.committer([a1], [a1]) == {}  # nobody left to commit
+
+
+async def test_a_device_gone_from_the_directory_is_replaced_by_the_listed_one(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    later = p.now + bob.settings.device_check_ms  # the sync refreshed at p.now
+    assert not device_replace.due(bob, p.now + 1)
+    assert device_replace.due(bob, later)
+    assert await device_replace.refresh(bob, later) == 0  # nothing stale
+    assert not device_replace.due(bob, later + 1)
+    # a lying provider lists another account's device (its KeyPackage names
+    # mallory) as alice's replacement: the binding check refuses it (T06)
+    mallory = await p.device(tmp_path / "mallory", "mallory@alpha.test")
+    old_id = alice.identity.device_id
+    row = p.devices[mallory.identity.device_id]
+    row.account = "alice@alpha.test"
+    saved_old = p.devices.pop(old_id)
+    with pytest.raises(ValidationError, match="does not match its device"):
+        await device_replace.refresh(bob, later)
+    row.account = "mallory@alpha.test"
+    p.devices[old_id] = saved_old
+    # the honest case: alice links a laptop, which removes her old device
+    slot = await linking.open_slot(alice, p.now)
+    laptop = Device.init(tmp_path / "laptop", "pw", kdf=CHEAP, provider=p.session)
+    laptop.set_settings(post_quantum=0)
+    await linking.join(laptop, slot.code, p.url)
+    await linking.certify(alice, slot, await linking.poll_answer(alice, slot))
+    await laptop.complete_link(p.now)
+    await laptop.api.remove_device(old_id)
+    assert await device_replace.refresh(bob, later + 1) == 1
+    members = convs.members(bob, bob.store.conversation(cb["conv_id"]))
+    assert members["alice@alpha.test"] == [laptop.identity.device_id]
+    assert [e["kind"] for e in bob.store.events(cb["conv_id"])][-1] == "device_replaced"
+    assert p.groups[cb["group_id"]].members == [bob.identity.device_id,
+                                                laptop.identity.device_id]
+
+
+async def test_a_conversation_moves_to_the_post_quantum_suite_and_never_back(
+        tmp_path: Path) -> None:
+    p = FakeProvider()
+    alice = await p.device(tmp_path / "a", "alice@alpha.test", pq=True)
+    alice.set_settings(post_quantum=0)  # creates in 0x0001
+    conv = await convs.create(alice, "notes", [], p.now)
+    alice.set_settings(post_quantum=1)
+    await alice.top_up_key_packages(p.now)
+    assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
+    assert reinit.acceptable(CLASSIC_SUITE, PQ_SUITE)
+    assert not reinit.acceptable(PQ_SUITE, CLASSIC_SUITE)
+    assert not reinit.acceptable(CLASSIC_SUITE, 0x0002)
+    moved = await reinit.upgrade(alice, conv, p.now)
+    assert convs.suite_of(alice, moved)["cipher_suite"] == "0x0053"
+    assert moved["conv_id"] == conv["conv_id"] and moved["group_id"] != conv["group_id"]
+    assert [e["kind"] for e in alice.store.events(conv["conv_id"])][-2:] == [
+        "reinit_started", "reinit"]
+    with pytest.raises(Conflict, match="already uses"):
+        await reinit.upgrade(alice, moved, p.now)
+    with pytest.raises(ValidationError, match="downgrade"):
+        await reinit.upgrade(alice, moved, p.now, CLASSIC_SUITE)
+    mid = await messaging.send_text(alice, moved, "after the move", p.now)
+    assert alice.store.message(mid).body == "after the move"
+
+
+async def test_account_export_and_deletion(tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    exported = await account_data.export(alice)
+    assert exported == {"account": "alice@alpha.test", "devices": [alice.identity.device_id]}
+    result = await account_data.delete(alice)
+    assert [(e.table, e.rows) for e in result.erased] == [("devices", 1)]
+    assert alice.store.get_json("device_removed") is True
+    assert alice.store.messages(ca["conv_id"]) is not None  # the history stays readable
+    await alice.disconnect()
+    with pytest.raises(DeviceRemoved):
+        await alice.connect()
+    assert (await bob.api.claim_key_packages("alice@alpha.test")).key_packages == []
