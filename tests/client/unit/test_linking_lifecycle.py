@@ -16,7 +16,7 @@ from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
 from accord.errors import Conflict, CryptoError, ValidationError
 from accord.wire import b64e
 
-from .fakes import CHEAP, NOW, FakeProvider, pair
+from .fakes import CHEAP, FakeProvider, pair
 
 
 def test_codes_are_crockford_base32_and_forgive_confusable_letters() -> None:
