@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 from urllib.parse import quote
 
 import httpx
@@ -142,3 +143,82 @@ async def test_T08_mimi_submit_cannot_desynchronise_the_hub(
            "PrivateMessage")
     items = await alice.wait_items(0)
     assert [i.body for i in items if i.kind == "application"] == [once.to_bytes()]
+
+
+# ------------------------------------------------------------------ 5.5 fanout (notify)
+
+def fanout(*messages: MLSMessage, at: int = 1_700_000_000_000,
+           frank: bytes | None = None) -> bytes:
+    return w.FanoutBatch(tuple(
+        w.FanoutMessage(at, msg, frank=w.MaybeFrank(None if frank is None else w.Frank(
+            frank, 0, b"")) if msg.content_type == 1 else None,
+            more_proposals=() if msg.content_type in (2, 3) else None)
+        for msg in messages)).to_bytes()
+
+
+async def gamma_room_with_bob(clients: dict[str, httpx.AsyncClient]
+                              ) -> tuple[MlsDevice, MlsDevice, bytes]:
+    """carol@gamma's room (gamma hubs it) with bob@beta in it: beta follows it."""
+    tag = secrets.token_hex(3)
+    carol = await user(clients["gamma"], f"carol{tag}@gamma.test")
+    bob = await user(clients["beta"], f"bob{tag}@beta.test")
+    gid = secrets.token_bytes(16)
+    await carol.create_group(gid)
+    await carol.commit_add(await carol.claim(bob.account))
+    await join_from_queue(bob)
+    return carol, bob, gid
+
+
+async def test_T08_mimi_fanout_from_the_rooms_hub_reaches_its_members_once(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    beta = providers["beta"]
+    carol, bob, gid = await gamma_room_with_bob(clients)
+    seen = len(await bob.wait_items(0))
+    tag = secrets.token_bytes(32)
+    one, two = private(carol, b"first"), private(carol, b"second")
+    body = fanout(one, two, frank=tag)
+    r = await evil.send(beta, room_path("notify", gid, "gamma.test"), body)
+    assert r.status_code == 201 and r.content == b"", r.text
+    # the same bytes again (a hub's retry): 201, filed once (5.5)
+    assert (await evil.send(beta, room_path("notify", gid, "gamma.test"), body)
+            ).status_code == 201
+    items = await bob.wait_items(seen + 2)
+    assert [(i.kind, i.sender, i.franking_tag) for i in items[seen:]] == [
+        ("application", None, tag)] * 2
+    assert [bob.read(i.body) for i in items[seen:]] == [b"first", b"second"]
+    assert len(await bob.wait_items(0)) == seen + 2
+
+
+async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """gamma fans out into a room alpha hubs (in its own name or the room's), into a room
+    beta does not follow, a message of another room, a handshake message: refused."""
+    beta = providers["beta"]
+    tag = secrets.token_hex(3)
+    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
+    bob = await user(clients["beta"], f"bob{tag}@beta.test")
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await alice.commit_add(await alice.claim(bob.account))
+    await join_from_queue(bob)
+    seen = len(await bob.wait_items(0))
+    forged = private(alice, b"not from gamma")
+    _error(await evil.send(beta, room_path("notify", gid, "alpha.test"), fanout(forged)),
+           401, "auth_error", "only the room's hub fans out")
+    _error(await evil.send(beta, room_path("notify", gid, "gamma.test"), fanout(forged)),
+           401, "auth_error", "not the hub of that group")
+    _error(await evil.send(beta, room_path("notify", secrets.token_bytes(16), "gamma.test"),
+                           fanout(forged)), 404, "not_found", "")
+    carol, _, own = await gamma_room_with_bob(clients)
+    _error(await evil.send(beta, room_path("notify", own, "gamma.test"), fanout(forged)),
+           422, "validation_error", "another group or epoch")
+    _error(await evil.send(beta, room_path("notify", own, "gamma.test"), b""), 400,
+           "decode_error", "")
+    commit = g.commit(carol.state, now=int(time.time()), by_value=[])[0].commit
+    _error(await evil.send(beta, room_path("notify", own, "gamma.test"), fanout(commit)),
+           422, "validation_error", "only application messages")
+    assert len(await bob.wait_items(0)) == seen

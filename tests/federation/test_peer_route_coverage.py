@@ -101,6 +101,7 @@ MIMI_REPORT = MIMI + "test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_chec
 ROOM = "tests.federation.test_mimi_room::"
 SUBMIT_OWN = ROOM + "test_T08_mimi_submit_only_for_a_member_user_the_peer_hosts"
 SUBMIT_SYNC = ROOM + "test_T08_mimi_submit_cannot_desynchronise_the_hub"
+FANOUT_HUB = ROOM + "test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room"
 # The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
 MIMI_COVERAGE: dict[str, dict[str, str]] = {
     "/mimi/v1/keyMaterial/{target:path}": {
@@ -122,6 +123,11 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "app_message.message": SUBMIT_OWN + "; " + SUBMIT_SYNC,
         "app_message.version": MLS,
         "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
+    },
+    "/mimi/v1/notify/{target:path}": {
+        "{target}": FANOUT_HUB,
+        "messages": FANOUT_HUB + "; " + ROOM + (
+            "test_T08_mimi_fanout_from_the_rooms_hub_reaches_its_members_once"),
     },
     "/mimi/v1/identifierQuery/{target:path}": {
         "{target}": MIMI_ID, "query_elements": MIMI_ID,

@@ -216,3 +216,19 @@ def test_room_uris() -> None:
                 "mimi:///r/AA", "https://a.example/r/AA", "mimi://a.example/r/AA/x"):
         with pytest.raises(DecodeError):
             w.room_of_uri(bad)
+
+
+def test_a_notify_body_is_one_to_max_concatenated_fanout_messages(mls: dict[str, Any]) -> None:
+    messages = (w.FanoutMessage(NOW, mls["app"], frank=w.MaybeFrank(None)),
+                w.FanoutMessage(NOW, mls["commit"], more_proposals=()))
+    batch = w.FanoutBatch(messages)
+    raw = batch.to_bytes()
+    assert raw == b"".join(m.to_bytes() for m in messages)
+    assert w.FanoutBatch.from_bytes(raw) == batch
+    for bad in (b"", raw[:-1], raw + b"\x00"):
+        with pytest.raises(DecodeError):
+            w.FanoutBatch.from_bytes(bad)
+    one = messages[0].to_bytes()
+    assert len(w.FanoutBatch.from_bytes(one * w.MAX_FANOUT).messages) == w.MAX_FANOUT
+    with pytest.raises(DecodeError, match="at most"):
+        w.FanoutBatch.from_bytes(one * (w.MAX_FANOUT + 1))

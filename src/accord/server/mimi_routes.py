@@ -6,6 +6,7 @@
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
 - ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): :mod:`accord.server.mimi_hub`.
+- ``POST /mimi/v1/notify/{roomId}`` (5.5): :mod:`accord.server.mimi_follower`.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
 - ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
 - ``GET /mimi/v1/proxyDownload/{downloadUrl}`` (5.10.2): an encrypted asset of this
@@ -40,7 +41,7 @@ from accord.federation.service import Federation
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
-from accord.server import accounts, blobs, keypackages, mimi_hub, reports
+from accord.server import accounts, blobs, keypackages, mimi_follower, mimi_hub, reports
 from accord.server.errors import error_response
 from accord.server.federation_routes import authenticated, ours, requester_of
 from accord.wire import decode, encode
@@ -56,7 +57,7 @@ Handler = Callable[[Federation, str, Any, str, int], Awaitable[Any]]
 @dataclass(frozen=True)
 class MimiSpec:
     key: str  # the directory key (5.1)
-    request: type[WireStruct] | None  # None: a GET with no body
+    request: type[WireStruct] | type[w.FanoutBatch] | None  # None: a GET with no body
     handler: Handler
     status: int = 200
 
@@ -249,6 +250,7 @@ async def proxy_download(fed: Federation, peer: str, req: None, target: str, now
 MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
     MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
+    MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
     MimiSpec("reportAbuse", w.AbuseReport, report_abuse, 201),
     MimiSpec("proxyDownload", None, proxy_download),

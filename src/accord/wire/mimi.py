@@ -29,6 +29,7 @@ The directory (5.1) is JSON: :data:`ENDPOINTS` names its keys and sections.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from accord.errors import DecodeError
@@ -235,6 +236,33 @@ class FanoutMessage(WireStruct):
         if self.message.content_type == 0 and self.message.wire_format != 3:
             raise DecodeError("a fanout carries a framed message or a Welcome "
                               "(draft-ietf-mimi-protocol-06 5.5)")
+
+
+@dataclass(frozen=True)
+class FanoutBatch:
+    """A notify body (5.5): "multiple concatenated FanoutMessage objects relevant to
+    the same room", one at the least and :data:`MAX_FANOUT` at the most."""
+
+    messages: tuple[FanoutMessage, ...]
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FanoutBatch:
+        out: list[FanoutMessage] = []
+        pos = 0
+        while pos < len(data):
+            if len(out) == MAX_FANOUT:
+                raise DecodeError(f"a notify carries at most {MAX_FANOUT} messages")
+            message, pos = FanoutMessage.decode_from(data, pos)
+            out.append(message)
+        if not out:
+            raise DecodeError("a notify carries a FanoutMessage (draft-ietf-mimi-protocol-06 5.5)")
+        return cls(tuple(out))
+
+    def to_bytes(self) -> bytes:
+        return b"".join(m.to_bytes() for m in self.messages)
+
+
+MAX_FANOUT = 64
 
 
 # -------------------------------------------------------------------- 5.6 group info
