@@ -89,7 +89,9 @@ class FakeProvider:
         self.nonces: set[bytes] = set()
         self.groups: dict[bytes, Group] = {}
         self.seq = 0
-        self.requests: dict[str, list[fw.MessageRequest]] = {}  # account -> listed
+        # T14: account -> {group id: inviter}, the groups listed as message requests
+        self.requests: dict[str, dict[bytes, str]] = {}
+        self.first_contacts: dict[tuple[bytes, str], bytes] = {}  # (group, device) -> sealed
         self.blocks: dict[str, list[str]] = {}
         self.backups: dict[bytes, w.Backup] = {}  # fetch hash -> backup
         self.slots: dict[bytes, dict[str, Any]] = {}
@@ -331,6 +333,8 @@ class FakeProvider:
         g.members = [d for d in g.members if d not in body.removed] + list(body.added)
         g.epoch += 1
         g.posting_key = body.posting_key
+        for fc_ in body.first_contact:
+            self.first_contacts[(g.group_id, fc_.device_id)] = fc_.sealed
         if body.welcome is not None:
             for d in body.added:
                 if d in self.devices:
@@ -380,13 +384,15 @@ class FakeProvider:
     # requests and blocks (T14)
     def list_requests(self, req: httpx.Request) -> httpx.Response:
         row = self._authed(req)
-        return ok(fw.MessageRequestList(self.requests.get(row.account, [])))
+        return ok(fw.MessageRequestList([
+            fw.MessageRequest(gid, inviter, "r" + gid.hex()[:8], self.now,
+                              self.first_contacts.get((gid, row.device_id)))
+            for gid, inviter in self.requests.get(row.account, {}).items()]))
 
     def accept_request(self, req: httpx.Request, gid: str) -> httpx.Response:
         row = self._authed(req)
-        group_id = b64d(gid)
-        self.requests[row.account] = [r for r in self.requests.get(row.account, [])
-                                      if r.group_id != group_id]
+        if self.requests.get(row.account, {}).pop(b64d(gid), None) is None:
+            return error(404, "not_found", "no such request")
         return httpx.Response(204)
 
     def get_blocks(self, req: httpx.Request) -> httpx.Response:
