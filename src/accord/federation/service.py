@@ -2,11 +2,11 @@
 
 :class:`Federation` hangs off the provider (:class:`accord.federation.host.Host`,
 the server's ``Provider``) as ``provider.federation``: the app factory attaches
-it with :func:`start` (a running provider always has it); the KeyPackage
-directory calls it for what crosses providers, and the delivery service
-hands every handshake message and post to the hub's acceptance path
-(:mod:`accord.federation.hub`) or to the group's hub
-(:mod:`accord.federation.follower`). Incoming peer requests are
+it with :func:`start` (a running provider always has it). The server's
+services pass it to the hub's acceptance path (:mod:`accord.federation.hub`)
+or to the follower (:mod:`accord.federation.follower`: another provider's
+KeyPackages, devices and blobs, and the group's hub); those modules take it,
+it imports neither. Incoming peer requests are
 authenticated here (:meth:`Federation.authenticate`): RFC 9421 signature
 against the key the peer publishes, a ``created`` window, a single-use
 nonce kept in the store, and rate limits per address before the signature
@@ -24,7 +24,6 @@ from typing import Generic, TypeVar
 import httpx
 
 from accord.errors import AuthError
-from accord.federation import follower
 from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
 from accord.federation.host import Host
@@ -33,8 +32,6 @@ from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import client_context
 from accord.federation.provider_key import ProviderKey
 from accord.ratelimit import Limit, RateLimiter
-from accord.storage import DeviceRecord
-from accord.wire import messages as m
 
 SIGNATURE_WINDOW_S = 300
 # httpx logs every request URL at INFO; our own log names route templates only.
@@ -83,18 +80,6 @@ class Federation(Generic[H]):
     @property
     def resolver(self) -> Resolver:
         return self.client.resolver
-
-    # the hooks the delivery service and the KeyPackage directory call -------------
-
-    async def claim(self, account: str, by: DeviceRecord, now: int,
-                    cipher_suite: int = 1) -> m.ClaimResponse:
-        return await follower.claim(self, account, by, now, cipher_suite)
-
-    async def list_devices(self, account: str, now: int) -> m.DeviceList:
-        return await follower.list_devices(self, account, now)
-
-    async def fetch_blob(self, domain: str, blob_id: str, now: int) -> bytes:
-        return await follower.fetch_blob(self, domain, blob_id, now)
 
     def wake_outbox(self) -> None:
         self.outbox_news.set()

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 
 from accord.errors import AuthError, CryptoError, NotFound, ValidationError
+from accord.federation import follower
 from accord.server import transparency
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
@@ -144,7 +145,7 @@ async def find_device(p: Provider, req: m.FindDeviceRequest) -> m.FoundDevice:
 
 async def list_devices(p: Provider, account: str) -> m.DeviceList:
     if account.rsplit("@", 1)[-1] != p.config.domain:  # a running provider federates
-        return await p.federation.list_devices(account, p.clock())  # type: ignore[no-any-return]
+        return await follower.list_devices(p.federation, account, p.clock())
     records = await p.store.list_devices(_local_account(p, account))
     return m.DeviceList(
         account=account,

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 
 from accord.errors import DecodeError, NotFound, ValidationError
+from accord.federation import follower
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64d, b64e
@@ -38,7 +39,7 @@ async def download(p: Provider, blob_id: str) -> bytes:
     blob_id, _, domain = blob_id[:CAP_CHARS], blob_id[CAP_CHARS:CAP_CHARS + 1], \
         blob_id[CAP_CHARS + 1:]
     if domain and domain != p.config.domain:
-        return await p.federation.fetch_blob(domain, blob_id, p.clock())  # type: ignore[no-any-return]
+        return await follower.fetch_blob(p.federation, domain, blob_id, p.clock())
     try:
         cap = b64d(blob_id)
     except DecodeError as exc:

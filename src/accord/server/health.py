@@ -8,14 +8,13 @@ a bus is configured, the bus is connected. Otherwise it answers 503 with one
 fixed reason word, never an exception's text (a database URL or a driver's
 message could hold a password or a host name).
 
-:class:`Lifecycle` also holds the open WebSockets, so that a draining node
-can close each with 1001 (going away) and its clients reconnect elsewhere.
+Whether the node has started or is draining is the provider's
+:class:`~accord.server.lifecycle.Lifecycle`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.websockets import WebSocket
 
 from accord.errors import StoreUnavailable
 from accord.server.errors import error_response
@@ -33,34 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("accord.server.health")
 CHECK_TIMEOUT_S = 2.0
-GOING_AWAY = 1001  # RFC 6455 7.4.1: the endpoint is going away (a server going down)
-
-
-class Lifecycle:
-    """Whether this node takes traffic, and the WebSockets it would close on leaving."""
-
-    def __init__(self) -> None:
-        self.started = False
-        self.draining = False
-        self.sockets: set[WebSocket] = set()
-        self.pending: dict[str, int] = {}  # client address -> sockets not yet authenticated
-        self.slow_consumers = 0  # WebSockets dropped for not reading (server.ws)
-
-    async def going_away(self, timeout_s: float) -> int:
-        """Stop taking traffic and close every WebSocket with 1001; returns how many."""
-        self.draining = True
-        sockets = list(self.sockets)
-
-        async def close(ws: WebSocket) -> None:
-            # A socket that closes by itself meanwhile raises here: it is gone either way.
-            with contextlib.suppress(RuntimeError, OSError):
-                await ws.close(code=GOING_AWAY)
-
-        if sockets:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*(close(ws) for ws in sockets)), timeout_s)
-        log.info("draining: closed %d WebSockets with 1001", len(sockets))
-        return len(sockets)
 
 
 async def not_ready(provider: Provider | None,

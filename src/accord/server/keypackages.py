@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accord.errors import NotFound, ValidationError
-from accord.federation import mls_check
+from accord.federation import follower, mls_check
 from accord.ratelimit import RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
@@ -103,7 +103,7 @@ async def claim(
     if by is None:
         raise ValidationError("a claim needs a claimer")
     if account.rsplit("@", 1)[-1] != p.config.domain:
-        return await p.federation.claim(account, by, now, cipher_suite)  # type: ignore[no-any-return]
+        return await follower.claim(p.federation, account, by, now, cipher_suite)
     return await claim_local(p, account, Claimer(by.account), now, cipher_suite)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from accord.bus import Bus, InProcessBus, Notifier
 from accord.ratelimit import Limit, RateLimiter
-from accord.server.health import Lifecycle
+from accord.server.lifecycle import Lifecycle
 from accord.storage import Store
 
 DAY_MS = 86_400_000

@@ -12,7 +12,7 @@ that have not authenticated yet (issue 17: each is held up to
 ``AUTH_TIMEOUT_S`` by anyone, with no account), or when the device already
 holds ``max_sockets_per_device`` sockets on this node (each socket costs a
 task, a buffer and a wake-up on every queue change); 1001
-(going away) when the node drains before it stops (``accord.server.health``):
+(going away) when the node drains before it stops (``accord.server.lifecycle``):
 the device reconnects, to another node, and resumes from its cursor; 1013 (try
 again later) when the provider's database is unavailable, while authenticating or
 reading the queue: the token is fine and the device reconnects later (it was a 4401,
@@ -39,7 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from accord.errors import AccordError, StoreUnavailable
 from accord.server import accounts, delivery
-from accord.server.health import GOING_AWAY
+from accord.server.lifecycle import GOING_AWAY
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import decode, encode, loads, parse
