@@ -22,7 +22,7 @@ from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
 from accord.server.state import Provider, ServerConfig
 from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
-from accord.storage.interface import AddedLeaf
+from accord.storage.records import AddedLeaf
 from accord.wire import b64e, encode
 from accord.wire import federation as fw
 from tests.harness import application_post
@@ -145,7 +145,7 @@ async def test_T15_outbound_requests_name_no_software_and_are_signed(hub) -> Non
 
 
 def test_a_batch_stays_under_the_peers_body_limit() -> None:
-    from accord.storage.federation_sql import OutboxBatch
+    from accord.storage.records import OutboxBatch
 
     big = OutboxBatch("beta.test", 0, [(i, b"x" * 200_000) for i in range(5)])
     assert [i for i, _ in outbox._within_body_limit(big).items] == [0, 1]  # noqa: SLF001

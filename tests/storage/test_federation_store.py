@@ -9,8 +9,7 @@ import pytest
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, NewMessage, SqlStore
-from accord.storage.federation_sql import Delivered
-from accord.storage.interface import AddedLeaf
+from accord.storage.records import AddedLeaf, Delivered
 
 GID = b"fed-group"
 ME = "alpha.test"

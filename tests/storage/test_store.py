@@ -11,7 +11,7 @@ import pytest
 from accord.errors import AuthError, Conflict, GroupMoved, NotFound, ValidationError
 from accord.storage import CommitChange, DeviceRecord, EpochConflict, NewMessage, SqlStore
 from accord.storage.engine import SqliteEngine
-from accord.storage.interface import AddedLeaf
+from accord.storage.records import AddedLeaf
 from accord.storage.schema import MIGRATIONS, migrate
 
 GID = b"group-1"

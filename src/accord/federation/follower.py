@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.federation import consent, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
-from accord.storage.federation_sql import Delivered, Filing
+from accord.storage.records import Delivered, Filing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import consent, follower, franking, mls_check
 from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
-from accord.storage.federation_sql import ItemEncoder, Roster
+from accord.storage.records import ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m

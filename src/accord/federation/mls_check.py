@@ -32,7 +32,7 @@ from accord.mls.structs.messages import (
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
-from accord.storage.interface import AddedLeaf, LeafPlan
+from accord.storage.records import AddedLeaf, LeafPlan
 from accord.wire.messages import erased_leaf
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import AccordError, PeerUnavailable, RateLimited
 from accord.federation.peer_client import TIMEOUT_S
-from accord.storage.federation_sql import OutboxBatch
+from accord.storage.records import OutboxBatch
 from accord.wire import federation as fw
 from accord.wire import parse
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from accord.storage.engine import PostgresEngine, SqliteEngine, unavailable_errors
-from accord.storage.interface import (
+from accord.storage.interface import EpochConflict, Store
+from accord.storage.records import (
     ClaimedKeyPackage,
     CommitChange,
     DeviceRecord,
-    EpochConflict,
     GroupRecord,
     KeyPackageStatus,
     NewMessage,
     QueueItem,
-    Store,
 )
 from accord.storage.sql_store import SqlStore
 

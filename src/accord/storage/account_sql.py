@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 from accord.errors import AuthError, NotFound
-from accord.storage.engine import Engine, Tx
+from accord.storage.engine import Engine, Tx, placeholders
 from accord.wire import b64e
 
 # (table, column that names a device) for rows erased with the devices
@@ -39,9 +39,6 @@ ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
                    ("abuse_reports", "reporter"), ("abuse_reports", "alleged_sender"))
 MAX_SCAN = 100_000
 
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def _jsonable(v: Any) -> Any:
@@ -97,7 +94,7 @@ async def export_account(engine: Engine, account: str) -> dict[str, Any]:
             account), ("device_id", "signature_key", "created_at"))
         for table in DEVICE_TABLES:
             rows = await tx.fetchall(
-                f"SELECT * FROM {table} WHERE device_id IN ({_marks(len(ids))})", *ids
+                f"SELECT * FROM {table} WHERE device_id IN ({placeholders(len(ids))})", *ids
             ) if ids else []
             out[table] = [[_jsonable(v) for v in r] for r in rows]
         for table, column in ACCOUNT_COLUMNS:
@@ -106,7 +103,7 @@ async def export_account(engine: Engine, account: str) -> dict[str, Any]:
         sent = await _naming_messages(tx, names(account, devices), ids)
         rows = await tx.fetchall(
             "SELECT msg_id, kind, group_id, epoch, sender, created_at FROM messages"
-            f" WHERE msg_id IN ({_marks(len(sent))})", *sent) if sent else []
+            f" WHERE msg_id IN ({placeholders(len(sent))})", *sent) if sent else []
         out["messages (handshake, naming the account)"] = [[_jsonable(v) for v in r]
                                                           for r in rows]
     return out
@@ -125,7 +122,7 @@ async def _mark_erased_leaves(tx: Tx, device_ids: list[str], peer: str | None = 
     await tx.execute(
         "INSERT INTO hub_erased_leaves (group_id, leaf_index) SELECT group_id, leaf_index"
         f" FROM group_members WHERE {where} AND leaf_index IS NOT NULL AND device_id IN"
-        f" ({_marks(len(device_ids))}) ON CONFLICT DO NOTHING",
+        f" ({placeholders(len(device_ids))}) ON CONFLICT DO NOTHING",
         *([] if peer is None else [peer]), *device_ids)
 
 
@@ -137,18 +134,18 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     msgs = await _naming_messages(tx, needles, ids)
     if msgs:
-        await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
+        await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({placeholders(len(msgs))})", *msgs)
         counts["messages"] = await tx.execute(
-            f"DELETE FROM messages WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
+            f"DELETE FROM messages WHERE msg_id IN ({placeholders(len(msgs))})", *msgs)
     outbox = await _naming_outbox(tx, needles)
     if outbox:
         counts["fed_outbox"] = await tx.execute(
-            f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})", *outbox)
+            f"DELETE FROM fed_outbox WHERE id IN ({placeholders(len(outbox))})", *outbox)
     if ids:
         await _mark_erased_leaves(tx, ids)
         for table in DEVICE_TABLES:
             counts[table] = await tx.execute(
-                f"DELETE FROM {table} WHERE device_id IN ({_marks(len(ids))})", *ids)
+                f"DELETE FROM {table} WHERE device_id IN ({placeholders(len(ids))})", *ids)
     for table, column in ACCOUNT_COLUMNS:
         n = await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)
         counts[table] = counts.get(table, 0) + n
@@ -165,7 +162,7 @@ REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_ac
 async def _known_at(tx: Tx, device_ids: list[str]) -> dict[str, set[str]]:
     """Where each id is known here: the providers of group members and confirmed
     bindings that use it ("" for a device of ours)."""
-    marks = _marks(len(device_ids))
+    marks = placeholders(len(device_ids))
     known: dict[str, set[str]] = {d: set() for d in device_ids}
     rows = await tx.fetchall(f"SELECT device_id FROM devices WHERE device_id IN ({marks})",
                              *device_ids)
@@ -196,18 +193,18 @@ async def erase_remote_account(engine: Engine, account: str, peer: str,
         n = 0
         msgs = await _naming_messages(tx, needles, only_peers)
         if msgs:
-            await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({_marks(len(msgs))})", *msgs)
-            n += await tx.execute(f"DELETE FROM messages WHERE msg_id IN ({_marks(len(msgs))})",
+            await tx.execute(f"DELETE FROM queue WHERE msg_id IN ({placeholders(len(msgs))})", *msgs)
+            n += await tx.execute(f"DELETE FROM messages WHERE msg_id IN ({placeholders(len(msgs))})",
                                   *msgs)
         outbox = await _naming_outbox(tx, needles)
         if outbox:
-            n += await tx.execute(f"DELETE FROM fed_outbox WHERE id IN ({_marks(len(outbox))})",
+            n += await tx.execute(f"DELETE FROM fed_outbox WHERE id IN ({placeholders(len(outbox))})",
                                   *outbox)
         if device_ids:
             await _mark_erased_leaves(tx, device_ids, peer)
             n += await tx.execute(
                 "DELETE FROM group_members WHERE domain = ? AND device_id IN"
-                f" ({_marks(len(device_ids))})", peer, *device_ids)
+                f" ({placeholders(len(device_ids))})", peer, *device_ids)
         n += await tx.execute("DELETE FROM fed_bindings WHERE account = ?", account)
         for table, column in REMOTE_ACCOUNT_COLUMNS:
             n += await tx.execute(f"DELETE FROM {table} WHERE {column} = ?", account)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from accord.errors import Conflict, NotFound
-from accord.storage.engine import Tx
+from accord.storage.engine import Tx, placeholders
 
 BINDING_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -102,7 +102,7 @@ async def ours(tx: Tx, device_ids: Collection[str]) -> dict[str, str]:
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         rows = await tx.fetchall(
-            f"SELECT device_id, account FROM devices WHERE device_id IN ({', '.join('?' * len(chunk))})",
+            f"SELECT device_id, account FROM devices WHERE device_id IN ({placeholders(len(chunk))})",
             *chunk)
         out.update({r[0]: r[1] for r in rows})
     return out
@@ -114,7 +114,7 @@ async def _local_keys(tx: Tx, device_ids: Collection[str]) -> dict[str, tuple[st
         return {}
     rows = await tx.fetchall(
         "SELECT device_id, account, signature_key FROM devices"
-        f" WHERE device_id IN ({', '.join('?' * len(ids))})", *ids)
+        f" WHERE device_id IN ({placeholders(len(ids))})", *ids)
     return {r[0]: (r[1], bytes(r[2])) for r in rows}
 
 

@@ -37,6 +37,11 @@ class Dialect:
 
 
 @lru_cache(maxsize=512)
+def placeholders(n: int) -> str:
+    """``?, ?, ...``: the ``n`` placeholders of an ``IN (...)`` list."""
+    return ", ".join("?" * n)
+
+
 def _render(dialect: Dialect, sql: str) -> str:
     for key, value in dialect.tokens:
         sql = sql.replace("{" + key + "}", value)

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from accord.errors import Conflict, GroupMoved, NotFound, ValidationError
-from accord.storage.engine import Tx
-from accord.storage.interface import (
-    CommitChange,
-    EpochConflict,
-    GroupRecord,
-    NewMessage,
-)
+from accord.errors import Conflict, EpochConflict, GroupMoved, NotFound, ValidationError
+from accord.storage.engine import Tx, placeholders
+from accord.storage.records import CommitChange, GroupRecord, NewMessage
 from accord.wire.messages import ERASED, erased_leaf
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-def _check_roster(group: GroupRecord, change: CommitChange) -> None:
+def check_roster(group: GroupRecord, change: CommitChange) -> None:
     members = set(group.members)
     if change.sender not in members:
         raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
@@ -45,7 +36,7 @@ def _check_roster(group: GroupRecord, change: CommitChange) -> None:
         raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")
 
 
-async def _require_open(tx: Tx, group: GroupRecord) -> None:
+async def require_open(tx: Tx, group: GroupRecord) -> None:
     """Raise ``GroupMoved`` once a ReInit commit ended ``group`` (RFC 9420 11.2, 12.4.2).
 
     Every commit files the posting key of the epoch it makes, but a ReInit commit
@@ -61,7 +52,7 @@ async def _require_open(tx: Tx, group: GroupRecord) -> None:
                          " into its new group")
 
 
-async def _admit_application(
+async def admit_application(
     tx: Tx, group: GroupRecord, message: NewMessage, nonce: bytes, nonce_expires_at: int,
     verify: Callable[[bytes], None],
 ) -> None:
@@ -74,7 +65,7 @@ async def _admit_application(
     A closed epoch is an ``EpochConflict``: the sender syncs and encrypts again in
     the current epoch, so an accepted post is readable by every member it is
     delivered to (issue 18: posts go out before the sender syncs, T11)."""
-    await _require_open(tx, group)
+    await require_open(tx, group)
     if message.epoch not in (group.epoch, group.epoch - 1):
         raise EpochConflict(group.epoch)
     row = await tx.fetchone(
@@ -94,7 +85,7 @@ async def _admit_application(
         raise Conflict("this nonce was already used in this group (replay)")
 
 
-async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:
+async def enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> list[str]:
     """Store one message and put it on each device's queue, in the caller's transaction."""
     await tx.execute(
         "INSERT INTO messages (msg_id, kind, group_id, epoch, sender, body, created_at)"
@@ -110,7 +101,7 @@ async def _enqueue(tx: Tx, message: NewMessage, device_ids: Sequence[str]) -> li
     ids = sorted(set(device_ids))
     if not ids:
         return []
-    marks = _marks(len(ids))
+    marks = placeholders(len(ids))
     # Lock the devices in one fixed order so concurrent fan-outs cannot deadlock;
     # the per-device counter then hands out gap-free, commit-ordered sequence numbers.
     await tx.fetchall(

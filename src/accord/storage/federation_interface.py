@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:  # the interface module imports this one
-    from accord.storage.federation_sql import Delivered, Filing, ItemEncoder, OutboxBatch
-    from accord.storage.interface import CommitChange, GroupRecord, LeafPlan, NewMessage
+from accord.storage.records import (
+    CommitChange,
+    Delivered,
+    Filing,
+    GroupRecord,
+    ItemEncoder,
+    LeafPlan,
+    NewMessage,
+    OutboxBatch,
+)
 
 
 class FederationStore(Protocol):

@@ -22,55 +22,25 @@ its sender.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import binding_sql, privacy_sql
 from accord.storage.consent_sql import ConsentSqlMixin, record_first_contact
-from accord.storage.engine import Engine, Tx
-from accord.storage.fanout_sql import _enqueue, read_group
-from accord.storage.interface import GroupRecord, NewMessage
-
-Roster = list[tuple[str, str]]
-# (message, recipients at one peer, roster after a commit or None, group epoch after it,
-#  the hub's chain link (epoch, value) of a commit and its Welcome, T07) -> item bytes
-ItemEncoder = Callable[
-    [NewMessage, list[str], Roster | None, int | None, tuple[int, bytes] | None], bytes]
-
-
-# (item, (account, from_account) message requests, recipients who refuse the group)
-Filing = tuple["Delivered", Sequence[tuple[str, str]], Collection[str]]
+from accord.storage.engine import Engine, Tx, placeholders
+from accord.storage.fanout_sql import enqueue, read_group
+from accord.storage.records import (
+    Delivered,
+    Filing,
+    GroupRecord,
+    ItemEncoder,
+    NewMessage,
+    OutboxBatch,
+    Roster,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxBatch:
-    peer: str
-    failures: int
-    items: list[tuple[int, bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """A hub's item as the follower files it (fields of ``FedItem``), with what only the
-    hub computes: its franking tag (T13, kept until ``tag_expires_at``) and its chain
-    link ``(epoch, value)`` (T07), filed in the item's own transaction."""
-
-    message: NewMessage
-    recipients: Sequence[str]
-    roster: Roster | None
-    group_epoch: int | None
-    franking_tag: bytes | None = None
-    tag_expires_at: int = 0
-    link: tuple[int, bytes] | None = None
-    first_contact: Mapping[str, bytes] | None = None  # a Welcome's, by device (issue 18)
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-async def _to_outbox(
+async def to_outbox(
     tx: Tx,
     message: NewMessage,
     recipients: Sequence[str],
@@ -97,7 +67,7 @@ async def _to_outbox(
         )
 
 
-async def _record_requests(
+async def record_requests(
     tx: Tx, welcome: NewMessage, requests: Sequence[tuple[str, str]]
 ) -> None:
     await tx.executemany(
@@ -107,18 +77,18 @@ async def _record_requests(
     )
 
 
-def _local(ids: Collection[str], where: dict[str, str | None],
+def local_devices(ids: Collection[str], where: dict[str, str | None],
            refused: Collection[str] = ()) -> list[str]:
     return [d for d in ids if d in where and where[d] is None and d not in refused]
 
 
-async def _refused(tx: Tx, group_id: bytes) -> set[str]:
+async def refused_devices(tx: Tx, group_id: bytes) -> set[str]:
     """Our devices whose owners blocked the group's inviter: they get nothing of it (T14)."""
     rows = await tx.fetchall("SELECT device_id FROM fed_refused WHERE group_id = ?", group_id)
     return {r[0] for r in rows}
 
 
-async def _refuse(tx: Tx, group_id: bytes, device_ids: Collection[str]) -> None:
+async def refuse_devices(tx: Tx, group_id: bytes, device_ids: Collection[str]) -> None:
     await tx.executemany(
         "INSERT INTO fed_refused (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(group_id, d) for d in sorted(device_ids)],
@@ -126,7 +96,7 @@ async def _refuse(tx: Tx, group_id: bytes, device_ids: Collection[str]) -> None:
 
 
 class FederationSqlMixin(ConsentSqlMixin):
-    """Federation statements; ``SqlStore`` provides ``engine``, ``_group`` and ``_enqueue``."""
+    """Federation statements; ``SqlStore`` provides ``engine``, ``_group`` and ``enqueue``."""
 
     engine: Engine
 
@@ -224,7 +194,7 @@ class FederationSqlMixin(ConsentSqlMixin):
     async def fed_outbox_sent(self, peer: str, ids: Sequence[int]) -> None:
         async with self.engine.transaction() as tx:
             await tx.execute(
-                f"DELETE FROM fed_outbox WHERE peer = ? AND id IN ({_marks(len(ids))})",
+                f"DELETE FROM fed_outbox WHERE peer = ? AND id IN ({placeholders(len(ids))})",
                 peer,
                 *ids,
             )
@@ -268,7 +238,7 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     here = await binding_sql.ours(tx, d.recipients)
     if any(r not in here or not group.has_local(r) for r in d.recipients):
         raise ValidationError("a recipient is not a member device hosted here")
-    await _record_requests(tx, msg, requests)
+    await record_requests(tx, msg, requests)
     # issue 11, 17: the hub's tag and chain link go on with the item, or not at all
     if d.franking_tag is not None:
         await privacy_sql.file_tag(tx, msg.msg_id, d.franking_tag, d.tag_expires_at)
@@ -278,13 +248,13 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
         await record_first_contact(tx, msg.group_id, msg.created_at, requests,
                                    {k: v for k, v in (d.first_contact or {}).items()
                                     if k in d.recipients and k not in refuse})
-        await _refuse(tx, msg.group_id, refuse)
+        await refuse_devices(tx, msg.group_id, refuse)
         await binding_sql.admit(tx, msg.group_id, [r for r in d.recipients if r not in refuse])
     # T14, issue 17: a device gets a group's items only once a Welcome that passed
     # consent admitted it, and never from a hub whose domain its owner blocked.
-    refused = await _refused(tx, msg.group_id) | set(refuse)
+    refused = await refused_devices(tx, msg.group_id) | set(refuse)
     entered = await binding_sql.admitted(tx, msg.group_id, d.recipients)
-    notified: list[str] = await _enqueue(
+    notified: list[str] = await enqueue(
         tx, msg, [r for r in d.recipients if r not in refused and r in entered])
     return notified
 

@@ -25,31 +25,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from accord.errors import ValidationError
+from accord.errors import EpochConflict, ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
 from accord.storage import binding_sql, privacy_sql
 from accord.storage.consent_sql import record_first_contact
-from accord.storage.engine import Engine, Tx
+from accord.storage.engine import Engine, Tx, placeholders
 from accord.storage.fanout_sql import (
-    _admit_application,
-    _check_roster,
-    _enqueue,
-    _marks,
-    _require_open,
+    admit_application,
+    check_roster,
+    enqueue,
+    require_open,
 )
 from accord.storage.federation_sql import (
-    ItemEncoder,
-    _local,
-    _record_requests,
-    _refuse,
-    _refused,
-    _to_outbox,
+    local_devices,
+    record_requests,
+    refuse_devices,
+    refused_devices,
+    to_outbox,
 )
-from accord.storage.interface import (
+from accord.storage.records import (
     AddedLeaf,
     CommitChange,
-    EpochConflict,
     GroupRecord,
+    ItemEncoder,
     LeafPlan,
     NewMessage,
 )
@@ -143,7 +141,7 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
                    leaves: Mapping[str, AddedLeaf], where: Mapping[str, str | None]) -> int:
     """Apply a checked commit's roster change and posting key; return the new epoch."""
     new_epoch = group.epoch + 1
-    await _require_open(tx, group)
+    await require_open(tx, group)
     await tx.execute(
         "UPDATE mls_groups SET epoch = ?, updated_at = ? WHERE group_id = ?",
         new_epoch, now, change.group_id,
@@ -151,7 +149,7 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
     if change.removed:
         await tx.execute(
             "DELETE FROM group_members WHERE group_id = ? AND device_id IN"
-            f" ({_marks(len(change.removed))})",
+            f" ({placeholders(len(change.removed))})",
             change.group_id,
             *change.removed,
         )
@@ -159,19 +157,19 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
     if gone:
         await tx.execute(
             "DELETE FROM hub_erased_leaves WHERE group_id = ? AND leaf_index IN"
-            f" ({_marks(len(gone))})", change.group_id, *gone)
+            f" ({placeholders(len(gone))})", change.group_id, *gone)
     await tx.executemany(
         "INSERT INTO group_members (group_id, device_id, leaf_index, domain) VALUES (?, ?, ?, ?)",
         [(change.group_id, d, leaves[d].leaf, where[d]) for d in change.added],
     )
-    if not change.ends_group:  # a ReInit files none: the group is closed (_require_open)
+    if not change.ends_group:  # a ReInit files none: the group is closed (require_open)
         await tx.execute(
             "INSERT INTO posting_keys (group_id, epoch, public_key) VALUES (?, ?, ?)",
             change.group_id, new_epoch, change.next_posting_key,
         )
     # The epochs that can never be posted to again: those before the previous one; the
     # previous one too when this commit changed the members (``fanout_sql.
-    # _admit_application``: a post there would be unreadable to those added, readable
+    # admit_application``: a post there would be unreadable to those added, readable
     # to those removed); every one after a ReInit. A proposal lives for its epoch only
     # (RFC 9420 12.4: a commit ends it).
     open_from = (new_epoch + 1 if change.ends_group
@@ -218,7 +216,7 @@ class HubSqlMixin:
             group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
             if change.epoch != group.epoch:
                 raise EpochConflict(group.epoch)
-            _check_roster(group, change)
+            check_roster(group, change)
             public = await _public_state(tx, group)
             planned, next_public = plan(
                 group, await _epoch_proposals(tx, group.group_id, group.epoch), public)
@@ -238,24 +236,24 @@ class HubSqlMixin:
             members = sorted((set(group.members) - set(change.removed)) | set(change.added))
             roster = [(d, where.get(d) or local_domain) for d in members]
             old = [d for d in group.members if d != change.sender]
-            refused = await _refused(tx, change.group_id)
+            refused = await refused_devices(tx, change.group_id)
             # Everyone of the old roster but the committer learns the commit,
             # removed devices included (that is how they learn they are out).
-            notified = await _enqueue(tx, commit, _local(old, where, refused))
+            notified = await enqueue(tx, commit, local_devices(old, where, refused))
             followers = {where[d] for d in group.members if where.get(d)}
-            await _to_outbox(tx, commit, old, where, roster, new_epoch, encode, link,
+            await to_outbox(tx, commit, old, where, roster, new_epoch, encode, link,
                              also=[f for f in followers if f is not None])
             if welcome is not None and change.added:
-                local_added = [d for d in _local(change.added, where)
+                local_added = [d for d in local_devices(change.added, where)
                                if welcome_local is None or d in welcome_local]
-                await _refuse(tx, change.group_id,
-                              set(_local(change.added, where)) - set(local_added))
-                notified += await _enqueue(tx, welcome, local_added)
-                await _record_requests(tx, welcome, requests)
+                await refuse_devices(tx, change.group_id,
+                              set(local_devices(change.added, where)) - set(local_added))
+                notified += await enqueue(tx, welcome, local_added)
+                await record_requests(tx, welcome, requests)
                 await record_first_contact(tx, change.group_id, welcome.created_at, requests,
                                            {d: s for d, s in (first_contact or {}).items()
                                             if d in local_added})
-                await _to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode,
+                await to_outbox(tx, welcome, change.added, where, roster, new_epoch, encode,
                                  link)
         kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
                 if d not in change.removed}
@@ -287,9 +285,9 @@ class HubSqlMixin:
                 message.msg_id, message.group_id, message.epoch, message.body)
             others = [d for d in group.members if d != sender]
             where = group.where()
-            refused = await _refused(tx, message.group_id)
-            notified: list[str] = await _enqueue(tx, message, _local(others, where, refused))
-            await _to_outbox(tx, message, others, where, None, None, encode, None)
+            refused = await refused_devices(tx, message.group_id)
+            notified: list[str] = await enqueue(tx, message, local_devices(others, where, refused))
+            await to_outbox(tx, message, others, where, None, None, encode, None)
             return notified
 
     async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None:
@@ -310,13 +308,13 @@ class HubSqlMixin:
         assert message.group_id is not None and message.epoch is not None
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
-            await _admit_application(tx, group, message, nonce, nonce_expires_at, verify)
+            await admit_application(tx, group, message, nonce, nonce_expires_at, verify)
             if franking_tag is not None:
                 await privacy_sql.file_tag(tx, message.msg_id, franking_tag, nonce_expires_at)
             where = group.where()
-            refused = await _refused(tx, message.group_id)
-            notified: list[str] = await _enqueue(
-                tx, message, _local(group.members, where, refused)
+            refused = await refused_devices(tx, message.group_id)
+            notified: list[str] = await enqueue(
+                tx, message, local_devices(group.members, where, refused)
             )
-            await _to_outbox(tx, message, group.members, where, None, None, encode, None)
+            await to_outbox(tx, message, group.members, where, None, None, encode, None)
             return notified

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.errors import NotFound
-from accord.storage.engine import Engine, Tx
+from accord.storage.engine import Engine, Tx, placeholders
 
 MAX_LIST = 1000
 
@@ -70,7 +70,7 @@ async def tag_filed(engine: Engine, tag: bytes) -> bool:
 async def tags_for(engine: Engine, msg_ids: list[str]) -> dict[str, bytes]:
     if not msg_ids:
         return {}
-    marks = ",".join("?" * len(msg_ids))
+    marks = placeholders(len(msg_ids))
     async with engine.read() as tx:
         rows = await tx.fetchall(
             f"SELECT msg_id, tag FROM franking_tags WHERE msg_id IN ({marks})", *msg_ids)
@@ -215,7 +215,7 @@ async def file_chain(tx: Tx, msg_ids: list[str], group_id: bytes, epoch: int,
 async def chains_for(engine: Engine, msg_ids: list[str]) -> dict[str, tuple[int, bytes]]:
     if not msg_ids:
         return {}
-    marks = ",".join("?" * len(msg_ids))
+    marks = placeholders(len(msg_ids))
     async with engine.read() as tx:
         rows = await tx.fetchall(
             f"SELECT msg_id, seq, chain FROM fork_chain WHERE msg_id IN ({marks})", *msg_ids)

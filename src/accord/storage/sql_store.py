@@ -16,7 +16,7 @@ from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import read_group
 from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.hub_sql import HubSqlMixin
-from accord.storage.interface import (
+from accord.storage.records import (
     ClaimedKeyPackage,
     DeviceRecord,
     GroupRecord,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from accord.errors import Conflict, NotFound
 from accord.storage.engine import Engine, Tx
-from accord.storage.interface import DeviceRecord
+from accord.storage.records import DeviceRecord
 
 KT_LOCK = 7305100  # PostgreSQL advisory lock id of the log's writer
 
