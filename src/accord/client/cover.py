@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from accord.client import history_transfer, message_requests, messaging
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
 SETTING = "cover_traffic"
+Sleep = Callable[[float], Awaitable[None]]
 MAX_POSTS_PER_RUN = 10_000
 
 
@@ -92,8 +93,9 @@ async def tick(dev: DeviceCore, sched: CoverSchedule, now: int) -> bool:
 
 
 async def run(dev: DeviceCore, clock: Callable[[], int], rng: random.Random, duration_ms: int,
-              step_s: float = 1.0) -> int:
-    """Send cover posts for ``duration_ms`` (bounded in time and count); how many."""
+              step_s: float = 1.0, sleep: Sleep = asyncio.sleep) -> int:
+    """Send cover posts for ``duration_ms`` (bounded in time and count); how many.
+    ``sleep`` waits between steps (a test's moves its clock)."""
     sched = schedule(dev, rng)
     end = clock() + duration_ms
     sent = 0
@@ -101,12 +103,13 @@ async def run(dev: DeviceCore, clock: Callable[[], int], rng: random.Random, dur
     while clock() < end and sent < MAX_POSTS_PER_RUN:
         async with dev.writing():
             sent += await tick(dev, sched, clock())
-        await asyncio.sleep(step_s)
+        await sleep(step_s)
     return sent
 
 
 async def while_listening(dev: DeviceCore, clock: Callable[[], int], rng: random.Random,
-                          enabled: bool | None, duration_ms: int) -> int:
+                          enabled: bool | None, duration_ms: int,
+                          sleep: Sleep = asyncio.sleep) -> int:
     """Cover posts during ``accord listen``: ``enabled`` (the --cover flag) overrides the setting."""
     if not (setting(dev)["enabled"] if enabled is None else enabled):
         return 0
@@ -115,11 +118,11 @@ async def while_listening(dev: DeviceCore, clock: Callable[[], int], rng: random
     sent = 0
     while clock() < end and sent < MAX_POSTS_PER_RUN:
         if not sched.due(clock()):
-            await asyncio.sleep(1.0)
+            await sleep(1.0)
             continue
         async with dev.writing():  # listen suspends the profile lock between batches
             posted = await send_cover(dev, clock())
         if posted is not None:
             sent += 1
-        await asyncio.sleep(1.0)
+        await sleep(1.0)
     return sent
