@@ -151,3 +151,49 @@ async def test_cover_ticks_only_when_on_and_due(tmp_path: Path) -> None:
     assert await cover.tick(alice, sched, sched.next_at - 1) is False
     assert await cover.tick(alice, sched, sched.next_at) is True
     assert len(p.row(bob).queue) == before + 1
+
+
+async def test_cover_runs_are_bounded_by_the_clock_and_sleep_between_steps(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    cover.configure(alice, True, 5)
+    clock = [p.now]
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+        clock[0] += int(s * 1000)
+
+    before = len(p.row(bob).queue)
+    sent = await cover.run(alice, lambda: clock[0], random.Random(5), 60_000, step_s=1.0,
+                           sleep=sleep)
+    assert clock[0] == p.now + 60_000 and len(slept) == 60  # one step a second, then stop
+    assert 1 <= sent <= 12 and len(p.row(bob).queue) == before + sent  # mean 5 s, min 5 s
+    # while listening: the --cover flag overrides the setting, both ways
+    cover.configure(alice, False)
+    clock[0] = p.now
+    assert await cover.while_listening(alice, lambda: clock[0], random.Random(5), None,
+                                       60_000, sleep=sleep) == 0
+    listened = await cover.while_listening(alice, lambda: clock[0], random.Random(5), True,
+                                           60_000, sleep=sleep)
+    assert 1 <= listened <= 12 and clock[0] >= p.now + 60_000
+    cover.configure(alice, True, 5)
+    clock[0] = p.now
+    assert await cover.while_listening(alice, lambda: clock[0], random.Random(5), False,
+                                       60_000, sleep=sleep) == 0
+
+
+async def test_cover_skips_a_conversation_the_key_change_gate_holds(tmp_path: Path) -> None:
+    from accord.wire import b64e
+
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    alice.store.put_json("kt:bad", [f"bob@alpha.test|{b64e(bob.signature_public_key)}"])
+    before = len(p.row(bob).queue)
+    assert await cover.send_cover(alice, p.now, random.Random(1)) is not None
+    assert len(p.row(bob).queue) == before  # nothing into the held conversation
+    notes = history_transfer.self_conversation(alice)
+    assert notes is not None  # went to the note to self instead
+    # our own key held too: nothing at all is sent
+    alice.store.put_json("kt:bad", [f"bob@alpha.test|{b64e(bob.signature_public_key)}",
+                                    f"alice@alpha.test|{b64e(alice.signature_public_key)}"])
+    assert await cover.send_cover(alice, p.now, random.Random(1)) is None

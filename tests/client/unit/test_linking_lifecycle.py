@@ -178,3 +178,68 @@ async def test_account_export_and_deletion(tmp_path: Path) -> None:
     with pytest.raises(DeviceRemoved):
         await alice.connect()
     assert (await bob.api.claim_key_packages("alice@alpha.test")).key_packages == []
+
+
+async def _pq_pair(tmp_path: Path):
+    """alice and bob (both offering X-Wing) in a conversation made in 0x0001."""
+    from accord.client import message_requests
+
+    p = FakeProvider()
+    alice = await p.device(tmp_path / "a", "alice@alpha.test", pq=True)
+    bob = await p.device(tmp_path / "b", "bob@alpha.test", pq=True)
+    alice.set_settings(post_quantum=0)
+    ca = await convs.create(alice, "plans", ["bob@alpha.test"], p.now)
+    alice.set_settings(post_quantum=1)
+    await bob.sync(p.now)
+    (cb,) = bob.store.conversations()
+    await message_requests.accept(bob, cb, p.now)
+    return p, alice, bob, ca, bob.store.conversation(cb["conv_id"])
+
+
+async def test_T10_a_member_follows_the_move_to_the_new_group(tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await _pq_pair(tmp_path)
+    moved = await reinit.upgrade(alice, ca, p.now + 1)
+    await bob.sync(p.now + 2)
+    cb = bob.store.conversation(cb["conv_id"])
+    assert cb["group_id"] == moved["group_id"]
+    assert convs.suite_of(bob, cb)["post_quantum"] is True
+    assert [e["kind"] for e in bob.store.events(cb["conv_id"])][-2:] == [
+        "reinit_started", "reinit"]
+    await messaging.send_text(bob, cb, "in the new group", p.now + 3)
+    await alice.sync(p.now + 4)
+    assert [m.body for m in alice.store.messages(ca["conv_id"])][-1] == "in the new group"
+
+
+async def test_T10_a_new_group_with_other_members_is_refused(tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await _pq_pair(tmp_path)
+    # bob saw a ReInit to group X; a Welcome to X with different members arrives
+    state = bob.store.load_group(cb["group_id"])
+    bob.store.update_conversation(cb["conv_id"], meta=dict(cb["meta"], reinit=("ab" * 16)))
+    other = Device.init(tmp_path / "mallory", "pw", kdf=CHEAP)
+    priv, pub = other.store.get("sig_priv"), other.signature_public_key
+    fake_state = bob.engine.create_group(bytes.fromhex("ab" * 16),
+                                         b"mallory@alpha.test/" + b"M" * 22, priv, pub, p.now)
+    waiting = reinit.pending(bob)
+    assert [c["conv_id"] for c, _ in waiting] == [cb["conv_id"]]
+    assert reinit.on_welcome(bob, waiting, fake_state, p.now) is True
+    assert bob.store.conversation(cb["conv_id"])["group_id"] == cb["group_id"]  # stays
+    assert "does not have its members" in bob.store.events(cb["conv_id"])[-1]["detail"]["what"]
+    assert bob.store.load_group(cb["group_id"]) == state
+    # a Welcome to a group nobody waits for is not a ReInit's
+    assert reinit.on_welcome(bob, [], fake_state, p.now) is False
+
+
+async def test_T10_a_downgrading_reinit_freezes_the_group_with_a_security_event(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await _pq_pair(tmp_path)
+    moved = await reinit.upgrade(alice, ca, p.now + 1)
+    await bob.sync(p.now + 2)
+    cb = bob.store.conversation(cb["conv_id"])
+    # now alice asks to go back to 0x0001: bob refuses
+    out = alice.engine.commit_reinit(alice.store.load_group(moved["group_id"]), b"d" * 16,
+                                     CLASSIC_SUITE, p.now)
+    state = bob.engine.process(bob.store.load_group(cb["group_id"]), out.commit, p.now).state
+    reinit.started(bob, cb, state, "alice@alpha.test", p.now)
+    last = bob.store.events(cb["conv_id"])[-1]
+    assert last["kind"] == "security" and "downgrade" in last["detail"]["what"]
+    assert reinit.META not in bob.store.conversation(cb["conv_id"])["meta"]
