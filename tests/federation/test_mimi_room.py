@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from accord.mls import group as g
 from accord.mls.structs.messages import MLSMessage
+from accord.mls.structs.welcome import GroupInfo
 from accord.wire import mimi as w
 from tests.federation.groups import join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider
@@ -222,3 +225,154 @@ async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
     _error(await evil.send(beta, room_path("notify", own, "gamma.test"), fanout(commit)),
            422, "validation_error", "only application messages")
     assert len(await bob.wait_items(0)) == seen
+
+
+# ------------------------------------------------------------------ 5.3 update room
+
+def commit_bundle(dev: MlsDevice, proposals: tuple[Any, ...] = (),
+                  info: Callable[[GroupInfo], GroupInfo] | None = None
+                  ) -> tuple[bytes, Any, MLSMessage]:
+    """A member's commit as a MIMI HandshakeBundle (Welcome, GroupInfo, the whole ratchet
+    tree); the state it leads to; the commit. The tree is inline in the Welcome as well:
+    Accord's devices join from the Welcome alone (docs/INTEROP.md)."""
+    result, pending = g.commit(dev.state, now=int(time.time()), by_value=list(proposals),
+                               force_path=True, with_group_info=True, inline_tree=True)
+    merged = g.merge_pending(pending)
+    group_info = result.group_info.message
+    if info is not None:
+        group_info = info(group_info)
+    bundle = w.HandshakeBundle(result.commit, w.MaybeWelcome(result.welcome),
+                               w.GroupInfoOption(1, group_info),
+                               w.RatchetTreeOption(1, tuple(merged.tree.nodes())))
+    return w.UpdateRequest(bundle).to_bytes(), merged, result.commit
+
+
+def update_answer(r: httpx.Response) -> w.UpdateRoomResponse:
+    assert r.status_code == 200, r.text
+    return w.UpdateRoomResponse.from_bytes(r.content)
+
+
+async def test_mimi_update_orders_a_members_commit_and_its_welcome(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """carol (gamma) commits in alice's room (alpha hubs it) over MIMI: a path update,
+    then the draft's "Bob adds Cathy" with dave of beta; everyone follows, and carol's
+    next message (over MIMI) is read by all."""
+    from accord.mls.codec import decode as mls_decode
+    from accord.mls.structs import Add
+
+    alpha = providers["alpha"]
+    alice, carol, gid, tag = await room_with_carol(clients)
+    path = room_path("update", gid)
+    seen = len(await alice.wait_items(0))
+    body, merged, commit = commit_bundle(carol)
+    resp = update_answer(await evil.send(alpha, path, body))
+    assert (resp.response_code, resp.error_description) == (w.UpdateResponseCode.SUCCESS, b"")
+    carol.state = merged
+    item = (await alice.wait_items(seen + 1))[-1]
+    assert (item.kind, item.body) == ("commit", commit.to_bytes())
+    alice.read(item.body)
+    assert alice.epoch() == carol.epoch() == 2
+    dave = await user(clients["beta"], f"dave{tag}@beta.test")
+    [claimed] = await carol.claim(dave.account)
+    add = Add(mls_decode(MLSMessage, claimed.key_package).message)
+    body, merged, _ = commit_bundle(carol, (add,))
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    carol.state = merged
+    await join_from_queue(dave)
+    alice.read((await alice.wait_items(seen + 2))[-1].body)
+    r = await evil.send(alpha, room_path("submitMessage", gid),
+                        submit(private(carol, b"welcome, dave"), w.mimi_user_uri(carol.account)))
+    assert w.SubmitMessageResponse.from_bytes(r.content).status_code == 0
+    assert alice.read((await alice.wait_items(seen + 3))[-1].body) == b"welcome, dave"
+    dave_items = await dave.wait_items(1)
+    assert dave.read(dave_items[-1].body) == b"welcome, dave"
+
+
+async def test_T08_mimi_update_cannot_desynchronise_the_hub(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """A replayed or stale commit is wrongEpoch; a commit from alice's leaf (a member
+    gamma does not host), from no member, with a GroupInfo that is not the new epoch's,
+    or for another hub's room is refused, and the hub's epoch does not move."""
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    path = room_path("update", gid)
+    body, merged, _ = commit_bundle(carol)
+    stale_body, _, _ = commit_bundle(carol)  # a second commit of the same epoch
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    carol.state = merged
+    for again in (body, stale_body):
+        resp = update_answer(await evil.send(alpha, path, again))
+        assert (resp.response_code, resp.current_epoch) == (
+            w.UpdateResponseCode.WRONG_EPOCH, 2)
+    # alice's own leaf: gamma does not host it
+    alice.read((await alice.wait_items(0))[-1].body)
+    _error(await evil.send(alpha, path, commit_bundle(alice)[0]), 401, "auth_error",
+           "not a member device hosted by the requesting provider")
+    # no member at that leaf
+    forged = w.UpdateRequest.from_bytes(commit_bundle(carol)[0])
+    msg = forged.bundle.proposal_or_commit.message
+    content = dataclasses.replace(msg.content, sender=dataclasses.replace(
+        msg.content.sender, index=9))
+    nobody = dataclasses.replace(forged.bundle, proposal_or_commit=MLSMessage(
+        1, dataclasses.replace(msg, content=content)))
+    _error(await evil.send(alpha, path, w.UpdateRequest(nobody).to_bytes()), 401,
+           "auth_error", "not a member of this room")
+    # a GroupInfo of another epoch; one whose signature does not verify
+    def other_epoch(i: GroupInfo) -> GroupInfo:
+        return dataclasses.replace(i, group_context=dataclasses.replace(i.group_context,
+                                                                        epoch=9))
+
+    def unsigned(i: GroupInfo) -> GroupInfo:
+        return dataclasses.replace(i, signature=bytes(64))
+
+    for bad, words in ((other_epoch, "GroupContext is not the new epoch's"),
+                       (unsigned, "signature does not verify")):
+        resp = update_answer(await evil.send(alpha, path, commit_bundle(carol, info=bad)[0]))
+        assert resp.response_code == w.UpdateResponseCode.NOT_ALLOWED
+        assert words in resp.error_description.decode(), resp
+    # a tampered commit: the MLS checks refuse it
+    tampered = w.UpdateRequest.from_bytes(commit_bundle(carol)[0])
+    msg = tampered.bundle.proposal_or_commit.message
+    broken = dataclasses.replace(tampered.bundle, proposal_or_commit=MLSMessage(
+        1, dataclasses.replace(msg, signature=bytes(len(msg.signature)))))
+    resp = update_answer(await evil.send(alpha, path, w.UpdateRequest(broken).to_bytes()))
+    assert resp.response_code == w.UpdateResponseCode.NOT_ALLOWED
+    # another hub's room
+    _error(await evil.send(alpha, room_path("update", gid, "beta.test"), body), 404,
+           "not_found", "not the hub of this room")
+    # after all that the hub is where carol is: her next commit is taken
+    body, merged, _ = commit_bundle(carol)
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+
+
+async def test_T08_mimi_update_proposals_only_for_members_the_peer_hosts(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """carol's proposal over MIMI is ordered; a bundle that also carries alice's (a
+    member gamma does not host) is refused whole; carol's commit then takes her
+    proposal by reference, which the hub resolves from what it accepted."""
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    path = room_path("update", gid)
+    seen = len(await alice.wait_items(0))
+    mine, carol.state = g.propose_update(carol.state)
+    ok = w.UpdateRequest(w.HandshakeBundle(mine, more_proposals=())).to_bytes()
+    assert update_answer(await evil.send(alpha, path, ok)).response_code == 0
+    item = (await alice.wait_items(seen + 1))[-1]
+    assert (item.kind, item.body) == ("proposal", mine.to_bytes())
+    alice.read(item.body)
+    again, _ = g.propose_update(carol.state)
+    theirs, _ = g.propose_update(alice.state)
+    mixed = w.UpdateRequest(w.HandshakeBundle(again, more_proposals=(theirs,))).to_bytes()
+    _error(await evil.send(alpha, path, mixed), 401, "auth_error",
+           "not a member device hosted by the requesting provider")
+    assert len(await alice.wait_items(0)) == seen + 1  # neither was taken
+    body, merged, _ = commit_bundle(carol)  # commits her cached proposal by reference
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    alice.read((await alice.wait_items(seen + 2))[-1].body)
+    assert alice.epoch() == merged.context.epoch

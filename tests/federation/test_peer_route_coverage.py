@@ -101,6 +101,8 @@ MIMI_REPORT = MIMI + "test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_chec
 ROOM = "tests.federation.test_mimi_room::"
 SUBMIT_OWN = ROOM + "test_T08_mimi_submit_only_for_a_member_user_the_peer_hosts"
 SUBMIT_SYNC = ROOM + "test_T08_mimi_submit_cannot_desynchronise_the_hub"
+UPDATE_SYNC = ROOM + "test_T08_mimi_update_cannot_desynchronise_the_hub"
+UPDATE_OWN = ROOM + "test_T08_mimi_update_proposals_only_for_members_the_peer_hosts"
 FANOUT_HUB = ROOM + "test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room"
 # The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
 MIMI_COVERAGE: dict[str, dict[str, str]] = {
@@ -117,6 +119,15 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "requester_credential.credential_type": "value: the requester's, not yet bound (INTEROP)",
         "requester_credential.identity": "value: the requester's, not yet bound (INTEROP)",
         "requester_credential.certificates": "value: the requester's, not yet bound (INTEROP)",
+    },
+    "/mimi/v1/update/{target:path}": {
+        "{target}": UPDATE_SYNC, "bundle.proposal_or_commit.message": UPDATE_SYNC,
+        "bundle.proposal_or_commit.version": MLS,
+        "bundle.more_proposals": UPDATE_OWN,
+        "bundle.group_info_option": UPDATE_SYNC,
+        "bundle.welcome": ROOM + "test_mimi_update_orders_a_members_commit_and_its_welcome",
+        "bundle.ratchet_tree_option": "value: not used, the hub serves its own checked tree"
+                                      " (its public MLS state)",
     },
     "/mimi/v1/submitMessage/{target:path}": {
         "{target}": SUBMIT_OWN, "sending_uri.uri": SUBMIT_OWN,

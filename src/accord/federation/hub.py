@@ -180,6 +180,13 @@ async def _admit(fed: Federation, kind: str, origin: Origin, group_id: bytes, no
     return ctx
 
 
+async def admit_origin(fed: Federation, kind: str, origin: Origin, group_id: bytes,
+                       now: int) -> None:
+    """The origin's checks alone (``ORIGIN_CHECKS``), for a caller that must know every
+    message of a batch passes them before the hub takes any (a MIMI update's proposals)."""
+    await _admit(fed, kind, origin, group_id, now)
+
+
 def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
                  first_contact: Sequence[m.SealedFirstContact] = ()) -> ItemEncoder:
     """How the hub writes one outbox item; application items never name a sender.
@@ -226,8 +233,11 @@ def first_contact_of(req: m.CommitRequest) -> dict[str, bytes]:
 
 
 async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
-                        req: m.CommitRequest, now: int) -> m.CommitResponse:
-    """Order a commit from any origin and fan it out everywhere (module docstring)."""
+                        req: m.CommitRequest, now: int, group_info: bytes | None = None
+                        ) -> m.CommitResponse:
+    """Order a commit from any origin and fan it out everywhere (module docstring).
+    ``group_info``: the new epoch's signed GroupInfo (a MIMI update, 5.3), checked
+    against the hub's state after the commit and kept for external joins (5.6)."""
     c = await _admit(fed, COMMIT, origin, group_id, now)
     if bool(req.added) != (req.welcome is not None):
         raise ValidationError("a Welcome goes with a commit that adds devices, and only then",
@@ -253,8 +263,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
         change, commit_msg, welcome, c.allowed, item_encoder(account, None, req.first_contact),
         fed.domain,
         mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
-                            req.commit, now),
-        c.requests, origin.peer, sealed,
+                            req.commit, now, group_info),
+        c.requests, origin.peer, sealed, group_info,
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()

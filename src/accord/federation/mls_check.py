@@ -20,6 +20,7 @@ from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials, check_successor
 from accord.mls.group import public
+from accord.mls.group.welcome_crypto import verify_group_info
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
 from accord.mls.structs.enums import ContentType, SenderType, WireFormat
@@ -29,8 +30,9 @@ from accord.mls.structs.messages import (
     PrivateMessage,
     PublicMessage,
 )
-from accord.mls.structs.welcome import Welcome
+from accord.mls.structs.welcome import GroupInfo, Welcome
 from accord.mls.suites import get_suite
+from accord.mls.transcript import interim_transcript_hash
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
 from accord.storage.records import AddedLeaf, LeafPlan
 from accord.wire.messages import erased_leaf
@@ -178,6 +180,41 @@ def member_devices(state: bytes, account: str) -> list[str]:
     return out
 
 
+def leaf_member(state: bytes, leaf: int) -> tuple[str, str] | None:
+    """``(account, device_id)`` at ``leaf`` of a group's public MLS state; None if blank."""
+    node = public.PublicGroup.from_bytes(state).tree.leaf(leaf)
+    if node is None:
+        return None
+    return identity_device_account(node.credential.identity), identity_device(
+        node.credential.identity)
+
+
+def check_group_info(raw: bytes, group: public.PublicGroup) -> None:
+    """A GroupInfo (without its tree) describes exactly ``group``, the hub's public state
+    after the commit it came with: the same GroupContext, the commit's confirmation tag
+    (the interim transcript hash follows from it, RFC 9420 8.2), signed by the member
+    at its ``signer`` leaf (12.4.3). The hub serves it for external joins (MIMI 5.6)."""
+    try:
+        info = decode(GroupInfo, raw)
+    except DecodeError as exc:
+        raise ValidationError(f"not a GroupInfo: {exc}", "RFC 9420 12.4.3") from None
+    if info.group_context != group.context:
+        raise ValidationError("the GroupInfo's GroupContext is not the new epoch's",
+                              "RFC 9420 12.4.3")
+    if interim_transcript_hash(group.suite, info.group_context.confirmed_transcript_hash,
+                               info.confirmation_tag) != group.interim_transcript_hash:
+        raise ValidationError("the GroupInfo's confirmation tag is not the commit's",
+                              "RFC 9420 8.2")
+    signer = group.tree.leaf(info.signer)
+    if signer is None:
+        raise ValidationError("the GroupInfo's signer is no member", "RFC 9420 12.4.3")
+    try:
+        verify_group_info(group.suite, info, signer.signature_key)
+    except CryptoError:
+        raise ValidationError("the GroupInfo's signature does not verify",
+                              "RFC 9420 12.4.3") from None
+
+
 def _ref_hash(body: bytes, length: int) -> bytes:
     """The ProposalRef of an accepted proposal, with the hash the reference's length
     names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""
@@ -272,13 +309,14 @@ def check_proposal_public(raw: bytes, state: bytes, now_ms: int) -> None:
 
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
               placed: Mapping[str, str], sender_identity: bytes, raw: bytes,
-              now_ms: int) -> LeafPlan:
+              now_ms: int, group_info: bytes | None = None) -> LeafPlan:
     """The check run on the locked group: the commit's content, references resolved,
     must be exactly the declared change (and each added device ``placed`` where its
     credential says), and, against the group's public MLS state, be a commit every
     member accepts (``accord.mls.group.public``, as far as no secret is needed);
     returns the new members' leaves and credential accounts, and the next epoch's
-    public state."""
+    public state. A ``group_info`` (MIMI 5.3) must describe that next epoch
+    (``check_group_info``)."""
 
     def plan(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
              ) -> tuple[dict[str, AddedLeaf], bytes | None]:
@@ -289,6 +327,9 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         # T18: an erased account's leaf is named erased:<leaf> (no device is left)
         leaf_of = {**{erased_leaf(leaf): leaf for leaf in group.erased}, **leaf_of}
         if state is None:  # a group created before the hub kept its state (THREATS.md T05)
+            if group_info is not None:
+                raise ValidationError("this hub keeps no MLS state of this group to check a"
+                                      " GroupInfo against", "MIMI 5.6")
             same_identity(view.path_credential, sender_identity)
             return _roster_plan(leaf_of, effects_of(resolve(view, accepted))), None
         # The members' own checks (signature, proposals, path) resolve the proposals,
@@ -296,6 +337,8 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         done = public.apply_commit(public.PublicGroup.from_bytes(state), raw, accepted,
                                    now_ms // 1000)
         leaves = _roster_plan(leaf_of, effects_of(done.proposals))
+        if group_info is not None:
+            check_group_info(group_info, done.next)
         at = {identity_device(kp.leaf_node.credential.identity): leaf
               for leaf, kp in done.added}
         return {d: leaves[d]._replace(leaf=at[d]) for d in change.added}, done.next.to_bytes()

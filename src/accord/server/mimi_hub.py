@@ -1,6 +1,11 @@
 """The hub's side of the MIMI transport (draft-ietf-mimi-protocol-06): a follower
 provider hands the hub a room's messages.
 
+- ``POST /mimi/v1/update/{roomId}`` (5.3): a commit bundle or proposals, through
+  the hub's one commit and proposal acceptance (:func:`accord.federation.hub.
+  accept_commit`, ``accept_proposal``, origin ``PEER``: the sender is the member
+  at the message's leaf, a device the peer hosts); a commit's GroupInfo is
+  checked against the hub's MLS state after it and kept for external joins.
 - ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): an MLS PrivateMessage holding
   an application message, through the hub's one post acceptance
   (:func:`accord.federation.hub.accept_post_franked`, origin ``MIMI``).
@@ -16,16 +21,23 @@ from __future__ import annotations
 
 import hashlib
 
-from accord.errors import EpochConflict, NotFound
-from accord.federation import hub
+from accord.errors import AuthError, EpochConflict, NotFound, ValidationError
+from accord.federation import hub, mls_check
 from accord.federation.service import Federation
-from accord.mls.structs.messages import PrivateMessage
+from accord.mls.structs.enums import SenderType
+from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
 from accord.server.federation_routes import requester_of
+from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
 
 # Accord's franking tag is the hub's MAC (T13), not signed: no signature suite.
 NO_FRANKING_SIGNATURE = 0
+# A MIMI commit carries no Accord posting key (T11): the epoch it opens takes posts
+# over MIMI (submitMessage) only, until an Accord member commits again.
+NO_POSTING_KEY = bytes(32)
+COMMIT = 3
+MAX_DESCRIPTION = 512
 
 
 def hubbed_room(fed: Federation, room_uri: str) -> bytes:
@@ -64,3 +76,90 @@ def _epoch(message: object) -> int:
     """A PrivateMessage's epoch; the hub's check (``mls_check.check_application``, in
     ``accept_post_franked``) refuses any other message, whatever this says."""
     return int(message.epoch) if isinstance(message, PrivateMessage) else 0
+
+
+# ------------------------------------------------------------------ 5.3 update room
+
+async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: str, now: int
+                      ) -> w.UpdateRoomResponse:
+    """A commit (with its Welcome and GroupInfo) or proposals, each through the hub's
+    one acceptance. A closed epoch is ``wrongEpoch``; a message the hub's MLS and
+    roster checks refuse is ``notAllowed`` with the reason; a sender the peer does
+    not host is refused outright (401), as on every peer route."""
+    group_id = hubbed_room(fed, target)
+    bundle = req.bundle
+    code = w.UpdateResponseCode
+    try:
+        if bundle.proposal_or_commit.content_type == COMMIT:
+            await _commit(fed, peer, group_id, bundle, now)
+        else:  # every sender is checked before any proposal is taken
+            messages = (bundle.proposal_or_commit, *(bundle.more_proposals or ()))
+            taken = []
+            for message in messages:
+                msg, account, device = await _member_sender(fed, group_id, message)
+                origin = hub.Origin(hub.PEER, device, account, peer)
+                await hub.admit_origin(fed, hub.PROPOSAL, origin, group_id, now)
+                taken.append((origin, m.ProposalRequest(epoch=msg.content.epoch,
+                                                        proposal=message.to_bytes())))
+            for origin, proposal in taken:
+                await hub.accept_proposal(fed, origin, group_id, proposal, now)
+    except EpochConflict as exc:
+        current = exc.current_epoch
+        if current is None:
+            current = (await fed.provider.store.get_group(group_id)).epoch
+        return w.UpdateRoomResponse(code.WRONG_EPOCH, str(exc).encode(), current_epoch=current)
+    except ValidationError as exc:
+        return w.UpdateRoomResponse(code.NOT_ALLOWED, str(exc).encode()[:MAX_DESCRIPTION])
+    return w.UpdateRoomResponse(code.SUCCESS, b"", accepted_timestamp=now)
+
+
+async def _member_sender(fed: Federation, group_id: bytes, message: MLSMessage
+                         ) -> tuple[PublicMessage, str, str]:
+    """The PublicMessage and its sender: the member device at its leaf and the account
+    its credential names in the hub's MLS state. Not a member: 401."""
+    msg = message.message
+    if not isinstance(msg, PublicMessage):
+        raise ValidationError("a handshake message travels to the hub in a PublicMessage",
+                              "Accord hub: handshake in PublicMessage (RFC 9420 6.2)")
+    sender = msg.content.sender
+    if sender.sender_type != SenderType.MEMBER or sender.index is None:
+        raise ValidationError("only members' handshake messages are ordered by this hub",
+                              "RFC 9420 12.4")
+    store = fed.provider.store
+    group = await store.get_group(group_id)
+    public = await store.hub_public_state(group_id)
+    device = {leaf: d for d, leaf in zip(group.members, group.leaves, strict=False)}.get(
+        sender.index)
+    member = None if public is None else mls_check.leaf_member(public[1], sender.index)
+    if device is None or member is None:
+        raise AuthError("the sender is not a member of this room")
+    return msg, member[0], device
+
+
+async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.HandshakeBundle,
+                  now: int) -> None:
+    msg, account, device = await _member_sender(fed, group_id, bundle.proposal_or_commit)
+    raw = bundle.proposal_or_commit.to_bytes()
+    epoch = msg.content.epoch
+    group = await fed.provider.store.get_group(group_id)
+    # The declared change is read from the commit itself; the hub's transaction checks
+    # it again against what the MLS state resolves (mls_check.leaf_plan).
+    view = mls_check.view_commit(raw, group_id, epoch)
+    effects = mls_check.effects_of(mls_check.resolve(
+        view, await fed.provider.store.hub_epoch_proposals(group_id, epoch)))
+    at = {leaf: d for d, leaf in zip(group.members, group.leaves, strict=False)}
+    at.update({leaf: m.erased_leaf(leaf) for leaf in group.erased})
+    if any(leaf not in at for leaf in effects.removed_leaves):
+        raise ValidationError("a Remove names no member", "RFC 9420 12.1.3")
+    placed = tuple(fw.FedDevice(d, a.rsplit("@", 1)[-1])
+                   for d, a in zip(effects.added, effects.added_accounts, strict=True))
+    welcome = bundle.welcome.welcome if bundle.welcome is not None else None
+    assert bundle.group_info_option is not None  # a commit's bundle has one (wire.mimi)
+    req = m.CommitRequest(epoch=epoch, commit=raw, posting_key=NO_POSTING_KEY,
+                          added=list(effects.added),
+                          removed=[at[leaf] for leaf in effects.removed_leaves],
+                          welcome=None if welcome is None else welcome.to_bytes())
+    origin = hub.Origin(hub.PEER, device, account, peer, placed, raw)
+    await hub.accept_commit(fed, origin, group_id, req, now,
+                            bundle.group_info_option.group_info.to_bytes())
+

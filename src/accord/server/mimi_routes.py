@@ -5,7 +5,8 @@
 - ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2): the claim path of
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
-- ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): :mod:`accord.server.mimi_hub`.
+- ``POST /mimi/v1/update/{roomId}`` (5.3), ``POST /mimi/v1/submitMessage/{roomId}``
+  (5.4): :mod:`accord.server.mimi_hub`.
 - ``POST /mimi/v1/notify/{roomId}`` (5.5): :mod:`accord.server.mimi_follower`.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
 - ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
@@ -249,6 +250,7 @@ async def proxy_download(fed: Federation, peer: str, req: None, target: str, now
 
 MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
+    MimiSpec("update", w.UpdateRequest, mimi_hub.update_room),
     MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
     MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),

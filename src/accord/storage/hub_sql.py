@@ -96,6 +96,19 @@ CREATE TABLE hub_erased_leaves (
 );
 """,
     ),
+    (
+        1730,
+        # Issue 22 (MIMI 5.6): the signed GroupInfo of a hubbed group's epoch, from the
+        # latest accepted commit that carried one (a MIMI update), checked against
+        # the hub's public state; served for external joins while it is current.
+        """
+CREATE TABLE hub_group_info (
+    group_id {BLOB} PRIMARY KEY,
+    epoch {BIGINT} NOT NULL,
+    group_info {BLOB} NOT NULL
+);
+""",
+    ),
 )
 
 
@@ -198,6 +211,7 @@ class HubSqlMixin:
         requests: Sequence[tuple[str, str]] = (),
         placed_by: str | None = None,
         first_contact: Mapping[str, bytes] | None = None,
+        group_info: bytes | None = None,
     ) -> tuple[GroupRecord, list[str]]:
         """Order one commit, fan it out locally and to every follower, file its chain link.
 
@@ -210,7 +224,8 @@ class HubSqlMixin:
         the word of that account's provider only (``binding_sql.place_added``:
         ``placed_by`` is the follower forwarding the commit, issue 17);
         ``first_contact`` the sealed first-contact requests by added device (issue 18),
-        kept for the local ones that get a request.
+        kept for the local ones that get a request. ``group_info``: the new epoch's
+        signed GroupInfo (MIMI 5.6), checked by ``plan``, filed as the group's current.
         """
         async with self.engine.transaction() as tx:
             group = await self._group(tx, change.group_id, lock=True)  # type: ignore[attr-defined]
@@ -230,6 +245,11 @@ class HubSqlMixin:
                 await tx.execute(
                     "UPDATE hub_public_state SET epoch = ?, state = ? WHERE group_id = ?",
                     new_epoch, next_public, group.group_id)
+            if group_info is not None:
+                await tx.execute("DELETE FROM hub_group_info WHERE group_id = ?", group.group_id)
+                await tx.execute(
+                    "INSERT INTO hub_group_info (group_id, epoch, group_info) VALUES (?, ?, ?)",
+                    group.group_id, new_epoch, group_info)
             link = (change.epoch, await _extend_chain(
                 tx, [x.msg_id for x in (commit, welcome) if x is not None], change.group_id,
                 change.epoch, commit.body))
@@ -296,6 +316,18 @@ class HubSqlMixin:
         async with self.engine.read() as tx:
             row = await tx.fetchone(
                 "SELECT epoch, state FROM hub_public_state WHERE group_id = ?", group_id)
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    async def hub_epoch_proposals(self, group_id: bytes, epoch: int) -> list[bytes]:
+        """The proposals this hub accepted in ``epoch`` of a group (a commit may name them)."""
+        async with self.engine.read() as tx:
+            return await _epoch_proposals(tx, group_id, epoch)
+
+    async def hub_group_info(self, group_id: bytes) -> tuple[int, bytes] | None:
+        """(epoch, signed GroupInfo) last filed for a group hubbed here (MIMI 5.6)."""
+        async with self.engine.read() as tx:
+            row = await tx.fetchone(
+                "SELECT epoch, group_info FROM hub_group_info WHERE group_id = ?", group_id)
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     async def hub_post(
