@@ -132,7 +132,7 @@ async def test_T06_the_retry_after_an_epoch_conflict_is_gated(
 
 
 def test_T06_send_body_is_the_only_encryption_of_content() -> None:
-    """The gate lives in ``messaging.post_sealed`` (what ``send_body`` and the outbox's
+    """The gate lives in ``posting.post_sealed`` (what ``send_body`` and the outbox's
     retries call): no other code of the device encrypts application content (a new
     path would skip the gate)."""
     import ast
@@ -152,7 +152,7 @@ def test_T06_send_body_is_the_only_encryption_of_content() -> None:
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                         and node.func.attr == "protect"):
                     callers.append(f"{path.name}:{fn.name}")
-    assert callers == ["messaging.py:post_sealed"]
+    assert callers == ["posting.py:post_sealed"]
 
 
 def _cli(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

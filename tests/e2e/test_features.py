@@ -8,7 +8,7 @@ import os
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import housekeeping, messaging
+from accord.client import housekeeping, messaging, posting
 from accord.errors import AuthError, CryptoError, ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device
 from tests.federation.groups import arrive
@@ -231,7 +231,7 @@ async def test_T07_different_epoch_view_raises_a_security_event(trio, monkeypatc
     await arrive(bob, "forked", clock)
     await messaging.send_text(alice, conv, "same view", clock())
     with monkeypatch.context() as mp:
-        mp.setattr(messaging, "epoch_tag", lambda engine, state: b"\x00" * 8)
+        mp.setattr(posting, "epoch_tag", lambda engine, state: b"\x00" * 8)
         await messaging.send_text(alice, conv, "other view", clock())
     await bob.sync(clock())
     assert _bodies(bob, "forked") == ["same view", "other view"]

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from accord.client import contacts, messaging, overview
 from accord.client import conversations as convs
-from accord.client import messaging, overview
 from accord.errors import ValidationError
 from tests.e2e.helpers import Clock, fresh_account, new_device, run_cli
 from tests.federation.groups import arrive
@@ -59,27 +59,27 @@ async def test_display_name_travels_encrypted_and_nickname_is_local(pair, server
     ann, ben, clock = pair
     await convs.create(ann, "hello", [ben.identity.account], clock())
     await arrive(ben, "hello", clock)
-    assert overview.label(ben, ann.identity.account) == ann.identity.account
+    assert contacts.label(ben, ann.identity.account) == ann.identity.account
     assert await overview.set_display_name(ann, "  Ann   Smith ", clock()) == 1
     await ben.sync(clock())
-    assert overview.label(ben, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
-    assert overview.resolve_person(ben, "ann smith") == [ann.identity.account]
+    assert contacts.label(ben, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
+    assert contacts.resolve_person(ben, "ann smith") == [ann.identity.account]
     # a conversation made later, and a member added later, learn it after a sync
     carol = await new_device(ben.store.folder.parent / "carol", fresh_account("carol"),
                              server.url, clock)
     later = await convs.create(ann, "later", [carol.identity.account], clock())
     await ann.sync(clock())
     await arrive(carol, "later", clock)  # T14: ann is a stranger to carol
-    assert overview.label(carol, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
+    assert contacts.label(carol, ann.identity.account) == f"Ann Smith ({ann.identity.account})"
     await ann.sync(clock())
     assert await overview.announce_name(ann, ann.store.conversation(later["conv_id"]),
                                         clock()) == 0  # told once, not at every sync
     await carol.disconnect()
-    overview.set_nickname(ben, ann.identity.account, "Sis")
-    assert overview.label(ben, ann.identity.account) == f"Sis ({ann.identity.account})"
-    assert overview.resolve_person(ben, "sis") == [ann.identity.account]
+    contacts.set_nickname(ben, ann.identity.account, "Sis")
+    assert contacts.label(ben, ann.identity.account) == f"Sis ({ann.identity.account})"
+    assert contacts.resolve_person(ben, "sis") == [ann.identity.account]
     with pytest.raises(ValidationError) as exc:
-        overview.set_nickname(ben, "nobody@alpha.test", "x")
+        contacts.set_nickname(ben, "nobody@alpha.test", "x")
     assert exc.value.rule == "contact"
     with pytest.raises(ValidationError) as exc:
         await overview.set_display_name(ann, "   ", clock())
@@ -92,7 +92,7 @@ async def test_a_pending_request_is_marked_with_its_sender(pair) -> None:
     await arrive(ben, "hi", clock)
     theirs = ben.store.conversation(conv["conv_id"])
     assert overview.summaries(ben)[0]["request"] is False
-    # as message_requests.on_join records a stranger's invitation (T14)
+    # as consent.on_join records a stranger's invitation (T14)
     meta = dict(theirs["meta"], request={"from": ann.identity.account, "state": "pending"})
     ben.store.update_conversation(theirs["conv_id"], meta=meta)
     (row,) = overview.summaries(ben)

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from accord.client import alerts, housekeeping, messaging, reinit
+from accord.client import alerts, housekeeping, messaging, reinit, reinit_state
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.client.mls_session import CLASSIC_SUITE, PQ_SUITE
@@ -165,7 +165,7 @@ async def test_T10_a_member_cannot_reinit_a_conversation_down_to_0x0001(
         what = [e["detail"]["what"] for e in events]
         assert what and "downgrade" in what[0]
         assert "reinit" not in alice.store.conversation(conv["conv_id"])["meta"]
-        assert reinit.pending(alice) == []  # no Welcome will move it
+        assert reinit_state.pending(alice) == []  # no Welcome will move it
         assert _suite(alice, "pq") == PQ_SUITE
     finally:
         for d in (alice, mallory):
@@ -248,7 +248,7 @@ async def test_T10_any_member_finishes_a_reinit_whose_mover_stopped(
         conv = await convs.create(alice, "move", [carol.identity.account], clock())
         cconv = await arrive(carol, "move", clock)
         assert await convs.commit(alice, conv, clock(), reinit=(os.urandom(16), PQ_SUITE))
-        await until(carol, clock, lambda: reinit.pending(carol), "the ReInit")
+        await until(carol, clock, lambda: reinit_state.pending(carol), "the ReInit")
         assert alice.identity.account in convs.find(carol, "move")["meta"]["admins"]
         assert carol.identity.account not in convs.find(carol, "move")["meta"]["admins"]
         moved = await reinit.upgrade(carol, convs.find(carol, "move"), clock())

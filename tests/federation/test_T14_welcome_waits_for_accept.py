@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from accord.client import alerts, inbox, invites, message_requests, messaging
+from accord.client import alerts, consent, inbox, invites, message_requests, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.errors import NotFound
@@ -66,7 +66,7 @@ async def test_T14_a_strangers_welcome_is_parsed_only_after_accept(
         assert await message_requests.accept(bob, breq, clock()) == 4
         assert calls["join"] == 1 and calls["process"] == 4
         joined = bob.store.conversation(breq["conv_id"])
-        assert not invites.is_deferred(joined) and not message_requests.is_pending(joined)
+        assert not invites.is_deferred(joined) and not consent.is_pending(joined)
         assert [x.body for x in bob.store.messages(breq["conv_id"])] == ["hello from a stranger"]
         assert bob.engine.epoch(bob.store.load_group(breq["group_id"])) == \
             alice.engine.epoch(alice.store.load_group(conv["group_id"]))
@@ -110,7 +110,7 @@ async def test_T14_a_malformed_welcome_raises_nothing_before_accept(
     calls = _spy(bob)
     gid = os.urandom(16)
     try:
-        # what bob's provider said in GET /v1/requests (message_requests.refresh)
+        # what bob's provider said in GET /v1/requests (consent.refresh)
         bob.store.put_json("message_requests", {gid.hex(): f"mallory{tag}@gamma.test"})
         junk = m.QueueItem(seq=bob.cursor + 1, msg_id="w1", kind="welcome",
                            body=b"\x00\x01" + os.urandom(200), created_at=clock(),

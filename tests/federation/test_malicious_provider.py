@@ -16,6 +16,7 @@ import time
 
 import httpx
 
+from accord.client import consent
 from accord.server.account_data import FED_DELETED
 from accord.storage import DeviceRecord, open_store
 from accord.wire import b64e, decode
@@ -196,7 +197,7 @@ async def test_T14_an_unnamed_welcome_is_a_message_request_on_the_client(
             welcome = dataclasses.replace(welcome, sender=None)
         await inbox.apply_items(dev, [welcome], clock())
         mine = dev.store.conversation(conv["conv_id"])
-        assert message_requests.is_pending(mine) == unnamed
+        assert consent.is_pending(mine) == unnamed
     held = bob.store.conversation(conv["conv_id"])["meta"]["request"]
     assert held == {"from": alice.identity.account, "state": "pending", "listed": False}
     # not listed by the provider, so no other device "accepted" it meanwhile

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from accord.client import consent, invites, linking, message_requests, messaging
 from accord.client import conversations as convs
-from accord.client import invites, linking, message_requests, messaging
 from accord.errors import AccordError, NotFound
 from tests.e2e.helpers import PASS, Clock, new_device
 from tests.federation.groups import until
@@ -61,7 +61,7 @@ async def test_T14_stranger_is_quarantined_until_accepted(
         assert downloads == []
 
         assert await message_requests.accept(bob, bconv, clock()) == 5
-        assert await message_requests.refresh(bob) == {}  # the provider dropped the request
+        assert await consent.refresh(bob) == {}  # the provider dropped the request
         msgs = {m.msg_id: m for m in bob.store.messages(bconv["conv_id"])}
         assert msgs[first].kind == "text" and msgs[first].meta["reactions"] == {
             "🔥": [alice.identity.account]}
@@ -244,7 +244,7 @@ async def test_T14_whom_you_invited_is_no_stranger(
         assert [r["meta"]["request"]["from"] for r in pending] == [carol.identity.account]
         second = await until(alice, clock, lambda: [c for c in alice.store.conversations()
                                                      if c["name"] == "second"])
-        assert not message_requests.is_pending(second[0])
+        assert not consent.is_pending(second[0])
     finally:
         for d in (alice, bob, carol):
             await d.disconnect()

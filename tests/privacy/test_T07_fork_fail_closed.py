@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from accord.client import alerts, inbox, messaging
+from accord.client import alerts, conv_state, inbox, messaging
 from accord.client import conversations as convs
 from accord.client.device import Device
 from accord.mls.codec import decode
@@ -81,7 +81,7 @@ async def test_T07_welcome_and_commit_without_chain_fields_alert(tmp_path) -> No
                                 clock())
         assert _split_view(bob) == [("split_view", "chain_missing")]
         shown = alerts.describe(alerts.pending(bob.store)[0])
-        assert shown.endswith(f"the hub of conversation {convs.conv_id_of(conv['group_id'])} "
+        assert shown.endswith(f"the hub of conversation {conv_state.conv_id_of(conv['group_id'])} "
                               "may show its members different histories: the hub sent an "
                               "invitation without its chain link (chain_missing)")
         alerts.mark_seen(bob.store)
@@ -91,7 +91,7 @@ async def test_T07_welcome_and_commit_without_chain_fields_alert(tmp_path) -> No
         await inbox.apply_items(bob, [dataclasses.replace(commit, chain=None, chain_seq=None)],
                                 clock())
         assert _split_view(bob) == [("split_view", "chain_missing")]
-        events = bob.store.events(convs.conv_id_of(conv["group_id"]))
+        events = bob.store.events(conv_state.conv_id_of(conv["group_id"]))
         assert [e["detail"]["evidence"] for e in events if e["kind"] == "security"] == [
             "chain_missing"]
     finally:
@@ -117,7 +117,7 @@ async def test_T07_message_with_a_foreign_aad_layout_alerts(tmp_path) -> None:
         await inbox.apply_items(bob, [item], clock())
         assert _split_view(bob) == [("split_view", "epoch_tag_missing")]
         # the item failed and was rolled back; the evidence stays in the history too
-        events = bob.store.events(convs.conv_id_of(conv["group_id"]))
+        events = bob.store.events(conv_state.conv_id_of(conv["group_id"]))
         assert [e["detail"]["evidence"] for e in events if e["kind"] == "security"] == [
             "epoch_tag_missing"]
     finally:
@@ -133,7 +133,7 @@ async def test_T07_honest_hub_with_alternating_committers_gives_no_alert(tmp_pat
     server, alice, bob, conv = await _pair(tmp_path, clock)
     try:
         await bob.sync(clock())
-        bob_conv = bob.store.conversation(convs.conv_id_of(conv["group_id"]))
+        bob_conv = bob.store.conversation(conv_state.conv_id_of(conv["group_id"]))
         for _ in range(2):
             await convs.commit(alice, conv, clock(), update=True)
             await bob.sync(clock())

@@ -26,6 +26,7 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
+from accord.client import contacts
 from accord.client import passphrase as passphrase_strength
 from accord.client.device import Device
 
@@ -178,7 +179,7 @@ async def _listen(dev: Device, as_json: bool, duration: float, idle: float) -> N
 
     def on_news(items: list[dict[str, Any]]) -> None:
         for i in items:
-            out(i, feed_line(i, lambda a: overview.label(dev, a)))
+            out(i, feed_line(i, lambda a: contacts.label(dev, a)))
 
     def on_status(text: str) -> None:
         out({"type": "status", "text": text}, f"[dim]-- {shown(text)}[/dim]")

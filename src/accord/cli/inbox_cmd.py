@@ -16,8 +16,8 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import shown
+from accord.client import contacts, overview
 from accord.client import conversations as convs
-from accord.client import overview
 from accord.client.device import Device
 
 
@@ -30,7 +30,7 @@ async def list_cmd(dev: Device, as_json: bool, archived: bool, show_all: bool) -
     """Your conversations, newest activity first, with unread counts and members."""
     rows = overview.summaries(dev, archived=None if show_all else archived)
     for r in rows:
-        r["member_labels"] = [overview.label(dev, a) for a in r["members"]]
+        r["member_labels"] = [contacts.label(dev, a) for a in r["members"]]
         r["pending"] = len(dev.store.outbox(str(r["id"])))  # not delivered yet (issue 19)
         if r["request"] and r["members"] == [r["request_from"]]:
             continue  # a waiting request: no group yet (T14, invites)
@@ -109,7 +109,7 @@ CHAT_COMMANDS = [list_cmd, archive_cmd, unarchive_cmd, delete_cmd]
 @with_device
 async def nick_cmd(dev: Device, as_json: bool, account: str, nick: str) -> None:
     """Call ACCOUNT by NICK on this device (no NICK: remove it). Nobody else sees it."""
-    overview.set_nickname(dev, account, nick or None)
+    contacts.set_nickname(dev, account, nick or None)
     emit(as_json, {"account": account, "nick": nick or None},
          lambda: console.print(f"{shown(account)} is now {shown(nick)}" if nick
                                else f"removed the nickname of {shown(account)}"))
@@ -127,11 +127,11 @@ def profile() -> None:
 async def name_cmd(dev: Device, as_json: bool, name: str) -> None:
     """Set your display name to NAME and tell your conversations (no NAME: show it)."""
     if not name:
-        current = overview.display_name(dev)
+        current = contacts.display_name(dev)
         emit(as_json, {"display_name": current},
              lambda: console.print(shown(current) if current else "no display name set"))
         return
     told = await overview.set_display_name(dev, name, now_ms())
-    emit(as_json, {"display_name": overview.display_name(dev), "conversations": told},
+    emit(as_json, {"display_name": contacts.display_name(dev), "conversations": told},
          lambda: console.print(f"display name set; told {told} conversation(s)"))
 CONTACTS_COMMANDS = [nick_cmd]

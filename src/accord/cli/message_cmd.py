@@ -24,8 +24,8 @@ from accord.cli.client_common import (
 from accord.cli.outbox_cmd import report_delivery
 from accord.cli.safe_text import shown
 from accord.cli.verify_cmd import confirm_option
+from accord.client import contacts, messaging, outbox, overview, safety
 from accord.client import conversations as convs
-from accord.client import messaging, outbox, overview, safety
 from accord.client.api import ServerError
 from accord.client.device import Device
 from accord.client.history import describe_event, resolve_message, short_id, timeline
@@ -166,7 +166,7 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
             # Reading never confirms a key change, and works offline (receipts are
             # not queued: the next `read` sends one for everything still unreceipted).
             err_console.print(f"[yellow]no read receipts sent:[/yellow] {shown(exc)}")
-    names = {a: overview.label(dev, a) for i in items if i["type"] == "message"
+    names = {a: contacts.label(dev, a) for i in items if i["type"] == "message"
              for a in [i["sender"], *i["read_by"], *(w for ws in i["reactions"].values()
                                                      for w in ws)]}
     pending = [outbox.view(i) for i in dev.store.outbox(conv["conv_id"])]

@@ -25,7 +25,7 @@ from accord.cli.client_common import (
     with_device,
 )
 from accord.cli.safe_text import plain, shown
-from accord.client import alerts, safety
+from accord.client import alerts, posting, safety
 from accord.client.device import Device
 from accord.errors import ValidationError
 
@@ -190,9 +190,8 @@ async def adding(flag: bool, add: Callable[[bool | frozenset[str]], Awaitable[T]
 def confirm_key_change(dev: Device, conv: dict[str, Any], flag: bool) -> bool | frozenset[str]:
     """Before a send: ask the person about changed or unproven keys (a terminal only);
     the answer for the library's gate (``messaging.send_body``), which checks again."""
-    from accord.client import messaging
 
-    messaging.require_member(dev, conv)  # out of it: say why, before any key question
+    posting.require_member(dev, conv)  # out of it: say why, before any key question
     if flag:
         return True
     accepted: frozenset[str] = frozenset()

@@ -29,7 +29,16 @@ import contextlib
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from accord.client import fork_check, mls_session, safety
+from accord.client import (
+    consent,
+    first_contact,
+    fork_check,
+    messaging,
+    mls_session,
+    reinit_state,
+    safety,
+)
+from accord.client.conv_state import conv_id_of, deactivate, roster_events
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     describe_suite,
@@ -46,10 +55,6 @@ if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
 COMMIT_ATTEMPTS = 4
-
-
-def conv_id_of(group_id: bytes) -> str:
-    return group_id.hex()[:16]
 
 
 MIN_ID_PREFIX = 4
@@ -145,8 +150,6 @@ async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
             raise
         await announce(dev, conv, now)
     if first_message:
-        from accord.client import messaging
-
         await messaging.send_text(dev, dev.store.conversation(conv_id), first_message, now,
                                   confirmed=confirmed)
     return dev.store.conversation(conv_id)
@@ -287,8 +290,6 @@ async def add_members(dev: DeviceCore, conv: dict[str, Any], accounts: list[str]
 
 async def announce(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     """Tell members (new ones especially) the conversation's name and admins."""
-    from accord.client import messaging
-
     conv = dev.store.conversation(conv["conv_id"])
     await messaging.send_body(dev, conv, Notice(NoticeKind.RENAMED, conv["name"]), now)
     admins = ",".join(conv["meta"].get("admins", []))
@@ -315,9 +316,7 @@ async def leave(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     """Leave: a notice for the history, then Remove proposals of our account's leaves
     (RFC 9420 12.1.3: a member may propose its own removal); another member
     commits them. We forget the group's keys now."""
-    from accord.client import message_requests, messaging
-
-    message_requests.require_accepted(conv)  # T14: a request is blocked, not left
+    consent.require_accepted(conv)  # T14: a request is blocked, not left
     account = dev.identity.account
     # The key-change gate may hold the notice back; our Remove proposals still go.
     with contextlib.suppress(KeyChangeUnconfirmed):
@@ -341,20 +340,7 @@ async def leave(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     deactivate(dev, conv, now, account)
 
 
-def mark_left(dev: DeviceCore, conv_id: str, account: str, now: int) -> None:
-    """``account`` left (its notice or its own Remove proposals): the next member
-    to sync commits the removal of its devices (``housekeeping``)."""
-    meta = dev.store.conversation(conv_id)["meta"]
-    if account in meta.get("left", []):
-        return
-    left = sorted({*meta.get("left", []), account})
-    dev.store.update_conversation(conv_id, meta=dict(meta, left=left))
-    dev.store.add_event(conv_id, now, "member_left", {"account": account})
-
-
 async def rename(dev: DeviceCore, conv: dict[str, Any], name: str, now: int) -> None:
-    from accord.client import messaging
-
     require_admin(dev, conv)
     name = check_name(dev, name, renaming=conv["conv_id"])
     await messaging.send_body(dev, conv, Notice(NoticeKind.RENAMED, name), now)
@@ -362,8 +348,6 @@ async def rename(dev: DeviceCore, conv: dict[str, Any], name: str, now: int) -> 
 
 
 async def set_admins(dev: DeviceCore, conv: dict[str, Any], admins: list[str], now: int) -> None:
-    from accord.client import messaging
-
     require_admin(dev, conv)
     admins = sorted(dict.fromkeys(a.strip().lower() for a in admins))
     if not admins:
@@ -379,27 +363,6 @@ def require_admin(dev: DeviceCore, conv: dict[str, Any]) -> None:
         raise ValidationError("only an admin of this conversation may do that", "room policy")
 
 
-def notice_changes_room(conv: dict[str, Any], kind: NoticeKind, subject: str) -> bool:
-    """Whether a RENAMED / ADMINS_CHANGED notice would change ``conv``. The room policy
-    (PROTOCOL.md): only an admin changes the room, but any member may add or remove
-    devices of its own account, and the announcement that follows such an add only
-    restates the room for the new device: a non-admin's notice that changes nothing
-    is accepted (as a no-op), one that changes something is a security event."""
-    if kind == NoticeKind.RENAMED:
-        return bool(conv["name"] != subject)
-    new = sorted(a for a in subject.split(",") if a)
-    return bool(new != sorted(conv["meta"].get("admins", [])))
-
-
-def deactivate(dev: DeviceCore, conv: dict[str, Any], now: int, by: str) -> None:
-    """We are out of the group: drop its keys, keep the history."""
-    meta = dict(conv["meta"], active=False)
-    dev.store.update_conversation(conv["conv_id"], meta=meta)
-    dev.store.drop_group(conv["group_id"])
-    kind = "left" if by == dev.identity.account else "removed"
-    dev.store.add_event(conv["conv_id"], now, kind, {"by": by})
-
-
 async def _declared_removals(dev: DeviceCore, conv: dict[str, Any], state: bytes,
                              rm: list[bytes]) -> list[str]:
     """The device ids a commit removing ``rm`` declares to the hub: a device of a
@@ -412,24 +375,6 @@ async def _declared_removals(dev: DeviceCore, conv: dict[str, Any], state: bytes
             for i in rm]
 
 
-def check_removal_policy(dev: DeviceCore, conv: dict[str, Any], removed: tuple[bytes, ...],
-                         by: str, now: int, added: frozenset[bytes] = frozenset()) -> None:
-    """Room policy for removals (T08): an admin removes anyone; a member removes its own
-    devices, a member who left, or a device of an account that gets another device in
-    the same commit (a device replaced, ``device_replace``); else a security event."""
-    conv = dev.store.conversation(conv["conv_id"])
-    admins = conv["meta"].get("admins", [])
-    left = set(conv["meta"].get("left", []))
-    replaced = {split_identity(i)[0] for i in added}
-    for ident in removed:
-        account = split_identity(ident)[0]
-        if (account == by or account in left or account in replaced or not admins
-                or by in admins):
-            continue
-        dev.store.add_event(conv["conv_id"], now, "security",
-                            {"what": f"{by} removed {account} without being an admin"})
-
-
 async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
                  add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
                  update: bool = False, reinit: tuple[bytes, int] | None = None,
@@ -438,10 +383,7 @@ async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
     ``accord.client.reinit``) at the hub; False when nothing was left to do.
     Added devices of other accounts get a sealed first-contact request with
     ``preview`` (issue 18), which their provider hands on only with a message request."""
-    from accord.client import first_contact, message_requests
-    from accord.client import reinit as reinit_flow
-
-    message_requests.require_accepted(conv)  # T14: no commit for a pending request
+    consent.require_accepted(conv)  # T14: no commit for a pending request
     for _ in range(COMMIT_ATTEMPTS):
         state = dev.store.load_group(conv["group_id"])
         present = {mb.identity for mb in dev.engine.members(state)}
@@ -473,7 +415,7 @@ async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
             dev.store.save_group(conv["group_id"], out.state, now)
             fork_check.on_own_commit(dev, conv, req.epoch, req.commit, now)  # T07
             if reinit is not None:
-                reinit_flow.started(dev, conv, out.state, dev.identity.account, now)
+                reinit_state.started(dev, conv, out.state, dev.identity.account, now)
             else:
                 _own_commit_events(dev, conv, state, out.state, now)
         return True
@@ -482,11 +424,9 @@ async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
 
 def _own_commit_events(dev: DeviceCore, conv: dict[str, Any], before: bytes, after: bytes,
                        now: int) -> None:
-    from accord.client.inbox import _roster_events
-
     b = {mb.identity for mb in dev.engine.members(before)}
     a = {mb.identity for mb in dev.engine.members(after)}
-    _roster_events(dev, conv, b, a, dev.identity.account, now)
+    roster_events(dev, conv, b, a, dev.identity.account, now)
     if a == b:
         meta = dict(dev.store.conversation(conv["conv_id"])["meta"], sent_since_update=0,
                     last_update=now)

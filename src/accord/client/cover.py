@@ -11,7 +11,7 @@ by a ReInit), so the group id in the request path tells the provider nothing
 either; the note-to-self conversation is one of them, and the only one when
 there is no other. Members' devices apply it as a no-op (a receipt for no
 message), and a device holding a message request drops it unread
-(``message_requests.hold``). A conversation the key-change gate holds back
+(``consent.hold``). A conversation the key-change gate holds back
 (T06) is skipped: cover never confirms anything for the person.
 
 What it does not hide is in docs/PRIVACY.md ("Cover traffic").
@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from accord.client import history_transfer, message_requests, messaging
+from accord.client import consent, history_transfer, messaging
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import ReadReceipt
 from accord.errors import ValidationError
@@ -57,7 +57,7 @@ def configure(dev: DeviceCore, enabled: bool, mean_s: int | None = None) -> dict
 def eligible(dev: DeviceCore) -> list[dict[str, Any]]:
     """The conversations a cover post may go into (never a pending request, T14)."""
     return [c for c in dev.store.conversations()
-            if c["meta"].get("active", True) and not message_requests.is_pending(c)
+            if c["meta"].get("active", True) and not consent.is_pending(c)
             and not c["meta"].get("reinit")]
 
 

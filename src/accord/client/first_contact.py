@@ -15,13 +15,14 @@ holds the device's part:
   signing key is the sender account's. The result, a checked preview or the
   reason it was dropped, is kept with the invitation (``invites``).
 
-None of this parses the MLS Welcome: it waits until Accept (``invites.join``).
+None of this parses the MLS Welcome: it waits until Accept (``inbox.join_invitation``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import invites
 from accord.client.mls_session import split_identity
 from accord.content import first_contact as fc
 from accord.errors import AccordError, ValidationError
@@ -54,8 +55,6 @@ def seal_for(dev: DeviceCore, group_id: bytes, welcome: bytes, adds: list[tuple[
 def remember(dev: DeviceCore, listed: fw.MessageRequestList) -> None:
     """Keep the sealed requests the provider lists for this device, by group, until
     ``open_waiting`` decides them."""
-    from accord.client import invites
-
     decided = invites.decided(dev)
     kept = dev.store.get_json(SEALED, {})
     kept.update({r.group_id.hex(): r.first_contact.hex() for r in listed.requests
@@ -69,8 +68,6 @@ async def open_waiting(dev: DeviceCore, now: int) -> int:
     A request that fails a check is dropped with its reason (``FirstContactRefused``);
     one key transparency could not answer for yet is tried again at the next sync.
     """
-    from accord.client import invites
-
     kept = dev.store.get_json(SEALED, {})
     decided = 0
     for gid_hex, entry in invites.undecided(dev):
@@ -95,7 +92,7 @@ async def open_waiting(dev: DeviceCore, now: int) -> int:
 
 async def _checked(dev: DeviceCore, sealed: bytes, group_id: bytes, entry: dict[str, Any],
                    now: int) -> fc.FirstContactTBS:
-    from accord.client import device_kt
+    from accord.client import device_kt  # key transparency: ~0.1 s of imports, only here
     from accord.client.keycheck import require_device_key
 
     signed = fc.open_request(sealed, dev.first_contact_key()[0])

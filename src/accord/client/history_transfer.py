@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
 from accord.client import messaging
+from accord.client.messaging import HISTORY_INBOX, HISTORY_TYPE
 from accord.client.mls_session import identity_of
 from accord.client.store import StoredMessage
 from accord.errors import AccordError, DecodeError
@@ -24,7 +25,6 @@ from accord.errors import AccordError, DecodeError
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
-HISTORY_TYPE = "application/vnd.accord.history+json"
 HISTORY_NAME = "history.json"
 SELF_KIND = "self"
 MAX_CONVERSATIONS = 100
@@ -90,7 +90,7 @@ async def send_pending(dev: DeviceCore, now: int) -> int:
 
 async def import_received(dev: DeviceCore, now: int) -> int:
     """Import every history this device received from its own account; messages added."""
-    inbox = dev.store.get_json("history_inbox", [])
+    inbox = dev.store.get_json(HISTORY_INBOX, [])
     added = 0
     for mid_hex in inbox[:16]:
         try:
@@ -98,7 +98,7 @@ async def import_received(dev: DeviceCore, now: int) -> int:
             added += _import(dev, data, now)
         except (AccordError, ValueError, KeyError, TypeError):
             pass  # a bad or expired history is skipped; live messages are unaffected
-    dev.store.put_json("history_inbox", inbox[16:])
+    dev.store.put_json(HISTORY_INBOX, inbox[16:])
     return added
 
 
@@ -138,12 +138,3 @@ def _import_events(dev: DeviceCore, conv_id: str, events: list[dict[str, Any]]) 
         if key not in have:
             have.add(key)
             dev.store.add_event(conv_id, int(e["at"]), kind, detail)
-
-
-def note_received(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes, account: str,
-                  media_types: list[str]) -> None:
-    """Remember a history attachment from our own account, to import after this sync."""
-    if account != dev.identity.account or HISTORY_TYPE not in media_types:
-        return
-    inbox = dev.store.get_json("history_inbox", [])
-    dev.store.put_json("history_inbox", [*inbox, msg_id.hex()][-16:])

@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from accord.client import consent, device_replace, history_transfer, message_requests, overview
 from accord.client import conversations as convs
-from accord.client import device_replace, history_transfer, message_requests, overview
 from accord.client.mls_session import identity_of, split_identity
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.errors import AccordError
@@ -35,7 +35,7 @@ async def run(dev: DeviceCore, now: int) -> None:
     linked = set(dev.store.get_json("linked", []))
     for conv in dev.store.conversations():
         if (not conv["meta"].get("active", True) or conv["meta"].get("reinit")
-                or message_requests.is_pending(conv)):
+                or consent.is_pending(conv)):
             # out of the group, its ReInit's new group is yet to come, or a pending
             # message request (T14: nothing is sent for it, issue 18)
             continue
@@ -98,7 +98,7 @@ async def remove_device(dev: DeviceCore, device_id: str, now: int) -> int:
                        [d for d in dev.store.get_json("history_pending", []) if d != device_id])
     n = 0
     for conv in dev.store.conversations():
-        if conv["meta"].get("active", True) and not message_requests.is_pending(conv):
+        if conv["meta"].get("active", True) and not consent.is_pending(conv):
             n += await convs.commit(dev, conv, now,
                                     remove=[identity_of(ident.account, device_id)])
     return n

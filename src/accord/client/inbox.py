@@ -21,19 +21,26 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import (
     alerts,
+    consent,
     first_contact,
     fork_check,
     invites,
-    message_requests,
     messaging,
-    reinit,
+    reinit_state,
     report,
 )
-from accord.client import conversations as convs
+from accord.client.conv_state import (
+    check_removal_policy,
+    conv_id_of,
+    deactivate,
+    mark_left,
+    roster_events,
+)
 from accord.client.mls_session import split_identity
 from accord.client.store_db import ProfileUnavailable
 from accord.errors import AccordError
 from accord.wire import messages as m
+from accord.wire import parse
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -44,7 +51,7 @@ async def apply_items(dev: DeviceCore, items: list[m.QueueItem], now: int) -> in
     welcomed = any(i.kind == "welcome" and i.seq > dev.cursor for i in items)
     if welcomed:
         # T14: which invitations are message requests, before anything in them is read
-        await message_requests.refresh(dev)
+        await consent.refresh(dev)
     for item in items:
         if item.seq <= dev.cursor:
             continue
@@ -113,7 +120,7 @@ def _conv_of(dev: DeviceCore, group_id: bytes | None) -> dict[str, Any] | None:
 
 def _welcome(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     refs = dev.engine.welcome_key_package_refs(item.body)
-    waiting = reinit.pending(dev)  # T10: the new group of a ReInit joins with the old one
+    waiting = reinit_state.pending(dev)  # T10: the new group of a ReInit joins with the old one
     state = dev.engine.join(item.body, dev.key_package_privates(refs), now,
                             [old for _, old in waiting])
     for ref in refs:  # a KeyPackage is used once (RFC 9420 16.8), a last-resort one
@@ -121,9 +128,9 @@ def _welcome(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
             dev.store.delete("kp:" + ref.hex())
     group_id = dev.engine.group_id(state)
     fork_check.on_welcome(dev, state, item, now)  # the hub's chain starts here (T07)
-    if reinit.on_welcome(dev, waiting, state, now):
+    if reinit_state.on_welcome(dev, waiting, state, now):
         return
-    conv_id = convs.conv_id_of(group_id)
+    conv_id = conv_id_of(group_id)
     me = dev.identity.account
     others = sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)} - {me})
     existing = _conv_of(dev, group_id)
@@ -144,7 +151,7 @@ def _welcome(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     dev.store.add_conversation(conv_id, group_id, ", ".join(others) or "note to self",
                                kind, now, meta)
     dev.store.add_event(conv_id, now, "joined", {"members": others})
-    message_requests.on_join(dev, conv_id, group_id, now, _inviter(dev, state, item), others)
+    consent.on_join(dev, conv_id, group_id, now, _inviter(dev, state, item), others)
     for account in others:
         dev.store.upsert_contact(account)
 
@@ -159,14 +166,39 @@ def _inviter(dev: DeviceCore, state: bytes, item: m.QueueItem) -> str | None:
     return None
 
 
-def join_accepted(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
-    """Join with a request's Welcome, parsed only now that it is accepted (invites.join)."""
-    _welcome(dev, item, now)
+def join_invitation(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
+    """After the accept of a waiting invitation (``invites``): parse the Welcome, then
+    the held items; how many applied. Whole or nothing: the request leaves the store in
+    the transaction that stores the join, so a profile that cannot be written (a full
+    disk) keeps the invitation waiting, to be accepted again (``ProfileUnavailable``
+    goes to the caller)."""
+    gid = conv["group_id"]
+    entry = invites.entries(dev)[gid.hex()]
+    welcome = parse(m.QueueItem, bytes.fromhex(entry["welcome"]))
+    held = [parse(m.QueueItem, bytes.fromhex(h)) for h in entry["held"]]
+    with dev.store.transaction():
+        invites.accepted(dev, gid)
+        try:
+            with dev.store.savepoint():
+                _welcome(dev, welcome, now)
+        except ProfileUnavailable:
+            raise
+        except AccordError as exc:  # the Welcome itself is bad: a trace, not the request
+            invites.failed(dev, conv, "the invitation could not be joined", exc, now)
+            return 0
+        joined = dev.store.conversation_of_group(gid)
+        if joined is None:  # the Welcome was for another group
+            invites.failed(dev, conv, "the invitation is not for this conversation", None, now)
+            return 0
+        request = {"from": entry["from"], "state": "accepted"}
+        dev.store.update_conversation(joined["conv_id"],
+                                      meta=dict(joined["meta"], request=request))
+        return apply_held(dev, held, now)
 
 
 def apply_held(dev: DeviceCore, items: list[m.QueueItem], now: int) -> int:
     """Apply what waited for the accept, in order, each whole or not at all, inside the
-    accept's transaction (``invites.join``): a bad item is recorded and skipped, while
+    accept's transaction (``join_invitation``): a bad item is recorded and skipped, while
     the profile failing (a full disk) undoes the whole accept."""
     applied = 0
     for item in items:
@@ -198,13 +230,13 @@ def _commit(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     me = dev.identity.mls_identity
     by = split_identity(r.sender)[0]
     if me in r.removed:
-        convs.deactivate(dev, conv, now, by)
+        deactivate(dev, conv, now, by)
         return
     dev.store.save_group(conv["group_id"], r.state, now)
     after = {mb.identity for mb in dev.engine.members(r.state)}
-    _roster_events(dev, conv, before, after, by, now)
-    convs.check_removal_policy(dev, conv, r.removed, by, now, frozenset(after - before))
-    reinit.started(dev, conv, r.state, by, now)  # T10: a ReInit moves the conversation
+    roster_events(dev, conv, before, after, by, now)
+    check_removal_policy(dev, conv, r.removed, by, now, frozenset(after - before))
+    reinit_state.started(dev, conv, r.state, by, now)  # T10: a ReInit moves the conversation
 
 
 def _proposal(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
@@ -221,37 +253,7 @@ def _proposal(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     dev.store.save_group(conv["group_id"], r.state, now)
     by = split_identity(r.sender)[0]
     if r.removed and all(split_identity(i)[0] == by for i in r.removed):
-        convs.mark_left(dev, conv["conv_id"], by, now)
-
-
-def _roster_events(dev: DeviceCore, conv: dict[str, Any], before: set[bytes], after: set[bytes],
-                   by: str, now: int) -> None:
-    accounts_before = {split_identity(i)[0] for i in before}
-    accounts_after = {split_identity(i)[0] for i in after}
-    gained = {split_identity(i)[0] for i in after - before}
-    lost = {split_identity(i)[0] for i in before - after}
-    for account in sorted(gained & lost):  # one device out, another in: a replacement
-        dev.store.add_event(conv["conv_id"], now, "device_replaced", {
-            "account": account, "by": by,
-            "old": sorted(split_identity(i)[1] for i in before - after
-                          if split_identity(i)[0] == account),
-            "new": sorted(split_identity(i)[1] for i in after - before
-                          if split_identity(i)[0] == account)})
-    for ident in sorted(after - before):
-        account, device = split_identity(ident)
-        if account in lost:
-            continue  # told as device_replaced
-        kind = "device_added" if account in accounts_before else "member_added"
-        dev.store.add_event(conv["conv_id"], now, kind,
-                            {"account": account, "device": device, "by": by})
-        dev.store.upsert_contact(account)
-    for ident in sorted(before - after):
-        account, device = split_identity(ident)
-        if account in gained:
-            continue
-        kind = "device_removed" if account in accounts_after else "member_removed"
-        dev.store.add_event(conv["conv_id"], now, kind,
-                            {"account": account, "device": device, "by": by})
+        mark_left(dev, conv["conv_id"], by, now)
 
 
 def _application(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
@@ -268,10 +270,10 @@ def _application(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
     r = dev.engine.process(state, item.body, now)
     dev.store.save_group(conv["group_id"], r.state, now)
     assert r.plaintext is not None
-    if message_requests.is_blocked(dev, r.sender):
+    if consent.is_blocked(dev, r.sender):
         return  # T14: a blocked user's post in a group is dropped unread
-    if message_requests.is_pending(conv):
-        message_requests.hold(dev, conv, r, item.created_at, now)  # T14: a preview only
+    if consent.is_pending(conv):
+        consent.hold(dev, conv, r, item.created_at, now)  # T14: a preview only
         return
     messaging.receive(dev, conv, r, item.created_at, now)
     report.remember(dev, item, r.plaintext)  # issue 11: franking evidence (T13)

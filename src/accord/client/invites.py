@@ -4,14 +4,14 @@ Spyware enters through parsers, and spam is its reconnaissance: before this,
 a stranger's Welcome (its GroupSecrets, GroupInfo, ratchet tree, extensions
 and every member's credential and KeyPackage) went through full MLS
 processing before the person said yes. Now, when the provider lists the
-Welcome's group as a message request (``message_requests.refresh``, before
+Welcome's group as a message request (``consent.refresh``, before
 anything is read), the device only stores the queue item as it came
 (``defer``): no conversation and no group state exist until the accept;
 ``pending`` shows the request, named after the sender, with the preview of
 its sealed first-contact request once checked (``accord.client.first_contact``;
 the Welcome is not read for it). What arrives in that group before the accept (commits, proposals,
 application messages) is stored the same way, unread, at most
-``message_requests.MAX_HELD`` items (``hold``). Accepting (``join``) parses
+``MAX_HELD`` items (``hold``). Accepting (``inbox.join_invitation``) parses
 the Welcome and then the held items in their order; blocking drops them all,
 parsed never.
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from accord.client.store_db import ProfileUnavailable
+from accord.client.conv_state import conv_id_of
 from accord.errors import AccordError
-from accord.wire import dumps, parse
+from accord.wire import dumps
 from accord.wire import messages as m
 
 if TYPE_CHECKING:
@@ -41,12 +41,12 @@ def is_deferred(conv: dict[str, Any]) -> bool:
     return bool(conv["meta"].get("request", {}).get("deferred"))
 
 
-def _all(dev: DeviceCore) -> dict[str, Any]:
+def entries(dev: DeviceCore) -> dict[str, Any]:
     return dict(dev.store.get_json(KEY, {}))
 
 
 def waiting(dev: DeviceCore, group_id: bytes | None) -> bool:
-    return group_id is not None and group_id.hex() in _all(dev)
+    return group_id is not None and group_id.hex() in entries(dev)
 
 
 def defer(dev: DeviceCore, item: m.QueueItem, now: int) -> bool:
@@ -57,7 +57,7 @@ def defer(dev: DeviceCore, item: m.QueueItem, now: int) -> bool:
     sender = dev.store.get_json("message_requests", {}).get(item.group_id.hex())
     if sender is None or dev.store.conversation_of_group(item.group_id) is not None:
         return False
-    invites = _all(dev)
+    invites = entries(dev)
     invites[item.group_id.hex()] = {"from": sender, "at": now, "welcome": _packed(item),
                                     "held": []}
     dev.store.put_json(KEY, invites)
@@ -66,7 +66,7 @@ def defer(dev: DeviceCore, item: m.QueueItem, now: int) -> bool:
 
 def hold(dev: DeviceCore, group_id: bytes, item: m.QueueItem) -> None:
     """Keep an item of a waiting request's group as it came (bounded), unread."""
-    invites = _all(dev)
+    invites = entries(dev)
     entry = invites[group_id.hex()]
     if len(entry["held"]) < MAX_HELD and len(item.body) <= MAX_ITEM_BYTES:
         entry["held"].append(_packed(item))
@@ -75,34 +75,32 @@ def hold(dev: DeviceCore, group_id: bytes, item: m.QueueItem) -> None:
 
 def undecided(dev: DeviceCore) -> list[tuple[str, dict[str, Any]]]:
     """The waiting invitations whose sealed first-contact request is not decided yet."""
-    return [(g, e) for g, e in _all(dev).items() if "first_contact" not in e]
+    return [(g, e) for g, e in entries(dev).items() if "first_contact" not in e]
 
 
 def decided(dev: DeviceCore) -> set[str]:
-    return {g for g, e in _all(dev).items() if "first_contact" in e}
+    return {g for g, e in entries(dev).items() if "first_contact" in e}
 
 
 def decide_first_contact(dev: DeviceCore, group_id: bytes, result: dict[str, Any]) -> None:
     """Keep what the sealed first-contact request said (``accord.client.first_contact``)."""
-    invites = _all(dev)
+    invites = entries(dev)
     if group_id.hex() in invites:
         invites[group_id.hex()]["first_contact"] = result
         dev.store.put_json(KEY, invites)
 
 
 def held_count(dev: DeviceCore, conv: dict[str, Any]) -> int:
-    entry = _all(dev).get(conv["group_id"].hex())
+    entry = entries(dev).get(conv["group_id"].hex())
     return len(entry["held"]) if entry else 0
 
 
 def pending(dev: DeviceCore) -> list[dict[str, Any]]:
     """The waiting requests, shaped as conversations (none is in the store yet)."""
-    from accord.client import conversations as convs
-
     out = []
-    for gid_hex, e in sorted(_all(dev).items(), key=lambda kv: kv[1]["at"]):
+    for gid_hex, e in sorted(entries(dev).items(), key=lambda kv: kv[1]["at"]):
         gid = bytes.fromhex(gid_hex)
-        out.append({"conv_id": convs.conv_id_of(gid), "group_id": gid, "name": e["from"],
+        out.append({"conv_id": conv_id_of(gid), "group_id": gid, "name": e["from"],
                     "kind": "group", "created_at": e["at"],
                     "meta": {"active": True, "request": {
                         "from": e["from"], "state": "pending", "deferred": True,
@@ -117,38 +115,7 @@ def find(dev: DeviceCore, name_or_id: str) -> dict[str, Any] | None:
     return None
 
 
-def join(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
-    """After the accept: parse the Welcome, then the held items; how many applied.
-    Whole or nothing: the request leaves the store in the transaction that stores the
-    join, so a profile that cannot be written (a full disk) keeps the invitation
-    waiting, to be accepted again (``ProfileUnavailable`` goes to the caller)."""
-    from accord.client import inbox
-
-    gid = conv["group_id"]
-    entry = _all(dev)[gid.hex()]
-    welcome = parse(m.QueueItem, bytes.fromhex(entry["welcome"]))
-    held = [parse(m.QueueItem, bytes.fromhex(h)) for h in entry["held"]]
-    with dev.store.transaction():
-        _accepted(dev, gid)
-        try:
-            with dev.store.savepoint():
-                inbox.join_accepted(dev, welcome, now)
-        except ProfileUnavailable:
-            raise
-        except AccordError as exc:  # the Welcome itself is bad: a trace, not the request
-            _failed(dev, conv, "the invitation could not be joined", exc, now)
-            return 0
-        joined = dev.store.conversation_of_group(gid)
-        if joined is None:  # the Welcome was for another group
-            _failed(dev, conv, "the invitation is not for this conversation", None, now)
-            return 0
-        request = {"from": entry["from"], "state": "accepted"}
-        dev.store.update_conversation(joined["conv_id"],
-                                      meta=dict(joined["meta"], request=request))
-        return inbox.apply_held(dev, held, now)
-
-
-def _accepted(dev: DeviceCore, group_id: bytes) -> None:
+def accepted(dev: DeviceCore, group_id: bytes) -> None:
     """The request is answered: its invitation and its listing leave the store."""
     forget(dev, group_id)
     requests = dev.store.get_json("message_requests", {})
@@ -157,12 +124,12 @@ def _accepted(dev: DeviceCore, group_id: bytes) -> None:
 
 
 def forget(dev: DeviceCore, group_id: bytes) -> None:
-    invites = _all(dev)
+    invites = entries(dev)
     if invites.pop(group_id.hex(), None) is not None:
         dev.store.put_json(KEY, invites)
 
 
-def _failed(dev: DeviceCore, conv: dict[str, Any], what: str, exc: AccordError | None,
+def failed(dev: DeviceCore, conv: dict[str, Any], what: str, exc: AccordError | None,
             now: int) -> None:
     """Keep a trace: an inactive conversation whose history says what failed."""
     meta = {"active": False, "request": dict(conv["meta"]["request"], state="failed",

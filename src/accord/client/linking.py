@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from accord.client import consent
 from accord.client import conversations as convs
-from accord.client import message_requests
 from accord.client.mls_session import identity_of
 from accord.errors import CryptoError, NotFound, ValidationError
 from accord.wire import b64d, b64e, signing
@@ -172,7 +172,7 @@ async def add_to_conversations(dev: DeviceCore, device_id: str, now: int) -> int
     me = identity_of(dev.identity.account, device_id)
     missing = 0
     for conv in dev.store.conversations():
-        if not conv["meta"].get("active", True) or message_requests.is_pending(conv):
+        if not conv["meta"].get("active", True) or consent.is_pending(conv):
             continue  # T14: a pending request gets the device once accepted (housekeeping)
         present = {mb.identity for mb in dev.engine.members(dev.store.load_group(conv["group_id"]))}
         if me in present:

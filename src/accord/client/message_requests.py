@@ -14,7 +14,11 @@ conversation as a pending request (``on_join``). Until the user accepts:
 - nothing leaves the device for it (issue 18): no message, reaction or read
   receipt (``messaging.send_body``), no commit (self-updates, our linked
   devices, ``conversations.commit``), no leave; reading it is not accepting
-  it. ``require_accepted`` is that rule, in one place.
+  it. ``consent.require_accepted`` is that rule, in one place.
+
+What the rest of the client consults (pending or not, held, blocked) is
+``accord.client.consent``; this module holds the person's answers and the
+listings.
 
 Accepting (``accept``, an explicit act of the person) tells the provider (the sender becomes a contact) and applies the held
 messages in order as if they had just arrived. Blocking (``block``) puts the
@@ -27,30 +31,16 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client.mls_session import Received, split_identity
-from accord.client.store import StoredMessage
-from accord.content import quarantine_preview
-from accord.errors import AccordError, DecodeError, NotFound, ValidationError
+from accord.client import inbox, invites, messaging
+from accord.client.consent import PREVIEW_KIND, is_pending, refresh
+from accord.client.conv_state import deactivate
+from accord.client.mls_session import Received
+from accord.errors import AccordError, NotFound, ValidationError
 from accord.wire import b64e
 from accord.wire import privacy as w
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
-
-MAX_HELD = 500
-PREVIEW_KIND = "request"
-
-
-async def refresh(dev: DeviceCore) -> dict[str, str]:
-    """The provider's pending requests, ``group_id hex -> from_account``, remembered."""
-    from accord.client import first_contact
-    from accord.wire import federation as fw  # ~12 ms; not on the send path
-
-    listed = await dev.api._json(fw.MessageRequestList, "GET", "/v1/requests", auth=True)
-    pending = {r.group_id.hex(): r.from_account for r in listed.requests}
-    dev.store.put_json("message_requests", pending)
-    first_contact.remember(dev, listed)
-    return pending
 
 
 async def reconcile(dev: DeviceCore, now: int) -> int:
@@ -68,50 +58,7 @@ async def reconcile(dev: DeviceCore, now: int) -> int:
     return len(done)
 
 
-def on_join(dev: DeviceCore, conv_id: str, group_id: bytes, now: int, inviter: str | None,
-            others: list[str]) -> None:
-    """Decide whether a conversation just joined is a message request (T14).
-
-    A request when the provider lists one, and also when the Welcome does not name
-    an inviter that is a member of the group (issue 17: an unnamed Welcome is never
-    taken as accepted; its request is from the group's other members, first one of
-    another provider). A request from a blocked user or domain is dropped at once.
-    """
-    listed = dev.store.get_json("message_requests", {}).get(group_id.hex())
-    sender = listed or inviter
-    if listed is None and inviter is not None:
-        return
-    if sender is None:
-        mine = dev.identity.account.rsplit("@", 1)[-1]
-        strangers = [a for a in others if a.rsplit("@", 1)[-1] != mine]
-        sender = (strangers or others or [dev.identity.account])[0]
-    conv = dev.store.conversation(conv_id)
-    meta = dict(conv["meta"], request={"from": sender, "state": "pending",
-                                       "listed": listed is not None})
-    dev.store.update_conversation(conv_id, meta=meta)
-    dev.store.add_event(conv_id, now, "request", {"account": sender})
-    if _blocked_account(dev, sender):
-        meta = dict(meta, request=dict(meta["request"], state="blocked"))
-        dev.store.update_conversation(conv_id, meta=meta)
-        from accord.client import conversations as convs
-
-        convs.deactivate(dev, dev.store.conversation(conv_id), now, dev.identity.account)
-
-
-def is_pending(conv: dict[str, Any]) -> bool:
-    return bool(conv["meta"].get("request", {}).get("state") == "pending")
-
-
-def require_accepted(conv: dict[str, Any]) -> None:
-    """T14: nothing leaves the device for a pending request until the person accepts."""
-    if is_pending(conv):
-        raise ValidationError("this conversation is a pending message request; accept it "
-                              "(accord requests accept) or block it first", "T14 consent")
-
-
 def pending(dev: DeviceCore) -> list[dict[str, Any]]:
-    from accord.client import invites
-
     return [c for c in dev.store.conversations() if is_pending(c)] + invites.pending(dev)
 
 
@@ -119,8 +66,6 @@ def summary(dev: DeviceCore, conv: dict[str, Any]) -> dict[str, Any]:
     """What every face shows of a pending request: the sender (the provider's list),
     the plain-text previews (the checked sealed first contact, issue 18, or those of
     held messages), how many items wait unread, and why a sealed request was dropped."""
-    from accord.client import invites
-
     request = conv["meta"]["request"]
     sealed = request.get("first_contact") or {}
     previews = [sealed["preview"]] if sealed.get("state") == "checked" and sealed["preview"] \
@@ -131,38 +76,11 @@ def summary(dev: DeviceCore, conv: dict[str, Any]) -> dict[str, Any]:
             "dropped": sealed.get("reason") if sealed.get("state") == "dropped" else None}
 
 
-def hold(dev: DeviceCore, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
-    """Keep a message of a pending request unread; store only its preview."""
-    assert r.plaintext is not None
-    try:
-        preview = quarantine_preview(r.plaintext)
-    except DecodeError:
-        preview = None
-    if preview is not None and preview.kind == "readreceipt":
-        # Nothing of ours is in a request for it to acknowledge; this is also how
-        # the inviter's cover traffic arrives (T12): it must not fill the hold.
-        return
-    key = "held:" + conv["conv_id"]
-    held = dev.store.get_json(key, [])
-    if len(held) >= MAX_HELD:
-        return  # a stranger cannot fill the device: the rest waits for nothing
-    held.append({"sender": r.sender.hex(), "epoch": r.epoch, "plaintext": r.plaintext.hex(),
-                 "aad": r.authenticated_data.hex(), "created_at": created_at})
-    dev.store.put_json(key, held)
-    if preview is None or preview.kind != "text":
-        return
-    account, device = split_identity(r.sender)
-    dev.store.add_message(StoredMessage(
-        preview.message_id, conv["conv_id"], account, device, preview.sent_at, now,
-        PREVIEW_KIND, preview.text, None, False, False, None,
-        {"request": True, "truncated": preview.truncated}))
-
-
 async def accept(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Accept the request; the number of held messages applied."""
     if not is_pending(conv):
         raise ValidationError("this conversation is not a pending message request")
-    from accord.client import device_kt
+    from accord.client import device_kt  # key transparency: ~0.1 s of imports, only here
 
     with contextlib.suppress(NotFound):  # accepted from another device already
         await dev.api._send("POST", f"/v1/requests/{b64e(conv['group_id'])}/accept",
@@ -175,12 +93,10 @@ async def accept(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
 
 
 def apply_held(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
-    from accord.client import invites, messaging
-
     cid = conv["conv_id"]
     if invites.is_deferred(conv):  # the Welcome itself waited (issue 18)
         with dev.store.transaction():  # the join and its event, whole or not at all
-            applied = invites.join(dev, conv, now)
+            applied = inbox.join_invitation(dev, conv, now)
             dev.store.add_event(cid, now, "request_accepted",
                                 {"account": conv["meta"]["request"]["from"]})
         return applied
@@ -205,9 +121,6 @@ def apply_held(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
 
 async def block(dev: DeviceCore, conv: dict[str, Any], now: int, *, domain: bool = False) -> str:
     """Block the request's sender (or its whole domain); the target blocked."""
-    from accord.client import conversations as convs
-    from accord.client import invites
-
     sender = conv["meta"].get("request", {}).get("from")
     if sender is None:
         raise ValidationError("this conversation is not a message request")
@@ -221,7 +134,7 @@ async def block(dev: DeviceCore, conv: dict[str, Any], now: int, *, domain: bool
     dev.store.delete_messages(cid, PREVIEW_KIND)
     meta = dict(conv["meta"], request=dict(conv["meta"]["request"], state="blocked"))
     dev.store.update_conversation(cid, meta=meta)
-    convs.deactivate(dev, dev.store.conversation(cid), now, dev.identity.account)
+    deactivate(dev, dev.store.conversation(cid), now, dev.identity.account)
     return target
 
 
@@ -265,12 +178,3 @@ async def refresh_blocks(dev: DeviceCore, now: int) -> None:
 
     listed = await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)
     dev.store.put_json("blocks", {"targets": listed.targets, "at": now})
-
-
-def is_blocked(dev: DeviceCore, sender_identity: bytes) -> bool:
-    return _blocked_account(dev, split_identity(sender_identity)[0])
-
-
-def _blocked_account(dev: DeviceCore, account: str) -> bool:
-    targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
-    return account in targets or account.rsplit("@", 1)[-1] in targets

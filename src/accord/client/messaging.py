@@ -18,17 +18,16 @@ listing the parts' capability ids.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import hashlib
 import hmac
 import io
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import message_requests, outbox, reinit, safety
-from accord.client.api import ServerError
-from accord.client.mls_session import Received, epoch_tag, posting_key, split_identity
+from accord.client import consent, contacts, outbox
+from accord.client.conv_state import mark_left, notice_changes_room
+from accord.client.mls_session import Received, epoch_tag, split_identity
+from accord.client.posting import count_sent, post_sealed, require_member
 from accord.client.store import StoredMessage
 from accord.content import (
     Attachment,
@@ -40,7 +39,6 @@ from accord.content import (
     NoticeKind,
     Reaction,
     ReadReceipt,
-    Sealed,
     Text,
     TimerSetting,
     blob_layout,
@@ -51,34 +49,21 @@ from accord.content import (
     seal,
 )
 from accord.content.model import BodyKinds, Content
-from accord.errors import AccordError, EpochConflict, GroupMoved, NotFound, ValidationError
-from accord.privacy.franking import message_aad, split_aad
+from accord.errors import NotFound, ValidationError
+from accord.privacy.franking import split_aad
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
-POST_ATTEMPTS = 3
 PART_BYTES = 8 * 1024 * 1024  # per uploaded blob; the provider takes up to 16 MiB
 READ_BYTES = 1024 * 1024
 MAX_PARTS = 1024
 LOCATOR_PREFIX = "accord-blob:"
+# A history for a new device of our account (``history_transfer``): its type, and the
+# profile key listing received ones to import after the sync.
+HISTORY_TYPE = "application/vnd.accord.history+json"
+HISTORY_INBOX = "history_inbox"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-def require_member(dev: DeviceCore, conv: dict[str, Any]) -> None:
-    """Nothing is sent to a conversation we are out of; say why (issue 19)."""
-    if conv["meta"].get("active", True):
-        return
-    out = [e for e in dev.store.events(conv["conv_id"]) if e["kind"] in ("removed", "left")]
-    if out and out[-1]["kind"] == "removed":
-        raise ValidationError(f"you were removed from {conv['name']} (by "
-                              f"{out[-1]['detail'].get('by', 'a member')}); you can still "
-                              "read its history", "membership")
-    if out:
-        raise ValidationError(f"you left {conv['name']}; you can still read its history",
-                              "membership")
-    raise ValidationError(f"this device is not in {conv['name']} (yet): a member or "
-                          "another of your devices adds it at their next sync", "membership")
 
 
 async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now: int, *,
@@ -92,7 +77,7 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
     first, then attempted; when the provider cannot take them now they stay pending
     (``store.outbox_item``) and this returns normally. A final refusal is raised."""
     require_member(dev, conv)
-    message_requests.require_accepted(conv)  # T14: answering is not accepting (issue 18)
+    consent.require_accepted(conv)  # T14: answering is not accepting (issue 18)
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
                            expires_after=timer)
@@ -100,7 +85,10 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
     if outbox.queued(body):
         # The gate answers before anything is kept: a refused send leaves nothing behind.
         accepted = outbox.named_accounts(dev, conv, now, confirmed)
-        outbox.enqueue(dev, conv, content, sealed, now, accepted)
+        ident = dev.identity
+        with dev.store.transaction():  # kept and shown (pending) at once
+            apply(dev, conv, content, ident.account, ident.device_id, now)
+            outbox.enqueue(dev, conv["conv_id"], content, sealed, now, accepted)
         # Earlier items of the conversation go first; the person's confirmation
         # covers those held back by the same key change.
         failure = (await outbox.flush(dev, now, conv_id=conv["conv_id"], force=True,
@@ -115,55 +103,6 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
         apply(dev, conv, content, ident.account, ident.device_id, now)
         count_sent(dev, conv["conv_id"])
     return content.message_id
-
-
-async def post_sealed(dev: DeviceCore, conv: dict[str, Any], sealed: Sealed, now: int, *,
-                      confirmed: bool | Collection[str] = False) -> None:
-    """Encrypt ``sealed`` in the group's current epoch and post it to the hub; a newer
-    epoch (``EpochConflict``) is caught up with and the content encrypted again.
-
-    A group that a ReInit ended (``GroupMoved``) is caught up with too: the sync
-    moves the conversation into the new group when its Welcome is here, and the
-    content is encrypted there; until then ``outbox.GroupMoving`` (pending)."""
-    for _ in range(POST_ATTEMPTS):
-        # Before every encryption, the retry after an epoch conflict included: the sync
-        # may have brought new or changed members (the re-encryption flaw, T06).
-        safety.check_before_send(dev, conv, now, confirmed=confirmed)
-        if conv["meta"].get(reinit.META):
-            raise outbox.GroupMoving(f"{conv['name']} is moving to a new group; this device"
-                                     " sends there once it has joined it")
-        state = dev.store.load_group(conv["group_id"])
-        aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
-        ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
-        # The generation is spent before the post: never reused, whatever happens next.
-        dev.store.save_group(conv["group_id"], nxt, now)
-        marker = "sent:" + hashlib.sha256(ciphertext).hexdigest()
-        dev.store.put(marker, b"1")
-        try:
-            await dev.api.post_application(conv["group_id"], dev.engine.epoch(state),
-                                           dev.random_bytes(16), ciphertext,
-                                           posting_key(dev.engine, state).sign)
-            return
-        except ServerError:
-            raise  # the post may have arrived: keep the marker for its echo
-        except (EpochConflict, GroupMoved):
-            dev.store.delete(marker)
-            await dev.catch_up(now)
-            conv = dev.store.conversation(conv["conv_id"])
-            require_member(dev, conv)  # the commit that took the epoch removed us
-            if dev.post_jitter is not None:  # the retry is not posted right after the sync
-                await asyncio.sleep(dev.post_jitter())
-        except AccordError:
-            dev.store.delete(marker)  # refused: it will not come back
-            raise
-    raise outbox.GroupKeptChanging("the group kept changing; try again")
-
-
-def count_sent(dev: DeviceCore, conv_id: str) -> None:
-    """One more message sent since our last key update (T09, ``housekeeping``)."""
-    meta = dev.store.conversation(conv_id)["meta"]
-    meta["sent_since_update"] = meta.get("sent_since_update", 0) + 1
-    dev.store.update_conversation(conv_id, meta=meta)
 
 
 async def send_text(dev: DeviceCore, conv: dict[str, Any], text: str, now: int,
@@ -200,7 +139,7 @@ async def set_timer(dev: DeviceCore, conv: dict[str, Any], seconds: int, now: in
 
 async def mark_read(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Send one read receipt for every message of others not yet receipted."""
-    if message_requests.is_pending(conv):
+    if consent.is_pending(conv):
         return 0  # T14: reading a request tells its sender nothing (issue 18)
     me = dev.identity.account
     unread = [x for x in dev.store.messages(conv["conv_id"])
@@ -334,10 +273,8 @@ def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str,
             "file" if body.attachments else "text", body.text, body.reply_to, False, False,
             expires_at(content), meta))
         if body.attachments and device != dev.identity.device_id:
-            from accord.client import history_transfer
-
-            history_transfer.note_received(dev, conv, content.message_id, account,
-                                           [a.media_type for a in body.attachments])
+            _note_history(dev, content.message_id, account,
+                          [a.media_type for a in body.attachments])
     elif isinstance(body, Reaction):
         _react(dev, body, account)
     elif isinstance(body, Edit | Delete):
@@ -350,6 +287,15 @@ def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str,
         dev.store.add_event(cid, now, "timer", {"by": account, "seconds": body.seconds})
     elif isinstance(body, Notice):
         _notice(dev, cid, body, account, now)
+
+
+def _note_history(dev: DeviceCore, msg_id: bytes, account: str, media_types: list[str]) -> None:
+    """Remember a history attachment from our own account, to import after this sync
+    (``history_transfer.import_received``)."""
+    if account != dev.identity.account or HISTORY_TYPE not in media_types:
+        return
+    kept = dev.store.get_json(HISTORY_INBOX, [])
+    dev.store.put_json(HISTORY_INBOX, [*kept, msg_id.hex()][-16:])
 
 
 def _attachment_meta(a: Attachment) -> dict[str, Any]:
@@ -402,8 +348,6 @@ def _set_conv_meta(dev: DeviceCore, conv_id: str, **changes: Any) -> None:
 
 
 def _notice(dev: DeviceCore, cid: str, body: Notice, account: str, now: int) -> None:
-    from accord.client.conversations import notice_changes_room
-
     conv = dev.store.conversation(cid)
     meta = conv["meta"]
     admins = meta.get("admins", [])
@@ -412,13 +356,9 @@ def _notice(dev: DeviceCore, cid: str, body: Notice, account: str, now: int) -> 
     first = not meta.get("admins_known")
     trusted = first or account in admins
     if body.kind == NoticeKind.MEMBER_LEFT and body.subject == account:
-        from accord.client.conversations import mark_left
-
         mark_left(dev, cid, account, now)
     elif body.kind == NoticeKind.PROFILE_NAME:
-        from accord.client import overview
-
-        overview.on_profile_name(dev, account, body.subject)
+        contacts.on_profile_name(dev, account, body.subject)
     elif body.kind not in (NoticeKind.RENAMED, NoticeKind.ADMINS_CHANGED):
         return
     elif not trusted and not notice_changes_room(conv, body.kind, body.subject):

@@ -4,7 +4,7 @@ Texts (files' references included), reactions, edits and deletions are kept in
 the encrypted profile (``store.outbox``) before the first attempt, and shown
 in the history at once, marked pending. Each attempt encrypts the kept
 content anew in the group's current epoch, after the key-change gate
-(``safety.check_before_send``, via ``messaging.post_sealed``): an MLS
+(``safety.check_before_send``, via ``posting.post_sealed``): an MLS
 generation is never used twice (RFC 9420 9.1), and a retry after the group
 changed is checked like a first send. The content keeps its message id, so a
 retry whose earlier attempt reached the provider after all is dropped as a
@@ -33,6 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import safety
 from accord.client.api import ServerError
+from accord.client.posting import (
+    GroupKeptChanging,
+    GroupMoving,
+    count_sent,
+    post_sealed,
+    require_member,
+)
 from accord.client.store import OutboxItem
 from accord.content import Delete, Edit, Reaction, Sealed, Text, open_content
 from accord.content.model import BodyKinds, Content
@@ -45,19 +52,6 @@ QUEUED = (Text, Reaction, Edit, Delete)
 FIRST_RETRY_MS = 5_000
 MAX_RETRY_MS = 3_600_000
 MAX_PER_FLUSH = 200  # bounded work per command; the rest waits for the next one
-
-
-class GroupKeptChanging(AccordError):
-    """Every attempt met a newer epoch; a later attempt may succeed."""
-
-    code = "group_kept_changing"
-
-
-class GroupMoving(AccordError):
-    """The conversation is moving to a new group (a ReInit, RFC 9420 11.2) whose Welcome
-    has not reached this device yet: the message goes there once it has."""
-
-    code = "group_moving"
 
 
 def queued(body: BodyKinds) -> bool:
@@ -91,17 +85,14 @@ def named_accounts(dev: DeviceCore, conv: dict[str, Any], now: int,
     return accepted
 
 
-def enqueue(dev: DeviceCore, conv: dict[str, Any], content: Content, sealed: Sealed, now: int,
+def enqueue(dev: DeviceCore, conv_id: str, content: Content, sealed: Sealed, now: int,
             confirmed: frozenset[str]) -> OutboxItem:
-    """Keep ``content`` and show it (pending) in the history, in one transaction."""
-    from accord.client import messaging
-
-    item = OutboxItem(content.message_id, conv["conv_id"], type(content.body).__name__.lower(),
+    """Keep ``content`` of ``conv_id``, marking its message (shown by the caller in the
+    same transaction, ``messaging.send_body``) pending."""
+    item = OutboxItem(content.message_id, conv_id, type(content.body).__name__.lower(),
                       sealed.plaintext, sealed.commitment, now, 0, now, "pending", "", confirmed)
-    ident = dev.identity
     with dev.store.transaction():
         dev.store.outbox_add(item)
-        messaging.apply(dev, conv, content, ident.account, ident.device_id, now)
         _mark(dev, item.msg_id, "pending")
     return item
 
@@ -133,12 +124,10 @@ async def flush(dev: DeviceCore, now: int, *, conv_id: str | None = None, force:
 async def attempt(dev: DeviceCore, item: OutboxItem, now: int) -> AccordError | None:
     """One attempt at ``item``; None when the provider took it, else the failure
     (recorded on the item as pending, held or failed)."""
-    from accord.client import messaging
-
     try:
         conv = dev.store.conversation(item.conv_id)
-        messaging.require_member(dev, conv)  # removed or left: final
-        await messaging.post_sealed(dev, conv, Sealed(item.plaintext, item.commitment), now,
+        require_member(dev, conv)  # removed or left: final
+        await post_sealed(dev, conv, Sealed(item.plaintext, item.commitment), now,
                                     confirmed=item.confirmed)
     except AccordError as exc:
         _failed(dev, item, exc, now)
@@ -146,7 +135,7 @@ async def attempt(dev: DeviceCore, item: OutboxItem, now: int) -> AccordError | 
     with dev.store.transaction():
         dev.store.outbox_remove(item.msg_id)
         _mark(dev, item.msg_id, None)
-        messaging.count_sent(dev, item.conv_id)
+        count_sent(dev, item.conv_id)
     return None
 
 

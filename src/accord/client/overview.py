@@ -1,5 +1,5 @@
 """The inbox as people see it: conversation summaries, read position, archive and
-local deletion, display names and contact nicknames.
+local deletion, and telling conversations our display name.
 
 A conversation's *read position* is the newest message position (``seq``) the
 user has looked at on this device; messages of others after it are unread. It
@@ -9,25 +9,22 @@ still has an unread count).
 Display names (issue 19) are self-chosen and travel end to end encrypted: a
 ``Notice(PROFILE_NAME)`` inside the MLS application content of every
 conversation (docs/PROTOCOL.md). A display name is a claim by its owner, so
-it is always shown next to the address (``label``), never instead of it; a
-nickname is the user's own word for a contact and may stand alone.
+it is always shown next to the address (``contacts.label``), never instead of
+it; a nickname is the user's own word for a contact and may stand alone
+(``contacts``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import consent, contacts, invites, messaging
 from accord.client import conversations as convs
-from accord.client import message_requests
 from accord.client.history import preview
 from accord.content import Notice, NoticeKind
-from accord.errors import ValidationError
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
-
-MAX_NAME = 64  # characters of a display name or nickname
-
 
 def summaries(dev: DeviceCore, *, archived: bool | None = False) -> list[dict[str, Any]]:
     """Every conversation (archived ones only with ``archived=True``, all with
@@ -46,11 +43,11 @@ def summaries(dev: DeviceCore, *, archived: bool | None = False) -> list[dict[st
             "id": c["conv_id"], "name": c["name"], "kind": c["kind"], "active": active,
             "unread": unread, "last_activity": max(last, c["created_at"]),
             "members": members, "archived": bool(meta.get("archived")),
-            "request": message_requests.is_pending(c),
+            "request": consent.is_pending(c),
             "last": {"sender": newest[0][1].sender, "text": preview(newest[0][1]),
                      "at": newest[0][1].sent_at} if newest else None,
             "request_from": meta.get("request", {}).get("from")
-            if message_requests.is_pending(c) else None,
+            if consent.is_pending(c) else None,
             **convs.suite_of(dev, c),  # T10: which cipher suite protects it
         })
     if archived is not True:
@@ -62,8 +59,6 @@ def summaries(dev: DeviceCore, *, archived: bool | None = False) -> list[dict[st
 def _waiting_requests(dev: DeviceCore) -> list[dict[str, Any]]:
     """Requests whose Welcome waits unparsed until the accept (T14, ``invites``):
     no conversation exists yet; only the sender and the number of held items."""
-    from accord.client import invites
-
     return [{"id": c["conv_id"], "name": c["name"], "kind": c["kind"], "active": True,
              "unread": invites.held_count(dev, c), "last_activity": c["created_at"],
              "members": [c["meta"]["request"]["from"]], "archived": False,
@@ -89,7 +84,7 @@ async def delete_local(dev: DeviceCore, conv: dict[str, Any], now: int) -> bool:
     still in is left first (else the others would keep encrypting to a device
     that throws everything away); True when it was left."""
     left = False
-    if conv["meta"].get("active", True) and not message_requests.is_pending(conv):
+    if conv["meta"].get("active", True) and not consent.is_pending(conv):
         await convs.leave(dev, conv, now)
         left = True
     with dev.store.transaction():
@@ -98,37 +93,15 @@ async def delete_local(dev: DeviceCore, conv: dict[str, Any], now: int) -> bool:
     return left
 
 
-def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationError("a name cannot be empty", "name")
-    if len(name) > MAX_NAME:
-        raise ValidationError(f"a name has at most {MAX_NAME} characters", "name")
-    return name
-
-
-def set_nickname(dev: DeviceCore, account: str, nick: str | None) -> None:
-    """The user's own name for ``account`` (None or "" removes it)."""
-    contact = dev.store.contact(account)
-    if contact is None:
-        raise ValidationError(f"{account} is not one of your contacts", "contact")
-    meta = dict(dev.store.contact_meta(account))
-    if nick:
-        meta["nick"] = _clean_name(nick)
-    else:
-        meta.pop("nick", None)
-    dev.store.set_contact_meta(account, meta)
-
-
 async def set_display_name(dev: DeviceCore, name: str, now: int) -> int:
     """Set our display name and tell every conversation we are active in (end to
     end encrypted); how many conversations were told. Conversations made or
     joined later, and members added later, are told by ``announce_name`` (run
     by housekeeping after each sync)."""
-    dev.store.put_json("display_name", _clean_name(name))
+    dev.store.put_json("display_name", contacts.clean_name(name))
     told = 0
     for c in dev.store.conversations():
-        if c["meta"].get("active", True) and not message_requests.is_pending(c):
+        if c["meta"].get("active", True) and not consent.is_pending(c):
             told += await announce_name(dev, c, now)
     return told
 
@@ -136,9 +109,7 @@ async def set_display_name(dev: DeviceCore, name: str, now: int) -> int:
 async def announce_name(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     """Send our display name into ``conv`` unless its members (accounts) have all
     been told this name already; 1 when sent."""
-    from accord.client import messaging
-
-    name = display_name(dev)
+    name = contacts.display_name(dev)
     if name is None:
         return 0
     accounts = sorted(convs.members(dev, conv))
@@ -152,48 +123,3 @@ async def announce_name(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     return 1
 
 
-def display_name(dev: DeviceCore) -> str | None:
-    value = dev.store.get_json("display_name")
-    return None if value is None else str(value)
-
-
-def on_profile_name(dev: DeviceCore, account: str, name: str) -> None:
-    """A member announced its display name (only for its own account)."""
-    if account == dev.identity.account:
-        return  # ours is set with set_display_name, never learned from the group
-    try:
-        name = _clean_name(name)
-    except ValidationError:
-        return
-    dev.store.upsert_contact(account, display_name=name)
-
-
-def label(dev: DeviceCore, account: str) -> str:
-    """How ``account`` is named to the user: nickname, else ``name (address)``,
-    else the address."""
-    if account == dev.identity.account:
-        return "you"
-    contact = dev.store.contact(account)
-    if contact is None:
-        return account
-    nick = dev.store.contact_meta(account).get("nick")
-    if nick:
-        return f"{nick} ({account})"
-    if contact["display_name"]:
-        return f"{contact['display_name']} ({account})"
-    return account
-
-
-def resolve_person(dev: DeviceCore, who: str) -> list[str]:
-    """The accounts ``who`` may mean: an address, or a nickname or display name
-    (case-insensitive, several people may share one)."""
-    who_l = who.strip().lower()
-    hits = []
-    for c in dev.store.contacts():
-        names = {c["identity"].lower(), c["display_name"].lower(),
-                 str(dev.store.contact_meta(c["identity"]).get("nick", "")).lower()}
-        if who_l in names - {""}:
-            hits.append(c["identity"])
-    if who_l == dev.identity.account.lower() or who_l == (display_name(dev) or "").lower():
-        hits.append(dev.identity.account)
-    return sorted(set(hits)) or [who.strip()]

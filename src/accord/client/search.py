@@ -14,8 +14,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from accord.client import contacts
 from accord.client import conversations as convs
-from accord.client import overview
 from accord.client.history import message_view
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def search(dev: DeviceCore, query: str, *, sender: str | None = None, chat: str 
            since: int | None = None, until: int | None = None,
            limit: int = 100) -> list[dict[str, Any]]:
     conv_id = convs.find(dev, chat)["conv_id"] if chat else None
-    senders = overview.resolve_person(dev, sender) if sender else None
+    senders = contacts.resolve_person(dev, sender) if sender else None
     hits = dev.store.search(query, sender=senders, conv_id=conv_id, since=since,
                             until=until, limit=limit)
     titles = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
@@ -38,7 +38,7 @@ def search(dev: DeviceCore, query: str, *, sender: str | None = None, chat: str 
         text, spans = snippet(m.body, query.split())
         rows.append(dict(message_view(m), chat=titles.get(m.conv_id, m.conv_id),
                          chat_id=m.conv_id, chat_label=chat_label(titles, m.conv_id),
-                         sender_label=overview.label(dev, m.sender),
+                         sender_label=contacts.label(dev, m.sender),
                          snippet=text, spans=spans))
     return rows
 

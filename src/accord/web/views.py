@@ -16,7 +16,16 @@ import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from accord.client import alerts, device_kt, invites, message_requests, messaging, overview, safety
+from accord.client import (
+    alerts,
+    consent,
+    device_kt,
+    invites,
+    message_requests,
+    messaging,
+    overview,
+    safety,
+)
 from accord.client import conversations as convs
 from accord.client import search as archive
 from accord.client.history import describe_event, timeline_page
@@ -89,7 +98,7 @@ class Api:
     def _conv(self, request: Request) -> dict[str, Any]:
         conv = invites.find(self.dev, request.path_params["conv"]) or \
             self.dev.store.conversation(request.path_params["conv"])
-        if message_requests.is_pending(conv):
+        if consent.is_pending(conv):
             raise NotFound("that conversation is a message request; accept it first")
         return conv
 
@@ -351,6 +360,6 @@ class Api:
     def _request(self, request: Request) -> dict[str, Any]:
         conv = invites.find(self.dev, request.path_params["conv"]) or \
             self.dev.store.conversation(request.path_params["conv"])
-        if not message_requests.is_pending(conv):
+        if not consent.is_pending(conv):
             raise NotFound("no pending message request with that id")
         return conv
