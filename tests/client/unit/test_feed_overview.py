@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from accord.client import contacts, feed, messaging, overview, search
 from accord.client import conversations as convs
-from accord.client import feed, messaging, overview, search
 from accord.client.api import DeviceRemoved, ServerError
 from accord.errors import AuthError, NotFound, ValidationError
 
@@ -39,35 +39,35 @@ async def test_summaries_count_unread_until_seen_and_archive_hides(tmp_path: Pat
 async def test_display_names_travel_encrypted_and_are_shown_beside_the_address(
         tmp_path: Path) -> None:
     p, alice, bob, ca, cb = await pair(tmp_path)
-    assert overview.display_name(alice) is None
+    assert contacts.display_name(alice) is None
     assert await overview.announce_name(alice, ca, NOW) == 0  # no name: nothing sent
     assert await overview.set_display_name(alice, "  Alice   Liddell ", NOW) == 1
-    assert overview.display_name(alice) == "Alice Liddell"
+    assert contacts.display_name(alice) == "Alice Liddell"
     assert await overview.announce_name(alice, alice.store.conversation(ca["conv_id"]),
                                         NOW) == 0  # told already
     await bob.sync(NOW)
-    assert overview.label(bob, "alice@alpha.test") == "Alice Liddell (alice@alpha.test)"
-    assert overview.label(bob, "bob@alpha.test") == "you"
-    assert overview.label(bob, "carol@alpha.test") == "carol@alpha.test"
-    overview.set_nickname(bob, "alice@alpha.test", "Al")
-    assert overview.label(bob, "alice@alpha.test") == "Al (alice@alpha.test)"
-    assert overview.resolve_person(bob, "al") == ["alice@alpha.test"]
-    assert overview.resolve_person(bob, "ALICE LIDDELL") == ["alice@alpha.test"]
-    assert overview.resolve_person(bob, "bob@alpha.test") == ["bob@alpha.test"]
-    assert overview.resolve_person(bob, " nobody ") == ["nobody"]
-    overview.set_nickname(bob, "alice@alpha.test", None)
-    assert overview.label(bob, "alice@alpha.test") == "Alice Liddell (alice@alpha.test)"
+    assert contacts.label(bob, "alice@alpha.test") == "Alice Liddell (alice@alpha.test)"
+    assert contacts.label(bob, "bob@alpha.test") == "you"
+    assert contacts.label(bob, "carol@alpha.test") == "carol@alpha.test"
+    contacts.set_nickname(bob, "alice@alpha.test", "Al")
+    assert contacts.label(bob, "alice@alpha.test") == "Al (alice@alpha.test)"
+    assert contacts.resolve_person(bob, "al") == ["alice@alpha.test"]
+    assert contacts.resolve_person(bob, "ALICE LIDDELL") == ["alice@alpha.test"]
+    assert contacts.resolve_person(bob, "bob@alpha.test") == ["bob@alpha.test"]
+    assert contacts.resolve_person(bob, " nobody ") == ["nobody"]
+    contacts.set_nickname(bob, "alice@alpha.test", None)
+    assert contacts.label(bob, "alice@alpha.test") == "Alice Liddell (alice@alpha.test)"
     with pytest.raises(ValidationError, match="not one of your contacts"):
-        overview.set_nickname(bob, "carol@alpha.test", "C")
+        contacts.set_nickname(bob, "carol@alpha.test", "C")
     with pytest.raises(ValidationError, match="empty"):
-        overview.set_nickname(bob, "alice@alpha.test", "   \t")
+        contacts.set_nickname(bob, "alice@alpha.test", "   \t")
     with pytest.raises(ValidationError, match="at most 64"):
         await overview.set_display_name(bob, "x" * 65, NOW)
     # a name claimed for someone else's account, or our own, is not taken from the group
-    overview.on_profile_name(bob, "bob@alpha.test", "Mallory")
-    overview.on_profile_name(bob, "alice@alpha.test", "   ")
+    contacts.on_profile_name(bob, "bob@alpha.test", "Mallory")
+    contacts.on_profile_name(bob, "alice@alpha.test", "   ")
     assert bob.store.contact("alice@alpha.test")["display_name"] == "Alice Liddell"
-    assert overview.display_name(bob) is None
+    assert contacts.display_name(bob) is None
 
 
 async def test_deleting_locally_leaves_the_group_first(tmp_path: Path) -> None:
