@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.client import account_data, device_replace, linking, messaging, reinit
+from accord.client import account_data, device_replace, linking, messaging, reinit, reinit_state
 from accord.client import conversations as convs
 from accord.client.api import DeviceRemoved
 from accord.client.device import Device
@@ -150,9 +150,9 @@ async def test_a_conversation_moves_to_the_post_quantum_suite_and_never_back(
     alice.set_settings(post_quantum=1)
     await alice.top_up_key_packages(p.now)
     assert convs.suite_of(alice, conv)["cipher_suite"] == "0x0001"
-    assert reinit.acceptable(CLASSIC_SUITE, PQ_SUITE)
-    assert not reinit.acceptable(PQ_SUITE, CLASSIC_SUITE)
-    assert not reinit.acceptable(CLASSIC_SUITE, 0x0002)
+    assert reinit_state.acceptable(CLASSIC_SUITE, PQ_SUITE)
+    assert not reinit_state.acceptable(PQ_SUITE, CLASSIC_SUITE)
+    assert not reinit_state.acceptable(CLASSIC_SUITE, 0x0002)
     moved = await reinit.upgrade(alice, conv, p.now)
     assert convs.suite_of(alice, moved)["cipher_suite"] == "0x0053"
     assert moved["conv_id"] == conv["conv_id"] and moved["group_id"] != conv["group_id"]
@@ -219,14 +219,14 @@ async def test_T10_a_new_group_with_other_members_is_refused(tmp_path: Path) -> 
     priv, pub = other.store.get("sig_priv"), other.signature_public_key
     fake_state = bob.engine.create_group(bytes.fromhex("ab" * 16),
                                          b"mallory@alpha.test/" + b"M" * 22, priv, pub, p.now)
-    waiting = reinit.pending(bob)
+    waiting = reinit_state.pending(bob)
     assert [c["conv_id"] for c, _ in waiting] == [cb["conv_id"]]
-    assert reinit.on_welcome(bob, waiting, fake_state, p.now) is True
+    assert reinit_state.on_welcome(bob, waiting, fake_state, p.now) is True
     assert bob.store.conversation(cb["conv_id"])["group_id"] == cb["group_id"]  # stays
     assert "does not have its members" in bob.store.events(cb["conv_id"])[-1]["detail"]["what"]
     assert bob.store.load_group(cb["group_id"]) == state
     # a Welcome to a group nobody waits for is not a ReInit's
-    assert reinit.on_welcome(bob, [], fake_state, p.now) is False
+    assert reinit_state.on_welcome(bob, [], fake_state, p.now) is False
 
 
 async def test_T10_a_downgrading_reinit_freezes_the_group_with_a_security_event(
@@ -239,7 +239,7 @@ async def test_T10_a_downgrading_reinit_freezes_the_group_with_a_security_event(
     out = alice.engine.commit_reinit(alice.store.load_group(moved["group_id"]), b"d" * 16,
                                      CLASSIC_SUITE, p.now)
     state = bob.engine.process(bob.store.load_group(cb["group_id"]), out.commit, p.now).state
-    reinit.started(bob, cb, state, "alice@alpha.test", p.now)
+    reinit_state.started(bob, cb, state, "alice@alpha.test", p.now)
     last = bob.store.events(cb["conv_id"])[-1]
     assert last["kind"] == "security" and "downgrade" in last["detail"]["what"]
-    assert reinit.META not in bob.store.conversation(cb["conv_id"])["meta"]
+    assert reinit_state.META not in bob.store.conversation(cb["conv_id"])["meta"]
