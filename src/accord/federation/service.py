@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from accord.errors import AuthError
+from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
 from accord.federation.host import Host
@@ -113,6 +113,19 @@ class Federation(Generic[H]):
         expires = (claim.created + self.config.window_s + 1) * 1000
         await self.provider.store.fed_use_nonce(claim.keyid, claim.nonce, expires)
         return claim.keyid
+
+
+def requester_of(peer: str, requester: str) -> str:
+    """A peer claims only for its own accounts (issue 17): ``requester`` if it is one."""
+    if requester.rsplit("@", 1)[-1] != peer:
+        raise ValidationError("the requester is not an account of the requesting provider")
+    return requester
+
+
+def ours(fed: Federation[H], account: str) -> None:
+    """A peer asks a provider only about its own accounts (never to relay, issue 17)."""
+    if account.rsplit("@", 1)[-1] != fed.domain:
+        raise NotFound(f"no account {account} here")
 
 
 def start(provider: H, key: ProviderKey, peers: Mapping[str, str],

@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.errors import AccordError, NotFound, ValidationError
+from accord.errors import AccordError
 from accord.federation import follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.peer_tls import check_peer_certificate
-from accord.federation.service import Federation
+from accord.federation.service import Federation, ours, requester_of
 from accord.server import accounts, blobs, keypackages
 from accord.server.errors import error_response
 from accord.server.privacy_routes import peer_specs as privacy_peer_specs
@@ -110,19 +110,6 @@ async def _claim(fed: Federation[Provider], peer: str, req: fw.FedClaimRequest, 
     return await keypackages.claim_local(fed.provider, req.account,
                                          keypackages.Claimer(req.requester, peer), now,
                                          req.cipher_suite)
-
-
-def requester_of(peer: str, requester: str) -> str:
-    """A peer claims only for its own accounts (issue 17): ``requester`` if it is one."""
-    if requester.rsplit("@", 1)[-1] != peer:
-        raise ValidationError("the requester is not an account of the requesting provider")
-    return requester
-
-
-def ours(fed: Federation[Provider], account: str) -> None:
-    """A peer asks a provider only about its own accounts (never to relay, issue 17)."""
-    if account.rsplit("@", 1)[-1] != fed.domain:
-        raise NotFound(f"no account {account} here")
 
 
 async def _devices(fed: Federation[Provider], peer: str, req: fw.FedDevicesRequest, now: int

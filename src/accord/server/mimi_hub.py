@@ -23,10 +23,9 @@ import hashlib
 
 from accord.errors import AuthError, EpochConflict, NotFound, ValidationError
 from accord.federation import hub, mls_check
-from accord.federation.service import Federation
+from accord.federation.service import Federation, requester_of
 from accord.mls.structs.enums import SenderType
 from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
-from accord.server.federation_routes import requester_of
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w

@@ -38,13 +38,13 @@ from starlette.routing import Route
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
 from accord.federation.follower import POSTS
 from accord.federation.outbox import DELIVER
-from accord.federation.service import Federation
+from accord.federation.service import Federation, ours, requester_of
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
 from accord.server import accounts, blobs, keypackages, mimi_follower, mimi_hub, reports
 from accord.server.errors import error_response
-from accord.server.federation_routes import authenticated, ours, requester_of
+from accord.server.federation_routes import authenticated
 from accord.wire import decode, encode
 from accord.wire import mimi as w
 from accord.wire.privacy import FedReport
