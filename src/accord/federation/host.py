@@ -21,6 +21,8 @@ class HostConfig(Protocol):
     @property
     def data_dir(self) -> Path: ...
     @property
+    def key_file(self) -> str | None: ...  # seals the provider's keys in the database
+    @property
     def retention_ms(self) -> int: ...  # how long a queued item is kept
     @property
     def max_blob(self) -> int: ...
