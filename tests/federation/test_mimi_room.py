@@ -376,3 +376,83 @@ async def test_T08_mimi_update_proposals_only_for_members_the_peer_hosts(
     assert update_answer(await evil.send(alpha, path, body)).response_code == 0
     alice.read((await alice.wait_items(seen + 2))[-1].body)
     assert alice.epoch() == merged.context.epoch
+
+
+# ------------------------------------------------------------------ 5.6 claim group info
+
+def group_info_request(identity: str, *, suite: int = 1, joining_code: bytes | None = None
+                       ) -> tuple[bytes, bytes]:
+    """A signed GroupInfoRequest for a device named ``identity``; the HPKE private key."""
+    from accord.mls.structs import Credential
+    from accord.mls.suites import get_suite
+
+    cs = get_suite(1)
+    sig_priv, sig_pub = cs.generate_signature_key_pair()
+    hpke_priv, hpke_pub = cs.generate_hpke_key_pair()
+    req = w.GroupInfoRequest(w.MLS10, suite, sig_pub, Credential.basic(identity.encode()),
+                             hpke_pub, joining_code, b"")
+    req = dataclasses.replace(req, signature=cs.sign_with_label(sig_priv, req.SIGN_LABEL,
+                                                                 req.tbs()))
+    return req.to_bytes(), hpke_priv
+
+
+async def test_T08_mimi_group_info_for_a_members_new_device_only(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """After carol's commit over MIMI the hub keeps its GroupInfo: gamma claims it for
+    carol's new device, encrypted to that device and signed by alpha. A gamma user with
+    no device in the room, alpha's user, a forged request, a joining code, another
+    hub's room, or a GroupInfo an Accord commit made stale get nothing."""
+    from accord.mls.suites import get_suite
+
+    alpha = providers["alpha"]
+    alice, carol, gid, tag = await room_with_carol(clients)
+    path = room_path("groupInfo", gid)
+    new_device = f"{carol.account}/newdevice{tag}"
+    r = await evil.send(alpha, path, group_info_request(new_device)[0])
+    _error(r, 409, "conflict", "no GroupInfo of the room's current epoch")  # none kept yet
+    body, merged, _ = commit_bundle(carol)
+    assert update_answer(await evil.send(alpha, room_path("update", gid), body)
+                         ).response_code == 0
+    carol.state = merged
+    sent = w.UpdateRequest.from_bytes(body).bundle.group_info_option.group_info
+    raw, hpke_priv = group_info_request(new_device)
+    r = await evil.send(alpha, path, raw)
+    assert r.status_code == 200, r.text
+    resp = w.GroupInfoResponse.from_bytes(r.content)
+    assert (resp.status, resp.room_id) == (w.GroupInfoCode.SUCCESS,
+                                           w.mimi_room_uri("alpha.test", gid).encode())
+    suite = get_suite(1)
+    assert resp.hub_sender.signature_key == alpha.key().public
+    suite.verify_with_label(resp.hub_sender.signature_key, resp.SIGN_LABEL, resp.tbs(),
+                            resp.signature)
+    ct = resp.encrypted_groupinfo_and_tree
+    tbe = w.GroupInfoRatchetTreeTBE.from_bytes(suite.decrypt_with_label(
+        hpke_priv, resp.ENCRYPT_LABEL, resp.room_id, ct.kem_output, ct.ciphertext))
+    assert tbe.group_info == sent
+    assert tbe.ratchet_tree_option.ratchet_tree == tuple(merged.tree.nodes())
+    assert tbe.pending_proposals == ()
+
+    async def status(raw: bytes, room: str = path) -> int:
+        r = await evil.send(alpha, room, raw)
+        assert r.status_code == 200, r.text
+        return w.GroupInfoResponse.from_bytes(r.content).status
+
+    refused = w.GroupInfoCode.NOT_AUTHORIZED
+    assert await status(group_info_request(f"mallory{tag}@gamma.test/d1")[0]) == refused
+    assert await status(group_info_request(new_device, joining_code=b"open")[0]) == refused
+    assert await status(group_info_request(new_device)[0], room_path(
+        "groupInfo", secrets.token_bytes(16))) == refused
+    _error(await evil.send(alpha, path, group_info_request(f"{alice.account}/x")[0]), 422,
+           "validation_error", "requester is not an account of the requesting provider")
+    forged = w.GroupInfoRequest.from_bytes(group_info_request(new_device)[0])
+    _error(await evil.send(alpha, path, dataclasses.replace(forged, signature=bytes(64))
+                           .to_bytes()), 401, "auth_error", "signature does not verify")
+    _error(await evil.send(alpha, room_path("groupInfo", gid, "beta.test"), raw), 404,
+           "not_found", "not the hub of this room")
+    # alice commits over Accord's own route: the kept GroupInfo is stale now
+    alice.read((await alice.wait_items(0))[-1].body)
+    await alice.commit_proposals([], [], [])
+    _error(await evil.send(alpha, path, group_info_request(new_device)[0]), 409, "conflict",
+           "no GroupInfo of the room's current epoch")

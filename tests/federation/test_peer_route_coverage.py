@@ -103,6 +103,7 @@ SUBMIT_OWN = ROOM + "test_T08_mimi_submit_only_for_a_member_user_the_peer_hosts"
 SUBMIT_SYNC = ROOM + "test_T08_mimi_submit_cannot_desynchronise_the_hub"
 UPDATE_SYNC = ROOM + "test_T08_mimi_update_cannot_desynchronise_the_hub"
 UPDATE_OWN = ROOM + "test_T08_mimi_update_proposals_only_for_members_the_peer_hosts"
+GROUP_INFO = ROOM + "test_T08_mimi_group_info_for_a_members_new_device_only"
 FANOUT_HUB = ROOM + "test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room"
 # The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
 MIMI_COVERAGE: dict[str, dict[str, str]] = {
@@ -139,6 +140,15 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "{target}": FANOUT_HUB,
         "messages": FANOUT_HUB + "; " + ROOM + (
             "test_T08_mimi_fanout_from_the_rooms_hub_reaches_its_members_once"),
+    },
+    "/mimi/v1/groupInfo/{target:path}": {
+        "{target}": GROUP_INFO, "requesting_credential.identity": GROUP_INFO,
+        "requesting_signature_key": GROUP_INFO, "signature": GROUP_INFO,
+        "joining_code": GROUP_INFO, "group_info_public_key": GROUP_INFO,
+        "cipher_suite": "value: the suite of the answer's signature and encryption",
+        "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
+        "requesting_credential.credential_type": "value: basic, read as account/device",
+        "requesting_credential.certificates": "value: basic credentials carry none",
     },
     "/mimi/v1/identifierQuery/{target:path}": {
         "{target}": MIMI_ID, "query_elements": MIMI_ID,

@@ -9,6 +9,10 @@ provider hands the hub a room's messages.
 - ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): an MLS PrivateMessage holding
   an application message, through the hub's one post acceptance
   (:func:`accord.federation.hub.accept_post_franked`, origin ``MIMI``).
+- ``POST /mimi/v1/groupInfo/{roomId}`` (5.6): the room's current GroupInfo (from the
+  last accepted commit that carried one), the hub's own ratchet tree and the
+  epoch's pending proposals, encrypted to the requester, for a user of the
+  signing peer who already has a member device in the room (a new device).
 
 Each handler answers for rooms this provider hubs only (404 otherwise: no
 relaying). The signing peer speaks only for its own users: the ``sendingUri``
@@ -19,13 +23,19 @@ message is stored and fanned out with no sender, as every Accord post (T11).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from typing import Any
 
-from accord.errors import AuthError, EpochConflict, NotFound, ValidationError
+from accord.errors import AuthError, Conflict, CryptoError, EpochConflict, NotFound, ValidationError
 from accord.federation import hub, mls_check
 from accord.federation.service import Federation, requester_of
+from accord.mls.group.public import PublicGroup
+from accord.mls.structs import Credential, ExternalSender, GroupInfo
 from accord.mls.structs.enums import SenderType
 from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
+from accord.mls.structs.tree_nodes import HPKECiphertext
+from accord.mls.suites import SUITES, get_suite
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
@@ -144,8 +154,9 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
     # The declared change is read from the commit itself; the hub's transaction checks
     # it again against what the MLS state resolves (mls_check.leaf_plan).
     view = mls_check.view_commit(raw, group_id, epoch)
-    effects = mls_check.effects_of(mls_check.resolve(
-        view, await fed.provider.store.hub_epoch_proposals(group_id, epoch)))
+    accepted = [body for body, _ in await fed.provider.store.hub_epoch_proposals(group_id,
+                                                                                  epoch)]
+    effects = mls_check.effects_of(mls_check.resolve(view, accepted))
     at = {leaf: d for d, leaf in zip(group.members, group.leaves, strict=False)}
     at.update({leaf: m.erased_leaf(leaf) for leaf in group.erased})
     if any(leaf not in at for leaf in effects.removed_leaves):
@@ -162,3 +173,67 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
     await hub.accept_commit(fed, origin, group_id, req, now,
                             bundle.group_info_option.group_info.to_bytes())
 
+
+
+# ------------------------------------------------------------------ 5.6 claim group info
+
+async def group_info(fed: Federation, peer: str, req: w.GroupInfoRequest, target: str,
+                     now: int) -> w.GroupInfoResponse:
+    """Accord decides who may join externally: a user of the signing peer who already
+    has a member device in the room (a new device of hers, 5.6 case a), named by the
+    requester's basic credential ``account/device`` and proven by its signature over
+    GroupInfoRequestTBS. Joining codes are not offered (``notAuthorized``); an unknown
+    room looks like a refused one (T08). The response is signed with the provider's
+    Ed25519 key as ``hub_sender``, so only Ed25519 suites are answered."""
+    group_id = hubbed_room(fed, target)
+    suite = _hub_suite(fed, req.cipher_suite)
+    try:
+        suite.verify_with_label(req.requesting_signature_key, req.SIGN_LABEL, req.tbs(),
+                                req.signature)
+    except CryptoError as exc:
+        raise AuthError("the requester's signature does not verify (MIMI 5.6)") from exc
+    account = requester_of(peer, mls_check.identity_device_account(
+        req.requesting_credential.identity))
+    room = target.encode()
+    refused = w.GroupInfoResponse(w.MLS10, room, w.GroupInfoCode.NOT_AUTHORIZED)
+    store = fed.provider.store
+    try:
+        group = await store.get_group(group_id)
+    except NotFound:
+        return refused
+    public = await store.hub_public_state(group_id)
+    if (group.hub != fed.domain or public is None or req.joining_code
+            or not mls_check.member_devices(public[1], account)):
+        return refused
+    fed.limiter.check("sender", account, now)
+    current = await store.hub_group_info(group_id)
+    if current is None or current[0] != group.epoch or public[0] != group.epoch:
+        raise Conflict("the hub has no GroupInfo of the room's current epoch: the last"
+                       " commit carried none (MIMI 5.6)")
+    info = GroupInfo.from_bytes(current[1])
+    tree = tuple(PublicGroup.from_bytes(public[1]).tree.nodes())
+    pending = tuple(w.PendingProposal(MLSMessage.from_bytes(body), at)
+                    for body, at in await store.hub_epoch_proposals(group_id, group.epoch))
+    tbe = w.GroupInfoRatchetTreeTBE(info, w.RatchetTreeOption(1, tree), pending)
+    kem_output, ciphertext = suite.encrypt_with_label(
+        req.group_info_public_key, w.GroupInfoResponse.ENCRYPT_LABEL, room, tbe.to_bytes())
+    unsigned = w.GroupInfoResponse(
+        w.MLS10, room, w.GroupInfoCode.SUCCESS, req.cipher_suite,
+        ExternalSender(fed.key.public, Credential.basic(fed.domain.encode())),
+        HPKECiphertext(kem_output, ciphertext), b"")
+    signature = suite.sign_with_label(fed.key.raw(), w.GroupInfoResponse.SIGN_LABEL,
+                                      unsigned.tbs())
+    return dataclasses.replace(unsigned, signature=signature)
+
+
+def _hub_suite(fed: Federation, cipher_suite: int) -> Any:
+    """The requested suite, if the provider's Ed25519 key is a signature key of it."""
+    if cipher_suite in SUITES:
+        suite = get_suite(cipher_suite)
+        try:
+            if suite.signature_public_key(fed.key.raw()) == fed.key.public:
+                return suite
+        except (CryptoError, ValueError):
+            pass
+    raise ValidationError("this hub answers for cipher suites with Ed25519 signatures only",
+                          "MIMI 5.6 (docs/INTEROP.md)")

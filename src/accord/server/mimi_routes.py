@@ -6,7 +6,7 @@
   ``accord.server.keypackages`` (its limits and its consent rule, one
   ``admit_claim`` for every claimer) answering in the draft's structures.
 - ``POST /mimi/v1/update/{roomId}`` (5.3), ``POST /mimi/v1/submitMessage/{roomId}``
-  (5.4): :mod:`accord.server.mimi_hub`.
+  (5.4), ``POST /mimi/v1/groupInfo/{roomId}`` (5.6): :mod:`accord.server.mimi_hub`.
 - ``POST /mimi/v1/notify/{roomId}`` (5.5): :mod:`accord.server.mimi_follower`.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
 - ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
@@ -253,6 +253,7 @@ MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("update", w.UpdateRequest, mimi_hub.update_room),
     MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
     MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201),
+    MimiSpec("groupInfo", w.GroupInfoRequest, mimi_hub.group_info),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
     MimiSpec("reportAbuse", w.AbuseReport, report_abuse, 201),
     MimiSpec("proxyDownload", None, proxy_download),

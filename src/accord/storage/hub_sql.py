@@ -318,10 +318,16 @@ class HubSqlMixin:
                 "SELECT epoch, state FROM hub_public_state WHERE group_id = ?", group_id)
         return None if row is None else (int(row[0]), bytes(row[1]))
 
-    async def hub_epoch_proposals(self, group_id: bytes, epoch: int) -> list[bytes]:
-        """The proposals this hub accepted in ``epoch`` of a group (a commit may name them)."""
+    async def hub_epoch_proposals(self, group_id: bytes, epoch: int
+                                  ) -> list[tuple[bytes, int]]:
+        """The proposals this hub accepted in ``epoch`` of a group (a commit may name
+        them), each with the time the hub accepted it."""
         async with self.engine.read() as tx:
-            return await _epoch_proposals(tx, group_id, epoch)
+            rows = await tx.fetchall(
+                "SELECT p.body, m.created_at FROM hub_proposals p JOIN messages m"
+                " ON m.msg_id = p.msg_id WHERE p.group_id = ? AND p.epoch = ?"
+                " ORDER BY p.msg_id", group_id, epoch)
+        return [(bytes(r[0]), int(r[1])) for r in rows]
 
     async def hub_group_info(self, group_id: bytes) -> tuple[int, bytes] | None:
         """(epoch, signed GroupInfo) last filed for a group hubbed here (MIMI 5.6)."""
