@@ -24,6 +24,7 @@ from accord.errors import StoreUnavailable
 from accord.private_files import private_database
 
 Row = tuple[Any, ...]
+BUSY_TIMEOUT_MS = 5000  # how long a SQLite statement waits for another process's lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ class SqliteEngine(Engine):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return conn
 
     async def open(self) -> None:
@@ -263,9 +264,7 @@ class SqliteEngine(Engine):
         joined: asyncio.Future[None] | None = None
         try:
             if self._batch is None:
-                # On the writer's thread: while another process holds the write lock,
-                # BEGIN IMMEDIATE waits up to busy_timeout, and the event loop must not.
-                await self._sync(lambda c: c.execute("BEGIN IMMEDIATE"))
+                await self._begin()
                 self._batch, self._batch_size = asyncio.get_running_loop().create_future(), 0
             batch = self._batch
             await self.run(lambda c: c.execute("SAVEPOINT tx"))
@@ -284,6 +283,24 @@ class SqliteEngine(Engine):
                 self._lock.release()
         if joined is not None:
             await asyncio.shield(joined)  # returns once the shared COMMIT is durable
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE on the loop when the write lock is free (it then takes
+        microseconds, and a hop to the writer's thread costs milliseconds of the loop's
+        time under load: issue 23's profile); only while another process holds the lock
+        does it wait for it, up to busy_timeout, on the writer's thread."""
+        conn = self._conn
+        assert conn is not None, "engine not open"
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await self._sync(lambda c: c.execute("BEGIN IMMEDIATE"))
 
     async def _roll_back_own_work(self, exc: BaseException) -> None:
         """Undo one transaction of the batch; the others stay, unless SQLite undid them all.

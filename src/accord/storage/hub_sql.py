@@ -27,11 +27,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from accord.errors import EpochConflict, ValidationError
 from accord.privacy.fork_chain import ZERO, chain_next
-from accord.storage import binding_sql, privacy_sql
+from accord.storage import binding_sql
 from accord.storage.consent_sql import record_first_contact
 from accord.storage.engine import Engine, Tx, placeholders
 from accord.storage.fanout_sql import (
-    admit_application,
     check_roster,
     enqueue,
     require_open,
@@ -43,6 +42,7 @@ from accord.storage.federation_sql import (
     refused_devices,
     to_outbox,
 )
+from accord.storage.post_batch import PendingPost, PostWriter
 from accord.storage.records import (
     AddedLeaf,
     CommitChange,
@@ -195,9 +195,11 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
 
 
 class HubSqlMixin:
-    """The hub's half of acceptance; ``SqlStore`` provides ``engine`` and ``_group``."""
+    """The hub's half of acceptance; ``SqlStore`` provides ``engine``, ``_group`` and
+    ``posts`` (its :class:`~accord.storage.post_batch.PostWriter`)."""
 
     engine: Engine
+    posts: PostWriter
 
     async def hub_commit(
         self,
@@ -342,17 +344,9 @@ class HubSqlMixin:
     ) -> list[str]:
         """Admit a hidden-sender post (``verify`` checks it against the epoch's posting
         key), file its ``franking_tag`` (T13, kept as long as the nonce) and fan it out
-        to every member, the sender's own devices included (T11); one transaction."""
+        to every member, the sender's own devices included (T11); in the transaction of
+        a batch of posts (group commit, ``accord.storage.post_batch``), answered once
+        that transaction is durable."""
         assert message.group_id is not None and message.epoch is not None
-        async with self.engine.transaction() as tx:
-            group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
-            await admit_application(tx, group, message, nonce, nonce_expires_at, verify)
-            if franking_tag is not None:
-                await privacy_sql.file_tag(tx, message.msg_id, franking_tag, nonce_expires_at)
-            where = group.where()
-            refused = await refused_devices(tx, message.group_id)
-            notified: list[str] = await enqueue(
-                tx, message, local_devices(group.members, where, refused)
-            )
-            await to_outbox(tx, message, group.members, where, None, None, encode, None)
-            return notified
+        return await self.posts.submit(
+            PendingPost(message, nonce, nonce_expires_at, encode, verify, franking_tag))

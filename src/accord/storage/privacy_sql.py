@@ -60,6 +60,13 @@ async def file_tag(tx: Tx, msg_id: str, tag: bytes, expires_at: int) -> None:
                      " ON CONFLICT DO NOTHING", msg_id, tag, expires_at)
 
 
+async def file_tags(tx: Tx, tags: list[tuple[str, bytes, int]]) -> None:
+    """Several (msg_id, tag, expires_at) in one statement batch (posts, ``post_batch``)."""
+    if tags:
+        await tx.executemany("INSERT INTO franking_tags (msg_id, tag, expires_at)"
+                             " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", tags)
+
+
 async def tag_filed(engine: Engine, tag: bytes) -> bool:
     """Whether a hub handed this provider an item with this franking tag (still kept)."""
     async with engine.read() as tx:

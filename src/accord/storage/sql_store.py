@@ -16,6 +16,7 @@ from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import read_group
 from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.hub_sql import HubSqlMixin
+from accord.storage.post_batch import PostWriter
 from accord.storage.records import (
     ClaimedKeyPackage,
     DeviceRecord,
@@ -38,6 +39,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
     def __init__(self, engine: Engine, blob_dir: Path | None = None) -> None:
         self.engine = engine
         self.blob_dir = blob_dir
+        self.posts = PostWriter(engine)  # group commit of posts (issue 23)
 
     async def open(self) -> SqlStore:
         await self.engine.open()
@@ -45,6 +47,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
         return self
 
     async def close(self) -> None:
+        await self.posts.close()
         await self.engine.close()
 
     async def ping(self) -> None:
