@@ -44,9 +44,10 @@ async def test_backend_terminated_mid_post_keeps_nothing_and_the_next_post_succe
         tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = pg_admin_url() or ""
     terminated: list[int] = []
-    execute = engine_module._PgTx.execute
+    executemany = engine_module._PgTx.executemany
 
-    async def execute_then_drop(self: Any, sql: str, *args: Any) -> int:
+    async def execute_then_drop(self: Any, sql: str, rows: Any) -> None:
+        # Posts are written in bulk (group commit, accord.storage.post_batch).
         if not terminated and sql.lstrip().startswith("INSERT INTO messages"):
             # The post's nonce is written; its message and fan-out are next.
             pid = self._c.get_server_pid()
@@ -56,14 +57,14 @@ async def test_backend_terminated_mid_post_keeps_nothing_and_the_next_post_succe
             finally:
                 await killer.close()
             terminated.append(pid)
-        return await execute(self, sql, *args)
+        return await executemany(self, sql, rows)
 
     async with running_node(tmp_path, database=pg_url) as node:
         group = await group_of_two(node.http)
         assert (await post(node.http, group, b"before")).status_code == 201
         dropped = application_post(group.posting_key, group.group_id, 1, b"dropped")
         path = group_path(group.group_id, "/messages")
-        monkeypatch.setattr(engine_module._PgTx, "execute", execute_then_drop)
+        monkeypatch.setattr(engine_module._PgTx, "executemany", execute_then_drop)
         r = await node.http.post(path, json=encode(dropped))
         monkeypatch.undo()
         assert terminated, "the fault was not injected"
