@@ -11,6 +11,7 @@ tell, so ``InProcessBus`` drops them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -204,6 +205,75 @@ class Notifier:
         for device_id in device_ids:
             for event in self._waiters.get(device_id, ()):
                 event.set()
+
+
+class NewsQueue:
+    """Wake-ups off the request path (issue 23): a handler puts the devices whose queues
+    have news and returns; one task publishes them on the bus.
+
+    Each device is pending once however many messages it got meanwhile (a push
+    re-reads the whole queue), so the wake-ups of a burst of posts, or of one batch
+    of them (``accord.storage.post_batch``), go out as one bus message of at most
+    ``CHUNK`` devices. The pending set is bounded by ``limit``: past it a device is
+    not added and counted in ``overflowed``, and the next drain wakes every socket
+    of this node (``resync``) instead; sockets on other nodes re-read their queue
+    within ``accord.server.ws.IDLE_RECHECK_S`` anyway.
+    """
+
+    CHUNK = 1000  # device ids per bus message (NATS takes at most 1 MiB)
+
+    def __init__(self, bus: Bus, resync: Resync | None = None, limit: int = 65_536) -> None:
+        self.bus = bus
+        self.limit = limit
+        self.overflowed = 0
+        self._resync = resync
+        self._pending: dict[str, None] = {}  # an ordered set
+        self._overflow = False
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    def put(self, device_ids: Iterable[str]) -> None:
+        pending = self._pending
+        for device_id in device_ids:
+            if device_id in pending:
+                continue
+            if len(pending) >= self.limit:
+                self.overflowed += 1
+                self._overflow = True
+                continue
+            pending[device_id] = None
+        if not pending and not self._overflow:
+            return
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(self._wake))
+        assert self._wake is not None
+        self._wake.set()
+
+    async def _run(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            ids, self._pending = list(self._pending), {}
+            overflow, self._overflow = self._overflow, False
+            try:
+                if overflow and self._resync is not None:
+                    await self._resync()
+                for start in range(0, len(ids), self.CHUNK):
+                    await self.bus.publish(ids[start:start + self.CHUNK])
+            except Exception as exc:  # noqa: BLE001 - news is best effort; the items are stored
+                log.warning("news not published: %s", type(exc).__name__)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def make_bus(url: str | None) -> Bus:

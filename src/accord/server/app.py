@@ -103,6 +103,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
             for task in (purger, outbound, witness, backlog, exchange):
                 task.cancel()
             await federation.close()
+            await provider.news.close()
             await provider.bus.close()
             await store.close()
 

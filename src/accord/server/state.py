@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accord.bus import Bus, InProcessBus, Notifier
+from accord.bus import Bus, InProcessBus, NewsQueue, Notifier
 from accord.ratelimit import Limit, RateLimiter
 from accord.server.lifecycle import Lifecycle
 from accord.storage import Store
@@ -100,11 +100,14 @@ class Provider:
     franking_key: bytes | None = None  # the hub's, loaded once (accord.federation.franking)
     report_limiter: RateLimiter = field(init=False)  # for limited accounts (server.reports)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)  # readiness, open WebSockets
+    news: NewsQueue = field(init=False)  # wake-ups, published off the request path
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.scaled_limits())
         self.report_limiter = RateLimiter({"limited": LIMITED_ACCOUNT})
+        self.news = NewsQueue(self.bus, self.notifier.wake_all)
 
     async def announce(self, device_ids: list[str]) -> None:
-        """Tell every node (this one included) that these queues have news."""
-        await self.bus.publish(device_ids)
+        """Tell every node (this one included) that these queues have news: handed to
+        the news queue, which publishes it off the request path (issue 23)."""
+        self.news.put(device_ids)
