@@ -38,6 +38,7 @@ from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
+from accord.wire.binary import post_headers
 
 T = TypeVar("T")
 Signer = Callable[[bytes], bytes]
@@ -133,7 +134,8 @@ class ProviderApi:
 
     async def _send(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
                     auth: bool = False, params: dict[str, Any] | None = None,
-                    fresh: bool = False) -> httpx.Response:
+                    fresh: bool = False, raw_headers: dict[str, str] | None = None
+                    ) -> httpx.Response:
         for attempt in (1, 2):
             headers: dict[str, str] = {}
             content: bytes | None = None
@@ -143,6 +145,7 @@ class ProviderApi:
             elif raw is not None:
                 content = raw
                 headers["content-type"] = "application/octet-stream"
+                headers.update(raw_headers or {})
             if auth:
                 if self._token is None:
                     await self._renew()
@@ -305,8 +308,10 @@ class ProviderApi:
         """Hidden-sender post: no session header, signed with the epoch's posting key."""
         sig = sign_post(signing.post_input(group_id, epoch, nonce, ciphertext))
         req = m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
+        # The MLS message as the body, the rest in headers (wire.binary, issue 23).
         return await self._json(m.PostResponse, "POST", group_path(group_id) + "/messages",
-                                body=req, auth=False, fresh=True)
+                                raw=ciphertext, raw_headers=post_headers(req), auth=False,
+                                fresh=True)
 
     async def fetch(self, after: int, limit: int = 100) -> m.QueuePage:
         return await self._json(m.QueuePage, "GET", "/v1/queue", auth=True,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError, ValidationError
@@ -26,6 +27,7 @@ from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64d, encode, parse
 from accord.wire import messages as m
+from accord.wire.binary import is_mls, post_from_binary
 
 log = logging.getLogger("accord.server.http")
 RAW = bytes  # marks an octet-stream request or response body
@@ -66,6 +68,9 @@ class Spec:
     params: tuple[Param, ...] = ()
     address_limit: str | None = None  # an extra per-address limit (e.g. registration)
     byte_budget: str | None = None  # a per-device limit charged per body byte, as it arrives
+    # the request from a binary body and its headers, taken instead of JSON when the
+    # body is an MLS message (``wire.binary``, issue 23)
+    binary: Callable[[Mapping[str, str], bytes], Any] | None = None
 
 
 GROUP_ID = Param("group_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,86}$"},
@@ -154,7 +159,8 @@ def _render(spec: Spec, result: Any) -> Response:
         return Response(status_code=204)
     if spec.response is RAW:
         return Response(result, status_code=spec.status, media_type="application/octet-stream")
-    return JSONResponse(encode(result), status_code=spec.status)
+    return Response(orjson.dumps(encode(result)), status_code=spec.status,
+                    media_type="application/json")
 
 
 def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
@@ -177,6 +183,9 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
             if spec.request is RAW:
                 body = await read_body(request, p.config.max_blob, p.config.body_timeout_s,
                                        _budget(spec, p, device, now))
+            elif spec.binary is not None and is_mls(request.headers.get("content-type")):
+                body = spec.binary(request.headers, await read_body(
+                    request, p.config.max_json_body, p.config.body_timeout_s))
             elif spec.request is not None:
                 body = parse(spec.request, await read_body(request, p.config.max_json_body,
                                                            p.config.body_timeout_s))
@@ -274,7 +283,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("POST", "/v1/groups/{group_id}/messages",
          "Post an application message with a hidden sender (no session)",
          lambda c: delivery.post_application(c.provider, group_id_of(c), c.body, c.now),
-         request=m.ApplicationPost, response=m.PostResponse, status=201, params=(GROUP_ID,)),
+         request=m.ApplicationPost, response=m.PostResponse, status=201, params=(GROUP_ID,),
+         binary=post_from_binary),
     Spec("GET", "/v1/queue", "Fetch the caller's queue after a cursor", _fetch,
          auth=True, response=m.QueuePage, params=(AFTER, LIMIT)),
     Spec("POST", "/v1/queue/ack", "Acknowledge (delete) the caller's items up to a sequence",

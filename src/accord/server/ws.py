@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
+import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from accord.errors import AccordError, StoreUnavailable
@@ -140,7 +140,7 @@ async def _push_loop(
         page = await delivery.fetch(p, device, cursor, p.config.max_queue_page)
         if page.items:
             for items in _frames(page.items):
-                frame = json.dumps(encode(m.WsItems(type="items", items=items)))
+                frame = orjson.dumps(encode(m.WsItems(type="items", items=items))).decode()
                 await asyncio.wait_for(ws.send_text(frame), p.config.push_send_timeout_s)
             cursor = page.next_after
             continue

@@ -23,6 +23,8 @@ import typing
 from functools import cache
 from typing import Any, TypeVar
 
+import orjson
+
 from accord.errors import DecodeError, ValidationError
 
 T = TypeVar("T")
@@ -109,8 +111,8 @@ def loads(raw: bytes | str) -> Any:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     _check_depth(data)
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
         raise DecodeError(f"body is not valid JSON: {exc}") from exc
 
 
@@ -160,6 +162,9 @@ def _decode_value(tp: Any, value: Any, meta: dict[str, Any], path: str) -> Any:
         return value
     if tp is int:
         return _decode_int(value, meta, path)
+    if tp is bytes and isinstance(value, bytes):  # a binary body (wire.binary), never JSON
+        _check_len(len(value), meta, path, "bytes")
+        return value
     if not isinstance(value, str):
         raise ValidationError(f"{path}: expected a string")
     if tp is bytes:
