@@ -50,6 +50,8 @@ def parse(args: list[str]) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rate", type=float, default=0.0, help="posts per second; 0 = unpaced")
     ap.add_argument("--payload", type=int, default=1024)
+    ap.add_argument("--body", choices=("binary", "json"), default="binary",
+                    help="hidden-sender posts as MLS bytes (message/mls) or as JSON")
     ap.add_argument("--profile", default="",
                     help="folder: run each node under cProfile, one file per run and node")
     return ap.parse_args(args)

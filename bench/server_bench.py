@@ -1,7 +1,8 @@
 """End-to-end delivery through a real ``accord server`` on loopback.
 
 ``accord bench server [--json] [--engines sqlite,postgresql] [--groups 2,10,100]
-[--messages N] [--seconds S] [--concurrency C] [--rate R] [--payload BYTES]``
+[--messages N] [--seconds S] [--concurrency C] [--rate R] [--payload BYTES]
+[--body binary|json]``
 
 For each engine and group size: start a provider process, register one
 simulated device per member, create the group with a real MLS commit, open
@@ -52,6 +53,7 @@ from tests.pg import create_database, drop_database
 from accord.wire import encode
 from accord.wire import messages as m
 from accord.wire import privacy as w
+from accord.wire.binary import post_headers
 
 BASELINE = Path(__file__).resolve().with_name("attributed_baseline.py")
 
@@ -65,6 +67,8 @@ def parse(args: list[str]) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rate", type=float, default=0.0, help="posts per second; 0 = unpaced")
     ap.add_argument("--payload", type=int, default=1024)
+    ap.add_argument("--body", choices=("binary", "json"), default="binary",
+                    help="hidden-sender posts as MLS bytes (message/mls) or as JSON")
     ap.add_argument("--posting", default="hidden,authenticated",
                     help="hidden (issue 11) and/or authenticated (the session baseline)")
     return ap.parse_args(args)
@@ -120,7 +124,11 @@ async def _post_all(servers: list[ServerProcess], gid: bytes, pk: Ed25519Private
             start = time.perf_counter()
             if poster_device is None:
                 post = application_post(pk, gid, 1, bodies[i])
-                r = await http.post(group_path(gid, "/messages"), json=encode(post))
+                if getattr(opts, "body", "json") == "binary":
+                    r = await http.post(group_path(gid, "/messages"), content=post.ciphertext,
+                                        headers=post_headers(post))
+                else:
+                    r = await http.post(group_path(gid, "/messages"), json=encode(post))
             else:
                 r = await http.post(group_path(gid, "/messages/attributed"),
                                     json=encode(w.AttributedPost(epoch=1, ciphertext=bodies[i])),

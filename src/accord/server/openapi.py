@@ -16,6 +16,7 @@ from accord.wire import federation as fw
 from accord.wire import json_schema
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
+from accord.wire.binary import MLS_MEDIA_TYPE
 
 ERROR_STATUSES = {
     "400": "undecodable input",
@@ -67,6 +68,9 @@ def _operation(spec: Spec) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _ref(spec.request)}},
         }
+        if spec.binary is not None:  # the MLS message as the body (wire.binary)
+            op["requestBody"]["content"][MLS_MEDIA_TYPE] = {
+                "schema": {"type": "string", "format": "binary"}}
     ok: dict[str, Any] = {"description": "success"}
     if spec.response is RAW:
         ok["content"] = {
