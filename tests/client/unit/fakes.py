@@ -42,6 +42,7 @@ from accord.wire import messages as m
 from accord.wire import privacy as w
 from accord.wire import rendezvous as rv
 from accord.wire import transparency as wt
+from accord.wire.binary import is_mls, post_from_binary
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 NOW = 1_800_000_000_000
@@ -356,7 +357,9 @@ class FakeProvider:
 
     def post(self, req: httpx.Request, gid: str) -> httpx.Response:
         g = self._group(gid)
-        body = parse(m.ApplicationPost, req.content)
+        body = (post_from_binary(req.headers, req.content)  # what the client sends
+                if is_mls(req.headers.get("content-type")) else
+                parse(m.ApplicationPost, req.content))
         if body.epoch != g.epoch:
             return error(409, "conflict", "epoch", current_epoch=g.epoch)
         signing.verify(g.posting_key, body.signature,

@@ -19,6 +19,8 @@ from accord.errors import (
     RateLimited,
     ValidationError,
 )
+from accord.wire.binary import post_from_binary
+from accord.wire.messages import ApplicationPost
 
 
 def _err(status: int, code: str, message: str = "m", **extra: object) -> bytes:
@@ -71,7 +73,12 @@ async def test_expired_session_is_renewed_once_and_posts_carry_no_session() -> N
         post = log[-1]
         # T11: a hidden-sender post names no session, device or account
         assert "authorization" not in post.headers
-        assert set(json.loads(post.content)) == {"epoch", "nonce", "ciphertext", "signature"}
+        # the MLS message is the body, the post's other fields are headers (wire.binary)
+        assert post.content == b"ct" and post.headers["content-type"] == "message/mls"
+        assert post_from_binary(post.headers, post.content) == ApplicationPost(
+            epoch=0, nonce=b"n" * 16, ciphertext=b"ct", signature=b"p" * 64)
+        assert {h for h in post.headers if h.startswith("accord-")} == {
+            "accord-epoch", "accord-nonce", "accord-signature"}
         with pytest.raises(NotFound):
             await api.remove_device("B" * 22)
     finally:
