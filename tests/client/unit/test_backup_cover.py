@@ -197,3 +197,23 @@ async def test_cover_skips_a_conversation_the_key_change_gate_holds(tmp_path: Pa
     alice.store.put_json("kt:bad", [f"bob@alpha.test|{b64e(bob.signature_public_key)}",
                                     f"alice@alpha.test|{b64e(alice.signature_public_key)}"])
     assert await cover.send_cover(alice, p.now, random.Random(1)) is None
+
+
+@pytest.mark.parametrize("hub", ["refuses", "has_another_member"])
+async def test_a_lone_conversation_is_rejoined_only_when_the_hub_confirms_it_is_alone(
+        tmp_path: Path, hub: str) -> None:
+    p = FakeProvider()
+    dev = await p.device(tmp_path / "a", "ann@alpha.test")
+    notes = await history_transfer.ensure_self_conversation(dev, p.now)
+    key = new_recovery_key(os.urandom)
+    doc = backup.read(backup.create(dev, p.now, key, COST), key)
+    if hub == "refuses":
+        p.fail("GET", r"/v1/groups/[^/]+", 503, "unavailable")
+    else:  # someone joined since the backup: the members will add the new device
+        p.groups[notes["group_id"]].members.append("Z" * 22)
+    new = Device.init(tmp_path / "new", "pw", kdf=CHEAP, provider=p.session)
+    new.set_settings(post_quantum=0)
+    await backup.restore(new, doc, key, p.now + 1, reseal=False)
+    (conv,) = new.store.conversations()
+    assert conv["group_id"] == notes["group_id"] and conv["meta"]["active"] is False
+    assert [e["kind"] for e in new.store.events(conv["conv_id"])][-1] != "rejoined"

@@ -243,3 +243,17 @@ async def test_T10_a_downgrading_reinit_freezes_the_group_with_a_security_event(
     last = bob.store.events(cb["conv_id"])[-1]
     assert last["kind"] == "security" and "downgrade" in last["detail"]["what"]
     assert reinit_state.META not in bob.store.conversation(cb["conv_id"])["meta"]
+
+
+async def test_an_offer_that_does_not_open_with_the_code_is_refused(tmp_path: Path) -> None:
+    p, alice, bob, ca, cb = await pair(tmp_path)
+    slot = await linking.open_slot(alice, p.now)
+    # the provider swaps in an offer sealed under another code (to name another account)
+    other = linking.derive("ZZZZZ-ZZZZZ")
+    p.slots[slot.keys.slot]["offer"] = linking.seal(other, b"offer",
+                                                    {"v": 1, "account": "mallory@alpha.test"})
+    laptop = Device.init(tmp_path / "laptop", "pw", kdf=CHEAP, provider=p.session)
+    with pytest.raises(CryptoError):
+        await linking.join(laptop, slot.code, p.url)
+    assert laptop.store.get_json("link_request") is None  # nothing kept, nothing answered
+    assert p.slots[slot.keys.slot]["answer"] is None
