@@ -16,7 +16,9 @@ Typical use::
     msg, alice = protect(alice, b"hi")
     out, bob = process(bob, msg, now)                            # out.application_data
 
-Proposals: ``propose_add/remove/update/psk/reinit/group_context_extensions``
+Proposals: ``propose_add/remove/update/psk/reinit/group_context_extensions``,
+and ``propose_app_data_update`` / ``propose_self_remove`` of draft-ietf-mls-extensions
+(the application registers its components in ``GroupConfig.components``)
 (cached on the sender's state too, so its own commit can refer to them);
 ``commit(state, proposals=[refs] | None, by_value=[...], force_path=...,
 inline_tree=..., now=...)``; ``process`` handles application messages,
@@ -26,7 +28,8 @@ commit coming back. External parties: ``join_external`` (``remove_leaf`` for a r
 external_senders extension), ``new_member_add_proposal``. Resumption:
 ``reinit`` and ``branch``, joined with ``join_from_welcome(...,
 resumption_from=[old_state])``. Reading: ``group_info``, ``members``,
-``epoch_authenticator``, ``export_secret``; ``add_external_psk`` stores a PSK.
+``epoch_authenticator``, ``export_secret``, ``app_data`` (the GroupContext's
+app_data_dictionary); ``add_external_psk`` stores a PSK.
 
 Local policy lives in ``GroupConfig`` (handshake encryption, kept epochs,
 ratchet windows, padding, credential validation); it is not serialized, so
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 from accord.mls.group.api import (
     add_external_psk,
+    app_data,
     epoch_authenticator,
     export_secret,
     group_info,
@@ -54,10 +58,12 @@ from accord.mls.group.resumption import branch, reinit
 from accord.mls.group.send import (
     propose,
     propose_add,
+    propose_app_data_update,
     propose_group_context_extensions,
     propose_psk,
     propose_reinit,
     propose_remove,
+    propose_self_remove,
     propose_update,
     protect,
 )
@@ -72,6 +78,7 @@ __all__ = [
     "KeyPackagePrivate",
     "ProcessResult",
     "add_external_psk",
+    "app_data",
     "branch",
     "commit",
     "create_group",
@@ -89,10 +96,12 @@ __all__ = [
     "process",
     "propose",
     "propose_add",
+    "propose_app_data_update",
     "propose_group_context_extensions",
     "propose_psk",
     "propose_reinit",
     "propose_remove",
+    "propose_self_remove",
     "propose_update",
     "protect",
     "reinit",

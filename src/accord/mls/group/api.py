@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 
 from accord.errors import ValidationError
+from accord.mls.group.app_proposals import app_data as _context_app_data
 from accord.mls.group.epoch import make_group_info
 from accord.mls.group.process import ProcessResult, process
 from accord.mls.group.state import GroupState
 from accord.mls.structs import LeafNode, MLSMessage
+from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.enums import ContentType
 
 __all__ = [
     "add_external_psk",
+    "app_data",
     "epoch_authenticator",
     "export_secret",
     "group_info",
@@ -29,6 +32,12 @@ def export_secret(state: GroupState, label: str, context: bytes, length: int) ->
 def epoch_authenticator(state: GroupState) -> bytes:
     """The epoch authenticator (8.7): members compare it to detect forks."""
     return state.secrets.epoch_authenticator
+
+
+def app_data(state: GroupState) -> AppDataDictionary:
+    """The GroupContext's app_data_dictionary (draft-ietf-mls-extensions 4.6); empty
+    when the group has none."""
+    return _context_app_data(state.context) or AppDataDictionary()
 
 
 def members(state: GroupState) -> list[tuple[int, LeafNode]]:

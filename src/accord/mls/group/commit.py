@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from accord.errors import Conflict, ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
+from accord.mls.group.app_proposals import check_by_value
 from accord.mls.group.epoch import (
     NextEpoch,
     changed_leaves,
@@ -51,6 +52,7 @@ from accord.mls.structs import (
     Proposal,
     ReInit,
     Remove,
+    SelfRemove,
     Sender,
     Update,
     UpdatePath,
@@ -177,12 +179,13 @@ def _draft(
     for p in by_value:
         # The first commit of a reinit or branch carries the one PSK of usage
         # reinit/branch that 12.1.4 allows only there.
+        check_by_value(p)
         if not (special_psk and isinstance(p, PreSharedKey)):
             check_proposal(state, p, me, now, rules)
         entries.append((p, me))
         por.append(p)
     check_member_list(state.tree, entries, state.own_leaf)
-    applied = apply_proposals(state.tree, state.context, entries)
+    applied = apply_proposals(state.tree, state.context, entries, state.config.components)
     check_adds_under_new_extensions(state.context, applied)
     return _Draft(entries, por, applied, tuple(applied.extensions))
 
@@ -194,11 +197,17 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
         if missing:
             raise ValidationError("a proposal to commit by reference is unknown", "RFC 9420 12.4")
         return [by_ref[r] for r in refs]
-    # 12.2: skip what would make the list invalid; prefer Removes, then the
-    # latest Update per leaf; our own Updates cannot be committed by us.
+    # 12.2: skip what would make the list invalid; prefer SelfRemoves, then Removes
+    # (a Remove of a leaf that left by SelfRemove is invalid, draft-ietf-mls-extensions
+    # 5.3), then the latest Update per leaf; our own Updates or SelfRemove cannot be
+    # committed by us.
+    leaving = {c.sender.index for c in state.proposals
+               if isinstance(c.proposal, SelfRemove) and c.sender.index != state.own_leaf}
     removed = {c.proposal.removed for c in state.proposals if isinstance(c.proposal, Remove)}
-    out: list[CachedProposal] = []
-    seen: set[object] = set()
+    removed |= leaving  # type: ignore[arg-type]
+    out = [c for c in state.proposals if isinstance(c.proposal, SelfRemove)
+           and c.sender.index in leaving]
+    seen: set[object] = {("remove", leaf) for leaf in leaving}
     latest_update: dict[int, CachedProposal] = {}
     last_gce: CachedProposal | None = None
     for c in state.proposals:
@@ -208,6 +217,8 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
                 latest_update[c.sender.index or 0] = c
         elif isinstance(p, GroupContextExtensions):
             last_gce = c  # at most one per commit: the latest
+        elif isinstance(p, SelfRemove):
+            continue  # taken above (one per leaf: 5.3 allows one per epoch)
         elif _once_key(p) not in seen and not (
             isinstance(p, Remove) and p.removed == state.own_leaf
         ):

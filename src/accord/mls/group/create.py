@@ -18,8 +18,15 @@ from accord.mls.structs import (
     Extension,
     GroupContext,
     GroupContextExtensions,
+    RequiredCapabilities,
+    find_extension,
 )
-from accord.mls.structs.enums import ProtocolVersion
+from accord.mls.structs.enums import (
+    DEFAULT_EXTENSION_TYPES,
+    DEFAULT_PROPOSAL_TYPES,
+    ExtensionType,
+    ProtocolVersion,
+)
 from accord.mls.suites import CipherSuite
 from accord.mls.transcript import confirmation_tag
 from accord.mls.treekem import PathKeys
@@ -43,13 +50,21 @@ def create_group(
 
     ``key_package`` supplies the creator's leaf (and its private key);
     without one a fresh leaf is made from ``credential`` and the extension
-    types of ``extensions`` are listed in its capabilities.
+    types of ``extensions``, and the extension and proposal types their
+    required_capabilities names, are listed in its capabilities.
     """
     if key_package is None:
-        # The creator's leaf must support the group's own extensions (12.1.7).
+        # The creator's leaf must support the group's own extensions (12.1.7)
+        # and what the group requires of every member (11.1).
+        req = find_extension(extensions, ExtensionType.REQUIRED_CAPABILITIES)
+        required = RequiredCapabilities.from_bytes(req.extension_data) if req else None
+        ext_types = {e.extension_type for e in extensions} | set(
+            required.extension_types if required else ())
         caps = make_capabilities(
             suite.id, credentials=(credential.credential_type,),
-            extensions=[e.extension_type for e in extensions if e.extension_type > 5],
+            extensions=sorted(t for t in ext_types if t not in DEFAULT_EXTENSION_TYPES),
+            proposals=sorted(t for t in (required.proposal_types if required else ())
+                             if t not in DEFAULT_PROPOSAL_TYPES),
         )
         key_package = create_key_package(suite, credential, signature_priv, now,
                                          capabilities=caps)

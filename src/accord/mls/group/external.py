@@ -109,8 +109,8 @@ def _external_commit(
     ctx, suite = base.context, base.suite
     me = Sender(SenderType.NEW_MEMBER_COMMIT, None)
     entries = [(p, me) for p in proposals]
-    check_external_list(entries)
-    applied = apply_proposals(base.tree, ctx, entries)
+    check_external_list(base.tree, entries)
+    applied = apply_proposals(base.tree, ctx, entries, base.config.components)
     tree = applied.tree
     leaf = _free_leaf(tree)  # 12.4.1: the leftmost blank leaf, or a new one
     tree.set_node(2 * leaf, template)
@@ -120,8 +120,9 @@ def _external_commit(
                             Commit(tuple(proposals), created.update_path))
     auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, base.signature_priv, ctx)
     psk_secret = resolve_psks(base, applied.psks)
-    nxt: NextEpoch = _derive_next(base, auth, tree, ctx.extensions, created.commit_secret,
-                                  psk_secret, created.keys, init_secret, own_leaf=leaf)
+    nxt: NextEpoch = _derive_next(base, auth, tree, tuple(applied.extensions),
+                                  created.commit_secret, psk_secret, created.keys, init_secret,
+                                  own_leaf=leaf)
     auth = with_confirmation_tag(auth, nxt.confirmation_tag)
     msg = MLSMessage.wrap(public_message_from(suite, auth, ctx, None))
     state = fresh_state(nxt.context, tree, leaf, base.signature_priv, nxt.keys, nxt.secrets,

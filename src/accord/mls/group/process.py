@@ -13,6 +13,7 @@ from accord.errors import ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import check_successor
 from accord.mls.framing import unprotect_private, unprotect_public
+from accord.mls.group.app_proposals import check_by_value, check_received_self_remove
 from accord.mls.group.commit import _derive_next, _surviving_keys
 from accord.mls.group.epoch import (
     NextEpoch,
@@ -49,6 +50,7 @@ from accord.mls.structs import (
     Proposal,
     PublicMessage,
     Remove,
+    SelfRemove,
     Sender,
     Update,
 )
@@ -193,7 +195,10 @@ def received_proposal(
     content = auth.content
     p: Proposal = content.content  # type: ignore[assignment]
     check_proposal(state, p, content.sender, now)
-    return CachedProposal(state.suite.proposal_ref(auth.to_bytes()), p, content.sender)
+    ref = state.suite.proposal_ref(auth.to_bytes())
+    check_received_self_remove(p, content.sender, auth.wire_format, ref,
+                               [(c.ref, c.proposal, c.sender) for c in state.proposals])
+    return CachedProposal(ref, p, content.sender)
 
 
 def _resolve(
@@ -208,14 +213,17 @@ def _resolve(
     rules = rules_for(state) if any(not isinstance(i, bytes) for i in commit.proposals) else None
     for item in commit.proposals:
         if isinstance(item, bytes):
-            if sender.sender_type == SenderType.NEW_MEMBER_COMMIT:
-                raise ValidationError("an external commit refers to proposals", "RFC 9420 12.4.3.2")
             c = by_ref.get(item)
             if c is None:
                 raise ValidationError("the commit refers to an unknown proposal", R_COMMIT)
+            if sender.sender_type == SenderType.NEW_MEMBER_COMMIT and not isinstance(
+                    c.proposal, SelfRemove):
+                # draft-ietf-mls-extensions 5.3 lets an external commit refer to SelfRemoves.
+                raise ValidationError("an external commit refers to proposals", "RFC 9420 12.4.3.2")
             used[item] = c
             entries.append((c.proposal, c.sender))
         else:
+            check_by_value(item)
             if not isinstance(item, ExternalInit) and not (
                     first and isinstance(item, PreSharedKey)):
                 check_proposal(state, item, sender, now, rules)
@@ -272,19 +280,20 @@ def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None,
         raise ValidationError("only members and new members commit", "RFC 9420 12.4")
     entries, used = _resolve(state, commit, sender, now, first)
     if external:
-        check_external_list(entries)
+        check_external_list(state.tree, entries)
         if commit.path is None:
             raise ValidationError("an external commit must have a path", "RFC 9420 12.4.3.2")
         _check_resync(state, entries, commit.path.leaf_node)
     else:
         check_member_list(state.tree, entries, sender.index or 0)
-    applied = apply_proposals(state.tree, state.context, entries)
+    applied = apply_proposals(state.tree, state.context, entries, state.config.components)
     check_adds_under_new_extensions(state.context, applied)
     # 12.4.2 (receiving): the path must be there for Updates, Removes or an
     # empty commit. 12.4's table also marks GroupContextExtensions "path
     # required", and Accord always sends one then, but 12.4.2 lets a receiver
     # accept its absence, and ts-mls 1.6.4 sends such commits without a path.
-    needs_path = not entries or any(isinstance(p, Update | Remove) for p, _ in entries)
+    needs_path = not entries or any(isinstance(p, Update | Remove | SelfRemove)
+                                    for p, _ in entries)
     if needs_path and commit.path is None:
         raise ValidationError("this commit requires a path", "RFC 9420 12.4.2")
     return CheckedCommit(entries, used, applied, external)

@@ -1,4 +1,6 @@
-"""Proposals: one-by-one validity (12.1), list validity (12.2), application (12.3).
+"""Proposals: one-by-one validity (12.1), list validity (12.2), application (12.3),
+with the AppDataUpdate and SelfRemove proposals of draft-ietf-mls-extensions
+(``app_proposals``).
 
 Both the committer and every receiver run the same code here, so a commit
 one side accepts the other accepts too. Each violation raises a
@@ -8,17 +10,26 @@ one side accepts the other accepts too. Each violation raises a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
+from accord.mls.components import Component
 from accord.mls.credentials import check_successor
+from accord.mls.group.app_proposals import (
+    apply_app_data,
+    check_app_list,
+    check_app_proposal,
+    check_context_app_data,
+)
 from accord.mls.group.state import GroupView
 from accord.mls.key_package import validate_key_package
 from accord.mls.leaf_node import GroupRules, check_capabilities, validate_leaf_node
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Add,
+    AppDataUpdate,
+    Credential,
     Extension,
     ExternalInit,
     ExternalSenders,
@@ -31,6 +42,7 @@ from accord.mls.structs import (
     ReInit,
     Remove,
     RequiredCapabilities,
+    SelfRemove,
     Sender,
     Update,
     find_extension,
@@ -60,12 +72,13 @@ R_VALIDATE = "RFC 9420 12.2"
 # 12.4: proposal types whose commit must carry an UpdatePath.
 PATH_REQUIRED = frozenset(
     (ProposalType.UPDATE, ProposalType.REMOVE, ProposalType.EXTERNAL_INIT,
-     ProposalType.GROUP_CONTEXT_EXTENSIONS)
+     ProposalType.GROUP_CONTEXT_EXTENSIONS, ProposalType.SELF_REMOVE)
 )
-# 12.1.8: what an `external` sender may propose.
+# 12.1.8: what an `external` sender may propose (and AppDataUpdate, "External: Y"
+# in draft-ietf-mls-extensions).
 EXTERNAL_SENDER_TYPES = frozenset(
     (ProposalType.ADD, ProposalType.REMOVE, ProposalType.PSK, ProposalType.REINIT,
-     ProposalType.GROUP_CONTEXT_EXTENSIONS)
+     ProposalType.GROUP_CONTEXT_EXTENSIONS, ProposalType.APP_DATA_UPDATE)
 )
 
 _TYPE_OF: dict[type, int] = {
@@ -76,6 +89,8 @@ _TYPE_OF: dict[type, int] = {
     ReInit: ProposalType.REINIT,
     ExternalInit: ProposalType.EXTERNAL_INIT,
     GroupContextExtensions: ProposalType.GROUP_CONTEXT_EXTENSIONS,
+    AppDataUpdate: ProposalType.APP_DATA_UPDATE,
+    SelfRemove: ProposalType.SELF_REMOVE,
 }
 
 
@@ -102,6 +117,20 @@ def external_senders(context: GroupContext) -> ExternalSenders:
         return ()
     senders: ExternalSenders = decode(ExternalSenders, ext.extension_data)
     return senders
+
+
+def proposer_credential(tree: Tree, context: GroupContext, sender: Sender) -> Credential | None:
+    """The credential of a proposal's sender: a member's leaf, an external sender's
+    entry; None for a new member (its leaf is not in ``tree``)."""
+    if sender.index is None:
+        return None
+    if sender.sender_type == SenderType.MEMBER:
+        leaf = tree.leaf(sender.index)
+        return None if leaf is None else leaf.credential
+    if sender.sender_type == SenderType.EXTERNAL:
+        senders = external_senders(context)
+        return senders[sender.index].credential if sender.index < len(senders) else None
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -142,6 +171,9 @@ def check_proposal(
             raise ValidationError("ReInit to an older protocol version", "RFC 9420 12.1.5")
     elif isinstance(p, GroupContextExtensions):
         _check_context_extensions(state.tree, state.context, p)
+        check_context_app_data(state.context, p.extensions)
+    else:
+        check_app_proposal(state.config.components, p)
 
 
 def _check_update(
@@ -210,7 +242,8 @@ Entry = tuple[Proposal, Sender]
 
 
 def check_member_list(tree: Tree, entries: Sequence[Entry], committer: int) -> None:
-    """The rules of 12.2 for a regular (member) commit."""
+    """The rules of 12.2 for a regular (member) commit; a SelfRemove counts as a Remove
+    of its sender's leaf (draft-ietf-mls-extensions 5.3)."""
     touched: set[int] = set()
     removed: set[int] = set()
     add_keys: set[bytes] = set()
@@ -226,6 +259,12 @@ def check_member_list(tree: Tree, entries: Sequence[Entry], committer: int) -> N
                 raise ValidationError("a Remove of the committer", R_VALIDATE)
             _touch(touched, p.removed)
             removed.add(p.removed)
+        elif isinstance(p, SelfRemove):
+            if sender.index == committer:
+                raise ValidationError("the committer's own SelfRemove is committed",
+                                      "draft-ietf-mls-extensions 5.3")
+            _touch(touched, sender.index)
+            removed.add(sender.index or 0)
         elif isinstance(p, PreSharedKey):
             key = p.psk.to_bytes()
             if key in psk_ids:
@@ -242,6 +281,7 @@ def check_member_list(tree: Tree, entries: Sequence[Entry], committer: int) -> N
     for p, _ in entries:
         if isinstance(p, Add):
             _check_add_identity(tree, p.key_package, add_keys, removed)
+    check_app_list(tree, entries, removed)
 
 
 def _touch(touched: set[int], leaf: int | None) -> None:
@@ -275,15 +315,20 @@ def check_adds_under_new_extensions(context: GroupContext, applied: Applied) -> 
         check_capabilities(kp.leaf_node, rules, f"leaf {leaf_index}")
 
 
-def check_external_list(entries: Sequence[Entry]) -> None:
-    """The rules of 12.2 for an external commit."""
+def check_external_list(tree: Tree, entries: Sequence[Entry]) -> None:
+    """The rules of 12.2 for an external commit, which may also carry SelfRemoves (by
+    reference) and AppDataUpdates (draft-ietf-mls-extensions 4.7, 5.3)."""
     inits = removes = 0
-    for p, _ in entries:
+    touched: set[int] = set()
+    for p, sender in entries:
         if isinstance(p, ExternalInit):
             inits += 1
         elif isinstance(p, Remove):
             removes += 1
-        elif not isinstance(p, PreSharedKey):
+            _touch(touched, p.removed)
+        elif isinstance(p, SelfRemove):
+            _touch(touched, sender.index)
+        elif not isinstance(p, PreSharedKey | AppDataUpdate):
             raise ValidationError(f"an external commit with a {type(p).__name__}", R_VALIDATE)
     if inits != 1:
         raise ValidationError("an external commit needs exactly one ExternalInit", R_VALIDATE)
@@ -292,6 +337,7 @@ def check_external_list(entries: Sequence[Entry]) -> None:
     psks = [p.psk.to_bytes() for p, _ in entries if isinstance(p, PreSharedKey)]
     if len(set(psks)) != len(psks):
         raise ValidationError("two PreSharedKey proposals for one PSK", R_VALIDATE)
+    check_app_list(tree, entries, touched)
 
 
 # --------------------------------------------------------------------------
@@ -313,9 +359,12 @@ class Applied:
 
 def apply_proposals(
     tree: Tree, context: GroupContext, entries: Sequence[Entry],
-    on_blank: Callable[[int], None] | None = None,
+    components: Mapping[int, Component] | None = None,
 ) -> Applied:
-    """Apply ``entries`` to a copy of ``tree`` in the order 12.3 prescribes."""
+    """Apply ``entries`` to a copy of ``tree`` in the order 12.3 prescribes: Updates,
+    SelfRemoves (draft-ietf-mls-extensions 5.3), Removes, Adds, then AppDataUpdates
+    (4.7) through the application's ``components``."""
+    old_tree = tree
     tree = tree.copy()
     out = Applied(tree, tuple(context.extensions), [], {}, [], [], None, None, not entries)
     for p, _ in entries:
@@ -327,6 +376,13 @@ def apply_proposals(
         if isinstance(p, Update) and sender.index is not None:
             tree.update_leaf(sender.index, p.leaf_node)
             out.updated[sender.index] = p
+    for p, sender in entries:
+        if isinstance(p, SelfRemove) and sender.index is not None:
+            if tree.leaf(sender.index) is None:
+                raise ValidationError(f"SelfRemove of blank leaf {sender.index}",
+                                      "draft-ietf-mls-extensions 5.3")
+            tree.remove_leaf(sender.index)
+            out.removed.append(sender.index)
     for p, _ in entries:
         if isinstance(p, Remove):
             if tree.leaf(p.removed) is None:
@@ -342,4 +398,7 @@ def apply_proposals(
             out.external_init = p
         elif isinstance(p, ReInit):
             out.reinit = p
+    out.extensions = apply_app_data(
+        out.extensions, context, tree, entries, components or {},
+        lambda sender: proposer_credential(old_tree, context, sender))
     return out

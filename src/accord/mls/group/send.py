@@ -12,11 +12,13 @@ from accord.mls.framing import (
     public_message_from,
     sign_content,
 )
+from accord.mls.group.app_proposals import check_app_proposal
 from accord.mls.group.keys import KeyPackagePrivate
 from accord.mls.group.state import CachedProposal, GroupState
 from accord.mls.leaf_node import sign_leaf_node
 from accord.mls.structs import (
     Add,
+    AppDataUpdate,
     AuthenticatedContent,
     Credential,
     Extension,
@@ -30,6 +32,7 @@ from accord.mls.structs import (
     Proposal,
     ReInit,
     Remove,
+    SelfRemove,
     Sender,
     Update,
 )
@@ -40,10 +43,12 @@ __all__ = [
     "frame",
     "propose",
     "propose_add",
+    "propose_app_data_update",
     "propose_group_context_extensions",
     "propose_psk",
     "propose_reinit",
     "propose_remove",
+    "propose_self_remove",
     "propose_update",
     "protect",
     "send_handshake",
@@ -102,13 +107,15 @@ def handshake_format(state: GroupState) -> int:
 
 def propose(
     state: GroupState, proposal: Proposal, authenticated_data: bytes = b"",
-    leaf_priv: bytes | None = None,
+    leaf_priv: bytes | None = None, wire_format: int | None = None,
 ) -> tuple[MLSMessage, GroupState]:
-    """Send ``proposal`` and cache it, so our own commit can include it by reference."""
+    """Send ``proposal`` and cache it, so our own commit can include it by reference.
+    ``wire_format`` overrides the group's handshake format (``GroupConfig``)."""
     check_active(state)
     content = frame(state, proposal, authenticated_data)
     auth = sign_content(
-        state.suite, handshake_format(state), content, state.signature_priv, state.context
+        state.suite, wire_format or handshake_format(state), content, state.signature_priv,
+        state.context,
     )
     ref = state.suite.proposal_ref(auth.to_bytes())
     msg, state = send_handshake(state, auth)
@@ -172,6 +179,27 @@ def propose_reinit(
     extensions: tuple[Extension, ...] = (), ad: bytes = b"",
 ) -> tuple[MLSMessage, GroupState]:
     return propose(state, ReInit(group_id, ProtocolVersion.MLS10, cipher_suite, extensions), ad)
+
+
+def propose_app_data_update(
+    state: GroupState, component_id: int, update: bytes | None, ad: bytes = b""
+) -> tuple[MLSMessage, GroupState]:
+    """An AppDataUpdate (draft-ietf-mls-extensions 4.7): ``update`` for the component,
+    or None to remove its state. Checked as a receiver checks it first."""
+    p = AppDataUpdate.removing(component_id) if update is None else AppDataUpdate.of(
+        component_id, update)
+    check_app_proposal(state.config.components, p)
+    return propose(state, p, ad)
+
+
+def propose_self_remove(state: GroupState, ad: bytes = b"") -> tuple[MLSMessage, GroupState]:
+    """Ask to leave (draft-ietf-mls-extensions 5.3): a SelfRemove, always in a
+    PublicMessage, at most one per epoch; another member commits it by reference."""
+    if any(isinstance(c.proposal, SelfRemove) and c.sender.index == state.own_leaf
+           for c in state.proposals):
+        raise ValidationError("a SelfRemove was already sent in this epoch",
+                              "draft-ietf-mls-extensions 5.3")
+    return propose(state, SelfRemove(), ad, wire_format=WireFormat.PUBLIC_MESSAGE)
 
 
 def propose_group_context_extensions(

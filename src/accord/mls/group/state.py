@@ -25,6 +25,7 @@ from typing import Protocol
 
 from accord.errors import DecodeError
 from accord.mls.codec import U8, U32, U64, wire
+from accord.mls.components import Component
 from accord.mls.credentials import BasicCredentials, CredentialValidator
 from accord.mls.key_schedule import EpochSecrets
 from accord.mls.padding import ACCORD_BUCKETS, PaddingPolicy
@@ -70,6 +71,10 @@ class GroupConfig:
     credential_validator: CredentialValidator = dataclasses.field(
         default_factory=BasicCredentials
     )
+    # The application's components of the GroupContext's app_data_dictionary, by
+    # component id (draft-ietf-mls-extensions 4.7): AppDataUpdates for any other
+    # component are invalid. See ``accord.mls.components``.
+    components: Mapping[int, Component] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

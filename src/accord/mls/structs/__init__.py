@@ -1,5 +1,8 @@
 """Every wire structure of RFC 9420, each declared once (see ``accord.mls.codec``)."""
 
+# AppDataDictionary (an invariant: sorted, unique ids) is imported from
+# ``accord.mls.structs.app_data`` itself.
+from accord.mls.structs.app_data import AppDataUpdate, SelfRemove
 from accord.mls.structs.credential import (
     ApplicationId,
     Capabilities,
@@ -83,6 +86,7 @@ from accord.mls.structs.welcome import (
 
 __all__ = [
     "Add",
+    "AppDataUpdate",
     "ApplicationId",
     "AuthenticatedContent",
     "AuthenticatedContentTBM",
@@ -139,6 +143,7 @@ __all__ = [
     "Remove",
     "RequiredCapabilities",
     "ResumptionPSKUsage",
+    "SelfRemove",
     "Sender",
     "SenderData",
     "SenderDataAAD",

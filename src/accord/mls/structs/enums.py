@@ -38,6 +38,9 @@ class ProposalType(IntEnum):
     REINIT = 5
     EXTERNAL_INIT = 6
     GROUP_CONTEXT_EXTENSIONS = 7
+    # draft-ietf-mls-extensions, IANA considerations (suggested values).
+    APP_DATA_UPDATE = 8
+    SELF_REMOVE = 0x000A
 
 
 class ExtensionType(IntEnum):
@@ -46,6 +49,8 @@ class ExtensionType(IntEnum):
     REQUIRED_CAPABILITIES = 3
     EXTERNAL_PUB = 4
     EXTERNAL_SENDERS = 5
+    # draft-ietf-mls-extensions, IANA considerations (suggested value).
+    APP_DATA_DICTIONARY = 6
 
 
 class CredentialType(IntEnum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from accord.mls.codec import U8, U16, U32, U64, Fixed, OneOf, Uint, Variant, When, WireStruct, wire
+from accord.mls.structs.app_data import AppDataUpdate, SelfRemove
 from accord.mls.structs.group_context import GroupContext, KeyPackage
 from accord.mls.structs.proposals import (
     Add,
@@ -41,7 +42,7 @@ class Sender(WireStruct):
 
 Content = Annotated[
     bytes | Add | Update | Remove | PreSharedKey | ReInit | ExternalInit
-    | GroupContextExtensions | Commit,
+    | GroupContextExtensions | AppDataUpdate | SelfRemove | Commit,
     Variant(U8, {1: bytes, 2: Proposal, 3: Commit}),
 ]
 

@@ -1,10 +1,12 @@
-"""Proposals, PSK identifiers and commits (RFC 9420 8.4, 12.1, 12.4)."""
+"""Proposals, PSK identifiers and commits (RFC 9420 8.4, 12.1, 12.4), with the
+AppDataUpdate and SelfRemove proposals of draft-ietf-mls-extensions (4.7, 5.3)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from accord.mls.codec import U8, U16, U32, U64, OneOf, Uint, Variant, When, WireStruct, wire
+from accord.mls.structs.app_data import AppDataUpdate, SelfRemove
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.group_context import KeyPackage
 from accord.mls.structs.tree_nodes import LeafNode, UpdatePath
@@ -74,17 +76,21 @@ PROPOSAL_CLASSES: dict[int, type] = {
     5: ReInit,
     6: ExternalInit,
     7: GroupContextExtensions,
+    8: AppDataUpdate,  # draft-ietf-mls-extensions: app_data_update
+    0x000A: SelfRemove,  # draft-ietf-mls-extensions: self_remove
 }
 PROPOSAL_TYPE: dict[type, int] = {cls: t for t, cls in PROPOSAL_CLASSES.items()}
 
 Proposal = Annotated[
-    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions,
+    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions
+    | AppDataUpdate | SelfRemove,
     Variant(U16, PROPOSAL_CLASSES),
 ]
 
 # A ProposalOrRef is a Proposal value, or the ProposalRef bytes of one sent before.
 ProposalOrRef = Annotated[
-    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions | bytes,
+    Add | Update | Remove | PreSharedKey | ReInit | ExternalInit | GroupContextExtensions
+    | AppDataUpdate | SelfRemove | bytes,
     Variant(U8, {1: Proposal, 2: bytes}),
 ]
 
