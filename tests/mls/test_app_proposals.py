@@ -72,13 +72,15 @@ class Room:
     """Members by name; commits are merged by the committer and processed by the rest."""
 
     def __init__(self, names: Sequence[str], *, unsupported: Sequence[str] = (),
+                 no_dictionary: Sequence[str] = (),
                  extensions: tuple[Extension, ...] = ()) -> None:
         first = kp(names[0])
         cred = first.key_package.leaf_node.credential
         self.states = {names[0]: g.create_group(get_suite(1), b"room", cred, first.signature_priv,
                                                 NOW, key_package=first, config=CONFIG,
                                                 extensions=extensions)}
-        kps = {n: kp(n, () if n in unsupported else PROPS) for n in names[1:]}
+        kps = {n: kp(n, () if n in unsupported else PROPS, () if n in no_dictionary else EXTS)
+               for n in names[1:]}
         res = self.commit(names[0], by_value=[Add(k.key_package) for k in kps.values()])
         for n, k in kps.items():
             self.states[n] = g.join_from_welcome(res.welcome, k, NOW, config=CONFIG)  # type: ignore[arg-type]
@@ -295,6 +297,12 @@ def test_a_member_without_support_blocks_the_new_proposal_types() -> None:
                                                      AppDataUpdate.of(LOG, b"x")])
     room.agree()
     assert set(room.states) == {"alice"}
+
+
+def test_a_new_dictionary_needs_every_members_support() -> None:
+    room = Room(["alice", "bob", "carol"], no_dictionary=["carol"])
+    with pytest.raises(ValidationError, match="does not support group context extension"):
+        g.commit(room.states["alice"], now=NOW, by_value=[AppDataUpdate.of(LOG, b"x")])
 
 
 def test_a_member_without_support_rejects_a_forged_commit(monkeypatch: pytest.MonkeyPatch) -> None:
