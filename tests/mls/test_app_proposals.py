@@ -336,3 +336,48 @@ def test_state_with_pending_self_remove_round_trips() -> None:
     alice = room.states["alice"]
     again = g.GroupState.from_bytes(alice.to_bytes(), CONFIG)
     assert again.proposals == alice.proposals
+
+
+def test_external_joiner_commits_pending_self_removes_by_reference() -> None:
+    room = Room(["alice", "bob", "carol"])
+    bob_leaf = room.states["bob"].own_leaf
+    leave, room.states["bob"] = g.propose_self_remove(room.states["bob"])
+    for name in ("alice", "carol"):
+        _, room.states[name] = g.process(room.states[name], leave, NOW)
+    cred, priv = identity(1, "erin")
+    info = g.group_info(room.states["alice"])
+    with pytest.raises(ValidationError, match="SelfRemoves only"):
+        other, _ = g.propose_remove(room.states["carol"], 0)
+        g.join_external(info, cred, priv, NOW, self_removes=[other], config=CONFIG)
+    commit_msg, erin = g.join_external(info, cred, priv, NOW, self_removes=[leave],
+                                       config=CONFIG)
+    body = commit_msg.message.content.content  # type: ignore[union-attr]
+    assert len([i for i in body.proposals if isinstance(i, bytes)]) == 1
+    for name in list(room.states):
+        out, st = g.process(room.states[name], commit_msg, NOW)
+        if name == "bob":
+            assert out.removed_self
+            del room.states["bob"]
+        else:
+            room.states[name] = st
+    room.states["erin"] = erin
+    room.agree()
+    # bob's leaf was blanked first, so erin took it (12.4.2: the leftmost blank leaf)
+    assert erin.own_leaf == bob_leaf
+    assert {n.credential.identity for _, n in g.members(erin)} == {b"alice", b"carol", b"erin"}
+
+
+def test_an_external_commit_may_refer_to_self_removes_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    room = Room(["alice", "bob", "carol"])
+    msg, room.states["carol"] = g.propose_remove(room.states["carol"], room.states["bob"].own_leaf)
+    _, alice = g.process(room.states["alice"], msg, NOW)
+    cached = alice.proposals
+    external = importlib.import_module("accord.mls.group.external")
+    monkeypatch.setattr(external, "_self_removes", lambda *a: cached)
+    cred, priv = identity(1, "erin")
+    commit_msg, _ = g.join_external(g.group_info(alice), cred, priv, NOW, config=CONFIG)
+    monkeypatch.undo()
+    with pytest.raises(ValidationError, match="12.4.3.2"):
+        g.process(alice, commit_msg, NOW)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
@@ -15,7 +15,8 @@ from accord.mls.group.epoch import NextEpoch, fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import _free_leaf
 from accord.mls.group.proposals import apply_proposals, check_external_list
-from accord.mls.group.state import GroupConfig, GroupState
+from accord.mls.group.public import PublicGroup, check_proposal_message
+from accord.mls.group.state import CachedProposal, GroupConfig, GroupState
 from accord.mls.group.welcome import _probe_state, joined_tree
 from accord.mls.key_schedule import EpochSecrets, external_init_send
 from accord.mls.ratchet_tree import Tree
@@ -35,6 +36,7 @@ from accord.mls.structs import (
     Proposal,
     RatchetTree,
     Remove,
+    SelfRemove,
     Sender,
     find_extension,
 )
@@ -63,6 +65,7 @@ def join_external(
     ratchet_tree: RatchetTree | bytes | None = None,
     remove_leaf: int | None = None,
     psks: Mapping[bytes, bytes] | None = None,
+    self_removes: Sequence[MLSMessage | bytes] = (),
     authenticated_data: bytes = b"",
     config: GroupConfig | None = None,
 ) -> tuple[MLSMessage, GroupState]:
@@ -70,7 +73,10 @@ def join_external(
 
     ``remove_leaf`` is our own old leaf for a resync (same credential, 12.2);
     ``psks`` (id -> secret) are external PSKs to inject, each with a
-    PreSharedKey proposal. Returns the commit to send and our state in the
+    PreSharedKey proposal; ``self_removes`` are the group's pending SelfRemove
+    proposals (fetched with the GroupInfo), each checked as the delivery service
+    checks it (no membership tag) and committed by reference
+    (draft-ietf-mls-extensions 5.3). Returns the commit to send and our state in the
     new epoch (the join is complete once the commit is accepted; if it is
     not, join again from a newer GroupInfo).
     """
@@ -97,18 +103,38 @@ def join_external(
     proposals += [PreSharedKey(PreSharedKeyID.external(i, os.urandom(nonce_len)))
                   for i in (psks or {})]
     base = _joiner_state(info, tree, signature_priv, psks, cfg)
+    leaving = _self_removes(info, tree, self_removes, now)
     template = _template_leaf(suite.id, credential, signature_priv, now)
-    return _external_commit(base, proposals, template, init_secret, authenticated_data)
+    return _external_commit(dataclasses.replace(base, proposals=leaving), proposals, template,
+                            init_secret, authenticated_data)
+
+
+def _self_removes(
+    info: GroupInfo, tree: Tree, messages: Sequence[MLSMessage | bytes], now: int
+) -> tuple[CachedProposal, ...]:
+    """Pending SelfRemove proposals of the GroupInfo's epoch, checked (5.3)."""
+    group = PublicGroup(info.group_context, tree, b"")
+    out: list[CachedProposal] = []
+    for m in messages:
+        raw = m if isinstance(m, bytes) else m.to_bytes()
+        cached = check_proposal_message(dataclasses.replace(group, proposals=tuple(out)), raw,
+                                        now)
+        if not isinstance(cached.proposal, SelfRemove):
+            raise ValidationError("an external commit refers to SelfRemoves only", RULE)
+        out.append(cached)
+    return tuple(out)
 
 
 def _external_commit(
     base: GroupState, proposals: list[Proposal], template: LeafNode, init_secret: bytes,
     authenticated_data: bytes,
 ) -> tuple[MLSMessage, GroupState]:
-    """Build, sign and apply our external commit (12.4.1 with 12.4.3.2's rules)."""
+    """Build, sign and apply our external commit (12.4.1 with 12.4.3.2's rules), with
+    the state's cached proposals (SelfRemoves) by reference."""
     ctx, suite = base.context, base.suite
     me = Sender(SenderType.NEW_MEMBER_COMMIT, None)
-    entries = [(p, me) for p in proposals]
+    entries = [(p, me) for p in proposals] + [(c.proposal, c.sender) for c in base.proposals]
+    items: list[Proposal | bytes] = [*proposals, *(c.ref for c in base.proposals)]
     check_external_list(base.tree, entries)
     applied = apply_proposals(base.tree, ctx, entries, base.config.components)
     tree = applied.tree
@@ -117,7 +143,7 @@ def _external_commit(
     provisional = dataclasses.replace(ctx, epoch=ctx.epoch + 1, tree_hash=b"")
     created = create_update_path(tree, leaf, base.signature_priv, provisional, leaf=template)
     content = FramedContent(ctx.group_id, ctx.epoch, me, authenticated_data,
-                            Commit(tuple(proposals), created.update_path))
+                            Commit(tuple(items), created.update_path))
     auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, base.signature_priv, ctx)
     psk_secret = resolve_psks(base, applied.psks)
     nxt: NextEpoch = _derive_next(base, auth, tree, tuple(applied.extensions),
