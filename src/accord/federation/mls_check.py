@@ -9,17 +9,24 @@ exactly the added KeyPackages. An application message must be a
 PrivateMessage of this group and epoch (the hub reads its header only).
 
 Credentials are basic (RFC 9420 5.3) with the identity ``account/device_id``.
+
+The hub runs the members' own checks on a group's public state with the MIMI
+room-state components (``HUB_CONFIG``): AppDataUpdates of ``participant_list`` and
+``room_metadata`` are applied and held to the room policy (``accord.wire.mimi_room``),
+a member's user being ``mimi://DOMAIN/u/USER`` of its credential's account; a
+SelfRemove removes its sender's leaf like a Remove (draft-ietf-mls-extensions 5.3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials, check_successor
 from accord.mls.group import public
+from accord.mls.group.state import GroupConfig
 from accord.mls.group.welcome_crypto import verify_group_info
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
@@ -35,10 +42,31 @@ from accord.mls.suites import get_suite
 from accord.mls.transcript import interim_transcript_hash
 from accord.storage import CommitChange, DeviceRecord, GroupRecord
 from accord.storage.records import AddedLeaf, LeafPlan
+from accord.wire import mimi_room
 from accord.wire.messages import erased_leaf
+from accord.wire.mimi import mimi_user_uri
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
+
+
+def room_user(credential: Credential | None) -> bytes | None:
+    """The MIMI user URI a member's credential (``account/device_id``) acts for in the
+    room state; None for any other credential (it has no role)."""
+    if credential is None:
+        return None
+    try:
+        return mimi_user_uri(identity_device_account(credential.identity)).encode()
+    except ValidationError:
+        return None
+
+
+HUB_CONFIG = GroupConfig(components=mimi_room.components(mimi_room.DEFAULT_POLICY, room_user))
+
+
+def hub_group(state: bytes) -> public.PublicGroup:
+    """A group's public state as the hub checks against it (with ``HUB_CONFIG``)."""
+    return replace(public.PublicGroup.from_bytes(state), config=HUB_CONFIG)
 
 
 def _mls(raw: bytes, what: str) -> MLSMessage:
@@ -249,8 +277,12 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> list[object]:
     return out
 
 
-def effects_of(proposals: Sequence[object]) -> CommitEffects:
-    """What a commit's resolved proposals do to the roster: its Adds and Removes."""
+def effects_of(proposals: Sequence[object], removed_leaves: Sequence[int] | None = None
+               ) -> CommitEffects:
+    """What a commit's resolved proposals do to the roster: its Adds and Removes.
+    ``removed_leaves``, when the public state's checks applied the commit, are the
+    leaves it removed (Removes and SelfRemoves); without them only Removes count, so
+    a SelfRemove's leaver is never among the declared removals (refused)."""
     added, refs, accounts, keys, removed = [], [], [], [], []
     for proposal in proposals:
         if isinstance(proposal, Add):
@@ -262,7 +294,7 @@ def effects_of(proposals: Sequence[object]) -> CommitEffects:
         elif isinstance(proposal, Remove):
             removed.append(proposal.removed)
     return CommitEffects(tuple(added), tuple(refs), tuple(accounts), tuple(keys),
-                         tuple(removed))
+                         tuple(removed if removed_leaves is None else removed_leaves))
 
 
 def welcome_recipients(raw: bytes) -> frozenset[bytes]:
@@ -304,7 +336,7 @@ def initial_state(raw: bytes, group_id: bytes, device: DeviceRecord, now_ms: int
 def check_proposal_public(raw: bytes, state: bytes, now_ms: int) -> None:
     """A proposal against the group's public state: signed from its sender's leaf in
     this epoch, and valid (RFC 9420 12.1: an Add's KeyPackage, an Update's leaf)."""
-    public.check_proposal_message(public.PublicGroup.from_bytes(state), raw, now_ms // 1000)
+    public.check_proposal_message(hub_group(state), raw, now_ms // 1000)
 
 
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
@@ -334,9 +366,8 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
             return _roster_plan(leaf_of, effects_of(resolve(view, accepted))), None
         # The members' own checks (signature, proposals, path) resolve the proposals,
         # and the roster change is read from what they resolved.
-        done = public.apply_commit(public.PublicGroup.from_bytes(state), raw, accepted,
-                                   now_ms // 1000)
-        leaves = _roster_plan(leaf_of, effects_of(done.proposals))
+        done = public.apply_commit(hub_group(state), raw, accepted, now_ms // 1000)
+        leaves = _roster_plan(leaf_of, effects_of(done.proposals, done.removed))
         if group_info is not None:
             check_group_info(group_info, done.next)
         at = {identity_device(kp.leaf_node.credential.identity): leaf
