@@ -64,14 +64,18 @@ async def test_a_session_is_renewed_once_and_a_second_refusal_is_final(tmp_path:
     p = FakeProvider()
     dev = await p.device(tmp_path / "a", "ann@alpha.test")
     api = dev.api
+    def logins() -> int:
+        return sum(1 for r in p.requests_seen if r == ("POST", "/v1/auth/login"))
+
     p.tokens.clear()  # the provider restarted: every token is stale
-    assert (await api.key_package_count(1)).count >= 0  # renewed by a new login
+    before = logins()
+    assert (await api.key_package_count(1)).count == len(p.row(dev).kps.get(1, []))
+    assert logins() == before + 1 and api.token in p.tokens  # renewed by one new login
     p.fail("GET", r"/v1/keypackages/count", 401, "auth_error")
-    logins = sum(1 for r in p.requests_seen if r == ("POST", "/v1/auth/login"))
+    before = logins()
     with pytest.raises(AuthError):
         await api.key_package_count(1)
-    # one new login for the request, not a loop of them
-    assert sum(1 for r in p.requests_seen if r == ("POST", "/v1/auth/login")) == logins + 1
+    assert logins() == before + 1  # one new login for the request, not a loop of them
     bare = ProviderApi(p.url, transport=p.transport)
     with pytest.raises(AuthError, match="not logged in"):
         await bare.fetch(0)
