@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from accord.content import mimi, model
+from accord.content import mimi, mimi_map, model
 from accord.content.fields import no_controls
 
 ids = st.binary(min_size=16, max_size=16)
@@ -39,6 +39,7 @@ bodies = st.one_of(
         text=text,
         reply_to=st.none() | ids,
         attachments=st.lists(attachments, max_size=3).map(tuple),
+        markdown=st.booleans(),
     ),
     st.builds(model.Reaction, target=ids, emoji=emoji, remove=st.booleans()),
     st.builds(model.Edit, target=ids, text=text),
@@ -54,6 +55,7 @@ headers = st.builds(
     sent_at=st.integers(0, 2**64 - 1),
     expires_after=st.integers(0, model.MAX_TIMER_SECONDS),
     franking_key=keys,
+    topic=st.binary(max_size=24),
 )
 
 contents = st.builds(model.Content, header=headers, body=bodies)
@@ -99,3 +101,24 @@ mimi_contents = st.builds(
     .filter(lambda d: all(isinstance(d[k], str) for k in (1, 2) if k in d)),
     _parts,
 )
+
+
+def knowing(body: model.BodyKinds) -> mimi_map.MemoryIndex:
+    """An index that has seen every message ``body`` refers to (and, for a removal,
+    the reaction it removes), so that ``body`` can be sealed."""
+    refs: list[bytes] = []
+    if isinstance(body, model.Text) and body.reply_to:
+        refs = [body.reply_to]
+    elif isinstance(body, model.ReadReceipt):
+        refs = list(body.message_ids)
+    elif hasattr(body, "target"):
+        refs = [body.target]
+    index = mimi_map.MemoryIndex()
+    for n, ref in enumerate(refs):
+        earlier = model.Content(model.Header(ref, 0, 0, bytes(32)), model.Delete(bytes(16)))
+        index.record(earlier, b"\x01" + n.to_bytes(2, "big") * 15 + b"\x00")
+    if isinstance(body, model.Reaction) and body.remove:
+        added = model.Content(model.Header(bytes(range(16)), 0, 0, bytes(32)),
+                              model.Reaction(body.target, body.emoji))
+        index.record(added, b"\x01" + b"\xff" * 31)
+    return index

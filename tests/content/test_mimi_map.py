@@ -57,7 +57,7 @@ headers = st.builds(model.Header, message_id=ids, sent_at=st.integers(0, 4_000_0
                     expires_after=st.integers(0, model.MAX_TIMER_SECONDS), franking_key=keys)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(headers, bodies)
 def test_every_accord_kind_round_trips_through_mimi_bytes(header: model.Header,
                                                           body: model.BodyKinds) -> None:
@@ -121,10 +121,12 @@ def test_the_drafts_conversation_reads_as_accord_kinds() -> None:
         index.record(result, mid)
     original = seen["original"]
     assert isinstance(original, model.Content) and isinstance(original.body, model.Text)
-    assert original.body.text.startswith("Hi everyone")  # markdown shown as its source (7.1)
+    assert original.body.text.startswith("Hi everyone")  # markdown kept as its source (7.1)
+    assert original.body.markdown
     assert original.header.franking_key == bytes(32)  # a foreign sender franks nothing
     reply = seen["reply"].body  # type: ignore[union-attr]
-    assert reply == model.Text("Right on! _Congratulations_ 'all!", original.message_id)
+    assert reply == model.Text("Right on! _Congratulations_ 'all!", original.message_id,
+                               markdown=True)
     assert seen["reaction"].body == model.Reaction(original.message_id, "\u2764")  # type: ignore[union-attr]
     reply_id = seen["reply"].message_id  # type: ignore[union-attr]
     assert seen["edit"].body == model.Edit(reply_id, "Right on! _Congratulations_ y'all!")  # type: ignore[union-attr]
@@ -137,7 +139,8 @@ def test_the_drafts_conversation_reads_as_accord_kinds() -> None:
 def test_alternatives_pick_the_first_accord_can_show() -> None:
     m, _ = _example("multipart-1")
     result = from_mimi(m, MemoryIndex(), received_at=0)
-    assert isinstance(result, model.Content) and result.body == model.Text("# Welcome!")
+    assert isinstance(result, model.Content) and result.body == model.Text("# Welcome!",
+                                                                             markdown=True)
 
 
 def test_what_accord_cannot_show_is_unsupported_or_no_effect() -> None:

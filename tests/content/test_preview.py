@@ -1,8 +1,9 @@
-"""Quarantine previews of first contact (THREATS.md T14)."""
+"""Quarantine previews of first contact (THREATS.md T14), over the MIMI body."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,52 +14,60 @@ from accord.content import (
     Content,
     Header,
     Reaction,
+    ReadReceipt,
     Text,
-    encode_content,
-    pad,
+    mimi,
     quarantine_preview,
     seal,
 )
+from accord.content.mimi_map import MemoryIndex
 from accord.errors import DecodeError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 HEADER = Header(b"\x07" * 16, 42, 0, b"\x09" * 32)
+ALICE, ROOM = "mimi://a.example/u/alice", "mimi://a.example/r/room"
+
+
+def _body(content: Content, index: MemoryIndex | None = None) -> bytes:
+    return seal(content, index or MemoryIndex(), ALICE, ROOM).plaintext
 
 
 def test_T14_preview_is_plain_bounded_text() -> None:
-    sealed = seal(Content(HEADER, Text("hello\n\nfrom   a stranger " + "x" * 500)))
-    p = quarantine_preview(sealed.plaintext, max_chars=40)
+    p = quarantine_preview(_body(Content(HEADER, Text("hello\n\nfrom   a stranger " + "x" * 500))),
+                           max_chars=40)
     assert p.kind == "text" and p.message_id == HEADER.message_id and p.sent_at == 42
     assert p.text == ("hello from a stranger " + "x" * 500)[:40] and p.truncated
 
 
-def test_T14_attachments_are_never_parsed() -> None:
+def test_T14_attachments_are_never_read() -> None:
     att = Attachment("https://evil.example/track", b"k" * 32, b"h" * 32, 9, "image/png", "a.png")
-    encoded = encode_content(Content(HEADER, Text("hi", None, (att,))))
-    # Garbage where the reply target and attachments are: the preview never
-    # reads that far, so it still shows the text and learns no locator.
-    cut = encoded.index(b"\x02hi") + 3
-    garbage = encoded[:cut] + b"\xff" * 40
-    p = quarantine_preview(pad(garbage))
-    assert p.text == "hi" and "evil" not in repr(p)
+    p = quarantine_preview(_body(Content(HEADER, Text("hi", None, (att,)))))
+    assert p.kind == "text" and p.text == "hi" and "evil" not in repr(p)
 
 
 def test_T14_other_kinds_show_only_their_kind() -> None:
-    sealed = seal(Content(HEADER, Reaction(b"\x01" * 16, "\U0001f44d")))
-    p = quarantine_preview(sealed.plaintext)
-    assert p.kind == "reaction" and p.text == "" and not p.truncated
+    index = MemoryIndex()
+    index.record(Content(Header(b"\x01" * 16, 0, 0, bytes(32)), Text("x")), b"\x01" * 32)
+    for body, kind in ((Reaction(b"\x01" * 16, "\U0001f44d"), "reaction"),
+                       (ReadReceipt((b"\x01" * 16,)), "readreceipt")):
+        p = quarantine_preview(_body(Content(HEADER, body), index))
+        assert p.kind == kind and p.text == "" and not p.truncated
+
+
+def test_T14_unknown_parts_and_bad_text_are_not_shown() -> None:
+    m = mimi.decode_content(_body(Content(HEADER, Text("x"))))
+    odd = dataclasses.replace(m, body=mimi.SinglePart(1, "", "application/x-odd", b"\x00"))
+    assert quarantine_preview(mimi.encode_content(odd)).kind == "unsupported"
+    for bad in (b"\xff\xfe", b"bell\x07", "\u202e".encode()):
+        raw = dataclasses.replace(m, body=mimi.SinglePart(1, "", "text/plain", bad))
+        with pytest.raises(DecodeError):
+            quarantine_preview(mimi.encode_content(raw))
 
 
 @SETTINGS
 @given(st.binary(max_size=400))
 def test_T16_T14_random_input_only_decode_error(data: bytes) -> None:
-    for candidate in (data, pad(data), pad(b"\x01" + data)):
+    good = _body(Content(HEADER, Text("x")))
+    for candidate in (data, good[:20] + data, good + data):
         with contextlib.suppress(DecodeError):
             quarantine_preview(candidate)
-
-
-def test_T14_unknown_kind_is_refused() -> None:
-    encoded = encode_content(Content(HEADER, Text("x")))
-    kind_at = 1 + 16 + 8 + 4 + 32
-    with pytest.raises(DecodeError):
-        quarantine_preview(pad(encoded[:kind_at] + b"\x50" + encoded[kind_at + 1 :]))

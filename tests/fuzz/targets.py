@@ -253,22 +253,33 @@ def wire_json(data: bytes) -> None:
 
 # ---------------------------------------------------------------- message content
 
+_SENDER, _ROOM = "mimi://a.example/u/alice", "mimi://a.example/r/room"
+
+
 def _content_seeds() -> Iterator[bytes]:
     import os
 
-    from accord.content import model
-    from accord.content.message import encode_content, make_content
-    bodies = [model.Text("hello"), model.Reaction(b"\x01" * 16, "+1"), model.Delete(b"\x02" * 16)]
+    from accord.content import make_content, model, seal
+    from accord.content.mimi_map import MemoryIndex
+    bodies = [model.Text("hello"), model.ReadReceipt(()), model.TimerSetting(60),
+              model.Notice(model.NoticeKind.RENAMED, "team")]
     for body in bodies:
-        yield encode_content(make_content(body, random_bytes=os.urandom, sent_at=1))
+        yield seal(make_content(body, random_bytes=os.urandom, sent_at=1), MemoryIndex(),
+                   _SENDER, _ROOM).plaintext
 
 
-@target("content", ("accord.content.message", "accord.content.fields"), _content_seeds)
+@target("content", ("accord.content.sealing", "accord.content.preview",
+                    "accord.content.mimi_map", "accord.content.message"), _content_seeds)
 def content(data: bytes) -> None:
-    """The Accord content inside an application message (from any group member)."""
-    from accord.content.message import decode_content, open_content
-    decode_content(data)
-    open_content(data)
+    """The body of an application message (from any group member), as a device reads
+    it: its quarantine preview, then opened with its own franking key (so that the
+    mapping to Accord's kinds runs, not only the commitment check)."""
+    from accord.content import decode_body, frank, open_content, quarantine_preview
+    from accord.content.mimi_map import MemoryIndex, franking_key
+    quarantine_preview(data)
+    commitment = frank(franking_key(decode_body(data)), data)
+    open_content(data, commitment, MemoryIndex(), sender_uri=_SENDER, room_uri=_ROOM,
+                 received_at=1_750_000_000_000)
 
 
 MIMI_EXAMPLES = HERE.parent / "vectors" / "mimi-content"

@@ -10,11 +10,13 @@ from typing import Any
 
 import httpx
 
-from accord.content import Content, Opened, Text, make_content, open_content, seal
+from accord.content import Content, Opened, Text, decode_body, make_content, open_content, seal
+from accord.content.mimi_map import MemoryIndex
 from accord.privacy.franking import commitment_in
 from accord.privacy.sizes import private_message
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from accord.wire.mimi import mimi_room_uri, mimi_user_uri
 from tests.engine import provider_tables, running
 from tests.federation.providers import MlsDevice, Provider
 
@@ -30,14 +32,17 @@ def content(text: str) -> Content:
 
 
 def post_body(dev: MlsDevice, c: Content, tag: bytes | None = None) -> dict[str, Any]:
-    """A real client's post: padded franked content, AAD = 0x01||epoch tag||commitment."""
+    """A real client's post: franked MIMI content (MLS pads it), AAD = 0x01||epoch
+    tag||commitment."""
     from accord.mls import group as g
 
-    sealed = seal(c)
+    gid = dev.state_group_id()
+    sealed = seal(c, MemoryIndex(), mimi_user_uri(dev.account),
+                  mimi_room_uri(dev.account.rsplit("@", 1)[1], gid))
     aad = b"\x01" + (tag or secrets.token_bytes(8)) + sealed.commitment
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())
-    gid, epoch, nonce = dev.state_group_id(), dev.epoch(), secrets.token_bytes(16)
+    epoch, nonce = dev.epoch(), secrets.token_bytes(16)
     sig = dev.posting_key().sign(signing.post_input(gid, epoch, nonce, ciphertext))
     return {"epoch": epoch, "nonce": b64e(nonce), "ciphertext": b64e(ciphertext),
             "signature": b64e(sig)}
@@ -51,11 +56,15 @@ async def post(anon: httpx.AsyncClient, dev: MlsDevice, c: Content) -> httpx.Res
 
 
 def open_item(dev: MlsDevice, item: m.QueueItem) -> Opened:
-    """Decrypt an application item and check its franking commitment."""
+    """Decrypt an application item and check its franking commitment (these tests'
+    posts name their sender and room; the sender is not taken from MLS here)."""
     commitment = commitment_in(bytes(private_message(item.body).authenticated_data))
     plaintext = dev.read(item.body)
     assert plaintext is not None
-    return open_content(plaintext, commitment)
+    named = decode_body(plaintext)
+    assert named.sender_uri is not None and named.room_uri is not None
+    return open_content(plaintext, commitment, MemoryIndex(), sender_uri=named.sender_uri,
+                        room_uri=named.room_uri, received_at=item.created_at)
 
 
 def rows(provider: Provider) -> dict[str, list[tuple[Any, ...]]]:

@@ -15,22 +15,26 @@ from typing import Any
 import httpx
 
 from accord.content import Text, encrypt_attachment, is_bucket, make_content, seal
+from accord.content.mimi_map import MemoryIndex
 from accord.privacy.sizes import AAD_LEN, visible_shape
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from accord.wire.mimi import mimi_room_uri, mimi_user_uri
 from tests.engine import provider_tables
 from tests.federation.groups import alice_and_bob
 from tests.federation.providers import MlsDevice, Provider
 
 
 async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
-    """A real client's post: padded franked content, AAD = 0x01||tag||commitment.
+    """A real client's post: franked MIMI content (MLS pads it), AAD = 0x01||tag||commitment.
 
     Sent by a bare HTTP client with no header at all: nothing but the body.
     """
     from accord.mls import group as g
 
-    sealed = seal(make_content(Text(text), random_bytes=secrets.token_bytes, sent_at=1))
+    sealed = seal(make_content(Text(text), random_bytes=secrets.token_bytes, sent_at=1),
+                  MemoryIndex(), mimi_user_uri(dev.account),
+                  mimi_room_uri(dev.account.rsplit("@", 1)[1], dev.state_group_id()))
     aad = b"\x01" + secrets.token_bytes(8) + sealed.commitment
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())

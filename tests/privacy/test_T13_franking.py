@@ -11,7 +11,8 @@ import sys
 
 import httpx
 
-from accord.content import Content, Text, encode_content
+from accord.content import Content, Opened, Text, seal
+from accord.content.mimi_map import MemoryIndex
 from accord.wire import decode, encode
 from accord.wire import privacy as w
 from tests.engine import admin_store
@@ -25,8 +26,15 @@ async def _report(dev, http: httpx.AsyncClient, **kw) -> w.ReportResult:  # type
     return decode(w.ReportResult, r.json())
 
 
-def _with(c: Content, **header: object) -> bytes:
-    return encode_content(dataclasses.replace(c, header=dataclasses.replace(c.header, **header)))
+def _encoded(c: Content, like: Opened) -> bytes:
+    """``c`` sealed as the reported message was (same sender and room)."""
+    return seal(c, MemoryIndex(), like.mimi.sender_uri, like.mimi.room_uri).plaintext
+
+
+def _with(c: Opened, **header: object) -> bytes:
+    content = c.content
+    assert isinstance(content, Content)
+    return _encoded(dataclasses.replace(content, header=dataclasses.replace(content.header, **header)), c)
 
 
 async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: ignore[no-untyped-def]
@@ -49,8 +57,8 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         ok = await _report(bob, hb, **good)
         assert ok.verified and ok.hub == "alpha.test" and ok.report_id is not None
 
-        other_text = encode_content(dataclasses.replace(opened.content, body=Text("nice")))
-        other_key = _with(opened.content, franking_key=secrets.token_bytes(32))
+        other_text = _encoded(dataclasses.replace(opened.content, body=Text("nice")), opened)
+        other_key = _with(opened, franking_key=secrets.token_bytes(32))
         forgeries = {
             "other text": dict(good, content=other_text),
             "other key": dict(good, content=other_key),

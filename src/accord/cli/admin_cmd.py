@@ -17,8 +17,8 @@ import click
 
 from accord.cli.client_common import console, now_ms, run
 from accord.cli.safe_text import shown
-from accord.content import decode_content
-from accord.content.model import Text
+from accord.content import quarantine_preview
+from accord.content.model import MAX_TEXT_BYTES
 from accord.errors import DecodeError
 from accord.storage import open_store
 from accord.storage import privacy_sql as sql
@@ -48,11 +48,12 @@ def admin(ctx: click.Context, data: Path, database: str | None) -> None:
 
 
 def _text_of(content: bytes) -> str:
+    """The reported text on one line (its kind for another kind of content)."""
     try:
-        body = decode_content(content).body
+        seen = quarantine_preview(content, max_chars=MAX_TEXT_BYTES)
     except DecodeError:
         return "(undecodable)"
-    return body.text if isinstance(body, Text) else type(body).__name__
+    return seen.text if seen.kind == "text" else seen.kind
 
 
 @admin.command("reports")

@@ -169,7 +169,7 @@ async def read_cmd(dev: Device, as_json: bool, chat: str, limit: int, no_receipt
     names = {a: contacts.label(dev, a) for i in items if i["type"] == "message"
              for a in [i["sender"], *i["read_by"], *(w for ws in i["reactions"].values()
                                                      for w in ws)]}
-    pending = [outbox.view(i) for i in dev.store.outbox(conv["conv_id"])]
+    pending = [outbox.view(dev, i) for i in dev.store.outbox(conv["conv_id"])]
     emit(as_json, {"chat": conv["name"], "id": conv["conv_id"], "items": items, "names": names,
                    "outbox": pending},
          lambda: print_timeline(conv, items, names.get, pending))

@@ -36,7 +36,7 @@ def report_delivery(dev: Device, as_json: bool, mid: bytes, done: str) -> None:
     if item is None:
         emit(as_json, {"id": mid.hex(), "state": "sent"}, lambda: console.print(done))
         return
-    row = outbox.view(item)
+    row = outbox.view(dev, item)
     if item.state == "held":
         note = ("held: " + item.error + "; to send it anyway: "
                 "accord outbox retry --confirm-key-change")
@@ -56,7 +56,7 @@ def _line(r: dict[str, Any]) -> str:
 
 def _rows(dev: Device) -> list[dict[str, Any]]:
     names = {c["conv_id"]: c["name"] for c in dev.store.conversations()}
-    return [dict(outbox.view(i), chat=names.get(i.conv_id, i.conv_id))
+    return [dict(outbox.view(dev, i), chat=names.get(i.conv_id, i.conv_id))
             for i in dev.store.outbox()]
 
 

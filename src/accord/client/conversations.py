@@ -36,6 +36,7 @@ from accord.client import (
     messaging,
     mls_session,
     reinit_state,
+    rooms,
     safety,
 )
 from accord.client.conv_state import conv_id_of, deactivate, roster_events
@@ -160,8 +161,9 @@ async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
                                     dev.signature_public_key, now, suite)
-    await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
-                               dev.engine.group_info(state))
+    created = await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
+                                         dev.engine.group_info(state))
+    rooms.remember_hub(dev, group_id, created.hub)  # the room URI of MIMI IDs (issue 22)
     return group_id, state
 
 

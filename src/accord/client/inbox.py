@@ -28,6 +28,7 @@ from accord.client import (
     messaging,
     reinit_state,
     report,
+    rooms,
 )
 from accord.client.conv_state import (
     check_removal_policy,
@@ -55,6 +56,8 @@ async def apply_items(dev: DeviceCore, items: list[m.QueueItem], now: int) -> in
     for item in items:
         if item.seq <= dev.cursor:
             continue
+        if item.kind == "application" and item.group_id is not None:
+            await rooms.learn_hub(dev, item.group_id)  # its room URI (MIMI IDs, issue 22)
         _apply_whole(dev, item, now)
         applied += 1
     if items:

@@ -1,14 +1,21 @@
 """Sending and receiving message content inside a conversation's MLS group.
 
-Sending: ``accord.content`` builds, pads and franks the content; MLS
-protects it with authenticated data ``0x01 || epoch tag (8) || franking
-commitment (32)``; the post goes to the hub with no session, signed by the
+Sending: ``accord.content`` builds the content and seals it as MIMI content
+(draft-ietf-mimi-content-08), the body of every application message, franked
+over its exact bytes; its references are MIMI message IDs found in the
+conversation's index (``rooms``), and its own MIMI ID is recorded there. MLS
+pads it (RFC 9420 6.3.1) and protects it with authenticated data ``0x01 ||
+epoch tag (8) || franking commitment (32)``; the post goes to the hub with no session, signed by the
 epoch's posting key (issue 11). The post's hash is remembered so that its
 copy coming back from the hub is recognised and skipped.
 
-Receiving applies the same effects the sender applied locally, after
-checking who may do what: only a message's author edits or deletes it; only
-admins rename or change admins. A different epoch tag for our own epoch is
+Receiving opens the MIMI content against the MLS-authenticated sender and
+room (a content naming anyone else is refused, draft 9.1), records its MIMI
+ID, and applies the same effects the sender applied locally, after checking
+who may do what: only a message's author edits or deletes it; only admins
+rename or change admins. What Accord cannot show (unknown parts or types)
+is kept as an ``unsupported`` message that says so; a message about one
+never seen here has no effect. A different epoch tag for our own epoch is
 a fork alert (T07).
 
 Attachments are encrypted with a fresh key (``accord.content.attachment``),
@@ -24,7 +31,7 @@ import io
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import consent, contacts, outbox
+from accord.client import consent, contacts, outbox, rooms
 from accord.client.conv_state import mark_left, notice_changes_room
 from accord.client.mls_session import Received, epoch_tag, split_identity
 from accord.client.posting import count_sent, post_sealed, require_member
@@ -39,6 +46,7 @@ from accord.content import (
     NoticeKind,
     Reaction,
     ReadReceipt,
+    Sealed,
     Text,
     TimerSetting,
     blob_layout,
@@ -48,6 +56,7 @@ from accord.content import (
     open_content,
     seal,
 )
+from accord.content.mimi_map import NoEffect, Unsupported
 from accord.content.model import BodyKinds, Content
 from accord.errors import NotFound, ValidationError
 from accord.privacy.franking import split_aad
@@ -67,7 +76,7 @@ Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
 async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now: int, *,
-                    confirmed: bool | Collection[str] = False) -> bytes:
+                    confirmed: bool | Collection[str] = False, topic: bytes = b"") -> bytes:
     """Send one content body; its message id. Every encrypt-and-send of content goes
     through ``post_sealed``, so the key-change gate (``safety.check_before_send``) runs
     for every kind (texts, files, reactions, edits, deletions, receipts, timers,
@@ -80,14 +89,15 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
     consent.require_accepted(conv)  # T14: answering is not accepting (issue 18)
     timer = conv["meta"].get("timer", 0) if isinstance(body, Text) else 0
     content = make_content(body, random_bytes=dev.random_bytes, sent_at=now,
-                           expires_after=timer)
-    sealed = seal(content)
+                           expires_after=timer, topic=topic)
+    sealed = await seal_for(dev, conv, content)
     if outbox.queued(body):
         # The gate answers before anything is kept: a refused send leaves nothing behind.
         accepted = outbox.named_accounts(dev, conv, now, confirmed)
         ident = dev.identity
         with dev.store.transaction():  # kept and shown (pending) at once
-            apply(dev, conv, content, ident.account, ident.device_id, now)
+            apply(dev, conv, content, ident.account, ident.device_id, now,
+                  mimi_id=sealed.mimi_id)
             outbox.enqueue(dev, conv["conv_id"], content, sealed, now, accepted)
         # Earlier items of the conversation go first; the person's confirmation
         # covers those held back by the same key change.
@@ -97,20 +107,30 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
         if failure is not None and item is not None and item.state in ("failed", "held"):
             raise failure  # final, or a question for the person: said now (kept, shown)
         return content.message_id
-    await post_sealed(dev, conv, sealed, now, confirmed=confirmed)
+    await post_sealed(dev, conv, sealed.plaintext, sealed.commitment, now, confirmed=confirmed)
     ident = dev.identity
     with dev.store.transaction():
-        apply(dev, conv, content, ident.account, ident.device_id, now)
+        apply(dev, conv, content, ident.account, ident.device_id, now, mimi_id=sealed.mimi_id)
         count_sent(dev, conv["conv_id"])
     return content.message_id
+
+
+async def seal_for(dev: DeviceCore, conv: dict[str, Any], content: Content) -> Sealed:
+    """``content`` as the MIMI body this device sends into ``conv``."""
+    await rooms.learn_hub(dev, conv["group_id"])
+    return seal(content, rooms.index(dev, conv), rooms.sender_uri(dev.identity.account),
+                rooms.room_uri(dev, conv["group_id"]))
 
 
 async def send_text(dev: DeviceCore, conv: dict[str, Any], text: str, now: int,
                     reply_to: bytes | None = None,
                     attachments: tuple[Attachment, ...] = (), *,
-                    confirmed: bool | Collection[str] = False) -> bytes:
-    return await send_body(dev, conv, Text(text, reply_to, attachments), now,
-                           confirmed=confirmed)
+                    confirmed: bool | Collection[str] = False, markdown: bool = False,
+                    topic: bytes = b"") -> bytes:
+    """A text (GFM-MIMI markdown when ``markdown``), in ``topic`` when given (MIMI's
+    topicId: an opaque grouping of messages)."""
+    return await send_body(dev, conv, Text(text, reply_to, attachments, markdown), now,
+                           confirmed=confirmed, topic=topic)
 
 
 async def react(dev: DeviceCore, conv: dict[str, Any], target: bytes, emoji: str, now: int,
@@ -248,26 +268,52 @@ async def fetch_attachment_to(dev: DeviceCore, msg_id: bytes, writer: BinaryIO, 
 def receive(dev: DeviceCore, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
     tag, commitment = split_aad(r.authenticated_data)
     assert r.plaintext is not None
-    opened = open_content(r.plaintext, commitment)
+    account, device = split_identity(r.sender)
+    opened = open_content(r.plaintext, commitment, rooms.index(dev, conv),
+                          sender_uri=rooms.sender_uri(account),
+                          room_uri=rooms.room_uri(dev, conv["group_id"]), received_at=created_at)
     state = dev.store.load_group(conv["group_id"])
     if r.epoch == dev.engine.epoch(state) and not hmac.compare_digest(
             tag, epoch_tag(dev.engine, state)):
         dev.store.add_event(conv["conv_id"], now, "security",
                             {"what": "a member sees a different group state (fork?)",
                              "epoch": r.epoch})
-    account, device = split_identity(r.sender)
-    apply(dev, conv, opened.content, account, device, now,
-          {"commitment": commitment.hex(), "server_time": created_at})
+    extra = {"commitment": commitment.hex(), "server_time": created_at}
+    if isinstance(opened.content, Unsupported):
+        _unsupported(dev, conv, opened.content, opened.message_id, opened.mimi_id, account,
+                     device, created_at, now, extra)
+    elif not isinstance(opened.content, NoEffect):  # about a message never seen: nothing
+        apply(dev, conv, opened.content, account, device, now, extra, mimi_id=opened.mimi_id)
+
+
+MAX_SUMMARY = 200
+
+
+def _unsupported(dev: DeviceCore, conv: dict[str, Any], what: Unsupported, msg_id: bytes,
+                 mimi_id: bytes, account: str, device: str, created_at: int, now: int,
+                 extra: dict[str, Any]) -> None:
+    """A message Accord cannot show: kept as one that says so (draft 9.1), never acted on."""
+    if not dev.store.mimi_record(conv["conv_id"], msg_id, mimi_id, account):
+        return
+    summary = " ".join(what.summary.split())[:MAX_SUMMARY]
+    dev.store.add_message(StoredMessage(
+        msg_id, conv["conv_id"], account, device, created_at, now, "unsupported",
+        f"unsupported content ({what.reason}): {summary}", None, False, False, None,
+        dict(extra, reactions={}, read_by=[])))
 
 
 def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str, device: str,
-          now: int, extra: dict[str, Any] | None = None) -> None:
-    """The effect of one content, sent by ``account``/``device`` (us included)."""
+          now: int, extra: dict[str, Any] | None = None, *, mimi_id: bytes) -> None:
+    """The effect of one content, sent by ``account``/``device`` (us included), whose
+    MIMI message ID is ``mimi_id``: recorded first, a redelivery has no effect."""
+    if not rooms.index(dev, conv).record(content, mimi_id, account):
+        return
     body = content.body
     cid = conv["conv_id"]
     if isinstance(body, Text):
         meta: dict[str, Any] = dict(extra or {}, reactions={}, read_by=[])
         meta["attachments"] = [_attachment_meta(a) for a in body.attachments]
+        meta.update(rooms.text_meta(dev, conv, content))
         dev.store.add_message(StoredMessage(
             content.message_id, cid, account, device, content.header.sent_at, now,
             "file" if body.attachments else "text", body.text, body.reply_to, False, False,

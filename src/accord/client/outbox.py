@@ -31,7 +31,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from accord.client import safety
+from accord.client import rooms, safety
 from accord.client.api import ServerError
 from accord.client.posting import (
     GroupKeptChanging,
@@ -41,7 +41,7 @@ from accord.client.posting import (
     require_member,
 )
 from accord.client.store import OutboxItem
-from accord.content import Delete, Edit, Reaction, Sealed, Text, open_content
+from accord.content import Delete, Edit, Reaction, Sealed, Text, decode_body
 from accord.content.model import BodyKinds, Content
 from accord.errors import AccordError, NotFound, RateLimited, ValidationError
 
@@ -127,7 +127,7 @@ async def attempt(dev: DeviceCore, item: OutboxItem, now: int) -> AccordError | 
     try:
         conv = dev.store.conversation(item.conv_id)
         require_member(dev, conv)  # removed or left: final
-        await post_sealed(dev, conv, Sealed(item.plaintext, item.commitment), now,
+        await post_sealed(dev, conv, item.plaintext, item.commitment, now,
                                     confirmed=item.confirmed)
     except AccordError as exc:
         _failed(dev, item, exc, now)
@@ -168,10 +168,12 @@ def _mark(dev: DeviceCore, msg_id: bytes, state: str | None) -> None:
     dev.store.update_message_meta(msg_id, meta)
 
 
-def view(item: OutboxItem) -> dict[str, Any]:
+def view(dev: DeviceCore, item: OutboxItem) -> dict[str, Any]:
     """An outbox item for the CLI and ``--json`` (the content's text is not repeated)."""
-    body = open_content(item.plaintext, item.commitment).content.body
-    target = getattr(body, "target", None)
+    m = decode_body(item.plaintext)  # our own MIMI content, as kept
+    ref = {"reaction": m.in_reply_to, "edit": m.replaces, "delete": m.replaces}.get(item.kind)
+    index = rooms.StoreIndex(dev.store, item.conv_id, dev.identity.account)
+    target = index.accord_id(ref) if ref is not None else None
     return {"id": item.msg_id.hex(), "chat_id": item.conv_id, "kind": item.kind,
             "state": item.state, "attempts": item.attempts, "created_at": item.created_at,
             "next_attempt_at": item.next_at if item.state == "pending" else None,

@@ -15,10 +15,9 @@ import hashlib
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from accord.client import reinit_state, safety
+from accord.client import reinit_state, rooms, safety
 from accord.client.api import ServerError
 from accord.client.mls_session import epoch_tag, posting_key
-from accord.content import Sealed
 from accord.errors import AccordError, EpochConflict, GroupMoved, ValidationError
 from accord.privacy.franking import message_aad
 
@@ -57,14 +56,17 @@ def require_member(dev: DeviceCore, conv: dict[str, Any]) -> None:
                           "another of your devices adds it at their next sync", "membership")
 
 
-async def post_sealed(dev: DeviceCore, conv: dict[str, Any], sealed: Sealed, now: int, *,
+async def post_sealed(dev: DeviceCore, conv: dict[str, Any], plaintext: bytes,
+                      commitment: bytes, now: int, *,
                       confirmed: bool | Collection[str] = False) -> None:
-    """Encrypt ``sealed`` in the group's current epoch and post it to the hub; a newer
-    epoch (``EpochConflict``) is caught up with and the content encrypted again.
+    """Encrypt the sealed body ``plaintext`` (MIMI content, franked by ``commitment``)
+    in the group's current epoch and post it to the hub; a newer epoch
+    (``EpochConflict``) is caught up with and the content encrypted again.
 
     A group that a ReInit ended (``GroupMoved``) is caught up with too: the sync
     moves the conversation into the new group when its Welcome is here, and the
-    content is encrypted there; until then ``GroupMoving`` (pending in the outbox)."""
+    content is sealed for that room (``rooms.for_room``) and encrypted there; until
+    then ``GroupMoving`` (pending in the outbox)."""
     for _ in range(POST_ATTEMPTS):
         # Before every encryption, the retry after an epoch conflict included: the sync
         # may have brought new or changed members (the re-encryption flaw, T06).
@@ -72,9 +74,10 @@ async def post_sealed(dev: DeviceCore, conv: dict[str, Any], sealed: Sealed, now
         if conv["meta"].get(reinit_state.META):
             raise GroupMoving(f"{conv['name']} is moving to a new group; this device"
                                      " sends there once it has joined it")
+        plaintext, commitment = await rooms.for_room(dev, conv, plaintext, commitment)
         state = dev.store.load_group(conv["group_id"])
-        aad = message_aad(epoch_tag(dev.engine, state), sealed.commitment)
-        ciphertext, nxt = dev.engine.protect(state, sealed.plaintext, aad)
+        aad = message_aad(epoch_tag(dev.engine, state), commitment)
+        ciphertext, nxt = dev.engine.protect(state, plaintext, aad)
         # The generation is spent before the post: never reused, whatever happens next.
         dev.store.save_group(conv["group_id"], nxt, now)
         marker = "sent:" + hashlib.sha256(ciphertext).hexdigest()

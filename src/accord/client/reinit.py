@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import fork_check
+from accord.client import fork_check, rooms
 from accord.client.mls_session import PQ_SUITE, posting_public_key
 from accord.client.reinit_state import acceptable, move
 from accord.errors import Conflict, ValidationError
@@ -106,9 +106,10 @@ async def _create(dev: DeviceCore, conv: dict[str, Any], adds: list[tuple[str, b
     # Nobody posts in the new group's epoch 0 (its first commit is already made),
     # so the hub is given epoch 1's posting key from the start.
     try:
-        await dev.api.create_group(target[0], posting, out.created_info)
+        created = await dev.api.create_group(target[0], posting, out.created_info)
     except Conflict:
         raise Conflict("another member is creating the new group; sync to join it") from None
+    rooms.remember_hub(dev, target[0], created.hub)  # the room URI of MIMI IDs
     await dev.api.commit(target[0], m.CommitRequest(
         epoch=0, commit=out.commit, posting_key=posting, added=[d for d, _ in adds],
         removed=[], welcome=out.welcome))

@@ -1,7 +1,7 @@
 """Reporting a message to the provider (T13), and blocking its sender.
 
 On receipt, the device keeps what a report needs with the message, inside
-the encrypted profile: the exact content bytes (they hold the franking key),
+the encrypted profile: the exact content bytes (their "accord" extension holds the franking key),
 the hub's franking tag and time. ``report`` reveals exactly these, the group
 id and the sender's account to this device's provider, which has the group's
 hub verify them (docs/PRIVACY.md says who learns what).
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from accord.content import decode_content
-from accord.content.padding import STEP, unpad
+from accord.content import decode_body
 from accord.errors import AccordError, NotFound, ValidationError
 from accord.wire import federation as fw
 from accord.wire import messages as m
@@ -26,8 +25,8 @@ def remember(dev: DeviceCore, item: m.QueueItem, plaintext: bytes) -> None:
     """Keep a received message's franking evidence (no-op for non-text contents)."""
     if item.franking_tag is None or item.group_id is None:
         return
-    encoded = unpad(bytes(plaintext), limit=STEP)
-    msg_id = decode_content(encoded).message_id
+    encoded = bytes(plaintext)  # the MIMI content, exactly as franked
+    msg_id = decode_body(encoded).salt
     try:
         msg = dev.store.message(msg_id)
     except NotFound:

@@ -18,15 +18,18 @@ messages.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from accord.client.mls_session import split_identity
 from accord.client.store import ProfileStore
-from accord.content.model import Content, Reaction
-from accord.errors import NotFound, ValidationError
-from accord.wire.mimi import mimi_room_uri, mimi_user_uri
+from accord.content.mimi_map import from_mimi, mentions
+from accord.content.model import Content, Reaction, Text
+from accord.content.sealing import decode_body, seal
+from accord.errors import DecodeError, NotFound, ValidationError
+from accord.wire.mimi import account_of_user_uri, mimi_room_uri, mimi_user_uri
 
 if TYPE_CHECKING:
-    from accord.client.device import Device
+    from accord.client.device_core import DeviceCore as Device
 
 _HUB = "hub:"  # kv key prefix: the group id in hex -> the hub's domain
 
@@ -60,6 +63,27 @@ def sender_uri(account: str) -> str:
     return mimi_user_uri(account)
 
 
+async def for_room(dev: Device, conv: dict[str, Any], plaintext: bytes, commitment: bytes
+                   ) -> tuple[bytes, bytes]:
+    """A kept body (and its commitment) as it must be posted in the conversation's
+    current MLS group: sealed anew when a ReInit moved the conversation since it was
+    sealed, since the room URI is in the content and in its MIMI ID (the index follows).
+    The same content in the same room seals to the same bytes, so a retry is the same
+    message to every recipient."""
+    await learn_hub(dev, conv["group_id"])
+    room = room_uri(dev, conv["group_id"])
+    m = decode_body(plaintext)
+    if m.room_uri in (None, room):
+        return plaintext, commitment
+    idx = index(dev, conv)
+    content = from_mimi(m, idx, 0)
+    if not isinstance(content, Content):
+        raise ValidationError("a kept message this device cannot seal again for the new group")
+    sealed = seal(content, idx, sender_uri(dev.identity.account), room)
+    dev.store.mimi_rekey(conv["conv_id"], content.message_id, sealed.mimi_id)
+    return sealed.plaintext, sealed.commitment
+
+
 class StoreIndex:
     """The ``mimi_map.MessageIndex`` of conversation ``conv_id``; ``me`` is this
     device's account (the one whose reactions it removes)."""
@@ -89,5 +113,31 @@ class StoreIndex:
                                        reaction)
 
 
-def index(dev: Device, conv: dict[str, object]) -> StoreIndex:
+def index(dev: Device, conv: dict[str, Any]) -> StoreIndex:
     return StoreIndex(dev.store, str(conv["conv_id"]), dev.identity.account)
+
+
+def text_meta(dev: Device, conv: dict[str, Any], content: Content) -> dict[str, Any]:
+    """What a text carries besides its words, kept with it: markdown (GFM-MIMI), its
+    topic (MIMI's topicId, opaque octets) and the members it mentions: a link to a
+    user URI is a mention only of a member of the room (draft section 9.6)."""
+    body = content.body
+    assert isinstance(body, Text)
+    out: dict[str, Any] = {}
+    if body.markdown:
+        out["markdown"] = True
+    if content.header.topic:
+        out["topic"] = content.header.topic.hex()
+    linked = mentions(body.text)
+    if linked:
+        state = dev.store.load_group(conv["group_id"])
+        present = {split_identity(mb.identity)[0] for mb in dev.engine.members(state)}
+        out["mentions"] = [a for a in map(_account, linked) if a in present]
+    return out
+
+
+def _account(user_uri: str) -> str | None:
+    try:
+        return account_of_user_uri(user_uri)
+    except DecodeError:
+        return None

@@ -42,6 +42,12 @@ class MimiIndexTables(Database):
                                   "draft-ietf-mimi-content-08 9.1")
         return True
 
+    def mimi_rekey(self, conv_id: str, accord_id: bytes, mimi_id: bytes) -> None:
+        """The new MIMI ID of a message of ours sealed again for another room (a ReInit
+        moved the conversation to another MLS group before it was sent)."""
+        self._conn().execute("UPDATE mimi_ids SET mimi_id = ? WHERE conv_id = ? AND "
+                             "accord_id = ?", (mimi_id, conv_id, accord_id))
+
     def mimi_id_of(self, conv_id: str, accord_id: bytes) -> bytes | None:
         return _one(self._conn().execute(
             "SELECT mimi_id FROM mimi_ids WHERE conv_id = ? AND accord_id = ?",

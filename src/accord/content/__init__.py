@@ -1,16 +1,18 @@
 """Message content: the body inside MLS application messages (sans-I/O).
 
-``model`` declares the kinds, ``message`` encodes, pads and franks them,
-``attachment`` encrypts blobs, ``preview`` reads quarantined first contacts.
-``mimi`` is the MIMI content container (draft-ietf-mimi-content-08) over the
-deterministic CBOR of ``cbor``; ``mimi_vectors`` checks the draft's examples.
-Nothing here reads a clock, the disk or the network, and no randomness is
-hidden: callers pass ``random_bytes`` (``os.urandom``) and ``now``.
+``model`` declares Accord's kinds, ``message`` makes, checks and franks them,
+``sealing`` turns them into the body of every application message, MIMI
+content (draft-ietf-mimi-content-08: ``mimi`` the container over the
+deterministic CBOR of ``cbor``, ``mimi_map`` the mapping of the kinds), and
+back; ``attachment`` encrypts blobs, ``preview`` reads quarantined first
+contacts, ``mimi_vectors`` checks the draft's examples. Nothing here reads a
+clock, the disk or the network, and no randomness is hidden: callers pass
+``random_bytes`` (``os.urandom``) and ``now``.
 
-Padding buckets (``padding``, T11): powers of two from 256 B to 64 KiB, then
-every multiple of 64 KiB; a message content is at most the 64 KiB bucket,
-and an attachment blob is always exactly one bucket. The wire layout is in
-docs/PROTOCOL.md, "Message content and padding".
+Padding buckets (``padding``, T11): an attachment blob is always exactly one
+bucket (powers of two from 256 B to 64 KiB, then every multiple of 64 KiB).
+A message body is not padded here: MLS pads the PrivateMessageContent
+(``accord.mls.padding``). The wire layout is in docs/PROTOCOL.md.
 """
 
 from accord.content.attachment import (
@@ -26,24 +28,16 @@ from accord.content.attachment import (
     new_attachment_key,
 )
 from accord.content.message import (
-    MAX_CONTENT_BYTES,
-    Opened,
-    Sealed,
-    check_report,
-    decode_content,
-    encode_content,
+    check_content,
     expires_at,
     frank,
     is_expired,
     make_content,
     new_franking_key,
     new_id,
-    open_content,
-    seal,
     verify_commitment,
 )
 from accord.content.model import (
-    CONTENT_VERSION,
     Attachment,
     Content,
     Delete,
@@ -58,10 +52,18 @@ from accord.content.model import (
 )
 from accord.content.padding import bucket_for, is_bucket, pad, unpad
 from accord.content.preview import Preview, quarantine_preview
+from accord.content.sealing import (
+    MAX_BODY_BYTES,
+    Opened,
+    Sealed,
+    check_report,
+    decode_body,
+    open_content,
+    seal,
+)
 
 __all__ = [
-    "CONTENT_VERSION",
-    "MAX_CONTENT_BYTES",
+    "MAX_BODY_BYTES",
     "Attachment",
     "BlobDecryptor",
     "BlobEncryptor",
@@ -82,11 +84,11 @@ __all__ = [
     "TimerSetting",
     "blob_layout",
     "bucket_for",
+    "check_content",
     "check_report",
-    "decode_content",
+    "decode_body",
     "decrypt_attachment",
     "decrypt_chunk",
-    "encode_content",
     "encrypt_attachment",
     "encrypt_chunk",
     "expires_at",

@@ -1,56 +1,44 @@
-"""Encoding, padding and franking of one message's content.
+"""Accord's message content: making it, checking its rules, franking it.
 
-The sender builds a ``Content``, then ``seal`` gives the two things it sends:
-the padded plaintext to protect with MLS, and the franking commitment that
-goes outside the ciphertext (issue 11, THREATS.md T13). The recipient calls
-``open_content`` on the plaintext MLS hands back; it gets the content and the
-exact bytes the commitment covers (``Opened.encoded``), which is what a
-report reveals.
+The sender builds a ``Content`` (``make_content``: a fresh id and franking
+key from the caller's randomness); ``accord.content.sealing`` turns it into
+the MIMI content that is the body of the application message, and
+``check_content`` is the one check of Accord's rules a content must pass,
+sent or received: every field within the bounds ``model`` declares (texts,
+names, media types, file names that are never paths) and the value rules
+those bounds cannot say (timers, attachment sizes).
 
 Franking: ``commitment = HMAC-SHA256(franking_key, encoded)`` where
-``encoded`` is the version octet and the canonical encoding of ``Content``
-(unpadded). The franking key is a fresh 32-byte value inside the content, so
-only recipients learn it. HMAC-SHA256 with a 32-byte key is a committing MAC:
-finding a second (key, content) pair with the same commitment needs a
-SHA-256 collision, so a reporter can neither change the text nor the key.
+``encoded`` is the exact body sent (the MIMI content). The franking key is a
+fresh 32-byte value inside the content, so only recipients learn it.
+HMAC-SHA256 with a 32-byte key is a committing MAC: finding a second (key,
+content) pair with the same commitment needs a SHA-256 collision, so a
+reporter can neither change the text nor the key.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any
 
 from accord.content import model
-from accord.content.model import CONTENT_VERSION, Attachment, Content, Header
-from accord.content.padding import STEP, pad, unpad
-from accord.errors import CryptoError, DecodeError, ValidationError
-from accord.mls.codec import decode, encode
+from accord.content.model import Attachment, Content, Header
+from accord.errors import CryptoError, ValidationError
+from accord.mls.codec import encode
 
 __all__ = [
-    "MAX_CONTENT_BYTES",
-    "Opened",
-    "Sealed",
-    "check_report",
-    "decode_content",
-    "encode_content",
+    "check_content",
     "expires_at",
     "frank",
     "is_expired",
     "make_content",
     "new_franking_key",
     "new_id",
-    "open_content",
-    "seal",
     "verify_commitment",
 ]
 
 RandomBytes = Callable[[int], bytes]
-
-# The largest encoded content; padded, it is the 64 KiB bucket at most.
-MAX_CONTENT_BYTES = STEP - 1
 
 
 def new_id(random_bytes: RandomBytes) -> bytes:
@@ -75,9 +63,11 @@ def make_content(
     random_bytes: RandomBytes,
     sent_at: int,
     expires_after: int = 0,
+    topic: bytes = b"",
 ) -> Content:
     """A ``Content`` with a fresh id and franking key drawn from ``random_bytes``."""
-    header = Header(new_id(random_bytes), sent_at, expires_after, new_franking_key(random_bytes))
+    header = Header(new_id(random_bytes), sent_at, expires_after, new_franking_key(random_bytes),
+                    topic)
     return Content(header, body)
 
 
@@ -95,34 +85,13 @@ def _rules(c: Content) -> str | None:
     return None
 
 
-def encode_content(content: Content) -> bytes:
-    """The canonical bytes of ``content``: the version octet, then the struct."""
+def check_content(content: Content) -> None:
+    """Raise ``ValidationError`` unless ``content`` keeps Accord's rules: the bounds of
+    every field (checked by encoding it with its declaration) and the value rules."""
     broken = _rules(content)
     if broken:
         raise ValidationError(broken, "PROTOCOL.md message content")
-    data = bytes([CONTENT_VERSION]) + encode(Content, content)
-    if len(data) > MAX_CONTENT_BYTES:
-        raise ValidationError(f"content of {len(data)} bytes exceeds {MAX_CONTENT_BYTES}")
-    return data
-
-
-def decode_content(data: bytes) -> Content:
-    """Strictly decode ``data``; every failure is a ``DecodeError``."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise DecodeError("content must be bytes")
-    data = bytes(data)
-    if len(data) > MAX_CONTENT_BYTES:
-        raise DecodeError(f"content of {len(data)} bytes exceeds {MAX_CONTENT_BYTES}")
-    if not data:
-        raise DecodeError("empty content")
-    if data[0] != CONTENT_VERSION:
-        raise DecodeError(f"unknown content version {data[0]}")
-    content: Any = decode(Content, data[1:])
-    broken = _rules(content)
-    if broken:
-        raise DecodeError(broken)
-    assert isinstance(content, Content)
-    return content
+    encode(Content, content)
 
 
 def frank(franking_key: bytes, encoded: bytes) -> bytes:
@@ -136,46 +105,6 @@ def verify_commitment(franking_key: bytes, encoded: bytes, commitment: bytes) ->
     """Raise ``CryptoError`` unless ``commitment`` commits to ``encoded`` under the key."""
     if len(franking_key) != 32 or not hmac.compare_digest(frank(franking_key, encoded), commitment):
         raise CryptoError("franking commitment does not match the content")
-
-
-def check_report(encoded: bytes, commitment: bytes) -> Content:
-    """A provider's check of a report: the revealed bytes decode, and the key
-    inside them opens the commitment. Returns the reported content."""
-    content = decode_content(encoded)
-    verify_commitment(content.franking_key, encoded, commitment)
-    return content
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Sealed:
-    plaintext: bytes  # padded: hand this to MLS as the application data
-    commitment: bytes  # franking commitment: sent outside the ciphertext
-
-    def __repr__(self) -> str:
-        return f"Sealed({len(self.plaintext)} bytes)"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Opened:
-    content: Content
-    encoded: bytes  # the exact bytes the franking commitment covers
-
-    def __repr__(self) -> str:
-        return f"Opened({self.content.message_id.hex()})"
-
-
-def seal(content: Content) -> Sealed:
-    encoded = encode_content(content)
-    return Sealed(pad(encoded, limit=STEP), frank(content.franking_key, encoded))
-
-
-def open_content(plaintext: bytes, commitment: bytes | None = None) -> Opened:
-    """Unpad and decode what MLS decrypted; check the commitment when given."""
-    encoded = unpad(bytes(plaintext), limit=STEP)
-    content = decode_content(encoded)
-    if commitment is not None:
-        verify_commitment(content.franking_key, encoded, commitment)
-    return Opened(content, encoded)
 
 
 def expires_at(content: Content) -> int | None:

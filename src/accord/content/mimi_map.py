@@ -13,8 +13,10 @@ How each kind is carried (docs/INTEROP.md, "MIMI content"):
   values per message, section 3.3 and 9.2).
 - sender time and franking key: the private-use extension ``"accord"``
   (section 4.3: text keys are private use), a map ``{1: sent_at ms, 2: key}``.
-- text: a ``render`` part ``text/plain;charset=utf-8``; received
-  ``text/markdown;variant=GFM-MIMI`` is shown as its plain source (7.1).
+- text: a ``render`` part ``text/plain;charset=utf-8``, or
+  ``text/markdown;variant=GFM-MIMI`` for a markdown text (``Text.markdown``;
+  a device may show it as its plain source, 7.1).
+- topic: ``topicId`` (``Header.topic``).
 - reply: ``inReplyTo``; reaction: a ``reaction`` part with the emoji and
   ``inReplyTo`` the target; its removal: ``replaces`` the reaction message
   with a null ``reaction`` part (the draft's "unlike"); edit: ``replaces``
@@ -47,7 +49,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from accord.content import cbor, model
 from accord.content.attachment import BLOB_AAD
-from accord.content.message import encode_content as check_accord_content
+from accord.content.message import check_content as check_accord_content
 from accord.content.mimi import (
     HASH_SHA256,
     ROOM_URI,
@@ -73,6 +75,8 @@ __all__ = [
     "NoEffect",
     "Unsupported",
     "franking_key",
+    "is_text",
+    "kind_of",
     "from_mimi",
     "mention",
     "mentions",
@@ -162,8 +166,9 @@ def _ref(index: MessageIndex, accord_id: bytes) -> bytes:
     return mimi_id
 
 
-def _text(text: str, disposition: int = Disposition.RENDER) -> SinglePart:
-    return SinglePart(disposition, "", TEXT_PLAIN, text.encode("utf-8"))
+def _text(text: str, disposition: int = Disposition.RENDER, markdown: bool = False) -> SinglePart:
+    return SinglePart(disposition, "", TEXT_MARKDOWN if markdown else TEXT_PLAIN,
+                      text.encode("utf-8"))
 
 
 def _external(a: model.Attachment) -> ExternalPart:
@@ -177,9 +182,10 @@ def _body(body: model.BodyKinds, index: MessageIndex) -> tuple[bytes | None, byt
     """(replaces, inReplyTo, body part) of one Accord body."""
     if isinstance(body, model.Text):
         reply = _ref(index, body.reply_to) if body.reply_to is not None else None
+        text = _text(body.text, markdown=body.markdown)
         if not body.attachments:
-            return None, reply, _text(body.text)
-        parts: tuple[NestedPart, ...] = (_text(body.text), *map(_external, body.attachments))
+            return None, reply, text
+        parts: tuple[NestedPart, ...] = (text, *map(_external, body.attachments))
         return None, reply, MultiPart(Disposition.RENDER, "", PartSemantics.PROCESS_ALL, parts)
     if isinstance(body, model.Reaction):
         target = _ref(index, body.target)
@@ -219,7 +225,8 @@ def to_mimi(content: model.Content, index: MessageIndex, sender_uri: str, room_u
         ROOM_URI: room_uri,
         ACCORD_EXTENSION: {_SENT_AT: header.sent_at, _FRANKING_KEY: header.franking_key},
     }
-    return MimiContent(header.message_id, replaces, b"", expires, in_reply_to, extensions, part)
+    return MimiContent(header.message_id, replaces, header.topic, expires, in_reply_to,
+                       extensions, part)
 
 
 # --- MIMI -> Accord ---------------------------------------------------------------------
@@ -242,13 +249,18 @@ def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
     return kind.lower(), values
 
 
-def _is_text(part: NestedPart) -> bool:
+def is_text(part: NestedPart) -> bool:
+    """A text part Accord shows: ``text/plain`` (UTF-8 or ASCII) or ``text/markdown``."""
     if not isinstance(part, SinglePart):
         return False
     kind, params = _media_type(part.content_type)
     if kind == "text/plain":
         return params.get("charset", "utf-8").lower() in ("utf-8", "us-ascii")
     return kind == "text/markdown"  # 7.1: shown as plain text is acceptable support
+
+
+def _is_markdown(part: NestedPart) -> bool:
+    return isinstance(part, SinglePart) and _media_type(part.content_type)[0] == "text/markdown"
 
 
 def _text_of(part: NestedPart) -> str:
@@ -303,18 +315,18 @@ def _replacing(m: MimiContent, index: MessageIndex) -> model.BodyKinds:
     target = _target(index, m.replaces)
     if isinstance(part, NullPart):
         return model.Delete(target)
-    if _is_text(part):
+    if is_text(part):
         return model.Edit(target, _text_of(part))
     raise _Refused(Unsupported("an edit that is not text", _summary(part)))
 
 
 def _single(part: SinglePart, m: MimiContent, index: MessageIndex) -> model.BodyKinds:
     kind, _ = _media_type(part.content_type)
-    if effective_disposition(part.disposition) == Disposition.REACTION and _is_text(part):
+    if effective_disposition(part.disposition) == Disposition.REACTION and is_text(part):
         return model.Reaction(_target(index, m.in_reply_to), _text_of(part))
-    if _is_text(part):
+    if is_text(part):
         reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
-        return model.Text(_text_of(part), reply)
+        return model.Text(_text_of(part), reply, (), _is_markdown(part))
     value = _payload(part) if kind in (RECEIPT_TYPE, TIMER_TYPE, NOTICE_TYPE) else None
     if kind == RECEIPT_TYPE and isinstance(value, tuple):
         # Receipts for messages never seen here are dropped, the rest kept.
@@ -343,12 +355,38 @@ def _mapped_body(m: MimiContent, part: NestedPart, index: MessageIndex) -> model
                 continue
     if isinstance(part, MultiPart) and part.semantics == PartSemantics.PROCESS_ALL:
         first, *rest = part.parts
-        if _is_text(first) and rest:
+        if is_text(first) and rest:
             reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
-            return model.Text(_text_of(first), reply, tuple(map(_attachment, rest)))
+            return model.Text(_text_of(first), reply, tuple(map(_attachment, rest)),
+                              _is_markdown(first))
     if isinstance(part, ExternalPart):
         return model.Text("", None, (_attachment(part),))
     raise _Refused(Unsupported("content Accord cannot show", _summary(part)))
+
+
+def kind_of(m: MimiContent) -> str:
+    """The Accord kind ``from_mimi`` reads ``m`` as, from its shape alone (no index, no
+    external part opened): ``text``, ``reaction``, ``edit``, ``delete``,
+    ``readreceipt``, ``timersetting``, ``notice``, else ``unsupported``."""
+    part = m.body
+    reaction = effective_disposition(part.disposition) == Disposition.REACTION
+    if m.replaces is not None:
+        return "reaction" if reaction else "delete" if isinstance(part, NullPart) else "edit"
+    if isinstance(part, MultiPart) and part.semantics == PartSemantics.CHOOSE_ONE:
+        return "text" if any(is_text(p) for p in part.parts) else "unsupported"
+    if isinstance(part, MultiPart) and part.semantics == PartSemantics.PROCESS_ALL:
+        return "text" if is_text(part.parts[0]) else "unsupported"
+    if isinstance(part, ExternalPart):
+        return "text"
+    if isinstance(part, SinglePart):
+        if is_text(part):
+            return "reaction" if reaction else "text"
+        kind, _ = _media_type(part.content_type)
+        return _ACCORD_TYPES.get(kind, "unsupported")
+    return "unsupported"
+
+
+_ACCORD_TYPES = {RECEIPT_TYPE: "readreceipt", TIMER_TYPE: "timersetting", NOTICE_TYPE: "notice"}
 
 
 def franking_key(m: MimiContent) -> bytes:
@@ -376,7 +414,7 @@ def _header(m: MimiContent, received_at: int) -> model.Header:
         expires_after = max(1, m.expires.time - sent_at // 1000)
     elif m.expires is not None:
         expires_after = max(1, m.expires.time)  # after reading: counted from receipt
-    return model.Header(m.salt, sent_at, expires_after, franking_key)
+    return model.Header(m.salt, sent_at, expires_after, franking_key, m.topic_id)
 
 
 def from_mimi(m: MimiContent, index: MessageIndex, received_at: int) -> model.Content | Unsupported | NoEffect:

@@ -1,12 +1,10 @@
-"""The message content carried inside MLS application messages, declared once.
+"""Accord's message content kinds, declared once with their bounds.
 
-Encoding: one version octet (``CONTENT_VERSION``), then ``Content`` in the TLS
-presentation language (RFC 9420 2.1) via ``accord.mls.codec``. Every length
-is bounded (see the limits below) and checked before anything is sliced; an
-unknown version or body kind is a ``DecodeError``. The encoding is canonical
-(minimal varints, strict flags and UTF-8), so ``encode(decode(b)) == b``:
-a franking commitment over the bytes a recipient decoded is the commitment
-the sender computed.
+On the wire every content is MIMI content (``accord.content.sealing``,
+``mimi_map``). The declarations here, in the TLS presentation language of
+``accord.mls.codec``, are the bounds of every field (lengths, character
+rules, file names that are never paths): ``message.check_content`` checks a
+content against them by encoding it, for what is sent and what is received.
 
 The sender is not in the content: MLS authenticates it (RFC 9420 6.3). The
 conversation state (members, admins) is MLS state; a ``Notice`` only tells
@@ -18,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from accord.content.fields import (
+    BoundedBytes,
     BoundedText,
     BoundedTuple,
     Flag,
@@ -27,7 +26,6 @@ from accord.content.fields import (
 from accord.mls.codec import U32, U64, Fixed, OneOf, Uint, Variant, wire
 
 __all__ = [
-    "CONTENT_VERSION",
     "MAX_ATTACHMENTS",
     "MAX_TEXT_BYTES",
     "Attachment",
@@ -44,8 +42,6 @@ __all__ = [
     "TimerSetting",
 ]
 
-CONTENT_VERSION = 1
-
 MAX_TEXT_BYTES = 16 * 1024
 MAX_EMOJI_BYTES = 32
 MAX_ATTACHMENTS = 16
@@ -56,6 +52,7 @@ MAX_FILE_NAME_BYTES = 255
 MAX_NOTICE_BYTES = 320
 MAX_TIMER_SECONDS = 366 * 24 * 3600
 MAX_ATTACHMENT_SIZE = 1 << 32  # 4 GiB of plaintext
+MAX_TOPIC_BYTES = 4096  # draft-ietf-mimi-content-08 9.1
 
 
 def _plain_text(s: str) -> bool:
@@ -108,10 +105,10 @@ class Attachment:
 
 @wire
 class Text:
-    # ``text`` stays the first field: quarantine previews decode only it.
     text: TextField  # type: ignore[valid-type]
     reply_to: MessageId | None = None
     attachments: BoundedTuple(Attachment, MAX_ATTACHMENTS) = ()  # type: ignore[valid-type]
+    markdown: Flag = False  # text/markdown;variant=GFM-MIMI, else text/plain (MIMI 7.1)
 
 
 @wire
@@ -189,6 +186,8 @@ class Header:
     sent_at: U64  # the sender's clock, ms since the Unix epoch: a claim only
     expires_after: U32  # seconds after sent_at; 0 = the message does not expire
     franking_key: Annotated[bytes, Fixed(32)]  # issue 11 / T13: fresh per message
+    # MIMI topicId (draft-ietf-mimi-content-08 3.4, 5): an opaque grouping; empty: none
+    topic: BoundedBytes(MAX_TOPIC_BYTES) = b""  # type: ignore[valid-type]
 
     def __repr__(self) -> str:  # never print the franking key
         return f"Header(message_id={self.message_id.hex()}, sent_at={self.sent_at})"

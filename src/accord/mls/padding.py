@@ -20,10 +20,11 @@ length of a short message: "Wednesday" and a paragraph both become 256
 bytes with an Ed25519 signature (64 bytes) inside. The smallest bucket is
 256 because the signature alone is 64 to 132 bytes (Ed25519 to P-521), so
 smaller buckets would only separate suites, not messages. Above 16 KiB,
-linear steps bound the overhead at 16 KiB per message. Application content
-is additionally padded to buckets at the content layer (``accord.content``)
-before it reaches MLS; this layer's padding also hides the size of
-proposals and commits sent as PrivateMessages.
+linear steps bound the overhead at 16 KiB per message. This is the only
+padding of application content: its body is MIMI content
+(``accord.content.sealing``), which another MIMI client reads as it is, so
+the size is hidden here, where every MLS client strips it; it also hides the
+size of proposals and commits sent as PrivateMessages.
 """
 
 from __future__ import annotations

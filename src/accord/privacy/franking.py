@@ -11,8 +11,9 @@ travels in the clear, in the MLS authenticated data (``0x01 || epoch tag
 (``lp`` = 4-octet big-endian length, then the bytes) and hands the tag to
 every recipient with the item. The hub never learns who sent the post.
 
-A recipient reports by revealing the content bytes (which hold the franking
-key), the tag, the group and the hub's time. The hub recomputes the
+A recipient reports by revealing the content bytes (the MIMI content, whose
+``"accord"`` extension holds the franking key), the tag, the group and the
+hub's time. The hub recomputes the
 commitment from the revealed bytes and the tag from the commitment: another
 text, another key, another tag, another group or another time fails.
 """
@@ -22,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from accord.content import Content, decode_content, frank
+from accord.content import decode_body, frank
+from accord.content.mimi import MimiContent
+from accord.content.mimi_map import franking_key
 from accord.errors import CryptoError, DecodeError
 
 TAG_LABEL = b"accord/v1/franking-tag"
@@ -75,7 +78,7 @@ def commitment_of_post(body: bytes) -> bytes:
 
 
 def verify_report(hub_key: bytes, group_id: bytes, created_at: int, content: bytes,
-                  tag: bytes) -> Content:
+                  tag: bytes) -> MimiContent:
     """Check a report; the reported content, or ``CryptoError``/``DecodeError``.
 
     The commitment is recomputed from the revealed bytes (the franking key is
@@ -84,8 +87,8 @@ def verify_report(hub_key: bytes, group_id: bytes, created_at: int, content: byt
     """
     if len(tag) != TAG_LEN:
         raise CryptoError("a franking tag is 32 bytes")
-    decoded = decode_content(content)
-    commitment = frank(decoded.franking_key, content)
+    decoded = decode_body(content)
+    commitment = frank(franking_key(decoded), content)
     expected = franking_tag(hub_key, commitment, group_id, created_at)
     if not hmac.compare_digest(expected, tag):
         raise CryptoError("the franking tag does not match this message, group and time")

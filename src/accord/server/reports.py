@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from accord.content import decode_content
+from accord.content import decode_body
 from accord.errors import (
     AuthError,
     CryptoError,
@@ -43,6 +43,7 @@ from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import privacy_sql as sql
 from accord.wire import privacy as w
+from accord.wire.mimi import mimi_user_uri
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -54,12 +55,14 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
                            req: w.ReportRequest | w.FedReport, now: int,
                            origin: str | None = None) -> w.ReportResult:
     try:
-        verify_report(await franking.hub_key(p), group.group_id, req.created_at, req.content,
-                      req.franking_tag)
+        reported = verify_report(await franking.hub_key(p), group.group_id, req.created_at,
+                                 req.content, req.franking_tag)
     except (CryptoError, DecodeError):
         log.info("report refused: it does not verify")
         return w.ReportResult(verified=False, hub=p.config.domain)
     alleged = req.alleged_sender
+    if alleged is not None and reported.sender_uri not in (None, mimi_user_uri(alleged)):
+        alleged = None  # the franked content names another sender (its extension 1)
     if alleged is not None and not await _could_have_sent(p, group, alleged):
         alleged = None  # a claim the roster rules out is not kept
     report_id = await sql.add_report(p.store.engine, group.group_id, reporter, alleged,
@@ -163,7 +166,7 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
     if not await sql.tag_filed(p.store.engine, req.franking_tag):
         raise ValidationError("the hub never delivered a message with this franking tag here",
                               "T13")
-    decode_content(req.content)
+    decode_body(req.content)
     report_id = await sql.add_report(p.store.engine, group.group_id, f"via {peer}", req.account,
                                      req.content, req.created_at, now)
     log.info("report %d filed (from the group's hub)", report_id)

@@ -43,7 +43,7 @@ async def test_an_outage_keeps_the_message_pending_and_the_next_due_flush_sends_
     assert (item.state, item.attempts, item.next_at) == ("pending", 1, NOW + 5_000)
     assert "provider error" in item.error
     assert dev.store.message(mid).meta["outbox"] == "pending"  # shown at once, marked
-    view = outbox.view(item)
+    view = outbox.view(dev, item)
     assert (view["id"], view["state"], view["next_attempt_at"], view["kind"]) == (
         mid.hex(), "pending", NOW + 5_000, "text")
     p.clear()
@@ -91,7 +91,7 @@ async def test_a_refusal_is_final_raised_and_the_message_is_marked_failed(tmp_pa
     assert item.state == "failed" and dev.store.message(item.msg_id).meta["outbox"] == "failed"
     p.clear()
     assert await outbox.flush(dev, NOW + 10**9, force=True) == {}  # failed stays failed
-    assert outbox.view(item)["next_attempt_at"] is None
+    assert outbox.view(dev, item)["next_attempt_at"] is None
 
 
 async def test_an_unconfirmed_key_change_holds_the_message_until_confirmed(
