@@ -113,3 +113,28 @@ async def test_T14_a_welcome_that_is_not_for_the_listed_group_leaves_a_trace(
     assert [e["detail"]["what"] for e in bob.store.events(conv["conv_id"])
             if e["kind"] == "error"] == ["the invitation could not be joined"]
     assert invites.pending(bob) == []
+
+
+async def test_T14_a_first_contact_signed_by_a_key_not_in_the_senders_log_is_dropped(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, gid = await _invited(tmp_path)
+    # alice's provider log no longer lists the key that signed the request
+    p.log.publish("alice@alpha.test", [b"\x07" * 32], p.now)
+    await bob.sync(p.now)
+    (req,) = invites.pending(bob)
+    assert req["meta"]["request"]["first_contact"] == {
+        "state": "dropped", "reason": "key_not_in_log"}
+
+
+async def test_T14_an_unreachable_log_leaves_the_first_contact_for_the_next_sync(
+        tmp_path: Path) -> None:
+    p, alice, bob, ca, gid = await _invited(tmp_path)
+    p.fail("GET", r"/v1/transparency/lookup/.*", 503, "unavailable")
+    await bob.sync(p.now)
+    (req,) = invites.pending(bob)
+    assert req["meta"]["request"]["first_contact"] is None  # undecided, kept
+    assert bob.store.get_json(first_contact.SEALED) != {}
+    p.clear()
+    assert await first_contact.open_waiting(bob, p.now) == 1
+    (req,) = invites.pending(bob)
+    assert req["meta"]["request"]["first_contact"]["state"] == "checked"
