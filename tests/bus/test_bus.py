@@ -3,10 +3,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.harness import PrivateNats, nats_server
+from tests.timing import wait_until
 
 from accord.bus import InProcessBus, NatsBus, Notifier
 
@@ -67,12 +69,8 @@ async def test_a_node_wakes_its_own_sockets_once_even_cut_from_nats() -> None:
     async def on1(ids: list[str]) -> None:
         heard1.append(ids)
 
-    async def until(check: object) -> None:
-        for _ in range(100):  # bounded: 10 s
-            if check():  # type: ignore[operator]
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("timed out")
+    async def until(check: Callable[[], bool]) -> None:
+        await wait_until(check, 10.0)
 
     try:
         await node1.start(on1)
@@ -118,11 +116,8 @@ async def test_a_node_that_reconnects_to_nats_wakes_every_socket_it_holds(
         await bus.start(notifier.on_news, notifier.wake_all)
         idle = notifier.watch("idle-device")
         nats.stop()
-        for _ in range(100):  # bounded: the client notices within a few pings
-            if not bus.connected:
-                break
-            await asyncio.sleep(0.05)
-        assert not bus.connected
+        # the client notices within a few pings
+        await wait_until(lambda: not bus.connected, 5.0, "the bus noticing NATS gone")
         assert not idle.is_set()
         nats.start()
         await asyncio.wait_for(idle.wait(), timeout=10)  # woken by the reconnect alone

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from accord.bus import NatsBus
 from tests.faults.node import group_of_two, post, received, running_node
 from tests.server.relay import TcpRelay
+from tests.timing import wait_until
 
 pytestmark = pytest.mark.nats
 
@@ -26,11 +28,8 @@ def nats_url_or_skip() -> str:
     return url
 
 
-async def _until(condition, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+async def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    await wait_until(condition, timeout_s)
 
 
 async def test_posts_are_kept_while_nats_is_down_and_pushes_resume(tmp_path: Path) -> None:

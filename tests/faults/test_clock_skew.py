@@ -36,7 +36,7 @@ from accord.wire import encode
 from accord.wire import federation as fw
 from tests.faults.node import running_node
 from tests.harness import SimDevice, mls_key_package
-from tests.server.conftest import FakeClock
+from tests.timing import FakeClock
 
 HOUR_S = 3600
 NOW_MS = 1_800_000_000_000

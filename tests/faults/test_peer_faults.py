@@ -41,6 +41,7 @@ class MisbehavingPeer:
         self.bodies: list[bytes] = []
         self.server: asyncio.Server | None = None
         self.url = ""
+        self.released = asyncio.Event()  # a "slow" answer waits for this: the test's end
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -48,6 +49,7 @@ class MisbehavingPeer:
         self.url = f"http://127.0.0.1:{port}"
 
     async def close(self) -> None:
+        self.released.set()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -74,7 +76,7 @@ class MisbehavingPeer:
             return await self._answer(writer, 200, json.dumps(encode(doc)).encode())
         self.attempts += 1
         if self.fault == "slow":
-            await asyncio.sleep(TIMEOUT_S * 20)  # far past the sender's timeout
+            await self.released.wait()  # no answer until the test ends: past any timeout
             return False
         if self.fault == "garbage":
             return await self._answer(writer, 200, b"\x00\xffnot json at all")

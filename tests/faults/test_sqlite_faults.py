@@ -19,6 +19,7 @@ from tests.faults.node import (
     received,
     running_node,
 )
+from tests.timing import wait_until
 
 BIG = 20_000  # a body this large needs new pages; small ones fit in the free space
 
@@ -72,11 +73,8 @@ async def test_full_disk_fails_the_whole_batch_and_acknowledges_only_what_is_kep
             tasks = []
             for body in bodies:
                 tasks.append(asyncio.create_task(post(node.http, group, body)))
-                for _ in range(500):
-                    if engine._queued == len(tasks):
-                        break
-                    await asyncio.sleep(0.005)
-                assert engine._queued == len(tasks)
+                n = len(tasks)
+                await wait_until(lambda n=n: engine._queued == n, 5.0, f"{n} posts queued")
         finally:
             engine._lock.release()
         answers = await asyncio.gather(*tasks)
@@ -109,7 +107,8 @@ async def test_a_write_lock_held_by_another_process_is_a_503_and_the_node_keeps_
         # transaction of the node's own background tasks can finish first
         await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
         writing = asyncio.create_task(post(node.http, group, b"while locked"))
-        await asyncio.sleep(0.1)  # the post now waits for the lock (up to busy_timeout)
+        # the post now waits for the lock (up to busy_timeout), holding the node's own
+        await wait_until(engine._lock.locked, 5.0, "the post waiting for the write lock")
         assert await received(group.bob) == [b"first"]  # reads go on meanwhile
         assert not writing.done(), "the event loop stalled while SQLite waited for the lock"
         assert_store_unavailable(await writing)

@@ -177,16 +177,13 @@ class MlsDevice(SimDevice):
     async def wait_items(self, n: int, timeout_s: float = 20.0, after: int = 0
                          ) -> list[m.QueueItem]:
         """Poll the queue (bounded) until at least ``n`` items are there."""
-        import asyncio
+        from tests.timing import wait_until
 
-        deadline = time.monotonic() + timeout_s
-        items: list[m.QueueItem] = []
-        while time.monotonic() < deadline:
+        async def arrived() -> list[m.QueueItem] | None:
             items = (await self.fetch(after=after)).items
-            if len(items) >= n:
-                return items
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{self!r}: {len(items)} of {n} items after {timeout_s} s")
+            return items if len(items) >= n else None
+
+        return await wait_until(arrived, timeout_s, f"{self!r}: {n} items", poll_s=0.1)
 
 
 __all__ = ["MlsDevice", "Provider", "dumps", "encode", "federation", "key_path", "signed_post"]

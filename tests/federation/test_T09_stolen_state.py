@@ -19,7 +19,6 @@ readable by whoever unlocks it; disappearing messages bound that.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -35,18 +34,19 @@ from accord.wire import messages as m
 from tests.e2e.helpers import PASS, Clock, engine, new_device
 from tests.federation.groups import arrive, bodies
 from tests.federation.providers import Provider
+from tests.timing import wait_until
 
 
 async def _queued(dev: Device, kind: str, n: int) -> list[m.QueueItem]:
     """The next ``n`` items of ``kind`` in ``dev``'s queue, as the provider relays them
     (read without being applied or acknowledged)."""
-    for _ in range(100):
+
+    async def arrived() -> list[m.QueueItem] | None:
         page = await dev.api.fetch(dev.cursor, 100)
         items = [i for i in page.items if i.kind == kind]
-        if len(items) >= n:
-            return items[:n]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"fewer than {n} {kind} items arrived")
+        return items[:n] if len(items) >= n else None
+
+    return await wait_until(arrived, 10.0, f"{n} {kind} items")
 
 
 def _steal(dev: Device, folder: Path) -> Device:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from accord.cli.safe_text import CONTINUATION, plain
 from tests.e2e import helpers
 from tests.e2e.helpers import Listener
 from tests.federation.providers import Provider
+from tests.timing import wait_until_sync
 
 CLI_TIMEOUT_S = 90
 # What the content rules let through (controls and bidi overrides are refused when a
@@ -55,12 +55,8 @@ js = functools.partial(helpers.accord_json, passphrase=PASSPHRASE, columns=1000,
 
 
 def until(check: Any) -> Any:
-    for _ in range(60):  # bounded: what crosses providers takes a moment
-        out = check()
-        if out:
-            return out
-        time.sleep(0.5)
-    raise AssertionError("never arrived")
+    """What crosses providers takes a moment: wait for it (bounded)."""
+    return wait_until_sync(check, 60, "the hostile strings arriving", poll_s=0.5)
 
 
 def shows(out: str, text: str, command: str) -> None:

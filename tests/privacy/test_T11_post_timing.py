@@ -157,7 +157,8 @@ def _send(relay: Relay, profile: Path, text: str) -> tuple[Conn, float, list[flo
     before, started = len(relay.conns), time.monotonic()
     done = _cli(profile, "send", "timing", text)
     assert done.returncode == 0, done.stderr
-    time.sleep(0.05)  # the relay's thread has seen the last bytes
+    # No wait: the relay records each chunk before it passes it on, so every request
+    # the CLI had answered before it exited is recorded already.
     reqs = [(c, r) for c in relay.conns[before:] for r in c.requests() if r[0] >= started]
     posts = [(c, r) for c, r in reqs if _is_post(r[1], r[2])]
     assert len(posts) == 1, reqs

@@ -10,6 +10,7 @@ import pytest
 from tests.engine import engine_params
 from tests.harness import ServerProcess, SimDevice
 from tests.pg import create_database, drop_database, pg_admin_url, pg_required
+from tests.timing import FakeClock
 
 
 def pg_url_or_skip() -> str:
@@ -83,19 +84,6 @@ class Names:
 
 async def new_device(http: httpx.AsyncClient, account: str) -> SimDevice:
     return await SimDevice(http, account).register()
-
-
-class FakeClock:
-    """Time as an input: tests move it instead of sleeping."""
-
-    def __init__(self, now: int = 1_800_000_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.harness import (
     private_message,
     sealed_body,
 )
+from tests.timing import wait_until
 
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
@@ -191,11 +192,11 @@ async def test_websocket_push(server: ServerProcess, http: httpx.AsyncClient, na
         pushed = decode(m.WsItems, json.loads(await asyncio.wait_for(ws.recv(), 10)))
         assert [sealed_body(i.body) for i in pushed.items] == [b"pushed"]
         await ws.send(json.dumps({"type": "ack", "up_to": pushed.items[-1].seq}))
-    for _ in range(50):  # the ack is processed asynchronously
-        if not (await bob.fetch()).items:
-            break
-        await asyncio.sleep(0.05)
-    assert (await bob.fetch()).items == []
+
+    async def acked() -> bool:  # the ack is processed asynchronously
+        return not (await bob.fetch()).items
+
+    await wait_until(acked, 5.0, "bob's queue emptied by his ack")
 
 
 async def test_websocket_refuses_a_bad_token(server: ServerProcess) -> None:

@@ -28,6 +28,7 @@ from tests.harness import (
     mls_key_package,
     mls_new_group,
 )
+from tests.timing import wait_until
 
 from accord.errors import DecodeError, PeerUnavailable
 from accord.federation.peer_client import _answer
@@ -149,15 +150,17 @@ async def test_a_device_holds_at_most_four_sockets(server: ServerProcess,
         fifth = await open_socket(server, bob.token)
         assert await close_code(fifth) == 4429
         await sockets.pop().close()  # a closed socket frees its slot
-        for _ in range(50):  # the server notices the close asynchronously (bounded)
+
+        async def reopened() -> dict | None:  # the server notices the close asynchronously
             again = await open_socket(server, bob.token)
             try:
                 frame = json.loads(await asyncio.wait_for(again.recv(), 10))
             except websockets.ConnectionClosed:
-                await asyncio.sleep(0.05)
-                continue
+                return None
             sockets.append(again)
-            break
+            return frame
+
+        frame = await wait_until(reopened, 10.0, "a socket accepted in the freed slot")
         assert frame["type"] == "items"
     finally:
         for ws in sockets:

@@ -49,6 +49,7 @@ from accord.wire import codec
 from accord.wire import transparency as wt
 from tests.federation.providers import Provider
 from tests.harness import free_port
+from tests.timing import wait_until
 
 
 def _engine(provider: Provider) -> Engine:
@@ -167,11 +168,8 @@ class ForkProxy:
 
     async def __aenter__(self) -> ForkProxy:
         self._task = asyncio.create_task(self._server.serve())
-        for _ in range(200):
-            if self._server.started:
-                return self
-            await asyncio.sleep(0.02)
-        raise RuntimeError("the fork proxy did not start")
+        await wait_until(lambda: self._server.started, 4.0, "the fork proxy started")
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._server.should_exit = True

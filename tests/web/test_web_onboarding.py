@@ -4,7 +4,6 @@ one from a backup with its recovery key; a registered profile restores history t
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from accord.client import conversations as convs
 from accord.client import messaging
 from accord.client.device import Device
 from tests.e2e.helpers import PASS, Clock
+from tests.timing import wait_until
 from tests.web.conftest import World, accept_in_page, peer, post, run_async, shot, with_device
 
 WAIT = 60_000  # a real Argon2id (RFC 9106 cost) runs in the app for a new profile
@@ -178,12 +178,9 @@ def test_a_new_device_joins_its_account_from_the_page(world: World, tag: str) ->
     shown = page.locator("#join-status").text_content() or ""
 
     async def confirm(dev: Device, clock: Clock) -> str:
-        for _ in range(100):  # bounded: the page answered before we got here
-            new = await linking.poll_answer(dev, slot)
-            if new is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert new is not None, "the page never answered the code"
+        # the page answered before we got here
+        new = await wait_until(lambda: linking.poll_answer(dev, slot), 10.0,
+                               "the page answering the code")
         assert linking.key_fingerprint(new.signature_key) in shown  # what the person compares
         return await linking.certify(dev, slot, new)
 
