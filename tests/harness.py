@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import websockets
@@ -29,6 +29,7 @@ from accord.federation.loopback import free_port, spawn_healthy
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
 from tests.engine import database_for
+from tests.timing import wait_until_sync
 
 
 @dataclass
@@ -112,15 +113,19 @@ class PrivateNats:
         self.proc = subprocess.Popen(
             [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("nats-server did not start")
+        try:
+            wait_until_sync(self._listening, timeout_s, "nats-server listening", poll_s=0.05)
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -280,6 +285,31 @@ def mls_commit(state: Any, add: list[bytes] = (), remove: list[int] = (),  # typ
                                force_path=update)
     welcome = result.welcome.to_bytes() if result.welcome is not None else None
     return bytes(result.commit.to_bytes()), welcome, g.merge_pending(pending)
+
+
+class Group(NamedTuple):
+    """Two registered devices in one MLS group the hub keeps: ``alice`` made it and
+    added ``bob``; ``posting_key`` is the group's posting key at epoch 1."""
+
+    alice: SimDevice
+    bob: SimDevice
+    group_id: bytes
+    posting_key: Ed25519PrivateKey
+
+
+async def group_of_two(http: httpx.AsyncClient) -> Group:
+    """Register alice and bob on the provider behind ``http`` and put them in one group."""
+    alice = await SimDevice(http, "alice@alpha.test").register()
+    bob = await SimDevice(http, "bob@alpha.test").register()
+    gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
+        Ed25519PrivateKey.generate()
+    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
+    await alice.call("POST", "/v1/groups", new_group, expect=201)
+    commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
+    await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
+        epoch=0, commit=commit, posting_key=posting_public(pk1),
+        added=[bob.device_id], welcome=welcome), expect=201)
+    return Group(alice, bob, gid, pk1)
 
 
 class DeliveryTally:

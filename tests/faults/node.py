@@ -3,7 +3,6 @@ tests that inject faults into the store under it."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,28 +10,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.server.app import create_app
 from accord.server.state import ServerConfig, wall_clock_ms
 from accord.wire import encode
-from accord.wire import messages as m
 from tests.harness import (
+    Group,
     SimDevice,
     application_post,
+    group_of_two,
     group_path,
-    mls_commit,
-    mls_key_package,
-    mls_new_group,
-    posting_public,
     sealed_body,
 )
+
+__all__ = ["Group", "Node", "assert_store_unavailable", "group_of_two", "post", "received",
+           "running_node"]
 
 
 @dataclass
 class Node:
     app: Any
     http: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport  # for a client's ProviderApi(..., transport=)
 
     @property
     def store(self) -> Any:
@@ -43,6 +42,8 @@ class Node:
 async def running_node(data_dir: Path, database: str | None = None,
                        bus: str | None = None,
                        clock: Callable[[], int] = wall_clock_ms) -> AsyncIterator[Node]:
+    """The real app of a provider in this process, its lifespan running, on ``clock``;
+    its HTTP API at ``http://node`` through ``Node.transport``."""
     config = ServerConfig(domain="alpha.test", data_dir=data_dir, database=database,
                           bus_url=bus, rate_limit_scale=1000.0)
     app = create_app(config, clock)
@@ -50,29 +51,7 @@ async def running_node(data_dir: Path, database: str | None = None,
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://node",
                                      timeout=30.0) as http:
-            yield Node(app, http)
-
-
-@dataclass
-class Group:
-    alice: SimDevice
-    bob: SimDevice
-    group_id: bytes
-    posting_key: Ed25519PrivateKey
-
-
-async def group_of_two(http: httpx.AsyncClient) -> Group:
-    alice = await SimDevice(http, "alice@alpha.test").register()
-    bob = await SimDevice(http, "bob@alpha.test").register()
-    gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
-        Ed25519PrivateKey.generate()
-    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
-    await alice.call("POST", "/v1/groups", new_group, expect=201)
-    commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
-    await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-        epoch=0, commit=commit, posting_key=posting_public(pk1),
-        added=[bob.device_id], welcome=welcome), expect=201)
-    return Group(alice, bob, gid, pk1)
+            yield Node(app, http, transport)
 
 
 async def post(http: httpx.AsyncClient, group: Group, body: bytes) -> httpx.Response:

@@ -6,7 +6,6 @@ import asyncio
 import datetime
 import ipaddress
 import json
-import os
 import secrets
 import ssl
 from pathlib import Path
@@ -21,14 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from tests.harness import (
     ServerProcess,
-    SimDevice,
     application_post,
+    group_of_two,
     group_path,
-    mls_commit,
-    mls_key_package,
-    mls_new_group,
-    posting_public,
 )
+from tests.server.cluster import services_or_skip
 
 from accord.wire import encode
 from accord.wire import messages as m
@@ -89,11 +85,7 @@ async def test_two_nodes_share_postgresql_and_wake_each_other_over_nats(tmp_path
     """A post accepted by node A is pushed to a device whose WebSocket is on node B."""
     from tests.pg import create_database, drop_database
 
-    admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
-    if not admin or not nats_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but PostgreSQL or NATS is not configured")
-        pytest.skip("needs ACCORD_TEST_PG and ACCORD_TEST_NATS")
+    admin, nats_url = services_or_skip()
     url, name = await create_database(admin)
     node_a = node_b = None
     try:
@@ -102,16 +94,7 @@ async def test_two_nodes_share_postgresql_and_wake_each_other_over_nats(tmp_path
         node_b = ServerProcess(tmp_path / "b", database=url, bus=nats_url,
                                rate_limit_scale=50).start()
         async with httpx.AsyncClient(base_url=node_a.url) as http_a:
-            alice = await SimDevice(http_a, "alice@alpha.test").register()
-            bob = await SimDevice(http_a, "bob@alpha.test").register()
-            gid, pk0, pk1 = secrets.token_bytes(16), Ed25519PrivateKey.generate(), \
-                Ed25519PrivateKey.generate()
-            new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
-            await alice.call("POST", "/v1/groups", new_group, expect=201)
-            commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
-            await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-                epoch=0, commit=commit, posting_key=posting_public(pk1),
-                added=[bob.device_id], welcome=welcome), expect=201)
+            _, bob, gid, pk1 = await group_of_two(http_a)
             ws_url = node_b.url.replace("http://", "ws://") + "/v1/ws"
             async with websockets.connect(ws_url) as ws:
                 await ws.send(json.dumps({"type": "auth", "token": bob.token}))

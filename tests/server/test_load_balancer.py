@@ -19,22 +19,17 @@ from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
+    group_of_two,
     group_path,
 )
 from tests.server.cluster import services_or_skip, start_nodes
-from tests.server.test_operations import _group_of_two, sample
+from tests.server.test_operations import sample
+from tests.timing import wait_until
 
 from accord.federation.loopback import free_port
 from accord.wire import encode
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _wait(check: object, timeout_s: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 async def _push(ws: websockets.ClientConnection) -> dict[str, object]:
@@ -70,8 +65,8 @@ async def test_a_draining_node_sends_its_websockets_to_the_others_and_nothing_is
                 except httpx.HTTPError:
                     return False
 
-            await _wait(lb_ready)
-            alice, bob, gid, pk1 = await _group_of_two(http)
+            await wait_until(lb_ready, 20.0, "the balancer answering /readyz")
+            alice, bob, gid, pk1 = await group_of_two(http)
             ws = await websockets.connect(base.replace("http://", "ws://") + "/v1/ws")
             await ws.send(json.dumps({"type": "auth", "token": bob.token}))
             welcome = await _push(ws)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import signal
 import socket
@@ -16,18 +15,16 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import websockets
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.harness import (
     ServerProcess,
     SimDevice,
     application_post,
+    group_of_two,
     group_path,
-    mls_commit,
-    mls_key_package,
-    mls_new_group,
-    posting_public,
 )
+from tests.server.cluster import services_or_skip
 from tests.server.relay import TcpRelay
+from tests.timing import wait_until
 
 from accord.federation.loopback import free_port
 from accord.server.app import create_app
@@ -35,7 +32,6 @@ from accord.server.metrics import Metrics, refresh_backlog
 from accord.server.state import ServerConfig
 from accord.server.ws import PUSH_FRAME_BYTES
 from accord.wire import b64e, encode
-from accord.wire import messages as m
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -52,21 +48,6 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def _group_of_two(http: httpx.AsyncClient) -> tuple[SimDevice, SimDevice, bytes,
-                                                        Ed25519PrivateKey]:
-    alice = await SimDevice(http, "alice@alpha.test").register()
-    bob = await SimDevice(http, "bob@alpha.test").register()
-    gid, pk0, pk1 = secrets.token_bytes(32), Ed25519PrivateKey.generate(), \
-        Ed25519PrivateKey.generate()
-    new_group, mls_state = mls_new_group(alice, gid, posting_public(pk0))
-    await alice.call("POST", "/v1/groups", new_group, expect=201)
-    commit, welcome, _ = mls_commit(mls_state, add=[mls_key_package(bob)])
-    await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-        epoch=0, commit=commit, posting_key=posting_public(pk1),
-        added=[bob.device_id], welcome=welcome), expect=201)
-    return alice, bob, gid, pk1
-
-
 async def test_metrics_count_by_route_template_on_their_own_listener(tmp_path: Path) -> None:
     metrics_port = free_port()
     server = ServerProcess(tmp_path, rate_limit_scale=100, extra_args=(
@@ -78,7 +59,7 @@ async def test_metrics_count_by_route_template_on_their_own_listener(tmp_path: P
             posts = "/v1/groups/{group_id}/messages"
             assert sample(before, "accord_http_requests_total", route=posts, method="POST",
                           status="201") is None
-            alice, bob, gid, pk1 = await _group_of_two(http)
+            alice, bob, gid, pk1 = await group_of_two(http)
             sent = []
             for _ in range(3):
                 post = application_post(pk1, gid, 1, b"CONTENT-" + secrets.token_bytes(8))
@@ -95,11 +76,12 @@ async def test_metrics_count_by_route_template_on_their_own_listener(tmp_path: P
             # The public port serves no metrics: the counts stay the operator's.
             public = await http.get("/metrics")
             assert public.status_code == 404 and "accord_http" not in public.text
-            for _ in range(50):  # bounded: the node sees the socket close soon after
-                after = (await http.get(scrape)).text
-                if sample(after, "accord_websocket_connections") == 0:
-                    break
-                await asyncio.sleep(0.1)
+
+            async def socket_gone() -> str | None:  # the node sees the close soon after
+                text = (await http.get(scrape)).text
+                return text if sample(text, "accord_websocket_connections") == 0 else None
+
+            after = await wait_until(socket_gone, 5.0, "the node counting the socket closed")
     finally:
         server.stop()
     assert sample(after, "accord_http_requests_total", route=posts, method="POST",
@@ -164,13 +146,12 @@ async def test_a_node_whose_start_has_not_finished_is_not_ready(tmp_path: Path) 
 
 async def _wait_ready(http: httpx.AsyncClient, status: int, reason: str | None = None,
                       timeout_s: float = 20.0) -> httpx.Response:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+    async def answered() -> httpx.Response | None:
         r = await http.get("/readyz", timeout=5.0)
-        if r.status_code == status and (reason is None or r.json().get("reason") == reason):
-            return r
-        assert asyncio.get_running_loop().time() < deadline, r.text
-        await asyncio.sleep(0.2)
+        ok = r.status_code == status and (reason is None or r.json().get("reason") == reason)
+        return r if ok else None
+
+    return await wait_until(answered, timeout_s, f"/readyz answering {status} {reason or ''}")
 
 
 @pytest.mark.pg
@@ -180,11 +161,7 @@ async def test_readiness_follows_the_database_and_the_bus_while_liveness_stays(
     """A node cut from PostgreSQL, then from NATS, is alive but not ready; back, it is ready."""
     from tests.pg import create_database, drop_database
 
-    admin, nats_url = os.environ.get("ACCORD_TEST_PG"), os.environ.get("ACCORD_TEST_NATS")
-    if not admin or not nats_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but PostgreSQL or NATS is not configured")
-        pytest.skip("needs ACCORD_TEST_PG and ACCORD_TEST_NATS")
+    admin, nats_url = services_or_skip()
     url, name = await create_database(admin)
     pg = TcpRelay(httpx.URL(url).host, httpx.URL(url).port or 5432)
     bus = TcpRelay(httpx.URL(nats_url).host, httpx.URL(nats_url).port or 4222)
@@ -234,8 +211,11 @@ async def test_sigterm_drains_requests_closes_websockets_with_1001_and_exits_0(
     release = asyncio.Event()
     blob = secrets.token_bytes(64 * 1024)
 
+    head_out = asyncio.Event()
+
     async def slow_body() -> AsyncIterator[bytes]:
         yield blob[:1024]
+        head_out.set()  # asked for more: the head and the first bytes are written
         await release.wait()  # the rest arrives only after SIGTERM
         yield blob[1024:]
 
@@ -247,7 +227,7 @@ async def test_sigterm_drains_requests_closes_websockets_with_1001_and_exits_0(
             headers = {**alice.auth, "content-length": str(len(blob))}
             upload = asyncio.create_task(http.post("/v1/blobs", content=slow_body(),
                                                    headers=headers))
-            await asyncio.sleep(0.5)  # the head and the first bytes are in
+            await asyncio.wait_for(head_out.wait(), 10)
             assert not upload.done()
             server.proc.send_signal(signal.SIGTERM)
             with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -277,7 +257,7 @@ async def test_a_reader_that_stops_reading_is_dropped_and_resumes_from_its_curso
     ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
-            alice, bob, gid, pk1 = await _group_of_two(http)
+            alice, bob, gid, pk1 = await group_of_two(http)
             stalled = socket.socket()
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.connect(("127.0.0.1", server.port))
@@ -290,15 +270,13 @@ async def test_a_reader_that_stops_reading_is_dropped_and_resumes_from_its_curso
                 r = await http.post(group_path(gid, "/messages"), json=encode(post))
                 assert r.status_code == 201, r.text
                 sent.append(r.json()["msg_id"])
-            text = ""
-            for _ in range(100):  # bounded: the send timeout is 1 s
+
+            async def dropped() -> bool:  # the send timeout is 1 s
                 text = (await http.get(scrape)).text
-                if sample(text, "accord_websocket_slow_consumers_total") == 1 and \
-                        sample(text, "accord_websocket_connections") == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert sample(text, "accord_websocket_slow_consumers_total") == 1
-            assert sample(text, "accord_websocket_connections") == 0
+                return sample(text, "accord_websocket_slow_consumers_total") == 1 and \
+                    sample(text, "accord_websocket_connections") == 0
+
+            await wait_until(dropped, 10.0, "the stalled socket dropped as a slow consumer")
             ws.transport.abort()
             # The same device, reading now, gets every item from its cursor, in order,
             # in frames no larger than the bound.
