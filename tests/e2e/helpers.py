@@ -11,12 +11,26 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from accord.client.api import ProviderApi
 from accord.client.device import Device
+from accord.client.device_core import ProviderFactory
 from accord.client.mls_rfc import default_engine
 from accord.client.mls_session import MlsEngine
 from accord.client.store import KdfParams
+from tests.timing import wait_until_sync
 
 ACCORD_ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
+
+
+def accord_argv(clock_offset_ms: int = 0) -> list[str]:
+    """The CLI as a real process. With ``clock_offset_ms`` its clock runs that far from
+    the wall clock: the CLI reads the time only through ``time.time_ns``
+    (``client_common.now_ms``), so a test moves the CLI's time instead of sleeping."""
+    if not clock_offset_ms:
+        return ACCORD_ARGV
+    shift = ("import time; _wall_ns = time.time_ns; "
+             f"time.time_ns = lambda: _wall_ns() + {int(clock_offset_ms)} * 1_000_000; ")
+    return [sys.executable, "-c", shift + ACCORD_ARGV[2]]
 CLI_TIMEOUT_S = 60
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 PASS = "correct horse battery staple"
@@ -44,22 +58,21 @@ def fresh_account(name: str, domain: str = "alpha.test") -> str:
 
 
 async def new_device(folder: Path, account: str | None, server_url: str,
-                     clock: Clock) -> Device:
-    dev = Device.init(folder, PASS, engine=engine(), kdf=CHEAP)
+                     clock: Clock, provider: ProviderFactory = ProviderApi) -> Device:
+    dev = Device.init(folder, PASS, engine=engine(), kdf=CHEAP, provider=provider)
     if account is not None:
         await dev.register(account, server_url, clock())
     return dev
 
 
 def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None = None,
-            **env: str) -> subprocess.CompletedProcess[str]:
+            clock_offset_ms: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
     """``accord ARGS`` as a real process on ``profile`` (the test passphrase);
-    ``input``: what is typed on its stdin."""
+    ``input``: what is typed on its stdin; ``clock_offset_ms``: see :func:`accord_argv`."""
     full_env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS,
                     COLUMNS="200", **env)
-    return subprocess.run([sys.executable, "-c", "from accord.cli.main import main; main()",
-                           *args], env=full_env, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    return subprocess.run([*accord_argv(clock_offset_ms), *args], env=full_env,
+                          capture_output=True, text=True, timeout=timeout, input=input)
 
 
 class Listener:
@@ -111,18 +124,19 @@ class Listener:
 
 def accord(profile: Path | None, *args: str, passphrase: str | None = PASS,
            check: bool = True, stdin: str = "", columns: int = 200,
-           timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+           timeout: float = CLI_TIMEOUT_S, clock_offset_ms: int = 0
+           ) -> subprocess.CompletedProcess[str]:
     """``accord ARGS`` as a real process on ``profile`` (None: none named) unlocked by
     ``passphrase`` (None: none given, so a prompt meets ``stdin``, by default the end of
-    input); with ``check`` it must succeed."""
+    input); with ``check`` it must succeed; ``clock_offset_ms``: see :func:`accord_argv`."""
     env = {k: v for k, v in os.environ.items() if k not in ("ACCORD_PROFILE", "ACCORD_PASSPHRASE")}
     env["COLUMNS"] = str(columns)
     if profile is not None:
         env["ACCORD_PROFILE"] = str(profile)
     if passphrase is not None:
         env["ACCORD_PASSPHRASE"] = passphrase
-    proc = subprocess.run([*ACCORD_ARGV, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, input=stdin)
+    proc = subprocess.run([*accord_argv(clock_offset_ms), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, input=stdin)
     if check:
         assert proc.returncode == 0, (args, proc.stderr, proc.stdout)
     return proc
@@ -134,13 +148,10 @@ def accord_json(profile: Path | None, *args: str, **kw: Any) -> Any:
 
 
 def accept_request(profile: Path, sender: str, passphrase: str = PASS,
-                   tries: int = 40) -> dict[str, Any]:
+                   timeout_s: float = 60.0) -> dict[str, Any]:
     """Accept through the CLI the message request from ``sender`` on ``profile`` (T14: a
     first invitation from a stranger, of any provider, waits for this), once it came."""
-    for _ in range(tries):  # bounded: the invitation may still be on its way
-        rows = accord_json(profile, "requests", "list", passphrase=passphrase)
-        if any(r["from"] == sender for r in rows):
-            return dict(accord_json(profile, "requests", "accept", sender,
-                                    passphrase=passphrase))
-        time.sleep(0.25)
-    raise AssertionError(f"no message request from {sender}")
+    wait_until_sync(lambda: any(r["from"] == sender for r in accord_json(
+        profile, "requests", "list", passphrase=passphrase)), timeout_s,
+        f"a message request from {sender}", poll_s=0.25)
+    return dict(accord_json(profile, "requests", "accept", sender, passphrase=passphrase))

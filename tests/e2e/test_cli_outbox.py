@@ -16,8 +16,6 @@ from tests.e2e.helpers import Clock, new_device, run_cli
 from tests.engine import start_server
 from tests.federation.groups import arrive
 
-MAX_BACKOFF_WAIT_S = 10
-
 
 async def _pair(url: str, tmp_path: Path) -> None:
     clock = Clock()
@@ -31,8 +29,10 @@ async def _pair(url: str, tmp_path: Path) -> None:
         d.close()
 
 
-def _js(profile: Path, *args: str) -> dict:
-    out = run_cli(profile, *args, "--json")
+def _js(profile: Path, *args: str, at_ms: int | None = None) -> dict:
+    """``accord ARGS --json``; with ``at_ms`` the CLI's clock reads that time."""
+    offset = 0 if at_ms is None else at_ms - time.time_ns() // 1_000_000
+    out = run_cli(profile, *args, "--json", clock_offset_ms=offset)
     assert out.returncode == 0, out.stderr + out.stdout
     return json.loads(out.stdout)
 
@@ -58,10 +58,10 @@ def test_send_during_an_outage_is_queued_and_delivered_once(tmp_path) -> None:
     due = item["next_attempt_at"]
     server = start_server(data, "alpha.test", port=port, log_path=tmp_path / "p2.log")
     try:
-        # The backoff decides (tests/e2e/test_outbox.py checks it with a fake clock);
-        # here the wall clock only has to reach the time the CLI reported.
-        time.sleep(min(max(0.0, due / 1000 - time.time()), MAX_BACKOFF_WAIT_S))
-        assert _js(alice, "chat", "list")[0]["pending"] == 0  # the next command sent it
+        # The backoff decides: a command before the time the CLI reported sends nothing,
+        # the next one at that time sends it (the CLI's clock is moved, not waited for).
+        assert _js(alice, "chat", "list", at_ms=due - 1000)[0]["pending"] == 1
+        assert _js(alice, "chat", "list", at_ms=due)[0]["pending"] == 0
         assert _js(alice, "outbox", "list") == []
         got = _js(bob, "read", "pair", "--no-receipts")
         texts = [i["text"] for i in got["items"] if i["type"] == "message"]

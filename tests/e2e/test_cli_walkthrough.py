@@ -17,6 +17,7 @@ from accord.federation.loopback import Provider
 from tests.e2e import helpers
 from tests.e2e.helpers import Listener, accept_request
 from tests.engine import running, start_server
+from tests.timing import wait_until_sync
 
 CLI_TIMEOUT_S = 60
 
@@ -142,9 +143,10 @@ def provider_outage_and_the_outbox(server, bob: Path, phone: Path, tmp_path: Pat
     back = start_server(server.data_dir, server.domain, port=port,
                         log_path=tmp_path / "provider-again.log")
     try:
-        # the retry waits for its backoff (5 s after the failed attempt)
-        time.sleep(min(max(0.0, item["next_attempt_at"] / 1000 - time.time()), 10))
-        accord(bob, "chat", "list")  # any command sends what is due
+        # the retry waits for its backoff (5 s after the failed attempt): any command at
+        # that time sends what is due (the CLI's clock is moved there, not waited for)
+        accord(bob, "chat", "list",
+               clock_offset_ms=item["next_attempt_at"] - time.time_ns() // 1_000_000)
         assert js(bob, "outbox", "list") == []
         texts = [i["text"] for i in js(phone, "read", "hiking")["items"]
                  if i["type"] == "message"]
@@ -176,12 +178,9 @@ def test_readme_walkthrough_a_federated_stranger(two_providers, tmp_path) -> Non
 
     accord(carol, "chat", "new", "climbing", b_acct, "--message", "Hi Bob, Carol from the club")
     js(carol, "send", "climbing", "are you coming on Sunday?")
-    rows: list = []
-    for _ in range(30):  # bounded: the invitation crosses two providers
-        rows = js(bob, "requests", "list")  # type: ignore[assignment]
-        if rows and rows[0]["waiting"] >= 2:
-            break
-        time.sleep(0.5)
+    rows = wait_until_sync(  # the invitation crosses two providers
+        lambda: (r := js(bob, "requests", "list")) and r[0]["waiting"] >= 2 and r,
+        30, "carol's request with both messages", poll_s=0.5)
     assert [(r["from"], r["previews"]) for r in rows] == [(c_acct, ["Hi Bob, Carol from the club"])]
     assert [c["name"] for c in js(bob, "chat", "list") if not c.get("request")] == []
 
@@ -191,11 +190,11 @@ def test_readme_walkthrough_a_federated_stranger(two_providers, tmp_path) -> Non
     assert [i["text"] for i in read["items"] if i["type"] == "message"] == [
         "Hi Bob, Carol from the club", "are you coming on Sunday?"]
     js(bob, "send", "climbing", "Yes, see you at 9")
-    texts: list = []
-    for _ in range(30):
-        read = js(carol, "read", "climbing")
-        texts = [i["text"] for i in read["items"] if i["type"] == "message"]  # type: ignore[index]
-        if "Yes, see you at 9" in texts:
-            break
-        time.sleep(0.5)
+
+    def carol_reads() -> list[str]:
+        return [i["text"] for i in js(carol, "read", "climbing")["items"]
+                if i["type"] == "message"]
+
+    texts = wait_until_sync(lambda: "Yes, see you at 9" in (t := carol_reads()) and t, 30,
+                            "bob's answer at carol", poll_s=0.5)
     assert texts[-1] == "Yes, see you at 9"
