@@ -48,6 +48,7 @@ from tests.pg import (
     postgres_bin,
 )
 from tests.server.cluster import start_nodes
+from tests.timing import wait_until
 
 from accord.wire import b64d, encode
 from accord.wire import messages as m
@@ -138,6 +139,7 @@ class Tally:
     refused: Counter[int] = field(default_factory=Counter)  # by status, then retried
     refusal_codes: set[str] = field(default_factory=set)
     committed_unanswered: int = 0  # refused with 503, then found stored by the retry
+    barriers: set[bytes] = field(default_factory=set)  # the test's own posts (_barrier)
 
 
 async def _make_groups(http: httpx.AsyncClient) -> list[Group]:
@@ -248,7 +250,7 @@ async def _burst(cluster: Cluster, disrupt: Callable[[list[Group]], Awaitable[No
     tally = Tally()
     orders: dict[tuple[int, int], list[bytes]] = {}
     try:
-        await asyncio.sleep(1.0)  # the WebSockets are up
+        await _barrier(cluster, groups, tally, b"ready")  # the WebSockets are up
         deadline = time.monotonic() + BURST_S
         posters = []
         for gi, g in enumerate(groups):
@@ -257,12 +259,12 @@ async def _burst(cluster: Cluster, disrupt: Callable[[list[Group]], Awaitable[No
                 posters.append(asyncio.create_task(
                     _post_burst(cluster, g, poster, tally, orders[gi, poster], deadline)))
         total = len(posters) * POSTS_PER_POSTER
-        while len(tally.acked) < total // 3:  # a third of the way in
-            assert time.monotonic() < deadline, "the burst did not get going"
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(tally.acked) >= total // 3, BURST_S,  # a third of the way
+                         "the burst getting going")
         await disrupt(groups)
         await asyncio.gather(*posters)
-        await _delivered(groups, tally, time.monotonic() + DELIVERY_S)
+        # everything stored, and any duplicate, is pushed before a later post
+        await _barrier(cluster, groups, tally, b"done")
     finally:
         stop.set()
         await asyncio.gather(*listeners, return_exceptions=True)
@@ -271,20 +273,26 @@ async def _burst(cluster: Cluster, disrupt: Callable[[list[Group]], Awaitable[No
     return groups, tally
 
 
-async def _delivered(groups: list[Group], tally: Tally, deadline: float) -> None:
-    def missing() -> int:
-        return sum(len(_expected(g, tally) - set(mem.bodies))
-                   for g in groups for mem in g.members)
-
-    while missing():
-        assert time.monotonic() < deadline, f"{missing()} deliveries missing"
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.5)  # a duplicate would arrive now
+async def _barrier(cluster: Cluster, groups: list[Group], tally: Tally, tag: bytes) -> None:
+    """One post to each group, waited for at every member: each device's queue is pushed
+    in order, so its WebSocket is up and whatever was stored before has arrived (a
+    readiness signal instead of a sleep)."""
+    bodies = []
+    async with httpx.AsyncClient(base_url=cluster.alive()[0].url, timeout=15.0) as http:
+        for g in groups:
+            body = g.group_id[:4].hex().encode() + b"/" + tag
+            post = application_post(g.posting_key, g.group_id, 1, body)
+            r = await http.post(group_path(g.group_id, "/messages"), json=encode(post))
+            assert r.status_code == 201, r.text
+            tally.barriers.add(body)
+            bodies.append((g, body))
+    await wait_until(lambda: all(body in mem.bodies for g, body in bodies for mem in g.members),
+                     DELIVERY_S, f"the {tag.decode()} post at every member")
 
 
 def _expected(group: Group, tally: Tally) -> set[bytes]:
     prefix = group.group_id[:4].hex().encode() + b"/"
-    return {b for b in tally.acked if b.startswith(prefix)}
+    return {b for b in tally.acked | tally.barriers if b.startswith(prefix)}
 
 
 def _check_exactly_once_in_order(groups: list[Group], tally: Tally,
@@ -308,12 +316,13 @@ async def _nothing_left(cluster: Cluster, groups: list[Group]) -> None:
     """Every device acknowledged its queue to empty; the outbound queue is empty."""
     live = cluster.alive()[0]
     async with httpx.AsyncClient(base_url=live.url, timeout=10.0) as http:
-        deadline = time.monotonic() + 5.0
         for mem in (mem for g in groups for mem in g.members):
             mem.device.http = http
-            while (await mem.device.fetch(after=0)).items:
-                assert time.monotonic() < deadline, "acknowledged items left queued"
-                await asyncio.sleep(0.1)
+
+            async def emptied(mem: Member = mem) -> bool:
+                return not (await mem.device.fetch(after=0)).items
+
+            await wait_until(emptied, 5.0, "every acknowledged item gone from the queue")
     db = await asyncpg.connect(_database_url(cluster))
     try:
         assert await db.fetchval("SELECT count(*) FROM fed_outbox") == 0

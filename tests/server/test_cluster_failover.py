@@ -21,6 +21,7 @@ from tests.harness import ServerProcess, SimDevice, application_post, group_path
 from tests.server.cluster import services_or_skip, start_nodes
 from tests.server.relay import TcpRelay
 from tests.server.test_durability import setup_group
+from tests.timing import wait_until
 
 from accord.wire import encode
 
@@ -133,6 +134,21 @@ async def burst(nodes: list[ServerProcess], fault: Fault, gid: bytes,
     return acked, statuses
 
 
+async def barrier(nodes: list[ServerProcess], gid: bytes, pk: Ed25519PrivateKey,
+                  listeners: list[Listener]) -> None:
+    """Post one message and wait until every device has it pushed. Each device's queue
+    is pushed in order, so whatever was stored before it has arrived too: a readiness
+    signal instead of a sleep."""
+    live = [x for x in nodes if x.proc is not None and x.proc.poll() is None]
+    async with httpx.AsyncClient(base_url=live[0].url, timeout=10.0) as http:
+        r = await http.post(group_path(gid, "/messages"),
+                            json=encode(application_post(pk, gid, 1, b"barrier")))
+    assert r.status_code == 201, r.text
+    msg_id = r.json()["msg_id"]
+    await wait_until(lambda: all(msg_id in x.received for x in listeners), 30,
+                     "a post pushed to every device")
+
+
 @pytest.mark.pg
 @pytest.mark.nats
 @pytest.mark.parametrize("fault_kind", ["kill", "database", "bus"])
@@ -156,14 +172,10 @@ async def test_a_fault_mid_burst_loses_nothing_and_devices_move(
             devices, gid, pk = await setup_group(http)  # alice, bob, bob's second device
         listeners = [Listener(d, nodes, i) for i, d in enumerate(devices)]  # one per node
         tasks = [asyncio.create_task(x.run(stop)) for x in listeners]
-        await asyncio.sleep(1.0)  # each socket is open on its node
+        await barrier(nodes, gid, pk, listeners)  # each socket is open on its node
         acked, statuses = await burst(nodes, Fault(fault_kind, nodes[1], relay), gid, pk)
-        deadline = time.monotonic() + 30
-        while any(not acked <= set(x.received) for x in listeners):
-            assert time.monotonic() < deadline, [len(acked - set(x.received))
-                                                 for x in listeners]
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)  # anything stored without an answer arrives too
+        # everything stored, acknowledged or not, is pushed before a later post
+        await barrier(nodes, gid, pk, listeners)
         stop.set()
         await asyncio.gather(*tasks)
     finally:
