@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.server_bench import measure
+from bench.server_bench import add_load_options, load_header, measure
 from tests.harness import ServerProcess
 from tests.pg import create_database, drop_database
 from tests.server.cluster import start_nodes
@@ -42,16 +42,8 @@ RATE_LIMIT_SCALE = 10_000  # as bench/server_bench.py: the load is the benchmark
 
 def parse(args: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="accord bench cluster")
-    ap.add_argument("--engines", default="sqlite,postgresql")
+    add_load_options(ap)
     ap.add_argument("--nodes", default="1,2,3", help="node counts for PostgreSQL (SQLite: 1)")
-    ap.add_argument("--groups", default="2,10,100")
-    ap.add_argument("--messages", type=int, default=400, help="posts per run (bounded)")
-    ap.add_argument("--seconds", type=float, default=60.0, help="time limit per run")
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--rate", type=float, default=0.0, help="posts per second; 0 = unpaced")
-    ap.add_argument("--payload", type=int, default=1024)
-    ap.add_argument("--body", choices=("binary", "json"), default="binary",
-                    help="hidden-sender posts as MLS bytes (message/mls) or as JSON")
     ap.add_argument("--profile", default="",
                     help="folder: run each node under cProfile, one file per run and node")
     return ap.parse_args(args)
@@ -103,13 +95,7 @@ def _renamed(result: dict[str, Any]) -> dict[str, Any]:
 
 def cli_main(args: list[str]) -> dict[str, Any]:
     opts = parse(args)
-    out: dict[str, Any] = {
-        "payload_bytes": opts.payload,
-        "messages_per_run": opts.messages,
-        "concurrency": opts.concurrency,
-        "rate_per_s": opts.rate or "unpaced",
-        "runs": [],
-    }
+    out: dict[str, Any] = load_header(opts) | {"runs": []}
     for engine in opts.engines.split(","):
         counts = [1] if engine == "sqlite" else [int(n) for n in opts.nodes.split(",")]
         for nodes in counts:

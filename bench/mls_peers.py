@@ -56,9 +56,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.mls_groups import key_packages  # the same members as there
+
 from accord.mls import group as g
 from accord.mls.codec import decode
-from accord.mls.structs import Add, Credential, MLSMessage
+from accord.mls.structs import Add, MLSMessage
 from accord.mls.suites import get_suite
 
 NOW = 1_750_000_000
@@ -126,16 +128,6 @@ def timed(out: dict[str, Any], name: str, runs: int, deadline: float,
 
 # --------------------------------------------------------------------------
 # Accord
-
-
-def key_packages(n: int) -> list[g.KeyPackagePrivate]:
-    suite = get_suite(1)
-    kps = []
-    for i in range(n):
-        priv, _ = suite.generate_signature_key_pair()
-        kps.append(g.key_package(suite, Credential.basic(b"member-%d" % i), priv, NOW,
-                                 grease=False))
-    return kps
 
 
 def run_accord(n: int, repeats: int, app_messages: int, budget_s: float) -> dict[str, Any]:

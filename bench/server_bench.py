@@ -58,8 +58,8 @@ from accord.wire.binary import post_headers
 BASELINE = Path(__file__).resolve().with_name("attributed_baseline.py")
 
 
-def parse(args: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="accord bench server")
+def add_load_options(ap: argparse.ArgumentParser) -> None:
+    """The options of the load :func:`measure` sends (the cluster benchmark's too)."""
     ap.add_argument("--engines", default="sqlite,postgresql")
     ap.add_argument("--groups", default="2,10,100")
     ap.add_argument("--messages", type=int, default=400, help="posts per run (bounded)")
@@ -69,6 +69,11 @@ def parse(args: list[str]) -> argparse.Namespace:
     ap.add_argument("--payload", type=int, default=1024)
     ap.add_argument("--body", choices=("binary", "json"), default="binary",
                     help="hidden-sender posts as MLS bytes (message/mls) or as JSON")
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="accord bench server")
+    add_load_options(ap)
     ap.add_argument("--posting", default="hidden,authenticated",
                     help="hidden (issue 11) and/or authenticated (the session baseline)")
     return ap.parse_args(args)
@@ -219,14 +224,19 @@ def _cpu_s(servers: list[ServerProcess]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def cli_main(args: list[str]) -> dict[str, Any]:
-    opts = parse(args)
-    out: dict[str, Any] = {
+def load_header(opts: argparse.Namespace) -> dict[str, Any]:
+    """The load of a run, as the report's head says it (the cluster benchmark's too)."""
+    return {
         "payload_bytes": opts.payload,
         "messages_per_run": opts.messages,
         "concurrency": opts.concurrency,
         "rate_per_s": opts.rate or "unpaced",
     }
+
+
+def cli_main(args: list[str]) -> dict[str, Any]:
+    opts = parse(args)
+    out = load_header(opts)
     modes = opts.posting.split(",")
     for engine in opts.engines.split(","):
         for size in (int(s) for s in opts.groups.split(",")):
