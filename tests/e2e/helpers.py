@@ -22,14 +22,15 @@ from tests.timing import wait_until_sync
 ACCORD_ARGV = [sys.executable, "-c", "from accord.cli.main import main; main()"]
 
 
-def accord_argv(clock_offset_ms: int = 0) -> list[str]:
-    """The CLI as a real process. With ``clock_offset_ms`` its clock runs that far from
-    the wall clock: the CLI reads the time only through ``time.time_ns``
-    (``client_common.now_ms``), so a test moves the CLI's time instead of sleeping."""
-    if not clock_offset_ms:
+def accord_argv(clock_at_ms: int | None = None) -> list[str]:
+    """The CLI as a real process. With ``clock_at_ms`` its clock reads that time when the
+    process starts and runs on from there: the CLI reads the time only through
+    ``time.time_ns`` (``client_common.now_ms``), so a test moves the CLI's time instead
+    of sleeping."""
+    if clock_at_ms is None:
         return ACCORD_ARGV
-    shift = ("import time; _wall_ns = time.time_ns; "
-             f"time.time_ns = lambda: _wall_ns() + {int(clock_offset_ms)} * 1_000_000; ")
+    shift = ("import time; _wall_ns = time.time_ns; _start_ns = _wall_ns(); "
+             f"time.time_ns = lambda: {int(clock_at_ms)} * 1_000_000 + _wall_ns() - _start_ns; ")
     return [sys.executable, "-c", shift + ACCORD_ARGV[2]]
 CLI_TIMEOUT_S = 60
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
@@ -66,12 +67,12 @@ async def new_device(folder: Path, account: str | None, server_url: str,
 
 
 def run_cli(profile: Path, *args: str, timeout: float = 120, input: str | None = None,
-            clock_offset_ms: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
+            clock_at_ms: int | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """``accord ARGS`` as a real process on ``profile`` (the test passphrase);
-    ``input``: what is typed on its stdin; ``clock_offset_ms``: see :func:`accord_argv`."""
+    ``input``: what is typed on its stdin; ``clock_at_ms``: see :func:`accord_argv`."""
     full_env = dict(os.environ, ACCORD_PROFILE=str(profile), ACCORD_PASSPHRASE=PASS,
                     COLUMNS="200", **env)
-    return subprocess.run([*accord_argv(clock_offset_ms), *args], env=full_env,
+    return subprocess.run([*accord_argv(clock_at_ms), *args], env=full_env,
                           capture_output=True, text=True, timeout=timeout, input=input)
 
 
@@ -124,18 +125,18 @@ class Listener:
 
 def accord(profile: Path | None, *args: str, passphrase: str | None = PASS,
            check: bool = True, stdin: str = "", columns: int = 200,
-           timeout: float = CLI_TIMEOUT_S, clock_offset_ms: int = 0
+           timeout: float = CLI_TIMEOUT_S, clock_at_ms: int | None = None
            ) -> subprocess.CompletedProcess[str]:
     """``accord ARGS`` as a real process on ``profile`` (None: none named) unlocked by
     ``passphrase`` (None: none given, so a prompt meets ``stdin``, by default the end of
-    input); with ``check`` it must succeed; ``clock_offset_ms``: see :func:`accord_argv`."""
+    input); with ``check`` it must succeed; ``clock_at_ms``: see :func:`accord_argv`."""
     env = {k: v for k, v in os.environ.items() if k not in ("ACCORD_PROFILE", "ACCORD_PASSPHRASE")}
     env["COLUMNS"] = str(columns)
     if profile is not None:
         env["ACCORD_PROFILE"] = str(profile)
     if passphrase is not None:
         env["ACCORD_PASSPHRASE"] = passphrase
-    proc = subprocess.run([*accord_argv(clock_offset_ms), *args], env=env,
+    proc = subprocess.run([*accord_argv(clock_at_ms), *args], env=env,
                           capture_output=True, text=True, timeout=timeout, input=stdin)
     if check:
         assert proc.returncode == 0, (args, proc.stderr, proc.stdout)

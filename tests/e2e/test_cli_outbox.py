@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from pathlib import Path
 
 from accord.client import conversations as convs
@@ -30,9 +29,8 @@ async def _pair(url: str, tmp_path: Path) -> None:
 
 
 def _js(profile: Path, *args: str, at_ms: int | None = None) -> dict:
-    """``accord ARGS --json``; with ``at_ms`` the CLI's clock reads that time."""
-    offset = 0 if at_ms is None else at_ms - time.time_ns() // 1_000_000
-    out = run_cli(profile, *args, "--json", clock_offset_ms=offset)
+    """``accord ARGS --json``; with ``at_ms`` the CLI's clock starts at that time."""
+    out = run_cli(profile, *args, "--json", clock_at_ms=at_ms)
     assert out.returncode == 0, out.stderr + out.stdout
     return json.loads(out.stdout)
 
@@ -60,7 +58,8 @@ def test_send_during_an_outage_is_queued_and_delivered_once(tmp_path) -> None:
     try:
         # The backoff decides: a command before the time the CLI reported sends nothing,
         # the next one at that time sends it (the CLI's clock is moved, not waited for).
-        assert _js(alice, "chat", "list", at_ms=due - 1000)[0]["pending"] == 1
+        # (a minute early: the CLI's clock runs on while it starts and unlocks the profile)
+        assert _js(alice, "chat", "list", at_ms=due - 60_000)[0]["pending"] == 1
         assert _js(alice, "chat", "list", at_ms=due)[0]["pending"] == 0
         assert _js(alice, "outbox", "list") == []
         got = _js(bob, "read", "pair", "--no-receipts")

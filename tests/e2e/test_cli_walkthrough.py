@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,8 +144,7 @@ def provider_outage_and_the_outbox(server, bob: Path, phone: Path, tmp_path: Pat
     try:
         # the retry waits for its backoff (5 s after the failed attempt): any command at
         # that time sends what is due (the CLI's clock is moved there, not waited for)
-        accord(bob, "chat", "list",
-               clock_offset_ms=item["next_attempt_at"] - time.time_ns() // 1_000_000)
+        accord(bob, "chat", "list", clock_at_ms=item["next_attempt_at"])
         assert js(bob, "outbox", "list") == []
         texts = [i["text"] for i in js(phone, "read", "hiking")["items"]
                  if i["type"] == "message"]
