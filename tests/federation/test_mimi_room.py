@@ -456,3 +456,124 @@ async def test_T08_mimi_group_info_for_a_members_new_device_only(
     await alice.commit_proposals([], [], [])
     _error(await evil.send(alpha, path, group_info_request(new_device)[0]), 409, "conflict",
            "no GroupInfo of the room's current epoch")
+
+
+# ------------------------------------------------------------------ 5.7 consent
+
+Op = w.ConsentOperation
+
+
+def consent(op: int, requester: str, target: str, room: str | None = None) -> bytes:
+    return w.ConsentEntry(op, w.IdentifierUri.of(requester), w.IdentifierUri.of(target),
+                          None if room is None else w.IdentifierUri.of(room),
+                          () if op == Op.GRANT else None).to_bytes()
+
+
+async def requests_of(dev: MlsDevice) -> dict[str, str]:
+    r = await dev.call("GET", "/v1/requests", expect=200)
+    return {x["group_id"]: x["from_account"] for x in r.json()["requests"]}
+
+
+async def test_T14_mimi_consent_request_is_a_message_request_the_user_answers(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """gamma's carol asks beta's bob for consent for a room: bob sees a message request
+    from her, which her cancel withdraws; a block keeps it out; a Welcome of that room
+    from another inviter replaces it (bob answers whoever invites him), and a cancel
+    does not withdraw a Welcome's request."""
+    from accord.wire import b64e
+
+    beta = providers["beta"]
+    tag = secrets.token_hex(3)
+    bob = await user(clients["beta"], f"bob{tag}@beta.test")
+    carol = await user(clients["gamma"], f"carol{tag}@gamma.test")
+    zed = await user(clients["gamma"], f"zed{tag}@gamma.test")
+    bob_uri, carol_uri = w.mimi_user_uri(bob.account), w.mimi_user_uri(carol.account)
+    gid = secrets.token_bytes(16)
+    room = w.mimi_room_uri("gamma.test", gid)
+    path = "/mimi/v1/requestConsent/" + quote(bob_uri, safe="")
+    r = await evil.send(beta, path, consent(Op.REQUEST, carol_uri, bob_uri, room))
+    assert r.status_code == 201 and r.content == b"", r.text
+    assert await requests_of(bob) == {b64e(gid): carol.account}
+    r = await evil.send(beta, path, consent(Op.CANCEL, carol_uri, bob_uri, room))
+    assert r.status_code == 201 and await requests_of(bob) == {}
+    # without a room nothing is recorded: the invitation will be the request
+    assert (await evil.send(beta, path, consent(Op.REQUEST, carol_uri, bob_uri))
+            ).status_code == 201
+    assert await requests_of(bob) == {}
+    # an unknown user of beta: 201 all the same
+    nobody = w.mimi_user_uri(f"nobody{tag}@beta.test")
+    assert (await evil.send(beta, "/mimi/v1/requestConsent/" + quote(nobody, safe=""),
+                            consent(Op.REQUEST, carol_uri, nobody, room))).status_code == 201
+    # bob blocked carol: her request is acknowledged and dropped
+    await bob.call("POST", "/v1/blocks", {"target": carol.account}, expect=200)
+    assert (await evil.send(beta, path, consent(Op.REQUEST, carol_uri, bob_uri, room))
+            ).status_code == 201
+    assert await requests_of(bob) == {}
+    await bob.call("DELETE", f"/v1/blocks/{carol.account}", expect=204)
+    # zed invites bob to that very room: bob answers zed, and carol cannot cancel it
+    assert (await evil.send(beta, path, consent(Op.REQUEST, carol_uri, bob_uri, room))
+            ).status_code == 201
+    await zed.create_group(gid)
+    await zed.commit_add(await zed.claim(bob.account))
+    await join_from_queue(bob)
+    assert await requests_of(bob) == {b64e(gid): zed.account}
+    assert (await evil.send(beta, path, consent(Op.CANCEL, carol_uri, bob_uri, room))
+            ).status_code == 201
+    assert await requests_of(bob) == {b64e(gid): zed.account}
+    # carol's own invitation after her request: her cancel leaves the Welcome's request
+    other = secrets.token_bytes(16)
+    mine = w.mimi_room_uri("gamma.test", other)
+    assert (await evil.send(beta, path, consent(Op.REQUEST, carol_uri, bob_uri, mine))
+            ).status_code == 201
+    await carol.create_group(other)
+    await carol.commit_add(await carol.claim(bob.account))
+    await join_from_queue(bob)
+    assert (await evil.send(beta, path, consent(Op.CANCEL, carol_uri, bob_uri, mine))
+            ).status_code == 201
+    assert await requests_of(bob) == {b64e(gid): zed.account, b64e(other): carol.account}
+
+
+async def test_T08_T14_mimi_consent_only_for_own_users_and_no_bypass(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """A peer asks only as its own users, only about ours; a grant from its user is
+    acknowledged and changes nothing: carol's invitation is still a message request."""
+    beta = providers["beta"]
+    tag = secrets.token_hex(3)
+    bob = await user(clients["beta"], f"bob{tag}@beta.test")
+    carol = await user(clients["gamma"], f"carol{tag}@gamma.test")
+    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
+    bob_uri, carol_uri = w.mimi_user_uri(bob.account), w.mimi_user_uri(carol.account)
+    alice_uri = w.mimi_user_uri(alice.account)
+    room = w.mimi_room_uri("gamma.test", secrets.token_bytes(16))
+    req_path = "/mimi/v1/requestConsent/" + quote(bob_uri, safe="")
+    upd_path = "/mimi/v1/updateConsent/" + quote(bob_uri, safe="")
+    _error(await evil.send(beta, req_path, consent(Op.REQUEST, alice_uri, bob_uri, room)),
+           422, "validation_error", "requester is not an account of the requesting")
+    _error(await evil.send(beta, "/mimi/v1/requestConsent/" + quote(alice_uri, safe=""),
+                           consent(Op.REQUEST, carol_uri, alice_uri, room)), 404,
+           "not_found", "no account")
+    _error(await evil.send(beta, req_path, consent(Op.REQUEST, carol_uri, alice_uri, room)),
+           422, "validation_error", "targetUri is not the path's")
+    _error(await evil.send(beta, req_path, consent(Op.GRANT, carol_uri, bob_uri, room)),
+           422, "validation_error", "a request or a cancel")
+    _error(await evil.send(beta, upd_path, consent(Op.GRANT, bob_uri, alice_uri)), 422,
+           "validation_error", "requester is not an account of the requesting")
+    _error(await evil.send(beta, upd_path, consent(Op.REQUEST, bob_uri, carol_uri)), 422,
+           "validation_error", "a grant or a revoke")
+    _error(await evil.send(beta, upd_path, consent(Op.GRANT, alice_uri, carol_uri)), 422,
+           "validation_error", "requesterUri is not the path's")
+    r = await evil.send(beta, upd_path, consent(Op.GRANT, bob_uri, carol_uri))
+    assert r.status_code == 201 and r.content == b"", r.text
+    gid = secrets.token_bytes(16)
+    await carol.create_group(gid)
+    await carol.commit_add(await carol.claim(bob.account))
+    await join_from_queue(bob)
+    from accord.wire import b64e
+
+    assert (await requests_of(bob)).get(b64e(gid)) == carol.account  # still a stranger
+    r = await clients["beta"].post(req_path, content=consent(Op.REQUEST, carol_uri, bob_uri))
+    assert r.status_code == 401, r.text

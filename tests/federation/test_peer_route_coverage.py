@@ -104,6 +104,8 @@ SUBMIT_SYNC = ROOM + "test_T08_mimi_submit_cannot_desynchronise_the_hub"
 UPDATE_SYNC = ROOM + "test_T08_mimi_update_cannot_desynchronise_the_hub"
 UPDATE_OWN = ROOM + "test_T08_mimi_update_proposals_only_for_members_the_peer_hosts"
 GROUP_INFO = ROOM + "test_T08_mimi_group_info_for_a_members_new_device_only"
+CONSENT_OWN = ROOM + "test_T08_T14_mimi_consent_only_for_own_users_and_no_bypass"
+CONSENT_REQ = ROOM + "test_T14_mimi_consent_request_is_a_message_request_the_user_answers"
 FANOUT_HUB = ROOM + "test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room"
 # The MIMI endpoints (issue 22): "{target}" is the user, domain or room of the path.
 MIMI_COVERAGE: dict[str, dict[str, str]] = {
@@ -149,6 +151,21 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
         "requesting_credential.credential_type": "value: basic, read as account/device",
         "requesting_credential.certificates": "value: basic credentials carry none",
+    },
+    "/mimi/v1/requestConsent/{target:path}": {
+        "{target}": CONSENT_OWN, "target_uri.uri": CONSENT_OWN,
+        "requester_uri.uri": CONSENT_OWN, "consent_operation": CONSENT_OWN,
+        "room_id": CONSENT_REQ,
+        "client_key_packages": "value: only in a grant, which requestConsent refuses",
+        "consent_extensions.component_data": "value: extensions, none understood yet",
+    },
+    "/mimi/v1/updateConsent/{target:path}": {
+        "{target}": CONSENT_OWN, "target_uri.uri": CONSENT_OWN,
+        "requester_uri.uri": CONSENT_OWN, "consent_operation": CONSENT_OWN,
+        "room_id": "value: a room URI, checked (a grant or revoke changes no consent here)",
+        "client_key_packages": "value: not used, a grant changes no consent here (" + (
+            CONSENT_OWN.split("::")[1]) + ")",
+        "consent_extensions.component_data": "value: extensions, none understood yet",
     },
     "/mimi/v1/identifierQuery/{target:path}": {
         "{target}": MIMI_ID, "query_elements": MIMI_ID,

@@ -13,6 +13,10 @@ devices), the account's answer decides what happens:
   preview only, no attachment fetched) until the user accepts
   (``POST /v1/requests/{group_id}/accept``), which makes the sender a contact.
 
+A peer's MIMI consent request for a room (5.7, :func:`request_consent`) is a
+message request before its Welcome; a peer's word that its own user granted
+or revoked consent changes nothing here: only our account's own answer does.
+
 Application messages have hidden senders (T11), so the provider cannot
 filter them by user; the client drops what a blocked user sends in a group,
 and the provider can refuse a whole peer.
@@ -55,6 +59,21 @@ async def screen(fed: Federation, device_ids: Collection[str], sender_account: s
     requests = sorted({(a, sender_account) for a, s in states.items()
                        if s == "stranger" and a not in hub_blocked})
     return allowed, requests
+
+
+async def request_consent(fed: Federation, account: str, requester: str, group_id: bytes,
+                          now: int, cancel: bool = False) -> None:
+    """A user of another provider asks ``account`` for consent to invite it to a group
+    (MIMI 5.7): for a stranger, a message request the account answers as any other;
+    nothing for a contact (consent is there) or for a blocked requester (who learns
+    nothing). A cancel withdraws only such a request, never one a Welcome backs."""
+    store = fed.provider.store
+    if cancel:
+        await store.fed_consent_request(account, group_id, requester, now, cancel=True)
+        return
+    fed.limiter.check("sender", requester, now)  # as for an invitation (``screen``)
+    if (await store.fed_consent([account], requester)).get(account) == "stranger":
+        await store.fed_consent_request(account, group_id, requester, now)
 
 
 async def blocked_domain(fed: Federation, accounts: Collection[str], domain: str | None

@@ -8,6 +8,8 @@
 - ``POST /mimi/v1/update/{roomId}`` (5.3), ``POST /mimi/v1/submitMessage/{roomId}``
   (5.4), ``POST /mimi/v1/groupInfo/{roomId}`` (5.6): :mod:`accord.server.mimi_hub`.
 - ``POST /mimi/v1/notify/{roomId}`` (5.5): :mod:`accord.server.mimi_follower`.
+- ``POST /mimi/v1/requestConsent/{targetUser}``, ``updateConsent/{requesterUser}``
+  (5.7): :mod:`accord.server.mimi_consent`.
 - ``POST /mimi/v1/identifierQuery/{domain}`` (5.8): exact handle lookups.
 - ``POST /mimi/v1/reportAbuse/{roomId}`` (5.9): each message to the hub's report check.
 - ``GET /mimi/v1/proxyDownload/{downloadUrl}`` (5.10.2): an encrypted asset of this
@@ -42,7 +44,15 @@ from accord.federation.service import Federation, ours, requester_of
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
 from accord.mls.suites import SUITES, get_suite
-from accord.server import accounts, blobs, keypackages, mimi_follower, mimi_hub, reports
+from accord.server import (
+    accounts,
+    blobs,
+    keypackages,
+    mimi_consent,
+    mimi_follower,
+    mimi_hub,
+    reports,
+)
 from accord.server.errors import error_response
 from accord.server.federation_routes import authenticated
 from accord.wire import decode, encode
@@ -254,6 +264,8 @@ MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
     MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201),
     MimiSpec("groupInfo", w.GroupInfoRequest, mimi_hub.group_info),
+    MimiSpec("requestConsent", w.ConsentEntry, mimi_consent.request_consent, 201),
+    MimiSpec("updateConsent", w.ConsentEntry, mimi_consent.update_consent, 201),
     MimiSpec("identifierQuery", w.IdentifierRequest, identifier_query),
     MimiSpec("reportAbuse", w.AbuseReport, report_abuse, 201),
     MimiSpec("proxyDownload", None, proxy_download),

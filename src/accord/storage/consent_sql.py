@@ -15,6 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from accord.errors import NotFound
 from accord.storage.engine import Engine, Tx
 
+# The msg_id of a message request no Welcome backs: a peer's consent request (MIMI 5.7).
+CONSENT_REQUEST = "mimi-consent"
 # Issue 18 numbers its migrations from 1800.
 CONSENT_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -114,6 +116,23 @@ class ConsentSqlMixin:
             await tx.executemany(
                 "INSERT INTO fed_contacts (account, contact) VALUES (?, ?)"
                 " ON CONFLICT DO NOTHING", [(account, c) for c in sorted(contacts)])
+
+    async def fed_consent_request(self, account: str, group_id: bytes, from_account: str,
+                                  created_at: int, cancel: bool = False) -> None:
+        """A message request from ``from_account`` for ``group_id`` that no Welcome backs
+        (yet): a peer's consent request (MIMI 5.7), or its cancel, which removes only
+        such a request (one a Welcome backs stays until the account answers it)."""
+        async with self.engine.transaction() as tx:
+            if cancel:
+                await tx.execute(
+                    "DELETE FROM fed_requests WHERE account = ? AND group_id = ? AND"
+                    " from_account = ? AND msg_id = ?", account, group_id, from_account,
+                    CONSENT_REQUEST)
+            else:
+                await tx.execute(
+                    "INSERT INTO fed_requests (account, group_id, from_account, msg_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    account, group_id, from_account, CONSENT_REQUEST, created_at)
 
     async def fed_accept_request(self, account: str, group_id: bytes) -> None:
         async with self.engine.transaction() as tx:

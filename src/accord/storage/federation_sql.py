@@ -26,7 +26,7 @@ from collections.abc import Collection, Sequence
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
 from accord.storage import binding_sql, privacy_sql
-from accord.storage.consent_sql import ConsentSqlMixin, record_first_contact
+from accord.storage.consent_sql import CONSENT_REQUEST, ConsentSqlMixin, record_first_contact
 from accord.storage.engine import Engine, Tx, placeholders
 from accord.storage.fanout_sql import enqueue, read_group
 from accord.storage.records import (
@@ -70,10 +70,15 @@ async def to_outbox(
 async def record_requests(
     tx: Tx, welcome: NewMessage, requests: Sequence[tuple[str, str]]
 ) -> None:
+    # A Welcome's request replaces a consent request for the same group (MIMI 5.7), so
+    # the account answers the inviter the Welcome names; any other request stays.
     await tx.executemany(
         "INSERT INTO fed_requests (account, group_id, from_account, msg_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(a, welcome.group_id, frm, welcome.msg_id, welcome.created_at) for a, frm in requests],
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, group_id) DO UPDATE SET"
+        " from_account = excluded.from_account, msg_id = excluded.msg_id,"
+        " created_at = excluded.created_at WHERE fed_requests.msg_id = ?",
+        [(a, welcome.group_id, frm, welcome.msg_id, welcome.created_at, CONSENT_REQUEST)
+         for a, frm in requests],
     )
 
 
