@@ -11,6 +11,7 @@ import pytest
 
 from accord.errors import AccordError, ValidationError
 from accord.mls import group as g
+from accord.mls.codec import encode
 from accord.mls.components import ComponentUpdate
 from accord.mls.framing import sign_content, with_confirmation_tag
 from accord.mls.framing_public import public_message_from
@@ -21,6 +22,8 @@ from accord.mls.structs import (
     AppDataUpdate,
     Commit,
     Extension,
+    ExternalSender,
+    ExternalSenders,
     FramedContent,
     GroupContextExtensions,
     MLSMessage,
@@ -381,3 +384,40 @@ def test_an_external_commit_may_refer_to_self_removes_only(
     monkeypatch.undo()
     with pytest.raises(ValidationError, match="12.4.3.2"):
         g.process(alice, commit_msg, NOW)
+
+
+def test_committing_every_cached_proposal_keeps_the_app_data_list_valid() -> None:
+    room = Room(["alice", "bob", "carol"])
+    # a remove of absent state is left out
+    room.propose("bob", g.propose_app_data_update, LOG, None)
+    res = room.commit("alice")
+    assert res.commit.message.content.content.proposals == ()  # type: ignore[union-attr]
+    room.commit("alice", by_value=[AppDataUpdate.of(LOG, b"a")])
+    # updates win over a remove of the same component; two removes become one
+    room.propose("bob", g.propose_app_data_update, LOG, None)
+    room.propose("carol", g.propose_app_data_update, LOG, b"b")
+    room.commit("alice")
+    assert room.log("bob") == b"alice:a;carol:b;"
+    room.propose("bob", g.propose_app_data_update, LOG, None)
+    room.propose("carol", g.propose_app_data_update, LOG, None)
+    room.commit("alice")
+    room.agree()
+    assert room.log("carol") is None
+
+
+def test_an_external_sender_updates_app_data() -> None:
+    hub_cred, hub_priv = identity(1, "hub")
+    ext = Extension(ExtensionType.EXTERNAL_SENDERS, encode(
+        ExternalSenders, (ExternalSender(get_suite(1).signature_public_key(hub_priv), hub_cred),)))
+    room = Room(["alice", "bob"], extensions=(ext,))
+    prop = g.external_proposal(room.states["bob"].context, AppDataUpdate.of(LOG, b"x"), 0,
+                               hub_priv)
+    for name in list(room.states):
+        _, room.states[name] = g.process(room.states[name], prop, NOW)
+    room.commit("bob")
+    room.agree()
+    assert room.log("alice") == b"hub:x;"  # the external sender's credential (4.7)
+    # a SelfRemove may not come from an external sender (5.3: External N)
+    prop = g.external_proposal(room.states["bob"].context, SelfRemove(), 0, hub_priv)
+    with pytest.raises(ValidationError, match="12.1.8"):
+        g.process(room.states["alice"], prop, NOW)

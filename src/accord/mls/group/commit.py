@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from accord.errors import Conflict, ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
-from accord.mls.group.app_proposals import check_by_value
+from accord.mls.group.app_proposals import app_data, check_by_value
 from accord.mls.group.epoch import (
     NextEpoch,
     changed_leaves,
@@ -37,6 +37,7 @@ from accord.mls.key_schedule import derive_epoch
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Add,
+    AppDataUpdate,
     AuthenticatedContent,
     Commit,
     Extension,
@@ -58,6 +59,7 @@ from accord.mls.structs import (
     UpdatePath,
     Welcome,
 )
+from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.transcript import (
     confirmation_tag,
     interim_transcript_hash,
@@ -208,6 +210,10 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
     out = [c for c in state.proposals if isinstance(c.proposal, SelfRemove)
            and c.sender.index in leaving]
     seen: set[object] = {("remove", leaf) for leaf in leaving}
+    # draft-ietf-mls-extensions 4.7: per component, updates or one remove of existing state.
+    updated = {c.proposal.component_id for c in state.proposals
+               if isinstance(c.proposal, AppDataUpdate) and c.proposal.update is not None}
+    present = app_data(state.context) or AppDataDictionary()
     latest_update: dict[int, CachedProposal] = {}
     last_gce: CachedProposal | None = None
     for c in state.proposals:
@@ -219,6 +225,9 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
             last_gce = c  # at most one per commit: the latest
         elif isinstance(p, SelfRemove):
             continue  # taken above (one per leaf: 5.3 allows one per epoch)
+        elif isinstance(p, AppDataUpdate) and p.update is None and (
+                p.component_id in updated or present.get(p.component_id) is None):
+            continue
         elif _once_key(p) not in seen and not (
             isinstance(p, Remove) and p.removed == state.own_leaf
         ):
@@ -236,13 +245,16 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
 
 def _once_key(p: Proposal) -> object:
     """What may appear once in a commit (12.2): a Remove per leaf, an Add per
-    client (signature key), a PSK per PreSharedKeyID; anything else is unique."""
+    client (signature key), a PSK per PreSharedKeyID, an AppDataUpdate remove per
+    component (draft-ietf-mls-extensions 4.7); anything else is unique."""
     if isinstance(p, Remove):
         return ("remove", p.removed)
     if isinstance(p, Add):
         return ("add", p.key_package.leaf_node.signature_key)
     if isinstance(p, PreSharedKey):
         return ("psk", p.psk.to_bytes())
+    if isinstance(p, AppDataUpdate) and p.update is None:
+        return ("app_data_remove", p.component_id)
     return ("other", id(p))
 
 
