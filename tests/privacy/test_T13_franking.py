@@ -100,6 +100,15 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
         # the claim names no member of the group: the hub keeps the report, not the claim
         filed = rows(alpha)["abuse_reports"]
         assert [(r[2], r[3]) for r in filed][-1] == (alice.account, None)
+        # a member whom the franked MIMI content does not name as its sender (its
+        # extension 1 names bob): the claim is not kept either; the one it names is
+        for alleged, kept in ((alice.account, None), (bob.account, bob.account)):
+            res = await _report(alice, ha, group_id=gid, created_at=item.created_at,
+                                content=opened.encoded, franking_tag=item.franking_tag,
+                                alleged_sender=alleged)
+            assert res.verified
+            filed = rows(alpha)["abuse_reports"]
+            assert [(r[2], r[3]) for r in filed][-1] == (alice.account, kept), alleged
 
         # the operator suspends bob's account (on beta) through the admin API
         beta_ops = {"Authorization": "Bearer " + _operator_token(beta)}

@@ -33,6 +33,10 @@ def message_view(m: StoredMessage) -> dict[str, Any]:
                          "size": a["size"]} for a in m.meta.get("attachments", [])],
         # Our own message not yet delivered: "pending", "held" or "failed" (issue 19).
         "outbox": m.meta.get("outbox"),
+        # MIMI content (issue 22): "text", "file", or "unsupported" (what Accord cannot
+        # show, said in the text); a markdown (GFM-MIMI) source, its topic, its mentions.
+        "kind": m.kind, "markdown": bool(m.meta.get("markdown")),
+        "topic": m.meta.get("topic"), "mentions": m.meta.get("mentions", []),
     }
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import inbox, invites, messaging
+from accord.client import inbox, invites, messaging, rooms
 from accord.client.consent import PREVIEW_KIND, is_pending, refresh
 from accord.client.conv_state import deactivate
 from accord.client.mls_session import Received
@@ -85,6 +85,7 @@ async def accept(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     with contextlib.suppress(NotFound):  # accepted from another device already
         await dev.api._send("POST", f"/v1/requests/{b64e(conv['group_id'])}/accept",
                             auth=True)
+    await rooms.learn_hub(dev, conv["group_id"])  # the room URI of the held messages' IDs
     applied = apply_held(dev, conv, now)
     # The Welcome was applied only now (issue 18): check the new members' keys at
     # once, as a sync does after it applies items (T05, T06), before any send.
