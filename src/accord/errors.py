@@ -1,7 +1,8 @@
 """The one error hierarchy of Accord.
 
 Every failure the code reports is one of these. The server maps each class to
-one HTTP status in one place (``accord.server.errors``).
+one HTTP status in one place (``accord.server.errors``); a device or a provider
+reading a refusal turns its ``code`` back into the class here (``error_class``).
 """
 
 from __future__ import annotations
@@ -101,3 +102,21 @@ class StoreUnavailable(AccordError):
     bad input. The server answers 503 with a Retry-After (``server.health``)."""
 
     code = "unavailable"
+
+
+# A refusal's class, by the ``code`` an error body carries (a provider's answer to a
+# device, a peer's answer to a provider). What these codes mean is declared once, on
+# the classes above; ``payload_too_large`` is the server's ValidationError for a body
+# over its limit.
+_REFUSALS: tuple[type[AccordError], ...] = (
+    DecodeError, ValidationError, CryptoError, AuthError, NotFound, Conflict, GroupMoved,
+    RateLimited,
+)
+_BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
+_BY_CODE["payload_too_large"] = ValidationError
+
+
+def error_class(code: object) -> type[AccordError] | None:
+    """The error class a wire error ``code`` names; None for a code of no refusal here
+    (an unknown one, a server failure, an unavailable store)."""
+    return _BY_CODE.get(code) if isinstance(code, str) else None

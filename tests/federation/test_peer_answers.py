@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from accord.errors import PeerUnavailable
+from accord.errors import (
+    AccordError,
+    GroupMoved,
+    NotFound,
+    PeerUnavailable,
+    RateLimited,
+    ValidationError,
+)
 from accord.federation.discovery import Peer
 from accord.federation.peer_client import MAX_RESPONSE, PeerClient, new_http_client
 from accord.federation.provider_key import ProviderKey
@@ -83,3 +90,23 @@ async def test_a_deep_json_answer_is_a_peer_failure() -> None:
     peer = client(httpx.MockTransport(lambda r: httpx.Response(200, stream=deep)))
     with pytest.raises(PeerUnavailable, match="malformed"):
         await ask(peer)
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), [
+    (404, "not_found", NotFound),
+    (413, "payload_too_large", ValidationError),
+    (409, "group_moved", GroupMoved),
+    (429, "rate_limited", RateLimited),
+    (403, "auth_error", ValidationError),  # the peer's refusal, not the device's session
+    (422, "no_such_code", ValidationError),
+])
+async def test_a_peers_refusal_is_the_error_its_code_names(status: int, code: str,
+                                                          expected: type) -> None:
+    body = {"error": code, "message": "no"}
+    peer = client(httpx.MockTransport(lambda r: httpx.Response(
+        status, json=body, headers={"retry-after": "7"})))
+    with pytest.raises(AccordError) as raised:
+        await ask(peer)
+    assert type(raised.value) is expected
+    if expected is RateLimited:
+        assert raised.value.retry_after_ms == 7000  # type: ignore[attr-defined]

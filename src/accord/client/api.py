@@ -26,13 +26,12 @@ from accord.errors import (
     AccordError,
     AuthError,
     Conflict,
-    CryptoError,
     DecodeError,
     EpochConflict,
-    GroupMoved,
     NotFound,
     RateLimited,
     ValidationError,
+    error_class,
 )
 from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
@@ -62,17 +61,6 @@ class DeviceRemoved(AuthError):
                "backup to use the account")
 
 
-_BY_CODE: dict[str, type[AccordError]] = {
-    "decode_error": DecodeError,
-    "validation_error": ValidationError,
-    "payload_too_large": ValidationError,
-    "crypto_error": CryptoError,
-    "auth_error": AuthError,
-    "not_found": NotFound,
-    "conflict": Conflict,
-    "group_moved": GroupMoved,
-    "rate_limited": RateLimited,
-}
 _BY_STATUS: dict[int, type[AccordError]] = {
     400: DecodeError, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict,
     413: ValidationError, 422: ValidationError, 429: RateLimited,
@@ -90,7 +78,7 @@ def error_from_response(status: int, body: bytes, retry_after: str | None = None
         return EpochConflict(err.current_epoch, err.message)
     if status >= 500:
         return ServerError(f"provider error: {err.message}")
-    cls = _BY_CODE.get(err.error) or _BY_STATUS.get(status, AccordError)
+    cls = error_class(err.error) or _BY_STATUS.get(status, AccordError)
     if cls is RateLimited:
         return RateLimited(err.message, retry_after_ms=RateLimited.retry_after_ms_of(retry_after))
     return cls(err.message)

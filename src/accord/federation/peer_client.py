@@ -19,16 +19,12 @@ from typing import Any, TypeVar
 import httpx
 
 from accord.errors import (
-    AccordError,
-    Conflict,
-    CryptoError,
     DecodeError,
     EpochConflict,
-    GroupMoved,
-    NotFound,
     PeerUnavailable,
     RateLimited,
     ValidationError,
+    error_class,
 )
 from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
@@ -41,16 +37,6 @@ log = logging.getLogger("accord.federation.peer")
 T = TypeVar("T")
 TIMEOUT_S = 10.0
 MAX_RESPONSE = 4 * 1024 * 1024
-_ERRORS: dict[str, type[AccordError]] = {
-    "decode_error": DecodeError,
-    "validation_error": ValidationError,
-    "payload_too_large": ValidationError,
-    "crypto_error": CryptoError,
-    "not_found": NotFound,
-    "conflict": Conflict,
-    "group_moved": GroupMoved,
-    "rate_limited": RateLimited,
-}
 
 
 def new_http_client(transport: httpx.AsyncBaseTransport | None = None,
@@ -181,7 +167,9 @@ def _answer(domain: str, r: httpx.Response, response: type[T]) -> T:
     epoch = doc.get("current_epoch")
     if code == "conflict" and isinstance(epoch, int):
         raise EpochConflict(epoch)
-    cls = _ERRORS.get(str(code), ValidationError)
+    # A peer's auth_error (a 403: it refuses what we asked for a device) reaches the
+    # device as a refusal, never as an AuthError, which would say its own session failed.
+    cls = (error_class(code) if code != "auth_error" else None) or ValidationError
     if cls is RateLimited:  # the peer's wait travels on to the device (issue 17)
         raise RateLimited(f"provider {domain}: {text}",
                           retry_after_ms=RateLimited.retry_after_ms_of(r.headers.get("retry-after")))
