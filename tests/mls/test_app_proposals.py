@@ -238,7 +238,7 @@ def test_self_remove_committed_by_another_member() -> None:
     room.agree()
     assert all(s.tree.leaf(bob_leaf) is None for s in room.states.values())
     out, bob = g.process(bob, res.commit, NOW)
-    assert out.removed_self and bob.removed
+    assert out.removed_self and bob.removed and out.removed_leaves == (bob_leaf,)
     room.commit("dave", by_value=[AppDataUpdate.of(LOG, b"after")])
     room.agree()
 

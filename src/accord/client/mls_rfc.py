@@ -219,8 +219,8 @@ class RfcEngine:
                             result.authenticated_data, removed=proposed)
         added = tuple(p.key_package.leaf_node.credential.identity or b""
                       for p in result.proposals if isinstance(p, Add))
-        removed = tuple(self._identity_at(st, p.removed)
-                        for p in result.proposals if isinstance(p, Remove))
+        # Removes and SelfRemoves (draft-ietf-mls-extensions 5.3) alike
+        removed = tuple(self._identity_at(st, leaf) for leaf in result.removed_leaves)
         if result.removed_self:
             me = st.own_leaf_node.credential.identity or b""
             removed = tuple(dict.fromkeys((*removed, me)))

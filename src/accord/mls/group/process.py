@@ -84,6 +84,9 @@ class ProcessResult:
     proposal_ref: bytes | None = None
     proposals: tuple[Proposal, ...] = ()  # a commit's proposals, resolved
     removed_self: bool = False  # a commit removed us
+    # A received commit's removed leaves: its Removes' and its SelfRemoves' senders'
+    # (draft-ietf-mls-extensions 5.3), as they were in the epoch it was sent in.
+    removed_leaves: tuple[int, ...] = ()
 
 
 def process(
@@ -244,7 +247,7 @@ def _commit(
     removed_self = state.own_leaf in applied.removed
     result = ProcessResult(ContentType.COMMIT, sender, content.epoch, content.authenticated_data,
                            proposals=tuple(p for p, _ in checked.entries),
-                           removed_self=removed_self)
+                           removed_self=removed_self, removed_leaves=tuple(applied.removed))
     if removed_self:
         # 12.4.2: a removed member cannot derive the new epoch; it keeps the
         # current one only to read late messages, and sends nothing more.
