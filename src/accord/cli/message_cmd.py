@@ -53,21 +53,28 @@ def _progress_bar(label: str, enabled: bool) -> tuple[Any, Callable[[int, int], 
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Attach this file (encrypted with a fresh key).")
 @click.option("--reply", "reply", default=None, help="Id (prefix) of the message you answer.")
+@click.option("--markdown", is_flag=True,
+              help="TEXT is markdown (GFM-MIMI); receivers may show its source.")
+@click.option("--topic", default="", help="A topic (MIMI topicId) grouping this text with others.")
 @confirm_option
 @profile_options
 @posting_device
 async def send_cmd(dev: Device, as_json: bool, chat: str, text: str, file: Path | None,
-                   reply: str | None, confirm_key_change: bool = False) -> None:
+                   reply: str | None, markdown: bool = False, topic: str = "",
+                   confirm_key_change: bool = False) -> None:
     """Send TEXT (and optionally a file) to CHAT.
 
     TEXT ``-`` reads the text from stdin (its final newline dropped)."""
     text = text_arg(text)
+    if (markdown or topic) and file is not None:
+        raise click.UsageError("--markdown and --topic are for texts, not with --file")
     conv, reply_to = await find_for_post(dev, lambda: _reply(dev, chat, reply))
     ok = verify_cmd.confirm_key_change(dev, conv, confirm_key_change)  # issue 7, issue 18
     if file is None:
         if not text:
             raise click.UsageError("nothing to send: give TEXT or --file")
-        mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to, confirmed=ok)
+        mid = await messaging.send_text(dev, conv, text, now_ms(), reply_to, confirmed=ok,
+                                        markdown=markdown, topic=topic.encode())
     else:
         import mimetypes  # ~50 ms, files only
 
