@@ -62,7 +62,7 @@ async def test_T11_mimi_submit_is_ordered_and_fanned_out_without_its_sender(
 ) -> None:
     alpha = providers["alpha"]
     alice, carol, gid, _ = await room_with_carol(clients)
-    seen = len(await alice.wait_items(0))
+    seen = len((await alice.fetch()).items)
     r = await evil.send(alpha, room_path("submitMessage", gid),
                         submit(private(carol, b"hello over MIMI"), w.mimi_user_uri(carol.account)))
     assert r.status_code == 200, r.text
@@ -144,7 +144,7 @@ async def test_T08_mimi_submit_cannot_desynchronise_the_hub(
     kp = MLSMessage.from_bytes(carol.new_key_package())
     _error(await evil.send(alpha, path, submit(kp, carol_uri)), 422, "validation_error",
            "PrivateMessage")
-    items = await alice.wait_items(0)
+    items = (await alice.fetch()).items
     assert [i.body for i in items if i.kind == "application"] == [once.to_bytes()]
 
 
@@ -178,7 +178,7 @@ async def test_T08_mimi_fanout_from_the_rooms_hub_reaches_its_members_once(
 ) -> None:
     beta = providers["beta"]
     carol, bob, gid = await gamma_room_with_bob(clients)
-    seen = len(await bob.wait_items(0))
+    seen = len((await bob.fetch()).items)
     tag = secrets.token_bytes(32)
     one, two = private(carol, b"first"), private(carol, b"second")
     body = fanout(one, two, frank=tag)
@@ -191,7 +191,7 @@ async def test_T08_mimi_fanout_from_the_rooms_hub_reaches_its_members_once(
     assert [(i.kind, i.sender, i.franking_tag) for i in items[seen:]] == [
         ("application", None, tag)] * 2
     assert [bob.read(i.body) for i in items[seen:]] == [b"first", b"second"]
-    assert len(await bob.wait_items(0)) == seen + 2
+    assert len((await bob.fetch()).items) == seen + 2
 
 
 async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
@@ -208,7 +208,7 @@ async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
     await alice.create_group(gid)
     await alice.commit_add(await alice.claim(bob.account))
     await join_from_queue(bob)
-    seen = len(await bob.wait_items(0))
+    seen = len((await bob.fetch()).items)
     forged = private(alice, b"not from gamma")
     _error(await evil.send(beta, room_path("notify", gid, "alpha.test"), fanout(forged)),
            401, "auth_error", "only the room's hub fans out")
@@ -224,7 +224,7 @@ async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
     commit = g.commit(carol.state, now=int(time.time()), by_value=[])[0].commit
     _error(await evil.send(beta, room_path("notify", own, "gamma.test"), fanout(commit)),
            422, "validation_error", "only application messages")
-    assert len(await bob.wait_items(0)) == seen
+    assert len((await bob.fetch()).items) == seen
 
 
 # ------------------------------------------------------------------ 5.3 update room
@@ -265,7 +265,7 @@ async def test_mimi_update_orders_a_members_commit_and_its_welcome(
     alpha = providers["alpha"]
     alice, carol, gid, tag = await room_with_carol(clients)
     path = room_path("update", gid)
-    seen = len(await alice.wait_items(0))
+    seen = len((await alice.fetch()).items)
     body, merged, commit = commit_bundle(carol)
     resp = update_answer(await evil.send(alpha, path, body))
     assert (resp.response_code, resp.error_description) == (w.UpdateResponseCode.SUCCESS, b"")
@@ -309,7 +309,7 @@ async def test_T08_mimi_update_cannot_desynchronise_the_hub(
         assert (resp.response_code, resp.current_epoch) == (
             w.UpdateResponseCode.WRONG_EPOCH, 2)
     # alice's own leaf: gamma does not host it
-    alice.read((await alice.wait_items(0))[-1].body)
+    alice.read(((await alice.fetch()).items)[-1].body)
     _error(await evil.send(alpha, path, commit_bundle(alice)[0]), 401, "auth_error",
            "not a member device hosted by the requesting provider")
     # no member at that leaf
@@ -359,7 +359,7 @@ async def test_T08_mimi_update_proposals_only_for_members_the_peer_hosts(
     alpha = providers["alpha"]
     alice, carol, gid, _ = await room_with_carol(clients)
     path = room_path("update", gid)
-    seen = len(await alice.wait_items(0))
+    seen = len((await alice.fetch()).items)
     mine, carol.state = g.propose_update(carol.state)
     ok = w.UpdateRequest(w.HandshakeBundle(mine, more_proposals=())).to_bytes()
     assert update_answer(await evil.send(alpha, path, ok)).response_code == 0
@@ -371,7 +371,7 @@ async def test_T08_mimi_update_proposals_only_for_members_the_peer_hosts(
     mixed = w.UpdateRequest(w.HandshakeBundle(again, more_proposals=(theirs,))).to_bytes()
     _error(await evil.send(alpha, path, mixed), 401, "auth_error",
            "not a member device hosted by the requesting provider")
-    assert len(await alice.wait_items(0)) == seen + 1  # neither was taken
+    assert len((await alice.fetch()).items) == seen + 1  # neither was taken
     body, merged, _ = commit_bundle(carol)  # commits her cached proposal by reference
     assert update_answer(await evil.send(alpha, path, body)).response_code == 0
     alice.read((await alice.wait_items(seen + 2))[-1].body)
@@ -452,7 +452,7 @@ async def test_T08_mimi_group_info_for_a_members_new_device_only(
     _error(await evil.send(alpha, room_path("groupInfo", gid, "beta.test"), raw), 404,
            "not_found", "not the hub of this room")
     # alice commits over Accord's own route: the kept GroupInfo is stale now
-    alice.read((await alice.wait_items(0))[-1].body)
+    alice.read(((await alice.fetch()).items)[-1].body)
     await alice.commit_proposals([], [], [])
     _error(await evil.send(alpha, path, group_info_request(new_device)[0]), 409, "conflict",
            "no GroupInfo of the room's current epoch")

@@ -320,9 +320,12 @@ def test_mimi_check_signed_as_a_peer_checks_the_answers_formats(
                                         if gamma.database else [])])
     assert result.exit_code == 0, result.output
     lines = {line.split()[1]: line for line in result.output.splitlines()[:-1]}
-    for key in ("keyMaterial", "identifierQuery"):
+    for key in ("keyMaterial", "identifierQuery", "groupInfo"):
         assert lines[key].startswith("conforms") and (
             "signed probe: HTTP 200, the answer decodes" in lines[key]), result.output
+    for key in ("requestConsent", "updateConsent"):
+        assert lines[key].startswith("conforms") and (
+            "signed probe: HTTP 201, no body" in lines[key]), result.output
     served = len(MIMI_SPECS)
     assert result.output.splitlines()[-1] == (
         f"{served + 1} conform, 0 differ, {len(w.ENDPOINTS) - served} missing")
@@ -339,5 +342,5 @@ async def test_mimi_check_names_a_signed_probe_the_provider_refuses(
         findings = await check(beta.url, http, domain="beta.test",
                                signer=Signer("nobody.test", gamma.key().sign))
     differs = {f.name: f.detail for f in findings if f.verdict == "differs"}
-    assert differs == {"keyMaterial": "signed probe: HTTP 404",
-                       "identifierQuery": "signed probe: HTTP 404"}
+    assert differs == {key: "signed probe: HTTP 404" for key in (
+        "keyMaterial", "identifierQuery", "groupInfo", "requestConsent", "updateConsent")}

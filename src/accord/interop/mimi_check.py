@@ -10,9 +10,11 @@ the endpoint's response structure (:mod:`accord.wire.mimi`). Keys the draft
 does not define are reported as extensions and not counted.
 
 With a :class:`Signer` (an operator checking from its own provider, whose key
-the checked provider resolves), the endpoints that answer with a body
-(``keyMaterial``, ``identifierQuery``) are probed again, signed as that
-provider (RFC 9421, as Accord's peers sign), and their answers must decode.
+the checked provider resolves), the endpoints a peer can use without shared
+state (``keyMaterial``, ``groupInfo``, ``requestConsent``, ``updateConsent``,
+``identifierQuery``) are probed again, signed as that provider (RFC 9421, as
+Accord's peers sign): the answers must be 2xx and decode (201 with no body for
+consent).
 
 The HTTP client is an argument: the CLI passes a real one, a test may pass one
 whose transport drops a route.
@@ -62,11 +64,21 @@ class Signer:
 
 
 def _signed_probe(key: str, domain: str, signer: Signer) -> tuple[str, bytes] | None:
-    """A request the provider can answer with a body: a user it does not have, asked
-    for by a user of the signer's (with the requester's own signature, 5.2)."""
+    """A request the provider can answer as the draft says without any state of the
+    signer's: a user it does not have, asked for by a user of the signer's (with the
+    requester's own signature, 5.2, 5.6); a room it does not have (5.6: the answer is
+    a refusal that decodes); consent for or from a user it does not have (5.7: 201)."""
     if key == "identifierQuery":
         return domain, w.IdentifierRequest((w.QueryElement(
             w.SearchIdentifierType.HANDLE, None, f"mimi-check@{domain}".encode()),)).to_bytes()
+    if key in ("requestConsent", "updateConsent"):
+        ours, theirs = _uri(domain), _uri(signer.domain)
+        if key == "requestConsent":
+            return ours.text(), w.ConsentEntry(w.ConsentOperation.REQUEST, theirs,
+                                               ours).to_bytes()
+        return ours.text(), w.ConsentEntry(w.ConsentOperation.REVOKE, ours, theirs).to_bytes()
+    if key == "groupInfo":
+        return _group_info_probe(domain, signer)
     if key != "keyMaterial":
         return None
     suite = get_suite(1)
@@ -78,6 +90,17 @@ def _signed_probe(key: str, domain: str, signer: Signer) -> tuple[str, bytes] | 
     req = dataclasses.replace(req, key_material_request_signature=suite.sign_with_label(
         priv, req.SIGN_LABEL, req.tbs()))
     return target.text(), req.to_bytes()
+
+
+def _group_info_probe(domain: str, signer: Signer) -> tuple[str, bytes]:
+    suite = get_suite(1)
+    priv, pub = suite.generate_signature_key_pair()
+    _, hpke_pub = suite.generate_hpke_key_pair()
+    identity = f"mimi-check@{signer.domain}/mimi-check".encode()
+    req = w.GroupInfoRequest(w.MLS10, 1, pub, Credential.basic(identity), hpke_pub, None, b"")
+    req = dataclasses.replace(req, signature=suite.sign_with_label(priv, req.SIGN_LABEL,
+                                                                   req.tbs()))
+    return w.mimi_room_uri(domain, secrets.token_bytes(16)), req.to_bytes()
 
 
 async def _signed(http: httpx.AsyncClient, url: str, body: bytes, signer: Signer
