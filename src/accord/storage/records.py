@@ -86,15 +86,10 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueItem:
+class QueueItem(NewMessage):
+    """A stored message at its place (``seq``) in one device's queue."""
+
     seq: int
-    msg_id: str
-    kind: str
-    group_id: bytes | None
-    epoch: int | None
-    sender: str | None
-    body: bytes
-    created_at: int
 
 
 @dataclass(frozen=True, slots=True)

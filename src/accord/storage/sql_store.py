@@ -305,7 +305,6 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
             )
         return [
             QueueItem(
-                int(r[0]),
                 r[1],
                 r[2],
                 None if r[3] is None else bytes(r[3]),
@@ -313,6 +312,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
                 r[5],
                 bytes(r[6]),
                 int(r[7]),
+                seq=int(r[0]),
             )
             for r in rows
         ]
