@@ -18,6 +18,8 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
+from accord.tasks import cancel_and_wait
+
 Listener = Callable[[list[str]], Awaitable[None]]
 Resync = Callable[[], Awaitable[None]]  # wake every local watcher: news may have been lost
 Shared = Callable[[bytes], Awaitable[None]]  # another node's exchange message
@@ -270,10 +272,7 @@ class NewsQueue:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
 
 def make_bus(url: str | None) -> Bus:

@@ -23,7 +23,6 @@ are bounded: past ``max_pending`` a post is refused with a 429 and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from accord.storage.fanout_sql import (
 )
 from accord.storage.federation_sql import local_devices, refused_devices, to_outbox
 from accord.storage.records import GroupRecord, ItemEncoder, NewMessage
+from accord.tasks import cancel_and_wait
 
 Outcome = list[str] | BaseException  # the devices notified, or why the post was refused
 
@@ -142,10 +142,7 @@ class PostWriter:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._fail([f for _, f in self._pending], _closing())
         self._pending.clear()
 
