@@ -5,6 +5,7 @@ the in-memory provider (no server, no socket; time is the test's)."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,12 @@ async def test_reactions_edits_and_deletions_reach_the_other_member(tmp_path: Pa
     mid2 = await messaging.send_text(alice, ca, "second", NOW + 11)
     content = make_content(Edit(mid2, "forged"),
                                      random_bytes=bob.random_bytes, sent_at=NOW, expires_after=0)
-    messaging.apply(alice, ca, content, BOB, bob.identity.device_id, NOW)
+    messaging.apply(alice, ca, content, BOB, bob.identity.device_id, NOW, mimi_id=os.urandom(32))
     assert alice.store.message(mid2).body == "second"
     # a reaction or receipt about a message never seen is dropped
     ghost = make_content(Reaction(b"\x01" * 16, "x"),
                                    random_bytes=bob.random_bytes, sent_at=NOW, expires_after=0)
-    messaging.apply(alice, ca, ghost, BOB, bob.identity.device_id, NOW)
+    messaging.apply(alice, ca, ghost, BOB, bob.identity.device_id, NOW, mimi_id=os.urandom(32))
 
 
 async def test_timers_and_read_receipts(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ async def test_room_notices_follow_the_room_policy(tmp_path: Path) -> None:
     def notice(kind: NoticeKind, subject: str, by: str) -> None:
         content = make_content(Notice(kind, subject), random_bytes=bob.random_bytes,
                                          sent_at=NOW, expires_after=0)
-        messaging.apply(bob, cb, content, by, "D" * 22, NOW)
+        messaging.apply(bob, cb, content, by, "D" * 22, NOW, mimi_id=os.urandom(32))
 
     notice(NoticeKind.RENAMED, "hike", BOB)  # a non-admin restating the room: a no-op
     assert [e for e in bob.store.events(cb["conv_id"]) if e["kind"] == "security"] == []
