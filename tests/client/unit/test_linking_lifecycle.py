@@ -257,3 +257,28 @@ async def test_an_offer_that_does_not_open_with_the_code_is_refused(tmp_path: Pa
         await linking.join(laptop, slot.code, p.url)
     assert laptop.store.get_json("link_request") is None  # nothing kept, nothing answered
     assert p.slots[slot.keys.slot]["answer"] is None
+
+
+async def test_T10_a_message_kept_through_the_move_is_sealed_again_for_the_new_room(
+        tmp_path: Path) -> None:
+    from accord.client import outbox, rooms
+
+    p, alice, bob, ca, cb = await _pq_pair(tmp_path)
+    p.fail("POST", r"/v1/groups/[^/]+/messages", 503, "unavailable")
+    mid = await messaging.send_text(alice, ca, "kept through the move", p.now + 1)
+    kept = alice.store.outbox_item(mid)
+    assert kept.state == "pending"
+    p.clear()
+    moved = await reinit.upgrade(alice, ca, p.now + 2)
+    old_room = rooms.room_uri(alice, ca["group_id"])
+    assert await outbox.flush(alice, p.now + 10**6) == {mid: None}
+    await bob.sync(p.now + 10**6)
+    cb = bob.store.conversation(cb["conv_id"])
+    assert cb["group_id"] == moved["group_id"]
+    assert [m.body for m in bob.store.messages(cb["conv_id"])][-1] == "kept through the move"
+    # the MIMI ID follows the new room: the message is known under its new id only
+    new_room = rooms.room_uri(alice, moved["group_id"])
+    assert new_room != old_room
+    index = rooms.index(alice, moved)
+    assert index.mimi_id(mid) is not None
+    assert index.mimi_id(mid) == rooms.index(bob, cb).mimi_id(mid)
