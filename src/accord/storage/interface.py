@@ -46,14 +46,9 @@ class Store(FederationStore, Protocol):
     async def get_session(self, token_hash: bytes) -> tuple[str, int]: ...
 
     # key packages
-    async def add_key_packages(
-        self,
-        device_id: str,
-        items: Sequence[bytes],
-        last_resort: bytes | None,
-        refs: Sequence[bytes | None] = (),
-        cipher_suite: int = 1,
-    ) -> int: ...
+    async def add_key_packages(self, device_id: str, items: Sequence[bytes],
+                               last_resort: bytes | None, refs: Sequence[bytes | None] = (),
+                               cipher_suite: int = 1) -> int: ...
     async def count_key_packages(self, device_id: str, cipher_suite: int = 1
                                  ) -> tuple[int, bool]: ...
     async def key_package_status(self, device_id: str, cipher_suite: int = 1
