@@ -49,8 +49,7 @@ async def _operator(c: Call) -> Any:
 
 async def _reports(c: Call) -> w.AdminReports:
     rows = await sql.list_reports(await _operator(c), c.request.query_params.get("status"))
-    return w.AdminReports([w.AdminReport(r.id, r.group_id, r.reporter, r.alleged_sender,
-                                         r.content, r.message_time, r.status) for r in rows])
+    return w.AdminReports(rows)
 
 
 async def _close(c: Call) -> None:

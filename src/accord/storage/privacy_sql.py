@@ -8,11 +8,11 @@ change is one transaction. Account export and erasure are in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from accord.errors import NotFound
 from accord.storage.engine import Engine, Tx, placeholders
+from accord.wire.privacy import AdminReport
 
 MAX_LIST = 1000
 
@@ -100,18 +100,6 @@ async def purge(engine: Engine, now: int) -> int:
 # reports and moderation (T13) -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    id: int
-    group_id: bytes
-    reporter: str
-    alleged_sender: str | None
-    content: bytes
-    message_time: int
-    created_at: int
-    status: str
-
-
 async def add_report(engine: Engine, group_id: bytes, reporter: str, alleged: str | None,
                      content: bytes, message_time: int, now: int) -> int:
     async with engine.transaction() as tx:
@@ -125,16 +113,17 @@ async def add_report(engine: Engine, group_id: bytes, reporter: str, alleged: st
     return int(row[0])
 
 
-async def list_reports(engine: Engine, status: str | None = None) -> list[Report]:
-    sql = ("SELECT id, group_id, reporter, alleged_sender, content, message_time, created_at,"
-           " status FROM abuse_reports")
+async def list_reports(engine: Engine, status: str | None = None) -> list[AdminReport]:
+    """The reports for the operator, in the form the admin API sends them."""
+    sql = ("SELECT id, group_id, reporter, alleged_sender, content, message_time, status"
+           " FROM abuse_reports")
     args: list[Any] = []
     if status is not None:
         sql += " WHERE status = ?"
         args.append(status)
     async with engine.read() as tx:
         rows = await tx.fetchall(sql + f" ORDER BY id LIMIT {MAX_LIST}", *args)
-    return [Report(int(r[0]), bytes(r[1]), r[2], r[3], bytes(r[4]), int(r[5]), int(r[6]), r[7])
+    return [AdminReport(int(r[0]), bytes(r[1]), r[2], r[3], bytes(r[4]), int(r[5]), r[6])
             for r in rows]
 
 
