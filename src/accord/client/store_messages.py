@@ -147,10 +147,15 @@ class MessageTables(Database):
         return int(unread[0]), int(last[0] or 0), int(newest[0])
 
     def expire_messages(self, now: int) -> int:
-        """Remove every message whose disappearing timer has ended."""
-        cur = self._conn().execute(
-            "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
-        return int(cur.rowcount)
+        """Remove every message whose disappearing timer has ended, and the reactions to
+        it the index of MIMI IDs kept (their emoji); the message's own entry (its salt
+        and MIMI ID, no content) stays, so that a redelivery of it stays one."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM mimi_ids WHERE reaction_target IN (SELECT msg_id FROM "
+                       "messages WHERE expires_at IS NOT NULL AND expires_at <= ?)", (now,))
+            cur = db.execute(
+                "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+            return int(cur.rowcount)
 
 
 _MSG_COLUMNS = ("msg_id, conv_id, sender, sender_device, sent_at, received_at, kind, body, "

@@ -77,3 +77,22 @@ def test_dropping_a_conversation_drops_its_index(tmp_path: Path) -> None:
     index.record(_c(1, model.Text("hi")), _mid(1), B)
     store.drop_conversation("c1")
     assert index.accord_id(_mid(1)) is None
+
+
+def test_an_expired_message_takes_the_reactions_to_it_out_of_the_index(tmp_path: Path) -> None:
+    from accord.client.store import StoredMessage
+
+    store = ProfileStore.create(tmp_path, "pw", CHEAP)
+    index = StoreIndex(store, "c1", A)
+    gone, stays = _c(1, model.Text("brief")), _c(2, model.Text("stays"))
+    for c, expires in ((gone, 2000), (stays, None)):
+        index.record(c, _mid(c.message_id[0]), B)
+        store.add_message(StoredMessage(c.message_id, "c1", B, "d", 1, 1, "text", "x", None,
+                                        False, False, expires, {}))
+    index.record(_c(3, model.Reaction(gone.message_id, "🔥")), _mid(3), A)
+    index.record(_c(4, model.Reaction(stays.message_id, "🔥")), _mid(4), A)
+    assert store.expire_messages(now=2000) == 1
+    assert index.reaction(_mid(3)) is None and index.reaction_id(gone.message_id, "🔥") is None
+    assert index.reaction(_mid(4)) == (stays.message_id, "🔥")
+    # the expired message's own entry stays: delivered again, it is a redelivery
+    assert not index.record(gone, _mid(1), B)
