@@ -197,6 +197,7 @@ def test_receivers_refuse_invalid_app_data_lists_state_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     room = Room(["alice", "bob", "carol"])
+    room.commit("alice", by_value=[AppDataUpdate.of(LOG, b"x")])
     commit_mod = "accord.mls.group.commit"
     forged = _forged(monkeypatch, room.states["alice"], [(commit_mod, "check_member_list")],
                      by_value=[AppDataUpdate.of(LOG, b"a"), AppDataUpdate.removing(LOG)])
@@ -207,18 +208,39 @@ def test_receivers_refuse_invalid_app_data_lists_state_unchanged(
     assert bob.to_bytes() == before
 
 
+def test_proposals_the_component_refuses_are_refused_on_receipt() -> None:
+    room = Room(["alice", "bob", "carol"])
+    with pytest.raises(ValidationError, match="has no state"):
+        g.propose_app_data_update(room.states["bob"], LOG, None)
+    with pytest.raises(ValidationError, match="the log refuses"):
+        g.propose_app_data_update(room.states["bob"], LOG, b"bad")
+    # bob's application would send it; alice's refuses it and never caches it
+    lax = g.GroupState.from_bytes(room.states["bob"].to_bytes(), g.GroupConfig(
+        components={LOG: Accepting()}))
+    msg, _ = g.propose_app_data_update(lax, LOG, b"bad")
+    with pytest.raises(ValidationError, match="the log refuses"):
+        g.process(room.states["alice"], msg, NOW)
+    assert room.states["alice"].proposals == ()
+
+
+class Accepting:
+    def apply(self, current: bytes | None, updates: Sequence[ComponentUpdate],
+              before: AppDataDictionary) -> bytes:
+        return b"".join(u.data for u in updates)
+
+
 def test_app_data_update_from_a_non_member_is_refused() -> None:
     room = Room(["alice", "bob", "carol"])
     room.commit("alice", by_value=[Remove(room.states["carol"].own_leaf)])
     # mallory signs a proposal as the leaf carol left blank, with her own key
     _, mallory_priv = identity(1, "mallory")
     mallory = room.states["bob"].replace(own_leaf=2, signature_priv=mallory_priv, proposals=())
-    msg, _ = g.propose_app_data_update(mallory, LOG, b"evil")
+    msg, _ = g.propose(mallory, AppDataUpdate.of(LOG, b"evil"))
     with pytest.raises(ValidationError, match="blank"):
         g.process(room.states["alice"], msg, NOW)
     # ... or as bob's leaf: the signature is not bob's
     mallory = mallory.replace(own_leaf=room.states["bob"].own_leaf)
-    msg, _ = g.propose_app_data_update(mallory, LOG, b"evil")
+    msg, _ = g.propose(mallory, AppDataUpdate.of(LOG, b"evil"))
     with pytest.raises(AccordError):
         g.process(room.states["alice"], msg, NOW)
     # a would-be member may only propose Add (RFC 9420 12.1.8)
@@ -388,10 +410,6 @@ def test_an_external_commit_may_refer_to_self_removes_only(
 
 def test_committing_every_cached_proposal_keeps_the_app_data_list_valid() -> None:
     room = Room(["alice", "bob", "carol"])
-    # a remove of absent state is left out
-    room.propose("bob", g.propose_app_data_update, LOG, None)
-    res = room.commit("alice")
-    assert res.commit.message.content.content.proposals == ()  # type: ignore[union-attr]
     room.commit("alice", by_value=[AppDataUpdate.of(LOG, b"a")])
     # updates win over a remove of the same component; two removes become one
     room.propose("bob", g.propose_app_data_update, LOG, None)

@@ -151,3 +151,19 @@ def test_T08_a_self_remove_at_the_hub_is_declared_as_the_leavers_removal() -> No
         hub.plan(commit, "a1", (), ("c1",), (raw,))
     hub.commit("a1", (), ("b1",), (raw,))
     assert "b1" not in hub.states
+
+
+def test_T08_the_hub_refuses_a_proposal_beyond_the_proposers_role() -> None:
+    hub = Hub()
+    plist = hub.participants()
+    bob = g.GroupState.from_bytes(hub.states["b1"].to_bytes(), LAX)
+    msg, _ = g.propose_app_data_update(bob, r.PARTICIPANT_LIST, r.participant_change(
+        plist, set_role={U_BOB: r.ROLE_ADMIN}).update)
+    with pytest.raises(ValidationError, match="may not set role"):
+        mls_check.check_proposal_public(bytes(msg.to_bytes()), hub.state, NOW * 1000)
+    with pytest.raises(ValidationError, match="may not set role"):  # and so do members
+        g.process(hub.states["a1"], msg, NOW)
+    # bob's own removal from the list (leaving) is his to propose
+    msg, _ = g.propose_app_data_update(hub.states["b1"], r.PARTICIPANT_LIST,
+                                       r.participant_change(plist, remove=[U_BOB]).update)
+    mls_check.check_proposal_public(bytes(msg.to_bytes()), hub.state, NOW * 1000)

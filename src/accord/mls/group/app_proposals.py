@@ -62,14 +62,32 @@ def app_data(context: GroupContext) -> AppDataDictionary | None:
     return found
 
 
-def check_app_proposal(components: Mapping[int, Component], p: Proposal) -> None:
-    """An AppDataUpdate on its own (the part of 12.1 the draft adds). A SelfRemove
-    has nothing to check alone: who may send it is 12.1.8's table (member only,
-    ``EXTERNAL_SENDER_TYPES``), and ``check_by_value`` keeps it out of commits by value."""
-    if isinstance(p, AppDataUpdate) and p.component_id not in components:
+def check_app_proposal(
+    components: Mapping[int, Component], p: AppDataUpdate, context: GroupContext,
+    update: ComponentUpdate,
+) -> None:
+    """An AppDataUpdate on its own (the part of 12.1 the draft adds): its component is
+    known, a remove finds state, and an update is one the component accepts alone on
+    the current data (``update``: the proposal's data and proposer), so a proposal its
+    component refuses (e.g. beyond the proposer's role) is refused on receipt and
+    never held by members, where it would spoil every commit of all cached proposals.
+    A SelfRemove has nothing to check alone: who may send it is 12.1.8's table (member
+    only, ``EXTERNAL_SENDER_TYPES``), and ``check_by_value`` keeps it out of commits by
+    value."""
+    component = components.get(p.component_id)
+    if component is None:
         raise ValidationError(
             f"AppDataUpdate for component {p.component_id}, unknown to the application",
             R_APP_DATA)
+    dictionary = app_data(context) or AppDataDictionary()
+    current = dictionary.get(p.component_id)
+    if p.update is None:
+        if current is None:
+            raise ValidationError(
+                f"AppDataUpdate removes component {p.component_id}, which has no state",
+                R_APP_DATA)
+        return
+    component.apply(current, [update], dictionary)
 
 
 def check_received_self_remove(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from accord.errors import Conflict, ValidationError
 from accord.mls.framing import sign_content, with_confirmation_tag
-from accord.mls.group.app_proposals import app_data, check_by_value
+from accord.mls.group.app_proposals import check_by_value
 from accord.mls.group.epoch import (
     NextEpoch,
     changed_leaves,
@@ -59,7 +59,6 @@ from accord.mls.structs import (
     UpdatePath,
     Welcome,
 )
-from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.transcript import (
     confirmation_tag,
     interim_transcript_hash,
@@ -210,10 +209,10 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
     out = [c for c in state.proposals if isinstance(c.proposal, SelfRemove)
            and c.sender.index in leaving]
     seen: set[object] = {("remove", leaf) for leaf in leaving}
-    # draft-ietf-mls-extensions 4.7: per component, updates or one remove of existing state.
+    # draft-ietf-mls-extensions 4.7: per component, updates or one remove (a remove of
+    # absent state is refused on receipt).
     updated = {c.proposal.component_id for c in state.proposals
                if isinstance(c.proposal, AppDataUpdate) and c.proposal.update is not None}
-    present = app_data(state.context) or AppDataDictionary()
     latest_update: dict[int, CachedProposal] = {}
     last_gce: CachedProposal | None = None
     for c in state.proposals:
@@ -225,8 +224,7 @@ def _pick_cached(state: GroupState, refs: Sequence[bytes] | None) -> list[Cached
             last_gce = c  # at most one per commit: the latest
         elif isinstance(p, SelfRemove):
             continue  # taken above (one per leaf: 5.3 allows one per epoch)
-        elif isinstance(p, AppDataUpdate) and p.update is None and (
-                p.component_id in updated or present.get(p.component_id) is None):
+        elif isinstance(p, AppDataUpdate) and p.update is None and p.component_id in updated:
             continue
         elif _once_key(p) not in seen and not (
             isinstance(p, Remove) and p.removed == state.own_leaf

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
-from accord.mls.components import Component
+from accord.mls.components import Component, ComponentUpdate
 from accord.mls.credentials import check_successor
 from accord.mls.group.app_proposals import (
     apply_app_data,
@@ -172,8 +172,9 @@ def check_proposal(
     elif isinstance(p, GroupContextExtensions):
         _check_context_extensions(state.tree, state.context, p)
         check_context_app_data(state.context, p.extensions)
-    else:
-        check_app_proposal(state.config.components, p)
+    elif isinstance(p, AppDataUpdate):
+        check_app_proposal(state.config.components, p, state.context, ComponentUpdate(
+            p.update or b"", sender, proposer_credential(state.tree, state.context, sender)))
 
 
 def _check_update(

@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 from accord.errors import ValidationError
+from accord.mls.components import ComponentUpdate
 from accord.mls.framing import (
     private_message_from,
     protect_private,
@@ -188,7 +189,9 @@ def propose_app_data_update(
     or None to remove its state. Checked as a receiver checks it first."""
     p = AppDataUpdate.removing(component_id) if update is None else AppDataUpdate.of(
         component_id, update)
-    check_app_proposal(state.config.components, p)
+    me = Sender.member(state.own_leaf)
+    check_app_proposal(state.config.components, p, state.context,
+                       ComponentUpdate(update or b"", me, state.own_leaf_node.credential))
     return propose(state, p, ad)
 
 
