@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.harness import PrivateNats, nats_server
+from tests.server.cluster import nats_url_or_skip
 from tests.timing import wait_until
 
 from accord.bus import InProcessBus, NatsBus, Notifier
@@ -26,11 +27,7 @@ async def test_in_process_bus_wakes_watchers() -> None:
 
 @pytest.mark.nats
 async def test_nats_bus_carries_news_between_two_nodes() -> None:
-    url = os.environ.get("ACCORD_TEST_NATS")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ACCORD_TEST_NATS is unset: NATS is required")
-        pytest.skip("ACCORD_TEST_NATS is unset")
+    url = nats_url_or_skip()
     subject = f"accord.test.{secrets.token_hex(4)}"
     node1, node2 = NatsBus(url, subject), NatsBus(url, subject)
     heard: asyncio.Queue[list[str]] = asyncio.Queue()
@@ -54,11 +51,7 @@ async def test_a_node_wakes_its_own_sockets_once_even_cut_from_nats() -> None:
     nodes is dropped and counted rather than piled up in memory."""
     from tests.server.relay import TcpRelay
 
-    url = os.environ.get("ACCORD_TEST_NATS")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ACCORD_TEST_NATS is unset: NATS is required")
-        pytest.skip("ACCORD_TEST_NATS is unset")
+    url = nats_url_or_skip()
     host, port = url.removeprefix("nats://").split(":")
     relay = TcpRelay(host, int(port))
     subject = f"accord.test.{secrets.token_hex(4)}"

@@ -21,6 +21,17 @@ def services_or_skip(*tools: str) -> tuple[str, str]:
     return admin, nats_url
 
 
+def nats_url_or_skip() -> str:
+    """The NATS server of ``ACCORD_TEST_NATS``; without one the test is skipped (fails
+    under CI=true)."""
+    url = os.environ.get("ACCORD_TEST_NATS")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but ACCORD_TEST_NATS is unset: NATS is required")
+        pytest.skip("ACCORD_TEST_NATS is unset")
+    return url
+
+
 def start_nodes(root: Path, database: str, bus: str, count: int,
                 args_of: Callable[[int], tuple[str, ...]] = lambda i: (),
                 rate_limit_scale: float = 1000,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.harness import ServerProcess
 from tests.pg import create_database, drop_database
-from tests.server.cluster import services_or_skip, start_nodes
+from tests.server.cluster import nats_url_or_skip, services_or_skip, start_nodes
 
 from accord import ratelimit
 from accord.bus import NatsBus
@@ -103,11 +102,7 @@ def test_what_waits_to_be_told_is_bounded(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.nats
 async def test_two_nodes_share_one_limit_over_nats() -> None:
-    url = os.environ.get("ACCORD_TEST_NATS")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ACCORD_TEST_NATS is unset: NATS is required")
-        pytest.skip("ACCORD_TEST_NATS is unset")
+    url = nats_url_or_skip()
     subject = f"accord.test.{secrets.token_hex(4)}"
     buses = [NatsBus(url, subject), NatsBus(url, subject)]
     limiters = [RateLimiter(LIMITS), RateLimiter(LIMITS)]
