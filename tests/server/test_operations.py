@@ -91,6 +91,10 @@ async def test_metrics_count_by_route_template_on_their_own_listener(tmp_path: P
     assert sample(after, "accord_http_requests_total", route="unmatched", method="-",
                   status="404") == 2
     assert sample(during, "accord_websocket_connections") == 1
+    # queue depths (issue 23): nothing waits once the posts are answered
+    assert sample(during, "accord_posts_pending") == 0
+    assert sample(during, "accord_news_pending") == 0
+    assert sample(during, "accord_news_overflowed_total") == 0
     assert sample(after, "accord_websocket_connections") == 0
     assert sample(after, "accord_federation_outbox_items") == 0
     assert sample(after, "accord_database_errors_total") == 0

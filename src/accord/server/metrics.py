@@ -118,6 +118,18 @@ class _ProviderCollector(Collector):
                                       "Wake-ups for other nodes not sent (bus unreachable)")
         dropped.add_metric([], self.provider.bus.dropped)
         yield dropped
+        posts = GaugeMetricFamily("accord_posts_pending",
+                                  "Posts waiting for the node's next group commit")
+        posts.add_metric([], self.provider.store.posts.depth)
+        yield posts
+        news = GaugeMetricFamily("accord_news_pending",
+                                 "Devices with news not yet published on the bus")
+        news.add_metric([], self.provider.news.depth)
+        yield news
+        overflow = CounterMetricFamily("accord_news_overflowed",
+                                       "Wake-ups past the news queue's bound (woken by resync)")
+        overflow.add_metric([], self.provider.news.overflowed)
+        yield overflow
         ready = GaugeMetricFamily("accord_bus_connected", "1 when the bus is connected")
         ready.add_metric([], 1 if self.provider.bus.connected else 0)
         yield ready

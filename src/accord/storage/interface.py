@@ -24,12 +24,14 @@ from accord.storage.records import (
 
 if TYPE_CHECKING:
     from accord.storage.engine import Engine
+    from accord.storage.post_batch import PostWriter
 
 
 class Store(FederationStore, Protocol):
     # The SQL engine under the store: the tables kept by functions of their own
     # modules (privacy_sql, account_sql, rendezvous_sql, transparency_sql) take it.
     engine: Engine
+    posts: PostWriter  # the node's writer of posts (group commit; its depth is a metric)
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
