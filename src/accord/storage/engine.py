@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -180,6 +181,7 @@ class SqliteEngine(Engine):
 
     dialect = SQLITE
     MAX_BATCH = 64
+    INLINE_COMMIT_MAX_S = 0.005
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -192,11 +194,13 @@ class SqliteEngine(Engine):
         self._queued = 0
         self._batch: asyncio.Future[None] | None = None
         self._batch_size = 0
+        self._commit_s = 0.0  # recent COMMIT times, a moving average (see _commit)
 
     async def run(self, fn: Any) -> Any:
         # Statements run inline: they take microseconds, far less than a hop to
-        # a worker thread. Only what may block on the disk (COMMIT's fsync,
-        # opening, closing) goes to the writer's thread (see _sync).
+        # a worker thread. Only what may block goes to the writer's thread (see
+        # _sync): opening and closing, BEGIN while another process holds the lock
+        # (_begin), COMMIT's fsync while the disk is slow (_commit).
         conn = self._conn
         assert conn is not None, "engine not open"
         return fn(conn)
@@ -319,13 +323,29 @@ class SqliteEngine(Engine):
             batch.set_exception(exc)
             batch.exception()  # retrieved here too: a batch of one has no other waiter
 
+    async def _commit(self) -> None:
+        """COMMIT, and its fsync, on the loop while the disk is fast, on the writer's
+        thread while it is slow (issue 23).
+
+        A hop to the thread costs the loop 0.5 to 5 ms under load (the profile in
+        docs/PERFORMANCE.md), more than this disk's fsync (0.3 to 2 ms); but a disk
+        that stalls must not stall every request with it. The time of recent commits
+        (a moving average, measured on either side) decides: above
+        ``INLINE_COMMIT_MAX_S`` commits go to the thread until the disk is fast again.
+        """
+        if self._commit_s < self.INLINE_COMMIT_MAX_S:
+            spent = _timed_commit(self._conn)
+        else:
+            spent = await self._sync(_timed_commit)
+        self._commit_s = 0.8 * self._commit_s + 0.2 * spent
+
     async def _end_batch_if_due(self) -> None:
         batch = self._batch
         if batch is None or (self._queued and self._batch_size < self.MAX_BATCH):
             return
         self._batch = None
         try:
-            await self._sync(lambda c: c.execute("COMMIT"))
+            await self._commit()
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 await self.run(lambda c: c.execute("ROLLBACK"))
@@ -334,6 +354,13 @@ class SqliteEngine(Engine):
             raise
         if not batch.done():
             batch.set_result(None)
+
+
+def _timed_commit(conn: sqlite3.Connection | None) -> float:
+    assert conn is not None, "engine not open"
+    start = time.perf_counter()
+    conn.execute("COMMIT")
+    return time.perf_counter() - start
 
 
 class _PgTx(Tx):
