@@ -51,7 +51,18 @@ class DiskFullFor:
             self.conn.execute("PRAGMA max_page_count=4294967294")
 
     def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
-        return self.conn.executemany(sql, rows)
+        rows = list(rows)  # posts are written in bulk (group commit, storage.post_batch)
+        if not any(isinstance(a, bytes) and len(a) > BIG for row in rows for a in row):
+            return self.conn.executemany(sql, rows)
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        self.conn.execute(f"PRAGMA max_page_count={pages}")
+        try:
+            return self.conn.executemany(sql, rows)
+        except sqlite3.OperationalError:
+            self.failures += 1
+            raise
+        finally:
+            self.conn.execute("PRAGMA max_page_count=4294967294")
 
     def close(self) -> None:
         self.conn.close()
@@ -59,22 +70,24 @@ class DiskFullFor:
 
 async def test_full_disk_fails_the_whole_batch_and_acknowledges_only_what_is_kept(
         tmp_path: Path) -> None:
-    """Three posts share one group commit; the middle one meets a full disk, and SQLite
-    rolls the shared transaction back. Each post is then 201 exactly when it is stored,
-    the refused ones are a 503 with a code, and once space is back every post succeeds."""
+    """A post commits alone; the next two share one transaction (group commit of posts,
+    accord.storage.post_batch), the first of them meets a full disk and SQLite rolls the
+    shared transaction back. Each post is then 201 exactly when it is stored, the
+    refused ones are a 503 with a code, and once space is back every post succeeds."""
     async with running_node(tmp_path) as node:
         group = await group_of_two(node.http)
         engine = node.store.engine
         real = engine._conn
         full = engine._conn = DiskFullFor(real)
         bodies = [b"before-" + b"a" * 100, b"big-" + b"b" * (BIG + 100), b"after-" + b"c" * 100]
-        await engine._lock.acquire()  # the three queue up behind a running transaction
+        await engine._lock.acquire()  # the posts queue up behind a running transaction
         try:
-            tasks = []
-            for body in bodies:
-                tasks.append(asyncio.create_task(post(node.http, group, body)))
-                n = len(tasks)
-                await wait_until(lambda n=n: engine._queued == n, 5.0, f"{n} posts queued")
+            tasks = [asyncio.create_task(post(node.http, group, bodies[0]))]
+            # the writer holds the first post, waiting for the lock
+            await wait_until(lambda: node.store.posts.writing == 1, 5.0, "the first post taken")
+            tasks += [asyncio.create_task(post(node.http, group, b)) for b in bodies[1:]]
+            # the next two wait for the writer's next batch
+            await wait_until(lambda: node.store.posts.depth == 2, 5.0, "two posts pending")
         finally:
             engine._lock.release()
         answers = await asyncio.gather(*tasks)
@@ -87,7 +100,8 @@ async def test_full_disk_fails_the_whole_batch_and_acknowledges_only_what_is_kep
         stored = await received(group.bob)
         acked = [b for b, r in zip(bodies, answers, strict=True) if r.status_code == 201]
         assert stored == acked, "a post was acknowledged but not kept, or kept but refused"
-        assert answers[0].status_code == 503, "the first post's work was rolled back with it"
+        assert answers[0].status_code == 201, "the first post committed alone"
+        assert answers[2].status_code == 503, "the third post's work was rolled back with it"
 
         engine._conn = real  # space again
         again = [await post(node.http, group, b) for b in bodies]

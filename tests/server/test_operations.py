@@ -110,6 +110,7 @@ async def test_backlog_and_database_errors_are_counted() -> None:
 
     class Store:
         sizes: dict[str, int] | None = {"beta.test": 3, "gamma.test": 2}
+        posts = SimpleNamespace(depth=0)
 
         async def fed_outbox_size(self) -> dict[str, int]:
             if self.sizes is None:
@@ -119,7 +120,8 @@ async def test_backlog_and_database_errors_are_counted() -> None:
     store = Store()
     provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set(),
                                                                       slow_consumers=0),
-                               bus=SimpleNamespace(errors=2, connected=False, dropped=4))
+                               bus=SimpleNamespace(errors=2, connected=False, dropped=4),
+                               news=SimpleNamespace(depth=0, overflowed=0))
     metrics.watch(provider)  # type: ignore[arg-type]
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
     text = _text(metrics)

@@ -121,6 +121,7 @@ class PostWriter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # transactions written (the node's metrics, the tests)
+        self.writing = 0  # posts in the transaction being written now
 
     @property
     def depth(self) -> int:
@@ -157,7 +158,11 @@ class PostWriter:
                     if not item[1].done():  # a request that went away: its post is not kept
                         batch.append(item)
                 if batch:
-                    await self._write(batch)
+                    self.writing = len(batch)
+                    try:
+                        await self._write(batch)
+                    finally:
+                        self.writing = 0
 
     async def _write(self, batch: list[tuple[PendingPost, asyncio.Future[list[str]]]]) -> None:
         futures = [f for _, f in batch]
