@@ -112,3 +112,20 @@ def test_no_module_of_the_package_is_over_500_lines() -> None:
         and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     )
     assert over == []
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    """A name with a leading underscore is its module's own: a module that needs it from
+    another asks for a public function (one rule in one place, issue 21). Importing a
+    public name under a private alias is fine."""
+    import ast
+
+    found = []
+    for path in (ROOT / "src" / "accord").rglob("*.py"):
+        if GENERATED in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("accord"):
+                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

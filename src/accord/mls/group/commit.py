@@ -133,7 +133,7 @@ def commit(
     content = FramedContent(old.group_id, old.epoch, Sender.member(state.own_leaf),
                             authenticated_data, Commit(tuple(draft.por), path))
     auth = sign_content(state.suite, handshake_format(state), content, state.signature_priv, old)
-    nxt = _derive_next(state, auth, tree, draft.extensions, commit_secret, psk_secret, keys)
+    nxt = derive_next(state, auth, tree, draft.extensions, commit_secret, psk_secret, keys)
     auth = with_confirmation_tag(auth, nxt.confirmation_tag)
     msg, sent_state = send_handshake(state, auth)
     types = kept_credential_types(state, applied, state.own_leaf, path.leaf_node if path else None)
@@ -157,7 +157,7 @@ def _maybe_path(
     applied = draft.applied
     if not needed:
         # 12.4.1: without a path the commit secret is the all-zero vector.
-        return None, bytes(state.suite.kdf_len), _surviving_keys(state, applied), {}
+        return None, bytes(state.suite.kdf_len), surviving_keys(state, applied), {}
     old = state.context
     provisional = GroupContext(old.version, old.cipher_suite, old.group_id, old.epoch + 1,
                                b"", old.confirmed_transcript_hash, draft.extensions)
@@ -256,14 +256,14 @@ def _once_key(p: Proposal) -> object:
     return ("other", id(p))
 
 
-def _surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
+def surviving_keys(state: GroupState, applied: Applied) -> PathKeys:
     # Keys of nodes the proposals blanked or truncated away are deleted.
     tree = applied.tree
     drop = [x for x in state.node_privs.nodes() if x >= tree.width or tree.node(x) is None]
     return state.node_privs.replaced({}, drop)
 
 
-def _derive_next(
+def derive_next(
     state: GroupState, auth: AuthenticatedContent, tree: Tree,
     extensions: tuple[Extension, ...], commit_secret: bytes, psk_secret: bytes | None, keys: PathKeys, init_secret: bytes | None = None,
     own_leaf: int | None = None,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from accord.errors import ValidationError
 from accord.mls.group.epoch import fresh_state
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
-from accord.mls.group.proposals import _check_context_extensions
+from accord.mls.group.proposals import check_context_extensions
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.key_schedule import derive_epoch
 from accord.mls.leaf_node import check_own_capabilities, make_capabilities
@@ -73,7 +73,7 @@ def create_group(
     check_own_capabilities(leaf.capabilities, suite.id, leaf.credential.credential_type)
     nodes: list[object] = [leaf]
     tree = Tree(suite, nodes)  # type: ignore[arg-type]
-    _check_context_extensions(tree, GroupContext(1, suite.id, group_id, 0, b"", b"", ()),
+    check_context_extensions(tree, GroupContext(1, suite.id, group_id, 0, b"", b"", ()),
                               GroupContextExtensions(extensions))
     if not group_id:
         raise ValidationError("a group id must not be empty", "RFC 9420 11")

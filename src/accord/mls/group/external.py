@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from accord.errors import ValidationError
 from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
 from accord.mls.framing_public import public_message_from
-from accord.mls.group.commit import _derive_next
+from accord.mls.group.commit import derive_next
 from accord.mls.group.epoch import NextEpoch, fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
-from accord.mls.group.process import _free_leaf
+from accord.mls.group.process import free_leaf
 from accord.mls.group.proposals import apply_proposals, check_external_list
 from accord.mls.group.public import PublicGroup, check_proposal_message
 from accord.mls.group.state import CachedProposal, GroupConfig, GroupState
-from accord.mls.group.welcome import _probe_state, joined_tree
+from accord.mls.group.welcome import joined_tree, probe_state
 from accord.mls.key_schedule import EpochSecrets, external_init_send
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
@@ -138,7 +138,7 @@ def _external_commit(
     check_external_list(base.tree, entries)
     applied = apply_proposals(base.tree, ctx, entries, base.config.components)
     tree = applied.tree
-    leaf = _free_leaf(tree)  # 12.4.1: the leftmost blank leaf, or a new one
+    leaf = free_leaf(tree)  # 12.4.1: the leftmost blank leaf, or a new one
     tree.set_node(2 * leaf, template)
     provisional = dataclasses.replace(ctx, epoch=ctx.epoch + 1, tree_hash=b"")
     created = create_update_path(tree, leaf, base.signature_priv, provisional, leaf=template)
@@ -146,7 +146,7 @@ def _external_commit(
                             Commit(tuple(items), created.update_path))
     auth = sign_content(suite, WireFormat.PUBLIC_MESSAGE, content, base.signature_priv, ctx)
     psk_secret = resolve_psks(base, applied.psks)
-    nxt: NextEpoch = _derive_next(base, auth, tree, tuple(applied.extensions),
+    nxt: NextEpoch = derive_next(base, auth, tree, tuple(applied.extensions),
                                   created.commit_secret, psk_secret, created.keys, init_secret,
                                   own_leaf=leaf)
     auth = with_confirmation_tag(auth, nxt.confirmation_tag)
@@ -174,7 +174,7 @@ def _joiner_state(
     """A state for the epoch of ``info`` as far as a non-member knows it: enough
     to run the shared commit derivation (its init_secret is never used)."""
     suite = get_suite(info.group_context.cipher_suite)
-    probe = _probe_state(suite, external_psks, cfg)
+    probe = probe_state(suite, external_psks, cfg)
     ctx = info.group_context
     zero = bytes(suite.kdf_len)
     secrets = EpochSecrets(suite.id, *([zero] * 11))

@@ -14,7 +14,7 @@ from accord.mls.codec import decode
 from accord.mls.credentials import check_successor
 from accord.mls.framing import unprotect_private, unprotect_public
 from accord.mls.group.app_proposals import check_by_value, check_received_self_remove
-from accord.mls.group.commit import _derive_next, _surviving_keys
+from accord.mls.group.commit import derive_next, surviving_keys
 from accord.mls.group.epoch import (
     NextEpoch,
     changed_leaves,
@@ -305,7 +305,7 @@ def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None,
 def committer_leaf(auth: AuthenticatedContent, applied: Applied, external: bool) -> int:
     """The committer's leaf: its own, or (external commit) the leftmost blank one of
     the tree after the proposals, which is extended if there is none (12.4.2)."""
-    return _free_leaf(applied.tree) if external else auth.content.sender.index or 0
+    return free_leaf(applied.tree) if external else auth.content.sender.index or 0
 
 
 def _next_from_commit(
@@ -316,7 +316,7 @@ def _next_from_commit(
     tree = applied.tree
     old = state.context
     exts = tuple(applied.extensions)
-    keys = _own_update_keys(state, applied, used, _surviving_keys(state, applied))
+    keys = _own_update_keys(state, applied, used, surviving_keys(state, applied))
     commit_secret = bytes(state.suite.kdf_len)
     sender_leaf = committer_leaf(auth, applied, external)
     if commit.path is not None:
@@ -332,7 +332,7 @@ def _next_from_commit(
         priv = state.secrets.external_key_pair()[0]
         init_secret = external_init_receive(state.suite, priv, applied.external_init.kem_output)
     psk_secret = resolve_psks(state, applied.psks)
-    nxt = _derive_next(state, auth, tree, exts, commit_secret, psk_secret, keys, init_secret)
+    nxt = derive_next(state, auth, tree, exts, commit_secret, psk_secret, keys, init_secret)
     if auth.confirmation_tag is None:
         raise ValidationError("a commit carries a confirmation_tag", "RFC 9420 6.1")
     verify_confirmation_tag(state.suite, nxt.secrets.confirmation_key,
@@ -387,7 +387,7 @@ def _own_update_keys(
     raise ValidationError("our leaf was updated with a proposal we do not know", R_COMMIT)
 
 
-def _free_leaf(tree: Tree) -> int:
+def free_leaf(tree: Tree) -> int:
     """Leftmost blank leaf, extending the tree when there is none (12.4.2, external)."""
     for leaf in range(tree.n_leaves):
         if tree.leaf(leaf) is None:

@@ -170,7 +170,7 @@ def check_proposal(
         if p.version < state.context.version:
             raise ValidationError("ReInit to an older protocol version", "RFC 9420 12.1.5")
     elif isinstance(p, GroupContextExtensions):
-        _check_context_extensions(state.tree, state.context, p)
+        check_context_extensions(state.tree, state.context, p)
         check_context_app_data(state.context, p.extensions)
     elif isinstance(p, AppDataUpdate):
         check_app_proposal(state.config.components, p, state.context, ComponentUpdate(
@@ -218,7 +218,7 @@ def _check_psk_id(state: GroupView, psk: PreSharedKeyID) -> None:
         raise ValidationError("unknown psktype", "RFC 9420 8.4")
 
 
-def _check_context_extensions(tree: Tree, context: GroupContext, p: GroupContextExtensions) -> None:
+def check_context_extensions(tree: Tree, context: GroupContext, p: GroupContextExtensions) -> None:
     # 12.1.7: every member must support every new extension and the new
     # required_capabilities; checking all leaves is what the RFC asks.
     types = [e.extension_type for e in p.extensions]

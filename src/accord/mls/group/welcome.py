@@ -70,7 +70,7 @@ def join_from_welcome(
         raise ValidationError("the Welcome's cipher suite is not the KeyPackage's", RULE)
     secrets = open_group_secrets(suite, w, key_package.ref, key_package.init_priv)
     special = _check_psk_kinds(secrets.psks)
-    probe = _probe_state(suite, external_psks, config)
+    probe = probe_state(suite, external_psks, config)
     psk_secret = resolve_psks(probe, secrets.psks, resumption_from)
     info = open_group_info(suite, welcome_secret_of(suite, secrets.joiner_secret, psk_secret),
                            w.encrypted_group_info)
@@ -132,7 +132,7 @@ def check_signer(suite: CipherSuite, tree: Tree, info: GroupInfo) -> None:
     verify_group_info(suite, info, signer.signature_key)
 
 
-def _probe_state(
+def probe_state(
     suite: CipherSuite, external_psks: Mapping[bytes, bytes] | None, config: GroupConfig | None
 ) -> GroupState:
     """A stand-in state that only answers PSK look-ups for a joiner."""
