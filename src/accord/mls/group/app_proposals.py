@@ -70,28 +70,35 @@ def check_app_proposal(
     known, a remove finds state, and an update is one the component accepts alone on
     the current data (``update``: the proposal's data and proposer), so a proposal its
     component refuses (e.g. beyond the proposer's role) is refused on receipt and
-    never held by members, where it would spoil every commit of all cached proposals.
-    A SelfRemove has nothing to check alone: who may send it is 12.1.8's table (member
-    only, ``EXTERNAL_SENDER_TYPES``), and ``check_by_value`` keeps it out of commits by
-    value."""
-    component = components.get(p.component_id)
-    if component is None:
-        raise ValidationError(
-            f"AppDataUpdate for component {p.component_id}, unknown to the application",
-            R_APP_DATA)
+    never held by members, where it would spoil every commit of all cached proposals."""
+    component = _component(components, p.component_id)
     dictionary = app_data(context) or AppDataDictionary()
     current = dictionary.get(p.component_id)
     if p.update is None:
-        if current is None:
-            raise ValidationError(
-                f"AppDataUpdate removes component {p.component_id}, which has no state",
-                R_APP_DATA)
-        return
-    component.apply(current, [update], dictionary)
+        _existing(current, p.component_id)
+    else:
+        component.apply(current, [update], dictionary)
+
+
+def _component(components: Mapping[int, Component], component_id: int) -> Component:
+    component = components.get(component_id)
+    if component is None:
+        raise ValidationError(
+            f"AppDataUpdate for component {component_id}, unknown to the application",
+            R_APP_DATA)
+    return component
+
+
+def _existing(current: bytes | None, component_id: int) -> None:
+    """4.7: a remove of a component's state needs state to remove."""
+    if current is None:
+        raise ValidationError(
+            f"AppDataUpdate removes component {component_id}, which has no state", R_APP_DATA)
 
 
 def check_received_self_remove(
-    p: Proposal, sender: Sender, wire_format: int, ref: bytes, earlier: Sequence[tuple[bytes, Proposal, Sender]],
+    p: Proposal, sender: Sender, wire_format: int, ref: bytes,
+    earlier: Sequence[tuple[bytes, Proposal, Sender]],
 ) -> None:
     """5.3 for a received SelfRemove: in a PublicMessage (external joiners must be able
     to read it), and at most one per client and epoch."""
@@ -106,7 +113,8 @@ def check_received_self_remove(
 
 
 def check_by_value(p: Proposal) -> None:
-    """5.3: "SelfRemove proposals are only allowed in a Commit by reference"."""
+    """5.3: "SelfRemove proposals are only allowed in a Commit by reference". (Who may
+    send one is 12.1.8's table: a member only, ``proposals.EXTERNAL_SENDER_TYPES``.)"""
     if isinstance(p, SelfRemove):
         raise ValidationError("a SelfRemove is committed by reference only", R_SELF_REMOVE)
 
@@ -185,17 +193,10 @@ def apply_app_data(
     for component_id, updates in sorted(by_component.items()):
         current = dictionary.get(component_id)
         if updates[0][0].op == AppDataUpdateOperation.REMOVE:
-            if current is None:
-                raise ValidationError(
-                    f"AppDataUpdate removes component {component_id}, which has no state",
-                    R_APP_DATA)
+            _existing(current, component_id)
             dictionary = dictionary.with_data(component_id, None)
             continue
-        component = components.get(component_id)
-        if component is None:
-            raise ValidationError(
-                f"AppDataUpdate for component {component_id}, unknown to the application",
-                R_APP_DATA)
+        component = _component(components, component_id)
         batch = [ComponentUpdate(p.update or b"", s, credential_of(s)) for p, s in updates]
         dictionary = dictionary.with_data(component_id, component.apply(current, batch, before))
     value = Extension(ExtensionType.APP_DATA_DICTIONARY, dictionary.to_bytes())
