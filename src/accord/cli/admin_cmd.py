@@ -20,17 +20,16 @@ from accord.cli.safe_text import shown
 from accord.content import quarantine_preview
 from accord.content.model import MAX_TEXT_BYTES
 from accord.errors import DecodeError
-from accord.storage import open_store
-from accord.storage import privacy_sql as sql
+from accord.storage import Store, open_store
 from accord.wire import b64e
 
 
-def _with_engine(data: Path, database: str | None,
-                 fn: Callable[[Any], Awaitable[Any]]) -> Any:
+def _with_store(data: Path, database: str | None,
+                fn: Callable[[Store], Awaitable[Any]]) -> Any:
     async def go() -> Any:
         store = await open_store(data, database)
         try:
-            return await fn(store.engine)
+            return await fn(store)
         finally:
             await store.close()
 
@@ -62,7 +61,7 @@ def _text_of(content: bytes) -> str:
 @click.pass_obj
 def reports_cmd(obj: tuple[Path, str | None], status: str, as_json: bool) -> None:
     """Verified abuse reports."""
-    rows = _with_engine(*obj, lambda e: sql.list_reports(e, None if status == "all" else status))
+    rows = _with_store(*obj, lambda s: s.reports.list(None if status == "all" else status))
     out = [{"id": r.id, "group": b64e(r.group_id), "reporter": r.reporter,
             "alleged_sender": r.alleged_sender, "text": _text_of(r.content),
             "message_time": r.message_time, "status": r.status} for r in rows]
@@ -80,7 +79,7 @@ def reports_cmd(obj: tuple[Path, str | None], status: str, as_json: bool) -> Non
 @click.argument("report_id", type=int)
 @click.pass_obj
 def close_cmd(obj: tuple[Path, str | None], report_id: int) -> None:
-    _with_engine(*obj, lambda e: sql.close_report(e, report_id, "closed"))
+    _with_store(*obj, lambda s: s.reports.close(report_id, "closed"))
     console.print(f"report {report_id} closed")
 
 
@@ -90,8 +89,8 @@ def _action(name: str, action: str | None, doc: str) -> click.Command:
     @click.option("--reason", default="", help="Kept with the action.")
     @click.pass_obj
     def cmd(obj: tuple[Path, str | None], account: str, reason: str) -> None:
-        _with_engine(*obj, lambda e: sql.set_account_action(e, account, action, reason,
-                                                            now_ms()))
+        _with_store(*obj, lambda s: s.admin.set_account_action(account, action, reason,
+                                                               now_ms()))
         console.print(f"{shown(account)}: {action or 'no action'}")
 
     return cmd
@@ -103,7 +102,7 @@ def _peer(name: str, refused: bool, doc: str) -> click.Command:
     @click.option("--reason", default="")
     @click.pass_obj
     def cmd(obj: tuple[Path, str | None], domain: str, reason: str) -> None:
-        _with_engine(*obj, lambda e: sql.set_peer_refused(e, domain, refused, reason, now_ms()))
+        _with_store(*obj, lambda s: s.admin.set_peer_refused(domain, refused, reason, now_ms()))
         console.print(f"{shown(domain)}: {'refused' if refused else 'allowed'}")
 
     return cmd
@@ -115,7 +114,7 @@ def token_cmd(obj: tuple[Path, str | None]) -> None:
     """Make the operator token for the admin API (shown once; replaces the previous one)."""
     from accord.server.admin_api import new_token
 
-    token = _with_engine(*obj, new_token)
+    token = _with_store(*obj, new_token)
     console.print(f"operator token (shown once): {token}")
 
 

@@ -12,65 +12,61 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from accord.errors import AuthError, NotFound
 from accord.server.routes import Call, Param, Spec, bearer
-from accord.storage import privacy_sql as sql
-from accord.storage.engine import Engine
+from accord.storage import Store
 from accord.wire import messages as m
 from accord.wire import privacy as w
 
-TOKEN_NAME = "admin-token-sha256"
 ACCOUNT = Param("account", "path", {"type": "string", "pattern": "^" + m.ACCOUNT_RE + "$"})
 DOMAIN = Param("domain", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{0,252}$"})
 REPORT = Param("report_id", "path", {"type": "integer", "minimum": 1})
 
 
-async def new_token(engine: Engine) -> str:
+async def new_token(store: Store) -> str:
     """A fresh operator token (replacing any previous one); shown once by the CLI."""
     token = secrets.token_urlsafe(32)
-    async with engine.transaction() as tx:
-        await tx.execute("DELETE FROM provider_secrets WHERE name = ?", TOKEN_NAME)
-        await tx.execute("INSERT INTO provider_secrets (name, value) VALUES (?, ?)",
-                         TOKEN_NAME, hashlib.sha256(token.encode()).digest())
+    await store.admin.set_token_hash(hashlib.sha256(token.encode()).digest())
     return token
 
 
-async def _operator(c: Call) -> Any:
-    engine = c.provider.store.engine
+async def _operator(c: Call) -> Store:
+    """The store, for a request that carries the operator token (401 otherwise)."""
+    store: Store = c.provider.store
     given = hashlib.sha256(bearer(c.request).encode()).digest()
-    async with engine.read() as tx:
-        row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", TOKEN_NAME)
-    if row is None or not hmac.compare_digest(bytes(row[0]), given):
+    filed = await store.admin.token_hash()
+    if filed is None or not hmac.compare_digest(filed, given):
         raise AuthError("this endpoint needs the operator token")
-    return engine
+    return store
 
 
 async def _reports(c: Call) -> w.AdminReports:
-    rows = await sql.list_reports(await _operator(c), c.request.query_params.get("status"))
-    return w.AdminReports(rows)
+    store = await _operator(c)
+    return w.AdminReports(await store.reports.list(c.request.query_params.get("status")))
 
 
 async def _close(c: Call) -> None:
-    engine = await _operator(c)
+    store = await _operator(c)
     raw = str(c.request.path_params["report_id"])
     if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18):
         raise NotFound("no such report")
-    await sql.close_report(engine, int(raw), "closed")
+    await store.reports.close(int(raw), "closed")
 
 
 async def _account(c: Call) -> None:
     req: w.AccountActionRequest = c.body
     action = None if req.action == "none" else req.action
-    await sql.set_account_action(await _operator(c), c.request.path_params["account"], action,
-                                 req.reason, c.now)
+    store = await _operator(c)
+    await store.admin.set_account_action(c.request.path_params["account"], action, req.reason,
+                                         c.now)
 
 
 async def _peer(c: Call) -> None:
     req: w.PeerActionRequest = c.body
-    await sql.set_peer_refused(await _operator(c), c.request.path_params["domain"],
-                               req.refused, req.reason, c.now)
+    store = await _operator(c)
+    await store.admin.set_peer_refused(c.request.path_params["domain"], req.refused,
+                                       req.reason, c.now)
 
 
 STATUS = Param("status", "query", {"type": "string", "pattern": "^(open|forwarded|closed)$"})

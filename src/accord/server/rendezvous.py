@@ -22,7 +22,6 @@ from accord.errors import Conflict, NotFound, RateLimited, ValidationError
 from accord.server.routes import Call, Param, Spec, endpoint
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
-from accord.storage import rendezvous_sql as sql
 from accord.wire import b64d
 from accord.wire import rendezvous as w
 
@@ -43,40 +42,40 @@ def _slot_id(c: Call) -> bytes:
 
 async def create(p: Provider, me: DeviceRecord, req: w.RendezvousCreate,
                  now: int) -> w.RendezvousCreated:
-    engine = p.store.engine
-    await sql.purge(engine, now)
-    if await sql.open_count(engine, me.device_id, now) >= MAX_OPEN:
+    slots = p.store.rendezvous
+    await slots.purge(now)
+    if await slots.open_count(me.device_id, now) >= MAX_OPEN:
         raise RateLimited(f"at most {MAX_OPEN} linking codes open at once")
     expires_at = now + req.ttl_ms
-    if not await sql.create(engine, req.slot, me.device_id, req.offer, expires_at):
+    if not await slots.create(req.slot, me.device_id, req.offer, expires_at):
         raise Conflict("this slot is taken; make a new linking code")
     return w.RendezvousCreated(expires_at=expires_at)
 
 
 async def read_offer(p: Provider, slot_id: bytes, now: int) -> w.RendezvousOffer:
-    slot = await sql.use(p.store.engine, slot_id, now, MAX_USES)
+    slot = await p.store.rendezvous.use(slot_id, now, MAX_USES)
     if slot is None:
         raise NotFound(GONE)
     return w.RendezvousOffer(offer=slot.offer, expires_at=slot.expires_at)
 
 
 async def answer(p: Provider, slot_id: bytes, req: w.RendezvousAnswer, now: int) -> None:
-    engine = p.store.engine
-    if await sql.use(engine, slot_id, now, MAX_USES) is None:
+    slots = p.store.rendezvous
+    if await slots.use(slot_id, now, MAX_USES) is None:
         raise NotFound(GONE)
-    if not await sql.set_answer(engine, slot_id, req.answer, now):
+    if not await slots.set_answer(slot_id, req.answer, now):
         raise Conflict("this linking code was already answered")
 
 
 async def state(p: Provider, me: DeviceRecord, slot_id: bytes, now: int) -> w.RendezvousState:
-    slot = await sql.get(p.store.engine, slot_id, now)
+    slot = await p.store.rendezvous.get(slot_id, now)
     if slot is None or slot.device_id != me.device_id:
         raise NotFound(GONE)
     return w.RendezvousState(expires_at=slot.expires_at, answer=slot.answer)
 
 
 async def close(p: Provider, me: DeviceRecord, slot_id: bytes) -> None:
-    if not await sql.delete(p.store.engine, slot_id, me.device_id):
+    if not await p.store.rendezvous.delete(slot_id, me.device_id):
         raise NotFound(GONE)
 
 

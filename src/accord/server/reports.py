@@ -41,7 +41,6 @@ from accord.federation import franking, report_relay
 from accord.privacy.franking import verify_report
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
-from accord.storage import privacy_sql as sql
 from accord.wire import privacy as w
 from accord.wire.mimi import mimi_user_uri
 
@@ -65,8 +64,8 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
         alleged = None  # the franked content names another sender (its extension 1)
     if alleged is not None and not await _could_have_sent(p, group, alleged):
         alleged = None  # a claim the roster rules out is not kept
-    report_id = await sql.add_report(p.store.engine, group.group_id, reporter, alleged,
-                                     req.content, req.created_at, now)
+    report_id = await p.store.reports.add(group.group_id, reporter, alleged, req.content,
+                                          req.created_at, now)
     log.info("report %d filed", report_id)
     if alleged is not None:
         _tell_sender_provider(p, alleged, origin, w.FedSenderReport(
@@ -108,7 +107,7 @@ async def report_request(p: Provider, by: DeviceRecord, group_id: bytes, now: in
     if found is None:
         raise NotFound("no such message request")
     sender, at = found
-    report_id = await sql.add_report(p.store.engine, group_id, by.account, sender, b"", at, now)
+    report_id = await p.store.reports.add(group_id, by.account, sender, b"", at, now)
     log.info("message request report %d filed", report_id)
     return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
 
@@ -127,9 +126,9 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
     result = await report_relay.forward(fed, group.hub, forwarded, now)
     if not result.verified:
         return result
-    report_id = await sql.add_report(p.store.engine, group.group_id, by.account,
-                                     req.alleged_sender, req.content, req.created_at, now)
-    await sql.close_report(p.store.engine, report_id, "forwarded")
+    report_id = await p.store.reports.add(group.group_id, by.account, req.alleged_sender,
+                                          req.content, req.created_at, now)
+    await p.store.reports.close(report_id, "forwarded")
     return w.ReportResult(verified=True, hub=result.hub, report_id=report_id)
 
 
@@ -163,12 +162,12 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
     devices = await p.store.list_devices(req.account)
     if not any(group.has_local(d.device_id) for d in devices):
         raise ValidationError("the reported account has no device in this group", "T13")
-    if not await sql.tag_filed(p.store.engine, req.franking_tag):
+    if not await p.store.reports.tag_filed(req.franking_tag):
         raise ValidationError("the hub never delivered a message with this franking tag here",
                               "T13")
     decode_body(req.content)
-    report_id = await sql.add_report(p.store.engine, group.group_id, f"via {peer}", req.account,
-                                     req.content, req.created_at, now)
+    report_id = await p.store.reports.add(group.group_id, f"via {peer}", req.account,
+                                          req.content, req.created_at, now)
     log.info("report %d filed (from the group's hub)", report_id)
     return w.ReportResult(verified=True, hub=peer, report_id=report_id)
 
@@ -178,7 +177,7 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
 
 async def gate_account(p: Provider, device: DeviceRecord, now: int) -> None:
     """Refuse a suspended account; slow a limited one."""
-    action = await sql.account_action(p.store.engine, device.account)
+    action = await p.store.admin.account_action(device.account)
     if action == "suspended":
         raise AuthError("this account is suspended by its provider")
     if action == "limited":
@@ -186,5 +185,5 @@ async def gate_account(p: Provider, device: DeviceRecord, now: int) -> None:
 
 
 async def gate_peer(p: Provider, peer: str) -> None:
-    if peer in await sql.refused_peers(p.store.engine):
+    if peer in await p.store.admin.refused_peers():
         raise AuthError("requests from this provider are refused")

@@ -109,6 +109,22 @@ async def export_account(engine: Engine, account: str) -> dict[str, Any]:
     return out
 
 
+async def groups_of(engine: Engine, device_ids: list[str]) -> list[bytes]:
+    """The ids of the groups the devices are members of (whose peers to tell of a deletion)."""
+    if not device_ids:
+        return []
+    async with engine.read() as tx:
+        rows = await tx.fetchall("SELECT DISTINCT group_id FROM group_members WHERE device_id"
+                                 f" IN ({placeholders(len(device_ids))})", *device_ids)
+    return [bytes(r[0]) for r in rows]
+
+
+async def erase_account_alone(engine: Engine, account: str) -> dict[str, int]:
+    """:func:`erase_account` in a transaction of its own (no transparency log runs)."""
+    async with engine.transaction() as tx:
+        return await erase_account(tx, account)
+
+
 def _table(rows: list[Any], cols: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{c: _jsonable(v) for c, v in zip(cols, r, strict=True)} for r in rows]
 

@@ -23,6 +23,7 @@ from accord.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from accord.storage import areas
     from accord.storage.engine import Engine
     from accord.storage.post_batch import PostWriter
 
@@ -32,6 +33,15 @@ class Store(FederationStore, Protocol):
     # modules (privacy_sql, account_sql, rendezvous_sql, transparency_sql) take it.
     engine: Engine
     posts: PostWriter  # the node's writer of posts (group commit; its depth is a metric)
+    # The tables kept by those modules, one object per area (accord.storage.areas):
+    # what the services above storage use instead of the engine.
+    reports: areas.Reports
+    admin: areas.Admin
+    backups: areas.Backups
+    rendezvous: areas.Rendezvous
+    franking: areas.Franking
+    peer_heads: areas.PeerHeads
+    accounts: areas.Accounts
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

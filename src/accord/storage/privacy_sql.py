@@ -40,6 +40,19 @@ async def replace_secret(engine: Engine, name: str, old: bytes, new: bytes) -> N
                          new, name, old)
 
 
+async def get_secret(engine: Engine, name: str) -> bytes | None:
+    async with engine.read() as tx:
+        row = await tx.fetchone("SELECT value FROM provider_secrets WHERE name = ?", name)
+    return None if row is None else bytes(row[0])
+
+
+async def set_secret(engine: Engine, name: str, value: bytes) -> None:
+    """Replace the secret ``name`` (whatever it held) by ``value``."""
+    async with engine.transaction() as tx:
+        await tx.execute("DELETE FROM provider_secrets WHERE name = ?", name)
+        await tx.execute("INSERT INTO provider_secrets (name, value) VALUES (?, ?)", name, value)
+
+
 async def legacy_secret(engine: Engine, name: str) -> bytes | None:
     """A secret an older single-node version kept in the database (now a key file)."""
     async with engine.read() as tx:

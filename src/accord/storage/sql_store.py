@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accord.errors import Conflict, NotFound
+from accord.storage import areas
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import read_group
@@ -40,6 +41,13 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
         self.engine = engine
         self.blob_dir = blob_dir
         self.posts = PostWriter(engine)  # group commit of posts (issue 23)
+        self.reports = areas.Reports(engine)
+        self.admin = areas.Admin(engine)
+        self.backups = areas.Backups(engine)
+        self.rendezvous = areas.Rendezvous(engine)
+        self.franking = areas.Franking(engine)
+        self.peer_heads = areas.PeerHeads(engine)
+        self.accounts = areas.Accounts(engine)
 
     async def open(self) -> SqlStore:
         await self.engine.open()
