@@ -15,7 +15,7 @@ from accord.federation import mls_check
 from accord.mls import group as g
 from accord.mls.group import public
 from accord.mls.leaf_node import make_capabilities
-from accord.mls.structs import Add, Credential, Extension
+from accord.mls.structs import Add, Credential, Extension, SelfRemove
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.enums import ExtensionType, ProposalType
 from accord.mls.suites import get_suite
@@ -167,3 +167,14 @@ def test_T08_the_hub_refuses_a_proposal_beyond_the_proposers_role() -> None:
     msg, _ = g.propose_app_data_update(hub.states["b1"], r.PARTICIPANT_LIST,
                                        r.participant_change(plist, remove=[U_BOB]).update)
     mls_check.check_proposal_public(bytes(msg.to_bytes()), hub.state, NOW * 1000)
+
+
+def test_T08_the_hub_takes_one_self_remove_per_member_and_epoch() -> None:
+    hub = Hub()
+    first, bob = g.propose_self_remove(hub.states["b1"])
+    second, _ = g.propose(bob, SelfRemove(), b"again")
+    raw1, raw2 = bytes(first.to_bytes()), bytes(second.to_bytes())
+    mls_check.check_proposal_public(raw1, hub.state, NOW * 1000, [])
+    mls_check.check_proposal_public(raw2, hub.state, NOW * 1000, [])  # alone, it is fine
+    with pytest.raises(ValidationError, match="second SelfRemove"):
+        mls_check.check_proposal_public(raw2, hub.state, NOW * 1000, [raw1])

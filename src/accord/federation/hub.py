@@ -281,7 +281,9 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
     if public is not None:  # None: a group older than the hub's public state (T05)
         if public[0] != req.epoch:
             raise EpochConflict(public[0])
-        mls_check.check_proposal_public(req.proposal, public[1], now)
+        accepted = await fed.provider.store.hub_epoch_proposals(group_id, req.epoch)
+        mls_check.check_proposal_public(req.proposal, public[1], now,
+                                        [body for body, _ in accepted])
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
                      req.proposal, now)
     p = fed.provider

@@ -333,10 +333,12 @@ def initial_state(raw: bytes, group_id: bytes, device: DeviceRecord, now_ms: int
     return group.to_bytes()
 
 
-def check_proposal_public(raw: bytes, state: bytes, now_ms: int) -> None:
+def check_proposal_public(raw: bytes, state: bytes, now_ms: int,
+                          accepted: Sequence[bytes] = ()) -> None:
     """A proposal against the group's public state: signed from its sender's leaf in
-    this epoch, and valid (RFC 9420 12.1: an Add's KeyPackage, an Update's leaf)."""
-    public.check_proposal_message(hub_group(state), raw, now_ms // 1000)
+    this epoch, and valid (RFC 9420 12.1: an Add's KeyPackage, an Update's leaf; a
+    SelfRemove the sender's only one among the epoch's ``accepted`` proposals)."""
+    public.check_proposal_message(hub_group(state), raw, now_ms // 1000, accepted)
 
 
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,

@@ -151,9 +151,14 @@ def _public_auth(group: PublicGroup, raw: bytes, kind: int) -> AuthenticatedCont
                               " and the group's context", "RFC 9420 6.1") from None
 
 
-def check_proposal_message(group: PublicGroup, raw: bytes, now: int | None) -> CachedProposal:
+def check_proposal_message(group: PublicGroup, raw: bytes, now: int | None,
+                           accepted: Sequence[bytes] = ()) -> CachedProposal:
     """A proposal in a PublicMessage: signed by its sender in this epoch and valid on
-    its own (12.1); with its ProposalRef."""
+    its own (12.1), beside the ``accepted`` proposals of the epoch (one SelfRemove per
+    member, draft-ietf-mls-extensions 5.3); with its ProposalRef."""
+    if accepted:
+        group = dataclasses.replace(group, proposals=tuple(_accepted(group, b)
+                                                           for b in accepted))
     return received_proposal(group, _public_auth(group, raw, ContentType.PROPOSAL), now)
 
 
