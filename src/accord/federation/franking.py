@@ -27,7 +27,6 @@ from accord.federation import provider_key
 from accord.federation.host import Host
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.storage import NewMessage
-from accord.storage import privacy_sql as sql
 from accord.wire import messages as m
 
 SECRET_NAME = provider_key.FRANKING
@@ -62,8 +61,8 @@ async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:
     """Add the franking tag to application items and the chain link to handshake items."""
     apps = [i.msg_id for i in items if i.kind == "application"]
     shakes = [i.msg_id for i in items if i.kind in CHAINED_KINDS]
-    tags = await sql.tags_for(p.store.engine, apps)
-    links = await sql.chains_for(p.store.engine, shakes)
+    tags = await p.store.franking.tags_for(apps)
+    links = await p.store.franking.chains_for(shakes)
     if not tags and not links:
         return items
     out = []
@@ -78,4 +77,4 @@ async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:
 
 
 async def purge(p: Host, now: int) -> int:
-    return await sql.purge(p.store.engine, now)
+    return await p.store.franking.purge(now)

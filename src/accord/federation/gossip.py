@@ -25,7 +25,7 @@ import httpx
 from accord.errors import CryptoError, DecodeError, PeerUnavailable, ValidationError
 from accord.federation.peer_client import read_bounded
 from accord.mls.codec import encode as tls_encode
-from accord.storage import transparency_sql as sql
+from accord.storage.transparency_sql import PeerHeadRow
 from accord.transparency import (
     Cosignature,
     SignedTreeHead,
@@ -67,7 +67,7 @@ async def witness(fed: Any, domain: str, now: int, min_size: int = 0) -> wt.KtWi
     one is served only when it is at least that large."""
     if domain == fed.domain:
         raise ValidationError("a provider does not witness itself")
-    last = await sql.latest_peer_head(fed.provider.store.engine, domain)
+    last = await fed.provider.store.peer_heads.latest(domain)
     peer = await fed.resolver.resolve(domain, now)
     if last is not None and last.size >= min_size and 0 <= now - last.seen_at < WITNESS_FRESH_MS:
         return wt.KtWitnessed(domain, fed.domain, last.head, last.cosignature, peer.signing_key)
@@ -90,7 +90,7 @@ async def witness(fed: Any, domain: str, now: int, min_size: int = 0) -> wt.KtWi
     cosig = cosign(fed.key, fed.domain, sth, now)  # ProviderKey.sign is all cosign uses
     head_bytes = tls_encode(SignedTreeHead, sth)
     cosig_bytes = tls_encode(Cosignature, cosig)
-    await sql.put_peer_head(fed.provider.store.engine, sql.PeerHeadRow(
+    await fed.provider.store.peer_heads.put(PeerHeadRow(
         domain, sth.head.size, head_bytes, cosig_bytes, now))
     return wt.KtWitnessed(domain, fed.domain, head_bytes, cosig_bytes, peer.signing_key)
 

@@ -1,7 +1,7 @@
 """Account export and deletion (T18), and the per-account backup blob (T17).
 
 ``export``: everything the provider holds about the caller's account, as
-JSON (``accord.storage.account_sql.export_account``).
+JSON (``store.accounts``, :mod:`accord.storage.account_sql`).
 
 ``delete``: needs a session *and* a signature by a device of the account
 over ``accord.wire.privacy.delete_input`` (a stolen session token alone
@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.errors import AccordError, AuthError, DecodeError, NotFound, ValidationError
 from accord.server.state import Provider
-from accord.storage import DeviceRecord, account_sql
-from accord.storage import privacy_sql as sql
+from accord.storage import DeviceRecord
 from accord.wire import b64d, signing
 from accord.wire import privacy as w
 
@@ -37,19 +36,15 @@ FED_DELETED = "/federation/v1/account-deleted"
 
 
 async def export(p: Provider, by: DeviceRecord, now: int) -> w.AccountExport:
-    tables = await account_sql.export_account(p.store.engine, by.account)
+    tables = await p.store.accounts.export(by.account)
     return w.AccountExport(account=by.account, exported_at=now, tables=tables)
 
 
 async def _peers_of(p: Provider, devices: list[str]) -> set[str]:
     """The account's group ids' peer providers (to tell) before the rows go."""
     peers: set[str] = set()
-    async with p.store.engine.read() as tx:
-        rows = await tx.fetchall(
-            "SELECT DISTINCT group_id FROM group_members WHERE device_id IN"
-            f" ({','.join('?' * len(devices))})", *devices) if devices else []
-    for (gid,) in rows:
-        group = await p.store.get_group(bytes(gid))
+    for gid in await p.store.accounts.groups_of(devices):
+        group = await p.store.get_group(gid)
         peers |= {d for d in group.where().values() if d and d != p.config.domain}
         if group.hub != p.config.domain:
             peers.add(group.hub)
@@ -66,14 +61,13 @@ async def delete(p: Provider, by: DeviceRecord, req: w.DeleteAccountRequest, now
     erased: dict[str, int] = {}
 
     async def erase(tx: Any) -> None:
-        erased.update(await account_sql.erase_account(tx, by.account))
+        erased.update(await p.store.accounts.erase_in(tx, by.account))
 
     kt = getattr(p, "transparency", None)
     if kt is not None and hasattr(kt, "delete_account"):
         await kt.delete_account(by.account, erase, now)  # tombstone in the same transaction
     else:
-        async with p.store.engine.transaction() as tx:
-            await erase(tx)
+        erased.update(await p.store.accounts.erase(by.account))
     for device_id in devices:
         for kind in ("device", "blob_bytes"):
             p.limiter.forget(kind, device_id)
@@ -109,15 +103,15 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
     """
     if req.account.rsplit("@", 1)[-1] != peer:
         raise AuthError("a provider can only delete its own accounts")
-    n = await account_sql.erase_remote_account(fed.provider.store.engine, req.account, peer,
-                                               sorted(set(req.device_ids)))
+    n = await fed.provider.store.accounts.erase_remote(req.account, peer,
+                                                       sorted(set(req.device_ids)))
     return w.DeleteAccountResult(erased=[w.ErasedRows("rows", n)], peers_told=[])
 
 
 async def put_backup(p: Provider, by: DeviceRecord, req: w.Backup, now: int) -> None:
     if len(req.data) < 64:
         raise ValidationError("this is not an Accord backup")
-    await sql.put_backup(p.store.engine, by.account, req.data, now, req.fetch_hash)
+    await p.store.backups.put(by.account, req.data, now, req.fetch_hash)
 
 
 async def fetch_backup(p: Provider, token_b64: str) -> w.Backup:
@@ -126,10 +120,10 @@ async def fetch_backup(p: Provider, token_b64: str) -> w.Backup:
         token = b64d(token_b64)
     except DecodeError as exc:
         raise NotFound("no such backup") from exc
-    return w.Backup(data=await sql.backup_by_capability(p.store.engine, hashlib.sha256(token).digest()))
+    return w.Backup(data=await p.store.backups.by_capability(hashlib.sha256(token).digest()))
 
 
 async def get_backup(p: Provider, by: DeviceRecord) -> w.Backup:
-    return w.Backup(data=await sql.get_backup(p.store.engine, by.account))
+    return w.Backup(data=await p.store.backups.get(by.account))
 
 
