@@ -129,3 +129,72 @@ def test_no_module_imports_another_modules_private_name() -> None:
                 found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
                           if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
+
+
+# What the composition root (server/app.py) hands the engine to at start-up: the
+# transparency log (open_log), which keeps it. The key loader takes ``store.secrets``
+# (its engine only in ``signing_key_of``, for a provider this process does not run).
+ENGINE_AT_START_UP = {("src/accord/server/app.py", "open_log")}
+ENGINE_TAKERS = {"src/accord/server/transparency.py", "src/accord/federation/provider_key.py"}
+
+
+def _dotted(node: object) -> str:
+    import ast
+
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return "?"
+
+
+def store_engine_uses(root: Path) -> list[tuple[str, str]]:
+    """Every ``<...>store.engine`` outside accord.storage, with the call it is handed to."""
+    import ast
+
+    uses: list[tuple[str, str]] = []
+    for path in sorted((root / "src" / "accord").rglob("*.py")):
+        rel = str(path.relative_to(root))
+        if rel.startswith("src/accord/storage/"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        handed: dict[int, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for arg in [*node.args, *(k.value for k in node.keywords)]:
+                    handed[id(arg)] = _dotted(node.func)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr == "engine"
+                    and _dotted(node.value).split(".")[-1] == "store"):
+                uses.append((rel, handed.get(id(node), "")))
+    return uses
+
+
+def test_only_the_composition_root_reaches_the_stores_engine() -> None:
+    """Services use the store's methods and area objects (``store.reports``,
+    ``store.rendezvous``...; accord.storage.areas), never its SQL engine: no transaction
+    is opened and no SQL function is called above storage. The one exception is the
+    composition root's start-up, which hands the engine to the transparency log
+    (issue 21); only that log and the key loader import the engine module."""
+    import ast
+
+    assert set(store_engine_uses(ROOT)) <= ENGINE_AT_START_UP
+    takers = set()
+    for path in (ROOT / "src" / "accord").rglob("*.py"):
+        rel = str(path.relative_to(ROOT))
+        if not rel.startswith("src/accord/storage/"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module == "accord.storage.engine":
+                    takers.add(rel)
+    assert takers <= ENGINE_TAKERS
+
+
+def test_the_store_engine_check_sees_a_service_reaching_past_the_store(tmp_path: Path) -> None:
+    """The check above fails on a reintroduced use (a copy of a service written back to
+    the SQL function over ``p.store.engine``)."""
+    service = tmp_path / "src" / "accord" / "server" / "rendezvous.py"
+    service.parent.mkdir(parents=True)
+    text = (ROOT / "src" / "accord" / "server" / "rendezvous.py").read_text(encoding="utf-8")
+    service.write_text(text.replace("await p.store.rendezvous.get(slot_id, now)",
+                                    "await sql.get(p.store.engine, slot_id, now)"))
+    assert store_engine_uses(tmp_path) == [("src/accord/server/rendezvous.py", "sql.get")]

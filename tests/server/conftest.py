@@ -107,7 +107,7 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
     if request.param == "sqlite":
         store = await SqlStore(SqliteEngine(tmp_path / "p.sqlite3"), tmp_path / "blobs").open()
         p = Provider(config, store, clock=clock)
-        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.engine),
+        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.secrets),
                                {})
         yield p
         await fed.close()
@@ -117,7 +117,7 @@ async def provider(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeCl
     try:
         store = await SqlStore(PostgresEngine(url)).open()
         p = Provider(config, store, clock=clock)
-        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.engine),
+        fed = start_federation(p, await provider_key.signing_key(tmp_path, store.secrets),
                                {})
         yield p
         await fed.close()

@@ -35,7 +35,7 @@ def _client(provider: Provider, address: str = PROBER) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def http(provider: Provider, tmp_path, clock) -> AsyncIterator[httpx.AsyncClient]:
-    keys = await provider_key.load(tmp_path, provider.store.engine)
+    keys = await provider_key.load(tmp_path, provider.store.secrets)
     provider.transparency = await open_log("alpha.test", provider.store.engine, keys.signing,
                                            keys.index, clock())
     async with _client(provider) as client:

@@ -110,7 +110,7 @@ async def test_T14_the_last_resort_is_handed_out_when_one_time_ones_run_out_and_
 
 @pytest.fixture
 async def fed_provider(provider: Provider, tmp_path: Path):
-    key = await provider_key.signing_key(tmp_path, provider.store.engine)
+    key = await provider_key.signing_key(tmp_path, provider.store.secrets)
     fed = start_federation(provider, key, {})
     yield provider
     await fed.close()

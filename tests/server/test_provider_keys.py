@@ -26,6 +26,7 @@ from accord.errors import ValidationError
 from accord.federation import provider_key
 from accord.federation.provider_key import key_path, load_or_create, load_or_create_secret
 from accord.privacy.franking import franking_tag
+from accord.storage.areas import Secrets
 from accord.storage.engine import PostgresEngine
 from accord.wire import decode
 from accord.wire.federation import WellKnown
@@ -57,8 +58,8 @@ async def engine(pg_url: str) -> AsyncIterator[PostgresEngine]:
 async def test_nodes_with_separate_empty_folders_load_one_set_of_keys(
         engine: PostgresEngine, tmp_path: Path) -> None:
     # Two nodes starting at once each offer their own keys; one set wins for both.
-    a, b = await asyncio.gather(provider_key.load(tmp_path / "a", engine),
-                                provider_key.load(tmp_path / "b", engine))
+    a, b = await asyncio.gather(provider_key.load(tmp_path / "a", Secrets(engine)),
+                                provider_key.load(tmp_path / "b", Secrets(engine)))
     assert a.signing.public == b.signing.public
     assert a.franking == b.franking and a.index == b.index
     assert len({a.franking, a.index, a.signing.raw()}) == 3
@@ -66,7 +67,7 @@ async def test_nodes_with_separate_empty_folders_load_one_set_of_keys(
     assert franking_tag(a.franking, commitment, group, 1) == \
         franking_tag(b.franking, commitment, group, 1)
     # A third node, later: the same keys; no node wrote a key file.
-    c = await provider_key.load(tmp_path / "c", engine)
+    c = await provider_key.load(tmp_path / "c", Secrets(engine))
     assert (c.signing.public, c.franking, c.index) == (a.signing.public, a.franking, a.index)
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
     assert a.signing.raw().hex() not in repr(a) and a.franking.hex() not in repr(a)
@@ -79,13 +80,13 @@ async def test_the_first_folder_keys_move_into_the_database_and_a_stale_copy_is_
     signing = load_or_create(old)
     franking = load_or_create_secret(old, provider_key.FRANKING)
     index = provider_key.load_index_key(old)
-    moved = await provider_key.load(old, engine)
+    moved = await provider_key.load(old, Secrets(engine))
     assert (moved.signing.public, moved.franking, moved.index) == (signing.public, franking, index)
     # A node whose folder made its own key (the bug this fixes) takes the provider's.
     stale = tmp_path / "stale"
     load_or_create(stale)
     with caplog.at_level(logging.WARNING, logger="accord.federation.provider_key"):
-        other = await provider_key.load(stale, engine)
+        other = await provider_key.load(stale, Secrets(engine))
     assert other.signing.public == signing.public
     assert str(key_path(stale)) in caplog.text
     secret = key_path(stale).read_bytes()
@@ -157,37 +158,37 @@ def _key_file(path: Path) -> Path:
 async def test_with_a_key_file_the_database_holds_the_keys_only_sealed(
         engine: PostgresEngine, tmp_path: Path) -> None:
     kek = secrets.token_bytes(32)
-    a = await provider_key.load(tmp_path / "a", engine, kek)
+    a = await provider_key.load(tmp_path / "a", Secrets(engine), kek)
     rows = await _rows(engine)
     assert set(rows) == {provider_key.SIGNING, provider_key.FRANKING, provider_key.INDEX}
     for secret in (a.signing.raw(), a.franking, a.index):
         assert not any(secret in value for value in rows.values())
     assert all(value.startswith(provider_key.SEALED) for value in rows.values())
-    b = await provider_key.load(tmp_path / "b", engine, kek)  # another node, same key file
+    b = await provider_key.load(tmp_path / "b", Secrets(engine), kek)  # another node, same key file
     assert (b.signing.public, b.franking, b.index) == (a.signing.public, a.franking, a.index)
     with pytest.raises(ValidationError, match="--key-file"):
-        await provider_key.load(tmp_path / "c", engine)  # a node without it
+        await provider_key.load(tmp_path / "c", Secrets(engine))  # a node without it
     with pytest.raises(ValidationError, match="another --key-file"):
-        await provider_key.load(tmp_path / "c", engine, secrets.token_bytes(32))
+        await provider_key.load(tmp_path / "c", Secrets(engine), secrets.token_bytes(32))
 
 
 async def test_a_sealed_row_is_bound_to_its_name(engine: PostgresEngine, tmp_path: Path) -> None:
     # An operator (or attacker) swapping two sealed rows does not swap the keys.
     kek = secrets.token_bytes(32)
-    await provider_key.load(tmp_path, engine, kek)
+    await provider_key.load(tmp_path, Secrets(engine), kek)
     rows = await _rows(engine)
     async with engine.transaction() as tx:
         await tx.execute("UPDATE provider_secrets SET value = ? WHERE name = ?",
                          rows[provider_key.INDEX], provider_key.FRANKING)
     with pytest.raises(ValidationError, match="another --key-file"):
-        await provider_key.franking_key(tmp_path, engine, kek)
+        await provider_key.franking_key(tmp_path, Secrets(engine), kek)
 
 
 async def test_keys_filed_unsealed_before_are_sealed_in_place(
         engine: PostgresEngine, tmp_path: Path) -> None:
-    before = await provider_key.load(tmp_path / "a", engine)  # an older provider: no key file
+    before = await provider_key.load(tmp_path / "a", Secrets(engine))  # an older provider: no key file
     kek = secrets.token_bytes(32)
-    after = await provider_key.load(tmp_path / "b", engine, kek)
+    after = await provider_key.load(tmp_path / "b", Secrets(engine), kek)
     assert (after.signing.public, after.franking, after.index) == (
         before.signing.public, before.franking, before.index)
     rows = await _rows(engine)

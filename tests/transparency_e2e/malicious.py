@@ -33,6 +33,7 @@ from accord.federation import provider_key
 from accord.mls.codec import encode as tls_encode
 from accord.server.transparency import TransparencyLog
 from accord.storage import DeviceRecord
+from accord.storage.areas import Secrets
 from accord.storage.engine import Engine, PostgresEngine, SqliteEngine
 from accord.storage.transparency_sql import load_entries
 from accord.transparency import (
@@ -86,7 +87,7 @@ async def add_ghost_device(provider: Provider, account: str, now: int) -> bytes:
     engine = _engine(provider)
     await engine.open()
     try:
-        keys = await provider_key.load(provider.data_dir, engine)
+        keys = await provider_key.load(provider.data_dir, Secrets(engine))
         kt = TransparencyLog(provider.domain, engine, keys.signing, keys.index)
         await kt.reload()
         await kt.add_device(DeviceRecord("ghost" + ghost.hex()[:17], account, ghost, now), now)
@@ -103,7 +104,7 @@ async def forked_directory(provider: Provider, account: str, keys: list[bytes],
     try:
         async with engine.read() as tx:
             entries = await load_entries(tx)
-        index_key = await provider_key.index_key(provider.data_dir, engine)
+        index_key = await provider_key.index_key(provider.data_dir, Secrets(engine))
     finally:
         await engine.close()
     nodes, stored = MemoryNodeStore(), MemoryEntryStore()
@@ -186,7 +187,7 @@ async def replace_logged_key(provider: Provider, account: str, device_id: str,
     engine = _engine(provider)
     await engine.open()
     try:
-        keys = await provider_key.load(provider.data_dir, engine)
+        keys = await provider_key.load(provider.data_dir, Secrets(engine))
         kt = TransparencyLog(provider.domain, engine, keys.signing, keys.index)
         await kt.reload()
         async with engine.read() as tx:

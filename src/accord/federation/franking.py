@@ -36,7 +36,7 @@ async def hub_key(p: Host) -> bytes:
     """The hub's franking key, the provider's on every node (``accord.federation.provider_key``)."""
     key = p.franking_key
     if key is None:
-        key = await provider_key.franking_key(Path(p.config.data_dir), p.store.engine,
+        key = await provider_key.franking_key(Path(p.config.data_dir), p.store.secrets,
                                               provider_key.key_of(p.config.key_file))
         p.franking_key = key
     return key

@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from accord.errors import ValidationError
 from accord.private_files import private_folder, write_private
-from accord.storage import privacy_sql as sql
-from accord.storage.engine import Engine, PostgresEngine
+from accord.storage.areas import Secrets
+from accord.storage.engine import PostgresEngine
 from accord.wire import b64e
 
 log = logging.getLogger("accord.federation.provider_key")
@@ -178,16 +178,12 @@ def load_index_key(data_dir: Path) -> bytes:
     return _made_once(index_key_path(data_dir), lambda: secrets.token_bytes(SECRET_LEN))
 
 
-def shared(engine: Engine) -> bool:
-    """Whether the keys are the database's (several nodes) rather than the folder's."""
-    return engine.dialect.name == "postgresql"
-
-
-async def load(data_dir: Path, engine: Engine, kek: bytes | None = None) -> ProviderKeys:
-    """The provider's three keys; ``kek`` (from ``--key-file``) seals them in PostgreSQL."""
-    return ProviderKeys(await signing_key(data_dir, engine, kek),
-                        await franking_key(data_dir, engine, kek),
-                        await index_key(data_dir, engine, kek))
+async def load(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> ProviderKeys:
+    """The provider's three keys; ``kek`` (from ``--key-file``) seals them in PostgreSQL.
+    ``rows`` is the store's ``secrets`` (whether they are shared, and the filed rows)."""
+    return ProviderKeys(await signing_key(data_dir, rows, kek),
+                        await franking_key(data_dir, rows, kek),
+                        await index_key(data_dir, rows, kek))
 
 
 async def signing_key_of(data_dir: Path, database: str | None,
@@ -199,34 +195,34 @@ async def signing_key_of(data_dir: Path, database: str | None,
     engine = PostgresEngine(database)
     await engine.open()
     try:
-        return await signing_key(data_dir, engine, kek)
+        return await signing_key(data_dir, Secrets(engine), kek)
     finally:
         await engine.close()
 
 
-async def signing_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> ProviderKey:
-    if not shared(engine):
+async def signing_key(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> ProviderKey:
+    if not rows.shared:
         return load_or_create(data_dir)
-    return ProviderKey.from_raw(await _filed(engine, SIGNING, key_path(data_dir), kek))
+    return ProviderKey.from_raw(await _filed(rows, SIGNING, key_path(data_dir), kek))
 
 
-async def franking_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> bytes:
-    if shared(engine):
-        return await _filed(engine, FRANKING, secret_path(data_dir, FRANKING), kek)
+async def franking_key(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> bytes:
+    if rows.shared:
+        return await _filed(rows, FRANKING, secret_path(data_dir, FRANKING), kek)
     # One node: a key file. An older version kept the key in the database: it is
     # moved to the file (same value, so tags already handed out still verify).
     if secret_path(data_dir, FRANKING).exists():
         key = load_or_create_secret(data_dir, FRANKING)
     else:
-        key = load_or_create_secret(data_dir, FRANKING, await sql.legacy_secret(engine, FRANKING))
-    await sql.forget_legacy_secret(engine, FRANKING)
+        key = load_or_create_secret(data_dir, FRANKING, await rows.legacy(FRANKING))
+    await rows.forget_legacy(FRANKING)
     return key
 
 
-async def index_key(data_dir: Path, engine: Engine, kek: bytes | None = None) -> bytes:
-    if not shared(engine):
+async def index_key(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> bytes:
+    if not rows.shared:
         return load_index_key(data_dir)
-    return await _filed(engine, INDEX, index_key_path(data_dir), kek)
+    return await _filed(rows, INDEX, index_key_path(data_dir), kek)
 
 
 def read_key_file(path: str | Path) -> bytes:
@@ -268,16 +264,15 @@ def _aad(name: str) -> bytes:
     return b"accord provider secret\x00" + name.encode()
 
 
-async def _filed(engine: Engine, name: str, path: Path, kek: bytes | None) -> bytes:
+async def _filed(rows: Secrets, name: str, path: Path, kek: bytes | None) -> bytes:
     """The provider's secret ``name``, filed from this node's key file or made at random
     (sealed under ``kek`` when given; a row filed unsealed before is sealed in place)."""
     mine = read_secret(path) if path.exists() else None
     candidate = mine or secrets.token_bytes(SECRET_LEN)
-    stored = await sql.shared_secret(engine, name,
-                                     seal(kek, name, candidate) if kek else candidate)
+    stored = await rows.offer(name, seal(kek, name, candidate) if kek else candidate)
     value = unseal(kek, name, stored)
     if kek is not None and not stored.startswith(SEALED):
-        await sql.replace_secret(engine, name, stored, seal(kek, name, value))
+        await rows.replace(name, stored, seal(kek, name, value))
     if mine is not None and mine != value:
         log.warning("%s differs from the provider's %s in the database, which is used;"
                     " the file is stale", path, name)

@@ -72,7 +72,7 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
         secure_tree(Path(config.data_dir))  # 0700/0600, also what an older version left 0644
         store = await open_store(Path(config.data_dir), config.database)
         provider = Provider(config, store, make_bus(config.bus_url), clock=clock)
-        keys = await provider_key.load(Path(config.data_dir), store.engine,
+        keys = await provider_key.load(Path(config.data_dir), store.secrets,
                                        provider_key.key_of(config.key_file))
         provider.franking_key = keys.franking
         shared = SharedLimits(provider.bus, {"provider": provider.limiter,

@@ -149,3 +149,25 @@ class Accounts(_Area):
 
     async def erase_remote(self, account: str, peer: str, device_ids: list[str]) -> int:
         return await account_sql.erase_remote_account(self._engine, account, peer, device_ids)
+
+
+class Secrets(_Area):
+    """The provider's secrets filed in the database (``provider_secrets``), for the key
+    loader (:mod:`accord.federation.provider_key`)."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether the keys are the database's (several nodes) rather than the folder's."""
+        return self._engine.dialect.name == "postgresql"
+
+    async def offer(self, name: str, candidate: bytes) -> bytes:
+        return await privacy_sql.shared_secret(self._engine, name, candidate)
+
+    async def replace(self, name: str, old: bytes, new: bytes) -> None:
+        await privacy_sql.replace_secret(self._engine, name, old, new)
+
+    async def legacy(self, name: str) -> bytes | None:
+        return await privacy_sql.legacy_secret(self._engine, name)
+
+    async def forget_legacy(self, name: str) -> None:
+        await privacy_sql.forget_legacy_secret(self._engine, name)

@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 
 
 class Store(FederationStore, Protocol):
-    # The SQL engine under the store: the tables kept by functions of their own
-    # modules (privacy_sql, account_sql, rendezvous_sql, transparency_sql) take it.
+    # The SQL engine under the store: only the composition root's start-up hands it
+    # on (to the transparency log); services use the methods and areas below.
     engine: Engine
     posts: PostWriter  # the node's writer of posts (group commit; its depth is a metric)
-    # The tables kept by those modules, one object per area (accord.storage.areas):
-    # what the services above storage use instead of the engine.
+    # The tables kept by SQL modules of their own (privacy_sql, account_sql,
+    # rendezvous_sql, transparency_sql), one object per area (accord.storage.areas).
     reports: areas.Reports
     admin: areas.Admin
     backups: areas.Backups
@@ -42,6 +42,7 @@ class Store(FederationStore, Protocol):
     franking: areas.Franking
     peer_heads: areas.PeerHeads
     accounts: areas.Accounts
+    secrets: areas.Secrets
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

@@ -48,6 +48,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin):
         self.franking = areas.Franking(engine)
         self.peer_heads = areas.PeerHeads(engine)
         self.accounts = areas.Accounts(engine)
+        self.secrets = areas.Secrets(engine)
 
     async def open(self) -> SqlStore:
         await self.engine.open()
