@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.client import conversations as convs
+from accord.client import rooms
 from accord.client.api import ProviderApi
 from accord.client.mls_session import OFFERED_SUITES
 from accord.client.store import StoredMessage
@@ -58,10 +59,11 @@ def fetch_token(recovery_key: str) -> bytes:
     return hashlib.sha256(FETCH_LABEL + parse_recovery_key(recovery_key)).digest()
 
 
-def _message_json(m: StoredMessage) -> dict[str, Any]:
+def _message_json(dev: DeviceCore, m: StoredMessage) -> dict[str, Any]:
     d = asdict(m)
     d["msg_id"] = m.msg_id.hex()
     d["reply_to"] = m.reply_to.hex() if m.reply_to else None
+    d["mimi_id"] = rooms.exported_id(dev, m.conv_id, m.msg_id)  # MIMI references (issue 22)
     return d
 
 
@@ -73,7 +75,7 @@ def snapshot(dev: DeviceCore, now: int) -> bytes:
         saved.append({"group_id": c["group_id"].hex(), "conv_id": c["conv_id"],
                       "name": c["name"], "kind": c["kind"], "created_at": c["created_at"],
                       "meta": c["meta"], "members": _member_identities(dev, c),
-                      "messages": [_message_json(m) for m in
+                      "messages": [_message_json(dev, m) for m in
                                    dev.store.messages(c["conv_id"], MAX_MESSAGES)],
                       "events": dev.store.events(c["conv_id"])})
     doc = {"format": FORMAT, "created_at": now, "account": ident.account,
@@ -230,4 +232,6 @@ def import_history(dev: DeviceCore, doc: dict[str, Any], now: int) -> int:
                     m["sent_at"], m["received_at"], m["kind"], m["body"],
                     bytes.fromhex(m["reply_to"]) if m["reply_to"] else None, m["edited"],
                     m["deleted"], m["expires_at"], m["meta"]))
+                rooms.import_id(dev, c["conv_id"], bytes.fromhex(m["msg_id"]), m.get("mimi_id"),
+                                m["sender"])
     return added

@@ -12,16 +12,15 @@ can read it: the other conversations' members are not in that group.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
-from accord.client import messaging
+from accord.client import messaging, rooms
 from accord.client.messaging import HISTORY_INBOX, HISTORY_TYPE
 from accord.client.mls_session import identity_of
 from accord.client.store import StoredMessage
-from accord.errors import AccordError, DecodeError, ValidationError
+from accord.errors import AccordError, DecodeError
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -65,12 +64,11 @@ def export(dev: DeviceCore) -> bytes:
 
 
 def _message_json(dev: DeviceCore, m: StoredMessage) -> dict[str, Any]:
-    mimi_id = dev.store.mimi_id_of(m.conv_id, m.msg_id)  # so the new device can refer to it
     return {"id": m.msg_id.hex(), "sender": m.sender, "device": m.sender_device,
             "sent_at": m.sent_at, "kind": m.kind, "body": m.body,
             "reply_to": m.reply_to.hex() if m.reply_to else None, "edited": m.edited,
             "expires_at": m.expires_at, "meta": m.meta,
-            "mimi_id": mimi_id.hex() if mimi_id else None}
+            "mimi_id": rooms.exported_id(dev, m.conv_id, m.msg_id)}
 
 
 async def send_pending(dev: DeviceCore, now: int) -> int:
@@ -124,19 +122,10 @@ def _import(dev: DeviceCore, data: bytes, now: int) -> int:
                 int(m["sent_at"]), now, str(m["kind"]), str(m["body"]),
                 bytes.fromhex(m["reply_to"]) if m["reply_to"] else None, bool(m["edited"]),
                 False, m["expires_at"], dict(m["meta"], imported=True)), seq=base + i)
-            _index(dev, conv["conv_id"], m)
+            rooms.import_id(dev, conv["conv_id"], bytes.fromhex(m["id"]), m.get("mimi_id"),
+                            str(m["sender"]))
         _import_events(dev, conv["conv_id"], c.get("events", [])[:MAX_MESSAGES])
     return added
-
-
-def _index(dev: DeviceCore, conv_id: str, m: dict[str, Any]) -> None:
-    """The MIMI ID of an imported message (issue 22), so that replies, reactions and
-    edits from this device can refer to it; one that clashes with the index is left out."""
-    mimi_id = bytes.fromhex(m["mimi_id"]) if m.get("mimi_id") else b""
-    if len(mimi_id) != 32:
-        return
-    with contextlib.suppress(ValidationError):  # mimi_record writes nothing then
-        dev.store.mimi_record(conv_id, bytes.fromhex(m["id"]), mimi_id, str(m["sender"]))
 
 
 def _import_events(dev: DeviceCore, conv_id: str, events: list[dict[str, Any]]) -> None:

@@ -162,8 +162,10 @@ async def mark_read(dev: DeviceCore, conv: dict[str, Any], now: int) -> int:
     if consent.is_pending(conv):
         return 0  # T14: reading a request tells its sender nothing (issue 18)
     me = dev.identity.account
+    index = rooms.index(dev, conv)  # a receipt names MIMI IDs: of messages whose ID is known
     unread = [x for x in dev.store.messages(conv["conv_id"])
-              if x.sender != me and not x.deleted and not x.meta.get("receipt_sent")]
+              if x.sender != me and not x.deleted and not x.meta.get("receipt_sent")
+              and index.mimi_id(x.msg_id) is not None]
     if not unread or not conv["meta"].get("active", True):
         return 0
     ids = tuple(x.msg_id for x in unread[-256:])

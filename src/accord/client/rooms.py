@@ -18,6 +18,7 @@ messages.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client.mls_session import split_identity
@@ -111,6 +112,25 @@ class StoreIndex:
                     if isinstance(body, Reaction) and not body.remove else None)
         return self._store.mimi_record(self._conv, content.message_id, mimi_id, sender,
                                        reaction)
+
+
+def exported_id(dev: Device, conv_id: str, msg_id: bytes) -> str | None:
+    """A message's MIMI ID for a history or a backup of this account (hex), if known."""
+    mimi_id = dev.store.mimi_id_of(conv_id, msg_id)
+    return mimi_id.hex() if mimi_id else None
+
+
+def import_id(dev: Device, conv_id: str, msg_id: bytes, mimi_hex: Any, sender: str) -> None:
+    """The MIMI ID of a message imported from this account's history or backup, so that
+    replies, reactions, edits and receipts can refer to it; one that is malformed or
+    clashes with the index is left out (``mimi_record`` writes nothing then)."""
+    try:
+        mimi_id = bytes.fromhex(mimi_hex) if isinstance(mimi_hex, str) else b""
+    except ValueError:
+        return
+    if len(mimi_id) == 32:
+        with contextlib.suppress(ValidationError):
+            dev.store.mimi_record(conv_id, msg_id, mimi_id, sender)
 
 
 def index(dev: Device, conv: dict[str, Any]) -> StoreIndex:

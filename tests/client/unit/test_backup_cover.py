@@ -70,6 +70,10 @@ async def test_a_restore_makes_a_new_device_that_succeeds_the_old_one(tmp_path: 
     (conv,) = new.store.conversations()
     assert conv["meta"]["active"] is False and conv["meta"]["restored"] is True
     assert [m.body for m in new.store.messages(conv["conv_id"])] == ["before the loss"]
+    # its MIMI ID comes along (issue 22): replies and receipts can refer to it again
+    (msg,) = new.store.messages(conv["conv_id"])
+    known = bob.store.mimi_id_of(cb["conv_id"], msg.msg_id)
+    assert known is not None and new.store.mimi_id_of(conv["conv_id"], msg.msg_id) == known
     # the log names the new key the old one's successor, signed by the old key
     _, entry = p.log.current("bob@alpha.test")
     assert [(s.predecessor, s.successor) for s in entry.successions] == [
