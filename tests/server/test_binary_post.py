@@ -1,6 +1,7 @@
 """A hidden-sender post as MLS bytes (accord.wire.binary, issue 23): the PrivateMessage
 is the body (``message/mls``), epoch, nonce and signature are headers. It is the same
-post as the JSON one: same checks, same delivery; anything amiss is a typed 4xx."""
+post as the JSON one: same checks, same delivery; anything amiss is a typed 4xx. The
+queue read in the binary envelope carries the same items as the JSON one."""
 
 from __future__ import annotations
 
@@ -12,9 +13,16 @@ from tests.faults.node import Group, group_of_two, received, running_node
 from tests.harness import application_post, group_path
 from tests.pg import temporary_database
 
-from accord.wire import encode
-from accord.wire.binary import EPOCH, NONCE, SIGNATURE, post_headers
-from accord.wire.messages import MAX_MESSAGE
+from accord.wire import encode, parse
+from accord.wire.binary import (
+    EPOCH,
+    NONCE,
+    QUEUE_MEDIA_TYPE,
+    SIGNATURE,
+    decode_queue_page,
+    post_headers,
+)
+from accord.wire.messages import MAX_MESSAGE, QueuePage
 
 
 def _binary(group: Group, body: bytes, **changed: str) -> tuple[bytes, dict[str, str]]:
@@ -83,3 +91,46 @@ async def test_binary_body_bounds(node) -> None:  # type: ignore[no-untyped-def]
     r = await node.http.post(path, content=content + b"!", headers=headers)
     assert 400 <= r.status_code < 500 and r.status_code != 409, r.text
     assert await received(group.bob) == []
+
+
+async def test_the_queue_in_both_representations_carries_the_same_items(node) -> None:  # type: ignore[no-untyped-def]
+    """GET /v1/queue answers the binary envelope when Accept asks for it, JSON otherwise;
+    both carry the same items (the handshake items and the posts)."""
+    group = await group_of_two(node.http)
+    path = group_path(group.group_id, "/messages")
+    for text in (b"one", b"two"):
+        content, headers = _binary(group, text)
+        assert (await node.http.post(path, content=content, headers=headers)).status_code == 201
+    bob = group.bob.auth
+    as_json = await node.http.get("/v1/queue", params={"limit": 500}, headers=bob)
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_json.headers["vary"].lower() == "accept"
+    json_page = parse(QueuePage, as_json.content)
+    as_binary = await node.http.get("/v1/queue", params={"limit": 500},
+                                    headers={**bob, "accept": QUEUE_MEDIA_TYPE})
+    assert as_binary.status_code == 200, as_binary.text
+    assert as_binary.headers["content-type"] == QUEUE_MEDIA_TYPE
+    assert decode_queue_page(as_binary.content) == json_page
+    kinds = [i.kind for i in json_page.items]
+    assert kinds.count("application") == 2 and len(kinds) > 2, kinds
+    # optional fields present and absent: the group and epoch of every item, the sender
+    # of handshake items only (T11)
+    assert all(i.group_id and i.epoch is not None for i in json_page.items)
+    assert {i.sender is None for i in json_page.items} == {True, False}
+    # the ciphertexts travel as bytes, not base64
+    assert all(i.body in as_binary.content for i in json_page.items)
+    # an empty page after the cursor, in both forms
+    after = {"after": json_page.next_after}
+    empty = await node.http.get("/v1/queue", params=after,
+                                headers={**bob, "accept": QUEUE_MEDIA_TYPE})
+    assert decode_queue_page(empty.content) == QueuePage(items=[],
+                                                         next_after=json_page.next_after)
+    refused = await node.http.get("/v1/queue", headers={"accept": QUEUE_MEDIA_TYPE})
+    assert refused.status_code == 401 and refused.json()["error"]
+
+
+async def test_openapi_lists_the_binary_queue(node) -> None:  # type: ignore[no-untyped-def]
+    doc = (await node.http.get("/openapi.json")).json()
+    content = doc["paths"]["/v1/queue"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", QUEUE_MEDIA_TYPE}
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/QueuePage"}

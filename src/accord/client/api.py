@@ -37,7 +37,7 @@ from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
-from accord.wire.binary import post_headers
+from accord.wire.binary import QUEUE_MEDIA_TYPE, decode_queue_page, post_headers
 
 T = TypeVar("T")
 Signer = Callable[[bytes], bytes]
@@ -122,10 +122,10 @@ class ProviderApi:
 
     async def _send(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
                     auth: bool = False, params: dict[str, Any] | None = None,
-                    fresh: bool = False, raw_headers: dict[str, str] | None = None
-                    ) -> httpx.Response:
+                    fresh: bool = False, raw_headers: dict[str, str] | None = None,
+                    accept: str | None = None) -> httpx.Response:
         for attempt in (1, 2):
-            headers: dict[str, str] = {}
+            headers: dict[str, str] = {"accept": accept} if accept else {}
             content: bytes | None = None
             if body is not None:
                 content = dumps(body)
@@ -302,8 +302,14 @@ class ProviderApi:
                                 fresh=True)
 
     async def fetch(self, after: int, limit: int = 100) -> m.QueuePage:
-        return await self._json(m.QueuePage, "GET", "/v1/queue", auth=True,
+        """A page of the queue, in the binary envelope (wire.binary, issue 23); a
+        provider that answers JSON is still understood."""
+        resp = await self._send("GET", "/v1/queue", auth=True, accept=QUEUE_MEDIA_TYPE,
                                 params={"after": after, "limit": limit})
+        media_type = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type == QUEUE_MEDIA_TYPE:
+            return decode_queue_page(resp.content)
+        return parse(m.QueuePage, resp.content)
 
     async def ack(self, up_to: int) -> m.AckResponse:
         return await self._json(m.AckResponse, "POST", "/v1/queue/ack",

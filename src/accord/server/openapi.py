@@ -78,6 +78,9 @@ def _operation(spec: Spec) -> dict[str, Any]:
         }
     elif spec.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(typing.cast(type, spec.response))}}
+        if spec.binary_response is not None:  # asked for with Accept (wire.binary)
+            ok["content"][spec.binary_response[0]] = {
+                "schema": {"type": "string", "format": "binary"}}
     op["responses"][str(spec.status)] = ok
     for status, text in ERROR_STATUSES.items():
         op["responses"][status] = {

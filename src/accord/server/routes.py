@@ -27,7 +27,13 @@ from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64d, encode, parse
 from accord.wire import messages as m
-from accord.wire.binary import is_mls, post_from_binary
+from accord.wire.binary import (
+    QUEUE_MEDIA_TYPE,
+    accepts,
+    encode_queue_page,
+    is_mls,
+    post_from_binary,
+)
 
 log = logging.getLogger("accord.server.http")
 RAW = bytes  # marks an octet-stream request or response body
@@ -71,6 +77,9 @@ class Spec:
     # the request from a binary body and its headers, taken instead of JSON when the
     # body is an MLS message (``wire.binary``, issue 23)
     binary: Callable[[Mapping[str, str], bytes], Any] | None = None
+    # (media type, encoder): the response in a binary envelope, sent instead of JSON
+    # when the request's Accept lists that media type (``wire.binary``, issue 23)
+    binary_response: tuple[str, Callable[[Any], bytes]] | None = None
 
 
 GROUP_ID = Param("group_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,86}$"},
@@ -79,7 +88,8 @@ ACCOUNT = Param("account", "path", {"type": "string", "pattern": "^" + m.ACCOUNT
 DEVICE = Param("device_id", "path", {"type": "string", "pattern": "^" + m.DEVICE_ID_RE + "$"})
 BLOB = Param("blob_id", "path", {"type": "string", "pattern": "^" + blobs.BLOB_ID_RE + "$"})
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
-LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500})
+LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1,
+                                  "maximum": m.MAX_PAGE_ITEMS})
 SUITE = Param("cipher_suite", "query", {"type": "integer", "minimum": 1, "maximum": 65535},
               "the MLS cipher suite (RFC 9420 17.1), 1 when absent")
 
@@ -154,13 +164,21 @@ def _check_query(spec: Spec, request: Request) -> None:
         raise ValidationError("a query parameter is repeated")
 
 
-def _render(spec: Spec, result: Any) -> Response:
+def _render(spec: Spec, result: Any, accept: str | None) -> Response:
     if spec.response is None:
         return Response(status_code=204)
     if spec.response is RAW:
         return Response(result, status_code=spec.status, media_type="application/octet-stream")
+    if spec.binary_response is None:
+        return Response(orjson.dumps(encode(result)), status_code=spec.status,
+                        media_type="application/json")
+    media_type, encoder = spec.binary_response
+    vary = {"vary": "accept"}
+    if accepts(accept, media_type):
+        return Response(encoder(result), status_code=spec.status, media_type=media_type,
+                        headers=vary)
     return Response(orjson.dumps(encode(result)), status_code=spec.status,
-                    media_type="application/json")
+                    media_type="application/json", headers=vary)
 
 
 def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
@@ -189,7 +207,8 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
             elif spec.request is not None:
                 body = parse(spec.request, await read_body(request, p.config.max_json_body,
                                                            p.config.body_timeout_s))
-            response = _render(spec, await spec.handler(Call(p, request, device, body, now)))
+            response = _render(spec, await spec.handler(Call(p, request, device, body, now)),
+                               request.headers.get("accept"))
         except AccordError as exc:
             response = error_response(exc)
         elapsed = (time.perf_counter() - started) * 1000
@@ -219,7 +238,7 @@ async def _remove_device(c: Call) -> None:
 
 async def _fetch(c: Call) -> m.QueuePage:
     after = int_query(c.request, "after", 0, 0, 2**62)
-    limit = int_query(c.request, "limit", 100, 1, 500)
+    limit = int_query(c.request, "limit", 100, 1, m.MAX_PAGE_ITEMS)
     return await delivery.fetch(c.provider, c.me, after, limit)
 
 
@@ -286,7 +305,8 @@ SPECS: tuple[Spec, ...] = (
          request=m.ApplicationPost, response=m.PostResponse, status=201, params=(GROUP_ID,),
          binary=post_from_binary),
     Spec("GET", "/v1/queue", "Fetch the caller's queue after a cursor", _fetch,
-         auth=True, response=m.QueuePage, params=(AFTER, LIMIT)),
+         auth=True, response=m.QueuePage, params=(AFTER, LIMIT),
+         binary_response=(QUEUE_MEDIA_TYPE, encode_queue_page)),
     Spec("POST", "/v1/queue/ack", "Acknowledge (delete) the caller's items up to a sequence",
          lambda c: delivery.ack(c.provider, c.me, c.body),
          auth=True, request=m.AckRequest, response=m.AckResponse),

@@ -22,6 +22,9 @@ MAX_KEY_PACKAGE_BATCH = 100
 MAX_MESSAGE = 256 * 1024  # one MLS message, ciphertext included
 MAX_ROSTER_CHANGE = 1000
 EPOCH_MAX = 2**62
+MAX_PAGE_ITEMS = 500  # the queue route's largest limit
+MAX_KIND = 32  # a queue item's kind (commit, welcome, ...)
+MAX_SENDER = 318 + 1 + 22  # account/device_id
 
 
 def _key() -> Any:
@@ -267,27 +270,31 @@ class PostResponse:
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
-    """``sender`` is set for handshake messages only (T11)."""
+    """``sender`` is set for handshake messages only (T11).
 
-    seq: int
-    msg_id: str
-    kind: str
-    body: bytes
-    created_at: int
-    group_id: bytes | None = None
-    epoch: int | None = None
-    sender: str | None = None
+    The bounds are those of what the provider accepts into a queue (the federation
+    ``FedItem``'s); the binary page (``wire.binary``) is decoded against them too.
+    """
+
+    seq: int = f(minimum=0)
+    msg_id: str = f(max_len=64)
+    kind: str = f(max_len=MAX_KIND)
+    body: bytes = f(max_len=MAX_MESSAGE)
+    created_at: int = f(minimum=0)
+    group_id: bytes | None = f(min_len=1, max_len=MAX_GROUP_ID, default=None)
+    epoch: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
+    sender: str | None = f(max_len=MAX_SENDER, default=None)
     # issue 11: the hub's franking tag of an application item (T13); the hub's
     # hash-chain link (epoch, value) of a commit or Welcome item (T07)
-    franking_tag: bytes | None = None
-    chain_seq: int | None = None
-    chain: bytes | None = None
+    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
+    chain_seq: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
+    chain: bytes | None = f(min_len=32, max_len=32, default=None)
 
 
 @dataclass(frozen=True, slots=True)
 class QueuePage:
-    items: list[QueueItem]
-    next_after: int
+    items: list[QueueItem] = f(max_items=MAX_PAGE_ITEMS)
+    next_after: int = f(minimum=0)
 
 
 @dataclass(frozen=True, slots=True)

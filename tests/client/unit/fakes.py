@@ -42,7 +42,13 @@ from accord.wire import messages as m
 from accord.wire import privacy as w
 from accord.wire import rendezvous as rv
 from accord.wire import transparency as wt
-from accord.wire.binary import is_mls, post_from_binary
+from accord.wire.binary import (
+    QUEUE_MEDIA_TYPE,
+    accepts,
+    encode_queue_page,
+    is_mls,
+    post_from_binary,
+)
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 NOW = 1_800_000_000_000
@@ -375,7 +381,11 @@ class FakeProvider:
         after = int(req.url.params.get("after", "0"))
         limit = int(req.url.params.get("limit", "100"))
         items = [i for i in row.queue if i.seq > after][:limit]
-        return ok(m.QueuePage(items, items[-1].seq if items else after))
+        page = m.QueuePage(items, items[-1].seq if items else after)
+        if accepts(req.headers.get("accept"), QUEUE_MEDIA_TYPE):  # what the client asks for
+            return httpx.Response(200, content=encode_queue_page(page),
+                                  headers={"content-type": QUEUE_MEDIA_TYPE})
+        return ok(page)
 
     def ack(self, req: httpx.Request) -> httpx.Response:
         row = self._authed(req)

@@ -20,6 +20,7 @@ from accord.client.api import DeviceRemoved, ProviderApi, ServerError, group_pat
 from accord.errors import AuthError, DecodeError, EpochConflict, NotFound, ValidationError
 from accord.wire import dumps
 from accord.wire import messages as m
+from accord.wire.binary import QUEUE_MEDIA_TYPE, encode_queue_page
 
 from .fakes import FakeProvider, error, ok
 
@@ -135,6 +136,34 @@ async def test_groups_posts_queue_and_blobs(tmp_path: Path) -> None:
     assert await api.download_blob(blob.blob_id) == b"file bytes"
     p.answer("GET", r"/healthz", lambda _r: ok(m.Health("ok", "alpha.test")))
     assert (await api.health()).domain == "alpha.test"
+
+
+async def test_the_queue_is_read_in_the_binary_envelope(tmp_path: Path) -> None:
+    """The client asks for the binary queue page (wire.binary, issue 23), still reads a
+    provider's JSON page, and a malformed envelope is a typed error."""
+    p = FakeProvider()
+    dev = await p.device(tmp_path / "a", "ann@alpha.test")
+    for body in (b"one", b"\0\xff two"):
+        p.enqueue(dev.identity.device_id, "application", body, group_id=b"g" * 16, epoch=2)
+    seen: list[httpx.Response] = []
+
+    def record(req: httpx.Request) -> httpx.Response:
+        seen.append(p.fetch(req))
+        return seen[-1]
+
+    p.answer("GET", r"/v1/queue", record)
+    page = await dev.api.fetch(0)
+    assert seen[-1].headers["content-type"] == QUEUE_MEDIA_TYPE
+    assert [(i.body, i.group_id, i.epoch) for i in page.items] == [
+        (b"one", b"g" * 16, 2), (b"\0\xff two", b"g" * 16, 2)]
+    json_page = m.QueuePage(page.items, page.next_after)
+    p.answer("GET", r"/v1/queue", lambda _r: ok(json_page))  # a provider without it
+    assert await dev.api.fetch(0) == page
+    truncated = encode_queue_page(page)[:-1]
+    p.answer("GET", r"/v1/queue", lambda _r: httpx.Response(
+        200, content=truncated, headers={"content-type": QUEUE_MEDIA_TYPE}))
+    with pytest.raises(DecodeError, match="truncated"):
+        await dev.api.fetch(0)
 
 
 async def test_rendezvous_endpoints(tmp_path: Path) -> None:
