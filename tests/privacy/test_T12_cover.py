@@ -5,7 +5,6 @@ default and its schedule is random."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import httpx
@@ -16,7 +15,7 @@ from accord.client.api import ProviderApi
 from accord.client.device import Device
 from accord.privacy.cover import CoverSchedule
 from accord.privacy.sizes import visible_shape
-from accord.wire import b64d
+from accord.wire.binary import NONCE, SIGNATURE, post_from_binary
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
 from tests.federation.groups import arrive
@@ -40,12 +39,12 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 def _seen(req: httpx.Request) -> tuple[object, ...]:
-    """Everything a provider sees of a post, except the values that are random per post."""
-    body = json.loads(req.content)
-    ct = b64d(body["ciphertext"])
-    return (req.method, req.url.path, tuple(sorted(req.headers.items())), tuple(sorted(body)),
-            body["epoch"], len(b64d(body["nonce"])), len(b64d(body["signature"])),
-            len(ct), visible_shape(ct))
+    """Everything a provider sees of a post (a binary one: MLS bytes as the body, the
+    other fields in headers), except the values that are random per post."""
+    post = post_from_binary(req.headers, req.content)
+    headers = tuple(sorted((k, v) for k, v in req.headers.items() if k not in (NONCE, SIGNATURE)))
+    return (req.method, req.url.path, headers, post.epoch, len(post.nonce),
+            len(post.signature), len(post.ciphertext), visible_shape(post.ciphertext))
 
 
 async def _recording(dev: Device, url: str) -> Recorder:

@@ -11,15 +11,18 @@ the smallest of these sizes that holds it:
 ====================  =========================================
 plaintext length      padded to
 ====================  =========================================
-up to 16 KiB          256, 512, 1024, 2048, 4096, 8192 or 16384
+up to 16 KiB          512, 1024, 2048, 4096, 8192 or 16384
 above 16 KiB          the next multiple of 16 KiB (16384)
 ====================  =========================================
 
 So a ciphertext shows only its bucket (plus the 16-byte AEAD tag), never the
-length of a short message: "Wednesday" and a paragraph both become 256
+length of a short message: "Wednesday" and a paragraph both become 512
 bytes with an Ed25519 signature (64 bytes) inside. The smallest bucket is
-256 because the signature alone is 64 to 132 bytes (Ed25519 to P-521), so
-smaller buckets would only separate suites, not messages. Above 16 KiB,
+512 because a MIMI content body is about 150 to 250 bytes before its text
+(salt, URIs, a read receipt's fields) and the signature is 64 to 132 bytes
+(Ed25519 to P-521): with 256, the shortest texts would have a bucket of
+their own, apart from cover posts (empty read receipts) and from every text
+a few words longer, which would single them out. Above 16 KiB,
 linear steps bound the overhead at 16 KiB per message. This is the only
 padding of application content: its body is MIMI content
 (``accord.content.sealing``), which another MIMI client reads as it is, so
@@ -67,7 +70,7 @@ class BucketPadding:
         return f"BucketPadding(buckets={self.buckets}, step={self.step})"
 
 
-ACCORD_BUCKETS = BucketPadding((256, 512, 1024, 2048, 4096, 8192, 16384), 16384)
+ACCORD_BUCKETS = BucketPadding((512, 1024, 2048, 4096, 8192, 16384), 16384)
 
 
 def no_padding(length: int) -> int:

@@ -3,7 +3,7 @@
 A hidden-sender post carries one MLS PrivateMessage (RFC 9420 6.3). Its
 ``ciphertext`` is the AEAD encryption (16-byte tag) of a
 PrivateMessageContent padded by :data:`accord.mls.padding.ACCORD_BUCKETS`
-(256 B ... 16 KiB, then multiples of 16 KiB), the only padding of the
+(512 B ... 16 KiB, then multiples of 16 KiB), the only padding of the
 message body (MIMI content, ``accord.content.sealing``). The rest of the PrivateMessage (group id, epoch, authenticated data of fixed
 layout, encrypted sender data) has the same length for every message of a
 group. So the provider learns only the bucket.
