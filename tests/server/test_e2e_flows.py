@@ -26,6 +26,7 @@ from tests.timing import wait_until
 
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
+from accord.wire.binary import QUEUE_SUBPROTOCOL, decode_queue_page
 
 
 async def dev(http: httpx.AsyncClient, account: str) -> SimDevice:
@@ -197,6 +198,28 @@ async def test_websocket_push(server: ServerProcess, http: httpx.AsyncClient, na
         return not (await bob.fetch()).items
 
     await wait_until(acked, 5.0, "bob's queue emptied by his ack")
+
+
+async def test_websocket_push_in_binary_frames(server: ServerProcess, http: httpx.AsyncClient,
+                                               names) -> None:
+    """Under the accord.queue.v1 subprotocol (wire.binary, issue 23) each push frame is a
+    binary queue page, with the items the JSON queue read gives."""
+    alice, bob = await dev(http, names("alice")), await dev(http, names("bob"))
+    gid, pk1 = await make_group(alice, [bob])
+    ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
+    async with websockets.connect(ws_url, subprotocols=[QUEUE_SUBPROTOCOL]) as ws:
+        assert ws.subprotocol == QUEUE_SUBPROTOCOL
+        await ws.send(json.dumps({"type": "auth", "token": bob.token}))
+        frame = await asyncio.wait_for(ws.recv(), 10)
+        assert isinstance(frame, bytes)
+        first = decode_queue_page(frame)
+        assert [i.kind for i in first.items] == ["welcome"]
+        post = application_post(pk1, gid, 1, b"pushed")
+        assert (await http.post(group_path(gid, "/messages"), json=encode(post))).status_code == 201
+        pushed = decode_queue_page(await asyncio.wait_for(ws.recv(), 10))
+        assert [sealed_body(i.body) for i in pushed.items] == [b"pushed"]
+        assert pushed.next_after == pushed.items[-1].seq
+    assert first.items + pushed.items == (await bob.fetch()).items
 
 
 async def test_websocket_refuses_a_bad_token(server: ServerProcess) -> None:

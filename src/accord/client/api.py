@@ -37,7 +37,12 @@ from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
-from accord.wire.binary import QUEUE_MEDIA_TYPE, decode_queue_page, post_headers
+from accord.wire.binary import (
+    QUEUE_MEDIA_TYPE,
+    QUEUE_SUBPROTOCOL,
+    decode_queue_page,
+    post_headers,
+)
 
 T = TypeVar("T")
 Signer = Callable[[bytes], bytes]
@@ -362,8 +367,9 @@ class ProviderApi:
 
         if self._token is None:
             await self._renew()
+        # binary frames (wire.binary, issue 23) when the provider takes the subprotocol
         async with ws_connect(self.ws_url(), open_timeout=WS_OPEN_TIMEOUT_S,
-                              max_size=4 * 1024 * 1024) as ws:
+                              max_size=4 * 1024 * 1024, subprotocols=[QUEUE_SUBPROTOCOL]) as ws:
             auth = m.WsAuth(type="auth", token=self._token or "", after=after)
             await ws.send(dumps(auth).decode())
             for _ in range(max_frames):
@@ -376,4 +382,13 @@ class ProviderApi:
                         self._token = None
                         raise AuthError("the provider refused the push session") from None
                     return
-                yield decode(m.WsItems, json.loads(frame)).items
+                yield _push_items(frame, ws.subprotocol == QUEUE_SUBPROTOCOL)
+
+
+def _push_items(frame: str | bytes, binary: bool) -> list[m.QueueItem]:
+    """The items of a push frame: a binary queue page under the subprotocol, else JSON."""
+    if isinstance(frame, bytes):
+        if not binary:
+            raise DecodeError("a binary push frame without the accord.queue.v1 subprotocol")
+        return decode_queue_page(frame).items
+    return decode(m.WsItems, json.loads(frame)).items

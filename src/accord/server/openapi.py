@@ -106,7 +106,9 @@ def openapi_document() -> dict[str, Any]:
             "version": "v1",
             "description": "Client-provider API of an Accord provider. Binary fields are "
             "unpadded base64url; times are milliseconds since the Unix epoch. Push: "
-            "WebSocket /v1/ws (first frame WsAuth, then WsItems frames).",
+            "WebSocket /v1/ws (first frame WsAuth, then WsItems frames; under the "
+            "subprotocol accord.queue.v1, binary frames each holding a queue page as "
+            "application/vnd.accord.queue).",
         },
         "paths": paths,
         "components": {

@@ -20,6 +20,11 @@ which tells a client to drop its token; issue 23); 4408
 when the device does not take a frame within ``push_send_timeout_s`` (a
 slow or stalled reader).
 
+A device that offers the subprotocol ``accord.queue.v1`` (``wire.binary``, issue 23)
+gets its items as binary frames, each a queue page in the binary envelope (the MLS
+bytes as they are, no base64) whose ``next_after`` is the frame's last seq; any
+other device gets ``WsItems`` JSON text frames.
+
 What a socket may hold is bounded: one queue page at a time, sent in frames
 of at most ``PUSH_FRAME_BYTES`` (a client reads frames of up to 4 MiB), and
 behind it only the transport's write buffer, whose high-water mark makes
@@ -44,6 +49,7 @@ from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import decode, encode, loads, parse
 from accord.wire import messages as m
+from accord.wire.binary import QUEUE_SUBPROTOCOL, encode_queue_page
 
 log = logging.getLogger("accord.server.ws")
 AUTH_TIMEOUT_S = 10.0
@@ -58,7 +64,8 @@ CLOSE_WAIT_S = 2.0  # a stalled reader cannot take the close frame either
 
 async def push_endpoint(ws: WebSocket) -> None:
     p: Provider = ws.app.state.provider
-    await ws.accept()
+    binary = QUEUE_SUBPROTOCOL in ws.scope.get("subprotocols", ())
+    await ws.accept(subprotocol=QUEUE_SUBPROTOCOL if binary else None)
     if p.lifecycle.draining:
         with contextlib.suppress(Exception):
             await ws.close(code=GOING_AWAY)
@@ -96,7 +103,7 @@ async def push_endpoint(ws: WebSocket) -> None:
     reader = asyncio.create_task(_read_acks(p, ws, device))
     p.lifecycle.sockets.add(ws)
     try:
-        await _push_loop(p, ws, device, auth.after, event, reader)
+        await _push_loop(p, ws, device, auth.after, event, reader, binary)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except StoreUnavailable:
@@ -134,14 +141,20 @@ async def _push_loop(
     cursor: int,
     event: asyncio.Event,
     reader: asyncio.Task[None],
+    binary: bool,
 ) -> None:
     while not reader.done():
         event.clear()
         page = await delivery.fetch(p, device, cursor, p.config.max_queue_page)
         if page.items:
             for items in _frames(page.items):
-                frame = orjson.dumps(encode(m.WsItems(type="items", items=items))).decode()
-                await asyncio.wait_for(ws.send_text(frame), p.config.push_send_timeout_s)
+                if binary:
+                    data = encode_queue_page(m.QueuePage(items=items, next_after=items[-1].seq))
+                    sent = ws.send_bytes(data)
+                else:
+                    sent = ws.send_text(orjson.dumps(encode(m.WsItems(type="items",
+                                                                      items=items))).decode())
+                await asyncio.wait_for(sent, p.config.push_send_timeout_s)
             cursor = page.next_after
             continue
         waiter = asyncio.create_task(event.wait())

@@ -40,6 +40,8 @@ EPOCH, NONCE, SIGNATURE = "accord-epoch", "accord-nonce", "accord-signature"
 MAX_EPOCH_DIGITS = 19
 QUEUE_MEDIA_TYPE = "application/vnd.accord.queue"
 QUEUE_VERSION = 1
+# the WebSocket subprotocol under which push frames are binary queue pages
+QUEUE_SUBPROTOCOL = "accord.queue.v1"
 # (field, kind): "u64" an integer, "s<n>"/"b<n>" a string/bytes after an n-byte length
 _REQUIRED = (("seq", "u64"), ("created_at", "u64"), ("msg_id", "s1"), ("kind", "s1"),
              ("body", "b4"))

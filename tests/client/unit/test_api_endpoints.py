@@ -20,7 +20,7 @@ from accord.client.api import DeviceRemoved, ProviderApi, ServerError, group_pat
 from accord.errors import AuthError, DecodeError, EpochConflict, NotFound, ValidationError
 from accord.wire import dumps
 from accord.wire import messages as m
-from accord.wire.binary import QUEUE_MEDIA_TYPE, encode_queue_page
+from accord.wire.binary import QUEUE_MEDIA_TYPE, QUEUE_SUBPROTOCOL, encode_queue_page
 
 from .fakes import FakeProvider, error, ok
 
@@ -190,8 +190,9 @@ def test_the_push_url_follows_the_scheme() -> None:
 class _Ws:
     """A scripted push connection: frames, then an idle timeout or a close."""
 
-    def __init__(self, frames: list[object]) -> None:
+    def __init__(self, frames: list[object], subprotocol: str | None = None) -> None:
         self.frames = frames
+        self.subprotocol = subprotocol  # what the provider took of the offered ones
         self.sent: list[str] = []
 
     async def __aenter__(self) -> _Ws:
@@ -203,13 +204,13 @@ class _Ws:
     async def send(self, data: str) -> None:
         self.sent.append(data)
 
-    async def recv(self) -> str:
+    async def recv(self) -> str | bytes:
         if not self.frames:
             raise TimeoutError
         frame = self.frames.pop(0)
         if isinstance(frame, BaseException):
             raise frame
-        return str(frame)
+        return frame if isinstance(frame, bytes) else str(frame)
 
 
 def _frame(*seqs: int) -> str:
@@ -230,6 +231,43 @@ async def test_push_authenticates_in_the_first_frame_and_yields_items(
     # bounded by max_frames
     monkeypatch.setattr(api_module, "ws_connect", lambda url, **kw: _Ws([_frame(1), _frame(2)]))
     assert len([b async for b in api.push(0, max_frames=1)]) == 1
+
+
+def _binary_frame(*seqs: int) -> bytes:
+    items = [m.QueueItem(seq=s, msg_id=f"m{s}", kind="application", body=b"\0x",
+                         created_at=1) for s in seqs]
+    return encode_queue_page(m.QueuePage(items=items, next_after=seqs[-1]))
+
+
+async def test_push_frames_are_binary_under_the_subprotocol(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client offers accord.queue.v1 (wire.binary, issue 23) and reads binary
+    frames under it; JSON frames from a provider that did not take it still work."""
+    offered: list[object] = []
+
+    def connect(ws: _Ws) -> object:
+        def connected(url: str, **kw: object) -> _Ws:
+            offered.append(kw.get("subprotocols"))
+            return ws
+        return connected
+
+    api = ProviderApi("http://a.test")
+    api.resume("tok", 10**13, lambda: None)
+    monkeypatch.setattr(api_module, "ws_connect", connect(
+        _Ws([_binary_frame(1, 2), _binary_frame(3)], subprotocol=QUEUE_SUBPROTOCOL)))
+    got = [[(i.seq, i.body) for i in b] async for b in api.push(0, idle_timeout=0.01)]
+    assert got == [[(1, b"\0x"), (2, b"\0x")], [(3, b"\0x")]]
+    assert offered == [[QUEUE_SUBPROTOCOL]]
+    monkeypatch.setattr(api_module, "ws_connect", connect(_Ws([_frame(4)])))
+    assert [[i.seq for i in b] async for b in api.push(0, idle_timeout=0.01)] == [[4]]
+    # a binary frame the provider did not agree to, or a malformed one, is refused
+    monkeypatch.setattr(api_module, "ws_connect", connect(_Ws([_binary_frame(5)])))
+    with pytest.raises(DecodeError, match="subprotocol"):
+        [b async for b in api.push(0)]
+    monkeypatch.setattr(api_module, "ws_connect", connect(
+        _Ws([_binary_frame(6) + b"\0"], subprotocol=QUEUE_SUBPROTOCOL)))
+    with pytest.raises(DecodeError, match="trailing"):
+        [b async for b in api.push(0)]
 
 
 async def test_a_push_session_the_provider_refuses_drops_the_token(
