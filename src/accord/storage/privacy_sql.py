@@ -136,7 +136,8 @@ async def list_reports(engine: Engine, status: str | None = None) -> list[AdminR
         args.append(status)
     async with engine.read() as tx:
         rows = await tx.fetchall(sql + f" ORDER BY id LIMIT {MAX_LIST}", *args)
-    return [AdminReport(int(r[0]), bytes(r[1]), r[2], r[3], bytes(r[4]), int(r[5]), r[6])
+    return [AdminReport(id=int(r[0]), group_id=bytes(r[1]), reporter=r[2], alleged_sender=r[3],
+                        content=bytes(r[4]), message_time=int(r[5]), status=r[6])
             for r in rows]
 
 

@@ -132,10 +132,10 @@ class AdminReport:
     id: int
     group_id: bytes
     reporter: str
-    alleged_sender: str | None
     content: bytes
     message_time: int
     status: str
+    alleged_sender: str | None = None  # absent when no claim was kept (T13)
 
 
 @dataclass(frozen=True, slots=True)
