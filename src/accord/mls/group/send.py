@@ -39,22 +39,6 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.enums import LeafNodeSource, ProtocolVersion, WireFormat
 
-__all__ = [
-    "check_active",
-    "frame",
-    "propose",
-    "propose_add",
-    "propose_app_data_update",
-    "propose_group_context_extensions",
-    "propose_psk",
-    "propose_reinit",
-    "propose_remove",
-    "propose_self_remove",
-    "propose_update",
-    "protect",
-    "send_handshake",
-]
-
 
 def check_active(state: GroupState) -> None:
     if state.removed:
