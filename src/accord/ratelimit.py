@@ -49,6 +49,7 @@ class RateLimiter:
         # (counted in ``untold``) rather than growing memory.
         self._spent: dict[tuple[str, str], float] = {}
         self.untold = 0
+        self.absorbed: dict[str, float] = {}  # tokens other nodes took, by kind (metrics)
 
     def check(self, kind: str, key: str, now: int, cost: float = 1.0) -> None:
         """Take ``cost`` tokens from the bucket or raise :class:`RateLimited`.
@@ -118,6 +119,7 @@ class RateLimiter:
             buckets = self._buckets.setdefault(kind, OrderedDict())
             tokens = self._refilled(limit, buckets, bid, now)
             self._store(buckets, bid, max(-limit.burst, tokens - cost), now)
+            self.absorbed[kind] = self.absorbed.get(kind, 0.0) + cost
 
 
 def encode_spent(limiter: str, spent: list[tuple[str, str, float]]) -> list[bytes]:

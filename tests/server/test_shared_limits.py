@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,10 +24,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.harness import ServerProcess
 from tests.pg import create_database, drop_database
 from tests.server.cluster import nats_url_or_skip, services_or_skip, start_nodes
+from tests.timing import wait_until
 
 from accord import ratelimit
 from accord.bus import NatsBus
 from accord.errors import RateLimited, ValidationError
+from accord.federation.loopback import free_port
 from accord.ratelimit import Limit, RateLimiter, bucket_id, decode_spent, encode_spent
 from accord.server.shared_limits import SharedLimits
 from accord.wire import encode, signing
@@ -144,12 +147,23 @@ async def two_nodes(tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
     nodes: list[ServerProcess] = []
     try:
         # rate_limit_scale 1: the provider's real per-address registration limit
-        nodes = await asyncio.to_thread(start_nodes, tmp_path, url, nats_url, 2, lambda i: (), 1)
+        ports = [free_port(), free_port()]
+        nodes = await asyncio.to_thread(
+            start_nodes, tmp_path, url, nats_url, 2,
+            lambda i: ("--metrics-bind", f"127.0.0.1:{ports[i]}"), 1)
         yield nodes
     finally:
         for node in nodes:
             await asyncio.to_thread(node.stop)
         await drop_database(admin, name)
+
+
+def _absorbed(node: ServerProcess, kind: str) -> float:
+    bind = node.extra_args[node.extra_args.index("--metrics-bind") + 1]
+    text = httpx.get(f"http://{bind}/metrics", timeout=5).text
+    found = re.search(rf'^accord_rate_limit_absorbed_tokens_total{{limit="{kind}"}} (\S+)$',
+                      text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 async def _register(http: httpx.AsyncClient, node: ServerProcess) -> int:
@@ -174,7 +188,9 @@ async def test_T14_a_second_node_refuses_what_the_first_already_granted(
     async with httpx.AsyncClient(timeout=10) as http:
         burst = [await _register(http, first) for _ in range(20)]
         assert burst == [201] * 20  # the "register" burst (state.py): 20 per address
-        await asyncio.sleep(0.5)  # news of the burst: one exchange interval is 0.2 s
+        # node 1 has heard of the burst: its metrics count what it took from its buckets
+        await wait_until(lambda: _absorbed(second, "register") >= 20, 10,
+                         "node 1 taking node 0's registrations from its own buckets")
         started = time.monotonic()
         answers = [await _register(http, second) for _ in range(25)]  # bounded
         elapsed = time.monotonic() - started

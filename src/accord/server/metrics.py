@@ -130,6 +130,12 @@ class _ProviderCollector(Collector):
                                        "Wake-ups past the news queue's bound (woken by resync)")
         overflow.add_metric([], self.provider.news.overflowed)
         yield overflow
+        shared = CounterMetricFamily("accord_rate_limit_absorbed_tokens",
+                                     "Rate-limit tokens other nodes took, by limit",
+                                     labels=["limit"])
+        for kind, tokens in sorted(self.provider.limiter.absorbed.items()):
+            shared.add_metric([kind], tokens)
+        yield shared
         ready = GaugeMetricFamily("accord_bus_connected", "1 when the bus is connected")
         ready.add_metric([], 1 if self.provider.bus.connected else 0)
         yield ready

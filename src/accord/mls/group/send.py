@@ -18,26 +18,27 @@ from accord.mls.group.keys import KeyPackagePrivate
 from accord.mls.group.state import CachedProposal, GroupState
 from accord.mls.leaf_node import sign_leaf_node
 from accord.mls.structs import (
-    Add,
-    AppDataUpdate,
     AuthenticatedContent,
     Credential,
     Extension,
     FramedContent,
-    GroupContextExtensions,
     KeyPackage,
     LeafNode,
     MLSMessage,
-    PreSharedKey,
     PreSharedKeyID,
     Proposal,
+    Sender,
+)
+from accord.mls.structs.app_data import AppDataUpdate, SelfRemove
+from accord.mls.structs.enums import LeafNodeSource, ProtocolVersion, WireFormat
+from accord.mls.structs.proposals import (
+    Add,
+    GroupContextExtensions,
+    PreSharedKey,
     ReInit,
     Remove,
-    SelfRemove,
-    Sender,
     Update,
 )
-from accord.mls.structs.enums import LeafNodeSource, ProtocolVersion, WireFormat
 
 
 def check_active(state: GroupState) -> None:
