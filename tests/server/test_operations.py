@@ -121,7 +121,8 @@ async def test_backlog_and_database_errors_are_counted() -> None:
     provider = SimpleNamespace(store=store, lifecycle=SimpleNamespace(sockets=set(),
                                                                       slow_consumers=0),
                                bus=SimpleNamespace(errors=2, connected=False, dropped=4),
-                               news=SimpleNamespace(depth=0, overflowed=0))
+                               news=SimpleNamespace(depth=0, overflowed=0),
+                               limiter=SimpleNamespace(absorbed={"register": 20.0}))
     metrics.watch(provider)  # type: ignore[arg-type]
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
     text = _text(metrics)
@@ -130,6 +131,7 @@ async def test_backlog_and_database_errors_are_counted() -> None:
     assert sample(text, "accord_bus_errors_total") == 2
     assert sample(text, "accord_bus_connected") == 0
     assert sample(text, "accord_bus_news_dropped_total") == 4
+    assert 'accord_rate_limit_absorbed_tokens_total{limit="register"} 20.0' in text
     assert "beta.test" not in text  # a peer is never a label
     store.sizes = None
     await refresh_backlog(provider, metrics)  # type: ignore[arg-type]
