@@ -118,7 +118,7 @@ class NatsBus:
         self._listener = listener
 
         async def on_msg(msg: Any) -> None:
-            if (msg.headers or {}).get(NODE_HEADER) == self.node:
+            if self._ours(msg):
                 return  # our own, delivered locally when published
             try:
                 ids = json.loads(msg.data)
@@ -132,43 +132,40 @@ class NatsBus:
 
         if shared is not None:
             async def on_shared(msg: Any) -> None:
-                if (msg.headers or {}).get(NODE_HEADER) != self.node:
+                if not self._ours(msg):
                     await shared(msg.data)
 
             await self._nc.subscribe(self.shared_subject, cb=on_shared)
 
     async def publish(self, device_ids: Iterable[str]) -> None:
-        import nats.errors
-
         ids = list(device_ids)
         if not ids:
             return
         if self._listener is not None:
             await self._listener(ids)
-        if not self.connected:
-            self.dropped += 1
-            return
-        try:
-            await self._nc.publish(self.subject, json.dumps(ids).encode(),
-                                   headers={NODE_HEADER: self.node})
-        except nats.errors.Error as exc:  # news is best effort; the post is stored
-            self.errors += 1
-            self.dropped += 1
-            log.warning("bus publish failed: %s", type(exc).__name__)
+        await self._send(self.subject, json.dumps(ids).encode())
 
     async def share(self, data: bytes) -> None:
         """Best effort, like news: while NATS is unreachable it is dropped and counted."""
+        await self._send(self.shared_subject, data)
+
+    async def _send(self, subject: str, data: bytes) -> None:
+        """Publish marked as this node's; best effort: the post is stored, the limits hold
+        locally, so a message NATS cannot take is dropped and counted, never buffered."""
         import nats.errors
 
         if not self.connected:
             self.dropped += 1
             return
         try:
-            await self._nc.publish(self.shared_subject, data, headers={NODE_HEADER: self.node})
+            await self._nc.publish(subject, data, headers={NODE_HEADER: self.node})
         except nats.errors.Error as exc:
             self.errors += 1
             self.dropped += 1
-            log.warning("bus share failed: %s", type(exc).__name__)
+            log.warning("bus publish on %s failed: %s", subject, type(exc).__name__)
+
+    def _ours(self, msg: Any) -> bool:
+        return bool((msg.headers or {}).get(NODE_HEADER) == self.node)
 
     async def close(self) -> None:
         if self._nc is not None:

@@ -36,8 +36,7 @@ class SharedLimits:
     async def send(self) -> None:
         """Tell the other nodes what this node took since the last call."""
         for name, limiter in self.limiters.items():
-            spent = limiter.drain_spent()
-            for message in encode_spent(name, spent) if spent else []:
+            for message in encode_spent(name, limiter.drain_spent()):
                 await self.bus.share(message)
 
     async def receive(self, data: bytes) -> None:
