@@ -186,8 +186,7 @@ async def load(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> Provi
                         await index_key(data_dir, rows, kek))
 
 
-async def signing_key_of(data_dir: Path, database: str | None,
-                         kek: bytes | None = None) -> ProviderKey:
+async def signing_key_of(data_dir: Path, database: str | None) -> ProviderKey:
     """The signing key of a provider this process does not run (a tool, a test harness):
     its folder's key file on SQLite, its database's on PostgreSQL (``database``)."""
     if database is None:
@@ -195,7 +194,7 @@ async def signing_key_of(data_dir: Path, database: str | None,
     engine = PostgresEngine(database)
     await engine.open()
     try:
-        return await signing_key(data_dir, Secrets(engine), kek)
+        return await signing_key(data_dir, Secrets(engine))
     finally:
         await engine.close()
 
@@ -225,14 +224,10 @@ async def index_key(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> 
     return await _filed(rows, INDEX, index_key_path(data_dir), kek)
 
 
-def read_key_file(path: str | Path) -> bytes:
-    """The key-encryption key of ``--key-file``: 32 bytes, mode 0600 (a typed error else)."""
-    return read_secret(Path(path))
-
-
 def key_of(key_file: str | None) -> bytes | None:
-    """The key-encryption key named by ``ServerConfig.key_file``, if any."""
-    return None if key_file is None else read_key_file(key_file)
+    """The key-encryption key of ``--key-file`` (``ServerConfig.key_file``), if any: 32
+    bytes, mode 0600 (a typed error else)."""
+    return None if key_file is None else read_secret(Path(key_file))
 
 
 def seal(kek: bytes, name: str, value: bytes) -> bytes:
