@@ -95,50 +95,38 @@ class _ProviderCollector(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Any]:
-        sockets = GaugeMetricFamily("accord_websocket_connections",
-                                    "Open push WebSockets on this node")
-        sockets.add_metric([], len(self.provider.lifecycle.sockets))
-        yield sockets
-        slow = CounterMetricFamily("accord_websocket_slow_consumers",
-                                   "WebSockets dropped for taking no frame in time")
-        slow.add_metric([], self.provider.lifecycle.slow_consumers)
-        yield slow
-        backlog = GaugeMetricFamily("accord_federation_outbox_items",
-                                    "Items waiting in the outbound federation queue (all nodes)")
-        backlog.add_metric([], sum(self.metrics.backlog.values()))
-        yield backlog
-        peers = GaugeMetricFamily("accord_federation_outbox_peers",
-                                  "Peers this provider owes at least one item")
-        peers.add_metric([], sum(1 for n in self.metrics.backlog.values() if n > 0))
-        yield peers
-        bus = CounterMetricFamily("accord_bus_errors", "Bus (NATS) errors and disconnections")
-        bus.add_metric([], self.provider.bus.errors)
-        yield bus
-        dropped = CounterMetricFamily("accord_bus_news_dropped",
-                                      "Wake-ups for other nodes not sent (bus unreachable)")
-        dropped.add_metric([], self.provider.bus.dropped)
-        yield dropped
-        posts = GaugeMetricFamily("accord_posts_pending",
-                                  "Posts waiting for the node's next group commit")
-        posts.add_metric([], self.provider.store.posts.depth)
-        yield posts
-        news = GaugeMetricFamily("accord_news_pending",
-                                 "Devices with news not yet published on the bus")
-        news.add_metric([], self.provider.news.depth)
-        yield news
-        overflow = CounterMetricFamily("accord_news_overflowed",
-                                       "Wake-ups past the news queue's bound (woken by resync)")
-        overflow.add_metric([], self.provider.news.overflowed)
-        yield overflow
+        p, backlog = self.provider, self.metrics.backlog.values()
+        for family, name, text, value in (
+            (GaugeMetricFamily, "accord_websocket_connections",
+             "Open push WebSockets on this node", len(p.lifecycle.sockets)),
+            (CounterMetricFamily, "accord_websocket_slow_consumers",
+             "WebSockets dropped for taking no frame in time", p.lifecycle.slow_consumers),
+            (GaugeMetricFamily, "accord_federation_outbox_items",
+             "Items waiting in the outbound federation queue (all nodes)", sum(backlog)),
+            (GaugeMetricFamily, "accord_federation_outbox_peers",
+             "Peers this provider owes at least one item", sum(1 for n in backlog if n > 0)),
+            (CounterMetricFamily, "accord_bus_errors",
+             "Bus (NATS) errors and disconnections", p.bus.errors),
+            (CounterMetricFamily, "accord_bus_news_dropped",
+             "Wake-ups for other nodes not sent (bus unreachable)", p.bus.dropped),
+            (GaugeMetricFamily, "accord_posts_pending",
+             "Posts waiting for the node's next group commit", p.store.posts.depth),
+            (GaugeMetricFamily, "accord_news_pending",
+             "Devices with news not yet published on the bus", p.news.depth),
+            (CounterMetricFamily, "accord_news_overflowed",
+             "Wake-ups past the news queue's bound (woken by resync)", p.news.overflowed),
+            (GaugeMetricFamily, "accord_bus_connected",
+             "1 when the bus is connected", 1 if p.bus.connected else 0),
+        ):
+            metric = family(name, text)
+            metric.add_metric([], value)
+            yield metric
         shared = CounterMetricFamily("accord_rate_limit_absorbed_tokens",
                                      "Rate-limit tokens other nodes took, by limit",
                                      labels=["limit"])
-        for kind, tokens in sorted(self.provider.limiter.absorbed.items()):
+        for kind, tokens in sorted(p.limiter.absorbed.items()):
             shared.add_metric([kind], tokens)
         yield shared
-        ready = GaugeMetricFamily("accord_bus_connected", "1 when the bus is connected")
-        ready.add_metric([], 1 if self.provider.bus.connected else 0)
-        yield ready
 
 
 async def refresh_backlog(provider: Provider, metrics: Metrics) -> None:
