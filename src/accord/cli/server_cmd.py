@@ -53,6 +53,10 @@ def lock_data_dir(data_dir: Path) -> None:
               "node, that seals the provider's keys in PostgreSQL, so a reader of the database "
               "or its backups does not get them. Make one with: "
               "head -c 32 /dev/urandom > provider.kek && chmod 600 provider.kek")
+@click.option("--mimi-transport", is_flag=True, default=False,
+              help="Send room traffic to peers over draft-ietf-mimi-protocol-06 only "
+              "(/mimi/v1/update, submitMessage, notify) instead of Accord's /federation/v1 "
+              "API; both are always served (docs/INTEROP.md).")
 @click.option("--peer-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Trust anchors (PEM) of peer providers' certificates: federation over "
               "mutual TLS (MIMI). Every peer request must then present a certificate naming "
@@ -119,6 +123,7 @@ def run(
     forwarded_allow_ips: str | None = None,
     peer_ca: str | None = None,
     key_file: str | None = None,
+    mimi_transport: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -167,6 +172,7 @@ def run(
         tls_key=tls_key,
         peer_ca=peer_ca,
         key_file=key_file,
+        mimi_transport=mimi_transport,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

@@ -37,6 +37,8 @@ class HostConfig(Protocol):
     def tls_key(self) -> str | None: ...
     @property
     def peer_ca(self) -> str | None: ...
+    @property
+    def mimi_transport(self) -> bool: ...  # room traffic to peers over MIMI only (issue 22)
 
 
 class Host(Protocol):

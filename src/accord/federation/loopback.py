@@ -75,6 +75,7 @@ class Provider:
     proc: subprocess.Popen[bytes] | None = None
     # mutual TLS (issue 22): (certificate, key, trust anchors of peers), all PEM files
     tls: tuple[Path, Path, Path] | None = None
+    mimi: bool = False  # --mimi-transport: room traffic over MIMI only (issue 22)
 
     @property
     def url(self) -> str:
@@ -94,6 +95,8 @@ class Provider:
         if self.tls:
             cert, key, ca = self.tls
             cmd += ["--tls-cert", str(cert), "--tls-key", str(key), "--peer-ca", str(ca)]
+        if self.mimi:
+            cmd += ["--mimi-transport"]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         self.proc = spawn_healthy(cmd, self.log_path, self.url, START_TIMEOUT_S, self.domain)
@@ -119,10 +122,13 @@ class Provider:
 
 
 def federation(root: Path, domains: list[str], scale: float = 50.0,
-               tls: Mapping[str, tuple[Path, Path, Path]] | None = None) -> list[Provider]:
+               tls: Mapping[str, tuple[Path, Path, Path]] | None = None,
+               mimi: bool = False) -> list[Provider]:
     """Providers that all know each other; not started. ``tls``: per domain, the files
-    of mutual TLS (certificate, key, peers' trust anchors)."""
-    provs = [Provider(d, root / d, scale=scale, tls=(tls or {}).get(d)) for d in domains]
+    of mutual TLS (certificate, key, peers' trust anchors); ``mimi``: each sends room
+    traffic over the MIMI transport only."""
+    provs = [Provider(d, root / d, scale=scale, tls=(tls or {}).get(d), mimi=mimi)
+             for d in domains]
     for p in provs:
         p.peers = {q.domain: q.url for q in provs if q is not p}
     return provs

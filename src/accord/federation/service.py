@@ -78,6 +78,11 @@ class Federation(Generic[H]):
         return await self.client.fetch_well_known(domain, url)
 
     @property
+    def mimi(self) -> bool:
+        """Room traffic to peers goes over draft-ietf-mimi-protocol-06 only (issue 22)."""
+        return self.provider.config.mimi_transport
+
+    @property
     def resolver(self) -> Resolver:
         return self.client.resolver
 

@@ -53,6 +53,9 @@ class ServerConfig:
     peer_ca: str | None = None
     # the 32-byte key that seals the provider's keys in PostgreSQL (federation.provider_key)
     key_file: str | None = None
+    # issue 22: send room traffic to peers over draft-ietf-mimi-protocol-06 only
+    # (/mimi/v1/update, submitMessage, notify), never /federation/v1; both are served
+    mimi_transport: bool = False
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(
