@@ -30,11 +30,13 @@ from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
 from accord.federation.provider_key import ProviderKey
 from accord.http_client import async_client
-from accord.wire import decode, dumps, loads, parse
+from accord.mls.codec import WireStruct
+from accord.wire import decode, dumps, loads, mimi, parse
 from accord.wire.federation import WellKnown
 
 log = logging.getLogger("accord.federation.peer")
 T = TypeVar("T")
+W = TypeVar("W", bound=WireStruct)
 TIMEOUT_S = 10.0
 MAX_RESPONSE = 4 * 1024 * 1024
 
@@ -87,12 +89,30 @@ class PeerClient:
         _answer(domain, r, dict)
         raise PeerUnavailable(f"provider {domain} sent an unexpected answer")
 
+    async def post_mimi(self, domain: str, key: str, target: str, msg: WireStruct,
+                        response: type[W], now: int) -> W:
+        """POST a MIMI request (draft-ietf-mimi-protocol-06 5) to ``domain``'s endpoint
+        ``key`` for ``target`` (a room or user URI), signed as every peer request;
+        decode the answer as ``response``. A refusal is typed as on Accord's routes."""
+        path = mimi.endpoint_path(key, target)
+        r = await self._send(domain, path, msg, now, body=msg.to_bytes(),
+                             content_type=mimi.MEDIA_TYPE)
+        if r.status_code != 200 or r.headers.get("content-type") != mimi.MEDIA_TYPE:
+            _answer(domain, r, dict)
+            raise PeerUnavailable(f"provider {domain} sent an unexpected answer")
+        try:
+            return response.from_bytes(r.content)
+        except DecodeError as exc:
+            raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
+
     async def _send(self, domain: str, path: str, msg: Any, now: int,
-                    limit: int = MAX_RESPONSE) -> httpx.Response:
+                    limit: int = MAX_RESPONSE, body: bytes | None = None,
+                    content_type: str = "application/json") -> httpx.Response:
         if domain == self.domain:
             raise ValidationError("a provider does not federate with itself")
         peer = await self.resolver.resolve(domain, now)
-        body = dumps(msg)
+        if body is None:
+            body = dumps(msg)
         url = httpx.URL(peer.api_base + path)
         headers = sign_request(
             self.key.sign,
@@ -104,7 +124,7 @@ class PeerClient:
             created=now // 1000,
             nonce=secrets.token_urlsafe(18),
         )
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type
         request = self.http.build_request("POST", url, content=body, headers=headers)
         return await read_bounded(self.http, domain, request, limit)
 

@@ -61,7 +61,7 @@ from accord.wire.privacy import FedReport
 
 log = logging.getLogger("accord.mimi.http")
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
-PREFIX = "/mimi/v1"
+PREFIX = w.PREFIX
 Handler = Callable[[Federation, str, Any, str, int], Awaitable[Any]]
 
 

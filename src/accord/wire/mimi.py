@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from accord.errors import DecodeError
 from accord.mls.codec import U8, U16, U64, Fixed, OneOf, Uint, When, WireStruct, wire
@@ -427,8 +428,15 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "proxyDownload": ("5.10.2", "downloadUrl"),
 }
 MEDIA_TYPE = "application/mimi-protocol"
+PREFIX = "/mimi/v1"  # Accord's endpoint paths (its directory lists them, 5.1)
 MAX_DIRECTORY = 16_384
 MAX_URL = 2048
+
+
+def endpoint_path(key: str, target: str) -> str:
+    """The path of Accord's endpoint ``key`` for ``target`` (a room, user or domain),
+    the target percent-encoded whole as its directory's URL template has it."""
+    return f"{PREFIX}/{key}/{quote(target, safe='')}"
 
 
 def parse_directory(doc: object) -> dict[str, str]:
