@@ -241,7 +241,8 @@ def commit_bundle(dev: MlsDevice, proposals: tuple[Any, ...] = (),
     group_info = result.group_info.message
     if info is not None:
         group_info = info(group_info)
-    bundle = w.HandshakeBundle(result.commit, w.MaybeWelcome(result.welcome),
+    welcome = None if result.welcome is None else result.welcome.message  # 5.3: the struct
+    bundle = w.HandshakeBundle(result.commit, w.MaybeWelcome(welcome),
                                w.GroupInfoOption(1, group_info),
                                w.RatchetTreeOption(1, tuple(merged.tree.nodes())))
     return w.UpdateRequest(bundle).to_bytes(), merged, result.commit

@@ -83,7 +83,7 @@ def _examples(mls: dict[str, Any]) -> list[Any]:
         )),
         w.KeyMaterialResponse(1, 5, uri("mimi://b.example/u/bob")),
         w.UpdateRequest(w.HandshakeBundle(
-            mls["commit"], w.MaybeWelcome(mls["welcome"]),
+            mls["commit"], w.MaybeWelcome(mls["welcome"].message),
             w.GroupInfoOption(1, mls["group_info"]), tree)),
         w.UpdateRequest(w.HandshakeBundle(mls["proposal"], more_proposals=(mls["proposal"],))),
         w.UpdateRoomResponse(0, b"", accepted_timestamp=NOW * 1000),

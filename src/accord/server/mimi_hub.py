@@ -168,7 +168,8 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
     req = m.CommitRequest(epoch=epoch, commit=raw, posting_key=NO_POSTING_KEY,
                           added=list(effects.added),
                           removed=[at[leaf] for leaf in effects.removed_leaves],
-                          welcome=None if welcome is None else welcome.to_bytes())
+                          welcome=None if welcome is None
+                          else MLSMessage.wrap(welcome).to_bytes())
     origin = hub.Origin(hub.PEER, device, account, peer, placed, raw)
     await hub.accept_commit(fed, origin, group_id, req, now,
                             bundle.group_info_option.group_info.to_bytes())

@@ -43,6 +43,7 @@ from accord.mls.structs import (
     KeyPackage,
     MLSMessage,
     RequiredCapabilities,
+    Welcome,
 )
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.tree_nodes import HPKECiphertext, RatchetTree
@@ -145,7 +146,9 @@ class GroupInfoOption(WireStruct):
 
 @wire
 class MaybeWelcome(WireStruct):
-    welcome: MLSMessage | None = None
+    # 5.3: ``optional<Welcome>``, RFC 9420's Welcome struct itself (as the GroupInfo
+    # beside it), not an MLSMessage around it
+    welcome: Welcome | None = None
 
 
 @wire
