@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.mls import group as g
 from accord.mls.structs.messages import MLSMessage
@@ -458,6 +459,162 @@ async def test_T08_mimi_group_info_for_a_members_new_device_only(
     _error(await evil.send(alpha, path, group_info_request(new_device)[0]), 409, "conflict",
            "no GroupInfo of the room's current epoch")
 
+
+async def claim_group_info(evil: MaliciousProvider, alpha: Provider, gid: bytes,
+                           dev: MlsDevice) -> w.GroupInfoRatchetTreeTBE:
+    """The room's GroupInfo, tree and pending proposals, claimed by gamma for ``dev``
+    (its own credential and key, 5.6) and opened with the request's HPKE key."""
+    from accord.mls.structs import Credential
+    from accord.mls.suites import get_suite
+
+    suite = get_suite(1)
+    hpke_priv, hpke_pub = suite.generate_hpke_key_pair()
+    req = w.GroupInfoRequest(w.MLS10, 1, dev.public, Credential.basic(dev.identity),
+                             hpke_pub, None, b"")
+    req = dataclasses.replace(req, signature=suite.sign_with_label(
+        dev.key.private_bytes_raw(), req.SIGN_LABEL, req.tbs()))
+    r = await evil.send(alpha, room_path("groupInfo", gid), req.to_bytes())
+    resp = w.GroupInfoResponse.from_bytes(r.content)
+    assert resp.status == w.GroupInfoCode.SUCCESS, resp
+    ct = resp.encrypted_groupinfo_and_tree
+    return w.GroupInfoRatchetTreeTBE.from_bytes(suite.decrypt_with_label(
+        hpke_priv, resp.ENCRYPT_LABEL, resp.room_id, ct.kem_output, ct.ciphertext))
+
+
+def external_commit(tbe: w.GroupInfoRatchetTreeTBE, identity: bytes, key: Any,
+                    remove_leaf: int | None = None, psks: dict[bytes, bytes] | None = None
+                    ) -> tuple[bytes, Any]:
+    """An external commit of the device ``identity`` (signing with ``key``) from a
+    claimed GroupInfo, as a MIMI update with the new epoch's GroupInfo and tree; the
+    joiner's state."""
+    from accord.mls.structs import Credential
+
+    commit, state = g.join_external(
+        tbe.group_info, Credential.basic(identity), key.private_bytes_raw(), int(time.time()),
+        ratchet_tree=tbe.ratchet_tree_option.ratchet_tree, remove_leaf=remove_leaf, psks=psks,
+        self_removes=tuple(p.proposal for p in tbe.pending_proposals))
+    info = g.group_info(state, with_tree=False).message
+    bundle = w.HandshakeBundle(commit, w.MaybeWelcome(None), w.GroupInfoOption(1, info),
+                               w.RatchetTreeOption(1, tuple(state.tree.nodes())))
+    return w.UpdateRequest(bundle).to_bytes(), state
+
+
+async def test_mimi_update_takes_a_member_users_new_device_by_external_commit(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """The draft's "Cathy adds a new device" (3.6): carol's second device (gamma) claims
+    the room's GroupInfo and joins by an external commit over MIMI. The hub orders it
+    as any commit: alice and carol's first device process it and read the new device's
+    message, and the new device gets the room's next messages."""
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    path = room_path("update", gid)
+    body, carol.state, _ = commit_bundle(carol)  # the hub keeps its GroupInfo
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    seen_alice, seen_carol = len((await alice.fetch()).items), len((await carol.fetch()).items)
+    alice.read((await alice.fetch()).items[-1].body)
+    carol2 = await carol.link(MlsDevice(clients["gamma"], carol.account))
+    body, carol2.state = external_commit(await claim_group_info(evil, alpha, gid, carol2),
+                                         carol2.identity, carol2.key)
+    resp = update_answer(await evil.send(alpha, path, body))
+    assert (resp.response_code, resp.error_description) == (w.UpdateResponseCode.SUCCESS, b"")
+    commit = w.UpdateRequest.from_bytes(body).bundle.proposal_or_commit.to_bytes()
+    for dev, seen in ((alice, seen_alice), (carol, seen_carol)):
+        item = (await dev.wait_items(seen + 1))[-1]
+        assert (item.kind, item.body) == ("commit", commit)
+        dev.read(item.body)
+        assert dev.epoch() == carol2.epoch() == 3
+        assert dev.state.tree.leaf(2).credential.identity == carol2.identity
+    r = await evil.send(alpha, room_path("submitMessage", gid),
+                        submit(private(carol2, b"my new phone"), w.mimi_user_uri(carol.account)))
+    assert w.SubmitMessageResponse.from_bytes(r.content).status_code == 0
+    for dev, seen in ((alice, seen_alice), (carol, seen_carol)):
+        assert dev.read((await dev.wait_items(seen + 2))[-1].body) == b"my new phone"
+    # alice's Accord commit (a MIMI commit carries no posting key), then her post
+    await alice.commit_proposals([], [], [])
+    await alice.post(b"hello, new phone")
+    items = await carol2.wait_items(3)  # its own message first (T11: no sender)
+    assert [i.kind for i in items] == ["application", "commit", "application"]
+    carol2.read(items[1].body)
+    assert carol2.read(items[2].body) == b"hello, new phone"
+
+
+async def test_T08_mimi_external_commit_only_for_a_new_device_of_a_member_user(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """From the GroupInfo carol's new device claimed, gamma cannot join the room for its
+    user with no device in it, nor for alice (a user it does not host), nor let the new
+    device remove alice's leaf or carol's other one, nor do more than join (a PSK);
+    after one join, another from that GroupInfo is wrongEpoch, at the epoch after the
+    join: none of the refused ones moved the hub."""
+    alpha = providers["alpha"]
+    alice, carol, gid, tag = await room_with_carol(clients)
+    path = room_path("update", gid)
+    body, carol.state, _ = commit_bundle(carol)
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    carol2 = await carol.link(MlsDevice(clients["gamma"], carol.account))
+    tbe = await claim_group_info(evil, alpha, gid, carol2)
+    mallory = await user(clients["gamma"], f"mallory{tag}@gamma.test")
+    _error(await evil.send(alpha, path, external_commit(tbe, mallory.identity, mallory.key)[0]),
+           401, "auth_error", "no member device hosted by the requesting provider")
+    _error(await evil.send(alpha, path, external_commit(
+        tbe, f"{alice.account}/phone{tag}".encode(), carol2.key)[0]),
+        401, "auth_error", "not hosted by the requesting provider")
+    for leaf, words in ((0, b"a leaf of another client"),  # alice's
+                        (1, b"a leaf of another client"),  # carol's first device
+                        (None, b"an external commit only joins")):  # with a PSK
+        psks = {b"psk": bytes(32)} if leaf is None else None
+        resp = update_answer(await evil.send(alpha, path, external_commit(
+            tbe, carol2.identity, carol2.key, remove_leaf=leaf, psks=psks)[0]))
+        assert resp.response_code == w.UpdateResponseCode.NOT_ALLOWED
+        assert words in resp.error_description, resp
+    body, carol2.state = external_commit(tbe, carol2.identity, carol2.key)
+    assert update_answer(await evil.send(alpha, path, body)).response_code == 0
+    carol3 = await carol.link(MlsDevice(clients["gamma"], carol.account))
+    resp = update_answer(await evil.send(alpha, path, external_commit(
+        tbe, carol3.identity, carol3.key)[0]))
+    assert (resp.response_code, resp.current_epoch) == (w.UpdateResponseCode.WRONG_EPOCH, 3)
+
+
+async def test_T08_an_accord_device_of_a_member_user_joins_by_external_commit(
+    clients: dict[str, httpx.AsyncClient],
+) -> None:
+    """The same join through Accord's own device route, at the hub: alice's second
+    device commits externally (from a GroupInfo alice's first device hands it: Accord
+    has no client route for one) with its epoch's posting key; carol follows and reads
+    its post. Alice's device cannot join as another device, and mallory, with no
+    device in the room, learns nothing (T08)."""
+    from accord.mls.structs import Credential
+    from accord.wire import messages as m
+    from tests.harness import group_path
+
+    alice, carol, gid, tag = await room_with_carol(clients)
+    info = g.group_info(alice.state)
+    seen = len((await carol.fetch()).items)
+
+    async def join(dev: MlsDevice, identity: bytes, expect: int) -> Any:
+        commit, state = g.join_external(info, Credential.basic(identity),
+                                        dev.key.private_bytes_raw(), int(time.time()))
+        seed = g.export_secret(state, "accord posting key", b"", 32)
+        posting = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+        req = m.CommitRequest(epoch=alice.epoch(), commit=bytes(commit.to_bytes()),
+                              posting_key=posting)
+        await dev.call("POST", group_path(gid, "/commits"), req, expect=expect)
+        return state
+
+    mallory = await user(clients["alpha"], f"mallory{tag}@alpha.test")
+    await join(mallory, mallory.identity, 404)
+    alice2 = await alice.link(MlsDevice(clients["alpha"], alice.account))
+    await join(alice2, f"{alice.account}/{alice.device_id}".encode(), 401)
+    alice2.state = await join(alice2, alice2.identity, 201)
+    commit = (await carol.wait_items(seen + 1))[-1]
+    assert commit.kind == "commit"
+    carol.read(commit.body)
+    assert carol.epoch() == alice2.epoch() == 2
+    await alice2.post(b"from my laptop")
+    assert carol.read((await carol.wait_items(seen + 2))[-1].body) == b"from my laptop"
 
 # ------------------------------------------------------------------ 5.7 consent
 

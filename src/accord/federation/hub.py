@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from accord.federation.service import Federation
 
 DEVICE, PEER, MIMI = "device", "peer", "mimi"
-COMMIT, PROPOSAL, POST = "commit", "proposal", "post"
+# JOIN: an external commit (RFC 9420 12.4.3.2), a new device of a member user joining.
+COMMIT, JOIN, PROPOSAL, POST = "commit", "join", "proposal", "post"
 
 
 def new_msg_id() -> str:
@@ -124,23 +125,37 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
         await store.fed_bind_confirmed([(account, d.device_id)], c.fed.domain)
 
 
+async def _user_devices(c: Ctx) -> list[str]:
+    """The member devices of the origin's user, by the hub's own MLS state (each leaf's
+    credential names ``account/device``)."""
+    assert c.origin.account is not None
+    public = await c.fed.provider.store.hub_public_state(c.group.group_id)
+    if public is None:
+        raise NotFound("this hub keeps no MLS state of this room")
+    return mls_check.member_devices(public[1], c.origin.account)
+
+
 async def _peer_hosts_sending_user(c: Ctx) -> None:
-    """A MIMI submit (5.4): the sendingUri is a user of the signing peer with a member
-    device of the room that the peer hosts, by the hub's own MLS state (each leaf's
-    credential names ``account/device``). The user is not kept: the message is
-    stored and fanned out with no sender, as every post (T11)."""
+    """A MIMI submit (5.4), or a new device's external commit (5.3, as for its
+    GroupInfo, 5.6): the user is a user of the signing peer with a member device of
+    the room that the peer hosts. A submit's user is not kept: the message is stored
+    and fanned out with no sender, as every post (T11)."""
     o = c.origin
     assert o.account is not None and o.peer is not None
     if o.account.rsplit("@", 1)[-1] != o.peer:
         raise AuthError("the sending user is not hosted by the requesting provider")
-    public = await c.fed.provider.store.hub_public_state(c.group.group_id)
-    if public is None:
-        raise NotFound("this hub keeps no MLS state of this room")
-    devices = mls_check.member_devices(public[1], o.account)
+    devices = await _user_devices(c)
     if not any(c.group.hosted_by(o.peer, d) for d in devices):
         raise AuthError("the sending user has no member device hosted by the requesting"
                         " provider")
     c.fed.limiter.check("sender", o.account, c.now)
+
+
+async def _device_of_a_member_user(c: Ctx) -> None:
+    """An external commit of one of our devices: its user has a member device in the
+    room. A device of anyone else learns nothing, not even that the room exists (T08)."""
+    if c.origin.sender is None or not await _user_devices(c):
+        raise NotFound("no such group")
 
 
 async def _peer_hosts_a_member(c: Ctx) -> None:
@@ -153,6 +168,8 @@ async def _peer_hosts_a_member(c: Ctx) -> None:
 ORIGIN_CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     (COMMIT, DEVICE): (_device_is_member,),
     (COMMIT, PEER): (_peer_hosts_sender, _peer_places_only_what_it_may),
+    (JOIN, DEVICE): (_device_of_a_member_user,),
+    (JOIN, PEER): (_peer_hosts_sending_user,),
     (PROPOSAL, DEVICE): (_device_is_member,),
     (PROPOSAL, PEER): (_peer_hosts_sender,),
     (POST, DEVICE): (),  # no session at all: the posting key speaks (T11)
@@ -237,15 +254,20 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
                         ) -> m.CommitResponse:
     """Order a commit from any origin and fan it out everywhere (module docstring).
     ``group_info``: the new epoch's signed GroupInfo (a MIMI update, 5.3), checked
-    against the hub's state after the commit and kept for external joins (5.6)."""
-    c = await _admit(fed, COMMIT, origin, group_id, now)
+    against the hub's state after the commit and kept for external joins (5.6).
+    An external commit (``JOIN``) is the origin's device joining: its leaf names it."""
+    kind = JOIN if mls_check.is_external_commit(req.commit) else COMMIT
+    c = await _admit(fed, kind, origin, group_id, now)
+    view = mls_check.view_commit(req.commit, group_id, req.epoch)
+    sender, account = origin.sender, origin.account
+    assert sender is not None and account is not None
+    joiner = mls_check.joiner(view)
+    if joiner is not None and joiner != (account, sender):
+        raise AuthError("an external commit's leaf names another device than its sender")
     if bool(req.added) != (req.welcome is not None):
         raise ValidationError("a Welcome goes with a commit that adds devices, and only then",
                               "RFC 9420 12.4.3.1")
-    view = mls_check.view_commit(req.commit, group_id, req.epoch)
     welcome_to = None if req.welcome is None else mls_check.welcome_recipients(req.welcome)
-    sender, account = origin.sender, origin.account
-    assert sender is not None and account is not None
     sealed = first_contact_of(req)
     if req.added:  # consent (T14) for every origin: a local inviter's too (issue 18)
         c.allowed, c.requests = await consent.screen(fed, req.added, account, now)
@@ -255,7 +277,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
         welcome = NewMessage(new_msg_id(), "welcome", group_id, req.epoch + 1, sender,
                              req.welcome, now)
     change = CommitChange(group_id, req.epoch, sender, tuple(req.added), tuple(req.removed),
-                          req.posting_key, ends_group=mls_check.ends_group(view))
+                          req.posting_key, ends_group=mls_check.ends_group(view),
+                          joins=joiner is not None)
     # A follower says where each device it adds lives; the plan holds it to the
     # credential, whose account alone says where the device lives (issue 17).
     placed = {d.device_id: d.domain for d in origin.placed}

@@ -29,7 +29,17 @@ from accord.mls.group import public
 from accord.mls.group.state import GroupConfig
 from accord.mls.group.welcome_crypto import verify_group_info
 from accord.mls.key_package import key_package_ref, validate_key_package
-from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
+from accord.mls.structs import (
+    Add,
+    Commit,
+    Credential,
+    ExternalInit,
+    KeyPackage,
+    ReInit,
+    Remove,
+    SelfRemove,
+    Update,
+)
 from accord.mls.structs.enums import ContentType, SenderType, WireFormat
 from accord.mls.structs.messages import (
     AuthenticatedContent,
@@ -114,7 +124,7 @@ def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> tuple[by
 class CommitView:
     """The public facts of a commit in a PublicMessage (the hub sees nothing else)."""
 
-    sender_leaf: int
+    sender_leaf: int | None  # None: an external commit (a new member's, RFC 9420 12.4.3.2)
     proposals: tuple[object, ...]  # by value (Add, Remove, ...) or a ProposalRef (bytes)
     path_credential: Credential | None  # the credential of the committer's new leaf
 
@@ -142,17 +152,43 @@ def _public(raw: bytes, what: str) -> PublicMessage:
 
 
 def view_commit(raw: bytes, group_id: bytes, epoch: int) -> CommitView:
-    """Read a commit's public facts: for this group and epoch, from a member leaf."""
+    """Read a commit's public facts: for this group and epoch, from a member leaf or
+    (an external commit, with its path) from a new member."""
     fc = _public(raw, "a commit").content
     if fc.group_id != group_id or fc.epoch != epoch:
         raise ValidationError("the commit is for another group or epoch", "RFC 9420 6.3")
     if not isinstance(fc.content, Commit):
         raise ValidationError("not a commit", "RFC 9420 6")
-    if fc.sender.sender_type != SenderType.MEMBER or fc.sender.index is None:
-        raise ValidationError("only member commits are ordered by this hub", "RFC 9420 12.4")
     path = fc.content.path
-    return CommitView(fc.sender.index, tuple(fc.content.proposals),
+    external = fc.sender.sender_type == SenderType.NEW_MEMBER_COMMIT
+    if external and path is None:
+        raise ValidationError("an external commit must have a path", "RFC 9420 12.4.3.2")
+    if not external and (fc.sender.sender_type != SenderType.MEMBER
+                         or fc.sender.index is None):
+        raise ValidationError("only member and external commits are ordered by this hub",
+                              "RFC 9420 12.4")
+    return CommitView(None if external else fc.sender.index, tuple(fc.content.proposals),
                       None if path is None else path.leaf_node.credential)
+
+
+def is_external_commit(raw: bytes) -> bool:
+    """Whether ``raw`` is a commit of a new member (RFC 9420 12.4.3.2) by its sender
+    type alone, to pick the checks its origin must pass; ``view_commit`` reads it."""
+    try:
+        msg = decode(MLSMessage, raw).message
+    except DecodeError:
+        return False
+    return isinstance(msg, PublicMessage) and (
+        msg.content.sender.sender_type == SenderType.NEW_MEMBER_COMMIT)
+
+
+def joiner(view: CommitView) -> tuple[str, str] | None:
+    """``(account, device_id)`` an external commit's new leaf names; None for a member's."""
+    if view.sender_leaf is not None:
+        return None
+    assert view.path_credential is not None  # view_commit: an external commit has a path
+    identity = view.path_credential.identity
+    return identity_device_account(identity), identity_device(identity)
 
 
 def ends_group(view: CommitView) -> bool:
@@ -196,10 +232,12 @@ def identity_device_account(identity: bytes | None) -> str:
     return (identity or b"").decode().rsplit("/", 1)[0]
 
 
-def member_devices(state: bytes, account: str) -> list[str]:
+def member_devices(state: bytes | public.PublicGroup, account: str) -> list[str]:
     """The member devices of ``account`` in a group's public MLS state (the hub's),
     by each leaf's credential (``account/device_id``)."""
-    tree = public.PublicGroup.from_bytes(state).tree
+    group = state if isinstance(state, public.PublicGroup) else public.PublicGroup.from_bytes(
+        state)
+    tree = group.tree
     out = []
     for _, leaf in tree.leaves():
         identity = leaf.credential.identity or b""
@@ -275,6 +313,18 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> list[object]:
             proposal = msg.content.content
         out.append(proposal)
     return out
+
+
+def commit_effects(raw: bytes, view: CommitView, state: bytes | None,
+                   accepted: Sequence[bytes], now_ms: int) -> CommitEffects:
+    """What a commit does to the roster, as the hub's MLS checks resolve it against the
+    group's public ``state`` (every leaf a Remove or SelfRemove empties); by its
+    proposals alone for a group without one (``resolve``). The commit's transaction
+    checks it again (``leaf_plan``)."""
+    if state is None:
+        return effects_of(resolve(view, accepted))
+    done = public.apply_commit(hub_group(state), raw, accepted, now_ms // 1000)
+    return effects_of(done.proposals, done.removed)
 
 
 def effects_of(proposals: Sequence[object], removed_leaves: Sequence[int] | None = None
@@ -361,20 +411,24 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         # T18: an erased account's leaf is named erased:<leaf> (no device is left)
         leaf_of = {**{erased_leaf(leaf): leaf for leaf in group.erased}, **leaf_of}
         if state is None:  # a group created before the hub kept its state (THREATS.md T05)
-            if group_info is not None:
+            if group_info is not None or change.joins:
                 raise ValidationError("this hub keeps no MLS state of this group to check a"
-                                      " GroupInfo against", "MIMI 5.6")
+                                      " GroupInfo or an external commit against", "MIMI 5.6")
             same_identity(view.path_credential, sender_identity)
             return _roster_plan(leaf_of, effects_of(resolve(view, accepted))), None
         # The members' own checks (signature, proposals, path) resolve the proposals,
         # and the roster change is read from what they resolved.
-        done = public.apply_commit(hub_group(state), raw, accepted, now_ms // 1000)
+        before = hub_group(state)
+        done = public.apply_commit(before, raw, accepted, now_ms // 1000)
+        joined = {change.sender: joined_leaf(before, done, sender_identity)
+                  } if change.joins else {}
         leaves = _roster_plan(leaf_of, effects_of(done.proposals, done.removed))
         if group_info is not None:
             check_group_info(group_info, done.next)
         at = {identity_device(kp.leaf_node.credential.identity): leaf
               for leaf, kp in done.added}
-        return {d: leaves[d]._replace(leaf=at[d]) for d in change.added}, done.next.to_bytes()
+        return {**{d: leaves[d]._replace(leaf=at[d]) for d in change.added},
+                **joined}, done.next.to_bytes()
 
     def _roster_plan(leaf_of: dict[str, int | None], effects: CommitEffects
                      ) -> dict[str, AddedLeaf]:
@@ -404,9 +458,40 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
     return plan
 
 
+def joined_leaf(before: public.PublicGroup, done: public.PublicCommit,
+                sender_identity: bytes) -> AddedLeaf:
+    """An external commit (RFC 9420 12.4.3.2) the hub takes: a new leaf of the device
+    ``sender_identity`` names, for a user with a member device in the room (as for
+    GroupInfo, MIMI 5.6), that does nothing but join: its ExternalInit, a Remove of
+    that device's own old leaf (a resync), the epoch's SelfRemoves (their senders'
+    own, draft-ietf-mls-extensions 5.3). Its leaf, account and key."""
+    account = identity_device_account(sender_identity)
+    leaf = done.next.tree.leaf(done.committer)
+    assert leaf is not None  # apply_commit put the joiner's path leaf there
+    if leaf.credential.identity != sender_identity:
+        raise ValidationError("an external commit's leaf does not name the joining device",
+                              "RFC 9420 12.4.3.2")
+    if not member_devices(before, account):
+        raise ValidationError("only a user with a member device in the room joins it by an"
+                              " external commit", "MIMI 5.6")
+    for proposal in done.proposals:
+        if isinstance(proposal, ExternalInit | SelfRemove):
+            continue
+        old = before.tree.leaf(proposal.removed) if isinstance(proposal, Remove) else None
+        if old is None or old.credential.identity != sender_identity:
+            raise ValidationError("an external commit only joins: its ExternalInit, a Remove"
+                                  " of the joiner's own old leaf, SelfRemoves",
+                                  "MIMI 5.3 (RFC 9420 12.4.3.2)")
+    return AddedLeaf(done.committer, account, bytes(leaf.signature_key))
+
+
 def check_sender(view: CommitView, change: CommitChange, leaf_of: dict[str, int]) -> None:
-    """The commit comes from the committing device's own leaf."""
-    if leaf_of.get(change.sender) != view.sender_leaf:
+    """The commit comes from the committing device's own leaf; an external commit from
+    a device that joins with it."""
+    if change.joins != (view.sender_leaf is None):
+        raise ValidationError("an external commit is the joining device's, and only it is",
+                              "RFC 9420 12.4.3.2")
+    if not change.joins and leaf_of.get(change.sender) != view.sender_leaf:
         raise ValidationError("the commit is not signed from the committer's leaf",
                               "RFC 9420 12.4")
 

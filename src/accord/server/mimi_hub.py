@@ -4,8 +4,10 @@ provider hands the hub a room's messages.
 - ``POST /mimi/v1/update/{roomId}`` (5.3): a commit bundle or proposals, through
   the hub's one commit and proposal acceptance (:func:`accord.federation.hub.
   accept_commit`, ``accept_proposal``, origin ``PEER``: the sender is the member
-  at the message's leaf, a device the peer hosts); a commit's GroupInfo is
-  checked against the hub's MLS state after it and kept for external joins.
+  at the message's leaf, a device the peer hosts, or, for an external commit
+  (3.6, "Cathy adds a new device"), the new device its leaf names, of a user of
+  the peer with a member device in the room); a commit's GroupInfo is checked
+  against the hub's MLS state after it and kept for external joins.
 - ``POST /mimi/v1/submitMessage/{roomId}`` (5.4): an MLS PrivateMessage holding
   an application message, through the hub's one post acceptance
   (:func:`accord.federation.hub.accept_post_franked`, origin ``MIMI``).
@@ -122,6 +124,19 @@ async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: 
     return w.UpdateRoomResponse(code.SUCCESS, b"", accepted_timestamp=now)
 
 
+async def _committer(fed: Federation, group_id: bytes, message: MLSMessage
+                     ) -> tuple[PublicMessage, str, str]:
+    """A commit's sender: a member (``_member_sender``), or the device an external
+    commit's new leaf names."""
+    msg, raw = message.message, message.to_bytes()
+    if mls_check.is_external_commit(raw):
+        assert isinstance(msg, PublicMessage)
+        joiner = mls_check.joiner(mls_check.view_commit(raw, group_id, msg.content.epoch))
+        assert joiner is not None  # a new member's commit
+        return msg, joiner[0], joiner[1]  # the peer's own user: hub.ORIGIN_CHECKS
+    return await _member_sender(fed, group_id, message)
+
+
 async def _member_sender(fed: Federation, group_id: bytes, message: MLSMessage
                          ) -> tuple[PublicMessage, str, str]:
     """The PublicMessage and its sender: the member device at its leaf and the account
@@ -147,16 +162,22 @@ async def _member_sender(fed: Federation, group_id: bytes, message: MLSMessage
 
 async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.HandshakeBundle,
                   now: int) -> None:
-    msg, account, device = await _member_sender(fed, group_id, bundle.proposal_or_commit)
+    """A member's commit, or a new device's external commit (3.6: its user already has
+    a member device in the room, as for its GroupInfo, 5.6; ``hub.JOIN``)."""
+    msg, account, device = await _committer(fed, group_id, bundle.proposal_or_commit)
     raw = bundle.proposal_or_commit.to_bytes()
     epoch = msg.content.epoch
-    group = await fed.provider.store.get_group(group_id)
-    # The declared change is read from the commit itself; the hub's transaction checks
-    # it again against what the MLS state resolves (mls_check.leaf_plan).
+    store = fed.provider.store
+    group = await store.get_group(group_id)
+    public = await store.hub_public_state(group_id)
+    if public is not None and public[0] != epoch:
+        raise EpochConflict(public[0])
+    # The declared change is read from the commit as the hub's MLS checks resolve it;
+    # the hub's transaction checks it again on the locked group (mls_check.leaf_plan).
     view = mls_check.view_commit(raw, group_id, epoch)
-    accepted = [body for body, _ in await fed.provider.store.hub_epoch_proposals(group_id,
-                                                                                  epoch)]
-    effects = mls_check.effects_of(mls_check.resolve(view, accepted))
+    accepted = [body for body, _ in await store.hub_epoch_proposals(group_id, epoch)]
+    effects = mls_check.commit_effects(raw, view, None if public is None else public[1],
+                                       accepted, now)
     at = {leaf: d for d, leaf in zip(group.members, group.leaves, strict=False)}
     at.update({leaf: m.erased_leaf(leaf) for leaf in group.erased})
     if any(leaf not in at for leaf in effects.removed_leaves):

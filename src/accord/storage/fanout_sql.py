@@ -16,9 +16,16 @@ from accord.wire.messages import ERASED, erased_leaf
 
 def check_roster(group: GroupRecord, change: CommitChange) -> None:
     members = set(group.members)
-    if change.sender not in members:
+    if change.joins:  # a member rejoining (a resync) removes its old leaf
+        if change.sender in members and change.sender not in change.removed:
+            raise ValidationError("an external committer is already a member",
+                                  "RFC 9420 12.4.3.2")
+    elif change.sender not in members:
         raise ValidationError("the committer is not a member of this group", "RFC 9420 12.4")
-    if any(d.startswith(ERASED) for d in change.added):
+    elif change.sender in change.removed:
+        raise ValidationError("a committer cannot remove itself", "RFC 9420 12.2")
+    entering = change.entering
+    if any(d.startswith(ERASED) for d in entering):
         raise ValidationError("a device id that names an erased leaf cannot be added",
                               "Accord hub: erased leaves (T18)")
     if members & set(change.added):
@@ -26,11 +33,9 @@ def check_roster(group: GroupRecord, change: CommitChange) -> None:
     erased = {erased_leaf(leaf) for leaf in group.erased}
     if not set(change.removed) <= members | erased:
         raise ValidationError("a removed device is not a member", "RFC 9420 12.1.3")
-    if change.sender in change.removed:
-        raise ValidationError("a committer cannot remove itself", "RFC 9420 12.2")
     if set(change.added) & set(change.removed):
         raise ValidationError("a device is both added and removed", "RFC 9420 12.2")
-    if len(set(change.added)) != len(change.added) or len(set(change.removed)) != len(
+    if len(set(entering)) != len(entering) or len(set(change.removed)) != len(
         change.removed
     ):
         raise ValidationError("a device is listed twice in one commit", "RFC 9420 12.2")

@@ -255,6 +255,8 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
                                     if k in d.recipients and k not in refuse})
         await refuse_devices(tx, msg.group_id, refuse)
         await binding_sql.admit(tx, msg.group_id, [r for r in d.recipients if r not in refuse])
+    if msg.kind == "commit" and msg.sender is not None:
+        await _admit_joiner(tx, msg.group_id, msg.sender, group)
     # T14, issue 17: a device gets a group's items only once a Welcome that passed
     # consent admitted it, and never from a hub whose domain its owner blocked.
     refused = await refused_devices(tx, msg.group_id) | set(refuse)
@@ -262,6 +264,20 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
     notified: list[str] = await enqueue(
         tx, msg, [r for r in d.recipients if r not in refused and r in entered])
     return notified
+
+
+async def _admit_joiner(tx: Tx, group_id: bytes, sender: str, group: GroupRecord) -> None:
+    """A device of ours that committed in a group it was not admitted to has joined by
+    its own external commit (RFC 9420 12.4.3.2; MIMI 3.6, a new device), which the
+    hub's roster shows. It is admitted as a Welcome would admit it when another device
+    of its account already was: that user's consent holds for her own new device."""
+    mine = await binding_sql.ours(tx, group.members)
+    account = mine.get(sender)
+    if account is None or not group.has_local(sender):
+        return
+    siblings = [d for d, a in mine.items() if a == account and d != sender]
+    if await binding_sql.admitted(tx, group_id, siblings):
+        await binding_sql.admit(tx, group_id, [sender])
 
 
 async def _may_rehome(tx: Tx, group_id: bytes, was: str, d: Delivered, local_domain: str

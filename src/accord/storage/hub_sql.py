@@ -173,7 +173,7 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
             f" ({placeholders(len(gone))})", change.group_id, *gone)
     await tx.executemany(
         "INSERT INTO group_members (group_id, device_id, leaf_index, domain) VALUES (?, ?, ?, ?)",
-        [(change.group_id, d, leaves[d].leaf, where[d]) for d in change.added],
+        [(change.group_id, d, leaves[d].leaf, where[d]) for d in change.entering],
     )
     if not change.ends_group:  # a ReInit files none: the group is closed (require_open)
         await tx.execute(
@@ -186,7 +186,7 @@ async def _advance(tx: Tx, group: GroupRecord, change: CommitChange, now: int,
     # to those removed); every one after a ReInit. A proposal lives for its epoch only
     # (RFC 9420 12.4: a commit ends it).
     open_from = (new_epoch + 1 if change.ends_group
-                 else new_epoch if change.added or change.removed else new_epoch - 1)
+                 else new_epoch if change.entering or change.removed else new_epoch - 1)
     await tx.execute("DELETE FROM posting_keys WHERE group_id = ? AND epoch < ?",
                      change.group_id, open_from)
     await tx.execute("DELETE FROM hub_proposals WHERE group_id = ? AND epoch < ?",
@@ -218,7 +218,8 @@ class HubSqlMixin:
         """Order one commit, fan it out locally and to every follower, file its chain link.
 
         ``plan`` reads the commit against the locked group and this epoch's
-        accepted proposals and returns each added device's leaf (or refuses).
+        accepted proposals and returns each added device's leaf, and an external
+        committer's (``change.joins``), or refuses.
         ``welcome_local`` (None: all) are the added local devices that get the
         Welcome (the others' owners blocked the sender, T14); ``requests`` are
         (account, from_account) message requests to record with the Welcome.
@@ -240,7 +241,7 @@ class HubSqlMixin:
             leaves = dict(planned)
             where = group.where()
             where.update(await binding_sql.place_added(
-                tx, {d: (leaves[d].account, leaves[d].signature_key) for d in change.added},
+                tx, {d: (leaves[d].account, leaves[d].signature_key) for d in change.entering},
                 local_domain, placed_by))
             new_epoch = await _advance(tx, group, change, commit.created_at, leaves, where)
             if next_public is not None:
@@ -255,7 +256,7 @@ class HubSqlMixin:
             link = (change.epoch, await _extend_chain(
                 tx, [x.msg_id for x in (commit, welcome) if x is not None], change.group_id,
                 change.epoch, commit.body))
-            members = sorted((set(group.members) - set(change.removed)) | set(change.added))
+            members = sorted((set(group.members) - set(change.removed)) | set(change.entering))
             roster = [(d, where.get(d) or local_domain) for d in members]
             old = [d for d in group.members if d != change.sender]
             refused = await refused_devices(tx, change.group_id)
@@ -279,7 +280,7 @@ class HubSqlMixin:
                                  link)
         kept = {d: leaf for d, leaf in zip(group.members, group.leaves, strict=False)
                 if d not in change.removed}
-        kept.update({d: leaves[d].leaf for d in change.added})
+        kept.update({d: leaves[d].leaf for d in change.entering})
         after = GroupRecord(group.group_id, group.hub, new_epoch, tuple(members),
                             tuple(kept.get(d) for d in members),
                             tuple(where[d] for d in members))

@@ -121,6 +121,14 @@ class CommitChange:
     next_posting_key: bytes
     # A ReInit commit (RFC 9420 11.2): the group ends with it, for posts and commits.
     ends_group: bool = False
+    # An external commit (RFC 9420 12.4.3.2): ``sender`` is no member yet and joins with
+    # it, at the leaf the plan returns for it (a new device of a member user, MIMI 5.3).
+    joins: bool = False
+
+    @property
+    def entering(self) -> tuple[str, ...]:
+        """The devices that become members: the added ones and an external committer."""
+        return (*self.added, self.sender) if self.joins else self.added
 
 
 # the federation's records (accord.storage.federation_sql) ------------------------------
