@@ -1,4 +1,4 @@
-"""The hub's commit plan (``mls_check.leaf_plan``) on both kinds of group (T05, issue 17).
+"""The hub's commit plan (``commit_plan.leaf_plan``) on both kinds of group (T05, issue 17).
 
 A group created with its GroupInfo has a public MLS state: the plan runs the
 members' own checks on it and returns the next epoch's state. A group created
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from accord.errors import ValidationError
-from accord.federation import mls_check
+from accord.federation import commit_plan, mls_check
 from accord.mls import group as g
 from accord.mls.group import public
 from accord.mls.structs import Add, Credential
@@ -47,7 +47,7 @@ def _scene() -> tuple[bytes, bytes, bytes, bytes]:
 def _plan(commit: bytes, welcome: bytes, added: tuple[str, ...]):  # type: ignore[no-untyped-def]
     change = CommitChange(GID, 0, "a1", added, (), b"P" * 32)
     view = mls_check.view_commit(commit, GID, 0)
-    return mls_check.leaf_plan(view, change, mls_check.welcome_recipients(welcome), {}, ALICE,
+    return commit_plan.leaf_plan(view, change, mls_check.welcome_recipients(welcome), {}, ALICE,
                                commit, int(time.time() * 1000))
 
 

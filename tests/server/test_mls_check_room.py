@@ -1,6 +1,6 @@
 """The hub holds MIMI room state to the room policy (draft-ietf-mimi-protocol-06 7.5,
 7.6; issue 22): commits with AppDataUpdate and SelfRemove proposals go through the
-hub's commit plan (``mls_check.leaf_plan``) on the group's public state, which runs
+hub's commit plan (``commit_plan.leaf_plan``) on the group's public state, which runs
 the members' checks with the room-state components (T08: a member cannot exceed its
 role; the declared roster must include a SelfRemove's leaver)."""
 
@@ -11,7 +11,7 @@ import time
 import pytest
 
 from accord.errors import ValidationError
-from accord.federation import mls_check
+from accord.federation import commit_plan, mls_check
 from accord.mls import group as g
 from accord.mls.group import public
 from accord.mls.leaf_node import make_capabilities
@@ -65,7 +65,7 @@ class Hub:
         change = CommitChange(GID, self.group.epoch, sender, added, removed, b"P" * 32)
         view = mls_check.view_commit(raw, GID, self.group.epoch)
         identity = {"a1": ALICE, "b1": BOB, "c1": CAROL}[sender]
-        _, after = mls_check.leaf_plan(view, change, None, {}, identity, raw, NOW * 1000)(
+        _, after = commit_plan.leaf_plan(view, change, None, {}, identity, raw, NOW * 1000)(
             self.group, list(accepted), self.state)
         assert after is not None
         return after

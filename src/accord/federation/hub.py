@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, NotFound, ValidationError
-from accord.federation import consent, follower, franking, mls_check
+from accord.federation import commit_plan, consent, follower, franking, mls_check
 from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
 from accord.storage.records import ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
@@ -285,7 +285,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     new_group, notified = await fed.provider.store.hub_commit(
         change, commit_msg, welcome, c.allowed, item_encoder(account, None, req.first_contact),
         fed.domain,
-        mls_check.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
+        commit_plan.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
                             req.commit, now, group_info),
         c.requests, origin.peer, sealed, group_info,
     )

@@ -173,7 +173,7 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
     if public is not None and public[0] != epoch:
         raise EpochConflict(public[0])
     # The declared change is read from the commit as the hub's MLS checks resolve it;
-    # the hub's transaction checks it again on the locked group (mls_check.leaf_plan).
+    # the hub's transaction checks it again on the locked group (commit_plan.leaf_plan).
     view = mls_check.view_commit(raw, group_id, epoch)
     accepted = [body for body, _ in await store.hub_epoch_proposals(group_id, epoch)]
     effects = mls_check.commit_effects(raw, view, None if public is None else public[1],
