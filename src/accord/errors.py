@@ -45,6 +45,14 @@ class AuthError(AccordError):
     code = "auth_error"
 
 
+class SenderRequired(AuthError):
+    """A post to a room whose hub takes messages over MIMI only, which names each
+    message's sender (draft-ietf-mimi-protocol-06 5.4): the device posts with its
+    session there (``GroupState.named_sender``), not with a hidden sender (T11)."""
+
+    code = "sender_required"
+
+
 class NotFound(AccordError):
     code = "not_found"
 
@@ -109,8 +117,8 @@ class StoreUnavailable(AccordError):
 # the classes above; ``payload_too_large`` is the server's ValidationError for a body
 # over its limit.
 _REFUSALS: tuple[type[AccordError], ...] = (
-    DecodeError, ValidationError, CryptoError, AuthError, NotFound, Conflict, GroupMoved,
-    RateLimited,
+    DecodeError, ValidationError, CryptoError, AuthError, SenderRequired, NotFound, Conflict,
+    GroupMoved, RateLimited,
 )
 _BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
 _BY_CODE["payload_too_large"] = ValidationError

@@ -9,7 +9,8 @@ to renew) without looking at HTTP statuses.
 Sessions: :meth:`ProviderApi.login` signs the server's nonce with the
 device key (a callable, so the key never leaves the device object) and
 keeps the token; a request that gets 401 logs in once more and retries.
-Application posts go out with no token at all (issue 11, T11).
+Application posts go out with no token at all (issue 11, T11), but to a group
+whose posts name their sender (``GroupState.named_sender``).
 """
 
 from __future__ import annotations
@@ -297,13 +298,16 @@ class ProviderApi:
                                 body=req, auth=True)
 
     async def post_application(self, group_id: bytes, epoch: int, nonce: bytes,
-                               ciphertext: bytes, sign_post: Signer) -> m.PostResponse:
-        """Hidden-sender post: no session header, signed with the epoch's posting key."""
+                               ciphertext: bytes, sign_post: Signer, *, named: bool = False
+                               ) -> m.PostResponse:
+        """Hidden-sender post: no session header, signed with the epoch's posting key.
+        ``named``: with the session, for a group whose posts name their sender
+        (``GroupState.named_sender``: a hub reached over MIMI, which names it)."""
         sig = sign_post(signing.post_input(group_id, epoch, nonce, ciphertext))
         req = m.ApplicationPost(epoch=epoch, nonce=nonce, ciphertext=ciphertext, signature=sig)
         # The MLS message as the body, the rest in headers (wire.binary, issue 23).
         return await self._json(m.PostResponse, "POST", group_path(group_id) + "/messages",
-                                raw=ciphertext, raw_headers=post_headers(req), auth=False,
+                                raw=ciphertext, raw_headers=post_headers(req), auth=named,
                                 fresh=True)
 
     async def fetch(self, after: int, limit: int = 100) -> m.QueuePage:

@@ -3,7 +3,8 @@
 ``post_sealed`` is every send's last step, the outbox's retries included
 (``outbox``): the key-change gate (``safety.check_before_send``) before each
 encryption, the MLS generation spent before the post, the post without a
-session (hidden sender, signed with the epoch's posting key), and the
+session (hidden sender, signed with the epoch's posting key; with it only
+to a group whose posts name their sender, ``rooms.named_sender``), and the
 catch-up and new encryption when another commit took the epoch first.
 ``require_member`` says why nothing is sent to a conversation we are out of.
 """
@@ -18,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from accord.client import reinit_state, rooms, safety
 from accord.client.api import ServerError
 from accord.client.mls_session import epoch_tag, posting_key
-from accord.errors import AccordError, EpochConflict, GroupMoved, ValidationError
+from accord.errors import (
+    AccordError,
+    EpochConflict,
+    GroupMoved,
+    SenderRequired,
+    ValidationError,
+)
 from accord.privacy.franking import message_aad
 
 if TYPE_CHECKING:
@@ -82,13 +89,24 @@ async def post_sealed(dev: DeviceCore, conv: dict[str, Any], plaintext: bytes,
         dev.store.save_group(conv["group_id"], nxt, now)
         marker = "sent:" + hashlib.sha256(ciphertext).hexdigest()
         dev.store.put(marker, b"1")
+        named = rooms.named_sender(dev, conv["group_id"])
         try:
-            await dev.api.post_application(conv["group_id"], dev.engine.epoch(state),
-                                           dev.random_bytes(16), ciphertext,
-                                           posting_key(dev.engine, state).sign)
+            resp = await dev.api.post_application(conv["group_id"], dev.engine.epoch(state),
+                                                  dev.random_bytes(16), ciphertext,
+                                                  posting_key(dev.engine, state).sign,
+                                                  named=named)
+            if named and resp.created_at is None:  # taken without its name: hidden again
+                rooms.remember_named(dev, conv["group_id"], False)
             return
         except ServerError:
             raise  # the post may have arrived: keep the marker for its echo
+        except SenderRequired:  # the group's posts name their sender now (MIMI, 5.4)
+            dev.store.delete(marker)
+            if named:
+                raise
+            await rooms.learn_hub(dev, conv["group_id"], again=True)
+            if not rooms.named_sender(dev, conv["group_id"]):
+                raise
         except (EpochConflict, GroupMoved):
             dev.store.delete(marker)
             await dev.catch_up(now)

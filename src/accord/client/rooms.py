@@ -9,7 +9,11 @@ created from its provider's answer, and learns the hub of a group it joined
 from its own provider (``GET /v1/groups/ID``) before the first message of
 that group is sent or read (``learn_hub``). A provider that lied about it
 would make this device's references miss (the messages stay readable): no
-more than it could do by withholding them.
+more than it could do by withholding them. The same answer says whether posts
+to the group go with the device's session (``named_sender``: the hub is
+elsewhere and reached over MIMI, which names the sender); the device takes it
+only for a group hubbed elsewhere, so its own provider cannot learn who posts
+in the groups it hubs itself (T11).
 
 ``StoreIndex`` is the ``MessageIndex`` of one conversation over the profile
 (``store_mimi``): what the mapping of MIMI references needs of earlier
@@ -33,22 +37,37 @@ if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore as Device
 
 _HUB = "hub:"  # kv key prefix: the group id in hex -> the hub's domain
+_NAMED = "named:"  # kv key prefix: the group id in hex -> b"1" if posts name their sender
 
 
-def remember_hub(dev: Device, group_id: bytes, hub: str) -> None:
+def remember_hub(dev: Device, group_id: bytes, hub: str, named: bool = False) -> None:
     dev.store.put(_HUB + group_id.hex(), hub.encode())
+    remember_named(dev, group_id, named)
 
 
-async def learn_hub(dev: Device, group_id: bytes) -> None:
-    """Ask this device's provider for the hub of ``group_id`` once; a group the provider
-    does not show us (not, or no longer, a member) stays unknown."""
-    if dev.store.get(_HUB + group_id.hex()) is not None:
+def remember_named(dev: Device, group_id: bytes, named: bool) -> None:
+    dev.store.put(_NAMED + group_id.hex(), b"1" if named else b"0")
+
+
+def named_sender(dev: Device, group_id: bytes) -> bool:
+    """Posts to ``group_id`` go with this device's session (``GroupState.named_sender``:
+    its hub is reached over MIMI, which names the sender); otherwise with a hidden
+    sender (T11), the default for a group whose state the device has not read."""
+    return dev.store.get(_NAMED + group_id.hex()) == b"1"
+
+
+async def learn_hub(dev: Device, group_id: bytes, *, again: bool = False) -> None:
+    """Ask this device's provider for the hub of ``group_id`` (and whether its posts name
+    their sender) once, or ``again``; a group the provider does not show us (not, or no
+    longer, a member) stays unknown."""
+    if dev.store.get(_HUB + group_id.hex()) is not None and not again:
         return
     try:
         state = await dev.api.group(group_id)
     except NotFound:
         return
-    remember_hub(dev, group_id, state.hub)
+    home = dev.identity.account.rsplit("@", 1)[-1]
+    remember_hub(dev, group_id, state.hub, state.named_sender and state.hub != home)
 
 
 def room_uri(dev: Device, group_id: bytes) -> str:

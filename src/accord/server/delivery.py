@@ -3,7 +3,9 @@
 Handshake messages (commits, proposals) are attributable: they come with a
 device session. Application messages are posted with no session at all
 (issue 11, T11): the post is signed with the group's per-epoch posting key,
-and neither the request, the stored row nor the log names the sender. What
+and neither the request, the stored row nor the log names the sender; only a
+group whose hub takes messages over MIMI, which names the sender, takes posts
+under a session (``named_sender``, ``accord.federation.mimi_post``). What
 the hub accepts is decided by :mod:`accord.federation.hub`, the one
 acceptance path for local devices and follower providers alike.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from accord.errors import NotFound
+from accord.errors import NotFound, SenderRequired
 from accord.federation import franking, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
@@ -23,9 +25,15 @@ from accord.wire import messages as m
 log = logging.getLogger("accord.server.delivery")
 
 
-def _state(group: GroupRecord) -> m.GroupState:
+def named_sender(p: Provider, group: GroupRecord) -> bool:
+    """Posts to ``group`` name their sender: its hub is elsewhere and this provider sends
+    room traffic over MIMI only, whose submitMessage names it (``federation.mimi_post``)."""
+    return group.hub != p.config.domain and p.config.mimi_transport
+
+
+def _state(p: Provider, group: GroupRecord) -> m.GroupState:
     return m.GroupState(group.group_id, group.hub, group.epoch, list(group.members),
-                        list(group.erased))
+                        list(group.erased), named_sender(p, group))
 
 
 async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> GroupRecord:
@@ -43,11 +51,11 @@ async def create_group(
     group = await p.store.create_group(
         req.group_id, p.config.domain, by.device_id, req.posting_key, now, state
     )
-    return _state(group)
+    return _state(p, group)
 
 
 async def get_group(p: Provider, by: DeviceRecord, group_id: bytes) -> m.GroupState:
-    return _state(await _member_group(p, by, group_id))
+    return _state(p, await _member_group(p, by, group_id))
 
 
 # A running provider always runs federation (accord.server.app): a group is
@@ -91,15 +99,26 @@ async def propose(
 
 
 async def post_application(
-    p: Provider, group_id: bytes, req: m.ApplicationPost, now: int
+    p: Provider, group_id: bytes, req: m.ApplicationPost, now: int,
+    by: DeviceRecord | None = None,
 ) -> m.PostResponse:
-    """A hidden-sender post (no session): the hub checks it against the posting key."""
-    from accord.federation import follower, hub
+    """A hidden-sender post (no session): the hub checks it against the posting key.
+
+    A group whose posts name their sender (:func:`named_sender`) takes posts with a
+    session only, ``by``: its device must be a member, and its account is named to
+    the hub. Anywhere else a session, if one came, is not used."""
+    from accord.federation import follower, hub, mimi_post
 
     group = await p.store.get_group(group_id)
     if group.hub != p.config.domain:
         p.limiter.check("group", b64e(group_id), now)
-        return await follower.forward_post(p.federation, group, req, now)
+        if not named_sender(p, group):
+            return await follower.forward_post(p.federation, group, req, now)
+        if by is None:
+            raise SenderRequired("this group's hub takes messages over MIMI, which names"
+                                 " their sender: post with the device's session"
+                                 " (GroupState.named_sender)")
+        return await mimi_post.submit(p.federation, by, group, req, now)
     return await hub.accept_post(p.federation, hub.Origin(hub.DEVICE), group_id, req, now,
                                  group)
 

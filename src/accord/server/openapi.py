@@ -56,6 +56,8 @@ def _operation(spec: Spec) -> dict[str, Any]:
     }
     if spec.auth:
         op["security"] = [{"session": []}]
+    elif spec.auth_if_shown:  # none, or a session (OpenAPI 3.1 4.8.10: {} is optional)
+        op["security"] = [{}, {"session": []}]
     if spec.request is RAW:
         op["requestBody"] = {
             "required": True,

@@ -68,6 +68,9 @@ class Spec:
     summary: str
     handler: Callable[[Call], Awaitable[Any]]
     auth: bool = False
+    # a session taken when the request shows one, else none (a post to a group whose
+    # posts name their sender, ``delivery.named_sender``)
+    auth_if_shown: bool = False
     request: type | None = None
     response: type | None = None
     status: int = 200
@@ -193,7 +196,7 @@ def endpoint(spec: Spec) -> Callable[[Request], Awaitable[Response]]:
                 p.limiter.check(spec.address_limit, address, now)
             _check_query(spec, request)
             device = None
-            if spec.auth:
+            if spec.auth or (spec.auth_if_shown and "authorization" in request.headers):
                 device = await accounts.authenticate(p, bearer(request), now)
                 p.limiter.check("device", device.device_id, now)
                 await reports.gate_account(p, device, now)  # issue 11: suspended/limited
@@ -300,10 +303,12 @@ SPECS: tuple[Spec, ...] = (
          auth=True, request=m.ProposalRequest, response=m.PostResponse, status=201,
          params=(GROUP_ID,)),
     Spec("POST", "/v1/groups/{group_id}/messages",
-         "Post an application message with a hidden sender (no session)",
-         lambda c: delivery.post_application(c.provider, group_id_of(c), c.body, c.now),
-         request=m.ApplicationPost, response=m.PostResponse, status=201, params=(GROUP_ID,),
-         binary=post_from_binary),
+         "Post an application message with a hidden sender (no session; with one only"
+         " where the group's state says named_sender)",
+         lambda c: delivery.post_application(c.provider, group_id_of(c), c.body, c.now,
+                                              c.device),
+         auth_if_shown=True, request=m.ApplicationPost, response=m.PostResponse, status=201,
+         params=(GROUP_ID,), binary=post_from_binary),
     Spec("GET", "/v1/queue", "Fetch the caller's queue after a cursor", _fetch,
          auth=True, response=m.QueuePage, params=(AFTER, LIMIT),
          binary_response=(QUEUE_MEDIA_TYPE, encode_queue_page)),

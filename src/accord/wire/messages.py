@@ -189,6 +189,10 @@ class GroupState:
     # The leaves of members whose accounts were deleted (T18): a commit removes each
     # as ``erased_leaf(leaf)``.
     erased: list[int] = f(max_items=MAX_ROSTER_CHANGE, default=())
+    # The device posts to this group with its session, which names its account to the
+    # hub (a hub reached over MIMI only, draft-ietf-mimi-protocol-06 5.4); False: with
+    # a hidden sender, no session (T11).
+    named_sender: bool = False
 
 
 def erased_leaf(leaf: int) -> str:
@@ -265,7 +269,13 @@ class ApplicationPost:
 
 @dataclass(frozen=True, slots=True)
 class PostResponse:
+    """The hub took the post. Over MIMI (5.4), whose answer names no message id, the
+    id is the message's SHA-256 (the hub's single-use nonce of it), base64url, and the
+    hub's accepted time and franking tag (T13) come with it."""
+
     msg_id: str
+    created_at: int | None = f(minimum=0, default=None)
+    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
 
 
 @dataclass(frozen=True, slots=True)
