@@ -56,7 +56,7 @@ def _operation(spec: Spec) -> dict[str, Any]:
     }
     if spec.auth:
         op["security"] = [{"session": []}]
-    elif spec.auth_if_shown:  # none, or a session (OpenAPI 3.1 4.8.10: {} is optional)
+    elif spec.auth_if_shown:  # none, or a session (OpenAPI 3.0.3: {} makes it optional)
         op["security"] = [{}, {"session": []}]
     if spec.request is RAW:
         op["requestBody"] = {
