@@ -128,11 +128,23 @@ def key_material_response(r: Reader) -> D:
     return out
 
 
+RATCHET_TREE = 2  # RFC 9420 17.3 extension type
+
+
+def treeless_group_info(r: Reader, field: str) -> D:
+    """A GroupInfo "without embedded ratchet_tree" (5.3, 5.6): the tree travels in the
+    RatchetTreeOption beside it."""
+    info = group_info(r)
+    if any(e["extension_type"] == RATCHET_TREE for e in info["extensions"]):
+        raise r.fail(f"{field}: the GroupInfo embeds a ratchet_tree, which the draft omits")
+    return info
+
+
 def group_info_option(r: Reader) -> D:
     rep = r.u8("GroupInfoRepresentation")
     if rep != 1:
         raise r.fail(f"GroupInfoRepresentation {rep}: only full(1) is read here")
-    return {"representation": rep, "groupInfo": group_info(r)}
+    return {"representation": rep, "groupInfo": treeless_group_info(r, "groupInfo")}
 
 
 def update_request(r: Reader) -> D:
@@ -237,7 +249,8 @@ def pending_proposal(r: Reader) -> D:
 
 def group_info_ratchet_tree_tbe(r: Reader) -> D:
     """5.6: what the hub encrypts to the requester."""
-    return {"groupInfo": group_info(r), "ratchetTreeOption": ratchet_tree_option(r),
+    return {"groupInfo": treeless_group_info(r, "groupInfo"),
+            "ratchetTreeOption": ratchet_tree_option(r),
             "pending_proposals": r.vector("pending_proposals", pending_proposal)}
 
 

@@ -237,9 +237,10 @@ def commit_bundle(dev: MlsDevice, proposals: tuple[Any, ...] = (),
     tree); the state it leads to; the commit. The tree is inline in the Welcome as well:
     Accord's devices join from the Welcome alone (docs/INTEROP.md)."""
     result, pending = g.commit(dev.state, now=int(time.time()), by_value=list(proposals),
-                               force_path=True, with_group_info=True, inline_tree=True)
+                               force_path=True, inline_tree=True)
     merged = g.merge_pending(pending)
-    group_info = result.group_info.message
+    # 5.3: "Both the Welcome and GroupInfo omit the ratchet_tree" (it rides beside them)
+    group_info = g.group_info(merged, with_tree=False).message
     if info is not None:
         group_info = info(group_info)
     welcome = None if result.welcome is None else result.welcome.message  # 5.3: the struct
