@@ -21,16 +21,18 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from accord.mls import group as g
 from accord.mls.codec import decode as mls_decode
 from accord.mls.structs import Add
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.suites import get_suite
+from accord.wire import messages as m
 from accord.wire import mimi as w
 from tests.federation import mimi_draft_decoder as draft
 from tests.federation.capture import Wire, captured_federation, draft_decode, endpoint_of
 from tests.federation.groups import join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider
-from tests.federation.providers import Provider
+from tests.federation.providers import Provider, signed_post
 from tests.federation.test_mimi_room import (
     commit_bundle,
     consent,
@@ -40,6 +42,7 @@ from tests.federation.test_mimi_room import (
     submit,
 )
 from tests.federation.test_mimi_transport import key_material_request
+from tests.harness import group_path
 
 A, B, C = "a.example", "b.example", "c.example"
 
@@ -157,6 +160,12 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
         r = await c.send(via[A], room("submitMessage", A, gid),
                          submit(private(cathy, b"hello"), cathy_uri))
         assert r.status_code == 200, r.text
+        # 5.4 again, sent by c.example itself: cathy posts with her session, her provider
+        # names her to the hub (and itself in the From header, 4.1)
+        msg, cathy.state = g.protect(cathy.state, b"sent by my provider")
+        post = m.ApplicationPost(cathy.epoch(), secrets.token_bytes(16), bytes(msg.to_bytes()),
+                                 bytes(64))
+        await cathy.call("POST", group_path(gid, "/messages"), post, expect=201)
         # 5.2 then 5.3: cathy fetches bob's key material for the room and adds him
         km = key_material_request(cathy_uri, bob_uri)
         r = await c.send(via[B], user_path("keyMaterial", bob_uri), km.to_bytes())
@@ -207,6 +216,11 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
         seen[name] = seen.get(name, 0) + 1
     assert not failed, "\n".join(failed)
     assert set(seen) == {"directory", *draft.BODIES}, seen
+    assert seen["submitMessage"] == 2
+    # 4.1: the request a provider sent itself names it in the From header
+    [own] = [x for x in wire.since(start) if endpoint_of(x) == "submitMessage"
+             and "from" in x.request_headers]
+    assert own.request_headers["from"] == f"mimi@{C}" and own.sender == C
     # 5.6: what the hub encrypted to the new device decodes too: the GroupInfo of the
     # epoch cathy's commit opened, the whole tree (alice, cathy, bob), no pending proposal
     [tbe] = opened
@@ -226,3 +240,22 @@ def group_info_tbe(response: bytes, hpke_priv: bytes) -> draft.D:
         hpke_priv, "GroupInfo and ratchet_tree encryption", resp["room_id"],
         ct["kem_output"], ct["ciphertext"])
     return draft.whole(plain, "GroupInfoRatchetTreeTBE", draft.group_info_ratchet_tree_tbe)
+
+
+async def test_T08_the_from_header_names_the_signer_or_nothing(
+    captured: tuple[dict[str, Provider], Wire],
+) -> None:
+    """4.1: the source provider is named in the From header (``mimi@DOMAIN``); one that
+    names another provider than the request's signer is refused."""
+    provs, wire = captured
+    query = w.IdentifierRequest((w.QueryElement(1, None, b"nobody@b.example"),)).to_bytes()
+    async with httpx.AsyncClient(timeout=20.0) as out:
+        for source, status in ((f"mimi@{A}", 401), (f"MIMI@{C}", 200), (None, 200)):
+            req = signed_post(wire.proxies[B].url, f"/mimi/v1/identifierQuery/{B}", query, C,
+                              provs[C].key().sign)
+            if source is not None:
+                req.headers["From"] = source
+            r = await out.send(req)
+            assert r.status_code == status, (source, r.text)
+            if status == 401:
+                assert "From header" in r.json()["message"]

@@ -125,8 +125,16 @@ class PeerClient:
             nonce=secrets.token_urlsafe(18),
         )
         headers["Content-Type"] = content_type
+        if content_type == mimi.MEDIA_TYPE:
+            headers["From"] = mimi_source(self.domain)
         request = self.http.build_request("POST", url, content=body, headers=headers)
         return await read_bounded(self.http, domain, request, limit)
+
+
+def mimi_source(domain: str) -> str:
+    """The ``From`` header naming the source provider of a MIMI request
+    (draft-ietf-mimi-protocol-06 4.1): the fixed local-part ``mimi`` at its domain."""
+    return f"mimi@{domain}"
 
 
 async def read_bounded(http: httpx.AsyncClient, domain: str, request: httpx.Request,

@@ -40,6 +40,7 @@ from starlette.routing import Route
 from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
 from accord.federation.follower import POSTS
 from accord.federation.outbox import DELIVER
+from accord.federation.peer_client import mimi_source
 from accord.federation.service import Federation, ours, requester_of
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
@@ -293,6 +294,10 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
         started = time.perf_counter()
         try:
             fed, peer, body, now = await authenticated(request)
+            source = request.headers.get("from")
+            if source is not None and source.lower() != mimi_source(peer):
+                raise AuthError("the From header names another provider than the "
+                                "request's signer", "MIMI 4.1")
             if spec.request is None and body:
                 raise ValidationError("this request has no body", "MIMI 5.10.2")
             req = spec.request.from_bytes(body) if spec.request is not None else None
