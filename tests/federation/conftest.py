@@ -33,8 +33,21 @@ def _pg_admin() -> str:
 @pytest.fixture(scope="module", params=engine_params())
 def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[dict[str, Provider]]:
+    yield from running(request, tmp_path_factory, mimi=False)
+
+
+@pytest.fixture(scope="module", params=engine_params())
+def mimi_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[dict[str, Provider]]:
+    """The three providers, each sending room traffic to its peers over MIMI only
+    (``--mimi-transport``, issue 22)."""
+    yield from running(request, tmp_path_factory, mimi=True)
+
+
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            mimi: bool) -> Iterator[dict[str, Provider]]:
     root: Path = tmp_path_factory.mktemp("federation")
-    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
+    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"], mimi=mimi)
     with ExitStack() as cleanup:
         if request.param == "postgresql":
             admin = _pg_admin()

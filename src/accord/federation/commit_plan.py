@@ -17,6 +17,7 @@ from accord.errors import CryptoError, DecodeError, ValidationError
 from accord.federation.mls_check import (
     CommitEffects,
     CommitView,
+    added_leaves,
     effects_of,
     hub_group,
     identity_device,
@@ -114,17 +115,10 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         if welcome is not None and welcome != set(effects.added_refs):
             raise ValidationError("the Welcome is not for exactly the added KeyPackages",
                                   "RFC 9420 12.4.3.1")
-        # RFC 9420 12.1.1 / 7.7: removals blank their leaves first, then each
-        # Add takes the leftmost blank leaf, or extends the tree.
         occupied = {leaf for d, leaf in leaf_of.items() if d not in change.removed}
-        leaves: dict[str, AddedLeaf] = {}
-        for device in change.added:
-            index = 0
-            while index in occupied:
-                index += 1
-            occupied.add(index)
-            leaves[device] = AddedLeaf(index, accounts[device], keys[device])
-        return leaves
+        at = added_leaves(occupied, len(change.added))
+        return {device: AddedLeaf(leaf, accounts[device], keys[device])
+                for device, leaf in zip(change.added, at, strict=True)}
 
     return plan
 

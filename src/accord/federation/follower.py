@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.federation import consent, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
-from accord.storage.records import Delivered, Filing
+from accord.storage.records import Delivered, Filing, ViewWrite
 from accord.wire import federation as fw
 from accord.wire import messages as m
 
@@ -122,9 +122,11 @@ async def fetch_blob(fed: Federation, domain: str, blob_id: str, now: int) -> by
                                      fed.provider.config.max_blob)
 
 
-async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
-                  ) -> fw.FedDeliverResponse:
-    """File a hub's items in order; items filed before count as duplicates."""
+async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int,
+                  view: ViewWrite | None = None) -> fw.FedDeliverResponse:
+    """File a hub's items in order; items filed before count as duplicates. ``view``:
+    the follower's view of a MIMI room these items move (``accord.server.mimi_follower``),
+    written in the same transaction."""
     p = fed.provider
     filings: list[Filing] = []
     for item in batch.items:
@@ -141,7 +143,7 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int
                                   link, sealed), requests, refuse))
     # One transaction for the whole batch, the hub's franking tags (T13) and chain
     # links (T07) included: one durable commit, all or nothing (issue 17).
-    results = await p.store.fed_deliver_batch(hub, filings, fed.domain)
+    results = await p.store.fed_deliver_batch(hub, filings, fed.domain, view)
     notified = sorted({d for r in results if r is not None for d in r})
     if notified:
         await p.announce(notified)

@@ -30,14 +30,14 @@ the outbound queue, to the followers hosting the other members.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import commit_plan, consent, follower, franking, mls_check
 from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
-from accord.storage.records import ItemEncoder, Roster
+from accord.storage.records import AddedLeaf, ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
@@ -205,13 +205,15 @@ async def admit_origin(fed: Federation, kind: str, origin: Origin, group_id: byt
 
 
 def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
-                 first_contact: Sequence[m.SealedFirstContact] = ()) -> ItemEncoder:
+                 first_contact: Sequence[m.SealedFirstContact] = (),
+                 tree: Callable[[], bytes | None] | None = None) -> ItemEncoder:
     """How the hub writes one outbox item; application items never name a sender.
 
     ``franking_tag`` (T13) goes with an application item, the hub's chain link
     (T07, computed in the commit's transaction) with a commit and its Welcome,
     and a Welcome's sealed first-contact requests (issue 18) with it, each to the
-    follower hosting its device.
+    follower hosting its device. ``tree``, for a hub fanning out over MIMI, gives a
+    Welcome's RatchetTreeOption (MIMI 5.5), read in the commit's transaction.
     """
 
     def encode(msg: NewMessage, recipients: list[str], roster: Roster | None,
@@ -231,6 +233,7 @@ def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
             chain=link[1] if chained and link else None,
             first_contact=[s for s in first_contact if s.device_id in recipients]
             if msg.kind == "welcome" else [],
+            ratchet_tree=tree() if tree is not None and msg.kind == "welcome" else None,
         ))
 
     return encode
@@ -282,12 +285,23 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     # A follower says where each device it adds lives; the plan holds it to the
     # credential, whose account alone says where the device lives (issue 17).
     placed = {d.device_id: d.domain for d in origin.placed}
+    plan = commit_plan.leaf_plan(view, change, welcome_to, placed,
+                                 f"{account}/{sender}".encode(), req.commit, now, group_info)
+    after: list[bytes | None] = [None]  # the next epoch's public state, once planned
+
+    def planned(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
+                ) -> tuple[Mapping[str, AddedLeaf], bytes | None]:
+        out = plan(group, accepted, state)
+        after[0] = out[1]
+        return out
+
+    def tree() -> bytes | None:  # the Welcome's tree (MIMI 5.5): the epoch it opens
+        return None if after[0] is None else mls_check.tree_option(after[0])
+
     new_group, notified = await fed.provider.store.hub_commit(
-        change, commit_msg, welcome, c.allowed, item_encoder(account, None, req.first_contact),
-        fed.domain,
-        commit_plan.leaf_plan(view, change, welcome_to, placed, f"{account}/{sender}".encode(),
-                            req.commit, now, group_info),
-        c.requests, origin.peer, sealed, group_info,
+        change, commit_msg, welcome, c.allowed,
+        item_encoder(account, None, req.first_contact, tree if fed.mimi else None),
+        fed.domain, planned, c.requests, origin.peer, sealed, group_info,
     )
     await fed.provider.announce(notified)
     fed.wake_outbox()

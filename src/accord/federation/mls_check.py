@@ -19,7 +19,7 @@ SelfRemove removes its sender's leaf like a Remove (draft-ietf-mls-extensions 5.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
@@ -40,7 +40,7 @@ from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import mimi_room
-from accord.wire.mimi import mimi_user_uri
+from accord.wire.mimi import RatchetTreeOption, mimi_user_uri
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
@@ -104,6 +104,14 @@ def check_key_package(raw: bytes, device: DeviceRecord, now_ms: int) -> tuple[by
         raise
     except (KeyError, ValueError) as exc:  # e.g. a cipher suite we do not know
         raise ValidationError(f"unusable KeyPackage: {type(exc).__name__}", "RFC 9420 10.1") from exc
+
+
+def key_package_ref_of(raw: bytes) -> bytes:
+    """The KeyPackageRef (RFC 9420 5.2) of a KeyPackage in an MLSMessage."""
+    kp = _mls(raw, "a KeyPackage").message
+    if not isinstance(kp, KeyPackage):
+        raise ValidationError("not a KeyPackage", "RFC 9420 6")
+    return key_package_ref(kp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +240,26 @@ def member_devices(state: bytes | public.PublicGroup, account: str) -> list[str]
     return out
 
 
+def tree_option(state: bytes) -> bytes:
+    """The whole ratchet tree of a group's public MLS state as a MIMI RatchetTreeOption
+    (``full``), what a Welcome's fan-out carries (draft-ietf-mimi-protocol-06 5.5)."""
+    tree = public.PublicGroup.from_bytes(state).tree
+    return RatchetTreeOption(1, tuple(tree.nodes())).to_bytes()  # type: ignore[arg-type]
+
+
+def added_leaves(occupied: Collection[int], count: int) -> list[int]:
+    """Where ``count`` Adds go once the commit's removals have blanked their leaves
+    (``occupied`` is what is left): each takes the leftmost blank leaf, or extends the
+    tree (RFC 9420 12.1.1, 7.7)."""
+    taken, out, index = set(occupied), [], 0
+    for _ in range(count):
+        while index in taken:
+            index += 1
+        taken.add(index)
+        out.append(index)
+    return out
+
+
 def leaf_member(state: bytes, leaf: int) -> tuple[str, str] | None:
     """``(account, device_id)`` at ``leaf`` of a group's public MLS state; None if blank."""
     node = public.PublicGroup.from_bytes(state).tree.leaf(leaf)
@@ -257,21 +285,30 @@ def resolve(view: CommitView, accepted: Sequence[bytes]) -> list[object]:
     """The commit's proposals, each reference resolved from the proposals this hub
     accepted in the epoch; an unknown reference is refused (RFC 9420 12.4). Only for
     a group without public state: otherwise ``public.apply_commit`` resolves them."""
+    return [proposal for proposal, _ in resolve_senders(view, accepted)]
+
+
+def resolve_senders(view: CommitView, accepted: Sequence[bytes]
+                    ) -> list[tuple[object, int | None]]:
+    """:func:`resolve`, each proposal with its sender's leaf (the committer's for one by
+    value; None for a proposal by reference from a non-member, e.g. an external sender)."""
     by_ref: dict[int, dict[bytes, bytes]] = {}  # ref length -> ref -> proposal
-    out: list[object] = []
+    out: list[tuple[object, int | None]] = []
     for item in view.proposals:
-        proposal = item
+        proposal, sender = item, view.sender_leaf
         if isinstance(item, bytes):
             if len(item) not in by_ref:
                 by_ref[len(item)] = {_ref_hash(b, len(item)): b for b in accepted}
             found = by_ref[len(item)].get(item)
             if found is None:
-                raise ValidationError("a proposal by reference is not one this hub accepted"
+                raise ValidationError("a proposal by reference is not one accepted"
                                       " in this epoch", "RFC 9420 12.4")
             msg = _mls(found, "a proposal").message
             assert isinstance(msg, PublicMessage)
             proposal = msg.content.content
-        out.append(proposal)
+            by = msg.content.sender
+            sender = by.index if by.sender_type == SenderType.MEMBER else None
+        out.append((proposal, sender))
     return out
 
 

@@ -3,8 +3,9 @@
 Rows are written by the hub in the same transaction as its local fan-out
 (``accord.storage.federation_sql``). :func:`drain_once` takes, for every
 peer whose backoff has expired, the oldest items (up to a batch), sends
-them in one signed ``deliver`` request and deletes them once the peer
-answered 2xx. A peer that cannot be reached, fails (5xx) or throttles us
+them in one signed ``deliver`` request (a hub in MIMI mode: one ``notify``
+per room, :mod:`accord.federation.mimi_fanout`) and deletes them once the
+peer answered 2xx (MIMI: 201). A peer that cannot be reached, fails (5xx) or throttles us
 (429) is tried again after an exponential backoff (:mod:`outbox_policy`).
 A batch the peer refuses (4xx) is retried item by item, and only the items
 refused alone are dropped, so one bad item cannot block a peer forever.
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from accord.errors import AccordError, PeerUnavailable, RateLimited
+from accord.federation import mimi_fanout
 from accord.federation.peer_client import TIMEOUT_S
 from accord.storage.records import OutboxBatch
 from accord.wire import federation as fw
@@ -44,6 +46,9 @@ LEASE_MS = int(TIMEOUT_S * 1000) + 5_000
 
 
 async def _send(fed: Federation, peer: str, items: list[fw.FedItem], now: int) -> None:
+    if fed.mimi:  # --mimi-transport: FanoutMessages to the follower's notify (MIMI 5.5)
+        await mimi_fanout.notify(fed, peer, items, now)
+        return
     await fed.client.post(peer, DELIVER, fw.FedDeliver(items=items), fw.FedDeliverResponse, now)
 
 
@@ -93,7 +98,7 @@ async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[fw.FedIte
                 batch.peer, failures, fed.config.backoff.next_attempt(failures, now))
             return sent
         except AccordError as exc:
-            log.warning("peer %s refused an item (%s); dropped", batch.peer, exc.code)
+            log.warning("peer %s refused an item (%s %s); dropped", batch.peer, exc.code, str(exc))
         await store.fed_outbox_sent(batch.peer, [row_id])
     return sent
 

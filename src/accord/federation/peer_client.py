@@ -105,6 +105,18 @@ class PeerClient:
         except DecodeError as exc:
             raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
 
+    async def notify_mimi(self, domain: str, target: str, batch: mimi.FanoutBatch, now: int
+                          ) -> None:
+        """POST a hub's fan-out for the room ``target`` to a follower's notify endpoint
+        (draft-ietf-mimi-protocol-06 5.5): accepted only on 201 (the answer has no body);
+        a refusal is typed as on Accord's routes."""
+        r = await self._send(domain, mimi.endpoint_path("notify", target), None, now,
+                             body=batch.to_bytes(), content_type=mimi.MEDIA_TYPE)
+        if r.status_code != 201:
+            _answer(domain, r, dict)
+            raise PeerUnavailable(f"provider {domain} sent an unexpected answer"
+                                  f" (HTTP {r.status_code}, 5.5 answers 201)")
+
     async def _send(self, domain: str, path: str, msg: Any, now: int,
                     limit: int = MAX_RESPONSE, body: bytes | None = None,
                     content_type: str = "application/json") -> httpx.Response:

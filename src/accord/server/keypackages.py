@@ -119,6 +119,10 @@ async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
         raise NotFound(f"no account {account}")
     one_time = admit_claim(p.limiter, claimer, account, now)
     claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
+    if claimed:  # a MIMI Welcome names its recipients by these refs (MIMI 5.5)
+        await p.store.kp_handed_out(
+            [(mls_check.key_package_ref_of(c.data), c.device_id) for c in claimed],
+            claimer.requester, now)
     return m.ClaimResponse(
         account=account,
         key_packages=[m.ClaimedKeyPackage(c.device_id, c.data, c.last_resort) for c in claimed],

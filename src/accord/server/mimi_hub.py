@@ -42,8 +42,7 @@ from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
 
-# Accord's franking tag is the hub's MAC (T13), not signed: no signature suite.
-NO_FRANKING_SIGNATURE = 0
+NO_FRANKING_SIGNATURE = w.NO_FRANKING_SIGNATURE
 # A MIMI commit carries no Accord posting key (T11): the epoch it opens takes posts
 # over MIMI (submitMessage) only, until an Accord member commits again.
 NO_POSTING_KEY = bytes(32)

@@ -22,6 +22,7 @@ its sender.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Sequence
 
 from accord.errors import AuthError, Conflict, NotFound, ValidationError
@@ -29,6 +30,7 @@ from accord.storage import binding_sql, privacy_sql
 from accord.storage.consent_sql import CONSENT_REQUEST, ConsentSqlMixin, record_first_contact
 from accord.storage.engine import Engine, Tx, placeholders
 from accord.storage.fanout_sql import enqueue, read_group
+from accord.storage.mimi_follow_sql import write_view
 from accord.storage.records import (
     Delivered,
     Filing,
@@ -37,6 +39,7 @@ from accord.storage.records import (
     NewMessage,
     OutboxBatch,
     Roster,
+    ViewWrite,
 )
 
 
@@ -152,12 +155,17 @@ class FederationSqlMixin(ConsentSqlMixin):
         return (await self.fed_deliver_batch(hub, [(d, requests, refuse)], local_domain))[0]
 
     async def fed_deliver_batch(
-        self, hub: str, batch: Sequence[Filing], local_domain: str
+        self, hub: str, batch: Sequence[Filing], local_domain: str,
+        view: ViewWrite | None = None,
     ) -> list[list[str] | None]:
-        """File a hub's batch in one transaction (all or nothing), in order."""
+        """File a hub's batch in one transaction (all or nothing), in order; with
+        ``view``, the follower's view of a MIMI room the batch moves (``mimi_follow_sql``)."""
         async with self.engine.transaction() as tx:
-            return [await _file(tx, hub, d, local_domain, requests, refuse)
-                    for d, requests, refuse in batch]
+            out = [await _file(tx, hub, d, local_domain, requests, refuse)
+                   for d, requests, refuse in batch]
+            if view is not None:
+                await write_view(tx, view)
+            return out
 
     # the outbound queue ------------------------------------------------------------------------
 
@@ -239,9 +247,15 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
             # issue 17: a peer cannot pass off another group's message id as a duplicate
             raise Conflict("this message id belongs to another group")
         return None
+    leaving: set[str] = set()
+    if msg.kind == "commit" and d.roster is not None:
+        # The devices a commit removes get it too: that is how they learn they are out.
+        with contextlib.suppress(NotFound):
+            before = await read_group(tx, msg.group_id, lock=False)
+            leaving = {r for r in d.recipients if before.has_local(r)}
     group = await _follow_group(tx, hub, msg.group_id, d, local_domain)
     here = await binding_sql.ours(tx, d.recipients)
-    if any(r not in here or not group.has_local(r) for r in d.recipients):
+    if any(r not in here or not (group.has_local(r) or r in leaving) for r in d.recipients):
         raise ValidationError("a recipient is not a member device hosted here")
     await record_requests(tx, msg, requests)
     # issue 11, 17: the hub's tag and chain link go on with the item, or not at all

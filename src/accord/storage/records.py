@@ -152,6 +152,16 @@ class OutboxBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class ViewWrite:
+    """A follower's new view of a MIMI room (``mimi_follow_sql``), written with the
+    messages it follows from, over ``version`` (None: the room's first view)."""
+
+    group_id: bytes
+    version: int | None
+    view: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Delivered:
     """A hub's item as the follower files it (fields of ``FedItem``), with what only the
     hub computes: its franking tag (T13, kept until ``tag_expires_at``) and its chain

@@ -15,6 +15,7 @@ from accord.storage.binding_sql import BINDING_MIGRATIONS
 from accord.storage.consent_sql import CONSENT_MIGRATIONS
 from accord.storage.engine import Engine
 from accord.storage.hub_sql import HUB_MIGRATIONS
+from accord.storage.mimi_follow_sql import MIMI_FOLLOW_MIGRATIONS
 from accord.storage.privacy_schema import PRIVACY_MIGRATIONS
 from accord.storage.rendezvous_sql import RENDEZVOUS_MIGRATIONS
 
@@ -273,3 +274,5 @@ MIGRATIONS = MIGRATIONS + HUB_MIGRATIONS
 MIGRATIONS = MIGRATIONS + BINDING_MIGRATIONS
 # Issue 18: sealed first-contact requests (1800).
 MIGRATIONS = MIGRATIONS + CONSENT_MIGRATIONS
+# Issue 22: what a follower keeps to take a MIMI hub's fan-out (2250).
+MIGRATIONS = MIGRATIONS + MIMI_FOLLOW_MIGRATIONS

@@ -17,6 +17,7 @@ from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import read_group
 from accord.storage.federation_sql import FederationSqlMixin
 from accord.storage.hub_sql import HubSqlMixin
+from accord.storage.mimi_follow_sql import MimiFollowSqlMixin
 from accord.storage.post_batch import PostWriter
 from accord.storage.records import (
     ClaimedKeyPackage,
@@ -30,7 +31,7 @@ from accord.storage.schema import migrate
 _DEVICE_COLS = "device_id, account, signature_key, created_at"
 
 
-class SqlStore(HubSqlMixin, FederationSqlMixin):
+class SqlStore(HubSqlMixin, FederationSqlMixin, MimiFollowSqlMixin):
     """Implements :class:`accord.storage.interface.Store`.
 
     ``blob_dir`` keeps blob bytes as files (the embedded default); without it

@@ -142,6 +142,9 @@ class FedItem:
     chain: bytes | None = f(min_len=32, max_len=32, default=None)
     # issue 18: a Welcome's sealed first-contact requests, for its recipients here
     first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER, default=())
+    # issue 22: a Welcome's RatchetTreeOption (MIMI 5.5), the tree of its epoch, written
+    # by a hub that fans out over MIMI (its outbound queue keeps FedItems)
+    ratchet_tree: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
 
 
 @dataclass(frozen=True, slots=True)

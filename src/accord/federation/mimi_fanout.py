@@ -1,0 +1,80 @@
+"""The hub's fan-out over MIMI (draft-ietf-mimi-protocol-06 5.5), for ``--mimi-transport``.
+
+The outbound queue keeps what the hub owes each follower as ``FedItem`` rows,
+written in the hub's transactions (:mod:`accord.federation.outbox`); a hub in
+MIMI mode sends them as ``FanoutMessage``s to ``POST /notify/{roomId}``, one
+request per room and batch (the path names the room), in the hub's order:
+
+- application: the PrivateMessage and, when the hub franked it, a ``Frank``
+  with the hub's franking tag (T13; Accord's tag is a MAC, so no signature);
+- proposal: the PublicMessage with an empty ``moreProposals`` (the hub takes
+  each proposal alone);
+- commit: the PublicMessage with an empty ``externalProposals`` (the hub makes
+  no proposals of its own);
+- Welcome: with the RatchetTreeOption (``full``) of the epoch it opens, which
+  the hub read from its public state in the commit's transaction.
+
+What a FanoutMessage cannot carry is not sent: the roster (the follower works it
+out from MLS, :mod:`accord.federation.mimi_roster`), the fork-detection chain
+link (T07), a Welcome's sealed first-contact requests (issue 18), and the
+sender of a handshake message beyond its leaf. An item that cannot be put into
+a FanoutMessage (a Welcome of a group older than the hub's public state has no
+tree) is refused here like a refusal of the follower: the queue drops it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from accord.errors import DecodeError, ValidationError
+from accord.mls.codec import decode
+from accord.mls.structs.messages import MLSMessage
+from accord.wire import federation as fw
+from accord.wire import mimi as w
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+
+def fanout_message(item: fw.FedItem) -> w.FanoutMessage:
+    """One queued item as the FanoutMessage the draft defines (module docstring)."""
+    try:
+        message = decode(MLSMessage, item.body)
+    except DecodeError as exc:
+        raise ValidationError(f"a queued item is not an MLSMessage: {exc}") from None
+    assert isinstance(message, MLSMessage)
+    tree = None
+    if item.kind == "welcome":
+        if item.ratchet_tree is None:
+            raise ValidationError("a Welcome with no ratchet tree cannot go over MIMI",
+                                  "draft-ietf-mimi-protocol-06 5.5")
+        tree = w.RatchetTreeOption.from_bytes(item.ratchet_tree)
+    frank = None
+    if item.kind == "application":
+        frank = w.MaybeFrank(None if item.franking_tag is None else w.Frank(
+            item.franking_tag, w.NO_FRANKING_SIGNATURE, b""))
+    more = () if item.kind in ("proposal", "commit") else None
+    try:
+        return w.FanoutMessage(item.created_at, message, frank, tree, more)
+    except DecodeError as exc:  # the item's kind is not its message's
+        raise ValidationError(f"a queued item does not fit a FanoutMessage: {exc}") from None
+
+
+def by_room(items: Sequence[fw.FedItem]) -> list[tuple[bytes, list[fw.FedItem]]]:
+    """The items of each room, in order, at most one notify's worth each."""
+    rooms: dict[bytes, list[list[fw.FedItem]]] = {}
+    for item in items:
+        chunks = rooms.setdefault(item.group_id, [[]])
+        if len(chunks[-1]) == w.MAX_FANOUT:
+            chunks.append([])
+        chunks[-1].append(item)
+    return [(gid, chunk) for gid, chunks in rooms.items() for chunk in chunks]
+
+
+async def notify(fed: Federation, peer: str, items: Sequence[fw.FedItem], now: int) -> None:
+    """Send ``items`` to ``peer`` as one notify per room; raises as the peer answered
+    (the follower files byte-identical FanoutMessages once, so a resent room is safe)."""
+    for group_id, room in by_room(items):
+        batch = w.FanoutBatch(tuple(fanout_message(i) for i in room))
+        await fed.client.notify_mimi(peer, w.mimi_room_uri(fed.domain, group_id), batch, now)
