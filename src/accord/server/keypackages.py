@@ -22,9 +22,10 @@ limit (they raise an alert).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from accord.errors import NotFound, ValidationError
+from accord.errors import DecodeError, NotFound, ValidationError
 from accord.federation import follower, mls_check
 from accord.ratelimit import RateLimiter
 from accord.server.state import Provider
@@ -119,10 +120,12 @@ async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
         raise NotFound(f"no account {account}")
     one_time = admit_claim(p.limiter, claimer, account, now)
     claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
-    if claimed:  # a MIMI Welcome names its recipients by these refs (MIMI 5.5)
-        await p.store.kp_handed_out(
-            [(mls_check.key_package_ref_of(c.data), c.device_id) for c in claimed],
-            claimer.requester, now)
+    handed = []  # a MIMI Welcome names its recipients by these refs (MIMI 5.5)
+    for c in claimed:  # each was checked at its upload; one that does not decode is no one's
+        with contextlib.suppress(DecodeError, ValidationError):
+            handed.append((mls_check.key_package_ref_of(c.data), c.device_id))
+    if handed:
+        await p.store.kp_handed_out(handed, claimer.requester, now)
     return m.ClaimResponse(
         account=account,
         key_packages=[m.ClaimedKeyPackage(c.device_id, c.data, c.last_resort) for c in claimed],
