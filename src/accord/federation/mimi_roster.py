@@ -10,7 +10,8 @@ Accord's own fan-out hands a follower the roster with every commit
 - each later commit (a PublicMessage, as the hub takes them) moves the view on
   by its Adds, Removes and SelfRemoves, proposals by reference resolved against
   the epoch's proposals the follower was handed, the Adds placed by the hub's
-  own rule (``mls_check.added_leaves``: RFC 9420 12.1.1, 7.7);
+  own rule (``mls_check.added_leaves``: RFC 9420 12.1.1, 7.7), and an external
+  commit's joiner placed after them (12.4.3.2);
 - a proposal must come from an occupied leaf of the epoch.
 
 The epoch of a Welcome is inside its encrypted GroupInfo: a follower that joins
@@ -134,7 +135,7 @@ def follow_proposal(view: RoomView, raw: bytes, group_id: bytes) -> Proposal:
 
 @dataclass(frozen=True)
 class Commit:
-    sender: str  # the committer's device
+    sender: str  # the committer's device (an external commit's: the joining device)
     account: str
     added: tuple[str, ...]  # devices the commit adds, in order
     added_refs: tuple[bytes, ...]  # their KeyPackageRefs
@@ -144,11 +145,17 @@ class Commit:
 
 def follow_commit(view: RoomView, raw: bytes, group_id: bytes, accepted: Sequence[bytes]
                   ) -> Commit:
-    """Move the view on by a member's commit of its epoch (module docstring)."""
+    """Move the view on by a commit of its epoch (module docstring): a member's, or a
+    new member's external commit (RFC 9420 12.4.3.2), whose leaf goes where an Add
+    would, after the commit's own proposals."""
     epoch = _epoch(view, _public(raw, "a commit"))
     cv = mls_check.view_commit(raw, group_id, epoch)
-    account, device = view.account_at(cv.sender_leaf)
-    mls_check.same_identity(cv.path_credential, f"{account}/{device}".encode())
+    joining = mls_check.joiner(cv)
+    if joining is None:
+        account, device = view.account_at(cv.sender_leaf)
+        mls_check.same_identity(cv.path_credential, f"{account}/{device}".encode())
+    else:
+        account, device = joining
     resolved = mls_check.resolve_senders(cv, accepted)
     removed: list[int] = []
     for proposal, by in resolved:
@@ -168,6 +175,11 @@ def follow_commit(view: RoomView, raw: bytes, group_id: bytes, accepted: Sequenc
             raise ValidationError("an added device is a member already", "RFC 9420 12.2")
         devices.add(d)
         kept[leaf] = f"{acc}/{d}"
+    if joining is not None:
+        if device in devices:
+            raise ValidationError("an external commit's device is a member already",
+                                  "RFC 9420 12.4.3.2")
+        kept[mls_check.added_leaves(kept, 1)[0]] = f"{account}/{device}"
     return Commit(device, account, effects.added, effects.added_refs,
                   tuple(view.leaves[k].rsplit("/", 1)[1] for k in removed),
                   RoomView(epoch + 1, kept))
