@@ -180,6 +180,7 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
                                                                        ).response_code == 0
         cathy.state = merged
         room_epoch = cathy.epoch()
+        await join_from_queue(bob)  # 5.5: a.example fans the Welcome out to b.example
         # 5.6: the GroupInfo for a new device of cathy's
         raw, hpke_priv = group_info_request(f"{cathy.account}/second{tag}")
         r = await c.send(via[A], room("groupInfo", A, gid), raw)
