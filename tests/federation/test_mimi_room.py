@@ -7,6 +7,7 @@ another hub's room, desynchronise the hub) is what the T08 tests check.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
 import time
@@ -382,6 +383,37 @@ async def test_T08_mimi_update_proposals_only_for_members_the_peer_hosts(
     alice.read((await alice.wait_items(seen + 2))[-1].body)
     assert alice.epoch() == merged.context.epoch
 
+
+
+N_AT_ONCE = 8  # SelfRemoves of carol's sent at once
+
+
+async def test_T08_of_self_removes_sent_at_once_the_hub_takes_one(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """carol asks to leave many times at once (SelfRemoves of one epoch, over MIMI): the
+    hub reads each beside the epoch's accepted proposals in the proposal's own
+    transaction, so it takes exactly one (draft-ietf-mls-extensions 5.3). (Checked
+    before that transaction, PostgreSQL took them all.)"""
+    from accord.mls.structs import SelfRemove
+
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    path = room_path("update", gid)
+    seen = len((await alice.fetch()).items)
+    asks = [g.propose(carol.state, SelfRemove(), bytes([n]))[0] for n in range(N_AT_ONCE)]
+    bodies = [w.UpdateRequest(w.HandshakeBundle(p, more_proposals=())).to_bytes()
+              for p in asks]
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(evil.send(alpha, path, body) for body in bodies)), 30)
+    codes = sorted(update_answer(r).response_code for r in answers)
+    assert codes == [w.UpdateResponseCode.SUCCESS] + [
+        w.UpdateResponseCode.NOT_ALLOWED] * (N_AT_ONCE - 1), answers
+    refused = next(update_answer(r) for r in answers if update_answer(r).response_code)
+    assert b"second SelfRemove" in refused.error_description
+    items = (await alice.fetch()).items
+    assert [i.kind for i in items[seen:]] == ["proposal"]
 
 # ------------------------------------------------------------------ 5.6 claim group info
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import commit_plan, consent, follower, franking, mls_check
-from accord.storage import CommitChange, EpochConflict, GroupRecord, NewMessage
+from accord.storage import CommitChange, GroupRecord, NewMessage
 from accord.storage.records import AddedLeaf, ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
@@ -314,18 +314,17 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
     assert origin.sender is not None
     mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch,
                              f"{origin.account}/{origin.sender}".encode())
-    public = await fed.provider.store.hub_public_state(group_id)
-    if public is not None:  # None: a group older than the hub's public state (T05)
-        if public[0] != req.epoch:
-            raise EpochConflict(public[0])
-        accepted = await fed.provider.store.hub_epoch_proposals(group_id, req.epoch)
-        mls_check.check_proposal_public(req.proposal, public[1], now,
-                                        [body for body, _ in accepted])
+
+    def check(accepted: Sequence[bytes], state: bytes | None) -> None:
+        # on the locked group: two SelfRemoves of one member sent at once are one too many
+        if state is not None:  # None: a group older than the hub's public state (T05)
+            mls_check.check_proposal_public(req.proposal, state, now, accepted)
+
     msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
                      req.proposal, now)
     p = fed.provider
     await p.announce(await p.store.hub_proposal(origin.sender, msg,
-                                                item_encoder(origin.account)))
+                                                item_encoder(origin.account), check))
     fed.wake_outbox()
     return m.PostResponse(msg_id=msg.msg_id)
 

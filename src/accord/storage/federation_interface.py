@@ -14,6 +14,7 @@ from accord.storage.records import (
     LeafPlan,
     NewMessage,
     OutboxBatch,
+    ProposalCheck,
     ViewWrite,
 )
 
@@ -33,7 +34,8 @@ class FederationStore(Protocol):
         first_contact: Mapping[str, bytes] | None = None, group_info: bytes | None = None,
     ) -> tuple[GroupRecord, list[str]]: ...
     async def hub_proposal(
-        self, sender: str, message: NewMessage, encode: ItemEncoder
+        self, sender: str, message: NewMessage, encode: ItemEncoder,
+        check: ProposalCheck | None = None,
     ) -> list[str]: ...
     async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None: ...
     async def hub_epoch_proposals(self, group_id: bytes, epoch: int

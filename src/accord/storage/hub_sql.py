@@ -50,6 +50,7 @@ from accord.storage.records import (
     ItemEncoder,
     LeafPlan,
     NewMessage,
+    ProposalCheck,
 )
 from accord.wire.messages import erased_leaves
 
@@ -287,9 +288,12 @@ class HubSqlMixin:
         return after, notified
 
     async def hub_proposal(
-        self, sender: str, message: NewMessage, encode: ItemEncoder
+        self, sender: str, message: NewMessage, encode: ItemEncoder,
+        check: ProposalCheck | None = None,
     ) -> list[str]:
-        """Fan out a member's proposal of the current epoch and keep it for the commit."""
+        """Fan out a member's proposal of the current epoch and keep it for the commit;
+        ``check`` reads it against the locked group's accepted proposals and public
+        MLS state first (or refuses)."""
         assert message.group_id is not None and message.epoch is not None
         async with self.engine.transaction() as tx:
             group = await self._group(tx, message.group_id, lock=True)  # type: ignore[attr-defined]
@@ -303,6 +307,9 @@ class HubSqlMixin:
                 # Each commit resolves its references against these: keep it bounded.
                 raise ValidationError("too many proposals in this epoch: commit first",
                                       "RFC 9420 12.4")
+            if check is not None:
+                check(await _epoch_proposals(tx, group.group_id, group.epoch),
+                      await _public_state(tx, group))
             await tx.execute(
                 "INSERT INTO hub_proposals (msg_id, group_id, epoch, body) VALUES (?, ?, ?, ?)",
                 message.msg_id, message.group_id, message.epoch, message.body)

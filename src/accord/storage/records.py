@@ -71,6 +71,13 @@ class AddedLeaf(NamedTuple):
 LeafPlan = Callable[[GroupRecord, Sequence[bytes], bytes | None],
                     tuple[Mapping[str, AddedLeaf], bytes | None]]
 
+# Called inside a proposal's transaction with the locked group, the bodies of the
+# proposals the hub accepted in its epoch and the group's public MLS state (None: a
+# group created before the hub kept it); raises to refuse the proposal. What it
+# checks beside the accepted proposals (one SelfRemove per member and epoch) holds
+# for two proposals sent at once.
+ProposalCheck = Callable[[Sequence[bytes], bytes | None], None]
+
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
