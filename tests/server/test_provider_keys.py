@@ -226,3 +226,49 @@ def test_a_key_file_needs_postgresql(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["server", "--data", str(tmp_path / "d"), "--domain",
                                       "alpha.test", "--key-file", str(kek)])
     assert result.exit_code == 2 and "PostgreSQL" in result.output
+
+
+async def test_mimi_check_signs_with_the_key_sealed_in_postgresql_given_its_key_file(
+        engine: PostgresEngine, pg_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``accord mimi check --provider-data --provider-database`` signs its probes with the
+    provider's key sealed with ``--key-file`` when given that file; without it, or with
+    another, it stops with a clear error (exit 1) and probes nothing."""
+    from click.testing import CliRunner, Result
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from accord.cli import mimi_cmd
+    from accord.cli.main import cli
+    from accord.interop.mimi_check import Signer
+
+    kek = _key_file(tmp_path / "provider.kek")
+    keys = await provider_key.load(tmp_path / "node", Secrets(engine), kek.read_bytes())
+    signers: list[Signer | None] = []
+
+    async def probes(url: str, http: httpx.AsyncClient, *, domain: str | None = None,
+                     signer: Signer | None = None) -> list[mimi_cmd.Finding]:
+        signers.append(signer)
+        return []
+
+    monkeypatch.setattr(mimi_cmd, "check", probes)
+    (tmp_path / "tool").mkdir()
+
+    def run(*extra: str) -> Result:
+        return CliRunner().invoke(cli, [
+            "mimi", "check", "https://beta.test", "--sign-as", "alpha.test",
+            "--provider-data", str(tmp_path / "tool"), "--provider-database", pg_url, *extra])
+
+    ok = await asyncio.to_thread(run, "--key-file", str(kek))
+    assert ok.exit_code == 0, ok.output
+    [signer] = signers
+    assert signer is not None and signer.domain == "alpha.test"
+    Ed25519PublicKey.from_public_bytes(keys.signing.public).verify(signer.sign(b"probe"),
+                                                                   b"probe")
+    other = _key_file(tmp_path / "other.kek")
+    for extra, words in (((), "sealed in the database"), ((), "(pass its --key-file)"),
+                         (("--key-file", str(other)), "sealed with another --key-file")):
+        refused = await asyncio.to_thread(run, *extra)
+        assert refused.exit_code == 1, refused.output
+        assert "cannot read alpha.test's signing key" in refused.output
+        assert words in refused.output
+    assert len(signers) == 1

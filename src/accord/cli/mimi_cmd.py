@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from accord import http_client
-from accord.federation.provider_key import key_path, signing_key_of
+from accord.errors import ValidationError
+from accord.federation.provider_key import key_of, key_path, signing_key_of
 from accord.interop.mimi_check import Finding, Signer, check, summary
 
 
@@ -34,8 +35,12 @@ def mimi() -> None:
 @click.option("--provider-database", default=None, metavar="URL", envvar="ACCORD_DATABASE",
               help="The --sign-as provider's PostgreSQL URL, when it runs on one (its key"
                    " is there, not in the data folder).")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The --sign-as provider's --key-file, when its keys are sealed in its"
+                   " PostgreSQL database (with --provider-database).")
 def check_cmd(url: str, timeout: float, domain: str | None, sign_as: str | None,
-              provider_data: Path | None, provider_database: str | None) -> None:
+              provider_data: Path | None, provider_database: str | None,
+              key_file: str | None) -> None:
     """Fetch URL's MIMI directory and probe each endpoint: what conforms, differs, is missing.
 
     Exits 1 when anything differs; the last line is 'N conform, M differ, K missing'.
@@ -46,8 +51,17 @@ def check_cmd(url: str, timeout: float, domain: str | None, sign_as: str | None,
                 provider_database is None and not key_path(provider_data).exists()):
             raise click.UsageError("--sign-as needs --provider-data DIR holding that "
                                    "provider's key (or its --provider-database)")
-        signer = Signer(sign_as, asyncio.run(signing_key_of(provider_data,
-                                                            provider_database)).sign)
+        if key_file is not None and provider_database is None:
+            raise click.UsageError("--key-file unseals the key in the provider's PostgreSQL"
+                                   " database: it goes with --provider-database")
+        try:
+            key = asyncio.run(signing_key_of(provider_data, provider_database,
+                                             key_of(key_file)))
+        except ValidationError as exc:  # no key file, another one, or not mode 0600
+            hint = "" if key_file is not None else " (pass its --key-file)"
+            raise click.ClickException(f"cannot read {sign_as}'s signing key: {exc}{hint}"
+                                       ) from None
+        signer = Signer(sign_as, key.sign)
 
     async def run() -> list[Finding]:
         async with http_client.async_client(timeout=timeout) as http:

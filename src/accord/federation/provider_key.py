@@ -186,15 +186,17 @@ async def load(data_dir: Path, rows: Secrets, kek: bytes | None = None) -> Provi
                         await index_key(data_dir, rows, kek))
 
 
-async def signing_key_of(data_dir: Path, database: str | None) -> ProviderKey:
+async def signing_key_of(data_dir: Path, database: str | None, kek: bytes | None = None
+                         ) -> ProviderKey:
     """The signing key of a provider this process does not run (a tool, a test harness):
-    its folder's key file on SQLite, its database's on PostgreSQL (``database``)."""
+    its folder's key file on SQLite, its database's on PostgreSQL (``database``),
+    unsealed with ``kek`` (its ``--key-file``, :func:`key_of`) if it is sealed there."""
     if database is None:
         return load_or_create(data_dir)
     engine = PostgresEngine(database)
     await engine.open()
     try:
-        return await signing_key(data_dir, Secrets(engine))
+        return await signing_key(data_dir, Secrets(engine), kek)
     finally:
         await engine.close()
 
