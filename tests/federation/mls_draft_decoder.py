@@ -225,8 +225,12 @@ def node(r: Reader) -> D:
 
 
 def ratchet_tree(r: Reader) -> list[D | None]:
-    """RFC 9420 12.4.3.3: ``optional<Node> ratchet_tree<V>``."""
-    return r.vector("ratchet_tree", lambda s: s.optional("node", node))
+    """RFC 9420 12.4.3.3: ``optional<Node> ratchet_tree<V>``; "the sender MUST NOT
+    include blank nodes after the last non-blank node"."""
+    nodes = r.vector("ratchet_tree", lambda s: s.optional("node", node))
+    if nodes and nodes[-1] is None:
+        raise r.fail("ratchet_tree: blank nodes after the last non-blank node")
+    return nodes
 
 
 def group_context(r: Reader) -> D:

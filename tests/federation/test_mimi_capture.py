@@ -29,6 +29,7 @@ from accord.mls.suites import get_suite
 from accord.wire import messages as m
 from accord.wire import mimi as w
 from tests.federation import mimi_draft_decoder as draft
+from tests.federation import mls_draft_decoder as rfc
 from tests.federation.capture import Wire, captured_federation, draft_decode, endpoint_of
 from tests.federation.groups import join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider
@@ -84,6 +85,16 @@ def test_a_user_code_that_lists_no_clients_lists_none() -> None:
     partial = bytes([1, 1]) + listed[2:]  # partialSuccess may list them
     [client] = draft.decode_body("keyMaterial", "response", partial)["clients"]
     assert client == {"clientStatus": 1, "clientUri": "mimi://b.example/d/x"}
+
+
+def test_a_ratchet_tree_ends_in_a_non_blank_node() -> None:
+    """RFC 9420 12.4.3.3: no blank nodes after the last non-blank one."""
+    parent = b"\x01\x02\x00\x00\x00"  # present, a ParentNode with empty fields
+    assert draft.whole(b"\x00", "t", rfc.ratchet_tree) == []
+    assert len(draft.whole(bytes([len(parent)]) + parent, "t", rfc.ratchet_tree)) == 1
+    for bad in (b"\x01\x00", bytes([len(parent) + 1]) + parent + b"\x00"):
+        with pytest.raises(draft.DraftError, match="blank nodes after"):
+            draft.whole(bad, "t", rfc.ratchet_tree)
 
 
 def test_the_directory_lists_urls_with_the_drafts_templates() -> None:

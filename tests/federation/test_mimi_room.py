@@ -249,7 +249,7 @@ def commit_bundle(dev: MlsDevice, proposals: tuple[Any, ...] = (),
     welcome = None if result.welcome is None else result.welcome.message  # 5.3: the struct
     bundle = w.HandshakeBundle(result.commit, w.MaybeWelcome(welcome),
                                w.GroupInfoOption(1, group_info),
-                               w.RatchetTreeOption(1, tuple(merged.tree.nodes())))
+                               w.RatchetTreeOption(1, merged.tree.to_ratchet_tree()))
     return w.UpdateRequest(bundle).to_bytes(), merged, result.commit
 
 
@@ -468,7 +468,7 @@ async def test_T08_mimi_group_info_for_a_members_new_device_only(
     tbe = w.GroupInfoRatchetTreeTBE.from_bytes(suite.decrypt_with_label(
         hpke_priv, resp.ENCRYPT_LABEL, resp.room_id, ct.kem_output, ct.ciphertext))
     assert tbe.group_info == sent
-    assert tbe.ratchet_tree_option.ratchet_tree == tuple(merged.tree.nodes())
+    assert tbe.ratchet_tree_option.ratchet_tree == merged.tree.to_ratchet_tree()
     assert tbe.pending_proposals == ()
 
     async def status(raw: bytes, room: str = path) -> int:
@@ -530,7 +530,7 @@ def external_commit(tbe: w.GroupInfoRatchetTreeTBE, identity: bytes, key: Any,
         self_removes=tuple(p.proposal for p in tbe.pending_proposals))
     info = g.group_info(state, with_tree=False).message
     bundle = w.HandshakeBundle(commit, w.MaybeWelcome(None), w.GroupInfoOption(1, info),
-                               w.RatchetTreeOption(1, tuple(state.tree.nodes())))
+                               w.RatchetTreeOption(1, state.tree.to_ratchet_tree()))
     return w.UpdateRequest(bundle).to_bytes(), state
 
 

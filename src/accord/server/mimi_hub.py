@@ -232,7 +232,7 @@ async def group_info(fed: Federation, peer: str, req: w.GroupInfoRequest, target
         raise Conflict("the hub has no GroupInfo of the room's current epoch: the last"
                        " commit carried none (MIMI 5.6)")
     info = GroupInfo.from_bytes(current[1])
-    tree = tuple(PublicGroup.from_bytes(public[1]).tree.nodes())
+    tree = PublicGroup.from_bytes(public[1]).tree.to_ratchet_tree()  # 12.4.3.3: truncated
     pending = tuple(w.PendingProposal(MLSMessage.from_bytes(body), at)
                     for body, at in await store.hub_epoch_proposals(group_id, group.epoch))
     tbe = w.GroupInfoRatchetTreeTBE(info, w.RatchetTreeOption(1, tree), pending)
