@@ -242,9 +242,11 @@ def member_devices(state: bytes | public.PublicGroup, account: str) -> list[str]
 
 def tree_option(state: bytes) -> bytes:
     """The whole ratchet tree of a group's public MLS state as a MIMI RatchetTreeOption
-    (``full``), what a Welcome's fan-out carries (draft-ietf-mimi-protocol-06 5.5)."""
+    (``full``), what a Welcome's fan-out and the hub's GroupInfo answer carry
+    (draft-ietf-mimi-protocol-06 5.5, 5.6): as RFC 9420 12.4.3.3 sends a tree, with no
+    blank node after the last non-blank one."""
     tree = public.PublicGroup.from_bytes(state).tree
-    return RatchetTreeOption(1, tuple(tree.nodes())).to_bytes()  # type: ignore[arg-type]
+    return RatchetTreeOption(1, tree.to_ratchet_tree()).to_bytes()
 
 
 def added_leaves(occupied: Collection[int], count: int) -> list[int]:

@@ -32,7 +32,6 @@ from typing import Any
 from accord.errors import AuthError, Conflict, CryptoError, EpochConflict, NotFound, ValidationError
 from accord.federation import hub, mls_check
 from accord.federation.service import Federation, requester_of
-from accord.mls.group.public import PublicGroup
 from accord.mls.structs import Credential, ExternalSender, GroupInfo
 from accord.mls.structs.enums import SenderType
 from accord.mls.structs.messages import MLSMessage, PrivateMessage, PublicMessage
@@ -232,10 +231,10 @@ async def group_info(fed: Federation, peer: str, req: w.GroupInfoRequest, target
         raise Conflict("the hub has no GroupInfo of the room's current epoch: the last"
                        " commit carried none (MIMI 5.6)")
     info = GroupInfo.from_bytes(current[1])
-    tree = PublicGroup.from_bytes(public[1]).tree.to_ratchet_tree()  # 12.4.3.3: truncated
     pending = tuple(w.PendingProposal(MLSMessage.from_bytes(body), at)
                     for body, at in await store.hub_epoch_proposals(group_id, group.epoch))
-    tbe = w.GroupInfoRatchetTreeTBE(info, w.RatchetTreeOption(1, tree), pending)
+    tree = w.RatchetTreeOption.from_bytes(mls_check.tree_option(public[1]))
+    tbe = w.GroupInfoRatchetTreeTBE(info, tree, pending)
     kem_output, ciphertext = suite.encrypt_with_label(
         req.group_info_public_key, w.GroupInfoResponse.ENCRYPT_LABEL, room, tbe.to_bytes())
     unsigned = w.GroupInfoResponse(
