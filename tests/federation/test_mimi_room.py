@@ -409,11 +409,57 @@ async def test_T08_of_self_removes_sent_at_once_the_hub_takes_one(
         asyncio.gather(*(evil.send(alpha, path, body) for body in bodies)), 30)
     codes = sorted(update_answer(r).response_code for r in answers)
     assert codes == [w.UpdateResponseCode.SUCCESS] + [
-        w.UpdateResponseCode.NOT_ALLOWED] * (N_AT_ONCE - 1), answers
+        w.UpdateResponseCode.INVALID_PROPOSAL] * (N_AT_ONCE - 1), answers
     refused = next(update_answer(r) for r in answers if update_answer(r).response_code)
     assert b"second SelfRemove" in refused.error_description
     items = (await alice.fetch()).items
     assert [i.kind for i in items[seen:]] == ["proposal"]
+
+
+async def test_mimi_update_names_the_invalid_proposals(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """Proposals the MLS rules refuse are ``invalidProposal`` with their ProposalRefs, as
+    the draft tells them from ``notAllowed`` (5.3): a bundle of carol's two SelfRemoves
+    (a member's second in an epoch, draft-ietf-mls-extensions 5.3) is refused whole,
+    naming the second; the first alone is taken, the second is named again; her commit
+    referring to a proposal the hub never accepted names that reference. A proposal
+    whose signature does not verify is no invalid proposal: ``notAllowed``."""
+    from accord.federation.mls_check import proposal_ref
+    from accord.mls.structs import SelfRemove
+
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    path = room_path("update", gid)
+    invalid = w.UpdateResponseCode.INVALID_PROPOSAL
+    first, state = g.propose_self_remove(carol.state)
+    second, _ = g.propose(state, SelfRemove(), b"again")
+
+    def bundle(*proposals: MLSMessage) -> bytes:
+        return w.UpdateRequest(w.HandshakeBundle(proposals[0], more_proposals=proposals[1:])
+                               ).to_bytes()
+
+    def named(resp: w.UpdateRoomResponse) -> tuple[int, tuple[bytes, ...] | None]:
+        return resp.response_code, resp.invalid_proposals
+
+    seen = len((await alice.fetch()).items)
+    resp = update_answer(await evil.send(alpha, path, bundle(first, second)))
+    assert named(resp) == (invalid, (proposal_ref(second.to_bytes(), 1),))
+    assert b"second SelfRemove" in resp.error_description  # and neither was taken:
+    assert update_answer(await evil.send(alpha, path, bundle(first))).response_code == 0
+    resp = update_answer(await evil.send(alpha, path, bundle(second)))
+    assert named(resp) == (invalid, (proposal_ref(second.to_bytes(), 1),))
+    unsent, carol.state = g.propose_remove(carol.state, 0)
+    body, _, _ = commit_bundle(carol)  # refers to its cached Remove, which the hub never saw
+    resp = update_answer(await evil.send(alpha, path, body))
+    assert named(resp) == (invalid, (proposal_ref(unsent.to_bytes(), 1),))
+    msg = second.message
+    forged = MLSMessage(1, dataclasses.replace(msg, signature=bytes(len(msg.signature))))
+    resp = update_answer(await evil.send(alpha, path, bundle(forged)))
+    assert resp.response_code == w.UpdateResponseCode.NOT_ALLOWED
+    assert b"signature does not verify" in resp.error_description
+    assert [i.kind for i in (await alice.fetch()).items[seen:]] == ["proposal"]  # the first
 
 # ------------------------------------------------------------------ 5.6 claim group info
 

@@ -159,8 +159,9 @@ def test_T08_the_hub_refuses_a_proposal_beyond_the_proposers_role() -> None:
     bob = g.GroupState.from_bytes(hub.states["b1"].to_bytes(), LAX)
     msg, _ = g.propose_app_data_update(bob, r.PARTICIPANT_LIST, r.participant_change(
         plist, set_role={U_BOB: r.ROLE_ADMIN}).update)
-    with pytest.raises(ValidationError, match="may not set role"):
+    with pytest.raises(ValidationError, match="may not set role") as refused:
         mls_check.check_proposal_public(bytes(msg.to_bytes()), hub.state, NOW * 1000)
+    assert not isinstance(refused.value, mls_check.InvalidProposal)  # policy: MIMI notAllowed
     with pytest.raises(ValidationError, match="may not set role"):  # and so do members
         g.process(hub.states["a1"], msg, NOW)
     # bob's own removal from the list (leaving) is his to propose
@@ -176,5 +177,6 @@ def test_T08_the_hub_takes_one_self_remove_per_member_and_epoch() -> None:
     raw1, raw2 = bytes(first.to_bytes()), bytes(second.to_bytes())
     mls_check.check_proposal_public(raw1, hub.state, NOW * 1000, [])
     mls_check.check_proposal_public(raw2, hub.state, NOW * 1000, [])  # alone, it is fine
-    with pytest.raises(ValidationError, match="second SelfRemove"):
+    with pytest.raises(mls_check.InvalidProposal, match="second SelfRemove") as refused:
         mls_check.check_proposal_public(raw2, hub.state, NOW * 1000, [raw1])
+    assert refused.value.refs == (mls_check.proposal_ref(raw2, 1),)  # MIMI invalidProposal

@@ -271,16 +271,38 @@ def leaf_member(state: bytes, leaf: int) -> tuple[str, str] | None:
         node.credential.identity)
 
 
+class InvalidProposal(ValidationError):
+    """Proposals the MLS rules refuse (RFC 9420 12.1, 12.4; draft-ietf-mls-extensions),
+    as against a message the hub's policy or the sender's authority refuses: MIMI 5.3
+    answers ``invalidProposal`` with their ProposalRefs (``refs``), not ``notAllowed``."""
+
+    def __init__(self, cause: str, rule: str, refs: Sequence[bytes]) -> None:
+        super().__init__(cause, rule)
+        self.cause, self.refs = cause, tuple(refs)
+
+
+# A proposal refused under these rules is not an invalid one (MIMI 5.3 notAllowed):
+# its signature (it is not the sender's), its framing, the room policy.
+NOT_INVALID_RULES = frozenset({"RFC 9420 6", "RFC 9420 6.1", "RFC 9420 6.2",
+                               mimi_room.RULE_POLICY})
+
+
+def proposal_ref(raw: bytes, suite_id: int) -> bytes:
+    """The ProposalRef of a proposal in a PublicMessage (RFC 9420 5.2)."""
+    msg = _mls(raw, "a proposal").message
+    if not isinstance(msg, PublicMessage):
+        raise ValidationError("a proposal travels to the hub in a PublicMessage", "RFC 9420 6.2")
+    auth = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, msg.content, msg.signature, None)
+    return get_suite(suite_id).proposal_ref(auth.to_bytes())
+
+
 def _ref_hash(body: bytes, length: int) -> bytes:
     """The ProposalRef of an accepted proposal, with the hash the reference's length
     names (RFC 9420 5.2: RefHash with the suite's hash; 32, 48, 64 octets)."""
     suite = _REF_SUITES.get(length)
     if suite is None:
         raise ValidationError("a ProposalRef of no known hash length", "RFC 9420 5.2")
-    msg = _mls(body, "a proposal").message
-    assert isinstance(msg, PublicMessage)
-    auth = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, msg.content, msg.signature, None)
-    return get_suite(suite).proposal_ref(auth.to_bytes())
+    return proposal_ref(body, suite)
 
 
 def resolve(view: CommitView, accepted: Sequence[bytes]) -> list[object]:
@@ -295,16 +317,18 @@ def resolve_senders(view: CommitView, accepted: Sequence[bytes]
     """:func:`resolve`, each proposal with its sender's leaf (the committer's for one by
     value; None for a proposal by reference from a non-member, e.g. an external sender)."""
     by_ref: dict[int, dict[bytes, bytes]] = {}  # ref length -> ref -> proposal
+    for item in view.proposals:
+        if isinstance(item, bytes) and len(item) not in by_ref:
+            by_ref[len(item)] = {_ref_hash(b, len(item)): b for b in accepted}
+    unknown = [i for i in view.proposals if isinstance(i, bytes) and i not in by_ref[len(i)]]
+    if unknown:
+        raise InvalidProposal("a proposal by reference is not one accepted in this epoch",
+                              "RFC 9420 12.4", unknown)
     out: list[tuple[object, int | None]] = []
     for item in view.proposals:
         proposal, sender = item, view.sender_leaf
         if isinstance(item, bytes):
-            if len(item) not in by_ref:
-                by_ref[len(item)] = {_ref_hash(b, len(item)): b for b in accepted}
-            found = by_ref[len(item)].get(item)
-            if found is None:
-                raise ValidationError("a proposal by reference is not one accepted"
-                                      " in this epoch", "RFC 9420 12.4")
+            found = by_ref[len(item)][item]
             msg = _mls(found, "a proposal").message
             assert isinstance(msg, PublicMessage)
             proposal = msg.content.content
@@ -318,10 +342,12 @@ def commit_effects(raw: bytes, view: CommitView, state: bytes | None,
                    accepted: Sequence[bytes], now_ms: int) -> CommitEffects:
     """What a commit does to the roster, as the hub's MLS checks resolve it against the
     group's public ``state`` (every leaf a Remove or SelfRemove empties); by its
-    proposals alone for a group without one (``resolve``). The commit's transaction
+    proposals alone for a group without one (``resolve``). A reference to no proposal
+    accepted in the epoch is an :class:`InvalidProposal`. The commit's transaction
     checks it again (``commit_plan.leaf_plan``)."""
+    resolved = resolve(view, accepted)
     if state is None:
-        return effects_of(resolve(view, accepted))
+        return effects_of(resolved)
     done = public.apply_commit(hub_group(state), raw, accepted, now_ms // 1000)
     return effects_of(done.proposals, done.removed)
 
@@ -386,8 +412,17 @@ def check_proposal_public(raw: bytes, state: bytes, now_ms: int,
                           accepted: Sequence[bytes] = ()) -> None:
     """A proposal against the group's public state: signed from its sender's leaf in
     this epoch, and valid (RFC 9420 12.1: an Add's KeyPackage, an Update's leaf; a
-    SelfRemove the sender's only one among the epoch's ``accepted`` proposals)."""
-    public.check_proposal_message(hub_group(state), raw, now_ms // 1000, accepted)
+    SelfRemove the sender's only one among the epoch's ``accepted`` proposals): an
+    :class:`InvalidProposal` if not, unless its signature or the room policy refuses it."""
+    group = hub_group(state)
+    try:
+        public.check_proposal_message(group, raw, now_ms // 1000, accepted)
+    except ValidationError as exc:
+        if exc.rule in NOT_INVALID_RULES or isinstance(exc, InvalidProposal):
+            raise
+        cause = str(exc).removesuffix(f" ({exc.rule})")
+        raise InvalidProposal(cause, exc.rule,
+                              [proposal_ref(raw, group.context.cipher_suite)]) from None
 
 
 def check_application(raw: bytes, group_id: bytes, epoch: int) -> None:

@@ -92,9 +92,11 @@ def _epoch(message: object) -> int:
 async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: str, now: int
                       ) -> w.UpdateRoomResponse:
     """A commit (with its Welcome and GroupInfo) or proposals, each through the hub's
-    one acceptance. A closed epoch is ``wrongEpoch``; a message the hub's MLS and
-    roster checks refuse is ``notAllowed`` with the reason; a sender the peer does
-    not host is refused outright (401), as on every peer route."""
+    one acceptance. A closed epoch is ``wrongEpoch``; proposals the MLS rules refuse
+    (of the bundle, or a commit's references to none the hub accepted) are
+    ``invalidProposal`` with their ProposalRefs; anything else the hub's checks
+    refuse (signature, room policy, roster) is ``notAllowed`` with the reason; a
+    sender the peer does not host is refused outright (401), as on every peer route."""
     group_id = hubbed_room(fed, target)
     bundle = req.bundle
     code = w.UpdateResponseCode
@@ -110,6 +112,7 @@ async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: 
                 await hub.admit_origin(fed, hub.PROPOSAL, origin, group_id, now)
                 taken.append((origin, m.ProposalRequest(epoch=msg.content.epoch,
                                                         proposal=message.to_bytes())))
+            await _all_valid(fed, group_id, [p for _, p in taken], now)
             for origin, proposal in taken:
                 await hub.accept_proposal(fed, origin, group_id, proposal, now)
     except EpochConflict as exc:
@@ -117,9 +120,37 @@ async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: 
         if current is None:
             current = (await fed.provider.store.get_group(group_id)).epoch
         return w.UpdateRoomResponse(code.WRONG_EPOCH, str(exc).encode(), current_epoch=current)
+    except mls_check.InvalidProposal as exc:  # invalid, rather than disallowed (5.3)
+        return w.UpdateRoomResponse(code.INVALID_PROPOSAL, str(exc).encode()[:MAX_DESCRIPTION],
+                                    invalid_proposals=exc.refs)
     except ValidationError as exc:
         return w.UpdateRoomResponse(code.NOT_ALLOWED, str(exc).encode()[:MAX_DESCRIPTION])
     return w.UpdateRoomResponse(code.SUCCESS, b"", accepted_timestamp=now)
+
+
+async def _all_valid(fed: Federation, group_id: bytes, proposals: list[m.ProposalRequest],
+                     now: int) -> None:
+    """A bundle's proposals are all valid before any is taken, each beside the epoch's
+    accepted proposals and those before it in the bundle; the invalid ones are named
+    together (5.3 ``invalidProposal``). ``hub.accept_proposal`` checks each again, in
+    its transaction."""
+    store = fed.provider.store
+    public = await store.hub_public_state(group_id)
+    if public is None:  # a group older than the hub's public state: no MLS checks (T05)
+        return
+    if any(p.epoch != public[0] for p in proposals):
+        raise EpochConflict(public[0])
+    accepted = [body for body, _ in await store.hub_epoch_proposals(group_id, public[0])]
+    refused: list[mls_check.InvalidProposal] = []
+    for p in proposals:
+        try:
+            mls_check.check_proposal_public(p.proposal, public[1], now, accepted)
+            accepted.append(p.proposal)
+        except mls_check.InvalidProposal as exc:
+            refused.append(exc)
+    if refused:
+        raise mls_check.InvalidProposal(refused[0].cause, refused[0].rule,
+                                        [ref for exc in refused for ref in exc.refs])
 
 
 async def _committer(fed: Federation, group_id: bytes, message: MLSMessage
