@@ -33,6 +33,7 @@ from accord.mls.structs.credential import Extension
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
+from accord.wire.posting_component import app_data_extension
 
 _CONTENT_COMMIT = 3
 
@@ -123,6 +124,10 @@ class RfcEngine:
 
     def group_info(self, state: bytes) -> bytes:
         return encode(MLSMessage, g.group_info(self._state(state), with_external_pub=False))
+
+    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]) -> bytes:
+        extra = (app_data_extension(list(components)),) if components else ()
+        return encode(MLSMessage, g.group_info(self._state(state), extra=extra))
 
     def cipher_suite(self, state: bytes) -> int:
         return int(self._state(state).context.cipher_suite)

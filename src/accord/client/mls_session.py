@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accord.errors import ValidationError
 from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE
+from accord.wire.posting_component import posting_key_component
 
 POSTING_LABEL = b"accord posting key"
 # Cipher suites a device offers (docs/PROTOCOL.md "Cipher suites"), most preferred
@@ -139,6 +140,13 @@ class MlsEngine(Protocol):
         12.4.3): what the hub keeps the group's public state from."""
         ...
 
+    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]) -> bytes:
+        """The signed GroupInfo of the state's epoch (an MLSMessage) that goes with the
+        commit creating it: its ratchet tree and external_pub (what the hub serves for
+        external joins, MIMI 5.6) and an ``app_data_dictionary`` of ``components``
+        (``(component id, data)``, draft-ietf-mls-extensions 4.6)."""
+        ...
+
     def cipher_suite(self, state: bytes) -> int:
         """The group's cipher suite (RFC 9420 17.1 code point)."""
         ...
@@ -201,6 +209,14 @@ def posting_key(engine: MlsEngine, state: bytes) -> Ed25519PrivateKey:
 
 def posting_public_key(engine: MlsEngine, state: bytes) -> bytes:
     return posting_key(engine, state).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def epoch_keys(engine: MlsEngine, state: bytes) -> tuple[bytes, bytes]:
+    """``(posting public key, GroupInfo)`` of the epoch a commit of ours creates, for its
+    CommitRequest: the GroupInfo carries the posting key (accord.wire.posting_component),
+    so a hub that hears of the commit over MIMI learns it too."""
+    key = posting_public_key(engine, state)
+    return key, engine.epoch_group_info(state, [posting_key_component(key)])
 
 
 def epoch_tag(engine: MlsEngine, state: bytes) -> bytes:

@@ -65,14 +65,16 @@ def check_group_info(raw: bytes, group: public.PublicGroup) -> None:
 
 def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] | None,
               placed: Mapping[str, str], sender_identity: bytes, raw: bytes,
-              now_ms: int, group_info: bytes | None = None) -> LeafPlan:
+              now_ms: int, group_info: bytes | None = None, info_required: bool = False
+              ) -> LeafPlan:
     """The check run on the locked group: the commit's content, references resolved,
     must be exactly the declared change (and each added device ``placed`` where its
     credential says), and, against the group's public MLS state, be a commit every
     member accepts (``accord.mls.group.public``, as far as no secret is needed);
     returns the new members' leaves and credential accounts, and the next epoch's
     public state. A ``group_info`` (MIMI 5.3) must describe that next epoch
-    (``check_group_info``)."""
+    (``check_group_info``); for a group older than the hub's public state it is
+    refused if ``info_required`` (MIMI needs it), else left aside (not kept)."""
 
     def plan(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
              ) -> tuple[dict[str, AddedLeaf], bytes | None]:
@@ -83,7 +85,7 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         # T18: an erased account's leaf is named erased:<leaf> (no device is left)
         leaf_of = {**{erased_leaf(leaf): leaf for leaf in group.erased}, **leaf_of}
         if state is None:  # a group created before the hub kept its state (THREATS.md T05)
-            if group_info is not None or change.joins:
+            if (group_info is not None and info_required) or change.joins:
                 raise ValidationError("this hub keeps no MLS state of this group to check a"
                                       " GroupInfo or an external commit against", "MIMI 5.6")
             same_identity(view.path_credential, sender_identity)

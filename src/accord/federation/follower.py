@@ -2,7 +2,8 @@
 
 Its devices keep talking to their own provider only. It forwards their
 commits and proposals to the hub (attributable: the device and its account
-travel along), and their application posts exactly as the member signed
+travel along; over MIMI, ``Federation.mimi``, as the draft's update,
+:mod:`accord.federation.mimi_out`), and their application posts exactly as the member signed
 them, adding nothing that names the sender (T11). What the hub fans out it
 files into its devices' queues (:func:`deliver`), once per ``msg_id`` since
 the hub may send an item again after a lost answer, after checking that the
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, NotFound, ValidationError
-from accord.federation import consent, mls_check
+from accord.federation import consent, mimi_out, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.records import Delivered, Filing, ViewWrite
 from accord.wire import federation as fw
@@ -34,6 +35,8 @@ BLOBS = "/federation/v1/blobs"
 
 async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
                          req: m.CommitRequest, now: int) -> m.CommitResponse:
+    if fed.mimi:  # issue 22: the hub learns the change from the commit itself (5.3)
+        return await mimi_out.forward_commit(fed, group, req, now)
     # Where an added device lives is the domain of its credential's account (issue 17);
     # the hub checks each against the commit's content in any case.
     accounts = mls_check.added_accounts(req.commit)
@@ -47,12 +50,14 @@ async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
     fc = fw.FedCommit(group_id=group.group_id, sender=by.device_id, sender_account=by.account,
                       epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                       added=added, removed=list(req.removed), welcome=req.welcome,
-                      first_contact=list(req.first_contact))
+                      first_contact=list(req.first_contact), group_info=req.group_info)
     return await fed.client.post(group.hub, COMMITS, fc, m.CommitResponse, now)
 
 
 async def forward_proposal(fed: Federation, by: DeviceRecord, group: GroupRecord,
                            req: m.ProposalRequest, now: int) -> m.PostResponse:
+    if fed.mimi:
+        return await mimi_out.forward_proposal(fed, group, req, now)
     fp = fw.FedProposal(group_id=group.group_id, sender=by.device_id,
                         sender_account=by.account, epoch=req.epoch, proposal=req.proposal)
     return await fed.client.post(group.hub, PROPOSALS, fp, m.PostResponse, now)
@@ -92,9 +97,12 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     device id bound for another account stays that account's.
     """
     domain = account.rsplit("@", 1)[-1]
-    req = fw.FedClaimRequest(account=account, requester=by.account, cipher_suite=cipher_suite)
-    resp = await fed.client.post(domain, CLAIM, req,
-                                 m.ClaimResponse, now)
+    if fed.mimi:
+        resp = await mimi_out.claim(fed, account, by, now, cipher_suite)
+    else:
+        req = fw.FedClaimRequest(account=account, requester=by.account,
+                                 cipher_suite=cipher_suite)
+        resp = await fed.client.post(domain, CLAIM, req, m.ClaimResponse, now)
     if resp.account != account:
         raise NotFound("the provider answered for another account")
     if any(key_package_owner(kp.key_package) != (account, kp.device_id)

@@ -256,9 +256,11 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
                         req: m.CommitRequest, now: int, group_info: bytes | None = None
                         ) -> m.CommitResponse:
     """Order a commit from any origin and fan it out everywhere (module docstring).
-    ``group_info``: the new epoch's signed GroupInfo (a MIMI update, 5.3), checked
-    against the hub's state after the commit and kept for external joins (5.6).
-    An external commit (``JOIN``) is the origin's device joining: its leaf names it."""
+    ``group_info``: the new epoch's signed GroupInfo of a MIMI update (5.3, required
+    there); otherwise ``req.group_info``'s, if any. Either is checked against the hub's
+    state after the commit and kept for external joins (5.6); the posting key it
+    carries, if any, is the request's. An external commit (``JOIN``) is the origin's
+    device joining: its leaf names it."""
     kind = JOIN if mls_check.is_external_commit(req.commit) else COMMIT
     c = await _admit(fed, kind, origin, group_id, now)
     view = mls_check.view_commit(req.commit, group_id, req.epoch)
@@ -267,6 +269,14 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     joiner = mls_check.joiner(view)
     if joiner is not None and joiner != (account, sender):
         raise AuthError("an external commit's leaf names another device than its sender")
+    required = group_info is not None
+    if group_info is None and req.group_info is not None:
+        group_info = mls_check.group_info_body(req.group_info)
+    if group_info is not None:
+        carried = mls_check.carried_posting_key(group_info)
+        if carried is not None and carried != req.posting_key:
+            raise ValidationError("the GroupInfo's posting key is not the commit's",
+                                  "docs/PROTOCOL.md accord-postingKey")
     if bool(req.added) != (req.welcome is not None):
         raise ValidationError("a Welcome goes with a commit that adds devices, and only then",
                               "RFC 9420 12.4.3.1")
@@ -286,7 +296,8 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
     # credential, whose account alone says where the device lives (issue 17).
     placed = {d.device_id: d.domain for d in origin.placed}
     plan = commit_plan.leaf_plan(view, change, welcome_to, placed,
-                                 f"{account}/{sender}".encode(), req.commit, now, group_info)
+                                 f"{account}/{sender}".encode(), req.commit, now, group_info,
+                                 required)
     after: list[bytes | None] = [None]  # the next epoch's public state, once planned
 
     def planned(group: GroupRecord, accepted: Sequence[bytes], state: bytes | None
@@ -373,7 +384,8 @@ async def fed_commit(fed: Federation, peer: str, req: fw.FedCommit, now: int
     origin = Origin(PEER, req.sender, req.sender_account, peer, tuple(req.added), req.commit)
     local = m.CommitRequest(epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                             added=[d.device_id for d in req.added], removed=list(req.removed),
-                            welcome=req.welcome, first_contact=list(req.first_contact))
+                            welcome=req.welcome, first_contact=list(req.first_contact),
+                            group_info=req.group_info)
     return await accept_commit(fed, origin, req.group_id, local, now)
 
 

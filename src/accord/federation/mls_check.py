@@ -36,11 +36,12 @@ from accord.mls.structs.messages import (
     PrivateMessage,
     PublicMessage,
 )
-from accord.mls.structs.welcome import Welcome
+from accord.mls.structs.welcome import GroupInfo, Welcome
 from accord.mls.suites import get_suite
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import mimi_room
 from accord.wire.mimi import RatchetTreeOption, mimi_user_uri
+from accord.wire.posting_component import posting_key_of
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
@@ -294,6 +295,25 @@ def proposal_ref(raw: bytes, suite_id: int) -> bytes:
         raise ValidationError("a proposal travels to the hub in a PublicMessage", "RFC 9420 6.2")
     auth = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, msg.content, msg.signature, None)
     return get_suite(suite_id).proposal_ref(auth.to_bytes())
+
+
+def group_info_body(raw: bytes) -> bytes:
+    """The GroupInfo an MLSMessage holds (a CommitRequest's, as a new group's), as the
+    MIMI update carries it: the GroupInfo alone (12.4.3)."""
+    msg = _mls(raw, "a GroupInfo").message
+    if not isinstance(msg, GroupInfo):
+        raise ValidationError("not a GroupInfo", "RFC 9420 12.4.3")
+    return msg.to_bytes()
+
+
+def carried_posting_key(raw: bytes) -> bytes | None:
+    """The posting key (T11) a GroupInfo carries (``accord.wire.posting_component``),
+    None if none; its signature is checked with the commit (``check_group_info``)."""
+    try:
+        info = decode(GroupInfo, raw)
+    except DecodeError as exc:
+        raise ValidationError(f"not a GroupInfo: {exc}", "RFC 9420 12.4.3") from None
+    return posting_key_of(info)
 
 
 def _ref_hash(body: bytes, length: int) -> bytes:

@@ -42,8 +42,9 @@ from accord.wire import messages as m
 from accord.wire import mimi as w
 
 NO_FRANKING_SIGNATURE = w.NO_FRANKING_SIGNATURE
-# A MIMI commit carries no Accord posting key (T11): the epoch it opens takes posts
-# over MIMI (submitMessage) only, until an Accord member commits again.
+# A MIMI commit whose GroupInfo carries no Accord posting key (T11, a committer that
+# is not Accord's): the epoch it opens takes posts over MIMI (submitMessage) only,
+# until an Accord member commits again.
 NO_POSTING_KEY = bytes(32)
 COMMIT = 3
 MAX_DESCRIPTION = 512
@@ -215,14 +216,17 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
                    for d, a in zip(effects.added, effects.added_accounts, strict=True))
     welcome = bundle.welcome.welcome if bundle.welcome is not None else None
     assert bundle.group_info_option is not None  # a commit's bundle has one (wire.mimi)
-    req = m.CommitRequest(epoch=epoch, commit=raw, posting_key=NO_POSTING_KEY,
+    info = bundle.group_info_option.group_info.to_bytes()
+    # The committer's signed GroupInfo may carry Accord's posting key (T11) for the new
+    # epoch (accord.wire.posting_component); accept_commit checks that signature.
+    posting_key = mls_check.carried_posting_key(info) or NO_POSTING_KEY
+    req = m.CommitRequest(epoch=epoch, commit=raw, posting_key=posting_key,
                           added=list(effects.added),
                           removed=[at[leaf] for leaf in effects.removed_leaves],
                           welcome=None if welcome is None
                           else MLSMessage.wrap(welcome).to_bytes())
     origin = hub.Origin(hub.PEER, device, account, peer, placed, raw)
-    await hub.accept_commit(fed, origin, group_id, req, now,
-                            bundle.group_info_option.group_info.to_bytes())
+    await hub.accept_commit(fed, origin, group_id, req, now, info)
 
 
 

@@ -249,7 +249,7 @@ class HubSqlMixin:
                 await tx.execute(
                     "UPDATE hub_public_state SET epoch = ?, state = ? WHERE group_id = ?",
                     new_epoch, next_public, group.group_id)
-            if group_info is not None:
+            if group_info is not None and next_public is not None:  # checked by the plan
                 await tx.execute("DELETE FROM hub_group_info WHERE group_id = ?", group.group_id)
                 await tx.execute(
                     "INSERT INTO hub_group_info (group_id, epoch, group_info) VALUES (?, ?, ?)",

@@ -94,6 +94,7 @@ class FedCommit:
     removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
     welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
     first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER_CHANGE, default=())
+    group_info: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)  # CommitRequest's
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,10 @@ class CommitRequest:
     posting key of the epoch the commit creates (issue 11). ``first_contact``:
     a sealed first-contact request per added device (issue 18), handed only to
     the devices of accounts for which the Welcome is a message request.
+    ``group_info``: the new epoch's signed GroupInfo (an MLSMessage) with its
+    ratchet tree, external_pub and the posting key (``accord.wire.posting_component``):
+    the hub keeps it for external joins (MIMI 5.6), and a follower sending over MIMI
+    needs it for the update (5.3).
     """
 
     epoch: int = _epoch()
@@ -239,6 +243,7 @@ class CommitRequest:
     removed: list[str] = f(max_items=MAX_ROSTER_CHANGE, pattern=DEVICE_ID_RE, default=())
     welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
     first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER_CHANGE, default=())
+    group_info: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from accord.errors import ValidationError
 from accord.mls.group.app_proposals import app_data as _context_app_data
 from accord.mls.group.epoch import make_group_info
 from accord.mls.group.process import ProcessResult, process
 from accord.mls.group.state import GroupState
-from accord.mls.structs import LeafNode, MLSMessage
+from accord.mls.structs import Extension, LeafNode, MLSMessage
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.enums import ContentType
 
@@ -47,13 +48,14 @@ def members(state: GroupState) -> list[tuple[int, LeafNode]]:
 
 def group_info(
     state: GroupState, *, with_tree: bool = True, with_external_pub: bool = True,
-    bare_external_pub: bool = False,
+    bare_external_pub: bool = False, extra: Sequence[Extension] = (),
 ) -> MLSMessage:
-    """A signed GroupInfo of the current epoch (12.4.3), e.g. for external joins
-    (``bare_external_pub``: see make_group_info; a peer quirk, not RFC 9420)."""
+    """A signed GroupInfo of the current epoch (12.4.3), e.g. for external joins, with
+    the ``extra`` extensions (``bare_external_pub``: see make_group_info; a peer quirk,
+    not RFC 9420)."""
     return MLSMessage.wrap(
         make_group_info(state, with_tree=with_tree, with_external_pub=with_external_pub,
-                        bare_external_pub=bare_external_pub)
+                        bare_external_pub=bare_external_pub, extra=extra)
     )
 
 

@@ -1,0 +1,156 @@
+"""A provider's MIMI requests for its own devices (draft-ietf-mimi-protocol-06), sent
+instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federation.mimi``):
+
+- a commit or proposal for a room hubbed elsewhere: ``POST /mimi/v1/update/{roomId}``
+  (5.3) with a HandshakeBundle; the commit's bundle takes the new epoch's GroupInfo
+  and ratchet tree from the GroupInfo the device sent (``CommitRequest.group_info``,
+  which also carries the epoch's posting key, ``accord.wire.posting_component``);
+- a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2).
+
+Each answer becomes what Accord's own route answers, so the device sees the same
+typed errors either way: ``wrongEpoch`` is an ``EpochConflict`` naming the hub's
+epoch, ``notAllowed`` and ``invalidProposal`` a ``ValidationError`` with the hub's
+reason; a user the provider does not know or who gave no consent is ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import TYPE_CHECKING
+
+from accord.errors import DecodeError, EpochConflict, NotFound, ValidationError
+from accord.mls.codec import decode
+from accord.mls.structs import Credential, GroupInfo, MLSMessage, RequiredCapabilities
+from accord.mls.structs.credential import find_extension
+from accord.mls.structs.enums import ExtensionType
+from accord.mls.structs.tree_nodes import RatchetTree
+from accord.mls.suites import get_suite
+from accord.storage import DeviceRecord, GroupRecord
+from accord.wire import b64e
+from accord.wire import messages as m
+from accord.wire import mimi as w
+
+if TYPE_CHECKING:
+    from accord.federation.service import Federation
+
+RULE = "draft-ietf-mimi-protocol-06 5.3"
+NO_CAPABILITIES = RequiredCapabilities((), (), ())
+
+
+def _message(raw: bytes, what: str) -> MLSMessage:
+    try:
+        return MLSMessage.from_bytes(raw)
+    except DecodeError as exc:
+        raise DecodeError(f"{what} is not an MLSMessage: {exc}") from None
+
+
+def commit_bundle(req: m.CommitRequest) -> w.HandshakeBundle:
+    """The HandshakeBundle of a device's commit: the commit, its Welcome, the new epoch's
+    GroupInfo and the ratchet tree that GroupInfo carries. No GroupInfo (or one without
+    its tree): a ValidationError, since MIMI's update needs both."""
+    if req.group_info is None:
+        raise ValidationError("a commit to a room hubbed over MIMI needs the new epoch's"
+                              " GroupInfo (CommitRequest.group_info)", RULE)
+    info = _message(req.group_info, "the GroupInfo").message
+    if not isinstance(info, GroupInfo):
+        raise ValidationError("CommitRequest.group_info is not a GroupInfo", "RFC 9420 12.4.3")
+    ext = find_extension(info.extensions, ExtensionType.RATCHET_TREE)
+    if ext is None:
+        raise ValidationError("the GroupInfo of a commit sent over MIMI carries its ratchet"
+                              " tree", RULE)
+    try:
+        tree = decode(RatchetTree, ext.extension_data)
+    except DecodeError as exc:
+        raise ValidationError(f"the GroupInfo's ratchet tree does not decode: {exc}",
+                              "RFC 9420 12.4.3.3") from None
+    welcome = None if req.welcome is None else _message(req.welcome, "the Welcome")
+    try:
+        return w.HandshakeBundle(_message(req.commit, "the commit"), w.MaybeWelcome(welcome),
+                                 w.GroupInfoOption(1, info), w.RatchetTreeOption(1, tree))
+    except DecodeError as exc:  # not a commit
+        raise ValidationError(str(exc), RULE) from None
+
+
+def proposal_bundle(req: m.ProposalRequest) -> w.HandshakeBundle:
+    try:
+        return w.HandshakeBundle(_message(req.proposal, "the proposal"), more_proposals=())
+    except DecodeError as exc:  # not a proposal
+        raise ValidationError(str(exc), RULE) from None
+
+
+def _id(raw: bytes) -> str:
+    """The id a device is answered for a message the hub keeps under its own (MIMI
+    names none): the message's hash, so a retry is answered alike."""
+    return b64e(hashlib.sha256(raw).digest()[:16])
+
+
+async def update(fed: Federation, group: GroupRecord, bundle: w.HandshakeBundle, now: int
+                 ) -> w.UpdateRoomResponse:
+    """Hand the room's hub one bundle (5.3); anything but success is a typed error."""
+    room = w.mimi_room_uri(group.hub, group.group_id)
+    resp = await fed.client.post_mimi(group.hub, "update", room, w.UpdateRequest(bundle),
+                                      w.UpdateRoomResponse, now)
+    code = w.UpdateResponseCode
+    if resp.response_code == code.SUCCESS:
+        return resp
+    reason = resp.error_description.decode(errors="replace")[:300]
+    if resp.response_code == code.WRONG_EPOCH:
+        raise EpochConflict(resp.current_epoch)
+    raise ValidationError(f"provider {group.hub}: {reason or 'not allowed'}", RULE)
+
+
+async def forward_commit(fed: Federation, group: GroupRecord, req: m.CommitRequest, now: int
+                         ) -> m.CommitResponse:
+    await update(fed, group, commit_bundle(req), now)
+    return m.CommitResponse(msg_id=_id(req.commit), epoch=req.epoch + 1)
+
+
+async def forward_proposal(fed: Federation, group: GroupRecord, req: m.ProposalRequest,
+                           now: int) -> m.PostResponse:
+    await update(fed, group, proposal_bundle(req), now)
+    return m.PostResponse(msg_id=_id(req.proposal))
+
+
+async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
+                cipher_suite: int) -> m.ClaimResponse:
+    """A remote user's KeyPackages over MIMI (5.2), as Accord's claim answers them.
+
+    The requester's signature is made with a one-time key of the suite under a basic
+    credential naming the requesting user: the provider holds no key of its user's
+    devices, and the request is the provider's, authenticated by its own signature
+    (RFC 9421). Accord's claim names no room, so ``roomId`` is empty. A user who is
+    unknown, gave no consent or was deleted is ``NotFound`` (no probing, T14)."""
+    domain = account.rsplit("@", 1)[-1]
+    target = w.mimi_user_uri(account)
+    requester = w.mimi_user_uri(by.account)
+    suite = get_suite(cipher_suite)
+    priv, pub = suite.generate_signature_key_pair()
+    unsigned = w.KeyMaterialRequest(w.MLS10, w.IdentifierUri.of(requester),
+                                    w.IdentifierUri.of(target), w.IdentifierUri(b""),
+                                    (cipher_suite,), NO_CAPABILITIES, pub,
+                                    Credential.basic(requester.encode()), b"")
+    req = dataclasses.replace(unsigned, key_material_request_signature=suite.sign_with_label(
+        priv, unsigned.SIGN_LABEL, unsigned.tbs()))
+    resp = await fed.client.post_mimi(domain, "keyMaterial", target, req,
+                                      w.KeyMaterialResponse, now)
+    if resp.user_uri.text() != target:
+        raise NotFound("the provider answered for another user")
+    code = w.KeyMaterialUserCode
+    if resp.user_status in (code.USER_UNKNOWN, code.NO_CONSENT, code.NO_CONSENT_FOR_THIS_ROOM,
+                            code.USER_DELETED):
+        raise NotFound("no such account")
+    if resp.user_status == code.INCOMPATIBLE_PROTOCOL:
+        raise ValidationError("the provider speaks no MLS 1.0 for this user", "MIMI 5.2")
+    claimed = []
+    prefix = f"mimi://{domain}/d/"
+    for c in resp.clients:
+        if c.client_status != w.KeyMaterialClientCode.SUCCESS or c.key_package is None:
+            continue
+        uri = c.client_uri.text()
+        if not uri.startswith(prefix):
+            raise ValidationError("the provider answered with a client of another provider",
+                                  "MIMI 5.2")
+        claimed.append(m.ClaimedKeyPackage(uri[len(prefix):],
+                                           MLSMessage.wrap(c.key_package).to_bytes(), False))
+    return m.ClaimResponse(account=account, key_packages=claimed)
