@@ -8,7 +8,7 @@ a failure under CI=true); only the second under ``make test-pg`` (tests/engine.p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -45,9 +45,13 @@ def mimi_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            mimi: bool) -> Iterator[dict[str, Provider]]:
+            mimi: bool | Collection[str]) -> Iterator[dict[str, Provider]]:
+    """alpha, beta and gamma.test, running for the module; ``mimi``: all of them, or the
+    domains named, send room traffic over the MIMI transport only (--mimi-transport)."""
     root: Path = tmp_path_factory.mktemp("federation")
-    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"], mimi=mimi)
+    provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
+    for p in provs:
+        p.mimi = mimi if isinstance(mimi, bool) else p.domain in mimi
     with ExitStack() as cleanup:
         if request.param == "postgresql":
             admin = _pg_admin()

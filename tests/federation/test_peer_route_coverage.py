@@ -39,6 +39,9 @@ COVERAGE: dict[str, dict[str, str]] = {
         "sender": ADV + "test_a_follower_cannot_commit_for_a_member_it_does_not_host",
         "sender_account": ADV + "test_a_follower_cannot_commit_for_a_member_it_does_not_host",
         "epoch": MLS, "commit": MLS, "posting_key": MLS, "welcome": MLS,
+        # checked against the hub's state after the commit, its posting key the request's
+        "group_info": "tests.federation.test_mimi_forward::"
+                      "test_T11_a_local_commit_keeps_its_group_info_and_its_posting_key",
         "added[].device_id": BIND,
         "added[].domain": ADV + "test_a_follower_cannot_misplace_a_device_it_adds",
         "first_contact[].device_id": FIRST + "test_T14_a_sealed_request_is_only_for_an_added_device",

@@ -4,7 +4,7 @@ instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federa
 - a commit or proposal for a room hubbed elsewhere: ``POST /mimi/v1/update/{roomId}``
   (5.3) with a HandshakeBundle; the commit's bundle takes the new epoch's GroupInfo
   and ratchet tree from the GroupInfo the device sent (``CommitRequest.group_info``,
-  which also carries the epoch's posting key, ``accord.wire.posting_component``);
+  which must carry the request's posting key, ``accord.wire.posting_component``);
 - a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2).
 
 Each answer becomes what Accord's own route answers, so the device sees the same
@@ -30,6 +30,8 @@ from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import b64e
 from accord.wire import messages as m
 from accord.wire import mimi as w
+from accord.wire.posting_component import RULE as POSTING_RULE
+from accord.wire.posting_component import posting_key_of
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -55,6 +57,10 @@ def commit_bundle(req: m.CommitRequest) -> w.HandshakeBundle:
     info = _message(req.group_info, "the GroupInfo").message
     if not isinstance(info, GroupInfo):
         raise ValidationError("CommitRequest.group_info is not a GroupInfo", "RFC 9420 12.4.3")
+    # Over MIMI the hub learns the epoch's posting key from the GroupInfo alone (T11).
+    if posting_key_of(info) != req.posting_key:
+        raise ValidationError("over MIMI the GroupInfo carries the commit's posting key",
+                              POSTING_RULE)
     ext = find_extension(info.extensions, ExtensionType.RATCHET_TREE)
     if ext is None:
         raise ValidationError("the GroupInfo of a commit sent over MIMI carries its ratchet"
