@@ -19,7 +19,7 @@ from accord.mls.structs.credential import Extension
 from accord.mls.structs.enums import ExtensionType
 
 # In the private-use range of the MLS Component Types registry (0x8000-0xFFFF,
-# draft-ietf-mls-extensions 8.x); Accord's, Where: GI.
+# draft-ietf-mls-extensions 7.5); Accord's, Where: GI.
 POSTING_KEY = 0xAC01
 KEY_LEN = 32
 RULE = "docs/PROTOCOL.md accord-postingKey"
