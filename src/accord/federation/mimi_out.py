@@ -25,6 +25,7 @@ from accord.mls.structs import Credential, GroupInfo, MLSMessage, RequiredCapabi
 from accord.mls.structs.credential import find_extension
 from accord.mls.structs.enums import ExtensionType
 from accord.mls.structs.tree_nodes import RatchetTree
+from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import b64e
@@ -70,7 +71,9 @@ def commit_bundle(req: m.CommitRequest) -> w.HandshakeBundle:
     except DecodeError as exc:
         raise ValidationError(f"the GroupInfo's ratchet tree does not decode: {exc}",
                               "RFC 9420 12.4.3.3") from None
-    welcome = None if req.welcome is None else _message(req.welcome, "the Welcome")
+    welcome = None if req.welcome is None else _message(req.welcome, "the Welcome").message
+    if welcome is not None and not isinstance(welcome, Welcome):
+        raise ValidationError("CommitRequest.welcome is not a Welcome", "RFC 9420 12.4.3.1")
     try:
         return w.HandshakeBundle(_message(req.commit, "the commit"), w.MaybeWelcome(welcome),
                                  w.GroupInfoOption(1, info), w.RatchetTreeOption(1, tree))
