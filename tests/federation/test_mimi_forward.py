@@ -126,13 +126,14 @@ async def test_mimi_follower_answers_the_device_as_accords_route_would(
             return m.CommitRequest(epoch=bob.engine.epoch(state), commit=out.commit,
                                    posting_key=posting, group_info=info, **change)
 
+        # both rooms at the same epoch: bob's commit of one, sent for the other
+        with pytest.raises(ValidationError, match="another group"):
+            await bob.api.commit(other["group_id"], commit_of(stale))
         assert await convs.commit(bob, bconv, clock(), update=True)
         with pytest.raises(EpochConflict) as conflict:
             await bob.api.commit(gid, commit_of(stale))
         assert conflict.value.current_epoch == bob.engine.epoch(bob.store.load_group(gid))
         current = bob.store.load_group(gid)
-        with pytest.raises(ValidationError, match="another group"):
-            await bob.api.commit(other["group_id"], commit_of(current))
         req = commit_of(current)
         with pytest.raises(ValidationError, match="needs the new epoch's GroupInfo"):
             await bob.api.commit(gid, dataclasses.replace(req, group_info=None))
@@ -192,6 +193,14 @@ async def test_T11_a_posting_key_a_provider_changed_in_transit_is_refused(
     await join_from_queue(bob)
     path = room_path("update", gid)
     result, merged, info, _ = with_posting_key(bob)
+    # bob's commit sent for another room (alice's, on another device) at the same epoch
+    dave = await user(clients["alpha"], f"dave{tag}@alpha.test")
+    await dave.create_group(other)
+    await dave.commit_add(await dave.claim(bob.account))
+    wrong = w.UpdateRoomResponse.from_bytes((await evil.send(
+        alpha, room_path("update", other), bundle(result, merged, info))).content)
+    assert wrong.response_code == w.UpdateResponseCode.NOT_ALLOWED, wrong
+    assert b"another group" in wrong.error_description
     beta_key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     r = await evil.send(alpha, path, bundle(result, merged, swap_posting_key(info, beta_key)))
     refused = w.UpdateRoomResponse.from_bytes(r.content)
@@ -207,12 +216,6 @@ async def test_T11_a_posting_key_a_provider_changed_in_transit_is_refused(
     replay = w.UpdateRoomResponse.from_bytes((await evil.send(
         alpha, path, bundle(result, merged, info))).content)
     assert (replay.response_code, replay.current_epoch) == (w.UpdateResponseCode.WRONG_EPOCH, 2)
-    await alice.create_group(other)
-    await alice.commit_add(await alice.claim(bob.account))
-    result, merged, info, _ = with_posting_key(bob)
-    wrong = w.UpdateRoomResponse.from_bytes((await evil.send(
-        alpha, room_path("update", other), bundle(result, merged, info))).content)
-    assert wrong.response_code == w.UpdateResponseCode.NOT_ALLOWED, wrong
 
 
 async def test_T11_a_local_commit_keeps_its_group_info_and_its_posting_key(
