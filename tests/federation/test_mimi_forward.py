@@ -109,7 +109,8 @@ async def test_mimi_follower_answers_the_device_as_accords_route_would(
     """Over MIMI the device gets the typed errors of Accord's route: a stale commit is an
     EpochConflict naming the hub's epoch (wrongEpoch), a commit for another room a
     ValidationError (notAllowed), and a commit without its GroupInfo, or with one
-    that does not carry its posting key, a 422 before anything is sent."""
+    that does not carry its posting key, or without the new epoch's ratchet tree, a 422
+    before anything is sent."""
     clock = Clock()
     alice, bob = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta")
     try:
@@ -122,9 +123,10 @@ async def test_mimi_follower_answers_the_device_as_accords_route_would(
 
         def commit_of(state: bytes, **change: Any) -> m.CommitRequest:
             out = bob.engine.commit(state, add=[], remove=[], update=True, now=clock())
-            posting, info = epoch_keys(bob.engine, out.state)
+            posting, info, tree = epoch_keys(bob.engine, out.state)
             return m.CommitRequest(epoch=bob.engine.epoch(state), commit=out.commit,
-                                   posting_key=posting, group_info=info, **change)
+                                   posting_key=posting, group_info=info, ratchet_tree=tree,
+                                   **change)
 
         # both rooms at the same epoch: bob's commit of one, sent for the other
         with pytest.raises(ValidationError, match="another group"):
@@ -137,6 +139,8 @@ async def test_mimi_follower_answers_the_device_as_accords_route_would(
         req = commit_of(current)
         with pytest.raises(ValidationError, match="needs the new epoch's GroupInfo"):
             await bob.api.commit(gid, dataclasses.replace(req, group_info=None))
+        with pytest.raises(ValidationError, match="needs the new epoch's ratchet tree"):
+            await bob.api.commit(gid, dataclasses.replace(req, ratchet_tree=None))
         with pytest.raises(ValidationError, match="carries the commit's posting key"):
             await bob.api.commit(gid, dataclasses.replace(req, posting_key=b"k" * 32))
         # none of these moved the room: bob's next honest commit is taken
@@ -156,7 +160,8 @@ def with_posting_key(dev: MlsDevice, key: bytes | None = None
     result, pending = g.commit(dev.state, now=int(time.time()), by_value=[], force_path=True)
     merged = g.merge_pending(pending)
     key = key or dev.next_posting_public(merged)
-    info = g.group_info(merged, extra=(app_data_extension([posting_key_component(key)]),))
+    info = g.group_info(merged, with_tree=False,
+                        extra=(app_data_extension([posting_key_component(key)]),))
     return result, merged, info.message, key
 
 
@@ -222,8 +227,9 @@ async def test_T11_a_local_commit_keeps_its_group_info_and_its_posting_key(
     providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]
 ) -> None:
     """On the device path the hub checks that a GroupInfo's posting key is the request's
-    (422 otherwise, and 422 for a malformed one) and keeps the GroupInfo as the room's:
-    a new device of a member gets it over groupInfo (5.6)."""
+    (422 otherwise, and 422 for a malformed one or a GroupInfo embedding the tree, which
+    MIMI carries beside it) and keeps the GroupInfo as the room's: a new device of a
+    member gets it over groupInfo (5.6)."""
     alpha = providers["alpha"]
     evil = MaliciousProvider(providers["beta"], clients["alpha"])
     tag = secrets.token_hex(3)
@@ -246,6 +252,10 @@ async def test_T11_a_local_commit_keeps_its_group_info_and_its_posting_key(
     r = await alice.call("POST", group_path(gid, "/commits"),
                          req(key, swap_posting_key(info, key[:31])), expect=422)
     assert "not 32 octets" in r.json()["message"]
+    with_tree = g.group_info(merged, extra=(app_data_extension([posting_key_component(key)]),))
+    r = await alice.call("POST", group_path(gid, "/commits"), req(key, with_tree.message),
+                         expect=422)
+    assert "omits the ratchet tree" in r.json()["message"]
     await alice.call("POST", group_path(gid, "/commits"), req(key, info), expect=201)
     alice.state = merged
     raw, _ = group_info_request(f"{bob.account}/newdevice")

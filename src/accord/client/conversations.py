@@ -401,11 +401,11 @@ async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
         sealed = [] if out.welcome is None or not add else first_contact.seal_for(
             dev, conv["group_id"], out.welcome, add, dev.engine.cipher_suite(state), preview,
             now)
-        posting, info = epoch_keys(dev.engine, out.state)
+        posting, info, tree = epoch_keys(dev.engine, out.state)
         req = m.CommitRequest(
             epoch=dev.engine.epoch(state), commit=out.commit, posting_key=posting,
             added=[d for d, _ in add], removed=await _declared_removals(dev, conv, state, rm),
-            welcome=out.welcome, first_contact=sealed, group_info=info)
+            welcome=out.welcome, first_contact=sealed, group_info=info, ratchet_tree=tree)
         try:
             await dev.api.commit(conv["group_id"], req)
         except (EpochConflict, Conflict):

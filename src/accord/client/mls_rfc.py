@@ -31,6 +31,7 @@ from accord.mls.credentials import BasicCredentials
 from accord.mls.structs import Add, Credential, KeyPackage, ProtocolVersion, ReInit, Remove
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.messages import MLSMessage
+from accord.mls.structs.tree_nodes import RatchetTree
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.wire.posting_component import app_data_extension
@@ -125,9 +126,12 @@ class RfcEngine:
     def group_info(self, state: bytes) -> bytes:
         return encode(MLSMessage, g.group_info(self._state(state), with_external_pub=False))
 
-    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]) -> bytes:
+    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]
+                         ) -> tuple[bytes, bytes]:
+        st = self._state(state)
         extra = (app_data_extension(list(components)),) if components else ()
-        return encode(MLSMessage, g.group_info(self._state(state), extra=extra))
+        info = encode(MLSMessage, g.group_info(st, with_tree=False, extra=extra))
+        return info, encode(RatchetTree, st.tree.to_ratchet_tree())
 
     def cipher_suite(self, state: bytes) -> int:
         return int(self._state(state).context.cipher_suite)

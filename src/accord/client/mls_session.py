@@ -140,11 +140,13 @@ class MlsEngine(Protocol):
         12.4.3): what the hub keeps the group's public state from."""
         ...
 
-    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]) -> bytes:
-        """The signed GroupInfo of the state's epoch (an MLSMessage) that goes with the
-        commit creating it: its ratchet tree and external_pub (what the hub serves for
-        external joins, MIMI 5.6) and an ``app_data_dictionary`` of ``components``
-        (``(component id, data)``, draft-ietf-mls-extensions 4.6)."""
+    def epoch_group_info(self, state: bytes, components: Sequence[tuple[int, bytes]]
+                         ) -> tuple[bytes, bytes]:
+        """What goes with the commit creating the state's epoch: its signed GroupInfo (an
+        MLSMessage) with external_pub (what the hub serves for external joins, MIMI 5.6)
+        and an ``app_data_dictionary`` of ``components`` (``(component id, data)``,
+        draft-ietf-mls-extensions 4.6) but no ratchet tree, and the ratchet tree
+        (RFC 9420 12.4.3.3), which MIMI carries beside the GroupInfo (5.3)."""
         ...
 
     def cipher_suite(self, state: bytes) -> int:
@@ -211,12 +213,13 @@ def posting_public_key(engine: MlsEngine, state: bytes) -> bytes:
     return posting_key(engine, state).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def epoch_keys(engine: MlsEngine, state: bytes) -> tuple[bytes, bytes]:
-    """``(posting public key, GroupInfo)`` of the epoch a commit of ours creates, for its
-    CommitRequest: the GroupInfo carries the posting key (accord.wire.posting_component),
-    so a hub that hears of the commit over MIMI learns it too."""
+def epoch_keys(engine: MlsEngine, state: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(posting public key, GroupInfo, ratchet tree)`` of the epoch a commit of ours
+    creates, for its CommitRequest: the GroupInfo carries the posting key
+    (accord.wire.posting_component), so a hub that hears of the commit over MIMI
+    learns it too."""
     key = posting_public_key(engine, state)
-    return key, engine.epoch_group_info(state, [posting_key_component(key)])
+    return key, *engine.epoch_group_info(state, [posting_key_component(key)])
 
 
 def epoch_tag(engine: MlsEngine, state: bytes) -> bytes:

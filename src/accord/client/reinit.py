@@ -102,7 +102,7 @@ async def _create(dev: DeviceCore, conv: dict[str, Any], adds: list[tuple[str, b
     assert target is not None
     out = dev.engine.reinit_group(old, [kp for _, kp in adds], now)
     assert out.created_info is not None
-    posting, info = epoch_keys(dev.engine, out.state)
+    posting, info, tree = epoch_keys(dev.engine, out.state)
     # Nobody posts in the new group's epoch 0 (its first commit is already made),
     # so the hub is given epoch 1's posting key from the start.
     try:
@@ -112,7 +112,7 @@ async def _create(dev: DeviceCore, conv: dict[str, Any], adds: list[tuple[str, b
     rooms.remember_hub(dev, target[0], created.hub)  # the room URI of MIMI IDs
     await dev.api.commit(target[0], m.CommitRequest(
         epoch=0, commit=out.commit, posting_key=posting, added=[d for d, _ in adds],
-        removed=[], welcome=out.welcome, group_info=info))
+        removed=[], welcome=out.welcome, group_info=info, ratchet_tree=tree))
     with dev.store.transaction():
         move(dev, conv, out.state, dev.identity.account, now)
         # the hub never sends us our own first commit: its link starts our chain (T07)

@@ -3,8 +3,8 @@ instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federa
 
 - a commit or proposal for a room hubbed elsewhere: ``POST /mimi/v1/update/{roomId}``
   (5.3) with a HandshakeBundle; the commit's bundle takes the new epoch's GroupInfo
-  and ratchet tree from the GroupInfo the device sent (``CommitRequest.group_info``,
-  which must carry the request's posting key, ``accord.wire.posting_component``);
+  and ratchet tree the device sent (``CommitRequest.group_info``, which must carry the
+  request's posting key, ``accord.wire.posting_component``, and ``ratchet_tree``);
 - a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2).
 
 Each answer becomes what Accord's own route answers, so the device sees the same
@@ -50,8 +50,8 @@ def _message(raw: bytes, what: str) -> MLSMessage:
 
 def commit_bundle(req: m.CommitRequest) -> w.HandshakeBundle:
     """The HandshakeBundle of a device's commit: the commit, its Welcome, the new epoch's
-    GroupInfo and the ratchet tree that GroupInfo carries. No GroupInfo (or one without
-    its tree): a ValidationError, since MIMI's update needs both."""
+    GroupInfo and ratchet tree. Without either (or with a GroupInfo that embeds the
+    tree, or does not carry the request's posting key): a ValidationError."""
     if req.group_info is None:
         raise ValidationError("a commit to a room hubbed over MIMI needs the new epoch's"
                               " GroupInfo (CommitRequest.group_info)", RULE)
@@ -62,12 +62,14 @@ def commit_bundle(req: m.CommitRequest) -> w.HandshakeBundle:
     if posting_key_of(info) != req.posting_key:
         raise ValidationError("over MIMI the GroupInfo carries the commit's posting key",
                               POSTING_RULE)
-    ext = find_extension(info.extensions, ExtensionType.RATCHET_TREE)
-    if ext is None:
-        raise ValidationError("the GroupInfo of a commit sent over MIMI carries its ratchet"
-                              " tree", RULE)
+    # 5.3: the GroupInfo omits the ratchet tree, which goes beside it
+    if find_extension(info.extensions, ExtensionType.RATCHET_TREE) is not None:
+        raise ValidationError("a GroupInfo sent over MIMI has no ratchet_tree extension", RULE)
+    if req.ratchet_tree is None:
+        raise ValidationError("a commit to a room hubbed over MIMI needs the new epoch's"
+                              " ratchet tree (CommitRequest.ratchet_tree)", RULE)
     try:
-        tree = decode(RatchetTree, ext.extension_data)
+        tree = decode(RatchetTree, req.ratchet_tree)
     except DecodeError as exc:
         raise ValidationError(f"the GroupInfo's ratchet tree does not decode: {exc}",
                               "RFC 9420 12.4.3.3") from None

@@ -29,7 +29,8 @@ from accord.mls.group import public
 from accord.mls.group.state import GroupConfig
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
-from accord.mls.structs.enums import ContentType, SenderType, WireFormat
+from accord.mls.structs.credential import find_extension
+from accord.mls.structs.enums import ContentType, ExtensionType, SenderType, WireFormat
 from accord.mls.structs.messages import (
     AuthenticatedContent,
     MLSMessage,
@@ -307,12 +308,16 @@ def group_info_body(raw: bytes) -> bytes:
 
 
 def carried_posting_key(raw: bytes) -> bytes | None:
-    """The posting key (T11) a GroupInfo carries (``accord.wire.posting_component``),
-    None if none; its signature is checked with the commit (``check_group_info``)."""
+    """The posting key (T11) a commit's GroupInfo carries (``accord.wire.posting_component``),
+    None if none; its signature is checked with the commit (``check_group_info``). The
+    hub keeps the GroupInfo and serves it (MIMI 5.6), so it must omit the ratchet tree,
+    which MIMI carries beside it (5.3, 5.6)."""
     try:
         info = decode(GroupInfo, raw)
     except DecodeError as exc:
         raise ValidationError(f"not a GroupInfo: {exc}", "RFC 9420 12.4.3") from None
+    if find_extension(info.extensions, ExtensionType.RATCHET_TREE) is not None:
+        raise ValidationError("a commit's GroupInfo omits the ratchet tree", "MIMI 5.3")
     return posting_key_of(info)
 
 

@@ -230,10 +230,11 @@ class CommitRequest:
     posting key of the epoch the commit creates (issue 11). ``first_contact``:
     a sealed first-contact request per added device (issue 18), handed only to
     the devices of accounts for which the Welcome is a message request.
-    ``group_info``: the new epoch's signed GroupInfo (an MLSMessage) with its
-    ratchet tree, external_pub and the posting key (``accord.wire.posting_component``):
-    the hub keeps it for external joins (MIMI 5.6), and a follower sending over MIMI
-    needs it for the update (5.3).
+    ``group_info``: the new epoch's signed GroupInfo (an MLSMessage) with external_pub
+    and the posting key (``accord.wire.posting_component``), without the ratchet tree:
+    the hub keeps it for external joins (MIMI 5.6); ``ratchet_tree``: the new epoch's
+    tree (RFC 9420 12.4.3.3). A follower sending over MIMI needs both for the update
+    (5.3); the hub itself serves its own tree.
     """
 
     epoch: int = _epoch()
@@ -244,6 +245,7 @@ class CommitRequest:
     welcome: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
     first_contact: list[SealedFirstContact] = f(max_items=MAX_ROSTER_CHANGE, default=())
     group_info: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
+    ratchet_tree: bytes | None = f(min_len=1, max_len=MAX_MESSAGE, default=None)
 
 
 @dataclass(frozen=True, slots=True)
