@@ -1,6 +1,7 @@
 """Application data of draft-ietf-mls-extensions: the AppDataDictionary (section 4.6,
-the ``app_data_dictionary`` extension), the AppDataUpdate proposal (4.7) and the
-empty SelfRemove proposal (5.3), each declared once.
+the ``app_data_dictionary`` extension), the AppDataUpdate proposal (4.7), the Safe
+AAD framing of ``authenticated_data`` (4.9) and the empty SelfRemove proposal (5.3),
+each declared once.
 
 MIMI (draft-ietf-mimi-protocol-06) borrows the dictionary's syntax for the
 extension points of its messages (``consent_extensions``, ``id_request_extensions``
@@ -21,6 +22,8 @@ __all__ = [
     "AppDataUpdateOperation",
     "ComponentData",
     "ComponentId",
+    "SafeAAD",
+    "SafeAADItem",
     "SelfRemove",
 ]
 
@@ -71,6 +74,40 @@ class AppDataDictionary(WireStruct):
         if data is not None:
             rest.append(ComponentData(component_id, data))
         return AppDataDictionary(tuple(sorted(rest, key=lambda c: c.component_id)))
+
+
+@wire
+class SafeAADItem(WireStruct):
+    component_id: U16
+    aad_item_data: bytes
+
+
+@wire
+class SafeAAD(WireStruct):
+    """draft-ietf-mls-extensions 4.9: the whole ``authenticated_data`` of a message in a
+    group whose GroupContext lists the ``safe_aad`` component; the items sorted by
+    ``component_id`` (one each, as the dictionary's entries: an id twice would be
+    ambiguous), none at all when no component has data to send."""
+
+    aad_items: tuple[SafeAADItem, ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [i.component_id for i in self.aad_items]
+        if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):
+            raise DecodeError("SafeAAD items must be sorted by component_id, one per id "
+                              "(draft-ietf-mls-extensions 4.9)")
+
+    def get(self, component_id: int) -> bytes | None:
+        """The item data of ``component_id``, None when the message has none."""
+        for i in self.aad_items:
+            if i.component_id == component_id:
+                return i.aad_item_data
+        return None
+
+    @classmethod
+    def of(cls, items: dict[int, bytes]) -> SafeAAD:
+        """The framing of ``items`` (component id -> data), sorted as 4.9 requires."""
+        return cls(tuple(SafeAADItem(c, d) for c, d in sorted(items.items())))
 
 
 @wire
