@@ -15,7 +15,7 @@ from accord.federation import commit_plan, mls_check
 from accord.mls import group as g
 from accord.mls.group import public
 from accord.mls.leaf_node import make_capabilities
-from accord.mls.structs import Add, Credential, Extension, SelfRemove
+from accord.mls.structs import Add, Credential, Extension, Remove, SelfRemove
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.enums import ExtensionType, ProposalType
 from accord.mls.suites import get_suite
@@ -180,3 +180,67 @@ def test_T08_the_hub_takes_one_self_remove_per_member_and_epoch() -> None:
     with pytest.raises(mls_check.InvalidProposal, match="second SelfRemove") as refused:
         mls_check.check_proposal_public(raw2, hub.state, NOW * 1000, [raw1])
     assert refused.value.refs == (mls_check.proposal_ref(raw2, 1),)  # MIMI invalidProposal
+
+
+# A member's engine without the members rule: the components but not check_members.
+UNBOUND = g.GroupConfig(components=r.components(r.DEFAULT_POLICY, mls_check.room_user))
+
+
+def test_T08_members_are_clients_of_listed_participants_at_the_hub_and_the_members() -> None:
+    hub = Hub()
+    plist = hub.participants()
+    dave = _kp(b"dave@delta.test/d1")
+    # Adds with no participant_list change (draft 3.2: "AppSync(+Bob), Add*"), or with
+    # another user's, are refused by the hub, and by every member receiving them
+    for by_value in ([Add(dave.key_package)],
+                     [Add(dave.key_package), r.participant_change(
+                         plist, add=[(b"mimi://delta.test/u/eve", r.ROLE_MEMBER)])]):
+        hub.refused("a1", "not a client of a participant", members=UNBOUND, by_value=by_value)
+        res, _ = g.commit(g.GroupState.from_bytes(hub.states["a1"].to_bytes(), UNBOUND),
+                          now=NOW, by_value=by_value)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="not a client of a participant"):
+            g.process(hub.states["b1"], res.commit, NOW)
+    # and the reverse: carol unlisted while her client stays (3.5: Remove* with it)
+    hub.refused("a1", "not a client of a participant", members=UNBOUND,
+                by_value=[r.participant_change(plist, remove=[U_CAROL])])
+    with pytest.raises(ValidationError, match="not a client of a participant"):
+        g.commit(hub.states["a1"], now=NOW, by_value=[r.participant_change(
+            plist, remove=[U_CAROL])])  # the honest engine does not make it
+    # the draft's commits pass: dave listed with his client, carol unlisted with hers
+    hub.commit("a1", (), ("c1",), by_value=[
+        r.participant_change(plist, remove=[U_CAROL]), Remove(2)])
+    assert [p.user for p in hub.participants().participants] == [U_ALICE, U_BOB]
+    res = hub.commit("a1", ("d1",), (), by_value=[
+        r.participant_change(hub.participants(),
+                             add=[(b"mimi://delta.test/u/dave", r.ROLE_MEMBER)]),
+        Add(dave.key_package)])
+    joined = g.join_from_welcome(res.welcome, dave, NOW, config=CONFIG)  # type: ignore[arg-type]
+    assert b"mimi://delta.test/u/dave" in [p.user for p in r.room_state(
+        g.app_data(joined))[0].participants]
+
+
+def test_members_rule_binds_only_groups_with_a_participant_list() -> None:
+    plain = _kp(ALICE)
+    state = g.create_group(SUITE, GID, plain.key_package.leaf_node.credential,
+                           plain.signature_priv, NOW, key_package=plain, config=CONFIG)
+    res, _ = g.commit(state, now=NOW, by_value=[Add(_kp(BOB).key_package)])
+    assert res.welcome is not None
+
+
+def test_T08_an_external_joiner_is_a_client_of_a_listed_participant() -> None:
+    hub = Hub()
+    info = g.group_info(hub.states["a1"])
+    sig, _ = SUITE.generate_signature_key_pair()
+    # a second client of bob, a participant, may join by external commit (draft 3.6)
+    commit, _ = g.join_external(info, Credential.basic(b"bob@beta.test/b2"), sig, NOW,
+                                config=CONFIG)
+    g.process(hub.states["a1"], commit, NOW)
+    # dave, no participant, may not: his own engine refuses, and so do the members
+    with pytest.raises(ValidationError, match="not a client of a participant"):
+        g.join_external(info, Credential.basic(b"dave@delta.test/d1"), sig, NOW, config=CONFIG)
+    commit, _ = g.join_external(info, Credential.basic(b"dave@delta.test/d1"), sig, NOW,
+                                config=UNBOUND)
+    with pytest.raises(ValidationError, match="not a client of a participant"):
+        g.process(hub.states["a1"], commit, NOW)
+    with pytest.raises(ValidationError, match="not a client of a participant"):
+        public.apply_commit(mls_check.hub_group(hub.state), bytes(commit.to_bytes()), [], NOW)

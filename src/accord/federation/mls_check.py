@@ -13,7 +13,8 @@ Credentials are basic (RFC 9420 5.3) with the identity ``account/device_id``.
 The hub runs the members' own checks on a group's public state with the MIMI
 room-state components (``HUB_CONFIG``): AppDataUpdates of ``participant_list`` and
 ``room_metadata`` are applied and held to the room policy (``accord.wire.mimi_room``),
-a member's user being ``mimi://DOMAIN/u/USER`` of its credential's account; a
+a member's user being ``mimi://DOMAIN/u/USER`` of its credential's account, and
+every member must be a client of a listed participant (``mimi_room.check_members``); a
 SelfRemove removes its sender's leaf like a Remove (draft-ietf-mls-extensions 5.3).
 """
 
@@ -26,7 +27,6 @@ from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 from accord.mls.codec import decode
 from accord.mls.credentials import BasicCredentials, check_successor
 from accord.mls.group import public
-from accord.mls.group.state import GroupConfig
 from accord.mls.key_package import key_package_ref, validate_key_package
 from accord.mls.structs import Add, Commit, Credential, KeyPackage, ReInit, Remove, Update
 from accord.mls.structs.credential import find_extension
@@ -41,25 +41,18 @@ from accord.mls.structs.welcome import GroupInfo, Welcome
 from accord.mls.suites import get_suite
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import mimi_room
-from accord.wire.mimi import RatchetTreeOption, mimi_user_uri
+from accord.wire.mimi import RatchetTreeOption
 from accord.wire.posting_component import posting_key_of
 
 # A suite per hash length, for RefHash (RFC 9420 5.2): SHA-256, SHA-384, SHA-512.
 _REF_SUITES = {32: 0x0001, 48: 0x0007, 64: 0x0004}
 
 
-def room_user(credential: Credential | None) -> bytes | None:
-    """The MIMI user URI a member's credential (``account/device_id``) acts for in the
-    room state; None for any other credential (it has no role)."""
-    if credential is None:
-        return None
-    try:
-        return mimi_user_uri(identity_device_account(credential.identity)).encode()
-    except ValidationError:
-        return None
+# The MIMI user URI a member's credential acts for in the room state (None: no role).
+room_user = mimi_room.member_user
 
 
-HUB_CONFIG = GroupConfig(components=mimi_room.components(mimi_room.DEFAULT_POLICY, room_user))
+HUB_CONFIG = mimi_room.room_config()
 
 
 def hub_group(state: bytes) -> public.PublicGroup:

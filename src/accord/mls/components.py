@@ -11,7 +11,14 @@ registered for that id in ``GroupConfig.components``; the component returns the 
 and the whole commit is then invalid. A component id with nothing registered is
 "not known to the application": its proposals are invalid.
 
-A component must be a pure function of its arguments: every member, and the
+Beside its components, an application may bind the dictionary to the members
+(``GroupConfig.members_rule``, a ``MembersRule``): after a commit's proposals are
+applied, it sees the new dictionary and the credential of every member of the new
+epoch (an external commit's joiner included) and raises ``ValidationError`` to
+refuse the commit; e.g. MIMI's rule that every member is a client of a listed
+participant (``accord.wire.mimi_room``).
+
+A component (and a members rule) must be a pure function of its arguments: every member, and the
 delivery service keeping the public state, runs it on the same input and must get
 the same output, or their GroupContexts (and so their epoch secrets) diverge.
 """
@@ -25,7 +32,7 @@ from typing import Protocol
 from accord.mls.structs import Credential, Sender
 from accord.mls.structs.app_data import AppDataDictionary
 
-__all__ = ["Component", "ComponentUpdate"]
+__all__ = ["Component", "ComponentUpdate", "MembersRule"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,4 +53,11 @@ class Component(Protocol):
         """The component's new data after ``updates`` (in commit order) on ``current``
         (None: no entry yet); ``before`` is the dictionary before the commit's
         AppDataUpdates. Raises ``ValidationError`` when the updates are invalid."""
+        ...
+
+
+class MembersRule(Protocol):
+    def __call__(self, dictionary: AppDataDictionary, members: Sequence[Credential]) -> None:
+        """Refuse (``ValidationError``) a new epoch whose ``members`` (their
+        credentials) do not fit its app data ``dictionary``."""
         ...

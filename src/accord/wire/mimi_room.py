@@ -23,7 +23,13 @@ Accord's reference set; Accord decides (docs/INTEROP.md, "MIMI room state"):
   (anyone may remove themselves: leaving); changing a role needs ``set_role``;
   changing the metadata needs ``change_metadata``;
 - the draft's rule that one commit touches a user at most once holds across all
-  the participant_list updates of the commit; one room_metadata update per commit.
+  the participant_list updates of the commit; one room_metadata update per commit;
+- a room's MLS members are clients of its participants (3.2: a user is added to
+  the list in the commit that adds her clients; 3.5: removed from it in the commit
+  that removes them): in a group with a participant_list, every member of every
+  epoch names a listed user (:func:`check_members`, the group engine's members
+  rule, for the hub and the clients alike). A listed user with no client is
+  allowed (7.5: inactive participants).
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from accord.errors import DecodeError, ValidationError
 from accord.mls.codec import U32, WireStruct, wire
 from accord.mls.components import Component, ComponentUpdate
+from accord.mls.group.state import GroupConfig
 from accord.mls.structs import AppDataUpdate, Credential
 from accord.mls.structs.app_data import AppDataDictionary
+from accord.wire.mimi import mimi_user_uri
 
 __all__ = [
     "ADD_USER",
@@ -61,15 +69,19 @@ __all__ = [
     "UserRolePair",
     "UserindexRolePair",
     "apply_participant_update",
+    "check_members",
     "components",
+    "member_user",
     "metadata_change",
     "participant_change",
+    "room_config",
     "room_state",
 ]
 
 RULE = "draft-ietf-mimi-protocol-06 7.5"
 RULE_META = "draft-ietf-mimi-protocol-06 7.6"
 RULE_POLICY = "MIMI room policy (docs/INTEROP.md)"
+RULE_MEMBERS = "draft-ietf-mimi-protocol-06 3.2, 3.5, 7.5"
 
 # MLS component ids the draft registers (section 10).
 FRANK_AAD = 0x0020
@@ -334,3 +346,42 @@ def room_state(dictionary: AppDataDictionary) -> tuple[ParticipantListData, Room
     meta = dictionary.get(ROOM_METADATA)
     return (_participants(dictionary.get(PARTICIPANT_LIST)),
             RoomMetaData() if meta is None else RoomMetaData.from_bytes(meta))
+
+
+def member_user(credential: Credential | None) -> bytes | None:
+    """The MIMI user URI a member's basic credential ``account/device_id`` acts for in
+    the room state (``mimi://DOMAIN/u/USER``); None for any other credential."""
+    if credential is None or credential.identity is None:
+        return None
+    try:
+        account, device = credential.identity.decode().rsplit("/", 1)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if "@" not in account or not device:
+        return None
+    return mimi_user_uri(account).encode()
+
+
+def check_members(dictionary: AppDataDictionary, members: Sequence[Credential],
+                  user_of: UserOf = member_user) -> None:
+    """A room's members are clients of its participants: with a participant_list,
+    every member (its credential) names a listed user, so a commit adding a client
+    of an unlisted user, or unlisting a user whose clients stay, is invalid."""
+    data = dictionary.get(PARTICIPANT_LIST)
+    if data is None:
+        return
+    listed = {p.user for p in _participants(data).participants}
+    for credential in members:
+        if user_of(credential) not in listed:
+            raise ValidationError("a member is not a client of a participant of the room",
+                                  RULE_MEMBERS)
+
+
+def room_config(policy: RoomPolicy = DEFAULT_POLICY, user_of: UserOf = member_user
+                ) -> GroupConfig:
+    """A ``GroupConfig`` that holds a group to the MIMI room state: the two components
+    and :func:`check_members` (other settings: ``dataclasses.replace``)."""
+    def members_rule(dictionary: AppDataDictionary, members: Sequence[Credential]) -> None:
+        check_members(dictionary, members, user_of)
+
+    return GroupConfig(components=components(policy, user_of), members_rule=members_rule)

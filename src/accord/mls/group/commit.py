@@ -186,7 +186,8 @@ def _draft(
         entries.append((p, me))
         por.append(p)
     check_member_list(state.tree, entries, state.own_leaf)
-    applied = apply_proposals(state.tree, state.context, entries, state.config.components)
+    applied = apply_proposals(state.tree, state.context, entries, state.config.components,
+                              state.config.members_rule)
     check_adds_under_new_extensions(state.context, applied)
     return _Draft(entries, por, applied, tuple(applied.extensions))
 

@@ -14,6 +14,7 @@ from accord.mls.key_schedule import derive_epoch
 from accord.mls.leaf_node import check_own_capabilities, make_capabilities
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
+    Capabilities,
     Credential,
     Extension,
     GroupContext,
@@ -31,7 +32,24 @@ from accord.mls.suites import CipherSuite
 from accord.mls.transcript import confirmation_tag
 from accord.mls.treekem import PathKeys
 
-__all__ = ["create_group"]
+__all__ = ["create_group", "group_capabilities"]
+
+
+def group_capabilities(suite_id: int, credential: Credential,
+                       extensions: tuple[Extension, ...]) -> Capabilities:
+    """Capabilities for a leaf of a group with the GroupContext ``extensions``: it must
+    support the group's own extensions (12.1.7) and what the group requires of every
+    member (11.1), the extension and proposal types its required_capabilities names."""
+    req = find_extension(extensions, ExtensionType.REQUIRED_CAPABILITIES)
+    required = RequiredCapabilities.from_bytes(req.extension_data) if req else None
+    ext_types = {e.extension_type for e in extensions} | set(
+        required.extension_types if required else ())
+    return make_capabilities(
+        suite_id, credentials=(credential.credential_type,),
+        extensions=sorted(t for t in ext_types if t not in DEFAULT_EXTENSION_TYPES),
+        proposals=sorted(t for t in (required.proposal_types if required else ())
+                         if t not in DEFAULT_PROPOSAL_TYPES),
+    )
 
 
 def create_group(
@@ -49,25 +67,13 @@ def create_group(
     """A group whose only member is the creator, at epoch 0 (11).
 
     ``key_package`` supplies the creator's leaf (and its private key);
-    without one a fresh leaf is made from ``credential`` and the extension
-    types of ``extensions``, and the extension and proposal types their
-    required_capabilities names, are listed in its capabilities.
+    without one a fresh leaf is made from ``credential`` with the capabilities
+    ``group_capabilities`` gives for ``extensions``.
     """
     if key_package is None:
-        # The creator's leaf must support the group's own extensions (12.1.7)
-        # and what the group requires of every member (11.1).
-        req = find_extension(extensions, ExtensionType.REQUIRED_CAPABILITIES)
-        required = RequiredCapabilities.from_bytes(req.extension_data) if req else None
-        ext_types = {e.extension_type for e in extensions} | set(
-            required.extension_types if required else ())
-        caps = make_capabilities(
-            suite.id, credentials=(credential.credential_type,),
-            extensions=sorted(t for t in ext_types if t not in DEFAULT_EXTENSION_TYPES),
-            proposals=sorted(t for t in (required.proposal_types if required else ())
-                             if t not in DEFAULT_PROPOSAL_TYPES),
-        )
         key_package = create_key_package(suite, credential, signature_priv, now,
-                                         capabilities=caps)
+                                         capabilities=group_capabilities(suite.id, credential,
+                                                                         extensions))
     leaf = key_package.key_package.leaf_node
     # The creator's leaf is ours: it lists the group's suite (docs/INTEROP.md).
     check_own_capabilities(leaf.capabilities, suite.id, leaf.credential.credential_type)

@@ -11,6 +11,7 @@ from accord.errors import ValidationError
 from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
 from accord.mls.framing_public import public_message_from
 from accord.mls.group.commit import derive_next
+from accord.mls.group.create import group_capabilities
 from accord.mls.group.epoch import NextEpoch, fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import free_leaf
@@ -104,7 +105,7 @@ def join_external(
                   for i in (psks or {})]
     base = _joiner_state(info, tree, signature_priv, psks, cfg)
     leaving = _self_removes(info, tree, self_removes, now)
-    template = _template_leaf(suite.id, credential, signature_priv, now)
+    template = _template_leaf(ctx, credential, signature_priv, now)
     return _external_commit(dataclasses.replace(base, proposals=leaving), proposals, template,
                             init_secret, authenticated_data)
 
@@ -136,7 +137,8 @@ def _external_commit(
     entries = [(p, me) for p in proposals] + [(c.proposal, c.sender) for c in base.proposals]
     items: list[Proposal | bytes] = [*proposals, *(c.ref for c in base.proposals)]
     check_external_list(base.tree, entries)
-    applied = apply_proposals(base.tree, ctx, entries, base.config.components)
+    applied = apply_proposals(base.tree, ctx, entries, base.config.components,
+                              base.config.members_rule, template)
     tree = applied.tree
     leaf = free_leaf(tree)  # 12.4.1: the leftmost blank leaf, or a new one
     tree.set_node(2 * leaf, template)
@@ -186,10 +188,15 @@ def _joiner_state(
     )
 
 
-def _template_leaf(suite_id: int, credential: Credential, signature_priv: bytes, now: int) -> LeafNode:
-    # The capabilities and signature key of a fresh KeyPackage leaf; TreeKEM
-    # replaces its keys, source and parent hash and signs it (7.5).
-    kp: KeyPackagePrivate = create_key_package(get_suite(suite_id), credential, signature_priv, now)
+def _template_leaf(ctx: GroupContext, credential: Credential, signature_priv: bytes,
+                   now: int) -> LeafNode:
+    # The signature key of a fresh KeyPackage leaf with the capabilities the group
+    # asks for (``group_capabilities``); TreeKEM replaces its keys, source and
+    # parent hash and signs it (7.5).
+    suite = get_suite(ctx.cipher_suite)
+    caps = group_capabilities(suite.id, credential, tuple(ctx.extensions))
+    kp: KeyPackagePrivate = create_key_package(suite, credential, signature_priv, now,
+                                               capabilities=caps)
     return dataclasses.replace(kp.key_package.leaf_node, leaf_node_source=LeafNodeSource.COMMIT,
                                lifetime=None, parent_hash=b"")
 

@@ -289,7 +289,9 @@ def check_commit(state: GroupView, auth: AuthenticatedContent, now: int | None,
         _check_resync(state, entries, commit.path.leaf_node)
     else:
         check_member_list(state.tree, entries, sender.index or 0)
-    applied = apply_proposals(state.tree, state.context, entries, state.config.components)
+    applied = apply_proposals(state.tree, state.context, entries, state.config.components,
+                              state.config.members_rule,
+                              commit.path.leaf_node if external and commit.path else None)
     check_adds_under_new_extensions(state.context, applied)
     # 12.4.2 (receiving): the path must be there for Updates, Removes or an
     # empty commit. 12.4's table also marks GroupContextExtensions "path

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from accord.errors import ValidationError
 from accord.mls.codec import decode
-from accord.mls.components import Component, ComponentUpdate
+from accord.mls.components import Component, ComponentUpdate, MembersRule
 from accord.mls.credentials import check_successor
 from accord.mls.group.app_proposals import (
     apply_app_data,
@@ -36,6 +36,7 @@ from accord.mls.structs import (
     GroupContext,
     GroupContextExtensions,
     KeyPackage,
+    LeafNode,
     PreSharedKey,
     PreSharedKeyID,
     Proposal,
@@ -47,6 +48,7 @@ from accord.mls.structs import (
     Update,
     find_extension,
 )
+from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.enums import (
     ExtensionType,
     LeafNodeSource,
@@ -361,10 +363,13 @@ class Applied:
 def apply_proposals(
     tree: Tree, context: GroupContext, entries: Sequence[Entry],
     components: Mapping[int, Component] | None = None,
+    members_rule: MembersRule | None = None, joiner: LeafNode | None = None,
 ) -> Applied:
     """Apply ``entries`` to a copy of ``tree`` in the order 12.3 prescribes: Updates,
     SelfRemoves (draft-ietf-mls-extensions 5.3), Removes, Adds, then AppDataUpdates
-    (4.7) through the application's ``components``."""
+    (4.7) through the application's ``components``; then the application's
+    ``members_rule`` sees the new dictionary and members (with an external commit's
+    ``joiner``, whose leaf the UpdatePath brings)."""
     old_tree = tree
     tree = tree.copy()
     out = Applied(tree, tuple(context.extensions), [], {}, [], [], None, None, not entries)
@@ -402,4 +407,10 @@ def apply_proposals(
     out.extensions = apply_app_data(
         out.extensions, context, tree, entries, components or {},
         lambda sender: proposer_credential(old_tree, context, sender))
+    if members_rule is not None:
+        ext = find_extension(out.extensions, ExtensionType.APP_DATA_DICTIONARY)
+        dictionary = (AppDataDictionary() if ext is None
+                      else decode(AppDataDictionary, ext.extension_data))
+        members = [leaf.credential for _, leaf in tree.leaves()]
+        members_rule(dictionary, members + ([] if joiner is None else [joiner.credential]))
     return out

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from accord.errors import DecodeError
 from accord.mls.codec import U8, U32, U64, wire
-from accord.mls.components import Component
+from accord.mls.components import Component, MembersRule
 from accord.mls.credentials import BasicCredentials, CredentialValidator
 from accord.mls.key_schedule import EpochSecrets
 from accord.mls.padding import ACCORD_BUCKETS, PaddingPolicy
@@ -75,6 +75,9 @@ class GroupConfig:
     # component id (draft-ietf-mls-extensions 4.7): AppDataUpdates for any other
     # component are invalid. See ``accord.mls.components``.
     components: Mapping[int, Component] = dataclasses.field(default_factory=dict)
+    # The application's rule binding the new epoch's app data to its members (None:
+    # none), run on every commit made, received or checked on public state.
+    members_rule: MembersRule | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ __all__ = [
     "AppDataUpdateOperation",
     "ComponentData",
     "ComponentId",
+    "ComponentsList",
     "SafeAAD",
     "SafeAADItem",
     "SelfRemove",
@@ -108,6 +109,15 @@ class SafeAAD(WireStruct):
     def of(cls, items: dict[int, bytes]) -> SafeAAD:
         """The framing of ``items`` (component id -> data), sorted as 4.9 requires."""
         return cls(tuple(SafeAADItem(c, d) for c, d in sorted(items.items())))
+
+
+@wire
+class ComponentsList(WireStruct):
+    """draft-ietf-mls-extensions 6 (negotiation): the data of ``app_components`` and
+    ``safe_aad``; in a LeafNode the components its client supports, in the
+    GroupContext those every member must support."""
+
+    component_ids: tuple[U16, ...] = ()
 
 
 @wire
