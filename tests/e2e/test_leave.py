@@ -1,5 +1,7 @@
-"""Leaving a group is an MLS Remove proposal of the leaver's own leaf (RFC 9420
-12.1.3), committed by another member; the notice stays for the history."""
+"""Leaving a group is a proposal of the leaver's own removal (RFC 9420 12.1.3): in a
+MIMI room a SelfRemove (draft-ietf-mls-extensions 5.3) with the proposal taking the
+leaver off the participant list (draft-ietf-mimi-protocol-06 3.5), committed by
+another member by reference; the notice stays for the history."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def _record(obj: Any, name: str, log: list[Any]) -> None:
     setattr(obj, name, awrapper if inspect.iscoroutinefunction(real) else wrapper)
 
 
-async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
+async def test_leave_is_a_self_remove_and_unlisting_and_the_leaver_cannot_decrypt_after(
         server, tmp_path) -> None:
     clock = Clock()
     alice, bob, carol = [await new_device(tmp_path / n, fresh_account(n), server.url, clock)
@@ -48,7 +50,10 @@ async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
         _record(carol.engine, "propose_remove", proposed)
         _record(carol.api, "propose", posted)
         await convs.leave(carol, convs.find(carol, "club"), clock())
-        assert len(posted) == 1  # carol has one device: one Remove proposal, of her own leaf
+        # carol has one device: its SelfRemove, and her user's unlisting (3.5)
+        assert len(posted) == 2
+        assert carol.identity.account in alice.engine.participants(
+            alice.store.load_group(conv["group_id"]))
         carol_state = proposed[-1][2][1]  # carol's state, her own proposal cached
         assert not convs.find(carol, "club")["meta"]["active"]
 
@@ -58,8 +63,10 @@ async def test_leave_is_a_remove_proposal_and_the_leaver_cannot_decrypt_after(
         assert len(commits) == 1
         req = commits[0][0][1]
         view = view_commit(req.commit, conv["group_id"], req.epoch)
-        assert [type(p) for p in view.proposals] == [bytes]  # one proposal, by reference
+        assert [type(p) for p in view.proposals] == [bytes, bytes]  # both, by reference
         assert req.removed == [carol.identity.device_id]
+        assert alice.engine.participants(alice.store.load_group(conv["group_id"])) == {
+            alice.identity.account: 4, bob.identity.account: 2}
         events = alice.store.events(conv["conv_id"])
         assert [e["kind"] for e in events].count("member_left") == 1  # notice + proposal: once
 

@@ -118,11 +118,14 @@ def test_room_state_rides_in_mls_and_the_policy_holds_for_everyone() -> None:
     room = Room()
     assert [(p.user, p.role_index) for p in room.participants(CAROL).participants] == [
         (ALICE, 4), (BOB, 2), (CAROL, 2)]
-    # a member may not change roles, add, remove others, or rename the room
+    # a member may add users as members (3.3) but not change roles, add with another
+    # role, remove others, or rename the room
     plist = room.participants()
     room.refused(BOB, [r.participant_change(plist, set_role={BOB: 4})], "may not set role")
-    room.refused(BOB, [r.participant_change(plist, add=[(b"mimi://d/u/dan", 2)])],
-                 "may not add user")
+    room.refused(BOB, [r.participant_change(plist, add=[(b"mimi://d/u/dan", 3)])],
+                 "may not set role")
+    g.commit(room.states[BOB], now=NOW, by_value=[
+        r.participant_change(plist, add=[(b"mimi://d/u/dan", 2)])])
     room.refused(BOB, [r.participant_change(plist, remove=[CAROL])], "may not remove user")
     room.refused(BOB, [r.metadata_change(r.RoomMetaData(room_name=r.UTF8String(b"x")))],
                  "may not change metadata")

@@ -26,7 +26,7 @@ of times.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from accord.client import (
@@ -52,6 +52,8 @@ from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import Notice, NoticeKind
 from accord.errors import AccordError, Conflict, EpochConflict, NotFound, ValidationError
 from accord.wire import messages as m
+from accord.wire.mimi import mimi_room_uri
+from accord.wire.mimi_room import ROLE_ADMIN, ROLE_MEMBER
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -130,7 +132,7 @@ async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
     await _key_change_gate(dev, wanted, now, confirmed)
     suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now,
                                              confirmed)
-    group_id, state = await new_group(dev, now, suite)
+    group_id, state = await new_group(dev, now, suite, name)
     conv_id = conv_id_of(group_id)
     meta = {"admins": [ident.account], "admins_known": True, "timer": 0,
             "sent_since_update": 0, "last_update": now, "active": True}
@@ -157,11 +159,15 @@ async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
     return dev.store.conversation(conv_id)
 
 
-async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes]:
-    """``(group id, state)`` of a new group of this device alone, hubbed by our provider."""
+async def new_group(dev: DeviceCore, now: int, suite: int, name: str = ""
+                    ) -> tuple[bytes, bytes]:
+    """``(group id, state)`` of a new group of this device alone, hubbed by our provider:
+    a MIMI room (draft-ietf-mimi-protocol-06 3.1) whose participant list has our
+    account as admin and whose metadata has its URI and ``name``."""
     group_id = dev.random_bytes(16)
+    room = (mimi_room_uri(dev.identity.domain, group_id), name)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
-                                    dev.signature_public_key, now, suite)
+                                    dev.signature_public_key, now, suite, room=room)
     created = await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
                                          dev.engine.group_info(state))
     rooms.remember_hub(dev, group_id, created.hub)  # the room URI of MIMI IDs (issue 22)
@@ -306,7 +312,8 @@ async def remove_member(dev: DeviceCore, conv: dict[str, Any], account: str, now
             if split_identity(mb.identity)[0] == account]
     if not gone:
         raise NotFound(f"{account} is not a member")
-    await commit(dev, conv, now, remove=gone)
+    # In a MIMI room the same commit takes the account off the participant list (3.5).
+    await commit(dev, conv, now, remove=gone, unlist=[account])
     return len(gone)
 
 
@@ -317,8 +324,10 @@ async def remove_devices(dev: DeviceCore, conv: dict[str, Any], identities: list
 
 async def leave(dev: DeviceCore, conv: dict[str, Any], now: int) -> None:
     """Leave: a notice for the history, then Remove proposals of our account's leaves
-    (RFC 9420 12.1.3: a member may propose its own removal); another member
-    commits them. We forget the group's keys now."""
+    (RFC 9420 12.1.3: a member may propose its own removal; in a MIMI room our own
+    leaf's is a SelfRemove, with a proposal taking our account off the participant
+    list, draft-ietf-mimi-protocol-06 3.5); another member commits them. We forget
+    the group's keys now."""
     consent.require_accepted(conv)  # T14: a request is blocked, not left
     account = dev.identity.account
     # The key-change gate may hold the notice back; our Remove proposals still go.
@@ -355,6 +364,13 @@ async def set_admins(dev: DeviceCore, conv: dict[str, Any], admins: list[str], n
     admins = sorted(dict.fromkeys(a.strip().lower() for a in admins))
     if not admins:
         raise ValidationError("a conversation keeps at least one admin")
+    # In a MIMI room the participants' roles change first (the room policy's set_role).
+    listed = dev.engine.participants(dev.store.load_group(conv["group_id"])) or {}
+    roles = {a: role for a, old in listed.items()
+             if (role := ROLE_ADMIN if a in admins else ROLE_MEMBER) != old}
+    if roles:
+        await commit(dev, conv, now, roles=roles)
+        conv = dev.store.conversation(conv["conv_id"])
     await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, ",".join(admins)), now)
     meta = dict(conv["meta"], admins=admins)
     dev.store.update_conversation(conv["conv_id"], meta=meta)
@@ -381,9 +397,12 @@ async def _declared_removals(dev: DeviceCore, conv: dict[str, Any], state: bytes
 async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
                  add: list[tuple[str, bytes]] = (), remove: list[bytes] = (),  # type: ignore[assignment]
                  update: bool = False, reinit: tuple[bytes, int] | None = None,
-                 preview: str = "") -> bool:
+                 preview: str = "", unlist: Sequence[str] = (),
+                 roles: Mapping[str, int] | None = None) -> bool:
     """Commit a roster change, an update or a ReInit (``(new group id, suite)``,
     ``accord.client.reinit``) at the hub; False when nothing was left to do.
+    In a MIMI room the engine lists the users of added devices and takes the accounts
+    ``unlist`` off the participant list in the same commit, and sets ``roles``.
     Added devices of other accounts get a sealed first-contact request with
     ``preview`` (issue 18), which their provider hands on only with a message request."""
     consent.require_accepted(conv)  # T14: no commit for a pending request
@@ -391,13 +410,13 @@ async def commit(dev: DeviceCore, conv: dict[str, Any], now: int, *,
         state = dev.store.load_group(conv["group_id"])
         present = {mb.identity for mb in dev.engine.members(state)}
         rm = [i for i in remove if i in present]
-        if not add and not rm and not update and reinit is None:
+        if not add and not rm and not update and reinit is None and not roles:
             return False
         if reinit is not None and dev.engine.reinit_target(state) is not None:
             return False  # a ReInit came first (we caught up): that one stands
         out = (dev.engine.commit_reinit(state, *reinit, now) if reinit is not None else
                dev.engine.commit(state, add=[kp for _, kp in add], remove=rm, update=update,
-                                 now=now))
+                                 now=now, unlist=unlist, roles=roles))
         sealed = [] if out.welcome is None or not add else first_contact.seal_for(
             dev, conv["group_id"], out.welcome, add, dev.engine.cipher_suite(state), preview,
             now)

@@ -13,8 +13,9 @@ The engine counts time in seconds, the client in milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from accord.client import mls_room
 from accord.client.mls_session import (
     CLASSIC_SUITE,
     OFFERED_SUITES,
@@ -28,12 +29,24 @@ from accord.errors import DecodeError, NotFound, ValidationError
 from accord.mls import group as g
 from accord.mls.codec import decode, encode
 from accord.mls.credentials import BasicCredentials
-from accord.mls.structs import Add, Credential, KeyPackage, ProtocolVersion, ReInit, Remove
+from accord.mls.structs import (
+    Add,
+    AppDataUpdate,
+    Credential,
+    KeyPackage,
+    Proposal,
+    ProtocolVersion,
+    ReInit,
+    Remove,
+    SelfRemove,
+)
 from accord.mls.structs.credential import Extension
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.tree_nodes import RatchetTree
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
+from accord.wire.mimi import account_of_user_uri
+from accord.wire.mimi_room import ParticipantListData
 from accord.wire.posting_component import app_data_extension
 
 _CONTENT_COMMIT = 3
@@ -82,7 +95,8 @@ def _offered(suite: int) -> None:
 
 class RfcEngine:
     def _state(self, raw: bytes) -> g.GroupState:
-        return g.GroupState.from_bytes(raw)
+        # A group with MIMI room state is held to it (mls_room.CONFIG).
+        return g.GroupState.from_bytes(raw, mls_room.CONFIG)
 
     def signature_keypair(self) -> tuple[bytes, bytes]:
         return get_suite(CLASSIC_SUITE).generate_signature_key_pair()
@@ -92,7 +106,9 @@ class RfcEngine:
                     extensions: Sequence[tuple[int, bytes]] = ()) -> KeyPackageBundle:
         _offered(suite)
         kpp = g.key_package(get_suite(suite), Credential.basic(identity), sig_priv, _secs(now),
-                            extensions=[Extension(t, data) for t, data in extensions])
+                            extensions=[Extension(t, data) for t, data in extensions],
+                            capabilities=mls_room.capabilities(suite),
+                            leaf_extensions=mls_room.leaf_extensions())
         public = encode(MLSMessage, MLSMessage.wrap(kpp.key_package))
         private = _lp(public, kpp.init_priv, kpp.encryption_priv, kpp.signature_priv)
         return KeyPackageBundle(public, kpp.ref, private)
@@ -117,11 +133,20 @@ class RfcEngine:
         return found[0] if len(found) == 1 else None
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
-                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes:
+                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
+                     room: tuple[str, str] | None = None) -> bytes:
+        """A group of us alone; with ``room`` (its URI and name) a MIMI room whose
+        state (participant_list with us as admin, room_metadata) starts at epoch 0."""
         _offered(suite)
-        state = g.create_group(get_suite(suite), group_id, Credential.basic(identity), sig_priv,
-                               _secs(now))
-        return state.to_bytes()
+        cs, credential = get_suite(suite), Credential.basic(identity)
+        if room is None:
+            return g.create_group(cs, group_id, credential, sig_priv, _secs(now)).to_bytes()
+        leaf = g.key_package(cs, credential, sig_priv, _secs(now),
+                             capabilities=mls_room.capabilities(suite),
+                             leaf_extensions=mls_room.leaf_extensions())
+        return g.create_group(cs, group_id, credential, sig_priv, _secs(now), key_package=leaf,
+                              extensions=mls_room.group_extensions(identity, *room),
+                              config=mls_room.CONFIG).to_bytes()
 
     def group_info(self, state: bytes) -> bytes:
         return encode(MLSMessage, g.group_info(self._state(state), with_external_pub=False))
@@ -143,23 +168,51 @@ class RfcEngine:
         raise NotFound("no such member")
 
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes], update: bool,
-               now: int) -> CommitOutput:
+               now: int, unlist: Sequence[str] = (),
+               roles: Mapping[str, int] | None = None) -> CommitOutput:
         st = self._state(state)
         leaves = {self._leaf_of(st, ident) for ident in remove}
-        # RFC 9420 12.4: a Remove some member proposed (a member leaving, 12.1.3) is
-        # committed by reference; only the removals we asked for, never others.
+        # RFC 9420 12.4: a Remove or SelfRemove some member proposed (a member leaving,
+        # 12.1.3) is committed by reference; only the removals we asked for, never others.
         refs, proposed = [], set()
         for c in st.proposals:
-            if isinstance(c.proposal, Remove) and c.proposal.removed in leaves - proposed:
+            leaf = (c.proposal.removed if isinstance(c.proposal, Remove) else
+                    c.sender.index if isinstance(c.proposal, SelfRemove) else None)
+            if leaf in leaves - proposed:
                 refs.append(c.ref)
-                proposed.add(c.proposal.removed)
-        proposals: list[Add | Remove] = [Add(_key_package(kp)) for kp in add]
+                proposed.add(leaf)
+        kps = [_key_package(kp) for kp in add]
+        proposals: list[Proposal] = [Add(kp) for kp in kps]
         proposals += [Remove(leaf) for leaf in sorted(leaves - proposed)]
+        plist = mls_room.participants(g.app_data(st))
+        if plist is not None:  # a MIMI room: the participant_list changes too (3.2, 3.5)
+            left = self._leavers(st, plist, leaves)
+            refs += list(left.values())
+            proposals += mls_room.roster_changes(
+                plist, added=[kp.leaf_node.credential.identity or b"" for kp in kps],
+                unlist=[mls_room.account_user(a) for a in unlist], unlisted=set(left),
+                roles={mls_room.account_user(a): i for a, i in (roles or {}).items()})
         result, pending = g.commit(st, now=_secs(now), proposals=refs, by_value=proposals,
                                    force_path=update)
         nxt = g.merge_pending(pending)
         welcome = encode(MLSMessage, result.welcome) if result.welcome is not None else None
         return CommitOutput(nxt.to_bytes(), encode(MLSMessage, result.commit), welcome)
+
+    def _leavers(self, st: g.GroupState, plist: ParticipantListData, leaves: set[int]
+                 ) -> dict[bytes, bytes]:
+        """User -> ProposalRef of each leaver's own unlisting proposal (3.5) whose user
+        keeps no client once ``leaves`` are removed: the commit refers to it."""
+        staying = {mls_room.user_of(leaf.credential.identity or b"")
+                   for i, leaf in g.members(st) if i not in leaves}
+        out: dict[bytes, bytes] = {}
+        for c in st.proposals:
+            leaf = None if c.sender.index is None else st.tree.leaf(c.sender.index)
+            if not isinstance(c.proposal, AppDataUpdate) or leaf is None:
+                continue
+            user = mls_room.own_unlisting(plist, leaf.credential.identity or b"", c.proposal)
+            if user is not None and user not in staying and user not in out:
+                out[user] = c.ref
+        return out
 
     def commit_reinit(self, state: bytes, group_id: bytes, suite: int, now: int
                       ) -> CommitOutput:
@@ -190,11 +243,26 @@ class RfcEngine:
 
     def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
         """Remove proposals for these members (our own leaf included: RFC 9420 12.1.3
-        lets a member propose its own removal; another member commits it)."""
+        lets a member propose its own removal; another member commits it). In a MIMI
+        room our own leaf goes by SelfRemove (draft-ietf-mls-extensions 5.3), and when
+        these are all our user's clients, a proposal unlists our user (3.5)."""
         st = self._state(state)
+        me = st.own_leaf_node.credential.identity or b""
+        plist = mls_room.participants(g.app_data(st))
         out = []
         for ident in identities:
-            msg, st = g.propose_remove(st, self._leaf_of(st, ident))
+            if plist is not None and ident == me:
+                msg, st = g.propose_self_remove(st)
+            else:
+                msg, st = g.propose_remove(st, self._leaf_of(st, ident))
+            out.append(encode(MLSMessage, msg))
+        user = mls_room.user_of(me)
+        mine = {m.credential.identity for _, m in g.members(st)
+                if mls_room.user_of(m.credential.identity or b"") == user}
+        if plist is not None and user is not None and plist.index_of(user) is not None and (
+                mine <= set(identities)):
+            change = mls_room.roster_changes(plist, added=(), unlist=[user])[0]
+            msg, st = g.propose_app_data_update(st, change.component_id, change.update)
             out.append(encode(MLSMessage, msg))
         return out, st.to_bytes()
 
@@ -223,7 +291,8 @@ class RfcEngine:
         if result.content_type != _CONTENT_COMMIT:
             kind = "application" if result.application_data is not None else "proposal"
             proposed = ((self._identity_at(st, result.proposal.removed),)
-                        if isinstance(result.proposal, Remove) else ())
+                        if isinstance(result.proposal, Remove) else
+                        (sender,) if isinstance(result.proposal, SelfRemove) else ())
             return Received(nxt.to_bytes(), kind, sender, result.epoch, result.application_data,
                             result.authenticated_data, removed=proposed)
         added = tuple(p.key_package.leaf_node.credential.identity or b""
@@ -260,6 +329,15 @@ class RfcEngine:
     def members(self, state: bytes) -> list[Member]:
         return [Member(i, leaf.credential.identity or b"", leaf.signature_key)
                 for i, leaf in g.members(self._state(state))]
+
+    def participants(self, state: bytes) -> dict[str, int] | None:
+        """Account -> role of the room's participant list (draft-ietf-mimi-protocol-06
+        7.5); None for a group without one."""
+        plist = mls_room.participants(g.app_data(self._state(state)))
+        if plist is None:
+            return None
+        return {account_of_user_uri(p.user.decode(errors="replace")): p.role_index
+                for p in plist.participants}
 
     def own_identity(self, state: bytes) -> bytes:
         return self._state(state).own_leaf_node.credential.identity or b""

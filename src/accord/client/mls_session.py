@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -133,7 +133,11 @@ class MlsEngine(Protocol):
         ...
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
-                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE) -> bytes: ...
+                     sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
+                     room: tuple[str, str] | None = None) -> bytes:
+        """A group of us alone; with ``room`` (URI, name) a MIMI room whose
+        participant_list (us as admin) and room_metadata start at epoch 0."""
+        ...
 
     def group_info(self, state: bytes) -> bytes:
         """The signed GroupInfo of the state's epoch with its ratchet tree (RFC 9420
@@ -154,9 +158,13 @@ class MlsEngine(Protocol):
         ...
 
     def commit(self, state: bytes, *, add: list[bytes], remove: list[bytes],
-               update: bool, now: int) -> CommitOutput:
+               update: bool, now: int, unlist: Sequence[str] = (),
+               roles: Mapping[str, int] | None = None) -> CommitOutput:
         """Add the KeyPackages ``add``, remove the members with identities ``remove``
-        (by reference where a member proposed that removal, RFC 9420 12.4)."""
+        (by reference where a member proposed that removal, RFC 9420 12.4). In a MIMI
+        room the participant_list changes in the same commit: the users of added
+        devices are listed, the accounts ``unlist`` unlisted (or by a leaver's own
+        proposal), and ``roles`` (account -> role index) set."""
         ...
 
     def propose_remove(self, state: bytes, identities: list[bytes]) -> tuple[list[bytes], bytes]:
@@ -195,6 +203,10 @@ class MlsEngine(Protocol):
     def epoch(self, state: bytes) -> int: ...
 
     def members(self, state: bytes) -> list[Member]: ...
+
+    def participants(self, state: bytes) -> dict[str, int] | None:
+        """Account -> role in the room's participant list; None without MIMI state."""
+        ...
 
     def own_identity(self, state: bytes) -> bytes: ...
 

@@ -15,6 +15,9 @@ Accord's reference set; Accord decides (docs/INTEROP.md, "MIMI room state"):
 
 - role indices as in the draft's figure 9: 1 banned, 2 member, 3 moderator,
   4 admin (:data:`DEFAULT_POLICY`); a role the policy does not define is invalid;
+  a member may add users (the draft's 3.3, where Bob adds Cathy, and Accord's
+  rule that any member invites), a moderator also remove them, an admin also set
+  roles and change the metadata;
 - a proposer acts with the role it has when the commit starts, found by
   ``user_of`` (its credential to its user URI; None, e.g. for a provider's
   external-sender credential: no role, so no change is allowed);
@@ -254,7 +257,7 @@ class RoomPolicy:
 
 DEFAULT_POLICY = RoomPolicy({
     ROLE_BANNED: frozenset(),
-    ROLE_MEMBER: frozenset(),
+    ROLE_MEMBER: frozenset({ADD_USER}),  # 3.3: Bob, added by Alice, adds Cathy
     ROLE_MODERATOR: frozenset({ADD_USER, REMOVE_USER}),
     ROLE_ADMIN: frozenset({ADD_USER, REMOVE_USER, SET_ROLE, CHANGE_METADATA}),
 })
