@@ -59,7 +59,7 @@ async def test_room_state_rides_in_mls_from_creation_to_leaving(server, tmp_path
         # 3.1 and 3.2: alice admin, bob listed by the commit that added his device
         assert alice.engine.participants(alice.store.load_group(conv["group_id"])) == {a: 4,
                                                                                         b: 2}
-        assert meta.room_name.string == b"club"
+        assert meta.room_name.string == b""  # the hub reads it: names go in notices (T02)
         assert meta.room_uri.uri == mimi_room_uri("alpha.test", conv["group_id"]).encode()
         bconv = await arrive(bob, "club", clock)
         assert bob.engine.participants(bob.store.load_group(bconv["group_id"])) == {a: 4, b: 2}

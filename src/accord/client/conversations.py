@@ -132,7 +132,7 @@ async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
     await _key_change_gate(dev, wanted, now, confirmed)
     suite, adds = await _claim_in_best_suite(dev, wanted, {ident.mls_identity}, now,
                                              confirmed)
-    group_id, state = await new_group(dev, now, suite, name)
+    group_id, state = await new_group(dev, now, suite)
     conv_id = conv_id_of(group_id)
     meta = {"admins": [ident.account], "admins_known": True, "timer": 0,
             "sent_since_update": 0, "last_update": now, "active": True}
@@ -159,15 +159,15 @@ async def create(dev: DeviceCore, name: str, accounts: list[str], now: int,
     return dev.store.conversation(conv_id)
 
 
-async def new_group(dev: DeviceCore, now: int, suite: int, name: str = ""
-                    ) -> tuple[bytes, bytes]:
+async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes]:
     """``(group id, state)`` of a new group of this device alone, hubbed by our provider:
     a MIMI room (draft-ietf-mimi-protocol-06 3.1) whose participant list has our
-    account as admin and whose metadata has its URI and ``name``."""
+    account as admin and whose metadata has its URI. Not its name: the hub reads the
+    GroupContext (T02), so the name travels in the members' notices only."""
     group_id = dev.random_bytes(16)
-    room = (mimi_room_uri(dev.identity.domain, group_id), name)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
-                                    dev.signature_public_key, now, suite, room=room)
+                                    dev.signature_public_key, now, suite,
+                                    room=mimi_room_uri(dev.identity.domain, group_id))
     created = await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
                                          dev.engine.group_info(state))
     rooms.remember_hub(dev, group_id, created.hub)  # the room URI of MIMI IDs (issue 22)
@@ -364,15 +364,15 @@ async def set_admins(dev: DeviceCore, conv: dict[str, Any], admins: list[str], n
     admins = sorted(dict.fromkeys(a.strip().lower() for a in admins))
     if not admins:
         raise ValidationError("a conversation keeps at least one admin")
-    # In a MIMI room the participants' roles change first (the room policy's set_role).
+    # The notice first: it passes the key-change gate (T06) before anything is sent.
+    await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, ",".join(admins)), now)
+    # In a MIMI room the participants' roles follow (the room policy's set_role).
     listed = dev.engine.participants(dev.store.load_group(conv["group_id"])) or {}
     roles = {a: role for a, old in listed.items()
              if (role := ROLE_ADMIN if a in admins else ROLE_MEMBER) != old}
     if roles:
         await commit(dev, conv, now, roles=roles)
-        conv = dev.store.conversation(conv["conv_id"])
-    await messaging.send_body(dev, conv, Notice(NoticeKind.ADMINS_CHANGED, ",".join(admins)), now)
-    meta = dict(conv["meta"], admins=admins)
+    meta = dict(dev.store.conversation(conv["conv_id"])["meta"], admins=admins)
     dev.store.update_conversation(conv["conv_id"], meta=meta)
 
 

@@ -134,9 +134,9 @@ class RfcEngine:
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
-                     room: tuple[str, str] | None = None) -> bytes:
-        """A group of us alone; with ``room`` (its URI and name) a MIMI room whose
-        state (participant_list with us as admin, room_metadata) starts at epoch 0."""
+                     room: str | None = None) -> bytes:
+        """A group of us alone; with ``room`` (its URI) a MIMI room whose state
+        (participant_list with us as admin, room_metadata) starts at epoch 0."""
         _offered(suite)
         cs, credential = get_suite(suite), Credential.basic(identity)
         if room is None:
@@ -145,7 +145,7 @@ class RfcEngine:
                              capabilities=mls_room.capabilities(suite),
                              leaf_extensions=mls_room.leaf_extensions())
         return g.create_group(cs, group_id, credential, sig_priv, _secs(now), key_package=leaf,
-                              extensions=mls_room.group_extensions(identity, *room),
+                              extensions=mls_room.group_extensions(identity, room),
                               config=mls_room.CONFIG).to_bytes()
 
     def group_info(self, state: bytes) -> bytes:

@@ -7,8 +7,9 @@ for the client's MLS engine (``accord.client.mls_rfc``).
   dictionary, ``app_components`` listing ``participant_list`` and ``room_metadata``.
 - A room is created (3.1) with a GroupContext that requires them
   (``required_capabilities``; ``app_components`` in its dictionary) and holds the
-  participant_list, the creator's user as admin, and the room_metadata (its URI and
-  name): the room state exists from epoch 0.
+  participant_list, the creator's user as admin, and the room_metadata with its URI:
+  the room state exists from epoch 0. Not its name, nor anything else a person
+  wrote: the hub reads the GroupContext (T02); names travel in members' notices.
 - A commit changing whose clients are members changes the list with it
   (:func:`roster_changes`, 3.2 and 3.5): a user whose client is added is listed, a
   user removed is unlisted, by the committer or by the leaver's own proposal.
@@ -76,15 +77,14 @@ def leaf_extensions() -> tuple[Extension, ...]:
     return (Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),)
 
 
-def group_extensions(creator: bytes, room_uri: str, name: str) -> tuple[Extension, ...]:
+def group_extensions(creator: bytes, room_uri: str) -> tuple[Extension, ...]:
     """The GroupContext extensions of a new room (3.1): what every member must support,
     and the room state with the ``creator`` (identity) as admin."""
     creator_user = user_of(creator)
     assert creator_user is not None  # our own identity has the wire syntax
     required = RequiredCapabilities(_EXTENSIONS, _PROPOSALS, ())
     plist = r.ParticipantListData((r.UserRolePair(creator_user, r.ROLE_ADMIN),))
-    meta = r.RoomMetaData(room_uri=r.Uri(room_uri.encode()),
-                          room_name=r.UTF8String(name.encode()))
+    meta = r.RoomMetaData(room_uri=r.Uri(room_uri.encode()))
     data = (AppDataDictionary()
             .with_data(ComponentId.APP_COMPONENTS, _components())
             .with_data(r.PARTICIPANT_LIST, plist.to_bytes())

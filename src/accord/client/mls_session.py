@@ -134,8 +134,8 @@ class MlsEngine(Protocol):
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
-                     room: tuple[str, str] | None = None) -> bytes:
-        """A group of us alone; with ``room`` (URI, name) a MIMI room whose
+                     room: str | None = None) -> bytes:
+        """A group of us alone; with ``room`` (its URI) a MIMI room whose
         participant_list (us as admin) and room_metadata start at epoch 0."""
         ...
 
