@@ -41,6 +41,7 @@ from accord.mls.structs import (
     SelfRemove,
 )
 from accord.mls.structs.credential import Extension
+from accord.mls.structs.enums import SenderType
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.tree_nodes import RatchetTree
 from accord.mls.structs.welcome import Welcome
@@ -174,7 +175,8 @@ class RfcEngine:
         leaves = {self._leaf_of(st, ident) for ident in remove}
         # RFC 9420 12.4: a Remove or SelfRemove some member proposed (a member leaving,
         # 12.1.3) is committed by reference; only the removals we asked for, never others.
-        refs, proposed = [], set()
+        refs: list[bytes] = []
+        proposed: set[int] = set()
         for c in st.proposals:
             leaf = (c.proposal.removed if isinstance(c.proposal, Remove) else
                     c.sender.index if isinstance(c.proposal, SelfRemove) else None)
@@ -206,7 +208,8 @@ class RfcEngine:
                    for i, leaf in g.members(st) if i not in leaves}
         out: dict[bytes, bytes] = {}
         for c in st.proposals:
-            leaf = None if c.sender.index is None else st.tree.leaf(c.sender.index)
+            index = c.sender.index if c.sender.sender_type == SenderType.MEMBER else None
+            leaf = None if index is None else st.tree.leaf(index)
             if not isinstance(c.proposal, AppDataUpdate) or leaf is None:
                 continue
             user = mls_room.own_unlisting(plist, leaf.credential.identity or b"", c.proposal)
