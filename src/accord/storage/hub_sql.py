@@ -317,7 +317,11 @@ class HubSqlMixin:
             where = group.where()
             refused = await refused_devices(tx, message.group_id)
             notified: list[str] = await enqueue(tx, message, local_devices(others, where, refused))
-            await to_outbox(tx, message, others, where, None, None, encode, None)
+            # every follower keeps the epoch's proposals, the sender's own provider too: a
+            # follower over MIMI resolves a commit's references against them (RFC 9420 12.4)
+            followers = {where[d] for d in group.members if where.get(d)}
+            await to_outbox(tx, message, others, where, None, None, encode, None,
+                            also=[f for f in followers if f is not None])
             return notified
 
     async def hub_public_state(self, group_id: bytes) -> tuple[int, bytes] | None:
