@@ -16,6 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from accord.client import alerts
+from accord.client import conversations as convs
+from accord.client import messaging
 from accord.mls import group as g
 from accord.mls.codec import decode as mls_decode
 from accord.mls.structs import Add
@@ -24,7 +27,8 @@ from accord.privacy.franking import message_aad
 from accord.wire import messages as m
 from accord.wire import mimi as w
 from accord.wire import signing
-from tests.federation.groups import join_from_queue, user
+from tests.e2e.helpers import Clock
+from tests.federation.groups import arrive, bodies, join_from_queue, people, until, user
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import MlsDevice, Provider
 from tests.harness import group_path
@@ -135,6 +139,36 @@ async def test_mimi_hub_fans_out_a_rooms_life_over_notify(
     assert requests_logged(beta, "/mimi/v1/notify/") >= 6
     assert requests_logged(beta, "/federation/v1/deliver") == 0
     assert requests_logged(alpha, "/federation/v1/deliver") == 0
+
+
+async def test_client_devices_converse_in_a_room_fanned_out_over_mimi(
+    providers: dict[str, Provider], tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Real devices: alice's conversation (alpha hubs it) reaches bob through beta's
+    notify, with no fork-detection link (MIMI carries none): bob's device reads it, adds
+    carol's arrival to its members, answers, and raises no security alert."""
+    clock = Clock()
+    alice, bob, carol = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta",
+                                     "carol@beta")
+    try:
+        conv = await convs.create(alice, "over mimi", [bob.identity.account], clock())
+        await messaging.send_text(alice, conv, "hello beta", clock())
+        bconv = await arrive(bob, "over mimi", clock)
+        msgs = await until(bob, clock, lambda: bob.store.messages(bconv["conv_id"]))
+        assert [x.body for x in msgs] == ["hello beta"]
+        assert msgs[0].sender == alice.identity.account
+        await convs.add_members(alice, alice.store.conversation(conv["conv_id"]),
+                                [carol.identity.account], clock())
+        await until(bob, clock, lambda: carol.identity.account in convs.members(
+            bob, convs.find(bob, "over mimi")))
+        await arrive(carol, "over mimi", clock)
+        await messaging.send_text(bob, convs.find(bob, "over mimi"), "hello alpha", clock())
+        await bodies(alice, "over mimi", "hello alpha", clock)
+        for dev in (bob, carol):
+            assert alerts.all_alerts(dev.store) == [], alerts.all_alerts(dev.store)
+    finally:
+        for d in (alice, bob, carol):
+            await d.disconnect()
 
 
 # ------------------------------------------------------------------ what beta refuses

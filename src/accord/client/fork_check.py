@@ -10,13 +10,17 @@ command) and a ``security`` event in the conversation's history.
 
 Missing evidence is a finding too (issue 17, fail closed): a commit or
 Welcome without the hub's link, an application item that is not a
-PrivateMessage or whose authenticated data is not Accord's layout.
+PrivateMessage or whose authenticated data is not Accord's layout. The one
+exception is a group the device's provider follows over MIMI fan-out, which
+carries no links (``rooms.hub_links``, issue 22): there the epoch tags of the
+application messages are the only evidence checked.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import rooms
 from accord.client.alerts import raise_alert
 from accord.client.mls_session import epoch_tag
 from accord.errors import DecodeError, NotFound
@@ -71,9 +75,17 @@ def keep_events(dev: DeviceCore, raised: list[dict[str, Any]], now: int) -> None
         _event(dev, conv["conv_id"], d["evidence"], d["epoch"], d["what"], now)
 
 
+def _no_links_expected(dev: DeviceCore, group_id: bytes, item: m.QueueItem) -> bool:
+    """A commit or Welcome without a link in a group whose provider follows it over MIMI
+    fan-out, which carries none (``rooms.hub_links``, issue 22): nothing to check."""
+    return item.chain is None and not rooms.hub_links(dev, group_id)
+
+
 def on_welcome(dev: DeviceCore, state: bytes, item: m.QueueItem, now: int) -> None:
     """A Welcome we joined with (``state``: the group it took us into)."""
     group_id = dev.engine.group_id(state)
+    if _no_links_expected(dev, group_id, item):
+        return
     mon = _load(dev, group_id)
     mon.joined(item.chain_seq, item.chain, dev.engine.epoch(state))
     _save(dev, None, group_id, mon, now)
@@ -81,6 +93,8 @@ def on_welcome(dev: DeviceCore, state: bytes, item: m.QueueItem, now: int) -> No
 
 def on_commit(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, now: int) -> None:
     group_id = conv["group_id"]
+    if _no_links_expected(dev, group_id, item):
+        return
     mon = _load(dev, group_id)
     mon.commit(item.epoch, item.chain, item.body, item.chain_seq)
     _save(dev, conv, group_id, mon, now)

@@ -58,6 +58,9 @@ async def apply_items(dev: DeviceCore, items: list[m.QueueItem], now: int) -> in
             continue
         if item.kind == "application" and item.group_id is not None:
             await rooms.learn_hub(dev, item.group_id)  # its room URI (MIMI IDs, issue 22)
+        elif item.kind in ("welcome", "commit") and item.chain is None and (
+                item.group_id is not None):
+            await rooms.learn_hub(dev, item.group_id)  # no link: over MIMI? (T07, issue 22)
         _apply_whole(dev, item, now)
         applied += 1
     if items:

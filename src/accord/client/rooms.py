@@ -13,7 +13,10 @@ more than it could do by withholding them. The same answer says whether posts
 to the group go with the device's session (``named_sender``: the hub is
 elsewhere and reached over MIMI, which names the sender); the device takes it
 only for a group hubbed elsewhere, so its own provider cannot learn who posts
-in the groups it hubs itself (T11).
+in the groups it hubs itself (T11). It also says whether the hub's chain links
+(T07) come with the group's commits (``hub_links``: not when the provider follows
+the group over MIMI fan-out, which carries none); the fork check then rests on
+the epoch tags of the application messages alone.
 
 ``StoreIndex`` is the ``MessageIndex`` of one conversation over the profile
 (``store_mimi``): what the mapping of MIMI references needs of earlier
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 _HUB = "hub:"  # kv key prefix: the group id in hex -> the hub's domain
 _NAMED = "named:"  # kv key prefix: the group id in hex -> b"1" if posts name their sender
+_UNLINKED = "unlinked:"  # kv key prefix: the group id in hex -> b"1": no hub chain links
 
 
 def remember_hub(dev: Device, group_id: bytes, hub: str, named: bool = False) -> None:
@@ -68,6 +72,15 @@ async def learn_hub(dev: Device, group_id: bytes, *, again: bool = False) -> Non
         return
     home = dev.identity.account.rsplit("@", 1)[-1]
     remember_hub(dev, group_id, state.hub, state.named_sender and state.hub != home)
+    dev.store.put(_UNLINKED + group_id.hex(),
+                  b"1" if not state.hub_links and state.hub != home else b"0")
+
+
+def hub_links(dev: Device, group_id: bytes) -> bool:
+    """The hub's chain links (T07) come with this group's commits and Welcomes; False when
+    this device's provider follows it over MIMI fan-out, which carries none
+    (``GroupState.hub_links``; only for a group hubbed elsewhere)."""
+    return dev.store.get(_UNLINKED + group_id.hex()) != b"1"
 
 
 def room_uri(dev: Device, group_id: bytes) -> str:

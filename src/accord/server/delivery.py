@@ -31,9 +31,9 @@ def named_sender(p: Provider, group: GroupRecord) -> bool:
     return group.hub != p.config.domain and p.config.mimi_transport
 
 
-def _state(p: Provider, group: GroupRecord) -> m.GroupState:
+def _state(p: Provider, group: GroupRecord, hub_links: bool = True) -> m.GroupState:
     return m.GroupState(group.group_id, group.hub, group.epoch, list(group.members),
-                        list(group.erased), named_sender(p, group))
+                        list(group.erased), named_sender(p, group), hub_links)
 
 
 async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> GroupRecord:
@@ -55,7 +55,10 @@ async def create_group(
 
 
 async def get_group(p: Provider, by: DeviceRecord, group_id: bytes) -> m.GroupState:
-    return _state(p, await _member_group(p, by, group_id))
+    group = await _member_group(p, by, group_id)
+    # a group followed over MIMI fan-out gets no chain links (``mimi_follower``)
+    followed = group.hub != p.config.domain and await p.store.mimi_view(group_id) is not None
+    return _state(p, group, hub_links=not followed)
 
 
 # A running provider always runs federation (accord.server.app): a group is

@@ -193,6 +193,9 @@ class GroupState:
     # hub (a hub reached over MIMI only, draft-ietf-mimi-protocol-06 5.4); False: with
     # a hidden sender, no session (T11).
     named_sender: bool = False
+    # The hub's fork-detection chain link (T07) comes with each commit and Welcome; False:
+    # this provider follows the group over MIMI fan-out, which carries none (issue 22).
+    hub_links: bool = True
 
 
 def erased_leaf(leaf: int) -> str:
