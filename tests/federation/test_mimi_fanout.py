@@ -16,9 +16,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from accord.client import alerts
+from accord.client import alerts, messaging
 from accord.client import conversations as convs
-from accord.client import messaging
 from accord.mls import group as g
 from accord.mls.codec import decode as mls_decode
 from accord.mls.structs import Add
@@ -235,6 +234,31 @@ async def test_T08_mimi_welcome_only_for_keypackages_beta_handed_out(
     r = await evil.send(beta, notify_path(gid, "gamma.test"), fanout(result.commit))
     _error(r, 422, "validation_error", "never handed out")
     assert (await erin.fetch()).items == [] and (await bob.fetch()).items == []
+
+
+async def test_T08_mimi_tree_naming_a_device_beta_does_not_host_is_refused(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """A Welcome into a room beta does not follow yet, for a KeyPackage of bob's that
+    gamma did claim, whose tree also names a "device of beta's" that beta does not host:
+    refused, and bob gets nothing."""
+    beta = providers["beta"]
+    tag = secrets.token_hex(3)
+    dave = await user(clients["gamma"], f"dave{tag}@gamma.test")
+    bob = await user(clients["beta"], f"bob{tag}@beta.test")
+    ghost = MlsDevice(clients["beta"], f"ghost{tag}@beta.test")  # never registered
+    ghost.device_id = secrets.token_urlsafe(16)
+    gid = secrets.token_bytes(16)
+    await dave.create_group(gid)
+    claimed = await dave.claim(bob.account)
+    adds = [Add(mls_decode(MLSMessage, c.key_package).message) for c in claimed]
+    adds.append(Add(mls_decode(MLSMessage, ghost.new_key_package()).message))
+    result, pending = g.commit(dave.state, now=int(time.time()), by_value=adds)
+    tree = w.RatchetTreeOption(1, tuple(g.merge_pending(pending).tree.nodes()))
+    r = await evil.send(beta, notify_path(gid, "gamma.test"), fanout(result.welcome, tree=tree))
+    _error(r, 404, "not_found", "said to be ours is not registered here")
+    assert (await bob.fetch()).items == []
 
 
 async def test_T08_mimi_commit_of_another_epoch_is_refused_and_duplicates_filed_once(
