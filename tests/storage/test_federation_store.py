@@ -235,3 +235,17 @@ async def test_T14_sealed_first_contact_is_kept_only_with_a_request(store: SqlSt
     assert await store.fed_first_contact("a3") == {}
     await store.fed_accept_request("ann@alpha.test", GID)
     assert await store.fed_first_contact("a2") == {}
+
+
+async def test_keypackages_handed_out_are_found_by_ref_until_retention(store: SqlStore) -> None:
+    """MIMI 5.5: a Welcome names its recipients by KeyPackageRef; the provider knows
+    the device and the claimer of each KeyPackage it handed out (the latest claimer of
+    a last-resort one), until retention ends."""
+    await store.create_account(dev("k1", "kim@alpha.test"))
+    await store.kp_handed_out([(b"r1", "k1"), (b"r2", "k1")], "bob@beta.test", 10)
+    await store.kp_handed_out([(b"r2", "k1")], "carol@gamma.test", 20)
+    assert await store.kp_handed([b"r1", b"r2", b"r3"]) == {
+        b"r1": ("k1", "bob@beta.test"), b"r2": ("k1", "carol@gamma.test")}
+    assert await store.kp_handed([]) == {}
+    assert (await store.fed_purge(now=0, outbox_cutoff=15))["kp_handed"] == 1
+    assert await store.kp_handed([b"r1", b"r2"]) == {b"r2": ("k1", "carol@gamma.test")}

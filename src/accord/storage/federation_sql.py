@@ -234,7 +234,9 @@ class FederationSqlMixin(ConsentSqlMixin):
             nonces = await tx.execute("DELETE FROM fed_nonces WHERE expires_at < ?", now)
             # Past retention, a message could not be fetched anyway.
             outbox = await tx.execute("DELETE FROM fed_outbox WHERE created_at < ?", outbox_cutoff)
-        return {"fed_nonces": nonces, "fed_outbox": outbox}
+            # A Welcome comes soon after its claim (MIMI 5.5): no ref is kept past retention.
+            handed = await tx.execute("DELETE FROM kp_handed WHERE handed_at < ?", outbox_cutoff)
+        return {"fed_nonces": nonces, "fed_outbox": outbox, "kp_handed": handed}
 
 
 async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,

@@ -8,7 +8,7 @@ carries MLS only, none of Accord's rosters, so the follower keeps:
   out Welcome messages relies on the hub and target providers storing the
   KeyPackageRef of claimed KeyPackages"); a Welcome names its recipients by
   these refs, and its inviter is the claimer (the claim is where MIMI asks
-  for consent, 5.2).
+  for consent, 5.2). Kept for the retention period (``fed_purge``).
 - ``mimi_followed``: its view of each room it follows over MIMI (the epoch and
   the member at each leaf, ``accord.federation.mimi_roster``), versioned: a
   view is written in the transaction that files the messages it follows from
