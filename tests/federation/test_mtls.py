@@ -6,7 +6,11 @@ provider runs with ``--tls-cert/--tls-key --peer-ca``, reached at 127.0.0.1 thro
 the static peers map, so every TLS name check is of the map's *domain*.
 A message crosses from alpha to beta; a peer request with no certificate, with a
 certificate of another CA, or with a certificate naming another domain than
-its RFC 9421 keyid is refused.
+its RFC 9421 keyid is refused. Every provider runs with ``--peer-crl`` (a CRL
+of the test CA, empty at first); revoking beta.test's certificate then refuses
+beta's requests at alpha and stops alpha's deliveries to beta (kept in the
+outbox until the revocation is lifted), while gamma is unaffected; a CRL that
+no anchor signed, or an expired one, stops the server at startup.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from accord.cli.server_cmd import server
 from accord.errors import PeerUnavailable
 from accord.federation.peer_client import read_bounded
 from accord.federation.peer_tls import client_context
@@ -42,6 +48,7 @@ class Authority:
 
     def __init__(self, name: str) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
+        self.serials: dict[str, int] = {}
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         self.cert = (
             self._builder(subject, subject, self.key.public_key())
@@ -79,6 +86,7 @@ class Authority:
                 self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
+        self.serials[domain] = cert.serial_number
         folder.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = folder / f"{domain}.crt", folder / f"{domain}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -89,11 +97,33 @@ class Authority:
         return cert_path, key_path
 
 
+    def write_crl(self, path: Path, revoked: list[int], number: int,
+                  next_update: dt.timedelta = dt.timedelta(days=1),
+                  signer: ec.EllipticCurvePrivateKey | None = None) -> Path:
+        """A CRL of this CA (signed by ``signer`` to forge one) listing ``revoked``."""
+        now = dt.datetime.now(dt.UTC)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+                   .last_update(now - dt.timedelta(minutes=5)).next_update(now + next_update)
+                   .add_extension(x509.CRLNumber(number), critical=False))
+        for serial in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial)
+                .revocation_date(now - dt.timedelta(minutes=1)).build())
+        crl = builder.sign(signer or self.key, hashes.SHA256())
+        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        return path
+
+
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def authority() -> Authority:
+    return Authority("Accord test CA")
+
+
+@pytest.fixture(scope="module")
+def pki(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pki")
-    ca, rogue = Authority("Accord test CA"), Authority("another CA")
-    files = {"ca": ca.write(root / "ca.pem")}
+    ca, rogue = authority, Authority("another CA")
+    files = {"ca": ca.write(root / "ca.pem"), "crl": ca.write_crl(root / "crl.pem", [], 1)}
     for d in DOMAINS:
         files[d], files[d + ".key"] = ca.issue(d, root / "ca")
     files["rogue:gamma.test"], files["rogue:gamma.test.key"] = rogue.issue("gamma.test",
@@ -106,6 +136,8 @@ def providers(pki: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[dict[str, Provider]]:
     tls = {d: (pki[d], pki[d + ".key"], pki["ca"]) for d in DOMAINS}
     provs = federation(tmp_path_factory.mktemp("mtls"), DOMAINS, tls=tls)
+    for p in provs:
+        p.crl = pki["crl"]  # every provider checks revocation (an empty CRL at first)
     with ExitStack() as cleanup:
         for p in provs:
             cleanup.callback(p.stop)
@@ -166,15 +198,21 @@ async def test_two_providers_federate_over_mutual_tls(
 
 
 async def _as_gamma(providers: dict[str, Provider], pki: dict[str, Path],
-                    cert: str | None) -> int | str:
-    """gamma.test signs (its real key) a harmless delivery to alpha, over a TLS
-    connection that presents ``cert``; the status, or how TLS refused it."""
-    gamma, alpha = providers["gamma"], providers["alpha"]
-    req = signed_post(alpha.url, DELIVER, dumps(fw.FedDeliver(items=[])), gamma.domain,
-                      gamma.key().sign)
+                    cert: str | None, signer: str = "gamma") -> int | str:
+    """gamma.test (or ``signer``) signs (its real key) a harmless delivery to alpha, over
+    a TLS connection that presents ``cert``; the status, or how TLS refused it."""
+    outcome = await _as_peer(providers, pki, cert, signer)
+    return outcome if isinstance(outcome, str) else outcome.status_code
+
+
+async def _as_peer(providers: dict[str, Provider], pki: dict[str, Path],
+                   cert: str | None, signer: str) -> httpx.Response | str:
+    peer, alpha = providers[signer], providers["alpha"]
+    req = signed_post(alpha.url, DELIVER, dumps(fw.FedDeliver(items=[])), peer.domain,
+                      peer.key().sign)
     async with httpx.AsyncClient(timeout=10.0, verify=_peer_tls(pki, cert)) as http:
         try:
-            return (await http.send(req)).status_code
+            return await http.send(req)
         except httpx.TransportError as exc:
             return f"refused by TLS: {type(exc).__name__}"
 
@@ -220,3 +258,66 @@ async def test_outbound_checks_the_peer_certificate_for_the_mapped_domain(
             else:
                 with pytest.raises(PeerUnavailable):
                     await read_bounded(http, domain, request, 1 << 20)
+
+
+def _start(pki: dict[str, Path], crl: Path, data: Path) -> tuple[int, str]:
+    """``accord server`` with ``--peer-crl crl``: refused before it serves anything."""
+    result = CliRunner().invoke(server, [
+        "--data", str(data), "--domain", "alpha.test", "--port", "0",
+        "--tls-cert", str(pki["alpha.test"]), "--tls-key", str(pki["alpha.test.key"]),
+        "--peer-ca", str(pki["ca"]), "--peer-crl", str(crl)])
+    return result.exit_code, result.output
+
+
+def test_crl_signed_by_another_key_is_refused_at_startup(
+    authority: Authority, pki: dict[str, Path], tmp_path: Path
+) -> None:
+    # the CA's name, but not its key
+    forged = authority.write_crl(tmp_path / "forged.pem", [], 2,
+                                 signer=ec.generate_private_key(ec.SECP256R1()))
+    code, output = _start(pki, forged, tmp_path / "data")
+    assert code == 2 and "not signed by any --peer-ca anchor" in output, output
+    assert not (tmp_path / "data").exists()
+
+
+def test_expired_crl_is_refused_at_startup(
+    authority: Authority, pki: dict[str, Path], tmp_path: Path
+) -> None:
+    stale = authority.write_crl(tmp_path / "stale.pem", [], 2,
+                                next_update=-dt.timedelta(minutes=1))
+    code, output = _start(pki, stale, tmp_path / "data")
+    assert code == 2 and "is expired" in output, output
+
+
+async def test_revoked_peer_is_refused_inbound_and_not_delivered_to(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    authority: Authority, pki: dict[str, Path]
+) -> None:
+    carol = MlsDevice(clients["alpha"], "carol@alpha.test")
+    dave = MlsDevice(clients["beta"], "dave@beta.test")
+    for d in (carol, dave):
+        await d.register()
+        await d.upload_key_packages()
+    await carol.create_group(secrets.token_bytes(16))
+    await carol.commit_add(await carol.claim("dave@beta.test"))
+    items = await dave.wait_items(1)
+    dave.join(next(i.body for i in items if i.kind == "welcome"))
+    await carol.post(b"before")
+    seen = await dave.wait_items(1, after=items[-1].seq)
+    assert [dave.read(i.body) for i in seen] == [b"before"]  # unrevoked: delivered
+
+    authority.write_crl(pki["crl"], [authority.serials["beta.test"]], 2)
+    try:
+        # inbound: beta's own key and certificate, refused at alpha
+        answer = await _as_peer(providers, pki, "beta.test", "beta")
+        assert not isinstance(answer, str) and answer.status_code == 401, answer
+        assert "revoked" in answer.json()["message"], answer.text
+        assert await _as_gamma(providers, pki, "gamma.test") == 200  # gamma unaffected
+        # outbound: alpha (carol's hub) does not deliver to beta, and keeps the item
+        await carol.post(b"while revoked")
+        with pytest.raises(AssertionError):
+            await dave.wait_items(1, timeout_s=3.0, after=seen[-1].seq)
+    finally:
+        authority.write_crl(pki["crl"], [], 3)
+    later = await dave.wait_items(1, timeout_s=40.0, after=seen[-1].seq)
+    assert [dave.read(i.body) for i in later] == [b"while revoked"]

@@ -62,6 +62,11 @@ def lock_data_dir(data_dir: Path) -> None:
               "mutual TLS (MIMI). Every peer request must then present a certificate naming "
               "the domain that signed it; outbound, peers are verified against these anchors "
               "(else the system store) and --tls-cert is presented. Needs --tls-cert.")
+@click.option("--peer-crl", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Certificate revocation lists (PEM, one or more) issued by the --peer-ca "
+              "anchors: a peer whose certificate one lists is refused, inbound and outbound. "
+              "Re-read when the file changes; a CRL no anchor signed, or past its "
+              "nextUpdate, stops the server at startup. Needs --peer-ca.")
 @click.option("--retention-days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--rate-limit-scale", default=1.0, show_default=True, type=click.FloatRange(0.01),
               help="Multiply every rate limit (tests and benchmarks on one address).")
@@ -122,6 +127,7 @@ def run(
     drain_timeout: float = 10.0,
     forwarded_allow_ips: str | None = None,
     peer_ca: str | None = None,
+    peer_crl: str | None = None,
     key_file: str | None = None,
     mimi_transport: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
@@ -135,6 +141,16 @@ def run(
         raise click.UsageError("--tls-cert and --tls-key go together")
     if peer_ca and not tls_cert:
         raise click.UsageError("--peer-ca needs --tls-cert and --tls-key (mutual TLS)")
+    if peer_crl and not peer_ca:
+        raise click.UsageError("--peer-crl needs --peer-ca (the anchors that sign the CRLs)")
+    if peer_crl and peer_ca:
+        from accord.federation.peer_tls import PeerCrlError, PeerRevocations
+        from accord.server.state import wall_clock_ms
+
+        try:
+            PeerRevocations(peer_crl, peer_ca, wall_clock_ms())
+        except PeerCrlError as exc:
+            raise click.UsageError(f"--peer-crl: {exc}") from exc
     if key_file and not database:
         raise click.UsageError("--key-file seals keys kept in PostgreSQL (--database); on "
                                "SQLite the keys are files of the data folder, mode 0600")
@@ -171,6 +187,7 @@ def run(
         tls_cert=tls_cert,
         tls_key=tls_key,
         peer_ca=peer_ca,
+        peer_crl=peer_crl,
         key_file=key_file,
         mimi_transport=mimi_transport,
     )

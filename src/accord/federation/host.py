@@ -8,6 +8,7 @@ The server's :class:`accord.server.state.Provider` is one; the app factory
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +39,8 @@ class HostConfig(Protocol):
     @property
     def peer_ca(self) -> str | None: ...
     @property
+    def peer_crl(self) -> str | None: ...  # PEM CRLs of the peers' anchors (revocation)
+    @property
     def mimi_transport(self) -> bool: ...  # room traffic to peers over MIMI only (issue 22)
 
 
@@ -51,6 +54,7 @@ class Host(Protocol):
     limiter: RateLimiter  # per group and per posting key at the hub
     franking_key: bytes | None  # the hub's, loaded once (federation.franking.hub_key)
     federation: Any  # the Federation that start() attaches
+    clock: Callable[[], int]  # now, in ms (peer_tls checks CRLs at this time)
 
     async def announce(self, device_ids: list[str]) -> None:
         """Tell every node that these devices' queues have news."""

@@ -76,6 +76,7 @@ class Provider:
     # mutual TLS (issue 22): (certificate, key, trust anchors of peers), all PEM files
     tls: tuple[Path, Path, Path] | None = None
     mimi: bool = False  # --mimi-transport: room traffic over MIMI only (issue 22)
+    crl: Path | None = None  # --peer-crl, with tls: CRLs of the peers' anchors
 
     @property
     def url(self) -> str:
@@ -95,6 +96,8 @@ class Provider:
         if self.tls:
             cert, key, ca = self.tls
             cmd += ["--tls-cert", str(cert), "--tls-key", str(key), "--peer-ca", str(ca)]
+            if self.crl:
+                cmd += ["--peer-crl", str(self.crl)]
         if self.mimi:
             cmd += ["--mimi-transport"]
         for domain, url in sorted(self.peers.items()):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +28,7 @@ from accord.errors import (
 )
 from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
+from accord.federation.peer_tls import NO_KEEPALIVE
 from accord.federation.provider_key import ProviderKey
 from accord.http_client import async_client
 from accord.mls.codec import WireStruct
@@ -42,17 +43,25 @@ MAX_RESPONSE = 4 * 1024 * 1024
 
 
 def new_http_client(transport: httpx.AsyncBaseTransport | None = None,
-                    verify: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+                    verify: ssl.SSLContext | None = None,
+                    tls_check: Callable[[httpx.Request], Awaitable[None]] | None = None
+                    ) -> httpx.AsyncClient:
     """The one HTTP client of a provider's federation traffic (T15: no User-Agent).
 
     It asks for answers as they are (``identity``): a compressed answer could
     expand a thousandfold in one decoding step, before any limit applies.
+    ``tls_check``: a request hook that checks each new connection's peer certificate
+    (revocation, :func:`accord.federation.peer_tls.outbound_check`); connections are
+    then not kept alive, so every request is checked.
     """
+    extra: dict[str, Any] = {} if verify is None else {"verify": verify}
+    if tls_check is not None:
+        extra |= {"event_hooks": {"request": [tls_check]}, "limits": NO_KEEPALIVE}
     client = async_client(
         timeout=TIMEOUT_S,
         follow_redirects=False,
         transport=transport,
-        **({"verify": verify} if verify is not None else {}),
+        **extra,
     )
     client.headers["Accept-Encoding"] = "identity"
     return client

@@ -29,7 +29,7 @@ from accord.federation.discovery import Resolver
 from accord.federation.host import Host
 from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
-from accord.federation.peer_tls import client_context
+from accord.federation.peer_tls import PeerRevocations, client_context, outbound_check
 from accord.federation.provider_key import ProviderKey
 from accord.ratelimit import Limit, RateLimiter
 
@@ -68,7 +68,12 @@ class Federation(Generic[H]):
         self.config = config
         self.domain = config.domain
         pc = provider.config
-        self.http = new_http_client(transport, client_context(pc.tls_cert, pc.tls_key, pc.peer_ca))
+        # --peer-crl (issue 22): revoked peer certificates, inbound and outbound
+        self.revocations = (PeerRevocations(pc.peer_crl, pc.peer_ca, provider.clock())
+                            if pc.peer_crl and pc.peer_ca else None)
+        self.http = new_http_client(
+            transport, client_context(pc.tls_cert, pc.tls_key, pc.peer_ca),
+            outbound_check(self.revocations, provider.clock) if self.revocations else None)
         resolver = Resolver(self._fetch, config.peers, dns=config.dns_discovery)
         self.client = PeerClient(config.domain, key, resolver, self.http)
         self.limiter = RateLimiter(config.limits)

@@ -75,7 +75,7 @@ async def authenticated(request: Request) -> tuple[Federation[Provider], str, by
         request.headers, body, request.client.host if request.client else "-", now,
     )
     if config.peer_ca:  # issue 22: mutual TLS, the certificate names the signer
-        check_peer_certificate(request.scope, peer)
+        check_peer_certificate(request.scope, peer, fed.revocations, now)
     await gate_peer(fed.provider, peer)  # issue 11: a refused peer provider
     return fed, peer, body, now
 

@@ -51,6 +51,9 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     peer_ca: str | None = None
+    # PEM CRLs issued by the peer_ca anchors: a revoked peer certificate is refused,
+    # inbound and outbound; re-read when the file changes (peer_tls.PeerRevocations)
+    peer_crl: str | None = None
     # the 32-byte key that seals the provider's keys in PostgreSQL (federation.provider_key)
     key_file: str | None = None
     # issue 22: send room traffic to peers over draft-ietf-mimi-protocol-06 only
