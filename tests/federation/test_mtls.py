@@ -16,6 +16,7 @@ no anchor signed, or an expired one, stops the server at startup.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import signal
 import ssl
@@ -32,9 +33,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from accord.cli.server_cmd import server
-from accord.errors import PeerUnavailable
+from accord.errors import AuthError, PeerUnavailable
 from accord.federation.peer_client import read_bounded
-from accord.federation.peer_tls import client_context
+from accord.federation.peer_tls import PeerRevocations, client_context
 from accord.wire import dumps
 from accord.wire import federation as fw
 from tests.federation.providers import MlsDevice, Provider, federation, signed_post
@@ -321,3 +322,25 @@ async def test_revoked_peer_is_refused_inbound_and_not_delivered_to(
         authority.write_crl(pki["crl"], [], 3)
     later = await dave.wait_items(1, timeout_s=40.0, after=seen[-1].seq)
     assert [dave.read(i.body) for i in later] == [b"while revoked"]
+
+
+def test_crl_reload_and_expiry_fail_closed(
+    authority: Authority, pki: dict[str, Path], tmp_path: Path
+) -> None:
+    """At run time (``now`` injected): a changed file that no longer verifies refuses
+    every peer until it is fixed, and so does a CRL past its nextUpdate."""
+    crl = authority.write_crl(tmp_path / "crl.pem", [], 1, next_update=dt.timedelta(hours=1))
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    revocations = PeerRevocations(str(crl), str(pki["ca"]), now)
+    gamma = x509.load_pem_x509_certificate(pki["gamma.test"].read_bytes())
+    revocations.check(gamma, now)  # not revoked
+    with pytest.raises(AuthError, match="past its nextUpdate"):
+        revocations.check(gamma, now + 2 * 3_600_000)
+    authority.write_crl(crl, [], 2, signer=ec.generate_private_key(ec.SECP256R1()))
+    os.utime(crl, ns=(now * 1_000_000 + 1, now * 1_000_000 + 1))  # a change, however fast
+    with pytest.raises(AuthError, match="not signed by any --peer-ca anchor"):
+        revocations.check(gamma, now)
+    authority.write_crl(crl, [authority.serials["gamma.test"]], 3)
+    os.utime(crl, ns=(now * 1_000_000 + 2, now * 1_000_000 + 2))
+    with pytest.raises(AuthError, match="revoked"):
+        revocations.check(gamma, now)
