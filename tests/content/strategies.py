@@ -44,7 +44,8 @@ bodies = st.one_of(
     st.builds(model.Reaction, target=ids, emoji=emoji, remove=st.booleans()),
     st.builds(model.Edit, target=ids, text=text),
     st.builds(model.Delete, target=ids),
-    st.builds(model.ReadReceipt, message_ids=st.lists(ids, max_size=20, unique=True).map(tuple)),
+    st.tuples(st.lists(ids, max_size=20, unique=True), st.integers(0, 20)).map(
+        lambda x: model.ReadReceipt(tuple(x[0][:x[1]]), tuple(x[0][x[1]:]))),
     st.builds(model.TimerSetting, seconds=st.integers(0, model.MAX_TIMER_SECONDS)),
     st.builds(model.Notice, kind=st.sampled_from(model.NoticeKind.ALL), subject=one_line),
 )
@@ -65,7 +66,7 @@ _text = st.text(max_size=12)
 _content_types = st.sampled_from([
     "text/plain;charset=utf-8", "text/markdown;variant=GFM-MIMI", "Text/Plain",
     "application/vnd.accord.timer+cbor", "application/vnd.accord.notice+cbor",
-    "application/vnd.accord.read-receipt+cbor",
+    "application/mimi-message-status",
 ]) | _text
 _leaf = st.one_of(
     st.builds(mimi.NullPart, st.integers(0, 255), st.sampled_from(["", "en", "fr,de-CH"])),
@@ -110,7 +111,7 @@ def knowing(body: model.BodyKinds) -> mimi_map.MemoryIndex:
     if isinstance(body, model.Text) and body.reply_to:
         refs = [body.reply_to]
     elif isinstance(body, model.ReadReceipt):
-        refs = list(body.message_ids)
+        refs = [*body.message_ids, *body.delivered]
     elif hasattr(body, "target"):
         refs = [body.target]
     index = mimi_map.MemoryIndex()

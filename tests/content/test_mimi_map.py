@@ -35,7 +35,7 @@ def _refs(body: model.BodyKinds) -> list[bytes]:
     if isinstance(body, model.Text):
         return [body.reply_to] if body.reply_to else []
     if isinstance(body, model.ReadReceipt):
-        return list(body.message_ids)
+        return [*body.message_ids, *body.delivered]
     return [body.target] if hasattr(body, "target") else []
 
 

@@ -10,13 +10,14 @@ import os
 from typing import Any
 
 from accord.client import conversations as convs
-from accord.client import messaging, posting, rooms
-from accord.content import frank, mimi
+from accord.client import delivery, history, messaging, posting, rooms
+from accord.content import ReadReceipt, frank, mimi
 from accord.content.mimi_map import ACCORD_EXTENSION, mention
+from accord.content.mimi_status import STATUS_TYPE, MessageStatus, decode_status
 from accord.wire.mimi import mimi_room_uri, mimi_user_uri
 from tests.e2e.helpers import Clock
 from tests.engine import stored_needles
-from tests.federation.groups import arrive, events_of, people, until
+from tests.federation.groups import arrive, events_of, next_push, people, until
 from tests.federation.providers import Provider
 
 
@@ -141,3 +142,80 @@ async def test_every_content_kind_round_trips_as_mimi_content_across_two_provide
     for name in ("alpha", "beta"):
         p = providers[name]
         assert stored_needles(p.data_dir, needles, p.database) == [], name
+
+
+async def test_delivery_and_read_reports_cross_two_providers_as_mimi_message_status(
+    providers: dict[str, Provider], tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """bob's device reports alice's text delivered when it arrives and read when bob
+    reads it, each once, as a MIMI message status report sealed like any message;
+    alice sees the status per recipient, and owes no report for a report."""
+    sent: list[tuple[str, Any]] = []
+    send_body = messaging.send_body
+
+    async def spy(dev: Any, conv: dict[str, Any], body: Any, now: int, **kw: Any) -> bytes:
+        sent.append((dev.identity.account, body))
+        return await send_body(dev, conv, body, now, **kw)
+
+    posted: list[tuple[str, bytes]] = []
+    post_sealed = messaging.post_sealed
+
+    async def post_spy(dev: Any, conv: dict[str, Any], plaintext: bytes, *args: Any,
+                       **kw: Any) -> Any:
+        posted.append((dev.identity.account, plaintext))
+        return await post_sealed(dev, conv, plaintext, *args, **kw)
+
+    monkeypatch.setattr(messaging, "send_body", spy)
+    monkeypatch.setattr(messaging, "post_sealed", post_spy)
+    clock = Clock()
+    alice, bob = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta")
+    a, b = alice.identity.account, bob.identity.account
+    try:
+        conv = await convs.create(alice, "reports", [b], clock())
+        bconv = await arrive(bob, "reports", clock)
+        hello = await messaging.send_text(alice, conv, "hello bob", clock())
+
+        def status() -> dict[str, str]:
+            return delivery.status(alice.store.message(hello).meta)
+
+        # bob's sync that takes the text sends its delivery report
+        await until(bob, clock, lambda: bob.store.message(hello))
+        reports = [x for who, x in sent if who == b and isinstance(x, ReadReceipt)]
+        assert [(r.message_ids, r.delivered) for r in reports] == [((), (hello,))]
+        # alice takes it (catch_up: no duties yet): delivered, and nothing owed for it
+        for _ in range(40):
+            await alice.catch_up(clock())
+            if status():
+                break
+            await next_push(alice)
+        assert status() == {b: "delivered"}
+        assert alice.store.get_json(delivery.DUE_KEY, {}) == {}
+        view = history.message_view(alice.store.message(hello))
+        assert (view["status"], view["delivered_to"], view["read_by"]) == ({b: "delivered"}, [b], [])
+
+        # on the wire: MIMI content whose body is one message status report part
+        (wire,) = [p for who, p in posted if who == b]
+        part = mimi.decode_content(wire).body
+        assert isinstance(part, mimi.SinglePart) and part.content_type == STATUS_TYPE
+        hello_id = rooms.index(bob, bconv).mimi_id(hello)
+        assert decode_status(part.content) == ((hello_id, MessageStatus.DELIVERED),)
+        await alice.sync(clock())
+        # bob reads: one read report; reading again sends nothing
+        assert await messaging.mark_read(bob, bob.store.conversation(bconv["conv_id"]), clock()) == 1
+        assert await messaging.mark_read(bob, bob.store.conversation(bconv["conv_id"]), clock()) == 0
+        await until(alice, clock, lambda: status() == {b: "read"})
+        await bob.sync(clock())
+        bob_reports = [x for who, x in sent if who == b and isinstance(x, ReadReceipt)]
+        assert [(r.message_ids, r.delivered) for r in bob_reports] == [((), (hello,)), ((hello,), ())]
+        assert not [x for who, x in sent if who == a and isinstance(x, ReadReceipt)]
+
+        # delivery reports off (a local preference, the draft's section 6): none goes
+        bob.set_settings(delivery_reports=0)
+        quiet = await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
+                                          "unreported", clock())
+        await until(bob, clock, lambda: bob.store.message(quiet))
+        await bob.sync(clock())
+        assert [x for who, x in sent if who == b and isinstance(x, ReadReceipt)] == bob_reports
+    finally:
+        for d in (alice, bob):
+            await d.disconnect()

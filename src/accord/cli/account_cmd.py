@@ -230,11 +230,15 @@ def feed_line(i: dict[str, Any], name: Any) -> str:
 @click.option("--device-check-minutes", type=click.FloatRange(0, 24 * 60), default=None,
               help="How often conversations are checked for devices their accounts no "
                    "longer have (replaced by a restore); 0: at every sync.")
+@click.option("--delivery-reports/--no-delivery-reports", default=None,
+              help="Tell senders when their messages reached this device (on by default);"
+                   " read receipts are `read --no-receipts`.")
 @profile_options
 @with_device
 async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | None,
                        update_every_hours: float | None, post_quantum: bool | None,
-                       device_check_minutes: float | None) -> None:
+                       device_check_minutes: float | None,
+                       delivery_reports: bool | None) -> None:
     """Show or change this device's settings (periodic key updates T09, post-quantum T10)."""
     if update_every_messages is not None:
         dev.set_settings(update_every_messages=update_every_messages)
@@ -244,9 +248,12 @@ async def settings_cmd(dev: Device, as_json: bool, update_every_messages: int | 
         dev.set_settings(post_quantum=int(post_quantum))
     if device_check_minutes is not None:
         dev.set_settings(device_check_ms=int(device_check_minutes * 60_000))
+    if delivery_reports is not None:
+        dev.set_settings(delivery_reports=int(delivery_reports))
     s = dev.settings
     out = {"update_every_messages": s.update_every_messages,
            "update_every_hours": s.update_every_ms / 3_600_000,
            "post_quantum": bool(s.post_quantum),
-           "device_check_minutes": s.device_check_ms / 60_000}
+           "device_check_minutes": s.device_check_ms / 60_000,
+           "delivery_reports": bool(s.delivery_reports)}
     emit(as_json, out, lambda: print_lines([f"{k}: {shown(v)}" for k, v in out.items()]))

@@ -224,6 +224,9 @@ def format_item(i: dict[str, Any], items: list[dict[str, Any]],
             if i["outbox"] != "failed" else " [red](failed: not delivered)[/red]"
     if i["read_by"]:
         line += " [green]✓ read by " + shown(", ".join(who(a) for a in i["read_by"])) + "[/green]"
+    only_delivered = [a for a, s in i.get("status", {}).items() if s == "delivered"]
+    if only_delivered:
+        line += " [dim]✓ delivered to " + shown(", ".join(who(a) for a in only_delivered)) + "[/dim]"
     for emoji, by in i["reactions"].items():
         line += " " + shown(f"{emoji} by " + ", ".join(who(a) for a in by))
     return line

@@ -80,6 +80,9 @@ class Settings:
     post_quantum: int = 1
     # How often dead leaves are checked against the directory (``device_replace``).
     device_check_ms: int = 10 * 60_000
+    # Whether texts received are reported delivered to their senders (``delivery``,
+    # issue 22; draft-mahy-mimi-message-status 6: a local preference).
+    delivery_reports: int = 1
 
     @property
     def suites(self) -> tuple[int, ...]:

@@ -38,7 +38,8 @@ Item = dict[str, Any]
 
 def _fingerprint(m: StoredMessage) -> list[Any]:
     digest = hashlib.sha256(m.body.encode()).hexdigest()[:16]
-    return [digest, m.deleted, m.meta.get("reactions", {}), m.meta.get("read_by", [])]
+    return [digest, m.deleted, m.meta.get("reactions", {}), m.meta.get("read_by", []),
+            m.meta.get("delivered_to", [])]
 
 
 def _all_messages(dev: Device) -> list[tuple[dict[str, Any], StoredMessage]]:

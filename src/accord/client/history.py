@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import delivery
 from accord.client.store import StoredMessage
 from accord.errors import NotFound, ValidationError
 
@@ -29,6 +30,7 @@ def message_view(m: StoredMessage) -> dict[str, Any]:
         "text": m.body, "reply_to": m.reply_to.hex() if m.reply_to else None,
         "edited": m.edited, "deleted": m.deleted, "expires_at": m.expires_at,
         "reactions": m.meta.get("reactions", {}), "read_by": m.meta.get("read_by", []),
+        "delivered_to": m.meta.get("delivered_to", []), "status": delivery.status(m.meta),
         "attachments": [{"file_name": a["file_name"], "media_type": a["media_type"],
                          "size": a["size"]} for a in m.meta.get("attachments", [])],
         # Our own message not yet delivered: "pending", "held" or "failed" (issue 19).

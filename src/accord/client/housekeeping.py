@@ -7,6 +7,7 @@
 - a periodic update of our own leaf (forward secrecy and post-compromise
   security, T09) after ``Settings.update_every_messages`` sent messages or
   ``Settings.update_every_ms``;
+- delivery reports owed for texts received are sent (``delivery``);
 - KeyPackages are topped up.
 
 Each duty is bounded by the number of conversations; a failing duty is
@@ -18,7 +19,15 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from accord.client import consent, device_replace, history_transfer, message_requests, overview
+from accord.client import (
+    consent,
+    delivery,
+    device_replace,
+    history_transfer,
+    message_requests,
+    messaging,
+    overview,
+)
 from accord.client import conversations as convs
 from accord.client.mls_session import identity_of, split_identity
 from accord.client.safety import KeyChangeUnconfirmed
@@ -79,6 +88,8 @@ async def _conversation_duties(dev: DeviceCore, conv: dict[str, Any], linked: se
     conv = dev.store.conversation(conv["conv_id"])
     with contextlib.suppress(KeyChangeUnconfirmed):  # the gate holds it, like any post
         await overview.announce_name(dev, conv, now)  # issue 19: new members learn it
+    conv = dev.store.conversation(conv["conv_id"])
+    await delivery.send_due(dev, conv, now, messaging.send_body)  # issue 22
     conv = dev.store.conversation(conv["conv_id"])
     s = dev.settings
     meta = conv["meta"]

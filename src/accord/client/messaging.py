@@ -31,7 +31,7 @@ import io
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from accord.client import consent, contacts, outbox, rooms
+from accord.client import consent, contacts, delivery, outbox, rooms
 from accord.client.conv_state import mark_left, notice_changes_room
 from accord.client.mls_session import Received, epoch_tag, split_identity
 from accord.client.posting import count_sent, post_sealed, require_member
@@ -312,6 +312,7 @@ def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str,
         return
     body = content.body
     cid = conv["conv_id"]
+    delivery.note(dev, cid, content, account)  # a delivery report owed, for a text only
     if isinstance(body, Text):
         meta: dict[str, Any] = dict(extra or {}, reactions={}, read_by=[])
         meta["attachments"] = [_attachment_meta(a) for a in body.attachments]
@@ -330,6 +331,9 @@ def apply(dev: DeviceCore, conv: dict[str, Any], content: Content, account: str,
     elif isinstance(body, ReadReceipt):
         for mid in body.message_ids:
             _update_meta(dev, mid, functools.partial(_add_reader, account=account))
+        for mid in body.delivered:
+            _update_meta(dev, mid, functools.partial(_add_reader, account=account,
+                                                     key="delivered_to"))
     elif isinstance(body, TimerSetting):
         _set_conv_meta(dev, cid, timer=body.seconds)
         dev.store.add_event(cid, now, "timer", {"by": account, "seconds": body.seconds})
@@ -362,8 +366,8 @@ def _update_meta(dev: DeviceCore, msg_id: bytes, change: Callable[[dict[str, Any
     dev.store.update_message_meta(msg_id, meta)
 
 
-def _add_reader(meta: dict[str, Any], account: str) -> None:
-    meta["read_by"] = sorted(set(meta.get("read_by", [])) | {account})
+def _add_reader(meta: dict[str, Any], account: str, key: str = "read_by") -> None:
+    meta[key] = sorted(set(meta.get(key, [])) | {account})
 
 
 def _react(dev: DeviceCore, body: Reaction, account: str) -> None:

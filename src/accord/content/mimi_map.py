@@ -28,8 +28,12 @@ How each kind is carried (docs/INTEROP.md, "MIMI content"):
   ``ACCORD_STREAM_AEAD`` (private use, RFC 5116 registry: Accord's chunked
   AES-256-GCM, ``accord.content.attachment``), key, empty nonce (per chunk,
   derived), aad = the blob AAD, hashAlg sha-256 over the ciphertext, file name.
-- read receipts, timer settings, notices: Accord media types (section 7.2,
-  proprietary types), disposition ``unspecified``; receipts list MIMI IDs.
+- read and delivery receipts: a MIMI message status report
+  (``application/mimi-message-status``, draft-mahy-mimi-message-status,
+  ``mimi_status``), disposition ``unspecified``: each MIMI ID with ``read``
+  or ``delivered``; on receipt other statuses are ignored.
+- timer settings, notices: Accord media types (section 7.2, proprietary
+  types), disposition ``unspecified``.
 
 MIMI references are message IDs of 32 octets that hash the whole message,
 so the mapping needs the IDs of earlier messages: a ``MessageIndex``
@@ -65,6 +69,7 @@ from accord.content.mimi import (
     SinglePart,
     effective_disposition,
 )
+from accord.content.mimi_status import STATUS_TYPE, MessageStatus, decode_status, encode_status
 from accord.errors import AccordError, CryptoError, DecodeError, ValidationError
 
 __all__ = [
@@ -90,7 +95,6 @@ _SENT_AT, _FRANKING_KEY = 1, 2
 ACCORD_STREAM_AEAD = 0xFF01  # RFC 5116 AEAD registry, private use (32768-65535)
 TEXT_PLAIN = "text/plain;charset=utf-8"
 TEXT_MARKDOWN = "text/markdown;variant=GFM-MIMI"
-RECEIPT_TYPE = "application/vnd.accord.read-receipt+cbor"  # [MessageId, ...]
 TIMER_TYPE = "application/vnd.accord.timer+cbor"  # seconds, 0 = off
 NOTICE_TYPE = "application/vnd.accord.notice+cbor"  # [kind, subject]
 
@@ -200,8 +204,10 @@ def _body(body: model.BodyKinds, index: MessageIndex) -> tuple[bytes | None, byt
     if isinstance(body, model.Delete):
         return _ref(index, body.target), None, NullPart(Disposition.RENDER)
     if isinstance(body, model.ReadReceipt):
-        ids = tuple(_ref(index, m) for m in body.message_ids)
-        return None, None, SinglePart(Disposition.UNSPECIFIED, "", RECEIPT_TYPE, cbor.encode(ids))
+        entries = [(_ref(index, m), MessageStatus.READ) for m in body.message_ids]
+        entries += [(_ref(index, m), MessageStatus.DELIVERED) for m in body.delivered]
+        return None, None, SinglePart(Disposition.UNSPECIFIED, "", STATUS_TYPE,
+                                      encode_status(entries))
     if isinstance(body, model.TimerSetting):
         return None, None, SinglePart(Disposition.UNSPECIFIED, "", TIMER_TYPE,
                                       cbor.encode(body.seconds))
@@ -327,11 +333,9 @@ def _single(part: SinglePart, m: MimiContent, index: MessageIndex) -> model.Body
     if is_text(part):
         reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
         return model.Text(_text_of(part), reply, (), _is_markdown(part))
-    value = _payload(part) if kind in (RECEIPT_TYPE, TIMER_TYPE, NOTICE_TYPE) else None
-    if kind == RECEIPT_TYPE and isinstance(value, tuple):
-        # Receipts for messages never seen here are dropped, the rest kept.
-        known = (index.accord_id(v) if isinstance(v, bytes) else None for v in value)
-        return model.ReadReceipt(tuple(a for a in known if a is not None))
+    if kind == STATUS_TYPE:
+        return _status_report(part, index)
+    value = _payload(part) if kind in (TIMER_TYPE, NOTICE_TYPE) else None
     if kind == TIMER_TYPE and isinstance(value, int) and not isinstance(value, bool):
         return model.TimerSetting(value)
     if (kind == NOTICE_TYPE and isinstance(value, tuple) and len(value) == 2
@@ -339,6 +343,19 @@ def _single(part: SinglePart, m: MimiContent, index: MessageIndex) -> model.Body
             and isinstance(value[1], str)):
         return model.Notice(value[0], value[1])
     raise _Refused(Unsupported("an unsupported content type", part.content_type))
+
+
+def _status_report(part: SinglePart, index: MessageIndex) -> model.ReadReceipt:
+    """A message status report: what it says read or delivered of messages seen here;
+    other statuses, and messages never seen here, are dropped."""
+    try:
+        entries = decode_status(part.content)
+    except DecodeError:
+        raise _Refused(Unsupported("a malformed message status report", part.content_type)) from None
+    known = [(index.accord_id(mid), status) for mid, status in entries]
+    read = tuple(a for a, s in known if a is not None and s == MessageStatus.READ)
+    delivered = tuple(a for a, s in known if a is not None and s == MessageStatus.DELIVERED)
+    return model.ReadReceipt(read, delivered)
 
 
 def _mapped_body(m: MimiContent, part: NestedPart, index: MessageIndex) -> model.BodyKinds:
@@ -386,7 +403,7 @@ def kind_of(m: MimiContent) -> str:
     return "unsupported"
 
 
-_ACCORD_TYPES = {RECEIPT_TYPE: "readreceipt", TIMER_TYPE: "timersetting", NOTICE_TYPE: "notice"}
+_ACCORD_TYPES = {STATUS_TYPE: "readreceipt", TIMER_TYPE: "timersetting", NOTICE_TYPE: "notice"}
 
 
 def franking_key(m: MimiContent) -> bytes:

@@ -131,7 +131,11 @@ class Delete:
 
 @wire
 class ReadReceipt:
+    """A status report: the messages read, and those only delivered (a MIMI message
+    status report, ``mimi_status``); empty, it is a cover post."""
+
     message_ids: BoundedTuple(MessageId, MAX_RECEIPT_IDS, unique=True)  # type: ignore[valid-type]
+    delivered: BoundedTuple(MessageId, MAX_RECEIPT_IDS, unique=True) = ()  # type: ignore[valid-type]
 
 
 @wire

@@ -134,6 +134,7 @@ async def test_listen_applies_each_pushed_batch_under_the_writer_lock(tmp_path: 
     n = await bob.listen(lambda: NOW + 4, max_frames=10, idle_timeout=1.0,
                          on_items=lambda items: seen.append([i.msg_id for i in items]),
                          on_connected=lambda: connected.append(True))
-    assert n == 1 and connected == [True] and len(seen) == 1
+    # the one pushed batch: three, after bob's own delivery report of one and two (issue 22)
+    assert connected == [True] and len(seen) == 1 and n == len(seen[0]) == 2
     assert starts == [queued[-1].seq]  # after what the catch-up sync applied
     assert [m_.body for m_ in bob.store.messages(cb["conv_id"])][-3:] == ["one", "two", "three"]

@@ -170,6 +170,9 @@ function messageNode(convId, m, byId) {
   foot.append(reactions);
   if (own && m.read_by.length) foot.append(el("span", {class: "receipt",
                                                       text: `Read by ${m.read_by.length}`}));
+  const delivered = Object.values(m.status || {}).filter((s) => s === "delivered").length;
+  if (own && delivered) foot.append(el("span", {class: "receipt",
+                                                text: `Delivered to ${delivered}`}));
   art.append(foot);
   const actions = el("div", {class: "actions"});
   actions.append(el("button", {type: "button", text: "Reply", on: {click: () =>
