@@ -184,7 +184,12 @@ def test_an_attachment_must_be_in_accords_blob_format() -> None:
 
         bad = dataclasses.replace(files, body=dataclasses.replace(
             files.body, parts=(files.body.parts[0], dataclasses.replace(ext, **change))))
+        # 4.4 processAll: the text is shown, the part Accord cannot open said unsupported
         result = from_mimi(bad, MemoryIndex(), received_at=0)
+        assert isinstance(result, model.Content), change
+        assert result.body == model.Text("look\n[unsupported: image/png a.png]"), change
+        alone = dataclasses.replace(bad, body=bad.body.parts[1])
+        result = from_mimi(alone, MemoryIndex(), received_at=0)
         assert isinstance(result, Unsupported) and "blob format" in result.reason, change
 
 

@@ -358,24 +358,62 @@ def _status_report(part: SinglePart, index: MessageIndex) -> model.ReadReceipt:
     return model.ReadReceipt(read, delivered)
 
 
+MAX_NOTE = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Shown:
+    """What Accord shows of a part: texts (with their markdown flag), attachments, and
+    the summaries of the parts it cannot show."""
+
+    texts: tuple[tuple[str, bool], ...] = ()
+    attachments: tuple[model.Attachment, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+    def rank(self) -> tuple[bool, bool]:
+        shows = bool(self.texts or self.attachments)
+        return shows and not self.unsupported, shows
+
+
+def _show(part: NestedPart) -> _Shown:
+    """Section 4.4, level by level (at most ``MAX_NESTING``, as decoded): of a
+    ``chooseOne``, the first alternative shown whole, else the first shown at all; of a
+    ``singleUnit``, all of it or, when one part is not understood, none; of a
+    ``processAll``, every part, those not understood said as unsupported."""
+    if isinstance(part, NullPart):
+        return _Shown()
+    if isinstance(part, SinglePart | ExternalPart):
+        try:
+            if isinstance(part, ExternalPart):
+                return _Shown(attachments=(_attachment(part),))
+            if is_text(part):
+                return _Shown(texts=((_text_of(part), _is_markdown(part)),))
+        except _Refused:
+            pass
+        return _Shown(unsupported=(_summary(part),))
+    shown = [_show(p) for p in part.parts]
+    if part.semantics == PartSemantics.CHOOSE_ONE:
+        return max(shown, key=_Shown.rank)  # the first of the best
+    if part.semantics == PartSemantics.SINGLE_UNIT and any(s.unsupported for s in shown):
+        return _Shown(unsupported=(_summary(part),))
+    return _Shown(tuple(t for s in shown for t in s.texts),
+                  tuple(a for s in shown for a in s.attachments),
+                  tuple(u for s in shown for u in s.unsupported))
+
+
 def _mapped_body(m: MimiContent, part: NestedPart, index: MessageIndex) -> model.BodyKinds:
     if m.replaces is not None:
         return _replacing(m, index)
     if isinstance(part, SinglePart):
         return _single(part, m, index)
-    if isinstance(part, MultiPart) and part.semantics == PartSemantics.CHOOSE_ONE:
-        # 4.4: the receiver picks one alternative; the first Accord can show.
-        for choice in part.parts:
-            try:
-                return _mapped_body(m, choice, index)
-            except _Refused:
-                continue
-    if isinstance(part, MultiPart) and part.semantics == PartSemantics.PROCESS_ALL:
-        first, *rest = part.parts
-        if is_text(first) and rest:
+    if isinstance(part, MultiPart):
+        shown = _show(part)
+        if shown.texts or shown.attachments:
             reply = index.accord_id(m.in_reply_to) if m.in_reply_to is not None else None
-            return model.Text(_text_of(first), reply, tuple(map(_attachment, rest)),
-                              _is_markdown(first))
+            notes = [f"[unsupported: {' '.join(u.split())[:MAX_NOTE]}]" for u in shown.unsupported]
+            text = "\n".join(x for x in ("\n\n".join(t for t, _ in shown.texts), *notes) if x)
+            markdown = bool(shown.texts) and shown.texts[0][1]
+            return model.Text(text, reply, tuple(shown.attachments), markdown)
     if isinstance(part, ExternalPart):
         return model.Text("", None, (_attachment(part),))
     raise _Refused(Unsupported("content Accord cannot show", _summary(part)))
@@ -389,10 +427,9 @@ def kind_of(m: MimiContent) -> str:
     reaction = effective_disposition(part.disposition) == Disposition.REACTION
     if m.replaces is not None:
         return "reaction" if reaction else "delete" if isinstance(part, NullPart) else "edit"
-    if isinstance(part, MultiPart) and part.semantics == PartSemantics.CHOOSE_ONE:
-        return "text" if any(is_text(p) for p in part.parts) else "unsupported"
-    if isinstance(part, MultiPart) and part.semantics == PartSemantics.PROCESS_ALL:
-        return "text" if is_text(part.parts[0]) else "unsupported"
+    if isinstance(part, MultiPart):
+        shown = _show(part)
+        return "text" if shown.texts or shown.attachments else "unsupported"
     if isinstance(part, ExternalPart):
         return "text"
     if isinstance(part, SinglePart):
