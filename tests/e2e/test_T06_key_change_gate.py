@@ -51,6 +51,7 @@ async def test_T06_every_send_path_is_gated(server: LocalServer, tmp_path: Path)
         await messaging.send_text(bob, convs.find(bob, conv["conv_id"]), "theirs", clock())
         await alice.sync(clock())
         await bob.sync(clock())
+        await bob.sync(clock())  # the delivery report bob's sync sent, back on his queue
         conv = alice.store.conversation(conv["conv_id"])
         verified_before_a_change(alice, b_acct)
 
