@@ -134,7 +134,8 @@ async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_s
         assert "hidden at home" in await bodies(bob, "over mimi", "hidden at home", clock)
         showed, status, answer = recorders["alice"].posts[-1]
         assert (showed, status, answer.get("created_at")) == (False, 201, None)
-        assert log_count(alpha, SUBMIT_LINE) == submitted + 1
+        # and bob's device reported alice's text delivered, over submitMessage too
+        assert log_count(alpha, SUBMIT_LINE) == submitted + 2
     finally:
         for dev in devs:
             await dev.disconnect()
