@@ -76,6 +76,9 @@ COVERAGE: dict[str, dict[str, str]] = {
         "items[].created_at": "value: a time the device shows",
         "items[].group_epoch": "value: the follower's copy of the hub's epoch",
         "items[].franking_tag": "value: the hub's tag, checked when reported (T13)",
+        "items[].ratchet_tree": "value: a Welcome's tree the hub keeps in its own outbox for"
+                                " MIMI fan-out (federation.mimi_fanout); a follower taking"
+                                " Accord's fan-out never reads it",
         "items[].chain_seq": "value: the hub's chain, checked by the device (T07)",
         "items[].chain": "value: the hub's chain, checked by the device (T07)",
         "items[].first_contact[].device_id": MAL + (

@@ -30,13 +30,14 @@ from accord.wire import b64e
 # (table, column that names a device) for rows erased with the devices
 DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
                  "sessions", "challenges", "fed_refused", "fed_admitted",
-                 "fed_first_contact")
+                 "fed_first_contact", "kp_handed")
 # (table, column that names the account)
 ACCOUNT_COLUMNS = (("fed_blocks", "account"), ("fed_blocks", "target"),
                    ("fed_contacts", "account"), ("fed_contacts", "contact"),
                    ("fed_requests", "account"), ("fed_requests", "from_account"),
                    ("account_actions", "account"), ("account_backups", "account"),
-                   ("abuse_reports", "reporter"), ("abuse_reports", "alleged_sender"))
+                   ("abuse_reports", "reporter"), ("abuse_reports", "alleged_sender"),
+                   ("kp_handed", "requester"))
 MAX_SCAN = 100_000
 
 
@@ -172,7 +173,8 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
 
 # A peer's deleted account: rows about it, not our users' own decisions about it. A
 # block stays (the name can be registered again), and so does an abuse report (issue 17).
-REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_account"))
+REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_account"),
+                          ("kp_handed", "requester"))
 
 
 async def _known_at(tx: Tx, device_ids: list[str]) -> dict[str, set[str]]:
