@@ -29,12 +29,12 @@ class Faulty:
         self.calls = 0
         dev.api.post_application = self  # type: ignore[method-assign]
 
-    async def __call__(self, *args: Any) -> Any:
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
         if self.fail is None:
-            return await self.real(*args)
+            return await self.real(*args, **kwargs)
         if self.after_delivery:
-            await self.real(*args)  # the provider took it; its answer is lost
+            await self.real(*args, **kwargs)  # the provider took it; its answer is lost
         raise self.fail
 
 
