@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accord.federation import http_signatures as hs
 from accord.federation.loopback import Provider
 from accord.federation.provider_key import key_path
-from accord.wire import decode, dumps, encode, signing
+from accord.wire import b64e, decode, dumps, encode, signing
 from accord.wire import messages as m
 from tests.engine import federation
 from tests.harness import SimDevice, group_path
@@ -99,8 +99,13 @@ class MlsDevice(SimDevice):
                                    group_info=bytes(info.to_bytes()))
         await self.call("POST", "/v1/groups", req, expect=201)
 
-    async def claim(self, account: str, expect: int = 200) -> list[m.ClaimedKeyPackage]:
-        r = await self.call("POST", f"/v1/accounts/{account}/keypackages/claim", expect=expect)
+    async def claim(self, account: str, expect: int = 200, group: bytes | None = None
+                    ) -> list[m.ClaimedKeyPackage]:
+        """Claim ``account``'s KeyPackages (for an add to ``group``: a provider sending
+        over MIMI claims them through the group's hub)."""
+        query = "" if group is None else f"?group_id={b64e(group)}"
+        r = await self.call("POST", f"/v1/accounts/{account}/keypackages/claim{query}",
+                            expect=expect)
         return decode(m.ClaimResponse, r.json()).key_packages if expect == 200 else []
 
     async def commit_add(self, claimed: list[m.ClaimedKeyPackage], expect: int | None = 201,

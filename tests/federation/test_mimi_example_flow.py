@@ -28,11 +28,10 @@ providers, with the expected content; no request of Accord's own federation API
 byte, and each request a provider sent names it in its ``From`` header (4.1). Each
 test checks one step, the steps before it only run.
 
-Not checked yet, so not among :data:`OVER_MIMI`: 3.3. Bob's provider claims cathy's
-KeyPackage from c.example directly, and the hub then confirms the added device with
-c.example over Accord's ``POST /federation/v1/devices``: the draft sends the claim
-through the hub (5.2, "MUST be sent via the hub provider"), which then knows where the
-KeyPackage came from. The step runs (the later steps need it), its check fails there.
+In 3.3 bob claims cathy's KeyPackages for the room: b.example sends the claim to the
+hub, naming the room, and the hub relays it to c.example (5.2, "MUST be sent via the
+hub provider"); the hub then knows where the KeyPackage came from and takes bob's Add
+of it without asking c.example anything more.
 """
 
 from __future__ import annotations
@@ -244,20 +243,27 @@ async def add_bob(room: Room) -> None:
 
 
 async def add_cathy(room: Room) -> None:
-    """3.3: cathy's key material from c.example; bob's commit to the hub over update;
-    cathy's Welcome to c.example over notify."""
+    """3.3: cathy's key material from c.example through the hub (keyMaterial b -> a -> c,
+    the room named); bob's commit to the hub over update; cathy's Welcome to c.example
+    over notify."""
     alice, bob, cathy = room.alice, room.bob, room.cathy
-    claimed = await bob.claim(cathy.account)
+    claimed = await bob.claim(cathy.account, group=room.gid)
     seen = len((await alice.fetch()).items)
     await add(bob, claimed)
     await join_from_queue(cathy)
     alice.read((await alice.wait_items(seen + 1))[-1].body)
-    step = await room.step("3.3 bob adds cathy", ("update", B, A), ("notify", A, C))
+    step = await room.step("3.3 bob adds cathy", ("keyMaterial", B, A), ("keyMaterial", A, C),
+                           ("update", B, A), ("notify", A, C))
     if step is None:
         return
-    fetched = [(x.sender, x.to) for x, name, _, _ in step.decoded if name == "keyMaterial"]
-    # the draft's figure 4: b -> a -> c; Accord: the target's provider directly
-    assert fetched in ([(B, A), (A, C)], [(B, C)]), fetched
+    fetched = sorted((x.sender, x.to) for x, name, _, _ in step.decoded if name == "keyMaterial")
+    assert fetched == [(A, C), (B, A)], fetched  # the draft's figure 4: b -> a -> c
+    [(asked, answer)] = step.calls("keyMaterial", B, A)
+    [(relayed, relayed_answer)] = step.calls("keyMaterial", A, C)
+    assert relayed == asked and relayed_answer == answer  # the hub relays as it is
+    assert (asked["requestingUser"], asked["targetUser"], asked["roomId"]) == (
+        room.uri("bob", B), room.uri("cathy", C), w.mimi_room_uri(A, room.gid))
+    assert answer["userStatus"] == 0
     [(update, update_resp)] = step.calls("update", B, A)
     assert update["proposalOrCommit"]["message"]["content"]["content_type"] == rfc.COMMIT
     assert update["welcome"] is not None and update_resp["responseCode"] == 0
@@ -381,7 +387,7 @@ async def people(provs: dict[str, Provider], wire: Wire, http: list[httpx.AsyncC
     return Room(provs, wire, alice, bob, cathy, tag, at=wire.mark())
 
 
-OVER_MIMI = ("3.1", "3.2", "3.4", "3.5", "3.6")  # the steps that cross over MIMI only
+OVER_MIMI = ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6")  # the steps that cross over MIMI only
 
 
 @pytest.mark.parametrize("number", OVER_MIMI)

@@ -272,10 +272,16 @@ class ProviderApi:
         return await self._json(m.KeyPackageCount, "GET", "/v1/keypackages/count", auth=True,
                                 params={"cipher_suite": cipher_suite})
 
-    async def claim_key_packages(self, account: str, cipher_suite: int = 1) -> m.ClaimResponse:
+    async def claim_key_packages(self, account: str, cipher_suite: int = 1,
+                                 group_id: bytes | None = None) -> m.ClaimResponse:
+        """``group_id``: the group the KeyPackages are for, if any (its hub relays the
+        claim when the provider sends over MIMI)."""
+        params: dict[str, Any] = {"cipher_suite": cipher_suite}
+        if group_id is not None:
+            params["group_id"] = b64e(group_id)
         return await self._json(m.ClaimResponse, "POST",
                                 f"/v1/accounts/{quote(account, safe='@')}/keypackages/claim",
-                                auth=True, params={"cipher_suite": cipher_suite})
+                                auth=True, params=params)
 
     # -- groups and delivery ------------------------------------------------------
 

@@ -240,17 +240,18 @@ def fits_pq(suite: int, devices: int) -> bool:
 
 
 async def claim(dev: DeviceCore, account: str, skip: set[bytes], now: int, suite: int, *,
-                confirmed: bool | Collection[str] = False
+                confirmed: bool | Collection[str] = False, group_id: bytes | None = None
                 ) -> tuple[list[tuple[str, bytes]], bool]:
     """``(device_id, KeyPackage)`` of ``suite`` for every device of ``account`` not in
-    ``skip``, and whether every such device had one.
+    ``skip``, and whether every such device had one. ``group_id``: the existing group
+    they are for (a provider sending over MIMI claims them through its hub, 5.2).
 
     Every path that adds someone's devices claims here (create, add, ReInit, device
     replacement), so the key-change gate (``_gate``) runs before any
     KeyPackage is claimed, let alone committed: a claimed key must be a listed one."""
     listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
     await _gate(dev, account, list(listed.values()), now, confirmed)
-    claim = await dev.api.claim_key_packages(account, suite)
+    claim = await dev.api.claim_key_packages(account, suite, group_id)
     out = []
     for c in claim.key_packages:
         identity, sig_key = dev.engine.key_package_identity(c.key_package, now, suite)
@@ -281,7 +282,8 @@ async def add_members(dev: DeviceCore, conv: dict[str, Any], accounts: list[str]
     adds: list[tuple[str, bytes]] = []
     await _key_change_gate(dev, _accounts(accounts), now, confirmed)
     for account in _accounts(accounts):
-        got, _ = await claim(dev, account, present, now, suite, confirmed=confirmed)
+        got, _ = await claim(dev, account, present, now, suite, confirmed=confirmed,
+                             group_id=conv["group_id"])
         if not got and account not in in_group and suite != CLASSIC_SUITE:
             raise ValidationError(f"no device of {account} offers this conversation's cipher"
                                   f" suite {suite:#06x}", "Accord: cipher suite (T10)")

@@ -95,6 +95,7 @@ async def _replace(dev: DeviceCore, conv: dict[str, Any], stale: list[bytes], no
     suite = dev.engine.cipher_suite(state)
     adds: list[tuple[str, bytes]] = []
     for account in mine:
-        adds += (await convs.claim(dev, account, present, now, suite))[0]
+        adds += (await convs.claim(dev, account, present, now, suite,
+                                   group_id=conv["group_id"]))[0]
     remove = [i for i in stale if split_identity(i)[0] in mine]
     return int(await convs.commit(dev, conv, now, add=adds, remove=remove))

@@ -88,8 +88,9 @@ def key_package_owner(raw: bytes) -> tuple[str, str]:
 
 
 async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
-                cipher_suite: int = 1) -> m.ClaimResponse:
-    """Claim a remote account's KeyPackages through its provider, for a local device.
+                cipher_suite: int = 1, group_id: bytes | None = None) -> m.ClaimResponse:
+    """Claim a remote account's KeyPackages through its provider, for a local device
+    (over MIMI for a group hubbed elsewhere: through that group's hub, 5.2).
 
     The answer is the owner's provider's word about its own account: each
     KeyPackage must name ``account/device_id`` for that account (issue 17), and
@@ -98,7 +99,7 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     """
     domain = account.rsplit("@", 1)[-1]
     if fed.mimi:
-        resp = await mimi_out.claim(fed, account, by, now, cipher_suite)
+        resp = await mimi_out.claim(fed, account, by, now, cipher_suite, group_id)
     else:
         req = fw.FedClaimRequest(account=account, requester=by.account,
                                  cipher_suite=cipher_suite)

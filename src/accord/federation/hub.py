@@ -104,18 +104,26 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
     """Issue 17: a follower speaks for the devices of its own accounts. A device of a
     third provider it adds must be one that provider confirmed here, keyed by account
     (a claim), or that provider's own directory must list it with the Add's key: then
-    it is confirmed now. The commit's transaction checks every added device again
-    against its credential's account (``binding_sql.place_added``)."""
+    it is confirmed now; or the hub itself relayed the Add's very KeyPackage from that
+    provider for this room (MIMI 5.2, ``accord.server.mimi_relay``): confirmed by its
+    source. The commit's transaction checks every added device again against its
+    credential's account (``binding_sql.place_added``)."""
     o = c.origin
     store = c.fed.provider.store
     others = [d for d in o.placed if d.domain not in (o.peer, c.fed.domain)]
     creds = mls_check.added_credentials(o.commit) if others else {}
+    refs = mls_check.added_key_package_refs(o.commit) if others else {}
+    relayed = await store.kp_relayed(c.group.group_id, list(refs.values())) if others else {}
     for d in others:
         if d.device_id not in creds:
             raise ValidationError("the hub cannot confirm where an added device lives")
         account, key = creds[d.device_id]
         if account.rsplit("@", 1)[-1] != d.domain:
             raise ValidationError("an added device is not hosted where its credential says")
+        ref = refs.get(d.device_id)
+        if ref is not None and relayed.get(ref) == (d.device_id, account, d.domain):
+            await store.fed_bind_confirmed([(account, d.device_id)], c.fed.domain)
+            continue
         # Always asked, even for a confirmed pair: the follower built this leaf, and
         # only the owner's provider can say that its key is that device's.
         listed = await follower.list_devices(c.fed, account, c.now)

@@ -5,7 +5,10 @@ instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federa
   (5.3) with a HandshakeBundle; the commit's bundle takes the new epoch's GroupInfo
   and ratchet tree the device sent (``CommitRequest.group_info``, which must carry the
   request's posting key, ``accord.wire.posting_component``, and ``ratchet_tree``);
-- a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2).
+- a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2), for a group
+  hubbed elsewhere to that group's hub with its ``roomId`` (5.2: "MUST be sent via the
+  hub provider of whatever room they will be used in"; the hub relays it to the
+  target's provider, ``accord.server.mimi_relay``), else to the target's provider.
 
 Each answer becomes what Accord's own route answers, so the device sees the same
 typed errors either way: ``wrongEpoch`` is an ``EpochConflict`` naming the hub's
@@ -124,26 +127,34 @@ async def forward_proposal(fed: Federation, group: GroupRecord, req: m.ProposalR
 
 
 async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
-                cipher_suite: int) -> m.ClaimResponse:
+                cipher_suite: int, group_id: bytes | None = None) -> m.ClaimResponse:
     """A remote user's KeyPackages over MIMI (5.2), as Accord's claim answers them.
 
     The requester's signature is made with a one-time key of the suite under a basic
     credential naming the requesting user: the provider holds no key of its user's
     devices, and the request is the provider's, authenticated by its own signature
-    (RFC 9421). Accord's claim names no room, so ``roomId`` is empty. A user who is
-    unknown, gave no consent or was deleted is ``NotFound`` (no probing, T14)."""
+    (RFC 9421). A claim for a group hubbed elsewhere (the device a member of it) goes
+    to its hub, naming the room; any other names none. A user who is unknown, gave no
+    consent or was deleted is ``NotFound`` (no probing, T14)."""
     domain = account.rsplit("@", 1)[-1]
+    send_to, room = domain, b""
+    if group_id is not None:
+        group = await fed.provider.store.get_group(group_id)
+        if by.device_id not in group.members:
+            raise NotFound("no such group")
+        if group.hub != fed.domain:
+            send_to, room = group.hub, w.mimi_room_uri(group.hub, group_id).encode()
     target = w.mimi_user_uri(account)
     requester = w.mimi_user_uri(by.account)
     suite = get_suite(cipher_suite)
     priv, pub = suite.generate_signature_key_pair()
     unsigned = w.KeyMaterialRequest(w.MLS10, w.IdentifierUri.of(requester),
-                                    w.IdentifierUri.of(target), w.IdentifierUri(b""),
+                                    w.IdentifierUri.of(target), w.IdentifierUri(room),
                                     (cipher_suite,), NO_CAPABILITIES, pub,
                                     Credential.basic(requester.encode()), b"")
     req = dataclasses.replace(unsigned, key_material_request_signature=suite.sign_with_label(
         priv, unsigned.SIGN_LABEL, unsigned.tbs()))
-    resp = await fed.client.post_mimi(domain, "keyMaterial", target, req,
+    resp = await fed.client.post_mimi(send_to, "keyMaterial", target, req,
                                       w.KeyMaterialResponse, now)
     if resp.user_uri.text() != target:
         raise NotFound("the provider answered for another user")

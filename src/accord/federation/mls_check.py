@@ -211,6 +211,17 @@ def added_credentials(commit: bytes) -> dict[str, tuple[str, bytes]]:
     return out
 
 
+def added_key_package_refs(commit: bytes) -> dict[str, bytes]:
+    """Device id -> the KeyPackageRef (RFC 9420 5.2) of its KeyPackage, for each Add by
+    value of a PublicMessage commit."""
+    msg = _mls(commit, "a commit").message
+    if not isinstance(msg, PublicMessage) or not isinstance(msg.content.content, Commit):
+        return {}
+    return {identity_device(p.key_package.leaf_node.credential.identity):
+            key_package_ref(p.key_package)
+            for p in msg.content.content.proposals if isinstance(p, Add)}
+
+
 def added_accounts(commit: bytes) -> dict[str, str]:
     """Device id -> the account its credential names, for each Add by value."""
     return {d: account for d, (account, _) in added_credentials(commit).items()}

@@ -97,14 +97,15 @@ async def count(p: Provider, by: DeviceRecord, cipher_suite: int = 1) -> m.KeyPa
 
 async def claim(
     p: Provider, account: str, by: DeviceRecord | None = None, now: int = 0,
-    cipher_suite: int = 1,
+    cipher_suite: int = 1, group_id: bytes | None = None,
 ) -> m.ClaimResponse:
     """A local device's claim: of a local account here, of a remote one through its provider
-    (a running provider always federates, ``accord.server.app``)."""
+    (a running provider always federates, ``accord.server.app``). ``group_id``: the
+    group the KeyPackages are for (a MIMI claim goes through its hub; else unused)."""
     if by is None:
         raise ValidationError("a claim needs a claimer")
     if account.rsplit("@", 1)[-1] != p.config.domain:
-        return await follower.claim(p.federation, account, by, now, cipher_suite)
+        return await follower.claim(p.federation, account, by, now, cipher_suite, group_id)
     return await claim_local(p, account, Claimer(by.account), now, cipher_suite)
 
 

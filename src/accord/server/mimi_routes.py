@@ -4,7 +4,9 @@
   the draft's URL templates, and Accord's extensions (``accord-*`` keys).
 - ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2): the claim path of
   ``accord.server.keypackages`` (its limits and its consent rule, one
-  ``admit_claim`` for every claimer) answering in the draft's structures.
+  ``admit_claim`` for every claimer) answering in the draft's structures; for a
+  user of another provider, the hub's relay for a room it hubs
+  (:mod:`accord.server.mimi_relay`, which also says whom a relayed request is for).
 - ``POST /mimi/v1/update/{roomId}`` (5.3), ``POST /mimi/v1/submitMessage/{roomId}``
   (5.4), ``POST /mimi/v1/groupInfo/{roomId}`` (5.6): :mod:`accord.server.mimi_hub`.
 - ``POST /mimi/v1/notify/{roomId}`` (5.5): :mod:`accord.server.mimi_follower`.
@@ -52,6 +54,7 @@ from accord.server import (
     mimi_consent,
     mimi_follower,
     mimi_hub,
+    mimi_relay,
     reports,
 )
 from accord.server.errors import error_response
@@ -116,8 +119,11 @@ async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, ta
     if req.target_user.text() != target:
         raise ValidationError("the body's targetUser is not the path's", "MIMI 5.2")
     account = w.account_of_user_uri(target)
+    requesting = w.account_of_user_uri(req.requesting_user.text())
+    if account.rsplit("@", 1)[-1] != fed.domain:  # a follower's, for a room we hub (5.2)
+        return await mimi_relay.relay(fed, peer, req, account, requesting, now)
     ours(fed, account)
-    requester = requester_of(peer, w.account_of_user_uri(req.requesting_user.text()))
+    requester = mimi_relay.requester(fed, peer, req, requesting)
     # Suites in the requester's order, those we implement, each once (a bounded loop).
     suites = [s for s in dict.fromkeys(req.acceptable_ciphersuites) if s in SUITES]
     if not suites:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1,
                                   "maximum": m.MAX_PAGE_ITEMS})
 SUITE = Param("cipher_suite", "query", {"type": "integer", "minimum": 1, "maximum": 65535},
               "the MLS cipher suite (RFC 9420 17.1), 1 when absent")
+FOR_GROUP = Param("group_id", "query", {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,86}$"},
+                  "the group the KeyPackages are claimed to be added to, base64url: a"
+                  " provider that sends over MIMI claims them through that group's hub"
+                  " (draft-ietf-mimi-protocol-06 5.2)")
 
 
 def group_id_of(call: Call) -> bytes:
@@ -253,6 +258,18 @@ def _suite(c: Call) -> int:
     return int_query(c.request, "cipher_suite", 1, 1, 65535)
 
 
+def _for_group(c: Call) -> bytes | None:
+    raw = c.request.query_params.get("group_id")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{2,86}", raw):
+        raise ValidationError("query parameter group_id must be a base64url group id")
+    gid = b64d(raw)
+    if not 1 <= len(gid) <= m.MAX_GROUP_ID:
+        raise ValidationError(f"group id must be 1 to {m.MAX_GROUP_ID} bytes")
+    return gid
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("GET", "/healthz", "Liveness and the provider's domain", _health, response=m.Health),
     Spec("POST", "/v1/accounts", "Register an account with its first device",
@@ -269,8 +286,9 @@ SPECS: tuple[Spec, ...] = (
          request=m.FindDeviceRequest, response=m.FoundDevice, address_limit="probe"),
     Spec("POST", "/v1/accounts/{account}/keypackages/claim",
          "Claim one KeyPackage for each device of an account",
-         lambda c: keypackages.claim(c.provider, _account(c), c.me, c.now, _suite(c)),
-         auth=True, response=m.ClaimResponse, params=(ACCOUNT, SUITE)),
+         lambda c: keypackages.claim(c.provider, _account(c), c.me, c.now, _suite(c),
+                                     _for_group(c)),
+         auth=True, response=m.ClaimResponse, params=(ACCOUNT, SUITE, FOR_GROUP)),
     Spec("POST", "/v1/auth/challenge", "Get a login nonce for a device",
          lambda c: accounts.challenge(c.provider, c.body, c.now),
          request=m.ChallengeRequest, response=m.ChallengeResponse, address_limit="probe"),

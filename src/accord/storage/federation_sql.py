@@ -236,7 +236,10 @@ class FederationSqlMixin(ConsentSqlMixin):
             outbox = await tx.execute("DELETE FROM fed_outbox WHERE created_at < ?", outbox_cutoff)
             # A Welcome comes soon after its claim (MIMI 5.5): no ref is kept past retention.
             handed = await tx.execute("DELETE FROM kp_handed WHERE handed_at < ?", outbox_cutoff)
-        return {"fed_nonces": nonces, "fed_outbox": outbox, "kp_handed": handed}
+            relayed = await tx.execute("DELETE FROM kp_relayed WHERE relayed_at < ?",
+                                       outbox_cutoff)
+        return {"fed_nonces": nonces, "fed_outbox": outbox, "kp_handed": handed,
+                "kp_relayed": relayed}
 
 
 async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,

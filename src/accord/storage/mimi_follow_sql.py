@@ -14,6 +14,14 @@ carries MLS only, none of Accord's rosters, so the follower keeps:
   view is written in the transaction that files the messages it follows from
   (``FederationSqlMixin.fed_deliver_batch``), and only over the version it was
   computed from.
+
+And what a hub keeps of the key material it relays (5.2: a claim for a room "MUST be
+sent via the hub provider" of the room):
+
+- ``kp_relayed``: the KeyPackageRef of each KeyPackage the hub relayed from a target's
+  provider for one of its rooms, with the device, its user and that provider; the
+  hub then takes an Add of that KeyPackage in that room as placed by its source (no
+  device-list call, ``accord.federation.hub``). Kept for the retention period.
 """
 
 from __future__ import annotations
@@ -38,6 +46,19 @@ CREATE TABLE mimi_followed (
     group_id {BLOB} PRIMARY KEY,
     version {BIGINT} NOT NULL,
     view {BLOB} NOT NULL
+);
+""",
+    ),
+    (
+        2270,
+        """
+CREATE TABLE kp_relayed (
+    kp_ref {BLOB} PRIMARY KEY,
+    group_id {BLOB} NOT NULL,
+    device_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    source TEXT NOT NULL,
+    relayed_at {BIGINT} NOT NULL
 );
 """,
     ),
@@ -82,6 +103,32 @@ class MimiFollowSqlMixin:
                 "SELECT kp_ref, device_id, requester FROM kp_handed WHERE kp_ref IN"
                 f" ({placeholders(len(refs))})", *refs)
         return {bytes(r[0]): (r[1], r[2]) for r in rows}
+
+    async def kp_relayed_out(self, group_id: bytes, refs: Sequence[tuple[bytes, str, str]],
+                             source: str, now: int) -> None:
+        """Record ``(KeyPackageRef, device_id, account)`` triples the hub relayed from
+        ``source`` for the room ``group_id`` (a later relay of the same ref wins)."""
+        async with self.engine.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO kp_relayed (kp_ref, group_id, device_id, account, source,"
+                " relayed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kp_ref) DO UPDATE SET"
+                " group_id = excluded.group_id, device_id = excluded.device_id,"
+                " account = excluded.account, source = excluded.source,"
+                " relayed_at = excluded.relayed_at",
+                [(ref, group_id, device, account, source, now)
+                 for ref, device, account in refs])
+
+    async def kp_relayed(self, group_id: bytes, refs: Collection[bytes]
+                         ) -> dict[bytes, tuple[str, str, str]]:
+        """Those of ``refs`` the hub relayed for ``group_id`` -> (device_id, account,
+        source)."""
+        if not refs:
+            return {}
+        async with self.engine.read() as tx:
+            rows = await tx.fetchall(
+                "SELECT kp_ref, device_id, account, source FROM kp_relayed WHERE group_id = ?"
+                f" AND kp_ref IN ({placeholders(len(refs))})", group_id, *refs)
+        return {bytes(r[0]): (r[1], r[2], r[3]) for r in rows}
 
     async def mimi_view(self, group_id: bytes) -> tuple[int, bytes] | None:
         """(version, view) of a room this provider follows over MIMI."""
