@@ -119,7 +119,8 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
         "{target}": MIMI_OWN, "target_user.uri": MIMI_OWN, "requesting_user.uri": MIMI_OWN,
         "requester_signature_key": MIMI_OWN, "key_material_request_signature": MIMI_OWN,
         "protocol": "value: mls10, the one Protocol (a DecodeError otherwise)",
-        "room_id.uri": "value: consent is per user in Accord, not per room (docs/INTEROP.md)",
+        "room_id.uri": "tests.federation.test_mimi_relay::"
+                       "test_T08_mimi_key_material_relayed_only_by_the_hub_of_a_room_for_its_members",
         "acceptable_ciphersuites": MIMI + "test_key_material_for_every_client_of_a_hosted_user",
         "required_capabilities.extension_types": MIMI + (
             "test_key_material_for_every_client_of_a_hosted_user"),
