@@ -174,7 +174,7 @@ async def erase_account(tx: Tx, account: str) -> dict[str, int]:
 # A peer's deleted account: rows about it, not our users' own decisions about it. A
 # block stays (the name can be registered again), and so does an abuse report (issue 17).
 REMOTE_ACCOUNT_COLUMNS = (("fed_contacts", "contact"), ("fed_requests", "from_account"),
-                          ("kp_handed", "requester"))
+                          ("kp_handed", "requester"), ("kp_relayed", "account"))
 
 
 async def _known_at(tx: Tx, device_ids: list[str]) -> dict[str, set[str]]:
