@@ -8,10 +8,8 @@ device's own provider keeps the hidden sender (T11): its posts carry no session.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,49 +21,23 @@ from accord.client import conversations as convs
 from accord.client import messaging, rooms
 from accord.client.api import ProviderApi
 from accord.errors import Conflict
-from accord.federation.loopback import federation
 from accord.mls import group as g
 from accord.wire import messages as m
 from tests.e2e.helpers import Clock, new_device
-from tests.engine import engine_params
-from tests.federation.conftest import _pg_admin
 from tests.federation.groups import alice_and_bob, arrive, bodies, join_from_queue, user
 from tests.federation.providers import MlsDevice, Provider
 from tests.harness import SimDevice, application_post, group_path
-from tests.pg import create_database, drop_database
 
 SUBMIT_LINE = "POST /mimi/v1/submitMessage/"
 FED_POSTS_LINE = "POST /federation/v1/posts"
 
 
-@pytest.fixture(scope="module", params=engine_params())
-def mimi_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[dict[str, Provider]]:
-    """alpha.test and beta.test, each sending room traffic over MIMI only."""
-    root: Path = tmp_path_factory.mktemp("mimi_post")
-    provs = federation(root, ["alpha.test", "beta.test"], mimi=True)
-    with ExitStack() as cleanup:
-        if request.param == "postgresql":
-            admin = _pg_admin()
-            for p in provs:
-                p.database, name = asyncio.run(create_database(admin, "accord_mimi_post"))
-                cleanup.callback(lambda n=name: asyncio.run(drop_database(admin, n)))
-        for p in provs:
-            cleanup.callback(p.stop)
-        for p in provs:
-            p.start()
-        yield {p.domain.split(".")[0]: p for p in provs}
+@pytest.fixture(scope="module")
+def providers(mimi_providers: dict[str, Provider]) -> Iterator[dict[str, Provider]]:
+    """The federation's three providers, each sending room traffic over MIMI only."""
+    yield mimi_providers
 
 
-@pytest.fixture
-async def http(mimi_providers: dict[str, Provider]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    out = {name: httpx.AsyncClient(base_url=p.url, timeout=20.0)
-           for name, p in mimi_providers.items()}
-    try:
-        yield out
-    finally:
-        for c in out.values():
-            await c.aclose()
 
 
 class Recorder(httpx.AsyncBaseTransport):
@@ -98,7 +70,7 @@ def log_count(p: Provider, line: str) -> int:
 
 
 async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_submit(
-    mimi_providers: dict[str, Provider], tmp_path: Path,
+    providers: dict[str, Provider], tmp_path: Path,
 ) -> None:
     """bob@beta's post reaches alpha (the hub) on /mimi/v1/submitMessage under his session,
     and alice reads it; alice's post in the room her own provider hubs carries no session
@@ -108,10 +80,10 @@ async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_s
     devs = []
     for name, domain in (("alice", "alpha"), ("bob", "beta")):
         devs.append(await new_device(
-            tmp_path / name, f"{name}{tag}@{domain}.test", mimi_providers[domain].url, clock,
+            tmp_path / name, f"{name}{tag}@{domain}.test", providers[domain].url, clock,
             provider=recorders[name].api))
     alice, bob = devs
-    alpha = mimi_providers["alpha"]
+    alpha = providers["alpha"]
     try:
         conv = await convs.create(alice, "over mimi", [bob.identity.account], clock())
         bconv = await arrive(bob, "over mimi", clock)
@@ -143,9 +115,9 @@ async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_s
             await rec.inner.aclose()
 
 
-async def _room(http: dict[str, httpx.AsyncClient]) -> tuple[MlsDevice, MlsDevice, bytes, str]:
+async def _room(clients: dict[str, httpx.AsyncClient]) -> tuple[MlsDevice, MlsDevice, bytes, str]:
     tag = secrets.token_hex(3)
-    alice, bob, gid = await alice_and_bob(http["alpha"], http["beta"], tag)
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], tag)
     return alice, bob, gid, tag
 
 
@@ -164,29 +136,29 @@ def _refused(r: httpx.Response, status: int, code: str) -> None:
 
 
 async def test_T08_T11_mimi_post_needs_the_session_of_a_member_device(
-    mimi_providers: dict[str, Provider], http: dict[str, httpx.AsyncClient],
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
 ) -> None:
     """No session: a typed 401 that says why; a session of bob's other device (his account
     is a member, the device is not) or of eve (not a member): nothing for the hub, which
     knows users only and would take bob's name; a request cannot name anyone itself."""
-    alpha = mimi_providers["alpha"]
-    alice, bob, gid, tag = await _room(http)
+    alpha = providers["alpha"]
+    alice, bob, gid, tag = await _room(clients)
     r = await bob.call("GET", group_path(gid), expect=200)
     assert r.json()["named_sender"] is True  # bob's provider says so
     r = await alice.call("GET", group_path(gid), expect=200)
     assert r.json()["named_sender"] is False  # the hub is alice's own provider
-    bob2 = await bob.link(SimDevice(http["beta"], bob.account))
-    eve = await user(http["beta"], f"eve{tag}@beta.test")
+    bob2 = await bob.link(SimDevice(clients["beta"], bob.account))
+    eve = await user(clients["beta"], f"eve{tag}@beta.test")
     before = log_count(alpha, SUBMIT_LINE)
 
     def post() -> m.ApplicationPost:
         return application_post(bob.posting_key(), gid, bob.epoch(), b"x")
 
-    _refused(await _post(http["beta"], gid, post(), None), 401, "sender_required")
-    _refused(await _post(http["beta"], gid, post(), bob2), 404, "not_found")
-    _refused(await _post(http["beta"], gid, post(), eve), 404, "not_found")
+    _refused(await _post(clients["beta"], gid, post(), None), 401, "sender_required")
+    _refused(await _post(clients["beta"], gid, post(), bob2), 404, "not_found")
+    _refused(await _post(clients["beta"], gid, post(), eve), 404, "not_found")
     # the request has no place for a sender's name: one it carries anyway is refused
-    r = await _post(http["beta"], gid, post(), bob, sending_uri=f"mimi://beta.test/u/eve{tag}")
+    r = await _post(clients["beta"], gid, post(), bob, sending_uri=f"mimi://beta.test/u/eve{tag}")
     assert r.status_code in (400, 422), r.text
     assert log_count(alpha, SUBMIT_LINE) == before  # nothing of it reached the hub
     # bob's own device, with its session: taken
@@ -194,21 +166,21 @@ async def test_T08_T11_mimi_post_needs_the_session_of_a_member_device(
     msg, bob.state = g.protect(bob.state, b"mine")
     real = m.ApplicationPost(bob.epoch(), secrets.token_bytes(16), bytes(msg.to_bytes()),
                              bytes(64))
-    r = await _post(http["beta"], gid, real, bob)
+    r = await _post(clients["beta"], gid, real, bob)
     assert r.status_code == 201, r.text
     items = await alice.wait_items(seen + 1)
     assert [alice.read(i.body) for i in items if i.kind == "application"] == [b"mine"]
 
 
 async def test_T04_T08_mimi_post_replay_and_epochs_end_to_end(
-    mimi_providers: dict[str, Provider], http: dict[str, httpx.AsyncClient],
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
 ) -> None:
     """The same MLS message again, under a new nonce, is a replay (the hub's nonce is the
     message's hash, 5.4): 409, and the hub fans out one. A message of an epoch the room has
     left is ``epochTooOld``: the device's EpochConflict names the current epoch; one of an
     epoch the room has not reached is ``notAllowed``: a 422."""
-    alice, bob, gid, tag = await _room(http)
-    api = ProviderApi(mimi_providers["beta"].url)
+    alice, bob, gid, tag = await _room(clients)
+    api = ProviderApi(providers["beta"].url)
 
     async def no_relogin() -> None:
         raise AssertionError("bob's session is fresh")
@@ -230,15 +202,15 @@ async def test_T04_T08_mimi_post_replay_and_epochs_end_to_end(
         assert [alice.read(i.body) for i in items] == [b"once"]
 
         stale, bob.state = g.protect(bob.state, b"too late")
-        carol = await user(http["alpha"], f"carol{tag}@alpha.test")
+        carol = await user(clients["alpha"], f"carol{tag}@alpha.test")
         await alice.commit_add(await alice.claim(carol.account))
         await join_from_queue(carol)
-        r = await _post(http["beta"], gid, m.ApplicationPost(
+        r = await _post(clients["beta"], gid, m.ApplicationPost(
             epoch, secrets.token_bytes(16), bytes(stale.to_bytes()), bytes(64)), bob)
         assert r.status_code == 409 and r.json()["current_epoch"] == epoch + 1, r.text
 
         ahead = application_post(bob.posting_key(), gid, epoch + 5, b"x")
-        _refused(await _post(http["beta"], gid, ahead, bob), 422, "validation_error")
+        _refused(await _post(clients["beta"], gid, ahead, bob), 422, "validation_error")
         # nothing but "once" reached alice: one application item in her queue
         assert [i.kind for i in (await alice.fetch()).items].count("application") == 1
     finally:
