@@ -44,15 +44,21 @@ async def join_from_queue(dev: MlsDevice) -> None:
     await dev.call("POST", "/v1/queue/ack", {"up_to": items[-1].seq}, expect=200)
 
 
+async def room_of_two(host: httpx.AsyncClient, owner: str, guest_at: httpx.AsyncClient,
+                      guest: str) -> tuple[MlsDevice, MlsDevice, bytes]:
+    """``owner``'s new room (her provider hubs it) with ``guest`` added and joined."""
+    a = await user(host, owner)
+    b = await user(guest_at, guest)
+    gid = secrets.token_bytes(16)
+    await a.create_group(gid)
+    await a.commit_add(await a.claim(b.account))
+    await join_from_queue(b)
+    return a, b, gid
+
+
 async def alice_and_bob(alpha: httpx.AsyncClient, beta: httpx.AsyncClient, tag: str
                         ) -> tuple[MlsDevice, MlsDevice, bytes]:
-    alice = await user(alpha, f"alice{tag}@alpha.test")
-    bob = await user(beta, f"bob{tag}@beta.test")
-    gid = secrets.token_bytes(16)
-    await alice.create_group(gid)
-    await alice.commit_add(await alice.claim(bob.account))
-    await join_from_queue(bob)
-    return alice, bob, gid
+    return await room_of_two(alpha, f"alice{tag}@alpha.test", beta, f"bob{tag}@beta.test")
 
 
 async def people(tmp_path: Path, providers: Mapping[str, Any], clock: Callable[[], int],

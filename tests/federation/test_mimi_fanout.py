@@ -27,7 +27,16 @@ from accord.wire import messages as m
 from accord.wire import mimi as w
 from accord.wire import signing
 from tests.e2e.helpers import Clock
-from tests.federation.groups import arrive, bodies, join_from_queue, people, until, user
+from tests.federation.groups import (
+    alice_and_bob,
+    arrive,
+    bodies,
+    join_from_queue,
+    people,
+    room_of_two,
+    until,
+    user,
+)
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import MlsDevice, Provider
 from tests.harness import group_path
@@ -177,12 +186,8 @@ async def gamma_room_with_bob(clients: dict[str, httpx.AsyncClient]
     """dave@gamma's room (gamma hubs it, over MIMI) with bob@beta in it; one more
     commit, so beta knows the room's epoch (a Welcome does not show it)."""
     tag = secrets.token_hex(3)
-    dave = await user(clients["gamma"], f"dave{tag}@gamma.test")
-    bob = await user(clients["beta"], f"bob{tag}@beta.test")
-    gid = secrets.token_bytes(16)
-    await dave.create_group(gid)
-    await dave.commit_add(await dave.claim(bob.account))
-    await join_from_queue(bob)
+    dave, bob, gid = await room_of_two(clients["gamma"], f"dave{tag}@gamma.test",
+                                       clients["beta"], f"bob{tag}@beta.test")
     await dave.commit_proposals([], [], [])
     (commit,) = await settle(bob, ["commit"])
     bob.read(commit.body)
@@ -197,12 +202,7 @@ async def test_T08_mimi_notify_only_from_the_rooms_hub(
     under alpha's name or its own: refused, and bob hears nothing."""
     beta = providers["beta"]
     tag = secrets.token_hex(3)
-    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
-    bob = await user(clients["beta"], f"bob{tag}@beta.test")
-    gid = secrets.token_bytes(16)
-    await alice.create_group(gid)
-    await alice.commit_add(await alice.claim(bob.account))
-    await join_from_queue(bob)
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], tag)
     await alice.commit_proposals([], [], [])
     (commit,) = await settle(bob, ["commit"])
     bob.read(commit.body)

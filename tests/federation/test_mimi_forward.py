@@ -33,7 +33,15 @@ from accord.wire.posting_component import POSTING_KEY, app_data_extension, posti
 from tests.e2e.helpers import Clock
 from tests.engine import engine_params
 from tests.federation.conftest import running
-from tests.federation.groups import arrive, bodies, join_from_queue, people, until, user
+from tests.federation.groups import (
+    alice_and_bob,
+    arrive,
+    bodies,
+    join_from_queue,
+    people,
+    until,
+    user,
+)
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import MlsDevice, Provider
 from tests.federation.test_mimi_room import group_info_request, room_path
@@ -233,12 +241,7 @@ async def test_T11_a_local_commit_keeps_its_group_info_and_its_posting_key(
     alpha = providers["alpha"]
     evil = MaliciousProvider(providers["beta"], clients["alpha"])
     tag = secrets.token_hex(3)
-    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
-    bob = await user(clients["beta"], f"bob{tag}@beta.test")
-    gid = secrets.token_bytes(16)
-    await alice.create_group(gid)
-    await alice.commit_add(await alice.claim(bob.account))
-    await join_from_queue(bob)
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], tag)
     result, merged, info, key = with_posting_key(alice)
 
     def req(posting: bytes, group_info: Any) -> m.CommitRequest:

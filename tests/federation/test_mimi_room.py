@@ -22,7 +22,7 @@ from accord.mls import group as g
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.structs.welcome import GroupInfo
 from accord.wire import mimi as w
-from tests.federation.groups import join_from_queue, user
+from tests.federation.groups import alice_and_bob, join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import MlsDevice, Provider
 
@@ -204,12 +204,7 @@ async def test_T08_mimi_fanout_only_from_the_hub_of_a_followed_room(
     beta does not follow, a message of another room, a handshake message: refused."""
     beta = providers["beta"]
     tag = secrets.token_hex(3)
-    alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
-    bob = await user(clients["beta"], f"bob{tag}@beta.test")
-    gid = secrets.token_bytes(16)
-    await alice.create_group(gid)
-    await alice.commit_add(await alice.claim(bob.account))
-    await join_from_queue(bob)
+    alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], tag)
     seen = len((await bob.fetch()).items)
     forged = private(alice, b"not from gamma")
     _error(await evil.send(beta, room_path("notify", gid, "alpha.test"), fanout(forged)),
