@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, EpochConflict, NotFound, ValidationError
 from accord.mls.codec import decode
-from accord.mls.structs import Credential, GroupInfo, MLSMessage, RequiredCapabilities
+from accord.mls.structs import (
+    Credential,
+    GroupInfo,
+    KeyPackage,
+    MLSMessage,
+    RequiredCapabilities,
+)
 from accord.mls.structs.credential import find_extension
 from accord.mls.structs.enums import ExtensionType
 from accord.mls.structs.tree_nodes import RatchetTree
@@ -164,8 +170,16 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
         raise NotFound("no such account")
     if resp.user_status == code.INCOMPATIBLE_PROTOCOL:
         raise ValidationError("the provider speaks no MLS 1.0 for this user", "MIMI 5.2")
-    claimed = []
+    claimed = [m.ClaimedKeyPackage(device, MLSMessage.wrap(kp).to_bytes(), False)
+               for device, kp in handed_clients(resp, domain)]
+    return m.ClaimResponse(account=account, key_packages=claimed)
+
+
+def handed_clients(resp: w.KeyMaterialResponse, domain: str) -> list[tuple[str, KeyPackage]]:
+    """The device id and KeyPackage of each client ``domain`` handed one for (5.2); a
+    client URI of another provider is a ValidationError."""
     prefix = f"mimi://{domain}/d/"
+    out = []
     for c in resp.clients:
         if c.client_status != w.KeyMaterialClientCode.SUCCESS or c.key_package is None:
             continue
@@ -173,6 +187,5 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
         if not uri.startswith(prefix):
             raise ValidationError("the provider answered with a client of another provider",
                                   "MIMI 5.2")
-        claimed.append(m.ClaimedKeyPackage(uri[len(prefix):],
-                                           MLSMessage.wrap(c.key_package).to_bytes(), False))
-    return m.ClaimResponse(account=account, key_packages=claimed)
+        out.append((uri[len(prefix):], c.key_package))
+    return out

@@ -19,7 +19,7 @@ Two sides of one ``keyMaterial`` request for a user of a third provider:
 from __future__ import annotations
 
 from accord.errors import AuthError, DecodeError, NotFound, ValidationError
-from accord.federation import mls_check
+from accord.federation import mimi_out, mls_check
 from accord.federation.service import Federation, requester_of
 from accord.mls.key_package import key_package_ref
 from accord.wire import mimi as w
@@ -77,18 +77,13 @@ async def relay(fed: Federation, peer: str, req: w.KeyMaterialRequest, account: 
                                       w.KeyMaterialResponse, now)
     if resp.user_uri.text() != target:
         raise NotFound("the provider answered for another user")
-    prefix = f"mimi://{domain}/d/"
     refs = []
-    for c in resp.clients:
-        if c.client_status != w.KeyMaterialClientCode.SUCCESS or c.key_package is None:
-            continue
-        uri = c.client_uri.text()
-        identity = c.key_package.leaf_node.credential.identity
-        device = uri[len(prefix):]
-        if not uri.startswith(prefix) or mls_check.identity_device(identity) != device \
+    for device, kp in mimi_out.handed_clients(resp, domain):
+        identity = kp.leaf_node.credential.identity
+        if mls_check.identity_device(identity) != device \
                 or mls_check.identity_device_account(identity) != account:
             raise ValidationError("the provider answered with a client of another user", RULE)
-        refs.append((key_package_ref(c.key_package), device, account))
+        refs.append((key_package_ref(kp), device, account))
     if refs:
         await store.kp_relayed_out(group_id, refs, domain, now)
     return resp
