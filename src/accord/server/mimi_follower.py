@@ -129,8 +129,8 @@ class _Room:
         accepted = [*await store.fed_epoch_proposals(self.group_id, epoch),
                     *self.proposals.get(epoch, [])]
         c = mimi_roster.follow_commit(before, raw, self.group_id, accepted)
-        ours = [(d, ref) for d, ref in zip(c.added, c.added_refs, strict=True)
-                if _account_of(c.view, d).rsplit("@", 1)[-1] == self.domain]
+        local = set(c.view.local(self.domain))
+        ours = [(d, ref) for d, ref in zip(c.added, c.added_refs, strict=True) if d in local]
         handed = await store.kp_handed([ref for _, ref in ours])
         if any(handed.get(ref, ("",))[0] != d for d, ref in ours):
             raise ValidationError("the commit adds a device of ours by a KeyPackage this"
@@ -170,10 +170,6 @@ class _Room:
         if not self.moved or self.view is None:
             return None
         return ViewWrite(self.group_id, self.version, self.view.to_bytes())
-
-
-def _account_of(view: mimi_roster.RoomView, device: str) -> str:
-    return view.leaves[view.devices()[device]].rsplit("/", 1)[0]
 
 
 async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, now: int
