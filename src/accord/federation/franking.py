@@ -28,6 +28,7 @@ from accord.federation.host import Host
 from accord.privacy.franking import commitment_of_post, franking_tag
 from accord.storage import NewMessage
 from accord.wire import messages as m
+from accord.wire import mimi as w
 
 SECRET_NAME = provider_key.FRANKING
 CHAINED_KINDS = ("commit", "welcome")
@@ -78,3 +79,16 @@ async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:
 
 async def purge(p: Host, now: int) -> int:
     return await p.store.franking.purge(now)
+
+
+# Over MIMI (draft-ietf-mimi-protocol-06 5.4.1) the tag is the Frank's server_frank;
+# it is the hub's MAC, not signed: no signature suite.
+NO_FRANKING_SIGNATURE = 0
+
+
+def as_frank(tag: bytes | None) -> w.MaybeFrank:
+    return w.MaybeFrank(None if tag is None else w.Frank(tag, NO_FRANKING_SIGNATURE, b""))
+
+
+def tag_of(frank: w.MaybeFrank | None) -> bytes | None:
+    return None if frank is None or frank.frank is None else frank.frank.server_frank

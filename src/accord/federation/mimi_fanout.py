@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, ValidationError
+from accord.federation import franking
 from accord.mls.codec import decode
 from accord.mls.structs.messages import MLSMessage
 from accord.wire import federation as fw
@@ -52,8 +53,7 @@ def fanout_message(item: fw.FedItem) -> w.FanoutMessage:
         tree = w.RatchetTreeOption.from_bytes(item.ratchet_tree)
     frank = None
     if item.kind == "application":
-        frank = w.MaybeFrank(None if item.franking_tag is None else w.Frank(
-            item.franking_tag, w.NO_FRANKING_SIGNATURE, b""))
+        frank = franking.as_frank(item.franking_tag)
     more = () if item.kind in ("proposal", "commit") else None
     try:
         return w.FanoutMessage(item.created_at, message, frank, tree, more)

@@ -25,6 +25,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from accord.errors import EpochConflict, NotFound, ValidationError
+from accord.federation import franking
 from accord.mls.structs.messages import MLSMessage
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import b64e
@@ -49,10 +50,9 @@ async def submit(fed: Federation, by: DeviceRecord, group: GroupRecord,
                                       w.SubmitMessageResponse, now)
     code = w.SubmitResponseCode
     if resp.status_code == code.ACCEPTED:
-        frank = resp.frank.frank if resp.frank is not None else None
         return m.PostResponse(msg_id=b64e(hashlib.sha256(raw).digest()),
                               created_at=resp.accepted_timestamp,
-                              franking_tag=None if frank is None else frank.server_frank)
+                              franking_tag=franking.tag_of(resp.frank))
     if resp.status_code == code.EPOCH_TOO_OLD:
         raise EpochConflict(resp.current_epoch)
     raise ValidationError(f"the hub {group.hub} did not allow the message",

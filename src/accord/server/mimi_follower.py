@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 
 from accord.errors import AuthError, NotFound, ValidationError
-from accord.federation import follower, mimi_roster, mls_check
+from accord.federation import follower, franking, mimi_roster, mls_check
 from accord.federation.service import Federation
 from accord.mls.structs.messages import PrivateMessage
 from accord.storage.records import ViewWrite
@@ -107,9 +107,8 @@ class _Room:
             group = await self.fed.provider.store.get_group(self.group_id)
             recipients = [d for d in group.members if group.has_local(d)]
         mls_check.check_application(fanout.message.to_bytes(), self.group_id, message.epoch)
-        frank = fanout.frank.frank if fanout.frank is not None else None
         return [self._item(msg_id, "application", message.epoch, fanout, recipients, None,
-                           None, franking_tag=None if frank is None else frank.server_frank)]
+                           None, franking_tag=franking.tag_of(fanout.frank))]
 
     async def proposal(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         raw = fanout.message.to_bytes()

@@ -30,7 +30,7 @@ import hashlib
 from typing import Any
 
 from accord.errors import AuthError, Conflict, CryptoError, EpochConflict, NotFound, ValidationError
-from accord.federation import hub, mls_check
+from accord.federation import franking, hub, mls_check
 from accord.federation.service import Federation, requester_of
 from accord.mls.structs import Credential, ExternalSender, GroupInfo
 from accord.mls.structs.enums import SenderType
@@ -41,7 +41,6 @@ from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
 
-NO_FRANKING_SIGNATURE = w.NO_FRANKING_SIGNATURE
 # A MIMI commit whose GroupInfo carries no Accord posting key (T11, a committer that
 # is not Accord's): the epoch it opens takes posts over MIMI (submitMessage) only,
 # until an Accord member commits again.
@@ -77,9 +76,8 @@ async def submit_message(fed: Federation, peer: str, req: w.SubmitMessageRequest
                                            current_epoch=current)
         # an epoch the hub has not reached is nonsense (5.4: notAllowed)
         return w.SubmitMessageResponse(w.MLS10, w.SubmitResponseCode.NOT_ALLOWED)
-    frank = None if tag is None else w.Frank(tag, NO_FRANKING_SIGNATURE, b"")
     return w.SubmitMessageResponse(w.MLS10, w.SubmitResponseCode.ACCEPTED,
-                                   accepted_timestamp=now, frank=w.MaybeFrank(frank))
+                                   accepted_timestamp=now, frank=franking.as_frank(tag))
 
 
 def _epoch(message: object) -> int:

@@ -204,10 +204,6 @@ class Frank(WireStruct):
     franking_integrity_signature: bytes
 
 
-# Accord's franking tag is the hub's MAC (T13), not signed: no signature suite.
-NO_FRANKING_SIGNATURE = 0
-
-
 @wire
 class MaybeFrank(WireStruct):
     frank: Frank | None = None
