@@ -18,7 +18,7 @@ import secrets
 import httpx
 
 from accord.wire import mimi as w
-from tests.federation.groups import user
+from tests.federation.groups import room_of_two, user
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import Provider
 from tests.federation.test_mimi_transport import (
@@ -97,3 +97,25 @@ async def test_T08_T14_mimi_relayed_key_material_only_from_the_rooms_hub_for_the
     relayed = _in_room(key_material_request(alice_uri, bob_uri), gammas)
     assert _status(await _fetch(evil, beta, relayed)) == w.KeyMaterialUserCode.USER_UNKNOWN
     await bob.call("DELETE", "/v1/blocks/alpha.test", expect=204)
+
+
+async def test_T08_mimi_the_hub_relays_only_a_request_the_requester_signed(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """The hub checks the requester's SignWithLabel(.., "KeyMaterialRequestTBS", ..)
+    before it relays (the target's one check, ``mimi_relay.verified_suites``): a member
+    user's request whose signature does not verify goes nowhere (401)."""
+    alpha = providers["alpha"]
+    _, gus, gid = await room_of_two(clients["alpha"], "alice.sig@alpha.test",
+                                    clients["gamma"], "gus.sig@gamma.test")
+    bob = await user(clients["beta"], "bob.sig@beta.test")
+    room = w.mimi_room_uri("alpha.test", gid)
+    signed = _in_room(key_material_request(w.mimi_user_uri(gus.account),
+                                           w.mimi_user_uri(bob.account)), room)
+    sig = signed.key_material_request_signature
+    forged = dataclasses.replace(signed, key_material_request_signature=bytes(
+        [sig[0] ^ 1]) + sig[1:])
+    _error(await _fetch(evil, alpha, forged), 401, "auth_error", "signature does not verify")
+    # the very request, signed: relayed to beta.test and answered
+    assert _status(await _fetch(evil, alpha, signed)) == w.KeyMaterialUserCode.SUCCESS

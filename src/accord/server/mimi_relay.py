@@ -7,7 +7,8 @@ Two sides of one ``keyMaterial`` request for a user of a third provider:
 - the hub (:func:`relay`): a follower asks it for a user it does not host, naming a
   room. It relays only for a room it hubs, for a requester who is a member user of
   that room hosted by the follower that signed (the room's MLS state says who the
-  members are), to the target's provider, signed as its own request. It records the
+  members are), whose signature verifies (:func:`verified_suites`, the one check the
+  target makes too), to the target's provider, signed as its own request. It records the
   refs of the KeyPackages it hands back with their source, so that an Add of one of
   them in that room is taken as placed by that provider (``accord.federation.hub``).
 - the target's provider (:func:`requester`): the requesting user is one of the
@@ -18,10 +19,11 @@ Two sides of one ``keyMaterial`` request for a user of a third provider:
 
 from __future__ import annotations
 
-from accord.errors import AuthError, DecodeError, NotFound, ValidationError
+from accord.errors import AuthError, CryptoError, DecodeError, NotFound, ValidationError
 from accord.federation import mimi_out, mls_check
 from accord.federation.service import Federation, requester_of
 from accord.mls.key_package import key_package_ref
+from accord.mls.suites import SUITES, get_suite
 from accord.wire import mimi as w
 
 RULE = "draft-ietf-mimi-protocol-06 5.2"
@@ -35,6 +37,23 @@ def _room(req: w.KeyMaterialRequest) -> tuple[str, bytes] | None:
         return w.room_of_uri(req.room_id.text())
     except DecodeError as exc:
         raise ValidationError(f"roomId: {exc}", RULE) from None
+
+
+def verified_suites(req: w.KeyMaterialRequest) -> list[int]:
+    """The request's acceptable suites this provider implements, in the requester's order
+    and each once (a bounded loop); when there are any, the requester's
+    ``SignWithLabel(.., "KeyMaterialRequestTBS", ..)`` must verify under the first of
+    them (AuthError otherwise). The one check of the requester's signature, made by the
+    target's provider and by a hub before it relays."""
+    suites = [s for s in dict.fromkeys(req.acceptable_ciphersuites) if s in SUITES]
+    if suites:
+        try:
+            get_suite(suites[0]).verify_with_label(
+                req.requester_signature_key, req.SIGN_LABEL, req.tbs(),
+                req.key_material_request_signature)
+        except CryptoError as exc:
+            raise AuthError(f"the requester's signature does not verify ({RULE})") from exc
+    return suites
 
 
 def requester(fed: Federation, peer: str, req: w.KeyMaterialRequest, requesting: str) -> str:
@@ -70,6 +89,8 @@ async def relay(fed: Federation, peer: str, req: w.KeyMaterialRequest, account: 
     if not devices or not all(group.hosted_by(peer, d) for d in devices):
         raise AuthError("the requester is not a member user of the room hosted by the"
                         f" requesting provider ({RULE})")
+    if not verified_suites(req):  # nothing to verify with: nothing relayed unverified
+        raise AuthError(f"no acceptable suite to verify the requester's signature ({RULE})")
     fed.limiter.check("sender", requesting, now)
     domain = account.rsplit("@", 1)[-1]
     target = req.target_user.text()

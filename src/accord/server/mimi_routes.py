@@ -39,14 +39,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.errors import AccordError, AuthError, CryptoError, NotFound, ValidationError
+from accord.errors import AccordError, AuthError, NotFound, ValidationError
 from accord.federation.follower import POSTS
 from accord.federation.outbox import DELIVER
 from accord.federation.peer_client import mimi_source
 from accord.federation.service import Federation, ours, requester_of
 from accord.mls.codec import WireStruct
 from accord.mls.structs import KeyPackage, MLSMessage, RequiredCapabilities
-from accord.mls.suites import SUITES, get_suite
 from accord.server import (
     accounts,
     blobs,
@@ -105,15 +104,6 @@ def _compatible(kp: KeyPackage, required: RequiredCapabilities) -> bool:
             and set(required.credential_types) <= set(caps.credentials))
 
 
-def _check_requester_signature(req: w.KeyMaterialRequest, suite: int) -> None:
-    try:
-        get_suite(suite).verify_with_label(req.requester_signature_key, req.SIGN_LABEL,
-                                           req.tbs(), req.key_material_request_signature)
-    except CryptoError as exc:
-        raise AuthError("the requester's signature does not verify "
-                        "(draft-ietf-mimi-protocol-06 5.2)") from exc
-
-
 async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, target: str,
                        now: int) -> w.KeyMaterialResponse:
     if req.target_user.text() != target:
@@ -124,12 +114,10 @@ async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, ta
         return await mimi_relay.relay(fed, peer, req, account, requesting, now)
     ours(fed, account)
     requester = mimi_relay.requester(fed, peer, req, requesting)
-    # Suites in the requester's order, those we implement, each once (a bounded loop).
-    suites = [s for s in dict.fromkeys(req.acceptable_ciphersuites) if s in SUITES]
+    suites = mimi_relay.verified_suites(req)
     if not suites:
         return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL,
                                      req.target_user)
-    _check_requester_signature(req, suites[0])
     fed.limiter.check("sender", requester, now)
     devices = await _devices(fed, account)
     if not devices:
