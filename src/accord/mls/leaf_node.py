@@ -8,8 +8,10 @@ API::
     make_capabilities(cipher_suite, *, extensions=(), proposals=(), credentials=(1,),
                       grease=True, rng=os.urandom) -> Capabilities
     GroupRules(cipher_suite, version, required, context_extensions, credential_types,
-               supported_by_all)
+               supported_by_all, components, safe_aad)
     check_capabilities(leaf, rules, where) -> None        # a peer's leaf (7.3)
+    required_components(extensions) -> (components, safe_aad)
+    check_components(leaf, components, safe_aad, where) -> None
     check_own_capabilities(caps, cipher_suite, credential_type) -> None  # a leaf we make
     validate_leaf_node(suite, leaf, *, source, group_id, leaf_index, rules, now,
                        credential_validator, check_signature=True,
@@ -28,13 +30,20 @@ import os
 from collections.abc import Callable, Collection
 
 from accord.errors import CryptoError, ValidationError
-from accord.mls.codec import opaque
+from accord.mls.codec import decode, opaque
 from accord.mls.credentials import CredentialValidator
-from accord.mls.structs.credential import Capabilities, RequiredCapabilities
+from accord.mls.structs.app_data import AppDataDictionary, ComponentId, ComponentsList
+from accord.mls.structs.credential import (
+    Capabilities,
+    Extensions,
+    RequiredCapabilities,
+    find_extension,
+)
 from accord.mls.structs.enums import (
     DEFAULT_EXTENSION_TYPES,
     DEFAULT_PROPOSAL_TYPES,
     GREASE_VALUES,
+    ExtensionType,
     LeafNodeSource,
     ProtocolVersion,
 )
@@ -44,16 +53,22 @@ from accord.mls.suites import CipherSuite
 __all__ = [
     "GroupRules",
     "check_capabilities",
+    "check_components",
     "check_own_capabilities",
     "grease_values",
     "leaf_node_tbs",
     "make_capabilities",
+    "required_components",
     "sign_leaf_node",
     "validate_leaf_node",
     "verify_leaf_signature",
 ]
 
 RULE = "RFC 9420 7.3"
+R_COMPONENTS = "draft-ietf-mls-extensions 5"
+# Every client that supports app_data_dictionary understands these two (the draft's
+# 4.6), so a leaf that lists the extension supports them whether or not it says so.
+IMPLIED_COMPONENTS = frozenset({ComponentId.APP_COMPONENTS, ComponentId.SAFE_AAD})
 _GREASE = sorted(GREASE_VALUES)
 Rng = Callable[[int], bytes]
 
@@ -156,6 +171,10 @@ class GroupRules:
     # Credential types every member supports (None: no constraint); a new
     # leaf's own credential type must be one of them (7.3).
     supported_by_all: frozenset[int] | None = None
+    # draft-ietf-mls-extensions 5: the components (``app_components``) and Safe AAD
+    # components (``safe_aad``) the GroupContext's app_data_dictionary requires.
+    components: tuple[int, ...] = ()
+    safe_aad: tuple[int, ...] = ()
 
 
 def check_own_capabilities(caps: Capabilities, cipher_suite: int, credential_type: int) -> None:
@@ -192,6 +211,7 @@ def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
         _require(where, "credential", req.credential_types, creds)
     _require(where, "group context extension", rules.context_extensions, exts)
     _require(where, "credential (in use by a member)", rules.credential_types, creds)
+    check_components(leaf, rules.components, rules.safe_aad, where)
     own = leaf.credential.credential_type
     if own not in creds:
         raise ValidationError(f"{where} does not list its own credential type", RULE)
@@ -204,6 +224,50 @@ def check_capabilities(leaf: LeafNode, rules: GroupRules, where: str) -> None:
             raise ValidationError(
                 f"{where} uses extension {ext.extension_type} it does not list", RULE
             )
+
+
+def _lists(extensions: Extensions) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The ``app_components`` and ``safe_aad`` lists of the app_data_dictionary among
+    ``extensions`` (a list absent: empty); None without the extension."""
+    ext = find_extension(extensions, ExtensionType.APP_DATA_DICTIONARY)
+    if ext is None:
+        return None
+    dictionary: AppDataDictionary = decode(AppDataDictionary, ext.extension_data)
+    out = []
+    for component_id in (ComponentId.APP_COMPONENTS, ComponentId.SAFE_AAD):
+        data = dictionary.get(component_id)
+        ids: tuple[int, ...] = () if data is None else decode(ComponentsList,
+                                                               data).component_ids
+        out.append(ids)
+    return out[0], out[1]
+
+
+def required_components(extensions: Extensions) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What GroupContext ``extensions`` require of every member (draft-ietf-mls-extensions
+    5): the component ids of the dictionary's ``app_components`` (required components)
+    and of its ``safe_aad`` (required Safe AAD components)."""
+    return _lists(extensions) or ((), ())
+
+
+def check_components(leaf: LeafNode, components: Collection[int], safe_aad: Collection[int],
+                     where: str) -> None:
+    """draft-ietf-mls-extensions 5, as RFC 9420 7.3 holds a leaf to required_capabilities:
+    the leaf supports every required component (its own dictionary's ``app_components``)
+    and every required Safe AAD component (its ``safe_aad``); a leaf that lists the
+    app_data_dictionary extension supports ``app_components`` and ``safe_aad`` (4.6)."""
+    if not components and not safe_aad:
+        return
+    own = _lists(leaf.extensions) or ((), ())
+    implied = (IMPLIED_COMPONENTS if ExtensionType.APP_DATA_DICTIONARY
+               in leaf.capabilities.extensions else frozenset())
+    missing = [c for c in components if c not in own[0] and c not in implied]
+    if missing:
+        raise ValidationError(f"{where} does not support required component(s) {missing}",
+                              R_COMPONENTS)
+    missing = [c for c in safe_aad if c not in own[1]]
+    if missing:
+        raise ValidationError(
+            f"{where} does not support required Safe AAD component(s) {missing}", R_COMPONENTS)
 
 
 def _require(where: str, what: str, needed: Collection[int], have: set[int]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from accord.errors import ValidationError
 from accord.mls.credentials import CredentialValidator
-from accord.mls.leaf_node import GroupRules, validate_leaf_node
+from accord.mls.leaf_node import GroupRules, required_components, validate_leaf_node
 from accord.mls.parent_hash import verify_parent_hashes
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs.credential import RequiredCapabilities, find_extension
@@ -46,6 +46,7 @@ def group_rules(group_context: GroupContext, tree: Tree | None = None) -> GroupR
         for _, n in tree.leaves():
             mine = frozenset(n.capabilities.credentials)
             supported = mine if supported is None else supported & mine
+    components, safe_aad = required_components(group_context.extensions)
     return GroupRules(
         cipher_suite=group_context.cipher_suite,
         version=group_context.version,
@@ -53,6 +54,8 @@ def group_rules(group_context: GroupContext, tree: Tree | None = None) -> GroupR
         context_extensions=tuple(e.extension_type for e in group_context.extensions),
         credential_types=creds,
         supported_by_all=supported,
+        components=components,
+        safe_aad=safe_aad,
     )
 
 

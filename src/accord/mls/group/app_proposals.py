@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from accord.errors import ValidationError
 from accord.mls.codec import decode
 from accord.mls.components import Component, ComponentUpdate
-from accord.mls.leaf_node import GroupRules, check_capabilities
+from accord.mls.leaf_node import (
+    GroupRules,
+    check_capabilities,
+    check_components,
+    required_components,
+)
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     AppDataUpdate,
@@ -200,6 +205,7 @@ def apply_app_data(
         batch = [ComponentUpdate(p.update or b"", s, credential_of(s)) for p, s in updates]
         dictionary = dictionary.with_data(component_id, component.apply(current, batch, before))
     value = Extension(ExtensionType.APP_DATA_DICTIONARY, dictionary.to_bytes())
+    _check_new_requirements(extensions, (value,), new_tree)
     if ext is None:
         # 4.7: a new dictionary goes at the end; every member must support it (12.1.7).
         rules = GroupRules(cipher_suite=context.cipher_suite,
@@ -209,3 +215,14 @@ def apply_app_data(
         return (*extensions, value)
     return tuple(value if e is ext else e for e in extensions)
 
+
+
+def _check_new_requirements(old: tuple[Extension, ...], new: tuple[Extension, ...],
+                            new_tree: Tree) -> None:
+    """draft-ietf-mls-extensions 5: a commit whose AppDataUpdates change the required
+    components (or Safe AAD components) holds every member of the new epoch to them."""
+    required = required_components(new)
+    if required == required_components(old):
+        return
+    for leaf_index, leaf in new_tree.leaves():
+        check_components(leaf, *required, f"leaf {leaf_index}")

@@ -11,7 +11,7 @@ from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.proposals import check_context_extensions
 from accord.mls.group.state import GroupConfig, GroupState
 from accord.mls.key_schedule import derive_epoch
-from accord.mls.leaf_node import check_own_capabilities, make_capabilities
+from accord.mls.leaf_node import check_own_capabilities, make_capabilities, required_components
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Capabilities,
@@ -22,6 +22,7 @@ from accord.mls.structs import (
     RequiredCapabilities,
     find_extension,
 )
+from accord.mls.structs.app_data import AppDataDictionary, ComponentId, ComponentsList
 from accord.mls.structs.enums import (
     DEFAULT_EXTENSION_TYPES,
     DEFAULT_PROPOSAL_TYPES,
@@ -32,7 +33,7 @@ from accord.mls.suites import CipherSuite
 from accord.mls.transcript import confirmation_tag
 from accord.mls.treekem import PathKeys
 
-__all__ = ["create_group", "group_capabilities"]
+__all__ = ["create_group", "group_capabilities", "group_leaf_extensions"]
 
 
 def group_capabilities(suite_id: int, credential: Credential,
@@ -52,6 +53,23 @@ def group_capabilities(suite_id: int, credential: Credential,
     )
 
 
+def group_leaf_extensions(extensions: tuple[Extension, ...]) -> tuple[Extension, ...]:
+    """Leaf extensions for a leaf of a group with the GroupContext ``extensions``, made
+    by the engine itself (like ``group_capabilities``): an app_data_dictionary whose
+    ``app_components`` and ``safe_aad`` list what the group requires (draft-ietf-mls-
+    extensions 5), ``app_components`` listing itself too (4.6: a client supporting the
+    dictionary advertises it); none when the group requires no component."""
+    components, safe_aad = required_components(extensions)
+    if not components and not safe_aad:
+        return ()
+    supported = sorted({ComponentId.APP_COMPONENTS, *components})
+    data = AppDataDictionary().with_data(ComponentId.APP_COMPONENTS,
+                                         ComponentsList(tuple(supported)).to_bytes())
+    if safe_aad:
+        data = data.with_data(ComponentId.SAFE_AAD, ComponentsList(tuple(safe_aad)).to_bytes())
+    return (Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),)
+
+
 def create_group(
     suite: CipherSuite,
     group_id: bytes,
@@ -68,12 +86,14 @@ def create_group(
 
     ``key_package`` supplies the creator's leaf (and its private key);
     without one a fresh leaf is made from ``credential`` with the capabilities
-    ``group_capabilities`` gives for ``extensions``.
+    ``group_capabilities`` and the leaf extensions ``group_leaf_extensions`` give for
+    ``extensions``.
     """
     if key_package is None:
         key_package = create_key_package(suite, credential, signature_priv, now,
                                          capabilities=group_capabilities(suite.id, credential,
-                                                                         extensions))
+                                                                         extensions),
+                                         leaf_extensions=group_leaf_extensions(extensions))
     leaf = key_package.key_package.leaf_node
     # The creator's leaf is ours: it lists the group's suite (docs/INTEROP.md).
     check_own_capabilities(leaf.capabilities, suite.id, leaf.credential.credential_type)

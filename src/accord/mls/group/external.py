@@ -11,7 +11,7 @@ from accord.errors import ValidationError
 from accord.mls.framing import protect_public, sign_content, with_confirmation_tag
 from accord.mls.framing_public import public_message_from
 from accord.mls.group.commit import derive_next
-from accord.mls.group.create import group_capabilities
+from accord.mls.group.create import group_capabilities, group_leaf_extensions
 from accord.mls.group.epoch import NextEpoch, fresh_state, resolve_psks
 from accord.mls.group.keys import KeyPackagePrivate, create_key_package
 from accord.mls.group.process import free_leaf
@@ -195,8 +195,9 @@ def _template_leaf(ctx: GroupContext, credential: Credential, signature_priv: by
     # parent hash and signs it (7.5).
     suite = get_suite(ctx.cipher_suite)
     caps = group_capabilities(suite.id, credential, tuple(ctx.extensions))
-    kp: KeyPackagePrivate = create_key_package(suite, credential, signature_priv, now,
-                                               capabilities=caps)
+    kp: KeyPackagePrivate = create_key_package(
+        suite, credential, signature_priv, now, capabilities=caps,
+        leaf_extensions=group_leaf_extensions(tuple(ctx.extensions)))
     return dataclasses.replace(kp.key_package.leaf_node, leaf_node_source=LeafNodeSource.COMMIT,
                                lifetime=None, parent_hash=b"")
 

@@ -24,7 +24,12 @@ from accord.mls.group.app_proposals import (
 )
 from accord.mls.group.state import GroupView
 from accord.mls.key_package import validate_key_package
-from accord.mls.leaf_node import GroupRules, check_capabilities, validate_leaf_node
+from accord.mls.leaf_node import (
+    GroupRules,
+    check_capabilities,
+    required_components,
+    validate_leaf_node,
+)
 from accord.mls.ratchet_tree import Tree
 from accord.mls.structs import (
     Add,
@@ -231,8 +236,10 @@ def check_context_extensions(tree: Tree, context: GroupContext, p: GroupContextE
     senders = find_extension(p.extensions, ExtensionType.EXTERNAL_SENDERS)
     if senders is not None:
         decode(ExternalSenders, senders.extension_data)  # 12.1.8.1: must be well formed
+    components, safe_aad = required_components(p.extensions)
     rules = GroupRules(cipher_suite=context.cipher_suite, version=context.version,
-                       required=required, context_extensions=tuple(types))
+                       required=required, context_extensions=tuple(types),
+                       components=components, safe_aad=safe_aad)
     for leaf_index, leaf in tree.leaves():
         check_capabilities(leaf, rules, f"leaf {leaf_index}")
 
