@@ -40,6 +40,7 @@ from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import b64e
 from accord.wire import messages as m
 from accord.wire import mimi as w
+from accord.wire.accounts import domain_of
 from accord.wire.posting_component import RULE as POSTING_RULE
 from accord.wire.posting_component import posting_key_of
 
@@ -99,9 +100,11 @@ def proposal_bundle(req: m.ProposalRequest) -> w.HandshakeBundle:
         raise ValidationError(str(exc), RULE) from None
 
 
-def _id(raw: bytes) -> str:
-    """The id a device is answered for a message the hub keeps under its own (MIMI
-    names none): the message's hash, so a retry is answered alike."""
+def answer_id(raw: bytes) -> str:
+    """The id a device is answered for a message it sent over MIMI, which the hub keeps
+    under its own (MIMI names none): the message's hash, so a retry is answered alike;
+    16 bytes as the hub's own ids (``hub.new_msg_id``). The one for commits, proposals
+    and submitted messages (``mimi_post``)."""
     return b64e(hashlib.sha256(raw).digest()[:16])
 
 
@@ -123,13 +126,13 @@ async def update(fed: Federation, group: GroupRecord, bundle: w.HandshakeBundle,
 async def forward_commit(fed: Federation, group: GroupRecord, req: m.CommitRequest, now: int
                          ) -> m.CommitResponse:
     await update(fed, group, commit_bundle(req), now)
-    return m.CommitResponse(msg_id=_id(req.commit), epoch=req.epoch + 1)
+    return m.CommitResponse(msg_id=answer_id(req.commit), epoch=req.epoch + 1)
 
 
 async def forward_proposal(fed: Federation, group: GroupRecord, req: m.ProposalRequest,
                            now: int) -> m.PostResponse:
     await update(fed, group, proposal_bundle(req), now)
-    return m.PostResponse(msg_id=_id(req.proposal))
+    return m.PostResponse(msg_id=answer_id(req.proposal))
 
 
 async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
@@ -142,7 +145,7 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     (RFC 9421). A claim for a group hubbed elsewhere (the device a member of it) goes
     to its hub, naming the room; any other names none. A user who is unknown, gave no
     consent or was deleted is ``NotFound`` (no probing, T14)."""
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     send_to, room = domain, b""
     if group_id is not None:
         group = await fed.provider.store.get_group(group_id)

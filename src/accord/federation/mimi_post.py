@@ -21,14 +21,13 @@ as its single-use nonce, so the same message twice is a replay (409).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from accord.errors import EpochConflict, NotFound, ValidationError
 from accord.federation import franking
+from accord.federation.mimi_out import answer_id
 from accord.mls.structs.messages import MLSMessage
 from accord.storage import DeviceRecord, GroupRecord
-from accord.wire import b64e
 from accord.wire import messages as m
 from accord.wire import mimi as w
 
@@ -50,7 +49,7 @@ async def submit(fed: Federation, by: DeviceRecord, group: GroupRecord,
                                       w.SubmitMessageResponse, now)
     code = w.SubmitResponseCode
     if resp.status_code == code.ACCEPTED:
-        return m.PostResponse(msg_id=b64e(hashlib.sha256(raw).digest()),
+        return m.PostResponse(msg_id=answer_id(raw),
                               created_at=resp.accepted_timestamp,
                               franking_tag=franking.tag_of(resp.frank))
     if resp.status_code == code.EPOCH_TOO_OLD:
