@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accord.federation.loopback import free_port, spawn_healthy
 from accord.wire import b64e, decode, encode, signing
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 from tests.engine import database_for
 from tests.timing import wait_until_sync
 
@@ -144,7 +145,7 @@ class SimDevice:
         self.public = self.key.public_key().public_bytes_raw()
         self.device_id = ""
         self.token = ""
-        self.domain = account.rsplit("@", 1)[-1]
+        self.domain = domain_of(account)
 
     def __repr__(self) -> str:  # never the key or the token
         return f"SimDevice({self.account}, {self.device_id})"

@@ -16,6 +16,7 @@ from accord.privacy.franking import commitment_in
 from accord.privacy.sizes import private_message
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 from accord.wire.mimi import mimi_room_uri, mimi_user_uri
 from tests.engine import provider_tables, running
 from tests.federation.providers import MlsDevice, Provider
@@ -38,7 +39,7 @@ def post_body(dev: MlsDevice, c: Content, tag: bytes | None = None) -> dict[str,
 
     gid = dev.state_group_id()
     sealed = seal(c, MemoryIndex(), mimi_user_uri(dev.account),
-                  mimi_room_uri(dev.account.rsplit("@", 1)[1], gid))
+                  mimi_room_uri(domain_of(dev.account), gid))
     aad = b"\x01" + (tag or secrets.token_bytes(8)) + sealed.commitment
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())

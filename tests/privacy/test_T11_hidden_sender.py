@@ -19,6 +19,7 @@ from accord.content.mimi_map import MemoryIndex
 from accord.privacy.sizes import AAD_LEN, visible_shape
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 from accord.wire.mimi import mimi_room_uri, mimi_user_uri
 from tests.engine import provider_tables
 from tests.federation.groups import alice_and_bob
@@ -34,7 +35,7 @@ async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
 
     sealed = seal(make_content(Text(text), random_bytes=secrets.token_bytes, sent_at=1),
                   MemoryIndex(), mimi_user_uri(dev.account),
-                  mimi_room_uri(dev.account.rsplit("@", 1)[1], dev.state_group_id()))
+                  mimi_room_uri(domain_of(dev.account), dev.state_group_id()))
     aad = b"\x01" + secrets.token_bytes(8) + sealed.commitment
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())

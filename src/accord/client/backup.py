@@ -44,6 +44,7 @@ from accord.errors import AccordError, AuthError, DecodeError, NotFound, Validat
 from accord.privacy.backup_format import KdfCost, open_backup, parse_recovery_key, seal_backup
 from accord.wire import b64e, parse, signing
 from accord.wire import privacy as w
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -133,7 +134,7 @@ async def relink(dev: DeviceCore, doc: dict[str, Any], now: int) -> set[str]:
 
     async with dev.provider_session(server) as old:
         try:
-            await old.login(account.rsplit("@", 1)[1], old_id, old_key.sign)
+            await old.login(domain_of(account), old_id, old_key.sign)
         except AuthError:
             raise AuthError("the backed-up device is no longer on the account: link this "
                             "profile from another device, then restore the history only"

@@ -20,6 +20,7 @@ from accord.client.mls_session import Received, split_identity
 from accord.client.store import StoredMessage
 from accord.content import quarantine_preview
 from accord.errors import DecodeError, ValidationError
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -64,8 +65,8 @@ def on_join(dev: DeviceCore, conv_id: str, group_id: bytes, now: int, inviter: s
     if listed is None and inviter is not None:
         return
     if sender is None:
-        mine = dev.identity.account.rsplit("@", 1)[-1]
-        strangers = [a for a in others if a.rsplit("@", 1)[-1] != mine]
+        mine = domain_of(dev.identity.account)
+        strangers = [a for a in others if domain_of(a) != mine]
         sender = (strangers or others or [dev.identity.account])[0]
     conv = dev.store.conversation(conv_id)
     meta = dict(conv["meta"], request={"from": sender, "state": "pending",
@@ -111,4 +112,4 @@ def is_blocked(dev: DeviceCore, sender_identity: bytes) -> bool:
 
 def blocked_account(dev: DeviceCore, account: str) -> bool:
     targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
-    return account in targets or account.rsplit("@", 1)[-1] in targets
+    return account in targets or domain_of(account) in targets

@@ -43,6 +43,7 @@ from accord.errors import AccordError, AuthError, CryptoError, NotFound, Validat
 from accord.private_files import private_folder
 from accord.wire import messages as m
 from accord.wire import signing
+from accord.wire.accounts import domain_of
 
 KP_LOW_WATER = 5
 KP_BATCH = 10
@@ -62,7 +63,7 @@ class Identity:
 
     @property
     def domain(self) -> str:
-        return self.account.rsplit("@", 1)[1]
+        return domain_of(self.account)
 
     @property
     def mls_identity(self) -> bytes:

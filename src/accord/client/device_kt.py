@@ -28,6 +28,7 @@ from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
 from accord.client.mls_session import split_identity
 from accord.errors import AccordError, NotFound
 from accord.wire import b64d, b64e
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -159,7 +160,7 @@ def approve(dev: DeviceCore, keyprint: str) -> int:
 
 def contact_domains(dev: DeviceCore) -> list[str]:
     own = dev.identity.domain
-    domains = {c["identity"].rsplit("@", 1)[-1] for c in dev.store.contacts()
+    domains = {domain_of(c["identity"]) for c in dev.store.contacts()
                if "@" in c.get("identity", "")}
     return sorted(domains - {own})
 

@@ -57,6 +57,7 @@ from accord.transparency import (
 )
 from accord.wire import b64d, b64e, codec
 from accord.wire import transparency as wt
+from accord.wire.accounts import domain_of
 from accord.wire.federation import WellKnown
 
 TIMEOUT_S = 15.0
@@ -119,7 +120,7 @@ class KtHttp:
         return None if base is None else await self.get(base + "/v1/transparency/head", wt.KtHead)
 
     async def lookup(self, account: str) -> wt.KtLookup:
-        domain = account.rsplit("@", 1)[-1]
+        domain = domain_of(account)
         base = self.direct_base(domain) or self.own_base  # our provider relays the rest
         answer: wt.KtLookup = await self.get(f"{base}/v1/transparency/lookup/{account}",
                                              wt.KtLookup)
@@ -220,7 +221,7 @@ class KeyChecker:
 
     async def current_entry(self, account: str, now: int) -> LogEntry | None:
         """``account``'s current log entry, proven at a head consistent with ours."""
-        domain = account.rsplit("@", 1)[-1]
+        domain = domain_of(account)
         answer = await self.http.lookup(account)
         head = await self.accept_head(domain, answer.head, now)
         proof: Any = tls_decode(LookupProof, answer.proof)

@@ -38,6 +38,7 @@ from accord.client.mls_session import Received
 from accord.errors import AccordError, NotFound, ValidationError
 from accord.wire import b64e
 from accord.wire import privacy as w
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -125,7 +126,7 @@ async def block(dev: DeviceCore, conv: dict[str, Any], now: int, *, domain: bool
     sender = conv["meta"].get("request", {}).get("from")
     if sender is None:
         raise ValidationError("this conversation is not a message request")
-    target = sender.rsplit("@", 1)[-1] if domain else sender
+    target = domain_of(sender) if domain else sender
     await block_target(dev, target)
     cid = conv["conv_id"]
     if invites.is_deferred(conv):  # the Welcome and what followed: dropped unparsed

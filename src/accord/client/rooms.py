@@ -34,6 +34,7 @@ from accord.content.mimi_map import from_mimi, mentions
 from accord.content.model import Content, Reaction, Text
 from accord.content.sealing import decode_body, seal
 from accord.errors import DecodeError, NotFound, ValidationError
+from accord.wire.accounts import domain_of
 from accord.wire.mimi import account_of_user_uri, mimi_room_uri, mimi_user_uri
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ async def learn_hub(dev: Device, group_id: bytes, *, again: bool = False) -> Non
         state = await dev.api.group(group_id)
     except NotFound:
         return
-    home = dev.identity.account.rsplit("@", 1)[-1]
+    home = domain_of(dev.identity.account)
     remember_hub(dev, group_id, state.hub, state.named_sender and state.hub != home)
     dev.store.put(_UNLINKED + group_id.hex(),
                   b"1" if not state.hub_links and state.hub != home else b"0")

@@ -34,6 +34,7 @@ from accord.mls.structs.welcome import GroupInfo
 from accord.mls.transcript import interim_transcript_hash
 from accord.storage import CommitChange, GroupRecord
 from accord.storage.records import AddedLeaf, LeafPlan
+from accord.wire.accounts import domain_of
 from accord.wire.messages import erased_leaf
 
 
@@ -110,7 +111,7 @@ def leaf_plan(view: CommitView, change: CommitChange, welcome: frozenset[bytes] 
         accounts = dict(zip(effects.added, effects.added_accounts, strict=True))
         keys = dict(zip(effects.added, effects.added_keys, strict=True))
         for device, account in accounts.items():
-            domain = account.rsplit("@", 1)[-1]
+            domain = domain_of(account)
             if placed.get(device, domain) != domain:
                 raise ValidationError("an added device is not hosted where its credential says",
                                       "Accord federation: device placement")

@@ -21,6 +21,7 @@ from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.records import Delivered, Filing, ViewWrite
 from accord.wire import federation as fw
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -46,7 +47,7 @@ async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
         account = accounts.get(d, ours.get(d))
         if account is None:
             raise NotFound("an added device does not exist (claim its KeyPackage first)")
-        added.append(fw.FedDevice(d, account.rsplit("@", 1)[-1]))
+        added.append(fw.FedDevice(d, domain_of(account)))
     fc = fw.FedCommit(group_id=group.group_id, sender=by.device_id, sender_account=by.account,
                       epoch=req.epoch, commit=req.commit, posting_key=req.posting_key,
                       added=added, removed=list(req.removed), welcome=req.welcome,
@@ -97,7 +98,7 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     only then is each ``(account, device_id)`` pair bound here (confirmed); a
     device id bound for another account stays that account's.
     """
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     if fed.mimi:
         resp = await mimi_out.claim(fed, account, by, now, cipher_suite, group_id)
     else:
@@ -117,7 +118,7 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
 async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
     """A remote account's public device list, relayed from its provider (T06: the
     client checks each key against that provider's transparency log anyway)."""
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     resp = await fed.client.post(domain, DEVICES, fw.FedDevicesRequest(account=account),
                                  m.DeviceList, now)
     if resp.account != account:

@@ -41,6 +41,7 @@ from accord.storage.records import AddedLeaf, ItemEncoder, Roster
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -95,7 +96,7 @@ async def _peer_hosts_sender(c: Ctx) -> None:
     assert o.peer is not None
     if not c.group.hosted_by(o.peer, o.sender):
         raise AuthError("the sender is not a member device hosted by the requesting provider")
-    if o.account.rsplit("@", 1)[-1] != o.peer:
+    if domain_of(o.account) != o.peer:
         raise AuthError("the sender's account is not hosted by the requesting provider")
     c.fed.limiter.check("sender", o.account, c.now)
 
@@ -118,7 +119,7 @@ async def _peer_places_only_what_it_may(c: Ctx) -> None:
         if d.device_id not in creds:
             raise ValidationError("the hub cannot confirm where an added device lives")
         account, key = creds[d.device_id]
-        if account.rsplit("@", 1)[-1] != d.domain:
+        if domain_of(account) != d.domain:
             raise ValidationError("an added device is not hosted where its credential says")
         ref = refs.get(d.device_id)
         if ref is not None and relayed.get(ref) == (d.device_id, account, d.domain):
@@ -150,7 +151,7 @@ async def _peer_hosts_sending_user(c: Ctx) -> None:
     and fanned out with no sender, as every post (T11)."""
     o = c.origin
     assert o.account is not None and o.peer is not None
-    if o.account.rsplit("@", 1)[-1] != o.peer:
+    if domain_of(o.account) != o.peer:
         raise AuthError("the sending user is not hosted by the requesting provider")
     devices = await _user_devices(c)
     if not any(c.group.hosted_by(o.peer, d) for d in devices):

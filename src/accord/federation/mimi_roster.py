@@ -36,6 +36,7 @@ from accord.mls.structs.enums import ContentType, SenderType
 from accord.mls.structs.messages import MLSMessage, PublicMessage
 from accord.mls.structs.tree_nodes import LeafNode
 from accord.wire import mimi as w
+from accord.wire.accounts import domain_of
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class RoomView:
 
     def roster(self) -> list[tuple[str, str]]:
         """``(device, domain)`` of every member, the domain its account's."""
-        return sorted((v.rsplit("/", 1)[1], v.rsplit("/", 1)[0].rsplit("@", 1)[1])
+        return sorted((v.rsplit("/", 1)[1], domain_of(v.rsplit("/", 1)[0]))
                       for v in self.leaves.values())
 
     def local(self, domain: str) -> list[str]:

@@ -32,6 +32,7 @@ from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import PeerRevocations, client_context, outbound_check
 from accord.federation.provider_key import ProviderKey
 from accord.ratelimit import Limit, RateLimiter
+from accord.wire.accounts import domain_of
 
 SIGNATURE_WINDOW_S = 300
 # httpx logs every request URL at INFO; our own log names route templates only.
@@ -127,14 +128,14 @@ class Federation(Generic[H]):
 
 def requester_of(peer: str, requester: str) -> str:
     """A peer claims only for its own accounts (issue 17): ``requester`` if it is one."""
-    if requester.rsplit("@", 1)[-1] != peer:
+    if domain_of(requester) != peer:
         raise ValidationError("the requester is not an account of the requesting provider")
     return requester
 
 
 def ours(fed: Federation[H], account: str) -> None:
     """A peer asks a provider only about its own accounts (never to relay, issue 17)."""
-    if account.rsplit("@", 1)[-1] != fed.domain:
+    if domain_of(account) != fed.domain:
         raise NotFound(f"no account {account} here")
 
 

@@ -27,6 +27,7 @@ from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import b64d, signing
 from accord.wire import privacy as w
+from accord.wire.accounts import domain_of
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -101,7 +102,7 @@ async def accept_deleted(fed: Federation, peer: str, req: w.FedAccountDeleted, n
     touched. Naming one of our devices is refused (401); an id known here only
     at other providers is refused too, and unknown ids name nothing here.
     """
-    if req.account.rsplit("@", 1)[-1] != peer:
+    if domain_of(req.account) != peer:
         raise AuthError("a provider can only delete its own accounts")
     n = await fed.provider.store.accounts.erase_remote(req.account, peer,
                                                        sorted(set(req.device_ids)))

@@ -18,6 +18,7 @@ from accord.storage import DeviceRecord
 from accord.transparency import Succession
 from accord.wire import b64e, signing
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 
 
 def new_device_id() -> str:
@@ -29,7 +30,7 @@ def token_hash(token: str) -> bytes:
 
 
 def _local_account(p: Provider, account: str) -> str:
-    if account.rsplit("@", 1)[-1] != p.config.domain:
+    if domain_of(account) != p.config.domain:
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
     return account
 
@@ -144,7 +145,7 @@ async def find_device(p: Provider, req: m.FindDeviceRequest) -> m.FoundDevice:
 
 
 async def list_devices(p: Provider, account: str) -> m.DeviceList:
-    if account.rsplit("@", 1)[-1] != p.config.domain:  # a running provider federates
+    if domain_of(account) != p.config.domain:  # a running provider federates
         return await follower.list_devices(p.federation, account, p.clock())
     records = await p.store.list_devices(_local_account(p, account))
     return m.DeviceList(

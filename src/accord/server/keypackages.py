@@ -31,6 +31,7 @@ from accord.ratelimit import RateLimiter
 from accord.server.state import Provider
 from accord.storage import DeviceRecord
 from accord.wire import messages as m
+from accord.wire.accounts import domain_of
 
 MAX_STORED_PER_DEVICE = 1000
 
@@ -104,7 +105,7 @@ async def claim(
     group the KeyPackages are for (a MIMI claim goes through its hub; else unused)."""
     if by is None:
         raise ValidationError("a claim needs a claimer")
-    if account.rsplit("@", 1)[-1] != p.config.domain:
+    if domain_of(account) != p.config.domain:
         return await follower.claim(p.federation, account, by, now, cipher_suite, group_id)
     return await claim_local(p, account, Claimer(by.account), now, cipher_suite)
 
@@ -112,7 +113,7 @@ async def claim(
 async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
                       cipher_suite: int = 1) -> m.ClaimResponse:
     """Claim one KeyPackage per device of a local account, under :func:`admit_claim`."""
-    if account.rsplit("@", 1)[-1] != p.config.domain:
+    if domain_of(account) != p.config.domain:
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
     # One rule for every claimer, ours or a peer's (T14, issue 18): an account that
     # blocked the claimer (or its domain) looks like no account at all (no probing).

@@ -40,6 +40,7 @@ from accord.mls.suites import SUITES, get_suite
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import mimi as w
+from accord.wire.accounts import domain_of
 
 # A MIMI commit whose GroupInfo carries no Accord posting key (T11, a committer that
 # is not Accord's): the epoch it opens takes posts over MIMI (submitMessage) only,
@@ -210,7 +211,7 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
     at.update({leaf: m.erased_leaf(leaf) for leaf in group.erased})
     if any(leaf not in at for leaf in effects.removed_leaves):
         raise ValidationError("a Remove names no member", "RFC 9420 12.1.3")
-    placed = tuple(fw.FedDevice(d, a.rsplit("@", 1)[-1])
+    placed = tuple(fw.FedDevice(d, domain_of(a))
                    for d, a in zip(effects.added, effects.added_accounts, strict=True))
     welcome = bundle.welcome.welcome if bundle.welcome is not None else None
     assert bundle.group_info_option is not None  # a commit's bundle has one (wire.mimi)

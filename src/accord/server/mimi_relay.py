@@ -25,6 +25,7 @@ from accord.federation.service import Federation, requester_of
 from accord.mls.key_package import key_package_ref
 from accord.mls.suites import SUITES, get_suite
 from accord.wire import mimi as w
+from accord.wire.accounts import domain_of
 
 RULE = "draft-ietf-mimi-protocol-06 5.2"
 
@@ -59,13 +60,13 @@ def verified_suites(req: w.KeyMaterialRequest) -> list[int]:
 def requester(fed: Federation, peer: str, req: w.KeyMaterialRequest, requesting: str) -> str:
     """Whom a ``keyMaterial`` request asks for: a user of the signer, or one the signer
     relays for as the hub of the room the request names."""
-    if requesting.rsplit("@", 1)[-1] == peer:
+    if domain_of(requesting) == peer:
         return requesting
     room = _room(req)
     if room is None or room[0] != peer:
         raise ValidationError("the requester is not an account of the requesting provider,"
                               " which is not the hub of the request's room", RULE)
-    if requesting.rsplit("@", 1)[-1] == fed.domain:
+    if domain_of(requesting) == fed.domain:
         raise ValidationError("a peer does not speak for this provider's own users", RULE)
     return requesting
 
@@ -92,7 +93,7 @@ async def relay(fed: Federation, peer: str, req: w.KeyMaterialRequest, account: 
     if not verified_suites(req):  # nothing to verify with: nothing relayed unverified
         raise AuthError(f"no acceptable suite to verify the requester's signature ({RULE})")
     fed.limiter.check("sender", requesting, now)
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     target = req.target_user.text()
     resp = await fed.client.post_mimi(domain, "keyMaterial", target, req,
                                       w.KeyMaterialResponse, now)

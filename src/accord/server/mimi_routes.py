@@ -60,6 +60,7 @@ from accord.server.errors import error_response
 from accord.server.federation_routes import authenticated
 from accord.wire import decode, encode
 from accord.wire import mimi as w
+from accord.wire.accounts import domain_of
 from accord.wire.privacy import FedReport
 
 log = logging.getLogger("accord.mimi.http")
@@ -110,7 +111,7 @@ async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, ta
         raise ValidationError("the body's targetUser is not the path's", "MIMI 5.2")
     account = w.account_of_user_uri(target)
     requesting = w.account_of_user_uri(req.requesting_user.text())
-    if account.rsplit("@", 1)[-1] != fed.domain:  # a follower's, for a room we hub (5.2)
+    if domain_of(account) != fed.domain:  # a follower's, for a room we hub (5.2)
         return await mimi_relay.relay(fed, peer, req, account, requesting, now)
     ours(fed, account)
     requester = mimi_relay.requester(fed, peer, req, requesting)
@@ -186,7 +187,7 @@ async def identifier_query(fed: Federation, peer: str, req: w.IdentifierRequest,
         return w.IdentifierResponse(code.UNSUPPORTED_FIELD)
     found = {_handle_account(q.search_value) for q in req.query_elements}
     account = found.pop() if len(found) == 1 else None
-    if account is None or account.rsplit("@", 1)[-1] != fed.domain:
+    if account is None or domain_of(account) != fed.domain:
         return w.IdentifierResponse(code.NOT_FOUND)
     # An account that blocked the peer's domain looks like no account (T14).
     blocked = (await fed.provider.store.fed_consent([account], peer)).get(account) == "blocked"

@@ -42,6 +42,7 @@ from accord.privacy.franking import verify_report
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import privacy as w
+from accord.wire.accounts import domain_of
 from accord.wire.mimi import mimi_user_uri
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _tell_sender_provider(p: Provider, account: str, origin: str | None,
                           note: w.FedSenderReport, now: int) -> None:
     """Forward a verified report to the alleged sender's provider (not to us, nor back
     to the provider that forwarded it here: that one filed its own record)."""
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     if domain not in (p.config.domain, origin):
         report_relay.tell_sender_provider(p.federation, domain, note, now)
 
@@ -86,7 +87,7 @@ def _tell_sender_provider(p: Provider, account: str, origin: str | None,
 async def _could_have_sent(p: Provider, group: GroupRecord, account: str) -> bool:
     """The alleged sender has a device in the group (local account) or its provider
     hosts a member (remote account). Posts are anonymous: this is all the hub can check."""
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     if domain == p.config.domain:
         try:
             devices = await p.store.list_devices(account)
@@ -154,7 +155,7 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
     reaches us: the account has a device in it). The content must decode.
     """
     p = fed.provider
-    if req.account.rsplit("@", 1)[-1] != p.config.domain:
+    if domain_of(req.account) != p.config.domain:
         raise ValidationError("the reported account is not an account of this provider", "T13")
     group = await p.store.get_group(req.group_id)
     if group.hub != peer:

@@ -20,6 +20,7 @@ from accord.server.routes import ACCOUNT, Call, Param, Spec, endpoint, int_query
 from accord.server.transparency import TransparencyLog
 from accord.transparency import LookupProof, SignedTreeHead
 from accord.wire import transparency as wt
+from accord.wire.accounts import domain_of
 
 DOMAIN = Param("domain", "path", {"type": "string", "pattern": "^" + wt.DOMAIN_RE + "$"})
 OLD = Param("old", "query", {"type": "integer", "minimum": 0, "maximum": 2**62})
@@ -46,7 +47,7 @@ async def _head(c: Call) -> wt.KtHead:
 
 async def _lookup(c: Call) -> wt.KtLookup:
     account = str(c.request.path_params["account"]).lower()
-    domain = account.rsplit("@", 1)[-1]
+    domain = domain_of(account)
     if domain != c.provider.config.domain:
         fed = _fed(c)
         peer = await fed.resolver.resolve(domain, c.now)

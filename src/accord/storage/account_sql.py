@@ -26,6 +26,7 @@ from typing import Any
 from accord.errors import AuthError, NotFound
 from accord.storage.engine import Engine, Tx, placeholders
 from accord.wire import b64e
+from accord.wire.accounts import domain_of
 
 # (table, column that names a device) for rows erased with the devices
 DEVICE_TABLES = ("queue", "group_members", "key_packages", "last_resort_key_packages",
@@ -190,7 +191,7 @@ async def _known_at(tx: Tx, device_ids: list[str]) -> dict[str, set[str]]:
         f"SELECT device_id, account FROM fed_bindings WHERE device_id IN ({marks})", *device_ids)
     for row in rows:
         where = row[1] if len(row) > 1 else ""
-        known[row[0]].add("" if where is None else where.rsplit("@", 1)[-1])
+        known[row[0]].add("" if where is None else domain_of(where))
     return known
 
 

@@ -28,6 +28,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from accord.errors import Conflict, NotFound
 from accord.storage.engine import Tx, placeholders
+from accord.wire.accounts import domain_of
 
 BINDING_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -69,10 +70,6 @@ DROP TABLE fed_remote_devices;
 """,
     ),
 )
-
-
-def domain_of(account: str) -> str:
-    return account.rsplit("@", 1)[-1]
 
 
 async def bind_confirmed(tx: Tx, pairs: Sequence[tuple[str, str]], local_domain: str) -> None:

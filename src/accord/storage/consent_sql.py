@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from accord.errors import NotFound
 from accord.storage.engine import Engine, Tx
+from accord.wire.accounts import domain_of
 
 # The msg_id of a message request no Welcome backs: a peer's consent request (MIMI 5.7).
 CONSENT_REQUEST = "mimi-consent"
@@ -76,7 +77,7 @@ class ConsentSqlMixin:
 
     async def fed_consent(self, accounts: Collection[str], sender: str) -> dict[str, str]:
         """Per local account: "blocked", "contact" or "stranger" towards ``sender``."""
-        domain = sender.rsplit("@", 1)[-1]
+        domain = domain_of(sender)
         state: dict[str, str] = {}
         async with self.engine.transaction() as tx:
             for account in sorted(set(accounts)):

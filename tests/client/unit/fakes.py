@@ -42,6 +42,7 @@ from accord.wire import messages as m
 from accord.wire import privacy as w
 from accord.wire import rendezvous as rv
 from accord.wire import transparency as wt
+from accord.wire.accounts import domain_of
 from accord.wire.binary import (
     QUEUE_MEDIA_TYPE,
     accepts,
@@ -194,7 +195,7 @@ class FakeProvider:
     # accounts, sessions, devices
     def register(self, req: httpx.Request) -> httpx.Response:
         body = parse(m.RegisterRequest, req.content)
-        if body.account.rsplit("@", 1)[1] != self.domain:
+        if domain_of(body.account) != self.domain:
             return error(422, "validation_error", "not this provider's account")
         if any(d.account == body.account for d in self.devices.values()):
             return error(409, "conflict", "account taken")

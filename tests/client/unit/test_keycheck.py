@@ -19,6 +19,7 @@ from accord.errors import CryptoError
 from accord.mls.codec import encode
 from accord.transparency import Cosignature, KeyDirectory, LookupProof, SignedTreeHead, cosign
 from accord.wire import transparency as wt
+from accord.wire.accounts import domain_of
 from accord.wire.federation import WellKnown
 
 NOW = 1_800_000_000_000
@@ -63,7 +64,7 @@ class FakeLogs:
         return wt.KtHead(self.shown[domain].sth())
 
     async def lookup(self, account: str) -> wt.KtLookup:
-        p = self.shown[account.rsplit("@", 1)[-1]]
+        p = self.shown[domain_of(account)]
         return wt.KtLookup(account, p.sth(), encode(LookupProof, p.log.lookup(account)))
 
     async def consistency(self, domain: str, old: int, new: int) -> tuple[bytes, ...]:
