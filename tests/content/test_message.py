@@ -21,10 +21,11 @@ from accord.content import (
     TimerSetting,
     bucket_for,
     check_content,
+    check_franking_tag,
     check_report,
     decode_body,
     expires_at,
-    frank,
+    franking_tag,
     is_bucket,
     is_expired,
     make_content,
@@ -35,7 +36,6 @@ from accord.content import (
     pad,
     seal,
     unpad,
-    verify_commitment,
 )
 from accord.content.mimi_map import MemoryIndex, Unsupported
 from accord.errors import CryptoError, DecodeError, ValidationError
@@ -91,7 +91,7 @@ def test_T16_mutated_body_only_typed_errors(content: Content, data: st.DataObjec
     # Whatever still decodes re-encodes to the same bytes: one meaning per string.
     assert mimi.encode_content(decoded) == bytes(encoded)
     with contextlib.suppress(DecodeError, CryptoError, ValidationError):
-        _open(bytes(encoded), frank(content.franking_key, bytes(encoded)))
+        _open(bytes(encoded), franking_tag(decoded.salt, bytes(encoded)))
 
 
 def _received(sent: Content, **part: object) -> object:
@@ -105,7 +105,7 @@ def _received(sent: Content, **part: object) -> object:
     else:
         body = dataclasses.replace(body, **part)
     data = mimi.encode_content(dataclasses.replace(m, body=body))
-    return _open(data, frank(sent.franking_key, data)).content
+    return _open(data, franking_tag(sent.message_id, data)).content
 
 
 @pytest.mark.parametrize(
@@ -194,34 +194,35 @@ def test_T11_biggest_message_fits_the_body_limit() -> None:
 
 @SETTINGS
 @given(sendable)
-def test_T13_franking_commitment_verifies(content: Content) -> None:
+def test_T13_franking_tag_verifies(content: Content) -> None:
     content = dataclasses.replace(content, body=Text("reported"),  # no references, no expiry
                                   header=dataclasses.replace(content.header, expires_after=0))
     sealed = _seal(content)
-    opened = _open(sealed.plaintext, sealed.commitment)
-    assert check_report(opened.encoded, sealed.commitment).salt == content.message_id
-    verify_commitment(content.franking_key, opened.encoded, sealed.commitment)
+    opened = _open(sealed.plaintext, sealed.franking_tag)
+    assert check_report(opened.encoded, sealed.franking_tag).salt == content.message_id
+    check_franking_tag(content.message_id, opened.encoded, sealed.franking_tag)
 
 
-def test_T13_changed_content_key_or_commitment_fails() -> None:
+def test_T13_changed_content_salt_or_tag_fails() -> None:
     content = make_content(Text("you are fired"), random_bytes=os.urandom, sent_at=5)
     sealed = _seal(content)
     encoded = sealed.plaintext
-    other = _seal(Content(content.header, Text("you are hired"))).plaintext
+    other = _seal(dataclasses.replace(content, body=Text("you are hired"))).plaintext
     with pytest.raises(CryptoError):
-        verify_commitment(content.franking_key, other, sealed.commitment)
+        check_franking_tag(content.message_id, other, sealed.franking_tag)
     with pytest.raises(CryptoError):
-        check_report(other, sealed.commitment)
+        check_report(other, sealed.franking_tag)
     with pytest.raises(CryptoError):
-        verify_commitment(os.urandom(32), encoded, sealed.commitment)
-    forged_key = Content(Header(content.message_id, 5, 0, os.urandom(32)), content.body)
+        check_franking_tag(os.urandom(16), encoded, sealed.franking_tag)
+    other_salt = dataclasses.replace(content, header=dataclasses.replace(
+        content.header, message_id=os.urandom(16)))
     with pytest.raises(CryptoError):
-        check_report(_seal(forged_key).plaintext, sealed.commitment)
+        check_report(_seal(other_salt).plaintext, sealed.franking_tag)
     with pytest.raises(CryptoError):
         _open(sealed.plaintext, bytes(32))
     with pytest.raises(CryptoError):
-        verify_commitment(content.franking_key, encoded, sealed.commitment[:-1])
-    assert frank(content.franking_key, encoded) == sealed.commitment
+        check_franking_tag(content.message_id, encoded, sealed.franking_tag[:-1])
+    assert franking_tag(content.message_id, encoded) == sealed.franking_tag
 
 
 def test_ids_and_keys_come_from_the_callers_randomness() -> None:
@@ -250,7 +251,7 @@ def test_keys_never_appear_in_reprs() -> None:
     att = Attachment("blob:1", key, b"h" * 32, 1, "text/plain", "a")
     c = Content(Header(b"i" * 16, 0, 0, key), Text("x", None, (att,)))
     sealed = _seal(c)
-    text = repr(c) + repr(sealed) + repr(_open(sealed.plaintext, sealed.commitment))
+    text = repr(c) + repr(sealed) + repr(_open(sealed.plaintext, sealed.franking_tag))
     assert key.hex() not in text and repr(key) not in text
 
 

@@ -6,12 +6,14 @@ Accord cannot show."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import secrets
 
 import pytest
 from hypothesis import given, settings
 
-from accord.content import frank, make_content, mimi, model
+from accord.content import franking_tag, make_content, mimi, model
 from accord.content.mimi_map import ACCORD_EXTENSION, MemoryIndex, NoEffect, Unsupported
 from accord.content.sealing import MAX_BODY_BYTES, check_report, decode_body, open_content, seal
 from accord.errors import CryptoError, DecodeError, ValidationError
@@ -28,7 +30,7 @@ def _content(body: model.BodyKinds, expires_after: int = 0) -> model.Content:
 
 
 def _open(sealed, index=None, sender=ALICE, room=ROOM):  # type: ignore[no-untyped-def]
-    return open_content(sealed.plaintext, sealed.commitment, index or MemoryIndex(),
+    return open_content(sealed.plaintext, sealed.franking_tag, index or MemoryIndex(),
                         sender_uri=sender, room_uri=room, received_at=1_700_000_000_500)
 
 
@@ -40,7 +42,8 @@ def test_a_text_is_sealed_as_mimi_content_unpadded_and_opens() -> None:
     assert mimi.encode_content(m) == sealed.plaintext
     assert m.salt == c.message_id and m.sender_uri == ALICE and m.room_uri == ROOM
     assert sealed.mimi_id == mimi.message_id(sealed.plaintext, ALICE, ROOM)
-    assert sealed.commitment == frank(c.franking_key, sealed.plaintext)
+    # draft-ietf-mimi-protocol-06 5.4.1.1: HMAC-SHA256 keyed by the content's salt
+    assert sealed.franking_tag == hmac.new(c.message_id, sealed.plaintext, hashlib.sha256).digest()
     opened = _open(sealed)
     assert opened.content == c and opened.mimi_id == sealed.mimi_id
     assert opened.message_id == c.message_id and opened.encoded == sealed.plaintext
@@ -78,51 +81,55 @@ def test_the_message_id_is_computed_from_the_authenticated_sender_and_room() -> 
     m = mimi.decode_content(sealed.plaintext)
     bare = mimi.encode_content(dataclasses.replace(
         m, extensions={ACCORD_EXTENSION: m.extensions[ACCORD_EXTENSION]}))
-    opened = open_content(bare, frank(c.franking_key, bare), MemoryIndex(), sender_uri=BOB,
+    opened = open_content(bare, franking_tag(c.message_id, bare), MemoryIndex(), sender_uri=BOB,
                           room_uri=ROOM, received_at=0)
     assert opened.mimi_id == mimi.message_id(bare, BOB, ROOM) != mimi.message_id(bare, ALICE, ROOM)
 
 
-def test_the_commitment_must_open_with_the_key_inside() -> None:
+def test_the_franking_tag_must_be_the_contents_under_its_salt() -> None:
     c = _content(model.Text("franked"))
     sealed = seal(c, MemoryIndex(), ALICE, ROOM)
     with pytest.raises(CryptoError):
         open_content(sealed.plaintext, secrets.token_bytes(32), MemoryIndex(), sender_uri=ALICE,
                      room_uri=ROOM, received_at=0)
     m = mimi.decode_content(sealed.plaintext)
-    keyless = mimi.encode_content(dataclasses.replace(m, extensions={1: ALICE, 2: ROOM}))
-    with pytest.raises(DecodeError, match="franking key"):
-        open_content(keyless, sealed.commitment, MemoryIndex(), sender_uri=ALICE,
+    resalted = mimi.encode_content(dataclasses.replace(m, salt=secrets.token_bytes(16)))
+    with pytest.raises(CryptoError):
+        open_content(resalted, sealed.franking_tag, MemoryIndex(), sender_uri=ALICE,
                      room_uri=ROOM, received_at=0)
+    # a message without frank_aad is not franked: nothing to check (a foreign client)
+    assert _open(sealed).content == open_content(
+        sealed.plaintext, None, MemoryIndex(), sender_uri=ALICE, room_uri=ROOM,
+        received_at=1_700_000_000_500).content
 
 
-def test_reports_check_the_key_in_the_accord_extension() -> None:
+def test_reports_recompute_the_tag_from_the_salt_inside() -> None:
     c = _content(model.Text("an abusive message"))
     sealed = seal(c, MemoryIndex(), ALICE, ROOM)
-    assert check_report(sealed.plaintext, sealed.commitment).salt == c.message_id
+    assert check_report(sealed.plaintext, sealed.franking_tag).salt == c.message_id
     other_text = seal(dataclasses.replace(c, body=model.Text("nice")), MemoryIndex(), ALICE, ROOM)
-    other_key = seal(dataclasses.replace(c, header=dataclasses.replace(
-        c.header, franking_key=secrets.token_bytes(32))), MemoryIndex(), ALICE, ROOM)
-    for forged in (other_text.plaintext, other_key.plaintext):
+    other_salt = seal(dataclasses.replace(c, header=dataclasses.replace(
+        c.header, message_id=secrets.token_bytes(16))), MemoryIndex(), ALICE, ROOM)
+    for forged in (other_text.plaintext, other_salt.plaintext):
         with pytest.raises(CryptoError):
-            check_report(forged, sealed.commitment)
+            check_report(forged, sealed.franking_tag)
     with pytest.raises(DecodeError):
-        check_report(b"\x00" + sealed.plaintext, sealed.commitment)
+        check_report(b"\x00" + sealed.plaintext, sealed.franking_tag)
 
 
 def test_unknown_parts_are_unsupported_and_dangling_references_have_no_effect() -> None:
-    key = secrets.token_bytes(32)
-    ext = {1: ALICE, 2: ROOM, ACCORD_EXTENSION: {1: 5, 2: key}}
-    unknown = mimi.MimiContent(secrets.token_bytes(16), None, b"", None, None, ext,
+    salt = secrets.token_bytes(16)
+    ext = {1: ALICE, 2: ROOM, ACCORD_EXTENSION: {1: 5}}
+    unknown = mimi.MimiContent(salt, None, b"", None, None, ext,
                                mimi.SinglePart(77, "", "application/x-unknown", b"\x00\x01"))
     data = mimi.encode_content(unknown)
-    got = open_content(data, frank(key, data), MemoryIndex(), sender_uri=ALICE, room_uri=ROOM,
+    got = open_content(data, franking_tag(salt, data), MemoryIndex(), sender_uri=ALICE, room_uri=ROOM,
                        received_at=0).content
     assert isinstance(got, Unsupported) and "application/x-unknown" in got.summary
     edit = dataclasses.replace(unknown, replaces=b"\x01" + bytes(31),
                                body=mimi.SinglePart(1, "", "text/plain", b"edited"))
     data = mimi.encode_content(edit)
-    got = open_content(data, frank(key, data), MemoryIndex(), sender_uri=ALICE, room_uri=ROOM,
+    got = open_content(data, franking_tag(salt, data), MemoryIndex(), sender_uri=ALICE, room_uri=ROOM,
                        received_at=0).content
     assert isinstance(got, NoEffect)
 
@@ -132,7 +139,7 @@ def test_an_expiry_more_than_a_year_away_is_refused() -> None:
     sealed = seal(c, MemoryIndex(), ALICE, ROOM)
     assert _open(sealed).content == c
     with pytest.raises(ValidationError, match="a year"):
-        open_content(sealed.plaintext, sealed.commitment, MemoryIndex(), sender_uri=ALICE,
+        open_content(sealed.plaintext, sealed.franking_tag, MemoryIndex(), sender_uri=ALICE,
                      room_uri=ROOM, received_at=c.header.sent_at + 2 * 366 * 86_400_000)
 
 

@@ -2,7 +2,7 @@
 
 bob's device receives, from a real provider, an item whose processing fails
 after it has written something: a message that decrypts (the ratchet moves,
-the fork monitor looks at it) but whose content is not what its commitment
+the fork monitor looks at it) but whose content is not what its franking tag
 says (T03), and a commit that the fork monitor steps over before the engine
 refuses it (T07). Afterwards every table of bob's store is as it was, except
 one ``error`` event and the cursor past the item.
@@ -20,6 +20,7 @@ from accord.client import conversations as convs
 from accord.client.local_server import LocalServer
 from accord.client.mls_session import epoch_tag, posting_key
 from accord.errors import CryptoError
+from accord.privacy.franking import message_aad
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.groups import arrive
 
@@ -77,9 +78,9 @@ async def test_T03_a_message_that_fails_after_decryption_changes_nothing(
     alice, bob, conv, clock = await _pair(server, tmp_path)
     try:
         # alice (a malicious member) posts a ciphertext whose content does not open
-        # with the commitment in its authenticated data.
+        # with the franking tag in its Safe AAD.
         state = alice.store.load_group(conv["group_id"])
-        aad = bytes([1]) + epoch_tag(alice.engine, state) + os.urandom(32)
+        aad = message_aad(epoch_tag(alice.engine, state), os.urandom(32))
         ciphertext, _ = alice.engine.protect(state, b"\x00not content", aad)
         await alice.api.post_application(conv["group_id"], alice.engine.epoch(state),
                                          os.urandom(16), ciphertext,

@@ -11,7 +11,7 @@ from typing import Any
 
 from accord.client import conversations as convs
 from accord.client import delivery, history, messaging, posting, rooms
-from accord.content import ReadReceipt, frank, mimi
+from accord.content import ReadReceipt, mimi
 from accord.content.mimi_map import ACCORD_EXTENSION, mention
 from accord.content.mimi_status import STATUS_TYPE, MessageStatus, decode_status
 from accord.wire.mimi import mimi_room_uri, mimi_user_uri
@@ -22,14 +22,14 @@ from tests.federation.providers import Provider
 
 
 def _raw(dev: Any, conv: dict[str, Any], body: mimi.NestedPart, clock: Clock, *,
-         sender: str | None = None) -> tuple[bytes, bytes, bytes]:
-    """A MIMI content as another MIMI client could send it (parts Accord never makes),
-    franked like every body; (plaintext, commitment, salt)."""
-    key, salt = os.urandom(32), os.urandom(16)
+         sender: str | None = None) -> tuple[bytes, bytes]:
+    """A MIMI content as another MIMI client could send it (parts Accord never makes);
+    (plaintext, salt). ``post_sealed`` franks it like every body."""
+    salt = os.urandom(16)
     ext = {1: sender or rooms.sender_uri(dev.identity.account),
-           2: rooms.room_uri(dev, conv["group_id"]), ACCORD_EXTENSION: {1: clock(), 2: key}}
+           2: rooms.room_uri(dev, conv["group_id"]), ACCORD_EXTENSION: {1: clock()}}
     data = mimi.encode_content(mimi.MimiContent(salt, None, b"", None, None, ext, body))
-    return data, frank(key, data), salt
+    return data, salt
 
 
 async def test_every_content_kind_round_trips_as_mimi_content_across_two_providers(
@@ -114,21 +114,21 @@ async def test_every_content_kind_round_trips_as_mimi_content_across_two_provide
         choice = mimi.MultiPart(1, "", mimi.PartSemantics.CHOOSE_ONE, (
             mimi.SinglePart(1, "", "application/x-rich", b"\x00"),
             mimi.SinglePart(1, "", "text/plain;charset=utf-8", b"the plain alternative")))
-        data_, commitment, chosen = _raw(alice, aconv, choice, clock)
-        await posting.post_sealed(alice, aconv, data_, commitment, clock())
+        data_, chosen = _raw(alice, aconv, choice, clock)
+        await posting.post_sealed(alice, aconv, data_, clock())
         # unknown parts and an unknown disposition: shown as unsupported, never a crash
         odd = mimi.SinglePart(42, "", "application/x-hologram", b"\x01\x02")
-        data_, commitment, unknown = _raw(alice, aconv, odd, clock)
-        await posting.post_sealed(alice, aconv, data_, commitment, clock())
+        data_, unknown = _raw(alice, aconv, odd, clock)
+        await posting.post_sealed(alice, aconv, data_, clock())
         await until(bob, clock, lambda: msg(unknown))
         assert msg(chosen).body == "the plain alternative"
         assert msg(unknown).kind == "unsupported" and "application/x-hologram" in msg(unknown).body
 
         # a content naming another sender than the one MLS authenticated: refused (9.1)
         errors = len([e for e in bob.store.events(cid) if e["kind"] == "error"])
-        data_, commitment, forged = _raw(alice, aconv, mimi.SinglePart(
+        data_, forged = _raw(alice, aconv, mimi.SinglePart(
             1, "", "text/plain", b"I am bob"), clock, sender=mimi_user_uri(b))
-        await posting.post_sealed(alice, aconv, data_, commitment, clock())
+        await posting.post_sealed(alice, aconv, data_, clock())
         await events_of(bob, cid, "error", clock, errors + 1)
         assert all(x.msg_id != forged for x in bob.store.messages(cid))
     finally:

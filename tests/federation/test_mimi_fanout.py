@@ -66,7 +66,7 @@ def fanout(*messages: MLSMessage, tree: w.RatchetTreeOption | None = None,
 
 
 async def franked_post(dev: MlsDevice, text: bytes) -> None:
-    """A post whose authenticated data carries a franking commitment (T13), which the
+    """A post whose authenticated data carries a franking tag (frank_aad, T13), which the
     hub tags; sent with the epoch's posting key as every post."""
     aad = message_aad(secrets.token_bytes(8), secrets.token_bytes(32))
     msg, dev.state = g.protect(dev.state, text, aad)

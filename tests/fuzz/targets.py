@@ -272,13 +272,13 @@ def _content_seeds() -> Iterator[bytes]:
                     "accord.content.mimi_map", "accord.content.message"), _content_seeds)
 def content(data: bytes) -> None:
     """The body of an application message (from any group member), as a device reads
-    it: its quarantine preview, then opened with its own franking key (so that the
-    mapping to Accord's kinds runs, not only the commitment check)."""
-    from accord.content import decode_body, frank, open_content, quarantine_preview
-    from accord.content.mimi_map import MemoryIndex, franking_key
+    it: its quarantine preview, then opened with its own franking tag (so that the
+    mapping to Accord's kinds runs, not only the franking check)."""
+    from accord.content import decode_body, franking_tag, open_content, quarantine_preview
+    from accord.content.mimi_map import MemoryIndex
     quarantine_preview(data)
-    commitment = frank(franking_key(decode_body(data)), data)
-    open_content(data, commitment, MemoryIndex(), sender_uri=_SENDER, room_uri=_ROOM,
+    tag = franking_tag(decode_body(data).salt, data)
+    open_content(data, tag, MemoryIndex(), sender_uri=_SENDER, room_uri=_ROOM,
                  received_at=1_750_000_000_000)
 
 

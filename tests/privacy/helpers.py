@@ -12,7 +12,7 @@ import httpx
 
 from accord.content import Content, Opened, Text, decode_body, make_content, open_content, seal
 from accord.content.mimi_map import MemoryIndex
-from accord.privacy.franking import commitment_in
+from accord.privacy.franking import franking_tag_in, message_aad
 from accord.privacy.sizes import private_message
 from accord.wire import b64e, signing
 from accord.wire import messages as m
@@ -33,14 +33,14 @@ def content(text: str) -> Content:
 
 
 def post_body(dev: MlsDevice, c: Content, tag: bytes | None = None) -> dict[str, Any]:
-    """A real client's post: franked MIMI content (MLS pads it), AAD = 0x01||epoch
-    tag||commitment."""
+    """A real client's post: franked MIMI content (MLS pads it), its Safe AAD holding
+    the franking tag and the epoch tag (random unless ``tag``)."""
     from accord.mls import group as g
 
     gid = dev.state_group_id()
     sealed = seal(c, MemoryIndex(), mimi_user_uri(dev.account),
                   mimi_room_uri(domain_of(dev.account), gid))
-    aad = b"\x01" + (tag or secrets.token_bytes(8)) + sealed.commitment
+    aad = message_aad(tag or secrets.token_bytes(8), sealed.franking_tag)
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())
     epoch, nonce = dev.epoch(), secrets.token_bytes(16)
@@ -57,14 +57,14 @@ async def post(anon: httpx.AsyncClient, dev: MlsDevice, c: Content) -> httpx.Res
 
 
 def open_item(dev: MlsDevice, item: m.QueueItem) -> Opened:
-    """Decrypt an application item and check its franking commitment (these tests'
+    """Decrypt an application item and check its franking tag (these tests'
     posts name their sender and room; the sender is not taken from MLS here)."""
-    commitment = commitment_in(bytes(private_message(item.body).authenticated_data))
+    tag = franking_tag_in(bytes(private_message(item.body).authenticated_data))
     plaintext = dev.read(item.body)
     assert plaintext is not None
     named = decode_body(plaintext)
     assert named.sender_uri is not None and named.room_uri is not None
-    return open_content(plaintext, commitment, MemoryIndex(), sender_uri=named.sender_uri,
+    return open_content(plaintext, tag, MemoryIndex(), sender_uri=named.sender_uri,
                         room_uri=named.room_uri, received_at=item.created_at)
 
 

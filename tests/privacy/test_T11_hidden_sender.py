@@ -16,6 +16,7 @@ import httpx
 
 from accord.content import Text, encrypt_attachment, is_bucket, make_content, seal
 from accord.content.mimi_map import MemoryIndex
+from accord.privacy.franking import message_aad
 from accord.privacy.sizes import AAD_LEN, visible_shape
 from accord.wire import b64e, signing
 from accord.wire import messages as m
@@ -27,7 +28,7 @@ from tests.federation.providers import MlsDevice, Provider
 
 
 async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
-    """A real client's post: franked MIMI content (MLS pads it), AAD = 0x01||tag||commitment.
+    """A real client's post: franked MIMI content (MLS pads it), Accord's Safe AAD.
 
     Sent by a bare HTTP client with no header at all: nothing but the body.
     """
@@ -36,7 +37,7 @@ async def _post(dev: MlsDevice, text: str, anon: httpx.AsyncClient) -> bytes:
     sealed = seal(make_content(Text(text), random_bytes=secrets.token_bytes, sent_at=1),
                   MemoryIndex(), mimi_user_uri(dev.account),
                   mimi_room_uri(domain_of(dev.account), dev.state_group_id()))
-    aad = b"\x01" + secrets.token_bytes(8) + sealed.commitment
+    aad = message_aad(secrets.token_bytes(8), sealed.franking_tag)
     msg, dev.state = g.protect(dev.state, sealed.plaintext, aad)
     ciphertext = bytes(msg.to_bytes())
     gid, epoch, nonce = dev.state_group_id(), dev.epoch(), secrets.token_bytes(16)

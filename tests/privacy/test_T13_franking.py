@@ -58,10 +58,10 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         assert ok.verified and ok.hub == "alpha.test" and ok.report_id is not None
 
         other_text = _encoded(dataclasses.replace(opened.content, body=Text("nice")), opened)
-        other_key = _with(opened, franking_key=secrets.token_bytes(32))
+        other_salt = _with(opened, message_id=secrets.token_bytes(16))
         forgeries = {
             "other text": dict(good, content=other_text),
-            "other key": dict(good, content=other_key),
+            "other salt": dict(good, content=other_salt),
             "other tag": dict(good, franking_tag=secrets.token_bytes(32)),
             "other time": dict(good, created_at=item.created_at + 1),
         }

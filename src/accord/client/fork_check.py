@@ -114,7 +114,7 @@ def on_application(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, now
     try:
         pm = private_message(item.body)
         epoch = int(pm.epoch)
-        tag = split_aad(bytes(pm.authenticated_data))[0]
+        tag = split_aad(bytes(pm.authenticated_data)).epoch_tag
     except DecodeError:
         pass  # no evidence: ForkMonitor.application alerts (fail closed)
     state = dev.store.load_group(conv["group_id"])

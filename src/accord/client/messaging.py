@@ -4,9 +4,10 @@ Sending: ``accord.content`` builds the content and seals it as MIMI content
 (draft-ietf-mimi-content-08), the body of every application message, franked
 over its exact bytes; its references are MIMI message IDs found in the
 conversation's index (``rooms``), and its own MIMI ID is recorded there. MLS
-pads it (RFC 9420 6.3.1) and protects it with authenticated data ``0x01 ||
-epoch tag (8) || franking commitment (32)``; the post goes to the hub with no session, signed by the
-epoch's posting key (issue 11). The post's hash is remembered so that its
+pads it (RFC 9420 6.3.1) and protects it with a Safe AAD holding the
+franking tag (``frank_aad``) and the epoch tag (``accord_epoch_tag``,
+``accord.privacy.franking``); the post goes to the hub with no session, signed
+by the epoch's posting key (issue 11). The post's hash is remembered so that its
 copy coming back from the hub is recognised and skipped.
 
 Receiving opens the MIMI content against the MLS-authenticated sender and
@@ -107,7 +108,7 @@ async def send_body(dev: DeviceCore, conv: dict[str, Any], body: BodyKinds, now:
         if failure is not None and item is not None and item.state in ("failed", "held"):
             raise failure  # final, or a question for the person: said now (kept, shown)
         return content.message_id
-    await post_sealed(dev, conv, sealed.plaintext, sealed.commitment, now, confirmed=confirmed)
+    await post_sealed(dev, conv, sealed.plaintext, now, confirmed=confirmed)
     ident = dev.identity
     with dev.store.transaction():
         apply(dev, conv, content, ident.account, ident.device_id, now, mimi_id=sealed.mimi_id)
@@ -268,19 +269,21 @@ async def fetch_attachment_to(dev: DeviceCore, msg_id: bytes, writer: BinaryIO, 
 
 
 def receive(dev: DeviceCore, conv: dict[str, Any], r: Received, created_at: int, now: int) -> None:
-    tag, commitment = split_aad(r.authenticated_data)
+    aad = split_aad(r.authenticated_data)
     assert r.plaintext is not None
     account, device = split_identity(r.sender)
-    opened = open_content(r.plaintext, commitment, rooms.index(dev, conv),
+    opened = open_content(r.plaintext, aad.franking_tag, rooms.index(dev, conv),
                           sender_uri=rooms.sender_uri(account),
                           room_uri=rooms.room_uri(dev, conv["group_id"]), received_at=created_at)
     state = dev.store.load_group(conv["group_id"])
-    if r.epoch == dev.engine.epoch(state) and not hmac.compare_digest(
-            tag, epoch_tag(dev.engine, state)):
+    if aad.epoch_tag is not None and r.epoch == dev.engine.epoch(state) and not \
+            hmac.compare_digest(aad.epoch_tag, epoch_tag(dev.engine, state)):
         dev.store.add_event(conv["conv_id"], now, "security",
                             {"what": "a member sees a different group state (fork?)",
                              "epoch": r.epoch})
-    extra = {"commitment": commitment.hex(), "server_time": created_at}
+    extra: dict[str, Any] = {"server_time": created_at}
+    if aad.franking_tag is not None:
+        extra["franking_tag"] = aad.franking_tag.hex()
     if isinstance(opened.content, Unsupported):
         _unsupported(dev, conv, opened.content, opened.message_id, opened.mimi_id, account,
                      device, created_at, now, extra)

@@ -90,7 +90,7 @@ def enqueue(dev: DeviceCore, conv_id: str, content: Content, sealed: Sealed, now
     """Keep ``content`` of ``conv_id``, marking its message (shown by the caller in the
     same transaction, ``messaging.send_body``) pending."""
     item = OutboxItem(content.message_id, conv_id, type(content.body).__name__.lower(),
-                      sealed.plaintext, sealed.commitment, now, 0, now, "pending", "", confirmed)
+                      sealed.plaintext, now, 0, now, "pending", "", confirmed)
     with dev.store.transaction():
         dev.store.outbox_add(item)
         _mark(dev, item.msg_id, "pending")
@@ -127,8 +127,7 @@ async def attempt(dev: DeviceCore, item: OutboxItem, now: int) -> AccordError | 
     try:
         conv = dev.store.conversation(item.conv_id)
         require_member(dev, conv)  # removed or left: final
-        await post_sealed(dev, conv, item.plaintext, item.commitment, now,
-                                    confirmed=item.confirmed)
+        await post_sealed(dev, conv, item.plaintext, now, confirmed=item.confirmed)
     except AccordError as exc:
         _failed(dev, item, exc, now)
         return exc

@@ -26,7 +26,7 @@ from accord.errors import (
     SenderRequired,
     ValidationError,
 )
-from accord.privacy.franking import message_aad
+from accord.privacy.franking import message_aad, sender_franking_tag
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -63,11 +63,10 @@ def require_member(dev: DeviceCore, conv: dict[str, Any]) -> None:
                           "another of your devices adds it at their next sync", "membership")
 
 
-async def post_sealed(dev: DeviceCore, conv: dict[str, Any], plaintext: bytes,
-                      commitment: bytes, now: int, *,
+async def post_sealed(dev: DeviceCore, conv: dict[str, Any], plaintext: bytes, now: int, *,
                       confirmed: bool | Collection[str] = False) -> None:
-    """Encrypt the sealed body ``plaintext`` (MIMI content, franked by ``commitment``)
-    in the group's current epoch and post it to the hub; a newer epoch
+    """Encrypt the sealed body ``plaintext`` (MIMI content) in the group's current epoch,
+    with the Safe AAD of its franking tag and the epoch's tag, and post it to the hub; a newer epoch
     (``EpochConflict``) is caught up with and the content encrypted again.
 
     A group that a ReInit ended (``GroupMoved``) is caught up with too: the sync
@@ -81,9 +80,9 @@ async def post_sealed(dev: DeviceCore, conv: dict[str, Any], plaintext: bytes,
         if conv["meta"].get(reinit_state.META):
             raise GroupMoving(f"{conv['name']} is moving to a new group; this device"
                                      " sends there once it has joined it")
-        plaintext, commitment = await rooms.for_room(dev, conv, plaintext, commitment)
+        plaintext = await rooms.for_room(dev, conv, plaintext)
         state = dev.store.load_group(conv["group_id"])
-        aad = message_aad(epoch_tag(dev.engine, state), commitment)
+        aad = message_aad(epoch_tag(dev.engine, state), sender_franking_tag(plaintext))
         ciphertext, nxt = dev.engine.protect(state, plaintext, aad)
         # The generation is spent before the post: never reused, whatever happens next.
         dev.store.save_group(conv["group_id"], nxt, now)

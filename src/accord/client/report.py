@@ -1,8 +1,8 @@
 """Reporting a message to the provider (T13), and blocking its sender.
 
 On receipt, the device keeps what a report needs with the message, inside
-the encrypted profile: the exact content bytes (their "accord" extension holds the franking key),
-the hub's franking tag and time. ``report`` reveals exactly these, the group
+the encrypted profile: the exact content bytes (whose salt keys the sender's
+franking tag, draft-ietf-mimi-protocol-06 5.4.1.1), the hub's franking tag and time. ``report`` reveals exactly these, the group
 id and the sender's account to this device's provider, which has the group's
 hub verify them (docs/PRIVACY.md says who learns what).
 """

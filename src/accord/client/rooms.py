@@ -97,9 +97,8 @@ def sender_uri(account: str) -> str:
     return mimi_user_uri(account)
 
 
-async def for_room(dev: Device, conv: dict[str, Any], plaintext: bytes, commitment: bytes
-                   ) -> tuple[bytes, bytes]:
-    """A kept body (and its commitment) as it must be posted in the conversation's
+async def for_room(dev: Device, conv: dict[str, Any], plaintext: bytes) -> bytes:
+    """A kept body as it must be posted in the conversation's
     current MLS group: sealed anew when a ReInit moved the conversation since it was
     sealed, since the room URI is in the content and in its MIMI ID (the index follows).
     The same content in the same room seals to the same bytes, so a retry is the same
@@ -108,14 +107,14 @@ async def for_room(dev: Device, conv: dict[str, Any], plaintext: bytes, commitme
     room = room_uri(dev, conv["group_id"])
     m = decode_body(plaintext)
     if m.room_uri in (None, room):
-        return plaintext, commitment
+        return plaintext
     idx = index(dev, conv)
     content = from_mimi(m, idx, 0)
     if not isinstance(content, Content):
         raise ValidationError("a kept message this device cannot seal again for the new group")
     sealed = seal(content, idx, sender_uri(dev.identity.account), room)
     dev.store.mimi_rekey(conv["conv_id"], content.message_id, sealed.mimi_id)
-    return sealed.plaintext, sealed.commitment
+    return sealed.plaintext
 
 
 class StoreIndex:

@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX mimi_ids_reactions ON mimi_ids (conv_id, sender, reaction_target,
         reaction_emoji) WHERE reaction_target IS NOT NULL;
     """,
+    # v6: the outbox keeps no franking commitment: the franking tag of the Safe AAD is
+    # computed from the content's salt and bytes at every attempt (issue 22)
+    """
+    ALTER TABLE outbox DROP COLUMN commitment;
+    """,
 ]
 
 

@@ -20,7 +20,6 @@ class OutboxItem:
     conv_id: str
     kind: str
     plaintext: bytes
-    commitment: bytes
     created_at: int
     attempts: int
     next_at: int
@@ -32,10 +31,9 @@ class OutboxItem:
 class OutboxTables(Database):
     def outbox_add(self, item: OutboxItem) -> None:
         self._conn().execute(
-            "INSERT INTO outbox (msg_id, conv_id, kind, plaintext, commitment, created_at, "
-            "attempts, next_at, state, error, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (item.msg_id, item.conv_id, item.kind, item.plaintext, item.commitment,
-             item.created_at, item.attempts, item.next_at, item.state, item.error,
+            "INSERT INTO outbox (msg_id, conv_id, kind, plaintext, created_at, "
+            "attempts, next_at, state, error, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.msg_id, item.conv_id, item.kind, item.plaintext, item.created_at, item.attempts, item.next_at, item.state, item.error,
              json.dumps(sorted(item.confirmed))))
 
     def outbox(self, conv_id: str | None = None) -> list[OutboxItem]:
@@ -61,10 +59,10 @@ class OutboxTables(Database):
         self._conn().execute("DELETE FROM outbox WHERE msg_id = ?", (msg_id,))
 
 
-_OUTBOX_COLUMNS = ("msg_id, conv_id, kind, plaintext, commitment, created_at, attempts, "
+_OUTBOX_COLUMNS = ("msg_id, conv_id, kind, plaintext, created_at, attempts, "
                    "next_at, state, error, confirmed")
 
 
 def _outbox_item(r: Any) -> OutboxItem:
-    return OutboxItem(bytes(r[0]), r[1], r[2], bytes(r[3]), bytes(r[4]), r[5], r[6], r[7],
-                      r[8], r[9], frozenset(json.loads(r[10])))
+    return OutboxItem(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7],
+                      r[8], frozenset(json.loads(r[9])))

@@ -29,13 +29,13 @@ from accord.content.attachment import (
 )
 from accord.content.message import (
     check_content,
+    check_franking_tag,
     expires_at,
-    frank,
+    franking_tag,
     is_expired,
     make_content,
     new_franking_key,
     new_id,
-    verify_commitment,
 )
 from accord.content.model import (
     Attachment,
@@ -92,7 +92,8 @@ __all__ = [
     "encrypt_attachment",
     "encrypt_chunk",
     "expires_at",
-    "frank",
+    "check_franking_tag",
+    "franking_tag",
     "is_bucket",
     "is_expired",
     "make_content",
@@ -104,5 +105,4 @@ __all__ = [
     "quarantine_preview",
     "seal",
     "unpad",
-    "verify_commitment",
 ]

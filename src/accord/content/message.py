@@ -8,12 +8,12 @@ sent or received: every field within the bounds ``model`` declares (texts,
 names, media types, file names that are never paths) and the value rules
 those bounds cannot say (timers, attachment sizes).
 
-Franking: ``commitment = HMAC-SHA256(franking_key, encoded)`` where
-``encoded`` is the exact body sent (the MIMI content). The franking key is a
-fresh 32-byte value inside the content, so only recipients learn it.
-HMAC-SHA256 with a 32-byte key is a committing MAC: finding a second (key,
-content) pair with the same commitment needs a SHA-256 collision, so a
-reporter can neither change the text nor the key.
+Franking (draft-ietf-mimi-protocol-06 5.4.1.1): ``franking_tag =
+HMAC-SHA256(salt, encoded)`` where ``encoded`` is the exact body sent (the
+MIMI content) and ``salt`` its fresh 16-octet salt, which travels only
+inside the ciphertext. HMAC-SHA256 commits to its input: finding a second
+(salt, content) pair with the same tag needs a SHA-256 collision, so a
+reporter can change neither the text nor the salt.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from accord.mls.codec import encode
 __all__ = [
     "check_content",
     "expires_at",
-    "frank",
+    "check_franking_tag",
     "is_expired",
     "make_content",
     "new_franking_key",
     "new_id",
-    "verify_commitment",
+    "franking_tag",
 ]
 
 RandomBytes = Callable[[int], bytes]
@@ -94,17 +94,21 @@ def check_content(content: Content) -> None:
     encode(Content, content)
 
 
-def frank(franking_key: bytes, encoded: bytes) -> bytes:
-    """The franking commitment to ``encoded`` under ``franking_key``."""
-    if len(franking_key) != 32:
-        raise ValidationError("a franking key is 32 bytes", "issue 11 franking")
-    return hmac.new(franking_key, encoded, hashlib.sha256).digest()
+FRANKING_RULE = "draft-ietf-mimi-protocol-06 5.4.1.1"
 
 
-def verify_commitment(franking_key: bytes, encoded: bytes, commitment: bytes) -> None:
-    """Raise ``CryptoError`` unless ``commitment`` commits to ``encoded`` under the key."""
-    if len(franking_key) != 32 or not hmac.compare_digest(frank(franking_key, encoded), commitment):
-        raise CryptoError("franking commitment does not match the content")
+def franking_tag(salt: bytes, encoded: bytes) -> bytes:
+    """``HMAC-SHA256(salt, encoded)``: the franking tag of the MIMI content ``encoded``
+    whose salt is ``salt`` (16 octets)."""
+    if len(salt) != 16:
+        raise ValidationError("a MIMI content's salt is 16 octets", FRANKING_RULE)
+    return hmac.new(salt, encoded, hashlib.sha256).digest()
+
+
+def check_franking_tag(salt: bytes, encoded: bytes, tag: bytes) -> None:
+    """Raise ``CryptoError`` unless ``tag`` is the franking tag of ``encoded`` under ``salt``."""
+    if len(salt) != 16 or not hmac.compare_digest(franking_tag(salt, encoded), tag):
+        raise CryptoError("the franking tag does not match the content")
 
 
 def expires_at(content: Content) -> int | None:

@@ -1,7 +1,8 @@
 """The hub's franking tags (T13) and handshake hash chain (T07), around delivery.
 
-When the hub accepts an application post it MACs the post's franking
-commitment (from the MLS authenticated data) with the group and its own
+When the hub accepts an application post it MACs the sender's franking tag
+(the ``frank_aad`` item of the post's Safe AAD, read by
+``accord.privacy.franking.split_aad``) with the group and its own
 time, keyed by a provider secret, and files the tag under the message id;
 every recipient gets the tag with the item (``QueueItem.franking_tag``).
 The hub learns nothing about the sender in doing so.
@@ -25,7 +26,7 @@ from pathlib import Path
 from accord.errors import DecodeError
 from accord.federation import provider_key
 from accord.federation.host import Host
-from accord.privacy.franking import commitment_of_post, franking_tag
+from accord.privacy.franking import franking_tag, franking_tag_of_post
 from accord.storage import NewMessage
 from accord.wire import messages as m
 from accord.wire import mimi as w
@@ -47,15 +48,17 @@ async def tag_post(p: Host, msg: NewMessage) -> bytes | None:
     """The franking tag of a post; the hub files it in the post's own transaction
     (``hub_sql.hub_post``), before the post is fanned out.
 
-    A post whose authenticated data does not carry a commitment (another
-    client's layout) gets no tag: it cannot be reported with franking.
+    A post whose Safe AAD carries no ``frank_aad`` (or is no Safe AAD at all)
+    gets no tag: it cannot be reported with franking.
     """
     assert msg.group_id is not None
     try:
-        commitment = commitment_of_post(msg.body)
+        sender_tag = franking_tag_of_post(msg.body)
     except DecodeError:
         return None
-    return franking_tag(await hub_key(p), commitment, msg.group_id, msg.created_at)
+    if sender_tag is None:
+        return None
+    return franking_tag(await hub_key(p), sender_tag, msg.group_id, msg.created_at)
 
 
 async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:

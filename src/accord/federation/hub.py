@@ -362,7 +362,7 @@ async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
                               post: m.ApplicationPost, now: int,
                               group: GroupRecord | None = None) -> tuple[str, bytes | None]:
     """:func:`accept_post`, answering the message id and the hub's franking tag (T13;
-    None for a post without a franking commitment), which MIMI's answer carries (5.4)."""
+    None for a post without a frank_aad item), which MIMI's answer carries (5.4)."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
     await _admit(fed, POST, origin, group_id, now, group)

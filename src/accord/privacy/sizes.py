@@ -17,7 +17,7 @@ from accord.mls.padding import ACCORD_BUCKETS
 from accord.mls.structs.messages import MLSMessage, PrivateMessage
 
 AEAD_TAG = 16
-AAD_LEN = 41  # 0x01 || epoch tag (8) || franking commitment (32): accord.client.messaging
+AAD_LEN = 47  # Accord's Safe AAD: frank_aad (32) and accord_epoch_tag (8), privacy.franking
 
 
 def is_mls_bucket(n: int) -> bool:

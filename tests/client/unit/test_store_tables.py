@@ -188,7 +188,7 @@ def test_conversations_move_and_drop_with_everything_they_hold(store: ProfileSto
     assert store.conversation_of_group(b"g3")["conv_id"] == "c1"
     store.add_message(_msg(1))
     store.add_event("c1", 50, "renamed", {"by": "x"})
-    store.outbox_add(OutboxItem(b"o" * 16, "c1", "text", b"p", b"c", 1, 0, 1, "pending", "",
+    store.outbox_add(OutboxItem(b"o" * 16, "c1", "text", b"p", 1, 0, 1, "pending", "",
                                 frozenset()))
     store.drop_conversation("c1")
     assert [c["conv_id"] for c in store.conversations()] == ["c2"]
@@ -273,7 +273,7 @@ def test_search_without_words_filters_only(store: ProfileStore) -> None:
 
 def test_the_outbox_keeps_items_in_order_and_updates_them(store: ProfileStore) -> None:
     def item(n: int, conv: str) -> OutboxItem:
-        return OutboxItem(bytes([n]) * 16, conv, "text", b"plain", b"commit", n, 0, n,
+        return OutboxItem(bytes([n]) * 16, conv, "text", b"plain", n, 0, n,
                           "pending", "", frozenset({"z@x.test", "a@x.test"}))
 
     for n, conv in ((1, "c1"), (2, "c2"), (3, "c1")):
