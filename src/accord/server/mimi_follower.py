@@ -22,7 +22,10 @@ path the items Accord's fan-out would have carried:
   on by its Adds and Removes; an Add of a device of ours must be of a KeyPackage
   we handed out for that very device;
 - a proposal must be of the epoch, from a member's leaf; it goes to our other
-  member devices and is kept for the commit that names it by reference;
+  member devices and is kept for the commit that names it by reference; so does
+  each of a proposal's ``moreProposals`` (the rest of its update's bundle, 5.3) and
+  each of a commit's ``externalProposals`` (proposals of the epoch it opens), each
+  filed as its own proposal;
 - an application message goes to our member devices, with the hub's franking tag
   from ``frank`` (T13).
 
@@ -41,11 +44,12 @@ a Welcome is unknown here until its next handshake message.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import follower, franking, mimi_roster, mls_check
 from accord.federation.service import Federation
-from accord.mls.structs.messages import PrivateMessage
+from accord.mls.structs.messages import MLSMessage, PrivateMessage
 from accord.storage.records import ViewWrite
 from accord.wire import b64e, decode, encode
 from accord.wire import federation as fw
@@ -85,11 +89,13 @@ class _Room:
 
     def _item(self, msg_id: str, kind: str, epoch: int, fanout: w.FanoutMessage,
               recipients: list[str], sender: str | None, account: str | None,
-              roster: bool = False, franking_tag: bytes | None = None) -> fw.FedItem:
+              roster: bool = False, franking_tag: bytes | None = None,
+              body: bytes | None = None) -> fw.FedItem:
         view = self.view
         return fw.FedItem(
             msg_id=msg_id, kind=kind, group_id=self.group_id, epoch=epoch,
-            body=fanout.message.to_bytes(), created_at=fanout.timestamp, recipients=recipients,
+            body=fanout.message.to_bytes() if body is None else body,
+            created_at=fanout.timestamp, recipients=recipients,
             sender=sender, sender_account=account,
             roster=[fw.FedDevice(d, dom) for d, dom in view.roster()]
             if roster and view is not None else None,
@@ -111,14 +117,26 @@ class _Room:
                            None, franking_tag=franking.tag_of(fanout.frank))]
 
     async def proposal(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
-        raw = fanout.message.to_bytes()
-        p = mimi_roster.follow_proposal(self._followed(), raw, self.group_id)
-        self.view, self.moved = p.view, self.moved or p.view != self.view
-        assert p.view.epoch is not None
-        self.proposals.setdefault(p.view.epoch, []).append(raw)
-        recipients = [d for d in p.view.local(self.domain) if d != p.sender]
-        return [self._item(msg_id, "proposal", p.view.epoch, fanout, recipients, p.sender,
-                           p.account)]
+        """A proposal and its ``moreProposals`` (5.5: the bundle's further proposals,
+        5.3), each taken in order as if fanned out alone."""
+        return self._proposals(msg_id, fanout, (fanout.message, *(fanout.more_proposals or ())))
+
+    def _proposals(self, msg_id: str, fanout: w.FanoutMessage, messages: Sequence[MLSMessage],
+                   first: int = 0) -> list[fw.FedItem]:
+        """Each of ``messages`` as a proposal of the room's epoch, kept for the commit that
+        names it; the n-th filed under the fan-out's id, part ``first + n``."""
+        items = []
+        for n, message in enumerate(messages, start=first):
+            raw = message.to_bytes()
+            p = mimi_roster.follow_proposal(self._followed(), raw, self.group_id)
+            self.view, self.moved = p.view, self.moved or p.view != self.view
+            assert p.view.epoch is not None
+            self.proposals.setdefault(p.view.epoch, []).append(raw)
+            recipients = [d for d in p.view.local(self.domain) if d != p.sender]
+            items.append(self._item(msg_id if n == 0 else _msg_id(self.group_id, fanout, n),
+                                    "proposal", p.view.epoch, fanout, recipients, p.sender,
+                                    p.account, body=raw))
+        return items
 
     async def commit(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         raw = fanout.message.to_bytes()
@@ -136,8 +154,10 @@ class _Room:
                                   " provider never handed out for it", "MIMI 5.5")
         recipients = [d for d in before.local(self.domain) if d != c.sender]
         self.view, self.moved = c.view, True
-        return [self._item(msg_id, "commit", epoch, fanout, recipients, c.sender, c.account,
-                           roster=True)]
+        item = self._item(msg_id, "commit", epoch, fanout, recipients, c.sender, c.account,
+                          roster=True)
+        # 5.5 externalProposals: proposals of the epoch the commit opens, stapled to it
+        return [item, *self._proposals(msg_id, fanout, fanout.more_proposals or (), first=1)]
 
     async def welcome(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         assert fanout.ratchet_tree_option is not None
