@@ -24,6 +24,7 @@ from accord.mls.structs import (
     GroupContextExtensions,
     RequiredCapabilities,
     Update,
+    find_extension,
 )
 from accord.mls.structs.app_data import AppDataDictionary, ComponentId, ComponentsList
 from accord.mls.structs.enums import ExtensionType, LeafNodeSource, ProposalType
@@ -201,3 +202,9 @@ def test_accords_own_leaves_support_what_accords_rooms_require() -> None:
     leaf = g.key_package(get_suite(1), cred, priv, NOW, capabilities=mls_room.capabilities(1),
                          leaf_extensions=mls_room.leaf_extensions()).key_package.leaf_node
     check_components(leaf, components, safe_aad, "our leaf")
+    # 4.6: a client supporting the dictionary advertises app_components itself
+    ext = find_extension(leaf.extensions, ExtensionType.APP_DATA_DICTIONARY)
+    assert ext is not None
+    own = AppDataDictionary.from_bytes(ext.extension_data)
+    listed = ComponentsList.from_bytes(own.get(ComponentId.APP_COMPONENTS) or b"")
+    assert ComponentId.APP_COMPONENTS in listed.component_ids

@@ -4,7 +4,8 @@ for the client's MLS engine (``accord.client.mls_rfc``).
 - Every leaf Accord makes advertises what the room state needs
   (draft-ietf-mls-extensions): the ``app_data_dictionary`` extension (6), the
   AppDataUpdate (8) and SelfRemove (10) proposals, and, in the leaf's own
-  dictionary, ``app_components`` listing ``participant_list`` and ``room_metadata``.
+  dictionary, ``app_components`` listing itself, ``participant_list`` and
+  ``room_metadata``.
 - A room is created (3.1) with a GroupContext that requires them
   (``required_capabilities``; ``app_components`` in its dictionary) and holds the
   participant_list, the creator's user as admin, and the room_metadata with its URI:
@@ -72,8 +73,11 @@ def _components() -> bytes:
 
 
 def leaf_extensions() -> tuple[Extension, ...]:
-    """A leaf's ``app_data_dictionary`` advertising the components it supports."""
-    data = AppDataDictionary().with_data(ComponentId.APP_COMPONENTS, _components())
+    """A leaf's ``app_data_dictionary`` advertising the components it supports:
+    ``app_components`` itself too (draft-ietf-mls-extensions 4.6: a client supporting
+    the dictionary advertises it), and the room's."""
+    supported = ComponentsList((ComponentId.APP_COMPONENTS, *COMPONENTS)).to_bytes()
+    data = AppDataDictionary().with_data(ComponentId.APP_COMPONENTS, supported)
     return (Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),)
 
 
