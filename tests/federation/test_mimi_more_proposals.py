@@ -30,11 +30,11 @@ def notify(*messages: w.FanoutMessage) -> bytes:
     return w.FanoutBatch(messages).to_bytes()
 
 
-def propose(dave: MlsDevice) -> tuple[MLSMessage, bytes]:
-    """A proposal of dave's (a resumption PSK of the epoch, which bob can follow too)
-    and its ProposalRef; kept in dave's state for his commit."""
-    msg, dave.state = g.propose_psk(dave.state)
-    return msg, dave.state.proposals[-1].ref
+def propose(dev: MlsDevice) -> tuple[MLSMessage, bytes]:
+    """A proposal of ``dev``'s (a resumption PSK of the epoch, which others can follow
+    too) and its ProposalRef; kept in its state for its commit."""
+    msg, dev.state = g.propose_psk(dev.state)
+    return msg, dev.state.proposals[-1].ref
 
 
 def commit(dave: MlsDevice, refs: list[bytes]) -> MLSMessage:
@@ -90,3 +90,58 @@ async def test_T08_mimi_a_stapled_proposal_of_the_wrong_epoch_is_refused(
                         notify(w.FanoutMessage(1_700_000_000_000, c1, more_proposals=(old,))))
     assert r.status_code == 422 and "the room is at" in r.json()["message"], r.text
     assert (await bob.fetch()).items == []
+
+
+# ------------------------------------------------------------------ the hub's side
+
+def test_mimi_fanout_carries_a_bundles_proposals_as_more_proposals() -> None:
+    """5.5: "The moreProposals list in a FanoutMessage MUST be the same as the
+    corresponding moreProposals list in the HandshakeBundle": a run of one bundle's
+    proposals in the queue goes as one FanoutMessage; other items go alone."""
+    from accord.federation import hub, mimi_fanout
+    from accord.mls.suites import get_suite
+    from accord.wire import federation as fw
+    from tests.mls.group_sim import NOW, identity
+
+    cred, priv = identity(1, "alice")
+    state = g.create_group(get_suite(1), b"room", cred, priv, NOW)
+    proposals = []
+    for _ in range(5):
+        msg, state = g.propose_psk(state)
+        proposals.append(msg)
+    res, _ = g.commit(state, now=NOW, proposals=[])
+    a, b = hub.bundle_ids(2), hub.bundle_ids(2)
+
+    def item(msg_id: str, msg: MLSMessage, kind: str = "proposal") -> fw.FedItem:
+        return fw.FedItem(msg_id=msg_id, kind=kind, group_id=b"room", epoch=0,
+                          body=msg.to_bytes(), created_at=NOW, recipients=[])
+
+    items = [item(a[0], proposals[0]), item(a[1], proposals[1]),
+             item(hub.new_msg_id(), proposals[2]), item(b[0], proposals[3]),
+             item(hub.new_msg_id(), res.commit, "commit"), item(b[1], proposals[4])]
+    sent = [(f.message, f.more_proposals) for f in mimi_fanout.fanout_messages(items)]
+    assert sent == [(proposals[0], (proposals[1],)), (proposals[2], ()),
+                    (proposals[3], ()), (res.commit, ()), (proposals[4], ())]
+    assert hub.bundle_of(hub.new_msg_id()) is None and hub.bundle_of(a[1]) == a[0][:22]
+
+
+async def test_mimi_hub_keeps_a_bundles_proposals_as_one_bundle(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+    evil: MaliciousProvider,
+) -> None:
+    """The hub takes an update's proposals each through its one acceptance, under ids
+    of one bundle, in order, which its fan-out carries together (above)."""
+    from accord.federation import hub
+    from tests.federation.test_mimi_room import room_path, room_with_carol, update_answer
+
+    alpha = providers["alpha"]
+    alice, carol, gid, _ = await room_with_carol(clients)
+    seen = len((await alice.fetch()).items)
+    (p1, _), (p2, _) = propose(carol), propose(carol)
+    body = w.UpdateRequest(w.HandshakeBundle(p1, more_proposals=(p2,))).to_bytes()
+    assert update_answer(await evil.send(alpha, room_path("update", gid), body)
+                         ).response_code == w.UpdateResponseCode.SUCCESS
+    items = (await alice.fetch()).items[seen:]
+    assert [i.body for i in items] == [p1.to_bytes(), p2.to_bytes()]
+    bundles = {hub.bundle_of(i.msg_id) for i in items}
+    assert len(bundles) == 1 and None not in bundles

@@ -55,6 +55,22 @@ def new_msg_id() -> str:
     return b64e(secrets.token_bytes(16))
 
 
+BUNDLE = "_b"  # after a new_msg_id: the ids of one bundle's proposals
+
+
+def bundle_ids(count: int) -> list[str]:
+    """Ids for the ``count`` proposals of one MIMI update bundle (5.3), in order; the
+    MIMI fan-out carries a run of them as one message and its ``moreProposals`` (5.5)."""
+    base = new_msg_id()
+    return [f"{base}{BUNDLE}{n}" for n in range(count)]
+
+
+def bundle_of(msg_id: str) -> str | None:
+    """The bundle a message id of ``bundle_ids`` belongs to; None for any other id."""
+    base, mark, n = msg_id[:22], msg_id[22:24], msg_id[24:]
+    return base if mark == BUNDLE and n.isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who hands the hub a message: one of its devices, or a follower for one of its own."""
@@ -329,7 +345,10 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
 
 
 async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
-                          req: m.ProposalRequest, now: int) -> m.PostResponse:
+                          req: m.ProposalRequest, now: int, msg_id: str | None = None
+                          ) -> m.PostResponse:
+    """``msg_id``: the id to keep it under (a MIMI bundle's, ``bundle_ids``); a new one
+    by default."""
     c = await _admit(fed, PROPOSAL, origin, group_id, now)
     assert origin.sender is not None
     mls_check.check_proposal(req.proposal, c.group, origin.sender, req.epoch,
@@ -340,7 +359,7 @@ async def accept_proposal(fed: Federation, origin: Origin, group_id: bytes,
         if state is not None:  # None: a group older than the hub's public state (T05)
             mls_check.check_proposal_public(req.proposal, state, now, accepted)
 
-    msg = NewMessage(new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
+    msg = NewMessage(msg_id or new_msg_id(), "proposal", group_id, req.epoch, origin.sender,
                      req.proposal, now)
     p = fed.provider
     await p.announce(await p.store.hub_proposal(origin.sender, msg,

@@ -7,8 +7,12 @@ request per room and batch (the path names the room), in the hub's order:
 
 - application: the PrivateMessage and, when the hub franked it, a ``Frank``
   with the hub's franking tag (T13; Accord's tag is a MAC, so no signature);
-- proposal: the PublicMessage with an empty ``moreProposals`` (the hub takes
-  each proposal alone);
+- proposal: the PublicMessage; the proposals of one update bundle (5.3), kept
+  under the bundle's ids (``hub.bundle_ids``) and queued one after the other, go
+  as one FanoutMessage, the first with the rest as its ``moreProposals`` (5.5:
+  the bundle's list); any other proposal with an empty list. A bundle split by
+  the queue (a batch's end, another message in between, a room retried item by
+  item) goes in parts, each followed alike;
 - commit: the PublicMessage with an empty ``externalProposals`` (the hub makes
   no proposals of its own);
 - Welcome: with the RatchetTreeOption (``full``) of the epoch it opens, which
@@ -24,11 +28,12 @@ tree) is refused here like a refusal of the follower: the queue drops it alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, ValidationError
-from accord.federation import franking
+from accord.federation import franking, hub
 from accord.mls.codec import decode
 from accord.mls.structs.messages import MLSMessage
 from accord.wire import federation as fw
@@ -61,6 +66,23 @@ def fanout_message(item: fw.FedItem) -> w.FanoutMessage:
         raise ValidationError(f"a queued item does not fit a FanoutMessage: {exc}") from None
 
 
+def fanout_messages(items: Sequence[fw.FedItem]) -> list[w.FanoutMessage]:
+    """One room's items as FanoutMessages: a run of one bundle's proposals as one
+    (module docstring), every other item as its own."""
+    out: list[w.FanoutMessage] = []
+    previous = None
+    for item in items:
+        bundle = hub.bundle_of(item.msg_id) if item.kind == "proposal" else None
+        if bundle is not None and bundle == previous:
+            first = out[-1]
+            out[-1] = dataclasses.replace(first, more_proposals=(
+                *(first.more_proposals or ()), fanout_message(item).message))
+            continue
+        out.append(fanout_message(item))
+        previous = bundle
+    return out
+
+
 def by_room(items: Sequence[fw.FedItem]) -> list[tuple[bytes, list[fw.FedItem]]]:
     """The items of each room, in order, at most one notify's worth each."""
     rooms: dict[bytes, list[list[fw.FedItem]]] = {}
@@ -76,5 +98,5 @@ async def notify(fed: Federation, peer: str, items: Sequence[fw.FedItem], now: i
     """Send ``items`` to ``peer`` as one notify per room; raises as the peer answered
     (the follower files byte-identical FanoutMessages once, so a resent room is safe)."""
     for group_id, room in by_room(items):
-        batch = w.FanoutBatch(tuple(fanout_message(i) for i in room))
+        batch = w.FanoutBatch(tuple(fanout_messages(room)))
         await fed.client.notify_mimi(peer, w.mimi_room_uri(fed.domain, group_id), batch, now)

@@ -113,8 +113,9 @@ async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: 
                 taken.append((origin, m.ProposalRequest(epoch=msg.content.epoch,
                                                         proposal=message.to_bytes())))
             await _all_valid(fed, group_id, [p for _, p in taken], now)
-            for origin, proposal in taken:
-                await hub.accept_proposal(fed, origin, group_id, proposal, now)
+            ids = hub.bundle_ids(len(taken))  # fanned out together (5.5 moreProposals)
+            for (origin, proposal), msg_id in zip(taken, ids, strict=True):
+                await hub.accept_proposal(fed, origin, group_id, proposal, now, msg_id)
     except EpochConflict as exc:
         current = exc.current_epoch
         if current is None:
