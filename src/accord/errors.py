@@ -57,6 +57,21 @@ class NotFound(AccordError):
     code = "not_found"
 
 
+class NoConsent(NotFound):
+    """A provider's user requires consent before its key material goes to a stranger
+    (``--require-consent``): to Accord's peer route a 404 like an unknown account (no
+    probing, T14), to a MIMI requester ``noConsent`` (draft-ietf-mimi-protocol-06 5.2)."""
+
+
+class ConsentRequested(AccordError):
+    """A claim of another provider's user who gave the requester no consent (MIMI 5.2
+    ``noConsent``): the requester's provider asked that user for it (5.7
+    ``requestConsent``), or did within its window; the device tries again once it is
+    granted (``GET /v1/consent/sent``). Distinct from an unknown user (404)."""
+
+    code = "consent_requested"
+
+
 class Conflict(AccordError):
     code = "conflict"
 
@@ -118,7 +133,7 @@ class StoreUnavailable(AccordError):
 # over its limit.
 _REFUSALS: tuple[type[AccordError], ...] = (
     DecodeError, ValidationError, CryptoError, AuthError, SenderRequired, NotFound, Conflict,
-    GroupMoved, RateLimited,
+    GroupMoved, RateLimited, ConsentRequested,
 )
 _BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
 _BY_CODE["payload_too_large"] = ValidationError

@@ -45,13 +45,16 @@ def mimi_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            mimi: bool | Collection[str]) -> Iterator[dict[str, Provider]]:
+            mimi: bool | Collection[str], require_consent: Collection[str] = ()
+            ) -> Iterator[dict[str, Provider]]:
     """alpha, beta and gamma.test, running for the module; ``mimi``: all of them, or the
-    domains named, send room traffic over the MIMI transport only (--mimi-transport)."""
+    domains named, send room traffic over the MIMI transport only (--mimi-transport);
+    ``require_consent``: the domains whose users need consent (--require-consent)."""
     root: Path = tmp_path_factory.mktemp("federation")
     provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
     for p in provs:
         p.mimi = mimi if isinstance(mimi, bool) else p.domain in mimi
+        p.require_consent = p.domain in require_consent
     with ExitStack() as cleanup:
         if request.param == "postgresql":
             admin = _pg_admin()

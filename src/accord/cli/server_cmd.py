@@ -57,6 +57,10 @@ def lock_data_dir(data_dir: Path) -> None:
               help="Send room traffic to peers over draft-ietf-mimi-protocol-06 only "
               "(/mimi/v1/update, submitMessage, notify) instead of Accord's /federation/v1 "
               "API; both are always served (docs/INTEROP.md).")
+@click.option("--require-consent", is_flag=True, default=False,
+              help="Hand our users' KeyPackages to another provider's user only once the "
+              "user consented (accepted a message request from it); a stranger's provider "
+              "is answered noConsent and may send a MIMI consent request (5.7).")
 @click.option("--peer-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Trust anchors (PEM) of peer providers' certificates: federation over "
               "mutual TLS (MIMI). Every peer request must then present a certificate naming "
@@ -130,6 +134,7 @@ def run(
     peer_crl: str | None = None,
     key_file: str | None = None,
     mimi_transport: bool = False,
+    require_consent: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -190,6 +195,7 @@ def run(
         peer_crl=peer_crl,
         key_file=key_file,
         mimi_transport=mimi_transport,
+        require_consent=require_consent,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

@@ -180,3 +180,25 @@ async def refresh_blocks(dev: DeviceCore, now: int) -> None:
 
     listed = await dev.api._json(fw.BlockList, "GET", "/v1/blocks", auth=True)
     dev.store.put_json("blocks", {"targets": listed.targets, "at": now})
+
+
+# -- consent requests our provider sent (MIMI 5.7) ----------------------------------------
+# A claim of another provider's user who gave no consent is answered ConsentRequested:
+# the provider asked that user's provider. The person sees the requests and their state
+# here; once one is granted, adding the user again claims its key material.
+
+async def consent_sent(dev: DeviceCore) -> list[dict[str, Any]]:
+    """The account's consent requests: target, room, state (pending, granted, revoked)."""
+    from accord.wire import federation as fw  # ~12 ms; not on the send path
+
+    listed = await dev.api._json(fw.ConsentSentList, "GET", "/v1/consent/sent", auth=True)
+    return [{"target": r.target, "room": r.room, "state": r.state, "at": r.changed_at}
+            for r in listed.requests]
+
+
+async def cancel_consent(dev: DeviceCore, target: str, room: str = "") -> None:
+    """Withdraw a pending consent request the account sent."""
+    from accord.wire import federation as fw
+
+    await dev.api._send("POST", "/v1/consent/sent/cancel",
+                        body=fw.ConsentCancel(target=target, room=room), auth=True)

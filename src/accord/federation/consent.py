@@ -24,6 +24,7 @@ and the provider can refuse a whole peer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,12 @@ async def request_consent(fed: Federation, account: str, requester: str, group_i
     fed.limiter.check("sender", requester, now)  # as for an invitation (``screen``)
     if (await store.fed_consent([account], requester)).get(account) == "stranger":
         await store.fed_consent_request(account, group_id, requester, now)
+
+
+def scope_id(requester: str) -> bytes:
+    """The message-request key of a MIMI consent request that names no room (5.7), one per
+    requester: what a ``--require-consent`` user accepts or blocks as any request."""
+    return hashlib.sha256(b"accord mimi consent scope\0" + requester.encode()).digest()[:16]
 
 
 async def blocked_domain(fed: Federation, accounts: Collection[str], domain: str | None

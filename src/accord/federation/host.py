@@ -42,6 +42,8 @@ class HostConfig(Protocol):
     def peer_crl(self) -> str | None: ...  # PEM CRLs of the peers' anchors (revocation)
     @property
     def mimi_transport(self) -> bool: ...  # room traffic to peers over MIMI only (issue 22)
+    @property
+    def require_consent(self) -> bool: ...  # key material to peers' contacts only (MIMI 5.7)
 
 
 class Host(Protocol):

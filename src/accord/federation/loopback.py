@@ -77,6 +77,7 @@ class Provider:
     tls: tuple[Path, Path, Path] | None = None
     mimi: bool = False  # --mimi-transport: room traffic over MIMI only (issue 22)
     crl: Path | None = None  # --peer-crl, with tls: CRLs of the peers' anchors
+    require_consent: bool = False  # --require-consent (MIMI 5.7)
 
     @property
     def url(self) -> str:
@@ -100,6 +101,8 @@ class Provider:
                 cmd += ["--peer-crl", str(self.crl)]
         if self.mimi:
             cmd += ["--mimi-transport"]
+        if self.require_consent:
+            cmd += ["--require-consent"]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         self.proc = spawn_healthy(cmd, self.log_path, self.url, START_TIMEOUT_S, self.domain)

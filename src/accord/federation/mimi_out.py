@@ -13,7 +13,8 @@ instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federa
 Each answer becomes what Accord's own route answers, so the device sees the same
 typed errors either way: ``wrongEpoch`` is an ``EpochConflict`` naming the hub's
 epoch, ``notAllowed`` and ``invalidProposal`` a ``ValidationError`` with the hub's
-reason; a user the provider does not know or who gave no consent is ``NotFound``.
+reason; a user the provider does not know is ``NotFound``; one who gave no consent is
+asked for it (5.7, ``accord.federation.consent_out``) and is ``ConsentRequested``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, EpochConflict, NotFound, ValidationError
+from accord.federation import consent_out
 from accord.mls.codec import decode
 from accord.mls.structs import (
     Credential,
@@ -143,16 +145,18 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     credential naming the requesting user: the provider holds no key of its user's
     devices, and the request is the provider's, authenticated by its own signature
     (RFC 9421). A claim for a group hubbed elsewhere (the device a member of it) goes
-    to its hub, naming the room; any other names none. A user who is unknown, gave no
-    consent or was deleted is ``NotFound`` (no probing, T14)."""
+    to its hub, naming the room; any other names none. A user who is unknown or was
+    deleted is ``NotFound`` (no probing, T14); one who gave no consent is asked for it
+    (``consent_out.ask``, 5.7) and the device answered ``ConsentRequested``."""
     domain = domain_of(account)
-    send_to, room = domain, b""
+    send_to, room, consent_room = domain, b"", ""
     if group_id is not None:
         group = await fed.provider.store.get_group(group_id)
         if by.device_id not in group.members:
             raise NotFound("no such group")
+        consent_room = w.mimi_room_uri(group.hub, group_id)
         if group.hub != fed.domain:
-            send_to, room = group.hub, w.mimi_room_uri(group.hub, group_id).encode()
+            send_to, room = group.hub, consent_room.encode()
     target = w.mimi_user_uri(account)
     requester = w.mimi_user_uri(by.account)
     suite = get_suite(cipher_suite)
@@ -168,8 +172,10 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     if resp.user_uri.text() != target:
         raise NotFound("the provider answered for another user")
     code = w.KeyMaterialUserCode
-    if resp.user_status in (code.USER_UNKNOWN, code.NO_CONSENT, code.NO_CONSENT_FOR_THIS_ROOM,
-                            code.USER_DELETED):
+    if resp.user_status in (code.NO_CONSENT, code.NO_CONSENT_FOR_THIS_ROOM):
+        # ask the target's provider for consent (5.7), at most once per scope and window
+        raise await consent_out.ask(fed, by.account, account, consent_room, now)
+    if resp.user_status in (code.USER_UNKNOWN, code.USER_DELETED):
         raise NotFound("no such account")
     if resp.user_status == code.INCOMPATIBLE_PROTOCOL:
         raise ValidationError("the provider speaks no MLS 1.0 for this user", "MIMI 5.2")

@@ -119,12 +119,18 @@ class PeerClient:
         """POST a hub's fan-out for the room ``target`` to a follower's notify endpoint
         (draft-ietf-mimi-protocol-06 5.5): accepted only on 201 (the answer has no body);
         a refusal is typed as on Accord's routes."""
-        r = await self._send(domain, mimi.endpoint_path("notify", target), None, now,
-                             body=batch.to_bytes(), content_type=mimi.MEDIA_TYPE)
+        await self.post_mimi_created(domain, "notify", target, batch.to_bytes(), now)
+
+    async def post_mimi_created(self, domain: str, key: str, target: str, body: bytes,
+                                now: int) -> None:
+        """POST a MIMI request whose answer is a 201 with no body (5.5 notify, 5.7
+        requestConsent and updateConsent); a refusal is typed as on Accord's routes."""
+        r = await self._send(domain, mimi.endpoint_path(key, target), None, now,
+                             body=body, content_type=mimi.MEDIA_TYPE)
         if r.status_code != 201:
             _answer(domain, r, dict)
             raise PeerUnavailable(f"provider {domain} sent an unexpected answer"
-                                  f" (HTTP {r.status_code}, 5.5 answers 201)")
+                                  f" (HTTP {r.status_code}, {key} answers 201)")
 
     async def _send(self, domain: str, path: str, msg: Any, now: int,
                     limit: int = MAX_RESPONSE, body: bytes | None = None,

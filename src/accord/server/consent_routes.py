@@ -11,9 +11,12 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from accord.errors import NotFound, ValidationError
+from accord.federation import consent_out
 from accord.server.routes import GROUP_ID, Call, Param, Spec, endpoint, group_id_of
+from accord.storage.consent_sql import CONSENT_REQUEST
 from accord.wire import decode
 from accord.wire import federation as fw
+from accord.wire.accounts import domain_of
 
 TARGET = Param("target", "path", {"type": "string", "maxLength": 318},
                "a blocked user@domain or domain")
@@ -50,9 +53,23 @@ async def _requests(c: Call) -> fw.MessageRequestList:
 
 async def _accept(c: Call) -> None:
     try:
-        await c.provider.store.fed_accept_request(c.me.account, group_id_of(c))
+        sender, msg_id = await c.provider.store.fed_accept_request(c.me.account, group_id_of(c))
     except NotFound as exc:
         raise NotFound("no such message request") from exc
+    # a peer's user asked over MIMI (5.7): its provider hears of the grant
+    if msg_id == CONSENT_REQUEST and domain_of(sender) != c.provider.config.domain:
+        await consent_out.grant(c.provider.federation, c.me.account, sender, c.now)
+
+
+async def _sent(c: Call) -> fw.ConsentSentList:
+    rows = await c.provider.store.consent_sent.list(c.me.account)
+    return fw.ConsentSentList(requests=[fw.ConsentSent(r.target, r.room, r.state, r.changed_at)
+                                        for r in rows])
+
+
+async def _cancel(c: Call) -> None:
+    await consent_out.cancel(c.provider.federation, c.me.account, c.body.target.lower(),
+                             c.body.room, c.now)
 
 
 SPECS: tuple[Spec, ...] = (
@@ -66,6 +83,10 @@ SPECS: tuple[Spec, ...] = (
          _requests, auth=True, response=fw.MessageRequestList),
     Spec("POST", "/v1/requests/{group_id}/accept", "Accept a message request (sender -> contact)",
          _accept, auth=True, status=204, params=(GROUP_ID,)),
+    Spec("GET", "/v1/consent/sent", "MIMI consent requests sent for the caller's account",
+         _sent, auth=True, response=fw.ConsentSentList),
+    Spec("POST", "/v1/consent/sent/cancel", "Withdraw a pending MIMI consent request",
+         _cancel, auth=True, request=fw.ConsentCancel, status=204),
 )
 
 

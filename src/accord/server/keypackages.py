@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from accord.errors import DecodeError, NotFound, ValidationError
+from accord.errors import DecodeError, NoConsent, NotFound, ValidationError
 from accord.federation import follower, mls_check
 from accord.ratelimit import RateLimiter
 from accord.server.state import Provider
@@ -120,6 +120,11 @@ async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
     states = await p.store.fed_consent([account], claimer.requester)
     if states.get(account) == "blocked":
         raise NotFound(f"no account {account}")
+    # --require-consent: a peer's user gets our user's key material only as a contact
+    # (our user accepted a request from it: MIMI 5.7 requestConsent, or a Welcome).
+    if claimer.peer is not None and p.config.require_consent \
+            and states.get(account) != "contact":
+        raise NoConsent(f"no account {account}")  # as a block: no probing
     one_time = admit_claim(p.limiter, claimer, account, now)
     claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
     handed = []  # a MIMI Welcome names its recipients by these refs (MIMI 5.5)

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.errors import AccordError, AuthError, NotFound, ValidationError
+from accord.errors import AccordError, AuthError, NoConsent, NotFound, ValidationError
 from accord.federation.follower import POSTS
 from accord.federation.outbox import DELIVER
 from accord.federation.peer_client import mimi_source
@@ -120,17 +120,24 @@ async def key_material(fed: Federation, peer: str, req: w.KeyMaterialRequest, ta
         return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.NO_COMPATIBLE_MATERIAL,
                                      req.target_user)
     fed.limiter.check("sender", requester, now)
+    # An unknown user and one that blocked the requester look alike (no probing, T14);
+    # with --require-consent both look like a stranger's noConsent, which 5.2 allows
+    # as the catch-all, and the requester may ask for consent (5.7).
+    hidden = (w.KeyMaterialUserCode.NO_CONSENT if fed.provider.config.require_consent
+              else w.KeyMaterialUserCode.USER_UNKNOWN)
     devices = await _devices(fed, account)
     if not devices:
-        return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.USER_UNKNOWN, req.target_user)
+        return w.KeyMaterialResponse(w.MLS10, hidden, req.target_user)
     claimer = keypackages.Claimer(requester, peer)
     claimed: dict[str, KeyPackage] = {}
     for suite in suites:
         try:
             resp = await keypackages.claim_local(fed.provider, account, claimer, now, suite)
-        except NotFound:  # blocked: looks like no account at all (no probing, T14)
-            return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.USER_UNKNOWN,
+        except NoConsent:  # --require-consent, a stranger: the requester may ask (5.7)
+            return w.KeyMaterialResponse(w.MLS10, w.KeyMaterialUserCode.NO_CONSENT,
                                          req.target_user)
+        except NotFound:  # blocked
+            return w.KeyMaterialResponse(w.MLS10, hidden, req.target_user)
         for c in resp.key_packages:
             msg = MLSMessage.from_bytes(c.key_package)  # stored as checked at upload
             assert isinstance(msg.message, KeyPackage)

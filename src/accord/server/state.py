@@ -59,6 +59,9 @@ class ServerConfig:
     # issue 22: send room traffic to peers over draft-ietf-mimi-protocol-06 only
     # (/mimi/v1/update, submitMessage, notify), never /federation/v1; both are served
     mimi_transport: bool = False
+    # issue 22: our users' key material goes to a peer's user only once they consented
+    # (a contact); a stranger's provider is answered noConsent and asks (MIMI 5.7)
+    require_consent: bool = False
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(

@@ -135,11 +135,12 @@ class ConsentSqlMixin:
                     " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     account, group_id, from_account, CONSENT_REQUEST, created_at)
 
-    async def fed_accept_request(self, account: str, group_id: bytes) -> None:
+    async def fed_accept_request(self, account: str, group_id: bytes) -> tuple[str, str]:
+        """Accept a message request: its sender becomes a contact; (sender, msg_id)."""
         async with self.engine.transaction() as tx:
             row = await tx.fetchone(
                 "DELETE FROM fed_requests WHERE account = ? AND group_id = ?"
-                " RETURNING from_account",
+                " RETURNING from_account, msg_id",
                 account,
                 group_id,
             )
@@ -154,4 +155,4 @@ class ConsentSqlMixin:
                 account,
                 row[0],
             )
-
+        return row[0], row[1]

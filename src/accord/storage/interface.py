@@ -24,6 +24,7 @@ from accord.storage.records import (
 
 if TYPE_CHECKING:
     from accord.storage import areas
+    from accord.storage.consent_sent_sql import SentConsent
     from accord.storage.engine import Engine
     from accord.storage.post_batch import PostWriter
 
@@ -43,6 +44,7 @@ class Store(FederationStore, Protocol):
     peer_heads: areas.PeerHeads
     accounts: areas.Accounts
     secrets: areas.Secrets
+    consent_sent: SentConsent  # MIMI consent requests sent (accord.storage.consent_sent_sql)
 
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

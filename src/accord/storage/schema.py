@@ -12,6 +12,7 @@ posting key or nonce to a device or an account.
 from __future__ import annotations
 
 from accord.storage.binding_sql import BINDING_MIGRATIONS
+from accord.storage.consent_sent_sql import CONSENT_SENT_MIGRATIONS
 from accord.storage.consent_sql import CONSENT_MIGRATIONS
 from accord.storage.engine import Engine
 from accord.storage.hub_sql import HUB_MIGRATIONS
@@ -276,3 +277,5 @@ MIGRATIONS = MIGRATIONS + BINDING_MIGRATIONS
 MIGRATIONS = MIGRATIONS + CONSENT_MIGRATIONS
 # Issue 22: what a follower keeps to take a MIMI hub's fan-out (2250).
 MIGRATIONS = MIGRATIONS + MIMI_FOLLOW_MIGRATIONS
+# Issue 22: the MIMI consent requests a provider sent for its users (2291).
+MIGRATIONS = MIGRATIONS + CONSENT_SENT_MIGRATIONS

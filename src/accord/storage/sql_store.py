@@ -13,6 +13,7 @@ from pathlib import Path
 from accord.errors import Conflict, NotFound
 from accord.storage import areas
 from accord.storage.blob_files import blob_path, unlink_blobs, write_blob
+from accord.storage.consent_sent_sql import SentConsent
 from accord.storage.engine import Engine, Tx
 from accord.storage.fanout_sql import read_group
 from accord.storage.federation_sql import FederationSqlMixin
@@ -50,6 +51,7 @@ class SqlStore(HubSqlMixin, FederationSqlMixin, MimiFollowSqlMixin):
         self.peer_heads = areas.PeerHeads(engine)
         self.accounts = areas.Accounts(engine)
         self.secrets = areas.Secrets(engine)
+        self.consent_sent = SentConsent(engine)
 
     async def open(self) -> SqlStore:
         await self.engine.open()

@@ -192,3 +192,28 @@ class MessageRequest:
 @dataclass(frozen=True, slots=True)
 class MessageRequestList:
     requests: list[MessageRequest]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentSent:
+    """A MIMI consent request the provider sent for the caller's account (5.7, T14): the
+    target user, the room (a room URI, "" for none), and its state: ``pending``,
+    ``granted`` (claim again) or ``revoked`` (not asked again within the window)."""
+
+    target: str
+    room: str
+    state: str
+    changed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentSentList:
+    requests: list[ConsentSent]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentCancel:
+    """Withdraw a pending consent request the caller's account sent (MIMI 5.7 cancel)."""
+
+    target: str = f(max_len=318, pattern=ACCOUNT_RE)
+    room: str = f(max_len=1024, default="")
