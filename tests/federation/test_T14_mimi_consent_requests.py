@@ -218,7 +218,14 @@ async def test_T14_mimi_consent_on_accords_client(
     [req] = (await bob.api._json(fw.MessageRequestList, "GET", "/v1/requests",
                                  auth=True)).requests
     assert req.from_account == alice.identity.account
+    # alice's device follows her waiting request (housekeeping), and sees the answer
+    assert await message_requests.follow_consent(alice, clock()) == []
+    assert alice.store.get_json("consent_sent")["waiting"]
     await bob.api._send("POST", f"/v1/requests/{b64e(req.group_id)}/accept", auth=True)
+    later = clock() + message_requests.CONSENT_EVERY_MS
+    [answered] = await message_requests.follow_consent(alice, later)
+    assert (answered["target"], answered["state"]) == (bob.identity.account, "granted")
+    assert not alice.store.get_json("consent_sent")["waiting"]
     assert [s["state"] for s in await message_requests.consent_sent(alice)] == ["granted"]
     await convs.create(alice, "hi", [bob.identity.account], clock())  # bob's key material
     with pytest.raises(ConsentRequested):

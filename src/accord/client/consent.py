@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
 MAX_HELD = 500
+# profile: the account's MIMI consent requests (5.7) as last listed, and whether one waits
+CONSENT_SENT = "consent_sent"
 PREVIEW_KIND = "request"
 
 
@@ -113,3 +115,10 @@ def is_blocked(dev: DeviceCore, sender_identity: bytes) -> bool:
 def blocked_account(dev: DeviceCore, account: str) -> bool:
     targets = set(dev.store.get_json("blocks", {"targets": []})["targets"])
     return account in targets or domain_of(account) in targets
+
+
+def consent_asked(dev: DeviceCore) -> None:
+    """A claim was answered ``ConsentRequested``: the provider asked that user for consent;
+    follow the account's requests until answered (``message_requests.follow_consent``)."""
+    known = dev.store.get_json(CONSENT_SENT, {"requests": [], "at": 0})
+    dev.store.put_json(CONSENT_SENT, dict(known, waiting=True, at=0))

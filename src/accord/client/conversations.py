@@ -50,7 +50,14 @@ from accord.client.mls_session import (
 )
 from accord.client.safety import KeyChangeUnconfirmed
 from accord.content import Notice, NoticeKind
-from accord.errors import AccordError, Conflict, EpochConflict, NotFound, ValidationError
+from accord.errors import (
+    AccordError,
+    Conflict,
+    ConsentRequested,
+    EpochConflict,
+    NotFound,
+    ValidationError,
+)
 from accord.wire import messages as m
 from accord.wire.mimi import mimi_room_uri
 from accord.wire.mimi_room import ROLE_ADMIN, ROLE_MEMBER
@@ -251,7 +258,11 @@ async def claim(dev: DeviceCore, account: str, skip: set[bytes], now: int, suite
     KeyPackage is claimed, let alone committed: a claimed key must be a listed one."""
     listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
     await _gate(dev, account, list(listed.values()), now, confirmed)
-    claim = await dev.api.claim_key_packages(account, suite, group_id)
+    try:
+        claim = await dev.api.claim_key_packages(account, suite, group_id)
+    except ConsentRequested:  # the provider asked that user (MIMI 5.7): follow the answer
+        consent.consent_asked(dev)
+        raise
     out = []
     for c in claim.key_packages:
         identity, sig_key = dev.engine.key_package_identity(c.key_package, now, suite)

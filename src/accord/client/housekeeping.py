@@ -66,6 +66,7 @@ async def run(dev: DeviceCore, now: int) -> None:
     await history_transfer.import_received(dev, now)
     await message_requests.reconcile(dev, now)  # T14: accepted on another device
     await message_requests.refresh_blocks(dev, now)  # T14: blocks made on other devices
+    await message_requests.follow_consent(dev, now)  # T14: our consent requests answered
     await dev.top_up_key_packages(now)
 
 

@@ -32,7 +32,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from accord.client import inbox, invites, messaging, rooms
-from accord.client.consent import PREVIEW_KIND, is_pending, refresh
+from accord.client.consent import CONSENT_SENT, PREVIEW_KIND, is_pending, refresh
 from accord.client.conv_state import deactivate
 from accord.client.mls_session import Received
 from accord.errors import AccordError, NotFound, ValidationError
@@ -194,6 +194,25 @@ async def consent_sent(dev: DeviceCore) -> list[dict[str, Any]]:
     listed = await dev.api._json(fw.ConsentSentList, "GET", "/v1/consent/sent", auth=True)
     return [{"target": r.target, "room": r.room, "state": r.state, "at": r.changed_at}
             for r in listed.requests]
+
+
+CONSENT_EVERY_MS = 60_000
+
+
+async def follow_consent(dev: DeviceCore, now: int) -> list[dict[str, Any]]:
+    """While a consent request of the account waits (``consent.consent_asked``), list the
+    requests every ``CONSENT_EVERY_MS`` and keep them in the profile (``CONSENT_SENT``);
+    those answered since the last listing (``granted``: adding that user works now)."""
+    known = dev.store.get_json(CONSENT_SENT, {"requests": [], "at": 0})
+    if not known.get("waiting") or (known["at"] and now - known["at"] < CONSENT_EVERY_MS):
+        return []
+    before = {(r["target"], r["room"]): r["state"] for r in known["requests"]}
+    listed = await consent_sent(dev)
+    answered = [r for r in listed if r["state"] != "pending"
+                and before.get((r["target"], r["room"]), "pending") == "pending"]
+    dev.store.put_json(CONSENT_SENT, {"requests": listed, "at": now,
+                                      "waiting": any(r["state"] == "pending" for r in listed)})
+    return answered
 
 
 async def cancel_consent(dev: DeviceCore, target: str, room: str = "") -> None:
