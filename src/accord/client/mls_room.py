@@ -5,9 +5,12 @@ for the client's MLS engine (``accord.client.mls_rfc``).
   (draft-ietf-mls-extensions): the ``app_data_dictionary`` extension (6), the
   AppDataUpdate (8) and SelfRemove (10) proposals, and, in the leaf's own
   dictionary, ``app_components`` listing itself, ``participant_list`` and
-  ``room_metadata``.
+  ``room_metadata``, and ``safe_aad`` listing ``frank_aad`` and
+  ``accord_epoch_tag`` (``accord.wire.safe_aad``).
 - A room is created (3.1) with a GroupContext that requires them
-  (``required_capabilities``; ``app_components`` in its dictionary) and holds the
+  (``required_capabilities``; ``app_components`` and ``safe_aad`` in its
+  dictionary, so every application message's authenticated data is a SafeAAD from
+  epoch 0, draft-ietf-mls-extensions 4.9) and holds the
   participant_list, the creator's user as admin, and the room_metadata with its URI:
   the room state exists from epoch 0. Not its name, nor anything else a person
   wrote: the hub reads the GroupContext (T02); names travel in members' notices.
@@ -35,6 +38,7 @@ from accord.mls.structs.app_data import AppDataDictionary, ComponentId, Componen
 from accord.mls.structs.enums import ExtensionType, ProposalType
 from accord.wire import mimi_room as r
 from accord.wire.mimi import mimi_user_uri
+from accord.wire.safe_aad import ACCORD_SAFE_AAD
 
 __all__ = [
     "CONFIG",
@@ -72,12 +76,17 @@ def _components() -> bytes:
     return ComponentsList(COMPONENTS).to_bytes()
 
 
+def _safe_aad() -> bytes:
+    return ComponentsList(ACCORD_SAFE_AAD).to_bytes()
+
+
 def leaf_extensions() -> tuple[Extension, ...]:
     """A leaf's ``app_data_dictionary`` advertising the components it supports:
     ``app_components`` itself too (draft-ietf-mls-extensions 4.6: a client supporting
-    the dictionary advertises it), and the room's."""
+    the dictionary advertises it), and the room's; and the Safe AAD components."""
     supported = ComponentsList((ComponentId.APP_COMPONENTS, *COMPONENTS)).to_bytes()
-    data = AppDataDictionary().with_data(ComponentId.APP_COMPONENTS, supported)
+    data = (AppDataDictionary().with_data(ComponentId.APP_COMPONENTS, supported)
+            .with_data(ComponentId.SAFE_AAD, _safe_aad()))
     return (Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),)
 
 
@@ -91,6 +100,7 @@ def group_extensions(creator: bytes, room_uri: str) -> tuple[Extension, ...]:
     meta = r.RoomMetaData(room_uri=r.Uri(room_uri.encode()))
     data = (AppDataDictionary()
             .with_data(ComponentId.APP_COMPONENTS, _components())
+            .with_data(ComponentId.SAFE_AAD, _safe_aad())
             .with_data(r.PARTICIPANT_LIST, plist.to_bytes())
             .with_data(r.ROOM_METADATA, meta.to_bytes()))
     return (Extension(ExtensionType.REQUIRED_CAPABILITIES, required.to_bytes()),

@@ -32,6 +32,7 @@ from accord.mls.group.proposals import (
     check_proposal,
     rules_for,
 )
+from accord.mls.group.safe_aad import check_safe_aad
 from accord.mls.group.state import CachedProposal, GroupState, GroupView
 from accord.mls.key_schedule import external_init_receive
 from accord.mls.leaf_node import validate_leaf_node
@@ -127,6 +128,7 @@ def process(
         raise ValidationError("we were removed from this group", R_COMMIT)
     if ct == ContentType.APPLICATION:
         content = auth.content
+        check_safe_aad(state.context, content.authenticated_data, "an application message")
         return ProcessResult(ct, content.sender, content.epoch, content.authenticated_data,
                              application_data=content.content), state2  # type: ignore[arg-type]
     if ct == ContentType.PROPOSAL:
@@ -170,6 +172,7 @@ def _late_application(
     kept = dataclasses.replace(prior, secret_tree=st)
     prior_list = state.prior[:i] + (kept,) + state.prior[i + 1:]
     c = auth.content
+    check_safe_aad(prior.context, c.authenticated_data, "an application message")
     result = ProcessResult(ContentType.APPLICATION, c.sender, c.epoch, c.authenticated_data,
                            application_data=c.content)  # type: ignore[arg-type]
     return result, dataclasses.replace(state, prior=prior_list)

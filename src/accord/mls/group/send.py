@@ -15,6 +15,7 @@ from accord.mls.framing import (
 )
 from accord.mls.group.app_proposals import check_app_proposal
 from accord.mls.group.keys import KeyPackagePrivate
+from accord.mls.group.safe_aad import check_safe_aad
 from accord.mls.group.state import CachedProposal, GroupState
 from accord.mls.leaf_node import sign_leaf_node
 from accord.mls.structs import (
@@ -58,8 +59,11 @@ def frame(state: GroupState, body: bytes | Proposal, authenticated_data: bytes) 
 def protect(
     state: GroupState, data: bytes, authenticated_data: bytes = b""
 ) -> tuple[MLSMessage, GroupState]:
-    """Encrypt application data as a PrivateMessage (6.3, 15)."""
+    """Encrypt application data as a PrivateMessage (6.3, 15); in a group that
+    requires Safe AAD, ``authenticated_data`` must be a ``SafeAAD``
+    (draft-ietf-mls-extensions 4.9)."""
     check_active(state)
+    check_safe_aad(state.context, authenticated_data, "an application message to send")
     if state.proposals and state.config.commit_before_send:
         # 12.4: members that saw proposals must commit before sending data.
         raise ValidationError("commit the pending proposals first", "RFC 9420 12.4")
