@@ -55,7 +55,6 @@ headers = st.builds(
     message_id=ids,
     sent_at=st.integers(0, 2**64 - 1),
     expires_after=st.integers(0, model.MAX_TIMER_SECONDS),
-    franking_key=keys,
     topic=st.binary(max_size=24),
 )
 
@@ -116,10 +115,10 @@ def knowing(body: model.BodyKinds) -> mimi_map.MemoryIndex:
         refs = [body.target]
     index = mimi_map.MemoryIndex()
     for n, ref in enumerate(refs):
-        earlier = model.Content(model.Header(ref, 0, 0, bytes(32)), model.Delete(bytes(16)))
+        earlier = model.Content(model.Header(ref, 0, 0), model.Delete(bytes(16)))
         index.record(earlier, b"\x01" + n.to_bytes(2, "big") * 15 + b"\x00")
     if isinstance(body, model.Reaction) and body.remove:
-        added = model.Content(model.Header(bytes(range(16)), 0, 0, bytes(32)),
+        added = model.Content(model.Header(bytes(range(16)), 0, 0),
                               model.Reaction(body.target, body.emoji))
         index.record(added, b"\x01" + b"\xff" * 31)
     return index

@@ -25,7 +25,7 @@ from accord.content.mimi_map import (
 )
 from accord.errors import CryptoError, DecodeError, ValidationError
 
-from .strategies import bodies, ids, keys, mimi_contents
+from .strategies import bodies, ids, mimi_contents
 
 EXAMPLES = Path(__file__).parents[1] / "vectors" / "mimi-content"
 ALICE, ROOM = "mimi://a.example/u/alice", "mimi://a.example/r/team"
@@ -44,17 +44,17 @@ def _index_knowing(body: model.BodyKinds) -> MemoryIndex:
     the reaction it removes)."""
     index = MemoryIndex()
     for n, ref in enumerate(_refs(body)):
-        earlier = model.Content(model.Header(ref, 0, 0, bytes(32)), model.Delete(bytes(16)))
+        earlier = model.Content(model.Header(ref, 0, 0), model.Delete(bytes(16)))
         index.record(earlier, b"\x01" + hashlib.sha256(ref + bytes([n])).digest()[:31])
     if isinstance(body, model.Reaction) and body.remove:
-        added = model.Content(model.Header(bytes(range(16)), 0, 0, bytes(32)),
+        added = model.Content(model.Header(bytes(range(16)), 0, 0),
                               model.Reaction(body.target, body.emoji))
         index.record(added, b"\x01" + bytes(31))
     return index
 
 
 headers = st.builds(model.Header, message_id=ids, sent_at=st.integers(0, 4_000_000_000_000),
-                    expires_after=st.integers(0, model.MAX_TIMER_SECONDS), franking_key=keys)
+                    expires_after=st.integers(0, model.MAX_TIMER_SECONDS))
 
 
 @settings(max_examples=300, deadline=None)
@@ -70,8 +70,7 @@ def test_every_accord_kind_round_trips_through_mimi_bytes(header: model.Header,
 
 
 def _mapped(body: model.BodyKinds, expires_after: int = 0) -> mimi.MimiContent:
-    content = model.Content(model.Header(bytes(16), 1_644_387_225_019, expires_after,
-                                         bytes(32)), body)
+    content = model.Content(model.Header(bytes(16), 1_644_387_225_019, expires_after), body)
     return to_mimi(content, _index_knowing(body), ALICE, ROOM)
 
 
@@ -99,7 +98,7 @@ def test_kinds_take_the_draft_shapes() -> None:
 
 def test_references_to_messages_never_seen_cannot_be_sent() -> None:
     with pytest.raises(ValidationError, match="no MIMI ID known"):
-        to_mimi(model.Content(model.Header(bytes(16), 0, 0, bytes(32)),
+        to_mimi(model.Content(model.Header(bytes(16), 0, 0),
                               model.Text("re", reply_to=bytes(16))), MemoryIndex(), ALICE, ROOM)
 
 
@@ -123,7 +122,7 @@ def test_the_drafts_conversation_reads_as_accord_kinds() -> None:
     assert isinstance(original, model.Content) and isinstance(original.body, model.Text)
     assert original.body.text.startswith("Hi everyone")  # markdown kept as its source (7.1)
     assert original.body.markdown
-    assert original.header.franking_key == bytes(32)  # a foreign sender franks nothing
+    assert original.header.sent_at == 1_644_387_225_019  # no "accord" extension: hub time
     reply = seen["reply"].body  # type: ignore[union-attr]
     assert reply == model.Text("Right on! _Congratulations_ 'all!", original.message_id,
                                markdown=True)

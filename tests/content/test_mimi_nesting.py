@@ -36,7 +36,7 @@ ATTACHMENT = model.Attachment("accord-blob:x", bytes(32), bytes(32), 5, "image/p
 
 def _external() -> mimi.NestedPart:
     """The external part Accord sends for ``ATTACHMENT``."""
-    sent = to_mimi(model.Content(model.Header(bytes(16), 0, 0, bytes(32)),
+    sent = to_mimi(model.Content(model.Header(bytes(16), 0, 0),
                                  model.Text("", attachments=(ATTACHMENT,))),
                    MemoryIndex(), "mimi://a.example/u/alice", "mimi://a.example/r/x")
     assert isinstance(sent.body, mimi.MultiPart)

@@ -90,7 +90,7 @@ def _index(*accord_ids: bytes) -> tuple[MemoryIndex, list[bytes]]:
     index, mimi_ids = MemoryIndex(), []
     for n, aid in enumerate(accord_ids):
         mid = b"\x01" + bytes([n]) * 31
-        index.record(model.Content(model.Header(aid, 0, 0, bytes(32)), model.Delete(bytes(16))), mid)
+        index.record(model.Content(model.Header(aid, 0, 0), model.Delete(bytes(16))), mid)
         mimi_ids.append(mid)
     return index, mimi_ids
 
@@ -114,7 +114,7 @@ def test_another_clients_report_reads_as_read_and_delivered_of_messages_seen_her
 def test_accords_receipt_is_a_status_report_and_round_trips() -> None:
     a, b = bytes([1]) * 16, bytes([2]) * 16
     index, (ma, mb) = _index(a, b)
-    content = model.Content(model.Header(os.urandom(16), 5, 0, bytes(32)),
+    content = model.Content(model.Header(os.urandom(16), 5, 0),
                             model.ReadReceipt((a,), (b,)))
     m = to_mimi(content, index, "mimi://a.example/u/bob", "mimi://a.example/r/x")
     assert isinstance(m.body, mimi.SinglePart) and m.body.content_type == STATUS_TYPE

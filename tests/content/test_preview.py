@@ -24,7 +24,7 @@ from accord.content.mimi_map import MemoryIndex
 from accord.errors import DecodeError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-HEADER = Header(b"\x07" * 16, 42, 0, b"\x09" * 32)
+HEADER = Header(b"\x07" * 16, 42, 0)
 ALICE, ROOM = "mimi://a.example/u/alice", "mimi://a.example/r/room"
 
 
@@ -47,7 +47,7 @@ def test_T14_attachments_are_never_read() -> None:
 
 def test_T14_other_kinds_show_only_their_kind() -> None:
     index = MemoryIndex()
-    index.record(Content(Header(b"\x01" * 16, 0, 0, bytes(32)), Text("x")), b"\x01" * 32)
+    index.record(Content(Header(b"\x01" * 16, 0, 0), Text("x")), b"\x01" * 32)
     for body, kind in ((Reaction(b"\x01" * 16, "\U0001f44d"), "reaction"),
                        (ReadReceipt((b"\x01" * 16,)), "readreceipt")):
         p = quarantine_preview(_body(Content(HEADER, body), index))

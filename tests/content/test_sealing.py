@@ -156,3 +156,15 @@ def test_every_kind_round_trips_through_seal_and_open(body: model.BodyKinds) -> 
     index = knowing(body)
     c = _content(body)
     assert _open(seal(c, index, ALICE, ROOM), index).content == c
+
+
+def test_the_accord_extension_holds_only_sent_at_and_an_older_franking_key_is_ignored() -> None:
+    c = _content(model.Text("no key inside"))
+    sealed = seal(c, MemoryIndex(), ALICE, ROOM)
+    m = mimi.decode_content(sealed.plaintext)
+    assert m.extensions[ACCORD_EXTENSION] == {1: c.header.sent_at}  # franking needs no key
+    # a content of an Accord that still sent its franking key (key 2) reads as before
+    old = mimi.encode_content(dataclasses.replace(m, extensions=dict(
+        m.extensions, **{ACCORD_EXTENSION: {1: c.header.sent_at, 2: bytes(32)}})))
+    assert open_content(old, franking_tag(c.message_id, old), MemoryIndex(), sender_uri=ALICE,
+                        room_uri=ROOM, received_at=0).content == c

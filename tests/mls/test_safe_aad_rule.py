@@ -2,7 +2,8 @@
 GroupContext lists ``safe_aad`` (even empty), an application message's whole
 ``authenticated_data`` is a well-formed SafeAAD (sorted, one item per id, nothing
 after it); ``protect`` refuses to send another, and ``process`` refuses one received,
-leaving the state as it was. A group without ``safe_aad`` takes any bytes."""
+leaving the state as it was. A group without ``safe_aad`` takes any bytes. Every Accord
+room requires it, for the franking tag (T13) and the epoch tag (T07) it carries."""
 
 from __future__ import annotations
 

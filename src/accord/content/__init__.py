@@ -34,7 +34,6 @@ from accord.content.message import (
     franking_tag,
     is_expired,
     make_content,
-    new_franking_key,
     new_id,
 )
 from accord.content.model import (
@@ -98,7 +97,6 @@ __all__ = [
     "is_expired",
     "make_content",
     "new_attachment_key",
-    "new_franking_key",
     "new_id",
     "open_content",
     "pad",

@@ -1,7 +1,7 @@
 """Accord's message content: making it, checking its rules, franking it.
 
-The sender builds a ``Content`` (``make_content``: a fresh id and franking
-key from the caller's randomness); ``accord.content.sealing`` turns it into
+The sender builds a ``Content`` (``make_content``: a fresh id, the MIMI
+content's salt, from the caller's randomness); ``accord.content.sealing`` turns it into
 the MIMI content that is the body of the application message, and
 ``check_content`` is the one check of Accord's rules a content must pass,
 sent or received: every field within the bounds ``model`` declares (texts,
@@ -33,7 +33,6 @@ __all__ = [
     "check_franking_tag",
     "is_expired",
     "make_content",
-    "new_franking_key",
     "new_id",
     "franking_tag",
 ]
@@ -44,10 +43,6 @@ RandomBytes = Callable[[int], bytes]
 def new_id(random_bytes: RandomBytes) -> bytes:
     """A fresh 16-byte message id from the caller's randomness (``os.urandom``)."""
     return _take(random_bytes, 16)
-
-
-def new_franking_key(random_bytes: RandomBytes) -> bytes:
-    return _take(random_bytes, 32)
 
 
 def _take(random_bytes: RandomBytes, n: int) -> bytes:
@@ -65,9 +60,9 @@ def make_content(
     expires_after: int = 0,
     topic: bytes = b"",
 ) -> Content:
-    """A ``Content`` with a fresh id and franking key drawn from ``random_bytes``."""
-    header = Header(new_id(random_bytes), sent_at, expires_after, new_franking_key(random_bytes),
-                    topic)
+    """A ``Content`` with a fresh id (the salt that keys its franking tag) drawn from
+    ``random_bytes``."""
+    header = Header(new_id(random_bytes), sent_at, expires_after, topic)
     return Content(header, body)
 
 

@@ -74,7 +74,6 @@ __all__ = [
     "MessageIndex",
     "NoEffect",
     "Unsupported",
-    "franking_key",
     "is_text",
     "kind_of",
     "from_mimi",
@@ -86,7 +85,7 @@ __all__ = [
 
 RULE = "docs/INTEROP.md MIMI content"
 ACCORD_EXTENSION = "accord"
-_SENT_AT, _FRANKING_KEY = 1, 2
+_SENT_AT = 1
 ACCORD_STREAM_AEAD = 0xFF01  # RFC 5116 AEAD registry, private use (32768-65535)
 TEXT_PLAIN = "text/plain;charset=utf-8"
 TEXT_MARKDOWN = "text/markdown;variant=GFM-MIMI"
@@ -224,7 +223,7 @@ def to_mimi(content: model.Content, index: MessageIndex, sender_uri: str, room_u
     extensions: dict[int | str, Any] = {
         SENDER_URI: sender_uri,
         ROOM_URI: room_uri,
-        ACCORD_EXTENSION: {_SENT_AT: header.sent_at, _FRANKING_KEY: header.franking_key},
+        ACCORD_EXTENSION: {_SENT_AT: header.sent_at},
     }
     return MimiContent(header.message_id, replaces, header.topic, expires, in_reply_to,
                        extensions, part)
@@ -438,32 +437,19 @@ def kind_of(m: MimiContent) -> str:
 _ACCORD_TYPES = {STATUS_TYPE: "readreceipt", TIMER_TYPE: "timersetting", NOTICE_TYPE: "notice"}
 
 
-def franking_key(m: MimiContent) -> bytes:
-    """The franking key in Accord's extension; ``DecodeError`` when it is absent or not
-    32 octets (an Accord application message always carries one, T13)."""
-    ext = m.extensions.get(ACCORD_EXTENSION)
-    key = ext.get(_FRANKING_KEY) if isinstance(ext, dict) else None
-    if not isinstance(key, bytes) or len(key) != 32:
-        raise DecodeError('the content has no franking key (extension "accord", key 2)')
-    return key
-
-
 def _header(m: MimiContent, received_at: int) -> model.Header:
     ext = m.extensions.get(ACCORD_EXTENSION)
-    sent_at, franking_key = received_at, bytes(32)  # a foreign sender: no Accord franking
-    if isinstance(ext, dict):
+    sent_at = received_at  # a foreign sender: the hub's time
+    if isinstance(ext, dict):  # other keys (an older Accord's franking key, 2): ignored
         sent_at = ext.get(_SENT_AT, received_at)
-        franking_key = ext.get(_FRANKING_KEY, franking_key)
         if not isinstance(sent_at, int) or isinstance(sent_at, bool) or sent_at < 0:
             raise _Refused(Unsupported("a malformed Accord extension", "sent_at"))
-        if not isinstance(franking_key, bytes) or len(franking_key) != 32:
-            raise _Refused(Unsupported("a malformed Accord extension", "franking key"))
     expires_after = 0
     if m.expires is not None and not m.expires.relative:
         expires_after = max(1, m.expires.time - sent_at // 1000)
     elif m.expires is not None:
         expires_after = max(1, m.expires.time)  # after reading: counted from receipt
-    return model.Header(m.salt, sent_at, expires_after, franking_key, m.topic_id)
+    return model.Header(m.salt, sent_at, expires_after, m.topic_id)
 
 
 def from_mimi(m: MimiContent, index: MessageIndex, received_at: int) -> model.Content | Unsupported | NoEffect:

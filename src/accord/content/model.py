@@ -189,11 +189,10 @@ class Header:
     message_id: MessageId
     sent_at: U64  # the sender's clock, ms since the Unix epoch: a claim only
     expires_after: U32  # seconds after sent_at; 0 = the message does not expire
-    franking_key: Annotated[bytes, Fixed(32)]  # issue 11 / T13: fresh per message
     # MIMI topicId (draft-ietf-mimi-content-08 3.4, 5): an opaque grouping; empty: none
     topic: BoundedBytes(MAX_TOPIC_BYTES) = b""  # type: ignore[valid-type]
 
-    def __repr__(self) -> str:  # never print the franking key
+    def __repr__(self) -> str:
         return f"Header(message_id={self.message_id.hex()}, sent_at={self.sent_at})"
 
 
@@ -205,7 +204,3 @@ class Content:
     @property
     def message_id(self) -> bytes:
         return self.header.message_id
-
-    @property
-    def franking_key(self) -> bytes:
-        return self.header.franking_key

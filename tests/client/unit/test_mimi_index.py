@@ -18,7 +18,7 @@ A, B = "alice@a.example", "bob@b.example"
 
 
 def _c(n: int, body: model.BodyKinds) -> model.Content:
-    return model.Content(model.Header(bytes([n]) * 16, 1, 0, bytes(32)), body)
+    return model.Content(model.Header(bytes([n]) * 16, 1, 0), body)
 
 
 def _mid(n: int) -> bytes:
