@@ -1,7 +1,7 @@
 """T07 evidence: fork detection fails closed (issue 17).
 
 A hub that leaves out the chain link of a commit or a Welcome, or a message
-whose authenticated data is not Accord's layout, must not switch the check
+whose authenticated data is no Safe AAD or has no epoch tag, must not switch the check
 off: each absence is a ``split_view`` alert, like any other fork evidence.
 The device tests run the client's own inbox on items a real provider
 queued, with the evidence taken out as a malicious hub would.
@@ -10,14 +10,19 @@ queued, with the evidence taken out as a malicious hub would.
 from __future__ import annotations
 
 import dataclasses
+import os
 
-from accord.client import alerts, conv_state, inbox, messaging
+from accord.client import alerts, conv_state, inbox, messaging, rooms
 from accord.client import conversations as convs
 from accord.client.device import Device
+from accord.client.mls_session import posting_key
+from accord.content import Text, make_content, seal
 from accord.mls.codec import decode
+from accord.mls.structs.app_data import SafeAAD
 from accord.mls.structs.messages import MLSMessage, PrivateMessage
 from accord.privacy.fork_chain import ForkMonitor, chain_next
 from accord.wire import messages as m
+from accord.wire.safe_aad import FRANK_AAD, FrankAAD
 from tests.e2e.helpers import Clock, new_device
 from tests.engine import start_server
 from tests.federation.groups import acquainted
@@ -120,6 +125,37 @@ async def test_T07_message_with_a_foreign_aad_layout_alerts(tmp_path) -> None:
         events = bob.store.events(conv_state.conv_id_of(conv["group_id"]))
         assert [e["detail"]["evidence"] for e in events if e["kind"] == "security"] == [
             "epoch_tag_missing"]
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+        server.stop()
+
+
+async def test_T07_T13_a_safe_aad_without_the_epoch_tag_is_read_franked_and_alerts(
+        tmp_path) -> None:
+    """A MIMI client that is not Accord sends a well-formed Safe AAD with ``frank_aad``
+    only: the hub takes the post and franks it, the member reads the message and keeps
+    its franking evidence, and the missing epoch tag is ``epoch_tag_missing``."""
+    clock = Clock()
+    server, alice, bob, conv = await _pair(tmp_path, clock)
+    try:
+        await bob.sync(clock())
+        gid = conv["group_id"]
+        c = make_content(Text("from a MIMI client"), random_bytes=os.urandom, sent_at=clock())
+        sealed = seal(c, rooms.index(alice, conv), rooms.sender_uri(alice.identity.account),
+                      rooms.room_uri(alice, gid))
+        aad = SafeAAD.of({FRANK_AAD: FrankAAD(sealed.franking_tag).to_bytes()}).to_bytes()
+        state = alice.store.load_group(gid)
+        ciphertext, nxt = alice.engine.protect(state, sealed.plaintext, aad)
+        alice.store.save_group(gid, nxt, clock())
+        await alice.api.post_application(gid, alice.engine.epoch(state), os.urandom(16),
+                                         ciphertext, posting_key(alice.engine, state).sign)
+        await bob.sync(clock())
+        got = bob.store.message(c.message_id)
+        assert got.body == "from a MIMI client"
+        assert got.meta["franking_tag"] == sealed.franking_tag.hex()
+        assert bytes.fromhex(got.meta["franking"]["content"]) == sealed.plaintext  # reportable
+        assert _split_view(bob) == [("split_view", "epoch_tag_missing")]
     finally:
         await alice.disconnect()
         await bob.disconnect()
