@@ -49,7 +49,8 @@ class MlsDevice(SimDevice):
         from accord.mls.suites import get_suite
 
         kpp = g.key_package(get_suite(1), Credential.basic(self.identity),
-                            self.key.private_bytes_raw(), int(time.time()))
+                            self.key.private_bytes_raw(), int(time.time()),
+                            capabilities=self.capabilities())
         self.kps[key_package_ref(kpp.key_package)] = kpp
         return bytes(MLSMessage.wrap(kpp.key_package).to_bytes())
 
@@ -87,13 +88,35 @@ class MlsDevice(SimDevice):
         seed = g.export_secret(pending, "accord posting key", b"", 32)
         return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
 
-    async def create_group(self, group_id: bytes) -> None:
-        from accord.mls import group as g
-        from accord.mls.structs import Credential
-        from accord.mls.suites import get_suite
+    @staticmethod
+    def capabilities() -> Any:
+        """What every Accord client's leaf supports (``client.mls_room``): the
+        app_data_dictionary a room's GroupContext may hold (its franking_agent)."""
+        from accord.client import mls_room
 
-        self.state = g.create_group(get_suite(1), group_id, Credential.basic(self.identity),
-                                    self.key.private_bytes_raw(), int(time.time()))
+        return mls_room.capabilities(1)
+
+    async def create_group(self, group_id: bytes, franking_agent: bytes | None = None
+                           ) -> None:
+        """A group of this device alone; with ``franking_agent`` (an encoded
+        FrankingAgentData, MIMI 5.4.1) in its GroupContext."""
+        from accord.mls import group as g
+        from accord.mls.structs import Credential, Extension
+        from accord.mls.structs.app_data import AppDataDictionary
+        from accord.mls.structs.enums import ExtensionType
+        from accord.mls.suites import get_suite
+        from accord.wire.mimi_room import FRANKING_SIGNATURE_KEY
+
+        cs, cred, now = get_suite(1), Credential.basic(self.identity), int(time.time())
+        if franking_agent is None:
+            self.state = g.create_group(cs, group_id, cred, self.key.private_bytes_raw(), now)
+        else:
+            data = AppDataDictionary().with_data(FRANKING_SIGNATURE_KEY, franking_agent)
+            leaf = g.key_package(cs, cred, self.key.private_bytes_raw(), now,
+                                 capabilities=self.capabilities())
+            self.state = g.create_group(
+                cs, group_id, cred, self.key.private_bytes_raw(), now, key_package=leaf,
+                extensions=(Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),))
         info = g.group_info(self.state, with_external_pub=False)
         req = m.CreateGroupRequest(group_id=group_id, posting_key=self.posting_public(),
                                    group_info=bytes(info.to_bytes()))

@@ -78,8 +78,8 @@ async def test_T13_a_verified_report_reaches_the_senders_provider(
     item = [i for i in await carol.wait_items(1) if i.kind == "application"][-1]
     opened = open_item(carol, item)
     evidence = dict(group_id=gid, created_at=item.created_at, content=opened.encoded,
-                    franking_tag=item.franking_tag)
-    assert item.franking_tag is not None
+                    frank=item.frank)
+    assert item.frank is not None
     await bob.wait_items(1)  # beta was handed the item too (bob's device is a member)
 
     beta_ops = operator(beta)
@@ -117,7 +117,7 @@ async def test_T13_a_verified_report_reaches_the_senders_provider(
                                            "not_found", ""),
         "an account not in the group": (send(alpha, account=dave.account), 422,
                                         "validation_error", "no device in this group"),
-        "a tag beta was never handed": (send(alpha, franking_tag=secrets.token_bytes(32)), 422,
+        "a frank beta was never handed": (send(alpha, frank=secrets.token_bytes(99)), 422,
                                         "validation_error", "never delivered"),
         "a group beta does not know": (send(alpha, group_id=secrets.token_bytes(16)), 404,
                                        "not_found", ""),

@@ -71,4 +71,4 @@ async def test_T07_a_refused_batch_files_no_chain_link_nor_tag(fed: Federation) 
 def _app(gid: bytes, device_id: str) -> fw.FedItem:
     return fw.FedItem(msg_id=secrets.token_urlsafe(16), kind="application", group_id=gid,
                       epoch=0, body=b"mls", created_at=1, recipients=[device_id],
-                      franking_tag=b"T" * 32)
+                      frank=b"T" * 32)

@@ -368,7 +368,7 @@ async def test_T08_a_peer_names_only_groups_the_receiver_hubs(
         "/federation/v1/posts": lambda gid: fw.FedPost(
             group_id=gid, epoch=1, nonce=b"n" * 16, ciphertext=b"c", signature=b"s" * 64),
         FED_REPORTS: lambda gid: w.FedReport(group_id=gid, created_at=1, content=b"c",
-                                             franking_tag=b"t" * 32),
+                                             frank=b"t" * 32),
     }
     for path, body in bodies.items():
         r = await evil.send(alpha, path, body(followed))
@@ -403,7 +403,7 @@ async def test_T08_a_hub_peer_speaks_only_for_members_of_its_groups(
             group_id=gid, sender=dev_id, sender_account=account, epoch=1, proposal=b"p"))
         _error(r, 401, "auth_error", "not a member device hosted by the requesting provider")
     r = await evil.send(alpha, FED_REPORTS, w.FedReport(
-        group_id=gid, created_at=1, content=b"c", franking_tag=b"t" * 32,
+        group_id=gid, created_at=1, content=b"c", frank=b"t" * 32,
         alleged_sender=bob.account))
     _error(r, 401, "auth_error", "hosts no member of this group")
     # a hub's item for a recipient beta does not host (alice's device) is refused

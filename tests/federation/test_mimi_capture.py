@@ -20,12 +20,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from accord.mls import group as g
 from accord.mls.codec import decode as mls_decode
 from accord.mls.structs import Add
 from accord.mls.structs.messages import MLSMessage
 from accord.mls.suites import get_suite
+from accord.privacy import server_frank
+from accord.privacy.franking import message_aad
 from accord.wire import messages as m
 from accord.wire import mimi as w
 from tests.federation import mimi_draft_decoder as draft
@@ -162,14 +165,16 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
                          consent(w.ConsentOperation.GRANT, bob_uri, cathy_uri))
         assert r.status_code == 201, r.text
 
-        # alice's room (a.example hubs it) with cathy in it
+        # alice's room (a.example hubs it, its franking agent: 5.4.1) with cathy in it
         gid = secrets.token_bytes(16)
-        await alice.create_group(gid)
+        hub_key = provs[A].key().public
+        await alice.create_group(gid, server_frank.agent(A, hub_key).to_bytes())
         await alice.commit_add(await alice.claim(cathy.account))
         await join_from_queue(cathy)
-        # 5.4: cathy says hello
-        r = await c.send(via[A], room("submitMessage", A, gid),
-                         submit(private(cathy, b"hello"), cathy_uri))
+        # 5.4: cathy says hello, with a franking tag: the hub franks and signs (5.4.1.2)
+        hello, cathy.state = g.protect(cathy.state, b"hello",
+                                       message_aad(bytes(8), secrets.token_bytes(32)))
+        r = await c.send(via[A], room("submitMessage", A, gid), submit(hello, cathy_uri))
         assert r.status_code == 200, r.text
         # 5.4 again, sent by c.example itself: cathy posts with her session, her provider
         # names her to the hub (and itself in the From header, 4.1)
@@ -229,6 +234,16 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
     assert not failed, "\n".join(failed)
     assert set(seen) == {"directory", *draft.BODIES}, seen
     assert seen["submitMessage"] == 2
+    # 5.4.1.2: the hub's Frank of cathy's hello, signed under the room's suite with the
+    # key of its franking agent, over the context the draft defines
+    [answer] = [draft_decode(x)[2] for x in wire.since(start)
+                if endpoint_of(x) == "submitMessage" and "from" not in x.request_headers]
+    frank = answer["frank"]
+    assert frank["franking_signature_ciphersuite"] == 1
+    tbs = franking_integrity_tbs(frank["server_frank"], 1, cathy_uri, w.mimi_room_uri(A, gid),
+                                 answer["accepted_timestamp"])
+    Ed25519PublicKey.from_public_bytes(hub_key).verify(
+        frank["franking_integrity_signature"], sign_content("FrankingIntegrityTBS", tbs))
     # 4.1: the request a provider sent itself names it in the From header
     [own] = [x for x in wire.since(start) if endpoint_of(x) == "submitMessage"
              and "from" in x.request_headers]
@@ -240,6 +255,29 @@ async def test_every_mimi_exchange_a_peer_makes_decodes_with_the_draft(
     assert len([n for n in tbe["ratchetTreeOption"]["ratchet_tree"]
                 if n is not None and n["node_type"] == "leaf"]) == 3
     assert tbe["pending_proposals"] == []
+
+
+def _v(data: bytes) -> bytes:
+    """RFC 9420 2.1.2: ``opaque x<V>``, a minimal variable-length size then the bytes."""
+    n = len(data)
+    size = bytes([n]) if n < 64 else (0x4000 | n).to_bytes(2, "big") if n < 16384 \
+        else (0x80000000 | n).to_bytes(4, "big")
+    return size + data
+
+
+def franking_integrity_tbs(server_frank_value: bytes, suite: int, sender: str, room_uri: str,
+                           accepted: int) -> bytes:
+    """draft-ietf-mimi-protocol-06 5.4.1.2: FrankingIntegrityTBS { server_frank[32];
+    CipherSuite; ServerFrankingContext { IdentifierUri sender_uri; IdentifierUri
+    room_uri; uint64 accepted_timestamp; } } (an IdentifierUri is ``opaque uri<V>``)."""
+    assert len(server_frank_value) == 32
+    return (server_frank_value + suite.to_bytes(2, "big") + _v(sender.encode())
+            + _v(room_uri.encode()) + accepted.to_bytes(8, "big"))
+
+
+def sign_content(label: str, content: bytes) -> bytes:
+    """RFC 9420 5.1.2: what SignWithLabel signs, SignContent {"MLS 1.0 " + Label, Content}."""
+    return _v(b"MLS 1.0 " + label.encode()) + _v(content)
 
 
 def group_info_tbe(response: bytes, hpke_priv: bytes) -> draft.D:

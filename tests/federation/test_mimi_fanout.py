@@ -117,8 +117,8 @@ async def test_mimi_hub_fans_out_a_rooms_life_over_notify(
     (mine,) = await settle(alice, ["application"])
     (got,) = await settle(bob, ["application"])
     assert bob.read(got.body) == b"hello over MIMI"
-    assert got.sender is None and got.franking_tag is not None
-    assert got.franking_tag == mine.franking_tag  # the hub's tag, handed on in the Frank
+    assert got.sender is None and got.frank is not None
+    assert got.frank == mine.frank  # the hub's Frank, handed on in the FanoutMessage
 
     await alice.commit_add(await alice.claim(carol.account))
     (commit,) = await settle(bob, ["commit"])
@@ -143,7 +143,7 @@ async def test_mimi_hub_fans_out_a_rooms_life_over_notify(
 
     await franked_post(alice, b"after carol left")
     (got,) = await settle(bob, ["application"])
-    assert bob.read(got.body) == b"after carol left" and got.franking_tag is not None
+    assert bob.read(got.body) == b"after carol left" and got.frank is not None
     assert requests_logged(beta, "/mimi/v1/notify/") >= 6
     assert requests_logged(beta, "/federation/v1/deliver") == 0
     assert requests_logged(alpha, "/federation/v1/deliver") == 0

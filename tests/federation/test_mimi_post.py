@@ -18,11 +18,13 @@ import orjson
 import pytest
 
 from accord.client import conversations as convs
-from accord.client import messaging, rooms
+from accord.client import messaging, report, rooms
 from accord.client.api import ProviderApi
+from accord.client.device import Device
 from accord.errors import Conflict
 from accord.mls import group as g
 from accord.wire import messages as m
+from accord.wire import mimi as w
 from tests.e2e.helpers import Clock, new_device
 from tests.federation.groups import alice_and_bob, arrive, bodies, join_from_queue, user
 from tests.federation.providers import MlsDevice, Provider
@@ -95,8 +97,8 @@ async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_s
         assert rooms.named_sender(bob, gid) and not rooms.named_sender(alice, gid)
         showed, status, answer = recorders["bob"].posts[-1]
         assert (showed, status) == (True, 201)
-        # the hub's accepted time and franking tag (T13) come back as the device's answer
-        assert answer["created_at"] > 0 and len(answer["franking_tag"]) == 43
+        # the hub's accepted time and Frank (T13) come back as the device's answer
+        assert answer["created_at"] > 0 and answer["frank"]
         assert log_count(alpha, SUBMIT_LINE + "{target:path} -> 200") >= 1
         assert log_count(alpha, SUBMIT_LINE) == submitted + 1
         assert log_count(alpha, FED_POSTS_LINE) == fed_posts == 0
@@ -108,11 +110,32 @@ async def test_T11_a_post_to_a_room_hubbed_elsewhere_goes_to_the_hub_over_mimi_s
         assert (showed, status, answer.get("created_at")) == (False, 201, None)
         # and bob's device reported alice's text delivered, over submitMessage too
         assert log_count(alpha, SUBMIT_LINE) == submitted + 2
+
+        # T13, MIMI 5.4.1: both franks are the hub's, signed with the key the room's
+        # franking_agent names; alice's (named over MIMI) covers bob's user URI, bob's
+        # (a hidden sender at home) the empty one; each report verifies at the hub
+        await franked_and_reported(alice, conv["conv_id"], "hello from beta",
+                                   rooms.sender_uri(bob.identity.account))
+        await franked_and_reported(bob, bconv["conv_id"], "hidden at home", "")
     finally:
         for dev in devs:
             await dev.disconnect()
         for rec in recorders.values():
             await rec.inner.aclose()
+
+
+async def franked_and_reported(dev: Device, conv_id: str, text: str, sender_uri: str) -> None:
+    """``text`` in ``conv_id`` on ``dev`` came with a signed Frank over ``sender_uri`` that
+    the device checked, and reporting it verifies at the room's hub (alpha)."""
+    (msg,) = [x for x in dev.store.messages(conv_id) if x.body == text]
+    kept = msg.meta["franking"]
+    frank = w.Frank.from_bytes(bytes.fromhex(kept["frank"]))
+    assert kept["sender_uri"] == sender_uri
+    assert frank.franking_signature_ciphersuite == dev.engine.cipher_suite(
+        dev.store.load_group(bytes.fromhex(kept["group_id"])))
+    assert len(frank.franking_integrity_signature) == 64
+    result = await report.report(dev, dev.store.conversation(conv_id), msg.msg_id)
+    assert result.verified and result.hub == "alpha.test"
 
 
 async def _room(clients: dict[str, httpx.AsyncClient]) -> tuple[MlsDevice, MlsDevice, bytes, str]:

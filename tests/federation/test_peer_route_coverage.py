@@ -75,7 +75,8 @@ COVERAGE: dict[str, dict[str, str]] = {
         "items[].body": "value: opaque MLS message for the device",
         "items[].created_at": "value: a time the device shows",
         "items[].group_epoch": "value: the follower's copy of the hub's epoch",
-        "items[].franking_tag": "value: the hub's tag, checked when reported (T13)",
+        "items[].frank": "value: the hub's Frank, checked by the device and when reported"
+                         " (T13, MIMI 5.4.1)",
         "items[].ratchet_tree": "value: a Welcome's tree the hub keeps in its own outbox for"
                                 " MIMI fan-out (federation.mimi_fanout); a follower taking"
                                 " Accord's fan-out never reads it",
@@ -88,10 +89,10 @@ COVERAGE: dict[str, dict[str, str]] = {
     },
     "/federation/v1/reports": {
         "group_id": SPEAKS, "alleged_sender": SPEAKS + "; " + T13,
-        "created_at": T13, "content": T13, "franking_tag": T13,
+        "created_at": T13, "content": T13, "frank": T13,
     },
     "/federation/v1/reports/sender": {
-        f: SENDER for f in ("group_id", "account", "franking_tag", "content", "created_at")
+        f: SENDER for f in ("group_id", "account", "frank", "content", "created_at")
     },
     "/federation/v1/account-deleted": {
         "account": MAL + "test_T08_a_peer_cannot_erase_another_providers_users",

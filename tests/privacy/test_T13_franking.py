@@ -15,6 +15,7 @@ from accord.content import Content, Opened, Text, seal
 from accord.content.mimi_map import MemoryIndex
 from accord.wire import decode, encode
 from accord.wire import privacy as w
+from accord.wire.mimi import Frank
 from tests.engine import admin_store
 from tests.federation.groups import alice_and_bob
 from tests.privacy.helpers import content, open_item, post, rows
@@ -47,11 +48,12 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         items = await bob.wait_items(1)
         item = items[-1]
         assert item.kind == "application" and item.sender is None
-        assert item.franking_tag is not None and len(item.franking_tag) == 32
+        assert item.frank is not None
+        frank = Frank.from_bytes(item.frank)
         opened = open_item(bob, item)
         assert opened.content.body == Text("an abusive message, reported by its recipient")
         good = dict(group_id=gid, created_at=item.created_at, content=opened.encoded,
-                    franking_tag=item.franking_tag, alleged_sender=alice.account)
+                    frank=item.frank, alleged_sender=alice.account)
 
         # a follower's user reports: beta forwards to the hub (alpha), which verifies
         ok = await _report(bob, hb, **good)
@@ -62,7 +64,9 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         forgeries = {
             "other text": dict(good, content=other_text),
             "other salt": dict(good, content=other_salt),
-            "other tag": dict(good, franking_tag=secrets.token_bytes(32)),
+            "other server frank": dict(good, frank=dataclasses.replace(
+                frank, server_frank=secrets.token_bytes(32)).to_bytes()),
+            "not a frank": dict(good, frank=secrets.token_bytes(32)),
             "other time": dict(good, created_at=item.created_at + 1),
         }
         for what, forged in forgeries.items():
@@ -94,7 +98,7 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
         item = (await alice.wait_items(1))[-1]
         opened = open_item(alice, item)
         res = await _report(alice, ha, group_id=gid, created_at=item.created_at,
-                            content=opened.encoded, franking_tag=item.franking_tag,
+                            content=opened.encoded, frank=item.frank,
                             alleged_sender="mallory@alpha.test")
         assert res.verified and res.hub == "alpha.test"
         # the claim names no member of the group: the hub keeps the report, not the claim
@@ -104,7 +108,7 @@ async def test_T13_local_report_and_provider_actions(two) -> None:  # type: igno
         # extension 1 names bob): the claim is not kept either; the one it names is
         for alleged, kept in ((alice.account, None), (bob.account, bob.account)):
             res = await _report(alice, ha, group_id=gid, created_at=item.created_at,
-                                content=opened.encoded, franking_tag=item.franking_tag,
+                                content=opened.encoded, frank=item.frank,
                                 alleged_sender=alleged)
             assert res.verified
             filed = rows(alpha)["abuse_reports"]

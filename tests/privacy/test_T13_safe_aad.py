@@ -18,13 +18,13 @@ from accord.content.mimi_map import MemoryIndex
 from accord.content.model import Text
 from accord.errors import CryptoError, DecodeError
 from accord.mls.structs.app_data import SafeAAD, SafeAADItem
+from accord.privacy import server_frank
 from accord.privacy.franking import (
-    franking_tag,
     franking_tag_in,
     message_aad,
+    reported_tag,
     sender_franking_tag,
     split_aad,
-    verify_report,
 )
 from accord.privacy.sizes import AAD_LEN
 from accord.wire.safe_aad import EPOCH_TAG, FRANK_AAD, FrankAAD
@@ -103,16 +103,14 @@ def test_T13_the_parser_reads_what_any_sorted_safe_aad_carries(
 
 def test_T13_a_report_recomputes_the_drafts_tag_from_the_revealed_content() -> None:
     c, sealed = _sealed("an abusive message")
-    gid, at = b"group", 1_700_000_000_000
-    hub_tag = franking_tag(HUB_KEY, sealed.franking_tag, gid, at)
-    assert verify_report(HUB_KEY, gid, at, sealed.plaintext, hub_tag).salt == c.message_id
+    ctx = server_frank.context(ALICE, ROOM, 1_700_000_000_000)
+    frank = server_frank.make(HUB_KEY, sealed.franking_tag, ctx, 0, None)
+    decoded, tag = reported_tag(sealed.plaintext)
+    assert decoded.salt == c.message_id and tag == sealed.franking_tag
+    assert server_frank.check_report(HUB_KEY, b"", frank, tag, [ctx]) == ctx
     other_text = seal(make_content(Text("nice"), random_bytes=secrets.token_bytes, sent_at=1),
                       MemoryIndex(), ALICE, ROOM).plaintext
     _c2, resalted = _sealed("an abusive message")  # the same text under another salt
     for forged in (other_text, resalted.plaintext):
         with pytest.raises(CryptoError):
-            verify_report(HUB_KEY, gid, at, forged, hub_tag)
-    # the hub's tag is over the sender's franking tag, not over anything else it is told
-    with pytest.raises(CryptoError):
-        verify_report(HUB_KEY, gid, at, sealed.plaintext,
-                      franking_tag(HUB_KEY, secrets.token_bytes(32), gid, at))
+            server_frank.check_report(HUB_KEY, b"", frank, reported_tag(forged)[1], [ctx])

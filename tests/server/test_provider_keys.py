@@ -25,7 +25,7 @@ from accord.client.keycheck import KeyChecker, KtHttp
 from accord.errors import ValidationError
 from accord.federation import provider_key
 from accord.federation.provider_key import key_path, load_or_create, load_or_create_secret
-from accord.privacy.franking import franking_tag
+from accord.privacy import server_frank
 from accord.storage.areas import Secrets
 from accord.storage.engine import PostgresEngine
 from accord.wire import decode
@@ -63,9 +63,10 @@ async def test_nodes_with_separate_empty_folders_load_one_set_of_keys(
     assert a.signing.public == b.signing.public
     assert a.franking == b.franking and a.index == b.index
     assert len({a.franking, a.index, a.signing.raw()}) == 3
-    commitment, group = secrets.token_bytes(32), secrets.token_bytes(16)
-    assert franking_tag(a.franking, commitment, group, 1) == \
-        franking_tag(b.franking, commitment, group, 1)
+    commitment = secrets.token_bytes(32)
+    ctx = server_frank.context(None, "mimi://a.test/r/x", 1)
+    assert server_frank.server_frank(a.franking, commitment, ctx) == \
+        server_frank.server_frank(b.franking, commitment, ctx)
     # A third node, later: the same keys; no node wrote a key file.
     c = await provider_key.load(tmp_path / "c", Secrets(engine))
     assert (c.signing.public, c.franking, c.index) == (a.signing.public, a.franking, a.index)

@@ -37,7 +37,7 @@ def _item(seq: int = 1, **changed: object) -> QueueItem:
 
 
 FULL = _item(7, group_id=b"g" * MAX_GROUP_ID, epoch=EPOCH_MAX, sender="a@x.test/" + "d" * 22,
-             franking_tag=b"t" * 32, chain_seq=3, chain=b"c" * 32)
+             frank=b"t" * 32, chain_seq=3, chain=b"c" * 32)
 
 items = st.builds(
     QueueItem,
@@ -45,7 +45,7 @@ items = st.builds(
     body=st.binary(max_size=64), created_at=st.integers(0, MAX_INT),
     group_id=st.none() | st.binary(min_size=1, max_size=MAX_GROUP_ID),
     epoch=st.none() | st.integers(0, EPOCH_MAX), sender=st.none() | st.text(max_size=40),
-    franking_tag=st.none() | st.binary(min_size=32, max_size=32),
+    frank=st.none() | st.binary(min_size=1, max_size=255),
     chain_seq=st.none() | st.integers(0, EPOCH_MAX),
     chain=st.none() | st.binary(min_size=32, max_size=32))
 
@@ -116,7 +116,7 @@ def test_a_well_formed_raw_page_decodes() -> None:  # the fixtures below differ 
     (_page_head(1) + _raw_item(0x02, tail=struct.pack(">Q", EPOCH_MAX + 1)), ValidationError),
     (_page_head(1) + _raw_item(0x04, tail=struct.pack(">H", MAX_SENDER + 1)
                                + b"s" * (MAX_SENDER + 1)), ValidationError),
-    (_page_head(1) + _raw_item(0x08, tail=b"\x1f" + b"t" * 31), ValidationError),  # short tag
+    (_page_head(1) + _raw_item(0x08, tail=b"\x00"), ValidationError),  # an empty frank
     (_page_head(1) + _raw_item(0x20, tail=b"\x21" + b"c" * 33), ValidationError),  # long chain
     (struct.pack(">BQH", 1, 2**64 - 1, 0), ValidationError),  # next_after over int64
 ])

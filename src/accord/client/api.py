@@ -36,6 +36,7 @@ from accord.errors import (
 )
 from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
+from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
 from accord.wire.binary import (
@@ -202,6 +203,11 @@ class ProviderApi:
 
     async def health(self) -> m.Health:
         return await self._json(m.Health, "GET", "/healthz")
+
+    async def discovery(self) -> fw.WellKnown:
+        """The provider's ``/.well-known/accord``: its domain and Ed25519 key (the
+        franking agent of the rooms it hubs, MIMI 5.4.1)."""
+        return await self._json(fw.WellKnown, "GET", "/.well-known/accord")
 
     async def register(self, account: str, signature_key: bytes,
                        sign: Signer) -> m.RegisterResponse:

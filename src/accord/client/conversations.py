@@ -58,6 +58,7 @@ from accord.errors import (
     NotFound,
     ValidationError,
 )
+from accord.privacy import server_frank
 from accord.wire import messages as m
 from accord.wire.mimi import mimi_room_uri
 from accord.wire.mimi_room import ROLE_ADMIN, ROLE_MEMBER
@@ -174,11 +175,24 @@ async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes
     group_id = dev.random_bytes(16)
     state = dev.engine.create_group(group_id, dev.identity.mls_identity, dev._sig_priv(),
                                     dev.signature_public_key, now, suite,
-                                    room=mimi_room_uri(dev.identity.domain, group_id))
+                                    room=mimi_room_uri(dev.identity.domain, group_id),
+                                    franking_agent=await franking_agent(dev, suite))
     created = await dev.api.create_group(group_id, posting_public_key(dev.engine, state),
                                          dev.engine.group_info(state))
     rooms.remember_hub(dev, group_id, created.hub)  # the room URI of MIMI IDs (issue 22)
     return group_id, state
+
+
+async def franking_agent(dev: DeviceCore, suite: int) -> bytes | None:
+    """The FrankingAgentData of our provider, the hub of the rooms we create (MIMI 5.4.1):
+    its Ed25519 key from its discovery document, for a suite that signs with Ed25519;
+    None otherwise (the hub then franks without a signature)."""
+    if not server_frank.signs_with_ed25519(suite):
+        return None
+    doc = await dev.api.discovery()
+    if doc.domain != dev.identity.domain:
+        raise ValidationError("our provider's discovery document names another domain")
+    return server_frank.agent(doc.domain, doc.signing_key).to_bytes()
 
 
 def _accounts(accounts: list[str]) -> list[str]:

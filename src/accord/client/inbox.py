@@ -282,4 +282,4 @@ def _application(dev: DeviceCore, item: m.QueueItem, now: int) -> None:
         consent.hold(dev, conv, r, item.created_at, now)  # T14: a preview only
         return
     messaging.receive(dev, conv, r, item.created_at, now)
-    report.remember(dev, item, r.plaintext)  # issue 11: franking evidence (T13)
+    report.remember(dev, conv, item, r)  # issue 11: the frank, checked (T13, MIMI 5.4.1.3)

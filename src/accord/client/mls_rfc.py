@@ -135,9 +135,10 @@ class RfcEngine:
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
-                     room: str | None = None) -> bytes:
+                     room: str | None = None, franking_agent: bytes | None = None) -> bytes:
         """A group of us alone; with ``room`` (its URI) a MIMI room whose state
-        (participant_list with us as admin, room_metadata) starts at epoch 0."""
+        (participant_list with us as admin, room_metadata, the hub's
+        ``franking_agent`` if given) starts at epoch 0."""
         _offered(suite)
         cs, credential = get_suite(suite), Credential.basic(identity)
         if room is None:
@@ -146,7 +147,8 @@ class RfcEngine:
                              capabilities=mls_room.capabilities(suite),
                              leaf_extensions=mls_room.leaf_extensions())
         return g.create_group(cs, group_id, credential, sig_priv, _secs(now), key_package=leaf,
-                              extensions=mls_room.group_extensions(identity, room),
+                              extensions=mls_room.group_extensions(identity, room,
+                                                                   franking_agent),
                               config=mls_room.CONFIG).to_bytes()
 
     def group_info(self, state: bytes) -> bytes:
@@ -341,6 +343,9 @@ class RfcEngine:
             return None
         return {account_of_user_uri(p.user.decode(errors="replace")): p.role_index
                 for p in plist.participants}
+
+    def group_component(self, state: bytes, component_id: int) -> bytes | None:
+        return g.app_data(self._state(state)).get(component_id)
 
     def own_identity(self, state: bytes) -> bytes:
         return self._state(state).own_leaf_node.credential.identity or b""

@@ -14,6 +14,9 @@ for the client's MLS engine (``accord.client.mls_rfc``).
   participant_list, the creator's user as admin, and the room_metadata with its URI:
   the room state exists from epoch 0. Not its name, nor anything else a person
   wrote: the hub reads the GroupContext (T02); names travel in members' notices.
+- The room's hub, the creator's provider, is its franking agent (5.4.1): the
+  GroupContext's ``franking_agent`` component holds the provider's Ed25519 key and
+  a basic credential naming its domain, for a suite that signs with Ed25519.
 - A commit changing whose clients are members changes the list with it
   (:func:`roster_changes`, 3.2 and 3.5): a user whose client is added is listed, a
   user removed is unlisted, by the committer or by the leaver's own proposal.
@@ -90,9 +93,11 @@ def leaf_extensions() -> tuple[Extension, ...]:
     return (Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()),)
 
 
-def group_extensions(creator: bytes, room_uri: str) -> tuple[Extension, ...]:
+def group_extensions(creator: bytes, room_uri: str, franking_agent: bytes | None = None
+                     ) -> tuple[Extension, ...]:
     """The GroupContext extensions of a new room (3.1): what every member must support,
-    and the room state with the ``creator`` (identity) as admin."""
+    the room state with the ``creator`` (identity) as admin and, given, the hub's
+    ``franking_agent`` (an encoded FrankingAgentData, 5.4.1, component 0x0021)."""
     creator_user = user_of(creator)
     assert creator_user is not None  # our own identity has the wire syntax
     required = RequiredCapabilities(_EXTENSIONS, _PROPOSALS, ())
@@ -102,7 +107,8 @@ def group_extensions(creator: bytes, room_uri: str) -> tuple[Extension, ...]:
             .with_data(ComponentId.APP_COMPONENTS, _components())
             .with_data(ComponentId.SAFE_AAD, _safe_aad())
             .with_data(r.PARTICIPANT_LIST, plist.to_bytes())
-            .with_data(r.ROOM_METADATA, meta.to_bytes()))
+            .with_data(r.ROOM_METADATA, meta.to_bytes())
+            .with_data(r.FRANKING_SIGNATURE_KEY, franking_agent))
     return (Extension(ExtensionType.REQUIRED_CAPABILITIES, required.to_bytes()),
             Extension(ExtensionType.APP_DATA_DICTIONARY, data.to_bytes()))
 

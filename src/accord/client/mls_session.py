@@ -134,9 +134,10 @@ class MlsEngine(Protocol):
 
     def create_group(self, group_id: bytes, identity: bytes, sig_priv: bytes,
                      sig_pub: bytes, now: int, suite: int = CLASSIC_SUITE, *,
-                     room: str | None = None) -> bytes:
+                     room: str | None = None, franking_agent: bytes | None = None) -> bytes:
         """A group of us alone; with ``room`` (its URI) a MIMI room whose
-        participant_list (us as admin) and room_metadata start at epoch 0."""
+        participant_list (us as admin), room_metadata and, given, the hub's
+        franking_agent (MIMI 5.4.1) start at epoch 0."""
         ...
 
     def group_info(self, state: bytes) -> bytes:
@@ -206,6 +207,11 @@ class MlsEngine(Protocol):
 
     def participants(self, state: bytes) -> dict[str, int] | None:
         """Account -> role in the room's participant list; None without MIMI state."""
+        ...
+
+    def group_component(self, state: bytes, component_id: int) -> bytes | None:
+        """The data of a GroupContext application component (draft-ietf-mls-extensions
+        4.6), None if the group has none."""
         ...
 
     def own_identity(self, state: bytes) -> bytes: ...

@@ -1,37 +1,81 @@
 """Reporting a message to the provider (T13), and blocking its sender.
 
-On receipt, the device keeps what a report needs with the message, inside
-the encrypted profile: the exact content bytes (whose salt keys the sender's
-franking tag, draft-ietf-mimi-protocol-06 5.4.1.1), the hub's franking tag and time. ``report`` reveals exactly these, the group
-id and the sender's account to this device's provider, which has the group's
-hub verify them (docs/PRIVACY.md says who learns what).
+On receipt, the device checks the hub's Frank (MIMI 5.4.1.3, :func:`remember`)
+and keeps what a report needs with the message, inside the encrypted profile:
+the exact content bytes (the franking_tag is recomputed from them), the Frank,
+its context (the sender URI the hub franked, empty for a hidden sender) and the
+hub's time. ``report`` reveals exactly these, the group id and the sender's
+account to this device's provider, which has the group's hub verify them
+(docs/PRIVACY.md says who learns what).
+
+A frank that does not verify (another suite, no franking_agent of the hub in a
+room that has one, a signature over another sender, room, time or server frank)
+does not stop the message: an altered frank says nothing of the sender, and a
+provider on the way could drop the message as well. The message is shown, marked
+``unfrankable`` with the reason, and cannot be reported with franking.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from accord.client import rooms
+from accord.client.mls_session import Received, split_identity
 from accord.content import decode_body
-from accord.errors import AccordError, NotFound, ValidationError
+from accord.errors import AccordError, CryptoError, DecodeError, NotFound, ValidationError
+from accord.privacy import server_frank
+from accord.privacy.franking import split_aad
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import privacy as w
+from accord.wire.mimi import room_of_uri
+from accord.wire.mimi_frank import FrankingAgentData, decode_frank
+from accord.wire.mimi_room import FRANKING_SIGNATURE_KEY
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
 
-def remember(dev: DeviceCore, item: m.QueueItem, plaintext: bytes) -> None:
-    """Keep a received message's franking evidence (no-op for non-text contents)."""
-    if item.franking_tag is None or item.group_id is None:
+def check_frank(dev: DeviceCore, group_id: bytes, item: m.QueueItem, r: Received) -> str:
+    """The sender URI the hub's Frank of a received message covers (MIMI 5.4.1.3): the
+    suite is the group's, the GroupContext's franking_agent names the hub, its
+    signature verifies over the sender's user (or a hidden sender, ``""``), the
+    room and the hub's time. ``CryptoError`` otherwise."""
+    frank = decode_frank(item.frank)
+    if frank is None:
+        raise CryptoError("not a Frank")
+    if split_aad(r.authenticated_data).franking_tag is None:
+        raise CryptoError("a frank of a message that carries no franking tag")
+    room = rooms.room_uri(dev, group_id)
+    try:
+        raw = dev.engine.group_component(r.state, FRANKING_SIGNATURE_KEY)
+        agent = None if raw is None else FrankingAgentData.from_bytes(raw)
+    except DecodeError as exc:
+        raise CryptoError(f"the room's franking agent does not decode: {exc}") from None
+    sender = rooms.sender_uri(split_identity(r.sender)[0])
+    contexts = [server_frank.context(s, room, item.created_at) for s in (sender, None)]
+    ctx = server_frank.verify_received(frank, dev.engine.cipher_suite(r.state), agent,
+                                       room_of_uri(room)[0], contexts)
+    return sender if ctx is None else ctx.sender_uri.text()
+
+
+def remember(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, r: Received) -> None:
+    """Check and keep a received message's franking evidence (no-op for contents that
+    are no message of their own: a reaction, receipt or edit)."""
+    if item.frank is None or item.group_id is None or r.plaintext is None:
         return
-    encoded = bytes(plaintext)  # the MIMI content, exactly as franked
+    encoded = bytes(r.plaintext)  # the MIMI content, exactly as franked
     msg_id = decode_body(encoded).salt
     try:
         msg = dev.store.message(msg_id)
     except NotFound:
-        return  # a reaction, receipt or edit: nothing to report on its own
-    evidence = {"content": encoded.hex(), "tag": item.franking_tag.hex(),
+        return
+    try:
+        sender = check_frank(dev, conv["group_id"], item, r)
+    except (CryptoError, ValidationError) as exc:
+        dev.store.update_message_meta(msg_id, dict(msg.meta, unfrankable=str(exc)[:200]))
+        return
+    evidence = {"content": encoded.hex(), "frank": item.frank.hex(), "sender_uri": sender,
                 "created_at": item.created_at, "group_id": item.group_id.hex()}
     dev.store.update_message_meta(msg_id, dict(msg.meta, franking=evidence))
 
@@ -41,13 +85,16 @@ async def report(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes,
     msg = dev.store.message(msg_id)
     evidence = msg.meta.get("franking")
     if evidence is None:
-        raise ValidationError("this message cannot be reported (no franking evidence kept)")
+        why = msg.meta.get("unfrankable")
+        raise ValidationError("this message cannot be reported ("
+                              + (f"its frank did not verify: {why})" if why
+                                 else "no franking evidence kept)"))
     if msg.sender == dev.identity.account:
         raise ValidationError("this is your own message")
     req = w.ReportRequest(group_id=bytes.fromhex(evidence["group_id"]),
                           created_at=int(evidence["created_at"]),
                           content=bytes.fromhex(evidence["content"]),
-                          franking_tag=bytes.fromhex(evidence["tag"]), alleged_sender=msg.sender)
+                          frank=bytes.fromhex(evidence["frank"]), alleged_sender=msg.sender)
     result = await dev.api._json(w.ReportResult, "POST", "/v1/reports", body=req, auth=True)
     if block:
         await dev.api._json(fw.BlockList, "POST", "/v1/blocks",

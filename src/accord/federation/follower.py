@@ -149,9 +149,9 @@ async def deliver(fed: Federation, hub: str, batch: fw.FedDeliver, now: int,
             item.chain_seq, item.chain)
         sealed = {s.device_id: s.sealed for s in item.first_contact}  # issue 18
         filings.append((Delivered(msg, recipients, roster, item.group_epoch,
-                                  item.franking_tag, item.created_at + p.config.retention_ms,
+                                  item.frank, item.created_at + p.config.retention_ms,
                                   link, sealed), requests, refuse))
-    # One transaction for the whole batch, the hub's franking tags (T13) and chain
+    # One transaction for the whole batch, the hub's franks (T13) and chain
     # links (T07) included: one durable commit, all or nothing (issue 17).
     results = await p.store.fed_deliver_batch(hub, filings, fed.domain, view)
     notified = sorted({d for r in results if r is not None for d in r})

@@ -42,6 +42,7 @@ from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire.accounts import domain_of
+from accord.wire.mimi import mimi_user_uri
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -229,12 +230,12 @@ async def admit_origin(fed: Federation, kind: str, origin: Origin, group_id: byt
     await _admit(fed, kind, origin, group_id, now)
 
 
-def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
+def item_encoder(sender_account: str | None, frank: bytes | None = None,
                  first_contact: Sequence[m.SealedFirstContact] = (),
                  tree: Callable[[], bytes | None] | None = None) -> ItemEncoder:
     """How the hub writes one outbox item; application items never name a sender.
 
-    ``franking_tag`` (T13) goes with an application item, the hub's chain link
+    ``frank`` (T13) goes with an application item, the hub's chain link
     (T07, computed in the commit's transaction) with a commit and its Welcome,
     and a Welcome's sealed first-contact requests (issue 18) with it, each to the
     follower hosting its device. ``tree``, for a hub fanning out over MIMI, gives a
@@ -253,7 +254,7 @@ def item_encoder(sender_account: str | None, franking_tag: bytes | None = None,
             sender_account=sender_account if attributable else None,
             roster=None if roster is None else [fw.FedDevice(d, dom) for d, dom in roster],
             group_epoch=group_epoch,
-            franking_tag=franking_tag if msg.kind == "application" else None,
+            frank=frank if msg.kind == "application" else None,
             chain_seq=link[0] if chained and link else None,
             chain=link[1] if chained and link else None,
             first_contact=[s for s in first_contact if s.device_id in recipients]
@@ -380,8 +381,10 @@ async def accept_post(fed: Federation, origin: Origin, group_id: bytes,
 async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
                               post: m.ApplicationPost, now: int,
                               group: GroupRecord | None = None) -> tuple[str, bytes | None]:
-    """:func:`accept_post`, answering the message id and the hub's franking tag (T13;
-    None for a post without a frank_aad item), which MIMI's answer carries (5.4)."""
+    """:func:`accept_post`, answering the message id and the hub's encoded Frank (T13,
+    MIMI 5.4.1.2; None for a post without a franking_tag), which MIMI's answer carries
+    (5.4). The frank's sender URI is the user a MIMI submitter named; a hidden sender's
+    is empty (``accord.privacy.server_frank``)."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
     await _admit(fed, POST, origin, group_id, now, group)
@@ -396,12 +399,13 @@ async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
 
     msg = NewMessage(new_msg_id(), "application", group_id, post.epoch, None, post.ciphertext,
                      now)
-    tag = await franking.tag_post(p, msg)  # T13: the hub's tag, no sender involved
+    named = mimi_user_uri(origin.account) if origin.kind == MIMI and origin.account else None
+    frank = await franking.frank_post(fed, msg, named)  # T13: never kept with the sender
     notified = await p.store.hub_post(msg, post.nonce, now + p.config.retention_ms,
-                                      item_encoder(None, franking_tag=tag), verify, tag)
+                                      item_encoder(None, frank=frank), verify, frank)
     await p.announce(notified)
     fed.wake_outbox()
-    return msg.msg_id, tag
+    return msg.msg_id, frank
 
 
 # the federation route: a follower's signed request, for one of its own devices ----------

@@ -5,8 +5,8 @@ written in the hub's transactions (:mod:`accord.federation.outbox`); a hub in
 MIMI mode sends them as ``FanoutMessage``s to ``POST /notify/{roomId}``, one
 request per room and batch (the path names the room), in the hub's order:
 
-- application: the PrivateMessage and, when the hub franked it, a ``Frank``
-  with the hub's franking tag (T13; Accord's tag is a MAC, so no signature);
+- application: the PrivateMessage and, when the hub franked it, its ``Frank``
+  (T13, 5.4.1.2: signed when the room names this hub as its franking_agent);
 - proposal: the PublicMessage; the proposals of one update bundle (5.3), kept
   under the bundle's ids (``hub.bundle_ids``) and queued one after the other, go
   as one FanoutMessage, the first with the rest as its ``moreProposals`` (5.5:
@@ -58,7 +58,7 @@ def fanout_message(item: fw.FedItem) -> w.FanoutMessage:
         tree = w.RatchetTreeOption.from_bytes(item.ratchet_tree)
     frank = None
     if item.kind == "application":
-        frank = franking.as_frank(item.franking_tag)
+        frank = franking.as_frank(item.frank)
     more = () if item.kind in ("proposal", "commit") else None
     try:
         return w.FanoutMessage(item.created_at, message, frank, tree, more)

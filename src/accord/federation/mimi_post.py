@@ -13,7 +13,7 @@ Nothing here keeps or logs the name: it travels to the hub in the request, and
 the hub stores and fans out the message with no sender.
 
 The hub's answer becomes the device's: ``accepted`` a ``PostResponse`` with
-the hub's accepted time and franking tag (T13), ``epochTooOld`` an
+the hub's accepted time and Frank (T13), ``epochTooOld`` an
 ``EpochConflict`` naming the room's epoch (the device catches up and encrypts
 again), ``notAllowed`` a ``ValidationError``. The hub takes the message's hash
 as its single-use nonce, so the same message twice is a replay (409).
@@ -51,7 +51,7 @@ async def submit(fed: Federation, by: DeviceRecord, group: GroupRecord,
     if resp.status_code == code.ACCEPTED:
         return m.PostResponse(msg_id=answer_id(raw),
                               created_at=resp.accepted_timestamp,
-                              franking_tag=franking.tag_of(resp.frank))
+                              frank=franking.frank_of(resp.frank))
     if resp.status_code == code.EPOCH_TOO_OLD:
         raise EpochConflict(resp.current_epoch)
     raise ValidationError(f"the hub {group.hub} did not allow the message",

@@ -18,46 +18,24 @@ components are ignored; a ``SafeAAD`` that does not decode, is unsorted or
 names a component twice is a ``DecodeError``, as is an item of ours of the
 wrong length.
 
-When the hub accepts a franked post it computes
-
-    tag = HMAC-SHA256(hub_key, "accord/v1/franking-tag" || lp(franking_tag)
-                      || lp(group_id) || lp(created_at as 8 octets))
-
-(``lp`` = 4-octet big-endian length, then the bytes) and hands the tag to
-every recipient with the item. The hub never learns who sent the post.
-
-A recipient reports by revealing the content bytes, the hub's tag, the group
-and the hub's time. The hub recomputes the sender's franking tag from the
-revealed bytes and their salt, and its own tag from that: another text,
-another salt, another tag, another group or another time fails.
+The hub franks the sender's franking tag as draft-ietf-mimi-protocol-06
+5.4.1.2 says (:mod:`accord.privacy.server_frank`). A recipient reports by
+revealing the content bytes with the hub's Frank and time; the hub recomputes
+the sender's franking tag from the revealed bytes and their salt
+(:func:`reported_tag`) and its server frank from that: another text, another
+salt, another sender, room or time fails.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 
 from accord.content import decode_body
 from accord.content import franking_tag as content_franking_tag
 from accord.content.mimi import MimiContent
-from accord.errors import CryptoError, DecodeError
+from accord.errors import DecodeError
 from accord.mls.structs.app_data import SafeAAD
 from accord.wire.safe_aad import EPOCH_TAG, EPOCH_TAG_LEN, FRANK_AAD, FrankAAD
-
-TAG_LABEL = b"accord/v1/franking-tag"
-TAG_LEN = 32
-
-
-def _lp(b: bytes) -> bytes:
-    return len(b).to_bytes(4, "big") + b
-
-
-def franking_tag(hub_key: bytes, commitment: bytes, group_id: bytes, created_at: int) -> bytes:
-    if len(hub_key) < 32:
-        raise CryptoError("the hub's franking key is too short")
-    data = TAG_LABEL + _lp(commitment) + _lp(group_id) + _lp(created_at.to_bytes(8, "big"))
-    return hmac.new(hub_key, data, hashlib.sha256).digest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,20 +90,9 @@ def franking_tag_of_post(body: bytes) -> bytes | None:
     return franking_tag_in(bytes(private_message(body).authenticated_data))
 
 
-def verify_report(hub_key: bytes, group_id: bytes, created_at: int, content: bytes,
-                  tag: bytes) -> MimiContent:
-    """Check a report; the reported content, or ``CryptoError``/``DecodeError``.
-
-    The sender's franking tag is recomputed from the revealed bytes and the salt
-    inside them (draft-ietf-mimi-protocol-06 5.4.1.1), so a report needs no tag of
-    the sender's own: any change of text or salt changes it and the hub's tag no
-    longer matches.
-    """
-    if len(tag) != TAG_LEN:
-        raise CryptoError("a franking tag is 32 bytes")
-    decoded = decode_body(content)
-    sender_tag = sender_franking_tag(content)
-    expected = franking_tag(hub_key, sender_tag, group_id, created_at)
-    if not hmac.compare_digest(expected, tag):
-        raise CryptoError("the franking tag does not match this message, group and time")
-    return decoded
+def reported_tag(content: bytes) -> tuple[MimiContent, bytes]:
+    """A revealed content and the franking tag its sender put into ``frank_aad`` for it,
+    recomputed from the bytes and their salt (MIMI 5.9); ``DecodeError`` for bytes that
+    do not decode. Any change of text or salt changes the tag, so the hub's server
+    frank no longer matches (:func:`accord.privacy.server_frank.check_report`)."""
+    return decode_body(content), sender_franking_tag(content)

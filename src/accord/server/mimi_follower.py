@@ -26,8 +26,8 @@ path the items Accord's fan-out would have carried:
   each of a proposal's ``moreProposals`` (the rest of its update's bundle, 5.3) and
   each of a commit's ``externalProposals`` (proposals of the epoch it opens), each
   filed as its own proposal;
-- an application message goes to our member devices, with the hub's franking tag
-  from ``frank`` (T13).
+- an application message goes to our member devices, with the hub's ``frank``
+  (T13, MIMI 5.4.1), which each device checks.
 
 A message's id is the hash of the room and its FanoutMessage, so the same bytes
 twice are filed once and answered 201 (5.5's byte-exact duplicates). The room's
@@ -89,7 +89,7 @@ class _Room:
 
     def _item(self, msg_id: str, kind: str, epoch: int, fanout: w.FanoutMessage,
               recipients: list[str], sender: str | None, account: str | None,
-              roster: bool = False, franking_tag: bytes | None = None,
+              roster: bool = False, frank: bytes | None = None,
               body: bytes | None = None) -> fw.FedItem:
         view = self.view
         return fw.FedItem(
@@ -100,7 +100,7 @@ class _Room:
             roster=[fw.FedDevice(d, dom) for d, dom in view.roster()]
             if roster and view is not None else None,
             group_epoch=view.epoch if roster and view is not None else None,
-            franking_tag=franking_tag)
+            frank=frank)
 
     async def application(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         message = fanout.message.message
@@ -114,7 +114,7 @@ class _Room:
             recipients = [d for d in group.members if group.has_local(d)]
         mls_check.check_application(fanout.message.to_bytes(), self.group_id, message.epoch)
         return [self._item(msg_id, "application", message.epoch, fanout, recipients, None,
-                           None, franking_tag=franking.tag_of(fanout.frank))]
+                           None, frank=franking.frank_of(fanout.frank))]
 
     async def proposal(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         """A proposal and its ``moreProposals`` (5.5: the bundle's further proposals,

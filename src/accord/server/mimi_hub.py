@@ -69,7 +69,7 @@ async def submit_message(fed: Federation, peer: str, req: w.SubmitMessageRequest
                              signature=bytes(64))
     origin = hub.Origin(hub.MIMI, account=account, peer=peer)
     try:
-        _, tag = await hub.accept_post_franked(fed, origin, group_id, post, now)
+        _, frank = await hub.accept_post_franked(fed, origin, group_id, post, now)
     except EpochConflict as exc:
         current = exc.current_epoch
         if current is not None and epoch < current:
@@ -78,7 +78,7 @@ async def submit_message(fed: Federation, peer: str, req: w.SubmitMessageRequest
         # an epoch the hub has not reached is nonsense (5.4: notAllowed)
         return w.SubmitMessageResponse(w.MLS10, w.SubmitResponseCode.NOT_ALLOWED)
     return w.SubmitMessageResponse(w.MLS10, w.SubmitResponseCode.ACCEPTED,
-                                   accepted_timestamp=now, frank=franking.as_frank(tag))
+                                   accepted_timestamp=now, frank=franking.as_frank(frank))
 
 
 def _epoch(message: object) -> int:

@@ -211,11 +211,9 @@ MAX_REPORTED = 16
 async def report_abuse(fed: Federation, peer: str, req: w.AbuseReport, target: str, now: int
                        ) -> None:
     """Each reported message goes to the hub's one report check (``reports.accept_forwarded``:
-    this provider hubs the room, the peer hosts a member, the hub's franking tag verifies).
-
-    Accord decides: ``frank.server_frank`` carries the hub's franking tag and
-    ``accepted_timestamp`` the item's time (both as Accord's fan-out hands them
-    to members); the integrity signature is not used (the tag is the hub's MAC).
+    this provider hubs the room, the peer hosts a member, the frank verifies: the
+    franking_tag recomputed from the content, the server frank over the context with
+    the content's sender URI and ``accepted_timestamp``, the hub's signature).
     A message that does not verify is not filed; the answer is 201 all the same,
     as 5.9 says it only acknowledges the report.
     """
@@ -230,7 +228,7 @@ async def report_abuse(fed: Federation, peer: str, req: w.AbuseReport, target: s
     for message in req.messages:
         forwarded = FedReport(group_id=group_id, created_at=message.accepted_timestamp,
                               content=message.message_content,
-                              franking_tag=message.frank.server_frank, alleged_sender=alleged)
+                              frank=message.frank.to_bytes(), alleged_sender=alleged)
         # the limits of Accord's own FedReport (sizes, time range), by its one declaration
         await reports.accept_forwarded(fed, peer, decode(FedReport, encode(forwarded)), now)
 

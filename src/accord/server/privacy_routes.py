@@ -25,7 +25,7 @@ async def _report(c: Call) -> w.ReportResult:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("POST", "/v1/reports", "Report a message: reveal its content, franking tag and time",
+    Spec("POST", "/v1/reports", "Report a message: reveal its content, the hub's frank and time",
          _report, auth=True, request=w.ReportRequest, response=w.ReportResult),
     Spec("POST", "/v1/requests/{group_id}/report",
          "Report a message request unread: its sender and time, as the provider recorded them",

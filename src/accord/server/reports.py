@@ -1,7 +1,7 @@
 """Abuse reports (T13) and the provider's actions: suspend or limit an account, refuse a peer.
 
 A member reports a message to its own provider (``POST /v1/reports``). The
-group's hub verifies it (:func:`accord.privacy.franking.verify_report`): if
+group's hub verifies it (:func:`accord.federation.franking.check_report`, MIMI 5.9): if
 this provider is the hub it checks and files the report; otherwise it
 forwards the report to the hub over the signed peer API *without* the
 reporter's name (``FedReport``, :mod:`accord.federation.report_relay`) and
@@ -14,7 +14,7 @@ provider's, the hub tells that provider too (``FedSenderReport``, in the
 background, best effort), without the reporter or the reporter's provider.
 That provider files the report only if the hub is the group's hub as it
 knows the group, the account is its own and in the group, and it was itself
-handed an item with that franking tag (:func:`accept_sender_report`).
+handed an item with that Frank (:func:`accept_sender_report`).
 
 What a report reveals, and to whom, is in docs/PRIVACY.md.
 
@@ -38,7 +38,6 @@ from accord.errors import (
     ValidationError,
 )
 from accord.federation import franking, report_relay
-from accord.privacy.franking import verify_report
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.wire import privacy as w
@@ -54,9 +53,10 @@ log = logging.getLogger("accord.server.reports")
 async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
                            req: w.ReportRequest | w.FedReport, now: int,
                            origin: str | None = None) -> w.ReportResult:
+    fed: Federation[Provider] = p.federation  # a running provider always federates
     try:
-        reported = verify_report(await franking.hub_key(p), group.group_id, req.created_at,
-                                 req.content, req.franking_tag)
+        reported = franking.check_report(fed, group.group_id, req.created_at, req.content,
+                                         req.frank, await franking.hub_key(p))
     except (CryptoError, DecodeError):
         log.info("report refused: it does not verify")
         return w.ReportResult(verified=False, hub=p.config.domain)
@@ -71,7 +71,7 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
     if alleged is not None:
         _tell_sender_provider(p, alleged, origin, w.FedSenderReport(
             group_id=group.group_id, created_at=req.created_at, content=req.content,
-            franking_tag=req.franking_tag, account=alleged), now)
+            frank=req.frank, account=alleged), now)
     return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
 
 
@@ -122,7 +122,7 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
         return await _verify_and_file(p, group, by.account, req, now)
     fed: Federation[Provider] = p.federation  # a running provider always federates
     forwarded = w.FedReport(group_id=req.group_id, created_at=req.created_at,
-                            content=req.content, franking_tag=req.franking_tag,
+                            content=req.content, frank=req.frank,
                             alleged_sender=req.alleged_sender)
     result = await report_relay.forward(fed, group.hub, forwarded, now)
     if not result.verified:
@@ -149,9 +149,9 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
                                req: w.FedSenderReport, now: int) -> w.ReportResult:
     """A hub reports a message of one of our accounts; file it for our operator.
 
-    We cannot recompute the tag (the hub's key is the hub's), so the evidence
-    is: the request is signed by the group's hub as we know the group, and
-    that hub handed us an item with this very tag (every post of the group
+    We cannot recompute the server frank (the hub's key is the hub's), so the
+    evidence is: the request is signed by the group's hub as we know the group, and
+    that hub handed us an item with this very Frank (every post of the group
     reaches us: the account has a device in it). The content must decode.
     """
     p = fed.provider
@@ -163,8 +163,8 @@ async def accept_sender_report(fed: Federation[Provider], peer: str,
     devices = await p.store.list_devices(req.account)
     if not any(group.has_local(d.device_id) for d in devices):
         raise ValidationError("the reported account has no device in this group", "T13")
-    if not await p.store.reports.tag_filed(req.franking_tag):
-        raise ValidationError("the hub never delivered a message with this franking tag here",
+    if not await p.store.reports.tag_filed(req.frank):
+        raise ValidationError("the hub never delivered a message with this frank here",
                               "T13")
     decode_body(req.content)
     report_id = await p.store.reports.add(group.group_id, f"via {peer}", req.account,

@@ -27,7 +27,7 @@ class _Area:
 
 
 class Reports(_Area):
-    """Abuse reports (T13) and the franking tags a report is checked against here."""
+    """Abuse reports (T13) and the franks a report is checked against here."""
 
     async def add(self, group_id: bytes, reporter: str, alleged: str | None, content: bytes,
                   message_time: int, now: int) -> int:
@@ -108,7 +108,7 @@ class Rendezvous(_Area):
 
 
 class Franking(_Area):
-    """The hub's franking tags (T13) and hash-chain links (T07) of delivered items."""
+    """The hub's franks (T13, encoded MIMI Franks) and hash-chain links (T07) of delivered items."""
 
     async def tags_for(self, msg_ids: list[str]) -> dict[str, bytes]:
         return await privacy_sql.tags_for(self._engine, msg_ids)

@@ -43,7 +43,7 @@ class FederationStore(Protocol):
     async def hub_group_info(self, group_id: bytes) -> tuple[int, bytes] | None: ...
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
-        verify: Callable[[bytes], None], franking_tag: bytes | None = None,
+        verify: Callable[[bytes], None], frank: bytes | None = None,
     ) -> list[str]: ...
     async def fed_deliver(
         self, hub: str, d: Delivered, local_domain: str, requests: Sequence[tuple[str, str]],

@@ -264,8 +264,8 @@ async def _file(tx: Tx, hub: str, d: Delivered, local_domain: str,
         raise ValidationError("a recipient is not a member device hosted here")
     await record_requests(tx, msg, requests)
     # issue 11, 17: the hub's tag and chain link go on with the item, or not at all
-    if d.franking_tag is not None:
-        await privacy_sql.file_tag(tx, msg.msg_id, d.franking_tag, d.tag_expires_at)
+    if d.frank is not None:
+        await privacy_sql.file_tag(tx, msg.msg_id, d.frank, d.tag_expires_at)
     if d.link is not None:
         await privacy_sql.file_chain(tx, [msg.msg_id], msg.group_id, *d.link)
     if msg.kind == "welcome":

@@ -352,13 +352,13 @@ class HubSqlMixin:
 
     async def hub_post(
         self, message: NewMessage, nonce: bytes, nonce_expires_at: int, encode: ItemEncoder,
-        verify: Callable[[bytes], None], franking_tag: bytes | None = None,
+        verify: Callable[[bytes], None], frank: bytes | None = None,
     ) -> list[str]:
         """Admit a hidden-sender post (``verify`` checks it against the epoch's posting
-        key), file its ``franking_tag`` (T13, kept as long as the nonce) and fan it out
+        key), file its ``frank`` (T13, kept as long as the nonce) and fan it out
         to every member, the sender's own devices included (T11); in the transaction of
         a batch of posts (group commit, ``accord.storage.post_batch``), answered once
         that transaction is durable."""
         assert message.group_id is not None and message.epoch is not None
         return await self.posts.submit(
-            PendingPost(message, nonce, nonce_expires_at, encode, verify, franking_tag))
+            PendingPost(message, nonce, nonce_expires_at, encode, verify, frank))

@@ -5,7 +5,7 @@ hub reads each group of a batch once with the group locked (its roster, the
 posting keys of its open epochs, which of the batch's nonces it has seen),
 decides every post of it by the one admission rule
 (:func:`~accord.storage.fanout_sql.admit_application`), then writes the
-accepted posts' nonces, franking tags, messages and queue rows in bulk.
+accepted posts' nonces, franks, messages and queue rows in bulk.
 
 :class:`PostWriter` is the one writer of posts on a node: a request hands its
 post over and awaits its own outcome; the writer takes every post pending at
@@ -51,7 +51,7 @@ class PendingPost:
     nonce_expires_at: int
     encode: ItemEncoder
     verify: Callable[[bytes], None]  # checks the post against its epoch's posting key
-    franking_tag: bytes | None = None
+    frank: bytes | None = None
 
 
 async def admit_posts(tx: Tx, posts: Sequence[PendingPost]) -> list[Outcome]:
@@ -96,8 +96,8 @@ async def _write(tx: Tx, posts: Sequence[PendingPost],
         "INSERT INTO post_nonces (group_id, nonce, expires_at) VALUES (?, ?, ?)",
         [(p.message.group_id, p.nonce, p.nonce_expires_at) for p in rows])
     # T13: the hub's tag, kept as long as the nonce, filed with the post it tags
-    await privacy_sql.file_tags(tx, [(p.message.msg_id, p.franking_tag, p.nonce_expires_at)
-                                     for p in rows if p.franking_tag is not None])
+    await privacy_sql.file_tags(tx, [(p.message.msg_id, p.frank, p.nonce_expires_at)
+                                     for p in rows if p.frank is not None])
     wheres = {id(group): group.where() for _, group, _ in accepted}
     notified = await enqueue_many(tx, [
         (posts[i].message, local_devices(group.members, wheres[id(group)], refused))

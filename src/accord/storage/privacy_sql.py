@@ -1,4 +1,4 @@
-"""Provider SQL of issue 11: franking tags, reports, moderation, backups, fork chain.
+"""Provider SQL of issue 11: franks, reports, moderation, backups, fork chain.
 
 Tables are created by migrations 200+ (:mod:`accord.storage.privacy_schema`).
 Functions take the store's :class:`~accord.storage.engine.Engine`; every
@@ -65,7 +65,7 @@ async def forget_legacy_secret(engine: Engine, name: str) -> None:
         await tx.execute("DELETE FROM provider_secrets WHERE name = ?", name)
 
 
-# franking tags (T13) ----------------------------------------------------------------
+# franks (T13; the table keeps its first name, franking_tags) ------------------------
 
 
 async def file_tag(tx: Tx, msg_id: str, tag: bytes, expires_at: int) -> None:
@@ -81,7 +81,7 @@ async def file_tags(tx: Tx, tags: list[tuple[str, bytes, int]]) -> None:
 
 
 async def tag_filed(engine: Engine, tag: bytes) -> bool:
-    """Whether a hub handed this provider an item with this franking tag (still kept)."""
+    """Whether a hub handed this provider an item with this Frank (still kept)."""
     async with engine.read() as tx:
         row = await tx.fetchone("SELECT 1 FROM franking_tags WHERE tag = ?", tag)
     return row is not None

@@ -171,14 +171,14 @@ class ViewWrite:
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """A hub's item as the follower files it (fields of ``FedItem``), with what only the
-    hub computes: its franking tag (T13, kept until ``tag_expires_at``) and its chain
+    hub computes: its Frank (T13, kept until ``tag_expires_at``) and its chain
     link ``(epoch, value)`` (T07), filed in the item's own transaction."""
 
     message: NewMessage
     recipients: Sequence[str]
     roster: Roster | None
     group_epoch: int | None
-    franking_tag: bytes | None = None
+    frank: bytes | None = None
     tag_expires_at: int = 0
     link: tuple[int, bytes] | None = None
     first_contact: Mapping[str, bytes] | None = None  # a Welcome's, by device (issue 18)

@@ -15,7 +15,7 @@ QueuePage`'s bounds by the same decoder as the JSON page. Layout (big-endian)::
 
     page  = version(1)=1 || next_after(8) || count(2) || item*count
     item  = flags(1) || seq(8) || created_at(8) || msg_id<1> || kind<1> || body<4>
-            || [group_id<1>] [epoch(8)] [sender<2>] [franking_tag<1>] [chain_seq(8)]
+            || [group_id<1>] [epoch(8)] [sender<2>] [frank<1>] [chain_seq(8)]
             [chain<1>]
 
 ``x<n>`` is an n-byte length then the bytes (strings UTF-8); ``flags`` bit i says
@@ -45,7 +45,7 @@ QUEUE_SUBPROTOCOL = "accord.queue.v1"
 # (field, kind): "u64" an integer, "s<n>"/"b<n>" a string/bytes after an n-byte length
 _REQUIRED = (("seq", "u64"), ("created_at", "u64"), ("msg_id", "s1"), ("kind", "s1"),
              ("body", "b4"))
-_OPTIONAL = (("group_id", "b1"), ("epoch", "u64"), ("sender", "s2"), ("franking_tag", "b1"),
+_OPTIONAL = (("group_id", "b1"), ("epoch", "u64"), ("sender", "s2"), ("frank", "b1"),
              ("chain_seq", "u64"), ("chain", "b1"))
 _ALL_FLAGS = (1 << len(_OPTIONAL)) - 1
 _U64 = struct.Struct(">Q")

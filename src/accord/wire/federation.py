@@ -19,6 +19,7 @@ from accord.wire.messages import (
     EPOCH_MAX,
     KEY_LEN,
     MAX_FIRST_CONTACT,
+    MAX_FRANK,
     MAX_GROUP_ID,
     MAX_MESSAGE,
     MAX_ROSTER_CHANGE,
@@ -138,7 +139,7 @@ class FedItem:
     roster: list[FedDevice] | None = f(max_items=MAX_ROSTER, default=None)
     group_epoch: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
     # issue 11: what only the hub can compute, for the follower to hand on
-    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
+    frank: bytes | None = f(min_len=1, max_len=MAX_FRANK, default=None)
     chain_seq: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
     chain: bytes | None = f(min_len=32, max_len=32, default=None)
     # issue 18: a Welcome's sealed first-contact requests, for its recipients here

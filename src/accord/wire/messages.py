@@ -25,6 +25,7 @@ EPOCH_MAX = 2**62
 MAX_PAGE_ITEMS = 500  # the queue route's largest limit
 MAX_KIND = 32  # a queue item's kind (commit, welcome, ...)
 MAX_SENDER = 318 + 1 + 22  # account/device_id
+MAX_FRANK = 255  # an encoded MIMI Frank (accord.wire.mimi_frank)
 
 
 def _key() -> Any:
@@ -281,11 +282,11 @@ class ApplicationPost:
 class PostResponse:
     """The hub took the post. Over MIMI (5.4), whose answer names no message id, the
     id is the message's SHA-256 (the hub's single-use nonce of it), base64url, and the
-    hub's accepted time and franking tag (T13) come with it."""
+    hub's accepted time and Frank (T13, MIMI 5.4.1, encoded) come with it."""
 
     msg_id: str
     created_at: int | None = f(minimum=0, default=None)
-    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
+    frank: bytes | None = f(min_len=1, max_len=MAX_FRANK, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,9 +305,10 @@ class QueueItem:
     group_id: bytes | None = f(min_len=1, max_len=MAX_GROUP_ID, default=None)
     epoch: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
     sender: str | None = f(max_len=MAX_SENDER, default=None)
-    # issue 11: the hub's franking tag of an application item (T13); the hub's
+    # issue 11: the hub's Frank of an application item (T13, MIMI 5.4.1, the encoded
+    # ``accord.wire.mimi.Frank``; its accepted time is ``created_at``); the hub's
     # hash-chain link (epoch, value) of a commit or Welcome item (T07)
-    franking_tag: bytes | None = f(min_len=32, max_len=32, default=None)
+    frank: bytes | None = f(min_len=1, max_len=MAX_FRANK, default=None)
     chain_seq: int | None = f(minimum=0, maximum=EPOCH_MAX, default=None)
     chain: bytes | None = f(min_len=32, max_len=32, default=None)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.wire.codec import f
-from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE, MAX_GROUP_ID, SIG_LEN
+from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE, MAX_FRANK, MAX_GROUP_ID, SIG_LEN
 
 MAX_CONTENT = 65_535  # accord.content: an encoded content is at most this long
 MAX_BACKUP = 8 * 1024 * 1024
@@ -19,14 +19,16 @@ REASON = r"[^\x00-\x1f\x7f]{0,200}"
 
 @dataclass(frozen=True, slots=True)
 class _ReportedMessage:
-    """One revealed message (T13): ``content`` is the exact encoded content (it holds
-    the franking key), ``franking_tag`` and ``created_at`` are what the hub gave with
-    the item, ``alleged_sender`` is the reporter's claim (MLS told it who sent it)."""
+    """One revealed message (T13), MIMI's AbusiveMessage (5.9) in Accord's JSON:
+    ``content`` is the exact encoded content (its salt is the franking_tag's key),
+    ``frank`` (the encoded ``Frank``) and ``created_at`` (its accepted_timestamp) are
+    what the hub gave with the item, ``alleged_sender`` is the reporter's claim (MLS
+    told it who sent it)."""
 
     group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
     created_at: int = f(minimum=0, maximum=2**62)
     content: bytes = f(min_len=1, max_len=MAX_CONTENT)
-    franking_tag: bytes = f(min_len=32, max_len=32)
+    frank: bytes = f(min_len=1, max_len=MAX_FRANK)
     alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
 
 
@@ -58,7 +60,7 @@ class FedSenderReport:
     group_id: bytes = f(min_len=1, max_len=MAX_GROUP_ID)
     created_at: int = f(minimum=0, maximum=2**62)
     content: bytes = f(min_len=1, max_len=MAX_CONTENT)
-    franking_tag: bytes = f(min_len=32, max_len=32)
+    frank: bytes = f(min_len=1, max_len=MAX_FRANK)
     account: str = f(max_len=318, pattern=ACCOUNT_RE)
 
 

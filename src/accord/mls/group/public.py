@@ -65,6 +65,7 @@ __all__ = [
     "PublicGroup",
     "apply_commit",
     "check_proposal_message",
+    "context_of",
     "from_group_info",
 ]
 
@@ -116,6 +117,14 @@ class _PublicWire:
     context: GroupContext
     tree: bytes
     interim_transcript_hash: bytes
+
+
+def context_of(state: bytes) -> GroupContext:
+    """The GroupContext of a stored public state, without reading its tree."""
+    w: _PublicWire = _PublicWire.from_bytes(state)  # type: ignore[attr-defined]
+    if w.version != PUBLIC_VERSION:
+        raise DecodeError(f"unknown public group state version {w.version}")
+    return w.context
 
 
 def from_group_info(group_info: MLSMessage | bytes, now: int | None) -> tuple[PublicGroup, int]:
