@@ -36,6 +36,7 @@ from tests.federation.groups import people, user
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import MlsDevice, Provider
 from tests.federation.test_mimi_forward import requests_seen
+from tests.timing import wait_until
 
 REQUEST = "/mimi/v1/requestConsent"
 UPDATE = "/mimi/v1/updateConsent"
@@ -65,6 +66,23 @@ def _answer(op: int, requester: str, target: str, room: str | None = None) -> by
                           () if op == w.ConsentOperation.GRANT else None).to_bytes()
 
 
+async def _requests(dev: MlsDevice, n: int = 1) -> list[dict[str, str]]:
+    """``dev``'s message requests, once there are ``n`` (consent messages go through
+    the providers' outbound queues)."""
+    async def listed() -> tuple[list[dict[str, str]]] | None:
+        got = (await dev.call("GET", "/v1/requests", expect=200)).json()["requests"]
+        return (got,) if len(got) == n else None
+    return (await wait_until(listed, what=f"{n} message requests"))[0]
+
+
+async def _state(dev: MlsDevice, state: str) -> list[dict[str, object]]:
+    """``dev``'s sent consent requests, once the first is in ``state``."""
+    async def answered() -> list[dict[str, object]] | None:
+        got = await _sent(dev)
+        return got if got and got[0]["state"] == state else None
+    return await wait_until(answered, what=f"a sent request {state}")
+
+
 async def _alice_asks(clients: dict[str, httpx.AsyncClient], tag: str
                       ) -> tuple[MlsDevice, MlsDevice, bytes]:
     alice = await user(clients["alpha"], f"alice{tag}@alpha.test")
@@ -82,20 +100,19 @@ async def test_T14_mimi_consent_round_trip_between_two_accord_providers(
     asked = requests_seen(beta, REQUEST)
     alice, bob, gid = await _alice_asks(clients, ".rt")
     room = w.mimi_room_uri("alpha.test", gid)
-    assert requests_seen(beta, REQUEST) == asked + 1
+    await wait_until(lambda: requests_seen(beta, REQUEST) == asked + 1, what="requestConsent")
     [sent] = await _sent(alice)
     assert (sent["target"], sent["room"], sent["state"]) == (bob.account, room, "pending")
     # the device retries: no second request within the window
     assert "requested" in await _refused(alice, bob.account, gid)
     assert requests_seen(beta, REQUEST) == asked + 1
     # bob sees a message request of that room from alice, and accepts it
-    [req] = (await bob.call("GET", "/v1/requests", expect=200)).json()["requests"]
+    [req] = await _requests(bob)
     assert (req["from_account"], req["msg_id"]) == (alice.account, "mimi-consent")
     granted = requests_seen(alpha, UPDATE)
     await bob.call("POST", f"/v1/requests/{req['group_id']}/accept", expect=204)
-    assert requests_seen(alpha, UPDATE) == granted + 1
-    [sent] = await _sent(alice)
-    assert sent["state"] == "granted"
+    await wait_until(lambda: requests_seen(alpha, UPDATE) == granted + 1, what="the grant")
+    [sent] = await _state(alice, "granted")
     # a request answered is no longer pending: nothing to cancel
     await alice.call("POST", "/v1/consent/sent/cancel", {"target": bob.account, "room": room},
                      expect=404)
@@ -114,11 +131,35 @@ async def test_T14_mimi_consent_for_a_claim_that_names_no_room(
     r = await alice.call("POST", f"/v1/accounts/{bob.account}/keypackages/claim", expect=403)
     assert r.json()["error"] == "consent_requested"
     assert [(s["room"], s["state"]) for s in await _sent(alice)] == [("", "pending")]
-    [req] = (await bob.call("GET", "/v1/requests", expect=200)).json()["requests"]
+    [req] = await _requests(bob)
     assert req["from_account"] == alice.account
     await bob.call("POST", f"/v1/requests/{req['group_id']}/accept", expect=204)
-    assert [s["state"] for s in await _sent(alice)] == ["granted"]
+    await _state(alice, "granted")
     assert await alice.claim(bob.account)
+
+
+async def test_T14_mimi_a_block_revokes_a_grant_sent(
+    providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient],
+) -> None:
+    """bob granted alice's request, then blocks her: beta sends alpha an updateConsent
+    revoke (5.7), alpha records it, and alice's claims are answered "did not consent"
+    without asking bob again within the window. A block of someone never granted
+    sends nothing."""
+    alpha, beta = providers["alpha"], providers["beta"]
+    alice, bob, gid = await _alice_asks(clients, ".bk")
+    [req] = await _requests(bob)
+    await bob.call("POST", f"/v1/requests/{req['group_id']}/accept", expect=204)
+    await _state(alice, "granted")
+    assert await alice.claim(bob.account, group=gid)
+    updates = requests_seen(alpha, UPDATE)
+    await bob.call("POST", "/v1/blocks", {"target": "nobody.bk@gamma.test"}, expect=200)
+    await bob.call("POST", "/v1/blocks", {"target": alice.account}, expect=200)
+    [sent] = await _state(alice, "revoked")
+    assert (sent["target"], sent["room"]) == (bob.account, w.mimi_room_uri("alpha.test", gid))
+    assert requests_seen(alpha, UPDATE) == updates + 1  # the revoke, once
+    asked = requests_seen(beta, REQUEST)
+    assert "did not consent" in await _refused(alice, bob.account, gid)
+    assert requests_seen(beta, REQUEST) == asked
 
 
 async def test_T14_mimi_key_material_needs_consent_and_hides_who_exists(
@@ -163,7 +204,7 @@ async def test_T14_mimi_a_user_cancels_a_consent_request_it_sent(
 ) -> None:
     alice, bob, gid = await _alice_asks(clients, ".cx")
     room = w.mimi_room_uri("alpha.test", gid)
-    assert len((await bob.call("GET", "/v1/requests", expect=200)).json()["requests"]) == 1
+    await _requests(bob)
     other = await user(clients["alpha"], "eve.cx@alpha.test")
     # only the account that sent it cancels it
     await other.call("POST", "/v1/consent/sent/cancel", {"target": bob.account, "room": room},
@@ -171,7 +212,7 @@ async def test_T14_mimi_a_user_cancels_a_consent_request_it_sent(
     await alice.call("POST", "/v1/consent/sent/cancel", {"target": bob.account, "room": room},
                      expect=204)
     assert await _sent(alice) == []
-    assert (await bob.call("GET", "/v1/requests", expect=200)).json()["requests"] == []
+    await _requests(bob, 0)
     await alice.call("POST", "/v1/consent/sent/cancel", {"target": bob.account, "room": room},
                      expect=404)
 
@@ -215,14 +256,19 @@ async def test_T14_mimi_consent_on_accords_client(
     [sent] = await message_requests.consent_sent(alice)
     assert (sent["target"], sent["room"], sent["state"]) == (bob.identity.account, "",
                                                               "pending")
-    [req] = (await bob.api._json(fw.MessageRequestList, "GET", "/v1/requests",
-                                 auth=True)).requests
+    async def bobs() -> list[fw.MessageRequest]:
+        return (await bob.api._json(fw.MessageRequestList, "GET", "/v1/requests",
+                                    auth=True)).requests
+    [req] = await wait_until(bobs, what="bob's message request")
     assert req.from_account == alice.identity.account
     # alice's device follows her waiting request (housekeeping), and sees the answer
     assert await message_requests.follow_consent(alice, clock()) == []
     assert alice.store.get_json("consent_sent")["waiting"]
     await bob.api._send("POST", f"/v1/requests/{b64e(req.group_id)}/accept", auth=True)
     later = clock() + message_requests.CONSENT_EVERY_MS
+    async def granted() -> bool:
+        return [s["state"] for s in await message_requests.consent_sent(alice)] == ["granted"]
+    await wait_until(granted, what="the grant")
     [answered] = await message_requests.follow_consent(alice, later)
     assert (answered["target"], answered["state"]) == (bob.identity.account, "granted")
     assert not alice.store.get_json("consent_sent")["waiting"]
@@ -233,5 +279,7 @@ async def test_T14_mimi_consent_on_accords_client(
     await message_requests.cancel_consent(alice, carol.identity.account)
     assert [s["target"] for s in await message_requests.consent_sent(alice)] == [
         bob.identity.account]
-    assert not (await carol.api._json(fw.MessageRequestList, "GET", "/v1/requests",
-                                      auth=True)).requests
+    async def carols_gone() -> bool:
+        return not (await carol.api._json(fw.MessageRequestList, "GET", "/v1/requests",
+                                          auth=True)).requests
+    await wait_until(carols_gone, what="the cancel at carol's provider")

@@ -9,6 +9,9 @@ peer answered 2xx (MIMI: 201). A peer that cannot be reached, fails (5xx) or thr
 (429) is tried again after an exponential backoff (:mod:`outbox_policy`).
 A batch the peer refuses (4xx) is retried item by item, and only the items
 refused alone are dropped, so one bad item cannot block a peer forever.
+A MIMI consent message (``FedConsent``, :mod:`consent_out`) rides the same queue
+and goes to the peer's ``requestConsent`` or ``updateConsent`` alone (every Accord
+provider serves them, whatever the transport of its room traffic).
 Time comes in as ``now``; :func:`run` is the server's background task with
 the real clock.
 """
@@ -23,11 +26,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from accord.errors import AccordError, PeerUnavailable, RateLimited
-from accord.federation import mimi_fanout
+from accord.federation import consent_out, mimi_fanout
 from accord.federation.peer_client import TIMEOUT_S
 from accord.storage.records import OutboxBatch
+from accord.wire import decode, loads
 from accord.wire import federation as fw
-from accord.wire import parse
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -45,7 +48,22 @@ MAX_BATCH_BYTES = 512 * 1024
 LEASE_MS = int(TIMEOUT_S * 1000) + 5_000
 
 
-async def _send(fed: Federation, peer: str, items: list[fw.FedItem], now: int) -> None:
+Queued = fw.FedItem | fw.FedConsent
+
+
+def _queued(raw: bytes) -> Queued:
+    doc = loads(raw)
+    return decode(fw.FedConsent if isinstance(doc, dict) and "consent" in doc else fw.FedItem,
+                  doc)
+
+
+async def _send(fed: Federation, peer: str, queued: list[Queued], now: int) -> None:
+    items = [i for i in queued if isinstance(i, fw.FedItem)]
+    for c in queued:
+        if isinstance(c, fw.FedConsent):  # alone, to its MIMI endpoint (5.7)
+            await consent_out.send(fed, peer, c, now)
+    if not items:
+        return
     if fed.mimi:  # --mimi-transport: FanoutMessages to the follower's notify (MIMI 5.5)
         await mimi_fanout.notify(fed, peer, items, now)
         return
@@ -67,7 +85,7 @@ async def _drain_peer(fed: Federation, batch: OutboxBatch, now: int) -> int:
     store = fed.provider.store
     batch = _within_body_limit(batch)
     ids = [i for i, _ in batch.items]
-    items = [parse(fw.FedItem, raw) for _, raw in batch.items]
+    items = [_queued(raw) for _, raw in batch.items]
     try:
         await _send(fed, batch.peer, items, now)
     except (PeerUnavailable, RateLimited):
@@ -84,7 +102,7 @@ async def _drain_peer(fed: Federation, batch: OutboxBatch, now: int) -> int:
     return len(ids)
 
 
-async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[fw.FedItem],
+async def _one_by_one(fed: Federation, batch: OutboxBatch, items: list[Queued],
                       now: int) -> int:
     store = fed.provider.store
     sent = 0

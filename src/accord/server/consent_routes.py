@@ -13,10 +13,8 @@ from starlette.routing import Route
 from accord.errors import NotFound, ValidationError
 from accord.federation import consent_out
 from accord.server.routes import GROUP_ID, Call, Param, Spec, endpoint, group_id_of
-from accord.storage.consent_sql import CONSENT_REQUEST
 from accord.wire import decode
 from accord.wire import federation as fw
-from accord.wire.accounts import domain_of
 
 TARGET = Param("target", "path", {"type": "string", "maxLength": 318},
                "a blocked user@domain or domain")
@@ -31,7 +29,10 @@ async def _block(c: Call) -> fw.BlockList:
     target = c.body.target.lower()
     if target in (c.me.account, c.provider.config.domain):
         raise ValidationError("you cannot block yourself or your own provider")
-    await c.provider.store.fed_set_block(c.me.account, target, True, c.now)
+    # a peer's user we granted consent over MIMI hears of the revoke (5.7)
+    await c.provider.store.fed_set_block(c.me.account, target, True, c.now,
+                                         consent_out.revoke(c.me.account, c.now))
+    c.provider.federation.wake_outbox()
     return fw.BlockList(targets=await c.provider.store.fed_blocks(c.me.account))
 
 
@@ -52,13 +53,13 @@ async def _requests(c: Call) -> fw.MessageRequestList:
 
 
 async def _accept(c: Call) -> None:
+    # a peer's user asked over MIMI (5.7): its provider is owed the grant
+    owed = consent_out.grant(c.provider.config.domain, c.me.account, c.now)
     try:
-        sender, msg_id = await c.provider.store.fed_accept_request(c.me.account, group_id_of(c))
+        await c.provider.store.fed_accept_request(c.me.account, group_id_of(c), c.now, owed)
     except NotFound as exc:
         raise NotFound("no such message request") from exc
-    # a peer's user asked over MIMI (5.7): its provider hears of the grant
-    if msg_id == CONSENT_REQUEST and domain_of(sender) != c.provider.config.domain:
-        await consent_out.grant(c.provider.federation, c.me.account, sender, c.now)
+    c.provider.federation.wake_outbox()
 
 
 async def _sent(c: Call) -> fw.ConsentSentList:

@@ -10,9 +10,10 @@ Mixed into ``SqlStore`` through ``FederationSqlMixin``; rows go with the account
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from accord.errors import NotFound
+from accord.storage.consent_sent_sql import Queued, to_peer
 from accord.storage.engine import Engine, Tx
 from accord.wire.accounts import domain_of
 
@@ -53,8 +54,21 @@ async def record_first_contact(tx: Tx, group_id: bytes, created_at: int,
 class ConsentSqlMixin:
     engine: Engine
 
-    async def fed_set_block(self, account: str, target: str, blocked: bool, now: int) -> None:
+    async def fed_set_block(self, account: str, target: str, blocked: bool, now: int,
+                            revoke: Callable[[str], Queued] | None = None) -> None:
+        """Block or unblock ``target`` (a user or a domain). ``revoke``: the MIMI
+        ``updateConsent`` revoke (5.7) owed to each peer user the account sent a grant
+        and now blocks (by name or domain), queued in this transaction."""
         async with self.engine.transaction() as tx:
+            if blocked and revoke is not None:
+                rows = await tx.fetchall(
+                    "SELECT requester FROM mimi_consent_given WHERE account = ?", account)
+                for (requester,) in rows:
+                    if target not in (requester, domain_of(requester)):
+                        continue
+                    await tx.execute("DELETE FROM mimi_consent_given WHERE account = ? AND"
+                                     " requester = ?", account, requester)
+                    await to_peer(tx, revoke(requester), now)
             if blocked:
                 await tx.execute(
                     "INSERT INTO fed_blocks (account, target, created_at) VALUES (?, ?, ?)"
@@ -135,8 +149,14 @@ class ConsentSqlMixin:
                     " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     account, group_id, from_account, CONSENT_REQUEST, created_at)
 
-    async def fed_accept_request(self, account: str, group_id: bytes) -> tuple[str, str]:
-        """Accept a message request: its sender becomes a contact; (sender, msg_id)."""
+    async def fed_accept_request(
+        self, account: str, group_id: bytes, now: int = 0,
+        grant: Callable[[str, str], Queued | None] | None = None,
+    ) -> tuple[str, str]:
+        """Accept a message request: its sender becomes a contact; (sender, msg_id).
+        ``grant(sender, msg_id)``: the MIMI ``updateConsent`` grant (5.7) owed to the
+        sender's provider, if any, queued in this transaction and remembered (a later
+        block revokes it)."""
         async with self.engine.transaction() as tx:
             row = await tx.fetchone(
                 "DELETE FROM fed_requests WHERE account = ? AND group_id = ?"
@@ -155,4 +175,11 @@ class ConsentSqlMixin:
                 account,
                 row[0],
             )
+            queued = grant(row[0], row[1]) if grant is not None else None
+            if queued is not None:
+                await tx.execute(
+                    "INSERT INTO mimi_consent_given (account, requester, granted_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (account, requester) DO UPDATE SET"
+                    " granted_at = excluded.granted_at", account, row[0], now)
+                await to_peer(tx, queued, now)
         return row[0], row[1]

@@ -218,3 +218,14 @@ class ConsentCancel:
 
     target: str = f(max_len=318, pattern=ACCOUNT_RE)
     room: str = f(max_len=1024, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class FedConsent:
+    """A MIMI consent message (5.7) this provider owes a peer, as a row of its outbound
+    queue (``accord.federation.outbox``; never sent as JSON): the ConsentEntry's bytes,
+    whose operation names the endpoint (request and cancel: ``requestConsent`` to the
+    target's provider; grant and revoke: ``updateConsent`` to the requester's)."""
+
+    consent: bytes = f(min_len=1, max_len=8192)
+    created_at: int = f(minimum=0, maximum=2**62)
