@@ -28,6 +28,7 @@ from accord.privacy.fork_chain import ForkMonitor
 from accord.privacy.franking import split_aad
 from accord.privacy.sizes import private_message
 from accord.wire import messages as m
+from accord.wire.safe_aad import EPOCH_TAG
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -119,5 +120,9 @@ def on_application(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, now
         pass  # no evidence: ForkMonitor.application alerts (fail closed)
     state = dev.store.load_group(conv["group_id"])
     mon = _load(dev, conv["group_id"])
-    mon.application(epoch, tag, dev.engine.epoch(state), epoch_tag(dev.engine, state))
+    # A room with a member that does not know Accord's epoch tag (a MIMI client) gets
+    # untagged messages by design; every Accord member tags each one.
+    expected = dev.engine.all_support_safe_aad(state, EPOCH_TAG)
+    mon.application(epoch, tag, dev.engine.epoch(state), epoch_tag(dev.engine, state),
+                    tag_expected=expected)
     _save(dev, conv, conv["group_id"], mon, now)

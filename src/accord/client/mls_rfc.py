@@ -29,6 +29,7 @@ from accord.errors import DecodeError, NotFound, ValidationError
 from accord.mls import group as g
 from accord.mls.codec import decode, encode
 from accord.mls.credentials import BasicCredentials
+from accord.mls.leaf_node import supports_safe_aad
 from accord.mls.structs import (
     Add,
     AppDataUpdate,
@@ -343,6 +344,12 @@ class RfcEngine:
             return None
         return {account_of_user_uri(p.user.decode(errors="replace")): p.role_index
                 for p in plist.participants}
+
+    def all_support_safe_aad(self, state: bytes, component_id: int) -> bool:
+        """Whether every member's leaf supports the Safe AAD component (a room's members
+        may be MIMI clients that know only the draft's components)."""
+        return all(supports_safe_aad(leaf, component_id)
+                   for _, leaf in g.members(self._state(state)))
 
     def group_component(self, state: bytes, component_id: int) -> bytes | None:
         return g.app_data(self._state(state)).get(component_id)

@@ -10,7 +10,8 @@ for the client's MLS engine (``accord.client.mls_rfc``).
 - A room is created (3.1) with a GroupContext that requires them
   (``required_capabilities``; ``app_components`` and ``safe_aad`` in its
   dictionary, so every application message's authenticated data is a SafeAAD from
-  epoch 0, draft-ietf-mls-extensions 4.9) and holds the
+  epoch 0, draft-ietf-mls-extensions 4.9; the room requires ``frank_aad`` only,
+  ``ROOM_SAFE_AAD``, so a MIMI client without Accord's epoch tag may join) and holds the
   participant_list, the creator's user as admin, and the room_metadata with its URI:
   the room state exists from epoch 0. Not its name, nor anything else a person
   wrote: the hub reads the GroupContext (T02); names travel in members' notices.
@@ -41,7 +42,7 @@ from accord.mls.structs.app_data import AppDataDictionary, ComponentId, Componen
 from accord.mls.structs.enums import ExtensionType, ProposalType
 from accord.wire import mimi_room as r
 from accord.wire.mimi import mimi_user_uri
-from accord.wire.safe_aad import ACCORD_SAFE_AAD
+from accord.wire.safe_aad import ACCORD_SAFE_AAD, ROOM_SAFE_AAD
 
 __all__ = [
     "CONFIG",
@@ -79,8 +80,8 @@ def _components() -> bytes:
     return ComponentsList(COMPONENTS).to_bytes()
 
 
-def _safe_aad() -> bytes:
-    return ComponentsList(ACCORD_SAFE_AAD).to_bytes()
+def _safe_aad(ids: tuple[int, ...] = ACCORD_SAFE_AAD) -> bytes:
+    return ComponentsList(ids).to_bytes()
 
 
 def leaf_extensions() -> tuple[Extension, ...]:
@@ -105,7 +106,7 @@ def group_extensions(creator: bytes, room_uri: str, franking_agent: bytes | None
     meta = r.RoomMetaData(room_uri=r.Uri(room_uri.encode()))
     data = (AppDataDictionary()
             .with_data(ComponentId.APP_COMPONENTS, _components())
-            .with_data(ComponentId.SAFE_AAD, _safe_aad())
+            .with_data(ComponentId.SAFE_AAD, _safe_aad(ROOM_SAFE_AAD))
             .with_data(r.PARTICIPANT_LIST, plist.to_bytes())
             .with_data(r.ROOM_METADATA, meta.to_bytes())
             .with_data(r.FRANKING_SIGNATURE_KEY, franking_agent))

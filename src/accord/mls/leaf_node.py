@@ -249,6 +249,13 @@ def required_components(extensions: Extensions) -> tuple[tuple[int, ...], tuple[
     return _lists(extensions) or ((), ())
 
 
+def supports_safe_aad(leaf: LeafNode, component_id: int) -> bool:
+    """Whether ``leaf`` lists ``component_id`` among the Safe AAD components it
+    supports (its own dictionary's ``safe_aad``, draft-ietf-mls-extensions 5)."""
+    own = _lists(leaf.extensions)
+    return own is not None and component_id in own[1]
+
+
 def check_components(leaf: LeafNode, components: Collection[int], safe_aad: Collection[int],
                      where: str) -> None:
     """draft-ietf-mls-extensions 5, as RFC 9420 7.3 holds a leaf to required_capabilities:

@@ -21,11 +21,15 @@ epochs notice at the next message.
   another epoch authenticator (the hub showed us different commits);
 - ``chain_missing``: a commit or Welcome without the hub's link;
 - ``epoch_tag_missing``: an application message without Accord's
-  authenticated-data layout (no epoch tag to compare).
+  epoch tag (no epoch tag to compare), in a room whose members all support it.
 
 Missing evidence fails closed (issue 17): a hub that leaves the chain out,
 or a message that carries no epoch tag, would otherwise switch the check
-off for everyone it serves, so each absence is an alert of its own.
+off for everyone it serves, so each absence is an alert of its own. Only a
+room with a member whose leaf does not list Accord's epoch tag among its Safe
+AAD components (a MIMI client, draft-ietf-mls-extensions 5) takes untagged
+messages without an alert: its leaf is signed by that member and every
+member sees it, and each tagged message is still compared.
 """
 
 from __future__ import annotations
@@ -128,17 +132,23 @@ class ForkMonitor:
         self.epoch, self.link = epoch, link
 
     def application(self, msg_epoch: int | None, tag: bytes | None, own_epoch: int,
-                    own_tag: bytes) -> None:
+                    own_tag: bytes, *, tag_expected: bool = True) -> None:
         """An application message's epoch and epoch tag (``None``: the message
-        carries none, not even a readable header), against our own state."""
-        if msg_epoch is None or tag is None:
+        carries none, not even a readable header), against our own state.
+
+        ``tag_expected`` is False in a room where some member does not support
+        Accord's epoch tag (a MIMI client): an untagged message is then no evidence
+        either way, and only its epoch is compared; a tagged one is checked as ever.
+        """
+        if msg_epoch is None or (tag is None and tag_expected):
             self._alert("epoch_tag_missing", msg_epoch,
                         "a message carries no epoch tag to compare (not Accord's layout)")
             return
         if msg_epoch > own_epoch:
             self._alert("withheld_commit", msg_epoch,
                         f"a member writes in epoch {msg_epoch}; we are at {own_epoch}")
-        elif msg_epoch == own_epoch and not hmac.compare_digest(tag, own_tag):
+        elif (msg_epoch == own_epoch and tag is not None
+              and not hmac.compare_digest(tag, own_tag)):
             self._alert("epoch_tag_mismatch", msg_epoch,
                         "a member sees a different group state for this epoch")
 

@@ -11,8 +11,11 @@ Every Accord group lists ``safe_aad`` in its GroupContext, so the whole
 - ``accord_epoch_tag`` (0xAC02, private use, Where: AD): the sender's epoch tag
   (8 octets), which the fork monitor compares with its own (T07).
 
-:data:`ACCORD_SAFE_AAD` is the ``safe_aad`` ComponentsList every Accord group
-requires and every Accord leaf supports.
+:data:`ACCORD_SAFE_AAD` is the ``safe_aad`` ComponentsList every Accord leaf
+supports; :data:`ROOM_SAFE_AAD` the one every Accord room requires of its members:
+``frank_aad`` only, MIMI's own, so a MIMI client that knows nothing of Accord's
+epoch tag can still join. Members compare epoch tags only in a room whose every
+member supports ``accord_epoch_tag`` (``accord.client.fork_check``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Annotated
 from accord.mls.codec import Fixed, WireStruct, wire
 from accord.wire.mimi_room import FRANK_AAD
 
-__all__ = ["ACCORD_SAFE_AAD", "EPOCH_TAG", "EPOCH_TAG_LEN", "FRANK_AAD", "FRANKING_TAG_LEN",
+__all__ = ["ACCORD_SAFE_AAD", "EPOCH_TAG", "ROOM_SAFE_AAD", "EPOCH_TAG_LEN", "FRANK_AAD", "FRANKING_TAG_LEN",
            "FrankAAD"]
 
 # In the private-use range of the MLS Component Types registry (0x8000-0xFFFF,
@@ -31,6 +34,7 @@ EPOCH_TAG = 0xAC02
 EPOCH_TAG_LEN = 8
 FRANKING_TAG_LEN = 32
 ACCORD_SAFE_AAD = (FRANK_AAD, EPOCH_TAG)
+ROOM_SAFE_AAD = (FRANK_AAD,)
 
 
 @wire
