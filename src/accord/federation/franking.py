@@ -26,8 +26,10 @@ fanned-out item (``FedItem.frank``/``chain_seq``/``chain``).
 from __future__ import annotations
 
 import dataclasses
+import weakref
+from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord.content.mimi import MimiContent
 from accord.errors import DecodeError
@@ -59,11 +61,12 @@ async def hub_key(p: Host) -> bytes:
     return key
 
 
-async def frank_post(fed: Federation, msg: NewMessage, sender_uri: str | None
-                     ) -> bytes | None:
+async def frank_post(fed: Federation, msg: NewMessage, sender_uri: str | None,
+                     group_epoch: int) -> bytes | None:
     """The encoded Frank of a post (MIMI 5.4.1.2); the hub files it in the post's own
     transaction (``hub_sql.hub_post``), before the post is fanned out. ``sender_uri``:
-    the user URI the submitter named, None for a hidden sender (T11).
+    the user URI the submitter named, None for a hidden sender (T11); ``group_epoch``:
+    the room's epoch as the hub read it for this post.
 
     A post whose Safe AAD carries no ``frank_aad`` (or is no Safe AAD at all) gets
     no frank: it cannot be reported with franking.
@@ -75,32 +78,50 @@ async def frank_post(fed: Federation, msg: NewMessage, sender_uri: str | None
         return None
     if tag is None:
         return None
-    suite, signing = await _signer(fed, msg.group_id)
+    suite, signing = await _signer(fed, msg.group_id, group_epoch)
     ctx = server_frank.context(sender_uri, w.mimi_room_uri(fed.domain, msg.group_id),
                                msg.created_at)
     return server_frank.make(await hub_key(fed.provider), tag, ctx, suite,
                              signing).to_bytes()
 
 
-async def _signer(fed: Federation, group_id: bytes) -> tuple[int, bytes | None]:
+# What the hub franks with, per room and epoch (its GroupContext does not change within
+# an epoch): a post reads the room's whole public state only at an epoch's first post.
+_SIGNERS: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[bytes, int], tuple[int, bool]]] = (
+    weakref.WeakKeyDictionary())
+MAX_SIGNERS = 4096
+
+
+async def _signer(fed: Federation, group_id: bytes, epoch: int) -> tuple[int, bytes | None]:
     """The group's suite and the key the hub franks with: the provider's Ed25519 key when
     the GroupContext's franking_agent is this hub with that key, and the suite signs
     with Ed25519; None (an unsigned frank) otherwise (docs/PROTOCOL.md "Franking")."""
-    public = await fed.provider.store.hub_public_state(group_id)
-    if public is None:
-        return server_frank.UNSIGNED, None
+    known = _SIGNERS.setdefault(fed, OrderedDict())
+    found = known.get((group_id, epoch))
+    if found is None:
+        public = await fed.provider.store.hub_public_state(group_id)
+        if public is None:
+            return server_frank.UNSIGNED, None
+        found = _read_signer(fed, public[1])
+        known[(group_id, public[0])] = found
+        while len(known) > MAX_SIGNERS:
+            known.popitem(last=False)
+    suite, signs = found
+    return (suite, fed.key.raw()) if signs else (server_frank.UNSIGNED, None)
+
+
+def _read_signer(fed: Federation, state: bytes) -> tuple[int, bool]:
+    """``(suite, whether the hub signs)`` of a room's public state (:func:`_signer`)."""
     try:
-        gc = context_of(public[1])
+        gc = context_of(state)
         agent = server_frank.agent_of(app_data(gc) or AppDataDictionary())
     except DecodeError:
-        return server_frank.UNSIGNED, None
-    if (agent is None or agent.franking_signature_key != fed.key.public
-            or not server_frank.names_hub(agent, fed.domain)):
-        return server_frank.UNSIGNED, None
+        return server_frank.UNSIGNED, False
     suite = int(gc.cipher_suite)
-    if not server_frank.signs_with_ed25519(suite):
-        return server_frank.UNSIGNED, None
-    return suite, fed.key.raw()
+    signs = (agent is not None and agent.franking_signature_key == fed.key.public
+             and server_frank.names_hub(agent, fed.domain)
+             and server_frank.signs_with_ed25519(suite))
+    return suite, signs
 
 
 async def decorate(p: Host, items: list[m.QueueItem]) -> list[m.QueueItem]:

@@ -387,7 +387,7 @@ async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
     is empty (``accord.privacy.server_frank``)."""
     p = fed.provider
     p.limiter.check("group", b64e(group_id), now)
-    await _admit(fed, POST, origin, group_id, now, group)
+    c = await _admit(fed, POST, origin, group_id, now, group)
     mls_check.check_application(post.ciphertext, group_id, post.epoch)
 
     def verify(posting_key: bytes) -> None:
@@ -400,7 +400,7 @@ async def accept_post_franked(fed: Federation, origin: Origin, group_id: bytes,
     msg = NewMessage(new_msg_id(), "application", group_id, post.epoch, None, post.ciphertext,
                      now)
     named = mimi_user_uri(origin.account) if origin.kind == MIMI and origin.account else None
-    frank = await franking.frank_post(fed, msg, named)  # T13: never kept with the sender
+    frank = await franking.frank_post(fed, msg, named, c.group.epoch)  # T13: no sender kept
     notified = await p.store.hub_post(msg, post.nonce, now + p.config.retention_ms,
                                       item_encoder(None, frank=frank), verify, frank)
     await p.announce(notified)
