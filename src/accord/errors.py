@@ -59,8 +59,17 @@ class NotFound(AccordError):
 
 class NoConsent(NotFound):
     """A provider's user requires consent before its key material goes to a stranger
-    (``--require-consent``): to Accord's peer route a 404 like an unknown account (no
-    probing, T14), to a MIMI requester ``noConsent`` (draft-ietf-mimi-protocol-06 5.2)."""
+    (``--require-consent``): a MIMI requester is answered ``noConsent``
+    (draft-ietf-mimi-protocol-06 5.2), Accord's peer route a 404 whose code is
+    ``no_consent``; a stranger, an unknown user and one who blocked the requester
+    alike (no probing, T14). The requester's provider then asks for consent (5.7);
+    ``room``: the room the claim named ("" for none)."""
+
+    code = "no_consent"
+
+    def __init__(self, message: str, room: str = "") -> None:
+        super().__init__(message)
+        self.room = room
 
 
 class ConsentRequested(AccordError):
@@ -133,7 +142,7 @@ class StoreUnavailable(AccordError):
 # over its limit.
 _REFUSALS: tuple[type[AccordError], ...] = (
     DecodeError, ValidationError, CryptoError, AuthError, SenderRequired, NotFound, Conflict,
-    GroupMoved, RateLimited, ConsentRequested,
+    GroupMoved, RateLimited, ConsentRequested, NoConsent,
 )
 _BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
 _BY_CODE["payload_too_large"] = ValidationError

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from accord.errors import DecodeError, NotFound, ValidationError
-from accord.federation import consent, mimi_out, mls_check
+from accord.errors import DecodeError, NoConsent, NotFound, ValidationError
+from accord.federation import consent, consent_out, mimi_out, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.records import Delivered, Filing, ViewWrite
 from accord.wire import federation as fw
@@ -93,18 +93,26 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     """Claim a remote account's KeyPackages through its provider, for a local device
     (over MIMI for a group hubbed elsewhere: through that group's hub, 5.2).
 
+    A user who gave the requester no consent is asked for it, over either route
+    (``consent_out.ask``), and the device answered ``ConsentRequested``.
+
     The answer is the owner's provider's word about its own account: each
     KeyPackage must name ``account/device_id`` for that account (issue 17), and
     only then is each ``(account, device_id)`` pair bound here (confirmed); a
     device id bound for another account stays that account's.
     """
     domain = domain_of(account)
-    if fed.mimi:
-        resp = await mimi_out.claim(fed, account, by, now, cipher_suite, group_id)
-    else:
-        req = fw.FedClaimRequest(account=account, requester=by.account,
-                                 cipher_suite=cipher_suite)
-        resp = await fed.client.post(domain, CLAIM, req, m.ClaimResponse, now)
+    try:
+        if fed.mimi:
+            resp = await mimi_out.claim(fed, account, by, now, cipher_suite, group_id)
+        else:
+            req = fw.FedClaimRequest(account=account, requester=by.account,
+                                     cipher_suite=cipher_suite)
+            resp = await fed.client.post(domain, CLAIM, req, m.ClaimResponse, now)
+    except NoConsent as refused:
+        # the user gave ours no consent (MIMI noConsent, or Accord's route's no_consent):
+        # ask for it (5.7, once per scope and window) and tell the device so
+        raise await consent_out.ask(fed, by.account, account, refused.room, now) from None
     if resp.account != account:
         raise NotFound("the provider answered for another account")
     if any(key_package_owner(kp.key_package) != (account, kp.device_id)

@@ -14,7 +14,8 @@ Each answer becomes what Accord's own route answers, so the device sees the same
 typed errors either way: ``wrongEpoch`` is an ``EpochConflict`` naming the hub's
 epoch, ``notAllowed`` and ``invalidProposal`` a ``ValidationError`` with the hub's
 reason; a user the provider does not know is ``NotFound``; one who gave no consent is
-asked for it (5.7, ``accord.federation.consent_out``) and is ``ConsentRequested``.
+``NoConsent`` (naming the claim's room), which ``follower.claim`` turns into a consent
+request (5.7, ``accord.federation.consent_out``) and ``ConsentRequested``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
-from accord.errors import DecodeError, EpochConflict, NotFound, ValidationError
-from accord.federation import consent_out
+from accord.errors import DecodeError, EpochConflict, NoConsent, NotFound, ValidationError
 from accord.mls.codec import decode
 from accord.mls.structs import (
     Credential,
@@ -147,7 +147,8 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     (RFC 9421). A claim for a group hubbed elsewhere (the device a member of it) goes
     to its hub, naming the room; any other names none. A user who is unknown or was
     deleted is ``NotFound`` (no probing, T14); one who gave no consent is asked for it
-    (``consent_out.ask``, 5.7) and the device answered ``ConsentRequested``."""
+    (``NoConsent``: ``follower.claim`` asks, 5.7) and the device answered
+    ``ConsentRequested``."""
     domain = domain_of(account)
     send_to, room, consent_room = domain, b"", ""
     if group_id is not None:
@@ -173,8 +174,8 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
         raise NotFound("the provider answered for another user")
     code = w.KeyMaterialUserCode
     if resp.user_status in (code.NO_CONSENT, code.NO_CONSENT_FOR_THIS_ROOM):
-        # ask the target's provider for consent (5.7), at most once per scope and window
-        raise await consent_out.ask(fed, by.account, account, consent_room, now)
+        # the caller (follower.claim) asks the target's provider for consent (5.7)
+        raise NoConsent(f"{account} gave no consent", consent_room)
     if resp.user_status in (code.USER_UNKNOWN, code.USER_DELETED):
         raise NotFound("no such account")
     if resp.user_status == code.INCOMPATIBLE_PROTOCOL:

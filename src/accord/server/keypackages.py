@@ -117,14 +117,16 @@ async def claim_local(p: Provider, account: str, claimer: Claimer, now: int,
         raise ValidationError(f"this provider serves @{p.config.domain} accounts only")
     # One rule for every claimer, ours or a peer's (T14, issue 18): an account that
     # blocked the claimer (or its domain) looks like no account at all (no probing).
-    states = await p.store.fed_consent([account], claimer.requester)
-    if states.get(account) == "blocked":
-        raise NotFound(f"no account {account}")
     # --require-consent: a peer's user gets our user's key material only as a contact
-    # (our user accepted a request from it: MIMI 5.7 requestConsent, or a Welcome).
+    # (our user accepted a request from it: MIMI 5.7 requestConsent, or a Welcome);
+    # a stranger, an unknown account and a block look alike to it (no probing), and
+    # its provider may ask for consent (MIMI noConsent, Accord's route no_consent).
+    states = await p.store.fed_consent([account], claimer.requester)
     if claimer.peer is not None and p.config.require_consent \
             and states.get(account) != "contact":
-        raise NoConsent(f"no account {account}")  # as a block: no probing
+        raise NoConsent(f"no account {account}")
+    if states.get(account) == "blocked":
+        raise NotFound(f"no account {account}")
     one_time = admit_claim(p.limiter, claimer, account, now)
     claimed = await p.store.claim_key_packages(account, cipher_suite, now, one_time)
     handed = []  # a MIMI Welcome names its recipients by these refs (MIMI 5.5)
