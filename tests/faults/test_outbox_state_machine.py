@@ -56,6 +56,8 @@ class Peers:
         if path == ".well-known/accord":
             doc = fw.WellKnown(domain=peer, api_base=_url(peer), signing_key=self.keys[peer].public)
             return httpx.Response(200, json=encode(doc))
+        if path == ".well-known/mimi-protocol-directory":  # an Accord peer without MIMI
+            return httpx.Response(404)
         self.attempts[peer] += 1
         mode = self.mode[peer]
         if mode == "down":

@@ -74,6 +74,8 @@ class MisbehavingPeer:
         if path == "/.well-known/accord":
             doc = fw.WellKnown(domain="beta.test", api_base=self.url, signing_key=self.key.public)
             return await self._answer(writer, 200, json.dumps(encode(doc)).encode())
+        if path == "/.well-known/mimi-protocol-directory":  # an Accord peer without MIMI
+            return await self._answer(writer, 404, b"{}")
         self.attempts += 1
         if self.fault == "slow":
             await self.released.wait()  # no answer until the test ends: past any timeout

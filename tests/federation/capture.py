@@ -44,6 +44,7 @@ class Exchange:
     status: int
     response_headers: dict[str, str]
     response_body: bytes
+    tls_client: str = ""  # the domain the sender's TLS client certificate names (mTLS)
 
     @property
     def sender(self) -> str:
@@ -95,9 +96,10 @@ class RecordingProxy:
                 if full:
                     self.answer(503, {}, b"")
                     return
+                client, http = proxy.client_for(self)
                 try:
-                    r = proxy.http.request(self.command, proxy.upstream + self.path,
-                                           headers=headers, content=body)
+                    r = http.request(self.command, proxy.upstream + self.path,
+                                     headers=headers, content=body)
                     status, out = r.status_code, r.content[:MAX_BODY]
                     out_headers = {k.lower(): v for k, v in r.headers.items()
                                    if k.lower() not in HOP_BY_HOP}
@@ -107,7 +109,7 @@ class RecordingProxy:
                     proxy.exchanges.append(Exchange(
                         proxy.domain, self.command, self.path,
                         {k.lower(): v for k, v in self.headers.items()}, body, status,
-                        out_headers, out))
+                        out_headers, out, client))
                 self.answer(status, out_headers, out)
 
             def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -121,6 +123,11 @@ class RecordingProxy:
             do_GET = do_POST = do_PUT = do_DELETE = relay  # noqa: N815
 
         return Handler
+
+    def client_for(self, handler: BaseHTTPRequestHandler) -> tuple[str, httpx.Client]:
+        """Who sent ``handler``'s request (its TLS client's domain, "" without TLS) and
+        the client that forwards it upstream."""
+        return "", self.http
 
     def start(self) -> RecordingProxy:
         self.thread.start()

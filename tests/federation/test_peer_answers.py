@@ -18,6 +18,7 @@ from accord.errors import (
     ValidationError,
 )
 from accord.federation.discovery import Peer
+from accord.federation.negotiation import Directories
 from accord.federation.peer_client import MAX_RESPONSE, PeerClient, new_http_client
 from accord.federation.provider_key import ProviderKey
 from accord.wire import messages as m
@@ -44,8 +45,11 @@ class Endless(httpx.AsyncByteStream):
 
 
 def client(handler: httpx.MockTransport) -> PeerClient:
+    async def no_directory(domain: str, url: str) -> tuple[int, bytes]:
+        return 404, b""
+
     return PeerClient("alpha.test", ProviderKey.generate(), StaticResolver(),  # type: ignore[arg-type]
-                      new_http_client(handler))
+                      new_http_client(handler), Directories(no_directory))
 
 
 async def ask(peer: PeerClient) -> m.DeviceList:

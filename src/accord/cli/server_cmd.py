@@ -56,7 +56,12 @@ def lock_data_dir(data_dir: Path) -> None:
 @click.option("--mimi-transport", is_flag=True, default=False,
               help="Send room traffic to peers over draft-ietf-mimi-protocol-06 only "
               "(/mimi/v1/update, submitMessage, notify) instead of Accord's /federation/v1 "
-              "API; both are always served (docs/INTEROP.md).")
+              "API, to every peer (without it, only to plain MIMI peers: those whose "
+              "directory lists no accord-* extension); both are served (docs/INTEROP.md).")
+@click.option("--mimi-plain", is_flag=True, default=False,
+              help="Run as a plain MIMI provider: advertise no accord-* extension, serve no "
+              "/federation/v1, send everything over MIMI, and authenticate peers by mutual "
+              "TLS alone (needs --tls-cert, --tls-key and --peer-ca; docs/INTEROP.md).")
 @click.option("--require-consent", is_flag=True, default=False,
               help="Hand our users' KeyPackages to another provider's user only once the "
               "user consented (accepted a message request from it); a stranger's provider "
@@ -135,6 +140,7 @@ def run(
     key_file: str | None = None,
     mimi_transport: bool = False,
     require_consent: bool = False,
+    mimi_plain: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -156,6 +162,9 @@ def run(
             PeerRevocations(peer_crl, peer_ca, wall_clock_ms())
         except PeerCrlError as exc:
             raise click.UsageError(f"--peer-crl: {exc}") from exc
+    if mimi_plain and not peer_ca:
+        raise click.UsageError("--mimi-plain authenticates peers by mutual TLS alone: it "
+                               "needs --tls-cert, --tls-key and --peer-ca")
     if key_file and not database:
         raise click.UsageError("--key-file seals keys kept in PostgreSQL (--database); on "
                                "SQLite the keys are files of the data folder, mode 0600")
@@ -196,6 +205,7 @@ def run(
         key_file=key_file,
         mimi_transport=mimi_transport,
         require_consent=require_consent,
+        mimi_plain=mimi_plain,
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

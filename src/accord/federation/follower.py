@@ -2,7 +2,7 @@
 
 Its devices keep talking to their own provider only. It forwards their
 commits and proposals to the hub (attributable: the device and its account
-travel along; over MIMI, ``Federation.mimi``, as the draft's update,
+travel along; over MIMI, when ``Federation.mimi_to`` says so for the hub, as the draft's update,
 :mod:`accord.federation.mimi_out`), and their application posts exactly as the member signed
 them, adding nothing that names the sender (T11). What the hub fans out it
 files into its devices' queues (:func:`deliver`), once per ``msg_id`` since
@@ -36,7 +36,7 @@ BLOBS = "/federation/v1/blobs"
 
 async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
                          req: m.CommitRequest, now: int) -> m.CommitResponse:
-    if fed.mimi:  # issue 22: the hub learns the change from the commit itself (5.3)
+    if await fed.mimi_to(group.hub, now):  # issue 22: the hub reads the commit itself (5.3)
         return await mimi_out.forward_commit(fed, group, req, now)
     # Where an added device lives is the domain of its credential's account (issue 17);
     # the hub checks each against the commit's content in any case.
@@ -57,7 +57,7 @@ async def forward_commit(fed: Federation, by: DeviceRecord, group: GroupRecord,
 
 async def forward_proposal(fed: Federation, by: DeviceRecord, group: GroupRecord,
                            req: m.ProposalRequest, now: int) -> m.PostResponse:
-    if fed.mimi:
+    if await fed.mimi_to(group.hub, now):
         return await mimi_out.forward_proposal(fed, group, req, now)
     fp = fw.FedProposal(group_id=group.group_id, sender=by.device_id,
                         sender_account=by.account, epoch=req.epoch, proposal=req.proposal)
@@ -103,7 +103,7 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     """
     domain = domain_of(account)
     try:
-        if fed.mimi:
+        if await _claim_over_mimi(fed, domain, group_id, now):
             resp = await mimi_out.claim(fed, account, by, now, cipher_suite, group_id)
         else:
             req = fw.FedClaimRequest(account=account, requester=by.account,
@@ -123,10 +123,29 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
     return resp
 
 
+async def _claim_over_mimi(fed: Federation, domain: str, group_id: bytes | None, now: int
+                           ) -> bool:
+    """A claim goes over MIMI when the target's provider gets MIMI, or when it is for a
+    group whose hub does (5.2: a claim for a room goes through its hub)."""
+    if await fed.mimi_to(domain, now):
+        return True
+    if group_id is None:
+        return False
+    hub = (await fed.provider.store.get_group(group_id)).hub
+    return hub != fed.domain and await fed.mimi_to(hub, now)
+
+
+async def _accord_api(fed: Federation, domain: str, now: int) -> None:
+    """What MIMI has no endpoint for goes over Accord's API, to Accord peers only."""
+    if not await fed.accord_api_to(domain, now):
+        raise NotFound(f"{domain} is a plain MIMI provider: it offers no Accord peer API")
+
+
 async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
     """A remote account's public device list, relayed from its provider (T06: the
     client checks each key against that provider's transparency log anyway)."""
     domain = domain_of(account)
+    await _accord_api(fed, domain, now)
     resp = await fed.client.post(domain, DEVICES, fw.FedDevicesRequest(account=account),
                                  m.DeviceList, now)
     if resp.account != account:
@@ -136,6 +155,7 @@ async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
 
 async def fetch_blob(fed: Federation, domain: str, blob_id: str, now: int) -> bytes:
     """Another provider's encrypted blob, for one of our devices (it only has ciphertext)."""
+    await _accord_api(fed, domain, now)
     return await fed.client.post_raw(domain, BLOBS, fw.FedBlobRequest(blob_id=blob_id), now,
                                      fed.provider.config.max_blob)
 

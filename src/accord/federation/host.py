@@ -44,6 +44,8 @@ class HostConfig(Protocol):
     def mimi_transport(self) -> bool: ...  # room traffic to peers over MIMI only (issue 22)
     @property
     def require_consent(self) -> bool: ...  # key material to peers' contacts only (MIMI 5.7)
+    @property
+    def mimi_plain(self) -> bool: ...  # a plain MIMI peer: no accord-* extension, mTLS only
 
 
 class Host(Protocol):

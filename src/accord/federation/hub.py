@@ -238,8 +238,9 @@ def item_encoder(sender_account: str | None, frank: bytes | None = None,
     ``frank`` (T13) goes with an application item, the hub's chain link
     (T07, computed in the commit's transaction) with a commit and its Welcome,
     and a Welcome's sealed first-contact requests (issue 18) with it, each to the
-    follower hosting its device. ``tree``, for a hub fanning out over MIMI, gives a
-    Welcome's RatchetTreeOption (MIMI 5.5), read in the commit's transaction.
+    follower hosting its device. ``tree`` gives a Welcome's RatchetTreeOption for a
+    follower that gets MIMI fan-out (MIMI 5.5; which one is decided per follower when
+    the item is sent, ``Federation.mimi_to``), read in the commit's transaction.
     """
 
     def encode(msg: NewMessage, recipients: list[str], roster: Roster | None,
@@ -337,7 +338,7 @@ async def accept_commit(fed: Federation, origin: Origin, group_id: bytes,
 
     new_group, notified = await fed.provider.store.hub_commit(
         change, commit_msg, welcome, c.allowed,
-        item_encoder(account, None, req.first_contact, tree if fed.mimi else None),
+        item_encoder(account, None, req.first_contact, tree),
         fed.domain, planned, c.requests, origin.peer, sealed, group_info,
     )
     await fed.provider.announce(notified)

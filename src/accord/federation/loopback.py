@@ -76,6 +76,7 @@ class Provider:
     # mutual TLS (issue 22): (certificate, key, trust anchors of peers), all PEM files
     tls: tuple[Path, Path, Path] | None = None
     mimi: bool = False  # --mimi-transport: room traffic over MIMI only (issue 22)
+    plain: bool = False  # --mimi-plain (with tls): a plain MIMI peer, mutual TLS alone
     crl: Path | None = None  # --peer-crl, with tls: CRLs of the peers' anchors
     require_consent: bool = False  # --require-consent (MIMI 5.7)
 
@@ -103,6 +104,8 @@ class Provider:
             cmd += ["--mimi-transport"]
         if self.require_consent:
             cmd += ["--require-consent"]
+        if self.plain:
+            cmd += ["--mimi-plain"]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         self.proc = spawn_healthy(cmd, self.log_path, self.url, START_TIMEOUT_S, self.domain)

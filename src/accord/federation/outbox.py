@@ -3,8 +3,8 @@
 Rows are written by the hub in the same transaction as its local fan-out
 (``accord.storage.federation_sql``). :func:`drain_once` takes, for every
 peer whose backoff has expired, the oldest items (up to a batch), sends
-them in one signed ``deliver`` request (a hub in MIMI mode: one ``notify``
-per room, :mod:`accord.federation.mimi_fanout`) and deletes them once the
+them in one signed ``deliver`` request (to a peer that gets MIMI,
+``Federation.mimi_to``: one ``notify`` per room, :mod:`accord.federation.mimi_fanout`) and deletes them once the
 peer answered 2xx (MIMI: 201). A peer that cannot be reached, fails (5xx) or throttles us
 (429) is tried again after an exponential backoff (:mod:`outbox_policy`).
 A batch the peer refuses (4xx) is retried item by item, and only the items
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -64,9 +65,12 @@ async def _send(fed: Federation, peer: str, queued: list[Queued], now: int) -> N
             await consent_out.send(fed, peer, c, now)
     if not items:
         return
-    if fed.mimi:  # --mimi-transport: FanoutMessages to the follower's notify (MIMI 5.5)
+    if await fed.mimi_to(peer, now):  # FanoutMessages to the follower's notify (MIMI 5.5)
         await mimi_fanout.notify(fed, peer, items, now)
         return
+    # a Welcome's ratchet tree is for MIMI fan-out only (an Accord member reads the tree
+    # its Welcome's GroupInfo carries)
+    items = [dataclasses.replace(i, ratchet_tree=None) for i in items]
     await fed.client.post(peer, DELIVER, fw.FedDeliver(items=items), fw.FedDeliverResponse, now)
 
 

@@ -3,7 +3,10 @@
 One ``httpx.AsyncClient`` per provider, from :mod:`accord.http_client`:
 no ``User-Agent`` (T15: no software name or version). Every request is signed (RFC 9421, see
 :mod:`accord.federation.http_signatures`) with a fresh nonce and the
-caller's ``now``. A peer's JSON error comes back as the matching
+caller's ``now`` (a plain MIMI provider, ``--mimi-plain``, signs nothing: mutual
+TLS authenticates it). A MIMI request goes to the URL the peer's directory names
+for a plain MIMI peer (it publishes no ``/.well-known/accord``), else to the peer's
+API base as Accord's routes. A peer's JSON error comes back as the matching
 :mod:`accord.errors` class; an unreachable peer, a 5xx, or a refusal of our
 own signature becomes :class:`~accord.errors.PeerUnavailable`.
 """
@@ -28,6 +31,7 @@ from accord.errors import (
 )
 from accord.federation.discovery import Resolver
 from accord.federation.http_signatures import sign_request
+from accord.federation.negotiation import Directories
 from accord.federation.peer_tls import NO_KEEPALIVE
 from accord.federation.provider_key import ProviderKey
 from accord.http_client import async_client
@@ -40,6 +44,7 @@ T = TypeVar("T")
 W = TypeVar("W", bound=WireStruct)
 TIMEOUT_S = 10.0
 MAX_RESPONSE = 4 * 1024 * 1024
+MAX_DIRECTORY_RESPONSE = 64 * 1024
 
 
 def new_http_client(transport: httpx.AsyncBaseTransport | None = None,
@@ -69,11 +74,31 @@ def new_http_client(transport: httpx.AsyncBaseTransport | None = None,
 
 class PeerClient:
     def __init__(self, domain: str, key: ProviderKey, resolver: Resolver,
-                 http: httpx.AsyncClient) -> None:
+                 http: httpx.AsyncClient, directories: Directories, sign: bool = True) -> None:
         self.domain = domain
         self.key = key
         self.resolver = resolver
         self.http = http
+        self.directories = directories
+        self.sign = sign  # False: a plain MIMI provider (mutual TLS alone, no Accord API)
+
+    async def fetch_directory(self, domain: str, url: str) -> tuple[int, bytes]:
+        """GET a peer's MIMI directory (5.1): its status and body (bounded)."""
+        r = await read_bounded(self.http, domain, self.http.build_request("GET", url),
+                               MAX_DIRECTORY_RESPONSE)
+        return r.status_code, r.content
+
+    async def _mimi_url(self, domain: str, key: str, target: str, now: int) -> httpx.URL:
+        """Where endpoint ``key`` of ``domain`` is: its directory's URL for a plain MIMI
+        peer, or when this provider is one (it knows no Accord document); else the
+        Accord peer's API base, as its other routes."""
+        if domain == self.domain:
+            raise ValidationError("a provider does not federate with itself")
+        directory = await self.directories.get(domain, now)
+        if directory.plain or not self.sign:
+            return httpx.URL(directory.url(key, target))
+        peer = await self.resolver.resolve(domain, now)
+        return httpx.URL(peer.api_base + mimi.endpoint_path(key, target))
 
     async def fetch_well_known(self, domain: str, url: str) -> WellKnown:
         r = await read_bounded(self.http, domain, self.http.build_request("GET", url), MAX_RESPONSE)
@@ -103,8 +128,8 @@ class PeerClient:
         """POST a MIMI request (draft-ietf-mimi-protocol-06 5) to ``domain``'s endpoint
         ``key`` for ``target`` (a room or user URI), signed as every peer request;
         decode the answer as ``response``. A refusal is typed as on Accord's routes."""
-        path = mimi.endpoint_path(key, target)
-        r = await self._send(domain, path, msg, now, body=msg.to_bytes(),
+        url = await self._mimi_url(domain, key, target, now)
+        r = await self._send(domain, url, msg, now, body=msg.to_bytes(),
                              content_type=mimi.MEDIA_TYPE)
         if r.status_code != 200 or r.headers.get("content-type") != mimi.MEDIA_TYPE:
             _answer(domain, r, dict)
@@ -125,23 +150,28 @@ class PeerClient:
                                 now: int) -> None:
         """POST a MIMI request whose answer is a 201 with no body (5.5 notify, 5.7
         requestConsent and updateConsent); a refusal is typed as on Accord's routes."""
-        r = await self._send(domain, mimi.endpoint_path(key, target), None, now,
-                             body=body, content_type=mimi.MEDIA_TYPE)
+        url = await self._mimi_url(domain, key, target, now)
+        r = await self._send(domain, url, None, now, body=body, content_type=mimi.MEDIA_TYPE)
         if r.status_code != 201:
             _answer(domain, r, dict)
             raise PeerUnavailable(f"provider {domain} sent an unexpected answer"
                                   f" (HTTP {r.status_code}, {key} answers 201)")
 
-    async def _send(self, domain: str, path: str, msg: Any, now: int,
+    async def _send(self, domain: str, where: str | httpx.URL, msg: Any, now: int,
                     limit: int = MAX_RESPONSE, body: bytes | None = None,
                     content_type: str = "application/json") -> httpx.Response:
+        """POST to ``where``: a path of Accord's peer API, or a MIMI endpoint's URL."""
         if domain == self.domain:
             raise ValidationError("a provider does not federate with itself")
-        peer = await self.resolver.resolve(domain, now)
+        if isinstance(where, str):  # Accord's own peer API, never from a plain MIMI provider
+            if not self.sign:
+                raise ValidationError("a plain MIMI provider (--mimi-plain) does not use "
+                                      "Accord's peer API")
+            where = httpx.URL((await self.resolver.resolve(domain, now)).api_base + where)
         if body is None:
             body = dumps(msg)
-        url = httpx.URL(peer.api_base + path)
-        headers = sign_request(
+        url = where
+        headers = {} if not self.sign else sign_request(
             self.key.sign,
             method="POST",
             authority=url.netloc.decode("ascii"),

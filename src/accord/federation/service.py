@@ -10,7 +10,10 @@ it imports neither. Incoming peer requests are
 authenticated here (:meth:`Federation.authenticate`): RFC 9421 signature
 against the key the peer publishes, a ``created`` window, a single-use
 nonce kept in the store, and rate limits per address before the signature
-check and per peer after it (T14).
+check and per peer after it (T14). A plain MIMI peer, which publishes no Accord key,
+is authenticated by its TLS client certificate alone
+(:meth:`Federation.authenticate_unsigned`). Which transport a peer gets is one
+rule, :meth:`Federation.mimi_to` (:mod:`accord.federation.negotiation`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from accord.errors import AuthError, NotFound, ValidationError
+from accord.errors import AuthError, NotFound, PeerUnavailable, ValidationError
 from accord.federation import http_signatures as hs
 from accord.federation.discovery import Resolver
 from accord.federation.host import Host
+from accord.federation.negotiation import Directories, mimi_only
 from accord.federation.outbox_policy import Backoff
 from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.peer_tls import PeerRevocations, client_context, outbound_check
@@ -76,17 +80,37 @@ class Federation(Generic[H]):
             transport, client_context(pc.tls_cert, pc.tls_key, pc.peer_ca),
             outbound_check(self.revocations, provider.clock) if self.revocations else None)
         resolver = Resolver(self._fetch, config.peers, dns=config.dns_discovery)
-        self.client = PeerClient(config.domain, key, resolver, self.http)
+        self.directories = Directories(self._fetch_directory, config.peers,
+                                       dns=config.dns_discovery)
+        # --mimi-plain: a plain MIMI peer (no accord-* extension, no Accord peer API, no
+        # request signature: mutual TLS alone authenticates it, both ways)
+        self.plain = pc.mimi_plain
+        self.client = PeerClient(config.domain, key, resolver, self.http, self.directories,
+                                 sign=not self.plain)
         self.limiter = RateLimiter(config.limits)
         self.outbox_news = asyncio.Event()
 
     async def _fetch(self, domain: str, url: str):  # type: ignore[no-untyped-def]
         return await self.client.fetch_well_known(domain, url)
 
+    async def _fetch_directory(self, domain: str, url: str) -> tuple[int, bytes]:
+        return await self.client.fetch_directory(domain, url)
+
     @property
-    def mimi(self) -> bool:
-        """Room traffic to peers goes over draft-ietf-mimi-protocol-06 only (issue 22)."""
-        return self.provider.config.mimi_transport
+    def mimi_everywhere(self) -> bool:
+        """This provider sends room traffic to every peer over MIMI only
+        (``--mimi-transport`` or ``--mimi-plain``, issue 22)."""
+        return self.provider.config.mimi_transport or self.plain
+
+    async def mimi_to(self, domain: str, now: int) -> bool:
+        """Room traffic to ``domain`` goes over draft-ietf-mimi-protocol-06 only: the one
+        rule of :func:`accord.federation.negotiation.mimi_only` (issue 22)."""
+        return await mimi_only(self.directories, self.mimi_everywhere, domain, now)
+
+    async def accord_api_to(self, domain: str, now: int) -> bool:
+        """``domain`` takes Accord's own peer API (what MIMI has no endpoint for:
+        device lists, blobs, reports): neither side is a plain MIMI peer."""
+        return not self.plain and not (await self.directories.get(domain, now)).plain
 
     @property
     def resolver(self) -> Resolver:
@@ -124,6 +148,30 @@ class Federation(Generic[H]):
         expires = (claim.created + self.config.window_s + 1) * 1000
         await self.provider.store.fed_use_nonce(claim.keyid, claim.nonce, expires)
         return claim.keyid
+
+    async def authenticate_unsigned(self, peer: str, address: str, now: int) -> str:
+        """``peer`` for an unsigned MIMI request whose TLS client certificate the caller
+        checked names ``peer`` (mutual TLS, MIMI 4.1), or a typed error.
+
+        Only a plain MIMI peer may go without Accord's signature: a peer whose
+        directory lists Accord's extensions, or serves none, publishes an Accord key
+        and must sign (no downgrade); a directory that cannot be fetched refuses the
+        request rather than count the peer as plain. A plain provider (``--mimi-plain``)
+        takes every peer on its certificate alone, as MIMI does."""
+        self.limiter.check("peer_address", address, now)
+        if peer == self.domain or peer in self.config.blocked_peers:
+            raise AuthError("requests from this provider are refused")
+        if not self.plain:
+            try:
+                plain = (await self.directories.get(peer, now)).plain
+            except (NotFound, PeerUnavailable) as exc:
+                raise AuthError("an unsigned request from a provider whose MIMI directory "
+                                "cannot be read") from exc
+            if not plain:
+                raise AuthError("this provider offers Accord's extensions: its requests "
+                                "must be signed (RFC 9421)")
+        self.limiter.check("peer", peer, now)
+        return peer
 
 
 def requester_of(peer: str, requester: str) -> str:

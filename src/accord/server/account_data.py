@@ -85,6 +85,8 @@ async def _tell_peers(p: Provider, peers: list[str], account: str, devices: list
     note = w.FedAccountDeleted(account=account, device_ids=devices)
     for peer in peers[:1000]:
         try:
+            if not await fed.accord_api_to(peer, now):
+                continue  # a plain MIMI peer: MIMI has no deletion notice
             await fed.client.post(peer, FED_DELETED, note, w.DeleteAccountResult, now)
             told.append(peer)
         except AccordError as exc:

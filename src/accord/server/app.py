@@ -109,7 +109,9 @@ def create_app(config: ServerConfig, clock: Callable[[], int] = wall_clock_ms, *
 
     routes = [Route("/openapi.json", openapi, methods=["GET"]), *http_routes(),
               *privacy_routes(), *consent_routes(), *rendezvous_routes(),
-              *federation_routes(), *mimi_routes(), *transparency_routes(),
+              # a plain MIMI provider (--mimi-plain) serves none of Accord's peer API
+              *([] if config.mimi_plain else federation_routes()), *mimi_routes(),
+              *transparency_routes(),
               WebSocketRoute("/v1/ws", push_endpoint), *health_routes(), *extra_routes]
     app = Starlette(
         routes=routes,

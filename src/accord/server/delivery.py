@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from accord.errors import NotFound, SenderRequired
+from accord.errors import NotFound, PeerUnavailable, SenderRequired
 from accord.federation import franking, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
@@ -25,15 +25,20 @@ from accord.wire import messages as m
 log = logging.getLogger("accord.server.delivery")
 
 
-def named_sender(p: Provider, group: GroupRecord) -> bool:
-    """Posts to ``group`` name their sender: its hub is elsewhere and this provider sends
-    room traffic over MIMI only, whose submitMessage names it (``federation.mimi_post``)."""
-    return group.hub != p.config.domain and p.config.mimi_transport
+async def named_sender(p: Provider, group: GroupRecord, now: int) -> bool:
+    """Posts to ``group`` name their sender: its hub is elsewhere and gets room traffic
+    over MIMI (``Federation.mimi_to``), whose submitMessage names it
+    (``federation.mimi_post``)."""
+    return group.hub != p.config.domain and await p.federation.mimi_to(group.hub, now)
 
 
-def _state(p: Provider, group: GroupRecord, hub_links: bool = True) -> m.GroupState:
+async def _state(p: Provider, group: GroupRecord, hub_links: bool = True) -> m.GroupState:
+    try:
+        named = await named_sender(p, group, p.clock())
+    except PeerUnavailable:  # the hub's directory unreadable now: a post asks again
+        named = False
     return m.GroupState(group.group_id, group.hub, group.epoch, list(group.members),
-                        list(group.erased), named_sender(p, group), hub_links)
+                        list(group.erased), named, hub_links)
 
 
 async def _member_group(p: Provider, by: DeviceRecord, group_id: bytes) -> GroupRecord:
@@ -51,14 +56,14 @@ async def create_group(
     group = await p.store.create_group(
         req.group_id, p.config.domain, by.device_id, req.posting_key, now, state
     )
-    return _state(p, group)
+    return await _state(p, group)
 
 
 async def get_group(p: Provider, by: DeviceRecord, group_id: bytes) -> m.GroupState:
     group = await _member_group(p, by, group_id)
     # a group followed over MIMI fan-out gets no chain links (``mimi_follower``)
     followed = group.hub != p.config.domain and await p.store.mimi_view(group_id) is not None
-    return _state(p, group, hub_links=not followed)
+    return await _state(p, group, hub_links=not followed)
 
 
 # A running provider always runs federation (accord.server.app): a group is
@@ -115,7 +120,7 @@ async def post_application(
     group = await p.store.get_group(group_id)
     if group.hub != p.config.domain:
         p.limiter.check("group", b64e(group_id), now)
-        if not named_sender(p, group):
+        if not await named_sender(p, group, now):
             return await follower.forward_post(p.federation, group, req, now)
         if by is None:
             raise SenderRequired("this group's hub takes messages over MIMI, which names"

@@ -13,6 +13,7 @@ The log names the route template and the status, never a peer's body.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from accord.errors import AccordError
+from accord.errors import AccordError, AuthError
 from accord.federation import follower, hub
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.peer_tls import check_peer_certificate
@@ -37,6 +38,8 @@ from accord.server.transparency import well_known_head
 from accord.wire import encode, parse
 from accord.wire import federation as fw
 from accord.wire import messages as m
+from accord.wire.federation import DOMAIN_RE
+from accord.wire.mimi import PREFIX as MIMI_PREFIX
 
 log = logging.getLogger("accord.federation.http")
 Handler = Callable[[Federation[Provider], str, Any, int], Awaitable[Any]]
@@ -65,19 +68,47 @@ async def well_known(request: Request) -> Response:
 
 async def authenticated(request: Request) -> tuple[Federation[Provider], str, bytes, int]:
     """The federation, the signing peer's domain, the body and now: every peer route's
-    (Accord's and MIMI's) one way in. A typed error for an unsigned or refused peer."""
+    (Accord's and MIMI's) one way in. A typed error for an unsigned or refused peer.
+
+    An unsigned MIMI request (and every request to a plain MIMI provider,
+    ``--mimi-plain``) is taken on mutual TLS alone, from a plain MIMI peer only
+    (``Federation.authenticate_unsigned``): the ``From`` header names the provider
+    (MIMI 4.1) and the verified client certificate must name it too."""
     fed = _fed(request)
     now = fed.provider.clock()
     config = fed.provider.config
     body = await read_body(request, config.max_json_body + m.MAX_MESSAGE, config.body_timeout_s)
-    peer = await fed.authenticate(
-        request.method, request.headers.get("host", ""), request.url.path,
-        request.headers, body, request.client.host if request.client else "-", now,
-    )
-    if config.peer_ca:  # issue 22: mutual TLS, the certificate names the signer
+    address = request.client.host if request.client else "-"
+    if fed.plain or _unsigned_mimi(request):
+        if not config.peer_ca:
+            raise AuthError("federation requests must carry Signature-Input and Signature "
+                            "(RFC 9421), or come over mutual TLS")
+        peer = _source_domain(request)
         check_peer_certificate(request.scope, peer, fed.revocations, now)
+        peer = await fed.authenticate_unsigned(peer, address, now)
+    else:
+        peer = await fed.authenticate(
+            request.method, request.headers.get("host", ""), request.url.path,
+            request.headers, body, address, now,
+        )
+        if config.peer_ca:  # issue 22: mutual TLS, the certificate names the signer
+            check_peer_certificate(request.scope, peer, fed.revocations, now)
     await gate_peer(fed.provider, peer)  # issue 11: a refused peer provider
     return fed, peer, body, now
+
+
+def _unsigned_mimi(request: Request) -> bool:
+    return (request.url.path.startswith(MIMI_PREFIX + "/")
+            and "signature" not in request.headers and "signature-input" not in request.headers)
+
+
+def _source_domain(request: Request) -> str:
+    """The provider a MIMI request's ``From`` header names (``mimi@DOMAIN``, MIMI 4.1)."""
+    local, _, domain = request.headers.get("from", "").strip().lower().partition("@")
+    if local != "mimi" or not re.fullmatch(DOMAIN_RE, domain):
+        raise AuthError("an unsigned MIMI request names its provider in From "
+                        "(mimi@DOMAIN, MIMI 4.1)")
+    return domain
 
 
 def peer_endpoint(spec: PeerSpec) -> Callable[[Request], Awaitable[Response]]:

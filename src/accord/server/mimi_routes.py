@@ -285,7 +285,8 @@ EXTENSIONS: dict[str, str] = {
 async def directory(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     doc = {s.key: s.template(base) for s in MIMI_SPECS}
-    doc.update({k: base + path for k, path in EXTENSIONS.items()})
+    if not request.app.state.provider.config.mimi_plain:  # a plain MIMI peer lists none
+        doc.update({k: base + path for k, path in EXTENSIONS.items()})
     return JSONResponse(doc, headers={"Cache-Control": "max-age=3600"})
 
 

@@ -62,6 +62,10 @@ class ServerConfig:
     # issue 22: our users' key material goes to a peer's user only once they consented
     # (a contact); a stranger's provider is answered noConsent and asks (MIMI 5.7)
     require_consent: bool = False
+    # issue 22: run as a plain MIMI peer: the directory lists no accord-* extension,
+    # Accord's /federation/v1 is not served, peers are authenticated by mutual TLS
+    # alone (no request signatures either way), and everything is sent over MIMI
+    mimi_plain: bool = False
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(
