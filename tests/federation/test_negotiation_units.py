@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from accord.cli.server_cmd import server
 from accord.errors import AuthError, NotFound, PeerUnavailable, ValidationError
 from accord.federation.negotiation import Directories, mimi_only, parse
 from accord.federation.peer_client import PeerClient, new_http_client
@@ -32,6 +34,7 @@ class Peer:
     def __init__(self, status: int = 200, doc: dict[str, str] | None = None) -> None:
         self.status, self.doc = status, doc
         self.calls: list[str] = []
+        self.paths: list[str] = []  # what a mock transport was asked
 
     async def fetch(self, domain: str, url: str) -> tuple[int, bytes]:
         self.calls.append(url)
@@ -110,7 +113,7 @@ async def fed(tmp_path: Path) -> AsyncIterator[tuple[Federation, Peer]]:
     peer = Peer(doc=MIMI)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/.well-known/mimi-protocol-directory"
+        peer.paths.append(request.url.path)
         body = orjson.dumps(peer.doc) if peer.doc is not None else b""
         return httpx.Response(peer.status, content=body)
 
@@ -138,3 +141,44 @@ async def test_T01_only_a_plain_peer_goes_unsigned(fed: tuple[Federation, Peer])
             await federation.authenticate_unsigned("beta.test", "10.0.0.1", 0)
     with pytest.raises(AuthError):
         await federation.authenticate_unsigned("alpha.test", "10.0.0.1", 0)  # ourselves
+
+
+def test_a_plain_provider_needs_mutual_tls(tmp_path: Path) -> None:
+    """--mimi-plain authenticates peers by their certificates alone: without --peer-ca it
+    would take no peer at all, or worse, so it does not start."""
+    result = CliRunner().invoke(server, ["--data", str(tmp_path / "data"), "--domain",
+                                         "plain.test", "--port", "0", "--mimi-plain"])
+    assert result.exit_code == 2 and "--mimi-plain" in result.output, result.output
+    assert not (tmp_path / "data").exists()
+
+
+async def test_nothing_of_accords_is_asked_of_a_plain_peer(fed: tuple[Federation, Peer]
+                                                           ) -> None:
+    """Device lists, blobs, reports and transparency all find a peer through its Accord
+    document: for a plain MIMI peer it is not even fetched."""
+    federation, peer = fed
+    with pytest.raises(NotFound, match="plain MIMI"):
+        await federation.resolver.resolve("beta.test", 0)
+    assert peer.paths == ["/.well-known/mimi-protocol-directory"]
+
+
+async def test_a_plain_provider_reads_no_accord_document(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path, mimi_plain=True),
+                        store)
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(404)
+
+    federation = Federation(provider, ProviderKey.generate(),
+                            FederationConfig("alpha.test", {"beta.test": BASE}),
+                            httpx.MockTransport(handler))
+    try:
+        with pytest.raises(NotFound, match="plain MIMI"):
+            await federation.resolver.resolve("beta.test", 0)
+        assert paths == [] and await federation.mimi_to("beta.test", 0)
+    finally:
+        await federation.close()
+        await store.close()

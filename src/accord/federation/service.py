@@ -91,6 +91,17 @@ class Federation(Generic[H]):
         self.outbox_news = asyncio.Event()
 
     async def _fetch(self, domain: str, url: str):  # type: ignore[no-untyped-def]
+        """``/.well-known/accord`` of an Accord peer. A plain MIMI provider publishes none
+        and reads none (issue 22): nothing of Accord's (device lists, blobs, reports,
+        transparency) is asked of a plain peer, and a plain provider asks nobody."""
+        if self.plain:
+            raise NotFound("a plain MIMI provider (--mimi-plain) reads no Accord document")
+        try:
+            plain = (await self.directories.get(domain, self.provider.clock())).plain
+        except (NotFound, PeerUnavailable):
+            plain = False  # its Accord document decides (an Accord peer without MIMI)
+        if plain:
+            raise NotFound(f"{domain} is a plain MIMI provider: it has no Accord document")
         return await self.client.fetch_well_known(domain, url)
 
     async def _fetch_directory(self, domain: str, url: str) -> tuple[int, bytes]:
