@@ -15,7 +15,13 @@ from click.testing import CliRunner
 
 from accord.cli.server_cmd import server
 from accord.errors import AuthError, NotFound, PeerUnavailable, ValidationError
-from accord.federation.negotiation import Directories, mimi_only, parse
+from accord.federation.negotiation import (
+    DEFAULT_TTL_MS,
+    FAILURE_TTL_MS,
+    Directories,
+    mimi_only,
+    parse,
+)
 from accord.federation.peer_client import PeerClient, new_http_client
 from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
@@ -67,12 +73,17 @@ async def test_a_directory_is_cached_until_it_expires() -> None:
 
 
 async def test_an_unreadable_directory_is_unavailable_never_plain() -> None:
+    """A failure is remembered for a short while (a peer that is down costs one
+    timeout per interval, not one per request), then the directory is asked again."""
     for peer in (Peer(503), Peer(200, None), Peer(302)):
         d = directories(peer)
         with pytest.raises(PeerUnavailable):
             await d.get("beta.test", 0)
-        with pytest.raises(PeerUnavailable):  # nothing cached: asked again
-            await d.get("beta.test", 1)
+        with pytest.raises(PeerUnavailable):
+            await d.get("beta.test", FAILURE_TTL_MS - 1)
+        assert len(peer.calls) == 1
+        peer.status, peer.doc = 200, MIMI  # back, and plain
+        assert (await d.get("beta.test", FAILURE_TTL_MS)).plain
         assert len(peer.calls) == 2
 
 
@@ -134,11 +145,12 @@ async def test_T01_only_a_plain_peer_goes_unsigned(fed: tuple[Federation, Peer])
     directory (an Accord provider), keeps the signature requirement."""
     federation, peer = fed
     assert await federation.authenticate_unsigned("beta.test", "10.0.0.1", 0) == "beta.test"
-    for status, doc in ((200, ACCORD), (503, None), (404, None)):
-        federation.directories._cache.clear()
+    for i, (status, doc) in enumerate(((200, ACCORD), (503, None), (404, None)), 1):
         peer.status, peer.doc = status, doc
+        later = i * 10 * DEFAULT_TTL_MS  # past what the directory cache remembers
         with pytest.raises(AuthError):
-            await federation.authenticate_unsigned("beta.test", "10.0.0.1", 0)
+            await federation.authenticate_unsigned("beta.test", "10.0.0.1", later)
+        assert len(peer.paths) == i + 1
     with pytest.raises(AuthError):
         await federation.authenticate_unsigned("alpha.test", "10.0.0.1", 0)  # ourselves
 

@@ -23,6 +23,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -33,6 +34,9 @@ from accord.wire import mimi as w
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
 EXTENSION_PREFIX = "accord-"
 DEFAULT_TTL_MS = 3_600_000
+# a failed fetch is remembered this long: a peer that is down costs one timeout per
+# interval, not one per request (a group's state names its hub's transport, T11)
+FAILURE_TTL_MS = 30_000
 # (status, body) of GET url for domain; the body read with a bound
 FetchDirectory = Callable[[str, str], Awaitable[tuple[int, bytes]]]
 _TEMPLATE_PARAM = re.compile(r"\{[A-Za-z]+\}")
@@ -110,14 +114,28 @@ class Directories:
         self.max_entries = max_entries
         self.dns = dns
         self._cache: dict[str, tuple[Directory, int]] = {}
+        self._failed: dict[str, tuple[str, int]] = {}  # domain -> (reason, until)
         self._inflight: dict[str, asyncio.Future[tuple[int, bytes]]] = {}
 
     async def get(self, domain: str, now: int) -> Directory:
         hit = self._cache.get(domain)
         if hit is not None and now < hit[1]:
             return hit[0]
+        failed = self._failed.get(domain)
+        if failed is not None and now < failed[1]:
+            raise PeerUnavailable(failed[0])
         if domain not in self.static and not self.dns:
             raise NotFound(f"unknown provider {domain}")
+        try:
+            found = await self._get(domain)
+        except PeerUnavailable as exc:
+            self._remember(self._failed, domain, (str(exc), now + FAILURE_TTL_MS))
+            raise
+        self._failed.pop(domain, None)
+        self._remember(self._cache, domain, (found, now + self.ttl_ms))
+        return found
+
+    async def _get(self, domain: str) -> Directory:
         url = directory_url(domain, self.static)
         pending = self._inflight.get(domain)  # one fetch for concurrent look-ups
         if pending is None:
@@ -126,19 +144,18 @@ class Directories:
             pending.add_done_callback(lambda _f: self._inflight.pop(domain, None))
         status, body = await asyncio.shield(pending)
         if status == 404:
-            found = Directory(domain, {}, False)
-        elif status == 200:
-            try:
-                found = parse(domain, url, body)
-            except DecodeError as exc:
-                raise PeerUnavailable(f"provider {domain} sent a malformed MIMI directory"
-                                      ) from exc
-        else:
+            return Directory(domain, {}, False)
+        if status != 200:
             raise PeerUnavailable(f"provider {domain}'s MIMI directory: HTTP {status}")
-        if len(self._cache) >= self.max_entries:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[domain] = (found, now + self.ttl_ms)
-        return found
+        try:
+            return parse(domain, url, body)
+        except DecodeError as exc:
+            raise PeerUnavailable(f"provider {domain} sent a malformed MIMI directory") from exc
+
+    def _remember(self, table: dict[str, Any], domain: str, value: Any) -> None:
+        if domain not in table and len(table) >= self.max_entries:
+            table.pop(next(iter(table)))
+        table[domain] = value
 
 
 async def mimi_only(directories: Directories, everywhere: bool, domain: str, now: int
