@@ -12,12 +12,15 @@ and alice's claim succeeds; bob's later block sends the revoke.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from accord.wire import federation as fw
+from tests.e2e import helpers
 from tests.engine import engine_params
 from tests.federation.conftest import running
 from tests.federation.groups import user
@@ -97,3 +100,26 @@ async def test_T14_accords_route_answers_no_consent_and_hides_who_exists(
         assert (r.status_code, r.json()["error"]) == (404, "no_consent"), (target, r.text)
     # a user of beta's own is not a peer's: its claim is untouched
     assert await carol.claim(bob.account)
+
+
+def test_T14_cli_lists_and_cancels_consent_requests_sent(
+    providers: dict[str, Provider], tmp_path: Path,
+) -> None:
+    """``accord requests sent`` and ``accord requests cancel``: the person sees the
+    consent request a new conversation made and withdraws it (real processes)."""
+    tag = os.urandom(3).hex()
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    a_acct, b_acct = f"alice{tag}@alpha.test", f"bob{tag}@beta.test"
+    for profile, acct, prov in ((alice, a_acct, "alpha"), (bob, b_acct, "beta")):
+        helpers.accord(profile, "init")
+        helpers.accord(profile, "register", acct, "--server", providers[prov].url)
+    refused = helpers.accord(alice, "chat", "new", "hi", b_acct, check=False)
+    assert refused.returncode != 0 and "consent was requested" in refused.stdout + refused.stderr
+    [sent] = helpers.accord_json(alice, "requests", "sent")
+    assert (sent["target"], sent["room"], sent["state"]) == (b_acct, "", "pending")
+    assert f"{b_acct}: pending since" in helpers.accord(alice, "requests", "sent").stdout
+    helpers.accord(alice, "requests", "cancel", b_acct)
+    assert helpers.accord_json(alice, "requests", "sent") == []
+    assert "no consent requests sent" in helpers.accord(alice, "requests", "sent").stdout
+    again = helpers.accord(alice, "requests", "cancel", b_acct, check=False)
+    assert again.returncode != 0  # nothing pending: the provider says so

@@ -135,6 +135,13 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from running_world(tmp_path_factory)
+
+
+def running_world(tmp_path_factory: pytest.TempPathFactory, require_consent: bool = False
+                  ) -> Iterator[World]:
+    """alpha.test and beta.test (with ``require_consent``: beta runs --require-consent)
+    and one Chromium, for a module."""
     exe = chromium_path()
     if exe is None:
         if os.environ.get("CI"):
@@ -144,6 +151,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     root = tmp_path_factory.mktemp("web")
     alpha, beta = federation(root / "providers", ["alpha.test", "beta.test"])
+    beta.require_consent = require_consent
     pw = sync_playwright().start()
     world = None
     try:

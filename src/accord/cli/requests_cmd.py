@@ -1,4 +1,8 @@
-"""``accord requests list|accept|block``: message requests from strangers (T14).
+"""``accord requests list|accept|block|report|sent|cancel``: message requests (T14).
+
+``list``, ``accept``, ``block`` and ``report`` answer strangers' requests to you;
+``sent`` and ``cancel`` are the consent requests your provider sent for you to other
+providers' users (MIMI 5.7: a claim of theirs was answered "no consent").
 
 Until you accept, a request shows its sender, the plain-text preview of its
 sealed first-contact request (checked, issue 18; the invitation itself is not
@@ -17,6 +21,7 @@ from accord.cli.client_common import (
     console,
     emit,
     emit_rows,
+    fmt_time,
     listing_group,
     now_ms,
     profile_options,
@@ -99,3 +104,30 @@ async def report_cmd(dev: Device, as_json: bool, who: str) -> None:
     target = await message_requests.report(dev, conv, now_ms())
     emit(as_json, {"reported": target, "blocked": target},
          lambda: console.print(f"reported and blocked {shown(target)}"))
+
+
+@requests.command("sent")
+@profile_options
+@with_device
+async def sent_cmd(dev: Device, as_json: bool) -> None:
+    """Consent requests sent for you: to whom, for which room, and their state
+    (pending; granted: adding that user works now; revoked: not asked again for a day)."""
+    rows = await message_requests.consent_sent(dev)
+    emit_rows(as_json, rows, _sent_line, "no consent requests sent")
+
+
+def _sent_line(r: dict[str, Any]) -> str:
+    room = f" for room {shown(r['room'])}" if r["room"] else ""
+    return f"{shown(r['target'])}{room}: {shown(r['state'])} since {fmt_time(r['at'])}"
+
+
+@requests.command("cancel")
+@click.argument("target")
+@click.option("--room", default="", help="The room URI the request names (see `sent`).")
+@profile_options
+@with_device
+async def cancel_cmd(dev: Device, as_json: bool, target: str, room: str) -> None:
+    """Withdraw the pending consent request sent for you to TARGET (user@domain)."""
+    await message_requests.cancel_consent(dev, target.strip().lower(), room)
+    emit(as_json, {"cancelled": target, "room": room},
+         lambda: console.print(f"cancelled the consent request to {shown(target)}"))

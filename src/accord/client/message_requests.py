@@ -215,9 +215,20 @@ async def follow_consent(dev: DeviceCore, now: int) -> list[dict[str, Any]]:
     return answered
 
 
+def consent_kept(dev: DeviceCore) -> list[dict[str, Any]]:
+    """The account's consent requests as this device last listed them (``follow_consent``),
+    without asking the provider: what a face shows between syncs."""
+    return list(dev.store.get_json(CONSENT_SENT, {"requests": []}).get("requests", []))
+
+
 async def cancel_consent(dev: DeviceCore, target: str, room: str = "") -> None:
-    """Withdraw a pending consent request the account sent."""
+    """Withdraw a pending consent request the account sent (and forget it here)."""
     from accord.wire import federation as fw
 
     await dev.api._send("POST", "/v1/consent/sent/cancel",
                         body=fw.ConsentCancel(target=target, room=room), auth=True)
+    known = dev.store.get_json(CONSENT_SENT, None)
+    if known is not None:
+        known["requests"] = [r for r in known.get("requests", [])
+                             if (r["target"], r["room"]) != (target, room)]
+        dev.store.put_json(CONSENT_SENT, known)

@@ -122,6 +122,7 @@ def create_app(live: Live, session: security.Session, *, start_pump: bool = True
         post("/api/requests/{conv}/accept", api.accept),
         post("/api/requests/{conv}/block", api.block),
         post("/api/requests/{conv}/report", api.report),
+        post("/api/consent/cancel", api.cancel_consent),
         post("/api/backup/restore", settings.backup_restore),
         Route("/api/setup", _typed(setup.status), methods=["GET"]),
         Route("/api/setup/strength", _typed(setup.judge), methods=["POST"]),

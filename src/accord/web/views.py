@@ -7,6 +7,7 @@ strings and are never turned into markup here or in the page (issue 20, T16).
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -138,6 +139,9 @@ class Api:
 
     async def state(self, request: Request) -> Response:
         dev = self.dev
+        # our consent requests (MIMI 5.7): listed anew while one waits, at most once a minute
+        with contextlib.suppress(AccordError):  # offline: what was listed last
+            await message_requests.follow_consent(dev, self.live.clock())
         summaries = [message_requests.summary(dev, c) for c in message_requests.pending(dev)]
         requests = [{"id": s["conv_id"], "from": s["from"], "previews": s["previews"][-5:],
                      "waiting": s["waiting"]} for s in summaries]
@@ -146,7 +150,10 @@ class Api:
                              "notify": notify_setting(dev),
                              "conversations": [c for c in overview.summaries(dev)
                                                if not c["request"]],
-                             "requests": requests})
+                             "requests": requests,
+                             "sent": [{"target": r["target"], "room": r["room"], "at": r["at"]}
+                                      for r in message_requests.consent_kept(dev)
+                                      if r["state"] == "pending"]})
 
     async def conversation(self, request: Request) -> Response:
         conv = self._conv(request)
@@ -356,6 +363,14 @@ class Api:
         conv = self._request(request)
         return JSONResponse({"blocked": await message_requests.report(
             self.dev, conv, self.live.clock())})
+
+    async def cancel_consent(self, request: Request) -> Response:
+        """Withdraw a pending consent request sent for the account (MIMI 5.7)."""
+        data = await self._body(request)
+        target = self._text(data, "target")
+        room = self._text(data, "room", empty=True)
+        await message_requests.cancel_consent(self.dev, target, room)
+        return JSONResponse({"cancelled": target})
 
     def _request(self, request: Request) -> dict[str, Any]:
         conv = invites.find(self.dev, request.path_params["conv"]) or \

@@ -92,9 +92,26 @@ function renderList(state) {
         on: {click: () => act(
           () => api("POST", `/api/requests/${encodeURIComponent(r.id)}/report`))}})));
   }
+  renderSent(state.sent);
   $("status").textContent = state.online ? "" : "offline";
   renderAlerts(state.alerts);
   notifyNew(state);
+}
+
+// Consent requests the provider sent for us (MIMI 5.7): the target and room are the
+// peer's strings, set as text only.
+function renderSent(sent) {
+  const list = $("sent-list");
+  list.replaceChildren();
+  $("sent").hidden = sent.length === 0;
+  for (const r of sent) {
+    list.append(el("li", {class: "sent"},
+      el("p", {class: "to", text: r.target}),
+      r.room ? el("p", {class: "room", text: "for " + r.room}) : null,
+      el("p", {class: "waiting", text: "asked " + fmtDay(r.at) + "; waiting for an answer"}),
+      el("button", {type: "button", text: "Withdraw", on: {click: () => act(
+        () => api("POST", "/api/consent/cancel", {target: r.target, room: r.room}))}})));
+  }
 }
 
 // -- security alerts and notifications ------------------------------------------------
@@ -554,7 +571,10 @@ document.addEventListener("DOMContentLoaded", () => {
         $("new-form").hidden = true;
         location.hash = "#c=" + encodeURIComponent(data.id);
       })
-      .catch((err) => { $("new-error").textContent = err.message; });
+      .catch((err) => {
+        $("new-error").textContent = err.message;
+        if (err.code === "consent_requested") refresh();  // shows the request as waiting
+      });
   });
   $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); act(send); });
   $("message").addEventListener("keydown", (ev) => {
