@@ -46,6 +46,8 @@ class FakeBeta:
         if request.url.path == "/.well-known/accord":
             doc = fw.WellKnown(domain="beta.test", api_base=BETA, signing_key=self.key.public)
             return httpx.Response(200, json=encode(doc))
+        if request.url.path == "/.well-known/mimi-protocol-directory":
+            return httpx.Response(404)  # an Accord peer: its MIMI endpoints under its API base
         if not self.up:
             return httpx.Response(503, json={"error": "down", "message": "down"})
         _, _, _, key, user = request.url.raw_path.decode().split("/", 4)
