@@ -71,3 +71,32 @@ def test_T14_web_lists_a_consent_request_sent_and_withdraws_it(world: World) -> 
             break
         page.wait_for_timeout(200)
     assert _bobs_requests(bob) == []
+
+
+HOSTILE = '<img src=x onerror=alert(1)>[b]x@evil.example'
+HOSTILE_ROOM = 'mimi://evil.example/r/<b onclick=alert(2)>room</b>'
+
+
+def test_T16_web_sets_a_consent_request_sent_as_text_only(world: World) -> None:
+    """Whatever the listing holds (here a hostile target and room, answered in place of
+    the app's own state), the app renders it inert: literal text, no element of it."""
+    tag = os.urandom(3).hex()
+    alice = world.web("alice2", f"alice{tag}@alpha.test", world.alpha.url)
+    page = world.page(alice)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def hostile(route: Any) -> None:
+        state = route.fetch().json()
+        state["sent"] = [{"target": HOSTILE, "room": HOSTILE_ROOM, "at": 0}]
+        route.fulfill(json=state)
+
+    page.route("**/api/state", hostile)
+    page.reload()
+    region = page.get_by_role("region", name="Consent requests sent")
+    expect(region.get_by_text(HOSTILE, exact=True)).to_be_visible(timeout=WAIT)
+    expect(region.get_by_text("for " + HOSTILE_ROOM, exact=True)).to_be_visible()
+    assert region.locator("img, b, a").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    page.unroute("**/api/state")
