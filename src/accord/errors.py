@@ -72,6 +72,15 @@ class NoConsent(NotFound):
         self.room = room
 
 
+class NoDeviceList(NotFound):
+    """The user's provider gets MIMI and offers no device lists (its MIMI directory
+    lists no ``accord-deviceList``; draft-ietf-mimi-protocol-06 has none): the client
+    goes by the claim's answer, which lists every client of the user (5.2). A 404
+    distinct from an unknown user's."""
+
+    code = "no_device_list"
+
+
 class ConsentRequested(AccordError):
     """A claim of another provider's user who gave the requester no consent (MIMI 5.2
     ``noConsent``): the requester's provider asked that user for it (5.7
@@ -142,7 +151,7 @@ class StoreUnavailable(AccordError):
 # over its limit.
 _REFUSALS: tuple[type[AccordError], ...] = (
     DecodeError, ValidationError, CryptoError, AuthError, SenderRequired, NotFound, Conflict,
-    GroupMoved, RateLimited, ConsentRequested, NoConsent,
+    GroupMoved, RateLimited, ConsentRequested, NoConsent, NoDeviceList,
 )
 _BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
 _BY_CODE["payload_too_large"] = ValidationError

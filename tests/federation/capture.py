@@ -12,7 +12,7 @@ answers 503 and the test sees it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,12 +166,21 @@ class Wire:
         return out
 
 
+# The Accord extension a hub withholds so that its MIMI followers' posts cross as the
+# draft's submitMessage (for the tests of the draft's own paths); docs/PROTOCOL.md.
+DRAFT_POSTS = ("accord-hiddenSenders",)
+
+
 @contextmanager
-def captured_federation(root: Path, domains: list[str], mimi: bool = True
+def captured_federation(root: Path, domains: list[str], mimi: bool = True,
+                        withhold: Mapping[str, Sequence[str]] | None = None,
                         ) -> Iterator[tuple[dict[str, Provider], Wire]]:
     """Providers for ``domains`` (``mimi``: ``--mimi-transport``) on this run's storage
-    engine, each peer reached through a recording proxy; started, stopped on exit."""
+    engine, each peer reached through a recording proxy; started, stopped on exit.
+    ``withhold``: per domain, the Accord extensions its MIMI directory does not list."""
     provs = federation(root, domains, mimi=mimi)
+    for p in provs:
+        p.withhold = tuple((withhold or {}).get(p.domain, ()))
     proxies = [RecordingProxy(p.domain, p.url) for p in provs]
     via = {x.domain: x.url for x in proxies}
     for p in provs:

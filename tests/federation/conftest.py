@@ -8,7 +8,7 @@ a failure under CI=true); only the second under ``make test-pg`` (tests/engine.p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pytest
 
 from accord.federation.loopback import federation
 from tests.engine import engine_params
+from tests.federation.capture import DRAFT_POSTS
 from tests.federation.providers import Provider
 from tests.pg import create_database, drop_database, pg_admin_url, pg_required
 
@@ -40,21 +41,24 @@ def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def mimi_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[dict[str, Provider]]:
     """The three providers, each sending room traffic to its peers over MIMI only
-    (``--mimi-transport``, issue 22)."""
-    yield from running(request, tmp_path_factory, mimi=True)
+    (``--mimi-transport``, issue 22), none listing ``accord-hiddenSenders``: posts to a
+    room hubbed elsewhere cross as the draft's submitMessage, naming their sender."""
+    yield from running(request, tmp_path_factory, mimi=True, withhold=DRAFT_POSTS)
 
 
 def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            mimi: bool | Collection[str], require_consent: Collection[str] = ()
-            ) -> Iterator[dict[str, Provider]]:
+            mimi: bool | Collection[str], require_consent: Collection[str] = (),
+            withhold: Sequence[str] = ()) -> Iterator[dict[str, Provider]]:
     """alpha, beta and gamma.test, running for the module; ``mimi``: all of them, or the
     domains named, send room traffic over the MIMI transport only (--mimi-transport);
-    ``require_consent``: the domains whose users need consent (--require-consent)."""
+    ``require_consent``: the domains whose users need consent (--require-consent);
+    ``withhold``: the Accord extensions no provider lists in its MIMI directory."""
     root: Path = tmp_path_factory.mktemp("federation")
     provs = federation(root, ["alpha.test", "beta.test", "gamma.test"])
     for p in provs:
         p.mimi = mimi if isinstance(mimi, bool) else p.domain in mimi
         p.require_consent = p.domain in require_consent
+        p.withhold = tuple(withhold)
     with ExitStack() as cleanup:
         if request.param == "postgresql":
             admin = _pg_admin()

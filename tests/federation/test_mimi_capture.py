@@ -33,7 +33,13 @@ from accord.wire import messages as m
 from accord.wire import mimi as w
 from tests.federation import mimi_draft_decoder as draft
 from tests.federation import mls_draft_decoder as rfc
-from tests.federation.capture import Wire, captured_federation, draft_decode, endpoint_of
+from tests.federation.capture import (
+    DRAFT_POSTS,
+    Wire,
+    captured_federation,
+    draft_decode,
+    endpoint_of,
+)
 from tests.federation.groups import join_from_queue, user
 from tests.federation.malicious_provider import MaliciousProvider
 from tests.federation.providers import Provider, signed_post
@@ -113,7 +119,8 @@ def test_the_directory_lists_urls_with_the_drafts_templates() -> None:
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Provider], Wire]]:
-    with captured_federation(tmp_path_factory.mktemp("capture"), [A, B, C]) as fed:
+    with captured_federation(tmp_path_factory.mktemp("capture"), [A, B, C],
+                             withhold={d: DRAFT_POSTS for d in (A, B, C)}) as fed:
         yield fed
 
 

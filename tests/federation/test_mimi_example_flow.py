@@ -63,7 +63,14 @@ from accord.wire import signing
 from accord.wire.posting_component import app_data_extension, posting_key_component
 from tests.federation import mimi_draft_decoder as draft
 from tests.federation import mls_draft_decoder as rfc
-from tests.federation.capture import Exchange, Wire, captured_federation, draft_decode, endpoint_of
+from tests.federation.capture import (
+    DRAFT_POSTS,
+    Exchange,
+    Wire,
+    captured_federation,
+    draft_decode,
+    endpoint_of,
+)
 from tests.federation.groups import join_from_queue, user
 from tests.federation.providers import MlsDevice, Provider, signed_post
 from tests.federation.test_mimi_room import external_commit
@@ -77,7 +84,8 @@ FANOUT_WAIT_S = 20.0
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Provider], Wire]]:
-    with captured_federation(tmp_path_factory.mktemp("flow"), [A, B, C]) as fed:
+    with captured_federation(tmp_path_factory.mktemp("flow"), [A, B, C],
+                             withhold={d: DRAFT_POSTS for d in (A, B, C)}) as fed:
         yield fed
 
 

@@ -66,6 +66,10 @@ def lock_data_dir(data_dir: Path) -> None:
               help="Hand our users' KeyPackages to another provider's user only once the "
               "user consented (accepted a message request from it); a stranger's provider "
               "is answered noConsent and may send a MIMI consent request (5.7).")
+@click.option("--mimi-withhold", "mimi_withhold", multiple=True, metavar="EXTENSION",
+              help="Do not list this Accord extension (e.g. accord-hiddenSenders) in the MIMI "
+              "directory: peers sending over MIMI use the draft's endpoint instead "
+              "(repeatable; docs/PROTOCOL.md, \"Accord extensions to MIMI\").")
 @click.option("--peer-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Trust anchors (PEM) of peer providers' certificates: federation over "
               "mutual TLS (MIMI). Every peer request must then present a certificate naming "
@@ -141,6 +145,7 @@ def run(
     mimi_transport: bool = False,
     require_consent: bool = False,
     mimi_plain: bool = False,
+    mimi_withhold: Sequence[str] = (),
     extra_routes: Sequence[BaseRoute] = (),
 ) -> None:
     """``accord server`` with its options parsed; ``extra_routes`` only from a benchmark's
@@ -206,6 +211,7 @@ def run(
         mimi_transport=mimi_transport,
         require_consent=require_consent,
         mimi_plain=mimi_plain,
+        mimi_withhold=frozenset(mimi_withhold),
     )
     serve(config, host, port, tls_cert, tls_key, extra_routes=extra_routes,
           log_format=log_format, forwarded_allow_ips=forwarded_allow_ips)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import (
     consent,
+    device_lists,
     first_contact,
     fork_check,
     messaging,
@@ -205,8 +206,9 @@ async def _key_change_gate(dev: DeviceCore, accounts: list[str], now: int,
     a refusal for the last account spends no KeyPackage of the first."""
     for account in accounts:
         if safety.is_verified(dev, account):
-            listed = (await dev.api.list_devices(account)).devices
-            await _gate(dev, account, [d.signature_key for d in listed], now, confirmed)
+            listed = await device_lists.listed_keys(dev, account)
+            if listed is not None:  # else ``claim`` gates on the claim's answer
+                await _gate(dev, account, list(listed.values()), now, confirmed)
 
 
 async def _gate(dev: DeviceCore, account: str, keys: list[bytes], now: int,
@@ -270,13 +272,17 @@ async def claim(dev: DeviceCore, account: str, skip: set[bytes], now: int, suite
     Every path that adds someone's devices claims here (create, add, ReInit, device
     replacement), so the key-change gate (``_gate``) runs before any
     KeyPackage is claimed, let alone committed: a claimed key must be a listed one."""
-    listed = {d.device_id: d.signature_key for d in (await dev.api.list_devices(account)).devices}
-    await _gate(dev, account, list(listed.values()), now, confirmed)
+    listed = await device_lists.listed_keys(dev, account)
+    if listed is not None:
+        await _gate(dev, account, list(listed.values()), now, confirmed)
     try:
         claim = await dev.api.claim_key_packages(account, suite, group_id)
     except ConsentRequested:  # the provider asked that user (MIMI 5.7): follow the answer
         consent.consent_asked(dev)
         raise
+    if listed is None:  # no device list: the claim's clients, gated (and checked) after it
+        listed = device_lists.claimed_keys(dev, claim, now, suite)
+        await _gate(dev, account, list(listed.values()), now, confirmed)
     out = []
     for c in claim.key_packages:
         identity, sig_key = dev.engine.key_package_identity(c.key_package, now, suite)

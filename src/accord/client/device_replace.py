@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.client import conversations as convs
 from accord.client.mls_session import split_identity
+from accord.errors import NoDeviceList
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
@@ -63,7 +64,10 @@ async def _stale_leaves(dev: DeviceCore, conv: dict[str, Any],
         if account not in listed:
             if len(listed) >= MAX_ACCOUNTS:
                 continue
-            devices = (await dev.api.list_devices(account)).devices
+            try:
+                devices = (await dev.api.list_devices(account)).devices
+            except NoDeviceList:  # its provider offers none (MIMI): no leaf is known stale
+                devices = []
             listed[account] = {d.device_id for d in devices}
         # An account with no device left (deleted) is not a replacement: its member
         # leaves it (or an admin removes it); only dead devices of a live account go.

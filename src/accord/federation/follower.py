@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, NoConsent, NotFound, ValidationError
-from accord.federation import consent, consent_out, mimi_out, mls_check
+from accord.federation import consent, consent_out, mimi_ext, mimi_out, mls_check
 from accord.storage import DeviceRecord, GroupRecord, NewMessage
 from accord.storage.records import Delivered, Filing, ViewWrite
 from accord.wire import federation as fw
@@ -145,6 +145,8 @@ async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
     """A remote account's public device list, relayed from its provider (T06: the
     client checks each key against that provider's transparency log anyway)."""
     domain = domain_of(account)
+    if await fed.mimi_to(domain, now):  # its accord-deviceList extension, if listed
+        return await mimi_ext.list_devices(fed, account, now)
     await _accord_api(fed, domain, now)
     resp = await fed.client.post(domain, DEVICES, fw.FedDevicesRequest(account=account),
                                  m.DeviceList, now)
@@ -154,7 +156,10 @@ async def list_devices(fed: Federation, account: str, now: int) -> m.DeviceList:
 
 
 async def fetch_blob(fed: Federation, domain: str, blob_id: str, now: int) -> bytes:
-    """Another provider's encrypted blob, for one of our devices (it only has ciphertext)."""
+    """Another provider's encrypted blob, for one of our devices (it only has ciphertext);
+    over MIMI by the draft's direct download (5.10.1)."""
+    if await fed.mimi_to(domain, now):
+        return await mimi_ext.fetch_blob(fed, domain, blob_id, now)
     await _accord_api(fed, domain, now)
     return await fed.client.post_raw(domain, BLOBS, fw.FedBlobRequest(blob_id=blob_id), now,
                                      fed.provider.config.max_blob)

@@ -46,6 +46,8 @@ class HostConfig(Protocol):
     def require_consent(self) -> bool: ...  # key material to peers' contacts only (MIMI 5.7)
     @property
     def mimi_plain(self) -> bool: ...  # a plain MIMI peer: no accord-* extension, mTLS only
+    @property
+    def mimi_withhold(self) -> frozenset[str]: ...  # accord-* keys not in the directory
 
 
 class Host(Protocol):

@@ -79,6 +79,7 @@ class Provider:
     plain: bool = False  # --mimi-plain (with tls): a plain MIMI peer, mutual TLS alone
     crl: Path | None = None  # --peer-crl, with tls: CRLs of the peers' anchors
     require_consent: bool = False  # --require-consent (MIMI 5.7)
+    withhold: tuple[str, ...] = ()  # --mimi-withhold: accord-* extensions not listed
 
     @property
     def url(self) -> str:
@@ -106,6 +107,8 @@ class Provider:
             cmd += ["--require-consent"]
         if self.plain:
             cmd += ["--mimi-plain"]
+        for ext in self.withhold:
+            cmd += ["--mimi-withhold", ext]
         for domain, url in sorted(self.peers.items()):
             cmd += ["--peer", f"{domain}={url}"]
         self.proc = spawn_healthy(cmd, self.log_path, self.url, START_TIMEOUT_S, self.domain)

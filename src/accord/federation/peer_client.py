@@ -109,8 +109,10 @@ class PeerClient:
         except (DecodeError, ValidationError) as exc:
             raise PeerUnavailable(f"provider {domain} sent a malformed document") from exc
 
-    async def post(self, domain: str, path: str, msg: Any, response: type[T], now: int) -> T:
-        """POST a signed wire message to ``domain``'s federation API; decode the answer."""
+    async def post(self, domain: str, path: str | httpx.URL, msg: Any, response: type[T],
+                   now: int) -> T:
+        """POST a signed wire message to ``domain``'s federation API (a path), or to a URL
+        its MIMI directory lists for an Accord extension; decode the answer."""
         return _answer(domain, await self._send(domain, path, msg, now), response)
 
     async def post_raw(self, domain: str, path: str, msg: Any, now: int, limit: int) -> bytes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from accord.errors import NotFound, PeerUnavailable, SenderRequired
-from accord.federation import franking, mls_check
+from accord.federation import franking, mimi_ext, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import QueueItem as StoredItem
@@ -26,10 +26,10 @@ log = logging.getLogger("accord.server.delivery")
 
 
 async def named_sender(p: Provider, group: GroupRecord, now: int) -> bool:
-    """Posts to ``group`` name their sender: its hub is elsewhere and gets room traffic
-    over MIMI (``Federation.mimi_to``), whose submitMessage names it
-    (``federation.mimi_post``)."""
-    return group.hub != p.config.domain and await p.federation.mimi_to(group.hub, now)
+    """Posts to ``group`` name their sender: its hub is elsewhere, gets room traffic over
+    MIMI (``Federation.mimi_to``) and lists no ``accord-hiddenSenders``, so they go to
+    its submitMessage, which names it (the one decision, ``federation.mimi_ext``)."""
+    return await mimi_ext.named_posts(p.federation, group, now)
 
 
 async def _state(p: Provider, group: GroupRecord, hub_links: bool = True) -> m.GroupState:
@@ -120,8 +120,11 @@ async def post_application(
     group = await p.store.get_group(group_id)
     if group.hub != p.config.domain:
         p.limiter.check("group", b64e(group_id), now)
-        if not await named_sender(p, group, now):
+        route = await mimi_ext.post_route(p.federation, group, now)
+        if not route.named and route.url is None:  # hidden (T11), Accord's peer route
             return await follower.forward_post(p.federation, group, req, now)
+        if not route.named:  # hidden (T11), at the hub's accord-hiddenSenders URL
+            return await mimi_ext.post_hidden(p.federation, group, route, req, now)
         if by is None:
             raise SenderRequired("this group's hub takes messages over MIMI, which names"
                                  " their sender: post with the device's session"

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError, NoConsent, NotFound, ValidationError
-from accord.federation.follower import POSTS
+from accord.federation.follower import DEVICES, POSTS
 from accord.federation.outbox import DELIVER
 from accord.federation.peer_client import mimi_source
 from accord.federation.service import Federation, ours, requester_of
@@ -279,14 +279,17 @@ EXTENSIONS: dict[str, str] = {
     "accord-hiddenSenders": POSTS,
     "accord-cover": POSTS,
     "accord-forkDetection": DELIVER,
+    "accord-deviceList": DEVICES,
 }
 
 
 async def directory(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     doc = {s.key: s.template(base) for s in MIMI_SPECS}
-    if not request.app.state.provider.config.mimi_plain:  # a plain MIMI peer lists none
-        doc.update({k: base + path for k, path in EXTENSIONS.items()})
+    config = request.app.state.provider.config
+    if not config.mimi_plain:  # a plain MIMI peer lists none
+        doc.update({k: base + path for k, path in EXTENSIONS.items()
+                    if k not in config.mimi_withhold})
     return JSONResponse(doc, headers={"Cache-Control": "max-age=3600"})
 
 

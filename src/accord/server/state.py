@@ -66,6 +66,9 @@ class ServerConfig:
     # Accord's /federation/v1 is not served, peers are authenticated by mutual TLS
     # alone (no request signatures either way), and everything is sent over MIMI
     mimi_plain: bool = False
+    # issue 22: Accord extensions this provider's MIMI directory does not list
+    # (--mimi-withhold): peers sending over MIMI then use the draft's endpoint instead
+    mimi_withhold: frozenset[str] = frozenset()
     metrics_bind: str | None = None  # host:port of the Prometheus listener (server.metrics)
     drain_timeout_s: float = 10.0  # on SIGTERM, in-flight requests get this long to finish
     limits: dict[str, Limit] = field(
