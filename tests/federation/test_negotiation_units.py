@@ -27,6 +27,8 @@ from accord.federation.provider_key import ProviderKey
 from accord.federation.service import Federation, FederationConfig
 from accord.server.state import Provider, ServerConfig
 from accord.storage import open_store
+from accord.wire import encode
+from accord.wire.federation import WellKnown
 
 BASE = "http://127.0.0.1:9"
 MIMI = {"keyMaterial": BASE + "/mimi/v1/keyMaterial/{targetUser}",
@@ -125,6 +127,9 @@ async def fed(tmp_path: Path) -> AsyncIterator[tuple[Federation, Peer]]:
 
     def handler(request: httpx.Request) -> httpx.Response:
         peer.paths.append(request.url.path)
+        if request.url.path == "/.well-known/accord":
+            doc = WellKnown(domain="beta.test", api_base=BASE, signing_key=bytes(32))
+            return httpx.Response(200, json=encode(doc))
         body = orjson.dumps(peer.doc) if peer.doc is not None else b""
         return httpx.Response(peer.status, content=body)
 
@@ -194,3 +199,22 @@ async def test_a_plain_provider_reads_no_accord_document(tmp_path: Path) -> None
     finally:
         await federation.close()
         await store.close()
+
+
+async def test_T01_a_peer_that_published_an_accord_key_must_still_sign(
+    fed: tuple[Federation, Peer],
+) -> None:
+    """A peer seen with an Accord document keeps the signature requirement while that
+    document is cached, even if its directory turns plain meanwhile (an attacker who
+    answers one directory fetch for it gains nothing within the hour)."""
+    federation, peer = fed
+    federation.provider.clock = lambda: 0  # the Accord document is fetched at time 0 ...
+    peer.doc = ACCORD
+    half = DEFAULT_TTL_MS // 2
+    await federation.resolver.resolve("beta.test", half)  # ... and cached until 1.5 h
+    peer.doc = MIMI  # the directory now says plain
+    with pytest.raises(AuthError, match="must be signed"):
+        await federation.authenticate_unsigned("beta.test", "10.0.0.1", DEFAULT_TTL_MS + 1)
+    later = half + DEFAULT_TTL_MS + 1  # the Accord document forgotten: plain it is
+    assert await federation.authenticate_unsigned("beta.test", "10.0.0.1", later) == (
+        "beta.test")

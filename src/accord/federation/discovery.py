@@ -94,6 +94,11 @@ class Resolver:
         self._fetched[domain] = now
         return peer
 
+    def cached(self, domain: str, now: int) -> Peer | None:
+        """The document of ``domain`` fetched within ``ttl_ms``, without fetching."""
+        hit = self._cache.get(domain)
+        return hit[0] if hit is not None and now < hit[1] else None
+
     async def refresh(self, domain: str, now: int) -> Peer | None:
         """Fetch the document again (a peer's signature failed: its key may have
         changed), at most once per ``REFRESH_MIN_MS``; None when too soon."""

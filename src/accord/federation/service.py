@@ -165,9 +165,9 @@ class Federation(Generic[H]):
         checked names ``peer`` (mutual TLS, MIMI 4.1), or a typed error.
 
         Only a plain MIMI peer may go without Accord's signature: a peer whose
-        directory lists Accord's extensions, or serves none, publishes an Accord key
-        and must sign (no downgrade); a directory that cannot be fetched refuses the
-        request rather than count the peer as plain. A plain provider (``--mimi-plain``)
+        directory lists Accord's extensions, or serves none, or that published an
+        Accord key within the resolver's hour, must sign (no downgrade); a directory
+        that cannot be fetched refuses the request rather than count the peer as plain. A plain provider (``--mimi-plain``)
         takes every peer on its certificate alone, as MIMI does."""
         self.limiter.check("peer_address", address, now)
         if peer == self.domain or peer in self.config.blocked_peers:
@@ -178,7 +178,9 @@ class Federation(Generic[H]):
             except (NotFound, PeerUnavailable) as exc:
                 raise AuthError("an unsigned request from a provider whose MIMI directory "
                                 "cannot be read") from exc
-            if not plain:
+            # an Accord key it published within the hour binds it too, whatever its
+            # directory says now (a directory turned plain does not drop the signature)
+            if not plain or self.resolver.cached(peer, now) is not None:
                 raise AuthError("this provider offers Accord's extensions: its requests "
                                 "must be signed (RFC 9421)")
         self.limiter.check("peer", peer, now)
