@@ -202,6 +202,39 @@ async def test_a_plain_mimi_hub_serves_accord_members_over_mimi_only(
                 and endpoint_of(x) != "directory"]
 
 
+async def test_an_accord_follower_adds_a_plain_user_through_the_accord_hub(
+    captured: tuple[dict[str, Provider], Wire], http: dict[str, httpx.AsyncClient],
+) -> None:
+    """bob@beta, in alice@alpha's room, adds pete@plain: beta claims pete's key material
+    over MIMI through the hub (alpha relays it to plain.test), and sends the commit to
+    alpha on Accord's own route; alpha places pete's device by the KeyPackage it relayed."""
+    _, wire = captured
+    mark = wire.mark()
+    tag = secrets.token_hex(3)
+    alice = await user(http[A], f"alice{tag}@{A}")
+    bob = await user(http[B], f"bob{tag}@{B}")
+    pete = await user(http[P], f"pete{tag}@{P}")
+    gid = secrets.token_bytes(16)
+    await alice.create_group(gid)
+    await add(alice, await alice.claim(bob.account))
+    await join_from_queue(bob)
+    await add(bob, await bob.claim(pete.account, group=gid))
+    await join_from_queue(pete)
+    assert await receive(alice) == [None]  # bob's commit
+    await named_post(pete, gid, b"hello from plain")
+    assert await receive(alice) == [b"hello from plain"]
+    assert await receive(bob) == [b"hello from plain"]
+
+    exchanges = wire.since(mark)
+    assert_mimi_only(plain_traffic(exchanges))
+    with_plain = {(endpoint_of(x), _from(x), x.to) for x in plain_traffic(exchanges)}
+    assert {("keyMaterial", A, P), ("notify", A, P), ("submitMessage", P, A)} <= with_plain
+    between = {(x.path, _from(x), x.to) for x in exchanges if {x.to, _from(x)} == {A, B}}
+    assert ("/federation/v1/commits", B, A) in between, between
+    assert any(x.path.startswith("/mimi/v1/keyMaterial/") and _from(x) == B
+               for x in exchanges)  # through the hub, 5.2
+
+
 # ------------------------------------------------------------------ the defences
 
 def _query(domain: str) -> bytes:
