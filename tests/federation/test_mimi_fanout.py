@@ -153,8 +153,9 @@ async def test_client_devices_converse_in_a_room_fanned_out_over_mimi(
     providers: dict[str, Provider], tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Real devices: alice's conversation (alpha hubs it) reaches bob through beta's
-    notify, with no fork-detection link (MIMI carries none): bob's device reads it, adds
-    carol's arrival to its members, answers, and raises no security alert."""
+    notify, with the hub's fork-detection links (accord-forkDetection): bob's device
+    reads it, adds carol's arrival to its members, answers, and raises no security
+    alert."""
     clock = Clock()
     alice, bob, carol = await people(tmp_path, providers, clock, "alice@alpha", "bob@beta",
                                      "carol@beta")

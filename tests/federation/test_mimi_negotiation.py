@@ -315,3 +315,20 @@ async def test_the_plain_provider_offers_nothing_of_accords_own(
     assert (await http[P].get("/.well-known/accord")).status_code == 404
     r = await unsigned(provs, pki, P, A, A, "/federation/v1/deliver", b'{"items": []}')
     assert r.status_code == 404, r.text
+
+
+async def test_T07_an_unsigned_request_carries_no_extension_header(
+    captured: tuple[dict[str, Provider], Wire], pki: dict[str, Path],
+) -> None:
+    """Accord's extension headers (the chain links of accord-forkDetection) count only
+    under the RFC 9421 signature that covers them: a plain peer's unsigned request that
+    carries one is refused (401), though the same request without it is taken."""
+    provs, _ = captured
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(pki[P], pki[P + ".key"])
+    headers = {"Content-Type": w.MEDIA_TYPE, "From": f"mimi@{P}",
+               "accord-handshake-chain": ":AA==:"}
+    async with httpx.AsyncClient(base_url=provs[A].url, timeout=20.0, verify=ctx) as c:
+        r = await c.post(f"/mimi/v1/identifierQuery/{A}", content=_query(A), headers=headers)
+    assert r.status_code == 401 and "travel signed" in r.text, r.text

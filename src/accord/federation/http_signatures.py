@@ -9,10 +9,15 @@ with the parameters ``created`` (UNIX seconds), ``nonce`` (random, single
 use), ``keyid`` (the sender's domain), ``alg="ed25519"`` and
 ``tag="accord-federation"`` (RFC 9421 2.3: a tag keeps these signatures
 from being taken for any other application's). ``content-digest`` is the
-RFC 9530 ``sha-256`` digest of the body, so the body is covered too.
+RFC 9530 ``sha-256`` digest of the body, so the body is covered too. A request
+that carries one of Accord's extension headers (:data:`EXTENSION_HEADERS`: the
+hub's chain links of a MIMI notify, docs/PROTOCOL.md "accord-forkDetection")
+covers it as well, listed after ``content-digest``; such a header that the
+signature does not cover is refused (:func:`covered_headers`).
 
 The verifier is strict: it accepts the one label ``sig1``, the one component
-list and the one parameter set above, and nothing else. Replay protection
+list (with or without the extension headers) and the one parameter set above,
+and nothing else. Replay protection
 (the ``created`` window and the nonce store) is the caller's, since it needs
 the store; :func:`check_fresh` is the window rule. Time comes in as an argument.
 """
@@ -23,7 +28,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.errors import AuthError, CryptoError, DecodeError
@@ -33,10 +38,10 @@ LABEL = "sig1"
 TAG = "accord-federation"
 ALG = "ed25519"
 COMPONENTS = ("@method", "@authority", "@path", "content-digest")
+EXTENSION_HEADERS = ("accord-handshake-chain",)  # covered when the request has them
 MAX_NONCE = 64
-_COMPONENT_LIST = "(" + " ".join(f'"{c}"' for c in COMPONENTS) + ")"
 _INPUT_RE = re.compile(
-    r'sig1=\("@method" "@authority" "@path" "content-digest"\)'
+    r'sig1=\("@method" "@authority" "@path" "content-digest"( "accord-handshake-chain")?\)'
     r";created=(\d{1,12})"
     r';nonce="([A-Za-z0-9_-]{16,64})"'
     r';keyid="([a-z0-9][a-z0-9.-]{0,252})"'
@@ -56,6 +61,7 @@ class SignatureClaim:
     nonce: str
     params: str  # the serialized parameters, exactly as signed
     signature: bytes
+    covered: tuple[str, ...] = ()  # the extension headers signed, in order
 
 
 def content_digest(body: bytes) -> str:
@@ -63,18 +69,21 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
 
 
-def _params(created: int, nonce: str, keyid: str) -> str:
-    return (f'{_COMPONENT_LIST};created={created};nonce="{nonce}";keyid="{keyid}"'
+def _params(created: int, nonce: str, keyid: str, covered: Sequence[str] = ()) -> str:
+    names = " ".join(f'"{c}"' for c in (*COMPONENTS, *covered))
+    return (f'({names});created={created};nonce="{nonce}";keyid="{keyid}"'
             f';alg="{ALG}";tag="{TAG}"')
 
 
-def signature_base(method: str, authority: str, path: str, digest: str, params: str) -> bytes:
+def signature_base(method: str, authority: str, path: str, digest: str, params: str,
+                   covered: Sequence[tuple[str, str]] = ()) -> bytes:
     """RFC 9421 2.5: one line per component, then ``@signature-params``."""
     lines = [
         f'"@method": {method.upper()}',
         f'"@authority": {authority.lower()}',
         f'"@path": {path}',
         f'"content-digest": {digest}',
+        *(f'"{name}": {value.strip()}' for name, value in covered),
         f'"@signature-params": {params}',
     ]
     return "\n".join(lines).encode()
@@ -90,11 +99,17 @@ def sign_request(
     keyid: str,
     created: int,
     nonce: str,
+    covered: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The three headers that sign a request: Content-Digest, Signature-Input, Signature."""
+    """The three headers that sign a request: Content-Digest, Signature-Input, Signature.
+    ``covered``: extension headers (:data:`EXTENSION_HEADERS`) the request carries, signed
+    too (the caller sends them as given)."""
+    extra = [(name, covered[name]) for name in EXTENSION_HEADERS if covered and name in covered]
+    if covered and len(extra) != len(covered):
+        raise ValueError("only Accord's extension headers are signed beside the body")
     digest = content_digest(body)
-    params = _params(created, nonce, keyid)
-    sig = sign(signature_base(method, authority, path, digest, params))
+    params = _params(created, nonce, keyid, [name for name, _ in extra])
+    sig = sign(signature_base(method, authority, path, digest, params, extra))
     return {
         "Content-Digest": digest,
         "Signature-Input": f"{LABEL}={params}",
@@ -116,8 +131,25 @@ def parse_signature(headers: Mapping[str, str]) -> SignatureClaim:
         signature = base64.b64decode(m_sig.group(1), validate=True)
     except binascii.Error as exc:
         raise DecodeError("Signature is not base64") from exc
-    created, nonce, keyid = int(m_in.group(1)), m_in.group(2), m_in.group(3)
-    return SignatureClaim(keyid, created, nonce, _params(created, nonce, keyid), signature)
+    covered = EXTENSION_HEADERS if m_in.group(1) else ()
+    created, nonce, keyid = int(m_in.group(2)), m_in.group(3), m_in.group(4)
+    return SignatureClaim(keyid, created, nonce, _params(created, nonce, keyid, covered),
+                          signature, covered)
+
+
+def covered_headers(claim: SignatureClaim, headers: Mapping[str, str]
+                    ) -> list[tuple[str, str]]:
+    """The extension headers the signature covers, with the request's values; an
+    AuthError for one the request carries unsigned, or one signed but not sent."""
+    out = []
+    for name in EXTENSION_HEADERS:
+        value = headers.get(name)
+        if (value is not None) != (name in claim.covered):
+            raise AuthError(f"the {name} header must be covered by the request's signature"
+                            " (RFC 9421)")
+        if value is not None:
+            out.append((name, value))
+    return out
 
 
 def check_digest(headers: Mapping[str, str], body: bytes) -> str:
@@ -144,9 +176,11 @@ def verify_request(
     authority: str,
     path: str,
     digest: str,
+    covered: Sequence[tuple[str, str]] = (),
 ) -> None:
-    """Check the signature over the rebuilt signature base; :class:`AuthError` if it fails."""
-    base = signature_base(method, authority, path, digest, claim.params)
+    """Check the signature over the rebuilt signature base; :class:`AuthError` if it fails.
+    ``covered``: :func:`covered_headers` of the request."""
+    base = signature_base(method, authority, path, digest, claim.params, covered)
     try:
         signing.verify(public_key, claim.signature, base)
     except CryptoError as exc:

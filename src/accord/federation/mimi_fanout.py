@@ -19,9 +19,12 @@ request per room and batch (the path names the room), in the hub's order:
   the hub read from its public state in the commit's transaction.
 
 What a FanoutMessage cannot carry is not sent: the roster (the follower works it
-out from MLS, :mod:`accord.federation.mimi_roster`), the fork-detection chain
-link (T07), a Welcome's sealed first-contact requests (issue 18), and the
-sender of a handshake message beyond its leaf. An item that cannot be put into
+out from MLS, :mod:`accord.federation.mimi_roster`) and the sender of a handshake
+message beyond its leaf. To a follower whose MIMI directory lists
+``accord-forkDetection`` the hub's chain link (T07) of each commit and Welcome goes
+beside the body, in the notify's signed ``accord-handshake-chain`` header
+(:mod:`accord.wire.mimi_accord`); to any other follower, nothing but the draft's
+body. A Welcome's sealed first-contact requests (issue 18) are not sent. An item that cannot be put into
 a FanoutMessage (a Welcome of a group older than the hub's public state has no
 tree) is refused here like a refusal of the follower: the queue drops it alone.
 """
@@ -33,11 +36,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, ValidationError
-from accord.federation import franking, hub
+from accord.federation import franking, hub, mimi_chain
 from accord.mls.codec import decode
 from accord.mls.structs.messages import MLSMessage
 from accord.wire import federation as fw
 from accord.wire import mimi as w
+from accord.wire import mimi_accord
 
 if TYPE_CHECKING:
     from accord.federation.service import Federation
@@ -69,18 +73,33 @@ def fanout_message(item: fw.FedItem) -> w.FanoutMessage:
 def fanout_messages(items: Sequence[fw.FedItem]) -> list[w.FanoutMessage]:
     """One room's items as FanoutMessages: a run of one bundle's proposals as one
     (module docstring), every other item as its own."""
-    out: list[w.FanoutMessage] = []
+    return [message for message, _ in _fanouts(items)]
+
+
+def _fanouts(items: Sequence[fw.FedItem]) -> list[tuple[w.FanoutMessage, fw.FedItem]]:
+    """:func:`fanout_messages`, each with the item it starts from."""
+    out: list[tuple[w.FanoutMessage, fw.FedItem]] = []
     previous = None
     for item in items:
         bundle = hub.bundle_of(item.msg_id) if item.kind == "proposal" else None
         if bundle is not None and bundle == previous:
-            first = out[-1]
-            out[-1] = dataclasses.replace(first, more_proposals=(
-                *(first.more_proposals or ()), fanout_message(item).message))
+            first, start = out[-1]
+            out[-1] = (dataclasses.replace(first, more_proposals=(
+                *(first.more_proposals or ()), fanout_message(item).message)), start)
             continue
-        out.append(fanout_message(item))
+        out.append((fanout_message(item), item))
         previous = bundle
     return out
+
+
+def chain_links(fanouts: Sequence[tuple[w.FanoutMessage, fw.FedItem]]
+                ) -> mimi_accord.FanoutChainLinks:
+    """The hub's chain link (T07) of each commit and Welcome among a notify's
+    FanoutMessages, by position (accord-forkDetection)."""
+    return mimi_accord.FanoutChainLinks(tuple(
+        mimi_accord.FanoutChainLink(n, item.chain_seq, item.chain)
+        for n, (_, item) in enumerate(fanouts)
+        if item.chain_seq is not None and item.chain is not None))
 
 
 def by_room(items: Sequence[fw.FedItem]) -> list[tuple[bytes, list[fw.FedItem]]]:
@@ -97,6 +116,12 @@ def by_room(items: Sequence[fw.FedItem]) -> list[tuple[bytes, list[fw.FedItem]]]
 async def notify(fed: Federation, peer: str, items: Sequence[fw.FedItem], now: int) -> None:
     """Send ``items`` to ``peer`` as one notify per room; raises as the peer answered
     (the follower files byte-identical FanoutMessages once, so a resent room is safe)."""
+    links = await mimi_chain.sends_links(fed, peer, now)
     for group_id, room in by_room(items):
-        batch = w.FanoutBatch(tuple(fanout_messages(room)))
-        await fed.client.notify_mimi(peer, w.mimi_room_uri(fed.domain, group_id), batch, now)
+        fanouts = _fanouts(room)
+        batch = w.FanoutBatch(tuple(message for message, _ in fanouts))
+        chain = chain_links(fanouts) if links else None
+        covered = {mimi_accord.CHAIN_HEADER: mimi_accord.chain_header(chain)} if chain and \
+            chain.links else None
+        await fed.client.notify_mimi(peer, w.mimi_room_uri(fed.domain, group_id), batch, now,
+                                     covered)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -141,19 +141,21 @@ class PeerClient:
         except DecodeError as exc:
             raise PeerUnavailable(f"provider {domain} sent a malformed answer") from exc
 
-    async def notify_mimi(self, domain: str, target: str, batch: mimi.FanoutBatch, now: int
-                          ) -> None:
+    async def notify_mimi(self, domain: str, target: str, batch: mimi.FanoutBatch, now: int,
+                          covered: Mapping[str, str] | None = None) -> None:
         """POST a hub's fan-out for the room ``target`` to a follower's notify endpoint
         (draft-ietf-mimi-protocol-06 5.5): accepted only on 201 (the answer has no body);
-        a refusal is typed as on Accord's routes."""
-        await self.post_mimi_created(domain, "notify", target, batch.to_bytes(), now)
+        a refusal is typed as on Accord's routes. ``covered``: Accord's extension headers
+        (the chain links of accord-forkDetection), signed with the request."""
+        await self.post_mimi_created(domain, "notify", target, batch.to_bytes(), now, covered)
 
     async def post_mimi_created(self, domain: str, key: str, target: str, body: bytes,
-                                now: int) -> None:
+                                now: int, covered: Mapping[str, str] | None = None) -> None:
         """POST a MIMI request whose answer is a 201 with no body (5.5 notify, 5.7
         requestConsent and updateConsent); a refusal is typed as on Accord's routes."""
         url = await self._mimi_url(domain, key, target, now)
-        r = await self._send(domain, url, None, now, body=body, content_type=mimi.MEDIA_TYPE)
+        r = await self._send(domain, url, None, now, body=body, content_type=mimi.MEDIA_TYPE,
+                             covered=covered)
         if r.status_code != 201:
             _answer(domain, r, dict)
             raise PeerUnavailable(f"provider {domain} sent an unexpected answer"
@@ -161,8 +163,10 @@ class PeerClient:
 
     async def _send(self, domain: str, where: str | httpx.URL, msg: Any, now: int,
                     limit: int = MAX_RESPONSE, body: bytes | None = None,
-                    content_type: str = "application/json") -> httpx.Response:
-        """POST to ``where``: a path of Accord's peer API, or a MIMI endpoint's URL."""
+                    content_type: str = "application/json",
+                    covered: Mapping[str, str] | None = None) -> httpx.Response:
+        """POST to ``where``: a path of Accord's peer API, or a MIMI endpoint's URL;
+        ``covered``: Accord's extension headers, sent and signed."""
         if domain == self.domain:
             raise ValidationError("a provider does not federate with itself")
         if isinstance(where, str):  # Accord's own peer API, never from a plain MIMI provider
@@ -182,7 +186,9 @@ class PeerClient:
             keyid=self.domain,
             created=now // 1000,
             nonce=secrets.token_urlsafe(18),
+            covered=covered,
         )
+        headers.update(covered or {})
         headers["Content-Type"] = content_type
         if content_type == mimi.MEDIA_TYPE:
             headers["From"] = mimi_source(self.domain)

@@ -140,20 +140,21 @@ class Federation(Generic[H]):
         self.limiter.check("peer_address", address, now)
         claim = hs.parse_signature(headers)
         digest = hs.check_digest(headers, body)
+        covered = hs.covered_headers(claim, headers)
         hs.check_fresh(claim, now // 1000, self.config.window_s)
         if claim.keyid == self.domain or claim.keyid in self.config.blocked_peers:
             raise AuthError("requests from this provider are refused")
         peer = await self.resolver.resolve(claim.keyid, now)
         try:
             hs.verify_request(claim, peer.signing_key, method=method, authority=authority,
-                              path=path, digest=digest)
+                              path=path, digest=digest, covered=covered)
         except AuthError:
             # The peer may have a new key: look again (rarely), then decide.
             fresh = await self.resolver.refresh(claim.keyid, now)
             if fresh is None or fresh.signing_key == peer.signing_key:
                 raise
             hs.verify_request(claim, fresh.signing_key, method=method, authority=authority,
-                              path=path, digest=digest)
+                              path=path, digest=digest, covered=covered)
         self.limiter.check("peer", claim.keyid, now)
         # Kept until the signature is too old to pass check_fresh anyway.
         expires = (claim.created + self.config.window_s + 1) * 1000

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from accord.errors import NotFound, PeerUnavailable, SenderRequired
-from accord.federation import franking, mimi_ext, mls_check
+from accord.federation import franking, mimi_chain, mimi_ext, mls_check
 from accord.server.state import Provider
 from accord.storage import DeviceRecord, GroupRecord
 from accord.storage import QueueItem as StoredItem
@@ -61,9 +61,11 @@ async def create_group(
 
 async def get_group(p: Provider, by: DeviceRecord, group_id: bytes) -> m.GroupState:
     group = await _member_group(p, by, group_id)
-    # a group followed over MIMI fan-out gets no chain links (``mimi_follower``)
+    # a group followed over MIMI fan-out gets chain links only from a hub that offers
+    # them (``mimi_follower``, accord-forkDetection)
     followed = group.hub != p.config.domain and await p.store.mimi_view(group_id) is not None
-    return await _state(p, group, hub_links=not followed)
+    links = await mimi_chain.hub_links(p.federation, group.hub, followed, p.clock())
+    return await _state(p, group, hub_links=links)
 
 
 # A running provider always runs federation (accord.server.app): a group is

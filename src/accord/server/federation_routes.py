@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError
 from accord.federation import follower, hub
+from accord.federation import http_signatures as hs
 from accord.federation.discovery import WELL_KNOWN_PATH
 from accord.federation.peer_tls import check_peer_certificate
 from accord.federation.service import Federation, ours, requester_of
@@ -86,6 +87,9 @@ async def authenticated(request: Request) -> tuple[Federation[Provider], str, by
         peer = _source_domain(request)
         check_peer_certificate(request.scope, peer, fed.revocations, now)
         peer = await fed.authenticate_unsigned(peer, address, now)
+        if any(h in request.headers for h in hs.EXTENSION_HEADERS):
+            # Accord's extension headers count only under the signature that covers them
+            raise AuthError("Accord's extension headers travel signed (RFC 9421)")
     else:
         peer = await fed.authenticate(
             request.method, request.headers.get("host", ""), request.url.path,

@@ -33,25 +33,32 @@ A message's id is the hash of the room and its FanoutMessage, so the same bytes
 twice are filed once and answered 201 (5.5's byte-exact duplicates). The room's
 new view is written in the transaction that files the messages it follows from.
 
-What only Accord's fan-out carries is absent over MIMI, and the follower and its
-clients do without it (docs/INTEROP.md, "MIMI transport"): no fork-detection
-chain link (T07: the client's fork check has no hub link to compare), no sealed
-first-contact request with a Welcome (the message request shows the inviter
-only, issue 18), no sender device on a Welcome, and the epoch of a room joined by
-a Welcome is unknown here until its next handshake message.
+A hub whose MIMI directory lists ``accord-forkDetection`` sends the chain link (T07)
+of each commit and Welcome in the notify's signed ``accord-handshake-chain`` header
+(:mod:`accord.wire.mimi_accord`); each goes to the devices with the item, as on
+Accord's own fan-out, and the devices of such a room expect one with every commit
+and Welcome (:func:`hub_links`: a missing or wrong link is their fork alert).
+
+What only Accord's fan-out carries is otherwise absent over MIMI, and the follower
+and its clients do without it (docs/INTEROP.md, "MIMI transport"): no chain link
+from a hub that does not offer the extension (its rooms' devices check the epoch
+tags of application messages only), no sealed first-contact request with a
+Welcome (the message request shows the inviter only, issue 18), no sender device
+on a Welcome, and the epoch of a room joined by a Welcome is unknown here until
+its next handshake message.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from accord.errors import AuthError, NotFound, ValidationError
 from accord.federation import follower, franking, mimi_roster, mls_check
 from accord.federation.service import Federation
 from accord.mls.structs.messages import MLSMessage, PrivateMessage
 from accord.storage.records import ViewWrite
-from accord.wire import b64e, decode, encode
+from accord.wire import b64e, decode, encode, mimi_accord
 from accord.wire import federation as fw
 from accord.wire import mimi as w
 
@@ -90,7 +97,8 @@ class _Room:
     def _item(self, msg_id: str, kind: str, epoch: int, fanout: w.FanoutMessage,
               recipients: list[str], sender: str | None, account: str | None,
               roster: bool = False, frank: bytes | None = None,
-              body: bytes | None = None) -> fw.FedItem:
+              body: bytes | None = None, link: tuple[int, bytes] | None = None
+              ) -> fw.FedItem:
         view = self.view
         return fw.FedItem(
             msg_id=msg_id, kind=kind, group_id=self.group_id, epoch=epoch,
@@ -100,7 +108,8 @@ class _Room:
             roster=[fw.FedDevice(d, dom) for d, dom in view.roster()]
             if roster and view is not None else None,
             group_epoch=view.epoch if roster and view is not None else None,
-            frank=frank)
+            frank=frank, chain_seq=None if link is None else link[0],
+            chain=None if link is None else link[1])
 
     async def application(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
         message = fanout.message.message
@@ -138,7 +147,8 @@ class _Room:
                                     p.account, body=raw))
         return items
 
-    async def commit(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
+    async def commit(self, msg_id: str, fanout: w.FanoutMessage,
+                     link: tuple[int, bytes] | None = None) -> list[fw.FedItem]:
         raw = fanout.message.to_bytes()
         before = self._followed()
         store = self.fed.provider.store
@@ -155,11 +165,12 @@ class _Room:
         recipients = [d for d in before.local(self.domain) if d != c.sender]
         self.view, self.moved = c.view, True
         item = self._item(msg_id, "commit", epoch, fanout, recipients, c.sender, c.account,
-                          roster=True)
+                          roster=True, link=link)
         # 5.5 externalProposals: proposals of the epoch the commit opens, stapled to it
         return [item, *self._proposals(msg_id, fanout, fanout.more_proposals or (), first=1)]
 
-    async def welcome(self, msg_id: str, fanout: w.FanoutMessage) -> list[fw.FedItem]:
+    async def welcome(self, msg_id: str, fanout: w.FanoutMessage,
+                      link: tuple[int, bytes] | None = None) -> list[fw.FedItem]:
         assert fanout.ratchet_tree_option is not None
         store = self.fed.provider.store
         handed = await store.kp_handed(mls_check.welcome_recipients(fanout.message.to_bytes()))
@@ -182,7 +193,7 @@ class _Room:
             inviters.setdefault(claimer, []).append(device)
         epoch = tree.epoch if tree.epoch is not None else 0
         return [self._item(msg_id if n == 0 else _msg_id(self.group_id, fanout, n), "welcome",
-                           epoch, fanout, devices, None, claimer, roster=True)
+                           epoch, fanout, devices, None, claimer, roster=True, link=link)
                 for n, (claimer, devices) in enumerate(sorted(inviters.items()))]
 
     def write(self) -> ViewWrite | None:
@@ -191,8 +202,10 @@ class _Room:
         return ViewWrite(self.group_id, self.version, self.view.to_bytes())
 
 
-async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, now: int
-                 ) -> None:
+async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, now: int,
+                 headers: Mapping[str, str] | None = None) -> None:
+    """File a hub's notify; ``headers``: its signed extension headers (the chain links
+    of accord-forkDetection, by the FanoutMessage's position)."""
     hub_domain, group_id = w.room_of_uri(target)
     if hub_domain != peer:
         raise AuthError("only the room's hub fans out its messages (MIMI 5.5)")
@@ -200,21 +213,23 @@ async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, no
     store = fed.provider.store
     ids = [_msg_id(group_id, fanout) for fanout in req.messages]
     filed = await store.fed_filed(ids)
+    chain = (headers or {}).get(mimi_accord.CHAIN_HEADER)
+    links = {} if chain is None else mimi_accord.links_of_header(chain, len(req.messages))
     room = _Room(fed, peer, group_id, await store.mimi_view(group_id))
     items: list[fw.FedItem] = []
-    for msg_id, fanout in zip(ids, req.messages, strict=True):
+    for n, (msg_id, fanout) in enumerate(zip(ids, req.messages, strict=True)):
         if msg_id in filed:
             continue  # the hub sent it before (5.5): filed once
         filed.add(msg_id)
         message = fanout.message
         if message.wire_format == WELCOME_WIRE_FORMAT:
-            items += await room.welcome(msg_id, fanout)
+            items += await room.welcome(msg_id, fanout, links.get(n))
         elif message.content_type == APPLICATION:
             items += await room.application(msg_id, fanout)
         elif message.content_type == PROPOSAL:
             items += await room.proposal(msg_id, fanout)
         else:
-            items += await room.commit(msg_id, fanout)
+            items += await room.commit(msg_id, fanout, links.get(n))
     if not items:
         return
     # the limits of Accord's own fan-out (sizes, times), by its one declaration

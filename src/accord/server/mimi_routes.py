@@ -41,7 +41,6 @@ from starlette.routing import Route
 
 from accord.errors import AccordError, AuthError, NoConsent, NotFound, ValidationError
 from accord.federation.follower import DEVICES, POSTS
-from accord.federation.outbox import DELIVER
 from accord.federation.peer_client import mimi_source
 from accord.federation.service import Federation, ours, requester_of
 from accord.mls.codec import WireStruct
@@ -58,7 +57,7 @@ from accord.server import (
 )
 from accord.server.errors import error_response
 from accord.server.federation_routes import authenticated
-from accord.wire import decode, encode
+from accord.wire import decode, encode, mimi_accord
 from accord.wire import mimi as w
 from accord.wire.accounts import domain_of
 from accord.wire.privacy import FedReport
@@ -66,7 +65,7 @@ from accord.wire.privacy import FedReport
 log = logging.getLogger("accord.mimi.http")
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
 PREFIX = w.PREFIX
-Handler = Callable[[Federation, str, Any, str, int], Awaitable[Any]]
+Handler = Callable[..., Awaitable[Any]]  # (fed, peer, request, target, now[, headers])
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,8 @@ class MimiSpec:
     request: type[WireStruct] | type[w.FanoutBatch] | None  # None: a GET with no body
     handler: Handler
     status: int = 200
+    # Accord's extension headers the handler reads (signed: ``covered_headers``)
+    headers: tuple[str, ...] = ()
 
     @property
     def method(self) -> str:
@@ -263,7 +264,7 @@ MIMI_SPECS: tuple[MimiSpec, ...] = (
     MimiSpec("keyMaterial", w.KeyMaterialRequest, key_material),
     MimiSpec("update", w.UpdateRequest, mimi_hub.update_room),
     MimiSpec("submitMessage", w.SubmitMessageRequest, mimi_hub.submit_message),
-    MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201),
+    MimiSpec("notify", w.FanoutBatch, mimi_follower.notify, 201, (mimi_accord.CHAIN_HEADER,)),
     MimiSpec("groupInfo", w.GroupInfoRequest, mimi_hub.group_info),
     MimiSpec("requestConsent", w.ConsentEntry, mimi_consent.request_consent, 201),
     MimiSpec("updateConsent", w.ConsentEntry, mimi_consent.update_consent, 201),
@@ -278,7 +279,7 @@ EXTENSIONS: dict[str, str] = {
     "accord-keyTransparency": "/v1/transparency/head",
     "accord-hiddenSenders": POSTS,
     "accord-cover": POSTS,
-    "accord-forkDetection": DELIVER,
+    "accord-forkDetection": f"{PREFIX}/notify/{{roomId}}",  # the chain header
     "accord-deviceList": DEVICES,
 }
 
@@ -305,7 +306,10 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
             if spec.request is None and body:
                 raise ValidationError("this request has no body", "MIMI 5.10.2")
             req = spec.request.from_bytes(body) if spec.request is not None else None
-            result = await spec.handler(fed, peer, req, request.path_params["target"], now)
+            extra = {"headers": {h: request.headers[h] for h in spec.headers
+                                 if h in request.headers}} if spec.headers else {}
+            result = await spec.handler(fed, peer, req, request.path_params["target"], now,
+                                        **extra)
             response = (
                 Response(result, media_type="application/octet-stream")
                 if isinstance(result, bytes)
