@@ -55,7 +55,8 @@ class ExtProxy(RecordingProxy):
                     base.relay(self)
 
             def directory(self) -> None:
-                r = proxy.http.get(proxy.upstream + self.path)
+                r = proxy.http.get(proxy.upstream + self.path,  # its URLs name the proxy
+                                   headers={"Host": self.headers.get("Host", "")})
                 doc = {k: v for k, v in r.json().items() if k not in proxy.hide}
                 self.answer(r.status_code, {"content-type": "application/json"},
                             json.dumps(doc).encode())
