@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from accord.cli.server_cmd import server
 from accord.errors import NoDeviceList
 from accord.federation import mimi_ext
 from accord.federation.negotiation import Directory
@@ -83,6 +86,17 @@ async def test_T06_device_list_only_from_a_peer_that_lists_it() -> None:
     fed = FakeFed(True, {"accord-deviceList": DEVICES})
     await mimi_ext.list_devices(fed, "bob@hub.test", 0)  # type: ignore[arg-type]
     assert fed.client.sent == [(HUB, httpx.URL(DEVICES))]
+
+
+def test_withholding_an_unknown_extension_is_refused(tmp_path: Path) -> None:
+    """``--mimi-withhold`` names an extension the directory lists: a typo would leave the
+    extension listed while the operator believes it withheld."""
+    kek = tmp_path / "kek"  # a later refusal (no --database), so nothing would start
+    kek.write_bytes(bytes(32))
+    result = CliRunner().invoke(server, ["--data", str(tmp_path / "data"), "--domain",
+                                         "alpha.test", "--port", "0", "--key-file", str(kek),
+                                         "--mimi-withhold", "accord-hiddenSender"])
+    assert result.exit_code == 2 and "accord-hiddenSender'" in result.output, result.output
 
 
 async def test_a_hidden_post_goes_only_to_the_listed_url() -> None:

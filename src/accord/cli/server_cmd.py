@@ -170,6 +170,13 @@ def run(
     if mimi_plain and not peer_ca:
         raise click.UsageError("--mimi-plain authenticates peers by mutual TLS alone: it "
                                "needs --tls-cert, --tls-key and --peer-ca")
+    if mimi_withhold:
+        from accord.server.mimi_routes import EXTENSIONS
+
+        unknown = sorted(set(mimi_withhold) - set(EXTENSIONS))
+        if unknown:  # a typo must not leave an extension listed unnoticed
+            raise click.UsageError(f"--mimi-withhold: no Accord extension {unknown[0]!r} "
+                                   f"(one of {', '.join(sorted(EXTENSIONS))})")
     if key_file and not database:
         raise click.UsageError("--key-file seals keys kept in PostgreSQL (--database); on "
                                "SQLite the keys are files of the data folder, mode 0600")
