@@ -266,11 +266,11 @@ async def test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_check(
     opened = open_item(carol, item)
     franked = w.Frank.from_bytes(item.frank)
 
-    def abuse(frank: w.Frank = franked, reporter: str = f"mimi://gamma.test/u/carol{tag}"
-              ) -> bytes:
+    def abuse(frank: w.Frank = franked, reporter: str = f"mimi://gamma.test/u/carol{tag}",
+              note: bytes = "spam, «again»".encode()) -> bytes:
         message = w.AbusiveMessage(opened.encoded, frank, item.created_at)
         return w.AbuseReport(w.IdentifierUri.of(reporter),
-                             w.IdentifierUri.of(w.mimi_user_uri(bob.account)), 0, b"spam",
+                             w.IdentifierUri.of(w.mimi_user_uri(bob.account)), 9, note,
                              (message,)).to_bytes()
 
     def path(group_id: bytes, hub: str = "alpha.test") -> str:
@@ -282,8 +282,15 @@ async def test_T08_T13_mimi_abuse_reports_reach_the_hubs_report_check(
     assert r.status_code == 201 and r.content == b"", r.text
     filed = await reports_at(ha, ops, before + 1)
     assert len(filed) == before + 1
-    assert (filed[-1].reporter, filed[-1].alleged_sender, filed[-1].content) == (
-        "via gamma.test", bob.account, opened.encoded)
+    assert (filed[-1].reporter, filed[-1].alleged_sender, filed[-1].content,
+            filed[-1].reason_code, filed[-1].note) == (
+        "via gamma.test", bob.account, opened.encoded, 9, "spam, «again»")
+    # the note: UTF-8 (5.9), at most MAX_NOTE octets (the hub's one report check)
+    from accord.wire.privacy import MAX_NOTE
+    _error(await evil.send(alpha, path(gid), abuse(note=b"\xff spam")), 422,
+           "validation_error", "UTF-8")
+    _error(await evil.send(alpha, path(gid), abuse(note="é".encode() * (MAX_NOTE // 2 + 1))),
+           422, "validation_error", "note")
     # a forged frank: acknowledged (5.9), not filed
     assert (await evil.send(alpha, path(gid), abuse(frank=w.Frank(secrets.token_bytes(32), 0, b"")))
             ).status_code == 201

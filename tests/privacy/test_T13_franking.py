@@ -53,11 +53,24 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
         opened = open_item(bob, item)
         assert opened.content.body == Text("an abusive message, reported by its recipient")
         good = dict(group_id=gid, created_at=item.created_at, content=opened.encoded,
-                    frank=item.frank, alleged_sender=alice.account)
+                    frank=item.frank, alleged_sender=alice.account, reason_code=7,
+                    note="threats <b>[red]x[/red]</b>")
 
         # a follower's user reports: beta forwards to the hub (alpha), which verifies
         ok = await _report(bob, hb, **good)
         assert ok.verified and ok.hub == "alpha.test" and ok.report_id is not None
+        assert ok.outcome == w.VERIFIED
+
+        # MIMI 5.9's limits on Accord's route: a uint8 reason code, a note of at most
+        # MAX_NOTE UTF-8 octets (characters beyond ASCII count by their octets)
+        for what, bad in {"reason 256": dict(good, reason_code=256),
+                          "reason -1": dict(good, reason_code=-1),
+                          "a long note": dict(good, note="x" * (w.MAX_NOTE + 1)),
+                          "a note long in octets": dict(good, note="é" * w.MAX_NOTE)}.items():
+            body = {**encode(w.ReportRequest(**dict(good, reason_code=0, note=""))),
+                    "reason_code": bad["reason_code"], "note": bad["note"]}
+            r = await hb.post("/v1/reports", json=body, headers=bob.auth)
+            assert (r.status_code, r.json()["error"]) == (422, "validation_error"), what
 
         other_text = _encoded(dataclasses.replace(opened.content, body=Text("nice")), opened)
         other_salt = _with(opened, message_id=secrets.token_bytes(16))
@@ -81,9 +94,10 @@ async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: igno
     # the hub filed exactly the valid report, without the reporter's name
     reports = rows(alpha)["abuse_reports"]
     assert len(reports) == 1
-    _id, rgid, reporter, alleged, body, at, _created, status = reports[0]
-    assert (bytes(rgid), reporter, alleged, bytes(body), at, status) == (
-        gid, "via beta.test", alice.account, opened.encoded, item.created_at, "open")
+    _id, rgid, reporter, alleged, body, at, _created, status, reason, note = reports[0]
+    assert (bytes(rgid), reporter, alleged, bytes(body), at, status, reason, note) == (
+        gid, "via beta.test", alice.account, opened.encoded, item.created_at, "open", 7,
+        "threats <b>[red]x[/red]</b>")
     # beta keeps its own record: its user's report, forwarded
     mine = rows(beta)["abuse_reports"]
     assert [(r[2], r[7]) for r in mine] == [(bob.account, "forwarded")]

@@ -29,11 +29,24 @@ def test_report_admin_backup_export_delete(tmp_path: Path) -> None:
         accord(alice, "read", "trail")
 
         # report: verified by the hub; the operator sees it and suspends bob
-        rep = js(alice, "report", "trail", sent["id"][:8], "--block")
+        note = "threats [red]twice[/red]\x1b[2J"
+        rep = js(alice, "report", "trail", sent["id"][:8], "--block", "--reason", "4",
+                 "--note", note)
         assert rep["verified"] and rep["hub"] == "alpha.test"
+        assert (rep["outcome"], rep["reason"], rep["note"]) == ("verified", 4, note)
+        out = accord(alice, "report", "trail", sent["id"][:8], "--note", note).stdout
+        assert "reported; verified by alpha.test" in out and "[red]twice[/red]" in out
+        assert "\x1b" not in out
+        for bad in (["--reason", "256"], ["--note", "é" * 1000]):  # MIMI 5.9's limits
+            refused = accord(alice, "report", "trail", sent["id"][:8], *bad, check=False)
+            assert refused.returncode != 0, bad
         listed = json.loads(accord(None, "admin", *admin_store(data), "reports", "--json").stdout)
-        assert [(r["reporter"], r["alleged_sender"], r["text"]) for r in listed] == [
-            ("alice@alpha.test", "bob@alpha.test", "you will regret this")]
+        assert [(r["reporter"], r["alleged_sender"], r["text"], r["reason"], r["note"])
+                for r in listed] == [
+            ("alice@alpha.test", "bob@alpha.test", "you will regret this", 4, note),
+            ("alice@alpha.test", "bob@alpha.test", "you will regret this", 0, note)]
+        shown = accord(None, "admin", *admin_store(data), "reports").stdout
+        assert "reason 4" in shown and "[red]twice[/red]" in shown and "\x1b" not in shown
         accord(None, "admin", *admin_store(data), "suspend", "bob@alpha.test", "--reason", "threats")
         # the session is refused; a hidden-sender post carries no session, so only
         # removing bob from the group stops his posts (docs/PRIVACY.md, issue 18)

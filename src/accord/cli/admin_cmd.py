@@ -56,21 +56,26 @@ def _text_of(content: bytes) -> str:
 
 
 @admin.command("reports")
-@click.option("--status", default="open", help="open, forwarded, closed or all.")
+@click.option("--status", default="open",
+              help="open, forwarded, acknowledged (sent to a hub over MIMI), closed or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def reports_cmd(obj: tuple[Path, str | None], status: str, as_json: bool) -> None:
-    """Verified abuse reports."""
+    """Abuse reports: verified here, or sent on to the room's hub (with the reporter's
+    reason code and note, shown escaped)."""
     rows = _with_store(*obj, lambda s: s.reports.list(None if status == "all" else status))
     out = [{"id": r.id, "group": b64e(r.group_id), "reporter": r.reporter,
             "alleged_sender": r.alleged_sender, "text": _text_of(r.content),
-            "message_time": r.message_time, "status": r.status} for r in rows]
+            "message_time": r.message_time, "status": r.status,
+            "reason": r.reason_code, "note": r.note} for r in rows]
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     for r in out:
         console.print(f"#{r['id']} {shown('[' + r['status'] + ']')} from {shown(r['reporter'])} "
-                      f"about {shown(r['alleged_sender'] or '?')}: {shown(repr(r['text'][:200]))}")
+                      f"about {shown(r['alleged_sender'] or '?')}: {shown(repr(r['text'][:200]))}"
+                      f" reason {r['reason']}"
+                      + (f", note {shown(repr(r['note']))}" if r["note"] else ""))
     if not out:
         console.print("no reports")
 

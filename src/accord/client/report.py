@@ -81,7 +81,13 @@ def remember(dev: DeviceCore, conv: dict[str, Any], item: m.QueueItem, r: Receiv
 
 
 async def report(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes,
-                 block: bool = False) -> w.ReportResult:
+                 block: bool = False, reason_code: int = 0, note: str = ""
+                 ) -> w.ReportResult:
+    """Report a received message with the reporter's ``reason_code`` (MIMI 5.9's
+    AbuseType, 0 to 255; 0: none given) and ``note`` (at most ``MAX_NOTE`` UTF-8
+    octets). The answer's ``outcome``: ``verified`` by the hub, or ``acknowledged``
+    by a hub reached over MIMI (5.9 tells no more); one that did not verify raises.
+    The limits are the provider's (a ValidationError past them)."""
     msg = dev.store.message(msg_id)
     evidence = msg.meta.get("franking")
     if evidence is None:
@@ -94,12 +100,13 @@ async def report(dev: DeviceCore, conv: dict[str, Any], msg_id: bytes,
     req = w.ReportRequest(group_id=bytes.fromhex(evidence["group_id"]),
                           created_at=int(evidence["created_at"]),
                           content=bytes.fromhex(evidence["content"]),
-                          frank=bytes.fromhex(evidence["frank"]), alleged_sender=msg.sender)
+                          frank=bytes.fromhex(evidence["frank"]), alleged_sender=msg.sender,
+                          reason_code=reason_code, note=note)
     result = await dev.api._json(w.ReportResult, "POST", "/v1/reports", body=req, auth=True)
     if block:
         await dev.api._json(fw.BlockList, "POST", "/v1/blocks",
                             body=fw.BlockRequest(target=msg.sender), auth=True)
-    if not result.verified:
+    if not result.verified and result.outcome != w.ACKNOWLEDGED:
         raise AccordError("the provider could not verify this report")
     dev.store.update_message_meta(msg_id, dict(msg.meta, reported=True))
     return result

@@ -69,7 +69,7 @@ async def _peer(c: Call) -> None:
                                        req.reason, c.now)
 
 
-STATUS = Param("status", "query", {"type": "string", "pattern": "^(open|forwarded|closed)$"})
+STATUS = Param("status", "query", {"type": "string", "pattern": "^(open|forwarded|acknowledged|closed)$"})
 
 SPECS: tuple[Spec, ...] = (
     Spec("GET", "/v1/admin/reports", "Operator: verified abuse reports", _reports,

@@ -216,20 +216,27 @@ async def report_abuse(fed: Federation, peer: str, req: w.AbuseReport, target: s
     franking_tag recomputed from the content, the server frank over the context with
     the content's sender URI and ``accepted_timestamp``, the hub's signature).
     A message that does not verify is not filed; the answer is 201 all the same,
-    as 5.9 says it only acknowledges the report.
+    as 5.9 says it only acknowledges the report. Each filed message keeps the report's
+    ``reasonCode`` and ``note`` (UTF-8, else 422; its length: the report check's).
     """
     hub, group_id = w.room_of_uri(target)
     if hub != fed.domain:
         raise NotFound("this provider is not the hub of this room")
     if req.reporting_user.uri:  # optional; when named, one of the peer's own users
         requester_of(peer, w.account_of_user_uri(req.reporting_user.text()))
-    alleged = w.account_of_user_uri(req.alleged_abuser_uri.text())
+    alleged = (w.account_of_user_uri(req.alleged_abuser_uri.text())
+               if req.alleged_abuser_uri.uri else None)  # empty: no claim
     if not 1 <= len(req.messages) <= MAX_REPORTED:
         raise ValidationError(f"a report carries 1 to {MAX_REPORTED} messages", "MIMI 5.9")
+    try:
+        note = req.note.decode("utf-8")  # 5.9: "a UTF8 human-readable string"
+    except UnicodeDecodeError:
+        raise ValidationError("a report's note is UTF-8", "MIMI 5.9") from None
     for message in req.messages:
         forwarded = FedReport(group_id=group_id, created_at=message.accepted_timestamp,
                               content=message.message_content,
-                              frank=message.frank.to_bytes(), alleged_sender=alleged)
+                              frank=message.frank.to_bytes(), alleged_sender=alleged,
+                              reason_code=req.reason_code, note=note)
         # the limits of Accord's own FedReport (sizes, time range), by its one declaration
         await reports.accept_forwarded(fed, peer, decode(FedReport, encode(forwarded)), now)
 

@@ -6,7 +6,14 @@ this provider is the hub it checks and files the report; otherwise it
 forwards the report to the hub over the signed peer API *without* the
 reporter's name (``FedReport``, :mod:`accord.federation.report_relay`) and
 files its own record once the hub says the report verifies. A report that does not verify is answered
-``verified: false`` and filed nowhere.
+``verified: false`` and filed nowhere. To a hub that gets MIMI from this provider
+(``Federation.mimi_to``: ``--mimi-transport``, or a plain MIMI peer) the report goes
+as the draft's AbuseReport to the hub's ``reportAbuse`` (5.9), still without the
+reporter's name; the hub's 201 only acknowledges it, so the device is answered
+``outcome: acknowledged`` (not verified) and this provider's record is filed with
+status ``acknowledged``. Either way the reporter's reason code and note
+(``ReportRequest.reason_code``, ``note``, within the limits of
+:mod:`accord.wire.privacy`) travel with the report and are filed with it.
 
 The alleged sender's own provider is the only one that can act on the
 account, so when the hub keeps the claim and the account is another
@@ -26,6 +33,7 @@ endpoint. The gates below are called by the routing layers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -59,20 +67,22 @@ async def _verify_and_file(p: Provider, group: GroupRecord, reporter: str,
                                          req.frank, await franking.hub_key(p))
     except (CryptoError, DecodeError):
         log.info("report refused: it does not verify")
-        return w.ReportResult(verified=False, hub=p.config.domain)
+        return w.ReportResult(verified=False, hub=p.config.domain, outcome=w.REFUSED)
     alleged = req.alleged_sender
     if alleged is not None and reported.sender_uri not in (None, mimi_user_uri(alleged)):
         alleged = None  # the franked content names another sender (its extension 1)
     if alleged is not None and not await _could_have_sent(p, group, alleged):
         alleged = None  # a claim the roster rules out is not kept
     report_id = await p.store.reports.add(group.group_id, reporter, alleged, req.content,
-                                          req.created_at, now)
+                                          req.created_at, now, req.reason_code,
+                                          w.check_note(req.note))  # every route's limit
     log.info("report %d filed", report_id)
     if alleged is not None:
         _tell_sender_provider(p, alleged, origin, w.FedSenderReport(
             group_id=group.group_id, created_at=req.created_at, content=req.content,
             frank=req.frank, account=alleged), now)
-    return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id)
+    return w.ReportResult(verified=True, hub=p.config.domain, report_id=report_id,
+                          outcome=w.VERIFIED)
 
 
 def _tell_sender_provider(p: Provider, account: str, origin: str | None,
@@ -123,14 +133,23 @@ async def report(p: Provider, by: DeviceRecord, req: w.ReportRequest, now: int
     fed: Federation[Provider] = p.federation  # a running provider always federates
     forwarded = w.FedReport(group_id=req.group_id, created_at=req.created_at,
                             content=req.content, frank=req.frank,
-                            alleged_sender=req.alleged_sender)
-    result = await report_relay.forward(fed, group.hub, forwarded, now)
-    if not result.verified:
-        return result
+                            alleged_sender=req.alleged_sender, reason_code=req.reason_code,
+                            note=w.check_note(req.note))
+    if await fed.mimi_to(group.hub, now):  # 5.9: the hub only acknowledges
+        await report_relay.forward_mimi(fed, group.hub, forwarded, now)
+        status, result = w.ACKNOWLEDGED, w.ReportResult(
+            verified=False, hub=group.hub, outcome=w.ACKNOWLEDGED)
+    else:
+        status, result = "forwarded", await report_relay.forward(fed, group.hub, forwarded,
+                                                                 now)
+        if not result.verified:
+            return result
     report_id = await p.store.reports.add(group.group_id, by.account, req.alleged_sender,
-                                          req.content, req.created_at, now)
-    await p.store.reports.close(report_id, "forwarded")
-    return w.ReportResult(verified=True, hub=result.hub, report_id=report_id)
+                                          req.content, req.created_at, now, req.reason_code,
+                                          req.note)
+    await p.store.reports.close(report_id, status)
+    return dataclasses.replace(result, report_id=report_id,
+                               outcome=result.outcome or w.VERIFIED)
 
 
 async def accept_forwarded(fed: Federation[Provider], peer: str, req: w.FedReport, now: int

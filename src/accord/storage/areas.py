@@ -30,9 +30,9 @@ class Reports(_Area):
     """Abuse reports (T13) and the franks a report is checked against here."""
 
     async def add(self, group_id: bytes, reporter: str, alleged: str | None, content: bytes,
-                  message_time: int, now: int) -> int:
+                  message_time: int, now: int, reason_code: int = 0, note: str = "") -> int:
         return await privacy_sql.add_report(self._engine, group_id, reporter, alleged, content,
-                                            message_time, now)
+                                            message_time, now, reason_code, note)
 
     async def list(self, status: str | None = None) -> list[AdminReport]:
         return await privacy_sql.list_reports(self._engine, status)

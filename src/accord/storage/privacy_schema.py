@@ -78,4 +78,12 @@ ALTER TABLE account_backups ADD COLUMN fetch_hash {BLOB};
 CREATE INDEX account_backups_by_fetch ON account_backups(fetch_hash);
 """,
     ),
+    (
+        204,
+        # T13, MIMI 5.9 (issue 22): the reporter's reasonCode and note, kept with the report.
+        """
+ALTER TABLE abuse_reports ADD COLUMN reason_code {BIGINT} NOT NULL DEFAULT 0;
+ALTER TABLE abuse_reports ADD COLUMN note TEXT NOT NULL DEFAULT '';
+""",
+    ),
 )

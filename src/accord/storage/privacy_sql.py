@@ -114,12 +114,14 @@ async def purge(engine: Engine, now: int) -> int:
 
 
 async def add_report(engine: Engine, group_id: bytes, reporter: str, alleged: str | None,
-                     content: bytes, message_time: int, now: int) -> int:
+                     content: bytes, message_time: int, now: int, reason_code: int = 0,
+                     note: str = "") -> int:
     async with engine.transaction() as tx:
         await tx.execute(
             "INSERT INTO abuse_reports (group_id, reporter, alleged_sender, content,"
-            " message_time, created_at, status) VALUES (?, ?, ?, ?, ?, ?, 'open')",
-            group_id, reporter, alleged, content, message_time, now)
+            " message_time, created_at, status, reason_code, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+            group_id, reporter, alleged, content, message_time, now, reason_code, note)
         row = await tx.fetchone("SELECT MAX(id) FROM abuse_reports WHERE reporter = ?",
                                 reporter)
     assert row is not None
@@ -128,8 +130,8 @@ async def add_report(engine: Engine, group_id: bytes, reporter: str, alleged: st
 
 async def list_reports(engine: Engine, status: str | None = None) -> list[AdminReport]:
     """The reports for the operator, in the form the admin API sends them."""
-    sql = ("SELECT id, group_id, reporter, alleged_sender, content, message_time, status"
-           " FROM abuse_reports")
+    sql = ("SELECT id, group_id, reporter, alleged_sender, content, message_time, status,"
+           " reason_code, note FROM abuse_reports")
     args: list[Any] = []
     if status is not None:
         sql += " WHERE status = ?"
@@ -137,7 +139,8 @@ async def list_reports(engine: Engine, status: str | None = None) -> list[AdminR
     async with engine.read() as tx:
         rows = await tx.fetchall(sql + f" ORDER BY id LIMIT {MAX_LIST}", *args)
     return [AdminReport(id=int(r[0]), group_id=bytes(r[1]), reporter=r[2], alleged_sender=r[3],
-                        content=bytes(r[4]), message_time=int(r[5]), status=r[6])
+                        content=bytes(r[4]), message_time=int(r[5]), status=r[6],
+                        reason_code=int(r[7]), note=r[8])
             for r in rows]
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from accord.errors import ValidationError
 from accord.wire.codec import f
 from accord.wire.messages import ACCOUNT_RE, DEVICE_ID_RE, MAX_FRANK, MAX_GROUP_ID, SIG_LEN
 
 MAX_CONTENT = 65_535  # accord.content: an encoded content is at most this long
 MAX_BACKUP = 8 * 1024 * 1024
 REASON = r"[^\x00-\x1f\x7f]{0,200}"
+# A reporter's words with a report (MIMI 5.9 AbuseReport.note: UTF-8, may be empty):
+# at most this many UTF-8 octets, on Accord's routes and MIMI's alike.
+MAX_NOTE = 1000
+MAX_REASON = 255  # AbuseType is a uint8 (5.9); the draft defines no value but reserved(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,18 @@ class _ReportedMessage:
     content: bytes = f(min_len=1, max_len=MAX_CONTENT)
     frank: bytes = f(min_len=1, max_len=MAX_FRANK)
     alleged_sender: str | None = f(max_len=318, pattern=ACCOUNT_RE, default=None)
+    # MIMI 5.9's reasonCode (0: none given) and note (the reporter's words; its UTF-8
+    # length is checked by :func:`check_note`, which every route calls)
+    reason_code: int = f(minimum=0, maximum=MAX_REASON, default=0)
+    note: str = f(max_len=MAX_NOTE, default="")
+
+
+def check_note(note: str) -> str:
+    """A report's note within :data:`MAX_NOTE` UTF-8 octets (else ValidationError)."""
+    if len(note.encode("utf-8", errors="surrogatepass")) > MAX_NOTE:
+        raise ValidationError(f"a report's note is at most {MAX_NOTE} UTF-8 octets",
+                              "MIMI 5.9")
+    return note
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +54,18 @@ class ReportRequest(_ReportedMessage):
     """A recipient reveals one message to its provider (T13)."""
 
 
+# ReportResult.outcome: the hub verified and filed the report (Accord's peer route, or
+# this provider hubs the room); the report did not verify; a hub reached over MIMI
+# accepted it (5.9's answer says no more: whether it verified stays the hub's).
+VERIFIED, REFUSED, ACKNOWLEDGED = "verified", "refused", "acknowledged"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportResult:
     verified: bool
     hub: str
     report_id: int | None = None
+    outcome: str | None = None  # VERIFIED, REFUSED or ACKNOWLEDGED (absent: as verified)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +162,8 @@ class AdminReport:
     message_time: int
     status: str
     alleged_sender: str | None = None  # absent when no claim was kept (T13)
+    reason_code: int = 0  # MIMI 5.9 reasonCode, as the reporter gave it (0: none)
+    note: str = ""  # the reporter's note, as given (shown escaped)
 
 
 @dataclass(frozen=True, slots=True)
