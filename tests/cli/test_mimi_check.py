@@ -41,7 +41,7 @@ def test_an_accord_provider_conforms_on_every_endpoint_it_lists(provider: Server
         assert f"section {ENDPOINTS[key][0]}" in next(x for x in lines if x.split()[1] == key)
     assert {k for k, v in verdicts.items() if v == "extension"} == {
         "accord-keyTransparency", "accord-hiddenSenders", "accord-cover", "accord-forkDetection",
-        "accord-deviceList"}
+        "accord-deviceList", "accord-firstContact"}
     assert lines[-1] == f"{len(SERVED) + 1} conform, 0 differ, {len(ENDPOINTS) - len(SERVED)} missing"
 
 

@@ -7,9 +7,10 @@ as a test sets it:
 - ``hide``: directory keys taken out of the provider's MIMI directory as the other
   provider reads it (that provider then looks like a peer without the extension);
 - ``tamper``: a function of a notify's ``accord-handshake-chain`` header value (None
-  when absent) giving the value to send instead (None: drop it); the request is then
-  signed again with the sending hub's own provider key, so the provider behind the
-  proxy sees exactly what a lying hub would send.
+  when absent) giving the value to send instead (None: drop it), and ``tamper_body``
+  one of an accord-firstContact carrier's body; the request is then signed again with
+  the sending hub's own provider key, so the provider behind the proxy sees exactly
+  what a lying hub would send.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class ExtProxy(RecordingProxy):
         self.hide: set[str] = set()
         self.tamper: Tamper | None = None
         self.signer: tuple[str, ProviderKey] | None = None  # the hub that sends through
+        self.tamper_body: Callable[[bytes], bytes] | None = None  # extension carriers
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         base = super().handler()
@@ -49,7 +51,9 @@ class ExtProxy(RecordingProxy):
                 path = self.path.split("?", 1)[0]
                 if self.command == "GET" and path == DIRECTORY_PATH and proxy.hide:
                     self.directory()
-                elif self.command == "POST" and "/notify/" in path and proxy.tamper:
+                elif self.command == "POST" and (
+                        "/notify/" in path and proxy.tamper or
+                        "/accord-firstContact/" in path and proxy.tamper_body):
                     self.tampered()
                 else:
                     base.relay(self)
@@ -62,11 +66,15 @@ class ExtProxy(RecordingProxy):
                             json.dumps(doc).encode())
 
             def tampered(self) -> None:
-                assert proxy.tamper is not None and proxy.signer is not None
+                assert proxy.signer is not None
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()
                            if k.lower() not in HOP_BY_HOP}
-                value = proxy.tamper(headers.pop(CHAIN_HEADER, None))
+                value = headers.pop(CHAIN_HEADER, None)
+                if proxy.tamper is not None:
+                    value = proxy.tamper(value)
+                if proxy.tamper_body is not None and "/accord-firstContact/" in self.path:
+                    body = proxy.tamper_body(body)
                 domain, key = proxy.signer
                 for name in ("signature", "signature-input", "content-digest"):
                     headers.pop(name, None)

@@ -41,7 +41,7 @@ import hashlib
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -200,10 +200,12 @@ async def named_post(dev: MlsDevice, gid: bytes, text: bytes) -> None:
 
 
 async def commit(dev: MlsDevice, proposals: list[Any], added: list[str],
-                 removed: list[str]) -> None:
+                 removed: list[str], first_contact: Sequence[m.SealedFirstContact] = (),
+                 expect: int | None = 201) -> httpx.Response:
     """A commit as Accord's client sends it: with the new epoch's signed GroupInfo (its
     posting key inside, no ratchet tree) and the tree beside it, which a provider
-    sending over MIMI puts into the update (5.3)."""
+    sending over MIMI puts into the update (5.3); ``first_contact``: sealed requests for
+    added devices (issue 18). The device's state moves on only when it was taken."""
     result, pending = g.commit(dev.state, now=int(time.time()), by_value=proposals)
     merged = g.merge_pending(pending)
     seed = g.export_secret(merged, "accord posting key", b"", 32)
@@ -214,9 +216,13 @@ async def commit(dev: MlsDevice, proposals: list[Any], added: list[str],
                           posting_key=posting, added=added, removed=removed,
                           welcome=bytes(result.welcome.to_bytes()) if added else None,
                           group_info=bytes(info.to_bytes()),
-                          ratchet_tree=encode(RatchetTree, merged.tree.to_ratchet_tree()))
-    await dev.call("POST", group_path(dev.state_group_id(), "/commits"), req, expect=201)
-    dev.state = merged
+                          ratchet_tree=encode(RatchetTree, merged.tree.to_ratchet_tree()),
+                          first_contact=list(first_contact))
+    r = await dev.call("POST", group_path(dev.state_group_id(), "/commits"), req,
+                       expect=expect)
+    if r.status_code == 201:
+        dev.state = merged
+    return r
 
 
 async def add(dev: MlsDevice, claimed: list[m.ClaimedKeyPackage]) -> None:

@@ -27,13 +27,16 @@ from accord.client import messaging, rooms
 from accord.mls import group as g
 from accord.wire import dumps, signing
 from accord.wire import federation as fw
+from accord.wire.mimi_accord import NOTIFY, FirstContactCarrier
 from tests.e2e.helpers import Clock
 from tests.engine import engine_params
+from tests.federation import mimi_draft_decoder as draft
 from tests.federation.capture import Exchange, Wire, captured_federation, endpoint_of
 from tests.federation.groups import arrive, bodies, people, room_of_two
 from tests.federation.providers import Provider, signed_post
 
 A, B = "alpha.test", "beta.test"
+FIRST_CONTACT = "/mimi/v1/accord-firstContact/"
 DEVICES, POSTS, FED_BLOBS = "/federation/v1/devices", "/federation/v1/posts", "/federation/v1/blobs"
 WITHHELD = {A: ["accord-hiddenSenders"], B: ["accord-deviceList"]}
 
@@ -124,9 +127,19 @@ async def test_T06_T11_client_library_adds_a_remote_user_over_mimi_with_extensio
         [blob] = [x for x in crossed if path_of(x).startswith("/v1/blobs/")]
         assert blob.to == A and blob.method == "GET" and blob.status == 200
         assert FED_BLOBS not in {path_of(x) for x in crossed}
+        # the Welcome's sealed first-contact request (issue 18) in accord-firstContact's
+        # carrier: the draft's notify body inside it, whole, decodes with the draft's
+        # structures
+        carriers = [x for x in crossed if path_of(x).startswith(FIRST_CONTACT)]
+        assert carriers and all(c.to == B and c.status == 201 for c in carriers)
+        for c in carriers:
+            carrier = FirstContactCarrier.from_bytes(c.request_body)
+            assert carrier.endpoint == NOTIFY and carrier.first_contact
+            draft.decode_body("notify", "request", carrier.mimi_body)
         # nothing else of Accord's own API crossed for the room
         others = {path_of(x) for x in crossed if endpoint_of(x) == "other"
-                  and not path_of(x).startswith(("/v1/blobs/", "/v1/transparency"))}
+                  and not path_of(x).startswith(("/v1/blobs/", "/v1/transparency",
+                                                 FIRST_CONTACT))}
         assert others <= {DEVICES, POSTS}, [(x.to, x.method, path_of(x)) for x in crossed]
         assert {"keyMaterial", "notify"} <= {endpoint_of(x) for x in crossed}
     finally:

@@ -24,7 +24,9 @@ message beyond its leaf. To a follower whose MIMI directory lists
 ``accord-forkDetection`` the hub's chain link (T07) of each commit and Welcome goes
 beside the body, in the notify's signed ``accord-handshake-chain`` header
 (:mod:`accord.wire.mimi_accord`); to any other follower, nothing but the draft's
-body. A Welcome's sealed first-contact requests (issue 18) are not sent. An item that cannot be put into
+body. A Welcome's sealed first-contact requests (issue 18) go to a follower that
+lists ``accord-firstContact``, the notify's body whole inside the extension's
+carrier (:mod:`accord.federation.mimi_first_contact`); to any other, not at all. An item that cannot be put into
 a FanoutMessage (a Welcome of a group older than the hub's public state has no
 tree) is refused here like a refusal of the follower: the queue drops it alone.
 """
@@ -36,7 +38,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, ValidationError
-from accord.federation import franking, hub, mimi_chain
+from accord.federation import franking, hub, mimi_chain, mimi_first_contact
 from accord.mls.codec import decode
 from accord.mls.structs.messages import MLSMessage
 from accord.wire import federation as fw
@@ -123,5 +125,13 @@ async def notify(fed: Federation, peer: str, items: Sequence[fw.FedItem], now: i
         chain = chain_links(fanouts) if links else None
         covered = {mimi_accord.CHAIN_HEADER: mimi_accord.chain_header(chain)} if chain and \
             chain.links else None
-        await fed.client.notify_mimi(peer, w.mimi_room_uri(fed.domain, group_id), batch, now,
-                                     covered)
+        uri = w.mimi_room_uri(fed.domain, group_id)
+        sealed = [s for i in room if i.kind == "welcome" for s in i.first_contact]
+        at = None if not sealed else await mimi_first_contact.carrier_url(
+            fed, peer, group_id, fed.domain, now)
+        if at is None:  # the draft's notify (a Welcome's requests are not sent)
+            await fed.client.notify_mimi(peer, uri, batch, now, covered)
+        else:  # accord-firstContact: the notify whole, with its Welcomes' requests
+            body = mimi_accord.carry(mimi_accord.NOTIFY, batch.to_bytes(), sealed)
+            await fed.client.post_mimi_created(peer, "notify", uri, body.to_bytes(), now,
+                                               covered, at)

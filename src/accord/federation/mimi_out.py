@@ -5,6 +5,9 @@ instead of Accord's peer routes when it runs with ``--mimi-transport`` (``Federa
   (5.3) with a HandshakeBundle; the commit's bundle takes the new epoch's GroupInfo
   and ratchet tree the device sent (``CommitRequest.group_info``, which must carry the
   request's posting key, ``accord.wire.posting_component``, and ``ratchet_tree``);
+  its sealed first-contact requests (issue 18) go with it, in an accord-firstContact
+  carrier, to a hub that lists that extension, and to no other
+  (:mod:`accord.federation.mimi_first_contact`);
 - a KeyPackage claim: ``POST /mimi/v1/keyMaterial/{targetUser}`` (5.2), for a group
   hubbed elsewhere to that group's hub with its ``roomId`` (5.2: "MUST be sent via the
   hub provider of whatever room they will be used in"; the hub relays it to the
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from accord.errors import DecodeError, EpochConflict, NoConsent, NotFound, ValidationError
-from accord.mls.codec import decode
+from accord.federation import mimi_first_contact
+from accord.mls.codec import WireStruct, decode
 from accord.mls.structs import (
     Credential,
     GroupInfo,
@@ -39,7 +44,7 @@ from accord.mls.structs.tree_nodes import RatchetTree
 from accord.mls.structs.welcome import Welcome
 from accord.mls.suites import get_suite
 from accord.storage import DeviceRecord, GroupRecord
-from accord.wire import b64e
+from accord.wire import b64e, mimi_accord
 from accord.wire import messages as m
 from accord.wire import mimi as w
 from accord.wire.accounts import domain_of
@@ -110,12 +115,19 @@ def answer_id(raw: bytes) -> str:
     return b64e(hashlib.sha256(raw).digest()[:16])
 
 
-async def update(fed: Federation, group: GroupRecord, bundle: w.HandshakeBundle, now: int
-                 ) -> w.UpdateRoomResponse:
-    """Hand the room's hub one bundle (5.3); anything but success is a typed error."""
+async def update(fed: Federation, group: GroupRecord, bundle: w.HandshakeBundle, now: int,
+                 first_contact: Sequence[m.SealedFirstContact] = ()) -> w.UpdateRoomResponse:
+    """Hand the room's hub one bundle (5.3); anything but success is a typed error.
+    ``first_contact``: a commit's sealed requests, carried to a hub that lists
+    accord-firstContact (:mod:`accord.federation.mimi_first_contact`), else not sent."""
     room = w.mimi_room_uri(group.hub, group.group_id)
-    resp = await fed.client.post_mimi(group.hub, "update", room, w.UpdateRequest(bundle),
-                                      w.UpdateRoomResponse, now)
+    body: WireStruct = w.UpdateRequest(bundle)
+    at = None if not first_contact else await mimi_first_contact.carrier_url(
+        fed, group.hub, group.group_id, group.hub, now)
+    if at is not None:
+        body = mimi_accord.carry(mimi_accord.UPDATE, body.to_bytes(), list(first_contact))
+    resp = await fed.client.post_mimi(group.hub, "update", room, body, w.UpdateRoomResponse,
+                                      now, at)
     code = w.UpdateResponseCode
     if resp.response_code == code.SUCCESS:
         return resp
@@ -127,7 +139,7 @@ async def update(fed: Federation, group: GroupRecord, bundle: w.HandshakeBundle,
 
 async def forward_commit(fed: Federation, group: GroupRecord, req: m.CommitRequest, now: int
                          ) -> m.CommitResponse:
-    await update(fed, group, commit_bundle(req), now)
+    await update(fed, group, commit_bundle(req), now, req.first_contact)
     return m.CommitResponse(msg_id=answer_id(req.commit), epoch=req.epoch + 1)
 
 

@@ -126,11 +126,13 @@ class PeerClient:
         raise PeerUnavailable(f"provider {domain} sent an unexpected answer")
 
     async def post_mimi(self, domain: str, key: str, target: str, msg: WireStruct,
-                        response: type[W], now: int) -> W:
+                        response: type[W], now: int, at: str | None = None) -> W:
         """POST a MIMI request (draft-ietf-mimi-protocol-06 5) to ``domain``'s endpoint
         ``key`` for ``target`` (a room or user URI), signed as every peer request;
-        decode the answer as ``response``. A refusal is typed as on Accord's routes."""
-        url = await self._mimi_url(domain, key, target, now)
+        decode the answer as ``response``. A refusal is typed as on Accord's routes.
+        ``at``: the URL of an Accord extension that carries the request instead."""
+        url = httpx.URL(at) if at is not None else await self._mimi_url(domain, key, target,
+                                                                          now)
         r = await self._send(domain, url, msg, now, body=msg.to_bytes(),
                              content_type=mimi.MEDIA_TYPE)
         if r.status_code != 200 or r.headers.get("content-type") != mimi.MEDIA_TYPE:
@@ -150,10 +152,12 @@ class PeerClient:
         await self.post_mimi_created(domain, "notify", target, batch.to_bytes(), now, covered)
 
     async def post_mimi_created(self, domain: str, key: str, target: str, body: bytes,
-                                now: int, covered: Mapping[str, str] | None = None) -> None:
+                                now: int, covered: Mapping[str, str] | None = None,
+                                at: str | None = None) -> None:
         """POST a MIMI request whose answer is a 201 with no body (5.5 notify, 5.7
         requestConsent and updateConsent); a refusal is typed as on Accord's routes."""
-        url = await self._mimi_url(domain, key, target, now)
+        url = httpx.URL(at) if at is not None else await self._mimi_url(domain, key, target,
+                                                                          now)
         r = await self._send(domain, url, None, now, body=body, content_type=mimi.MEDIA_TYPE,
                              covered=covered)
         if r.status_code != 201:

@@ -43,13 +43,16 @@ What only Accord's fan-out carries is otherwise absent over MIMI, and the follow
 and its clients do without it (docs/INTEROP.md, "MIMI transport"): no chain link
 from a hub that does not offer the extension (its rooms' devices check the epoch
 tags of application messages only), no sealed first-contact request with a
-Welcome (the message request shows the inviter only, issue 18), no sender device
+Welcome from a hub that does not send the notify in accord-firstContact's carrier
+(``server.mimi_first_contact``; the message request then shows the inviter only,
+issue 18), no sender device
 on a Welcome, and the epoch of a room joined by a Welcome is unknown here until
 its next handshake message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 
@@ -60,6 +63,7 @@ from accord.mls.structs.messages import MLSMessage, PrivateMessage
 from accord.storage.records import ViewWrite
 from accord.wire import b64e, decode, encode, mimi_accord
 from accord.wire import federation as fw
+from accord.wire import messages as m
 from accord.wire import mimi as w
 
 APPLICATION, PROPOSAL, COMMIT = 1, 2, 3
@@ -170,7 +174,8 @@ class _Room:
         return [item, *self._proposals(msg_id, fanout, fanout.more_proposals or (), first=1)]
 
     async def welcome(self, msg_id: str, fanout: w.FanoutMessage,
-                      link: tuple[int, bytes] | None = None) -> list[fw.FedItem]:
+                      link: tuple[int, bytes] | None = None,
+                      first_contact: Sequence[m.SealedFirstContact] = ()) -> list[fw.FedItem]:
         assert fanout.ratchet_tree_option is not None
         store = self.fed.provider.store
         handed = await store.kp_handed(mls_check.welcome_recipients(fanout.message.to_bytes()))
@@ -192,8 +197,11 @@ class _Room:
         for device, claimer in sorted(handed.values()):
             inviters.setdefault(claimer, []).append(device)
         epoch = tree.epoch if tree.epoch is not None else 0
-        return [self._item(msg_id if n == 0 else _msg_id(self.group_id, fanout, n), "welcome",
-                           epoch, fanout, devices, None, claimer, roster=True, link=link)
+        return [dataclasses.replace(
+                    self._item(msg_id if n == 0 else _msg_id(self.group_id, fanout, n),
+                               "welcome", epoch, fanout, devices, None, claimer, roster=True,
+                               link=link),
+                    first_contact=list(first_contact))  # filed for its recipients only
                 for n, (claimer, devices) in enumerate(sorted(inviters.items()))]
 
     def write(self) -> ViewWrite | None:
@@ -203,9 +211,12 @@ class _Room:
 
 
 async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, now: int,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 first_contact: Sequence[m.SealedFirstContact] = ()) -> None:
     """File a hub's notify; ``headers``: its signed extension headers (the chain links
-    of accord-forkDetection, by the FanoutMessage's position)."""
+    of accord-forkDetection, by the FanoutMessage's position); ``first_contact``: the
+    sealed requests of its Welcomes (accord-firstContact), each filed with the Welcome
+    of its device, and only there (one for a device no Welcome here is for is dropped)."""
     hub_domain, group_id = w.room_of_uri(target)
     if hub_domain != peer:
         raise AuthError("only the room's hub fans out its messages (MIMI 5.5)")
@@ -223,7 +234,7 @@ async def notify(fed: Federation, peer: str, req: w.FanoutBatch, target: str, no
         filed.add(msg_id)
         message = fanout.message
         if message.wire_format == WELCOME_WIRE_FORMAT:
-            items += await room.welcome(msg_id, fanout, links.get(n))
+            items += await room.welcome(msg_id, fanout, links.get(n), first_contact)
         elif message.content_type == APPLICATION:
             items += await room.application(msg_id, fanout)
         elif message.content_type == PROPOSAL:

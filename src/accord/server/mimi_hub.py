@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from accord.errors import AuthError, Conflict, CryptoError, EpochConflict, NotFound, ValidationError
@@ -89,20 +90,26 @@ def _epoch(message: object) -> int:
 
 # ------------------------------------------------------------------ 5.3 update room
 
-async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: str, now: int
+async def update_room(fed: Federation, peer: str, req: w.UpdateRequest, target: str, now: int,
+                      first_contact: Sequence[m.SealedFirstContact] = ()
                       ) -> w.UpdateRoomResponse:
     """A commit (with its Welcome and GroupInfo) or proposals, each through the hub's
     one acceptance. A closed epoch is ``wrongEpoch``; proposals the MLS rules refuse
     (of the bundle, or a commit's references to none the hub accepted) are
     ``invalidProposal`` with their ProposalRefs; anything else the hub's checks
     refuse (signature, room policy, roster) is ``notAllowed`` with the reason; a
-    sender the peer does not host is refused outright (401), as on every peer route."""
+    sender the peer does not host is refused outright (401), as on every peer route.
+    ``first_contact``: a commit's sealed requests (accord-firstContact, issue 18), held
+    to the commit as on Accord's route (``hub.first_contact_of``)."""
     group_id = hubbed_room(fed, target)
     bundle = req.bundle
     code = w.UpdateResponseCode
     try:
         if bundle.proposal_or_commit.content_type == COMMIT:
-            await _commit(fed, peer, group_id, bundle, now)
+            await _commit(fed, peer, group_id, bundle, now, first_contact)
+        elif first_contact:
+            raise ValidationError("sealed first-contact requests go with a commit that adds"
+                                  " devices", "Accord: first contact (T14)")
         else:  # every sender is checked before any proposal is taken
             messages = (bundle.proposal_or_commit, *(bundle.more_proposals or ()))
             taken = []
@@ -191,7 +198,7 @@ async def _member_sender(fed: Federation, group_id: bytes, message: MLSMessage
 
 
 async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.HandshakeBundle,
-                  now: int) -> None:
+                  now: int, first_contact: Sequence[m.SealedFirstContact] = ()) -> None:
     """A member's commit, or a new device's external commit (3.6: its user already has
     a member device in the room, as for its GroupInfo, 5.6; ``hub.JOIN``)."""
     msg, account, device = await _committer(fed, group_id, bundle.proposal_or_commit)
@@ -224,7 +231,8 @@ async def _commit(fed: Federation, peer: str, group_id: bytes, bundle: w.Handsha
                           added=list(effects.added),
                           removed=[at[leaf] for leaf in effects.removed_leaves],
                           welcome=None if welcome is None
-                          else MLSMessage.wrap(welcome).to_bytes())
+                          else MLSMessage.wrap(welcome).to_bytes(),
+                          first_contact=list(first_contact))
     origin = hub.Origin(hub.PEER, device, account, peer, placed, raw)
     await hub.accept_commit(fed, origin, group_id, req, now, info)
 

@@ -50,6 +50,7 @@ from accord.server import (
     blobs,
     keypackages,
     mimi_consent,
+    mimi_first_contact,
     mimi_follower,
     mimi_hub,
     mimi_relay,
@@ -287,6 +288,7 @@ EXTENSIONS: dict[str, str] = {
     "accord-hiddenSenders": POSTS,
     "accord-cover": POSTS,
     "accord-forkDetection": f"{PREFIX}/notify/{{roomId}}",  # the chain header
+    "accord-firstContact": mimi_first_contact.TEMPLATE,
     "accord-deviceList": DEVICES,
 }
 
@@ -335,5 +337,6 @@ def mimi_endpoint(spec: MimiSpec) -> Callable[[Request], Awaitable[Response]]:
 def mimi_routes() -> list[Route]:
     return [
         Route(DIRECTORY_PATH, directory, methods=["GET"]),
+        Route(mimi_first_contact.PATH, mimi_first_contact.carried, methods=["POST"]),
         *(Route(s.path, mimi_endpoint(s), methods=[s.method]) for s in MIMI_SPECS),
     ]

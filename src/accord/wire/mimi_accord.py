@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated
 
 from accord.errors import DecodeError
-from accord.mls.codec import U8, U64, Fixed, WireStruct, wire
+from accord.mls.codec import U8, U64, Fixed, OneOf, Uint, WireStruct, wire
+from accord.wire.messages import DEVICE_ID_RE, MAX_FIRST_CONTACT, SealedFirstContact
 
 FORK_DETECTION = "accord-forkDetection"
 FIRST_CONTACT = "accord-firstContact"
@@ -61,4 +63,47 @@ def links_of_header(value: str, count: int) -> dict[int, tuple[int, bytes]]:
         if link.index >= count or link.index in out:
             raise DecodeError(f"{CHAIN_HEADER} names a FanoutMessage twice or out of range")
         out[link.index] = (link.chain_seq, link.chain)
+    return out
+
+
+# ------------------------------------------------------------------ accord-firstContact
+
+UPDATE, NOTIFY = 1, 2  # the draft endpoint a FirstContactCarrier wraps
+MAX_CARRIED = 1000  # sealed requests in one carrier (one per added device)
+
+
+@wire
+class CarriedFirstContact(WireStruct):
+    """One sealed first-contact request (issue 18) for the added device ``device_id``."""
+
+    device_id: bytes  # UTF-8, Accord's device id: the last segment of its client URI
+    sealed: bytes  # 1..4096 octets, opened by that device alone
+
+
+@wire
+class FirstContactCarrier(WireStruct):
+    """A draft request body (``update``, 5.3, or ``notify``, 5.5) unchanged, with the
+    sealed first-contact requests of the commit or of the notify's Welcomes."""
+
+    endpoint: Annotated[int, Uint(1), OneOf(UPDATE, NOTIFY)]
+    mimi_body: bytes
+    first_contact: tuple[CarriedFirstContact, ...]
+
+
+def carry(endpoint: int, body: bytes, sealed: list[SealedFirstContact]) -> FirstContactCarrier:
+    return FirstContactCarrier(endpoint, body, tuple(
+        CarriedFirstContact(s.device_id.encode(), s.sealed) for s in sealed))
+
+
+def carried(carrier: FirstContactCarrier) -> list[SealedFirstContact]:
+    """The carrier's sealed requests; a DecodeError for a malformed one."""
+    if len(carrier.first_contact) > MAX_CARRIED:
+        raise DecodeError("too many sealed first-contact requests")
+    out = []
+    for c in carrier.first_contact:
+        device = c.device_id.decode("utf-8", "replace")
+        if re.fullmatch(DEVICE_ID_RE, device) is None or not 0 < len(c.sealed) <= (
+                MAX_FIRST_CONTACT):
+            raise DecodeError("a sealed first-contact request is malformed")
+        out.append(SealedFirstContact(device, c.sealed))
     return out
