@@ -239,3 +239,31 @@ def test_T08_every_mimi_route_and_field_has_an_attack_test() -> None:
                 if not ref.startswith("value: "):
                     module, name = ref.split("::")
                     assert callable(getattr(importlib.import_module(module), name)), (field, ref)
+
+
+# accord-firstContact (docs/PROTOCOL.md): the carrier of update (5.3) and notify (5.5)
+FC = "tests.federation.test_T14_mimi_first_contact::"
+FIRST_CONTACT_COVERAGE: dict[str, str] = {
+    "{target}": "value: the wrapped request's room, checked by that endpoint's own handler"
+                " (mimi_hub.update_room, mimi_follower.notify, their tests above)",
+    "endpoint": FC + "test_T14_mimi_requests_go_with_a_commit_not_a_proposal",
+    "mimi_body": "value: the draft's update or notify body, handled by that endpoint's very"
+                 " handler (attack tests above)",
+    "first_contact": FC + "test_T14_mimi_the_hub_takes_requests_only_for_devices_the_commit"
+                          "_adds; " + FC + "test_T14_mimi_a_follower_files_requests_only_with"
+                                           "_its_devices_welcome",
+}
+
+
+def test_T08_T14_the_first_contact_carrier_and_its_fields_have_attack_tests() -> None:
+    from accord.server import mimi_first_contact
+    from accord.server.mimi_routes import mimi_routes
+    from accord.wire.mimi_accord import FirstContactCarrier
+
+    assert mimi_first_contact.PATH in {getattr(r, "path", "") for r in mimi_routes()}
+    assert _fields(FirstContactCarrier) | {"{target}"} == set(FIRST_CONTACT_COVERAGE)
+    for field, why in FIRST_CONTACT_COVERAGE.items():
+        for ref in why.split("; "):
+            if not ref.startswith("value: "):
+                module, name = ref.split("::")
+                assert callable(getattr(importlib.import_module(module), name)), (field, ref)
