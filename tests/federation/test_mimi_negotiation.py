@@ -13,6 +13,7 @@ while alpha and beta keep Accord's own routes between themselves (hidden senders
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +25,9 @@ import pytest
 from accord.mls import group as g
 from accord.mls.secret_tree import GenerationUnavailable
 from accord.mls.structs import Remove
+from accord.wire import decode, encode
 from accord.wire import mimi as w
+from accord.wire import privacy as pr
 from tests.engine import engine_params
 from tests.federation.capture import Exchange, Wire, draft_decode, endpoint_of
 from tests.federation.groups import join_from_queue, user
@@ -32,10 +35,11 @@ from tests.federation.providers import MlsDevice, Provider
 from tests.federation.test_mimi_example_flow import add, commit, named_post
 from tests.federation.test_mtls import Authority
 from tests.federation.tls_capture import captured_tls_federation
+from tests.privacy.helpers import content, open_item, post, rows
 
 A, B, P = "alpha.test", "beta.test", "plain.test"
 MIMI_ENDPOINTS = {"directory", "keyMaterial", "update", "submitMessage", "notify",
-                  "groupInfo"}
+                  "groupInfo", "reportAbuse"}
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +204,50 @@ async def test_a_plain_mimi_hub_serves_accord_members_over_mimi_only(
     # the room lives at plain.test: alpha and beta have nothing to say to each other
     assert not [x for x in exchanges if {x.to, _from(x)} == {A, B}
                 and endpoint_of(x) != "directory"]
+
+
+async def test_T13_a_report_to_a_plain_hub_goes_over_mimi_report_abuse(
+    captured: tuple[dict[str, Provider], Wire], http: dict[str, httpx.AsyncClient],
+) -> None:
+    """pete@plain hubs; alice@alpha reports pete's message through alpha, which sends the
+    plain hub the draft's AbuseReport (5.9; before this, Accord's /federation/v1/reports,
+    which a plain peer does not serve); the plain hub verifies and files it with the
+    reason and note. A forged one is acknowledged and not filed."""
+    provs, wire = captured
+    tag = secrets.token_hex(3)
+    pete = await user(http[P], f"pete{tag}@{P}")
+    alice = await user(http[A], f"alice{tag}@{A}")
+    gid = secrets.token_bytes(16)
+    await pete.create_group(gid)
+    await add(pete, await pete.claim(alice.account))
+    await join_from_queue(alice)
+    assert (await post(http[P], pete, content("abuse from the plain hub"))).status_code == 201
+    item = [i for i in await alice.wait_items(1) if i.kind == "application"][-1]
+    assert item.frank is not None
+    opened = open_item(alice, item)
+    before = len(rows(provs[P])["abuse_reports"])
+    good = pr.ReportRequest(group_id=gid, created_at=item.created_at, content=opened.encoded,
+                            frank=item.frank, alleged_sender=pete.account, reason_code=2,
+                            note="spam")
+
+    mark = wire.mark()
+    r = await http[A].post("/v1/reports", json=encode(good), headers=alice.auth)
+    assert r.status_code == 200, r.text
+    assert decode(pr.ReportResult, r.json()).outcome == pr.ACKNOWLEDGED
+    sent = wire.since(mark)
+    assert_mimi_only(plain_traffic(sent))
+    [x] = [x for x in sent if endpoint_of(x) == "reportAbuse"]
+    assert (_from(x), x.to, x.status) == (A, P, 201)
+    filed = rows(provs[P])["abuse_reports"]
+    assert len(filed) == before + 1
+    assert (filed[-1][2], filed[-1][3], bytes(filed[-1][4]), filed[-1][8], filed[-1][9]) == (
+        f"via {A}", pete.account, opened.encoded, 2, "spam")
+
+    forged = dataclasses.replace(good, created_at=item.created_at + 1)
+    r = await http[A].post("/v1/reports", json=encode(forged), headers=alice.auth)
+    assert r.status_code == 200, r.text
+    assert decode(pr.ReportResult, r.json()).outcome == pr.ACKNOWLEDGED
+    assert len(rows(provs[P])["abuse_reports"]) == before + 1
 
 
 async def test_an_accord_follower_adds_a_plain_user_through_the_accord_hub(
