@@ -25,6 +25,7 @@ BIND = MAL + "test_T08_a_follower_cannot_bind_devices_it_does_not_host"
 SENDER = ("tests.federation.test_T13_report_forwarding::"
           "test_T13_a_verified_report_reaches_the_senders_provider")
 FIRST = "tests.federation.test_T14_sealed_first_contact::"
+MIMI_ABUSE = "test_T13_a_report_to_a_hub_over_mimi_is_the_drafts_abuse_report"
 MLS = "value: MLS content, checked by the hub's acceptance (accord.federation.mls_check)"
 
 COVERAGE: dict[str, dict[str, str]] = {
@@ -90,6 +91,10 @@ COVERAGE: dict[str, dict[str, str]] = {
     "/federation/v1/reports": {
         "group_id": SPEAKS, "alleged_sender": SPEAKS + "; " + T13,
         "created_at": T13, "content": T13, "frank": T13,
+        "reason_code": "value: a number for the operator (MIMI 5.9 AbuseType, 0 to 255: "
+                       + T13.split("::")[1] + ")",
+        "note": "value: the reporter's words for the operator, at most MAX_NOTE octets ("
+                + T13.split("::")[1] + "), shown escaped (" + MIMI_ABUSE + ")",
     },
     "/federation/v1/reports/sender": {
         f: SENDER for f in ("group_id", "account", "frank", "content", "created_at")
@@ -182,8 +187,9 @@ MIMI_COVERAGE: dict[str, dict[str, str]] = {
     "/mimi/v1/reportAbuse/{target:path}": {
         "{target}": MIMI_REPORT, "reporting_user.uri": MIMI_REPORT,
         "alleged_abuser_uri.uri": MIMI_REPORT + "; " + SENDER, "messages": MIMI_REPORT,
-        "reason_code": "value: no AbuseType is defined yet (MIMI 5.9)",
-        "note": "value: free text for the operator, not kept yet",
+        "reason_code": "value: no AbuseType is defined yet (MIMI 5.9), kept as a number",
+        "note": "value: the reporter's words for the operator: UTF-8, at most MAX_NOTE octets"
+                " (" + MIMI_REPORT.split("::")[1] + "), shown escaped (" + MIMI_ABUSE + ")",
         "abuse_extensions.component_data": "value: extensions, none understood yet",
     },
     "/mimi/v1/proxyDownload/{target:path}": {
