@@ -81,6 +81,16 @@ class NoDeviceList(NotFound):
     code = "no_device_list"
 
 
+class NoTransparency(NotFound):
+    """The user's provider offers no key transparency to this provider: a plain MIMI
+    peer (its MIMI directory lists no ``accord-keyTransparency``), or this provider is
+    one (``--mimi-plain``) and asks nobody. The device takes such keys as not
+    transparency-checked (docs/PROTOCOL.md, T06), never as checked. A 404 distinct from
+    an unknown user's."""
+
+    code = "no_transparency"
+
+
 class ConsentRequested(AccordError):
     """A claim of another provider's user who gave the requester no consent (MIMI 5.2
     ``noConsent``): the requester's provider asked that user for it (5.7
@@ -151,7 +161,7 @@ class StoreUnavailable(AccordError):
 # over its limit.
 _REFUSALS: tuple[type[AccordError], ...] = (
     DecodeError, ValidationError, CryptoError, AuthError, SenderRequired, NotFound, Conflict,
-    GroupMoved, RateLimited, ConsentRequested, NoConsent, NoDeviceList,
+    GroupMoved, RateLimited, ConsentRequested, NoConsent, NoDeviceList, NoTransparency,
 )
 _BY_CODE: dict[str, type[AccordError]] = {cls.code: cls for cls in _REFUSALS}
 _BY_CODE["payload_too_large"] = ValidationError

@@ -16,7 +16,7 @@ from accord.cli.client_common import (
 from accord.cli.safe_text import shown
 from accord.cli.verify_cmd import adding, confirm_option
 from accord.client import conversations as convs
-from accord.client import messaging, reinit
+from accord.client import messaging, reinit, safety
 from accord.client.device import Device
 
 
@@ -48,6 +48,12 @@ async def new_cmd(dev: Device, as_json: bool, name: str, members: tuple[str, ...
 
 
 
+# T06: keys taken from a provider that offers no key transparency (a plain MIMI peer)
+UNLOGGED_MARK = " [yellow]NOT TRANSPARENCY-CHECKED[/yellow]"
+UNLOGGED_LINE = ("[yellow]not transparency-checked[/yellow] (their provider offers no key "
+                 "transparency; compare safety numbers): ")
+
+
 @chat.command("info")
 @click.argument("chat_name")
 @profile_options
@@ -57,12 +63,15 @@ async def info_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     conv = convs.find(dev, chat_name)
     active = conv["meta"].get("active", True)
     row = {"id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"], "active": active,
-           "members": convs.members(dev, conv) if active else {}, **convs.suite_of(dev, conv)}
+           "members": convs.members(dev, conv) if active else {}, **convs.suite_of(dev, conv),
+           "not_transparency_checked": safety.unlogged_members(dev, conv) if active else []}
     emit(as_json, row, lambda: print_lines(
         [f"{shown(row['id'])}  [bold]{shown(row['name'])}[/bold]  ({shown(row['kind'])})",
          f"protected by: {suite_text(row)}"
          + (f" {shown(row['suite_name'])}" if row["suite_name"] else ""),
-         "members: " + shown(", ".join(row["members"]))], ""))
+         "members: " + shown(", ".join(row["members"])),
+         *([UNLOGGED_LINE + shown(", ".join(row["not_transparency_checked"]))]
+           if row["not_transparency_checked"] else [])], ""))
 
 
 @chat.command("members")
@@ -74,9 +83,11 @@ async def members_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     conv = convs.find(dev, chat_name)
     members = convs.members(dev, conv)
     admins = conv["meta"].get("admins", [])
-    emit(as_json, {"members": members, "admins": admins}, lambda: print_lines(
+    unlogged = safety.unlogged_members(dev, conv)
+    emit(as_json, {"members": members, "admins": admins,
+                   "not_transparency_checked": unlogged}, lambda: print_lines(
         [f"[bold]{shown(a)}[/bold]{' (admin)' if a in admins else ''}: {shown(', '.join(d))}"
-         for a, d in members.items()]))
+         + (UNLOGGED_MARK if a in unlogged else "") for a, d in members.items()]))
 
 
 @chat.command("add")

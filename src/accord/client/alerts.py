@@ -25,7 +25,7 @@ _listeners: list[Listener] = []
 
 KINDS = ("key_not_in_log", "unknown_device", "split_view", "head_inconsistent",
          "provider_key_changed", "contact_key_changed", "log_unavailable",
-         "key_packages_withheld")
+         "key_packages_withheld", "transparency_withdrawn")
 
 
 class KvStore(Protocol):
@@ -116,6 +116,9 @@ def describe(alert: dict[str, Any]) -> str:
         "contact_key_changed": "the keys of verified contact {who} changed; compare the "
                                "safety number again before sending",
         "log_unavailable": "the transparency log of {who} could not be checked",
+        "transparency_withdrawn": "provider of {who} offered key transparency before and now "
+                                  "says it offers none (a downgrade); its keys were not "
+                                  "accepted",
         "key_packages_withheld": "someone claimed your KeyPackages unusually often "
                                  "({count} claims held back by your provider's limits); "
                                  "a new last-resort KeyPackage was published",

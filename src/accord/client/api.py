@@ -204,10 +204,19 @@ class ProviderApi:
     async def health(self) -> m.Health:
         return await self._json(m.Health, "GET", "/healthz")
 
-    async def discovery(self) -> fw.WellKnown:
+    async def discovery(self) -> fw.WellKnown | None:
         """The provider's ``/.well-known/accord``: its domain and Ed25519 key (the
-        franking agent of the rooms it hubs, MIMI 5.4.1)."""
-        return await self._json(fw.WellKnown, "GET", "/.well-known/accord")
+        franking agent of the rooms it hubs, MIMI 5.4.1). None when it publishes none
+        (404): a plain MIMI provider (``--mimi-plain``, issue 22)."""
+        try:
+            resp = await self._http.get("/.well-known/accord")
+        except httpx.HTTPError as exc:
+            raise ServerError(f"cannot reach the provider: {type(exc).__name__}") from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise error_from_response(resp.status_code, resp.content)
+        return parse(fw.WellKnown, resp.content)
 
     async def register(self, account: str, signature_key: bytes,
                        sign: Signer) -> m.RegisterResponse:

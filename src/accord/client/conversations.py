@@ -187,10 +187,13 @@ async def new_group(dev: DeviceCore, now: int, suite: int) -> tuple[bytes, bytes
 async def franking_agent(dev: DeviceCore, suite: int) -> bytes | None:
     """The FrankingAgentData of our provider, the hub of the rooms we create (MIMI 5.4.1):
     its Ed25519 key from its discovery document, for a suite that signs with Ed25519;
-    None otherwise (the hub then franks without a signature)."""
+    None otherwise (the hub then franks without a signature), and for a provider that
+    publishes no Accord document (a plain MIMI provider: its franks are unsigned)."""
     if not server_frank.signs_with_ed25519(suite):
         return None
     doc = await dev.api.discovery()
+    if doc is None:
+        return None
     if doc.domain != dev.identity.domain:
         raise ValidationError("our provider's discovery document names another domain")
     return server_frank.agent(doc.domain, doc.signing_key).to_bytes()
@@ -219,8 +222,8 @@ async def _gate(dev: DeviceCore, account: str, keys: list[bytes], now: int,
     if safety.is_verified(dev, account) and not safety.unchanged(dev, account, keys):
         from accord.client import device_kt
 
-        async with device_kt.checker(dev) as kc:
-            await kc.current_entry(account, now)  # proven keys and successions
+        async with device_kt.checker(dev) as kc:  # proven keys and successions
+            await device_kt.refresh_entry(dev, kc, account, now)
     safety.check_before_add(dev, account, keys, confirmed=confirmed)
 
 

@@ -3,6 +3,14 @@
 - :func:`verify_claimed`: before KeyPackages claimed for ``account`` are
   added to a group, each device key must be in ``account``'s log (T06).
   A failure refuses the whole add and raises an alert.
+- Keys of a user whose provider offers no key transparency (a plain MIMI peer: our
+  provider answers :class:`~accord.errors.NoTransparency`) are taken as *not
+  transparency-checked* (``kt:unlogged``, :func:`take_unlogged`), never as checked:
+  each conversation with such a member says so once (a ``security`` event,
+  :func:`note_unlogged`) and ``safety.unlogged_members`` shows it. Never for our own
+  provider, nor for a provider whose log this device has used before (its key pinned,
+  ``kt:key:DOMAIN``): there "no transparency" is a downgrade, an alert
+  (``transparency_withdrawn``) and a refusal (docs/PROTOCOL.md, T06).
 - :func:`after_sync`: after each sync, (1) the leaves of every group we are
   in whose key was not checked yet (joined by Welcome, added by commits)
   are checked against their owners' logs; (2) if due, our own account's
@@ -26,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from accord.client import alerts, keycheck, safety
 from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
 from accord.client.mls_session import split_identity
-from accord.errors import AccordError, NotFound
+from accord.errors import AccordError, CryptoError, NotFound, NoTransparency
 from accord.wire import b64d, b64e
 from accord.wire.accounts import domain_of
 
@@ -34,6 +42,8 @@ if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore
 
 GOSSIP_EVERY_MS = 3_600_000
+UNLOGGED_EVENT = "keys not transparency-checked: the provider offers no key transparency"
+MAX_NOTED = 10_000
 MAX_CHECKS_PER_SYNC = 200  # member keys checked per sync; the rest waits for the next
 
 
@@ -64,11 +74,75 @@ def _security_event(dev: DeviceCore, account: str, now: int, what: str) -> None:
                                 {"account": account, "what": what})
 
 
+class TransparencyWithdrawn(CryptoError):
+    """A provider whose log this device used (or our own) now offers none (T06)."""
+
+
+def had_transparency(dev: DeviceCore, domain: str) -> bool:
+    """Whether ``domain`` must offer a log: ours, or one whose head key we pinned."""
+    return domain == dev.identity.domain or dev.store.get_json("kt:key:" + domain) is not None
+
+
+def unlogged(dev: DeviceCore) -> set[str]:
+    """``account|key`` taken as not transparency-checked (no log offered)."""
+    return set(dev.store.get_json("kt:unlogged", []))
+
+
+def take_unlogged(dev: DeviceCore, account: str, keys: list[bytes], now: int) -> None:
+    """After :class:`NoTransparency` for ``account``: keep its keys as not
+    transparency-checked, or, for a provider that must offer a log
+    (:func:`had_transparency`), alert and raise :class:`TransparencyWithdrawn`."""
+    domain = domain_of(account)
+    if had_transparency(dev, domain):
+        alerts.raise_alert(dev.store, "transparency_withdrawn", now, provider=domain,
+                           account=account)
+        raise TransparencyWithdrawn(f"provider {domain} offered key transparency before and "
+                                    "now offers none", "T06")
+    dev.store.put_json("kt:unlogged", sorted(unlogged(dev)
+                                             | {f"{account}|{b64e(k)}" for k in keys}))
+
+
+def note_unlogged(dev: DeviceCore, now: int) -> None:
+    """One ``security`` event per conversation and key taken as not transparency-checked."""
+    keys = unlogged(dev)
+    if not keys:
+        return
+    noted = set(dev.store.get_json("kt:unlogged_noted", []))
+    new = set()
+    for conv in dev.store.conversations():
+        if not conv["meta"].get("active", True):
+            continue
+        for mb in dev.engine.members(dev.store.load_group(conv["group_id"])):
+            account = split_identity(mb.identity)[0]
+            tag = f"{account}|{b64e(mb.signature_key)}"
+            if tag in keys and f"{conv['conv_id']}|{tag}" not in noted | new:
+                new.add(f"{conv['conv_id']}|{tag}")
+                dev.store.add_event(conv["conv_id"], now, "security",
+                                    {"account": account, "what": UNLOGGED_EVENT})
+    if new:
+        dev.store.put_json("kt:unlogged_noted", sorted(noted | new)[-MAX_NOTED:])
+
+
 async def verify_claimed(dev: DeviceCore, account: str, keys: list[bytes], now: int) -> None:
-    """Raise :class:`KeyNotInLog` unless every key is in ``account``'s log (alerted)."""
-    async with checker(dev) as kc:
-        await kc.verify_members([(account, k) for k in keys], now)
+    """Raise :class:`KeyNotInLog` unless every key is in ``account``'s log (alerted);
+    a provider offering no log: :func:`take_unlogged`."""
+    try:
+        async with checker(dev) as kc:
+            await kc.verify_members([(account, k) for k in keys], now)
+    except NoTransparency:
+        take_unlogged(dev, account, keys, now)
+        return
     _mark_checked(dev, [(account, k) for k in keys])
+
+
+async def refresh_entry(dev: DeviceCore, kc: KeyChecker, account: str, now: int) -> None:
+    """``account``'s proven keys and successions refreshed (a verified contact's key
+    change, a safety number); nothing to refresh where its provider offers no log."""
+    try:
+        await kc.current_entry(account, now)
+    except NoTransparency:
+        if had_transparency(dev, domain_of(account)):
+            take_unlogged(dev, account, [], now)  # raises: a downgrade
 
 
 def _checked(dev: DeviceCore) -> set[str]:
@@ -82,7 +156,7 @@ def _mark_checked(dev: DeviceCore, pairs: list[tuple[str, bytes]]) -> None:
 
 def unchecked_members(dev: DeviceCore) -> list[tuple[str, bytes]]:
     """``(account, key)`` of group leaves whose key was never checked against a log."""
-    done = _checked(dev)
+    done = _checked(dev) | unlogged(dev)
     me = dev.identity.mls_identity
     out: dict[str, tuple[str, bytes]] = {}
     for conv in dev.store.conversations():
@@ -110,7 +184,14 @@ async def check_members(dev: DeviceCore, kc: KeyChecker, now: int) -> int:
     pairs = unchecked_members(dev)[:MAX_CHECKS_PER_SYNC]
     for account in sorted({a for a, _ in pairs}):
         mine = [(a, k) for a, k in pairs if a == account]
-        entry = await kc.current_entry(account, now)
+        try:
+            entry = await kc.current_entry(account, now)
+        except NoTransparency:
+            try:
+                take_unlogged(dev, account, [k for _, k in mine], now)
+                continue
+            except TransparencyWithdrawn:
+                entry = None  # a downgrade: every key of it unproven
         bad = [k for _, k in mine
                if entry is None or entry.deleted or k not in entry.device_keys]
         for key in bad:
@@ -169,8 +250,12 @@ async def gossip(dev: DeviceCore, kc: KeyChecker, now: int) -> int:
     """Gossip each contact provider's head; how many split views were found."""
     found = 0
     for domain in contact_domains(dev)[:100]:
-        if await kc.gossip(domain, now) is not None:
-            found += 1
+        try:
+            if await kc.gossip(domain, now) is not None:
+                found += 1
+        except NoTransparency:
+            if had_transparency(dev, domain):  # a downgrade: alerted, go on with the rest
+                alerts.raise_alert(dev.store, "transparency_withdrawn", now, provider=domain)
     dev.store.put_json("kt:gossiped_at", now)
     return found
 
@@ -178,6 +263,7 @@ async def gossip(dev: DeviceCore, kc: KeyChecker, now: int) -> int:
 async def after_sync(dev: DeviceCore, now: int, *, force: bool = False) -> None:
     """The periodic duties; an unreachable log is an alert, never a crash of the sync."""
     safety.changed_contacts(dev, None, now)  # verified contacts whose keys changed (local)
+    note_unlogged(dev, now)  # local too
     last = dev.store.get_json("kt:gossiped_at")
     gossip_due = force or last is None or not 0 <= now - int(last) < GOSSIP_EVERY_MS
     monitor_due = force or keycheck.monitor_due(dev.store, now)
@@ -186,12 +272,13 @@ async def after_sync(dev: DeviceCore, now: int, *, force: bool = False) -> None:
     async with checker(dev) as kc:
         try:
             await check_members(dev, kc, now)
+            note_unlogged(dev, now)
             if monitor_due:
                 await monitor(dev, kc, now)
             if gossip_due:
                 await gossip(dev, kc, now)
             safety.changed_contacts(dev, None, now)
-        except (KeyNotInLog, SplitView):
+        except (KeyNotInLog, SplitView, TransparencyWithdrawn):
             pass  # already alerted
         except AccordError as exc:
             alerts.raise_alert(dev.store, "log_unavailable", now,

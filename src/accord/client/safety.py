@@ -176,9 +176,16 @@ def check_before_add(dev: DeviceCore, account: str, keys: Iterable[bytes], *,
     add commits nothing, sends no Welcome and changes nothing on the device (issue 18:
     the gate comes before the member is added, not only before the next post). An
     accepted change clears the verification, as at a send."""
+    accepted = confirmed is True or (not isinstance(confirmed, bool) and account in confirmed)
+    known = unlogged_keys(dev, account)
+    if known and not set(keys) <= known and not accepted:  # T06: no log, first seen keys
+        raise KeyChangeUnconfirmed(
+            f"{account}'s provider offers no key transparency and its keys changed since "
+            "this device first took them (not transparency-checked); compare the safety "
+            "number, or confirm to add them anyway", "T06", [account])
     if not is_verified(dev, account) or _changed_keys(dev, account, keys) is None:
         return
-    if confirmed is True or (not isinstance(confirmed, bool) and account in confirmed):
+    if accepted:
         unverify(dev, account)
         return
     raise KeyChangeUnconfirmed(
@@ -212,6 +219,27 @@ def unproven_members(dev: DeviceCore, conv: dict[str, Any]) -> list[str]:
     state = dev.store.load_group(conv["group_id"])
     return sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)
                    if f"{split_identity(mb.identity)[0]}|{b64e(mb.signature_key)}" in bad})
+
+
+def unlogged_keys(dev: DeviceCore, account: str) -> set[bytes]:
+    """``account``'s keys this device took as not transparency-checked (its provider
+    offers no log): the ones it saw first, against which a later add is gated."""
+    prefix = account + "|"
+    return {b64d(t[len(prefix):]) for t in dev.store.get_json("kt:unlogged", [])
+            if t.startswith(prefix)}
+
+
+def unlogged_members(dev: DeviceCore, conv: dict[str, Any]) -> list[str]:
+    """Accounts of ``conv`` with a leaf key taken as not transparency-checked: their
+    provider offers no key transparency (a plain MIMI peer, ``device_kt.take_unlogged``).
+    Their devices are unverified as far as any log goes; a safety number compared out of
+    band is the only check left, and the key-change gate applies to it as to anyone."""
+    taken = set(dev.store.get_json("kt:unlogged", []))
+    if not taken:
+        return []
+    state = dev.store.load_group(conv["group_id"])
+    return sorted({split_identity(mb.identity)[0] for mb in dev.engine.members(state)
+                   if f"{split_identity(mb.identity)[0]}|{b64e(mb.signature_key)}" in taken})
 
 
 def check_before_send(dev: DeviceCore, conv: dict[str, Any], now: int, *,

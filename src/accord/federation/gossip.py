@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from accord.errors import CryptoError, DecodeError, PeerUnavailable, ValidationError
+from accord.errors import CryptoError, DecodeError, NotFound, PeerUnavailable, ValidationError
 from accord.federation.peer_client import read_bounded
 from accord.mls.codec import encode as tls_encode
 from accord.storage.transparency_sql import PeerHeadRow
@@ -101,11 +101,15 @@ async def witness_all(fed: Any, now: int) -> int:
     done = 0
     if fed.plain:
         return done
+    from accord.federation import mimi_ext
+
     for domain in sorted(fed.config.peers)[:1000]:
         try:
+            if not await mimi_ext.offers_transparency(fed, domain, now):
+                continue  # a plain MIMI peer has no log to witness
             await witness(fed, domain, now)
             done += 1
-        except (PeerUnavailable, CryptoError, ValidationError) as exc:
+        except (PeerUnavailable, NotFound, CryptoError, ValidationError) as exc:
             log.info("witnessing %s failed: %s", domain, type(exc).__name__)
     return done
 

@@ -14,6 +14,11 @@ origin), and falls back to the plain draft where it does not
 - ``accord-deviceList``: a remote user's device list (T06) comes from that URL, else
   there is none (:class:`~accord.errors.NoDeviceList`) and the client library goes by
   the claim's answer, which lists every client of the user (5.2).
+- ``accord-keyTransparency``: a remote user's keys are held to the log of the user's
+  provider (T06) only where that provider offers one (:func:`offers_transparency`, the
+  one rule that the transparency routes and the witnessing task read); else lookups of
+  its users are :class:`~accord.errors.NoTransparency` and devices take their keys as
+  not transparency-checked (docs/PROTOCOL.md, "Keys not transparency-checked").
 - Blobs (attachments) are not an extension: over MIMI they are fetched by the
   draft's direct download (5.10.1) of the asset URL ``https://DOMAIN/v1/blobs/CAP``
   (:func:`fetch_blob`), never over ``/federation/v1``.
@@ -29,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from accord.errors import NoDeviceList, NotFound, PeerUnavailable
+from accord.errors import NoDeviceList, NotFound, NoTransparency, PeerUnavailable
 from accord.federation.peer_client import read_bounded
 from accord.storage import GroupRecord
 from accord.wire import federation as fw
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 
 HIDDEN_SENDERS = "accord-hiddenSenders"
 DEVICE_LIST = "accord-deviceList"
+KEY_TRANSPARENCY = "accord-keyTransparency"
 BLOB_PATH = "/v1/blobs/"  # Accord's asset URL: https://DOMAIN/v1/blobs/CAPABILITY
 
 
@@ -50,6 +56,25 @@ async def extension_url(fed: Federation, domain: str, key: str, now: int) -> str
     if fed.plain:
         return None
     return (await fed.directories.get(domain, now)).endpoints.get(key)
+
+
+async def offers_transparency(fed: Federation, domain: str, now: int) -> bool:
+    """Does ``domain`` offer key transparency to this provider (T06)? The one rule: not
+    when this provider is a plain MIMI peer (``--mimi-plain`` asks nobody); yes for an
+    Accord peer without a MIMI directory (its Accord document carries its log's key);
+    else exactly when its MIMI directory lists ``accord-keyTransparency``. A directory
+    that cannot be read raises (``PeerUnavailable``): never a silent "no"."""
+    if fed.plain:
+        return False
+    directory = await fed.directories.get(domain, now)
+    return not directory.found or KEY_TRANSPARENCY in directory.endpoints
+
+
+async def require_transparency(fed: Federation, domain: str, now: int) -> None:
+    """Raise :class:`NoTransparency` unless ``domain`` offers key transparency."""
+    if not await offers_transparency(fed, domain, now):
+        raise NoTransparency(f"{domain} offers no key transparency (no {KEY_TRANSPARENCY}"
+                             " in its MIMI directory): its users' keys cannot be checked")
 
 
 @dataclass(frozen=True, slots=True)

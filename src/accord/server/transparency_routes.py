@@ -14,7 +14,7 @@ from typing import Any
 from starlette.routing import Route
 
 from accord.errors import NotFound
-from accord.federation import gossip
+from accord.federation import gossip, mimi_ext
 from accord.mls.codec import encode as tls_encode
 from accord.server.routes import ACCOUNT, Call, Param, Spec, endpoint, int_query
 from accord.server.transparency import TransparencyLog
@@ -50,6 +50,7 @@ async def _lookup(c: Call) -> wt.KtLookup:
     domain = domain_of(account)
     if domain != c.provider.config.domain:
         fed = _fed(c)
+        await mimi_ext.require_transparency(fed, domain, c.now)  # a plain MIMI peer: none
         peer = await fed.resolver.resolve(domain, c.now)
         url = f"{peer.api_base}/v1/transparency/lookup/{account}"
         answer: wt.KtLookup = await gossip.fetch(fed.http, domain, url, wt.KtLookup)
@@ -71,6 +72,7 @@ async def _peer_consistency(c: Call) -> wt.KtConsistency:
     domain = str(c.request.path_params["domain"])
     old = int_query(c.request, "old", 0, 0, 2**62)
     new = int_query(c.request, "new", 0, 0, 2**62)
+    await mimi_ext.require_transparency(fed, domain, c.now)
     peer = await fed.resolver.resolve(domain, c.now)
     url = f"{peer.api_base}/v1/transparency/consistency?old={old}&new={new}"
     answer: wt.KtConsistency = await gossip.fetch(fed.http, domain, url, wt.KtConsistency)
@@ -79,7 +81,9 @@ async def _peer_consistency(c: Call) -> wt.KtConsistency:
 
 async def _peer_head(c: Call) -> wt.KtWitnessed:
     min_size = int_query(c.request, "min_size", 0, 0, 2**62)
-    return await gossip.witness(_fed(c), str(c.request.path_params["domain"]), c.now, min_size)
+    domain = str(c.request.path_params["domain"])
+    await mimi_ext.require_transparency(_fed(c), domain, c.now)
+    return await gossip.witness(_fed(c), domain, c.now, min_size)
 
 
 SPECS: tuple[Spec, ...] = (

@@ -173,15 +173,19 @@ class Api:
             "id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"],
             "active": active, "items": items, "more": page["more"],
             "first_seq": page["first_seq"], "fork": fork_alerts(self.dev, conv),
-            "key_change": [a for a in blocked if a not in self._ok(conv)]})
+            "key_change": [a for a in blocked if a not in self._ok(conv)],
+            # T06: members whose provider offers no key transparency (a plain MIMI peer)
+            "not_transparency_checked": safety.unlogged_members(self.dev, conv) if active
+            else []})
 
     async def members(self, request: Request) -> Response:
         conv = self._conv(request)
         admins = conv["meta"].get("admins", [])
         verified = {c["identity"] for c in self.dev.store.contacts()
                     if c.get("verified_fingerprint") is not None}
+        unlogged = set(safety.unlogged_members(self.dev, conv))
         rows = [{"account": a, "devices": d, "admin": a in admins, "verified": a in verified,
-                 "me": a == self.dev.identity.account}
+                 "me": a == self.dev.identity.account, "transparency_checked": a not in unlogged}
                 for a, d in convs.members(self.dev, conv).items()]
         return JSONResponse({"members": rows})
 

@@ -300,6 +300,9 @@ async function showMembers() {
     const item = el("li", {class: "member"},
       el("span", {class: "account", text: mb.account + (mb.admin ? " (admin)" : "")}),
       el("span", {class: "badge", text: mb.verified ? " verified" : ""}),
+      // T06: their provider offers no key transparency (a plain MIMI peer)
+      el("span", {class: "badge unlogged",
+                  text: mb.transparency_checked ? "" : " not transparency-checked"}),
       el("span", {class: "devices", text: ` ${mb.devices.length} device(s): ` +
                                            mb.devices.join(", ")}));
     const admins = data.members.filter((x) => x.admin).map((x) => x.account);
