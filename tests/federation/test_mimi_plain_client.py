@@ -15,11 +15,13 @@ checked as always.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from accord import http_client
@@ -29,7 +31,7 @@ from accord.client import conversations as convs
 from accord.client.keycheck import KtHttp
 from accord.errors import NoTransparency
 from accord.wire import b64e
-from tests.e2e.helpers import Clock
+from tests.e2e.helpers import PASS, Clock
 from tests.engine import engine_params
 from tests.federation.capture import Wire
 from tests.federation.groups import arrive, bodies, people, until
@@ -78,6 +80,35 @@ async def attachment_of(dev: Any, conv_id: str, file_id: bytes) -> bytes | None:
     if file_id not in {x.msg_id for x in dev.store.messages(conv_id)}:
         return None
     return (await messaging.fetch_attachment(dev, file_id))[1]
+
+
+async def web_json(dev: Any, view: str, conv_id: str) -> Any:
+    """What the web app's view ``view`` answers for conversation ``conv_id``."""
+    from starlette.requests import Request
+
+    from accord.web.live import Live
+    from accord.web.views import Api
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
+                       "query_string": b"", "path_params": {"conv": conv_id}})
+    response = await getattr(Api(Live(dev)), view)(request)
+    return orjson.loads(response.body)
+
+
+async def cli_text(profile: Path, *args: str) -> str:
+    """``accord ARGS`` in this process (the test CA trusted), on its own thread."""
+    from click.testing import CliRunner
+
+    from accord.cli.main import cli
+
+    env = {"ACCORD_PROFILE": str(profile), "ACCORD_PASSPHRASE": PASS, "COLUMNS": "200"}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+async def cli_json(profile: Path, *args: str) -> Any:
+    return orjson.loads(await cli_text(profile, *args, "--json"))
 
 
 def reactions_of(dev: Any, conv_id: str, msg_id: bytes) -> Any:
@@ -171,6 +202,21 @@ async def test_T06_full_client_library_with_a_plain_mimi_users_room_both_ways(
             return not alice.store.conversation(aroom["conv_id"])["meta"].get("active", True)
 
         await until(alice, clock, gone, "alice's removal")
+        # the faces: the web app's views, then accord chat members / chat info
+        again = convs.find(alice, "again")
+        web = await web_json(alice, "members", again["conv_id"])
+        assert {r["account"]: r["transparency_checked"] for r in web["members"]} == {
+            alice.identity.account: True, pete.identity.account: False}
+        web = await web_json(alice, "conversation", again["conv_id"])
+        assert web["not_transparency_checked"] == [pete.identity.account]
+        await alice.disconnect()
+        alice.close()
+        members = await cli_json(tmp_path / "alice", "chat", "members", "again")
+        assert members["not_transparency_checked"] == [pete.identity.account]
+        info = await cli_json(tmp_path / "alice", "chat", "info", "again")
+        assert info["not_transparency_checked"] == [pete.identity.account]
+        text = await cli_text(tmp_path / "alice", "chat", "members", "again")
+        assert "NOT TRANSPARENCY-CHECKED" in text
     finally:
         for d in (alice, bob, pete):
             await d.disconnect()
