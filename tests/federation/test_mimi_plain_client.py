@@ -202,6 +202,14 @@ async def test_T06_full_client_library_with_a_plain_mimi_users_room_both_ways(
             return not alice.store.conversation(aroom["conv_id"])["meta"].get("active", True)
 
         await until(alice, clock, gone, "alice's removal")
+        # no log was reported unreachable or withdrawn on any device: a plain peer's
+        # missing transparency is a state, not a failure
+        for d in (alice, bob, pete):
+            kinds = {a["kind"] for a in alerts.all_alerts(d.store)}
+            assert not kinds & {"log_unavailable", "transparency_withdrawn"}, (
+                d.identity.account, alerts.all_alerts(d.store))
+        # pete's own provider publishes no log: no self-monitoring, a state of its own
+        assert device_kt.own_unlogged(pete) and not device_kt.own_unlogged(alice)
         # the faces: the web app's views, then accord chat members / chat info
         again = convs.find(alice, "again")
         web = await web_json(alice, "members", again["conv_id"])
@@ -262,6 +270,17 @@ async def test_T06_a_provider_whose_log_was_used_cannot_stop_offering_it(
         with pytest.raises(safety.KeyChangeUnconfirmed):
             await messaging.send_text(alice, alice.store.conversation(conv["conv_id"]),
                                       "to a downgraded log", clock())
+        # alice's own provider, its head key pinned, then publishing no Accord document
+        assert alice.store.get_json("kt:key:" + A) is not None
+
+        async def no_document(self: KtHttp, domain: str) -> Any:
+            raise NoTransparency("no Accord document")
+
+        monkeypatch.setattr(KtHttp, "well_known", no_document)
+        await device_kt.after_sync(alice, clock(), force=True)
+        assert not device_kt.own_unlogged(alice)
+        assert {"provider": A} in [a["detail"] for a in alerts.all_alerts(alice.store)
+                                   if a["kind"] == "transparency_withdrawn"]
     finally:
         for d in (alice, bob, carol):
             await d.disconnect()

@@ -79,8 +79,30 @@ class TransparencyWithdrawn(CryptoError):
 
 
 def had_transparency(dev: DeviceCore, domain: str) -> bool:
-    """Whether ``domain`` must offer a log: ours, or one whose head key we pinned."""
-    return domain == dev.identity.domain or dev.store.get_json("kt:key:" + domain) is not None
+    """Whether ``domain`` must offer a log: one whose head key this device pinned (at
+    its first verified head), and our own provider unless the first self-monitoring
+    found it publishes no Accord document at all (:func:`own_unlogged`)."""
+    if dev.store.get_json("kt:key:" + domain) is not None:
+        return True
+    return domain == dev.identity.domain and not own_unlogged(dev)
+
+
+def _own_without_log(dev: DeviceCore, now: int) -> None:
+    """Our provider answered that it offers no key transparency: a downgrade (alert,
+    raise) once this device pinned its head key, else its state from now on."""
+    domain = dev.identity.domain
+    if dev.store.get_json("kt:key:" + domain) is not None:
+        alerts.raise_alert(dev.store, "transparency_withdrawn", now, provider=domain)
+        raise TransparencyWithdrawn(f"your provider {domain} offered key transparency "
+                                    "before and now offers none", "T05")
+    dev.store.put_json("kt:own_unlogged", True)
+    dev.store.put_json("kt:monitored_at", now)
+
+
+def own_unlogged(dev: DeviceCore) -> bool:
+    """Our own provider offers no key transparency (a plain MIMI provider): no
+    self-monitoring (T05) is possible, and the faces say so."""
+    return bool(dev.store.get_json("kt:own_unlogged", False))
 
 
 def unlogged(dev: DeviceCore) -> set[str]:
@@ -271,10 +293,13 @@ async def after_sync(dev: DeviceCore, now: int, *, force: bool = False) -> None:
         return  # nothing to ask a log: no connection at all
     async with checker(dev) as kc:
         try:
+            if monitor_due:  # first: it finds whether our own provider has a log
+                try:
+                    await monitor(dev, kc, now)
+                except NoTransparency:  # our provider publishes none (--mimi-plain)
+                    _own_without_log(dev, now)
             await check_members(dev, kc, now)
             note_unlogged(dev, now)
-            if monitor_due:
-                await monitor(dev, kc, now)
             if gossip_due:
                 await gossip(dev, kc, now)
             safety.changed_contacts(dev, None, now)

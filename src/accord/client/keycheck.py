@@ -35,7 +35,7 @@ import httpx
 
 from accord.client import alerts, successions
 from accord.client.api import error_from_response
-from accord.errors import CryptoError, NotFound, ValidationError
+from accord.errors import CryptoError, NotFound, NoTransparency, ValidationError
 from accord.http_client import async_client
 from accord.mls.codec import decode as tls_decode
 from accord.mls.codec import encode as tls_encode
@@ -95,22 +95,30 @@ class KtHttp:
     def direct_base(self, domain: str) -> str | None:
         return self.own_base if domain == self.own_domain else self.peers.get(domain)
 
-    async def get(self, url: str, cls: type[Any]) -> Any:
+    async def get(self, url: str, cls: type[Any], *, absent: str = "") -> Any:
+        """``absent``: a 404 is :class:`NoTransparency` with this message (a document
+        the provider does not publish at all)."""
         try:
             r = await self._http.get(url)
         except httpx.HTTPError as exc:
             raise NotFound("a transparency log could not be reached") from exc
         if len(r.content) > MAX_ANSWER:
             raise ValidationError("oversized transparency answer")
+        if r.status_code == 404 and absent:
+            raise NoTransparency(absent)
         if r.status_code != 200:
             raise error_from_response(r.status_code, r.content)
         return codec.parse(cls, r.content)
 
     async def well_known(self, domain: str) -> WellKnown | None:
+        """``domain``'s Accord document; :class:`NoTransparency` when it publishes none
+        (a plain MIMI provider, ``--mimi-plain``: no key to check its heads by)."""
         base = self.direct_base(domain)
         if base is None:
             return None
-        doc: WellKnown = await self.get(base + "/.well-known/accord", WellKnown)
+        doc: WellKnown = await self.get(
+            base + "/.well-known/accord", WellKnown,
+            absent=f"{domain} publishes no Accord document: no key transparency to check")
         if doc.domain != domain:
             raise ValidationError(f"the discovery document of {domain} names another domain")
         return doc
