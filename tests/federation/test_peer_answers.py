@@ -114,3 +114,15 @@ async def test_a_peers_refusal_is_the_error_its_code_names(status: int, code: st
     assert type(raised.value) is expected
     if expected is RateLimited:
         assert raised.value.retry_after_ms == 7000  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [200, 202, 204])
+async def test_a_mimi_notify_answered_with_another_success_is_peer_unavailable(
+        status: int) -> None:
+    """notify (5.5), requestConsent and updateConsent answer 201: a peer answering any other
+    success, with or without a body, is unavailable (the outbound queue keeps the items),
+    never an internal error."""
+    peer = client(httpx.MockTransport(lambda r: httpx.Response(status, content=b"\xff junk")))
+    with pytest.raises(PeerUnavailable, match="answers 201"):
+        await peer.post_mimi_created("evil.test", "notify", "mimi://evil.test/r/x", b"", 0,
+                                     at="http://127.0.0.1:9/mimi/v1/notify/x")

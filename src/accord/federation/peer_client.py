@@ -161,7 +161,8 @@ class PeerClient:
         r = await self._send(domain, url, None, now, body=body, content_type=mimi.MEDIA_TYPE,
                              covered=covered)
         if r.status_code != 201:
-            _answer(domain, r, dict)
+            if not 200 <= r.status_code < 300:  # a refusal, typed as on Accord's routes
+                _answer(domain, r, dict)
             raise PeerUnavailable(f"provider {domain} sent an unexpected answer"
                                   f" (HTTP {r.status_code}, {key} answers 201)")
 
