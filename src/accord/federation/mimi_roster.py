@@ -69,6 +69,14 @@ class RoomView:
         account, device = identity.rsplit("/", 1)
         return account, device
 
+    def device_of(self, account: str) -> str | None:
+        """A member device of ``account`` (the one at the lowest leaf); None if it has none."""
+        for _, identity in sorted(self.leaves.items()):
+            owner, device = identity.rsplit("/", 1)
+            if owner == account:
+                return device
+        return None
+
     def roster(self) -> list[tuple[str, str]]:
         """``(device, domain)`` of every member, the domain its account's."""
         return sorted((v.rsplit("/", 1)[1], domain_of(v.rsplit("/", 1)[0]))

@@ -124,8 +124,7 @@ class Directories:
         failed = self._failed.get(domain)
         if failed is not None and now < failed[1]:
             raise PeerUnavailable(failed[0])
-        if domain not in self.static and not self.dns:
-            raise NotFound(f"unknown provider {domain}")
+        self.known(domain)
         try:
             found = await self._get(domain)
         except PeerUnavailable as exc:
@@ -134,6 +133,13 @@ class Directories:
         self._failed.pop(domain, None)
         self._remember(self._cache, domain, (found, now + self.ttl_ms))
         return found
+
+    def known(self, domain: str) -> None:
+        """NotFound for a domain that is no peer: neither configured (--peer) nor to be
+        discovered (DNS discovery off). One rule for both transports: such a domain is
+        unknown (404), while a known peer that cannot be reached is unavailable (503)."""
+        if domain not in self.static and not self.dns:
+            raise NotFound(f"unknown provider {domain}")
 
     async def _get(self, domain: str) -> Directory:
         url = directory_url(domain, self.static)
@@ -161,5 +167,9 @@ class Directories:
 async def mimi_only(directories: Directories, everywhere: bool, domain: str, now: int
                     ) -> bool:
     """The one rule: room traffic to ``domain`` goes over MIMI only when this provider
-    sends MIMI only (``everywhere``) or the peer is a plain MIMI peer."""
-    return everywhere or (await directories.get(domain, now)).plain
+    sends MIMI (``everywhere``) or the peer is a plain MIMI peer. A domain that is no
+    peer is NotFound either way (:meth:`Directories.known`)."""
+    if everywhere:
+        directories.known(domain)
+        return True
+    return (await directories.get(domain, now)).plain

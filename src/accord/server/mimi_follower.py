@@ -14,7 +14,8 @@ path the items Accord's fan-out would have carried:
 - a Welcome goes to the devices of ours whose KeyPackages its secrets name (by
   KeyPackageRef, RFC 9420 12.4.3.1, among those this provider handed out); its
   inviter, for consent, is the user who claimed them (MIMI asks for consent at
-  the claim, 5.2); its RatchetTreeOption is the room's member list. A Welcome
+  the claim, 5.2), and the item names that user's member device as its sender (the
+  device's own T14 check, ``client.consent.on_join``); its RatchetTreeOption is the room's member list. A Welcome
   naming no KeyPackage of ours, or whose tree is not the room as followed here,
   is refused;
 - a commit must be of the room's epoch here; it goes to our devices of the room
@@ -192,14 +193,19 @@ class _Room:
             raise ValidationError("a device the Welcome is for is not in its tree",
                                   "RFC 9420 12.4.3.1")
         self.view, self.moved = tree, self.moved or self.view is None
-        # one item per inviter (consent is asked of each, T14): usually one
+        # one item per inviter (consent is asked of each, T14): usually one. The item names
+        # a member device of the inviter (the user we handed the KeyPackages to) as its
+        # sender, as Accord's fan-out names the committer, so the device takes it as that
+        # member's invitation; an inviter with no device in the room names none, and the
+        # device then takes the Welcome as a request (client.consent.on_join).
         inviters: dict[str, list[str]] = {}
         for device, claimer in sorted(handed.values()):
             inviters.setdefault(claimer, []).append(device)
         epoch = tree.epoch if tree.epoch is not None else 0
         return [dataclasses.replace(
                     self._item(msg_id if n == 0 else _msg_id(self.group_id, fanout, n),
-                               "welcome", epoch, fanout, devices, None, claimer, roster=True,
+                               "welcome", epoch, fanout, devices, tree.device_of(claimer),
+                               claimer, roster=True,
                                link=link),
                     first_contact=list(first_contact))  # filed for its recipients only
                 for n, (claimer, devices) in enumerate(sorted(inviters.items()))]
