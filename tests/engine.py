@@ -96,9 +96,10 @@ def start_server(data_dir: Path, domain: str, **kw: Any) -> local_server.LocalSe
 
 
 def federation(root: Path, domains: list[str], scale: float = 50.0,
-               tls: dict[str, tuple[Path, Path, Path]] | None = None) -> list[loopback.Provider]:
+               tls: dict[str, tuple[Path, Path, Path]] | None = None,
+               mimi: bool = True) -> list[loopback.Provider]:
     """:func:`accord.federation.loopback.federation` on the engine of this run."""
-    provs = loopback.federation(root, domains, scale=scale, tls=tls)
+    provs = loopback.federation(root, domains, scale=scale, tls=tls, mimi=mimi)
     for p in provs:
         p.database = database_for(p.data_dir)
     return provs

@@ -288,6 +288,22 @@ def mls_commit(state: Any, add: list[bytes] = (), remove: list[int] = (),  # typ
     return bytes(result.commit.to_bytes()), welcome, g.merge_pending(pending)
 
 
+def mls_epoch_info(state: Any, posting_key: bytes) -> tuple[bytes, bytes]:
+    """``(GroupInfo, ratchet tree)`` of the epoch ``state`` is in, as Accord's client sends
+    them with a commit (client.mls_session.epoch_keys): the GroupInfo carries the posting
+    key (accord.wire.posting_component) and no tree, the tree goes beside it, as a hub
+    reached over MIMI needs them (draft-ietf-mimi-protocol-06 5.3)."""
+    from accord.mls import group as g
+    from accord.mls.codec import encode
+    from accord.mls.structs.messages import MLSMessage
+    from accord.mls.structs.tree_nodes import RatchetTree
+    from accord.wire.posting_component import app_data_extension, posting_key_component
+
+    extra = (app_data_extension([posting_key_component(posting_key)]),)
+    info = encode(MLSMessage, g.group_info(state, with_tree=False, extra=extra))
+    return info, encode(RatchetTree, state.tree.to_ratchet_tree())
+
+
 class Group(NamedTuple):
     """Two registered devices in one MLS group the hub keeps: ``alice`` made it and
     added ``bob``; ``posting_key`` is the group's posting key at epoch 1."""

@@ -92,7 +92,9 @@ class OutboxMachine(RuleBasedStateMachine):
 
     async def _open(self) -> None:
         self.store = await open_store(self.folder)
-        provider = Provider(ServerConfig(domain="alpha.test", data_dir=self.folder), self.store)
+        # the fake peer speaks Accord's earlier deliver route (--accord-transport)
+        provider = Provider(ServerConfig(domain="alpha.test", data_dir=self.folder,
+                                             mimi_transport=False), self.store)
         config = FederationConfig("alpha.test", {p: _url(p) for p in PEERS}, backoff=BACKOFF)
         self.fed = Federation(provider, ProviderKey.generate(), config,
                               httpx.MockTransport(self.peers.handle))

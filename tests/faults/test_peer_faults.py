@@ -112,7 +112,9 @@ async def sender(tmp_path: Path) -> AsyncIterator[tuple[Federation, MisbehavingP
     beta = MisbehavingPeer()
     await beta.start()
     store = await open_store(tmp_path)
-    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path), store)
+    # the fake peer speaks Accord's earlier deliver route (--accord-transport)
+    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path,
+                                         mimi_transport=False), store)
     config = FederationConfig("alpha.test", {"beta.test": beta.url}, backoff=BACKOFF)
     fed = Federation(provider, ProviderKey.generate(), config)  # a real HTTP client
     fed.http.timeout = httpx.Timeout(TIMEOUT_S)

@@ -34,6 +34,16 @@ def _pg_admin() -> str:
 @pytest.fixture(scope="module", params=engine_params())
 def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[dict[str, Provider]]:
+    """The three providers with their defaults: room traffic over MIMI, Accord's
+    extensions used as each directory lists them (issue 22)."""
+    yield from running(request, tmp_path_factory, mimi=True)
+
+
+@pytest.fixture(scope="module", params=engine_params())
+def accord_providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[dict[str, Provider]]:
+    """The three providers on Accord's earlier transport (``--accord-transport``): only for
+    the tests of Accord's own /federation/v1 routes."""
     yield from running(request, tmp_path_factory, mimi=False)
 
 
@@ -50,7 +60,7 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             mimi: bool | Collection[str], require_consent: Collection[str] = (),
             withhold: Sequence[str] = ()) -> Iterator[dict[str, Provider]]:
     """alpha, beta and gamma.test, running for the module; ``mimi``: all of them, or the
-    domains named, send room traffic over the MIMI transport only (--mimi-transport);
+    domains named, send room traffic over the MIMI transport (the rest: --accord-transport);
     ``require_consent``: the domains whose users need consent (--require-consent);
     ``withhold``: the Accord extensions no provider lists in its MIMI directory."""
     root: Path = tmp_path_factory.mktemp("federation")
@@ -76,6 +86,18 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 async def clients(providers: dict[str, Provider]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     out = {name: httpx.AsyncClient(base_url=p.url, timeout=20.0)
            for name, p in providers.items()}
+    try:
+        yield out
+    finally:
+        for c in out.values():
+            await c.aclose()
+
+
+@pytest.fixture
+async def accord_clients(accord_providers: dict[str, Provider]
+                         ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    out = {name: httpx.AsyncClient(base_url=p.url, timeout=20.0)
+           for name, p in accord_providers.items()}
     try:
         yield out
     finally:

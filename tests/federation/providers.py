@@ -18,7 +18,7 @@ from accord.federation.provider_key import key_path
 from accord.wire import b64e, decode, dumps, encode, signing
 from accord.wire import messages as m
 from tests.engine import federation
-from tests.harness import SimDevice, group_path
+from tests.harness import SimDevice, group_path, mls_epoch_info
 
 
 def signed_post(url: str, path: str, body: bytes, keyid: str, sign: Any,
@@ -153,9 +153,11 @@ class MlsDevice(SimDevice):
     async def commit_proposals(self, proposals: list[Any], added: list[str],
                                removed: list[str], expect: int | None = 201,
                                first_contact: list[m.SealedFirstContact] | None = None,
-                               forge: Any = None) -> httpx.Response:
+                               forge: Any = None, with_info: bool = True) -> httpx.Response:
         """Commit ``proposals`` by value (``forge``, if given, changes the commit's bytes
-        before it is sent); our state moves on only if the hub takes it."""
+        before it is sent), with the new epoch's GroupInfo and tree as Accord's client
+        sends them (``with_info`` False: without, as an earlier Accord client did); our
+        state moves on only if the hub takes it."""
         from accord.mls import group as g
 
         result, pending = g.commit(self.state, now=int(time.time()), by_value=proposals)
@@ -163,10 +165,12 @@ class MlsDevice(SimDevice):
         seed = g.export_secret(merged, "accord posting key", b"", 32)
         posting = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
         commit = bytes(result.commit.to_bytes())
+        info, tree = mls_epoch_info(merged, posting) if with_info else (None, None)
         req = m.CommitRequest(epoch=self.epoch(), commit=forge(commit) if forge else commit,
                               posting_key=posting, added=added, removed=removed,
                               welcome=bytes(result.welcome.to_bytes()) if added else None,
-                              first_contact=first_contact or [])
+                              first_contact=first_contact or [], group_info=info,
+                              ratchet_tree=tree)
         r = await self.call("POST", group_path(self.state_group_id(), "/commits"), req,
                             expect=expect)
         if r.status_code == 201:

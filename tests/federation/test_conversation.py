@@ -115,7 +115,7 @@ async def test_a_followers_proposal_and_a_lost_commit_race_cross_to_and_from_the
     from accord.mls import group as g
     from accord.wire import messages as m
     from tests.federation.groups import alice_and_bob
-    from tests.harness import group_path
+    from tests.harness import group_path, mls_epoch_info
 
     alice, bob, gid = await alice_and_bob(clients["alpha"], clients["beta"], "prop")
     msg, bob.state = g.propose_update(bob.state)
@@ -126,10 +126,14 @@ async def test_a_followers_proposal_and_a_lost_commit_race_cross_to_and_from_the
     # alice wins epoch 1 at the hub; bob's commit for epoch 1, sent through beta, loses
     # and the hub's 409 with the current epoch reaches bob unchanged.
     await alice.call("POST", "/v1/queue/ack", {"up_to": items[-1].seq}, expect=200)
-    result, _ = g.commit(alice.state, now=int(time.time()), force_path=True)
+    result, pending = g.commit(alice.state, now=int(time.time()), force_path=True)
+    info, tree = mls_epoch_info(g.merge_pending(pending), b"A" * 32)
     await alice.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"A" * 32), expect=201)
-    result, _ = g.commit(bob.state, now=int(time.time()), force_path=True)
+        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"A" * 32,
+        group_info=info, ratchet_tree=tree), expect=201)
+    result, pending = g.commit(bob.state, now=int(time.time()), force_path=True)
+    info, tree = mls_epoch_info(g.merge_pending(pending), b"B" * 32)
     r = await bob.call("POST", group_path(gid, "/commits"), m.CommitRequest(
-        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"B" * 32))
+        epoch=1, commit=bytes(result.commit.to_bytes()), posting_key=b"B" * 32,
+        group_info=info, ratchet_tree=tree))
     assert r.status_code == 409 and r.json()["current_epoch"] == 2, r.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,8 +23,20 @@ from accord.mls.structs import Remove
 from accord.wire import b64e, dumps, signing
 from accord.wire import federation as fw
 from accord.wire import messages as m
+from tests.engine import engine_params
+from tests.federation.conftest import running
 from tests.federation.malicious_member import Scene, scene
 from tests.federation.providers import MlsDevice, Provider, signed_post
+
+
+@pytest.fixture(scope="module", params=engine_params())
+def providers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[dict[str, Provider]]:
+    """Accord's earlier transport (--accord-transport): the "beta" cases reach the hub
+    through the follower's Accord routes /federation/v1/commits and /proposals, which
+    are what they attack (the hub's checks of MIMI updates: test_mimi_room.py)."""
+    yield from running(request, tmp_path_factory, mimi=False)
+
 
 ROUTES = ["alpha", "beta"]  # where mallory's account is: the hub itself, or a follower
 

@@ -1,7 +1,7 @@
 """Transport chosen per peer from its MIMI directory (issue 22, docs/INTEROP.md "MIMI
 transport", docs/PROTOCOL.md "Advertisement and negotiation").
 
-alpha.test and beta.test run Accord with its defaults (no ``--mimi-transport``);
+alpha.test and beta.test run Accord on its earlier transport (``--accord-transport``);
 plain.test runs ``--mimi-plain``: its directory lists no ``accord-*`` extension, it
 serves no ``/federation/v1``, signs nothing and sends MIMI only. All three federate over
 mutual TLS with a CA of this test, each reached through a recording proxy. A room hubbed
@@ -57,7 +57,7 @@ def captured(request: pytest.FixtureRequest, pki: dict[str, Path],
              tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[tuple[dict[str, Provider], Wire]]:
     with captured_tls_federation(tmp_path_factory.mktemp("negotiate"), [A, B, P], pki,
-                                 plain={P}) as out:
+                                 plain={P}, mimi=False) as out:
         yield out
 
 

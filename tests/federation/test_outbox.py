@@ -57,7 +57,9 @@ class FakeBeta:
 @pytest.fixture
 async def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
     store = await open_store(tmp_path)
-    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path), store)
+    # Accord's own deliver route (--accord-transport): its fake peer reads FedDeliver
+    provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path,
+                                     mimi_transport=False), store)
     beta = FakeBeta()
     config = FederationConfig("alpha.test", {"beta.test": BETA},
                               backoff=Backoff(base_ms=1000, factor=2.0, cap_ms=8000, jitter=0))

@@ -64,12 +64,13 @@ class TlsRecordingProxy(RecordingProxy):
 
 @contextmanager
 def captured_tls_federation(root: Path, domains: list[str], pki: Pki,
-                            plain: Collection[str] = ()
+                            plain: Collection[str] = (), mimi: bool = True
                             ) -> Iterator[tuple[dict[str, Provider], Wire]]:
     """Providers for ``domains`` over mutual TLS with the test CA of ``pki``, each reached
-    by its peers through a recording proxy; those in ``plain`` run ``--mimi-plain``."""
+    by its peers through a recording proxy; those in ``plain`` run ``--mimi-plain``;
+    ``mimi`` False: the others run ``--accord-transport``."""
     tls = {d: (pki[d], pki[d + ".key"], pki["ca"]) for d in domains}
-    provs = federation(root, domains, tls=tls)
+    provs = federation(root, domains, tls=tls, mimi=mimi)
     proxies = [TlsRecordingProxy(p.domain, p.url, pki) for p in provs]
     via = {x.domain: x.url for x in proxies}
     for p in provs:

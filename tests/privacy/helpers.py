@@ -23,8 +23,8 @@ from tests.federation.providers import MlsDevice, Provider
 
 __all__ = ["MlsDevice", "Provider"]
 
-def two_providers(root: Path) -> Iterator[dict[str, Provider]]:
-    with running(root, ["alpha.test", "beta.test"]) as provs:
+def two_providers(root: Path, mimi: bool = True) -> Iterator[dict[str, Provider]]:
+    with running(root, ["alpha.test", "beta.test"], mimi=mimi) as provs:
         yield provs
 
 

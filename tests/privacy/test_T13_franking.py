@@ -38,8 +38,10 @@ def _with(c: Opened, **header: object) -> bytes:
     return _encoded(dataclasses.replace(content, header=dataclasses.replace(content.header, **header)), c)
 
 
-async def test_T13_reports_verify_and_forgeries_fail(two) -> None:  # type: ignore[no-untyped-def]
-    alpha, beta = two["alpha"], two["beta"]
+async def test_T13_reports_verify_and_forgeries_fail(accord_two) -> None:  # type: ignore[no-untyped-def]
+    # Accord's earlier transport: over MIMI a report goes to the hub's reportAbuse (5.9),
+    # which only acknowledges it; its verification over MIMI is not landed yet (issue 22)
+    alpha, beta = accord_two["alpha"], accord_two["beta"]
     async with httpx.AsyncClient(base_url=alpha.url, timeout=20) as ha, \
             httpx.AsyncClient(base_url=beta.url, timeout=20) as hb:
         alice, bob, gid = await alice_and_bob(ha, hb, "t13")

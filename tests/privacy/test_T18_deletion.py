@@ -125,6 +125,19 @@ async def test_T18_a_deleted_members_groups_still_check_commits(two) -> None:  #
         r = await bob.commit_proposals([Remove(leaf)], [], [erased_leaf(leaf)], expect=422,
                                        forge=bad_signature)
         assert r.json()["error"] == "validation_error" and "RFC 9420 6.1" in r.text
+        await bob.commit_remove([leaf], [erased_leaf(leaf)])
+
+
+async def test_T18_a_deleted_members_leaf_is_declared_as_erased(accord_two) -> None:  # type: ignore[no-untyped-def]
+    """On Accord's earlier route a commit declares its removals (CommitRequest.removed),
+    held to the commit: a deleted member's leaf is declared as its erased leaf, nothing
+    else. (Over MIMI no declaration travels: the hub reads the Remove from the commit.)"""
+    alpha, beta = accord_two["alpha"], accord_two["beta"]
+    async with httpx.AsyncClient(base_url=alpha.url, timeout=20) as ha, \
+            httpx.AsyncClient(base_url=beta.url, timeout=20) as hb:
+        alice, bob, gid = await alice_and_bob(ha, hb, "t18d")
+        await _delete(ha, alice)
+        [leaf] = _leaves_of(bob, alice.account)
         r = await bob.commit_remove([leaf], ["x" * 22], expect=422)  # not what it removes
         assert "RFC 9420 12.1.3" in r.text
         await bob.commit_remove([leaf], [erased_leaf(leaf)])

@@ -53,11 +53,12 @@ def lock_data_dir(data_dir: Path) -> None:
               "node, that seals the provider's keys in PostgreSQL, so a reader of the database "
               "or its backups does not get them. Make one with: "
               "head -c 32 /dev/urandom > provider.kek && chmod 600 provider.kek")
-@click.option("--mimi-transport", is_flag=True, default=False,
-              help="Send room traffic to peers over draft-ietf-mimi-protocol-06 only "
-              "(/mimi/v1/update, submitMessage, notify) instead of Accord's /federation/v1 "
-              "API, to every peer (without it, only to plain MIMI peers: those whose "
-              "directory lists no accord-* extension); both are served (docs/INTEROP.md).")
+@click.option("--mimi-transport/--accord-transport", "mimi_transport", default=True,
+              help="Room traffic to peers goes over draft-ietf-mimi-protocol-06 "
+              "(/mimi/v1/update, submitMessage, notify), Accord's extensions used as each "
+              "peer's MIMI directory lists them: the default. --accord-transport sends it to "
+              "Accord peers over Accord's earlier /federation/v1 API instead (plain MIMI peers "
+              "still get MIMI); both are served either way (docs/INTEROP.md).")
 @click.option("--mimi-plain", is_flag=True, default=False,
               help="Run as a plain MIMI provider: advertise no accord-* extension, serve no "
               "/federation/v1, send everything over MIMI, and authenticate peers by mutual "
@@ -142,7 +143,7 @@ def run(
     peer_ca: str | None = None,
     peer_crl: str | None = None,
     key_file: str | None = None,
-    mimi_transport: bool = False,
+    mimi_transport: bool = True,
     require_consent: bool = False,
     mimi_plain: bool = False,
     mimi_withhold: Sequence[str] = (),

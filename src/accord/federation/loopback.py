@@ -75,7 +75,7 @@ class Provider:
     proc: subprocess.Popen[bytes] | None = None
     # mutual TLS (issue 22): (certificate, key, trust anchors of peers), all PEM files
     tls: tuple[Path, Path, Path] | None = None
-    mimi: bool = False  # --mimi-transport: room traffic over MIMI only (issue 22)
+    mimi: bool = True  # room traffic over MIMI (the default); False: --accord-transport
     plain: bool = False  # --mimi-plain (with tls): a plain MIMI peer, mutual TLS alone
     crl: Path | None = None  # --peer-crl, with tls: CRLs of the peers' anchors
     require_consent: bool = False  # --require-consent (MIMI 5.7)
@@ -101,8 +101,8 @@ class Provider:
             cmd += ["--tls-cert", str(cert), "--tls-key", str(key), "--peer-ca", str(ca)]
             if self.crl:
                 cmd += ["--peer-crl", str(self.crl)]
-        if self.mimi:
-            cmd += ["--mimi-transport"]
+        if not self.mimi:
+            cmd += ["--accord-transport"]
         if self.require_consent:
             cmd += ["--require-consent"]
         if self.plain:
@@ -135,10 +135,11 @@ class Provider:
 
 def federation(root: Path, domains: list[str], scale: float = 50.0,
                tls: Mapping[str, tuple[Path, Path, Path]] | None = None,
-               mimi: bool = False) -> list[Provider]:
+               mimi: bool = True) -> list[Provider]:
     """Providers that all know each other; not started. ``tls``: per domain, the files
     of mutual TLS (certificate, key, peers' trust anchors); ``mimi``: each sends room
-    traffic over the MIMI transport only."""
+    traffic over the MIMI transport (the default), else over Accord's earlier routes
+    (``--accord-transport``)."""
     provs = [Provider(d, root / d, scale=scale, tls=(tls or {}).get(d), mimi=mimi)
              for d in domains]
     for p in provs:

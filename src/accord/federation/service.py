@@ -109,8 +109,8 @@ class Federation(Generic[H]):
 
     @property
     def mimi_everywhere(self) -> bool:
-        """This provider sends room traffic to every peer over MIMI only
-        (``--mimi-transport`` or ``--mimi-plain``, issue 22)."""
+        """This provider sends room traffic to every peer over MIMI (``--mimi-transport``,
+        the default, or ``--mimi-plain``; not under ``--accord-transport``, issue 22)."""
         return self.provider.config.mimi_transport or self.plain
 
     async def mimi_to(self, domain: str, now: int) -> bool:

@@ -56,9 +56,11 @@ class ServerConfig:
     peer_crl: str | None = None
     # the 32-byte key that seals the provider's keys in PostgreSQL (federation.provider_key)
     key_file: str | None = None
-    # issue 22: send room traffic to peers over draft-ietf-mimi-protocol-06 only
-    # (/mimi/v1/update, submitMessage, notify), never /federation/v1; both are served
-    mimi_transport: bool = False
+    # issue 22: room traffic to peers goes over draft-ietf-mimi-protocol-06 (/mimi/v1/update,
+    # submitMessage, notify), Accord's extensions used as the peer's directory lists them;
+    # False (--accord-transport) sends it over Accord's earlier /federation/v1 routes to
+    # Accord peers instead (plain MIMI peers still get MIMI). Both are served either way.
+    mimi_transport: bool = True
     # issue 22: our users' key material goes to a peer's user only once they consented
     # (a contact); a stranger's provider is answered noConsent and asks (MIMI 5.7)
     require_consent: bool = False
