@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -36,7 +36,6 @@ from accord.errors import (
 )
 from accord.http_client import async_client, ws_connect
 from accord.wire import b64e, decode, dumps, parse, signing
-from accord.wire import federation as fw
 from accord.wire import messages as m
 from accord.wire import rendezvous as rv
 from accord.wire.binary import (
@@ -45,6 +44,9 @@ from accord.wire.binary import (
     decode_queue_page,
     post_headers,
 )
+
+if TYPE_CHECKING:
+    from accord.wire import federation as fw
 
 T = TypeVar("T")
 Signer = Callable[[bytes], bytes]
@@ -208,6 +210,8 @@ class ProviderApi:
         """The provider's ``/.well-known/accord``: its domain and Ed25519 key (the
         franking agent of the rooms it hubs, MIMI 5.4.1). None when it publishes none
         (404): a plain MIMI provider (``--mimi-plain``, issue 22)."""
+        from accord.wire import federation as fw  # only room creation needs it (lazy CLI)
+
         try:
             resp = await self._http.get("/.well-known/accord")
         except httpx.HTTPError as exc:
