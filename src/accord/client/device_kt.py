@@ -27,13 +27,13 @@ check); keys the person approves (``accord verify --approve KEYPRINT``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from accord.client import alerts, keycheck, safety
 from accord.client.keycheck import KeyChecker, KeyNotInLog, KtHttp, SplitView
-from accord.client.mls_session import split_identity
+from accord.client.mls_session import Member, split_identity
 from accord.errors import AccordError, CryptoError, NotFound, NoTransparency
 from accord.wire import b64d, b64e
 from accord.wire.accounts import domain_of
@@ -124,6 +124,17 @@ def take_unlogged(dev: DeviceCore, account: str, keys: list[bytes], now: int) ->
                                              | {f"{account}|{b64e(k)}" for k in keys}))
 
 
+def _member_keys(dev: DeviceCore) -> Iterator[tuple[dict[str, Any], Member, str, str]]:
+    """``(conversation, member, account, "account|key")`` of every member leaf of every
+    active conversation: the one walk for what is checked, unchecked or unlogged."""
+    for conv in dev.store.conversations():
+        if not conv["meta"].get("active", True):
+            continue
+        for mb in dev.engine.members(dev.store.load_group(conv["group_id"])):
+            account = split_identity(mb.identity)[0]
+            yield conv, mb, account, f"{account}|{b64e(mb.signature_key)}"
+
+
 def note_unlogged(dev: DeviceCore, now: int) -> None:
     """One ``security`` event per conversation and key taken as not transparency-checked."""
     keys = unlogged(dev)
@@ -131,16 +142,11 @@ def note_unlogged(dev: DeviceCore, now: int) -> None:
         return
     noted = set(dev.store.get_json("kt:unlogged_noted", []))
     new = set()
-    for conv in dev.store.conversations():
-        if not conv["meta"].get("active", True):
-            continue
-        for mb in dev.engine.members(dev.store.load_group(conv["group_id"])):
-            account = split_identity(mb.identity)[0]
-            tag = f"{account}|{b64e(mb.signature_key)}"
-            if tag in keys and f"{conv['conv_id']}|{tag}" not in noted | new:
-                new.add(f"{conv['conv_id']}|{tag}")
-                dev.store.add_event(conv["conv_id"], now, "security",
-                                    {"account": account, "what": UNLOGGED_EVENT})
+    for conv, _, account, tag in _member_keys(dev):
+        if tag in keys and f"{conv['conv_id']}|{tag}" not in noted | new:
+            new.add(f"{conv['conv_id']}|{tag}")
+            dev.store.add_event(conv["conv_id"], now, "security",
+                                {"account": account, "what": UNLOGGED_EVENT})
     if new:
         dev.store.put_json("kt:unlogged_noted", sorted(noted | new)[-MAX_NOTED:])
 
@@ -181,14 +187,9 @@ def unchecked_members(dev: DeviceCore) -> list[tuple[str, bytes]]:
     done = _checked(dev) | unlogged(dev)
     me = dev.identity.mls_identity
     out: dict[str, tuple[str, bytes]] = {}
-    for conv in dev.store.conversations():
-        if not conv["meta"].get("active", True):
-            continue
-        for mb in dev.engine.members(dev.store.load_group(conv["group_id"])):
-            account = split_identity(mb.identity)[0]
-            tag = f"{account}|{b64e(mb.signature_key)}"
-            if mb.identity != me and tag not in done:
-                out[tag] = (account, mb.signature_key)
+    for _, mb, account, tag in _member_keys(dev):
+        if mb.identity != me and tag not in done:
+            out[tag] = (account, mb.signature_key)
     return [out[t] for t in sorted(out)]
 
 
