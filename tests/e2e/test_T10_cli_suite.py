@@ -41,4 +41,9 @@ def test_T10_cli_shows_the_suite_and_upgrades_a_conversation(server, tmp_path) -
     texts = [i["text"] for i in js(bob, "read", "old")["items"] if i["type"] == "message"]
     assert texts == ["hello", "now post-quantum"]
     assert "suite 0x0053 (post-quantum)" in accord(bob, "chat", "info", "old").stdout
+    mine = js(alice, "chat", "info", "old")  # MIMI section 3: the room's and its group's URIs
+    hub = a_acct.rsplit("@", 1)[1]
+    assert mine["room_uri"].startswith(f"mimi://{hub}/r/")
+    assert mine["group_uri"] == mine["room_uri"].replace("/r/", "/g/", 1)
+    assert f"MLS group: {mine['group_uri']}" in accord(alice, "chat", "info", "old").stdout
     assert js(alice, "chat", "new", "fresh", b_acct)["cipher_suite"] == "0x0053"

@@ -16,7 +16,7 @@ from accord.cli.client_common import (
 from accord.cli.safe_text import shown
 from accord.cli.verify_cmd import adding, confirm_option
 from accord.client import conversations as convs
-from accord.client import messaging, reinit, safety
+from accord.client import messaging, reinit, rooms, safety
 from accord.client.device import Device
 
 
@@ -64,12 +64,15 @@ async def info_cmd(dev: Device, as_json: bool, chat_name: str) -> None:
     active = conv["meta"].get("active", True)
     row = {"id": conv["conv_id"], "name": conv["name"], "kind": conv["kind"], "active": active,
            "members": convs.members(dev, conv) if active else {}, **convs.suite_of(dev, conv),
-           "not_transparency_checked": safety.unlogged_members(dev, conv) if active else []}
+           "not_transparency_checked": safety.unlogged_members(dev, conv) if active else [],
+           **rooms.uris(dev, conv["group_id"])}
     emit(as_json, row, lambda: print_lines(
         [f"{shown(row['id'])}  [bold]{shown(row['name'])}[/bold]  ({shown(row['kind'])})",
          f"protected by: {suite_text(row)}"
          + (f" {shown(row['suite_name'])}" if row["suite_name"] else ""),
          "members: " + shown(", ".join(row["members"])),
+         *([f"room: {shown(row['room_uri'])}  MLS group: {shown(row['group_uri'])}"]
+           if "room_uri" in row else []),
          *([UNLOGGED_LINE + shown(", ".join(row["not_transparency_checked"]))]
            if row["not_transparency_checked"] else [])], ""))
 

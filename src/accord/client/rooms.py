@@ -3,7 +3,7 @@
 The MIMI message ID of a message (draft-ietf-mimi-content-08 3.3) hashes its
 sender's URI and its room's URI with it. The sender's is the user URI of the
 account MLS authenticates (``mimi://DOMAIN/u/USER``); the room's is
-``mimi://HUB/r/GROUP`` (``accord.wire.mimi.mimi_room_uri``), where HUB is
+``mimi://HUB/r/GROUP`` (``accord.wire.mimi_uri.mimi_room_uri``), where HUB is
 the provider that hubs the MLS group. A device knows the hub of a group it
 created from its provider's answer, and learns the hub of a group it joined
 from its own provider (``GET /v1/groups/ID``) before the first message of
@@ -35,7 +35,12 @@ from accord.content.model import Content, Reaction, Text
 from accord.content.sealing import decode_body, seal
 from accord.errors import DecodeError, NotFound, ValidationError
 from accord.wire.accounts import domain_of
-from accord.wire.mimi import account_of_user_uri, mimi_room_uri, mimi_user_uri
+from accord.wire.mimi_uri import (
+    account_of_user_uri,
+    mimi_group_uri,
+    mimi_room_uri,
+    mimi_user_uri,
+)
 
 if TYPE_CHECKING:
     from accord.client.device_core import DeviceCore as Device
@@ -85,11 +90,21 @@ def hub_links(dev: Device, group_id: bytes) -> bool:
 
 
 def room_uri(dev: Device, group_id: bytes) -> str:
-    raw = dev.store.get(_HUB + group_id.hex())
-    if raw is None:
+    found = uris(dev, group_id)
+    if not found:
         raise ValidationError("the hub of this group is not known yet: sync again",
                               "draft-ietf-mimi-content-08 3.3")
-    return mimi_room_uri(raw.decode(), group_id)
+    return found["room_uri"]
+
+
+def uris(dev: Device, group_id: bytes) -> dict[str, str]:
+    """The room's and its MLS group's MIMI URIs (draft-ietf-mimi-protocol-06 section 3),
+    ``room_uri`` and ``group_uri``; none while the hub is not known yet."""
+    raw = dev.store.get(_HUB + group_id.hex())
+    if raw is None:
+        return {}
+    return {"room_uri": mimi_room_uri(raw.decode(), group_id),
+            "group_uri": mimi_group_uri(raw.decode(), group_id)}
 
 
 def sender_uri(account: str) -> str:

@@ -200,14 +200,15 @@ async def claim(fed: Federation, account: str, by: DeviceRecord, now: int,
 def handed_clients(resp: w.KeyMaterialResponse, domain: str) -> list[tuple[str, KeyPackage]]:
     """The device id and KeyPackage of each client ``domain`` handed one for (5.2); a
     client URI of another provider is a ValidationError."""
-    prefix = f"mimi://{domain}/d/"
     out = []
     for c in resp.clients:
         if c.client_status != w.KeyMaterialClientCode.SUCCESS or c.key_package is None:
             continue
         uri = c.client_uri.text()
-        if not uri.startswith(prefix):
+        try:
+            device_id = w.client_of_uri(uri, domain)
+        except DecodeError:
             raise ValidationError("the provider answered with a client of another provider",
-                                  "MIMI 5.2")
-        out.append((uri[len(prefix):], c.key_package))
+                                  "MIMI 5.2") from None
+        out.append((device_id, c.key_package))
     return out

@@ -47,7 +47,33 @@ from accord.mls.structs import (
 )
 from accord.mls.structs.app_data import AppDataDictionary
 from accord.mls.structs.tree_nodes import HPKECiphertext, RatchetTree
-from accord.wire.codec import b64d, b64e
+from accord.wire.mimi_uri import (  # the URIs of section 3, re-exported (used as w.*)
+    account_of_user_uri as account_of_user_uri,
+)
+from accord.wire.mimi_uri import (
+    client_of_uri as client_of_uri,
+)
+from accord.wire.mimi_uri import (
+    group_of_uri as group_of_uri,
+)
+from accord.wire.mimi_uri import (
+    mimi_client_uri as mimi_client_uri,
+)
+from accord.wire.mimi_uri import (
+    mimi_group_uri as mimi_group_uri,
+)
+from accord.wire.mimi_uri import (
+    mimi_provider_uri as mimi_provider_uri,
+)
+from accord.wire.mimi_uri import (
+    mimi_room_uri as mimi_room_uri,
+)
+from accord.wire.mimi_uri import (
+    mimi_user_uri as mimi_user_uri,
+)
+from accord.wire.mimi_uri import (
+    room_of_uri as room_of_uri,
+)
 
 MLS10 = 1
 Protocol = Annotated[int, Uint(1), OneOf(MLS10)]
@@ -457,40 +483,3 @@ def parse_directory(doc: object) -> dict[str, str]:
             raise DecodeError(f"directory entry {key!r} is not an https URL (5.1)")
         out[str(key)] = url
     return out
-
-
-def mimi_user_uri(account: str) -> str:
-    """``user@domain`` as the draft's user URI (section 3): ``mimi://domain/u/user``."""
-    user, domain = account.rsplit("@", 1)
-    return f"mimi://{domain}/u/{user}"
-
-
-def account_of_user_uri(uri: str) -> str:
-    """The ``user@domain`` a ``mimi://domain/u/user`` names; ``DecodeError`` otherwise."""
-    prefix = "mimi://"
-    parts = uri[len(prefix):].split("/") if uri.startswith(prefix) else []
-    if len(parts) != 3 or parts[1] != "u" or not parts[0] or not parts[2]:
-        raise DecodeError("not a MIMI user URI (mimi://domain/u/user, section 3)")
-    return f"{parts[2]}@{parts[0]}"
-
-
-def mimi_client_uri(domain: str, device_id: str) -> str:
-    return f"mimi://{domain}/d/{device_id}"
-
-
-def mimi_room_uri(hub: str, group_id: bytes) -> str:
-    """Accord's room URI (section 3's form): ``mimi://HUB/r/`` and the group id in
-    unpadded base64url (Accord's group ids are random octets, not names)."""
-    return f"mimi://{hub}/r/{b64e(group_id)}"
-
-
-def room_of_uri(uri: str) -> tuple[str, bytes]:
-    """The hub domain and group id a ``mimi://HUB/r/GROUP`` names; ``DecodeError`` otherwise."""
-    prefix = "mimi://"
-    parts = uri[len(prefix):].split("/") if uri.startswith(prefix) else []
-    if len(parts) != 3 or parts[1] != "r" or not parts[0] or not parts[2]:
-        raise DecodeError("not a MIMI room URI (mimi://domain/r/room, section 3)")
-    group_id = b64d(parts[2])
-    if not group_id:
-        raise DecodeError("an empty room id")
-    return parts[0], group_id

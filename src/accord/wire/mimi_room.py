@@ -46,7 +46,7 @@ from accord.mls.components import Component, ComponentUpdate
 from accord.mls.group.state import GroupConfig
 from accord.mls.structs import AppDataUpdate, Credential
 from accord.mls.structs.app_data import AppDataDictionary
-from accord.wire.mimi import mimi_user_uri
+from accord.wire.mimi_uri import mimi_user_uri
 
 __all__ = [
     "ADD_USER",
