@@ -9,6 +9,10 @@ clock moving, and drain rounds in any order, against a model of the policy:
 - nothing is delivered twice, and each peer receives its posts in the order they
   were accepted;
 - once every peer is up, one round after the longest backoff delivers everything.
+
+The machine runs twice: the peers read Accord's deliver (``TestOutboxMachine``) or are
+plain MIMI followers that read the hub's notify (``TestOutboxMachineMimi``,
+tests/faults/mimi_peer.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from accord.server.state import Provider, ServerConfig
 from accord.storage import open_store
 from accord.wire import decode, encode
 from accord.wire import federation as fw
+from tests.faults import mimi_peer
 from tests.federation.test_outbox import _group_with_remote_member, _post
 from tests.harness import sealed_body
 
@@ -44,7 +49,8 @@ MAX_POSTS = 40
 class Peers:
     """Both peers behind one mock transport; each keeps what it accepted, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, mimi: bool = False) -> None:
+        self.mimi = mimi
         self.keys = {p: ProviderKey.generate() for p in PEERS}
         self.mode = dict.fromkeys(PEERS, "up")
         self.attempts = dict.fromkeys(PEERS, 0)
@@ -56,8 +62,11 @@ class Peers:
         if path == ".well-known/accord":
             doc = fw.WellKnown(domain=peer, api_base=_url(peer), signing_key=self.keys[peer].public)
             return httpx.Response(200, json=encode(doc))
-        if path == ".well-known/mimi-protocol-directory":  # an Accord peer without MIMI
-            return httpx.Response(404)
+        if path == ".well-known/mimi-protocol-directory":
+            if self.mimi:  # a plain MIMI follower: the hub's notify
+                return httpx.Response(200, content=mimi_peer.directory(_url(peer)))
+            return httpx.Response(404)  # an Accord peer without MIMI
+        assert mimi_peer.is_notify("/" + path) == self.mimi, path
         self.attempts[peer] += 1
         mode = self.mode[peer]
         if mode == "down":
@@ -66,6 +75,11 @@ class Peers:
             return httpx.Response(200, content=b'{"accepted": "many"}')
         if mode == "clock":
             return httpx.Response(401, json={"error": "auth_error", "message": "time window"})
+        if self.mimi:
+            bodies = [body for _, body in mimi_peer.notified(request.content)]
+            self.ids[peer] += [b.hex() for b in bodies]
+            self.received[peer] += bodies
+            return httpx.Response(201)
         items = [decode(fw.FedItem, i) for i in json.loads(request.content)["items"]]
         self.ids[peer] += [i.msg_id for i in items]
         self.received[peer] += [sealed_body(i.body) for i in items]
@@ -79,11 +93,13 @@ def _url(peer: str) -> str:
 
 
 class OutboxMachine(RuleBasedStateMachine):
+    MIMI = False  # the peers' transport: Accord's deliver, or MIMI notify
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.folder = Path(tempfile.mkdtemp(prefix="outbox-sm-"))
-        self.peers = Peers()
+        self.peers = Peers(self.MIMI)
         self.now = 1_000_000
         self.posted: dict[str, list[bytes]] = {p: [] for p in PEERS}
         self.failures = dict.fromkeys(PEERS, 0)
@@ -92,9 +108,9 @@ class OutboxMachine(RuleBasedStateMachine):
 
     async def _open(self) -> None:
         self.store = await open_store(self.folder)
-        # the fake peer speaks Accord's earlier deliver route (--accord-transport)
+        # Accord's earlier deliver route (--accord-transport), or MIMI notify
         provider = Provider(ServerConfig(domain="alpha.test", data_dir=self.folder,
-                                             mimi_transport=False), self.store)
+                                         mimi_transport=self.MIMI), self.store)
         config = FederationConfig("alpha.test", {p: _url(p) for p in PEERS}, backoff=BACKOFF)
         self.fed = Federation(provider, ProviderKey.generate(), config,
                               httpx.MockTransport(self.peers.handle))
@@ -166,6 +182,13 @@ class OutboxMachine(RuleBasedStateMachine):
             assert self.peers.received[peer] == self.posted[peer]
 
 
+class MimiOutboxMachine(OutboxMachine):
+    MIMI = True
+
+
+SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 TestOutboxMachine = OutboxMachine.TestCase
-TestOutboxMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
-                                      suppress_health_check=[HealthCheck.too_slow])
+TestOutboxMachine.settings = SETTINGS
+TestOutboxMachineMimi = MimiOutboxMachine.TestCase
+TestOutboxMachineMimi.settings = SETTINGS

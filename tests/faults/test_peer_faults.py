@@ -2,7 +2,9 @@
 middle of its answer. Over a real loopback socket, with the real drain code and a fake
 clock for the backoff: each fault is a PeerUnavailable, the outbound queue keeps every
 item, tries again only when its backoff has passed, and once the peer behaves delivers
-every item once, in order, and nothing more."""
+every item once, in order, and nothing more. Each scenario runs over both transports
+(``transport``): the peer reads Accord's deliver, or is a plain MIMI follower that
+reads the hub's notify and accepts with a 201 (tests/faults/mimi_peer.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from accord.server.state import Provider, ServerConfig
 from accord.storage import open_store
 from accord.wire import decode, encode
 from accord.wire import federation as fw
+from tests.faults import mimi_peer
 from tests.federation.test_outbox import _group_with_remote_member, _post
 from tests.harness import sealed_body
 
@@ -31,11 +34,14 @@ TIMEOUT_S = 0.3  # the sender's patience with a slow peer (real time, loopback o
 
 class MisbehavingPeer:
     """beta.test over HTTP/1.1 on a loopback socket; ``fault`` says how its next
-    deliver answer goes wrong (None: it answers properly and keeps the items)."""
+    deliver (or notify) answer goes wrong (None: it answers properly and keeps the
+    items); ``refuse``: a body it refuses with a 400 whenever a request carries it."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: str = "accord") -> None:
         self.key = ProviderKey.generate()
+        self.mimi = transport == "mimi"
         self.fault: str | None = None
+        self.refuse: bytes | None = None
         self.attempts = 0
         self.delivered: list[str] = []  # msg ids, in the order they were accepted
         self.bodies: list[bytes] = []
@@ -74,8 +80,11 @@ class MisbehavingPeer:
         if path == "/.well-known/accord":
             doc = fw.WellKnown(domain="beta.test", api_base=self.url, signing_key=self.key.public)
             return await self._answer(writer, 200, json.dumps(encode(doc)).encode())
-        if path == "/.well-known/mimi-protocol-directory":  # an Accord peer without MIMI
-            return await self._answer(writer, 404, b"{}")
+        if path == "/.well-known/mimi-protocol-directory":
+            if self.mimi:  # a plain MIMI follower: the hub's notify
+                return await self._answer(writer, 200, mimi_peer.directory(self.url))
+            return await self._answer(writer, 404, b"{}")  # an Accord peer without MIMI
+        assert mimi_peer.is_notify(path) == self.mimi, path
         self.attempts += 1
         if self.fault == "slow":
             await self.released.wait()  # no answer until the test ends: past any timeout
@@ -84,6 +93,12 @@ class MisbehavingPeer:
             return await self._answer(writer, 200, b"\x00\xffnot json at all")
         if self.fault == "wrong_shape":  # JSON, but not a FedDeliverResponse
             return await self._answer(writer, 200, b'{"ok": true}')
+        if self.fault == "5xx":
+            return await self._answer(writer, 503, b'{"error": "down", "message": "down"}')
+        if self.fault == "other_2xx":  # neither deliver's 200 with counts nor notify's 201
+            return await self._answer(writer, 202, b"")
+        if self.fault == "garbage_4xx":  # a refusal we cannot read: not a refusal
+            return await self._answer(writer, 400, b"\x00\xff<html>")
         if self.fault == "clock":  # our clock is hours off theirs: the signature is stale
             return await self._answer(writer, 401, b'{"error": "auth_error", "message": '
                                       b'"signature created outside the accepted time window"}')
@@ -92,11 +107,20 @@ class MisbehavingPeer:
                          b"Content-Length: 200\r\n\r\n{\"accepted")
             await writer.drain()
             return False
-        items = [decode(fw.FedItem, i) for i in json.loads(body)["items"]]
-        fresh = [i for i in items if i.msg_id not in self.delivered]
-        self.delivered += [i.msg_id for i in fresh]
-        self.bodies += [sealed_body(i.body) for i in fresh]
-        answer = {"accepted": len(fresh), "duplicates": len(items) - len(fresh)}
+        if self.mimi:  # the follower files each FanoutMessage once (by its bytes)
+            got = [(body.hex(), body) for _, body in mimi_peer.notified(body)]
+        else:
+            got = [(i.msg_id, sealed_body(i.body))
+                   for i in (decode(fw.FedItem, i) for i in json.loads(body)["items"])]
+        if self.refuse is not None and any(b == self.refuse for _, b in got):
+            return await self._answer(writer, 400, b'{"error": "validation_error", '
+                                      b'"message": "refused"}')
+        fresh = [(key, b) for key, b in got if key not in self.delivered]
+        self.delivered += [key for key, _ in fresh]
+        self.bodies += [b for _, b in fresh]
+        if self.mimi:
+            return await self._answer(writer, 201, b"")
+        answer = {"accepted": len(fresh), "duplicates": len(got) - len(fresh)}
         return await self._answer(writer, 200, json.dumps(answer).encode())
 
     @staticmethod
@@ -107,14 +131,15 @@ class MisbehavingPeer:
         return True
 
 
-@pytest.fixture
-async def sender(tmp_path: Path) -> AsyncIterator[tuple[Federation, MisbehavingPeer]]:
-    beta = MisbehavingPeer()
+@pytest.fixture(params=mimi_peer.TRANSPORTS)
+async def sender(request: pytest.FixtureRequest, tmp_path: Path
+                 ) -> AsyncIterator[tuple[Federation, MisbehavingPeer]]:
+    beta = MisbehavingPeer(request.param)
     await beta.start()
     store = await open_store(tmp_path)
-    # the fake peer speaks Accord's earlier deliver route (--accord-transport)
+    # "accord": Accord's earlier deliver route (--accord-transport); "mimi": notify
     provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path,
-                                         mimi_transport=False), store)
+                                     mimi_transport=beta.mimi), store)
     config = FederationConfig("alpha.test", {"beta.test": beta.url}, backoff=BACKOFF)
     fed = Federation(provider, ProviderKey.generate(), config)  # a real HTTP client
     fed.http.timeout = httpx.Timeout(TIMEOUT_S)
@@ -127,7 +152,8 @@ async def sender(tmp_path: Path) -> AsyncIterator[tuple[Federation, MisbehavingP
         await beta.close()
 
 
-@pytest.mark.parametrize("fault", ["slow", "garbage", "wrong_shape", "cut", "clock"])
+@pytest.mark.parametrize("fault", ["slow", "5xx", "garbage", "wrong_shape", "other_2xx",
+                                   "garbage_4xx", "cut", "clock"])
 async def test_a_misbehaving_peer_loses_and_duplicates_nothing(
         sender: tuple[Federation, MisbehavingPeer], fault: str) -> None:
     fed, beta = sender
@@ -155,3 +181,21 @@ async def test_a_misbehaving_peer_loses_and_duplicates_nothing(
     attempts = beta.attempts
     assert await outbox.drain_once(fed, now + 60_000) == 0
     assert beta.attempts == attempts, "an item was sent again after the peer took it"
+
+
+async def test_a_refusal_drops_only_the_refused_item(
+        sender: tuple[Federation, MisbehavingPeer]) -> None:
+    """A 4xx the peer means (a typed error) drops the one item it refuses alone; the
+    items before and after it are delivered, in order, and none is sent again."""
+    fed, beta = sender
+    now = 1_000_000
+    gid, posting = await _group_with_remote_member(fed, now)
+    for i in range(4):
+        await _post(fed, gid, posting, f"m{i}".encode(), now)
+    beta.refuse = b"m2"
+    assert await outbox.drain_once(fed, now) == 3
+    assert beta.bodies == [b"m0", b"m1", b"m3"]
+    assert await fed.provider.store.fed_outbox_size() == {}
+    attempts = beta.attempts
+    assert await outbox.drain_once(fed, now + 60_000) == 0
+    assert beta.attempts == attempts

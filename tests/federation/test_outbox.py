@@ -1,7 +1,9 @@
 """The outbound queue with a fake clock and a fake peer: backoff, order, nothing lost.
 
 A real store (SQLite in a temporary folder) and the real drain code; the peer
-is an ``httpx.MockTransport`` that is down for a while, then back.
+is an ``httpx.MockTransport`` that is down for a while, then back. The scenarios
+run over both transports (``transport``): the peer reads Accord's FedDeliver, or is a
+plain MIMI follower that reads the hub's notify (tests/faults/mimi_peer.py).
 """
 
 from __future__ import annotations
@@ -23,19 +25,23 @@ from accord.federation.service import Federation, FederationConfig
 from accord.server.state import Provider, ServerConfig
 from accord.storage import CommitChange, DeviceRecord, NewMessage, open_store
 from accord.storage.records import AddedLeaf
-from accord.wire import b64e, encode
+from accord.wire import b64e, decode, encode
 from accord.wire import federation as fw
-from tests.harness import application_post
+from tests.faults import mimi_peer
+from tests.harness import application_post, sealed_body
 
 BETA = "http://127.0.0.1:9"  # never contacted: the transport is a mock
 
 
 class FakeBeta:
-    def __init__(self) -> None:
+    def __init__(self, transport: str = "accord") -> None:
         self.key = ProviderKey.generate()
+        self.mimi = transport == "mimi"
         self.up = False
         self.attempts = 0
         self.received: list[fw.FedItem] = []
+        self.kinds: list[str] = []  # of what it accepted, in order
+        self.bodies: list[bytes] = []
         self.user_agents: set[str] = set()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -44,23 +50,35 @@ class FakeBeta:
             doc = fw.WellKnown(domain="beta.test", api_base=BETA, signing_key=self.key.public)
             return httpx.Response(200, json=encode(doc))
         if request.url.path == "/.well-known/mimi-protocol-directory":
+            if self.mimi:  # a plain MIMI follower: the hub's notify
+                return httpx.Response(200, content=mimi_peer.directory(BETA))
             return httpx.Response(404)  # an Accord peer without MIMI: Accord's routes
         self.attempts += 1
         if not self.up:
             return httpx.Response(503, json={"error": "down", "message": "down"})
+        if self.mimi:
+            assert mimi_peer.is_notify(request.url.path), request.url.path
+            for kind, body in mimi_peer.notified(request.content):
+                self.kinds.append(kind)
+                self.bodies.append(body)
+            return httpx.Response(201)
         batch = json.loads(request.content)
         self.received += [fw.FedItem(**{**i, "body": b"", "group_id": b""})
                           for i in batch["items"]]
+        self.kinds += [i["kind"] for i in batch["items"]]
+        self.bodies += [sealed_body(decode(fw.FedItem, i).body) for i in batch["items"]]
         return httpx.Response(200, json={"accepted": len(batch["items"]), "duplicates": 0})
 
 
 @pytest.fixture
-async def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def hub(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    transport = getattr(request, "param", "accord")
     store = await open_store(tmp_path)
-    # Accord's own deliver route (--accord-transport): its fake peer reads FedDeliver
+    # "accord": Accord's own deliver route (--accord-transport), its fake peer reads
+    # FedDeliver; "mimi": the default transport, to a plain MIMI follower
     provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path,
-                                     mimi_transport=False), store)
-    beta = FakeBeta()
+                                     mimi_transport=transport == "mimi"), store)
+    beta = FakeBeta(transport)
     config = FederationConfig("alpha.test", {"beta.test": BETA},
                               backoff=Backoff(base_ms=1000, factor=2.0, cap_ms=8000, jitter=0))
     fed = Federation(provider, ProviderKey.generate(), config, httpx.MockTransport(beta.handle))
@@ -98,6 +116,7 @@ async def _post(fed: Federation, gid: bytes, posting: Ed25519PrivateKey, text: b
     await hub_.accept_post(fed, hub_.Origin(hub_.DEVICE), gid, post, now)
 
 
+@pytest.mark.parametrize("hub", mimi_peer.TRANSPORTS, indirect=True)
 async def test_backoff_then_everything_in_order_once_the_peer_is_back(hub) -> None:  # type: ignore[no-untyped-def]
     fed, beta = hub
     now = 1_000_000
@@ -116,7 +135,8 @@ async def test_backoff_then_everything_in_order_once_the_peer_is_back(hub) -> No
     beta.up = True
     assert await outbox.drain_once(fed, now + 22_999) == 0  # still backing off
     assert await outbox.drain_once(fed, now + 23_000) == 5
-    assert [i.kind for i in beta.received] == ["application"] * 5
+    assert beta.kinds == ["application"] * 5
+    assert beta.bodies == [f"m{i}".encode() for i in range(5)]  # in order, each once
     assert all(i.sender is None and i.sender_account is None for i in beta.received)  # T11
     assert await fed.provider.store.fed_outbox_size() == {}
     assert await outbox.drain_once(fed, now + 23_001) == 0
@@ -157,3 +177,42 @@ def test_a_batch_stays_under_the_peers_body_limit() -> None:
     assert [i for i, _ in outbox._within_body_limit(huge).items] == [7]  # noqa: SLF001
     small = OutboxBatch("beta.test", 0, [(i, b"z" * 100) for i in range(100)])
     assert len(outbox._within_body_limit(small).items) == 100  # noqa: SLF001
+
+
+@pytest.mark.parametrize("transport", mimi_peer.TRANSPORTS)
+async def test_a_restart_during_an_outage_loses_nothing(tmp_path: Path, transport: str) -> None:
+    """The hub accepts while its peer is down, then stops (store closed) and starts
+    again: the new process, on the same store, delivers all it owed, in order, once."""
+    beta = FakeBeta(transport)
+    config = FederationConfig("alpha.test", {"beta.test": BETA},
+                              backoff=Backoff(base_ms=1000, factor=2.0, cap_ms=8000, jitter=0))
+
+    async def start() -> Federation:
+        provider = Provider(ServerConfig(domain="alpha.test", data_dir=tmp_path,
+                                         mimi_transport=transport == "mimi"),
+                            await open_store(tmp_path))
+        fed = Federation(provider, ProviderKey.generate(), config,
+                         httpx.MockTransport(beta.handle))
+        provider.federation = fed
+        return fed
+
+    now = 1_000_000
+    fed = await start()
+    gid, posting = await _group_with_remote_member(fed, now)
+    for i in range(3):
+        await _post(fed, gid, posting, f"m{i}".encode(), now)
+    assert await outbox.drain_once(fed, now) == 0  # down
+    await fed.close()
+    await fed.provider.store.close()
+
+    fed = await start()
+    try:
+        assert await fed.provider.store.fed_outbox_size() == {"beta.test": 3}
+        beta.up = True
+        assert await outbox.drain_once(fed, now + 999) == 0  # the backoff survived
+        assert await outbox.drain_once(fed, now + 1000) == 3
+        assert beta.bodies == [b"m0", b"m1", b"m2"]
+        assert await fed.provider.store.fed_outbox_size() == {}
+    finally:
+        await fed.close()
+        await fed.provider.store.close()
