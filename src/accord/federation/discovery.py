@@ -40,9 +40,22 @@ def parse_peer(spec: str) -> tuple[str, str]:
     return domain, url
 
 
+def peer_base(domain: str, static: Mapping[str, str]) -> str:
+    """The base URL of a peer: its configured address (``--peer``), else its domain."""
+    return static.get(domain, f"https://{domain}")
+
+
+def require_known(domain: str, static: Mapping[str, str], dns: bool) -> None:
+    """NotFound for a domain that is no peer: neither configured (``--peer``) nor to be
+    discovered (DNS discovery off). The one rule for Accord's document and the MIMI
+    directory alike: such a domain is unknown (404), while a known peer that cannot
+    be reached is unavailable (503)."""
+    if domain not in static and not dns:
+        raise NotFound(f"unknown provider {domain}")
+
+
 def well_known_url(domain: str, static: Mapping[str, str]) -> str:
-    base = static.get(domain, f"https://{domain}")
-    return base + WELL_KNOWN_PATH
+    return peer_base(domain, static) + WELL_KNOWN_PATH
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +86,7 @@ class Resolver:
         hit = self._cache.get(domain)
         if hit is not None and now < hit[1]:
             return hit[0]
-        if domain not in self.static and not self.dns:
-            raise NotFound(f"unknown provider {domain}")
+        require_known(domain, self.static, self.dns)
         # Concurrent look-ups of one domain share one fetch (no stampede on a peer).
         pending = self._inflight.get(domain)
         if pending is None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from accord.errors import NoDeviceList, NotFound, NoTransparency, PeerUnavailable
+from accord.federation.discovery import peer_base
 from accord.federation.peer_client import read_bounded
 from accord.storage import GroupRecord
 from accord.wire import federation as fw
@@ -135,7 +136,7 @@ async def fetch_blob(fed: Federation, domain: str, capability: str, now: int) ->
     asset URL at the peer's own address (the configured one for a known peer), no
     signature (the capability is the authorization), the answer read with a bound."""
     limit = fed.provider.config.max_blob
-    base = fed.directories.static.get(domain) or f"https://{domain}"
+    base = peer_base(domain, fed.directories.static)
     request = fed.client.http.build_request("GET", base.rstrip("/") + BLOB_PATH + capability,
                                             headers={"accept": "application/octet-stream"})
     r = await read_bounded(fed.client.http, domain, request, limit)

@@ -28,7 +28,8 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from accord.errors import DecodeError, NotFound, PeerUnavailable
+from accord.errors import DecodeError, PeerUnavailable
+from accord.federation.discovery import peer_base, require_known
 from accord.wire import mimi as w
 
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
@@ -74,7 +75,7 @@ class Directory:
 
 
 def directory_url(domain: str, static: Mapping[str, str]) -> str:
-    return static.get(domain, f"https://{domain}") + DIRECTORY_PATH
+    return peer_base(domain, static) + DIRECTORY_PATH
 
 
 def parse(domain: str, fetched_from: str, body: bytes) -> Directory:
@@ -135,11 +136,8 @@ class Directories:
         return found
 
     def known(self, domain: str) -> None:
-        """NotFound for a domain that is no peer: neither configured (--peer) nor to be
-        discovered (DNS discovery off). One rule for both transports: such a domain is
-        unknown (404), while a known peer that cannot be reached is unavailable (503)."""
-        if domain not in self.static and not self.dns:
-            raise NotFound(f"unknown provider {domain}")
+        """NotFound for a domain that is no peer (``discovery.require_known``)."""
+        require_known(domain, self.static, self.dns)
 
     async def _get(self, domain: str) -> Directory:
         url = directory_url(domain, self.static)
