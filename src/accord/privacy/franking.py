@@ -95,4 +95,5 @@ def reported_tag(content: bytes) -> tuple[MimiContent, bytes]:
     recomputed from the bytes and their salt (MIMI 5.9); ``DecodeError`` for bytes that
     do not decode. Any change of text or salt changes the tag, so the hub's server
     frank no longer matches (:func:`accord.privacy.server_frank.check_report`)."""
-    return decode_body(content), sender_franking_tag(content)
+    body = decode_body(content)
+    return body, content_franking_tag(body.salt, bytes(content))
