@@ -17,10 +17,14 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from accord.errors import NotFound, ValidationError
 from accord.wire.federation import DOMAIN_RE, WellKnown
+
+R = TypeVar("R")
+V = TypeVar("V")
 
 WELL_KNOWN_PATH = "/.well-known/accord"
 DEFAULT_TTL_MS = 3_600_000
@@ -52,6 +56,25 @@ def require_known(domain: str, static: Mapping[str, str], dns: bool) -> None:
     be reached is unavailable (503)."""
     if domain not in static and not dns:
         raise NotFound(f"unknown provider {domain}")
+
+
+async def single_flight(inflight: dict[str, asyncio.Future[R]], domain: str,
+                        fetch: Callable[[], Awaitable[R]]) -> R:
+    """``fetch()`` for ``domain``, shared by every concurrent look-up of it (no stampede
+    on a peer); a caller's cancellation does not cancel the others' fetch."""
+    pending = inflight.get(domain)
+    if pending is None:
+        pending = asyncio.ensure_future(fetch())
+        inflight[domain] = pending
+        pending.add_done_callback(lambda _f: inflight.pop(domain, None))
+    return await asyncio.shield(pending)
+
+
+def bounded_put(table: dict[str, V], domain: str, value: V, max_entries: int) -> None:
+    """``table[domain] = value``, dropping the oldest entry first when full."""
+    if domain not in table and len(table) >= max_entries:
+        table.pop(next(iter(table)))
+    table[domain] = value
 
 
 def well_known_url(domain: str, static: Mapping[str, str]) -> str:
@@ -87,22 +110,14 @@ class Resolver:
         if hit is not None and now < hit[1]:
             return hit[0]
         require_known(domain, self.static, self.dns)
-        # Concurrent look-ups of one domain share one fetch (no stampede on a peer).
-        pending = self._inflight.get(domain)
-        if pending is None:
-            pending = asyncio.ensure_future(
-                self._fetch(domain, well_known_url(domain, self.static)))
-            self._inflight[domain] = pending
-            pending.add_done_callback(lambda _f: self._inflight.pop(domain, None))
-        doc = await asyncio.shield(pending)
+        doc = await single_flight(self._inflight, domain, lambda: self._fetch(
+            domain, well_known_url(domain, self.static)))
         if doc.domain != domain:
             raise ValidationError(f"the document of {domain} names another domain")
         if not _transport_ok(doc.api_base):
             raise ValidationError(f"{domain}: federation needs HTTPS outside loopback")
         peer = Peer(domain, doc.api_base.rstrip("/"), doc.signing_key, doc.transparency_head)
-        if len(self._cache) >= self.max_entries:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[domain] = (peer, now + self.ttl_ms)
+        bounded_put(self._cache, domain, (peer, now + self.ttl_ms), self.max_entries)
         self._fetched[domain] = now
         return peer
 

@@ -23,13 +23,12 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 
 from accord.errors import DecodeError, PeerUnavailable
-from accord.federation.discovery import peer_base, require_known
+from accord.federation.discovery import bounded_put, peer_base, require_known, single_flight
 from accord.wire import mimi as w
 
 DIRECTORY_PATH = "/.well-known/mimi-protocol-directory"
@@ -129,10 +128,11 @@ class Directories:
         try:
             found = await self._get(domain)
         except PeerUnavailable as exc:
-            self._remember(self._failed, domain, (str(exc), now + FAILURE_TTL_MS))
+            bounded_put(self._failed, domain, (str(exc), now + FAILURE_TTL_MS),
+                        self.max_entries)
             raise
         self._failed.pop(domain, None)
-        self._remember(self._cache, domain, (found, now + self.ttl_ms))
+        bounded_put(self._cache, domain, (found, now + self.ttl_ms), self.max_entries)
         return found
 
     def known(self, domain: str) -> None:
@@ -141,12 +141,8 @@ class Directories:
 
     async def _get(self, domain: str) -> Directory:
         url = directory_url(domain, self.static)
-        pending = self._inflight.get(domain)  # one fetch for concurrent look-ups
-        if pending is None:
-            pending = asyncio.ensure_future(self._fetch(domain, url))
-            self._inflight[domain] = pending
-            pending.add_done_callback(lambda _f: self._inflight.pop(domain, None))
-        status, body = await asyncio.shield(pending)
+        status, body = await single_flight(self._inflight, domain,
+                                           lambda: self._fetch(domain, url))
         if status == 404:
             return Directory(domain, {}, False)
         if status != 200:
@@ -156,10 +152,6 @@ class Directories:
         except DecodeError as exc:
             raise PeerUnavailable(f"provider {domain} sent a malformed MIMI directory") from exc
 
-    def _remember(self, table: dict[str, Any], domain: str, value: Any) -> None:
-        if domain not in table and len(table) >= self.max_entries:
-            table.pop(next(iter(table)))
-        table[domain] = value
 
 
 async def mimi_only(directories: Directories, everywhere: bool, domain: str, now: int
